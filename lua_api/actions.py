@@ -1,0 +1,45 @@
+"""Lua actions as plain callables for the worker's rule lists.
+
+``tcp-request content lua.NAME args`` and the spec's ``tcp-request content lua
+FN`` both become a LuaAction; the worker calls it with its transaction and gets
+a Verdict back, never an exception: a Lua error is logged with the function
+name and traceback and ends only that transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from luaproxy.worker.rules.verdict import Verdict
+
+from . import runner
+from .contexts import Context, Run
+from .engine import LuaEngine
+
+_CODE_VERDICTS = {1: Verdict.ACCEPT, 3: Verdict.ERROR, 4: Verdict.DONE, 5: Verdict.REJECT,
+                  6: Verdict.REJECT, 7: Verdict.ERROR}
+
+
+class LuaAction:
+    __slots__ = ("args", "engine", "function", "label")
+
+    def __init__(self, engine: LuaEngine, label: str, function: Any, args: tuple[str, ...]) -> None:
+        self.engine = engine
+        self.label = label
+        self.function = function
+        self.args = args
+
+    def __call__(self, txn: Any) -> Verdict:
+        lua_txn = self.engine.txn_object(txn)
+        result = runner.run(self.engine.runtime, self.function, Run(Context.ACTION, self.label, txn),
+                            lua_txn, *self.args)
+        if result.outcome is runner.Outcome.ERROR:
+            self.engine.logger.alert(f"Lua function '{self.label}': runtime error: {result.error}")
+            return Verdict.ERROR
+        if result.outcome is runner.Outcome.DONE or txn.done:
+            return Verdict.DONE
+        code = result.values[0] if result.values else None
+        return _CODE_VERDICTS.get(code, Verdict.CONTINUE) if isinstance(code, int) else Verdict.CONTINUE
+
+    def __repr__(self) -> str:
+        return f"<Lua action {self.label}>"

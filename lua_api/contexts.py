@@ -1,0 +1,67 @@
+"""The six execution contexts of the spec (plus services) and what each may do.
+
+The current context is a ContextVar: each greenlet has its own, so a
+transaction sleeping in one greenlet never sees another's context.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import LuaApiError
+
+
+class Context(enum.Enum):
+    BODY = "body"
+    INIT = "init"
+    TASK = "task"
+    ACTION = "action"
+    FETCH = "sample-fetch"
+    CONVERTER = "converter"
+    SERVICE = "service"
+
+
+RUNTIME = frozenset({Context.TASK, Context.ACTION, Context.SERVICE})
+INITIALISATION = frozenset({Context.BODY, Context.INIT})
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One running Lua entry point: its context and the transaction it serves (if any)."""
+
+    context: Context
+    function: str = ""
+    txn: Any = None
+
+
+BODY_RUN = Run(Context.BODY)
+CURRENT: ContextVar[Run | None] = ContextVar("luaproxy_lua_run", default=None)
+
+
+def current() -> Run:
+    """The run of this greenlet; outside any run, Lua is loading files (the body context)."""
+    return CURRENT.get() or BODY_RUN
+
+
+@contextlib.contextmanager
+def running(run: Run) -> Iterator[Run]:
+    token = CURRENT.set(run)
+    try:
+        yield run
+    finally:
+        CURRENT.reset(token)
+
+
+def require(function: str, allowed: frozenset[Context] | set[Context]) -> Run:
+    """The current run, or a Lua error naming the function and where it may be called."""
+    run = current()
+    if run.context not in allowed:
+        where = ", ".join(sorted(c.value for c in allowed))
+        raise LuaApiError(f"{function}: not available in the {run.context.value} context "
+                          f"(allowed in: {where})")
+    return run

@@ -1,0 +1,70 @@
+"""The one Lua state of a process, sandboxed.
+
+lupa's Lua 5.4 module is pinned (a bare ``import lupa`` may pick a newer Lua),
+Python's builtins and eval are not registered, the ``python`` helper table is
+removed and every attribute access on a Python object is refused, so Lua code
+can reach nothing but the API tables built here.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+import lupa.lua54 as lupa
+
+from .errors import LuaApiError
+
+LuaError = lupa.LuaError
+LuaSyntaxError = lupa.LuaSyntaxError
+LUA_VERSION = "Lua {}.{}".format(*lupa.LUA_VERSION)
+
+
+def _refuse_attributes(obj: object, name: object, setting: bool) -> object:
+    raise AttributeError("Python attributes are not reachable from Lua")
+
+
+class LuaRuntime:
+    """A sandboxed lupa runtime plus the prelude's helpers."""
+
+    def __init__(self, max_memory: int | None = None) -> None:
+        self.lua = lupa.LuaRuntime(
+            register_eval=False,
+            register_builtins=False,
+            attribute_filter=_refuse_attributes,
+            unpack_returned_tuples=True,
+            encoding="latin-1",
+            max_memory=max_memory,
+        )
+        self.globals = self.lua.globals()
+        self.globals.python = None
+        source = resources.files(__package__).joinpath("prelude.lua").read_text()
+        self.prelude = self.globals.load(source, "=luaproxy")()
+        self.done_marker = self.prelude.DONE
+
+    def table(self, *items: Any, **fields: Any) -> Any:
+        return self.lua.table(*items, **fields)
+
+    def table_from(self, mapping: dict[Any, Any]) -> Any:
+        return self.lua.table_from(mapping)
+
+    def func(self, fn: Any) -> Any:
+        """Wrap a Python function so its errors reach Lua as strings at the caller's line."""
+        return self.prelude.func(fn)
+
+    def prepend_path(self, pattern: str, kind: str = "path") -> None:
+        package = self.globals.package
+        package[kind] = f"{pattern};{package[kind]}"
+
+    def load_file(self, path: str) -> Any:
+        """Compile a file; syntax errors raise LuaSyntaxError with file:line."""
+        try:
+            with open(path, "rb") as f:
+                code = f.read()
+        except OSError as exc:
+            raise LuaApiError(f"cannot read Lua file '{path}': {exc.strerror}") from None
+        loader = self.globals.load
+        result = loader(code, "@" + path)
+        if isinstance(result, tuple):
+            raise LuaSyntaxError(result[1])
+        return result

@@ -1,0 +1,73 @@
+"""The TXN class: one transaction as Lua sees it.
+
+The state is the worker's transaction object; ``close``/``done`` are written
+in Lua (prelude) because they must unwind the running coroutine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import checks
+from .errors import LuaApiError
+
+
+def log(txn: Any, level: Any, message: Any) -> None:
+    level = checks.integer(level, "log", 2)
+    if not 0 <= level <= 7:
+        raise LuaApiError(f"bad argument #2 to 'log' (log level {level} out of range 0..7)")
+    txn.log(level, checks.string(message, "log", 3))
+
+
+def deflog(txn: Any, message: Any) -> None:
+    txn.log(txn.default_loglevel, checks.string(message, "deflog", 2))
+
+
+def _at(level: int, name: str):
+    def send(txn: Any, message: Any) -> None:
+        txn.log(level, checks.string(message, name, 2))
+
+    send.__name__ = name
+    return send
+
+
+def get_priv(txn: Any) -> Any:
+    return txn.priv
+
+
+def set_priv(txn: Any, data: Any) -> None:
+    txn.priv = data
+
+
+def set_loglevel(txn: Any, level: Any) -> None:
+    level = checks.integer(level, "set_loglevel", 2)
+    if not 0 <= level <= 7:
+        raise LuaApiError(f"bad argument #2 to 'set_loglevel' (log level {level} out of range 0..7)")
+    txn.loglevel = level
+
+
+def set_tos(txn: Any, tos: Any) -> None:
+    txn.set_tos(checks.integer(tos, "set_tos", 2))
+
+
+def set_mark(txn: Any, mark: Any) -> None:
+    txn.set_mark(checks.integer(mark, "set_mark", 2))
+
+
+def mark_done(txn: Any) -> None:
+    txn.done = True
+
+
+FUNCTIONS = {
+    "log": log,
+    "deflog": deflog,
+    "Debug": _at(7, "Debug"),
+    "Info": _at(6, "Info"),
+    "Warning": _at(4, "Warning"),
+    "Alert": _at(1, "Alert"),
+    "get_priv": get_priv,
+    "set_priv": set_priv,
+    "set_loglevel": set_loglevel,
+    "set_tos": set_tos,
+    "set_mark": set_mark,
+}

@@ -1,0 +1,180 @@
+"""The ``luaproxy`` command: haproxy's flags, then the master's start-up steps.
+
+Start-up is a fixed sequence: parse the global sections, run the Lua body
+context, parse and compile the proxies, run the Lua init functions, bind the
+listeners, then hand over to the arbiter, which forks the workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import signal
+import sys
+
+from luaproxy.lua_api.runtime import LUA_VERSION
+from luaproxy.worker.context import WorkerContext
+from luaproxy.worker.log import Logger, StreamTarget
+from luaproxy.worker.process import BoundSocket, WorkerSpec
+from setproctitle import setproctitle
+
+from . import lua_boot, pidfile
+from .arbiter import Arbiter
+from .compile import compile_config
+from .config import loader
+from .config.errors import ConfigErrors
+from .sockets import BindError, bind_all
+from .version import FEATURES, VERSION
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="luaproxy", description="Lua-scriptable TCP/HTTP proxy "
+                                     "running HAProxy configurations and HAProxy's Lua API.")
+    parser.add_argument("-f", dest="files", action="append", default=[], metavar="FILE|DIR",
+                        help="configuration file or directory of *.cfg files (repeatable)")
+    parser.add_argument("-c", dest="check", action="store_true", help="check the configuration and exit")
+    parser.add_argument("-d", dest="debug", action="store_true", help="debug mode: foreground, verbose")
+    parser.add_argument("-db", dest="no_background", action="store_true", help="stay in the foreground")
+    parser.add_argument("-D", dest="daemon", action="store_true", help="run as a daemon")
+    parser.add_argument("-p", dest="pidfile", metavar="PIDFILE", help="write the master's PID here")
+    parser.add_argument("-q", dest="quiet", action="store_true", help="quiet: no notices or warnings")
+    parser.add_argument("-v", dest="version", action="store_true", help="print the version")
+    parser.add_argument("-vv", dest="build_info", action="store_true", help="print version and features")
+    parser.add_argument("-cc", dest="condition", metavar="EXPR", help="evaluate a condition, exit 0 if true")
+    parser.add_argument("-W", dest="master_worker", action="store_true", help="master-worker mode (default)")
+    parser.add_argument("-Ws", dest="systemd", action="store_true", help="master-worker mode with sd_notify")
+    parser.add_argument("-sf", dest="soft_finish", nargs="+", type=int, default=[], metavar="PID",
+                        help="soft-stop these PIDs once started")
+    parser.add_argument("-st", dest="hard_finish", nargs="+", type=int, default=[], metavar="PID",
+                        help="hard-stop these PIDs once started")
+    return parser.parse_args(argv)
+
+
+def version_text(full: bool) -> str:
+    lines = [f"luaproxy version {VERSION} - HAProxy-compatible configuration and Lua API"]
+    if full:
+        lines += [f"Running on: Python {sys.version.split()[0]}",
+                  f"Built with Lua version : {LUA_VERSION}",
+                  "Feature list : " + " ".join(f"+{f}" for f in FEATURES)]
+    return "\n".join(lines)
+
+
+_CC_CALL = re.compile(r"^\s*(\w+)\((.*)\)\s*$")
+
+
+def evaluate_condition(expression: str) -> bool:
+    """haproxy -cc: feature(X), defined(VAR), streq(a,b), strneq(a,b), version_atleast(v), with !."""
+    expression = expression.strip()
+    if expression.startswith("!"):
+        return not evaluate_condition(expression[1:])
+    if expression in ("1", "0"):
+        return expression == "1"
+    m = _CC_CALL.match(expression)
+    if not m:
+        raise ValueError(f"unparsable condition '{expression}'")
+    name, args = m.group(1), [a.strip() for a in m.group(2).split(",")] if m.group(2) else []
+    if name == "feature":
+        return args[0].upper() in FEATURES
+    if name == "defined":
+        return args[0] in os.environ
+    if name in ("streq", "strneq"):
+        return (args[0] == args[1]) == (name == "streq")
+    if name in ("version_atleast", "version_before"):
+        mine = tuple(int(x) for x in re.findall(r"\d+", VERSION)[:3])
+        other = tuple(int(x) for x in re.findall(r"\d+", args[0])[:3])
+        return (mine >= other) == (name == "version_atleast")
+    raise ValueError(f"unknown predicate '{name}'")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.version or args.build_info:
+        print(version_text(args.build_info))
+        return 0
+    if args.condition is not None:
+        try:
+            return 0 if evaluate_condition(args.condition) else 1
+        except ValueError as exc:
+            print(f"luaproxy: -cc: {exc}", file=sys.stderr)
+            return 2
+    if not args.files:
+        print("luaproxy: no configuration file given; use -f FILE (see -h)", file=sys.stderr)
+        return 1
+    logger = Logger(quiet=args.quiet)
+    try:
+        files, sections, settings = loader.load(args.files)
+        engine = lua_boot.boot(settings, logger)
+        config = loader.parse_proxies(files, sections, settings)
+        proxies = compile_config(config, engine)
+    except ConfigErrors as exc:
+        for error in exc.errors:
+            logger.alert(f"config : {error}")
+        logger.alert("config : Fatal errors found in configuration.")
+        return 1
+    for warning in config.warnings:
+        logger.warning(f"config : {warning}")
+    if args.check:
+        print("Configuration file is valid")
+        return 0
+    try:
+        lua_boot.run_inits(engine)
+    except ConfigErrors as exc:
+        logger.alert(f"Lua init: {exc}")
+        return 1
+    logger.targets = [StreamTarget(t.target, t.max_level) for t in settings.logs
+                      if t.target in ("stdout", "stderr")]
+    by_name = dict(zip([c.name for c in config.proxies], proxies, strict=True))
+    frontends = [(by_name[c.name], c.binds) for c in config.frontends()]
+    try:
+        bound = bind_all(frontends)
+    except BindError as exc:
+        logger.alert(str(exc))
+        return 1
+    if (args.daemon or settings.daemon) and not (args.debug or args.no_background or args.systemd):
+        daemonize()
+    pid_path = args.pidfile or settings.pidfile
+    if pid_path:
+        pidfile.write(pid_path, os.getpid())
+    setproctitle("luaproxy: master")
+    context = WorkerContext(logger, {p.name: p for p in proxies if p.has_backend}, settings.nbproc,
+                            bufsize=settings.bufsize)
+
+    def make_spec(index: int) -> WorkerSpec:
+        worker_context = WorkerContext(logger, context.proxies, settings.nbproc, index, settings.bufsize)
+        sockets = [BoundSocket(sock, proxy, so_id) for sock, proxy, so_id in bound]
+        return WorkerSpec(index, worker_context, sockets, settings.maxconn)
+
+    arbiter = Arbiter(make_spec, settings.nbproc, logger, settings.hard_stop_after, systemd_mode=args.systemd)
+    for pid in args.soft_finish:
+        _signal_old(pid, signal.SIGUSR1)
+    for pid in args.hard_finish:
+        _signal_old(pid, signal.SIGTERM)
+    try:
+        return arbiter.run()
+    finally:
+        if pid_path:
+            pidfile.remove(pid_path, os.getpid())
+
+
+def _signal_old(pid: int, sig: int) -> None:
+    with contextlib.suppress(OSError):
+        os.kill(pid, sig)
+
+
+def daemonize() -> None:
+    """Detach: fork twice, new session, standard streams to /dev/null."""
+    if os.fork():
+        os._exit(0)
+    os.setsid()
+    if os.fork():
+        os._exit(0)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

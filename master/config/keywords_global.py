@@ -1,0 +1,146 @@
+"""Keywords of the ``global`` section."""
+
+from __future__ import annotations
+
+from .keywords import GLOBAL, expect_args, to_int
+from .lexer import Line
+from .model import GlobalSettings, LogTarget, LuaLoad
+from .units import parse_size, parse_time
+
+G = ("global",)
+LOG_LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
+
+
+@GLOBAL.register("lua-load", G, "Load and run the body of a Lua file.")
+def _lua_load(g: GlobalSettings, line: Line) -> None:
+    (path,) = expect_args(line, 1, 1, "a Lua file path")
+    g.lua_loads.append(LuaLoad(path, line))
+
+
+@GLOBAL.register("lua-load-per-thread", G, "Same as lua-load: each worker already has its own Lua state.")
+def _lua_load_per_thread(g: GlobalSettings, line: Line) -> None:
+    _lua_load(g, line)
+
+
+@GLOBAL.register("lua-prepend-path", G, "Prepend a pattern to Lua's package.path (or cpath).")
+def _lua_prepend_path(g: GlobalSettings, line: Line) -> None:
+    args = expect_args(line, 1, 2, "a path pattern and optionally 'path' or 'cpath'")
+    kind = args[1] if len(args) == 2 else "path"
+    if kind not in ("path", "cpath"):
+        raise line.error(f"'lua-prepend-path' type must be 'path' or 'cpath', got '{kind}'.")
+    g.lua_paths.append((args[0], kind))
+
+
+@GLOBAL.register("nbproc", G, "Number of worker processes.")
+def _nbproc(g: GlobalSettings, line: Line) -> None:
+    (n,) = expect_args(line, 1, 1, "a number of processes")
+    g.nbproc = to_int(line, n, "number of processes", 1)
+
+
+@GLOBAL.register("nbthread", G, "Accepted for compatibility: luaproxy scales with nbproc.")
+def _nbthread(g: GlobalSettings, line: Line) -> None:
+    (n,) = expect_args(line, 1, 1, "a number of threads")
+    to_int(line, n, "number of threads", 1)
+
+
+@GLOBAL.register("pidfile", G, "Write the master's PID to this file.")
+def _pidfile(g: GlobalSettings, line: Line) -> None:
+    (g.pidfile,) = expect_args(line, 1, 1, "a file path")
+
+
+@GLOBAL.register("daemon", G, "Detach from the terminal (as -D).")
+def _daemon(g: GlobalSettings, line: Line) -> None:
+    expect_args(line, 0, 0, "no argument")
+    g.daemon = True
+
+
+@GLOBAL.register("master-worker", G, "Master-worker mode (as -W); luaproxy always runs a master.")
+def _master_worker(g: GlobalSettings, line: Line) -> None:
+    g.master_worker = True
+
+
+@GLOBAL.register("maxconn", G, "Maximum concurrent connections per process.")
+def _maxconn(g: GlobalSettings, line: Line) -> None:
+    (n,) = expect_args(line, 1, 1, "a number of connections")
+    g.maxconn = to_int(line, n, "number of connections", 1)
+
+
+@GLOBAL.register("hard-stop-after", G, "Longest a soft stop may last.")
+def _hard_stop_after(g: GlobalSettings, line: Line) -> None:
+    (value,) = expect_args(line, 1, 1, "a time")
+    try:
+        g.hard_stop_after = parse_time(value)
+    except ValueError as exc:
+        raise line.error(str(exc)) from None
+
+
+@GLOBAL.register("default-path", G, "Base of relative paths: current, config, parent or origin <path>.")
+def _default_path(g: GlobalSettings, line: Line) -> None:
+    args = expect_args(line, 1, 2, "'current', 'config', 'parent' or 'origin <path>'")
+    if args[0] not in ("current", "config", "parent", "origin") or (args[0] == "origin") != (len(args) == 2):
+        raise line.error("'default-path' expects 'current', 'config', 'parent' or 'origin <path>'.")
+    g.default_path = " ".join(args)
+
+
+@GLOBAL.register("log", G, "Send logs to stdout, stderr, a syslog address or a unix socket.")
+def _log(g: GlobalSettings, line: Line) -> None:
+    args = list(expect_args(line, 1, None, "a target (stdout, stderr, ADDR:PORT, /dev/log), a facility"))
+    target = args.pop(0)
+    fmt = "raw" if target in ("stdout", "stderr") else "rfc3164"
+    if args and args[0] == "format":
+        if len(args) < 2:
+            raise line.error("'log ... format' expects raw, rfc3164, rfc5424 or short.")
+        fmt = args[1]
+        args = args[2:]
+    if args and args[0].startswith("len"):
+        args = args[2:]
+    facility = args.pop(0) if args else "local0"
+    level = 7
+    if args:
+        if args[0] not in LOG_LEVELS:
+            raise line.error(f"unknown log level '{args[0]}'.", f"Use one of {', '.join(LOG_LEVELS)}.")
+        level = LOG_LEVELS.index(args[0])
+    g.logs.append(LogTarget(target, facility, level, fmt))
+
+
+def _tune(g: GlobalSettings, line: Line) -> None:
+    (value,) = expect_args(line, 1, 1, "one value")
+    name = line.words[0]
+    try:
+        if name in ("tune.bufsize", "tune.maxrewrite"):
+            value = str(parse_size(value))
+        elif name.endswith("timeout"):
+            value = str(parse_time(value))
+    except ValueError as exc:
+        raise line.error(str(exc)) from None
+    g.tune[name] = value
+
+
+for _name, _doc in (
+    ("tune.bufsize", "Buffer size; also the largest request header block."),
+    ("tune.maxrewrite", "Room kept for header rewrites."),
+    ("tune.lua.session-timeout", "Longest Lua run time of an action or fetch."),
+    ("tune.lua.task-timeout", "Longest Lua run time of a task."),
+    ("tune.lua.service-timeout", "Longest Lua run time of a service."),
+    ("tune.lua.forced-yield", "Instructions between forced yields of a Lua run."),
+    ("tune.lua.maxmem", "Lua memory limit in megabytes."),
+    ("tune.lua.log.loggers", "Send Lua logs to the proxy's loggers (on|off)."),
+    ("tune.lua.log.stderr", "Copy Lua logs to stderr (on|auto|off)."),
+    ("tune.lua.burst-timeout", "Longest uninterrupted Lua run."),
+):
+    GLOBAL.register(_name, G, _doc)(_tune)
+
+
+@GLOBAL.register("stats", G, "stats socket/timeout: the management socket.")
+def _stats(g: GlobalSettings, line: Line) -> None:
+    args = expect_args(line, 2, None, "'socket <address> [options]' or 'timeout <time>'")
+    if args[0] not in ("socket", "timeout", "maxconn"):
+        raise line.error(f"unknown 'stats' keyword '{args[0]}'.",
+                         "Expected 'socket', 'timeout' or 'maxconn'.")
+    if args[0] == "socket":
+        g.stats_sockets.append(line)
+    elif args[0] == "timeout":
+        try:
+            g.stats_timeout = parse_time(args[1])
+        except ValueError as exc:
+            raise line.error(str(exc)) from None

@@ -1,0 +1,247 @@
+"""Keywords of the ``defaults``, ``frontend``, ``backend`` and ``listen`` sections."""
+
+from __future__ import annotations
+
+from .addresses import split_host_port
+from .keywords import ANY_PROXY, BACK, FRONT, PROXY, expect_args, to_int
+from .lexer import Line
+from .model import Bind, ProxyConf, RuleConf, ServerConf
+from .units import parse_time
+
+NO_DEFAULTS = ("frontend", "backend", "listen")
+FRONT_ONLY = ("frontend", "listen")
+TIMEOUTS = ("connect", "client", "server", "http-request", "http-keep-alive", "queue", "tunnel",
+            "client-fin", "server-fin", "check", "tarpit")
+BALANCE = ("roundrobin", "static-rr", "leastconn", "first", "source", "uri", "url_param", "random")
+OPTIONS = ("forwardfor", "http-server-close", "httpclose", "http-keep-alive", "redispatch", "httplog",
+           "tcplog", "dontlognull", "httpchk", "log-health-checks", "abortonclose", "splice-auto",
+           "tcp-check", "http-buffer-request", "dontlog-normal", "logasap", "nolinger", "tcpka",
+           "clitcpka", "srvtcpka", "http-no-delay", "http-pretend-keepalive", "allbackups",
+           "persist", "prefer-last-server", "socket-stats", "log-separate-errors", "http-use-htx",
+           "http-ignore-probes", "httpslog", "checkcache", "independent-streams")
+
+
+@PROXY.register("mode", ANY_PROXY, "Proxy mode: tcp or http.")
+def _mode(p: ProxyConf, line: Line) -> None:
+    (mode,) = expect_args(line, 1, 1, "'tcp' or 'http'")
+    if mode not in ("tcp", "http"):
+        raise line.error(f"unknown proxy mode '{mode}'.", "Expected 'tcp' or 'http'.")
+    p.mode = mode
+
+
+def parse_bind_address(line: Line, word: str) -> list[Bind]:
+    """One ``bind`` address word, which may list several addresses separated by commas."""
+    binds = []
+    for part in word.split(","):
+        if part.startswith("fd@"):
+            if not part[3:].isdigit():
+                raise line.error(f"invalid inherited socket '{part}'.", "Expected fd@<number>.")
+            binds.append(Bind("", 0, line, fd=int(part[3:])))
+            continue
+        try:
+            host, port = split_host_port(part)
+        except ValueError as exc:
+            raise line.error(f"{exc}.", "Expected ADDR:PORT, [IPv6]:PORT, *:PORT or :PORT.") from None
+        binds.append(Bind(host, port or 0, line))
+    return binds
+
+
+BIND_OPTIONS_WITH_VALUE = ("name", "process", "thread", "maxconn", "backlog", "id", "nice", "mode",
+                           "user", "group", "level", "tfo", "interface", "namespace")
+BIND_FLAGS = ("transparent", "v4v6", "v6only", "defer-accept", "accept-proxy")
+
+
+@PROXY.register("bind", FRONT_ONLY, "Listen on an address.")
+def _bind(p: ProxyConf, line: Line) -> None:
+    args = expect_args(line, 1, None, "an address ADDR:PORT and optional settings")
+    binds = parse_bind_address(line, args[0])
+    rest = list(args[1:])
+    name = ""
+    while rest:
+        opt = rest.pop(0)
+        if opt in BIND_OPTIONS_WITH_VALUE:
+            if not rest:
+                raise line.error(f"bind option '{opt}' expects a value.")
+            value = rest.pop(0)
+            if opt == "name":
+                name = value
+        elif opt not in BIND_FLAGS:
+            raise line.error(f"unsupported bind option '{opt}'.",
+                             "luaproxy accepts name, process, thread, maxconn, backlog, id and v4v6.")
+    for bind in binds:
+        bind.name = name
+    p.binds.extend(binds)
+
+
+@PROXY.register("timeout", ANY_PROXY, "timeout connect|client|server|http-request|http-keep-alive|... <time>")
+def _timeout(p: ProxyConf, line: Line) -> None:
+    args = expect_args(line, 2, 2, "a timeout name and a time, e.g. 'timeout connect 5s'")
+    if args[0] not in TIMEOUTS:
+        raise line.error(f"unknown timeout '{args[0]}'.", f"Expected one of {', '.join(TIMEOUTS)}.")
+    try:
+        p.timeouts[args[0]] = parse_time(args[1])
+    except ValueError as exc:
+        raise line.error(str(exc)) from None
+
+
+@PROXY.register("contimeout", ANY_PROXY, "Old name of 'timeout connect'.")
+def _contimeout(p: ProxyConf, line: Line) -> None:
+    _timeout(p, Line(line.file, line.number, ("timeout", "connect", *line.words[1:])))
+
+
+@PROXY.register("default_backend", FRONT, "Backend used when no use_backend rule matches.")
+def _default_backend(p: ProxyConf, line: Line) -> None:
+    (p.default_backend,) = expect_args(line, 1, 1, "a backend name")
+
+
+@PROXY.register("use_backend", FRONT_ONLY, "use_backend <backend> [if|unless <cond>]")
+def _use_backend(p: ProxyConf, line: Line) -> None:
+    expect_args(line, 1, None, "a backend name and an optional condition")
+    p.use_backends.append(RuleConf("use_backend", line.words[1:], line))
+
+
+SERVER_VALUE_OPTIONS = ("weight", "maxconn", "inter", "fastinter", "downinter", "rise", "fall", "port",
+                        "addr", "id", "cookie", "slowstart", "maxqueue", "minconn", "on-error",
+                        "observe", "error-limit", "check-sni", "sni", "agent-port", "agent-inter",
+                        "resolvers", "init-addr", "pool-max-conn", "pool-purge-delay", "proto")
+SERVER_FLAGS = ("check", "backup", "disabled", "enabled", "no-check", "send-proxy", "ssl", "verify",
+                "no-ssl", "non-stick", "tfo", "agent-check", "redir")
+
+
+@PROXY.register("server", BACK[1:], "server <name> <addr:port> [weight N] [maxconn N] [check] [backup] ...")
+def _server(p: ProxyConf, line: Line) -> None:
+    args = list(expect_args(line, 2, None, "a name and an address ADDR:PORT"))
+    name, addr = args.pop(0), args.pop(0)
+    try:
+        host, port = split_host_port(addr, need_port=False)
+    except ValueError as exc:
+        raise line.error(f"{exc}.") from None
+    if not host:
+        raise line.error(f"server '{name}' needs an address, got '{addr}'.")
+    server = ServerConf(name, host, port or 0, line)
+    while args:
+        opt = args.pop(0)
+        if opt in SERVER_VALUE_OPTIONS:
+            if not args:
+                raise line.error(f"server option '{opt}' expects a value.")
+            value = args.pop(0)
+            if opt == "weight":
+                server.weight = to_int(line, value, "weight", 0)
+            elif opt == "maxconn":
+                server.maxconn = to_int(line, value, "maxconn", 0)
+            else:
+                server.options[opt] = value
+        elif opt in SERVER_FLAGS:
+            if opt == "verify":
+                args[:1] = []
+            server.check = server.check or opt == "check"
+            server.backup = server.backup or opt == "backup"
+            server.disabled = server.disabled or opt == "disabled"
+        else:
+            raise line.error(f"unknown server option '{opt}'.")
+    if any(s.name == name for s in p.servers):
+        raise line.error(f"server '{name}' is already defined in this backend.", "Give it another name.")
+    p.servers.append(server)
+
+
+@PROXY.register("balance", BACK, "Load-balancing algorithm.")
+def _balance(p: ProxyConf, line: Line) -> None:
+    args = expect_args(line, 1, None, "an algorithm")
+    algo = args[0].split("(")[0]
+    if algo not in BALANCE and algo != "hdr":
+        raise line.error(f"unknown balance algorithm '{args[0]}'.",
+                         f"Expected one of {', '.join(BALANCE)}, hdr(name).")
+    p.balance = tuple(args)
+
+
+@PROXY.register("retries", BACK, "Connection attempts to a server after the first fails.")
+def _retries(p: ProxyConf, line: Line) -> None:
+    (n,) = expect_args(line, 1, 1, "a number")
+    p.retries = to_int(line, n, "number of retries", 0)
+
+
+@PROXY.register("maxconn", FRONT, "Maximum concurrent connections on this frontend.")
+def _maxconn(p: ProxyConf, line: Line) -> None:
+    (n,) = expect_args(line, 1, 1, "a number")
+    p.maxconn = to_int(line, n, "number of connections", 0)
+
+
+@PROXY.register("option", ANY_PROXY, "option <name> [args]")
+def _option(p: ProxyConf, line: Line) -> None:
+    args = expect_args(line, 1, None, "an option name")
+    if args[0] not in OPTIONS:
+        raise line.error(f"unknown option '{args[0]}'.")
+    p.options[args[0]] = True
+    p.settings[f"option {args[0]}"] = args[1:]
+
+
+@PROXY.register("no", ANY_PROXY, "no option <name>: turn an inherited option off.")
+def _no(p: ProxyConf, line: Line) -> None:
+    args = expect_args(line, 2, 2, "'option <name>'")
+    if args[0] != "option" or args[1] not in OPTIONS:
+        raise line.error(f"'no' expects 'option <name>', got '{' '.join(args)}'.")
+    p.options[args[1]] = False
+
+
+@PROXY.register("acl", NO_DEFAULTS, "acl <name> <criterion> [flags] [operator] <value> ...")
+def _acl(p: ProxyConf, line: Line) -> None:
+    expect_args(line, 2, None, "a name, a criterion and values")
+    p.acls.append(line)
+
+
+def _rules(family: str, sections: tuple[str, ...], doc: str, sub_keywords: tuple[str, ...]) -> None:
+    def parse(p: ProxyConf, line: Line) -> None:
+        args = expect_args(line, 1, None, "an action")
+        if sub_keywords:
+            if args[0] == "inspect-delay":
+                if len(args) != 2:
+                    raise line.error(f"'{family} inspect-delay' expects a time.")
+                try:
+                    p.inspect_delay[family] = parse_time(args[1])
+                except ValueError as exc:
+                    raise line.error(str(exc)) from None
+                return
+            if args[0] not in sub_keywords:
+                raise line.error(f"'{family}' expects {', '.join(sub_keywords)} or inspect-delay, "
+                                 f"got '{args[0]}'.")
+            if len(args) < 2:
+                raise line.error(f"'{family} {args[0]}' expects an action.")
+            p.add_rule(RuleConf(f"{family} {args[0]}", args[1:], line))
+        else:
+            p.add_rule(RuleConf(family, args, line))
+
+    PROXY.register(family, sections, doc)(parse)
+
+
+_rules("tcp-request", NO_DEFAULTS, "tcp-request content|connection|session <action> [cond]",
+       ("content", "connection", "session"))
+_rules("tcp-response", BACK[1:], "tcp-response content <action> [cond]", ("content",))
+_rules("http-request", NO_DEFAULTS, "http-request <action> [cond]", ())
+_rules("http-response", NO_DEFAULTS, "http-response <action> [cond]", ())
+
+
+def _stored(name: str, sections: tuple[str, ...], doc: str) -> None:
+    def parse(p: ProxyConf, line: Line) -> None:
+        p.settings[name] = line.words[1:]
+
+    PROXY.register(name, sections, doc)(parse)
+
+
+for _name, _sections, _doc in (
+    ("log", ANY_PROXY, "log global | log <target> ...: where this proxy logs."),
+    ("log-format", ANY_PROXY, "Format of this proxy's traffic logs."),
+    ("description", NO_DEFAULTS, "Free text shown in stats."),
+    ("id", NO_DEFAULTS, "Numeric proxy id."),
+    ("errorfile", ANY_PROXY, "errorfile <code> <file>: replace an error page."),
+    ("http-check", BACK, "http-check expect ...: health-check expectations."),
+    ("stats", ANY_PROXY, "Statistics page settings."),
+    ("fullconn", BACK, "Backend load at which servers reach maxconn."),
+    ("hash-type", BACK, "Hashing method for hash-based balancing."),
+    ("default-server", BACK, "Default settings for server lines."),
+    ("capture", FRONT_ONLY, "capture request|response header ..."),
+    ("unique-id-format", FRONT, "Format of the unique request id."),
+    ("unique-id-header", FRONT, "Header carrying the unique request id."),
+    ("monitor-uri", FRONT, "URI answered with 200 for monitoring."),
+    ("compression", ANY_PROXY, "HTTP compression settings."),
+):
+    _stored(_name, _sections, _doc)

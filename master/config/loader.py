@@ -1,0 +1,199 @@
+"""Turn configuration files into a Config, section by section.
+
+Parsing is split in two so that Lua can run in between, as in HAProxy: the
+``global`` sections first (they name the Lua files whose body context
+registers actions, fetches and converters), then the proxies.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+from . import keywords_global, keywords_proxy  # noqa: F401  (they fill the keyword tables)
+from .errors import ConfigError, ConfigErrors, did_you_mean
+from .keywords import GLOBAL, PROXY, PROXY_SECTIONS
+from .lexer import Line, config_files, read_lines
+from .model import Config, GlobalSettings, ProxyConf
+
+SECTIONS = ("global", *PROXY_SECTIONS)
+UNSUPPORTED_SECTIONS = ("userlist", "peers", "resolvers", "mailers", "program", "http-errors", "ring",
+                        "cache", "fcgi-app", "dynamic-update", "crt-store", "traces")
+
+
+@dataclass(slots=True)
+class Section:
+    header: Line
+    body: list[Line] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        return self.header.words[0]
+
+
+def read_sections(paths: list[str]) -> tuple[list[str], list[Section]]:
+    """Files and their sections in order; lines before any section are errors."""
+    files = config_files(paths)
+    if not files:
+        raise ConfigErrors([ConfigError("", 0, "no configuration file given (use -f FILE or -f DIR)")])
+    sections: list[Section] = []
+    errors: list[ConfigError] = []
+    for path in files:
+        try:
+            lines = read_lines(path)
+        except ConfigError as exc:
+            errors.append(exc)
+            continue
+        current: Section | None = None
+        for line in lines:
+            word = line.words[0]
+            if word in SECTIONS:
+                current = Section(line)
+                sections.append(current)
+            elif word in UNSUPPORTED_SECTIONS:
+                errors.append(line.error(f"section '{word}' is not supported by luaproxy.",
+                                         "Remove it or move what it configures elsewhere."))
+                current = Section(line)
+            elif current is None:
+                errors.append(line.error(f"unknown keyword '{word}' out of section.",
+                                         did_you_mean(word, SECTIONS)))
+            else:
+                current.body.append(line)
+    if errors:
+        raise ConfigErrors(errors)
+    return files, sections
+
+
+def parse_global(sections: list[Section]) -> GlobalSettings:
+    """Merge every ``global`` section."""
+    settings = GlobalSettings()
+    errors: list[ConfigError] = []
+    for section in sections:
+        if section.kind != "global":
+            continue
+        if len(section.header.words) > 1:
+            errors.append(section.header.error("'global' takes no argument."))
+        for line in section.body:
+            keyword = GLOBAL.lookup(line.words[0])
+            if keyword is None:
+                if PROXY.lookup(line.words[0]):
+                    msg = f"'{line.words[0]}' belongs in a proxy section, not in 'global'."
+                    errors.append(line.error(msg))
+                else:
+                    errors.append(line.error(f"unknown keyword '{line.words[0]}' in 'global' section.",
+                                             GLOBAL.hint(line.words[0])))
+                continue
+            try:
+                keyword.parse(settings, line)
+            except ConfigError as exc:
+                errors.append(exc)
+    if errors:
+        raise ConfigErrors(errors)
+    return settings
+
+
+def parse_proxies(files: list[str], sections: list[Section], settings: GlobalSettings) -> Config:
+    """Every defaults/frontend/backend/listen section, with defaults inherited."""
+    config = Config(files, settings)
+    errors: list[ConfigError] = []
+    named_defaults: dict[str, ProxyConf] = {}
+    defaults = ProxyConf("defaults", "", sections[0].header if sections else Line("", 0, ()))
+    next_id = 2
+    for section in sections:
+        if section.kind == "global":
+            continue
+        try:
+            proxy = _new_proxy(section.header, defaults, named_defaults)
+        except ConfigError as exc:
+            errors.append(exc)
+            continue
+        for line in section.body:
+            try:
+                _parse_proxy_line(proxy, line)
+            except ConfigError as exc:
+                errors.append(exc)
+        if proxy.kind == "defaults":
+            defaults = proxy
+            if proxy.name:
+                named_defaults[proxy.name] = proxy
+            continue
+        explicit_id = proxy.settings.get("id")
+        if explicit_id and explicit_id[0].isdigit():
+            proxy.id = int(explicit_id[0])
+        else:
+            proxy.id = next_id
+        next_id = max(next_id, proxy.id) + 1
+        config.proxies.append(proxy)
+    errors.extend(_check(config))
+    if errors:
+        raise ConfigErrors(errors)
+    return config
+
+
+def _new_proxy(header: Line, defaults: ProxyConf, named: dict[str, ProxyConf]) -> ProxyConf:
+    kind, args = header.words[0], list(header.words[1:])
+    base = defaults
+    if "from" in args:
+        i = args.index("from")
+        if i + 1 >= len(args) or args[i + 1] not in named:
+            raise header.error("'from' must name a defaults section defined above.")
+        base = named[args[i + 1]]
+        del args[i : i + 2]
+    if kind != "defaults" and len(args) != 1:
+        raise header.error(f"'{kind}' expects exactly one name.", f"Write '{kind} <name>'.")
+    name = args[0] if args else ""
+    proxy = ProxyConf(kind, name, header)
+    for attr in ("mode", "timeouts", "options", "balance", "retries", "maxconn", "settings", "inspect_delay"):
+        setattr(proxy, attr, copy.deepcopy(getattr(base, attr)))
+    return proxy
+
+
+def _parse_proxy_line(proxy: ProxyConf, line: Line) -> None:
+    word = line.words[0]
+    keyword = PROXY.lookup(word)
+    if keyword is None:
+        if GLOBAL.lookup(word):
+            raise line.error(f"'{word}' belongs in the 'global' section.")
+        raise line.error(f"unknown keyword '{word}' in '{proxy.kind}' section.", PROXY.hint(word))
+    if proxy.kind not in keyword.sections:
+        where = ", ".join(keyword.sections)
+        raise line.error(f"'{word}' is not allowed in a '{proxy.kind}' section.", f"It goes in: {where}.")
+    keyword.parse(proxy, line)
+
+
+def _check(config: Config) -> list[ConfigError]:
+    errors: list[ConfigError] = []
+    seen: dict[tuple[bool, str], ProxyConf] = {}
+    for proxy in config.proxies:
+        for side, present in (("frontend", proxy.has_frontend), ("backend", proxy.has_backend)):
+            if not present:
+                continue
+            key = (side == "frontend", proxy.name)
+            if key in seen:
+                other = seen[key].line
+                errors.append(proxy.line.error(
+                    f"{side} '{proxy.name}' has the same name as the {side} declared at "
+                    f"{other.file}:{other.number}.", "Rename one of them."))
+            seen[key] = proxy
+    for proxy in config.frontends():
+        if proxy.default_backend:
+            backend = config.backend(proxy.default_backend)
+            if backend is None:
+                errors.append(proxy.line.error(
+                    f"{proxy.kind} '{proxy.name}' uses default_backend '{proxy.default_backend}', "
+                    "which does not exist.", did_you_mean(proxy.default_backend,
+                                                           [b.name for b in config.backends()])))
+            elif backend.mode != proxy.mode and proxy.mode == "http":
+                errors.append(proxy.line.error(
+                    f"{proxy.kind} '{proxy.name}' is in mode http but backend '{backend.name}' is in "
+                    "mode tcp.", "Use the same mode on both."))
+        if not proxy.binds:
+            config.warnings.append(f"{proxy.kind} '{proxy.name}' has no 'bind' line and will not accept "
+                                   f"connections ({proxy.line.file}:{proxy.line.number}).")
+    return errors
+
+
+def load(paths: list[str]) -> tuple[list[str], list[Section], GlobalSettings]:
+    """First half of loading: the files, their sections and the merged global settings."""
+    files, sections = read_sections(paths)
+    return files, sections, parse_global(sections)

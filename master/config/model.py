@@ -1,0 +1,156 @@
+"""What a parsed configuration holds: plain data, no behaviour.
+
+Rules keep their words and source line; the master compiles them once the Lua
+body context has registered its actions, fetches and converters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .lexer import Line
+
+DEFAULT_BUFSIZE = 16384
+
+
+@dataclass(slots=True)
+class LuaLoad:
+    path: str
+    line: Line
+
+
+@dataclass(slots=True)
+class LogTarget:
+    """A ``log`` line: where logs go and up to which level."""
+
+    target: str
+    facility: str = "local0"
+    max_level: int = 7
+    fmt: str = "raw"
+
+
+@dataclass(slots=True)
+class GlobalSettings:
+    lua_loads: list[LuaLoad] = field(default_factory=list)
+    lua_paths: list[tuple[str, str]] = field(default_factory=list)
+    nbproc: int = 1
+    pidfile: str | None = None
+    daemon: bool = False
+    master_worker: bool = False
+    maxconn: int = 4096
+    logs: list[LogTarget] = field(default_factory=list)
+    tune: dict[str, str] = field(default_factory=dict)
+    default_path: str = "current"
+    config_dir: str = "."
+    hard_stop_after: float | None = None
+    stats_sockets: list[Line] = field(default_factory=list)
+    stats_timeout: float = 10.0
+
+    @property
+    def bufsize(self) -> int:
+        return int(self.tune.get("tune.bufsize", DEFAULT_BUFSIZE))
+
+
+@dataclass(slots=True)
+class Bind:
+    """One listening address: host ('' for any), port, or an inherited fd."""
+
+    host: str
+    port: int
+    line: Line
+    fd: int | None = None
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        if self.fd is not None:
+            return f"fd@{self.fd}"
+        host = f"[{self.host}]" if ":" in self.host else (self.host or "*")
+        return f"{host}:{self.port}"
+
+
+@dataclass(slots=True)
+class ServerConf:
+    name: str
+    host: str
+    port: int
+    line: Line
+    weight: int = 1
+    maxconn: int = 0
+    disabled: bool = False
+    backup: bool = False
+    check: bool = False
+    options: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class RuleConf:
+    """One rule line, kept as words until compiled: ``action args... [if|unless cond]``."""
+
+    ruleset: str
+    words: tuple[str, ...]
+    line: Line
+
+    @property
+    def action(self) -> str:
+        return self.words[0]
+
+    def split_condition(self) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
+        """(action words, 'if'|'unless'|'', condition words)."""
+        for i, word in enumerate(self.words):
+            if word in ("if", "unless"):
+                return self.words[:i], word, self.words[i + 1 :]
+        return self.words, "", ()
+
+
+@dataclass(slots=True)
+class ProxyConf:
+    """A frontend, backend, listen or defaults section."""
+
+    kind: str
+    name: str
+    line: Line
+    id: int = 0
+    mode: str = "tcp"
+    binds: list[Bind] = field(default_factory=list)
+    servers: list[ServerConf] = field(default_factory=list)
+    timeouts: dict[str, float] = field(default_factory=dict)
+    default_backend: str | None = None
+    use_backends: list[RuleConf] = field(default_factory=list)
+    rules: dict[str, list[RuleConf]] = field(default_factory=dict)
+    acls: list[Line] = field(default_factory=list)
+    options: dict[str, bool] = field(default_factory=dict)
+    balance: tuple[str, ...] = ("roundrobin",)
+    retries: int = 3
+    maxconn: int = 0
+    inspect_delay: dict[str, float] = field(default_factory=dict)
+    settings: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def has_frontend(self) -> bool:
+        return self.kind in ("frontend", "listen")
+
+    @property
+    def has_backend(self) -> bool:
+        return self.kind in ("backend", "listen")
+
+    def add_rule(self, rule: RuleConf) -> None:
+        self.rules.setdefault(rule.ruleset, []).append(rule)
+
+
+@dataclass(slots=True)
+class Config:
+    files: list[str]
+    global_: GlobalSettings
+    proxies: list[ProxyConf] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def frontends(self) -> list[ProxyConf]:
+        return [p for p in self.proxies if p.has_frontend]
+
+    def backends(self) -> list[ProxyConf]:
+        return [p for p in self.proxies if p.has_backend]
+
+    def backend(self, name: str) -> ProxyConf | None:
+        """Frontends and backends may share a name in HAProxy; this finds the backend."""
+        return next((p for p in self.proxies if p.has_backend and p.name == name), None)

@@ -1,0 +1,121 @@
+"""One direction of a stream: HAProxy's channel with its input and output parts.
+
+Input holds bytes received and not yet analysed or forwarded; output holds
+bytes already forwarded and waiting for the peer.  Until the peer is connected
+(``sink`` is None) output stays here; once it is, output is written at once.
+Rules and Lua actions work on the input; after them the stream switches the
+channel to forwarding and bytes pass straight through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gevent.event import Event
+
+Sink = Callable[[bytes], None]
+
+
+class Channel:
+    __slots__ = ("_changed", "bufsize", "forwarding", "input", "input_closed", "name", "output",
+                 "readable", "sink")
+
+    def __init__(self, name: str, bufsize: int) -> None:
+        self.name = name
+        self.bufsize = bufsize
+        self.input = bytearray()
+        self.output = bytearray()
+        self.input_closed = False
+        self.forwarding = False
+        self.readable = True
+        self.sink: Sink | None = None
+        self._changed = Event()
+
+    # Producer side: the stream's reader for this direction.
+
+    def feed(self, data: bytes) -> None:
+        """Bytes from the peer: pass them on when forwarding, else keep them for analysis."""
+        if self.forwarding and self.sink is not None:
+            self.sink(data)
+            return
+        self.input += data
+        self._notify()
+
+    def close_input(self) -> None:
+        self.input_closed = True
+        self._notify()
+
+    def wait_for_room(self, timeout: float | None = None) -> bool:
+        """Block the reader while the input part is full (backpressure)."""
+        while len(self.input) >= self.bufsize and not self.forwarding:
+            self._changed.clear()
+            if not self._changed.wait(timeout):
+                return False
+        return True
+
+    # Consumer side: rules, Lua actions, the stream.
+
+    def wait_input(self, timeout: float | None = None, need_line: bool = False) -> bool:
+        """Wait until the input part has data (a full line if asked) or is closed."""
+        while not self.input_closed and (not self.input or (need_line and b"\n" not in self.input)):
+            self._changed.clear()
+            if not self._changed.wait(timeout):
+                return False
+        return True
+
+    def take(self, size: int | None = None) -> bytes:
+        size = len(self.input) if size is None else min(size, len(self.input))
+        data = bytes(self.input[:size])
+        del self.input[:size]
+        self._notify()
+        return data
+
+    def take_line(self) -> bytes:
+        end = self.input.find(b"\n")
+        return self.take(None if end < 0 else end + 1)
+
+    def replace_input(self, data: bytes) -> int:
+        if len(data) > self.bufsize:
+            return -1
+        self.input[:] = data
+        self._notify()
+        return len(data)
+
+    def append_input(self, data: bytes) -> int:
+        if len(self.input) + len(data) > self.bufsize:
+            return -1
+        self.input += data
+        self._notify()
+        return len(data)
+
+    def forward(self, size: int) -> int:
+        """Move up to *size* input bytes to the output part; returns how many moved."""
+        moved = self.take(max(size, 0))
+        self.send(moved)
+        return len(moved)
+
+    def send(self, data: bytes) -> int:
+        """Queue bytes for the peer and write them now if it is connected."""
+        self.output += data
+        self.flush()
+        return len(data)
+
+    def flush(self) -> None:
+        if self.sink is not None and self.output:
+            data = bytes(self.output)
+            self.output.clear()
+            self.sink(data)
+
+    def connect(self, sink: Sink) -> None:
+        """The peer is connected: write what waited in the output part."""
+        self.sink = sink
+        self.flush()
+
+    def start_forwarding(self) -> None:
+        """Analysis is over: everything left in input goes out, later bytes pass through."""
+        self.forward(len(self.input))
+        self.forwarding = True
+        self._notify()
+
+    def _notify(self) -> None:
+        self._changed.set()

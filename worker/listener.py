@@ -1,0 +1,39 @@
+"""One gevent StreamServer per listening socket inherited from the master."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from gevent import socket as gsocket
+from gevent.pool import Pool
+from gevent.server import StreamServer
+
+Handler = Callable[[Any, socket.socket, int], None]
+
+
+class Listener:
+    """Accepts on one socket and runs each connection in its own greenlet."""
+
+    def __init__(self, sock: socket.socket, frontend: Any, so_id: int, handler: Handler,
+                 maxconn: int) -> None:
+        self.frontend = frontend
+        self.so_id = so_id
+        self._handler = handler
+        gevent_sock = gsocket.socket(sock.family, sock.type, fileno=sock.detach())
+        self.server = StreamServer(gevent_sock, self._accept, spawn=Pool(maxconn))
+        self.server.max_accept = 1
+
+    def _accept(self, client: socket.socket, address: Any) -> None:
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._handler(self.frontend, client, self.so_id)
+
+    def start(self) -> None:
+        self.server.start()
+
+    def stop_accepting(self) -> None:
+        self.server.stop_accepting()
+
+    def close(self) -> None:
+        self.server.close()

@@ -1,0 +1,107 @@
+"""A worker process: what runs after the master forks.
+
+``WorkerSpec`` is built in the master before the fork and must not touch the
+process; ``run`` starts after it: process title, gevent hub, signals,
+listeners, Lua tasks, then the heartbeat loop that also notices a dead master.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+import gevent
+from setproctitle import setproctitle
+
+from .context import WorkerContext
+from .listener import Listener
+from .proxy import Proxy
+from .tcp.stream import TcpStream
+
+HEARTBEAT_SECONDS = 1.0
+
+
+@dataclass(slots=True)
+class BoundSocket:
+    """A listening socket the master opened, and the frontend it belongs to."""
+
+    sock: socket.socket
+    frontend: Proxy
+    so_id: int
+
+
+@dataclass(slots=True)
+class WorkerSpec:
+    index: int
+    context: WorkerContext
+    sockets: list[BoundSocket]
+    maxconn: int = 4096
+    start_tasks: Any = None
+    ppid: int = field(default_factory=os.getpid)
+
+
+class Worker:
+    def __init__(self, spec: WorkerSpec) -> None:
+        self.spec = spec
+        self.alive = True
+        self.listeners: list[Listener] = []
+
+    def run(self) -> NoReturn:
+        """Entry point in the child; never returns."""
+        code = 0
+        try:
+            self.init_process()
+            self.loop()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 0
+        except BaseException as exc:  # a worker must never die silently
+            self.spec.context.logger.alert(f"worker {self.spec.index} failed: {exc!r}")
+            code = 1
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+    def init_process(self) -> None:
+        setproctitle(f"luaproxy: worker {self.spec.index}")
+        gevent.reinit()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        gevent.signal_handler(signal.SIGTERM, self.handle_term)
+        gevent.signal_handler(signal.SIGUSR1, self.handle_usr1)
+        for bound in self.spec.sockets:
+            listener = Listener(bound.sock, bound.frontend, bound.so_id, self.handle_connection,
+                                self.spec.maxconn)
+            listener.start()
+            self.listeners.append(listener)
+        if self.spec.start_tasks is not None:
+            self.spec.start_tasks()
+
+    def handle_connection(self, frontend: Proxy, client: socket.socket, so_id: int) -> None:
+        TcpStream(self.spec.context, frontend, client, so_id).serve()
+
+    def loop(self) -> None:
+        while self.alive:
+            gevent.sleep(HEARTBEAT_SECONDS)
+            if os.getppid() != self.spec.ppid:
+                self.spec.context.logger.warning(f"worker {self.spec.index}: master is gone, exiting")
+                return
+        self.drain()
+
+    def drain(self) -> None:
+        """After a soft stop, wait for the running streams (the master bounds the wait)."""
+        while any(len(listener.server.pool) for listener in self.listeners):
+            gevent.sleep(0.1)
+
+    def handle_term(self) -> None:
+        """Hard stop: leave now, in-flight connections are cut."""
+        os._exit(0)
+
+    def handle_usr1(self) -> None:
+        """Soft stop: stop accepting, let the running streams end."""
+        for listener in self.listeners:
+            listener.stop_accepting()
+        self.alive = False

@@ -1,0 +1,68 @@
+"""Actions of ``tcp-request content`` and ``tcp-response content`` rules.
+
+Each keyword is declared once with its parser; Lua actions come from the
+environment as plain callables, so this module never imports Lua.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from .errors import RuleError
+from .verdict import Verdict
+
+Action = Callable[[Any], Verdict]
+
+
+class ActionEnv(Protocol):
+    """What action parsers need from the configuration being compiled."""
+
+    def lua_action(self, kind: str, name: str, args: tuple[str, ...]) -> Action: ...
+
+    def lua_function_action(self, name: str, args: tuple[str, ...]) -> Action: ...
+
+
+def _accept(txn: Any) -> Verdict:
+    return Verdict.ACCEPT
+
+
+def _reject(txn: Any) -> Verdict:
+    return Verdict.REJECT
+
+
+def _no_args(action: Action) -> Callable[[str, tuple[str, ...], ActionEnv], Action]:
+    def parse(kind: str, args: tuple[str, ...], env: ActionEnv) -> Action:
+        if args:
+            raise RuleError(f"'{action.__name__.strip('_')}' takes no argument, got '{' '.join(args)}'.")
+        return action
+
+    return parse
+
+
+def _lua_function(kind: str, args: tuple[str, ...], env: ActionEnv) -> Action:
+    if not args:
+        raise RuleError("'lua' expects the name of a global Lua function.", "Write 'lua <function>'.")
+    return env.lua_function_action(args[0], args[1:])
+
+
+PARSERS: dict[str, Callable[[str, tuple[str, ...], ActionEnv], Action]] = {
+    "accept": _no_args(_accept),
+    "reject": _no_args(_reject),
+    "lua": _lua_function,
+}
+
+
+def parse(kind: str, words: tuple[str, ...], env: ActionEnv) -> Action:
+    """Compile one action; *kind* is 'tcp-req' or 'tcp-res' (the Lua action kinds)."""
+    name, args = words[0], tuple(words[1:])
+    if name.startswith("lua."):
+        return env.lua_action(kind, name[4:], args)
+    parser = PARSERS.get(name)
+    if parser is None:
+        close = difflib.get_close_matches(name, list(PARSERS), n=1)
+        hint = f"Did you mean '{close[0]}' maybe ?" if close else \
+            f"Known actions: {', '.join(sorted(PARSERS))}, lua.<name>."
+        raise RuleError(f"unknown action '{name}'.", hint)
+    return parser(kind, args, env)

@@ -1,0 +1,16 @@
+"""What a rule's action tells the stream to do next."""
+
+import enum
+
+
+class Verdict(enum.Enum):
+    CONTINUE = "continue"
+    """Go on with the next rule."""
+    ACCEPT = "accept"
+    """Stop evaluating this rule set; the stream goes on."""
+    REJECT = "reject"
+    """Close the connection (TCP) or deny the request (HTTP)."""
+    DONE = "done"
+    """txn:done(): send what is queued, then close."""
+    ERROR = "error"
+    """The action failed: close (TCP) or answer 500 (HTTP)."""

@@ -1,0 +1,186 @@
+"""A TCP-mode stream: analyse the request, connect a server, relay both ways.
+
+One greenlet runs the stream (rules and Lua actions), one reader greenlet per
+direction feeds its channel.  Rules see data in the channels' input parts;
+once they are done the channels forward, and bytes pass straight through.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+
+import gevent
+from gevent import socket as gsocket
+
+from ..channel import Channel
+from ..context import WorkerContext
+from ..netutil import close_gracefully, shutdown_write
+from ..proxy import Proxy, Rule
+from ..rules.verdict import Verdict
+from ..txn import Transaction
+
+READ_SIZE = 65536
+DEFAULT_TIMEOUT = None
+
+
+class TcpStream:
+    def __init__(self, worker: WorkerContext, frontend: Proxy, client: socket.socket, so_id: int) -> None:
+        self.worker = worker
+        self.frontend = frontend
+        self.client = client
+        self.server: socket.socket | None = None
+        self.req = Channel("req", worker.bufsize)
+        self.res = Channel("res", worker.bufsize)
+        self.txn = Transaction(client, frontend, self.req, self.res, worker.logger, so_id,
+                               worker.proxies, worker.process)
+        self.activity = {"req": time.monotonic(), "res": time.monotonic()}
+        self.aborted = False
+        self.readers: list[gevent.Greenlet] = []
+
+    def serve(self) -> None:
+        """Run the stream to its end; every path closes both sockets."""
+        self.frontend.current_conns += 1
+        self.frontend.total_conns += 1
+        try:
+            self._serve()
+        finally:
+            self.frontend.current_conns -= 1
+            self._close()
+
+    def _serve(self) -> None:
+        self.res.connect(self.client.sendall)
+        client_timeout = self.frontend.timeout("client")
+        self.readers.append(gevent.spawn(self._pump, self.client, self.req, "res", client_timeout))
+        verdict = self._analyse(self.frontend.ruleset("tcp-request content"), self.req, self.res)
+        backend = self._choose_backend() if verdict is Verdict.ACCEPT else None
+        if backend is not None and backend is not self.frontend:
+            verdict = self._analyse(backend.ruleset("tcp-request content"), self.req, self.res)
+        if verdict is not Verdict.ACCEPT or backend is None:
+            self._finish(verdict)
+            return
+        self.txn.backend = backend
+        self.server = self._connect(backend)
+        if self.server is None:
+            self._finish(Verdict.ERROR)
+            return
+        self.req.connect(self.server.sendall)
+        self.req.start_forwarding()
+        if self.req.input_closed:
+            shutdown_write(self.server)
+        server_timeout = backend.timeout("server")
+        self.readers.append(gevent.spawn(self._pump, self.server, self.res, "req", server_timeout))
+        response_rules = backend.ruleset("tcp-response content")
+        if response_rules:
+            self.res.wait_input(server_timeout)
+            verdict = self._analyse(response_rules, self.res, self.req)
+            if verdict is not Verdict.ACCEPT:
+                self._finish(verdict)
+                return
+        self.res.start_forwarding()
+        if self.res.input_closed:
+            shutdown_write(self.client)
+        gevent.joinall(self.readers)
+
+    def _analyse(self, rules: list[Rule], channel: Channel, other: Channel) -> Verdict:
+        """Evaluate a rule set in order; Lua may read *channel* but not *other*."""
+        other.readable = False
+        try:
+            for rule in rules:
+                if self.aborted:
+                    return Verdict.ERROR
+                if not rule.applies(self.txn):
+                    continue
+                verdict = rule.action(self.txn)
+                if self.txn.done:
+                    return Verdict.DONE
+                if verdict is not Verdict.CONTINUE:
+                    return verdict
+            return Verdict.ERROR if self.aborted else Verdict.ACCEPT
+        finally:
+            other.readable = True
+
+    def _choose_backend(self) -> Proxy | None:
+        for rule in self.frontend.switching_rules:
+            if rule.applies(self.txn):
+                return rule.backend
+        if self.frontend.default_backend is not None:
+            return self.frontend.default_backend
+        return self.frontend if self.frontend.has_backend else None
+
+    def _connect(self, backend: Proxy) -> socket.socket | None:
+        timeout = backend.timeout("connect")
+        for _ in range(1 + backend.retries):
+            server = backend.balancer.pick(self.txn) if backend.balancer else None
+            if server is None:
+                return None
+            self.txn.server = server
+            try:
+                sock = gsocket.create_connection((server.host, server.port), timeout=timeout)
+            except OSError:
+                continue
+            server.current_conns += 1
+            server.total_conns += 1
+            backend.total_conns += 1
+            return sock
+        return None
+
+    def _pump(self, sock: socket.socket, channel: Channel, other: str, timeout: float | None) -> None:
+        """Read one side into its channel until EOF; a timeout ends the stream unless the
+        other direction was active meanwhile (HAProxy counts both ways as activity)."""
+        sock.settimeout(timeout)
+        while not self.aborted:
+            try:
+                data = sock.recv(READ_SIZE)
+            except TimeoutError:
+                if timeout and time.monotonic() - self.activity[other] < timeout:
+                    continue
+                self._abort()
+                return
+            except OSError:
+                self._abort()
+                return
+            if not data:
+                break
+            self.activity[channel.name] = time.monotonic()
+            try:
+                channel.feed(data)
+            except OSError:
+                self._abort()
+                return
+            channel.wait_for_room()
+        channel.close_input()
+        if channel.forwarding:
+            peer = self.server if channel is self.req else self.client
+            if peer is not None:
+                shutdown_write(peer)
+
+    def _finish(self, verdict: Verdict) -> None:
+        """End the stream without relaying: flush what the client is owed, then close."""
+        if verdict is Verdict.DONE and not self.aborted:
+            with contextlib.suppress(OSError):
+                self.res.flush()
+        self._abort(graceful=verdict is Verdict.DONE)
+
+    def _abort(self, graceful: bool = False) -> None:
+        """Stop both readers, wake any Lua action waiting on a channel, close the sockets."""
+        if self.aborted:
+            return
+        self.aborted = True
+        current = gevent.getcurrent()
+        gevent.killall([r for r in self.readers if r is not current])
+        self.req.close_input()
+        self.res.close_input()
+        if graceful:
+            close_gracefully(self.client)
+        else:
+            self.client.close()
+        if self.server is not None:
+            self.server.close()
+
+    def _close(self) -> None:
+        self._abort()
+        server = self.txn.server
+        if server is not None and self.server is not None:
+            server.current_conns -= 1

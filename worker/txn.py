@@ -1,0 +1,73 @@
+"""One transaction: what rules, Lua and sample fetches see of a stream.
+
+In TCP mode a transaction is the whole stream; in HTTP mode each request has
+its own.  It carries both channels, the HTTP message (HTTP mode only), the
+Lua-private data and the addresses the sample fetches read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from typing import Any
+
+from .channel import Channel
+
+
+class Transaction:
+    __slots__ = ("backend", "client", "default_loglevel", "done", "dst", "dst_port", "frontend", "http",
+                 "logger", "loglevel", "lua", "nice", "priv", "process", "proxies", "req", "request",
+                 "res", "response", "server", "so_id", "src", "src_port", "vars")
+
+    def __init__(self, client: socket.socket, frontend: Any, req: Channel, res: Channel, logger: Any,
+                 so_id: int = 0, proxies: Any = None, process: tuple[int, int] = (1, 1)) -> None:
+        self.client = client
+        self.frontend = frontend
+        self.backend = frontend if frontend.has_backend else None
+        self.server = None
+        self.req = req
+        self.res = res
+        self.logger = logger
+        self.so_id = so_id
+        self.proxies = proxies or {}
+        self.process = process
+        self.http = None
+        self.request = None
+        self.response = None
+        self.lua = None
+        self.priv = None
+        self.done = False
+        self.nice = 0
+        self.loglevel: int | None = None
+        self.default_loglevel = 6
+        self.vars = None
+        self.src, self.src_port = _address(client.getpeername)
+        self.dst, self.dst_port = _address(client.getsockname)
+
+    def log(self, level: int, message: str) -> None:
+        self.logger.log(level, message)
+
+    def req_data(self) -> bytes:
+        return bytes(self.req.input)
+
+    def set_tos(self, tos: int) -> None:
+        _setsockopt(self.client, socket.IPPROTO_IP, socket.IP_TOS, tos)
+
+    def set_mark(self, mark: int) -> None:
+        _setsockopt(self.client, socket.SOL_SOCKET, getattr(socket, "SO_MARK", 36), mark)
+
+
+def _address(getter: Any) -> tuple[str | None, int | None]:
+    try:
+        addr = getter()
+    except OSError:
+        return None, None
+    if isinstance(addr, tuple):
+        return addr[0], addr[1]
+    return None, None
+
+
+def _setsockopt(sock: socket.socket, level: int, option: int, value: int) -> None:
+    """TOS and MARK are best effort, as in HAProxy (MARK needs CAP_NET_ADMIN)."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(level, option, value)
