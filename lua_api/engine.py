@@ -44,9 +44,9 @@ class LuaEngine:
         txn_class.add_lua("close", done)
         self._metatables = self.runtime.table_from({n: c.metatable for n, c in self.classes.items()})
 
-    def load_file(self, path: str) -> None:
+    def load_file(self, path: str, name: str | None = None) -> None:
         """Run a file's body context; a syntax or runtime error raises LuaApiError with file:line."""
-        chunk = self.runtime.load_file(path)
+        chunk = self.runtime.load_file(path, name)
         result = runner.call(self.runtime, chunk, Run(Context.BODY, path))
         if result.outcome is runner.Outcome.ERROR:
             raise LuaApiError(result.error)
@@ -55,7 +55,7 @@ class LuaEngine:
         for function in self.registry.inits:
             result = runner.call(self.runtime, function, Run(Context.INIT, "init"))
             if result.outcome is runner.Outcome.ERROR:
-                raise LuaApiError(f"Lua init: {result.error}")
+                raise LuaApiError(result.error)
 
     def global_function(self, name: str) -> Any | None:
         value = self.runtime.globals[name]

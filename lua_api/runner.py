@@ -62,4 +62,12 @@ def _result(result: Any) -> Result:
         return Result(Outcome.OK, result[1:])
     if result[0] == "done":
         return Result(Outcome.DONE)
-    return Result(Outcome.ERROR, error=str(result[1]) if len(result) > 1 else "unknown error")
+    return Result(Outcome.ERROR, error=_user_frames(str(result[1]) if len(result) > 1 else "unknown error"))
+
+
+def _user_frames(traceback: str) -> str:
+    """Drop the prelude's own frames (xpcall, luaproxy:N) from the end of a traceback."""
+    lines = traceback.split("\n")
+    while lines and ("in function 'xpcall'" in lines[-1] or lines[-1].lstrip().startswith("luaproxy:")):
+        lines.pop()
+    return "\n".join(lines)

@@ -56,15 +56,15 @@ class LuaRuntime:
         package = self.globals.package
         package[kind] = f"{pattern};{package[kind]}"
 
-    def load_file(self, path: str) -> Any:
-        """Compile a file; syntax errors raise LuaSyntaxError with file:line."""
+    def load_file(self, path: str, name: str | None = None) -> Any:
+        """Compile a file; errors name it as *name* (the path the config gave), with the line."""
         try:
             with open(path, "rb") as f:
                 code = f.read()
         except OSError as exc:
             raise LuaApiError(f"cannot read Lua file '{path}': {exc.strerror}") from None
         loader = self.globals.load
-        result = loader(code, "@" + path)
+        result = loader(code, "@" + (name or path))
         if isinstance(result, tuple):
             raise LuaSyntaxError(result[1])
         return result

@@ -14,11 +14,12 @@ import re
 import signal
 import sys
 
+from setproctitle import setproctitle
+
 from luaproxy.lua_api.runtime import LUA_VERSION
 from luaproxy.worker.context import WorkerContext
 from luaproxy.worker.log import Logger, StreamTarget
 from luaproxy.worker.process import BoundSocket, WorkerSpec
-from setproctitle import setproctitle
 
 from . import lua_boot, pidfile
 from .arbiter import Arbiter
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     by_name = dict(zip([c.name for c in config.proxies], proxies, strict=True))
     frontends = [(by_name[c.name], c.binds) for c in config.frontends()]
     try:
-        bound = bind_all(frontends)
+        listening = bind_all(frontends, settings.nbproc)
     except BindError as exc:
         logger.alert(str(exc))
         return 1
@@ -143,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def make_spec(index: int) -> WorkerSpec:
         worker_context = WorkerContext(logger, context.proxies, settings.nbproc, index, settings.bufsize)
-        sockets = [BoundSocket(sock, proxy, so_id) for sock, proxy, so_id in bound]
+        sockets = [BoundSocket(item.for_worker(index), item.frontend, item.so_id) for item in listening]
         return WorkerSpec(index, worker_context, sockets, settings.maxconn)
 
     arbiter = Arbiter(make_spec, settings.nbproc, logger, settings.hard_stop_after, systemd_mode=args.systemd)

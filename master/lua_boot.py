@@ -34,7 +34,7 @@ def boot(settings: GlobalSettings, logger: object) -> LuaEngine:
     for load in settings.lua_loads:
         path = resolve_path(load.path, settings, load.line)
         try:
-            engine.load_file(path)
+            engine.load_file(path, load.path)
         except (LuaApiError, LuaError) as exc:
             message = f"'{load.line.words[0]}': failed to load Lua file '{load.path}': {exc}"
             errors.append(ConfigError(load.line.file, load.line.number, message))

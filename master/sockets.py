@@ -1,8 +1,16 @@
-"""Listening sockets: bound once by the master, inherited by every worker."""
+"""Listening sockets: bound by the master, inherited by the workers.
+
+Each worker slot gets its own socket per ``bind`` line, bound with
+SO_REUSEPORT, so the kernel spreads new connections evenly across workers (one
+shared socket lets whichever gevent worker wakes first take most of them).
+The master keeps every socket open: a respawned worker finds the connections
+queued on its slot.  An inherited ``fd@N`` socket is shared by all workers.
+"""
 
 from __future__ import annotations
 
 import socket
+from dataclasses import dataclass
 
 from luaproxy.worker.proxy import Proxy
 
@@ -15,13 +23,24 @@ class BindError(Exception):
     pass
 
 
-def bind(address: Bind) -> socket.socket:
-    """Bind one address (or adopt an inherited fd); errors read as HAProxy's."""
-    if address.fd is not None:
-        try:
-            return socket.socket(fileno=address.fd)
-        except OSError as exc:
-            raise BindError(f"cannot use inherited socket fd@{address.fd} ({exc.strerror})") from None
+@dataclass(slots=True)
+class Listening:
+    """One bind line: its frontend, listener id and one socket per worker slot."""
+
+    frontend: Proxy
+    so_id: int
+    sockets: list[socket.socket]
+
+    def for_worker(self, index: int) -> socket.socket:
+        return self.sockets[(index - 1) % len(self.sockets)]
+
+    def close(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+
+
+def bind(address: Bind, reuse_port: bool) -> socket.socket:
+    """Bind one address; errors read as HAProxy's."""
     host = address.host
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     if not host:
@@ -29,6 +48,8 @@ def bind(address: Bind) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, address.port))
         sock.listen(BACKLOG)
     except OSError as exc:
@@ -38,21 +59,38 @@ def bind(address: Bind) -> socket.socket:
     return sock
 
 
-def bind_all(frontends: list[tuple[Proxy, list[Bind]]]) -> list[tuple[socket.socket, Proxy, int]]:
-    """Every frontend's listeners with their listener ids (so_id), in order."""
-    bound: list[tuple[socket.socket, Proxy, int]] = []
+def open_listener(address: Bind, workers: int) -> list[socket.socket]:
+    if address.fd is not None:
+        try:
+            return [socket.socket(fileno=address.fd)]
+        except OSError as exc:
+            raise BindError(f"cannot use inherited socket fd@{address.fd} ({exc.strerror})") from None
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(workers):
+            sockets.append(bind(address, reuse_port=workers > 1))
+    except BindError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+def bind_all(frontends: list[tuple[Proxy, list[Bind]]], workers: int) -> list[Listening]:
+    """Every frontend's listeners, with listener ids (so_id) counted per frontend."""
+    listening: list[Listening] = []
     try:
         for proxy, binds in frontends:
             for so_id, address in enumerate(binds, start=1):
                 try:
-                    bound.append((bind(address), proxy, so_id))
+                    listening.append(Listening(proxy, so_id, open_listener(address, workers)))
                 except BindError as exc:
                     raise BindError(f"Starting {_kind(proxy)} {proxy.name}: {exc}") from None
     except BindError:
-        for sock, _, _ in bound:
-            sock.close()
+        for item in listening:
+            item.close()
         raise
-    return bound
+    return listening
 
 
 def _kind(proxy: Proxy) -> str:

@@ -55,8 +55,8 @@ def split_words(text: str, file: str = "", number: int = 0) -> list[str]:
                 i += 2
             in_word = True
             continue
-        if c == '"':
-            quote = "" if quote == '"' else '"'
+        if c == '"' or (c == "'" and not quote):
+            quote = "" if quote == c else c
             in_word = True
             i += 1
             continue

@@ -1,0 +1,116 @@
+"""The process model: master and workers, signals, faults that must not kill a worker."""
+
+from __future__ import annotations
+
+import signal
+
+from tests.helpers import alive, talk, wait_until
+
+PID_SCRIPT = """
+-- The worker's PID, read the portable way from /proc.
+local function pid()
+  local f = io.open("/proc/self/stat")
+  local stat = f:read("*l")
+  f:close()
+  return stat:match("^(%d+)")
+end
+
+core.register_action("whoami", {"tcp-req"}, function(txn)
+  txn.res:send(pid() .. "\\n")
+  txn:done()
+end)
+
+core.register_action("boom", {"tcp-req"}, function(txn)
+  local t = nil
+  return t.field
+end)
+"""
+
+
+def config(port: int, nbproc: int = 1, action: str = "whoami") -> str:
+    return f"""
+        global
+           nbproc {nbproc}
+           lua-load pid.lua
+        defaults
+           timeout client 5s
+        listen who
+           bind 127.0.0.1:{port}
+           tcp-request content lua.{action}
+        """
+
+
+def test_nbproc_2_serves_from_both_workers(write, luaproxy, port):
+    write("pid.lua", PID_SCRIPT)
+    write("p.cfg", config(port, nbproc=2))
+    proc = luaproxy("-f", "p.cfg", wait_port=port, workers=2)
+    workers = set(proc.wait_workers(2))
+    seen = {int(talk(port).strip()) for _ in range(60)}
+    assert seen == workers
+
+
+def test_process_titles(write, luaproxy, port):
+    write("pid.lua", PID_SCRIPT)
+    write("p.cfg", config(port))
+    proc = luaproxy("-f", "p.cfg", wait_port=port)
+    (worker,) = proc.wait_workers(1)
+
+    def title(pid: int) -> str:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode().strip()
+
+    assert title(proc.pid) == "luaproxy: master"
+    assert title(worker) == "luaproxy: worker 1"
+
+
+def test_sigterm_stops_everything_exit_0(write, luaproxy, port):
+    write("pid.lua", PID_SCRIPT)
+    write("p.cfg", config(port, nbproc=2))
+    proc = luaproxy("-f", "p.cfg", wait_port=port, workers=2)
+    workers = proc.wait_workers(2)
+    proc.signal(signal.SIGTERM)
+    assert proc.wait(10) == 0
+    assert wait_until(lambda: not any(alive(pid) for pid in workers), 5)
+
+
+def test_sigint_exits_130(write, luaproxy, port):
+    write("pid.lua", PID_SCRIPT)
+    write("p.cfg", config(port))
+    proc = luaproxy("-f", "p.cfg", wait_port=port)
+    workers = proc.wait_workers(1)
+    proc.signal(signal.SIGINT)
+    assert proc.wait(10) == 130
+    assert wait_until(lambda: not any(alive(pid) for pid in workers), 5)
+
+
+def test_lua_error_closes_only_that_connection(write, luaproxy, port, tmp_path):
+    write("pid.lua", PID_SCRIPT)
+    write("p.cfg", config(port, action="boom") + f"""
+        listen who2
+           bind 127.0.0.1:{port + 1 if port < 65535 else port - 1}
+           tcp-request content lua.whoami
+        """)
+    other = port + 1 if port < 65535 else port - 1
+    proc = luaproxy("-f", "p.cfg", wait_port=port)
+    (worker,) = proc.wait_workers(1)
+    for _ in range(5):
+        assert talk(port) == b""
+    assert int(talk(other).strip()) == worker
+    log = proc.stderr()
+    assert "Lua function 'boom': runtime error: " in log
+    assert "pid.lua:16: attempt to index a nil value (local 't')" in log
+    assert "stack traceback:" in log
+    assert proc.workers() == [worker]
+
+
+def test_dead_worker_is_respawned(write, luaproxy, port):
+    write("pid.lua", PID_SCRIPT)
+    write("p.cfg", config(port))
+    proc = luaproxy("-f", "p.cfg", wait_port=port)
+    (worker,) = proc.wait_workers(1)
+    import os
+
+    os.kill(worker, signal.SIGKILL)
+    assert wait_until(lambda: proc.workers() and proc.workers() != [worker], 5)
+    assert int(talk(port).strip()) in proc.workers()
+    assert "exited with killed by signal 9" in proc.stderr()

@@ -1,0 +1,178 @@
+"""Test helpers: free ports, bounded waits, real processes cleaned up by PID."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+LUAPROXY = [sys.executable, "-m", "luaproxy.master"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def children(pid: int) -> list[int]:
+    """PIDs whose parent is *pid*, read from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def talk(port: int, data: bytes = b"", timeout: float = 5.0, shutdown: bool = False,
+         host: str = "127.0.0.1") -> bytes:
+    """Connect, send, read until the server closes (bounded by *timeout*)."""
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        if data:
+            s.sendall(data)
+        if shutdown:
+            s.shutdown(socket.SHUT_WR)
+        return read_all(s, timeout)
+
+
+def read_all(sock: socket.socket, timeout: float = 5.0) -> bytes:
+    deadline = time.monotonic() + timeout
+    chunks = []
+    while time.monotonic() < deadline:
+        sock.settimeout(max(deadline - time.monotonic(), 0.01))
+        try:
+            data = sock.recv(65536)
+        except TimeoutError:
+            break
+        except ConnectionResetError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks)
+
+
+class Process:
+    """A luaproxy started for real; stop() ends it and every child, by PID."""
+
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
+        self.stderr_path = cwd / f"stderr-{time.monotonic_ns()}.log"
+        self._stderr = open(self.stderr_path, "wb")  # noqa: SIM115 (closed in stop)
+        self.proc = subprocess.Popen(LUAPROXY + args, cwd=cwd, stdout=subprocess.PIPE,
+                                     stderr=self._stderr, env={**os.environ, **(env or {})})
+        self.pid = self.proc.pid
+        self.known_pids: set[int] = {self.pid}
+
+    def workers(self) -> list[int]:
+        pids = children(self.pid)
+        self.known_pids.update(pids)
+        return pids
+
+    def wait_workers(self, count: int, timeout: float = 10.0) -> list[int]:
+        assert wait_until(lambda: len(self.workers()) >= count, timeout), self.stderr()
+        return self.workers()
+
+    def stderr(self) -> str:
+        self._stderr.flush()
+        return self.stderr_path.read_text(errors="replace")
+
+    def signal(self, sig: int) -> None:
+        os.kill(self.pid, sig)
+
+    def wait(self, timeout: float = 10.0) -> int:
+        return self.proc.wait(timeout)
+
+    def stop(self) -> None:
+        self.workers()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        for pid in self.known_pids:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        self._stderr.close()
+
+
+class EchoServer:
+    """A real TCP server on 127.0.0.1 that sends back what it receives, with a prefix.
+
+    ``connections`` keeps what each connection sent, in accept order.
+    """
+
+    def __init__(self, prefix: bytes = b"") -> None:
+        self.prefix = prefix
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.port = self.sock.getsockname()[1]
+        self.connections: list[bytearray] = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
+
+    def _echo(self, conn: socket.socket) -> None:
+        conn.settimeout(10)
+        received = bytearray()
+        self.connections.append(received)
+        with conn:
+            try:
+                while data := conn.recv(65536):
+                    received += data
+                    conn.sendall(self.prefix + data)
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.sock.close()

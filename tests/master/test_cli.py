@@ -1,0 +1,105 @@
+"""The command line: -c, -v, -vv, -cc and start-up errors, run as a real process."""
+
+from __future__ import annotations
+
+import subprocess
+
+from tests.helpers import LUAPROXY
+
+
+def run(*args: str, cwd=None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(LUAPROXY + list(args), capture_output=True, text=True, timeout=60, cwd=cwd)
+
+
+def test_version_flags():
+    assert run("-v").stdout.startswith("luaproxy version ")
+    out = run("-vv").stdout
+    assert "Built with Lua version : Lua 5.4" in out
+    assert "+LUA" in out
+
+
+def test_cc_feature():
+    assert run("-cc", "feature(LUA)").returncode == 0
+    assert run("-cc", "feature(NOPE)").returncode == 1
+    assert run("-cc", "!feature(NOPE)").returncode == 0
+
+
+def test_check_valid(write, tmp_path):
+    write("h.lua", "function hello(txn) txn:done() end\n")
+    write("ok.cfg", "global\n lua-load h.lua\nlisten p\n bind 127.0.0.1:1\n tcp-request content lua hello\n")
+    result = run("-c", "-f", "ok.cfg", cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (0, "Configuration file is valid\n")
+
+
+def test_check_missing_lua_function(write, tmp_path):
+    write("h.lua", "function hello(txn) end\n")
+    write("bad.cfg", "global\n lua-load h.lua\nlisten p\n bind 127.0.0.1:1\n tcp-request content lua helo\n")
+    result = run("-c", "-f", "bad.cfg", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "parsing [bad.cfg:5] : 'tcp-request content': Lua function 'helo' does not exist" in result.stderr
+
+
+def test_check_unregistered_lua_action(write, tmp_path):
+    write("h.lua", 'core.register_action("hello", {"http-req"}, function(txn) end)\n')
+    write("bad.cfg", "global\n lua-load h.lua\nlisten p\n bind 127.0.0.1:1\n"
+                     " tcp-request content lua.hello\n tcp-request content lua.hallo\n")
+    result = run("-c", "-f", "bad.cfg", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "[bad.cfg:5] : 'tcp-request content': Lua action 'lua.hello' is registered for http-req" in result.stderr
+    assert "[bad.cfg:6] : 'tcp-request content': 'lua.hallo' is not a registered Lua action." in result.stderr
+    assert "Did you mean 'hello' maybe ?" in result.stderr
+
+
+def test_lua_syntax_error_names_file_and_line(write, tmp_path):
+    write("broken.lua", "function f()\n  x = = 1\nend\n")
+    write("bad.cfg", "global\n lua-load broken.lua\n")
+    result = run("-c", "-f", "bad.cfg", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "parsing [bad.cfg:2] : 'lua-load': failed to load Lua file 'broken.lua'" in result.stderr
+    assert "broken.lua:2: unexpected symbol near '='" in result.stderr
+
+
+def test_missing_lua_file(write, tmp_path):
+    write("bad.cfg", "global\n lua-load nowhere.lua\n")
+    result = run("-c", "-f", "bad.cfg", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "[bad.cfg:2]" in result.stderr and "cannot read Lua file" in result.stderr
+
+
+def test_lua_runtime_error_in_body(write, tmp_path):
+    write("boom.lua", "local t = nil\nprint(t.x)\n")
+    write("bad.cfg", "global\n lua-load boom.lua\n")
+    result = run("-c", "-f", "bad.cfg", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "boom.lua:2: attempt to index a nil value" in result.stderr
+
+
+def test_register_outside_body_is_refused(write, tmp_path):
+    write("late.lua", """
+core.register_init(function()
+  core.register_action("late", {"tcp-req"}, function() end)
+end)
+""")
+    write("late.cfg", "global\n lua-load late.lua\nlisten p\n bind 127.0.0.1:1\n")
+    result = run("-f", "late.cfg", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "core.register_action: not available in the init context (allowed in: body)" in result.stderr
+    assert "late.lua:2:" in result.stderr
+
+
+def test_bind_conflict(write, tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        write("c.cfg", f"listen p\n bind 127.0.0.1:{busy}\n")
+        result = run("-f", "c.cfg", cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"Starting proxy p: cannot bind socket (Address already in use) [127.0.0.1:{busy}]" in result.stderr
+
+
+def test_no_config():
+    result = run()
+    assert result.returncode == 1 and "-f" in result.stderr

@@ -1,0 +1,159 @@
+"""The configuration grammar: words, units, sections, keywords and their errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from luaproxy.master.config import loader
+from luaproxy.master.config.errors import ConfigErrors
+from luaproxy.master.config.lexer import split_words
+from luaproxy.master.config.units import parse_size, parse_time
+
+
+@pytest.mark.parametrize(("line", "words"), [
+    ("bind 127.0.0.1:80", ["bind", "127.0.0.1:80"]),
+    ("  mode   http  # comment", ["mode", "http"]),
+    ("string 'single # quoted'", ["string", "single # quoted"]),
+    ('string "double \\"q\\" here"', ["string", 'double "q" here']),
+    ("a\\ b c", ["a b", "c"]),
+    ("tab\\tnl\\n", ["tab\tnl\n"]),
+    ("'' x", ["", "x"]),
+    ('"a"\'b\'c', ["abc"]),
+    ("hex\\x41", ["hexA"]),
+    ("escaped\\#hash", ["escaped#hash"]),
+])
+def test_split_words(line, words):
+    assert split_words(line) == words
+
+
+def test_environment_expansion(monkeypatch):
+    monkeypatch.setenv("LP_PORT", "8080")
+    assert split_words('bind "127.0.0.1:${LP_PORT}"') == ["bind", "127.0.0.1:8080"]
+    assert split_words("bind '${LP_PORT}'") == ["bind", "${LP_PORT}"]
+
+
+def test_unterminated_quote_is_an_error():
+    with pytest.raises(Exception, match="unmatched quote"):
+        split_words('log "stdout', "f.cfg", 3)
+
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    ("100", 0.1), ("100ms", 0.1), ("5s", 5), ("2m", 120), ("1h", 3600), ("1d", 86400), ("250us", 0.00025)])
+def test_parse_time(text, seconds):
+    assert parse_time(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize(("text", "size"), [("16384", 16384), ("16k", 16384), ("1m", 1 << 20), ("2g", 2 << 30)])
+def test_parse_size(text, size):
+    assert parse_size(text) == size
+
+
+def load(tmp_path, text, name="t.cfg"):
+    path = tmp_path / name
+    path.write_text(text)
+    files, sections, settings = loader.load([str(path)])
+    return loader.parse_proxies(files, sections, settings)
+
+
+def errors_of(tmp_path, text) -> list[str]:
+    with pytest.raises(ConfigErrors) as info:
+        load(tmp_path, text)
+    return [str(e) for e in info.value.errors]
+
+
+def test_global_sections_merge(tmp_path):
+    config = load(tmp_path, "global\n nbproc 2\nglobal\n maxconn 100\n lua-load a.lua\n")
+    assert (config.global_.nbproc, config.global_.maxconn) == (2, 100)
+    assert [x.path for x in config.global_.lua_loads] == ["a.lua"]
+
+
+def test_tune_lua_keywords_are_stored(tmp_path):
+    config = load(tmp_path, "global\n tune.lua.session-timeout 4s\n tune.lua.maxmem 64\n"
+                            " tune.lua.forced-yield 10000\n tune.bufsize 32k\n")
+    assert config.global_.tune["tune.lua.session-timeout"] == "4.0"
+    assert config.global_.tune["tune.lua.maxmem"] == "64"
+    assert config.global_.bufsize == 32768
+
+
+def test_defaults_are_inherited_and_overridden(tmp_path):
+    config = load(tmp_path, """
+defaults
+  mode http
+  timeout client 5s
+  timeout server 7s
+frontend fe
+  bind :8080
+  timeout client 1s
+  default_backend be
+backend be
+  server s 127.0.0.1:80
+""")
+    fe, be = config.proxies
+    assert fe.mode == be.mode == "http"
+    assert fe.timeouts["client"] == 1 and be.timeouts["server"] == 7
+
+
+@pytest.mark.parametrize(("address", "host", "port"), [
+    ("127.0.0.1:10001", "127.0.0.1", 10001), (":80", "", 80), ("*:443", "", 443),
+    ("[::1]:8080", "::1", 8080), ("ipv6@::1:81", "::1", 81)])
+def test_bind_forms(tmp_path, address, host, port):
+    config = load(tmp_path, f"frontend fe\n bind {address}\n")
+    bind = config.proxies[0].binds[0]
+    assert (bind.host, bind.port) == (host, port)
+
+
+def test_bind_list_and_fd(tmp_path):
+    config = load(tmp_path, "frontend fe\n bind 127.0.0.1:1,127.0.0.1:2\n bind fd@3\n")
+    assert [(b.port, b.fd) for b in config.proxies[0].binds] == [(1, None), (2, None), (0, 3)]
+
+
+def test_unknown_keyword_names_file_line_and_closest(tmp_path):
+    (error,) = errors_of(tmp_path, "global\n nbproc 1\nfrontend fe\n  bnd :80\n")
+    assert error.startswith(f"parsing [{tmp_path}/t.cfg:4] : unknown keyword 'bnd' in 'frontend' section.")
+    assert "Did you mean 'bind' maybe ?" in error
+
+
+def test_several_errors_reported_together(tmp_path):
+    errors = errors_of(tmp_path, "global\n nbproc x\n lua-lod f.lua\nlisten p\n timeout foo 1s\n")
+    assert len(errors) == 2
+    assert ":2]" in errors[0] and "integer" in errors[0]
+    assert ":3]" in errors[1] and "'lua-load'" in errors[1]
+    errors = errors_of(tmp_path, "listen p\n timeout foo 1s\n mode ftp\nlisten q\n retries -1\n")
+    assert len(errors) == 3
+    assert ":2]" in errors[0] and "unknown timeout 'foo'" in errors[0]
+    assert ":3]" in errors[1] and "unknown proxy mode 'ftp'" in errors[1]
+    assert ":5]" in errors[2] and "retries" in errors[2]
+
+
+def test_keyword_in_wrong_section(tmp_path):
+    (error,) = errors_of(tmp_path, "backend be\n bind :80\n")
+    assert "'bind' is not allowed in a 'backend' section" in error
+
+
+def test_missing_default_backend(tmp_path):
+    (error,) = errors_of(tmp_path, "frontend fe\n bind :80\n default_backend app_backnd\nbackend app_backend\n")
+    assert "default_backend 'app_backnd', which does not exist" in error
+    assert "Did you mean 'app_backend' maybe ?" in error
+
+
+def test_bad_addresses(tmp_path):
+    errors = errors_of(tmp_path, "frontend fe\n bind 127.0.0.1\n bind 1.2.3.4:99999\nbackend b\n server s :80\n")
+    assert "missing port" in errors[0]
+    assert "invalid port '99999'" in errors[1]
+    assert "server 's' needs an address" in errors[2]
+
+
+def test_lines_out_of_section_and_unsupported_sections(tmp_path):
+    errors = errors_of(tmp_path, "nbproc 2\npeers mypeers\n peer a 1.2.3.4:1\n")
+    assert "unknown keyword 'nbproc' out of section" in errors[0]
+    assert "section 'peers' is not supported" in errors[1]
+
+
+def test_directory_loads_cfg_files_in_name_order(tmp_path):
+    (tmp_path / "b.cfg").write_text("backend be\n server s 127.0.0.1:1\n")
+    (tmp_path / "a.cfg").write_text("frontend fe\n bind :1\n default_backend be\n")
+    (tmp_path / "c.txt").write_text("garbage")
+    files, sections, settings = loader.load([str(tmp_path)])
+    config = loader.parse_proxies(files, sections, settings)
+    assert [p.name for p in config.proxies] == ["fe", "be"]
+    assert config.proxies[0].id == 2 and config.proxies[1].id == 3

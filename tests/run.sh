@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian machine: installs what the tests use
+# (Debian's haproxy 2.6 as the reference, redis-server, lua-redis, wrk), then
+# luaproxy with its test extras in .venv, then runs ruff and pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+debian_packages=(haproxy redis-server lua-redis wrk lua5.4)
+missing=()
+for pkg in "${debian_packages[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    else
+        echo "tests/run.sh: missing Debian packages (${missing[*]}); tests that need them are skipped" >&2
+    fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+.venv/bin/ruff check .
+exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
