@@ -1,0 +1,130 @@
+"""TCP-mode cases checked against Debian's haproxy 2.6 (the reference) when it is installed.
+
+haproxy 2.6 no longer accepts the spec's ``tcp-request content lua FN`` form, so
+these cases use ``core.register_action`` + ``lua.NAME``; the e2e tests cover the
+spec's form on luaproxy alone.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from tests.compat.harness import HAPROXY, Case, run_case
+from tests.helpers import EchoServer, read_all, talk
+
+DEFAULTS = """
+    defaults
+       mode tcp
+       timeout connect 2s
+       timeout client 5s
+       timeout server 5s
+"""
+
+
+def lines_then_close(port: int) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"ab\ncdef\n")
+        time.sleep(0.3)
+        return read_all(s, 1.5)
+
+
+CASES = [
+    Case("hello", """
+        global
+           lua-load case.lua
+        """ + DEFAULTS + """
+        listen p
+           bind 127.0.0.1:{port}
+           tcp-request content lua.hello
+        """, lambda port: talk(port), """
+        core.register_action("hello", {"tcp-req"}, function(txn)
+           txn.res:send("hello world\\n")
+           txn:done()
+        end)
+        """),
+    Case("channel", """
+        global
+           lua-load case.lua
+        """ + DEFAULTS + """
+        listen p
+           bind 127.0.0.1:{port}
+           tcp-request inspect-delay 1s
+           tcp-request content lua.chan
+           server echo 127.0.0.1:{echo}
+        """, lines_then_close, """
+        core.register_action("chan", {"tcp-req"}, function(txn)
+          local l = txn.req:getline()
+          txn.res:send("line=" .. tostring(l))
+          local d = txn.req:dup()
+          txn.res:send("dup=" .. tostring(d) .. " in=" .. txn.req:get_in_len()
+                       .. " out=" .. txn.req:get_out_len() .. "\\n")
+          txn.req:forward(2)
+          txn.res:send("after fwd in=" .. txn.req:get_in_len() .. " out=" .. txn.req:get_out_len() .. "\\n")
+          txn.req:append("APP")
+          txn.req:set("SET")
+          txn.res:send("after set in=" .. txn.req:get_in_len() .. "\\n")
+        end)
+        """),
+    Case("lua_error_closes", """
+        global
+           lua-load case.lua
+        """ + DEFAULTS + """
+        listen p
+           bind 127.0.0.1:{port}
+           tcp-request content lua.boom
+           server echo 127.0.0.1:{echo}
+        """, lambda port: talk(port, b"data"), """
+        core.register_action("boom", {"tcp-req"}, function(txn) local x = nil; return x.y end)
+        """, deviation="haproxy 2.6 logs the error and goes on to the server; luaproxy closes the "
+                       "connection, as issues #2 and #5 require (a failed action must not let traffic through)"),
+    Case("reject", DEFAULTS + """
+        listen p
+           bind 127.0.0.1:{port}
+           tcp-request content reject
+           server echo 127.0.0.1:{echo}
+        """, lambda port: talk(port, b"data")),
+    Case("relay", DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           default_backend b
+        backend b
+           server echo 127.0.0.1:{echo}
+        """, lambda port: talk(port, b"x" * 100_000, shutdown=True)),
+    Case("response_action", """
+        global
+           lua-load case.lua
+        """ + DEFAULTS + """
+        listen p
+           bind 127.0.0.1:{port}
+           tcp-response inspect-delay 1s
+           tcp-response content lua.shout
+           server echo 127.0.0.1:{echo}
+        """, lambda port: talk(port, b"quiet", shutdown=True), """
+        core.register_action("shout", {"tcp-res"}, function(txn)
+           local data = txn.res:getline()
+           txn.res:send("<" .. tostring(data) .. ">")
+        end)
+        """),
+]
+
+
+@pytest.fixture
+def echo():
+    server = EchoServer()
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_same_as_haproxy(case, tmp_path, echo):
+    ours = run_case(case, "luaproxy", tmp_path, echo)
+    if HAPROXY is None:
+        pytest.skip("Debian's haproxy is not installed: only luaproxy ran")
+    reference = run_case(case, "haproxy", tmp_path, echo)
+    if case.deviation:
+        assert ours != reference, f"no longer a deviation: {case.deviation}"
+    else:
+        assert ours == reference
