@@ -94,10 +94,12 @@ class Process:
     """A luaproxy started for real; stop() ends it and every child, by PID."""
 
     def __init__(self, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
-        self.stderr_path = cwd / f"stderr-{time.monotonic_ns()}.log"
-        self._stderr = open(self.stderr_path, "wb")  # noqa: SIM115 (closed in stop)
-        self.proc = subprocess.Popen(LUAPROXY + args, cwd=cwd, stdout=subprocess.PIPE,
-                                     stderr=self._stderr, env={**os.environ, **(env or {})})
+        stamp = time.monotonic_ns()
+        self.stdout_path = cwd / f"stdout-{stamp}.log"
+        self.stderr_path = cwd / f"stderr-{stamp}.log"
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(LUAPROXY + args, cwd=cwd, stdout=out, stderr=err,
+                                         env={**os.environ, **(env or {})})
         self.pid = self.proc.pid
         self.known_pids: set[int] = {self.pid}
 
@@ -111,8 +113,10 @@ class Process:
         return self.workers()
 
     def stderr(self) -> str:
-        self._stderr.flush()
         return self.stderr_path.read_text(errors="replace")
+
+    def stdout(self) -> str:
+        return self.stdout_path.read_text(errors="replace")
 
     def signal(self, sig: int) -> None:
         os.kill(self.pid, sig)
@@ -132,9 +136,6 @@ class Process:
         for pid in self.known_pids:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
-        if self.proc.stdout:
-            self.proc.stdout.close()
-        self._stderr.close()
 
 
 class EchoServer:
