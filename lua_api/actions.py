@@ -13,7 +13,7 @@ from typing import Any
 from luaproxy.worker.rules.verdict import Verdict
 
 from . import runner
-from .contexts import Context, Run
+from .contexts import Budget, Context, Run
 from .engine import LuaEngine
 
 _CODE_VERDICTS = {1: Verdict.ACCEPT, 3: Verdict.ERROR, 4: Verdict.DONE, 5: Verdict.REJECT,
@@ -31,8 +31,13 @@ class LuaAction:
 
     def __call__(self, txn: Any) -> Verdict:
         lua_txn = self.engine.txn_object(txn)
-        result = runner.run(self.engine.runtime, self.function, Run(Context.ACTION, self.label, txn),
-                            lua_txn, *self.args)
+        limits = self.engine.limits
+        run = Run(Context.ACTION, self.label, txn, Budget(limits.session_timeout))
+        result = runner.run(self.engine.runtime, self.function, run, lua_txn, *self.args,
+                            forced_yield=limits.forced_yield)
+        if result.outcome is runner.Outcome.TIMEOUT:
+            self.engine.logger.alert(f"Lua function '{self.label}': execution timeout: {result.error}")
+            return Verdict.ERROR
         if result.outcome is runner.Outcome.ERROR:
             self.engine.logger.alert(f"Lua function '{self.label}': runtime error: {result.error}")
             return Verdict.ERROR

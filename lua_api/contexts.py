@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import time
 from collections.abc import Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import LuaApiError
@@ -30,13 +31,38 @@ RUNTIME = frozenset({Context.TASK, Context.ACTION, Context.SERVICE})
 INITIALISATION = frozenset({Context.BODY, Context.INIT})
 
 
+@dataclass(slots=True)
+class Budget:
+    """Lua running time of one run: wall time minus the time it spent blocked or yielded."""
+
+    limit: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+    blocked: float = 0.0
+
+    def used(self) -> float:
+        return time.monotonic() - self.started - self.blocked
+
+    def exceeded(self) -> bool:
+        return self.limit > 0 and self.used() > self.limit
+
+    @contextlib.contextmanager
+    def blocking(self) -> Iterator[None]:
+        """Around a call that waits (sleep, I/O, yield): its time is not Lua time."""
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self.blocked += time.monotonic() - start
+
+
 @dataclass(frozen=True, slots=True)
 class Run:
-    """One running Lua entry point: its context and the transaction it serves (if any)."""
+    """One running Lua entry point: its context, the transaction it serves, its time budget."""
 
     context: Context
     function: str = ""
     txn: Any = None
+    budget: Budget = field(default_factory=Budget)
 
 
 BODY_RUN = Run(Context.BODY)
@@ -55,6 +81,11 @@ def running(run: Run) -> Iterator[Run]:
         yield run
     finally:
         CURRENT.reset(token)
+
+
+def blocking(function: str) -> contextlib.AbstractContextManager[None]:
+    """Check that the current context may block, and keep the wait out of its Lua time."""
+    return require(function, RUNTIME).budget.blocking()
 
 
 def require(function: str, allowed: frozenset[Context] | set[Context]) -> Run:

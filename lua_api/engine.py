@@ -6,9 +6,10 @@ worker inherits it and runs actions and tasks on it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from . import channel, core, runner, txn
+from . import channel, core, runner, socket, txn
 from .checks import lua_type
 from .classes import LuaClass
 from .contexts import Context, Run
@@ -20,9 +21,20 @@ ACTION_CODES = {"CONTINUE": 0, "STOP": 1, "YIELD": 2, "ERROR": 3, "DONE": 4, "DE
                 "INVALID": 7}
 
 
+@dataclass(slots=True)
+class LuaLimits:
+    """tune.lua.*: Lua running-time budgets (0 = none) and the forced-yield period."""
+
+    session_timeout: float = 4.0
+    task_timeout: float = 0.0
+    service_timeout: float = 4.0
+    forced_yield: int = runner.DEFAULT_FORCED_YIELD
+
+
 class LuaEngine:
-    def __init__(self, logger: Any, max_memory: int | None = None) -> None:
+    def __init__(self, logger: Any, max_memory: int | None = None, limits: LuaLimits | None = None) -> None:
         self.logger = logger
+        self.limits = limits or LuaLimits()
         self.runtime = LuaRuntime(max_memory=max_memory)
         self.registry = Registry()
         self.core = core.Core(self.registry, logger)
@@ -37,12 +49,18 @@ class LuaEngine:
             "Converters": LuaClass(self.runtime, "Converters", {}),
             "StringConverters": LuaClass(self.runtime, "Converters", {}),
             "HTTP": LuaClass(self.runtime, "HTTP", {}),
+            "Socket": LuaClass(self.runtime, "Socket", socket.FUNCTIONS),
         }
+        lua_globals.core.tcp = self.runtime.func(self._tcp)
         txn_class = self.classes["TXN"]
         done = self.runtime.prelude.done_method(txn_class.metatable, txn.mark_done)
         txn_class.add_lua("done", done)
         txn_class.add_lua("close", done)
         self._metatables = self.runtime.table_from({n: c.metatable for n, c in self.classes.items()})
+
+    def _tcp(self) -> Any:
+        """core.tcp(): a new Socket object."""
+        return self.classes["Socket"].new(socket.tcp())
 
     def load_file(self, path: str, name: str | None = None) -> None:
         """Run a file's body context; a syntax or runtime error raises LuaApiError with file:line."""

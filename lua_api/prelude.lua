@@ -3,7 +3,7 @@
 -- runs every action, task and service inside xpcall with a traceback.
 local pcall, xpcall, error, tostring, type = pcall, xpcall, error, tostring, type
 local rawget, getmetatable, setmetatable = rawget, getmetatable, setmetatable
-local traceback = debug.traceback
+local traceback, sethook = debug.traceback, debug.sethook
 
 local prelude = {}
 
@@ -66,8 +66,18 @@ local function outcome(ok, ...)
 end
 
 -- Body of every coroutine: "ok", results... | "done" | "error", traceback.
-function prelude.run(f, ...)
+-- The count hook (set on this coroutine only) enforces the time budget and
+-- makes long Lua loops give way to other transactions.
+function prelude.run(f, hook, count, ...)
+  if hook then sethook(function() hook() end, "", count) end
   return outcome(xpcall(f, handler, ...))
+end
+
+-- A run that must not block (fetch, converter, body, init) on the main thread:
+-- the hook only checks the budget and is removed afterwards.
+function prelude.call(f, hook, count, ...)
+  if hook then sethook(function() hook() end, "", count) end
+  return (function(...) sethook(); return ... end)(outcome(xpcall(f, handler, ...)))
 end
 
 -- A TXN with its channels, fetches, converters and (in HTTP mode) HTTP object, in one call.

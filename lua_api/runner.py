@@ -1,8 +1,11 @@
-"""Run one Lua entry point in its own coroutine and turn its ending into an Outcome.
+"""Run one Lua entry point and turn its ending into an Outcome.
 
-A coroutine per action, task or service lets a Python function that blocks
-(sleep, socket, channel read) switch greenlets safely; the main Lua state is
-never left mid-call.
+Actions, tasks and services run in their own coroutine, so a Python function
+that blocks (sleep, socket, channel read) switches greenlets safely; the main
+Lua state is never left mid-call.  Fetches, converters, body and init may not
+block and run on the main thread.  A count hook enforces each run's time
+budget (tune.lua.*-timeout, Lua time only) and, in coroutines, yields every
+tune.lua.forced-yield instructions so a long loop lets others run.
 """
 
 from __future__ import annotations
@@ -14,13 +17,18 @@ from typing import Any
 import gevent
 
 from . import contexts
+from .errors import LuaApiError
 from .runtime import LuaError, LuaRuntime
+
+DEFAULT_FORCED_YIELD = 10000
+NICE_DELAY_PER_STEP = 0.001 / 1024
 
 
 class Outcome(enum.Enum):
     OK = "ok"
     DONE = "done"
     ERROR = "error"
+    TIMEOUT = "timeout"
 
 
 @dataclass(slots=True)
@@ -30,25 +38,46 @@ class Result:
     error: str = ""
 
 
-def run(runtime: LuaRuntime, function: Any, run_info: contexts.Run, *args: Any) -> Result:
-    """Run *function(*args)* to its end; a top-level coroutine.yield lets others run."""
+TIMEOUT_MESSAGE = "execution timeout"
+
+
+def _check_budget(event: str = "") -> None:
+    if contexts.current().budget.exceeded():
+        raise LuaApiError(TIMEOUT_MESSAGE)
+
+
+def _check_and_yield(event: str = "") -> None:
+    """Every forced-yield instructions: stop an over-budget run, else let others run first."""
+    run = contexts.current()
+    if run.budget.exceeded():
+        raise LuaApiError(TIMEOUT_MESSAGE)
+    nice = run.txn.nice if run.txn is not None else 0
+    with run.budget.blocking():
+        gevent.sleep(max(nice, 0) * NICE_DELAY_PER_STEP)
+
+
+def run(runtime: LuaRuntime, function: Any, run_info: contexts.Run, *args: Any,
+        forced_yield: int = DEFAULT_FORCED_YIELD) -> Result:
+    """Run *function(*args)* in a coroutine; a top-level coroutine.yield lets others run."""
     with contexts.running(run_info):
         try:
-            coroutine = runtime.prelude.run.coroutine(function, *args)
+            coroutine = runtime.prelude.run.coroutine(function, _check_and_yield, forced_yield, *args)
             result = coroutine.send(None)
             while coroutine:
-                gevent.sleep(0)
+                with run_info.budget.blocking():
+                    gevent.sleep(0)
                 result = coroutine.send(None)
         except LuaError as exc:
             return Result(Outcome.ERROR, error=str(exc))
     return _result(result)
 
 
-def call(runtime: LuaRuntime, function: Any, run_info: contexts.Run, *args: Any) -> Result:
-    """Run a function that may not block (fetch, converter, init) without a coroutine."""
+def call(runtime: LuaRuntime, function: Any, run_info: contexts.Run, *args: Any,
+         check_every: int = DEFAULT_FORCED_YIELD) -> Result:
+    """Run a function that may not block (fetch, converter, body, init) on the main thread."""
     with contexts.running(run_info):
         try:
-            result = runtime.prelude.run(function, *args)
+            result = runtime.prelude.call(function, _check_budget, check_every, *args)
         except LuaError as exc:
             return Result(Outcome.ERROR, error=str(exc))
     return _result(result)
@@ -62,7 +91,10 @@ def _result(result: Any) -> Result:
         return Result(Outcome.OK, result[1:])
     if result[0] == "done":
         return Result(Outcome.DONE)
-    return Result(Outcome.ERROR, error=_user_frames(str(result[1]) if len(result) > 1 else "unknown error"))
+    error = _user_frames(str(result[1]) if len(result) > 1 else "unknown error")
+    if error.split("\n", 1)[0].endswith(TIMEOUT_MESSAGE):
+        return Result(Outcome.TIMEOUT, error=error)
+    return Result(Outcome.ERROR, error=error)
 
 
 def _user_frames(traceback: str) -> str:

@@ -17,6 +17,7 @@ import sys
 from setproctitle import setproctitle
 
 from luaproxy.lua_api.runtime import LUA_VERSION
+from luaproxy.lua_api.tasks import TaskLauncher
 from luaproxy.worker.context import WorkerContext
 from luaproxy.worker.log import Logger, StreamTarget
 from luaproxy.worker.process import BoundSocket, WorkerSpec
@@ -145,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     def make_spec(index: int) -> WorkerSpec:
         worker_context = WorkerContext(logger, context.proxies, settings.nbproc, index, settings.bufsize)
         sockets = [BoundSocket(item.for_worker(index), item.frontend, item.so_id) for item in listening]
-        return WorkerSpec(index, worker_context, sockets, settings.maxconn)
+        return WorkerSpec(index, worker_context, sockets, settings.maxconn, TaskLauncher(engine).start_all)
 
     arbiter = Arbiter(make_spec, settings.nbproc, logger, settings.hard_stop_after, systemd_mode=args.systemd)
     for pid in args.soft_finish:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from luaproxy.lua_api.engine import LuaEngine
+from luaproxy.lua_api.engine import LuaEngine, LuaLimits
 from luaproxy.lua_api.errors import LuaApiError
 from luaproxy.lua_api.runtime import LuaError
 
@@ -24,10 +24,22 @@ def resolve_path(path: str, settings: GlobalSettings, line: Line) -> str:
     return os.path.join(base, path)
 
 
+def limits(tune: dict[str, str]) -> LuaLimits:
+    """The tune.lua.* budgets; the parser already turned times into seconds."""
+    defaults = LuaLimits()
+    return LuaLimits(
+        session_timeout=float(tune.get("tune.lua.session-timeout", defaults.session_timeout)),
+        task_timeout=float(tune.get("tune.lua.task-timeout", defaults.task_timeout)),
+        service_timeout=float(tune.get("tune.lua.service-timeout", defaults.service_timeout)),
+        forced_yield=int(tune.get("tune.lua.forced-yield", defaults.forced_yield)),
+    )
+
+
 def boot(settings: GlobalSettings, logger: object) -> LuaEngine:
     """Create the engine and run every ``lua-load`` body; errors name the config line."""
     maxmem = settings.tune.get("tune.lua.maxmem")
-    engine = LuaEngine(logger, max_memory=int(maxmem) * 1024 * 1024 if maxmem else None)
+    engine = LuaEngine(logger, max_memory=int(maxmem) * 1024 * 1024 if maxmem else None,
+                       limits=limits(settings.tune))
     for pattern, kind in settings.lua_paths:
         engine.runtime.prepend_path(pattern, kind)
     errors = []

@@ -1,0 +1,258 @@
+"""One side of an HTTP/1.1 connection, free of I/O.
+
+``receive_data`` only buffers (``b""`` is end of file), ``next_event`` returns an
+event, ``NEED_DATA`` or ``PAUSED``, and ``send`` turns an event into bytes.  A
+proxy holds a SERVER connection for its client and a CLIENT connection for
+each backend; events from one are edited and sent on the other.
+"""
+
+from __future__ import annotations
+
+from .buffer import ReceiveBuffer
+from .errors import LocalProtocolError, RemoteProtocolError
+from .events import (
+    NEED_DATA,
+    PAUSED,
+    ConnectionClosed,
+    Event,
+    InformationalResponse,
+    Request,
+    Response,
+    Signal,
+)
+from .framing import (
+    BodyKind,
+    Framing,
+    expects_continue,
+    keep_alive,
+    proposes_switch,
+    request_framing,
+    response_framing,
+)
+from .grammar import at_least_http11
+from .message import ResponseHead
+from .readers import (
+    DEFAULT_MAX_HEAD_SIZE,
+    DEFAULT_MAX_HEADERS,
+    BodyReader,
+    Limits,
+    RequestHeadReader,
+    ResponseHeadReader,
+    body_reader,
+)
+from .state import (
+    CLIENT,
+    ERROR,
+    IDLE,
+    MIGHT_SWITCH_PROTOCOL,
+    SEND_BODY,
+    SEND_RESPONSE,
+    SERVER,
+    SWITCHED_PROTOCOL,
+    ConnectionState,
+    Role,
+    State,
+)
+from .writers import BodyWriter, body_writer, write_request, write_response
+
+
+class Connection:
+    """The protocol state of one connection, seen from *our_role*."""
+
+    def __init__(
+        self,
+        our_role: Role,
+        *,
+        max_head_size: int = DEFAULT_MAX_HEAD_SIZE,
+        max_headers: int = DEFAULT_MAX_HEADERS,
+    ) -> None:
+        self.our_role = our_role
+        self.their_role = SERVER if our_role is CLIENT else CLIENT
+        self._state = ConnectionState()
+        self._limits = Limits(max_head_size, max_headers)
+        self._head_reader = RequestHeadReader(self._limits) if our_role is SERVER else ResponseHeadReader(self._limits)
+        self._buffer = ReceiveBuffer()
+        self._eof = False
+        self._reset_exchange()
+
+    def _reset_exchange(self) -> None:
+        self._body_reader: BodyReader | None = None
+        self._body_writer: BodyWriter | None = None
+        self._request_method: str | None = None
+        self._peer_http11 = True
+        self._waiting_for_100 = False
+
+    @property
+    def states(self) -> dict[Role, State]:
+        return dict(self._state.states)
+
+    @property
+    def our_state(self) -> State:
+        return self._state.states[self.our_role]
+
+    @property
+    def their_state(self) -> State:
+        return self._state.states[self.their_role]
+
+    @property
+    def they_are_waiting_for_100_continue(self) -> bool:
+        """Server side: the client sent ``Expect: 100-continue`` and waits before sending its body."""
+        return self._waiting_for_100
+
+    @property
+    def trailing_data(self) -> tuple[bytes, bool]:
+        """Bytes received and not parsed, and whether EOF came: a tunnel's first bytes after a switch."""
+        return bytes(self._buffer), self._eof
+
+    def receive_data(self, data: bytes) -> None:
+        """Buffer bytes from the peer; ``b""`` means the peer closed its side."""
+        if not data:
+            self._eof = True
+        elif self._eof:
+            raise RuntimeError("received data after end of file")
+        else:
+            self._buffer += data
+
+    def next_event(self) -> Event | Signal:
+        """Parse the next event from the buffered bytes; a defect raises RemoteProtocolError."""
+        if self.their_state is ERROR:
+            raise RemoteProtocolError("the peer already sent an invalid message", self._status_for(400))
+        try:
+            event = self._next_receive_event()
+            if not isinstance(event, Signal):
+                self._process_received(event)
+            return event
+        except LocalProtocolError as exc:
+            self._state.process_error(self.their_role)
+            raise RemoteProtocolError(str(exc), self._status_for(exc.status_hint)) from exc
+
+    def send(self, event: Event) -> bytes:
+        """Serialise an event we send; an invalid one raises LocalProtocolError and ends our side."""
+        if self.our_state is ERROR:
+            raise LocalProtocolError("can't send after an error")
+        try:
+            return self._send(event)
+        except LocalProtocolError:
+            self._state.process_error(self.our_role)
+            raise
+
+    def start_next_cycle(self) -> None:
+        """After a complete keep-alive exchange, get ready for the next (pipelined ones are buffered)."""
+        self._state.start_next_cycle()
+        self._reset_exchange()
+
+    def _status_for(self, hint: int) -> int:
+        """Any defect in a server's response is a 502; a request's defect keeps its hint."""
+        return 502 if self.our_role is CLIENT else hint
+
+    def _next_receive_event(self) -> Event | Signal:
+        state = self.their_state
+        if state in (MIGHT_SWITCH_PROTOCOL, SWITCHED_PROTOCOL):
+            return PAUSED
+        if state not in (IDLE, SEND_RESPONSE, SEND_BODY):
+            if self._buffer:
+                return PAUSED
+            return ConnectionClosed() if self._eof else NEED_DATA
+        reading_head = state is not SEND_BODY
+        reader = self._head_reader if reading_head else self._body_reader
+        assert reader is not None
+        event = reader(self._buffer)
+        if event is not None:
+            return event
+        if not self._eof:
+            return NEED_DATA
+        if not reading_head:
+            return reader.read_eof()
+        if self._buffer:
+            raise LocalProtocolError("connection closed in the middle of a message head")
+        if state is SEND_RESPONSE:
+            raise LocalProtocolError("server closed the connection without a response")
+        return ConnectionClosed()
+
+    def _process_received(self, event: Event) -> None:
+        if isinstance(event, Request):
+            framing = self._start_request(event)
+            self._peer_http11 = at_least_http11(event.head.version)
+            self._waiting_for_100 = expects_continue(event.head)
+            if not keep_alive(event.head.version, event.head.headers):
+                self._state.process_keep_alive_disabled()
+            self._body_reader = body_reader(framing, self._limits)
+        elif isinstance(event, InformationalResponse):
+            switching = self._accepts_switch(event.head)
+            self._state.process_event(SERVER, InformationalResponse, switch_accepted=switching)
+        elif isinstance(event, Response):
+            framing = response_framing(event.head, self._request_method)
+            self._state.process_event(SERVER, Response, switch_accepted=self._accepts_switch(event.head))
+            if framing.kind is BodyKind.UNTIL_CLOSE or not keep_alive(event.head.version, event.head.headers):
+                self._state.process_keep_alive_disabled()
+            self._body_reader = body_reader(framing, self._limits)
+        else:
+            self._waiting_for_100 = False
+            self._state.process_event(self.their_role, type(event))
+
+    def _start_request(self, event: Request) -> Framing:
+        """Check the request, record what the response's framing depends on, move the client side."""
+        framing = request_framing(event.head)
+        self._request_method = event.head.method
+        self._state.process_event(CLIENT, Request)
+        if proposes_switch(event.head):
+            self._state.process_client_switch_proposal()
+        return framing
+
+    def _accepts_switch(self, head: ResponseHead) -> bool:
+        """101 to an Upgrade, or 2xx to a CONNECT; a 101 nobody asked for is refused (HAProxy: 502)."""
+        if not self._state.switch_proposed:
+            if head.status == 101:
+                raise LocalProtocolError("101 Switching Protocols without an Upgrade request")
+            return False
+        if self._request_method == "CONNECT":
+            return 200 <= head.status < 300
+        return head.status == 101
+
+    def _send(self, event: Event) -> bytes:
+        if isinstance(event, Request):
+            framing = self._start_request(event)
+            if not keep_alive("HTTP/1.1", event.head.headers):
+                self._state.process_keep_alive_disabled()
+            self._body_writer = body_writer(framing)
+            return write_request(event.head)
+        if isinstance(event, InformationalResponse):
+            self._waiting_for_100 = False
+            switching = self._accepts_switch(event.head)
+            self._state.process_event(SERVER, InformationalResponse, switch_accepted=switching)
+            return write_response(event.head)
+        if isinstance(event, Response):
+            self._waiting_for_100 = False
+            switching = self._accepts_switch(event.head)
+            framing = response_framing(event.head, self._request_method)
+            if not switching:
+                framing = self._frame_for_peer(event.head, framing)
+            self._state.process_event(SERVER, Response, switch_accepted=switching)
+            self._body_writer = body_writer(framing)
+            return write_response(event.head)
+        self._state.process_event(self.our_role, type(event))
+        if isinstance(event, ConnectionClosed):
+            return b""
+        assert self._body_writer is not None
+        return self._body_writer(event)
+
+    def _frame_for_peer(self, head: ResponseHead, framing: Framing) -> Framing:
+        """Fit a response to our client and make its Connection field say what we will do.
+
+        We close when the request asked to, when the response says ``close`` or
+        must end by closing; otherwise an HTTP/1.0 client, or any client reading
+        an HTTP/1.0 status line, is told ``keep-alive``, as HAProxy 2.6 does.
+        Unlike HAProxy, an HTTP/1.0 client never gets chunks (RFC 9112 6.1):
+        the body is sent bare and ends when we close.
+        """
+        if framing.kind is BodyKind.CHUNKED and not self._peer_http11:
+            head.headers.remove("transfer-encoding")
+            framing = Framing(BodyKind.UNTIL_CLOSE)
+        tokens = {value.lower() for value in head.headers.get_values("connection")}
+        if not self._state.keep_alive or framing.kind is BodyKind.UNTIL_CLOSE or "close" in tokens:
+            if "close" not in tokens:
+                head.headers.set("Connection", "close")
+            self._state.process_keep_alive_disabled()
+        elif not (self._peer_http11 and at_least_http11(head.version)) and "keep-alive" not in tokens:
+            head.headers.set("Connection", "keep-alive")
+        return framing

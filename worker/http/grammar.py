@@ -1,0 +1,91 @@
+"""The HTTP/1.1 syntax we accept, as compiled patterns over latin-1 text.
+
+Readers use it on what arrives and writers on what leaves, so a rule or a Lua
+script cannot slip a CR, LF or NUL into a head.  Where HAProxy 2.6 is laxer
+(obsolete line folding, control characters in values) we refuse, as RFC 9112
+allows; elsewhere we accept what it accepts (runs of SP/HTAB between the parts
+of a start line, any ``HTTP/d.d`` version, printable bytes in the target).
+"""
+
+from __future__ import annotations
+
+import re
+
+from .errors import LocalProtocolError
+from .message import Headers
+
+TOKEN = r"[-!#$%&'*+.^_`|~0-9A-Za-z]+"
+FIELD_VALUE = r"[\t\x20-\x7e\x80-\xff]*"
+_TARGET = r"[\x21\x22\x24-\x7e]+"
+_VERSION = r"HTTP/[0-9]\.[0-9]"
+
+REQUEST_LINE = re.compile(rf"(?P<method>{TOKEN})[ \t]+(?P<target>{_TARGET})[ \t]+(?P<version>{_VERSION})")
+STATUS_LINE = re.compile(rf"(?P<version>{_VERSION})[ \t]+(?P<status>[0-9]{{3}})(?:[ \t]+(?P<reason>{FIELD_VALUE}))?")
+HEADER_LINE = re.compile(rf"(?P<name>{TOKEN}):[ \t]*(?P<value>{FIELD_VALUE}?)[ \t]*")
+CHUNK_SIZE_LINE = re.compile(rb"(?P<size>[0-9A-Fa-f]+)[ \t]*(?:;[\t\x20-\x7e\x80-\xff]*)?\r?\n")
+DECIMAL = re.compile(r"[0-9]+")
+
+_TOKEN_RE = re.compile(TOKEN)
+_TARGET_RE = re.compile(_TARGET)
+_VALUE_RE = re.compile(FIELD_VALUE)
+
+MAX_CHUNK_SIZE = 1 << 52
+"""HAProxy 2.6 refuses a chunk of 2^52 bytes or more."""
+
+MAX_CONTENT_LENGTH = 1 << 63
+"""HAProxy 2.6 refuses a Content-Length of 2^63 or more."""
+
+
+def split_head(block: bytes) -> list[str]:
+    """Split a head ending in an empty line into its lines, refusing a bare CR."""
+    lines = block.decode("latin-1").split("\n")[:-2]
+    out = []
+    for line in lines:
+        text = line[:-1] if line.endswith("\r") else line
+        if "\r" in text:
+            raise LocalProtocolError("bare CR in message head")
+        out.append(text)
+    return out
+
+
+def parse_fields(lines: list[str], max_headers: int) -> Headers:
+    """Parse header (or trailer) lines into Headers, keeping names' case and order."""
+    if len(lines) > max_headers:
+        raise LocalProtocolError(f"more than {max_headers} header fields")
+    fields = []
+    for line in lines:
+        match = HEADER_LINE.fullmatch(line)
+        if match is None:
+            if line[:1] in (" ", "\t"):
+                raise LocalProtocolError("obsolete line folding is refused")
+            raise LocalProtocolError(f"invalid header line {line[:64]!r}")
+        fields.append((match["name"], match["value"]))
+    return Headers(fields)
+
+
+def check_fields(headers: Headers) -> None:
+    """Refuse header names and values that would break the framing when written."""
+    for name, value in headers:
+        if not _TOKEN_RE.fullmatch(name):
+            raise LocalProtocolError(f"invalid header name {name!r}")
+        if not _VALUE_RE.fullmatch(value):
+            raise LocalProtocolError(f"invalid value for header {name!r}")
+
+
+def check_request_line(method: str, target: str) -> None:
+    if not _TOKEN_RE.fullmatch(method):
+        raise LocalProtocolError(f"invalid method {method!r}")
+    if not _TARGET_RE.fullmatch(target):
+        raise LocalProtocolError(f"invalid request target {target[:64]!r}")
+
+
+def check_status_line(status: int, reason: str) -> None:
+    if not 100 <= status <= 599:
+        raise LocalProtocolError(f"invalid status {status}")
+    if not _VALUE_RE.fullmatch(reason):
+        raise LocalProtocolError(f"invalid reason phrase {reason[:64]!r}")
+
+
+def at_least_http11(version: str) -> bool:
+    """True for HTTP/1.1 and later (HAProxy accepts any ``HTTP/d.d``)."""
+    return version[5:] >= "1.1"

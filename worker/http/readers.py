@@ -1,0 +1,204 @@
+"""Readers: each takes the receive buffer and returns an event, None for "need more", or raises.
+
+Head readers wait for the whole head (bounded by the head size limit); body
+readers hand over bytes as they arrive, so no body is ever held whole.  Each
+body reader also says what the peer closing the connection means for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .buffer import ReceiveBuffer
+from .errors import LocalProtocolError
+from .events import Data, EndOfMessage, InformationalResponse, Request, Response
+from .framing import BodyKind, Framing
+from .grammar import (
+    CHUNK_SIZE_LINE,
+    MAX_CHUNK_SIZE,
+    REQUEST_LINE,
+    STATUS_LINE,
+    check_status_line,
+    parse_fields,
+    split_head,
+)
+from .message import RequestHead, ResponseHead
+
+DEFAULT_MAX_HEAD_SIZE = 16384 - 1024
+"""``tune.bufsize`` less ``tune.maxrewrite``, HAProxy's defaults.
+
+HAProxy 2.6.12 answers 400 past that; its internal (HTX) overhead makes its
+real bound a little lower (a 15270-byte two-field request passes, 15280 fails).
+"""
+
+DEFAULT_MAX_HEADERS = 100
+"""HAProxy's ``tune.http.maxhdr`` is 101 slots; 2.6 accepts 100 header fields and refuses 101."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds on what one head (or trailer block) may hold."""
+
+    max_head_size: int = DEFAULT_MAX_HEAD_SIZE
+    max_headers: int = DEFAULT_MAX_HEADERS
+
+
+def _take_head(buf: ReceiveBuffer, limits: Limits) -> list[str] | None:
+    """The lines of a complete head (leading empty lines skipped), or None."""
+    buf.skip_blank_lines()
+    block = buf.take_block()
+    if block is None:
+        if len(buf) > limits.max_head_size:
+            raise LocalProtocolError("message head too large")
+        return None
+    if len(block) > limits.max_head_size:
+        raise LocalProtocolError("message head too large")
+    return split_head(block)
+
+
+class RequestHeadReader:
+    """Reads a request line and headers into a :class:`Request`."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+
+    def __call__(self, buf: ReceiveBuffer) -> Request | None:
+        lines = _take_head(buf, self.limits)
+        if lines is None:
+            return None
+        match = REQUEST_LINE.fullmatch(lines[0])
+        if match is None:
+            raise LocalProtocolError(f"invalid request line {lines[0][:64]!r}")
+        headers = parse_fields(lines[1:], self.limits.max_headers)
+        return Request(RequestHead(match["method"], match["target"], match["version"], headers))
+
+
+class ResponseHeadReader:
+    """Reads a status line and headers into a final or an interim response."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+
+    def __call__(self, buf: ReceiveBuffer) -> Response | InformationalResponse | None:
+        lines = _take_head(buf, self.limits)
+        if lines is None:
+            return None
+        match = STATUS_LINE.fullmatch(lines[0])
+        if match is None:
+            raise LocalProtocolError(f"invalid status line {lines[0][:64]!r}")
+        status, reason = int(match["status"]), match["reason"] or ""
+        check_status_line(status, reason)
+        headers = parse_fields(lines[1:], self.limits.max_headers)
+        head = ResponseHead(status, reason, match["version"], headers)
+        return InformationalResponse(head) if status < 200 else Response(head)
+
+
+class ContentLengthReader:
+    """A body of exactly ``length`` bytes."""
+
+    def __init__(self, length: int) -> None:
+        self.remaining = length
+
+    def __call__(self, buf: ReceiveBuffer) -> Data | EndOfMessage | None:
+        if self.remaining == 0:
+            return EndOfMessage()
+        if not buf:
+            return None
+        data = buf.take(self.remaining)
+        self.remaining -= len(data)
+        return Data(data)
+
+    def read_eof(self) -> EndOfMessage:
+        raise LocalProtocolError(f"connection closed with {self.remaining} body bytes missing")
+
+
+class ChunkedReader:
+    """A chunked body: strict hex sizes, extensions skipped, trailers kept."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.remaining = 0
+        self.need_crlf = False
+        self.in_trailers = False
+
+    def __call__(self, buf: ReceiveBuffer) -> Data | EndOfMessage | None:
+        if self.in_trailers:
+            return self._read_trailers(buf)
+        if self.need_crlf and not self._take_crlf(buf):
+            return None
+        if self.remaining == 0:
+            size = self._read_size(buf)
+            if size is None:
+                return None
+            if size == 0:
+                self.in_trailers = True
+                return self._read_trailers(buf)
+            self.remaining = size
+        if not buf:
+            return None
+        data = buf.take(self.remaining)
+        self.remaining -= len(data)
+        self.need_crlf = self.remaining == 0
+        return Data(data)
+
+    def _take_crlf(self, buf: ReceiveBuffer) -> bool:
+        """Consume the line end after a chunk's data; False until it has arrived."""
+        if buf.startswith(b"\n"):
+            buf.take(1)
+        elif buf.startswith(b"\r\n"):
+            buf.take(2)
+        elif len(buf) == 0 or (len(buf) == 1 and buf.startswith(b"\r")):
+            return False
+        else:
+            raise LocalProtocolError("chunk data not followed by CRLF")
+        self.need_crlf = False
+        return True
+
+    def _read_size(self, buf: ReceiveBuffer) -> int | None:
+        line = buf.take_line()
+        if line is None:
+            if len(buf) > self.limits.max_head_size:
+                raise LocalProtocolError("chunk size line too long")
+            return None
+        match = CHUNK_SIZE_LINE.fullmatch(line)
+        if match is None:
+            raise LocalProtocolError(f"invalid chunk size line {line[:64]!r}")
+        size = int(match["size"], 16)
+        if size >= MAX_CHUNK_SIZE:
+            raise LocalProtocolError("chunk size too large")
+        return size
+
+    def _read_trailers(self, buf: ReceiveBuffer) -> EndOfMessage | None:
+        block = buf.take_block()
+        if block is None:
+            if len(buf) > self.limits.max_head_size:
+                raise LocalProtocolError("trailers too large")
+            return None
+        if len(block) > self.limits.max_head_size:
+            raise LocalProtocolError("trailers too large")
+        return EndOfMessage(parse_fields(split_head(block), self.limits.max_headers))
+
+    def read_eof(self) -> EndOfMessage:
+        raise LocalProtocolError("connection closed in the middle of a chunked body")
+
+
+class UntilCloseReader:
+    """A response body without length: everything until the server closes."""
+
+    def __call__(self, buf: ReceiveBuffer) -> Data | None:
+        return Data(buf.take_all()) if buf else None
+
+    def read_eof(self) -> EndOfMessage:
+        return EndOfMessage()
+
+
+BodyReader = ContentLengthReader | ChunkedReader | UntilCloseReader
+
+
+def body_reader(framing: Framing, limits: Limits) -> BodyReader:
+    """The reader for a body framed as *framing* (an absent body is zero bytes long)."""
+    if framing.kind is BodyKind.CHUNKED:
+        return ChunkedReader(limits)
+    if framing.kind is BodyKind.UNTIL_CLOSE:
+        return UntilCloseReader()
+    return ContentLengthReader(framing.length)
