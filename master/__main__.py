@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import os
 import re
+import resource
 import signal
 import sys
 
@@ -139,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     pid_path = args.pidfile or settings.pidfile
     if pid_path:
         pidfile.write(pid_path, os.getpid())
+    raise_fd_limit(settings.maxconn)
     setproctitle("luaproxy: master")
     context = WorkerContext(logger, {p.name: p for p in proxies if p.has_backend}, settings.nbproc,
                             bufsize=settings.bufsize)
@@ -158,6 +160,14 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if pid_path:
             pidfile.remove(pid_path, os.getpid())
+
+
+def raise_fd_limit(maxconn: int) -> None:
+    """Room for maxconn client and server sockets per worker, as haproxy sizes its own limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = min(hard, max(soft, 2 * maxconn + 64)) if hard != resource.RLIM_INFINITY else 2 * maxconn + 64
+    if wanted > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
 def _signal_old(pid: int, sig: int) -> None:
