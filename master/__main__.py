@@ -22,6 +22,7 @@ from luaproxy.lua_api.tasks import TaskLauncher
 from luaproxy.worker.context import WorkerContext
 from luaproxy.worker.log import Logger, StreamTarget
 from luaproxy.worker.process import BoundSocket, WorkerSpec
+from luaproxy.worker.samples import PatternLibrary, default_registry
 
 from . import lua_boot, pidfile
 from .arbiter import Arbiter
@@ -108,9 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     logger = Logger(quiet=args.quiet)
     try:
         files, sections, settings = loader.load(args.files)
-        engine = lua_boot.boot(settings, logger)
+        registry = default_registry()
+        library = PatternLibrary(lua_boot.base_directory(settings, files[0]))
+        engine = lua_boot.boot(settings, logger, registry, library)
         config = loader.parse_proxies(files, sections, settings)
-        proxies = compile_config(config, engine)
+        proxies = compile_config(config, engine, registry, library)
     except ConfigErrors as exc:
         for error in exc.errors:
             logger.alert(f"config : {error}")

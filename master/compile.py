@@ -1,62 +1,53 @@
 """Compile the parsed configuration into the proxies a worker runs.
 
 Runs after the Lua body context, so ``lua.NAME`` and ``lua FN`` can be checked
-against what Lua registered; every error names its configuration line.
+against what Lua registered; conditions, log-format strings and sample
+expressions are compiled by the sample engine.  Every error names its
+configuration line.
 """
 
 from __future__ import annotations
 
-from luaproxy.lua_api.actions import LuaAction
 from luaproxy.lua_api.engine import LuaEngine
 from luaproxy.worker.backend.balance import RoundRobin
+from luaproxy.worker.http.pages import ErrorPages
 from luaproxy.worker.proxy import Proxy, Rule, Server, SwitchingRule
-from luaproxy.worker.rules import actions_tcp
+from luaproxy.worker.rules import actions_http, actions_tcp
 from luaproxy.worker.rules.errors import RuleError
+from luaproxy.worker.samples import AclSet, PatternLibrary, SampleError, SampleRegistry
 
+from .compile_env import CompileEnv
 from .config.errors import ConfigError, ConfigErrors, did_you_mean
+from .config.lexer import Line
 from .config.model import Config, ProxyConf, RuleConf
 
-RULESET_KINDS = {"tcp-request content": "tcp-req", "tcp-response content": "tcp-res"}
+RULESETS = {
+    "tcp-request connection": ("tcp-req", actions_tcp.parse),
+    "tcp-request session": ("tcp-req", actions_tcp.parse),
+    "tcp-request content": ("tcp-req", actions_tcp.parse),
+    "tcp-response content": ("tcp-res", actions_tcp.parse),
+    "http-request": ("http-req", actions_http.parse),
+    "http-response": ("http-res", actions_http.parse),
+}
 
 
-class LuaActions:
-    """Resolves Lua names in rules against the engine (the ActionEnv of worker.rules)."""
-
-    def __init__(self, engine: LuaEngine) -> None:
-        self.engine = engine
-
-    def lua_action(self, kind: str, name: str, args: tuple[str, ...]) -> LuaAction:
-        registered = self.engine.registry.actions.get(name)
-        if registered is None:
-            raise RuleError(f"'lua.{name}' is not a registered Lua action.",
-                            did_you_mean(name, self.engine.registry.actions) or
-                            "Register it with core.register_action() in a lua-load file.")
-        if kind not in registered.kinds:
-            raise RuleError(f"Lua action 'lua.{name}' is registered for {', '.join(registered.kinds)}, "
-                            f"not for {kind}.", "Add the kind to its core.register_action() call.")
-        if len(args) < registered.nb_args:
-            raise RuleError(f"Lua action 'lua.{name}' expects {registered.nb_args} argument(s), "
-                            f"got {len(args)}.")
-        return LuaAction(self.engine, name, registered.function, args)
-
-    def lua_function_action(self, name: str, args: tuple[str, ...]) -> LuaAction:
-        function = self.engine.global_function(name)
-        if function is None:
-            raise RuleError(f"Lua function '{name}' does not exist once the lua-load files have run.",
-                            "Define it as a global function in a lua-load file.")
-        return LuaAction(self.engine, name, function, args)
-
-
-def compile_config(config: Config, engine: LuaEngine) -> list[Proxy]:
+def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
+                   library: PatternLibrary) -> list[Proxy]:
     errors: list[ConfigError] = []
-    env = LuaActions(engine)
     proxies = [_new_proxy(conf) for conf in config.proxies]
     backends = {p.name: p for p in proxies if p.has_backend}
     for conf, proxy in zip(config.proxies, proxies, strict=True):
-        if conf.mode == "http":
-            errors.append(conf.line.error(f"{conf.kind} '{conf.name}': mode http is not available yet.",
-                                          "Use mode tcp; HTTP mode is tracked in issue #4."))
+        env = CompileEnv(engine, registry, library, AclSet(registry, library))
+        for line in conf.acls:
+            try:
+                env.acls.add(line.words[1:], (line.file, line.number))
+            except SampleError as exc:
+                errors.append(line.error(f"'acl': {exc}"))
         for ruleset, rules in conf.rules.items():
+            if ruleset.startswith("http-") and conf.mode != "http":
+                config.warnings.append(f"'{ruleset}' rules ignored for proxy '{conf.name}' as they require "
+                                       f"HTTP mode ({rules[0].line.file}:{rules[0].line.number}).")
+                continue
             for rule_conf in rules:
                 try:
                     proxy.rules.setdefault(ruleset, []).append(_compile_rule(rule_conf, env))
@@ -66,9 +57,13 @@ def compile_config(config: Config, engine: LuaEngine) -> list[Proxy]:
             proxy.default_backend = backends.get(conf.default_backend)
         for rule_conf in conf.use_backends:
             try:
-                proxy.switching_rules.append(_switching_rule(rule_conf, backends))
+                proxy.switching_rules.append(_switching_rule(rule_conf, backends, env))
             except RuleError as exc:
                 errors.append(rule_conf.line.error(f"'use_backend': {exc.message}", exc.hint))
+        try:
+            proxy.error_pages = _error_pages(conf)
+        except ConfigError as exc:
+            errors.append(exc)
     if errors:
         raise ConfigErrors(errors)
     return proxies
@@ -83,24 +78,46 @@ def _new_proxy(conf: ProxyConf) -> Proxy:
                  options=dict(conf.options))
 
 
-def _compile_rule(rule_conf: RuleConf, env: LuaActions) -> Rule:
-    action_words, keyword, _condition = rule_conf.split_condition()
-    if keyword:
-        raise RuleError("conditions (if/unless) are not available yet.", "They are tracked in issue #3.")
-    kind = RULESET_KINDS.get(rule_conf.ruleset)
-    if kind is None:
-        raise RuleError("these rules are not available yet.", "HTTP rules are tracked in issue #4.")
+def _condition(words: tuple[str, ...], keyword: str, env: CompileEnv) -> object:
+    """The compiled ``if|unless ...`` (the Condition applies ``unless`` itself), or None."""
+    if not keyword:
+        return None
+    if not words:
+        raise RuleError(f"missing condition after '{keyword}'.")
+    return env.condition((keyword, *words))
+
+
+def _compile_rule(rule_conf: RuleConf, env: CompileEnv) -> Rule:
+    action_words, keyword, condition_words = rule_conf.split_condition()
     if not action_words:
         raise RuleError("missing action before 'if'/'unless'.")
-    action = actions_tcp.parse(kind, action_words, env)
-    return Rule(action, where=f"{rule_conf.line.file}:{rule_conf.line.number}")
+    env = env.at((rule_conf.line.file, rule_conf.line.number))
+    kind, parse = RULESETS[rule_conf.ruleset]
+    action = parse(kind, action_words, env)
+    condition = _condition(condition_words, keyword, env)
+    return Rule(action, condition, response=kind.endswith("-res"),
+                where=f"{rule_conf.line.file}:{rule_conf.line.number}")
 
 
-def _switching_rule(rule_conf: RuleConf, backends: dict[str, Proxy]) -> SwitchingRule:
-    words, keyword, _ = rule_conf.split_condition()
-    if keyword:
-        raise RuleError("conditions (if/unless) are not available yet.", "They are tracked in issue #3.")
+def _switching_rule(rule_conf: RuleConf, backends: dict[str, Proxy], env: CompileEnv) -> SwitchingRule:
+    words, keyword, condition_words = rule_conf.split_condition()
+    if len(words) != 1:
+        raise RuleError("expects one backend name before 'if'/'unless'.")
     backend = backends.get(words[0])
     if backend is None:
         raise RuleError(f"unknown backend '{words[0]}'.", did_you_mean(words[0], backends))
-    return SwitchingRule(backend)
+    condition = _condition(condition_words, keyword, env.at((rule_conf.line.file, rule_conf.line.number)))
+    return SwitchingRule(backend, condition)
+
+
+def _error_pages(conf: ProxyConf) -> ErrorPages:
+    files: dict[int, str] = {}
+    for args in conf.settings.get("errorfile", []):
+        line = Line(conf.line.file, conf.line.number, ("errorfile", *args))
+        if len(args) != 2 or not args[0].isdigit():
+            raise line.error("'errorfile' expects a status code and a file.")
+        files[int(args[0])] = args[1]
+    try:
+        return ErrorPages.load(files)
+    except OSError as exc:
+        raise conf.line.error(f"'errorfile': cannot read '{exc.filename}' ({exc.strerror}).") from None

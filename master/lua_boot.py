@@ -7,21 +7,24 @@ import os
 from luaproxy.lua_api.engine import LuaEngine, LuaLimits
 from luaproxy.lua_api.errors import LuaApiError
 from luaproxy.lua_api.runtime import LuaError
+from luaproxy.lua_api.samples import register_lua_samples
+from luaproxy.worker.samples import PatternLibrary, SampleRegistry
 
 from .config.errors import ConfigError, ConfigErrors
 from .config.lexer import Line
 from .config.model import GlobalSettings
 
 
-def resolve_path(path: str, settings: GlobalSettings, line: Line) -> str:
-    """A relative path as HAProxy's ``default-path`` says (the current directory by default)."""
-    if os.path.isabs(path):
-        return path
+def base_directory(settings: GlobalSettings, config_file: str) -> str:
+    """Where relative paths start, as HAProxy's ``default-path`` says (the current directory by default)."""
     mode, _, origin = settings.default_path.partition(" ")
-    config_dir = os.path.dirname(os.path.abspath(line.file)) if line.file else os.getcwd()
-    base = {"current": os.getcwd(), "config": config_dir, "parent": os.path.dirname(config_dir),
+    config_dir = os.path.dirname(os.path.abspath(config_file)) if config_file else os.getcwd()
+    return {"current": os.getcwd(), "config": config_dir, "parent": os.path.dirname(config_dir),
             "origin": origin}[mode]
-    return os.path.join(base, path)
+
+
+def resolve_path(path: str, settings: GlobalSettings, line: Line) -> str:
+    return path if os.path.isabs(path) else os.path.join(base_directory(settings, line.file), path)
 
 
 def limits(tune: dict[str, str]) -> LuaLimits:
@@ -35,10 +38,12 @@ def limits(tune: dict[str, str]) -> LuaLimits:
     )
 
 
-def boot(settings: GlobalSettings, logger: object) -> LuaEngine:
-    """Create the engine and run every ``lua-load`` body; errors name the config line."""
+def boot(settings: GlobalSettings, logger: object, registry: SampleRegistry,
+         library: PatternLibrary) -> LuaEngine:
+    """Create the engine and run every ``lua-load`` body; then lua.NAME fetches and converters
+    join the sample registry.  Errors name the config line."""
     maxmem = settings.tune.get("tune.lua.maxmem")
-    engine = LuaEngine(logger, max_memory=int(maxmem) * 1024 * 1024 if maxmem else None,
+    engine = LuaEngine(logger, registry, library, max_memory=int(maxmem) * 1024 * 1024 if maxmem else None,
                        limits=limits(settings.tune))
     for pattern, kind in settings.lua_paths:
         engine.runtime.prepend_path(pattern, kind)
@@ -52,6 +57,7 @@ def boot(settings: GlobalSettings, logger: object) -> LuaEngine:
             errors.append(ConfigError(load.line.file, load.line.number, message))
     if errors:
         raise ConfigErrors(errors)
+    register_lua_samples(engine, registry)
     return engine
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import EchoServer, Process, free_port, port_open, wait_until
+from tests.helpers import EchoServer, Process, free_port, port_listening, wait_until
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def luaproxy(tmp_path: Path) -> Iterator[Callable[..., Process]]:
         proc = Process(list(args), tmp_path, env)
         started.append(proc)
         if wait_port is not None:
-            ok = wait_until(lambda: port_open(wait_port) or proc.proc.poll() is not None, 15)
+            ok = wait_until(lambda: port_listening(wait_port) or proc.proc.poll() is not None, 15)
             assert ok and proc.proc.poll() is None, f"luaproxy did not start:\n{proc.stderr()}"
             proc.wait_workers(workers)
         return proc

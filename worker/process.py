@@ -18,6 +18,8 @@ import gevent
 from setproctitle import setproctitle
 
 from .context import WorkerContext
+from .http.server_pool import ServerPool
+from .http.stream import HttpStream
 from .listener import Listener
 from .proxy import Proxy
 from .tcp.stream import TcpStream
@@ -49,6 +51,7 @@ class Worker:
         self.spec = spec
         self.alive = True
         self.listeners: list[Listener] = []
+        self.server_pool = ServerPool()
 
     def run(self) -> NoReturn:
         """Entry point in the child; never returns."""
@@ -81,7 +84,10 @@ class Worker:
             self.spec.start_tasks()
 
     def handle_connection(self, frontend: Proxy, client: socket.socket, so_id: int) -> None:
-        TcpStream(self.spec.context, frontend, client, so_id).serve()
+        if frontend.mode == "http":
+            HttpStream(self.spec.context, frontend, client, so_id, self.server_pool).serve()
+        else:
+            TcpStream(self.spec.context, frontend, client, so_id).serve()
 
     def loop(self) -> None:
         while self.alive:

@@ -21,13 +21,11 @@ class Rule:
 
     action: Action
     condition: Any = None
-    negate: bool = False
+    response: bool = False
     where: str = ""
 
     def applies(self, ctx: Any) -> bool:
-        if self.condition is None:
-            return True
-        return self.condition.matches(ctx) != self.negate
+        return self.condition is None or self.condition.matches(ctx, self.response)
 
 
 @dataclass(slots=True)
@@ -36,12 +34,9 @@ class SwitchingRule:
 
     backend: Proxy
     condition: Any = None
-    negate: bool = False
 
     def applies(self, ctx: Any) -> bool:
-        if self.condition is None:
-            return True
-        return self.condition.matches(ctx) != self.negate
+        return self.condition is None or self.condition.matches(ctx)
 
 
 @dataclass(slots=True, eq=False)
@@ -80,6 +75,7 @@ class Proxy:
     retries: int = 3
     maxconn: int = 0
     options: dict[str, bool] = field(default_factory=dict)
+    error_pages: Any = None
     current_conns: int = 0
     total_conns: int = 0
 

@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import time
 from typing import Any
 
 from .channel import Channel
 
 
 class Transaction:
-    __slots__ = ("backend", "client", "default_loglevel", "done", "dst", "dst_port", "frontend", "http",
-                 "logger", "loglevel", "lua", "nice", "priv", "process", "proxies", "req", "request",
-                 "res", "response", "server", "so_id", "src", "src_port", "vars")
+    __slots__ = ("accept_date", "backend", "client", "default_loglevel", "done", "dst", "dst_port", "frontend", "http",
+                 "logger", "loglevel", "lua", "nice", "priv", "process", "proxies", "reply", "req", "request",
+                 "res", "response", "server", "service", "so_id", "src", "src_port", "vars")
 
     def __init__(self, client: socket.socket, frontend: Any, req: Channel, res: Channel, logger: Any,
-                 so_id: int = 0, proxies: Any = None, process: tuple[int, int] = (1, 1)) -> None:
+                 so_id: int = 0, proxies: Any = None, process: tuple[int, int] = (1, 1),
+                 variables: Any = None) -> None:
         self.client = client
         self.frontend = frontend
         self.backend = frontend if frontend.has_backend else None
@@ -31,16 +33,19 @@ class Transaction:
         self.so_id = so_id
         self.proxies = proxies or {}
         self.process = process
-        self.http = None
-        self.request = None
-        self.response = None
+        self.http: Any = None
+        self.request: Any = None
+        self.response: Any = None
+        self.reply: Any = None
+        self.service: Any = None
         self.lua = None
         self.priv = None
         self.done = False
         self.nice = 0
         self.loglevel: int | None = None
         self.default_loglevel = 6
-        self.vars = None
+        self.vars = variables
+        self.accept_date = time.time()
         self.src, self.src_port = _address(client.getpeername)
         self.dst, self.dst_port = _address(client.getsockname)
 

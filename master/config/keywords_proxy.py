@@ -172,7 +172,7 @@ def _option(p: ProxyConf, line: Line) -> None:
     if args[0] not in OPTIONS:
         raise line.error(f"unknown option '{args[0]}'.")
     p.options[args[0]] = True
-    p.settings[f"option {args[0]}"] = args[1:]
+    p.settings.setdefault(f"option {args[0]}", []).append(args[1:])
 
 
 @PROXY.register("no", ANY_PROXY, "no option <name>: turn an inherited option off.")
@@ -222,7 +222,7 @@ _rules("http-response", NO_DEFAULTS, "http-response <action> [cond]", ())
 
 def _stored(name: str, sections: tuple[str, ...], doc: str) -> None:
     def parse(p: ProxyConf, line: Line) -> None:
-        p.settings[name] = line.words[1:]
+        p.settings.setdefault(name, []).append(line.words[1:])
 
     PROXY.register(name, sections, doc)(parse)
 

@@ -117,7 +117,7 @@ def parse_proxies(files: list[str], sections: list[Section], settings: GlobalSet
             if proxy.name:
                 named_defaults[proxy.name] = proxy
             continue
-        explicit_id = proxy.settings.get("id")
+        explicit_id = proxy.setting("id")
         if explicit_id and explicit_id[0].isdigit():
             proxy.id = int(explicit_id[0])
         else:

@@ -124,7 +124,8 @@ class ProxyConf:
     retries: int = 3
     maxconn: int = 0
     inspect_delay: dict[str, float] = field(default_factory=dict)
-    settings: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    settings: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
+    """Keywords stored for later use: every line's arguments, in order."""
 
     @property
     def has_frontend(self) -> bool:
@@ -133,6 +134,11 @@ class ProxyConf:
     @property
     def has_backend(self) -> bool:
         return self.kind in ("backend", "listen")
+
+    def setting(self, name: str) -> tuple[str, ...] | None:
+        """The arguments of the last line of a stored keyword, or None."""
+        lines = self.settings.get(name)
+        return lines[-1] if lines else None
 
     def add_rule(self, rule: RuleConf) -> None:
         self.rules.setdefault(rule.ruleset, []).append(rule)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.helpers import LUAPROXY, EchoServer, alive, children, free_port, port_open, wait_until
+from tests.helpers import LUAPROXY, EchoServer, alive, children, free_port, port_listening, wait_until
 
 HAPROXY = shutil.which("haproxy")
 
@@ -49,7 +49,7 @@ def run_case(case: Case, program: str, directory: Path, echo: EchoServer) -> byt
     with open(work / "stderr.log", "wb") as stderr:
         proc = subprocess.Popen(_command(program, config), cwd=work, stdout=subprocess.DEVNULL, stderr=stderr)
     try:
-        started = wait_until(lambda: port_open(port) or proc.poll() is not None, 15)
+        started = wait_until(lambda: port_listening(port) or proc.poll() is not None, 15)
         assert started and proc.poll() is None, (work / "stderr.log").read_text()
         return case.client(port)
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 
-from tests.helpers import alive, children, port_open, talk, wait_until
+from tests.helpers import alive, children, port_listening, talk, wait_until
 
 
 def test_daemon_with_pidfile(write, luaproxy, port, tmp_path):
@@ -24,7 +24,7 @@ def test_daemon_with_pidfile(write, luaproxy, port, tmp_path):
     master = int(pidfile.read_text())
     launcher.known_pids.add(master)
     try:
-        assert wait_until(lambda: port_open(port), 10)
+        assert wait_until(lambda: port_listening(port), 10)
         workers = children(master)
         launcher.known_pids.update(workers)
         assert talk(port) == b"hi\n"

@@ -38,6 +38,21 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
+def port_listening(port: int) -> bool:
+    """A socket listens on *port* (read from /proc, so no connection disturbs the server)."""
+    wanted = f":{port:04X}"
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[1].endswith(wanted) and fields[3] == "0A":
+                return True
+    return False
+
+
 def children(pid: int) -> list[int]:
     """PIDs whose parent is *pid*, read from /proc."""
     found = []

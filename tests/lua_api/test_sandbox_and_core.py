@@ -8,6 +8,7 @@ from luaproxy.lua_api import contexts, runner
 from luaproxy.lua_api.contexts import Context, Run
 from luaproxy.lua_api.engine import LuaEngine
 from luaproxy.lua_api.errors import LuaApiError
+from luaproxy.worker.samples import PatternLibrary, default_registry
 
 
 class Logs:
@@ -23,7 +24,7 @@ class Logs:
 
 @pytest.fixture
 def engine() -> LuaEngine:
-    return LuaEngine(Logs())
+    return LuaEngine(Logs(), default_registry(), PatternLibrary())
 
 
 def run_body(engine: LuaEngine, tmp_path, code: str) -> None:

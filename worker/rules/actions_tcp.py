@@ -23,6 +23,10 @@ class ActionEnv(Protocol):
 
     def lua_function_action(self, name: str, args: tuple[str, ...]) -> Action: ...
 
+    def set_var(self, name: str, expression: str) -> Action: ...
+
+    def unset_var(self, name: str) -> Action: ...
+
 
 def _accept(txn: Any) -> Verdict:
     return Verdict.ACCEPT
@@ -59,6 +63,12 @@ def parse(kind: str, words: tuple[str, ...], env: ActionEnv) -> Action:
     name, args = words[0], tuple(words[1:])
     if name.startswith("lua."):
         return env.lua_action(kind, name[4:], args)
+    if name.startswith("set-var(") and name.endswith(")"):
+        if not args:
+            raise RuleError(f"'{name}' expects a sample expression.")
+        return env.set_var(name[8:-1], " ".join(args))
+    if name.startswith("unset-var(") and name.endswith(")"):
+        return env.unset_var(name[10:-1])
     parser = PARSERS.get(name)
     if parser is None:
         close = difflib.get_close_matches(name, list(PARSERS), n=1)

@@ -18,6 +18,7 @@ from ..channel import Channel
 from ..context import WorkerContext
 from ..netutil import close_gracefully, shutdown_write
 from ..proxy import Proxy, Rule
+from ..rules.evaluate import run_rules
 from ..rules.verdict import Verdict
 from ..txn import Transaction
 
@@ -34,7 +35,7 @@ class TcpStream:
         self.req = Channel("req", worker.bufsize)
         self.res = Channel("res", worker.bufsize)
         self.txn = Transaction(client, frontend, self.req, self.res, worker.logger, so_id,
-                               worker.proxies, worker.process)
+                               worker.proxies, worker.process, worker.new_vars())
         self.activity = {"req": time.monotonic(), "res": time.monotonic()}
         self.aborted = False
         self.readers: list[gevent.Greenlet] = []
@@ -87,19 +88,10 @@ class TcpStream:
         """Evaluate a rule set in order; Lua may read *channel* but not *other*."""
         other.readable = False
         try:
-            for rule in rules:
-                if self.aborted:
-                    return Verdict.ERROR
-                if not rule.applies(self.txn):
-                    continue
-                verdict = rule.action(self.txn)
-                if self.txn.done:
-                    return Verdict.DONE
-                if verdict is not Verdict.CONTINUE:
-                    return verdict
-            return Verdict.ERROR if self.aborted else Verdict.ACCEPT
+            verdict = run_rules(rules, self.txn)
         finally:
             other.readable = True
+        return Verdict.ERROR if self.aborted else verdict
 
     def _choose_backend(self) -> Proxy | None:
         for rule in self.frontend.switching_rules:

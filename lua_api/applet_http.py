@@ -1,0 +1,87 @@
+"""AppletHTTP: what a Lua service registered with core.register_service(name, "http", fn) sees.
+
+The applet reads the request body and writes the response through the
+stream's ServiceIO; ``start_response`` sends the status line and headers
+(chunked when no content-length was set and the client speaks HTTP/1.1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from luaproxy.worker.http.message import Headers, ResponseHead
+from luaproxy.worker.http.pages import reason
+
+from . import checks, contexts
+from .errors import LuaApiError
+
+
+class AppletState:
+    __slots__ = ("headers", "io", "priv", "reason", "status", "txn")
+
+    def __init__(self, io: Any, txn: Any) -> None:
+        self.io = io
+        self.txn = txn
+        self.status = 200
+        self.reason: str | None = None
+        self.headers: list[tuple[str, str]] = []
+        self.priv: Any = None
+
+
+def set_status(applet: AppletState, status: Any, text: Any = None) -> None:
+    applet.status = checks.integer(status, "set_status", 2)
+    applet.reason = checks.string(text, "set_status", 3) if text is not None else None
+
+
+def add_header(applet: AppletState, name: Any, value: Any) -> None:
+    applet.headers.append((checks.string(name, "add_header", 2), checks.string(value, "add_header", 3)))
+
+
+def start_response(applet: AppletState) -> None:
+    if applet.io.head_sent:
+        raise LuaApiError("start_response: the response was already started")
+    headers = Headers(list(applet.headers))
+    unframed = not headers.contains("content-length") and not headers.contains("transfer-encoding")
+    if unframed and applet.io.request.version == "HTTP/1.1":
+        headers.add("transfer-encoding", "chunked")
+    head = ResponseHead(applet.status, applet.reason or reason(applet.status), "HTTP/1.1", headers)
+    with contexts.blocking("AppletHTTP.start_response"):
+        applet.io.send_head(head)
+
+
+def getline(applet: AppletState) -> bytes:
+    with contexts.blocking("AppletHTTP.getline"):
+        return applet.io.getline()
+
+
+def receive(applet: AppletState, size: Any = None) -> bytes:
+    count = checks.integer(size, "receive", 2) if size is not None else None
+    with contexts.blocking("AppletHTTP.receive"):
+        return applet.io.receive(count)
+
+
+def send(applet: AppletState, data: Any) -> None:
+    if not applet.io.head_sent:
+        start_response(applet)
+    with contexts.blocking("AppletHTTP.send"):
+        applet.io.send(checks.as_bytes(data, "send", 2))
+
+
+def get_priv(applet: AppletState) -> Any:
+    return applet.priv
+
+
+def set_priv(applet: AppletState, data: Any) -> None:
+    applet.priv = data
+
+
+FUNCTIONS = {
+    "set_status": set_status,
+    "add_header": add_header,
+    "start_response": start_response,
+    "getline": getline,
+    "receive": receive,
+    "send": send,
+    "get_priv": get_priv,
+    "set_priv": set_priv,
+}

@@ -1,0 +1,39 @@
+"""Lua services (``http-request use-service lua.NAME``) as callables for the HTTP stream."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import runner
+from .applet_http import AppletState
+from .contexts import Budget, Context, Run
+from .http import headers_table
+
+
+class LuaHttpService:
+    def __init__(self, engine: Any, name: str, function: Any) -> None:
+        self.engine, self.name, self.function = engine, name, function
+
+    def __call__(self, txn: Any, io: Any) -> None:
+        """Run the service to its end; the stream finishes the response (500 if none was started)."""
+        state = AppletState(io, txn)
+        applet = self.engine.applet_object(state, txn)
+        budget = Budget(self.engine.limits.service_timeout)
+        result = runner.run(self.engine.runtime, self.function, Run(Context.SERVICE, self.name, txn, budget),
+                            applet, forced_yield=self.engine.limits.forced_yield)
+        if result.outcome in (runner.Outcome.ERROR, runner.Outcome.TIMEOUT):
+            what = "execution timeout" if result.outcome is runner.Outcome.TIMEOUT else "runtime error"
+            self.engine.logger.alert(f"Lua applet http '{self.name}': {what}: {result.error}")
+
+
+def applet_fields(runtime: Any, request: Any) -> dict[str, Any]:
+    """The attributes AppletHTTP exposes: method, path, qs, version, length, headers."""
+    length = request.headers.get_all("content-length")
+    return {
+        "method": request.method,
+        "path": request.path,
+        "qs": request.query or "",
+        "version": request.version.removeprefix("HTTP/"),
+        "length": int(length[-1]) if length and length[-1].isdigit() else 0,
+        "headers": headers_table(runtime, request.headers),
+    }

@@ -1,0 +1,143 @@
+"""What rule parsers need while the configuration is compiled: samples, conditions, Lua.
+
+One CompileEnv per proxy: it knows the proxy's ACLs, the shared sample
+registry and pattern library, and the Lua engine, and it implements the
+ActionEnv protocols of ``worker.rules`` so that worker code never imports Lua.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from luaproxy.lua_api.actions import LuaAction
+from luaproxy.lua_api.engine import LuaEngine
+from luaproxy.lua_api.errors import LuaApiError
+from luaproxy.lua_api.services import LuaHttpService
+from luaproxy.worker.rules.errors import RuleError
+from luaproxy.worker.rules.verdict import Verdict
+from luaproxy.worker.samples import (
+    AclSet,
+    Condition,
+    PatternLibrary,
+    SampleError,
+    SampleRegistry,
+    parse_expr,
+    parse_log_format,
+    parse_var_name,
+)
+from luaproxy.worker.samples.vars import check_conditions
+
+from .config.errors import did_you_mean
+
+
+class CompileEnv:
+    def __init__(self, engine: LuaEngine, registry: SampleRegistry, library: PatternLibrary,
+                 acls: AclSet, origin: tuple[str, int] = ("", 0)) -> None:
+        self.engine = engine
+        self.registry = registry
+        self.library = library
+        self.acls = acls
+        self.origin = origin
+
+    def at(self, origin: tuple[str, int]) -> CompileEnv:
+        """The same environment, reporting errors at another config line."""
+        return CompileEnv(self.engine, self.registry, self.library, self.acls, origin)
+
+    # Samples.
+
+    def condition(self, words: tuple[str, ...]) -> Condition:
+        try:
+            return self.acls.parse_condition(words, self.origin)
+        except SampleError as exc:
+            raise RuleError(str(exc)) from None
+
+    def log_format(self, text: str) -> Any:
+        try:
+            return parse_log_format(text, self.registry, self.library, origin=self.origin)
+        except SampleError as exc:
+            raise RuleError(str(exc)) from None
+
+    def set_var(self, name: str, expression: str) -> Any:
+        var_text, _, condition_text = name.partition(",")
+        try:
+            var = parse_var_name(var_text)
+            conditions = check_conditions(condition_text.split(",")) if condition_text else ()
+            expr = parse_expr(expression, self.registry, self.library, origin=self.origin)
+        except SampleError as exc:
+            raise RuleError(str(exc)) from None
+
+        def set_var(txn: Any) -> Verdict:
+            smp = expr.evaluate(txn)
+            if smp is not None:
+                txn.vars.set(var, smp, conditions)
+            return Verdict.CONTINUE
+
+        return set_var
+
+    def unset_var(self, name: str) -> Any:
+        try:
+            var = parse_var_name(name)
+        except SampleError as exc:
+            raise RuleError(str(exc)) from None
+
+        def unset_var(txn: Any) -> Verdict:
+            txn.vars.unset(var)
+            return Verdict.CONTINUE
+
+        return unset_var
+
+    def pattern_update(self, operation: str, file: str, key: Any, value: Any) -> Any:
+        kind = "map" if operation.endswith("map") else "acl"
+        try:
+            if kind == "map":
+                self.library.load_map(file, self.origin)
+            else:
+                self.library.load_acl_file(file, self.origin)
+        except SampleError as exc:
+            raise RuleError(str(exc)) from None
+        updates = self.engine.pattern_updates
+
+        def update(txn: Any) -> Verdict:
+            try:
+                updates.apply(operation, file, key.render(txn), value.render(txn) if value else None)
+            except LuaApiError as exc:
+                txn.log(3, f"{operation}({file}): {exc}")
+            return Verdict.CONTINUE
+
+        return update
+
+    # Lua.
+
+    def lua_action(self, kind: str, name: str, args: tuple[str, ...]) -> LuaAction:
+        registered = self.engine.registry.actions.get(name)
+        if registered is None:
+            raise RuleError(f"'lua.{name}' is not a registered Lua action.",
+                            did_you_mean(name, self.engine.registry.actions) or
+                            "Register it with core.register_action() in a lua-load file.")
+        if kind not in registered.kinds:
+            raise RuleError(f"Lua action 'lua.{name}' is registered for {', '.join(registered.kinds)}, "
+                            f"not for {kind}.", "Add the kind to its core.register_action() call.")
+        if len(args) < registered.nb_args:
+            raise RuleError(f"Lua action 'lua.{name}' expects {registered.nb_args} argument(s), "
+                            f"got {len(args)}.")
+        return LuaAction(self.engine, name, registered.function, args)
+
+    def lua_function_action(self, name: str, args: tuple[str, ...]) -> LuaAction:
+        function = self.engine.global_function(name)
+        if function is None:
+            raise RuleError(f"Lua function '{name}' does not exist once the lua-load files have run.",
+                            "Define it as a global function in a lua-load file.")
+        return LuaAction(self.engine, name, function, args)
+
+    def service(self, name: str) -> Any:
+        if not name.startswith("lua."):
+            raise RuleError(f"unknown service '{name}'.", "Use lua.<name> (core.register_service).")
+        registered = self.engine.registry.services.get(name[4:])
+        if registered is None:
+            raise RuleError(f"'{name}' is not a registered Lua service.",
+                            did_you_mean(name[4:], self.engine.registry.services) or
+                            "Register it with core.register_service() in a lua-load file.")
+        if registered.mode != "http":
+            raise RuleError(f"Lua service '{name}' is a {registered.mode} service; http-request needs an "
+                            "http one.")
+        return LuaHttpService(self.engine, registered.name, registered.function)

@@ -1,0 +1,92 @@
+"""HAProxy's default error pages, ``errorfile`` overrides, and replies built by rules.
+
+The texts and headers are haproxy 2.6's own (checked on the wire): generated
+replies use lower-case headers and keep the connection; the parser's 400 and
+the 408 use the legacy capitalised form with ``Connection: close``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .message import Headers, ResponseHead
+
+MESSAGES: dict[int, tuple[str, str]] = {
+    200: ("OK", "Service ready."),
+    400: ("Bad request", "Your browser sent an invalid request."),
+    401: ("Unauthorized", "You need a valid user and password to access this content."),
+    403: ("Forbidden", "Request forbidden by administrative rules."),
+    404: ("Not Found", "The resource could not be found."),
+    405: ("Method Not Allowed", "A request was made of a resource using a request method not supported by that "
+                                "resource"),
+    407: ("Unauthorized", "You need a valid user and password to access this content."),
+    408: ("Request Time-out", "Your browser didn't send a complete request in time."),
+    410: ("Gone", "The resource is no longer available and will not be available again."),
+    413: ("Payload Too Large", "The request entity exceeds the maximum allowed."),
+    425: ("Too Early", "Your browser sent early data."),
+    429: ("Too Many Requests", "You have sent too many requests in a given amount of time."),
+    500: ("Internal Server Error", "An internal server error occurred."),
+    501: ("Not Implemented", "The server does not support the functionality required to fulfill the request."),
+    502: ("Bad Gateway", "The server returned an invalid or incomplete response."),
+    503: ("Service Unavailable", "No server is available to handle this request."),
+    504: ("Gateway Time-out", "The server didn't respond in time."),
+}
+LEGACY = frozenset({400, 408})
+REASONS = {
+    100: "Continue", 101: "Switching Protocols", 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content",
+    206: "Partial Content", 301: "Moved Permanently", 302: "Found", 303: "See Other", 304: "Not Modified",
+    307: "Temporary Redirect", 308: "Permanent Redirect", 400: "Bad Request", 401: "Unauthorized",
+    403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout", 409: "Conflict",
+    410: "Gone", 413: "Payload Too Large", 414: "URI Too Long", 415: "Unsupported Media Type",
+    418: "I'm a teapot", 421: "Misdirected Request", 422: "Unprocessable Content", 425: "Too Early",
+    429: "Too Many Requests", 500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway",
+    503: "Service Unavailable", 504: "Gateway Timeout",
+}
+
+
+def reason(status: int) -> str:
+    if status in MESSAGES:
+        return MESSAGES[status][0]
+    return REASONS.get(status, "Other")
+
+
+@dataclass(slots=True)
+class Reply:
+    """A complete response produced by luaproxy itself (error page, return, redirect, deny)."""
+
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    close: bool = False
+    raw: bytes | None = None
+
+    def head(self) -> ResponseHead:
+        fields = [("content-length", str(len(self.body))), *self.headers]
+        return ResponseHead(self.status, reason(self.status), "HTTP/1.1", Headers(fields))
+
+
+def error_page(status: int) -> Reply:
+    title, text = MESSAGES.get(status, (reason(status), ""))
+    body = f"<html><body><h1>{status} {title}</h1>\n{text}\n</body></html>\n".encode("latin-1")
+    if status in LEGACY:
+        head = (f"HTTP/1.1 {status} {title}\r\nContent-length: {len(body)}\r\nCache-Control: no-cache\r\n"
+                "Connection: close\r\nContent-Type: text/html\r\n\r\n").encode("latin-1")
+        return Reply(status, body=body, close=True, raw=head + body)
+    return Reply(status, [("cache-control", "no-cache"), ("content-type", "text/html")], body)
+
+
+class ErrorPages:
+    """The pages of one proxy: defaults, replaced by ``errorfile CODE FILE`` (a raw HTTP response)."""
+
+    def __init__(self, files: dict[int, bytes] | None = None) -> None:
+        self.files = files or {}
+
+    @classmethod
+    def load(cls, errorfiles: dict[int, str]) -> ErrorPages:
+        return cls({code: Path(path).read_bytes() for code, path in errorfiles.items()})
+
+    def reply(self, status: int) -> Reply:
+        if status in self.files:
+            return Reply(status, close=status in LEGACY, raw=self.files[status])
+        return error_page(status)

@@ -1,0 +1,480 @@
+"""An HTTP-mode stream: one client connection, its requests one after another.
+
+The sans-I/O core (``Connection``) parses and frames; this module does the
+I/O around it: read a request head, run the rules, pick a server, stream the
+body both ways (never buffering it whole), answer errors with HAProxy's
+statuses and pages, and keep both sides alive when HTTP allows.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import Any
+
+import gevent
+from gevent import socket as gsocket
+
+from ..channel import Channel
+from ..context import WorkerContext
+from ..proxy import Proxy
+from ..rules.evaluate import run_rules
+from ..rules.verdict import Verdict
+from ..txn import Transaction
+from .connection import Connection
+from .errors import LocalProtocolError, RemoteProtocolError
+from .events import NEED_DATA, ConnectionClosed, Data, EndOfMessage, InformationalResponse, Request, Response
+from .message import RequestHead, ResponseHead
+from .pages import Reply
+from .server_pool import ServerConnection, ServerPool
+from .state import CLIENT, DONE, SERVER
+
+READ_SIZE = 65536
+MAXREWRITE = 1024
+
+
+class ClientGone(Exception):
+    """The client closed or reset: nothing more can be sent to it."""
+
+
+class ServerFailed(Exception):
+    """The exchange with the server failed; *status* is what the client gets if nothing was sent yet."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class HttpStream:
+    def __init__(self, worker: WorkerContext, frontend: Proxy, client: socket.socket, so_id: int,
+                 pool: ServerPool) -> None:
+        self.worker = worker
+        self.frontend = frontend
+        self.client = client
+        self.so_id = so_id
+        self.pool = pool
+        self.front = Connection(SERVER, max_head_size=max(worker.bufsize - MAXREWRITE, 1024))
+        self.server: ServerConnection | None = None
+        self.body_pump: gevent.Greenlet | None = None
+        self.session_vars = worker.new_vars()
+
+    # The connection's life.
+
+    def serve(self) -> None:
+        self.frontend.current_conns += 1
+        self.frontend.total_conns += 1
+        try:
+            self._serve()
+        except ClientGone:
+            pass
+        finally:
+            self.frontend.current_conns -= 1
+            self._drop_server()
+            self.client.close()
+
+    def _serve(self) -> None:
+        first = True
+        while True:
+            head = self._read_request(first)
+            if head is None:
+                return
+            first = False
+            if not self._transaction(head) or not self._next_cycle():
+                return
+
+    def _next_cycle(self) -> bool:
+        if self.front.states != {CLIENT: DONE, SERVER: DONE}:
+            return False
+        self.front.start_next_cycle()
+        return True
+
+    # Reading requests.
+
+    def _read_request(self, first: bool) -> RequestHead | None:
+        fe = self.frontend
+        request_timeout = fe.timeout("http-request") or fe.timeout("client")
+        idle_timeout = request_timeout if first else (fe.timeout("http-keep-alive") or request_timeout)
+        started = time.monotonic()
+        while True:
+            try:
+                event = self.front.next_event()
+            except RemoteProtocolError as exc:
+                self._send_reply(self.pages.reply(exc.status_hint))
+                return None
+            if isinstance(event, Request):
+                return event.head
+            if event is not NEED_DATA:
+                return None
+            waiting = not self.front.trailing_data[0]
+            limit = idle_timeout if waiting else request_timeout
+            remaining = None if limit is None else max(limit - (time.monotonic() - started), 0.0)
+            try:
+                data = self._recv_client(remaining)
+            except TimeoutError:
+                if not waiting or (first and not fe.options.get("http-ignore-probes")):
+                    self._send_reply(self.pages.reply(408))
+                return None
+            self.front.receive_data(data)
+
+    def _recv_client(self, timeout: float | None) -> bytes:
+        self.client.settimeout(timeout)
+        try:
+            return self.client.recv(READ_SIZE)
+        except TimeoutError:
+            raise
+        except OSError:
+            return b""
+
+    def _send_client(self, data: bytes) -> None:
+        try:
+            self.client.sendall(data)
+        except OSError:
+            raise ClientGone from None
+
+    @property
+    def pages(self) -> Any:
+        return self.frontend.error_pages
+
+    # One transaction.
+
+    def _transaction(self, head: RequestHead) -> bool:
+        """Run rules and forward; True when the client connection may serve another request."""
+        txn = self._new_txn(head)
+        fe = self.frontend
+        verdict = run_rules(fe.ruleset("http-request"), txn)
+        backend = None
+        if verdict is Verdict.ACCEPT and txn.service is None:
+            backend = self._choose_backend(txn)
+            if backend is not None and backend is not fe:
+                txn.backend = backend
+                verdict = run_rules(backend.ruleset("http-request"), txn)
+        if txn.service is not None:
+            return self._run_service(txn)
+        if verdict is not Verdict.ACCEPT:
+            return self._refuse(txn, verdict)
+        if backend is None:
+            return self._error(503)
+        txn.backend = backend
+        return self._forward(txn, backend)
+
+    def _new_txn(self, head: RequestHead) -> Transaction:
+        req = Channel("req", self.worker.bufsize)
+        res = Channel("res", self.worker.bufsize)
+        res.connect(self._send_client)
+        txn = Transaction(self.client, self.frontend, req, res, self.worker.logger, self.so_id,
+                          self.worker.proxies, self.worker.process, self.session_vars.new_transaction())
+        txn.request = head
+        txn.http = txn
+        return txn
+
+    def _choose_backend(self, txn: Transaction) -> Proxy | None:
+        fe = self.frontend
+        for rule in fe.switching_rules:
+            if rule.applies(txn):
+                return rule.backend
+        if fe.default_backend is not None:
+            return fe.default_backend
+        return fe if fe.has_backend else None
+
+    def _refuse(self, txn: Transaction, verdict: Verdict) -> bool:
+        """A rule stopped the request: its reply, HAProxy's page, or a plain close."""
+        if txn.reply is not None:
+            self._discard_request_body()
+            return self._send_reply(txn.reply)
+        if verdict is Verdict.REJECT:
+            return self._error(403)
+        if verdict is Verdict.ERROR:
+            return self._error(500)
+        return False
+
+    def _error(self, status: int) -> bool:
+        self._discard_request_body()
+        return self._send_reply(self.pages.reply(status))
+
+    def _send_reply(self, reply: Reply) -> bool:
+        """Send a reply of our own; True if the connection stays usable."""
+        if reply.raw is not None:
+            self._send_client(reply.raw)
+            return False
+        try:
+            data = self.front.send(Response(reply.head()))
+            data += self.front.send(Data(reply.body)) if reply.body else b""
+            data += self.front.send(EndOfMessage())
+        except LocalProtocolError:
+            return False
+        self._send_client(data)
+        return not reply.close
+
+    def _discard_request_body(self) -> None:
+        """Read and drop the rest of a request we answer ourselves (bounded by the client timeout)."""
+        timeout = self.frontend.timeout("client")
+        try:
+            while True:
+                event = self.front.next_event()
+                if isinstance(event, EndOfMessage | ConnectionClosed):
+                    return
+                if event is NEED_DATA:
+                    if self.front.they_are_waiting_for_100_continue:
+                        return
+                    self.front.receive_data(self._recv_client(timeout))
+                elif not isinstance(event, Data):
+                    return
+        except (RemoteProtocolError, TimeoutError):
+            return
+
+    # Forwarding to a server.
+
+    def _forward(self, txn: Transaction, backend: Proxy) -> bool:
+        head = txn.request
+        if self._option(backend, "forwardfor") and txn.src:
+            head.headers.add("X-Forwarded-For", txn.src)
+        if self._option(backend, "httpclose") or self._option(backend, "http-server-close"):
+            head.headers.set("Connection", "close")
+        try:
+            self._send_request(txn, backend, head)
+            response = self._relay_response(txn, backend)
+        except ServerFailed as failure:
+            self._drop_server()
+            if self.body_pump is not None:
+                self.body_pump.kill()
+            self._send_reply(self.pages.reply(failure.status))
+            return False
+        finished = self._finish_request_body()
+        self._release_server(backend)
+        if self._option(backend, "httpclose") or not finished:
+            return False
+        return response is not None
+
+    def _option(self, backend: Proxy, name: str) -> bool:
+        return bool(self.frontend.options.get(name) or backend.options.get(name))
+
+    def _send_request(self, txn: Transaction, backend: Proxy, head: RequestHead) -> None:
+        """Connect (or reuse), send the head, and start streaming the body if there is one."""
+        first_body_event = self._peek_request_body()
+        for attempt in range(1 + backend.retries):
+            conn = self._connect(txn, backend)
+            if conn is None:
+                raise ServerFailed(503)
+            try:
+                data = conn.http.send(Request(head))
+                if isinstance(first_body_event, EndOfMessage):
+                    data += conn.http.send(first_body_event)
+                conn.sock.sendall(data)
+            except LocalProtocolError:
+                conn.close()
+                raise ServerFailed(500) from None
+            except OSError:
+                conn.close()
+                if attempt < backend.retries:
+                    continue
+                raise ServerFailed(503) from None
+            self.server = conn
+            break
+        if not isinstance(first_body_event, EndOfMessage):
+            self.body_pump = gevent.spawn(self._pump_request_body, first_body_event)
+
+    def _peek_request_body(self) -> Any:
+        """EndOfMessage when the request has no body (or it is all here), else the first body event."""
+        try:
+            event = self.front.next_event()
+        except RemoteProtocolError as exc:
+            raise ServerFailed(exc.status_hint) from None
+        return event
+
+    def _connect(self, txn: Transaction, backend: Proxy) -> ServerConnection | None:
+        server = backend.balancer.pick(txn) if backend.balancer else None
+        if server is None:
+            return None
+        txn.server = server
+        pooled = self.pool.take(server)
+        if pooled is not None:
+            return pooled
+        timeout = backend.timeout("connect")
+        for _ in range(1 + backend.retries):
+            try:
+                sock = gsocket.create_connection((server.host, server.port), timeout=timeout)
+            except OSError:
+                continue
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            server.total_conns += 1
+            backend.total_conns += 1
+            return ServerConnection(server, sock, Connection(CLIENT))
+        return None
+
+    def _pump_request_body(self, first: Any) -> None:
+        """Client body → server, event by event; runs beside the response relay (100-continue)."""
+        conn = self.server
+        assert conn is not None
+        event = first
+        timeout = self.frontend.timeout("client")
+        try:
+            while True:
+                if event is NEED_DATA:
+                    self.front.receive_data(self._recv_client(timeout))
+                elif isinstance(event, Data | EndOfMessage):
+                    conn.sock.sendall(conn.http.send(event))
+                    if isinstance(event, EndOfMessage):
+                        return
+                else:
+                    return
+                event = self.front.next_event()
+        except (RemoteProtocolError, LocalProtocolError, OSError):
+            conn.sock.close()
+
+    def _finish_request_body(self) -> bool:
+        """True when the request body was fully forwarded."""
+        pump, self.body_pump = self.body_pump, None
+        if pump is None:
+            return True
+        if not pump.dead:
+            pump.kill()
+            return False
+        return self.front.their_state is DONE
+
+    def _relay_response(self, txn: Transaction, backend: Proxy) -> ResponseHead | None:
+        conn = self.server
+        assert conn is not None
+        timeout = backend.timeout("server")
+        head: ResponseHead | None = None
+        while True:
+            try:
+                event = conn.http.next_event()
+            except RemoteProtocolError:
+                if head is None:
+                    raise ServerFailed(502) from None
+                raise ClientGone from None
+            if event is NEED_DATA:
+                conn.sock.settimeout(timeout)
+                try:
+                    data = conn.sock.recv(READ_SIZE)
+                except TimeoutError:
+                    if head is None:
+                        raise ServerFailed(504) from None
+                    raise ClientGone from None
+                except OSError:
+                    data = b""
+                conn.http.receive_data(data)
+                continue
+            if isinstance(event, InformationalResponse):
+                self._send_client(self.front.send(event))
+            elif isinstance(event, Response):
+                head = self._response_rules(txn, backend, event.head)
+                self._send_client(self.front.send(Response(head)))
+            elif isinstance(event, Data):
+                self._send_client(self.front.send(event))
+            elif isinstance(event, EndOfMessage):
+                self._send_client(self.front.send(event))
+                return head
+            elif isinstance(event, ConnectionClosed):
+                if head is None:
+                    raise ServerFailed(502)
+                return head
+
+    def _response_rules(self, txn: Transaction, backend: Proxy, head: ResponseHead) -> ResponseHead:
+        txn.response = head
+        for proxy in (backend, self.frontend) if backend is not self.frontend else (backend,):
+            verdict = run_rules(proxy.ruleset("http-response"), txn)
+            if verdict is Verdict.ACCEPT:
+                continue
+            raise ServerFailed(500 if verdict is Verdict.ERROR else 502)
+        return txn.response
+
+    def _release_server(self, backend: Proxy) -> None:
+        conn, self.server = self.server, None
+        if conn is None:
+            return
+        reusable = conn.http.states == {CLIENT: DONE, SERVER: DONE} and not (
+            self._option(backend, "http-server-close") or self._option(backend, "httpclose"))
+        if reusable:
+            self.pool.give_back(conn)
+        else:
+            conn.close()
+
+    def _drop_server(self) -> None:
+        conn, self.server = self.server, None
+        if conn is not None:
+            conn.close()
+
+    # Services (http-request use-service).
+
+    def _run_service(self, txn: Transaction) -> bool:
+        service = txn.service
+        txn.service = None
+        io = ServiceIO(self, txn)
+        service(txn, io)
+        return io.finish()
+
+
+class ServiceIO:
+    """What an HTTP service (a Lua AppletHTTP) reads and writes: the request body, the response."""
+
+    def __init__(self, stream: HttpStream, txn: Transaction) -> None:
+        self.stream = stream
+        self.txn = txn
+        self.request = txn.request
+        self.body_done = False
+        self.head_sent = False
+        self.response_done = False
+        self._pending = bytearray()
+
+    def receive(self, size: int | None = None) -> bytes:
+        """Up to *size* body bytes (all of it when None); b"" at the end of the body."""
+        while (size is None or len(self._pending) < size) and not self.body_done:
+            if not self._pull():
+                break
+        if size is None:
+            size = len(self._pending)
+        data = bytes(self._pending[:size])
+        del self._pending[:size]
+        return data
+
+    def getline(self) -> bytes:
+        while b"\n" not in self._pending and not self.body_done:
+            if not self._pull():
+                break
+        end = self._pending.find(b"\n")
+        size = len(self._pending) if end < 0 else end + 1
+        data = bytes(self._pending[:size])
+        del self._pending[:size]
+        return data
+
+    def _pull(self) -> bool:
+        front = self.stream.front
+        try:
+            event = front.next_event()
+            if event is NEED_DATA:
+                if front.they_are_waiting_for_100_continue and not self.head_sent:
+                    self.stream._send_client(b"HTTP/1.1 100 Continue\r\n\r\n")
+                front.receive_data(self.stream._recv_client(self.stream.frontend.timeout("client")))
+                return True
+        except (RemoteProtocolError, TimeoutError):
+            self.body_done = True
+            return False
+        if isinstance(event, Data):
+            self._pending += event.data
+            return True
+        self.body_done = True
+        return False
+
+    def send_head(self, head: ResponseHead) -> None:
+        self.stream._send_client(self.stream.front.send(Response(head)))
+        self.head_sent = True
+
+    def send(self, data: bytes) -> None:
+        if data:
+            self.stream._send_client(self.stream.front.send(Data(data)))
+
+    def finish(self) -> bool:
+        """End the response (and the request body); True when the connection may go on."""
+        if not self.head_sent:
+            return self.stream._error(500)
+        if not self.response_done:
+            self.response_done = True
+            try:
+                self.stream._send_client(self.stream.front.send(EndOfMessage()))
+            except LocalProtocolError:
+                return False
+        while not self.body_done:
+            if not self._pull():
+                break
+        return self.stream.front.their_state is DONE

@@ -1,0 +1,348 @@
+"""Actions of ``http-request`` and ``http-response`` rules.
+
+Each keyword is declared once in ``REQUEST``/``RESPONSE`` with its parser.
+Values written as log-format strings (``%[expr]``) are compiled by the
+environment's sample engine; Lua actions and services come from the
+environment as plain callables, so this module never imports Lua.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..http.message import Headers
+from ..http.pages import Reply, error_page
+from ..http.pages import reason as default_reason
+from .errors import RuleError
+from .verdict import Verdict
+
+Action = Callable[[Any], Verdict]
+Parser = Callable[[str, tuple[str, ...], "HttpActionEnv"], Action]
+
+
+class Renderer(Protocol):
+    def render(self, ctx: Any) -> str: ...
+
+
+class HttpActionEnv(Protocol):
+    """What HTTP action parsers need from the configuration being compiled."""
+
+    def log_format(self, text: str) -> Renderer: ...
+
+    def set_var(self, name: str, expression: str) -> Action: ...
+
+    def unset_var(self, name: str) -> Action: ...
+
+    def pattern_update(self, operation: str, file: str, key: Renderer, value: Renderer | None) -> Action: ...
+
+    def lua_action(self, kind: str, name: str, args: tuple[str, ...]) -> Action: ...
+
+    def lua_function_action(self, name: str, args: tuple[str, ...]) -> Action: ...
+
+    def service(self, name: str) -> Callable[[Any, Any], None]: ...
+
+
+def _args(keyword: str, args: tuple[str, ...], count: int, usage: str) -> tuple[str, ...]:
+    if len(args) != count:
+        raise RuleError(f"'{keyword}' expects {usage}.")
+    return args
+
+
+def _allow(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
+    _args("allow", args, 0, "no argument")
+    return lambda txn: Verdict.ACCEPT
+
+
+def _deny(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
+    status = 403 if kind == "http-req" else 502
+    rest = list(args)
+    if rest[:1] == ["deny_status"]:
+        if len(rest) < 2 or not rest[1].isdigit():
+            raise RuleError("'deny deny_status' expects a status code.")
+        status = int(rest[1])
+        rest = rest[2:]
+    reply = _reply_builder(status, rest, env, "deny") if rest else None
+
+    def deny(txn: Any) -> Verdict:
+        txn.reply = reply(txn) if reply else error_page(status)
+        return Verdict.REJECT
+
+    return deny
+
+
+def _return(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
+    rest = list(args)
+    status = 200
+    if rest[:1] == ["status"]:
+        if len(rest) < 2 or not rest[1].isdigit() or not 200 <= int(rest[1]) <= 599:
+            raise RuleError("'return status' expects a status code between 200 and 599.")
+        status = int(rest[1])
+        rest = rest[2:]
+    reply = _reply_builder(status, rest, env, "return")
+
+    def return_(txn: Any) -> Verdict:
+        txn.reply = reply(txn)
+        return Verdict.DONE
+
+    return return_
+
+
+def _reply_builder(status: int, words: list[str], env: HttpActionEnv, keyword: str) -> Callable[[Any], Reply]:
+    """``[content-type T] [string S | lf-string F | file F | lf-file F] [hdr N F]*`` → a reply maker."""
+    content_type: str | None = None
+    body: Renderer | bytes | None = None
+    headers: list[tuple[str, Renderer]] = []
+    while words:
+        word = words.pop(0)
+        if word in ("content-type", "string", "lf-string", "file", "lf-file") and not words:
+            raise RuleError(f"'{keyword} {word}' expects a value.")
+        if word == "content-type":
+            content_type = words.pop(0)
+        elif word == "string":
+            body = words.pop(0).encode("latin-1")
+        elif word == "lf-string":
+            body = env.log_format(words.pop(0))
+        elif word in ("file", "lf-file"):
+            path = words.pop(0)
+            try:
+                text = Path(path).read_bytes()
+            except OSError as exc:
+                raise RuleError(f"'{keyword} {word}': cannot read '{path}' ({exc.strerror}).") from None
+            body = text if word == "file" else env.log_format(text.decode("latin-1"))
+        elif word == "hdr":
+            if len(words) < 2:
+                raise RuleError(f"'{keyword} hdr' expects a name and a value.")
+            headers.append((words.pop(0), env.log_format(words.pop(0))))
+        elif word == "default-errorfiles":
+            continue
+        else:
+            raise RuleError(f"'{keyword}': unexpected '{word}'.",
+                            "Expected content-type, string, lf-string, file, lf-file or hdr.")
+    if body is not None and content_type is None:
+        raise RuleError(f"'{keyword}': a body needs a 'content-type'.")
+
+    def build(txn: Any) -> Reply:
+        if body is None:
+            return error_page(status) if keyword == "deny" or status >= 400 else Reply(status)
+        data = body if isinstance(body, bytes) else body.render(txn).encode("latin-1")
+        extra = [("content-type", content_type or "")] + [(n, r.render(txn)) for n, r in headers]
+        return Reply(status, extra, data)
+
+    return build
+
+
+REDIRECT_CODES = (301, 302, 303, 307, 308)
+
+
+def _redirect(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
+    if len(args) < 2 or args[0] not in ("location", "prefix", "scheme"):
+        raise RuleError("'redirect' expects 'location', 'prefix' or 'scheme' and a value.")
+    mode, target = args[0], env.log_format(args[1])
+    code, drop_query, append_slash = 302, False, False
+    rest = list(args[2:])
+    while rest:
+        word = rest.pop(0)
+        if word == "code":
+            if not rest or not rest[0].isdigit() or int(rest[0]) not in REDIRECT_CODES:
+                raise RuleError(f"'redirect code' expects one of {', '.join(map(str, REDIRECT_CODES))}.")
+            code = int(rest.pop(0))
+        elif word == "drop-query":
+            drop_query = True
+        elif word == "append-slash":
+            append_slash = True
+        elif word in ("set-cookie", "clear-cookie") and rest:
+            rest.pop(0)
+        else:
+            raise RuleError(f"'redirect': unexpected '{word}'.", "Expected code, drop-query or append-slash.")
+
+    def redirect(txn: Any) -> Verdict:
+        value = target.render(txn)
+        request = txn.request
+        if mode == "location":
+            location = value
+        else:
+            path = request.path if drop_query or request.query is None else f"{request.path}?{request.query}"
+            if append_slash and not request.path.endswith("/"):
+                path = request.path + "/" + ("" if drop_query or request.query is None else f"?{request.query}")
+            if mode == "prefix":
+                location = ("" if value == "/" else value) + path
+            else:
+                host = request.headers.get_all("host")
+                location = f"{value}://{host[-1] if host else ''}{path}"
+        txn.reply = Reply(code, [("location", location), ("cache-control", "no-cache")])
+        return Verdict.DONE
+
+    return redirect
+
+
+def _header_action(operation: str) -> Parser:
+    def parse(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
+        name, value = _args(operation, args, 2, "a header name and a value")
+        fmt = env.log_format(value)
+
+        def act(txn: Any) -> Verdict:
+            headers = _message(txn, kind).headers
+            getattr(headers, "set" if operation == "set-header" else "add")(name, fmt.render(txn))
+            return Verdict.CONTINUE
+
+        return act
+
+    return parse
+
+
+def _del_header(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
+    if not args:
+        raise RuleError("'del-header' expects a header name.")
+    name = args[0]
+
+    def act(txn: Any) -> Verdict:
+        _message(txn, kind).headers.remove(name)
+        return Verdict.CONTINUE
+
+    return act
+
+
+def _replace(operation: str) -> Parser:
+    def parse(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
+        name, pattern, replacement = _args(operation, args, 3, "a header name, a regex and a replacement")
+        regex = _regex(pattern)
+        fmt = env.log_format(replacement)
+
+        def act(txn: Any) -> Verdict:
+            headers: Headers = _message(txn, kind).headers
+            method = headers.replace_full if operation == "replace-header" else headers.replace_value
+            method(name, regex, fmt.render(txn))
+            return Verdict.CONTINUE
+
+        return act
+
+    return parse
+
+
+def _regex(pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise RuleError(f"invalid regex '{pattern}': {exc}.") from None
+
+
+def _request_setter(operation: str) -> Parser:
+    def parse(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
+        (value,) = _args(operation, args, 1, "a value")
+        fmt = env.log_format(value)
+
+        def act(txn: Any) -> Verdict:
+            request, text = txn.request, fmt.render(txn)
+            if operation == "set-path":
+                request.set_path(text)
+            elif operation == "set-query":
+                request.set_query(text)
+            elif operation == "set-method":
+                request.method = text
+            else:
+                request.set_uri(text)
+            return Verdict.CONTINUE
+
+        return act
+
+    return parse
+
+
+def _set_status(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
+    if not args or not args[0].isdigit() or not 100 <= int(args[0]) <= 999:
+        raise RuleError("'set-status' expects a status code.")
+    status = int(args[0])
+    reason = None
+    if len(args) == 3 and args[1] == "reason":
+        reason = args[2]
+    elif len(args) != 1:
+        raise RuleError("'set-status' expects a status code and optionally 'reason <text>'.")
+
+    def act(txn: Any) -> Verdict:
+        txn.response.status = status
+        txn.response.reason = reason if reason is not None else default_reason(status)
+        return Verdict.CONTINUE
+
+    return act
+
+
+def _use_service(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
+    (name,) = _args("use-service", args, 1, "a service name")
+    service = env.service(name)
+
+    def act(txn: Any) -> Verdict:
+        txn.service = service
+        return Verdict.DONE
+
+    return act
+
+
+def _lua_function(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
+    if not args:
+        raise RuleError("'lua' expects the name of a global Lua function.", "Write 'lua <function>'.")
+    return env.lua_function_action(args[0], args[1:])
+
+
+def _message(txn: Any, kind: str) -> Any:
+    return txn.request if kind == "http-req" else txn.response
+
+
+COMMON: dict[str, Parser] = {
+    "allow": _allow,
+    "deny": _deny,
+    "set-header": _header_action("set-header"),
+    "add-header": _header_action("add-header"),
+    "del-header": _del_header,
+    "replace-header": _replace("replace-header"),
+    "replace-value": _replace("replace-value"),
+    "lua": _lua_function,
+}
+REQUEST: dict[str, Parser] = {
+    **COMMON,
+    "return": _return,
+    "redirect": _redirect,
+    "set-path": _request_setter("set-path"),
+    "set-query": _request_setter("set-query"),
+    "set-method": _request_setter("set-method"),
+    "set-uri": _request_setter("set-uri"),
+    "use-service": _use_service,
+}
+RESPONSE: dict[str, Parser] = {**COMMON, "set-status": _set_status, "return": _return}
+
+_FUNCTION_STYLE = re.compile(r"^(set-var|unset-var|set-map|del-map|add-acl|del-acl)\((.+)\)$")
+
+
+def parse(kind: str, words: tuple[str, ...], env: HttpActionEnv) -> Action:
+    """Compile one action; *kind* is 'http-req' or 'http-res' (the Lua action kinds)."""
+    name, args = words[0], tuple(words[1:])
+    if name.startswith("lua."):
+        return env.lua_action(kind, name[4:], args)
+    if m := _FUNCTION_STYLE.match(name):
+        return _function_style(m.group(1), m.group(2), args, env)
+    table = REQUEST if kind == "http-req" else RESPONSE
+    parser = table.get(name)
+    if parser is None:
+        close = difflib.get_close_matches(name, list(table), n=1)
+        hint = f"Did you mean '{close[0]}' maybe ?" if close else \
+            f"Known actions: {', '.join(sorted(table))}, set-var(), set-map(), lua.<name>."
+        raise RuleError(f"unknown action '{name}'.", hint)
+    return parser(kind, args, env)
+
+
+def _function_style(keyword: str, inner: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
+    if keyword == "set-var":
+        if not args:
+            raise RuleError(f"'set-var({inner})' expects a sample expression.")
+        return env.set_var(inner, " ".join(args))
+    if keyword == "unset-var":
+        return env.unset_var(inner)
+    wants_value = keyword == "set-map"
+    if len(args) != (2 if wants_value else 1):
+        raise RuleError(f"'{keyword}({inner})' expects {'a key and a value' if wants_value else 'a key'}.")
+    key = env.log_format(args[0])
+    value = env.log_format(args[1]) if wants_value else None
+    return env.pattern_update(keyword, inner, key, value)

@@ -1,0 +1,20 @@
+"""Evaluate one rule set in order: the loop shared by TCP and HTTP streams."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .verdict import Verdict
+
+
+def run_rules(rules: list[Any], txn: Any) -> Verdict:
+    """ACCEPT when every rule let the transaction through, else the first stopping verdict."""
+    for rule in rules:
+        if not rule.applies(txn):
+            continue
+        verdict = rule.action(txn)
+        if txn.done:
+            return Verdict.DONE
+        if verdict is not Verdict.CONTINUE:
+            return verdict
+    return Verdict.ACCEPT

@@ -1,0 +1,343 @@
+"""ACLs and conditions: ``acl NAME criterion [flags] [operator] value...`` and ``if``/``unless``.
+
+A criterion is a sample expression, or an ACL keyword such as ``path_beg``
+that implies a fetch and a match method.  Flags come before the values:
+``-i`` (ignore case for what follows), ``-f FILE`` (patterns from a shared
+file), ``-m METHOD``, ``-M`` (read -f files as maps), ``-n`` (no name
+resolution), ``-u ID`` (the inline list's id) and ``--``.  Several ``acl``
+lines with one name OR together.  A condition is a disjunction (``||`` or
+``or``) of conjunctions of optionally negated (``!``) ACL names or anonymous
+ACLs between braces; undefined names are errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .args import Origin, parse_sint
+from .context import SampleContext
+from .errors import SampleError, closest
+from .expr import SampleExpr, parse_expr
+from .library import PatternLibrary, PatternRef
+from .patterns import METHODS_BY_NAME, Method, PatternError, PatternIndex
+from .registry import SampleRegistry
+from .types import SampleType, cast
+
+T = SampleType
+
+_DEFAULT_METHODS = {
+    T.BOOL: Method.BOOL,
+    T.SINT: Method.INT,
+    T.ADDR: Method.IP,
+    T.IPV4: Method.IP,
+    T.IPV6: Method.IP,
+    T.STR: Method.STR,
+    T.METH: Method.METH,
+}
+_SUFFIXES = {
+    "": Method.STR,
+    "_beg": Method.BEG,
+    "_dir": Method.DIR,
+    "_dom": Method.DOM,
+    "_end": Method.END,
+    "_len": Method.LEN,
+    "_reg": Method.REG,
+    "_sub": Method.SUB,
+}
+_DERIVED_BASES = {
+    "base": "base",
+    "cook": "req.cook",
+    "hdr": "req.hdr",
+    "path": "path",
+    "req.cook": "req.cook",
+    "req.hdr": "req.hdr",
+    "res.cook": "res.cook",
+    "res.hdr": "res.hdr",
+    "scook": "res.cook",
+    "shdr": "res.hdr",
+    "url": "url",
+    "urlp": "urlp",
+}
+
+
+def _acl_keywords() -> dict[str, tuple[str, Method]]:
+    """ACL-only keywords: name -> (fetch, implied match method)."""
+    table = {
+        f"{base}{suffix}": (fetch, method)
+        for base, fetch in _DERIVED_BASES.items()
+        for suffix, method in _SUFFIXES.items()
+    }
+    table["hdr"] = ("hdr", Method.STR)
+    table["method"] = ("method", Method.METH)
+    return table
+
+
+ACL_KEYWORDS = _acl_keywords()
+
+PREDEFINED = {
+    "FALSE": "always_false",
+    "HTTP": "req.proto_http",
+    "HTTP_1.0": "req.ver 1.0",
+    "HTTP_1.1": "req.ver 1.1",
+    "HTTP_2.0": "req.ver 2.0",
+    "HTTP_CONTENT": "req.hdr_val(content-length) gt 0",
+    "HTTP_URL_ABS": "url_reg ^[^/:]*://",
+    "HTTP_URL_SLASH": "url_beg /",
+    "HTTP_URL_STAR": "url *",
+    "LOCALHOST": "src 127.0.0.1/8 ::1",
+    "METH_CONNECT": "method CONNECT",
+    "METH_DELETE": "method DELETE",
+    "METH_GET": "method GET HEAD",
+    "METH_HEAD": "method HEAD",
+    "METH_OPTIONS": "method OPTIONS",
+    "METH_POST": "method POST",
+    "METH_PUT": "method PUT",
+    "METH_TRACE": "method TRACE",
+    "REQ_CONTENT": "req.len gt 0",
+    "TRUE": "always_true",
+    "WAIT_END": "wait_end",
+}
+
+_OPERATORS = ("eq", "ge", "gt", "le", "lt")
+
+
+@dataclass(slots=True)
+class AclTerm:
+    """One ``acl`` line: an expression, a match method, and the pattern lists to try."""
+
+    expr: SampleExpr
+    method: Method
+    lists: list[tuple[PatternRef, PatternIndex]] = field(default_factory=list)
+
+    def matches(self, ctx: SampleContext, res: bool = False) -> bool:
+        method = self.method
+        for smp in self.expr.evaluate_all(ctx, res):
+            if method is Method.FOUND:
+                return True
+            typed = cast(smp, method.input_type)
+            if typed is None:
+                continue
+            if method is Method.BOOL:
+                if typed.value:
+                    return True
+                continue
+            for ref, index in self.lists:
+                if index.lookup(typed.value, ref.curr_ver) is not None:
+                    return True
+        return False
+
+
+@dataclass(slots=True)
+class Acl:
+    """A named ACL: its lines OR together."""
+
+    name: str
+    terms: list[AclTerm] = field(default_factory=list)
+
+    def matches(self, ctx: SampleContext, res: bool = False) -> bool:
+        return any(term.matches(ctx, res) for term in self.terms)
+
+
+@dataclass(slots=True)
+class Condition:
+    """``if``/``unless`` over OR-ed suites of AND-ed, optionally negated ACLs."""
+
+    suites: list[list[tuple[bool, Acl]]]
+    unless: bool = False
+
+    def matches(self, ctx: SampleContext, res: bool = False) -> bool:
+        result = any(all(acl.matches(ctx, res) != negated for negated, acl in suite) for suite in self.suites)
+        return result != self.unless
+
+
+class AclSet:
+    """The ACLs of one proxy, with the registry and library used to build them."""
+
+    def __init__(self, registry: SampleRegistry, library: PatternLibrary) -> None:
+        self.registry = registry
+        self.library = library
+        self._acls: dict[str, Acl] = {}
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._acls
+
+    def names(self) -> list[str]:
+        return list(self._acls)
+
+    def get(self, name: str, origin: Origin | None = None) -> Acl | None:
+        """A declared ACL, or a predefined one (instantiated on first use, as HAProxy does)."""
+        found = self._acls.get(name)
+        if found is None and name in PREDEFINED:
+            found = Acl(name, [self.parse_term(PREDEFINED[name].split(" "), origin)])
+            self._acls[name] = found
+        return found
+
+    def add(self, words: Sequence[str], origin: Origin | None = None) -> Acl:
+        """An ``acl`` line without the keyword: NAME criterion [flags] [values]."""
+        if not words:
+            raise SampleError("missing ACL name")
+        name = words[0]
+        if not name or any(not (c.isalnum() or c in "-_.:") for c in name):
+            raise SampleError(f"invalid characters in ACL name '{name}'")
+        try:
+            term = self.parse_term(words[1:], origin)
+        except SampleError as err:
+            raise SampleError(f"error detected while parsing ACL '{name}' : {err.message}", err.hint) from None
+        acl = self._acls.get(name)
+        if acl is None or name in PREDEFINED:
+            acl = self._acls[name] = Acl(name)
+        acl.terms.append(term)
+        return acl
+
+    def parse_term(self, words: Sequence[str], origin: Origin | None = None) -> AclTerm:
+        """criterion [flags] [operator] [values...] (an anonymous ACL's content)."""
+        if not words:
+            raise SampleError("missing fetch method")
+        criterion = words[0]
+        expr, implied = self._criterion(criterion, origin)
+        method = implied
+        icase = no_dns = as_map = False
+        unique_id: int | None = None
+        files: list[tuple[str, bool]] = []
+        i = 1
+        while i < len(words) and words[i].startswith("-"):
+            flag = words[i]
+            if flag == "--":
+                i += 1
+                break
+            if flag == "-i":
+                icase = True
+            elif flag == "-n":
+                no_dns = True
+            elif flag == "-M":
+                as_map = True
+            elif flag in ("-f", "-m", "-u"):
+                i += 1
+                arg = words[i] if i < len(words) else ""
+                if flag == "-f":
+                    files.append((arg, icase))
+                elif flag == "-m":
+                    if files:
+                        raise SampleError(
+                            "'-m' must only be specified before patterns and files in parsing ACL expression."
+                        )
+                    found = METHODS_BY_NAME.get(arg)
+                    if found is None or found is Method.METH:
+                        raise SampleError(f"unknown matching method '{arg}' when parsing ACL expression.")
+                    method = found
+                elif (unique_id := parse_sint(arg)) is None:
+                    raise SampleError(f"'-u' expects an integer, got '{arg}'.")
+            else:
+                raise SampleError(
+                    f"'{flag}' is not a valid ACL option. Please use '--' before any pattern beginning with a '-'."
+                )
+            i += 1
+        if method is None:
+            method = _DEFAULT_METHODS.get(expr.out_type)
+            if method is None:
+                raise SampleError(
+                    "matching method must be specified first (using '-m') when using a sample fetch "
+                    f"of this type ('{expr.fetch.name}')."
+                )
+        term = AclTerm(expr, method)
+        if method in (Method.FOUND, Method.BOOL):
+            return term
+        inline = self.library.new_inline(criterion.split("(", 1)[0].split(",", 1)[0], origin, unique_id)
+        for name, file_icase in files:
+            ref = self.library.load_acl_file(name, origin, as_map)
+            term.lists.append((ref, ref.index(method, file_icase, None, not no_dns)))
+        values = _expand_operators(words[i:], method)
+        index = inline.index(method, icase, None, not no_dns)
+        for value in values:
+            try:
+                index.check(value)
+            except PatternError as err:
+                raise SampleError(f"{err}.") from None
+            inline.add(value)
+        term.lists.append((inline, index))
+        return term
+
+    def _criterion(self, text: str, origin: Origin | None) -> tuple[SampleExpr, Method | None]:
+        """Parse a criterion, mapping ACL keywords to their fetch and implied method."""
+        end = 0
+        while end < len(text) and (text[end].isalnum() or text[end] in "._-+"):
+            end += 1
+        name = text[:end]
+        keyword = ACL_KEYWORDS.get(name)
+        implied = None
+        if keyword is not None:
+            fetch_name, implied = keyword
+            text = fetch_name + text[end:]
+        elif self.registry.get_fetch(name) is None:
+            hint = closest(name, [*self.registry.fetch_names(), *ACL_KEYWORDS])
+            raise SampleError(f"unknown fetch method '{name}' in ACL expression '{name}'", hint)
+        expr = parse_expr(text, self.registry, self.library, origin=origin)
+        if expr.converters:
+            implied = None
+        return expr, implied
+
+    def parse_condition(self, words: Sequence[str], origin: Origin | None = None) -> Condition:
+        return parse_condition(words, self, origin)
+
+
+def _expand_operators(words: Sequence[str], method: Method) -> list[str]:
+    """Turn 'lt 5'-style operators into ranges for int/len matching; other methods keep words."""
+    if method not in (Method.INT, Method.LEN):
+        return list(words)
+    out: list[str] = []
+    operator = "eq"
+    for word in words:
+        if word in _OPERATORS:
+            operator = word
+            continue
+        number = parse_sint(word)
+        if operator == "eq" or number is None:
+            out.append(word)
+        elif operator == "lt":
+            out.append(f":{number - 1}")
+        elif operator == "le":
+            out.append(f":{number}")
+        elif operator == "gt":
+            out.append(f"{number + 1}:")
+        else:
+            out.append(f"{number}:")
+    return out
+
+
+def parse_condition(words: Sequence[str], acls: AclSet, origin: Origin | None = None) -> Condition:
+    """``if|unless`` followed by ACL names, ``!``, ``||``/``or`` and ``{ anonymous ACLs }``."""
+    if not words or words[0] not in ("if", "unless"):
+        raise SampleError("a condition must start with 'if' or 'unless'")
+    suites: list[list[tuple[bool, Acl]]] = [[]]
+    i = 1
+    negate = False
+    while i < len(words):
+        word = words[i]
+        i += 1
+        if word in ("||", "or"):
+            suites.append([])
+            negate = False
+            continue
+        while word.startswith("!"):
+            negate = not negate
+            word = word[1:]
+        if not word:
+            continue
+        if word == "{":
+            depth_end = i
+            while depth_end < len(words) and words[depth_end] != "}":
+                depth_end += 1
+            if depth_end >= len(words):
+                raise SampleError("missing closing '}' in condition.")
+            acl = Acl("{anonymous}", [acls.parse_term(words[i:depth_end], origin)])
+            i = depth_end + 1
+        else:
+            found = acls.get(word, origin)
+            if found is None:
+                hint = closest(word, [*acls.names(), *PREDEFINED])
+                raise SampleError(f"no such ACL : '{word}'.", hint)
+            acl = found
+        suites[-1].append((negate, acl))
+        negate = False
+    return Condition([s for s in suites if s], words[0] == "unless")

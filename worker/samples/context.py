@@ -1,0 +1,51 @@
+"""What a sample fetch may read: the stream's view, as a Protocol.
+
+The TCP/HTTP stream implements it; tests use a plain dataclass.  Nothing here
+does I/O: fetches only read attributes and call ``req_data()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from ..http.message import RequestHead, ResponseHead
+from .vars import Vars
+
+
+class ServerView(Protocol):
+    name: str
+    id: int
+    usable: bool
+    current_conns: int
+    maxconn: int  # 0 means no limit
+
+
+class ProxyView(Protocol):
+    name: str
+    id: int
+    current_conns: int
+    servers: Sequence[ServerView]
+
+
+class SampleContext(Protocol):
+    """One stream (connection + current transaction) as fetches see it."""
+
+    src: str | None  # client address, IPv4 or IPv6 text
+    src_port: int | None
+    dst: str | None  # the address the client connected to
+    dst_port: int | None
+    so_id: int  # listener id
+    frontend: ProxyView
+    backend: ProxyView | None  # None until a backend is chosen
+    server: ServerView | None
+    proxies: Mapping[str, ProxyView]
+    vars: Vars
+    process: tuple[int, int]  # (nbproc, proc_id)
+    accept_date: float  # epoch seconds when the connection was accepted (log %t, %Ts)
+    request: RequestHead | None  # None in TCP mode: layer-7 fetches give no sample
+    response: ResponseHead | None
+
+    def req_data(self) -> bytes:
+        """The request channel's buffered input bytes (req.len, req.payload)."""
+        ...

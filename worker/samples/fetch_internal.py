@@ -1,0 +1,200 @@
+"""Fetches from internal states (HAProxy 7.3.2): constants, time, environment, proxies, variables."""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from .args import ArgType, ParseEnv, arg_spec
+from .context import ProxyView, SampleContext
+from .errors import SampleError
+from .registry import fetch
+from .types import Sample, SampleType, clamp64
+from .vars import parse_var_name
+
+T = SampleType
+A = ArgType
+
+_HOSTNAME = socket.gethostname()
+_UNITS = {"s": 1, "ms": 1000, "us": 1000000}
+
+
+def check_unit(position: int) -> Any:
+    """A check accepting an optional time unit ('s', 'ms', 'us') at *position*."""
+
+    def check(values: list[Any], env: ParseEnv) -> list[Any]:
+        if len(values) > position and values[position] not in _UNITS:
+            raise SampleError(f"expects 's', 'ms' or 'us', got '{values[position]}'")
+        return values
+
+    return check
+
+
+def _const(type_: SampleType, value: object) -> Any:
+    smp = Sample(type_, value)
+    return lambda ctx, args: smp
+
+
+def _first(type_: SampleType) -> Any:
+    return lambda ctx, args: Sample(type_, args[0])
+
+
+def _check_bool(values: list[Any], env: ParseEnv) -> list[Any]:
+    if values[0] not in ("true", "false", "1", "0"):
+        raise SampleError("Expects 'true', 'false', '0' or '1'.")
+    return [values[0] in ("true", "1")]
+
+
+def _check_bin(values: list[Any], env: ParseEnv) -> list[Any]:
+    text = values[0]
+    if len(text) % 2:
+        raise SampleError("an even number of hex digit is expected.")
+    try:
+        return [bytes.fromhex(text)]
+    except ValueError:
+        raise SampleError("invalid hex digit.") from None
+
+
+def check_var(values: list[Any], env: ParseEnv) -> list[Any]:
+    return [parse_var_name(values[0]), *values[1:]]
+
+
+def _date(ctx: SampleContext, args: Sequence[Any]) -> Sample:
+    unit = _UNITS[args[1]] if len(args) > 1 else 1
+    now = int(time.time() * unit)
+    return Sample(T.SINT, clamp64(now + (args[0] if args else 0)))
+
+
+def _date_us(ctx: SampleContext, args: Sequence[Any]) -> Sample:
+    return Sample(T.SINT, int(time.time() * 1000000) % 1000000)
+
+
+def _env(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+    value = os.environ.get(args[0])
+    return None if value is None else Sample(T.STR, value)
+
+
+def _rand(ctx: SampleContext, args: Sequence[Any]) -> Sample:
+    value = random.getrandbits(32)
+    if args:
+        value = (value * args[0]) >> 32
+    return Sample(T.SINT, value)
+
+
+def _uuid(ctx: SampleContext, args: Sequence[Any]) -> Sample:
+    return Sample(T.STR, str(uuid.uuid4()))
+
+
+def _check_uuid(values: list[Any], env: ParseEnv) -> list[Any]:
+    if values and values[0] != 4:
+        raise SampleError(f"Unsupported UUID version: '{values[0]}'")
+    return values
+
+
+def _var(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+    smp = ctx.vars.get(args[0])
+    if smp is None and len(args) > 1:
+        return Sample(T.STR, args[1])
+    return smp
+
+
+def _proxy(ctx: SampleContext, args: Sequence[Any], current: ProxyView | None) -> ProxyView | None:
+    return ctx.proxies.get(args[0]) if args else current
+
+
+def _nbsrv(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+    px = _proxy(ctx, args, ctx.backend)
+    return None if px is None else Sample(T.SINT, sum(1 for s in px.servers if s.usable))
+
+
+def _be_conn(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+    px = _proxy(ctx, args, ctx.backend)
+    return None if px is None else Sample(T.SINT, px.current_conns)
+
+
+def _fe_conn(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+    px = _proxy(ctx, args, ctx.frontend)
+    return None if px is None else Sample(T.SINT, px.current_conns)
+
+
+def _connslots(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+    """Free connection slots over usable servers; -1 when any has no maxconn (HAProxy's rule)."""
+    px = _proxy(ctx, args, ctx.backend)
+    if px is None:
+        return None
+    total = 0
+    for server in px.servers:
+        if not server.usable:
+            continue
+        if server.maxconn == 0:
+            return Sample(T.SINT, -1)
+        total += max(server.maxconn - server.current_conns, 0)
+    return Sample(T.SINT, total)
+
+
+_OPT_BE = arg_spec(A.BE, required=0)
+
+FETCHES = (
+    fetch("always_false", _const(T.BOOL, False), T.BOOL, "Always false."),
+    fetch("always_true", _const(T.BOOL, True), T.BOOL, "Always true."),
+    fetch("be_conn", _be_conn, T.SINT, "Established connections on the (current or named) backend.", _OPT_BE),
+    fetch("bin", _first(T.BIN), T.BIN, "A constant binary block given in hex.", arg_spec(A.STR, check=_check_bin)),
+    fetch(
+        "bool", _first(T.BOOL), T.BOOL, "A constant boolean: true, false, 1 or 0.", arg_spec(A.STR, check=_check_bool)
+    ),
+    fetch(
+        "connslots",
+        _connslots,
+        T.SINT,
+        "Free connection slots on the backend's usable servers (-1: unlimited).",
+        _OPT_BE,
+    ),
+    fetch(
+        "date",
+        _date,
+        T.SINT,
+        "Current epoch time, plus an offset, in s, ms or us.",
+        arg_spec(A.SINT, A.STR, required=0, check=check_unit(1)),
+    ),
+    fetch("date_us", _date_us, T.SINT, "Microseconds part of the current date."),
+    fetch("env", _env, T.STR, "An environment variable of the process.", arg_spec(A.STR)),
+    fetch(
+        "fe_conn",
+        _fe_conn,
+        T.SINT,
+        "Established connections on the (current or named) frontend.",
+        arg_spec(A.FE, required=0),
+    ),
+    fetch("hostname", _const(T.STR, _HOSTNAME), T.STR, "The system hostname."),
+    fetch("int", _first(T.SINT), T.SINT, "A constant signed integer.", arg_spec(A.SINT)),
+    fetch("ipv4", _first(T.IPV4), T.IPV4, "A constant IPv4 address.", arg_spec(A.IPV4)),
+    fetch("ipv6", _first(T.IPV6), T.IPV6, "A constant IPv6 address.", arg_spec(A.IPV6)),
+    fetch("meth", _first(T.METH), T.METH, "A constant HTTP method.", arg_spec(A.STR)),
+    fetch("nbproc", lambda ctx, args: Sample(T.SINT, ctx.process[0]), T.SINT, "Number of worker processes."),
+    fetch("nbsrv", _nbsrv, T.SINT, "Usable servers in the (current or named) backend.", _OPT_BE),
+    fetch("proc", lambda ctx, args: Sample(T.SINT, ctx.process[1]), T.SINT, "This worker's process number."),
+    fetch(
+        "rand", _rand, T.SINT, "A random integer in [0, range), range defaulting to 2^32.", arg_spec(A.SINT, required=0)
+    ),
+    fetch(
+        "str",
+        lambda ctx, args: Sample(T.STR, args[0] if args else ""),
+        T.STR,
+        "A constant string.",
+        arg_spec(A.STR, required=0),
+    ),
+    fetch("thread", _const(T.SINT, 0), T.SINT, "Thread number (always 0: one thread per worker)."),
+    fetch("uuid", _uuid, T.STR, "A random (version 4) UUID.", arg_spec(A.SINT, required=0, check=_check_uuid)),
+    fetch(
+        "var",
+        _var,
+        T.ANY,
+        "A variable, with its stored type; else the default as a string.",
+        arg_spec(A.VAR, A.STR, required=1, check=check_var),
+    ),
+)

@@ -1,0 +1,125 @@
+"""Fetches about the connection (HAProxy 7.3.3) and the request buffer (7.3.5)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .args import ArgType, arg_spec, parse_sint
+from .context import SampleContext
+from .errors import SampleError
+from .registry import alias, fetch
+from .types import Sample, SampleType, ip_sample
+
+T = SampleType
+A = ArgType
+
+
+def _src(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+    return ip_sample(ctx.src)
+
+
+def _dst(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+    return ip_sample(ctx.dst)
+
+
+def _port(value: int | None) -> Sample | None:
+    return None if value is None else Sample(T.SINT, value)
+
+
+def _name_of(view: Any) -> Sample | None:
+    return None if view is None else Sample(T.STR, view.name)
+
+
+def _id_of(view: Any) -> Sample | None:
+    return None if view is None else Sample(T.SINT, view.id)
+
+
+def _req_len(ctx: SampleContext, args: Sequence[Any]) -> Sample:
+    return Sample(T.SINT, len(ctx.req_data()))
+
+
+def _payload(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+    """<length> bytes at <offset>; length 0 means up to the end. No sample until the bytes are there."""
+    data = ctx.req_data()
+    offset, length = args[0], args[1]
+    if length == 0:
+        return Sample(T.BIN, data[offset:]) if offset <= len(data) else None
+    if offset + length > len(data):
+        return None
+    return Sample(T.BIN, data[offset : offset + length])
+
+
+def _check_payload_lv(values: list[Any], env: Any) -> list[Any]:
+    """Keep <offset2> as (value, relative) since '+N'/'-N' count from the end of the length field."""
+    if len(values) > 2:
+        text = values[2]
+        relative = text[:1] in "+-"
+        value = parse_sint(text)
+        if value is None:
+            raise SampleError(f"failed to parse '{text}' as type 'integer' at position 3")
+        values[2] = (value, relative)
+    return values
+
+
+def _payload_lv(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+    """A block whose big-endian length sits at <offset1> on <length> bytes."""
+    data = ctx.req_data()
+    off1, size = args[0], args[1]
+    if size <= 0 or off1 + size > len(data):
+        return None
+    block = int.from_bytes(data[off1 : off1 + size], "big")
+    start = off1 + size
+    if len(args) > 2:
+        value, relative = args[2]
+        start = start + value if relative else value
+    if start < 0 or start + block > len(data):
+        return None
+    return Sample(T.BIN, data[start : start + block])
+
+
+S = "l4"
+_PAYLOAD = fetch(
+    "req.payload",
+    _payload,
+    T.BIN,
+    "Request buffer bytes: <length> at <offset> (0: to the end).",
+    arg_spec(A.SINT, A.SINT),
+    section="l6",
+)
+_PAYLOAD_LV = fetch(
+    "req.payload_lv",
+    _payload_lv,
+    T.BIN,
+    "A length-prefixed block from the request buffer.",
+    arg_spec(A.SINT, A.SINT, A.STR, required=2, check=_check_payload_lv),
+    section="l6",
+)
+_REQ_LEN = fetch("req.len", _req_len, T.SINT, "Bytes in the request buffer.", section="l6")
+
+FETCHES = (
+    fetch("be_id", lambda ctx, args: _id_of(ctx.backend), T.SINT, "Current backend's id.", section=S),
+    fetch("be_name", lambda ctx, args: _name_of(ctx.backend), T.STR, "Current backend's name.", section=S),
+    fetch("dst", _dst, T.ADDR, "Address the client connected to.", section=S),
+    fetch("dst_port", lambda ctx, args: _port(ctx.dst_port), T.SINT, "Port the client connected to.", section=S),
+    fetch("fe_id", lambda ctx, args: _id_of(ctx.frontend), T.SINT, "Current frontend's id.", section=S),
+    fetch("fe_name", lambda ctx, args: _name_of(ctx.frontend), T.STR, "Current frontend's name.", section=S),
+    fetch("so_id", lambda ctx, args: Sample(T.SINT, ctx.so_id), T.SINT, "Listening socket's id.", section=S),
+    fetch("src", _src, T.ADDR, "Client's address.", section=S),
+    fetch("src_port", lambda ctx, args: _port(ctx.src_port), T.SINT, "Client's port.", section=S),
+    fetch("srv_id", lambda ctx, args: _id_of(ctx.server), T.SINT, "Chosen server's id.", section=S),
+    fetch("srv_name", lambda ctx, args: _name_of(ctx.server), T.STR, "Chosen server's name.", section=S),
+    _REQ_LEN,
+    alias(_REQ_LEN, "req_len", "Deprecated alias of req.len."),
+    _PAYLOAD,
+    alias(_PAYLOAD, "payload", "Deprecated alias of req.payload."),
+    _PAYLOAD_LV,
+    alias(_PAYLOAD_LV, "payload_lv", "Deprecated alias of req.payload_lv."),
+    fetch(
+        "wait_end",
+        lambda ctx, args: Sample(T.BOOL, True),
+        T.BOOL,
+        "True: content inspection never waits here.",
+        section="l6",
+    ),
+)

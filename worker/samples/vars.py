@@ -1,0 +1,129 @@
+"""Variables: ``proc.``, ``sess.``, ``txn.``, ``req.``, ``res.`` (and ``check.``) scopes.
+
+One ``Vars`` object per transaction points at the process-wide store and at the
+session's store, and owns the transaction, request and response stores.  The
+``var()`` fetch, the ``set-var``/``unset-var`` actions and converters, and Lua's
+``txn:set_var``/``get_var`` all go through it, with typed samples.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .errors import SampleError
+from .types import Sample, SampleType
+
+SCOPES = ("proc", "sess", "txn", "req", "res", "check")
+_BAD_CHAR = re.compile(r"[^A-Za-z0-9._]")
+
+Store = dict[str, Sample]
+
+
+@dataclass(frozen=True, slots=True)
+class VarName:
+    """A checked variable name: its scope and the full dotted name."""
+
+    scope: str
+    name: str
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_var_name(text: str) -> VarName:
+    """Check a variable name as HAProxy does; raise SampleError with its wording."""
+    scope, dot, rest = text.partition(".")
+    if not dot or scope not in SCOPES or not rest:
+        raise SampleError(
+            f"invalid variable name '{text}'. A variable name must be start by its scope. "
+            "The scope can be 'proc', 'sess', 'txn', 'req', 'res' or 'check'."
+        )
+    bad = _BAD_CHAR.search(rest)
+    if bad:
+        raise SampleError(f"invalid syntax at char '{rest[bad.start() :]}'")
+    return VarName(scope, text)
+
+
+CONDITIONS = ("ifexists", "ifnotexists", "ifempty", "ifnotempty", "ifset", "ifnotset", "ifgt", "iflt")
+
+
+def check_conditions(words: Iterable[str]) -> tuple[str, ...]:
+    """Validate set-var conditions (at most four, from CONDITIONS)."""
+    conds = tuple(words)
+    if len(conds) > 4:
+        raise SampleError("too many conditions (at most 4)")
+    for cond in conds:
+        if cond not in CONDITIONS:
+            raise SampleError(f"unknown condition '{cond}'")
+    return conds
+
+
+def _is_empty(smp: Sample) -> bool:
+    return smp.type in (SampleType.STR, SampleType.BIN, SampleType.METH) and not smp.value
+
+
+class Vars:
+    """The variables one transaction sees."""
+
+    __slots__ = ("_stores",)
+
+    def __init__(self, proc: Store | None = None, sess: Store | None = None) -> None:
+        self._stores: dict[str, Store] = {
+            "proc": proc if proc is not None else {},
+            "sess": sess if sess is not None else {},
+            "txn": {},
+            "req": {},
+            "res": {},
+            "check": {},
+        }
+
+    def new_transaction(self) -> Vars:
+        """The variables of the next transaction on the same session."""
+        return Vars(self._stores["proc"], self._stores["sess"])
+
+    def start_response(self) -> None:
+        """Drop request-scoped variables once response processing starts."""
+        self._stores["req"].clear()
+
+    def get(self, name: str | VarName) -> Sample | None:
+        var = parse_var_name(name) if isinstance(name, str) else name
+        return self._stores[var.scope].get(var.name)
+
+    def set(self, name: str | VarName, smp: Sample, conditions: tuple[str, ...] = ()) -> bool:
+        """Store *smp*; with set-var conditions, only when they all hold. Returns whether it was set."""
+        var = parse_var_name(name) if isinstance(name, str) else name
+        store = self._stores[var.scope]
+        if conditions and not self._conditions_hold(store.get(var.name), smp, conditions):
+            return False
+        store[var.name] = smp
+        return True
+
+    def set_if_exists(self, name: str | VarName, smp: Sample) -> bool:
+        """Update a variable only if it is currently set (Lua's set_var with ifexist)."""
+        return self.set(name, smp, ("ifexists",))
+
+    def unset(self, name: str | VarName) -> None:
+        var = parse_var_name(name) if isinstance(name, str) else name
+        self._stores[var.scope].pop(var.name, None)
+
+    @staticmethod
+    def _conditions_hold(old: Sample | None, new: Sample, conditions: tuple[str, ...]) -> bool:
+        for cond in conditions:
+            if cond in ("ifexists", "ifset"):
+                ok = old is not None
+            elif cond in ("ifnotexists", "ifnotset"):
+                ok = old is None
+            elif cond == "ifempty":
+                ok = _is_empty(new)
+            elif cond == "ifnotempty":
+                ok = not _is_empty(new)
+            elif old is None or old.type is not SampleType.SINT or new.type is not SampleType.SINT:
+                ok = True
+            elif cond == "ifgt":
+                ok = old.value > new.value
+            else:
+                ok = old.value < new.value
+            if not ok:
+                return False
+        return True
