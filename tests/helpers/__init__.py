@@ -224,3 +224,111 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
                     "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
                    check=True, capture_output=True, timeout=60)
     return cert, key
+
+
+class HttpBackend:
+    """A real HTTP/1.1 server (http.server) that answers with what it received, as JSON.
+
+    Paths: ``/status/N`` answers N, ``/slow/S`` waits S seconds, ``/chunked`` answers chunked,
+    anything else 200.  The JSON holds method, path, headers (in order) and body.
+    """
+
+    def __init__(self, name: str = "backend") -> None:
+        import json
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        backend = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                return
+
+            def _body(self) -> bytes:
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    data = b""
+                    while True:
+                        size = int(self.rfile.readline().split(b";")[0], 16)
+                        if size == 0:
+                            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                                pass
+                            return data
+                        data += self.rfile.read(size)
+                        self.rfile.readline()
+                return self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+
+            def _answer(self) -> None:
+                backend.requests += 1
+                body = self._body()
+                status = 200
+                if self.path.startswith("/status/"):
+                    status = int(self.path.split("/")[2])
+                if self.path.startswith("/slow/"):
+                    time.sleep(float(self.path.split("/")[2]))
+                payload = json.dumps({"server": backend.name, "method": self.command, "path": self.path,
+                                      "headers": list(self.headers.items()),
+                                      "body": body.decode("latin-1")}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                if self.path == "/chunked":
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    for piece in (payload[:10], payload[10:]):
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                    self.wfile.write(b"0\r\n\r\n")
+                    return
+                no_body = status in (204, 304) or self.command == "HEAD"
+                self.send_header("Content-Length", "0" if status in (204, 304) else str(len(payload)))
+                self.end_headers()
+                if not no_body:
+                    self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _answer
+
+        self.name = name
+        self.requests = 0
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def http_exchange(port: int, data: bytes, timeout: float = 5.0) -> bytes:
+    """Send raw request bytes, read until the server closes or goes quiet."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        return read_all(s, timeout)
+
+
+def parse_responses(data: bytes) -> list[tuple[int, dict[str, str], bytes]]:
+    """Split raw bytes into (status, lower-cased headers, body) by Content-Length or chunked framing."""
+    responses = []
+    while data:
+        head, _, rest = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            body = b""
+            while True:
+                size_line, _, rest = rest.partition(b"\r\n")
+                size = int(size_line.split(b";")[0], 16)
+                if size == 0:
+                    rest = rest.partition(b"\r\n")[2]
+                    break
+                body, rest = body + rest[:size], rest[size + 2:]
+        else:
+            length = int(headers.get("content-length", len(rest)))
+            body, rest = rest[:length], rest[length:]
+        responses.append((status, headers, body))
+        data = rest
+    return responses

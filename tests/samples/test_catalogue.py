@@ -69,6 +69,7 @@ CASES = [
     ("cook_val(n)", "7"),
     ("cookie(b)", "2"),
     ("hdr_cnt(x-a)", "3"),
+    ("fhdr(x-a)", "a3"),
     ("hdr_ip(x-ip)", "10.1.2.3"),
     ("hdr_val(x-n)", "42"),
     ("req_ver", "1.1"),

@@ -533,6 +533,7 @@ def _catalogue() -> tuple[FetchDef, ...]:
             hdr.multi,
             "res.hdr",
         ),
+        alias(req_h["req.fhdr"], "fhdr", "req.fhdr under the name the Lua spec's geo example uses."),
         alias(req_h["req.hdr_cnt"], "hdr_cnt", "Deprecated alias of req.hdr_cnt."),
         alias(req_h["req.hdr_ip"], "hdr_ip", "Deprecated alias of req.hdr_ip."),
         alias(req_h["req.hdr_val"], "hdr_val", "Deprecated alias of req.hdr_val."),

@@ -1,0 +1,225 @@
+"""Lua in HTTP mode: the spec's examples verbatim, the HTTP class, fetches, services, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.e2e.test_http import get
+from tests.helpers import HttpBackend, http_exchange, parse_responses
+
+
+@pytest.fixture
+def backend():
+    server = HttpBackend()
+    yield server
+    server.close()
+
+
+def config(port: int, rules: str, backend_port: int | None = None) -> str:
+    server = f"   server s1 127.0.0.1:{backend_port}\n" if backend_port else ""
+    return f"""
+global
+   lua-load script.lua
+defaults
+   mode http
+   timeout connect 2s
+   timeout client 5s
+   timeout server 5s
+frontend example
+   bind 127.0.0.1:{port}
+{rules}
+   default_backend be
+backend be
+{server}"""
+
+
+def test_spec_lua_hello_redirect(write, luaproxy, port):
+    write("script.lua", """
+core.register_fetches("hello", function(txn)
+    return "hello"
+end)
+""")
+    write("h.cfg", config(port, "   http-request redirect location /%[lua.hello]"))
+    luaproxy("-f", "h.cfg", wait_port=port)
+    status, headers, _ = get(port, "/")
+    assert (status, headers["location"]) == (302, "/hello")
+
+
+GEO_SCRIPT = """
+default = "usa"
+
+-- Create and load map
+geo = Map.new("geo.map", Map.ip);
+
+-- Create new fetch that returns the user country
+core.register_fetches("country", function(txn)
+  local src;
+  local loc;
+
+  src = txn.f:fhdr("x-forwarded-for");
+  if (src == nil) then
+    src = txn.f:src()
+    if (src == nil) then
+      return default;
+    end
+  end
+
+  -- Perform lookup
+  loc = geo:lookup(src);
+
+  if (loc == nil) then
+    return default;
+  end
+
+  return loc;
+end);
+"""
+
+
+def test_spec_geo_map_example(write, luaproxy, port):
+    write("script.lua", GEO_SCRIPT)
+    write("geo.map", "# network  country\n10.0.0.0/8 france\n192.168.1.0/24 germany\n127.0.0.1 localhost-land\n")
+    write("h.cfg", config(port, '   http-request return status 200 content-type text/plain lf-string "%[lua.country]"'))
+    luaproxy("-f", "h.cfg", wait_port=port)
+    assert get(port, "/", "X-Forwarded-For: 10.1.2.3\r\n")[2] == b"france"
+    assert get(port, "/", "X-Forwarded-For: 192.168.1.77\r\n")[2] == b"germany"
+    assert get(port, "/", "X-Forwarded-For: 8.8.8.8\r\n")[2] == b"usa"
+    assert get(port, "/")[2] == b"localhost-land"
+
+
+HTTP_CLASS = """
+core.register_action("edit", {"http-req"}, function(txn)
+  local h = txn.http:req_get_headers()
+  txn.http:req_set_header("x-count", tostring(#h["x-multi"] + 1))
+  txn.http:req_add_header("x-first", h["x-multi"][0])
+  txn.http:req_del_header("x-remove")
+  txn.http:req_rep_header("x-rep", "^(.*)-(.*)$", "\\\\2-\\\\1")
+  txn.http:req_replace_value("x-val", "^a", "A")
+  txn.http:req_set_method("PATCH")
+  txn.http:req_set_path("/new")
+  txn.http:req_set_query("a=1")
+  local old = txn.http:req_get_header()
+  txn:set_var("txn.host", old["host"][0])
+end)
+
+core.register_action("uri", {"http-req"}, function(txn, uri)
+  txn.http.req.set_uri(txn.http, uri)
+end, 1)
+
+core.register_action("resp", {"http-res"}, function(txn)
+  local h = txn.http:res_get_headers()
+  txn.http:res_set_header("x-type", h["content-type"][0])
+  txn.http:res_add_header("x-host", txn:get_var("txn.host"))
+  txn.http:res_replace_header("x-type", "json", "JSON")
+  txn.http:res_del_header("content-type")
+  txn.http:res_set_status(202)
+end)
+
+function spec_form(txn)
+  txn.http:req_add_header("x-spec", txn.sf:method() .. " " .. txn.f:path())
+end
+"""
+
+
+def test_http_class_both_spellings(write, luaproxy, port, backend):
+    write("script.lua", HTTP_CLASS)
+    write("h.cfg", config(port, "   http-request lua.edit\n   http-request lua spec_form\n"
+                                "   http-response lua.resp", backend.port))
+    luaproxy("-f", "h.cfg", wait_port=port)
+    status, headers, body = get(port, "/old?z=9", "X-Multi: a\r\nX-Multi: b\r\nX-Remove: 1\r\n"
+                                                  "X-Rep: l-r\r\nX-Val: ab, ac\r\n")
+    seen = json.loads(body)
+    names = dict(seen["headers"])
+    assert (seen["method"], seen["path"]) == ("PATCH", "/new?a=1")
+    # Header tables are 0-based as in HAProxy, so Lua's # counts one less than the values.
+    assert names["x-count"] == "2" and names["x-first"] == "a" and "X-Remove" not in names
+    # A matching value is replaced whole by the expanded template, as HAProxy's exp_replace does.
+    assert names["X-Rep"] == "r-l" and names["X-Val"] == "A, A"
+    assert names["x-spec"] == "PATCH /new"
+    assert status == 202 and headers["x-type"] == "JSON" and headers["x-host"] == "test"
+    assert "content-type" not in headers
+
+
+def test_spec_set_uri_spelling(write, luaproxy, port, backend):
+    write("script.lua", HTTP_CLASS)
+    write("h.cfg", config(port, "   http-request lua.uri /from/lua?k=v", backend.port))
+    luaproxy("-f", "h.cfg", wait_port=port)
+    assert json.loads(get(port, "/")[2])["path"] == "/from/lua?k=v"
+
+
+def test_fetches_and_converters_from_lua(write, luaproxy, port):
+    write("script.lua", """
+core.register_converters("shout", function(s, suffix) return s:upper() .. (suffix or "!") end)
+core.register_fetches("pair", function(txn, a, b) return a .. "+" .. b end)
+core.register_action("probe", {"http-req"}, function(txn)
+  local parts = {
+    txn.f:req_hdr("x-a"), tostring(txn.f:hdr_cnt("x-a")), txn.sf:url_param("k"),
+    tostring(txn.f:req_hdr("missing")), "[" .. txn.sf:req_hdr("missing") .. "]",
+    txn.c:upper("abc"), txn.sc:base64("hi"), tostring(txn.c:djb2("x")),
+    tostring(txn.sc:ipmask(txn.f:src(), 24, 112)), tostring(txn.c:ipmask("not an ip", 24)),
+  }
+  txn:set_var("req.answer", table.concat(parts, " "))
+end)
+""")
+    answer = '"%[var(req.answer)] %[str(x),lua.shout] %[lua.pair(1,2)]"'
+    write("h.cfg", config(port, f"""   http-request lua.probe
+   http-request return status 200 content-type text/plain lf-string {answer}
+"""))
+    luaproxy("-f", "h.cfg", wait_port=port)
+    body = get(port, "/p?k=val", "X-A: one\r\n")[2].decode()
+    assert body == "one 1 val nil [] ABC aGk= 177693 127.0.0.0 nil X! 1+2"
+
+
+def test_http_service(write, luaproxy, port):
+    write("script.lua", """
+core.register_service("hello", "http", function(applet)
+  local body = applet:receive()
+  local response = "hello " .. applet.method .. " " .. applet.path .. " " .. applet.qs
+                   .. " " .. applet.headers["host"][0] .. " " .. tostring(applet.length) .. " " .. body
+  applet:set_status(200)
+  applet:add_header("content-length", string.len(response))
+  applet:add_header("content-type", "text/plain")
+  applet:start_response()
+  applet:send(response)
+end)
+core.register_service("stream", "http", function(applet)
+  applet:start_response()
+  applet:send("part1,")
+  applet:send("part2")
+end)
+""")
+    write("h.cfg", config(port, "   http-request use-service lua.stream if { path /stream }\n"
+                                "   http-request use-service lua.hello"))
+    luaproxy("-f", "h.cfg", wait_port=port)
+    assert get(port, "/svc?x=1", method="POST", body=b"payload")[2] == b"hello POST /svc x=1 test 7 payload"
+    status, headers, body = get(port, "/stream")
+    assert (status, headers["transfer-encoding"], body) == (200, "chunked", b"part1,part2")
+
+
+def test_lua_error_in_http_action_gives_500_and_worker_survives(write, luaproxy, port, backend):
+    write("script.lua", """
+core.register_action("boom", {"http-req"}, function(txn)
+  if txn.f:path() == "/boom" then error("http boom") end
+end)
+""")
+    write("h.cfg", config(port, "   http-request lua.boom", backend.port))
+    proc = luaproxy("-f", "h.cfg", wait_port=port)
+    assert get(port, "/boom")[0] == 500
+    assert get(port, "/fine")[0] == 200
+    assert "Lua function 'boom': runtime error: script.lua:2: http boom" in proc.stderr()
+
+
+def test_txn_done_with_raw_response_spec_style(write, luaproxy, port):
+    write("script.lua", """
+function raw(txn)
+  txn.res:send("HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\nraw reply")
+  txn:close()
+end
+""")
+    write("h.cfg", config(port, "   http-request lua raw"))
+    luaproxy("-f", "h.cfg", wait_port=port)
+    out = http_exchange(port, b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert out == b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nraw reply"
+    assert parse_responses(out)[0][0] == 200
