@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .counters import Counters
 from .rules.verdict import Verdict
 
 Action = Callable[[Any], Verdict]
@@ -41,6 +42,14 @@ class SwitchingRule:
 
 @dataclass(slots=True, eq=False)
 class Server:
+    """A server of a backend: its settings, its health and admin states, its counters.
+
+    ``op_state`` is what health checks say (UP/DOWN; servers without ``check``
+    stay UP); ``admin_state`` is what an operator set (READY/MAINT/DRAIN;
+    ``disabled`` starts in MAINT, as in HAProxy).  ``check_*`` fields hold the
+    check settings and the last result, in the terms of HAProxy's ``show stat``.
+    """
+
     name: str
     host: str
     port: int
@@ -52,10 +61,39 @@ class Server:
     id: int = 0
     current_conns: int = 0
     total_conns: int = 0
+    op_state: str = "UP"
+    admin_state: str = "READY"
+    last_change: float = 0.0
+    downtime: float = 0.0
+    check_inter: float = 2.0
+    check_fastinter: float | None = None
+    check_downinter: float | None = None
+    check_rise: int = 2
+    check_fall: int = 3
+    check_port: int | None = None
+    check_addr: str | None = None
+    check_spec: Any = None
+    check_health: int = 0
+    check_status: str = ""
+    check_code: int | None = None
+    check_info: str = ""
+    check_duration: int | None = None
+    check_failures: int = 0
+    check_downs: int = 0
+
+    def __post_init__(self) -> None:
+        if self.disabled:
+            self.admin_state = "MAINT"
 
     @property
     def usable(self) -> bool:
-        return not self.disabled and self.weight > 0
+        """May take new traffic: UP, READY (not in maintenance or drain) and a non-zero weight."""
+        return self.op_state == "UP" and self.admin_state == "READY" and self.weight > 0
+
+    @property
+    def full(self) -> bool:
+        """At its ``maxconn``: HAProxy queues instead of sending it more."""
+        return 0 < self.maxconn <= self.current_conns
 
 
 @dataclass(slots=True, eq=False)
@@ -76,8 +114,19 @@ class Proxy:
     maxconn: int = 0
     options: dict[str, bool] = field(default_factory=dict)
     error_pages: Any = None
+    access_log: Callable[[Any], None] | None = None
     current_conns: int = 0
     total_conns: int = 0
+    fe_counters: Counters = field(default_factory=Counters)
+    be_counters: Counters = field(default_factory=Counters)
+    server_counters: dict[int, Counters] = field(default_factory=dict)
+
+    def counters_of(self, server: Server) -> Counters:
+        """The counters of one of this backend's servers."""
+        counters = self.server_counters.get(server.id)
+        if counters is None:
+            counters = self.server_counters[server.id] = Counters()
+        return counters
 
     def ruleset(self, name: str) -> list[Rule]:
         return self.rules.get(name, [])

@@ -16,9 +16,45 @@ from .channel import Channel
 
 
 class Transaction:
-    __slots__ = ("accept_date", "backend", "client", "default_loglevel", "done", "dst", "dst_port", "frontend", "http",
-                 "logger", "loglevel", "lua", "nice", "priv", "process", "proxies", "reply", "req", "request",
-                 "res", "response", "server", "service", "so_id", "src", "src_port", "vars")
+    __slots__ = (
+        "accept_date",
+        "backend",
+        "bytes_in",
+        "bytes_out",
+        "client",
+        "default_loglevel",
+        "done",
+        "dst",
+        "dst_port",
+        "frontend",
+        "http",
+        "logger",
+        "loglevel",
+        "lua",
+        "nice",
+        "priv",
+        "process",
+        "proxies",
+        "reply",
+        "req",
+        "request",
+        "res",
+        "response",
+        "retries",
+        "server",
+        "service",
+        "so_id",
+        "src",
+        "src_port",
+        "started",
+        "status",
+        "t_active",
+        "t_connect",
+        "t_request",
+        "t_response",
+        "termination",
+        "vars",
+    )
 
     def __init__(self, client: socket.socket, frontend: Any, req: Channel, res: Channel, logger: Any,
                  so_id: int = 0, proxies: Any = None, process: tuple[int, int] = (1, 1),
@@ -46,8 +82,22 @@ class Transaction:
         self.default_loglevel = 6
         self.vars = variables
         self.accept_date = time.time()
+        self.started = time.monotonic()
+        self.t_request = -1.0
+        self.t_connect = -1.0
+        self.t_response = -1.0
+        self.t_active = -1.0
+        self.status = 0
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.retries = 0
+        self.termination = "--"
         self.src, self.src_port = _address(client.getpeername)
         self.dst, self.dst_port = _address(client.getsockname)
+
+    def elapsed(self) -> float:
+        """Seconds since this transaction started (for the %T* log timers)."""
+        return time.monotonic() - self.started
 
     def log(self, level: int, message: str) -> None:
         self.logger.log(level, message)

@@ -57,18 +57,24 @@ class HttpStream:
         self.server: ServerConnection | None = None
         self.body_pump: gevent.Greenlet | None = None
         self.session_vars = worker.new_vars()
+        self.txn: Transaction | None = None
+        self.request_started = time.monotonic()
 
     # The connection's life.
 
     def serve(self) -> None:
-        self.frontend.current_conns += 1
-        self.frontend.total_conns += 1
+        fe = self.frontend
+        fe.current_conns += 1
+        fe.total_conns += 1
+        fe.fe_counters.open()
         try:
             self._serve()
         except ClientGone:
-            pass
+            if self.txn is not None:
+                self._end(self.txn, "CD")
         finally:
-            self.frontend.current_conns -= 1
+            fe.current_conns -= 1
+            fe.fe_counters.close()
             self._drop_server()
             self.client.close()
 
@@ -79,7 +85,10 @@ class HttpStream:
             if head is None:
                 return
             first = False
-            if not self._transaction(head) or not self._next_cycle():
+            keep = self._transaction(head)
+            if self.txn is not None:
+                self._end(self.txn)
+            if not keep or not self._next_cycle():
                 return
 
     def _next_cycle(self) -> bool:
@@ -94,11 +103,13 @@ class HttpStream:
         fe = self.frontend
         request_timeout = fe.timeout("http-request") or fe.timeout("client")
         idle_timeout = request_timeout if first else (fe.timeout("http-keep-alive") or request_timeout)
-        started = time.monotonic()
+        started = self.request_started = time.monotonic()
+        self.txn = None
         while True:
             try:
                 event = self.front.next_event()
             except RemoteProtocolError as exc:
+                fe.fe_counters.failed_req += 1
                 self._send_reply(self.pages.reply(exc.status_hint))
                 return None
             if isinstance(event, Request):
@@ -112,6 +123,7 @@ class HttpStream:
                 data = self._recv_client(remaining)
             except TimeoutError:
                 if not waiting or (first and not fe.options.get("http-ignore-probes")):
+                    fe.fe_counters.failed_req += 1
                     self._send_reply(self.pages.reply(408))
                 return None
             self.front.receive_data(data)
@@ -119,17 +131,24 @@ class HttpStream:
     def _recv_client(self, timeout: float | None) -> bytes:
         self.client.settimeout(timeout)
         try:
-            return self.client.recv(READ_SIZE)
+            data = self.client.recv(READ_SIZE)
         except TimeoutError:
             raise
         except OSError:
             return b""
+        self.frontend.fe_counters.bytes_in += len(data)
+        if self.txn is not None:
+            self.txn.bytes_in += len(data)
+        return data
 
     def _send_client(self, data: bytes) -> None:
         try:
             self.client.sendall(data)
         except OSError:
             raise ClientGone from None
+        self.frontend.fe_counters.bytes_out += len(data)
+        if self.txn is not None:
+            self.txn.bytes_out += len(data)
 
     @property
     def pages(self) -> Any:
@@ -139,8 +158,10 @@ class HttpStream:
 
     def _transaction(self, head: RequestHead) -> bool:
         """Run rules and forward; True when the client connection may serve another request."""
-        txn = self._new_txn(head)
+        txn = self.txn = self._new_txn(head)
+        txn.t_request = time.monotonic() - self.request_started
         fe = self.frontend
+        fe.fe_counters.requests += 1
         verdict = run_rules(fe.ruleset("http-request"), txn)
         backend = None
         if verdict is Verdict.ACCEPT and txn.service is None:
@@ -149,10 +170,12 @@ class HttpStream:
                 txn.backend = backend
                 verdict = run_rules(backend.ruleset("http-request"), txn)
         if txn.service is not None:
+            txn.termination = "LR"
             return self._run_service(txn)
         if verdict is not Verdict.ACCEPT:
             return self._refuse(txn, verdict)
         if backend is None:
+            txn.termination = "SC"
             return self._error(503)
         txn.backend = backend
         return self._forward(txn, backend)
@@ -165,7 +188,19 @@ class HttpStream:
                           self.worker.proxies, self.worker.process, self.session_vars.new_transaction())
         txn.request = head
         txn.http = txn
+        txn.started = self.request_started
         return txn
+
+    def _end(self, txn: Transaction, termination: str | None = None) -> None:
+        """Close the books of one transaction: timers, status counters, the access log."""
+        if termination is not None:
+            txn.termination = termination
+        txn.t_active = txn.elapsed()
+        if txn.status:
+            self.frontend.fe_counters.response(txn.status)
+        if self.frontend.access_log is not None:
+            self.frontend.access_log(txn)
+        self.txn = None
 
     def _choose_backend(self, txn: Transaction) -> Proxy | None:
         fe = self.frontend
@@ -178,12 +213,18 @@ class HttpStream:
 
     def _refuse(self, txn: Transaction, verdict: Verdict) -> bool:
         """A rule stopped the request: its reply, HAProxy's page, or a plain close."""
+        if verdict is Verdict.REJECT:
+            self.frontend.fe_counters.denied_req += 1
+            txn.termination = "PR"
+        else:
+            txn.termination = "LR"
         if txn.reply is not None:
             self._discard_request_body()
             return self._send_reply(txn.reply)
         if verdict is Verdict.REJECT:
             return self._error(403)
         if verdict is Verdict.ERROR:
+            txn.termination = "IR"
             return self._error(500)
         return False
 
@@ -193,6 +234,8 @@ class HttpStream:
 
     def _send_reply(self, reply: Reply) -> bool:
         """Send a reply of our own; True if the connection stays usable."""
+        if self.txn is not None:
+            self.txn.status = reply.status
         if reply.raw is not None:
             self._send_client(reply.raw)
             return False
@@ -230,6 +273,9 @@ class HttpStream:
             head.headers.add("X-Forwarded-For", txn.src)
         if self._option(backend, "httpclose") or self._option(backend, "http-server-close"):
             head.headers.set("Connection", "close")
+        counters = backend.be_counters
+        counters.open()
+        counters.requests += 1
         try:
             self._send_request(txn, backend, head)
             response = self._relay_response(txn, backend)
@@ -237,13 +283,31 @@ class HttpStream:
             self._drop_server()
             if self.body_pump is not None:
                 self.body_pump.kill()
+            self._count_failure(txn, backend, failure.status)
             self._send_reply(self.pages.reply(failure.status))
             return False
+        finally:
+            counters.close()
         finished = self._finish_request_body()
         self._release_server(backend)
         if self._option(backend, "httpclose") or not finished:
             return False
         return response is not None
+
+    def _count_failure(self, txn: Transaction, backend: Proxy, status: int) -> None:
+        """Which side failed, in HAProxy's counters and termination codes."""
+        server_counters = backend.counters_of(txn.server) if txn.server is not None else None
+        if status == 503:
+            txn.termination = "SC"
+            backend.be_counters.conn_errors += 1
+            if server_counters is not None:
+                server_counters.conn_errors += 1
+        elif status in (502, 504):
+            txn.termination = "sH" if status == 504 else "SH"
+            backend.be_counters.resp_errors += 1
+            if server_counters is not None:
+                server_counters.resp_errors += 1
+        backend.be_counters.response(status)
 
     def _option(self, backend: Proxy, name: str) -> bool:
         return bool(self.frontend.options.get(name) or backend.options.get(name))
@@ -251,10 +315,12 @@ class HttpStream:
     def _send_request(self, txn: Transaction, backend: Proxy, head: RequestHead) -> None:
         """Connect (or reuse), send the head, and start streaming the body if there is one."""
         first_body_event = self._peek_request_body()
+        started = time.monotonic()
         for attempt in range(1 + backend.retries):
             conn = self._connect(txn, backend)
             if conn is None:
                 raise ServerFailed(503)
+            txn.t_connect = time.monotonic() - started
             try:
                 data = conn.http.send(Request(head))
                 if isinstance(first_body_event, EndOfMessage):
@@ -266,9 +332,13 @@ class HttpStream:
             except OSError:
                 conn.close()
                 if attempt < backend.retries:
+                    txn.retries += 1
+                    backend.be_counters.retries += 1
                     continue
                 raise ServerFailed(503) from None
             self.server = conn
+            backend.counters_of(conn.server).bytes_in += len(data)
+            backend.be_counters.bytes_in += len(data)
             break
         if not isinstance(first_body_event, EndOfMessage):
             self.body_pump = gevent.spawn(self._pump_request_body, first_body_event)
@@ -290,14 +360,21 @@ class HttpStream:
         if pooled is not None:
             return pooled
         timeout = backend.timeout("connect")
-        for _ in range(1 + backend.retries):
+        counters = backend.counters_of(server)
+        for attempt in range(1 + backend.retries):
             try:
                 sock = gsocket.create_connection((server.host, server.port), timeout=timeout)
             except OSError:
+                counters.conn_errors += 1
+                if attempt < backend.retries:
+                    txn.retries += 1
+                    backend.be_counters.retries += 1
                 continue
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             server.total_conns += 1
             backend.total_conns += 1
+            backend.be_counters.lb_total += 1
+            counters.lb_total += 1
             return ServerConnection(server, sock, Connection(CLIENT))
         return None
 
@@ -335,7 +412,20 @@ class HttpStream:
         conn = self.server
         assert conn is not None
         timeout = backend.timeout("server")
+        server_counters = backend.counters_of(conn.server)
+        server_counters.open()
+        conn.server.current_conns += 1
+        sent_at = time.monotonic()
+        try:
+            return self._relay_events(txn, backend, conn, timeout, sent_at)
+        finally:
+            server_counters.close()
+            conn.server.current_conns -= 1
+
+    def _relay_events(self, txn: Transaction, backend: Proxy, conn: ServerConnection, timeout: float | None,
+                      sent_at: float) -> ResponseHead | None:
         head: ResponseHead | None = None
+        server_counters = backend.counters_of(conn.server)
         while True:
             try:
                 event = conn.http.next_event()
@@ -353,12 +443,20 @@ class HttpStream:
                     raise ClientGone from None
                 except OSError:
                     data = b""
+                server_counters.bytes_out += len(data)
+                backend.be_counters.bytes_out += len(data)
                 conn.http.receive_data(data)
                 continue
             if isinstance(event, InformationalResponse):
                 self._send_client(self.front.send(event))
             elif isinstance(event, Response):
+                txn.t_response = time.monotonic() - sent_at
+                server_counters.response_time(txn.t_response)
+                backend.be_counters.response_time(txn.t_response)
                 head = self._response_rules(txn, backend, event.head)
+                txn.status = head.status
+                server_counters.response(head.status)
+                backend.be_counters.response(head.status)
                 self._send_client(self.front.send(Response(head)))
             elif isinstance(event, Data):
                 self._send_client(self.front.send(event))

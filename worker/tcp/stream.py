@@ -42,13 +42,19 @@ class TcpStream:
 
     def serve(self) -> None:
         """Run the stream to its end; every path closes both sockets."""
-        self.frontend.current_conns += 1
-        self.frontend.total_conns += 1
+        fe = self.frontend
+        fe.current_conns += 1
+        fe.total_conns += 1
+        fe.fe_counters.open()
         try:
             self._serve()
         finally:
-            self.frontend.current_conns -= 1
+            fe.current_conns -= 1
+            fe.fe_counters.close()
             self._close()
+            self.txn.t_active = self.txn.elapsed()
+            if fe.access_log is not None:
+                fe.access_log(self.txn)
 
     def _serve(self) -> None:
         self.res.connect(self.client.sendall)
@@ -59,13 +65,23 @@ class TcpStream:
         if backend is not None and backend is not self.frontend:
             verdict = self._analyse(backend.ruleset("tcp-request content"), self.req, self.res)
         if verdict is not Verdict.ACCEPT or backend is None:
+            if verdict is Verdict.REJECT:
+                self.frontend.fe_counters.denied_req += 1
+            self.txn.termination = {Verdict.REJECT: "PR", Verdict.DONE: "LR", Verdict.ERROR: "IR"}.get(
+                verdict, "SC")
             self._finish(verdict)
             return
         self.txn.backend = backend
+        backend.be_counters.open()
+        started = time.monotonic()
         self.server = self._connect(backend)
         if self.server is None:
+            self.txn.termination = "SC"
+            backend.be_counters.conn_errors += 1
+            backend.be_counters.close()
             self._finish(Verdict.ERROR)
             return
+        self.txn.t_connect = time.monotonic() - started
         self.req.connect(self.server.sendall)
         self.req.start_forwarding()
         if self.req.input_closed:
@@ -103,7 +119,7 @@ class TcpStream:
 
     def _connect(self, backend: Proxy) -> socket.socket | None:
         timeout = backend.timeout("connect")
-        for _ in range(1 + backend.retries):
+        for attempt in range(1 + backend.retries):
             server = backend.balancer.pick(self.txn) if backend.balancer else None
             if server is None:
                 return None
@@ -111,10 +127,16 @@ class TcpStream:
             try:
                 sock = gsocket.create_connection((server.host, server.port), timeout=timeout)
             except OSError:
+                backend.counters_of(server).conn_errors += 1
+                if attempt < backend.retries:
+                    self.txn.retries += 1
+                    backend.be_counters.retries += 1
                 continue
             server.current_conns += 1
             server.total_conns += 1
             backend.total_conns += 1
+            backend.counters_of(server).open()
+            backend.be_counters.lb_total += 1
             return sock
         return None
 
@@ -136,6 +158,7 @@ class TcpStream:
             if not data:
                 break
             self.activity[channel.name] = time.monotonic()
+            self._count(channel, len(data))
             try:
                 channel.feed(data)
             except OSError:
@@ -147,6 +170,24 @@ class TcpStream:
             peer = self.server if channel is self.req else self.client
             if peer is not None:
                 shutdown_write(peer)
+
+    def _count(self, channel: Channel, size: int) -> None:
+        """Bytes read on one side: client bytes are the frontend's "in", server bytes its "out"."""
+        txn, fe = self.txn, self.frontend
+        backend = txn.backend
+        server = backend.counters_of(txn.server) if backend is not None and txn.server is not None else None
+        if channel is self.req:
+            txn.bytes_in += size
+            fe.fe_counters.bytes_in += size
+            if backend is not None and server is not None:
+                backend.be_counters.bytes_in += size
+                server.bytes_in += size
+        else:
+            txn.bytes_out += size
+            fe.fe_counters.bytes_out += size
+            if backend is not None and server is not None:
+                backend.be_counters.bytes_out += size
+                server.bytes_out += size
 
     def _finish(self, verdict: Verdict) -> None:
         """End the stream without relaying: flush what the client is owed, then close."""
@@ -174,5 +215,8 @@ class TcpStream:
     def _close(self) -> None:
         self._abort()
         server = self.txn.server
-        if server is not None and self.server is not None:
+        backend = self.txn.backend
+        if server is not None and self.server is not None and backend is not None:
             server.current_conns -= 1
+            backend.counters_of(server).close()
+            backend.be_counters.close()

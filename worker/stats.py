@@ -1,0 +1,59 @@
+"""Per-worker counters and the snapshot the master sums over workers.
+
+A snapshot is plain data (JSON-ready) so it can cross the control socket;
+``show stat``, ``show info`` and the Prometheus exporter all read merged
+snapshots, so they always agree.  Counters are summed, states (server
+status, weight, check result) are taken from the first worker.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from . import counters
+from .proxy import Proxy
+
+SERVER_STATE = ("op_state", "admin_state", "weight", "backup", "check", "check_status", "check_code",
+                "check_duration", "check_failures", "check_downs", "last_change", "host", "port", "maxconn")
+
+
+def _server(proxy: Proxy, server: Any) -> dict[str, Any]:
+    state = {name: getattr(server, name, None) for name in SERVER_STATE}
+    return {"name": server.name, "id": server.id, "state": state,
+            "counters": proxy.counters_of(server).as_dict()}
+
+
+def proxy_snapshot(proxy: Proxy) -> dict[str, Any]:
+    return {"name": proxy.name, "id": proxy.id, "mode": proxy.mode, "frontend": proxy.has_frontend,
+            "backend": proxy.has_backend, "maxconn": proxy.maxconn, "fe": proxy.fe_counters.as_dict(),
+            "be": proxy.be_counters.as_dict(), "servers": [_server(proxy, s) for s in proxy.servers]}
+
+
+def snapshot(proxies: list[Proxy], index: int, started: float, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """This worker's counters: process info, one entry per proxy in configuration order, extras (Lua)."""
+    return {"pid": os.getpid(), "index": index, "uptime": time.time() - started,
+            "proxies": [proxy_snapshot(p) for p in proxies], **(extra or {})}
+
+
+def merge(snapshots: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Sum workers' proxies side by side and server by server (every worker runs the same config)."""
+    if not snapshots:
+        return []
+    merged = [_copy(p) for p in snapshots[0]["proxies"]]
+    for other in snapshots[1:]:
+        for total, proxy in zip(merged, other["proxies"], strict=True):
+            counters.add(total["fe"], proxy["fe"])
+            counters.add(total["be"], proxy["be"])
+            for total_server, server in zip(total["servers"], proxy["servers"], strict=True):
+                counters.add(total_server["counters"], server["counters"])
+    return merged
+
+
+def _copy(proxy: dict[str, Any]) -> dict[str, Any]:
+    def deep(counter: dict[str, Any]) -> dict[str, Any]:
+        return {**counter, "responses": dict(counter["responses"])}
+
+    return {**proxy, "fe": deep(proxy["fe"]), "be": deep(proxy["be"]),
+            "servers": [{**s, "counters": deep(s["counters"])} for s in proxy["servers"]]}
