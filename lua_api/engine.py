@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from luaproxy.worker.custom_metrics import MetricSet
 from luaproxy.worker.samples import (
     PatternLibrary,
     SampleError,
@@ -18,7 +19,7 @@ from luaproxy.worker.samples import (
     to_native,
 )
 
-from . import applet_http, channel, core, http, map, runner, samples, socket, txn
+from . import applet_http, channel, core, http, map, metrics, runner, samples, socket, txn
 from .checks import lua_type, string
 from .classes import LuaClass
 from .contexts import Context, Run
@@ -43,10 +44,13 @@ class LuaLimits:
 
 class LuaEngine:
     def __init__(self, logger: Any, sample_registry: SampleRegistry, library: PatternLibrary,
-                 max_memory: int | None = None, limits: LuaLimits | None = None) -> None:
+                 max_memory: int | None = None, limits: LuaLimits | None = None,
+                 metric_set: MetricSet | None = None) -> None:
         self.logger = logger
         self.limits = limits or LuaLimits()
         self.library = library
+        self.metrics = metric_set if metric_set is not None else MetricSet()
+        runner.observer = metrics.LuaCallMetrics(self.metrics).observe
         self.runtime = LuaRuntime(max_memory=max_memory)
         self.registry = Registry()
         self.core = core.Core(self.registry, logger)
@@ -72,7 +76,12 @@ class LuaEngine:
             "AppletHTTP": LuaClass(self.runtime, "AppletHTTP", applet_http.FUNCTIONS),
             "Socket": LuaClass(self.runtime, "Socket", socket.FUNCTIONS),
             "Map": LuaClass(self.runtime, "Map", map.FUNCTIONS),
+            "Metric": LuaClass(self.runtime, "Metric", metrics.FUNCTIONS),
         }
+        metric_table = self.runtime.table()
+        for kind, create in metrics.constructors(self.metrics, self.classes["Metric"].new).items():
+            metric_table[kind] = self.runtime.func(create)
+        lua_globals.core.metrics = metric_table
         txn_class = self.classes["TXN"]
         done = self.runtime.prelude.done_method(txn_class.metatable, txn.mark_done)
         txn_class.add_lua("done", done)

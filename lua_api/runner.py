@@ -11,6 +11,8 @@ tune.lua.forced-yield instructions so a long loop lets others run.
 from __future__ import annotations
 
 import enum
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +42,15 @@ class Result:
 
 TIMEOUT_MESSAGE = "execution timeout"
 
+observer: Callable[[contexts.Run, Result, float], None] | None = None
+"""Told of every finished run (the engine's Lua call metrics); one per process, like the runtime."""
+
+
+def _finished(run_info: contexts.Run, result: Result, started: float) -> Result:
+    if observer is not None:
+        observer(run_info, result, started)
+    return result
+
 
 def _check_budget(event: str = "") -> None:
     if contexts.current().budget.exceeded():
@@ -59,6 +70,7 @@ def _check_and_yield(event: str = "") -> None:
 def run(runtime: LuaRuntime, function: Any, run_info: contexts.Run, *args: Any,
         forced_yield: int = DEFAULT_FORCED_YIELD) -> Result:
     """Run *function(*args)* in a coroutine; a top-level coroutine.yield lets others run."""
+    started = time.monotonic()
     with contexts.running(run_info):
         try:
             coroutine = runtime.prelude.run.coroutine(function, _check_and_yield, forced_yield, *args)
@@ -68,19 +80,20 @@ def run(runtime: LuaRuntime, function: Any, run_info: contexts.Run, *args: Any,
                     gevent.sleep(0)
                 result = coroutine.send(None)
         except LuaError as exc:
-            return Result(Outcome.ERROR, error=str(exc))
-    return _result(result)
+            return _finished(run_info, Result(Outcome.ERROR, error=str(exc)), started)
+    return _finished(run_info, _result(result), started)
 
 
 def call(runtime: LuaRuntime, function: Any, run_info: contexts.Run, *args: Any,
          check_every: int = DEFAULT_FORCED_YIELD) -> Result:
     """Run a function that may not block (fetch, converter, body, init) on the main thread."""
+    started = time.monotonic()
     with contexts.running(run_info):
         try:
             result = runtime.prelude.call(function, _check_budget, check_every, *args)
         except LuaError as exc:
-            return Result(Outcome.ERROR, error=str(exc))
-    return _result(result)
+            return _finished(run_info, Result(Outcome.ERROR, error=str(exc)), started)
+    return _finished(run_info, _result(result), started)
 
 
 def _result(result: Any) -> Result:

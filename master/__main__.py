@@ -145,11 +145,11 @@ def main(argv: list[str] | None = None) -> int:
         pidfile.write(pid_path, os.getpid())
     raise_fd_limit(settings.maxconn)
     setproctitle("luaproxy: master")
-    context = WorkerContext(logger, {p.name: p for p in proxies if p.has_backend}, settings.nbproc,
-                            bufsize=settings.bufsize)
+    backends = {p.name: p for p in proxies if p.has_backend}
 
     def make_spec(index: int) -> WorkerSpec:
-        worker_context = WorkerContext(logger, context.proxies, settings.nbproc, index, settings.bufsize)
+        worker_context = WorkerContext(logger, backends, settings.nbproc, index, settings.bufsize, proxies,
+                                       engine.metrics, settings.maxconn, f"luaproxy {VERSION}")
         sockets = [BoundSocket(item.for_worker(index), item.frontend, item.so_id) for item in listening]
         return WorkerSpec(index, worker_context, sockets, settings.maxconn, TaskLauncher(engine).start_all)
 

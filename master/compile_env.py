@@ -13,6 +13,7 @@ from luaproxy.lua_api.actions import LuaAction
 from luaproxy.lua_api.engine import LuaEngine
 from luaproxy.lua_api.errors import LuaApiError
 from luaproxy.lua_api.services import LuaHttpService
+from luaproxy.worker.exporter import PrometheusExporter
 from luaproxy.worker.rules.errors import RuleError
 from luaproxy.worker.rules.verdict import Verdict
 from luaproxy.worker.samples import (
@@ -130,8 +131,11 @@ class CompileEnv:
         return LuaAction(self.engine, name, function, args)
 
     def service(self, name: str) -> Any:
+        if name == "prometheus-exporter":
+            return PrometheusExporter()
         if not name.startswith("lua."):
-            raise RuleError(f"unknown service '{name}'.", "Use lua.<name> (core.register_service).")
+            raise RuleError(f"unknown service '{name}'.",
+                            "Use prometheus-exporter or lua.<name> (core.register_service).")
         registered = self.engine.registry.services.get(name[4:])
         if registered is None:
             raise RuleError(f"'{name}' is not a registered Lua service.",

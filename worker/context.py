@@ -1,12 +1,18 @@
-"""What every stream of a worker shares: proxies, logger, process identity."""
+"""What every stream of a worker shares: proxies, logger, process identity, stats."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import custom_metrics, stats
+from .prometheus import StatsView
 from .proxy import Proxy
 from .samples import Vars
+
+VERSION_LABEL = "luaproxy"
 
 
 @dataclass(slots=True)
@@ -16,13 +22,43 @@ class WorkerContext:
     nbproc: int = 1
     index: int = 1
     bufsize: int = 16384
+    all_proxies: list[Proxy] = field(default_factory=list)
+    metrics: custom_metrics.MetricSet = field(default_factory=custom_metrics.MetricSet)
+    maxconn: int = 0
+    version: str = VERSION_LABEL
+    started: float = field(default_factory=time.time)
+    stats_source: Callable[[], list[dict[str, Any]]] | None = None
+    """Every worker's snapshot (through the master); None: this worker alone."""
     proc_vars: dict[str, Any] = field(default_factory=dict)
     """The ``proc.`` variables of this worker, shared by all its streams."""
+
+    @property
+    def process(self) -> tuple[int, int]:
+        return (self.nbproc, self.index)
 
     def new_vars(self) -> Vars:
         """Variables for a new session (connection): its own ``sess.``, the worker's ``proc.``."""
         return Vars(self.proc_vars, {})
 
-    @property
-    def process(self) -> tuple[int, int]:
-        return (self.nbproc, self.index)
+    def snapshot(self) -> dict[str, Any]:
+        """This worker's counters and metrics, as the master collects them."""
+        return stats.snapshot(self.all_proxies, self.index, self.started,
+                              {"metrics": self.metrics.snapshot()})
+
+    def stats_view(self) -> StatsView:
+        """Counters and metrics summed over every worker, for the exporter."""
+        snapshots = self.stats_source() if self.stats_source is not None else [self.snapshot()]
+        proxies = stats.merge(snapshots)
+        frontends = [p["fe"] for p in proxies if p["frontend"]]
+        process = {
+            "nbproc": self.nbproc, "nbthread": 1, "relative_process_id": self.index,
+            "uptime_seconds": int(time.time() - self.started), "start_time_seconds": int(self.started),
+            "max_connections": self.maxconn, "hard_max_connections": self.maxconn,
+            "current_connections": sum(f["current"] for f in frontends),
+            "connections_total": sum(f["total"] for f in frontends),
+            "requests_total": sum(f["requests"] for f in frontends),
+            "jobs": sum(f["current"] for f in frontends), "listeners": len(frontends), "stopping": 0,
+            "version": self.version,
+        }
+        merged_metrics = custom_metrics.merge([s.get("metrics", []) for s in snapshots])
+        return StatsView(proxies, process, custom_metrics.families(merged_metrics))

@@ -1,0 +1,139 @@
+"""The Prometheus endpoint: HAProxy's families, exact counts, filters, Lua and custom metrics."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_http import get
+from tests.helpers import HttpBackend
+
+REFERENCE = Path(__file__).with_name("haproxy26_exporter.txt")
+
+
+def families(text: str) -> dict[str, tuple[str, set[tuple[str, ...]]]]:
+    """name -> (type, label-name sets), as a scraper sees the exposition text."""
+    found: dict[str, tuple[str, set[tuple[str, ...]]]] = {}
+    for line in text.splitlines():
+        if line.startswith("# TYPE"):
+            _, _, name, kind = line.split()
+            found[name] = (kind, set())
+        elif line and not line.startswith("#"):
+            name, _, labels = re.match(r"(\w+)(\{(.*)\})? ", line).groups()
+            base = next(n for n in (name, name.removesuffix("_total"), name + "_total",
+                                    re.sub(r"_(bucket|sum|count|created)$", "", name)) if n in found)
+            found[base][1].add(tuple(sorted(re.findall(r'(\w+)="', labels or ""))))
+    return found
+
+
+def samples(text: str) -> dict[str, float]:
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, value = line.rsplit(" ", 1)
+            out[key] = float(value)
+    return out
+
+
+@pytest.fixture
+def backend():
+    server = HttpBackend()
+    yield server
+    server.close()
+
+
+def exporter_config(port: int, backend_port: int, extra_global: str = "", lua: bool = False,
+                    workers: int = 2) -> str:
+    return f"""
+global
+   nbproc {workers}
+   {"lua-load m.lua" if lua else ""}
+   {extra_global}
+defaults
+   mode http
+   timeout connect 1s
+   timeout client 2s
+   timeout server 2s
+frontend fe
+   bind 127.0.0.1:{port}
+   http-request use-service prometheus-exporter if {{ path /metrics }}
+   {"http-request lua.count" if lua else ""}
+   default_backend be
+backend be
+   server s1 127.0.0.1:{backend_port} check
+   server s2 127.0.0.1:{backend_port}
+"""
+
+
+def test_families_types_and_labels_match_haproxy_26(write, luaproxy, port, backend):
+    write("p.cfg", exporter_config(port, backend.port))
+    luaproxy("-f", "p.cfg", wait_port=port, workers=2)
+    status, headers, body = get(port, "/metrics")
+    assert status == 200 and headers["content-type"].startswith("text/plain; version=0.0.4")
+    ours = families(body.decode())
+    reference = families(REFERENCE.read_text())
+    renamed = {"haproxy_process_failed_resolutions": "haproxy_process_failed_resolutions_total"}
+    for name, (kind, labels) in reference.items():
+        name = renamed.get(name, name)
+        assert name in ours, name
+        assert ours[name][0] == kind, name
+        assert ours[name][1] == labels, name
+
+
+def test_requests_are_counted_exactly(write, luaproxy, port, backend):
+    write("p.cfg", exporter_config(port, backend.port, workers=1))
+    luaproxy("-f", "p.cfg", wait_port=port)
+    count = 25
+    for _ in range(count):
+        assert get(port, "/x")[0] == 200
+    values = samples(get(port, "/metrics?scope=frontend&scope=backend")[2].decode())
+    assert values['haproxy_frontend_http_requests_total{proxy="fe"}'] == count + 1
+    assert values['haproxy_backend_http_responses_total{code="2xx",proxy="be"}'] == count
+    assert values['haproxy_backend_http_requests_total{proxy="be"}'] == count
+    assert not any(k.startswith("haproxy_server_") or k.startswith("haproxy_process_") for k in values)
+
+
+def test_metrics_filter(write, luaproxy, port, backend):
+    write("p.cfg", exporter_config(port, backend.port))
+    luaproxy("-f", "p.cfg", wait_port=port, workers=2)
+    text = get(port, "/metrics?metrics=haproxy_process_nbproc,haproxy_server_weight")[2].decode()
+    assert set(families(text)) == {"haproxy_process_nbproc", "haproxy_server_weight"}
+    assert samples(text)["haproxy_process_nbproc"] == 2
+
+
+def test_lua_and_custom_metrics(write, luaproxy, port, backend):
+    write("m.lua", """
+        local hits = core.metrics.counter("app_hits_total", "Hits by path", {"path"})
+        local took = core.metrics.histogram("app_seconds", "Time spent", {0.1, 1})
+        core.register_action("count", {"http-req"}, function(txn)
+           hits:inc({path = txn.f:path()})
+           took:observe(0.5)
+        end)
+        """)
+    write("p.cfg", exporter_config(port, backend.port, lua=True, workers=1))
+    luaproxy("-f", "p.cfg", wait_port=port)
+    for path in ("/a", "/a", "/b"):
+        get(port, path)
+    text = get(port, "/metrics?scope=global")[2].decode()
+    values = samples(text)
+    assert values['app_hits_total{path="/a"}'] == 2 and values['app_hits_total{path="/b"}'] == 1
+    assert values['app_seconds_bucket{le="1.0"}'] == 3 and values['app_seconds_bucket{le="0.1"}'] == 0
+    assert values['luaproxy_lua_calls_total{context="action",function="count"}'] >= 3
+    assert 'luaproxy_lua_duration_seconds_count{context="action",function="count"}' in values
+
+
+def test_metric_updates_in_body_are_refused(write, luaproxy, port, backend, tmp_path):
+    write("m.lua", """
+        local hits = core.metrics.counter("app_hits_total", "Hits")
+        hits:inc()
+        """)
+    write("p.cfg", exporter_config(port, backend.port, lua=True).replace("http-request lua.count", ""))
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "luaproxy.master", "-c", "-f", "p.cfg"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "app_hits_total: updating a metric: not available in the body context" in result.stderr
