@@ -105,8 +105,8 @@ class LuaEngine:
     def txn_object(self, state: Any) -> Any:
         """The TXN Lua object of a transaction, built once and cached on it."""
         if state.lua is None:
-            state.lua = self.runtime.prelude.new_txn(self._metatables, state, state.req, state.res,
-                                                      state.http)
+            http = state if state.http_mode else None
+            state.lua = self.runtime.prelude.new_txn(self._metatables, state, state.req, state.res, http)
         return state.lua
 
     def applet_object(self, state: Any, txn_state: Any) -> Any:

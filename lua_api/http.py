@@ -1,6 +1,6 @@
 """The HTTP class: the request and response of an HTTP-mode transaction.
 
-Functions take the transaction (``txn.http`` is built on it) and edit the one
+Functions take the transaction (the Lua ``txn.http`` object is built on it) and edit the one
 message model the rules and the forwarding path use.  Both the spec's names
 and HAProxy's later ones are registered (``req_get_header`` =
 ``req_get_headers``, ``req_replace_header`` = ``req_rep_header``...), and the

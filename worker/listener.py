@@ -23,7 +23,6 @@ class Listener:
         self._handler = handler
         gevent_sock = gsocket.socket(sock.family, sock.type, fileno=sock.detach())
         self.server = StreamServer(gevent_sock, self._accept, spawn=Pool(maxconn))
-        self.server.max_accept = 1
 
     def _accept(self, client: socket.socket, address: Any) -> None:
         client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

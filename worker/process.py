@@ -7,6 +7,7 @@ listeners, Lua tasks, then the heartbeat loop that also notices a dead master.
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import socket
@@ -82,6 +83,8 @@ class Worker:
             self.listeners.append(listener)
         if self.spec.start_tasks is not None:
             self.spec.start_tasks()
+        # Configuration, Lua state and registries live as long as the worker: keep them out of GC passes.
+        gc.freeze()
 
     def handle_connection(self, frontend: Proxy, client: socket.socket, so_id: int) -> None:
         if frontend.mode == "http":

@@ -27,7 +27,7 @@ class Transaction:
         "dst",
         "dst_port",
         "frontend",
-        "http",
+        "http_mode",
         "logger",
         "loglevel",
         "lua",
@@ -69,7 +69,7 @@ class Transaction:
         self.so_id = so_id
         self.proxies = proxies or {}
         self.process = process
-        self.http: Any = None
+        self.http_mode = False
         self.request: Any = None
         self.response: Any = None
         self.reply: Any = None
@@ -94,6 +94,16 @@ class Transaction:
         self.termination = "--"
         self.src, self.src_port = _address(client.getpeername)
         self.dst, self.dst_port = _address(client.getsockname)
+
+    def release(self) -> None:
+        """Drop what ties this transaction to Lua once it is over.
+
+        The Lua TXN object holds this transaction and this transaction caches
+        the TXN object: a cycle across two garbage collectors that neither
+        can free on its own.
+        """
+        self.lua = None
+        self.priv = None
 
     def elapsed(self) -> float:
         """Seconds since this transaction started (for the %T* log timers)."""

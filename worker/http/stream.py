@@ -90,6 +90,9 @@ class HttpStream:
                 self._end(self.txn)
             if not keep or not self._next_cycle():
                 return
+            # A keep-alive client may already have sent its next request; give the other
+            # connections their turn first, or one busy client would monopolise the worker.
+            gevent.sleep(0)
 
     def _next_cycle(self) -> bool:
         if self.front.states != {CLIENT: DONE, SERVER: DONE}:
@@ -187,7 +190,7 @@ class HttpStream:
         txn = Transaction(self.client, self.frontend, req, res, self.worker.logger, self.so_id,
                           self.worker.proxies, self.worker.process, self.session_vars.new_transaction())
         txn.request = head
-        txn.http = txn
+        txn.http_mode = True
         txn.started = self.request_started
         return txn
 
@@ -200,6 +203,7 @@ class HttpStream:
             self.frontend.fe_counters.response(txn.status)
         if self.frontend.access_log is not None:
             self.frontend.access_log(txn)
+        txn.release()
         self.txn = None
 
     def _choose_backend(self, txn: Transaction) -> Proxy | None:

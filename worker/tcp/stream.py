@@ -55,6 +55,8 @@ class TcpStream:
             self.txn.t_active = self.txn.elapsed()
             if fe.access_log is not None:
                 fe.access_log(self.txn)
+            self.txn.release()
+            self.readers.clear()
 
     def _serve(self) -> None:
         self.res.connect(self.client.sendall)
@@ -142,7 +144,8 @@ class TcpStream:
 
     def _pump(self, sock: socket.socket, channel: Channel, other: str, timeout: float | None) -> None:
         """Read one side into its channel until EOF; a timeout ends the stream unless the
-        other direction was active meanwhile (HAProxy counts both ways as activity)."""
+        other direction was active meanwhile (HAProxy counts both ways as activity).
+        It yields after each read so a busy stream cannot starve the others."""
         sock.settimeout(timeout)
         while not self.aborted:
             try:
@@ -165,6 +168,7 @@ class TcpStream:
                 self._abort()
                 return
             channel.wait_for_room()
+            gevent.sleep(0)
         channel.close_input()
         if channel.forwarding:
             peer = self.server if channel is self.req else self.client

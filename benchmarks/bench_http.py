@@ -1,0 +1,159 @@
+"""HTTP and TCP throughput: luaproxy (1 worker) against haproxy 2.6 (nbthread 1), same config, same run.
+
+Run by hand: ``python3 benchmarks/bench_http.py [--seconds 10] [--connections 50]``.
+Needs Debian's ``wrk`` and ``haproxy``.  A second haproxy answers as the backend
+(``http-request return``), so the backend is never the bottleneck.  Prints
+req/s, p50 and p99 for each scenario and the ratios luaproxy/haproxy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+LUA = """
+core.register_action("tag", {"http-req"}, function(txn)
+   txn.http:req_set_header("x-tag", txn.sf:src())
+end)
+core.register_service("hello", "http", function(applet)
+   local body = "hello world\\n"
+   applet:set_status(200)
+   applet:add_header("content-length", string.len(body))
+   applet:add_header("content-type", "text/plain")
+   applet:start_response()
+   applet:send(body)
+end)
+core.register_action("tcp_hello", {"tcp-req"}, function(txn)
+   txn.res:send("HTTP/1.1 200 OK\\r\\nContent-Length: 12\\r\\nConnection: close\\r\\n\\r\\nhello world\\n")
+   txn:done()
+end)
+"""
+
+SCENARIOS = {
+    "forward": ("http", "   default_backend be\n", []),
+    "lua action + forward": ("http", "   http-request lua.tag\n   default_backend be\n", []),
+    "lua service": ("http", "   http-request use-service lua.hello\n", []),
+    "tcp hello, new conn": ("tcp", "   tcp-request content lua.tcp_hello\n", ["-H", "Connection: close"]),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def config(mode: str, rules: str, port: int, backend_port: int, threads: bool) -> str:
+    return f"""global
+   {"nbthread 1" if threads else "nbproc 1"}
+   lua-load bench.lua
+defaults
+   mode {mode}
+   timeout connect 2s
+   timeout client 10s
+   timeout server 10s
+frontend fe
+   bind 127.0.0.1:{port}
+{rules}backend be
+   mode {mode}
+   server s1 127.0.0.1:{backend_port}
+"""
+
+
+def run_wrk(port: int, seconds: int, connections: int, extra: list[str]) -> dict[str, float]:
+    out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency", *extra,
+                          f"http://127.0.0.1:{port}/"], capture_output=True, text=True, timeout=seconds + 60).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", out)
+    return {"rps": rps, "p50": _ms(latency.get("50", "0ms")), "p99": _ms(latency.get("99", "0ms")),
+            "errors": errors.group(0) if errors else ""}
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def start(command: list[str], cwd: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=50)
+    args = parser.parse_args()
+    work = tempfile.mkdtemp(prefix="luaproxy-bench-")
+    Path(work, "bench.lua").write_text(LUA)
+    backend_port = free_port()
+    Path(work, "backend.cfg").write_text(f"""global
+   nbthread 1
+defaults
+   mode http
+   timeout client 10s
+frontend be
+   bind 127.0.0.1:{backend_port}
+   http-request return status 200 content-type text/plain string "hello world"
+""")
+    backend = start(["haproxy", "-db", "-f", "backend.cfg"], work)
+    rows = []
+    try:
+        wait_port(backend_port)
+        for name, (mode, rules, extra) in SCENARIOS.items():
+            results = {}
+            for program in ("haproxy", "luaproxy"):
+                port = free_port()
+                cfg = Path(work, f"{program}.cfg")
+                cfg.write_text(config(mode, rules, port, backend_port, program == "haproxy"))
+                command = ["haproxy", "-db", "-f", str(cfg)] if program == "haproxy" else \
+                    [sys.executable, "-m", "luaproxy.master", "-f", str(cfg)]
+                proc = start(command, work)
+                try:
+                    wait_port(port)
+                    time.sleep(0.5)
+                    results[program] = run_wrk(port, args.seconds, args.connections, extra)
+                finally:
+                    stop(proc)
+            rows.append((name, results["haproxy"], results["luaproxy"]))
+    finally:
+        stop(backend)
+    print(f"{'scenario':24} {'haproxy req/s':>14} {'luaproxy req/s':>15} {'ratio':>6} "
+          f"{'hap p50/p99 ms':>16} {'lp p50/p99 ms':>16} {'p99 x':>6}")
+    for name, hap, lp in rows:
+        print(f"{name:24} {hap['rps']:14.0f} {lp['rps']:15.0f} {lp['rps'] / hap['rps']:6.2f} "
+              f"{hap['p50']:7.2f}/{hap['p99']:<8.2f} {lp['p50']:7.2f}/{lp['p99']:<8.2f} "
+              f"{lp['p99'] / max(hap['p99'], 0.001):6.1f}  {lp['errors']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
