@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import socket
 
 import gevent
+from gevent import socket as gsocket
 
 LINGER_SECONDS = 1.0
 LINGER_BYTES = 1 << 20
@@ -34,3 +36,21 @@ def close_gracefully(sock: socket.socket) -> None:
     except OSError:
         pass
     sock.close()
+
+
+def connect(host: str, port: int, timeout: float | None) -> socket.socket:
+    """A TCP connection with TCP_NODELAY; IP literals skip the resolver (gevent resolves in a thread)."""
+    try:
+        family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+    except ValueError:
+        sock = gsocket.create_connection((host, port), timeout=timeout)
+    else:
+        sock = gsocket.socket(family, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect((host, port))
+        except OSError:
+            sock.close()
+            raise
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock

@@ -58,7 +58,7 @@ class Transaction:
 
     def __init__(self, client: socket.socket, frontend: Any, req: Channel, res: Channel, logger: Any,
                  so_id: int = 0, proxies: Any = None, process: tuple[int, int] = (1, 1),
-                 variables: Any = None) -> None:
+                 variables: Any = None, addresses: Addresses | None = None) -> None:
         self.client = client
         self.frontend = frontend
         self.backend = frontend if frontend.has_backend else None
@@ -92,8 +92,7 @@ class Transaction:
         self.bytes_out = 0
         self.retries = 0
         self.termination = "--"
-        self.src, self.src_port = _address(client.getpeername)
-        self.dst, self.dst_port = _address(client.getsockname)
+        (self.src, self.src_port), (self.dst, self.dst_port) = addresses or addresses_of(client)
 
     def release(self) -> None:
         """Drop what ties this transaction to Lua once it is over.
@@ -122,7 +121,16 @@ class Transaction:
         _setsockopt(self.client, socket.SOL_SOCKET, getattr(socket, "SO_MARK", 36), mark)
 
 
-def _address(getter: Any) -> tuple[str | None, int | None]:
+Address = tuple[str | None, int | None]
+Addresses = tuple[Address, Address]
+
+
+def addresses_of(client: socket.socket) -> Addresses:
+    """(client address, the address it connected to): read once per connection."""
+    return _address(client.getpeername), _address(client.getsockname)
+
+
+def _address(getter: Any) -> Address:
     try:
         addr = getter()
     except OSError:

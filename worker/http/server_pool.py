@@ -10,7 +10,7 @@ from typing import Any
 
 from .connection import Connection
 
-MAX_IDLE_PER_SERVER = 32
+MAX_IDLE_PER_SERVER = 1024
 IDLE_SECONDS = 30.0
 
 

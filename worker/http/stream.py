@@ -13,14 +13,14 @@ import time
 from typing import Any
 
 import gevent
-from gevent import socket as gsocket
 
 from ..channel import Channel
 from ..context import WorkerContext
+from ..netutil import connect
 from ..proxy import Proxy
 from ..rules.evaluate import run_rules
 from ..rules.verdict import Verdict
-from ..txn import Transaction
+from ..txn import Transaction, addresses_of
 from .connection import Connection
 from .errors import LocalProtocolError, RemoteProtocolError
 from .events import NEED_DATA, ConnectionClosed, Data, EndOfMessage, InformationalResponse, Request, Response
@@ -59,6 +59,7 @@ class HttpStream:
         self.session_vars = worker.new_vars()
         self.txn: Transaction | None = None
         self.request_started = time.monotonic()
+        self.addresses = addresses_of(client)
 
     # The connection's life.
 
@@ -188,7 +189,8 @@ class HttpStream:
         res = Channel("res", self.worker.bufsize)
         res.connect(self._send_client)
         txn = Transaction(self.client, self.frontend, req, res, self.worker.logger, self.so_id,
-                          self.worker.proxies, self.worker.process, self.session_vars.new_transaction())
+                          self.worker.proxies, self.worker.process, self.session_vars.new_transaction(),
+                          self.addresses)
         txn.request = head
         txn.http_mode = True
         txn.started = self.request_started
@@ -367,14 +369,13 @@ class HttpStream:
         counters = backend.counters_of(server)
         for attempt in range(1 + backend.retries):
             try:
-                sock = gsocket.create_connection((server.host, server.port), timeout=timeout)
+                sock = connect(server.host, server.port, timeout)
             except OSError:
                 counters.conn_errors += 1
                 if attempt < backend.retries:
                     txn.retries += 1
                     backend.be_counters.retries += 1
                 continue
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             server.total_conns += 1
             backend.total_conns += 1
             backend.be_counters.lb_total += 1

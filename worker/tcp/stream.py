@@ -12,11 +12,10 @@ import socket
 import time
 
 import gevent
-from gevent import socket as gsocket
 
 from ..channel import Channel
 from ..context import WorkerContext
-from ..netutil import close_gracefully, shutdown_write
+from ..netutil import close_gracefully, connect, shutdown_write
 from ..proxy import Proxy, Rule
 from ..rules.evaluate import run_rules
 from ..rules.verdict import Verdict
@@ -127,7 +126,7 @@ class TcpStream:
                 return None
             self.txn.server = server
             try:
-                sock = gsocket.create_connection((server.host, server.port), timeout=timeout)
+                sock = connect(server.host, server.port, timeout)
             except OSError:
                 backend.counters_of(server).conn_errors += 1
                 if attempt < backend.retries:
