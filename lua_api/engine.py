@@ -52,6 +52,7 @@ class LuaEngine:
         self.metrics = metric_set if metric_set is not None else MetricSet()
         runner.observer = metrics.LuaCallMetrics(self.metrics).observe
         self.runtime = LuaRuntime(max_memory=max_memory)
+        runner.install_hooks(self.runtime)
         self.registry = Registry()
         self.core = core.Core(self.registry, logger)
         self.pattern_updates = map.PatternUpdates(library)

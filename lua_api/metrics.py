@@ -41,11 +41,11 @@ class LuaCallMetrics:
     def observe(self, run: contexts.Run, result: runner.Result, started: float) -> None:
         if run.context not in RECORDED:
             return
-        labels = {"context": run.context.value, "function": run.function}
-        self.calls.add(1, labels)
-        self.duration.observe(time.monotonic() - started, labels)
+        key = (run.context.value, run.function)
+        self.calls.add_key(key, 1)
+        self.duration.observe_key(key, time.monotonic() - started)
         if result.outcome in (runner.Outcome.ERROR, runner.Outcome.TIMEOUT):
-            self.errors.add(1, labels)
+            self.errors.add_key(key, 1)
 
 
 def _labels(value: Any, function: str, position: int) -> dict[str, str] | None:

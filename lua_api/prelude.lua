@@ -68,16 +68,29 @@ end
 -- Body of every coroutine: "ok", results... | "done" | "error", traceback.
 -- The count hook (set on this coroutine only) enforces the time budget and
 -- makes long Lua loops give way to other transactions.
-function prelude.run(f, hook, count, ...)
-  if hook then sethook(function() hook() end, "", count) end
+local yield_hook, check_hook
+
+-- The two count hooks, given once: Python functions that check the budget (and yield).
+function prelude.set_hooks(yielding, checking)
+  yield_hook = function() yielding() end
+  check_hook = function() checking() end
+end
+
+function prelude.run(f, count, ...)
+  sethook(yield_hook, "", count)
   return outcome(xpcall(f, handler, ...))
 end
 
 -- A run that must not block (fetch, converter, body, init) on the main thread:
 -- the hook only checks the budget and is removed afterwards.
-function prelude.call(f, hook, count, ...)
-  if hook then sethook(function() hook() end, "", count) end
-  return (function(...) sethook(); return ... end)(outcome(xpcall(f, handler, ...)))
+local function unhook(...)
+  sethook()
+  return ...
+end
+
+function prelude.call(f, count, ...)
+  sethook(check_hook, "", count)
+  return unhook(outcome(xpcall(f, handler, ...)))
 end
 
 -- A TXN with its channels, fetches, converters and (in HTTP mode) HTTP object, in one call.

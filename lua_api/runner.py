@@ -67,13 +67,18 @@ def _check_and_yield(event: str = "") -> None:
         gevent.sleep(max(nice, 0) * NICE_DELAY_PER_STEP)
 
 
+def install_hooks(runtime: LuaRuntime) -> None:
+    """Give the prelude the budget hooks once (passing them on every run would wrap them anew)."""
+    runtime.prelude.set_hooks(_check_and_yield, _check_budget)
+
+
 def run(runtime: LuaRuntime, function: Any, run_info: contexts.Run, *args: Any,
         forced_yield: int = DEFAULT_FORCED_YIELD) -> Result:
     """Run *function(*args)* in a coroutine; a top-level coroutine.yield lets others run."""
     started = time.monotonic()
     with contexts.running(run_info):
         try:
-            coroutine = runtime.prelude.run.coroutine(function, _check_and_yield, forced_yield, *args)
+            coroutine = runtime.prelude.run.coroutine(function, forced_yield, *args)
             result = coroutine.send(None)
             while coroutine:
                 with run_info.budget.blocking():
@@ -90,7 +95,7 @@ def call(runtime: LuaRuntime, function: Any, run_info: contexts.Run, *args: Any,
     started = time.monotonic()
     with contexts.running(run_info):
         try:
-            result = runtime.prelude.call(function, _check_budget, check_every, *args)
+            result = runtime.prelude.call(function, check_every, *args)
         except LuaError as exc:
             return _finished(run_info, Result(Outcome.ERROR, error=str(exc)), started)
     return _finished(run_info, _result(result), started)

@@ -46,7 +46,13 @@ class Definition:
         self.values[self.key(labels)] = value
 
     def observe(self, value: float, labels: dict[str, str] | None = None) -> None:
-        key = self.key(labels)
+        self.observe_key(self.key(labels), value)
+
+    def add_key(self, key: tuple[str, ...], amount: float) -> None:
+        """add() for a label key already checked by key(): the hot path of luaproxy's own metrics."""
+        self.values[key] = self.values.get(key, 0) + amount
+
+    def observe_key(self, key: tuple[str, ...], value: float) -> None:
         state = self.values.get(key)
         if state is None:
             state = self.values[key] = {"buckets": [0] * (len(self.buckets) + 1), "sum": 0.0}
