@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .verdict import Verdict
 
 
-def run_rules(rules: list[Any], txn: Any) -> Verdict:
-    """ACCEPT when every rule let the transaction through, else the first stopping verdict."""
+def run_rules(rules: list[Any], txn: Any, before: Callable[[Any], None] | None = None) -> Verdict:
+    """ACCEPT when every rule let the transaction through, else the first stopping verdict.
+
+    *before* runs ahead of each rule (TCP inspect-delay waits for content there).
+    """
     for rule in rules:
+        if before is not None:
+            before(rule)
         if not rule.applies(txn):
             continue
         verdict = rule.action(txn)

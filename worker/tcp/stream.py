@@ -104,11 +104,27 @@ class TcpStream:
     def _analyse(self, rules: list[Rule], channel: Channel, other: Channel) -> Verdict:
         """Evaluate a rule set in order; Lua may read *channel* but not *other*."""
         other.readable = False
+        delay = self._inspect_delay(channel)
+        deadline = time.monotonic() + delay if delay else 0.0
         try:
-            verdict = run_rules(rules, self.txn)
+            verdict = run_rules(rules, self.txn, lambda rule: self._await_content(rule, channel, deadline))
         finally:
             other.readable = True
         return Verdict.ERROR if self.aborted else verdict
+
+    def _inspect_delay(self, channel: Channel) -> float:
+        proxy = self.frontend if channel is self.req else self.txn.backend
+        key = "tcp-request" if channel is self.req else "tcp-response"
+        return proxy.inspect_delay.get(key, 0.0) if proxy is not None else 0.0
+
+    def _await_content(self, rule: Rule, channel: Channel, deadline: float) -> None:
+        """inspect-delay: a condition may look at content, so wait for the first bytes (bounded).
+
+        HAProxy re-evaluates a rule whose fetch lacks data; luaproxy's conditions are
+        true or false, so it waits for data before the first conditional rule instead.
+        """
+        if rule.condition is not None and deadline and not channel.input and not channel.input_closed:
+            channel.wait_input(max(deadline - time.monotonic(), 0.0))
 
     def _choose_backend(self) -> Proxy | None:
         for rule in self.frontend.switching_rules:

@@ -1,0 +1,135 @@
+"""The sample engine from the configuration: ACLs on TCP rules, maps, variables, Lua map updates."""
+
+from __future__ import annotations
+
+import socket
+
+from tests.e2e.test_http import get
+from tests.helpers import read_all, talk
+
+
+def test_tcp_rules_with_acls_and_vars_across_actions(write, luaproxy, port):
+    write("v.lua", """
+        core.register_action("first", {"tcp-req"}, function(txn)
+           txn:set_var("txn.greeting", "hello")
+           txn:set_var("sess.count", 41)
+        end)
+        core.register_action("second", {"tcp-req"}, function(txn)
+           txn.res:send(txn:get_var("txn.greeting") .. " " .. (txn:get_var("sess.count") + 1) .. " "
+                        .. tostring(txn:get_var("txn.from_config")) .. "\\n")
+           txn:done()
+        end)
+        """)
+    write("v.cfg", f"""
+        global
+           lua-load v.lua
+        defaults
+           timeout client 5s
+        listen p
+           bind 127.0.0.1:{port}
+           acl local src 127.0.0.0/8
+           acl blocked src 10.0.0.0/8
+           tcp-request content reject if blocked
+           tcp-request content set-var(txn.from_config) str(cfg),upper if local
+           tcp-request content lua.first
+           tcp-request content lua.second unless {{ always_false }}
+        """)
+    luaproxy("-f", "v.cfg", wait_port=port)
+    assert talk(port) == b"hello 42 CFG\n"
+
+
+def test_inspect_delay_with_payload_acl(write, luaproxy, port, echo_server):
+    write("p.cfg", f"""
+        defaults
+           timeout client 5s
+           timeout server 5s
+        listen p
+           bind 127.0.0.1:{port}
+           tcp-request inspect-delay 2s
+           tcp-request content reject if {{ req.payload(0,4) -m str EVIL }}
+           server echo 127.0.0.1:{echo_server.port}
+        """)
+    luaproxy("-f", "p.cfg", wait_port=port)
+    assert talk(port, b"EVIL payload", shutdown=True) == b""
+    assert talk(port, b"good payload", shutdown=True) == b"good payload"
+
+
+def test_map_converters_and_map_files(write, luaproxy, port):
+    write("hosts.map", "# host backend\nexample.com alpha\n.example.org beta\n")
+    write("nets.map", "10.0.0.0/8 private\n127.0.0.0/8 loopback\n")
+    write("ints.map", "4 four\n6 six\n")
+    answer = ("%[req.hdr(host),lower,map(hosts.map,none)] %[req.hdr(host),map_dom(hosts.map,none)] "
+              "%[src,map_ip(nets.map)] %[int(6),map_int(ints.map)]")
+    write("m.cfg", f"""
+        defaults
+           mode http
+           timeout client 5s
+        frontend fe
+           bind 127.0.0.1:{port}
+           http-request return status 200 content-type text/plain lf-string "{answer}"
+        """)
+    luaproxy("-f", "m.cfg", wait_port=port)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: EXAMPLE.com\r\nConnection: close\r\n\r\n")
+        body = read_all(s).split(b"\r\n\r\n", 1)[1]
+    assert body == b"alpha none loopback six"  # map_dom is case-sensitive, as in haproxy 2.6
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: www.example.org\r\nConnection: close\r\n\r\n")
+        body = read_all(s).split(b"\r\n\r\n", 1)[1]
+    assert body == b"none beta loopback six"
+
+
+def test_lua_set_map_is_seen_by_the_next_lookup(write, luaproxy, port):
+    write("flags.map", "feature off\n")
+    write("f.lua", """
+        flags = Map.new("flags.map", Map._str)
+        core.register_action("toggle", {"http-req"}, function(txn)
+           core.set_map("flags.map", "feature", "on")
+           core.add_acl("allow.acl", "/open")
+        end)
+        core.register_fetches("flag", function(txn) return flags:slookup("feature") end)
+        """)
+    write("allow.acl", "/public\n")
+    write("f.cfg", f"""
+        global
+           lua-load f.lua
+        defaults
+           mode http
+           timeout client 5s
+        frontend fe
+           bind 127.0.0.1:{port}
+           http-request lua.toggle if {{ path /toggle }}
+           http-request return status 200 content-type text/plain string allowed if {{ path -f allow.acl }}
+           http-request return status 200 content-type text/plain lf-string "%[lua.flag] %[str(feature),map(flags.map)]"
+        """)
+    luaproxy("-f", "f.cfg", wait_port=port)
+    assert get(port, "/")[2] == b"off off"
+    assert get(port, "/open")[2] != b"allowed"
+    get(port, "/toggle")
+    assert get(port, "/")[2] == b"on on"
+    assert get(port, "/open")[2] == b"allowed"
+
+
+def test_config_errors_from_the_sample_engine(write, tmp_path):
+    import subprocess
+    import sys
+
+    write("bad.map", "not-an-ip value\n")
+    write("e.cfg", """
+        defaults
+           mode http
+        frontend fe
+           bind 127.0.0.1:1
+           acl a hdr(host) -m nope x
+           http-request set-header X %[src,nosuchconv]
+           http-request deny if undefined_acl
+           http-request set-header Y %[src,map_ip(bad.map)]
+        """)
+    result = subprocess.run([sys.executable, "-m", "luaproxy.master", "-c", "-f", "e.cfg"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    err = result.stderr
+    assert "[e.cfg:5]" in err and "nope" in err
+    assert "[e.cfg:6]" in err and "nosuchconv" in err
+    assert "[e.cfg:7]" in err and "undefined_acl" in err
+    assert "[e.cfg:8]" in err and "'not-an-ip' is not a valid IPv4 or IPv6 address at line 1 of file 'bad.map'" in err
