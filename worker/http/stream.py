@@ -185,6 +185,9 @@ class HttpStream:
         return self._forward(txn, backend)
 
     def _new_txn(self, head: RequestHead) -> Transaction:
+        # Connection is hop-by-hop: the protocol layer has acted on it, and HAProxy
+        # hides it from rules and Lua too (it writes its own towards each side).
+        head.headers.remove("connection")
         req = Channel("req", self.worker.bufsize)
         res = Channel("res", self.worker.bufsize)
         res.connect(self._send_client)
@@ -455,6 +458,7 @@ class HttpStream:
             if isinstance(event, InformationalResponse):
                 self._send_client(self.front.send(event))
             elif isinstance(event, Response):
+                event.head.headers.remove("connection")
                 txn.t_response = time.monotonic() - sent_at
                 server_counters.response_time(txn.t_response)
                 backend.be_counters.response_time(txn.t_response)

@@ -173,7 +173,8 @@ def _redirect(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
             else:
                 host = request.headers.get_all("host")
                 location = f"{value}://{host[-1] if host else ''}{path}"
-        txn.reply = Reply(code, [("location", location), ("cache-control", "no-cache")])
+        permanent = code in (301, 308)
+        txn.reply = Reply(code, [("location", location)] + ([] if permanent else [("cache-control", "no-cache")]))
         return Verdict.DONE
 
     return redirect
