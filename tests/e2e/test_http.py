@@ -255,3 +255,76 @@ def test_errorfile_replaces_a_page(write, luaproxy, port, tmp_path):
            errorfile 503 503.http
         """)
     assert get(port, "/")[2] == b"sorry"
+
+
+def keep_alive_exchange(port: int, count: int) -> tuple[list[tuple], bool]:
+    """*count* requests on one connection; the responses and whether the server closed after them."""
+    responses = []
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        for _ in range(count):
+            s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            data = b""
+            while b"}" not in data:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return responses + parse_responses(data) if data else responses, True
+                data += chunk
+            responses += parse_responses(data)
+        s.settimeout(0.3)
+        try:
+            closed = s.recv(1) == b""
+        except TimeoutError:
+            closed = False
+    return responses, closed
+
+
+@pytest.mark.parametrize(("option", "server_connections", "client_closed"), [
+    ("http-keep-alive", 1, False), ("http-server-close", 3, False), ("httpclose", 1, True)])
+def test_connection_options(write, luaproxy, port, backend, option, server_connections, client_closed):
+    start(write, luaproxy, port, f"""
+        listen p
+           bind 127.0.0.1:{{port}}
+           option {option}
+           server s1 127.0.0.1:{backend.port}
+        """)
+    responses, closed = keep_alive_exchange(port, 1 if client_closed else 3)
+    assert all(r[0] == 200 for r in responses) and closed == client_closed
+    if client_closed:
+        assert responses[0][1]["connection"] == "close"
+    assert backend.connections == server_connections
+
+
+def test_keep_alive_timeout_closes_idle_clients(write, luaproxy, port, backend):
+    start(write, luaproxy, port, f"""
+        listen p
+           bind 127.0.0.1:{{port}}
+           timeout http-keep-alive 200ms
+           timeout http-request 5s
+           server s1 127.0.0.1:{backend.port}
+        """)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        first = s.recv(65536)
+        started = time.monotonic()
+        rest = read_all(s, 4)
+    assert first.startswith(b"HTTP/1.1 200") and rest == b""
+    assert 0.1 < time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize("raw", [
+    b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\nContent-Length: 5\r\n\r\nhello",
+    b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: t\r\nX-Folded: a\r\n b\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: t\r\nBad\x00Name: x\r\n\r\n",
+])
+def test_smuggling_attempts_never_reach_the_server(write, luaproxy, port, backend, raw):
+    start(write, luaproxy, port, f"""
+        listen p
+           bind 127.0.0.1:{{port}}
+           server s1 127.0.0.1:{backend.port}
+        """)
+    assert http_exchange(port, raw).startswith(b"HTTP/1.1 400")
+    assert backend.requests == 0

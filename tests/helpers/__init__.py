@@ -245,6 +245,10 @@ class HttpBackend:
             def log_message(self, *args: object) -> None:
                 return
 
+            def setup(self) -> None:
+                backend.connections += 1
+                super().setup()
+
             def _body(self) -> bytes:
                 if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
                     data = b""
@@ -288,6 +292,7 @@ class HttpBackend:
 
         self.name = name
         self.requests = 0
+        self.connections = 0
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]

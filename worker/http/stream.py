@@ -463,6 +463,8 @@ class HttpStream:
                 server_counters.response_time(txn.t_response)
                 backend.be_counters.response_time(txn.t_response)
                 head = self._response_rules(txn, backend, event.head)
+                if self._option(backend, "httpclose"):
+                    head.headers.set("connection", "close")
                 txn.status = head.status
                 server_counters.response(head.status)
                 backend.be_counters.response(head.status)
