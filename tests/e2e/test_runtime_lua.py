@@ -213,3 +213,76 @@ def test_set_nice_checks_its_range(write, luaproxy, port):
         """
     start(write, luaproxy, port, script, "nice")
     assert b"false" in talk(port) and b"out of range -1024..1024" in talk(port)
+
+
+def test_collected_sockets_are_closed(write, luaproxy, port, echo_server):
+    script = f"""
+        core.register_action("leak", {{"tcp-req"}}, function(txn)
+           for i = 1, 5 do
+              local s = core.tcp()
+              s:connect("127.0.0.1", {echo_server.port})
+              s:send("ping")
+              s:receive(4)
+           end
+           collectgarbage()
+           collectgarbage()
+           txn.res:send("done\\n")
+           txn:done()
+        end)
+        """
+    start(write, luaproxy, port, script, "leak")
+    assert talk(port) == b"done\n"
+    assert len(echo_server.connections) == 5
+    assert wait_until(lambda: echo_server.closed == 5, 5)
+
+
+def test_fetches_and_converters_cannot_block(write, luaproxy, port):
+    write("rt.lua", """
+        core.register_fetches("sleepy", function(txn) core.msleep(10); return "slept" end)
+        core.register_converters("lazy", function(s) core.yield(); core.sleep(1); return s end)
+        """)
+    write("rt.cfg", f"""
+        global
+           lua-load rt.lua
+        defaults
+           mode http
+           timeout client 5s
+        frontend fe
+           bind 127.0.0.1:{port}
+           http-request return status 200 content-type text/plain lf-string "[%[lua.sleepy]] [%[str(x),lua.lazy]]"
+        """)
+    proc = luaproxy("-f", "rt.cfg", wait_port=port)
+    from tests.e2e.test_http import get
+
+    assert get(port, "/")[2] == b"[] []"
+    log = proc.stderr()
+    assert "Lua sample-fetch 'sleepy': runtime error: rt.lua:1: core.msleep: not available in the sample-fetch" in log
+    assert "Lua converter 'lazy': runtime error: rt.lua:2: core.sleep: not available in the converter" in log
+
+
+def test_task_and_service_timeouts(write, luaproxy, port):
+    write("rt.lua", """
+        core.register_task(function() while true do end end)
+        core.register_service("spin", "http", function(applet) while true do end end)
+        """)
+    write("rt.cfg", f"""
+        global
+           lua-load rt.lua
+           tune.lua.task-timeout 200ms
+           tune.lua.service-timeout 200ms
+        defaults
+           mode http
+           timeout client 5s
+        frontend fe
+           bind 127.0.0.1:{port}
+           http-request use-service lua.spin if {{ path /spin }}
+           http-request return status 200 content-type text/plain string alive
+        """)
+    proc = luaproxy("-f", "rt.cfg", wait_port=port)
+    from tests.e2e.test_http import get
+
+    assert wait_until(lambda: "Lua task: runtime error" in proc.stderr(), 5)
+    assert "execution timeout" in proc.stderr()
+    assert get(port, "/spin")[0] == 500
+    assert "Lua applet http 'spin': execution timeout" in proc.stderr()
+    assert get(port, "/")[2] == b"alive"

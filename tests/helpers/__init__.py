@@ -156,7 +156,8 @@ class Process:
 class EchoServer:
     """A real TCP server on 127.0.0.1 that sends back what it receives, with a prefix.
 
-    ``connections`` keeps what each connection sent, in accept order.
+    ``connections`` keeps what each connection sent, in accept order; ``closed`` counts the
+    connections the peer closed.
     """
 
     def __init__(self, prefix: bytes = b"") -> None:
@@ -167,6 +168,7 @@ class EchoServer:
         self.sock.listen(128)
         self.port = self.sock.getsockname()[1]
         self.connections: list[bytearray] = []
+        self.closed = 0
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
 
@@ -189,6 +191,7 @@ class EchoServer:
                     conn.sendall(self.prefix + data)
             except OSError:
                 return
+            self.closed += 1
 
     def close(self) -> None:
         self.sock.close()
