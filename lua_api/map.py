@@ -79,7 +79,8 @@ def _try(operation: Any, *args: Any) -> bool:
 
 
 class PatternUpdates:
-    """core.set_map / del_map / add_acl / del_acl; ``publish`` spreads a change (later: to every worker)."""
+    """core.set_map / del_map / add_acl / del_acl; ``publish`` (set by a worker's control agent) sends
+    the change to the master, which spreads it to every worker."""
 
     def __init__(self, library: PatternLibrary) -> None:
         self.library = library

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from luaproxy.worker.access_log import lua_log
+
 from . import checks
 from .errors import LuaApiError
 
@@ -16,16 +18,18 @@ def log(txn: Any, level: Any, message: Any) -> None:
     level = checks.integer(level, "log", 2)
     if not 0 <= level <= 7:
         raise LuaApiError(f"bad argument #2 to 'log' (log level {level} out of range 0..7)")
-    txn.log(level, checks.string(message, "log", 3))
+    lua_log(txn, level, checks.string(message, "log", 3))
 
 
 def deflog(txn: Any, message: Any) -> None:
-    txn.log(txn.default_loglevel, checks.string(message, "deflog", 2))
+    """At the level set_loglevel gave, as haproxy 2.6 does; info before (2.6 says emerg)."""
+    level = txn.loglevel if txn.loglevel is not None else txn.default_loglevel
+    lua_log(txn, level, checks.string(message, "deflog", 2))
 
 
 def _at(level: int, name: str):
     def send(txn: Any, message: Any) -> None:
-        txn.log(level, checks.string(message, name, 2))
+        lua_log(txn, level, checks.string(message, name, 2))
 
     send.__name__ = name
     return send

@@ -8,28 +8,28 @@ listeners, then hand over to the arbiter, which forks the workers.
 from __future__ import annotations
 
 import argparse
-import contextlib
+import functools
 import os
 import re
 import resource
 import signal
 import sys
+from collections.abc import Callable
 
 from setproctitle import setproctitle
 
 from luaproxy.lua_api.runtime import LUA_VERSION
 from luaproxy.lua_api.tasks import TaskLauncher
 from luaproxy.worker.context import WorkerContext
-from luaproxy.worker.log import Logger, StreamTarget
+from luaproxy.worker.log import Logger
 from luaproxy.worker.process import BoundSocket, WorkerSpec
-from luaproxy.worker.samples import PatternLibrary, default_registry
 
-from . import lua_boot, pidfile
+from . import lua_boot, pidfile, reload
 from .arbiter import Arbiter
-from .compile import compile_config
-from .config import loader
 from .config.errors import ConfigErrors
-from .sockets import BindError, bind_all
+from .config.keywords_global import configure_logger
+from .management import addresses
+from .sockets import BindError, Listening, bind_all
 from .version import FEATURES, VERSION
 
 
@@ -53,6 +53,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="soft-stop these PIDs once started")
     parser.add_argument("-st", dest="hard_finish", nargs="+", type=int, default=[], metavar="PID",
                         help="hard-stop these PIDs once started")
+    parser.add_argument("-S", dest="master_cli", metavar="ADDR[,OPTION,VALUE...]",
+                        help="master CLI socket (show proc, reload)")
     return parser.parse_args(argv)
 
 
@@ -106,35 +108,32 @@ def main(argv: list[str] | None = None) -> int:
     if not args.files:
         print("luaproxy: no configuration file given; use -f FILE (see -h)", file=sys.stderr)
         return 1
-    logger = Logger(quiet=args.quiet)
+    logger = Logger(quiet=args.quiet, debug=args.debug)
     try:
-        files, sections, settings = loader.load(args.files)
-        registry = default_registry()
-        library = PatternLibrary(lua_boot.base_directory(settings, files[0]))
-        engine = lua_boot.boot(settings, logger, registry, library)
-        config = loader.parse_proxies(files, sections, settings)
-        proxies = compile_config(config, engine, registry, library)
+        generation = reload.load(args.files, logger)
+        master_cli = addresses.parse_flag(args.master_cli) if args.master_cli else None
     except ConfigErrors as exc:
         for error in exc.errors:
             logger.alert(f"config : {error}")
         logger.alert("config : Fatal errors found in configuration.")
         return 1
+    except addresses.AddressError as exc:
+        logger.alert(f"-S : {exc}")
+        return 1
+    settings, config, engine = generation.settings, generation.config, generation.engine
     for warning in config.warnings:
         logger.warning(f"config : {warning}")
     if args.check:
         print("Configuration file is valid")
         return 0
+    configure_logger(logger, settings)
     try:
         lua_boot.run_inits(engine)
     except ConfigErrors as exc:
         logger.alert(f"Lua init: {exc}")
         return 1
-    logger.targets = [StreamTarget(t.target, t.max_level) for t in settings.logs
-                      if t.target in ("stdout", "stderr")]
-    by_name = dict(zip([c.name for c in config.proxies], proxies, strict=True))
-    frontends = [(by_name[c.name], c.binds) for c in config.frontends()]
     try:
-        listening = bind_all(frontends, settings.nbproc)
+        listening = bind_all(generation.frontends, settings.nbproc)
     except BindError as exc:
         logger.alert(str(exc))
         return 1
@@ -145,6 +144,21 @@ def main(argv: list[str] | None = None) -> int:
         pidfile.write(pid_path, os.getpid())
     raise_fd_limit(settings.maxconn)
     setproctitle("luaproxy: master")
+    finish = tuple((pid, signal.SIGUSR1) for pid in args.soft_finish) + tuple(
+        (pid, signal.SIGTERM) for pid in args.hard_finish)
+    arbiter = Arbiter(generation, listening, functools.partial(worker_specs, logger), logger,
+                      systemd_mode=args.systemd, master_cli=master_cli, finish=finish)
+    try:
+        return arbiter.run()
+    finally:
+        if pid_path:
+            pidfile.remove(pid_path, os.getpid())
+
+
+def worker_specs(logger: Logger, generation: reload.Generation,
+                 listening: list[Listening]) -> Callable[[int], WorkerSpec]:
+    """How to build each worker of one configuration generation (the arbiter asks again after a reload)."""
+    settings, proxies, engine = generation.settings, generation.proxies, generation.engine
     backends = {p.name: p for p in proxies if p.has_backend}
 
     def make_spec(index: int) -> WorkerSpec:
@@ -153,16 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         sockets = [BoundSocket(item.for_worker(index), item.frontend, item.so_id) for item in listening]
         return WorkerSpec(index, worker_context, sockets, settings.maxconn, TaskLauncher(engine).start_all)
 
-    arbiter = Arbiter(make_spec, settings.nbproc, logger, settings.hard_stop_after, systemd_mode=args.systemd)
-    for pid in args.soft_finish:
-        _signal_old(pid, signal.SIGUSR1)
-    for pid in args.hard_finish:
-        _signal_old(pid, signal.SIGTERM)
-    try:
-        return arbiter.run()
-    finally:
-        if pid_path:
-            pidfile.remove(pid_path, os.getpid())
+    return make_spec
 
 
 def raise_fd_limit(maxconn: int) -> None:
@@ -171,11 +176,6 @@ def raise_fd_limit(maxconn: int) -> None:
     wanted = min(hard, max(soft, 2 * maxconn + 64)) if hard != resource.RLIM_INFINITY else 2 * maxconn + 64
     if wanted > soft:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-
-
-def _signal_old(pid: int, sig: int) -> None:
-    with contextlib.suppress(OSError):
-        os.kill(pid, sig)
 
 
 def daemonize() -> None:

@@ -1,58 +1,102 @@
 """The master's supervisor loop, after gunicorn's arbiter.
 
-Signal handlers only queue the signal and wake the loop through a pipe; the
-loop waits, dispatches ``handle_<signal>``, reaps dead workers, then spawns
-what is missing.  The master never starts a gevent hub, so a fork copies an
-idle process.
+Signal handlers only queue the signal and wake the loop through a pipe; one
+selector waits on that pipe, the workers' control sockets and the management
+sockets.  Each turn dispatches ``handle_<signal>``, reaps dead workers, spawns
+what is missing and retires an old generation once the new one serves.  The
+master never starts a gevent hub, so a fork copies an idle process.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
+import functools
 import os
-import select
+import resource
+import selectors
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Any
 
+from luaproxy.worker import stats
+from luaproxy.worker.control_agent import ControlAgent
 from luaproxy.worker.process import Worker, WorkerSpec
+from luaproxy.worker.samples import SampleError
 
-from . import systemd
+from . import reload, systemd
+from .config.errors import ConfigErrors
+from .control.changes import PatternChange
+from .control.fanout import Fanout, Outcome
+from .control.link import Link
+from .management import formats
+from .management.addresses import SocketSpec
+from .management.commands import MASTER_COMMANDS, STATS_COMMANDS
+from .management.pending import Pending
+from .management.server import ManagementServer
+from .reload import Generation
+from .sockets import BindError, Listening
+from .version import VERSION
+from .worker_handle import WorkerHandle
 
 SpecFactory = Callable[[int], WorkerSpec]
 STOP_TIMEOUT = 5.0
 RESPAWN_BACKOFF_MAX = 10.0
 QUICK_EXIT_SECONDS = 1.0
-
-
-@dataclass(slots=True)
-class WorkerHandle:
-    pid: int
-    index: int
-    started: float
+ACK_TIMEOUT = 5.0
+STATS_TIMEOUT = 2.0
+READY_TIMEOUT = 10.0
 
 
 class Arbiter:
     SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGUSR1,
                signal.SIGUSR2, signal.SIGCHLD)
 
-    def __init__(self, make_spec: SpecFactory, nbproc: int, logger: object, hard_stop_after: float | None,
-                 systemd_mode: bool = False) -> None:
-        self.make_spec = make_spec
-        self.nbproc = nbproc
+    def __init__(self, generation: Generation, listening: list[Listening],
+                 spec_factory: Callable[[Generation, list[Listening]], SpecFactory], logger: Any,
+                 systemd_mode: bool = False, master_cli: SocketSpec | None = None,
+                 finish: tuple[tuple[int, int], ...] = ()) -> None:
+        self.generation = generation
+        self.listening = listening
+        self.spec_factory = spec_factory
+        self.make_spec = spec_factory(generation, listening)
+        self.store = generation.map_store()
         self.logger = logger
-        self.hard_stop_after = hard_stop_after
         self.systemd_mode = systemd_mode
+        self.master_cli = master_cli
+        self.finish = finish  # (pid, signal) for -sf/-st, sent once our workers serve
         self.workers: dict[int, WorkerHandle] = {}
+        self.number = 1  # the current generation; bumped by each reload
+        self.reloads = 0
+        self.failed_reloads = 0
+        self.started = time.time()
+        self.awaiting_ready: float | None = None  # deadline for the current generation to serve
+        self.retired_sockets: list[socket.socket] = []
+        self.last_stats: dict[str, dict[str, Any]] = {}  # worker label -> what it last reported
+        self.retired_stats: list[dict[str, Any]] = []  # dead workers' last reports (this generation)
+        self.retire_deadlines: dict[int, float] = {}
         self.signal_queue: list[int] = []
         self.backoff: dict[int, float] = {}
         self.next_spawn: dict[int, float] = {}
+        self.fanout = Fanout()
+        self.selector = selectors.DefaultSelector()
         self.pipe_r, self.pipe_w = os.pipe()
         os.set_blocking(self.pipe_r, False)
         os.set_blocking(self.pipe_w, False)
+        self.selector.register(self.pipe_r, selectors.EVENT_READ, self._drain_pipe)
+        timeout = generation.settings.stats_timeout
+        self.stats_server = ManagementServer(self.selector, self, STATS_COMMANDS, timeout)
+        self.master_server = ManagementServer(self.selector, self, MASTER_COMMANDS, timeout, routed=STATS_COMMANDS)
+
+    @property
+    def nbproc(self) -> int:
+        return self.generation.settings.nbproc
+
+    @property
+    def hard_stop_after(self) -> float | None:
+        return self.generation.settings.hard_stop_after
 
     # Signals: record and wake, nothing more.
 
@@ -65,33 +109,50 @@ class Arbiter:
         with contextlib.suppress(OSError):
             os.write(self.pipe_w, b".")
 
+    def _drain_pipe(self, mask: int) -> None:
+        with contextlib.suppress(OSError):
+            while os.read(self.pipe_r, 1024):
+                pass
+
     def sleep(self, timeout: float) -> None:
-        try:
-            ready, _, _ = select.select([self.pipe_r], [], [], timeout)
-            if ready:
-                while os.read(self.pipe_r, 1024):
-                    pass
-        except (OSError, InterruptedError) as exc:
-            if getattr(exc, "errno", None) not in (errno.EAGAIN, errno.EINTR, None):
-                raise
+        """Wait for a signal, a worker's message or a management client, at most *timeout* seconds."""
+        for key, mask in self.selector.select(max(timeout, 0.0)):
+            key.data(mask)
 
     # The loop.
 
     def run(self) -> int:
         self.init_signals()
+        try:
+            self.stats_server.listen(self.generation.stats_sockets)
+            if self.master_cli is not None:
+                self.master_server.listen([self.master_cli])
+        except OSError as exc:
+            self.logger.alert(f"Starting the management socket: cannot bind ({exc.strerror})")
+            self.close_servers()
+            return 1
+        self.awaiting_ready = time.monotonic() + READY_TIMEOUT
         self.manage_workers()
-        if self.systemd_mode:
-            systemd.notify("READY=1", f"MAINPID={os.getpid()}", f"STATUS=Ready with {self.nbproc} worker(s).")
-        while True:
-            while self.signal_queue:
-                sig = self.signal_queue.pop(0)
-                handler = getattr(self, f"handle_{signal.Signals(sig).name[3:].lower()}")
-                exit_code = handler()
-                if exit_code is not None:
-                    return exit_code
-            self.reap_workers()
-            self.manage_workers()
-            self.sleep(1.0)
+        try:
+            while True:
+                while self.signal_queue:
+                    sig = self.signal_queue.pop(0)
+                    handler = getattr(self, f"handle_{signal.Signals(sig).name[3:].lower()}")
+                    exit_code = handler()
+                    if exit_code is not None:
+                        return exit_code
+                self.reap_workers()
+                self.manage_workers()
+                self.check_ready()
+                self.murder_workers()
+                now = time.monotonic()
+                self.fanout.expire(now)
+                self.stats_server.expire(now)
+                self.master_server.expire(now)
+                deadline = self.fanout.next_deadline()
+                self.sleep(1.0 if deadline is None else min(1.0, deadline - now))
+        finally:
+            self.close_servers()
 
     def handle_chld(self) -> None:
         self.reap_workers()
@@ -109,30 +170,128 @@ class Arbiter:
         return 0
 
     def handle_usr1(self) -> int:
-        """Soft stop: workers stop accepting and finish what they serve."""
+        """Soft stop: workers stop accepting and finish what they serve, within hard-stop-after."""
         self.stop(signal.SIGUSR1, self.hard_stop_after)
         return 0
 
     def handle_hup(self) -> None:
-        self.logger.warning("reload (SIGHUP/SIGUSR2) is not available yet; ignoring the signal")
+        self.reload()
 
     handle_usr2 = handle_hup
+
+    # Reload.
+
+    def reload(self) -> None:
+        """Load the configuration again; new workers take over the same sockets, then the old ones soft-stop."""
+        self.notify("RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}", "STATUS=Reloading.")
+        self.logger.notice("Reloading luaproxy")
+        try:
+            generation = reload.load_and_init(self.generation.files, self.logger)
+            listening, unused = reload.rebind(generation.frontends, generation.settings.nbproc, self.listening)
+        except (ConfigErrors, BindError) as exc:
+            for line in (exc.errors if isinstance(exc, ConfigErrors) else [exc]):
+                self.logger.alert(f"config : {line}")
+            self.logger.alert("Reload failed: the current workers keep serving the previous configuration.")
+            self.failed_reloads += 1
+            self.notify("READY=1", "STATUS=Reload failed; serving the previous configuration.")
+            return
+        store = generation.map_store()
+        kept, file_won = store.carry_over(self.store)
+        if kept:
+            self.logger.notice(f"Reload kept the runtime changes of: {', '.join(kept)}")
+        if file_won:
+            self.logger.warning(f"Reload: changed on disk, the file wins for: {', '.join(file_won)}")
+        try:
+            self.stats_server.listen(generation.stats_sockets)
+        except OSError as exc:
+            self.logger.alert(f"Reload: cannot bind a management socket ({exc.strerror}); keeping the others")
+        self.generation, self.listening, self.store = generation, listening, store
+        self.make_spec = self.spec_factory(generation, listening)
+        self.retired_sockets += unused
+        self.number += 1
+        self.reloads += 1
+        self.last_stats.clear()
+        self.retired_stats.clear()
+        self.backoff.clear()
+        self.next_spawn.clear()
+        self.awaiting_ready = time.monotonic() + READY_TIMEOUT
+        self.manage_workers()
+
+    def check_ready(self) -> None:
+        """Once every slot of the current generation serves (or after READY_TIMEOUT), retire the old one."""
+        if self.awaiting_ready is None:
+            return
+        current = [h for h in self.workers.values() if h.generation == self.number]
+        all_ready = len({h.index for h in current if h.ready}) >= self.nbproc
+        if not all_ready and time.monotonic() < self.awaiting_ready:
+            return
+        self.awaiting_ready = None
+        self.retire_old_workers()
+        for pid, sig in self.finish:
+            with contextlib.suppress(OSError):
+                os.kill(pid, sig)
+        self.finish = ()
+        self.notify("READY=1", f"MAINPID={os.getpid()}",
+                    f"STATUS=Ready with {self.nbproc} worker(s), {self.reloads} reload(s).")
+        self.logger.notice("Loading success.")
+
+    def retire_old_workers(self) -> None:
+        now = time.monotonic()
+        for handle in self.workers.values():
+            if handle.generation < self.number and not handle.retiring:
+                handle.retiring = True
+                self._kill(handle.pid, signal.SIGUSR1)
+                if self.hard_stop_after is not None:
+                    self.retire_deadlines[handle.pid] = now + self.hard_stop_after
+        for sock in self.retired_sockets:
+            reload.retire(sock)
+        self.retired_sockets = []
+
+    def murder_workers(self) -> None:
+        """hard-stop-after: an old worker still draining after that long is stopped at once."""
+        now = time.monotonic()
+        for pid, deadline in list(self.retire_deadlines.items()):
+            if now >= deadline:
+                self._kill(pid, signal.SIGTERM if now < deadline + STOP_TIMEOUT else signal.SIGKILL)
+
+    def request_reload(self) -> None:
+        """The master CLI's ``reload``: handled in the loop, like SIGUSR2."""
+        self.signal(signal.SIGUSR2, None)
 
     # Workers.
 
     def spawn_worker(self, index: int) -> None:
         spec = self.make_spec(index)
+        master_end, worker_end = socket.socketpair()
+        spec.control = ControlAgent(worker_end, self.generation.library, self.generation.engine.pattern_updates,
+                                    spec.context)
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
         if pid:
-            self.workers[pid] = WorkerHandle(pid, index, time.monotonic())
+            worker_end.close()
+            handle = WorkerHandle(pid, index, self.number, time.monotonic(), Link(master_end), time.time())
+            self.workers[pid] = handle
+            self.selector.register(handle.link.sock, selectors.EVENT_READ, functools.partial(self._on_link, handle))
             return
         for sig in self.SIGNALS:
             signal.signal(sig, signal.SIG_DFL)
+        master_end.close()
+        self._close_master_files()
+        Worker(spec).run()
+
+    def _close_master_files(self) -> None:
+        """In a new worker: close what only the master uses (pipe, selector, other workers' links, clients)."""
         os.close(self.pipe_r)
         os.close(self.pipe_w)
-        Worker(spec).run()
+        for handle in self.workers.values():
+            handle.link.sock.close()
+        for server in (self.stats_server, self.master_server):
+            for sock in server.sockets():
+                sock.close()
+        for sock in self.retired_sockets:
+            sock.close()
+        self.selector.close()
 
     def reap_workers(self) -> None:
         while True:
@@ -145,11 +304,27 @@ class Arbiter:
             handle = self.workers.pop(pid, None)
             if handle is None:
                 continue
+            self._forget(handle)
+            if handle.retiring or handle.generation < self.number:
+                continue
+            self.retire_stats(handle)
             self._log_exit(handle, status)
             quick = time.monotonic() - handle.started < QUICK_EXIT_SECONDS
             delay = min(self.backoff.get(handle.index, 0.5) * 2, RESPAWN_BACKOFF_MAX) if quick else 0.0
             self.backoff[handle.index] = delay or 0.5
             self.next_spawn[handle.index] = time.monotonic() + delay
+
+    def _forget(self, handle: WorkerHandle) -> None:
+        """A worker is gone: read what it sent last, close its link, stop waiting for it."""
+        if not handle.link.closed:
+            while (messages := handle.link.receive()) is not None and messages:
+                for message in messages:
+                    self.on_message(handle, message)
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(handle.link.sock)
+            handle.link.close()
+        self.retire_deadlines.pop(handle.pid, None)
+        self.fanout.forget(handle.pid)
 
     def _log_exit(self, handle: WorkerHandle, status: int) -> None:
         if os.WIFSIGNALED(status):
@@ -160,20 +335,30 @@ class Arbiter:
         self.logger.alert(f"Current worker #{handle.index} (pid {handle.pid}) exited with {why}")
 
     def manage_workers(self) -> None:
-        running = {h.index for h in self.workers.values()}
+        running = {h.index for h in self.workers.values() if h.generation == self.number}
         now = time.monotonic()
         for index in range(1, self.nbproc + 1):
             if index not in running and self.next_spawn.get(index, 0.0) <= now:
                 self.spawn_worker(index)
 
+    def live_workers(self) -> list[WorkerHandle]:
+        """The workers of the current generation: they get every change."""
+        return sorted((h for h in self.workers.values() if h.generation == self.number and not h.link.closed),
+                      key=lambda h: h.index)
+
     def stop(self, sig: int, timeout: float | None = STOP_TIMEOUT) -> None:
-        """Signal every worker, wait for them (bounded), then kill what is left."""
-        if self.systemd_mode:
-            systemd.notify("STOPPING=1")
+        """Signal every worker, wait for them (bounded; a soft stop without hard-stop-after waits), then kill."""
+        self.notify("STOPPING=1", "STATUS=Stopping.")
+        self.close_servers()
         for pid in list(self.workers):
             self._kill(pid, sig)
-        deadline = time.monotonic() + (timeout if timeout is not None else STOP_TIMEOUT)
-        while self.workers and time.monotonic() < deadline:
+        deadline = None if timeout is None and sig == signal.SIGUSR1 else time.monotonic() + (timeout or STOP_TIMEOUT)
+        while self.workers and (deadline is None or time.monotonic() < deadline):
+            if sig == signal.SIGUSR1 and any(s in self.signal_queue for s in (signal.SIGTERM, signal.SIGINT)):
+                for pid in list(self.workers):
+                    self._kill(pid, signal.SIGTERM)
+                deadline = time.monotonic() + STOP_TIMEOUT
+                sig = signal.SIGTERM
             self.reap_quietly()
             time.sleep(0.05)
         for pid in list(self.workers):
@@ -187,10 +372,158 @@ class Arbiter:
         except ChildProcessError:
             self.workers.clear()
             return
-        self.workers.pop(pid, None)
+        handle = self.workers.pop(pid, None)
+        if handle is not None:
+            handle.link.close()
+
+    def close_servers(self) -> None:
+        self.stats_server.close()
+        self.master_server.close()
 
     def _kill(self, pid: int, sig: int) -> None:
         try:
             os.kill(pid, sig)
         except ProcessLookupError:
-            self.workers.pop(pid, None)
+            handle = self.workers.pop(pid, None)
+            if handle is not None:
+                self._forget(handle)
+
+    def notify(self, *lines: str) -> None:
+        if self.systemd_mode:
+            systemd.notify(*lines)
+
+    # The control sockets.
+
+    def _on_link(self, handle: WorkerHandle, mask: int) -> None:
+        if mask & selectors.EVENT_WRITE:
+            handle.link.flush()
+        if mask & selectors.EVENT_READ:
+            messages = handle.link.receive()
+            if messages is None:
+                with contextlib.suppress(KeyError, ValueError):
+                    self.selector.unregister(handle.link.sock)
+                self.fanout.forget(handle.pid)
+                return
+            for message in messages:
+                self.on_message(handle, message)
+        self._watch(handle)
+
+    def _watch(self, handle: WorkerHandle) -> None:
+        """Wait for the link to be writable only while it has bytes queued."""
+        link = handle.link
+        if link.closed:
+            return
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if link.outbox else 0)
+        if events != handle.events:
+            self.selector.modify(link.sock, events, functools.partial(self._on_link, handle))
+            handle.events = events
+
+    def _send(self, handle: WorkerHandle, message: dict[str, Any]) -> None:
+        handle.link.send(message)
+        self._watch(handle)
+
+    def on_message(self, handle: WorkerHandle, message: dict[str, Any]) -> None:
+        kind = message.get("t")
+        if kind == "ready":
+            handle.ready = True
+        elif kind in ("ack", "stats"):
+            payload = message.get("data") if kind == "stats" else message.get("result")
+            self.fanout.reply(handle.pid, message.get("seq", 0), payload, message.get("error"))
+        elif kind == "publish":
+            self.on_publish(handle, PatternChange.from_wire(message["change"]))
+        elif kind == "stats-all":
+            seq = message.get("seq")
+            self.collect_stats().on_done(lambda snapshots: self._send(handle, {"t": "stats-all", "seq": seq,
+                                                                                 "data": snapshots}))
+
+    def on_publish(self, origin: WorkerHandle, change: PatternChange) -> None:
+        """A Lua change made in one worker: the master applies it, then every worker (the origin too, so
+        that all end in the master's order)."""
+        if origin.generation != self.number:
+            return
+        try:
+            self.store.apply(change)
+        except SampleError as exc:
+            self.logger.warning(f"{origin.label}: {change.op} {change.target}: {exc}")
+            return
+        except OSError as exc:
+            self.logger.alert(f"map-persist: cannot write {change.target}: {exc.strerror}")
+        for handle in self.live_workers():
+            self._send(handle, {"t": "change", "seq": 0, "change": change.to_wire()})
+
+    # What the management commands need (management.commands.Supervisor).
+
+    def spread(self, change: PatternChange) -> Pending:
+        """Apply in the master, then in every live worker; resolves once all acknowledged or ACK_TIMEOUT."""
+        problems = ""
+        try:
+            result = self.store.apply(change)
+        except SampleError as exc:
+            return Pending.resolved(f"{exc}\n")
+        except OSError as exc:
+            result = None
+            problems = f"Not written to file: {exc.strerror}.\n"
+        pending = Pending()
+        workers = self.live_workers()
+
+        def done(outcome: Outcome) -> None:
+            pending.resolve((result, problems + outcome.problems()))
+
+        seq = self.fanout.start({h.pid: h.label for h in workers}, time.monotonic() + ACK_TIMEOUT, done)
+        for handle in workers:
+            self._send(handle, {"t": "change", "seq": seq, "change": change.to_wire()})
+        return pending
+
+    def collect_stats(self) -> Pending:
+        """Every live worker's snapshot, plus what dead workers of this generation had counted."""
+        pending = Pending()
+        workers = self.live_workers()
+
+        def done(outcome: Outcome) -> None:
+            self.last_stats.update(outcome.replies)
+            live = sorted(outcome.replies.values(), key=lambda s: s.get("index", 0))
+            pending.resolve(live + self.retired_stats)
+
+        seq = self.fanout.start({h.pid: h.label for h in workers}, time.monotonic() + STATS_TIMEOUT, done)
+        for handle in workers:
+            self._send(handle, {"t": "stats", "seq": seq})
+        return pending
+
+    def retire_stats(self, handle: WorkerHandle) -> None:
+        """A worker died: keep the counts it last reported, so no counter ever goes down.
+
+        Every scrape passes through collect_stats, so whatever a scrape showed was
+        recorded here; only counts made after the last scrape die with the worker.
+        """
+        snapshot = self.last_stats.pop(handle.label, None)
+        if snapshot is not None:
+            self.retired_stats.append(stats.retired(snapshot))
+
+    def process_facts(self) -> dict[str, Any]:
+        return {"version": VERSION, "nbproc": self.nbproc, "pid": os.getpid(), "started": self.started,
+                "maxconn": self.generation.settings.maxconn, "listeners": sum(len(i.sockets) for i in self.listening),
+                "ulimit": resource.getrlimit(resource.RLIMIT_NOFILE)[0], "node": os.uname().nodename,
+                "stopping": 0}
+
+    def algorithms(self) -> dict[str, str]:
+        return {p.name: _ALGORITHMS.get(type(p.balancer).__name__, "roundrobin") for p in self.generation.proxies}
+
+    def maxconn(self) -> int:
+        return self.generation.settings.maxconn
+
+    def proc_table(self) -> str:
+        current = [(h.pid, 0, h.born) for h in self.live_workers()]
+        old = [(h.pid, self.number - h.generation, h.born) for h in sorted(self.workers.values(), key=lambda h: h.pid)
+               if h.generation != self.number]
+        return formats.proc_table((os.getpid(), self.reloads, self.failed_reloads, self.started), current, old,
+                                  VERSION)
+
+    def knows_process(self, selector: str) -> bool:
+        if selector.startswith("!"):
+            return selector[1:].isdigit() and int(selector[1:]) in self.workers
+        return selector.isdigit() and any(h.index == int(selector) for h in self.live_workers())
+
+
+_ALGORITHMS = {"RoundRobin": "roundrobin", "StaticRoundRobin": "static-rr", "LeastConn": "leastconn",
+               "First": "first", "Random": "random", "Source": "source", "Uri": "uri", "UrlParam": "url_param",
+               "Header": "hdr"}

@@ -9,7 +9,8 @@ configuration line.
 from __future__ import annotations
 
 from luaproxy.lua_api.engine import LuaEngine
-from luaproxy.worker.backend.balance import RoundRobin
+from luaproxy.worker import access_log
+from luaproxy.worker.backend import configure_checks, make_balancer, parse_check_spec
 from luaproxy.worker.http.pages import ErrorPages
 from luaproxy.worker.proxy import Proxy, Rule, Server, SwitchingRule
 from luaproxy.worker.rules import actions_http, actions_tcp
@@ -18,8 +19,10 @@ from luaproxy.worker.samples import AclSet, PatternLibrary, SampleError, SampleR
 
 from .compile_env import CompileEnv
 from .config.errors import ConfigError, ConfigErrors, did_you_mean
+from .config.keywords_global import log_servers
 from .config.lexer import Line
 from .config.model import Config, ProxyConf, RuleConf
+from .config.units import parse_time
 
 RULESETS = {
     "tcp-request connection": ("tcp-req", actions_tcp.parse),
@@ -34,7 +37,14 @@ RULESETS = {
 def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
                    library: PatternLibrary) -> list[Proxy]:
     errors: list[ConfigError] = []
-    proxies = [_new_proxy(conf) for conf in config.proxies]
+    proxies = []
+    for conf in config.proxies:
+        try:
+            proxies.append(_new_proxy(conf))
+        except ConfigError as exc:
+            errors.append(exc)
+    if errors:
+        raise ConfigErrors(errors)
     backends = {p.name: p for p in proxies if p.has_backend}
     for conf, proxy in zip(config.proxies, proxies, strict=True):
         env = CompileEnv(engine, registry, library, AclSet(registry, library))
@@ -64,18 +74,39 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
             proxy.error_pages = _error_pages(conf)
         except ConfigError as exc:
             errors.append(exc)
+        try:
+            proxy.access_log = access_log.build(proxy, conf.settings, log_servers(config.global_), engine.logger,
+                                                registry, library, proxies, config.warnings)
+        except SampleError as exc:
+            errors.append(conf.line.error(f"failed to parse log-format : {exc}"))
     if errors:
         raise ConfigErrors(errors)
     return proxies
 
 
 def _new_proxy(conf: ProxyConf) -> Proxy:
+    """The runtime proxy with its servers, balancer and health-check settings."""
     servers = [Server(s.name, s.host, s.port, s.weight, s.maxconn, s.backup, s.disabled, s.check, i + 1)
                for i, s in enumerate(conf.servers)]
+    balancer = None
+    if conf.has_backend:
+        httpchk = conf.setting("option httpchk") if conf.options.get("httpchk") else None
+        try:
+            spec = parse_check_spec(httpchk, conf.settings.get("http-check", []))
+        except ValueError as exc:
+            raise conf.line.error(f"{conf.kind} '{conf.name}': {exc}") from None
+        for server, server_conf in zip(servers, conf.servers, strict=True):
+            try:
+                configure_checks(server, server_conf.options, parse_time, spec)
+            except ValueError as exc:
+                raise server_conf.line.error(f"server '{server.name}': {exc}") from None
+        try:
+            balancer = make_balancer(conf.balance, servers, conf.options, conf.setting("hash-type") or ())
+        except ValueError as exc:
+            raise conf.line.error(f"{conf.kind} '{conf.name}': 'balance': {exc}") from None
     return Proxy(conf.name, conf.id, conf.mode, conf.has_frontend, conf.has_backend,
                  timeouts=dict(conf.timeouts), inspect_delay=dict(conf.inspect_delay), servers=servers,
-                 balancer=RoundRobin(servers), retries=conf.retries, maxconn=conf.maxconn,
-                 options=dict(conf.options))
+                 balancer=balancer, retries=conf.retries, maxconn=conf.maxconn, options=dict(conf.options))
 
 
 def _condition(words: tuple[str, ...], keyword: str, env: CompileEnv) -> object:

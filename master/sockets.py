@@ -4,7 +4,10 @@ Each worker slot gets its own socket per ``bind`` line, bound with
 SO_REUSEPORT, so the kernel spreads new connections evenly across workers (one
 shared socket lets whichever gevent worker wakes first take most of them).
 The master keeps every socket open: a respawned worker finds the connections
-queued on its slot.  An inherited ``fd@N`` socket is shared by all workers.
+queued on its slot, and a reload hands the same sockets to the new workers
+(``reload.rebind``), so no connection is refused.  Sockets always set SO_REUSEPORT,
+so that a new instance started with ``-sf`` can bind next to the old one.  An
+inherited ``fd@N`` socket is shared by all workers.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ class Listening:
     frontend: Proxy
     so_id: int
     sockets: list[socket.socket]
+    label: str = ""
 
     def for_worker(self, index: int) -> socket.socket:
         return self.sockets[(index - 1) % len(self.sockets)]
@@ -68,7 +72,7 @@ def open_listener(address: Bind, workers: int) -> list[socket.socket]:
     sockets: list[socket.socket] = []
     try:
         for _ in range(workers):
-            sockets.append(bind(address, reuse_port=workers > 1))
+            sockets.append(bind(address, reuse_port=True))
     except BindError:
         for sock in sockets:
             sock.close()
@@ -83,7 +87,7 @@ def bind_all(frontends: list[tuple[Proxy, list[Bind]]], workers: int) -> list[Li
         for proxy, binds in frontends:
             for so_id, address in enumerate(binds, start=1):
                 try:
-                    listening.append(Listening(proxy, so_id, open_listener(address, workers)))
+                    listening.append(Listening(proxy, so_id, open_listener(address, workers), address.label))
                 except BindError as exc:
                     raise BindError(f"Starting {_kind(proxy)} {proxy.name}: {exc}") from None
     except BindError:

@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 import gevent
 from setproctitle import setproctitle
 
+from .backend import HealthChecker
 from .context import WorkerContext
 from .http.server_pool import ServerPool
 from .http.stream import HttpStream
@@ -45,6 +46,14 @@ class WorkerSpec:
     maxconn: int = 4096
     start_tasks: Any = None
     ppid: int = field(default_factory=os.getpid)
+    control: Any = None  # the ControlAgent: map/ACL changes and stats over the master's socketpair
+
+
+class _Silent:
+    """Every worker runs the health checks; only the first one reports state changes."""
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
 
 
 class Worker:
@@ -83,6 +92,10 @@ class Worker:
             self.listeners.append(listener)
         if self.spec.start_tasks is not None:
             self.spec.start_tasks()
+        reporter = self.spec.context.logger if self.spec.index == 1 else _Silent()
+        HealthChecker(self.spec.context.all_proxies, reporter).start()
+        if self.spec.control is not None:
+            self.spec.control.start()
         # Configuration, Lua state and registries live as long as the worker: keep them out of GC passes.
         gc.freeze()
 

@@ -57,3 +57,14 @@ def _copy(proxy: dict[str, Any]) -> dict[str, Any]:
 
     return {**proxy, "fe": deep(proxy["fe"]), "be": deep(proxy["be"]),
             "servers": [{**s, "counters": deep(s["counters"])} for s in proxy["servers"]]}
+
+
+def retired(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """A dead worker's last snapshot as it keeps counting: its totals, none of its live sessions."""
+    def closed(counters: dict[str, Any]) -> dict[str, Any]:
+        return {**counters, "current": 0}
+
+    proxies = [{**p, "fe": closed(p["fe"]), "be": closed(p["be"]),
+                "servers": [{**s, "counters": closed(s["counters"])} for s in p["servers"]]}
+               for p in snapshot["proxies"]]
+    return {**snapshot, "proxies": proxies}

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import socket
+from dataclasses import dataclass
+
+from luaproxy.worker.log import FACILITIES, Logger, LogServer, parse_log_server
+
 from .keywords import GLOBAL, expect_args, to_int
 from .lexer import Line
 from .model import GlobalSettings, LogTarget, LuaLoad
 from .units import parse_size, parse_time
 
 G = ("global",)
-LOG_LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
 
 
 @GLOBAL.register("lua-load", G, "Load and run the body of a Lua file.")
@@ -82,25 +86,42 @@ def _default_path(g: GlobalSettings, line: Line) -> None:
     g.default_path = " ".join(args)
 
 
-@GLOBAL.register("log", G, "Send logs to stdout, stderr, a syslog address or a unix socket.")
+@dataclass(slots=True)
+class LogLine(LogTarget):
+    """A global ``log`` line: LogTarget's summary plus what the loggers send with."""
+
+    server: LogServer | None = None
+
+
+@GLOBAL.register("log", G, "log <target> [len N] [format F] <facility> [<level> [<minlevel>]]: where logs go.")
 def _log(g: GlobalSettings, line: Line) -> None:
-    args = list(expect_args(line, 1, None, "a target (stdout, stderr, ADDR:PORT, /dev/log), a facility"))
-    target = args.pop(0)
-    fmt = "raw" if target in ("stdout", "stderr") else "rfc3164"
-    if args and args[0] == "format":
-        if len(args) < 2:
-            raise line.error("'log ... format' expects raw, rfc3164, rfc5424 or short.")
-        fmt = args[1]
-        args = args[2:]
-    if args and args[0].startswith("len"):
-        args = args[2:]
-    facility = args.pop(0) if args else "local0"
-    level = 7
-    if args:
-        if args[0] not in LOG_LEVELS:
-            raise line.error(f"unknown log level '{args[0]}'.", f"Use one of {', '.join(LOG_LEVELS)}.")
-        level = LOG_LEVELS.index(args[0])
-    g.logs.append(LogTarget(target, facility, level, fmt))
+    try:
+        server = parse_log_server(line.words[1:])
+    except ValueError as exc:
+        raise line.error(str(exc)) from None
+    g.logs.append(LogLine(server.target, FACILITIES[server.facility], server.max_level, server.fmt, server))
+
+
+def log_servers(g: GlobalSettings) -> list[LogServer]:
+    """The global loggers, in configuration order."""
+    return [t.server for t in g.logs if isinstance(t, LogLine) and t.server is not None]
+
+
+def configure_logger(logger: Logger, g: GlobalSettings) -> None:
+    """Hand the global log settings to *logger*, once the Lua body context has run (as HAProxy)."""
+    logger.configure(log_servers(g), g.tune.get("log-tag", "haproxy"), g.tune.get("log-send-hostname", ""),
+                     g.tune.get("tune.lua.log.loggers", "on") != "off", g.tune.get("tune.lua.log.stderr", "auto"))
+
+
+@GLOBAL.register("log-tag", G, "The tag of syslog lines (default: haproxy).")
+def _log_tag(g: GlobalSettings, line: Line) -> None:
+    (g.tune["log-tag"],) = expect_args(line, 1, 1, "a tag")
+
+
+@GLOBAL.register("log-send-hostname", G, "Put this host name (default: the system's) in syslog headers.")
+def _log_send_hostname(g: GlobalSettings, line: Line) -> None:
+    args = expect_args(line, 0, 1, "an optional host name")
+    g.tune["log-send-hostname"] = args[0] if args else socket.gethostname()
 
 
 def _tune(g: GlobalSettings, line: Line) -> None:
@@ -129,6 +150,14 @@ for _name, _doc in (
     ("tune.lua.burst-timeout", "Longest uninterrupted Lua run."),
 ):
     GLOBAL.register(_name, G, _doc)(_tune)
+
+
+@GLOBAL.register("map-persist", G, "Write committed runtime map/ACL changes back to their files (on|off).")
+def _map_persist(g: GlobalSettings, line: Line) -> None:
+    (value,) = expect_args(line, 1, 1, "'on' or 'off'")
+    if value not in ("on", "off"):
+        raise line.error(f"'map-persist' expects 'on' or 'off', got '{value}'.")
+    g.tune["map-persist"] = value
 
 
 @GLOBAL.register("stats", G, "stats socket/timeout: the management socket.")

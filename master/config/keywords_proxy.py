@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from luaproxy.worker.log import parse_log_server
+
 from .addresses import split_host_port
 from .keywords import ANY_PROXY, BACK, FRONT, PROXY, expect_args, to_int
 from .lexer import Line
@@ -227,9 +229,20 @@ def _stored(name: str, sections: tuple[str, ...], doc: str) -> None:
     PROXY.register(name, sections, doc)(parse)
 
 
+@PROXY.register("log", ANY_PROXY, "log global | log <target> [len N] [format F] <facility> [<level>]: "
+                                   "where this proxy logs.")
+def _log(p: ProxyConf, line: Line) -> None:
+    if line.words[1:] != ("global",):
+        try:
+            parse_log_server(line.words[1:])
+        except ValueError as exc:
+            raise line.error(str(exc)) from None
+    p.settings.setdefault("log", []).append(line.words[1:])
+
+
 for _name, _sections, _doc in (
-    ("log", ANY_PROXY, "log global | log <target> ...: where this proxy logs."),
     ("log-format", ANY_PROXY, "Format of this proxy's traffic logs."),
+    ("log-tag", ANY_PROXY, "The tag of this proxy's syslog lines."),
     ("description", NO_DEFAULTS, "Free text shown in stats."),
     ("id", NO_DEFAULTS, "Numeric proxy id."),
     ("errorfile", ANY_PROXY, "errorfile <code> <file>: replace an error page."),

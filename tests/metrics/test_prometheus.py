@@ -82,12 +82,15 @@ def test_families_types_and_labels_match_haproxy_26(write, luaproxy, port, backe
         assert ours[name][1] == labels, name
 
 
-def test_requests_are_counted_exactly(write, luaproxy, port, backend):
-    write("p.cfg", exporter_config(port, backend.port, workers=1))
-    luaproxy("-f", "p.cfg", wait_port=port)
-    count = 25
+def test_requests_through_two_workers_are_counted_exactly(write, luaproxy, port, backend):
+    write("p.cfg", exporter_config(port, backend.port))
+    proc = luaproxy("-f", "p.cfg", wait_port=port, workers=2)
+    count = 40
+    served_by = set()
     for _ in range(count):
         assert get(port, "/x")[0] == 200
+    served_by = {n for n in proc.workers()}
+    assert len(served_by) == 2
     values = samples(get(port, "/metrics?scope=frontend&scope=backend")[2].decode())
     assert values['haproxy_frontend_http_requests_total{proxy="fe"}'] == count + 1
     assert values['haproxy_backend_http_responses_total{code="2xx",proxy="be"}'] == count
@@ -137,3 +140,22 @@ def test_metric_updates_in_body_are_refused(write, luaproxy, port, backend, tmp_
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "app_hits_total: updating a metric: not available in the body context" in result.stderr
+
+
+def test_counters_survive_a_worker_respawn(write, luaproxy, port, backend):
+    import os
+    import signal
+
+    from tests.helpers import wait_until
+
+    write("p.cfg", exporter_config(port, backend.port))
+    proc = luaproxy("-f", "p.cfg", wait_port=port, workers=2)
+    workers = proc.wait_workers(2)
+    for _ in range(30):
+        get(port, "/x")
+    key = 'haproxy_frontend_http_requests_total{proxy="fe"}'
+    before = samples(get(port, "/metrics?scope=frontend")[2].decode())[key]
+    os.kill(workers[0], signal.SIGKILL)
+    assert wait_until(lambda: len(proc.workers()) == 2 and workers[0] not in proc.workers(), 10)
+    after = samples(get(port, "/metrics?scope=frontend")[2].decode())[key]
+    assert after >= before + 1

@@ -59,7 +59,8 @@ def test_variables(registry: SampleRegistry) -> None:
 
 def test_o_applies_flags_to_what_follows(registry: SampleRegistry) -> None:
     ctx = Stream(frontend=Proxy("fe"), server=Server("web1"))
-    assert render("%b %{+Q}o %b %[str(x)] %cp %{-Q}s", registry, ctx) == 'fe  "fe" "x" 51234 web1'
+    # haproxy 2.6 prints this format with one space after "fe" (runs of spaces are one separator).
+    assert render("%b %{+Q}o %b %[str(x)] %cp %{-Q}s", registry, ctx) == 'fe "fe" "x" 51234 web1'
 
 
 @pytest.mark.parametrize(

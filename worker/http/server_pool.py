@@ -23,8 +23,17 @@ class ServerConnection:
     http: Connection
     reused: bool = False
     idle_since: float = field(default_factory=time.monotonic)
+    balancer: Any = None
+    """Set while this connection holds the server slot its balancer counted (acquire)."""
+
+    def release_slot(self) -> None:
+        """Give the server's connection slot back once (the backend's queue may move on)."""
+        balancer, self.balancer = self.balancer, None
+        if balancer is not None:
+            balancer.release(self.server)
 
     def close(self) -> None:
+        self.release_slot()
         self.sock.close()
 
 
@@ -45,6 +54,7 @@ class ServerPool:
         return None
 
     def give_back(self, conn: ServerConnection) -> None:
+        conn.release_slot()
         idle = self._idle.setdefault(id(conn.server), [])
         if len(idle) >= MAX_IDLE_PER_SERVER:
             conn.close()

@@ -361,12 +361,16 @@ class HttpStream:
         return event
 
     def _connect(self, txn: Transaction, backend: Proxy) -> ServerConnection | None:
-        server = backend.balancer.pick(txn) if backend.balancer else None
+        """A connection to the server the balancer gives (waiting in its queue while all are full)."""
+        balancer = backend.balancer
+        queue_timeout = backend.timeout("queue", backend.timeout("connect"))
+        server = balancer.acquire(txn, queue_timeout) if balancer is not None else None
         if server is None:
             return None
         txn.server = server
         pooled = self.pool.take(server)
         if pooled is not None:
+            pooled.balancer = balancer
             return pooled
         timeout = backend.timeout("connect")
         counters = backend.counters_of(server)
@@ -383,7 +387,8 @@ class HttpStream:
             backend.total_conns += 1
             backend.be_counters.lb_total += 1
             counters.lb_total += 1
-            return ServerConnection(server, sock, Connection(CLIENT))
+            return ServerConnection(server, sock, Connection(CLIENT), balancer=balancer)
+        balancer.release(server)
         return None
 
     def _pump_request_body(self, first: Any) -> None:
@@ -422,13 +427,11 @@ class HttpStream:
         timeout = backend.timeout("server")
         server_counters = backend.counters_of(conn.server)
         server_counters.open()
-        conn.server.current_conns += 1
         sent_at = time.monotonic()
         try:
             return self._relay_events(txn, backend, conn, timeout, sent_at)
         finally:
             server_counters.close()
-            conn.server.current_conns -= 1
 
     def _relay_events(self, txn: Transaction, backend: Proxy, conn: ServerConnection, timeout: float | None,
                       sent_at: float) -> ResponseHead | None:

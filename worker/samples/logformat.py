@@ -3,8 +3,12 @@
 Two rendering modes, as in HAProxy: *mandatory* (log lines) prints '-' for a
 missing or empty value and honours +Q on expressions; the HTTP mode (headers,
 ``lf-string``) prints nothing for a missing value and %-encodes control
-characters so the text fits in a header.  Variables come from ``LOG_VARIABLES``,
-a table of name -> (getter, kind); later issues add entries to it.
+characters so the text fits in a header.  Spaces are separators, as in
+HAProxy: a run of them prints one space, and only when something other than
+an empty capture (%hr, %hs) came since the start or the previous space.
+Variables come from ``LOG_VARIABLES``, a table of name -> how to read and print
+it; the traffic ones read the Transaction's timers and counters, and print
+HAProxy's placeholder for what luaproxy does not track.
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .args import Origin
 from .context import SampleContext
@@ -31,11 +36,20 @@ Getter = Callable[[SampleContext], str | int | None]
 
 @dataclass(frozen=True, slots=True)
 class LogVar:
-    """A %-variable: how to read it and how to print it ('str', 'num', 'ip', 'date')."""
+    """A %-variable: how to read it and how to print it.
+
+    Kinds: 'str' (+Q quotes, '""' when empty), 'num' (+X prints *hex_width*
+    hex digits when set, *pad* zero-pads), 'ip', 'date' and 'raw' (never
+    quoted), 'enc' (request parts: '"', '#' and control bytes as #XX, nothing
+    when empty) and 'opt' (captures: nothing when empty).  *http* marks the
+    variables HAProxy reserves for HTTP mode.
+    """
 
     getter: Getter
     kind: str
     hex_width: int = 0
+    http: bool = False
+    pad: int = 0
 
 
 def _date(ctx: SampleContext, local: bool) -> str:
@@ -56,6 +70,52 @@ def _backend_name(ctx: SampleContext) -> str:
     return (ctx.backend or ctx.frontend).name
 
 
+def _ms(seconds: float) -> int:
+    """A timer in milliseconds; -1 when its step was never reached."""
+    return int(seconds * 1000) if seconds >= 0 else -1
+
+
+def _served_locally(ctx: Any) -> bool:
+    """A Lua service answered: HAProxy counts its queue, connect and response times as 0."""
+    return getattr(ctx, "service", None) is not None
+
+
+def _t_wait(ctx: Any) -> int:
+    return 0 if ctx.server is not None or _served_locally(ctx) else -1
+
+
+def _t_connect(ctx: Any) -> int:
+    return 0 if _served_locally(ctx) else _ms(ctx.t_connect)
+
+
+def _t_response(ctx: Any) -> int:
+    return 0 if _served_locally(ctx) else _ms(ctx.t_response)
+
+
+def _active_conns(ctx: SampleContext) -> int:
+    """Connections on the frontends this stream can see (the access log passes the worker's exact count)."""
+    proxies = {id(p): p for p in (ctx.frontend, *ctx.proxies.values())}
+    return sum(p.current_conns for p in proxies.values())
+
+
+def _backend_conns(ctx: SampleContext) -> int:
+    counters = getattr(ctx.backend, "be_counters", None)
+    return counters.current if counters is not None else 0
+
+
+def _request_line(ctx: SampleContext) -> str | None:
+    req = ctx.request
+    return None if req is None else f"{req.method} {req.target} {req.version}"
+
+
+def _request_part(part: Callable[[Any], str]) -> Getter:
+    return lambda ctx: None if ctx.request is None else part(ctx.request)
+
+
+def _http(getter: Getter, kind: str = "num") -> LogVar:
+    return LogVar(getter, kind, http=True)
+
+
 LOG_VARIABLES: dict[str, LogVar] = {
     "ci": LogVar(lambda ctx: ctx.src, "ip"),
     "cp": LogVar(lambda ctx: ctx.src_port, "num", 4),
@@ -71,6 +131,50 @@ LOG_VARIABLES: dict[str, LogVar] = {
     "t": LogVar(_accept_ms, "date"),
     "T": LogVar(lambda ctx: _date(ctx, False), "date"),
     "Tl": LogVar(lambda ctx: _date(ctx, True), "date"),
+    "tr": _http(_accept_ms, "date"),
+    "trg": _http(lambda ctx: _date(ctx, False), "date"),
+    "trl": _http(lambda ctx: _date(ctx, True), "date"),
+    "ms": LogVar(lambda ctx: int(ctx.accept_date * 1000) % 1000, "num", 2, pad=3),
+    "TR": _http(lambda ctx: _ms(ctx.t_request)),
+    "Tq": _http(lambda ctx: _ms(ctx.t_request)),
+    "Th": LogVar(lambda ctx: 0, "num"),
+    "Ti": _http(lambda ctx: 0),
+    "Tw": LogVar(_t_wait, "num"),
+    "Tc": LogVar(_t_connect, "num"),
+    "Tr": _http(_t_response),
+    "Ta": _http(lambda ctx: _ms(ctx.t_active)),
+    "Tt": LogVar(lambda ctx: _ms(ctx.t_active), "num"),
+    "ST": LogVar(lambda ctx: ctx.status, "num"),
+    "B": LogVar(lambda ctx: ctx.bytes_out, "num"),
+    "U": LogVar(lambda ctx: ctx.bytes_in, "num"),
+    "CC": _http(lambda ctx: None, "str"),
+    "CS": _http(lambda ctx: None, "str"),
+    "ts": LogVar(lambda ctx: ctx.termination, "raw"),
+    "tsc": LogVar(lambda ctx: ctx.termination + "--", "raw"),
+    "ac": LogVar(_active_conns, "num"),
+    "fc": LogVar(lambda ctx: ctx.frontend.current_conns, "num"),
+    "bc": LogVar(_backend_conns, "num"),
+    "sc": LogVar(lambda ctx: ctx.server.current_conns if ctx.server else 0, "num"),
+    "rc": LogVar(lambda ctx: ctx.retries, "num"),
+    "sq": LogVar(lambda ctx: 0, "num"),
+    "bq": LogVar(lambda ctx: 0, "num"),
+    "hr": LogVar(lambda ctx: "", "opt"),
+    "hs": LogVar(lambda ctx: "", "opt"),
+    "hrl": LogVar(lambda ctx: "", "opt"),
+    "hsl": LogVar(lambda ctx: "", "opt"),
+    "r": _http(_request_line, "enc"),
+    "HM": _http(_request_part(lambda req: req.method), "enc"),
+    "HU": _http(_request_part(lambda req: req.target), "enc"),
+    "HV": _http(_request_part(lambda req: req.version), "enc"),
+    "HP": _http(_request_part(lambda req: req.target.split("?", 1)[0]), "enc"),
+    "HQ": _http(_request_part(lambda req: req.target[req.target.find("?"):] if "?" in req.target else ""), "enc"),
+    "ID": LogVar(lambda ctx: None, "str"),
+    "rt": LogVar(lambda ctx: None, "num", 4),
+    "lc": LogVar(lambda ctx: None, "num", 4),
+    "bi": LogVar(lambda ctx: None, "ip"),
+    "bp": LogVar(lambda ctx: None, "num", 4),
+    "si": LogVar(lambda ctx: ctx.server.host if ctx.server else None, "ip"),
+    "sp": LogVar(lambda ctx: ctx.server.port if ctx.server else None, "num", 4),
 }
 
 
@@ -92,7 +196,14 @@ class _Var:
     flags: frozenset[str]
 
 
-_Node = _Literal | _Expr | _Var
+@dataclass(frozen=True, slots=True)
+class _Separator:
+    """A run of spaces: one space, unless only empty captures ('opt') came since the last one."""
+
+
+_SEPARATOR = _Separator()
+_Node = _Literal | _Expr | _Var | _Separator
+_LOG_UNSAFE = frozenset('"#')
 
 
 def _escape(text: str) -> str:
@@ -104,6 +215,14 @@ def _http_encode(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(f"%{ord(c):02X}" if (ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F else c for c in text)
+
+
+def _log_encode(text: str) -> str:
+    """A request part as HAProxy logs it: '"', '#', control and non-ASCII bytes as #XX."""
+    if text.isascii() and text.isprintable() and _LOG_UNSAFE.isdisjoint(text):
+        return text
+    data = text.encode("latin-1", "replace")
+    return "".join(f"#{b:02X}" if b < 0x20 or b >= 0x7F or b in (0x22, 0x23) else chr(b) for b in data)
 
 
 class LogFormat:
@@ -123,15 +242,31 @@ class LogFormat:
     def expressions(self) -> list[SampleExpr]:
         return [n.expr for n in self._nodes if isinstance(n, _Expr)]
 
-    def render(self, ctx: SampleContext) -> str:
+    @property
+    def variables(self) -> list[str]:
+        """The %-variables used, in order (the config layer checks the HTTP-only ones)."""
+        return [n.name for n in self._nodes if isinstance(n, _Var)]
+
+    def render(self, ctx: SampleContext, overrides: Mapping[str, str | int | None] | None = None) -> str:
+        """The text for *ctx*; *overrides* gives variables the caller knows better (the access log's counters)."""
         out: list[str] = []
+        spaced = True
         for node in self._nodes:
+            if isinstance(node, _Separator):
+                if not spaced:
+                    out.append(" ")
+                    spaced = True
+                continue
             if isinstance(node, _Literal):
-                out.append(node.text)
+                text = node.text
             elif isinstance(node, _Expr):
-                out.append(self._render_expr(ctx, node))
+                text = self._render_expr(ctx, node)
             else:
-                out.append(self._render_var(ctx, node))
+                value = overrides[node.name] if overrides and node.name in overrides else node.var.getter(ctx)
+                text = self._render_var(value, node)
+            out.append(text)
+            if text or not isinstance(node, _Var) or node.var.kind != "opt":
+                spaced = False
         return "".join(out)
 
     def _render_expr(self, ctx: SampleContext, node: _Expr) -> str:
@@ -145,24 +280,31 @@ class LogFormat:
             return _http_encode(text)
         return f'"{text}"' if quote else text
 
-    def _render_var(self, ctx: SampleContext, node: _Var) -> str:
-        value = node.var.getter(ctx)
-        kind = node.var.kind
+    def _render_var(self, value: str | int | None, node: _Var) -> str:
+        var, kind, quote = node.var, node.var.kind, "Q" in node.flags
         if value is None or value == "":
+            if kind == "opt" or (kind == "enc" and not quote):
+                return ""
+            if quote and kind in ("str", "enc"):
+                return '""'
             return "-" if self.mandatory else ""
         if kind == "num":
             number = int(value)
-            return f"{number:0{node.var.hex_width}X}" if "X" in node.flags else str(number)
+            if "X" in node.flags and var.hex_width:
+                return f"{number:0{var.hex_width}X}"
+            return f"{number:0{var.pad}d}"
         if kind == "ip" and "X" in node.flags:
             smp = ip_sample(str(value))
             text = smp.value.hex().upper() if smp is not None else str(value)
         else:
             text = str(value)
-        if kind == "date":
+        if kind in ("date", "raw"):
             return text
+        if kind == "enc":
+            text = _log_encode(text)
         if "E" in node.flags:
             text = _escape(text)
-        return f'"{text}"' if "Q" in node.flags else text
+        return f'"{text}"' if quote else text
 
 
 def _parse_flags(text: str, default: frozenset[str]) -> frozenset[str]:
@@ -192,6 +334,14 @@ def parse_log_format(
     n = len(text)
     while i < n:
         ch = text[i]
+        if ch == " ":
+            if literal:
+                nodes.append(_Literal("".join(literal)))
+                literal = []
+            if not nodes or nodes[-1] is not _SEPARATOR:
+                nodes.append(_SEPARATOR)
+            i += 1
+            continue
         if ch != "%":
             literal.append(ch)
             i += 1

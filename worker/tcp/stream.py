@@ -48,12 +48,12 @@ class TcpStream:
         try:
             self._serve()
         finally:
-            fe.current_conns -= 1
-            fe.fe_counters.close()
             self._close()
             self.txn.t_active = self.txn.elapsed()
             if fe.access_log is not None:
                 fe.access_log(self.txn)
+            fe.current_conns -= 1
+            fe.fe_counters.close()
             self.txn.release()
             self.readers.clear()
 
@@ -135,12 +135,14 @@ class TcpStream:
         return self.frontend if self.frontend.has_backend else None
 
     def _connect(self, backend: Proxy) -> socket.socket | None:
+        balancer = backend.balancer
+        queue_timeout = backend.timeout("queue", backend.timeout("connect"))
+        server = balancer.acquire(self.txn, queue_timeout) if balancer is not None else None
+        if server is None:
+            return None
+        self.txn.server = server
         timeout = backend.timeout("connect")
         for attempt in range(1 + backend.retries):
-            server = backend.balancer.pick(self.txn) if backend.balancer else None
-            if server is None:
-                return None
-            self.txn.server = server
             try:
                 sock = connect(server.host, server.port, timeout)
             except OSError:
@@ -149,12 +151,12 @@ class TcpStream:
                     self.txn.retries += 1
                     backend.be_counters.retries += 1
                 continue
-            server.current_conns += 1
             server.total_conns += 1
             backend.total_conns += 1
             backend.counters_of(server).open()
             backend.be_counters.lb_total += 1
             return sock
+        balancer.release(server)
         return None
 
     def _pump(self, sock: socket.socket, channel: Channel, other: str, timeout: float | None) -> None:
@@ -236,6 +238,6 @@ class TcpStream:
         server = self.txn.server
         backend = self.txn.backend
         if server is not None and self.server is not None and backend is not None:
-            server.current_conns -= 1
+            backend.balancer.release(server)
             backend.counters_of(server).close()
             backend.be_counters.close()

@@ -1,0 +1,290 @@
+"""HAProxy 2.6's management-socket texts, as Debian's haproxy 2.6 prints them.
+
+Pure functions from values to text; every text ends with a newline and the
+server adds the empty line that closes each response.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from luaproxy.worker.samples import MatchReport, PatternRef
+
+# --- help -----------------------------------------------------------------------------------------
+
+
+def help_line(usage: str, text: str) -> str:
+    return f"  {usage:<40}: {text}\n"
+
+
+# --- maps and ACLs --------------------------------------------------------------------------------
+
+
+def ref_list(refs: Iterable[PatternRef]) -> str:
+    """``show map`` / ``show acl`` without a name."""
+    lines = ["# id (file) description\n"]
+    for ref in refs:
+        lines.append(f"{ref.id} ({ref.name}) {ref.display}. curr_ver={ref.curr_ver} next_ver={ref.next_ver} "
+                     f"entry_cnt={ref.entry_count()}\n")
+    return "".join(lines)
+
+
+def ref_entries(ref: PatternRef, version: int | None, as_map: bool) -> str:
+    """``show map <name>``: one ``0x<ref> key [value]`` line per entry of that version."""
+    if as_map:
+        return "".join(f"0x{e.ref_id:x} {e.key} {e.value or ''}\n" for e in ref.entries(version))
+    return "".join(f"0x{e.ref_id:x} {e.key}\n" for e in ref.entries(version))
+
+
+_SHORT_TYPES = {"boolean": "bool", "integer": "sint", "string": "str", "binary": "bin", "method": "meth"}
+
+
+def match_reports(reports: Iterable[MatchReport], as_map: bool) -> str:
+    """``get map`` / ``get acl``: one line per way the list is matched."""
+    lines = []
+    for report in reports:
+        head = f"type={report.method}, case={'insensitive' if report.icase else 'sensitive'}"
+        found = "found" if as_map else "match"
+        if not report.found:
+            lines.append(f"{head}, {found}=no\n")
+            continue
+        line = f'{head}, {found}=yes, idx={report.kind}, {"key" if as_map else "pattern"}="{report.key}"'
+        if as_map and report.value is not None:
+            line += f', value="{report.value}", type="{_value_type(report)}"'
+        lines.append(line + "\n")
+    return "".join(lines)
+
+
+def _value_type(report: MatchReport) -> str:
+    if report.value_type == "ip":
+        return "ipv6" if ":" in (report.value or "") else "ipv4"
+    return _SHORT_TYPES.get(report.value_type, report.value_type)
+
+
+# --- show stat ------------------------------------------------------------------------------------
+
+STAT_HEADER = (
+    "pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,"
+    "act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,rate_lim,"
+    "rate_max,check_status,check_code,check_duration,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,hrsp_other,"
+    "hanafail,req_rate,req_rate_max,req_tot,cli_abrt,srv_abrt,comp_in,comp_out,comp_byp,comp_rsp,lastsess,"
+    "last_chk,last_agt,qtime,ctime,rtime,ttime,agent_status,agent_code,agent_duration,check_desc,agent_desc,"
+    "check_rise,check_fall,check_health,agent_rise,agent_fall,agent_health,addr,cookie,mode,algo,conn_rate,"
+    "conn_rate_max,conn_tot,intercepted,dcon,dses,wrew,connect,reuse,cache_lookups,cache_hits,srv_icur,"
+    "src_ilim,qtime_max,ctime_max,rtime_max,ttime_max,eint,idle_conn_cur,safe_conn_cur,used_conn_cur,"
+    "need_conn_est,uweight,agg_server_status,agg_server_check_status,agg_check_status,-,ssl_sess,"
+    "ssl_reused_sess,ssl_failed_handshake,h2_headers_rcvd,h2_data_rcvd,h2_settings_rcvd,h2_rst_stream_rcvd,"
+    "h2_goaway_rcvd,h2_detected_conn_protocol_errors,h2_detected_strm_protocol_errors,h2_rst_stream_resp,"
+    "h2_goaway_resp,h2_open_connections,h2_backend_open_streams,h2_total_connections,h2_backend_total_streams,"
+    "h1_open_connections,h1_open_streams,h1_total_connections,h1_total_streams,h1_bytes_in,h1_bytes_out,"
+    "h1_spliced_bytes_in,h1_spliced_bytes_out"
+)
+STAT_FIELDS = STAT_HEADER.split(",")
+
+_HRSP = ("hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other")
+_PROTOCOL_STATS = tuple(f for f in STAT_FIELDS if f.startswith(("ssl_", "h2_", "h1_")))
+_HTTP_ONLY = {*_HRSP, "intercepted", "cache_lookups", "cache_hits"}
+# The columns haproxy 2.6 fills (with 0 when nothing happened) on each kind of row; the others stay empty.
+_FRONTEND = ("scur smax slim stot bin bout dreq dresp ereq status pid iid sid type rate rate_lim rate_max "
+             f"{' '.join(_HRSP)} req_rate req_rate_max req_tot comp_in comp_out comp_byp comp_rsp mode conn_rate "
+             "conn_rate_max conn_tot intercepted dcon dses wrew cache_lookups cache_hits eint -").split()
+_SERVER = ("qcur qmax scur smax stot bin bout dresp econ eresp wretr wredis status weight act bck lastchg pid "
+           f"iid sid lbtot type rate rate_max {' '.join(_HRSP)} req_tot cli_abrt srv_abrt lastsess qtime ctime "
+           "rtime ttime addr mode wrew connect reuse srv_icur qtime_max ctime_max rtime_max ttime_max eint "
+           "idle_conn_cur safe_conn_cur used_conn_cur need_conn_est uweight - ssl_sess ssl_reused_sess "
+           "ssl_failed_handshake").split()
+_BACKEND = ("qcur qmax scur smax slim stot bin bout dreq dresp econ eresp wretr wredis status weight act bck "
+            f"chkdown lastchg downtime pid iid sid lbtot type rate rate_max {' '.join(_HRSP)} req_tot cli_abrt "
+            "srv_abrt comp_in comp_out comp_byp comp_rsp lastsess qtime ctime rtime ttime mode algo wrew connect "
+            "reuse cache_lookups cache_hits qtime_max ctime_max rtime_max ttime_max eint uweight agg_server_status "
+            "agg_server_check_status agg_check_status -").split()
+
+
+def stat_csv(proxies: list[dict[str, Any]], maxconn: int, algorithms: dict[str, str], now: float) -> str:
+    """``show stat``: the CSV header, then per proxy FRONTEND, each server, BACKEND."""
+    rows = [f"# {STAT_HEADER},\n"]
+    for proxy in proxies:
+        http = proxy["mode"] == "http"
+        if proxy["frontend"]:
+            rows.append(_row(_frontend(proxy, maxconn), _FRONTEND + list(_PROTOCOL_STATS), http))
+        if proxy["backend"]:
+            for server in proxy["servers"]:
+                values = _server(proxy, server, now)
+                extra = [name for name in ("slim", "chkfail", "chkdown", "downtime") if name in values]
+                rows.append(_row(values, _SERVER, http, extra))
+            rows.append(_row(_backend(proxy, algorithms.get(proxy["name"], "roundrobin"), now, maxconn),
+                             _BACKEND + list(_PROTOCOL_STATS), http))
+    return "".join(rows)
+
+
+def _row(values: dict[str, Any], present: list[str], http: bool, extra: Iterable[str] = ()) -> str:
+    shown = {"pxname", "svname", *present, *extra}
+    if not http:
+        shown -= _HTTP_ONLY
+        if values["svname"] != "FRONTEND":
+            shown.discard("req_tot")
+    return ",".join(str(values.get(name, 0)) if name in shown else "" for name in STAT_FIELDS) + ",\n"
+
+
+def _counter_cells(c: dict[str, Any]) -> dict[str, Any]:
+    cells = {"scur": c["current"], "smax": c["max"], "stot": c["total"], "bin": c["bytes_in"],
+             "bout": c["bytes_out"], "dreq": c["denied_req"], "dresp": c["denied_resp"], "econ": c["conn_errors"],
+             "eresp": c["resp_errors"], "wretr": c["retries"], "wredis": c["redispatches"], "lbtot": c["lb_total"],
+             "req_tot": c["requests"]}
+    for name in _HRSP:
+        cells[name] = c["responses"].get(name[5:], 0)
+    if c.get("response_count"):
+        cells["ttime"] = int(1000 * c["response_time_total"] / c["response_count"])
+    return cells
+
+
+def _frontend(proxy: dict[str, Any], maxconn: int) -> dict[str, Any]:
+    fe = proxy["fe"]
+    cells = _counter_cells(fe)
+    for name in ("econ", "eresp", "wretr", "wredis", "lbtot", "ttime"):
+        cells.pop(name, None)
+    return {**cells, "pxname": proxy["name"], "svname": "FRONTEND", "slim": proxy.get("maxconn") or maxconn,
+            "ereq": fe["failed_req"], "status": "OPEN", "pid": 1, "iid": proxy["id"], "sid": 0, "type": 0,
+            "mode": proxy["mode"], "conn_tot": fe["total"], "-": "-"}
+
+
+def _server_status(state: dict[str, Any]) -> str:
+    if state.get("admin_state") in ("MAINT", "DRAIN"):
+        return str(state["admin_state"])
+    if state.get("op_state") != "UP":
+        return "DOWN"
+    return "UP" if state.get("check") else "no check"
+
+
+def _server(proxy: dict[str, Any], server: dict[str, Any], now: float) -> dict[str, Any]:
+    state = server["state"]
+    cells = _counter_cells(server["counters"])
+    cells.pop("dreq", None)
+    weight = state.get("weight") or 0
+    backup = bool(state.get("backup"))
+    cells.update({"pxname": proxy["name"], "svname": server["name"], "status": _server_status(state),
+                  "weight": weight, "act": 0 if backup else 1, "bck": 1 if backup else 0,
+                  "lastchg": int(now - (state.get("last_change") or now)), "pid": 1, "iid": proxy["id"],
+                  "sid": server["id"], "type": 2, "lastsess": -1, "addr": f"{state.get('host')}:{state.get('port')}",
+                  "mode": proxy["mode"], "uweight": weight, "-": "-"})
+    if state.get("maxconn"):
+        cells["slim"] = state["maxconn"]
+    if state.get("check"):
+        cells.update({"chkfail": state.get("check_failures") or 0, "chkdown": state.get("check_downs") or 0,
+                      "downtime": 0})
+    return cells
+
+
+def _backend(proxy: dict[str, Any], algo: str, now: float, maxconn: int) -> dict[str, Any]:
+    be = proxy["be"]
+    up = [s["state"] for s in proxy["servers"] if _server_status(s["state"]) in ("UP", "no check")]
+    active = [s for s in up if not s.get("backup")]
+    cells = _counter_cells(be)
+    cells.update({"pxname": proxy["name"], "svname": "BACKEND", "slim": max(1, (proxy.get("maxconn") or maxconn) // 10),
+                  "status": "UP" if up else "DOWN", "weight": sum(s.get("weight") or 0 for s in active),
+                  "act": len(active), "bck": len(up) - len(active), "pid": 1, "iid": proxy["id"], "sid": 0,
+                  "type": 1, "lastsess": -1, "mode": proxy["mode"], "algo": algo,
+                  "uweight": sum(s.get("weight") or 0 for s in active), "-": "-"})
+    return cells
+
+
+# --- show info ------------------------------------------------------------------------------------
+
+
+def uptime_info(seconds: float) -> str:
+    """``show info``'s ``0d 0h00m52s``."""
+    s = int(seconds)
+    return f"{s // 86400}d {s % 86400 // 3600}h{s % 3600 // 60:02d}m{s % 60:02d}s"
+
+
+def uptime_proc(seconds: float) -> str:
+    """``show proc``'s ``0d00h01m04s``."""
+    s = int(seconds)
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h{s % 3600 // 60:02d}m{s % 60:02d}s"
+
+
+def info(facts: dict[str, Any], proxies: list[dict[str, Any]], now: float) -> str:
+    """``show info``: haproxy 2.6's fields in its order; what luaproxy does not have reads 0."""
+    frontends = [p["fe"] for p in proxies if p["frontend"]]
+    current = sum(f["current"] for f in frontends)
+    uptime = now - facts["started"]
+    known = {
+        "Name": "luaproxy", "Version": facts["version"], "Release_date": "", "Nbthread": 1,
+        "Nbproc": facts["nbproc"], "Process_num": 1, "Pid": facts["pid"], "Uptime": uptime_info(uptime),
+        "Uptime_sec": int(uptime), "Ulimit-n": facts["ulimit"], "Maxsock": facts["ulimit"],
+        "Maxconn": facts["maxconn"], "Hard_maxconn": facts["maxconn"], "CurrConns": current,
+        "CumConns": sum(f["total"] for f in frontends), "CumReq": sum(f["requests"] for f in frontends),
+        "Idle_pct": 100, "node": facts["node"], "Stopping": facts["stopping"], "Jobs": current + facts["listeners"],
+        "Listeners": facts["listeners"], "TotalBytesOut": sum(f["bytes_out"] for f in frontends),
+        "Build info": facts["version"], "Start_time_sec": int(facts["started"]),
+    }
+    return "".join(f"{name}: {known.get(name, 0)}\n" for name in INFO_FIELDS)
+
+
+INFO_FIELDS = (
+    "Name", "Version", "Release_date", "Nbthread", "Nbproc", "Process_num", "Pid", "Uptime", "Uptime_sec",
+    "Memmax_MB", "PoolAlloc_MB", "PoolUsed_MB", "PoolFailed", "Ulimit-n", "Maxsock", "Maxconn", "Hard_maxconn",
+    "CurrConns", "CumConns", "CumReq", "MaxSslConns", "CurrSslConns", "CumSslConns", "Maxpipes", "PipesUsed",
+    "PipesFree", "ConnRate", "ConnRateLimit", "MaxConnRate", "SessRate", "SessRateLimit", "MaxSessRate", "SslRate",
+    "SslRateLimit", "MaxSslRate", "SslFrontendKeyRate", "SslFrontendMaxKeyRate", "SslFrontendSessionReuse_pct",
+    "SslBackendKeyRate", "SslBackendMaxKeyRate", "SslCacheLookups", "SslCacheMisses", "CompressBpsIn",
+    "CompressBpsOut", "CompressBpsRateLim", "Tasks", "Run_queue", "Idle_pct", "node", "Stopping", "Jobs",
+    "Unstoppable Jobs", "Listeners", "ActivePeers", "ConnectedPeers", "DroppedLogs", "BusyPolling",
+    "FailedResolutions", "TotalBytesOut", "TotalSplicdedBytesOut", "BytesOutRate", "DebugCommandsIssued",
+    "CumRecvLogs", "Build info", "Memmax_bytes", "PoolAlloc_bytes", "PoolUsed_bytes", "Start_time_sec", "Tainted",
+)
+
+
+# --- show servers state ---------------------------------------------------------------------------
+
+SERVERS_STATE_HEADER = (
+    "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight "
+    "srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state "
+    "srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port "
+    "srv_check_addr srv_agent_addr srv_agent_port\n"
+)
+_OP_STATE = {"DOWN": 0, "STARTING": 1, "UP": 2, "STOPPING": 3}
+_ADMIN_STATE = {"READY": 0, "MAINT": 5, "DRAIN": 8}
+
+
+def servers_state(proxies: list[dict[str, Any]], now: float) -> str:
+    lines = [SERVERS_STATE_HEADER]
+    for proxy in proxies:
+        if not proxy["backend"]:
+            continue
+        for server in proxy["servers"]:
+            s = server["state"]
+            checked = bool(s.get("check"))
+            admin = _ADMIN_STATE.get(str(s.get("admin_state")), 0)
+            health = 0 if admin or s.get("op_state") != "UP" else 2
+            check_state = 14 if checked and admin else (6 if checked else 0)
+            weight = s.get("weight") or 0
+            lines.append(
+                f"{proxy['id']} {proxy['name']} {server['id']} {server['name']} {s.get('host')} "
+                f"{_OP_STATE.get(str(s.get('op_state')), 2)} {admin} {weight} {weight} "
+                f"{int(now - (s.get('last_change') or now))} 1 0 {health} {check_state} 0 0 0 - {s.get('port')} "
+                f"- 0 {s.get('check_port') or 0} - - 0\n")
+    return "".join(lines)
+
+
+# --- show proc (master CLI) -----------------------------------------------------------------------
+
+
+def proc_table(master: tuple[int, int, int, float], workers: list[tuple[int, int, float]],
+               old: list[tuple[int, int, float]], version: str, now: float | None = None) -> str:
+    """``show proc``: master (pid, reloads, failed reloads, start), workers and old workers (pid, reloads, start)."""
+    now = time.time() if now is None else now
+    pid, reloads, failed, started = master
+    lines = [f"{'#<PID>':<15} {'<type>':<15} {'<reloads>':<15} {'<uptime>':<15} {'<version>':<15}\n",
+             f"{pid:<15} {'master':<15} {f'{reloads} [failed: {failed}]':<15} {uptime_proc(now - started):<15} "
+             f"{version}\n", "# workers\n"]
+    lines += [f"{w_pid:<15} {'worker':<15} {w_reloads:<15} {uptime_proc(now - w_start):<15} {version}\n"
+              for w_pid, w_reloads, w_start in workers]
+    if old:
+        lines.append("# old workers\n")
+        lines += [f"{w_pid:<15} {'worker':<15} {w_reloads:<15} {uptime_proc(now - w_start):<15} {version}\n"
+                  for w_pid, w_reloads, w_start in old]
+    lines.append("# programs\n")
+    return "".join(lines)

@@ -1,0 +1,242 @@
+"""The management sockets: accept clients, read their lines, answer in order.
+
+The master's selector drives everything: the server registers its listening
+sockets and clients with a callback each.  Replies may wait for the workers
+(a ``Pending``), yet each client gets its answers in the order it asked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import selectors
+import socket
+import stat
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from . import protocol
+from .addresses import SocketSpec
+from .commands import CommandTable, Session, Supervisor
+from .pending import Pending
+
+BACKLOG = 64
+READ_SIZE = 65536
+
+
+@dataclass(eq=False)
+class Client:
+    sock: socket.socket
+    session: Session
+    reader: protocol.LineReader = field(default_factory=protocol.LineReader)
+    replies: deque[tuple[Pending, bool]] = field(default_factory=deque)
+    out: bytearray = field(default_factory=bytearray)
+    last_active: float = field(default_factory=time.monotonic)
+    close_when_done: bool = False
+    closed: bool = False
+    events: int = selectors.EVENT_READ
+
+
+class ManagementServer:
+    def __init__(self, selector: selectors.BaseSelector, supervisor: Supervisor, table: CommandTable,
+                 timeout: float, routed: CommandTable | None = None) -> None:
+        self.selector = selector
+        self.supervisor = supervisor
+        self.table = table
+        self.timeout = timeout
+        self.routed = routed  # the master CLI: where ``@<pid> <command>`` goes
+        self.listeners: dict[SocketSpec, socket.socket] = {}
+        self.clients: set[Client] = set()
+
+    # --- listening sockets ----------------------------------------------------------------------
+
+    def listen(self, specs: list[SocketSpec]) -> None:
+        """Listen on *specs*: keep the sockets already open for them, close the others."""
+        for spec in [s for s in self.listeners if s not in specs]:
+            self._close_listener(spec)
+        for spec in specs:
+            if spec not in self.listeners:
+                sock = open_socket(spec)
+                self.listeners[spec] = sock
+                self.selector.register(sock, selectors.EVENT_READ, functools.partial(self.accept, sock, spec))
+
+    def _close_listener(self, spec: SocketSpec) -> None:
+        sock = self.listeners.pop(spec)
+        self.selector.unregister(sock)
+        sock.close()
+        if spec.family == "unix":
+            with contextlib.suppress(OSError):
+                os.unlink(spec.path)
+
+    def close(self) -> None:
+        for spec in list(self.listeners):
+            self._close_listener(spec)
+        for client in list(self.clients):
+            self._close(client)
+
+    def sockets(self) -> list[socket.socket]:
+        """Every socket of ours, for a freshly forked worker to close."""
+        return [*self.listeners.values(), *(c.sock for c in self.clients)]
+
+    # --- clients --------------------------------------------------------------------------------
+
+    def accept(self, listener: socket.socket, spec: SocketSpec, mask: int) -> None:
+        try:
+            sock, _ = listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            return
+        sock.setblocking(False)
+        client = Client(sock, Session(level=spec.level))
+        self.clients.add(client)
+        self.selector.register(sock, selectors.EVENT_READ, functools.partial(self._ready, client))
+
+    def _ready(self, client: Client, mask: int) -> None:
+        if mask & selectors.EVENT_WRITE:
+            self._flush(client)
+        if mask & selectors.EVENT_READ and not client.closed:
+            self._read(client)
+
+    def _read(self, client: Client) -> None:
+        try:
+            data = client.sock.recv(READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        client.last_active = time.monotonic()
+        try:
+            lines = client.reader.feed(data) if data else client.reader.finish()
+        except protocol.TooLong:
+            self._close(client)
+            return
+        for requests in lines:
+            if client.close_when_done:
+                break
+            self._run_line(client, requests)
+        if not data or (lines and not client.session.interactive and not client.reader.waiting_payload):
+            client.close_when_done = True
+        self._flush(client)
+
+    def _run_line(self, client: Client, requests: list[protocol.Request]) -> None:
+        """One line's commands; an empty line at the prompt gets haproxy 2.6's list of commands."""
+        if not requests and client.session.interactive:
+            self._push(client, self.table.unknown([], client.session.level))
+        for request in requests:
+            if request.words and not client.close_when_done:
+                self._run(client, request)
+
+    def _run(self, client: Client, request: protocol.Request) -> None:
+        session = client.session
+        words = request.words
+        if words[0] == "quit":
+            client.close_when_done = True
+        elif words[0] == "prompt":
+            session.interactive = not session.interactive
+            self._push(client, "")
+        elif words[0] == "help":
+            self._push(client, self.table.help(session.level, words[1:]))
+        elif self.routed is not None and words[0].startswith("@"):
+            self._push(client, self._routed(self.routed, session, words, request.payload))
+        else:
+            reply = self.table.run(self.supervisor, session, words, request.payload)
+            if session.closing:
+                client.close_when_done = True
+            else:
+                self._push(client, reply)
+
+    def _routed(self, routed: CommandTable, session: Session, words: list[str],
+                payload: str | None) -> str | Pending:
+        """``@master <cmd>``, ``@<n> <cmd>``, ``@!<pid> <cmd>``: the master holds every worker's maps and counters."""
+        prefix, rest = words[0], words[1:]
+        if prefix == "@master":
+            return self.table.run(self.supervisor, session, rest, payload) if rest else ""
+        if not self.supervisor.knows_process(prefix[1:]):
+            return f"Can't find the target PID matching the prefix '{prefix}'\n"
+        return routed.run(self.supervisor, session, rest, payload) if rest else ""
+
+    def _push(self, client: Client, reply: str | Pending) -> None:
+        pending = reply if isinstance(reply, Pending) else Pending.resolved(reply)
+        client.replies.append((pending, client.session.interactive))
+        if not pending.done:
+            pending.on_done(lambda _value, c=client: self._flush(c))
+
+    def _flush(self, client: Client) -> None:
+        if client.closed:
+            return
+        while client.replies and client.replies[0][0].done:
+            pending, interactive = client.replies.popleft()
+            client.out += protocol.frame(pending.value, interactive)
+        while client.out:
+            try:
+                sent = client.sock.send(client.out)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                self._close(client)
+                return
+            del client.out[:sent]
+        if client.close_when_done and not client.replies and not client.out:
+            self._close(client)
+            return
+        events = (selectors.EVENT_WRITE if client.out else 0) | (0 if client.close_when_done else selectors.EVENT_READ)
+        if events == client.events:
+            return
+        callback = functools.partial(self._ready, client)
+        if not events:
+            self.selector.unregister(client.sock)
+        elif not client.events:
+            self.selector.register(client.sock, events, callback)
+        else:
+            self.selector.modify(client.sock, events, callback)
+        client.events = events
+
+    def _close(self, client: Client) -> None:
+        if client.closed:
+            return
+        client.closed = True
+        self.clients.discard(client)
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(client.sock)
+        client.sock.close()
+
+    def expire(self, now: float) -> None:
+        """``stats timeout``: close clients idle that long (a client waiting for workers is not idle)."""
+        for client in list(self.clients):
+            if not client.replies and now - client.last_active > self.timeout:
+                self._close(client)
+
+
+def open_socket(spec: SocketSpec) -> socket.socket:
+    """Bind one management socket; unix sockets get their mode and owner."""
+    if spec.family == "fd":
+        sock = socket.socket(fileno=spec.fd)
+    elif spec.family == "unix":
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_ISSOCK(os.stat(spec.path).st_mode):
+                os.unlink(spec.path)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind(spec.path)
+            if spec.mode is not None:
+                os.chmod(spec.path, spec.mode)
+            if spec.uid is not None or spec.gid is not None:
+                os.chown(spec.path, -1 if spec.uid is None else spec.uid, -1 if spec.gid is None else spec.gid)
+        except OSError:
+            sock.close()
+            raise
+    else:
+        family = socket.AF_INET6 if spec.family == "inet6" else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((spec.host, spec.port))
+        except OSError:
+            sock.close()
+            raise
+    sock.listen(BACKLOG)
+    sock.setblocking(False)
+    return sock

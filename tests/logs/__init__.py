@@ -1,0 +1,1 @@
+"""Logs: syslog over UDP and unix sockets, stdout, traffic log formats, Lua log levels."""

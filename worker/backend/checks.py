@@ -1,0 +1,240 @@
+"""Health-check settings: per server (``inter``, ``rise``, ``port``...) and per backend
+(``option httpchk``, ``http-check send|expect``), and how a response is judged.
+
+No I/O here (the request is built here, sent by :mod:`.health`).  Defaults are HAProxy's: a TCP
+connect every 2s, 2 successes to rise, 3 failures to fall; an HTTP check sends
+``OPTIONS / HTTP/1.0`` and accepts any 2xx or 3xx.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ..http import CLIENT, Connection, Data, EndOfMessage, Headers, LocalProtocolError, Request, RequestHead
+from ..proxy import Server
+from .state import CheckResult, OpState
+
+BODY_LIMIT = 16384
+_STATUS_LIST = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
+
+
+@dataclass(frozen=True, slots=True)
+class HttpExpect:
+    """One ``http-check expect [!] status|rstatus|string|rstring <pattern>``."""
+
+    kind: str
+    pattern: str
+    negate: bool = False
+
+    @property
+    def on_body(self) -> bool:
+        return self.kind in ("string", "rstring")
+
+    def matches(self, status: int, body: bytes) -> bool:
+        if self.kind == "status":
+            found = _in_status_list(status, self.pattern)
+        elif self.kind == "rstatus":
+            found = re.search(self.pattern, str(status)) is not None
+        elif self.kind == "string":
+            found = self.pattern in body.decode("latin-1")
+        else:
+            found = re.search(self.pattern, body.decode("latin-1")) is not None
+        return found != self.negate
+
+
+@dataclass(frozen=True, slots=True)
+class HealthCheckSpec:
+    """What a backend's checks do: a TCP connect, or this HTTP request and these expectations."""
+
+    http: bool = False
+    method: str = "OPTIONS"
+    uri: str = "/"
+    version: str = "HTTP/1.0"
+    headers: tuple[tuple[str, str], ...] = ()
+    body: str = ""
+    expects: tuple[HttpExpect, ...] = ()
+
+    @property
+    def reads_body(self) -> bool:
+        return any(e.on_body for e in self.expects)
+
+    def judge(self, status: int, reason: str, body: bytes, duration_ms: int) -> CheckResult:
+        """L7OK, or L7STS (status expectation) / L7RSP (body expectation) as HAProxy reports them."""
+        if not self.expects and not 200 <= status < 400:
+            return CheckResult("L7STS", status, reason, duration_ms)
+        for expect in self.expects:
+            if not expect.matches(status, body):
+                if expect.on_body:
+                    return CheckResult("L7RSP", None, "HTTP content check did not match", duration_ms)
+                return CheckResult("L7STS", status, reason, duration_ms)
+        return CheckResult("L7OK", status, "", duration_ms)
+
+
+TCP_CHECK = HealthCheckSpec()
+
+
+def configure_checks(server: Server, options: Mapping[str, str], parse_time: Callable[[str], float],
+                     spec: HealthCheckSpec = TCP_CHECK) -> None:
+    """Copy a server line's check settings onto *server*; a bad value raises ValueError.
+
+    *parse_time* is the configuration's time parser ("2s" → 2.0), passed in so
+    the worker does not depend on the master.  A checked server starts UP with
+    ``rise`` points of health, as in HAProxy.
+    """
+    for name in ("inter", "fastinter", "downinter"):
+        if name in options:
+            value = parse_time(options[name])
+            if value <= 0:
+                raise ValueError(f"server {server.name}: '{name}' has to be > 0.")
+            setattr(server, f"check_{name}", value)
+    for name in ("rise", "fall"):
+        if name in options:
+            setattr(server, f"check_{name}", _positive(server, name, options[name]))
+    if "port" in options:
+        port = _positive(server, "port", options["port"])
+        if port > 65535:
+            raise ValueError(f"server {server.name}: 'port' expects a port number, got '{port}'.")
+        server.check_port = port
+    if "addr" in options:
+        server.check_addr = options["addr"]
+    server.check_spec = spec
+    server.check_health = server.check_rise if server.check else 0
+
+
+def parse_check_spec(httpchk: tuple[str, ...] | None,
+                     http_check: Iterable[tuple[str, ...]] = ()) -> HealthCheckSpec:
+    """The spec of ``option httpchk [<method>] <uri> [<version>]`` and the ``http-check`` lines.
+
+    *httpchk* is None without ``option httpchk`` (a TCP check).  A version with
+    ``\\r\\n`` and headers after it (the pre-2.2 trick) is split into headers.
+    """
+    if httpchk is None:
+        return TCP_CHECK
+    if len(httpchk) > 3:
+        raise ValueError("'option httpchk' expects at most a method, a URI and a version.")
+    spec = HealthCheckSpec(http=True)
+    if len(httpchk) == 1:
+        spec = replace(spec, uri=httpchk[0])
+    elif httpchk:
+        spec = replace(spec, method=httpchk[0], uri=httpchk[1])
+    if len(httpchk) == 3:
+        version, *lines = httpchk[2].split("\r\n")
+        spec = replace(spec, version=version, headers=tuple(_header_line(line) for line in lines if line))
+    expects: list[HttpExpect] = []
+    for words in http_check:
+        if words and words[0] == "send":
+            spec = _send(spec, words[1:])
+        elif words and words[0] == "expect":
+            expects.append(_expect(words[1:]))
+        else:
+            raise ValueError(f"'http-check {' '.join(words[:1])}' is not supported; "
+                             "luaproxy supports 'http-check send' and 'http-check expect'.")
+    spec = replace(spec, expects=tuple(expects))
+    try:
+        request_bytes(Connection(CLIENT), spec)
+    except LocalProtocolError as exc:
+        raise ValueError(f"the health-check request '{spec.method} {spec.uri}' is invalid: {exc}.") from None
+    return spec
+
+
+def _positive(server: Server, name: str, text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"server {server.name}: '{name}' expects a positive integer, got '{text}'.")
+    return int(text)
+
+
+def _header_line(line: str) -> tuple[str, str]:
+    name, colon, value = line.partition(":")
+    if not colon or not name.strip():
+        raise ValueError(f"'option httpchk': invalid header line '{line}' after the version.")
+    return name.strip(), value.strip()
+
+
+def _send(spec: HealthCheckSpec, words: tuple[str, ...]) -> HealthCheckSpec:
+    """``http-check send [meth M] [uri U] [ver V] [hdr N V]... [body B]`` over *spec*."""
+    rest = list(words)
+    keys = {"meth": "method", "uri": "uri", "ver": "version", "body": "body"}
+    changes: dict[str, str] = {}
+    headers = list(spec.headers)
+    while rest:
+        word = rest.pop(0)
+        needed = 2 if word == "hdr" else 1
+        if word not in (*keys, "hdr") or len(rest) < needed:
+            raise ValueError(f"'http-check send' expects meth, uri, ver, hdr or body with a value, got '{word}'.")
+        if word == "hdr":
+            headers.append((rest.pop(0), rest.pop(0)))
+        else:
+            changes[keys[word]] = rest.pop(0)
+    return replace(spec, **changes, headers=tuple(headers))
+
+
+def _expect(words: tuple[str, ...]) -> HttpExpect:
+    negate = bool(words) and words[0] == "!"
+    words = words[1:] if negate else words
+    if not words or words[0] not in ("status", "rstatus", "string", "rstring"):
+        raise ValueError("'http-check expect' supports [!] status, rstatus, string or rstring, "
+                         f"got '{' '.join(words)}'.")
+    if len(words) != 2:
+        raise ValueError(f"'http-check expect {words[0]}' expects one pattern.")
+    kind, pattern = words
+    if kind == "status" and not _STATUS_LIST.match(pattern):
+        raise ValueError(f"'http-check expect status' expects codes or ranges such as 200,300-399, "
+                         f"got '{pattern}'.")
+    if kind in ("rstatus", "rstring"):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"'http-check expect {kind}': invalid regex '{pattern}': {exc}.") from None
+    return HttpExpect(kind, pattern, negate)
+
+
+def _in_status_list(status: int, codes: str) -> bool:
+    for part in codes.split(","):
+        low, _, high = part.partition("-")
+        if int(low) <= status <= int(high or low):
+            return True
+    return False
+
+
+def next_interval(server: Server) -> float:
+    """``inter`` when settled, ``downinter`` when fully DOWN, ``fastinter`` while changing (HAProxy's rule)."""
+    if server.check_health >= server.check_rise + server.check_fall - 1:
+        return server.check_inter
+    if server.check_health == 0 and server.op_state == OpState.DOWN:
+        return server.check_downinter or server.check_inter
+    return server.check_fastinter or server.check_inter
+
+
+def check_timeouts(proxy: Any, server: Server) -> tuple[float, float | None]:
+    """(connect timeout, read timeout once connected) for one check.
+
+    With ``timeout check``, connecting may take min(``timeout connect``,
+    ``inter``) and reading ``timeout check`` more; without it the whole check
+    must fit in ``inter`` (read timeout None), as haproxy 2.6 measures.
+    """
+    check = proxy.timeout("check")
+    if check is None:
+        return server.check_inter, None
+    connect = proxy.timeout("connect")
+    return (server.check_inter if connect is None else min(connect, server.check_inter)), check
+
+
+def request_bytes(conn: Connection, spec: HealthCheckSpec) -> bytes:
+    """The check request, with the configured version on the request line as HAProxy sends it.
+
+    An HTTP/1.1 check gets ``Connection: close`` (HAProxy adds it too); the
+    writer always says HTTP/1.1, so the version is put back afterwards.
+    """
+    headers = Headers(list(spec.headers))
+    if spec.version == "HTTP/1.1" and not headers.contains("connection"):
+        headers.add("Connection", "close")
+    if spec.body:
+        headers.set("Content-Length", str(len(spec.body.encode("latin-1"))))
+    data = conn.send(Request(RequestHead(spec.method, spec.uri, spec.version, headers)))
+    if spec.body:
+        data += conn.send(Data(spec.body.encode("latin-1")))
+    data += conn.send(EndOfMessage())
+    return data.replace(b" HTTP/1.1\r\n", f" {spec.version}\r\n".encode("latin-1"), 1)

@@ -1,0 +1,105 @@
+"""The worker's end of the control socket: apply the master's map and ACL changes, answer it.
+
+Built in the master before the fork (it only keeps the socket and what it
+will need); ``start`` runs in the worker once the listeners accept.  Lua's
+core.set_map & co. (through ``PatternUpdates.publish``) go up to the master,
+which applies them and sends them to every worker, this one included, so
+every copy ends in the master's order.  Sends go through a queue drained by
+one greenlet, so ``publish`` never blocks a Lua call.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import gevent
+from gevent import socket as gsocket
+from gevent.event import AsyncResult
+from gevent.queue import Queue
+
+from luaproxy.master.control import changes, wire
+from luaproxy.master.control.changes import PatternChange
+
+from .samples import PatternLibrary, SampleError
+
+STATS_TIMEOUT = 2.0
+
+
+class ControlAgent:
+    def __init__(self, sock: socket.socket, library: PatternLibrary, updates: Any, context: Any) -> None:
+        self.sock: Any = sock
+        self.library = library
+        self.updates = updates  # the Lua engine's PatternUpdates: its publish hook is ours
+        self.context = context
+        self.outbox: Queue[bytes] = Queue()
+        self.waiting: dict[int, AsyncResult] = {}
+        self.seq = 0
+
+    def start(self) -> None:
+        """In the worker, after the listeners started: read, write, and tell the master we serve."""
+        self.sock = gsocket.socket(fileno=self.sock.detach())
+        self.updates.publish = self.publish
+        self.context.stats_source = self.all_stats
+        gevent.spawn(self._write)
+        gevent.spawn(self._read)
+        self.send({"t": "ready"})
+
+    def send(self, message: wire.Message) -> None:
+        self.outbox.put(wire.encode(message))
+
+    def publish(self, operation: str, file: str, key: str, value: str | None) -> None:
+        """A Lua (or http-request) map/ACL change made here: the master spreads it."""
+        self.send({"t": "publish", "change": changes.lua_change(operation, file, key, value).to_wire()})
+
+    def all_stats(self) -> list[dict[str, Any]]:
+        """Every worker's snapshot, through the master (this worker's alone if the master is slow)."""
+        self.seq += 1
+        seq = self.seq
+        result = AsyncResult()
+        self.waiting[seq] = result
+        self.send({"t": "stats-all", "seq": seq})
+        try:
+            return result.get(timeout=STATS_TIMEOUT)
+        except gevent.Timeout:
+            return [self.context.snapshot()]
+        finally:
+            self.waiting.pop(seq, None)
+
+    def _write(self) -> None:
+        while True:
+            data = self.outbox.get()
+            try:
+                self.sock.sendall(data)
+            except OSError:
+                return
+
+    def _read(self) -> None:
+        decoder = wire.Decoder()
+        while True:
+            try:
+                data = self.sock.recv(256 * 1024)
+            except OSError:
+                return
+            if not data:
+                return
+            for message in decoder.feed(data):
+                self.handle(message)
+
+    def handle(self, message: wire.Message) -> None:
+        kind = message.get("t")
+        if kind == "change":
+            self.send(self.apply(message))
+        elif kind == "stats":
+            self.send({"t": "stats", "seq": message["seq"], "data": self.context.snapshot()})
+        elif kind == "stats-all":
+            waiting = self.waiting.get(message["seq"])
+            if waiting is not None:
+                waiting.set(message["data"])
+
+    def apply(self, message: wire.Message) -> wire.Message:
+        try:
+            result = changes.apply(self.library, PatternChange.from_wire(message["change"]))
+        except SampleError as exc:
+            return {"t": "ack", "seq": message["seq"], "error": str(exc)}
+        return {"t": "ack", "seq": message["seq"], "result": result}
