@@ -12,7 +12,7 @@ import socket
 import pytest
 
 from tests.compat.harness import HAPROXY, Case, run_case
-from tests.helpers import EchoServer, read_all
+from tests.helpers import read_all
 
 DEFAULTS = """
     defaults
@@ -123,17 +123,10 @@ def normalise(data: bytes) -> list[tuple[str, list[tuple[str, str]], bytes]]:
     return out
 
 
-@pytest.fixture
-def echo():
-    server = EchoServer()
-    yield server
-    server.close()
-
-
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_same_as_haproxy(case, tmp_path, echo):
-    ours = normalise(run_case(case, "luaproxy", tmp_path, echo))
+def test_same_as_haproxy(case, tmp_path, echo_server):
+    ours = normalise(run_case(case, "luaproxy", tmp_path, echo_server))
     assert ours, "luaproxy sent nothing"
     if HAPROXY is None:
         pytest.skip("Debian's haproxy is not installed: only luaproxy ran")
-    assert ours == normalise(run_case(case, "haproxy", tmp_path, echo))
+    assert ours == normalise(run_case(case, "haproxy", tmp_path, echo_server))

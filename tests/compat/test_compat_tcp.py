@@ -13,7 +13,7 @@ import time
 import pytest
 
 from tests.compat.harness import HAPROXY, Case, run_case
-from tests.helpers import EchoServer, read_all, talk
+from tests.helpers import read_all, talk
 
 DEFAULTS = """
     defaults
@@ -111,19 +111,12 @@ CASES = [
 ]
 
 
-@pytest.fixture
-def echo():
-    server = EchoServer()
-    yield server
-    server.close()
-
-
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_same_as_haproxy(case, tmp_path, echo):
-    ours = run_case(case, "luaproxy", tmp_path, echo)
+def test_same_as_haproxy(case, tmp_path, echo_server):
+    ours = run_case(case, "luaproxy", tmp_path, echo_server)
     if HAPROXY is None:
         pytest.skip("Debian's haproxy is not installed: only luaproxy ran")
-    reference = run_case(case, "haproxy", tmp_path, echo)
+    reference = run_case(case, "haproxy", tmp_path, echo_server)
     if case.deviation:
         assert ours != reference, f"no longer a deviation: {case.deviation}"
     else:
