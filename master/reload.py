@@ -47,7 +47,7 @@ class Generation:
         return [(by_name[c.name], c.binds) for c in self.config.frontends()]
 
     def map_store(self) -> MapStore:
-        return MapStore(self.library, persist=self.settings.tune.get("map-persist") == "on")
+        return MapStore(self.library, persist=self.settings.map_persist)
 
 
 def load(paths: list[str], logger: object) -> Generation:

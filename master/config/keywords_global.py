@@ -109,19 +109,19 @@ def log_servers(g: GlobalSettings) -> list[LogServer]:
 
 def configure_logger(logger: Logger, g: GlobalSettings) -> None:
     """Hand the global log settings to *logger*, once the Lua body context has run (as HAProxy)."""
-    logger.configure(log_servers(g), g.tune.get("log-tag", "haproxy"), g.tune.get("log-send-hostname", ""),
+    logger.configure(log_servers(g), g.log_tag, g.log_send_hostname,
                      g.tune.get("tune.lua.log.loggers", "on") != "off", g.tune.get("tune.lua.log.stderr", "auto"))
 
 
 @GLOBAL.register("log-tag", G, "The tag of syslog lines (default: haproxy).")
 def _log_tag(g: GlobalSettings, line: Line) -> None:
-    (g.tune["log-tag"],) = expect_args(line, 1, 1, "a tag")
+    (g.log_tag,) = expect_args(line, 1, 1, "a tag")
 
 
 @GLOBAL.register("log-send-hostname", G, "Put this host name (default: the system's) in syslog headers.")
 def _log_send_hostname(g: GlobalSettings, line: Line) -> None:
     args = expect_args(line, 0, 1, "an optional host name")
-    g.tune["log-send-hostname"] = args[0] if args else socket.gethostname()
+    g.log_send_hostname = args[0] if args else socket.gethostname()
 
 
 def _tune(g: GlobalSettings, line: Line) -> None:
@@ -157,7 +157,7 @@ def _map_persist(g: GlobalSettings, line: Line) -> None:
     (value,) = expect_args(line, 1, 1, "'on' or 'off'")
     if value not in ("on", "off"):
         raise line.error(f"'map-persist' expects 'on' or 'off', got '{value}'.")
-    g.tune["map-persist"] = value
+    g.map_persist = value == "on"
 
 
 @GLOBAL.register("stats", G, "stats socket/timeout: the management socket.")

@@ -45,6 +45,9 @@ class GlobalSettings:
     hard_stop_after: float | None = None
     stats_sockets: list[Line] = field(default_factory=list)
     stats_timeout: float = 10.0
+    map_persist: bool = False
+    log_tag: str = "haproxy"
+    log_send_hostname: str = ""
 
     @property
     def bufsize(self) -> int:
