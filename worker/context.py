@@ -31,6 +31,16 @@ class WorkerContext:
     """Every worker's snapshot (through the master); None: this worker alone."""
     proc_vars: dict[str, Any] = field(default_factory=dict)
     """The ``proc.`` variables of this worker, shared by all its streams."""
+    stopping: bool = False
+    idle_clients: set[Any] = field(default_factory=set)
+    """Keep-alive client sockets waiting for their next request: a soft stop closes them at once."""
+
+    def soft_stop(self) -> None:
+        """HAProxy's soft stop: finish what is in flight, close idle keep-alive connections now."""
+        self.stopping = True
+        for client in list(self.idle_clients):
+            client.close()
+        self.idle_clients.clear()
 
     @property
     def process(self) -> tuple[int, int]:

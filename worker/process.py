@@ -126,4 +126,5 @@ class Worker:
         """Soft stop: stop accepting, let the running streams end."""
         for listener in self.listeners:
             listener.stop_accepting()
+        self.spec.context.soft_stop()
         self.alive = False

@@ -114,3 +114,42 @@ def test_dead_worker_is_respawned(write, luaproxy, port):
     assert wait_until(lambda: proc.workers() and proc.workers() != [worker], 5)
     assert int(talk(port).strip()) in proc.workers()
     assert "exited with killed by signal 9" in proc.stderr()
+
+
+def test_soft_stop_finishes_requests_and_closes_idle_keep_alive(write, luaproxy, port):
+    import socket
+    import time
+
+    from tests.helpers import HttpBackend, read_all
+
+    backend = HttpBackend()
+    try:
+        write("s.cfg", f"""
+            defaults
+               mode http
+               timeout client 10s
+               timeout server 10s
+               timeout http-keep-alive 10s
+            listen p
+               bind 127.0.0.1:{port}
+               server s1 127.0.0.1:{backend.port}
+            """)
+        proc = luaproxy("-f", "s.cfg", wait_port=port)
+        idle = socket.create_connection(("127.0.0.1", port), timeout=5)
+        idle.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        first = b""
+        while not first.endswith(b"}"):
+            first += idle.recv(65536)
+        busy = socket.create_connection(("127.0.0.1", port), timeout=5)
+        busy.sendall(b"GET /slow/1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        time.sleep(0.2)
+        proc.signal(signal.SIGUSR1)
+        started = time.monotonic()
+        assert read_all(idle, 5) == b""
+        assert time.monotonic() - started < 1
+        assert b'"path": "/slow/1"' in read_all(busy, 5)
+        assert proc.wait(10) == 0
+        idle.close()
+        busy.close()
+    finally:
+        backend.close()

@@ -121,8 +121,13 @@ class HttpStream:
             if event is not NEED_DATA:
                 return None
             waiting = not self.front.trailing_data[0]
+            if waiting and not first and self.worker.stopping:
+                return None
             limit = idle_timeout if waiting else request_timeout
             remaining = None if limit is None else max(limit - (time.monotonic() - started), 0.0)
+            idle = waiting and not first
+            if idle:
+                self.worker.idle_clients.add(self.client)
             try:
                 data = self._recv_client(remaining)
             except TimeoutError:
@@ -130,6 +135,9 @@ class HttpStream:
                     fe.fe_counters.failed_req += 1
                     self._send_reply(self.pages.reply(408))
                 return None
+            finally:
+                if idle:
+                    self.worker.idle_clients.discard(self.client)
             self.front.receive_data(data)
 
     def _recv_client(self, timeout: float | None) -> bytes:
