@@ -23,6 +23,7 @@ from typing import Any
 
 from luaproxy.worker import stats
 from luaproxy.worker.control_agent import ControlAgent
+from luaproxy.worker.custom_metrics import MetricSet
 from luaproxy.worker.process import Worker, WorkerSpec
 from luaproxy.worker.samples import SampleError
 
@@ -74,6 +75,12 @@ class Arbiter:
         self.started = time.time()
         self.awaiting_ready: float | None = None  # deadline for the current generation to serve
         self.retired_sockets: list[socket.socket] = []
+        self.metrics = MetricSet()
+        self.restarts = self.metrics.define("luaproxy_worker_restarts_total", "counter",
+                                            "Workers that died and were started again.")
+        self.map_updates = self.metrics.define("luaproxy_map_updates_total", "counter",
+                                               "Runtime map and ACL changes applied, by list kind and source.",
+                                               ("kind", "source"))
         self.last_stats: dict[str, dict[str, Any]] = {}  # worker label -> what it last reported
         self.retired_stats: list[dict[str, Any]] = []  # dead workers' last reports (this generation)
         self.retire_deadlines: dict[int, float] = {}
@@ -308,6 +315,7 @@ class Arbiter:
             if handle.retiring or handle.generation < self.number:
                 continue
             self.retire_stats(handle)
+            self.restarts.add(1)
             self._log_exit(handle, status)
             quick = time.monotonic() - handle.started < QUICK_EXIT_SECONDS
             delay = min(self.backoff.get(handle.index, 0.5) * 2, RESPAWN_BACKOFF_MAX) if quick else 0.0
@@ -433,8 +441,8 @@ class Arbiter:
             self.on_publish(handle, PatternChange.from_wire(message["change"]))
         elif kind == "stats-all":
             seq = message.get("seq")
-            self.collect_stats().on_done(lambda snapshots: self._send(handle, {"t": "stats-all", "seq": seq,
-                                                                                 "data": snapshots}))
+            self.collect_stats().on_done(lambda snapshots: self._send(handle, {
+                "t": "stats-all", "seq": seq, "data": [*snapshots, {"metrics": self.metrics.snapshot()}]}))
 
     def on_publish(self, origin: WorkerHandle, change: PatternChange) -> None:
         """A Lua change made in one worker: the master applies it, then every worker (the origin too, so
@@ -448,6 +456,7 @@ class Arbiter:
             return
         except OSError as exc:
             self.logger.alert(f"map-persist: cannot write {change.target}: {exc.strerror}")
+        self.map_updates.add(1, {"kind": change.kind, "source": "lua"})
         for handle in self.live_workers():
             self._send(handle, {"t": "change", "seq": 0, "change": change.to_wire()})
 
@@ -463,6 +472,7 @@ class Arbiter:
         except OSError as exc:
             result = None
             problems = f"Not written to file: {exc.strerror}.\n"
+        self.map_updates.add(1, {"kind": change.kind, "source": "cli"})
         pending = Pending()
         workers = self.live_workers()
 

@@ -56,9 +56,9 @@ class WorkerContext:
                               {"metrics": self.metrics.snapshot()})
 
     def stats_view(self) -> StatsView:
-        """Counters and metrics summed over every worker, for the exporter."""
+        """Counters and metrics summed over every worker (and the master's own metrics), for the exporter."""
         snapshots = self.stats_source() if self.stats_source is not None else [self.snapshot()]
-        proxies = stats.merge(snapshots)
+        proxies = stats.merge([s for s in snapshots if "proxies" in s])
         frontends = [p["fe"] for p in proxies if p["frontend"]]
         process = {
             "nbproc": self.nbproc, "nbthread": 1, "relative_process_id": self.index,

@@ -159,3 +159,25 @@ def test_counters_survive_a_worker_respawn(write, luaproxy, port, backend):
     assert wait_until(lambda: len(proc.workers()) == 2 and workers[0] not in proc.workers(), 10)
     after = samples(get(port, "/metrics?scope=frontend")[2].decode())[key]
     assert after >= before + 1
+
+
+def test_map_updates_and_worker_restarts_are_counted(write, luaproxy, port, backend, tmp_path):
+    import os
+    import signal
+
+    from tests.helpers import wait_until
+    from tests.supervisor.conftest import cli
+
+    write("flags.map", "a 1\n")
+    sock = tmp_path / "admin.sock"
+    write("p.cfg", exporter_config(port, backend.port, extra_global=f"stats socket {sock} level admin")
+          + "   http-request set-header x-flag %[str(a),map(flags.map)]\n")
+    proc = luaproxy("-f", "p.cfg", wait_port=port, workers=2)
+    assert cli(str(sock), "set map flags.map a 2\n") == "\n"
+    assert cli(str(sock), "add map flags.map b 3\n") == "\n"
+    workers = proc.wait_workers(2)
+    os.kill(workers[1], signal.SIGKILL)
+    assert wait_until(lambda: len(proc.workers()) == 2 and workers[1] not in proc.workers(), 10)
+    values = samples(get(port, "/metrics?scope=global")[2].decode())
+    assert values['luaproxy_map_updates_total{kind="map",source="cli"}'] == 2
+    assert values["luaproxy_worker_restarts_total"] == 1
