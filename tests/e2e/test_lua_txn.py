@@ -152,3 +152,16 @@ def test_init_functions_run_before_serving(write, luaproxy, port):
         """)
     luaproxy("-f", "i.cfg", wait_port=port)
     assert talk(port) == b"ready=yes\n"
+
+
+def test_lua_load_per_thread_is_accepted(write, luaproxy, port):
+    write("t.lua", 'core.register_action("hi", {"tcp-req"}, function(txn) txn.res:send("hi\\n") txn:done() end)\n')
+    write("t.cfg", f"""
+        global
+           lua-load-per-thread t.lua
+        listen p
+           bind 127.0.0.1:{port}
+           tcp-request content lua.hi
+        """)
+    luaproxy("-f", "t.cfg", wait_port=port)
+    assert talk(port) == b"hi\n"
