@@ -223,3 +223,25 @@ end
     out = http_exchange(port, b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
     assert out == b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nraw reply"
     assert parse_responses(out)[0][0] == 200
+
+
+def test_service_ends_quietly_when_the_client_leaves(write, luaproxy, port):
+    import socket
+    import time
+
+    write("script.lua", """
+core.register_service("reader", "http", function(applet)
+  local body = applet:receive()
+  applet:start_response()
+  applet:send("got " .. #body)
+  applet:send(" more")
+end)
+""")
+    write("h.cfg", config(port, "   http-request use-service lua.reader"))
+    proc = luaproxy("-f", "h.cfg", wait_port=port)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nonly ten b")
+        time.sleep(0.2)
+    time.sleep(0.5)
+    assert get(port, "/", method="POST", body=b"abc")[2] == b"got 3 more"
+    assert "runtime error" not in proc.stderr()

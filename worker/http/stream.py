@@ -535,6 +535,7 @@ class ServiceIO:
         self.body_done = False
         self.head_sent = False
         self.response_done = False
+        self.client_gone = False
         self._pending = bytearray()
 
     def receive(self, size: int | None = None) -> bytes:
@@ -577,15 +578,26 @@ class ServiceIO:
         return False
 
     def send_head(self, head: ResponseHead) -> None:
-        self.stream._send_client(self.stream.front.send(Response(head)))
         self.head_sent = True
+        self._send(self.stream.front.send(Response(head)))
 
     def send(self, data: bytes) -> None:
         if data:
-            self.stream._send_client(self.stream.front.send(Data(data)))
+            self._send(self.stream.front.send(Data(data)))
+
+    def _send(self, data: bytes) -> None:
+        """A client that left makes the rest of the service's output go nowhere, quietly, as in HAProxy."""
+        if self.client_gone:
+            return
+        try:
+            self.stream._send_client(data)
+        except ClientGone:
+            self.client_gone = True
 
     def finish(self) -> bool:
         """End the response (and the request body); True when the connection may go on."""
+        if self.client_gone:
+            return False
         if not self.head_sent:
             return self.stream._error(500)
         if not self.response_done:
