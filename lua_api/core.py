@@ -20,7 +20,6 @@ from .registered import ACTION_KINDS, RegisteredAction, RegisteredService, Regis
 LOG_LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
 SLEEP_CONTEXTS = contexts.RUNTIME | contexts.INITIALISATION
 BODY_ONLY = frozenset({Context.BODY})
-MAX_FETCH_ARGS = 5
 
 
 class Core:

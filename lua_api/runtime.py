@@ -40,7 +40,6 @@ class LuaRuntime:
         self.globals.python = None
         source = resources.files(__package__).joinpath("prelude.lua").read_text()
         self.prelude = self.globals.load(source, "=luaproxy")()
-        self.done_marker = self.prelude.DONE
 
     def table(self, *items: Any, **fields: Any) -> Any:
         return self.lua.table(*items, **fields)

@@ -16,7 +16,6 @@ from luaproxy.worker.samples import (
     SampleRegistry,
     SampleType,
     from_native,
-    lua_name,
     to_native,
     to_text,
 )
@@ -34,7 +33,7 @@ def _output(smp: Sample | None, as_string: bool) -> Any:
 
 def fetch_functions(registry: SampleRegistry, as_string: bool) -> dict[str, Any]:
     table: dict[str, Any] = {}
-    for definition in registry.fetches():
+    for lname, definition in registry.lua_fetches().items():
         name = definition.name
 
         def fetch(txn: Any, *args: Any, _name: str = name) -> Any:
@@ -44,13 +43,13 @@ def fetch_functions(registry: SampleRegistry, as_string: bool) -> dict[str, Any]
                 raise LuaApiError(f"{_name}: {exc}") from None
             return _output(smp, as_string)
 
-        table[lua_name(name)] = fetch
+        table[lname] = fetch
     return table
 
 
 def converter_functions(registry: SampleRegistry, as_string: bool) -> dict[str, Any]:
     table: dict[str, Any] = {}
-    for definition in registry.converters():
+    for lname, definition in registry.lua_converters().items():
         name = definition.name
 
         def convert(txn: Any, value: Any, *args: Any, _name: str = name) -> Any:
@@ -65,7 +64,7 @@ def converter_functions(registry: SampleRegistry, as_string: bool) -> dict[str, 
                 raise LuaApiError(f"{_name}: {exc}") from None
             return _output(result, as_string)
 
-        table[lua_name(name)] = convert
+        table[lname] = convert
     return table
 
 

@@ -60,7 +60,6 @@ class Server:
     check: bool = False
     id: int = 0
     current_conns: int = 0
-    total_conns: int = 0
     op_state: str = "UP"
     admin_state: str = "READY"
     last_change: float = 0.0
@@ -116,7 +115,6 @@ class Proxy:
     error_pages: Any = None
     access_log: Callable[[Any], None] | None = None
     current_conns: int = 0
-    total_conns: int = 0
     fe_counters: Counters = field(default_factory=Counters)
     be_counters: Counters = field(default_factory=Counters)
     server_counters: dict[int, Counters] = field(default_factory=dict)

@@ -60,7 +60,7 @@ def _daemon(g: GlobalSettings, line: Line) -> None:
 
 @GLOBAL.register("master-worker", G, "Master-worker mode (as -W); luaproxy always runs a master.")
 def _master_worker(g: GlobalSettings, line: Line) -> None:
-    g.master_worker = True
+    expect_args(line, 0, 1, "nothing or 'no-exit-on-failure'")
 
 
 @GLOBAL.register("maxconn", G, "Maximum concurrent connections per process.")

@@ -36,7 +36,6 @@ class GlobalSettings:
     nbproc: int = 1
     pidfile: str | None = None
     daemon: bool = False
-    master_worker: bool = False
     maxconn: int = 4096
     logs: list[LogTarget] = field(default_factory=list)
     tune: dict[str, str] = field(default_factory=dict)

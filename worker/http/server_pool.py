@@ -21,7 +21,6 @@ class ServerConnection:
     server: Any
     sock: socket.socket
     http: Connection
-    reused: bool = False
     idle_since: float = field(default_factory=time.monotonic)
     balancer: Any = None
     """Set while this connection holds the server slot its balancer counted (acquire)."""
@@ -48,7 +47,6 @@ class ServerPool:
         while idle:
             conn = idle.pop()
             if now - conn.idle_since < IDLE_SECONDS and not _readable(conn.sock):
-                conn.reused = True
                 return conn
             conn.close()
         return None

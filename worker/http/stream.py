@@ -66,7 +66,6 @@ class HttpStream:
     def serve(self) -> None:
         fe = self.frontend
         fe.current_conns += 1
-        fe.total_conns += 1
         fe.fe_counters.open()
         try:
             self._serve()
@@ -391,8 +390,6 @@ class HttpStream:
                     txn.retries += 1
                     backend.be_counters.retries += 1
                 continue
-            server.total_conns += 1
-            backend.total_conns += 1
             backend.be_counters.lb_total += 1
             counters.lb_total += 1
             return ServerConnection(server, sock, Connection(CLIENT), balancer=balancer)

@@ -22,7 +22,6 @@ from ..rules.verdict import Verdict
 from ..txn import Transaction
 
 READ_SIZE = 65536
-DEFAULT_TIMEOUT = None
 
 
 class TcpStream:
@@ -43,7 +42,6 @@ class TcpStream:
         """Run the stream to its end; every path closes both sockets."""
         fe = self.frontend
         fe.current_conns += 1
-        fe.total_conns += 1
         fe.fe_counters.open()
         try:
             self._serve()
@@ -151,8 +149,6 @@ class TcpStream:
                     self.txn.retries += 1
                     backend.be_counters.retries += 1
                 continue
-            server.total_conns += 1
-            backend.total_conns += 1
             backend.counters_of(server).open()
             backend.be_counters.lb_total += 1
             return sock
