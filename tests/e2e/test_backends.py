@@ -9,14 +9,21 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from tests.helpers import HttpBackend, http_exchange, parse_responses, read_all, wait_until
+from tests.helpers import (
+    HttpBackend,
+    ThreadedHttpServer,
+    http_exchange,
+    parse_responses,
+    read_all,
+    wait_until,
+)
 
 
-class ToggleBackend:
+class ToggleBackend(ThreadedHttpServer):
     """A real HTTP/1.1 server whose ``/health`` answers ``self.health`` (flip it to fail checks);
     any other path answers 200 with ``{"server": name, "path": ...}``.  Counts what it served."""
 
@@ -47,15 +54,7 @@ class ToggleBackend:
         self.health = 200
         self.checks = 0
         self.requests = 0
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(Handler)
 
 
 @pytest.fixture

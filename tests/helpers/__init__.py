@@ -229,7 +229,24 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-class HttpBackend:
+class ThreadedHttpServer:
+    """A real HTTP/1.1 server from http.server on a free port, one thread per connection."""
+
+    def serve(self, handler: type) -> None:
+        from http.server import ThreadingHTTPServer
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class HttpBackend(ThreadedHttpServer):
     """A real HTTP/1.1 server (http.server) that answers with what it received, as JSON.
 
     Paths: ``/status/N`` answers N, ``/slow/S`` waits S seconds, ``/chunked`` answers chunked,
@@ -238,7 +255,7 @@ class HttpBackend:
 
     def __init__(self, name: str = "backend") -> None:
         import json
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from http.server import BaseHTTPRequestHandler
 
         backend = self
 
@@ -296,15 +313,7 @@ class HttpBackend:
         self.name = name
         self.requests = 0
         self.connections = 0
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(Handler)
 
 
 def http_exchange(port: int, data: bytes, timeout: float = 5.0) -> bytes:
