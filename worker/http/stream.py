@@ -440,8 +440,10 @@ class HttpStream:
 
     def _relay_events(self, txn: Transaction, backend: Proxy, conn: ServerConnection, timeout: float | None,
                       sent_at: float) -> ResponseHead | None:
+        """Server events to the client; what one read of the server yields goes out in one send."""
         head: ResponseHead | None = None
         server_counters = backend.counters_of(conn.server)
+        pending = bytearray()
         while True:
             try:
                 event = conn.http.next_event()
@@ -450,6 +452,9 @@ class HttpStream:
                     raise ServerFailed(502) from None
                 raise ClientGone from None
             if event is NEED_DATA:
+                if pending:
+                    self._send_client(bytes(pending))
+                    pending.clear()
                 conn.sock.settimeout(timeout)
                 try:
                     data = conn.sock.recv(READ_SIZE)
@@ -463,29 +468,31 @@ class HttpStream:
                 backend.be_counters.bytes_out += len(data)
                 conn.http.receive_data(data)
                 continue
-            if isinstance(event, InformationalResponse):
-                self._send_client(self.front.send(event))
-            elif isinstance(event, Response):
-                event.head.headers.remove("connection")
-                txn.t_response = time.monotonic() - sent_at
-                server_counters.response_time(txn.t_response)
-                backend.be_counters.response_time(txn.t_response)
-                head = self._response_rules(txn, backend, event.head)
-                if self._option(backend, "httpclose"):
-                    head.headers.set("connection", "close")
-                txn.status = head.status
-                server_counters.response(head.status)
-                backend.be_counters.response(head.status)
-                self._send_client(self.front.send(Response(head)))
-            elif isinstance(event, Data):
-                self._send_client(self.front.send(event))
-            elif isinstance(event, EndOfMessage):
-                self._send_client(self.front.send(event))
-                return head
-            elif isinstance(event, ConnectionClosed):
+            if isinstance(event, Response):
+                head = self._response_head(txn, backend, event.head, sent_at)
+                pending += self.front.send(Response(head))
+            elif isinstance(event, InformationalResponse | Data | EndOfMessage):
+                pending += self.front.send(event)
+            if isinstance(event, EndOfMessage | ConnectionClosed):
                 if head is None:
                     raise ServerFailed(502)
+                self._send_client(bytes(pending))
                 return head
+
+    def _response_head(self, txn: Transaction, backend: Proxy, head: ResponseHead, sent_at: float) -> ResponseHead:
+        """The server's response head after timers, counters and http-response rules."""
+        head.headers.remove("connection")
+        server_counters = backend.counters_of(txn.server)
+        txn.t_response = time.monotonic() - sent_at
+        server_counters.response_time(txn.t_response)
+        backend.be_counters.response_time(txn.t_response)
+        head = self._response_rules(txn, backend, head)
+        if self._option(backend, "httpclose"):
+            head.headers.set("connection", "close")
+        txn.status = head.status
+        server_counters.response(head.status)
+        backend.be_counters.response(head.status)
+        return head
 
     def _response_rules(self, txn: Transaction, backend: Proxy, head: ResponseHead) -> ResponseHead:
         txn.response = head
