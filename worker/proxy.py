@@ -126,6 +126,15 @@ class Proxy:
             counters = self.server_counters[server.id] = Counters()
         return counters
 
+    def choose_backend(self, txn: Any) -> Proxy | None:
+        """The frontend's backend for *txn*: use_backend rules, then default_backend, then itself."""
+        for rule in self.switching_rules:
+            if rule.applies(txn):
+                return rule.backend
+        if self.default_backend is not None:
+            return self.default_backend
+        return self if self.has_backend else None
+
     def ruleset(self, name: str) -> list[Rule]:
         return self.rules.get(name, [])
 

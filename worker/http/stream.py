@@ -176,7 +176,7 @@ class HttpStream:
         verdict = run_rules(fe.ruleset("http-request"), txn)
         backend = None
         if verdict is Verdict.ACCEPT and txn.service is None:
-            backend = self._choose_backend(txn)
+            backend = fe.choose_backend(txn)
             if backend is not None and backend is not fe:
                 txn.backend = backend
                 verdict = run_rules(backend.ruleset("http-request"), txn)
@@ -217,15 +217,6 @@ class HttpStream:
             self.frontend.access_log(txn)
         txn.release()
         self.txn = None
-
-    def _choose_backend(self, txn: Transaction) -> Proxy | None:
-        fe = self.frontend
-        for rule in fe.switching_rules:
-            if rule.applies(txn):
-                return rule.backend
-        if fe.default_backend is not None:
-            return fe.default_backend
-        return fe if fe.has_backend else None
 
     def _refuse(self, txn: Transaction, verdict: Verdict) -> bool:
         """A rule stopped the request: its reply, HAProxy's page, or a plain close."""

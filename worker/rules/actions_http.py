@@ -8,7 +8,6 @@ environment as plain callables, so this module never imports Lua.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any, Protocol
 from ..http.message import Headers
 from ..http.pages import Reply, error_page
 from ..http.pages import reason as default_reason
-from .errors import RuleError
+from .errors import RuleError, unknown_action
 from .verdict import Verdict
 
 Action = Callable[[Any], Verdict]
@@ -327,10 +326,7 @@ def parse(kind: str, words: tuple[str, ...], env: HttpActionEnv) -> Action:
     table = REQUEST if kind == "http-req" else RESPONSE
     parser = table.get(name)
     if parser is None:
-        close = difflib.get_close_matches(name, list(table), n=1)
-        hint = f"Did you mean '{close[0]}' maybe ?" if close else \
-            f"Known actions: {', '.join(sorted(table))}, set-var(), set-map(), lua.<name>."
-        raise RuleError(f"unknown action '{name}'.", hint)
+        raise unknown_action(name, table, "set-var(), set-map(), lua.<name>")
     return parser(kind, args, env)
 
 

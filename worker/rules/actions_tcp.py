@@ -6,11 +6,10 @@ environment as plain callables, so this module never imports Lua.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from .errors import RuleError
+from .errors import RuleError, unknown_action
 from .verdict import Verdict
 
 Action = Callable[[Any], Verdict]
@@ -71,8 +70,5 @@ def parse(kind: str, words: tuple[str, ...], env: ActionEnv) -> Action:
         return env.unset_var(name[10:-1])
     parser = PARSERS.get(name)
     if parser is None:
-        close = difflib.get_close_matches(name, list(PARSERS), n=1)
-        hint = f"Did you mean '{close[0]}' maybe ?" if close else \
-            f"Known actions: {', '.join(sorted(PARSERS))}, lua.<name>."
-        raise RuleError(f"unknown action '{name}'.", hint)
+        raise unknown_action(name, PARSERS, "lua.<name>")
     return parser(kind, args, env)

@@ -60,7 +60,7 @@ class TcpStream:
         client_timeout = self.frontend.timeout("client")
         self.readers.append(gevent.spawn(self._pump, self.client, self.req, "res", client_timeout))
         verdict = self._analyse(self.frontend.ruleset("tcp-request content"), self.req, self.res)
-        backend = self._choose_backend() if verdict is Verdict.ACCEPT else None
+        backend = self.frontend.choose_backend(self.txn) if verdict is Verdict.ACCEPT else None
         if backend is not None and backend is not self.frontend:
             verdict = self._analyse(backend.ruleset("tcp-request content"), self.req, self.res)
         if verdict is not Verdict.ACCEPT or backend is None:
@@ -123,14 +123,6 @@ class TcpStream:
         """
         if rule.condition is not None and deadline and not channel.input and not channel.input_closed:
             channel.wait_input(max(deadline - time.monotonic(), 0.0))
-
-    def _choose_backend(self) -> Proxy | None:
-        for rule in self.frontend.switching_rules:
-            if rule.applies(self.txn):
-                return rule.backend
-        if self.frontend.default_backend is not None:
-            return self.frontend.default_backend
-        return self.frontend if self.frontend.has_backend else None
 
     def _connect(self, backend: Proxy) -> socket.socket | None:
         balancer = backend.balancer
