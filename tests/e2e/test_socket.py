@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import socket
 import ssl
-import threading
 
 import pytest
 
-from tests.helpers import RedisServer, make_certificate, talk, wait_until
+from tests.helpers import RedisServer, TcpServer, make_certificate, talk, wait_until
 
 CONFIG = """
 global
@@ -21,29 +20,14 @@ listen p
 """
 
 
-class ScriptedServer:
+class ScriptedServer(TcpServer):
     """Accepts connections, sends *payload*, then closes or holds the connection open."""
 
     def __init__(self, payload: bytes, hold: bool = False, tls: ssl.SSLContext | None = None) -> None:
         self.payload, self.hold, self.tls = payload, hold, tls
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.connections: list[bytearray] = []
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__()
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
-
-    def _one(self, conn: socket.socket) -> None:
-        received = bytearray()
-        self.connections.append(received)
+    def handle(self, conn: socket.socket, received: bytearray) -> None:
         try:
             if self.tls is not None:
                 conn = self.tls.wrap_socket(conn, server_side=True)
@@ -59,9 +43,6 @@ class ScriptedServer:
     def last_received(self, expected: bytes) -> bool:
         """Wait (bounded) until the latest connection has sent *expected*."""
         return wait_until(lambda: bool(self.connections) and bytes(self.connections[-1]) == expected, 5)
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 def run_action(write, luaproxy, port, body: str) -> list[str]:

@@ -153,15 +153,14 @@ class Process:
                 os.kill(pid, signal.SIGKILL)
 
 
-class EchoServer:
-    """A real TCP server on 127.0.0.1 that sends back what it receives, with a prefix.
+class TcpServer:
+    """A real TCP server on 127.0.0.1, a thread per connection running ``handle``.
 
     ``connections`` keeps what each connection sent, in accept order; ``closed`` counts the
     connections the peer closed.
     """
 
-    def __init__(self, prefix: bytes = b"") -> None:
-        self.prefix = prefix
+    def __init__(self) -> None:
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -178,12 +177,26 @@ class EchoServer:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
-            threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
+            received = bytearray()
+            self.connections.append(received)
+            threading.Thread(target=self.handle, args=(conn, received), daemon=True).start()
 
-    def _echo(self, conn: socket.socket) -> None:
+    def handle(self, conn: socket.socket, received: bytearray) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class EchoServer(TcpServer):
+    """Sends back what it receives, with a prefix."""
+
+    def __init__(self, prefix: bytes = b"") -> None:
+        self.prefix = prefix
+        super().__init__()
+
+    def handle(self, conn: socket.socket, received: bytearray) -> None:
         conn.settimeout(10)
-        received = bytearray()
-        self.connections.append(received)
         with conn:
             try:
                 while data := conn.recv(65536):
@@ -192,9 +205,6 @@ class EchoServer:
             except OSError:
                 return
             self.closed += 1
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 class RedisServer:
