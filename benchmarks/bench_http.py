@@ -1,9 +1,12 @@
 """HTTP and TCP throughput: luaproxy (1 worker) against haproxy 2.6 (nbthread 1), same config, same run.
 
-Run by hand: ``python3 benchmarks/bench_http.py [--seconds 10] [--connections 50]``.
+Run by hand: ``python3 benchmarks/bench_http.py [--seconds 10] [--connections 50] [--floor]``.
 Needs Debian's ``wrk`` and ``haproxy``.  A second haproxy answers as the backend
 (``http-request return``), so the backend is never the bottleneck.  Prints
-req/s, p50 and p99 for each scenario and the ratios luaproxy/haproxy.
+req/s, p50 and p99 for each scenario and the ratios luaproxy/haproxy, and the
+worker's CPU time per request.  ``--floor`` adds what a bare gevent server that
+only reads and writes (gevent_floor.py) reaches on the same load: the ceiling
+of a single gevent worker before luaproxy does any work.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ SCENARIOS = {
     "lua service": ("http", "   http-request use-service lua.hello\n", []),
     "tcp hello, new conn": ("tcp", "   tcp-request content lua.tcp_hello\n", ["-H", "Connection: close"]),
 }
+FLOOR = Path(__file__).with_name("gevent_floor.py")
 
 
 def free_port() -> int:
@@ -79,14 +83,35 @@ frontend fe
 """
 
 
-def run_wrk(port: int, seconds: int, connections: int, extra: list[str]) -> dict[str, float]:
+def floor_mode(mode: str, rules: str) -> str:
+    if mode == "tcp":
+        return "close"
+    return "forward" if "default_backend" in rules else "keep-alive"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def worker_pid(master: int) -> int:
+    """luaproxy's (only) worker: the master's child."""
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return int(children[0]) if children else master
+
+
+def run_wrk(port: int, seconds: int, connections: int, extra: list[str], pid: int) -> dict[str, float]:
+    cpu = cpu_seconds(pid)
     out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency", *extra,
                           f"http://127.0.0.1:{port}/"], capture_output=True, text=True, timeout=seconds + 60).stdout
+    cpu = cpu_seconds(pid) - cpu
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", out)
     return {"rps": rps, "p50": _ms(latency.get("50", "0ms")), "p99": _ms(latency.get("99", "0ms")),
-            "errors": errors.group(0) if errors else ""}
+            "cpu_us": cpu / max(requests, 1) * 1e6, "errors": errors.group(0) if errors else ""}
 
 
 def _ms(text: str) -> float:
@@ -111,6 +136,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--floor", action="store_true", help="also run the bare gevent floor (gevent_floor.py)")
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="luaproxy-bench-")
     Path(work, "bench.lua").write_text(LUA)
@@ -130,28 +156,37 @@ frontend be
         wait_port(backend_port)
         for name, (mode, rules, extra) in SCENARIOS.items():
             results = {}
-            for program in ("haproxy", "luaproxy"):
+            programs = ("haproxy", "luaproxy", "floor") if args.floor else ("haproxy", "luaproxy")
+            for program in programs:
                 port = free_port()
                 cfg = Path(work, f"{program}.cfg")
                 cfg.write_text(config(mode, rules, port, backend_port, program == "haproxy"))
-                command = ["haproxy", "-db", "-f", str(cfg)] if program == "haproxy" else \
-                    [sys.executable, "-m", "luaproxy.master", "-f", str(cfg)]
-                proc = start(command, work)
+                command = {"haproxy": ["haproxy", "-db", "-f", str(cfg)],
+                           "luaproxy": [sys.executable, "-m", "luaproxy.master", "-f", str(cfg)],
+                           "floor": [sys.executable, str(FLOOR), str(port), floor_mode(mode, rules),
+                                     str(backend_port)]}
+                proc = start(command[program], work)
                 try:
                     wait_port(port)
                     time.sleep(0.5)
-                    results[program] = run_wrk(port, args.seconds, args.connections, extra)
+                    pid = worker_pid(proc.pid) if program == "luaproxy" else proc.pid
+                    results[program] = run_wrk(port, args.seconds, args.connections, extra, pid)
                 finally:
                     stop(proc)
-            rows.append((name, results["haproxy"], results["luaproxy"]))
+            rows.append((name, results))
     finally:
         stop(backend)
     print(f"{'scenario':24} {'haproxy req/s':>14} {'luaproxy req/s':>15} {'ratio':>6} "
-          f"{'hap p50/p99 ms':>16} {'lp p50/p99 ms':>16} {'p99 x':>6}")
-    for name, hap, lp in rows:
-        print(f"{name:24} {hap['rps']:14.0f} {lp['rps']:15.0f} {lp['rps'] / hap['rps']:6.2f} "
-              f"{hap['p50']:7.2f}/{hap['p99']:<8.2f} {lp['p50']:7.2f}/{lp['p99']:<8.2f} "
-              f"{lp['p99'] / max(hap['p99'], 0.001):6.1f}  {lp['errors']}")
+          f"{'hap p50/p99 ms':>16} {'lp p50/p99 ms':>16} {'p99 x':>6} {'lp CPU us/req':>14}"
+          + (f" {'floor req/s':>12} {'floor ratio':>12}" if args.floor else ""))
+    for name, results in rows:
+        hap, lp = results["haproxy"], results["luaproxy"]
+        line = (f"{name:24} {hap['rps']:14.0f} {lp['rps']:15.0f} {lp['rps'] / hap['rps']:6.2f} "
+                f"{hap['p50']:7.2f}/{hap['p99']:<8.2f} {lp['p50']:7.2f}/{lp['p99']:<8.2f} "
+                f"{lp['p99'] / max(hap['p99'], 0.001):6.1f} {lp['cpu_us']:14.1f}")
+        if "floor" in results:
+            line += f" {results['floor']['rps']:12.0f} {results['floor']['rps'] / hap['rps']:12.2f}"
+        print(f"{line}  {lp['errors']}")
     return 0
 
 

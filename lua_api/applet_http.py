@@ -1,8 +1,9 @@
 """AppletHTTP: what a Lua service registered with core.register_service(name, "http", fn) sees.
 
 The applet reads the request body and writes the response through the
-stream's ServiceIO; ``start_response`` sends the status line and headers
-(chunked when no content-length was set and the client speaks HTTP/1.1).
+stream's ServiceIO; ``start_response`` queues the status line and headers
+(chunked when no content-length was set and the client speaks HTTP/1.1), and
+the output goes out when the service waits, ends or fills a buffer.
 """
 
 from __future__ import annotations
@@ -44,9 +45,7 @@ def start_response(applet: AppletState) -> None:
     unframed = not headers.contains("content-length") and not headers.contains("transfer-encoding")
     if unframed and applet.io.request.version == "HTTP/1.1":
         headers.add("transfer-encoding", "chunked")
-    head = ResponseHead(applet.status, applet.reason or reason(applet.status), "HTTP/1.1", headers)
-    with contexts.blocking("AppletHTTP.start_response"):
-        applet.io.send_head(head)
+    applet.io.send_head(ResponseHead(applet.status, applet.reason or reason(applet.status), "HTTP/1.1", headers))
 
 
 def getline(applet: AppletState) -> bytes:
@@ -61,10 +60,13 @@ def receive(applet: AppletState, size: Any = None) -> bytes:
 
 
 def send(applet: AppletState, data: Any) -> None:
+    """Output is buffered until the service waits, ends or fills a buffer, as HAProxy's applets do."""
     if not applet.io.head_sent:
         start_response(applet)
-    with contexts.blocking("AppletHTTP.send"):
-        applet.io.send(checks.as_bytes(data, "send", 2))
+    applet.io.send(checks.as_bytes(data, "send", 2))
+    if applet.io.output_full:
+        with contexts.blocking("AppletHTTP.send"):
+            applet.io.flush()
 
 
 def get_priv(applet: AppletState) -> Any:

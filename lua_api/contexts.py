@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +38,8 @@ class Budget:
     limit: float = 0.0
     started: float = field(default_factory=time.monotonic)
     blocked: float = 0.0
+    on_wait: Callable[[], None] | None = None
+    """Called as each wait starts: a service sends what it buffered, as an HAProxy applet does when it yields."""
 
     def used(self) -> float:
         return time.monotonic() - self.started - self.blocked
@@ -45,14 +47,27 @@ class Budget:
     def exceeded(self) -> bool:
         return self.limit > 0 and self.used() > self.limit
 
-    @contextlib.contextmanager
-    def blocking(self) -> Iterator[None]:
+    def blocking(self) -> Waiting:
         """Around a call that waits (sleep, I/O, yield): its time is not Lua time."""
-        start = time.monotonic()
-        try:
-            yield
-        finally:
-            self.blocked += time.monotonic() - start
+        return Waiting(self)
+
+
+class Waiting:
+    """The context manager of Budget.blocking (a class: it runs around every blocking Lua call)."""
+
+    __slots__ = ("budget", "start")
+
+    def __init__(self, budget: Budget) -> None:
+        self.budget = budget
+        self.start = 0.0
+
+    def __enter__(self) -> None:
+        self.start = time.monotonic()
+        if self.budget.on_wait is not None:
+            self.budget.on_wait()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.budget.blocked += time.monotonic() - self.start
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +98,7 @@ def running(run: Run) -> Iterator[Run]:
         CURRENT.reset(token)
 
 
-def blocking(function: str) -> contextlib.AbstractContextManager[None]:
+def blocking(function: str) -> Waiting:
     """Check that the current context may block, and keep the wait out of its Lua time."""
     return require(function, RUNTIME).budget.blocking()
 

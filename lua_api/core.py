@@ -109,11 +109,14 @@ class Core:
         if run.context in contexts.INITIALISATION:
             time.sleep(max(seconds, 0.0))
         else:
-            gevent.sleep(max(seconds, 0.0))
+            with run.budget.blocking():
+                gevent.sleep(max(seconds, 0.0))
 
     def yield_(self) -> None:
-        if contexts.current().context in contexts.RUNTIME:
-            gevent.sleep(0)
+        run = contexts.current()
+        if run.context in contexts.RUNTIME:
+            with run.budget.blocking():
+                gevent.sleep(0)
 
     def set_nice(self, nice: Any) -> None:
         nice = checks.integer(nice, "set_nice", 1)

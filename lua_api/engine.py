@@ -26,7 +26,7 @@ from .contexts import Context, Run
 from .errors import LuaApiError
 from .registered import Registry
 from .runtime import LuaRuntime
-from .services import applet_fields
+from .services import applet_field
 
 ACTION_CODES = {"CONTINUE": 0, "STOP": 1, "YIELD": 2, "ERROR": 3, "DONE": 4, "DENY": 5, "ABORT": 6,
                 "INVALID": 7}
@@ -92,7 +92,10 @@ class LuaEngine:
         map_table = self.runtime.table_from(map.constants())
         map_table.new = self.runtime.func(self._new_map)
         lua_globals.Map = map_table
-        self._metatables = self.runtime.table_from({n: c.metatable for n, c in self.classes.items()})
+        self.runtime.prelude.lazy_parts(self.runtime.table_from({n: c.metatable for n, c in self.classes.items()}),
+                                        self.runtime.func(_txn_part), self.runtime.func(self._applet_field))
+        self._new_txn = self.classes["TXN"].new
+        self._new_applet = self.runtime.prelude.new_applet
 
     # Object factories.
 
@@ -104,20 +107,17 @@ class LuaEngine:
         return self.classes["Map"].new(map.new(self.library, file, method))
 
     def txn_object(self, state: Any) -> Any:
-        """The TXN Lua object of a transaction, built once and cached on it."""
+        """The TXN Lua object of a transaction, built once and cached on it (its parts on first use)."""
         if state.lua is None:
-            http = state if state.http_mode else None
-            state.lua = self.runtime.prelude.new_txn(self._metatables, state, state.req, state.res, http)
+            state.lua = self._new_txn(state)
         return state.lua
 
     def applet_object(self, state: Any, txn_state: Any) -> Any:
-        applet = self.classes["AppletHTTP"].new(state)
-        for name, value in applet_fields(self.runtime, txn_state.request).items():
-            applet[name] = value
-        lua_txn = self.txn_object(txn_state)
-        for name in ("f", "sf", "c", "sc"):
-            applet[name] = lua_txn[name]
-        return applet
+        """An AppletHTTP object; its request fields and fetches are built on first use."""
+        return self._new_applet(self.classes["AppletHTTP"].metatable, state, txn_state)
+
+    def _applet_field(self, state: Any, name: str) -> Any:
+        return applet_field(self.runtime, state.txn.request, name)
 
     # TXN functions that need the runtime or the sample engine.
 
@@ -173,3 +173,10 @@ def _var_name(name: Any, function: str) -> Any:
         return parse_var_name(text)
     except SampleError as exc:
         raise LuaApiError(f"bad argument #2 to '{function}' ({exc})") from None
+
+
+def _txn_part(state: Any, name: str) -> Any:
+    """The Python state behind txn.req, txn.res and txn.http (HTTP mode only)."""
+    if name == "http":
+        return state if state.http_mode else None
+    return state.req if name == "req" else state.res

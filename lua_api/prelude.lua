@@ -2,7 +2,8 @@
 -- It turns Python errors into Lua strings, builds the class metatables and
 -- runs every action, task and service inside xpcall with a traceback.
 local pcall, xpcall, error, tostring, type = pcall, xpcall, error, tostring, type
-local rawget, getmetatable, setmetatable = rawget, getmetatable, setmetatable
+local rawget, rawset, getmetatable, setmetatable = rawget, rawset, getmetatable, setmetatable
+local pairs, ipairs = pairs, ipairs
 local traceback, sethook = debug.traceback, debug.sethook
 
 local prelude = {}
@@ -93,17 +94,51 @@ function prelude.call(f, count, ...)
   return unhook(outcome(xpcall(f, handler, ...)))
 end
 
--- A TXN with its channels, fetches, converters and (in HTTP mode) HTTP object, in one call.
-function prelude.new_txn(classes, state, req, res, http)
-  local txn = setmetatable({[0] = state}, classes.TXN)
-  txn.req = setmetatable({[0] = req}, classes.Channel)
-  txn.res = setmetatable({[0] = res}, classes.Channel)
-  txn.f = setmetatable({[0] = state}, classes.Fetches)
-  txn.sf = setmetatable({[0] = state}, classes.StringFetches)
-  txn.c = setmetatable({[0] = state}, classes.Converters)
-  txn.sc = setmetatable({[0] = state}, classes.StringConverters)
-  if http ~= nil then txn.http = setmetatable({[0] = http}, classes.HTTP) end
-  return txn
+-- Objects whose parts are built on first use: an action touches one or two of
+-- a TXN's seven parts, a service few of its applet's request fields.
+local function lazy_index(mt, makers)
+  local methods = mt.__index
+  mt.__index = function(self, key)
+    local method = methods[key]
+    if method ~= nil then return method end
+    local make = makers[key]
+    if make == nil then return nil end
+    local value = make(self)
+    rawset(self, key, value)
+    return value
+  end
+end
+
+-- Where an applet keeps its transaction's state: a key no user code can spell.
+local TXN_STATE = {}
+
+-- part_of(state, "req"|"res"|"http") and applet_field(state, name) are Python functions.
+function prelude.lazy_parts(classes, part_of, applet_field)
+  local function part(name, class)
+    return function(self)
+      local state = part_of(rawget(self, 0), name)
+      if state ~= nil then return setmetatable({[0] = state}, classes[class]) end
+    end
+  end
+  local function sample_class(class, slot)
+    return function(self) return setmetatable({[0] = rawget(self, slot)}, classes[class]) end
+  end
+  local samples = {f = "Fetches", sf = "StringFetches", c = "Converters", sc = "StringConverters"}
+  local txn_makers = {req = part("req", "Channel"), res = part("res", "Channel"), http = part("http", "HTTP")}
+  local applet_makers = {}
+  for key, class in pairs(samples) do
+    txn_makers[key] = sample_class(class, 0)
+    applet_makers[key] = sample_class(class, TXN_STATE)
+  end
+  for _, name in ipairs({"method", "path", "qs", "version", "length", "headers"}) do
+    applet_makers[name] = function(self) return applet_field(rawget(self, 0), name) end
+  end
+  lazy_index(classes.TXN, txn_makers)
+  lazy_index(classes.AppletHTTP, applet_makers)
+end
+
+function prelude.new_applet(mt, state, txn_state)
+  return setmetatable({[0] = state, [TXN_STATE] = txn_state}, mt)
 end
 
 return prelude

@@ -76,16 +76,18 @@ def run(runtime: LuaRuntime, function: Any, run_info: contexts.Run, *args: Any,
         forced_yield: int = DEFAULT_FORCED_YIELD) -> Result:
     """Run *function(*args)* in a coroutine; a top-level coroutine.yield lets others run."""
     started = time.monotonic()
-    with contexts.running(run_info):
-        try:
-            coroutine = runtime.prelude.run.coroutine(function, forced_yield, *args)
+    token = contexts.CURRENT.set(run_info)
+    try:
+        coroutine = runtime.run_in_coroutine.coroutine(function, forced_yield, *args)
+        result = coroutine.send(None)
+        while coroutine:
+            with run_info.budget.blocking():
+                gevent.sleep(0)
             result = coroutine.send(None)
-            while coroutine:
-                with run_info.budget.blocking():
-                    gevent.sleep(0)
-                result = coroutine.send(None)
-        except LuaError as exc:
-            return _finished(run_info, Result(Outcome.ERROR, error=str(exc)), started)
+    except LuaError as exc:
+        return _finished(run_info, Result(Outcome.ERROR, error=str(exc)), started)
+    finally:
+        contexts.CURRENT.reset(token)
     return _finished(run_info, _result(result), started)
 
 
@@ -93,11 +95,13 @@ def call(runtime: LuaRuntime, function: Any, run_info: contexts.Run, *args: Any,
          check_every: int = DEFAULT_FORCED_YIELD) -> Result:
     """Run a function that may not block (fetch, converter, body, init) on the main thread."""
     started = time.monotonic()
-    with contexts.running(run_info):
-        try:
-            result = runtime.prelude.call(function, check_every, *args)
-        except LuaError as exc:
-            return _finished(run_info, Result(Outcome.ERROR, error=str(exc)), started)
+    token = contexts.CURRENT.set(run_info)
+    try:
+        result = runtime.call_on_main(function, check_every, *args)
+    except LuaError as exc:
+        return _finished(run_info, Result(Outcome.ERROR, error=str(exc)), started)
+    finally:
+        contexts.CURRENT.reset(token)
     return _finished(run_info, _result(result), started)
 
 

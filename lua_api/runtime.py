@@ -40,6 +40,9 @@ class LuaRuntime:
         self.globals.python = None
         source = resources.files(__package__).joinpath("prelude.lua").read_text()
         self.prelude = self.globals.load(source, "=luaproxy")()
+        self.run_in_coroutine = self.prelude.run
+        """The prelude's coroutine body, looked up once: every action, task and service starts with it."""
+        self.call_on_main = self.prelude.call
 
     def table(self, *items: Any, **fields: Any) -> Any:
         return self.lua.table(*items, **fields)

@@ -18,7 +18,7 @@ class LuaHttpService:
         """Run the service to its end; the stream finishes the response (500 if none was started)."""
         state = AppletState(io, txn)
         applet = self.engine.applet_object(state, txn)
-        budget = Budget(self.engine.limits.service_timeout)
+        budget = Budget(self.engine.limits.service_timeout, on_wait=io.flush)
         result = runner.run(self.engine.runtime, self.function, Run(Context.SERVICE, self.name, txn, budget),
                             applet, forced_yield=self.engine.limits.forced_yield)
         if result.outcome in (runner.Outcome.ERROR, runner.Outcome.TIMEOUT):
@@ -26,14 +26,17 @@ class LuaHttpService:
             self.engine.logger.alert(f"Lua applet http '{self.name}': {what}: {result.error}")
 
 
-def applet_fields(runtime: Any, request: Any) -> dict[str, Any]:
-    """The attributes AppletHTTP exposes: method, path, qs, version, length, headers."""
-    length = request.headers.get_all("content-length")
-    return {
-        "method": request.method,
-        "path": request.path,
-        "qs": request.query or "",
-        "version": request.version.removeprefix("HTTP/"),
-        "length": int(length[-1]) if length and length[-1].isdigit() else 0,
-        "headers": headers_table(runtime, request.headers),
-    }
+def applet_field(runtime: Any, request: Any, name: str) -> Any:
+    """One of the attributes AppletHTTP exposes: method, path, qs, version, length, headers."""
+    if name == "method":
+        return request.method
+    if name == "path":
+        return request.path
+    if name == "qs":
+        return request.query or ""
+    if name == "version":
+        return request.version.removeprefix("HTTP/")
+    if name == "length":
+        length = request.headers.get_all("content-length")
+        return int(length[-1]) if length and length[-1].isdigit() else 0
+    return headers_table(runtime, request.headers)

@@ -29,7 +29,7 @@ class Channel:
         self.forwarding = False
         self.readable = True
         self.sink: Sink | None = None
-        self._changed = Event()
+        self._changed: Event | None = None
 
     # Producer side: the stream's reader for this direction.
 
@@ -48,8 +48,7 @@ class Channel:
     def wait_for_room(self, timeout: float | None = None) -> bool:
         """Block the reader while the input part is full (backpressure)."""
         while len(self.input) >= self.bufsize and not self.forwarding:
-            self._changed.clear()
-            if not self._changed.wait(timeout):
+            if not self._wait_change(timeout):
                 return False
         return True
 
@@ -58,8 +57,7 @@ class Channel:
     def wait_input(self, timeout: float | None = None, need_line: bool = False) -> bool:
         """Wait until the input part has data (a full line if asked) or is closed."""
         while not self.input_closed and (not self.input or (need_line and b"\n" not in self.input)):
-            self._changed.clear()
-            if not self._changed.wait(timeout):
+            if not self._wait_change(timeout):
                 return False
         return True
 
@@ -117,5 +115,13 @@ class Channel:
         self.forwarding = True
         self._notify()
 
+    def _wait_change(self, timeout: float | None) -> bool:
+        """Block until the other side changes the channel; the event exists only once someone waits."""
+        if self._changed is None:
+            self._changed = Event()
+        self._changed.clear()
+        return self._changed.wait(timeout)
+
     def _notify(self) -> None:
-        self._changed.set()
+        if self._changed is not None:
+            self._changed.set()

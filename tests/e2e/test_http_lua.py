@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import time
 
 import pytest
 
@@ -245,3 +247,35 @@ end)
     time.sleep(0.5)
     assert get(port, "/", method="POST", body=b"abc")[2] == b"got 3 more"
     assert "runtime error" not in proc.stderr()
+
+
+def test_http_service_output_reaches_the_client_while_it_waits(write, luaproxy, port):
+    """Output is buffered until the service waits, ends or fills a buffer, as HAProxy's applets."""
+    write("script.lua", """
+core.register_service("slow", "http", function(applet)
+  applet:start_response()
+  applet:send("before,")
+  core.msleep(1500)
+  applet:send("after")
+end)
+core.register_service("big", "http", function(applet)
+  applet:add_header("content-length", 200000)
+  applet:start_response()
+  for i = 1, 200 do applet:send(string.rep("x", 1000)) end
+end)
+""")
+    write("h.cfg", config(port, "   http-request use-service lua.big if { path /big }\n"
+                                "   http-request use-service lua.slow"))
+    luaproxy("-f", "h.cfg", wait_port=port)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: test\r\n\r\n")
+        started = time.monotonic()
+        first = b""
+        while b"before," not in first:
+            chunk = sock.recv(65536)
+            assert chunk, first
+            first += chunk
+        assert time.monotonic() - started < 1.0
+        assert b"after" not in first
+    status, headers, body = get(port, "/big")
+    assert (status, headers["content-length"], body) == (200, "200000", b"x" * 200000)

@@ -94,6 +94,9 @@ CORPUS: dict[str, tuple[bytes, int | Parsed]] = {
     "cl_empty_element": (_cl(b" 3,"), 400),  # haproxy: 400
     "cl_huge": (_cl(b" 99999999999999999999999"), 400),  # haproxy: 400
     "cl_2_pow_63": (_cl(b" 9223372036854775808"), 400),  # haproxy: 400 (2^63 - 1 is accepted)
+    "cl_5000_digits": (_cl(b" " + b"9" * 5000), 400),  # past Python's int() digit limit
+    "cl_5000_digits_repeated": (_cl(b" " + b"9" * 5000 + b", " + b"9" * 5000), 400),
+    "cl_leading_zeros": (_cl(b" " + b"0" * 5000 + b"3"), [("POST", "/", "abc"), ("GET", "/next", "")]),
     "cl_space_before_colon": (HEAD + b"Content-Length : 3\r\n\r\nabc", 400),  # haproxy: 400
     "cl_vertical_tab": (_cl(b" \x0b3"), 400),
     "cl_equal_repeats": (

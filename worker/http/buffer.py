@@ -67,6 +67,21 @@ class ReceiveBuffer:
             return None
         return self.take(end + 1)
 
+    def take_head(self) -> bytes | None:
+        """Drop empty lines before a start line, then take the head up to and including its empty line, or None."""
+        data = self._data
+        if data.startswith((b"\n", b"\r\n")):
+            self.skip_blank_lines()
+        match = _BLANK_LINE.search(data, max(0, self._searched - 2))
+        if match is None:
+            self._searched = len(data)
+            return None
+        end = match.end()
+        out = bytes(data[:end])
+        del data[:end]
+        self._searched = 0
+        return out
+
     def take_block(self) -> bytes | None:
         """Remove and return lines up to and including an empty one, or None."""
         if self._data.startswith(b"\n"):

@@ -14,6 +14,8 @@ from .events import (
     NEED_DATA,
     PAUSED,
     ConnectionClosed,
+    Data,
+    EndOfMessage,
     Event,
     InformationalResponse,
     Request,
@@ -21,16 +23,17 @@ from .events import (
     Signal,
 )
 from .framing import (
-    BodyKind,
+    CHUNKED,
+    UNTIL_CLOSE,
+    UNTIL_CLOSE_BODY,
     Framing,
-    expects_continue,
+    Tokens,
     keep_alive,
-    proposes_switch,
     request_framing,
     response_framing,
 )
 from .grammar import at_least_http11
-from .message import ResponseHead
+from .message import RequestHead, ResponseHead
 from .readers import (
     DEFAULT_MAX_HEAD_SIZE,
     DEFAULT_MAX_HEADERS,
@@ -115,23 +118,38 @@ class Connection:
 
     def next_event(self) -> Event | Signal:
         """Parse the next event from the buffered bytes; a defect raises RemoteProtocolError."""
-        if self.their_state is ERROR:
+        state = self._state.states[self.their_role]
+        if state is ERROR:
             raise RemoteProtocolError("the peer already sent an invalid message", self._status_for(400))
         try:
-            event = self._next_receive_event()
-            if not isinstance(event, Signal):
-                self._process_received(event)
-            return event
+            if state is SEND_BODY:
+                return self._next_body_event()
+            if state is IDLE or state is SEND_RESPONSE:
+                head_event = self._head_reader(self._buffer)
+                if head_event is not None:
+                    self._receive_head(head_event)
+                    return head_event
+            return self._no_event(state)
         except LocalProtocolError as exc:
             self._state.process_error(self.their_role)
             raise RemoteProtocolError(str(exc), self._status_for(exc.status_hint)) from exc
 
     def send(self, event: Event) -> bytes:
-        """Serialise an event we send; an invalid one raises LocalProtocolError and ends our side."""
-        if self.our_state is ERROR:
+        """Serialise an event we send; an invalid one raises LocalProtocolError and ends our side.
+
+        Data in SEND_BODY moves no state, so it goes straight to the body writer.
+        """
+        state = self._state.states[self.our_role]
+        if state is ERROR:
             raise LocalProtocolError("can't send after an error")
         try:
-            return self._send(event)
+            kind = type(event)
+            if kind is Data or kind is EndOfMessage:
+                if kind is not Data or state is not SEND_BODY:
+                    self._state.process_event(self.our_role, kind)
+                assert self._body_writer is not None
+                return self._body_writer(event)
+            return self._send_other(event)
         except LocalProtocolError:
             self._state.process_error(self.our_role)
             raise
@@ -145,59 +163,71 @@ class Connection:
         """Any defect in a server's response is a 502; a request's defect keeps its hint."""
         return 502 if self.our_role is CLIENT else hint
 
-    def _next_receive_event(self) -> Event | Signal:
-        state = self.their_state
-        if state in (MIGHT_SWITCH_PROTOCOL, SWITCHED_PROTOCOL):
-            return PAUSED
-        if state not in (IDLE, SEND_RESPONSE, SEND_BODY):
-            if self._buffer:
-                return PAUSED
-            return ConnectionClosed() if self._eof else NEED_DATA
-        reading_head = state is not SEND_BODY
-        reader = self._head_reader if reading_head else self._body_reader
+    def _next_body_event(self) -> Data | EndOfMessage | Signal:
+        """The next piece of the peer's body; Data leaves SEND_BODY where it is, so only its end moves the state."""
+        reader = self._body_reader
         assert reader is not None
         event = reader(self._buffer)
-        if event is not None:
-            return event
-        if not self._eof:
+        if event is None:
+            if not self._eof:
+                return NEED_DATA
+            event = reader.read_eof()
+        self._waiting_for_100 = False
+        if type(event) is not Data:
+            self._state.process_event(self.their_role, type(event))
+        return event
+
+    def _no_event(self, state: State) -> ConnectionClosed | Signal:
+        """Nothing to parse: a signal, or the peer's close, which must come between messages."""
+        if state is MIGHT_SWITCH_PROTOCOL or state is SWITCHED_PROTOCOL:
+            return PAUSED
+        if state is IDLE or state is SEND_RESPONSE:
+            if not self._eof:
+                return NEED_DATA
+            if self._buffer:
+                raise LocalProtocolError("connection closed in the middle of a message head")
+            if state is SEND_RESPONSE:
+                raise LocalProtocolError("server closed the connection without a response")
+        elif self._buffer:
+            return PAUSED
+        elif not self._eof:
             return NEED_DATA
-        if not reading_head:
-            return reader.read_eof()
-        if self._buffer:
-            raise LocalProtocolError("connection closed in the middle of a message head")
-        if state is SEND_RESPONSE:
-            raise LocalProtocolError("server closed the connection without a response")
+        self._waiting_for_100 = False
+        self._state.process_event(self.their_role, ConnectionClosed)
         return ConnectionClosed()
 
-    def _process_received(self, event: Event) -> None:
+    def _receive_head(self, event: Request | Response | InformationalResponse) -> None:
         if isinstance(event, Request):
-            framing = self._start_request(event)
-            self._peer_http11 = at_least_http11(event.head.version)
-            self._waiting_for_100 = expects_continue(event.head)
-            if not keep_alive(event.head.version, event.head.headers):
+            head = event.head
+            framing, tokens, expect = self._start_request(head)
+            http11 = at_least_http11(head.version)
+            self._peer_http11 = http11
+            self._waiting_for_100 = http11 and expect
+            if not keep_alive(http11, tokens):
                 self._state.process_keep_alive_disabled()
             self._body_reader = body_reader(framing, self._limits)
-        elif isinstance(event, InformationalResponse):
-            switching = self._accepts_switch(event.head)
-            self._state.process_event(SERVER, InformationalResponse, switch_accepted=switching)
         elif isinstance(event, Response):
-            framing = response_framing(event.head, self._request_method)
-            self._state.process_event(SERVER, Response, switch_accepted=self._accepts_switch(event.head))
-            if framing.kind is BodyKind.UNTIL_CLOSE or not keep_alive(event.head.version, event.head.headers):
+            head = event.head
+            framing, tokens = response_framing(head, self._request_method)
+            self._state.process_event(SERVER, Response, switch_accepted=self._accepts_switch(head))
+            if framing.kind is UNTIL_CLOSE or not keep_alive(at_least_http11(head.version), tokens):
                 self._state.process_keep_alive_disabled()
             self._body_reader = body_reader(framing, self._limits)
         else:
-            self._waiting_for_100 = False
-            self._state.process_event(self.their_role, type(event))
+            switching = self._accepts_switch(event.head)
+            self._state.process_event(SERVER, InformationalResponse, switch_accepted=switching)
 
-    def _start_request(self, event: Request) -> Framing:
-        """Check the request, record what the response's framing depends on, move the client side."""
-        framing = request_framing(event.head)
-        self._request_method = event.head.method
+    def _start_request(self, head: RequestHead) -> tuple[Framing, Tokens, bool]:
+        """Check the request, record what the response's framing depends on, move the client side.
+
+        Returns the request's framing, its Connection options and whether it says ``Expect: 100-continue``.
+        """
+        framing, tokens, switch, expect = request_framing(head)
+        self._request_method = head.method
         self._state.process_event(CLIENT, Request)
-        if proposes_switch(event.head):
+        if switch:
             self._state.process_client_switch_proposal()
-        return framing
+        return framing, tokens, expect
 
     def _accepts_switch(self, head: ResponseHead) -> bool:
         """101 to an Upgrade, or 2xx to a CONNECT; a 101 nobody asked for is refused (HAProxy: 502)."""
@@ -209,34 +239,37 @@ class Connection:
             return 200 <= head.status < 300
         return head.status == 101
 
-    def _send(self, event: Event) -> bytes:
+    def _send_other(self, event: Event) -> bytes:
+        """Serialise anything but a Data or an EndOfMessage (those take the shortcut in ``send``)."""
         if isinstance(event, Request):
-            framing = self._start_request(event)
-            if not keep_alive("HTTP/1.1", event.head.headers):
+            head = event.head
+            framing, tokens, _ = self._start_request(head)
+            if not keep_alive(True, tokens):
                 self._state.process_keep_alive_disabled()
             self._body_writer = body_writer(framing)
-            return write_request(event.head)
+            return write_request(head)
         if isinstance(event, InformationalResponse):
             self._waiting_for_100 = False
             switching = self._accepts_switch(event.head)
             self._state.process_event(SERVER, InformationalResponse, switch_accepted=switching)
             return write_response(event.head)
         if isinstance(event, Response):
+            head = event.head
             self._waiting_for_100 = False
-            switching = self._accepts_switch(event.head)
-            framing = response_framing(event.head, self._request_method)
+            switching = self._accepts_switch(head)
+            framing, tokens = response_framing(head, self._request_method)
             if not switching:
-                framing = self._frame_for_peer(event.head, framing)
+                framing = self._frame_for_peer(head, framing, tokens)
             self._state.process_event(SERVER, Response, switch_accepted=switching)
             self._body_writer = body_writer(framing)
-            return write_response(event.head)
+            return write_response(head)
         self._state.process_event(self.our_role, type(event))
         if isinstance(event, ConnectionClosed):
             return b""
         assert self._body_writer is not None
         return self._body_writer(event)
 
-    def _frame_for_peer(self, head: ResponseHead, framing: Framing) -> Framing:
+    def _frame_for_peer(self, head: ResponseHead, framing: Framing, tokens: Tokens) -> Framing:
         """Fit a response to our client and make its Connection field say what we will do.
 
         We close when the request asked to, when the response says ``close`` or
@@ -245,11 +278,10 @@ class Connection:
         Unlike HAProxy, an HTTP/1.0 client never gets chunks (RFC 9112 6.1):
         the body is sent bare and ends when we close.
         """
-        if framing.kind is BodyKind.CHUNKED and not self._peer_http11:
+        if framing.kind is CHUNKED and not self._peer_http11:
             head.headers.remove("transfer-encoding")
-            framing = Framing(BodyKind.UNTIL_CLOSE)
-        tokens = {value.lower() for value in head.headers.get_values("connection")}
-        if not self._state.keep_alive or framing.kind is BodyKind.UNTIL_CLOSE or "close" in tokens:
+            framing = UNTIL_CLOSE_BODY
+        if not self._state.keep_alive or framing.kind is UNTIL_CLOSE or "close" in tokens:
             if "close" not in tokens:
                 head.headers.set("Connection", "close")
             self._state.process_keep_alive_disabled()

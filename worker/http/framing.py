@@ -1,7 +1,8 @@
 """How a head delimits its body, and the checks that stop request smuggling.
 
-One function per message kind turns a head into a :class:`Framing`.  Both the
-receiving and the sending side call it, so a message a rule has made ambiguous
+One function per message kind reads the fields it needs in one pass and turns
+them into a :class:`Framing` and the Connection options.  Both the receiving
+and the sending side call it, so a message a rule has made ambiguous
 (Content-Length next to Transfer-Encoding, say) is refused before it leaves.
 Statuses follow HAProxy 2.6, except that we refuse Content-Length together with
 Transfer-Encoding where HAProxy drops the Content-Length.
@@ -9,15 +10,23 @@ Transfer-Encoding where HAProxy drops the Content-Length.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Set
 from enum import Enum
+from typing import NamedTuple
 
 from .errors import LocalProtocolError
-from .grammar import DECIMAL, MAX_CONTENT_LENGTH, at_least_http11
+from .grammar import DECIMAL, MAX_CONTENT_LENGTH
 from .message import Headers, RequestHead, ResponseHead
+
+MAX_CONTENT_LENGTH_DIGITS = len(str(MAX_CONTENT_LENGTH))
 
 _DEFAULT_PORTS = {"http": {"80"}, "https": {"443"}}
 _CONNECT_PORTS = {"80", "443"}
+_READ_FIELDS = frozenset({"host", "content-length", "transfer-encoding", "connection", "expect", "upgrade"})
+_NO_TOKENS: frozenset[str] = frozenset()
+
+Tokens = Set[str]
+"""A Connection field's options, lowercased."""
 
 
 class BodyKind(Enum):
@@ -27,37 +36,60 @@ class BodyKind(Enum):
     UNTIL_CLOSE = "until-close"
 
 
-@dataclass(frozen=True, slots=True)
-class Framing:
-    """The body's delimitation: ``length`` only matters for ``LENGTH``."""
+NONE, LENGTH, CHUNKED, UNTIL_CLOSE = BodyKind.NONE, BodyKind.LENGTH, BodyKind.CHUNKED, BodyKind.UNTIL_CLOSE
+"""Module-level aliases: reading an Enum member off its class costs a Python-level descriptor call."""
+
+
+class Framing(NamedTuple):
+    """The body's delimitation: ``length`` only matters for ``LENGTH``.
+
+    A named tuple rather than a frozen dataclass: one is built per message with a length, and a tuple builds cheaper.
+    """
 
     kind: BodyKind
     length: int = 0
 
 
-NO_BODY = Framing(BodyKind.NONE)
+NO_BODY = Framing(NONE)
+CHUNKED_BODY = Framing(CHUNKED)
+UNTIL_CLOSE_BODY = Framing(UNTIL_CLOSE)
 
 
-def request_framing(head: RequestHead) -> Framing:
-    """Check a request's Host, Content-Length and Transfer-Encoding; say how its body ends."""
-    _check_host(head)
-    chunked = _is_chunked(head.headers)
-    length = _content_length(head.headers)
+def request_framing(head: RequestHead) -> tuple[Framing, Tokens, bool, bool]:
+    """Check a request's Host, Content-Length and Transfer-Encoding in one pass over its fields.
+
+    Returns how its body ends, its Connection options, whether it proposes a
+    protocol switch (a CONNECT, or an Upgrade listed in Connection) and whether
+    it says ``Expect: 100-continue`` (which the caller honours on HTTP/1.1 only).
+    """
+    found = _read_fields(head.headers)
+    if "host" in found:
+        _check_host(head, found["host"])
+    chunked = "transfer-encoding" in found and _is_chunked(found["transfer-encoding"])
+    length = _content_length(head.headers, found["content-length"]) if "content-length" in found else None
     if chunked:
         if length is not None:
             raise LocalProtocolError("both Content-Length and Transfer-Encoding")
-        return Framing(BodyKind.CHUNKED)
-    if length:
-        return Framing(BodyKind.LENGTH, length)
-    return NO_BODY
+        framing = CHUNKED_BODY
+    else:
+        framing = Framing(LENGTH, length) if length else NO_BODY
+    tokens = _tokens(found["connection"]) if "connection" in found else _NO_TOKENS
+    switch = head.method == "CONNECT" or ("upgrade" in tokens and "upgrade" in found)
+    expect = "expect" in found and "100-continue" in [value.lower() for value in _split_values(found["expect"])]
+    return framing, tokens, switch, expect
 
 
-def response_framing(head: ResponseHead, request_method: str | None) -> Framing:
-    """Say how a response body ends; HEAD, 1xx, 204, 304 and a CONNECT's 2xx have none."""
-    chunked = _is_chunked(head.headers)
-    length = _content_length(head.headers)
+def response_framing(head: ResponseHead, request_method: str | None) -> tuple[Framing, Tokens]:
+    """Say how a response body ends, from one pass over its fields, and return its Connection options.
+
+    HEAD, 1xx, 204, 304 and a CONNECT's 2xx have no body.
+    """
+    found = _read_fields(head.headers)
+    chunked = "transfer-encoding" in found and _is_chunked(found["transfer-encoding"])
+    length = _content_length(head.headers, found["content-length"]) if "content-length" in found else None
     if chunked and length is not None:
         raise LocalProtocolError("both Content-Length and Transfer-Encoding")
+    tokens = _tokens(found["connection"]) if "connection" in found else _NO_TOKENS
     status = head.status
     if (
         request_method == "HEAD"
@@ -65,63 +97,76 @@ def response_framing(head: ResponseHead, request_method: str | None) -> Framing:
         or status in (204, 304)
         or (request_method == "CONNECT" and status < 300)
     ):
-        return NO_BODY
+        return NO_BODY, tokens
     if chunked:
-        return Framing(BodyKind.CHUNKED)
+        return CHUNKED_BODY, tokens
     if length is not None:
-        return Framing(BodyKind.LENGTH, length) if length else NO_BODY
-    return Framing(BodyKind.UNTIL_CLOSE)
+        return (Framing(LENGTH, length) if length else NO_BODY), tokens
+    return UNTIL_CLOSE_BODY, tokens
 
 
-def keep_alive(version: str, headers: Headers) -> bool:
+def keep_alive(http11: bool, tokens: Tokens) -> bool:
     """HTTP/1.0 closes unless it asks for keep-alive; HTTP/1.1 stays open unless it asks to close."""
-    tokens = {value.lower() for value in headers.get_values("connection")}
     if "close" in tokens:
         return False
-    return at_least_http11(version) or "keep-alive" in tokens
+    return http11 or "keep-alive" in tokens
 
 
-def proposes_switch(head: RequestHead) -> bool:
-    """A CONNECT, or an Upgrade listed in Connection, may turn the connection into a tunnel."""
-    if head.method == "CONNECT":
-        return True
-    tokens = {value.lower() for value in head.headers.get_values("connection")}
-    return "upgrade" in tokens and head.headers.contains("upgrade")
+def _read_fields(headers: Headers) -> dict[str, list[str]]:
+    """The full values of the fields framing reads, by lowercase name, from one pass; others are skipped."""
+    found: dict[str, list[str]] = {}
+    for name, value in headers.fields:
+        lname = name.lower()
+        if lname in _READ_FIELDS:
+            if lname in found:
+                found[lname].append(value)
+            else:
+                found[lname] = [value]
+    return found
 
 
-def expects_continue(head: RequestHead) -> bool:
-    """``Expect: 100-continue`` counts on HTTP/1.1 only, as in HAProxy."""
-    expect = [value.lower() for value in head.headers.get_values("expect")]
-    return at_least_http11(head.version) and "100-continue" in expect
+def _tokens(fulls: list[str]) -> set[str]:
+    return {value.lower() for value in _split_values(fulls)}
 
 
-def _content_length(headers: Headers) -> int | None:
+def _split_values(fulls: list[str]) -> list[str]:
+    """The comma-separated values of full field values, trimmed, as ``Headers.get_values`` gives them."""
+    return [part.strip(" \t") for full in fulls for part in full.split(",")]
+
+
+def _content_length(headers: Headers, fulls: list[str]) -> int:
     """The one Content-Length value; identical repeats are merged into one field, as HAProxy does."""
-    elements = [part.strip(" \t") for full in headers.get_all("content-length") for part in full.split(",")]
-    if not elements:
-        return None
+    if len(fulls) == 1 and fulls[0].isascii() and fulls[0].isdigit():
+        return _decimal_length(fulls[0])
+    elements = _split_values(fulls)
     if any(not DECIMAL.fullmatch(element) for element in elements):
         raise LocalProtocolError("Content-Length is not a decimal number")
-    values = {int(element) for element in elements}
+    values = {_decimal_length(element) for element in elements}
     if len(values) > 1:
         raise LocalProtocolError("conflicting Content-Length values")
     length = values.pop()
-    if length >= MAX_CONTENT_LENGTH:
-        raise LocalProtocolError("Content-Length too large")
     if len(elements) > 1:
         _keep_one(headers, "content-length", str(length))
     return length
 
 
-def _is_chunked(headers: Headers) -> bool:
+def _decimal_length(digits: str) -> int:
+    """A Content-Length value; too many digits is "too large" before int() (which refuses past 4300)."""
+    significant = digits.lstrip("0") or "0"
+    if len(significant) > MAX_CONTENT_LENGTH_DIGITS or int(significant) >= MAX_CONTENT_LENGTH:
+        raise LocalProtocolError("Content-Length too large")
+    return int(significant)
+
+
+def _is_chunked(fulls: list[str]) -> bool:
     """Accept only a Transfer-Encoding whose codings end in one ``chunked``.
 
     HAProxy 2.6 answers 422 to a request with codings before ``chunked`` and
     400 to any other defect; a server sending anything but ``chunked`` gets 502.
     """
-    codings = [coding.lower() for coding in headers.get_values("transfer-encoding")]
-    if not codings:
-        return False
+    if len(fulls) == 1 and fulls[0].lower() == "chunked":
+        return True
+    codings = [coding.lower() for coding in _split_values(fulls)]
     if codings == ["chunked"]:
         return True
     if codings.count("chunked") != 1 or codings[-1] != "chunked":
@@ -129,15 +174,17 @@ def _is_chunked(headers: Headers) -> bool:
     raise LocalProtocolError("unsupported transfer-coding before chunked", 422)
 
 
-def _check_host(head: RequestHead) -> None:
-    """Refuse differing Host fields, or a Host that contradicts the target's authority."""
-    hosts = head.headers.get_all("host")
-    if not hosts:
-        return
+def _check_host(head: RequestHead, hosts: list[str]) -> None:
+    """Refuse differing Host fields, or a Host that contradicts the target's authority.
+
+    An origin-form target (``/path``), the usual one, has no authority to compare.
+    """
     if len(hosts) > 1:
         if any(host.lower() != hosts[0].lower() for host in hosts):
             raise LocalProtocolError("conflicting Host fields")
         _keep_one(head.headers, "host", hosts[0])
+    if head.target.startswith("/") and head.method != "CONNECT":
+        return
     authority, default_ports = _authority(head)
     if authority is not None and not _same_authority(authority, hosts[0], default_ports):
         raise LocalProtocolError("Host does not match the request target")

@@ -29,6 +29,18 @@ _TOKEN_RE = re.compile(TOKEN)
 _TARGET_RE = re.compile(_TARGET)
 _VALUE_RE = re.compile(FIELD_VALUE)
 
+_LINE_END = r"\r?(?=\n)"
+CLEAN_REQUEST_LINE = re.compile(rf"({TOKEN})[ \t]+({_TARGET})[ \t]+({_VERSION}){_LINE_END}")
+CLEAN_STATUS_LINE = re.compile(rf"({_VERSION})[ \t]+([0-9]{{3}})(?:[ \t]+({FIELD_VALUE}))?{_LINE_END}")
+_CLEAN_FIELD_LINE = re.compile(rf"\n({TOKEN}):[ \t]*((?:{FIELD_VALUE}[\x21-\x7e\x80-\xff])?)[ \t]*{_LINE_END}")
+"""The lines of a whole head, as decoded text: each ends before its LF, and a field line starts after one.
+
+A field's value runs greedily to its last visible character, so trailing blanks fall outside it without a lazy match.
+"""
+
+_STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
+"""Tokens already: the usual methods skip the regex."""
+
 MAX_CHUNK_SIZE = 1 << 52
 """HAProxy 2.6 refuses a chunk of 2^52 bytes or more."""
 
@@ -48,6 +60,18 @@ def split_head(block: bytes) -> list[str]:
     return out
 
 
+def clean_fields(text: str, pos: int, max_headers: int) -> list[tuple[str, str]] | None:
+    """The fields after the start line ending at *pos* in a whole head, in one regex pass.
+
+    Every line must match for the count to come out right; None sends a head
+    with any defect (or too many fields) to the line-by-line path and its exact error.
+    """
+    fields = _CLEAN_FIELD_LINE.findall(text, pos)
+    if len(fields) != text.count("\n", pos) - 2 or len(fields) > max_headers:
+        return None
+    return fields
+
+
 def parse_fields(lines: list[str], max_headers: int) -> Headers:
     """Parse header (or trailer) lines into Headers, keeping names' case and order."""
     if len(lines) > max_headers:
@@ -64,16 +88,39 @@ def parse_fields(lines: list[str], max_headers: int) -> Headers:
 
 
 def check_fields(headers: Headers) -> None:
-    """Refuse header names and values that would break the framing when written."""
-    for name, value in headers:
+    """Refuse header names and values that would break the framing when written.
+
+    All names are checked at once, and all values: concatenated names are one
+    token exactly when each is a non-empty token, and values joined by a space
+    (itself a value character) are valid exactly when each is.  Only a failure
+    walks the fields one by one, for the exact error.
+    """
+    fields = headers.fields
+    if not fields:
+        return
+    try:
+        names, values = zip(*fields, strict=True)
+        clean = "" not in names and _TOKEN_RE.fullmatch("".join(names)) and _is_field_value(" ".join(values))
+    except (TypeError, ValueError):
+        clean = False
+    if clean:
+        return
+    for name, value in fields:
         if not _TOKEN_RE.fullmatch(name):
             raise LocalProtocolError(f"invalid header name {name!r}")
         if not _VALUE_RE.fullmatch(value):
             raise LocalProtocolError(f"invalid value for header {name!r}")
 
 
+def _is_field_value(text: str) -> bool:
+    """Printable ASCII, the usual case, passes without a regex call."""
+    if type(text) is str and text.isascii() and text.isprintable():
+        return True
+    return _VALUE_RE.fullmatch(text) is not None
+
+
 def check_request_line(method: str, target: str) -> None:
-    if not _TOKEN_RE.fullmatch(method):
+    if method not in _STANDARD_METHODS and not _TOKEN_RE.fullmatch(method):
         raise LocalProtocolError(f"invalid method {method!r}")
     if not _TARGET_RE.fullmatch(target):
         raise LocalProtocolError(f"invalid request target {target[:64]!r}")
@@ -82,7 +129,7 @@ def check_request_line(method: str, target: str) -> None:
 def check_status_line(status: int, reason: str) -> None:
     if not 100 <= status <= 599:
         raise LocalProtocolError(f"invalid status {status}")
-    if not _VALUE_RE.fullmatch(reason):
+    if not _is_field_value(reason):
         raise LocalProtocolError(f"invalid reason phrase {reason[:64]!r}")
 
 

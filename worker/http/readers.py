@@ -12,17 +12,20 @@ from dataclasses import dataclass
 from .buffer import ReceiveBuffer
 from .errors import LocalProtocolError
 from .events import Data, EndOfMessage, InformationalResponse, Request, Response
-from .framing import BodyKind, Framing
+from .framing import CHUNKED, UNTIL_CLOSE, Framing
 from .grammar import (
     CHUNK_SIZE_LINE,
+    CLEAN_REQUEST_LINE,
+    CLEAN_STATUS_LINE,
     MAX_CHUNK_SIZE,
     REQUEST_LINE,
     STATUS_LINE,
     check_status_line,
+    clean_fields,
     parse_fields,
     split_head,
 )
-from .message import RequestHead, ResponseHead
+from .message import Headers, RequestHead, ResponseHead
 
 DEFAULT_MAX_HEAD_SIZE = 16384 - 1024
 """``tune.bufsize`` less ``tune.maxrewrite``, HAProxy's defaults.
@@ -43,29 +46,41 @@ class Limits:
     max_headers: int = DEFAULT_MAX_HEADERS
 
 
-def _take_head(buf: ReceiveBuffer, limits: Limits) -> list[str] | None:
-    """The lines of a complete head (leading empty lines skipped), or None."""
-    buf.skip_blank_lines()
-    block = buf.take_block()
+def _take_head(buf: ReceiveBuffer, limits: Limits) -> bytes | None:
+    """A complete head (leading empty lines skipped), or None."""
+    block = buf.take_head()
     if block is None:
         if len(buf) > limits.max_head_size:
             raise LocalProtocolError("message head too large")
         return None
     if len(block) > limits.max_head_size:
         raise LocalProtocolError("message head too large")
-    return split_head(block)
+    return block
 
 
 class RequestHeadReader:
-    """Reads a request line and headers into a :class:`Request`."""
+    """Reads a request line and headers into a :class:`Request`.
+
+    A clean head is parsed in two regex calls; anything else takes the
+    line-by-line path, which finds the same fields or raises the exact error.
+    """
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
 
     def __call__(self, buf: ReceiveBuffer) -> Request | None:
-        lines = _take_head(buf, self.limits)
-        if lines is None:
+        block = _take_head(buf, self.limits)
+        if block is None:
             return None
+        text = block.decode("latin-1")
+        match = CLEAN_REQUEST_LINE.match(text)
+        if match is not None:
+            fields = clean_fields(text, match.end(), self.limits.max_headers)
+            if fields is not None:
+                return Request(RequestHead(match[1], match[2], match[3], Headers(fields)))
+        return self._parse_lines(split_head(block))
+
+    def _parse_lines(self, lines: list[str]) -> Request:
         match = REQUEST_LINE.fullmatch(lines[0])
         if match is None:
             raise LocalProtocolError(f"invalid request line {lines[0][:64]!r}")
@@ -74,15 +89,25 @@ class RequestHeadReader:
 
 
 class ResponseHeadReader:
-    """Reads a status line and headers into a final or an interim response."""
+    """Reads a status line and headers into a final or an interim response, clean heads in two regex calls."""
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
 
     def __call__(self, buf: ReceiveBuffer) -> Response | InformationalResponse | None:
-        lines = _take_head(buf, self.limits)
-        if lines is None:
+        block = _take_head(buf, self.limits)
+        if block is None:
             return None
+        text = block.decode("latin-1")
+        match = CLEAN_STATUS_LINE.match(text)
+        if match is not None and 100 <= (status := int(match[2])) <= 599:
+            fields = clean_fields(text, match.end(), self.limits.max_headers)
+            if fields is not None:
+                head = ResponseHead(status, match[3] or "", match[1], Headers(fields))
+                return InformationalResponse(head) if status < 200 else Response(head)
+        return self._parse_lines(split_head(block))
+
+    def _parse_lines(self, lines: list[str]) -> Response | InformationalResponse:
         match = STATUS_LINE.fullmatch(lines[0])
         if match is None:
             raise LocalProtocolError(f"invalid status line {lines[0][:64]!r}")
@@ -194,11 +219,15 @@ class UntilCloseReader:
 
 BodyReader = ContentLengthReader | ChunkedReader | UntilCloseReader
 
+_EMPTY_BODY_READER = ContentLengthReader(0)
+"""Shared by every bodiless message: with nothing left to read it only ever returns EndOfMessage."""
+
 
 def body_reader(framing: Framing, limits: Limits) -> BodyReader:
     """The reader for a body framed as *framing* (an absent body is zero bytes long)."""
-    if framing.kind is BodyKind.CHUNKED:
+    kind = framing.kind
+    if kind is CHUNKED:
         return ChunkedReader(limits)
-    if framing.kind is BodyKind.UNTIL_CLOSE:
+    if kind is UNTIL_CLOSE:
         return UntilCloseReader()
-    return ContentLengthReader(framing.length)
+    return ContentLengthReader(framing.length) if framing.length else _EMPTY_BODY_READER

@@ -31,6 +31,8 @@ from .state import CLIENT, DONE, SERVER
 
 READ_SIZE = 65536
 MAXREWRITE = 1024
+REQUESTS_PER_TURN = 4
+"""Requests a keep-alive connection may serve in a row before letting the others run."""
 
 
 class ClientGone(Exception):
@@ -80,6 +82,7 @@ class HttpStream:
 
     def _serve(self) -> None:
         first = True
+        served = 0
         while True:
             head = self._read_request(first)
             if head is None:
@@ -90,9 +93,11 @@ class HttpStream:
                 self._end(self.txn)
             if not keep or not self._next_cycle():
                 return
-            # A keep-alive client may already have sent its next request; give the other
-            # connections their turn first, or one busy client would monopolise the worker.
-            gevent.sleep(0)
+            served += 1
+            if served % REQUESTS_PER_TURN == 0:
+                # A fast client's next request is often here before we read it, so reading
+                # never waits: give the other connections their turn now and then.
+                gevent.sleep(0)
 
     def _next_cycle(self) -> bool:
         if self.front.states != {CLIENT: DONE, SERVER: DONE}:
@@ -532,6 +537,7 @@ class ServiceIO:
         self.response_done = False
         self.client_gone = False
         self._pending = bytearray()
+        self._output = bytearray()
 
     def receive(self, size: int | None = None) -> bytes:
         """Up to *size* body bytes (all of it when None); b"" at the end of the body."""
@@ -559,6 +565,7 @@ class ServiceIO:
         try:
             event = front.next_event()
             if event is NEED_DATA:
+                self.flush()
                 if front.they_are_waiting_for_100_continue and not self.head_sent:
                     self.stream._send_client(b"HTTP/1.1 100 Continue\r\n\r\n")
                 front.receive_data(self.stream._recv_client(self.stream.frontend.timeout("client")))
@@ -574,16 +581,22 @@ class ServiceIO:
 
     def send_head(self, head: ResponseHead) -> None:
         self.head_sent = True
-        self._send(self.stream.front.send(Response(head)))
+        self._output += self.stream.front.send(Response(head))
 
     def send(self, data: bytes) -> None:
         if data:
-            self._send(self.stream.front.send(Data(data)))
+            self._output += self.stream.front.send(Data(data))
 
-    def _send(self, data: bytes) -> None:
-        """A client that left makes the rest of the service's output go nowhere, quietly, as in HAProxy."""
-        if self.client_gone:
+    @property
+    def output_full(self) -> bool:
+        return len(self._output) >= self.stream.worker.bufsize
+
+    def flush(self) -> None:
+        """Send the buffered output; a client that left makes it go nowhere, quietly, as in HAProxy."""
+        if not self._output or self.client_gone:
             return
+        data = bytes(self._output)
+        self._output.clear()
         try:
             self.stream._send_client(data)
         except ClientGone:
@@ -598,8 +611,12 @@ class ServiceIO:
         if not self.response_done:
             self.response_done = True
             try:
-                self.stream._send_client(self.stream.front.send(EndOfMessage()))
+                self._output += self.stream.front.send(EndOfMessage())
             except LocalProtocolError:
+                self.flush()
+                return False
+            self.flush()
+            if self.client_gone:
                 return False
         while not self.body_done:
             if not self._pull():

@@ -10,26 +10,26 @@ from __future__ import annotations
 
 from .errors import LocalProtocolError
 from .events import Data, EndOfMessage
-from .framing import BodyKind, Framing
+from .framing import CHUNKED, LENGTH, UNTIL_CLOSE, Framing
 from .grammar import at_least_http11, check_fields, check_request_line, check_status_line
 from .message import Headers, RequestHead, ResponseHead
 
 
 def write_request(head: RequestHead) -> bytes:
     check_request_line(head.method, head.target)
-    return _encode(f"{head.method} {head.target} HTTP/1.1\r\n", head.headers)
+    return _encode(f"{head.method} {head.target} HTTP/1.1", head.headers)
 
 
 def write_response(head: ResponseHead) -> bytes:
     check_status_line(head.status, head.reason)
     version = "HTTP/1.1" if at_least_http11(head.version) else "HTTP/1.0"
-    return _encode(f"{version} {head.status:03d} {head.reason}\r\n", head.headers)
+    return _encode(f"{version} {head.status:03d} {head.reason}", head.headers)
 
 
 def _encode(start_line: str, headers: Headers) -> bytes:
+    """The head's lines joined by CRLF, each field joined in C by ``": ".join``, then the empty line."""
     check_fields(headers)
-    lines = [start_line, *(f"{name}: {value}\r\n" for name, value in headers), "\r\n"]
-    return _latin1("".join(lines))
+    return _latin1("\r\n".join([start_line, *map(": ".join, headers.fields), "", ""]))
 
 
 def _latin1(text: str) -> bytes:
@@ -50,6 +50,8 @@ class NoBodyWriter:
 
 class ContentLengthWriter:
     """Exactly the announced number of bytes; trailers are dropped, as HAProxy drops them."""
+
+    __slots__ = ("remaining",)
 
     def __init__(self, length: int) -> None:
         self.remaining = length
@@ -73,6 +75,8 @@ class ChunkedWriter:
             if not event.data:
                 return b""
             return b"%x\r\n%s\r\n" % (len(event.data), event.data)
+        if not event.trailers.fields:
+            return b"0\r\n\r\n"
         check_fields(event.trailers)
         trailers = "".join(f"{name}: {value}\r\n" for name, value in event.trailers)
         return b"0\r\n" + _latin1(trailers) + b"\r\n"
@@ -87,13 +91,17 @@ class UntilCloseWriter:
 
 BodyWriter = NoBodyWriter | ContentLengthWriter | ChunkedWriter | UntilCloseWriter
 
+_NO_BODY_WRITER, _CHUNKED_WRITER, _UNTIL_CLOSE_WRITER = NoBodyWriter(), ChunkedWriter(), UntilCloseWriter()
+"""These writers keep no state, so every message shares one of each."""
+
 
 def body_writer(framing: Framing) -> BodyWriter:
     """The writer for a body framed as *framing*."""
-    if framing.kind is BodyKind.LENGTH:
+    kind = framing.kind
+    if kind is LENGTH:
         return ContentLengthWriter(framing.length)
-    if framing.kind is BodyKind.CHUNKED:
-        return ChunkedWriter()
-    if framing.kind is BodyKind.UNTIL_CLOSE:
-        return UntilCloseWriter()
-    return NoBodyWriter()
+    if kind is CHUNKED:
+        return _CHUNKED_WRITER
+    if kind is UNTIL_CLOSE:
+        return _UNTIL_CLOSE_WRITER
+    return _NO_BODY_WRITER

@@ -1,0 +1,191 @@
+"""The fast paths agree with the line-by-line reference: same fields, same errors, same states.
+
+Clean heads are parsed in two regex calls and outgoing fields checked all at
+once; these tests hold both to the per-line grammar they shortcut.
+"""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import pytest
+
+from luaproxy.worker.http import (
+    Connection,
+    Data,
+    EndOfMessage,
+    Headers,
+    LocalProtocolError,
+    RemoteProtocolError,
+    Request,
+    RequestHead,
+    Response,
+    ResponseHead,
+)
+from luaproxy.worker.http.grammar import (
+    _TOKEN_RE,
+    _VALUE_RE,
+    REQUEST_LINE,
+    STATUS_LINE,
+    check_fields,
+    check_status_line,
+    parse_fields,
+    split_head,
+)
+from luaproxy.worker.http.state import CLIENT, DONE, IDLE, SEND_BODY, SERVER
+
+MAX_HEADERS = 4
+
+REQUESTS = [
+    b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"GET / HTTP/1.1\r\n\r\n",
+    b"GET / HTTP/1.1\n\n",
+    b"GET\t/x?y  HTTP/1.0\r\nHost:a\nX:  \t \r\nY:\r\n\r\n",
+    b"purge-All * HTTP/1.2\r\nX-L: caf\xe9 \x85\xa0\xff\r\nX-C: a: b, c\t\r\n\r\n",
+    b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n",
+    b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n",
+    b"GET / HTTP/1.1\r\nX: a\rb\r\n\r\n",
+    b"GET / HTTP/1.1\r\nX: a\r\r\n\r\n",
+    b"GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n",
+    b"GET / HTTP/1.1\r\nX : a\r\n\r\n",
+    b"GET / HTTP/1.1\r\nX: a\x00b\r\n\r\n",
+    b"GET / HTTP/1.1\r\n: a\r\n\r\n",
+    b"GET / HTTP/1.1 \r\nX: a\r\n\r\n",
+    b"GET /a b HTTP/1.1\r\n\r\n",
+    b"GET / HTTP/1.1\rX: a\r\n\r\n",
+]
+
+RESPONSES = [
+    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.0 204\tNo  Content \r\n\r\n",
+    b"HTTP/1.1 404 Pas trouv\xe9\nContent-Length: 0\n\n",
+    b"HTTP/1.1 600 Nope\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 099 Nope\r\nX: a\rb\r\n\r\n",
+    b"HTTP/1.1 200 O\x01K\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n",
+]
+
+
+def _reference_request(raw: bytes) -> tuple | str:
+    """What the line-by-line grammar makes of a request head."""
+    try:
+        lines = split_head(raw)
+        match = REQUEST_LINE.fullmatch(lines[0])
+        if match is None:
+            return f"invalid request line {lines[0][:64]!r}"
+        fields = parse_fields(lines[1:], MAX_HEADERS).fields
+    except LocalProtocolError as exc:
+        return str(exc)
+    return (match["method"], match["target"], match["version"], fields)
+
+
+def _reference_response(raw: bytes) -> tuple | str:
+    """What the line-by-line grammar makes of a status line and headers."""
+    try:
+        lines = split_head(raw)
+        match = STATUS_LINE.fullmatch(lines[0])
+        if match is None:
+            return f"invalid status line {lines[0][:64]!r}"
+        status, reason = int(match["status"]), match["reason"] or ""
+        check_status_line(status, reason)
+        fields = parse_fields(lines[1:], MAX_HEADERS).fields
+    except LocalProtocolError as exc:
+        return str(exc)
+    return (status, reason, match["version"], fields)
+
+
+@pytest.mark.parametrize("raw", REQUESTS)
+def test_request_heads_parse_as_the_line_grammar_says(raw: bytes) -> None:
+    conn = Connection(SERVER, max_headers=MAX_HEADERS)
+    conn.receive_data(raw)
+    try:
+        head = conn.next_event().head
+    except RemoteProtocolError as exc:
+        got: tuple | str = str(exc)
+    else:
+        got = (head.method, head.target, head.version, head.headers.fields)
+    assert got == _reference_request(raw)
+
+
+@pytest.mark.parametrize("raw", RESPONSES)
+def test_response_heads_parse_as_the_line_grammar_says(raw: bytes) -> None:
+    conn = Connection(CLIENT, max_headers=MAX_HEADERS)
+    conn.send(Request(RequestHead("GET", "/", headers=Headers([("Host", "a")]))))
+    conn.send(EndOfMessage())
+    conn.receive_data(raw)
+    try:
+        head = conn.next_event().head
+    except RemoteProtocolError as exc:
+        got: tuple | str = str(exc)
+    else:
+        got = (head.status, head.reason, head.version, head.headers.fields)
+    assert got == _reference_response(raw)
+
+
+def _reference_check(fields: list) -> str:
+    """The per-field loop the all-at-once check stands in for."""
+    try:
+        for name, value in fields:
+            if not _TOKEN_RE.fullmatch(name):
+                return f"invalid header name {name!r}"
+            if not _VALUE_RE.fullmatch(value):
+                return f"invalid value for header {name!r}"
+    except (TypeError, ValueError) as exc:
+        return type(exc).__name__
+    return "ok"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        [],
+        [("Host", "a"), ("X-A", "")],
+        [("X", "caf\xe9\t\x85\xa0 \xff")],
+        [("X", "\u0100")],
+        [("a: b", "c")],
+        [("", "c")],
+        [("X", "a\r\nY: b")],
+        [("X", "a\x00b")],
+        [("X\x00", "b")],
+        [("a", "b"), ("c", "d", "e")],
+        [("a", "b", "c")],
+        [("a\x00b",)],
+        ["ab"],
+        [("X", 5)],
+        [(5, "x")],
+    ],
+)
+def test_field_checks_agree_with_the_per_field_loop(fields: list) -> None:
+    try:
+        check_fields(Headers(list(fields)))
+    except LocalProtocolError as exc:
+        got = str(exc)
+    except (TypeError, ValueError) as exc:
+        got = type(exc).__name__
+    else:
+        got = "ok"
+    assert got == _reference_check(fields)
+
+
+def test_states_are_named_constants_kept_by_copies() -> None:
+    conn = Connection(SERVER)
+    assert repr(conn.states) == "{CLIENT: IDLE, SERVER: IDLE}"
+    assert copy.deepcopy(conn.states) == {CLIENT: IDLE, SERVER: IDLE}
+    assert pickle.loads(pickle.dumps(SEND_BODY)) is SEND_BODY
+
+
+def test_data_outside_a_body_is_still_refused() -> None:
+    conn = Connection(SERVER)
+    conn.receive_data(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    conn.next_event()
+    conn.next_event()
+    conn.send(Response(ResponseHead(200, "OK", headers=Headers([("Content-Length", "2")]))))
+    assert conn.send(Data(b"ok")) == b"ok"
+    conn.send(EndOfMessage())
+    assert conn.states == {CLIENT: DONE, SERVER: DONE}
+    with pytest.raises(LocalProtocolError, match="can't handle Data when SERVER is DONE"):
+        conn.send(Data(b"x"))
