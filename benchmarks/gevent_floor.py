@@ -15,6 +15,7 @@ from gevent import monkey
 
 monkey.patch_all()
 
+import contextlib  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
 
@@ -25,28 +26,28 @@ CLOSING = b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\nConnection: close\r\n\r\nhe
 
 
 def keep_alive(sock: socket.socket, _address: object) -> None:
-    while data := sock.recv(65536):
-        sock.sendall(RESPONSE * data.count(b"\r\n\r\n"))
+    with contextlib.suppress(OSError):
+        while data := sock.recv(65536):
+            sock.sendall(RESPONSE * data.count(b"\r\n\r\n"))
 
 
 def close(sock: socket.socket, _address: object) -> None:
-    sock.recv(65536)
-    sock.sendall(CLOSING)
-    sock.shutdown(socket.SHUT_WR)
-    sock.settimeout(1.0)
-    try:
+    with contextlib.suppress(OSError):
+        sock.recv(65536)
+        sock.sendall(CLOSING)
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(1.0)
         while sock.recv(65536):
             pass
-    except OSError:
-        pass
 
 
 def forward(sock: socket.socket, _address: object) -> None:
     backend = socket.create_connection(("127.0.0.1", int(sys.argv[3])))
     backend.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    while data := sock.recv(65536):
-        backend.sendall(data)
-        sock.sendall(backend.recv(65536))
+    with contextlib.suppress(OSError):
+        while data := sock.recv(65536):
+            backend.sendall(data)
+            sock.sendall(backend.recv(65536))
     backend.close()
 
 

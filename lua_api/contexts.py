@@ -18,6 +18,9 @@ from .errors import LuaApiError
 
 
 class Context(enum.Enum):
+    __hash__ = object.__hash__
+    """Members are singletons: identity hashing spares the Python-level Enum.__hash__ on every set or dict lookup."""
+
     BODY = "body"
     INIT = "init"
     TASK = "task"

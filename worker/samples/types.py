@@ -24,6 +24,9 @@ INT64_MIN = -(1 << 63)
 class SampleType(enum.Enum):
     """HAProxy's sample types; the value is the name HAProxy prints."""
 
+    __hash__ = object.__hash__
+    """Members are singletons: identity hashing spares the Python-level Enum.__hash__ on every set or dict lookup."""
+
     ANY = "any"
     BOOL = "boolean"
     SINT = "integer"
