@@ -98,17 +98,21 @@ def _reference_response(raw: bytes) -> tuple | str:
     return (status, reason, match["version"], fields)
 
 
-@pytest.mark.parametrize("raw", REQUESTS)
-def test_request_heads_parse_as_the_line_grammar_says(raw: bytes) -> None:
-    conn = Connection(SERVER, max_headers=MAX_HEADERS)
+def _first_head(conn: Connection, raw: bytes) -> tuple | str:
+    """What the fast path made of *raw*'s head: its four parts, or the error text."""
     conn.receive_data(raw)
     try:
         head = conn.next_event().head
     except RemoteProtocolError as exc:
-        got: tuple | str = str(exc)
-    else:
-        got = (head.method, head.target, head.version, head.headers.fields)
-    assert got == _reference_request(raw)
+        return str(exc)
+    if isinstance(head, RequestHead):
+        return (head.method, head.target, head.version, head.headers.fields)
+    return (head.status, head.reason, head.version, head.headers.fields)
+
+
+@pytest.mark.parametrize("raw", REQUESTS)
+def test_request_heads_parse_as_the_line_grammar_says(raw: bytes) -> None:
+    assert _first_head(Connection(SERVER, max_headers=MAX_HEADERS), raw) == _reference_request(raw)
 
 
 @pytest.mark.parametrize("raw", RESPONSES)
@@ -116,14 +120,7 @@ def test_response_heads_parse_as_the_line_grammar_says(raw: bytes) -> None:
     conn = Connection(CLIENT, max_headers=MAX_HEADERS)
     conn.send(Request(RequestHead("GET", "/", headers=Headers([("Host", "a")]))))
     conn.send(EndOfMessage())
-    conn.receive_data(raw)
-    try:
-        head = conn.next_event().head
-    except RemoteProtocolError as exc:
-        got: tuple | str = str(exc)
-    else:
-        got = (head.status, head.reason, head.version, head.headers.fields)
-    assert got == _reference_response(raw)
+    assert _first_head(conn, raw) == _reference_response(raw)
 
 
 def _reference_check(fields: list) -> str:
