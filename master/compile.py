@@ -106,7 +106,16 @@ def _new_proxy(conf: ProxyConf) -> Proxy:
             raise conf.line.error(f"{conf.kind} '{conf.name}': 'balance': {exc}") from None
     return Proxy(conf.name, conf.id, conf.mode, conf.has_frontend, conf.has_backend,
                  timeouts=dict(conf.timeouts), inspect_delay=dict(conf.inspect_delay), servers=servers,
-                 balancer=balancer, retries=conf.retries, maxconn=conf.maxconn, options=dict(conf.options))
+                 balancer=balancer, retries=conf.retries, redispatch=_redispatch_interval(conf),
+                 maxconn=conf.maxconn, options=dict(conf.options))
+
+
+def _redispatch_interval(conf: ProxyConf) -> int | None:
+    """HAProxy's default interval is -1 (redispatch on the last retry); None without the option."""
+    if not conf.options.get("redispatch"):
+        return None
+    args = conf.setting("option redispatch") or ()
+    return int(args[0]) if args else -1
 
 
 def _condition(words: tuple[str, ...], keyword: str, env: CompileEnv) -> object:

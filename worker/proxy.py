@@ -110,6 +110,8 @@ class Proxy:
     servers: list[Server] = field(default_factory=list)
     balancer: Any = None
     retries: int = 3
+    redispatch: int | None = None
+    """``option redispatch [interval]``'s interval (default -1: the last retry); None without the option."""
     maxconn: int = 0
     options: dict[str, bool] = field(default_factory=dict)
     error_pages: Any = None

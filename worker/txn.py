@@ -35,6 +35,7 @@ class Transaction:
         "priv",
         "process",
         "proxies",
+        "redispatched",
         "reply",
         "req",
         "request",
@@ -91,6 +92,7 @@ class Transaction:
         self.bytes_in = 0
         self.bytes_out = 0
         self.retries = 0
+        self.redispatched = False
         self.termination = "--"
         (self.src, self.src_port), (self.dst, self.dst_port) = addresses or addresses_of(client)
 

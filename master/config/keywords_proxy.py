@@ -173,6 +173,10 @@ def _option(p: ProxyConf, line: Line) -> None:
     args = expect_args(line, 1, None, "an option name")
     if args[0] not in OPTIONS:
         raise line.error(f"unknown option '{args[0]}'.")
+    if args[0] == "redispatch" and len(args) > 1:
+        if len(args) > 2:
+            raise line.error("'option redispatch' takes at most one argument, the retry interval.")
+        to_int(line, args[1], "redispatch interval", -(2**31))
     p.options[args[0]] = True
     p.settings.setdefault(f"option {args[0]}", []).append(args[1:])
 

@@ -16,11 +16,13 @@ import pytest
 from tests.helpers import (
     HttpBackend,
     ThreadedHttpServer,
+    free_port,
     http_exchange,
     parse_responses,
     read_all,
     wait_until,
 )
+from tests.supervisor.conftest import cli
 
 
 class ToggleBackend(ThreadedHttpServer):
@@ -404,3 +406,77 @@ def test_lua_service_keep_alive_after_body(write, luaproxy, port):
     assert responses[0][2] == EXPECTED + b" length=%d" % len(BODY)
     assert responses[1][2] == b"line=[xy\n] four=[zwvu] rest=[] after=[] length=7"
 
+
+
+# 7. retries and option redispatch.
+
+
+def redispatch_config(tmp_path, port: int, dead: int, live: int, mode: str, option: str) -> str:
+    return f"""
+        global
+           stats socket {tmp_path}/admin.sock level admin
+           log stderr format raw local0
+        defaults
+           mode {mode}
+           log global
+           log-format "retries=%rc"
+           timeout connect 1s
+           timeout client 5s
+           timeout server 5s
+        frontend fe
+           bind 127.0.0.1:{port}
+           default_backend be
+        backend be
+           balance first
+           retries 2
+           {option}
+           server dead 127.0.0.1:{dead}
+           server live 127.0.0.1:{live}
+        """
+
+
+def stat_row(tmp_path, server: str) -> dict[str, str]:
+    lines = cli(str(tmp_path / "admin.sock"), "show stat\n").split("\n")
+    header = lines[0][2:].split(",")
+    rows = [dict(zip(header, line.split(","), strict=True)) for line in lines[1:] if line]
+    return next(row for row in rows if row["pxname"] == "be" and row["svname"] == server)
+
+
+# What haproxy 2.6.12 does with the same configuration: with two usable servers and a
+# non-hash algorithm it redispatches at the first retry, whatever the interval (even 0).
+@pytest.mark.parametrize("option, retried, redispatched, logged", [
+    ("option redispatch", "0", "1", "retries=+1"),
+    ("option redispatch 3", "0", "1", "retries=+1"),
+    ("option redispatch 0", "0", "1", "retries=+1"),
+    ("", "2", "0", "retries=2"),
+])
+def test_redispatch_moves_a_retry_to_another_server(write, luaproxy, port, backends, tmp_path, option, retried,
+                                                      redispatched, logged):
+    live = backends("live")
+    write("b.cfg", redispatch_config(tmp_path, port, free_port(), live.port, "http", option))
+    proc = luaproxy("-f", "b.cfg", wait_port=port)
+    status, _, body = request(port, "/once")
+    if redispatched == "0":
+        assert status == 503 and live.requests == 0
+    else:
+        assert status == 200 and json.loads(body)["server"] == "live"
+    assert wait_until(lambda: stat_row(tmp_path, "dead")["wredis"] == redispatched, 10)
+    dead = stat_row(tmp_path, "dead")
+    # econ counts a request whose connection finally failed, once; wretr each retry to the same server.
+    assert (dead["econ"], dead["wretr"]) == ("0" if redispatched == "1" else "1", retried)
+    assert wait_until(lambda: logged in proc.stderr(), 5), proc.stderr()
+
+
+def test_redispatch_in_tcp_mode(write, luaproxy, port, echo_server, tmp_path):
+    write("b.cfg", redispatch_config(tmp_path, port, free_port(), echo_server.port, "tcp", "option redispatch"))
+    luaproxy("-f", "b.cfg", wait_port=port)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"ping\n")
+        assert sock.recv(100) == b"ping\n"
+
+
+def test_redispatch_interval_must_be_an_integer(write, luaproxy, port):
+    write("b.cfg", "defaults\n   mode http\nbackend be\n   option redispatch sometimes\n")
+    proc = luaproxy("-c", "-f", "b.cfg")
+    assert proc.proc.wait(10) != 0
+    assert "b.cfg:4" in proc.stderr() and "integer redispatch interval" in proc.stderr()

@@ -85,6 +85,8 @@ class First(Balancer):
 class Random(Balancer):
     """``random(draws)``: *draws* weighted random servers, the least loaded of them wins."""
 
+    hash_based = True
+
     def __init__(self, servers: list[Server], all_backups: bool = False, draws: int = 2) -> None:
         super().__init__(servers, all_backups)
         self.draws = draws

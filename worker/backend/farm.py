@@ -30,6 +30,9 @@ RING_ID_SPACING = 4096
 class Balancer:
     """Base class: ``pick`` narrows the farm to the group in use, ``choose`` is the algorithm."""
 
+    hash_based = False
+    """HAProxy's hash kind (hashes, random): a failed server is only left at ``option redispatch``'s interval."""
+
     def __init__(self, servers: list[Server], all_backups: bool = False) -> None:
         self.servers = servers
         self.all_backups = all_backups

@@ -25,6 +25,8 @@ from .farm import Balancer, HashRing, weighted_map
 class HashBalancer(Balancer):
     """Base class: subclasses give ``hash(txn)``, an unsigned 32-bit int or None."""
 
+    hash_based = True
+
     def __init__(self, servers: list[Server], all_backups: bool = False, function: Callable[[bytes], int] = sdbm,
                  avalanche: bool = False, consistent: bool = False) -> None:
         super().__init__(servers, all_backups)

@@ -14,9 +14,9 @@ from typing import Any
 
 import gevent
 
+from ..backend.connect import connect_server
 from ..channel import Channel
 from ..context import WorkerContext
-from ..netutil import connect
 from ..proxy import Proxy
 from ..rules.evaluate import run_rules
 from ..rules.verdict import Verdict
@@ -375,22 +375,10 @@ class HttpStream:
         if pooled is not None:
             pooled.balancer = balancer
             return pooled
-        timeout = backend.timeout("connect")
-        counters = backend.counters_of(server)
-        for attempt in range(1 + backend.retries):
-            try:
-                sock = connect(server.host, server.port, timeout)
-            except OSError:
-                counters.conn_errors += 1
-                if attempt < backend.retries:
-                    txn.retries += 1
-                    backend.be_counters.retries += 1
-                continue
-            backend.be_counters.lb_total += 1
-            counters.lb_total += 1
-            return ServerConnection(server, sock, Connection(CLIENT), balancer=balancer)
-        balancer.release(server)
-        return None
+        sock = connect_server(backend, txn, server, backend.timeout("connect"), queue_timeout)
+        if sock is None:
+            return None
+        return ServerConnection(txn.server, sock, Connection(CLIENT), balancer=balancer)
 
     def _pump_request_body(self, first: Any) -> None:
         """Client body → server, event by event; runs beside the response relay (100-continue)."""

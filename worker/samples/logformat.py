@@ -52,6 +52,11 @@ class LogVar:
     pad: int = 0
 
 
+def _retries(ctx: SampleContext) -> str:
+    """Connection retries, with a "+" once ``option redispatch`` moved one to another server."""
+    return ("+" if getattr(ctx, "redispatched", False) else "") + str(ctx.retries)
+
+
 def _date(ctx: SampleContext, local: bool) -> str:
     t = time.localtime(ctx.accept_date) if local else time.gmtime(ctx.accept_date)
     offset = t.tm_gmtoff if local else 0
@@ -155,7 +160,7 @@ LOG_VARIABLES: dict[str, LogVar] = {
     "fc": LogVar(lambda ctx: ctx.frontend.current_conns, "num"),
     "bc": LogVar(_backend_conns, "num"),
     "sc": LogVar(lambda ctx: ctx.server.current_conns if ctx.server else 0, "num"),
-    "rc": LogVar(lambda ctx: ctx.retries, "num"),
+    "rc": LogVar(_retries, "raw"),
     "sq": LogVar(lambda ctx: 0, "num"),
     "bq": LogVar(lambda ctx: 0, "num"),
     "hr": LogVar(lambda ctx: "", "opt"),

@@ -13,9 +13,10 @@ import time
 
 import gevent
 
+from ..backend.connect import connect_server
 from ..channel import Channel
 from ..context import WorkerContext
-from ..netutil import close_gracefully, connect, shutdown_write
+from ..netutil import close_gracefully, shutdown_write
 from ..proxy import Proxy, Rule
 from ..rules.evaluate import run_rules
 from ..rules.verdict import Verdict
@@ -77,6 +78,8 @@ class TcpStream:
         if self.server is None:
             self.txn.termination = "SC"
             backend.be_counters.conn_errors += 1
+            if self.txn.server is not None:
+                backend.counters_of(self.txn.server).conn_errors += 1
             backend.be_counters.close()
             self._finish(Verdict.ERROR)
             return
@@ -131,21 +134,10 @@ class TcpStream:
         if server is None:
             return None
         self.txn.server = server
-        timeout = backend.timeout("connect")
-        for attempt in range(1 + backend.retries):
-            try:
-                sock = connect(server.host, server.port, timeout)
-            except OSError:
-                backend.counters_of(server).conn_errors += 1
-                if attempt < backend.retries:
-                    self.txn.retries += 1
-                    backend.be_counters.retries += 1
-                continue
-            backend.counters_of(server).open()
-            backend.be_counters.lb_total += 1
-            return sock
-        balancer.release(server)
-        return None
+        sock = connect_server(backend, self.txn, server, backend.timeout("connect"), queue_timeout)
+        if sock is not None:
+            backend.counters_of(self.txn.server).open()
+        return sock
 
     def _pump(self, sock: socket.socket, channel: Channel, other: str, timeout: float | None) -> None:
         """Read one side into its channel until EOF; a timeout ends the stream unless the
