@@ -100,7 +100,7 @@ class HttpStream:
                 gevent.sleep(0)
 
     def _next_cycle(self) -> bool:
-        if self.front.states != {CLIENT: DONE, SERVER: DONE}:
+        if self.front.our_state is not DONE or self.front.their_state is not DONE:
             return False
         self.front.start_next_cycle()
         return True
@@ -491,7 +491,7 @@ class HttpStream:
         conn, self.server = self.server, None
         if conn is None:
             return
-        reusable = conn.http.states == {CLIENT: DONE, SERVER: DONE} and not (
+        reusable = conn.http.our_state is DONE and conn.http.their_state is DONE and not (
             self._option(backend, "http-server-close") or self._option(backend, "httpclose"))
         if reusable:
             self.pool.give_back(conn)
