@@ -6,11 +6,10 @@ transaction sleeping in one greenlet never sees another's context.
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import time
-from collections.abc import Callable, Iterator
-from contextvars import ContextVar
+from collections.abc import Callable
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,13 +91,26 @@ def current() -> Run:
     return CURRENT.get() or BODY_RUN
 
 
-@contextlib.contextmanager
-def running(run: Run) -> Iterator[Run]:
-    token = CURRENT.set(run)
-    try:
-        yield run
-    finally:
-        CURRENT.reset(token)
+def running(run: Run) -> Running:
+    """Make *run* this greenlet's current run for a ``with`` block."""
+    return Running(run)
+
+
+class Running:
+    """The context manager of ``running`` (a class: it wraps every Lua run)."""
+
+    __slots__ = ("run", "token")
+    token: Token[Run | None]
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    def __enter__(self) -> Run:
+        self.token = CURRENT.set(self.run)
+        return self.run
+
+    def __exit__(self, *exc_info: object) -> None:
+        CURRENT.reset(self.token)
 
 
 def blocking(function: str) -> Waiting:

@@ -76,18 +76,16 @@ def run(runtime: LuaRuntime, function: Any, run_info: contexts.Run, *args: Any,
         forced_yield: int = DEFAULT_FORCED_YIELD) -> Result:
     """Run *function(*args)* in a coroutine; a top-level coroutine.yield lets others run."""
     started = time.monotonic()
-    token = contexts.CURRENT.set(run_info)
-    try:
-        coroutine = runtime.run_in_coroutine.coroutine(function, forced_yield, *args)
-        result = coroutine.send(None)
-        while coroutine:
-            with run_info.budget.blocking():
-                gevent.sleep(0)
+    with contexts.running(run_info):
+        try:
+            coroutine = runtime.run_in_coroutine.coroutine(function, forced_yield, *args)
             result = coroutine.send(None)
-    except LuaError as exc:
-        return _finished(run_info, Result(Outcome.ERROR, error=str(exc)), started)
-    finally:
-        contexts.CURRENT.reset(token)
+            while coroutine:
+                with run_info.budget.blocking():
+                    gevent.sleep(0)
+                result = coroutine.send(None)
+        except LuaError as exc:
+            return _finished(run_info, Result(Outcome.ERROR, error=str(exc)), started)
     return _finished(run_info, _result(result), started)
 
 
@@ -95,13 +93,11 @@ def call(runtime: LuaRuntime, function: Any, run_info: contexts.Run, *args: Any,
          check_every: int = DEFAULT_FORCED_YIELD) -> Result:
     """Run a function that may not block (fetch, converter, body, init) on the main thread."""
     started = time.monotonic()
-    token = contexts.CURRENT.set(run_info)
-    try:
-        result = runtime.call_on_main(function, check_every, *args)
-    except LuaError as exc:
-        return _finished(run_info, Result(Outcome.ERROR, error=str(exc)), started)
-    finally:
-        contexts.CURRENT.reset(token)
+    with contexts.running(run_info):
+        try:
+            result = runtime.call_on_main(function, check_every, *args)
+        except LuaError as exc:
+            return _finished(run_info, Result(Outcome.ERROR, error=str(exc)), started)
     return _finished(run_info, _result(result), started)
 
 

@@ -34,27 +34,35 @@ def redispatches(backend: Proxy, server: Server, retry: int) -> bool:
         return False
     if not server.usable:
         return True
-    if not backend.balancer.hash_based and sum(1 for s in backend.servers if s.usable and not s.backup) > 1:
+    if not backend.balancer.hash_based and len(backend.balancer.active()) > 1:
         return True
     return at_interval(backend.redispatch, retry, backend.retries)
 
 
-def connect_server(backend: Proxy, txn: Any, server: Server, timeout: float | None,
-                   queue_timeout: float | None) -> socket.socket | None:
-    """A socket to *server* (the balancer's choice, its slot taken) or, after a redispatch, to the
-    server now in ``txn.server``; None once every attempt failed (the slot given back)."""
+def acquire_server(backend: Proxy, txn: Any) -> Server | None:
+    """The balancer's server for *txn*, its slot taken (waiting in the queue while all are full), noted
+    in ``txn.server``; None when the queue timeout expires or no server is usable."""
+    server = backend.balancer.acquire(txn, _queue_timeout(backend)) if backend.balancer is not None else None
+    if server is not None:
+        txn.server = server
+    return server
+
+
+def connect_server(backend: Proxy, txn: Any, server: Server) -> socket.socket | None:
+    """A socket to *server* (from ``acquire_server``) or, after a redispatch, to the server now in
+    ``txn.server``; None once every attempt failed (the slot given back)."""
     for attempt in range(1 + backend.retries):
         if attempt:
             txn.retries += 1
             if redispatches(backend, server, attempt):
-                server = _redispatch(backend, txn, server, queue_timeout)
+                server = _redispatch(backend, txn, server)
                 if server is None:
                     return None
             else:
                 backend.be_counters.retries += 1
                 backend.counters_of(server).retries += 1
         try:
-            sock = connect(server.host, server.port, timeout)
+            sock = connect(server.host, server.port, backend.timeout("connect"))
         except OSError:
             continue
         backend.be_counters.lb_total += 1
@@ -64,11 +72,16 @@ def connect_server(backend: Proxy, txn: Any, server: Server, timeout: float | No
     return None
 
 
-def _redispatch(backend: Proxy, txn: Any, failed: Server, queue_timeout: float | None) -> Server | None:
+def _queue_timeout(backend: Proxy) -> float | None:
+    """``timeout queue``, which defaults to ``timeout connect`` as in HAProxy."""
+    return backend.timeout("queue", backend.timeout("connect"))
+
+
+def _redispatch(backend: Proxy, txn: Any, failed: Server) -> Server | None:
     backend.be_counters.redispatches += 1
     backend.counters_of(failed).redispatches += 1
     backend.balancer.release(failed)
-    server = backend.balancer.acquire(txn, queue_timeout, exclude=failed)
+    server = backend.balancer.acquire(txn, _queue_timeout(backend), exclude=failed)
     txn.server = server
     txn.redispatched = True
     return server

@@ -38,9 +38,13 @@ class Balancer:
         self.all_backups = all_backups
         self.waiters: deque[Event] = deque()
 
+    def active(self) -> list[Server]:
+        """The usable servers that are not backups (HAProxy's ``srv_act``)."""
+        return [s for s in self.servers if s.usable and not s.backup]
+
     def group(self) -> list[Server]:
         """The usable active servers, else the backups in use."""
-        active = [s for s in self.servers if s.usable and not s.backup]
+        active = self.active()
         if active:
             return active
         backups = [s for s in self.servers if s.usable and s.backup]

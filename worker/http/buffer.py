@@ -69,18 +69,9 @@ class ReceiveBuffer:
 
     def take_head(self) -> bytes | None:
         """Drop empty lines before a start line, then take the head up to and including its empty line, or None."""
-        data = self._data
-        if data.startswith((b"\n", b"\r\n")):
+        if self._data.startswith((b"\n", b"\r\n")):
             self.skip_blank_lines()
-        match = _BLANK_LINE.search(data, max(0, self._searched - 2))
-        if match is None:
-            self._searched = len(data)
-            return None
-        end = match.end()
-        out = bytes(data[:end])
-        del data[:end]
-        self._searched = 0
-        return out
+        return self._take_through_blank_line()
 
     def take_block(self) -> bytes | None:
         """Remove and return lines up to and including an empty one, or None."""
@@ -88,6 +79,10 @@ class ReceiveBuffer:
             return self.take(1)
         if self._data.startswith(b"\r\n"):
             return self.take(2)
+        return self._take_through_blank_line()
+
+    def _take_through_blank_line(self) -> bytes | None:
+        """Lines up to and including the first empty one, searching only bytes not searched before."""
         match = _BLANK_LINE.search(self._data, max(0, self._searched - 2))
         if match is None:
             self._searched = len(self._data)

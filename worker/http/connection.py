@@ -240,7 +240,7 @@ class Connection:
         return head.status == 101
 
     def _send_other(self, event: Event) -> bytes:
-        """Serialise anything but a Data or an EndOfMessage (those take the shortcut in ``send``)."""
+        """Serialise a head; our ConnectionClosed writes nothing (Data and EndOfMessage take ``send``'s shortcut)."""
         if isinstance(event, Request):
             head = event.head
             framing, tokens, _ = self._start_request(head)
@@ -264,10 +264,7 @@ class Connection:
             self._body_writer = body_writer(framing)
             return write_response(head)
         self._state.process_event(self.our_role, type(event))
-        if isinstance(event, ConnectionClosed):
-            return b""
-        assert self._body_writer is not None
-        return self._body_writer(event)
+        return b""
 
     def _frame_for_peer(self, head: ResponseHead, framing: Framing, tokens: Tokens) -> Framing:
         """Fit a response to our client and make its Connection field say what we will do.

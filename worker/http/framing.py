@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from .errors import LocalProtocolError
 from .grammar import DECIMAL, MAX_CONTENT_LENGTH
-from .message import Headers, RequestHead, ResponseHead
+from .message import Headers, RequestHead, ResponseHead, split_values
 
 MAX_CONTENT_LENGTH_DIGITS = len(str(MAX_CONTENT_LENGTH))
 
@@ -75,7 +75,7 @@ def request_framing(head: RequestHead) -> tuple[Framing, Tokens, bool, bool]:
         framing = Framing(LENGTH, length) if length else NO_BODY
     tokens = _tokens(found["connection"]) if "connection" in found else _NO_TOKENS
     switch = head.method == "CONNECT" or ("upgrade" in tokens and "upgrade" in found)
-    expect = "expect" in found and "100-continue" in [value.lower() for value in _split_values(found["expect"])]
+    expect = "expect" in found and "100-continue" in [value.lower() for value in split_values(found["expect"])]
     return framing, tokens, switch, expect
 
 
@@ -126,19 +126,14 @@ def _read_fields(headers: Headers) -> dict[str, list[str]]:
 
 
 def _tokens(fulls: list[str]) -> set[str]:
-    return {value.lower() for value in _split_values(fulls)}
-
-
-def _split_values(fulls: list[str]) -> list[str]:
-    """The comma-separated values of full field values, trimmed, as ``Headers.get_values`` gives them."""
-    return [part.strip(" \t") for full in fulls for part in full.split(",")]
+    return {value.lower() for value in split_values(fulls)}
 
 
 def _content_length(headers: Headers, fulls: list[str]) -> int:
     """The one Content-Length value; identical repeats are merged into one field, as HAProxy does."""
     if len(fulls) == 1 and fulls[0].isascii() and fulls[0].isdigit():
         return _decimal_length(fulls[0])
-    elements = _split_values(fulls)
+    elements = split_values(fulls)
     if any(not DECIMAL.fullmatch(element) for element in elements):
         raise LocalProtocolError("Content-Length is not a decimal number")
     values = {_decimal_length(element) for element in elements}
@@ -166,7 +161,7 @@ def _is_chunked(fulls: list[str]) -> bool:
     """
     if len(fulls) == 1 and fulls[0].lower() == "chunked":
         return True
-    codings = [coding.lower() for coding in _split_values(fulls)]
+    codings = [coding.lower() for coding in split_values(fulls)]
     if codings == ["chunked"]:
         return True
     if codings.count("chunked") != 1 or codings[-1] != "chunked":

@@ -26,6 +26,11 @@ def expand_backrefs(template: str, match: re.Match[str]) -> str:
     return _BACKREF.sub(one, template)
 
 
+def split_values(fulls: list[str]) -> list[str]:
+    """The comma-separated values of full field values, each trimmed of blanks."""
+    return [part.strip(" \t") for full in fulls for part in full.split(",")]
+
+
 class Headers:
     """Ordered header fields: names keep their case, lookups ignore it."""
 
@@ -50,10 +55,7 @@ class Headers:
 
     def get_values(self, name: str) -> list[str]:
         """Every comma-separated value of *name*, trimmed (the ``hdr`` view)."""
-        values: list[str] = []
-        for full in self.get_all(name):
-            values.extend(part.strip(" \t") for part in full.split(","))
-        return values
+        return split_values(self.get_all(name))
 
     def contains(self, name: str) -> bool:
         lname = name.lower()

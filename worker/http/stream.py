@@ -14,7 +14,7 @@ from typing import Any
 
 import gevent
 
-from ..backend.connect import connect_server
+from ..backend.connect import acquire_server, connect_server
 from ..channel import Channel
 from ..context import WorkerContext
 from ..proxy import Proxy
@@ -365,20 +365,17 @@ class HttpStream:
 
     def _connect(self, txn: Transaction, backend: Proxy) -> ServerConnection | None:
         """A connection to the server the balancer gives (waiting in its queue while all are full)."""
-        balancer = backend.balancer
-        queue_timeout = backend.timeout("queue", backend.timeout("connect"))
-        server = balancer.acquire(txn, queue_timeout) if balancer is not None else None
+        server = acquire_server(backend, txn)
         if server is None:
             return None
-        txn.server = server
         pooled = self.pool.take(server)
         if pooled is not None:
-            pooled.balancer = balancer
+            pooled.balancer = backend.balancer
             return pooled
-        sock = connect_server(backend, txn, server, backend.timeout("connect"), queue_timeout)
+        sock = connect_server(backend, txn, server)
         if sock is None:
             return None
-        return ServerConnection(txn.server, sock, Connection(CLIENT), balancer=balancer)
+        return ServerConnection(txn.server, sock, Connection(CLIENT), balancer=backend.balancer)
 
     def _pump_request_body(self, first: Any) -> None:
         """Client body → server, event by event; runs beside the response relay (100-continue)."""
@@ -601,9 +598,9 @@ class ServiceIO:
             try:
                 self._output += self.stream.front.send(EndOfMessage())
             except LocalProtocolError:
-                self.flush()
                 return False
-            self.flush()
+            finally:
+                self.flush()
             if self.client_gone:
                 return False
         while not self.body_done:

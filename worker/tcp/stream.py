@@ -13,7 +13,7 @@ import time
 
 import gevent
 
-from ..backend.connect import connect_server
+from ..backend.connect import acquire_server, connect_server
 from ..channel import Channel
 from ..context import WorkerContext
 from ..netutil import close_gracefully, shutdown_write
@@ -128,13 +128,10 @@ class TcpStream:
             channel.wait_input(max(deadline - time.monotonic(), 0.0))
 
     def _connect(self, backend: Proxy) -> socket.socket | None:
-        balancer = backend.balancer
-        queue_timeout = backend.timeout("queue", backend.timeout("connect"))
-        server = balancer.acquire(self.txn, queue_timeout) if balancer is not None else None
+        server = acquire_server(backend, self.txn)
         if server is None:
             return None
-        self.txn.server = server
-        sock = connect_server(backend, self.txn, server, backend.timeout("connect"), queue_timeout)
+        sock = connect_server(backend, self.txn, server)
         if sock is not None:
             backend.counters_of(self.txn.server).open()
         return sock
