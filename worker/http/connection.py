@@ -98,6 +98,16 @@ class Connection:
         return self._state.states[self.their_role]
 
     @property
+    def switch_proposed(self) -> bool:
+        """The current request asks for a tunnel (CONNECT, or Upgrade listed in Connection)."""
+        return self._state.switch_proposed
+
+    @property
+    def switched(self) -> bool:
+        """A protocol switch was accepted: the bytes that follow belong to a tunnel."""
+        return self._state.states[self.our_role] is SWITCHED_PROTOCOL
+
+    @property
     def they_are_waiting_for_100_continue(self) -> bool:
         """Server side: the client sent ``Expect: 100-continue`` and waits before sending its body."""
         return self._waiting_for_100

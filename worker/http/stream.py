@@ -20,10 +20,11 @@ from ..context import WorkerContext
 from ..proxy import Proxy
 from ..rules.evaluate import run_rules
 from ..rules.verdict import Verdict
+from ..tunnel import Tunnel
 from ..txn import Transaction, addresses_of
 from .connection import Connection
 from .errors import LocalProtocolError, RemoteProtocolError
-from .events import NEED_DATA, ConnectionClosed, Data, EndOfMessage, InformationalResponse, Request, Response
+from .events import NEED_DATA, PAUSED, ConnectionClosed, Data, EndOfMessage, InformationalResponse, Request, Response
 from .message import RequestHead, ResponseHead
 from .pages import Reply
 from .server_pool import ServerConnection, ServerPool
@@ -62,6 +63,7 @@ class HttpStream:
         self.txn: Transaction | None = None
         self.request_started = time.monotonic()
         self.addresses = addresses_of(client)
+        self.upgrade_connection: str | None = None
 
     # The connection's life.
 
@@ -198,7 +200,10 @@ class HttpStream:
 
     def _new_txn(self, head: RequestHead) -> Transaction:
         # Connection is hop-by-hop: the protocol layer has acted on it, and HAProxy
-        # hides it from rules and Lua too (it writes its own towards each side).
+        # hides it from rules and Lua too (it writes its own towards each side),
+        # except that an Upgrade request keeps its value on the way to the server.
+        self.upgrade_connection = (", ".join(head.headers.get_all("connection")) or "upgrade") if (
+            self.front.switch_proposed and head.method != "CONNECT") else None
         head.headers.remove("connection")
         req = Channel("req", self.worker.bufsize)
         res = Channel("res", self.worker.bufsize)
@@ -285,6 +290,8 @@ class HttpStream:
             head.headers.add("X-Forwarded-For", txn.src)
         if self._option(backend, "httpclose") or self._option(backend, "http-server-close"):
             head.headers.set("Connection", "close")
+        if self.upgrade_connection is not None:
+            head.headers.set("Connection", self.upgrade_connection)
         counters = backend.be_counters
         counters.open()
         counters.requests += 1
@@ -300,6 +307,9 @@ class HttpStream:
             return False
         finally:
             counters.close()
+        if self.front.switched:
+            self._tunnel(txn, backend)
+            return False
         finished = self._finish_request_body()
         self._release_server(backend)
         if self._option(backend, "httpclose") or not finished:
@@ -452,8 +462,17 @@ class HttpStream:
             if isinstance(event, Response):
                 head = self._response_head(txn, backend, event.head, sent_at)
                 pending += self.front.send(Response(head))
+            elif isinstance(event, InformationalResponse) and conn.http.switched:
+                head = self._response_head(txn, backend, event.head, sent_at)
+                pending += self.front.send(InformationalResponse(head))
             elif isinstance(event, InformationalResponse | Data | EndOfMessage):
                 pending += self.front.send(event)
+            elif event is PAUSED:
+                # Only a protocol switch pauses a server's side: what follows is a tunnel's.
+                if head is None or not conn.http.switched:
+                    raise ServerFailed(502) if head is None else ClientGone
+                self._send_client(bytes(pending))
+                return head
             if isinstance(event, EndOfMessage | ConnectionClosed):
                 if head is None:
                     raise ServerFailed(502)
@@ -462,13 +481,16 @@ class HttpStream:
 
     def _response_head(self, txn: Transaction, backend: Proxy, head: ResponseHead, sent_at: float) -> ResponseHead:
         """The server's response head after timers, counters and http-response rules."""
+        upgrade = ", ".join(head.headers.get_all("connection")) or "upgrade" if head.status == 101 else None
         head.headers.remove("connection")
         server_counters = backend.counters_of(txn.server)
         txn.t_response = time.monotonic() - sent_at
         server_counters.response_time(txn.t_response)
         backend.be_counters.response_time(txn.t_response)
         head = self._response_rules(txn, backend, head)
-        if self._option(backend, "httpclose"):
+        if upgrade is not None:
+            head.headers.set("Connection", upgrade)
+        elif self._option(backend, "httpclose"):
             head.headers.set("connection", "close")
         txn.status = head.status
         server_counters.response(head.status)
@@ -483,6 +505,38 @@ class HttpStream:
                 continue
             raise ServerFailed(500 if verdict is Verdict.ERROR else 502)
         return txn.response
+
+    def _tunnel(self, txn: Transaction, backend: Proxy) -> None:
+        """After a 2xx to CONNECT or a 101: relay raw bytes both ways until both sides close.
+
+        The idle limit is ``timeout tunnel``, else the larger of the client and
+        server timeouts, as in HAProxy.
+        """
+        conn = self.server
+        assert conn is not None
+        self._finish_request_body()
+        limits = [t for t in (self.frontend.timeout("client"), backend.timeout("server")) if t]
+        timeout = backend.timeout("tunnel") or self.frontend.timeout("tunnel") or (max(limits) if limits else None)
+        server_counters = backend.counters_of(conn.server)
+        fe_counters, be_counters = self.frontend.fe_counters, backend.be_counters
+
+        def up(size: int) -> None:
+            txn.bytes_in += size
+            fe_counters.bytes_in += size
+            be_counters.bytes_in += size
+            server_counters.bytes_in += size
+
+        def down(size: int) -> None:
+            txn.bytes_out += size
+            fe_counters.bytes_out += size
+            be_counters.bytes_out += size
+            server_counters.bytes_out += size
+
+        tunnel = Tunnel(self.client, conn.sock, timeout, up, down)
+        tunnel.run(self.front.trailing_data[0], conn.http.trailing_data[0])
+        if tunnel.timed_out:
+            txn.termination = "cD"
+        self._drop_server()
 
     def _release_server(self, backend: Proxy) -> None:
         conn, self.server = self.server, None
