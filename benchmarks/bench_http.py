@@ -6,7 +6,10 @@ Needs Debian's ``wrk`` and ``haproxy``.  A second haproxy answers as the backend
 req/s, p50 and p99 for each scenario and the ratios luaproxy/haproxy, and the
 worker's CPU time per request.  ``--floor`` adds what a bare gevent server that
 only reads and writes (gevent_floor.py) reaches on the same load: the ceiling
-of a single gevent worker before luaproxy does any work.
+of a single gevent worker before luaproxy does any work; and, for the Lua
+scenarios, what gevent + httptools + one lupa coroutine per request reaches
+(lua_floor.py): the ceiling of the design card's stack with every layer of
+luaproxy's own taken away.
 """
 
 from __future__ import annotations
@@ -43,10 +46,13 @@ end)
 SCENARIOS = {
     "forward": ("http", "   default_backend be\n", []),
     "lua action + forward": ("http", "   http-request lua.tag\n   default_backend be\n", []),
+    "lua action + return": ("http", "   http-request lua.tag\n   http-request return status 200 content-type "
+                            "text/plain string \"hello world\"\n", []),
     "lua service": ("http", "   http-request use-service lua.hello\n", []),
     "tcp hello, new conn": ("tcp", "   tcp-request content lua.tcp_hello\n", ["-H", "Connection: close"]),
 }
 FLOOR = Path(__file__).with_name("gevent_floor.py")
+LUA_FLOOR = Path(__file__).with_name("lua_floor.py")
 
 
 def free_port() -> int:
@@ -87,6 +93,15 @@ def floor_mode(mode: str, rules: str) -> str:
     if mode == "tcp":
         return "close"
     return "forward" if "default_backend" in rules else "keep-alive"
+
+
+def lua_floor_mode(rules: str) -> str | None:
+    """lua_floor.py's mode for a scenario that runs Lua in HTTP mode, else None."""
+    if "use-service lua." in rules:
+        return "service"
+    if "http-request lua." not in rules:
+        return None
+    return "action-forward" if "default_backend" in rules else "action-return"
 
 
 def cpu_seconds(pid: int) -> float:
@@ -156,15 +171,21 @@ frontend be
         wait_port(backend_port)
         for name, (mode, rules, extra) in SCENARIOS.items():
             results = {}
-            programs = ("haproxy", "luaproxy", "floor") if args.floor else ("haproxy", "luaproxy")
+            programs = ["haproxy", "luaproxy"]
+            if args.floor:
+                programs.append("floor")
+                if lua_floor_mode(rules):
+                    programs.append("lua floor")
             for program in programs:
                 port = free_port()
-                cfg = Path(work, f"{program}.cfg")
+                cfg = Path(work, f"{program.replace(' ', '_')}.cfg")
                 cfg.write_text(config(mode, rules, port, backend_port, program == "haproxy"))
                 command = {"haproxy": ["haproxy", "-db", "-f", str(cfg)],
                            "luaproxy": [sys.executable, "-m", "luaproxy.master", "-f", str(cfg)],
                            "floor": [sys.executable, str(FLOOR), str(port), floor_mode(mode, rules),
-                                     str(backend_port)]}
+                                     str(backend_port)],
+                           "lua floor": [sys.executable, str(LUA_FLOOR), str(port), str(lua_floor_mode(rules)),
+                                         str(backend_port)]}
                 proc = start(command[program], work)
                 try:
                     wait_port(port)
@@ -178,7 +199,8 @@ frontend be
         stop(backend)
     print(f"{'scenario':24} {'haproxy req/s':>14} {'luaproxy req/s':>15} {'ratio':>6} "
           f"{'hap p50/p99 ms':>16} {'lp p50/p99 ms':>16} {'p99 x':>6} {'lp CPU us/req':>14}"
-          + (f" {'floor req/s':>12} {'floor ratio':>12}" if args.floor else ""))
+          + (f" {'floor req/s':>12} {'floor ratio':>12} {'lua floor':>10} {'lua floor ratio':>16}"
+             if args.floor else ""))
     for name, results in rows:
         hap, lp = results["haproxy"], results["luaproxy"]
         line = (f"{name:24} {hap['rps']:14.0f} {lp['rps']:15.0f} {lp['rps'] / hap['rps']:6.2f} "
@@ -186,6 +208,9 @@ frontend be
                 f"{lp['p99'] / max(hap['p99'], 0.001):6.1f} {lp['cpu_us']:14.1f}")
         if "floor" in results:
             line += f" {results['floor']['rps']:12.0f} {results['floor']['rps'] / hap['rps']:12.2f}"
+            lua_floor = results.get("lua floor")
+            line += (f" {lua_floor['rps']:10.0f} {lua_floor['rps'] / hap['rps']:16.2f}" if lua_floor
+                     else f" {'-':>10} {'-':>16}")
         print(f"{line}  {lp['errors']}")
     return 0
 
