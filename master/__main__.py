@@ -31,6 +31,7 @@ from .config.errors import ConfigError, ConfigErrors
 from .config.keywords_global import configure_logger
 from .config.lexer import split_words
 from .management import addresses
+from .privileges import Privileges
 from .sockets import BindError, Listening, bind_all
 from .version import FEATURES, VERSION
 
@@ -174,7 +175,9 @@ def worker_specs(logger: Logger, generation: reload.Generation,
         worker_context = WorkerContext(logger, backends, settings.nbproc, index, settings.bufsize, proxies,
                                        engine.metrics, settings.maxconn, f"luaproxy {VERSION}")
         sockets = [BoundSocket(item.for_worker(index), item.frontend, item.so_id) for item in listening]
-        return WorkerSpec(index, worker_context, sockets, settings.maxconn, TaskLauncher(engine).start_all)
+        privileges = Privileges.of(settings)
+        return WorkerSpec(index, worker_context, sockets, settings.maxconn, TaskLauncher(engine).start_all,
+                          drop_privileges=privileges.apply if privileges != Privileges() else None)
 
     return make_spec
 

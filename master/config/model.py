@@ -49,6 +49,10 @@ class GlobalSettings:
     log_tag: str = "haproxy"
     log_send_hostname: str = ""
     messages: list[tuple[str, str]] = field(default_factory=list)
+    chroot: str | None = None
+    uid: int | None = None
+    gid: int | None = None
+    stored: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def without_lua(self) -> GlobalSettings:
         """The same settings with no Lua file to load (to check the rest when a Lua file fails)."""
