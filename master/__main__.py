@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-import re
 import resource
 import signal
+import socket
 import sys
 from collections.abc import Callable
 
@@ -26,9 +26,12 @@ from luaproxy.worker.process import BoundSocket, WorkerSpec
 
 from . import lua_boot, pidfile, reload
 from .arbiter import Arbiter
-from .config.errors import ConfigErrors
+from .config import conditions
+from .config.errors import ConfigError, ConfigErrors
 from .config.keywords_global import configure_logger
+from .config.lexer import split_words
 from .management import addresses
+from .privileges import Privileges
 from .sockets import BindError, Listening, bind_all
 from .version import FEATURES, VERSION
 
@@ -55,6 +58,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="hard-stop these PIDs once started")
     parser.add_argument("-S", dest="master_cli", metavar="ADDR[,OPTION,VALUE...]",
                         help="master CLI socket (show proc, reload)")
+    parser.add_argument("-L", dest="local_peer", metavar="NAME", help="local peer name (HAPROXY_LOCALPEER)")
+    parser.add_argument("-dD", dest="diag", action="store_true", help="diagnostic mode: print .diag messages")
     return parser.parse_args(argv)
 
 
@@ -67,31 +72,25 @@ def version_text(full: bool) -> str:
     return "\n".join(lines)
 
 
-_CC_CALL = re.compile(r"^\s*(\w+)\((.*)\)\s*$")
-
-
 def evaluate_condition(expression: str) -> bool:
-    """haproxy -cc: feature(X), defined(VAR), streq(a,b), strneq(a,b), version_atleast(v), with !."""
-    expression = expression.strip()
-    if expression.startswith("!"):
-        return not evaluate_condition(expression[1:])
-    if expression in ("1", "0"):
-        return expression == "1"
-    m = _CC_CALL.match(expression)
-    if not m:
-        raise ValueError(f"unparsable condition '{expression}'")
-    name, args = m.group(1), [a.strip() for a in m.group(2).split(",")] if m.group(2) else []
-    if name == "feature":
-        return args[0].upper() in FEATURES
-    if name == "defined":
-        return args[0] in os.environ
-    if name in ("streq", "strneq"):
-        return (args[0] == args[1]) == (name == "streq")
-    if name in ("version_atleast", "version_before"):
-        mine = tuple(int(x) for x in re.findall(r"\d+", VERSION)[:3])
-        other = tuple(int(x) for x in re.findall(r"\d+", args[0])[:3])
-        return (mine >= other) == (name == "version_atleast")
-    raise ValueError(f"unknown predicate '{name}'")
+    """haproxy -cc: the expression is read like a configuration line (quotes, variables), then evaluated."""
+    try:
+        words = split_words(expression)
+    except ConfigError as exc:
+        raise ValueError(exc.message) from None
+    try:
+        return conditions.evaluate(" ".join(words))
+    except conditions.ConditionError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def export_environment(args: argparse.Namespace) -> None:
+    """The variables haproxy defines for its configuration (HAPROXY_LOCALPEER, HAPROXY_CFGFILES...)."""
+    os.environ["HAPROXY_LOCALPEER"] = args.local_peer or socket.gethostname()
+    os.environ["HAPROXY_CFGFILES"] = ";".join(args.files)
+    os.environ["HAPROXY_MWORKER"] = "1"
+    if args.master_cli:
+        os.environ["HAPROXY_MASTER_CLI"] = args.master_cli.split(",")[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.files:
         print("luaproxy: no configuration file given; use -f FILE (see -h)", file=sys.stderr)
         return 1
+    export_environment(args)
     logger = Logger(quiet=args.quiet, debug=args.debug)
     try:
         generation = reload.load(args.files, logger)
@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         logger.alert(f"-S : {exc}")
         return 1
     settings, config, engine = generation.settings, generation.config, generation.engine
+    report_messages(logger, settings.messages, args.diag)
     for warning in config.warnings:
         logger.warning(f"config : {warning}")
     if args.check:
@@ -155,6 +156,15 @@ def main(argv: list[str] | None = None) -> int:
             pidfile.remove(pid_path, os.getpid())
 
 
+def report_messages(logger: Logger, messages: list[tuple[str, str]], diag: bool) -> None:
+    """The configuration's .notice/.warning/.diag lines, at their level (.diag only with -dD)."""
+    for level, text in messages:
+        if level == "warning":
+            logger.warning(f"config : {text}")
+        elif level == "notice" or diag:
+            logger.notice(f"config : {text}")
+
+
 def worker_specs(logger: Logger, generation: reload.Generation,
                  listening: list[Listening]) -> Callable[[int], WorkerSpec]:
     """How to build each worker of one configuration generation (the arbiter asks again after a reload)."""
@@ -165,7 +175,9 @@ def worker_specs(logger: Logger, generation: reload.Generation,
         worker_context = WorkerContext(logger, backends, settings.nbproc, index, settings.bufsize, proxies,
                                        engine.metrics, settings.maxconn, f"luaproxy {VERSION}")
         sockets = [BoundSocket(item.for_worker(index), item.frontend, item.so_id) for item in listening]
-        return WorkerSpec(index, worker_context, sockets, settings.maxconn, TaskLauncher(engine).start_all)
+        privileges = Privileges.of(settings)
+        return WorkerSpec(index, worker_context, sockets, settings.maxconn, TaskLauncher(engine).start_all,
+                          drop_privileges=privileges.apply if privileges != Privileges() else None)
 
     return make_spec
 

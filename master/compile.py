@@ -43,8 +43,7 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
             proxies.append(_new_proxy(conf))
         except ConfigError as exc:
             errors.append(exc)
-    if errors:
-        raise ConfigErrors(errors)
+            proxies.append(Proxy(conf.name, conf.id, conf.mode, conf.has_frontend, conf.has_backend))
     backends = {p.name: p for p in proxies if p.has_backend}
     for conf, proxy in zip(config.proxies, proxies, strict=True):
         env = CompileEnv(engine, registry, library, AclSet(registry, library))

@@ -51,14 +51,35 @@ class Generation:
 
 
 def load(paths: list[str], logger: object) -> Generation:
-    """Everything but the Lua init functions (``-c`` stops before them)."""
-    files, sections, settings = loader.load(paths)
+    """Everything but the Lua init functions (``-c`` stops before them).
+
+    Each step goes on after errors where it can, so one run reports every error
+    of the configuration (as haproxy -c does); they are raised together at the end.
+    """
+    errors: list[ConfigError] = []
+    files, sections, settings = loader.load(paths, errors)
+    if not files:
+        raise ConfigErrors(errors)
     registry = default_registry()
     library = PatternLibrary(lua_boot.base_directory(settings, files[0]))
-    engine = lua_boot.boot(settings, logger, registry, library)
-    config = loader.parse_proxies(files, sections, settings)
-    proxies = compile_config(config, engine, registry, library)
-    return Generation(files, settings, config, engine, library, proxies, stats_sockets(settings))
+    engine = _collect(errors, lambda: lua_boot.boot(settings, logger, registry, library))
+    if engine is None:
+        engine = lua_boot.boot(settings.without_lua(), logger, registry, library)
+    config = loader.parse_proxies(files, sections, settings, errors)
+    proxies = _collect(errors, lambda: compile_config(config, engine, registry, library))
+    sockets = _collect(errors, lambda: stats_sockets(settings))
+    if errors:
+        raise ConfigErrors(errors)
+    return Generation(files, settings, config, engine, library, proxies, sockets)
+
+
+def _collect(errors: list[ConfigError], step: Any) -> Any:
+    """Run one loading step; its ConfigErrors join *errors* and the step gives None."""
+    try:
+        return step()
+    except ConfigErrors as exc:
+        errors.extend(exc.errors)
+        return None
 
 
 def load_and_init(paths: list[str], logger: object) -> Generation:

@@ -7,4 +7,8 @@ try:
 except metadata.PackageNotFoundError:
     VERSION = "0.0.0"
 
+# The HAProxy release whose configuration language and behaviour luaproxy follows: what
+# version_atleast()/version_before() compare with in -cc and .if conditions.
+HAPROXY_VERSION = "2.6.12"
+
 FEATURES = ("LUA", "PROMEX", "THREAD", "SYSTEMD", "GETADDRINFO", "OPENSSL")

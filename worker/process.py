@@ -47,6 +47,7 @@ class WorkerSpec:
     start_tasks: Any = None
     ppid: int = field(default_factory=os.getpid)
     control: Any = None  # the ControlAgent: map/ACL changes and stats over the master's socketpair
+    drop_privileges: Any = None  # chroot/setgid/setuid, applied once after the fork
 
 
 class _Silent:
@@ -85,6 +86,8 @@ class Worker:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         gevent.signal_handler(signal.SIGTERM, self.handle_term)
         gevent.signal_handler(signal.SIGUSR1, self.handle_usr1)
+        if self.spec.drop_privileges is not None:
+            self.spec.drop_privileges()
         for bound in self.spec.sockets:
             listener = Listener(bound.sock, bound.frontend, bound.so_id, self.handle_connection,
                                 self.spec.maxconn)

@@ -34,6 +34,7 @@ class KeywordTable:
 
     def __init__(self) -> None:
         self._keywords: dict[str, Keyword] = {}
+        self._prefixes: dict[str, Keyword] = {}
 
     def register(self, name: str, sections: tuple[str, ...], doc: str) -> Callable[[Parser], Parser]:
         def add(parse: Parser) -> Parser:
@@ -42,8 +43,19 @@ class KeywordTable:
 
         return add
 
+    def register_prefix(self, prefix: str, sections: tuple[str, ...], doc: str) -> Callable[[Parser], Parser]:
+        """A parser for every keyword starting with *prefix* that has none of its own (tune.*)."""
+        def add(parse: Parser) -> Parser:
+            self._prefixes[prefix] = Keyword(prefix + "*", sections, parse, doc)
+            return parse
+
+        return add
+
     def lookup(self, name: str) -> Keyword | None:
-        return self._keywords.get(name)
+        keyword = self._keywords.get(name)
+        if keyword is None:
+            keyword = next((k for p, k in self._prefixes.items() if name.startswith(p)), None)
+        return keyword
 
     def hint(self, word: str) -> str:
         return did_you_mean(word, self._keywords)

@@ -35,16 +35,10 @@ def _lua_prepend_path(g: GlobalSettings, line: Line) -> None:
     g.lua_paths.append((args[0], kind))
 
 
-@GLOBAL.register("nbproc", G, "Number of worker processes.")
+@GLOBAL.register("nbproc", G, "Number of worker processes (an alias of nbthread).")
 def _nbproc(g: GlobalSettings, line: Line) -> None:
     (n,) = expect_args(line, 1, 1, "a number of processes")
     g.nbproc = to_int(line, n, "number of processes", 1)
-
-
-@GLOBAL.register("nbthread", G, "Accepted for compatibility: luaproxy scales with nbproc.")
-def _nbthread(g: GlobalSettings, line: Line) -> None:
-    (n,) = expect_args(line, 1, 1, "a number of threads")
-    to_int(line, n, "number of threads", 1)
 
 
 @GLOBAL.register("pidfile", G, "Write the master's PID to this file.")

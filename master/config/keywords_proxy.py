@@ -181,10 +181,13 @@ def _option(p: ProxyConf, line: Line) -> None:
     p.settings.setdefault(f"option {args[0]}", []).append(args[1:])
 
 
-@PROXY.register("no", ANY_PROXY, "no option <name>: turn an inherited option off.")
+@PROXY.register("no", ANY_PROXY, "no option <name> | no log: turn an inherited option or the loggers off.")
 def _no(p: ProxyConf, line: Line) -> None:
-    args = expect_args(line, 2, 2, "'option <name>'")
-    if args[0] != "option" or args[1] not in OPTIONS:
+    args = expect_args(line, 1, 2, "'option <name>' or 'log'")
+    if args == ("log",):
+        p.settings["log"] = []
+        return
+    if len(args) != 2 or args[0] != "option" or args[1] not in OPTIONS:
         raise line.error(f"'no' expects 'option <name>', got '{' '.join(args)}'.")
     p.options[args[1]] = False
 

@@ -1,20 +1,30 @@
 """Split configuration files into lines of words, as HAProxy's parser does.
 
-Handles comments, single and double quotes, backslash escapes and ``${VAR}``
-environment expansion inside double quotes (and bare ``$VAR`` outside quotes is
-left alone, as HAProxy does).  Every line keeps its file name and number so that
-errors can point at it.
+Handles comments, single and double quotes, backslash escapes and, inside
+double quotes, environment variables: ``$VAR``, ``${VAR}``, ``${VAR-default}``,
+``${VAR[*]}`` (one word per space-separated item) and the pseudo-variables
+``${.FILE}``, ``${.LINE}`` and ``${.SECTION}``; a bare ``$VAR`` outside quotes
+is left alone, as HAProxy does.  Conditional blocks (``.if``/``.elif``/``.else``/
+``.endif``) and the ``.diag``/``.notice``/``.warning``/``.alert`` directives are
+resolved here, so later stages only see the lines that apply.  Every line keeps
+its file name and number so that errors can point at it.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from .conditions import ConditionError, evaluate
 from .errors import ConfigError
 
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", " ": " ", "\\": "\\", "#": "#", '"': '"', "'": "'", "$": "$"}
+_BARE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_BRACED = re.compile(r"\{(\.?[A-Za-z_][A-Za-z0-9_]*)(\[\*\])?(?:-([^}]*))?\}")
+DIRECTIVES = (".if", ".elif", ".else", ".endif", ".diag", ".notice", ".warning", ".alert")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +39,7 @@ class Line:
         return ConfigError(self.file, self.number, message, hint)
 
 
-def split_words(text: str, file: str = "", number: int = 0) -> list[str]:
+def split_words(text: str, file: str = "", number: int = 0, section: str = "") -> list[str]:
     """Words of one line; raises ConfigError on an unterminated quote or bad variable."""
     words: list[str] = []
     current: list[str] = []
@@ -60,14 +70,28 @@ def split_words(text: str, file: str = "", number: int = 0) -> list[str]:
             in_word = True
             i += 1
             continue
-        if c == "$" and quote == '"' and text.startswith("${", i):
-            end = text.find("}", i)
-            if end < 0:
-                raise ConfigError(file, number, "unterminated '${' in a variable reference")
-            name = text[i + 2 : end]
-            current.append(os.environ.get(name, ""))
-            i = end + 1
-            continue
+        if c == "$" and quote == '"':
+            braced = _BRACED.match(text, i + 1)
+            bare = None if braced else _BARE_NAME.match(text, i + 1)
+            if text.startswith("${", i) and not braced:
+                raise ConfigError(file, number, "malformed or unterminated '${' in a variable reference",
+                                  "Write ${NAME}, ${NAME-default} or ${NAME[*]}.")
+            if braced or bare:
+                name = (braced or bare).group(1) if braced else bare.group(0)
+                value = _variable(name, file, number, section)
+                if value is None:
+                    value = braced.group(3) if braced and braced.group(3) is not None else ""
+                if braced and braced.group(2):
+                    first, *rest = value.split() or [""]
+                    current.append(first)
+                    for item in rest:
+                        words.append("".join(current))
+                        current = [item]
+                else:
+                    current.append(value)
+                in_word = True
+                i = (braced or bare).end()
+                continue
         if not quote and c == "#":
             break
         if not quote and c in " \t":
@@ -88,18 +112,108 @@ def split_words(text: str, file: str = "", number: int = 0) -> list[str]:
     return words
 
 
-def read_lines(path: str) -> list[Line]:
-    """Every non-empty line of one file."""
+def _variable(name: str, file: str, number: int, section: str) -> str | None:
+    if name == ".FILE":
+        return file
+    if name == ".LINE":
+        return str(number)
+    if name == ".SECTION":
+        return section
+    return os.environ.get(name)
+
+
+@dataclass(slots=True)
+class _Level:
+    """One open ``.if``: whether its enclosing block is active, a branch was taken, ``.else`` was seen."""
+
+    line: Line
+    parent_active: bool
+    taken: bool
+    active: bool
+    seen_else: bool = False
+
+
+@dataclass(slots=True)
+class FileText:
+    """What reading one file gave: the active lines, the errors and the messages of ``.notice`` & co."""
+
+    lines: list[Line] = field(default_factory=list)
+    errors: list[ConfigError] = field(default_factory=list)
+    messages: list[tuple[str, str]] = field(default_factory=list)
+
+
+def read_file(path: str, section_keywords: Collection[str] = ()) -> FileText:
+    """Every active non-empty line of one file, collecting every error instead of stopping at the first."""
+    result = FileText()
     try:
         text = Path(path).read_text(encoding="latin-1")
     except OSError as exc:
-        raise ConfigError(path, 0, f"cannot open configuration file: {exc.strerror}") from None
-    lines = []
+        result.errors.append(ConfigError(path, 0, f"cannot open configuration file: {exc.strerror}"))
+        return result
+    levels: list[_Level] = []
+    section = ""
     for number, raw in enumerate(text.splitlines(), start=1):
-        words = split_words(raw, path, number)
-        if words:
-            lines.append(Line(path, number, tuple(words)))
-    return lines
+        active = not levels or levels[-1].active
+        try:
+            words = split_words(raw, path, number, section)
+        except ConfigError as exc:
+            if active:
+                result.errors.append(exc)
+            continue
+        if not words:
+            continue
+        line = Line(path, number, tuple(words))
+        if words[0] in DIRECTIVES:
+            _directive(line, levels, active, result)
+        elif active:
+            if words[0] in section_keywords:
+                section = words[1] if len(words) > 1 else words[0]
+            result.lines.append(line)
+    for level in levels:
+        result.errors.append(level.line.error("'.if' is never closed.", "Add the matching '.endif'."))
+    return result
+
+
+def _directive(line: Line, levels: list[_Level], active: bool, result: FileText) -> None:
+    word, args = line.words[0], line.words[1:]
+    if word == ".if":
+        value = _condition(line, result) if active else False
+        levels.append(_Level(line, active, value, active and value))
+        return
+    if word in (".elif", ".else", ".endif"):
+        if not levels:
+            result.errors.append(line.error(f"'{word}' without a matching '.if'."))
+            return
+        level = levels[-1]
+        if word == ".endif":
+            levels.pop()
+        elif level.seen_else:
+            result.errors.append(line.error(f"'{word}' after '.else'.", "'.else' must be the last branch."))
+        elif word == ".else":
+            level.seen_else = True
+            level.active = level.parent_active and not level.taken
+            level.taken = True
+        else:
+            value = _condition(line, result) if level.parent_active and not level.taken else False
+            level.active = level.parent_active and not level.taken and value
+            level.taken = level.taken or value
+        return
+    if active:
+        message = " ".join(args)
+        if word == ".alert":
+            result.errors.append(line.error(message))
+        else:
+            result.messages.append((word[1:], f"parsing [{line.file}:{line.number}] : {message}"))
+
+
+def _condition(line: Line, result: FileText) -> bool:
+    try:
+        return evaluate(" ".join(line.words[1:]))
+    except ConditionError as exc:
+        result.errors.append(line.error(f"failed to evaluate condition: {exc}."))
+        return False
+
+
 
 
 def config_files(paths: list[str]) -> list[str]:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-from . import keywords_global, keywords_proxy  # noqa: F401  (they fill the keyword tables)
+from . import keywords_global, keywords_process, keywords_proxy  # noqa: F401  (they fill the keyword tables)
 from .errors import ConfigError, ConfigErrors, did_you_mean
 from .keywords import GLOBAL, PROXY, PROXY_SECTIONS
-from .lexer import Line, config_files, read_lines
+from .lexer import Line, config_files, read_file
 from .model import Config, GlobalSettings, ProxyConf
 
 SECTIONS = ("global", *PROXY_SECTIONS)
@@ -31,21 +31,19 @@ class Section:
         return self.header.words[0]
 
 
-def read_sections(paths: list[str]) -> tuple[list[str], list[Section]]:
-    """Files and their sections in order; lines before any section are errors."""
+def read_sections(paths: list[str], errors: list[ConfigError],
+                  messages: list[tuple[str, str]]) -> tuple[list[str], list[Section]]:
+    """Files and their sections in order; errors (lines before any section...) go to *errors*."""
     files = config_files(paths)
     if not files:
-        raise ConfigErrors([ConfigError("", 0, "no configuration file given (use -f FILE or -f DIR)")])
+        errors.append(ConfigError("", 0, "no configuration file given (use -f FILE or -f DIR)"))
     sections: list[Section] = []
-    errors: list[ConfigError] = []
     for path in files:
-        try:
-            lines = read_lines(path)
-        except ConfigError as exc:
-            errors.append(exc)
-            continue
+        text = read_file(path, SECTIONS + UNSUPPORTED_SECTIONS)
+        errors.extend(text.errors)
+        messages.extend(text.messages)
         current: Section | None = None
-        for line in lines:
+        for line in text.lines:
             word = line.words[0]
             if word in SECTIONS:
                 current = Section(line)
@@ -59,15 +57,12 @@ def read_sections(paths: list[str]) -> tuple[list[str], list[Section]]:
                                          did_you_mean(word, SECTIONS)))
             else:
                 current.body.append(line)
-    if errors:
-        raise ConfigErrors(errors)
     return files, sections
 
 
-def parse_global(sections: list[Section]) -> GlobalSettings:
-    """Merge every ``global`` section."""
+def parse_global(sections: list[Section], errors: list[ConfigError]) -> GlobalSettings:
+    """Merge every ``global`` section; errors go to *errors*."""
     settings = GlobalSettings()
-    errors: list[ConfigError] = []
     for section in sections:
         if section.kind != "global":
             continue
@@ -87,15 +82,17 @@ def parse_global(sections: list[Section]) -> GlobalSettings:
                 keyword.parse(settings, line)
             except ConfigError as exc:
                 errors.append(exc)
-    if errors:
-        raise ConfigErrors(errors)
     return settings
 
 
-def parse_proxies(files: list[str], sections: list[Section], settings: GlobalSettings) -> Config:
-    """Every defaults/frontend/backend/listen section, with defaults inherited."""
+def parse_proxies(files: list[str], sections: list[Section], settings: GlobalSettings,
+                  errors: list[ConfigError] | None = None) -> Config:
+    """Every defaults/frontend/backend/listen section, with defaults inherited.
+
+    With *errors*, problems are added to it; without, they are raised together."""
+    collect = errors is not None
+    errors = [] if errors is None else errors
     config = Config(files, settings)
-    errors: list[ConfigError] = []
     named_defaults: dict[str, ProxyConf] = {}
     defaults = ProxyConf("defaults", "", sections[0].header if sections else Line("", 0, ()))
     next_id = 2
@@ -125,7 +122,7 @@ def parse_proxies(files: list[str], sections: list[Section], settings: GlobalSet
         next_id = max(next_id, proxy.id) + 1
         config.proxies.append(proxy)
     errors.extend(_check(config))
-    if errors:
+    if errors and not collect:
         raise ConfigErrors(errors)
     return config
 
@@ -193,7 +190,16 @@ def _check(config: Config) -> list[ConfigError]:
     return errors
 
 
-def load(paths: list[str]) -> tuple[list[str], list[Section], GlobalSettings]:
-    """First half of loading: the files, their sections and the merged global settings."""
-    files, sections = read_sections(paths)
-    return files, sections, parse_global(sections)
+def load(paths: list[str], errors: list[ConfigError] | None = None
+         ) -> tuple[list[str], list[Section], GlobalSettings]:
+    """First half of loading: the files, their sections and the merged global settings.
+
+    With *errors*, problems are added to it; without, they are raised together."""
+    found: list[ConfigError] = [] if errors is None else errors
+    messages: list[tuple[str, str]] = []
+    files, sections = read_sections(paths, found, messages)
+    settings = parse_global(sections, found)
+    settings.messages = messages
+    if found and errors is None:
+        raise ConfigErrors(found)
+    return files, sections, settings

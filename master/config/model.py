@@ -6,6 +6,7 @@ body context has registered its actions, fetches and converters.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from .lexer import Line
@@ -47,6 +48,17 @@ class GlobalSettings:
     map_persist: bool = False
     log_tag: str = "haproxy"
     log_send_hostname: str = ""
+    messages: list[tuple[str, str]] = field(default_factory=list)
+    chroot: str | None = None
+    uid: int | None = None
+    gid: int | None = None
+    stored: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def without_lua(self) -> GlobalSettings:
+        """The same settings with no Lua file to load (to check the rest when a Lua file fails)."""
+        copy = dataclasses.replace(self)
+        copy.lua_loads = []
+        return copy
 
     @property
     def bufsize(self) -> int:

@@ -103,3 +103,41 @@ def test_bind_conflict(write, tmp_path):
 def test_no_config():
     result = run()
     assert result.returncode == 1 and "-f" in result.stderr
+
+
+def test_check_lists_every_error_in_one_run(write, tmp_path):
+    """-c goes on after each error: every section, stage and kind of mistake is reported at once."""
+    write("many.cfg", """global
+    nbprocs 2
+    maxconn abc
+    lua-load missing.lua
+defaults
+    mode http
+    timeout client 5x
+frontend fe
+    bind 127.0.0.1:1
+    http-request set-hedaer X 1
+    http-request set-var(txn.x) req.hdrx(host)
+    http-request set-header X %[src,lowercase]
+    use_backend nowhere if { path_beg / }
+    default_backend bk2
+    option foo
+backend bk
+    balance roundrobinx
+    server s1 127.0.0.1:80 chekc
+    http-response lua.nope
+""")
+    result = run("-c", "-f", "many.cfg", cwd=tmp_path)
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if "parsing [many.cfg:" in line]
+    assert sorted(int(line.split("many.cfg:")[1].split("]")[0]) for line in lines) == [
+        2, 3, 4, 7, 8, 10, 11, 12, 13, 15, 17, 18, 19]  # default_backend's error names its frontend (8)
+    assert "Did you mean 'nbproc'" in result.stderr and "Did you mean 'set-header'" in result.stderr
+
+
+def test_cc_expressions():
+    assert run("-cc", "1 && !0 && !((streq(a,b) || !streq(a,a) && 1) || strneq(a,a))").returncode == 0
+    assert run("-cc", "version_atleast(2.5-dev0) && !version_atleast(1024)").returncode == 0
+    assert run("-cc", "").returncode == 1
+    bad = run("-cc", "200rrr")
+    assert bad.returncode == 2 and "unexpected character" in bad.stderr
