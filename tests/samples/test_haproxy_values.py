@@ -8,6 +8,8 @@ rule, haproxy was started with ``-db`` and sent the request of
 gave the value, or None for MISSING.  Differences that belong to the HTTP layer
 (haproxy drops ``Connection`` and %-encodes CR/LF in lf-string) are already
 accounted for: the header counts here are haproxy's minus the X-T header.
+``HAPROXY_VAR_VALUES`` were taken the same way after ``http-request set-var``
+rules setting ``VARIABLES`` (in that order).
 """
 
 from __future__ import annotations
@@ -326,6 +328,48 @@ HAPROXY_VALUES = [
 ]
 
 
+VARIABLES = [
+    ("txn.k", "str(a2V5)"),
+    ("sess.k", "str(a2V5)"),
+    ("txn.bad", "str(a2V)"),
+    ("txn.s", "str(abc)"),
+    ("txn.b", "bin(61626300)"),
+    ("txn.i", "int(5)"),
+]
+
+HAPROXY_VAR_VALUES = [
+    ("str(abc),hmac(sha1,txn.k),hex", "4FD0B215276EF12F2B3E4C8ECAC2811498B656FC"),
+    ("str(abc),hmac(sha1,sess.k),hex", "4FD0B215276EF12F2B3E4C8ECAC2811498B656FC"),
+    ("str(abc),hmac(sha1,txn.nope),hex", None),
+    ("str(abc),hmac(sha1,txn.bad),hex", None),
+    ("str(abc),hmac(sha1,txnk),hex", "B6E1793D799AC808E20A47C9DA58D5A5E3EDA408"),
+    ("str(abc),hmac(sha256,a2V5),hex", "9C196E32DC0175F86F4B1CB89289D6619DE6BEE699E4C378E68309ED97A1A6AB"),
+    ("str(abc),secure_memcmp(txn.s)", "1"),
+    ("str(abd),secure_memcmp(txn.s)", "0"),
+    ("str(ab),secure_memcmp(txn.s)", "0"),
+    ("str(abc),secure_memcmp(txn.nope)", None),
+    ("bin(61626300),secure_memcmp(txn.b)", "1"),
+    ("bin(61626300),secure_memcmp(txn.s)", "0"),
+    ("int(5),secure_memcmp(txn.i)", "1"),
+    ("str(5),secure_memcmp(txn.i)", "0"),
+    ("str(abc),xxh32", "852579327"),
+    ("str(abc),xxh32(1)", "2856167679"),
+    ("str(abc),xxh64", "4952883123889572249"),
+    ("str(abc),xxh64(1)", "-4708009277469325048"),
+    ("str(abc),xxh3", "8696274497037089104"),
+    ("str(abc),xxh3(1)", "7729416884403528232"),
+    ("str(),xxh3", "3244421341483603138"),
+    ("str(a),xxh3", "-1817709641818812897"),
+    ("str(c),xxh3(5)", "-4618950124373755041"),
+    ("str(a),xxh64", "-3292477735350538661"),
+    ("str(a),xxh32(-1)", "3443684653"),
+    ("str(a),xxh64(-1)", "6972758980737027682"),
+    ("str(a),xxh3(-1)", "4875116479388997462"),
+    ("int(1),xxh32", "4094994757"),
+    ("ipv4(1.2.3.4),xxh32", "4271296924"),
+]
+
+
 @pytest.fixture(scope="module")
 def map_library(tmp_path_factory: pytest.TempPathFactory) -> PatternLibrary:
     base: Path = tmp_path_factory.mktemp("maps")
@@ -340,4 +384,16 @@ def test_value_matches_haproxy(
 ) -> None:
     ctx = http_stream()
     ctx.src = "127.0.0.1"
+    assert to_text(parse_expr(text, registry, map_library).evaluate(ctx)) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), HAPROXY_VAR_VALUES, ids=[t for t, _ in HAPROXY_VAR_VALUES])
+def test_value_with_variables_matches_haproxy(
+    text: str, expected: str | None, registry: SampleRegistry, map_library: PatternLibrary
+) -> None:
+    ctx = http_stream()
+    for name, source in VARIABLES:
+        value = parse_expr(source, registry, map_library).evaluate(ctx)
+        assert value is not None
+        ctx.vars.set(name, value)
     assert to_text(parse_expr(text, registry, map_library).evaluate(ctx)) == expected
