@@ -225,6 +225,7 @@ def default_registry() -> SampleRegistry:
     """A registry holding HAProxy's whole built-in catalogue."""
     from . import (
         conv_codec,
+        conv_json,
         conv_map,
         conv_misc,
         conv_numeric,
@@ -239,7 +240,7 @@ def default_registry() -> SampleRegistry:
     for module in (fetch_internal, fetch_l4, fetch_http):
         for fetch_definition in module.FETCHES:
             registry.add_fetch(fetch_definition)
-    for module in (conv_string, conv_numeric, conv_codec, conv_time, conv_misc, conv_map):
+    for module in (conv_string, conv_numeric, conv_codec, conv_json, conv_time, conv_misc, conv_map):
         for converter_definition in module.CONVERTERS:
             registry.add_converter(converter_definition)
     return registry
