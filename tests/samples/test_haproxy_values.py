@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from luaproxy.worker.samples import PatternLibrary, SampleRegistry, parse_expr, to_text
-from tests.samples.streamkit import http_stream
+from tests.samples.streamkit import HAPROXY_HEADERS, http_stream
 
 MAP_FILES = {
     "s.map": (
@@ -370,6 +370,40 @@ HAPROXY_VAR_VALUES = [
 ]
 
 
+BODY = b"a=1&b=x+y;B=2&&=z&c&d=%41&a=3"
+HAPROXY_BODY_VALUES = [
+    # The request above as a POST with BODY, haproxy bound with 'bind ... name foo'.
+    ("req.body", "a=1&b=x+y;B=2&&=z&c&d=%41&a=3"),
+    ("req.body_len", "29"),
+    ("req.body_size", "29"),
+    ("req.body_param(a)", "1"),
+    ("req.body_param(b)", "x+y"),
+    ("req.body_param(B)", "2"),
+    ("req.body_param", "1"),
+    ("req.body_param(c)", None),
+    ("req.body_param(d)", "%41"),
+    ("req.body_param(zz)", None),
+    ("so_name", "foo"),
+    ("so_id", "1"),
+    ("last_rule_file", None),
+    ("last_rule_line", None),
+]
+
+PARAMS_TARGET = "/p?c&d=1&e=&=z&f=%41"
+HAPROXY_PARAM_VALUES = [
+    # A POST to PARAMS_TARGET whose body is the query string after '?'.
+    ("url_param(c)", None),
+    ("url_param", "1"),
+    ("url_param(e)", ""),
+    ("url_param(d)", "1"),
+    ("url_param(f)", "%41"),
+    ("req.body_param(c)", None),
+    ("req.body_param", "1"),
+    ("req.body_param(e)", ""),
+    ("req.body_param(f)", "%41"),
+]
+
+
 @pytest.fixture(scope="module")
 def map_library(tmp_path_factory: pytest.TempPathFactory) -> PatternLibrary:
     base: Path = tmp_path_factory.mktemp("maps")
@@ -397,3 +431,26 @@ def test_value_with_variables_matches_haproxy(
         assert value is not None
         ctx.vars.set(name, value)
     assert to_text(parse_expr(text, registry, map_library).evaluate(ctx)) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), HAPROXY_BODY_VALUES, ids=[t for t, _ in HAPROXY_BODY_VALUES])
+def test_body_value_matches_haproxy(text: str, expected: str | None, registry: SampleRegistry) -> None:
+    ctx = http_stream(headers=[*HAPROXY_HEADERS, ("Content-Length", str(len(BODY)))])
+    ctx.req_body = BODY
+    ctx.frontend.bind_names = ["foo"]
+    assert to_text(parse_expr(text, registry).evaluate(ctx)) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), HAPROXY_PARAM_VALUES, ids=[t for t, _ in HAPROXY_PARAM_VALUES])
+def test_param_value_matches_haproxy(text: str, expected: str | None, registry: SampleRegistry) -> None:
+    ctx = http_stream(target=PARAMS_TARGET)
+    ctx.req_body = PARAMS_TARGET.partition("?")[2].encode()
+    assert to_text(parse_expr(text, registry).evaluate(ctx)) == expected
+
+
+def test_nameless_parameter_answers_a_lookup_without_name(registry: SampleRegistry) -> None:
+    """haproxy 2.6.12 gives 'z' for both on '/p?=z&c' with body '=z&c'."""
+    ctx = http_stream(target="/p?=z&c")
+    ctx.req_body = b"=z&c"
+    assert to_text(parse_expr("url_param", registry).evaluate(ctx)) == "z"
+    assert to_text(parse_expr("req.body_param", registry).evaluate(ctx)) == "z"

@@ -22,5 +22,6 @@ def run_rules(rules: list[Any], txn: Any, before: Callable[[Any], None] | None =
         if txn.done:
             return Verdict.DONE
         if verdict is not Verdict.CONTINUE:
+            txn.last_rule = rule.where or None  # last_rule_file/last_rule_line
             return verdict
     return Verdict.ACCEPT
