@@ -28,6 +28,7 @@ class Transaction:
         "dst_port",
         "frontend",
         "http_mode",
+        "incomplete",
         "last_rule",
         "logger",
         "loglevel",
@@ -76,6 +77,7 @@ class Transaction:
         self.request: Any = None
         self.req_body: bytes | None = None
         self.last_rule: str | None = None
+        self.incomplete = False
         self.response: Any = None
         self.reply: Any = None
         self.service: Any = None

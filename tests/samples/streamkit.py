@@ -54,6 +54,7 @@ class Stream:
     res_buffer: bytes = b""
     req_body: bytes | None = None
     last_rule: str | None = None
+    incomplete: bool = False
 
     def req_data(self) -> bytes:
         return self.data

@@ -48,6 +48,7 @@ class SampleContext(Protocol):
     response: ResponseHead | None
     req_body: bytes | None  # the request body waited for (option http-buffer-request), else None
     last_rule: str | None  # "file:line" of the last rule that ended a rule set
+    incomplete: bool  # set when a fetch or converter lacked data that may still arrive (HAProxy's MAY_CHANGE)
 
     def req_data(self) -> bytes:
         """The request channel's buffered input bytes (req.len, req.payload)."""

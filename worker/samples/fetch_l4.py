@@ -59,11 +59,10 @@ def _payload(buffer: Buffer) -> Any:
     def run(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
         data = buffer(ctx)
         offset, length = args[0], args[1]
-        if length == 0:
-            return Sample(T.BIN, data[offset:]) if offset <= len(data) else None
         if offset + length > len(data):
+            ctx.incomplete = True  # the bytes may still come
             return None
-        return Sample(T.BIN, data[offset : offset + length])
+        return Sample(T.BIN, data[offset : offset + length] if length else data[offset:])
 
     return run
 
