@@ -15,7 +15,7 @@ from typing import Any
 
 from luaproxy.lua_api.engine import LuaEngine
 from luaproxy.worker.proxy import Proxy
-from luaproxy.worker.samples import PatternLibrary, default_registry
+from luaproxy.worker.samples import PatternLibrary, Sample, default_registry
 
 from . import lua_boot
 from .compile import compile_config
@@ -26,6 +26,7 @@ from .config.model import Bind, GlobalSettings
 from .management import addresses
 from .management.addresses import SocketSpec
 from .map_store import MapStore
+from .proc_vars import initial_proc_vars
 from .sockets import BindError, Listening, open_listener
 
 
@@ -40,6 +41,8 @@ class Generation:
     library: PatternLibrary
     proxies: list[Proxy]
     stats_sockets: list[SocketSpec]
+    proc_vars: dict[str, Sample | None]
+    """The ``proc.`` variables of global ``set-var`` lines, each worker's starting values."""
 
     @property
     def frontends(self) -> list[tuple[Proxy, list[Bind]]]:
@@ -55,10 +58,12 @@ def load(paths: list[str], logger: object) -> Generation:
     files, sections, settings = loader.load(paths)
     registry = default_registry()
     library = PatternLibrary(lua_boot.base_directory(settings, files[0]))
+    proc_vars = initial_proc_vars(settings, (line for section in sections for line in section.body),
+                                  registry, library)
     engine = lua_boot.boot(settings, logger, registry, library)
     config = loader.parse_proxies(files, sections, settings)
     proxies = compile_config(config, engine, registry, library)
-    return Generation(files, settings, config, engine, library, proxies, stats_sockets(settings))
+    return Generation(files, settings, config, engine, library, proxies, stats_sockets(settings), proc_vars)
 
 
 def load_and_init(paths: list[str], logger: object) -> Generation:

@@ -47,6 +47,8 @@ class GlobalSettings:
     map_persist: bool = False
     log_tag: str = "haproxy"
     log_send_hostname: str = ""
+    proc_vars: list[tuple[str, str, str, Line]] = field(default_factory=list)
+    """``set-var``/``set-var-fmt`` lines: keyword, variable, expression or format, line."""
 
     @property
     def bufsize(self) -> int:

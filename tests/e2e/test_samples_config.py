@@ -240,3 +240,39 @@ backend be
     assert get(port, "/allow")[2] == b"lr=lr.cfg:9"
     assert get(port, "/other")[2] == b"lr=:"
     assert get(port, "/deny")[0] == 403
+
+
+def test_global_set_var_gives_every_worker_its_proc_variables(write, luaproxy, port, tmp_path):
+    write("g.cfg", f"""
+        global
+           nbproc 2
+           set-var proc.int12 int(12)
+           set-var proc.int5 var(proc.str60,60),div(proc.int12)
+           set-var proc.str1 str("this is")
+           set-var-fmt proc.str "%[var(proc.str1)] a string"
+        defaults
+           mode http
+           timeout client 5s
+        frontend fe
+           bind 127.0.0.1:{port}
+           http-request set-var(proc.seen,ifexists) str(yes)
+           http-request set-var(proc.never,ifnotexists) str(no)
+           http-request return status 200 content-type text/plain \
+lf-string "%[var(proc.int5)] %[var(proc.str)] %[var(proc.seen)] %[var(proc.never)]"
+        """)
+    luaproxy("-f", "g.cfg", wait_port=port)
+    for _ in range(4):
+        assert get(port, "/")[2] == b"5 this is a string yes "
+    import subprocess
+    import sys
+
+    write("bad.cfg", """
+        global
+           set-var proc.x str(a),nosuchconv
+           set-var-fmt txn.y "z"
+        """)
+    result = subprocess.run([sys.executable, "-m", "luaproxy.master", "-c", "-f", "bad.cfg"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "[bad.cfg:2]" in result.stderr and "nosuchconv" in result.stderr
+    assert "[bad.cfg:3]" in result.stderr and "only 'proc.' variables" in result.stderr

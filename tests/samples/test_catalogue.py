@@ -59,15 +59,15 @@ CASES = [
     ("connslots", "11"),
     ("nbproc", "4"),
     ("proc", "2"),
-    ("req.len", "16"),
-    ("req_len", "16"),
+    ("req.len", "199"),  # HTTP mode: the HTX size, as checked in test_haproxy_values
+    ("req_len", "199"),
     ("req.payload(0,3),hex", "160301"),
     ("payload(5,0)", "hello-world"),
     ("req.payload(10,99)", None),
     ("req.payload_lv(3,2)", "hello"),
     ("payload_lv(3,2,+6)", "world"),
     ("req.payload_lv(3,2,11)", "world"),
-    ("res.len", "4"),
+    ("res.len", "134"),
     ("res.payload(0,0),hex", "20020000"),
     ("res.payload(1,4)", None),
     ("res.payload_lv(1,1),hex", "0000"),
@@ -155,6 +155,8 @@ def test_layer7_fetches_give_nothing_in_tcp_mode(registry: SampleRegistry) -> No
     for name in ("path", "req.hdr(host)", "method", "status", "res.hdr(x)", "req.cook(a)", "url_param(a)", "base32"):
         assert parse_expr(name, registry).evaluate(ctx) is None, name
     assert to_text(parse_expr("req.proto_http", registry).evaluate(ctx)) == "0"
+    ctx.data, ctx.res_buffer = b"hello", b"hi"
+    assert [to_text(parse_expr(f, registry).evaluate(ctx)) for f in ("req.len", "res.len")] == ["5", "2"]
 
 
 def test_every_fetch_and_converter_has_a_case(registry: SampleRegistry) -> None:

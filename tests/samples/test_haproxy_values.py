@@ -383,6 +383,7 @@ HAPROXY_BODY_VALUES = [
     ("req.body_param(c)", None),
     ("req.body_param(d)", "%41"),
     ("req.body_param(zz)", None),
+    ("req.len", "249"),  # HAProxy's HTX size of this message: start line + 20, names and values, 1, body
     ("so_name", "foo"),
     ("so_id", "1"),
     ("last_rule_file", None),
@@ -435,7 +436,8 @@ def test_value_with_variables_matches_haproxy(
 
 @pytest.mark.parametrize(("text", "expected"), HAPROXY_BODY_VALUES, ids=[t for t, _ in HAPROXY_BODY_VALUES])
 def test_body_value_matches_haproxy(text: str, expected: str | None, registry: SampleRegistry) -> None:
-    ctx = http_stream(headers=[*HAPROXY_HEADERS, ("Content-Length", str(len(BODY)))])
+    ctx = http_stream(headers=[*HAPROXY_HEADERS, ("X-T", "0"), ("Content-Length", str(len(BODY)))])
+    ctx.request.method = "POST"
     ctx.req_body = BODY
     ctx.frontend.bind_names = ["foo"]
     assert to_text(parse_expr(text, registry).evaluate(ctx)) == expected

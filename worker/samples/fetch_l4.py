@@ -46,11 +46,29 @@ def _response_buffer(ctx: SampleContext) -> bytes:
     return ctx.res_data()
 
 
-def _length(buffer: Buffer) -> Any:
-    def run(ctx: SampleContext, args: Sequence[Any]) -> Sample:
-        return Sample(T.SINT, len(buffer(ctx)))
+HTX_START_LINE = 20
+"""Bytes HAProxy's internal HTTP message (HTX) spends on a start line besides its three parts."""
 
-    return run
+
+def _htx_size(parts: Sequence[str], headers: Any, body: bytes | None) -> int:
+    """req.len/res.len in HTTP mode: the size of the message in HAProxy's HTX buffer (start line,
+    header names and values, one byte ending the headers, the body received)."""
+    size = HTX_START_LINE + sum(len(p) for p in parts) + 1 + len(body or b"")
+    return size + sum(len(name) + len(value) for name, value in headers)
+
+
+def _request_length(ctx: SampleContext, args: Sequence[Any]) -> Sample:
+    req = ctx.request
+    if req is None:
+        return Sample(T.SINT, len(ctx.req_data()))
+    return Sample(T.SINT, _htx_size((req.method, req.target, req.version), req.headers, ctx.req_body))
+
+
+def _response_length(ctx: SampleContext, args: Sequence[Any]) -> Sample:
+    res = ctx.response
+    if res is None:
+        return Sample(T.SINT, len(ctx.res_data()))
+    return Sample(T.SINT, _htx_size((res.version, str(res.status), res.reason), res.headers, None))
 
 
 def _payload(buffer: Buffer) -> Any:
@@ -123,7 +141,7 @@ _PAYLOAD_LV = fetch(
     _LV_ARGS,
     section="l6",
 )
-_REQ_LEN = fetch("req.len", _length(_request_buffer), T.SINT, "Bytes in the request buffer.", section="l6")
+_REQ_LEN = fetch("req.len", _request_length, T.SINT, "Bytes in the request buffer.", section="l6")
 
 FETCHES = (
     fetch("be_id", lambda ctx, args: _id_of(ctx.backend), T.SINT, "Current backend's id.", section=S),
@@ -144,7 +162,7 @@ FETCHES = (
     alias(_PAYLOAD, "payload", "Deprecated alias of req.payload."),
     _PAYLOAD_LV,
     alias(_PAYLOAD_LV, "payload_lv", "Deprecated alias of req.payload_lv."),
-    fetch("res.len", _length(_response_buffer), T.SINT, "Bytes in the response buffer.", section="l6"),
+    fetch("res.len", _response_length, T.SINT, "Bytes in the response buffer.", section="l6"),
     fetch(
         "res.payload",
         _payload(_response_buffer),
