@@ -257,12 +257,13 @@ def test_global_set_var_gives_every_worker_its_proc_variables(write, luaproxy, p
            bind 127.0.0.1:{port}
            http-request set-var(proc.seen,ifexists) str(yes)
            http-request set-var(proc.never,ifnotexists) str(no)
+           http-request set-var-fmt(txn.fmt) "%[var(proc.int12)]-%[var(proc.str1),upper]"
            http-request return status 200 content-type text/plain \
-lf-string "%[var(proc.int5)] %[var(proc.str)] %[var(proc.seen)] %[var(proc.never)]"
+lf-string "%[var(proc.int5)] %[var(proc.str)] %[var(proc.seen)] %[var(proc.never)] %[var(txn.fmt)]"
         """)
     luaproxy("-f", "g.cfg", wait_port=port)
     for _ in range(4):
-        assert get(port, "/")[2] == b"5 this is a string yes "
+        assert get(port, "/")[2] == b"5 this is a string yes  12-THIS IS"
     import subprocess
     import sys
 
