@@ -173,7 +173,8 @@ def worker_specs(logger: Logger, generation: reload.Generation,
 
     def make_spec(index: int) -> WorkerSpec:
         worker_context = WorkerContext(logger, backends, settings.nbproc, index, settings.bufsize, proxies,
-                                       engine.metrics, settings.maxconn, f"luaproxy {VERSION}")
+                                       engine.metrics, settings.maxconn, f"luaproxy {VERSION}",
+                                       proc_vars=dict(generation.proc_vars))
         sockets = [BoundSocket(item.for_worker(index), item.frontend, item.so_id) for item in listening]
         privileges = Privileges.of(settings)
         return WorkerSpec(index, worker_context, sockets, settings.maxconn, TaskLauncher(engine).start_all,

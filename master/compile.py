@@ -106,7 +106,7 @@ def _new_proxy(conf: ProxyConf) -> Proxy:
     return Proxy(conf.name, conf.id, conf.mode, conf.has_frontend, conf.has_backend,
                  timeouts=dict(conf.timeouts), inspect_delay=dict(conf.inspect_delay), servers=servers,
                  balancer=balancer, retries=conf.retries, redispatch=_redispatch_interval(conf),
-                 maxconn=conf.maxconn, options=dict(conf.options))
+                 maxconn=conf.maxconn, options=dict(conf.options), bind_names=[b.name for b in conf.binds])
 
 
 def _redispatch_interval(conf: ProxyConf) -> int | None:

@@ -20,8 +20,10 @@ from luaproxy.worker.samples import (
     AclSet,
     Condition,
     PatternLibrary,
+    Sample,
     SampleError,
     SampleRegistry,
+    SampleType,
     parse_expr,
     parse_log_format,
     parse_var_name,
@@ -58,12 +60,16 @@ class CompileEnv:
         except SampleError as exc:
             raise RuleError(str(exc)) from None
 
-    def set_var(self, name: str, expression: str) -> Any:
+    def set_var(self, name: str, expression: str, fmt: bool = False) -> Any:
+        """set-var(name[,cond...]) <expr>, or set-var-fmt(...) <log-format> (*fmt*: a string)."""
         var_text, _, condition_text = name.partition(",")
         try:
             var = parse_var_name(var_text)
             conditions = check_conditions(condition_text.split(",")) if condition_text else ()
-            expr = parse_expr(expression, self.registry, self.library, origin=self.origin)
+            if fmt:
+                log_format = parse_log_format(expression, self.registry, self.library, origin=self.origin)
+            else:
+                expr = parse_expr(expression, self.registry, self.library, origin=self.origin)
         except SampleError as exc:
             raise RuleError(str(exc)) from None
 
@@ -73,7 +79,11 @@ class CompileEnv:
                 txn.vars.set(var, smp, conditions)
             return Verdict.CONTINUE
 
-        return set_var
+        def set_var_fmt(txn: Any) -> Verdict:
+            txn.vars.set(var, Sample(SampleType.STR, log_format.render(txn)), conditions)
+            return Verdict.CONTINUE
+
+        return set_var_fmt if fmt else set_var
 
     def unset_var(self, name: str) -> Any:
         try:

@@ -15,7 +15,7 @@ from typing import Any
 
 from luaproxy.lua_api.engine import LuaEngine
 from luaproxy.worker.proxy import Proxy
-from luaproxy.worker.samples import PatternLibrary, default_registry
+from luaproxy.worker.samples import PatternLibrary, Sample, default_registry
 
 from . import lua_boot
 from .compile import compile_config
@@ -26,6 +26,7 @@ from .config.model import Bind, GlobalSettings
 from .management import addresses
 from .management.addresses import SocketSpec
 from .map_store import MapStore
+from .proc_vars import initial_proc_vars
 from .sockets import BindError, Listening, open_listener
 
 
@@ -40,6 +41,8 @@ class Generation:
     library: PatternLibrary
     proxies: list[Proxy]
     stats_sockets: list[SocketSpec]
+    proc_vars: dict[str, Sample | None]
+    """The ``proc.`` variables of global ``set-var`` lines, each worker's starting values."""
 
     @property
     def frontends(self) -> list[tuple[Proxy, list[Bind]]]:
@@ -65,12 +68,14 @@ def load(paths: list[str], logger: object) -> Generation:
     engine = _collect(errors, lambda: lua_boot.boot(settings, logger, registry, library))
     if engine is None:
         engine = lua_boot.boot(settings.without_lua(), logger, registry, library)
+    proc_vars = _collect(errors, lambda: initial_proc_vars(
+        settings, (line for section in sections for line in section.body), registry, library))
     config = loader.parse_proxies(files, sections, settings, errors)
     proxies = _collect(errors, lambda: compile_config(config, engine, registry, library))
     sockets = _collect(errors, lambda: stats_sockets(settings))
     if errors:
         raise ConfigErrors(errors)
-    return Generation(files, settings, config, engine, library, proxies, sockets)
+    return Generation(files, settings, config, engine, library, proxies, sockets, proc_vars)
 
 
 def _collect(errors: list[ConfigError], step: Any) -> Any:

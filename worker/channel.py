@@ -9,6 +9,7 @@ channel to forwarding and bytes pass straight through.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from gevent.event import Event
@@ -58,6 +59,15 @@ class Channel:
         """Wait until the input part has data (a full line if asked) or is closed."""
         while not self.input_closed and (not self.input or (need_line and b"\n" not in self.input)):
             if not self._wait_change(timeout):
+                return False
+        return True
+
+    def wait_more(self, size: int, timeout: float) -> bool:
+        """Wait until the input part holds more than *size* bytes or is closed (bounded)."""
+        deadline = time.monotonic() + timeout
+        while not self.input_closed and len(self.input) <= size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self._wait_change(remaining):
                 return False
         return True
 

@@ -120,6 +120,8 @@ class Proxy:
     fe_counters: Counters = field(default_factory=Counters)
     be_counters: Counters = field(default_factory=Counters)
     server_counters: dict[int, Counters] = field(default_factory=dict)
+    bind_names: list[str] = field(default_factory=list)
+    """``bind ... name`` of each listener, by listener id - 1 (so_name)."""
 
     def counters_of(self, server: Server) -> Counters:
         """The counters of one of this backend's servers."""

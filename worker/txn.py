@@ -28,6 +28,8 @@ class Transaction:
         "dst_port",
         "frontend",
         "http_mode",
+        "incomplete",
+        "last_rule",
         "logger",
         "loglevel",
         "lua",
@@ -38,6 +40,7 @@ class Transaction:
         "redispatched",
         "reply",
         "req",
+        "req_body",
         "request",
         "res",
         "response",
@@ -72,6 +75,9 @@ class Transaction:
         self.process = process
         self.http_mode = False
         self.request: Any = None
+        self.req_body: bytes | None = None
+        self.last_rule: str | None = None
+        self.incomplete = False
         self.response: Any = None
         self.reply: Any = None
         self.service: Any = None
@@ -115,6 +121,9 @@ class Transaction:
 
     def req_data(self) -> bytes:
         return bytes(self.req.input)
+
+    def res_data(self) -> bytes:
+        return bytes(self.res.input)
 
     def set_tos(self, tos: int) -> None:
         _setsockopt(self.client, socket.IPPROTO_IP, socket.IP_TOS, tos)

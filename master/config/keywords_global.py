@@ -167,3 +167,15 @@ def _stats(g: GlobalSettings, line: Line) -> None:
             g.stats_timeout = parse_time(args[1])
         except ValueError as exc:
             raise line.error(str(exc)) from None
+
+
+@GLOBAL.register("set-var", G, "set-var proc.<name> <expr>: a process-wide variable set at start-up.")
+def _set_var(g: GlobalSettings, line: Line) -> None:
+    name, text = expect_args(line, 2, 2, "a proc. variable name and a sample expression")
+    g.proc_vars.append(("set-var", name, text, line))
+
+
+@GLOBAL.register("set-var-fmt", G, "set-var-fmt proc.<name> <fmt>: a process-wide variable from a log-format.")
+def _set_var_fmt(g: GlobalSettings, line: Line) -> None:
+    name, text = expect_args(line, 2, 2, "a proc. variable name and a log-format string")
+    g.proc_vars.append(("set-var-fmt", name, text, line))

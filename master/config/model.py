@@ -48,6 +48,8 @@ class GlobalSettings:
     map_persist: bool = False
     log_tag: str = "haproxy"
     log_send_hostname: str = ""
+    proc_vars: list[tuple[str, str, str, Line]] = field(default_factory=list)
+    """``set-var``/``set-var-fmt`` lines: keyword, variable, expression or format, line."""
     messages: list[tuple[str, str]] = field(default_factory=list)
     chroot: str | None = None
     uid: int | None = None

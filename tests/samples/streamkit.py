@@ -23,6 +23,7 @@ class Proxy:
     id: int = 1
     current_conns: int = 0
     servers: list[Server] = field(default_factory=list)
+    bind_names: list[str] = field(default_factory=list)
 
 
 def request(method: str = "GET", target: str = "/", headers: list[tuple[str, str]] | None = None) -> RequestHead:
@@ -50,9 +51,16 @@ class Stream:
     request: RequestHead | None = None
     response: ResponseHead | None = None
     data: bytes = b""
+    res_buffer: bytes = b""
+    req_body: bytes | None = None
+    last_rule: str | None = None
+    incomplete: bool = False
 
     def req_data(self) -> bytes:
         return self.data
+
+    def res_data(self) -> bytes:
+        return self.res_buffer
 
 
 HAPROXY_TARGET = "/dir/page.html?k=v;x=1&j=2&n=33"

@@ -10,8 +10,14 @@ import pytest
 
 from luaproxy.worker.samples import Sample, SampleRegistry, SampleType, catalogue_markdown, parse_expr, to_text
 from tests.samples.streamkit import Stream, http_stream, response
-from tests.samples.test_haproxy_values import HAPROXY_VALUES
+from tests.samples.test_haproxy_values import (
+    HAPROXY_BODY_VALUES,
+    HAPROXY_VALUES,
+    HAPROXY_VAR_VALUES,
+)
+from tests.samples.test_json_query import HAPROXY_JSON, json_expr
 from tests.samples.test_maps import MAP_CASES
+from tests.samples.test_proto_converters import ROWS, proto_expr
 
 
 def full_stream() -> Stream:
@@ -28,6 +34,7 @@ def full_stream() -> Stream:
         ],
     )
     ctx.data = b"\x16\x03\x01\x00\x05hello-world"
+    ctx.res_buffer = b"\x20\x02\x00\x00"
     return ctx
 
 
@@ -52,14 +59,18 @@ CASES = [
     ("connslots", "11"),
     ("nbproc", "4"),
     ("proc", "2"),
-    ("req.len", "16"),
-    ("req_len", "16"),
+    ("req.len", "199"),  # HTTP mode: the HTX size, as checked in test_haproxy_values
+    ("req_len", "199"),
     ("req.payload(0,3),hex", "160301"),
     ("payload(5,0)", "hello-world"),
     ("req.payload(10,99)", None),
     ("req.payload_lv(3,2)", "hello"),
     ("payload_lv(3,2,+6)", "world"),
     ("req.payload_lv(3,2,11)", "world"),
+    ("res.len", "134"),
+    ("res.payload(0,0),hex", "20020000"),
+    ("res.payload(1,4)", None),
+    ("res.payload_lv(1,1),hex", "0000"),
     ("capture.req.method", "GET"),
     ("capture.req.uri", "/dir/page.html?k=v;x=1&j=2&n=33"),
     ("capture.req.ver", "HTTP/1.1"),
@@ -144,10 +155,14 @@ def test_layer7_fetches_give_nothing_in_tcp_mode(registry: SampleRegistry) -> No
     for name in ("path", "req.hdr(host)", "method", "status", "res.hdr(x)", "req.cook(a)", "url_param(a)", "base32"):
         assert parse_expr(name, registry).evaluate(ctx) is None, name
     assert to_text(parse_expr("req.proto_http", registry).evaluate(ctx)) == "0"
+    ctx.data, ctx.res_buffer = b"hello", b"hi"
+    assert [to_text(parse_expr(f, registry).evaluate(ctx)) for f in ("req.len", "res.len")] == ["5", "2"]
 
 
 def test_every_fetch_and_converter_has_a_case(registry: SampleRegistry) -> None:
-    texts = [t for t, _ in HAPROXY_VALUES] + [t for t, _ in CASES] + [t for t, *_ in MAP_CASES]
+    haproxy = HAPROXY_VALUES + HAPROXY_VAR_VALUES + HAPROXY_BODY_VALUES
+    texts = [t for t, _ in haproxy] + [t for t, _ in CASES] + [t for t, *_ in MAP_CASES]
+    texts += [json_expr(*case[:3]) for case in HAPROXY_JSON] + [proto_expr(c, h) for c, h, _ in ROWS]
     used = {name for t in texts for name in re.findall(r"(?:^|,)([A-Za-z0-9_.+-]+)", t)}
     time_only = {"date", "date_us", "rand"}
     missing_fetches = set(registry.fetch_names()) - used - time_only

@@ -8,6 +8,8 @@ rule, haproxy was started with ``-db`` and sent the request of
 gave the value, or None for MISSING.  Differences that belong to the HTTP layer
 (haproxy drops ``Connection`` and %-encodes CR/LF in lf-string) are already
 accounted for: the header counts here are haproxy's minus the X-T header.
+``HAPROXY_VAR_VALUES`` were taken the same way after ``http-request set-var``
+rules setting ``VARIABLES`` (in that order).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from luaproxy.worker.samples import PatternLibrary, SampleRegistry, parse_expr, to_text
-from tests.samples.streamkit import http_stream
+from tests.samples.streamkit import HAPROXY_HEADERS, http_stream
 
 MAP_FILES = {
     "s.map": (
@@ -326,6 +328,83 @@ HAPROXY_VALUES = [
 ]
 
 
+VARIABLES = [
+    ("txn.k", "str(a2V5)"),
+    ("sess.k", "str(a2V5)"),
+    ("txn.bad", "str(a2V)"),
+    ("txn.s", "str(abc)"),
+    ("txn.b", "bin(61626300)"),
+    ("txn.i", "int(5)"),
+]
+
+HAPROXY_VAR_VALUES = [
+    ("str(abc),hmac(sha1,txn.k),hex", "4FD0B215276EF12F2B3E4C8ECAC2811498B656FC"),
+    ("str(abc),hmac(sha1,sess.k),hex", "4FD0B215276EF12F2B3E4C8ECAC2811498B656FC"),
+    ("str(abc),hmac(sha1,txn.nope),hex", None),
+    ("str(abc),hmac(sha1,txn.bad),hex", None),
+    ("str(abc),hmac(sha1,txnk),hex", "B6E1793D799AC808E20A47C9DA58D5A5E3EDA408"),
+    ("str(abc),hmac(sha256,a2V5),hex", "9C196E32DC0175F86F4B1CB89289D6619DE6BEE699E4C378E68309ED97A1A6AB"),
+    ("str(abc),secure_memcmp(txn.s)", "1"),
+    ("str(abd),secure_memcmp(txn.s)", "0"),
+    ("str(ab),secure_memcmp(txn.s)", "0"),
+    ("str(abc),secure_memcmp(txn.nope)", None),
+    ("bin(61626300),secure_memcmp(txn.b)", "1"),
+    ("bin(61626300),secure_memcmp(txn.s)", "0"),
+    ("int(5),secure_memcmp(txn.i)", "1"),
+    ("str(5),secure_memcmp(txn.i)", "0"),
+    ("str(abc),xxh32", "852579327"),
+    ("str(abc),xxh32(1)", "2856167679"),
+    ("str(abc),xxh64", "4952883123889572249"),
+    ("str(abc),xxh64(1)", "-4708009277469325048"),
+    ("str(abc),xxh3", "8696274497037089104"),
+    ("str(abc),xxh3(1)", "7729416884403528232"),
+    ("str(),xxh3", "3244421341483603138"),
+    ("str(a),xxh3", "-1817709641818812897"),
+    ("str(c),xxh3(5)", "-4618950124373755041"),
+    ("str(a),xxh64", "-3292477735350538661"),
+    ("str(a),xxh32(-1)", "3443684653"),
+    ("str(a),xxh64(-1)", "6972758980737027682"),
+    ("str(a),xxh3(-1)", "4875116479388997462"),
+    ("int(1),xxh32", "4094994757"),
+    ("ipv4(1.2.3.4),xxh32", "4271296924"),
+]
+
+
+BODY = b"a=1&b=x+y;B=2&&=z&c&d=%41&a=3"
+HAPROXY_BODY_VALUES = [
+    # The request above as a POST with BODY, haproxy bound with 'bind ... name foo'.
+    ("req.body", "a=1&b=x+y;B=2&&=z&c&d=%41&a=3"),
+    ("req.body_len", "29"),
+    ("req.body_size", "29"),
+    ("req.body_param(a)", "1"),
+    ("req.body_param(b)", "x+y"),
+    ("req.body_param(B)", "2"),
+    ("req.body_param", "1"),
+    ("req.body_param(c)", None),
+    ("req.body_param(d)", "%41"),
+    ("req.body_param(zz)", None),
+    ("req.len", "249"),  # HAProxy's HTX size of this message: start line + 20, names and values, 1, body
+    ("so_name", "foo"),
+    ("so_id", "1"),
+    ("last_rule_file", None),
+    ("last_rule_line", None),
+]
+
+PARAMS_TARGET = "/p?c&d=1&e=&=z&f=%41"
+HAPROXY_PARAM_VALUES = [
+    # A POST to PARAMS_TARGET whose body is the query string after '?'.
+    ("url_param(c)", None),
+    ("url_param", "1"),
+    ("url_param(e)", ""),
+    ("url_param(d)", "1"),
+    ("url_param(f)", "%41"),
+    ("req.body_param(c)", None),
+    ("req.body_param", "1"),
+    ("req.body_param(e)", ""),
+    ("req.body_param(f)", "%41"),
+]
+
+
 @pytest.fixture(scope="module")
 def map_library(tmp_path_factory: pytest.TempPathFactory) -> PatternLibrary:
     base: Path = tmp_path_factory.mktemp("maps")
@@ -341,3 +420,39 @@ def test_value_matches_haproxy(
     ctx = http_stream()
     ctx.src = "127.0.0.1"
     assert to_text(parse_expr(text, registry, map_library).evaluate(ctx)) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), HAPROXY_VAR_VALUES, ids=[t for t, _ in HAPROXY_VAR_VALUES])
+def test_value_with_variables_matches_haproxy(
+    text: str, expected: str | None, registry: SampleRegistry, map_library: PatternLibrary
+) -> None:
+    ctx = http_stream()
+    for name, source in VARIABLES:
+        value = parse_expr(source, registry, map_library).evaluate(ctx)
+        assert value is not None
+        ctx.vars.set(name, value)
+    assert to_text(parse_expr(text, registry, map_library).evaluate(ctx)) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), HAPROXY_BODY_VALUES, ids=[t for t, _ in HAPROXY_BODY_VALUES])
+def test_body_value_matches_haproxy(text: str, expected: str | None, registry: SampleRegistry) -> None:
+    ctx = http_stream(headers=[*HAPROXY_HEADERS, ("X-T", "0"), ("Content-Length", str(len(BODY)))])
+    ctx.request.method = "POST"
+    ctx.req_body = BODY
+    ctx.frontend.bind_names = ["foo"]
+    assert to_text(parse_expr(text, registry).evaluate(ctx)) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), HAPROXY_PARAM_VALUES, ids=[t for t, _ in HAPROXY_PARAM_VALUES])
+def test_param_value_matches_haproxy(text: str, expected: str | None, registry: SampleRegistry) -> None:
+    ctx = http_stream(target=PARAMS_TARGET)
+    ctx.req_body = PARAMS_TARGET.partition("?")[2].encode()
+    assert to_text(parse_expr(text, registry).evaluate(ctx)) == expected
+
+
+def test_nameless_parameter_answers_a_lookup_without_name(registry: SampleRegistry) -> None:
+    """haproxy 2.6.12 gives 'z' for both on '/p?=z&c' with body '=z&c'."""
+    ctx = http_stream(target="/p?=z&c")
+    ctx.req_body = b"=z&c"
+    assert to_text(parse_expr("url_param", registry).evaluate(ctx)) == "z"
+    assert to_text(parse_expr("req.body_param", registry).evaluate(ctx)) == "z"

@@ -101,3 +101,24 @@ def test_set_var_converter_conditions_are_checked(registry: SampleRegistry) -> N
     with pytest.raises(SampleError, match="too many conditions"):
         check_conditions(["ifset"] * 5)
     assert check_conditions(["ifset", "ifgt"]) == ("ifset", "ifgt")
+
+
+def test_declared_proc_variables_exist_without_a_value() -> None:
+    """As HAProxy's cond_set_var test expects: a proc. variable named by the configuration
+    exists from the start (ifexists holds, ifnotexists does not) yet has no value (ifset fails),
+    and unset-var leaves it existing."""
+    proc: dict[str, Sample | None] = {"proc.declared": None}
+    ctx = Stream(vars=Vars(proc, {}))
+    value = Sample(SampleType.SINT, 12)
+    assert ctx.vars.get("proc.declared") is None
+    assert not ctx.vars.set("proc.declared", value, ("ifset",))
+    assert not ctx.vars.set("proc.declared", value, ("ifnotexists",))
+    assert ctx.vars.set("proc.declared", value, ("ifexists",))
+    assert ctx.vars.get("proc.declared") == value
+    ctx.vars.unset("proc.declared")
+    assert "proc.declared" in proc and ctx.vars.get("proc.declared") is None
+    assert ctx.vars.set("proc.declared", value, ("ifnotset",))
+    assert not ctx.vars.set("txn.other", value, ("ifexists",))
+    ctx.vars.set("txn.other", value)
+    ctx.vars.unset("txn.other")
+    assert ctx.vars.set("txn.other", value, ("ifnotexists",))

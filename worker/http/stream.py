@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import socket
 import time
+from collections import deque
 from typing import Any
 
 import gevent
@@ -59,6 +60,8 @@ class HttpStream:
         self.front = Connection(SERVER, max_head_size=max(worker.bufsize - MAXREWRITE, 1024))
         self.server: ServerConnection | None = None
         self.body_pump: gevent.Greenlet | None = None
+        self.body_ahead: deque[Any] = deque()
+        """Request body events taken before the rules (req.body), replayed before reading more."""
         self.session_vars = worker.new_vars()
         self.txn: Transaction | None = None
         self.request_started = time.monotonic()
@@ -115,6 +118,7 @@ class HttpStream:
         idle_timeout = request_timeout if first else (fe.timeout("http-keep-alive") or request_timeout)
         started = self.request_started = time.monotonic()
         self.txn = None
+        self.body_ahead.clear()
         while True:
             try:
                 event = self.front.next_event()
@@ -180,12 +184,15 @@ class HttpStream:
         txn.t_request = time.monotonic() - self.request_started
         fe = self.frontend
         fe.fe_counters.requests += 1
+        self._take_body(txn, bool(fe.options.get("http-buffer-request")))
         verdict = run_rules(fe.ruleset("http-request"), txn)
         backend = None
         if verdict is Verdict.ACCEPT and txn.service is None:
             backend = fe.choose_backend(txn)
             if backend is not None and backend is not fe:
                 txn.backend = backend
+                if backend.options.get("http-buffer-request"):
+                    self._take_body(txn, True)
                 verdict = run_rules(backend.ruleset("http-request"), txn)
         if txn.service is not None:
             txn.termination = "LR"
@@ -197,6 +204,57 @@ class HttpStream:
             return self._error(503)
         txn.backend = backend
         return self._forward(txn, backend)
+
+    def _take_body(self, txn: Transaction, wait: bool) -> None:
+        """Take the request body events already received, so that req.body sees them (HAProxy's
+        buffer); with *wait* (option http-buffer-request), read on until the end of the body or
+        a full buffer, bounded by the request timeout.  The events are replayed in order later."""
+        ahead = self.body_ahead
+        body = bytearray(txn.req_body or b"")
+        if ahead and not isinstance(ahead[-1], Data):
+            return
+        limit = self.worker.bufsize
+        fe = self.frontend
+        timeout = fe.timeout("http-request") or fe.timeout("client")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while len(body) < limit:
+            try:
+                event = self.front.next_event()
+            except RemoteProtocolError as exc:
+                ahead.append(exc)
+                break
+            if event is NEED_DATA:
+                if not wait or not self._await_body(txn, deadline):
+                    break
+                continue
+            ahead.append(event)
+            if not isinstance(event, Data):
+                break
+            body += event.data
+        txn.req_body = bytes(body)
+
+    def _await_body(self, txn: Transaction, deadline: float | None) -> bool:
+        """Read more of the body for http-buffer-request; answer Expect: 100-continue ourselves."""
+        if self.front.they_are_waiting_for_100_continue:
+            self._send_client(b"HTTP/1.1 100 Continue\r\n\r\n")
+            txn.request.headers.remove("expect")
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            return False
+        try:
+            self.front.receive_data(self._recv_client(remaining))
+        except TimeoutError:
+            return False
+        return True
+
+    def _next_body_event(self) -> Any:
+        """The next request body event: those taken ahead first, then the connection's."""
+        if self.body_ahead:
+            event = self.body_ahead.popleft()
+            if isinstance(event, RemoteProtocolError):
+                raise event
+            return event
+        return self.front.next_event()
 
     def _new_txn(self, head: RequestHead) -> Transaction:
         # Connection is hop-by-hop: the protocol layer has acted on it, and HAProxy
@@ -270,7 +328,7 @@ class HttpStream:
         timeout = self.frontend.timeout("client")
         try:
             while True:
-                event = self.front.next_event()
+                event = self._next_body_event()
                 if isinstance(event, EndOfMessage | ConnectionClosed):
                     return
                 if event is NEED_DATA:
@@ -368,7 +426,7 @@ class HttpStream:
     def _peek_request_body(self) -> Any:
         """EndOfMessage when the request has no body (or it is all here), else the first body event."""
         try:
-            event = self.front.next_event()
+            event = self._next_body_event()
         except RemoteProtocolError as exc:
             raise ServerFailed(exc.status_hint) from None
         return event
@@ -403,7 +461,7 @@ class HttpStream:
                         return
                 else:
                     return
-                event = self.front.next_event()
+                event = self._next_body_event()
         except (RemoteProtocolError, LocalProtocolError, OSError):
             conn.sock.close()
 
@@ -602,7 +660,7 @@ class ServiceIO:
     def _pull(self) -> bool:
         front = self.stream.front
         try:
-            event = front.next_event()
+            event = self.stream._next_body_event()
             if event is NEED_DATA:
                 self.flush()
                 if front.they_are_waiting_for_100_continue and not self.head_sent:

@@ -32,7 +32,7 @@ class HttpActionEnv(Protocol):
 
     def log_format(self, text: str) -> Renderer: ...
 
-    def set_var(self, name: str, expression: str) -> Action: ...
+    def set_var(self, name: str, expression: str, fmt: bool = False) -> Action: ...
 
     def unset_var(self, name: str) -> Action: ...
 
@@ -126,7 +126,9 @@ def _reply_builder(status: int, words: list[str], env: HttpActionEnv, keyword: s
 
     def build(txn: Any) -> Reply:
         if body is None:
-            return error_page(status) if keyword == "deny" or status >= 400 else Reply(status)
+            if keyword == "deny" or status >= 400:
+                return error_page(status)
+            return Reply(status, [(n, r.render(txn)) for n, r in headers])
         data = body if isinstance(body, bytes) else body.render(txn).encode("latin-1")
         extra = [("content-type", content_type or "")] + [(n, r.render(txn)) for n, r in headers]
         return Reply(status, extra, data)
@@ -313,7 +315,7 @@ REQUEST: dict[str, Parser] = {
 }
 RESPONSE: dict[str, Parser] = {**COMMON, "set-status": _set_status, "return": _return}
 
-_FUNCTION_STYLE = re.compile(r"^(set-var|unset-var|set-map|del-map|add-acl|del-acl)\((.+)\)$")
+_FUNCTION_STYLE = re.compile(r"^(set-var|set-var-fmt|unset-var|set-map|del-map|add-acl|del-acl)\((.+)\)$")
 
 
 def parse(kind: str, words: tuple[str, ...], env: HttpActionEnv) -> Action:
@@ -335,6 +337,10 @@ def _function_style(keyword: str, inner: str, args: tuple[str, ...], env: HttpAc
         if not args:
             raise RuleError(f"'set-var({inner})' expects a sample expression.")
         return env.set_var(inner, " ".join(args))
+    if keyword == "set-var-fmt":
+        if len(args) != 1:
+            raise RuleError(f"'set-var-fmt({inner})' expects one log-format string.")
+        return env.set_var(inner, args[0], fmt=True)
     if keyword == "unset-var":
         return env.unset_var(inner)
     wants_value = keyword == "set-map"

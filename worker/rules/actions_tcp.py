@@ -22,7 +22,7 @@ class ActionEnv(Protocol):
 
     def lua_function_action(self, name: str, args: tuple[str, ...]) -> Action: ...
 
-    def set_var(self, name: str, expression: str) -> Action: ...
+    def set_var(self, name: str, expression: str, fmt: bool = False) -> Action: ...
 
     def unset_var(self, name: str) -> Action: ...
 
@@ -66,6 +66,10 @@ def parse(kind: str, words: tuple[str, ...], env: ActionEnv) -> Action:
         if not args:
             raise RuleError(f"'{name}' expects a sample expression.")
         return env.set_var(name[8:-1], " ".join(args))
+    if name.startswith("set-var-fmt(") and name.endswith(")"):
+        if len(args) != 1:
+            raise RuleError(f"'{name}' expects one log-format string.")
+        return env.set_var(name[12:-1], args[0], fmt=True)
     if name.startswith("unset-var(") and name.endswith(")"):
         return env.unset_var(name[10:-1])
     parser = PARSERS.get(name)

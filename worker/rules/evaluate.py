@@ -8,19 +8,29 @@ from typing import Any
 from .verdict import Verdict
 
 
-def run_rules(rules: list[Any], txn: Any, before: Callable[[Any], None] | None = None) -> Verdict:
+def run_rules(rules: list[Any], txn: Any, before: Callable[[Any], None] | None = None,
+              more: Callable[[Any], bool] | None = None) -> Verdict:
     """ACCEPT when every rule let the transaction through, else the first stopping verdict.
 
-    *before* runs ahead of each rule (TCP inspect-delay waits for content there).
+    *before* runs ahead of each rule (TCP inspect-delay waits for content there).  When a
+    condition used data that may still arrive (``txn.incomplete``), *more* may wait for
+    it and return True to have the condition evaluated again (HAProxy's MAY_CHANGE).
     """
     for rule in rules:
         if before is not None:
             before(rule)
-        if not rule.applies(txn):
+        if more is not None:
+            txn.incomplete = False
+        applies = rule.applies(txn)
+        while more is not None and txn.incomplete and more(rule):
+            txn.incomplete = False
+            applies = rule.applies(txn)
+        if not applies:
             continue
         verdict = rule.action(txn)
         if txn.done:
             return Verdict.DONE
         if verdict is not Verdict.CONTINUE:
+            txn.last_rule = rule.where or None  # last_rule_file/last_rule_line
             return verdict
     return Verdict.ACCEPT

@@ -1,7 +1,7 @@
 """What a sample fetch may read: the stream's view, as a Protocol.
 
 The TCP/HTTP stream implements it; tests use a plain dataclass.  Nothing here
-does I/O: fetches only read attributes and call ``req_data()``.
+does I/O: fetches only read attributes and call ``req_data()``/``res_data()``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ class ProxyView(Protocol):
     id: int
     current_conns: int
     servers: Sequence[ServerView]
+    bind_names: Sequence[str]  # by listener id - 1 ("" when a bind line has no name)
 
 
 class SampleContext(Protocol):
@@ -45,7 +46,14 @@ class SampleContext(Protocol):
     accept_date: float  # epoch seconds when the connection was accepted (log %t, %Ts)
     request: RequestHead | None  # None in TCP mode: layer-7 fetches give no sample
     response: ResponseHead | None
+    req_body: bytes | None  # the request body waited for (option http-buffer-request), else None
+    last_rule: str | None  # "file:line" of the last rule that ended a rule set
+    incomplete: bool  # set when a fetch or converter lacked data that may still arrive (HAProxy's MAY_CHANGE)
 
     def req_data(self) -> bytes:
         """The request channel's buffered input bytes (req.len, req.payload)."""
+        ...
+
+    def res_data(self) -> bytes:
+        """The response channel's buffered input bytes (res.len, res.payload)."""
         ...

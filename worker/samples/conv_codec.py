@@ -1,4 +1,4 @@
-"""Encoding, hashing and digest converters: base64, hex, be2dec/be2hex, djb2..crc32c, sha1/sha2, hmac."""
+"""Encoding, hashing and digest converters: base64, hex, be2dec/be2hex, djb2..xxh3, sha1/sha2, hmac, secure_memcmp."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ import hmac as hmac_lib
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import xxhash
+
 from . import hashing
 from .args import ArgType, ParseEnv, arg_spec
 from .context import SampleContext
 from .errors import SampleError
 from .registry import converter
-from .types import Sample, SampleType, wrap64
+from .types import Sample, SampleType, cast, wrap64
+from .vars import VarName, parse_var_name
 
 T = SampleType
 A = ArgType
@@ -121,11 +124,28 @@ def _sha2(ctx: SampleContext, smp: Sample, args: Sequence[Any]) -> Sample:
 def _check_digest(values: list[Any], env: ParseEnv) -> list[Any]:
     if values[0].lower() not in hashlib.algorithms_available:
         raise SampleError(f"algorithm must be a valid OpenSSL message digest name, got '{values[0]}'.")
-    if len(values) > 1:
-        try:
-            values[1] = base64.b64decode(values[1].encode("latin-1"), validate=True)
-        except (binascii.Error, ValueError):
-            raise SampleError(f"failed to base64 decode key '{values[1]}'.") from None
+    return values
+
+
+def _b64_key(text: str) -> bytes | None:
+    try:
+        return base64.b64decode(text.encode("latin-1"), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _check_hmac(values: list[Any], env: ParseEnv) -> list[Any]:
+    """The key is a variable (decoded at run time) or a base64 constant (decoded now)."""
+    values = _check_digest(values, env)
+    try:
+        values[1] = parse_var_name(values[1])
+    except SampleError:
+        key = _b64_key(values[1])
+        if key is None:
+            raise SampleError(
+                "failed to parse key : argument needs to be base64 encoded, and can either be a string or a variable."
+            ) from None
+        values[1] = key
     return values
 
 
@@ -133,12 +153,47 @@ def _digest(ctx: SampleContext, smp: Sample, args: Sequence[Any]) -> Sample:
     return Sample(T.BIN, hashlib.new(args[0].lower(), smp.value).digest())
 
 
-def _hmac(ctx: SampleContext, smp: Sample, args: Sequence[Any]) -> Sample:
-    return Sample(T.BIN, hmac_lib.new(args[1], smp.value, args[0].lower()).digest())
+def _hmac(ctx: SampleContext, smp: Sample, args: Sequence[Any]) -> Sample | None:
+    key = args[1]
+    if isinstance(key, VarName):
+        stored = ctx.vars.get(key)
+        text = None if stored is None else cast(stored, T.STR)
+        key = None if text is None else _b64_key(text.value)
+        if key is None:
+            return None
+    return Sample(T.BIN, hmac_lib.new(key, smp.value, args[0].lower()).digest())
+
+
+def _check_memcmp(values: list[Any], env: ParseEnv) -> list[Any]:
+    try:
+        return [parse_var_name(values[0])]
+    except SampleError:
+        raise SampleError(f"failed to register variable name '{values[0]}'.") from None
+
+
+def _secure_memcmp(ctx: SampleContext, smp: Sample, args: Sequence[Any]) -> Sample | None:
+    """Constant-time comparison with a variable's bytes (HAProxy casts the variable to binary)."""
+    stored = ctx.vars.get(args[0])
+    other = None if stored is None else cast(stored, T.BIN)
+    if other is None:
+        return None
+    return Sample(T.BOOL, hmac_lib.compare_digest(smp.value, other.value))
+
+
+def _xxh(fn: Callable[[bytes, int], int], signed: bool) -> Any:
+    """An xxHash converter: the argument is the seed; 64-bit results are signed as in HAProxy."""
+
+    def run(ctx: SampleContext, smp: Sample, args: Sequence[Any]) -> Sample:
+        seed = args[0] if args else 0
+        value = fn(smp.value, seed & (0xFFFFFFFFFFFFFFFF if signed else 0xFFFFFFFF))
+        return Sample(T.SINT, wrap64(value) if signed else value)
+
+    return run
 
 
 _AVALANCHE = arg_spec(A.SINT, required=0)
 _HASH_DOC = " Optional 1: full avalanche."
+_SEED = arg_spec(A.SINT, required=0)
 
 CONVERTERS = (
     converter("base64", _base64, T.BIN, T.STR, "Base64-encodes."),
@@ -193,7 +248,27 @@ CONVERTERS = (
         _hmac,
         T.BIN,
         T.BIN,
-        "HMAC with a digest name and a base64 key.",
-        arg_spec(A.STR, A.STR, check=_check_digest),
+        "HMAC with a digest name and a base64 key (a constant or a variable).",
+        arg_spec(A.STR, A.STR, check=_check_hmac),
+    ),
+    converter(
+        "secure_memcmp",
+        _secure_memcmp,
+        T.BIN,
+        T.BOOL,
+        "Constant-time comparison with a variable's bytes: true when equal.",
+        arg_spec(A.VAR, check=_check_memcmp),
+    ),
+    converter(
+        "xxh3",
+        _xxh(xxhash.xxh3_64_intdigest, True),
+        T.BIN,
+        T.SINT,
+        "XXH3 64-bit hash, signed; optional seed.",
+        _SEED,
+    ),
+    converter("xxh32", _xxh(xxhash.xxh32_intdigest, False), T.BIN, T.SINT, "XXH32 hash; optional seed.", _SEED),
+    converter(
+        "xxh64", _xxh(xxhash.xxh64_intdigest, True), T.BIN, T.SINT, "XXH64 hash, signed; optional seed.", _SEED
     ),
 )

@@ -254,15 +254,19 @@ def _hash32(compute: Any) -> Any:
 
 def _url_params(url: str, delim: str) -> list[tuple[str, str]]:
     start = url.find(delim or "?")
-    if start < 0:
-        return []
+    return [] if start < 0 else split_params(url[start + 1 :], delim)
+
+
+def split_params(text: str, delim: str = "") -> list[tuple[str, str]]:
+    """name=value pairs separated by '&', ';' (or *delim*); one without '=' is skipped, while
+    a nameless one ('=v') only answers a lookup without a name."""
     seps = "&;" + delim
     params: list[tuple[str, str]] = []
     current: list[str] = []
-    for ch in url[start + 1 :] + "&":
+    for ch in text + "&":
         if ch in seps:
-            name, _, value = "".join(current).partition("=")
-            if name:
+            name, equal, value = "".join(current).partition("=")
+            if equal:
                 params.append((name, value))
             current = []
         else:
@@ -270,14 +274,43 @@ def _url_params(url: str, delim: str) -> list[tuple[str, str]]:
     return params
 
 
-def _urlp_fetchers(parse: Any) -> tuple[Any, Any]:
+def _body(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+    """What arrived of the request body with its head (all of it, up to a buffer, with
+    option http-buffer-request)."""
+    body = ctx.req_body
+    return None if body is None else Sample(T.BIN, body)
+
+
+def _body_len(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+    body = ctx.req_body
+    return None if body is None else Sample(T.SINT, len(body))
+
+
+def _body_size(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+    """The announced Content-Length, else the length of the body waited for."""
+    body, req = ctx.req_body, ctx.request
+    if body is None or req is None:
+        return None
+    lengths = req.headers.get_all("content-length")
+    return Sample(T.SINT, int(lengths[0]) if lengths and lengths[0].isdigit() else len(body))
+
+
+def _url_params_of(ctx: SampleContext, args: Sequence[Any]) -> list[tuple[str, str]]:
+    req = ctx.request
+    return [] if req is None else _url_params(req.target, args[1][:1] if len(args) > 1 else "")
+
+
+def _body_params_of(ctx: SampleContext, args: Sequence[Any]) -> list[tuple[str, str]]:
+    body = ctx.req_body
+    return [] if body is None else split_params(body.decode("latin-1"))
+
+
+def _urlp_fetchers(parse: Any, params_of: Any = _url_params_of) -> tuple[Any, Any]:
+    """url_param-like fetches over the (name, value) pairs *params_of* finds."""
+
     def matching(ctx: SampleContext, args: Sequence[Any]) -> list[str]:
-        req = ctx.request
-        if req is None:
-            return []
         name = args[0] if args else ""
-        delim = args[1][:1] if len(args) > 1 else ""
-        return [v for n, v in _url_params(req.target, delim) if not name or n == name]
+        return [v for n, v in params_of(ctx, args) if not name or n == name]
 
     def single(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
         values = matching(ctx, args)
@@ -515,6 +548,7 @@ def _catalogue() -> tuple[FetchDef, ...]:
         section=S,
         multi=urlp_all,
     )
+    body_param, body_param_all = _urlp_fetchers(_as_str, _body_params_of)
     req_ver = fetch("req.ver", _version("req"), T.STR, "Request HTTP version, e.g. '1.1'.", section=S)
     res_ver = fetch("res.ver", _version("res"), T.STR, "Response HTTP version, e.g. '1.1'.", section=S)
     hdr = req_h["req.hdr"]
@@ -609,6 +643,24 @@ def _catalogue() -> tuple[FetchDef, ...]:
             T.BOOL,
             "True when the request parsed as HTTP.",
             section=S,
+        ),
+        fetch("req.body", _body, T.BIN, "The request body waited for (option http-buffer-request).", section=S),
+        fetch("req.body_len", _body_len, T.SINT, "Bytes of the request body waited for.", section=S),
+        fetch(
+            "req.body_size",
+            _body_size,
+            T.SINT,
+            "The request body's announced length (Content-Length), else the bytes waited for.",
+            section=S,
+        ),
+        fetch(
+            "req.body_param",
+            body_param,
+            T.STR,
+            "First value of a form parameter of the body (no name: the first one).",
+            arg_spec(A.STR, required=0),
+            section=S,
+            multi=body_param_all,
         ),
         fetch(
             "capture.req.method",

@@ -139,6 +139,16 @@ def _connslots(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
 
 _OPT_BE = arg_spec(A.BE, required=0)
 
+def _last_rule_file(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+    where = ctx.last_rule
+    return None if not where else Sample(T.STR, where.rpartition(":")[0])
+
+
+def _last_rule_line(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+    where = ctx.last_rule
+    return None if not where else Sample(T.SINT, int(where.rpartition(":")[2]))
+
+
 FETCHES = (
     fetch("always_false", _const(T.BOOL, False), T.BOOL, "Always false."),
     fetch("always_true", _const(T.BOOL, True), T.BOOL, "Always true."),
@@ -171,6 +181,8 @@ FETCHES = (
         arg_spec(A.FE, required=0),
     ),
     fetch("hostname", _const(T.STR, _HOSTNAME), T.STR, "The system hostname."),
+    fetch("last_rule_file", _last_rule_file, T.STR, "Config file of the last rule that ended a rule set."),
+    fetch("last_rule_line", _last_rule_line, T.SINT, "Config line of the last rule that ended a rule set."),
     fetch("int", _first(T.SINT), T.SINT, "A constant signed integer.", arg_spec(A.SINT)),
     fetch("ipv4", _first(T.IPV4), T.IPV4, "A constant IPv4 address.", arg_spec(A.IPV4)),
     fetch("ipv6", _first(T.IPV6), T.IPV6, "A constant IPv6 address.", arg_spec(A.IPV6)),

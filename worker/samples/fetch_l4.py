@@ -1,8 +1,8 @@
-"""Fetches about the connection (HAProxy 7.3.3) and the request buffer (7.3.5)."""
+"""Fetches about the connection (HAProxy 7.3.3) and the channels' buffers (7.3.5)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .args import ArgType, arg_spec, parse_sint
@@ -35,19 +35,54 @@ def _id_of(view: Any) -> Sample | None:
     return None if view is None else Sample(T.SINT, view.id)
 
 
-def _req_len(ctx: SampleContext, args: Sequence[Any]) -> Sample:
-    return Sample(T.SINT, len(ctx.req_data()))
+Buffer = Callable[[SampleContext], bytes]
 
 
-def _payload(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+def _request_buffer(ctx: SampleContext) -> bytes:
+    return ctx.req_data()
+
+
+def _response_buffer(ctx: SampleContext) -> bytes:
+    return ctx.res_data()
+
+
+HTX_START_LINE = 20
+"""Bytes HAProxy's internal HTTP message (HTX) spends on a start line besides its three parts."""
+
+
+def _htx_size(parts: Sequence[str], headers: Any, body: bytes | None) -> int:
+    """req.len/res.len in HTTP mode: the size of the message in HAProxy's HTX buffer (start line,
+    header names and values, one byte ending the headers, the body received)."""
+    size = HTX_START_LINE + sum(len(p) for p in parts) + 1 + len(body or b"")
+    return size + sum(len(name) + len(value) for name, value in headers)
+
+
+def _request_length(ctx: SampleContext, args: Sequence[Any]) -> Sample:
+    req = ctx.request
+    if req is None:
+        return Sample(T.SINT, len(ctx.req_data()))
+    return Sample(T.SINT, _htx_size((req.method, req.target, req.version), req.headers, ctx.req_body))
+
+
+def _response_length(ctx: SampleContext, args: Sequence[Any]) -> Sample:
+    res = ctx.response
+    if res is None:
+        return Sample(T.SINT, len(ctx.res_data()))
+    return Sample(T.SINT, _htx_size((res.version, str(res.status), res.reason), res.headers, None))
+
+
+def _payload(buffer: Buffer) -> Any:
     """<length> bytes at <offset>; length 0 means up to the end. No sample until the bytes are there."""
-    data = ctx.req_data()
-    offset, length = args[0], args[1]
-    if length == 0:
-        return Sample(T.BIN, data[offset:]) if offset <= len(data) else None
-    if offset + length > len(data):
-        return None
-    return Sample(T.BIN, data[offset : offset + length])
+
+    def run(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+        data = buffer(ctx)
+        offset, length = args[0], args[1]
+        if offset + length > len(data):
+            ctx.incomplete = True  # the bytes may still come
+            return None
+        return Sample(T.BIN, data[offset : offset + length] if length else data[offset:])
+
+    return run
 
 
 def _check_payload_lv(values: list[Any], env: Any) -> list[Any]:
@@ -62,40 +97,51 @@ def _check_payload_lv(values: list[Any], env: Any) -> list[Any]:
     return values
 
 
-def _payload_lv(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+def _payload_lv(buffer: Buffer) -> Any:
     """A block whose big-endian length sits at <offset1> on <length> bytes."""
-    data = ctx.req_data()
-    off1, size = args[0], args[1]
-    if size <= 0 or off1 + size > len(data):
-        return None
-    block = int.from_bytes(data[off1 : off1 + size], "big")
-    start = off1 + size
-    if len(args) > 2:
-        value, relative = args[2]
-        start = start + value if relative else value
-    if start < 0 or start + block > len(data):
-        return None
-    return Sample(T.BIN, data[start : start + block])
+
+    def run(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+        data = buffer(ctx)
+        off1, size = args[0], args[1]
+        if size <= 0 or off1 + size > len(data):
+            return None
+        block = int.from_bytes(data[off1 : off1 + size], "big")
+        start = off1 + size
+        if len(args) > 2:
+            value, relative = args[2]
+            start = start + value if relative else value
+        if start < 0 or start + block > len(data):
+            return None
+        return Sample(T.BIN, data[start : start + block])
+
+    return run
+
+
+def _so_name(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+    names = ctx.frontend.bind_names
+    name = names[ctx.so_id - 1] if 0 < ctx.so_id <= len(names) else ""
+    return Sample(T.STR, name) if name else None
 
 
 S = "l4"
 _PAYLOAD = fetch(
     "req.payload",
-    _payload,
+    _payload(_request_buffer),
     T.BIN,
     "Request buffer bytes: <length> at <offset> (0: to the end).",
     arg_spec(A.SINT, A.SINT),
     section="l6",
 )
+_LV_ARGS = arg_spec(A.SINT, A.SINT, A.STR, required=2, check=_check_payload_lv)
 _PAYLOAD_LV = fetch(
     "req.payload_lv",
-    _payload_lv,
+    _payload_lv(_request_buffer),
     T.BIN,
     "A length-prefixed block from the request buffer.",
-    arg_spec(A.SINT, A.SINT, A.STR, required=2, check=_check_payload_lv),
+    _LV_ARGS,
     section="l6",
 )
-_REQ_LEN = fetch("req.len", _req_len, T.SINT, "Bytes in the request buffer.", section="l6")
+_REQ_LEN = fetch("req.len", _request_length, T.SINT, "Bytes in the request buffer.", section="l6")
 
 FETCHES = (
     fetch("be_id", lambda ctx, args: _id_of(ctx.backend), T.SINT, "Current backend's id.", section=S),
@@ -105,6 +151,7 @@ FETCHES = (
     fetch("fe_id", lambda ctx, args: _id_of(ctx.frontend), T.SINT, "Current frontend's id.", section=S),
     fetch("fe_name", lambda ctx, args: _name_of(ctx.frontend), T.STR, "Current frontend's name.", section=S),
     fetch("so_id", lambda ctx, args: Sample(T.SINT, ctx.so_id), T.SINT, "Listening socket's id.", section=S),
+    fetch("so_name", _so_name, T.STR, "Listening socket's name (bind ... name).", section=S),
     fetch("src", _src, T.ADDR, "Client's address.", section=S),
     fetch("src_port", lambda ctx, args: _port(ctx.src_port), T.SINT, "Client's port.", section=S),
     fetch("srv_id", lambda ctx, args: _id_of(ctx.server), T.SINT, "Chosen server's id.", section=S),
@@ -115,6 +162,23 @@ FETCHES = (
     alias(_PAYLOAD, "payload", "Deprecated alias of req.payload."),
     _PAYLOAD_LV,
     alias(_PAYLOAD_LV, "payload_lv", "Deprecated alias of req.payload_lv."),
+    fetch("res.len", _response_length, T.SINT, "Bytes in the response buffer.", section="l6"),
+    fetch(
+        "res.payload",
+        _payload(_response_buffer),
+        T.BIN,
+        "Response buffer bytes: <length> at <offset> (0: to the end).",
+        arg_spec(A.SINT, A.SINT),
+        section="l6",
+    ),
+    fetch(
+        "res.payload_lv",
+        _payload_lv(_response_buffer),
+        T.BIN,
+        "A length-prefixed block from the response buffer.",
+        _LV_ARGS,
+        section="l6",
+    ),
     fetch(
         "wait_end",
         lambda ctx, args: Sample(T.BOOL, True),

@@ -225,9 +225,11 @@ def default_registry() -> SampleRegistry:
     """A registry holding HAProxy's whole built-in catalogue."""
     from . import (
         conv_codec,
+        conv_json,
         conv_map,
         conv_misc,
         conv_numeric,
+        conv_proto,
         conv_string,
         conv_time,
         fetch_http,
@@ -239,7 +241,7 @@ def default_registry() -> SampleRegistry:
     for module in (fetch_internal, fetch_l4, fetch_http):
         for fetch_definition in module.FETCHES:
             registry.add_fetch(fetch_definition)
-    for module in (conv_string, conv_numeric, conv_codec, conv_time, conv_misc, conv_map):
+    for module in (conv_string, conv_numeric, conv_codec, conv_json, conv_proto, conv_time, conv_misc, conv_map):
         for converter_definition in module.CONVERTERS:
             registry.add_converter(converter_definition)
     return registry

@@ -19,7 +19,7 @@ from .types import Sample, SampleType
 SCOPES = ("proc", "sess", "txn", "req", "res", "check")
 _BAD_CHAR = re.compile(r"[^A-Za-z0-9._]")
 
-Store = dict[str, Sample]
+Store = dict[str, Sample | None]  # None: a declared ``proc.`` variable without value
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +94,7 @@ class Vars:
         """Store *smp*; with set-var conditions, only when they all hold. Returns whether it was set."""
         var = parse_var_name(name) if isinstance(name, str) else name
         store = self._stores[var.scope]
-        if conditions and not self._conditions_hold(store.get(var.name), smp, conditions):
+        if conditions and not self._conditions_hold(var.name in store, store.get(var.name), smp, conditions):
             return False
         store[var.name] = smp
         return True
@@ -104,15 +104,26 @@ class Vars:
         return self.set(name, smp, ("ifexists",))
 
     def unset(self, name: str | VarName) -> None:
+        """Forget a variable; a ``proc.`` one declared by the configuration stays, without value."""
         var = parse_var_name(name) if isinstance(name, str) else name
-        self._stores[var.scope].pop(var.name, None)
+        store = self._stores[var.scope]
+        if var.scope == "proc" and var.name in store:
+            store[var.name] = None
+        else:
+            store.pop(var.name, None)
 
     @staticmethod
-    def _conditions_hold(old: Sample | None, new: Sample, conditions: tuple[str, ...]) -> bool:
+    def _conditions_hold(exists: bool, old: Sample | None, new: Sample, conditions: tuple[str, ...]) -> bool:
+        """ifexists: the variable exists (``proc.`` ones named in the configuration always do);
+        ifset: it holds a value."""
         for cond in conditions:
-            if cond in ("ifexists", "ifset"):
+            if cond == "ifexists":
+                ok = exists
+            elif cond == "ifnotexists":
+                ok = not exists
+            elif cond == "ifset":
                 ok = old is not None
-            elif cond in ("ifnotexists", "ifnotset"):
+            elif cond == "ifnotset":
                 ok = old is None
             elif cond == "ifempty":
                 ok = _is_empty(new)

@@ -108,7 +108,8 @@ class TcpStream:
         delay = self._inspect_delay(channel)
         deadline = time.monotonic() + delay if delay else 0.0
         try:
-            verdict = run_rules(rules, self.txn, lambda rule: self._await_content(rule, channel, deadline))
+            verdict = run_rules(rules, self.txn, lambda rule: self._await_content(rule, channel, deadline),
+                                lambda rule: self._await_more(channel, deadline))
         finally:
             other.readable = True
         return Verdict.ERROR if self.aborted else verdict
@@ -126,6 +127,15 @@ class TcpStream:
         """
         if rule.condition is not None and deadline and not channel.input and not channel.input_closed:
             channel.wait_input(max(deadline - time.monotonic(), 0.0))
+
+    def _await_more(self, channel: Channel, deadline: float) -> bool:
+        """A condition lacked data: wait for more bytes until inspect-delay ends; True if some came."""
+        remaining = deadline - time.monotonic() if deadline else 0.0
+        if remaining <= 0 or channel.input_closed or len(channel.input) >= channel.bufsize:
+            return False
+        size = len(channel.input)
+        channel.wait_more(size, remaining)
+        return len(channel.input) > size
 
     def _connect(self, backend: Proxy) -> socket.socket | None:
         server = acquire_server(backend, self.txn)
