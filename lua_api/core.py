@@ -15,7 +15,7 @@ import gevent
 from . import checks, contexts
 from .contexts import Context
 from .errors import LuaApiError
-from .registered import ACTION_KINDS, RegisteredAction, RegisteredService, Registry
+from .registered import ACTION_KINDS, RegisteredService, Registry
 
 LOG_LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
 SLEEP_CONTEXTS = contexts.RUNTIME | contexts.INITIALISATION
@@ -70,7 +70,7 @@ class Core:
                                   f"(expected {', '.join(ACTION_KINDS)})")
         checks.function(function, "register_action", 3)
         count = checks.integer(nb_args, "register_action", 4) if nb_args is not None else 0
-        self.registry.actions[name] = RegisteredAction(name, function, wanted, count)
+        self.registry.add_action(name, function, wanted, count)
 
     def register_init(self, function: Any) -> None:
         contexts.require("core.register_init", BODY_ONLY)

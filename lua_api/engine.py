@@ -12,12 +12,11 @@ from typing import Any
 from luaproxy.worker.custom_metrics import MetricSet
 from luaproxy.worker.samples import (
     PatternLibrary,
-    SampleError,
     SampleRegistry,
     from_native,
-    parse_var_name,
     to_native,
 )
+from luaproxy.worker.samples.vars import DECLARED
 
 from . import applet_http, channel, core, http, map, metrics, runner, samples, socket, txn
 from .checks import lua_type, string
@@ -87,6 +86,7 @@ class LuaEngine:
         done = self.runtime.prelude.done_method(txn_class.metatable, txn.mark_done)
         txn_class.add_lua("done", done)
         txn_class.add_lua("close", done)
+        txn_class.add_lua("reply", self.runtime.prelude.new_reply)
         http_class = self.classes["HTTP"]
         http_class.add_lua("req", self.runtime.table_from({"set_uri": http_class.methods.req_set_uri}))
         map_table = self.runtime.table_from(map.constants())
@@ -127,16 +127,16 @@ class LuaEngine:
         return http.headers_table(self.runtime, state.request.headers)
 
     def _set_var(self, state: Any, name: Any, value: Any, if_exists: Any = False) -> Any:
-        var = _var_name(name, "set_var")
         smp = from_native(value.encode("latin-1") if isinstance(value, str) else value)
         if smp is None:
             raise LuaApiError(f"bad argument #3 to 'set_var' (unsupported {lua_type(value)} value)")
         if if_exists:
-            return state.vars.set_if_exists(var, smp)
-        return state.vars.set(var, smp)
+            text = string(name, "set_var", 2)
+            return text in DECLARED and state.vars.set_if_exists(text, smp)
+        return state.vars.set(txn.var_name(name, "set_var"), smp)
 
     def _get_var(self, state: Any, name: Any) -> Any:
-        smp = state.vars.get(_var_name(name, "get_var"))
+        smp = state.vars.get(txn.var_name(name, "get_var"))
         return None if smp is None else to_native(smp)
 
     # Running Lua.
@@ -165,14 +165,6 @@ class LuaEngine:
         what = "execution timeout" if result.outcome is runner.Outcome.TIMEOUT else "runtime error"
         self.logger.alert(f"{label}: {what}: {result.error}")
         return None
-
-
-def _var_name(name: Any, function: str) -> Any:
-    text = string(name, function, 2)
-    try:
-        return parse_var_name(text)
-    except SampleError as exc:
-        raise LuaApiError(f"bad argument #2 to '{function}' ({exc})") from None
 
 
 def _txn_part(state: Any, name: str) -> Any:

@@ -47,10 +47,100 @@ function prelude.new(mt, state)
   return setmetatable({[0] = state}, mt)
 end
 
--- done(): mark the transaction and unwind to the runner.
+-- Reply objects (txn:reply()): plain tables with status, reason, headers and
+-- body fields, as HAProxy's are, so scripts may also set the fields directly.
+local reply_methods = {}
+local reply_mt = {__name = "Reply", __index = reply_methods}
+
+local function checkreply(self, name)
+  if getmetatable(self) ~= reply_mt then
+    error(("bad argument #1 to '%s' (Reply expected, got %s); call it with ':'"):format(name, type(self)), 3)
+  end
+end
+
+local function checkstring(value, name, position)
+  local t = type(value)
+  if t ~= "string" and t ~= "number" then
+    error(("bad argument #%d to '%s' (string expected, got %s)"):format(position, name, t), 3)
+  end
+  return tostring(value)
+end
+
+function reply_methods.set_status(self, status, reason)
+  checkreply(self, "set_status")
+  local code = math.tointeger(status)
+  if code == nil then
+    error(("bad argument #2 to 'set_status' (number expected, got %s)"):format(type(status)), 2)
+  end
+  self.status = code
+  self.reason = reason ~= nil and checkstring(reason, "set_status", 3) or nil
+end
+
+function reply_methods.add_header(self, name, value)
+  checkreply(self, "add_header")
+  name, value = checkstring(name, "add_header", 2), checkstring(value, "add_header", 3)
+  local values = self.headers[name]
+  if values == nil then
+    values = {}
+    self.headers[name] = values
+  end
+  values[#values + 1] = value
+end
+
+function reply_methods.del_header(self, name)
+  checkreply(self, "del_header")
+  self.headers[checkstring(name, "del_header", 2)] = nil
+end
+
+function reply_methods.set_body(self, body)
+  checkreply(self, "set_body")
+  self.body = checkstring(body, "set_body", 2)
+end
+
+function prelude.new_reply(_, init)
+  local reply = setmetatable({status = 200, headers = {}, body = ""}, reply_mt)
+  if init == nil then return reply end
+  if type(init) ~= "table" then
+    error(("bad argument #2 to 'reply' (table expected, got %s)"):format(type(init)), 2)
+  end
+  if init.status ~= nil then reply:set_status(init.status, init.reason) end
+  for name, values in pairs(init.headers or {}) do
+    if type(values) == "table" then
+      for _, value in ipairs(values) do reply:add_header(name, value) end
+    else
+      reply:add_header(name, values)
+    end
+  end
+  if init.body ~= nil then reply:set_body(init.body) end
+  return reply
+end
+
+-- A reply table flattened for Python: status, reason, {name, value, name, value...}, body.
+local function flatten_reply(reply)
+  if type(reply) ~= "table" then
+    error(("bad argument #2 to 'done' (table expected, got %s)"):format(type(reply)), 3)
+  end
+  local flat = {}
+  for name, values in pairs(reply.headers or {}) do
+    if type(values) ~= "table" then values = {values} end
+    for _, value in ipairs(values) do
+      flat[#flat + 1] = tostring(name)
+      flat[#flat + 1] = tostring(value)
+    end
+  end
+  return math.tointeger(reply.status) or 200, reply.reason, flat, tostring(reply.body or "")
+end
+
+-- done([reply]): keep the reply, mark the transaction and unwind to the runner.
 function prelude.done_method(mt, mark)
-  return function(self)
-    if getmetatable(self) == mt then pcall(mark, rawget(self, 0)) end
+  return function(self, reply)
+    if getmetatable(self) == mt then
+      if reply ~= nil then
+        pcall(mark, rawget(self, 0), flatten_reply(reply))
+      else
+        pcall(mark, rawget(self, 0))
+      end
+    end
     error(DONE, 0)
   end
 end

@@ -115,13 +115,14 @@ class CompileEnv:
             raise RuleError(f"'lua.{name}' is not a registered Lua action.",
                             did_you_mean(name, self.engine.registry.actions) or
                             "Register it with core.register_action() in a lua-load file.")
-        if kind not in registered.kinds:
+        entry = registered.for_kind(kind)
+        if entry is None:
             raise RuleError(f"Lua action 'lua.{name}' is registered for {', '.join(registered.kinds)}, "
                             f"not for {kind}.", "Add the kind to its core.register_action() call.")
-        if len(args) < registered.nb_args:
-            raise RuleError(f"Lua action 'lua.{name}' expects {registered.nb_args} argument(s), "
-                            f"got {len(args)}.")
-        return LuaAction(self.engine, name, registered.function, args)
+        function, nb_args = entry
+        if len(args) < nb_args:
+            raise RuleError(f"Lua action 'lua.{name}' expects {nb_args} argument(s), got {len(args)}.")
+        return LuaAction(self.engine, name, function, args)
 
     def lua_function_action(self, name: str, args: tuple[str, ...]) -> LuaAction:
         function = self.engine.global_function(name)

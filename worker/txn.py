@@ -32,6 +32,8 @@ class Transaction:
         "loglevel",
         "lua",
         "nice",
+        "priority_class",
+        "priority_offset",
         "priv",
         "process",
         "proxies",
@@ -79,6 +81,8 @@ class Transaction:
         self.priv = None
         self.done = False
         self.nice = 0
+        self.priority_class = 0
+        self.priority_offset = 0
         self.loglevel: int | None = None
         self.default_loglevel = 6
         self.vars = variables

@@ -126,7 +126,9 @@ def _reply_builder(status: int, words: list[str], env: HttpActionEnv, keyword: s
 
     def build(txn: Any) -> Reply:
         if body is None:
-            return error_page(status) if keyword == "deny" or status >= 400 else Reply(status)
+            if keyword == "deny" or status >= 400:
+                return error_page(status)
+            return Reply(status, [(n, r.render(txn)) for n, r in headers])
         data = body if isinstance(body, bytes) else body.render(txn).encode("latin-1")
         extra = [("content-type", content_type or "")] + [(n, r.render(txn)) for n, r in headers]
         return Reply(status, extra, data)
