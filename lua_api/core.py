@@ -135,3 +135,9 @@ def build(runtime: Any, core: Core) -> Any:
     for level, name in enumerate(LOG_LEVELS):
         table[name] = level
     return table
+
+
+def wake_time(milliseconds: Any) -> None:
+    """act.wake_time(ms): an action that returns act.YIELD runs again after at most this long."""
+    run = contexts.require("act.wake_time", frozenset({Context.ACTION}))
+    run.budget.wake = max(checks.integer(milliseconds, "wake_time", 1), 0) / 1000.0

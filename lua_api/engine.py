@@ -18,7 +18,7 @@ from luaproxy.worker.samples import (
 )
 from luaproxy.worker.samples.vars import DECLARED
 
-from . import applet_http, channel, core, http, map, metrics, runner, samples, socket, txn
+from . import applet_http, channel, core, core_extras, http, map, metrics, regex, runner, samples, socket, txn
 from .checks import lua_type, string
 from .classes import LuaClass
 from .contexts import Context, Run
@@ -46,6 +46,8 @@ class LuaEngine:
                  max_memory: int | None = None, limits: LuaLimits | None = None,
                  metric_set: MetricSet | None = None) -> None:
         self.logger = logger
+        self.info_facts: Any = None
+        """Set by the worker: a callable giving this process's show-info figures for core.get_info()."""
         self.limits = limits or LuaLimits()
         self.library = library
         self.metrics = metric_set if metric_set is not None else MetricSet()
@@ -92,10 +94,30 @@ class LuaEngine:
         map_table = self.runtime.table_from(map.constants())
         map_table.new = self.runtime.func(self._new_map)
         lua_globals.Map = map_table
+        self._install_core_helpers()
         self.runtime.prelude.lazy_parts(self.runtime.table_from({n: c.metatable for n, c in self.classes.items()}),
                                         self.runtime.func(_txn_part), self.runtime.func(self._applet_field))
         self._new_txn = self.classes["TXN"].new
         self._new_applet = self.runtime.prelude.new_applet
+
+    def _install_core_helpers(self) -> None:
+        """haproxy 2.2-2.6's additions to core and act, and the Regex and Concat classes."""
+        lua_globals = self.runtime.globals
+        core_extras.install(self.runtime, lua_globals.core, self.info_facts)
+        lua_globals.core.concat = self.runtime.prelude.new_concat
+        lua_globals.core.done = self.runtime.prelude.core_done
+        lua_globals.act.wake_time = self.runtime.func(core.wake_time)
+        self.classes["Regex"] = LuaClass(self.runtime, "Regex", {
+            "exec": regex.exec_, "match": self._regex_match})
+        lua_globals.Regex = self.runtime.table_from({"new": self.runtime.func(self._new_regex)})
+
+    def _new_regex(self, pattern: Any, case_sensitive: Any = True) -> tuple[bool, Any]:
+        ok, compiled = regex.compile_regex(pattern, case_sensitive)
+        return (True, self.classes["Regex"].new(compiled)) if ok else (False, compiled)
+
+    def _regex_match(self, compiled: Any, text: Any) -> tuple[bool, Any]:
+        ok, groups = regex.match(compiled, text)
+        return ok, self.runtime.table(*groups)
 
     # Object factories.
 

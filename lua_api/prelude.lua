@@ -5,6 +5,7 @@ local pcall, xpcall, error, tostring, type = pcall, xpcall, error, tostring, typ
 local rawget, rawset, getmetatable, setmetatable = rawget, rawset, getmetatable, setmetatable
 local pairs, ipairs = pairs, ipairs
 local traceback, sethook = debug.traceback, debug.sethook
+local concat = table.concat
 
 local prelude = {}
 
@@ -12,10 +13,21 @@ local prelude = {}
 local DONE = setmetatable({}, {__tostring = function() return "txn:done()" end})
 prelude.DONE = DONE
 
+-- The error object of core.done(data): the runner returns data as the run's value.
+local EXIT = {__tostring = function() return "core.done()" end}
+
+local function unwinding(err)
+  return err == DONE or getmetatable(err) == EXIT
+end
+
+function prelude.core_done(data)
+  error(setmetatable({data}, EXIT), 0)
+end
+
 local function check(ok, ...)
   if ok then return ... end
   local err = ...
-  if err == DONE then error(DONE, 0) end
+  if unwinding(err) then error(err, 0) end
   error(tostring(err), 2)
 end
 
@@ -131,6 +143,30 @@ local function flatten_reply(reply)
   return math.tointeger(reply.status) or 200, reply.reason, flat, tostring(reply.body or "")
 end
 
+-- Concat objects (core.concat()): the parts kept in a Lua array, joined once by dump().
+local concat_methods = {}
+local concat_mt = {__name = "Concat", __index = concat_methods}
+concat_mt.__tostring = function(self) return "Concat object: " .. tostring(rawget(self, 0)):gsub("^table: ", "") end
+
+function concat_methods.add(self, text)
+  if getmetatable(self) ~= concat_mt then
+    error(("bad argument #1 to 'add' (Concat expected, got %s); call it with ':'"):format(type(self)), 2)
+  end
+  local parts = rawget(self, 0)
+  parts[#parts + 1] = checkstring(text, "add", 2)
+end
+
+function concat_methods.dump(self)
+  if getmetatable(self) ~= concat_mt then
+    error(("bad argument #1 to 'dump' (Concat expected, got %s); call it with ':'"):format(type(self)), 2)
+  end
+  return concat(rawget(self, 0))
+end
+
+function prelude.new_concat()
+  return setmetatable({[0] = {}}, concat_mt)
+end
+
 -- done([reply]): keep the reply, mark the transaction and unwind to the runner.
 function prelude.done_method(mt, mark)
   return function(self, reply)
@@ -146,13 +182,15 @@ function prelude.done_method(mt, mark)
 end
 
 local function handler(err)
-  if err == DONE then return DONE end
+  if unwinding(err) then return err end
   return traceback(tostring(err), 2)
 end
 
 local function outcome(ok, ...)
   if ok then return "ok", ... end
-  if (...) == DONE then return "done" end
+  local err = ...
+  if err == DONE then return "done" end
+  if getmetatable(err) == EXIT then return "ok", err[1] end
   return "error", ...
 end
 

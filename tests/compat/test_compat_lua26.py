@@ -49,6 +49,53 @@ LUA_DEFAULTS = """
        lua-load case.lua
 """ + DEFAULTS
 
+CORE_LUA = """
+local out = core.concat()
+local function say(...)
+   local parts = {}
+   for i = 1, select("#", ...) do parts[#parts + 1] = tostring((select(i, ...))) end
+   out:add(table.concat(parts, " ") .. "\\n")
+end
+say(core.http_date("Sun, 06 Nov 1994 08:49:37 GMT"), core.imf_date("Sun, 06 Nov 1994 08:49:37 GMT"))
+say(core.rfc850_date("Sunday, 06-Nov-94 08:49:37 GMT"), core.asctime_date("Sun Nov  6 08:49:37 1994"))
+say(core.http_date("garbage"), core.imf_date("Sunday, 06-Nov-94 08:49:37 GMT"), core.thread)
+say(core.match_addr(core.parse_addr("127.0.0.1/32"), core.parse_addr("127.0.0.0/8")),
+    core.match_addr(core.parse_addr("10.0.0.1"), core.parse_addr("127.0.0.0/8")),
+    core.parse_addr("nonsense"), core.match_addr(core.parse_addr("::1"), core.parse_addr("::/0")),
+    core.match_addr(core.parse_addr("::1"), core.parse_addr("127.0.0.1")))
+say(table.concat(core.tokenize("This function is useful, for tokenizing an entry.", "., ", true), "|"))
+say(#core.tokenize("a,,b,", ","), table.concat(core.tokenize("a,,b,", ",", false), "|"))
+local st, re = Regex.new("needle (..) (...)", true)
+say(st, re:exec("Looking for a needle in the haystack"), re:exec("x"))
+local ok, list = re:match("Looking for a needle in the haystack")
+say(ok, list[1], list[2], list[3], #list)
+ok, list = re:match("nothing")
+say(ok, type(list), #list)
+say(select(2, Regex.new("NEEDLE", false)):exec("a needle"), (Regex.new("(", true)))
+say(type(core.now().sec), type(core.now().usec), type(core.get_info().Uptime_sec), Map._regm, Map.regm)
+local t = core.now()
+say(math.abs(t.sec - os.time()) < 5, t.usec >= 0 and t.usec < 1000000)
+local text = out:dump()
+core.register_service("core", "http", function(applet)
+   applet:set_status(200)
+   applet:add_header("content-length", #text)
+   applet:start_response()
+   applet:send(text)
+end)
+core.register_fetches("early", function(txn)
+   core.done("from done")
+   return "not reached"
+end)
+core.register_action("yield", {"http-req"}, function(txn)
+   local n = (txn:get_var("txn.n") or 0) + 1
+   txn:set_var("txn.n", n)
+   if n < 3 then
+      act.wake_time(10)
+      return act.YIELD
+   end
+end)
+"""
+
 CASES = [
     Case("txn_reply", LUA_DEFAULTS + """
         frontend f
@@ -91,6 +138,16 @@ CASES = [
            bind 127.0.0.1:{port2}
            http-request return status 200 content-type text/plain string ok
         """, get("/"), TXN_LUA),
+    Case("core_helpers_regex_concat", LUA_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request use-service lua.core
+        """, get("/"), CORE_LUA),
+    Case("core_done_in_a_fetch", LUA_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request return status 200 hdr v "%[lua.early]"
+        """, get("/"), CORE_LUA),
 ]
 
 

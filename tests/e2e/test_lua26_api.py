@@ -1,0 +1,55 @@
+"""haproxy 2.6's later Lua API in real luaproxy processes (what the compat cases cannot compare)."""
+
+from __future__ import annotations
+
+from tests.helpers import http_exchange, parse_responses
+
+
+def test_act_yield_runs_the_action_again_after_wake_time(write, luaproxy, port):
+    write("y.lua", """
+        core.register_action("again", {"http-req"}, function(txn)
+           local n = (txn:get_var("txn.n") or 0) + 1
+           txn:set_var("txn.n", n)
+           if n < 3 then
+              act.wake_time(20)
+              return act.YIELD
+           end
+        end)
+        """)
+    write("y.cfg", f"""
+        global
+           lua-load y.lua
+        defaults
+           mode http
+           timeout client 5s
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request lua.again
+           http-request return status 200 hdr runs "%[var(txn.n)]"
+        """)
+    luaproxy("-f", "y.cfg", wait_port=port)
+    request = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+    (status, headers, _), = parse_responses(http_exchange(port, request))
+    assert status == 200 and headers["runs"] == "3"
+
+
+def test_map_regm_substitutes_groups(write, luaproxy, port):
+    write("r.map", "^/user/([0-9]+)$ id=\\1\n")
+    write("r.lua", """
+        local m = Map.new("r.map", Map._regm)
+        core.register_fetches("route", function(txn) return m:lookup(txn.f:path()) or "none" end)
+        """)
+    write("r.cfg", f"""
+        global
+           lua-load r.lua
+        defaults
+           mode http
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request return status 200 hdr route "%[lua.route]"
+        """)
+    luaproxy("-f", "r.cfg", wait_port=port)
+    for path, expected in (("/user/42", "id=42"), ("/other", "none")):
+        (_, headers, _), = parse_responses(http_exchange(port, f"GET {path} HTTP/1.1\r\nHost: a\r\n"
+                                                               "Connection: close\r\n\r\n".encode()))
+        assert headers["route"] == expected
