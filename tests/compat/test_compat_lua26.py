@@ -7,10 +7,14 @@ test_compat_http: header order is Lua hash order on haproxy).
 
 from __future__ import annotations
 
+import socket
+import time
+
 import pytest
 
 from tests.compat.harness import HAPROXY, Case, run_case
 from tests.compat.test_compat_http import DEFAULTS, get, normalise, raw
+from tests.helpers import read_all
 
 TXN_LUA = """
 core.register_action("reply", {"http-req"}, function(txn)
@@ -96,6 +100,70 @@ core.register_action("yield", {"http-req"}, function(txn)
 end)
 """
 
+CHANNEL_LUA = """
+core.register_action("chan", {"tcp-req"}, function(txn)
+   local c = txn.req
+   local out = {}
+   local function say(...)
+      local t = {}
+      for i = 1, select("#", ...) do t[#t + 1] = tostring((select(i, ...))) end
+      out[#out + 1] = table.concat(t, " ")
+   end
+   say("first", c:data(0, 24))
+   say("input", c:input(), c:output(), c:is_full(), c:is_resp(), txn.res:is_resp(), c:may_recv())
+   say("data", c:data(), c:data(6), c:data(-5), c:data(6, 5), c:data(0, 0), c:data(3, 2))
+   say("line", c:line(), c:line(12), c:line(-4), c:line(0, 3))
+   say("errors", pcall(c.data, c, 100))
+   say(pcall(c.data, c, 0, -5))
+   say("insert", c:insert("[I]"), c:data())
+   say(c:insert("<J>", 5), c:data())
+   say(c:insert("<K>", -2), c:data())
+   say("prepend", c:prepend("^"), c:data())
+   say("remove", c:remove(0, 4), c:data())
+   say(c:remove(-3, 2), c:data())
+   say("set", c:set("XY", 2, 3), c:data())
+   say(c:set("ZZ", -3), c:data())
+   say(c:remove(5), c:data())
+   say(c:set("all"), c:data())
+   say(pcall(c.remove, c, 0, -1))
+   txn.res:send(table.concat(out, "\\n") .. "\\n")
+   txn:done()
+end)
+core.register_action("waitline", {"tcp-req"}, function(txn)
+   local line = txn.req:line(0, -1)
+   txn.res:send("line=" .. tostring(line))
+   local rest = txn.req:data(#line, -1)
+   txn.res:send("rest=" .. tostring(rest))
+   txn:done()
+end)
+core.register_action("httpchan", {"http-req"}, function(txn)
+   local ok, err = pcall(txn.req.data, txn.req)
+   txn:set_var("txn.r", tostring(ok) .. ":" .. tostring(err) .. ":" .. tostring(txn.req:is_resp()))
+end)
+"""
+
+TCP_DEFAULTS = """
+    global
+       lua-load case.lua
+    defaults
+       mode tcp
+       timeout connect 2s
+       timeout client 3s
+       timeout server 3s
+"""
+
+
+def in_pieces(*pieces: bytes) -> object:
+    def client(port: int) -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            for piece in pieces:
+                s.sendall(piece)
+                time.sleep(0.2)
+            s.shutdown(socket.SHUT_WR)
+            return read_all(s, 3.0)
+    return client
+
+
 CASES = [
     Case("txn_reply", LUA_DEFAULTS + """
         frontend f
@@ -148,6 +216,24 @@ CASES = [
            bind 127.0.0.1:{port}
            http-request return status 200 hdr v "%[lua.early]"
         """, get("/"), CORE_LUA),
+    Case("channel_offsets_and_lengths", TCP_DEFAULTS + """
+        listen f
+           bind 127.0.0.1:{port}
+           tcp-request inspect-delay 2s
+           tcp-request content lua.chan
+        """, in_pieces(b"hello world\\n", b"second line\\n"), CHANNEL_LUA),
+    Case("channel_line_waits_for_more", TCP_DEFAULTS + """
+        listen f
+           bind 127.0.0.1:{port}
+           tcp-request inspect-delay 2s
+           tcp-request content lua.waitline
+        """, in_pieces(b"par", b"tial\\nmore", b" data"), CHANNEL_LUA),
+    Case("channel_refused_in_http_mode", LUA_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request lua.httpchan
+           http-request return status 200 hdr r "%[var(txn.r)]"
+        """, get("/"), CHANNEL_LUA),
 ]
 
 

@@ -202,6 +202,7 @@ class HttpStream:
         head.headers.remove("connection")
         req = Channel("req", self.worker.bufsize)
         res = Channel("res", self.worker.bufsize)
+        req.http = res.http = True
         res.connect(self._send_client)
         txn = Transaction(self.client, self.frontend, req, res, self.worker.logger, self.so_id,
                           self.worker.proxies, self.worker.process, self.session_vars.new_transaction(),
