@@ -18,7 +18,21 @@ from luaproxy.worker.samples import (
 )
 from luaproxy.worker.samples.vars import DECLARED
 
-from . import applet_http, channel, core, core_extras, http, map, metrics, regex, runner, samples, socket, txn
+from . import (
+    applet_http,
+    applet_tcp,
+    channel,
+    core,
+    core_extras,
+    http,
+    map,
+    metrics,
+    regex,
+    runner,
+    samples,
+    socket,
+    txn,
+)
 from .checks import lua_type, string
 from .classes import LuaClass
 from .contexts import Context, Run
@@ -75,7 +89,8 @@ class LuaEngine:
             "StringConverters": LuaClass(self.runtime, "Converters",
                                          samples.converter_functions(sample_registry, True)),
             "HTTP": LuaClass(self.runtime, "HTTP", http.functions(self.runtime), http.ALIASES),
-            "AppletHTTP": LuaClass(self.runtime, "AppletHTTP", applet_http.FUNCTIONS),
+            "AppletHTTP": LuaClass(self.runtime, "AppletHTTP", {**applet_http.FUNCTIONS, **self._applet_vars()}),
+            "AppletTCP": LuaClass(self.runtime, "AppletTCP", {**applet_tcp.FUNCTIONS, **self._applet_vars()}),
             "Socket": LuaClass(self.runtime, "Socket", socket.FUNCTIONS),
             "Map": LuaClass(self.runtime, "Map", map.FUNCTIONS),
             "Metric": LuaClass(self.runtime, "Metric", metrics.FUNCTIONS),
@@ -137,6 +152,16 @@ class LuaEngine:
     def applet_object(self, state: Any, txn_state: Any) -> Any:
         """An AppletHTTP object; its request fields and fetches are built on first use."""
         return self._new_applet(self.classes["AppletHTTP"].metatable, state, txn_state)
+
+    def tcp_applet_object(self, state: Any, txn_state: Any) -> Any:
+        """An AppletTCP object; its fetches and converters are built on first use."""
+        return self._new_applet(self.classes["AppletTCP"].metatable, state, txn_state)
+
+    def _applet_vars(self) -> dict[str, Any]:
+        """set_var/get_var/unset_var of both applet classes: the variables of the applet's transaction."""
+        return {"set_var": lambda applet, *args: self._set_var(applet.txn, *args),
+                "get_var": lambda applet, name: self._get_var(applet.txn, name),
+                "unset_var": lambda applet, name: txn.unset_var(applet.txn, name)}
 
     def _applet_field(self, state: Any, name: str) -> Any:
         return applet_field(self.runtime, state.txn.request, name)

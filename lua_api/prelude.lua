@@ -261,8 +261,11 @@ function prelude.lazy_parts(classes, part_of, applet_field)
   for _, name in ipairs({"method", "path", "qs", "version", "length", "headers"}) do
     applet_makers[name] = function(self) return applet_field(rawget(self, 0), name) end
   end
+  local tcp_applet_makers = {}
+  for key, class in pairs(samples) do tcp_applet_makers[key] = applet_makers[key] end
   lazy_index(classes.TXN, txn_makers)
   lazy_index(classes.AppletHTTP, applet_makers)
+  lazy_index(classes.AppletTCP, tcp_applet_makers)
 end
 
 function prelude.new_applet(mt, state, txn_state)

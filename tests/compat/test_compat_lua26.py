@@ -142,6 +142,46 @@ core.register_action("httpchan", {"http-req"}, function(txn)
 end)
 """
 
+SERVICE_LUA = """
+core.register_service("lines", "tcp", function(applet)
+
+  local n = 0
+  applet:send("welcome " .. applet.sf:src() .. "\\n")
+  while true do
+    local line = applet:getline()
+    if line == "" then break end
+    local cmd = line:gsub("[\\r\\n]+$", "")
+    n = n + 1
+    if cmd == "QUIT" then applet:send("BYE " .. n .. "\\n") break end
+    if cmd == "VAR" then
+      applet:set_var("txn.x", "v1")
+      applet:send("var " .. tostring(applet:get_var("txn.x")) .. "\\n")
+      applet:unset_var("txn.x")
+      applet:send("var " .. tostring(applet:get_var("txn.x")) .. "\\n")
+    elseif cmd == "READ" then
+      local data = applet:receive(5)
+      applet:send("got [" .. data .. "]\\n")
+    else
+      applet:send("ECHO " .. cmd:upper() .. "\\n")
+    end
+  end
+end)
+core.register_service("all", "tcp", function(applet)
+  local data = applet:receive()
+  applet:send("all [" .. data .. "] " .. #applet:receive() .. " " .. #applet:getline() .. "\\n")
+end)
+core.register_service("vars", "http", function(applet)
+   applet:set_var("txn.x", "v1")
+   local body = tostring(applet:get_var("txn.x"))
+   applet:unset_var("txn.x")
+   body = body .. "," .. tostring(applet:get_var("txn.x")) .. "," .. tostring(applet:get_var("txn.cfg"))
+   applet:set_status(200)
+   applet:add_header("content-length", #body)
+   applet:start_response()
+   applet:send(body)
+end)
+"""
+
 TCP_DEFAULTS = """
     global
        lua-load case.lua
@@ -221,19 +261,40 @@ CASES = [
            bind 127.0.0.1:{port}
            tcp-request inspect-delay 2s
            tcp-request content lua.chan
-        """, in_pieces(b"hello world\\n", b"second line\\n"), CHANNEL_LUA),
+        """, in_pieces(b"hello world\n", b"second line\n"), CHANNEL_LUA),
     Case("channel_line_waits_for_more", TCP_DEFAULTS + """
         listen f
            bind 127.0.0.1:{port}
            tcp-request inspect-delay 2s
            tcp-request content lua.waitline
-        """, in_pieces(b"par", b"tial\\nmore", b" data"), CHANNEL_LUA),
+        """, in_pieces(b"par", b"tial\nmore", b" data"), CHANNEL_LUA),
     Case("channel_refused_in_http_mode", LUA_DEFAULTS + """
         frontend f
            bind 127.0.0.1:{port}
            http-request lua.httpchan
            http-request return status 200 hdr r "%[var(txn.r)]"
         """, get("/"), CHANNEL_LUA),
+    Case("tcp_service_line_protocol", TCP_DEFAULTS + """
+        listen f
+           bind 127.0.0.1:{port}
+           tcp-request content use-service lua.lines
+        """, in_pieces(b"hello\n", b"VAR\nREAD", b"abcdefgh\n", b"QUIT\n"), SERVICE_LUA),
+    Case("tcp_service_partial_line_at_close", TCP_DEFAULTS + """
+        listen f
+           bind 127.0.0.1:{port}
+           tcp-request content use-service lua.lines
+        """, in_pieces(b"partial"), SERVICE_LUA),
+    Case("tcp_service_receive_all", TCP_DEFAULTS + """
+        listen f
+           bind 127.0.0.1:{port}
+           tcp-request content use-service lua.all
+        """, in_pieces(b"some ", b"data"), SERVICE_LUA),
+    Case("applet_http_vars", LUA_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request set-var(txn.cfg) str(from-config)
+           http-request use-service lua.vars
+        """, get("/"), SERVICE_LUA),
 ]
 
 
