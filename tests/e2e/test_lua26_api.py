@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.helpers import http_exchange, parse_responses
 
 
@@ -53,3 +55,29 @@ def test_map_regm_substitutes_groups(write, luaproxy, port):
         (_, headers, _), = parse_responses(http_exchange(port, f"GET {path} HTTP/1.1\r\nHost: a\r\n"
                                                                "Connection: close\r\n\r\n".encode()))
         assert headers["route"] == expected
+
+
+def test_a_lua_c_module_in_a_worker(write, luaproxy, port):
+    write("j.lua", """
+        local cjson = require "cjson"
+        core.register_service("json", "http", function(applet)
+           local body = cjson.encode({path = applet.path, method = applet.method})
+           applet:add_header("content-type", "application/json")
+           applet:add_header("content-length", #body)
+           applet:start_response()
+           applet:send(body)
+        end)
+        """)
+    write("j.cfg", f"""
+        global
+           lua-load j.lua
+        defaults
+           mode http
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request use-service lua.json
+        """)
+    luaproxy("-f", "j.cfg", wait_port=port)
+    (status, _, body), = parse_responses(http_exchange(port, b"GET /x HTTP/1.1\r\nHost: a\r\n"
+                                                             b"Connection: close\r\n\r\n"))
+    assert status == 200 and json.loads(body) == {"path": "/x", "method": "GET"}
