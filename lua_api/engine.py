@@ -27,6 +27,7 @@ from . import (
     http,
     map,
     metrics,
+    proxy,
     regex,
     runner,
     samples,
@@ -71,6 +72,7 @@ class LuaEngine:
         self.registry = Registry()
         self.core = core.Core(self.registry, logger)
         self.pattern_updates = map.PatternUpdates(library)
+        self.server_updates = proxy.ServerUpdates(logger)
         lua_globals = self.runtime.globals
         lua_globals.core = core.build(self.runtime, self.core)
         for name, function in self.pattern_updates.functions().items():
@@ -94,6 +96,9 @@ class LuaEngine:
             "Socket": LuaClass(self.runtime, "Socket", socket.FUNCTIONS),
             "Map": LuaClass(self.runtime, "Map", map.FUNCTIONS),
             "Metric": LuaClass(self.runtime, "Metric", metrics.FUNCTIONS),
+            "Proxy": LuaClass(self.runtime, "Proxy", proxy.PROXY_FUNCTIONS),
+            "Server": LuaClass(self.runtime, "Server", proxy.server_functions(self.server_updates)),
+            "Listener": LuaClass(self.runtime, "Listener", {}),
         }
         metric_table = self.runtime.table()
         for kind, create in metrics.constructors(self.metrics, self.classes["Metric"].new).items():
@@ -125,6 +130,12 @@ class LuaEngine:
         self.classes["Regex"] = LuaClass(self.runtime, "Regex", {
             "exec": regex.exec_, "match": self._regex_match})
         lua_globals.Regex = self.runtime.table_from({"new": self.runtime.func(self._new_regex)})
+
+    def attach_proxies(self, proxies: list[Any], listener_counts: dict[str, int]) -> None:
+        """Once the configuration is compiled: core.proxies, core.backends and core.frontends."""
+        core_table = self.runtime.globals.core
+        core_table.proxies, core_table.backends, core_table.frontends = proxy.build_tables(
+            self.runtime, self.classes, proxies, listener_counts)
 
     def _new_regex(self, pattern: Any, case_sensitive: Any = True) -> tuple[bool, Any]:
         ok, compiled = regex.compile_regex(pattern, case_sensitive)

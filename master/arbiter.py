@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from luaproxy.worker import stats
+from luaproxy.worker.backend.state import QuietLogger, ServerChange, change_server, find_server
 from luaproxy.worker.control_agent import ControlAgent
 from luaproxy.worker.custom_metrics import MetricSet
 from luaproxy.worker.process import Worker, WorkerSpec
@@ -271,7 +272,7 @@ class Arbiter:
         spec = self.make_spec(index)
         master_end, worker_end = socket.socketpair()
         spec.control = ControlAgent(worker_end, self.generation.library, self.generation.engine.pattern_updates,
-                                    spec.context)
+                                    spec.context, self.generation.engine.server_updates)
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -439,6 +440,8 @@ class Arbiter:
             self.fanout.reply(handle.pid, message.get("seq", 0), payload, message.get("error"))
         elif kind == "publish":
             self.on_publish(handle, PatternChange.from_wire(message["change"]))
+        elif kind == "server-publish":
+            self.spread_server(ServerChange.from_wire(message["change"]), handle)
         elif kind == "stats-all":
             seq = message.get("seq")
             self.collect_stats().on_done(lambda snapshots: self._send(handle, {
@@ -459,6 +462,22 @@ class Arbiter:
         self.map_updates.add(1, {"kind": change.kind, "source": "lua"})
         for handle in self.live_workers():
             self._send(handle, {"t": "change", "seq": 0, "change": change.to_wire()})
+
+    def spread_server(self, change: ServerChange, origin: WorkerHandle | None = None) -> str | None:
+        """A server change: applied to the master's proxies (which respawned workers inherit), then sent to
+        every live worker but *origin*, which made it. Returns HAProxy's text about it (an error if refused)."""
+        if origin is not None and origin.generation != self.number:
+            return None
+        found = find_server(self.generation.proxies, change.backend, change.server)
+        if found is None:
+            return "No such server."
+        result = change_server(*found, change, QuietLogger() if origin is not None else self.logger,
+                               "stats socket command")
+        if result.applied:
+            for handle in self.live_workers():
+                if handle is not origin:
+                    self._send(handle, {"t": "server-change", "change": change.to_wire()})
+        return result.text
 
     # What the management commands need (management.commands.Supervisor).
 

@@ -58,7 +58,9 @@ def load(paths: list[str], logger: object) -> Generation:
     engine = lua_boot.boot(settings, logger, registry, library)
     config = loader.parse_proxies(files, sections, settings)
     proxies = compile_config(config, engine, registry, library)
-    return Generation(files, settings, config, engine, library, proxies, stats_sockets(settings))
+    generation = Generation(files, settings, config, engine, library, proxies, stats_sockets(settings))
+    engine.attach_proxies(proxies, {p.name: len(binds) for p, binds in generation.frontends})
+    return generation
 
 
 def load_and_init(paths: list[str], logger: object) -> Generation:

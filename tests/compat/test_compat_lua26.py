@@ -182,6 +182,46 @@ core.register_service("vars", "http", function(applet)
 end)
 """
 
+PROXY_LUA = """
+local function sorted_names(t)
+   local names = {}
+   for name in pairs(t) do names[#names + 1] = name end
+   table.sort(names)
+   return table.concat(names, ",")
+end
+core.register_service("probe", "http", function(applet)
+   local out = {}
+   local function say(...)
+      local t = {}
+      for i = 1, select("#", ...) do t[#t + 1] = tostring((select(i, ...))) end
+      out[#out + 1] = table.concat(t, " ")
+   end
+   say("proxies", sorted_names(core.proxies), sorted_names(core.backends), sorted_names(core.frontends))
+   local b = core.backends.b
+   say("b", b.name, type(b.uuid), b:get_cap(), b:get_mode(), core.frontends.f:get_cap())
+   say("l", core.proxies.l:get_cap(), core.proxies.l:get_mode(), sorted_names(core.frontends.f.listeners))
+   local s1 = b.servers.s1
+   say("s1", s1.name, s1.puid, type(s1.puid), s1:get_addr(), s1:get_weight(), s1:get_maxconn(), s1:is_draining())
+   say("weight", s1:set_weight("50"), s1:get_weight(), s1:set_weight("bad"), s1:set_weight("300"))
+   say("relative", s1:set_weight("50%"), s1:get_weight())
+   say("maxconn", s1:set_maxconn("20"), s1:get_maxconn())
+   say("addr", s1:set_addr("127.0.0.2", 8081), s1:get_addr(), s1:set_addr("127.0.0.3"), s1:get_addr())
+   say("drain", s1:set_drain(), s1:is_draining(), s1:get_stats().status)
+   say("maint", s1:set_maint(), s1:is_draining(), s1:get_stats().status)
+   local st = s1:get_stats()
+   say("ready", s1:set_ready(), s1:get_stats().status, st.weight, st.pxname, st.svname)
+   st = b:get_stats()
+   say("bstats", st.pxname, st.svname, st.status, st.act, st.bck)
+   st = core.frontends.f:get_stats()
+   say("fstats", st.pxname, st.svname, st.status, core.frontends.f.listeners["sock-1"]:get_stats().pxname)
+   local body = table.concat(out, "\\n") .. "\\n"
+   applet:set_status(200)
+   applet:add_header("content-length", #body)
+   applet:start_response()
+   applet:send(body)
+end)
+"""
+
 TCP_DEFAULTS = """
     global
        lua-load case.lua
@@ -295,6 +335,18 @@ CASES = [
            http-request set-var(txn.cfg) str(from-config)
            http-request use-service lua.vars
         """, get("/"), SERVICE_LUA),
+    Case("proxy_server_listener", LUA_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request use-service lua.probe
+        backend b
+           server s1 127.0.0.1:8080 weight 10
+           server s2 127.0.0.1:8081 backup
+        listen l
+           mode tcp
+           bind 127.0.0.1:{port2}
+           server x 127.0.0.1:9
+        """, get("/"), PROXY_LUA),
 ]
 
 
