@@ -25,6 +25,7 @@ from . import (
     core,
     core_extras,
     http,
+    httpclient,
     map,
     metrics,
     proxy,
@@ -99,6 +100,7 @@ class LuaEngine:
             "Proxy": LuaClass(self.runtime, "Proxy", proxy.PROXY_FUNCTIONS),
             "Server": LuaClass(self.runtime, "Server", proxy.server_functions(self.server_updates)),
             "Listener": LuaClass(self.runtime, "Listener", {}),
+            "HTTPClient": LuaClass(self.runtime, "HTTPClient", httpclient.functions(self.runtime)),
         }
         metric_table = self.runtime.table()
         for kind, create in metrics.constructors(self.metrics, self.classes["Metric"].new).items():
@@ -126,6 +128,7 @@ class LuaEngine:
         core_extras.install(self.runtime, lua_globals.core, self.info_facts)
         lua_globals.core.concat = self.runtime.prelude.new_concat
         lua_globals.core.done = self.runtime.prelude.core_done
+        lua_globals.core.httpclient = self.runtime.func(lambda: self.classes["HTTPClient"].new(httpclient.new()))
         lua_globals.act.wake_time = self.runtime.func(core.wake_time)
         self.classes["Regex"] = LuaClass(self.runtime, "Regex", {
             "exec": regex.exec_, "match": self._regex_match})

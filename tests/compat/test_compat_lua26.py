@@ -222,6 +222,22 @@ core.register_service("probe", "http", function(applet)
 end)
 """
 
+AUTH_LUA = """
+-- An auth subrequest, as published auth-request scripts do it: ask a service, pass or refuse.
+core.register_action("auth_request", {"http-req"}, function(txn, backend_url)
+   local hc = core.httpclient()
+   local response = hc:get{
+      url = backend_url .. "?user=" .. txn.sf:req_hdr("x-user"),
+      headers = {["x-token"] = {txn.sf:req_hdr("x-token")}},
+      timeout = 2000,
+   }
+   if response == nil or response.status ~= 200 then
+      txn:done{status = 403, body = "denied: " .. (response and response.body or "no answer")}
+   end
+   txn.http:req_set_header("x-auth-user", response.headers["x-user"][0])
+end, 1)
+"""
+
 TCP_DEFAULTS = """
     global
        lua-load case.lua
@@ -347,6 +363,26 @@ CASES = [
            bind 127.0.0.1:{port2}
            server x 127.0.0.1:9
         """, get("/"), PROXY_LUA),
+    Case("auth_subrequest_allowed", LUA_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request lua.auth_request http://127.0.0.1:{port2}/check
+           http-request return status 200 content-type text/plain lf-string "hello %[req.hdr(x-auth-user)]"
+        listen auth
+           bind 127.0.0.1:{port2}
+           http-request return status 200 content-type text/plain string ok hdr x-user %[url_param(user)] """
+         """if {{ url_param(user) alice }} {{ req.hdr(x-token) s3cret }}
+           http-request return status 401 content-type text/plain string nope
+        """, get("/", "x-user: alice\r\nx-token: s3cret\r\n"), AUTH_LUA),
+    Case("auth_subrequest_refused", LUA_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request lua.auth_request http://127.0.0.1:{port2}/check
+           http-request return status 200 content-type text/plain lf-string "hello %[req.hdr(x-auth-user)]"
+        listen auth
+           bind 127.0.0.1:{port2}
+           http-request return status 401 content-type text/plain string nope
+        """, get("/", "x-user: bob\r\nx-token: bad\r\n"), AUTH_LUA),
 ]
 
 

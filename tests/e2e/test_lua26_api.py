@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import ssl
 
-from tests.helpers import http_exchange, parse_responses
+from tests.helpers import HttpBackend, http_exchange, make_certificate, parse_responses
 
 
 def test_act_yield_runs_the_action_again_after_wake_time(write, luaproxy, port):
@@ -81,3 +82,73 @@ def test_a_lua_c_module_in_a_worker(write, luaproxy, port):
     (status, _, body), = parse_responses(http_exchange(port, b"GET /x HTTP/1.1\r\nHost: a\r\n"
                                                              b"Connection: close\r\n\r\n"))
     assert status == 200 and json.loads(body) == {"path": "/x", "method": "GET"}
+
+
+HTTPCLIENT_LUA = """
+local function summary(r, err)
+   if r == nil then return "nil:" .. tostring(err) end
+   local body = r.body
+   local ok, decoded = pcall(require("cjson").decode, body)
+   if ok and type(decoded) == "table" then
+      body = decoded.method .. " " .. decoded.path .. " " .. decoded.body
+   end
+   return r.status .. " " .. body
+end
+core.register_service("calls", "http", function(applet)
+   local hc = core.httpclient()
+   local base = applet.sf:req_hdr("x-base")
+   local out = {
+      summary(hc:get{url = base .. "/get?q=1", headers = {["x-one"] = {"1", "2"}}}),
+      summary(hc:post{url = base .. "/post", body = "posted"}),
+      summary(hc:put{url = base .. "/put", body = "put"}),
+      summary(hc:delete{url = base .. "/del"}),
+      summary(hc:head{url = base .. "/head"}),
+      summary(hc:get{url = base .. "/status/503"}),
+      summary(hc:get{url = "http://127.0.0.1:1/", timeout = 500}),
+   }
+   local body = table.concat(out, "\\n")
+   applet:add_header("content-length", #body)
+   applet:start_response()
+   applet:send(body)
+end)
+"""
+
+
+def _calls(port: int, base: str) -> list[str]:
+    request = f"GET / HTTP/1.1\r\nHost: a\r\nx-base: {base}\r\nConnection: close\r\n\r\n".encode()
+    (status, _, body), = parse_responses(http_exchange(port, request, timeout=15))
+    assert status == 200
+    return body.decode().split("\n")
+
+
+def test_httpclient_methods_over_http_and_https(write, luaproxy, port, tmp_path):
+    write("c.lua", HTTPCLIENT_LUA)
+    write("c.cfg", f"""
+        global
+           lua-load c.lua
+        defaults
+           mode http
+           timeout client 10s
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request use-service lua.calls
+        """)
+    luaproxy("-f", "c.cfg", wait_port=port)
+    backend = HttpBackend()
+    try:
+        lines = _calls(port, f"http://127.0.0.1:{backend.port}")
+    finally:
+        backend.close()
+    assert lines[:6] == ["200 GET /get?q=1 ", "200 POST /post posted", "200 PUT /put put", "200 DELETE /del ",
+                         "200 ", "503 GET /status/503 "]
+    assert lines[6].startswith("nil:Can't connect")
+    cert, key = make_certificate(tmp_path)
+    secure = HttpBackend()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    secure.server.socket = context.wrap_socket(secure.server.socket, server_side=True)
+    try:
+        lines = _calls(port, f"https://localhost:{secure.port}")
+    finally:
+        secure.close()
+    assert lines[1] == "200 POST /post posted"

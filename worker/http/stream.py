@@ -254,7 +254,8 @@ class HttpStream:
             return False
         try:
             data = self.front.send(Response(reply.head()))
-            data += self.front.send(Data(reply.body)) if reply.body else b""
+            head_only = self.txn is not None and self.txn.request is not None and self.txn.request.method == "HEAD"
+            data += self.front.send(Data(reply.body)) if reply.body and not head_only else b""
             data += self.front.send(EndOfMessage())
         except LocalProtocolError:
             return False
