@@ -13,6 +13,7 @@ from typing import Any
 import gevent
 
 from . import checks, contexts
+from .cli import RegisteredCli
 from .contexts import Context
 from .errors import LuaApiError
 from .registered import ACTION_KINDS, RegisteredService, Registry
@@ -36,7 +37,7 @@ class Core:
             "register_init": self.register_init, "register_task": self.register_task,
             "register_fetches": self.register_fetches, "register_converters": self.register_converters,
             "register_service": self.register_service, "msleep": self.msleep, "sleep": self.sleep,
-            "yield": self.yield_, "set_nice": self.set_nice,
+            "yield": self.yield_, "set_nice": self.set_nice, "register_cli": self.register_cli,
         }
 
     def log(self, level: Any, message: Any) -> None:
@@ -97,6 +98,17 @@ class Core:
             raise LuaApiError(f"register_service: mode must be 'tcp' or 'http', got '{mode}'")
         function = checks.function(function, "register_service", 3)
         self.registry.services[name] = RegisteredService(name, mode, function)
+
+    def register_cli(self, path: Any, usage: Any, function: Any) -> None:
+        contexts.require("core.register_cli", BODY_ONLY)
+        if checks.lua_type(path) != "table":
+            raise LuaApiError("bad argument #1 to 'register_cli' "
+                              f"(table of words expected, got {checks.lua_type(path)})")
+        words = tuple(checks.string(w, "register_cli", 1) for w in path.values())
+        if not words or len(words) > 5:
+            raise LuaApiError("register_cli: the path must have 1 to 5 words")
+        self.registry.cli.append(RegisteredCli(words, checks.string(usage, "register_cli", 2),
+                                               checks.function(function, "register_cli", 3)))
 
     def msleep(self, milliseconds: Any) -> None:
         self._sleep("core.msleep", checks.number(milliseconds, "msleep", 1) / 1000.0)

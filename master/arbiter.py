@@ -35,7 +35,7 @@ from .control.fanout import Fanout, Outcome
 from .control.link import Link
 from .management import formats
 from .management.addresses import SocketSpec
-from .management.commands import MASTER_COMMANDS, STATS_COMMANDS
+from .management.commands import MASTER_COMMANDS, STATS_COMMANDS, with_lua_commands
 from .management.pending import Pending
 from .management.server import ManagementServer
 from .reload import Generation
@@ -95,8 +95,9 @@ class Arbiter:
         os.set_blocking(self.pipe_w, False)
         self.selector.register(self.pipe_r, selectors.EVENT_READ, self._drain_pipe)
         timeout = generation.settings.stats_timeout
-        self.stats_server = ManagementServer(self.selector, self, STATS_COMMANDS, timeout)
-        self.master_server = ManagementServer(self.selector, self, MASTER_COMMANDS, timeout, routed=STATS_COMMANDS)
+        commands = with_lua_commands(STATS_COMMANDS, generation.engine)
+        self.stats_server = ManagementServer(self.selector, self, commands, timeout)
+        self.master_server = ManagementServer(self.selector, self, MASTER_COMMANDS, timeout, routed=commands)
 
     @property
     def nbproc(self) -> int:
@@ -214,6 +215,7 @@ class Arbiter:
         except OSError as exc:
             self.logger.alert(f"Reload: cannot bind a management socket ({exc.strerror}); keeping the others")
         self.generation, self.listening, self.store = generation, listening, store
+        self.stats_server.table = self.master_server.routed = with_lua_commands(STATS_COMMANDS, generation.engine)
         self.make_spec = self.spec_factory(generation, listening)
         self.retired_sockets += unused
         self.number += 1
