@@ -8,7 +8,10 @@ name and traceback and ends only that transaction.
 
 from __future__ import annotations
 
+import time
 from typing import Any
+
+import gevent
 
 from luaproxy.worker.rules.verdict import Verdict
 
@@ -18,6 +21,16 @@ from .engine import LuaEngine
 
 _CODE_VERDICTS = {1: Verdict.ACCEPT, 3: Verdict.ERROR, 4: Verdict.DONE, 5: Verdict.REJECT,
                   6: Verdict.REJECT, 7: Verdict.ERROR}
+
+
+YIELD_CODE = 2
+YIELD_PAUSE = 0.01
+"""How long an action that returned act.YIELD without act:wake_time() waits before it runs again."""
+
+
+def _client_timeout(txn: Any) -> float:
+    timeout = txn.frontend.timeout("client") if txn.frontend is not None else None
+    return timeout if timeout else 30.0
 
 
 class LuaAction:
@@ -30,9 +43,21 @@ class LuaAction:
         self.args = args
 
     def __call__(self, txn: Any) -> Verdict:
+        """Run the action; one that returns act.YIELD runs again after its wake_time (haproxy 2.6's
+        act.YIELD), until it returns something else or the client timeout has passed."""
+        deadline = time.monotonic() + _client_timeout(txn)
+        while True:
+            budget = Budget(self.engine.limits.session_timeout)
+            verdict = self._run_once(txn, budget)
+            if verdict is not None or time.monotonic() >= deadline:
+                return verdict or Verdict.CONTINUE
+            gevent.sleep(budget.wake if budget.wake is not None else YIELD_PAUSE)
+
+    def _run_once(self, txn: Any, budget: Budget) -> Verdict | None:
+        """The action's verdict, or None when it asked to run again (act.YIELD)."""
         lua_txn = self.engine.txn_object(txn)
         limits = self.engine.limits
-        run = Run(Context.ACTION, self.label, txn, Budget(limits.session_timeout))
+        run = Run(Context.ACTION, self.label, txn, budget)
         result = runner.run(self.engine.runtime, self.function, run, lua_txn, *self.args,
                             forced_yield=limits.forced_yield)
         if result.outcome is runner.Outcome.TIMEOUT:
@@ -44,6 +69,8 @@ class LuaAction:
         if result.outcome is runner.Outcome.DONE or txn.done:
             return Verdict.DONE
         code = result.values[0] if result.values else None
+        if code == YIELD_CODE:
+            return None
         return _CODE_VERDICTS.get(code, Verdict.CONTINUE) if isinstance(code, int) else Verdict.CONTINUE
 
     def __repr__(self) -> str:

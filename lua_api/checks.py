@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import lupa.lua54 as lupa
-
 from .errors import LuaApiError
+from .lua54 import lupa
 
 
 def lua_type(value: Any) -> str:

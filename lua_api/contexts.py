@@ -40,6 +40,8 @@ class Budget:
     limit: float = 0.0
     started: float = field(default_factory=time.monotonic)
     blocked: float = 0.0
+    wake: float | None = None
+    """act.wake_time(): how long an action that returned act.YIELD sleeps before it runs again."""
     on_wait: Callable[[], None] | None = None
     """Called as each wait starts: a service sends what it buffered, as an HAProxy applet does when it yields."""
 

@@ -13,9 +13,10 @@ from typing import Any
 import gevent
 
 from . import checks, contexts
+from .cli import RegisteredCli
 from .contexts import Context
 from .errors import LuaApiError
-from .registered import ACTION_KINDS, RegisteredAction, RegisteredService, Registry
+from .registered import ACTION_KINDS, RegisteredService, Registry
 
 LOG_LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
 SLEEP_CONTEXTS = contexts.RUNTIME | contexts.INITIALISATION
@@ -36,7 +37,7 @@ class Core:
             "register_init": self.register_init, "register_task": self.register_task,
             "register_fetches": self.register_fetches, "register_converters": self.register_converters,
             "register_service": self.register_service, "msleep": self.msleep, "sleep": self.sleep,
-            "yield": self.yield_, "set_nice": self.set_nice,
+            "yield": self.yield_, "set_nice": self.set_nice, "register_cli": self.register_cli,
         }
 
     def log(self, level: Any, message: Any) -> None:
@@ -70,7 +71,7 @@ class Core:
                                   f"(expected {', '.join(ACTION_KINDS)})")
         checks.function(function, "register_action", 3)
         count = checks.integer(nb_args, "register_action", 4) if nb_args is not None else 0
-        self.registry.actions[name] = RegisteredAction(name, function, wanted, count)
+        self.registry.add_action(name, function, wanted, count)
 
     def register_init(self, function: Any) -> None:
         contexts.require("core.register_init", BODY_ONLY)
@@ -97,6 +98,17 @@ class Core:
             raise LuaApiError(f"register_service: mode must be 'tcp' or 'http', got '{mode}'")
         function = checks.function(function, "register_service", 3)
         self.registry.services[name] = RegisteredService(name, mode, function)
+
+    def register_cli(self, path: Any, usage: Any, function: Any) -> None:
+        contexts.require("core.register_cli", BODY_ONLY)
+        if checks.lua_type(path) != "table":
+            raise LuaApiError("bad argument #1 to 'register_cli' "
+                              f"(table of words expected, got {checks.lua_type(path)})")
+        words = tuple(checks.string(w, "register_cli", 1) for w in path.values())
+        if not words or len(words) > 5:
+            raise LuaApiError("register_cli: the path must have 1 to 5 words")
+        self.registry.cli.append(RegisteredCli(words, checks.string(usage, "register_cli", 2),
+                                               checks.function(function, "register_cli", 3)))
 
     def msleep(self, milliseconds: Any) -> None:
         self._sleep("core.msleep", checks.number(milliseconds, "msleep", 1) / 1000.0)
@@ -135,3 +147,9 @@ def build(runtime: Any, core: Core) -> Any:
     for level, name in enumerate(LOG_LEVELS):
         table[name] = level
     return table
+
+
+def wake_time(milliseconds: Any) -> None:
+    """act.wake_time(ms): an action that returns act.YIELD runs again after at most this long."""
+    run = contexts.require("act.wake_time", frozenset({Context.ACTION}))
+    run.budget.wake = max(checks.integer(milliseconds, "wake_time", 1), 0) / 1000.0

@@ -12,14 +12,29 @@ from typing import Any
 from luaproxy.worker.custom_metrics import MetricSet
 from luaproxy.worker.samples import (
     PatternLibrary,
-    SampleError,
     SampleRegistry,
     from_native,
-    parse_var_name,
     to_native,
 )
+from luaproxy.worker.samples.vars import DECLARED
 
-from . import applet_http, channel, core, http, map, metrics, runner, samples, socket, txn
+from . import (
+    applet_http,
+    applet_tcp,
+    channel,
+    core,
+    core_extras,
+    http,
+    httpclient,
+    map,
+    metrics,
+    proxy,
+    regex,
+    runner,
+    samples,
+    socket,
+    txn,
+)
 from .checks import lua_type, string
 from .classes import LuaClass
 from .contexts import Context, Run
@@ -47,6 +62,8 @@ class LuaEngine:
                  max_memory: int | None = None, limits: LuaLimits | None = None,
                  metric_set: MetricSet | None = None) -> None:
         self.logger = logger
+        self.info_facts: Any = None
+        """Set by the worker: a callable giving this process's show-info figures for core.get_info()."""
         self.limits = limits or LuaLimits()
         self.library = library
         self.metrics = metric_set if metric_set is not None else MetricSet()
@@ -56,6 +73,7 @@ class LuaEngine:
         self.registry = Registry()
         self.core = core.Core(self.registry, logger)
         self.pattern_updates = map.PatternUpdates(library)
+        self.server_updates = proxy.ServerUpdates(logger)
         lua_globals = self.runtime.globals
         lua_globals.core = core.build(self.runtime, self.core)
         for name, function in self.pattern_updates.functions().items():
@@ -74,10 +92,15 @@ class LuaEngine:
             "StringConverters": LuaClass(self.runtime, "Converters",
                                          samples.converter_functions(sample_registry, True)),
             "HTTP": LuaClass(self.runtime, "HTTP", http.functions(self.runtime), http.ALIASES),
-            "AppletHTTP": LuaClass(self.runtime, "AppletHTTP", applet_http.FUNCTIONS),
+            "AppletHTTP": LuaClass(self.runtime, "AppletHTTP", {**applet_http.FUNCTIONS, **self._applet_vars()}),
+            "AppletTCP": LuaClass(self.runtime, "AppletTCP", {**applet_tcp.FUNCTIONS, **self._applet_vars()}),
             "Socket": LuaClass(self.runtime, "Socket", socket.FUNCTIONS),
             "Map": LuaClass(self.runtime, "Map", map.FUNCTIONS),
             "Metric": LuaClass(self.runtime, "Metric", metrics.FUNCTIONS),
+            "Proxy": LuaClass(self.runtime, "Proxy", proxy.PROXY_FUNCTIONS),
+            "Server": LuaClass(self.runtime, "Server", proxy.server_functions(self.server_updates)),
+            "Listener": LuaClass(self.runtime, "Listener", {}),
+            "HTTPClient": LuaClass(self.runtime, "HTTPClient", httpclient.functions(self.runtime)),
         }
         metric_table = self.runtime.table()
         for kind, create in metrics.constructors(self.metrics, self.classes["Metric"].new).items():
@@ -87,15 +110,43 @@ class LuaEngine:
         done = self.runtime.prelude.done_method(txn_class.metatable, txn.mark_done)
         txn_class.add_lua("done", done)
         txn_class.add_lua("close", done)
+        txn_class.add_lua("reply", self.runtime.prelude.new_reply)
         http_class = self.classes["HTTP"]
         http_class.add_lua("req", self.runtime.table_from({"set_uri": http_class.methods.req_set_uri}))
         map_table = self.runtime.table_from(map.constants())
         map_table.new = self.runtime.func(self._new_map)
         lua_globals.Map = map_table
+        self._install_core_helpers()
         self.runtime.prelude.lazy_parts(self.runtime.table_from({n: c.metatable for n, c in self.classes.items()}),
                                         self.runtime.func(_txn_part), self.runtime.func(self._applet_field))
         self._new_txn = self.classes["TXN"].new
         self._new_applet = self.runtime.prelude.new_applet
+
+    def _install_core_helpers(self) -> None:
+        """haproxy 2.2-2.6's additions to core and act, and the Regex and Concat classes."""
+        lua_globals = self.runtime.globals
+        core_extras.install(self.runtime, lua_globals.core, self.info_facts)
+        lua_globals.core.concat = self.runtime.prelude.new_concat
+        lua_globals.core.done = self.runtime.prelude.core_done
+        lua_globals.core.httpclient = self.runtime.func(lambda: self.classes["HTTPClient"].new(httpclient.new()))
+        lua_globals.act.wake_time = self.runtime.func(core.wake_time)
+        self.classes["Regex"] = LuaClass(self.runtime, "Regex", {
+            "exec": regex.exec_, "match": self._regex_match})
+        lua_globals.Regex = self.runtime.table_from({"new": self.runtime.func(self._new_regex)})
+
+    def attach_proxies(self, proxies: list[Any], listener_counts: dict[str, int]) -> None:
+        """Once the configuration is compiled: core.proxies, core.backends and core.frontends."""
+        core_table = self.runtime.globals.core
+        core_table.proxies, core_table.backends, core_table.frontends = proxy.build_tables(
+            self.runtime, self.classes, proxies, listener_counts)
+
+    def _new_regex(self, pattern: Any, case_sensitive: Any = True) -> tuple[bool, Any]:
+        ok, compiled = regex.compile_regex(pattern, case_sensitive)
+        return (True, self.classes["Regex"].new(compiled)) if ok else (False, compiled)
+
+    def _regex_match(self, compiled: Any, text: Any) -> tuple[bool, Any]:
+        ok, groups = regex.match(compiled, text)
+        return ok, self.runtime.table(*groups)
 
     # Object factories.
 
@@ -116,6 +167,16 @@ class LuaEngine:
         """An AppletHTTP object; its request fields and fetches are built on first use."""
         return self._new_applet(self.classes["AppletHTTP"].metatable, state, txn_state)
 
+    def tcp_applet_object(self, state: Any, txn_state: Any) -> Any:
+        """An AppletTCP object; its fetches and converters are built on first use."""
+        return self._new_applet(self.classes["AppletTCP"].metatable, state, txn_state)
+
+    def _applet_vars(self) -> dict[str, Any]:
+        """set_var/get_var/unset_var of both applet classes: the variables of the applet's transaction."""
+        return {"set_var": lambda applet, *args: self._set_var(applet.txn, *args),
+                "get_var": lambda applet, name: self._get_var(applet.txn, name),
+                "unset_var": lambda applet, name: txn.unset_var(applet.txn, name)}
+
     def _applet_field(self, state: Any, name: str) -> Any:
         return applet_field(self.runtime, state.txn.request, name)
 
@@ -127,16 +188,16 @@ class LuaEngine:
         return http.headers_table(self.runtime, state.request.headers)
 
     def _set_var(self, state: Any, name: Any, value: Any, if_exists: Any = False) -> Any:
-        var = _var_name(name, "set_var")
         smp = from_native(value.encode("latin-1") if isinstance(value, str) else value)
         if smp is None:
             raise LuaApiError(f"bad argument #3 to 'set_var' (unsupported {lua_type(value)} value)")
         if if_exists:
-            return state.vars.set_if_exists(var, smp)
-        return state.vars.set(var, smp)
+            text = string(name, "set_var", 2)
+            return text in DECLARED and state.vars.set_if_exists(text, smp)
+        return state.vars.set(txn.var_name(name, "set_var"), smp)
 
     def _get_var(self, state: Any, name: Any) -> Any:
-        smp = state.vars.get(_var_name(name, "get_var"))
+        smp = state.vars.get(txn.var_name(name, "get_var"))
         return None if smp is None else to_native(smp)
 
     # Running Lua.
@@ -165,14 +226,6 @@ class LuaEngine:
         what = "execution timeout" if result.outcome is runner.Outcome.TIMEOUT else "runtime error"
         self.logger.alert(f"{label}: {what}: {result.error}")
         return None
-
-
-def _var_name(name: Any, function: str) -> Any:
-    text = string(name, function, 2)
-    try:
-        return parse_var_name(text)
-    except SampleError as exc:
-        raise LuaApiError(f"bad argument #2 to '{function}' ({exc})") from None
 
 
 def _txn_part(state: Any, name: str) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from luaproxy.worker.samples import Method, PatternLibrary, Sample, SampleError, SampleType, cast
+from luaproxy.worker.samples.conv_string import expand_template
 
 from . import checks
 from .errors import LuaApiError
@@ -19,8 +20,12 @@ METHODS = (Method.FOUND, Method.BOOL, Method.INT, Method.IP, Method.BIN, Method.
            Method.SUB, Method.DIR, Method.DOM, Method.END, Method.REG)
 
 
+REGM = len(METHODS)
+"""Map._regm: a regex map whose value may use the match's groups (\\1), as map_regm does."""
+
+
 def constants() -> dict[str, int]:
-    table: dict[str, int] = {}
+    table: dict[str, int] = {"regm": REGM, "_regm": REGM}
     for number, method in enumerate(METHODS):
         table[method.value] = number
         table[f"_{method.value}"] = number
@@ -28,11 +33,12 @@ def constants() -> dict[str, int]:
 
 
 class MapState:
-    __slots__ = ("index", "method", "ref")
+    __slots__ = ("index", "method", "ref", "substitute")
 
-    def __init__(self, ref: Any, method: Method) -> None:
+    def __init__(self, ref: Any, method: Method, substitute: bool = False) -> None:
         self.ref = ref
         self.method = method
+        self.substitute = substitute
         self.index = ref.index(method, False, SampleType.STR)
 
     def __repr__(self) -> str:
@@ -42,9 +48,11 @@ class MapState:
 def new(library: PatternLibrary, file: Any, method: Any) -> MapState:
     path = checks.string(file, "new", 1)
     number = checks.integer(method, "new", 2)
-    if not 0 <= number < len(METHODS):
+    if not 0 <= number <= REGM:
         raise LuaApiError(f"bad argument #2 to 'new' (unknown match method {number})")
     try:
+        if number == REGM:
+            return MapState(library.load_map(path), Method.REG, substitute=True)
         return MapState(library.load_map(path), METHODS[number])
     except SampleError as exc:
         raise LuaApiError(f"Map.new: {exc}") from None
@@ -54,6 +62,9 @@ def _lookup(state: MapState, key: Any, name: str) -> str | None:
     smp = cast(Sample(SampleType.STR, checks.string(key, name, 2)), state.method.input_type)
     if smp is None:
         return None
+    if state.substitute:
+        found = state.index.search(smp.value, state.ref.curr_ver)
+        return None if found is None else expand_template(found[0].value or "", found[1])
     entry = state.ref.lookup(state.index, smp.value)
     return None if entry is None else (entry.value or "")
 

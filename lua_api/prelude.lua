@@ -5,6 +5,7 @@ local pcall, xpcall, error, tostring, type = pcall, xpcall, error, tostring, typ
 local rawget, rawset, getmetatable, setmetatable = rawget, rawset, getmetatable, setmetatable
 local pairs, ipairs = pairs, ipairs
 local traceback, sethook = debug.traceback, debug.sethook
+local concat = table.concat
 
 local prelude = {}
 
@@ -12,10 +13,21 @@ local prelude = {}
 local DONE = setmetatable({}, {__tostring = function() return "txn:done()" end})
 prelude.DONE = DONE
 
+-- The error object of core.done(data): the runner returns data as the run's value.
+local EXIT = {__tostring = function() return "core.done()" end}
+
+local function unwinding(err)
+  return err == DONE or getmetatable(err) == EXIT
+end
+
+function prelude.core_done(data)
+  error(setmetatable({data}, EXIT), 0)
+end
+
 local function check(ok, ...)
   if ok then return ... end
   local err = ...
-  if err == DONE then error(DONE, 0) end
+  if unwinding(err) then error(err, 0) end
   error(tostring(err), 2)
 end
 
@@ -47,22 +59,138 @@ function prelude.new(mt, state)
   return setmetatable({[0] = state}, mt)
 end
 
--- done(): mark the transaction and unwind to the runner.
+-- Reply objects (txn:reply()): plain tables with status, reason, headers and
+-- body fields, as HAProxy's are, so scripts may also set the fields directly.
+local reply_methods = {}
+local reply_mt = {__name = "Reply", __index = reply_methods}
+
+local function checkreply(self, name)
+  if getmetatable(self) ~= reply_mt then
+    error(("bad argument #1 to '%s' (Reply expected, got %s); call it with ':'"):format(name, type(self)), 3)
+  end
+end
+
+local function checkstring(value, name, position)
+  local t = type(value)
+  if t ~= "string" and t ~= "number" then
+    error(("bad argument #%d to '%s' (string expected, got %s)"):format(position, name, t), 3)
+  end
+  return tostring(value)
+end
+
+function reply_methods.set_status(self, status, reason)
+  checkreply(self, "set_status")
+  local code = math.tointeger(status)
+  if code == nil then
+    error(("bad argument #2 to 'set_status' (number expected, got %s)"):format(type(status)), 2)
+  end
+  self.status = code
+  self.reason = reason ~= nil and checkstring(reason, "set_status", 3) or nil
+end
+
+function reply_methods.add_header(self, name, value)
+  checkreply(self, "add_header")
+  name, value = checkstring(name, "add_header", 2), checkstring(value, "add_header", 3)
+  local values = self.headers[name]
+  if values == nil then
+    values = {}
+    self.headers[name] = values
+  end
+  values[#values + 1] = value
+end
+
+function reply_methods.del_header(self, name)
+  checkreply(self, "del_header")
+  self.headers[checkstring(name, "del_header", 2)] = nil
+end
+
+function reply_methods.set_body(self, body)
+  checkreply(self, "set_body")
+  self.body = checkstring(body, "set_body", 2)
+end
+
+function prelude.new_reply(_, init)
+  local reply = setmetatable({status = 200, headers = {}, body = ""}, reply_mt)
+  if init == nil then return reply end
+  if type(init) ~= "table" then
+    error(("bad argument #2 to 'reply' (table expected, got %s)"):format(type(init)), 2)
+  end
+  if init.status ~= nil then reply:set_status(init.status, init.reason) end
+  for name, values in pairs(init.headers or {}) do
+    if type(values) == "table" then
+      for _, value in ipairs(values) do reply:add_header(name, value) end
+    else
+      reply:add_header(name, values)
+    end
+  end
+  if init.body ~= nil then reply:set_body(init.body) end
+  return reply
+end
+
+-- A reply table flattened for Python: status, reason, {name, value, name, value...}, body.
+local function flatten_reply(reply)
+  if type(reply) ~= "table" then
+    error(("bad argument #2 to 'done' (table expected, got %s)"):format(type(reply)), 3)
+  end
+  local flat = {}
+  for name, values in pairs(reply.headers or {}) do
+    if type(values) ~= "table" then values = {values} end
+    for _, value in ipairs(values) do
+      flat[#flat + 1] = tostring(name)
+      flat[#flat + 1] = tostring(value)
+    end
+  end
+  return math.tointeger(reply.status) or 200, reply.reason, flat, tostring(reply.body or "")
+end
+
+-- Concat objects (core.concat()): the parts kept in a Lua array, joined once by dump().
+local concat_methods = {}
+local concat_mt = {__name = "Concat", __index = concat_methods}
+concat_mt.__tostring = function(self) return "Concat object: " .. tostring(rawget(self, 0)):gsub("^table: ", "") end
+
+function concat_methods.add(self, text)
+  if getmetatable(self) ~= concat_mt then
+    error(("bad argument #1 to 'add' (Concat expected, got %s); call it with ':'"):format(type(self)), 2)
+  end
+  local parts = rawget(self, 0)
+  parts[#parts + 1] = checkstring(text, "add", 2)
+end
+
+function concat_methods.dump(self)
+  if getmetatable(self) ~= concat_mt then
+    error(("bad argument #1 to 'dump' (Concat expected, got %s); call it with ':'"):format(type(self)), 2)
+  end
+  return concat(rawget(self, 0))
+end
+
+function prelude.new_concat()
+  return setmetatable({[0] = {}}, concat_mt)
+end
+
+-- done([reply]): keep the reply, mark the transaction and unwind to the runner.
 function prelude.done_method(mt, mark)
-  return function(self)
-    if getmetatable(self) == mt then pcall(mark, rawget(self, 0)) end
+  return function(self, reply)
+    if getmetatable(self) == mt then
+      if reply ~= nil then
+        pcall(mark, rawget(self, 0), flatten_reply(reply))
+      else
+        pcall(mark, rawget(self, 0))
+      end
+    end
     error(DONE, 0)
   end
 end
 
 local function handler(err)
-  if err == DONE then return DONE end
+  if unwinding(err) then return err end
   return traceback(tostring(err), 2)
 end
 
 local function outcome(ok, ...)
   if ok then return "ok", ... end
-  if (...) == DONE then return "done" end
+  local err = ...
+  if err == DONE then return "done" end
+  if getmetatable(err) == EXIT then return "ok", err[1] end
   return "error", ...
 end
 
@@ -133,8 +261,11 @@ function prelude.lazy_parts(classes, part_of, applet_field)
   for _, name in ipairs({"method", "path", "qs", "version", "length", "headers"}) do
     applet_makers[name] = function(self) return applet_field(rawget(self, 0), name) end
   end
+  local tcp_applet_makers = {}
+  for key, class in pairs(samples) do tcp_applet_makers[key] = applet_makers[key] end
   lazy_index(classes.TXN, txn_makers)
   lazy_index(classes.AppletHTTP, applet_makers)
+  lazy_index(classes.AppletTCP, tcp_applet_makers)
 end
 
 function prelude.new_applet(mt, state, txn_state)

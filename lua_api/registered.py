@@ -11,10 +11,22 @@ ACTION_KINDS = ("tcp-req", "tcp-res", "http-req", "http-res")
 
 @dataclass(slots=True)
 class RegisteredAction:
+    """One action name; each kind keeps the function (and argument count) last registered for it,
+    so registering a name for {"http-req"} and again for {"http-res"} keeps both, as HAProxy does."""
+
     name: str
-    function: Any
-    kinds: tuple[str, ...]
-    nb_args: int = 0
+    by_kind: dict[str, tuple[Any, int]] = field(default_factory=dict)
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(self.by_kind)
+
+    @property
+    def nb_args(self) -> int:
+        return max((count for _, count in self.by_kind.values()), default=0)
+
+    def for_kind(self, kind: str) -> tuple[Any, int] | None:
+        return self.by_kind.get(kind)
 
 
 @dataclass(slots=True)
@@ -33,8 +45,15 @@ class Registry:
     converters: dict[str, Any] = field(default_factory=dict)
     services: dict[str, RegisteredService] = field(default_factory=dict)
     inits: list[Any] = field(default_factory=list)
+    cli: list[Any] = field(default_factory=list)
+    """core.register_cli commands (lua_api.cli.RegisteredCli), in registration order."""
     tasks: list[tuple[Any, tuple[Any, ...]]] = field(default_factory=list)
     task_starter: Callable[[Any, tuple[Any, ...]], None] | None = None
+
+    def add_action(self, name: str, function: Any, kinds: tuple[str, ...], nb_args: int) -> None:
+        action = self.actions.setdefault(name, RegisteredAction(name))
+        for kind in kinds:
+            action.by_kind[kind] = (function, nb_args)
 
     def add_task(self, function: Any, args: tuple[Any, ...]) -> None:
         """Before the workers run, remember the task; inside a worker, start it now."""

@@ -11,9 +11,8 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-import lupa.lua54 as lupa
-
 from .errors import LuaApiError
+from .lua54 import default_paths, lupa
 
 LuaError = lupa.LuaError
 LuaSyntaxError = lupa.LuaSyntaxError
@@ -38,6 +37,8 @@ class LuaRuntime:
         )
         self.globals = self.lua.globals()
         self.globals.python = None
+        for kind, value in default_paths().items():
+            self.globals.package[kind] = value
         source = resources.files(__package__).joinpath("prelude.lua").read_text()
         self.prelude = self.globals.load(source, "=luaproxy")()
         self.run_in_coroutine = self.prelude.run

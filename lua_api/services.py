@@ -6,6 +6,7 @@ from typing import Any
 
 from . import runner
 from .applet_http import AppletState
+from .applet_tcp import TcpAppletState
 from .contexts import Budget, Context, Run
 from .http import headers_table
 
@@ -24,6 +25,22 @@ class LuaHttpService:
         if result.outcome in (runner.Outcome.ERROR, runner.Outcome.TIMEOUT):
             what = "execution timeout" if result.outcome is runner.Outcome.TIMEOUT else "runtime error"
             self.engine.logger.alert(f"Lua applet http '{self.name}': {what}: {result.error}")
+
+
+class LuaTcpService:
+    """``tcp-request content use-service lua.NAME``: the function gets an AppletTCP."""
+
+    def __init__(self, engine: Any, name: str, function: Any) -> None:
+        self.engine, self.name, self.function = engine, name, function
+
+    def __call__(self, txn: Any) -> None:
+        applet = self.engine.tcp_applet_object(TcpAppletState(txn), txn)
+        budget = Budget(self.engine.limits.service_timeout)
+        result = runner.run(self.engine.runtime, self.function, Run(Context.SERVICE, self.name, txn, budget),
+                            applet, forced_yield=self.engine.limits.forced_yield)
+        if result.outcome in (runner.Outcome.ERROR, runner.Outcome.TIMEOUT):
+            what = "execution timeout" if result.outcome is runner.Outcome.TIMEOUT else "runtime error"
+            self.engine.logger.alert(f"Lua applet tcp '{self.name}': {what}: {result.error}")
 
 
 def applet_field(runtime: Any, request: Any, name: str) -> Any:

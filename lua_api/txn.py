@@ -9,9 +9,19 @@ from __future__ import annotations
 from typing import Any
 
 from luaproxy.worker.access_log import lua_log
+from luaproxy.worker.http.pages import Reply
+from luaproxy.worker.samples import SampleError, parse_var_name
 
 from . import checks
 from .errors import LuaApiError
+
+
+def var_name(name: Any, function: str) -> Any:
+    text = checks.string(name, function, 2)
+    try:
+        return parse_var_name(text)
+    except SampleError as exc:
+        raise LuaApiError(f"bad argument #2 to '{function}' ({exc})") from None
 
 
 def log(txn: Any, level: Any, message: Any) -> None:
@@ -58,8 +68,29 @@ def set_mark(txn: Any, mark: Any) -> None:
     txn.set_mark(checks.integer(mark, "set_mark", 2))
 
 
-def mark_done(txn: Any) -> None:
+def mark_done(txn: Any, status: int | None = None, reason: str | None = None, headers: Any = None,
+              body: str = "") -> None:
+    """txn:done([reply]): the reply (HTTP only, as in HAProxy) goes out instead of the response."""
     txn.done = True
+    if status is not None and txn.http_mode:
+        flat = [str(v) for v in headers.values()] if headers is not None else []
+        payload = body.encode("latin-1")
+        fields = [(name.lower(), value) for name, value in zip(flat[::2], flat[1::2], strict=True)
+                  if name.lower() not in ("content-length", "transfer-encoding")]
+        fields.append(("content-length", str(len(payload))))
+        txn.reply = Reply(status, fields, payload, reason=reason)
+
+
+def unset_var(txn: Any, name: Any) -> None:
+    txn.vars.unset(var_name(name, "unset_var"))
+
+
+def set_priority_class(txn: Any, value: Any) -> None:
+    txn.priority_class = min(max(checks.integer(value, "set_priority_class", 2), -2047), 2047)
+
+
+def set_priority_offset(txn: Any, value: Any) -> None:
+    txn.priority_offset = min(max(checks.integer(value, "set_priority_offset", 2), -524287), 524287)
 
 
 FUNCTIONS = {
@@ -74,4 +105,7 @@ FUNCTIONS = {
     "set_loglevel": set_loglevel,
     "set_tos": set_tos,
     "set_mark": set_mark,
+    "unset_var": unset_var,
+    "set_priority_class": set_priority_class,
+    "set_priority_offset": set_priority_offset,
 }

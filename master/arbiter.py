@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from luaproxy.worker import stats
+from luaproxy.worker.backend.state import QuietLogger, ServerChange, change_server, find_server
 from luaproxy.worker.control_agent import ControlAgent
 from luaproxy.worker.custom_metrics import MetricSet
 from luaproxy.worker.process import Worker, WorkerSpec
@@ -34,7 +35,7 @@ from .control.fanout import Fanout, Outcome
 from .control.link import Link
 from .management import formats
 from .management.addresses import SocketSpec
-from .management.commands import MASTER_COMMANDS, STATS_COMMANDS
+from .management.commands import MASTER_COMMANDS, STATS_COMMANDS, with_lua_commands
 from .management.pending import Pending
 from .management.server import ManagementServer
 from .reload import Generation
@@ -94,8 +95,9 @@ class Arbiter:
         os.set_blocking(self.pipe_w, False)
         self.selector.register(self.pipe_r, selectors.EVENT_READ, self._drain_pipe)
         timeout = generation.settings.stats_timeout
-        self.stats_server = ManagementServer(self.selector, self, STATS_COMMANDS, timeout)
-        self.master_server = ManagementServer(self.selector, self, MASTER_COMMANDS, timeout, routed=STATS_COMMANDS)
+        commands = with_lua_commands(STATS_COMMANDS, generation.engine)
+        self.stats_server = ManagementServer(self.selector, self, commands, timeout)
+        self.master_server = ManagementServer(self.selector, self, MASTER_COMMANDS, timeout, routed=commands)
 
     @property
     def nbproc(self) -> int:
@@ -213,6 +215,7 @@ class Arbiter:
         except OSError as exc:
             self.logger.alert(f"Reload: cannot bind a management socket ({exc.strerror}); keeping the others")
         self.generation, self.listening, self.store = generation, listening, store
+        self.stats_server.table = self.master_server.routed = with_lua_commands(STATS_COMMANDS, generation.engine)
         self.make_spec = self.spec_factory(generation, listening)
         self.retired_sockets += unused
         self.number += 1
@@ -271,7 +274,7 @@ class Arbiter:
         spec = self.make_spec(index)
         master_end, worker_end = socket.socketpair()
         spec.control = ControlAgent(worker_end, self.generation.library, self.generation.engine.pattern_updates,
-                                    spec.context)
+                                    spec.context, self.generation.engine.server_updates)
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -439,6 +442,8 @@ class Arbiter:
             self.fanout.reply(handle.pid, message.get("seq", 0), payload, message.get("error"))
         elif kind == "publish":
             self.on_publish(handle, PatternChange.from_wire(message["change"]))
+        elif kind == "server-publish":
+            self.spread_server(ServerChange.from_wire(message["change"]), handle)
         elif kind == "stats-all":
             seq = message.get("seq")
             self.collect_stats().on_done(lambda snapshots: self._send(handle, {
@@ -459,6 +464,22 @@ class Arbiter:
         self.map_updates.add(1, {"kind": change.kind, "source": "lua"})
         for handle in self.live_workers():
             self._send(handle, {"t": "change", "seq": 0, "change": change.to_wire()})
+
+    def spread_server(self, change: ServerChange, origin: WorkerHandle | None = None) -> str | None:
+        """A server change: applied to the master's proxies (which respawned workers inherit), then sent to
+        every live worker but *origin*, which made it. Returns HAProxy's text about it (an error if refused)."""
+        if origin is not None and origin.generation != self.number:
+            return None
+        found = find_server(self.generation.proxies, change.backend, change.server)
+        if found is None:
+            return "No such server."
+        result = change_server(*found, change, QuietLogger() if origin is not None else self.logger,
+                               "stats socket command")
+        if result.applied:
+            for handle in self.live_workers():
+                if handle is not origin:
+                    self._send(handle, {"t": "server-change", "change": change.to_wire()})
+        return result.text
 
     # What the management commands need (management.commands.Supervisor).
 

@@ -12,7 +12,7 @@ from typing import Any
 from luaproxy.lua_api.actions import LuaAction
 from luaproxy.lua_api.engine import LuaEngine
 from luaproxy.lua_api.errors import LuaApiError
-from luaproxy.lua_api.services import LuaHttpService
+from luaproxy.lua_api.services import LuaHttpService, LuaTcpService
 from luaproxy.worker.exporter import PrometheusExporter
 from luaproxy.worker.rules.errors import RuleError
 from luaproxy.worker.rules.verdict import Verdict
@@ -125,13 +125,14 @@ class CompileEnv:
             raise RuleError(f"'lua.{name}' is not a registered Lua action.",
                             did_you_mean(name, self.engine.registry.actions) or
                             "Register it with core.register_action() in a lua-load file.")
-        if kind not in registered.kinds:
+        entry = registered.for_kind(kind)
+        if entry is None:
             raise RuleError(f"Lua action 'lua.{name}' is registered for {', '.join(registered.kinds)}, "
                             f"not for {kind}.", "Add the kind to its core.register_action() call.")
-        if len(args) < registered.nb_args:
-            raise RuleError(f"Lua action 'lua.{name}' expects {registered.nb_args} argument(s), "
-                            f"got {len(args)}.")
-        return LuaAction(self.engine, name, registered.function, args)
+        function, nb_args = entry
+        if len(args) < nb_args:
+            raise RuleError(f"Lua action 'lua.{name}' expects {nb_args} argument(s), got {len(args)}.")
+        return LuaAction(self.engine, name, function, args)
 
     def lua_function_action(self, name: str, args: tuple[str, ...]) -> LuaAction:
         function = self.engine.global_function(name)
@@ -155,3 +156,16 @@ class CompileEnv:
             raise RuleError(f"Lua service '{name}' is a {registered.mode} service; http-request needs an "
                             "http one.")
         return LuaHttpService(self.engine, registered.name, registered.function)
+
+    def tcp_service(self, name: str) -> Any:
+        if not name.startswith("lua."):
+            raise RuleError(f"unknown service '{name}'.", "Use lua.<name> (core.register_service(name, 'tcp', fn)).")
+        registered = self.engine.registry.services.get(name[4:])
+        if registered is None:
+            raise RuleError(f"'{name}' is not a registered Lua service.",
+                            did_you_mean(name[4:], self.engine.registry.services) or
+                            "Register it with core.register_service() in a lua-load file.")
+        if registered.mode != "tcp":
+            raise RuleError(f"Lua service '{name}' is an {registered.mode} service; tcp-request content needs a "
+                            "tcp one.", "Use 'http-request use-service' for an http service.")
+        return LuaTcpService(self.engine, registered.name, registered.function)

@@ -75,7 +75,9 @@ def load(paths: list[str], logger: object) -> Generation:
     sockets = _collect(errors, lambda: stats_sockets(settings))
     if errors:
         raise ConfigErrors(errors)
-    return Generation(files, settings, config, engine, library, proxies, sockets, proc_vars)
+    generation = Generation(files, settings, config, engine, library, proxies, sockets, proc_vars)
+    engine.attach_proxies(proxies, {p.name: len(binds) for p, binds in generation.frontends})
+    return generation
 
 
 def _collect(errors: list[ConfigError], step: Any) -> Any:

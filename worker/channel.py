@@ -15,10 +15,12 @@ from collections.abc import Callable
 from gevent.event import Event
 
 Sink = Callable[[bytes], None]
+MAXREWRITE = 1024
+"""tune.maxrewrite's default: the part of a buffer kept free for rewrites."""
 
 
 class Channel:
-    __slots__ = ("_changed", "bufsize", "forwarding", "input", "input_closed", "name", "output",
+    __slots__ = ("_changed", "bufsize", "forwarding", "http", "input", "input_closed", "name", "output",
                  "readable", "sink")
 
     def __init__(self, name: str, bufsize: int) -> None:
@@ -29,6 +31,8 @@ class Channel:
         self.input_closed = False
         self.forwarding = False
         self.readable = True
+        self.http = False
+        """In HTTP mode the bytes live in the HTTP message: Lua may only ask about sizes and state."""
         self.sink: Sink | None = None
         self._changed: Event | None = None
 
@@ -70,6 +74,34 @@ class Channel:
             if remaining <= 0 or not self._wait_change(remaining):
                 return False
         return True
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float | None = None) -> bool:
+        """Wait until *condition* holds or the input is closed (Lua's Channel.data/line/forward)."""
+        while not self.input_closed and not condition():
+            if not self._wait_change(timeout):
+                return False
+        return True
+
+    @property
+    def full(self) -> bool:
+        """No more room for input, the rewrite reserve (tune.maxrewrite) kept aside, as HAProxy counts it."""
+        return len(self.input) + len(self.output) >= self.bufsize - min(MAXREWRITE, self.bufsize // 2)
+
+    def insert_input(self, data: bytes, offset: int) -> int:
+        """Insert *data* at *offset* of the input; -1 when it does not fit."""
+        if len(self.input) + len(data) > self.bufsize:
+            return -1
+        self.input[offset:offset] = data
+        self._notify()
+        return len(data)
+
+    def splice_input(self, data: bytes, offset: int, length: int) -> int:
+        """Replace *length* input bytes at *offset* by *data*; -1 when the result does not fit."""
+        if len(self.input) - length + len(data) > self.bufsize:
+            return -1
+        self.input[offset : offset + length] = data
+        self._notify()
+        return len(data)
 
     def take(self, size: int | None = None) -> bytes:
         size = len(self.input) if size is None else min(size, len(self.input))

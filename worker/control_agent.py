@@ -21,16 +21,19 @@ from gevent.queue import Queue
 from luaproxy.master.control import changes, wire
 from luaproxy.master.control.changes import PatternChange
 
+from .backend.state import QuietLogger, ServerChange, change_server, find_server
 from .samples import PatternLibrary, SampleError
 
 STATS_TIMEOUT = 2.0
 
 
 class ControlAgent:
-    def __init__(self, sock: socket.socket, library: PatternLibrary, updates: Any, context: Any) -> None:
+    def __init__(self, sock: socket.socket, library: PatternLibrary, updates: Any, context: Any,
+                 server_updates: Any = None) -> None:
         self.sock: Any = sock
         self.library = library
         self.updates = updates  # the Lua engine's PatternUpdates: its publish hook is ours
+        self.server_updates = server_updates  # the Lua engine's ServerUpdates: likewise
         self.context = context
         self.outbox: Queue[bytes] = Queue()
         self.waiting: dict[int, AsyncResult] = {}
@@ -40,6 +43,8 @@ class ControlAgent:
         """In the worker, after the listeners started: read, write, and tell the master we serve."""
         self.sock = gsocket.socket(fileno=self.sock.detach())
         self.updates.publish = self.publish
+        if self.server_updates is not None:
+            self.server_updates.publish = self.publish_server
         self.context.stats_source = self.all_stats
         gevent.spawn(self._write)
         gevent.spawn(self._read)
@@ -51,6 +56,10 @@ class ControlAgent:
     def publish(self, operation: str, file: str, key: str, value: str | None) -> None:
         """A Lua (or http-request) map/ACL change made here: the master spreads it."""
         self.send({"t": "publish", "change": changes.lua_change(operation, file, key, value).to_wire()})
+
+    def publish_server(self, change: ServerChange) -> None:
+        """A server change made here (Lua): the master applies it and passes it to the other workers."""
+        self.send({"t": "server-publish", "change": change.to_wire()})
 
     def all_stats(self) -> list[dict[str, Any]]:
         """Every worker's snapshot, through the master (this worker's alone if the master is slow)."""
@@ -90,12 +99,20 @@ class ControlAgent:
         kind = message.get("t")
         if kind == "change":
             self.send(self.apply(message))
+        elif kind == "server-change":
+            self.apply_server(ServerChange.from_wire(message["change"]))
         elif kind == "stats":
             self.send({"t": "stats", "seq": message["seq"], "data": self.context.snapshot()})
         elif kind == "stats-all":
             waiting = self.waiting.get(message["seq"])
             if waiting is not None:
                 waiting.set(message["data"])
+
+    def apply_server(self, change: ServerChange) -> None:
+        """Another process made and logged this change: apply it quietly."""
+        found = find_server(self.context.all_proxies, change.backend, change.server)
+        if found is not None:
+            change_server(*found, change, QuietLogger())
 
     def apply(self, message: wire.Message) -> wire.Message:
         try:

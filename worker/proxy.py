@@ -79,8 +79,12 @@ class Server:
     check_duration: int | None = None
     check_failures: int = 0
     check_downs: int = 0
+    initial_weight: int = -1
+    """The configured weight: ``set weight N%`` is relative to it."""
 
     def __post_init__(self) -> None:
+        if self.initial_weight < 0:
+            self.initial_weight = self.weight
         if self.disabled:
             self.admin_state = "MAINT"
 

@@ -34,6 +34,8 @@ class Transaction:
         "loglevel",
         "lua",
         "nice",
+        "priority_class",
+        "priority_offset",
         "priv",
         "process",
         "proxies",
@@ -85,6 +87,8 @@ class Transaction:
         self.priv = None
         self.done = False
         self.nice = 0
+        self.priority_class = 0
+        self.priority_offset = 0
         self.loglevel: int | None = None
         self.default_loglevel = 6
         self.vars = variables

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from luaproxy.lua_api import cli as lua_cli
 from luaproxy.worker import stats
 from luaproxy.worker.samples import PatternRef, SampleError
 
@@ -406,3 +407,14 @@ MASTER_COMMANDS = CommandTable([
     Command(("reload",), "reload", "reload haproxy", OPERATOR, reload),
     Command(("show", "proc"), "show proc", "show processes status", USER, show_proc),
 ])
+
+
+def with_lua_commands(table: CommandTable, engine: Any) -> CommandTable:
+    """*table* plus the commands the Lua files registered with core.register_cli (operator level, as HAProxy)."""
+    def handler(command: Any) -> Handler:
+        def run(sup: Supervisor, session: Session, args: list[str], payload: str | None) -> Reply:
+            return lua_cli.run_command(engine, command, [*command.path, *args], payload)
+        return run
+
+    lua = [Command(c.path, c.usage, "", OPERATOR, handler(c)) for c in engine.registry.cli]
+    return CommandTable([*table.commands, *lua]) if lua else table

@@ -16,7 +16,8 @@ from luaproxy.worker.samples import MatchReport, PatternRef
 
 
 def help_line(usage: str, text: str) -> str:
-    return f"  {usage:<40}: {text}\n"
+    """One help line; without a text, the usage alone (a Lua command's, as haproxy 2.6 prints it)."""
+    return f"  {usage:<40}: {text}\n" if text else f"  {usage}\n"
 
 
 # --- maps and ACLs --------------------------------------------------------------------------------

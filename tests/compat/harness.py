@@ -45,7 +45,7 @@ def run_case(case: Case, program: str, directory: Path, echo: EchoServer) -> byt
     if case.lua:
         (work / "case.lua").write_text(textwrap.dedent(case.lua).lstrip())
     config = work / "case.cfg"
-    config.write_text(textwrap.dedent(case.config).lstrip().format(port=port, echo=echo.port))
+    config.write_text(textwrap.dedent(case.config).lstrip().format(port=port, port2=free_port(), echo=echo.port))
     with open(work / "stderr.log", "wb") as stderr:
         proc = subprocess.Popen(_command(program, config), cwd=work, stdout=subprocess.DEVNULL, stderr=stderr)
     try:

@@ -88,6 +88,17 @@ def test_registrations(engine, tmp_path):
     assert len(reg.inits) == 1 and reg.tasks[0][1] == ("arg",)
 
 
+def test_one_action_name_per_kind_keeps_both(engine, tmp_path):
+    run_body(engine, tmp_path, """
+        core.register_action("both", {"http-req"}, function(txn) return 1 end)
+        core.register_action("both", {"http-res"}, function(txn) return 2 end, 1)
+    """)
+    action = engine.registry.actions["both"]
+    assert action.kinds == ("http-req", "http-res")
+    assert action.for_kind("http-req")[0]() == 1 and action.for_kind("http-res")[0]() == 2
+    assert action.for_kind("http-res")[1] == 1 and action.for_kind("tcp-req") is None
+
+
 @pytest.mark.parametrize(("code", "message"), [
     ('core.register_action("a", {"tcp-request"}, function() end)', "unknown action kind 'tcp-request'"),
     ('core.register_action("a", "tcp-req", function() end)', "table of action kinds expected"),

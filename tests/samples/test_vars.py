@@ -79,10 +79,15 @@ def test_set_var_conditions(conditions: tuple[str, ...], old: object, new: objec
 
 
 def test_set_if_exists_for_lua() -> None:
+    """haproxy 2.6: ifexist sets a name the configuration used; a proc. variable is only updated."""
     variables = Vars()
-    assert not variables.set_if_exists("txn.v", Sample(T.SINT, 1))
-    variables.set("txn.v", Sample(T.SINT, 0))
-    assert variables.set_if_exists("txn.v", Sample(T.SINT, 1))
+    assert not variables.set_if_exists("txn.undeclared_v", Sample(T.SINT, 1))
+    parse_var_name("txn.declared_v")
+    assert variables.set_if_exists("txn.declared_v", Sample(T.SINT, 1))
+    parse_var_name("proc.declared_v")
+    assert not variables.set_if_exists("proc.declared_v", Sample(T.SINT, 1))
+    variables.set("proc.declared_v", Sample(T.SINT, 0))
+    assert variables.set_if_exists("proc.declared_v", Sample(T.SINT, 1))
 
 
 @pytest.mark.parametrize("name", ["foo", "txn", "txn.", "nope.x", "txn.a-b", "txn.a b"])

@@ -43,7 +43,7 @@ class HealthChecker:
 
     def _watch(self, proxy: Any, server: Server) -> None:
         while True:
-            if server.admin_state != AdminState.MAINT:
+            if server.check and server.admin_state != AdminState.MAINT:
                 apply_check_result(proxy, server, run_check(proxy, server), self.logger)
             gevent.sleep(next_interval(server))
 

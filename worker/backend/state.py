@@ -10,7 +10,9 @@ checked against haproxy 2.6 output.
 
 from __future__ import annotations
 
+import ipaddress
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -220,3 +222,134 @@ def _on_backup(active: int, backup: int) -> str:
 def _alert_if_empty(proxy: Any, logger: Any, before: int) -> None:
     if before and not sum(counts(proxy.servers)):
         logger.alert(f"backend '{proxy.name}' has no server available!")
+
+
+# --- runtime changes from Lua (Server:set_*) and the management socket (set server ...) ----------
+
+
+@dataclass(frozen=True, slots=True)
+class ServerChange:
+    """One runtime change to a server, as it travels worker → master → every worker.
+
+    ``op`` is one of SERVER_OPS; ``value`` its argument (a state name, a weight
+    string, an address...).  Plain data, so it crosses the control socket.
+    """
+
+    backend: str
+    server: str
+    op: str
+    value: str = ""
+    port: str = ""
+
+    def to_wire(self) -> dict[str, str]:
+        return {"backend": self.backend, "server": self.server, "op": self.op, "value": self.value,
+                "port": self.port}
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> ServerChange:
+        return cls(data["backend"], data["server"], data["op"], data.get("value", ""), data.get("port", ""))
+
+
+SERVER_OPS = ("state", "weight", "maxconn", "addr", "health", "check", "agent")
+MAX_WEIGHT = 256
+
+
+class QuietLogger:
+    """For a change another process already logged: the state moves, nothing is written twice."""
+
+    def warning(self, message: str) -> None:
+        return
+
+    alert = notice = info = warning
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeResult:
+    """What a server change did: whether it applied, and HAProxy's text about it (an error when refused,
+    the "IP changed from ..." notice for an address), without its trailing newline."""
+
+    applied: bool
+    text: str | None = None
+
+
+def change_server(proxy: Any, server: Server, change: ServerChange, logger: Any, source: str = "Lua script",
+                  now: float | None = None) -> ChangeResult:
+    """Apply *change*, or refuse it with HAProxy's error text and change nothing.
+
+    The one place where a runtime change to a server happens, for Lua's Server
+    methods and the management socket's ``set server``/``enable``/``disable``
+    commands alike, in the master's copy and in every worker's.  *source* names
+    the requester in the address notice ('Lua script', 'stats socket command').
+    """
+    op, value = change.op, change.value
+    if op == "state":
+        states = {"ready": AdminState.READY, "drain": AdminState.DRAIN, "maint": AdminState.MAINT}
+        if value not in states:
+            return ChangeResult(False, "'set server <srv> state' expects 'ready', 'drain' and 'maint'.")
+        set_admin(proxy, server, states[value], logger, now)
+    elif op == "weight":
+        weight = _parse_weight(server, value)
+        if isinstance(weight, str):
+            return ChangeResult(False, weight)
+        server.weight = weight
+    elif op == "maxconn":
+        if not value.isdigit():
+            return ChangeResult(False, "Integer value expected for maxconn.")
+        server.maxconn = int(value)
+    elif op == "addr":
+        return _set_addr(server, value, change.port, source)
+    elif op == "health":
+        if value not in ("up", "down", "nolb", "stopping"):
+            return ChangeResult(False, "'set server <srv> health' expects 'up', 'stopping', or 'down'.")
+        if value == "down" and server.op_state != OpState.DOWN:
+            set_down(proxy, server, logger, None, now)
+        elif value != "down" and server.op_state != OpState.UP:
+            set_up(proxy, server, logger, None, now)
+    elif op == "check":
+        server.check = value == "enable"
+    elif op != "agent":
+        return ChangeResult(False, f"unknown server operation '{op}'.")
+    return ChangeResult(True)
+
+
+def _parse_weight(server: Server, text: str) -> int | str:
+    """``N`` (0..256) or ``N%`` of the configured weight, as ``set weight`` reads it."""
+    relative = text.endswith("%")
+    digits = text[:-1] if relative else text
+    if not digits.isdigit():
+        return "Empty weight string empty or preceded by garbage"
+    number = int(digits)
+    if relative:
+        return min(server.initial_weight * number // 100, MAX_WEIGHT)
+    if number > MAX_WEIGHT:
+        return "Absolute weight can only be between 0 and 256 inclusive."
+    return number
+
+
+def _set_addr(server: Server, addr: str, port: str, source: str) -> ChangeResult:
+    try:
+        ipaddress.ip_address(addr)
+    except ValueError:
+        return ChangeResult(False, "Could not understand IP address format.")
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        return ChangeResult(False, "Could not understand port format.")
+    notes = []
+    if addr != server.host:
+        notes.append(f"IP changed from '{server.host}' to '{addr}'")
+    if port and int(port) != server.port:
+        notes.append(f"port changed from '{server.port}' to '{port}'")
+    server.host = addr
+    if port:
+        server.port = int(port)
+    text = f"{', '.join(notes)} by '{source}'" if notes else "no need to change the addr"
+    return ChangeResult(True, text)
+
+
+def find_server(proxies: Iterable[Any], backend: str, server: str) -> tuple[Any, Server] | None:
+    """The backend named *backend* and its server named *server*."""
+    for proxy in proxies:
+        if proxy.has_backend and proxy.name == backend:
+            for candidate in proxy.servers:
+                if candidate.name == server:
+                    return proxy, candidate
+    return None

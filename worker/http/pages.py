@@ -60,10 +60,12 @@ class Reply:
     body: bytes = b""
     close: bool = False
     raw: bytes | None = None
+    reason: str | None = None
 
     def head(self) -> ResponseHead:
-        fields = [("content-length", str(len(self.body))), *self.headers]
-        return ResponseHead(self.status, reason(self.status), "HTTP/1.1", Headers(fields))
+        framed = any(name == "content-length" for name, _ in self.headers)
+        fields = self.headers if framed else [("content-length", str(len(self.body))), *self.headers]
+        return ResponseHead(self.status, self.reason or reason(self.status), "HTTP/1.1", Headers(fields))
 
 
 def error_page(status: int) -> Reply:

@@ -265,6 +265,7 @@ class HttpStream:
         head.headers.remove("connection")
         req = Channel("req", self.worker.bufsize)
         res = Channel("res", self.worker.bufsize)
+        req.http = res.http = True
         res.connect(self._send_client)
         txn = Transaction(self.client, self.frontend, req, res, self.worker.logger, self.so_id,
                           self.worker.proxies, self.worker.process, self.session_vars.new_transaction(),
@@ -316,7 +317,8 @@ class HttpStream:
             return False
         try:
             data = self.front.send(Response(reply.head()))
-            data += self.front.send(Data(reply.body)) if reply.body else b""
+            head_only = self.txn is not None and self.txn.request is not None and self.txn.request.method == "HEAD"
+            data += self.front.send(Data(reply.body)) if reply.body and not head_only else b""
             data += self.front.send(EndOfMessage())
         except LocalProtocolError:
             return False

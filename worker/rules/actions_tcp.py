@@ -26,6 +26,8 @@ class ActionEnv(Protocol):
 
     def unset_var(self, name: str) -> Action: ...
 
+    def tcp_service(self, name: str) -> Callable[[Any], None]: ...
+
 
 def _accept(txn: Any) -> Verdict:
     return Verdict.ACCEPT
@@ -50,10 +52,23 @@ def _lua_function(kind: str, args: tuple[str, ...], env: ActionEnv) -> Action:
     return env.lua_function_action(args[0], args[1:])
 
 
+def _use_service(kind: str, args: tuple[str, ...], env: ActionEnv) -> Action:
+    if len(args) != 1:
+        raise RuleError("'use-service' expects a service name.", "Write 'use-service lua.<name>'.")
+    service = env.tcp_service(args[0])
+
+    def use_service(txn: Any) -> Verdict:
+        txn.service = service
+        return Verdict.DONE
+
+    return use_service
+
+
 PARSERS: dict[str, Callable[[str, tuple[str, ...], ActionEnv], Action]] = {
     "accept": _no_args(_accept),
     "reject": _no_args(_reject),
     "lua": _lua_function,
+    "use-service": _use_service,
 }
 
 

@@ -20,6 +20,8 @@ SCOPES = ("proc", "sess", "txn", "req", "res", "check")
 _BAD_CHAR = re.compile(r"[^A-Za-z0-9._]")
 
 Store = dict[str, Sample | None]  # None: a declared ``proc.`` variable without value
+DECLARED: set[str] = set()
+"""Every variable name parsed so far: the configuration's (before the fork) and those Lua has set."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,7 @@ def parse_var_name(text: str) -> VarName:
     bad = _BAD_CHAR.search(rest)
     if bad:
         raise SampleError(f"invalid syntax at char '{rest[bad.start() :]}'")
+    DECLARED.add(text)
     return VarName(scope, text)
 
 
@@ -99,9 +102,15 @@ class Vars:
         store[var.name] = smp
         return True
 
-    def set_if_exists(self, name: str | VarName, smp: Sample) -> bool:
-        """Update a variable only if it is currently set (Lua's set_var with ifexist)."""
-        return self.set(name, smp, ("ifexists",))
+    def set_if_exists(self, name: str, smp: Sample) -> bool:
+        """Lua's set_var with ifexist, as haproxy 2.6: only a name used elsewhere (the configuration) is set,
+        and a proc. variable is only updated, never created."""
+        if name not in DECLARED:
+            return False
+        var = parse_var_name(name)
+        if var.scope == "proc":
+            return self.set(var, smp, ("ifexists",))
+        return self.set(var, smp)
 
     def unset(self, name: str | VarName) -> None:
         """Forget a variable; a ``proc.`` one declared by the configuration stays, without value."""

@@ -61,6 +61,9 @@ class TcpStream:
         client_timeout = self.frontend.timeout("client")
         self.readers.append(gevent.spawn(self._pump, self.client, self.req, "res", client_timeout))
         verdict = self._analyse(self.frontend.ruleset("tcp-request content"), self.req, self.res)
+        if self.txn.service is not None:
+            self._run_service()
+            return
         backend = self.frontend.choose_backend(self.txn) if verdict is Verdict.ACCEPT else None
         if backend is not None and backend is not self.frontend:
             verdict = self._analyse(backend.ruleset("tcp-request content"), self.req, self.res)
@@ -113,6 +116,13 @@ class TcpStream:
         finally:
             other.readable = True
         return Verdict.ERROR if self.aborted else verdict
+
+    def _run_service(self) -> None:
+        """tcp-request content use-service: the service talks to the client through both channels."""
+        self.txn.termination = "LR"
+        service, self.txn.service = self.txn.service, None
+        service(self.txn)
+        self._finish(Verdict.DONE)
 
     def _inspect_delay(self, channel: Channel) -> float:
         proxy = self.frontend if channel is self.req else self.txn.backend

@@ -1,0 +1,182 @@
+"""The Proxy, Server and Listener classes, and core.proxies / backends / frontends.
+
+Reads (names, weights, addresses, statistics) come from this worker's proxies;
+a statistic is this worker's share (``show stat`` on the management socket sums
+every worker's).  A server change (``set_maint``, ``set_weight``...) goes through
+``worker.backend.state.change_server``, the one place the management socket's
+commands use too: applied here at once, then sent to the master (``publish``),
+which applies it to its copy and to every other worker, as map changes travel.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from luaproxy.worker.backend.state import AdminState, ServerChange, change_server, stat_status
+
+from . import checks
+
+
+@dataclass(frozen=True, slots=True)
+class ServerRef:
+    proxy: Any
+    server: Any
+
+    def __repr__(self) -> str:
+        return f"{self.proxy.name}/{self.server.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerRef:
+    proxy: Any
+    name: str
+
+    def __repr__(self) -> str:
+        return f"{self.proxy.name}/{self.name}"
+
+
+class ServerUpdates:
+    """Server changes made from Lua; ``publish`` (set by the worker's control agent) tells the master."""
+
+    def __init__(self, logger: Any) -> None:
+        self.logger = logger
+        self.publish: Any = None
+
+    def apply(self, ref: ServerRef, op: str, value: str = "", port: str = "") -> str | None:
+        change = ServerChange(ref.proxy.name, ref.server.name, op, value, port)
+        result = change_server(ref.proxy, ref.server, change, self.logger)
+        if result.applied and self.publish is not None:
+            self.publish(change)
+        return result.text
+
+
+def _counter_stats(counters: Any) -> dict[str, Any]:
+    return {"scur": counters.current, "smax": counters.max, "stot": counters.total, "bin": counters.bytes_in,
+            "bout": counters.bytes_out, "dreq": counters.denied_req, "dresp": counters.denied_resp,
+            "ereq": counters.failed_req, "econ": counters.conn_errors, "eresp": counters.resp_errors,
+            "wretr": counters.retries, "wredis": counters.redispatches, "lbtot": counters.lb_total,
+            "req_tot": counters.requests, **{f"hrsp_{k}": v for k, v in counters.responses.items()}}
+
+
+def server_stats(ref: ServerRef) -> dict[str, Any]:
+    proxy, server = ref.proxy, ref.server
+    return {"pxname": proxy.name, "svname": server.name, "iid": proxy.id, "sid": server.id, "type": 2,
+            "status": stat_status(server), "weight": server.weight, "act": int(not server.backup),
+            "bck": int(server.backup), "chkfail": server.check_failures, "chkdown": server.check_downs,
+            "lastchg": int(time.monotonic() - server.last_change) if server.last_change else 0,
+            "downtime": int(server.downtime), "qcur": 0, "slim": server.maxconn or None,
+            **_counter_stats(proxy.counters_of(server))}
+
+
+def proxy_stats(proxy: Any) -> dict[str, Any]:
+    frontend = proxy.has_frontend and not proxy.has_backend
+    counters = proxy.fe_counters if frontend else proxy.be_counters
+    servers = [s for s in proxy.servers if s.usable]
+    stats = {"pxname": proxy.name, "svname": "FRONTEND" if frontend else "BACKEND", "iid": proxy.id, "sid": 0,
+             "type": 0 if frontend else 1, "status": "OPEN" if frontend else "UP" if servers else "DOWN",
+             **_counter_stats(counters)}
+    if not frontend:
+        stats.update(act=sum(not s.backup for s in servers), bck=sum(s.backup for s in servers),
+                     weight=sum(s.weight for s in servers if not s.backup))
+    return stats
+
+
+def listener_stats(ref: ListenerRef) -> dict[str, Any]:
+    return {"pxname": ref.proxy.name, "svname": ref.name, "iid": ref.proxy.id, "type": 3, "status": "OPEN",
+            **_counter_stats(ref.proxy.fe_counters)}
+
+
+def get_cap(proxy: Any) -> str:
+    if proxy.has_frontend and proxy.has_backend:
+        return "proxy"
+    return "frontend" if proxy.has_frontend else "backend"
+
+
+def get_mode(proxy: Any) -> str:
+    return proxy.mode if proxy.mode in ("tcp", "http", "health") else "unknown"
+
+
+def _nothing(state: Any) -> None:
+    """pause, resume, stop, shut_bcksess, shut_sess: accepted, with no effect in luaproxy."""
+    return
+
+
+def server_functions(updates: ServerUpdates) -> dict[str, Any]:
+    def set_state(op: str, value: str):
+        def change(ref: ServerRef) -> str | None:
+            return updates.apply(ref, op, value)
+        return change
+
+    def set_weight(ref: ServerRef, weight: Any) -> str | None:
+        return updates.apply(ref, "weight", checks.string(weight, "set_weight", 2))
+
+    def set_maxconn(ref: ServerRef, maxconn: Any) -> str | None:
+        return updates.apply(ref, "maxconn", checks.string(maxconn, "set_maxconn", 2))
+
+    def set_addr(ref: ServerRef, addr: Any, port: Any = None) -> str | None:
+        port_text = checks.string(port, "set_addr", 3) if port is not None else ""
+        return updates.apply(ref, "addr", checks.string(addr, "set_addr", 2), port_text)
+
+    return {
+        "get_name": lambda ref: ref.server.name,
+        "get_puid": lambda ref: str(ref.server.id),
+        "is_draining": lambda ref: int(ref.server.admin_state == AdminState.DRAIN),
+        "get_maxconn": lambda ref: ref.server.maxconn,
+        "set_maxconn": set_maxconn,
+        "get_weight": lambda ref: ref.server.weight,
+        "set_weight": set_weight,
+        "get_addr": lambda ref: f"{ref.server.host}:{ref.server.port}",
+        "set_addr": set_addr,
+        "shut_sess": _nothing,
+        "set_drain": set_state("state", "drain"),
+        "set_maint": set_state("state", "maint"),
+        "set_ready": set_state("state", "ready"),
+        "check_enable": set_state("check", "enable"),
+        "check_disable": set_state("check", "disable"),
+        "check_force_up": set_state("health", "up"),
+        "check_force_nolb": set_state("health", "nolb"),
+        "check_force_down": set_state("health", "down"),
+        "agent_enable": set_state("agent", "enable"),
+        "agent_disable": set_state("agent", "disable"),
+        "agent_force_up": set_state("agent", "up"),
+        "agent_force_down": set_state("agent", "down"),
+    }
+
+
+PROXY_FUNCTIONS = {"get_cap": get_cap, "get_mode": get_mode, "pause": _nothing, "resume": _nothing,
+                   "stop": _nothing, "shut_bcksess": _nothing}
+
+
+def build_tables(runtime: Any, classes: dict[str, Any], proxies: list[Any],
+                 listener_counts: dict[str, int]) -> tuple[Any, Any, Any]:
+    """(core.proxies, core.backends, core.frontends): Proxy objects by name, built once per process."""
+    def stats_method(function: Any) -> Any:
+        return lambda state: runtime.table_from(function(state))
+
+    classes["Proxy"].methods.get_stats = runtime.prelude.method(classes["Proxy"].metatable, "get_stats",
+                                                                stats_method(proxy_stats))
+    classes["Server"].methods.get_stats = runtime.prelude.method(classes["Server"].metatable, "get_stats",
+                                                                 stats_method(server_stats))
+    classes["Listener"].methods.get_stats = runtime.prelude.method(classes["Listener"].metatable, "get_stats",
+                                                                   stats_method(listener_stats))
+    every, backends, frontends = runtime.table(), runtime.table(), runtime.table()
+    for proxy in proxies:
+        obj = classes["Proxy"].new(proxy)
+        obj.name, obj.uuid = proxy.name, str(proxy.id)
+        servers = runtime.table()
+        for server in proxy.servers:
+            server_obj = classes["Server"].new(ServerRef(proxy, server))
+            server_obj.name, server_obj.puid = server.name, str(server.id)
+            servers[server.name] = server_obj
+        listeners = runtime.table()
+        for number in range(1, listener_counts.get(proxy.name, 0) + 1):
+            listeners[f"sock-{number}"] = classes["Listener"].new(ListenerRef(proxy, f"sock-{number}"))
+        obj.servers, obj.listeners = servers, listeners
+        every[proxy.name] = obj
+        if proxy.has_backend:
+            backends[proxy.name] = obj
+        if proxy.has_frontend:
+            frontends[proxy.name] = obj
+    return every, backends, frontends

@@ -1,0 +1,401 @@
+"""HAProxy 2.6's later Lua API (TXN replies, core helpers, Channel 2.2+, AppletTCP...) on both programs.
+
+Each case runs the same configuration and script on luaproxy and on Debian's
+haproxy 2.6 and compares what the client sees (HTTP responses normalised as in
+test_compat_http: header order is Lua hash order on haproxy).
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from tests.compat.harness import HAPROXY, Case, run_case
+from tests.compat.test_compat_http import DEFAULTS, get, normalise, raw
+from tests.helpers import read_all
+
+TXN_LUA = """
+core.register_action("reply", {"http-req"}, function(txn)
+   local r = txn:reply{status = 403, headers = {["x-a"] = {"1", "2"}}, body = "no"}
+   r:add_header("Content-Type", "text/plain")
+   r:add_header("x-b", "gone")
+   r:del_header("x-b")
+   txn:done(r)
+end)
+core.register_action("empty", {"http-req"}, function(txn) txn:done(txn:reply()) end)
+core.register_action("plain", {"http-req"}, function(txn)
+   txn:done{status = 404, reason = "Nope", body = "missing"}
+end)
+core.register_action("methods", {"http-req"}, function(txn)
+   local r = txn:reply()
+   r:set_status(418)
+   r:set_body("teapot")
+   r.headers["x-direct"] = {"yes"}
+   txn:done(r)
+end)
+core.register_action("vars", {"http-req"}, function(txn)
+   txn:set_var("txn.a", "set")
+   txn:set_var("txn.b", "first")
+   txn:unset_var("txn.b")
+   txn:set_var("txn.never", "x", true)
+   txn:set_var("txn.known", "updated", true)
+   txn:set_priority_class(5000)
+   txn:set_priority_offset(-10)
+end)
+core.register_action("both", {"http-req"}, function(txn) txn:set_var("txn.side", "req") end)
+core.register_action("both", {"http-res"}, function(txn) txn.http:res_set_header("x-side", "res") end)
+"""
+
+LUA_DEFAULTS = """
+    global
+       lua-load case.lua
+""" + DEFAULTS
+
+CORE_LUA = """
+local out = core.concat()
+local function say(...)
+   local parts = {}
+   for i = 1, select("#", ...) do parts[#parts + 1] = tostring((select(i, ...))) end
+   out:add(table.concat(parts, " ") .. "\\n")
+end
+say(core.http_date("Sun, 06 Nov 1994 08:49:37 GMT"), core.imf_date("Sun, 06 Nov 1994 08:49:37 GMT"))
+say(core.rfc850_date("Sunday, 06-Nov-94 08:49:37 GMT"), core.asctime_date("Sun Nov  6 08:49:37 1994"))
+say(core.http_date("garbage"), core.imf_date("Sunday, 06-Nov-94 08:49:37 GMT"), core.thread)
+say(core.match_addr(core.parse_addr("127.0.0.1/32"), core.parse_addr("127.0.0.0/8")),
+    core.match_addr(core.parse_addr("10.0.0.1"), core.parse_addr("127.0.0.0/8")),
+    core.parse_addr("nonsense"), core.match_addr(core.parse_addr("::1"), core.parse_addr("::/0")),
+    core.match_addr(core.parse_addr("::1"), core.parse_addr("127.0.0.1")))
+say(table.concat(core.tokenize("This function is useful, for tokenizing an entry.", "., ", true), "|"))
+say(#core.tokenize("a,,b,", ","), table.concat(core.tokenize("a,,b,", ",", false), "|"))
+local st, re = Regex.new("needle (..) (...)", true)
+say(st, re:exec("Looking for a needle in the haystack"), re:exec("x"))
+local ok, list = re:match("Looking for a needle in the haystack")
+say(ok, list[1], list[2], list[3], #list)
+ok, list = re:match("nothing")
+say(ok, type(list), #list)
+say(select(2, Regex.new("NEEDLE", false)):exec("a needle"), (Regex.new("(", true)))
+say(type(core.now().sec), type(core.now().usec), type(core.get_info().Uptime_sec), Map._regm, Map.regm)
+local t = core.now()
+say(math.abs(t.sec - os.time()) < 5, t.usec >= 0 and t.usec < 1000000)
+local text = out:dump()
+core.register_service("core", "http", function(applet)
+   applet:set_status(200)
+   applet:add_header("content-length", #text)
+   applet:start_response()
+   applet:send(text)
+end)
+core.register_fetches("early", function(txn)
+   core.done("from done")
+   return "not reached"
+end)
+core.register_action("yield", {"http-req"}, function(txn)
+   local n = (txn:get_var("txn.n") or 0) + 1
+   txn:set_var("txn.n", n)
+   if n < 3 then
+      act.wake_time(10)
+      return act.YIELD
+   end
+end)
+"""
+
+CHANNEL_LUA = """
+core.register_action("chan", {"tcp-req"}, function(txn)
+   local c = txn.req
+   local out = {}
+   local function say(...)
+      local t = {}
+      for i = 1, select("#", ...) do t[#t + 1] = tostring((select(i, ...))) end
+      out[#out + 1] = table.concat(t, " ")
+   end
+   say("first", c:data(0, 24))
+   say("input", c:input(), c:output(), c:is_full(), c:is_resp(), txn.res:is_resp(), c:may_recv())
+   say("data", c:data(), c:data(6), c:data(-5), c:data(6, 5), c:data(0, 0), c:data(3, 2))
+   say("line", c:line(), c:line(12), c:line(-4), c:line(0, 3))
+   say("errors", pcall(c.data, c, 100))
+   say(pcall(c.data, c, 0, -5))
+   say("insert", c:insert("[I]"), c:data())
+   say(c:insert("<J>", 5), c:data())
+   say(c:insert("<K>", -2), c:data())
+   say("prepend", c:prepend("^"), c:data())
+   say("remove", c:remove(0, 4), c:data())
+   say(c:remove(-3, 2), c:data())
+   say("set", c:set("XY", 2, 3), c:data())
+   say(c:set("ZZ", -3), c:data())
+   say(c:remove(5), c:data())
+   say(c:set("all"), c:data())
+   say(pcall(c.remove, c, 0, -1))
+   txn.res:send(table.concat(out, "\\n") .. "\\n")
+   txn:done()
+end)
+core.register_action("waitline", {"tcp-req"}, function(txn)
+   local line = txn.req:line(0, -1)
+   txn.res:send("line=" .. tostring(line))
+   local rest = txn.req:data(#line, -1)
+   txn.res:send("rest=" .. tostring(rest))
+   txn:done()
+end)
+core.register_action("httpchan", {"http-req"}, function(txn)
+   local ok, err = pcall(txn.req.data, txn.req)
+   txn:set_var("txn.r", tostring(ok) .. ":" .. tostring(err) .. ":" .. tostring(txn.req:is_resp()))
+end)
+"""
+
+SERVICE_LUA = """
+core.register_service("lines", "tcp", function(applet)
+
+  local n = 0
+  applet:send("welcome " .. applet.sf:src() .. "\\n")
+  while true do
+    local line = applet:getline()
+    if line == "" then break end
+    local cmd = line:gsub("[\\r\\n]+$", "")
+    n = n + 1
+    if cmd == "QUIT" then applet:send("BYE " .. n .. "\\n") break end
+    if cmd == "VAR" then
+      applet:set_var("txn.x", "v1")
+      applet:send("var " .. tostring(applet:get_var("txn.x")) .. "\\n")
+      applet:unset_var("txn.x")
+      applet:send("var " .. tostring(applet:get_var("txn.x")) .. "\\n")
+    elseif cmd == "READ" then
+      local data = applet:receive(5)
+      applet:send("got [" .. data .. "]\\n")
+    else
+      applet:send("ECHO " .. cmd:upper() .. "\\n")
+    end
+  end
+end)
+core.register_service("all", "tcp", function(applet)
+  local data = applet:receive()
+  applet:send("all [" .. data .. "] " .. #applet:receive() .. " " .. #applet:getline() .. "\\n")
+end)
+core.register_service("vars", "http", function(applet)
+   applet:set_var("txn.x", "v1")
+   local body = tostring(applet:get_var("txn.x"))
+   applet:unset_var("txn.x")
+   body = body .. "," .. tostring(applet:get_var("txn.x")) .. "," .. tostring(applet:get_var("txn.cfg"))
+   applet:set_status(200)
+   applet:add_header("content-length", #body)
+   applet:start_response()
+   applet:send(body)
+end)
+"""
+
+PROXY_LUA = """
+local function sorted_names(t)
+   local names = {}
+   for name in pairs(t) do names[#names + 1] = name end
+   table.sort(names)
+   return table.concat(names, ",")
+end
+core.register_service("probe", "http", function(applet)
+   local out = {}
+   local function say(...)
+      local t = {}
+      for i = 1, select("#", ...) do t[#t + 1] = tostring((select(i, ...))) end
+      out[#out + 1] = table.concat(t, " ")
+   end
+   say("proxies", sorted_names(core.proxies), sorted_names(core.backends), sorted_names(core.frontends))
+   local b = core.backends.b
+   say("b", b.name, type(b.uuid), b:get_cap(), b:get_mode(), core.frontends.f:get_cap())
+   say("l", core.proxies.l:get_cap(), core.proxies.l:get_mode(), sorted_names(core.frontends.f.listeners))
+   local s1 = b.servers.s1
+   say("s1", s1.name, s1.puid, type(s1.puid), s1:get_addr(), s1:get_weight(), s1:get_maxconn(), s1:is_draining())
+   say("weight", s1:set_weight("50"), s1:get_weight(), s1:set_weight("bad"), s1:set_weight("300"))
+   say("relative", s1:set_weight("50%"), s1:get_weight())
+   say("maxconn", s1:set_maxconn("20"), s1:get_maxconn())
+   say("addr", s1:set_addr("127.0.0.2", 8081), s1:get_addr(), s1:set_addr("127.0.0.3"), s1:get_addr())
+   say("drain", s1:set_drain(), s1:is_draining(), s1:get_stats().status)
+   say("maint", s1:set_maint(), s1:is_draining(), s1:get_stats().status)
+   local st = s1:get_stats()
+   say("ready", s1:set_ready(), s1:get_stats().status, st.weight, st.pxname, st.svname)
+   st = b:get_stats()
+   say("bstats", st.pxname, st.svname, st.status, st.act, st.bck)
+   st = core.frontends.f:get_stats()
+   say("fstats", st.pxname, st.svname, st.status, core.frontends.f.listeners["sock-1"]:get_stats().pxname)
+   local body = table.concat(out, "\\n") .. "\\n"
+   applet:set_status(200)
+   applet:add_header("content-length", #body)
+   applet:start_response()
+   applet:send(body)
+end)
+"""
+
+AUTH_LUA = """
+-- An auth subrequest, as published auth-request scripts do it: ask a service, pass or refuse.
+core.register_action("auth_request", {"http-req"}, function(txn, backend_url)
+   local hc = core.httpclient()
+   local response = hc:get{
+      url = backend_url .. "?user=" .. txn.sf:req_hdr("x-user"),
+      headers = {["x-token"] = {txn.sf:req_hdr("x-token")}},
+      timeout = 2000,
+   }
+   if response == nil or response.status ~= 200 then
+      txn:done{status = 403, body = "denied: " .. (response and response.body or "no answer")}
+   end
+   txn.http:req_set_header("x-auth-user", response.headers["x-user"][0])
+end, 1)
+"""
+
+TCP_DEFAULTS = """
+    global
+       lua-load case.lua
+    defaults
+       mode tcp
+       timeout connect 2s
+       timeout client 3s
+       timeout server 3s
+"""
+
+
+def in_pieces(*pieces: bytes) -> object:
+    def client(port: int) -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            for piece in pieces:
+                s.sendall(piece)
+                time.sleep(0.2)
+            s.shutdown(socket.SHUT_WR)
+            return read_all(s, 3.0)
+    return client
+
+
+CASES = [
+    Case("txn_reply", LUA_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request lua.reply
+        """, get("/"), TXN_LUA),
+    Case("txn_done_empty_reply", LUA_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request lua.empty
+        """, get("/"), TXN_LUA),
+    Case("txn_done_plain_table", LUA_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request lua.plain
+        """, get("/"), TXN_LUA),
+    Case("reply_methods_keepalive", LUA_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request lua.methods
+        """, raw(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"),
+         TXN_LUA),
+    Case("set_var_ifexist_unset_var", LUA_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request set-var(txn.known) str(before) if FALSE
+           http-request lua.vars
+           http-request return status 200 hdr v "%[var(txn.a)],%[var(txn.b)],%[var(txn.never)],%[var(txn.known)]"
+        """, get("/"), TXN_LUA),
+    Case("one_action_name_two_kinds", LUA_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request lua.both
+           http-response lua.both
+           http-response set-header x-req %[var(txn.side)]
+           default_backend b
+        backend b
+           server s 127.0.0.1:{port2}
+        listen back
+           bind 127.0.0.1:{port2}
+           http-request return status 200 content-type text/plain string ok
+        """, get("/"), TXN_LUA),
+    Case("core_helpers_regex_concat", LUA_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request use-service lua.core
+        """, get("/"), CORE_LUA),
+    Case("core_done_in_a_fetch", LUA_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request return status 200 hdr v "%[lua.early]"
+        """, get("/"), CORE_LUA),
+    Case("channel_offsets_and_lengths", TCP_DEFAULTS + """
+        listen f
+           bind 127.0.0.1:{port}
+           tcp-request inspect-delay 2s
+           tcp-request content lua.chan
+        """, in_pieces(b"hello world\n", b"second line\n"), CHANNEL_LUA),
+    Case("channel_line_waits_for_more", TCP_DEFAULTS + """
+        listen f
+           bind 127.0.0.1:{port}
+           tcp-request inspect-delay 2s
+           tcp-request content lua.waitline
+        """, in_pieces(b"par", b"tial\nmore", b" data"), CHANNEL_LUA),
+    Case("channel_refused_in_http_mode", LUA_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request lua.httpchan
+           http-request return status 200 hdr r "%[var(txn.r)]"
+        """, get("/"), CHANNEL_LUA),
+    Case("tcp_service_line_protocol", TCP_DEFAULTS + """
+        listen f
+           bind 127.0.0.1:{port}
+           tcp-request content use-service lua.lines
+        """, in_pieces(b"hello\n", b"VAR\nREAD", b"abcdefgh\n", b"QUIT\n"), SERVICE_LUA),
+    Case("tcp_service_partial_line_at_close", TCP_DEFAULTS + """
+        listen f
+           bind 127.0.0.1:{port}
+           tcp-request content use-service lua.lines
+        """, in_pieces(b"partial"), SERVICE_LUA),
+    Case("tcp_service_receive_all", TCP_DEFAULTS + """
+        listen f
+           bind 127.0.0.1:{port}
+           tcp-request content use-service lua.all
+        """, in_pieces(b"some ", b"data"), SERVICE_LUA),
+    Case("applet_http_vars", LUA_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request set-var(txn.cfg) str(from-config)
+           http-request use-service lua.vars
+        """, get("/"), SERVICE_LUA),
+    Case("proxy_server_listener", LUA_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request use-service lua.probe
+        backend b
+           server s1 127.0.0.1:8080 weight 10
+           server s2 127.0.0.1:8081 backup
+        listen l
+           mode tcp
+           bind 127.0.0.1:{port2}
+           server x 127.0.0.1:9
+        """, get("/"), PROXY_LUA),
+    Case("auth_subrequest_allowed", LUA_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request lua.auth_request http://127.0.0.1:{port2}/check
+           http-request return status 200 content-type text/plain lf-string "hello %[req.hdr(x-auth-user)]"
+        listen auth
+           bind 127.0.0.1:{port2}
+           http-request return status 200 content-type text/plain string ok hdr x-user %[url_param(user)] """
+         """if {{ url_param(user) alice }} {{ req.hdr(x-token) s3cret }}
+           http-request return status 401 content-type text/plain string nope
+        """, get("/", "x-user: alice\r\nx-token: s3cret\r\n"), AUTH_LUA),
+    Case("auth_subrequest_refused", LUA_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request lua.auth_request http://127.0.0.1:{port2}/check
+           http-request return status 200 content-type text/plain lf-string "hello %[req.hdr(x-auth-user)]"
+        listen auth
+           bind 127.0.0.1:{port2}
+           http-request return status 401 content-type text/plain string nope
+        """, get("/", "x-user: bob\r\nx-token: bad\r\n"), AUTH_LUA),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_same_as_haproxy(case, tmp_path, echo_server):
+    ours = run_case(case, "luaproxy", tmp_path, echo_server)
+    assert ours, "luaproxy sent nothing"
+    if HAPROXY is None:
+        pytest.skip("Debian's haproxy is not installed: only luaproxy ran")
+    reference = run_case(case, "haproxy", tmp_path, echo_server)
+    if ours.startswith(b"HTTP/"):
+        assert normalise(ours) == normalise(reference)
+    else:
+        assert ours == reference
+
+

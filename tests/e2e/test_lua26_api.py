@@ -1,0 +1,154 @@
+"""haproxy 2.6's later Lua API in real luaproxy processes (what the compat cases cannot compare)."""
+
+from __future__ import annotations
+
+import json
+import ssl
+
+from tests.helpers import HttpBackend, http_exchange, make_certificate, parse_responses
+
+
+def test_act_yield_runs_the_action_again_after_wake_time(write, luaproxy, port):
+    write("y.lua", """
+        core.register_action("again", {"http-req"}, function(txn)
+           local n = (txn:get_var("txn.n") or 0) + 1
+           txn:set_var("txn.n", n)
+           if n < 3 then
+              act.wake_time(20)
+              return act.YIELD
+           end
+        end)
+        """)
+    write("y.cfg", f"""
+        global
+           lua-load y.lua
+        defaults
+           mode http
+           timeout client 5s
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request lua.again
+           http-request return status 200 hdr runs "%[var(txn.n)]"
+        """)
+    luaproxy("-f", "y.cfg", wait_port=port)
+    request = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+    (status, headers, _), = parse_responses(http_exchange(port, request))
+    assert status == 200 and headers["runs"] == "3"
+
+
+def test_map_regm_substitutes_groups(write, luaproxy, port):
+    write("r.map", "^/user/([0-9]+)$ id=\\1\n")
+    write("r.lua", """
+        local m = Map.new("r.map", Map._regm)
+        core.register_fetches("route", function(txn) return m:lookup(txn.f:path()) or "none" end)
+        """)
+    write("r.cfg", f"""
+        global
+           lua-load r.lua
+        defaults
+           mode http
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request return status 200 hdr route "%[lua.route]"
+        """)
+    luaproxy("-f", "r.cfg", wait_port=port)
+    for path, expected in (("/user/42", "id=42"), ("/other", "none")):
+        (_, headers, _), = parse_responses(http_exchange(port, f"GET {path} HTTP/1.1\r\nHost: a\r\n"
+                                                               "Connection: close\r\n\r\n".encode()))
+        assert headers["route"] == expected
+
+
+def test_a_lua_c_module_in_a_worker(write, luaproxy, port):
+    write("j.lua", """
+        local cjson = require "cjson"
+        core.register_service("json", "http", function(applet)
+           local body = cjson.encode({path = applet.path, method = applet.method})
+           applet:add_header("content-type", "application/json")
+           applet:add_header("content-length", #body)
+           applet:start_response()
+           applet:send(body)
+        end)
+        """)
+    write("j.cfg", f"""
+        global
+           lua-load j.lua
+        defaults
+           mode http
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request use-service lua.json
+        """)
+    luaproxy("-f", "j.cfg", wait_port=port)
+    (status, _, body), = parse_responses(http_exchange(port, b"GET /x HTTP/1.1\r\nHost: a\r\n"
+                                                             b"Connection: close\r\n\r\n"))
+    assert status == 200 and json.loads(body) == {"path": "/x", "method": "GET"}
+
+
+HTTPCLIENT_LUA = """
+local function summary(r, err)
+   if r == nil then return "nil:" .. tostring(err) end
+   local body = r.body
+   local ok, decoded = pcall(require("cjson").decode, body)
+   if ok and type(decoded) == "table" then
+      body = decoded.method .. " " .. decoded.path .. " " .. decoded.body
+   end
+   return r.status .. " " .. body
+end
+core.register_service("calls", "http", function(applet)
+   local hc = core.httpclient()
+   local base = applet.sf:req_hdr("x-base")
+   local out = {
+      summary(hc:get{url = base .. "/get?q=1", headers = {["x-one"] = {"1", "2"}}}),
+      summary(hc:post{url = base .. "/post", body = "posted"}),
+      summary(hc:put{url = base .. "/put", body = "put"}),
+      summary(hc:delete{url = base .. "/del"}),
+      summary(hc:head{url = base .. "/head"}),
+      summary(hc:get{url = base .. "/status/503"}),
+      summary(hc:get{url = "http://127.0.0.1:1/", timeout = 500}),
+   }
+   local body = table.concat(out, "\\n")
+   applet:add_header("content-length", #body)
+   applet:start_response()
+   applet:send(body)
+end)
+"""
+
+
+def _calls(port: int, base: str) -> list[str]:
+    request = f"GET / HTTP/1.1\r\nHost: a\r\nx-base: {base}\r\nConnection: close\r\n\r\n".encode()
+    (status, _, body), = parse_responses(http_exchange(port, request, timeout=15))
+    assert status == 200
+    return body.decode().split("\n")
+
+
+def test_httpclient_methods_over_http_and_https(write, luaproxy, port, tmp_path):
+    write("c.lua", HTTPCLIENT_LUA)
+    write("c.cfg", f"""
+        global
+           lua-load c.lua
+        defaults
+           mode http
+           timeout client 10s
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request use-service lua.calls
+        """)
+    luaproxy("-f", "c.cfg", wait_port=port)
+    backend = HttpBackend()
+    try:
+        lines = _calls(port, f"http://127.0.0.1:{backend.port}")
+    finally:
+        backend.close()
+    assert lines[:6] == ["200 GET /get?q=1 ", "200 POST /post posted", "200 PUT /put put", "200 DELETE /del ",
+                         "200 ", "503 GET /status/503 "]
+    assert lines[6].startswith("nil:Can't connect")
+    cert, key = make_certificate(tmp_path)
+    secure = HttpBackend()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    secure.server.socket = context.wrap_socket(secure.server.socket, server_side=True)
+    try:
+        lines = _calls(port, f"https://localhost:{secure.port}")
+    finally:
+        secure.close()
+    assert lines[1] == "200 POST /post posted"
