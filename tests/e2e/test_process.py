@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 
-from tests.helpers import alive, talk, wait_until
+from tests.helpers import alive, free_port, talk, wait_until
 
 PID_SCRIPT = """
 -- The worker's PID, read the portable way from /proc.
@@ -84,13 +84,13 @@ def test_sigint_exits_130(write, luaproxy, port):
 
 
 def test_lua_error_closes_only_that_connection(write, luaproxy, port, tmp_path):
+    other = free_port()
     write("pid.lua", PID_SCRIPT)
     write("p.cfg", config(port, action="boom") + f"""
         listen who2
-           bind 127.0.0.1:{port + 1 if port < 65535 else port - 1}
+           bind 127.0.0.1:{other}
            tcp-request content lua.whoami
         """)
-    other = port + 1 if port < 65535 else port - 1
     proc = luaproxy("-f", "p.cfg", wait_port=port)
     (worker,) = proc.wait_workers(1)
     for _ in range(5):
