@@ -103,3 +103,12 @@ def test_bind_conflict(write, tmp_path):
 def test_no_config():
     result = run()
     assert result.returncode == 1 and "-f" in result.stderr
+
+
+def test_help_groups_flags_and_lists_signals_and_examples():
+    out = run("-h").stdout
+    for group in ("configuration:", "process mode:", "taking over from running processes:", "management:",
+                  "information:", "signals (to the master):", "examples:"):
+        assert f"\n{group}\n" in out
+    assert "SIGUSR2, SIGHUP  reload" in out and "SIGUSR1          soft stop" in out
+    assert "luaproxy -c -f " in out and "luaproxy -Ws -f " in out
