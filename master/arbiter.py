@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from luaproxy.worker import stats
+from luaproxy.worker.backend.state import ServerChangeError
 from luaproxy.worker.control_agent import ControlAgent
 from luaproxy.worker.custom_metrics import MetricSet
 from luaproxy.worker.process import Worker, WorkerSpec
@@ -29,15 +30,18 @@ from luaproxy.worker.samples import SampleError
 
 from . import reload, systemd
 from .config.errors import ConfigErrors
+from .control import runtime as runtime_changes
 from .control.changes import PatternChange
 from .control.fanout import Fanout, Outcome
 from .control.link import Link
 from .management import formats
 from .management.addresses import SocketSpec
-from .management.commands import MASTER_COMMANDS, STATS_COMMANDS
+from .management.commands import MASTER_COMMANDS
 from .management.pending import Pending
+from .management.runtime_commands import RUNTIME_STATS_COMMANDS
 from .management.server import ManagementServer
 from .reload import Generation
+from .runtime_store import RuntimeStore
 from .sockets import BindError, Listening
 from .version import VERSION
 from .worker_handle import WorkerHandle
@@ -64,6 +68,7 @@ class Arbiter:
         self.spec_factory = spec_factory
         self.make_spec = spec_factory(generation, listening)
         self.store = generation.map_store()
+        self.runtime = RuntimeStore(generation.proxies)
         self.logger = logger
         self.systemd_mode = systemd_mode
         self.master_cli = master_cli
@@ -94,8 +99,9 @@ class Arbiter:
         os.set_blocking(self.pipe_w, False)
         self.selector.register(self.pipe_r, selectors.EVENT_READ, self._drain_pipe)
         timeout = generation.settings.stats_timeout
-        self.stats_server = ManagementServer(self.selector, self, STATS_COMMANDS, timeout)
-        self.master_server = ManagementServer(self.selector, self, MASTER_COMMANDS, timeout, routed=STATS_COMMANDS)
+        self.stats_server = ManagementServer(self.selector, self, RUNTIME_STATS_COMMANDS, timeout)
+        self.master_server = ManagementServer(self.selector, self, MASTER_COMMANDS, timeout,
+                                              routed=RUNTIME_STATS_COMMANDS)
 
     @property
     def nbproc(self) -> int:
@@ -208,11 +214,17 @@ class Arbiter:
             self.logger.notice(f"Reload kept the runtime changes of: {', '.join(kept)}")
         if file_won:
             self.logger.warning(f"Reload: changed on disk, the file wins for: {', '.join(file_won)}")
+        runtime = RuntimeStore(generation.proxies)
+        kept, config_won = runtime.carry_over(self.runtime)
+        if kept:
+            self.logger.notice(f"Reload kept the runtime state of: {', '.join(kept)}")
+        if config_won:
+            self.logger.warning(f"Reload: changed in the configuration, it wins for: {', '.join(config_won)}")
         try:
             self.stats_server.listen(generation.stats_sockets)
         except OSError as exc:
             self.logger.alert(f"Reload: cannot bind a management socket ({exc.strerror}); keeping the others")
-        self.generation, self.listening, self.store = generation, listening, store
+        self.generation, self.listening, self.store, self.runtime = generation, listening, store, runtime
         self.make_spec = self.spec_factory(generation, listening)
         self.retired_sockets += unused
         self.number += 1
@@ -439,6 +451,8 @@ class Arbiter:
             self.fanout.reply(handle.pid, message.get("seq", 0), payload, message.get("error"))
         elif kind == "publish":
             self.on_publish(handle, PatternChange.from_wire(message["change"]))
+        elif kind == "publish-runtime":
+            self.on_publish_runtime(handle, runtime_changes.from_wire(message["change"]))
         elif kind == "stats-all":
             seq = message.get("seq")
             self.collect_stats().on_done(lambda snapshots: self._send(handle, {
@@ -460,7 +474,43 @@ class Arbiter:
         for handle in self.live_workers():
             self._send(handle, {"t": "change", "seq": 0, "change": change.to_wire()})
 
+    def on_publish_runtime(self, origin: WorkerHandle, change: runtime_changes.Change) -> None:
+        """A server change made by Lua in one worker: the master applies it, then every worker."""
+        if origin.generation != self.number:
+            return
+        try:
+            self.runtime.apply(change)
+        except ServerChangeError as exc:
+            self.logger.warning(f"{origin.label}: {exc}")
+            return
+        for handle in self.live_workers():
+            self._send(handle, {"t": "runtime", "seq": 0, "change": runtime_changes.to_wire(change)})
+
     # What the management commands need (management.commands.Supervisor).
+
+    def proxies(self) -> list[Any]:
+        """The master's proxies: the authoritative server and frontend state."""
+        return self.generation.proxies
+
+    def spread_runtime(self, change: runtime_changes.Change) -> Pending:
+        """A server or frontend change: in the master, then in every live worker; resolves to its reply text."""
+        try:
+            text = self.runtime.apply(change)
+        except ServerChangeError as exc:
+            return Pending.resolved(f"{exc}\n")
+        reply = f"{text}\n" if text else ""
+        message = {"t": "runtime", "change": runtime_changes.to_wire(change)}
+        return self.ask_workers(message).then(lambda outcome: reply + outcome.problems())
+
+    def ask_workers(self, message: dict[str, Any], timeout: float = ACK_TIMEOUT) -> Pending:
+        """Send *message* to every live worker; resolves to the Outcome once all answered (or *timeout*)."""
+        pending = Pending()
+        workers = self.live_workers()
+        seq = self.fanout.start({h.pid: h.label for h in workers}, time.monotonic() + timeout, pending.resolve)
+        for handle in workers:
+            self._send(handle, {**message, "seq": seq})
+        return pending
+
 
     def spread(self, change: PatternChange) -> Pending:
         """Apply in the master, then in every live worker; resolves once all acknowledged or ACK_TIMEOUT."""

@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import custom_metrics, stats
+from .backend.state import apply_server_change
 from .prometheus import StatsView
 from .proxy import Proxy
 from .samples import Vars
+from .sessions import SessionTable
 
 VERSION_LABEL = "luaproxy"
 
@@ -33,6 +35,13 @@ class WorkerContext:
     """The ``proc.`` variables of this worker, shared by all its streams."""
     stopping: bool = False
     idle_clients: set[Any] = field(default_factory=set)
+    sessions: SessionTable = field(init=False)
+    """Live client connections (``show sess``), ids numbered from this worker's slot."""
+    listeners: list[Any] = field(default_factory=list)
+    """The worker's listeners, for ``disable frontend`` / ``enable frontend``."""
+    publish_runtime: Callable[[Any], None] | None = None
+    """Set by the control agent: sends a server change (Lua's Server methods) to the master, which
+    applies it everywhere.  None: no master (tests); apply it here with ``change_server``."""
     """Keep-alive client sockets waiting for their next request: a soft stop closes them at once."""
 
     def soft_stop(self) -> None:
@@ -41,6 +50,16 @@ class WorkerContext:
         for client in list(self.idle_clients):
             client.close()
         self.idle_clients.clear()
+
+    def __post_init__(self) -> None:
+        self.sessions = SessionTable(self.index)
+
+    def change_server(self, change: Any) -> str:
+        """A server change made in this worker (Lua): through the master to every worker, or here alone."""
+        if self.publish_runtime is not None:
+            self.publish_runtime(change)
+            return ""
+        return apply_server_change(self.all_proxies, change, self.logger)
 
     @property
     def process(self) -> tuple[int, int]:

@@ -18,9 +18,10 @@ from gevent import socket as gsocket
 from gevent.event import AsyncResult
 from gevent.queue import Queue
 
-from luaproxy.master.control import changes, wire
+from luaproxy.master.control import changes, runtime, wire
 from luaproxy.master.control.changes import PatternChange
 
+from .backend.state import ServerChangeError
 from .samples import PatternLibrary, SampleError
 
 STATS_TIMEOUT = 2.0
@@ -41,6 +42,7 @@ class ControlAgent:
         self.sock = gsocket.socket(fileno=self.sock.detach())
         self.updates.publish = self.publish
         self.context.stats_source = self.all_stats
+        self.context.publish_runtime = self.publish_runtime
         gevent.spawn(self._write)
         gevent.spawn(self._read)
         self.send({"t": "ready"})
@@ -51,6 +53,10 @@ class ControlAgent:
     def publish(self, operation: str, file: str, key: str, value: str | None) -> None:
         """A Lua (or http-request) map/ACL change made here: the master spreads it."""
         self.send({"t": "publish", "change": changes.lua_change(operation, file, key, value).to_wire()})
+
+    def publish_runtime(self, change: Any) -> None:
+        """A server change made here (Lua): the master applies it, then every worker, this one included."""
+        self.send({"t": "publish-runtime", "change": runtime.to_wire(change)})
 
     def all_stats(self) -> list[dict[str, Any]]:
         """Every worker's snapshot, through the master (this worker's alone if the master is slow)."""
@@ -92,6 +98,13 @@ class ControlAgent:
             self.send(self.apply(message))
         elif kind == "stats":
             self.send({"t": "stats", "seq": message["seq"], "data": self.context.snapshot()})
+        elif kind == "runtime":
+            self.send(self.apply_runtime(message))
+        elif kind == "sessions":
+            self.send({"t": "ack", "seq": message["seq"], "result": self.context.sessions.lines()})
+        elif kind == "shutdown-session":
+            found = self.context.sessions.shutdown(message["id"])
+            self.send({"t": "ack", "seq": message["seq"], "result": found})
         elif kind == "stats-all":
             waiting = self.waiting.get(message["seq"])
             if waiting is not None:
@@ -103,3 +116,21 @@ class ControlAgent:
         except SampleError as exc:
             return {"t": "ack", "seq": message["seq"], "error": str(exc)}
         return {"t": "ack", "seq": message["seq"], "result": result}
+
+    def apply_runtime(self, message: wire.Message) -> wire.Message:
+        """Worker 1 logs the change, as it reports health checks; the others apply it quietly."""
+        logger = self.context.logger if self.context.index == 1 else _QUIET
+        try:
+            text = runtime.apply(self.context.all_proxies, runtime.from_wire(message["change"]), logger,
+                                 self.context.listeners)
+        except ServerChangeError as exc:
+            return {"t": "ack", "seq": message["seq"], "error": str(exc)}
+        return {"t": "ack", "seq": message["seq"], "result": text}
+
+
+class _Quiet:
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
+
+
+_QUIET = _Quiet()

@@ -89,7 +89,9 @@ class Worker:
             listener = Listener(bound.sock, bound.frontend, bound.so_id, self.handle_connection,
                                 self.spec.maxconn)
             listener.start()
+            listener.pause(bound.frontend.paused)
             self.listeners.append(listener)
+        self.spec.context.listeners = self.listeners
         if self.spec.start_tasks is not None:
             self.spec.start_tasks()
         reporter = self.spec.context.logger if self.spec.index == 1 else _Silent()
@@ -100,10 +102,15 @@ class Worker:
         gc.freeze()
 
     def handle_connection(self, frontend: Proxy, client: socket.socket, so_id: int) -> None:
-        if frontend.mode == "http":
-            HttpStream(self.spec.context, frontend, client, so_id, self.server_pool).serve()
-        else:
-            TcpStream(self.spec.context, frontend, client, so_id).serve()
+        sessions = self.spec.context.sessions
+        sid = sessions.open(frontend, client)
+        try:
+            if frontend.mode == "http":
+                HttpStream(self.spec.context, frontend, client, so_id, self.server_pool).serve()
+            else:
+                TcpStream(self.spec.context, frontend, client, so_id).serve()
+        finally:
+            sessions.close(sid)
 
     def loop(self) -> None:
         while self.alive:

@@ -220,3 +220,97 @@ def _on_backup(active: int, backup: int) -> str:
 def _alert_if_empty(proxy: Any, logger: Any, before: int) -> None:
     if before and not sum(counts(proxy.servers)):
         logger.alert(f"backend '{proxy.name}' has no server available!")
+
+
+# --- runtime changes (management socket, Lua) -----------------------------------------------------
+
+
+class ServerChangeError(Exception):
+    """A change that cannot apply; the message is haproxy 2.6's answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerChange:
+    """One runtime change to a server, as the master records it and every process applies it.
+
+    The management commands and Lua's Server methods build one, the master
+    applies it to its own proxies (the authoritative copy a respawned worker is
+    forked from, carried over by reloads), then every worker applies it too.
+    """
+
+    backend: str
+    server: str
+    admin: str | None = None  # READY, DRAIN or MAINT
+    weight: int | None = None  # absolute, already checked
+    host: str | None = None
+    port: int | None = None
+    origin: str = "stats socket command"
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"backend": self.backend, "server": self.server, "admin": self.admin, "weight": self.weight,
+                "host": self.host, "port": self.port, "origin": self.origin}
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> ServerChange:
+        return cls(data["backend"], data["server"], data.get("admin"), data.get("weight"), data.get("host"),
+                   data.get("port"), data.get("origin", "stats socket command"))
+
+    def merged(self, later: ServerChange) -> ServerChange:
+        """This change followed by *later*: what a reload must replay."""
+        def pick(field: str) -> Any:
+            value = getattr(later, field)
+            return getattr(self, field) if value is None else value
+
+        return ServerChange(self.backend, self.server, pick("admin"), pick("weight"), pick("host"), pick("port"))
+
+
+def find_server(proxies: list[Any], name: str) -> tuple[Any, Server]:
+    """``<backend>/<server>`` as haproxy resolves it, with its answers when it cannot."""
+    backend_name, slash, server_name = name.partition("/")
+    if not slash:
+        raise ServerChangeError("Require 'backend/server'.")
+    backend = next((p for p in proxies if p.name == backend_name and p.has_backend), None)
+    if backend is None:
+        raise ServerChangeError("No such backend.")
+    server = next((s for s in backend.servers if s.name == server_name), None)
+    if server is None:
+        raise ServerChangeError("No such server.")
+    return backend, server
+
+
+def parse_weight(proxy: Any, server: Server, text: str) -> int:
+    """``set weight``'s value: absolute (0-256) or ``N%`` of the configured weight; static algorithms
+    (static-rr, map-based hashing) only take 0% and 100%."""
+    digits = text[:-1] if text.endswith("%") else text
+    if not digits or not digits.isdigit():
+        raise ServerChangeError("Empty weight string empty or preceded by garbage")
+    if text.endswith("%"):
+        weight = server.iweight * int(digits) // 100
+        if weight > 256:
+            raise ServerChangeError("Relative weight too large.")
+    else:
+        weight = int(digits)
+        if weight > 256:
+            raise ServerChangeError("Absolute weight can only be between 0 and 256 inclusive.")
+    if weight not in (0, server.iweight) and not getattr(proxy.balancer, "dynamic", True):
+        raise ServerChangeError("Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.")
+    return weight
+
+
+def apply_server_change(proxies: list[Any], change: ServerChange, logger: Any) -> str:
+    """Apply *change* here; returns the text haproxy answers (an address change says what changed)."""
+    proxy, server = find_server(proxies, f"{change.backend}/{change.server}")
+    text = ""
+    if change.weight is not None:
+        server.weight = change.weight
+    if change.host is not None:
+        text = f"IP changed from '{server.host}' to '{change.host}'"
+        if change.port is not None and change.port != server.port:
+            text += f", port changed from '{server.port}' to '{change.port}'"
+        text += f" by '{change.origin}'"
+        server.host = change.host
+        if change.port is not None:
+            server.port = change.port
+    if change.admin is not None:
+        set_admin(proxy, server, AdminState(change.admin), logger)
+    return text
