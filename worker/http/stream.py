@@ -25,7 +25,7 @@ from .connection import Connection
 from .errors import LocalProtocolError, RemoteProtocolError
 from .events import NEED_DATA, ConnectionClosed, Data, EndOfMessage, InformationalResponse, Request, Response
 from .message import RequestHead, ResponseHead
-from .pages import Reply
+from .pages import Reply, logged_size
 from .server_pool import ServerConnection, ServerPool
 from .state import CLIENT, DONE, SERVER
 
@@ -252,8 +252,11 @@ class HttpStream:
             self._send_client(reply.raw)
             return False
         try:
-            data = self.front.send(Response(reply.head()))
+            head = reply.head()
+            data = self.front.send(Response(head))
             data += self.front.send(Data(reply.body)) if reply.body else b""
+            if self.txn is not None:
+                self.txn.bytes_logged = logged_size(head) + len(reply.body)
             data += self.front.send(EndOfMessage())
         except LocalProtocolError:
             return False
@@ -566,11 +569,13 @@ class ServiceIO:
 
     def send_head(self, head: ResponseHead) -> None:
         self.head_sent = True
+        self.txn.status, self.txn.bytes_logged = head.status, logged_size(head)
         self._output += self.stream.front.send(Response(head))
 
     def send(self, data: bytes) -> None:
         if data:
             self._output += self.stream.front.send(Data(data))
+            self.txn.bytes_logged = (self.txn.bytes_logged or 0) + len(data)
 
     @property
     def output_full(self) -> bool:
