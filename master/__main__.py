@@ -159,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if (args.daemon or settings.daemon) and not (args.debug or args.no_background or args.systemd):
         daemonize()
+    else:
+        logger.foreground = True
     pid_path = args.pidfile or settings.pidfile
     if pid_path:
         pidfile.write(pid_path, os.getpid())

@@ -171,21 +171,17 @@ class Arbiter:
         self.reap_workers()
 
     def handle_term(self) -> int:
-        self.stop(signal.SIGTERM)
-        return 0
+        return self.stop(signal.SIGTERM, exit_code=0)
 
     def handle_int(self) -> int:
-        self.stop(signal.SIGTERM)
-        return 130
+        return self.stop(signal.SIGTERM, exit_code=130)
 
     def handle_quit(self) -> int:
-        self.stop(signal.SIGTERM)
-        return 0
+        return self.stop(signal.SIGTERM, exit_code=0)
 
     def handle_usr1(self) -> int:
         """Soft stop: workers stop accepting and finish what they serve, within hard-stop-after."""
-        self.stop(signal.SIGUSR1, self.hard_stop_after)
-        return 0
+        return self.stop(signal.SIGUSR1, self.hard_stop_after, exit_code=0)
 
     def handle_hup(self) -> None:
         self.reload()
@@ -253,6 +249,9 @@ class Arbiter:
         self.notify("READY=1", f"MAINPID={os.getpid()}",
                     f"STATUS=Ready with {self.nbproc} worker(s), {self.reloads} reload(s).")
         self.logger.notice("Loading success.")
+        if not self.reloads:
+            self.logger.notice(f"luaproxy version is {VERSION}")
+            self.logger.notice(f"path to executable is {os.path.realpath(sys.argv[0])}")
 
     def retire_old_workers(self) -> None:
         now = time.monotonic()
@@ -291,6 +290,7 @@ class Arbiter:
             worker_end.close()
             handle = WorkerHandle(pid, index, self.number, time.monotonic(), Link(master_end), time.time())
             self.workers[pid] = handle
+            self.logger.notice(f"New worker ({pid}) forked")
             self.selector.register(handle.link.sock, selectors.EVENT_READ, functools.partial(self._on_link, handle))
             return
         for sig in self.SIGNALS:
@@ -325,10 +325,11 @@ class Arbiter:
                 continue
             self._forget(handle)
             if handle.retiring or handle.generation < self.number:
+                self.logger.warning(f"Former worker ({pid}) exited with code {_exit_text(status)}")
                 continue
             self.retire_stats(handle)
             self.restarts.add(1)
-            self._log_exit(handle, status)
+            self._log_exit(pid, status)
             quick = time.monotonic() - handle.started < QUICK_EXIT_SECONDS
             delay = min(self.backoff.get(handle.index, 0.5) * 2, RESPAWN_BACKOFF_MAX) if quick else 0.0
             self.backoff[handle.index] = delay or 0.5
@@ -346,13 +347,13 @@ class Arbiter:
         self.retire_deadlines.pop(handle.pid, None)
         self.fanout.forget(handle.pid)
 
-    def _log_exit(self, handle: WorkerHandle, status: int) -> None:
-        if os.WIFSIGNALED(status):
-            sig = os.WTERMSIG(status)
-            why = f"killed by signal {sig}" + (" (perhaps out of memory?)" if sig == signal.SIGKILL else "")
+    def _log_exit(self, pid: int, status: int) -> None:
+        """haproxy's words: an alert unless the worker ended cleanly (exit 0)."""
+        text = f"Current worker ({pid}) exited with code {_exit_text(status)}"
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+            self.logger.warning(text)
         else:
-            why = f"exit status {os.WEXITSTATUS(status)}"
-        self.logger.alert(f"Current worker #{handle.index} (pid {handle.pid}) exited with {why}")
+            self.logger.alert(text)
 
     def manage_workers(self) -> None:
         running = {h.index for h in self.workers.values() if h.generation == self.number}
@@ -366,9 +367,10 @@ class Arbiter:
         return sorted((h for h in self.workers.values() if h.generation == self.number and not h.link.closed),
                       key=lambda h: h.index)
 
-    def stop(self, sig: int, timeout: float | None = STOP_TIMEOUT) -> None:
+    def stop(self, sig: int, timeout: float | None = STOP_TIMEOUT, exit_code: int = 0) -> int:
         """Signal every worker, wait for them (bounded; a soft stop without hard-stop-after waits), then kill."""
         self.notify("STOPPING=1", "STATUS=Stopping.")
+        self.logger.warning("Exiting Master process...")
         self.close_servers()
         for pid in list(self.workers):
             self._kill(pid, sig)
@@ -385,16 +387,20 @@ class Arbiter:
             self._kill(pid, signal.SIGKILL)
         while self.workers:
             self.reap_quietly(block=True)
+        self.logger.warning(f"All workers exited. Exiting... ({exit_code})")
+        return exit_code
 
     def reap_quietly(self, block: bool = False) -> None:
+        """While stopping: collect dead workers, say how each ended."""
         try:
-            pid, _ = os.waitpid(-1, 0 if block else os.WNOHANG)
+            pid, status = os.waitpid(-1, 0 if block else os.WNOHANG)
         except ChildProcessError:
             self.workers.clear()
             return
         handle = self.workers.pop(pid, None)
         if handle is not None:
             handle.link.close()
+            self._log_exit(pid, status)
 
     def close_servers(self) -> None:
         self.stats_server.close()
@@ -582,6 +588,14 @@ class Arbiter:
         if selector.startswith("!"):
             return selector[1:].isdigit() and int(selector[1:]) in self.workers
         return selector.isdigit() and any(h.index == int(selector) for h in self.live_workers())
+
+
+def _exit_text(status: int) -> str:
+    """``143 (Terminated)``, ``0 (Exit)``: haproxy's exit code (128 + signal) and its meaning."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        return f"{128 + sig} ({signal.strsignal(sig) or sig})"
+    return f"{os.WEXITSTATUS(status)} (Exit)"
 
 
 _ALGORITHMS = {"RoundRobin": "roundrobin", "StaticRoundRobin": "static-rr", "LeastConn": "leastconn",

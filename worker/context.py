@@ -38,6 +38,8 @@ class WorkerContext:
     sessions: SessionTable = field(init=False)
     """Live client connections (``show sess``), ids numbered from this worker's slot."""
     listeners: list[Any] = field(default_factory=list)
+    trace: Any = None
+    """``-d``: the DebugTrace that prints each connection's events, as haproxy's debug mode does."""
     """The worker's listeners, for ``disable frontend`` / ``enable frontend``."""
     publish_runtime: Callable[[Any], None] | None = None
     """Set by the control agent: sends a server change (Lua's Server methods) to the master, which

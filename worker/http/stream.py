@@ -174,6 +174,8 @@ class HttpStream:
 
     def _transaction(self, head: RequestHead) -> bool:
         """Run rules and forward; True when the client connection may serve another request."""
+        if self.worker.trace is not None:
+            self.worker.trace.request(self.client, self.frontend.name, head)
         txn = self.txn = self._new_txn(head)
         txn.t_request = time.monotonic() - self.request_started
         fe = self.frontend
@@ -453,6 +455,8 @@ class HttpStream:
                 conn.http.receive_data(data)
                 continue
             if isinstance(event, Response):
+                if self.worker.trace is not None:
+                    self.worker.trace.response(self.client, conn.sock, backend.name, event.head)
                 head = self._response_head(txn, backend, event.head, sent_at)
                 pending += self.front.send(Response(head))
             elif isinstance(event, InformationalResponse | Data | EndOfMessage):
