@@ -5,7 +5,7 @@ a statistic is this worker's share (``show stat`` on the management socket sums
 every worker's).  A server change (``set_maint``, ``set_weight``...) goes through
 ``worker.backend.state.change_server``, the one place the management socket's
 commands use too: applied here at once, then sent to the master (``publish``),
-which applies it to its copy and to every other worker, as map changes travel.
+which applies it to its copy, records it for reloads and sends it to every worker.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class ServerUpdates:
         self.publish: Any = None
 
     def apply(self, ref: ServerRef, op: str, value: str = "", port: str = "") -> str | None:
-        change = ServerChange(ref.proxy.name, ref.server.name, op, value, port)
+        change = ServerChange(ref.proxy.name, ref.server.name, op, value, port, origin="Lua script")
         result = change_server(ref.proxy, ref.server, change, self.logger)
         if result.applied and self.publish is not None:
             self.publish(change)

@@ -35,31 +35,51 @@ from .privileges import Privileges
 from .sockets import BindError, Listening, bind_all
 from .version import FEATURES, VERSION
 
+HELP_EPILOG = """\
+signals (to the master):
+  SIGUSR2, SIGHUP  reload: re-read the configuration and Lua files, new workers take over
+  SIGUSR1          soft stop: stop accepting, finish what is served (bounded by hard-stop-after)
+  SIGTERM, SIGQUIT stop now (exit 0); SIGINT stops and exits 130
+
+examples:
+  luaproxy -c -f /etc/luaproxy/luaproxy.cfg
+      check a configuration: every error with file:line, exit 1 if any
+  luaproxy -Ws -f /etc/luaproxy/luaproxy.cfg -p /run/luaproxy/luaproxy.pid -S /run/luaproxy/master.sock
+      run under systemd (sd_notify), with a pidfile and a master CLI socket
+"""
+
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="luaproxy", description="Lua-scriptable TCP/HTTP proxy "
-                                     "running HAProxy configurations and HAProxy's Lua API.")
-    parser.add_argument("-f", dest="files", action="append", default=[], metavar="FILE|DIR",
+                                     "running HAProxy configurations and HAProxy's Lua API.",
+                                     epilog=HELP_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    config = parser.add_argument_group("configuration")
+    config.add_argument("-f", dest="files", action="append", default=[], metavar="FILE|DIR",
                         help="configuration file or directory of *.cfg files (repeatable)")
-    parser.add_argument("-c", dest="check", action="store_true", help="check the configuration and exit")
-    parser.add_argument("-d", dest="debug", action="store_true", help="debug mode: foreground, verbose")
-    parser.add_argument("-db", dest="no_background", action="store_true", help="stay in the foreground")
-    parser.add_argument("-D", dest="daemon", action="store_true", help="run as a daemon")
-    parser.add_argument("-p", dest="pidfile", metavar="PIDFILE", help="write the master's PID here")
-    parser.add_argument("-q", dest="quiet", action="store_true", help="quiet: no notices or warnings")
-    parser.add_argument("-v", dest="version", action="store_true", help="print the version")
-    parser.add_argument("-vv", dest="build_info", action="store_true", help="print version and features")
-    parser.add_argument("-cc", dest="condition", metavar="EXPR", help="evaluate a condition, exit 0 if true")
-    parser.add_argument("-W", dest="master_worker", action="store_true", help="master-worker mode (default)")
-    parser.add_argument("-Ws", dest="systemd", action="store_true", help="master-worker mode with sd_notify")
-    parser.add_argument("-sf", dest="soft_finish", nargs="+", type=int, default=[], metavar="PID",
-                        help="soft-stop these PIDs once started")
-    parser.add_argument("-st", dest="hard_finish", nargs="+", type=int, default=[], metavar="PID",
-                        help="hard-stop these PIDs once started")
-    parser.add_argument("-S", dest="master_cli", metavar="ADDR[,OPTION,VALUE...]",
-                        help="master CLI socket (show proc, reload)")
-    parser.add_argument("-L", dest="local_peer", metavar="NAME", help="local peer name (HAPROXY_LOCALPEER)")
-    parser.add_argument("-dD", dest="diag", action="store_true", help="diagnostic mode: print .diag messages")
+    config.add_argument("-c", dest="check", action="store_true", help="check the configuration and exit")
+    config.add_argument("-cc", dest="condition", metavar="EXPR", help="evaluate a condition, exit 0 if true")
+    mode = parser.add_argument_group("process mode")
+    mode.add_argument("-d", dest="debug", action="store_true",
+                      help="debug mode: foreground, connections and requests printed on stdout")
+    mode.add_argument("-db", dest="no_background", action="store_true", help="stay in the foreground")
+    mode.add_argument("-D", dest="daemon", action="store_true", help="run as a daemon")
+    mode.add_argument("-W", dest="master_worker", action="store_true", help="master-worker mode (default)")
+    mode.add_argument("-Ws", dest="systemd", action="store_true", help="master-worker mode with sd_notify")
+    mode.add_argument("-p", dest="pidfile", metavar="PIDFILE", help="write the master's PID here")
+    mode.add_argument("-q", dest="quiet", action="store_true", help="quiet: no notices or warnings")
+    mode.add_argument("-dD", dest="diag", action="store_true", help="diagnostic mode: print .diag messages")
+    mode.add_argument("-L", dest="local_peer", metavar="NAME", help="local peer name (HAPROXY_LOCALPEER)")
+    handover = parser.add_argument_group("taking over from running processes")
+    handover.add_argument("-sf", dest="soft_finish", nargs="+", type=int, default=[], metavar="PID",
+                          help="soft-stop these PIDs once started")
+    handover.add_argument("-st", dest="hard_finish", nargs="+", type=int, default=[], metavar="PID",
+                          help="hard-stop these PIDs once started")
+    management = parser.add_argument_group("management")
+    management.add_argument("-S", dest="master_cli", metavar="ADDR[,OPTION,VALUE...]",
+                            help="master CLI socket (show proc, reload, @N <command>)")
+    info = parser.add_argument_group("information")
+    info.add_argument("-v", dest="version", action="store_true", help="print the version")
+    info.add_argument("-vv", dest="build_info", action="store_true", help="print version and features")
     return parser.parse_args(argv)
 
 
@@ -140,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if (args.daemon or settings.daemon) and not (args.debug or args.no_background or args.systemd):
         daemonize()
+    else:
+        logger.foreground = True
     pid_path = args.pidfile or settings.pidfile
     if pid_path:
         pidfile.write(pid_path, os.getpid())

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from luaproxy.worker import stats
-from luaproxy.worker.backend.state import QuietLogger, ServerChange, change_server, find_server
+from luaproxy.worker.backend.state import ServerChangeError
 from luaproxy.worker.control_agent import ControlAgent
 from luaproxy.worker.custom_metrics import MetricSet
 from luaproxy.worker.process import Worker, WorkerSpec
@@ -30,15 +30,18 @@ from luaproxy.worker.samples import SampleError
 
 from . import reload, systemd
 from .config.errors import ConfigErrors
+from .control import runtime as runtime_changes
 from .control.changes import PatternChange
 from .control.fanout import Fanout, Outcome
 from .control.link import Link
 from .management import formats
 from .management.addresses import SocketSpec
-from .management.commands import MASTER_COMMANDS, STATS_COMMANDS, with_lua_commands
+from .management.commands import MASTER_COMMANDS, with_lua_commands
 from .management.pending import Pending
+from .management.runtime_commands import RUNTIME_STATS_COMMANDS
 from .management.server import ManagementServer
 from .reload import Generation
+from .runtime_store import RuntimeStore
 from .sockets import BindError, Listening
 from .version import VERSION
 from .worker_handle import WorkerHandle
@@ -65,6 +68,7 @@ class Arbiter:
         self.spec_factory = spec_factory
         self.make_spec = spec_factory(generation, listening)
         self.store = generation.map_store()
+        self.runtime = RuntimeStore(generation.proxies)
         self.logger = logger
         self.systemd_mode = systemd_mode
         self.master_cli = master_cli
@@ -95,7 +99,7 @@ class Arbiter:
         os.set_blocking(self.pipe_w, False)
         self.selector.register(self.pipe_r, selectors.EVENT_READ, self._drain_pipe)
         timeout = generation.settings.stats_timeout
-        commands = with_lua_commands(STATS_COMMANDS, generation.engine)
+        commands = with_lua_commands(RUNTIME_STATS_COMMANDS, generation.engine)
         self.stats_server = ManagementServer(self.selector, self, commands, timeout)
         self.master_server = ManagementServer(self.selector, self, MASTER_COMMANDS, timeout, routed=commands)
 
@@ -167,21 +171,17 @@ class Arbiter:
         self.reap_workers()
 
     def handle_term(self) -> int:
-        self.stop(signal.SIGTERM)
-        return 0
+        return self.stop(signal.SIGTERM, exit_code=0)
 
     def handle_int(self) -> int:
-        self.stop(signal.SIGTERM)
-        return 130
+        return self.stop(signal.SIGTERM, exit_code=130)
 
     def handle_quit(self) -> int:
-        self.stop(signal.SIGTERM)
-        return 0
+        return self.stop(signal.SIGTERM, exit_code=0)
 
     def handle_usr1(self) -> int:
         """Soft stop: workers stop accepting and finish what they serve, within hard-stop-after."""
-        self.stop(signal.SIGUSR1, self.hard_stop_after)
-        return 0
+        return self.stop(signal.SIGUSR1, self.hard_stop_after, exit_code=0)
 
     def handle_hup(self) -> None:
         self.reload()
@@ -210,12 +210,19 @@ class Arbiter:
             self.logger.notice(f"Reload kept the runtime changes of: {', '.join(kept)}")
         if file_won:
             self.logger.warning(f"Reload: changed on disk, the file wins for: {', '.join(file_won)}")
+        runtime = RuntimeStore(generation.proxies)
+        kept, config_won = runtime.carry_over(self.runtime)
+        if kept:
+            self.logger.notice(f"Reload kept the runtime state of: {', '.join(kept)}")
+        if config_won:
+            self.logger.warning(f"Reload: changed in the configuration, it wins for: {', '.join(config_won)}")
         try:
             self.stats_server.listen(generation.stats_sockets)
         except OSError as exc:
             self.logger.alert(f"Reload: cannot bind a management socket ({exc.strerror}); keeping the others")
-        self.generation, self.listening, self.store = generation, listening, store
-        self.stats_server.table = self.master_server.routed = with_lua_commands(STATS_COMMANDS, generation.engine)
+        self.generation, self.listening, self.store, self.runtime = generation, listening, store, runtime
+        self.stats_server.table = self.master_server.routed = with_lua_commands(RUNTIME_STATS_COMMANDS,
+                                                                                generation.engine)
         self.make_spec = self.spec_factory(generation, listening)
         self.retired_sockets += unused
         self.number += 1
@@ -244,6 +251,9 @@ class Arbiter:
         self.notify("READY=1", f"MAINPID={os.getpid()}",
                     f"STATUS=Ready with {self.nbproc} worker(s), {self.reloads} reload(s).")
         self.logger.notice("Loading success.")
+        if not self.reloads:
+            self.logger.notice(f"luaproxy version is {VERSION}")
+            self.logger.notice(f"path to executable is {os.path.realpath(sys.argv[0])}")
 
     def retire_old_workers(self) -> None:
         now = time.monotonic()
@@ -282,6 +292,7 @@ class Arbiter:
             worker_end.close()
             handle = WorkerHandle(pid, index, self.number, time.monotonic(), Link(master_end), time.time())
             self.workers[pid] = handle
+            self.logger.notice(f"New worker ({pid}) forked")
             self.selector.register(handle.link.sock, selectors.EVENT_READ, functools.partial(self._on_link, handle))
             return
         for sig in self.SIGNALS:
@@ -316,10 +327,11 @@ class Arbiter:
                 continue
             self._forget(handle)
             if handle.retiring or handle.generation < self.number:
+                self.logger.warning(f"Former worker ({pid}) exited with code {_exit_text(status)}")
                 continue
             self.retire_stats(handle)
             self.restarts.add(1)
-            self._log_exit(handle, status)
+            self._log_exit(pid, status)
             quick = time.monotonic() - handle.started < QUICK_EXIT_SECONDS
             delay = min(self.backoff.get(handle.index, 0.5) * 2, RESPAWN_BACKOFF_MAX) if quick else 0.0
             self.backoff[handle.index] = delay or 0.5
@@ -337,13 +349,13 @@ class Arbiter:
         self.retire_deadlines.pop(handle.pid, None)
         self.fanout.forget(handle.pid)
 
-    def _log_exit(self, handle: WorkerHandle, status: int) -> None:
-        if os.WIFSIGNALED(status):
-            sig = os.WTERMSIG(status)
-            why = f"killed by signal {sig}" + (" (perhaps out of memory?)" if sig == signal.SIGKILL else "")
+    def _log_exit(self, pid: int, status: int) -> None:
+        """haproxy's words: an alert unless the worker ended cleanly (exit 0)."""
+        text = f"Current worker ({pid}) exited with code {_exit_text(status)}"
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+            self.logger.warning(text)
         else:
-            why = f"exit status {os.WEXITSTATUS(status)}"
-        self.logger.alert(f"Current worker #{handle.index} (pid {handle.pid}) exited with {why}")
+            self.logger.alert(text)
 
     def manage_workers(self) -> None:
         running = {h.index for h in self.workers.values() if h.generation == self.number}
@@ -357,9 +369,10 @@ class Arbiter:
         return sorted((h for h in self.workers.values() if h.generation == self.number and not h.link.closed),
                       key=lambda h: h.index)
 
-    def stop(self, sig: int, timeout: float | None = STOP_TIMEOUT) -> None:
+    def stop(self, sig: int, timeout: float | None = STOP_TIMEOUT, exit_code: int = 0) -> int:
         """Signal every worker, wait for them (bounded; a soft stop without hard-stop-after waits), then kill."""
         self.notify("STOPPING=1", "STATUS=Stopping.")
+        self.logger.warning("Exiting Master process...")
         self.close_servers()
         for pid in list(self.workers):
             self._kill(pid, sig)
@@ -376,16 +389,20 @@ class Arbiter:
             self._kill(pid, signal.SIGKILL)
         while self.workers:
             self.reap_quietly(block=True)
+        self.logger.warning(f"All workers exited. Exiting... ({exit_code})")
+        return exit_code
 
     def reap_quietly(self, block: bool = False) -> None:
+        """While stopping: collect dead workers, say how each ended."""
         try:
-            pid, _ = os.waitpid(-1, 0 if block else os.WNOHANG)
+            pid, status = os.waitpid(-1, 0 if block else os.WNOHANG)
         except ChildProcessError:
             self.workers.clear()
             return
         handle = self.workers.pop(pid, None)
         if handle is not None:
             handle.link.close()
+            self._log_exit(pid, status)
 
     def close_servers(self) -> None:
         self.stats_server.close()
@@ -442,8 +459,8 @@ class Arbiter:
             self.fanout.reply(handle.pid, message.get("seq", 0), payload, message.get("error"))
         elif kind == "publish":
             self.on_publish(handle, PatternChange.from_wire(message["change"]))
-        elif kind == "server-publish":
-            self.spread_server(ServerChange.from_wire(message["change"]), handle)
+        elif kind == "publish-runtime":
+            self.on_publish_runtime(handle, runtime_changes.from_wire(message["change"]))
         elif kind == "stats-all":
             seq = message.get("seq")
             self.collect_stats().on_done(lambda snapshots: self._send(handle, {
@@ -465,23 +482,43 @@ class Arbiter:
         for handle in self.live_workers():
             self._send(handle, {"t": "change", "seq": 0, "change": change.to_wire()})
 
-    def spread_server(self, change: ServerChange, origin: WorkerHandle | None = None) -> str | None:
-        """A server change: applied to the master's proxies (which respawned workers inherit), then sent to
-        every live worker but *origin*, which made it. Returns HAProxy's text about it (an error if refused)."""
-        if origin is not None and origin.generation != self.number:
-            return None
-        found = find_server(self.generation.proxies, change.backend, change.server)
-        if found is None:
-            return "No such server."
-        result = change_server(*found, change, QuietLogger() if origin is not None else self.logger,
-                               "stats socket command")
-        if result.applied:
-            for handle in self.live_workers():
-                if handle is not origin:
-                    self._send(handle, {"t": "server-change", "change": change.to_wire()})
-        return result.text
+    def on_publish_runtime(self, origin: WorkerHandle, change: runtime_changes.Change) -> None:
+        """A server change made by Lua in one worker: the master applies it, then every worker."""
+        if origin.generation != self.number:
+            return
+        try:
+            self.runtime.apply(change)
+        except ServerChangeError as exc:
+            self.logger.warning(f"{origin.label}: {exc}")
+            return
+        for handle in self.live_workers():
+            self._send(handle, {"t": "runtime", "seq": 0, "change": runtime_changes.to_wire(change), "logged": True})
 
     # What the management commands need (management.commands.Supervisor).
+
+    def proxies(self) -> list[Any]:
+        """The master's proxies: the authoritative server and frontend state."""
+        return self.generation.proxies
+
+    def spread_runtime(self, change: runtime_changes.Change) -> Pending:
+        """A server or frontend change: in the master, then in every live worker; resolves to its reply text."""
+        try:
+            text = self.runtime.apply(change)
+        except ServerChangeError as exc:
+            return Pending.resolved(f"{exc}\n")
+        reply = f"{text}\n" if text else ""
+        message = {"t": "runtime", "change": runtime_changes.to_wire(change)}
+        return self.ask_workers(message).then(lambda outcome: reply + outcome.problems())
+
+    def ask_workers(self, message: dict[str, Any], timeout: float = ACK_TIMEOUT) -> Pending:
+        """Send *message* to every live worker; resolves to the Outcome once all answered (or *timeout*)."""
+        pending = Pending()
+        workers = self.live_workers()
+        seq = self.fanout.start({h.pid: h.label for h in workers}, time.monotonic() + timeout, pending.resolve)
+        for handle in workers:
+            self._send(handle, {**message, "seq": seq})
+        return pending
+
 
     def spread(self, change: PatternChange) -> Pending:
         """Apply in the master, then in every live worker; resolves once all acknowledged or ACK_TIMEOUT."""
@@ -553,6 +590,14 @@ class Arbiter:
         if selector.startswith("!"):
             return selector[1:].isdigit() and int(selector[1:]) in self.workers
         return selector.isdigit() and any(h.index == int(selector) for h in self.live_workers())
+
+
+def _exit_text(status: int) -> str:
+    """``143 (Terminated)``, ``0 (Exit)``: haproxy's exit code (128 + signal) and its meaning."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        return f"{128 + sig} ({signal.strsignal(sig) or sig})"
+    return f"{os.WEXITSTATUS(status)} (Exit)"
 
 
 _ALGORITHMS = {"RoundRobin": "roundrobin", "StaticRoundRobin": "static-rr", "LeastConn": "leastconn",

@@ -11,6 +11,7 @@ from . import custom_metrics, stats
 from .prometheus import StatsView
 from .proxy import Proxy
 from .samples import Vars
+from .sessions import SessionTable
 
 VERSION_LABEL = "luaproxy"
 
@@ -34,6 +35,12 @@ class WorkerContext:
     stopping: bool = False
     idle_clients: set[Any] = field(default_factory=set)
     """Keep-alive client sockets waiting for their next request: a soft stop closes them at once."""
+    sessions: SessionTable = field(init=False)
+    """Live client connections (``show sess``), ids numbered from this worker's slot."""
+    listeners: list[Any] = field(default_factory=list)
+    """The worker's listeners, for ``disable frontend`` / ``enable frontend``."""
+    trace: Any = None
+    """``-d``: the DebugTrace that prints each connection's events, as haproxy's debug mode does."""
 
     def soft_stop(self) -> None:
         """HAProxy's soft stop: finish what is in flight, close idle keep-alive connections now."""
@@ -41,6 +48,9 @@ class WorkerContext:
         for client in list(self.idle_clients):
             client.close()
         self.idle_clients.clear()
+
+    def __post_init__(self) -> None:
+        self.sessions = SessionTable(self.index)
 
     @property
     def process(self) -> tuple[int, int]:

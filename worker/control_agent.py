@@ -18,10 +18,10 @@ from gevent import socket as gsocket
 from gevent.event import AsyncResult
 from gevent.queue import Queue
 
-from luaproxy.master.control import changes, wire
+from luaproxy.master.control import changes, runtime, wire
 from luaproxy.master.control.changes import PatternChange
 
-from .backend.state import QuietLogger, ServerChange, change_server, find_server
+from .backend.state import ServerChangeError
 from .samples import PatternLibrary, SampleError
 
 STATS_TIMEOUT = 2.0
@@ -44,7 +44,7 @@ class ControlAgent:
         self.sock = gsocket.socket(fileno=self.sock.detach())
         self.updates.publish = self.publish
         if self.server_updates is not None:
-            self.server_updates.publish = self.publish_server
+            self.server_updates.publish = self.publish_runtime
         self.context.stats_source = self.all_stats
         gevent.spawn(self._write)
         gevent.spawn(self._read)
@@ -57,9 +57,9 @@ class ControlAgent:
         """A Lua (or http-request) map/ACL change made here: the master spreads it."""
         self.send({"t": "publish", "change": changes.lua_change(operation, file, key, value).to_wire()})
 
-    def publish_server(self, change: ServerChange) -> None:
-        """A server change made here (Lua): the master applies it and passes it to the other workers."""
-        self.send({"t": "server-publish", "change": change.to_wire()})
+    def publish_runtime(self, change: Any) -> None:
+        """A server change made here (Lua): the master applies it, then every worker, this one included."""
+        self.send({"t": "publish-runtime", "change": runtime.to_wire(change)})
 
     def all_stats(self) -> list[dict[str, Any]]:
         """Every worker's snapshot, through the master (this worker's alone if the master is slow)."""
@@ -99,20 +99,19 @@ class ControlAgent:
         kind = message.get("t")
         if kind == "change":
             self.send(self.apply(message))
-        elif kind == "server-change":
-            self.apply_server(ServerChange.from_wire(message["change"]))
         elif kind == "stats":
             self.send({"t": "stats", "seq": message["seq"], "data": self.context.snapshot()})
+        elif kind == "runtime":
+            self.send(self.apply_runtime(message))
+        elif kind == "sessions":
+            self.send({"t": "ack", "seq": message["seq"], "result": self.context.sessions.lines()})
+        elif kind == "shutdown-session":
+            found = self.context.sessions.shutdown(message["id"])
+            self.send({"t": "ack", "seq": message["seq"], "result": found})
         elif kind == "stats-all":
             waiting = self.waiting.get(message["seq"])
             if waiting is not None:
                 waiting.set(message["data"])
-
-    def apply_server(self, change: ServerChange) -> None:
-        """Another process made and logged this change: apply it quietly."""
-        found = find_server(self.context.all_proxies, change.backend, change.server)
-        if found is not None:
-            change_server(*found, change, QuietLogger())
 
     def apply(self, message: wire.Message) -> wire.Message:
         try:
@@ -120,3 +119,22 @@ class ControlAgent:
         except SampleError as exc:
             return {"t": "ack", "seq": message["seq"], "error": str(exc)}
         return {"t": "ack", "seq": message["seq"], "result": result}
+
+    def apply_runtime(self, message: wire.Message) -> wire.Message:
+        """Worker 1 logs the change, as it reports health checks; the others apply it quietly, and so do all
+        when the worker that made it (Lua) already logged it."""
+        logger = self.context.logger if self.context.index == 1 and not message.get("logged") else _QUIET
+        try:
+            text = runtime.apply(self.context.all_proxies, runtime.from_wire(message["change"]), logger,
+                                 self.context.listeners)
+        except ServerChangeError as exc:
+            return {"t": "ack", "seq": message["seq"], "error": str(exc)}
+        return {"t": "ack", "seq": message["seq"], "result": text}
+
+
+class _Quiet:
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
+
+
+_QUIET = _Quiet()

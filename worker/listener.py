@@ -34,5 +34,12 @@ class Listener:
     def stop_accepting(self) -> None:
         self.server.stop_accepting()
 
+    def pause(self, paused: bool) -> None:
+        """``disable frontend`` / ``enable frontend``: connections wait in the kernel's backlog meanwhile."""
+        if paused:
+            self.server.stop_accepting()
+        elif not self.server.closed:
+            self.server.start_accepting()
+
     def close(self) -> None:
         self.server.close()

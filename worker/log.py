@@ -182,6 +182,8 @@ class Logger:
     lua_to_loggers: bool = True
     lua_stderr: str = "auto"
     starting: bool = True
+    foreground: bool = False
+    """Not daemonized: as haproxy 2.6 does, Lua's log lines are also copied to stderr (``auto``)."""
     _sinks: dict[LogServer, _Sink] = field(default_factory=dict, init=False, repr=False)
 
     def configure(self, servers: Sequence[LogServer], tag: str = "haproxy", hostname: str = "",
@@ -195,8 +197,9 @@ class Logger:
     def log(self, level: int, message: str, loggers: Sequence[LogServer] = ()) -> None:
         """A Lua log line: to *loggers* (the global ones when empty), and to stderr as configured.
 
-        ``tune.lua.log.stderr auto`` (the default) copies it to stderr only when
-        no logger took it; ``on`` always does, as haproxy 2.6 did.
+        ``tune.lua.log.stderr auto`` (the default) copies it to stderr when no
+        logger took it or when running in the foreground, as haproxy 2.6 does;
+        ``on`` always does.
         """
         level = min(max(int(level), 0), 7)
         text = printable(message)
@@ -215,7 +218,7 @@ class Logger:
             return True
         if self.quiet or self.lua_stderr == "off":
             return False
-        return self.lua_stderr == "on" or not logged
+        return self.lua_stderr == "on" or not logged or self.foreground
 
     def send(self, loggers: Sequence[LogServer], level: int, message: str, tag: str | None = None) -> None:
         """One line to each logger whose level range takes *level*; never blocks, never raises."""

@@ -20,6 +20,7 @@ from setproctitle import setproctitle
 
 from .backend import HealthChecker
 from .context import WorkerContext
+from .debug_trace import DebugTrace
 from .http.server_pool import ServerPool
 from .http.stream import HttpStream
 from .listener import Listener
@@ -62,6 +63,7 @@ class Worker:
         self.spec = spec
         self.alive = True
         self.listeners: list[Listener] = []
+        self._listener_fds: dict[tuple[str, int], int] = {}
         self.server_pool = ServerPool()
 
     def run(self) -> NoReturn:
@@ -92,7 +94,13 @@ class Worker:
             listener = Listener(bound.sock, bound.frontend, bound.so_id, self.handle_connection,
                                 self.spec.maxconn)
             listener.start()
+            listener.pause(bound.frontend.paused)
             self.listeners.append(listener)
+        self.spec.context.listeners = self.listeners
+        self._listener_fds = {(listener.frontend.name, listener.so_id): listener.server.socket.fileno()
+                              for listener in self.listeners}
+        if self.spec.context.logger.debug:
+            self.spec.context.trace = DebugTrace()
         if self.spec.start_tasks is not None:
             self.spec.start_tasks()
         reporter = self.spec.context.logger if self.spec.index == 1 else _Silent()
@@ -103,10 +111,20 @@ class Worker:
         gc.freeze()
 
     def handle_connection(self, frontend: Proxy, client: socket.socket, so_id: int) -> None:
-        if frontend.mode == "http":
-            HttpStream(self.spec.context, frontend, client, so_id, self.server_pool).serve()
-        else:
-            TcpStream(self.spec.context, frontend, client, so_id).serve()
+        sessions, trace = self.spec.context.sessions, self.spec.context.trace
+        sid = sessions.open(frontend, client)
+        client_fd = client.fileno()
+        if trace is not None:
+            trace.accept(frontend, client, self._listener_fds.get((frontend.name, so_id), 0))
+        try:
+            if frontend.mode == "http":
+                HttpStream(self.spec.context, frontend, client, so_id, self.server_pool).serve()
+            else:
+                TcpStream(self.spec.context, frontend, client, so_id).serve()
+        finally:
+            sessions.close(sid)
+            if trace is not None:
+                trace.close(client_fd, frontend.name)
 
     def loop(self) -> None:
         while self.alive:
@@ -129,5 +147,9 @@ class Worker:
         """Soft stop: stop accepting, let the running streams end."""
         for listener in self.listeners:
             listener.stop_accepting()
-        self.spec.context.soft_stop()
+        context = self.spec.context
+        for proxy in context.all_proxies:
+            context.logger.warning(f"Proxy {proxy.name} stopped (cumulated conns: FE: {proxy.fe_counters.total}, "
+                                   f"BE: {proxy.be_counters.total}).")
+        context.soft_stop()
         self.alive = False

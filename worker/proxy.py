@@ -79,14 +79,14 @@ class Server:
     check_duration: int | None = None
     check_failures: int = 0
     check_downs: int = 0
-    initial_weight: int = -1
-    """The configured weight: ``set weight N%`` is relative to it."""
+    iweight: int = -1
+    """The configured weight (``get weight``'s "initial"); relative weight changes are taken from it."""
 
     def __post_init__(self) -> None:
-        if self.initial_weight < 0:
-            self.initial_weight = self.weight
         if self.disabled:
             self.admin_state = "MAINT"
+        if self.iweight < 0:
+            self.iweight = self.weight
 
     @property
     def usable(self) -> bool:
@@ -121,6 +121,8 @@ class Proxy:
     error_pages: Any = None
     access_log: Callable[[Any], None] | None = None
     current_conns: int = 0
+    paused: bool = False
+    """``disable frontend``: its listeners stop accepting until ``enable frontend``."""
     fe_counters: Counters = field(default_factory=Counters)
     be_counters: Counters = field(default_factory=Counters)
     server_counters: dict[int, Counters] = field(default_factory=dict)

@@ -18,8 +18,10 @@ from .channel import Channel
 class Transaction:
     __slots__ = (
         "accept_date",
+        "applet",
         "backend",
         "bytes_in",
+        "bytes_logged",
         "bytes_out",
         "client",
         "default_loglevel",
@@ -83,6 +85,7 @@ class Transaction:
         self.response: Any = None
         self.reply: Any = None
         self.service: Any = None
+        self.applet: str | None = None  # "<lua.NAME>" / "<PROMEX>": the service that answered, as logs name it
         self.lua = None
         self.priv = None
         self.done = False
@@ -101,6 +104,7 @@ class Transaction:
         self.status = 0
         self.bytes_in = 0
         self.bytes_out = 0
+        self.bytes_logged: int | None = None  # a reply made here: logged at haproxy's size, not the wire's
         self.retries = 0
         self.redispatched = False
         self.termination = "--"

@@ -53,6 +53,15 @@ class Supervisor(Protocol):
     def knows_process(self, selector: str) -> bool:
         """``<n>`` (a worker slot) or ``!<pid>`` names a live worker."""
 
+    def proxies(self) -> list[Any]:
+        """The master's proxies (authoritative server and frontend state)."""
+
+    def spread_runtime(self, change: Any) -> Pending:
+        """A server or frontend change, applied by the master then every worker; resolves to its text."""
+
+    def ask_workers(self, message: dict[str, Any]) -> Pending:
+        """Resolves to the Outcome of *message* sent to every live worker."""
+
 
 @dataclass(slots=True)
 class Session:

@@ -103,30 +103,44 @@ _BACKEND = ("qcur qmax scur smax slim stot bin bout dreq dresp econ eresp wretr 
             "agg_server_check_status agg_check_status -").split()
 
 
-def stat_csv(proxies: list[dict[str, Any]], maxconn: int, algorithms: dict[str, str], now: float) -> str:
-    """``show stat``: the CSV header, then per proxy FRONTEND, each server, BACKEND."""
-    rows = [f"# {STAT_HEADER},\n"]
+StatRow = tuple[str, int, int, list[tuple[str, Any]]]
+"""One ``show stat`` row: object type (F, B or S), proxy id, server id, the (field, value) pairs filled."""
+
+
+def stat_rows(proxies: list[dict[str, Any]], maxconn: int, algorithms: dict[str, str], now: float) -> list[StatRow]:
+    """Per proxy FRONTEND, each server, BACKEND, with the fields haproxy 2.6 fills on each."""
+    rows: list[StatRow] = []
     for proxy in proxies:
         http = proxy["mode"] == "http"
         if proxy["frontend"]:
-            rows.append(_row(_frontend(proxy, maxconn), _FRONTEND + list(_PROTOCOL_STATS), http))
+            rows.append(("F", proxy["id"], 0, _cells(_frontend(proxy, maxconn), _FRONTEND + list(_PROTOCOL_STATS),
+                                                      http)))
         if proxy["backend"]:
             for server in proxy["servers"]:
                 values = _server(proxy, server, now)
                 extra = [name for name in ("slim", "chkfail", "chkdown", "downtime") if name in values]
-                rows.append(_row(values, _SERVER, http, extra))
-            rows.append(_row(_backend(proxy, algorithms.get(proxy["name"], "roundrobin"), now, maxconn),
-                             _BACKEND + list(_PROTOCOL_STATS), http))
-    return "".join(rows)
+                rows.append(("S", proxy["id"], server["id"], _cells(values, _SERVER, http, extra)))
+            rows.append(("B", proxy["id"], 0, _cells(_backend(proxy, algorithms.get(proxy["name"], "roundrobin"),
+                                                              now, maxconn), _BACKEND + list(_PROTOCOL_STATS), http)))
+    return rows
 
 
-def _row(values: dict[str, Any], present: list[str], http: bool, extra: Iterable[str] = ()) -> str:
+def stat_csv(proxies: list[dict[str, Any]], maxconn: int, algorithms: dict[str, str], now: float) -> str:
+    """``show stat``: the CSV header, then per proxy FRONTEND, each server, BACKEND."""
+    lines = [f"# {STAT_HEADER},\n"]
+    for _, _, _, cells in stat_rows(proxies, maxconn, algorithms, now):
+        filled = dict(cells)
+        lines.append(",".join(str(filled[name]) if name in filled else "" for name in STAT_FIELDS) + ",\n")
+    return "".join(lines)
+
+
+def _cells(values: dict[str, Any], present: list[str], http: bool, extra: Iterable[str] = ()) -> list[tuple[str, Any]]:
     shown = {"pxname", "svname", *present, *extra}
     if not http:
         shown -= _HTTP_ONLY
         if values["svname"] != "FRONTEND":
             shown.discard("req_tot")
-    return ",".join(str(values.get(name, 0)) if name in shown else "" for name in STAT_FIELDS) + ",\n"
+    return [(name, values.get(name, 0)) for name in STAT_FIELDS if name in shown]
 
 
 def _counter_cells(c: dict[str, Any]) -> dict[str, Any]:
@@ -207,7 +221,12 @@ def uptime_proc(seconds: float) -> str:
 
 
 def info(facts: dict[str, Any], proxies: list[dict[str, Any]], now: float) -> str:
-    """``show info``: haproxy 2.6's fields in its order; what luaproxy does not have reads 0."""
+    """``show info``: haproxy 2.6's fields in its order."""
+    return "".join(f"{name}: {value}\n" for name, value in info_values(facts, proxies, now))
+
+
+def info_values(facts: dict[str, Any], proxies: list[dict[str, Any]], now: float) -> list[tuple[str, Any]]:
+    """``show info``'s (field, value) pairs; what luaproxy does not have reads 0."""
     frontends = [p["fe"] for p in proxies if p["frontend"]]
     current = sum(f["current"] for f in frontends)
     uptime = now - facts["started"]
@@ -221,7 +240,7 @@ def info(facts: dict[str, Any], proxies: list[dict[str, Any]], now: float) -> st
         "Listeners": facts["listeners"], "TotalBytesOut": sum(f["bytes_out"] for f in frontends),
         "Build info": facts["version"], "Start_time_sec": int(facts["started"]),
     }
-    return "".join(f"{name}: {known.get(name, 0)}\n" for name in INFO_FIELDS)
+    return [(name, known.get(name, 0)) for name in INFO_FIELDS]
 
 
 INFO_FIELDS = (

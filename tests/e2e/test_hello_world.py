@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
 from tests.helpers import talk
 
 SPEC_CONFIG = """
@@ -57,15 +55,3 @@ def test_hello_world_many_clients(write, luaproxy, port):
     luaproxy("-f", "hello_world.conf", wait_port=port)
     assert all(talk(port) == b"hello world\n" for _ in range(50))
 
-
-def test_shipped_example_runs(luaproxy, port, tmp_path):
-    """ops/examples/hello_world.cfg is what the README starts; it must answer."""
-    from pathlib import Path
-
-    examples = Path(__file__).resolve().parents[2] / "ops" / "examples"
-    for name in ("hello_world.cfg", "hello_world.lua"):
-        shutil.copy(examples / name, tmp_path / name)
-    config = (tmp_path / "hello_world.cfg").read_text().replace("127.0.0.1:10001", f"127.0.0.1:{port}")
-    (tmp_path / "hello_world.cfg").write_text(config)
-    luaproxy("-f", "hello_world.cfg", wait_port=port)
-    assert talk(port) == b"hello world\n"

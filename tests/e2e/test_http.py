@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.helpers import HttpBackend, http_exchange, parse_responses, read_all
+from tests.helpers import HttpBackend, free_port, http_exchange, parse_responses, read_all
 
 
 @pytest.fixture
@@ -191,10 +191,7 @@ def test_deny_return_redirect_and_switching(write, luaproxy, port, backend):
 
 
 def test_error_statuses(write, luaproxy, port, backend):
-    dead = socket.socket()
-    dead.bind(("127.0.0.1", 0))
-    dead_port = dead.getsockname()[1]
-    dead.close()
+    dead_port = free_port()  # reserved for this test: nobody listens there
     garbage = socket.socket()
     garbage.bind(("127.0.0.1", 0))
     garbage.listen(8)

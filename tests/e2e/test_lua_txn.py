@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.helpers import talk, wait_until
+from tests.helpers import free_port, talk, wait_until
 
 
 def test_priv_survives_between_actions_of_one_transaction(write, luaproxy, port):
@@ -34,6 +34,7 @@ def test_priv_survives_between_actions_of_one_transaction(write, luaproxy, port)
 
 
 def test_action_arguments(write, luaproxy, port):
+    other = free_port()
     write("a.lua", """
         core.register_action("greet", {"tcp-req"}, function(txn, who, punct)
            txn.res:send("hello " .. who .. punct .. "\\n")
@@ -51,12 +52,12 @@ def test_action_arguments(write, luaproxy, port):
            bind 127.0.0.1:{port}
            tcp-request content lua.greet "big world" !
         listen spec
-           bind 127.0.0.1:{port + 1}
+           bind 127.0.0.1:{other}
            tcp-request content lua spec_form
         """)
     luaproxy("-f", "a.cfg", wait_port=port)
     assert talk(port) == b"hello big world!\n"
-    assert talk(port + 1) == b"spec nil\n"
+    assert talk(other) == b"spec nil\n"
 
 
 def test_logs_reach_stderr_in_haproxys_layout(write, luaproxy, port):
@@ -108,8 +109,9 @@ def test_log_stdout_target_with_level(write, luaproxy, port):
     proc = luaproxy("-f", "l.cfg", wait_port=port)
     talk(port)
     assert wait_until(lambda: "kept" in proc.stdout(), 5)
-    assert "dropped by level" not in proc.stdout() + proc.stderr()
-    assert "kept" not in proc.stderr()
+    assert "dropped by level" not in proc.stdout()
+    # In the foreground haproxy 2.6 copies every Lua log line to stderr, whatever the loggers' levels.
+    assert "dropped by level" in proc.stderr() and "kept" in proc.stderr()
 
 
 def test_lua_prepend_path_and_require(write, luaproxy, port, tmp_path):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import signal
 
-from tests.helpers import alive, talk, wait_until
+from tests.helpers import alive, free_port, talk, wait_until
 
 PID_SCRIPT = """
 -- The worker's PID, read the portable way from /proc.
@@ -84,13 +85,13 @@ def test_sigint_exits_130(write, luaproxy, port):
 
 
 def test_lua_error_closes_only_that_connection(write, luaproxy, port, tmp_path):
+    other = free_port()
     write("pid.lua", PID_SCRIPT)
     write("p.cfg", config(port, action="boom") + f"""
         listen who2
-           bind 127.0.0.1:{port + 1 if port < 65535 else port - 1}
+           bind 127.0.0.1:{other}
            tcp-request content lua.whoami
         """)
-    other = port + 1 if port < 65535 else port - 1
     proc = luaproxy("-f", "p.cfg", wait_port=port)
     (worker,) = proc.wait_workers(1)
     for _ in range(5):
@@ -113,7 +114,31 @@ def test_dead_worker_is_respawned(write, luaproxy, port):
     os.kill(worker, signal.SIGKILL)
     assert wait_until(lambda: proc.workers() and proc.workers() != [worker], 5)
     assert int(talk(port).strip()) in proc.workers()
-    assert "exited with killed by signal 9" in proc.stderr()
+    log = proc.stderr()
+    assert f"[ALERT]    ({proc.pid}) : Current worker ({worker}) exited with code 137 (Killed)\n" in log
+    assert f"[NOTICE]   ({proc.pid}) : New worker ({proc.workers()[0]}) forked\n" in log
+
+
+def test_master_logs_its_life_as_haproxy_26(write, luaproxy, port):
+    """Start, reload, stop: the master's lines in haproxy 2.6's words (run haproxy -W -db to compare)."""
+    write("pid.lua", PID_SCRIPT)
+    write("p.cfg", config(port))
+    proc = luaproxy("-f", "p.cfg", wait_port=port)
+    (first,) = proc.wait_workers(1)
+    assert wait_until(lambda: "path to executable is " in proc.stderr(), 5)
+    proc.signal(signal.SIGUSR2)
+    assert wait_until(lambda: f"Former worker ({first}) exited with code 0 (Exit)" in proc.stderr(), 10)
+    (second,) = proc.wait_workers(1)
+    proc.signal(signal.SIGTERM)
+    assert proc.wait(10) == 0
+    lines = [line.split(" : ", 1) for line in proc.stderr().splitlines()]
+    master = [text for head, text in lines if f"({proc.pid})" in head]
+    assert master == [
+        f"New worker ({first}) forked", "Loading success.", "luaproxy version is " + master[2].rsplit(" ", 1)[1],
+        master[3], "Reloading luaproxy", f"New worker ({second}) forked", "Loading success.",
+        f"Former worker ({first}) exited with code 0 (Exit)", "Exiting Master process...",
+        f"Current worker ({second}) exited with code 0 (Exit)", "All workers exited. Exiting... (0)"]
+    assert master[3].startswith("path to executable is /")
 
 
 def test_soft_stop_finishes_requests_and_closes_idle_keep_alive(write, luaproxy, port):
@@ -153,3 +178,25 @@ def test_soft_stop_finishes_requests_and_closes_idle_keep_alive(write, luaproxy,
         busy.close()
     finally:
         backend.close()
+
+
+def test_debug_mode_prints_connections_as_haproxy(write, luaproxy, port):
+    write("d.cfg", f"""
+        defaults
+           mode http
+           timeout client 5s
+        frontend web
+           bind 127.0.0.1:{port}
+           http-request return status 200 content-type text/plain string ok
+        """)
+    proc = luaproxy("-d", "-f", "d.cfg", wait_port=port)
+    answer = talk(port, b"GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert wait_until(lambda: ".closed[" in proc.stdout(), 5)
+    lines = proc.stdout().splitlines()
+    assert re.fullmatch(r"00000000:web\.accept\([0-9a-f]{4}\)=[0-9a-f]{4} from \[127\.0\.0\.1:\d+\] ALPN=<none>",
+                        lines[0])
+    fd = lines[0].rsplit("=", 2)[1][:4]
+    assert lines[1:] == [f"00000000:web.clireq[{fd}:ffffffff]: GET /x HTTP/1.1",
+                         f"00000000:web.clihdr[{fd}:ffffffff]: host: h",
+                         f"00000000:web.clicls[{fd}:ffff]", f"00000000:web.closed[{fd}:ffff]"]

@@ -7,7 +7,7 @@ import ssl
 
 import pytest
 
-from tests.helpers import RedisServer, TcpServer, make_certificate, talk, wait_until
+from tests.helpers import RedisServer, TcpServer, free_port, make_certificate, talk, wait_until
 
 CONFIG = """
 global
@@ -115,9 +115,7 @@ def test_send_ranges_names_and_options(write, luaproxy, port):
 
 
 def test_connect_failure_is_a_value_not_an_error(write, luaproxy, port):
-    with socket.socket() as spare:
-        spare.bind(("127.0.0.1", 0))
-        dead = spare.getsockname()[1]
+    dead = free_port()  # reserved for this test: nobody listens there
     lines = run_action(write, luaproxy, port, f"""
       local s = core.tcp()
       local ok, err = s:connect("127.0.0.1", {dead})

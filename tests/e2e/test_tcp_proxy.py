@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import time
 
-from tests.helpers import EchoServer, read_all, talk
+from tests.helpers import EchoServer, free_port, read_all, talk
 
 
 def test_plain_relay_both_ways(write, luaproxy, port, echo_server):
@@ -76,6 +76,7 @@ def test_modern_tcp_res_action_with_args(write, luaproxy, port, echo_server):
 
 
 def test_reject_and_accept(write, luaproxy, port, echo_server):
+    other = free_port()
     write("t.cfg", f"""
         defaults
            timeout client 5s
@@ -86,13 +87,13 @@ def test_reject_and_accept(write, luaproxy, port, echo_server):
            tcp-request content reject
            server s1 127.0.0.1:{echo_server.port}
         listen no
-           bind 127.0.0.1:{port + 1}
+           bind 127.0.0.1:{other}
            tcp-request content reject
            server s1 127.0.0.1:{echo_server.port}
         """)
     luaproxy("-f", "t.cfg", wait_port=port)
     assert talk(port, b"ok", shutdown=True) == b"ok"
-    assert talk(port + 1, b"no", shutdown=True) == b""
+    assert talk(other, b"no", shutdown=True) == b""
 
 
 def test_roundrobin_over_two_servers(write, luaproxy, port):
@@ -117,10 +118,7 @@ def test_roundrobin_over_two_servers(write, luaproxy, port):
 
 
 def test_no_server_available_closes(write, luaproxy, port):
-    dead = socket.socket()
-    dead.bind(("127.0.0.1", 0))
-    dead_port = dead.getsockname()[1]
-    dead.close()
+    dead_port = free_port()  # reserved for this test: nobody listens there
     write("t.cfg", f"""
         defaults
            timeout connect 500ms

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -15,10 +18,59 @@ from pathlib import Path
 LUAPROXY = [sys.executable, "-m", "luaproxy.master"]
 
 
+PORT_RANGE = (20000, 32000)
+"""Test ports come from below the kernel's ephemeral range (32768+), so no outgoing connection's source
+port can take one between the check and the bind."""
+PORT_LOCKS = Path(tempfile.gettempdir()) / "luaproxy-test-ports"
+_held: dict[int, int] = {}  # port -> the locked file's descriptor, held for this process's life
+
+
 def free_port() -> int:
+    """A port nobody listens on and no other test process holds (an flock per port, released at exit)."""
+    for _ in range(2000):
+        port = random.randrange(*PORT_RANGE)
+        if port not in _held and reserve_port(port, wait=0.0):
+            return port
+    raise RuntimeError("no free test port")
+
+
+def free_ports(count: int) -> list[int]:
+    """*count* distinct free ports."""
+    return [free_port() for _ in range(count)]
+
+
+def reserve_port(port: int, wait: float = 30.0) -> bool:
+    """Hold *port* for this process once no other test process holds it and it can be bound (fixed ports,
+    such as the README example's, wait their turn)."""
+    if port in _held:
+        return True
+    PORT_LOCKS.mkdir(exist_ok=True)
+    fd = os.open(PORT_LOCKS / str(port), os.O_CREAT | os.O_RDWR, 0o666)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if _bindable(port):
+                _held[port] = fd
+                return True
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        except BlockingIOError:
+            pass
+        if time.monotonic() >= deadline:
+            os.close(fd)
+            return False
+        time.sleep(0.1)
+
+
+def _bindable(port: int) -> bool:
+    """As luaproxy and haproxy bind (SO_REUSEADDR: a connection in TIME_WAIT does not matter)."""
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return not port_listening(port)
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.05) -> bool:
@@ -108,12 +160,13 @@ def read_all(sock: socket.socket, timeout: float = 5.0) -> bytes:
 class Process:
     """A luaproxy started for real; stop() ends it and every child, by PID."""
 
-    def __init__(self, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str] | None = None,
+                 program: list[str] = LUAPROXY, logs: Path | None = None) -> None:
         stamp = time.monotonic_ns()
-        self.stdout_path = cwd / f"stdout-{stamp}.log"
-        self.stderr_path = cwd / f"stderr-{stamp}.log"
+        self.stdout_path = (logs or cwd) / f"stdout-{stamp}.log"
+        self.stderr_path = (logs or cwd) / f"stderr-{stamp}.log"
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen(LUAPROXY + args, cwd=cwd, stdout=out, stderr=err,
+            self.proc = subprocess.Popen(program + args, cwd=cwd, stdout=out, stderr=err,
                                          env={**os.environ, **(env or {})})
         self.pid = self.proc.pid
         self.known_pids: set[int] = {self.pid}

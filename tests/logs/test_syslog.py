@@ -88,7 +88,7 @@ def test_httplog_over_udp_rfc3164_with_lua_logs_and_set_loglevel(write, luaproxy
     assert [r.level for r in quiet] == [4, 6, 4, 3]
     assert quiet[2].message == "deflog after set_loglevel"
     assert quiet[3].message.endswith('"GET /quiet HTTP/1.1"')
-    assert "core warning" not in proc.stderr()
+    assert "core warning /x" in proc.stderr()  # in the foreground, haproxy 2.6 also prints Lua logs there
 
 
 def test_tcplog_rfc5424_dontlognull_and_connection_errors(write, luaproxy, port, syslog, echo_server):
@@ -204,7 +204,7 @@ def test_stdout_raw_and_level_ranges(write, luaproxy, port, syslog):
     while "alert" not in proc.stdout() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert proc.stdout().splitlines() == ["warning kept", "alert raised to err"]
-    assert "dropped" not in proc.stderr()
+    assert "info dropped by stdout" in proc.stderr()  # in the foreground haproxy 2.6 copies Lua logs to stderr
 
 
 @pytest.mark.parametrize(("line", "message"), [

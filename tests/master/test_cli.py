@@ -141,3 +141,12 @@ def test_cc_expressions():
     assert run("-cc", "").returncode == 1
     bad = run("-cc", "200rrr")
     assert bad.returncode == 2 and "unexpected character" in bad.stderr
+
+
+def test_help_groups_flags_and_lists_signals_and_examples():
+    out = run("-h").stdout
+    for group in ("configuration:", "process mode:", "taking over from running processes:", "management:",
+                  "information:", "signals (to the master):", "examples:"):
+        assert f"\n{group}\n" in out
+    assert "SIGUSR2, SIGHUP  reload" in out and "SIGUSR1          soft stop" in out
+    assert "luaproxy -c -f " in out and "luaproxy -Ws -f " in out

@@ -85,9 +85,9 @@ def test_show_map_and_acl_lists(lp: Running) -> None:
         "curr_ver=0 next_ver=0 entry_cnt=3\n\n")
     assert cli(lp.admin, "show acl\n") == (
         "# id (file) description\n"
-        "0 () acl 'path' file 'p.cfg' line 15. curr_ver=0 next_ver=0 entry_cnt=0\n"
-        "1 (a.acl) pattern loaded from file 'a.acl' used by acl at file 'p.cfg' line 15. "
+        "0 (a.acl) pattern loaded from file 'a.acl' used by acl at file 'p.cfg' line 15. "
         "curr_ver=0 next_ver=0 entry_cnt=2\n"
+        "1 () acl 'path' file 'p.cfg' line 15. curr_ver=0 next_ver=0 entry_cnt=0\n"
         "2 () acl 'src' file 'p.cfg' line 16. curr_ver=0 next_ver=0 entry_cnt=2\n\n")
 
 
@@ -97,7 +97,8 @@ def test_show_map_entries_and_get(lp: Running) -> None:
     assert all(line.startswith("0x") for line in shown.splitlines() if line) and shown.endswith("\n\n")
     assert cli(lp.admin, "show map #4\n") == shown
     assert cli(lp.admin, "show acl a.acl\n").split("\n")[0].endswith(" a")
-    assert cli(lp.admin, "show acl #0\n") == "\n"
+    assert cli(lp.admin, "show acl #1\n") == "\n"
+    assert cli(lp.admin, "show acl #0\n") == cli(lp.admin, "show acl a.acl\n")
     assert cli(lp.admin, "get map m.map k1\n") == (
         'type=str, case=sensitive, found=yes, idx=tree, key="k1", value="v1", type="str"\n\n')
     assert cli(lp.admin, "get map m.map zz\n") == "type=str, case=sensitive, found=no\n\n"

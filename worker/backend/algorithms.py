@@ -40,6 +40,8 @@ class StaticRoundRobin(Balancer):
     0 (the server leaves the farm) and back.
     """
 
+    dynamic = False
+
     def __init__(self, servers: list[Server], all_backups: bool = False) -> None:
         super().__init__(servers, all_backups)
         self.weights = {s: s.weight for s in servers}

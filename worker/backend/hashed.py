@@ -39,6 +39,11 @@ class HashBalancer(Balancer):
         self.ring = HashRing(())
         self.fallback = RoundRobin(servers, all_backups)
 
+    @property
+    def dynamic(self) -> bool:  # type: ignore[override]
+        """Consistent hashing follows weight changes; a map-based one is static."""
+        return self.consistent
+
     def hash(self, txn: Any) -> int | None:
         raise NotImplementedError
 

@@ -227,12 +227,19 @@ def _alert_if_empty(proxy: Any, logger: Any, before: int) -> None:
 # --- runtime changes from Lua (Server:set_*) and the management socket (set server ...) ----------
 
 
+class ServerChangeError(Exception):
+    """A change that cannot apply; the message is haproxy 2.6's answer."""
+
+
 @dataclass(frozen=True, slots=True)
 class ServerChange:
-    """One runtime change to a server, as it travels worker → master → every worker.
+    """One runtime change to a server, as the master records it and every process applies it.
 
     ``op`` is one of SERVER_OPS; ``value`` its argument (a state name, a weight
-    string, an address...).  Plain data, so it crosses the control socket.
+    string, an address...); ``origin`` names the requester in haproxy's texts.
+    The management commands and Lua's Server methods build one, the master
+    applies it to its own proxies (the authoritative copy a respawned worker is
+    forked from, replayed by reloads), then every worker applies it too.
     """
 
     backend: str
@@ -240,14 +247,16 @@ class ServerChange:
     op: str
     value: str = ""
     port: str = ""
+    origin: str = "stats socket command"
 
     def to_wire(self) -> dict[str, str]:
         return {"backend": self.backend, "server": self.server, "op": self.op, "value": self.value,
-                "port": self.port}
+                "port": self.port, "origin": self.origin}
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> ServerChange:
-        return cls(data["backend"], data["server"], data["op"], data.get("value", ""), data.get("port", ""))
+        return cls(data["backend"], data["server"], data["op"], data.get("value", ""), data.get("port", ""),
+                   data.get("origin", "stats socket command"))
 
 
 SERVER_OPS = ("state", "weight", "maxconn", "addr", "health", "check", "agent")
@@ -272,14 +281,13 @@ class ChangeResult:
     text: str | None = None
 
 
-def change_server(proxy: Any, server: Server, change: ServerChange, logger: Any, source: str = "Lua script",
+def change_server(proxy: Any, server: Server, change: ServerChange, logger: Any,
                   now: float | None = None) -> ChangeResult:
     """Apply *change*, or refuse it with HAProxy's error text and change nothing.
 
     The one place where a runtime change to a server happens, for Lua's Server
     methods and the management socket's ``set server``/``enable``/``disable``
-    commands alike, in the master's copy and in every worker's.  *source* names
-    the requester in the address notice ('Lua script', 'stats socket command').
+    commands alike, in the master's copy and in every worker's.
     """
     op, value = change.op, change.value
     if op == "state":
@@ -288,16 +296,16 @@ def change_server(proxy: Any, server: Server, change: ServerChange, logger: Any,
             return ChangeResult(False, "'set server <srv> state' expects 'ready', 'drain' and 'maint'.")
         set_admin(proxy, server, states[value], logger, now)
     elif op == "weight":
-        weight = _parse_weight(server, value)
-        if isinstance(weight, str):
-            return ChangeResult(False, weight)
-        server.weight = weight
+        try:
+            server.weight = parse_weight(proxy, server, value)
+        except ServerChangeError as exc:
+            return ChangeResult(False, str(exc))
     elif op == "maxconn":
         if not value.isdigit():
             return ChangeResult(False, "Integer value expected for maxconn.")
         server.maxconn = int(value)
     elif op == "addr":
-        return _set_addr(server, value, change.port, source)
+        return _set_addr(server, value, change.port, change.origin)
     elif op == "health":
         if value not in ("up", "down", "nolb", "stopping"):
             return ChangeResult(False, "'set server <srv> health' expects 'up', 'stopping', or 'down'.")
@@ -312,36 +320,40 @@ def change_server(proxy: Any, server: Server, change: ServerChange, logger: Any,
     return ChangeResult(True)
 
 
-def _parse_weight(server: Server, text: str) -> int | str:
-    """``N`` (0..256) or ``N%`` of the configured weight, as ``set weight`` reads it."""
-    relative = text.endswith("%")
-    digits = text[:-1] if relative else text
-    if not digits.isdigit():
-        return "Empty weight string empty or preceded by garbage"
-    number = int(digits)
-    if relative:
-        return min(server.initial_weight * number // 100, MAX_WEIGHT)
-    if number > MAX_WEIGHT:
-        return "Absolute weight can only be between 0 and 256 inclusive."
-    return number
+def parse_weight(proxy: Any, server: Server, text: str) -> int:
+    """``set weight``'s value: absolute (0-256) or ``N%`` of the configured weight; static algorithms
+    (static-rr, map-based hashing) only take 0% and 100%."""
+    digits = text[:-1] if text.endswith("%") else text
+    if not digits or not digits.isdigit():
+        raise ServerChangeError("Empty weight string empty or preceded by garbage")
+    if text.endswith("%"):
+        weight = server.iweight * int(digits) // 100
+        if weight > MAX_WEIGHT:
+            raise ServerChangeError("Relative weight too large.")
+    else:
+        weight = int(digits)
+        if weight > MAX_WEIGHT:
+            raise ServerChangeError("Absolute weight can only be between 0 and 256 inclusive.")
+    if weight not in (0, server.iweight) and not getattr(proxy.balancer, "dynamic", True):
+        raise ServerChangeError("Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.")
+    return weight
 
 
-def _set_addr(server: Server, addr: str, port: str, source: str) -> ChangeResult:
+def _set_addr(server: Server, addr: str, port: str, origin: str) -> ChangeResult:
     try:
         ipaddress.ip_address(addr)
     except ValueError:
         return ChangeResult(False, "Could not understand IP address format.")
     if port and not (port.isdigit() and 0 < int(port) < 65536):
         return ChangeResult(False, "Could not understand port format.")
-    notes = []
-    if addr != server.host:
-        notes.append(f"IP changed from '{server.host}' to '{addr}'")
-    if port and int(port) != server.port:
-        notes.append(f"port changed from '{server.port}' to '{port}'")
+    notes = [f"IP changed from '{server.host}' to '{addr}'" if addr != server.host else "no need to change the addr"]
+    if port:
+        notes.append(f"port changed from '{server.port}' to '{port}'" if int(port) != server.port
+                     else "no need to change the port")
     server.host = addr
     if port:
         server.port = int(port)
-    text = f"{', '.join(notes)} by '{source}'" if notes else "no need to change the addr"
+    text = f"{', '.join(notes)} by '{origin}'"
     return ChangeResult(True, text)
 
 
@@ -353,3 +365,26 @@ def find_server(proxies: Iterable[Any], backend: str, server: str) -> tuple[Any,
                 if candidate.name == server:
                     return proxy, candidate
     return None
+
+
+def resolve_server(proxies: list[Any], name: str) -> tuple[Any, Server]:
+    """``<backend>/<server>`` as haproxy resolves it, with its answers when it cannot."""
+    backend_name, slash, server_name = name.partition("/")
+    if not slash:
+        raise ServerChangeError("Require 'backend/server'.")
+    backend = next((p for p in proxies if p.name == backend_name and p.has_backend), None)
+    if backend is None:
+        raise ServerChangeError("No such backend.")
+    found = find_server([backend], backend_name, server_name)
+    if found is None:
+        raise ServerChangeError("No such server.")
+    return found
+
+
+def apply_server_change(proxies: list[Any], change: ServerChange, logger: Any) -> str:
+    """Apply *change* to these proxies; returns haproxy's text about it, raises ServerChangeError if refused."""
+    proxy, server = resolve_server(proxies, f"{change.backend}/{change.server}")
+    result = change_server(proxy, server, change, logger)
+    if not result.applied:
+        raise ServerChangeError(result.text or "")
+    return result.text or ""

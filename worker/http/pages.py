@@ -92,3 +92,15 @@ class ErrorPages:
         if status in self.files:
             return Reply(status, close=status in LEGACY, raw=self.files[status])
         return error_page(status)
+
+
+HTX_FRAMING = 21
+"""What haproxy 2.6 adds to a response's parts when it counts one in its internal (HTX) form."""
+
+
+def logged_size(head: ResponseHead) -> int:
+    """A response made here (service, return, redirect, deny, error page) as haproxy 2.6 counts it in %B:
+    the status line's parts and each header's name and value without separators, plus its framing; the
+    Connection header its HTTP/1 layer writes is not counted.  Add the body's length."""
+    fields = sum(len(name) + len(value) for name, value in head.headers if name.lower() != "connection")
+    return HTX_FRAMING + len(head.version) + len(str(head.status)) + len(head.reason) + fields

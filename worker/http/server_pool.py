@@ -24,6 +24,8 @@ class ServerConnection:
     idle_since: float = field(default_factory=time.monotonic)
     balancer: Any = None
     """Set while this connection holds the server slot its balancer counted (acquire)."""
+    address: tuple[str, int] | None = None
+    """The server's address when first pooled: ``set server addr`` retires connections to the old one."""
 
     def release_slot(self) -> None:
         """Give the server's connection slot back once (the backend's queue may move on)."""
@@ -46,7 +48,8 @@ class ServerPool:
         now = time.monotonic()
         while idle:
             conn = idle.pop()
-            if now - conn.idle_since < IDLE_SECONDS and not _readable(conn.sock):
+            fresh = now - conn.idle_since < IDLE_SECONDS and conn.address == (server.host, server.port)
+            if fresh and not _readable(conn.sock):
                 return conn
             conn.close()
         return None
@@ -59,6 +62,8 @@ class ServerPool:
             return
         conn.http.start_next_cycle()
         conn.idle_since = time.monotonic()
+        if conn.address is None:
+            conn.address = (conn.server.host, conn.server.port)
         idle.append(conn)
 
 

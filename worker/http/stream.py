@@ -27,7 +27,7 @@ from .connection import Connection
 from .errors import LocalProtocolError, RemoteProtocolError
 from .events import NEED_DATA, PAUSED, ConnectionClosed, Data, EndOfMessage, InformationalResponse, Request, Response
 from .message import RequestHead, ResponseHead
-from .pages import Reply
+from .pages import Reply, logged_size
 from .server_pool import ServerConnection, ServerPool
 from .state import CLIENT, DONE, SERVER
 
@@ -180,6 +180,8 @@ class HttpStream:
 
     def _transaction(self, head: RequestHead) -> bool:
         """Run rules and forward; True when the client connection may serve another request."""
+        if self.worker.trace is not None:
+            self.worker.trace.request(self.client, self.frontend.name, head)
         txn = self.txn = self._new_txn(head)
         txn.t_request = time.monotonic() - self.request_started
         fe = self.frontend
@@ -316,9 +318,12 @@ class HttpStream:
             self._send_client(reply.raw)
             return False
         try:
-            data = self.front.send(Response(reply.head()))
+            head = reply.head()
+            data = self.front.send(Response(head))
             head_only = self.txn is not None and self.txn.request is not None and self.txn.request.method == "HEAD"
             data += self.front.send(Data(reply.body)) if reply.body and not head_only else b""
+            if self.txn is not None:
+                self.txn.bytes_logged = logged_size(head) + len(reply.body)
             data += self.front.send(EndOfMessage())
         except LocalProtocolError:
             return False
@@ -520,6 +525,8 @@ class HttpStream:
                 conn.http.receive_data(data)
                 continue
             if isinstance(event, Response):
+                if self.worker.trace is not None:
+                    self.worker.trace.response(self.client, conn.sock, backend.name, event.head)
                 head = self._response_head(txn, backend, event.head, sent_at)
                 pending += self.front.send(Response(head))
             elif isinstance(event, InformationalResponse) and conn.http.switched:
@@ -680,11 +687,13 @@ class ServiceIO:
 
     def send_head(self, head: ResponseHead) -> None:
         self.head_sent = True
+        self.txn.status, self.txn.bytes_logged = head.status, logged_size(head)
         self._output += self.stream.front.send(Response(head))
 
     def send(self, data: bytes) -> None:
         if data:
             self._output += self.stream.front.send(Data(data))
+            self.txn.bytes_logged = (self.txn.bytes_logged or 0) + len(data)
 
     @property
     def output_full(self) -> bool:

@@ -275,9 +275,11 @@ def _set_status(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
 def _use_service(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
     (name,) = _args("use-service", args, 1, "a service name")
     service = env.service(name)
+    applet = "<PROMEX>" if name == "prometheus-exporter" else f"<{name}>"
 
     def act(txn: Any) -> Verdict:
         txn.service = service
+        txn.applet = applet
         return Verdict.DONE
 
     return act

@@ -243,10 +243,10 @@ class AclSet:
         term = AclTerm(expr, method)
         if method in (Method.FOUND, Method.BOOL):
             return term
-        inline = self.library.new_inline(criterion.split("(", 1)[0].split(",", 1)[0], origin, unique_id)
-        for name, file_icase in files:
+        for name, file_icase in files:  # files first: haproxy numbers their lists before the line's own
             ref = self.library.load_acl_file(name, origin, as_map)
             term.lists.append((ref, ref.index(method, file_icase, None, not no_dns)))
+        inline = self.library.new_inline(criterion.split("(", 1)[0].split(",", 1)[0], origin, unique_id)
         values = _expand_operators(words[i:], method)
         index = inline.index(method, icase, None, not no_dns)
         for value in values:

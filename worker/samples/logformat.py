@@ -82,7 +82,7 @@ def _ms(seconds: float) -> int:
 
 def _served_locally(ctx: Any) -> bool:
     """A Lua service answered: HAProxy counts its queue, connect and response times as 0."""
-    return getattr(ctx, "service", None) is not None
+    return getattr(ctx, "applet", None) is not None
 
 
 def _t_wait(ctx: Any) -> int:
@@ -129,7 +129,7 @@ LOG_VARIABLES: dict[str, LogVar] = {
     "f": LogVar(lambda ctx: ctx.frontend.name, "str"),
     "ft": LogVar(lambda ctx: ctx.frontend.name, "str"),
     "b": LogVar(_backend_name, "str"),
-    "s": LogVar(lambda ctx: ctx.server.name if ctx.server else "<NOSRV>", "str"),
+    "s": LogVar(lambda ctx: ctx.server.name if ctx.server else getattr(ctx, "applet", None) or "<NOSRV>", "str"),
     "pid": LogVar(lambda ctx: os.getpid(), "num", 4),
     "H": LogVar(lambda ctx: _HOSTNAME, "str"),
     "Ts": LogVar(lambda ctx: int(ctx.accept_date), "num", 8),
@@ -150,7 +150,8 @@ LOG_VARIABLES: dict[str, LogVar] = {
     "Ta": _http(lambda ctx: _ms(ctx.t_active)),
     "Tt": LogVar(lambda ctx: _ms(ctx.t_active), "num"),
     "ST": LogVar(lambda ctx: ctx.status, "num"),
-    "B": LogVar(lambda ctx: ctx.bytes_out, "num"),
+    "B": LogVar(lambda ctx: ctx.bytes_out if getattr(ctx, "bytes_logged", None) is None else ctx.bytes_logged,
+                "num"),
     "U": LogVar(lambda ctx: ctx.bytes_in, "num"),
     "CC": _http(lambda ctx: None, "str"),
     "CS": _http(lambda ctx: None, "str"),

@@ -1,0 +1,57 @@
+"""The worker's live client connections: what ``show sess`` lists and ``shutdown session`` cuts."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(slots=True)
+class LiveSession:
+    frontend: Any
+    client: socket.socket
+    peer: str
+    proto: str
+    started: float
+
+
+class SessionTable:
+    """Ids are unique over every worker (the worker's slot in the high bits), shown as haproxy's ``0x…``."""
+
+    def __init__(self, index: int) -> None:
+        self._ids = itertools.count((index << 32) + 1)
+        self.live: dict[int, LiveSession] = {}
+
+    def open(self, frontend: Any, client: socket.socket) -> int:
+        sid = next(self._ids)
+        try:
+            host, port = client.getpeername()[:2]
+            proto = "tcpv6" if client.family == socket.AF_INET6 else "tcpv4"
+            peer = f"{host}:{port}"
+        except (OSError, ValueError):
+            proto, peer = "unix_stream", "unix:1"
+        self.live[sid] = LiveSession(frontend, client, peer, proto, time.monotonic())
+        return sid
+
+    def close(self, sid: int) -> None:
+        self.live.pop(sid, None)
+
+    def lines(self) -> list[str]:
+        """One ``show sess`` line per session, with the fields a worker knows about its clients."""
+        now = time.monotonic()
+        return [f"0x{sid:x}: proto={s.proto} src={s.peer} fe={s.frontend.name} "
+                f"be={s.frontend.name if s.frontend.has_backend else '<NONE>'} srv=<none> ts=00 epoch=0 "
+                f"age={int(now - s.started)}s calls=0 rate=0 cpu=0 lat=0\n" for sid, s in self.live.items()]
+
+    def shutdown(self, sid: int) -> bool:
+        """Cut one session's client connection (its stream then ends as on a client abort)."""
+        session = self.live.get(sid)
+        if session is None:
+            return False
+        with contextlib.suppress(OSError):
+            session.client.shutdown(socket.SHUT_RDWR)
+        return True
