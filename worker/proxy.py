@@ -79,6 +79,10 @@ class Server:
     check_duration: int | None = None
     check_failures: int = 0
     check_downs: int = 0
+    tls: Any = None
+    """``ssl``: the ServerTls that wraps connections to this server (worker.tls.contexts)."""
+    check_tls: Any = None
+    """``check-ssl`` (or ``ssl`` with checks): the ServerTls of its health checks."""
 
     def __post_init__(self) -> None:
         if self.disabled:
@@ -120,6 +124,8 @@ class Proxy:
     fe_counters: Counters = field(default_factory=Counters)
     be_counters: Counters = field(default_factory=Counters)
     server_counters: dict[int, Counters] = field(default_factory=dict)
+    tls_binds: dict[int, Any] = field(default_factory=dict)
+    """ListenerTls by listener id (so_id) for ``bind … ssl`` lines."""
 
     def counters_of(self, server: Server) -> Counters:
         """The counters of one of this backend's servers."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from luaproxy.worker.tls.options import TlsOptions
+
 from .lexer import Line
 
 DEFAULT_BUFSIZE = 16384
@@ -47,6 +49,8 @@ class GlobalSettings:
     map_persist: bool = False
     log_tag: str = "haproxy"
     log_send_hostname: str = ""
+    ssl: dict[str, str] = field(default_factory=dict)
+    """ssl-default-bind-*, ssl-default-server-*, ssl-server-verify, ca-base and crt-base, as written."""
 
     @property
     def bufsize(self) -> int:
@@ -62,6 +66,7 @@ class Bind:
     line: Line
     fd: int | None = None
     name: str = ""
+    tls: TlsOptions = field(default_factory=TlsOptions)
 
     @property
     def label(self) -> str:
@@ -83,6 +88,7 @@ class ServerConf:
     backup: bool = False
     check: bool = False
     options: dict[str, str] = field(default_factory=dict)
+    tls: TlsOptions = field(default_factory=TlsOptions)
 
 
 @dataclass(slots=True)

@@ -1,0 +1,42 @@
+"""The TLS socket the streams get: gevent's SSLSocket made to fail like a plain socket.
+
+The streams catch OSError around every socket call; gevent's SSLSocket raises
+ValueError once closed, and its ``shutdown`` drops the TLS layer (a later
+read would return raw records).  Here a closed socket raises OSError and
+``shutdown(SHUT_WR)`` half-closes TCP while reads stay decrypted.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from typing import Any
+
+from gevent import ssl as gssl
+
+
+class TlsSocket(gssl.SSLSocket):
+    sni: str | None = None
+    """The server name: what the client asked for (listener side) or what we sent (server side)."""
+
+    def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
+        try:
+            return super().recv(buflen, flags)
+        except ValueError:
+            raise OSError(errno.EBADF, "TLS socket closed") from None
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        try:
+            super().sendall(data, flags)
+        except ValueError:
+            raise OSError(errno.EBADF, "TLS socket closed") from None
+
+    def shutdown(self, how: int) -> None:
+        if how == socket.SHUT_WR and self._sslobj is not None:
+            gssl.socket.shutdown(self, how)
+            return
+        super().shutdown(how)
+
+
+class TlsContext(gssl.SSLContext):
+    sslsocket_class = TlsSocket
