@@ -147,7 +147,7 @@ class _Builder:
 
         tls = ServerTls(rebuild(cert), self._sni(sni), options.get("verifyhost"),
                         reuse="no-ssl-reuse" not in options.flags, cert_name=cert.name if cert else None,
-                        rebuild=rebuild)
+                        rebuild=rebuild, client_cert=cert)
         self._warn(f"server {conf.name}", options, warnings)
         return tls
 

@@ -116,11 +116,14 @@ class ListenerTls:
     default: Any = None
     exact: dict[str, Any] = field(default_factory=dict)
     wildcards: dict[str, list[tuple[Any, frozenset[str]]]] = field(default_factory=dict)
+    served: dict[Any, Certificate] = field(default_factory=dict)
+    """The (first) certificate of each context: what the ssl_f_* fetches describe."""
 
     def build(self) -> None:
         """Make every context from the current certificates (CertError/TlsError on a bad one)."""
         contexts: list[tuple[tuple[Any, ...], Any, set[str]]] = []
         exact: dict[str, Any] = {}
+        served: dict[Any, Certificate] = {}
         wildcards: dict[str, list[tuple[Any, frozenset[str]]]] = {}
         for entry in self.entries:
             cert = self.certs[entry.name]
@@ -134,6 +137,7 @@ class ListenerTls:
                 configure(ctx, entry.options, "none", self.warnings)
                 contexts.append((key, ctx, set()))
             cert.load_into(ctx)
+            served.setdefault(ctx, cert)
             next(types for _, c, types in contexts if c is ctx).add(cert.key_type)
             for name in names:
                 if name.startswith("*."):
@@ -144,7 +148,7 @@ class ListenerTls:
             raise TlsError("no certificate: 'ssl' needs 'crt' or 'crt-list'.")
         default = contexts[0][1]
         default.sni_callback = self._select
-        self.default, self.exact, self.wildcards = default, exact, wildcards
+        self.default, self.exact, self.wildcards, self.served = default, exact, wildcards, served
 
     def uses(self, name: str) -> bool:
         return any(e.name == name for e in self.entries)
@@ -179,11 +183,12 @@ class ListenerTls:
             return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME if self.strict_sni else None
         if chosen is not ctx:
             sock.context = chosen
+            sock.local_cert = self.served.get(chosen)
         return None
 
     def wrap(self, sock: Any) -> Any:
         tls = self.default.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-        tls.sni = None
+        tls.local_cert = self.served.get(self.default)
         return tls
 
 
@@ -198,6 +203,7 @@ class ServerTls:
     sessions: dict[str | None, Any] = field(default_factory=dict)
     cert_name: str | None = None
     """The client certificate (``crt``), which ``set ssl cert`` may replace."""
+    client_cert: Certificate | None = None
     rebuild: Callable[[Certificate], Any] | None = None
 
     def uses(self, name: str) -> bool:
@@ -206,6 +212,7 @@ class ServerTls:
     def replace(self, name: str, cert: Certificate) -> None:
         if self.rebuild is not None:
             self.context = self.rebuild(cert)
+            self.client_cert = cert
             self.sessions.clear()
 
     def wrap(self, sock: Any, txn: Any) -> Any:
@@ -214,6 +221,7 @@ class ServerTls:
         tls = self.context.wrap_socket(sock, server_hostname=name or None, do_handshake_on_connect=False,
                                        session=session)
         tls.sni = name
+        tls.local_cert = self.client_cert
         return tls
 
     def verify_host(self, tls: Any) -> None:

@@ -18,6 +18,10 @@ from gevent import ssl as gssl
 class TlsSocket(gssl.SSLSocket):
     sni: str | None = None
     """The server name: what the client asked for (listener side) or what we sent (server side)."""
+    local_cert: Any = None
+    """The Certificate this side presented (worker.tls.certs), if any."""
+    peer_x509: Any = None
+    """The peer's certificate, parsed once on first use."""
 
     def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
         try:
