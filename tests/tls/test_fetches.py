@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import socket
 import ssl
 import threading
 from pathlib import Path
@@ -134,12 +136,10 @@ def _client_hello() -> bytes:
     def speak() -> None:
         ctx = ssl.create_default_context()
         ctx.set_alpn_protocols(["h2", "http/1.1"])
-        with ctx.wrap_socket(__import__("socket").create_connection(server.getsockname(), timeout=5),
+        with ctx.wrap_socket(socket.create_connection(server.getsockname(), timeout=5),
                              server_hostname="hello.test", do_handshake_on_connect=False) as tls:
-            try:
+            with contextlib.suppress(OSError):
                 tls.do_handshake()
-            except OSError:
-                pass
 
     thread = threading.Thread(target=speak, daemon=True)
     thread.start()
@@ -154,11 +154,14 @@ def _client_hello() -> bytes:
     return data
 
 
+@pytest.fixture(scope="module")
+def hello() -> bytes:
+    return _client_hello()
+
+
 @pytest.mark.parametrize(("text", "expected"), HELLO_CASES, ids=[t for t, _ in HELLO_CASES])
-def test_client_hello_fetch(text: str, expected: str, registry: SampleRegistry, hello=[]) -> None:
-    if not hello:
-        hello.append(_client_hello())
-    ctx = Stream(data=hello[0])
+def test_client_hello_fetch(text: str, expected: str, registry: SampleRegistry, hello: bytes) -> None:
+    ctx = Stream(data=hello)
     assert to_text(parse_expr(text, registry).evaluate(ctx)) == expected
-    ctx.data = hello[0][:40]
+    ctx.data = hello[:40]
     assert parse_expr(text, registry).evaluate(ctx) is None
