@@ -136,10 +136,10 @@ def _client_hello() -> bytes:
     def speak() -> None:
         ctx = ssl.create_default_context()
         ctx.set_alpn_protocols(["h2", "http/1.1"])
-        with ctx.wrap_socket(socket.create_connection(server.getsockname(), timeout=5),
-                             server_hostname="hello.test", do_handshake_on_connect=False) as tls:
-            with contextlib.suppress(OSError):
-                tls.do_handshake()
+        raw = socket.create_connection(server.getsockname(), timeout=5)
+        with ctx.wrap_socket(raw, server_hostname="hello.test", do_handshake_on_connect=False) as tls, \
+                contextlib.suppress(OSError):
+            tls.do_handshake()
 
     thread = threading.Thread(target=speak, daemon=True)
     thread.start()
