@@ -61,6 +61,10 @@ class Channel:
                 return False
         return True
 
+    def wait_more(self, timeout: float | None) -> bool:
+        """Wait until the input grows or closes (False on timeout)."""
+        return self._wait_change(timeout)
+
     def take(self, size: int | None = None) -> bytes:
         size = len(self.input) if size is None else min(size, len(self.input))
         data = bytes(self.input[:size])

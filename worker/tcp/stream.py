@@ -20,6 +20,7 @@ from ..netutil import close_gracefully, shutdown_write
 from ..proxy import Proxy, Rule
 from ..rules.evaluate import run_rules
 from ..rules.verdict import Verdict
+from ..tls import clienthello
 from ..txn import Transaction
 
 READ_SIZE = 65536
@@ -126,6 +127,10 @@ class TcpStream:
         """
         if rule.condition is not None and deadline and not channel.input and not channel.input_closed:
             channel.wait_input(max(deadline - time.monotonic(), 0.0))
+        while deadline and clienthello.incomplete(channel.input) and not channel.input_closed:
+            # A TLS ClientHello split over several reads: req.ssl_* need all of it.
+            if not channel.wait_more(max(deadline - time.monotonic(), 0.0)):
+                break
 
     def _connect(self, backend: Proxy) -> socket.socket | None:
         server = acquire_server(backend, self.txn)
