@@ -295,3 +295,23 @@ def test_certificate_errors_name_the_line(write, luaproxy, pki, tmp_path, setup,
     assert out.returncode != 0
     line = 3 if setup != "no-ca" else 7
     assert f"bad.cfg:{line}" in out.stderr and expected in out.stderr, out.stderr
+
+
+def test_ssl_health_checks(write, luaproxy, port, pki, echo_server) -> None:
+    d = pki["dir"]
+    back = free_port()
+    proc = start(write, luaproxy, port, f"""
+        frontend tlsback
+           bind 127.0.0.1:{back} ssl crt {d}/site.pem
+           {SHOW}"ok"
+        frontend fe
+           bind 127.0.0.1:{port}
+           default_backend be
+        backend be
+           option httpchk GET /
+           server good 127.0.0.1:{back} ssl verify none check inter 200 check-sni www.test
+           server bad 127.0.0.1:{echo_server.port} check inter 200 fall 2 check-ssl verify none
+        """)
+    assert wait_until(lambda: "Server be/bad is DOWN, reason: Layer6 invalid response" in proc.stderr()
+                      + proc.stdout(), 10), proc.stderr()
+    assert "be/good is DOWN" not in proc.stderr() + proc.stdout()
