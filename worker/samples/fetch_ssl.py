@@ -9,6 +9,7 @@ ClientHello.  What Python's ssl module does not expose is listed in the README.
 
 from __future__ import annotations
 
+import _ssl
 import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -52,6 +53,18 @@ def peer_cert(tls: TlsSocket | None) -> x509.Certificate | None:
             der = None
         tls.peer_x509 = x509.load_der_x509_certificate(der) if der else False
     return tls.peer_x509 or None
+
+
+def peer_chain_der(tls: TlsSocket | None, drop_leaf: bool) -> Sample | None:
+    """The chain the peer sent, in DER, concatenated (HAProxy leaves the client's own certificate out)."""
+    sslobj = getattr(tls, "_sslobj", None)
+    get_chain = getattr(sslobj, "get_unverified_chain", None)
+    if get_chain is None:
+        return None
+    chain = get_chain() or []
+    if drop_leaf:
+        chain = chain[1:]
+    return Sample(T.BIN, b"".join(c.public_bytes(_ssl.ENCODING_DER) for c in chain)) if chain else None
 
 
 def local_cert(tls: TlsSocket | None) -> x509.Certificate | None:
@@ -213,6 +226,10 @@ FETCHES = (
     fetch("ssl_c_ca_err", _verify, T.SINT, "Error in the client's CA chain (0: none).", section=S),
     fetch("ssl_c_ca_err_depth", _verify, T.SINT, "Depth of that error (0: none).", section=S),
     *_cert_fetches("ssl_c", lambda ctx: peer_cert(front(ctx)), "the client's certificate"),
+    fetch("ssl_c_chain_der", lambda ctx, args: peer_chain_der(front(ctx), True), T.BIN,
+          "The chain the client sent after its certificate, in DER.", section=S),
+    fetch("ssl_s_chain_der", lambda ctx, args: peer_chain_der(back(ctx), False), T.BIN,
+          "The chain the server sent, its certificate first, in DER.", section=S),
     *_cert_fetches("ssl_f", lambda ctx: local_cert(front(ctx)), "the certificate this frontend presented"),
     *_cert_fetches("ssl_s", lambda ctx: peer_cert(back(ctx)), "the server's certificate"),
     *_REQ_SSL,
