@@ -188,12 +188,18 @@ SSL_GLOBALS = (
     ("crt-base", "Directory of relative crt and crt-list paths."),
     ("ssl-dh-param-file", "Accepted; Python's ssl module picks its own DH groups."),
     ("ssl-skip-self-issued-ca", "Accepted; chains are sent as the PEM holds them."),
+    ("ssl-load-extra-files", "Accepted; a '.key' beside a certificate is always read, bundles always tried."),
+    ("ssl-load-extra-del-ext", "Look for 'x.key' beside 'x.crt' (instead of 'x.crt.key')."),
 )
 
 
 def _ssl_global(g: GlobalSettings, line: Line) -> None:
     name = line.words[0]
-    args = expect_args(line, 1, None if name.endswith("-options") else 1, "a value")
+    if name == "ssl-load-extra-del-ext":
+        expect_args(line, 0, 0, "no argument")
+        g.ssl[name] = "on"
+        return
+    args = expect_args(line, 1, None if name.endswith(("-options", "-files")) else 1, "a value")
     if name == "ssl-server-verify" and args[0] not in ("none", "required"):
         raise line.error(f"'ssl-server-verify' expects 'none' or 'required', got '{args[0]}'.")
     g.ssl[name] = " ".join(args)

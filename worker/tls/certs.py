@@ -100,7 +100,9 @@ def parse_certificate(name: str, data: bytes, key_data: bytes | None = None) -> 
                 certs.append(x509.load_pem_x509_certificate(block))
             elif label.endswith(b"PRIVATE KEY"):
                 if key is None:
-                    key = serialization.load_pem_private_key(block, password=None)
+                    # OpenSSL checks the key when it loads it: skip the slow RSA validation here
+                    key = serialization.load_pem_private_key(block, password=None,
+                                                             unsafe_skip_rsa_key_validation=True)
             else:
                 extra += block + b"\n"
         except (ValueError, TypeError) as exc:
@@ -114,12 +116,13 @@ def parse_certificate(name: str, data: bytes, key_data: bytes | None = None) -> 
     return Certificate(name, certs[0], key, tuple(certs[1:]), extra)
 
 
-def load_certificate(path: str, name: str | None = None) -> Certificate:
-    """Read *path* (and ``path.key`` when the PEM has no key); CertError says what is wrong."""
+def load_certificate(path: str, name: str | None = None, del_ext: bool = False) -> Certificate:
+    """Read *path* (and ``path.key`` when the PEM has no key; ``ssl-load-extra-del-ext``: ``x.crt`` → ``x.key``)."""
     data = _read(path, "SSL certificate")
     key_data = None
-    if b"PRIVATE KEY-----" not in data and os.path.exists(path + ".key"):
-        key_data = _read(path + ".key", "SSL key")
+    key_path = path[:-4] + ".key" if del_ext and path.endswith(".crt") else path + ".key"
+    if b"PRIVATE KEY-----" not in data and os.path.exists(key_path):
+        key_data = _read(key_path, "SSL key")
     return parse_certificate(name or path, data, key_data)
 
 

@@ -80,17 +80,17 @@ def configure(ctx: ssl.SSLContext, options: TlsOptions, default_verify: str, war
     ctx.verify_mode = options.verify(default_verify)
 
 
-def load_crt(path: str) -> list[Certificate]:
+def load_crt(path: str, del_ext: bool = False) -> list[Certificate]:
     """``crt PATH``: a file, a directory (every certificate in it, by name) or a bundle (``.rsa``, ``.ecdsa``…)."""
     if os.path.isdir(path):
         files = sorted(f for f in os.listdir(path) if not f.startswith(".") and not f.endswith(SKIPPED_SUFFIXES))
-        return [load_certificate(os.path.join(path, f)) for f in files
+        return [load_certificate(os.path.join(path, f), del_ext=del_ext) for f in files
                 if os.path.isfile(os.path.join(path, f))]
     if not os.path.exists(path):
         bundle = [path + s for s in BUNDLE_SUFFIXES if os.path.exists(path + s)]
         if bundle:
             return [load_certificate(p) for p in bundle]
-    return [load_certificate(path)]
+    return [load_certificate(path, del_ext=del_ext)]
 
 
 @dataclass(slots=True)

@@ -8,6 +8,7 @@ not match, is refused before anything changes.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -35,8 +36,10 @@ def certificates(proxies: Iterable[Any]) -> dict[str, Certificate]:
 
 
 def parse_update(name: str, pem: str) -> Certificate:
-    """The new certificate for *name* (CertError says what is wrong with it)."""
-    return parse_certificate(name, pem.encode("utf-8", "replace"))
+    """The new certificate for *name*, already loaded once by OpenSSL (CertError says what is wrong)."""
+    cert = parse_certificate(name, pem.encode("utf-8", "replace"))
+    cert.load_into(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))
+    return cert
 
 
 def replace(proxies: Iterable[Any], name: str, cert: Certificate) -> int:
