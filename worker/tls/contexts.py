@@ -222,6 +222,7 @@ class ServerTls:
                                        session=session)
         tls.sni = name
         tls.local_cert = self.client_cert
+        tls.on_close = self.remember
         return tls
 
     def verify_host(self, tls: Any) -> None:

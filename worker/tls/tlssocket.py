@@ -8,6 +8,7 @@ read would return raw records).  Here a closed socket raises OSError and
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket
 from typing import Any
@@ -22,6 +23,8 @@ class TlsSocket(gssl.SSLSocket):
     """The Certificate this side presented (worker.tls.certs), if any."""
     peer_x509: Any = None
     """The peer's certificate, parsed once on first use."""
+    on_close: Any = None
+    """Called with this socket before it closes (a server connection keeps its TLS 1.3 session then)."""
 
     def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
         try:
@@ -34,6 +37,16 @@ class TlsSocket(gssl.SSLSocket):
             super().sendall(data, flags)
         except ValueError:
             raise OSError(errno.EBADF, "TLS socket closed") from None
+
+    def close(self) -> None:
+        """Send close_notify first: OpenSSL drops from its session cache a session not shut down."""
+        sslobj = self._sslobj
+        if sslobj is not None:
+            if self.on_close is not None:
+                self.on_close(self)
+            with contextlib.suppress(OSError, ValueError):
+                sslobj.shutdown()
+        super().close()
 
     def shutdown(self, how: int) -> None:
         if how == socket.SHUT_WR and self._sslobj is not None:
