@@ -315,3 +315,23 @@ def test_ssl_health_checks(write, luaproxy, port, pki, echo_server) -> None:
     assert wait_until(lambda: "Server be/bad is DOWN, reason: Layer6 invalid response" in proc.stderr()
                       + proc.stdout(), 10), proc.stderr()
     assert "be/good is DOWN" not in proc.stderr() + proc.stdout()
+
+
+def test_rsa_and_ecdsa_for_one_name_by_what_the_client_supports(write, luaproxy, port, pki, tmp_path) -> None:
+    ca = pki["ca"]
+    assert isinstance(ca, Issued)
+    issue(ca, "rsa.test", ("both.test",)).write(tmp_path / "both.pem.rsa")
+    issue(ca, "ecdsa.test", ("both.test",), kind="ecdsa").write(tmp_path / "both.pem.ecdsa")
+    start(write, luaproxy, port, f"""
+        frontend fe
+           bind 127.0.0.1:{port} ssl crt {tmp_path}/both.pem
+           {SHOW}"%[ssl_fc_cipher]"
+        """)
+    for ciphers, cn in (("ECDHE-RSA-AES128-GCM-SHA256", "rsa.test"), ("ECDHE-ECDSA-AES128-GCM-SHA256", "ecdsa.test")):
+        ctx = client_context(tmp_path)
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_ciphers(ciphers)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
+                ctx.wrap_socket(raw, server_hostname="both.test") as tls:
+            cert = x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
+        assert cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == cn

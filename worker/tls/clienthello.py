@@ -10,7 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 HANDSHAKE = 0x16
-EXT_SNI, EXT_ALPN, EXT_SUPPORTED_VERSIONS = 0, 16, 43
+EXT_SNI, EXT_SIGALGS, EXT_ALPN, EXT_SUPPORTED_VERSIONS = 0, 13, 16, 43
+TLS13 = 0x0304
+ECDSA_SUITES = frozenset({0xC006, 0xC007, 0xC008, 0xC009, 0xC00A, 0xC023, 0xC024, 0xC02B, 0xC02C, 0xC048, 0xC049,
+                          0xC05C, 0xC05D, 0xC072, 0xC073, 0xC086, 0xC087, 0xC0AC, 0xC0AD, 0xC0AE, 0xC0AF, 0xCCA9})
+"""TLS 1.2 cipher suites that authenticate with an ECDSA certificate (IANA numbers)."""
+SIGNALING = frozenset({0x00FF, 0x5600})
 MAX_HELLO = 1 << 16
 
 
@@ -23,6 +28,15 @@ class ClientHello:
     sni: str | None = None
     alpn: tuple[str, ...] = ()
     supported_versions: tuple[int, ...] = ()
+    ciphers: tuple[int, ...] = ()
+    sigalgs: tuple[int, ...] = ()
+
+    def key_types(self) -> set[str]:
+        """The certificate key types this client can use: "rsa", "ecdsa" (TLS 1.3: by its signature algorithms)."""
+        if TLS13 in self.supported_versions:
+            return {"ecdsa" if (alg & 0xFF) == 3 or alg in (0x0807, 0x0808) else "rsa" for alg in self.sigalgs} \
+                or {"rsa", "ecdsa"}
+        return {"ecdsa" if c in ECDSA_SUITES else "rsa" for c in self.ciphers if c not in SIGNALING}
 
 
 def handshake_bytes(data: bytes) -> bytes | None:
@@ -72,13 +86,15 @@ def _parse_hello(kind: int, hello: bytes) -> ClientHello:
     version = (hello[0] << 16) | hello[1]
     pos = 2 + 32
     pos += 1 + hello[pos]
-    pos += 2 + int.from_bytes(hello[pos : pos + 2], "big")
+    size = int.from_bytes(hello[pos : pos + 2], "big")
+    ciphers = tuple(int.from_bytes(hello[i : i + 2], "big") for i in range(pos + 2, pos + 2 + size - 1, 2))
+    pos += 2 + size
     pos += 1 + hello[pos]
     if pos + 2 > len(hello):
-        return ClientHello(kind, version)
+        return ClientHello(kind, version, ciphers=ciphers)
     end = pos + 2 + int.from_bytes(hello[pos : pos + 2], "big")
     pos += 2
-    sni, alpn, versions = None, (), ()
+    sni, alpn, versions, sigalgs = None, (), (), ()
     while pos + 4 <= min(end, len(hello)):
         ext = int.from_bytes(hello[pos : pos + 2], "big")
         size = int.from_bytes(hello[pos + 2 : pos + 4], "big")
@@ -90,7 +106,10 @@ def _parse_hello(kind: int, hello: bytes) -> ClientHello:
             alpn = _alpn(data)
         elif ext == EXT_SUPPORTED_VERSIONS and data:
             versions = tuple(int.from_bytes(data[i : i + 2], "big") for i in range(1, 1 + data[0], 2))
-    return ClientHello(kind, version, sni, alpn, versions)
+        elif ext == EXT_SIGALGS and len(data) >= 2:
+            end_algs = 2 + int.from_bytes(data[:2], "big")
+            sigalgs = tuple(int.from_bytes(data[i : i + 2], "big") for i in range(2, min(end_algs, len(data)) - 1, 2))
+    return ClientHello(kind, version, sni, alpn, versions, ciphers, sigalgs)
 
 
 def _server_name(data: bytes) -> str | None:

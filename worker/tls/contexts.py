@@ -21,6 +21,7 @@ from typing import Any
 from cryptography import x509
 
 from .certs import CertError, Certificate, certificate_names, load_ca_file, load_certificate, name_matches
+from .clienthello import ClientHello
 from .options import TlsError, TlsOptions
 from .tlssocket import TlsContext
 
@@ -114,15 +115,16 @@ class ListenerTls:
     """The bind's ``name`` (HAProxy's logs show it, else the listener id)."""
     warnings: list[str] = field(default_factory=list)
     default: Any = None
-    exact: dict[str, Any] = field(default_factory=dict)
+    exact: dict[str, list[Any]] = field(default_factory=dict)
     wildcards: dict[str, list[tuple[Any, frozenset[str]]]] = field(default_factory=dict)
     served: dict[Any, Certificate] = field(default_factory=dict)
     """The (first) certificate of each context: what the ssl_f_* fetches describe."""
+    key_types: dict[Any, set[str]] = field(default_factory=dict)
 
     def build(self) -> None:
         """Make every context from the current certificates (CertError/TlsError on a bad one)."""
         contexts: list[tuple[tuple[Any, ...], Any, set[str]]] = []
-        exact: dict[str, Any] = {}
+        exact: dict[str, list[Any]] = {}
         served: dict[Any, Certificate] = {}
         wildcards: dict[str, list[tuple[Any, frozenset[str]]]] = {}
         for entry in self.entries:
@@ -142,13 +144,14 @@ class ListenerTls:
             for name in names:
                 if name.startswith("*."):
                     wildcards.setdefault(name[2:], []).append((ctx, negative))
-                else:
-                    exact.setdefault(name, ctx)
+                elif ctx not in exact.setdefault(name, []):
+                    exact[name].append(ctx)
         if not contexts:
             raise TlsError("no certificate: 'ssl' needs 'crt' or 'crt-list'.")
         default = contexts[0][1]
         default.sni_callback = self._select
         self.default, self.exact, self.wildcards, self.served = default, exact, wildcards, served
+        self.key_types = {c: types for _, c, types in contexts}
 
     def uses(self, name: str) -> bool:
         return any(e.name == name for e in self.entries)
@@ -164,21 +167,33 @@ class ListenerTls:
                 self.certs[name] = old
             raise
 
-    def lookup(self, server_name: str) -> Any:
-        """The context for a client's SNI: an exact name, else a wildcard one, else None."""
+    def lookup(self, server_name: str) -> list[Any]:
+        """The contexts for a client's SNI, best first: the exact name's, then the wildcards'."""
         name = server_name.lower().rstrip(".")
-        ctx = self.exact.get(name)
-        if ctx is not None:
-            return ctx
+        found = list(self.exact.get(name, ()))
         _, _, parent = name.partition(".")
         for candidate, excluded in self.wildcards.get(parent, ()):
-            if name not in excluded:
-                return candidate
-        return None
+            if name not in excluded and candidate not in found:
+                found.append(candidate)
+        return found
+
+    def _usable(self, sock: Any, candidates: list[Any]) -> Any:
+        """Among several certificates for the name, the first whose key type the client's ciphers allow
+        (a TLS 1.2 client offering only RSA key exchange cannot use an ECDSA certificate)."""
+        hello = getattr(sock, "hello", None)
+        if len(candidates) < 2 or hello is None:
+            return candidates[0] if candidates else None
+        types = hello.key_types()
+        return next((c for c in candidates if self.key_types.get(c, set()) & types), candidates[0])
+
+    @property
+    def mixed_keys(self) -> bool:
+        """Certificates of several key types: the handshake first peeks at the ClientHello to choose."""
+        return len(set().union(*self.key_types.values())) > 1 if self.key_types else False
 
     def _select(self, sock: Any, server_name: str | None, ctx: Any) -> int | None:
         sock.sni = server_name
-        chosen = self.lookup(server_name) if server_name else None
+        chosen = self._usable(sock, self.lookup(server_name)) if server_name else None
         if chosen is None:
             return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME if self.strict_sni else None
         if chosen is not ctx:
@@ -186,9 +201,10 @@ class ListenerTls:
             sock.local_cert = self.served.get(chosen)
         return None
 
-    def wrap(self, sock: Any) -> Any:
+    def wrap(self, sock: Any, hello: ClientHello | None = None) -> Any:
         tls = self.default.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         tls.local_cert = self.served.get(self.default)
+        tls.hello = hello
         return tls
 
 
@@ -236,10 +252,14 @@ class ServerTls:
 
     def remember(self, tls: Any) -> None:
         """Keep the session of a connection for the next one to this server (TLS 1.3 tickets come late)."""
-        if self.reuse:
+        if not self.reuse or tls.version() is None:
+            return
+        try:
             session = tls.session
-            if session is not None and (session.has_ticket or tls.version() != "TLSv1.3"):
-                self.sessions[tls.sni] = session
+        except (OSError, ValueError):  # a handshake that failed has no session to keep
+            return
+        if session is not None and (session.has_ticket or tls.version() != "TLSv1.3"):
+            self.sessions[tls.sni] = session
 
 
 def client_context(options: TlsOptions, default_verify: str, warnings: list[str],

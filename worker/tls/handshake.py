@@ -14,14 +14,19 @@ import ssl
 import time
 from typing import Any
 
+import gevent
+
 from ..access_log import proxy_loggers
 from ..samples.logformat import _accept_ms
 from ..txn import addresses_of
+from . import clienthello
+from .clienthello import MAX_HELLO, ClientHello
 from .contexts import ListenerTls, ServerTls
 
 DEFAULT_TIMEOUT = 10.0
 """When the frontend has no ``timeout client`` (HAProxy would wait forever)."""
 INFO = 6
+PEEK_PAUSE = 0.005
 
 
 class _Accepted:
@@ -37,8 +42,10 @@ def accept(listener: ListenerTls, sock: Any, frontend: Any, so_id: int, logger: 
     """The handshaken TLS socket, or None (logged, socket closed) when the handshake failed."""
     accept_date = time.time()
     addresses = addresses_of(sock)
-    tls = listener.wrap(sock)
-    tls.settimeout(frontend.timeout("client", DEFAULT_TIMEOUT))
+    timeout = frontend.timeout("client", DEFAULT_TIMEOUT)
+    hello = peek_hello(sock, timeout) if listener.mixed_keys else None
+    tls = listener.wrap(sock, hello)
+    tls.settimeout(timeout)
     try:
         tls.do_handshake()
     except (OSError, ValueError) as exc:
@@ -47,6 +54,20 @@ def accept(listener: ListenerTls, sock: Any, frontend: Any, so_id: int, logger: 
             tls.close()
         return None
     return tls
+
+
+def peek_hello(sock: Any, timeout: float) -> ClientHello | None:
+    """The ClientHello, read without consuming it (MSG_PEEK), within *timeout*; None if it never completes."""
+    deadline = time.monotonic() + timeout
+    sock.settimeout(timeout)
+    try:
+        data = sock.recv(MAX_HELLO, socket.MSG_PEEK)
+        while clienthello.incomplete(data) and time.monotonic() < deadline:
+            gevent.sleep(PEEK_PAUSE)
+            data = sock.recv(MAX_HELLO, socket.MSG_PEEK)
+    except OSError:
+        return None
+    return clienthello.parse_client_hello(data)
 
 
 def connect(server_tls: ServerTls, sock: Any, txn: Any, timeout: float | None) -> Any:

@@ -23,6 +23,8 @@ class TlsSocket(gssl.SSLSocket):
     """The Certificate this side presented (worker.tls.certs), if any."""
     peer_x509: Any = None
     """The peer's certificate, parsed once on first use."""
+    hello: Any = None
+    """The peeked ClientHello, when the listener chooses among certificates of several key types."""
     on_close: Any = None
     """Called with this socket before it closes (a server connection keeps its TLS 1.3 session then)."""
 
