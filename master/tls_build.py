@@ -17,11 +17,12 @@ from luaproxy.worker.proxy import Proxy, Server
 from luaproxy.worker.samples import PatternLibrary, SampleError, SampleRegistry, parse_expr, to_text
 from luaproxy.worker.tls.certs import CertError, Certificate, load_certificate
 from luaproxy.worker.tls.contexts import CrtEntry, ListenerTls, ServerTls, client_context, load_crt
-from luaproxy.worker.tls.options import CRT_LIST, DEFAULT, TlsError, TlsOptions
+from luaproxy.worker.tls.options import CRT_LIST, DEFAULT, SERVER, TlsError, TlsOptions
 
 from .config.errors import ConfigError
+from .config.keywords_proxy import SERVER_VALUE_OPTIONS
 from .config.lexer import Line
-from .config.model import Bind, Config, ServerConf
+from .config.model import Bind, Config, ProxyConf, ServerConf
 
 
 class _Builder:
@@ -115,8 +116,8 @@ class _Builder:
             options = self.ca_paths(line_options).merged(bind_options)
         return [CrtEntry(name, options, tuple(rest)) for name in self.crt(crt)]
 
-    def server(self, server: Server, conf: ServerConf) -> None:
-        options = self.ca_paths(conf.tls.merged(self.server_defaults))
+    def server(self, server: Server, conf: ServerConf, defaults: TlsOptions) -> None:
+        options = self.ca_paths(conf.tls.merged(defaults.merged(self.server_defaults)))
         ssl_on = "ssl" in options.flags and "no-ssl" not in options.flags
         default_verify = self.ssl.get("ssl-server-verify", "required")
         if ssl_on:
@@ -188,12 +189,29 @@ def attach(config: Config, proxies: list[Proxy], registry: SampleRegistry,
                 proxy.tls_binds[so_id] = builder.listener(bind)
             except (CertError, TlsError) as exc:
                 errors.append(_error(bind.line, f"'bind {bind.label}' : {exc}"))
+        try:
+            defaults = _default_server(conf)
+        except TlsError as exc:
+            errors.append(conf.line.error(f"'default-server' : {exc}"))
+            continue
         for server, server_conf in zip(proxy.servers, conf.servers, strict=True):
             try:
-                builder.server(server, server_conf)
+                builder.server(server, server_conf, defaults)
             except (CertError, TlsError) as exc:
                 errors.append(_error(server_conf.line, f"'server {server.name}' : {exc}"))
     return errors
+
+
+def _default_server(conf: ProxyConf) -> TlsOptions:
+    """The TLS words of the proxy's ``default-server`` lines (the others are read elsewhere)."""
+    options = TlsOptions()
+    for words in conf.settings.get("default-server", ()):
+        rest = list(words)
+        while rest:
+            word = rest.pop(0)
+            if not options.take(word, rest, SERVER) and rest and word in SERVER_VALUE_OPTIONS:
+                rest.pop(0)
+    return options
 
 
 def _error(line: Line, message: str) -> ConfigError:

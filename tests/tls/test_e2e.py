@@ -335,3 +335,23 @@ def test_rsa_and_ecdsa_for_one_name_by_what_the_client_supports(write, luaproxy,
                 ctx.wrap_socket(raw, server_hostname="both.test") as tls:
             cert = x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
         assert cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == cn
+
+
+def test_default_server_ssl_settings(write, luaproxy, port, pki) -> None:
+    d = pki["dir"]
+    back = free_port()
+    start(write, luaproxy, port, f"""
+        frontend tlsback
+           bind 127.0.0.1:{back} ssl crt {d}/site.pem ca-file {d}/ca.pem verify required
+           {SHOW}"%[ssl_c_s_dn(CN)]"
+        frontend fe
+           bind 127.0.0.1:{port}
+           default_backend be
+        backend be
+           default-server ssl verify required ca-file {d}/ca.pem crt {d}/client.pem
+           server s1 127.0.0.1:{back}
+        """)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        raw.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        ((status, _, content),) = parse_responses(read_all(raw))
+    assert (status, content) == (200, b"client one")
