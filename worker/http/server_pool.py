@@ -46,7 +46,8 @@ class ServerPool:
         now = time.monotonic()
         while idle:
             conn = idle.pop()
-            if now - conn.idle_since < IDLE_SECONDS and not _readable(conn.sock):
+            if now - conn.idle_since < IDLE_SECONDS and not getattr(conn.sock, "stale", False) \
+                    and not _readable(conn.sock):
                 return conn
             conn.close()
         return None

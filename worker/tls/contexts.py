@@ -220,6 +220,8 @@ class ServerTls:
     cert_name: str | None = None
     """The client certificate (``crt``), which ``set ssl cert`` may replace."""
     client_cert: Certificate | None = None
+    epoch: int = 0
+    """Bumped when the certificate changes: pooled connections made before are not reused."""
     rebuild: Callable[[Certificate], Any] | None = None
 
     def uses(self, name: str) -> bool:
@@ -230,6 +232,7 @@ class ServerTls:
             self.context = self.rebuild(cert)
             self.client_cert = cert
             self.sessions.clear()
+            self.epoch += 1
 
     def wrap(self, sock: Any, txn: Any) -> Any:
         name = self.sni(txn) if self.sni is not None and txn is not None else None
@@ -239,6 +242,7 @@ class ServerTls:
         tls.sni = name
         tls.local_cert = self.client_cert
         tls.on_close = self.remember
+        tls.owner, tls.epoch = self, self.epoch
         return tls
 
     def verify_host(self, tls: Any) -> None:
@@ -252,7 +256,7 @@ class ServerTls:
 
     def remember(self, tls: Any) -> None:
         """Keep the session of a connection for the next one to this server (TLS 1.3 tickets come late)."""
-        if not self.reuse or tls.version() is None:
+        if not self.reuse or tls.epoch != self.epoch or tls.version() is None:
             return
         try:
             session = tls.session

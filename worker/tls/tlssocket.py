@@ -25,8 +25,16 @@ class TlsSocket(gssl.SSLSocket):
     """The peer's certificate, parsed once on first use."""
     hello: Any = None
     """The peeked ClientHello, when the listener chooses among certificates of several key types."""
+    owner: Any = None
+    """The ServerTls that made this server connection, and its epoch then."""
+    epoch: int = 0
     on_close: Any = None
     """Called with this socket before it closes (a server connection keeps its TLS 1.3 session then)."""
+
+    @property
+    def stale(self) -> bool:
+        """A server connection made with a certificate replaced since: not to be reused."""
+        return self.owner is not None and self.owner.epoch != self.epoch
 
     def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
         try:
