@@ -5,7 +5,7 @@ from __future__ import annotations
 from luaproxy.worker.log import parse_log_server
 from luaproxy.worker.tls.options import BIND, SERVER, TlsError, TlsOptions
 
-from .addresses import split_host_port
+from .addresses import split_host_port, unix_path
 from .keywords import ANY_PROXY, BACK, FRONT, PROXY, expect_args, to_int
 from .lexer import Line
 from .model import Bind, ProxyConf, RuleConf, ServerConf
@@ -40,6 +40,10 @@ def parse_bind_address(line: Line, word: str) -> list[Bind]:
             if not part[3:].isdigit():
                 raise line.error(f"invalid inherited socket '{part}'.", "Expected fd@<number>.")
             binds.append(Bind("", 0, line, fd=int(part[3:])))
+            continue
+        path = unix_path(part)
+        if path is not None:
+            binds.append(Bind("", 0, line, path=path))
             continue
         try:
             host, port = split_host_port(part)
@@ -129,7 +133,7 @@ def _server(p: ProxyConf, line: Line) -> None:
     args = list(expect_args(line, 2, None, "a name and an address ADDR:PORT"))
     name, addr = args.pop(0), args.pop(0)
     try:
-        host, port = split_host_port(addr, need_port=False)
+        host, port = (unix_path(addr), 0) if unix_path(addr) else split_host_port(addr, need_port=False)
     except ValueError as exc:
         raise line.error(f"{exc}.") from None
     if not host:

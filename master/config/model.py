@@ -67,11 +67,15 @@ class Bind:
     fd: int | None = None
     name: str = ""
     tls: TlsOptions = field(default_factory=TlsOptions)
+    path: str | None = None
+    """A UNIX socket's path (``/path`` or ``unix@path``)."""
 
     @property
     def label(self) -> str:
         if self.fd is not None:
             return f"fd@{self.fd}"
+        if self.path is not None:
+            return self.path
         host = f"[{self.host}]" if ":" in self.host else (self.host or "*")
         return f"{host}:{self.port}"
 

@@ -355,3 +355,22 @@ def test_default_server_ssl_settings(write, luaproxy, port, pki) -> None:
         raw.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         ((status, _, content),) = parse_responses(read_all(raw))
     assert (status, content) == (200, b"client one")
+
+
+def test_tls_over_unix_sockets(write, luaproxy, port, pki, tmp_path) -> None:
+    d = pki["dir"]
+    path = tmp_path / "ssl.sock"
+    start(write, luaproxy, port, f"""
+        frontend tlsback
+           bind {path} ssl crt {d}/site.pem
+           {SHOW}"%[ssl_fc_sni]"
+        frontend fe
+           bind 127.0.0.1:{port}
+           default_backend be
+        backend be
+           server s1 {path} ssl verify required ca-file {d}/ca.pem sni str(www.test)
+        """)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        raw.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        ((status, _, content),) = parse_responses(read_all(raw))
+    assert (status, content) == (200, b"www.test")
