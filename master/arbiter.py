@@ -27,6 +27,8 @@ from luaproxy.worker.control_agent import ControlAgent
 from luaproxy.worker.custom_metrics import MetricSet
 from luaproxy.worker.process import Worker, WorkerSpec
 from luaproxy.worker.samples import SampleError
+from luaproxy.worker.tls import Certificate
+from luaproxy.worker.tls import runtime as tls_runtime
 
 from . import reload, systemd
 from .config.errors import ConfigErrors
@@ -93,6 +95,8 @@ class Arbiter:
         self.backoff: dict[int, float] = {}
         self.next_spawn: dict[int, float] = {}
         self.fanout = Fanout()
+        self.cert_transaction: tuple[str, Certificate] | None = None
+        """``set ssl cert``'s pending certificate (one at a time, as in HAProxy)."""
         self.selector = selectors.DefaultSelector()
         self.pipe_r, self.pipe_w = os.pipe()
         os.set_blocking(self.pipe_r, False)
@@ -540,6 +544,21 @@ class Arbiter:
         seq = self.fanout.start({h.pid: h.label for h in workers}, time.monotonic() + ACK_TIMEOUT, done)
         for handle in workers:
             self._send(handle, {"t": "change", "seq": seq, "change": change.to_wire()})
+        return pending
+
+    def certificates(self) -> dict[str, Certificate]:
+        return tls_runtime.certificates(self.generation.proxies)
+
+    def spread_certificate(self, name: str, cert: Certificate) -> Pending:
+        """``commit ssl cert``: install in the master (new workers inherit it), then in every live worker."""
+        tls_runtime.replace(self.generation.proxies, name, cert)
+        pending = Pending()
+        workers = self.live_workers()
+        seq = self.fanout.start({h.pid: h.label for h in workers}, time.monotonic() + ACK_TIMEOUT,
+                                lambda outcome: pending.resolve(outcome.problems()))
+        message = {"t": "ssl-cert", "seq": seq, "name": name, "pem": cert.pem().decode("utf-8", "replace")}
+        for handle in workers:
+            self._send(handle, message)
         return pending
 
     def collect_stats(self) -> Pending:

@@ -17,6 +17,7 @@ from luaproxy.worker.rules import actions_http, actions_tcp
 from luaproxy.worker.rules.errors import RuleError
 from luaproxy.worker.samples import AclSet, PatternLibrary, SampleError, SampleRegistry
 
+from . import tls_build
 from .compile_env import CompileEnv
 from .config.errors import ConfigError, ConfigErrors, did_you_mean
 from .config.keywords_global import log_servers
@@ -78,6 +79,7 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
                                                 registry, library, proxies, config.warnings)
         except SampleError as exc:
             errors.append(conf.line.error(f"failed to parse log-format : {exc}"))
+    errors += tls_build.attach(config, proxies, registry, library)
     if errors:
         raise ConfigErrors(errors)
     return proxies

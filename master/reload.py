@@ -111,7 +111,7 @@ def rebind(frontends: list[tuple[Proxy, list[Bind]]], workers: int,
         for proxy, binds in frontends:
             for so_id, address in enumerate(binds, start=1):
                 sockets = spare.pop(address.label, [])
-                wanted = 1 if address.fd is not None else workers
+                wanted = 1 if address.fd is not None or address.path is not None else workers
                 try:
                     while len(sockets) < wanted:
                         new = open_listener(address, 1)

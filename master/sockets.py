@@ -12,7 +12,9 @@ inherited ``fd@N`` socket is shared by all workers.
 
 from __future__ import annotations
 
+import os
 import socket
+import stat
 from dataclasses import dataclass
 
 from luaproxy.worker.proxy import Proxy
@@ -43,6 +45,22 @@ class Listening:
             sock.close()
 
 
+def bind_unix(address: Bind) -> socket.socket:
+    """A UNIX listening socket, shared by every worker (a stale file from an earlier run is replaced)."""
+    path = address.path or ""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        if os.path.exists(path) and stat.S_ISSOCK(os.stat(path).st_mode):
+            os.unlink(path)
+        sock.bind(path)
+        sock.listen(BACKLOG)
+    except OSError as exc:
+        sock.close()
+        raise BindError(f"cannot bind UNIX socket ({exc.strerror}) [{path}]") from None
+    sock.setblocking(False)
+    return sock
+
+
 def bind(address: Bind, reuse_port: bool) -> socket.socket:
     """Bind one address; errors read as HAProxy's."""
     host = address.host
@@ -69,6 +87,8 @@ def open_listener(address: Bind, workers: int) -> list[socket.socket]:
             return [socket.socket(fileno=address.fd)]
         except OSError as exc:
             raise BindError(f"cannot use inherited socket fd@{address.fd} ({exc.strerror})") from None
+    if address.path is not None:
+        return [bind_unix(address)]
     sockets: list[socket.socket] = []
     try:
         for _ in range(workers):

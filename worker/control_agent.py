@@ -23,6 +23,8 @@ from luaproxy.master.control.changes import PatternChange
 
 from .backend.state import ServerChangeError
 from .samples import PatternLibrary, SampleError
+from .tls import CertError, TlsError
+from .tls import runtime as tls_runtime
 
 STATS_TIMEOUT = 2.0
 
@@ -99,6 +101,8 @@ class ControlAgent:
         kind = message.get("t")
         if kind == "change":
             self.send(self.apply(message))
+        elif kind == "ssl-cert":
+            self.send(self.apply_certificate(message))
         elif kind == "stats":
             self.send({"t": "stats", "seq": message["seq"], "data": self.context.snapshot()})
         elif kind == "runtime":
@@ -112,6 +116,15 @@ class ControlAgent:
             waiting = self.waiting.get(message["seq"])
             if waiting is not None:
                 waiting.set(message["data"])
+
+    def apply_certificate(self, message: wire.Message) -> wire.Message:
+        """``commit ssl cert`` reaching this worker: new connections get the new certificate."""
+        try:
+            tls_runtime.replace(self.context.all_proxies, message["name"],
+                                tls_runtime.parse_update(message["name"], message["pem"]))
+        except (CertError, TlsError) as exc:
+            return {"t": "ack", "seq": message["seq"], "error": str(exc)}
+        return {"t": "ack", "seq": message["seq"], "result": None}
 
     def apply(self, message: wire.Message) -> wire.Message:
         try:

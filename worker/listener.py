@@ -25,7 +25,8 @@ class Listener:
         self.server = StreamServer(gevent_sock, self._accept, spawn=Pool(maxconn))
 
     def _accept(self, client: socket.socket, address: Any) -> None:
-        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if client.family != socket.AF_UNIX:
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._handler(self.frontend, client, self.so_id)
 
     def start(self) -> None:

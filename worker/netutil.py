@@ -39,7 +39,17 @@ def close_gracefully(sock: socket.socket) -> None:
 
 
 def connect(host: str, port: int, timeout: float | None) -> socket.socket:
-    """A TCP connection with TCP_NODELAY; IP literals skip the resolver (gevent resolves in a thread)."""
+    """A TCP connection with TCP_NODELAY; IP literals skip the resolver (gevent resolves in a thread).
+    A host that is a path is a UNIX socket."""
+    if host.startswith("/"):
+        sock = gsocket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(host)
+        except OSError:
+            sock.close()
+            raise
+        return sock
     try:
         family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
     except ValueError:

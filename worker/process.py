@@ -26,6 +26,7 @@ from .http.stream import HttpStream
 from .listener import Listener
 from .proxy import Proxy
 from .tcp.stream import TcpStream
+from .tls import handshake
 
 HEARTBEAT_SECONDS = 1.0
 
@@ -111,6 +112,11 @@ class Worker:
         gc.freeze()
 
     def handle_connection(self, frontend: Proxy, client: socket.socket, so_id: int) -> None:
+        tls = frontend.tls_binds.get(so_id)
+        if tls is not None:
+            client = handshake.accept(tls, client, frontend, so_id, self.spec.context.logger)
+            if client is None:
+                return
         sessions, trace = self.spec.context.sessions, self.spec.context.trace
         sid = sessions.open(frontend, client)
         client_fd = client.fileno()

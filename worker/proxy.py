@@ -81,6 +81,10 @@ class Server:
     check_downs: int = 0
     iweight: int = -1
     """The configured weight (``get weight``'s "initial"); relative weight changes are taken from it."""
+    tls: Any = None
+    """``ssl``: the ServerTls that wraps connections to this server (worker.tls.contexts)."""
+    check_tls: Any = None
+    """``check-ssl`` (or ``ssl`` with checks): the ServerTls of its health checks."""
 
     def __post_init__(self) -> None:
         if self.disabled:
@@ -128,6 +132,8 @@ class Proxy:
     server_counters: dict[int, Counters] = field(default_factory=dict)
     bind_names: list[str] = field(default_factory=list)
     """``bind ... name`` of each listener, by listener id - 1 (so_name)."""
+    tls_binds: dict[int, Any] = field(default_factory=dict)
+    """ListenerTls by listener id (so_id) for ``bind … ssl`` lines."""
 
     def counters_of(self, server: Server) -> Counters:
         """The counters of one of this backend's servers."""

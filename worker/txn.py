@@ -50,6 +50,7 @@ class Transaction:
         "response",
         "retries",
         "server",
+        "server_conn",
         "service",
         "so_id",
         "src",
@@ -71,6 +72,8 @@ class Transaction:
         self.frontend = frontend
         self.backend = frontend if frontend.has_backend else None
         self.server = None
+        self.server_conn: Any = None
+        """The socket to the server once connected (the ssl_bc* fetches read it)."""
         self.req = req
         self.res = res
         self.logger = logger

@@ -5,6 +5,13 @@ from __future__ import annotations
 import ipaddress
 
 
+def unix_path(text: str) -> str | None:
+    """The path of a UNIX socket address (``/path`` or ``unix@path``), else None."""
+    if text.startswith("unix@"):
+        return text[5:]
+    return text if text.startswith("/") else None
+
+
 def split_host_port(text: str, need_port: bool = True) -> tuple[str, int | None]:
     """(host, port); host is '' for any address.  Raises ValueError with a readable reason."""
     host, port = text, ""

@@ -179,3 +179,51 @@ def _set_var(g: GlobalSettings, line: Line) -> None:
 def _set_var_fmt(g: GlobalSettings, line: Line) -> None:
     name, text = expect_args(line, 2, 2, "a proc. variable name and a log-format string")
     g.proc_vars.append(("set-var-fmt", name, text, line))
+
+
+SSL_GLOBALS = (
+    ("ssl-default-bind-ciphers", "Default 'ciphers' of 'bind … ssl' lines."),
+    ("ssl-default-bind-ciphersuites", "Default 'ciphersuites' of 'bind … ssl' lines."),
+    ("ssl-default-bind-curves", "Default 'curves' of 'bind … ssl' lines."),
+    ("ssl-default-bind-options", "Default options of 'bind … ssl' lines (no-tlsv1x, ssl-min-ver…)."),
+    ("ssl-default-server-ciphers", "Default 'ciphers' of 'server … ssl' lines."),
+    ("ssl-default-server-ciphersuites", "Default 'ciphersuites' of 'server … ssl' lines."),
+    ("ssl-default-server-options", "Default options of 'server … ssl' lines."),
+    ("ssl-server-verify", "Default 'verify' of servers: none or required (the default)."),
+    ("ca-base", "Directory of relative ca-file and crl-file paths."),
+    ("crt-base", "Directory of relative crt and crt-list paths."),
+    ("ssl-dh-param-file", "Accepted; Python's ssl module picks its own DH groups."),
+    ("ssl-skip-self-issued-ca", "Accepted; chains are sent as the PEM holds them."),
+    ("ssl-load-extra-files", "Accepted; a '.key' beside a certificate is always read, bundles always tried."),
+    ("ssl-load-extra-del-ext", "Look for 'x.key' beside 'x.crt' (instead of 'x.crt.key')."),
+)
+
+
+def _ssl_global(g: GlobalSettings, line: Line) -> None:
+    name = line.words[0]
+    if name == "ssl-load-extra-del-ext":
+        expect_args(line, 0, 0, "no argument")
+        g.ssl[name] = "on"
+        return
+    args = expect_args(line, 1, None if name.endswith(("-options", "-files")) else 1, "a value")
+    if name == "ssl-server-verify" and args[0] not in ("none", "required"):
+        raise line.error(f"'ssl-server-verify' expects 'none' or 'required', got '{args[0]}'.")
+    g.ssl[name] = " ".join(args)
+
+
+for _name, _doc in SSL_GLOBALS:
+    GLOBAL.register(_name, G, _doc)(_ssl_global)
+
+for _name, _doc in (
+    ("tune.ssl.cachesize", "Accepted; OpenSSL's session cache keeps its own size."),
+    ("tune.ssl.lifetime", "Accepted; OpenSSL's default session lifetime applies."),
+    ("tune.ssl.maxrecord", "Accepted; OpenSSL sizes its records."),
+    ("tune.ssl.hard-maxrecord", "Accepted; OpenSSL sizes its records."),
+    ("tune.ssl.default-dh-param", "Accepted; OpenSSL picks its DH groups."),
+    ("tune.ssl.force-private-cache", "Accepted; each worker has its own session cache."),
+    ("tune.ssl.ssl-ctx-cache-size", "Accepted; no generated certificates."),
+    ("tune.ssl.capture-buffer-size", "Accepted; cipher lists are not captured."),
+    ("tune.ssl.capture-cipherlist-size", "Accepted; cipher lists are not captured."),
+    ("tune.ssl.keylog", "Accepted; key logging is not available."),
+):
+    GLOBAL.register(_name, G, _doc)(_tune)

@@ -95,18 +95,15 @@ def _flag(g: GlobalSettings, line: Line) -> None:
     g.stored[line.words[0]] = ()
 
 
-for _name in ("ca-base", "crt-base", "key-base", "ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites",
-              "ssl-default-bind-options", "ssl-default-bind-curves", "ssl-default-bind-sigalgs",
-              "ssl-default-bind-client-sigalgs", "ssl-default-server-ciphers", "ssl-default-server-ciphersuites",
-              "ssl-default-server-options", "ssl-default-server-curves", "ssl-default-server-sigalgs",
-              "ssl-default-server-client-sigalgs", "ssl-server-verify", "ssl-dh-param-file",
-              "ssl-load-extra-files", "ssl-load-extra-del-ext", "ssl-engine", "ssl-mode-async",
+for _name in ("key-base", "ssl-default-bind-sigalgs", "ssl-default-bind-client-sigalgs",
+              "ssl-default-server-curves", "ssl-default-server-sigalgs", "ssl-default-server-client-sigalgs",
+              "ssl-engine", "ssl-mode-async",
               "thread-groups", "cpu-map", "node", "description", "ulimit-n", "spread-checks", "max-spread-checks",
               "maxsslconn", "maxconnrate", "maxsessrate", "maxpipes", "maxzlibmem", "maxcomprate", "maxcompcpuusage",
               "localpeer", "unix-bind", "server-state-base", "server-state-file", "numa-cpu-mapping",
-              "h1-case-adjust", "h1-case-adjust-file", "grace", "issuers-chain-path", "ssl-skip-self-issued-ca",
+              "h1-case-adjust", "h1-case-adjust-file", "grace", "issuers-chain-path",
               "profiling.tasks", "profiling.memory", "busy-polling", "set-dumpable", "strict-limits"):
-    GLOBAL.register(_name, G, "Accepted and stored (not used by luaproxy yet, or used by its TLS layer).")(_stored)
+    GLOBAL.register(_name, G, "Accepted and stored (not used by luaproxy yet).")(_stored)
 
 for _name in ("expose-experimental-directives", "insecure-fork-wanted", "insecure-setuid-wanted", "quiet",
               "noepoll", "nokqueue", "noevports", "nopoll", "nosplice", "nogetaddrinfo", "noreuseport",

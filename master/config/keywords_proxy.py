@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from luaproxy.worker.log import parse_log_server
+from luaproxy.worker.tls.options import BIND, SERVER, TlsError, TlsOptions
 
-from .addresses import split_host_port
+from .addresses import split_host_port, unix_path
 from .keywords import ANY_PROXY, BACK, FRONT, PROXY, expect_args, to_int
 from .lexer import Line
 from .model import Bind, ProxyConf, RuleConf, ServerConf
@@ -40,6 +41,10 @@ def parse_bind_address(line: Line, word: str) -> list[Bind]:
                 raise line.error(f"invalid inherited socket '{part}'.", "Expected fd@<number>.")
             binds.append(Bind("", 0, line, fd=int(part[3:])))
             continue
+        path = unix_path(part)
+        if path is not None:
+            binds.append(Bind("", 0, line, path=path))
+            continue
         try:
             host, port = split_host_port(part)
         except ValueError as exc:
@@ -59,8 +64,11 @@ def _bind(p: ProxyConf, line: Line) -> None:
     binds = parse_bind_address(line, args[0])
     rest = list(args[1:])
     name = ""
+    tls = TlsOptions()
     while rest:
         opt = rest.pop(0)
+        if _take_tls(line, tls, opt, rest, BIND):
+            continue
         if opt in BIND_OPTIONS_WITH_VALUE:
             if not rest:
                 raise line.error(f"bind option '{opt}' expects a value.")
@@ -69,10 +77,20 @@ def _bind(p: ProxyConf, line: Line) -> None:
                 name = value
         elif opt not in BIND_FLAGS:
             raise line.error(f"unsupported bind option '{opt}'.",
-                             "luaproxy accepts name, process, thread, maxconn, backlog, id and v4v6.")
+                             "luaproxy accepts name, process, thread, maxconn, backlog, id, v4v6 and the "
+                             "TLS options (ssl, crt, crt-list, alpn, ciphers, verify, ca-file…).")
     for bind in binds:
         bind.name = name
+        bind.tls = tls
     p.binds.extend(binds)
+
+
+def _take_tls(line: Line, tls: TlsOptions, word: str, rest: list[str], where: str) -> bool:
+    """A TLS keyword of a bind or server line (see worker.tls.options), with its value."""
+    try:
+        return tls.take(word, rest, where)
+    except TlsError as exc:
+        raise line.error(f"'{line.words[0]} {line.words[1]}' : {exc}") from None
 
 
 @PROXY.register("timeout", ANY_PROXY, "timeout connect|client|server|http-request|http-keep-alive|... <time>")
@@ -104,10 +122,10 @@ def _use_backend(p: ProxyConf, line: Line) -> None:
 
 SERVER_VALUE_OPTIONS = ("weight", "maxconn", "inter", "fastinter", "downinter", "rise", "fall", "port",
                         "addr", "id", "cookie", "slowstart", "maxqueue", "minconn", "on-error",
-                        "observe", "error-limit", "check-sni", "sni", "agent-port", "agent-inter",
+                        "observe", "error-limit", "agent-port", "agent-inter",
                         "resolvers", "init-addr", "pool-max-conn", "pool-purge-delay", "proto")
-SERVER_FLAGS = ("check", "backup", "disabled", "enabled", "no-check", "send-proxy", "ssl", "verify",
-                "no-ssl", "non-stick", "tfo", "agent-check", "redir")
+SERVER_FLAGS = ("check", "backup", "disabled", "enabled", "no-check", "send-proxy", "non-stick", "tfo",
+                "agent-check", "redir")
 
 
 @PROXY.register("server", BACK[1:], "server <name> <addr:port> [weight N] [maxconn N] [check] [backup] ...")
@@ -115,7 +133,7 @@ def _server(p: ProxyConf, line: Line) -> None:
     args = list(expect_args(line, 2, None, "a name and an address ADDR:PORT"))
     name, addr = args.pop(0), args.pop(0)
     try:
-        host, port = split_host_port(addr, need_port=False)
+        host, port = (unix_path(addr), 0) if unix_path(addr) else split_host_port(addr, need_port=False)
     except ValueError as exc:
         raise line.error(f"{exc}.") from None
     if not host:
@@ -123,6 +141,8 @@ def _server(p: ProxyConf, line: Line) -> None:
     server = ServerConf(name, host, port or 0, line)
     while args:
         opt = args.pop(0)
+        if _take_tls(line, server.tls, opt, args, SERVER):
+            continue
         if opt in SERVER_VALUE_OPTIONS:
             if not args:
                 raise line.error(f"server option '{opt}' expects a value.")
@@ -134,8 +154,6 @@ def _server(p: ProxyConf, line: Line) -> None:
             else:
                 server.options[opt] = value
         elif opt in SERVER_FLAGS:
-            if opt == "verify":
-                args[:1] = []
             server.check = server.check or opt == "check"
             server.backup = server.backup or opt == "backup"
             server.disabled = server.disabled or opt == "disabled"

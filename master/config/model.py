@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from luaproxy.worker.tls.options import TlsOptions
+
 from .lexer import Line
 
 DEFAULT_BUFSIZE = 16384
@@ -48,6 +50,8 @@ class GlobalSettings:
     map_persist: bool = False
     log_tag: str = "haproxy"
     log_send_hostname: str = ""
+    ssl: dict[str, str] = field(default_factory=dict)
+    """ssl-default-bind-*, ssl-default-server-*, ssl-server-verify, ca-base and crt-base, as written."""
     proc_vars: list[tuple[str, str, str, Line]] = field(default_factory=list)
     """``set-var``/``set-var-fmt`` lines: keyword, variable, expression or format, line."""
     messages: list[tuple[str, str]] = field(default_factory=list)
@@ -76,11 +80,16 @@ class Bind:
     line: Line
     fd: int | None = None
     name: str = ""
+    tls: TlsOptions = field(default_factory=TlsOptions)
+    path: str | None = None
+    """A UNIX socket's path (``/path`` or ``unix@path``)."""
 
     @property
     def label(self) -> str:
         if self.fd is not None:
             return f"fd@{self.fd}"
+        if self.path is not None:
+            return self.path
         host = f"[{self.host}]" if ":" in self.host else (self.host or "*")
         return f"{host}:{self.port}"
 
@@ -97,6 +106,7 @@ class ServerConf:
     backup: bool = False
     check: bool = False
     options: dict[str, str] = field(default_factory=dict)
+    tls: TlsOptions = field(default_factory=TlsOptions)
 
 
 @dataclass(slots=True)

@@ -20,6 +20,7 @@ from ..control import changes
 from ..control.changes import PatternChange
 from ..map_store import MapStore
 from . import formats
+from .commands_ssl import SSL_COMMANDS
 from .pending import Pending
 
 USER, OPERATOR, ADMIN = 0, 1, 2
@@ -401,6 +402,7 @@ def _level_commands() -> list[Command]:
 
 STATS_COMMANDS = CommandTable([
     *_pattern_commands(),
+    *(Command(words, usage, text, ADMIN, handler) for words, usage, text, handler in SSL_COMMANDS),
     *_level_commands(),
     Command(("show", "info"), "show info", "report information about the running process", USER, show_info),
     Command(("show", "stat"), "show stat", "report counters for each proxy and server", USER, show_stat),

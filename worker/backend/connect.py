@@ -19,6 +19,7 @@ from typing import Any
 
 from ..netutil import connect
 from ..proxy import Proxy, Server
+from ..tls import handshake
 
 
 def at_interval(interval: int, retry: int, retries: int) -> bool:
@@ -63,8 +64,11 @@ def connect_server(backend: Proxy, txn: Any, server: Server) -> socket.socket | 
                 backend.counters_of(server).retries += 1
         try:
             sock = connect(server.host, server.port, backend.timeout("connect"))
+            if server.tls is not None:
+                sock = handshake.connect(server.tls, sock, txn, backend.timeout("connect"))
         except OSError:
             continue
+        txn.server_conn = sock
         backend.be_counters.lb_total += 1
         backend.counters_of(server).lb_total += 1
         return sock

@@ -15,6 +15,7 @@ from gevent import socket as gsocket
 
 from ..http import CLIENT, NEED_DATA, Connection, Data, InformationalResponse, RemoteProtocolError, Response
 from ..proxy import Server
+from ..tls import handshake
 from .checks import BODY_LIMIT, TCP_CHECK, HealthCheckSpec, check_timeouts, next_interval, request_bytes
 from .state import AdminState, CheckResult, apply_check_result
 
@@ -60,9 +61,17 @@ def run_check(proxy: Any, server: Server) -> CheckResult:
         return CheckResult("L4TOUT", duration_ms=_since(started))
     except OSError as exc:
         return CheckResult("L4CON", info=exc.strerror or str(exc), duration_ms=_since(started))
+    if server.check_tls is not None:
+        try:
+            sock = handshake.connect(server.check_tls, sock, None, connect_timeout)
+        except TimeoutError:
+            return CheckResult("L6TOUT", duration_ms=_since(started))
+        except OSError as exc:
+            return CheckResult("L6RSP", info=getattr(exc, "reason", None) or "SSL handshake failure",
+                               duration_ms=_since(started))
     with sock:
         if not spec.http:
-            return CheckResult("L4OK", duration_ms=_since(started))
+            return CheckResult("L6OK" if server.check_tls is not None else "L4OK", duration_ms=_since(started))
         deadline = started + server.check_inter if read_timeout is None else time.monotonic() + read_timeout
         return _http_check(sock, spec, deadline, started)
 

@@ -35,12 +35,15 @@ CHECK_DESCRIPTIONS = {
     "L4OK": "Layer4 check passed",
     "L4TOUT": "Layer4 timeout",
     "L4CON": "Layer4 connection problem",
+    "L6OK": "Layer6 check passed",
+    "L6TOUT": "Layer6 timeout",
+    "L6RSP": "Layer6 invalid response",
     "L7OK": "Layer7 check passed",
     "L7TOUT": "Layer7 timeout",
     "L7RSP": "Layer7 invalid response",
     "L7STS": "Layer7 wrong status",
 }
-PASSED = ("L4OK", "L7OK")
+PASSED = ("L4OK", "L6OK", "L7OK")
 
 
 @dataclass(frozen=True, slots=True)

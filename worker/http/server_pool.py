@@ -49,7 +49,7 @@ class ServerPool:
         while idle:
             conn = idle.pop()
             fresh = now - conn.idle_since < IDLE_SECONDS and conn.address == (server.host, server.port)
-            if fresh and not _readable(conn.sock):
+            if fresh and not getattr(conn.sock, "stale", False) and not _readable(conn.sock):
                 return conn
             conn.close()
         return None

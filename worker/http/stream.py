@@ -446,6 +446,7 @@ class HttpStream:
         pooled = self.pool.take(server)
         if pooled is not None:
             pooled.balancer = backend.balancer
+            txn.server_conn = pooled.sock
             return pooled
         sock = connect_server(backend, txn, server)
         if sock is None:

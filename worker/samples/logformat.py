@@ -24,6 +24,7 @@ from .args import Origin
 from .context import SampleContext
 from .errors import SampleError
 from .expr import SampleExpr, parse_expr_prefix
+from .fetch_ssl import front
 from .library import PatternLibrary
 from .registry import SampleRegistry
 from .types import ip_sample, to_text
@@ -127,7 +128,7 @@ LOG_VARIABLES: dict[str, LogVar] = {
     "fi": LogVar(lambda ctx: ctx.dst, "ip"),
     "fp": LogVar(lambda ctx: ctx.dst_port, "num", 4),
     "f": LogVar(lambda ctx: ctx.frontend.name, "str"),
-    "ft": LogVar(lambda ctx: ctx.frontend.name, "str"),
+    "ft": LogVar(lambda ctx: ctx.frontend.name + ("~" if front(ctx) is not None else ""), "str"),
     "b": LogVar(_backend_name, "str"),
     "s": LogVar(lambda ctx: ctx.server.name if ctx.server else getattr(ctx, "applet", None) or "<NOSRV>", "str"),
     "pid": LogVar(lambda ctx: os.getpid(), "num", 4),

@@ -235,10 +235,11 @@ def default_registry() -> SampleRegistry:
         fetch_http,
         fetch_internal,
         fetch_l4,
+        fetch_ssl,
     )
 
     registry = SampleRegistry()
-    for module in (fetch_internal, fetch_l4, fetch_http):
+    for module in (fetch_internal, fetch_l4, fetch_ssl, fetch_http):
         for fetch_definition in module.FETCHES:
             registry.add_fetch(fetch_definition)
     for module in (conv_string, conv_numeric, conv_codec, conv_json, conv_proto, conv_time, conv_misc, conv_map):
@@ -253,7 +254,8 @@ def catalogue_markdown(registry: SampleRegistry) -> str:
     sections: dict[str, list[FetchDef]] = {}
     for f in registry.fetches():
         sections.setdefault(f.section, []).append(f)
-    titles = {"internal": "internal states", "l4": "layer 4", "l6": "buffer contents", "l7": "HTTP (layer 7)"}
+    titles = {"internal": "internal states", "l4": "layer 4", "l5": "SSL/TLS", "l6": "buffer contents",
+              "l7": "HTTP (layer 7)"}
     for section, defs in sections.items():
         lines += [
             f"## Fetches: {titles.get(section, section)}",

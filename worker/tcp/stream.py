@@ -20,6 +20,7 @@ from ..netutil import close_gracefully, shutdown_write
 from ..proxy import Proxy, Rule
 from ..rules.evaluate import run_rules
 from ..rules.verdict import Verdict
+from ..tls import clienthello
 from ..txn import Transaction
 
 READ_SIZE = 65536
@@ -137,6 +138,10 @@ class TcpStream:
         """
         if rule.condition is not None and deadline and not channel.input and not channel.input_closed:
             channel.wait_input(max(deadline - time.monotonic(), 0.0))
+        while deadline and clienthello.incomplete(channel.input) and not channel.input_closed:
+            # A TLS ClientHello split over several reads: req.ssl_* need all of it.
+            if not channel.wait_more(len(channel.input), max(deadline - time.monotonic(), 0.0)):
+                break
 
     def _await_more(self, channel: Channel, deadline: float) -> bool:
         """A condition lacked data: wait for more bytes until inspect-delay ends; True if some came."""

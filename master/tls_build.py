@@ -1,0 +1,218 @@
+"""The TLS side of a configuration: each ``bind … ssl`` listener and ``server … ssl`` gets its contexts.
+
+Runs in the master with the other compile steps, so a missing or unreadable
+certificate, a key that does not match, an expired CA file or a bad cipher
+list is a config error naming its line.  Certificates are loaded once per
+path and shared by every listener that names them (``set ssl cert`` replaces
+them by that name).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from typing import Any
+
+from luaproxy.worker.proxy import Proxy, Server
+from luaproxy.worker.samples import PatternLibrary, SampleError, SampleRegistry, parse_expr, to_text
+from luaproxy.worker.tls.certs import CertError, Certificate, load_certificate
+from luaproxy.worker.tls.contexts import CrtEntry, ListenerTls, ServerTls, client_context, load_crt
+from luaproxy.worker.tls.options import CRT_LIST, DEFAULT, SERVER, TlsError, TlsOptions
+
+from .config.errors import ConfigError
+from .config.keywords_proxy import SERVER_VALUE_OPTIONS
+from .config.lexer import Line
+from .config.model import Bind, Config, ProxyConf, ServerConf
+
+
+class _Builder:
+    def __init__(self, config: Config, registry: SampleRegistry, library: PatternLibrary) -> None:
+        self.ssl = config.global_.ssl
+        self.registry = registry
+        self.library = library
+        self.warnings = config.warnings
+        self.certs: dict[str, Certificate] = {}
+        self.bind_defaults = self._defaults("bind")
+        self.server_defaults = self._defaults("server")
+
+    def _defaults(self, side: str) -> TlsOptions:
+        options = TlsOptions()
+        words = self.ssl.get(f"ssl-default-{side}-options", "").split()
+        while words:
+            word = words.pop(0)
+            if not options.take(word, words, DEFAULT):
+                raise TlsError(f"'ssl-default-{side}-options' : unknown option '{word}'.")
+        for name in ("ciphers", "ciphersuites", "curves"):
+            value = self.ssl.get(f"ssl-default-{side}-{name}")
+            if value:
+                options.values[name] = [value]
+        return options
+
+    def path(self, base: str, path: str) -> str:
+        prefix = self.ssl.get(base)
+        return os.path.join(prefix, path) if prefix and not os.path.isabs(path) else path
+
+    def crt(self, path: str) -> list[str]:
+        """Load ``crt PATH`` (once per path); the names of its certificates."""
+        full = self.path("crt-base", path)
+        if full in self.certs:
+            return [full]
+        loaded = load_crt(full, "ssl-load-extra-del-ext" in self.ssl)
+        for cert in loaded:
+            self.certs[cert.name] = cert
+        return [cert.name for cert in loaded]
+
+    def ca_paths(self, options: TlsOptions) -> TlsOptions:
+        for name in ("ca-file", "crl-file"):
+            if name in options.values:
+                options.values[name] = [self.path("ca-base", v) for v in options.values[name]]
+        return options
+
+    def listener(self, bind: Bind) -> ListenerTls:
+        options = self.ca_paths(bind.tls.merged(self.bind_defaults))
+        entries: list[CrtEntry] = []
+        for path in options.values.get("crt", []):
+            entries += [CrtEntry(name, options) for name in self.crt(path)]
+        for path in options.values.get("crt-list", []):
+            entries += self.crt_list(self.path("crt-base", path), options)
+        listener = ListenerTls(entries, options, self.certs, strict_sni="strict-sni" in options.flags,
+                               name=bind.name)
+        listener.build()
+        self._warn(f"bind {bind.label}", options, listener.warnings)
+        return listener
+
+    def crt_list(self, path: str, bind_options: TlsOptions) -> list[CrtEntry]:
+        """``crt-list FILE``: one certificate a line, ``[options]`` and SNI filters after it."""
+        try:
+            with open(path, encoding="utf-8") as file:
+                lines = file.read().splitlines()
+        except OSError as exc:
+            raise CertError(f"unable to load crt-list '{path}' : {exc.strerror}") from None
+        entries = []
+        for number, text in enumerate(lines, start=1):
+            text = text.strip()
+            if not text or text.startswith("#"):
+                continue
+            try:
+                entries += self._crt_list_line(text, bind_options)
+            except (CertError, TlsError, ValueError) as exc:
+                raise CertError(f"crt-list '{path}' line {number}: {exc}") from None
+        return entries
+
+    def _crt_list_line(self, text: str, bind_options: TlsOptions) -> list[CrtEntry]:
+        words = shlex.split(text)
+        crt, rest = words[0], words[1:]
+        options = bind_options
+        if rest and rest[0].startswith("["):
+            inner = " ".join(rest)[1:]
+            inside, _, after = inner.partition("]")
+            rest = after.split()
+            line_options = TlsOptions()
+            option_words = inside.split()
+            while option_words:
+                word = option_words.pop(0)
+                if not line_options.take(word, option_words, CRT_LIST):
+                    raise TlsError(f"unknown option '{word}' in '[{inside}]'.")
+            options = self.ca_paths(line_options).merged(bind_options)
+        return [CrtEntry(name, options, tuple(rest)) for name in self.crt(crt)]
+
+    def server(self, server: Server, conf: ServerConf, defaults: TlsOptions) -> None:
+        options = self.ca_paths(conf.tls.merged(defaults.merged(self.server_defaults)))
+        ssl_on = "ssl" in options.flags and "no-ssl" not in options.flags
+        default_verify = self.ssl.get("ssl-server-verify", "required")
+        if ssl_on:
+            server.tls = self._server_tls(options, default_verify, options.get("sni"), conf)
+        check_ssl = "check-ssl" in options.flags or (ssl_on and "port" not in conf.options)
+        if check_ssl and conf.check and "no-check-ssl" not in options.flags:
+            check_options = TlsOptions(dict(options.values), set(options.flags))
+            if options.get("check-alpn"):
+                check_options.values["alpn"] = [options.get("check-alpn") or ""]
+            sni = options.get("check-sni")
+            server.check_tls = self._server_tls(check_options, default_verify,
+                                                f"str({sni})" if sni else None, conf)
+
+    def _server_tls(self, options: TlsOptions, default_verify: str, sni: str | None,
+                    conf: ServerConf) -> ServerTls:
+        if options.verify(default_verify) != 0 and not options.get("ca-file"):
+            raise TlsError("verify is enabled by default but no CA file specified. If the server's certificate "
+                           "can be trusted without it, add 'verify none' to the server line, or "
+                           "'ssl-server-verify none' to the global section.")
+        crt = options.get("crt")
+        cert = load_certificate(self.path("crt-base", crt)) if crt else None
+        if cert is not None:
+            self.certs.setdefault(cert.name, cert)
+        warnings: list[str] = []
+
+        def rebuild(new_cert: Certificate | None) -> Any:
+            return client_context(options, default_verify, warnings, new_cert)
+
+        tls = ServerTls(rebuild(cert), self._sni(sni), options.get("verifyhost"),
+                        reuse="no-ssl-reuse" not in options.flags, cert_name=cert.name if cert else None,
+                        rebuild=rebuild, client_cert=cert)
+        self._warn(f"server {conf.name}", options, warnings)
+        return tls
+
+    def _sni(self, text: str | None) -> Any:
+        if not text:
+            return None
+        try:
+            expr = parse_expr(text, self.registry, self.library)
+        except SampleError as exc:
+            raise TlsError(f"'sni' : failed to parse sample expression '{text}' : {exc}.") from None
+
+        def sni(txn: Any) -> str | None:
+            return to_text(expr.evaluate(txn)) or None
+
+        return sni
+
+    def _warn(self, where: str, options: TlsOptions, warnings: list[str]) -> None:
+        for name in options.ignored():
+            self.warnings.append(f"'{where}': '{name}' is accepted but not applied (not available through "
+                                 "Python's ssl module).")
+        for text in dict.fromkeys(warnings):
+            self.warnings.append(f"'{where}': {text}.")
+
+
+def attach(config: Config, proxies: list[Proxy], registry: SampleRegistry,
+           library: PatternLibrary) -> list[ConfigError]:
+    """Give every TLS listener and server its contexts; the errors, each naming its line."""
+    errors: list[ConfigError] = []
+    try:
+        builder = _Builder(config, registry, library)
+    except TlsError as exc:
+        return [ConfigError("global", 0, str(exc))]
+    for conf, proxy in zip(config.proxies, proxies, strict=True):
+        for so_id, bind in enumerate(conf.binds, start=1):
+            if not bind.tls.enabled:
+                continue
+            try:
+                proxy.tls_binds[so_id] = builder.listener(bind)
+            except (CertError, TlsError) as exc:
+                errors.append(_error(bind.line, f"'bind {bind.label}' : {exc}"))
+        try:
+            defaults = _default_server(conf)
+        except TlsError as exc:
+            errors.append(conf.line.error(f"'default-server' : {exc}"))
+            continue
+        for server, server_conf in zip(proxy.servers, conf.servers, strict=True):
+            try:
+                builder.server(server, server_conf, defaults)
+            except (CertError, TlsError) as exc:
+                errors.append(_error(server_conf.line, f"'server {server.name}' : {exc}"))
+    return errors
+
+
+def _default_server(conf: ProxyConf) -> TlsOptions:
+    """The TLS words of the proxy's ``default-server`` lines (the others are read elsewhere)."""
+    options = TlsOptions()
+    for words in conf.settings.get("default-server", ()):
+        rest = list(words)
+        while rest:
+            word = rest.pop(0)
+            if not options.take(word, rest, SERVER) and rest and word in SERVER_VALUE_OPTIONS:
+                rest.pop(0)
+    return options
+
+
+def _error(line: Line, message: str) -> ConfigError:
+    return line.error(message if message.endswith(".") else message + ".")

@@ -1,0 +1,67 @@
+"""Certificates changed at runtime on the management socket reach every worker; a reload re-reads the files."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import ssl
+from pathlib import Path
+
+from cryptography import x509
+
+from tests.helpers import wait_until
+from tests.helpers.pki import issue, make_ca
+from tests.supervisor.conftest import cli
+
+
+def served_cn(port: int, ca: Path) -> str:
+    ctx = ssl.create_default_context(cafile=str(ca))
+    ctx.check_hostname = False
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
+            ctx.wrap_socket(raw, server_hostname="www.test") as tls:
+        cert = x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
+    return cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
+
+
+def test_set_commit_show_and_reload(write, luaproxy, port, tmp_path: Path) -> None:
+    ca = make_ca()
+    ca_file = ca.write(tmp_path / "ca.pem", with_key=False)
+    site = issue(ca, "www.test", ("www.test",)).write(tmp_path / "site.pem")
+    sock = str(tmp_path / "stats.sock")
+    write("r.cfg", f"""
+        global
+           nbproc 2
+           stats socket {sock} level admin
+        defaults
+           mode http
+           timeout client 3s
+        frontend fe
+           bind 127.0.0.1:{port} ssl crt {site}
+           http-request return status 200 content-type text/plain string ok
+        """)
+    proc = luaproxy("-f", "r.cfg", wait_port=port, workers=2)
+    assert cli(sock, "show ssl cert\n") == f"# transaction\n# filename\n{site}\n\n"
+    shown = cli(sock, f"show ssl cert {site}\n")
+    assert f"Filename: {site}\nStatus: Used\n" in shown and "Subject: /C=FR/O=luaproxy tests/CN=www.test" in shown
+
+    bad = issue(ca, "bad.test").cert_pem() + issue(ca, "other.test").key_pem()
+    answer = cli(sock, f"set ssl cert {site} <<\n{bad.decode()}\n")
+    assert "inconsistencies between private key and certificate" in answer
+    assert "Can't replace a certificate" in cli(sock, "set ssl cert /nope.pem <<\n" + bad.decode() + "\n")
+
+    new = issue(ca, "renewed.test", ("www.test",))
+    pem = (new.cert_pem() + new.key_pem()).decode()
+    assert cli(sock, f"set ssl cert {site} <<\n{pem}\n") == f"Transaction created for certificate {site}!\n\n"
+    assert f"*{site}" in cli(sock, "show ssl cert\n")
+    assert "Status: Uncommitted" in cli(sock, f"show ssl cert *{site}\n")
+    assert served_cn(port, ca_file) == "www.test"
+    assert cli(sock, f"commit ssl cert {site}\n") == f"Committing {site}\nSuccess!\n\n"
+    assert all(served_cn(port, ca_file) == "renewed.test" for _ in range(8))  # both workers
+    assert "CN=renewed.test" in cli(sock, f"show ssl cert {site}\n")
+
+    assert cli(sock, f"set ssl cert {site} <<\n{pem}\n").startswith("Transaction created")
+    assert cli(sock, f"abort ssl cert {site}\n") == f"Transaction aborted for certificate '{site}'!\n\n"
+
+    issue(ca, "from-disk.test", ("www.test",)).write(site)
+    proc.signal(signal.SIGUSR2)
+    assert wait_until(lambda: served_cn(port, ca_file) == "from-disk.test", 15)

@@ -1,0 +1,132 @@
+"""Read a TLS ClientHello from buffered bytes, without terminating TLS (``req.ssl_sni`` & co.).
+
+Bytes in, facts out: no socket.  ``parse_client_hello`` returns None while
+the hello is incomplete or when the bytes are not a TLS handshake, so a fetch
+gives no sample, as HAProxy's does before the hello is whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+HANDSHAKE = 0x16
+EXT_SNI, EXT_SIGALGS, EXT_ALPN, EXT_SUPPORTED_VERSIONS = 0, 13, 16, 43
+TLS13 = 0x0304
+ECDSA_SUITES = frozenset({0xC006, 0xC007, 0xC008, 0xC009, 0xC00A, 0xC023, 0xC024, 0xC02B, 0xC02C, 0xC048, 0xC049,
+                          0xC05C, 0xC05D, 0xC072, 0xC073, 0xC086, 0xC087, 0xC0AC, 0xC0AD, 0xC0AE, 0xC0AF, 0xCCA9})
+"""TLS 1.2 cipher suites that authenticate with an ECDSA certificate (IANA numbers)."""
+SIGNALING = frozenset({0x00FF, 0x5600})
+MAX_HELLO = 1 << 16
+
+
+@dataclass(frozen=True, slots=True)
+class ClientHello:
+    hello_type: int
+    """The handshake message type (1: ClientHello)."""
+    version: int
+    """The hello's client_version as HAProxy reports it: major * 65536 + minor."""
+    sni: str | None = None
+    alpn: tuple[str, ...] = ()
+    supported_versions: tuple[int, ...] = ()
+    ciphers: tuple[int, ...] = ()
+    sigalgs: tuple[int, ...] = ()
+
+    def key_types(self) -> set[str]:
+        """The certificate key types this client can use: "rsa", "ecdsa" (TLS 1.3: by its signature algorithms)."""
+        if TLS13 in self.supported_versions:
+            return {"ecdsa" if (alg & 0xFF) == 3 or alg in (0x0807, 0x0808) else "rsa" for alg in self.sigalgs} \
+                or {"rsa", "ecdsa"}
+        return {"ecdsa" if c in ECDSA_SUITES else "rsa" for c in self.ciphers if c not in SIGNALING}
+
+
+def handshake_bytes(data: bytes) -> bytes | None:
+    """The handshake messages carried by the leading handshake records; None if the first is not whole."""
+    out = bytearray()
+    pos = 0
+    while pos + 5 <= len(data) and data[pos] == HANDSHAKE:
+        length = int.from_bytes(data[pos + 3 : pos + 5], "big")
+        if pos + 5 + length > len(data):
+            break
+        out += data[pos + 5 : pos + 5 + length]
+        pos += 5 + length
+    return bytes(out) if out else None
+
+
+def incomplete(data: bytes | bytearray) -> bool:
+    """True while *data* starts a TLS handshake whose ClientHello is not all there yet (worth waiting for)."""
+    if not data or data[0] != HANDSHAKE:
+        return False
+    body = handshake_bytes(bytes(data[:MAX_HELLO]))
+    if body is None or len(body) < 4:
+        return len(data) < MAX_HELLO
+    return len(body) < 4 + int.from_bytes(body[1:4], "big") and len(data) < MAX_HELLO
+
+
+def hello_type(data: bytes) -> int | None:
+    """``req.ssl_hello_type``: the type of the first handshake message, once its header is there."""
+    body = handshake_bytes(data)
+    return body[0] if body else None
+
+
+def parse_client_hello(data: bytes) -> ClientHello | None:
+    body = handshake_bytes(data)
+    if body is None or len(body) < 4 or body[0] != 1:
+        return None
+    length = int.from_bytes(body[1:4], "big")
+    hello = body[4 : 4 + length]
+    if len(hello) < length:
+        return None
+    try:
+        return _parse_hello(body[0], hello)
+    except IndexError:
+        return None
+
+
+def _parse_hello(kind: int, hello: bytes) -> ClientHello:
+    version = (hello[0] << 16) | hello[1]
+    pos = 2 + 32
+    pos += 1 + hello[pos]
+    size = int.from_bytes(hello[pos : pos + 2], "big")
+    ciphers = tuple(int.from_bytes(hello[i : i + 2], "big") for i in range(pos + 2, pos + 2 + size - 1, 2))
+    pos += 2 + size
+    pos += 1 + hello[pos]
+    if pos + 2 > len(hello):
+        return ClientHello(kind, version, ciphers=ciphers)
+    end = pos + 2 + int.from_bytes(hello[pos : pos + 2], "big")
+    pos += 2
+    sni, alpn, versions, sigalgs = None, (), (), ()
+    while pos + 4 <= min(end, len(hello)):
+        ext = int.from_bytes(hello[pos : pos + 2], "big")
+        size = int.from_bytes(hello[pos + 2 : pos + 4], "big")
+        data = hello[pos + 4 : pos + 4 + size]
+        pos += 4 + size
+        if ext == EXT_SNI:
+            sni = _server_name(data)
+        elif ext == EXT_ALPN:
+            alpn = _alpn(data)
+        elif ext == EXT_SUPPORTED_VERSIONS and data:
+            versions = tuple(int.from_bytes(data[i : i + 2], "big") for i in range(1, 1 + data[0], 2))
+        elif ext == EXT_SIGALGS and len(data) >= 2:
+            end_algs = 2 + int.from_bytes(data[:2], "big")
+            sigalgs = tuple(int.from_bytes(data[i : i + 2], "big") for i in range(2, min(end_algs, len(data)) - 1, 2))
+    return ClientHello(kind, version, sni, alpn, versions, ciphers, sigalgs)
+
+
+def _server_name(data: bytes) -> str | None:
+    pos, end = 2, 2 + int.from_bytes(data[:2], "big")
+    while pos + 3 <= min(end, len(data)):
+        kind, size = data[pos], int.from_bytes(data[pos + 1 : pos + 3], "big")
+        if kind == 0:
+            return data[pos + 3 : pos + 3 + size].decode("ascii", "replace")
+        pos += 3 + size
+    return None
+
+
+def _alpn(data: bytes) -> tuple[str, ...]:
+    protocols = []
+    pos, end = 2, min(2 + int.from_bytes(data[:2], "big"), len(data))
+    while pos < end:
+        size = data[pos]
+        protocols.append(data[pos + 1 : pos + 1 + size].decode("ascii", "replace"))
+        pos += 1 + size
+    return tuple(protocols)

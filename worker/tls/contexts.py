@@ -1,0 +1,276 @@
+"""OpenSSL contexts for listeners (with SNI selection) and for servers, built from TlsOptions.
+
+A listener gets one context per certificate (an RSA and an ECDSA
+certificate for the same names share one, so OpenSSL picks by what the
+client supports).  The first certificate's context is the one every
+handshake starts on; its SNI callback moves the connection to the context of
+the certificate the client asked for.  Session tickets and the session cache
+stay on that first context (OpenSSL keeps the initial context for sessions),
+so resumption works whatever certificate was chosen, and contexts built in
+the master before the fork share their ticket keys across workers.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography import x509
+
+from .certs import CertError, Certificate, certificate_names, load_ca_file, load_certificate, name_matches
+from .clienthello import ClientHello
+from .options import TlsError, TlsOptions
+from .tlssocket import TlsContext
+
+NIST_CURVES = {"P-256": "prime256v1", "P-384": "secp384r1", "P-521": "secp521r1"}
+SKIPPED_SUFFIXES = (".key", ".ocsp", ".issuer", ".sctl", ".crt-list")
+BUNDLE_SUFFIXES = (".rsa", ".ecdsa", ".dsa")
+
+
+def configure(ctx: ssl.SSLContext, options: TlsOptions, default_verify: str, warnings: list[str]) -> None:
+    """Apply versions, ciphers, curves, ALPN, tickets and client-certificate checks to *ctx*."""
+    low, high = options.version_range()
+    if low is not None:
+        ctx.minimum_version = low
+    if high is not None:
+        ctx.maximum_version = high
+    ciphers = options.get("ciphers")
+    if ciphers:
+        try:
+            ctx.set_ciphers(ciphers)
+        except ssl.SSLError:
+            raise TlsError(f"'ciphers' : unable to set the cipher list '{ciphers}'.") from None
+    if options.get("ciphersuites"):
+        warnings.append("'ciphersuites' is not applied: Python's ssl module cannot set TLS 1.3 cipher suites")
+    curves = options.get("curves") or options.get("ecdhe")
+    if curves:
+        names = curves.split(":")
+        if len(names) > 1:
+            warnings.append(f"'curves {curves}': only the first curve ({names[0]}) is offered: Python's ssl "
+                            "module sets a single group")
+        try:
+            ctx.set_ecdh_curve(NIST_CURVES.get(names[0], names[0]))
+        except (ValueError, ssl.SSLError):
+            raise TlsError(f"'curves' : unknown curve '{names[0]}'.") from None
+    protocols = options.alpn()
+    if protocols:
+        ctx.set_alpn_protocols(protocols)
+    if "no-tls-tickets" in options.flags and "tls-tickets" not in options.flags:
+        ctx.options |= ssl.OP_NO_TICKET
+    if "prefer-client-ciphers" in options.flags:
+        ctx.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
+    ca_file = options.get("ca-file")
+    if ca_file:
+        load_ca_file(ca_file)
+        ctx.load_verify_locations(cafile=ca_file)
+    crl_file = options.get("crl-file")
+    if crl_file:
+        if not ca_file:
+            raise TlsError("'crl-file' needs a 'ca-file'.")
+        try:
+            ctx.load_verify_locations(cafile=crl_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise CertError(f"unable to load CRL file '{crl_file}' ({getattr(exc, 'strerror', None) or exc})") \
+                from None
+        ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_CHAIN
+    if isinstance(ctx, ssl.SSLContext) and ctx.check_hostname:
+        ctx.check_hostname = False
+    ctx.verify_mode = options.verify(default_verify)
+
+
+def load_crt(path: str, del_ext: bool = False) -> list[Certificate]:
+    """``crt PATH``: a file, a directory (every certificate in it, by name) or a bundle (``.rsa``, ``.ecdsa``…)."""
+    if os.path.isdir(path):
+        files = sorted(f for f in os.listdir(path) if not f.startswith(".") and not f.endswith(SKIPPED_SUFFIXES))
+        return [load_certificate(os.path.join(path, f), del_ext=del_ext) for f in files
+                if os.path.isfile(os.path.join(path, f))]
+    if not os.path.exists(path):
+        bundle = [path + s for s in BUNDLE_SUFFIXES if os.path.exists(path + s)]
+        if bundle:
+            return [load_certificate(p) for p in bundle]
+    return [load_certificate(path, del_ext=del_ext)]
+
+
+@dataclass(slots=True)
+class CrtEntry:
+    """One certificate of a listener: from ``crt`` or one line of a crt-list (its options and SNI filters)."""
+
+    name: str
+    options: TlsOptions
+    filters: tuple[str, ...] = ()
+
+
+@dataclass(eq=False)
+class ListenerTls:
+    """A ``bind … ssl`` listener's contexts and SNI table; rebuilt when one of its certificates changes."""
+
+    entries: list[CrtEntry]
+    options: TlsOptions
+    certs: dict[str, Certificate]
+    strict_sni: bool = False
+    name: str = ""
+    """The bind's ``name`` (HAProxy's logs show it, else the listener id)."""
+    warnings: list[str] = field(default_factory=list)
+    default: Any = None
+    exact: dict[str, list[Any]] = field(default_factory=dict)
+    wildcards: dict[str, list[tuple[Any, frozenset[str]]]] = field(default_factory=dict)
+    served: dict[Any, Certificate] = field(default_factory=dict)
+    """The (first) certificate of each context: what the ssl_f_* fetches describe."""
+    key_types: dict[Any, set[str]] = field(default_factory=dict)
+
+    def build(self) -> None:
+        """Make every context from the current certificates (CertError/TlsError on a bad one)."""
+        contexts: list[tuple[tuple[Any, ...], Any, set[str]]] = []
+        exact: dict[str, list[Any]] = {}
+        served: dict[Any, Certificate] = {}
+        wildcards: dict[str, list[tuple[Any, frozenset[str]]]] = {}
+        for entry in self.entries:
+            cert = self.certs[entry.name]
+            positive = tuple(f.lower() for f in entry.filters if not f.startswith("!"))
+            negative = frozenset(f[1:].lower() for f in entry.filters if f.startswith("!"))
+            names = positive or cert.names
+            key = (names, id(entry.options) if entry.options is not self.options else 0)
+            ctx = next((c for k, c, types in contexts if k == key and cert.key_type not in types), None)
+            if ctx is None:
+                ctx = TlsContext(ssl.PROTOCOL_TLS_SERVER)
+                configure(ctx, entry.options, "none", self.warnings)
+                contexts.append((key, ctx, set()))
+            cert.load_into(ctx)
+            served.setdefault(ctx, cert)
+            next(types for _, c, types in contexts if c is ctx).add(cert.key_type)
+            for name in names:
+                if name.startswith("*."):
+                    wildcards.setdefault(name[2:], []).append((ctx, negative))
+                elif ctx not in exact.setdefault(name, []):
+                    exact[name].append(ctx)
+        if not contexts:
+            raise TlsError("no certificate: 'ssl' needs 'crt' or 'crt-list'.")
+        default = contexts[0][1]
+        default.sni_callback = self._select
+        self.default, self.exact, self.wildcards, self.served = default, exact, wildcards, served
+        self.key_types = {c: types for _, c, types in contexts}
+
+    def uses(self, name: str) -> bool:
+        return any(e.name == name for e in self.entries)
+
+    def replace(self, name: str, cert: Certificate) -> None:
+        """A certificate changed at runtime: new contexts for new connections (the old ones finish)."""
+        old = self.certs.get(name)
+        self.certs[name] = cert
+        try:
+            self.build()
+        except Exception:
+            if old is not None:
+                self.certs[name] = old
+            raise
+
+    def lookup(self, server_name: str) -> list[Any]:
+        """The contexts for a client's SNI, best first: the exact name's, then the wildcards'."""
+        name = server_name.lower().rstrip(".")
+        found = list(self.exact.get(name, ()))
+        _, _, parent = name.partition(".")
+        for candidate, excluded in self.wildcards.get(parent, ()):
+            if name not in excluded and candidate not in found:
+                found.append(candidate)
+        return found
+
+    def _usable(self, sock: Any, candidates: list[Any]) -> Any:
+        """Among several certificates for the name, the first whose key type the client's ciphers allow
+        (a TLS 1.2 client offering only RSA key exchange cannot use an ECDSA certificate)."""
+        hello = getattr(sock, "hello", None)
+        if len(candidates) < 2 or hello is None:
+            return candidates[0] if candidates else None
+        types = hello.key_types()
+        return next((c for c in candidates if self.key_types.get(c, set()) & types), candidates[0])
+
+    @property
+    def mixed_keys(self) -> bool:
+        """Certificates of several key types: the handshake first peeks at the ClientHello to choose."""
+        return len(set().union(*self.key_types.values())) > 1 if self.key_types else False
+
+    def _select(self, sock: Any, server_name: str | None, ctx: Any) -> int | None:
+        sock.sni = server_name
+        chosen = self._usable(sock, self.lookup(server_name)) if server_name else None
+        if chosen is None:
+            return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME if self.strict_sni else None
+        if chosen is not ctx:
+            sock.context = chosen
+            sock.local_cert = self.served.get(chosen)
+        return None
+
+    def wrap(self, sock: Any, hello: ClientHello | None = None) -> Any:
+        tls = self.default.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        tls.local_cert = self.served.get(self.default)
+        tls.hello = hello
+        return tls
+
+
+@dataclass(eq=False)
+class ServerTls:
+    """A ``server … ssl`` side: one client context, the SNI expression, the last session per SNI for reuse."""
+
+    context: Any
+    sni: Callable[[Any], str | None] | None = None
+    verifyhost: str | None = None
+    reuse: bool = True
+    sessions: dict[str | None, Any] = field(default_factory=dict)
+    cert_name: str | None = None
+    """The client certificate (``crt``), which ``set ssl cert`` may replace."""
+    client_cert: Certificate | None = None
+    epoch: int = 0
+    """Bumped when the certificate changes: pooled connections made before are not reused."""
+    rebuild: Callable[[Certificate], Any] | None = None
+
+    def uses(self, name: str) -> bool:
+        return self.cert_name == name
+
+    def replace(self, name: str, cert: Certificate) -> None:
+        if self.rebuild is not None:
+            self.context = self.rebuild(cert)
+            self.client_cert = cert
+            self.sessions.clear()
+            self.epoch += 1
+
+    def wrap(self, sock: Any, txn: Any) -> Any:
+        name = self.sni(txn) if self.sni is not None and txn is not None else None
+        session = self.sessions.get(name) if self.reuse else None
+        tls = self.context.wrap_socket(sock, server_hostname=name or None, do_handshake_on_connect=False,
+                                       session=session)
+        tls.sni = name
+        tls.local_cert = self.client_cert
+        tls.on_close = self.remember
+        tls.owner, tls.epoch = self, self.epoch
+        return tls
+
+    def verify_host(self, tls: Any) -> None:
+        """``verifyhost NAME``: the certificate must be for NAME (checked once the chain is verified)."""
+        if self.verifyhost is None or self.context.verify_mode == ssl.CERT_NONE:
+            return
+        der = tls.getpeercert(binary_form=True)
+        names = certificate_names(x509.load_der_x509_certificate(der)) if der else ()
+        if not any(name_matches(n, self.verifyhost) for n in names):
+            raise ssl.SSLCertVerificationError(f"certificate is not for '{self.verifyhost}'")
+
+    def remember(self, tls: Any) -> None:
+        """Keep the session of a connection for the next one to this server (TLS 1.3 tickets come late)."""
+        if not self.reuse or tls.epoch != self.epoch or tls.version() is None:
+            return
+        try:
+            session = tls.session
+        except (OSError, ValueError):  # a handshake that failed has no session to keep
+            return
+        if session is not None and (session.has_ticket or tls.version() != "TLSv1.3"):
+            self.sessions[tls.sni] = session
+
+
+def client_context(options: TlsOptions, default_verify: str, warnings: list[str],
+                   client_cert: Certificate | None) -> Any:
+    ctx = TlsContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    configure(ctx, options, default_verify, warnings)
+    if client_cert is not None:
+        client_cert.load_into(ctx)
+    return ctx

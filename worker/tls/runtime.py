@@ -1,0 +1,52 @@
+"""Certificates changed at runtime (``set ssl cert`` + ``commit ssl cert``), the same way in the master and
+every worker: parse once, then give each listener and server that uses the name its new contexts.
+
+Connections already open keep the context they were made with; new ones get
+the new certificate.  A certificate that does not parse, or whose key does
+not match, is refused before anything changes.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from .certs import Certificate, parse_certificate
+
+
+def tls_users(proxies: Iterable[Any]) -> Iterator[Any]:
+    """Every ListenerTls and ServerTls of these proxies."""
+    for proxy in proxies:
+        yield from proxy.tls_binds.values()
+        for server in proxy.servers:
+            yield from (tls for tls in (server.tls, server.check_tls) if tls is not None)
+
+
+def certificates(proxies: Iterable[Any]) -> dict[str, Certificate]:
+    """Every certificate in use, by name, in loading order."""
+    found: dict[str, Certificate] = {}
+    for user in tls_users(proxies):
+        if hasattr(user, "certs"):
+            for entry in user.entries:
+                found.setdefault(entry.name, user.certs[entry.name])
+        elif user.cert_name is not None and user.client_cert is not None:
+            found.setdefault(user.cert_name, user.client_cert)
+    return found
+
+
+def parse_update(name: str, pem: str) -> Certificate:
+    """The new certificate for *name*, already loaded once by OpenSSL (CertError says what is wrong)."""
+    cert = parse_certificate(name, pem.encode("utf-8", "replace"))
+    cert.load_into(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))
+    return cert
+
+
+def replace(proxies: Iterable[Any], name: str, cert: Certificate) -> int:
+    """Install *cert* under *name* everywhere it is used; the number of listeners and servers changed."""
+    changed = 0
+    for user in tls_users(proxies):
+        if user.uses(name):
+            user.replace(name, cert)
+            changed += 1
+    return changed

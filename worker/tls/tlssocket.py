@@ -1,0 +1,69 @@
+"""The TLS socket the streams get: gevent's SSLSocket made to fail like a plain socket.
+
+The streams catch OSError around every socket call; gevent's SSLSocket raises
+ValueError once closed, and its ``shutdown`` drops the TLS layer (a later
+read would return raw records).  Here a closed socket raises OSError and
+``shutdown(SHUT_WR)`` half-closes TCP while reads stay decrypted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import socket
+from typing import Any
+
+from gevent import ssl as gssl
+
+
+class TlsSocket(gssl.SSLSocket):
+    sni: str | None = None
+    """The server name: what the client asked for (listener side) or what we sent (server side)."""
+    local_cert: Any = None
+    """The Certificate this side presented (worker.tls.certs), if any."""
+    peer_x509: Any = None
+    """The peer's certificate, parsed once on first use."""
+    hello: Any = None
+    """The peeked ClientHello, when the listener chooses among certificates of several key types."""
+    owner: Any = None
+    """The ServerTls that made this server connection, and its epoch then."""
+    epoch: int = 0
+    on_close: Any = None
+    """Called with this socket before it closes (a server connection keeps its TLS 1.3 session then)."""
+
+    @property
+    def stale(self) -> bool:
+        """A server connection made with a certificate replaced since: not to be reused."""
+        return self.owner is not None and self.owner.epoch != self.epoch
+
+    def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
+        try:
+            return super().recv(buflen, flags)
+        except ValueError:
+            raise OSError(errno.EBADF, "TLS socket closed") from None
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        try:
+            super().sendall(data, flags)
+        except ValueError:
+            raise OSError(errno.EBADF, "TLS socket closed") from None
+
+    def close(self) -> None:
+        """Send close_notify first: OpenSSL drops from its session cache a session not shut down."""
+        sslobj = self._sslobj
+        if sslobj is not None:
+            if self.on_close is not None:
+                self.on_close(self)
+            with contextlib.suppress(OSError, ValueError):
+                sslobj.shutdown()
+        super().close()
+
+    def shutdown(self, how: int) -> None:
+        if how == socket.SHUT_WR and self._sslobj is not None:
+            gssl.socket.shutdown(self, how)
+            return
+        super().shutdown(how)
+
+
+class TlsContext(gssl.SSLContext):
+    sslsocket_class = TlsSocket
