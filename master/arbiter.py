@@ -193,7 +193,7 @@ class Arbiter:
         self.notify("RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}", "STATUS=Reloading.")
         self.logger.notice("Reloading luaproxy")
         try:
-            generation = reload.load_and_init(self.generation.files, self.logger)
+            generation = reload.load_and_init(self.generation.files, self.logger, self.generation)
             listening, unused = reload.rebind(generation.frontends, generation.settings.nbproc, self.listening)
         except (ConfigErrors, BindError) as exc:
             for line in (exc.errors if isinstance(exc, ConfigErrors) else [exc]):
@@ -208,6 +208,8 @@ class Arbiter:
             self.logger.notice(f"Reload kept the runtime changes of: {', '.join(kept)}")
         if file_won:
             self.logger.warning(f"Reload: changed on disk, the file wins for: {', '.join(file_won)}")
+        if generation.tables.kept:
+            self.logger.notice(f"Reload kept the stick tables: {', '.join(generation.tables.kept)}")
         try:
             self.stats_server.listen(generation.stats_sockets)
         except OSError as exc:

@@ -27,6 +27,7 @@ from .management import addresses
 from .management.addresses import SocketSpec
 from .map_store import MapStore
 from .sockets import BindError, Listening, open_listener
+from .stick_tables import TableStore
 
 
 @dataclass(slots=True)
@@ -40,6 +41,7 @@ class Generation:
     library: PatternLibrary
     proxies: list[Proxy]
     stats_sockets: list[SocketSpec]
+    tables: TableStore
 
     @property
     def frontends(self) -> list[tuple[Proxy, list[Bind]]]:
@@ -50,20 +52,23 @@ class Generation:
         return MapStore(self.library, persist=self.settings.map_persist)
 
 
-def load(paths: list[str], logger: object) -> Generation:
-    """Everything but the Lua init functions (``-c`` stops before them)."""
+def load(paths: list[str], logger: object, previous: Generation | None = None) -> Generation:
+    """Everything but the Lua init functions (``-c`` stops before them); stick tables whose
+    declaration did not change are kept from *previous*."""
     files, sections, settings = loader.load(paths)
     registry = default_registry()
     library = PatternLibrary(lua_boot.base_directory(settings, files[0]))
     engine = lua_boot.boot(settings, logger, registry, library)
     config = loader.parse_proxies(files, sections, settings)
-    proxies = compile_config(config, engine, registry, library)
-    return Generation(files, settings, config, engine, library, proxies, stats_sockets(settings))
+    tables = TableStore(previous.tables if previous is not None else None)
+    proxies = compile_config(config, engine, registry, library, tables)
+    tables.forget_previous()
+    return Generation(files, settings, config, engine, library, proxies, stats_sockets(settings), tables)
 
 
-def load_and_init(paths: list[str], logger: object) -> Generation:
+def load_and_init(paths: list[str], logger: object, previous: Generation | None = None) -> Generation:
     """A reload's whole loading step."""
-    generation = load(paths, logger)
+    generation = load(paths, logger, previous)
     configure_logger(logger, generation.settings)
     lua_boot.run_inits(generation.engine)
     return generation

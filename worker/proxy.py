@@ -120,6 +120,12 @@ class Proxy:
     fe_counters: Counters = field(default_factory=Counters)
     be_counters: Counters = field(default_factory=Counters)
     server_counters: dict[int, Counters] = field(default_factory=dict)
+    table: Any = None
+    """This proxy's stick table (a SharedTable), or None."""
+    tables: dict[str, Any] = field(default_factory=dict)
+    """Every stick table of the configuration by name (shared by all proxies): ``table <name>`` arguments."""
+    stick_rules: list[Any] = field(default_factory=list)
+    """``stick on|match|store-request|store-response`` rules, in order."""
 
     def counters_of(self, server: Server) -> Counters:
         """The counters of one of this backend's servers."""
