@@ -263,6 +263,9 @@ class Arbiter:
             if now >= deadline:
                 self._kill(pid, signal.SIGTERM if now < deadline + STOP_TIMEOUT else signal.SIGKILL)
 
+    def stick_tables(self) -> dict[str, Any]:
+        return self.generation.tables.tables
+
     def request_reload(self) -> None:
         """The master CLI's ``reload``: handled in the loop, like SIGUSR2."""
         self.signal(signal.SIGUSR2, None)
