@@ -19,7 +19,7 @@ from luaproxy.worker.samples import (
     to_native,
 )
 
-from . import applet_http, channel, core, http, map, metrics, runner, samples, socket, txn
+from . import applet_http, channel, core, http, map, metrics, runner, samples, socket, stktable, txn
 from .checks import lua_type, string
 from .classes import LuaClass
 from .contexts import Context, Run
@@ -78,6 +78,7 @@ class LuaEngine:
             "Socket": LuaClass(self.runtime, "Socket", socket.FUNCTIONS),
             "Map": LuaClass(self.runtime, "Map", map.FUNCTIONS),
             "Metric": LuaClass(self.runtime, "Metric", metrics.FUNCTIONS),
+            "StickTable": LuaClass(self.runtime, "StickTable", stktable.functions(self.runtime)),
         }
         metric_table = self.runtime.table()
         for kind, create in metrics.constructors(self.metrics, self.classes["Metric"].new).items():
@@ -105,6 +106,11 @@ class LuaEngine:
 
     def _new_map(self, file: Any, method: Any) -> Any:
         return self.classes["Map"].new(map.new(self.library, file, method))
+
+    def stick_table_object(self, table: Any) -> Any:
+        """The StickTable object for a proxy's stick table (nil when it has none): the Proxy class's
+        ``stktable`` field."""
+        return None if table is None else self.classes["StickTable"].new(table)
 
     def txn_object(self, state: Any) -> Any:
         """The TXN Lua object of a transaction, built once and cached on it (its parts on first use)."""

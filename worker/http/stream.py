@@ -247,7 +247,7 @@ class HttpStream:
             self.frontend.access_log(txn)
         slots = self.trackers.slots
         if slots[0] or slots[1] or slots[2]:
-            self.trackers.end_stream(txn.status, txn.bytes_in, txn.bytes_out)
+            self.trackers.end_stream(txn.status, txn.bytes_in, txn.bytes_out, txn.server is not None)
         txn.release()
         self.txn = None
 

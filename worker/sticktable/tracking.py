@@ -53,11 +53,14 @@ class Trackers:
             if tracked is not None:
                 tracked.table.count(tracked.idx, event)
 
-    def end_stream(self, status: int, bytes_in: int, bytes_out: int) -> None:
-        """A stream ends: its status and bytes count for every tracked counter; its own ones are released."""
+    def end_stream(self, status: int, bytes_in: int, bytes_out: int, from_server: bool = False) -> None:
+        """A stream ends: its status and bytes count for every tracked counter; its own ones are released.
+
+        A 4xx is a client error (http_err); a 5xx other than 501 and 505 is a failure (http_fail)
+        only when a server was involved, not when luaproxy answered by itself (no server: 503)."""
         if 400 <= status < 500:
             self.count("http_err")
-        elif status >= 500 and status not in (501, 505):
+        elif status >= 500 and status not in (501, 505) and from_server:
             self.count("http_fail")
         for n, tracked in enumerate(self.slots):
             if tracked is None:
