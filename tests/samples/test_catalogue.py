@@ -12,6 +12,7 @@ from luaproxy.worker.samples import Sample, SampleRegistry, SampleType, catalogu
 from tests.samples.streamkit import Stream, http_stream, response
 from tests.samples.test_haproxy_values import HAPROXY_VALUES
 from tests.samples.test_maps import MAP_CASES
+from tests.sticktable.test_samples import STICK_CASES
 
 
 def full_stream() -> Stream:
@@ -148,6 +149,7 @@ def test_layer7_fetches_give_nothing_in_tcp_mode(registry: SampleRegistry) -> No
 
 def test_every_fetch_and_converter_has_a_case(registry: SampleRegistry) -> None:
     texts = [t for t, _ in HAPROXY_VALUES] + [t for t, _ in CASES] + [t for t, *_ in MAP_CASES]
+    texts += [t for t, _ in STICK_CASES]
     used = {name for t in texts for name in re.findall(r"(?:^|,)([A-Za-z0-9_.+-]+)", t)}
     time_only = {"date", "date_us", "rand"}
     missing_fetches = set(registry.fetch_names()) - used - time_only

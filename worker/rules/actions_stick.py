@@ -8,6 +8,7 @@ table names and sample expressions, so this module needs no configuration.
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -63,17 +64,36 @@ def _track(n: int, args: tuple[str, ...], env: StickEnv) -> Action:
     http = env.ruleset == "http-request"
     spec = table.spec
 
+    key_of = _src_key(spec) if expr.fetch.name == "src" and not expr.converters else None
+
     def track(txn: Any) -> Verdict:
         trackers = txn.stkctr
         if trackers is None or trackers.slots[n] is not None:
             return Verdict.CONTINUE
-        smp = expr.evaluate(txn)
-        key = spec.key_of(smp) if smp is not None else None
+        key = key_of(txn) if key_of is not None else None
+        if key is None:
+            smp = expr.evaluate(txn)
+            key = spec.key_of(smp) if smp is not None else None
         if key is not None:
             trackers.track(n, table, key, session, http)
         return Verdict.CONTINUE
 
     return track
+
+
+def _src_key(spec: Any) -> Callable[[Any], bytes | None] | None:
+    """``track-scN src`` on an ip table, the common case: the address text straight to its 4 bytes
+    (None for anything else, which then takes the general path)."""
+    if spec.key_type.value != "ip":
+        return None
+
+    def key_of(txn: Any) -> bytes | None:
+        try:
+            return socket.inet_pton(socket.AF_INET, txn.src)
+        except (OSError, TypeError):
+            return None
+
+    return key_of
 
 
 def _sc_action(keyword: str, n: int, args: tuple[str, ...], env: StickEnv) -> Action:

@@ -148,13 +148,25 @@ def _tracked(ctx: Any, n: int, table_name: str | None) -> tuple[SharedTable, int
     return (other, idx) if idx >= 0 else None
 
 
-def _sc(reader: Reader, fixed: int | None) -> Callable[[SampleContext, Sequence[Any]], Sample | None]:
+def _sc(reader: Reader, fixed: int | None, name: str = "") -> Callable[[SampleContext, Sequence[Any]], Sample | None]:
+    if name and fixed is None:
+        def value_of(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+            """The common case (``sc_<value>(<ctr>)`` on the tracked table), read without detours."""
+            if len(args) > 1:
+                return run(ctx, args)
+            trackers = getattr(ctx, "stkctr", None)
+            tracked = trackers.slots[args[0]] if trackers is not None and 0 <= args[0] < 3 else None
+            if tracked is None:
+                return None
+            value = tracked.table.value(tracked.idx, name)
+            return None if value is None else Sample(T.SINT, value)
+
     def run(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
         n, table_name = (fixed, _arg(args, 0)) if fixed is not None else (args[0], _arg(args, 1))
         found = _tracked(ctx, n, table_name)
         return None if found is None else _int(reader(*found))
 
-    return run
+    return value_of if name and fixed is None else run
 
 
 def _sc_indexed(readers: tuple[Reader, ...]) -> Callable[[SampleContext, Sequence[Any]], Sample | None]:
@@ -250,13 +262,14 @@ def _doc(name: str) -> str:
 
 
 def _build() -> tuple[list[FetchDef], list[ConverterDef]]:
-    S = "l4"
+    S = "stick tables"
     sc_args = arg_spec(A.SINT, A.STR, required=1)
     opt_table = arg_spec(A.STR, required=0)
     fetches: list[FetchDef] = []
     for name, (reader, creates, _conv_too) in COUNTERS.items():
         what = _doc(name)
-        fetches.append(fetch(f"sc_{name}", _sc(reader, None), T.SINT,
+        plain = NEEDS.get(reader) if reader is COUNTERS[name][0] and name == NEEDS.get(reader) else ""
+        fetches.append(fetch(f"sc_{name}", _sc(reader, None, plain or ""), T.SINT,
                              f"{what} of the entry stick counter <ctr> tracks.", sc_args, section=S))
         for n in range(3):
             fetches.append(fetch(f"sc{n}_{name}", _sc(reader, n), T.SINT,
@@ -280,9 +293,9 @@ def _build() -> tuple[list[FetchDef], list[ConverterDef]]:
                          "Counts a connection for the client address's entry and returns conn_cnt.",
                          opt_table, section=S))
     fetches.append(fetch("table_avl", _table_stat("avl"), T.SINT, "Free entries in the table.", opt_table,
-                         section="internal"))
+                         section=S))
     fetches.append(fetch("table_cnt", _table_stat("cnt"), T.SINT, "Used entries in the table.", opt_table,
-                         section="internal"))
+                         section=S))
     converters: list[ConverterDef] = []
     table_arg = arg_spec(A.STR)
     table_readers: dict[str, Reader] = {

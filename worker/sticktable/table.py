@@ -126,6 +126,7 @@ class SharedTable:
         self.expire = spec.expire_ms
         self.periods = {name: period for name, period in spec.data}
         self.cur_off = offsets.get("conn_cur")
+        self.counts_bytes = bool(self.events["bytes_in"] or self.events["bytes_out"])
 
     # Locking.
 
@@ -304,7 +305,11 @@ class SharedTable:
                     return -1
             base = self.entries_at + idx * self.entry_words
             q[base + _REF] += 1
-            self._touch(idx, base, now)
+            if self.expire:
+                q[base + _EXP] = now + self.expire
+            if q[_H_HEAD] != idx + 1:
+                self._unlink_lru(base)
+                self._push_lru(idx, base)
             if connection and self.cur_off is not None:
                 q[base + self.cur_off] += 1
             for event in events:
@@ -340,23 +345,31 @@ class SharedTable:
 
     def untrack(self, idx: int, bytes_in: int = 0, bytes_out: int = 0, connection: bool = True) -> None:
         """A stream stops tracking the entry: bytes counted, conn_cur down, reference dropped, touched."""
-        now = now_ms()
+        now = time.monotonic_ns() // 1_000_000
         q = self.q
-        self.acquire()
+        counts_bytes = self.counts_bytes
+        if not self.lock.acquire(True, _LOCK_WAIT):
+            self._recover()
+        q[_H_HOLDER] = _PID[0]
         try:
-            base = self._base(idx)
-            if bytes_in:
+            base = self.entries_at + idx * self.entry_words
+            if bytes_in and counts_bytes:
                 self._count(base, "bytes_in", bytes_in, now)
-            if bytes_out:
+            if bytes_out and counts_bytes:
                 self._count(base, "bytes_out", bytes_out, now)
             off = self.cur_off
             if connection and off is not None and q[base + off] > 0:
                 q[base + off] -= 1
             if q[base + _REF] > 0:
                 q[base + _REF] -= 1
-            self._touch(idx, base, now)
+            if self.expire:
+                q[base + _EXP] = now + self.expire
+            if q[_H_HEAD] != idx + 1:
+                self._unlink_lru(base)
+                self._push_lru(idx, base)
         finally:
-            self.release()
+            q[_H_HOLDER] = 0
+            self.lock.release()
 
     def lookup(self, key: bytes) -> int:
         """The live entry for *key* or -1; neither creates nor touches (HAProxy's lookup)."""
