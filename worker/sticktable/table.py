@@ -1,19 +1,21 @@
 """A stick table in shared memory, exact across worker processes.
 
-Design (measured with ``benchmarks/bench_sticktable_design.py`` on the 2-core
-build machine, Python 3.11, figures are µs per operation):
+Design (measured with ``benchmarks/bench_sticktable_design.py`` on the shared,
+loaded 2-core build machine, Python 3.11, µs per operation):
 
 * HAProxy's threads share one table; luaproxy's workers are processes.  The
   options were (a) the master owns the table and workers ask it over their
-  socketpair (12.1 µs per round trip before any work: over budget, and the
-  master's loop becomes the bottleneck); (b) per-worker counter columns that
-  readers sum (no lock for counters, but the key index still needs one, a
-  reader's sum races with other writers, and memory grows with nbproc);
-  (c) one shared table, every operation under one lock.  A POSIX semaphore
-  (``multiprocessing.Lock``) costs 0.14 µs per acquire+release, ``fcntl``
-  record locks 1.9 µs, ``flock`` 1.2 µs.  (c) with the semaphore is both the
-  fastest and exact (an increment and the read that follows see every
-  worker's events), so that is the choice.
+  socketpair: 12 to 30 µs per round trip before any work, over budget, and the
+  master's loop would become the bottleneck; (b) per-worker counter columns
+  that readers sum (0.08 µs to write, 0.2 µs to sum 8 columns), but the key
+  index still needs a lock, a reader's sum races with other writers, and
+  memory grows with nbproc; (c) one shared table, every operation under one
+  lock.  A POSIX semaphore (``multiprocessing.Lock``) plus the update costs
+  0.28 µs, an ``fcntl`` record lock 1.5 µs, ``flock`` 1.1 µs.  (c) with the
+  semaphore is both fast and exact (an increment and the read that follows
+  see every worker's events), so that is the choice.  Tracking a key, reading
+  its rate and releasing it costs about 3 µs in all
+  (``benchmarks/bench_sticktable.py``).
 * The memory is one anonymous ``MAP_SHARED`` mapping made by the master
   before it forks: respawned workers inherit it, and a reload hands the same
   mapping to the new generation when the table's declaration did not change
