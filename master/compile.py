@@ -8,6 +8,8 @@ configuration line.
 
 from __future__ import annotations
 
+import re
+
 from luaproxy.lua_api.engine import LuaEngine
 from luaproxy.worker import access_log
 from luaproxy.worker.backend import configure_checks, make_balancer, parse_check_spec
@@ -183,9 +185,28 @@ def _stick_tables(config: Config, store: TableStore) -> dict[str, object]:
                 name = words[2] if len(words) >= 3 and words[1] == "table" else conf.name
                 if name in specs:
                     specs[name] = specs[name].with_data("server_id")
+    errors += _unknown_table_references(config, specs)
     if errors:
         raise ConfigErrors(errors)
     return {name: store.table(spec) for name, spec in specs.items()}
+
+
+_TABLE_ARG = re.compile(r"(?<![\w.])(sc[0-2]?_\w+|src_\w+|table_\w+|in_table)\(([^)]*)\)")
+
+
+def _unknown_table_references(config: Config, specs: dict[str, TableSpec]) -> list[ConfigError]:
+    """``src_conn_rate(nosuch)``, ``table_gpc0(nosuch)``: a table argument must name a declared table."""
+    errors = []
+    for conf in config.proxies:
+        lines = [*conf.acls, *(r.line for rules in conf.rules.values() for r in rules),
+                 *(r.line for r in conf.use_backends)]
+        for line in lines:
+            for fetch_name, args in _TABLE_ARG.findall(" ".join(line.words[1:])):
+                name = [a.strip() for a in args.split(",") if a.strip() and not a.strip().isdigit()]
+                if name and name[-1] not in specs:
+                    errors.append(line.error(f"'{fetch_name}': unable to find table '{name[-1]}'.",
+                                             did_you_mean(name[-1], specs)))
+    return errors
 
 
 def _stick_rule(rule_conf: RuleConf, env: CompileEnv) -> StickRule:
