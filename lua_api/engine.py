@@ -33,6 +33,7 @@ from . import (
     runner,
     samples,
     socket,
+    stktable,
     txn,
 )
 from .checks import lua_type, string
@@ -101,6 +102,7 @@ class LuaEngine:
             "Server": LuaClass(self.runtime, "Server", proxy.server_functions(self.server_updates)),
             "Listener": LuaClass(self.runtime, "Listener", {}),
             "HTTPClient": LuaClass(self.runtime, "HTTPClient", httpclient.functions(self.runtime)),
+            "StickTable": LuaClass(self.runtime, "StickTable", stktable.functions(self.runtime)),
         }
         metric_table = self.runtime.table()
         for kind, create in metrics.constructors(self.metrics, self.classes["Metric"].new).items():
@@ -156,6 +158,11 @@ class LuaEngine:
 
     def _new_map(self, file: Any, method: Any) -> Any:
         return self.classes["Map"].new(map.new(self.library, file, method))
+
+    def stick_table_object(self, table: Any) -> Any:
+        """The StickTable object for a proxy's stick table (nil when it has none): the Proxy class's
+        ``stktable`` field."""
+        return None if table is None else self.classes["StickTable"].new(table)
 
     def txn_object(self, state: Any) -> Any:
         """The TXN Lua object of a transaction, built once and cached on it (its parts on first use)."""

@@ -199,7 +199,7 @@ class Arbiter:
         self.notify("RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}", "STATUS=Reloading.")
         self.logger.notice("Reloading luaproxy")
         try:
-            generation = reload.load_and_init(self.generation.files, self.logger)
+            generation = reload.load_and_init(self.generation.files, self.logger, self.generation)
             listening, unused = reload.rebind(generation.frontends, generation.settings.nbproc, self.listening)
         except (ConfigErrors, BindError) as exc:
             for line in (exc.errors if isinstance(exc, ConfigErrors) else [exc]):
@@ -220,6 +220,8 @@ class Arbiter:
             self.logger.notice(f"Reload kept the runtime state of: {', '.join(kept)}")
         if config_won:
             self.logger.warning(f"Reload: changed in the configuration, it wins for: {', '.join(config_won)}")
+        if generation.tables.kept:
+            self.logger.notice(f"Reload kept the stick tables: {', '.join(generation.tables.kept)}")
         try:
             self.stats_server.listen(generation.stats_sockets)
         except OSError as exc:
@@ -277,6 +279,9 @@ class Arbiter:
         for pid, deadline in list(self.retire_deadlines.items()):
             if now >= deadline:
                 self._kill(pid, signal.SIGTERM if now < deadline + STOP_TIMEOUT else signal.SIGKILL)
+
+    def stick_tables(self) -> dict[str, Any]:
+        return self.generation.tables.tables
 
     def request_reload(self) -> None:
         """The master CLI's ``reload``: handled in the loop, like SIGUSR2."""

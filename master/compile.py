@@ -8,6 +8,8 @@ configuration line.
 
 from __future__ import annotations
 
+import re
+
 from luaproxy.lua_api.engine import LuaEngine
 from luaproxy.worker import access_log
 from luaproxy.worker.backend import configure_checks, make_balancer, parse_check_spec
@@ -16,14 +18,17 @@ from luaproxy.worker.proxy import Proxy, Rule, Server, SwitchingRule
 from luaproxy.worker.rules import actions_http, actions_tcp
 from luaproxy.worker.rules.errors import RuleError
 from luaproxy.worker.samples import AclSet, PatternLibrary, SampleError, SampleRegistry
+from luaproxy.worker.sticktable import SpecError, TableSpec, parse_table_args
+from luaproxy.worker.sticktable.persistence import StickRule
 
 from . import tls_build
 from .compile_env import CompileEnv
 from .config.errors import ConfigError, ConfigErrors, did_you_mean
 from .config.keywords_global import log_servers
 from .config.lexer import Line
-from .config.model import Config, ProxyConf, RuleConf
+from .config.model import Config, ProxyConf, RuleConf, ServerConf
 from .config.units import parse_time
+from .stick_tables import TableStore
 
 RULESETS = {
     "tcp-request connection": ("tcp-req", actions_tcp.parse),
@@ -36,7 +41,7 @@ RULESETS = {
 
 
 def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
-                   library: PatternLibrary) -> list[Proxy]:
+                   library: PatternLibrary, tables: TableStore | None = None) -> list[Proxy]:
     errors: list[ConfigError] = []
     proxies = []
     for conf in config.proxies:
@@ -45,15 +50,32 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
         except ConfigError as exc:
             errors.append(exc)
             proxies.append(Proxy(conf.name, conf.id, conf.mode, conf.has_frontend, conf.has_backend))
+    store = tables if tables is not None else TableStore()
+    try:
+        by_table = _stick_tables(config, store)
+    except ConfigErrors as exc:
+        errors.extend(exc.errors)
+        by_table = {}
+    for proxy in proxies:
+        proxy.table = by_table.get(proxy.name)
+        proxy.tables = by_table
     backends = {p.name: p for p in proxies if p.has_backend}
     for conf, proxy in zip(config.proxies, proxies, strict=True):
-        env = CompileEnv(engine, registry, library, AclSet(registry, library))
+        env = CompileEnv(engine, registry, library, AclSet(registry, library), tables=by_table,
+                         own_table=conf.name)
         for line in conf.acls:
             try:
                 env.acls.add(line.words[1:], (line.file, line.number))
             except SampleError as exc:
                 errors.append(line.error(f"'acl': {exc}"))
         for ruleset, rules in conf.rules.items():
+            if ruleset.startswith("stick "):
+                for rule_conf in rules:
+                    try:
+                        proxy.stick_rules.append(_stick_rule(rule_conf, env))
+                    except RuleError as exc:
+                        errors.append(rule_conf.line.error(f"'{ruleset}': {exc.message}", exc.hint))
+                continue
             if ruleset.startswith("http-") and conf.mode != "http":
                 config.warnings.append(f"'{ruleset}' rules ignored for proxy '{conf.name}' as they require "
                                        f"HTTP mode ({rules[0].line.file}:{rules[0].line.number}).")
@@ -87,8 +109,8 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
 
 def _new_proxy(conf: ProxyConf) -> Proxy:
     """The runtime proxy with its servers, balancer and health-check settings."""
-    servers = [Server(s.name, s.host, s.port, s.weight, s.maxconn, s.backup, s.disabled, s.check, i + 1)
-               for i, s in enumerate(conf.servers)]
+    servers = [Server(s.name, s.host, s.port, s.weight, s.maxconn, s.backup, s.disabled, s.check,
+                      _server_id(s, i + 1)) for i, s in enumerate(conf.servers)]
     balancer = None
     if conf.has_backend:
         httpchk = conf.setting("option httpchk") if conf.options.get("httpchk") else None
@@ -109,6 +131,16 @@ def _new_proxy(conf: ProxyConf) -> Proxy:
                  timeouts=dict(conf.timeouts), inspect_delay=dict(conf.inspect_delay), servers=servers,
                  balancer=balancer, retries=conf.retries, redispatch=_redispatch_interval(conf),
                  maxconn=conf.maxconn, options=dict(conf.options), bind_names=[b.name for b in conf.binds])
+
+
+def _server_id(server: ServerConf, position: int) -> int:
+    """``server ... id N``, else the server's position (HAProxy numbers the others from 1)."""
+    text = server.options.get("id")
+    if text is None:
+        return position
+    if not text.isdigit() or int(text) < 1:
+        raise server.line.error(f"server '{server.name}': 'id' expects a positive integer, got '{text}'.")
+    return int(text)
 
 
 def _redispatch_interval(conf: ProxyConf) -> int | None:
@@ -132,12 +164,68 @@ def _compile_rule(rule_conf: RuleConf, env: CompileEnv) -> Rule:
     action_words, keyword, condition_words = rule_conf.split_condition()
     if not action_words:
         raise RuleError("missing action before 'if'/'unless'.")
-    env = env.at((rule_conf.line.file, rule_conf.line.number))
+    env = env.at((rule_conf.line.file, rule_conf.line.number), rule_conf.ruleset)
     kind, parse = RULESETS[rule_conf.ruleset]
     action = parse(kind, action_words, env)
     condition = _condition(condition_words, keyword, env)
     return Rule(action, condition, response=kind.endswith("-res"),
                 where=f"{rule_conf.line.file}:{rule_conf.line.number}")
+
+
+def _stick_tables(config: Config, store: TableStore) -> dict[str, object]:
+    """Every proxy's table, made (or kept from the last generation) by *store*; ``server_id`` is added
+    to the tables that stick rules write to."""
+    specs: dict[str, TableSpec] = {}
+    errors = []
+    for conf in config.proxies:
+        if conf.stick_table is not None:
+            try:
+                specs[conf.name] = parse_table_args(conf.name, conf.stick_table.words[1:])
+            except SpecError as exc:
+                errors.append(conf.stick_table.error(f"stick-table: {exc}."))
+    for conf in config.proxies:
+        for ruleset, rules in conf.rules.items():
+            for rule_conf in rules if ruleset.startswith("stick ") else ():
+                words, _, _ = rule_conf.split_condition()
+                name = words[2] if len(words) >= 3 and words[1] == "table" else conf.name
+                if name in specs:
+                    specs[name] = specs[name].with_data("server_id")
+    errors += _unknown_table_references(config, specs)
+    if errors:
+        raise ConfigErrors(errors)
+    return {name: store.table(spec) for name, spec in specs.items()}
+
+
+_TABLE_ARG = re.compile(r"(?<![\w.])(sc[0-2]?_\w+|src_\w+|table_\w+|in_table)\(([^)]*)\)")
+
+
+def _unknown_table_references(config: Config, specs: dict[str, TableSpec]) -> list[ConfigError]:
+    """``src_conn_rate(nosuch)``, ``table_gpc0(nosuch)``: a table argument must name a declared table."""
+    errors = []
+    for conf in config.proxies:
+        lines = [*conf.acls, *(r.line for rules in conf.rules.values() for r in rules),
+                 *(r.line for r in conf.use_backends)]
+        for line in lines:
+            for fetch_name, args in _TABLE_ARG.findall(" ".join(line.words[1:])):
+                name = [a.strip() for a in args.split(",") if a.strip() and not a.strip().isdigit()]
+                if name and name[-1] not in specs:
+                    errors.append(line.error(f"'{fetch_name}': unable to find table '{name[-1]}'.",
+                                             did_you_mean(name[-1], specs)))
+    return errors
+
+
+def _stick_rule(rule_conf: RuleConf, env: CompileEnv) -> StickRule:
+    words, keyword, condition_words = rule_conf.split_condition()
+    env = env.at((rule_conf.line.file, rule_conf.line.number), rule_conf.ruleset)
+    if len(words) == 3 and words[1] == "table":
+        table_name: str | None = words[2]
+    elif len(words) == 1:
+        table_name = None
+    else:
+        raise RuleError("expects '<pattern> [table <table>]'.")
+    table = env.stick_table(table_name)
+    return StickRule(rule_conf.ruleset.split()[1], env.expression(words[0]), table,
+                     _condition(condition_words, keyword, env))
 
 
 def _switching_rule(rule_conf: RuleConf, backends: dict[str, Proxy], env: CompileEnv) -> SwitchingRule:

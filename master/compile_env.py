@@ -35,16 +35,21 @@ from .config.errors import did_you_mean
 
 class CompileEnv:
     def __init__(self, engine: LuaEngine, registry: SampleRegistry, library: PatternLibrary,
-                 acls: AclSet, origin: tuple[str, int] = ("", 0)) -> None:
+                 acls: AclSet, origin: tuple[str, int] = ("", 0), tables: dict[str, Any] | None = None,
+                 own_table: str = "", ruleset: str = "") -> None:
         self.engine = engine
         self.registry = registry
         self.library = library
         self.acls = acls
         self.origin = origin
+        self.tables = tables or {}
+        self.own_table = own_table
+        self.ruleset = ruleset
 
-    def at(self, origin: tuple[str, int]) -> CompileEnv:
-        """The same environment, reporting errors at another config line."""
-        return CompileEnv(self.engine, self.registry, self.library, self.acls, origin)
+    def at(self, origin: tuple[str, int], ruleset: str = "") -> CompileEnv:
+        """The same environment, reporting errors at another config line (of *ruleset*)."""
+        return CompileEnv(self.engine, self.registry, self.library, self.acls, origin, self.tables,
+                          self.own_table, ruleset)
 
     # Samples.
 
@@ -53,6 +58,22 @@ class CompileEnv:
             return self.acls.parse_condition(words, self.origin)
         except SampleError as exc:
             raise RuleError(str(exc)) from None
+
+    def expression(self, text: str) -> Any:
+        try:
+            return parse_expr(text, self.registry, self.library, origin=self.origin)
+        except SampleError as exc:
+            raise RuleError(str(exc)) from None
+
+    def stick_table(self, name: str | None) -> Any:
+        """A stick table by proxy name, or this proxy's own; RuleError when there is none."""
+        wanted = name or self.own_table
+        table = self.tables.get(wanted)
+        if table is None:
+            if name:
+                raise RuleError(f"unable to find table '{name}'.", did_you_mean(name, self.tables))
+            raise RuleError("no table was declared in this proxy and none was given with 'table <name>'.")
+        return table
 
     def log_format(self, text: str) -> Any:
         try:

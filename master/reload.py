@@ -28,6 +28,7 @@ from .management.addresses import SocketSpec
 from .map_store import MapStore
 from .proc_vars import initial_proc_vars
 from .sockets import BindError, Listening, open_listener
+from .stick_tables import TableStore
 
 
 @dataclass(slots=True)
@@ -43,6 +44,7 @@ class Generation:
     stats_sockets: list[SocketSpec]
     proc_vars: dict[str, Sample | None]
     """The ``proc.`` variables of global ``set-var`` lines, each worker's starting values."""
+    tables: TableStore
 
     @property
     def frontends(self) -> list[tuple[Proxy, list[Bind]]]:
@@ -53,8 +55,9 @@ class Generation:
         return MapStore(self.library, persist=self.settings.map_persist)
 
 
-def load(paths: list[str], logger: object) -> Generation:
-    """Everything but the Lua init functions (``-c`` stops before them).
+def load(paths: list[str], logger: object, previous: Generation | None = None) -> Generation:
+    """Everything but the Lua init functions (``-c`` stops before them); stick tables whose
+    declaration did not change are kept from *previous*.
 
     Each step goes on after errors where it can, so one run reports every error
     of the configuration (as haproxy -c does); they are raised together at the end.
@@ -71,11 +74,13 @@ def load(paths: list[str], logger: object) -> Generation:
     proc_vars = _collect(errors, lambda: initial_proc_vars(
         settings, (line for section in sections for line in section.body), registry, library))
     config = loader.parse_proxies(files, sections, settings, errors)
-    proxies = _collect(errors, lambda: compile_config(config, engine, registry, library))
+    tables = TableStore(previous.tables if previous is not None else None)
+    proxies = _collect(errors, lambda: compile_config(config, engine, registry, library, tables))
+    tables.forget_previous()
     sockets = _collect(errors, lambda: stats_sockets(settings))
     if errors:
         raise ConfigErrors(errors)
-    generation = Generation(files, settings, config, engine, library, proxies, sockets, proc_vars)
+    generation = Generation(files, settings, config, engine, library, proxies, sockets, proc_vars, tables)
     engine.attach_proxies(proxies, {p.name: len(binds) for p, binds in generation.frontends})
     return generation
 
@@ -89,9 +94,9 @@ def _collect(errors: list[ConfigError], step: Any) -> Any:
         return None
 
 
-def load_and_init(paths: list[str], logger: object) -> Generation:
+def load_and_init(paths: list[str], logger: object, previous: Generation | None = None) -> Generation:
     """A reload's whole loading step."""
-    generation = load(paths, logger)
+    generation = load(paths, logger, previous)
     configure_logger(logger, generation.settings)
     lua_boot.run_inits(generation.engine)
     return generation

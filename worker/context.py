@@ -81,4 +81,6 @@ class WorkerContext:
             "version": self.version,
         }
         merged_metrics = custom_metrics.merge([s.get("metrics", []) for s in snapshots])
-        return StatsView(proxies, process, custom_metrics.families(merged_metrics))
+        tables = [{"name": p.table.name, "type": p.table.spec.type_label, "size": p.table.size,
+                   "used": p.table.used()} for p in self.all_proxies if p.table is not None]
+        return StatsView(proxies, process, custom_metrics.families(merged_metrics), tables)

@@ -22,6 +22,7 @@ class Counters:
     total: int = 0
     bytes_in: int = 0
     bytes_out: int = 0
+    denied_conn: int = 0
     denied_req: int = 0
     denied_resp: int = 0
     failed_req: int = 0

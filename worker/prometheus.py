@@ -20,7 +20,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_late
 
 from .counters import STATUS_CLASSES
 
-SCOPES = ("global", "frontend", "backend", "server")
+SCOPES = ("global", "frontend", "backend", "server", "sticktable")
 PROXY_STATES = ("DOWN", "UP")
 SERVER_STATES = ("DOWN", "UP", "MAINT", "DRAIN", "NOLB")
 CHECK_STATES = ("HANA", "SOCKERR", "L4OK", "L4TOUT", "L4CON", "L6OK", "L6TOUT", "L6RSP", "L7TOUT", "L7RSP",
@@ -56,6 +56,22 @@ class StatsView:
     proxies: list[dict[str, Any]]
     process: dict[str, Any]
     extra: list[Metric] = field(default_factory=list)
+    tables: list[dict[str, Any]] = field(default_factory=list)
+    """Stick tables (name, type, size, used), read from shared memory: the same in every worker."""
+
+
+TABLE_FAMILIES = (("haproxy_sticktable_size", "Stick table size.", "size"),
+                  ("haproxy_sticktable_used", "Number of entries used in this stick table.", "used"))
+
+
+def table_metrics(tables: list[dict[str, Any]], names: set[str]) -> Iterator[Metric]:
+    """promex's sticktable scope: only when the configuration has tables, latest declared first."""
+    for name, help_text, key in TABLE_FAMILIES:
+        if tables and (not names or name in names):
+            metric = Metric(name, help_text, "gauge")
+            for table in reversed(tables):
+                metric.add_sample(name, {"name": table["name"], "type": table["type"]}, float(table[key]))
+            yield metric
 
 
 def _average(counters: dict[str, Any]) -> float:
@@ -193,6 +209,8 @@ def render(view: StatsView, scopes: Iterable[str] = (), names: Iterable[str] = (
                 and (not wanted_names or f.name in wanted_names)]
     extra = [m for m in view.extra if (not wanted_names or m.name in wanted_names)
              and (not wanted_scopes or "global" in wanted_scopes)]
+    if not wanted_scopes or "sticktable" in wanted_scopes:
+        extra = [*table_metrics(view.tables, wanted_names), *extra]
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Collector(view, families, extra))
     return generate_latest(registry)

@@ -134,6 +134,12 @@ class Proxy:
     """``bind ... name`` of each listener, by listener id - 1 (so_name)."""
     tls_binds: dict[int, Any] = field(default_factory=dict)
     """ListenerTls by listener id (so_id) for ``bind … ssl`` lines."""
+    table: Any = None
+    """This proxy's stick table (a SharedTable), or None."""
+    tables: dict[str, Any] = field(default_factory=dict)
+    """Every stick table of the configuration by name (shared by all proxies): ``table <name>`` arguments."""
+    stick_rules: list[Any] = field(default_factory=list)
+    """``stick on|match|store-request|store-response`` rules, in order."""
 
     def counters_of(self, server: Server) -> Counters:
         """The counters of one of this backend's servers."""

@@ -57,6 +57,8 @@ class Transaction:
         "src_port",
         "started",
         "status",
+        "stick_pending",
+        "stkctr",
         "t_active",
         "t_connect",
         "t_request",
@@ -111,6 +113,8 @@ class Transaction:
         self.retries = 0
         self.redispatched = False
         self.termination = "--"
+        self.stkctr: Any = None
+        self.stick_pending: Any = None
         (self.src, self.src_port), (self.dst, self.dst_port) = addresses or addresses_of(client)
 
     def release(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-from . import keywords_global, keywords_process, keywords_proxy  # noqa: F401  (they fill the keyword tables)
+from . import keywords_global, keywords_process, keywords_proxy, keywords_stick  # noqa: F401  (they fill the keyword tables)
 from .errors import ConfigError, ConfigErrors, did_you_mean
 from .keywords import GLOBAL, PROXY, PROXY_SECTIONS
 from .lexer import Line, config_files, read_file

@@ -152,6 +152,7 @@ class ProxyConf:
     inspect_delay: dict[str, float] = field(default_factory=dict)
     settings: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
     """Keywords stored for later use: every line's arguments, in order."""
+    stick_table: Line | None = None
 
     @property
     def has_frontend(self) -> bool:

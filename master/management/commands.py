@@ -19,7 +19,7 @@ from luaproxy.worker.samples import PatternRef, SampleError
 from ..control import changes
 from ..control.changes import PatternChange
 from ..map_store import MapStore
-from . import formats
+from . import formats, tables
 from .commands_ssl import SSL_COMMANDS
 from .pending import Pending
 
@@ -50,6 +50,9 @@ class Supervisor(Protocol):
     def proc_table(self) -> str: ...
 
     def request_reload(self) -> None: ...
+
+    def stick_tables(self) -> dict[str, Any]:
+        """Every stick table by name (shared memory: the master reads and changes them directly)."""
 
     def knows_process(self, selector: str) -> bool:
         """``<n>`` (a worker slot) or ``!<pid>`` names a live worker."""
@@ -336,6 +339,13 @@ def show_servers_state(sup: Supervisor, session: Session, args: list[str], paylo
     return sup.collect_stats().then(text)
 
 
+def _table_command(run: Callable[[dict[str, Any], list[str]], str]) -> Handler:
+    def handler(sup: Supervisor, session: Session, args: list[str], payload: str | None) -> Reply:
+        return run(sup.stick_tables(), args)
+
+    return handler
+
+
 def show_cli_level(sup: Supervisor, session: Session, args: list[str], payload: str | None) -> Reply:
     return f"{LEVEL_NAMES[session.level]}\n"
 
@@ -408,6 +418,13 @@ STATS_COMMANDS = CommandTable([
     Command(("show", "stat"), "show stat", "report counters for each proxy and server", USER, show_stat),
     Command(("show", "servers", "state"), "show servers state [<backend>]",
             "dump volatile server information (all or for a single backend)", USER, show_servers_state),
+    Command(("show", "table"), "show table <table> [<filter>]*",
+            "report table usage stats or dump this table's contents (filter: data/key)", OPERATOR,
+            _table_command(tables.show_table)),
+    Command(("clear", "table"), "clear table <table> [<filter>]*", "remove an entry from a table (filter: data/key)",
+            ADMIN, _table_command(tables.clear_table)),
+    Command(("set", "table"), "set table <table> key <k> [data.* <v>]*", "update or create a table entry's data",
+            ADMIN, _table_command(tables.set_table)),
 ])
 
 MASTER_COMMANDS = CommandTable([

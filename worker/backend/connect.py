@@ -19,6 +19,7 @@ from typing import Any
 
 from ..netutil import connect
 from ..proxy import Proxy, Server
+from ..sticktable.persistence import sticky_server, store_request
 from ..tls import handshake
 
 
@@ -43,9 +44,15 @@ def redispatches(backend: Proxy, server: Server, retry: int) -> bool:
 def acquire_server(backend: Proxy, txn: Any) -> Server | None:
     """The balancer's server for *txn*, its slot taken (waiting in the queue while all are full), noted
     in ``txn.server``; None when the queue timeout expires or no server is usable."""
-    server = backend.balancer.acquire(txn, _queue_timeout(backend)) if backend.balancer is not None else None
+    server = sticky_server(backend, txn) if backend.stick_rules else None
+    if server is not None:
+        backend.balancer.take(server)
+    elif backend.balancer is not None:
+        server = backend.balancer.acquire(txn, _queue_timeout(backend))
     if server is not None:
         txn.server = server
+        if backend.stick_rules:
+            store_request(txn, server)
     return server
 
 

@@ -111,8 +111,12 @@ class Balancer:
     def _take(self, txn: Any, exclude: Server | None) -> Server | None:
         server = self.pick(txn, exclude)
         if server is not None:
-            server.current_conns += 1
+            self.take(server)
         return server
+
+    def take(self, server: Server) -> None:
+        """Count a connection on a server chosen without balancing (a stick match)."""
+        server.current_conns += 1
 
 
 def weighted_map(servers: Iterable[Server], weights: dict[Server, int]) -> list[Server]:

@@ -21,6 +21,8 @@ from ..context import WorkerContext
 from ..proxy import Proxy
 from ..rules.evaluate import run_rules
 from ..rules.verdict import Verdict
+from ..sticktable.persistence import store_response
+from ..sticktable.tracking import Trackers, accept_session
 from ..tunnel import Tunnel
 from ..txn import Transaction, addresses_of
 from .connection import Connection
@@ -67,6 +69,7 @@ class HttpStream:
         self.request_started = time.monotonic()
         self.addresses = addresses_of(client)
         self.upgrade_connection: str | None = None
+        self.trackers = Trackers()
 
     # The connection's life.
 
@@ -75,6 +78,10 @@ class HttpStream:
         fe.current_conns += 1
         fe.fe_counters.open()
         try:
+            session_rules = fe.rules.get("tcp-request connection") or fe.rules.get("tcp-request session")
+            if session_rules and not accept_session(fe, self._session_txn()):
+                fe.fe_counters.denied_conn += 1
+                return
             self._serve()
         except ClientGone:
             if self.txn is not None:
@@ -84,6 +91,15 @@ class HttpStream:
             fe.fe_counters.close()
             self._drop_server()
             self.client.close()
+            self.trackers.end_session()
+
+    def _session_txn(self) -> Transaction:
+        """What connection-level rules see: the connection, no request yet."""
+        txn = Transaction(self.client, self.frontend, Channel("req", 0), Channel("res", 0), self.worker.logger,
+                          self.so_id, self.worker.proxies, self.worker.process, self.session_vars,
+                          self.addresses)
+        txn.stkctr = self.trackers
+        return txn
 
     def _serve(self) -> None:
         first = True
@@ -187,7 +203,15 @@ class HttpStream:
         fe = self.frontend
         fe.fe_counters.requests += 1
         self._take_body(txn, bool(fe.options.get("http-buffer-request")))
-        verdict = run_rules(fe.ruleset("http-request"), txn)
+        verdict = Verdict.ACCEPT
+        content_rules = fe.rules.get("tcp-request content")
+        if content_rules:
+            verdict = run_rules(content_rules, txn)
+        slots = self.trackers.slots
+        if slots[0] or slots[1] or slots[2]:
+            self.trackers.count("http_req")
+        if verdict is Verdict.ACCEPT:
+            verdict = run_rules(fe.ruleset("http-request"), txn)
         backend = None
         if verdict is Verdict.ACCEPT and txn.service is None:
             backend = fe.choose_backend(txn)
@@ -275,6 +299,7 @@ class HttpStream:
         txn.request = head
         txn.http_mode = True
         txn.started = self.request_started
+        txn.stkctr = self.trackers
         return txn
 
     def _end(self, txn: Transaction, termination: str | None = None) -> None:
@@ -286,6 +311,9 @@ class HttpStream:
             self.frontend.fe_counters.response(txn.status)
         if self.frontend.access_log is not None:
             self.frontend.access_log(txn)
+        slots = self.trackers.slots
+        if slots[0] or slots[1] or slots[2]:
+            self.trackers.end_stream(txn.status, txn.bytes_in, txn.bytes_out, txn.server is not None)
         txn.release()
         self.txn = None
 
@@ -556,6 +584,8 @@ class HttpStream:
         server_counters.response_time(txn.t_response)
         backend.be_counters.response_time(txn.t_response)
         head = self._response_rules(txn, backend, head)
+        if backend.stick_rules:
+            store_response(backend, txn)
         if upgrade is not None:
             head.headers.set("Connection", upgrade)
         elif self._option(backend, "httpclose"):

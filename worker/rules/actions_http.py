@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from ..http.message import Headers
 from ..http.pages import Reply, error_page
 from ..http.pages import reason as default_reason
+from . import actions_stick
 from .errors import RuleError, unknown_action
 from .verdict import Verdict
 
@@ -314,6 +315,7 @@ REQUEST: dict[str, Parser] = {
     "set-method": _request_setter("set-method"),
     "set-uri": _request_setter("set-uri"),
     "use-service": _use_service,
+    "tarpit": actions_stick.tarpit,
 }
 RESPONSE: dict[str, Parser] = {**COMMON, "set-status": _set_status, "return": _return}
 
@@ -327,6 +329,9 @@ def parse(kind: str, words: tuple[str, ...], env: HttpActionEnv) -> Action:
         return env.lua_action(kind, name[4:], args)
     if m := _FUNCTION_STYLE.match(name):
         return _function_style(m.group(1), m.group(2), args, env)
+    stick = actions_stick.parse(name, args, env)  # type: ignore[arg-type]
+    if stick is not None:
+        return stick
     table = REQUEST if kind == "http-req" else RESPONSE
     parser = table.get(name)
     if parser is None:

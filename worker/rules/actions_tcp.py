@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from . import actions_stick
 from .errors import RuleError, unknown_action
 from .verdict import Verdict
 
@@ -87,6 +88,9 @@ def parse(kind: str, words: tuple[str, ...], env: ActionEnv) -> Action:
         return env.set_var(name[12:-1], args[0], fmt=True)
     if name.startswith("unset-var(") and name.endswith(")"):
         return env.unset_var(name[10:-1])
+    stick = actions_stick.parse(name, args, env)  # type: ignore[arg-type]
+    if stick is not None:
+        return stick
     parser = PARSERS.get(name)
     if parser is None:
         raise unknown_action(name, PARSERS, "lua.<name>")

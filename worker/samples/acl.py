@@ -22,7 +22,7 @@ from .expr import SampleExpr, parse_expr
 from .library import PatternLibrary, PatternRef
 from .patterns import METHODS_BY_NAME, Method, PatternError, PatternIndex
 from .registry import SampleRegistry
-from .types import SampleType, cast
+from .types import Sample, SampleType, cast
 
 T = SampleType
 
@@ -112,20 +112,21 @@ class AclTerm:
 
     def matches(self, ctx: SampleContext, res: bool = False) -> bool:
         method = self.method
-        for smp in self.expr.evaluate_all(ctx, res):
-            if method is Method.FOUND:
-                return True
-            typed = cast(smp, method.input_type)
-            if typed is None:
-                continue
-            if method is Method.BOOL:
-                if typed.value:
-                    return True
-                continue
-            for ref, index in self.lists:
-                if index.lookup(typed.value, ref.curr_ver) is not None:
-                    return True
-        return False
+        expr = self.expr
+        if expr.fetch.multi is None:  # one value: no generator
+            smp = expr.evaluate(ctx, res)
+            return smp is not None and self._matches_one(smp, method)
+        return any(self._matches_one(smp, method) for smp in expr.evaluate_all(ctx, res))
+
+    def _matches_one(self, smp: Sample, method: Method) -> bool:
+        if method is Method.FOUND:
+            return True
+        typed = cast(smp, method.input_type)
+        if typed is None:
+            return False
+        if method is Method.BOOL:
+            return bool(typed.value)
+        return any(index.lookup(typed.value, ref.curr_ver) is not None for ref, index in self.lists)
 
 
 @dataclass(slots=True)
@@ -136,7 +137,10 @@ class Acl:
     terms: list[AclTerm] = field(default_factory=list)
 
     def matches(self, ctx: SampleContext, res: bool = False) -> bool:
-        return any(term.matches(ctx, res) for term in self.terms)
+        for term in self.terms:  # noqa: SIM110 (a loop costs less than any(genexpr), on every rule)
+            if term.matches(ctx, res):
+                return True
+        return False
 
 
 @dataclass(slots=True)
@@ -147,8 +151,13 @@ class Condition:
     unless: bool = False
 
     def matches(self, ctx: SampleContext, res: bool = False) -> bool:
-        result = any(all(acl.matches(ctx, res) != negated for negated, acl in suite) for suite in self.suites)
-        return result != self.unless
+        for suite in self.suites:
+            for negated, acl in suite:
+                if acl.matches(ctx, res) == negated:
+                    break
+            else:
+                return not self.unless
+        return self.unless
 
 
 class AclSet:

@@ -20,6 +20,7 @@ from ..netutil import close_gracefully, shutdown_write
 from ..proxy import Proxy, Rule
 from ..rules.evaluate import run_rules
 from ..rules.verdict import Verdict
+from ..sticktable.tracking import Trackers, accept_session
 from ..tls import clienthello
 from ..txn import Transaction
 
@@ -39,6 +40,7 @@ class TcpStream:
         self.activity = {"req": time.monotonic(), "res": time.monotonic()}
         self.aborted = False
         self.readers: list[gevent.Greenlet] = []
+        self.txn.stkctr = Trackers()
 
     def serve(self) -> None:
         """Run the stream to its end; every path closes both sockets."""
@@ -46,7 +48,10 @@ class TcpStream:
         fe.current_conns += 1
         fe.fe_counters.open()
         try:
-            self._serve()
+            if accept_session(fe, self.txn):
+                self._serve()
+            else:
+                fe.fe_counters.denied_conn += 1
         finally:
             self._close()
             self.txn.t_active = self.txn.elapsed()
@@ -54,6 +59,8 @@ class TcpStream:
                 fe.access_log(self.txn)
             fe.current_conns -= 1
             fe.fe_counters.close()
+            self.txn.stkctr.end_stream(0, self.txn.bytes_in, self.txn.bytes_out)
+            self.txn.stkctr.end_session()
             self.txn.release()
             self.readers.clear()
 

@@ -1,0 +1,166 @@
+"""Stick-table costs: worker CPU added per request, the table operations alone, and memory (run by hand).
+
+    python benchmarks/bench_sticktable.py [--seconds 5] [--entries 1000000]
+
+1. One luaproxy worker under wrk (keep-alive), answering ``http-request
+   return`` with and without ``http-request track-sc0 src`` plus ``deny if {
+   sc_http_req_rate(0) gt N }``: the difference in worker CPU per request
+   (from /proc) is what tracking one key and checking its rate costs.
+2. The same work without the network: track, read the rate, untrack.
+3. A table of ``--entries`` entries (``type ip``, ``http_req_rate``,
+   ``conn_cur``, ``gpc0``) filled completely: the memory its size implies
+   (the mapping) and what the process's RSS grew by.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import socket
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from bench_http import free_port, run_wrk, start, stop, wait_port, worker_pid
+
+from luaproxy.master import reload
+from luaproxy.worker.rules.evaluate import run_rules
+from luaproxy.worker.samples import Vars
+from luaproxy.worker.sticktable import SharedTable, parse_table_args
+from luaproxy.worker.sticktable.tracking import Trackers
+from luaproxy.worker.txn import Transaction
+
+TRACKED = """   stick-table type ip size 1m expire 60s store http_req_rate(10s),conn_cur,gpc0
+   http-request track-sc0 src
+   http-request deny if { sc_http_req_rate(0) gt 1000000000 }
+"""
+
+
+def _config(port: int, tracked: bool) -> str:
+    return f"""global
+   nbproc 1
+defaults
+   mode http
+   timeout connect 2s
+   timeout client 10s
+   timeout server 10s
+frontend fe
+   bind 127.0.0.1:{port}
+{TRACKED if tracked else ""}   http-request return status 200 content-type text/plain string ok
+"""
+
+
+def worker_cpu_per_request(seconds: int, luaproxy: str, connections: int, rounds: int = 6) -> dict[str, float]:
+    """Both variants run side by side; short wrk runs alternate between them and the median CPU per
+    request of each is kept, so that a busy machine weighs on both alike."""
+    samples: dict[str, list[float]] = {"plain": [], "tracked": []}
+    procs, targets = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            for label in samples:
+                port = free_port()
+                Path(tmp, f"{label}.cfg").write_text(_config(port, label == "tracked"))
+                procs.append(start([luaproxy, "-f", f"{label}.cfg"], tmp))
+                wait_port(port)
+                targets[label] = port
+            time.sleep(0.5)
+            pids = {label: worker_pid(proc.pid) for label, proc in zip(samples, procs, strict=True)}
+            for label in samples:
+                run_wrk(targets[label], 1, 10, [], pids[label])
+            for _ in range(rounds):
+                for label in samples:
+                    samples[label].append(run_wrk(targets[label], seconds, connections, [], pids[label])["cpu_us"])
+        finally:
+            for proc in procs:
+                stop(proc)
+    return {label: statistics.median(values) for label, values in samples.items()}
+
+
+def table_operations(rounds: int = 100_000, repeat: int = 5) -> float:
+    words = ("type", "ip", "size", "1m", "expire", "60s", "store", "http_req_rate(10s),conn_cur,gpc0")
+    table = SharedTable(parse_table_args("t", words))
+    key = socket.inet_aton("127.0.0.1")
+    best = float("inf")
+    for _ in range(repeat):
+        start_time = time.process_time()
+        for _ in range(rounds):
+            idx = table.track(key, ("conn", "sess", "http_req"))
+            table.value(idx, "http_req_rate")
+            table.untrack(idx)
+        best = min(best, (time.process_time() - start_time) / rounds * 1e6)
+    return best
+
+
+def rules_cost(rounds: int = 20_000, repeat: int = 7) -> float:
+    """CPU added per request by the compiled ``track-sc0 src`` + ``deny if { sc_http_req_rate(0) gt N }``
+    rules, the end of the stream included, without sockets: the least of several runs (process time)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp, "r.cfg")
+        path.write_text(_config(free_port(), True))
+        frontend = reload.load([str(path)], logging.getLogger("bench")).proxies[0]
+    rules = frontend.ruleset("http-request")[:2]
+    trackers = Trackers()
+
+    def one(rule_list: list) -> None:
+        txn = Transaction(None, frontend, None, None, None, 0, {}, (1, 1), Vars({}, {}),  # type: ignore[arg-type]
+                          (("127.0.0.1", 5000), ("127.0.0.1", 80)))
+        txn.stkctr = trackers
+        run_rules(rule_list, txn)
+        if rule_list:
+            trackers.end_stream(200, 100, 100)
+
+    costs = {}
+    for label, rule_list in (("plain", []), ("tracked", rules)):
+        best = float("inf")
+        for _ in range(repeat):
+            start_time = time.process_time()
+            for _ in range(rounds):
+                one(rule_list)
+            best = min(best, (time.process_time() - start_time) / rounds * 1e6)
+        costs[label] = best
+    return costs["tracked"] - costs["plain"]
+
+
+def _rss_kb() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def memory(entries: int) -> dict[str, float]:
+    before = _rss_kb()
+    table = SharedTable(parse_table_args("t", ("type", "ip", "size", str(entries), "store",
+                                               "http_req_rate(10s),conn_cur,gpc0")))
+    start_time = time.perf_counter()
+    for n in range(entries):
+        table.untrack(table.track(n.to_bytes(4, "big"), ("http_req",)))
+    filled = time.perf_counter() - start_time
+    grown = (_rss_kb() - before) * 1024
+    assert table.used() == entries
+    return {"mapping_mb": table.memory_bytes / 1e6, "rss_growth_mb": grown / 1e6,
+            "bytes_per_entry": table.memory_bytes / entries, "fill_us_per_entry": filled / entries * 1e6}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=2)
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--connections", type=int, default=10)
+    parser.add_argument("--luaproxy", default=str(Path(__file__).resolve().parents[1] / ".venv/bin/luaproxy"))
+    args = parser.parse_args()
+    cpu = worker_cpu_per_request(args.seconds, args.luaproxy, args.connections)
+    print(f"worker CPU per request: plain {cpu['plain']:.1f} us, tracked {cpu['tracked']:.1f} us, "
+          f"added {cpu['tracked'] - cpu['plain']:.1f} us")
+    print(f"track + read rate + untrack, table alone: {table_operations():.2f} us")
+    print("track-sc0 src + deny if { sc_http_req_rate(0) gt N } + stream end, no sockets: "
+          f"added {rules_cost():.2f} us")
+    mem = memory(args.entries)
+    print(f"{args.entries} entries: mapping {mem['mapping_mb']:.1f} MB ({mem['bytes_per_entry']:.0f} B/entry), "
+          f"RSS grew {mem['rss_growth_mb']:.1f} MB, filled at {mem['fill_us_per_entry']:.1f} us/entry")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

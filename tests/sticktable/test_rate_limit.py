@@ -1,0 +1,71 @@
+"""Rate limiting across two workers: one client's first 100 requests pass, exactly.
+
+Twenty keep-alive connections, spread by the kernel over both workers, send
+requests in parallel; ``sc_http_req_rate(0) gt 100`` must let exactly 100
+through because every worker counts in the same shared table.
+"""
+
+from __future__ import annotations
+
+import socket
+import textwrap
+import threading
+from pathlib import Path
+
+from tests.helpers import Process, free_port, port_listening, wait_until
+
+CONFIG = """
+    global
+        nbthread 2
+    defaults
+        mode http
+        timeout client 5s
+        timeout server 5s
+        timeout connect 5s
+    frontend fe
+        bind 127.0.0.1:{port}
+        stick-table type ip size 1m expire 30s store http_req_rate(30s),http_req_cnt,conn_cur,gpc0
+        http-request track-sc0 src
+        http-request deny if {{ sc_http_req_rate(0) gt 100 }}
+        http-request return status 200 content-type text/plain lf-string "%pid"
+"""
+
+REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def _client(port: int, count: int, statuses: list[int], pids: set[str]) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        reader = sock.makefile("rb")
+        for _ in range(count):
+            sock.sendall(REQUEST)
+            status = int(reader.readline().split()[1])
+            length = 0
+            while (line := reader.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            body = reader.read(length)
+            statuses.append(status)
+            if status == 200:
+                pids.add(body.decode())
+
+
+def test_exactly_the_first_100_pass_across_two_workers(tmp_path: Path) -> None:
+    port = free_port()
+    (tmp_path / "rl.cfg").write_text(textwrap.dedent(CONFIG.format(port=port)))
+    proc = Process(["-f", "rl.cfg"], tmp_path)
+    try:
+        proc.wait_workers(2)
+        assert wait_until(lambda: port_listening(port)), proc.stderr()
+        statuses: list[int] = []
+        pids: set[str] = set()
+        threads = [threading.Thread(target=_client, args=(port, 15, statuses, pids)) for _ in range(20)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert len(statuses) == 300
+        assert statuses.count(200) == 100, statuses.count(200)
+        assert statuses.count(403) == 200
+        assert len(pids) == 2, "both workers should have served some of the requests"
+    finally:
+        proc.stop()

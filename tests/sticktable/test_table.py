@@ -1,0 +1,165 @@
+"""The shared table itself: HAProxy's rate arithmetic, keys, expiry, LRU eviction, reloads, two processes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+import pytest
+
+from luaproxy.master.stick_tables import TableStore
+from luaproxy.worker.samples import Sample, SampleType
+from luaproxy.worker.sticktable import SharedTable, SpecError, parse_table_args
+from luaproxy.worker.sticktable.table import freq_add, freq_read
+from tests.helpers import wait_until
+
+
+def table(words: str, name: str = "t") -> SharedTable:
+    return SharedTable(parse_table_args(name, tuple(words.split())))
+
+
+def test_rate_is_the_sliding_period_estimate() -> None:
+    q = memoryview(bytearray(24)).cast("q")
+    for _ in range(10):
+        freq_add(q, 0, 1000, 5000, 1)
+    assert freq_read(q, 0, 1000, 5000) == 10
+    assert freq_read(q, 0, 1000, 5999) == 10
+    # next period: the previous count weighs for the part of the period still to come
+    freq_add(q, 0, 1000, 6000, 2)
+    assert freq_read(q, 0, 1000, 6000) == 2 + 10
+    assert freq_read(q, 0, 1000, 6250) == 2 + 10 * 750 // 1000
+    assert freq_read(q, 0, 1000, 6999) == 2
+    # read a period later without events: the last period is now the previous one
+    assert freq_read(q, 0, 1000, 7500) == 2 * 500 // 1000
+    assert freq_read(q, 0, 1000, 8001) == 0
+    # two periods of silence reset the history
+    freq_add(q, 0, 1000, 9000, 1)
+    assert freq_read(q, 0, 1000, 9000) == 1
+
+
+def test_low_rates_do_not_flap() -> None:
+    q = memoryview(bytearray(24)).cast("q")
+    freq_add(q, 0, 1000, 1000, 1)
+    freq_add(q, 0, 1000, 2000, 0)
+    assert freq_read(q, 0, 1000, 2900) == 1
+
+
+@pytest.mark.parametrize(("words", "sample", "text"), [
+    ("type ip size 10", Sample(SampleType.STR, "10.1.2.3"), "10.1.2.3"),
+    ("type ipv6 size 10", Sample(SampleType.STR, "10.1.2.3"), "::ffff:10.1.2.3"),
+    ("type ipv6 size 10", Sample(SampleType.STR, "2001:db8::1"), "2001:db8::1"),
+    ("type integer size 10", Sample(SampleType.SINT, 42), "42"),
+    ("type string len 4 size 10", Sample(SampleType.STR, "abcdef"), "abcd"),
+    ("type binary len 4 size 10", Sample(SampleType.BIN, b"\x01\x02"), "01020000"),
+])
+def test_keys_cast_to_the_table_type(words: str, sample: Sample, text: str) -> None:
+    t = table(words)
+    key = t.spec.key_of(sample)
+    assert key is not None
+    assert t.spec.key_text(key) == text
+
+
+@pytest.mark.parametrize(("words", "message"), [
+    ("size 10", "missing 'type'"),
+    ("type ip", "missing or null 'size'"),
+    ("type foo size 1", "unknown type 'foo'"),
+    ("type ip size 1 store nope", "unknown data type 'nope'"),
+    ("type ip size 1 store conn_rate", "expects a period"),
+    ("type ip size 1 store gpc0(3)", "takes no argument"),
+])
+def test_bad_declarations_say_why(words: str, message: str) -> None:
+    with pytest.raises(SpecError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_table_args("t", tuple(words.split()))
+
+
+def test_size_units_and_data_order() -> None:
+    spec = table("type ip size 1k expire 2m store http_req_rate(10s),gpc0,server_id").spec
+    assert spec.size == 1024
+    assert spec.expire_ms == 120000
+    assert [n for n, _ in spec.data] == ["server_id", "gpc0", "http_req_rate"]
+
+
+def test_least_recently_used_entry_goes_first_at_size() -> None:
+    t = table("type integer size 3 store gpc0")
+    keys = [n.to_bytes(4, "big") for n in range(5)]
+    for key in keys[:3]:
+        t.untrack(t.track(key))
+    t.untrack(t.track(keys[0]))  # 0 is now the most recent, 1 the least
+    t.untrack(t.track(keys[3]))
+    assert t.lookup(keys[1]) < 0
+    assert all(t.lookup(k) >= 0 for k in (keys[0], keys[2], keys[3]))
+    assert t.used() == 3
+
+
+def test_tracked_entries_are_not_evicted_and_nopurge_refuses() -> None:
+    t = table("type integer size 2 store gpc0")
+    held = [t.track(n.to_bytes(4, "big")) for n in range(2)]
+    assert t.track((9).to_bytes(4, "big")) == -1
+    t.untrack(held[0])
+    assert t.track((9).to_bytes(4, "big")) >= 0
+    full = table("type integer size 1 nopurge store gpc0")
+    full.untrack(full.track(b"\0\0\0\1"))
+    assert full.track(b"\0\0\0\2") == -1
+
+
+def test_entries_expire() -> None:
+    t = table("type ip size 10 expire 100ms store gpc0")
+    key = socket.inet_aton("10.0.0.1")
+    t.untrack(t.track(key))
+    assert t.lookup(key) >= 0
+    assert 0 < t.expires_in(t.lookup(key)) <= 100
+    assert wait_until(lambda: t.lookup(key) < 0, 2.0)
+    assert t.used() == 0
+
+
+def test_conn_cur_counts_tracking_connections() -> None:
+    t = table("type ip size 10 store conn_cur,conn_cnt")
+    key = socket.inet_aton("10.0.0.1")
+    first, second = t.track(key, ("conn",)), t.track(key, ("conn",))
+    assert t.data(first) == {"conn_cnt": 2, "conn_cur": 2}
+    assert t.refs(first) == 2
+    t.untrack(first)
+    t.untrack(second)
+    assert t.data(first) == {"conn_cnt": 2, "conn_cur": 0}
+
+
+def test_a_reload_keeps_a_table_whose_declaration_did_not_change() -> None:
+    spec = table("type ip size 10 store gpc0", "fe").spec
+    first = TableStore()
+    kept = first.table(spec)
+    second = TableStore(first)
+    assert second.table(spec) is kept
+    assert second.kept == ["fe"]
+    changed = table("type ip size 10 store gpc1", "fe").spec
+    assert TableStore(second).table(changed) is not kept
+
+
+def test_two_processes_count_exactly() -> None:
+    t = table("type ip size 10 store http_req_cnt,http_req_rate(1m)")
+    key = socket.inet_aton("10.0.0.1")
+    rounds = 2000
+    pid = os.fork()
+    if pid == 0:
+        try:
+            for _ in range(rounds):
+                t.untrack(t.track(key, ("http_req",)))
+        finally:
+            os._exit(0)
+    for _ in range(rounds):
+        t.untrack(t.track(key, ("http_req",)))
+    os.waitpid(pid, 0)
+    assert t.data(t.lookup(key)) == {"http_req_cnt": 2 * rounds, "http_req_rate": 2 * rounds}
+
+
+def test_a_dead_lock_holder_is_recovered() -> None:
+    t = table("type ip size 10 store gpc0")
+    pid = os.fork()
+    if pid == 0:
+        t.acquire()
+        os._exit(0)  # dies holding the lock
+    os.waitpid(pid, 0)
+    started = time.monotonic()
+    t.untrack(t.track(socket.inet_aton("10.0.0.1")))
+    assert time.monotonic() - started < 5
+    assert t.used() == 1

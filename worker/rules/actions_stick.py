@@ -1,0 +1,154 @@
+"""Stick-counter actions: track-sc0/1/2, sc-inc-gpc0/1, sc-set-gpt0, and http-request tarpit.
+
+Shared by the ``tcp-request connection|session|content`` and ``http-request``
+(and ``http-response`` for the sc-* ones) parsers.  The environment resolves
+table names and sample expressions, so this module needs no configuration.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import gevent
+
+from ..http.pages import error_page
+from ..sticktable.table import SharedTable
+from .errors import RuleError
+from .verdict import Verdict
+
+Action = Callable[[Any], Verdict]
+
+_TRACK = re.compile(r"^track-sc([0-9]+)$")
+_SC = re.compile(r"^(sc-inc-gpc[01]|sc-set-gpt0)\(([0-9]+)\)$")
+SESSION_RULESETS = ("tcp-request connection", "tcp-request session")
+
+
+class StickEnv(Protocol):
+    ruleset: str
+
+    def expression(self, text: str) -> Any: ...
+
+    def stick_table(self, name: str | None) -> SharedTable: ...
+
+
+def parse(name: str, args: tuple[str, ...], env: StickEnv) -> Action | None:
+    """The action for a stick keyword, or None when *name* is not one."""
+    if m := _TRACK.match(name):
+        return _track(int(m.group(1)), args, env)
+    if m := _SC.match(name):
+        return _sc_action(m.group(1), int(m.group(2)), args, env)
+    return None
+
+
+def _counter(n: int, keyword: str) -> int:
+    if n > 2:
+        raise RuleError(f"'{keyword}': stick counter {n} is out of range, luaproxy tracks sc0 to sc2.")
+    return n
+
+
+def _track(n: int, args: tuple[str, ...], env: StickEnv) -> Action:
+    _counter(n, f"track-sc{n}")
+    if not args:
+        raise RuleError(f"'track-sc{n}' expects a sample expression, e.g. 'track-sc{n} src'.")
+    table_name = None
+    if len(args) == 3 and args[1] == "table":
+        table_name = args[2]
+    elif len(args) != 1:
+        raise RuleError(f"'track-sc{n}' expects '<key> [table <table>]', got '{' '.join(args)}'.")
+    expr = env.expression(args[0])
+    table = env.stick_table(table_name)
+    session = env.ruleset in SESSION_RULESETS
+    http = env.ruleset == "http-request"
+    spec = table.spec
+
+    key_of = _src_key(spec) if expr.fetch.name == "src" and not expr.converters else None
+
+    def track(txn: Any) -> Verdict:
+        trackers = txn.stkctr
+        if trackers is None or trackers.slots[n] is not None:
+            return Verdict.CONTINUE
+        key = key_of(txn) if key_of is not None else None
+        if key is None:
+            smp = expr.evaluate(txn)
+            key = spec.key_of(smp) if smp is not None else None
+        if key is not None:
+            trackers.track(n, table, key, session, http)
+        return Verdict.CONTINUE
+
+    return track
+
+
+def _src_key(spec: Any) -> Callable[[Any], bytes | None] | None:
+    """``track-scN src`` on an ip table, the common case: the address text straight to its 4 bytes
+    (None for anything else, which then takes the general path)."""
+    if spec.key_type.value != "ip":
+        return None
+
+    def key_of(txn: Any) -> bytes | None:
+        try:
+            return socket.inet_pton(socket.AF_INET, txn.src)
+        except (OSError, TypeError):
+            return None
+
+    return key_of
+
+
+def _sc_action(keyword: str, n: int, args: tuple[str, ...], env: StickEnv) -> Action:
+    _counter(n, keyword)
+    if keyword.startswith("sc-inc-gpc"):
+        if args:
+            raise RuleError(f"'{keyword}({n})' takes no argument.")
+        event = keyword[-4:]
+
+        def inc(txn: Any) -> Verdict:
+            tracked = txn.stkctr.get(n) if txn.stkctr is not None else None
+            if tracked is not None:
+                tracked.table.count(tracked.idx, event)
+            return Verdict.CONTINUE
+
+        return inc
+    if len(args) != 1:
+        raise RuleError(f"'{keyword}({n})' expects an integer or a sample expression.")
+    if re.fullmatch(r"-?[0-9]+", args[0]):
+        constant = int(args[0])
+
+        def value(txn: Any) -> int | None:
+            return constant
+    else:
+        expr = env.expression(args[0])
+
+        def value(txn: Any) -> int | None:
+            smp = expr.evaluate(txn)
+            return int(smp.value) if smp is not None and isinstance(smp.value, int) else None
+
+    def set_gpt0(txn: Any) -> Verdict:
+        tracked = txn.stkctr.get(n) if txn.stkctr is not None else None
+        if tracked is not None:
+            number = value(txn)
+            if number is not None:
+                tracked.table.set_value(tracked.idx, "gpt0", number & 0xFFFFFFFF)
+        return Verdict.CONTINUE
+
+    return set_gpt0
+
+
+def tarpit(kind: str, args: tuple[str, ...], env: Any) -> Action:
+    """``http-request tarpit [deny_status N]``: hold the request for ``timeout tarpit``, then answer (500)."""
+    status = 500
+    if args[:1] == ("deny_status",) and len(args) == 2 and args[1].isdigit():
+        status = int(args[1])
+    elif args:
+        raise RuleError("'tarpit' expects nothing or 'deny_status <status>'.")
+
+    def tarpit_(txn: Any) -> Verdict:
+        proxy = txn.frontend
+        delay = proxy.timeout("tarpit") or proxy.timeout("connect") or 0.0
+        if delay:
+            gevent.sleep(delay)
+        txn.reply = error_page(status)
+        return Verdict.REJECT
+
+    return tarpit_

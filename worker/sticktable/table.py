@@ -1,0 +1,544 @@
+"""A stick table in shared memory, exact across worker processes.
+
+Design (measured with ``benchmarks/bench_sticktable_design.py`` on the shared,
+loaded 2-core build machine, Python 3.11, µs per operation):
+
+* HAProxy's threads share one table; luaproxy's workers are processes.  The
+  options were (a) the master owns the table and workers ask it over their
+  socketpair: 12 to 30 µs per round trip before any work, over budget, and the
+  master's loop would become the bottleneck; (b) per-worker counter columns
+  that readers sum (0.08 µs to write, 0.2 µs to sum 8 columns), but the key
+  index still needs a lock, a reader's sum races with other writers, and
+  memory grows with nbproc; (c) one shared table, every operation under one
+  lock.  A POSIX semaphore (``multiprocessing.Lock``) plus the update costs
+  0.28 µs, an ``fcntl`` record lock 1.5 µs, ``flock`` 1.1 µs.  (c) with the
+  semaphore is both fast and exact (an increment and the read that follows
+  see every worker's events), so that is the choice.  Tracking a key, reading
+  its rate and releasing it costs about 3 µs in all
+  (``benchmarks/bench_sticktable.py``).
+* The memory is one anonymous ``MAP_SHARED`` mapping made by the master
+  before it forks: respawned workers inherit it, and a reload hands the same
+  mapping to the new generation when the table's declaration did not change
+  (``TableStore.carry_over``).  Pages are only touched when used, so an empty
+  1,000,000-entry table costs nothing until filled.
+* Layout, in 64-bit words: a header (lock holder pid, used count, LRU head and
+  tail, free list, high-water mark), a bucket array (a power of two ≥ size,
+  chained through the entries), then ``size`` fixed-width entries: hash chain,
+  LRU links, expiry date, reference count, hash, key length, the key bytes,
+  then one word per counter/tag/server id and three per frequency counter
+  (HAProxy's ``curr_tick``, ``curr_ctr``, ``prev_ctr``).  Keeping HAProxy's
+  own three words makes entries exportable and mergeable for a peers protocol.
+* Expiry dates are ``CLOCK_MONOTONIC`` milliseconds, the same clock in every
+  process.  Every touch moves an entry to the LRU head; since the expiry delay
+  is the same for the whole table, the LRU tail is also the next to expire, so
+  purging expired entries and evicting at ``size`` both work from the tail
+  (entries still tracked by a connection are skipped, as HAProxy does).
+* A worker killed while it holds the lock would block the others: the holder's
+  pid sits in the header, and a waiter that times out frees the lock when that
+  pid is gone.
+"""
+
+from __future__ import annotations
+
+import mmap
+import multiprocessing
+import os
+import time
+import zlib
+from collections.abc import Iterator
+from typing import Any
+
+from .schema import DATA_KINDS, EVENTS, Kind, TableSpec
+
+_HEADER = 8
+_H_HOLDER, _H_USED, _H_HEAD, _H_TAIL, _H_FREE, _H_HIGH = range(6)
+# Entry words: hash chain, LRU previous (towards the head), LRU next, expiry, refs, hash + 1, key length.
+_NEXT, _PREV, _LNEXT, _EXP, _REF, _HASH, _KLEN = range(7)
+_FIXED = 7
+_LOCK_WAIT = 1.0
+_PURGE_BATCH = 32
+U32 = 0xFFFFFFFF
+
+
+def now_ms() -> int:
+    """The shared clock: CLOCK_MONOTONIC in milliseconds, the same in every process."""
+    return time.monotonic_ns() // 1_000_000
+
+
+def freq_read(q: memoryview, at: int, period: int, now: int) -> int:
+    """HAProxy's sliding-period estimate: this period's count plus the previous one's, pro rata."""
+    curr, past = q[at + 1], q[at + 2]
+    remain = q[at] + period - now
+    if remain < 0:
+        remain += period
+        if remain < 0:
+            return 0
+        past, curr = curr, 0
+    if past <= 1 and not curr:
+        return past
+    return curr + past * remain // period
+
+
+def freq_add(q: memoryview, at: int, period: int, now: int, inc: int) -> None:
+    """Count *inc* events now, rotating the periods first when the current one is over."""
+    elapsed = now - q[at]
+    if elapsed >= period:
+        if elapsed >= 2 * period:
+            q[at + 2] = 0
+            q[at] = now
+        else:
+            q[at + 2] = q[at + 1]
+            q[at] += period
+        q[at + 1] = 0
+    q[at + 1] += inc
+
+
+class SharedTable:
+    """One stick table: its spec, its shared mapping and lock, and the operations on entries.
+
+    Entries are named by their index; an index stays valid while the entry is
+    referenced (tracked), which is how streams hold on to their entries.
+    """
+
+    def __init__(self, spec: TableSpec) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.size = spec.size
+        self.key_words = (spec.key_len + 7) // 8
+        offsets: dict[str, int] = {}
+        at = _FIXED + self.key_words
+        for name, _period in spec.data:
+            offsets[name] = at
+            at += 3 if DATA_KINDS[name] is Kind.RATE else 1
+        self.offsets = offsets
+        self.entry_words = at
+        self.nbuckets = 1 << max(self.size - 1, 1).bit_length()
+        self.mask = self.nbuckets - 1
+        self.entries_at = _HEADER + self.nbuckets
+        total = (self.entries_at + self.size * self.entry_words) * 8
+        self.memory_bytes = total
+        self._map = mmap.mmap(-1, total, flags=mmap.MAP_SHARED)
+        self.q = memoryview(self._map).cast("q")
+        self.b = memoryview(self._map)
+        self.lock = multiprocessing.Lock()
+        self.events: dict[str, tuple[tuple[int, int], ...]] = {
+            event: tuple((offsets[n], spec.period(n)) for n in names if n in offsets)
+            for event, names in EVENTS.items()
+        }
+        self.expire = spec.expire_ms
+        self.periods = {name: period for name, period in spec.data}
+        self.cur_off = offsets.get("conn_cur")
+        self.counts_bytes = bool(self.events["bytes_in"] or self.events["bytes_out"])
+
+    # Locking.
+
+    def acquire(self) -> None:
+        if not self.lock.acquire(True, _LOCK_WAIT):
+            self._recover()
+        self.q[_H_HOLDER] = _PID[0]
+
+    def release(self) -> None:
+        self.q[_H_HOLDER] = 0
+        self.lock.release()
+
+    def _recover(self) -> None:
+        """The lock stayed taken: if its holder died, take it over; else wait for it."""
+        while not self.lock.acquire(True, _LOCK_WAIT):
+            holder = self.q[_H_HOLDER]
+            if holder and not _alive(holder):
+                self.q[_H_HOLDER] = 0
+                self.lock.release()
+
+    # Entries (callers hold the lock).
+
+    def _base(self, idx: int) -> int:
+        return self.entries_at + idx * self.entry_words
+
+    def _find(self, key: bytes, h: int) -> int:
+        q, b = self.q, self.b
+        ew, ea, klen = self.entry_words, self.entries_at, len(key)
+        cur = q[_HEADER + (h & self.mask)]
+        while cur:
+            base = ea + (cur - 1) * ew
+            if q[base + _HASH] == h + 1 and q[base + _KLEN] == klen:
+                start = (base + _FIXED) * 8
+                if b[start : start + klen] == key:
+                    return cur - 1
+            cur = q[base + _NEXT]
+        return -1
+
+    def _unlink_lru(self, base: int) -> None:
+        q = self.q
+        prev, nxt = q[base + _PREV], q[base + _LNEXT]
+        if prev:
+            q[self._base(prev - 1) + _LNEXT] = nxt
+        else:
+            q[_H_HEAD] = nxt
+        if nxt:
+            q[self._base(nxt - 1) + _PREV] = prev
+        else:
+            q[_H_TAIL] = prev
+
+    def _push_lru(self, idx: int, base: int) -> None:
+        q = self.q
+        head = q[_H_HEAD]
+        q[base + _PREV] = 0
+        q[base + _LNEXT] = head
+        if head:
+            q[self._base(head - 1) + _PREV] = idx + 1
+        else:
+            q[_H_TAIL] = idx + 1
+        q[_H_HEAD] = idx + 1
+
+    def _touch(self, idx: int, base: int, now: int) -> None:
+        if self.expire:
+            self.q[base + _EXP] = now + self.expire
+        if self.q[_H_HEAD] != idx + 1:
+            self._unlink_lru(base)
+            self._push_lru(idx, base)
+
+    def _insert(self, key: bytes, h: int, now: int) -> int:
+        q = self.q
+        if q[_H_USED] >= self.size and not self._make_room(now):
+            return -1
+        free = q[_H_FREE]
+        if free:
+            idx = free - 1
+            q[_H_FREE] = q[self._base(idx) + _NEXT]
+        else:
+            idx = q[_H_HIGH]
+            q[_H_HIGH] = idx + 1
+        base = self._base(idx)
+        q[base : base + self.entry_words] = _zeros(self.entry_words)
+        bucket = _HEADER + (h & self.mask)
+        q[base + _NEXT] = q[bucket]
+        q[bucket] = idx + 1
+        q[base + _HASH] = h + 1
+        q[base + _KLEN] = len(key)
+        start = (base + _FIXED) * 8
+        self.b[start : start + len(key)] = key
+        q[base + _EXP] = now + self.expire if self.expire else 0
+        self._push_lru(idx, base)
+        q[_H_USED] += 1
+        return idx
+
+    def _remove(self, idx: int) -> None:
+        q = self.q
+        base = self._base(idx)
+        bucket = _HEADER + ((q[base + _HASH] - 1) & self.mask)
+        cur, prev_base = q[bucket], -1
+        while cur:
+            cb = self._base(cur - 1)
+            if cur - 1 == idx:
+                if prev_base < 0:
+                    q[bucket] = q[cb + _NEXT]
+                else:
+                    q[prev_base + _NEXT] = q[cb + _NEXT]
+                break
+            prev_base, cur = cb, q[cb + _NEXT]
+        self._unlink_lru(base)
+        q[base + _HASH] = 0
+        q[base + _NEXT] = q[_H_FREE]
+        q[_H_FREE] = idx + 1
+        q[_H_USED] -= 1
+
+    def _expired(self, base: int, now: int) -> bool:
+        exp = self.q[base + _EXP]
+        return bool(exp) and exp <= now and not self.q[base + _REF]
+
+    def _make_room(self, now: int) -> bool:
+        """At ``size``: drop the least recently used unreferenced entry (not with ``nopurge``)."""
+        if self.spec.nopurge:
+            return self._purge(now) > 0
+        q = self.q
+        cur = q[_H_TAIL]
+        while cur:
+            base = self._base(cur - 1)
+            if not q[base + _REF]:
+                self._remove(cur - 1)
+                return True
+            cur = q[base + _PREV]
+        return False
+
+    def _purge(self, now: int, limit: int = _PURGE_BATCH) -> int:
+        """Remove expired entries from the LRU tail (the oldest expiry dates), at most *limit*."""
+        if not self.expire:
+            return 0
+        q, removed = self.q, 0
+        cur = q[_H_TAIL]
+        while cur and removed < limit:
+            base = self._base(cur - 1)
+            prev = q[base + _PREV]
+            exp = q[base + _EXP]
+            if exp > now:
+                break
+            if not q[base + _REF]:
+                self._remove(cur - 1)
+                removed += 1
+            cur = prev
+        return removed
+
+    def _live(self, key: bytes, now: int) -> int:
+        idx = self._find(key, zlib.crc32(key))
+        if idx >= 0 and self._expired(self._base(idx), now):
+            self._remove(idx)
+            return -1
+        return idx
+
+    # Operations (each takes the lock once).
+
+    def track(self, key: bytes, events: tuple[str, ...] = (), connection: bool = True) -> int:
+        """Find or create *key*'s entry, reference and touch it, count *events*, and with *connection*
+        count one more current connection (conn_cur); -1 when the table is full."""
+        now = time.monotonic_ns() // 1_000_000
+        h = zlib.crc32(key)
+        q = self.q
+        if not self.lock.acquire(True, _LOCK_WAIT):
+            self._recover()
+        q[_H_HOLDER] = _PID[0]
+        try:
+            tail = q[_H_TAIL]
+            if tail and self.expire and q[self.entries_at + (tail - 1) * self.entry_words + _EXP] <= now:
+                self._purge(now, 2)
+            idx = self._find(key, h)
+            if idx < 0:
+                idx = self._insert(key, h, now)
+                if idx < 0:
+                    return -1
+            base = self.entries_at + idx * self.entry_words
+            q[base + _REF] += 1
+            if self.expire:
+                q[base + _EXP] = now + self.expire
+            if q[_H_HEAD] != idx + 1:
+                self._unlink_lru(base)
+                self._push_lru(idx, base)
+            if connection and self.cur_off is not None:
+                q[base + self.cur_off] += 1
+            for event in events:
+                for off, period in self.events[event]:
+                    if period:
+                        freq_add(q, base + off, period, now, 1)
+                    else:
+                        q[base + off] += 1
+            return idx
+        finally:
+            q[_H_HOLDER] = 0
+            self.lock.release()
+
+    def count(self, idx: int, event: str, inc: int = 1) -> None:
+        """Add *inc* to one event's counter and rate (a no-op for what the table does not store)."""
+        fields = self.events[event]
+        if not fields:
+            return
+        now = now_ms()
+        self.acquire()
+        try:
+            self._count(self._base(idx), event, inc, now)
+        finally:
+            self.release()
+
+    def _count(self, base: int, event: str, inc: int, now: int) -> None:
+        q = self.q
+        for off, period in self.events[event]:
+            if period:
+                freq_add(q, base + off, period, now, inc)
+            else:
+                q[base + off] += inc
+
+    def untrack(self, idx: int, bytes_in: int = 0, bytes_out: int = 0, connection: bool = True) -> None:
+        """A stream stops tracking the entry: bytes counted, conn_cur down, reference dropped, touched."""
+        now = time.monotonic_ns() // 1_000_000
+        q = self.q
+        counts_bytes = self.counts_bytes
+        if not self.lock.acquire(True, _LOCK_WAIT):
+            self._recover()
+        q[_H_HOLDER] = _PID[0]
+        try:
+            base = self.entries_at + idx * self.entry_words
+            if bytes_in and counts_bytes:
+                self._count(base, "bytes_in", bytes_in, now)
+            if bytes_out and counts_bytes:
+                self._count(base, "bytes_out", bytes_out, now)
+            off = self.cur_off
+            if connection and off is not None and q[base + off] > 0:
+                q[base + off] -= 1
+            if q[base + _REF] > 0:
+                q[base + _REF] -= 1
+            if self.expire:
+                q[base + _EXP] = now + self.expire
+            if q[_H_HEAD] != idx + 1:
+                self._unlink_lru(base)
+                self._push_lru(idx, base)
+        finally:
+            q[_H_HOLDER] = 0
+            self.lock.release()
+
+    def lookup(self, key: bytes) -> int:
+        """The live entry for *key* or -1; neither creates nor touches (HAProxy's lookup)."""
+        now = now_ms()
+        self.acquire()
+        try:
+            return self._live(key, now)
+        finally:
+            self.release()
+
+    def value(self, idx: int, name: str) -> int | None:
+        """One stored value of an entry (a rate is read now); None when the table does not store it."""
+        off = self.offsets.get(name)
+        if off is None:
+            return None
+        base = self.entries_at + idx * self.entry_words + off
+        period = self.periods[name]
+        if period:
+            return freq_read(self.q, base, period, time.monotonic_ns() // 1_000_000)
+        return self.q[base]
+
+    def set_value(self, idx: int, name: str, value: int) -> bool:
+        """Set a counter, tag or server id (a rate: its current period's count); False if not stored."""
+        off = self.offsets.get(name)
+        if off is None:
+            return False
+        self.acquire()
+        try:
+            at = self._base(idx) + off
+            if self.spec.period(name):
+                freq_add(self.q, at, self.spec.period(name), now_ms(), 0)
+                self.q[at + 1] = value
+                self.q[at + 2] = 0
+            else:
+                self.q[at] = value
+            return True
+        finally:
+            self.release()
+
+    def inc_value(self, idx: int, event: str) -> int | None:
+        """sc-inc-gpc0/1: count one event and return the new counter (None if not stored)."""
+        if not self.events[event]:
+            return None
+        self.count(idx, event)
+        return self.value(idx, EVENTS[event][0])
+
+    def get_or_create(self, key: bytes) -> int:
+        """``set table``/``stick store``: the entry for *key*, created if needed, touched, not referenced."""
+        now = now_ms()
+        h = zlib.crc32(key)
+        self.acquire()
+        try:
+            idx = self._live(key, now)
+            if idx < 0:
+                idx = self._insert(key, h, now)
+            if idx >= 0:
+                self._touch(idx, self._base(idx), now)
+            return idx
+        finally:
+            self.release()
+
+    def delete(self, key: bytes) -> bool | None:
+        """Remove an entry: True done, False in use (referenced), None absent."""
+        self.acquire()
+        try:
+            idx = self._live(key, now_ms())
+            if idx < 0:
+                return None
+            if self.q[self._base(idx) + _REF]:
+                return False
+            self._remove(idx)
+            return True
+        finally:
+            self.release()
+
+    def used(self) -> int:
+        now = now_ms()
+        self.acquire()
+        try:
+            self._purge(now, 1 << 30)
+            return self.q[_H_USED]
+        finally:
+            self.release()
+
+    def available(self) -> int:
+        return self.size - self.used()
+
+    def purge_expired(self) -> int:
+        now = now_ms()
+        self.acquire()
+        try:
+            return self._purge(now, 1 << 30)
+        finally:
+            self.release()
+
+    # Reading whole entries (management socket, Lua, a future peers sync).
+
+    def key(self, idx: int) -> bytes:
+        base = self._base(idx)
+        start = (base + _FIXED) * 8
+        return bytes(self.b[start : start + self.q[base + _KLEN]])
+
+    def refs(self, idx: int) -> int:
+        return self.q[self._base(idx) + _REF]
+
+    def expires_in(self, idx: int, now: int | None = None) -> int:
+        """Milliseconds until expiry (0 when the table has no ``expire``)."""
+        exp = self.q[self._base(idx) + _EXP]
+        if not exp:
+            return 0
+        return max(exp - (now if now is not None else now_ms()), 0)
+
+    def data(self, idx: int) -> dict[str, int]:
+        """Every stored value of an entry, rates read now, in HAProxy's order."""
+        now = now_ms()
+        out = {}
+        for name, period in self.spec.data:
+            at = self._base(idx) + self.offsets[name]
+            out[name] = freq_read(self.q, at, period, now) if period else self.q[at]
+        return out
+
+    def raw(self, idx: int) -> dict[str, Any]:
+        """An entry's raw words (rates as their (tick, curr, prev) triple): what a peers sync exports."""
+        base = self._base(idx)
+        out: dict[str, Any] = {}
+        for name, period in self.spec.data:
+            at = base + self.offsets[name]
+            out[name] = (self.q[at], self.q[at + 1], self.q[at + 2]) if period else self.q[at]
+        return out
+
+    def indexes(self) -> list[int]:
+        """Live entries, most recently used first (a snapshot taken under the lock)."""
+        now = now_ms()
+        self.acquire()
+        try:
+            self._purge(now, 1 << 30)
+            out, cur = [], self.q[_H_HEAD]
+            while cur:
+                out.append(cur - 1)
+                cur = self.q[self._base(cur - 1) + _LNEXT]
+            return out
+        finally:
+            self.release()
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indexes())
+
+
+_ZEROS: dict[int, memoryview] = {}
+
+
+def _zeros(words: int) -> memoryview:
+    found = _ZEROS.get(words)
+    if found is None:
+        found = _ZEROS[words] = memoryview(bytes(words * 8)).cast("q")
+    return found
+
+
+_PID = [os.getpid()]
+os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,97 @@
+"""The stick counters one connection tracks (sc0, sc1, sc2) and when their events are counted.
+
+A ``Trackers`` belongs to a client connection.  Counters tracked by
+``tcp-request connection|session`` rules last as long as the connection;
+those tracked by ``tcp-request content`` and ``http-request`` rules belong to
+one stream (in HTTP mode, one request), as in HAProxy 2.6 where every HTTP
+request is a stream.  Tracking counts a connection (conn_cnt, conn_rate,
+conn_cur) at once; the end of a stream counts its bytes and its HTTP error or
+failure and releases what the stream tracked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .table import SharedTable
+
+MAX_COUNTERS = 3
+
+
+class Tracked:
+    """One tracked counter: the table, the entry index, and whether it lasts the whole session."""
+
+    __slots__ = ("idx", "session", "table")
+
+    def __init__(self, table: SharedTable, idx: int, session: bool) -> None:
+        self.table = table
+        self.idx = idx
+        self.session = session
+
+
+class Trackers:
+    __slots__ = ("slots",)
+
+    def __init__(self) -> None:
+        self.slots: list[Tracked | None] = [None] * MAX_COUNTERS
+
+    def get(self, n: int) -> Tracked | None:
+        return self.slots[n] if 0 <= n < MAX_COUNTERS else None
+
+    def track(self, n: int, table: SharedTable, key: bytes, session: bool, http: bool) -> None:
+        """track-scN: only the first tracking of each counter applies (HAProxy's rule)."""
+        if self.slots[n] is not None:
+            return
+        events = ("conn", "sess", "http_req") if http else ("conn", "sess")
+        idx = table.track(key, events)
+        if idx >= 0:
+            self.slots[n] = Tracked(table, idx, session)
+
+    def count(self, event: str) -> None:
+        """An event for every tracked counter (a new HTTP request, an HTTP error...)."""
+        for tracked in self.slots:
+            if tracked is not None:
+                tracked.table.count(tracked.idx, event)
+
+    def end_stream(self, status: int, bytes_in: int, bytes_out: int, from_server: bool = False) -> None:
+        """A stream ends: its status and bytes count for every tracked counter; its own ones are released.
+
+        A 4xx is a client error (http_err); a 5xx other than 501 and 505 is a failure (http_fail)
+        only when a server was involved, not when luaproxy answered by itself (no server: 503)."""
+        if 400 <= status < 500:
+            self.count("http_err")
+        elif status >= 500 and status not in (501, 505) and from_server:
+            self.count("http_fail")
+        for n, tracked in enumerate(self.slots):
+            if tracked is None:
+                continue
+            if tracked.session:
+                if bytes_in or bytes_out:
+                    tracked.table.count(tracked.idx, "bytes_in", bytes_in)
+                    tracked.table.count(tracked.idx, "bytes_out", bytes_out)
+            else:
+                tracked.table.untrack(tracked.idx, bytes_in, bytes_out)
+                self.slots[n] = None
+
+    def end_session(self) -> None:
+        """The connection is over: release what the session-level rules tracked."""
+        for n, tracked in enumerate(self.slots):
+            if tracked is not None:
+                tracked.table.untrack(tracked.idx)
+                self.slots[n] = None
+
+
+def accept_session(frontend: Any, txn: Any) -> bool:
+    """``tcp-request connection`` then ``tcp-request session`` rules: False when one rejects."""
+    from ..rules.evaluate import run_rules
+    from ..rules.verdict import Verdict
+
+    for name in ("tcp-request connection", "tcp-request session"):
+        rules = frontend.rules.get(name)
+        if rules and run_rules(rules, txn) is not Verdict.ACCEPT:
+            return False
+    return True
+
+
+def trackers_of(ctx: Any) -> Trackers | None:
+    return getattr(ctx, "stkctr", None)
