@@ -48,6 +48,8 @@ RESPAWN_BACKOFF_MAX = 10.0
 QUICK_EXIT_SECONDS = 1.0
 ACK_TIMEOUT = 5.0
 STATS_TIMEOUT = 2.0
+STATS_INTERVAL = 0.05
+"""At most one stats collection per this many seconds: every command that asks meanwhile shares the next one."""
 READY_TIMEOUT = 10.0
 
 
@@ -83,6 +85,9 @@ class Arbiter:
                                                ("kind", "source"))
         self.last_stats: dict[str, dict[str, Any]] = {}  # worker label -> what it last reported
         self.retired_stats: list[dict[str, Any]] = []  # dead workers' last reports (this generation)
+        self.stats_waiting: list[Pending] = []  # asked for stats after the running collection started
+        self.stats_running = False
+        self.stats_next = 0.0  # when the next collection may start
         self.retire_deadlines: dict[int, float] = {}
         self.signal_queue: list[int] = []
         self.backoff: dict[int, float] = {}
@@ -154,10 +159,11 @@ class Arbiter:
                 self.murder_workers()
                 now = time.monotonic()
                 self.fanout.expire(now)
+                self.start_stats_collection()
                 self.stats_server.expire(now)
                 self.master_server.expire(now)
-                deadline = self.fanout.next_deadline()
-                self.sleep(1.0 if deadline is None else min(1.0, deadline - now))
+                deadlines = [d for d in (self.fanout.next_deadline(), self.stats_deadline()) if d is not None]
+                self.sleep(min([1.0, *(d - now for d in deadlines)]))
         finally:
             self.close_servers()
 
@@ -485,19 +491,39 @@ class Arbiter:
         return pending
 
     def collect_stats(self) -> Pending:
-        """Every live worker's snapshot, plus what dead workers of this generation had counted."""
+        """Every live worker's snapshot, plus what dead workers of this generation had counted.
+
+        The snapshot is taken after the call (never older), but collections are
+        shared and spaced by STATS_INTERVAL: a client pipelining thousands of
+        ``show stat`` costs each worker at most one snapshot per interval.
+        """
         pending = Pending()
+        self.stats_waiting.append(pending)
+        self.start_stats_collection()
+        return pending
+
+    def stats_deadline(self) -> float | None:
+        """When the loop must wake to start the collection that commands wait for."""
+        return self.stats_next if self.stats_waiting and not self.stats_running else None
+
+    def start_stats_collection(self) -> None:
+        if self.stats_running or not self.stats_waiting or time.monotonic() < self.stats_next:
+            return
+        waiting, self.stats_waiting = self.stats_waiting, []
+        self.stats_running = True
+        self.stats_next = time.monotonic() + STATS_INTERVAL
         workers = self.live_workers()
 
         def done(outcome: Outcome) -> None:
+            self.stats_running = False
             self.last_stats.update(outcome.replies)
             live = sorted(outcome.replies.values(), key=lambda s: s.get("index", 0))
-            pending.resolve(live + self.retired_stats)
+            for pending in waiting:
+                pending.resolve(live + self.retired_stats)
 
         seq = self.fanout.start({h.pid: h.label for h in workers}, time.monotonic() + STATS_TIMEOUT, done)
         for handle in workers:
             self._send(handle, {"t": "stats", "seq": seq})
-        return pending
 
     def retire_stats(self, handle: WorkerHandle) -> None:
         """A worker died: keep the counts it last reported, so no counter ever goes down.
