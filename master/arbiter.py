@@ -157,12 +157,14 @@ class Arbiter:
                 self.manage_workers()
                 self.check_ready()
                 self.murder_workers()
+                self.watch_heartbeats()
                 now = time.monotonic()
                 self.fanout.expire(now)
                 self.start_stats_collection()
                 self.stats_server.expire(now)
                 self.master_server.expire(now)
-                deadlines = [d for d in (self.fanout.next_deadline(), self.stats_deadline()) if d is not None]
+                deadlines = [d for d in (self.fanout.next_deadline(), self.stats_deadline(), self.watchdog_deadline())
+                             if d is not None]
                 self.sleep(min([1.0, *(d - now for d in deadlines)]))
         finally:
             self.close_servers()
@@ -266,6 +268,40 @@ class Arbiter:
         for pid, deadline in list(self.retire_deadlines.items()):
             if now >= deadline:
                 self._kill(pid, signal.SIGTERM if now < deadline + STOP_TIMEOUT else signal.SIGKILL)
+
+    @property
+    def watchdog(self) -> float:
+        return self.generation.settings.watchdog
+
+    def _heartbeat_due(self, handle: WorkerHandle) -> float:
+        """When a worker that has not beaten since is declared stuck (a starting one gets READY_TIMEOUT)."""
+        return handle.last_beat + self.watchdog if handle.last_beat else handle.started + READY_TIMEOUT
+
+    def watchdog_deadline(self) -> float | None:
+        if not self.watchdog:
+            return None
+        return min((self._heartbeat_due(h) for h in self.workers.values() if not h.killed), default=None)
+
+    def watch_heartbeats(self) -> None:
+        """The watchdog: a worker silent on its control socket for ``watchdog`` seconds is stuck or stopped.
+
+        It gets SIGKILL (a stopped or spinning process would not act on anything
+        else) and is respawned by the usual reaping.  Its listening sockets stay
+        open in the master, which forked it with them: connections the kernel
+        queued on them meanwhile are accepted by the new worker, which inherits
+        the same sockets, so none is lost.
+        """
+        if not self.watchdog:
+            return
+        now = time.monotonic()
+        for handle in list(self.workers.values()):
+            if now < self._heartbeat_due(handle) or handle.killed:
+                continue
+            silent = now - (handle.last_beat or handle.started)
+            self.logger.alert(f"Watchdog: worker #{handle.index} (pid {handle.pid}) sent no heartbeat for "
+                              f"{silent:.1f}s: killing it; a new worker takes over its sockets and their queue")
+            handle.killed = True
+            self._kill(handle.pid, signal.SIGKILL)
 
     def request_reload(self) -> None:
         """The master CLI's ``reload``: handled in the loop, like SIGUSR2."""
@@ -438,8 +474,11 @@ class Arbiter:
 
     def on_message(self, handle: WorkerHandle, message: dict[str, Any]) -> None:
         kind = message.get("t")
-        if kind == "ready":
+        if kind == "beat":
+            handle.last_beat = time.monotonic()
+        elif kind == "ready":
             handle.ready = True
+            handle.last_beat = time.monotonic()
         elif kind in ("ack", "stats"):
             payload = message.get("data") if kind == "stats" else message.get("result")
             self.fanout.reply(handle.pid, message.get("seq", 0), payload, message.get("error"))

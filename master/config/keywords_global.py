@@ -167,6 +167,18 @@ def _lua_maxmem(g: GlobalSettings, line: Line) -> None:
     g.tune[line.words[0]] = str(to_int(line, value, "size in megabytes", 0, MAX_LUA_MEMORY_MB))
 
 
+@GLOBAL.register("watchdog", G, "Kill and respawn a worker silent that long on its control socket (0: never).")
+def _watchdog(g: GlobalSettings, line: Line) -> None:
+    (value,) = expect_args(line, 1, 1, "a time (e.g. 5s), or 0 to turn the watchdog off")
+    try:
+        g.watchdog = parse_time(value)
+    except ValueError as exc:
+        raise line.error(str(exc)) from None
+    if 0 < g.watchdog < 1:
+        raise line.error(f"'watchdog' must be 0 (off) or at least 1s, got '{value}'.",
+                         "A worker's heartbeat comes every half second.")
+
+
 @GLOBAL.register("map-persist", G, "Write committed runtime map/ACL changes back to their files (on|off).")
 def _map_persist(g: GlobalSettings, line: Line) -> None:
     (value,) = expect_args(line, 1, 1, "'on' or 'off'")
