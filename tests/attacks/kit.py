@@ -106,3 +106,97 @@ def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / 100
+
+
+class RecordingBackend:
+    """An HTTP/1.1 server that logs every byte and frames requests on its own (TE first, then CL).
+
+    Each request it frames is answered ``200`` with the request line as body, so a
+    test sees how many requests the backend found in the bytes the proxy sent:
+    more than the proxy forwarded means a desync (a smuggled request).
+    """
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.port = self.sock.getsockname()[1]
+        self.raw: list[bytearray] = []
+        self.requests: list[bytes] = []
+        self.errors = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            raw = bytearray()
+            self.raw.append(raw)
+            threading.Thread(target=self._handle, args=(conn, raw), daemon=True).start()
+
+    def _handle(self, conn: socket.socket, raw: bytearray) -> None:
+        conn.settimeout(5)
+        buffer = bytearray()
+        try:
+            while True:
+                request = self._frame(conn, buffer, raw)
+                if request is None:
+                    return
+                line = request.split(b"\r\n", 1)[0]
+                self.requests.append(line)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(line), line))
+        except (OSError, ValueError):
+            self.errors += 1
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _more(conn: socket.socket, buffer: bytearray, raw: bytearray) -> bool:
+        data = conn.recv(65536)
+        raw += data
+        buffer += data
+        return bool(data)
+
+    def _frame(self, conn: socket.socket, buffer: bytearray, raw: bytearray) -> bytes | None:
+        while b"\r\n\r\n" not in buffer:
+            if not self._more(conn, buffer, raw):
+                return None
+        end = buffer.index(b"\r\n\r\n") + 4
+        head = bytes(buffer[:end])
+        del buffer[:end]
+        fields = {}
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            fields[name.strip().lower()] = value.strip().lower()
+        if b"chunked" in fields.get(b"transfer-encoding", b""):
+            while True:
+                while b"\r\n" not in buffer:
+                    if not self._more(conn, buffer, raw):
+                        return None
+                size_line = bytes(buffer[:buffer.index(b"\r\n")])
+                size = int(size_line.split(b";")[0], 16)
+                need = buffer.index(b"\r\n") + 2 + size + 2
+                if size == 0:
+                    while b"\r\n\r\n" not in buffer[buffer.index(b"\r\n"):] and not buffer.startswith(b"0\r\n\r\n"):
+                        if not self._more(conn, buffer, raw):
+                            return None
+                    cut = buffer.index(b"\r\n\r\n", buffer.index(b"\r\n") - 2) + 4 if not buffer.startswith(
+                        b"0\r\n\r\n") else 5
+                    del buffer[:cut]
+                    return head
+                while len(buffer) < need:
+                    if not self._more(conn, buffer, raw):
+                        return None
+                del buffer[:need]
+        length = int(fields.get(b"content-length", b"0") or 0)
+        while len(buffer) < length:
+            if not self._more(conn, buffer, raw):
+                return None
+        del buffer[:length]
+        return head
+
+    def close(self) -> None:
+        self.sock.close()
