@@ -359,9 +359,11 @@ class Arbiter:
             self.retire_stats(handle)
             self.restarts.add(1)
             self._log_exit(handle, status)
+            # Respawn at once: connections the kernel queued on the dead worker's socket wait until
+            # then.  Only repeated quick exits (a crash loop) wait, 0.5 s, then twice as long each time.
             quick = time.monotonic() - handle.started < QUICK_EXIT_SECONDS
-            delay = min(self.backoff.get(handle.index, 0.5) * 2, RESPAWN_BACKOFF_MAX) if quick else 0.0
-            self.backoff[handle.index] = delay or 0.5
+            delay = self.backoff.get(handle.index, 0.0) if quick else 0.0
+            self.backoff[handle.index] = min(max(delay * 2, 0.5), RESPAWN_BACKOFF_MAX) if quick else 0.0
             self.next_spawn[handle.index] = time.monotonic() + delay
 
     def _forget(self, handle: WorkerHandle) -> None:

@@ -157,7 +157,7 @@ def test_random_mutations_never_raise_a_traceback(tmp_path):
 
 def test_mutations_through_the_real_command_line(tmp_path):
     seed = random.randrange(1 << 30)
-    paths = write_mutants(tmp_path, 12, seed)
+    paths = write_mutants(tmp_path, 6, seed)
     runs = [(p, subprocess.Popen([*LUAPROXY, "-c", "-f", str(p)], cwd=tmp_path, stdout=subprocess.PIPE,
                                  stderr=subprocess.STDOUT, text=True)) for p in paths]
     for path, run in runs:
