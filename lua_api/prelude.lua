@@ -9,6 +9,12 @@ local concat = table.concat
 
 local prelude = {}
 
+-- The count hook is how a Lua run is held to its time budget and made to yield:
+-- a script may not replace or remove it.
+debug.sethook = function()
+  error("debug.sethook is not available in luaproxy (it would lift the Lua time limit)", 2)
+end
+
 -- The error object of txn:done(): the runner treats it as success.
 local DONE = setmetatable({}, {__tostring = function() return "txn:done()" end})
 prelude.DONE = DONE

@@ -41,12 +41,15 @@ class Result:
 
 
 TIMEOUT_MESSAGE = "execution timeout"
+MEMORY_MESSAGE = "not enough memory"
 
 observer: Callable[[contexts.Run, Result, float], None] | None = None
 """Told of every finished run (the engine's Lua call metrics); one per process, like the runtime."""
 
 
-def _finished(run_info: contexts.Run, result: Result, started: float) -> Result:
+def _finished(runtime: LuaRuntime, run_info: contexts.Run, result: Result, started: float) -> Result:
+    if result.outcome is Outcome.ERROR and MEMORY_MESSAGE in result.error:
+        runtime.reclaim()
     if observer is not None:
         observer(run_info, result, started)
     return result
@@ -85,8 +88,8 @@ def run(runtime: LuaRuntime, function: Any, run_info: contexts.Run, *args: Any,
                     gevent.sleep(0)
                 result = coroutine.send(None)
         except LuaError as exc:
-            return _finished(run_info, Result(Outcome.ERROR, error=str(exc)), started)
-    return _finished(run_info, _result(result), started)
+            return _finished(runtime, run_info, Result(Outcome.ERROR, error=str(exc)), started)
+    return _finished(runtime, run_info, _result(result), started)
 
 
 def call(runtime: LuaRuntime, function: Any, run_info: contexts.Run, *args: Any,
@@ -97,8 +100,8 @@ def call(runtime: LuaRuntime, function: Any, run_info: contexts.Run, *args: Any,
         try:
             result = runtime.call_on_main(function, check_every, *args)
         except LuaError as exc:
-            return _finished(run_info, Result(Outcome.ERROR, error=str(exc)), started)
-    return _finished(run_info, _result(result), started)
+            return _finished(runtime, run_info, Result(Outcome.ERROR, error=str(exc)), started)
+    return _finished(runtime, run_info, _result(result), started)
 
 
 def _result(result: Any) -> Result:

@@ -8,6 +8,8 @@ can reach nothing but the API tables built here.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 from importlib import resources
 from typing import Any
 
@@ -17,6 +19,17 @@ from .lua54 import default_paths, lupa
 LuaError = lupa.LuaError
 LuaSyntaxError = lupa.LuaSyntaxError
 LUA_VERSION = "Lua {}.{}".format(*lupa.LUA_VERSION)
+RECLAIM_GROWTH = 32 * 1024 * 1024
+"""Lua memory grown by this much since the last full collection makes ``reclaim_if_grown`` collect."""
+
+
+def _malloc_trim() -> None:
+    """Give the heap's free pages back to the system (glibc keeps them otherwise)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        return
 
 
 def _refuse_attributes(obj: object, name: object, setting: bool) -> object:
@@ -44,6 +57,22 @@ class LuaRuntime:
         self.run_in_coroutine = self.prelude.run
         """The prelude's coroutine body, looked up once: every action, task and service starts with it."""
         self.call_on_main = self.prelude.call
+        self._collected_at = self.memory_used()
+
+    def memory_used(self) -> int:
+        """Bytes the Lua state holds (0 when no limit is set: lupa counts only then)."""
+        return self.lua.get_memory_used() or 0
+
+    def reclaim(self) -> None:
+        """After a memory bomb: collect Lua's garbage and give the freed heap back to the system."""
+        self.lua.globals().collectgarbage("collect")
+        _malloc_trim()
+        self._collected_at = self.memory_used()
+
+    def reclaim_if_grown(self) -> None:
+        """Called now and then (a worker's heartbeat): collect once Lua memory grew past RECLAIM_GROWTH."""
+        if self.memory_used() - self._collected_at > RECLAIM_GROWTH:
+            self.reclaim()
 
     def table(self, *items: Any, **fields: Any) -> Any:
         return self.lua.table(*items, **fields)

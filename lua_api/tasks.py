@@ -14,6 +14,8 @@ from . import runner
 from .contexts import Budget, Context, Run
 from .engine import LuaEngine
 
+RECLAIM_PERIOD = 1.0
+
 
 class TaskLauncher:
     def __init__(self, engine: LuaEngine) -> None:
@@ -26,6 +28,13 @@ class TaskLauncher:
         registry.task_starter = self.start
         for function, args in registry.tasks:
             self.start(function, args)
+        gevent.spawn(self._reclaim_memory)
+
+    def _reclaim_memory(self) -> None:
+        """Memory a finished Lua run left behind goes back to the system within a second."""
+        while True:
+            gevent.sleep(RECLAIM_PERIOD)
+            self.engine.runtime.reclaim_if_grown()
 
     def start(self, function: Any, args: tuple[Any, ...]) -> None:
         self.greenlets.append(gevent.spawn(self._run, function, args))

@@ -54,6 +54,8 @@ RESPAWN_BACKOFF_MAX = 10.0
 QUICK_EXIT_SECONDS = 1.0
 ACK_TIMEOUT = 5.0
 STATS_TIMEOUT = 2.0
+STATS_INTERVAL = 0.05
+"""At most one stats collection per this many seconds: every command that asks meanwhile shares the next one."""
 READY_TIMEOUT = 10.0
 
 
@@ -90,6 +92,9 @@ class Arbiter:
                                                ("kind", "source"))
         self.last_stats: dict[str, dict[str, Any]] = {}  # worker label -> what it last reported
         self.retired_stats: list[dict[str, Any]] = []  # dead workers' last reports (this generation)
+        self.stats_waiting: list[Pending] = []  # asked for stats after the running collection started
+        self.stats_running = False
+        self.stats_next = 0.0  # when the next collection may start
         self.retire_deadlines: dict[int, float] = {}
         self.signal_queue: list[int] = []
         self.backoff: dict[int, float] = {}
@@ -162,12 +167,15 @@ class Arbiter:
                 self.manage_workers()
                 self.check_ready()
                 self.murder_workers()
+                self.watch_heartbeats()
                 now = time.monotonic()
                 self.fanout.expire(now)
+                self.start_stats_collection()
                 self.stats_server.expire(now)
                 self.master_server.expire(now)
-                deadline = self.fanout.next_deadline()
-                self.sleep(1.0 if deadline is None else min(1.0, deadline - now))
+                deadlines = [d for d in (self.fanout.next_deadline(), self.stats_deadline(), self.watchdog_deadline())
+                             if d is not None]
+                self.sleep(min([1.0, *(d - now for d in deadlines)]))
         finally:
             self.close_servers()
 
@@ -283,6 +291,40 @@ class Arbiter:
     def stick_tables(self) -> dict[str, Any]:
         return self.generation.tables.tables
 
+    @property
+    def watchdog(self) -> float:
+        return self.generation.settings.watchdog
+
+    def _heartbeat_due(self, handle: WorkerHandle) -> float:
+        """When a worker that has not beaten since is declared stuck (a starting one gets READY_TIMEOUT)."""
+        return handle.last_beat + self.watchdog if handle.last_beat else handle.started + READY_TIMEOUT
+
+    def watchdog_deadline(self) -> float | None:
+        if not self.watchdog:
+            return None
+        return min((self._heartbeat_due(h) for h in self.workers.values() if not h.killed), default=None)
+
+    def watch_heartbeats(self) -> None:
+        """The watchdog: a worker silent on its control socket for ``watchdog`` seconds is stuck or stopped.
+
+        It gets SIGKILL (a stopped or spinning process would not act on anything
+        else) and is respawned by the usual reaping.  Its listening sockets stay
+        open in the master, which forked it with them: connections the kernel
+        queued on them meanwhile are accepted by the new worker, which inherits
+        the same sockets, so none is lost.
+        """
+        if not self.watchdog:
+            return
+        now = time.monotonic()
+        for handle in list(self.workers.values()):
+            if now < self._heartbeat_due(handle) or handle.killed:
+                continue
+            silent = now - (handle.last_beat or handle.started)
+            self.logger.alert(f"Watchdog: worker #{handle.index} (pid {handle.pid}) sent no heartbeat for "
+                              f"{silent:.1f}s: killing it; a new worker takes over its sockets and their queue")
+            handle.killed = True
+            self._kill(handle.pid, signal.SIGKILL)
+
     def request_reload(self) -> None:
         """The master CLI's ``reload``: handled in the loop, like SIGUSR2."""
         self.signal(signal.SIGUSR2, None)
@@ -341,9 +383,11 @@ class Arbiter:
             self.retire_stats(handle)
             self.restarts.add(1)
             self._log_exit(pid, status)
+            # Respawn at once: connections the kernel queued on the dead worker's socket wait until
+            # then.  Only repeated quick exits (a crash loop) wait, 0.5 s, then twice as long each time.
             quick = time.monotonic() - handle.started < QUICK_EXIT_SECONDS
-            delay = min(self.backoff.get(handle.index, 0.5) * 2, RESPAWN_BACKOFF_MAX) if quick else 0.0
-            self.backoff[handle.index] = delay or 0.5
+            delay = self.backoff.get(handle.index, 0.0) if quick else 0.0
+            self.backoff[handle.index] = min(max(delay * 2, 0.5), RESPAWN_BACKOFF_MAX) if quick else 0.0
             self.next_spawn[handle.index] = time.monotonic() + delay
 
     def _forget(self, handle: WorkerHandle) -> None:
@@ -461,8 +505,11 @@ class Arbiter:
 
     def on_message(self, handle: WorkerHandle, message: dict[str, Any]) -> None:
         kind = message.get("t")
-        if kind == "ready":
+        if kind == "beat":
+            handle.last_beat = time.monotonic()
+        elif kind == "ready":
             handle.ready = True
+            handle.last_beat = time.monotonic()
         elif kind in ("ack", "stats"):
             payload = message.get("data") if kind == "stats" else message.get("result")
             self.fanout.reply(handle.pid, message.get("seq", 0), payload, message.get("error"))
@@ -567,19 +614,39 @@ class Arbiter:
         return pending
 
     def collect_stats(self) -> Pending:
-        """Every live worker's snapshot, plus what dead workers of this generation had counted."""
+        """Every live worker's snapshot, plus what dead workers of this generation had counted.
+
+        The snapshot is taken after the call (never older), but collections are
+        shared and spaced by STATS_INTERVAL: a client pipelining thousands of
+        ``show stat`` costs each worker at most one snapshot per interval.
+        """
         pending = Pending()
+        self.stats_waiting.append(pending)
+        self.start_stats_collection()
+        return pending
+
+    def stats_deadline(self) -> float | None:
+        """When the loop must wake to start the collection that commands wait for."""
+        return self.stats_next if self.stats_waiting and not self.stats_running else None
+
+    def start_stats_collection(self) -> None:
+        if self.stats_running or not self.stats_waiting or time.monotonic() < self.stats_next:
+            return
+        waiting, self.stats_waiting = self.stats_waiting, []
+        self.stats_running = True
+        self.stats_next = time.monotonic() + STATS_INTERVAL
         workers = self.live_workers()
 
         def done(outcome: Outcome) -> None:
+            self.stats_running = False
             self.last_stats.update(outcome.replies)
             live = sorted(outcome.replies.values(), key=lambda s: s.get("index", 0))
-            pending.resolve(live + self.retired_stats)
+            for pending in waiting:
+                pending.resolve(live + self.retired_stats)
 
         seq = self.fanout.start({h.pid: h.label for h in workers}, time.monotonic() + STATS_TIMEOUT, done)
         for handle in workers:
             self._send(handle, {"t": "stats", "seq": seq})
-        return pending
 
     def retire_stats(self, handle: WorkerHandle) -> None:
         """A worker died: keep the counts it last reported, so no counter ever goes down.

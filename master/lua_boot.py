@@ -14,6 +14,15 @@ from .config.errors import ConfigError, ConfigErrors
 from .config.lexer import Line
 from .config.model import GlobalSettings
 
+DEFAULT_LUA_MAXMEM_MB = 256
+"""Without ``tune.lua.maxmem`` (HAProxy: unlimited) a worker's Lua state may hold this much.
+
+A Lua memory bomb otherwise grows a worker until the kernel's OOM killer picks
+a process, maybe not the worker; 256 MB is far above what scripts that keep
+per-transaction data need, and several workers times 256 MB still fits small
+machines.  ``tune.lua.maxmem 0`` lifts the limit.
+"""
+
 
 def base_directory(settings: GlobalSettings, config_file: str) -> str:
     """Where relative paths start, as HAProxy's ``default-path`` says (the current directory by default)."""
@@ -42,8 +51,8 @@ def boot(settings: GlobalSettings, logger: object, registry: SampleRegistry,
          library: PatternLibrary) -> LuaEngine:
     """Create the engine and run every ``lua-load`` body; then lua.NAME fetches and converters
     join the sample registry.  Errors name the config line."""
-    maxmem = settings.tune.get("tune.lua.maxmem")
-    engine = LuaEngine(logger, registry, library, max_memory=int(maxmem) * 1024 * 1024 if maxmem else None,
+    maxmem = int(settings.tune.get("tune.lua.maxmem", DEFAULT_LUA_MAXMEM_MB))
+    engine = LuaEngine(logger, registry, library, max_memory=maxmem * 1024 * 1024 if maxmem else None,
                        limits=limits(settings.tune))
     for pattern, kind in settings.lua_paths:
         engine.runtime.prepend_path(pattern, kind)

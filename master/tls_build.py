@@ -194,6 +194,8 @@ def attach(config: Config, proxies: list[Proxy], registry: SampleRegistry,
         except TlsError as exc:
             errors.append(conf.line.error(f"'default-server' : {exc}"))
             continue
+        if len(proxy.servers) != len(conf.servers):
+            continue  # the proxy could not be built: its error is already reported
         for server, server_conf in zip(proxy.servers, conf.servers, strict=True):
             try:
                 builder.server(server, server_conf, defaults)

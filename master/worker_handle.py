@@ -18,6 +18,8 @@ class WorkerHandle:
     ready: bool = False  # its listeners accept (said so over the control socket)
     retiring: bool = False  # soft-stopped: serves what it has, gets no new changes
     events: int = 1  # what the selector waits for on its link (selectors.EVENT_READ)
+    last_beat: float = 0.0  # time.monotonic() of its last heartbeat (0: none yet)
+    killed: bool = False  # the watchdog sent it SIGKILL
 
     @property
     def label(self) -> str:

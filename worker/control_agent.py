@@ -55,6 +55,10 @@ class ControlAgent:
     def send(self, message: wire.Message) -> None:
         self.outbox.put(wire.encode(message))
 
+    def beat(self) -> None:
+        """The heartbeat: the master's watchdog kills a worker that stops sending it."""
+        self.send({"t": "beat"})
+
     def publish(self, operation: str, file: str, key: str, value: str | None) -> None:
         """A Lua (or http-request) map/ACL change made here: the master spreads it."""
         self.send({"t": "publish", "change": changes.lua_change(operation, file, key, value).to_wire()})

@@ -18,6 +18,12 @@ def shutdown_write(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_WR)
 
 
+def shutdown_both(sock: socket.socket) -> None:
+    """End both directions now: a greenlet waiting on the socket wakes up (closing it would not say why)."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
 def close_gracefully(sock: socket.socket) -> None:
     """Half-close, read what the peer still sends for a moment, then close.
 

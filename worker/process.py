@@ -3,15 +3,23 @@
 ``WorkerSpec`` is built in the master before the fork and must not touch the
 process; ``run`` starts after it: process title, gevent hub, signals,
 listeners, Lua tasks, then the heartbeat loop that also notices a dead master.
+
+The heartbeat goes to the master over the control socket: a worker that stops
+sending it (stopped, or stuck in something that never yields) is killed by
+the master's watchdog.  The kernel kills a worker whose master died
+(``PR_SET_PDEATHSIG``), even one too busy to look.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import os
 import signal
 import socket
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -28,7 +36,19 @@ from .proxy import Proxy
 from .tcp.stream import TcpStream
 from .tls import handshake
 
-HEARTBEAT_SECONDS = 1.0
+HEARTBEAT_SECONDS = 0.5
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(ppid: int) -> None:
+    """Ask the kernel for SIGKILL when the master dies; exit now if it already did."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux: the heartbeat loop's getppid() check remains
+    if os.getppid() != ppid:
+        os._exit(0)
 
 
 @dataclass(slots=True)
@@ -84,6 +104,7 @@ class Worker:
         os._exit(code)
 
     def init_process(self) -> None:
+        die_with_parent(self.spec.ppid)
         setproctitle(f"luaproxy: worker {self.spec.index}")
         gevent.reinit()
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -138,12 +159,21 @@ class Worker:
             if os.getppid() != self.spec.ppid:
                 self.spec.context.logger.warning(f"worker {self.spec.index}: master is gone, exiting")
                 return
+            self.beat()
         self.drain()
+
+    def beat(self) -> None:
+        if self.spec.control is not None:
+            self.spec.control.beat()
 
     def drain(self) -> None:
         """After a soft stop, wait for the running streams (the master bounds the wait)."""
+        last_beat = time.monotonic()
         while any(len(listener.server.pool) for listener in self.listeners):
             gevent.sleep(0.1)
+            if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+                last_beat = time.monotonic()
+                self.beat()
 
     def handle_term(self) -> None:
         """Hard stop: leave now, in-flight connections are cut."""

@@ -10,14 +10,13 @@ tunnel can never spin.
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import time
 from collections.abc import Callable
 
 import gevent
 
-from .netutil import shutdown_write
+from .netutil import shutdown_both, shutdown_write
 
 READ_SIZE = 65536
 
@@ -85,6 +84,5 @@ class Tunnel:
 
     def _stop(self) -> None:
         """Wake the other direction: closing both sockets ends its read at once."""
-        for sock in (self.client, self.server):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+        shutdown_both(self.client)
+        shutdown_both(self.server)

@@ -76,11 +76,13 @@ def expect_args(line: Line, minimum: int, maximum: int | None, usage: str) -> tu
     return args
 
 
-def to_int(line: Line, word: str, what: str, minimum: int = 0) -> int:
+def to_int(line: Line, word: str, what: str, minimum: int = 0, maximum: int | None = None) -> int:
     try:
         value = int(word)
     except ValueError:
         raise line.error(f"'{line.words[0]}' expects an integer {what}, got '{word}'.") from None
     if value < minimum:
         raise line.error(f"'{line.words[0]}' expects {what} >= {minimum}, got '{word}'.")
+    if maximum is not None and value > maximum:
+        raise line.error(f"'{line.words[0]}' expects {what} <= {maximum}, got '{word}'.")
     return value

@@ -137,13 +137,40 @@ for _name, _doc in (
     ("tune.lua.session-timeout", "Longest Lua run time of an action or fetch."),
     ("tune.lua.task-timeout", "Longest Lua run time of a task."),
     ("tune.lua.service-timeout", "Longest Lua run time of a service."),
-    ("tune.lua.forced-yield", "Instructions between forced yields of a Lua run."),
-    ("tune.lua.maxmem", "Lua memory limit in megabytes."),
     ("tune.lua.log.loggers", "Send Lua logs to the proxy's loggers (on|off)."),
     ("tune.lua.log.stderr", "Copy Lua logs to stderr (on|auto|off)."),
     ("tune.lua.burst-timeout", "Longest uninterrupted Lua run."),
 ):
     GLOBAL.register(_name, G, _doc)(_tune)
+
+
+MAX_FORCED_YIELD = 1_000_000
+"""More instructions than this between two checks would let one Lua run hold a worker for too long."""
+MAX_LUA_MEMORY_MB = 1 << 20
+
+
+@GLOBAL.register("tune.lua.forced-yield", G, "Instructions between forced yields (and time checks) of a Lua run.")
+def _forced_yield(g: GlobalSettings, line: Line) -> None:
+    (value,) = expect_args(line, 1, 1, "a number of instructions")
+    g.tune[line.words[0]] = str(to_int(line, value, "number of instructions", 1, MAX_FORCED_YIELD))
+
+
+@GLOBAL.register("tune.lua.maxmem", G, "Lua memory limit in megabytes per worker (0: none).")
+def _lua_maxmem(g: GlobalSettings, line: Line) -> None:
+    (value,) = expect_args(line, 1, 1, "a size in megabytes")
+    g.tune[line.words[0]] = str(to_int(line, value, "size in megabytes", 0, MAX_LUA_MEMORY_MB))
+
+
+@GLOBAL.register("watchdog", G, "Kill and respawn a worker silent that long on its control socket (0: never).")
+def _watchdog(g: GlobalSettings, line: Line) -> None:
+    (value,) = expect_args(line, 1, 1, "a time (e.g. 5s), or 0 to turn the watchdog off")
+    try:
+        g.watchdog = parse_time(value)
+    except ValueError as exc:
+        raise line.error(str(exc)) from None
+    if 0 < g.watchdog < 1:
+        raise line.error(f"'watchdog' must be 0 (off) or at least 1s, got '{value}'.",
+                         "A worker's heartbeat comes every half second.")
 
 
 @GLOBAL.register("map-persist", G, "Write committed runtime map/ACL changes back to their files (on|off).")

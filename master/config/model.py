@@ -47,6 +47,7 @@ class GlobalSettings:
     hard_stop_after: float | None = None
     stats_sockets: list[Line] = field(default_factory=list)
     stats_timeout: float = 10.0
+    watchdog: float = 5.0  # seconds without a heartbeat before the master kills a worker (0: never)
     map_persist: bool = False
     log_tag: str = "haproxy"
     log_send_hostname: str = ""

@@ -3,6 +3,12 @@
 The master's selector drives everything: the server registers its listening
 sockets and clients with a callback each.  Replies may wait for the workers
 (a ``Pending``), yet each client gets its answers in the order it asked.
+
+A client cannot make the master hold more than a bounded amount for it: as in
+HAProxy, while its output is full (``MAX_OUTPUT`` bytes unsent, or
+``MAX_INFLIGHT`` answers not yet written) the lines it already sent wait and
+its socket is not read, so a client that pipelines commands and never reads
+stops being read; at most ``MAX_CLIENTS`` clients are served at once.
 """
 
 from __future__ import annotations
@@ -22,8 +28,13 @@ from .addresses import SocketSpec
 from .commands import CommandTable, Session, Supervisor
 from .pending import Pending
 
+END_OF_READ = "end of read"  # a non-interactive client is done once the lines of its first read ran
+END_OF_INPUT = "end of input"
 BACKLOG = 64
 READ_SIZE = 65536
+MAX_OUTPUT = 256 * 1024
+MAX_INFLIGHT = 16
+MAX_CLIENTS = 100
 
 
 @dataclass(eq=False)
@@ -32,6 +43,7 @@ class Client:
     session: Session
     reader: protocol.LineReader = field(default_factory=protocol.LineReader)
     replies: deque[tuple[Pending, bool]] = field(default_factory=deque)
+    lines: deque[list[protocol.Request] | str] = field(default_factory=deque)  # read, not run yet; or a mark
     out: bytearray = field(default_factory=bytearray)
     last_active: float = field(default_factory=time.monotonic)
     close_when_done: bool = False
@@ -89,6 +101,9 @@ class ManagementServer:
             return
         except OSError:
             return
+        if len(self.clients) >= MAX_CLIENTS:
+            sock.close()
+            return
         sock.setblocking(False)
         client = Client(sock, Session(level=spec.level))
         self.clients.add(client)
@@ -113,13 +128,25 @@ class ManagementServer:
         except protocol.TooLong:
             self._close(client)
             return
-        for requests in lines:
-            if client.close_when_done:
-                break
-            self._run_line(client, requests)
-        if not data or (lines and not client.session.interactive and not client.reader.waiting_payload):
-            client.close_when_done = True
+        client.lines.extend(lines)
+        if not data:
+            client.lines.append(END_OF_INPUT)
+        elif lines and not client.reader.waiting_payload:
+            client.lines.append(END_OF_READ)
         self._flush(client)
+
+    def _run_lines(self, client: Client) -> None:
+        """Run the lines read so far while the client's output has room."""
+        while client.lines and not client.close_when_done and not self._full(client):
+            line = client.lines.popleft()
+            if line == END_OF_INPUT or (line == END_OF_READ and not client.session.interactive):
+                client.close_when_done = True
+            elif not isinstance(line, str):
+                self._run_line(client, line)
+
+    @staticmethod
+    def _full(client: Client) -> bool:
+        return len(client.out) >= MAX_OUTPUT or len(client.replies) >= MAX_INFLIGHT
 
     def _run_line(self, client: Client, requests: list[protocol.Request]) -> None:
         """One line's commands; an empty line at the prompt gets haproxy 2.6's list of commands."""
@@ -165,11 +192,15 @@ class ManagementServer:
             pending.on_done(lambda _value, c=client: self._flush(c))
 
     def _flush(self, client: Client) -> None:
+        """Write what is ready, run waiting lines while there is room, and read only when none wait."""
         if client.closed:
             return
-        while client.replies and client.replies[0][0].done:
+        self._run_lines(client)
+        while client.replies and client.replies[0][0].done and len(client.out) < MAX_OUTPUT:
             pending, interactive = client.replies.popleft()
             client.out += protocol.frame(pending.value, interactive)
+            if not client.replies:
+                self._run_lines(client)
         while client.out:
             try:
                 sent = client.sock.send(client.out)
@@ -179,10 +210,12 @@ class ManagementServer:
                 self._close(client)
                 return
             del client.out[:sent]
+            client.last_active = time.monotonic()
         if client.close_when_done and not client.replies and not client.out:
             self._close(client)
             return
-        events = (selectors.EVENT_WRITE if client.out else 0) | (0 if client.close_when_done else selectors.EVENT_READ)
+        reading = not (client.close_when_done or client.lines or self._full(client))
+        events = (selectors.EVENT_WRITE if client.out else 0) | (selectors.EVENT_READ if reading else 0)
         if events == client.events:
             return
         callback = functools.partial(self._ready, client)
@@ -204,9 +237,11 @@ class ManagementServer:
         client.sock.close()
 
     def expire(self, now: float) -> None:
-        """``stats timeout``: close clients idle that long (a client waiting for workers is not idle)."""
+        """``stats timeout``: close clients idle that long (a client waiting for workers is not idle;
+        one that neither sends nor reads is)."""
         for client in list(self.clients):
-            if not client.replies and now - client.last_active > self.timeout:
+            waiting = any(not pending.done for pending, _ in client.replies)
+            if not waiting and now - client.last_active > self.timeout:
                 self._close(client)
 
 

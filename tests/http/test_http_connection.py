@@ -229,7 +229,8 @@ def test_expect_continue_is_ignored_on_http10() -> None:
 
 # Protocol switches: Upgrade and CONNECT become tunnels.
 
-UPGRADE = b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+UPGRADE = (b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+           b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
 
 
 def test_server_side_upgrade_accepted() -> None:
@@ -237,7 +238,8 @@ def test_server_side_upgrade_accepted() -> None:
     assert [type(e) for e in drain(server)] == [Request, EndOfMessage]
     assert server.their_state is MIGHT_SWITCH_PROTOCOL
     assert server.next_event() is PAUSED
-    switch = ResponseHead(101, "Switching Protocols", headers=Headers([("Upgrade", "websocket")]))
+    switch = ResponseHead(101, "Switching Protocols", headers=Headers([
+        ("Upgrade", "websocket"), ("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")]))
     server.send(InformationalResponse(switch))
     assert server.states == {CLIENT: SWITCHED_PROTOCOL, SERVER: SWITCHED_PROTOCOL}
     assert server.trailing_data == (b"\x81\x00frame", False)

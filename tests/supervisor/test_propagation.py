@@ -109,7 +109,8 @@ def test_reload_keeps_changes_unless_the_file_changed(write, luaproxy, port, tmp
 
 
 def test_unacknowledged_worker_is_named(write, luaproxy, port, tmp_path):
-    proc = start(write, luaproxy, port, tmp_path)
+    # No watchdog: it would kill the stopped worker (5 s) as the acknowledgement times out.
+    proc = start(write, luaproxy, port, tmp_path, extra="watchdog 0")
     stuck = proc.workers()[0]
     os.kill(stuck, signal.SIGSTOP)
     try:

@@ -182,7 +182,13 @@ def test_disable_and_enable_frontend(rt: Running) -> None:
 def test_show_and_shutdown_session(rt: Running) -> None:
     with socket.create_connection(("127.0.0.1", rt.port), timeout=5) as client:
         client.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-        assert client.recv(65536).startswith(b"HTTP/1.1 200")
+        response = client.recv(65536)
+        assert response.startswith(b"HTTP/1.1 200")
+        head, _, body = response.partition(b"\r\n\r\n")
+        length = int(next(line.split(b":")[1] for line in head.lower().split(b"\r\n")
+                          if line.startswith(b"content-length:")))
+        while len(body) < length:  # the rest of the response, so that only the shutdown is left to read
+            body += client.recv(65536)
         port = client.getsockname()[1]
         assert wait_until(lambda: f"src=127.0.0.1:{port} fe=web" in rt.cmd("show sess"), 5)
         line = next(x for x in rt.cmd("show sess").splitlines() if f"src=127.0.0.1:{port} " in x)

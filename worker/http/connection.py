@@ -82,6 +82,7 @@ class Connection:
         self._body_reader: BodyReader | None = None
         self._body_writer: BodyWriter | None = None
         self._request_method: str | None = None
+        self._websocket = False  # the request asked for an Upgrade to websocket
         self._peer_http11 = True
         self._waiting_for_100 = False
 
@@ -237,6 +238,7 @@ class Connection:
         self._state.process_event(CLIENT, Request)
         if switch:
             self._state.process_client_switch_proposal()
+            self._websocket = "websocket" in {v.lower() for v in head.headers.get_values("upgrade")}
         return framing, tokens, expect
 
     def _accepts_switch(self, head: ResponseHead) -> bool:
@@ -247,6 +249,8 @@ class Connection:
             return False
         if self._request_method == "CONNECT":
             return 200 <= head.status < 300
+        if head.status == 101 and self._websocket and not head.headers.get_all("sec-websocket-accept"):
+            raise LocalProtocolError("101 to a WebSocket upgrade without Sec-WebSocket-Accept")
         return head.status == 101
 
     def _send_other(self, event: Event) -> bytes:
@@ -256,6 +260,8 @@ class Connection:
             framing, tokens, _ = self._start_request(head)
             if not keep_alive(True, tokens):
                 self._state.process_keep_alive_disabled()
+            elif not at_least_http11(head.version) and "keep-alive" not in tokens:
+                head.headers.set("Connection", "keep-alive")  # a 1.0 request stays 1.0, as in HAProxy
             self._body_writer = body_writer(framing)
             return write_request(head)
         if isinstance(event, InformationalResponse):

@@ -22,7 +22,10 @@ MAX_CONTENT_LENGTH_DIGITS = len(str(MAX_CONTENT_LENGTH))
 
 _DEFAULT_PORTS = {"http": {"80"}, "https": {"443"}}
 _CONNECT_PORTS = {"80", "443"}
-_READ_FIELDS = frozenset({"host", "content-length", "transfer-encoding", "connection", "expect", "upgrade"})
+_READ_FIELDS = frozenset({"host", "content-length", "transfer-encoding", "connection", "expect", "upgrade",
+                          "sec-websocket-key"})
+WEBSOCKET_KEY_SIZE = 24
+"""A WebSocket key is 16 bytes in base64: HAProxy refuses (400) any other length, or none."""
 _NO_TOKENS: frozenset[str] = frozenset()
 
 Tokens = Set[str]
@@ -75,6 +78,10 @@ def request_framing(head: RequestHead) -> tuple[Framing, Tokens, bool, bool]:
         framing = Framing(LENGTH, length) if length else NO_BODY
     tokens = _tokens(found["connection"]) if "connection" in found else _NO_TOKENS
     switch = head.method == "CONNECT" or ("upgrade" in tokens and "upgrade" in found)
+    if switch and "upgrade" in found and "websocket" in _tokens(found["upgrade"]):
+        keys = found.get("sec-websocket-key", [])
+        if not keys or any(len(key) != WEBSOCKET_KEY_SIZE for key in keys):
+            raise LocalProtocolError("WebSocket upgrade without a valid Sec-WebSocket-Key")
     expect = "expect" in found and "100-continue" in [value.lower() for value in split_values(found["expect"])]
     return framing, tokens, switch, expect
 

@@ -201,10 +201,19 @@ class ChunkedReader:
             return None
         if len(block) > self.limits.max_head_size:
             raise LocalProtocolError("trailers too large")
-        return EndOfMessage(parse_fields(split_head(block), self.limits.max_headers))
+        trailers = parse_fields(split_head(block), self.limits.max_headers)
+        for name in FRAMING_FIELDS:
+            if trailers.get_all(name):
+                # Framing fields are forbidden in trailers (RFC 9110 6.5.1): a next hop that
+                # merged them into the head would frame the message differently.
+                raise LocalProtocolError(f"{name} in the trailers")
+        return EndOfMessage(trailers)
 
     def read_eof(self) -> EndOfMessage:
         raise LocalProtocolError("connection closed in the middle of a chunked body")
+
+
+FRAMING_FIELDS = ("content-length", "transfer-encoding")
 
 
 class UntilCloseReader:

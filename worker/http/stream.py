@@ -18,6 +18,7 @@ import gevent
 from ..backend.connect import acquire_server, connect_server
 from ..channel import Channel
 from ..context import WorkerContext
+from ..netutil import shutdown_both
 from ..proxy import Proxy
 from ..rules.evaluate import run_rules
 from ..rules.verdict import Verdict
@@ -35,6 +36,8 @@ from .state import CLIENT, DONE, SERVER
 
 READ_SIZE = 65536
 MAXREWRITE = 1024
+DRAIN_LIMIT = 32 * 1024 * 1024
+"""Request body bytes we read and drop once the server stopped taking them, so the client gets its answer."""
 REQUESTS_PER_TURN = 4
 """Requests a keep-alive connection may serve in a row before letting the others run."""
 
@@ -64,6 +67,7 @@ class HttpStream:
         self.body_pump: gevent.Greenlet | None = None
         self.body_ahead: deque[Any] = deque()
         """Request body events taken before the rules (req.body), replayed before reading more."""
+        self.request_error: int | None = None  # the client's body was malformed: the status it gets
         self.session_vars = worker.new_vars()
         self.txn: Transaction | None = None
         self.request_started = time.monotonic()
@@ -395,8 +399,8 @@ class HttpStream:
             self._drop_server()
             if self.body_pump is not None:
                 self.body_pump.kill()
-            self._count_failure(txn, backend, failure.status)
-            self._send_reply(self.pages.reply(failure.status))
+            status = self._count_failure(txn, backend, failure.status)
+            self._send_reply(self.pages.reply(status))
             return False
         finally:
             counters.close()
@@ -409,10 +413,15 @@ class HttpStream:
             return False
         return response is not None
 
-    def _count_failure(self, txn: Transaction, backend: Proxy, status: int) -> None:
-        """Which side failed, in HAProxy's counters and termination codes."""
+    def _count_failure(self, txn: Transaction, backend: Proxy, status: int) -> int:
+        """Which side failed, in HAProxy's counters and termination codes; returns the status to answer."""
         server_counters = backend.counters_of(txn.server) if txn.server is not None else None
-        if status == 503:
+        if self.request_error is not None:
+            # The client's body broke the exchange (a bad chunk): its fault, as HAProxy counts it.
+            status, self.request_error = self.request_error, None
+            txn.termination = "PH"
+            self.frontend.fe_counters.failed_req += 1
+        elif status == 503:
             txn.termination = "SC"
             backend.be_counters.conn_errors += 1
             if server_counters is not None:
@@ -423,6 +432,7 @@ class HttpStream:
             if server_counters is not None:
                 server_counters.resp_errors += 1
         backend.be_counters.response(status)
+        return status
 
     def _option(self, backend: Proxy, name: str) -> bool:
         return bool(self.frontend.options.get(name) or backend.options.get(name))
@@ -482,33 +492,63 @@ class HttpStream:
         return ServerConnection(txn.server, sock, Connection(CLIENT), balancer=backend.balancer)
 
     def _pump_request_body(self, first: Any) -> None:
-        """Client body → server, event by event; runs beside the response relay (100-continue)."""
+        """Client body → server, event by event; runs beside the response relay (100-continue).
+
+        A server that stops taking the body (it answered early, closed, or timed
+        out) makes the pump read and drop the rest, up to DRAIN_LIMIT, so the
+        client gets the answer instead of a reset, as HAProxy does.  A malformed
+        body is the client's fault: the relay is woken and the client gets 400.
+        """
         conn = self.server
         assert conn is not None
         event = first
         timeout = self.frontend.timeout("client")
+        forwarding, dropped = True, 0
         try:
             while True:
                 if event is NEED_DATA:
-                    self.front.receive_data(self._recv_client(timeout))
+                    data = self._recv_client(timeout)
+                    if not data:  # the client left in the middle of its body
+                        shutdown_both(conn.sock)
+                        return
+                    self.front.receive_data(data)
                 elif isinstance(event, Data | EndOfMessage):
-                    conn.sock.sendall(conn.http.send(event))
+                    if forwarding:
+                        forwarding = self._forward_body(conn, event)
+                    elif isinstance(event, Data):
+                        dropped += len(event.data)
+                        if dropped > DRAIN_LIMIT:
+                            return
                     if isinstance(event, EndOfMessage):
                         return
                 else:
                     return
                 event = self._next_body_event()
-        except (RemoteProtocolError, LocalProtocolError, OSError):
-            conn.sock.close()
+        except RemoteProtocolError as exc:
+            self.request_error = exc.status_hint
+            shutdown_both(conn.sock)
+        except (LocalProtocolError, OSError):
+            shutdown_both(conn.sock)
+
+    @staticmethod
+    def _forward_body(conn: ServerConnection, event: Data | EndOfMessage) -> bool:
+        """Send one body event to the server; False once it stopped taking them."""
+        try:
+            conn.sock.sendall(conn.http.send(event))
+        except OSError:
+            return False
+        return True
 
     def _finish_request_body(self) -> bool:
-        """True when the request body was fully forwarded."""
+        """True when the request body was fully read (forwarded, or dropped after the server's answer)."""
         pump, self.body_pump = self.body_pump, None
         if pump is None:
             return True
         if not pump.dead:
-            pump.kill()
-            return False
+            pump.join(self.frontend.timeout("client"))
+            if not pump.dead:
+                pump.kill()
+                return False
         return self.front.their_state is DONE
 
     def _relay_response(self, txn: Transaction, backend: Proxy) -> ResponseHead | None:

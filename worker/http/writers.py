@@ -1,8 +1,8 @@
 """Writers: serialise heads and bodies back to bytes.
 
-Header names keep the case and order the message model holds.  Requests always
-leave as HTTP/1.1, as HAProxy sends them to servers; responses keep HTTP/1.0
-for a 1.0 message and say HTTP/1.1 otherwise.  Everything written is checked
+Header names keep the case and order the message model holds.  A message keeps
+HTTP/1.0 when it came as 1.0 (HAProxy forwards a 1.0 request as 1.0: a server
+may refuse a 1.1 request without Host) and says HTTP/1.1 otherwise.  Everything written is checked
 first, so an edited head cannot inject a line break.
 """
 
@@ -17,7 +17,8 @@ from .message import Headers, RequestHead, ResponseHead
 
 def write_request(head: RequestHead) -> bytes:
     check_request_line(head.method, head.target)
-    return _encode(f"{head.method} {head.target} HTTP/1.1", head.headers)
+    version = "HTTP/1.1" if at_least_http11(head.version) else "HTTP/1.0"
+    return _encode(f"{head.method} {head.target} {version}", head.headers)
 
 
 def write_response(head: ResponseHead) -> bytes:
