@@ -92,6 +92,8 @@ class ControlAgent:
             self.send(self.apply(message))
         elif kind == "stats":
             self.send({"t": "stats", "seq": message["seq"], "data": self.context.snapshot()})
+        elif kind == "digest":
+            self.send({"t": "ack", "seq": message["seq"], "result": changes.digest(self.library)})
         elif kind == "stats-all":
             waiting = self.waiting.get(message["seq"])
             if waiting is not None:

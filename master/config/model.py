@@ -29,6 +29,14 @@ class LogTarget:
     fmt: str = "raw"
 
 
+@dataclass(frozen=True, slots=True)
+class FleetSync:
+    """``fleet-sync URL [name FLEET]``: the Redis server a fleet of nodes shares its maps and ACLs through."""
+
+    url: str
+    name: str = "luaproxy"
+
+
 @dataclass(slots=True)
 class GlobalSettings:
     lua_loads: list[LuaLoad] = field(default_factory=list)
@@ -45,6 +53,7 @@ class GlobalSettings:
     stats_sockets: list[Line] = field(default_factory=list)
     stats_timeout: float = 10.0
     map_persist: bool = False
+    fleet_sync: FleetSync | None = None
     log_tag: str = "haproxy"
     log_send_hostname: str = ""
 

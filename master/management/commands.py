@@ -52,6 +52,9 @@ class Supervisor(Protocol):
     def knows_process(self, selector: str) -> bool:
         """``<n>`` (a worker slot) or ``!<pid>`` names a live worker."""
 
+    def fleet_status(self) -> Pending:
+        """``show fleet``: the Redis link's state and each process's digest of its maps and ACLs."""
+
 
 @dataclass(slots=True)
 class Session:
@@ -325,6 +328,10 @@ def show_servers_state(sup: Supervisor, session: Session, args: list[str], paylo
     return sup.collect_stats().then(text)
 
 
+def show_fleet(sup: Supervisor, session: Session, args: list[str], payload: str | None) -> Reply:
+    return sup.fleet_status()
+
+
 def show_cli_level(sup: Supervisor, session: Session, args: list[str], payload: str | None) -> Reply:
     return f"{LEVEL_NAMES[session.level]}\n"
 
@@ -396,6 +403,8 @@ STATS_COMMANDS = CommandTable([
     Command(("show", "stat"), "show stat", "report counters for each proxy and server", USER, show_stat),
     Command(("show", "servers", "state"), "show servers state [<backend>]",
             "dump volatile server information (all or for a single backend)", USER, show_servers_state),
+    Command(("show", "fleet"), "show fleet", "report the fleet-sync link and each process's map digests", USER,
+            show_fleet),
 ])
 
 MASTER_COMMANDS = CommandTable([

@@ -1,0 +1,139 @@
+"""What the fleet keeps in Redis, and the Lua scripts that change it atomically.
+
+Keys share one hash tag (``lp:{FLEET}:``) so that each script touches one slot.
+
+- ``epoch``: a random word set by the first node; a Redis that lost its data
+  has none (or a new one), which tells every node to sync again.
+- ``seq``: the fleet's change counter; every change gets the next number and
+  nodes apply changes in that order, each exactly once.
+- ``events``: a stream of changes (``XADD ... MAXLEN ~``) that nodes tail.
+- ``list:<id>:meta`` (``v``: the list's version, ``next``: entry id counter),
+  ``list:<id>:entries`` (entry id -> JSON ``[key, value]``, in id order) and
+  ``list:<id>:index`` (key -> JSON ids): the current state of one list.
+- ``node:<node>``: the last change number a node sent, so a replayed change
+  is never applied twice.
+
+A change is applied to a list's state, its version and ``seq`` bumped and its
+event added in one script, so the state and the stream always agree.  The
+scripts apply the same operations as ``control.changes`` does in each process.
+"""
+
+from __future__ import annotations
+
+STREAM_MAXLEN = 10000
+NODE_SEQ_TTL = 7 * 86400
+
+
+class Keys:
+    def __init__(self, fleet: str) -> None:
+        self.prefix = f"lp:{{{fleet}}}:"
+        self.epoch = self.prefix + "epoch"
+        self.seq = self.prefix + "seq"
+        self.events = self.prefix + "events"
+
+    def list_keys(self, identity: str) -> list[str]:
+        base = f"{self.prefix}list:{identity}:"
+        return [base + "meta", base + "entries", base + "index"]
+
+    def node(self, node: str) -> str:
+        return f"{self.prefix}node:{node}"
+
+
+_OPS = """
+local meta, ents, idx = KEYS[1], KEYS[2], KEYS[3]
+
+local function ids_of(key)
+  local s = redis.call('HGET', idx, key)
+  if not s then return {} end
+  return cjson.decode(s)
+end
+
+local function put_ids(key, ids)
+  if #ids == 0 then redis.call('HDEL', idx, key) else redis.call('HSET', idx, key, cjson.encode(ids)) end
+end
+
+local function add(key, value)
+  local id = redis.call('HINCRBY', meta, 'next', 1)
+  redis.call('HSET', ents, id, cjson.encode({key, value}))
+  local ids = ids_of(key)
+  ids[#ids + 1] = id
+  put_ids(key, ids)
+end
+
+local function targets(key, nth)
+  local ids = ids_of(key)
+  if nth == nil then return ids end
+  if ids[nth + 1] then return {ids[nth + 1]} end
+  return {}
+end
+
+local function set(key, value, nth)
+  local found = targets(key, nth)
+  for _, id in ipairs(found) do redis.call('HSET', ents, id, cjson.encode({key, value})) end
+  return #found
+end
+
+local function del(key, nth)
+  local found = targets(key, nth)
+  for _, id in ipairs(found) do redis.call('HDEL', ents, id) end
+  if nth == nil then
+    put_ids(key, {})
+  elseif #found > 0 then
+    local ids = ids_of(key)
+    table.remove(ids, nth + 1)
+    put_ids(key, ids)
+  end
+  return #found
+end
+
+local function add_all(entries)
+  for _, e in ipairs(entries) do add(e[1], e[2]) end
+end
+"""
+
+SEED = _OPS + """
+-- KEYS: meta, entries, index, epoch   ARGV: epoch, kind, entries JSON
+if redis.call('GET', KEYS[4]) ~= ARGV[1] then return -1 end
+if redis.call('EXISTS', meta) == 1 then return 0 end
+redis.call('HSET', meta, 'v', 0, 'next', 0, 'kind', ARGV[2])
+add_all(cjson.decode(ARGV[3]))
+return 1
+"""
+
+PUBLISH = _OPS + """
+-- KEYS: meta, entries, index, epoch, seq, events, node
+-- ARGV: epoch, list id, change JSON, node, node seq, stream maxlen, node seq TTL
+if redis.call('GET', KEYS[4]) ~= ARGV[1] then return {'epoch'} end
+local sent = tonumber(ARGV[5])
+if tonumber(redis.call('GET', KEYS[7]) or '0') >= sent then return {'dup'} end
+redis.call('SET', KEYS[7], sent, 'EX', ARGV[7])
+if redis.call('EXISTS', meta) == 0 then return {'err', 'no such list in the fleet.'} end
+local c = cjson.decode(ARGV[3])
+local op, key, value, nth = c.op, c.key, c.value, c.nth
+if op == 'add' then
+  add_all(c.entries)
+elseif op == 'set' then
+  if set(key, value, nth) == 0 then return {'err', 'entry not found.'} end
+elseif op == 'del' then
+  if del(key, nth) == 0 then return {'err', 'Key not found.'} end
+elseif op == 'clear' then
+  redis.call('DEL', ents, idx)
+elseif op == 'replace' then
+  redis.call('DEL', ents, idx)
+  add_all(c.entries)
+elseif op == 'set-map' then
+  if set(key, value, nil) == 0 then add(key, value) end
+elseif op == 'add-acl' then
+  if #ids_of(key) == 0 then add(key, nil) end
+elseif op == 'del-map' or op == 'del-acl' then
+  del(key, nil)
+else
+  return {'err', 'unknown operation ' .. tostring(op)}
+end
+local v = redis.call('HINCRBY', meta, 'v', 1)
+local g = redis.call('INCR', KEYS[5])
+local n = redis.call('HLEN', ents)
+local id = redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[6], '*', 'g', g, 'list', ARGV[2], 'v', v, 'n', n,
+                      'node', ARGV[4], 'seq', sent, 'change', ARGV[3])
+return {'ok', g, v, id}
+"""
