@@ -206,15 +206,15 @@ class FleetSync:
         self.send({"t": "handshake", "hid": self.hid, "lists": lists, "replay": replay})
 
     def _published(self, message: dict[str, Any]) -> None:
+        status = message["status"]
+        if status != "dup":
+            (self.counters.sent if status == "ok" else self.counters.failed).add(1)
         item = self.queue.get(message["seq"])
-        if item is None:
+        if item is None:  # its event came back first
             return
-        if message["status"] in ("ok", "dup"):
+        if status in ("ok", "dup"):
             item.in_redis = True
-            if message["status"] == "ok":
-                self.counters.sent.add(1)
             return
-        self.counters.failed.add(1)
         del self.queue[item.seq]
         error = message.get("error", "refused")
         if item.applied:
