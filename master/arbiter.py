@@ -501,27 +501,44 @@ class Arbiter:
 
     def apply_everywhere(self, change: PatternChange, source: str) -> Pending:
         """Apply in the master, then in every live worker; resolves once all acknowledged or ACK_TIMEOUT."""
-        problems = ""
-        try:
-            result = self.store.apply(change)
-        except SampleError as exc:
-            if source != "cli":
-                self.logger.warning(f"{source}: {change.op} {change.target}: {exc}")
-            return Pending.resolved(f"{exc}\n")
-        except OSError as exc:
-            result = None
-            problems = f"Not written to file: {exc.strerror}.\n"
-        self.map_updates.add(1, {"kind": change.kind, "source": source})
-        pending = Pending()
+        return self.apply_many([(change, source)])[0]
+
+    def apply_many(self, batch: list[tuple[PatternChange, str]]) -> list[Pending]:
+        """Apply changes in order in the master, then send those that applied to every live worker in one
+        message; each Pending resolves to (result, problems) once all acknowledged, or to an error text."""
+        pendings: list[Pending] = []
+        sent: list[tuple[PatternChange, Any, str, Pending]] = []
+        for change, source in batch:
+            problems = ""
+            try:
+                result = self.store.apply(change)
+            except SampleError as exc:
+                if source != "cli":
+                    self.logger.warning(f"{source}: {change.op} {change.target}: {exc}")
+                pendings.append(Pending.resolved(f"{exc}\n"))
+                continue
+            except OSError as exc:
+                result = None
+                problems = f"Not written to file: {exc.strerror}.\n"
+            self.map_updates.add(1, {"kind": change.kind, "source": source})
+            pendings.append(Pending())
+            sent.append((change, result, problems, pendings[-1]))
+        if not sent:
+            return pendings
         workers = self.live_workers()
 
         def done(outcome: Outcome) -> None:
-            pending.resolve((result, problems + outcome.problems()))
+            for _, result, problems, pending in sent:
+                pending.resolve((result, problems + outcome.problems()))
 
         seq = self.fanout.start({h.pid: h.label for h in workers}, time.monotonic() + ACK_TIMEOUT, done)
+        if len(sent) == 1:
+            message = {"t": "change", "seq": seq, "change": sent[0][0].to_wire()}
+        else:
+            message = {"t": "changes", "seq": seq, "changes": [change.to_wire() for change, *_ in sent]}
         for handle in workers:
-            self._send(handle, {"t": "change", "seq": seq, "change": change.to_wire()})
-        return pending
+            self._send(handle, message)
+        return pendings
 
     # The fleet agent.
 
@@ -531,7 +548,7 @@ class Arbiter:
         if config is None:
             self.fleet = None
             return
-        self.fleet = FleetSync(config.url, config.name, self.store, self._send_agent, self.apply_everywhere,
+        self.fleet = FleetSync(config.url, config.name, self.store, self._send_agent, self.apply_many,
                                self.logger, Counters.define(self.metrics))
         self.next_agent_spawn = 0.0
 

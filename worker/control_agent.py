@@ -90,6 +90,8 @@ class ControlAgent:
         kind = message.get("t")
         if kind == "change":
             self.send(self.apply(message))
+        elif kind == "changes":
+            self.send(self.apply_all(message))
         elif kind == "stats":
             self.send({"t": "stats", "seq": message["seq"], "data": self.context.snapshot()})
         elif kind == "digest":
@@ -98,6 +100,18 @@ class ControlAgent:
             waiting = self.waiting.get(message["seq"])
             if waiting is not None:
                 waiting.set(message["data"])
+
+    def apply_all(self, message: wire.Message) -> wire.Message:
+        """A batch of changes from the fleet, in order: one answer, naming the ones that failed here."""
+        errors = []
+        for data in message["changes"]:
+            try:
+                changes.apply(self.library, PatternChange.from_wire(data))
+            except SampleError as exc:
+                errors.append(f"{data['op']} {data['target']}: {exc}")
+        if errors:
+            return {"t": "ack", "seq": message["seq"], "error": "; ".join(errors)}
+        return {"t": "ack", "seq": message["seq"], "result": None}
 
     def apply(self, message: wire.Message) -> wire.Message:
         try:

@@ -32,6 +32,7 @@ BLOCK_MS = 1000
 TAIL_BATCH = 1000
 SOCKET_TIMEOUT = 3.0
 CONNECT_TIMEOUT = 1.0
+PUBLISH_BATCH = 500
 
 
 class LinkLost(Exception):
@@ -144,7 +145,10 @@ class Agent:
             if kind == "handshake":
                 self._handshake(message)
             elif kind == "publish":
-                self.send(self._publish(message))
+                batch = [message]
+                while len(batch) < PUBLISH_BATCH and not self.work.empty() and self.work.peek().get("t") == "publish":
+                    batch.append(self.work.get())
+                self._publish_all(batch)
 
     # Requests.
 
@@ -159,28 +163,47 @@ class Agent:
                 raise LinkLost("the fleet's data changed in Redis")
             if done == 1:
                 seeded.append(item["id"])
+        replay = []
         for change in message["replay"]:
             if change["list"] in seeded:  # this node's content, changes included, became the fleet's
                 self.send({"t": "published", "seq": change["seq"], "status": "dup"})
             else:
-                self.send(self._publish(change))
+                replay.append(change)
+        for start in range(0, len(replay), PUBLISH_BATCH):
+            self._publish_all(replay[start:start + PUBLISH_BATCH])
         snapshot = self._snapshot([item["id"] for item in message["lists"]])
         self.send({"t": "snapshot", "hid": message["hid"], "seeded": seeded, **snapshot})
         self.tail_greenlet = _spawn(self._tail, snapshot["id"])
 
-    def _publish(self, message: dict[str, Any]) -> dict[str, Any]:
+    def _publish_all(self, batch: list[dict[str, Any]]) -> None:
+        """Run the publish script for each change, in order, in one round trip."""
+        if len(batch) == 1:
+            replies = [self.publish(*self._publish_args(batch[0]))]
+        else:
+            pipe = self.redis.pipeline(transaction=False)
+            for change in batch:
+                self.publish(*self._publish_args(change), client=pipe)
+            replies = pipe.execute()
+        for change, reply in zip(batch, replies, strict=True):
+            self.send(self._published(change, reply))
+
+    def _publish_args(self, message: dict[str, Any]) -> tuple[list[str], list[Any]]:
         keys = [*self.keys.list_keys(message["list"]), self.keys.epoch, self.keys.seq, self.keys.events,
                 self.keys.node(self.node)]
         args = [self.epoch, message["list"], json.dumps(message["change"]), self.node, message["seq"],
                 scripts.STREAM_MAXLEN, scripts.NODE_SEQ_TTL]
-        reply = [_text(part) for part in self.publish(keys, args)]
-        if reply[0] == "epoch":
+        return keys, args
+
+    def _published(self, message: dict[str, Any], reply: list[Any]) -> dict[str, Any]:
+        """The master's view of one script reply (a lost epoch ends the connection)."""
+        words = [_text(part) for part in reply]
+        if words[0] == "epoch":
             raise LinkLost("the fleet's data changed in Redis")
-        out: dict[str, Any] = {"t": "published", "seq": message["seq"], "status": reply[0]}
-        if reply[0] == "ok":
-            out.update(g=int(reply[1]), v=int(reply[2]), id=reply[3])
-        elif reply[0] == "err":
-            out["error"] = reply[1]
+        out: dict[str, Any] = {"t": "published", "seq": message["seq"], "status": words[0]}
+        if words[0] == "ok":
+            out.update(g=int(words[1]), v=int(words[2]), id=words[3])
+        elif words[0] == "err":
+            out["error"] = words[1]
         return out
 
     def _snapshot(self, identities: list[str]) -> dict[str, Any]:

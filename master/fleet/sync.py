@@ -13,7 +13,7 @@ While the link is down, a change is applied here at once and kept; on
 reconnection the handshake replays the kept changes (Redis drops any it
 already had, by this node's change number), then loads every list, which
 replaces what differs here.  A list Redis does not have yet takes this node's
-content.  No I/O here: ``send`` reaches the agent, ``apply`` spreads a change
+content.  No I/O here: ``send`` reaches the agent, ``apply_many`` spreads changes
 to the master's store and every worker.
 """
 
@@ -73,12 +73,13 @@ class Queued:
 
 class FleetSync:
     def __init__(self, url: str, fleet: str, store: MapStore, send: Callable[[dict[str, Any]], None],
-                 apply: Callable[[PatternChange, str], Pending], logger: Any, counters: Counters) -> None:
+                 apply_many: Callable[[list[tuple[PatternChange, str]]], list[Pending]], logger: Any,
+                 counters: Counters) -> None:
         self.url = url
         self.fleet = fleet
         self.store = store
         self.send = send
-        self.apply = apply
+        self.apply_many = apply_many
         self.logger = logger
         self.counters: Counters = counters
         self.node = f"{os.uname().nodename}-{os.getpid()}-{secrets.token_hex(3)}"
@@ -149,10 +150,9 @@ class FleetSync:
         elif op == "clear" and current:
             body = {"op": "clear"}
         elif op == "commit":
-            version = ref.curr_ver if change.version is None else change.version
-            if not 0 < ((version - ref.curr_ver) & _U32) <= ((ref.next_ver - ref.curr_ver) & _U32):
+            if not _can_commit(ref, change.version):
                 raise SampleError("Version number out of range.")
-            body = {"op": "replace", "entries": [[e.key, e.value] for e in ref.entries(version)]}
+            body = {"op": "replace", "entries": [[e.key, e.value] for e in ref.entries(change.version)]}
         else:
             return None
         body = {key: value for key, value in body.items() if value is not None}
@@ -160,7 +160,7 @@ class FleetSync:
 
     def _apply_here(self, item: Queued) -> Pending:
         item.applied = True
-        pending = self.apply(item.change, item.source)
+        pending = self._apply(item.change, item.source)
         if item.waiter is not None:
             pending.on_done(item.waiter.resolve)
         return pending
@@ -179,9 +179,7 @@ class FleetSync:
         elif kind == "snapshot":
             self._snapshot(message)
         elif kind == "events" and self.state == UP:
-            for event in message["events"]:
-                if not self._event(event):
-                    return
+            self._events(message["events"])
 
     def lost(self, error: str) -> None:
         """The link is down (or the agent died): serve with what we have, apply the changes in flight here."""
@@ -234,7 +232,7 @@ class FleetSync:
             pairs = [(key, value) for key, value in data["entries"]]
             if ref is None or changes.fingerprint(ref.entries()) == changes.fingerprint_pairs(pairs):
                 continue
-            last = self.apply(PatternChange(_kind(ref), _target(ref), "replace", entries=tuple(pairs)), "fleet")
+            last = self._apply(PatternChange(_kind(ref), _target(ref), "replace", entries=tuple(pairs)), "fleet")
             replaced += 1
             if len(ref.entries()) == len(pairs):
                 self.diverged.discard(identity)
@@ -252,39 +250,54 @@ class FleetSync:
                 else:
                     last.on_done(lambda _, waiter=waiter: waiter.resolve((None, "")))
 
-    def _event(self, event: dict[str, Any]) -> bool:
-        """Apply one change from the stream; False when a gap sent us to sync again."""
-        g = event["g"]
-        if g <= self.last_g:
-            return True
-        if g != self.last_g + 1:
-            self.logger.warning(f"fleet-sync: changes {self.last_g + 1}..{g - 1} are gone from the stream; "
-                                "loading the fleet's state again")
-            self.handshake()
-            return False
-        self.last_g, self.stream_id = g, event["id"]
-        own = event["node"] == self.node
-        item = self.queue.pop(event["seq"], None) if own else None
-        ref = self._ref(event["list"])
-        if ref is None or (item is not None and item.applied):
-            return True
-        fleet_change = _from_op(ref, event["change"])
-        if item is None:
-            self.counters.received.add(1)
-            pending = self.apply(fleet_change, "fleet")
+    def _events(self, events: list[dict[str, Any]]) -> None:
+        """Apply a batch from the stream in order, as one message to each worker; a gap or a list whose
+        size here differs from the fleet's loads the fleet's state again."""
+        batch: list[tuple[PatternChange, str]] = []
+        waiters: list[tuple[int, Pending]] = []
+        sizes: dict[str, tuple[PatternRef, int]] = {}
+        for event in events:
+            g = event["g"]
+            if g <= self.last_g:
+                continue
+            if g != self.last_g + 1:
+                self.logger.warning(f"fleet-sync: changes {self.last_g + 1}..{g - 1} are gone from the stream; "
+                                    "loading the fleet's state again")
+                break
+            self.last_g, self.stream_id = g, event["id"]
+            item = self.queue.pop(event["seq"], None) if event["node"] == self.node else None
+            ref = self._ref(event["list"])
+            if ref is None or (item is not None and item.applied):
+                continue
+            if item is None:
+                self.counters.received.add(1)
+                batch.append((_from_op(ref, event["change"]), "fleet"))
+            else:
+                change = item.change
+                if change.op == "commit" and not _can_commit(ref, change.version):
+                    change = _from_op(ref, event["change"])  # its version went away here: take the content
+                batch.append((change, item.source))
+                if item.waiter is not None:
+                    waiters.append((len(batch) - 1, item.waiter))
+            sizes[event["list"]] = (ref, event["n"])
         else:
-            pending = self.apply(item.change, item.source)
-            if pending.done and isinstance(pending.value, str):  # the commit's version went away here
-                pending = self.apply(fleet_change, item.source)
-            if item.waiter is not None:
-                pending.on_done(item.waiter.resolve)
-        if len(ref.entries()) != event["n"] and event["list"] not in self.diverged:
-            self.diverged.add(event["list"])
-            self.logger.warning(f"fleet-sync: {ref.name or ref.description} has {len(ref.entries())} entries here, "
-                                f"{event['n']} in the fleet; loading the fleet's state again")
+            event = None
+        pendings = self.apply_many(batch) if batch else []
+        for position, waiter in waiters:
+            pendings[position].on_done(waiter.resolve)
+        if event is not None:
             self.handshake()
-            return False
-        return True
+            return
+        for identity, (ref, size) in sizes.items():
+            if len(ref.entries()) != size and identity not in self.diverged:
+                self.diverged.add(identity)
+                self.logger.warning(f"fleet-sync: {ref.name or ref.description} has {len(ref.entries())} entries "
+                                    f"here, {size} in the fleet; loading the fleet's state again")
+                self.handshake()
+                return
+
+    def _apply(self, change: PatternChange, source: str) -> Pending:
+        return self.apply_many([(change, source)])[0]
 
     def _ref(self, identity: str) -> PatternRef | None:
         for ref in self.store.library.refs():
@@ -322,6 +335,12 @@ def _kind(ref: PatternRef) -> str:
 
 def _target(ref: PatternRef) -> str:
     return ref.name or f"#{ref.id}"
+
+
+def _can_commit(ref: PatternRef, version: int | None) -> bool:
+    """What PatternRef.commit accepts."""
+    version = ref.curr_ver if version is None else version
+    return 0 < ((version - ref.curr_ver) & _U32) <= ((ref.next_ver - ref.curr_ver) & _U32)
 
 
 def _from_op(ref: PatternRef, op: dict[str, Any]) -> PatternChange:

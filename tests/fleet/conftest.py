@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -111,10 +112,8 @@ if {{ path -f block.acl }}
         """SIGKILL the master and every child, as a crash would."""
         assert self.proc is not None
         for pid in [self.proc.pid, *self.proc.workers()]:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.proc.wait(5)
 
     def stop(self) -> None:

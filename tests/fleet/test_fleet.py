@@ -6,8 +6,8 @@ import subprocess
 import threading
 import time
 
-from tests.helpers import RedisServer, port_open, wait_until
 from tests.fleet.conftest import converged
+from tests.helpers import RedisServer, port_open, wait_until
 
 
 def restart_redis(server: RedisServer, directory: object) -> None:
