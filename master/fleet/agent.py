@@ -80,7 +80,7 @@ class Agent:
         self.connected = False
         self.epoch = ""
         self.tail_greenlet: Any = None
-        self.seed = self.redis.register_script(scripts.SEED)
+        self.init = self.redis.register_script(scripts.INIT)
         self.publish = self.redis.register_script(scripts.PUBLISH)
 
     # The master's side.
@@ -124,8 +124,6 @@ class Agent:
 
     def _connect(self) -> None:
         self.redis.ping()
-        self.redis.set(self.keys.epoch, secrets.token_hex(8), nx=True)
-        self.epoch = (self.redis.get(self.keys.epoch) or b"").decode()
         self.connected = True
         self.send({"t": "link", "state": "connected"})
 
@@ -153,16 +151,18 @@ class Agent:
     # Requests.
 
     def _handshake(self, message: dict[str, Any]) -> None:
-        """Seed the lists Redis lacks, replay what was changed while away, then load every list."""
+        """Start or join the epoch (seeding the lists Redis lacks), carry over what this node saw of a lost
+        epoch, replay what was changed here while away, then load every list."""
         self._stop_tail()
-        seeded = []
-        for item in message["lists"]:
-            keys = [*self.keys.list_keys(item["id"]), self.keys.epoch]
-            done = self.seed(keys, [self.epoch, item["kind"], json.dumps(item["entries"])])
-            if done == -1:
-                raise LinkLost("the fleet's data changed in Redis")
-            if done == 1:
-                seeded.append(item["id"])
+        lists = message["lists"]
+        keys = [self.keys.epoch, self.keys.base, *(key for item in lists for key in self.keys.list_keys(item["id"]))]
+        args = [secrets.token_hex(8), message["epoch"], message["last_g"],
+                *(arg for item in lists for arg in (item["kind"], json.dumps(item["entries"])))]
+        epoch, prev_epoch, carried, seeded_at = self.init(keys, args)
+        self.epoch = _text(epoch)
+        seeded = {lists[int(i)]["id"] for i in seeded_at}
+        if message["epoch"] and _text(prev_epoch) == message["epoch"]:
+            self._carry(message["history"], int(carried))
         replay = []
         for change in message["replay"]:
             if change["list"] in seeded:  # this node's content, changes included, became the fleet's
@@ -172,8 +172,20 @@ class Agent:
         for start in range(0, len(replay), PUBLISH_BATCH):
             self._publish_all(replay[start:start + PUBLISH_BATCH])
         snapshot = self._snapshot([item["id"] for item in message["lists"]])
-        self.send({"t": "snapshot", "hid": message["hid"], "seeded": seeded, **snapshot})
+        self.send({"t": "snapshot", "hid": message["hid"], "seeded": sorted(seeded), "epoch": self.epoch, **snapshot})
         self.tail_greenlet = _spawn(self._tail, snapshot["id"])
+
+    def _carry(self, history: list[list[Any]], carried: int) -> None:
+        """The lost epoch's changes after *carried* that this node applied: each enters the new epoch once
+        (whichever node carries it first), in their order."""
+        pending = [{"seq": 0, "list": identity, "change": change, "old": g}
+                   for g, identity, change in history if g > carried]
+        for start in range(0, len(pending), PUBLISH_BATCH):
+            pipe = self.redis.pipeline(transaction=False)
+            for change in pending[start:start + PUBLISH_BATCH]:
+                self.publish(*self._publish_args(change), client=pipe)
+            if any(_text(reply[0]) in ("gap", "epoch") for reply in pipe.execute()):
+                return
 
     def _publish_all(self, batch: list[dict[str, Any]]) -> None:
         """Run the publish script for each change, in order, in one round trip."""
@@ -189,9 +201,9 @@ class Agent:
 
     def _publish_args(self, message: dict[str, Any]) -> tuple[list[str], list[Any]]:
         keys = [*self.keys.list_keys(message["list"]), self.keys.epoch, self.keys.seq, self.keys.events,
-                self.keys.node(self.node)]
+                self.keys.node(self.node), self.keys.base]
         args = [self.epoch, message["list"], json.dumps(message["change"]), self.node, message["seq"],
-                scripts.STREAM_MAXLEN, scripts.NODE_SEQ_TTL]
+                scripts.STREAM_MAXLEN, scripts.NODE_SEQ_TTL, message.get("old", "")]
         return keys, args
 
     def _published(self, message: dict[str, Any], reply: list[Any]) -> dict[str, Any]:

@@ -12,6 +12,10 @@ Keys share one hash tag (``lp:{FLEET}:``) so that each script touches one slot.
   ``list:<id>:index`` (key -> JSON ids): the current state of one list.
 - ``node:<node>``: the last change number a node sent, so a replayed change
   is never applied twice.
+- ``base``: where this epoch started: the previous epoch and the counter of
+  the node whose lists seeded it (``prev_epoch``, ``prev_g``), and how far
+  nodes have since carried over the previous epoch's later changes
+  (``carried``), so that a Redis restarted empty loses nothing any node saw.
 
 A change is applied to a list's state, its version and ``seq`` bumped and its
 event added in one script, so the state and the stream always agree.  The
@@ -30,6 +34,7 @@ class Keys:
         self.epoch = self.prefix + "epoch"
         self.seq = self.prefix + "seq"
         self.events = self.prefix + "events"
+        self.base = self.prefix + "base"
 
     def list_keys(self, identity: str) -> list[str]:
         base = f"{self.prefix}list:{identity}:"
@@ -91,22 +96,46 @@ local function add_all(entries)
 end
 """
 
-SEED = _OPS + """
--- KEYS: meta, entries, index, epoch   ARGV: epoch, kind, entries JSON
-if redis.call('GET', KEYS[4]) ~= ARGV[1] then return -1 end
-if redis.call('EXISTS', meta) == 1 then return 0 end
-redis.call('HSET', meta, 'v', 0, 'next', 0, 'kind', ARGV[2])
-add_all(cjson.decode(ARGV[3]))
-return 1
+INIT = _OPS + """
+-- KEYS: epoch, base, then meta, entries, index of each list
+-- ARGV: new epoch, this node's previous epoch, its counter there, then kind and entries JSON of each list
+-- A new epoch (Redis lost the fleet's data, or never had it) takes every list from this node;
+-- else only the lists the fleet does not have yet.  Returns the epoch, the base and the seeded lists.
+local fresh = redis.call('SET', KEYS[1], ARGV[1], 'NX')
+if fresh then
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[2], 'prev_epoch', ARGV[2], 'prev_g', ARGV[3], 'carried', ARGV[3])
+end
+local seeded = {}
+for i = 0, (#KEYS - 2) / 3 - 1 do
+  meta, ents, idx = KEYS[3 + 3 * i], KEYS[4 + 3 * i], KEYS[5 + 3 * i]
+  if redis.call('EXISTS', meta) == 0 then
+    redis.call('HSET', meta, 'v', 0, 'next', 0, 'kind', ARGV[4 + 2 * i])
+    add_all(cjson.decode(ARGV[5 + 2 * i]))
+    seeded[#seeded + 1] = i
+  end
+end
+local base = redis.call('HMGET', KEYS[2], 'prev_epoch', 'carried')
+return {redis.call('GET', KEYS[1]), base[1] or '', base[2] or '0', seeded}
 """
 
 PUBLISH = _OPS + """
--- KEYS: meta, entries, index, epoch, seq, events, node
--- ARGV: epoch, list id, change JSON, node, node seq, stream maxlen, node seq TTL
+-- KEYS: meta, entries, index, epoch, seq, events, node, base
+-- ARGV: epoch, list id, change JSON, node, node seq, stream maxlen, node seq TTL, carried counter
+-- A change is this node's (node seq, never twice), or one of the previous epoch's that this node
+-- carries over (its counter there: each once, in order).
 if redis.call('GET', KEYS[4]) ~= ARGV[1] then return {'epoch'} end
 local sent = tonumber(ARGV[5])
-if tonumber(redis.call('GET', KEYS[7]) or '0') >= sent then return {'dup'} end
-redis.call('SET', KEYS[7], sent, 'EX', ARGV[7])
+if ARGV[8] ~= '' then
+  local carried = tonumber(redis.call('HGET', KEYS[8], 'carried') or '0')
+  local old = tonumber(ARGV[8])
+  if carried >= old then return {'dup'} end
+  if carried ~= old - 1 then return {'gap'} end
+  redis.call('HSET', KEYS[8], 'carried', old)
+else
+  if tonumber(redis.call('GET', KEYS[7]) or '0') >= sent then return {'dup'} end
+  redis.call('SET', KEYS[7], sent, 'EX', ARGV[7])
+end
 if redis.call('EXISTS', meta) == 0 then return {'err', 'no such list in the fleet.'} end
 local c = cjson.decode(ARGV[3])
 local op, key, value, nth = c.op, c.key, c.value, c.nth

@@ -13,7 +13,10 @@ While the link is down, a change is applied here at once and kept; on
 reconnection the handshake replays the kept changes (Redis drops any it
 already had, by this node's change number), then loads every list, which
 replaces what differs here.  A list Redis does not have yet takes this node's
-content.  No I/O here: ``send`` reaches the agent, ``apply_many`` spreads changes
+content.  If Redis lost the fleet's data (restarted without persistence),
+the first node back seeds every list, and each node carries over the
+changes it had applied since (the last ``HISTORY``), each once, so no change
+any node saw is lost.  No I/O here: ``send`` reaches the agent, ``apply_many`` spreads changes
 to the master's store and every worker.
 """
 
@@ -24,6 +27,7 @@ import os
 import secrets
 import time
 import urllib.parse
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +41,7 @@ from ..map_store import MapStore
 
 CONNECTING, DOWN, SYNCING, UP = "connecting", "down", "syncing", "up"
 _U32 = 0xFFFFFFFF
+HISTORY = 20000
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +97,8 @@ class FleetSync:
         self.last_g = 0
         self.stream_id = "0-0"
         self.queue: dict[int, Queued] = {}
+        self.epoch = ""  # Redis's word for the fleet data it holds; a new one means it lost the old
+        self.history: deque[tuple[int, str, dict[str, Any]]] = deque(maxlen=HISTORY)  # changes since the snapshot
         self.diverged: set[str] = set()
 
     @property
@@ -201,7 +208,8 @@ class FleetSync:
                   "entries": [[e.key, e.value] for e in ref.entries()]} for ref in self.store.library.refs()]
         replay = [{"seq": item.seq, "list": item.identity, "change": item.op}
                   for item in self.queue.values() if item.applied]
-        self.send({"t": "handshake", "hid": self.hid, "lists": lists, "replay": replay})
+        self.send({"t": "handshake", "hid": self.hid, "lists": lists, "replay": replay, "epoch": self.epoch,
+                   "last_g": self.last_g, "history": list(self.history)})
 
     def _published(self, message: dict[str, Any]) -> None:
         status = message["status"]
@@ -240,6 +248,8 @@ class FleetSync:
                            f"{message['g']} ({len(message['lists'])} lists, {replaced} replaced here, "
                            f"{len(message.get('seeded', []))} seeded from here)")
         self.last_g, self.stream_id, self.state, self.error = message["g"], message["id"], UP, ""
+        self.epoch = message["epoch"]
+        self.history.clear()
         self.since = time.time()
         for item in [item for item in self.queue.values() if item.in_redis]:
             del self.queue[item.seq]
@@ -265,6 +275,7 @@ class FleetSync:
                                     "loading the fleet's state again")
                 break
             self.last_g, self.stream_id = g, event["id"]
+            self.history.append((g, event["list"], event["change"]))
             item = self.queue.pop(event["seq"], None) if event["node"] == self.node else None
             ref = self._ref(event["list"])
             if ref is None or (item is not None and item.applied):

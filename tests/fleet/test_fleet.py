@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import threading
 import time
@@ -164,3 +166,36 @@ def test_map_persist_writes_the_fleet_state_on_each_node(redis_server, make_node
     assert a.cli("set map m.map /a persisted") == "\n"
     assert wait_until(lambda: (b.directory / "m.map").read_text() == "/a persisted\n/b two\n", 5)
     assert (a.directory / "m.map").read_text() == "/a persisted\n/b two\n"
+
+
+def agent_pid(node) -> int:
+    """The node's fleet agent, found by its process title."""
+    for pid in node.proc.workers():
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            if b"fleet" in handle.read():
+                return pid
+    raise AssertionError("no fleet agent")
+
+
+def test_redis_restarted_empty_keeps_what_a_lagging_seeder_missed(redis_server, make_node, tmp_path):
+    """A node that was behind seeds the new Redis; the node that saw more carries the rest over."""
+    a = make_node("a", redis_server.port).start()
+    b = make_node("b", redis_server.port).start()
+    assert wait_until(lambda: converged([a, b]), 10)
+    a_agent, b_agent = agent_pid(a), agent_pid(b)
+    os.kill(a_agent, signal.SIGSTOP)  # A stops following the stream
+    try:
+        assert b.cli("set map m.map /a fromB;add map m.map /c seen-by-b") == "\n\n"
+        assert set(b.every_worker("/a").values()) == {"fromB"}
+        os.kill(b_agent, signal.SIGSTOP)
+        redis_server.stop()
+        os.kill(a_agent, signal.SIGKILL)  # what it had read of B's changes dies with it; the master starts another
+        restart_redis(redis_server, tmp_path)
+        assert wait_until(lambda: a.fleet()["State"] == "up", 10)  # A seeded the new Redis with what it had
+        assert set(a.every_worker("/a").values()) == {"one"}
+    finally:
+        os.kill(b_agent, signal.SIGCONT)
+    assert wait_until(lambda: converged([a, b]), 15), (a.fleet(), b.fleet())
+    for node in (a, b):
+        assert set(node.every_worker("/a").values()) == {"fromB"}
+        assert set(node.every_worker("/c").values()) == {"seen-by-b"}
