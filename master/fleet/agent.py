@@ -155,9 +155,10 @@ class Agent:
         epoch, replay what was changed here while away, then load every list."""
         self._stop_tail()
         lists = message["lists"]
-        keys = [self.keys.epoch, self.keys.base, *(key for item in lists for key in self.keys.list_keys(item["id"]))]
-        args = [secrets.token_hex(8), message["epoch"], message["last_g"],
-                *(arg for item in lists for arg in (item["kind"], json.dumps(item["entries"])))]
+        keys = [self.keys.epoch, self.keys.base, self.keys.seq, self.keys.events,
+                *(key for item in lists for key in self.keys.list_keys(item["id"]))]
+        args = [secrets.token_hex(8), message["epoch"], message["last_g"], scripts.STREAM_MAXLEN,
+                *(arg for item in lists for arg in (item["id"], item["kind"], json.dumps(item["entries"])))]
         epoch, prev_epoch, carried, seeded_at = self.init(keys, args)
         self.epoch = _text(epoch)
         seeded = {lists[int(i)]["id"] for i in seeded_at}

@@ -97,26 +97,45 @@ end
 """
 
 INIT = _OPS + """
--- KEYS: epoch, base, then meta, entries, index of each list
--- ARGV: new epoch, this node's previous epoch, its counter there, then kind and entries JSON of each list
--- A new epoch (Redis lost the fleet's data, or never had it) takes every list from this node;
--- else only the lists the fleet does not have yet.  Returns the epoch, the base and the seeded lists.
+-- KEYS: epoch, base, seq, events, then meta, entries, index of each list
+-- ARGV: new epoch, this node's previous epoch, its counter there, stream maxlen,
+--       then id, kind and entries JSON of each list
+-- A new epoch (Redis lost the fleet's data, or never had it) takes every list from this node.
+-- An epoch seeded by a node that knew no earlier one (it had just started) is taken over by the
+-- first node that did: its lists replace the seeder's, as changes every node applies.
+-- Else only the lists the fleet does not have yet are seeded.  Returns the epoch, the base and
+-- the lists that now hold this node's content.
 local fresh = redis.call('SET', KEYS[1], ARGV[1], 'NX')
+local epoch = redis.call('GET', KEYS[1])
+local takeover = false
 if fresh then
   redis.call('DEL', KEYS[2])
   redis.call('HSET', KEYS[2], 'prev_epoch', ARGV[2], 'prev_g', ARGV[3], 'carried', ARGV[3])
+elseif ARGV[2] ~= '' and ARGV[2] ~= epoch and (redis.call('HGET', KEYS[2], 'prev_epoch') or '') == '' then
+  takeover = true
+  redis.call('HSET', KEYS[2], 'prev_epoch', ARGV[2], 'prev_g', ARGV[3], 'carried', ARGV[3])
 end
 local seeded = {}
-for i = 0, (#KEYS - 2) / 3 - 1 do
-  meta, ents, idx = KEYS[3 + 3 * i], KEYS[4 + 3 * i], KEYS[5 + 3 * i]
+for i = 0, (#KEYS - 4) / 3 - 1 do
+  meta, ents, idx = KEYS[5 + 3 * i], KEYS[6 + 3 * i], KEYS[7 + 3 * i]
+  local list, kind, entries = ARGV[5 + 3 * i], ARGV[6 + 3 * i], ARGV[7 + 3 * i]
   if redis.call('EXISTS', meta) == 0 then
-    redis.call('HSET', meta, 'v', 0, 'next', 0, 'kind', ARGV[4 + 2 * i])
-    add_all(cjson.decode(ARGV[5 + 2 * i]))
+    redis.call('HSET', meta, 'v', 0, 'next', 0, 'kind', kind)
+    add_all(cjson.decode(entries))
+    seeded[#seeded + 1] = i
+  elseif takeover then
+    redis.call('DEL', ents, idx)
+    add_all(cjson.decode(entries))
+    local v = redis.call('HINCRBY', meta, 'v', 1)
+    local g = redis.call('INCR', KEYS[3])
+    local change = cjson.encode({kind = kind, op = 'replace', entries = cjson.decode(entries)})
+    redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'g', g, 'list', list, 'v', v,
+               'n', redis.call('HLEN', ents), 'node', 'takeover', 'seq', 0, 'change', change)
     seeded[#seeded + 1] = i
   end
 end
 local base = redis.call('HMGET', KEYS[2], 'prev_epoch', 'carried')
-return {redis.call('GET', KEYS[1]), base[1] or '', base[2] or '0', seeded}
+return {epoch, base[1] or '', base[2] or '0', seeded}
 """
 
 PUBLISH = _OPS + """

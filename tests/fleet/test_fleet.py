@@ -199,3 +199,27 @@ def test_redis_restarted_empty_keeps_what_a_lagging_seeder_missed(redis_server, 
     for node in (a, b):
         assert set(node.every_worker("/a").values()) == {"fromB"}
         assert set(node.every_worker("/c").values()) == {"seen-by-b"}
+
+
+def test_a_node_with_history_takes_over_from_a_fresh_boot_after_redis_lost_its_data(redis_server, make_node,
+                                                                                    tmp_path):
+    a = make_node("a", redis_server.port).start()
+    b = make_node("b", redis_server.port).start()
+    assert wait_until(lambda: converged([a, b]), 10)
+    assert a.cli("set map m.map /a changed;add map m.map /c added") == "\n\n"
+    assert wait_until(lambda: converged([a, b]), 10)
+    b_agent = agent_pid(b)
+    os.kill(b_agent, signal.SIGSTOP)
+    try:
+        redis_server.stop()
+        a.kill()
+        restart_redis(redis_server, tmp_path)
+        a.start()  # boots from its files and seeds the empty Redis with them
+        assert wait_until(lambda: a.fleet()["State"] == "up", 10)
+        assert set(a.every_worker("/a").values()) == {"one"}
+    finally:
+        os.kill(b_agent, signal.SIGCONT)
+    assert wait_until(lambda: converged([a, b]), 15), (a.fleet(), b.fleet())
+    for node in (a, b):
+        assert set(node.every_worker("/a").values()) == {"changed"}
+        assert set(node.every_worker("/c").values()) == {"added"}
