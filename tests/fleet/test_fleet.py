@@ -223,3 +223,28 @@ def test_a_node_with_history_takes_over_from_a_fresh_boot_after_redis_lost_its_d
     for node in (a, b):
         assert set(node.every_worker("/a").values()) == {"changed"}
         assert set(node.every_worker("/c").values()) == {"added"}
+
+
+def test_a_reload_keeps_the_link_and_the_fleet_state(redis_server, make_node):
+    a = make_node("a", redis_server.port).start()
+    b = make_node("b", redis_server.port).start()
+    assert wait_until(lambda: converged([a, b]), 10)
+    assert b.cli("set map m.map /a before-reload") == "\n"
+    agent = agent_pid(a)
+    a.proc.signal(signal.SIGUSR2)
+    assert wait_until(lambda: "Loading success" in a.proc.stderr().split("Reloading")[-1], 15)
+    assert wait_until(lambda: converged([a, b]), 10)
+    assert agent_pid(a) == agent
+    assert set(a.every_worker("/a").values()) == {"before-reload"}
+    assert a.cli("set map m.map /a after-reload") == "\n"
+    assert wait_until(lambda: set(b.every_worker("/a").values()) == {"after-reload"}, 5)
+
+
+def test_fleet_sync_configuration_errors(write, luaproxy):
+    write("bad.cfg", """
+        global
+           fleet-sync http://127.0.0.1:6379
+        """)
+    proc = luaproxy("-c", "-f", "bad.cfg")
+    assert proc.wait(30) == 1
+    assert "bad.cfg:2" in proc.stderr() and "redis://" in proc.stderr()
