@@ -548,6 +548,7 @@ class Arbiter:
         if config is None:
             self.fleet = None
             return
+        fleet_agent.preload()
         self.fleet = FleetSync(config.url, config.name, self.store, self._send_agent, self.apply_many,
                                self.logger, Counters.define(self.metrics))
         self.next_agent_spawn = 0.0

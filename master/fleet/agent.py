@@ -39,16 +39,24 @@ class LinkLost(Exception):
     """Redis went away (or lost the fleet's data): sync again from the start."""
 
 
+def preload() -> None:
+    """In the master, once: import what the agent needs, so a new agent connects at once after its fork
+    (the modules are patched for gevent in the agent; redis-py looks its socket functions up at call time)."""
+    import gevent.monkey  # noqa: F401
+    import redis  # noqa: F401
+
+
 def run(sock: socket.socket, url: str, fleet: str, node: str) -> NoReturn:
     """Entry point in the forked child; never returns."""
     setproctitle("luaproxy: fleet")
     code = 0
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore")  # ssl was imported before the fork; redis-py looks it up late
             from gevent import monkey
 
-            monkey.patch_all(thread=False, os=False, subprocess=False, signal=False)
+            for patch in (monkey.patch_socket, monkey.patch_ssl, monkey.patch_select, monkey.patch_time):
+                patch()
         Agent(sock, url, fleet, node).run()
     except BaseException as exc:  # the master respawns the agent; say why it died
         print(f"fleet agent failed: {exc!r}", file=sys.stderr)
