@@ -28,7 +28,7 @@ class Node:
     """One luaproxy node: its directory, HTTP port, admin socket and process."""
 
     def __init__(self, directory: Path, redis_port: int, workers: int = 2, map_text: str = "/a one\n/b two\n",
-                 extra: str = "") -> None:
+                 extra: str = "", url: str = "") -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -42,7 +42,7 @@ class Node:
                nbproc {workers}
                lua-load set.lua
                stats socket {self.admin} level admin
-               fleet-sync redis://127.0.0.1:{redis_port} name test
+               fleet-sync {url or f"redis://127.0.0.1:{redis_port}"} name test
                {extra}
             defaults
                mode http

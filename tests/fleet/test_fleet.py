@@ -9,7 +9,7 @@ import threading
 import time
 
 from tests.fleet.conftest import converged
-from tests.helpers import RedisServer, port_open, wait_until
+from tests.helpers import RedisServer, free_port, make_certificate, port_open, wait_until
 
 
 def restart_redis(server: RedisServer, directory: object) -> None:
@@ -248,3 +248,27 @@ def test_fleet_sync_configuration_errors(write, luaproxy):
     proc = luaproxy("-c", "-f", "bad.cfg")
     assert proc.wait(30) == 1
     assert "bad.cfg:2" in proc.stderr() and "redis://" in proc.stderr()
+
+
+def test_rediss_with_a_password(make_node, tmp_path):
+    """TLS (rediss://, the CA given in the URL's query) and AUTH; show fleet hides the password."""
+    cert, key = make_certificate(tmp_path)
+    port = free_port()
+    server = subprocess.Popen(
+        ["redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1", "--tls-cert-file", str(cert),
+         "--tls-key-file", str(key), "--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no",
+         "--requirepass", "s3cret", "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_until(lambda: port_open(port), 10)
+        url = f"rediss://:s3cret@127.0.0.1:{port}/0?ssl_ca_certs={cert}&ssl_check_hostname=false"
+        a = make_node("a", port, url=url).start()
+        b = make_node("b", port, url=url).start()
+        assert wait_until(lambda: converged([a, b]), 10), a.fleet()
+        assert a.cli("set map m.map /a over-tls") == "\n"
+        assert wait_until(lambda: set(b.every_worker("/a").values()) == {"over-tls"}, 5)
+        assert a.fleet()["Redis"].startswith(f"rediss://:***@127.0.0.1:{port}/0")
+        assert "s3cret" not in a.cli("show fleet")
+    finally:
+        server.kill()
+        server.wait(5)
