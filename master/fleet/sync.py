@@ -42,6 +42,7 @@ from ..map_store import MapStore
 CONNECTING, DOWN, SYNCING, UP = "connecting", "down", "syncing", "up"
 _U32 = 0xFFFFFFFF
 HISTORY = 20000
+MAX_QUEUED = 50000
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,7 @@ class Counters:
     sent: Any
     received: Any
     failed: Any
+    in_sync: Any
 
     @classmethod
     def define(cls, metrics: Any) -> Counters:
@@ -59,7 +61,9 @@ class Counters:
                    metrics.define("luaproxy_fleet_updates_received_total", "counter",
                                   "Map and ACL changes other nodes made, applied here."),
                    metrics.define("luaproxy_fleet_updates_failed_total", "counter",
-                                  "Map and ACL changes the fleet refused."))
+                                  "Map and ACL changes the fleet refused."),
+                   metrics.define("luaproxy_fleet_in_sync", "gauge",
+                                  "1 while this node follows the fleet through Redis, else 0."))
 
 
 @dataclass(slots=True, eq=False)
@@ -100,6 +104,7 @@ class FleetSync:
         self.epoch = ""  # Redis's word for the fleet data it holds; a new one means it lost the old
         self.history: deque[tuple[int, str, dict[str, Any]]] = deque(maxlen=HISTORY)  # changes since the snapshot
         self.diverged: set[str] = set()
+        self.overflowed: set[str] = set()  # lists changed here past MAX_QUEUED while Redis was away
 
     @property
     def shown_url(self) -> str:
@@ -123,9 +128,13 @@ class FleetSync:
             return None
         self.seq += 1
         item = Queued(self.seq, change, prepared[0], prepared[1], source)
-        self.queue[item.seq] = item
         if self.state in (CONNECTING, DOWN):
+            if item.identity not in self.overflowed:
+                self.queue[item.seq] = item
+                if len(self.queue) >= MAX_QUEUED:
+                    self._collapse()
             return self._apply_here(item)
+        self.queue[item.seq] = item
         item.waiter = Pending()
         self.send({"t": "publish", "seq": item.seq, "list": item.identity, "change": item.op})
         return item.waiter
@@ -195,15 +204,32 @@ class FleetSync:
             self.since = time.time()
             self.logger.alert(f"fleet-sync: lost Redis at {self.shown_url} ({error}); "
                               "serving and taking changes locally until it is back")
-        self.state, self.error = DOWN, error
+        self._enter(DOWN)
+        self.error = error
         for item in list(self.queue.values()):
             if not item.applied:
                 self._apply_here(item)
 
+    def _collapse(self) -> None:
+        """Too many changes kept while Redis is away: keep none, send those lists whole on reconnection."""
+        for item in [item for item in self.queue.values() if item.applied]:
+            self.overflowed.add(item.identity)
+            del self.queue[item.seq]
+        self.logger.warning(f"fleet-sync: over {MAX_QUEUED} changes made while Redis is away; "
+                            f"{len(self.overflowed)} list(s) will be sent whole when it is back")
+
     def handshake(self) -> None:
         """Ask the agent to seed, replay and load every list (on connection, after a gap, after a reload)."""
-        self.state = SYNCING
+        self._enter(SYNCING)
         self.hid += 1
+        for ref in self.store.library.refs():
+            if changes.identity(ref) in self.overflowed:
+                self.seq += 1
+                entries = tuple((e.key, e.value) for e in ref.entries())
+                change = PatternChange(_kind(ref), _target(ref), "replace", entries=entries)
+                op = {"kind": change.kind, "op": "replace", "entries": [list(e) for e in entries]}
+                self.queue[self.seq] = Queued(self.seq, change, changes.identity(ref), op, "cli", applied=True)
+        self.overflowed.clear()
         lists = [{"id": changes.identity(ref), "kind": "map" if ref.is_map else "acl",
                   "entries": [[e.key, e.value] for e in ref.entries()]} for ref in self.store.library.refs()]
         replay = [{"seq": item.seq, "list": item.identity, "change": item.op}
@@ -247,7 +273,8 @@ class FleetSync:
         self.logger.notice(f"fleet-sync: in sync with fleet '{self.fleet}' at {self.shown_url}, change "
                            f"{message['g']} ({len(message['lists'])} lists, {replaced} replaced here, "
                            f"{len(message.get('seeded', []))} seeded from here)")
-        self.last_g, self.stream_id, self.state, self.error = message["g"], message["id"], UP, ""
+        self.last_g, self.stream_id, self.error = message["g"], message["id"], ""
+        self._enter(UP)
         self.epoch = message["epoch"]
         self.history.clear()
         self.since = time.time()
@@ -306,6 +333,10 @@ class FleetSync:
                                     f"here, {size} in the fleet; loading the fleet's state again")
                 self.handshake()
                 return
+
+    def _enter(self, state: str) -> None:
+        self.state = state
+        self.counters.in_sync.set(1 if state == UP else 0)
 
     def _apply(self, change: PatternChange, source: str) -> Pending:
         return self.apply_many([(change, source)])[0]

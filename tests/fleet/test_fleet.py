@@ -62,6 +62,7 @@ def test_a_change_on_one_node_reaches_every_worker_of_the_others(redis_server, m
     metrics = a.get("/metrics")
     assert "luaproxy_fleet_updates_sent_total" in metrics
     assert "luaproxy_fleet_updates_received_total" in metrics
+    assert "luaproxy_fleet_in_sync 1.0" in metrics
 
 
 def test_a_node_started_later_loads_the_fleet_state(redis_server, make_node):
