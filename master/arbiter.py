@@ -476,12 +476,8 @@ class Arbiter:
         that all end in the master's order)."""
         if origin.generation != self.number:
             return
-        if self.fleet is not None:
-            pending = self.fleet.submit(change, "lua")
-            if pending is not None:
-                if pending.done and isinstance(pending.value, str):
-                    self.logger.warning(f"{origin.label}: {change.op} {change.target}: {pending.value.strip()}")
-                return
+        if self.fleet is not None and self.fleet.submit(change, "lua") is not None:
+            return
         try:
             self.store.apply(change)
         except SampleError as exc:

@@ -123,6 +123,8 @@ class FleetSync:
         try:
             prepared = self._prepare(change)
         except SampleError as exc:
+            if source != "cli":  # nobody waits for a Lua change's answer: say it here
+                self.logger.warning(f"{source}: {change.op} {change.target}: {exc}")
             return Pending.resolved(f"{exc}\n")
         if prepared is None:
             return None
