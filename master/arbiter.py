@@ -32,10 +32,13 @@ from luaproxy.worker.tls import runtime as tls_runtime
 
 from . import reload, systemd
 from .config.errors import ConfigErrors
+from .control import changes
 from .control import runtime as runtime_changes
 from .control.changes import PatternChange
 from .control.fanout import Fanout, Outcome
 from .control.link import Link
+from .fleet import agent as fleet_agent
+from .fleet.sync import Counters, FleetSync, status_text
 from .management import formats
 from .management.addresses import SocketSpec
 from .management.commands import MASTER_COMMANDS, with_lua_commands
@@ -102,6 +105,10 @@ class Arbiter:
         self.fanout = Fanout()
         self.cert_transaction: tuple[str, Certificate] | None = None
         """``set ssl cert``'s pending certificate (one at a time, as in HAProxy)."""
+        self.fleet: FleetSync | None = None
+        self.agent: WorkerHandle | None = None  # the fleet agent, the only process that talks to Redis
+        self.next_agent_spawn = 0.0
+        self.make_fleet()
         self.selector = selectors.DefaultSelector()
         self.pipe_r, self.pipe_w = os.pipe()
         os.set_blocking(self.pipe_r, False)
@@ -234,9 +241,17 @@ class Arbiter:
             self.stats_server.listen(generation.stats_sockets)
         except OSError as exc:
             self.logger.alert(f"Reload: cannot bind a management socket ({exc.strerror}); keeping the others")
+        previous = self.generation.settings.fleet_sync
         self.generation, self.listening, self.store, self.runtime = generation, listening, store, runtime
         self.stats_server.table = self.master_server.routed = with_lua_commands(RUNTIME_STATS_COMMANDS,
                                                                                 generation.engine)
+        if generation.settings.fleet_sync != previous:
+            self.stop_agent()
+            self.make_fleet()
+        elif self.fleet is not None:
+            self.fleet.store = store
+            if self.fleet.state in ("syncing", "up"):
+                self.fleet.handshake()
         self.make_spec = self.spec_factory(generation, listening)
         self.retired_sockets += unused
         self.number += 1
@@ -363,6 +378,8 @@ class Arbiter:
                 sock.close()
         for sock in self.retired_sockets:
             sock.close()
+        if self.agent is not None:
+            self.agent.link.sock.close()
         self.selector.close()
 
     def reap_workers(self) -> None:
@@ -375,6 +392,8 @@ class Arbiter:
                 return
             handle = self.workers.pop(pid, None)
             if handle is None:
+                if self.agent is not None and pid == self.agent.pid:
+                    self.agent_exited(status)
                 continue
             self._forget(handle)
             if handle.retiring or handle.generation < self.number:
@@ -413,6 +432,8 @@ class Arbiter:
     def manage_workers(self) -> None:
         running = {h.index for h in self.workers.values() if h.generation == self.number}
         now = time.monotonic()
+        if self.fleet is not None and self.agent is None and self.next_agent_spawn <= now:
+            self.spawn_agent()
         for index in range(1, self.nbproc + 1):
             if index not in running and self.next_spawn.get(index, 0.0) <= now:
                 self.spawn_worker(index)
@@ -427,6 +448,9 @@ class Arbiter:
         self.notify("STOPPING=1", "STATUS=Stopping.")
         self.logger.warning("Exiting Master process...")
         self.close_servers()
+        agent, self.fleet = self.agent, None
+        if agent is not None:
+            self._kill(agent.pid, signal.SIGTERM)
         for pid in list(self.workers):
             self._kill(pid, sig)
         deadline = None if timeout is None and sig == signal.SIGUSR1 else time.monotonic() + (timeout or STOP_TIMEOUT)
@@ -442,6 +466,9 @@ class Arbiter:
             self._kill(pid, signal.SIGKILL)
         while self.workers:
             self.reap_quietly(block=True)
+        if agent is not None:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(agent.pid, 0)
         self.logger.warning(f"All workers exited. Exiting... ({exit_code})")
         return exit_code
 
@@ -527,6 +554,8 @@ class Arbiter:
         that all end in the master's order)."""
         if origin.generation != self.number:
             return
+        if self.fleet is not None and self.fleet.submit(change, "lua") is not None:
+            return
         try:
             self.store.apply(change)
         except SampleError as exc:
@@ -577,25 +606,162 @@ class Arbiter:
 
 
     def spread(self, change: PatternChange) -> Pending:
+        """A management command's change: through the fleet when there is one, else here and now."""
+        if self.fleet is not None:
+            pending = self.fleet.submit(change, "cli")
+            if pending is not None:
+                return pending
+        return self.apply_everywhere(change, "cli")
+
+    def apply_everywhere(self, change: PatternChange, source: str) -> Pending:
         """Apply in the master, then in every live worker; resolves once all acknowledged or ACK_TIMEOUT."""
-        problems = ""
-        try:
-            result = self.store.apply(change)
-        except SampleError as exc:
-            return Pending.resolved(f"{exc}\n")
-        except OSError as exc:
-            result = None
-            problems = f"Not written to file: {exc.strerror}.\n"
-        self.map_updates.add(1, {"kind": change.kind, "source": "cli"})
-        pending = Pending()
+        return self.apply_many([(change, source)])[0]
+
+    def apply_many(self, batch: list[tuple[PatternChange, str]]) -> list[Pending]:
+        """Apply changes in order in the master, then send those that applied to every live worker in one
+        message; each Pending resolves to (result, problems) once all acknowledged, or to an error text."""
+        pendings: list[Pending] = []
+        sent: list[tuple[PatternChange, Any, str, Pending]] = []
+        for change, source in batch:
+            problems = ""
+            try:
+                result = self.store.apply(change)
+            except SampleError as exc:
+                if source != "cli":
+                    self.logger.warning(f"{source}: {change.op} {change.target}: {exc}")
+                pendings.append(Pending.resolved(f"{exc}\n"))
+                continue
+            except OSError as exc:
+                result = None
+                problems = f"Not written to file: {exc.strerror}.\n"
+            self.map_updates.add(1, {"kind": change.kind, "source": source})
+            pendings.append(Pending())
+            sent.append((change, result, problems, pendings[-1]))
+        if not sent:
+            return pendings
         workers = self.live_workers()
 
         def done(outcome: Outcome) -> None:
-            pending.resolve((result, problems + outcome.problems()))
+            for _, result, problems, pending in sent:
+                pending.resolve((result, problems + outcome.problems()))
 
         seq = self.fanout.start({h.pid: h.label for h in workers}, time.monotonic() + ACK_TIMEOUT, done)
+        if len(sent) == 1:
+            message = {"t": "change", "seq": seq, "change": sent[0][0].to_wire()}
+        else:
+            message = {"t": "changes", "seq": seq, "changes": [change.to_wire() for change, *_ in sent]}
         for handle in workers:
-            self._send(handle, {"t": "change", "seq": seq, "change": change.to_wire()})
+            self._send(handle, message)
+        return pendings
+
+    # The fleet agent.
+
+    def make_fleet(self) -> None:
+        """The fleet link of the current configuration (none without ``fleet-sync``)."""
+        config = self.generation.settings.fleet_sync
+        if config is None:
+            self.fleet = None
+            return
+        fleet_agent.preload()
+        self.fleet = FleetSync(config.url, config.name, self.store, self._send_agent, self.apply_many,
+                               self.logger, Counters.define(self.metrics))
+        self.next_agent_spawn = 0.0
+
+    def spawn_agent(self) -> None:
+        assert self.fleet is not None
+        master_end, agent_end = socket.socketpair()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid:
+            agent_end.close()
+            self.agent = WorkerHandle(pid, 0, self.number, time.monotonic(), Link(master_end), time.time())
+            self.selector.register(master_end, selectors.EVENT_READ, self._on_agent_link)
+            return
+        for sig in self.SIGNALS:
+            signal.signal(sig, signal.SIG_DFL)
+        master_end.close()
+        self._close_master_files()
+        for item in self.listening:
+            item.close()
+        fleet_agent.run(agent_end, self.fleet.url, self.fleet.fleet, self.fleet.node)
+
+    def stop_agent(self) -> None:
+        """A reload changed or removed ``fleet-sync``: end the agent (reaped by the loop)."""
+        agent, self.agent = self.agent, None
+        if agent is not None:
+            self._drop_agent_link(agent)
+            self._kill(agent.pid, signal.SIGTERM)
+
+    def agent_exited(self, status: int) -> None:
+        agent, self.agent = self.agent, None
+        assert agent is not None
+        self._drop_agent_link(agent)
+        code = os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+        self.logger.alert(f"fleet agent (pid {agent.pid}) exited ({'signal' if os.WIFSIGNALED(status) else 'status'} "
+                          f"{code}); starting it again")
+        quick = time.monotonic() - agent.started < QUICK_EXIT_SECONDS
+        self.next_agent_spawn = time.monotonic() + (1.0 if quick else 0.0)
+        if self.fleet is not None:
+            self.fleet.lost("the fleet agent exited")
+
+    def _drop_agent_link(self, agent: WorkerHandle) -> None:
+        if not agent.link.closed:
+            while (messages := agent.link.receive()) is not None and messages and self.fleet is not None:
+                for message in messages:
+                    self.fleet.on_agent(message)
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(agent.link.sock)
+            agent.link.close()
+
+    def _on_agent_link(self, mask: int) -> None:
+        agent = self.agent
+        if agent is None:
+            return
+        if mask & selectors.EVENT_WRITE:
+            agent.link.flush()
+        if mask & selectors.EVENT_READ:
+            messages = agent.link.receive()
+            if messages is None:
+                with contextlib.suppress(KeyError, ValueError):
+                    self.selector.unregister(agent.link.sock)
+                return
+            for message in messages:
+                if self.fleet is not None:
+                    self.fleet.on_agent(message)
+        self._watch_agent()
+
+    def _send_agent(self, message: dict[str, Any]) -> None:
+        if self.agent is not None:
+            self.agent.link.send(message)
+            self._watch_agent()
+
+    def _watch_agent(self) -> None:
+        agent = self.agent
+        if agent is None or agent.link.closed:
+            return
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if agent.link.outbox else 0)
+        if events != agent.events:
+            self.selector.modify(agent.link.sock, events, self._on_agent_link)
+            agent.events = events
+
+    def fleet_status(self) -> Pending:
+        """``show fleet``: the link's state and every process's digest of its lists."""
+        if self.fleet is None:
+            return Pending.resolved("Fleet sync is off (see the global 'fleet-sync' keyword).\n")
+        fleet = self.fleet
+        pending = Pending()
+        workers = self.live_workers()
+        master_digest = changes.digest(self.store.library)
+
+        def done(outcome: Outcome) -> None:
+            digests = {"master": master_digest, **{label: outcome.replies[label] for label in
+                                                   sorted(outcome.replies, key=_worker_order)}}
+            pending.resolve(status_text(fleet.facts(), digests, outcome.problems()))
+
+        seq = self.fanout.start({h.pid: h.label for h in workers}, time.monotonic() + STATS_TIMEOUT, done)
+        for handle in workers:
+            self._send(handle, {"t": "digest", "seq": seq})
         return pending
 
     def certificates(self) -> dict[str, Certificate]:
@@ -689,6 +855,11 @@ def _exit_text(status: int) -> str:
         sig = os.WTERMSIG(status)
         return f"{128 + sig} ({signal.strsignal(sig) or sig})"
     return f"{os.WEXITSTATUS(status)} (Exit)"
+
+
+def _worker_order(label: str) -> int:
+    """'worker 2 (pid 123)' sorts by slot."""
+    return int(label.split()[1])
 
 
 _ALGORITHMS = {"RoundRobin": "roundrobin", "StaticRoundRobin": "static-rr", "LeastConn": "leastconn",

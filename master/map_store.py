@@ -13,14 +13,14 @@ rename), so it survives a restart too.
 
 from __future__ import annotations
 
-import hashlib
 import os
-from collections.abc import Iterable
 
-from luaproxy.worker.samples import Entry, PatternLibrary, PatternRef, SampleError
+from luaproxy.worker.samples import PatternLibrary, PatternRef, SampleError
 
 from .control import changes
 from .control.changes import PatternChange
+from .control.changes import fingerprint as _fingerprint
+from .control.changes import identity as _identity
 
 _U32 = 0xFFFFFFFF
 MAX_CARRIED_VERSIONS = 1024
@@ -69,18 +69,6 @@ class MapStore:
     def path(self, name: str) -> str:
         base = self.library.base_dir
         return name if os.path.isabs(name) or not base else os.path.join(base, name)
-
-
-def _identity(ref: PatternRef) -> str:
-    """File lists are known by file name; inline ACL patterns by their 'acl ... file ... line' text."""
-    return f"file:{ref.name}" if ref.name else f"inline:{ref.description}"
-
-
-def _fingerprint(entries: Iterable[Entry]) -> str:
-    digest = hashlib.sha256()
-    for entry in entries:
-        digest.update(f"{entry.key}\0{entry.value}\n".encode("utf-8", "surrogateescape"))
-    return digest.hexdigest()
 
 
 def _copy_state(old: PatternRef, new: PatternRef) -> bool:

@@ -116,6 +116,10 @@ class ControlAgent:
         elif kind == "shutdown-session":
             found = self.context.sessions.shutdown(message["id"])
             self.send({"t": "ack", "seq": message["seq"], "result": found})
+        elif kind == "changes":
+            self.send(self.apply_all(message))
+        elif kind == "digest":
+            self.send({"t": "ack", "seq": message["seq"], "result": changes.digest(self.library)})
         elif kind == "stats-all":
             waiting = self.waiting.get(message["seq"])
             if waiting is not None:
@@ -128,6 +132,18 @@ class ControlAgent:
                                 tls_runtime.parse_update(message["name"], message["pem"]))
         except (CertError, TlsError) as exc:
             return {"t": "ack", "seq": message["seq"], "error": str(exc)}
+        return {"t": "ack", "seq": message["seq"], "result": None}
+
+    def apply_all(self, message: wire.Message) -> wire.Message:
+        """A batch of changes from the fleet, in order: one answer, naming the ones that failed here."""
+        errors = []
+        for data in message["changes"]:
+            try:
+                changes.apply(self.library, PatternChange.from_wire(data))
+            except SampleError as exc:
+                errors.append(f"{data['op']} {data['target']}: {exc}")
+        if errors:
+            return {"t": "ack", "seq": message["seq"], "error": "; ".join(errors)}
         return {"t": "ack", "seq": message["seq"], "result": None}
 
     def apply(self, message: wire.Message) -> wire.Message:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import socket
+import urllib.parse
 from dataclasses import dataclass
 
 from luaproxy.worker.log import FACILITIES, Logger, LogServer, parse_log_server
 
 from .keywords import GLOBAL, expect_args, to_int
 from .lexer import Line
-from .model import GlobalSettings, LogTarget, LuaLoad
+from .model import FleetSync, GlobalSettings, LogTarget, LuaLoad
 from .units import parse_size, parse_time
 
 G = ("global",)
@@ -179,6 +180,35 @@ def _map_persist(g: GlobalSettings, line: Line) -> None:
     if value not in ("on", "off"):
         raise line.error(f"'map-persist' expects 'on' or 'off', got '{value}'.")
     g.map_persist = value == "on"
+
+
+@GLOBAL.register("fleet-sync", G, "fleet-sync <redis://|rediss://URL> [name <fleet>]: share maps and ACLs.")
+def _fleet_sync(g: GlobalSettings, line: Line) -> None:
+    args = expect_args(line, 1, 3, "a redis:// or rediss:// URL, then optionally 'name <fleet>'")
+    if len(args) == 2 or (len(args) == 3 and args[1] != "name"):
+        raise line.error("'fleet-sync' expects 'name <fleet>' after the URL.",
+                         "Example: fleet-sync redis://10.0.0.5:6379/0 name edge")
+    problem = fleet_url_problem(args[0])
+    if problem:
+        raise line.error(f"'fleet-sync': {problem}.", "Use redis://[user:password@]host:port[/db] or rediss://...")
+    g.fleet_sync = FleetSync(args[0], args[2] if len(args) == 3 else "luaproxy")
+
+
+def fleet_url_problem(url: str) -> str:
+    """Why *url* is not a usable Redis URL, or '' when it is."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("redis", "rediss"):
+        return f"'{url}' is not a redis:// or rediss:// URL"
+    try:
+        parsed.port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        return f"bad port in '{url}'"
+    if not parsed.hostname:
+        return f"'{url}' needs a host"
+    database = parsed.path.strip("/")
+    if database and not database.isdigit():
+        return f"the database in '{url}' must be a number"
+    return ""
 
 
 @GLOBAL.register("stats", G, "stats socket/timeout: the management socket.")

@@ -32,6 +32,14 @@ class LogTarget:
     fmt: str = "raw"
 
 
+@dataclass(frozen=True, slots=True)
+class FleetSync:
+    """``fleet-sync URL [name FLEET]``: the Redis server a fleet of nodes shares its maps and ACLs through."""
+
+    url: str
+    name: str = "luaproxy"
+
+
 @dataclass(slots=True)
 class GlobalSettings:
     lua_loads: list[LuaLoad] = field(default_factory=list)
@@ -49,6 +57,7 @@ class GlobalSettings:
     stats_timeout: float = 10.0
     watchdog: float = 5.0  # seconds without a heartbeat before the master kills a worker (0: never)
     map_persist: bool = False
+    fleet_sync: FleetSync | None = None
     log_tag: str = "haproxy"
     log_send_hostname: str = ""
     ssl: dict[str, str] = field(default_factory=dict)

@@ -10,6 +10,8 @@ and its rank among the current entries with that key.  No I/O here.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +25,7 @@ LUA_OPS = ("set-map", "del-map", "add-acl", "del-acl")
 class PatternChange:
     kind: str  # "map" or "acl": which list of names the target is looked up in
     target: str  # a file name or "#<id>"
-    op: str  # add, set, del, clear, prepare, commit, or one of LUA_OPS
+    op: str  # add, set, del, clear, prepare, commit, replace (from the fleet), or one of LUA_OPS
     key: str = ""
     value: str | None = None
     version: int | None = None
@@ -70,7 +72,8 @@ def locate(ref: PatternRef, key_or_ref: str) -> tuple[str, int | None] | None:
 def apply(library: PatternLibrary, change: PatternChange) -> int | None:
     """Apply *change* to *library*; raise SampleError (changing nothing) when it cannot apply.
 
-    Returns the new version number for ``prepare``.
+    Returns the new version number for ``prepare``, and for ``replace`` how many entries this
+    process refused (the others are kept, so a node serves what it can of the fleet's list).
     """
     ref = library.find(change.target, change.kind)
     op = change.op
@@ -88,6 +91,8 @@ def apply(library: PatternLibrary, change: PatternChange) -> int | None:
         return ref.prepare()
     elif op == "commit":
         ref.commit(change.version if change.version is not None else ref.curr_ver)
+    elif op == "replace":
+        return _replace(library, ref, change)
     else:
         raise SampleError(f"unknown pattern operation '{op}'")
     return None
@@ -139,3 +144,41 @@ def _selector(ref: PatternRef, change: PatternChange, missing: str) -> str:
     if change.nth >= len(same):
         raise SampleError(missing)
     return f"#{same[change.nth].ref_id:x}"
+
+
+def _replace(library: PatternLibrary, ref: PatternRef, change: PatternChange) -> int:
+    """The fleet's state of a list: its current entries become *change.entries*."""
+    ref.clear()
+    refused = 0
+    for key, value in change.entries:
+        try:
+            if ref.is_acl and not ref.is_map:
+                library.add_acl_entry(ref, key)
+            else:
+                ref.add(key, value)
+        except SampleError:
+            refused += 1
+    return refused
+
+
+def identity(ref: PatternRef) -> str:
+    """File lists are known by file name; inline ACL patterns by their 'acl ... file ... line' text."""
+    return f"file:{ref.name}" if ref.name else f"inline:{ref.description}"
+
+
+def fingerprint(entries: Iterable[Entry]) -> str:
+    return fingerprint_pairs((entry.key, entry.value) for entry in entries)
+
+
+def fingerprint_pairs(pairs: Iterable[tuple[str, str | None]]) -> str:
+    """A hash of (key, value) pairs in order: equal lists, equal hashes."""
+    digest = hashlib.sha256()
+    for key, value in pairs:
+        digest.update(f"{key}\0{value}\n".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
+def digest(library: PatternLibrary) -> dict[str, str]:
+    """Each list's current entries as 'count:hash', to compare processes and nodes."""
+    return {identity(ref): f"{len(entries)}:{fingerprint(entries)[:16]}"
+            for ref in library.refs() for entries in [ref.entries()]}

@@ -65,6 +65,8 @@ class Supervisor(Protocol):
 
     def ask_workers(self, message: dict[str, Any]) -> Pending:
         """Resolves to the Outcome of *message* sent to every live worker."""
+    def fleet_status(self) -> Pending:
+        """``show fleet``: the Redis link's state and each process's digest of its maps and ACLs."""
 
 
 @dataclass(slots=True)
@@ -346,6 +348,10 @@ def _table_command(run: Callable[[dict[str, Any], list[str]], str]) -> Handler:
     return handler
 
 
+def show_fleet(sup: Supervisor, session: Session, args: list[str], payload: str | None) -> Reply:
+    return sup.fleet_status()
+
+
 def show_cli_level(sup: Supervisor, session: Session, args: list[str], payload: str | None) -> Reply:
     return f"{LEVEL_NAMES[session.level]}\n"
 
@@ -425,6 +431,10 @@ STATS_COMMANDS = CommandTable([
             ADMIN, _table_command(tables.clear_table)),
     Command(("set", "table"), "set table <table> key <k> [data.* <v>]*", "update or create a table entry's data",
             ADMIN, _table_command(tables.set_table)),
+
+
+    Command(("show", "fleet"), "show fleet", "report the fleet-sync link and each process's map digests", USER,
+            show_fleet),
 ])
 
 MASTER_COMMANDS = CommandTable([

@@ -125,6 +125,10 @@ class PatternRef:
             except PatternError as err:
                 raise SampleError(f"{err}.") from None
 
+    def check(self, key: str, value: str | None = None) -> None:
+        """Raise SampleError if ``add`` or ``set`` would refuse this key or value (changes nothing)."""
+        self._check(key, value)
+
     def add(self, key: str, value: str | None = None, version: int | None = None) -> Entry:
         """``add map``/``add acl``: append an entry (to the current version by default)."""
         gen = self.curr_ver if version is None else version
@@ -331,11 +335,16 @@ class PatternLibrary:
 
     def add_acl_entry(self, ref: PatternRef, pattern: str, version: int | None = None) -> Entry:
         """``add acl``: refused on a list that also serves a map (it needs values)."""
+        self.check_acl_entry(ref, pattern)
+        return ref.add(pattern, None, version)
+
+    def check_acl_entry(self, ref: PatternRef, pattern: str) -> None:
+        """Raise SampleError if ``add_acl_entry`` would refuse *pattern* (changes nothing)."""
         if ref.is_map:
             raise SampleError(
                 "This ACL is shared with a map containing samples. You must use the command 'add map' to add values."
             )
-        return ref.add(pattern, None, version)
+        ref.check(pattern)
 
 
 def _user(kind: str, origin: Origin | None) -> str | None:
