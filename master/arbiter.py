@@ -732,8 +732,9 @@ class Arbiter:
         self._watch_agent()
 
     def _send_agent(self, message: dict[str, Any]) -> None:
+        """Changes made in one turn of the loop reach the agent in one write."""
         if self.agent is not None:
-            self.agent.link.send(message)
+            self.agent.link.send(message, now=False)
             self._watch_agent()
 
     def _watch_agent(self) -> None:

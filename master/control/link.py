@@ -20,12 +20,14 @@ class Link:
     def fileno(self) -> int:
         return self.sock.fileno()
 
-    def send(self, message: Message) -> None:
-        """Queue a message and write what the socket takes now; the loop writes the rest."""
+    def send(self, message: Message, now: bool = True) -> None:
+        """Queue a message and write what the socket takes now (or, with *now* false, let the loop
+        write it with whatever else comes this turn); the loop writes the rest."""
         if self.closed:
             return
         self.outbox += encode(message)
-        self.flush()
+        if now:
+            self.flush()
 
     def flush(self) -> None:
         while self.outbox and not self.closed:

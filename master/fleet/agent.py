@@ -27,7 +27,7 @@ from ..control import wire
 from . import scripts
 
 RETRY_FIRST = 0.05
-RETRY_MAX = 1.0
+RETRY_MAX = 0.5
 BLOCK_MS = 1000
 TAIL_BATCH = 1000
 SOCKET_TIMEOUT = 10.0  # a handshake with big lists runs long scripts

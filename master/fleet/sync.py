@@ -260,7 +260,7 @@ class FleetSync:
     def _snapshot(self, message: dict[str, Any]) -> None:
         if message["hid"] != self.hid:
             return
-        refs = {changes.identity(ref): ref for ref in self.store.library.refs()}
+        refs = self._refs()
         last: Pending | None = None
         replaced = 0
         for identity, data in message["lists"].items():
@@ -295,6 +295,7 @@ class FleetSync:
         batch: list[tuple[PatternChange, str]] = []
         waiters: list[tuple[int, Pending]] = []
         sizes: dict[str, tuple[PatternRef, int]] = {}
+        refs = self._refs()
         for event in events:
             g = event["g"]
             if g <= self.last_g:
@@ -306,7 +307,7 @@ class FleetSync:
             self.last_g, self.stream_id = g, event["id"]
             self.history.append((g, event["list"], event["change"]))
             item = self.queue.pop(event["seq"], None) if event["node"] == self.node else None
-            ref = self._ref(event["list"])
+            ref = refs.get(event["list"])
             if ref is None or (item is not None and item.applied):
                 continue
             if item is None:
@@ -343,11 +344,8 @@ class FleetSync:
     def _apply(self, change: PatternChange, source: str) -> Pending:
         return self.apply_many([(change, source)])[0]
 
-    def _ref(self, identity: str) -> PatternRef | None:
-        for ref in self.store.library.refs():
-            if changes.identity(ref) == identity:
-                return ref
-        return None
+    def _refs(self) -> dict[str, PatternRef]:
+        return {changes.identity(ref): ref for ref in self.store.library.refs()}
 
     # What ``show fleet`` prints.
 
