@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import textwrap
@@ -115,6 +116,8 @@ def test_server_state_reaches_every_worker_and_survives_respawn_and_reload(rt: R
     assert rt.servers_hit() == {"A", "B"}
     assert rt.cmd("set server be/s1 state maint") == "\n"
     assert rt.servers_hit() == {"B"}
+    s1 = next(line for line in rt.cmd("show servers state be").splitlines() if " s1 " in line)
+    assert s1.split()[4:9] == ["127.0.0.1", "0", "1", "3", "3"]  # haproxy 2.6: op state 0, forced maintenance 1
     victim = rt.proc.workers()[0]
     os.kill(victim, signal.SIGKILL)
     assert wait_until(lambda: victim not in rt.proc.workers() and len(rt.proc.workers()) == 2, 10)
@@ -182,7 +185,11 @@ def test_disable_and_enable_frontend(rt: Running) -> None:
 def test_show_and_shutdown_session(rt: Running) -> None:
     with socket.create_connection(("127.0.0.1", rt.port), timeout=5) as client:
         client.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-        assert client.recv(65536).startswith(b"HTTP/1.1 200")
+        answer = b""
+        while b"\r\n\r\n" not in answer or len(answer.partition(b"\r\n\r\n")[2]) < int(
+                re.search(rb"(?i)content-length: (\d+)", answer).group(1)):
+            answer += client.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 200")
         port = client.getsockname()[1]
         assert wait_until(lambda: f"src=127.0.0.1:{port} fe=web" in rt.cmd("show sess"), 5)
         line = next(x for x in rt.cmd("show sess").splitlines() if f"src=127.0.0.1:{port} " in x)
