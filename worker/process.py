@@ -109,6 +109,7 @@ class Worker:
 
     def handle_connection(self, frontend: Proxy, client: socket.socket, so_id: int) -> None:
         sessions, trace = self.spec.context.sessions, self.spec.context.trace
+        sessions.wait_room(frontend)
         sid = sessions.open(frontend, client)
         client_fd = client.fileno()
         if trace is not None:
