@@ -84,12 +84,14 @@ def _addr(sup: Supervisor, proxy: Any, server: Any, values: list[str]) -> Reply:
         host = str(ipaddress.ip_address(values[0]))
     except ValueError:
         return f"Invalid addr '{values[0]}' by 'stats socket command'\n"
-    port = None
+    port, problem = None, ""
     if len(values) >= 3 and values[1] == "port":
-        if not values[2].isdigit() or not 0 < int(values[2]) < 65536:
-            return f"Invalid port '{values[2]}' by 'stats socket command'\n"
-        port = int(values[2])
-    return sup.spread_runtime(ServerChange(proxy.name, server.name, host=host, port=port))
+        if values[2].isdigit() and 0 < int(values[2]) < 65536:
+            port = int(values[2])
+        else:  # haproxy still changes the address and says what it made of the port
+            problem = f", problem converting port '{values[2]}' to an int"
+    reply = sup.spread_runtime(ServerChange(proxy.name, server.name, host=host, port=port))
+    return reply.then(lambda text: text.replace(" by '", f"{problem} by '", 1)) if problem else reply
 
 
 def set_weight(sup: Supervisor, session: Session, args: list[str], payload: str | None) -> Reply:

@@ -160,6 +160,9 @@ def test_set_server_addr(rt: Running) -> None:
             "by 'stats socket command'\n\n")
         assert rt.servers_hit() == {"A", "C"}
         assert f"be/s2 3/2 127.0.0.1 {other.port} - 5000 " in rt.cmd("show servers conn be")
+        assert rt.cmd("set server be/s2 addr 127.0.0.1 port abc") == (
+            "IP changed from '127.0.0.1' to '127.0.0.1', problem converting port 'abc' to an int by "
+            "'stats socket command'\n\n")
         rt.cmd(f"set server be/s2 addr 127.0.0.1 port {rt.b.port}")
         assert rt.servers_hit() == {"A", "B"}
     finally:
