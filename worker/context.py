@@ -9,6 +9,7 @@ from typing import Any
 
 from . import custom_metrics, stats
 from .backend.state import apply_server_change
+from .captures import ErrorCaptures
 from .prometheus import StatsView
 from .proxy import Proxy
 from .samples import Vars
@@ -40,6 +41,8 @@ class WorkerContext:
     listeners: list[Any] = field(default_factory=list)
     trace: Any = None
     """``-d``: the DebugTrace that prints each connection's events, as haproxy's debug mode does."""
+    captures: ErrorCaptures = field(default_factory=ErrorCaptures)
+    """The last invalid request of each frontend (``show errors``)."""
     """The worker's listeners, for ``disable frontend`` / ``enable frontend``."""
     publish_runtime: Callable[[Any], None] | None = None
     """Set by the control agent: sends a server change (Lua's Server methods) to the master, which

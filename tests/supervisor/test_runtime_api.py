@@ -206,6 +206,17 @@ def test_process_facts(rt: Running) -> None:
     assert rt.cmd("show version").strip()
     assert rt.cmd("show env PATH") == f"PATH={os.environ['PATH']}\n\n"
     assert rt.cmd("show errors").startswith("Total events captured on [")
+    with socket.create_connection(("127.0.0.1", rt.port), timeout=5) as client:
+        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n")
+        assert read_all(client).startswith(b"HTTP/1.1 400")
+        src = f"127.0.0.1:{client.getsockname()[1]}"
+    shown = rt.cmd("show errors web")
+    assert re.match(r"Total events captured on \[\d\d/\w{3}/\d{4}:[\d:.]+\] : 1\n \n\[[^]]+\] frontend web \(#2\): "
+                    r"invalid request\n", shown), shown
+    assert shown.split("\n", 3)[3] == (
+        f"  backend <NONE> (#-1), server <NONE> (#-1), event #0, src {src}\n"
+        "  buffer starts at 0 (including 0 out), 16342 free,\n  len 42 :\n  \n"
+        "  00000  GET / HTTP/1.1\\r\\n\n  00016  Host: x\\r\\n\n  00025  Bad Header: y\\r\\n\n  00040  \\r\\n\n\n")
     assert rt.cmd("show activity").startswith("thread_id: 1 (1..2)\ndate_now: ")
 
 
