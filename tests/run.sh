@@ -19,9 +19,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 
-if [ ! -x .venv/bin/python ]; then
-    python3 -m venv .venv
-fi
+# The README's first set-up command as written, minus starting the example (tests/e2e/test_readme.py
+# starts it and runs the README's check command), then the test extras over it, editable.
+readme_install=$(awk '/^## Set-up/{f=1} f && /^```sh/{getline; print; exit}' README.md)
+bash -c "${readme_install% && *}" >/dev/null
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 .venv/bin/ruff check .
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import custom_metrics, stats
+from .captures import ErrorCaptures
 from .prometheus import StatsView
 from .proxy import Proxy
 from .samples import Vars
@@ -41,6 +42,8 @@ class WorkerContext:
     """The worker's listeners, for ``disable frontend`` / ``enable frontend``."""
     trace: Any = None
     """``-d``: the DebugTrace that prints each connection's events, as haproxy's debug mode does."""
+    captures: ErrorCaptures = field(default_factory=ErrorCaptures)
+    """The last invalid request of each frontend (``show errors``)."""
 
     def soft_stop(self) -> None:
         """HAProxy's soft stop: finish what is in flight, close idle keep-alive connections now."""

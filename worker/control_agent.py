@@ -111,6 +111,8 @@ class ControlAgent:
             self.send({"t": "stats", "seq": message["seq"], "data": self.context.snapshot()})
         elif kind == "runtime":
             self.send(self.apply_runtime(message))
+        elif kind == "errors":
+            self.send({"t": "ack", "seq": message["seq"], "result": self.context.captures.snapshot()})
         elif kind == "sessions":
             self.send({"t": "ack", "seq": message["seq"], "result": self.context.sessions.lines()})
         elif kind == "shutdown-session":

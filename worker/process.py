@@ -139,6 +139,7 @@ class Worker:
             if client is None:
                 return
         sessions, trace = self.spec.context.sessions, self.spec.context.trace
+        sessions.wait_room(frontend)
         sid = sessions.open(frontend, client)
         client_fd = client.fileno()
         if trace is not None:

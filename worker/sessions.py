@@ -1,4 +1,5 @@
-"""The worker's live client connections: what ``show sess`` lists and ``shutdown session`` cuts."""
+"""The worker's live client connections: what ``show sess`` lists and ``shutdown session`` cuts, and
+the frontends' ``maxconn`` (per worker, as each of haproxy's processes counted its own)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import socket
 import time
 from dataclasses import dataclass
 from typing import Any
+
+from gevent.event import Event
 
 
 @dataclass(slots=True)
@@ -25,6 +28,14 @@ class SessionTable:
     def __init__(self, index: int) -> None:
         self._ids = itertools.count((index << 32) + 1)
         self.live: dict[int, LiveSession] = {}
+        self.counts: dict[str, int] = {}
+        self._freed = Event()
+
+    def wait_room(self, frontend: Any) -> None:
+        """A frontend at its ``maxconn``: this accepted connection waits, unserved, until a session of that
+        frontend ends (haproxy leaves it in the backlog meanwhile; the client sees the same)."""
+        while 0 < frontend.maxconn <= self.counts.get(frontend.name, 0):
+            self._freed.wait()
 
     def open(self, frontend: Any, client: socket.socket) -> int:
         sid = next(self._ids)
@@ -35,10 +46,16 @@ class SessionTable:
         except (OSError, ValueError):
             proto, peer = "unix_stream", "unix:1"
         self.live[sid] = LiveSession(frontend, client, peer, proto, time.monotonic())
+        self.counts[frontend.name] = self.counts.get(frontend.name, 0) + 1
         return sid
 
     def close(self, sid: int) -> None:
-        self.live.pop(sid, None)
+        session = self.live.pop(sid, None)
+        if session is None:
+            return
+        self.counts[session.frontend.name] -= 1
+        freed, self._freed = self._freed, Event()
+        freed.set()
 
     def lines(self) -> list[str]:
         """One ``show sess`` line per session, with the fields a worker knows about its clients."""

@@ -16,7 +16,8 @@ from . import counters
 from .proxy import Proxy
 
 SERVER_STATE = ("op_state", "admin_state", "weight", "backup", "check", "check_status", "check_code",
-                "check_duration", "check_failures", "check_downs", "last_change", "host", "port", "maxconn")
+                "check_duration", "check_failures", "check_downs", "last_change", "host", "port", "maxconn",
+                "iweight", "disabled")
 
 
 def _server(proxy: Proxy, server: Any) -> dict[str, Any]:

@@ -278,12 +278,15 @@ def servers_state(proxies: list[dict[str, Any]], now: float) -> str:
             s = server["state"]
             checked = bool(s.get("check"))
             admin = _ADMIN_STATE.get(str(s.get("admin_state")), 0)
+            if admin == _ADMIN_STATE["MAINT"] and not s.get("disabled"):
+                admin = 1  # forced at run time (haproxy's FMAINT); 5 is the configuration's "disabled"
             health = 0 if admin or s.get("op_state") != "UP" else 2
             check_state = 14 if checked and admin else (6 if checked else 0)
             weight = s.get("weight") or 0
             lines.append(
                 f"{proxy['id']} {proxy['name']} {server['id']} {server['name']} {s.get('host')} "
-                f"{_OP_STATE.get(str(s.get('op_state')), 2)} {admin} {weight} {weight} "
+                f"{0 if admin == 1 else _OP_STATE.get(str(s.get('op_state')), 2)} {admin} {weight} "
+                f"{s.get('iweight', weight)} "
                 f"{int(now - (s.get('last_change') or now))} 1 0 {health} {check_state} 0 0 0 - {s.get('port')} "
                 f"- 0 {s.get('check_port') or 0} - - 0\n")
     return "".join(lines)

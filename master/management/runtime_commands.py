@@ -84,12 +84,14 @@ def _addr(sup: Supervisor, proxy: Any, server: Any, values: list[str]) -> Reply:
         host = str(ipaddress.ip_address(values[0]))
     except ValueError:
         return f"Invalid addr '{values[0]}' by 'stats socket command'\n"
-    port = ""
+    port, problem = "", ""
     if len(values) >= 3 and values[1] == "port":
-        if not values[2].isdigit() or not 0 < int(values[2]) < 65536:
-            return f"Invalid port '{values[2]}' by 'stats socket command'\n"
-        port = values[2]
-    return sup.spread_runtime(ServerChange(proxy.name, server.name, "addr", host, port))
+        if values[2].isdigit() and 0 < int(values[2]) < 65536:
+            port = values[2]
+        else:  # haproxy still changes the address and says what it made of the port
+            problem = f", problem converting port '{values[2]}' to an int"
+    reply = sup.spread_runtime(ServerChange(proxy.name, server.name, "addr", host, port))
+    return reply.then(lambda text: text.replace(" by '", f"{problem} by '", 1)) if problem else reply
 
 
 def set_weight(sup: Supervisor, session: Session, args: list[str], payload: str | None) -> Reply:
@@ -186,10 +188,49 @@ def shutdown_session(sup: Supervisor, session: Session, args: list[str], payload
 
 
 def show_errors(sup: Supervisor, session: Session, args: list[str], payload: str | None) -> Reply:
-    """No request or response is captured yet: the count haproxy prints first, at zero."""
-    now = datetime.datetime.now().astimezone()
-    stamp = now.strftime("%d/%b/%Y:%H:%M:%S") + f".{now.microsecond // 1000:03d}"
-    return f"Total events captured on [{stamp}] : 0\n"
+    """Every worker's count, and the newest invalid request of each frontend (``[<px>]`` narrows it)."""
+    def text(outcome: Any) -> str:
+        replies = [r for r in outcome.replies.values() if r]
+        latest: dict[str, dict[str, Any]] = {}
+        for capture in (c for r in replies for c in r["captures"]):
+            if capture["proxy"] not in latest or capture["when"] > latest[capture["proxy"]]["when"]:
+                latest[capture["proxy"]] = capture
+        shown = sorted((c for c in latest.values() if not args or c["proxy"] == args[0]), key=lambda c: c["id"])
+        total = sum(r["events"] for r in replies)
+        lines = [f"Total events captured on [{_stamp(time.time())}] : {total}\n"]
+        for capture in shown:
+            data = capture["data"].encode("latin-1")
+            lines += [" \n",
+                      f"[{_stamp(capture['when'])}] frontend {capture['proxy']} (#{capture['id']}): invalid request\n",
+                      f"  backend <NONE> (#-1), server <NONE> (#-1), event #{capture['event']}, src {capture['src']}\n",
+                      f"  buffer starts at 0 (including 0 out), {max(CAPTURE_BUFFER - len(data), 0)} free,\n",
+                      f"  len {len(data)} :\n", "  \n", *_dump(data)]
+        return "".join(lines)
+
+    return sup.ask_workers({"t": "errors"}).then(text)
+
+
+CAPTURE_BUFFER = 16384
+
+
+def _stamp(when: float) -> str:
+    moment = datetime.datetime.fromtimestamp(when).astimezone()
+    return moment.strftime("%d/%b/%Y:%H:%M:%S") + f".{moment.microsecond // 1000:03d}"
+
+
+def _dump(data: bytes) -> list[str]:
+    """haproxy's capture dump: the offset, then the bytes escaped, one line per received line."""
+    lines, start = [], 0
+    while start < len(data):
+        end = data.find(b"\n", start, start + 64)
+        end = min(start + 64, len(data)) if end < 0 else end + 1
+        text = "".join(_ESCAPES.get(b, chr(b) if 32 <= b < 127 else f"\\x{b:02x}") for b in data[start:end])
+        lines.append(f"  {start:05d}  {text}\n")
+        start = end
+    return lines
+
+
+_ESCAPES = {0x0D: "\\r", 0x0A: "\\n", 0x09: "\\t", 0x5C: "\\\\"}
 
 
 def show_env(sup: Supervisor, session: Session, args: list[str], payload: str | None) -> Reply:

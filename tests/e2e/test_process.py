@@ -200,3 +200,33 @@ def test_debug_mode_prints_connections_as_haproxy(write, luaproxy, port):
     assert lines[1:] == [f"00000000:web.clireq[{fd}:ffffffff]: GET /x HTTP/1.1",
                          f"00000000:web.clihdr[{fd}:ffffffff]: host: h",
                          f"00000000:web.clicls[{fd}:ffff]", f"00000000:web.closed[{fd}:ffff]"]
+
+
+def test_frontend_maxconn_holds_new_connections_until_a_slot_frees(write, luaproxy, port):
+    import socket
+
+    write("m.cfg", f"""
+        defaults
+           mode http
+           timeout client 5s
+        frontend web
+           bind 127.0.0.1:{port}
+           maxconn 1
+           http-request return status 200 content-type text/plain string ok
+        """)
+    luaproxy("-f", "m.cfg", wait_port=port)
+    request = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as first:
+        first.sendall(request)
+        assert first.recv(65536).startswith(b"HTTP/1.1 200")
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as second:
+            second.sendall(request)
+            second.settimeout(0.5)
+            try:
+                early = second.recv(65536)
+            except TimeoutError:
+                early = b""
+            assert early == b""
+            first.close()
+            second.settimeout(5)
+            assert second.recv(65536).startswith(b"HTTP/1.1 200")

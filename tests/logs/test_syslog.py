@@ -81,7 +81,8 @@ def test_httplog_over_udp_rfc3164_with_lua_logs_and_set_loglevel(write, luaproxy
     assert fields, records[2].message
     assert int(fields[1]) == client_port
     request, wait, connect, response, active = (int(t) for t in fields.groups()[1:6])
-    assert 0 <= request <= active and wait == 0 and 0 <= connect <= response <= active
+    # Tr (response) does not include Tc (connect): under load either may be the larger one.
+    assert 0 <= request <= active and wait == 0 and 0 <= connect <= active and 0 <= response <= active
     assert int(fields[7]) == len(answer)
     get(port, "/quiet")
     quiet = [rfc3164(d) for d in syslog.wait(7)[3:]]

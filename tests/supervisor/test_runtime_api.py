@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import textwrap
@@ -115,6 +116,8 @@ def test_server_state_reaches_every_worker_and_survives_respawn_and_reload(rt: R
     assert rt.servers_hit() == {"A", "B"}
     assert rt.cmd("set server be/s1 state maint") == "\n"
     assert rt.servers_hit() == {"B"}
+    s1 = next(line for line in rt.cmd("show servers state be").splitlines() if " s1 " in line)
+    assert s1.split()[4:9] == ["127.0.0.1", "0", "1", "3", "3"]  # haproxy 2.6: op state 0, forced maintenance 1
     victim = rt.proc.workers()[0]
     os.kill(victim, signal.SIGKILL)
     assert wait_until(lambda: victim not in rt.proc.workers() and len(rt.proc.workers()) == 2, 10)
@@ -157,6 +160,9 @@ def test_set_server_addr(rt: Running) -> None:
             "by 'stats socket command'\n\n")
         assert rt.servers_hit() == {"A", "C"}
         assert f"be/s2 3/2 127.0.0.1 {other.port} - 5000 " in rt.cmd("show servers conn be")
+        assert rt.cmd("set server be/s2 addr 127.0.0.1 port abc") == (
+            "no need to change the addr, problem converting port 'abc' to an int by "
+            "'stats socket command'\n\n")
         rt.cmd(f"set server be/s2 addr 127.0.0.1 port {rt.b.port}")
         assert rt.servers_hit() == {"A", "B"}
     finally:
@@ -182,13 +188,11 @@ def test_disable_and_enable_frontend(rt: Running) -> None:
 def test_show_and_shutdown_session(rt: Running) -> None:
     with socket.create_connection(("127.0.0.1", rt.port), timeout=5) as client:
         client.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-        response = client.recv(65536)
-        assert response.startswith(b"HTTP/1.1 200")
-        head, _, body = response.partition(b"\r\n\r\n")
-        length = int(next(line.split(b":")[1] for line in head.lower().split(b"\r\n")
-                          if line.startswith(b"content-length:")))
-        while len(body) < length:  # the rest of the response, so that only the shutdown is left to read
-            body += client.recv(65536)
+        answer = b""
+        while b"\r\n\r\n" not in answer or len(answer.partition(b"\r\n\r\n")[2]) < int(
+                re.search(rb"(?i)content-length: (\d+)", answer).group(1)):
+            answer += client.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 200")
         port = client.getsockname()[1]
         assert wait_until(lambda: f"src=127.0.0.1:{port} fe=web" in rt.cmd("show sess"), 5)
         line = next(x for x in rt.cmd("show sess").splitlines() if f"src=127.0.0.1:{port} " in x)
@@ -202,6 +206,17 @@ def test_process_facts(rt: Running) -> None:
     assert rt.cmd("show version").strip()
     assert rt.cmd("show env PATH") == f"PATH={os.environ['PATH']}\n\n"
     assert rt.cmd("show errors").startswith("Total events captured on [")
+    with socket.create_connection(("127.0.0.1", rt.port), timeout=5) as client:
+        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n")
+        assert read_all(client).startswith(b"HTTP/1.1 400")
+        src = f"127.0.0.1:{client.getsockname()[1]}"
+    shown = rt.cmd("show errors web")
+    assert re.match(r"Total events captured on \[\d\d/\w{3}/\d{4}:[\d:.]+\] : 1\n \n\[[^]]+\] frontend web \(#2\): "
+                    r"invalid request\n", shown), shown
+    assert shown.split("\n", 3)[3] == (
+        f"  backend <NONE> (#-1), server <NONE> (#-1), event #0, src {src}\n"
+        "  buffer starts at 0 (including 0 out), 16342 free,\n  len 42 :\n  \n"
+        "  00000  GET / HTTP/1.1\\r\\n\n  00016  Host: x\\r\\n\n  00025  Bad Header: y\\r\\n\n  00040  \\r\\n\n\n")
     assert rt.cmd("show activity").startswith("thread_id: 1 (1..2)\ndate_now: ")
 
 

@@ -68,7 +68,7 @@ def test_lua_server_changes_reach_every_worker_and_the_socket(write, luaproxy, p
     assert set(until_all(port, "/", 3, expected).values()) == {expected}
     state = [line.split() for line in cli(sock, "show servers state b\n").splitlines()[2:] if line.strip()]
     s1 = next(fields for fields in state if fields[3] == "s1")
-    assert (s1[4], s1[6], s1[7], s1[18]) == ("127.0.0.9", "5", "7", "9999")
+    assert (s1[4], s1[6], s1[7], s1[18]) == ("127.0.0.9", "1", "7", "9999")
     assert "Server b/s1 is going DOWN for maintenance" in proc.stderr()
     assert proc.stderr().count("Server b/s1 is going DOWN for maintenance") == 1
     victims = proc.workers()

@@ -4,7 +4,18 @@ from .balance import make_balancer
 from .checks import HealthCheckSpec, configure_checks, parse_check_spec
 from .farm import Balancer
 from .health import HealthChecker
-from .state import AdminState, CheckResult, OpState, set_admin, stat_status
+from .state import (
+                    AdminState,
+                    CheckResult,
+                    OpState,
+                    ServerChange,
+                    ServerChangeError,
+                    apply_server_change,
+                    find_server,
+                    parse_weight,
+                    set_admin,
+                    stat_status,
+)
 
 __all__ = [
     "AdminState",
@@ -13,9 +24,14 @@ __all__ = [
     "HealthCheckSpec",
     "HealthChecker",
     "OpState",
+    "ServerChange",
+    "ServerChangeError",
+    "apply_server_change",
     "configure_checks",
+    "find_server",
     "make_balancer",
     "parse_check_spec",
+    "parse_weight",
     "set_admin",
     "stat_status",
 ]

@@ -11,6 +11,7 @@ checked against haproxy 2.6 output.
 from __future__ import annotations
 
 import ipaddress
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -326,16 +327,21 @@ def change_server(proxy: Any, server: Server, change: ServerChange, logger: Any,
 def parse_weight(proxy: Any, server: Server, text: str) -> int:
     """``set weight``'s value: absolute (0-256) or ``N%`` of the configured weight; static algorithms
     (static-rr, map-based hashing) only take 0% and 100%."""
-    digits = text[:-1] if text.endswith("%") else text
-    if not digits or not digits.isdigit():
+    number = re.match(r"[+-]?\d+", text)
+    if number is None:
         raise ServerChangeError("Empty weight string empty or preceded by garbage")
-    if text.endswith("%"):
-        weight = server.iweight * int(digits) // 100
+    rest, value = text[number.end():], int(number.group())
+    if rest not in ("", "%"):
+        raise ServerChangeError("Trailing garbage in weight string")
+    if rest == "%":
+        if value < 0:
+            raise ServerChangeError("Relative weight must be positive.")
+        weight = server.iweight * value // 100
         if weight > MAX_WEIGHT:
             raise ServerChangeError("Relative weight too large.")
     else:
-        weight = int(digits)
-        if weight > MAX_WEIGHT:
+        weight = value
+        if not 0 <= weight <= MAX_WEIGHT:
             raise ServerChangeError("Absolute weight can only be between 0 and 256 inclusive.")
     if weight not in (0, server.iweight) and not getattr(proxy.balancer, "dynamic", True):
         raise ServerChangeError("Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.")

@@ -139,11 +139,13 @@ class HttpStream:
         started = self.request_started = time.monotonic()
         self.txn = None
         self.body_ahead.clear()
+        received = bytearray(self.front.trailing_data[0])  # for show errors: bounded by the head size limit
         while True:
             try:
                 event = self.front.next_event()
             except RemoteProtocolError as exc:
                 fe.fe_counters.failed_req += 1
+                self.worker.captures.record(fe, "{}:{}".format(*self.addresses[0]), bytes(received))
                 self._send_reply(self.pages.reply(exc.status_hint))
                 return None
             if isinstance(event, Request):
@@ -169,6 +171,7 @@ class HttpStream:
                 if idle:
                     self.worker.idle_clients.discard(self.client)
             self.front.receive_data(data)
+            received += data
 
     def _recv_client(self, timeout: float | None) -> bytes:
         self.client.settimeout(timeout)
