@@ -234,6 +234,8 @@ class HttpStream:
         txn.http_mode = True
         txn.started = self.request_started
         txn.stkctr = self.trackers
+        if self.trackers.ended:
+            self.trackers.begin_stream()
         return txn
 
     def _end(self, txn: Transaction, termination: str | None = None) -> None:
@@ -274,8 +276,12 @@ class HttpStream:
 
     def _send_reply(self, reply: Reply) -> bool:
         """Send a reply of our own; True if the connection stays usable."""
-        if self.txn is not None:
-            self.txn.status = reply.status
+        txn = self.txn
+        if txn is not None:
+            txn.status = reply.status
+            slots = self.trackers.slots
+            if slots[0] or slots[1] or slots[2]:
+                self.trackers.end_stream(reply.status, txn.bytes_in, txn.bytes_out, txn.server is not None, True)
         if reply.raw is not None:
             self._send_client(reply.raw)
             return False

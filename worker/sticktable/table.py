@@ -504,6 +504,11 @@ class SharedTable:
 
     def indexes(self) -> list[int]:
         """Live entries, most recently used first (a snapshot taken under the lock)."""
+        return self.snapshot()[1]
+
+    def snapshot(self) -> tuple[int, list[int]]:
+        """(used, live entries most recently used first), after one purge, under one lock: a dump whose
+        header and lines agree even while entries expire."""
         now = now_ms()
         self.acquire()
         try:
@@ -512,7 +517,7 @@ class SharedTable:
             while cur:
                 out.append(cur - 1)
                 cur = self.q[self._base(cur - 1) + _LNEXT]
-            return out
+            return self.q[_H_USED], out
         finally:
             self.release()
 
