@@ -41,10 +41,10 @@ def _nbproc(g: GlobalSettings, line: Line) -> None:
     g.nbproc = to_int(line, n, "number of processes", 1)
 
 
-@GLOBAL.register("nbthread", G, "Number of workers, as nbproc: luaproxy's workers are processes.")
+@GLOBAL.register("nbthread", G, "Accepted for compatibility: luaproxy scales with nbproc.")
 def _nbthread(g: GlobalSettings, line: Line) -> None:
     (n,) = expect_args(line, 1, 1, "a number of threads")
-    g.nbproc = max(g.nbproc, to_int(line, n, "number of threads", 1))
+    to_int(line, n, "number of threads", 1)
 
 
 @GLOBAL.register("pidfile", G, "Write the master's PID to this file.")

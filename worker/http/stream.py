@@ -194,15 +194,7 @@ class HttpStream:
         txn.t_request = time.monotonic() - self.request_started
         fe = self.frontend
         fe.fe_counters.requests += 1
-        verdict = Verdict.ACCEPT
-        content_rules = fe.rules.get("tcp-request content")
-        if content_rules:
-            verdict = run_rules(content_rules, txn)
-        slots = self.trackers.slots
-        if slots[0] or slots[1] or slots[2]:
-            self.trackers.count("http_req")
-        if verdict is Verdict.ACCEPT:
-            verdict = run_rules(fe.ruleset("http-request"), txn)
+        verdict = run_rules(fe.ruleset("http-request"), txn)
         backend = None
         if verdict is Verdict.ACCEPT and txn.service is None:
             backend = fe.choose_backend(txn)
@@ -236,6 +228,9 @@ class HttpStream:
         txn.stkctr = self.trackers
         if self.trackers.ended:
             self.trackers.begin_stream()
+        slots = self.trackers.slots
+        if slots[0] or slots[1] or slots[2]:  # what the connection tracks counts each request
+            self.trackers.count("http_req")
         return txn
 
     def _end(self, txn: Transaction, termination: str | None = None) -> None:
