@@ -16,6 +16,8 @@ from typing import Any
 from .table import SharedTable
 
 MAX_COUNTERS = 3
+_EVENTS = ("conn", "sess")
+_HTTP_EVENTS = ("conn", "sess", "http_req")
 
 
 class Tracked:
@@ -55,8 +57,7 @@ class Trackers:
         """track-scN: only the first tracking of each counter applies (HAProxy's rule)."""
         if self.slots[n] is not None and not self.slots[n].released:
             return
-        events = ("conn", "sess", "http_req") if http else ("conn", "sess")
-        idx = table.track(key, events)
+        idx = table.track(key, _HTTP_EVENTS if http else _EVENTS)
         if idx >= 0:
             self.slots[n] = Tracked(table, idx, session)
 
