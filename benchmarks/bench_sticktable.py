@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_http import free_port, run_wrk, start, stop, wait_port, worker_pid
+from bench_http import cpu_seconds, free_port, run_wrk, start, stop, wait_port, worker_pid
 
 from luaproxy.master import reload
 from luaproxy.worker.rules.evaluate import run_rules
@@ -51,9 +51,26 @@ frontend fe
 """
 
 
+def sequential_cpu(port: int, pid: int, requests: int) -> float:
+    """Worker CPU per request for *requests* sent one after the other on one keep-alive connection
+    (every request pays the same wake-ups, so the difference between variants is their own work)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        reader = sock.makefile("rb")
+        cpu = cpu_seconds(pid)
+        for _ in range(requests):
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: b\r\n\r\n")
+            length = 0
+            while (line := reader.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            reader.read(length)
+        return (cpu_seconds(pid) - cpu) / requests * 1e6
+
+
 def worker_cpu_per_request(seconds: int, luaproxy: str, connections: int, rounds: int = 6) -> dict[str, float]:
-    """Both variants run side by side; short wrk runs alternate between them and the median CPU per
-    request of each is kept, so that a busy machine weighs on both alike."""
+    """Both variants run side by side; short runs alternate between them and the median CPU per
+    request of each is kept, so that a busy machine weighs on both alike.  With one connection the
+    requests go one after the other (no wrk), else wrk drives *connections* keep-alive connections."""
     samples: dict[str, list[float]] = {"plain": [], "tracked": []}
     procs, targets = [], {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -70,7 +87,11 @@ def worker_cpu_per_request(seconds: int, luaproxy: str, connections: int, rounds
                 run_wrk(targets[label], 1, 10, [], pids[label])
             for _ in range(rounds):
                 for label in samples:
-                    samples[label].append(run_wrk(targets[label], seconds, connections, [], pids[label])["cpu_us"])
+                    if connections == 1:
+                        samples[label].append(sequential_cpu(targets[label], pids[label], 2000 * seconds))
+                    else:
+                        samples[label].append(
+                            run_wrk(targets[label], seconds, connections, [], pids[label])["cpu_us"])
         finally:
             for proc in procs:
                 stop(proc)

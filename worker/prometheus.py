@@ -96,6 +96,7 @@ COUNTER_FIELDS = {
     "http_requests_total": "requests", "connections_total": "total", "connection_errors_total": "conn_errors",
     "response_errors_total": "resp_errors", "retry_warnings_total": "retries",
     "redispatch_warnings_total": "redispatches", "loadbalanced_total": "lb_total",
+    "denied_connections_total": "denied_conn",
 }
 PROCESS_FIELDS = ("nbproc", "nbthread", "relative_process_id", "uptime_seconds", "max_connections",
                   "hard_max_connections", "current_connections", "connections_total", "requests_total",

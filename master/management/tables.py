@@ -24,9 +24,10 @@ class TableCommandError(Exception):
     """A refused table command; the message is haproxy's text."""
 
 
-def header(table: SharedTable) -> str:
+def header(table: SharedTable, used: int | None = None) -> str:
     spec = table.spec
-    return f"# table: {spec.name}, type: {spec.type_label}, size:{spec.size}, used:{table.used()}\n"
+    count = table.used() if used is None else used
+    return f"# table: {spec.name}, type: {spec.type_label}, size:{spec.size}, used:{count}\n"
 
 
 def entry_line(table: SharedTable, idx: int) -> str:
@@ -72,16 +73,18 @@ def _parse(table: SharedTable, args: list[str], action: str) -> tuple[bytes | No
     return None, filters
 
 
-def _selected(table: SharedTable, key: bytes | None, filters: list[Filter]) -> list[int]:
+def _selected(table: SharedTable, key: bytes | None, filters: list[Filter]) -> tuple[int, list[int]]:
+    """(used, the entries to show): one snapshot, so that the header and the lines agree."""
+    used, live = table.snapshot()
     if key is not None:
         idx = table.lookup(key)
-        return [idx] if idx >= 0 else []
+        return used, [idx] if idx >= 0 and idx in live else []
     chosen = []
-    for idx in table.indexes():
+    for idx in live:
         values = table.data(idx)
         if all(op(values[name], value) for name, op, value in filters):
             chosen.append(idx)
-    return chosen
+    return used, chosen
 
 
 def show_table(tables: dict[str, SharedTable], args: list[str]) -> str:
@@ -94,10 +97,10 @@ def show_table(tables: dict[str, SharedTable], args: list[str]) -> str:
         key, filters = _parse(table, args[1:], "show")
     except TableCommandError as exc:
         return str(exc)
-    chosen = _selected(table, key, filters)
+    used, chosen = _selected(table, key, filters)
     if key is not None and not chosen:
         return ""
-    return header(table) + "".join(entry_line(table, idx) for idx in chosen)
+    return header(table, used) + "".join(entry_line(table, idx) for idx in chosen)
 
 
 def clear_table(tables: dict[str, SharedTable], args: list[str]) -> str:
@@ -111,7 +114,7 @@ def clear_table(tables: dict[str, SharedTable], args: list[str]) -> str:
     if key is not None:
         table.delete(key)
         return ""
-    for idx in _selected(table, None, filters):
+    for idx in _selected(table, None, filters)[1]:
         table.delete(table.key(idx))
     return ""
 

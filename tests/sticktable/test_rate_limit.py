@@ -1,6 +1,7 @@
 """Rate limiting across two workers: one client's first 100 requests pass, exactly.
 
-Twenty keep-alive connections, spread by the kernel over both workers, send
+(``nbproc 2`` as well: on this branch ``nbthread`` does not start workers yet; the
+regtests branch makes it do so.)  Twenty keep-alive connections, spread by the kernel over both workers, send
 requests in parallel; ``sc_http_req_rate(0) gt 100`` must let exactly 100
 through because every worker counts in the same shared table.
 """
@@ -17,6 +18,7 @@ from tests.helpers import Process, free_port, port_listening, wait_until
 CONFIG = """
     global
         nbthread 2
+        nbproc 2
     defaults
         mode http
         timeout client 5s

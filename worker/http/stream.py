@@ -210,15 +210,7 @@ class HttpStream:
         fe = self.frontend
         fe.fe_counters.requests += 1
         self._take_body(txn, bool(fe.options.get("http-buffer-request")))
-        verdict = Verdict.ACCEPT
-        content_rules = fe.rules.get("tcp-request content")
-        if content_rules:
-            verdict = run_rules(content_rules, txn)
-        slots = self.trackers.slots
-        if slots[0] or slots[1] or slots[2]:
-            self.trackers.count("http_req")
-        if verdict is Verdict.ACCEPT:
-            verdict = run_rules(fe.ruleset("http-request"), txn)
+        verdict = run_rules(fe.ruleset("http-request"), txn)
         backend = None
         if verdict is Verdict.ACCEPT and txn.service is None:
             backend = fe.choose_backend(txn)
@@ -307,6 +299,11 @@ class HttpStream:
         txn.http_mode = True
         txn.started = self.request_started
         txn.stkctr = self.trackers
+        if self.trackers.ended:
+            self.trackers.begin_stream()
+        slots = self.trackers.slots
+        if slots[0] or slots[1] or slots[2]:  # what the connection tracks counts each request
+            self.trackers.count("http_req")
         return txn
 
     def _end(self, txn: Transaction, termination: str | None = None) -> None:
@@ -347,8 +344,12 @@ class HttpStream:
 
     def _send_reply(self, reply: Reply) -> bool:
         """Send a reply of our own; True if the connection stays usable."""
-        if self.txn is not None:
-            self.txn.status = reply.status
+        txn = self.txn
+        if txn is not None:
+            txn.status = reply.status
+            slots = self.trackers.slots
+            if slots[0] or slots[1] or slots[2]:
+                self.trackers.end_stream(reply.status, txn.bytes_in, txn.bytes_out, txn.server is not None, True)
         if reply.raw is not None:
             self._send_client(reply.raw)
             return False

@@ -61,7 +61,7 @@ def _track(n: int, args: tuple[str, ...], env: StickEnv) -> Action:
     expr = env.expression(args[0])
     table = env.stick_table(table_name)
     session = env.ruleset in SESSION_RULESETS
-    http = env.ruleset == "http-request"
+    per_request = env.ruleset in ("http-request", "tcp-request content")
     spec = table.spec
 
     key_of = _src_key(spec) if expr.fetch.name == "src" and not expr.converters else None
@@ -75,7 +75,7 @@ def _track(n: int, args: tuple[str, ...], env: StickEnv) -> Action:
             smp = expr.evaluate(txn)
             key = spec.key_of(smp) if smp is not None else None
         if key is not None:
-            trackers.track(n, table, key, session, http)
+            trackers.track(n, table, key, session, per_request and txn.http_mode)
         return Verdict.CONTINUE
 
     return track

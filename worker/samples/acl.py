@@ -126,7 +126,11 @@ class AclTerm:
             return False
         if method is Method.BOOL:
             return bool(typed.value)
-        return any(index.lookup(typed.value, ref.curr_ver) is not None for ref, index in self.lists)
+        value = typed.value
+        for ref, index in self.lists:  # noqa: SIM110 (no generator on the per-request path)
+            if index.lookup(value, ref.curr_ver) is not None:
+                return True
+        return False
 
 
 @dataclass(slots=True)

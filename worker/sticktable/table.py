@@ -129,6 +129,8 @@ class SharedTable:
         self.periods = {name: period for name, period in spec.data}
         self.cur_off = offsets.get("conn_cur")
         self.counts_bytes = bool(self.events["bytes_in"] or self.events["bytes_out"])
+        self._updates: dict[tuple[str, ...], tuple[tuple[int, int], ...]] = {}
+        """The fields a tuple of events updates, flattened once (per process: it is only a cache)."""
 
     # Locking.
 
@@ -314,12 +316,14 @@ class SharedTable:
                 self._push_lru(idx, base)
             if connection and self.cur_off is not None:
                 q[base + self.cur_off] += 1
-            for event in events:
-                for off, period in self.events[event]:
-                    if period:
-                        freq_add(q, base + off, period, now, 1)
-                    else:
-                        q[base + off] += 1
+            updates = self._updates.get(events)
+            if updates is None:
+                updates = self._updates[events] = tuple(f for e in events for f in self.events[e])
+            for off, period in updates:
+                if period:
+                    freq_add(q, base + off, period, now, 1)
+                else:
+                    q[base + off] += 1
             return idx
         finally:
             q[_H_HOLDER] = 0
@@ -504,6 +508,11 @@ class SharedTable:
 
     def indexes(self) -> list[int]:
         """Live entries, most recently used first (a snapshot taken under the lock)."""
+        return self.snapshot()[1]
+
+    def snapshot(self) -> tuple[int, list[int]]:
+        """(used, live entries most recently used first), after one purge, under one lock: a dump whose
+        header and lines agree even while entries expire."""
         now = now_ms()
         self.acquire()
         try:
@@ -512,7 +521,7 @@ class SharedTable:
             while cur:
                 out.append(cur - 1)
                 cur = self.q[self._base(cur - 1) + _LNEXT]
-            return out
+            return self.q[_H_USED], out
         finally:
             self.release()
 

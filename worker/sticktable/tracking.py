@@ -16,34 +16,48 @@ from typing import Any
 from .table import SharedTable
 
 MAX_COUNTERS = 3
+_EVENTS = ("conn", "sess")
+_HTTP_EVENTS = ("conn", "sess", "http_req")
 
 
 class Tracked:
-    """One tracked counter: the table, the entry index, and whether it lasts the whole session."""
+    """One tracked counter: the table, the entry index, and whether it lasts the whole session.
 
-    __slots__ = ("idx", "session", "table")
+    ``released``: the stream ended and gave the entry back, but its log line may still read it.
+    """
+
+    __slots__ = ("idx", "released", "session", "table")
 
     def __init__(self, table: SharedTable, idx: int, session: bool) -> None:
         self.table = table
         self.idx = idx
         self.session = session
+        self.released = False
 
 
 class Trackers:
-    __slots__ = ("slots",)
+    __slots__ = ("ended", "slots")
 
     def __init__(self) -> None:
         self.slots: list[Tracked | None] = [None] * MAX_COUNTERS
+        self.ended = False
+        """The current stream's end was counted (early, before its reply went out); ``begin_stream`` resets it."""
+
+    def begin_stream(self) -> None:
+        """A new stream (HTTP request) on the connection: drop what the previous one left for its log."""
+        self.ended = False
+        for n, tracked in enumerate(self.slots):
+            if tracked is not None and tracked.released:
+                self.slots[n] = None
 
     def get(self, n: int) -> Tracked | None:
         return self.slots[n] if 0 <= n < MAX_COUNTERS else None
 
     def track(self, n: int, table: SharedTable, key: bytes, session: bool, http: bool) -> None:
         """track-scN: only the first tracking of each counter applies (HAProxy's rule)."""
-        if self.slots[n] is not None:
+        if self.slots[n] is not None and not self.slots[n].released:
             return
-        events = ("conn", "sess", "http_req") if http else ("conn", "sess")
-        idx = table.track(key, events)
+        idx = table.track(key, _HTTP_EVENTS if http else _EVENTS)
         if idx >= 0:
             self.slots[n] = Tracked(table, idx, session)
 
@@ -53,11 +67,18 @@ class Trackers:
             if tracked is not None:
                 tracked.table.count(tracked.idx, event)
 
-    def end_stream(self, status: int, bytes_in: int, bytes_out: int, from_server: bool = False) -> None:
+    def end_stream(self, status: int, bytes_in: int, bytes_out: int, from_server: bool = False,
+                   keep_for_log: bool = False) -> None:
         """A stream ends: its status and bytes count for every tracked counter; its own ones are released.
 
         A 4xx is a client error (http_err); a 5xx other than 501 and 505 is a failure (http_fail)
-        only when a server was involved, not when luaproxy answered by itself (no server: 503)."""
+        only when a server was involved, not when luaproxy answered by itself (no server: 503).
+        With *keep_for_log* (a reply of our own, counted before it is sent so that whoever reads
+        the answer finds the table up to date) the released entries stay readable until
+        ``begin_stream``; a second call for the same stream does nothing."""
+        if self.ended:
+            return
+        self.ended = keep_for_log
         if 400 <= status < 500:
             self.count("http_err")
         elif status >= 500 and status not in (501, 505) and from_server:
@@ -69,15 +90,19 @@ class Trackers:
                 if bytes_in or bytes_out:
                     tracked.table.count(tracked.idx, "bytes_in", bytes_in)
                     tracked.table.count(tracked.idx, "bytes_out", bytes_out)
-            else:
+            elif not tracked.released:
                 tracked.table.untrack(tracked.idx, bytes_in, bytes_out)
-                self.slots[n] = None
+                if keep_for_log:
+                    tracked.released = True
+                else:
+                    self.slots[n] = None
 
     def end_session(self) -> None:
         """The connection is over: release what the session-level rules tracked."""
         for n, tracked in enumerate(self.slots):
             if tracked is not None:
-                tracked.table.untrack(tracked.idx)
+                if not tracked.released:
+                    tracked.table.untrack(tracked.idx)
                 self.slots[n] = None
 
 

@@ -47,15 +47,17 @@ class TcpStream:
         fe = self.frontend
         fe.current_conns += 1
         fe.fe_counters.open()
+        accepted = False
         try:
-            if accept_session(fe, self.txn):
+            accepted = accept_session(fe, self.txn)
+            if accepted:
                 self._serve()
             else:
                 fe.fe_counters.denied_conn += 1
         finally:
             self._close()
             self.txn.t_active = self.txn.elapsed()
-            if fe.access_log is not None:
+            if fe.access_log is not None and accepted:  # haproxy logs no connection its l4 rules refused
                 fe.access_log(self.txn)
             fe.current_conns -= 1
             fe.fe_counters.close()
