@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 from luaproxy.worker.tls import CertError, Certificate, TlsError
-from luaproxy.worker.tls.runtime import parse_update
+from luaproxy.worker.tls.runtime import parse_update, validate
 
 from .pending import Pending
 
@@ -49,18 +49,30 @@ def show_ssl_cert(sup: Any, session: Session, args: list[str], payload: str | No
 def set_ssl_cert(sup: Any, session: Session, args: list[str], payload: str | None) -> Reply:
     if not args or payload is None:
         return "'set ssl cert' expects a filename and a certificate as a payload\n"
-    name = args[0]
+    certs = sup.certificates()
+    name = _certificate_of(args[0], certs)
     transaction = sup.cert_transaction
     if transaction is not None and transaction[0] != name:
         return f"The ongoing transaction is about '{transaction[0]}' but you are trying to set '{name}'\n"
-    if name not in sup.certificates():
+    if name not in certs:
         return "Can't replace a certificate which is not referenced by the configuration!\n"
+    current = transaction[1] if transaction is not None else certs[name]
     try:
-        cert = parse_update(name, payload)
+        cert = parse_update(name, payload, current)
     except CertError as exc:
-        return f"{exc}.\nCan't update {name}!\n"
+        return f"{exc}.\nCan't update {args[0]}!\n"
     sup.cert_transaction = (name, cert)
     return f"Transaction {'created' if transaction is None else 'updated'} for certificate {name}!\n"
+
+
+def _certificate_of(name: str, certs: dict[str, Any]) -> str:
+    """``x.pem.key`` (or ``x.key`` for ``x.crt``) names the key of certificate ``x.pem``: the same entry."""
+    if name in certs or not name.endswith(".key"):
+        return name
+    stem = name[:-4]
+    if stem in certs:
+        return stem
+    return next((c for c in certs if c.rpartition(".")[0] == stem), name)
 
 
 def commit_ssl_cert(sup: Any, session: Session, args: list[str], payload: str | None) -> Reply:
@@ -72,6 +84,10 @@ def commit_ssl_cert(sup: Any, session: Session, args: list[str], payload: str | 
     name, cert = transaction
     if name != args[0]:
         return f"The ongoing transaction is about '{name}' but you are trying to set '{args[0]}'\n"
+    try:
+        validate(cert)
+    except CertError as exc:
+        return f"Committing {name}\n{exc}.\nCan't commit {name}!\n"
     sup.cert_transaction = None
     try:
         pending = sup.spread_certificate(name, cert)

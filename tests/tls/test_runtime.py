@@ -45,13 +45,20 @@ def test_set_commit_show_and_reload(write, luaproxy, port, tmp_path: Path) -> No
     assert f"Filename: {site}\nStatus: Used\n" in shown and "Subject: /C=FR/O=luaproxy tests/CN=www.test" in shown
 
     bad = issue(ca, "bad.test").cert_pem() + issue(ca, "other.test").key_pem()
-    answer = cli(sock, f"set ssl cert {site} <<\n{bad.decode()}\n")
-    assert "inconsistencies between private key and certificate" in answer
     assert "Can't replace a certificate" in cli(sock, "set ssl cert /nope.pem <<\n" + bad.decode() + "\n")
+    assert "no certificate or private key" in cli(sock, f"set ssl cert {site} <<\nnot a pem\n\n")
+    assert cli(sock, f"set ssl cert {site} <<\n{bad.decode()}\n").startswith("Transaction created")
+    answer = cli(sock, f"commit ssl cert {site}\n")
+    assert "inconsistencies between private key and certificate" in answer and "Can't commit" in answer
+    assert served_cn(port, ca_file) == "www.test"  # nothing changed
+    assert cli(sock, f"abort ssl cert {site}\n").startswith("Transaction aborted")
 
     new = issue(ca, "renewed.test", ("www.test",))
     pem = (new.cert_pem() + new.key_pem()).decode()
-    assert cli(sock, f"set ssl cert {site} <<\n{pem}\n") == f"Transaction created for certificate {site}!\n\n"
+    assert cli(sock, f"set ssl cert {site} <<\n{new.cert_pem().decode()}\n") == \
+        f"Transaction created for certificate {site}!\n\n"
+    assert cli(sock, f"set ssl cert {site}.key <<\n{new.key_pem().decode()}\n") == \
+        f"Transaction updated for certificate {site}!\n\n"
     assert f"*{site}" in cli(sock, "show ssl cert\n")
     assert "Status: Uncommitted" in cli(sock, f"show ssl cert *{site}\n")
     assert served_cn(port, ca_file) == "www.test"

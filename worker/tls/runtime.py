@@ -12,7 +12,7 @@ import ssl
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .certs import Certificate, parse_certificate
+from .certs import CertError, Certificate, check_pair, parse_pem
 
 
 def tls_users(proxies: Iterable[Any]) -> Iterator[Any]:
@@ -35,11 +35,27 @@ def certificates(proxies: Iterable[Any]) -> dict[str, Certificate]:
     return found
 
 
-def parse_update(name: str, pem: str) -> Certificate:
-    """The new certificate for *name*, already loaded once by OpenSSL (CertError says what is wrong)."""
-    cert = parse_certificate(name, pem.encode("utf-8", "replace"))
+def parse_update(name: str, pem: str, current: Certificate | None = None) -> Certificate:
+    """*current* with what the payload brings: a certificate (and chain), a key, or both.
+
+    A part missing from the payload is kept from *current*, so a certificate
+    and its key may come in two ``set ssl cert`` calls; ``validate`` checks the
+    pair at commit.  CertError when the payload holds nothing usable.
+    """
+    certs, key, extra = parse_pem(name, pem.encode("utf-8", "replace"))
+    if not certs and key is None:
+        raise CertError(f"no certificate or private key found in the payload for '{name}'")
+    if current is None and (not certs or key is None):
+        raise CertError(f"no {'certificate' if not certs else 'private key'} found in the payload for '{name}'")
+    base = current
+    return Certificate(name, certs[0] if certs else base.cert, key if key is not None else base.key,
+                       tuple(certs[1:]) if certs else base.chain, extra if certs else base.extra)
+
+
+def validate(cert: Certificate) -> None:
+    """Before a commit: the key matches and OpenSSL loads the pair (CertError otherwise)."""
+    check_pair(cert)
     cert.load_into(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))
-    return cert
 
 
 def replace(proxies: Iterable[Any], name: str, cert: Certificate) -> int:
