@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import ssl
 from typing import Any
 
 from luaproxy.worker.proxy import Proxy, Server
@@ -133,7 +134,7 @@ class _Builder:
 
     def _server_tls(self, options: TlsOptions, default_verify: str, sni: str | None,
                     conf: ServerConf) -> ServerTls:
-        if options.verify(default_verify) != 0 and not options.get("ca-file"):
+        if options.verify(default_verify) != ssl.CERT_NONE and not options.get("ca-file"):
             raise TlsError("verify is enabled by default but no CA file specified. If the server's certificate "
                            "can be trusted without it, add 'verify none' to the server line, or "
                            "'ssl-server-verify none' to the global section.")

@@ -374,3 +374,24 @@ def test_tls_over_unix_sockets(write, luaproxy, port, pki, tmp_path) -> None:
         raw.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         ((status, _, content),) = parse_responses(read_all(raw))
     assert (status, content) == (200, b"www.test")
+
+
+def test_lua_reads_the_tls_fetches(write, luaproxy, port, pki) -> None:
+    d = pki["dir"]
+    write("tls.lua", """
+        core.register_fetches("tlsinfo", function(txn)
+           return txn.f:ssl_fc_protocol() .. " " .. txn.f:ssl_fc_sni() .. " " .. tostring(txn.f:ssl_fc())
+        end)
+        """)
+    write("t.cfg", f"""
+        global
+           lua-load tls.lua
+        defaults
+           mode http
+           timeout client 3s
+        frontend fe
+           bind 127.0.0.1:{port} ssl crt {d}/site.pem
+           {SHOW}"%[lua.tlsinfo]"
+        """)
+    luaproxy("-f", "t.cfg", wait_port=port)
+    assert body(https(port, client_context(d), "a.wild.test")[0]) == "TLSv1.3 a.wild.test true"
