@@ -188,7 +188,7 @@ def attach(config: Config, proxies: list[Proxy], registry: SampleRegistry,
                 continue
             try:
                 proxy.tls_binds[so_id] = builder.listener(bind)
-            except (CertError, TlsError) as exc:
+            except (CertError, TlsError, ssl.SSLError, ValueError) as exc:
                 errors.append(_error(bind.line, f"'bind {bind.label}' : {exc}"))
         try:
             defaults = _default_server(conf)
@@ -198,7 +198,7 @@ def attach(config: Config, proxies: list[Proxy], registry: SampleRegistry,
         for server, server_conf in zip(proxy.servers, conf.servers, strict=True):
             try:
                 builder.server(server, server_conf, defaults)
-            except (CertError, TlsError) as exc:
+            except (CertError, TlsError, ssl.SSLError, ValueError) as exc:
                 errors.append(_error(server_conf.line, f"'server {server.name}' : {exc}"))
     return errors
 

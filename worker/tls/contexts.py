@@ -1,10 +1,12 @@
 """OpenSSL contexts for listeners (with SNI selection) and for servers, built from TlsOptions.
 
 A listener gets one context per certificate (an RSA and an ECDSA
-certificate for the same names share one, so OpenSSL picks by what the
-client supports).  The first certificate's context is the one every
+certificate for exactly the same names share one, and OpenSSL picks by what
+the client supports).  The first certificate's context is the one every
 handshake starts on; its SNI callback moves the connection to the context of
-the certificate the client asked for.  Session tickets and the session cache
+the certificate the client asked for.  When several contexts hold the name
+with different key types, the ClientHello peeked before the handshake says
+which one the client can use.  Session tickets and the session cache
 stay on that first context (OpenSSL keeps the initial context for sessions),
 so resumption works whatever certificate was chosen, and contexts built in
 the master before the fork share their ticket keys across workers.
@@ -65,7 +67,11 @@ def configure(ctx: ssl.SSLContext, options: TlsOptions, default_verify: str, war
     ca_file = options.get("ca-file")
     if ca_file:
         load_ca_file(ca_file)
-        ctx.load_verify_locations(cafile=ca_file)
+        try:
+            ctx.load_verify_locations(cafile=ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise CertError(f"unable to load CA file '{ca_file}' ({getattr(exc, 'reason', None) or exc})") \
+                from None
     crl_file = options.get("crl-file")
     if crl_file:
         if not ca_file:
@@ -76,7 +82,7 @@ def configure(ctx: ssl.SSLContext, options: TlsOptions, default_verify: str, war
             raise CertError(f"unable to load CRL file '{crl_file}' ({getattr(exc, 'strerror', None) or exc})") \
                 from None
         ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_CHAIN
-    if isinstance(ctx, ssl.SSLContext) and ctx.check_hostname:
+    if ctx.check_hostname:
         ctx.check_hostname = False
     ctx.verify_mode = options.verify(default_verify)
 
