@@ -395,3 +395,30 @@ def test_lua_reads_the_tls_fetches(write, luaproxy, port, pki) -> None:
         """)
     luaproxy("-f", "t.cfg", wait_port=port)
     assert body(https(port, client_context(d), "a.wild.test")[0]) == "TLSv1.3 a.wild.test true"
+
+
+def test_ciphersuites_and_curves(write, luaproxy, port, pki) -> None:
+    d = pki["dir"]
+    start(write, luaproxy, port, f"""
+        frontend fe
+           bind 127.0.0.1:{port} ssl crt {d}/site.pem ciphersuites TLS_CHACHA20_POLY1305_SHA256 curves P-384:X25519
+           {SHOW}"%[ssl_fc_cipher]"
+        """)
+    assert body(https(port, client_context(d))[0]) == "TLS_CHACHA20_POLY1305_SHA256"
+    out = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-groups", "P-256"],
+                         input="", capture_output=True, timeout=20, text=True)
+    assert "handshake failure" in out.stderr or "alert" in out.stderr, out.stderr
+    out = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-groups", "X25519"],
+                         input="", capture_output=True, timeout=20, text=True)
+    assert "TLS_CHACHA20_POLY1305_SHA256" in out.stdout
+
+
+def test_bad_ciphersuites_is_a_config_error(write, port, pki, tmp_path) -> None:
+    cfg = write("bad.cfg", f"""
+        frontend fe
+           mode http
+           bind 127.0.0.1:{port} ssl crt {pki["dir"]}/site.pem ciphersuites NOPE
+        """)
+    out = subprocess.run([*LUAPROXY, "-c", "-f", str(cfg)], capture_output=True, text=True, timeout=60,
+                         cwd=tmp_path)
+    assert out.returncode != 0 and "bad.cfg:3" in out.stderr and "ciphersuites" in out.stderr, out.stderr

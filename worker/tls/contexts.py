@@ -22,6 +22,7 @@ from typing import Any
 
 from cryptography import x509
 
+from . import openssl
 from .certs import CertError, Certificate, certificate_names, load_ca_file, load_certificate, name_matches
 from .clienthello import ClientHello
 from .options import TlsError, TlsOptions
@@ -45,18 +46,16 @@ def configure(ctx: ssl.SSLContext, options: TlsOptions, default_verify: str, war
             ctx.set_ciphers(ciphers)
         except ssl.SSLError:
             raise TlsError(f"'ciphers' : unable to set the cipher list '{ciphers}'.") from None
-    if options.get("ciphersuites"):
-        warnings.append("'ciphersuites' is not applied: Python's ssl module cannot set TLS 1.3 cipher suites")
+    suites = options.get("ciphersuites")
+    if suites and not openssl.set_ciphersuites(ctx, suites):
+        if openssl.available(ctx):
+            raise TlsError(f"'ciphersuites' : unable to set TLS 1.3 cipher suites to '{suites}'.")
+        warnings.append("'ciphersuites' is not applied: this Python's ssl module cannot set TLS 1.3 cipher suites")
     curves = options.get("curves") or options.get("ecdhe")
-    if curves:
-        names = curves.split(":")
-        if len(names) > 1:
-            warnings.append(f"'curves {curves}': only the first curve ({names[0]}) is offered: Python's ssl "
-                            "module sets a single group")
-        try:
-            ctx.set_ecdh_curve(NIST_CURVES.get(names[0], names[0]))
-        except (ValueError, ssl.SSLError):
-            raise TlsError(f"'curves' : unknown curve '{names[0]}'.") from None
+    if curves and not openssl.set_groups(ctx, curves):
+        if openssl.available(ctx):
+            raise TlsError(f"'curves' : unable to set the curves list '{curves}'.")
+        _first_curve(ctx, curves, warnings)
     protocols = options.alpn()
     if protocols:
         ctx.set_alpn_protocols(protocols)
@@ -85,6 +84,18 @@ def configure(ctx: ssl.SSLContext, options: TlsOptions, default_verify: str, war
     if ctx.check_hostname:
         ctx.check_hostname = False
     ctx.verify_mode = options.verify(default_verify)
+
+
+def _first_curve(ctx: ssl.SSLContext, curves: str, warnings: list[str]) -> None:
+    """Without a groups list, Python's own setter: one curve."""
+    names = curves.split(":")
+    if len(names) > 1:
+        warnings.append(f"'curves {curves}': only the first curve ({names[0]}) is offered: this Python's ssl "
+                        "module sets a single group")
+    try:
+        ctx.set_ecdh_curve(NIST_CURVES.get(names[0], names[0]))
+    except (ValueError, ssl.SSLError):
+        raise TlsError(f"'curves' : unknown curve '{names[0]}'.") from None
 
 
 def load_crt(path: str, del_ext: bool = False) -> list[Certificate]:
