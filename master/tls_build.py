@@ -24,6 +24,7 @@ from .config.errors import ConfigError
 from .config.keywords_proxy import SERVER_VALUE_OPTIONS
 from .config.lexer import Line
 from .config.model import Bind, Config, ProxyConf, ServerConf
+from .config.units import parse_time
 
 
 class _Builder:
@@ -34,6 +35,7 @@ class _Builder:
         self.warnings = config.warnings
         self.certs: dict[str, Certificate] = {}
         self.bind_defaults = self._defaults("bind")
+        self.session_cache = _session_cache(config.global_.tune)
         self.server_defaults = self._defaults("server")
 
     def _defaults(self, side: str) -> TlsOptions:
@@ -77,7 +79,7 @@ class _Builder:
         for path in options.values.get("crt-list", []):
             entries += self.crt_list(self.path("crt-base", path), options)
         listener = ListenerTls(entries, options, self.certs, strict_sni="strict-sni" in options.flags,
-                               name=bind.name)
+                               name=bind.name, session_cache=self.session_cache)
         listener.build()
         self._warn(f"bind {bind.label}", options, listener.warnings)
         return listener
@@ -201,6 +203,17 @@ def attach(config: Config, proxies: list[Proxy], registry: SampleRegistry,
             except (CertError, TlsError, ssl.SSLError, ValueError) as exc:
                 errors.append(_error(server_conf.line, f"'server {server.name}' : {exc}"))
     return errors
+
+
+def _session_cache(tune: dict[str, str]) -> tuple[int | None, int | None]:
+    """``tune.ssl.cachesize`` (0 turns the cache off in haproxy; OpenSSL's 0 means unlimited: 1 is kept)
+    and ``tune.ssl.lifetime`` in seconds."""
+    size, lifetime = tune.get("tune.ssl.cachesize"), tune.get("tune.ssl.lifetime")
+    try:
+        return (max(int(size), 1) if size is not None else None,
+                max(int(parse_time(lifetime, "s")), 1) if lifetime is not None else None)
+    except ValueError as exc:
+        raise TlsError(f"tune.ssl.cachesize/lifetime : {exc}.") from None
 
 
 def _default_server(conf: ProxyConf) -> TlsOptions:

@@ -422,3 +422,25 @@ def test_bad_ciphersuites_is_a_config_error(write, port, pki, tmp_path) -> None:
     out = subprocess.run([*LUAPROXY, "-c", "-f", str(cfg)], capture_output=True, text=True, timeout=60,
                          cwd=tmp_path)
     assert out.returncode != 0 and "bad.cfg:3" in out.stderr and "ciphersuites" in out.stderr, out.stderr
+
+
+def test_session_lifetime(write, luaproxy, port, pki) -> None:
+    d = pki["dir"]
+    write("t.cfg", f"""
+        global
+           tune.ssl.lifetime 1
+           tune.ssl.cachesize 100
+        defaults
+           mode http
+           timeout client 3s
+        frontend fe
+           bind 127.0.0.1:{port} ssl crt {d}/site.pem no-tls-tickets
+           {SHOW}"resumed=%[ssl_fc_is_resumed]"
+        """)
+    luaproxy("-f", "t.cfg", wait_port=port)
+    ctx = client_context(d)
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    _, session = https(port, ctx)
+    assert body(https(port, ctx, session=session)[0]) == "resumed=1"
+    time.sleep(2.2)
+    assert body(https(port, ctx, session=session)[0]) == "resumed=0"

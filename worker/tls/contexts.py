@@ -130,6 +130,8 @@ class ListenerTls:
     strict_sni: bool = False
     name: str = ""
     """The bind's ``name`` (HAProxy's logs show it, else the listener id)."""
+    session_cache: tuple[int | None, int | None] = (None, None)
+    """``tune.ssl.cachesize`` and ``tune.ssl.lifetime`` (seconds); None keeps OpenSSL's default."""
     warnings: list[str] = field(default_factory=list)
     default: Any = None
     exact: dict[str, list[Any]] = field(default_factory=dict)
@@ -154,6 +156,8 @@ class ListenerTls:
             if ctx is None:
                 ctx = TlsContext(ssl.PROTOCOL_TLS_SERVER)
                 configure(ctx, entry.options, "none", self.warnings)
+                if self.session_cache != (None, None) and not openssl.set_session_cache(ctx, *self.session_cache):
+                    self.warnings.append("tune.ssl.cachesize/lifetime not applied (no access to OpenSSL's context)")
                 contexts.append((key, ctx, set()))
             cert.load_into(ctx)
             served.setdefault(ctx, cert)

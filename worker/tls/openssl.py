@@ -1,8 +1,9 @@
-"""The two OpenSSL settings Python 3.11's ssl module has no setter for, set through ctypes.
+"""OpenSSL settings Python 3.11's ssl module has no setter for, set through ctypes.
 
-TLS 1.3 cipher suites (``ciphersuites``) and a list of key-exchange groups
-(``curves X25519:P-256``) are plain ``SSL_CTX`` settings, but ``SSLContext``
-offers neither.  CPython keeps the ``SSL_CTX`` pointer as the first field of
+TLS 1.3 cipher suites (``ciphersuites``), a list of key-exchange groups
+(``curves X25519:P-256``) and the session cache's size and lifetime
+(``tune.ssl.cachesize``, ``tune.ssl.lifetime``) are plain ``SSL_CTX``
+settings, but ``SSLContext`` offers none of them.  CPython keeps the ``SSL_CTX`` pointer as the first field of
 an ``SSLContext``; the pointer is used only after a check that the options
 OpenSSL reports through it are the ones Python reports, and the functions
 come from the very libssl the ``_ssl`` module uses.  When anything does not
@@ -17,6 +18,7 @@ import sys
 from typing import Any
 
 SSL_CTRL_SET_GROUPS_LIST = 92
+SSL_CTRL_SET_SESS_CACHE_SIZE = 42
 
 
 def _library() -> Any:
@@ -32,6 +34,8 @@ def _library() -> Any:
         lib.SSL_CTX_set_ciphersuites.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
         lib.SSL_CTX_ctrl.restype = ctypes.c_long
         lib.SSL_CTX_ctrl.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_long, ctypes.c_void_p]
+        lib.SSL_CTX_set_timeout.restype = ctypes.c_long
+        lib.SSL_CTX_set_timeout.argtypes = [ctypes.c_void_p, ctypes.c_long]
     except (OSError, AttributeError, ImportError):
         return None
     return lib
@@ -65,3 +69,15 @@ def set_groups(ctx: ssl.SSLContext, groups: str) -> bool:
     pointer = _pointer(ctx)
     return pointer is not None and _LIB.SSL_CTX_ctrl(pointer, SSL_CTRL_SET_GROUPS_LIST, 0,
                                                     ctypes.c_char_p(groups.encode())) == 1
+
+
+def set_session_cache(ctx: ssl.SSLContext, size: int | None, lifetime: int | None) -> bool:
+    """``tune.ssl.cachesize`` (sessions kept) and ``tune.ssl.lifetime`` (seconds) of the session cache."""
+    pointer = _pointer(ctx)
+    if pointer is None:
+        return False
+    if size is not None:
+        _LIB.SSL_CTX_ctrl(pointer, SSL_CTRL_SET_SESS_CACHE_SIZE, size, None)
+    if lifetime is not None:
+        _LIB.SSL_CTX_set_timeout(pointer, lifetime)
+    return True
