@@ -10,7 +10,6 @@ them by that name).
 from __future__ import annotations
 
 import os
-import shlex
 import ssl
 from typing import Any
 
@@ -18,7 +17,7 @@ from luaproxy.worker.proxy import Proxy, Server
 from luaproxy.worker.samples import PatternLibrary, SampleError, SampleRegistry, parse_expr, to_text
 from luaproxy.worker.tls.certs import CertError, Certificate, load_certificate
 from luaproxy.worker.tls.contexts import CrtEntry, ListenerTls, ServerTls, client_context, load_crt
-from luaproxy.worker.tls.options import CRT_LIST, DEFAULT, SERVER, TlsError, TlsOptions
+from luaproxy.worker.tls.options import DEFAULT, SERVER, TlsError, TlsOptions, parse_crt_list_line
 
 from .config.errors import ConfigError
 from .config.keywords_proxy import SERVER_VALUE_OPTIONS
@@ -97,27 +96,15 @@ class _Builder:
             if not text or text.startswith("#"):
                 continue
             try:
-                entries += self._crt_list_line(text, bind_options)
+                entries += self._crt_list_line(text, bind_options, path)
             except (CertError, TlsError, ValueError) as exc:
                 raise CertError(f"crt-list '{path}' line {number}: {exc}") from None
         return entries
 
-    def _crt_list_line(self, text: str, bind_options: TlsOptions) -> list[CrtEntry]:
-        words = shlex.split(text)
-        crt, rest = words[0], words[1:]
-        options = bind_options
-        if rest and rest[0].startswith("["):
-            inner = " ".join(rest)[1:]
-            inside, _, after = inner.partition("]")
-            rest = after.split()
-            line_options = TlsOptions()
-            option_words = inside.split()
-            while option_words:
-                word = option_words.pop(0)
-                if not line_options.take(word, option_words, CRT_LIST):
-                    raise TlsError(f"unknown option '{word}' in '[{inside}]'.")
-            options = self.ca_paths(line_options).merged(bind_options)
-        return [CrtEntry(name, options, tuple(rest)) for name in self.crt(crt)]
+    def _crt_list_line(self, text: str, bind_options: TlsOptions, crt_list: str) -> list[CrtEntry]:
+        line = parse_crt_list_line(text)
+        options = self.ca_paths(line.options()).merged(bind_options) if line.words else bind_options
+        return [CrtEntry(name, options, line.filters, crt_list, line) for name in self.crt(line.crt)]
 
     def server(self, server: Server, conf: ServerConf, defaults: TlsOptions) -> None:
         options = self.ca_paths(conf.tls.merged(defaults.merged(self.server_defaults)))

@@ -25,7 +25,7 @@ from cryptography import x509
 from . import openssl
 from .certs import CertError, Certificate, certificate_names, load_ca_file, load_certificate, name_matches
 from .clienthello import ClientHello
-from .options import TlsError, TlsOptions
+from .options import CrtListLine, TlsError, TlsOptions
 from .tlssocket import TlsContext
 
 NIST_CURVES = {"P-256": "prime256v1", "P-384": "secp384r1", "P-521": "secp521r1"}
@@ -118,6 +118,9 @@ class CrtEntry:
     name: str
     options: TlsOptions
     filters: tuple[str, ...] = ()
+    crt_list: str | None = None
+    """The crt-list file this entry came from (``add/del/show ssl crt-list`` name it)."""
+    line: CrtListLine | None = None
 
 
 @dataclass(eq=False)

@@ -1,5 +1,6 @@
-"""Certificates changed at runtime (``set ssl cert`` + ``commit ssl cert``), the same way in the master and
-every worker: parse once, then give each listener and server that uses the name its new contexts.
+"""Certificates changed at runtime (``set ssl cert`` + ``commit ssl cert``, ``add|del ssl crt-list``), the
+same way in the master and every worker: parse once, then give each listener and server that uses the name
+its new contexts.  ``apply`` takes the message the master sends to the workers.
 
 Connections already open keep the context they were made with; new ones get
 the new certificate.  A certificate that does not parse, or whose key does
@@ -13,6 +14,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .certs import CertError, Certificate, check_pair, parse_pem
+from .contexts import CrtEntry
+from .options import CrtListLine, parse_crt_list_line
 
 
 def tls_users(proxies: Iterable[Any]) -> Iterator[Any]:
@@ -66,3 +69,67 @@ def replace(proxies: Iterable[Any], name: str, cert: Certificate) -> int:
             user.replace(name, cert)
             changed += 1
     return changed
+
+
+def crt_lists(proxies: Iterable[Any]) -> dict[str, list[Any]]:
+    """Each crt-list file in use and its entries (CrtEntry), as the first listener using it holds them."""
+    found: dict[str, list[Any]] = {}
+    for user in tls_users(proxies):
+        for path in dict.fromkeys(e.crt_list for e in getattr(user, "entries", ()) if e.crt_list):
+            found.setdefault(path, [e for e in user.entries if e.crt_list == path])
+    return found
+
+
+def default_users(proxies: Iterable[Any], crt_list: str, name: str, nth: int) -> list[str]:
+    """The frontends whose default certificate is the *nth* entry for *name* in *crt_list* (with
+    ``strict-sni`` no certificate is a default one)."""
+    found = []
+    for proxy in proxies:
+        for listener in proxy.tls_binds.values():
+            if listener.strict_sni:
+                continue
+            matching = [e for e in listener.entries if e.crt_list == crt_list and e.name == name]
+            if len(matching) > nth and listener.entries[0] is matching[nth]:
+                found.append(proxy.name)
+    return found
+
+
+def add_crt_list_entry(proxies: Iterable[Any], crt_list: str, line: CrtListLine, cert: Certificate) -> int:
+    """Add *line* (its certificate *cert*) to every listener loading *crt_list*."""
+    changed = 0
+    for user in tls_users(proxies):
+        if not any(e.crt_list == crt_list for e in getattr(user, "entries", ())):
+            continue
+        options = line.options().merged(user.options) if line.words else user.options
+        user.certs[cert.name] = cert
+        user.entries.append(CrtEntry(cert.name, options, line.filters, crt_list, line))
+        try:
+            user.build()
+        except Exception:
+            user.entries.pop()
+            raise
+        changed += 1
+    return changed
+
+
+def del_crt_list_entry(proxies: Iterable[Any], crt_list: str, name: str, nth: int) -> int:
+    """Remove the *nth* entry (from 0) for certificate *name* of *crt_list* from every listener loading it."""
+    changed = 0
+    for user in tls_users(proxies):
+        matching = [e for e in getattr(user, "entries", ()) if e.crt_list == crt_list and e.name == name]
+        if len(matching) > nth:
+            user.entries.remove(matching[nth])
+            user.build()
+            changed += 1
+    return changed
+
+
+def apply(proxies: Iterable[Any], message: dict[str, Any]) -> None:
+    """One change from the master: ``ssl-cert`` (replace) or ``ssl-crt-list`` (``add`` / ``del``)."""
+    if message["t"] == "ssl-cert":
+        replace(proxies, message["name"], parse_update(message["name"], message["pem"]))
+    elif message["op"] == "add":
+        cert = parse_update(message["name"], message["pem"])
+        add_crt_list_entry(proxies, message["list"], parse_crt_list_line(message["line"]), cert)
+    else:
+        del_crt_list_entry(proxies, message["list"], message["name"], message["nth"])
