@@ -444,3 +444,23 @@ def test_session_lifetime(write, luaproxy, port, pki) -> None:
     assert body(https(port, ctx, session=session)[0]) == "resumed=1"
     time.sleep(2.2)
     assert body(https(port, ctx, session=session)[0]) == "resumed=0"
+
+
+def test_crt_ignore_err_reports_the_verify_error(write, luaproxy, port, pki, tmp_path) -> None:
+    d = pki["dir"]
+    ca = pki["ca"]
+    assert isinstance(ca, Issued)
+    issue(ca, "late", client=True, expired=True).write(tmp_path / "expired.pem")
+    strict = free_port()
+    start(write, luaproxy, port, f"""
+        frontend fe
+           bind 127.0.0.1:{port} ssl crt {d}/site.pem ca-file {d}/ca.pem verify required crt-ignore-err all
+           bind 127.0.0.1:{strict} ssl crt {d}/site.pem ca-file {d}/ca.pem verify required
+           {SHOW}"%[ssl_c_verify] %[ssl_c_err] %[ssl_c_ca_err] %[ssl_c_s_dn(CN)]"
+        """)
+    ctx = client_context(d)
+    ctx.load_cert_chain(str(tmp_path / "expired.pem"))
+    assert body(https(port, ctx)[0]) == "10 10 0 late"  # X509_V_ERR_CERT_HAS_EXPIRED, ignored
+    assert body(https(port, client_context(d, cert=True))[0]) == "0 0 0 client one"
+    with pytest.raises((ssl.SSLError, ConnectionResetError)):
+        https(strict, ctx)

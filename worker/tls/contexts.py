@@ -84,6 +84,9 @@ def configure(ctx: ssl.SSLContext, options: TlsOptions, default_verify: str, war
     if ctx.check_hostname:
         ctx.check_hostname = False
     ctx.verify_mode = options.verify(default_verify)
+    ignores = options.get("ca-ignore-err"), options.get("crt-ignore-err")
+    if any(ignores) and not openssl.install_verify_callback(ctx, *ignores):
+        warnings.append("'ca-ignore-err'/'crt-ignore-err' not applied (no access to OpenSSL's context)")
 
 
 def _first_curve(ctx: ssl.SSLContext, curves: str, warnings: list[str]) -> None:

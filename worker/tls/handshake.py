@@ -19,7 +19,7 @@ import gevent
 from ..access_log import proxy_loggers
 from ..samples.logformat import _accept_ms
 from ..txn import addresses_of
-from . import clienthello
+from . import clienthello, openssl
 from .clienthello import MAX_HELLO, ClientHello
 from .contexts import ListenerTls, ServerTls
 
@@ -49,7 +49,10 @@ def accept(listener: ListenerTls, sock: Any, frontend: Any, so_id: int, logger: 
         tls = listener.wrap(sock, hello)
         tls.settimeout(timeout)
         tls.do_handshake()
+        if tls.context.verify_mode != ssl.CERT_NONE:
+            tls.verify = openssl.take_verify_result(tls)
     except (OSError, ValueError) as exc:
+        openssl.forget_verify_state(tls)
         _log_failure(frontend, so_id, listener.name, logger, addresses[0], accept_date, _reason(exc))
         with contextlib.suppress(OSError):
             tls.close()
