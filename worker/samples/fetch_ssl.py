@@ -97,6 +97,13 @@ def _conn_fetches(prefix: str, side: Side, where: str) -> list[FetchDef]:
         bits = cipher(tls, 2)
         return None if bits is None else Sample(T.SINT, bits)
 
+    def unique_id(tls: TlsSocket) -> Sample | None:
+        try:
+            value = tls.get_channel_binding("tls-unique")
+        except (OSError, ValueError):
+            return None
+        return None if value is None else Sample(T.BIN, value)
+
     def session_id(tls: TlsSocket) -> Sample | None:
         session = tls.session
         return None if session is None else Sample(T.BIN, session.id)
@@ -113,6 +120,8 @@ def _conn_fetches(prefix: str, side: Side, where: str) -> list[FetchDef]:
         fetch(f"{prefix}_protocol", on(lambda t: _str(t.version())), T.STR, "Protocol version (TLSv1.3…).",
               section=S),
         fetch(f"{prefix}_session_id", on(session_id), T.BIN, "TLS session id.", section=S),
+        fetch(f"{prefix}_unique_id", on(unique_id), T.BIN, "TLS unique id: the first Finished message (tls-unique).",
+              section=S),
         fetch(f"{prefix}_use_keysize", on(keysize), T.SINT, "Symmetric cipher key size used, in bits.",
               section=S),
     ]
