@@ -13,6 +13,7 @@ import os
 import resource
 import signal
 import socket
+import ssl
 import sys
 from collections.abc import Callable
 
@@ -88,6 +89,8 @@ def version_text(full: bool) -> str:
     if full:
         lines += [f"Running on: Python {sys.version.split()[0]}",
                   f"Built with Lua version : {LUA_VERSION}",
+                  f"Built with OpenSSL version : {ssl.OPENSSL_VERSION}",
+                  "OpenSSL library supports SNI : yes",
                   "Feature list : " + " ".join(f"+{f}" for f in FEATURES)]
     return "\n".join(lines)
 

@@ -109,6 +109,8 @@ class Arbiter:
         self.agent: WorkerHandle | None = None  # the fleet agent, the only process that talks to Redis
         self.next_agent_spawn = 0.0
         self.make_fleet()
+        self.spare_certs: dict[str, Certificate | None] = {}
+        """``new ssl cert`` stores, not in any crt-list yet (None until committed)."""
         self.selector = selectors.DefaultSelector()
         self.pipe_r, self.pipe_w = os.pipe()
         os.set_blocking(self.pipe_r, False)
@@ -768,16 +770,26 @@ class Arbiter:
     def certificates(self) -> dict[str, Certificate]:
         return tls_runtime.certificates(self.generation.proxies)
 
+    def crt_lists(self) -> dict[str, list[Any]]:
+        return tls_runtime.crt_lists(self.generation.proxies)
+
+    def default_users(self, crt_list: str, name: str, nth: int) -> list[str]:
+        return tls_runtime.default_users(self.generation.proxies, crt_list, name, nth)
+
     def spread_certificate(self, name: str, cert: Certificate) -> Pending:
         """``commit ssl cert``: install in the master (new workers inherit it), then in every live worker."""
-        tls_runtime.replace(self.generation.proxies, name, cert)
+        return self.spread_tls({"t": "ssl-cert", "name": name, "pem": cert.pem().decode("utf-8", "replace")})
+
+    def spread_tls(self, message: dict[str, Any]) -> Pending:
+        """A TLS change (worker.tls.runtime.apply): in the master, then in every live worker; resolves to the
+        problems text, '' when every worker applied it."""
+        tls_runtime.apply(self.generation.proxies, message)
         pending = Pending()
         workers = self.live_workers()
         seq = self.fanout.start({h.pid: h.label for h in workers}, time.monotonic() + ACK_TIMEOUT,
                                 lambda outcome: pending.resolve(outcome.problems()))
-        message = {"t": "ssl-cert", "seq": seq, "name": name, "pem": cert.pem().decode("utf-8", "replace")}
         for handle in workers:
-            self._send(handle, message)
+            self._send(handle, {**message, "seq": seq})
         return pending
 
     def collect_stats(self) -> Pending:

@@ -10,19 +10,20 @@ them by that name).
 from __future__ import annotations
 
 import os
-import shlex
+import ssl
 from typing import Any
 
 from luaproxy.worker.proxy import Proxy, Server
 from luaproxy.worker.samples import PatternLibrary, SampleError, SampleRegistry, parse_expr, to_text
 from luaproxy.worker.tls.certs import CertError, Certificate, load_certificate
 from luaproxy.worker.tls.contexts import CrtEntry, ListenerTls, ServerTls, client_context, load_crt
-from luaproxy.worker.tls.options import CRT_LIST, DEFAULT, SERVER, TlsError, TlsOptions
+from luaproxy.worker.tls.options import DEFAULT, SERVER, TlsError, TlsOptions, parse_crt_list_line
 
 from .config.errors import ConfigError
 from .config.keywords_proxy import SERVER_VALUE_OPTIONS
 from .config.lexer import Line
 from .config.model import Bind, Config, ProxyConf, ServerConf
+from .config.units import parse_time
 
 
 class _Builder:
@@ -33,6 +34,7 @@ class _Builder:
         self.warnings = config.warnings
         self.certs: dict[str, Certificate] = {}
         self.bind_defaults = self._defaults("bind")
+        self.session_cache = _session_cache(config.global_.tune)
         self.server_defaults = self._defaults("server")
 
     def _defaults(self, side: str) -> TlsOptions:
@@ -76,7 +78,7 @@ class _Builder:
         for path in options.values.get("crt-list", []):
             entries += self.crt_list(self.path("crt-base", path), options)
         listener = ListenerTls(entries, options, self.certs, strict_sni="strict-sni" in options.flags,
-                               name=bind.name)
+                               name=bind.name, session_cache=self.session_cache)
         listener.build()
         self._warn(f"bind {bind.label}", options, listener.warnings)
         return listener
@@ -94,27 +96,15 @@ class _Builder:
             if not text or text.startswith("#"):
                 continue
             try:
-                entries += self._crt_list_line(text, bind_options)
+                entries += self._crt_list_line(text, bind_options, path)
             except (CertError, TlsError, ValueError) as exc:
                 raise CertError(f"crt-list '{path}' line {number}: {exc}") from None
         return entries
 
-    def _crt_list_line(self, text: str, bind_options: TlsOptions) -> list[CrtEntry]:
-        words = shlex.split(text)
-        crt, rest = words[0], words[1:]
-        options = bind_options
-        if rest and rest[0].startswith("["):
-            inner = " ".join(rest)[1:]
-            inside, _, after = inner.partition("]")
-            rest = after.split()
-            line_options = TlsOptions()
-            option_words = inside.split()
-            while option_words:
-                word = option_words.pop(0)
-                if not line_options.take(word, option_words, CRT_LIST):
-                    raise TlsError(f"unknown option '{word}' in '[{inside}]'.")
-            options = self.ca_paths(line_options).merged(bind_options)
-        return [CrtEntry(name, options, tuple(rest)) for name in self.crt(crt)]
+    def _crt_list_line(self, text: str, bind_options: TlsOptions, crt_list: str) -> list[CrtEntry]:
+        line = parse_crt_list_line(text)
+        options = self.ca_paths(line.options()).merged(bind_options) if line.words else bind_options
+        return [CrtEntry(name, options, line.filters, crt_list, line) for name in self.crt(line.crt)]
 
     def server(self, server: Server, conf: ServerConf, defaults: TlsOptions) -> None:
         options = self.ca_paths(conf.tls.merged(defaults.merged(self.server_defaults)))
@@ -133,7 +123,7 @@ class _Builder:
 
     def _server_tls(self, options: TlsOptions, default_verify: str, sni: str | None,
                     conf: ServerConf) -> ServerTls:
-        if options.verify(default_verify) != 0 and not options.get("ca-file"):
+        if options.verify(default_verify) != ssl.CERT_NONE and not options.get("ca-file"):
             raise TlsError("verify is enabled by default but no CA file specified. If the server's certificate "
                            "can be trusted without it, add 'verify none' to the server line, or "
                            "'ssl-server-verify none' to the global section.")
@@ -187,7 +177,7 @@ def attach(config: Config, proxies: list[Proxy], registry: SampleRegistry,
                 continue
             try:
                 proxy.tls_binds[so_id] = builder.listener(bind)
-            except (CertError, TlsError) as exc:
+            except (CertError, TlsError, ssl.SSLError, ValueError) as exc:
                 errors.append(_error(bind.line, f"'bind {bind.label}' : {exc}"))
         try:
             defaults = _default_server(conf)
@@ -199,9 +189,20 @@ def attach(config: Config, proxies: list[Proxy], registry: SampleRegistry,
         for server, server_conf in zip(proxy.servers, conf.servers, strict=True):
             try:
                 builder.server(server, server_conf, defaults)
-            except (CertError, TlsError) as exc:
+            except (CertError, TlsError, ssl.SSLError, ValueError) as exc:
                 errors.append(_error(server_conf.line, f"'server {server.name}' : {exc}"))
     return errors
+
+
+def _session_cache(tune: dict[str, str]) -> tuple[int | None, int | None]:
+    """``tune.ssl.cachesize`` (0 turns the cache off in haproxy; OpenSSL's 0 means unlimited: 1 is kept)
+    and ``tune.ssl.lifetime`` in seconds."""
+    size, lifetime = tune.get("tune.ssl.cachesize"), tune.get("tune.ssl.lifetime")
+    try:
+        return (max(int(size), 1) if size is not None else None,
+                max(int(parse_time(lifetime, "s")), 1) if lifetime is not None else None)
+    except ValueError as exc:
+        raise TlsError(f"tune.ssl.cachesize/lifetime : {exc}.") from None
 
 
 def _default_server(conf: ProxyConf) -> TlsOptions:

@@ -105,8 +105,8 @@ class ControlAgent:
         kind = message.get("t")
         if kind == "change":
             self.send(self.apply(message))
-        elif kind == "ssl-cert":
-            self.send(self.apply_certificate(message))
+        elif kind in ("ssl-cert", "ssl-crt-list"):
+            self.send(self.apply_tls(message))
         elif kind == "stats":
             self.send({"t": "stats", "seq": message["seq"], "data": self.context.snapshot()})
         elif kind == "runtime":
@@ -127,11 +127,10 @@ class ControlAgent:
             if waiting is not None:
                 waiting.set(message["data"])
 
-    def apply_certificate(self, message: wire.Message) -> wire.Message:
-        """``commit ssl cert`` reaching this worker: new connections get the new certificate."""
+    def apply_tls(self, message: wire.Message) -> wire.Message:
+        """``commit ssl cert``, ``add|del ssl crt-list`` reaching this worker: new connections see the change."""
         try:
-            tls_runtime.replace(self.context.all_proxies, message["name"],
-                                tls_runtime.parse_update(message["name"], message["pem"]))
+            tls_runtime.apply(self.context.all_proxies, message)
         except (CertError, TlsError) as exc:
             return {"t": "ack", "seq": message["seq"], "error": str(exc)}
         return {"t": "ack", "seq": message["seq"], "result": None}

@@ -272,8 +272,8 @@ for _name, _doc in SSL_GLOBALS:
     GLOBAL.register(_name, G, _doc)(_ssl_global)
 
 for _name, _doc in (
-    ("tune.ssl.cachesize", "Accepted; OpenSSL's session cache keeps its own size."),
-    ("tune.ssl.lifetime", "Accepted; OpenSSL's default session lifetime applies."),
+    ("tune.ssl.cachesize", "Sessions kept in each worker's TLS session cache."),
+    ("tune.ssl.lifetime", "How long a TLS session may be resumed."),
     ("tune.ssl.maxrecord", "Accepted; OpenSSL sizes its records."),
     ("tune.ssl.hard-maxrecord", "Accepted; OpenSSL sizes its records."),
     ("tune.ssl.default-dh-param", "Accepted; OpenSSL picks its DH groups."),

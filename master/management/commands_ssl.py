@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 from luaproxy.worker.tls import CertError, Certificate, TlsError
-from luaproxy.worker.tls.runtime import parse_update
+from luaproxy.worker.tls.options import parse_crt_list_line
+from luaproxy.worker.tls.runtime import parse_update, validate
 
 from .pending import Pending
 
@@ -21,15 +22,29 @@ if TYPE_CHECKING:
 
 class CertSupervisor(Protocol):
     cert_transaction: tuple[str, Certificate] | None
+    spare_certs: dict[str, Certificate | None]
 
     def certificates(self) -> dict[str, Certificate]: ...
+
+    def crt_lists(self) -> dict[str, list[Any]]: ...
+
+    def default_users(self, crt_list: str, name: str, nth: int) -> list[str]:
+        """The frontends whose default certificate that crt-list entry is."""
+
+    def spread_tls(self, message: dict[str, Any]) -> Pending:
+        """Apply a worker.tls.runtime change in the master and every worker; resolves to the problems text."""
 
     def spread_certificate(self, name: str, cert: Certificate) -> Pending:
         """Install everywhere; resolves to the problems text ('' when every worker applied it)."""
 
 
+def _all_certificates(sup: Any) -> dict[str, Certificate | None]:
+    """Certificates in use, then the ``new ssl cert`` stores (None until one is committed)."""
+    return {**sup.certificates(), **{n: c for n, c in sup.spare_certs.items() if n not in sup.certificates()}}
+
+
 def show_ssl_cert(sup: Any, session: Session, args: list[str], payload: str | None) -> Reply:
-    certs = sup.certificates()
+    certs = _all_certificates(sup)
     transaction = sup.cert_transaction
     if not args:
         pending = f"*{transaction[0]}\n" if transaction else ""
@@ -40,7 +55,7 @@ def show_ssl_cert(sup: Any, session: Session, args: list[str], payload: str | No
             return "No ongoing transaction for this certificate!\n"
         cert, status = transaction[1], "Uncommitted"
     else:
-        cert, status = certs.get(name), "Used"
+        cert, status = certs.get(name), "Used" if name in sup.certificates() else "Unused"
     if cert is None:
         return "Can't display the certificate: Not found or the certificate is a bundle!\n"
     return "".join(f"{key}: {value}\n" for key, value in cert.info(status))
@@ -49,18 +64,32 @@ def show_ssl_cert(sup: Any, session: Session, args: list[str], payload: str | No
 def set_ssl_cert(sup: Any, session: Session, args: list[str], payload: str | None) -> Reply:
     if not args or payload is None:
         return "'set ssl cert' expects a filename and a certificate as a payload\n"
-    name = args[0]
+    certs = _all_certificates(sup)
+    name = _certificate_of(args[0], certs)
     transaction = sup.cert_transaction
     if transaction is not None and transaction[0] != name:
         return f"The ongoing transaction is about '{transaction[0]}' but you are trying to set '{name}'\n"
-    if name not in sup.certificates():
+    if name not in certs:
         return "Can't replace a certificate which is not referenced by the configuration!\n"
+    current = transaction[1] if transaction is not None else certs[name]
+    if current is None and not payload.strip():
+        return f"no certificate or private key found in the payload for '{name}'.\nCan't update {args[0]}!\n"
     try:
-        cert = parse_update(name, payload)
+        cert = parse_update(name, payload, current)
     except CertError as exc:
-        return f"{exc}.\nCan't update {name}!\n"
+        return f"{exc}.\nCan't update {args[0]}!\n"
     sup.cert_transaction = (name, cert)
     return f"Transaction {'created' if transaction is None else 'updated'} for certificate {name}!\n"
+
+
+def _certificate_of(name: str, certs: dict[str, Any]) -> str:
+    """``x.pem.key`` (or ``x.key`` for ``x.crt``) names the key of certificate ``x.pem``: the same entry."""
+    if name in certs or not name.endswith(".key"):
+        return name
+    stem = name[:-4]
+    if stem in certs:
+        return stem
+    return next((c for c in certs if c.rpartition(".")[0] == stem), name)
 
 
 def commit_ssl_cert(sup: Any, session: Session, args: list[str], payload: str | None) -> Reply:
@@ -72,7 +101,14 @@ def commit_ssl_cert(sup: Any, session: Session, args: list[str], payload: str | 
     name, cert = transaction
     if name != args[0]:
         return f"The ongoing transaction is about '{name}' but you are trying to set '{args[0]}'\n"
+    try:
+        validate(cert)
+    except CertError as exc:
+        return f"Committing {name}\n{exc}.\nCan't commit {name}!\n"
     sup.cert_transaction = None
+    if name in sup.spare_certs and name not in sup.certificates():
+        sup.spare_certs[name] = cert
+        return f"Committing {name}\nSuccess!\n"
     try:
         pending = sup.spread_certificate(name, cert)
     except (CertError, TlsError) as exc:
@@ -90,6 +126,107 @@ def abort_ssl_cert(sup: Any, session: Session, args: list[str], payload: str | N
     return f"Transaction aborted for certificate '{args[0]}'!\n"
 
 
+def new_ssl_cert(sup: Any, session: Session, args: list[str], payload: str | None) -> Reply:
+    if not args:
+        return "'new ssl cert' expects a filename\n"
+    if args[0] in _all_certificates(sup):
+        return f"Certificate '{args[0]}' already exists!\n"
+    sup.spare_certs[args[0]] = None
+    return f"New empty certificate store '{args[0]}'!\n"
+
+
+def del_ssl_cert(sup: Any, session: Session, args: list[str], payload: str | None) -> Reply:
+    if not args:
+        return "'del ssl cert' expects a certificate name\n"
+    name = args[0]
+    if name in sup.certificates():
+        return f"certificate '{name}' in use, can't be deleted!\n"
+    if name not in sup.spare_certs:
+        return f"certificate '{name}' doesn't exist!\n"
+    if sup.cert_transaction is not None and sup.cert_transaction[0] == name:
+        return "Can't delete a certificate which is being modified!\n"
+    del sup.spare_certs[name]
+    return f"Certificate '{name}' deleted!\n"
+
+
+def show_ssl_crt_list(sup: Any, session: Session, args: list[str], payload: str | None) -> Reply:
+    numbered = bool(args) and args[0] == "-n"
+    rest = args[1:] if numbered else args
+    lists = sup.crt_lists()
+    if not rest:
+        return "# filename\n" + "".join(f"{name}\n" for name in lists)
+    name = rest[0].rstrip("/")
+    if name not in lists:
+        return "didn't find the specified filename\n"
+    lines = [f"# {name}\n"]
+    for number, entry in enumerate(lists[name], start=1):
+        line = entry.line.text() if entry.line is not None else entry.name
+        if numbered:
+            crt, _, tail = line.partition(" ")
+            line = f"{crt}:{number}" + (f" {tail}" if tail else "")
+        lines.append(line + "\n")
+    return "".join(lines)
+
+
+def add_ssl_crt_list(sup: Any, session: Session, args: list[str], payload: str | None) -> Reply:
+    if not args or (payload is None and len(args) < 2):
+        return "'add ssl crtlist' expects a filename and a certificate name\n"
+    crt_list = args[0].rstrip("/")
+    text = payload.strip().split("\n")[0] if payload is not None else args[1]
+    try:
+        line = parse_crt_list_line(text)
+        options = line.options()
+    except (ValueError, TlsError) as exc:
+        return f"{exc}\n"
+    if crt_list not in sup.crt_lists():
+        return f"crtlist '{crt_list}' does not exist!\n"
+    files = [path for name in ("ca-file", "crl-file", "ca-verify-file") for path in options.values.get(name, [])]
+    if files:
+        return f"unable to load {files[0]}: files are only read with the configuration.\n"
+    cert = _all_certificates(sup).get(line.crt)
+    if cert is None:
+        return f"certificate '{line.crt}' does not exist!\n"
+    message = {"t": "ssl-crt-list", "op": "add", "list": crt_list, "name": line.crt,
+               "pem": cert.pem().decode("utf-8", "replace"), "line": line.text()}
+    try:
+        pending = sup.spread_tls(message)
+    except (CertError, TlsError) as exc:
+        return f"{exc}\n"
+    sup.spare_certs.pop(line.crt, None)
+    return pending.then(lambda problems: f"Inserting certificate '{line.crt}' in crt-list '{crt_list}'.\n"
+                        + (problems or "Success!\n"))
+
+
+def del_ssl_crt_list(sup: Any, session: Session, args: list[str], payload: str | None) -> Reply:
+    if len(args) < 2:
+        return "'del ssl crt-list' expects a filename and a certificate name\n"
+    crt_list = args[0].rstrip("/")
+    name, _, number = args[1].rpartition(":") if ":" in args[1] else (args[1], "", "")
+    entries = sup.crt_lists().get(crt_list)
+    if entries is None:
+        return f"crt-list '{crt_list}' does not exist!\n"
+    positions = [i for i, e in enumerate(entries, start=1) if e.name == name]
+    if number:
+        if not number.isdigit() or int(number) not in positions:
+            return f"entry '{args[1]}' not found in crt-list '{crt_list}'!\n"
+        nth = positions.index(int(number))
+    elif len(positions) == 1:
+        nth = 0
+    elif not positions:
+        return f"certificate '{name}' not found in crt-list '{crt_list}'!\n"
+    else:
+        return f"certificate '{name}' is used several times in crt-list '{crt_list}', use 'name:line'!\n"
+    frontends = sup.default_users(crt_list, name, nth)
+    if frontends:
+        return (f"Can't delete the entry: certificate '{name}' cannot be deleted, it is used as default certificate "
+                "by the following frontends:\n" + "".join(f"  {fe}\n" for fe in frontends))
+    try:
+        pending = sup.spread_tls({"t": "ssl-crt-list", "op": "del", "list": crt_list, "name": name, "nth": nth})
+    except (CertError, TlsError) as exc:
+        return f"{exc}\n"
+    return pending.then(lambda problems: f"Entry '{name}' deleted in crtlist '{crt_list}'!\n" + problems)
+
+
 SSL_COMMANDS = (
     (("show", "ssl", "cert"), "show ssl cert [<certfile>]",
      "display the SSL certificates used in memory, or the details of a file", show_ssl_cert),
@@ -97,5 +234,14 @@ SSL_COMMANDS = (
     (("commit", "ssl", "cert"), "commit ssl cert <certfile>", "commit a certificate file", commit_ssl_cert),
     (("abort", "ssl", "cert"), "abort ssl cert <certfile>", "abort a transaction for a certificate file",
      abort_ssl_cert),
+    (("new", "ssl", "cert"), "new ssl cert <certfile>", "create a new certificate file to be used in a crt-list",
+     new_ssl_cert),
+    (("del", "ssl", "cert"), "del ssl cert <certfile>", "delete an unused certificate file", del_ssl_cert),
+    (("show", "ssl", "crt-list"), "show ssl crt-list [-n] [<list>]", "show the list of crt-lists or a crt-list's "
+     "content", show_ssl_crt_list),
+    (("add", "ssl", "crt-list"), "add ssl crt-list <list> <cert> [opts]*", "add a line <cert> to a crt-list <list>",
+     add_ssl_crt_list),
+    (("del", "ssl", "crt-list"), "del ssl crt-list <list> <cert[:line]>", "delete a line <cert> from a crt-list "
+     "<list>", del_ssl_crt_list),
 )
 """(words, usage, help text, handler); every one at the admin level."""

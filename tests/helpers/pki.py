@@ -55,9 +55,9 @@ def make_ca(cn: str = "Test CA", expired: bool = False) -> Issued:
 
 
 def issue(ca: Issued, cn: str, names: tuple[str, ...] = (), client: bool = False, kind: str = "rsa",
-          serial: int | None = None) -> Issued:
+          serial: int | None = None, expired: bool = False) -> Issued:
     key = _key(kind)
-    now = datetime.datetime.now(datetime.UTC)
+    now = datetime.datetime.now(datetime.UTC) - (40 * DAY if expired else datetime.timedelta())
     builder = (x509.CertificateBuilder().subject_name(_name(cn)).issuer_name(ca.cert.subject)
                .public_key(key.public_key()).serial_number(serial or x509.random_serial_number())
                .not_valid_before(now - DAY).not_valid_after(now + 30 * DAY)

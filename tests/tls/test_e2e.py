@@ -374,3 +374,93 @@ def test_tls_over_unix_sockets(write, luaproxy, port, pki, tmp_path) -> None:
         raw.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         ((status, _, content),) = parse_responses(read_all(raw))
     assert (status, content) == (200, b"www.test")
+
+
+def test_lua_reads_the_tls_fetches(write, luaproxy, port, pki) -> None:
+    d = pki["dir"]
+    write("tls.lua", """
+        core.register_fetches("tlsinfo", function(txn)
+           return txn.f:ssl_fc_protocol() .. " " .. txn.f:ssl_fc_sni() .. " " .. tostring(txn.f:ssl_fc())
+        end)
+        """)
+    write("t.cfg", f"""
+        global
+           lua-load tls.lua
+        defaults
+           mode http
+           timeout client 3s
+        frontend fe
+           bind 127.0.0.1:{port} ssl crt {d}/site.pem
+           {SHOW}"%[lua.tlsinfo]"
+        """)
+    luaproxy("-f", "t.cfg", wait_port=port)
+    assert body(https(port, client_context(d), "a.wild.test")[0]) == "TLSv1.3 a.wild.test true"
+
+
+def test_ciphersuites_and_curves(write, luaproxy, port, pki) -> None:
+    d = pki["dir"]
+    start(write, luaproxy, port, f"""
+        frontend fe
+           bind 127.0.0.1:{port} ssl crt {d}/site.pem ciphersuites TLS_CHACHA20_POLY1305_SHA256 curves P-384:X25519
+           {SHOW}"%[ssl_fc_cipher]"
+        """)
+    assert body(https(port, client_context(d))[0]) == "TLS_CHACHA20_POLY1305_SHA256"
+    out = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-groups", "P-256"],
+                         input="", capture_output=True, timeout=20, text=True)
+    assert "handshake failure" in out.stderr or "alert" in out.stderr, out.stderr
+    out = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-groups", "X25519"],
+                         input="", capture_output=True, timeout=20, text=True)
+    assert "TLS_CHACHA20_POLY1305_SHA256" in out.stdout
+
+
+def test_bad_ciphersuites_is_a_config_error(write, port, pki, tmp_path) -> None:
+    cfg = write("bad.cfg", f"""
+        frontend fe
+           mode http
+           bind 127.0.0.1:{port} ssl crt {pki["dir"]}/site.pem ciphersuites NOPE
+        """)
+    out = subprocess.run([*LUAPROXY, "-c", "-f", str(cfg)], capture_output=True, text=True, timeout=60,
+                         cwd=tmp_path)
+    assert out.returncode != 0 and "bad.cfg:3" in out.stderr and "ciphersuites" in out.stderr, out.stderr
+
+
+def test_session_lifetime(write, luaproxy, port, pki) -> None:
+    d = pki["dir"]
+    write("t.cfg", f"""
+        global
+           tune.ssl.lifetime 1
+           tune.ssl.cachesize 100
+        defaults
+           mode http
+           timeout client 3s
+        frontend fe
+           bind 127.0.0.1:{port} ssl crt {d}/site.pem no-tls-tickets
+           {SHOW}"resumed=%[ssl_fc_is_resumed]"
+        """)
+    luaproxy("-f", "t.cfg", wait_port=port)
+    ctx = client_context(d)
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    _, session = https(port, ctx)
+    assert body(https(port, ctx, session=session)[0]) == "resumed=1"
+    time.sleep(2.2)
+    assert body(https(port, ctx, session=session)[0]) == "resumed=0"
+
+
+def test_crt_ignore_err_reports_the_verify_error(write, luaproxy, port, pki, tmp_path) -> None:
+    d = pki["dir"]
+    ca = pki["ca"]
+    assert isinstance(ca, Issued)
+    issue(ca, "late", client=True, expired=True).write(tmp_path / "expired.pem")
+    strict = free_port()
+    start(write, luaproxy, port, f"""
+        frontend fe
+           bind 127.0.0.1:{port} ssl crt {d}/site.pem ca-file {d}/ca.pem verify required crt-ignore-err all
+           bind 127.0.0.1:{strict} ssl crt {d}/site.pem ca-file {d}/ca.pem verify required
+           {SHOW}"%[ssl_c_verify] %[ssl_c_err] %[ssl_c_ca_err] %[ssl_c_s_dn(CN)]"
+        """)
+    ctx = client_context(d)
+    ctx.load_cert_chain(str(tmp_path / "expired.pem"))
+    assert body(https(port, ctx)[0]) == "10 10 0 late"  # X509_V_ERR_CERT_HAS_EXPIRED, ignored
+    assert body(https(port, client_context(d, cert=True))[0]) == "0 0 0 client one"
+    with pytest.raises((ssl.SSLError, ConnectionResetError)):
+        https(strict, ctx)

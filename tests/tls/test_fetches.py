@@ -65,7 +65,8 @@ SSL_CASES = [
 ]
 COMPUTED = ("ssl_c_der", "ssl_c_sha1", "ssl_c_notbefore", "ssl_c_notafter", "ssl_f_der", "ssl_f_sha1",
             "ssl_f_notbefore", "ssl_f_notafter", "ssl_s_der", "ssl_s_sha1", "ssl_s_notbefore", "ssl_s_notafter",
-            "ssl_fc_session_id", "ssl_bc_session_id", "ssl_c_chain_der", "ssl_s_chain_der")
+            "ssl_fc_session_id", "ssl_bc_session_id", "ssl_c_chain_der", "ssl_s_chain_der", "ssl_fc_unique_id",
+            "ssl_bc_unique_id")
 HELLO_CASES = [
     ("req.ssl_sni", "hello.test"),
     ("req_ssl_sni", "hello.test"),
@@ -118,6 +119,8 @@ def test_certificate_bytes_and_dates(stream, registry: SampleRegistry) -> None:
     # OpenSSL completes the chain from the listener's ca-file
     assert parse_expr("ssl_s_chain_der", registry).evaluate(ctx).value == certs.der(site) + certs.der(pki.ca.cert)
     assert parse_expr("ssl_c_chain_der", registry).evaluate(ctx) is None  # the client sent no chain
+    front, back = (parse_expr(name, registry).evaluate(ctx).value for name in ("ssl_fc_unique_id", "ssl_bc_unique_id"))
+    assert front == back and len(front) == 48  # the first Finished message, the same on both ends
     for name in ("ssl_fc_session_id", "ssl_bc_session_id"):
         assert parse_expr(name, registry).evaluate(ctx) is not None
 

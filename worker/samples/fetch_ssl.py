@@ -97,6 +97,13 @@ def _conn_fetches(prefix: str, side: Side, where: str) -> list[FetchDef]:
         bits = cipher(tls, 2)
         return None if bits is None else Sample(T.SINT, bits)
 
+    def unique_id(tls: TlsSocket) -> Sample | None:
+        try:
+            value = tls.get_channel_binding("tls-unique")
+        except (OSError, ValueError):
+            return None
+        return None if value is None else Sample(T.BIN, value)
+
     def session_id(tls: TlsSocket) -> Sample | None:
         session = tls.session
         return None if session is None else Sample(T.BIN, session.id)
@@ -113,6 +120,8 @@ def _conn_fetches(prefix: str, side: Side, where: str) -> list[FetchDef]:
         fetch(f"{prefix}_protocol", on(lambda t: _str(t.version())), T.STR, "Protocol version (TLSv1.3…).",
               section=S),
         fetch(f"{prefix}_session_id", on(session_id), T.BIN, "TLS session id.", section=S),
+        fetch(f"{prefix}_unique_id", on(unique_id), T.BIN, "TLS unique id: the first Finished message (tls-unique).",
+              section=S),
         fetch(f"{prefix}_use_keysize", on(keysize), T.SINT, "Symmetric cipher key size used, in bits.",
               section=S),
     ]
@@ -178,9 +187,17 @@ def _front_bool(fn: Callable[[TlsSocket], bool]) -> Callable[[SampleContext, Seq
     return get
 
 
-def _verify(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
-    """A handshake that verified a client certificate succeeded: X509_V_OK (failures end the handshake)."""
-    return None if front(ctx) is None else Sample(T.SINT, 0)
+def _verify_field(index: int) -> Callable[[SampleContext, Sequence[Any]], Sample | None]:
+    """One of the client certificate's verification results (0: OK), kept by the handshake: the verify
+    result, the first CA error, its depth, the certificate's own error."""
+
+    def get(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+        tls = front(ctx)
+        if tls is None:
+            return None
+        return Sample(T.SINT, tls.verify[index] if tls.verify is not None else 0)
+
+    return get
 
 
 def _hello(fn: Callable[[Any], Sample | None]) -> Callable[[SampleContext, Sequence[Any]], Sample | None]:
@@ -221,10 +238,11 @@ FETCHES = (
           "Server name the client asked for (SNI).", section=S),
     fetch("ssl_c_used", _front_bool(lambda t: peer_cert(t) is not None), T.BOOL,
           "True when the client used a certificate.", section=S),
-    fetch("ssl_c_verify", _verify, T.SINT, "Verify result of the client certificate (0: OK).", section=S),
-    fetch("ssl_c_err", _verify, T.SINT, "Error of the client certificate (0: none).", section=S),
-    fetch("ssl_c_ca_err", _verify, T.SINT, "Error in the client's CA chain (0: none).", section=S),
-    fetch("ssl_c_ca_err_depth", _verify, T.SINT, "Depth of that error (0: none).", section=S),
+    fetch("ssl_c_verify", _verify_field(0), T.SINT, "Verify result of the client certificate (0: OK).",
+          section=S),
+    fetch("ssl_c_err", _verify_field(3), T.SINT, "Error of the client certificate itself (0: none).", section=S),
+    fetch("ssl_c_ca_err", _verify_field(1), T.SINT, "First error in the client's CA chain (0: none).", section=S),
+    fetch("ssl_c_ca_err_depth", _verify_field(2), T.SINT, "Depth of that error (0: none).", section=S),
     *_cert_fetches("ssl_c", lambda ctx: peer_cert(front(ctx)), "the client's certificate"),
     fetch("ssl_c_chain_der", lambda ctx, args: peer_chain_der(front(ctx), True), T.BIN,
           "The chain the client sent after its certificate, in DER.", section=S),

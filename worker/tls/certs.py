@@ -89,11 +89,29 @@ class Certificate:
 
 
 def parse_certificate(name: str, data: bytes, key_data: bytes | None = None) -> Certificate:
-    """A Certificate from PEM text (the key may come separately, as a ``.key`` file does)."""
+    """A Certificate from PEM text (the key may come separately, as a ``.key`` file does), checked."""
+    certs, key, extra = parse_pem(name, data + b"\n" + (key_data or b""))
+    if not certs:
+        raise CertError(f"no certificate found in '{name}'")
+    if key is None:
+        raise CertError(f"no private key found in '{name}' (nor in '{name}.key')")
+    cert = Certificate(name, certs[0], key, tuple(certs[1:]), extra)
+    check_pair(cert)
+    return cert
+
+
+def check_pair(cert: Certificate) -> None:
+    """The private key must be the certificate's."""
+    if _public(cert.cert.public_key()) != _public(cert.key.public_key()):
+        raise CertError(f"inconsistencies between private key and certificate loaded '{cert.name}'")
+
+
+def parse_pem(name: str, data: bytes) -> tuple[list[x509.Certificate], Any, bytes]:
+    """The certificates, the (first) private key and the other blocks of a PEM text."""
     certs: list[x509.Certificate] = []
     key = None
     extra = b""
-    for match in _BLOCK.finditer(data + b"\n" + (key_data or b"")):
+    for match in _BLOCK.finditer(data):
         label, block = match.group(1), match.group(0)
         try:
             if label == b"CERTIFICATE" or label == b"TRUSTED CERTIFICATE":
@@ -107,13 +125,7 @@ def parse_certificate(name: str, data: bytes, key_data: bytes | None = None) -> 
                 extra += block + b"\n"
         except (ValueError, TypeError) as exc:
             raise CertError(f"unable to load the {label.decode().lower()} of '{name}' ({exc})") from None
-    if not certs:
-        raise CertError(f"no certificate found in '{name}'")
-    if key is None:
-        raise CertError(f"no private key found in '{name}' (nor in '{name}.key')")
-    if _public(certs[0].public_key()) != _public(key.public_key()):
-        raise CertError(f"inconsistencies between private key and certificate loaded '{name}'")
-    return Certificate(name, certs[0], key, tuple(certs[1:]), extra)
+    return certs, key, extra
 
 
 def load_certificate(path: str, name: str | None = None, del_ext: bool = False) -> Certificate:

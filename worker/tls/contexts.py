@@ -1,10 +1,12 @@
 """OpenSSL contexts for listeners (with SNI selection) and for servers, built from TlsOptions.
 
 A listener gets one context per certificate (an RSA and an ECDSA
-certificate for the same names share one, so OpenSSL picks by what the
-client supports).  The first certificate's context is the one every
+certificate for exactly the same names share one, and OpenSSL picks by what
+the client supports).  The first certificate's context is the one every
 handshake starts on; its SNI callback moves the connection to the context of
-the certificate the client asked for.  Session tickets and the session cache
+the certificate the client asked for.  When several contexts hold the name
+with different key types, the ClientHello peeked before the handshake says
+which one the client can use.  Session tickets and the session cache
 stay on that first context (OpenSSL keeps the initial context for sessions),
 so resumption works whatever certificate was chosen, and contexts built in
 the master before the fork share their ticket keys across workers.
@@ -20,9 +22,10 @@ from typing import Any
 
 from cryptography import x509
 
+from . import openssl
 from .certs import CertError, Certificate, certificate_names, load_ca_file, load_certificate, name_matches
 from .clienthello import ClientHello
-from .options import TlsError, TlsOptions
+from .options import CrtListLine, TlsError, TlsOptions
 from .tlssocket import TlsContext
 
 NIST_CURVES = {"P-256": "prime256v1", "P-384": "secp384r1", "P-521": "secp521r1"}
@@ -43,18 +46,16 @@ def configure(ctx: ssl.SSLContext, options: TlsOptions, default_verify: str, war
             ctx.set_ciphers(ciphers)
         except ssl.SSLError:
             raise TlsError(f"'ciphers' : unable to set the cipher list '{ciphers}'.") from None
-    if options.get("ciphersuites"):
-        warnings.append("'ciphersuites' is not applied: Python's ssl module cannot set TLS 1.3 cipher suites")
+    suites = options.get("ciphersuites")
+    if suites and not openssl.set_ciphersuites(ctx, suites):
+        if openssl.available(ctx):
+            raise TlsError(f"'ciphersuites' : unable to set TLS 1.3 cipher suites to '{suites}'.")
+        warnings.append("'ciphersuites' is not applied: this Python's ssl module cannot set TLS 1.3 cipher suites")
     curves = options.get("curves") or options.get("ecdhe")
-    if curves:
-        names = curves.split(":")
-        if len(names) > 1:
-            warnings.append(f"'curves {curves}': only the first curve ({names[0]}) is offered: Python's ssl "
-                            "module sets a single group")
-        try:
-            ctx.set_ecdh_curve(NIST_CURVES.get(names[0], names[0]))
-        except (ValueError, ssl.SSLError):
-            raise TlsError(f"'curves' : unknown curve '{names[0]}'.") from None
+    if curves and not openssl.set_groups(ctx, curves):
+        if openssl.available(ctx):
+            raise TlsError(f"'curves' : unable to set the curves list '{curves}'.")
+        _first_curve(ctx, curves, warnings)
     protocols = options.alpn()
     if protocols:
         ctx.set_alpn_protocols(protocols)
@@ -65,7 +66,11 @@ def configure(ctx: ssl.SSLContext, options: TlsOptions, default_verify: str, war
     ca_file = options.get("ca-file")
     if ca_file:
         load_ca_file(ca_file)
-        ctx.load_verify_locations(cafile=ca_file)
+        try:
+            ctx.load_verify_locations(cafile=ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise CertError(f"unable to load CA file '{ca_file}' ({getattr(exc, 'reason', None) or exc})") \
+                from None
     crl_file = options.get("crl-file")
     if crl_file:
         if not ca_file:
@@ -76,9 +81,24 @@ def configure(ctx: ssl.SSLContext, options: TlsOptions, default_verify: str, war
             raise CertError(f"unable to load CRL file '{crl_file}' ({getattr(exc, 'strerror', None) or exc})") \
                 from None
         ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_CHAIN
-    if isinstance(ctx, ssl.SSLContext) and ctx.check_hostname:
+    if ctx.check_hostname:
         ctx.check_hostname = False
     ctx.verify_mode = options.verify(default_verify)
+    ignores = options.get("ca-ignore-err"), options.get("crt-ignore-err")
+    if any(ignores) and not openssl.install_verify_callback(ctx, *ignores):
+        warnings.append("'ca-ignore-err'/'crt-ignore-err' not applied (no access to OpenSSL's context)")
+
+
+def _first_curve(ctx: ssl.SSLContext, curves: str, warnings: list[str]) -> None:
+    """Without a groups list, Python's own setter: one curve."""
+    names = curves.split(":")
+    if len(names) > 1:
+        warnings.append(f"'curves {curves}': only the first curve ({names[0]}) is offered: this Python's ssl "
+                        "module sets a single group")
+    try:
+        ctx.set_ecdh_curve(NIST_CURVES.get(names[0], names[0]))
+    except (ValueError, ssl.SSLError):
+        raise TlsError(f"'curves' : unknown curve '{names[0]}'.") from None
 
 
 def load_crt(path: str, del_ext: bool = False) -> list[Certificate]:
@@ -101,6 +121,9 @@ class CrtEntry:
     name: str
     options: TlsOptions
     filters: tuple[str, ...] = ()
+    crt_list: str | None = None
+    """The crt-list file this entry came from (``add/del/show ssl crt-list`` name it)."""
+    line: CrtListLine | None = None
 
 
 @dataclass(eq=False)
@@ -113,6 +136,8 @@ class ListenerTls:
     strict_sni: bool = False
     name: str = ""
     """The bind's ``name`` (HAProxy's logs show it, else the listener id)."""
+    session_cache: tuple[int | None, int | None] = (None, None)
+    """``tune.ssl.cachesize`` and ``tune.ssl.lifetime`` (seconds); None keeps OpenSSL's default."""
     warnings: list[str] = field(default_factory=list)
     default: Any = None
     exact: dict[str, list[Any]] = field(default_factory=dict)
@@ -137,6 +162,8 @@ class ListenerTls:
             if ctx is None:
                 ctx = TlsContext(ssl.PROTOCOL_TLS_SERVER)
                 configure(ctx, entry.options, "none", self.warnings)
+                if self.session_cache != (None, None) and not openssl.set_session_cache(ctx, *self.session_cache):
+                    self.warnings.append("tune.ssl.cachesize/lifetime not applied (no access to OpenSSL's context)")
                 contexts.append((key, ctx, set()))
             cert.load_into(ctx)
             served.setdefault(ctx, cert)

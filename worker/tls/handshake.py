@@ -19,7 +19,7 @@ import gevent
 from ..access_log import proxy_loggers
 from ..samples.logformat import _accept_ms
 from ..txn import addresses_of
-from . import clienthello
+from . import clienthello, openssl
 from .clienthello import MAX_HELLO, ClientHello
 from .contexts import ListenerTls, ServerTls
 
@@ -43,12 +43,16 @@ def accept(listener: ListenerTls, sock: Any, frontend: Any, so_id: int, logger: 
     accept_date = time.time()
     addresses = addresses_of(sock)
     timeout = frontend.timeout("client", DEFAULT_TIMEOUT)
-    hello = peek_hello(sock, timeout) if listener.mixed_keys else None
-    tls = listener.wrap(sock, hello)
-    tls.settimeout(timeout)
+    tls = sock
     try:
+        hello = peek_hello(sock, timeout) if listener.mixed_keys else None
+        tls = listener.wrap(sock, hello)
+        tls.settimeout(timeout)
         tls.do_handshake()
+        if tls.context.verify_mode != ssl.CERT_NONE:
+            tls.verify = openssl.take_verify_result(tls)
     except (OSError, ValueError) as exc:
+        openssl.forget_verify_state(tls)
         _log_failure(frontend, so_id, listener.name, logger, addresses[0], accept_date, _reason(exc))
         with contextlib.suppress(OSError):
             tls.close()
@@ -57,16 +61,14 @@ def accept(listener: ListenerTls, sock: Any, frontend: Any, so_id: int, logger: 
 
 
 def peek_hello(sock: Any, timeout: float) -> ClientHello | None:
-    """The ClientHello, read without consuming it (MSG_PEEK), within *timeout*; None if it never completes."""
+    """The ClientHello, read without consuming it (MSG_PEEK), within *timeout* (TimeoutError when nothing
+    came); None if it is not a whole ClientHello by then."""
     deadline = time.monotonic() + timeout
     sock.settimeout(timeout)
-    try:
+    data = sock.recv(MAX_HELLO, socket.MSG_PEEK)
+    while clienthello.incomplete(data) and time.monotonic() < deadline:
+        gevent.sleep(PEEK_PAUSE)
         data = sock.recv(MAX_HELLO, socket.MSG_PEEK)
-        while clienthello.incomplete(data) and time.monotonic() < deadline:
-            gevent.sleep(PEEK_PAUSE)
-            data = sock.recv(MAX_HELLO, socket.MSG_PEEK)
-    except OSError:
-        return None
     return clienthello.parse_client_hello(data)
 
 

@@ -7,6 +7,7 @@ written and turned into OpenSSL settings by ``contexts``.
 
 from __future__ import annotations
 
+import shlex
 import ssl
 from dataclasses import dataclass, field
 
@@ -61,7 +62,7 @@ for _v in ("sslv3", "tlsv10", "tlsv11", "tlsv12", "tlsv13"):
 _FLAG_VERSION = {"sslv3": "SSLv3", "tlsv10": "TLSv1.0", "tlsv11": "TLSv1.1", "tlsv12": "TLSv1.2",
                  "tlsv13": "TLSv1.3"}
 VERIFY = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
-IGNORED = ("npn", "sigalgs", "client-sigalgs", "ca-ignore-err", "crt-ignore-err", "ca-verify-file",
+IGNORED = ("npn", "sigalgs", "client-sigalgs", "ca-verify-file",
            "tls-ticket-keys", "no-ca-names", "allow-0rtt", "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn", "ecdhe")
 """Accepted for compatibility; Python's ssl module has no way to apply them (see the README)."""
 
@@ -142,3 +143,43 @@ class TlsOptions:
 
     def ignored(self) -> list[str]:
         return [k for k in IGNORED if k in self.values or k in self.flags]
+
+
+@dataclass(frozen=True, slots=True)
+class CrtListLine:
+    """One crt-list line: ``CERT [options…] [!]filter…``, kept as written for ``show ssl crt-list``."""
+
+    crt: str
+    words: tuple[str, ...] = ()
+    filters: tuple[str, ...] = ()
+
+    def options(self) -> TlsOptions:
+        """The line's own options (TlsError on one a crt-list line may not have)."""
+        options = TlsOptions()
+        words = list(self.words)
+        while words:
+            word = words.pop(0)
+            if not options.take(word, words, CRT_LIST):
+                raise TlsError(f"unknown option '{word}' in '[{' '.join(self.words)}]'.")
+        return options
+
+    def text(self) -> str:
+        parts = [self.crt]
+        if self.words:
+            parts.append(f"[{' '.join(self.words)}]")
+        return " ".join(parts + list(self.filters))
+
+
+def parse_crt_list_line(text: str) -> CrtListLine:
+    """``CERT [opt …] filter …`` (ValueError on unbalanced quotes or brackets)."""
+    words = shlex.split(text)
+    if not words:
+        raise ValueError("empty crt-list line")
+    crt, rest = words[0], words[1:]
+    if rest and rest[0].startswith("["):
+        inner = " ".join(rest)[1:]
+        inside, found, after = inner.partition("]")
+        if not found:
+            raise ValueError(f"missing ']' in crt-list line '{text}'")
+        return CrtListLine(crt, tuple(inside.split()), tuple(after.split()))
+    return CrtListLine(crt, (), tuple(rest))

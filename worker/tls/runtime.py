@@ -1,5 +1,6 @@
-"""Certificates changed at runtime (``set ssl cert`` + ``commit ssl cert``), the same way in the master and
-every worker: parse once, then give each listener and server that uses the name its new contexts.
+"""Certificates changed at runtime (``set ssl cert`` + ``commit ssl cert``, ``add|del ssl crt-list``), the
+same way in the master and every worker: parse once, then give each listener and server that uses the name
+its new contexts.  ``apply`` takes the message the master sends to the workers.
 
 Connections already open keep the context they were made with; new ones get
 the new certificate.  A certificate that does not parse, or whose key does
@@ -12,7 +13,9 @@ import ssl
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .certs import Certificate, parse_certificate
+from .certs import CertError, Certificate, check_pair, parse_pem
+from .contexts import CrtEntry
+from .options import CrtListLine, parse_crt_list_line
 
 
 def tls_users(proxies: Iterable[Any]) -> Iterator[Any]:
@@ -35,11 +38,27 @@ def certificates(proxies: Iterable[Any]) -> dict[str, Certificate]:
     return found
 
 
-def parse_update(name: str, pem: str) -> Certificate:
-    """The new certificate for *name*, already loaded once by OpenSSL (CertError says what is wrong)."""
-    cert = parse_certificate(name, pem.encode("utf-8", "replace"))
+def parse_update(name: str, pem: str, current: Certificate | None = None) -> Certificate:
+    """*current* with what the payload brings: a certificate (and chain), a key, or both.
+
+    A part missing from the payload is kept from *current*, so a certificate
+    and its key may come in two ``set ssl cert`` calls; ``validate`` checks the
+    pair at commit.  CertError when the payload holds nothing usable.
+    """
+    certs, key, extra = parse_pem(name, pem.encode("utf-8", "replace"))
+    if not certs and key is None:
+        raise CertError(f"no certificate or private key found in the payload for '{name}'")
+    if current is None and (not certs or key is None):
+        raise CertError(f"no {'certificate' if not certs else 'private key'} found in the payload for '{name}'")
+    base = current
+    return Certificate(name, certs[0] if certs else base.cert, key if key is not None else base.key,
+                       tuple(certs[1:]) if certs else base.chain, extra if certs else base.extra)
+
+
+def validate(cert: Certificate) -> None:
+    """Before a commit: the key matches and OpenSSL loads the pair (CertError otherwise)."""
+    check_pair(cert)
     cert.load_into(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))
-    return cert
 
 
 def replace(proxies: Iterable[Any], name: str, cert: Certificate) -> int:
@@ -50,3 +69,67 @@ def replace(proxies: Iterable[Any], name: str, cert: Certificate) -> int:
             user.replace(name, cert)
             changed += 1
     return changed
+
+
+def crt_lists(proxies: Iterable[Any]) -> dict[str, list[Any]]:
+    """Each crt-list file in use and its entries (CrtEntry), as the first listener using it holds them."""
+    found: dict[str, list[Any]] = {}
+    for user in tls_users(proxies):
+        for path in dict.fromkeys(e.crt_list for e in getattr(user, "entries", ()) if e.crt_list):
+            found.setdefault(path, [e for e in user.entries if e.crt_list == path])
+    return found
+
+
+def default_users(proxies: Iterable[Any], crt_list: str, name: str, nth: int) -> list[str]:
+    """The frontends whose default certificate is the *nth* entry for *name* in *crt_list* (with
+    ``strict-sni`` no certificate is a default one)."""
+    found = []
+    for proxy in proxies:
+        for listener in proxy.tls_binds.values():
+            if listener.strict_sni:
+                continue
+            matching = [e for e in listener.entries if e.crt_list == crt_list and e.name == name]
+            if len(matching) > nth and listener.entries[0] is matching[nth]:
+                found.append(proxy.name)
+    return found
+
+
+def add_crt_list_entry(proxies: Iterable[Any], crt_list: str, line: CrtListLine, cert: Certificate) -> int:
+    """Add *line* (its certificate *cert*) to every listener loading *crt_list*."""
+    changed = 0
+    for user in tls_users(proxies):
+        if not any(e.crt_list == crt_list for e in getattr(user, "entries", ())):
+            continue
+        options = line.options().merged(user.options) if line.words else user.options
+        user.certs[cert.name] = cert
+        user.entries.append(CrtEntry(cert.name, options, line.filters, crt_list, line))
+        try:
+            user.build()
+        except Exception:
+            user.entries.pop()
+            raise
+        changed += 1
+    return changed
+
+
+def del_crt_list_entry(proxies: Iterable[Any], crt_list: str, name: str, nth: int) -> int:
+    """Remove the *nth* entry (from 0) for certificate *name* of *crt_list* from every listener loading it."""
+    changed = 0
+    for user in tls_users(proxies):
+        matching = [e for e in getattr(user, "entries", ()) if e.crt_list == crt_list and e.name == name]
+        if len(matching) > nth:
+            user.entries.remove(matching[nth])
+            user.build()
+            changed += 1
+    return changed
+
+
+def apply(proxies: Iterable[Any], message: dict[str, Any]) -> None:
+    """One change from the master: ``ssl-cert`` (replace) or ``ssl-crt-list`` (``add`` / ``del``)."""
+    if message["t"] == "ssl-cert":
+        replace(proxies, message["name"], parse_update(message["name"], message["pem"]))
+    elif message["op"] == "add":
+        cert = parse_update(message["name"], message["pem"])
+        add_crt_list_entry(proxies, message["list"], parse_crt_list_line(message["line"]), cert)
+    else:
+        del_crt_list_entry(proxies, message["list"], message["name"], message["nth"])

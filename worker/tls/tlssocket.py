@@ -23,6 +23,8 @@ class TlsSocket(gssl.SSLSocket):
     """The Certificate this side presented (worker.tls.certs), if any."""
     peer_x509: Any = None
     """The peer's certificate, parsed once on first use."""
+    verify: tuple[int, int, int, int] | None = None
+    """(verify result, first CA error, its depth, certificate error) of the client's certificate."""
     hello: Any = None
     """The peeked ClientHello, when the listener chooses among certificates of several key types."""
     owner: Any = None

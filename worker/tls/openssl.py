@@ -1,0 +1,192 @@
+"""OpenSSL settings Python 3.11's ssl module has no setter for, set through ctypes.
+
+TLS 1.3 cipher suites (``ciphersuites``), a list of key-exchange groups
+(``curves X25519:P-256``) and the session cache's size and lifetime
+(``tune.ssl.cachesize``, ``tune.ssl.lifetime``) are plain ``SSL_CTX``
+settings, but ``SSLContext`` offers none of them.  CPython keeps the ``SSL_CTX`` pointer as the first field of
+an ``SSLContext``; the pointer is used only after a check that the options
+OpenSSL reports through it are the ones Python reports, and the functions
+come from the very libssl the ``_ssl`` module uses.  When anything does not
+fit, ``available()`` is False and the caller says the setting is not applied.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ssl
+import sys
+from typing import Any
+
+SSL_CTRL_SET_GROUPS_LIST = 92
+SSL_CTRL_SET_SESS_CACHE_SIZE = 42
+
+
+def _library() -> Any:
+    if sys.implementation.name != "cpython":
+        return None
+    try:
+        import _ssl
+
+        lib = ctypes.CDLL(_ssl.__file__)
+        lib.SSL_CTX_get_options.restype = ctypes.c_uint64
+        lib.SSL_CTX_get_options.argtypes = [ctypes.c_void_p]
+        lib.SSL_CTX_set_ciphersuites.restype = ctypes.c_int
+        lib.SSL_CTX_set_ciphersuites.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+        lib.SSL_CTX_ctrl.restype = ctypes.c_long
+        lib.SSL_CTX_ctrl.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_long, ctypes.c_void_p]
+        lib.SSL_CTX_set_timeout.restype = ctypes.c_long
+        lib.SSL_CTX_set_timeout.argtypes = [ctypes.c_void_p, ctypes.c_long]
+    except (OSError, AttributeError, ImportError):
+        return None
+    return lib
+
+
+_LIB = _library()
+
+
+def _pointer(ctx: ssl.SSLContext) -> int | None:
+    """The SSL_CTX* of *ctx*, or None unless OpenSSL confirms it."""
+    if _LIB is None:
+        return None
+    pointer = ctypes.c_void_p.from_address(id(ctx) + object.__basicsize__).value
+    if not pointer or _LIB.SSL_CTX_get_options(pointer) != int(ctx.options):
+        return None
+    return pointer
+
+
+def available(ctx: ssl.SSLContext) -> bool:
+    return _pointer(ctx) is not None
+
+
+def set_ciphersuites(ctx: ssl.SSLContext, suites: str) -> bool:
+    """TLS 1.3 cipher suites (``TLS_AES_128_GCM_SHA256:…``); False when OpenSSL refuses the list."""
+    pointer = _pointer(ctx)
+    return pointer is not None and _LIB.SSL_CTX_set_ciphersuites(pointer, suites.encode()) == 1
+
+
+def set_groups(ctx: ssl.SSLContext, groups: str) -> bool:
+    """Key-exchange groups in order (``X25519:P-256``); False when OpenSSL refuses the list."""
+    pointer = _pointer(ctx)
+    return pointer is not None and _LIB.SSL_CTX_ctrl(pointer, SSL_CTRL_SET_GROUPS_LIST, 0,
+                                                    ctypes.c_char_p(groups.encode())) == 1
+
+
+def set_session_cache(ctx: ssl.SSLContext, size: int | None, lifetime: int | None) -> bool:
+    """``tune.ssl.cachesize`` (sessions kept) and ``tune.ssl.lifetime`` (seconds) of the session cache."""
+    pointer = _pointer(ctx)
+    if pointer is None:
+        return False
+    if size is not None:
+        _LIB.SSL_CTX_ctrl(pointer, SSL_CTRL_SET_SESS_CACHE_SIZE, size, None)
+    if lifetime is not None:
+        _LIB.SSL_CTX_set_timeout(pointer, lifetime)
+    return True
+
+
+# Client-certificate errors HAProxy can ignore (ca-ignore-err, crt-ignore-err) and report (ssl_c_verify…).
+
+VerifyCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_void_p)
+_VERIFY_STATE: dict[int, list[int]] = {}
+"""SSL* → [first CA error, its depth, certificate error], filled during a handshake, taken just after."""
+
+
+def _declare_verify(lib: Any) -> bool:
+    try:
+        lib.SSL_CTX_set_verify.restype = None
+        lib.SSL_CTX_set_verify.argtypes = [ctypes.c_void_p, ctypes.c_int, VerifyCallback]
+        lib.SSL_CTX_get_verify_mode.restype = ctypes.c_int
+        lib.SSL_CTX_get_verify_mode.argtypes = [ctypes.c_void_p]
+        lib.X509_STORE_CTX_get_error.restype = ctypes.c_int
+        lib.X509_STORE_CTX_get_error.argtypes = [ctypes.c_void_p]
+        lib.X509_STORE_CTX_get_error_depth.restype = ctypes.c_int
+        lib.X509_STORE_CTX_get_error_depth.argtypes = [ctypes.c_void_p]
+        lib.X509_STORE_CTX_get_ex_data.restype = ctypes.c_void_p
+        lib.X509_STORE_CTX_get_ex_data.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        lib.SSL_get_ex_data_X509_STORE_CTX_idx.restype = ctypes.c_int
+        lib.SSL_get_ex_data_X509_STORE_CTX_idx.argtypes = []
+        lib.SSL_get_SSL_CTX.restype = ctypes.c_void_p
+        lib.SSL_get_SSL_CTX.argtypes = [ctypes.c_void_p]
+        lib.SSL_get_verify_result.restype = ctypes.c_long
+        lib.SSL_get_verify_result.argtypes = [ctypes.c_void_p]
+        lib.ERR_clear_error.restype = None
+        lib.ERR_clear_error.argtypes = []
+    except AttributeError:
+        return False
+    return True
+
+
+_VERIFY_OK = _LIB is not None and _declare_verify(_LIB)
+
+
+def _ignores(spec: str | None) -> Any:
+    """``all`` or a comma-separated list of X509_V_ERR numbers, as a predicate on an error code."""
+    if not spec:
+        return lambda err: False
+    if spec == "all":
+        return lambda err: True
+    codes = {int(c) for c in spec.split(",") if c.strip().isdigit()}
+    return codes.__contains__
+
+
+def install_verify_callback(ctx: ssl.SSLContext, ca_ignore: str | None, crt_ignore: str | None) -> bool:
+    """Record each handshake's verification errors and let through those the listener ignores.
+
+    Python's ``verify_mode`` setter keeps the callback OpenSSL already has, so
+    this may run before or after it.  False when OpenSSL cannot be reached.
+    """
+    pointer = _pointer(ctx)
+    if pointer is None or not _VERIFY_OK:
+        return False
+    ignore_ca, ignore_crt = _ignores(ca_ignore), _ignores(crt_ignore)
+    index = _LIB.SSL_get_ex_data_X509_STORE_CTX_idx()
+
+    def verify(ok: int, store: int) -> int:
+        if ok:
+            return 1
+        ssl_pointer = _LIB.X509_STORE_CTX_get_ex_data(store, index)
+        state = _VERIFY_STATE.setdefault(ssl_pointer or 0, [0, 0, 0])
+        err, depth = _LIB.X509_STORE_CTX_get_error(store), _LIB.X509_STORE_CTX_get_error_depth(store)
+        if depth > 0:
+            if not state[0]:
+                state[0], state[1] = err, depth
+            ignored = ignore_ca(err)
+        else:
+            if not state[2]:
+                state[2] = err
+            ignored = ignore_crt(err)
+        if ignored:
+            _LIB.ERR_clear_error()
+            return 1
+        return 0
+
+    callback = VerifyCallback(verify)
+    ctx._luaproxy_verify = callback  # type: ignore[attr-defined]  # OpenSSL keeps a pointer: keep it alive
+    _LIB.SSL_CTX_set_verify(pointer, _LIB.SSL_CTX_get_verify_mode(pointer), callback)
+    return True
+
+
+def _ssl_pointer(tls: Any) -> int | None:
+    """The SSL* of a TLS socket (checked: its SSL_CTX must be its context's)."""
+    sslobj = getattr(tls, "_sslobj", None)
+    if sslobj is None or not _VERIFY_OK:
+        return None
+    pointer = ctypes.c_void_p.from_address(id(sslobj) + object.__basicsize__ + ctypes.sizeof(ctypes.c_void_p)).value
+    if not pointer or _LIB.SSL_get_SSL_CTX(pointer) != _pointer(tls.context):
+        return None
+    return pointer
+
+
+def take_verify_result(tls: Any) -> tuple[int, int, int, int] | None:
+    """(verify result, CA error, its depth, certificate error) of a finished handshake, forgotten here."""
+    pointer = _ssl_pointer(tls)
+    if pointer is None:
+        return None
+    ca_err, ca_depth, crt_err = _VERIFY_STATE.pop(pointer, (0, 0, 0))
+    return int(_LIB.SSL_get_verify_result(pointer)), ca_err, ca_depth, crt_err
+
+
+def forget_verify_state(tls: Any) -> None:
+    """A handshake that failed: drop what its callback recorded."""
+    pointer = _ssl_pointer(tls)
+    if pointer is not None:
+        _VERIFY_STATE.pop(pointer, None)
