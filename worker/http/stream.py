@@ -19,7 +19,7 @@ from ..backend.connect import acquire_server, connect_server
 from ..channel import Channel
 from ..context import WorkerContext
 from ..proxy import Proxy
-from ..rules.evaluate import run_rules
+from ..rules.evaluate import run_rules, run_session_rules
 from ..rules.verdict import Verdict
 from ..txn import Transaction, addresses_of
 from .connection import Connection
@@ -73,7 +73,8 @@ class HttpStream:
         fe.current_conns += 1
         fe.fe_counters.open()
         try:
-            self._serve()
+            if self._session_accepted():
+                self._serve()
         except ClientGone:
             if self.txn is not None:
                 self._end(self.txn, "CD")
@@ -82,6 +83,18 @@ class HttpStream:
             fe.fe_counters.close()
             self._drop_server()
             self.client.close()
+
+    def _session_accepted(self) -> bool:
+        """tcp-request connection/session rules, before any request is read."""
+        fe = self.frontend
+        if not fe.ruleset("tcp-request connection") and not fe.ruleset("tcp-request session"):
+            return True
+        session = self._new_txn(None)
+        verdict = run_session_rules(fe, session)
+        session.release()
+        if verdict is Verdict.REJECT:
+            fe.fe_counters.denied_req += 1
+        return verdict is Verdict.ACCEPT
 
     def _serve(self) -> None:
         first = True
@@ -183,6 +196,8 @@ class HttpStream:
         fe = self.frontend
         fe.fe_counters.requests += 1
         self._take_body(txn, bool(fe.options.get("http-buffer-request")))
+        if run_rules(fe.ruleset("tcp-request content"), txn) is not Verdict.ACCEPT:
+            return self._tcp_refused(txn)
         verdict = run_rules(fe.ruleset("http-request"), txn)
         backend = None
         if verdict is Verdict.ACCEPT and txn.service is None:
@@ -191,6 +206,8 @@ class HttpStream:
                 txn.backend = backend
                 if backend.options.get("http-buffer-request"):
                     self._take_body(txn, True)
+                if run_rules(backend.ruleset("tcp-request content"), txn) is not Verdict.ACCEPT:
+                    return self._tcp_refused(txn)
                 verdict = run_rules(backend.ruleset("http-request"), txn)
         if txn.service is not None:
             txn.termination = "LR"
@@ -254,10 +271,12 @@ class HttpStream:
             return event
         return self.front.next_event()
 
-    def _new_txn(self, head: RequestHead) -> Transaction:
+    def _new_txn(self, head: RequestHead | None) -> Transaction:
+        """A request's transaction (or, without *head*, the session's, for its tcp-request rules)."""
         # Connection is hop-by-hop: the protocol layer has acted on it, and HAProxy
         # hides it from rules and Lua too (it writes its own towards each side).
-        head.headers.remove("connection")
+        if head is not None:
+            head.headers.remove("connection")
         req = Channel("req", self.worker.bufsize)
         res = Channel("res", self.worker.bufsize)
         res.connect(self._send_client)
@@ -280,6 +299,12 @@ class HttpStream:
             self.frontend.access_log(txn)
         txn.release()
         self.txn = None
+
+    def _tcp_refused(self, txn: Transaction) -> bool:
+        """A tcp-request content rule stopped the request: HAProxy closes without a response."""
+        self.frontend.fe_counters.denied_req += 1
+        txn.termination = "PR"
+        return False
 
     def _refuse(self, txn: Transaction, verdict: Verdict) -> bool:
         """A rule stopped the request: its reply, HAProxy's page, or a plain close."""

@@ -18,7 +18,7 @@ from ..channel import Channel
 from ..context import WorkerContext
 from ..netutil import close_gracefully, shutdown_write
 from ..proxy import Proxy, Rule
-from ..rules.evaluate import run_rules
+from ..rules.evaluate import run_rules, run_session_rules
 from ..rules.verdict import Verdict
 from ..txn import Transaction
 
@@ -59,8 +59,10 @@ class TcpStream:
     def _serve(self) -> None:
         self.res.connect(self.client.sendall)
         client_timeout = self.frontend.timeout("client")
-        self.readers.append(gevent.spawn(self._pump, self.client, self.req, "res", client_timeout))
-        verdict = self._analyse(self.frontend.ruleset("tcp-request content"), self.req, self.res)
+        verdict = run_session_rules(self.frontend, self.txn)
+        if verdict is Verdict.ACCEPT:
+            self.readers.append(gevent.spawn(self._pump, self.client, self.req, "res", client_timeout))
+            verdict = self._analyse(self.frontend.ruleset("tcp-request content"), self.req, self.res)
         backend = self.frontend.choose_backend(self.txn) if verdict is Verdict.ACCEPT else None
         if backend is not None and backend is not self.frontend:
             verdict = self._analyse(backend.ruleset("tcp-request content"), self.req, self.res)
