@@ -11,6 +11,7 @@ from . import custom_metrics, stats
 from .prometheus import StatsView
 from .proxy import Proxy
 from .samples import Vars
+from .samples.vars import describe as describe_vars
 
 VERSION_LABEL = "luaproxy"
 
@@ -53,7 +54,7 @@ class WorkerContext:
     def snapshot(self) -> dict[str, Any]:
         """This worker's counters and metrics, as the master collects them."""
         return stats.snapshot(self.all_proxies, self.index, self.started,
-                              {"metrics": self.metrics.snapshot()})
+                              {"metrics": self.metrics.snapshot(), "proc_vars": describe_vars(self.proc_vars)})
 
     def stats_view(self) -> StatsView:
         """Counters and metrics summed over every worker (and the master's own metrics), for the exporter."""

@@ -325,6 +325,20 @@ def show_servers_state(sup: Supervisor, session: Session, args: list[str], paylo
     return sup.collect_stats().then(text)
 
 
+def get_var(sup: Supervisor, session: Session, args: list[str], payload: str | None) -> Reply:
+    """A ``proc.`` variable as the first worker holds it (each worker has its own ``proc.`` store)."""
+    if not args:
+        return "Missing process-wide variable identifier.\n"
+
+    def text(snapshots: list[dict[str, Any]]) -> str:
+        for snapshot in sorted(snapshots, key=lambda s: s["index"]):
+            line = snapshot.get("proc_vars", {}).get(args[0])
+            return "Variable not found.\n" if line is None else line  # haproxy ends it with the empty line
+        return "Variable not found.\n"
+
+    return sup.collect_stats().then(text)
+
+
 def show_cli_level(sup: Supervisor, session: Session, args: list[str], payload: str | None) -> Reply:
     return f"{LEVEL_NAMES[session.level]}\n"
 
@@ -396,6 +410,7 @@ STATS_COMMANDS = CommandTable([
     Command(("show", "stat"), "show stat", "report counters for each proxy and server", USER, show_stat),
     Command(("show", "servers", "state"), "show servers state [<backend>]",
             "dump volatile server information (all or for a single backend)", USER, show_servers_state),
+    Command(("get", "var"), "get var <name>", "retrieve contents of a process-wide variable", OPERATOR, get_var),
 ])
 
 MASTER_COMMANDS = CommandTable([
