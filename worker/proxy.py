@@ -79,10 +79,14 @@ class Server:
     check_duration: int | None = None
     check_failures: int = 0
     check_downs: int = 0
+    iweight: int = -1
+    """The configured weight (``get weight``'s "initial"); relative weight changes are taken from it."""
 
     def __post_init__(self) -> None:
         if self.disabled:
             self.admin_state = "MAINT"
+        if self.iweight < 0:
+            self.iweight = self.weight
 
     @property
     def usable(self) -> bool:

@@ -59,6 +59,8 @@ class HttpStream:
         self.front = Connection(SERVER, max_head_size=max(worker.bufsize - MAXREWRITE, 1024))
         self.server: ServerConnection | None = None
         self.body_pump: gevent.Greenlet | None = None
+        self.served = 0
+        """Requests of this connection so far (http_first_req)."""
         self.body_ahead: deque[Any] = deque()
         """Request body events taken before the rules (req.body), replayed before reading more."""
         self.session_vars = worker.new_vars()
@@ -192,6 +194,8 @@ class HttpStream:
     def _transaction(self, head: RequestHead) -> bool:
         """Run rules and forward; True when the client connection may serve another request."""
         txn = self.txn = self._new_txn(head)
+        txn.first_request = self.served == 0
+        self.served += 1
         txn.t_request = time.monotonic() - self.request_started
         fe = self.frontend
         fe.fe_counters.requests += 1
