@@ -19,6 +19,7 @@ from tests.samples.test_haproxy_values import (
 from tests.samples.test_json_query import HAPROXY_JSON, json_expr
 from tests.samples.test_maps import MAP_CASES
 from tests.samples.test_proto_converters import ROWS, proto_expr
+from tests.samples.test_tls_hello import TLS_FETCHES
 
 
 def full_stream() -> Stream:
@@ -170,6 +171,7 @@ def test_every_fetch_and_converter_has_a_case(registry: SampleRegistry) -> None:
     haproxy = HAPROXY_VALUES + HAPROXY_VAR_VALUES + HAPROXY_BODY_VALUES + HAPROXY_SERVER_VALUES
     texts = [t for t, _ in haproxy] + [t for t, _ in CASES] + [t for t, *_ in MAP_CASES]
     texts += [json_expr(*case[:3]) for case in HAPROXY_JSON] + [proto_expr(c, h) for c, h, _ in ROWS]
+    texts += list(TLS_FETCHES)
     used = {name for t in texts for name in re.findall(r"(?:^|,)([A-Za-z0-9_.+-]+)", t)}
     time_only = {"date", "date_us", "rand"}
     missing_fetches = set(registry.fetch_names()) - used - time_only
