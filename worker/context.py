@@ -12,6 +12,7 @@ from .captures import ErrorCaptures
 from .prometheus import StatsView
 from .proxy import Proxy
 from .samples import Vars
+from .samples.vars import describe as describe_vars
 from .sessions import SessionTable
 
 VERSION_LABEL = "luaproxy"
@@ -66,7 +67,7 @@ class WorkerContext:
     def snapshot(self) -> dict[str, Any]:
         """This worker's counters and metrics, as the master collects them."""
         return stats.snapshot(self.all_proxies, self.index, self.started,
-                              {"metrics": self.metrics.snapshot()})
+                              {"metrics": self.metrics.snapshot(), "proc_vars": describe_vars(self.proc_vars)})
 
     def stats_view(self) -> StatsView:
         """Counters and metrics summed over every worker (and the master's own metrics), for the exporter."""

@@ -28,6 +28,7 @@ class Transaction:
         "done",
         "dst",
         "dst_port",
+        "first_request",
         "frontend",
         "http_mode",
         "incomplete",
@@ -87,6 +88,7 @@ class Transaction:
         self.req_body: bytes | None = None
         self.last_rule: str | None = None
         self.incomplete = False
+        self.first_request = True
         self.response: Any = None
         self.reply: Any = None
         self.service: Any = None

@@ -352,6 +352,20 @@ def show_fleet(sup: Supervisor, session: Session, args: list[str], payload: str 
     return sup.fleet_status()
 
 
+def get_var(sup: Supervisor, session: Session, args: list[str], payload: str | None) -> Reply:
+    """A ``proc.`` variable as the first worker holds it (each worker has its own ``proc.`` store)."""
+    if not args:
+        return "Missing process-wide variable identifier.\n"
+
+    def text(snapshots: list[dict[str, Any]]) -> str:
+        for snapshot in sorted(snapshots, key=lambda s: s["index"]):
+            line = snapshot.get("proc_vars", {}).get(args[0])
+            return "Variable not found.\n" if line is None else line  # haproxy ends it with the empty line
+        return "Variable not found.\n"
+
+    return sup.collect_stats().then(text)
+
+
 def show_cli_level(sup: Supervisor, session: Session, args: list[str], payload: str | None) -> Reply:
     return f"{LEVEL_NAMES[session.level]}\n"
 
@@ -431,10 +445,9 @@ STATS_COMMANDS = CommandTable([
             ADMIN, _table_command(tables.clear_table)),
     Command(("set", "table"), "set table <table> key <k> [data.* <v>]*", "update or create a table entry's data",
             ADMIN, _table_command(tables.set_table)),
-
-
     Command(("show", "fleet"), "show fleet", "report the fleet-sync link and each process's map digests", USER,
             show_fleet),
+    Command(("get", "var"), "get var <name>", "retrieve contents of a process-wide variable", OPERATOR, get_var),
 ])
 
 MASTER_COMMANDS = CommandTable([

@@ -277,3 +277,47 @@ lf-string "%[var(proc.int5)] %[var(proc.str)] %[var(proc.seen)] %[var(proc.never
     assert result.returncode == 1
     assert "[bad.cfg:2]" in result.stderr and "nosuchconv" in result.stderr
     assert "[bad.cfg:3]" in result.stderr and "only 'proc.' variables" in result.stderr
+
+
+def test_tcp_request_connection_session_and_content_rules_in_http_mode(write, luaproxy, port):
+    write("t.cfg", f"""
+        defaults
+           mode http
+           timeout client 5s
+        frontend fe
+           bind 127.0.0.1:{port}
+           tcp-request connection reject if {{ src 10.0.0.0/8 }}
+           tcp-request session set-var(sess.n) int(5)
+           tcp-request content set-var(txn.path) path
+           tcp-request content reject if {{ path /drop }}
+           http-request set-var(sess.n) var(sess.n),add(1)
+           http-request return status 200 content-type text/plain lf-string "%[var(txn.path)] %[var(sess.n)]"
+        """)
+    luaproxy("-f", "t.cfg", wait_port=port)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"GET /a HTTP/1.1\r\nHost: t\r\n\r\nGET /b HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        replies = read_all(s, 5)
+    assert replies.count(b"HTTP/1.1 200") == 2 and b"/a 6" in replies and b"/b 7" in replies, replies
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"GET /drop HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert read_all(s, 5) == b""
+
+
+def test_first_request_and_server_fetches(write, luaproxy, port):
+    write("f.cfg", f"""
+        defaults
+           mode http
+           timeout client 5s
+        frontend fe
+           bind 127.0.0.1:{port}
+           http-request return status 200 content-type text/plain \
+lf-string "%[http_first_req] %[srv_is_up(be/s1)] %[srv_is_up(be/s2)] %[srv_iweight(be/s1)] %[be_conn_free(be)]"
+        backend be
+           server s1 127.0.0.1:1 weight 10 maxconn 5
+           server s2 127.0.0.1:2 disabled
+        """)
+    luaproxy("-f", "f.cfg", wait_port=port)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"GET /a HTTP/1.1\r\nHost: t\r\n\r\nGET /b HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        replies = read_all(s, 5)
+    assert b"\r\n\r\n1 1 0 10 5HTTP" in replies and replies.endswith(b"\r\n\r\n0 1 0 10 5"), replies

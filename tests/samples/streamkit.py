@@ -15,6 +15,19 @@ class Server:
     usable: bool = True
     current_conns: int = 0
     maxconn: int = 0
+    weight: int = 1
+    iweight: int = 1
+    op_state: str = "UP"
+    admin_state: str = "READY"
+    backup: bool = False
+
+
+@dataclass
+class Queue:
+    waiting: int = 0
+
+    def queued(self) -> int:
+        return self.waiting
 
 
 @dataclass
@@ -24,6 +37,11 @@ class Proxy:
     current_conns: int = 0
     servers: list[Server] = field(default_factory=list)
     bind_names: list[str] = field(default_factory=list)
+    balancer: Queue | None = None
+    timeouts: dict[str, float] = field(default_factory=dict)
+
+    def timeout(self, name: str, default: float | None = None) -> float | None:
+        return self.timeouts.get(name, default)
 
 
 def request(method: str = "GET", target: str = "/", headers: list[tuple[str, str]] | None = None) -> RequestHead:
@@ -54,6 +72,7 @@ class Stream:
     res_buffer: bytes = b""
     req_body: bytes | None = None
     last_rule: str | None = None
+    first_request: bool = True
     incomplete: bool = False
 
     def req_data(self) -> bytes:

@@ -12,12 +12,14 @@ from luaproxy.worker.samples import Sample, SampleRegistry, SampleType, catalogu
 from tests.samples.streamkit import Stream, http_stream, response
 from tests.samples.test_haproxy_values import (
     HAPROXY_BODY_VALUES,
+    HAPROXY_SERVER_VALUES,
     HAPROXY_VALUES,
     HAPROXY_VAR_VALUES,
 )
 from tests.samples.test_json_query import HAPROXY_JSON, json_expr
 from tests.samples.test_maps import MAP_CASES
 from tests.samples.test_proto_converters import ROWS, proto_expr
+from tests.samples.test_tls_hello import TLS_FETCHES
 from tests.sticktable.test_samples import STICK_CASES
 from tests.tls.test_fetches import CATALOGUE_TEXTS as SSL_TEXTS
 
@@ -37,6 +39,7 @@ def full_stream() -> Stream:
     )
     ctx.data = b"\x16\x03\x01\x00\x05hello-world"
     ctx.res_buffer = b"\x20\x02\x00\x00"
+    ctx.backend.timeouts.update(server=3.0, tunnel=9.5)
     return ctx
 
 
@@ -56,6 +59,11 @@ CASES = [
     ("dst_port", "8080"),
     ("srv_id", "1"),
     ("srv_name", "s1"),
+    ("fc_dst", "10.0.0.1"),
+    ("fc_dst_port", "8080"),
+    ("fc_src_port", "51234"),
+    ("be_server_timeout", "3000"),
+    ("be_tunnel_timeout", "9500"),
     ("nbsrv", "2"),
     ("nbsrv(empty)", "0"),
     ("connslots", "11"),
@@ -162,10 +170,10 @@ def test_layer7_fetches_give_nothing_in_tcp_mode(registry: SampleRegistry) -> No
 
 
 def test_every_fetch_and_converter_has_a_case(registry: SampleRegistry) -> None:
-    haproxy = HAPROXY_VALUES + HAPROXY_VAR_VALUES + HAPROXY_BODY_VALUES
+    haproxy = HAPROXY_VALUES + HAPROXY_VAR_VALUES + HAPROXY_BODY_VALUES + HAPROXY_SERVER_VALUES
     texts = [t for t, _ in haproxy] + [t for t, _ in CASES] + [t for t, *_ in MAP_CASES] + SSL_TEXTS
     texts += [json_expr(*case[:3]) for case in HAPROXY_JSON] + [proto_expr(c, h) for c, h, _ in ROWS]
-    texts += [t for t, _ in STICK_CASES]
+    texts += [t for t, _ in STICK_CASES] + list(TLS_FETCHES)
     used = {name for t in texts for name in re.findall(r"(?:^|,)([A-Za-z0-9_.+-]+)", t)}
     time_only = {"date", "date_us", "rand"}
     missing_fetches = set(registry.fetch_names()) - used - time_only

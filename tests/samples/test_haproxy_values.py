@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from luaproxy.worker.samples import PatternLibrary, SampleRegistry, parse_expr, to_text
-from tests.samples.streamkit import HAPROXY_HEADERS, http_stream
+from tests.samples.streamkit import HAPROXY_HEADERS, Proxy, Server, Stream, http_stream
 
 MAP_FILES = {
     "s.map": (
@@ -390,6 +390,39 @@ HAPROXY_BODY_VALUES = [
     ("last_rule_line", None),
 ]
 
+HAPROXY_SERVER_VALUES = [
+    # With 'timeout client 7s' and 'backend be' holding s1 (weight 10 maxconn 5), s2 (disabled weight 3),
+    # s3 (weight 0) and s4 (backup), as server_stream() builds.
+    ("srv_iweight(be/s1)", "10"),
+    ("srv_uweight(be/s1)", "10"),
+    ("srv_weight(be/s1)", "10"),
+    ("srv_iweight(be/s2)", "3"),
+    ("srv_uweight(be/s2)", "3"),
+    ("srv_weight(be/s2)", "3"),
+    ("srv_weight(be/s3)", "0"),
+    ("srv_is_up(be/s1)", "1"),
+    ("srv_is_up(be/s2)", "0"),
+    ("srv_is_up(be/s3)", "1"),
+    ("srv_conn(be/s1)", "0"),
+    ("srv_conn_free(be/s1)", "5"),
+    ("srv_conn_free(be/s4)", "-1"),
+    ("be_conn_free(be)", "5"),
+    ("srv_queue(be/s1)", "0"),
+    ("queue(be)", "0"),
+    ("avg_queue(be)", "0"),
+    ("fc_src", "127.0.0.1"),
+    ("http_first_req", "1"),
+    ("fe_client_timeout", "7000"),
+    ("srv_weight(be/s4)", "1"),
+    ("srv_iweight(be/s4)", "1"),
+    ("srv_is_up(be/s4)", "1"),
+    ("srv_conn_free(be/s2)", "-1"),
+    ("srv_conn_free(be/s3)", "-1"),
+    ("str(be/s1),srv_queue", "0"),
+    ("str(s1),srv_queue", None),
+    ("str(be/zz),srv_queue", None),
+]
+
 PARAMS_TARGET = "/p?c&d=1&e=&=z&f=%41"
 HAPROXY_PARAM_VALUES = [
     # A POST to PARAMS_TARGET whose body is the query string after '?'.
@@ -456,3 +489,24 @@ def test_nameless_parameter_answers_a_lookup_without_name(registry: SampleRegist
     ctx.req_body = b"=z&c"
     assert to_text(parse_expr("url_param", registry).evaluate(ctx)) == "z"
     assert to_text(parse_expr("req.body_param", registry).evaluate(ctx)) == "z"
+
+
+def server_stream() -> Stream:
+    servers = [
+        Server("s1", 1, True, 0, 5, weight=10, iweight=10),
+        Server("s2", 2, False, 0, 0, weight=3, iweight=3, admin_state="MAINT"),
+        Server("s3", 3, False, 0, 0, weight=0, iweight=0),
+        Server("s4", 4, True, 0, 0, backup=True),
+    ]
+    be = Proxy("be", 3, 0, servers)
+    ctx = http_stream()
+    ctx.src = ctx.dst = "127.0.0.1"
+    ctx.frontend.timeouts["client"] = 7.0
+    ctx.proxies["be"] = be
+    ctx.backend = ctx.server = None  # haproxy evaluated them in the frontend, before any backend
+    return ctx
+
+
+@pytest.mark.parametrize(("text", "expected"), HAPROXY_SERVER_VALUES, ids=[t for t, _ in HAPROXY_SERVER_VALUES])
+def test_server_value_matches_haproxy(text: str, expected: str | None, registry: SampleRegistry) -> None:
+    assert to_text(parse_expr(text, registry).evaluate(server_stream())) == expected

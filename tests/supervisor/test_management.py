@@ -42,6 +42,10 @@ CONFIG = """
     backend be
         server s1 127.0.0.1:18081
         server s2 127.0.0.1:18082 disabled
+        http-request set-var(proc.declared,ifnotexists) str(x)
+    global
+        set-var proc.int5 int(5)
+        set-var proc.b bin(41004200)
     """
 
 
@@ -151,6 +155,10 @@ HAPROXY_ERRORS = [
     ("add map ip.map 1.2.3.x v", "'1.2.3.x' is not a valid IPv4 or IPv6 address."),
     ("add map m.map <<\nonlykey\n", "Missing value for key 'onlykey'."),
     ("show servers state nope", "Can't find backend."),
+    ("get var", "Missing process-wide variable identifier."),
+    ("get var proc.nope", "Variable not found."),
+    ("get var proc.declared", "Variable not found."),
+    ("get var txn.net", "Variable not found."),
 ]
 
 
@@ -316,3 +324,9 @@ def test_master_cli(lp: Running) -> None:
     assert cli(master, "@1 show map\n") == cli(lp.admin, "show map\n")
     assert cli(master, "@!1 show map\n") == "Can't find the target PID matching the prefix '@!1'\n\n"
     assert "reload                                  : reload haproxy" in cli(master, "help\n")
+
+
+def test_get_var_shows_a_proc_variable_as_haproxy_2_6(lp: Running) -> None:
+    assert cli(lp.admin, "get var proc.int5\n") == "proc.int5: type=sint value=<5>\n"
+    assert cli(lp.admin, "get var proc.b\n") == "proc.b: type=bin value=<A>\n"  # up to the first NUL byte
+    assert cli(lp.sock("user"), "get var proc.int5\n") == "Permission denied\n\n"

@@ -75,8 +75,8 @@ HELLO_CASES = [
     ("req_ssl_hello_type", "1"),
     ("req.ssl_ver", "196611"),
     ("req_ssl_ver", "196611"),
-    ("req.ssl_st_ext", "0"),
-    ("req.ssl_ec_ext", "0"),
+    ("req.ssl_st_ext", "1"),  # an empty session ticket extension
+    ("req.ssl_ec_ext", "1"),
 ]
 CATALOGUE_TEXTS = [t for t, _ in SSL_CASES + HELLO_CASES] + list(COMPUTED)
 

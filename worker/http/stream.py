@@ -20,10 +20,10 @@ from ..channel import Channel
 from ..context import WorkerContext
 from ..netutil import shutdown_both
 from ..proxy import Proxy
-from ..rules.evaluate import run_rules
+from ..rules.evaluate import run_rules, run_session_rules
 from ..rules.verdict import Verdict
 from ..sticktable.persistence import store_response
-from ..sticktable.tracking import Trackers, accept_session
+from ..sticktable.tracking import Trackers
 from ..tunnel import Tunnel
 from ..txn import Transaction, addresses_of
 from .connection import Connection
@@ -65,6 +65,8 @@ class HttpStream:
         self.front = Connection(SERVER, max_head_size=max(worker.bufsize - MAXREWRITE, 1024))
         self.server: ServerConnection | None = None
         self.body_pump: gevent.Greenlet | None = None
+        self.served = 0
+        """Requests of this connection so far (http_first_req)."""
         self.body_ahead: deque[Any] = deque()
         """Request body events taken before the rules (req.body), replayed before reading more."""
         self.request_error: int | None = None  # the client's body was malformed: the status it gets
@@ -83,7 +85,7 @@ class HttpStream:
         fe.fe_counters.open()
         try:
             session_rules = fe.rules.get("tcp-request connection") or fe.rules.get("tcp-request session")
-            if session_rules and not accept_session(fe, self._session_txn()):
+            if session_rules and run_session_rules(fe, self._session_txn()) is not Verdict.ACCEPT:
                 fe.fe_counters.denied_conn += 1
                 return
             self._serve()
@@ -206,10 +208,14 @@ class HttpStream:
         if self.worker.trace is not None:
             self.worker.trace.request(self.client, self.frontend.name, head)
         txn = self.txn = self._new_txn(head)
+        txn.first_request = self.served == 0
+        self.served += 1
         txn.t_request = time.monotonic() - self.request_started
         fe = self.frontend
         fe.fe_counters.requests += 1
         self._take_body(txn, bool(fe.options.get("http-buffer-request")))
+        if run_rules(fe.ruleset("tcp-request content"), txn) is not Verdict.ACCEPT:
+            return self._tcp_refused(txn)
         verdict = run_rules(fe.ruleset("http-request"), txn)
         backend = None
         if verdict is Verdict.ACCEPT and txn.service is None:
@@ -218,6 +224,8 @@ class HttpStream:
                 txn.backend = backend
                 if backend.options.get("http-buffer-request"):
                     self._take_body(txn, True)
+                if run_rules(backend.ruleset("tcp-request content"), txn) is not Verdict.ACCEPT:
+                    return self._tcp_refused(txn)
                 verdict = run_rules(backend.ruleset("http-request"), txn)
         if txn.service is not None:
             txn.termination = "LR"
@@ -320,6 +328,12 @@ class HttpStream:
             self.trackers.end_stream(txn.status, txn.bytes_in, txn.bytes_out, txn.server is not None)
         txn.release()
         self.txn = None
+
+    def _tcp_refused(self, txn: Transaction) -> bool:
+        """A tcp-request content rule stopped the request: HAProxy closes without a response."""
+        self.frontend.fe_counters.denied_req += 1
+        txn.termination = "PR"
+        return False
 
     def _refuse(self, txn: Transaction, verdict: Verdict) -> bool:
         """A rule stopped the request: its reply, HAProxy's page, or a plain close."""

@@ -34,3 +34,12 @@ def run_rules(rules: list[Any], txn: Any, before: Callable[[Any], None] | None =
             txn.last_rule = rule.where or None  # last_rule_file/last_rule_line
             return verdict
     return Verdict.ACCEPT
+
+
+def run_session_rules(frontend: Any, txn: Any) -> Verdict:
+    """``tcp-request connection`` then ``tcp-request session`` rules: once per connection, on what
+    is known when it is accepted (an ``accept`` ends only its own rule set, as in HAProxy)."""
+    verdict = run_rules(frontend.ruleset("tcp-request connection"), txn)
+    if verdict is Verdict.ACCEPT:
+        verdict = run_rules(frontend.ruleset("tcp-request session"), txn)
+    return verdict

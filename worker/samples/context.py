@@ -7,7 +7,7 @@ does I/O: fetches only read attributes and call ``req_data()``/``res_data()``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..http.message import RequestHead, ResponseHead
 from .vars import Vars
@@ -19,6 +19,11 @@ class ServerView(Protocol):
     usable: bool
     current_conns: int
     maxconn: int  # 0 means no limit
+    weight: int  # the current (user) weight
+    iweight: int  # the configured weight
+    op_state: str  # UP or DOWN
+    admin_state: str  # READY, MAINT or DRAIN
+    backup: bool
 
 
 class ProxyView(Protocol):
@@ -26,6 +31,9 @@ class ProxyView(Protocol):
     id: int
     current_conns: int
     servers: Sequence[ServerView]
+    balancer: Any  # its queued() counts the requests waiting for a slot; None without servers
+
+    def timeout(self, name: str, default: float | None = None) -> float | None: ...
     bind_names: Sequence[str]  # by listener id - 1 ("" when a bind line has no name)
 
 
@@ -48,6 +56,7 @@ class SampleContext(Protocol):
     response: ResponseHead | None
     req_body: bytes | None  # the request body waited for (option http-buffer-request), else None
     last_rule: str | None  # "file:line" of the last rule that ended a rule set
+    first_request: bool  # the first request of its connection (http_first_req)
     incomplete: bool  # set when a fetch or converter lacked data that may still arrive (HAProxy's MAY_CHANGE)
 
     def req_data(self) -> bytes:

@@ -7,6 +7,7 @@ from typing import Any
 
 from .args import ArgType, ParseEnv, arg_spec
 from .context import SampleContext
+from .fetch_internal import find_server
 from .registry import converter
 from .types import Sample, SampleType
 from .vars import check_conditions, parse_var_name
@@ -27,6 +28,11 @@ def _set_var(ctx: SampleContext, smp: Sample, args: Sequence[Any]) -> Sample:
 def _unset_var(ctx: SampleContext, smp: Sample, args: Sequence[Any]) -> Sample:
     ctx.vars.unset(args[0])
     return smp
+
+
+def _srv_queue(ctx: SampleContext, smp: Sample, args: Sequence[Any]) -> Sample | None:
+    """luaproxy queues per backend, not per server: a server's own queue is always empty."""
+    return None if find_server(ctx, smp.value) is None else Sample(T.SINT, 0)
 
 
 def _nbsrv(ctx: SampleContext, smp: Sample, args: Sequence[Any]) -> Sample | None:
@@ -60,4 +66,5 @@ CONVERTERS = (
         arg_spec(A.STR, A.STR, required=0),
     ),
     converter("nbsrv", _nbsrv, T.STR, T.SINT, "Usable servers in the backend named by the input."),
+    converter("srv_queue", _srv_queue, T.STR, T.SINT, "Requests queued for the server named by the input."),
 )

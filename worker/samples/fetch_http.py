@@ -644,6 +644,13 @@ def _catalogue() -> tuple[FetchDef, ...]:
             "True when the request parsed as HTTP.",
             section=S,
         ),
+        fetch(
+            "http_first_req",
+            lambda ctx, args: None if ctx.request is None else Sample(T.BOOL, ctx.first_request),
+            T.BOOL,
+            "True for the first request of a connection.",
+            section=S,
+        ),
         fetch("req.body", _body, T.BIN, "The request body waited for (option http-buffer-request).", section=S),
         fetch("req.body_len", _body_len, T.SINT, "Bytes of the request body waited for.", section=S),
         fetch(

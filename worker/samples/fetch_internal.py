@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .args import ArgType, ParseEnv, arg_spec
-from .context import ProxyView, SampleContext
+from .context import ProxyView, SampleContext, ServerView
 from .errors import SampleError
 from .registry import fetch
 from .types import Sample, SampleType, clamp64
@@ -139,6 +139,69 @@ def _connslots(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
 
 _OPT_BE = arg_spec(A.BE, required=0)
 
+
+def find_server(ctx: SampleContext, ref: str) -> ServerView | None:
+    """``[<backend>/]<server>``: without a backend, a server of the current one."""
+    backend_name, slash, name = ref.rpartition("/")
+    px = ctx.proxies.get(backend_name) if slash else ctx.backend
+    return None if px is None else next((s for s in px.servers if s.name == name), None)
+
+
+def _server_fetch(value: Any, out: SampleType = T.SINT) -> Any:
+    """A fetch on the server named by its argument; *value* maps the server to the sample's value."""
+
+    def run(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+        server = find_server(ctx, args[0])
+        return None if server is None else Sample(out, value(server))
+
+    return run
+
+
+def _conn_free(server: ServerView) -> int:
+    return server.maxconn - server.current_conns if server.maxconn else -1
+
+
+def _be_conn_free(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+    """Free slots on the usable active servers (backups only when no active one is usable); -1: unlimited."""
+    px = _proxy(ctx, args, ctx.backend)
+    if px is None:
+        return None
+    usable = [s for s in px.servers if s.usable and not s.backup] or [s for s in px.servers if s.usable]
+    if any(s.maxconn == 0 for s in usable):
+        return Sample(T.SINT, -1)
+    return Sample(T.SINT, sum(max(_conn_free(s), 0) for s in usable))
+
+
+def _queued(px: ProxyView) -> int:
+    return px.balancer.queued() if px.balancer is not None else 0
+
+
+def _queue(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+    px = _proxy(ctx, args, ctx.backend)
+    return None if px is None else Sample(T.SINT, _queued(px))
+
+
+def _avg_queue(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+    """Queued requests per usable server; twice the queue when none is usable (HAProxy's estimate)."""
+    px = _proxy(ctx, args, ctx.backend)
+    if px is None:
+        return None
+    usable = sum(1 for s in px.servers if s.usable and not s.backup)
+    queued = _queued(px)
+    return Sample(T.SINT, (queued + usable - 1) // usable if usable else queued * 2)
+
+
+def _timeout_ms(proxy_of: Any, name: str) -> Any:
+    def run(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+        px = proxy_of(ctx)
+        value = None if px is None else px.timeout(name)
+        return None if value is None else Sample(T.SINT, round(value * 1000))
+
+    return run
+
+
+_SERVER_ARG = arg_spec(A.STR)
+
 def _last_rule_file(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
     where = ctx.last_rule
     return None if not where else Sample(T.STR, where.rpartition(":")[0])
@@ -153,6 +216,60 @@ FETCHES = (
     fetch("always_false", _const(T.BOOL, False), T.BOOL, "Always false."),
     fetch("always_true", _const(T.BOOL, True), T.BOOL, "Always true."),
     fetch("be_conn", _be_conn, T.SINT, "Established connections on the (current or named) backend.", _OPT_BE),
+    fetch(
+        "be_conn_free", _be_conn_free, T.SINT, "Free connection slots on the backend's usable servers.", _OPT_BE
+    ),
+    fetch(
+        "be_server_timeout",
+        _timeout_ms(lambda ctx: ctx.backend, "server"),
+        T.SINT,
+        "The backend's 'timeout server' in milliseconds.",
+    ),
+    fetch(
+        "be_tunnel_timeout",
+        _timeout_ms(lambda ctx: ctx.backend, "tunnel"),
+        T.SINT,
+        "The backend's 'timeout tunnel' in milliseconds.",
+    ),
+    fetch(
+        "fe_client_timeout",
+        _timeout_ms(lambda ctx: ctx.frontend, "client"),
+        T.SINT,
+        "The frontend's 'timeout client' in milliseconds.",
+    ),
+    fetch("queue", _queue, T.SINT, "Requests queued in the (current or named) backend.", _OPT_BE),
+    fetch("avg_queue", _avg_queue, T.SINT, "Queued requests per usable server of the backend.", _OPT_BE),
+    fetch(
+        "srv_conn",
+        _server_fetch(lambda s: s.current_conns),
+        T.SINT,
+        "Established connections on a ([backend/]server) server.",
+        _SERVER_ARG,
+    ),
+    fetch(
+        "srv_conn_free",
+        _server_fetch(_conn_free),
+        T.SINT,
+        "Free connection slots on a server (-1: no maxconn).",
+        _SERVER_ARG,
+    ),
+    fetch(
+        "srv_is_up",
+        _server_fetch(lambda s: s.op_state == "UP" and s.admin_state != "MAINT", T.BOOL),
+        T.BOOL,
+        "True when the server is UP and not in maintenance.",
+        _SERVER_ARG,
+    ),
+    fetch("srv_iweight", _server_fetch(lambda s: s.iweight), T.SINT, "A server's configured weight.", _SERVER_ARG),
+    fetch("srv_uweight", _server_fetch(lambda s: s.weight), T.SINT, "A server's user-set weight.", _SERVER_ARG),
+    fetch("srv_weight", _server_fetch(lambda s: s.weight), T.SINT, "A server's current weight.", _SERVER_ARG),
+    fetch(
+        "srv_queue",
+        _server_fetch(lambda s: 0),
+        T.SINT,
+        "Requests queued for a server (0: luaproxy queues per backend, see queue).",
+        _SERVER_ARG,
+    ),
     fetch("bin", _first(T.BIN), T.BIN, "A constant binary block given in hex.", arg_spec(A.STR, check=_check_bin)),
     fetch(
         "bool", _first(T.BOOL), T.BOOL, "A constant boolean: true, false, 1 or 0.", arg_spec(A.STR, check=_check_bool)

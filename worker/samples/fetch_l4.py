@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from . import proto_tls
 from .args import ArgType, arg_spec, parse_sint
 from .context import SampleContext
 from .errors import SampleError
@@ -117,6 +118,35 @@ def _payload_lv(buffer: Buffer) -> Any:
     return run
 
 
+def _tls(read: Callable[[bytes], Any], out: SampleType, buffer: Buffer = _request_buffer) -> Any:
+    """A fetch reading the TLS hello at the start of a buffer; a record still arriving marks the
+    evaluation incomplete (a TCP content rule then waits for it within its inspect-delay)."""
+
+    def run(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+        value = read(buffer(ctx))
+        if value is proto_tls.Status.NEED_MORE:
+            ctx.incomplete = True
+            return None
+        if isinstance(value, proto_tls.Status) or value is None:
+            return None
+        if isinstance(value, bytes):
+            return Sample(out, value.decode("latin-1"))
+        return Sample(out, value)
+
+    return run
+
+
+def _alpn_all(ctx: SampleContext, args: Sequence[Any]) -> list[Sample]:
+    names = proto_tls.alpn_protocols(ctx.req_data())
+    if names is proto_tls.Status.NEED_MORE:
+        ctx.incomplete = True
+    return [] if isinstance(names, proto_tls.Status) else [Sample(T.STR, n.decode("latin-1")) for n in names]
+
+
+def _first(names: list[bytes] | proto_tls.Status) -> bytes | proto_tls.Status:
+    return names if isinstance(names, proto_tls.Status) else names[0]
+
+
 def _so_name(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
     names = ctx.frontend.bind_names
     name = names[ctx.so_id - 1] if 0 < ctx.so_id <= len(names) else ""
@@ -143,10 +173,87 @@ _PAYLOAD_LV = fetch(
 )
 _REQ_LEN = fetch("req.len", _request_length, T.SINT, "Bytes in the request buffer.", section="l6")
 
+_HELLO_TYPE = fetch(
+    "req.ssl_hello_type",
+    _tls(proto_tls.hello_type, T.SINT),
+    T.SINT,
+    "Handshake type of the TLS record in the request buffer (1: ClientHello).",
+    section="l6",
+)
+_RES_HELLO_TYPE = fetch(
+    "res.ssl_hello_type",
+    _tls(proto_tls.hello_type, T.SINT, _response_buffer),
+    T.SINT,
+    "Handshake type of the TLS record in the response buffer (2: ServerHello).",
+    section="l6",
+)
+_SNI = fetch(
+    "req.ssl_sni",
+    _tls(proto_tls.server_name, T.STR),
+    T.STR,
+    "Server name (SNI) of the TLS ClientHello in the request buffer.",
+    section="l6",
+)
+_SSL_VER = fetch(
+    "req.ssl_ver",
+    _tls(lambda data: proto_tls.hello_version(data, 16384), T.SINT),
+    T.SINT,
+    "Version of the ClientHello in the request buffer (major << 16 | minor).",
+    section="l6",
+)
+_TLS_FETCHES = (
+    _HELLO_TYPE,
+    alias(_HELLO_TYPE, "req_ssl_hello_type", "Deprecated alias of req.ssl_hello_type."),
+    _RES_HELLO_TYPE,
+    alias(_RES_HELLO_TYPE, "rep_ssl_hello_type", "Deprecated alias of res.ssl_hello_type."),
+    _SNI,
+    alias(_SNI, "req_ssl_sni", "Deprecated alias of req.ssl_sni."),
+    _SSL_VER,
+    alias(_SSL_VER, "req_ssl_ver", "Deprecated alias of req.ssl_ver."),
+    fetch(
+        "req.ssl_alpn",
+        _tls(lambda data: _first(proto_tls.alpn_protocols(data)), T.STR),
+        T.STR,
+        "First ALPN protocol of the ClientHello in the request buffer (an ACL tries each).",
+        section="l6",
+        multi=_alpn_all,
+    ),
+    fetch(
+        "req.ssl_ec_ext",
+        _tls(lambda data: proto_tls.has_extension(data, proto_tls.EC_POINT_CURVES) or None, T.BOOL),
+        T.BOOL,
+        "True if the ClientHello offers elliptic curves (no sample otherwise).",
+        section="l6",
+    ),
+    fetch(
+        "req.ssl_st_ext",
+        _tls(proto_tls.session_ticket, T.SINT),
+        T.SINT,
+        "SessionTicket extension of the ClientHello: 0 absent, 1 empty, 2 with a ticket.",
+        section="l6",
+    ),
+)
+
 FETCHES = (
     fetch("be_id", lambda ctx, args: _id_of(ctx.backend), T.SINT, "Current backend's id.", section=S),
     fetch("be_name", lambda ctx, args: _name_of(ctx.backend), T.STR, "Current backend's name.", section=S),
     fetch("dst", _dst, T.ADDR, "Address the client connected to.", section=S),
+    fetch("fc_dst", _dst, T.ADDR, "Address the client connected to, on the client connection.", section=S),
+    fetch(
+        "fc_dst_port",
+        lambda ctx, args: _port(ctx.dst_port),
+        T.SINT,
+        "Port the client connected to, on the client connection.",
+        section=S,
+    ),
+    fetch("fc_src", _src, T.ADDR, "Client's address on the client connection.", section=S),
+    fetch(
+        "fc_src_port",
+        lambda ctx, args: _port(ctx.src_port),
+        T.SINT,
+        "Client's port on the client connection.",
+        section=S,
+    ),
     fetch("dst_port", lambda ctx, args: _port(ctx.dst_port), T.SINT, "Port the client connected to.", section=S),
     fetch("fe_id", lambda ctx, args: _id_of(ctx.frontend), T.SINT, "Current frontend's id.", section=S),
     fetch("fe_name", lambda ctx, args: _name_of(ctx.frontend), T.STR, "Current frontend's name.", section=S),
@@ -179,6 +286,7 @@ FETCHES = (
         _LV_ARGS,
         section="l6",
     ),
+    *_TLS_FETCHES,
     fetch(
         "wait_end",
         lambda ctx, args: Sample(T.BOOL, True),

@@ -17,11 +17,10 @@ from typing import Any
 from cryptography import x509
 
 from ..tls import certs
-from ..tls.clienthello import hello_type, parse_client_hello
 from ..tls.tlssocket import TlsSocket
 from .args import ArgType, arg_spec
 from .context import SampleContext
-from .registry import FetchDef, alias, fetch
+from .registry import FetchDef, fetch
 from .types import Sample, SampleType
 
 T = SampleType
@@ -200,34 +199,6 @@ def _verify_field(index: int) -> Callable[[SampleContext, Sequence[Any]], Sample
     return get
 
 
-def _hello(fn: Callable[[Any], Sample | None]) -> Callable[[SampleContext, Sequence[Any]], Sample | None]:
-    def get(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
-        hello = parse_client_hello(ctx.req_data())
-        return None if hello is None else fn(hello)
-
-    return get
-
-
-def _hello_type(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
-    kind = hello_type(ctx.req_data())
-    return None if kind is None else Sample(T.SINT, kind)
-
-
-_REQ_SSL = (
-    fetch("req.ssl_sni", _hello(lambda h: _str(h.sni)), T.STR, "SNI of the ClientHello in the request buffer.",
-          section="l6"),
-    fetch("req.ssl_alpn", _hello(lambda h: _str(h.alpn[0]) if h.alpn else None), T.STR,
-          "First ALPN protocol the buffered ClientHello offers.", section="l6"),
-    fetch("req.ssl_hello_type", _hello_type, T.SINT, "Handshake type of the buffered TLS record (1: ClientHello).",
-          section="l6"),
-    fetch("req.ssl_ver", _hello(lambda h: Sample(T.SINT, h.version)), T.SINT,
-          "ClientHello version, major * 65536 + minor.", section="l6"),
-    fetch("req.ssl_st_ext", _hello(lambda h: Sample(T.SINT, 0)), T.SINT,
-          "Session ticket extension: not tracked (0).", section="l6"),
-    fetch("req.ssl_ec_ext", _hello(lambda h: Sample(T.SINT, 0)), T.SINT,
-          "Elliptic curves extension: not tracked (0).", section="l6"),
-)
-
 FETCHES = (
     *_conn_fetches("ssl_fc", front, "client"),
     *_conn_fetches("ssl_bc", back, "server"),
@@ -250,7 +221,4 @@ FETCHES = (
           "The chain the server sent, its certificate first, in DER.", section=S),
     *_cert_fetches("ssl_f", lambda ctx: local_cert(front(ctx)), "the certificate this frontend presented"),
     *_cert_fetches("ssl_s", lambda ctx: peer_cert(back(ctx)), "the server's certificate"),
-    *_REQ_SSL,
-    *(alias(d, d.name.replace("req.", "req_"), f"Old name of {d.name}.") for d in _REQ_SSL
-      if d.name in ("req.ssl_sni", "req.ssl_hello_type", "req.ssl_ver")),
 )

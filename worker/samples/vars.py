@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .errors import SampleError
-from .types import Sample, SampleType
+from .types import Sample, SampleType, to_text
 
 SCOPES = ("proc", "sess", "txn", "req", "res", "check")
 _BAD_CHAR = re.compile(r"[^A-Za-z0-9._]")
@@ -147,3 +147,21 @@ class Vars:
             if not ok:
                 return False
         return True
+
+
+_CLI_TYPES = {
+    SampleType.BOOL: "bool", SampleType.SINT: "sint", SampleType.IPV4: "ipv4", SampleType.IPV6: "ipv6",
+    SampleType.STR: "str", SampleType.BIN: "bin", SampleType.METH: "meth",
+}
+
+
+def describe(store: Store) -> dict[str, str]:
+    """``get var`` lines of every variable holding a value: ``name: type=sint value=<5>``."""
+    out: dict[str, str] = {}
+    for name, smp in store.items():
+        if smp is None:
+            continue
+        # HAProxy prints the value as a C string: binary data stops at its first NUL byte.
+        text = smp.value.split(b"\0", 1)[0].decode("latin-1") if smp.type is SampleType.BIN else to_text(smp)
+        out[name] = f"{name}: type={_CLI_TYPES.get(smp.type, smp.type.label)} value=<{text}>"
+    return out

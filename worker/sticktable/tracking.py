@@ -106,17 +106,5 @@ class Trackers:
                 self.slots[n] = None
 
 
-def accept_session(frontend: Any, txn: Any) -> bool:
-    """``tcp-request connection`` then ``tcp-request session`` rules: False when one rejects."""
-    from ..rules.evaluate import run_rules
-    from ..rules.verdict import Verdict
-
-    for name in ("tcp-request connection", "tcp-request session"):
-        rules = frontend.rules.get(name)
-        if rules and run_rules(rules, txn) is not Verdict.ACCEPT:
-            return False
-    return True
-
-
 def trackers_of(ctx: Any) -> Trackers | None:
     return getattr(ctx, "stkctr", None)

@@ -18,9 +18,9 @@ from ..channel import Channel
 from ..context import WorkerContext
 from ..netutil import close_gracefully, shutdown_write
 from ..proxy import Proxy, Rule
-from ..rules.evaluate import run_rules
+from ..rules.evaluate import run_rules, run_session_rules
 from ..rules.verdict import Verdict
-from ..sticktable.tracking import Trackers, accept_session
+from ..sticktable.tracking import Trackers
 from ..tls import clienthello
 from ..txn import Transaction
 
@@ -49,7 +49,7 @@ class TcpStream:
         fe.fe_counters.open()
         accepted = False
         try:
-            accepted = accept_session(fe, self.txn)
+            accepted = run_session_rules(fe, self.txn) is Verdict.ACCEPT
             if accepted:
                 self._serve()
             else:
