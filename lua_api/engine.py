@@ -24,6 +24,7 @@ from . import (
     channel,
     core,
     core_extras,
+    filters,
     http,
     httpclient,
     map,
@@ -100,6 +101,8 @@ class LuaEngine:
             "Proxy": LuaClass(self.runtime, "Proxy", proxy.PROXY_FUNCTIONS),
             "Server": LuaClass(self.runtime, "Server", proxy.server_functions(self.server_updates)),
             "Listener": LuaClass(self.runtime, "Listener", {}),
+            "HTTPMessage": LuaClass(self.runtime, "HTTPMessage", filters.message_functions(
+                self.runtime, http.functions(self.runtime))),
             "HTTPClient": LuaClass(self.runtime, "HTTPClient", httpclient.functions(self.runtime)),
         }
         metric_table = self.runtime.table()
@@ -130,6 +133,13 @@ class LuaEngine:
         lua_globals.core.done = self.runtime.prelude.core_done
         lua_globals.core.httpclient = self.runtime.func(lambda: self.classes["HTTPClient"].new(httpclient.new()))
         lua_globals.act.wake_time = self.runtime.func(core.wake_time)
+        filter_table = self.runtime.table_from(filters.CONSTANTS)
+        for name in ("register_data_filter", "unregister_data_filter", "wake_time"):
+            filter_table[name] = self.runtime.func(lambda *args: None)
+        lua_globals.filter = filter_table
+        self._filter_driver = self.runtime.lua.execute(filters.DRIVER)
+        self._rawget = self.runtime.lua.eval("rawget")
+        self._setmetatable = self.runtime.lua.eval("setmetatable")
         self.classes["Regex"] = LuaClass(self.runtime, "Regex", {
             "exec": regex.exec_, "match": self._regex_match})
         lua_globals.Regex = self.runtime.table_from({"new": self.runtime.func(self._new_regex)})
@@ -139,6 +149,33 @@ class LuaEngine:
         core_table = self.runtime.globals.core
         core_table.proxies, core_table.backends, core_table.frontends = proxy.build_tables(
             self.runtime, self.classes, proxies, listener_counts)
+
+    def filter_actions(self, name: str, args: tuple[str, ...]) -> tuple[Any, Any] | None:
+        """``filter lua.NAME args``: the (request, response) callables, or None when the Lua function declined.
+
+        Raises LuaApiError for an unknown filter or a failing configuration function."""
+        registered = self.registry.filters.get(name)
+        if registered is None:
+            raise LuaApiError(f"'lua.{name}' is not a registered Lua filter")
+        if lua_type(registered.cls.new) != "function":
+            return None
+        instance = self._setmetatable(self.runtime.table(), registered.cls)
+        result = runner.call(self.runtime, registered.function, Run(Context.BODY, name), instance,
+                             self.runtime.table(*args))
+        if result.outcome is not runner.Outcome.OK:
+            raise LuaApiError(result.error)
+        conf = result.values[0] if result.values else None
+        if conf is None:
+            return None
+        make = self._filter_driver
+        new_message = self.runtime.func(self._new_message)
+        return make(conf, "req", new_message), make(conf, "res", new_message)
+
+    def _new_message(self, txn_object: Any, side: str, channel: Any) -> Any:
+        state = self._rawget(txn_object, 0)
+        message = self.classes["HTTPMessage"].new(filters.MessageState(state, side))
+        message.channel = channel
+        return message
 
     def _new_regex(self, pattern: Any, case_sensitive: Any = True) -> tuple[bool, Any]:
         ok, compiled = regex.compile_regex(pattern, case_sensitive)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from luaproxy.worker.access_log import lua_log
-from luaproxy.worker.http.pages import Reply
+from luaproxy.worker.http.pages import BODILESS, Reply
 from luaproxy.worker.samples import SampleError, parse_var_name
 
 from . import checks
@@ -77,7 +77,8 @@ def mark_done(txn: Any, status: int | None = None, reason: str | None = None, he
         payload = body.encode("latin-1")
         fields = [(name.lower(), value) for name, value in zip(flat[::2], flat[1::2], strict=True)
                   if name.lower() not in ("content-length", "transfer-encoding")]
-        fields.append(("content-length", str(len(payload))))
+        if status not in BODILESS:
+            fields.append(("content-length", str(len(payload))))
         txn.reply = Reply(status, fields, payload, reason=reason)
 
 

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from tests.compat.harness import HAPROXY, Case, run_case
-from tests.compat.test_compat_http import DEFAULTS, get, normalise, raw
+from tests.compat.test_compat_http import DEFAULTS, get, raw
 from tests.helpers import read_all
 
 TXN_LUA = """
@@ -238,6 +238,75 @@ core.register_action("auth_request", {"http-req"}, function(txn, backend_url)
 end, 1)
 """
 
+FILTER_LUA = """
+Trace = {}
+Trace.id = "Lua trace filter"
+Trace.flags = filter.FLT_CFG_FL_HTX
+Trace.__index = Trace
+function Trace:new()
+   local trace = {}
+   setmetatable(trace, Trace)
+   trace.events = {}
+   trace.arg = self.arg
+   return trace
+end
+function Trace:start_analyze(txn, chn)
+   self.events[#self.events + 1] = "start-" .. (chn:is_resp() and "res" or "req")
+end
+function Trace:end_analyze(txn, chn)
+   self.events[#self.events + 1] = "end-" .. (chn:is_resp() and "res" or "req")
+end
+function Trace:http_headers(txn, http_msg)
+   local st = http_msg:get_stline()
+   if http_msg.channel:is_resp() then
+      self.events[#self.events + 1] = "res:" .. st.version .. " " .. st.code .. " " .. st.reason
+      http_msg:set_header("x-filter-events", table.concat(self.events, ","))
+      http_msg:set_header("x-filter-arg", self.arg)
+      http_msg:del_header("x-drop")
+      http_msg:add_header("x-req-seen", tostring(txn.http_req ~= nil) .. "/" .. tostring(txn.http_res ~= nil))
+   else
+      self.events[#self.events + 1] = "req:" .. st.method .. " " .. st.uri .. " " .. st.version
+      http_msg:set_header("x-from-filter", "yes")
+      http_msg:set_path("/rewritten")
+   end
+   return filter.CONTINUE
+end
+core.register_filter("trace", Trace, function(trace, args)
+   trace.arg = args[1]
+   return trace
+end)
+"""
+
+CORS_LUA = """
+-- A CORS responder in the style of the published haproxy-lua-cors: answer preflights,
+-- remember the Origin, add the headers to the response.
+local allowed = {["https://app.example.com"] = true, ["https://admin.example.com"] = true}
+
+core.register_action("cors_request", {"http-req"}, function(txn, methods)
+   local origin = txn.sf:req_hdr("origin")
+   txn:set_var("txn.cors_origin", origin)
+   if txn.sf:method() == "OPTIONS" and origin ~= "" then
+      local reply = txn:reply()
+      reply:set_status(204, "No Content")
+      if allowed[origin] then
+         reply:add_header("access-control-allow-origin", origin)
+         reply:add_header("access-control-allow-methods", methods)
+         reply:add_header("access-control-max-age", "600")
+      end
+      reply:add_header("vary", "Origin")
+      txn:done(reply)
+   end
+end, 1)
+
+core.register_action("cors_response", {"http-res"}, function(txn)
+   local origin = txn:get_var("txn.cors_origin")
+   if origin and allowed[origin] then
+      txn.http:res_set_header("access-control-allow-origin", origin)
+      txn.http:res_add_header("vary", "Origin")
+   end
+end)
+"""
+
 TCP_DEFAULTS = """
     global
        lua-load case.lua
@@ -383,7 +452,48 @@ CASES = [
            bind 127.0.0.1:{port2}
            http-request return status 401 content-type text/plain string nope
         """, get("/", "x-user: bob\r\nx-token: bad\r\n"), AUTH_LUA),
+    Case("lua_filter_headers", LUA_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           filter lua.trace first-arg
+           default_backend b
+        backend b
+           server s 127.0.0.1:{port2}
+        listen back
+           bind 127.0.0.1:{port2}
+           http-request return status 200 content-type text/plain lf-string "%[path] %[req.hdr(x-from-filter)]" """
+         """hdr x-drop 1
+        """, get("/orig?x=1"), FILTER_LUA),
+    Case("cors_preflight", LUA_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request lua.cors_request "GET, POST, PUT"
+           http-response lua.cors_response
+           default_backend b
+        backend b
+           server s 127.0.0.1:{port2}
+        listen back
+           bind 127.0.0.1:{port2}
+           http-request return status 200 content-type text/plain string data
+        """, raw(b"OPTIONS /api HTTP/1.1\r\nHost: a\r\nOrigin: https://app.example.com\r\n\r\n"
+                 b"OPTIONS /api HTTP/1.1\r\nHost: a\r\nOrigin: https://evil.example.com\r\n\r\n"
+                 b"GET /api HTTP/1.1\r\nHost: a\r\nOrigin: https://app.example.com\r\nConnection: close\r\n\r\n"),
+         CORS_LUA),
 ]
+
+
+def normalise(data: bytes) -> list[tuple[str, list[tuple[str, str]], bytes]]:
+    """Responses as (status line, sorted lower-cased headers, body); 204 and 304 have no body."""
+    out = []
+    while data:
+        head, _, rest = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = [(n.strip().lower(), v.strip()) for n, _, v in (line.partition(":") for line in lines[1:])]
+        bodiless = lines[0].split()[1] in ("204", "304")
+        length = 0 if bodiless else int(dict(headers).get("content-length", len(rest)))
+        out.append((lines[0], sorted(h for h in headers if h[0] != "date"), rest[:length]))
+        data = rest[length:]
+    return out
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
