@@ -307,6 +307,22 @@ core.register_action("cors_response", {"http-res"}, function(txn)
 end)
 """
 
+GATE_LUA = """
+-- A SOCKS-like gate: the client names its target on a first line, the action reads it
+-- from txn.req, answers, strips it and lets the rest through to the chosen backend.
+core.register_action("gate", {"tcp-req"}, function(txn)
+   local line = txn.req:line(0, -1)
+   local target = line and line:match("^CONNECT (%w+)\\r?\\n$")
+   if target == nil then
+      txn.res:send("ERR bad request\\n")
+      txn:done()
+   end
+   txn.req:remove(0, #line)
+   txn:set_var("txn.target", target)
+   txn.res:send("OK " .. target .. " " .. txn.req:input() .. "\\n")
+end)
+"""
+
 TCP_DEFAULTS = """
     global
        lua-load case.lua
@@ -479,6 +495,24 @@ CASES = [
                  b"OPTIONS /api HTTP/1.1\r\nHost: a\r\nOrigin: https://evil.example.com\r\n\r\n"
                  b"GET /api HTTP/1.1\r\nHost: a\r\nOrigin: https://app.example.com\r\nConnection: close\r\n\r\n"),
          CORS_LUA),
+    Case("tcp_gate_reads_the_first_line", TCP_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           tcp-request inspect-delay 2s
+           tcp-request content lua.gate
+           use_backend echo if {{ var(txn.target) -m str echo }}
+        backend echo
+           server e 127.0.0.1:{echo}
+        """, in_pieces(b"CONNECT echo\r\nhel", b"lo through"), GATE_LUA),
+    Case("tcp_gate_refuses", TCP_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           tcp-request inspect-delay 2s
+           tcp-request content lua.gate
+           use_backend echo if {{ var(txn.target) -m str echo }}
+        backend echo
+           server e 127.0.0.1:{echo}
+        """, in_pieces(b"HELLO\n"), GATE_LUA),
 ]
 
 
