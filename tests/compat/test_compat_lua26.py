@@ -323,6 +323,19 @@ core.register_action("gate", {"tcp-req"}, function(txn)
 end)
 """
 
+SERVICE_RESPONSE_LUA = """
+core.register_action("count", {"http-res"}, function(txn)
+   local seen = (txn:get_priv() or 0) + 1
+   txn.http:res_set_status(200 + seen)
+   txn.http:res_set_header("x-seen", seen)
+   txn:set_priv(seen)
+end)
+core.register_service("empty", "http", function(applet)
+   applet:set_status(200)
+   applet:start_response()
+end)
+"""
+
 TCP_DEFAULTS = """
     global
        lua-load case.lua
@@ -513,7 +526,27 @@ CASES = [
         backend echo
            server e 127.0.0.1:{echo}
         """, in_pieces(b"HELLO\n"), GATE_LUA),
+    Case("http_response_rules_on_a_service", LUA_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           http-response lua.count
+           default_backend b
+        backend b
+           http-request use-service lua.empty
+        """, raw(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"),
+         SERVICE_RESPONSE_LUA),
 ]
+
+
+def _dechunk(data: bytes) -> tuple[bytes, bytes]:
+    """(the body of a chunked message at the start of *data*, what follows it)."""
+    body = b""
+    while True:
+        size_line, _, data = data.partition(b"\r\n")
+        size = int(size_line.split(b";")[0] or b"0", 16)
+        if size == 0:
+            return body, data.partition(b"\r\n")[2]
+        body, data = body + data[:size], data[size + 2:]
 
 
 def normalise(data: bytes) -> list[tuple[str, list[tuple[str, str]], bytes]]:
@@ -524,9 +557,12 @@ def normalise(data: bytes) -> list[tuple[str, list[tuple[str, str]], bytes]]:
         lines = head.decode("latin-1").split("\r\n")
         headers = [(n.strip().lower(), v.strip()) for n, _, v in (line.partition(":") for line in lines[1:])]
         bodiless = lines[0].split()[1] in ("204", "304")
-        length = 0 if bodiless else int(dict(headers).get("content-length", len(rest)))
-        out.append((lines[0], sorted(h for h in headers if h[0] != "date"), rest[:length]))
-        data = rest[length:]
+        if dict(headers).get("transfer-encoding") == "chunked":
+            body, data = _dechunk(rest)
+        else:
+            length = 0 if bodiless else int(dict(headers).get("content-length", len(rest)))
+            body, data = rest[:length], rest[length:]
+        out.append((lines[0], sorted(h for h in headers if h[0] != "date"), body))
     return out
 
 

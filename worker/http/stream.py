@@ -567,7 +567,15 @@ class ServiceIO:
         return False
 
     def send_head(self, head: ResponseHead) -> None:
+        """The service's response head, after the http-response rules, as HAProxy runs them on an applet's."""
         self.head_sent = True
+        try:
+            head = self.stream._response_rules(self.txn, self.txn.backend or self.stream.frontend, head)
+        except ServerFailed as failure:
+            self.stream._send_reply(self.stream.pages.reply(failure.status))
+            self.client_gone = True
+            return
+        self.txn.status = head.status
         self._output += self.stream.front.send(Response(head))
 
     def send(self, data: bytes) -> None:
