@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
@@ -535,6 +536,27 @@ CASES = [
            http-request use-service lua.empty
         """, raw(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"),
          SERVICE_RESPONSE_LUA),
+]
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "ops" / "examples"
+
+
+def _worked_example() -> tuple[str, str]:
+    """The README's worked example (ops/examples/worked_example.*) as a case's config and script."""
+    config = (EXAMPLES / "worked_example.cfg").read_text().replace("{", "{{").replace("}", "}}")
+    config = config.replace("worked_example.lua", "case.lua").replace("127.0.0.1:10002", "127.0.0.1:{port}")
+    return config, (EXAMPLES / "worked_example.lua").read_text()
+
+
+WORKED_CONFIG, WORKED_LUA = _worked_example()
+CASES += [
+    Case(f"readme_worked_example_{n}", WORKED_CONFIG, get(path, headers), WORKED_LUA)
+    for n, (path, headers) in enumerate([
+        ("/whoami", "Accept-Language: fr-CA,fr\r\nX-Api-Key: 4111111111111111\r\n"),
+        ("/", "X-Api-Key: abcdefgh\r\n"),
+        ("/", ""),
+    ])
 ]
 
 
