@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debian_packages=(haproxy redis-server lua-redis wrk lua5.4)
+debian_packages=(haproxy redis-server lua-redis wrk lua5.4 lua-cjson lua-luaossl lua-socket)
 missing=()
 for pkg in "${debian_packages[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
