@@ -230,11 +230,14 @@ class LuaEngine:
             raise LuaApiError(f"bad argument #3 to 'set_var' (unsupported {lua_type(value)} value)")
         if if_exists:
             text = string(name, "set_var", 2)
-            return text in DECLARED and state.vars.set_if_exists(text, smp)
-        return state.vars.set(txn.var_name(name, "set_var"), smp)
+            return (not text.startswith("proc.") or text in DECLARED) and txn.var_name(text, "set_var") is not None \
+                and state.vars.set_if_exists(text, smp)
+        var = txn.var_name(name, "set_var")
+        return var is not None and state.vars.set(var, smp)
 
     def _get_var(self, state: Any, name: Any) -> Any:
-        smp = state.vars.get(txn.var_name(name, "get_var"))
+        var = txn.var_name(name, "get_var")
+        smp = None if var is None else state.vars.get(var)
         return None if smp is None else to_native(smp)
 
     # Running Lua.

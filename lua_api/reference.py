@@ -146,7 +146,8 @@ DIFFERENCES = {
     "AppletTCP.get_priv": "Returns what set_priv stored (haproxy 2.6.12 returns nil for a number).",
     "act.wake_time": "An action returning act.YIELD runs again after it (10 ms without it), until the client "
                      "timeout.",
-    "TXN.set_var": "ifexist: only names the configuration uses, as 2.6.",
+    "TXN.set_var": "As 2.6: false for an invalid name; with ifexist a proc. variable is set only if the "
+                   "configuration names it.",
     "Regex.new": "Python's re syntax (close to PCRE).",
     "Socket.connect": "Host names resolve through gevent in every runtime context.",
 }

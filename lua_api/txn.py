@@ -17,11 +17,11 @@ from .errors import LuaApiError
 
 
 def var_name(name: Any, function: str) -> Any:
-    text = checks.string(name, function, 2)
+    """The checked variable name, or None for an invalid one (haproxy 2.6 then returns false/nil)."""
     try:
-        return parse_var_name(text)
-    except SampleError as exc:
-        raise LuaApiError(f"bad argument #2 to '{function}' ({exc})") from None
+        return parse_var_name(checks.string(name, function, 2))
+    except SampleError:
+        return None
 
 
 def log(txn: Any, level: Any, message: Any) -> None:
@@ -82,8 +82,13 @@ def mark_done(txn: Any, status: int | None = None, reason: str | None = None, he
         txn.reply = Reply(status, fields, payload, reason=reason)
 
 
-def unset_var(txn: Any, name: Any) -> None:
-    txn.vars.unset(var_name(name, "unset_var"))
+def unset_var(txn: Any, name: Any) -> bool:
+    """True for any valid name, set or not (as haproxy 2.6); false for an invalid one."""
+    var = var_name(name, "unset_var")
+    if var is None:
+        return False
+    txn.vars.unset(var)
+    return True
 
 
 def set_priority_class(txn: Any, value: Any) -> None:

@@ -45,6 +45,16 @@ core.register_action("vars", {"http-req"}, function(txn)
    txn:set_priority_class(5000)
    txn:set_priority_offset(-10)
 end)
+core.register_action("results", {"http-req"}, function(txn)
+   local r = {
+      txn:set_var("txn.fresh", "1", true), txn:set_var("proc.undeclared", "1", true),
+      txn:set_var("proc.named", "1", true), txn:set_var("bad.scope", "1"), txn:get_var("bad.scope"),
+      txn:unset_var("txn.fresh"), txn:unset_var("txn.fresh"), txn:get_var("txn.fresh"),
+   }
+   local parts = {}
+   for i = 1, 8 do parts[i] = tostring(r[i]) end
+   txn:set_var("txn.r", table.concat(parts, ","))
+end)
 core.register_action("both", {"http-req"}, function(txn) txn:set_var("txn.side", "req") end)
 core.register_action("both", {"http-res"}, function(txn) txn.http:res_set_header("x-side", "res") end)
 """
@@ -387,6 +397,13 @@ CASES = [
            http-request set-var(txn.known) str(before) if FALSE
            http-request lua.vars
            http-request return status 200 hdr v "%[var(txn.a)],%[var(txn.b)],%[var(txn.never)],%[var(txn.known)]"
+        """, get("/"), TXN_LUA),
+    Case("set_var_results", LUA_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request set-header x-named %[var(proc.named)]
+           http-request lua.results
+           http-request return status 200 hdr r "%[var(txn.r)]"
         """, get("/"), TXN_LUA),
     Case("one_action_name_two_kinds", LUA_DEFAULTS + """
         frontend f
