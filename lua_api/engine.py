@@ -12,11 +12,11 @@ from typing import Any
 from luaproxy.worker.custom_metrics import MetricSet
 from luaproxy.worker.samples import (
     PatternLibrary,
+    SampleError,
     SampleRegistry,
     from_native,
     to_native,
 )
-from luaproxy.worker.samples.vars import DECLARED
 
 from . import (
     applet_http,
@@ -229,9 +229,10 @@ class LuaEngine:
         if smp is None:
             raise LuaApiError(f"bad argument #3 to 'set_var' (unsupported {lua_type(value)} value)")
         if if_exists:
-            text = string(name, "set_var", 2)
-            return (not text.startswith("proc.") or text in DECLARED) and txn.var_name(text, "set_var") is not None \
-                and state.vars.set_if_exists(text, smp)
+            try:
+                return state.vars.set_if_exists(string(name, "set_var", 2), smp)
+            except SampleError:
+                return False
         var = txn.var_name(name, "set_var")
         return var is not None and state.vars.set(var, smp)
 

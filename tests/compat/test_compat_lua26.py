@@ -50,9 +50,10 @@ core.register_action("results", {"http-req"}, function(txn)
       txn:set_var("txn.fresh", "1", true), txn:set_var("proc.undeclared", "1", true),
       txn:set_var("proc.named", "1", true), txn:set_var("bad.scope", "1"), txn:get_var("bad.scope"),
       txn:unset_var("txn.fresh"), txn:unset_var("txn.fresh"), txn:get_var("txn.fresh"),
+      txn:set_var("bad.scope", "1", true), txn:unset_var("bad.scope"),
    }
    local parts = {}
-   for i = 1, 8 do parts[i] = tostring(r[i]) end
+   for i = 1, 10 do parts[i] = tostring(r[i]) end
    txn:set_var("txn.r", table.concat(parts, ","))
 end)
 core.register_action("both", {"http-req"}, function(txn) txn:set_var("txn.side", "req") end)

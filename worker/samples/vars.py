@@ -105,8 +105,9 @@ class Vars:
     def set_if_exists(self, name: str, smp: Sample) -> bool:
         """Lua's set_var with ifexist, as haproxy 2.6: a ``proc.`` variable exists once a name is used elsewhere
         (the configuration) and is never created here; the other scopes are set as usual."""
+        declared = name in DECLARED
         var = parse_var_name(name)
-        return (var.scope != "proc" or name in DECLARED) and self.set(var, smp)
+        return (var.scope != "proc" or declared) and self.set(var, smp)
 
     def unset(self, name: str | VarName) -> None:
         var = parse_var_name(name) if isinstance(name, str) else name
