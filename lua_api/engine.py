@@ -128,7 +128,8 @@ class LuaEngine:
     def _install_core_helpers(self) -> None:
         """haproxy 2.2-2.6's additions to core and act, and the Regex and Concat classes."""
         lua_globals = self.runtime.globals
-        core_extras.install(self.runtime, lua_globals.core, self.info_facts)
+        core_extras.install(self.runtime, lua_globals.core,
+                            lambda: self.info_facts() if self.info_facts is not None else {})
         lua_globals.core.concat = self.runtime.prelude.new_concat
         lua_globals.core.done = self.runtime.prelude.core_done
         lua_globals.core.httpclient = self.runtime.func(lambda: self.classes["HTTPClient"].new(httpclient.new()))

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from setproctitle import setproctitle
 
+from luaproxy.lua_api.core_extras import worker_facts
 from luaproxy.lua_api.runtime import LUA_VERSION
 from luaproxy.lua_api.tasks import TaskLauncher
 from luaproxy.worker.context import WorkerContext
@@ -165,6 +166,7 @@ def worker_specs(logger: Logger, generation: reload.Generation,
         worker_context = WorkerContext(logger, backends, settings.nbproc, index, settings.bufsize, proxies,
                                        engine.metrics, settings.maxconn, f"luaproxy {VERSION}")
         sockets = [BoundSocket(item.for_worker(index), item.frontend, item.so_id) for item in listening]
+        engine.info_facts = functools.partial(worker_facts, worker_context)  # the worker forked next keeps its own
         return WorkerSpec(index, worker_context, sockets, settings.maxconn, TaskLauncher(engine).start_all)
 
     return make_spec
