@@ -21,6 +21,9 @@ class LuaClass:
         self.name = name
         self._new = runtime.prelude.new
         self.metatable, self.methods = runtime.prelude["class"](name)
+        self.functions = {**functions, **{alias: functions[target] for alias, target in (aliases or {}).items()
+                                          if target in functions}}
+        """The Python function behind each method (the reference page reads their signatures)."""
         for fname, fn in functions.items():
             self.methods[fname] = runtime.prelude.method(self.metatable, fname, fn)
         for alias, target in (aliases or {}).items():

@@ -16,6 +16,7 @@ from . import checks, contexts
 from .cli import RegisteredCli
 from .contexts import Context
 from .errors import LuaApiError
+from .filters import RegisteredFilter
 from .registered import ACTION_KINDS, RegisteredService, Registry
 
 LOG_LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
@@ -38,6 +39,7 @@ class Core:
             "register_fetches": self.register_fetches, "register_converters": self.register_converters,
             "register_service": self.register_service, "msleep": self.msleep, "sleep": self.sleep,
             "yield": self.yield_, "set_nice": self.set_nice, "register_cli": self.register_cli,
+            "register_filter": self.register_filter,
         }
 
     def log(self, level: Any, message: Any) -> None:
@@ -109,6 +111,13 @@ class Core:
             raise LuaApiError("register_cli: the path must have 1 to 5 words")
         self.registry.cli.append(RegisteredCli(words, checks.string(usage, "register_cli", 2),
                                                checks.function(function, "register_cli", 3)))
+
+    def register_filter(self, name: Any, cls: Any, function: Any) -> None:
+        contexts.require("core.register_filter", BODY_ONLY)
+        name = checks.string(name, "register_filter", 1)
+        if checks.lua_type(cls) != "table":
+            raise LuaApiError(f"bad argument #2 to 'register_filter' (table expected, got {checks.lua_type(cls)})")
+        self.registry.filters[name] = RegisteredFilter(name, cls, checks.function(function, "register_filter", 3))
 
     def msleep(self, milliseconds: Any) -> None:
         self._sleep("core.msleep", checks.number(milliseconds, "msleep", 1) / 1000.0)

@@ -107,6 +107,15 @@ def match_addr(first: Any, second: Any) -> bool:
     return a.supernet(new_prefix=prefix) == b.supernet(new_prefix=prefix)
 
 
+def worker_facts(context: Any) -> dict[str, Any]:
+    """core.get_info()'s figures of one worker (a WorkerContext): its slot, connections and requests."""
+    frontends = [p.fe_counters for p in context.all_proxies if p.has_frontend]
+    return {"Nbproc": context.nbproc, "Process_num": context.index, "Maxconn": context.maxconn,
+            "CurrConns": sum(c.current for c in frontends), "CumConns": sum(c.total for c in frontends),
+            "CumReq": sum(c.requests for c in frontends), "Stopping": int(context.stopping),
+            "Uptime_sec": int(time.time() - context.started)}
+
+
 def get_info(facts: dict[str, Any] | None = None) -> dict[str, Any]:
     """``show info``'s fields for this process (haproxy's names; those luaproxy lacks read 0)."""
     uptime = int(time.time() - STARTED)

@@ -12,11 +12,11 @@ from typing import Any
 from luaproxy.worker.custom_metrics import MetricSet
 from luaproxy.worker.samples import (
     PatternLibrary,
+    SampleError,
     SampleRegistry,
     from_native,
     to_native,
 )
-from luaproxy.worker.samples.vars import DECLARED
 
 from . import (
     applet_http,
@@ -24,6 +24,7 @@ from . import (
     channel,
     core,
     core_extras,
+    filters,
     http,
     httpclient,
     map,
@@ -101,6 +102,8 @@ class LuaEngine:
             "Proxy": LuaClass(self.runtime, "Proxy", proxy.PROXY_FUNCTIONS),
             "Server": LuaClass(self.runtime, "Server", proxy.server_functions(self.server_updates)),
             "Listener": LuaClass(self.runtime, "Listener", {}),
+            "HTTPMessage": LuaClass(self.runtime, "HTTPMessage", filters.message_functions(
+                self.runtime, http.functions(self.runtime))),
             "HTTPClient": LuaClass(self.runtime, "HTTPClient", httpclient.functions(self.runtime)),
             "StickTable": LuaClass(self.runtime, "StickTable", stktable.functions(self.runtime)),
         }
@@ -127,11 +130,19 @@ class LuaEngine:
     def _install_core_helpers(self) -> None:
         """haproxy 2.2-2.6's additions to core and act, and the Regex and Concat classes."""
         lua_globals = self.runtime.globals
-        core_extras.install(self.runtime, lua_globals.core, self.info_facts)
+        core_extras.install(self.runtime, lua_globals.core,
+                            lambda: self.info_facts() if self.info_facts is not None else {})
         lua_globals.core.concat = self.runtime.prelude.new_concat
         lua_globals.core.done = self.runtime.prelude.core_done
         lua_globals.core.httpclient = self.runtime.func(lambda: self.classes["HTTPClient"].new(httpclient.new()))
         lua_globals.act.wake_time = self.runtime.func(core.wake_time)
+        filter_table = self.runtime.table_from(filters.CONSTANTS)
+        for name in ("register_data_filter", "unregister_data_filter", "wake_time"):
+            filter_table[name] = self.runtime.func(lambda *args: None)
+        lua_globals.filter = filter_table
+        self._filter_driver = self.runtime.lua.execute(filters.DRIVER)
+        self._rawget = self.runtime.lua.eval("rawget")
+        self._setmetatable = self.runtime.lua.eval("setmetatable")
         self.classes["Regex"] = LuaClass(self.runtime, "Regex", {
             "exec": regex.exec_, "match": self._regex_match})
         lua_globals.Regex = self.runtime.table_from({"new": self.runtime.func(self._new_regex)})
@@ -141,6 +152,33 @@ class LuaEngine:
         core_table = self.runtime.globals.core
         core_table.proxies, core_table.backends, core_table.frontends = proxy.build_tables(
             self.runtime, self.classes, proxies, listener_counts)
+
+    def filter_actions(self, name: str, args: tuple[str, ...]) -> tuple[Any, Any] | None:
+        """``filter lua.NAME args``: the (request, response) callables, or None when the Lua function declined.
+
+        Raises LuaApiError for an unknown filter or a failing configuration function."""
+        registered = self.registry.filters.get(name)
+        if registered is None:
+            raise LuaApiError(f"'lua.{name}' is not a registered Lua filter")
+        if lua_type(registered.cls.new) != "function":
+            return None
+        instance = self._setmetatable(self.runtime.table(), registered.cls)
+        result = runner.call(self.runtime, registered.function, Run(Context.BODY, name), instance,
+                             self.runtime.table(*args))
+        if result.outcome is not runner.Outcome.OK:
+            raise LuaApiError(result.error)
+        conf = result.values[0] if result.values else None
+        if conf is None:
+            return None
+        make = self._filter_driver
+        new_message = self.runtime.func(self._new_message)
+        return make(conf, "req", new_message), make(conf, "res", new_message)
+
+    def _new_message(self, txn_object: Any, side: str, channel: Any) -> Any:
+        state = self._rawget(txn_object, 0)
+        message = self.classes["HTTPMessage"].new(filters.MessageState(state, side))
+        message.channel = channel
+        return message
 
     def _new_regex(self, pattern: Any, case_sensitive: Any = True) -> tuple[bool, Any]:
         ok, compiled = regex.compile_regex(pattern, case_sensitive)
@@ -199,12 +237,16 @@ class LuaEngine:
         if smp is None:
             raise LuaApiError(f"bad argument #3 to 'set_var' (unsupported {lua_type(value)} value)")
         if if_exists:
-            text = string(name, "set_var", 2)
-            return text in DECLARED and state.vars.set_if_exists(text, smp)
-        return state.vars.set(txn.var_name(name, "set_var"), smp)
+            try:
+                return state.vars.set_if_exists(string(name, "set_var", 2), smp)
+            except SampleError:
+                return False
+        var = txn.var_name(name, "set_var")
+        return var is not None and state.vars.set(var, smp)
 
     def _get_var(self, state: Any, name: Any) -> Any:
-        smp = state.vars.get(txn.var_name(name, "get_var"))
+        var = txn.var_name(name, "get_var")
+        smp = None if var is None else state.vars.get(var)
         return None if smp is None else to_native(smp)
 
     # Running Lua.

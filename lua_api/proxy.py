@@ -174,6 +174,8 @@ def build_tables(runtime: Any, classes: dict[str, Any], proxies: list[Any],
         for number in range(1, listener_counts.get(proxy.name, 0) + 1):
             listeners[f"sock-{number}"] = classes["Listener"].new(ListenerRef(proxy, f"sock-{number}"))
         obj.servers, obj.listeners = servers, listeners
+        if proxy.table is not None:
+            obj.stktable = classes["StickTable"].new(proxy.table)
         every[proxy.name] = obj
         if proxy.has_backend:
             backends[proxy.name] = obj

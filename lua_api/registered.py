@@ -45,6 +45,8 @@ class Registry:
     converters: dict[str, Any] = field(default_factory=dict)
     services: dict[str, RegisteredService] = field(default_factory=dict)
     inits: list[Any] = field(default_factory=list)
+    filters: dict[str, Any] = field(default_factory=dict)
+    """core.register_filter: name -> lua_api.filters.RegisteredFilter."""
     cli: list[Any] = field(default_factory=list)
     """core.register_cli commands (lua_api.cli.RegisteredCli), in registration order."""
     tasks: list[tuple[Any, tuple[Any, ...]]] = field(default_factory=list)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from luaproxy.worker.access_log import lua_log
-from luaproxy.worker.http.pages import Reply
+from luaproxy.worker.http.pages import BODILESS, Reply
 from luaproxy.worker.samples import SampleError, parse_var_name
 
 from . import checks
@@ -17,11 +17,11 @@ from .errors import LuaApiError
 
 
 def var_name(name: Any, function: str) -> Any:
-    text = checks.string(name, function, 2)
+    """The checked variable name, or None for an invalid one (haproxy 2.6 then returns false/nil)."""
     try:
-        return parse_var_name(text)
-    except SampleError as exc:
-        raise LuaApiError(f"bad argument #2 to '{function}' ({exc})") from None
+        return parse_var_name(checks.string(name, function, 2))
+    except SampleError:
+        return None
 
 
 def log(txn: Any, level: Any, message: Any) -> None:
@@ -77,12 +77,18 @@ def mark_done(txn: Any, status: int | None = None, reason: str | None = None, he
         payload = body.encode("latin-1")
         fields = [(name.lower(), value) for name, value in zip(flat[::2], flat[1::2], strict=True)
                   if name.lower() not in ("content-length", "transfer-encoding")]
-        fields.append(("content-length", str(len(payload))))
+        if status not in BODILESS:
+            fields.append(("content-length", str(len(payload))))
         txn.reply = Reply(status, fields, payload, reason=reason)
 
 
-def unset_var(txn: Any, name: Any) -> None:
-    txn.vars.unset(var_name(name, "unset_var"))
+def unset_var(txn: Any, name: Any) -> bool:
+    """True for any valid name, set or not (as haproxy 2.6); false for an invalid one."""
+    var = var_name(name, "unset_var")
+    if var is None:
+        return False
+    txn.vars.unset(var)
+    return True
 
 
 def set_priority_class(txn: Any, value: Any) -> None:

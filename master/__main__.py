@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from setproctitle import setproctitle
 
+from luaproxy.lua_api.core_extras import worker_facts
 from luaproxy.lua_api.runtime import LUA_VERSION
 from luaproxy.lua_api.tasks import TaskLauncher
 from luaproxy.worker.context import WorkerContext
@@ -202,6 +203,7 @@ def worker_specs(logger: Logger, generation: reload.Generation,
                                        proc_vars=dict(generation.proc_vars))
         sockets = [BoundSocket(item.for_worker(index), item.frontend, item.so_id) for item in listening]
         privileges = Privileges.of(settings)
+        engine.info_facts = functools.partial(worker_facts, worker_context)  # the worker forked next keeps its own
         return WorkerSpec(index, worker_context, sockets, settings.maxconn, TaskLauncher(engine).start_all,
                           drop_privileges=privileges.apply if privileges != Privileges() else None)
 

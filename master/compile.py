@@ -85,6 +85,7 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
                     proxy.rules.setdefault(ruleset, []).append(_compile_rule(rule_conf, env))
                 except RuleError as exc:
                     errors.append(rule_conf.line.error(f"'{ruleset}': {exc.message}", exc.hint))
+        errors += _lua_filters(conf, proxy, env, config.warnings)
         if conf.default_backend:
             proxy.default_backend = backends.get(conf.default_backend)
         for rule_conf in conf.use_backends:
@@ -250,3 +251,27 @@ def _error_pages(conf: ProxyConf) -> ErrorPages:
         return ErrorPages.load(files)
     except OSError as exc:
         raise conf.line.error(f"'errorfile': cannot read '{exc.filename}' ({exc.strerror}).") from None
+
+
+def _lua_filters(conf: ProxyConf, proxy: Proxy, env: CompileEnv, warnings: list[str]) -> list[ConfigError]:
+    """``filter lua.NAME args``: the filter's callbacks become the last http-request/http-response rules."""
+    errors = []
+    for words in conf.settings.get("filter", []):
+        where = f"proxy '{conf.name}'"
+        if not words or not words[0].startswith("lua."):
+            name = words[0] if words else ""
+            warnings.append(f"filter '{name}' ignored for {where}: luaproxy runs Lua filters only.")
+            continue
+        if conf.mode != "http":
+            warnings.append(f"filter '{words[0]}' ignored for {where}: Lua filters need HTTP mode.")
+            continue
+        try:
+            actions = env.lua_filter(words[0][4:], tuple(words[1:]))
+        except RuleError as exc:
+            errors.append(conf.line.error(f"'filter {words[0]}': {exc.message}", exc.hint))
+            continue
+        if actions is not None:
+            proxy.rules.setdefault("http-request", []).append(Rule(actions[0], where=f"filter {words[0]}"))
+            proxy.rules.setdefault("http-response", []).append(Rule(actions[1], response=True,
+                                                                    where=f"filter {words[0]}"))
+    return errors

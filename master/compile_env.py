@@ -190,3 +190,15 @@ class CompileEnv:
             raise RuleError(f"Lua service '{name}' is an {registered.mode} service; tcp-request content needs a "
                             "tcp one.", "Use 'http-request use-service' for an http service.")
         return LuaTcpService(self.engine, registered.name, registered.function)
+
+    def lua_filter(self, name: str, args: tuple[str, ...]) -> tuple[LuaAction, LuaAction] | None:
+        """The request and response actions of ``filter lua.NAME``; None when its function returned nil."""
+        try:
+            made = self.engine.filter_actions(name, args)
+        except LuaApiError as exc:
+            raise RuleError(str(exc), did_you_mean(name, self.engine.registry.filters) or
+                            "Register it with core.register_filter() in a lua-load file.") from None
+        if made is None:
+            return None
+        return (LuaAction(self.engine, f"filter lua.{name}", made[0], ()),
+                LuaAction(self.engine, f"filter lua.{name}", made[1], ()))

@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debian_packages=(haproxy redis-server lua-redis wrk lua5.4 varnish python3-venv openssl curl socat)
+debian_packages=(haproxy redis-server lua-redis wrk lua5.4 varnish python3-venv openssl curl socat
+                 lua-cjson lua-luaossl lua-socket)
 missing=()
 for pkg in "${debian_packages[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

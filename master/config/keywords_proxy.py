@@ -254,6 +254,9 @@ def _stored(name: str, sections: tuple[str, ...], doc: str) -> None:
     PROXY.register(name, sections, doc)(parse)
 
 
+_stored("filter", NO_DEFAULTS, "filter lua.<name> [args...]: a Lua filter (core.register_filter).")
+
+
 @PROXY.register("log", ANY_PROXY, "log global | log <target> [len N] [format F] <facility> [<level>]: "
                                    "where this proxy logs.")
 def _log(p: ProxyConf, line: Line) -> None:

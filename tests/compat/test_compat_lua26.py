@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
 from tests.compat.harness import HAPROXY, Case, run_case
-from tests.compat.test_compat_http import DEFAULTS, get, normalise, raw
+from tests.compat.test_compat_http import DEFAULTS, get, raw
 from tests.helpers import read_all
 
 TXN_LUA = """
@@ -43,6 +44,17 @@ core.register_action("vars", {"http-req"}, function(txn)
    txn:set_var("txn.known", "updated", true)
    txn:set_priority_class(5000)
    txn:set_priority_offset(-10)
+end)
+core.register_action("results", {"http-req"}, function(txn)
+   local r = {
+      txn:set_var("txn.fresh", "1", true), txn:set_var("proc.undeclared", "1", true),
+      txn:set_var("proc.named", "1", true), txn:set_var("bad.scope", "1"), txn:get_var("bad.scope"),
+      txn:unset_var("txn.fresh"), txn:unset_var("txn.fresh"), txn:get_var("txn.fresh"),
+      txn:set_var("bad.scope", "1", true), txn:unset_var("bad.scope"),
+   }
+   local parts = {}
+   for i = 1, 10 do parts[i] = tostring(r[i]) end
+   txn:set_var("txn.r", table.concat(parts, ","))
 end)
 core.register_action("both", {"http-req"}, function(txn) txn:set_var("txn.side", "req") end)
 core.register_action("both", {"http-res"}, function(txn) txn.http:res_set_header("x-side", "res") end)
@@ -238,6 +250,104 @@ core.register_action("auth_request", {"http-req"}, function(txn, backend_url)
 end, 1)
 """
 
+FILTER_LUA = """
+Trace = {}
+Trace.id = "Lua trace filter"
+Trace.flags = filter.FLT_CFG_FL_HTX
+Trace.__index = Trace
+function Trace:new()
+   local trace = {}
+   setmetatable(trace, Trace)
+   trace.events = {}
+   trace.arg = self.arg
+   return trace
+end
+function Trace:start_analyze(txn, chn)
+   self.events[#self.events + 1] = "start-" .. (chn:is_resp() and "res" or "req")
+end
+function Trace:end_analyze(txn, chn)
+   self.events[#self.events + 1] = "end-" .. (chn:is_resp() and "res" or "req")
+end
+function Trace:http_headers(txn, http_msg)
+   local st = http_msg:get_stline()
+   if http_msg.channel:is_resp() then
+      self.events[#self.events + 1] = "res:" .. st.version .. " " .. st.code .. " " .. st.reason
+      http_msg:set_header("x-filter-events", table.concat(self.events, ","))
+      http_msg:set_header("x-filter-arg", self.arg)
+      http_msg:del_header("x-drop")
+      http_msg:add_header("x-req-seen", tostring(txn.http_req ~= nil) .. "/" .. tostring(txn.http_res ~= nil))
+   else
+      self.events[#self.events + 1] = "req:" .. st.method .. " " .. st.uri .. " " .. st.version
+      http_msg:set_header("x-from-filter", "yes")
+      http_msg:set_path("/rewritten")
+   end
+   return filter.CONTINUE
+end
+core.register_filter("trace", Trace, function(trace, args)
+   trace.arg = args[1]
+   return trace
+end)
+"""
+
+CORS_LUA = """
+-- A CORS responder in the style of the published haproxy-lua-cors: answer preflights,
+-- remember the Origin, add the headers to the response.
+local allowed = {["https://app.example.com"] = true, ["https://admin.example.com"] = true}
+
+core.register_action("cors_request", {"http-req"}, function(txn, methods)
+   local origin = txn.sf:req_hdr("origin")
+   txn:set_var("txn.cors_origin", origin)
+   if txn.sf:method() == "OPTIONS" and origin ~= "" then
+      local reply = txn:reply()
+      reply:set_status(204, "No Content")
+      if allowed[origin] then
+         reply:add_header("access-control-allow-origin", origin)
+         reply:add_header("access-control-allow-methods", methods)
+         reply:add_header("access-control-max-age", "600")
+      end
+      reply:add_header("vary", "Origin")
+      txn:done(reply)
+   end
+end, 1)
+
+core.register_action("cors_response", {"http-res"}, function(txn)
+   local origin = txn:get_var("txn.cors_origin")
+   if origin and allowed[origin] then
+      txn.http:res_set_header("access-control-allow-origin", origin)
+      txn.http:res_add_header("vary", "Origin")
+   end
+end)
+"""
+
+GATE_LUA = """
+-- A SOCKS-like gate: the client names its target on a first line, the action reads it
+-- from txn.req, answers, strips it and lets the rest through to the chosen backend.
+core.register_action("gate", {"tcp-req"}, function(txn)
+   local line = txn.req:line(0, -1)
+   local target = line and line:match("^CONNECT (%w+)\\r?\\n$")
+   if target == nil then
+      txn.res:send("ERR bad request\\n")
+      txn:done()
+   end
+   txn.req:remove(0, #line)
+   txn:set_var("txn.target", target)
+   txn.res:send("OK " .. target .. " " .. txn.req:input() .. "\\n")
+end)
+"""
+
+SERVICE_RESPONSE_LUA = """
+core.register_action("count", {"http-res"}, function(txn)
+   local seen = (txn:get_priv() or 0) + 1
+   txn.http:res_set_status(200 + seen)
+   txn.http:res_set_header("x-seen", seen)
+   txn:set_priv(seen)
+end)
+core.register_service("empty", "http", function(applet)
+   applet:set_status(200)
+   applet:start_response()
+end)
+"""
+
 TCP_DEFAULTS = """
     global
        lua-load case.lua
@@ -288,6 +398,13 @@ CASES = [
            http-request set-var(txn.known) str(before) if FALSE
            http-request lua.vars
            http-request return status 200 hdr v "%[var(txn.a)],%[var(txn.b)],%[var(txn.never)],%[var(txn.known)]"
+        """, get("/"), TXN_LUA),
+    Case("set_var_results", LUA_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request set-header x-named %[var(proc.named)]
+           http-request lua.results
+           http-request return status 200 hdr r "%[var(txn.r)]"
         """, get("/"), TXN_LUA),
     Case("one_action_name_two_kinds", LUA_DEFAULTS + """
         frontend f
@@ -383,7 +500,110 @@ CASES = [
            bind 127.0.0.1:{port2}
            http-request return status 401 content-type text/plain string nope
         """, get("/", "x-user: bob\r\nx-token: bad\r\n"), AUTH_LUA),
+    Case("lua_filter_headers", LUA_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           filter lua.trace first-arg
+           default_backend b
+        backend b
+           server s 127.0.0.1:{port2}
+        listen back
+           bind 127.0.0.1:{port2}
+           http-request return status 200 content-type text/plain lf-string "%[path] %[req.hdr(x-from-filter)]" """
+         """hdr x-drop 1
+        """, get("/orig?x=1"), FILTER_LUA),
+    Case("cors_preflight", LUA_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request lua.cors_request "GET, POST, PUT"
+           http-response lua.cors_response
+           default_backend b
+        backend b
+           server s 127.0.0.1:{port2}
+        listen back
+           bind 127.0.0.1:{port2}
+           http-request return status 200 content-type text/plain string data
+        """, raw(b"OPTIONS /api HTTP/1.1\r\nHost: a\r\nOrigin: https://app.example.com\r\n\r\n"
+                 b"OPTIONS /api HTTP/1.1\r\nHost: a\r\nOrigin: https://evil.example.com\r\n\r\n"
+                 b"GET /api HTTP/1.1\r\nHost: a\r\nOrigin: https://app.example.com\r\nConnection: close\r\n\r\n"),
+         CORS_LUA),
+    Case("tcp_gate_reads_the_first_line", TCP_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           tcp-request inspect-delay 2s
+           tcp-request content lua.gate
+           use_backend echo if {{ var(txn.target) -m str echo }}
+        backend echo
+           server e 127.0.0.1:{echo}
+        """, in_pieces(b"CONNECT echo\r\nhel", b"lo through"), GATE_LUA),
+    Case("tcp_gate_refuses", TCP_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           tcp-request inspect-delay 2s
+           tcp-request content lua.gate
+           use_backend echo if {{ var(txn.target) -m str echo }}
+        backend echo
+           server e 127.0.0.1:{echo}
+        """, in_pieces(b"HELLO\n"), GATE_LUA),
+    Case("http_response_rules_on_a_service", LUA_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           http-response lua.count
+           default_backend b
+        backend b
+           http-request use-service lua.empty
+        """, raw(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"),
+         SERVICE_RESPONSE_LUA),
 ]
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "ops" / "examples"
+
+
+def _worked_example() -> tuple[str, str]:
+    """The README's worked example (ops/examples/worked_example.*) as a case's config and script."""
+    config = (EXAMPLES / "worked_example.cfg").read_text().replace("{", "{{").replace("}", "}}")
+    config = config.replace("worked_example.lua", "case.lua").replace("127.0.0.1:10002", "127.0.0.1:{port}")
+    return config, (EXAMPLES / "worked_example.lua").read_text()
+
+
+WORKED_CONFIG, WORKED_LUA = _worked_example()
+CASES += [
+    Case(f"readme_worked_example_{n}", WORKED_CONFIG, get(path, headers), WORKED_LUA)
+    for n, (path, headers) in enumerate([
+        ("/whoami", "Accept-Language: fr-CA,fr\r\nX-Api-Key: 4111111111111111\r\n"),
+        ("/", "X-Api-Key: abcdefgh\r\n"),
+        ("/", ""),
+    ])
+]
+
+
+def _dechunk(data: bytes) -> tuple[bytes, bytes]:
+    """(the body of a chunked message at the start of *data*, what follows it)."""
+    body = b""
+    while True:
+        size_line, _, data = data.partition(b"\r\n")
+        size = int(size_line.split(b";")[0] or b"0", 16)
+        if size == 0:
+            return body, data.partition(b"\r\n")[2]
+        body, data = body + data[:size], data[size + 2:]
+
+
+def normalise(data: bytes) -> list[tuple[str, list[tuple[str, str]], bytes]]:
+    """Responses as (status line, sorted lower-cased headers, body); 204 and 304 have no body."""
+    out = []
+    while data:
+        head, _, rest = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = [(n.strip().lower(), v.strip()) for n, _, v in (line.partition(":") for line in lines[1:])]
+        bodiless = lines[0].split()[1] in ("204", "304")
+        if dict(headers).get("transfer-encoding") == "chunked":
+            body, data = _dechunk(rest)
+        else:
+            length = 0 if bodiless else int(dict(headers).get("content-length", len(rest)))
+            body, data = rest[:length], rest[length:]
+        out.append((lines[0], sorted(h for h in headers if h[0] != "date"), body))
+    return out
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

@@ -152,3 +152,33 @@ def test_httpclient_methods_over_http_and_https(write, luaproxy, port, tmp_path)
     finally:
         secure.close()
     assert lines[1] == "200 POST /post posted"
+
+
+def test_get_info_in_each_worker(write, luaproxy, port):
+    write("i.lua", """
+        core.register_fetches("info", function(txn)
+           local i = core.get_info()
+           return i.Name .. " " .. i.Nbproc .. " " .. i.Process_num .. " " .. i.CumReq .. " " .. i.Pid
+        end)
+        """)
+    write("i.cfg", f"""
+        global
+           nbproc 2
+           lua-load i.lua
+        defaults
+           mode http
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request return status 200 hdr info "%[lua.info]"
+        """)
+    proc = luaproxy("-f", "i.cfg", wait_port=port, workers=2)
+    seen = {}
+    for _ in range(40):
+        (_, headers, _), = parse_responses(http_exchange(port, b"GET / HTTP/1.1\r\nHost: a\r\n"
+                                                               b"Connection: close\r\n\r\n"))
+        name, nbproc, slot, requests, pid = headers["info"].split()
+        assert (name, nbproc) == ("luaproxy", "2") and int(requests) >= 1
+        seen[slot] = int(pid)
+        if len(seen) == 2:
+            break
+    assert set(seen) == {"1", "2"} and set(seen.values()) == set(proc.workers())

@@ -48,3 +48,10 @@ def test_the_sandbox_stays_with_c_modules_loaded():
     assert runtime.lua.eval("python") is None
     with pytest.raises(Exception, match="not reachable"):
         runtime.lua.execute("return obj.__class__")
+
+
+@pytest.mark.skipif(not Path("/usr/lib/x86_64-linux-gnu/lua/5.4/mime/core.so").exists(),
+                    reason="Debian's lua-socket is not installed")
+def test_luasocket_mime():
+    runtime = LuaRuntime()
+    assert runtime.lua.execute('return (require("mime").b64("hello"))') == "aGVsbG8="

@@ -79,14 +79,11 @@ def test_set_var_conditions(conditions: tuple[str, ...], old: object, new: objec
 
 
 def test_set_if_exists_for_lua() -> None:
-    """haproxy 2.6: ifexist sets a name the configuration used; a proc. variable is only updated."""
+    """haproxy 2.6: with ifexist a proc. variable is set only when the configuration names it; others always."""
     variables = Vars()
-    assert not variables.set_if_exists("txn.undeclared_v", Sample(T.SINT, 1))
-    parse_var_name("txn.declared_v")
-    assert variables.set_if_exists("txn.declared_v", Sample(T.SINT, 1))
+    assert variables.set_if_exists("txn.undeclared_v", Sample(T.SINT, 1))
+    assert not variables.set_if_exists("proc.undeclared_v", Sample(T.SINT, 1))
     parse_var_name("proc.declared_v")
-    assert not variables.set_if_exists("proc.declared_v", Sample(T.SINT, 1))
-    variables.set("proc.declared_v", Sample(T.SINT, 0))
     assert variables.set_if_exists("proc.declared_v", Sample(T.SINT, 1))
 
 

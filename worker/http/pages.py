@@ -33,6 +33,8 @@ MESSAGES: dict[int, tuple[str, str]] = {
     504: ("Gateway Time-out", "The server didn't respond in time."),
 }
 LEGACY = frozenset({400, 408})
+BODILESS = frozenset({204, 304})
+"""Statuses whose replies carry no body and, as haproxy sends them, no content-length."""
 REASONS = {
     100: "Continue", 101: "Switching Protocols", 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content",
     206: "Partial Content", 301: "Moved Permanently", 302: "Found", 303: "See Other", 304: "Not Modified",
@@ -63,7 +65,7 @@ class Reply:
     reason: str | None = None
 
     def head(self) -> ResponseHead:
-        framed = any(name == "content-length" for name, _ in self.headers)
+        framed = self.status in BODILESS or any(name == "content-length" for name, _ in self.headers)
         fields = self.headers if framed else [("content-length", str(len(self.body))), *self.headers]
         return ResponseHead(self.status, self.reason or reason(self.status), "HTTP/1.1", Headers(fields))
 

@@ -775,7 +775,14 @@ class ServiceIO:
         return False
 
     def send_head(self, head: ResponseHead) -> None:
+        """The service's response head, after the http-response rules, as HAProxy runs them on an applet's."""
         self.head_sent = True
+        try:
+            head = self.stream._response_rules(self.txn, self.txn.backend or self.stream.frontend, head)
+        except ServerFailed as failure:
+            self.stream._send_reply(self.stream.pages.reply(failure.status))
+            self.client_gone = True
+            return
         self.txn.status, self.txn.bytes_logged = head.status, logged_size(head)
         self._output += self.stream.front.send(Response(head))
 

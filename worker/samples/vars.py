@@ -103,14 +103,11 @@ class Vars:
         return True
 
     def set_if_exists(self, name: str, smp: Sample) -> bool:
-        """Lua's set_var with ifexist, as haproxy 2.6: only a name used elsewhere (the configuration) is set,
-        and a proc. variable is only updated, never created."""
-        if name not in DECLARED:
-            return False
+        """Lua's set_var with ifexist, as haproxy 2.6: a ``proc.`` variable exists once a name is used elsewhere
+        (the configuration) and is never created here; the other scopes are set as usual."""
+        declared = name in DECLARED
         var = parse_var_name(name)
-        if var.scope == "proc":
-            return self.set(var, smp, ("ifexists",))
-        return self.set(var, smp)
+        return (var.scope != "proc" or declared) and self.set(var, smp)
 
     def unset(self, name: str | VarName) -> None:
         """Forget a variable; a ``proc.`` one declared by the configuration stays, without value."""
