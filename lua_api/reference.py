@@ -67,7 +67,8 @@ Server.check_enable Server.check_force_down Server.check_force_nolb Server.check
 Server.get_maxconn Server.get_stats Server.get_weight Server.is_draining Server.name Server.puid Server.set_addr
 Server.set_drain Server.set_maint Server.set_maxconn Server.set_ready Server.set_weight Server.shut_sess
 Socket.close Socket.connect Socket.connect_ssl Socket.getpeername Socket.getsockname Socket.receive Socket.send
-Socket.setoption Socket.settimeout StickTable.dump StickTable.info StickTable.lookup TXN.Alert TXN.Debug TXN.Info TXN.Warning TXN.c TXN.deflog TXN.done TXN.f
+Socket.setoption Socket.settimeout StickTable.dump StickTable.info StickTable.lookup
+TXN.Alert TXN.Debug TXN.Info TXN.Warning TXN.c TXN.deflog TXN.done TXN.f
 TXN.get_priv TXN.get_var TXN.http TXN.http_req TXN.http_res TXN.log TXN.reply TXN.req TXN.res TXN.sc
 TXN.set_loglevel TXN.set_mark TXN.set_priority_class TXN.set_priority_offset TXN.set_priv TXN.set_tos TXN.set_var
 TXN.sf TXN.unset_var act.ABORT act.CONTINUE act.DENY act.DONE act.ERROR act.INVALID act.STOP act.YIELD act.wake_time
