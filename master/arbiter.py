@@ -48,6 +48,8 @@ RESPAWN_BACKOFF_MAX = 10.0
 QUICK_EXIT_SECONDS = 1.0
 ACK_TIMEOUT = 5.0
 STATS_TIMEOUT = 2.0
+MASTER_STALL = 2.0
+"""The loop wakes at least every second: a longer gap means the master itself was stopped or starved."""
 STATS_INTERVAL = 0.05
 """At most one stats collection per this many seconds: every command that asks meanwhile shares the next one."""
 READY_TIMEOUT = 10.0
@@ -88,6 +90,7 @@ class Arbiter:
         self.stats_waiting: list[Pending] = []  # asked for stats after the running collection started
         self.stats_running = False
         self.stats_next = 0.0  # when the next collection may start
+        self.last_watch = time.monotonic()  # when watch_heartbeats last ran
         self.retire_deadlines: dict[int, float] = {}
         self.signal_queue: list[int] = []
         self.backoff: dict[int, float] = {}
@@ -294,6 +297,14 @@ class Arbiter:
         if not self.watchdog:
             return
         now = time.monotonic()
+        stalled, self.last_watch = now - self.last_watch > MASTER_STALL, now
+        if stalled:
+            # The master did not run (stopped, starved): the workers' beats wait unread in their
+            # sockets, so their silence proves nothing. Start counting again.
+            for handle in self.workers.values():
+                if handle.last_beat:
+                    handle.last_beat = now
+            return
         for handle in list(self.workers.values()):
             if now < self._heartbeat_due(handle) or handle.killed:
                 continue
