@@ -51,7 +51,8 @@ STATS_TIMEOUT = 2.0
 MASTER_STALL = 2.0
 """The loop wakes at least every second: a longer gap means the master itself was stopped or starved."""
 STATS_INTERVAL = 0.05
-"""At most one stats collection per this many seconds: every command that asks meanwhile shares the next one."""
+"""At most one stats collection per this many seconds (more when one takes long): every command that asks
+meanwhile shares the next one."""
 READY_TIMEOUT = 10.0
 
 
@@ -563,11 +564,17 @@ class Arbiter:
             return
         waiting, self.stats_waiting = self.stats_waiting, []
         self.stats_running = True
-        self.stats_next = time.monotonic() + STATS_INTERVAL
+        started = time.monotonic()
+        self.stats_next = started + STATS_INTERVAL
         workers = self.live_workers()
 
         def done(outcome: Outcome) -> None:
             self.stats_running = False
+            # A large configuration makes snapshots slow: then space them more, so that
+            # collections take at most about a fifth of a worker's time.
+            ended = time.monotonic()
+            # (A worker that did not answer in time must not hold every later command: at most 1 s.)
+            self.stats_next = max(self.stats_next, ended + min(4 * (ended - started), 1.0))
             self.last_stats.update(outcome.replies)
             live = sorted(outcome.replies.values(), key=lambda s: s.get("index", 0))
             for pending in waiting:
