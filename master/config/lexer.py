@@ -92,8 +92,8 @@ def read_lines(path: str) -> list[Line]:
     """Every non-empty line of one file."""
     try:
         text = Path(path).read_text(encoding="latin-1")
-    except OSError as exc:
-        raise ConfigError(path, 0, f"cannot open configuration file: {exc.strerror}") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise ConfigError(path, 0, f"cannot open configuration file: {getattr(exc, 'strerror', None) or exc}") from None
     lines = []
     for number, raw in enumerate(text.splitlines(), start=1):
         words = split_words(raw, path, number)
