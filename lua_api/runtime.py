@@ -93,8 +93,8 @@ class LuaRuntime:
         try:
             with open(path, "rb") as f:
                 code = f.read()
-        except OSError as exc:
-            raise LuaApiError(f"cannot read Lua file '{path}': {exc.strerror}") from None
+        except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+            raise LuaApiError(f"cannot read Lua file '{path}': {getattr(exc, 'strerror', None) or exc}") from None
         loader = self.globals.load
         result = loader(code, "@" + (name or path))
         if isinstance(result, tuple):

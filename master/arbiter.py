@@ -57,8 +57,11 @@ RESPAWN_BACKOFF_MAX = 10.0
 QUICK_EXIT_SECONDS = 1.0
 ACK_TIMEOUT = 5.0
 STATS_TIMEOUT = 2.0
+MASTER_STALL = 2.0
+"""The loop wakes at least every second: a longer gap means the master itself was stopped or starved."""
 STATS_INTERVAL = 0.05
-"""At most one stats collection per this many seconds: every command that asks meanwhile shares the next one."""
+"""At most one stats collection per this many seconds (more when one takes long): every command that asks
+meanwhile shares the next one."""
 READY_TIMEOUT = 10.0
 
 
@@ -98,6 +101,7 @@ class Arbiter:
         self.stats_waiting: list[Pending] = []  # asked for stats after the running collection started
         self.stats_running = False
         self.stats_next = 0.0  # when the next collection may start
+        self.last_watch = time.monotonic()  # when watch_heartbeats last ran
         self.retire_deadlines: dict[int, float] = {}
         self.signal_queue: list[int] = []
         self.backoff: dict[int, float] = {}
@@ -333,6 +337,14 @@ class Arbiter:
         if not self.watchdog:
             return
         now = time.monotonic()
+        stalled, self.last_watch = now - self.last_watch > MASTER_STALL, now
+        if stalled:
+            # The master did not run (stopped, starved): the workers' beats wait unread in their
+            # sockets, so their silence proves nothing. Start counting again.
+            for handle in self.workers.values():
+                if handle.last_beat:
+                    handle.last_beat = now
+            return
         for handle in list(self.workers.values()):
             if now < self._heartbeat_due(handle) or handle.killed:
                 continue
@@ -813,11 +825,17 @@ class Arbiter:
             return
         waiting, self.stats_waiting = self.stats_waiting, []
         self.stats_running = True
-        self.stats_next = time.monotonic() + STATS_INTERVAL
+        started = time.monotonic()
+        self.stats_next = started + STATS_INTERVAL
         workers = self.live_workers()
 
         def done(outcome: Outcome) -> None:
             self.stats_running = False
+            # A large configuration makes snapshots slow: then space them more, so that
+            # collections take at most about a fifth of a worker's time.
+            ended = time.monotonic()
+            # (A worker that did not answer in time must not hold every later command: at most 1 s.)
+            self.stats_next = max(self.stats_next, ended + min(4 * (ended - started), 1.0))
             self.last_stats.update(outcome.replies)
             live = sorted(outcome.replies.values(), key=lambda s: s.get("index", 0))
             for pending in waiting:

@@ -251,6 +251,8 @@ def _error_pages(conf: ProxyConf) -> ErrorPages:
         return ErrorPages.load(files)
     except OSError as exc:
         raise conf.line.error(f"'errorfile': cannot read '{exc.filename}' ({exc.strerror}).") from None
+    except ValueError:
+        raise conf.line.error("'errorfile': the file name holds a NUL character.") from None
 
 
 def _lua_filters(conf: ProxyConf, proxy: Proxy, env: CompileEnv, warnings: list[str]) -> list[ConfigError]:

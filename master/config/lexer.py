@@ -147,8 +147,9 @@ def read_file(path: str, section_keywords: Collection[str] = ()) -> FileText:
     result = FileText()
     try:
         text = Path(path).read_text(encoding="latin-1")
-    except OSError as exc:
-        result.errors.append(ConfigError(path, 0, f"cannot open configuration file: {exc.strerror}"))
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        result.errors.append(ConfigError(
+            path, 0, f"cannot open configuration file: {getattr(exc, 'strerror', None) or exc}"))
         return result
     levels: list[_Level] = []
     section = ""

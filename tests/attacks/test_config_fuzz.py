@@ -146,7 +146,7 @@ def write_mutants(directory: Path, count: int, seed: int) -> list[Path]:
 
 def test_random_mutations_never_raise_a_traceback(tmp_path):
     seed = random.randrange(1 << 30)
-    paths = write_mutants(tmp_path, 300, seed)
+    paths = write_mutants(tmp_path, 200, seed)
     done = subprocess.run([sys.executable, "-c", CHECKER, json.dumps([str(p) for p in paths])], cwd=tmp_path,
                           capture_output=True, text=True, timeout=150)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -176,3 +176,14 @@ def test_lua_tunables_are_validated(tmp_path, line):
     done = subprocess.run([*LUAPROXY, "-c", "-f", "t.cfg"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "t.cfg:2" in done.stderr and line.split()[0] in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("line", [
+    "global\n   lua-load x\x00.lua", "defaults\n   errorfile 503 x\x00y",
+    "listen y\n   http-request return status 200 file x\x00y", "listen y\n   http-request deny if { src -f x\x00y }",
+])
+def test_a_nul_in_a_file_name_is_a_config_error(tmp_path, line):
+    """Found by the fuzzer: open() raised ValueError, a traceback."""
+    (tmp_path / "t.cfg").write_text(f"defaults\n   mode http\n{line}\nlisten x\n   bind 127.0.0.1:1\n")
+    done = subprocess.run([*LUAPROXY, "-c", "-f", "t.cfg"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "t.cfg:" in done.stderr and "Traceback" not in done.stderr, done.stderr

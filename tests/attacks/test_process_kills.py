@@ -98,15 +98,18 @@ def test_sigkill_of_workers_under_load(write, luaproxy, port):
 
 
 def test_a_stopped_master_does_not_stop_traffic(write, luaproxy, port):
-    proc = start(write, luaproxy, port)
+    """Stopped longer than the watchdog, the master must not take its own silence for the workers'."""
+    proc = start(write, luaproxy, port, "watchdog 2s")
+    workers = sorted(proc.workers())
     with Probe(port, interval=0.02) as probe:
         proc.signal(signal.SIGSTOP)
-        time.sleep(2)
+        time.sleep(3)
         proc.signal(signal.SIGCONT)
-        time.sleep(0.5)
+        time.sleep(1)
     report = probe.report()
     assert report.success == 1.0 and report.p99 < 1.0, report
-    assert len(proc.workers()) == 2
+    assert sorted(proc.workers()) == workers
+    assert "Watchdog" not in proc.stderr()
 
 
 def test_workers_of_a_killed_master_exit_within_a_second_even_when_busy(write, luaproxy, port):

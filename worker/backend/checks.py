@@ -225,8 +225,7 @@ def check_timeouts(proxy: Any, server: Server) -> tuple[float, float | None]:
 def request_bytes(conn: Connection, spec: HealthCheckSpec) -> bytes:
     """The check request, with the configured version on the request line as HAProxy sends it.
 
-    An HTTP/1.1 check gets ``Connection: close`` (HAProxy adds it too); the
-    writer always says HTTP/1.1, so the version is put back afterwards.
+    An HTTP/1.1 check gets ``Connection: close`` (HAProxy adds it too).
     """
     headers = Headers(list(spec.headers))
     if spec.version == "HTTP/1.1" and not headers.contains("connection"):
@@ -237,4 +236,4 @@ def request_bytes(conn: Connection, spec: HealthCheckSpec) -> bytes:
     if spec.body:
         data += conn.send(Data(spec.body.encode("latin-1")))
     data += conn.send(EndOfMessage())
-    return data.replace(b" HTTP/1.1\r\n", f" {spec.version}\r\n".encode("latin-1"), 1)
+    return data

@@ -260,8 +260,6 @@ class Connection:
             framing, tokens, _ = self._start_request(head)
             if not keep_alive(True, tokens):
                 self._state.process_keep_alive_disabled()
-            elif not at_least_http11(head.version) and "keep-alive" not in tokens:
-                head.headers.set("Connection", "keep-alive")  # a 1.0 request stays 1.0, as in HAProxy
             self._body_writer = body_writer(framing)
             return write_request(head)
         if isinstance(event, InformationalResponse):

@@ -29,6 +29,7 @@ from ..txn import Transaction, addresses_of
 from .connection import Connection
 from .errors import LocalProtocolError, RemoteProtocolError
 from .events import NEED_DATA, PAUSED, ConnectionClosed, Data, EndOfMessage, InformationalResponse, Request, Response
+from .grammar import at_least_http11
 from .message import RequestHead, ResponseHead
 from .pages import Reply, logged_size
 from .server_pool import ServerConnection, ServerPool
@@ -405,6 +406,8 @@ class HttpStream:
             head.headers.add("X-Forwarded-For", txn.src)
         if self._option(backend, "httpclose") or self._option(backend, "http-server-close"):
             head.headers.set("Connection", "close")
+        elif not at_least_http11(head.version):
+            head.headers.set("Connection", "keep-alive")  # it stays HTTP/1.0, as HAProxy sends it
         if self.upgrade_connection is not None:
             head.headers.set("Connection", self.upgrade_connection)
         counters = backend.be_counters

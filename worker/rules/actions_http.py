@@ -110,8 +110,9 @@ def _reply_builder(status: int, words: list[str], env: HttpActionEnv, keyword: s
             path = words.pop(0)
             try:
                 text = Path(path).read_bytes()
-            except OSError as exc:
-                raise RuleError(f"'{keyword} {word}': cannot read '{path}' ({exc.strerror}).") from None
+            except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+                raise RuleError(f"'{keyword} {word}': cannot read '{path}' "
+                                f"({getattr(exc, 'strerror', None) or exc}).") from None
             body = text if word == "file" else env.log_format(text.decode("latin-1"))
         elif word == "hdr":
             if len(words) < 2:

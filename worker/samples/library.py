@@ -249,7 +249,7 @@ def _lines(path: str, shown: str) -> list[str]:
     try:
         with open(path, encoding="latin-1", newline="") as handle:
             data = handle.read()
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in the path
         raise SampleError(f"failed to open pattern file <{shown}>") from None
     return [line.split("\r", 1)[0] for line in data.split("\n")]
 
