@@ -70,6 +70,10 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
             except RuleError as exc:
                 errors.append(rule_conf.line.error(f"'use_backend': {exc.message}", exc.hint))
         try:
+            proxy.header_captures = _header_captures(conf)
+        except ConfigError as exc:
+            errors.append(exc)
+        try:
             proxy.error_pages = _error_pages(conf)
         except ConfigError as exc:
             errors.append(exc)
@@ -147,6 +151,20 @@ def _switching_rule(rule_conf: RuleConf, backends: dict[str, Proxy], env: Compil
         raise RuleError(f"unknown backend '{words[0]}'.", did_you_mean(words[0], backends))
     condition = _condition(condition_words, keyword, env.at((rule_conf.line.file, rule_conf.line.number)))
     return SwitchingRule(backend, condition)
+
+
+def _header_captures(conf: ProxyConf) -> dict[str, tuple[tuple[str, int], ...]]:
+    """``capture request|response header <name> len <n>`` (``capture cookie`` is accepted, not logged)."""
+    slots: dict[str, list[tuple[str, int]]] = {}
+    for args in conf.settings.get("capture", []):
+        if args and args[0] == "cookie":
+            continue
+        if len(args) != 5 or args[0] not in ("request", "response") or args[1] != "header" \
+                or args[3] != "len" or not args[4].isdigit():
+            raise conf.line.error(f"{conf.kind} '{conf.name}': 'capture' expects "
+                                  "'request|response header <name> len <length>'.")
+        slots.setdefault(args[0], []).append((args[2], int(args[4])))
+    return {side: tuple(found) for side, found in slots.items()}
 
 
 def _error_pages(conf: ProxyConf) -> ErrorPages:

@@ -106,11 +106,24 @@ def _address(target: str) -> tuple[int, int | str | tuple[object, ...]]:
     return family, sockaddr
 
 
+_SYSLOG_PID: list[int] = []
+
+
+def report_pid(pid: int) -> None:
+    """The PID syslog headers carry from now on (and in forked workers): haproxy without -W is one
+    process, so the master's PID stands for every worker there."""
+    _SYSLOG_PID[:] = [pid]
+
+
+def _pid() -> int:
+    return _SYSLOG_PID[0] if _SYSLOG_PID else os.getpid()
+
+
 def _rfc3164(pri: int, level: int, tag: str, hostname: str, now: float) -> str:
     t = time.localtime(now)
     host = f"{hostname} " if hostname else ""
     return f"<{pri}>{_MONTHS[t.tm_mon - 1]} {t.tm_mday:2d} {t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} " \
-           f"{host}{tag}[{os.getpid()}]: "
+           f"{host}{tag}[{_pid()}]: "
 
 
 def _iso(now: float) -> str:
@@ -122,7 +135,7 @@ def _iso(now: float) -> str:
 
 
 def _rfc5424(pri: int, level: int, tag: str, hostname: str, now: float) -> str:
-    return f"<{pri}>1 {_iso(now)} {hostname or '-'} {tag} {os.getpid()} - - "
+    return f"<{pri}>1 {_iso(now)} {hostname or '-'} {tag} {_pid()} - - "
 
 
 _HEADERS: dict[str, Callable[[int, int, str, str, float], str]] = {

@@ -114,6 +114,8 @@ class Proxy:
     """``option redispatch [interval]``'s interval (default -1: the last retry); None without the option."""
     maxconn: int = 0
     options: dict[str, bool] = field(default_factory=dict)
+    header_captures: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
+    """``capture request|response header NAME len N``: 'request'/'response' -> (name, length) slots."""
     error_pages: Any = None
     access_log: Callable[[Any], None] | None = None
     current_conns: int = 0
@@ -127,6 +129,13 @@ class Proxy:
         if counters is None:
             counters = self.server_counters[server.id] = Counters()
         return counters
+
+    def capture_headers(self, txn: Any, side: str, headers: Any) -> None:
+        """Keep the last value of each captured header, cut to its length (None when absent)."""
+        slots = self.header_captures.get(side)
+        if slots:
+            txn.captures[side] = [(values[-1][:length] if (values := headers.get_all(name)) else None)
+                                  for name, length in slots]
 
     def choose_backend(self, txn: Any) -> Proxy | None:
         """The frontend's backend for *txn*: use_backend rules, then default_backend, then itself."""

@@ -21,6 +21,7 @@ class Transaction:
         "backend",
         "bytes_in",
         "bytes_out",
+        "captures",
         "client",
         "default_loglevel",
         "done",
@@ -73,6 +74,7 @@ class Transaction:
         self.http_mode = False
         self.request: Any = None
         self.response: Any = None
+        self.captures: dict[str, list[str | None]] = {}  # 'request'/'response': capture ... header values
         self.reply: Any = None
         self.service: Any = None
         self.lua = None

@@ -207,6 +207,7 @@ class HttpStream:
                           self.worker.proxies, self.worker.process, self.session_vars.new_transaction(),
                           self.addresses)
         txn.request = head
+        self.frontend.capture_headers(txn, "request", head.headers)
         txn.http_mode = True
         txn.started = self.request_started
         return txn
@@ -477,6 +478,7 @@ class HttpStream:
 
     def _response_rules(self, txn: Transaction, backend: Proxy, head: ResponseHead) -> ResponseHead:
         txn.response = head
+        self.frontend.capture_headers(txn, "response", head.headers)
         for proxy in (backend, self.frontend) if backend is not self.frontend else (backend,):
             verdict = run_rules(proxy.ruleset("http-response"), txn)
             if verdict is Verdict.ACCEPT:

@@ -117,6 +117,12 @@ def _request_part(part: Callable[[Any], str]) -> Getter:
     return lambda ctx: None if ctx.request is None else part(ctx.request)
 
 
+def _captures(ctx: SampleContext, side: str, frame: str, separator: str, missing: str) -> str:
+    """The captured headers of one side ('capture request|response header'), as %hr/%hrl show them."""
+    values = getattr(ctx, "captures", {}).get(side)
+    return frame % separator.join(missing if v is None else v for v in values) if values else ""
+
+
 def _http(getter: Getter, kind: str = "num") -> LogVar:
     return LogVar(getter, kind, http=True)
 
@@ -163,10 +169,10 @@ LOG_VARIABLES: dict[str, LogVar] = {
     "rc": LogVar(_retries, "raw"),
     "sq": LogVar(lambda ctx: 0, "num"),
     "bq": LogVar(lambda ctx: 0, "num"),
-    "hr": LogVar(lambda ctx: "", "opt"),
-    "hs": LogVar(lambda ctx: "", "opt"),
-    "hrl": LogVar(lambda ctx: "", "opt"),
-    "hsl": LogVar(lambda ctx: "", "opt"),
+    "hr": LogVar(lambda ctx: _captures(ctx, "request", "{%s}", "|", ""), "opt"),
+    "hs": LogVar(lambda ctx: _captures(ctx, "response", "{%s}", "|", ""), "opt"),
+    "hrl": LogVar(lambda ctx: _captures(ctx, "request", "%s", " ", "-"), "opt"),
+    "hsl": LogVar(lambda ctx: _captures(ctx, "response", "%s", " ", "-"), "opt"),
     "r": _http(_request_line, "enc"),
     "HM": _http(_request_part(lambda req: req.method), "enc"),
     "HU": _http(_request_part(lambda req: req.target), "enc"),
