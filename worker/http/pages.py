@@ -60,6 +60,7 @@ class Reply:
     body: bytes = b""
     close: bool = False
     raw: bytes | None = None
+    errorfile: bool = False  # the proxy's page for this status (its errorfile, else the default page)
 
     def head(self) -> ResponseHead:
         fields = [("content-length", str(len(self.body))), *self.headers]

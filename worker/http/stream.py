@@ -233,7 +233,7 @@ class HttpStream:
             txn.termination = "LR"
         if txn.reply is not None:
             self._discard_request_body()
-            return self._send_reply(txn.reply)
+            return self._send_reply(self.pages.reply(txn.reply.status) if txn.reply.errorfile else txn.reply)
         if verdict is Verdict.REJECT:
             return self._error(403)
         if verdict is Verdict.ERROR:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..http.message import Headers
-from ..http.pages import Reply, error_page
+from ..http.pages import Reply
 from ..http.pages import reason as default_reason
 from .errors import RuleError, unknown_action
 from .verdict import Verdict
@@ -67,7 +67,7 @@ def _deny(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
     reply = _reply_builder(status, rest, env, "deny") if rest else None
 
     def deny(txn: Any) -> Verdict:
-        txn.reply = reply(txn) if reply else error_page(status)
+        txn.reply = reply(txn) if reply else Reply(status, errorfile=True)
         return Verdict.REJECT
 
     return deny
@@ -126,7 +126,7 @@ def _reply_builder(status: int, words: list[str], env: HttpActionEnv, keyword: s
 
     def build(txn: Any) -> Reply:
         if body is None:
-            return error_page(status) if keyword == "deny" or status >= 400 else Reply(status)
+            return Reply(status, errorfile=True) if keyword == "deny" or status >= 400 else Reply(status)
         data = body if isinstance(body, bytes) else body.render(txn).encode("latin-1")
         extra = [("content-type", content_type or "")] + [(n, r.render(txn)) for n, r in headers]
         return Reply(status, extra, data)
