@@ -31,6 +31,7 @@ RULESETS = {
     "tcp-response content": ("tcp-res", actions_tcp.parse),
     "http-request": ("http-req", actions_http.parse),
     "http-response": ("http-res", actions_http.parse),
+    "http-after-response": ("http-res", actions_http.parse),
 }
 
 
@@ -69,6 +70,13 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
                 proxy.switching_rules.append(_switching_rule(rule_conf, backends, env))
             except RuleError as exc:
                 errors.append(rule_conf.line.error(f"'use_backend': {exc.message}", exc.hint))
+        if conf.has_frontend and conf.setting("unique-id-format"):
+            try:
+                proxy.unique_id_format = env.log_format(" ".join(conf.setting("unique-id-format")))
+            except RuleError as exc:
+                errors.append(conf.line.error(f"'unique-id-format': {exc.message}", exc.hint))
+            header = conf.setting("unique-id-header")
+            proxy.unique_id_header = header[0] if header else None
         try:
             proxy.header_captures = _header_captures(conf)
         except ConfigError as exc:

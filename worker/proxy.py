@@ -116,6 +116,9 @@ class Proxy:
     options: dict[str, bool] = field(default_factory=dict)
     header_captures: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
     """``capture request|response header NAME len N``: 'request'/'response' -> (name, length) slots."""
+    unique_id_format: Any = None
+    """The compiled ``unique-id-format`` (a LogFormat) and the ``unique-id-header`` name, if any."""
+    unique_id_header: str | None = None
     error_pages: Any = None
     access_log: Callable[[Any], None] | None = None
     current_conns: int = 0

@@ -17,6 +17,7 @@ from .channel import Channel
 
 class Transaction:
     __slots__ = (
+        "_unique_id",
         "accept_date",
         "backend",
         "bytes_in",
@@ -75,6 +76,7 @@ class Transaction:
         self.request: Any = None
         self.response: Any = None
         self.captures: dict[str, list[str | None]] = {}  # 'request'/'response': capture ... header values
+        self._unique_id: str | None = None
         self.reply: Any = None
         self.service: Any = None
         self.lua = None
@@ -97,6 +99,13 @@ class Transaction:
         self.redispatched = False
         self.termination = "--"
         (self.src, self.src_port), (self.dst, self.dst_port) = addresses or addresses_of(client)
+
+    def unique_id(self) -> str:
+        """The frontend's unique-id-format, rendered on first use and kept (empty without a format)."""
+        if self._unique_id is None:
+            fmt = self.frontend.unique_id_format
+            self._unique_id = fmt.render(self) if fmt is not None else ""
+        return self._unique_id
 
     def release(self) -> None:
         """Drop what ties this transaction to Lua once it is over.

@@ -227,6 +227,8 @@ _rules("tcp-request", NO_DEFAULTS, "tcp-request content|connection|session <acti
 _rules("tcp-response", BACK[1:], "tcp-response content <action> [cond]", ("content",))
 _rules("http-request", NO_DEFAULTS, "http-request <action> [cond]", ())
 _rules("http-response", NO_DEFAULTS, "http-response <action> [cond]", ())
+_rules("http-after-response", NO_DEFAULTS, "http-after-response <action> [cond]: on every response sent, "
+       "luaproxy's own included", ())
 
 
 def _stored(name: str, sections: tuple[str, ...], doc: str) -> None:

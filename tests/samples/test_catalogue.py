@@ -98,6 +98,7 @@ CASES = [
     ("resp_ver", "1.1"),
     ("status", "302"),
     ("hostname,length,bool", "1"),
+    ("unique-id", None),  # no unique-id-format here; tests/e2e covers the rendered ID
     ("uuid,length", "36"),
     ("uuid(4),field(3,-),bytes(0,1)", "4"),
     ("rand(1)", "0"),

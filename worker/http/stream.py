@@ -252,8 +252,11 @@ class HttpStream:
         if reply.raw is not None:
             self._send_client(reply.raw)
             return False
+        head = reply.head() if self.txn is None else self._after_response(self.txn, reply.head())
+        if self.txn is not None:
+            self.txn.status = head.status
         try:
-            data = self.front.send(Response(reply.head()))
+            data = self.front.send(Response(head))
             data += self.front.send(Data(reply.body)) if reply.body else b""
             data += self.front.send(EndOfMessage())
         except LocalProtocolError:
@@ -282,6 +285,8 @@ class HttpStream:
 
     def _forward(self, txn: Transaction, backend: Proxy) -> bool:
         head = txn.request
+        if self.frontend.unique_id_header:
+            head.headers.set(self.frontend.unique_id_header, txn.unique_id())
         if self._option(backend, "forwardfor") and txn.src:
             head.headers.add("X-Forwarded-For", txn.src)
         if self._option(backend, "httpclose") or self._option(backend, "http-server-close"):
@@ -468,7 +473,7 @@ class HttpStream:
         txn.t_response = time.monotonic() - sent_at
         server_counters.response_time(txn.t_response)
         backend.be_counters.response_time(txn.t_response)
-        head = self._response_rules(txn, backend, head)
+        head = self._after_response(txn, self._response_rules(txn, backend, head))
         if self._option(backend, "httpclose"):
             head.headers.set("connection", "close")
         txn.status = head.status
@@ -484,6 +489,17 @@ class HttpStream:
             if verdict is Verdict.ACCEPT:
                 continue
             raise ServerFailed(500 if verdict is Verdict.ERROR else 502)
+        return txn.response
+
+    def _after_response(self, txn: Transaction, head: ResponseHead) -> ResponseHead:
+        """http-after-response rules (backend's, then frontend's) on every response, ours included."""
+        proxies = [p for p in dict.fromkeys((txn.backend, self.frontend)) if p is not None]
+        if not any(p.ruleset("http-after-response") for p in proxies):
+            return head
+        txn.response = head
+        for proxy in proxies:
+            if run_rules(proxy.ruleset("http-after-response"), txn) is not Verdict.ACCEPT:
+                break
         return txn.response
 
     def _release_server(self, backend: Proxy) -> None:

@@ -86,6 +86,11 @@ def _rand(ctx: SampleContext, args: Sequence[Any]) -> Sample:
     return Sample(T.SINT, value)
 
 
+def _unique_id(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+    unique_id = getattr(ctx, "unique_id", None)
+    return Sample(T.STR, unique_id()) if unique_id is not None else None
+
+
 def _uuid(ctx: SampleContext, args: Sequence[Any]) -> Sample:
     return Sample(T.STR, str(uuid.uuid4()))
 
@@ -189,6 +194,7 @@ FETCHES = (
         arg_spec(A.STR, required=0),
     ),
     fetch("thread", _const(T.SINT, 0), T.SINT, "Thread number (always 0: one thread per worker)."),
+    fetch("unique-id", _unique_id, T.STR, "The transaction's unique ID (unique-id-format)."),
     fetch("uuid", _uuid, T.STR, "A random (version 4) UUID.", arg_spec(A.SINT, required=0, check=_check_uuid)),
     fetch(
         "var",

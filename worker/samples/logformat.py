@@ -179,7 +179,7 @@ LOG_VARIABLES: dict[str, LogVar] = {
     "HV": _http(_request_part(lambda req: req.version), "enc"),
     "HP": _http(_request_part(lambda req: req.target.split("?", 1)[0]), "enc"),
     "HQ": _http(_request_part(lambda req: req.target[req.target.find("?"):] if "?" in req.target else ""), "enc"),
-    "ID": LogVar(lambda ctx: None, "str"),
+    "ID": LogVar(lambda ctx: ctx.unique_id() if hasattr(ctx, "unique_id") else None, "str"),
     "rt": LogVar(lambda ctx: None, "num", 4),
     "lc": LogVar(lambda ctx: None, "num", 4),
     "bi": LogVar(lambda ctx: None, "ip"),

@@ -1,0 +1,63 @@
+"""HTTP features HAProxy's reg-tests check: http-after-response, unique-id-format/-header, errorfile on deny."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.test_http import echoed, get, start
+from tests.helpers import HttpBackend
+
+
+@pytest.fixture
+def backend():
+    server = HttpBackend()
+    yield server
+    server.close()
+
+
+def test_after_response_rules_apply_to_relayed_and_own_responses(write, luaproxy, port, backend):
+    start(write, luaproxy, port, f"""
+        frontend fe
+           bind 127.0.0.1:{{port}}
+           http-request deny deny_status 403 if {{ path /deny }}
+           http-after-response set-header x-after fe
+           default_backend be
+        backend be
+           http-after-response set-header x-be be
+           http-after-response set-status 202 if {{ status 200 }}
+           server s1 127.0.0.1:{backend.port}
+        """)
+    status, headers, _ = get(port, "/")
+    assert (status, headers["x-after"], headers["x-be"]) == (202, "fe", "be")
+    status, headers, _ = get(port, "/deny")
+    assert (status, headers["x-after"]) == (403, "fe")
+
+
+def test_unique_id_is_rendered_once_and_sent_to_the_server(write, luaproxy, port, backend):
+    start(write, luaproxy, port, f"""
+        frontend fe
+           bind 127.0.0.1:{{port}}
+           unique-id-format ID-%[req.hdr(in)]-%[uuid]
+           unique-id-header X-Unique-ID
+           http-response set-header a %[unique-id]
+           http-response set-header b %[unique-id]
+           default_backend be
+        backend be
+           server s1 127.0.0.1:{backend.port}
+        """)
+    status, headers, body = get(port, "/", headers="in: 42\r\n")
+    sent = dict((name.lower(), value) for name, value in echoed((status, headers, body))["headers"])
+    assert headers["a"] == headers["b"] == sent["x-unique-id"]
+    assert headers["a"].startswith("ID-42-") and len(headers["a"]) == len("ID-42-") + 36
+
+
+def test_deny_status_answers_with_the_errorfile(write, luaproxy, port, tmp_path):
+    write("400.http", "HTTP/1.1 400 Bad request\r\nx-err-type: mine\r\ncontent-length: 0\r\n\r\n")
+    start(write, luaproxy, port, f"""
+        frontend fe
+           bind 127.0.0.1:{{port}}
+           errorfile 400 {tmp_path}/400.http
+           http-request deny deny_status 400
+        """)
+    status, headers, _ = get(port, "/")
+    assert (status, headers["x-err-type"]) == (400, "mine")
