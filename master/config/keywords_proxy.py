@@ -222,12 +222,12 @@ def _rules(family: str, sections: tuple[str, ...], doc: str, sub_keywords: tuple
     PROXY.register(family, sections, doc)(parse)
 
 
-_rules("tcp-request", NO_DEFAULTS, "tcp-request content|connection|session <action> [cond]",
+_rules("tcp-request", ANY_PROXY, "tcp-request content|connection|session <action> [cond]",
        ("content", "connection", "session"))
-_rules("tcp-response", BACK[1:], "tcp-response content <action> [cond]", ("content",))
-_rules("http-request", NO_DEFAULTS, "http-request <action> [cond]", ())
-_rules("http-response", NO_DEFAULTS, "http-response <action> [cond]", ())
-_rules("http-after-response", NO_DEFAULTS, "http-after-response <action> [cond]: on every response sent, "
+_rules("tcp-response", BACK, "tcp-response content <action> [cond]", ("content",))
+_rules("http-request", ANY_PROXY, "http-request <action> [cond]", ())
+_rules("http-response", ANY_PROXY, "http-response <action> [cond]", ())
+_rules("http-after-response", ANY_PROXY, "http-after-response <action> [cond]: on every response sent, "
        "luaproxy's own included", ())
 
 

@@ -17,6 +17,7 @@ from .lexer import Line, config_files, read_file
 from .model import Config, GlobalSettings, ProxyConf
 
 SECTIONS = ("global", *PROXY_SECTIONS)
+RULE_FAMILIES = ("tcp-request", "tcp-response", "http-request", "http-response", "http-after-response")
 UNSUPPORTED_SECTIONS = ("userlist", "peers", "resolvers", "mailers", "program", "http-errors", "ring",
                         "cache", "fcgi-app", "dynamic-update", "crt-store", "traces")
 
@@ -139,10 +140,30 @@ def _new_proxy(header: Line, defaults: ProxyConf, named: dict[str, ProxyConf]) -
     if kind != "defaults" and len(args) != 1:
         raise header.error(f"'{kind}' expects exactly one name.", f"Write '{kind} <name>'.")
     name = args[0] if args else ""
+    if base.rules:
+        _check_rules_inheritance(header, kind, base)
     proxy = ProxyConf(kind, name, header)
-    for attr in ("mode", "timeouts", "options", "balance", "retries", "maxconn", "settings", "inspect_delay"):
+    for attr in ("mode", "timeouts", "options", "balance", "retries", "maxconn", "settings", "inspect_delay", "rules"):
         setattr(proxy, attr, copy.deepcopy(getattr(base, attr)))
     return proxy
+
+
+def _check_rules_inheritance(header: Line, kind: str, base: ProxyConf) -> None:
+    """A defaults section with TCP/HTTP rules may only init proxies of one side, as in haproxy 2.6."""
+    side = "frontend" if kind == "frontend" else "backend"
+    if kind in ("defaults", "listen"):
+        raise header.error(f"{kind} section cannot inherit from defaults section '{base.name}' because it "
+                           "defines TCP/HTTP rules.", "Move the rules into the proxies that need them.")
+    users = base.settings.setdefault(" users", [])
+    if users and users[0] != (side,):
+        raise header.error(f"defaults section '{base.name}' defines TCP/HTTP rules and cannot init both "
+                           "frontends and backends.", "Use one defaults section per side.")
+    users[:] = [(side,)]
+    wrong = ("tcp-request connection", "tcp-request session") if side == "backend" else ("tcp-response content",)
+    for ruleset in wrong:
+        if base.rules.get(ruleset):
+            raise header.error(f"defaults section '{base.name}' defines '{ruleset}' rules, which a {side} "
+                               "cannot have.")
 
 
 def _parse_proxy_line(proxy: ProxyConf, line: Line) -> None:
@@ -156,6 +177,9 @@ def _parse_proxy_line(proxy: ProxyConf, line: Line) -> None:
         where = ", ".join(keyword.sections)
         raise line.error(f"'{word}' is not allowed in a '{proxy.kind}' section.", f"It goes in: {where}.")
     keyword.parse(proxy, line)
+    if proxy.kind == "defaults" and not proxy.name and word in RULE_FAMILIES and proxy.rules:
+        raise line.error(f"'{word}' rules are not allowed in an anonymous 'defaults' section.",
+                         "Name the section (defaults NAME) and use 'from NAME' in the proxies.")
 
 
 def _check(config: Config) -> list[ConfigError]:

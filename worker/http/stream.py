@@ -178,13 +178,13 @@ class HttpStream:
         txn.t_request = time.monotonic() - self.request_started
         fe = self.frontend
         fe.fe_counters.requests += 1
-        verdict = run_rules(fe.ruleset("http-request"), txn)
+        verdict = _request_rules(fe, txn)
         backend = None
         if verdict is Verdict.ACCEPT and txn.service is None:
             backend = fe.choose_backend(txn)
             if backend is not None and backend is not fe:
                 txn.backend = backend
-                verdict = run_rules(backend.ruleset("http-request"), txn)
+                verdict = _request_rules(backend, txn)
         if txn.service is not None:
             txn.termination = "LR"
             return self._run_service(txn)
@@ -485,7 +485,9 @@ class HttpStream:
         txn.response = head
         self.frontend.capture_headers(txn, "response", head.headers)
         for proxy in (backend, self.frontend) if backend is not self.frontend else (backend,):
-            verdict = run_rules(proxy.ruleset("http-response"), txn)
+            verdict = run_rules(proxy.ruleset("tcp-response content"), txn)
+            if verdict is Verdict.ACCEPT:
+                verdict = run_rules(proxy.ruleset("http-response"), txn)
             if verdict is Verdict.ACCEPT:
                 continue
             raise ServerFailed(500 if verdict is Verdict.ERROR else 502)
@@ -625,3 +627,9 @@ class ServiceIO:
             if not self._pull():
                 break
         return self.stream.front.their_state is DONE
+
+
+def _request_rules(proxy: Proxy, txn: Transaction) -> Verdict:
+    """A proxy's tcp-request content rules, then its http-request rules (each request, as in HTTP mode)."""
+    verdict = run_rules(proxy.ruleset("tcp-request content"), txn)
+    return run_rules(proxy.ruleset("http-request"), txn) if verdict is Verdict.ACCEPT else verdict
