@@ -67,6 +67,11 @@ def _bind(p: ProxyConf, line: Line) -> None:
             value = rest.pop(0)
             if opt == "name":
                 name = value
+        elif opt == "proto":
+            if not rest or rest[0] != "h1":
+                raise line.error(f"bind option 'proto' : unsupported protocol '{rest[0] if rest else ''}'.",
+                                 "luaproxy speaks HTTP/1 ('proto h1') only.")
+            rest.pop(0)
         elif opt not in BIND_FLAGS:
             raise line.error(f"unsupported bind option '{opt}'.",
                              "luaproxy accepts name, process, thread, maxconn, backlog, id and v4v6.")

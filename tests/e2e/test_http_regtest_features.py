@@ -61,3 +61,19 @@ def test_deny_status_answers_with_the_errorfile(write, luaproxy, port, tmp_path)
         """)
     status, headers, _ = get(port, "/")
     assert (status, headers["x-err-type"]) == (400, "mine")
+
+
+def test_path_rewrites(write, luaproxy, port, backend):
+    start(write, luaproxy, port, f"""
+        frontend fe
+           bind 127.0.0.1:{{port}}
+           http-request set-path /fe%[path]
+           http-request replace-path (.*) /foo\\1
+           http-request set-pathq %[path]?app=x&%[query]
+           http-request replace-pathq /([^?]*)\\?app=([^&]*)&?(.*) /\\2/\\1?\\3
+           default_backend be
+        backend be
+           server s1 127.0.0.1:{backend.port}
+        """)
+    response = get(port, "/req?a=1")
+    assert echoed(response)["path"] == "/x/foo/fe/req?a=1"

@@ -223,6 +223,45 @@ def _replace(operation: str) -> Parser:
     return parse
 
 
+def _set_pathq(request: Any, pathq: str) -> None:
+    path, mark, query = pathq.partition("?")
+    request.set_path(path)
+    request.set_query(query if mark else "")
+
+
+_URI_PARTS: dict[str, tuple[Callable[[Any], str], Callable[[Any, str], None]]] = {
+    "replace-path": (lambda r: r.path, lambda r, v: r.set_path(v)),
+    "replace-pathq": (lambda r: r.path + ("" if r.query is None else "?" + r.query), _set_pathq),
+    "replace-uri": (lambda r: r.target, lambda r, v: r.set_uri(v)),
+}
+
+
+def _replace_uri_part(operation: str) -> Parser:
+    """replace-path|replace-pathq|replace-uri <regex> <fmt>: when the part matches, it becomes <fmt>
+    with \\1... replaced by the groups."""
+    get, put = _URI_PARTS[operation]
+
+    def parse(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
+        pattern, replacement = _args(operation, args, 2, "a regex and a replacement")
+        regex = _regex(pattern)
+        fmt = env.log_format(replacement)
+
+        def act(txn: Any) -> Verdict:
+            request = txn.request
+            match = regex.search(get(request))
+            if match:
+                put(request, re.sub(r"\\([0-9])", lambda g: _group(match, int(g.group(1))), fmt.render(txn)))
+            return Verdict.CONTINUE
+
+        return act
+
+    return parse
+
+
+def _group(match: re.Match[str], number: int) -> str:
+    return (match.group(number) or "") if number <= (match.re.groups or 0) else ""
+
+
 def _regex(pattern: str) -> re.Pattern[str]:
     try:
         return re.compile(pattern)
@@ -241,6 +280,8 @@ def _request_setter(operation: str) -> Parser:
                 request.set_path(text)
             elif operation == "set-query":
                 request.set_query(text)
+            elif operation == "set-pathq":
+                _set_pathq(request, text)
             elif operation == "set-method":
                 request.method = text
             else:
@@ -307,6 +348,10 @@ REQUEST: dict[str, Parser] = {
     "redirect": _redirect,
     "set-path": _request_setter("set-path"),
     "set-query": _request_setter("set-query"),
+    "set-pathq": _request_setter("set-pathq"),
+    "replace-path": _replace_uri_part("replace-path"),
+    "replace-pathq": _replace_uri_part("replace-pathq"),
+    "replace-uri": _replace_uri_part("replace-uri"),
     "set-method": _request_setter("set-method"),
     "set-uri": _request_setter("set-uri"),
     "use-service": _use_service,

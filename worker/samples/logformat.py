@@ -123,6 +123,15 @@ def _captures(ctx: SampleContext, side: str, frame: str, separator: str, missing
     return frame % separator.join(missing if v is None else v for v in values) if values else ""
 
 
+def _path_only(target: str) -> str:
+    """The path of a request target, without scheme, authority or query (%HPO)."""
+    path = target.split("?", 1)[0]
+    if "://" in path:
+        path = path.split("://", 1)[1]
+        path = path[path.find("/"):] if "/" in path else "/"
+    return path
+
+
 def _http(getter: Getter, kind: str = "num") -> LogVar:
     return LogVar(getter, kind, http=True)
 
@@ -178,6 +187,7 @@ LOG_VARIABLES: dict[str, LogVar] = {
     "HU": _http(_request_part(lambda req: req.target), "enc"),
     "HV": _http(_request_part(lambda req: req.version), "enc"),
     "HP": _http(_request_part(lambda req: req.target.split("?", 1)[0]), "enc"),
+    "HPO": _http(_request_part(lambda req: _path_only(req.target)), "enc"),
     "HQ": _http(_request_part(lambda req: req.target[req.target.find("?"):] if "?" in req.target else ""), "enc"),
     "ID": LogVar(lambda ctx: ctx.unique_id() if hasattr(ctx, "unique_id") else None, "str"),
     "rt": LogVar(lambda ctx: None, "num", 4),
