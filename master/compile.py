@@ -47,7 +47,7 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
             proxies.append(Proxy(conf.name, conf.id, conf.mode, conf.has_frontend, conf.has_backend))
     backends = {p.name: p for p in proxies if p.has_backend}
     for conf, proxy in zip(config.proxies, proxies, strict=True):
-        env = CompileEnv(engine, registry, library, AclSet(registry, library))
+        env = CompileEnv(engine, registry, library, AclSet(registry, library), error_sections=config.http_errors)
         for line in conf.acls:
             try:
                 env.acls.add(line.words[1:], (line.file, line.number))
@@ -82,7 +82,7 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
         except ConfigError as exc:
             errors.append(exc)
         try:
-            proxy.error_pages = _error_pages(conf)
+            proxy.error_pages = _error_pages(conf, config.http_errors)
         except ConfigError as exc:
             errors.append(exc)
         try:
@@ -175,9 +175,18 @@ def _header_captures(conf: ProxyConf) -> dict[str, tuple[tuple[str, int], ...]]:
     return {side: tuple(found) for side, found in slots.items()}
 
 
-def _error_pages(conf: ProxyConf) -> ErrorPages:
+def _error_pages(conf: ProxyConf, sections: dict[str, dict[int, str]]) -> ErrorPages:
+    """errorfile and errorfiles lines, in order: a later one replaces an earlier page."""
     files: dict[int, str] = {}
     for args in conf.settings.get("errorfile", []):
+        if args[0] == "errorfiles":
+            pages = sections.get(args[1])
+            if pages is None:
+                raise conf.line.error(f"{conf.kind} '{conf.name}': 'errorfiles' : unknown http-errors section "
+                                      f"'{args[1]}'.", did_you_mean(args[1], sections))
+            wanted = {int(code) for code in args[2:]} or set(pages)
+            files.update({code: path for code, path in pages.items() if code in wanted})
+            continue
         line = Line(conf.line.file, conf.line.number, ("errorfile", *args))
         if len(args) != 2 or not args[0].isdigit():
             raise line.error("'errorfile' expects a status code and a file.")

@@ -33,16 +33,22 @@ from .config.errors import did_you_mean
 
 class CompileEnv:
     def __init__(self, engine: LuaEngine, registry: SampleRegistry, library: PatternLibrary,
-                 acls: AclSet, origin: tuple[str, int] = ("", 0)) -> None:
+                 acls: AclSet, origin: tuple[str, int] = ("", 0),
+                 error_sections: dict[str, dict[int, str]] | None = None) -> None:
         self.engine = engine
         self.registry = registry
         self.library = library
         self.acls = acls
         self.origin = origin
+        self.error_sections = error_sections or {}
 
     def at(self, origin: tuple[str, int]) -> CompileEnv:
         """The same environment, reporting errors at another config line."""
-        return CompileEnv(self.engine, self.registry, self.library, self.acls, origin)
+        return CompileEnv(self.engine, self.registry, self.library, self.acls, origin, self.error_sections)
+
+    def http_errors(self, name: str) -> dict[int, str] | None:
+        """The pages of one ``http-errors`` section, or None."""
+        return self.error_sections.get(name)
 
     # Samples.
 

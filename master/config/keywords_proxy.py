@@ -243,6 +243,14 @@ def _stored(name: str, sections: tuple[str, ...], doc: str) -> None:
     PROXY.register(name, sections, doc)(parse)
 
 
+@PROXY.register("errorfiles", ANY_PROXY, "errorfiles <http-errors name> [<code>...]: its pages (all or these).")
+def _errorfiles(p: ProxyConf, line: Line) -> None:
+    args = expect_args(line, 1, None, "the name of an http-errors section and optional status codes")
+    if not all(code.isdigit() for code in args[1:]):
+        raise line.error("'errorfiles' expects status codes after the section name.")
+    p.settings.setdefault("errorfile", []).append(("errorfiles", *args))  # in order with errorfile lines
+
+
 @PROXY.register("log", ANY_PROXY, "log global | log <target> [len N] [format F] <facility> [<level>]: "
                                    "where this proxy logs.")
 def _log(p: ProxyConf, line: Line) -> None:

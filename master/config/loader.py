@@ -16,9 +16,9 @@ from .keywords import GLOBAL, PROXY, PROXY_SECTIONS
 from .lexer import Line, config_files, read_file
 from .model import Config, GlobalSettings, ProxyConf
 
-SECTIONS = ("global", *PROXY_SECTIONS)
+SECTIONS = ("global", "http-errors", *PROXY_SECTIONS)
 RULE_FAMILIES = ("tcp-request", "tcp-response", "http-request", "http-response", "http-after-response")
-UNSUPPORTED_SECTIONS = ("userlist", "peers", "resolvers", "mailers", "program", "http-errors", "ring",
+UNSUPPORTED_SECTIONS = ("userlist", "peers", "resolvers", "mailers", "program", "ring",
                         "cache", "fcgi-app", "dynamic-update", "crt-store", "traces")
 
 
@@ -100,6 +100,9 @@ def parse_proxies(files: list[str], sections: list[Section], settings: GlobalSet
     for section in sections:
         if section.kind == "global":
             continue
+        if section.kind == "http-errors":
+            _parse_http_errors(section, config, errors)
+            continue
         try:
             proxy = _new_proxy(section.header, defaults, named_defaults)
         except ConfigError as exc:
@@ -126,6 +129,20 @@ def parse_proxies(files: list[str], sections: list[Section], settings: GlobalSet
     if errors and not collect:
         raise ConfigErrors(errors)
     return config
+
+
+def _parse_http_errors(section: Section, config: Config, errors: list[ConfigError]) -> None:
+    """``http-errors NAME`` and its ``errorfile CODE FILE`` lines."""
+    if len(section.header.words) != 2:
+        errors.append(section.header.error("'http-errors' expects a name."))
+        return
+    pages = config.http_errors.setdefault(section.header.words[1], {})
+    for line in section.body:
+        if line.words[0] != "errorfile" or len(line.words) != 3 or not line.words[1].isdigit():
+            errors.append(line.error(f"unknown keyword '{line.words[0]}' in 'http-errors' section.",
+                                     "It only takes 'errorfile <code> <file>' lines."))
+            continue
+        pages[int(line.words[1])] = line.words[2]
 
 
 def _new_proxy(header: Line, defaults: ProxyConf, named: dict[str, ProxyConf]) -> ProxyConf:

@@ -77,3 +77,21 @@ def test_path_rewrites(write, luaproxy, port, backend):
         """)
     response = get(port, "/req?a=1")
     assert echoed(response)["path"] == "/x/foo/fe/req?a=1"
+
+
+def test_http_errors_sections_and_deny_errorfiles(write, luaproxy, port, tmp_path):
+    for name in ("a", "b", "c"):
+        write(f"{name}.http", f"HTTP/1.1 404 Not Found\r\nx-err: {name}\r\ncontent-length: 0\r\n\r\n")
+    start(write, luaproxy, port, f"""
+        http-errors set1
+           errorfile 404 {tmp_path}/a.http
+        frontend fe
+           bind 127.0.0.1:{{port}}
+           errorfiles set1
+           http-request deny status 404 errorfile {tmp_path}/b.http if {{ path /b }}
+           http-request deny deny_status 404 errorfiles set1 if {{ path /a2 }}
+           http-request deny deny_status 404
+        """)
+    assert get(port, "/")[1]["x-err"] == "a"
+    assert get(port, "/b")[1]["x-err"] == "b"
+    assert get(port, "/a2")[1]["x-err"] == "a"

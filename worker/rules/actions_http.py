@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..http.message import Headers
-from ..http.pages import Reply
+from ..http.pages import Reply, error_page
 from ..http.pages import reason as default_reason
 from .errors import RuleError, unknown_action
 from .verdict import Verdict
@@ -44,6 +44,8 @@ class HttpActionEnv(Protocol):
 
     def service(self, name: str) -> Callable[[Any, Any], None]: ...
 
+    def http_errors(self, name: str) -> dict[int, str] | None: ...
+
 
 def _args(keyword: str, args: tuple[str, ...], count: int, usage: str) -> tuple[str, ...]:
     if len(args) != count:
@@ -59,9 +61,9 @@ def _allow(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
 def _deny(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
     status = 403 if kind == "http-req" else 502
     rest = list(args)
-    if rest[:1] == ["deny_status"]:
+    if rest[:1] in (["deny_status"], ["status"]):
         if len(rest) < 2 or not rest[1].isdigit():
-            raise RuleError("'deny deny_status' expects a status code.")
+            raise RuleError(f"'deny {rest[0]}' expects a status code.")
         status = int(rest[1])
         rest = rest[2:]
     reply = _reply_builder(status, rest, env, "deny") if rest else None
@@ -88,6 +90,21 @@ def _return(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
         return Verdict.DONE
 
     return return_
+
+
+def _raw_page(status: int, word: str, value: str, env: HttpActionEnv) -> bytes | None:
+    """The page of ``errorfile FILE`` or of ``errorfiles SECTION`` for *status* (None: haproxy's default)."""
+    if word == "errorfiles":
+        pages = env.http_errors(value)
+        if pages is None:
+            raise RuleError(f"'errorfiles': unknown http-errors section '{value}'.")
+        if status not in pages:
+            return None
+        value = pages[status]
+    try:
+        return Path(value).read_bytes()
+    except OSError as exc:
+        raise RuleError(f"'{word}': cannot read '{value}' ({exc.strerror}).") from None
 
 
 def _reply_builder(status: int, words: list[str], env: HttpActionEnv, keyword: str) -> Callable[[Any], Reply]:
@@ -118,6 +135,11 @@ def _reply_builder(status: int, words: list[str], env: HttpActionEnv, keyword: s
             headers.append((words.pop(0), env.log_format(words.pop(0))))
         elif word == "default-errorfiles":
             continue
+        elif word in ("errorfile", "errorfiles"):
+            if not words:
+                raise RuleError(f"'{keyword} {word}' expects a value.")
+            raw = _raw_page(status, word, words.pop(0), env)
+            return lambda txn: Reply(status, close=True, raw=raw) if raw is not None else error_page(status)
         else:
             raise RuleError(f"'{keyword}': unexpected '{word}'.",
                             "Expected content-type, string, lf-string, file, lf-file or hdr.")
