@@ -77,6 +77,13 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
                 errors.append(conf.line.error(f"'unique-id-format': {exc.message}", exc.hint))
             header = conf.setting("unique-id-header")
             proxy.unique_id_header = header[0] if header else None
+        reuse = conf.setting("http-reuse")
+        if reuse:
+            if len(reuse) != 1 or reuse[0] not in ("never", "safe", "aggressive", "always"):
+                errors.append(conf.line.error(f"{conf.kind} '{conf.name}': 'http-reuse' expects never, safe, "
+                                              "aggressive or always."))
+            else:
+                proxy.http_reuse = reuse[0]
         try:
             proxy.header_captures = _header_captures(conf)
         except ConfigError as exc:
@@ -107,6 +114,11 @@ def _new_proxy(conf: ProxyConf) -> Proxy:
         except ValueError as exc:
             raise conf.line.error(f"{conf.kind} '{conf.name}': {exc}") from None
         for server, server_conf in zip(servers, conf.servers, strict=True):
+            pool_max = server_conf.options.get("pool-max-conn")
+            if pool_max is not None:
+                if not pool_max.lstrip("-").isdigit():
+                    raise server_conf.line.error(f"server '{server.name}': 'pool-max-conn' expects a number.")
+                server.pool_max_conn = int(pool_max)
             try:
                 configure_checks(server, server_conf.options, parse_time, spec)
             except ValueError as exc:

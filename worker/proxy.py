@@ -59,6 +59,8 @@ class Server:
     disabled: bool = False
     check: bool = False
     id: int = 0
+    pool_max_conn: int = -1
+    """``pool-max-conn``: idle connections kept for reuse (-1: no limit)."""
     current_conns: int = 0
     op_state: str = "UP"
     admin_state: str = "READY"
@@ -116,6 +118,9 @@ class Proxy:
     options: dict[str, bool] = field(default_factory=dict)
     header_captures: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
     """``capture request|response header NAME len N``: 'request'/'response' -> (name, length) slots."""
+    http_reuse: str = "safe"
+    """``http-reuse``: never (a session's own connections only), safe (its first request on its own),
+    aggressive/always (any idle connection)."""
     unique_id_format: Any = None
     """The compiled ``unique-id-format`` (a LogFormat) and the ``unique-id-header`` name, if any."""
     unique_id_header: str | None = None

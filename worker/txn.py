@@ -28,6 +28,7 @@ class Transaction:
         "done",
         "dst",
         "dst_port",
+        "first_request",
         "frontend",
         "http_mode",
         "logger",
@@ -77,6 +78,7 @@ class Transaction:
         self.response: Any = None
         self.captures: dict[str, list[str | None]] = {}  # 'request'/'response': capture ... header values
         self._unique_id: str | None = None
+        self.first_request = True
         self.reply: Any = None
         self.service: Any = None
         self.lua = None

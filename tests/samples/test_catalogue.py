@@ -99,6 +99,7 @@ CASES = [
     ("status", "302"),
     ("hostname,length,bool", "1"),
     ("unique-id", None),  # no unique-id-format here; tests/e2e covers the rendered ID
+    ("http_first_req", "1"),
     ("uuid,length", "36"),
     ("uuid(4),field(3,-),bytes(0,1)", "4"),
     ("rand(1)", "0"),

@@ -24,6 +24,8 @@ class ServerConnection:
     idle_since: float = field(default_factory=time.monotonic)
     balancer: Any = None
     """Set while this connection holds the server slot its balancer counted (acquire)."""
+    requests: int = 0
+    """Requests sent over it (http-reuse aggressive reuses for a first request only those with 2+)."""
 
     def release_slot(self) -> None:
         """Give the server's connection slot back once (the backend's queue may move on)."""
@@ -40,26 +42,37 @@ class ServerPool:
     def __init__(self) -> None:
         self._idle: dict[int, list[ServerConnection]] = {}
 
-    def take(self, server: Any) -> ServerConnection | None:
-        """An idle connection that the server has not closed meanwhile, or None."""
+    def take(self, server: Any, min_requests: int = 0) -> ServerConnection | None:
+        """An idle connection that the server has not closed meanwhile (and that served at least
+        *min_requests* requests), or None."""
         idle = self._idle.get(id(server), [])
         now = time.monotonic()
-        while idle:
-            conn = idle.pop()
-            if now - conn.idle_since < IDLE_SECONDS and not _readable(conn.sock):
+        for conn in reversed(idle):
+            if now - conn.idle_since >= IDLE_SECONDS or _readable(conn.sock):
+                idle.remove(conn)
+                conn.close()
+            elif conn.requests >= min_requests:
+                idle.remove(conn)
                 return conn
-            conn.close()
         return None
 
     def give_back(self, conn: ServerConnection) -> None:
         conn.release_slot()
         idle = self._idle.setdefault(id(conn.server), [])
-        if len(idle) >= MAX_IDLE_PER_SERVER:
+        limit = getattr(conn.server, "pool_max_conn", -1)
+        if len(idle) >= (MAX_IDLE_PER_SERVER if limit < 0 else min(limit, MAX_IDLE_PER_SERVER)):
             conn.close()
             return
         conn.http.start_next_cycle()
         conn.idle_since = time.monotonic()
         idle.append(conn)
+
+
+    def close_all(self) -> None:
+        for conns in self._idle.values():
+            for conn in conns:
+                conn.close()
+        self._idle.clear()
 
 
 def _readable(sock: socket.socket) -> bool:

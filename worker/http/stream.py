@@ -55,6 +55,8 @@ class HttpStream:
         self.client = client
         self.so_id = so_id
         self.pool = pool
+        self.own_pool = ServerPool()  # this session's idle server connections (http-reuse never)
+        self.requests = 0
         self.front = Connection(SERVER, max_head_size=max(worker.bufsize - MAXREWRITE, 1024))
         self.server: ServerConnection | None = None
         self.body_pump: gevent.Greenlet | None = None
@@ -78,6 +80,7 @@ class HttpStream:
             fe.current_conns -= 1
             fe.fe_counters.close()
             self._drop_server()
+            self.own_pool.close_all()  # http-reuse never: the session's server connections die with it
             self.client.close()
 
     def _serve(self) -> None:
@@ -207,6 +210,8 @@ class HttpStream:
                           self.worker.proxies, self.worker.process, self.session_vars.new_transaction(),
                           self.addresses)
         txn.request = head
+        self.requests += 1
+        txn.first_request = self.requests == 1
         self.frontend.capture_headers(txn, "request", head.headers)
         txn.http_mode = True
         txn.started = self.request_started
@@ -338,6 +343,7 @@ class HttpStream:
             conn = self._connect(txn, backend)
             if conn is None:
                 raise ServerFailed(503)
+            conn.requests += 1
             txn.t_connect = time.monotonic() - started
             try:
                 data = conn.http.send(Request(head))
@@ -374,7 +380,7 @@ class HttpStream:
         server = acquire_server(backend, txn)
         if server is None:
             return None
-        pooled = self.pool.take(server)
+        pooled = self._reusable(backend.http_reuse, server)
         if pooled is not None:
             pooled.balancer = backend.balancer
             return pooled
@@ -382,6 +388,16 @@ class HttpStream:
         if sock is None:
             return None
         return ServerConnection(txn.server, sock, Connection(CLIENT), balancer=backend.balancer)
+
+    def _reusable(self, mode: str, server: Any) -> ServerConnection | None:
+        """An idle server connection http-reuse allows: never, the session's own; safe, any idle one
+        after the session's first request; aggressive, also proven ones (2+ requests) for a first
+        request; always, any."""
+        if mode == "never":
+            return self.own_pool.take(server)
+        if self.requests > 1 or mode == "always":
+            return self.pool.take(server)
+        return self.pool.take(server, min_requests=2) if mode == "aggressive" else None
 
     def _pump_request_body(self, first: Any) -> None:
         """Client body → server, event by event; runs beside the response relay (100-continue)."""
@@ -511,7 +527,7 @@ class HttpStream:
         reusable = conn.http.our_state is DONE and conn.http.their_state is DONE and not (
             self._option(backend, "http-server-close") or self._option(backend, "httpclose"))
         if reusable:
-            self.pool.give_back(conn)
+            (self.own_pool if backend.http_reuse == "never" else self.pool).give_back(conn)
         else:
             conn.close()
 
