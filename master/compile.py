@@ -77,6 +77,9 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
                 errors.append(conf.line.error(f"'unique-id-format': {exc.message}", exc.hint))
             header = conf.setting("unique-id-header")
             proxy.unique_id_header = header[0] if header else None
+        monitor = conf.setting("monitor-uri")
+        if conf.has_frontend and monitor:
+            proxy.monitor_uri = monitor[0]
         reuse = conf.setting("http-reuse")
         if reuse:
             if len(reuse) != 1 or reuse[0] not in ("never", "safe", "aggressive", "always"):

@@ -118,6 +118,8 @@ class Proxy:
     options: dict[str, bool] = field(default_factory=dict)
     header_captures: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
     """``capture request|response header NAME len N``: 'request'/'response' -> (name, length) slots."""
+    monitor_uri: str | None = None
+    """``monitor-uri``: answered 200 before any rule (a path, or a whole URI when it has a scheme)."""
     http_reuse: str = "safe"
     """``http-reuse``: never (a session's own connections only), safe (its first request on its own),
     aggressive/always (any idle connection)."""

@@ -95,3 +95,14 @@ def test_http_errors_sections_and_deny_errorfiles(write, luaproxy, port, tmp_pat
     assert get(port, "/")[1]["x-err"] == "a"
     assert get(port, "/b")[1]["x-err"] == "b"
     assert get(port, "/a2")[1]["x-err"] == "a"
+
+
+def test_monitor_uri_answers_before_any_rule(write, luaproxy, port):
+    start(write, luaproxy, port, """
+        frontend fe
+           bind 127.0.0.1:{port}
+           monitor-uri /health
+           http-request deny
+        """)
+    assert get(port, "/health")[0] == 200
+    assert get(port, "/hEAlth")[0] == 403

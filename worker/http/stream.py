@@ -25,7 +25,7 @@ from .connection import Connection
 from .errors import LocalProtocolError, RemoteProtocolError
 from .events import NEED_DATA, ConnectionClosed, Data, EndOfMessage, InformationalResponse, Request, Response
 from .message import RequestHead, ResponseHead
-from .pages import Reply
+from .pages import Reply, error_page
 from .server_pool import ServerConnection, ServerPool
 from .state import CLIENT, DONE, SERVER
 
@@ -181,6 +181,9 @@ class HttpStream:
         txn.t_request = time.monotonic() - self.request_started
         fe = self.frontend
         fe.fe_counters.requests += 1
+        if fe.monitor_uri is not None and _monitored(fe.monitor_uri, head):
+            txn.termination = "LR"
+            return self._send_reply(error_page(200))
         verdict = _request_rules(fe, txn)
         backend = None
         if verdict is Verdict.ACCEPT and txn.service is None:
@@ -649,3 +652,8 @@ def _request_rules(proxy: Proxy, txn: Transaction) -> Verdict:
     """A proxy's tcp-request content rules, then its http-request rules (each request, as in HTTP mode)."""
     verdict = run_rules(proxy.ruleset("tcp-request content"), txn)
     return run_rules(proxy.ruleset("http-request"), txn) if verdict is Verdict.ACCEPT else verdict
+
+
+def _monitored(monitor_uri: str, head: RequestHead) -> bool:
+    """A path monitor-uri matches the request's path; a whole URI matches the whole target."""
+    return head.path == monitor_uri if monitor_uri.startswith("/") else head.target == monitor_uri
