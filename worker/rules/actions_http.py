@@ -148,9 +148,12 @@ def _reply_builder(status: int, words: list[str], env: HttpActionEnv, keyword: s
 
     def build(txn: Any) -> Reply:
         if body is None:
-            return Reply(status, errorfile=True) if keyword == "deny" or status >= 400 else Reply(status)
+            if keyword == "deny":
+                return Reply(status, errorfile=True)
+            return Reply(status, [(n, r.render(txn)) for n, r in headers])
         data = body if isinstance(body, bytes) else body.render(txn).encode("latin-1")
-        extra = [("content-type", content_type or "")] + [(n, r.render(txn)) for n, r in headers]
+        extra = [("content-type", content_type or "")] if data else []  # no type for an empty body
+        extra += [(n, r.render(txn)) for n, r in headers]
         return Reply(status, extra, data)
 
     return build
@@ -216,16 +219,35 @@ def _header_action(operation: str) -> Parser:
     return parse
 
 
-def _del_header(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
-    if not args:
-        raise RuleError("'del-header' expects a header name.")
-    name = args[0]
+_NAME_MATCH: dict[str, Callable[[str], Callable[[str], bool]]] = {
+    "str": lambda p: lambda n: n.lower() == p.lower(),
+    "beg": lambda p: lambda n: n.lower().startswith(p.lower()),
+    "end": lambda p: lambda n: n.lower().endswith(p.lower()),
+    "sub": lambda p: lambda n: p.lower() in n.lower(),
+    "reg": lambda p: _regex(p).search,
+}
 
-    def act(txn: Any) -> Verdict:
-        _message(txn, kind).headers.remove(name)
+
+def _del_header(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
+    """del-header <name> [-m str|beg|end|sub|reg]: every field whose name matches goes."""
+    if len(args) not in (1, 3) or (len(args) == 3 and (args[1] != "-m" or args[2] not in _NAME_MATCH)):
+        raise RuleError("'del-header' expects a header name and optionally '-m str|beg|end|sub|reg'.")
+    name = args[0]
+    if len(args) == 1 or args[2] == "str":
+
+        def act(txn: Any) -> Verdict:
+            _message(txn, kind).headers.remove(name)
+            return Verdict.CONTINUE
+
+        return act
+    matches = _NAME_MATCH[args[2]](name)
+
+    def act_matching(txn: Any) -> Verdict:
+        headers: Headers = _message(txn, kind).headers
+        headers.fields[:] = [(n, v) for n, v in headers.fields if not matches(n)]
         return Verdict.CONTINUE
 
-    return act
+    return act_matching
 
 
 def _replace(operation: str) -> Parser:
