@@ -81,6 +81,13 @@ class CompileEnv:
 
         return set_var
 
+    def sample(self, expression: str) -> Any:
+        """A compiled sample expression (``evaluate(txn)`` gives a Sample or None)."""
+        try:
+            return parse_expr(expression, self.registry, self.library, origin=self.origin)
+        except SampleError as exc:
+            raise RuleError(str(exc)) from None
+
     def unset_var(self, name: str) -> Any:
         try:
             var = parse_var_name(name)

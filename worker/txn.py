@@ -57,6 +57,7 @@ class Transaction:
         "t_request",
         "t_response",
         "termination",
+        "timeouts",
         "vars",
     )
 
@@ -79,6 +80,7 @@ class Transaction:
         self.captures: dict[str, list[str | None]] = {}  # 'request'/'response': capture ... header values
         self._unique_id: str | None = None
         self.first_request = True
+        self.timeouts: dict[str, float] = {}  # http-request set-timeout server|tunnel
         self.reply: Any = None
         self.service: Any = None
         self.lua = None

@@ -106,3 +106,15 @@ def test_monitor_uri_answers_before_any_rule(write, luaproxy, port):
         """)
     assert get(port, "/health")[0] == 200
     assert get(port, "/hEAlth")[0] == 403
+
+
+def test_set_timeout_and_the_timeout_fetches(write, luaproxy, port, backend):
+    start(write, luaproxy, port, f"""
+        listen li
+           bind 127.0.0.1:{{port}}
+           http-request set-timeout server int(3),mul(1000) if {{ path /three }}
+           http-response set-header x-timeouts "%[be_server_timeout] %[cur_server_timeout]"
+           server s1 127.0.0.1:{backend.port}
+        """)
+    assert get(port, "/")[1]["x-timeouts"] == "5000 5000"
+    assert get(port, "/three")[1]["x-timeouts"] == "5000 3000"

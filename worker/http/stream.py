@@ -435,7 +435,7 @@ class HttpStream:
     def _relay_response(self, txn: Transaction, backend: Proxy) -> ResponseHead | None:
         conn = self.server
         assert conn is not None
-        timeout = backend.timeout("server")
+        timeout = txn.timeouts.get("server", backend.timeout("server"))
         server_counters = backend.counters_of(conn.server)
         server_counters.open()
         sent_at = time.monotonic()

@@ -46,6 +46,8 @@ class HttpActionEnv(Protocol):
 
     def http_errors(self, name: str) -> dict[int, str] | None: ...
 
+    def sample(self, expression: str) -> Any: ...
+
 
 def _args(keyword: str, args: tuple[str, ...], count: int, usage: str) -> tuple[str, ...]:
     if len(args) != count:
@@ -337,6 +339,35 @@ def _request_setter(operation: str) -> Parser:
     return parse
 
 
+_TIME = re.compile(r"^\d+(us|ms|s|m|h|d)?$")
+_TIME_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1e-3}
+
+
+def _set_timeout(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
+    """set-timeout server|tunnel <time | expression in ms>: this transaction's timeout."""
+    if len(args) != 2 or args[0] not in ("server", "tunnel"):
+        raise RuleError("'set-timeout' expects 'server' or 'tunnel' and a time or a sample expression.")
+    name, value = args
+    constant = _TIME.match(value)
+    if constant:
+        seconds = int(value.rstrip("usmhd")) * _TIME_UNITS[constant.group(1)]
+
+        def set_constant(txn: Any) -> Verdict:
+            txn.timeouts[name] = seconds
+            return Verdict.CONTINUE
+
+        return set_constant
+    expr = env.sample(value)
+
+    def set_from_sample(txn: Any) -> Verdict:
+        smp = expr.evaluate(txn)
+        if smp is not None and isinstance(smp.value, int) and smp.value > 0:
+            txn.timeouts[name] = smp.value / 1000
+        return Verdict.CONTINUE
+
+    return set_from_sample
+
+
 def _set_status(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
     if not args or not args[0].isdigit() or not 100 <= int(args[0]) <= 999:
         raise RuleError("'set-status' expects a status code.")
@@ -393,6 +424,7 @@ REQUEST: dict[str, Parser] = {
     "set-path": _request_setter("set-path"),
     "set-query": _request_setter("set-query"),
     "set-pathq": _request_setter("set-pathq"),
+    "set-timeout": _set_timeout,
     "replace-path": _replace_uri_part("replace-path"),
     "replace-pathq": _replace_uri_part("replace-pathq"),
     "replace-uri": _replace_uri_part("replace-uri"),
