@@ -115,6 +115,17 @@ SERVER_FLAGS = ("check", "backup", "disabled", "enabled", "no-check", "send-prox
                 "no-ssl", "non-stick", "tfo", "agent-check", "redir")
 
 
+@PROXY.register("dispatch", BACK[1:], "dispatch <addr:port>: the one destination of a backend without servers.")
+def _dispatch(p: ProxyConf, line: Line) -> None:
+    (addr,) = expect_args(line, 1, 1, "an address ADDR:PORT")
+    try:
+        host, port = split_host_port(addr, need_port=True)
+    except ValueError as exc:
+        raise line.error(f"{exc}.") from None
+    p.servers.append(ServerConf("<dispatch>", host, port, line))
+    p.settings["http-reuse"] = [("never",)]  # haproxy treats dispatch connections as private
+
+
 @PROXY.register("server", BACK[1:], "server <name> <addr:port> [weight N] [maxconn N] [check] [backup] ...")
 def _server(p: ProxyConf, line: Line) -> None:
     args = list(expect_args(line, 2, None, "a name and an address ADDR:PORT"))

@@ -118,3 +118,10 @@ def test_named_defaults_rules_misuse(tmp_path, text, message):
     with pytest.raises(ConfigErrors) as info:
         load(tmp_path, text)
     assert message in str(info.value)
+
+
+def test_dispatch_is_the_backend_destination(tmp_path):
+    config = load(tmp_path, "listen l\n bind :1\n dispatch 127.0.0.1:8080\n")
+    (server,) = config.proxies[0].servers
+    assert (server.host, server.port) == ("127.0.0.1", 8080)
+    assert config.proxies[0].setting("http-reuse") == ("never",)
