@@ -11,6 +11,7 @@ from __future__ import annotations
 from luaproxy.lua_api.engine import LuaEngine
 from luaproxy.worker import access_log
 from luaproxy.worker.backend import configure_checks, make_balancer, parse_check_spec
+from luaproxy.worker.http.forwarded import ForwardedHeader
 from luaproxy.worker.http.pages import ErrorPages
 from luaproxy.worker.proxy import Proxy, Rule, Server, SwitchingRule
 from luaproxy.worker.rules import actions_http, actions_tcp
@@ -77,6 +78,12 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
                 errors.append(conf.line.error(f"'unique-id-format': {exc.message}", exc.hint))
             header = conf.setting("unique-id-header")
             proxy.unique_id_header = header[0] if header else None
+        try:
+            proxy.forwarded_headers = tuple(
+                ForwardedHeader.parse(option, conf.setting(f"option {option}") or ())
+                for option in ("forwardfor", "originalto") if conf.options.get(option))
+        except ValueError as exc:
+            errors.append(conf.line.error(f"{conf.kind} '{conf.name}': {exc}."))
         monitor = conf.setting("monitor-uri")
         if conf.has_frontend and monitor:
             proxy.monitor_uri = monitor[0]

@@ -118,6 +118,8 @@ class Proxy:
     options: dict[str, bool] = field(default_factory=dict)
     header_captures: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
     """``capture request|response header NAME len N``: 'request'/'response' -> (name, length) slots."""
+    forwarded_headers: tuple[Any, ...] = ()
+    """``option forwardfor`` / ``option originalto`` (ForwardedHeader), applied to requests sent to servers."""
     monitor_uri: str | None = None
     """``monitor-uri``: answered 200 before any rule (a path, or a whole URI when it has a scheme)."""
     http_reuse: str = "safe"

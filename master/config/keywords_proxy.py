@@ -20,7 +20,7 @@ OPTIONS = ("forwardfor", "http-server-close", "httpclose", "http-keep-alive", "r
            "tcp-check", "http-buffer-request", "dontlog-normal", "logasap", "nolinger", "tcpka",
            "clitcpka", "srvtcpka", "http-no-delay", "http-pretend-keepalive", "allbackups",
            "persist", "prefer-last-server", "socket-stats", "log-separate-errors", "http-use-htx",
-           "http-ignore-probes", "httpslog", "checkcache", "independent-streams")
+           "http-ignore-probes", "httpslog", "checkcache", "independent-streams", "originalto")
 
 
 @PROXY.register("mode", ANY_PROXY, "Proxy mode: tcp or http.")

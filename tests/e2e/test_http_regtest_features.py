@@ -118,3 +118,21 @@ def test_set_timeout_and_the_timeout_fetches(write, luaproxy, port, backend):
         """)
     assert get(port, "/")[1]["x-timeouts"] == "5000 5000"
     assert get(port, "/three")[1]["x-timeouts"] == "5000 3000"
+
+
+def test_set_src_dst_and_forwardfor_originalto_except(write, luaproxy, port, backend):
+    start(write, luaproxy, port, f"""
+        frontend fe
+           bind 127.0.0.1:{{port}}
+           http-request set-src hdr(x-src)
+           http-request set-dst hdr(x-dst)
+           default_backend be
+        backend be
+           option forwardfor except 10.0.0.0/8
+           option originalto header X-Dst
+           server s1 127.0.0.1:{backend.port}
+        """)
+    sent = dict(echoed(get(port, "/", headers="x-src: 192.0.2.7\r\nx-dst: 2001:db8::1\r\n"))["headers"])
+    assert (sent["X-Forwarded-For"], sent["X-Dst"]) == ("192.0.2.7", "2001:db8::1")
+    sent = dict(echoed(get(port, "/", headers="x-src: 10.1.2.3\r\nx-dst: 10.0.0.1\r\n"))["headers"])
+    assert "X-Forwarded-For" not in sent and sent["X-Dst"] == "10.0.0.1"

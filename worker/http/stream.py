@@ -295,8 +295,10 @@ class HttpStream:
         head = txn.request
         if self.frontend.unique_id_header:
             head.headers.set(self.frontend.unique_id_header, txn.unique_id())
-        if self._option(backend, "forwardfor") and txn.src:
-            head.headers.add("X-Forwarded-For", txn.src)
+        if backend.forwarded_headers or self.frontend.forwarded_headers:
+            specs = {spec.side: spec for spec in (*self.frontend.forwarded_headers, *backend.forwarded_headers)}
+            for spec in specs.values():
+                spec.apply(head.headers, txn.src if spec.side == "src" else txn.dst)
         if self._option(backend, "httpclose") or self._option(backend, "http-server-close"):
             head.headers.set("Connection", "close")
         counters = backend.be_counters

@@ -8,6 +8,8 @@ environment as plain callables, so this module never imports Lua.
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -109,6 +111,11 @@ def _raw_page(status: int, word: str, value: str, env: HttpActionEnv) -> bytes |
         raise RuleError(f"'{word}': cannot read '{value}' ({exc.strerror}).") from None
 
 
+def _rendered(headers: list[tuple[str, Renderer]], txn: Any) -> list[tuple[str, str]]:
+    """A reply's ``hdr`` lines; one whose value renders empty is left out, as haproxy does."""
+    return [(name, value) for name, renderer in headers if (value := renderer.render(txn))]
+
+
 def _reply_builder(status: int, words: list[str], env: HttpActionEnv, keyword: str) -> Callable[[Any], Reply]:
     """``[content-type T] [string S | lf-string F | file F | lf-file F] [hdr N F]*`` → a reply maker."""
     content_type: str | None = None
@@ -152,10 +159,10 @@ def _reply_builder(status: int, words: list[str], env: HttpActionEnv, keyword: s
         if body is None:
             if keyword == "deny":
                 return Reply(status, errorfile=True)
-            return Reply(status, [(n, r.render(txn)) for n, r in headers])
+            return Reply(status, _rendered(headers, txn))
         data = body if isinstance(body, bytes) else body.render(txn).encode("latin-1")
         extra = [("content-type", content_type or "")] if data else []  # no type for an empty body
-        extra += [(n, r.render(txn)) for n, r in headers]
+        extra += _rendered(headers, txn)
         return Reply(status, extra, data)
 
     return build
@@ -368,6 +375,29 @@ def _set_timeout(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action
     return set_from_sample
 
 
+def _set_address(kind: str, args: tuple[str, ...], env: HttpActionEnv, field: str = "") -> Action:
+    """set-src|set-dst <expr> (an address) and set-src-port|set-dst-port <expr>: what fetches and
+    logs see as the client's source or destination from now on."""
+    if len(args) != 1:
+        raise RuleError(f"'set-{field.replace('_', '-')}' expects a sample expression.")
+    expr = env.sample(args[0])
+    is_port = field.endswith("_port")
+
+    def act(txn: Any) -> Verdict:
+        smp = expr.evaluate(txn)
+        if smp is None:
+            return Verdict.CONTINUE
+        if is_port:
+            if isinstance(smp.value, int) and 0 <= smp.value <= 65535:
+                setattr(txn, field, smp.value)
+            return Verdict.CONTINUE
+        with contextlib.suppress(ValueError):
+            setattr(txn, field, str(ipaddress.ip_address(str(smp.value).strip())))
+        return Verdict.CONTINUE
+
+    return act
+
+
 def _set_status(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
     if not args or not args[0].isdigit() or not 100 <= int(args[0]) <= 999:
         raise RuleError("'set-status' expects a status code.")
@@ -425,6 +455,10 @@ REQUEST: dict[str, Parser] = {
     "set-query": _request_setter("set-query"),
     "set-pathq": _request_setter("set-pathq"),
     "set-timeout": _set_timeout,
+    "set-src": lambda kind, args, env: _set_address(kind, args, env, "src"),
+    "set-dst": lambda kind, args, env: _set_address(kind, args, env, "dst"),
+    "set-src-port": lambda kind, args, env: _set_address(kind, args, env, "src_port"),
+    "set-dst-port": lambda kind, args, env: _set_address(kind, args, env, "dst_port"),
     "replace-path": _replace_uri_part("replace-path"),
     "replace-pathq": _replace_uri_part("replace-pathq"),
     "replace-uri": _replace_uri_part("replace-uri"),
