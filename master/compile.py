@@ -8,6 +8,8 @@ configuration line.
 
 from __future__ import annotations
 
+from typing import Any
+
 from luaproxy.lua_api.engine import LuaEngine
 from luaproxy.worker import access_log
 from luaproxy.worker.backend import configure_checks, make_balancer, parse_check_spec
@@ -100,6 +102,7 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
             errors.append(exc)
         try:
             proxy.error_pages = _error_pages(conf, config.http_errors)
+            proxy.error_pages.replies = _http_error_replies(conf, env)
         except ConfigError as exc:
             errors.append(exc)
         try:
@@ -195,6 +198,20 @@ def _header_captures(conf: ProxyConf) -> dict[str, tuple[tuple[str, int], ...]]:
                                   "'request|response header <name> len <length>'.")
         slots.setdefault(args[0], []).append((args[2], int(args[4])))
     return {side: tuple(found) for side, found in slots.items()}
+
+
+def _http_error_replies(conf: ProxyConf, env: CompileEnv) -> dict[int, Any]:
+    """``http-error status <code> [reply options]`` lines, as reply builders."""
+    replies = {}
+    for args in conf.settings.get("http-error", []):
+        if len(args) < 2 or args[0] != "status" or not args[1].isdigit():
+            raise conf.line.error(f"{conf.kind} '{conf.name}': 'http-error' expects 'status <code>' and "
+                                  "optional reply options.")
+        try:
+            replies[int(args[1])] = actions_http.http_error_reply(int(args[1]), args[2:], env)
+        except RuleError as exc:
+            raise conf.line.error(f"{conf.kind} '{conf.name}': 'http-error': {exc.message}", exc.hint) from None
+    return replies
 
 
 def _error_pages(conf: ProxyConf, sections: dict[str, dict[int, str]]) -> ErrorPages:

@@ -288,6 +288,7 @@ for _name, _sections, _doc in (
     ("unique-id-format", FRONT, "Format of the unique request id."),
     ("unique-id-header", FRONT, "Header carrying the unique request id."),
     ("monitor-uri", FRONT, "URI answered with 200 for monitoring."),
+    ("http-error", ANY_PROXY, "http-error status <code> [reply options]: this proxy's reply for a status."),
     ("http-reuse", BACK, "http-reuse never|safe|aggressive|always: sharing idle server connections."),
     ("compression", ANY_PROXY, "HTTP compression settings."),
 ):

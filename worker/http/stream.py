@@ -241,7 +241,7 @@ class HttpStream:
             txn.termination = "LR"
         if txn.reply is not None:
             self._discard_request_body()
-            return self._send_reply(self.pages.reply(txn.reply.status) if txn.reply.errorfile else txn.reply)
+            return self._send_reply(self.pages.reply(txn.reply.status, txn) if txn.reply.errorfile else txn.reply)
         if verdict is Verdict.REJECT:
             return self._error(403)
         if verdict is Verdict.ERROR:
@@ -251,7 +251,7 @@ class HttpStream:
 
     def _error(self, status: int) -> bool:
         self._discard_request_body()
-        return self._send_reply(self.pages.reply(status))
+        return self._send_reply(self.pages.reply(status, self.txn))
 
     def _send_reply(self, reply: Reply) -> bool:
         """Send a reply of our own; True if the connection stays usable."""
@@ -312,7 +312,7 @@ class HttpStream:
             if self.body_pump is not None:
                 self.body_pump.kill()
             self._count_failure(txn, backend, failure.status)
-            self._send_reply(self.pages.reply(failure.status))
+            self._send_reply(self.pages.reply(failure.status, txn))
             return False
         finally:
             counters.close()

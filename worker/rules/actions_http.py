@@ -96,6 +96,11 @@ def _return(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
     return return_
 
 
+def http_error_reply(status: int, words: tuple[str, ...], env: HttpActionEnv) -> Callable[[Any], Reply]:
+    """``http-error status <code> [reply options]``: the proxy's own reply for this status."""
+    return _reply_builder(status, list(words), env, "http-error")
+
+
 def _raw_page(status: int, word: str, value: str, env: HttpActionEnv) -> bytes | None:
     """The page of ``errorfile FILE`` or of ``errorfiles SECTION`` for *status* (None: haproxy's default)."""
     if word == "errorfiles":
@@ -119,6 +124,7 @@ def _rendered(headers: list[tuple[str, Renderer]], txn: Any) -> list[tuple[str, 
 def _reply_builder(status: int, words: list[str], env: HttpActionEnv, keyword: str) -> Callable[[Any], Reply]:
     """``[content-type T] [string S | lf-string F | file F | lf-file F] [hdr N F]*`` → a reply maker."""
     content_type: str | None = None
+    default_page = False
     body: Renderer | bytes | None = None
     headers: list[tuple[str, Renderer]] = []
     while words:
@@ -143,7 +149,7 @@ def _reply_builder(status: int, words: list[str], env: HttpActionEnv, keyword: s
                 raise RuleError(f"'{keyword} hdr' expects a name and a value.")
             headers.append((words.pop(0), env.log_format(words.pop(0))))
         elif word == "default-errorfiles":
-            continue
+            default_page = True
         elif word in ("errorfile", "errorfiles"):
             if not words:
                 raise RuleError(f"'{keyword} {word}' expects a value.")
@@ -157,7 +163,9 @@ def _reply_builder(status: int, words: list[str], env: HttpActionEnv, keyword: s
 
     def build(txn: Any) -> Reply:
         if body is None:
-            if keyword == "deny":
+            if keyword == "http-error" and default_page:
+                return error_page(status)
+            if keyword == "deny" or default_page:
                 return Reply(status, errorfile=True)
             return Reply(status, _rendered(headers, txn))
         data = body if isinstance(body, bytes) else body.render(txn).encode("latin-1")
