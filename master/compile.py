@@ -24,7 +24,7 @@ from .compile_env import CompileEnv
 from .config.errors import ConfigError, ConfigErrors, did_you_mean
 from .config.keywords_global import log_servers
 from .config.lexer import Line
-from .config.model import Config, ProxyConf, RuleConf
+from .config.model import Config, ProxyConf, RuleConf, ServerConf
 from .config.units import parse_time
 
 RULESETS = {
@@ -117,6 +117,9 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
 
 def _new_proxy(conf: ProxyConf) -> Proxy:
     """The runtime proxy with its servers, balancer and health-check settings."""
+    if conf.has_backend and conf.options.get("transparent") and not conf.servers:
+        # option transparent: connect where the client connected (set-dst/set-dst-port may change it)
+        conf.servers.append(ServerConf("<transparent>", "0.0.0.0", 0, conf.line))
     servers = [Server(s.name, s.host, s.port, s.weight, s.maxconn, s.backup, s.disabled, s.check, i + 1)
                for i, s in enumerate(conf.servers)]
     balancer = None

@@ -20,7 +20,7 @@ OPTIONS = ("forwardfor", "http-server-close", "httpclose", "http-keep-alive", "r
            "tcp-check", "http-buffer-request", "dontlog-normal", "logasap", "nolinger", "tcpka",
            "clitcpka", "srvtcpka", "http-no-delay", "http-pretend-keepalive", "allbackups",
            "persist", "prefer-last-server", "socket-stats", "log-separate-errors", "http-use-htx",
-           "http-ignore-probes", "httpslog", "checkcache", "independent-streams", "originalto")
+           "http-ignore-probes", "httpslog", "checkcache", "independent-streams", "originalto", "transparent")
 
 
 @PROXY.register("mode", ANY_PROXY, "Proxy mode: tcp or http.")
@@ -110,7 +110,7 @@ def _use_backend(p: ProxyConf, line: Line) -> None:
 SERVER_VALUE_OPTIONS = ("weight", "maxconn", "inter", "fastinter", "downinter", "rise", "fall", "port",
                         "addr", "id", "cookie", "slowstart", "maxqueue", "minconn", "on-error",
                         "observe", "error-limit", "check-sni", "sni", "agent-port", "agent-inter",
-                        "resolvers", "init-addr", "pool-max-conn", "pool-purge-delay", "proto")
+                        "resolvers", "init-addr", "pool-max-conn", "pool-purge-delay", "proto", "pool-low-conn")
 SERVER_FLAGS = ("check", "backup", "disabled", "enabled", "no-check", "send-proxy", "ssl", "verify",
                 "no-ssl", "non-stick", "tfo", "agent-check", "redir")
 

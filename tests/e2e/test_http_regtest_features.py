@@ -136,3 +136,14 @@ def test_set_src_dst_and_forwardfor_originalto_except(write, luaproxy, port, bac
     assert (sent["X-Forwarded-For"], sent["X-Dst"]) == ("192.0.2.7", "2001:db8::1")
     sent = dict(echoed(get(port, "/", headers="x-src: 10.1.2.3\r\nx-dst: 10.0.0.1\r\n"))["headers"])
     assert "X-Forwarded-For" not in sent and sent["X-Dst"] == "10.0.0.1"
+
+
+def test_server_port_zero_follows_set_dst_port(write, luaproxy, port, backend):
+    start(write, luaproxy, port, """
+        listen li
+           bind 127.0.0.1:{port}
+           http-request set-dst-port hdr(x-port)
+           server any 0.0.0.0:0
+        """)
+    response = get(port, "/", headers=f"x-port: {backend.port}\r\n")
+    assert response[0] == 200 and echoed(response)["path"] == "/"

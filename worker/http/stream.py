@@ -14,7 +14,7 @@ from typing import Any
 
 import gevent
 
-from ..backend.connect import acquire_server, connect_server
+from ..backend.connect import acquire_server, connect_server, follows_destination
 from ..channel import Channel
 from ..context import WorkerContext
 from ..proxy import Proxy
@@ -385,7 +385,7 @@ class HttpStream:
         server = acquire_server(backend, txn)
         if server is None:
             return None
-        pooled = self._reusable(backend.http_reuse, server)
+        pooled = self._reusable("never" if follows_destination(server) else backend.http_reuse, server)
         if pooled is not None:
             pooled.balancer = backend.balancer
             return pooled
@@ -532,7 +532,8 @@ class HttpStream:
         reusable = conn.http.our_state is DONE and conn.http.their_state is DONE and not (
             self._option(backend, "http-server-close") or self._option(backend, "httpclose"))
         if reusable:
-            (self.own_pool if backend.http_reuse == "never" else self.pool).give_back(conn)
+            private = backend.http_reuse == "never" or follows_destination(conn.server)
+            (self.own_pool if private else self.pool).give_back(conn)
         else:
             conn.close()
 

@@ -396,8 +396,9 @@ def _set_address(kind: str, args: tuple[str, ...], env: HttpActionEnv, field: st
         if smp is None:
             return Verdict.CONTINUE
         if is_port:
-            if isinstance(smp.value, int) and 0 <= smp.value <= 65535:
-                setattr(txn, field, smp.value)
+            text = str(smp.value).strip()
+            if text.isdigit() and 0 <= int(text) <= 65535:
+                setattr(txn, field, int(text))
             return Verdict.CONTINUE
         with contextlib.suppress(ValueError):
             setattr(txn, field, str(ipaddress.ip_address(str(smp.value).strip())))
