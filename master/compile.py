@@ -56,6 +56,10 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
                 env.acls.add(line.words[1:], (line.file, line.number))
             except SampleError as exc:
                 errors.append(line.error(f"'acl': {exc}"))
+        try:
+            proxy.header_captures, env.capture_slots = _capture_slots(conf)
+        except ConfigError as exc:
+            errors.append(exc)
         for ruleset, rules in conf.rules.items():
             if ruleset.startswith("http-") and conf.mode != "http":
                 config.warnings.append(f"'{ruleset}' rules ignored for proxy '{conf.name}' as they require "
@@ -96,10 +100,6 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
                                               "aggressive or always."))
             else:
                 proxy.http_reuse = reuse[0]
-        try:
-            proxy.header_captures = _header_captures(conf)
-        except ConfigError as exc:
-            errors.append(exc)
         try:
             proxy.error_pages = _error_pages(conf, config.http_errors)
             proxy.error_pages.replies = _http_error_replies(conf, env)
@@ -187,6 +187,23 @@ def _switching_rule(rule_conf: RuleConf, backends: dict[str, Proxy], env: Compil
         raise RuleError(f"unknown backend '{words[0]}'.", did_you_mean(words[0], backends))
     condition = _condition(condition_words, keyword, env.at((rule_conf.line.file, rule_conf.line.number)))
     return SwitchingRule(backend, condition)
+
+
+def _capture_slots(conf: ProxyConf) -> tuple[dict[str, tuple[tuple[str | None, int], ...]], dict[int, int]]:
+    """The capture slots of a frontend, per side: ``capture request|response header`` lines first,
+    then ``declare capture`` and ``http-request capture ... len`` in line order.  Also the slot index
+    of each such rule, by line number."""
+    slots = {side: list(found) for side, found in _header_captures(conf).items()}
+    allocations = [(int(number), side, int(length)) for number, side, length in conf.settings.get("declare", [])]
+    for rule in conf.rules.get("http-request", []):
+        words = rule.split_condition()[0]
+        if words[:1] == ("capture",) and len(words) == 4 and words[2] == "len" and words[3].isdigit():
+            allocations.append((rule.line.number, "request", int(words[3])))
+    by_line = {}
+    for number, side, length in sorted(allocations):
+        by_line[number] = len(slots.setdefault(side, []))
+        slots[side].append((None, length))
+    return {side: tuple(found) for side, found in slots.items()}, by_line
 
 
 def _header_captures(conf: ProxyConf) -> dict[str, tuple[tuple[str, int], ...]]:

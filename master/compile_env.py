@@ -41,10 +41,17 @@ class CompileEnv:
         self.acls = acls
         self.origin = origin
         self.error_sections = error_sections or {}
+        self.capture_slots: dict[int, int] = {}  # line number of an http-request capture ... len -> slot
 
     def at(self, origin: tuple[str, int]) -> CompileEnv:
         """The same environment, reporting errors at another config line."""
-        return CompileEnv(self.engine, self.registry, self.library, self.acls, origin, self.error_sections)
+        env = CompileEnv(self.engine, self.registry, self.library, self.acls, origin, self.error_sections)
+        env.capture_slots = self.capture_slots
+        return env
+
+    def capture_slot(self) -> int | None:
+        """The slot allocated to the ``http-request capture ... len`` rule being compiled."""
+        return self.capture_slots.get(self.origin[1])
 
     def http_errors(self, name: str) -> dict[int, str] | None:
         """The pages of one ``http-errors`` section, or None."""

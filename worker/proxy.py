@@ -116,8 +116,9 @@ class Proxy:
     """``option redispatch [interval]``'s interval (default -1: the last retry); None without the option."""
     maxconn: int = 0
     options: dict[str, bool] = field(default_factory=dict)
-    header_captures: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
-    """``capture request|response header NAME len N``: 'request'/'response' -> (name, length) slots."""
+    header_captures: dict[str, tuple[tuple[str | None, int], ...]] = field(default_factory=dict)
+    """Capture slots, 'request'/'response' -> (header name or None, length): ``capture request|response
+    header NAME len N``, ``declare capture`` and ``http-request capture ... len N``."""
     forwarded_headers: tuple[Any, ...] = ()
     """``option forwardfor`` / ``option originalto`` (ForwardedHeader), applied to requests sent to servers."""
     monitor_uri: str | None = None
@@ -146,7 +147,7 @@ class Proxy:
         """Keep the last value of each captured header, cut to its length (None when absent)."""
         slots = self.header_captures.get(side)
         if slots:
-            txn.captures[side] = [(values[-1][:length] if (values := headers.get_all(name)) else None)
+            txn.captures[side] = [(values[-1][:length] if name and (values := headers.get_all(name)) else None)
                                   for name, length in slots]
 
     def choose_backend(self, txn: Any) -> Proxy | None:

@@ -262,6 +262,15 @@ def _errorfiles(p: ProxyConf, line: Line) -> None:
     p.settings.setdefault("errorfile", []).append(("errorfiles", *args))  # in order with errorfile lines
 
 
+@PROXY.register("declare", FRONT_ONLY, "declare capture request|response len <n>: a capture slot.")
+def _declare(p: ProxyConf, line: Line) -> None:
+    args = expect_args(line, 4, 4, "'capture request|response len <length>'")
+    if args[0] != "capture" or args[1] not in ("request", "response") or args[2] != "len" \
+            or not args[3].isdigit():
+        raise line.error("'declare' expects 'capture request|response len <length>'.")
+    p.settings.setdefault("declare", []).append((str(line.number), args[1], args[3]))
+
+
 @PROXY.register("log", ANY_PROXY, "log global | log <target> [len N] [format F] <facility> [<level>]: "
                                    "where this proxy logs.")
 def _log(p: ProxyConf, line: Line) -> None:

@@ -147,3 +147,16 @@ def test_server_port_zero_follows_set_dst_port(write, luaproxy, port, backend):
         """)
     response = get(port, "/", headers=f"x-port: {backend.port}\r\n")
     assert response[0] == 200 and echoed(response)["path"] == "/"
+
+
+def test_http_request_capture_slots(write, luaproxy, port):
+    start(write, luaproxy, port, """
+        frontend fe
+           bind 127.0.0.1:{port}
+           http-request capture hdr(host) len 4
+           declare capture request len 8
+           http-request capture hdr(x-a) id 1
+           http-request return status 200 hdr x-0 "%[capture.req.hdr(0)]" hdr x-1 "%[capture.req.hdr(1)]"
+        """)
+    _, headers, _ = get(port, "/", headers="x-a: 0123456789\r\n")
+    assert (headers["x-0"], headers["x-1"]) == ("test", "01234567")

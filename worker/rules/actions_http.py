@@ -50,6 +50,8 @@ class HttpActionEnv(Protocol):
 
     def sample(self, expression: str) -> Any: ...
 
+    def capture_slot(self) -> int | None: ...
+
 
 def _args(keyword: str, args: tuple[str, ...], count: int, usage: str) -> tuple[str, ...]:
     if len(args) != count:
@@ -407,6 +409,28 @@ def _set_address(kind: str, args: tuple[str, ...], env: HttpActionEnv, field: st
     return act
 
 
+def _capture(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
+    """capture <expr> len <n> (a new request slot) | id <n> (a declared slot): the sample's text,
+    cut to the slot's length, for %hr and capture.req.hdr()/capture.res.hdr()."""
+    side = "request" if kind == "http-req" else "response"
+    if len(args) != 3 or args[1] not in ("len", "id") or not args[2].isdigit() \
+            or (kind != "http-req" and args[1] == "len"):
+        raise RuleError("'capture' expects a sample expression then 'len <length>' (requests) or 'id <slot>'.")
+    expr = env.sample(args[0])
+    slot = env.capture_slot() if args[1] == "len" else int(args[2])
+    if slot is None:
+        raise RuleError("'capture': no capture slot for this rule.")
+
+    def act(txn: Any) -> Verdict:
+        slots = txn.captures.get(side)
+        smp = expr.evaluate(txn)
+        if slots is not None and slot < len(slots) and smp is not None:
+            slots[slot] = str(smp.value)[: txn.frontend.header_captures[side][slot][1]]
+        return Verdict.CONTINUE
+
+    return act
+
+
 def _set_status(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
     if not args or not args[0].isdigit() or not 100 <= int(args[0]) <= 999:
         raise RuleError("'set-status' expects a status code.")
@@ -464,6 +488,7 @@ REQUEST: dict[str, Parser] = {
     "set-query": _request_setter("set-query"),
     "set-pathq": _request_setter("set-pathq"),
     "set-timeout": _set_timeout,
+    "capture": _capture,
     "set-src": lambda kind, args, env: _set_address(kind, args, env, "src"),
     "set-dst": lambda kind, args, env: _set_address(kind, args, env, "dst"),
     "set-src-port": lambda kind, args, env: _set_address(kind, args, env, "src_port"),
@@ -475,7 +500,7 @@ REQUEST: dict[str, Parser] = {
     "set-uri": _request_setter("set-uri"),
     "use-service": _use_service,
 }
-RESPONSE: dict[str, Parser] = {**COMMON, "set-status": _set_status, "return": _return}
+RESPONSE: dict[str, Parser] = {**COMMON, "set-status": _set_status, "return": _return, "capture": _capture}
 
 _FUNCTION_STYLE = re.compile(r"^(set-var|unset-var|set-map|del-map|add-acl|del-acl)\((.+)\)$")
 
