@@ -23,15 +23,14 @@ from luaproxy.lua_api.core_extras import worker_facts
 from luaproxy.lua_api.runtime import LUA_VERSION
 from luaproxy.lua_api.tasks import TaskLauncher
 from luaproxy.worker.context import WorkerContext
-from luaproxy.worker.log import Logger
+from luaproxy.worker.log import Logger, report_pid
 from luaproxy.worker.process import BoundSocket, WorkerSpec
 
 from . import lua_boot, pidfile, reload
 from .arbiter import Arbiter
-from .config import conditions
-from .config.errors import ConfigError, ConfigErrors
+from .config.errors import ConfigErrors
 from .config.keywords_global import configure_logger
-from .config.lexer import split_words
+from .entry import check_condition
 from .management import addresses
 from .privileges import Privileges
 from .sockets import BindError, Listening, bind_all
@@ -96,18 +95,6 @@ def version_text(full: bool) -> str:
     return "\n".join(lines)
 
 
-def evaluate_condition(expression: str) -> bool:
-    """haproxy -cc: the expression is read like a configuration line (quotes, variables), then evaluated."""
-    try:
-        words = split_words(expression)
-    except ConfigError as exc:
-        raise ValueError(exc.message) from None
-    try:
-        return conditions.evaluate(" ".join(words))
-    except conditions.ConditionError as exc:
-        raise ValueError(str(exc)) from None
-
-
 def export_environment(args: argparse.Namespace) -> None:
     """The variables haproxy defines for its configuration (HAPROXY_LOCALPEER, HAPROXY_CFGFILES...)."""
     os.environ["HAPROXY_LOCALPEER"] = args.local_peer or socket.gethostname()
@@ -123,11 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         print(version_text(args.build_info))
         return 0
     if args.condition is not None:
-        try:
-            return 0 if evaluate_condition(args.condition) else 1
-        except ValueError as exc:
-            print(f"luaproxy: -cc: {exc}", file=sys.stderr)
-            return 2
+        return check_condition(args.condition)
     if not args.files:
         print("luaproxy: no configuration file given; use -f FILE (see -h)", file=sys.stderr)
         return 1
@@ -152,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         print("Configuration file is valid")
         return 0
     configure_logger(logger, settings)
+    if not (args.master_worker or args.systemd):
+        report_pid(os.getpid())
     try:
         lua_boot.run_inits(engine)
     except ConfigErrors as exc:
@@ -176,10 +161,14 @@ def main(argv: list[str] | None = None) -> int:
     arbiter = Arbiter(generation, listening, functools.partial(worker_specs, logger), logger,
                       systemd_mode=args.systemd, master_cli=master_cli, finish=finish)
     try:
-        return arbiter.run()
+        status = arbiter.run()
     finally:
         if pid_path:
             pidfile.remove(pid_path, os.getpid())
+    if status == 130 and not (args.master_worker or args.systemd):
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # without -W, haproxy dies of the SIGINT itself
+        os.kill(os.getpid(), signal.SIGINT)
+    return status
 
 
 def report_messages(logger: Logger, messages: list[tuple[str, str]], diag: bool) -> None:

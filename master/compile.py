@@ -9,10 +9,12 @@ configuration line.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from luaproxy.lua_api.engine import LuaEngine
 from luaproxy.worker import access_log
 from luaproxy.worker.backend import configure_checks, make_balancer, parse_check_spec
+from luaproxy.worker.http.forwarded import ForwardedHeader
 from luaproxy.worker.http.pages import ErrorPages
 from luaproxy.worker.proxy import Proxy, Rule, Server, SwitchingRule
 from luaproxy.worker.rules import actions_http, actions_tcp
@@ -37,6 +39,7 @@ RULESETS = {
     "tcp-response content": ("tcp-res", actions_tcp.parse),
     "http-request": ("http-req", actions_http.parse),
     "http-response": ("http-res", actions_http.parse),
+    "http-after-response": ("http-res", actions_http.parse),
 }
 
 
@@ -62,12 +65,16 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
     backends = {p.name: p for p in proxies if p.has_backend}
     for conf, proxy in zip(config.proxies, proxies, strict=True):
         env = CompileEnv(engine, registry, library, AclSet(registry, library), tables=by_table,
-                         own_table=conf.name)
+                         own_table=conf.name, error_sections=config.http_errors)
         for line in conf.acls:
             try:
                 env.acls.add(line.words[1:], (line.file, line.number))
             except SampleError as exc:
                 errors.append(line.error(f"'acl': {exc}"))
+        try:
+            proxy.header_captures, env.capture_slots = _capture_slots(conf)
+        except ConfigError as exc:
+            errors.append(exc)
         for ruleset, rules in conf.rules.items():
             if ruleset.startswith("stick "):
                 for rule_conf in rules:
@@ -93,8 +100,32 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
                 proxy.switching_rules.append(_switching_rule(rule_conf, backends, env))
             except RuleError as exc:
                 errors.append(rule_conf.line.error(f"'use_backend': {exc.message}", exc.hint))
+        if conf.has_frontend and conf.setting("unique-id-format"):
+            try:
+                proxy.unique_id_format = env.log_format(" ".join(conf.setting("unique-id-format")))
+            except RuleError as exc:
+                errors.append(conf.line.error(f"'unique-id-format': {exc.message}", exc.hint))
+            header = conf.setting("unique-id-header")
+            proxy.unique_id_header = header[0] if header else None
         try:
-            proxy.error_pages = _error_pages(conf)
+            proxy.forwarded_headers = tuple(
+                ForwardedHeader.parse(option, conf.setting(f"option {option}") or ())
+                for option in ("forwardfor", "originalto") if conf.options.get(option))
+        except ValueError as exc:
+            errors.append(conf.line.error(f"{conf.kind} '{conf.name}': {exc}."))
+        monitor = conf.setting("monitor-uri")
+        if conf.has_frontend and monitor:
+            proxy.monitor_uri = monitor[0]
+        reuse = conf.setting("http-reuse")
+        if reuse:
+            if len(reuse) != 1 or reuse[0] not in ("never", "safe", "aggressive", "always"):
+                errors.append(conf.line.error(f"{conf.kind} '{conf.name}': 'http-reuse' expects never, safe, "
+                                              "aggressive or always."))
+            else:
+                proxy.http_reuse = reuse[0]
+        try:
+            proxy.error_pages = _error_pages(conf, config.http_errors)
+            proxy.error_pages.replies = _http_error_replies(conf, env)
         except ConfigError as exc:
             errors.append(exc)
         try:
@@ -110,6 +141,9 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
 
 def _new_proxy(conf: ProxyConf) -> Proxy:
     """The runtime proxy with its servers, balancer and health-check settings."""
+    if conf.has_backend and conf.options.get("transparent") and not conf.servers:
+        # option transparent: connect where the client connected (set-dst/set-dst-port may change it)
+        conf.servers.append(ServerConf("<transparent>", "0.0.0.0", 0, conf.line))
     servers = [Server(s.name, s.host, s.port, s.weight, s.maxconn, s.backup, s.disabled, s.check,
                       _server_id(s, i + 1)) for i, s in enumerate(conf.servers)]
     balancer = None
@@ -120,6 +154,11 @@ def _new_proxy(conf: ProxyConf) -> Proxy:
         except ValueError as exc:
             raise conf.line.error(f"{conf.kind} '{conf.name}': {exc}") from None
         for server, server_conf in zip(servers, conf.servers, strict=True):
+            pool_max = server_conf.options.get("pool-max-conn")
+            if pool_max is not None:
+                if not pool_max.lstrip("-").isdigit():
+                    raise server_conf.line.error(f"server '{server.name}': 'pool-max-conn' expects a number.")
+                server.pool_max_conn = int(pool_max)
             try:
                 configure_checks(server, server_conf.options, parse_time, spec)
             except ValueError as exc:
@@ -240,9 +279,63 @@ def _switching_rule(rule_conf: RuleConf, backends: dict[str, Proxy], env: Compil
     return SwitchingRule(backend, condition)
 
 
-def _error_pages(conf: ProxyConf) -> ErrorPages:
+def _capture_slots(conf: ProxyConf) -> tuple[dict[str, tuple[tuple[str | None, int], ...]], dict[int, int]]:
+    """The capture slots of a frontend, per side: ``capture request|response header`` lines first,
+    then ``declare capture`` and ``http-request capture ... len`` in line order.  Also the slot index
+    of each such rule, by line number."""
+    slots = {side: list(found) for side, found in _header_captures(conf).items()}
+    allocations = [(int(number), side, int(length)) for number, side, length in conf.settings.get("declare", [])]
+    for rule in conf.rules.get("http-request", []):
+        words = rule.split_condition()[0]
+        if words[:1] == ("capture",) and len(words) == 4 and words[2] == "len" and words[3].isdigit():
+            allocations.append((rule.line.number, "request", int(words[3])))
+    by_line = {}
+    for number, side, length in sorted(allocations):
+        by_line[number] = len(slots.setdefault(side, []))
+        slots[side].append((None, length))
+    return {side: tuple(found) for side, found in slots.items()}, by_line
+
+
+def _header_captures(conf: ProxyConf) -> dict[str, tuple[tuple[str, int], ...]]:
+    """``capture request|response header <name> len <n>`` (``capture cookie`` is accepted, not logged)."""
+    slots: dict[str, list[tuple[str, int]]] = {}
+    for args in conf.settings.get("capture", []):
+        if args and args[0] == "cookie":
+            continue
+        if len(args) != 5 or args[0] not in ("request", "response") or args[1] != "header" \
+                or args[3] != "len" or not args[4].isdigit():
+            raise conf.line.error(f"{conf.kind} '{conf.name}': 'capture' expects "
+                                  "'request|response header <name> len <length>'.")
+        slots.setdefault(args[0], []).append((args[2], int(args[4])))
+    return {side: tuple(found) for side, found in slots.items()}
+
+
+def _http_error_replies(conf: ProxyConf, env: CompileEnv) -> dict[int, Any]:
+    """``http-error status <code> [reply options]`` lines, as reply builders."""
+    replies = {}
+    for args in conf.settings.get("http-error", []):
+        if len(args) < 2 or args[0] != "status" or not args[1].isdigit():
+            raise conf.line.error(f"{conf.kind} '{conf.name}': 'http-error' expects 'status <code>' and "
+                                  "optional reply options.")
+        try:
+            replies[int(args[1])] = actions_http.http_error_reply(int(args[1]), args[2:], env)
+        except RuleError as exc:
+            raise conf.line.error(f"{conf.kind} '{conf.name}': 'http-error': {exc.message}", exc.hint) from None
+    return replies
+
+
+def _error_pages(conf: ProxyConf, sections: dict[str, dict[int, str]]) -> ErrorPages:
+    """errorfile and errorfiles lines, in order: a later one replaces an earlier page."""
     files: dict[int, str] = {}
     for args in conf.settings.get("errorfile", []):
+        if args[0] == "errorfiles":
+            pages = sections.get(args[1])
+            if pages is None:
+                raise conf.line.error(f"{conf.kind} '{conf.name}': 'errorfiles' : unknown http-errors section "
+                                      f"'{args[1]}'.", did_you_mean(args[1], sections))
+            wanted = {int(code) for code in args[2:]} or set(pages)
+            files.update({code: path for code, path in pages.items() if code in wanted})
+            continue
         line = Line(conf.line.file, conf.line.number, ("errorfile", *args))
         if len(args) != 2 or not args[0].isdigit():
             raise line.error("'errorfile' expects a status code and a file.")

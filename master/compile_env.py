@@ -36,7 +36,8 @@ from .config.errors import did_you_mean
 class CompileEnv:
     def __init__(self, engine: LuaEngine, registry: SampleRegistry, library: PatternLibrary,
                  acls: AclSet, origin: tuple[str, int] = ("", 0), tables: dict[str, Any] | None = None,
-                 own_table: str = "", ruleset: str = "") -> None:
+                 own_table: str = "", ruleset: str = "",
+                 error_sections: dict[str, dict[int, str]] | None = None) -> None:
         self.engine = engine
         self.registry = registry
         self.library = library
@@ -45,11 +46,23 @@ class CompileEnv:
         self.tables = tables or {}
         self.own_table = own_table
         self.ruleset = ruleset
+        self.error_sections = error_sections or {}
+        self.capture_slots: dict[int, int] = {}  # line number of an http-request capture ... len -> slot
 
     def at(self, origin: tuple[str, int], ruleset: str = "") -> CompileEnv:
         """The same environment, reporting errors at another config line (of *ruleset*)."""
-        return CompileEnv(self.engine, self.registry, self.library, self.acls, origin, self.tables,
-                          self.own_table, ruleset)
+        env = CompileEnv(self.engine, self.registry, self.library, self.acls, origin, self.tables,
+                         self.own_table, ruleset, self.error_sections)
+        env.capture_slots = self.capture_slots
+        return env
+
+    def capture_slot(self) -> int | None:
+        """The slot allocated to the ``http-request capture ... len`` rule being compiled."""
+        return self.capture_slots.get(self.origin[1])
+
+    def http_errors(self, name: str) -> dict[int, str] | None:
+        """The pages of one ``http-errors`` section, or None."""
+        return self.error_sections.get(name)
 
     # Samples.
 
@@ -105,6 +118,13 @@ class CompileEnv:
             return Verdict.CONTINUE
 
         return set_var_fmt if fmt else set_var
+
+    def sample(self, expression: str) -> Any:
+        """A compiled sample expression (``evaluate(txn)`` gives a Sample or None)."""
+        try:
+            return parse_expr(expression, self.registry, self.library, origin=self.origin)
+        except SampleError as exc:
+            raise RuleError(str(exc)) from None
 
     def unset_var(self, name: str) -> Any:
         try:

@@ -41,6 +41,17 @@ class LogServer:
     max_level: int = 7
     min_level: int = 0
     maxlen: int = DEFAULT_MAXLEN
+    sample: tuple[frozenset[int], int] | None = None
+    """``sample <ranges>:<size>``: of each run of *size* messages, only those at these positions (from 1)."""
+    seen: list[int] = field(default_factory=lambda: [0], compare=False, hash=False)
+
+    def sampled(self) -> bool:
+        """Whether this message is one of the sampled ones (counts it)."""
+        if self.sample is None:
+            return True
+        positions, size = self.sample
+        self.seen[0] = self.seen[0] % size + 1
+        return self.seen[0] in positions
 
     def frame(self, level: int, message: str, tag: str, hostname: str, now: float) -> bytes:
         """The datagram (or stdout line): header, message, cut to ``len``, then a newline."""
@@ -56,9 +67,12 @@ def parse_log_server(words: Sequence[str]) -> LogServer:
         raise ValueError("log : expects <address> and <facility>  as arguments")
     target = args.pop(0)
     family, address = _address(target)
-    fmt, maxlen = "rfc3164", DEFAULT_MAXLEN
-    while len(args) > 1 and args[0] in ("len", "format"):
+    fmt, maxlen, sample = "rfc3164", DEFAULT_MAXLEN, None
+    while len(args) > 1 and args[0] in ("len", "format", "sample"):
         name, value = args.pop(0), args.pop(0)
+        if name == "sample":
+            sample = _sample_spec(value)
+            continue
         if name == "format" and value not in _HEADERS:
             raise ValueError(f"log : unknown log format '{value}'")
         if name == "len" and not (value.isdigit() and 80 <= int(value) <= 65535):
@@ -81,7 +95,24 @@ def parse_log_server(words: Sequence[str]) -> LogServer:
             levels[i] = LEVELS.index(name)
     if args:
         raise ValueError(f"log : cannot handle unexpected argument '{args[0]}'")
-    return LogServer(target, family, address, fmt, FACILITIES.index(facility), levels[0], levels[1], maxlen)
+    return LogServer(target, family, address, fmt, FACILITIES.index(facility), levels[0], levels[1], maxlen,
+                     sample)
+
+
+def _sample_spec(text: str) -> tuple[frozenset[int], int]:
+    """``1,3-4:5`` → ({1, 3, 4}, 5): the positions kept of each run of 5 messages."""
+    ranges, _, size_text = text.partition(":")
+    if not size_text.isdigit() or int(size_text) < 1:
+        raise ValueError(f"log : 'sample' expects '<ranges>:<size>', got '{text}'")
+    positions: set[int] = set()
+    for part in ranges.split(","):
+        low, _, high = part.partition("-")
+        if not low.isdigit() or (high and not high.isdigit()):
+            raise ValueError(f"log : invalid sample range '{part}' in '{text}'")
+        positions.update(range(int(low), int(high or low) + 1))
+    if max(positions) > int(size_text):
+        raise ValueError(f"log : sample ranges of '{text}' go past its size")
+    return frozenset(positions), int(size_text)
 
 
 def _address(target: str) -> tuple[int, int | str | tuple[object, ...]]:
@@ -106,11 +137,24 @@ def _address(target: str) -> tuple[int, int | str | tuple[object, ...]]:
     return family, sockaddr
 
 
+_SYSLOG_PID: list[int] = []
+
+
+def report_pid(pid: int) -> None:
+    """The PID syslog headers carry from now on (and in forked workers): haproxy without -W is one
+    process, so the master's PID stands for every worker there."""
+    _SYSLOG_PID[:] = [pid]
+
+
+def _pid() -> int:
+    return _SYSLOG_PID[0] if _SYSLOG_PID else os.getpid()
+
+
 def _rfc3164(pri: int, level: int, tag: str, hostname: str, now: float) -> str:
     t = time.localtime(now)
     host = f"{hostname} " if hostname else ""
     return f"<{pri}>{_MONTHS[t.tm_mon - 1]} {t.tm_mday:2d} {t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} " \
-           f"{host}{tag}[{os.getpid()}]: "
+           f"{host}{tag}[{_pid()}]: "
 
 
 def _iso(now: float) -> str:
@@ -122,7 +166,7 @@ def _iso(now: float) -> str:
 
 
 def _rfc5424(pri: int, level: int, tag: str, hostname: str, now: float) -> str:
-    return f"<{pri}>1 {_iso(now)} {hostname or '-'} {tag} {os.getpid()} - - "
+    return f"<{pri}>1 {_iso(now)} {hostname or '-'} {tag} {_pid()} - - "
 
 
 _HEADERS: dict[str, Callable[[int, int, str, str, float], str]] = {
@@ -224,7 +268,7 @@ class Logger:
         """One line to each logger whose level range takes *level*; never blocks, never raises."""
         now = time.time()
         for server in loggers:
-            if level <= server.max_level:
+            if level <= server.max_level and server.sampled():
                 sink = self._sinks.get(server)
                 if sink is None:
                     sink = self._sinks[server] = _Sink(server)

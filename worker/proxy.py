@@ -59,6 +59,8 @@ class Server:
     disabled: bool = False
     check: bool = False
     id: int = 0
+    pool_max_conn: int = -1
+    """``pool-max-conn``: idle connections kept for reuse (-1: no limit)."""
     current_conns: int = 0
     op_state: str = "UP"
     admin_state: str = "READY"
@@ -122,6 +124,19 @@ class Proxy:
     """``option redispatch [interval]``'s interval (default -1: the last retry); None without the option."""
     maxconn: int = 0
     options: dict[str, bool] = field(default_factory=dict)
+    header_captures: dict[str, tuple[tuple[str | None, int], ...]] = field(default_factory=dict)
+    """Capture slots, 'request'/'response' -> (header name or None, length): ``capture request|response
+    header NAME len N``, ``declare capture`` and ``http-request capture ... len N``."""
+    forwarded_headers: tuple[Any, ...] = ()
+    """``option forwardfor`` / ``option originalto`` (ForwardedHeader), applied to requests sent to servers."""
+    monitor_uri: str | None = None
+    """``monitor-uri``: answered 200 before any rule (a path, or a whole URI when it has a scheme)."""
+    http_reuse: str = "safe"
+    """``http-reuse``: never (a session's own connections only), safe (its first request on its own),
+    aggressive/always (any idle connection)."""
+    unique_id_format: Any = None
+    """The compiled ``unique-id-format`` (a LogFormat) and the ``unique-id-header`` name, if any."""
+    unique_id_header: str | None = None
     error_pages: Any = None
     access_log: Callable[[Any], None] | None = None
     current_conns: int = 0
@@ -147,6 +162,13 @@ class Proxy:
         if counters is None:
             counters = self.server_counters[server.id] = Counters()
         return counters
+
+    def capture_headers(self, txn: Any, side: str, headers: Any) -> None:
+        """Keep the last value of each captured header, cut to its length (None when absent)."""
+        slots = self.header_captures.get(side)
+        if slots:
+            txn.captures[side] = [(values[-1][:length] if name and (values := headers.get_all(name)) else None)
+                                  for name, length in slots]
 
     def choose_backend(self, txn: Any) -> Proxy | None:
         """The frontend's backend for *txn*: use_backend rules, then default_backend, then itself."""

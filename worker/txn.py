@@ -17,12 +17,14 @@ from .channel import Channel
 
 class Transaction:
     __slots__ = (
+        "_unique_id",
         "accept_date",
         "applet",
         "backend",
         "bytes_in",
         "bytes_logged",
         "bytes_out",
+        "captures",
         "client",
         "default_loglevel",
         "done",
@@ -65,6 +67,7 @@ class Transaction:
         "t_request",
         "t_response",
         "termination",
+        "timeouts",
         "vars",
     )
 
@@ -90,6 +93,10 @@ class Transaction:
         self.incomplete = False
         self.first_request = True
         self.response: Any = None
+        self.captures: dict[str, list[str | None]] = {}  # 'request'/'response': capture ... header values
+        self._unique_id: str | None = None
+        self.first_request = True
+        self.timeouts: dict[str, float] = {}  # http-request set-timeout server|tunnel
         self.reply: Any = None
         self.service: Any = None
         self.applet: str | None = None  # "<lua.NAME>" / "<PROMEX>": the service that answered, as logs name it
@@ -118,6 +125,13 @@ class Transaction:
         self.stkctr: Any = None
         self.stick_pending: Any = None
         (self.src, self.src_port), (self.dst, self.dst_port) = addresses or addresses_of(client)
+
+    def unique_id(self) -> str:
+        """The frontend's unique-id-format, rendered on first use and kept (empty without a format)."""
+        if self._unique_id is None:
+            fmt = self.frontend.unique_id_format
+            self._unique_id = fmt.render(self) if fmt is not None else ""
+        return self._unique_id
 
     def release(self) -> None:
         """Drop what ties this transaction to Lua once it is over.

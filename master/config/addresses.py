@@ -38,8 +38,8 @@ def split_host_port(text: str, need_port: bool = True) -> tuple[str, int | None]
         if need_port:
             raise ValueError(f"missing port in address '{text}'")
         return host, None
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"invalid port '{port}' in address '{text}' (expected 1-65535)")
+    if not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f"invalid port '{port}' in address '{text}' (expected 0-65535)")
     return host, int(port)
 
 

@@ -145,6 +145,18 @@ class _Parser:
         return predicate([arg.strip() for arg in inside.split(",")] if inside.strip() else [])
 
 
+def evaluate_words(expression: str) -> bool:
+    """An expression read like a configuration line first (quotes, variables), as -cc and .if do."""
+    from .errors import ConfigError
+    from .lexer import split_words
+
+    try:
+        words = split_words(expression)
+    except ConfigError as exc:
+        raise ConditionError(exc.message) from None
+    return evaluate(" ".join(words))
+
+
 def evaluate(text: str) -> bool:
     """The value of one expression (its words already unquoted and expanded); ConditionError if it is bad."""
     return _Parser(text).parse()

@@ -21,7 +21,7 @@ OPTIONS = ("forwardfor", "http-server-close", "httpclose", "http-keep-alive", "r
            "tcp-check", "http-buffer-request", "dontlog-normal", "logasap", "nolinger", "tcpka",
            "clitcpka", "srvtcpka", "http-no-delay", "http-pretend-keepalive", "allbackups",
            "persist", "prefer-last-server", "socket-stats", "log-separate-errors", "http-use-htx",
-           "http-ignore-probes", "httpslog", "checkcache", "independent-streams")
+           "http-ignore-probes", "httpslog", "checkcache", "independent-streams", "originalto", "transparent")
 
 
 @PROXY.register("mode", ANY_PROXY, "Proxy mode: tcp or http.")
@@ -75,6 +75,11 @@ def _bind(p: ProxyConf, line: Line) -> None:
             value = rest.pop(0)
             if opt == "name":
                 name = value
+        elif opt == "proto":
+            if not rest or rest[0] != "h1":
+                raise line.error(f"bind option 'proto' : unsupported protocol '{rest[0] if rest else ''}'.",
+                                 "luaproxy speaks HTTP/1 ('proto h1') only.")
+            rest.pop(0)
         elif opt not in BIND_FLAGS:
             raise line.error(f"unsupported bind option '{opt}'.",
                              "luaproxy accepts name, process, thread, maxconn, backlog, id, v4v6 and the "
@@ -123,9 +128,21 @@ def _use_backend(p: ProxyConf, line: Line) -> None:
 SERVER_VALUE_OPTIONS = ("weight", "maxconn", "inter", "fastinter", "downinter", "rise", "fall", "port",
                         "addr", "id", "cookie", "slowstart", "maxqueue", "minconn", "on-error",
                         "observe", "error-limit", "agent-port", "agent-inter",
-                        "resolvers", "init-addr", "pool-max-conn", "pool-purge-delay", "proto")
+                        "resolvers", "init-addr", "pool-max-conn", "pool-purge-delay", "proto",
+                        "pool-low-conn")
 SERVER_FLAGS = ("check", "backup", "disabled", "enabled", "no-check", "send-proxy", "non-stick", "tfo",
                 "agent-check", "redir")
+
+
+@PROXY.register("dispatch", BACK[1:], "dispatch <addr:port>: the one destination of a backend without servers.")
+def _dispatch(p: ProxyConf, line: Line) -> None:
+    (addr,) = expect_args(line, 1, 1, "an address ADDR:PORT")
+    try:
+        host, port = split_host_port(addr, need_port=True)
+    except ValueError as exc:
+        raise line.error(f"{exc}.") from None
+    p.servers.append(ServerConf("<dispatch>", host, port, line))
+    p.settings["http-reuse"] = [("never",)]  # haproxy treats dispatch connections as private
 
 
 @PROXY.register("server", BACK[1:], "server <name> <addr:port> [weight N] [maxconn N] [check] [backup] ...")
@@ -240,11 +257,13 @@ def _rules(family: str, sections: tuple[str, ...], doc: str, sub_keywords: tuple
     PROXY.register(family, sections, doc)(parse)
 
 
-_rules("tcp-request", NO_DEFAULTS, "tcp-request content|connection|session <action> [cond]",
+_rules("tcp-request", ANY_PROXY, "tcp-request content|connection|session <action> [cond]",
        ("content", "connection", "session"))
-_rules("tcp-response", BACK[1:], "tcp-response content <action> [cond]", ("content",))
-_rules("http-request", NO_DEFAULTS, "http-request <action> [cond]", ())
-_rules("http-response", NO_DEFAULTS, "http-response <action> [cond]", ())
+_rules("tcp-response", BACK, "tcp-response content <action> [cond]", ("content",))
+_rules("http-request", ANY_PROXY, "http-request <action> [cond]", ())
+_rules("http-response", ANY_PROXY, "http-response <action> [cond]", ())
+_rules("http-after-response", ANY_PROXY, "http-after-response <action> [cond]: on every response sent, "
+       "luaproxy's own included", ())
 
 
 def _stored(name: str, sections: tuple[str, ...], doc: str) -> None:
@@ -255,6 +274,23 @@ def _stored(name: str, sections: tuple[str, ...], doc: str) -> None:
 
 
 _stored("filter", NO_DEFAULTS, "filter lua.<name> [args...]: a Lua filter (core.register_filter).")
+
+
+@PROXY.register("errorfiles", ANY_PROXY, "errorfiles <http-errors name> [<code>...]: its pages (all or these).")
+def _errorfiles(p: ProxyConf, line: Line) -> None:
+    args = expect_args(line, 1, None, "the name of an http-errors section and optional status codes")
+    if not all(code.isdigit() for code in args[1:]):
+        raise line.error("'errorfiles' expects status codes after the section name.")
+    p.settings.setdefault("errorfile", []).append(("errorfiles", *args))  # in order with errorfile lines
+
+
+@PROXY.register("declare", FRONT_ONLY, "declare capture request|response len <n>: a capture slot.")
+def _declare(p: ProxyConf, line: Line) -> None:
+    args = expect_args(line, 4, 4, "'capture request|response len <length>'")
+    if args[0] != "capture" or args[1] not in ("request", "response") or args[2] != "len" \
+            or not args[3].isdigit():
+        raise line.error("'declare' expects 'capture request|response len <length>'.")
+    p.settings.setdefault("declare", []).append((str(line.number), args[1], args[3]))
 
 
 @PROXY.register("log", ANY_PROXY, "log global | log <target> [len N] [format F] <facility> [<level>]: "
@@ -283,6 +319,8 @@ for _name, _sections, _doc in (
     ("unique-id-format", FRONT, "Format of the unique request id."),
     ("unique-id-header", FRONT, "Header carrying the unique request id."),
     ("monitor-uri", FRONT, "URI answered with 200 for monitoring."),
+    ("http-error", ANY_PROXY, "http-error status <code> [reply options]: this proxy's reply for a status."),
+    ("http-reuse", BACK, "http-reuse never|safe|aggressive|always: sharing idle server connections."),
     ("compression", ANY_PROXY, "HTTP compression settings."),
 ):
     _stored(_name, _sections, _doc)

@@ -16,8 +16,9 @@ from .keywords import GLOBAL, PROXY, PROXY_SECTIONS
 from .lexer import Line, config_files, read_file
 from .model import Config, GlobalSettings, ProxyConf
 
-SECTIONS = ("global", *PROXY_SECTIONS)
-UNSUPPORTED_SECTIONS = ("userlist", "peers", "resolvers", "mailers", "program", "http-errors", "ring",
+SECTIONS = ("global", "http-errors", *PROXY_SECTIONS)
+RULE_FAMILIES = ("tcp-request", "tcp-response", "http-request", "http-response", "http-after-response")
+UNSUPPORTED_SECTIONS = ("userlist", "peers", "resolvers", "mailers", "program", "ring",
                         "cache", "fcgi-app", "dynamic-update", "crt-store", "traces")
 
 
@@ -99,6 +100,9 @@ def parse_proxies(files: list[str], sections: list[Section], settings: GlobalSet
     for section in sections:
         if section.kind == "global":
             continue
+        if section.kind == "http-errors":
+            _parse_http_errors(section, config, errors)
+            continue
         try:
             proxy = _new_proxy(section.header, defaults, named_defaults)
         except ConfigError as exc:
@@ -127,6 +131,20 @@ def parse_proxies(files: list[str], sections: list[Section], settings: GlobalSet
     return config
 
 
+def _parse_http_errors(section: Section, config: Config, errors: list[ConfigError]) -> None:
+    """``http-errors NAME`` and its ``errorfile CODE FILE`` lines."""
+    if len(section.header.words) != 2:
+        errors.append(section.header.error("'http-errors' expects a name."))
+        return
+    pages = config.http_errors.setdefault(section.header.words[1], {})
+    for line in section.body:
+        if line.words[0] != "errorfile" or len(line.words) != 3 or not line.words[1].isdigit():
+            errors.append(line.error(f"unknown keyword '{line.words[0]}' in 'http-errors' section.",
+                                     "It only takes 'errorfile <code> <file>' lines."))
+            continue
+        pages[int(line.words[1])] = line.words[2]
+
+
 def _new_proxy(header: Line, defaults: ProxyConf, named: dict[str, ProxyConf]) -> ProxyConf:
     kind, args = header.words[0], list(header.words[1:])
     base = defaults
@@ -139,10 +157,30 @@ def _new_proxy(header: Line, defaults: ProxyConf, named: dict[str, ProxyConf]) -
     if kind != "defaults" and len(args) != 1:
         raise header.error(f"'{kind}' expects exactly one name.", f"Write '{kind} <name>'.")
     name = args[0] if args else ""
+    if base.rules:
+        _check_rules_inheritance(header, kind, base)
     proxy = ProxyConf(kind, name, header)
-    for attr in ("mode", "timeouts", "options", "balance", "retries", "maxconn", "settings", "inspect_delay"):
+    for attr in ("mode", "timeouts", "options", "balance", "retries", "maxconn", "settings", "inspect_delay", "rules"):
         setattr(proxy, attr, copy.deepcopy(getattr(base, attr)))
     return proxy
+
+
+def _check_rules_inheritance(header: Line, kind: str, base: ProxyConf) -> None:
+    """A defaults section with TCP/HTTP rules may only init proxies of one side, as in haproxy 2.6."""
+    side = "frontend" if kind == "frontend" else "backend"
+    if kind in ("defaults", "listen"):
+        raise header.error(f"{kind} section cannot inherit from defaults section '{base.name}' because it "
+                           "defines TCP/HTTP rules.", "Move the rules into the proxies that need them.")
+    users = base.settings.setdefault(" users", [])
+    if users and users[0] != (side,):
+        raise header.error(f"defaults section '{base.name}' defines TCP/HTTP rules and cannot init both "
+                           "frontends and backends.", "Use one defaults section per side.")
+    users[:] = [(side,)]
+    wrong = ("tcp-request connection", "tcp-request session") if side == "backend" else ("tcp-response content",)
+    for ruleset in wrong:
+        if base.rules.get(ruleset):
+            raise header.error(f"defaults section '{base.name}' defines '{ruleset}' rules, which a {side} "
+                               "cannot have.")
 
 
 def _parse_proxy_line(proxy: ProxyConf, line: Line) -> None:
@@ -156,6 +194,9 @@ def _parse_proxy_line(proxy: ProxyConf, line: Line) -> None:
         where = ", ".join(keyword.sections)
         raise line.error(f"'{word}' is not allowed in a '{proxy.kind}' section.", f"It goes in: {where}.")
     keyword.parse(proxy, line)
+    if proxy.kind == "defaults" and not proxy.name and word in RULE_FAMILIES and proxy.rules:
+        raise line.error(f"'{word}' rules are not allowed in an anonymous 'defaults' section.",
+                         "Name the section (defaults NAME) and use 'from NAME' in the proxies.")
 
 
 def _check(config: Config) -> list[ConfigError]:

@@ -187,6 +187,8 @@ class Config:
     global_: GlobalSettings
     proxies: list[ProxyConf] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    http_errors: dict[str, dict[int, str]] = field(default_factory=dict)
+    """``http-errors NAME`` sections: status -> errorfile path."""
 
     def frontends(self) -> list[ProxyConf]:
         return [p for p in self.proxies if p.has_frontend]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import signal
 
+import pytest
+
 from tests.helpers import alive, free_port, talk, wait_until
 
 PID_SCRIPT = """
@@ -74,13 +76,15 @@ def test_sigterm_stops_everything_exit_0(write, luaproxy, port):
     assert wait_until(lambda: not any(alive(pid) for pid in workers), 5)
 
 
-def test_sigint_exits_130(write, luaproxy, port):
+@pytest.mark.parametrize(("flags", "status"), [((), -signal.SIGINT), (("-W",), 130)])
+def test_sigint_ends_as_haproxy_does(write, luaproxy, port, flags, status):
+    """haproxy -d dies of the SIGINT itself; its master (-W) exits 130, as varnishtest expects of both."""
     write("pid.lua", PID_SCRIPT)
     write("p.cfg", config(port))
-    proc = luaproxy("-f", "p.cfg", wait_port=port)
+    proc = luaproxy(*flags, "-f", "p.cfg", wait_port=port)
     workers = proc.wait_workers(1)
     proc.signal(signal.SIGINT)
-    assert proc.wait(10) == 130
+    assert proc.wait(10) == status
     assert wait_until(lambda: not any(alive(pid) for pid in workers), 5)
 
 

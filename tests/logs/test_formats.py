@@ -234,3 +234,12 @@ def test_access_log_options_and_failures(registry: SampleRegistry, capfd: pytest
         listener.close()
     assert [(r.level, r.message) for r in records] == [(6, "-- 5"), (3, "SC 0")]
     assert capfd.readouterr().err.count("proxy 't': cannot build its log line") == 1
+
+
+def test_log_sampling() -> None:
+    """``sample 1,3:5``: of each run of five messages, the first and the third."""
+    server = parse_log_server(["127.0.0.1:5140", "sample", "1,3:5", "local0"])
+    assert [server.sampled() for _ in range(10)] == [True, False, True, False, False] * 2
+    assert parse_log_server(["127.0.0.1:5140", "local0"]).sampled()
+    with pytest.raises(ValueError, match="sample"):
+        parse_log_server(["127.0.0.1:5140", "sample", "1,7:5", "local0"])

@@ -92,3 +92,36 @@ def test_conditional_block_errors(tmp_path, text, message):
     with pytest.raises(ConfigErrors) as info:
         load(tmp_path, text)
     assert message in str(info.value)
+
+
+def test_named_defaults_rules_come_first(tmp_path):
+    config = load(tmp_path, """
+defaults front
+    mode http
+    http-request set-header x-def 1
+frontend fe from front
+    bind :1
+    http-request set-header x-own 1
+""")
+    (fe,) = config.proxies
+    assert [r.words[1] for r in fe.rules["http-request"]] == ["x-def", "x-own"]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("defaults\n http-request set-header X 1\n", "not allowed in an anonymous 'defaults' section"),
+    ("defaults d\n tcp-request content accept\nlisten l from d\n bind :1\n", "cannot inherit"),
+    ("defaults d\n tcp-request content accept\nfrontend f from d\n bind :1\nbackend b from d\n",
+     "cannot init both frontends and backends"),
+    ("defaults d\n tcp-request connection accept\nbackend b from d\n", "which a backend cannot have"),
+])
+def test_named_defaults_rules_misuse(tmp_path, text, message):
+    with pytest.raises(ConfigErrors) as info:
+        load(tmp_path, text)
+    assert message in str(info.value)
+
+
+def test_dispatch_is_the_backend_destination(tmp_path):
+    config = load(tmp_path, "listen l\n bind :1\n dispatch 127.0.0.1:8080\n")
+    (server,) = config.proxies[0].servers
+    assert (server.host, server.port) == ("127.0.0.1", 8080)
+    assert config.proxies[0].setting("http-reuse") == ("never",)

@@ -24,6 +24,7 @@ def test_reg_tests_match_expectations(capsys: pytest.CaptureFixture[str]) -> Non
     unknown = sorted(set(tests) - set(expectations))
     outcomes = runner.run_all(tests, expectations)
     regressions, improvements = runner.compare(outcomes, expectations)
+    regressions = runner.confirm(regressions)
     with capsys.disabled():
         print("\n" + runner.summary(outcomes))
         for outcome in improvements:

@@ -119,6 +119,15 @@ CASES = [
     ("resp_ver", "1.1"),
     ("status", "302"),
     ("hostname,length,bool", "1"),
+    ("unique-id", None),  # no unique-id-format here; tests/e2e covers the rendered ID
+    ("http_first_req", "1"),
+    ("capture.req.hdr(0)", None),  # no capture slots on the test stream; tests/e2e checks the values
+    ("capture.res.hdr(0)", None),
+    ("be_server_timeout", None),  # the test stream has no timeouts; the set-timeout reg-test checks values
+    ("be_tunnel_timeout", None),
+    ("fe_client_timeout", None),
+    ("cur_server_timeout", None),
+    ("cur_tunnel_timeout", None),
     ("uuid,length", "36"),
     ("uuid(4),field(3,-),bytes(0,1)", "4"),
     ("rand(1)", "0"),

@@ -70,7 +70,7 @@ def connect_server(backend: Proxy, txn: Any, server: Server) -> socket.socket | 
                 backend.be_counters.retries += 1
                 backend.counters_of(server).retries += 1
         try:
-            sock = connect(server.host, server.port, backend.timeout("connect"))
+            sock = connect(*destination(server, txn), backend.timeout("connect"))
             if server.tls is not None:
                 sock = handshake.connect(server.tls, sock, txn, backend.timeout("connect"))
         except OSError:
@@ -81,6 +81,19 @@ def connect_server(backend: Proxy, txn: Any, server: Server) -> socket.socket | 
         return sock
     backend.balancer.release(server)
     return None
+
+
+def destination(server: Server, txn: Any) -> tuple[str, int]:
+    """Where to connect: a server at 0.0.0.0 (or ::) takes the client's destination address, a server
+    at port 0 its destination port (both as set-dst/set-dst-port left them)."""
+    host = txn.dst if server.host in ("0.0.0.0", "::") and txn.dst else server.host
+    port = txn.dst_port if server.port == 0 and txn.dst_port else server.port
+    return host, port
+
+
+def follows_destination(server: Server) -> bool:
+    """Its connections depend on each client's destination, so they are never shared."""
+    return server.port == 0 or server.host in ("0.0.0.0", "::")
 
 
 def _queue_timeout(backend: Proxy) -> float | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .message import Headers, ResponseHead
 
@@ -63,6 +64,7 @@ class Reply:
     close: bool = False
     raw: bytes | None = None
     reason: str | None = None
+    errorfile: bool = False  # the proxy's page for this status (its errorfile, else the default page)
 
     def head(self) -> ResponseHead:
         framed = self.status in BODILESS or any(name == "content-length" for name, _ in self.headers)
@@ -83,14 +85,17 @@ def error_page(status: int) -> Reply:
 class ErrorPages:
     """The pages of one proxy: defaults, replaced by ``errorfile CODE FILE`` (a raw HTTP response)."""
 
-    def __init__(self, files: dict[int, bytes] | None = None) -> None:
+    def __init__(self, files: dict[int, bytes] | None = None, replies: dict[int, Any] | None = None) -> None:
         self.files = files or {}
+        self.replies = replies or {}  # http-error status N ...: a reply builder taking the transaction
 
     @classmethod
     def load(cls, errorfiles: dict[int, str]) -> ErrorPages:
         return cls({code: Path(path).read_bytes() for code, path in errorfiles.items()})
 
-    def reply(self, status: int) -> Reply:
+    def reply(self, status: int, txn: Any = None) -> Reply:
+        if status in self.replies and txn is not None:
+            return self.replies[status](txn)
         if status in self.files:
             return Reply(status, close=status in LEGACY, raw=self.files[status])
         return error_page(status)

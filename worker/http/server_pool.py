@@ -26,6 +26,8 @@ class ServerConnection:
     """Set while this connection holds the server slot its balancer counted (acquire)."""
     address: tuple[str, int] | None = None
     """The server's address when first pooled: ``set server addr`` retires connections to the old one."""
+    requests: int = 0
+    """Requests sent over it (http-reuse aggressive reuses for a first request only those with 2+)."""
 
     def release_slot(self) -> None:
         """Give the server's connection slot back once (the backend's queue may move on)."""
@@ -42,22 +44,26 @@ class ServerPool:
     def __init__(self) -> None:
         self._idle: dict[int, list[ServerConnection]] = {}
 
-    def take(self, server: Any) -> ServerConnection | None:
-        """An idle connection that the server has not closed meanwhile, or None."""
+    def take(self, server: Any, min_requests: int = 0) -> ServerConnection | None:
+        """An idle connection that the server has not closed meanwhile (and that served at least
+        *min_requests* requests), or None."""
         idle = self._idle.get(id(server), [])
         now = time.monotonic()
-        while idle:
-            conn = idle.pop()
+        for conn in list(reversed(idle)):
             fresh = now - conn.idle_since < IDLE_SECONDS and conn.address == (server.host, server.port)
-            if fresh and not getattr(conn.sock, "stale", False) and not _readable(conn.sock):
+            if not fresh or getattr(conn.sock, "stale", False) or _readable(conn.sock):
+                idle.remove(conn)
+                conn.close()
+            elif conn.requests >= min_requests:
+                idle.remove(conn)
                 return conn
-            conn.close()
         return None
 
     def give_back(self, conn: ServerConnection) -> None:
         conn.release_slot()
         idle = self._idle.setdefault(id(conn.server), [])
-        if len(idle) >= MAX_IDLE_PER_SERVER:
+        limit = getattr(conn.server, "pool_max_conn", -1)
+        if len(idle) >= (MAX_IDLE_PER_SERVER if limit < 0 else min(limit, MAX_IDLE_PER_SERVER)):
             conn.close()
             return
         conn.http.start_next_cycle()
@@ -65,6 +71,13 @@ class ServerPool:
         if conn.address is None:
             conn.address = (conn.server.host, conn.server.port)
         idle.append(conn)
+
+
+    def close_all(self) -> None:
+        for conns in self._idle.values():
+            for conn in conns:
+                conn.close()
+        self._idle.clear()
 
 
 def _readable(sock: socket.socket) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 
 import gevent
 
-from ..backend.connect import acquire_server, connect_server
+from ..backend.connect import acquire_server, connect_server, follows_destination
 from ..channel import Channel
 from ..context import WorkerContext
 from ..netutil import shutdown_both
@@ -31,7 +31,7 @@ from .errors import LocalProtocolError, RemoteProtocolError
 from .events import NEED_DATA, PAUSED, ConnectionClosed, Data, EndOfMessage, InformationalResponse, Request, Response
 from .grammar import at_least_http11
 from .message import RequestHead, ResponseHead
-from .pages import Reply, logged_size
+from .pages import Reply, error_page, logged_size
 from .server_pool import ServerConnection, ServerPool
 from .state import CLIENT, DONE, SERVER
 
@@ -63,11 +63,11 @@ class HttpStream:
         self.client = client
         self.so_id = so_id
         self.pool = pool
+        self.own_pool = ServerPool()  # this session's idle server connections (http-reuse never)
+        self.requests = 0
         self.front = Connection(SERVER, max_head_size=max(worker.bufsize - MAXREWRITE, 1024))
         self.server: ServerConnection | None = None
         self.body_pump: gevent.Greenlet | None = None
-        self.served = 0
-        """Requests of this connection so far (http_first_req)."""
         self.body_ahead: deque[Any] = deque()
         """Request body events taken before the rules (req.body), replayed before reading more."""
         self.request_error: int | None = None  # the client's body was malformed: the status it gets
@@ -97,6 +97,7 @@ class HttpStream:
             fe.current_conns -= 1
             fe.fe_counters.close()
             self._drop_server()
+            self.own_pool.close_all()  # http-reuse never: the session's server connections die with it
             self.client.close()
             self.trackers.end_session()
 
@@ -209,11 +210,12 @@ class HttpStream:
         if self.worker.trace is not None:
             self.worker.trace.request(self.client, self.frontend.name, head)
         txn = self.txn = self._new_txn(head)
-        txn.first_request = self.served == 0
-        self.served += 1
         txn.t_request = time.monotonic() - self.request_started
         fe = self.frontend
         fe.fe_counters.requests += 1
+        if fe.monitor_uri is not None and _monitored(fe.monitor_uri, head):
+            txn.termination = "LR"
+            return self._send_reply(error_page(200))
         self._take_body(txn, bool(fe.options.get("http-buffer-request")))
         if run_rules(fe.ruleset("tcp-request content"), txn) is not Verdict.ACCEPT:
             return self._tcp_refused(txn)
@@ -305,6 +307,9 @@ class HttpStream:
                           self.worker.proxies, self.worker.process, self.session_vars.new_transaction(),
                           self.addresses)
         txn.request = head
+        self.requests += 1
+        txn.first_request = self.requests == 1
+        self.frontend.capture_headers(txn, "request", head.headers)
         txn.http_mode = True
         txn.started = self.request_started
         txn.stkctr = self.trackers
@@ -345,7 +350,7 @@ class HttpStream:
             txn.termination = "LR"
         if txn.reply is not None:
             self._discard_request_body()
-            return self._send_reply(txn.reply)
+            return self._send_reply(self.pages.reply(txn.reply.status, txn) if txn.reply.errorfile else txn.reply)
         if verdict is Verdict.REJECT:
             return self._error(403)
         if verdict is Verdict.ERROR:
@@ -355,7 +360,7 @@ class HttpStream:
 
     def _error(self, status: int) -> bool:
         self._discard_request_body()
-        return self._send_reply(self.pages.reply(status))
+        return self._send_reply(self.pages.reply(status, self.txn))
 
     def _send_reply(self, reply: Reply) -> bool:
         """Send a reply of our own; True if the connection stays usable."""
@@ -368,8 +373,10 @@ class HttpStream:
         if reply.raw is not None:
             self._send_client(reply.raw)
             return False
+        head = reply.head() if self.txn is None else self._after_response(self.txn, reply.head())
+        if self.txn is not None:
+            self.txn.status = head.status
         try:
-            head = reply.head()
             data = self.front.send(Response(head))
             head_only = self.txn is not None and self.txn.request is not None and self.txn.request.method == "HEAD"
             data += self.front.send(Data(reply.body)) if reply.body and not head_only else b""
@@ -402,8 +409,12 @@ class HttpStream:
 
     def _forward(self, txn: Transaction, backend: Proxy) -> bool:
         head = txn.request
-        if self._option(backend, "forwardfor") and txn.src:
-            head.headers.add("X-Forwarded-For", txn.src)
+        if self.frontend.unique_id_header:
+            head.headers.set(self.frontend.unique_id_header, txn.unique_id())
+        if backend.forwarded_headers or self.frontend.forwarded_headers:
+            specs = {spec.side: spec for spec in (*self.frontend.forwarded_headers, *backend.forwarded_headers)}
+            for spec in specs.values():
+                spec.apply(head.headers, txn.src if spec.side == "src" else txn.dst)
         if self._option(backend, "httpclose") or self._option(backend, "http-server-close"):
             head.headers.set("Connection", "close")
         elif not at_least_http11(head.version):
@@ -421,7 +432,7 @@ class HttpStream:
             if self.body_pump is not None:
                 self.body_pump.kill()
             status = self._count_failure(txn, backend, failure.status)
-            self._send_reply(self.pages.reply(status))
+            self._send_reply(self.pages.reply(status, txn))
             return False
         finally:
             counters.close()
@@ -466,6 +477,7 @@ class HttpStream:
             conn = self._connect(txn, backend)
             if conn is None:
                 raise ServerFailed(503)
+            conn.requests += 1
             txn.t_connect = time.monotonic() - started
             try:
                 data = conn.http.send(Request(head))
@@ -502,7 +514,7 @@ class HttpStream:
         server = acquire_server(backend, txn)
         if server is None:
             return None
-        pooled = self.pool.take(server)
+        pooled = self._reusable("never" if follows_destination(server) else backend.http_reuse, server)
         if pooled is not None:
             pooled.balancer = backend.balancer
             txn.server_conn = pooled.sock
@@ -511,6 +523,16 @@ class HttpStream:
         if sock is None:
             return None
         return ServerConnection(txn.server, sock, Connection(CLIENT), balancer=backend.balancer)
+
+    def _reusable(self, mode: str, server: Any) -> ServerConnection | None:
+        """An idle server connection http-reuse allows: never, the session's own; safe, any idle one
+        after the session's first request; aggressive, also proven ones (2+ requests) for a first
+        request; always, any."""
+        if mode == "never":
+            return self.own_pool.take(server)
+        if self.requests > 1 or mode == "always":
+            return self.pool.take(server)
+        return self.pool.take(server, min_requests=2) if mode == "aggressive" else None
 
     def _pump_request_body(self, first: Any) -> None:
         """Client body → server, event by event; runs beside the response relay (100-continue).
@@ -575,7 +597,7 @@ class HttpStream:
     def _relay_response(self, txn: Transaction, backend: Proxy) -> ResponseHead | None:
         conn = self.server
         assert conn is not None
-        timeout = backend.timeout("server")
+        timeout = txn.timeouts.get("server", backend.timeout("server"))
         server_counters = backend.counters_of(conn.server)
         server_counters.open()
         sent_at = time.monotonic()
@@ -644,7 +666,7 @@ class HttpStream:
         txn.t_response = time.monotonic() - sent_at
         server_counters.response_time(txn.t_response)
         backend.be_counters.response_time(txn.t_response)
-        head = self._response_rules(txn, backend, head)
+        head = self._after_response(txn, self._response_rules(txn, backend, head))
         if backend.stick_rules:
             store_response(backend, txn)
         if upgrade is not None:
@@ -658,8 +680,11 @@ class HttpStream:
 
     def _response_rules(self, txn: Transaction, backend: Proxy, head: ResponseHead) -> ResponseHead:
         txn.response = head
+        self.frontend.capture_headers(txn, "response", head.headers)
         for proxy in (backend, self.frontend) if backend is not self.frontend else (backend,):
-            verdict = run_rules(proxy.ruleset("http-response"), txn)
+            verdict = run_rules(proxy.ruleset("tcp-response content"), txn)
+            if verdict is Verdict.ACCEPT:
+                verdict = run_rules(proxy.ruleset("http-response"), txn)
             if verdict is Verdict.ACCEPT:
                 continue
             raise ServerFailed(500 if verdict is Verdict.ERROR else 502)
@@ -697,6 +722,17 @@ class HttpStream:
             txn.termination = "cD"
         self._drop_server()
 
+    def _after_response(self, txn: Transaction, head: ResponseHead) -> ResponseHead:
+        """http-after-response rules (backend's, then frontend's) on every response, ours included."""
+        proxies = [p for p in dict.fromkeys((txn.backend, self.frontend)) if p is not None]
+        if not any(p.ruleset("http-after-response") for p in proxies):
+            return head
+        txn.response = head
+        for proxy in proxies:
+            if run_rules(proxy.ruleset("http-after-response"), txn) is not Verdict.ACCEPT:
+                break
+        return txn.response
+
     def _release_server(self, backend: Proxy) -> None:
         conn, self.server = self.server, None
         if conn is None:
@@ -704,7 +740,8 @@ class HttpStream:
         reusable = conn.http.our_state is DONE and conn.http.their_state is DONE and not (
             self._option(backend, "http-server-close") or self._option(backend, "httpclose"))
         if reusable:
-            self.pool.give_back(conn)
+            private = backend.http_reuse == "never" or follows_destination(conn.server)
+            (self.own_pool if private else self.pool).give_back(conn)
         else:
             conn.close()
 
@@ -829,3 +866,8 @@ class ServiceIO:
             if not self._pull():
                 break
         return self.stream.front.their_state is DONE
+
+
+def _monitored(monitor_uri: str, head: RequestHead) -> bool:
+    """A path monitor-uri matches the request's path; a whole URI matches the whole target."""
+    return head.path == monitor_uri if monitor_uri.startswith("/") else head.target == monitor_uri

@@ -8,6 +8,8 @@ environment as plain callables, so this module never imports Lua.
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +47,12 @@ class HttpActionEnv(Protocol):
 
     def service(self, name: str) -> Callable[[Any, Any], None]: ...
 
+    def http_errors(self, name: str) -> dict[int, str] | None: ...
+
+    def sample(self, expression: str) -> Any: ...
+
+    def capture_slot(self) -> int | None: ...
+
 
 def _args(keyword: str, args: tuple[str, ...], count: int, usage: str) -> tuple[str, ...]:
     if len(args) != count:
@@ -60,15 +68,15 @@ def _allow(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
 def _deny(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
     status = 403 if kind == "http-req" else 502
     rest = list(args)
-    if rest[:1] == ["deny_status"]:
+    if rest[:1] in (["deny_status"], ["status"]):
         if len(rest) < 2 or not rest[1].isdigit():
-            raise RuleError("'deny deny_status' expects a status code.")
+            raise RuleError(f"'deny {rest[0]}' expects a status code.")
         status = int(rest[1])
         rest = rest[2:]
     reply = _reply_builder(status, rest, env, "deny") if rest else None
 
     def deny(txn: Any) -> Verdict:
-        txn.reply = reply(txn) if reply else error_page(status)
+        txn.reply = reply(txn) if reply else Reply(status, errorfile=True)
         return Verdict.REJECT
 
     return deny
@@ -91,9 +99,35 @@ def _return(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
     return return_
 
 
+def http_error_reply(status: int, words: tuple[str, ...], env: HttpActionEnv) -> Callable[[Any], Reply]:
+    """``http-error status <code> [reply options]``: the proxy's own reply for this status."""
+    return _reply_builder(status, list(words), env, "http-error")
+
+
+def _raw_page(status: int, word: str, value: str, env: HttpActionEnv) -> bytes | None:
+    """The page of ``errorfile FILE`` or of ``errorfiles SECTION`` for *status* (None: haproxy's default)."""
+    if word == "errorfiles":
+        pages = env.http_errors(value)
+        if pages is None:
+            raise RuleError(f"'errorfiles': unknown http-errors section '{value}'.")
+        if status not in pages:
+            return None
+        value = pages[status]
+    try:
+        return Path(value).read_bytes()
+    except OSError as exc:
+        raise RuleError(f"'{word}': cannot read '{value}' ({exc.strerror}).") from None
+
+
+def _rendered(headers: list[tuple[str, Renderer]], txn: Any) -> list[tuple[str, str]]:
+    """A reply's ``hdr`` lines; one whose value renders empty is left out, as haproxy does."""
+    return [(name, value) for name, renderer in headers if (value := renderer.render(txn))]
+
+
 def _reply_builder(status: int, words: list[str], env: HttpActionEnv, keyword: str) -> Callable[[Any], Reply]:
     """``[content-type T] [string S | lf-string F | file F | lf-file F] [hdr N F]*`` → a reply maker."""
     content_type: str | None = None
+    default_page = False
     body: Renderer | bytes | None = None
     headers: list[tuple[str, Renderer]] = []
     while words:
@@ -119,7 +153,12 @@ def _reply_builder(status: int, words: list[str], env: HttpActionEnv, keyword: s
                 raise RuleError(f"'{keyword} hdr' expects a name and a value.")
             headers.append((words.pop(0), env.log_format(words.pop(0))))
         elif word == "default-errorfiles":
-            continue
+            default_page = True
+        elif word in ("errorfile", "errorfiles"):
+            if not words:
+                raise RuleError(f"'{keyword} {word}' expects a value.")
+            raw = _raw_page(status, word, words.pop(0), env)
+            return lambda txn: Reply(status, close=True, raw=raw) if raw is not None else error_page(status)
         else:
             raise RuleError(f"'{keyword}': unexpected '{word}'.",
                             "Expected content-type, string, lf-string, file, lf-file or hdr.")
@@ -128,11 +167,14 @@ def _reply_builder(status: int, words: list[str], env: HttpActionEnv, keyword: s
 
     def build(txn: Any) -> Reply:
         if body is None:
-            if keyword == "deny" or status >= 400:
+            if keyword == "http-error" and default_page:
                 return error_page(status)
-            return Reply(status, [(n, r.render(txn)) for n, r in headers])
+            if keyword == "deny" or default_page:
+                return Reply(status, errorfile=True)
+            return Reply(status, _rendered(headers, txn))
         data = body if isinstance(body, bytes) else body.render(txn).encode("latin-1")
-        extra = [("content-type", content_type or "")] + [(n, r.render(txn)) for n, r in headers]
+        extra = [("content-type", content_type or "")] if data else []  # no type for an empty body
+        extra += _rendered(headers, txn)
         return Reply(status, extra, data)
 
     return build
@@ -198,16 +240,35 @@ def _header_action(operation: str) -> Parser:
     return parse
 
 
-def _del_header(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
-    if not args:
-        raise RuleError("'del-header' expects a header name.")
-    name = args[0]
+_NAME_MATCH: dict[str, Callable[[str], Callable[[str], bool]]] = {
+    "str": lambda p: lambda n: n.lower() == p.lower(),
+    "beg": lambda p: lambda n: n.lower().startswith(p.lower()),
+    "end": lambda p: lambda n: n.lower().endswith(p.lower()),
+    "sub": lambda p: lambda n: p.lower() in n.lower(),
+    "reg": lambda p: _regex(p).search,
+}
 
-    def act(txn: Any) -> Verdict:
-        _message(txn, kind).headers.remove(name)
+
+def _del_header(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
+    """del-header <name> [-m str|beg|end|sub|reg]: every field whose name matches goes."""
+    if len(args) not in (1, 3) or (len(args) == 3 and (args[1] != "-m" or args[2] not in _NAME_MATCH)):
+        raise RuleError("'del-header' expects a header name and optionally '-m str|beg|end|sub|reg'.")
+    name = args[0]
+    if len(args) == 1 or args[2] == "str":
+
+        def act(txn: Any) -> Verdict:
+            _message(txn, kind).headers.remove(name)
+            return Verdict.CONTINUE
+
+        return act
+    matches = _NAME_MATCH[args[2]](name)
+
+    def act_matching(txn: Any) -> Verdict:
+        headers: Headers = _message(txn, kind).headers
+        headers.fields[:] = [(n, v) for n, v in headers.fields if not matches(n)]
         return Verdict.CONTINUE
 
-    return act
+    return act_matching
 
 
 def _replace(operation: str) -> Parser:
@@ -225,6 +286,45 @@ def _replace(operation: str) -> Parser:
         return act
 
     return parse
+
+
+def _set_pathq(request: Any, pathq: str) -> None:
+    path, mark, query = pathq.partition("?")
+    request.set_path(path)
+    request.set_query(query if mark else "")
+
+
+_URI_PARTS: dict[str, tuple[Callable[[Any], str], Callable[[Any, str], None]]] = {
+    "replace-path": (lambda r: r.path, lambda r, v: r.set_path(v)),
+    "replace-pathq": (lambda r: r.path + ("" if r.query is None else "?" + r.query), _set_pathq),
+    "replace-uri": (lambda r: r.target, lambda r, v: r.set_uri(v)),
+}
+
+
+def _replace_uri_part(operation: str) -> Parser:
+    """replace-path|replace-pathq|replace-uri <regex> <fmt>: when the part matches, it becomes <fmt>
+    with \\1... replaced by the groups."""
+    get, put = _URI_PARTS[operation]
+
+    def parse(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
+        pattern, replacement = _args(operation, args, 2, "a regex and a replacement")
+        regex = _regex(pattern)
+        fmt = env.log_format(replacement)
+
+        def act(txn: Any) -> Verdict:
+            request = txn.request
+            match = regex.search(get(request))
+            if match:
+                put(request, re.sub(r"\\([0-9])", lambda g: _group(match, int(g.group(1))), fmt.render(txn)))
+            return Verdict.CONTINUE
+
+        return act
+
+    return parse
+
+
+def _group(match: re.Match[str], number: int) -> str:
+    return (match.group(number) or "") if number <= (match.re.groups or 0) else ""
 
 
 def _regex(pattern: str) -> re.Pattern[str]:
@@ -245,6 +345,8 @@ def _request_setter(operation: str) -> Parser:
                 request.set_path(text)
             elif operation == "set-query":
                 request.set_query(text)
+            elif operation == "set-pathq":
+                _set_pathq(request, text)
             elif operation == "set-method":
                 request.method = text
             else:
@@ -254,6 +356,81 @@ def _request_setter(operation: str) -> Parser:
         return act
 
     return parse
+
+
+_TIME = re.compile(r"^\d+(us|ms|s|m|h|d)?$")
+_TIME_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1e-3}
+
+
+def _set_timeout(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
+    """set-timeout server|tunnel <time | expression in ms>: this transaction's timeout."""
+    if len(args) != 2 or args[0] not in ("server", "tunnel"):
+        raise RuleError("'set-timeout' expects 'server' or 'tunnel' and a time or a sample expression.")
+    name, value = args
+    constant = _TIME.match(value)
+    if constant:
+        seconds = int(value.rstrip("usmhd")) * _TIME_UNITS[constant.group(1)]
+
+        def set_constant(txn: Any) -> Verdict:
+            txn.timeouts[name] = seconds
+            return Verdict.CONTINUE
+
+        return set_constant
+    expr = env.sample(value)
+
+    def set_from_sample(txn: Any) -> Verdict:
+        smp = expr.evaluate(txn)
+        if smp is not None and isinstance(smp.value, int) and smp.value > 0:
+            txn.timeouts[name] = smp.value / 1000
+        return Verdict.CONTINUE
+
+    return set_from_sample
+
+
+def _set_address(kind: str, args: tuple[str, ...], env: HttpActionEnv, field: str = "") -> Action:
+    """set-src|set-dst <expr> (an address) and set-src-port|set-dst-port <expr>: what fetches and
+    logs see as the client's source or destination from now on."""
+    if len(args) != 1:
+        raise RuleError(f"'set-{field.replace('_', '-')}' expects a sample expression.")
+    expr = env.sample(args[0])
+    is_port = field.endswith("_port")
+
+    def act(txn: Any) -> Verdict:
+        smp = expr.evaluate(txn)
+        if smp is None:
+            return Verdict.CONTINUE
+        if is_port:
+            text = str(smp.value).strip()
+            if text.isdigit() and 0 <= int(text) <= 65535:
+                setattr(txn, field, int(text))
+            return Verdict.CONTINUE
+        with contextlib.suppress(ValueError):
+            setattr(txn, field, str(ipaddress.ip_address(str(smp.value).strip())))
+        return Verdict.CONTINUE
+
+    return act
+
+
+def _capture(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
+    """capture <expr> len <n> (a new request slot) | id <n> (a declared slot): the sample's text,
+    cut to the slot's length, for %hr and capture.req.hdr()/capture.res.hdr()."""
+    side = "request" if kind == "http-req" else "response"
+    if len(args) != 3 or args[1] not in ("len", "id") or not args[2].isdigit() \
+            or (kind != "http-req" and args[1] == "len"):
+        raise RuleError("'capture' expects a sample expression then 'len <length>' (requests) or 'id <slot>'.")
+    expr = env.sample(args[0])
+    slot = env.capture_slot() if args[1] == "len" else int(args[2])
+    if slot is None:
+        raise RuleError("'capture': no capture slot for this rule.")
+
+    def act(txn: Any) -> Verdict:
+        slots = txn.captures.get(side)
+        smp = expr.evaluate(txn)
+        if slots is not None and slot < len(slots) and smp is not None:
+            slots[slot] = str(smp.value)[: txn.frontend.header_captures[side][slot][1]]
+        return Verdict.CONTINUE
+
+    return act
 
 
 def _set_status(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
@@ -313,12 +490,22 @@ REQUEST: dict[str, Parser] = {
     "redirect": _redirect,
     "set-path": _request_setter("set-path"),
     "set-query": _request_setter("set-query"),
+    "set-pathq": _request_setter("set-pathq"),
+    "set-timeout": _set_timeout,
+    "capture": _capture,
+    "set-src": lambda kind, args, env: _set_address(kind, args, env, "src"),
+    "set-dst": lambda kind, args, env: _set_address(kind, args, env, "dst"),
+    "set-src-port": lambda kind, args, env: _set_address(kind, args, env, "src_port"),
+    "set-dst-port": lambda kind, args, env: _set_address(kind, args, env, "dst_port"),
+    "replace-path": _replace_uri_part("replace-path"),
+    "replace-pathq": _replace_uri_part("replace-pathq"),
+    "replace-uri": _replace_uri_part("replace-uri"),
     "set-method": _request_setter("set-method"),
     "set-uri": _request_setter("set-uri"),
     "use-service": _use_service,
     "tarpit": actions_stick.tarpit,
 }
-RESPONSE: dict[str, Parser] = {**COMMON, "set-status": _set_status, "return": _return}
+RESPONSE: dict[str, Parser] = {**COMMON, "set-status": _set_status, "return": _return, "capture": _capture}
 
 _FUNCTION_STYLE = re.compile(r"^(set-var|set-var-fmt|unset-var|set-map|del-map|add-acl|del-acl)\((.+)\)$")
 

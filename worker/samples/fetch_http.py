@@ -212,6 +212,15 @@ def _path(req: RequestHead) -> str | None:
     return None if span is None else req.target[span[0] : span[1]]
 
 
+def _captured(side: str) -> Any:
+    def get(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+        slots = getattr(ctx, "captures", {}).get(side)
+        value = slots[args[0]] if slots and 0 <= args[0] < len(slots) else None
+        return None if value is None else Sample(T.STR, value)
+
+    return get
+
+
 def _pathq(req: RequestHead) -> str | None:
     span = _path_span(req.target)
     return None if span is None else req.target[span[0] :]
@@ -605,6 +614,8 @@ def _catalogue() -> tuple[FetchDef, ...]:
         ),
         fetch("method", _method, T.METH, "The request method.", section=S),
         fetch("path", _request_str(_path), T.STR, "The request path: from the first slash to before '?'.", section=S),
+        fetch("http_first_req", lambda ctx, args: Sample(T.BOOL, getattr(ctx, "first_request", True)), T.BOOL,
+              "True for the first request of the client connection.", section=S),
         fetch("pathq", _request_str(_pathq), T.STR, "The request path with its query string.", section=S),
         fetch(
             "query",
@@ -676,6 +687,10 @@ def _catalogue() -> tuple[FetchDef, ...]:
             "The request method, as a string.",
             section=S,
         ),
+        fetch("capture.req.hdr", _captured("request"), T.STR, "A captured request value, by slot.",
+              arg_spec(A.SINT), section=S),
+        fetch("capture.res.hdr", _captured("response"), T.STR, "A captured response value, by slot.",
+              arg_spec(A.SINT), section=S),
         fetch("capture.req.uri", _request_str(lambda req: req.target), T.STR, "The request URI.", section=S),
         fetch("capture.req.ver", _full_version("req"), T.STR, "The request version, e.g. 'HTTP/1.1'.", section=S),
         fetch("capture.res.ver", _full_version("res"), T.STR, "The response version, e.g. 'HTTP/1.1'.", section=S),

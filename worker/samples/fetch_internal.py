@@ -86,6 +86,35 @@ def _rand(ctx: SampleContext, args: Sequence[Any]) -> Sample:
     return Sample(T.SINT, value)
 
 
+def _timeout_ms(seconds: float | None) -> Sample | None:
+    return None if seconds is None else Sample(T.SINT, round(seconds * 1000))
+
+
+def _proxy_timeout(side: str, name: str) -> Any:
+    """be_server_timeout & co: the configured timeout of the frontend or backend, in ms."""
+    def get(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+        proxy = ctx.frontend if side == "fe" else ctx.backend
+        return None if proxy is None else _timeout_ms(getattr(proxy, "timeouts", {}).get(name))
+
+    return get
+
+
+def _current_timeout(name: str) -> Any:
+    """cur_server_timeout & co: the transaction's timeout after http-request set-timeout, in ms."""
+    def get(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+        override = getattr(ctx, "timeouts", {}).get(name)
+        if override is not None:
+            return _timeout_ms(override)
+        return _proxy_timeout("be", name)(ctx, args)
+
+    return get
+
+
+def _unique_id(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+    unique_id = getattr(ctx, "unique_id", None)
+    return Sample(T.STR, unique_id()) if unique_id is not None else None
+
+
 def _uuid(ctx: SampleContext, args: Sequence[Any]) -> Sample:
     return Sample(T.STR, str(uuid.uuid4()))
 
@@ -318,6 +347,14 @@ FETCHES = (
         arg_spec(A.STR, required=0),
     ),
     fetch("thread", _const(T.SINT, 0), T.SINT, "Thread number (always 0: one thread per worker)."),
+    fetch("be_server_timeout", _proxy_timeout("be", "server"), T.SINT, "The backend's server timeout (ms)."),
+    fetch("be_tunnel_timeout", _proxy_timeout("be", "tunnel"), T.SINT, "The backend's tunnel timeout (ms)."),
+    fetch("fe_client_timeout", _proxy_timeout("fe", "client"), T.SINT, "The frontend's client timeout (ms)."),
+    fetch("cur_server_timeout", _current_timeout("server"), T.SINT,
+          "The transaction's server timeout, after set-timeout (ms)."),
+    fetch("cur_tunnel_timeout", _current_timeout("tunnel"), T.SINT,
+          "The transaction's tunnel timeout, after set-timeout (ms)."),
+    fetch("unique-id", _unique_id, T.STR, "The transaction's unique ID (unique-id-format)."),
     fetch("uuid", _uuid, T.STR, "A random (version 4) UUID.", arg_spec(A.SINT, required=0, check=_check_uuid)),
     fetch(
         "var",

@@ -118,6 +118,21 @@ def _request_part(part: Callable[[Any], str]) -> Getter:
     return lambda ctx: None if ctx.request is None else part(ctx.request)
 
 
+def _captures(ctx: SampleContext, side: str, frame: str, separator: str, missing: str) -> str:
+    """The captured headers of one side ('capture request|response header'), as %hr/%hrl show them."""
+    values = getattr(ctx, "captures", {}).get(side)
+    return frame % separator.join(missing if v is None else v for v in values) if values else ""
+
+
+def _path_only(target: str) -> str:
+    """The path of a request target, without scheme, authority or query (%HPO)."""
+    path = target.split("?", 1)[0]
+    if "://" in path:
+        path = path.split("://", 1)[1]
+        path = path[path.find("/"):] if "/" in path else "/"
+    return path
+
+
 def _http(getter: Getter, kind: str = "num") -> LogVar:
     return LogVar(getter, kind, http=True)
 
@@ -165,17 +180,18 @@ LOG_VARIABLES: dict[str, LogVar] = {
     "rc": LogVar(_retries, "raw"),
     "sq": LogVar(lambda ctx: 0, "num"),
     "bq": LogVar(lambda ctx: 0, "num"),
-    "hr": LogVar(lambda ctx: "", "opt"),
-    "hs": LogVar(lambda ctx: "", "opt"),
-    "hrl": LogVar(lambda ctx: "", "opt"),
-    "hsl": LogVar(lambda ctx: "", "opt"),
+    "hr": LogVar(lambda ctx: _captures(ctx, "request", "{%s}", "|", ""), "opt"),
+    "hs": LogVar(lambda ctx: _captures(ctx, "response", "{%s}", "|", ""), "opt"),
+    "hrl": LogVar(lambda ctx: _captures(ctx, "request", "%s", " ", "-"), "opt"),
+    "hsl": LogVar(lambda ctx: _captures(ctx, "response", "%s", " ", "-"), "opt"),
     "r": _http(_request_line, "enc"),
     "HM": _http(_request_part(lambda req: req.method), "enc"),
     "HU": _http(_request_part(lambda req: req.target), "enc"),
     "HV": _http(_request_part(lambda req: req.version), "enc"),
     "HP": _http(_request_part(lambda req: req.target.split("?", 1)[0]), "enc"),
+    "HPO": _http(_request_part(lambda req: _path_only(req.target)), "enc"),
     "HQ": _http(_request_part(lambda req: req.target[req.target.find("?"):] if "?" in req.target else ""), "enc"),
-    "ID": LogVar(lambda ctx: None, "str"),
+    "ID": LogVar(lambda ctx: ctx.unique_id() if hasattr(ctx, "unique_id") else None, "str"),
     "rt": LogVar(lambda ctx: None, "num", 4),
     "lc": LogVar(lambda ctx: None, "num", 4),
     "bi": LogVar(lambda ctx: None, "ip"),

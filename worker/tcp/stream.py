@@ -181,6 +181,8 @@ class TcpStream:
             except TimeoutError:
                 if timeout and time.monotonic() - self.activity[other] < timeout:
                     continue
+                if self.txn.termination == "--":  # client or server timeout in the data phase
+                    self.txn.termination = "cD" if channel is self.req else "sD"
                 self._abort()
                 return
             except OSError:
