@@ -614,8 +614,6 @@ def _catalogue() -> tuple[FetchDef, ...]:
         ),
         fetch("method", _method, T.METH, "The request method.", section=S),
         fetch("path", _request_str(_path), T.STR, "The request path: from the first slash to before '?'.", section=S),
-        fetch("http_first_req", lambda ctx, args: Sample(T.BOOL, getattr(ctx, "first_request", True)), T.BOOL,
-              "True for the first request of the client connection.", section=S),
         fetch("pathq", _request_str(_pathq), T.STR, "The request path with its query string.", section=S),
         fetch(
             "query",

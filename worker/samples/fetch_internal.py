@@ -220,15 +220,6 @@ def _avg_queue(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
     return Sample(T.SINT, (queued + usable - 1) // usable if usable else queued * 2)
 
 
-def _timeout_ms(proxy_of: Any, name: str) -> Any:
-    def run(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
-        px = proxy_of(ctx)
-        value = None if px is None else px.timeout(name)
-        return None if value is None else Sample(T.SINT, round(value * 1000))
-
-    return run
-
-
 _SERVER_ARG = arg_spec(A.STR)
 
 def _last_rule_file(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
@@ -247,24 +238,6 @@ FETCHES = (
     fetch("be_conn", _be_conn, T.SINT, "Established connections on the (current or named) backend.", _OPT_BE),
     fetch(
         "be_conn_free", _be_conn_free, T.SINT, "Free connection slots on the backend's usable servers.", _OPT_BE
-    ),
-    fetch(
-        "be_server_timeout",
-        _timeout_ms(lambda ctx: ctx.backend, "server"),
-        T.SINT,
-        "The backend's 'timeout server' in milliseconds.",
-    ),
-    fetch(
-        "be_tunnel_timeout",
-        _timeout_ms(lambda ctx: ctx.backend, "tunnel"),
-        T.SINT,
-        "The backend's 'timeout tunnel' in milliseconds.",
-    ),
-    fetch(
-        "fe_client_timeout",
-        _timeout_ms(lambda ctx: ctx.frontend, "client"),
-        T.SINT,
-        "The frontend's 'timeout client' in milliseconds.",
     ),
     fetch("queue", _queue, T.SINT, "Requests queued in the (current or named) backend.", _OPT_BE),
     fetch("avg_queue", _avg_queue, T.SINT, "Queued requests per usable server of the backend.", _OPT_BE),
