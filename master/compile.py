@@ -355,7 +355,11 @@ def _lua_filters(conf: ProxyConf, proxy: Proxy, env: CompileEnv, warnings: list[
         where = f"proxy '{conf.name}'"
         if not words or not words[0].startswith("lua."):
             name = words[0] if words else ""
-            warnings.append(f"filter '{name}' ignored for {where}: luaproxy runs Lua filters only.")
+            if name == "spoe":  # an agent the user counts on (often for security): never silently dropped
+                errors.append(conf.line.error(f"'filter spoe' in {where}: SPOE is not supported by luaproxy.",
+                                              "Run the logic as a Lua action or service instead."))
+            else:
+                warnings.append(f"filter '{name}' ignored for {where}: luaproxy runs Lua filters only.")
             continue
         if conf.mode != "http":
             warnings.append(f"filter '{words[0]}' ignored for {where}: Lua filters need HTTP mode.")

@@ -123,11 +123,9 @@ CASES = [
     ("http_first_req", "1"),
     ("capture.req.hdr(0)", None),  # no capture slots on the test stream; tests/e2e checks the values
     ("capture.res.hdr(0)", None),
-    ("be_server_timeout", None),  # the test stream has no timeouts; the set-timeout reg-test checks values
-    ("be_tunnel_timeout", None),
-    ("fe_client_timeout", None),
-    ("cur_server_timeout", None),
-    ("cur_tunnel_timeout", None),
+    ("fe_client_timeout", None),  # the test stream's frontend has no timeouts
+    ("cur_server_timeout", "3000"),  # no set-timeout: the backend's
+    ("cur_tunnel_timeout", "9500"),
     ("uuid,length", "36"),
     ("uuid(4),field(3,-),bytes(0,1)", "4"),
     ("rand(1)", "0"),
