@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
 from luaproxy.worker.tls.options import TlsOptions
 
@@ -187,6 +188,7 @@ class Config:
     global_: GlobalSettings
     proxies: list[ProxyConf] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    peers: dict[str, Any] = field(default_factory=dict)  # name -> config.peers.PeersConf
 
     def frontends(self) -> list[ProxyConf]:
         return [p for p in self.proxies if p.has_frontend]
