@@ -477,7 +477,7 @@ class Arbiter:
             self._kill(pid, signal.SIGKILL)
         while self.workers:
             self.reap_quietly(block=True)
-        for pid in [agent.pid] * (agent is not None) + peers_pids:
+        for pid in ([agent.pid] if agent is not None else []) + peers_pids:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
         self.logger.warning(f"All workers exited. Exiting... ({exit_code})")
