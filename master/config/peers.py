@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass, field
 
 from luaproxy.worker.sticktable import SpecError, TableSpec, parse_table_args
+from luaproxy.worker.tls.certs import CertError, load_certificate
 
 from .addresses import split_host_port
 from .errors import ConfigError
@@ -24,11 +25,21 @@ KEYWORDS = ("peer", "server", "bind", "table", "disabled", "enabled", "default-s
             "log", "shards")
 
 
+@dataclass(frozen=True, slots=True)
+class Tls:
+    """TLS on a peers link: ``ssl`` with ``crt`` (our certificate and key), ``ca-file`` and ``verify``."""
+
+    crt: str = ""
+    ca_file: str = ""
+    verify: bool = True
+
+
 @dataclass(slots=True)
 class Peer:
     name: str
     address: str  # "host:port", "fd@N" or "" (a ``server`` line without address: the local peer)
     line: Line
+    tls: Tls | None = None
 
 
 @dataclass(slots=True)
@@ -37,6 +48,8 @@ class PeersConf:
     header: Line
     peers: list[Peer] = field(default_factory=list)
     bind: str = ""
+    bind_tls: Tls | None = None
+    default_server: tuple[str, ...] = ()
     tables: list[TableSpec] = field(default_factory=list)
     disabled: bool = False
     local_name: str = ""
@@ -100,11 +113,18 @@ def _parse_line(conf: PeersConf, line: Line) -> None:
         if word == "peer" and len(args) < 2:
             raise line.error(f"'peer {name}' expects an address.", f"Write 'peer {name} <address>:<port>'.")
         address = _address(line, args[1]) if len(args) > 1 else ""
-        conf.peers.append(Peer(name, address, line))
+        options = (*conf.default_server, *args[2:]) if word == "server" else args[2:]
+        conf.peers.append(Peer(name, address, line, _tls(line, options)))
     elif word == "bind":
         if not args:
             raise line.error("'bind' expects an address.", "Write 'bind <address>:<port>'.")
         conf.bind = _address(line, args[0])
+        conf.bind_tls = _tls(line, args[1:])
+        if conf.bind_tls is not None and not conf.bind_tls.crt:
+            raise line.error("'bind ... ssl' needs a certificate.", "Add 'crt <file.pem>'.")
+    elif word == "default-server":
+        _tls(line, args)
+        conf.default_server = args
     elif word == "table":
         if not args:
             raise line.error("'table' expects a name.", "Write 'table <name> type <type> size <size> ...'.")
@@ -119,6 +139,34 @@ def _parse_line(conf: PeersConf, line: Line) -> None:
         conf.disabled = True
     elif word == "enabled":
         conf.disabled = False
+
+
+TLS_OPTIONS = ("ssl", "crt", "ca-file", "verify")
+
+
+def _tls(line: Line, words: tuple[str, ...]) -> Tls | None:
+    """The TLS options of a peers ``bind``/``server`` line (None without ``ssl``)."""
+    rest, found, ssl = list(words), {}, False
+    while rest:
+        word = rest.pop(0)
+        if word == "ssl":
+            ssl = True
+        elif word in TLS_OPTIONS:
+            if not rest:
+                raise line.error(f"'{word}' expects an argument.")
+            found[word] = rest.pop(0)
+        else:
+            raise line.error(f"'{word}' is not supported on a peers '{line.words[0]}' line.",
+                             f"luaproxy's peers links take: {', '.join(TLS_OPTIONS)}.")
+    if ssl and "crt" in found:
+        try:
+            load_certificate(found["crt"])
+        except CertError as exc:
+            raise line.error(f"'crt {found['crt']}': {exc}.") from None
+    verify = found.get("verify", "required")
+    if verify not in ("none", "required"):
+        raise line.error(f"'verify' expects 'none' or 'required', got '{verify}'.")
+    return Tls(found.get("crt", ""), found.get("ca-file", ""), verify == "required") if ssl else None
 
 
 def wire_name(table: str) -> str:

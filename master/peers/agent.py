@@ -19,14 +19,16 @@ import contextlib
 import os
 import random
 import socket
+import ssl
 import sys
 from typing import NoReturn
 
 from setproctitle import setproctitle
 
 from luaproxy.worker.sticktable import SharedTable, now_ms
+from luaproxy.worker.tls.certs import load_certificate
 
-from ..config.peers import PeersConf, wire_name
+from ..config.peers import Peer, PeersConf, Tls, wire_name
 from . import codec
 
 PUSH_INTERVAL = 0.05
@@ -45,6 +47,7 @@ def run(link: socket.socket, section: PeersConf, tables: list[SharedTable]) -> N
         from gevent import monkey
 
         monkey.patch_socket()
+        monkey.patch_ssl()
         monkey.patch_time()
         monkey.patch_select()
         Agent(link, section, tables).run()
@@ -54,6 +57,29 @@ def run(link: socket.socket, section: PeersConf, tables: list[SharedTable]) -> N
     finally:
         sys.stderr.flush()
     os._exit(code)
+
+
+def _server_context(tls: Tls) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    load_certificate(tls.crt).load_into(context)
+    if tls.ca_file:
+        context.load_verify_locations(tls.ca_file)
+    return context
+
+
+def _client_context(tls: Tls) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    if tls.verify:
+        if tls.ca_file:
+            context.load_verify_locations(tls.ca_file)
+        else:
+            context.load_default_certs()
+    else:
+        context.verify_mode = ssl.CERT_NONE
+    if tls.crt:
+        load_certificate(tls.crt).load_into(context)
+    return context
 
 
 def _listen(address: str) -> socket.socket:
@@ -74,9 +100,10 @@ def _listen(address: str) -> socket.socket:
 class PeerState:
     """What one remote peer has acknowledged, per table: kept across its sessions."""
 
-    def __init__(self, name: str, address: str) -> None:
-        self.name = name
-        self.address = address
+    def __init__(self, peer: Peer) -> None:
+        self.name = peer.name
+        self.address = peer.address
+        self.context = _client_context(peer.tls) if peer.tls is not None else None
         self.acked: dict[str, int] = {}
         self.session: Session | None = None
         self.retry_at = 0.0
@@ -91,7 +118,8 @@ class Agent:
         self.tables = {wire_name(t.name): t for t in tables}
         self.specs = {name: t.spec for name, t in self.tables.items()}
         self.ids = {name: i + 1 for i, name in enumerate(self.tables)}
-        self.peers = {p.name: PeerState(p.name, p.address) for p in section.remotes}
+        self.peers = {p.name: PeerState(p) for p in section.remotes}
+        self.context = _server_context(section.bind_tls) if section.bind_tls is not None else None
         self.resynced = False  # asked one peer for everything it knows, once per start
 
     def run(self) -> None:
@@ -119,6 +147,8 @@ class Agent:
         lines: list[str] = []
         sock.settimeout(DEAD_AFTER)
         try:
+            if self.context is not None:
+                sock = self.context.wrap_socket(sock, server_side=True)
             while len(lines) < 3:
                 data = sock.recv(4096)
                 if not data:
@@ -131,7 +161,7 @@ class Agent:
             if peer is None:
                 return
             self._run_session(peer, sock, reader)
-        except (OSError, codec.ProtocolError):
+        except (OSError, ssl.SSLError, codec.ProtocolError):
             pass
         finally:
             sock.close()
@@ -164,6 +194,8 @@ class Agent:
                 continue
             try:
                 sock.settimeout(DEAD_AFTER)
+                if peer.context is not None:
+                    sock = peer.context.wrap_socket(sock)
                 sock.sendall(codec.hello(peer.name, self.section.local_name, os.getpid()))
                 reader = codec.Reader()
                 line = None

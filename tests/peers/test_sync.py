@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import Process, free_ports, port_listening, wait_until
+from tests.helpers import Process, free_ports, make_certificate, port_listening, wait_until
 from tests.supervisor.conftest import cli
 
 HAPROXY = "/usr/sbin/haproxy"
@@ -42,10 +42,17 @@ NODE = """
 
 
 class Node:
-    def __init__(self, tmp: Path, name: str, peers: dict[str, int], http: int, haproxy: bool = False) -> None:
+    def __init__(self, tmp: Path, name: str, peers: dict[str, int], http: int, haproxy: bool = False,
+                 tls: str = "") -> None:
         self.name, self.http = name, http
         self.sock = str(tmp / f"{name}.sock")
-        lines = "\n".join(f"        peer {n} 127.0.0.1:{p}" for n, p in peers.items())
+        if tls:
+            lines = "\n".join([f"        default-server ssl crt {tls} verify none",
+                               f"        bind 127.0.0.1:{peers[name]} ssl crt {tls}",
+                               *(f"        server {n}" + ("" if n == name else f" 127.0.0.1:{p}")
+                                 for n, p in peers.items())])
+        else:
+            lines = "\n".join(f"        peer {n} 127.0.0.1:{p}" for n, p in peers.items())
         (tmp / f"{name}.cfg").write_text(textwrap.dedent(NODE).format(d=tmp, name=name, peer_lines=lines,
                                                                       http=http))
         program = [HAPROXY, "-db"] if haproxy else None
@@ -73,10 +80,11 @@ def nodes(tmp_path: Path) -> Iterator[list[Node]]:
         node.proc.stop()
 
 
-def _mesh(tmp: Path, names: list[str], haproxy: set[str] = frozenset()) -> list[Node]:  # type: ignore[assignment]
+def _mesh(tmp: Path, names: list[str], haproxy: set[str] = frozenset(),  # type: ignore[assignment]
+          tls: str = "") -> list[Node]:
     ports = free_ports(2 * len(names))
     peers = dict(zip(names, ports[: len(names)], strict=True))
-    return [Node(tmp, n, peers, ports[len(names) + i], n in haproxy) for i, n in enumerate(names)]
+    return [Node(tmp, n, peers, ports[len(names) + i], n in haproxy, tls) for i, n in enumerate(names)]
 
 
 def _shows(node: Node, key: str, text: str, timeout: float) -> bool:
@@ -114,3 +122,46 @@ def test_luaproxy_and_haproxy_exchange_entries_both_ways(tmp_path: Path, nodes: 
     hap.get("/from-hap")
     assert _shows(lua, "/from-hap", "gpc0=2 http_req_cnt=2", 2.0), (lua.table(), lua.proc.stderr())
     assert "http_req_rate(10000)=2" in next(x for x in lua.table().splitlines() if "/from-hap" in x)
+
+
+@pytest.mark.skipif(not shutil.which(HAPROXY), reason="haproxy 2.6 not installed")
+def test_peers_over_tls_with_haproxy(tmp_path: Path, nodes: list[Node]) -> None:
+    cert, key = make_certificate(tmp_path)
+    pem = tmp_path / "peer.pem"
+    pem.write_bytes(cert.read_bytes() + key.read_bytes())
+    nodes += _mesh(tmp_path, ["lua", "hap"], haproxy={"hap"}, tls=str(pem))
+    for node in nodes:
+        node.ready()
+    lua, hap = nodes
+    time.sleep(0.5)
+    lua.get("/tls-lua")
+    assert _shows(hap, "/tls-lua", "gpc0=1", 2.0), (hap.table(), lua.proc.stderr())
+    hap.get("/tls-hap")
+    assert _shows(lua, "/tls-hap", "gpc0=1", 2.0), (lua.table(), lua.proc.stderr())
+
+
+CONFIG_ERRORS = """
+    peers p
+        bind 127.0.0.1:1 ssl
+        server A
+        peer B 127.0.0.1:bad
+        peer B 127.0.0.1:2
+        frob x
+    backend st
+        stick-table type string size 10 store gpc0 peers nope
+"""
+
+
+def test_config_errors_name_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "bad.cfg").write_text(textwrap.dedent(CONFIG_ERRORS))
+    proc = Process(["-c", "-f", "bad.cfg", "-L", "A"], tmp_path)
+    try:
+        assert proc.wait(30) == 1
+    finally:
+        proc.stop()
+    err = proc.stderr()
+    assert "[bad.cfg:3] : 'bind ... ssl' needs a certificate." in err, err
+    assert "[bad.cfg:5] : 'peer': invalid port 'bad'" in err
+    assert "[bad.cfg:6] : peer 'B' is already declared" not in err  # the bad line 5 declared nothing
+    assert "[bad.cfg:7] : unknown keyword 'frob' in 'peers' section 'p'." in err
+    assert "[bad.cfg:9] : stick-table: unknown peers section 'nope'." in err
