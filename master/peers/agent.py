@@ -37,6 +37,7 @@ DEAD_AFTER = 5.0
 RECONNECT = 5.0
 CONNECT_TIMEOUT = 2.0
 BATCH = 200
+BIND_TRIES = 30
 
 
 def run(link: socket.socket, section: PeersConf, tables: list[SharedTable]) -> NoReturn:
@@ -125,7 +126,14 @@ class Agent:
     def run(self) -> None:
         import gevent
 
-        server = _listen(self.section.listen_address)
+        for _ in range(BIND_TRIES):  # after a reload, the former agent may hold the port for a moment
+            try:
+                server = _listen(self.section.listen_address)
+                break
+            except OSError:
+                gevent.sleep(0.1)
+        else:
+            server = _listen(self.section.listen_address)
         gevent.spawn(self._accept, server)
         for peer in self.peers.values():
             if peer.address:
@@ -285,6 +293,8 @@ class Session:
             if self.teach:
                 self._send_entries(name, table, [(table.last_update(), idx) for idx in table.indexes()])
                 continue
+            if table.last_update() <= self.pushed[name]:
+                continue  # nothing new: one shared word read, no lock, no scan
             changed = table.changed_since(self.pushed[name], BATCH)
             if changed:
                 self._send_entries(name, table, changed)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import textwrap
 import time
@@ -122,6 +123,37 @@ def test_luaproxy_and_haproxy_exchange_entries_both_ways(tmp_path: Path, nodes: 
     hap.get("/from-hap")
     assert _shows(lua, "/from-hap", "gpc0=2 http_req_cnt=2", 2.0), (lua.table(), lua.proc.stderr())
     assert "http_req_rate(10000)=2" in next(x for x in lua.table().splitlines() if "/from-hap" in x)
+
+
+@pytest.mark.skipif(not shutil.which(HAPROXY), reason="haproxy 2.6 not installed")
+def test_two_luaproxy_and_one_haproxy_node_see_every_track_within_a_second(tmp_path: Path,
+                                                                           nodes: list[Node]) -> None:
+    nodes += _mesh(tmp_path, ["a", "b", "hap"], haproxy={"hap"})
+    for node in nodes:
+        node.ready()
+    time.sleep(0.5)
+    for source in nodes:
+        source.get(f"/from-{source.name}")
+        for other in nodes:
+            if other is not source:
+                assert _shows(other, f"/from-{source.name}", "gpc0=1", 1.0), (other.name, other.table())
+
+
+def test_a_reload_keeps_the_table_and_the_sync(tmp_path: Path, nodes: list[Node]) -> None:
+    nodes += _mesh(tmp_path, ["a", "b"])
+    for node in nodes:
+        node.ready()
+    a, b = nodes
+    time.sleep(0.5)
+    a.get("/before")
+    assert _shows(b, "/before", "gpc0=1", 1.0), b.table()
+    a.proc.signal(signal.SIGUSR2)
+    assert wait_until(lambda: "Reload kept the stick tables: st" in a.proc.stderr(), 10), a.proc.stderr()
+    assert "key=/before " in a.table()
+    b.get("/after")
+    assert _shows(a, "/after", "gpc0=1", 3.0), (a.table(), a.proc.stderr())
+    a.get("/after")
+    assert _shows(b, "/after", "gpc0=2", 3.0), b.table()
 
 
 @pytest.mark.skipif(not shutil.which(HAPROXY), reason="haproxy 2.6 not installed")
