@@ -72,3 +72,16 @@ def test_tables_list_local_changes_and_merge_what_peers_send() -> None:
     c = table.lookup(b"c")
     assert table.value(c, "gpc0") == 7 and table.value(c, "conn_cur") == 0  # conn_cur stays local
     assert table.expires_in(c) <= 10000  # never beyond the table's own expiry
+
+
+def test_recent_changes_come_from_the_ring_and_old_ones_from_a_scan() -> None:
+    from luaproxy.worker.sticktable import SharedTable
+
+    table = SharedTable(parse_table_args("st", ("type", "integer", "size", "3000", "store", "gpc0")))
+    for n in range(3000):
+        table.get_or_create(n.to_bytes(4, "big"))
+    mark = table.last_update()
+    for n in (5, 6, 5):
+        table.get_or_create(n.to_bytes(4, "big"))
+    assert [int.from_bytes(table.key(i), "big") for _, i in table.changed_since(mark, 10)] == [6, 5]
+    assert len(table.changed_since(0, 5000)) == 3000  # beyond the ring: every entry, by update id

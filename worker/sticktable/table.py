@@ -60,6 +60,7 @@ _FIXED = 8
 _LOCK_WAIT = 1.0
 _PURGE_BATCH = 32
 U32 = 0xFFFFFFFF
+RING_MAX = 65536
 
 
 def now_ms() -> int:
@@ -117,7 +118,9 @@ class SharedTable:
         self.nbuckets = 1 << max(self.size - 1, 1).bit_length()
         self.mask = self.nbuckets - 1
         self.entries_at = _HEADER + self.nbuckets
-        total = (self.entries_at + self.size * self.entry_words) * 8
+        self.ring_at = self.entries_at + self.size * self.entry_words
+        self.ring_size = min(max(self.size, 1024), RING_MAX)
+        total = (self.ring_at + self.ring_size) * 8
         self.memory_bytes = total
         self._map = mmap.mmap(-1, total, flags=mmap.MAP_SHARED)
         self.q = memoryview(self._map).cast("q")
@@ -245,9 +248,13 @@ class SharedTable:
         q[_H_USED] -= 1
 
     def _mark(self, base: int) -> None:
-        """A local change: give the entry the next update id (the peers agent pushes it)."""
-        self.q[_H_UPD] += 1
-        self.q[base + _UPD] = self.q[_H_UPD]
+        """A local change: give the entry the next update id and log it in the ring of recent
+        changes (the peers agent pushes it)."""
+        q = self.q
+        upd = q[_H_UPD] + 1
+        q[_H_UPD] = upd
+        q[base + _UPD] = upd
+        q[self.ring_at + upd % self.ring_size] = (base - self.entries_at) // self.entry_words + 1
 
     def _expired(self, base: int, now: int) -> bool:
         exp = self.q[base + _EXP]
@@ -321,8 +328,7 @@ class SharedTable:
                 self._push_lru(idx, base)
             if connection and self.cur_off is not None:
                 q[base + self.cur_off] += 1
-            q[_H_UPD] += 1
-            q[base + _UPD] = q[_H_UPD]
+            self._mark(base)
             for event in events:
                 for off, period in self.events[event]:
                     if period:
@@ -374,8 +380,7 @@ class SharedTable:
                 q[base + off] -= 1
             if q[base + _REF] > 0:
                 q[base + _REF] -= 1
-            q[_H_UPD] += 1
-            q[base + _UPD] = q[_H_UPD]
+            self._mark(base)
             if self.expire:
                 q[base + _EXP] = now + self.expire
             if q[_H_HEAD] != idx + 1:
@@ -539,19 +544,36 @@ class SharedTable:
         """(update id, index) of the live entries changed locally after *update*, oldest change first,
         at most *limit*: what a peer that acknowledged *update* has not been sent yet."""
         now = now_ms()
+        q = self.q
         self.acquire()
         try:
             self._purge(now, 1 << 30)
-            found, cur = [], self.q[_H_HEAD]
+            last = q[_H_UPD]
+            if last - update <= self.ring_size:
+                return self._from_ring(update, last, limit)
+            found, cur = [], q[_H_HEAD]  # too far behind for the ring: look at every entry
             while cur:
                 base = self._base(cur - 1)
-                if self.q[base + _UPD] > update:
-                    found.append((self.q[base + _UPD], cur - 1))
-                cur = self.q[base + _LNEXT]
+                if q[base + _UPD] > update:
+                    found.append((q[base + _UPD], cur - 1))
+                cur = q[base + _LNEXT]
         finally:
             self.release()
         found.sort()
         return found[:limit]
+
+    def _from_ring(self, update: int, last: int, limit: int) -> list[tuple[int, int]]:
+        """The ring's changes after *update*: a slot whose entry changed again later, or was freed,
+        is skipped (the later slot, if any, stands for it)."""
+        q, found = self.q, []
+        for upd in range(update + 1, last + 1):
+            idx = q[self.ring_at + upd % self.ring_size] - 1
+            base = self._base(idx)
+            if idx >= 0 and q[base + _HASH] and q[base + _UPD] == upd:
+                found.append((upd, idx))
+                if len(found) >= limit:
+                    break
+        return found
 
     def merge(self, key: bytes, values: dict[str, Any], expire_ms: int) -> bool:
         """An entry learnt from a peer, as HAProxy does: created if needed, each value the peer sent
