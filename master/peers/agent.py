@@ -31,7 +31,7 @@ from luaproxy.worker.tls.certs import load_certificate
 from ..config.peers import Peer, PeersConf, Tls, wire_name
 from . import codec
 
-PUSH_INTERVAL = 0.05
+PUSH_INTERVAL = 0.01
 HEARTBEAT = 3.0
 DEAD_AFTER = 5.0
 RECONNECT = 5.0
