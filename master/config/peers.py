@@ -21,8 +21,7 @@ from .addresses import split_host_port
 from .errors import ConfigError
 from .lexer import Line
 
-KEYWORDS = ("peer", "server", "bind", "table", "disabled", "enabled", "default-server", "default-bind",
-            "log", "shards")
+KEYWORDS = ("peer", "server", "bind", "table", "disabled", "enabled", "default-server", "log")
 
 
 @dataclass(frozen=True, slots=True)
