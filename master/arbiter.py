@@ -45,6 +45,7 @@ from .management.commands import MASTER_COMMANDS, with_lua_commands
 from .management.pending import Pending
 from .management.runtime_commands import RUNTIME_STATS_COMMANDS
 from .management.server import ManagementServer
+from .peers.supervisor import PeersAgents
 from .reload import Generation
 from .runtime_store import RuntimeStore
 from .sockets import BindError, Listening
@@ -115,6 +116,8 @@ class Arbiter:
         self.make_fleet()
         self.spare_certs: dict[str, Certificate | None] = {}
         """``new ssl cert`` stores, not in any crt-list yet (None until committed)."""
+        self.peers = PeersAgents(logger)  # one agent per peers section, sharing the stick tables
+        self.peers.configure(generation)
         self.selector = selectors.DefaultSelector()
         self.pipe_r, self.pipe_w = os.pipe()
         os.set_blocking(self.pipe_r, False)
@@ -258,6 +261,7 @@ class Arbiter:
             self.fleet.store = store
             if self.fleet.state in ("syncing", "up"):
                 self.fleet.handshake()
+        self.peers.configure(generation)
         self.make_spec = self.spec_factory(generation, listening)
         self.retired_sockets += unused
         self.number += 1
@@ -394,6 +398,7 @@ class Arbiter:
             sock.close()
         if self.agent is not None:
             self.agent.link.sock.close()
+        self.peers.close_links()
         self.selector.close()
 
     def reap_workers(self) -> None:
@@ -406,6 +411,8 @@ class Arbiter:
                 return
             handle = self.workers.pop(pid, None)
             if handle is None:
+                if self.peers.reaped(pid, status):
+                    continue
                 if self.agent is not None and pid == self.agent.pid:
                     self.agent_exited(status)
                 continue
@@ -448,6 +455,7 @@ class Arbiter:
         now = time.monotonic()
         if self.fleet is not None and self.agent is None and self.next_agent_spawn <= now:
             self.spawn_agent()
+        self.peers.spawn_due(self._in_peers_agent)
         for index in range(1, self.nbproc + 1):
             if index not in running and self.next_spawn.get(index, 0.0) <= now:
                 self.spawn_worker(index)
@@ -465,6 +473,9 @@ class Arbiter:
         agent, self.fleet = self.agent, None
         if agent is not None:
             self._kill(agent.pid, signal.SIGTERM)
+        peers_pids = self.peers.pids()
+        self.peers.sections = []
+        self.peers.stop()
         for pid in list(self.workers):
             self._kill(pid, sig)
         deadline = None if timeout is None and sig == signal.SIGUSR1 else time.monotonic() + (timeout or STOP_TIMEOUT)
@@ -480,9 +491,9 @@ class Arbiter:
             self._kill(pid, signal.SIGKILL)
         while self.workers:
             self.reap_quietly(block=True)
-        if agent is not None:
+        for pid in ([agent.pid] if agent is not None else []) + peers_pids:
             with contextlib.suppress(ChildProcessError):
-                os.waitpid(agent.pid, 0)
+                os.waitpid(pid, 0)
         self.logger.warning(f"All workers exited. Exiting... ({exit_code})")
         return exit_code
 
@@ -699,6 +710,14 @@ class Arbiter:
         for item in self.listening:
             item.close()
         fleet_agent.run(agent_end, self.fleet.url, self.fleet.fleet, self.fleet.node)
+
+    def _in_peers_agent(self) -> None:
+        """In a new peers agent: default signals, nothing of the master's kept open."""
+        for sig in self.SIGNALS:
+            signal.signal(sig, signal.SIG_DFL)
+        self._close_master_files()
+        for item in self.listening:
+            item.close()
 
     def stop_agent(self) -> None:
         """A reload changed or removed ``fleet-sync``: end the agent (reaped by the loop)."""

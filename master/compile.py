@@ -223,6 +223,13 @@ def _stick_tables(config: Config, store: TableStore) -> dict[str, object]:
                 specs[conf.name] = parse_table_args(conf.name, conf.stick_table.words[1:])
             except SpecError as exc:
                 errors.append(conf.stick_table.error(f"stick-table: {exc}."))
+                continue
+            peers = specs[conf.name].peers
+            if peers and peers not in config.peers:
+                errors.append(conf.stick_table.error(f"stick-table: unknown peers section '{peers}'.",
+                                                     f"Declare it: 'peers {peers}' with the local peer in it."))
+    for section in config.peers.values():
+        specs.update((spec.name, spec) for spec in section.tables)
     for conf in config.proxies:
         for ruleset, rules in conf.rules.items():
             for rule_conf in rules if ruleset.startswith("stick ") else ():

@@ -11,14 +11,15 @@ import copy
 from dataclasses import dataclass, field
 
 from . import keywords_global, keywords_process, keywords_proxy, keywords_stick  # noqa: F401  (they fill the keyword tables)
+from . import peers as peers_section
 from .errors import ConfigError, ConfigErrors, did_you_mean
 from .keywords import GLOBAL, PROXY, PROXY_SECTIONS
 from .lexer import Line, config_files, read_file
 from .model import Config, GlobalSettings, ProxyConf
 
-SECTIONS = ("global", "http-errors", *PROXY_SECTIONS)
+SECTIONS = ("global", "http-errors", "peers", *PROXY_SECTIONS)
 RULE_FAMILIES = ("tcp-request", "tcp-response", "http-request", "http-response", "http-after-response")
-UNSUPPORTED_SECTIONS = ("userlist", "peers", "resolvers", "mailers", "program", "ring",
+UNSUPPORTED_SECTIONS = ("userlist", "resolvers", "mailers", "program", "ring",
                         "cache", "fcgi-app", "dynamic-update", "crt-store", "traces")
 
 
@@ -103,6 +104,9 @@ def parse_proxies(files: list[str], sections: list[Section], settings: GlobalSet
         if section.kind == "http-errors":
             _parse_http_errors(section, config, errors)
             continue
+        if section.kind == "peers":
+            _add_peers(config, section, errors)
+            continue
         try:
             proxy = _new_proxy(section.header, defaults, named_defaults)
         except ConfigError as exc:
@@ -143,6 +147,24 @@ def _parse_http_errors(section: Section, config: Config, errors: list[ConfigErro
                                      "It only takes 'errorfile <code> <file>' lines."))
             continue
         pages[int(line.words[1])] = line.words[2]
+
+
+def _add_peers(config: Config, section: Section, errors: list[ConfigError]) -> None:
+    conf = peers_section.parse_section(section.header, section.body, errors)
+    if conf is None:
+        return
+    if conf.name in config.peers:
+        errors.append(section.header.error(f"peers section '{conf.name}' is already declared."))
+        return
+    if conf.local is None or conf.disabled:
+        if conf.local is None:
+            config.warnings.append(f"{section.header.file}:{section.header.number}: removing incomplete section "
+                                   f"'peers {conf.name}' (no peer named '{conf.local_name}').")
+        conf.disabled = True
+    elif not conf.listen_address:
+        errors.append(section.header.error(f"peers section '{conf.name}': the local peer '{conf.local_name}' "
+                                           "has no address.", "Give it one, or add a 'bind' line."))
+    config.peers[conf.name] = conf
 
 
 def _new_proxy(header: Line, defaults: ProxyConf, named: dict[str, ProxyConf]) -> ProxyConf:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
 from luaproxy.worker.tls.options import TlsOptions
 
@@ -189,6 +190,7 @@ class Config:
     warnings: list[str] = field(default_factory=list)
     http_errors: dict[str, dict[int, str]] = field(default_factory=dict)
     """``http-errors NAME`` sections: status -> errorfile path."""
+    peers: dict[str, Any] = field(default_factory=dict)  # name -> config.peers.PeersConf
 
     def frontends(self) -> list[ProxyConf]:
         return [p for p in self.proxies if p.has_frontend]

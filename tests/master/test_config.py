@@ -144,9 +144,9 @@ def test_bad_addresses(tmp_path):
 
 
 def test_lines_out_of_section_and_unsupported_sections(tmp_path):
-    errors = errors_of(tmp_path, "nbproc 2\npeers mypeers\n peer a 1.2.3.4:1\n")
+    errors = errors_of(tmp_path, "nbproc 2\nresolvers dns\n nameserver a 1.2.3.4:53\n")
     assert "unknown keyword 'nbproc' out of section" in errors[0]
-    assert "section 'peers' is not supported" in errors[1]
+    assert "section 'resolvers' is not supported" in errors[1]
 
 
 def test_directory_loads_cfg_files_in_name_order(tmp_path):

@@ -14,7 +14,8 @@ def run_rules(rules: list[Any], txn: Any, before: Callable[[Any], None] | None =
 
     *before* runs ahead of each rule (TCP inspect-delay waits for content there).  When a
     condition used data that may still arrive (``txn.incomplete``), *more* may wait for
-    it and return True to have the condition evaluated again (HAProxy's MAY_CHANGE).
+    it and return True to have the condition evaluated again (HAProxy's MAY_CHANGE); the same holds
+    for an action whose sample lacked data and that did nothing with it.
     """
     for rule in rules:
         if before is not None:
@@ -28,6 +29,9 @@ def run_rules(rules: list[Any], txn: Any, before: Callable[[Any], None] | None =
         if not applies:
             continue
         verdict = rule.action(txn)
+        while more is not None and verdict is Verdict.CONTINUE and txn.incomplete and more(rule):
+            txn.incomplete = False  # the action's sample lacked data (track-sc0 url): run it again
+            verdict = rule.action(txn)
         if txn.done:
             return Verdict.DONE
         if verdict is not Verdict.CONTINUE:

@@ -13,7 +13,10 @@ import binascii
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from ..http.buffer import ReceiveBuffer
+from ..http.errors import LocalProtocolError
 from ..http.message import Headers, RequestHead, ResponseHead
+from ..http.readers import Limits, RequestHeadReader
 from .args import ArgType, arg_spec
 from .context import SampleContext
 from .hashing import full_hash, sdbm
@@ -196,9 +199,24 @@ def _path_span(target: str) -> tuple[int, int] | None:
     return start, end if end >= 0 else len(target)
 
 
+def _tcp_request(ctx: SampleContext) -> RequestHead | None:
+    """In TCP mode, the request head parsed from the buffered bytes, as HAProxy's HTTP prefetch does
+    (incomplete: no sample yet, and the fetch may change; not HTTP: no sample)."""
+    buf = ReceiveBuffer()
+    buf += ctx.req_data()
+    try:
+        found = RequestHeadReader(Limits())(buf)
+    except LocalProtocolError:
+        return None
+    if found is None:
+        ctx.incomplete = True
+        return None
+    return found.head
+
+
 def _request_str(compute: Any) -> Any:
     def run(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
-        req = ctx.request
+        req = ctx.request or _tcp_request(ctx)
         if req is None:
             return None
         value = compute(req)

@@ -9,6 +9,7 @@ counters, frequency counters (``name(period)``), tags and the server id.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import re
 import socket
@@ -94,6 +95,8 @@ class TableSpec:
     expire_ms: int = 0  # 0: entries never expire
     nopurge: bool = False
     data: tuple[tuple[str, int], ...] = field(default=())  # (type, period ms for rates else 0), HAProxy order
+    peers: str = ""  # the ``peers`` section that shares this table
+    wire_key_len: int = 0  # the key size HAProxy announces to peers (a string ``len N`` counts its NUL)
 
     @property
     def type_label(self) -> str:
@@ -111,8 +114,7 @@ class TableSpec:
         if self.stores(name):
             return self
         wanted = {**dict(self.data), name: 0}
-        return TableSpec(self.name, self.key_type, self.key_len, self.size, self.expire_ms, self.nopurge,
-                         tuple((n, wanted[n]) for n in DATA_KINDS if n in wanted))
+        return dataclasses.replace(self, data=tuple((n, wanted[n]) for n in DATA_KINDS if n in wanted))
 
     # Keys.
 
@@ -212,6 +214,8 @@ def parse_table_args(name: str, words: tuple[str, ...]) -> TableSpec:
     expire = 0
     nopurge = False
     data: dict[str, int] = {}
+    peers = ""
+    wire_key_len = 0
     while rest:
         word = rest.pop(0)
         if word in ("type", "size", "expire", "store", "peers", "srvkey", "len", "write-to") and not rest:
@@ -225,10 +229,12 @@ def parse_table_args(name: str, words: tuple[str, ...]) -> TableSpec:
             except ValueError:
                 raise SpecError(f"unknown type '{value}'") from None
             key_len = {KeyType.IP: 4, KeyType.IPV6: 16, KeyType.INTEGER: 4}.get(key_type, DEFAULT_KEY_LEN)
+            wire_key_len = key_len
             if rest[:1] == ["len"] and key_type in (KeyType.STRING, KeyType.BINARY):
                 rest.pop(0)
                 if not rest or not rest[0].isdigit() or int(rest[0]) < 1:
                     raise SpecError("'len' expects a positive length")
+                wire_key_len = int(rest[0]) + (key_type is KeyType.STRING)
                 key_len = min(int(rest.pop(0)), MAX_STRING_KEY)
         elif word == "size":
             size = parse_size(rest.pop(0))
@@ -236,7 +242,9 @@ def parse_table_args(name: str, words: tuple[str, ...]) -> TableSpec:
             expire = parse_period(rest.pop(0))
         elif word == "nopurge":
             nopurge = True
-        elif word in ("peers", "srvkey", "write-to"):
+        elif word == "peers":
+            peers = rest.pop(0)
+        elif word in ("srvkey", "write-to"):
             rest.pop(0)
         elif word == "store":
             for item in rest.pop(0).split(","):
@@ -259,4 +267,4 @@ def parse_table_args(name: str, words: tuple[str, ...]) -> TableSpec:
     if size <= 0:
         raise SpecError("missing or null 'size'")
     ordered = tuple((n, data[n]) for n in DATA_KINDS if n in data)
-    return TableSpec(name, key_type, key_len, size, expire, nopurge, ordered)
+    return TableSpec(name, key_type, key_len, size, expire, nopurge, ordered, peers, wire_key_len)

@@ -24,7 +24,8 @@ loaded 2-core build machine, Python 3.11, µs per operation):
 * Layout, in 64-bit words: a header (lock holder pid, used count, LRU head and
   tail, free list, high-water mark), a bucket array (a power of two ≥ size,
   chained through the entries), then ``size`` fixed-width entries: hash chain,
-  LRU links, expiry date, reference count, hash, key length, the key bytes,
+  LRU links, expiry date, reference count, hash, key length, local update id
+  (what the peers agent pushes: ``changed_since``), the key bytes,
   then one word per counter/tag/server id and three per frequency counter
   (HAProxy's ``curr_tick``, ``curr_ctr``, ``prev_ctr``).  Keeping HAProxy's
   own three words makes entries exportable and mergeable for a peers protocol.
@@ -51,13 +52,15 @@ from typing import Any
 from .schema import DATA_KINDS, EVENTS, Kind, TableSpec
 
 _HEADER = 8
-_H_HOLDER, _H_USED, _H_HEAD, _H_TAIL, _H_FREE, _H_HIGH = range(6)
-# Entry words: hash chain, LRU previous (towards the head), LRU next, expiry, refs, hash + 1, key length.
-_NEXT, _PREV, _LNEXT, _EXP, _REF, _HASH, _KLEN = range(7)
-_FIXED = 7
+_H_HOLDER, _H_USED, _H_HEAD, _H_TAIL, _H_FREE, _H_HIGH, _H_UPD = range(7)
+# Entry words: hash chain, LRU previous (towards the head), LRU next, expiry, refs, hash + 1, key length,
+# local update id (the table's update counter when a worker last changed it; 0: learnt from a peer).
+_NEXT, _PREV, _LNEXT, _EXP, _REF, _HASH, _KLEN, _UPD = range(8)
+_FIXED = 8
 _LOCK_WAIT = 1.0
 _PURGE_BATCH = 32
 U32 = 0xFFFFFFFF
+RING_MAX = 65536
 
 
 def now_ms() -> int:
@@ -115,7 +118,9 @@ class SharedTable:
         self.nbuckets = 1 << max(self.size - 1, 1).bit_length()
         self.mask = self.nbuckets - 1
         self.entries_at = _HEADER + self.nbuckets
-        total = (self.entries_at + self.size * self.entry_words) * 8
+        self.ring_at = self.entries_at + self.size * self.entry_words
+        self.ring_size = min(max(self.size, 1024), RING_MAX)
+        total = (self.ring_at + self.ring_size) * 8
         self.memory_bytes = total
         self._map = mmap.mmap(-1, total, flags=mmap.MAP_SHARED)
         self.q = memoryview(self._map).cast("q")
@@ -244,6 +249,15 @@ class SharedTable:
         q[_H_FREE] = idx + 1
         q[_H_USED] -= 1
 
+    def _mark(self, base: int) -> None:
+        """A local change: give the entry the next update id and log it in the ring of recent
+        changes (the peers agent pushes it)."""
+        q = self.q
+        upd = q[_H_UPD] + 1
+        q[_H_UPD] = upd
+        q[base + _UPD] = upd
+        q[self.ring_at + upd % self.ring_size] = (base - self.entries_at) // self.entry_words + 1
+
     def _expired(self, base: int, now: int) -> bool:
         exp = self.q[base + _EXP]
         return bool(exp) and exp <= now and not self.q[base + _REF]
@@ -316,6 +330,7 @@ class SharedTable:
                 self._push_lru(idx, base)
             if connection and self.cur_off is not None:
                 q[base + self.cur_off] += 1
+            self._mark(base)
             updates = self._updates.get(events)
             if updates is None:
                 updates = self._updates[events] = tuple(f for e in events for f in self.events[e])
@@ -338,6 +353,7 @@ class SharedTable:
         self.acquire()
         try:
             self._count(self._base(idx), event, inc, now)
+            self._mark(self._base(idx))
         finally:
             self.release()
 
@@ -368,6 +384,7 @@ class SharedTable:
                 q[base + off] -= 1
             if q[base + _REF] > 0:
                 q[base + _REF] -= 1
+            self._mark(base)
             if self.expire:
                 q[base + _EXP] = now + self.expire
             if q[_H_HEAD] != idx + 1:
@@ -411,6 +428,7 @@ class SharedTable:
                 self.q[at + 2] = 0
             else:
                 self.q[at] = value
+            self._mark(self._base(idx))
             return True
         finally:
             self.release()
@@ -433,6 +451,7 @@ class SharedTable:
                 idx = self._insert(key, h, now)
             if idx >= 0:
                 self._touch(idx, self._base(idx), now)
+                self._mark(self._base(idx))
             return idx
         finally:
             self.release()
@@ -522,6 +541,73 @@ class SharedTable:
                 out.append(cur - 1)
                 cur = self.q[self._base(cur - 1) + _LNEXT]
             return self.q[_H_USED], out
+        finally:
+            self.release()
+
+    # The peers agent's side.
+
+    def last_update(self) -> int:
+        return self.q[_H_UPD]
+
+    def changed_since(self, update: int, limit: int) -> list[tuple[int, int]]:
+        """(update id, index) of the live entries changed locally after *update*, oldest change first,
+        at most *limit*: what a peer that acknowledged *update* has not been sent yet."""
+        now = now_ms()
+        q = self.q
+        self.acquire()
+        try:
+            self._purge(now, 1 << 30)
+            last = q[_H_UPD]
+            if last - update <= self.ring_size:
+                return self._from_ring(update, last, limit)
+            found, cur = [], q[_H_HEAD]  # too far behind for the ring: look at every entry
+            while cur:
+                base = self._base(cur - 1)
+                if q[base + _UPD] > update:
+                    found.append((q[base + _UPD], cur - 1))
+                cur = q[base + _LNEXT]
+        finally:
+            self.release()
+        found.sort()
+        return found[:limit]
+
+    def _from_ring(self, update: int, last: int, limit: int) -> list[tuple[int, int]]:
+        """The ring's changes after *update*: a slot whose entry changed again later, or was freed,
+        is skipped (the later slot, if any, stands for it)."""
+        q, found = self.q, []
+        for upd in range(update + 1, last + 1):
+            idx = q[self.ring_at + upd % self.ring_size] - 1
+            base = self._base(idx)
+            if idx >= 0 and q[base + _HASH] and q[base + _UPD] == upd:
+                found.append((upd, idx))
+                if len(found) >= limit:
+                    break
+        return found
+
+    def merge(self, key: bytes, values: dict[str, Any], expire_ms: int) -> bool:
+        """An entry learnt from a peer, as HAProxy does: created if needed, each value the peer sent
+        replaces ours (rates as their three words), except conn_cur which stays local; the expiry
+        is the peer's remaining delay, at most the table's.  The entry keeps its own update id, so
+        what was learnt is not pushed back.  False when the table is full."""
+        now = now_ms()
+        self.acquire()
+        try:
+            idx = self._live(key, now)
+            if idx < 0:
+                idx = self._insert(key, zlib.crc32(key), now)
+                if idx < 0:
+                    return False
+            base = self._base(idx)
+            self._touch(idx, base, now)
+            if self.expire:
+                self.q[base + _EXP] = now + min(expire_ms, self.expire)
+            for name, value in values.items():
+                off = self.offsets.get(name)
+                if off is None or name == "conn_cur":
+                    continue
+                for i, word in enumerate(value if isinstance(value, tuple) else (value,)):
+                    self.q[base + off + i] = word
+            return True
         finally:
             self.release()
 

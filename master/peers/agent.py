@@ -1,0 +1,392 @@
+"""The peers agent: the process of a node that shares its stick tables with the other peers.
+
+The master forks it after loading the configuration (and again after each
+reload), as it forks the fleet agent.  It inherits the tables' shared memory,
+so it reads local changes and writes what peers send straight into the tables
+the workers use; nothing goes through the master.  Under gevent it listens on
+the local peer's address and keeps one session with each remote peer, as
+HAProxy does: it connects to each of them, and a valid incoming session
+replaces the current one.  A session pushes the local changes its peer has
+not acknowledged (every ``PUSH_INTERVAL``), answers a resync request with every
+entry, acknowledges what it learns, and sends a heartbeat when idle; a peer
+silent for ``DEAD_AFTER`` is dropped and connected again.  The agent ends when
+the master closes its end of the socketpair.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import socket
+import ssl
+import sys
+from typing import NoReturn
+
+from setproctitle import setproctitle
+
+from luaproxy.worker.sticktable import SharedTable, now_ms
+from luaproxy.worker.tls.certs import load_certificate
+
+from ..config.peers import Peer, PeersConf, Tls, wire_name
+from . import codec
+
+PUSH_INTERVAL = 0.01
+HEARTBEAT = 3.0
+DEAD_AFTER = 5.0
+RECONNECT = 5.0
+CONNECT_TIMEOUT = 2.0
+BATCH = 200
+BIND_TRIES = 30
+
+
+def run(link: socket.socket, section: PeersConf, tables: list[SharedTable]) -> NoReturn:
+    """Entry point in the forked child; never returns."""
+    setproctitle(f"luaproxy: peers {section.name}")
+    code = 0
+    try:
+        from gevent import monkey
+
+        monkey.patch_socket()
+        monkey.patch_ssl()
+        monkey.patch_time()
+        monkey.patch_select()
+        Agent(link, section, tables).run()
+    except BaseException as exc:  # the master starts it again; say why it died
+        print(f"peers agent failed: {exc!r}", file=sys.stderr)
+        code = 1
+    finally:
+        sys.stderr.flush()
+    os._exit(code)
+
+
+def _server_context(tls: Tls) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    load_certificate(tls.crt).load_into(context)
+    if tls.ca_file:
+        context.load_verify_locations(tls.ca_file)
+    return context
+
+
+def _client_context(tls: Tls) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    if tls.verify:
+        if tls.ca_file:
+            context.load_verify_locations(tls.ca_file)
+        else:
+            context.load_default_certs()
+    else:
+        context.verify_mode = ssl.CERT_NONE
+    if tls.crt:
+        load_certificate(tls.crt).load_into(context)
+    return context
+
+
+def _listen(address: str) -> socket.socket:
+    from gevent import socket as gsocket
+
+    if address.startswith("fd@"):
+        return gsocket.socket(fileno=os.dup(int(address[3:])))
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = gsocket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, int(port)))
+    sock.listen(64)
+    return sock
+
+
+class PeerState:
+    """What one remote peer has acknowledged, per table: kept across its sessions."""
+
+    def __init__(self, peer: Peer) -> None:
+        self.name = peer.name
+        self.address = peer.address
+        self.context = _client_context(peer.tls) if peer.tls is not None else None
+        self.acked: dict[str, int] = {}
+        self.session: Session | None = None
+        self.retry_at = 0.0
+
+
+class Agent:
+    def __init__(self, link: socket.socket, section: PeersConf, tables: list[SharedTable]) -> None:
+        from gevent import socket as gsocket
+
+        self.link = gsocket.socket(fileno=link.detach())
+        self.section = section
+        self.tables = {wire_name(t.name): t for t in tables}
+        self.specs = {name: t.spec for name, t in self.tables.items()}
+        self.ids = {name: i + 1 for i, name in enumerate(self.tables)}
+        self.peers = {p.name: PeerState(p) for p in section.remotes}
+        self.context = _server_context(section.bind_tls) if section.bind_tls is not None else None
+        self.resynced = False  # asked one peer for everything it knows, once per start
+
+    def run(self) -> None:
+        import gevent
+
+        for _ in range(BIND_TRIES):  # after a reload, the former agent may hold the port for a moment
+            try:
+                server = _listen(self.section.listen_address)
+                break
+            except OSError:
+                gevent.sleep(0.1)
+        else:
+            server = _listen(self.section.listen_address)
+        gevent.spawn(self._accept, server)
+        for peer in self.peers.values():
+            if peer.address:
+                gevent.spawn(self._connect_loop, peer)
+        while self.link.recv(4096):
+            pass
+        os._exit(0)  # the master is gone (or replaced us)
+
+    def _accept(self, server: socket.socket) -> None:
+        import gevent
+
+        while True:
+            sock, _ = server.accept()
+            gevent.spawn(self._serve, sock)
+
+    def _serve(self, sock: socket.socket) -> None:
+        """An incoming session: check the hello, answer its status, then run it."""
+        reader = codec.Reader()
+        lines: list[str] = []
+        sock.settimeout(DEAD_AFTER)
+        try:
+            if self.context is not None:
+                sock = self.context.wrap_socket(sock, server_side=True)
+            while len(lines) < 3:
+                data = sock.recv(4096)
+                if not data:
+                    return
+                reader.feed(data)
+                while len(lines) < 3 and (line := reader.line()) is not None:
+                    lines.append(line)
+            code, peer = self._check_hello(lines)
+            sock.sendall(codec.status(code))
+            if peer is None:
+                return
+            self._run_session(peer, sock, reader)
+        except (OSError, ssl.SSLError, codec.ProtocolError):
+            pass
+        finally:
+            sock.close()
+
+    def _check_hello(self, lines: list[str]) -> tuple[int, PeerState | None]:
+        words = lines[0].split()
+        if len(words) != 2 or words[0] != codec.PROTOCOL:
+            return codec.STATUS_PROTOCOL, None
+        if words[1] not in codec.ACCEPTED_VERSIONS:
+            return codec.STATUS_VERSION, None
+        if lines[1] != self.section.local_name:
+            return codec.STATUS_HOST, None
+        peer = self.peers.get(lines[2].split(" ", 1)[0])
+        if peer is None or " " not in lines[2]:
+            return (codec.STATUS_PEER if peer is None else codec.STATUS_PROTOCOL), None
+        return codec.STATUS_OK, peer
+
+    def _connect_loop(self, peer: PeerState) -> None:
+        import gevent
+
+        host, _, port = peer.address.rpartition(":")
+        while True:
+            if peer.session is not None or peer.retry_at > now_ms() / 1000:
+                gevent.sleep(0.1)
+                continue
+            try:
+                sock = socket.create_connection((host.strip("[]"), int(port)), CONNECT_TIMEOUT)
+            except OSError:
+                peer.retry_at = now_ms() / 1000 + RECONNECT
+                continue
+            try:
+                sock.settimeout(DEAD_AFTER)
+                if peer.context is not None:
+                    sock = peer.context.wrap_socket(sock)
+                sock.sendall(codec.hello(peer.name, self.section.local_name, os.getpid()))
+                reader = codec.Reader()
+                line = None
+                while line is None:
+                    data = sock.recv(4096)
+                    if not data:
+                        break
+                    reader.feed(data)
+                    line = reader.line()
+                if line == str(codec.STATUS_OK):
+                    self._run_session(peer, sock, reader)
+                    peer.retry_at = now_ms() / 1000 + random.uniform(0.05, 2.05)
+                else:
+                    peer.retry_at = now_ms() / 1000 + RECONNECT
+            except (OSError, codec.ProtocolError):
+                peer.retry_at = now_ms() / 1000 + RECONNECT
+            finally:
+                sock.close()
+
+    def _run_session(self, peer: PeerState, sock: socket.socket, reader: codec.Reader) -> None:
+        old = peer.session
+        if old is not None:
+            old.close()
+        session = Session(self, peer, sock, reader)
+        peer.session = session
+        try:
+            session.run()
+        finally:
+            if peer.session is session:
+                peer.session = None
+
+
+class Session:
+    """One established session with a peer: its reader greenlet and the push loop."""
+
+    def __init__(self, agent: Agent, peer: PeerState, sock: socket.socket, reader: codec.Reader) -> None:
+        self.agent = agent
+        self.peer = peer
+        self.sock = sock
+        self.reader = reader
+        self.remote: dict[int, codec.RemoteTable] = {}
+        self.current: codec.RemoteTable | None = None
+        self.current_id = 0
+        self.pushed = {name: peer.acked.get(name, 0) for name in agent.tables}
+        self.last_local_table = ""
+        self.teach = False
+        self.closed = False
+        self.last_sent = self.last_heard = now_ms() / 1000
+        self.to_ack: set[int] = set()
+
+    def close(self) -> None:
+        self.closed = True
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+        self.last_sent = now_ms() / 1000
+
+    def run(self) -> None:
+        import gevent
+
+        self.sock.settimeout(None)
+        reading = gevent.spawn(self._read)
+        try:
+            if not self.agent.resynced:
+                self.agent.resynced = True
+                self.send(codec.control(codec.CTRL_RESYNC_REQ))
+            while not self.closed and not reading.dead:
+                self._push()
+                now = now_ms() / 1000
+                if now - self.last_heard > DEAD_AFTER:
+                    break
+                if now - self.last_sent > HEARTBEAT:
+                    self.send(codec.control(codec.CTRL_HEARTBEAT))
+                gevent.sleep(PUSH_INTERVAL)
+        except OSError:
+            pass
+        finally:
+            self.closed = True
+            reading.kill(block=False)
+
+    # Sending.
+
+    def _push(self) -> None:
+        for name, table in self.agent.tables.items():
+            if self.teach:
+                self._send_entries(name, table, [(table.last_update(), idx) for idx in table.indexes()])
+                continue
+            if table.last_update() <= self.pushed[name]:
+                continue  # nothing new: one shared word read, no lock, no scan
+            changed = table.changed_since(self.pushed[name], BATCH)
+            if changed:
+                self._send_entries(name, table, changed)
+                self.pushed[name] = changed[-1][0]
+        if self.teach:
+            self.teach = False
+            self.send(codec.control(codec.CTRL_RESYNC_FINISHED))
+        if self.to_ack:
+            for table_id in sorted(self.to_ack):
+                self.send(codec.ack(table_id, self.remote[table_id].last_get))
+            self.to_ack.clear()
+
+    def _send_entries(self, name: str, table: SharedTable, entries: list[tuple[int, int]]) -> None:
+        if not entries:
+            return
+        out = bytearray()
+        if self.last_local_table != name:
+            out += codec.define(self.agent.ids[name], name, table.spec)
+            self.last_local_table = name
+        now = now_ms()
+        for update_id, idx in entries:
+            key = table.key(idx)
+            out += codec.update(table.spec, update_id, table.expires_in(idx, now), key, table.raw(idx), now)
+        self.send(bytes(out))
+
+    # Receiving.
+
+    def _read(self) -> None:
+        try:
+            self._handle(self.reader.messages())
+            while not self.closed:
+                data = self.sock.recv(65536)
+                if not data:
+                    break
+                self.last_heard = now_ms() / 1000
+                self.reader.feed(data)
+                self._handle(self.reader.messages())
+        except codec.ProtocolError:
+            with contextlib.suppress(OSError):
+                self.send(codec.message(codec.CLASS_ERROR, codec.ERR_PROTOCOL))
+        except OSError:
+            pass
+        self.closed = True
+
+    def _handle(self, messages: list[tuple[int, int, bytes]]) -> None:
+        for cls, kind, payload in messages:
+            if cls == codec.CLASS_CONTROL:
+                self._control(kind)
+            elif cls == codec.CLASS_TABLE:
+                self._table_message(kind, payload)
+            elif cls in (codec.CLASS_ERROR, codec.CLASS_RESERVED):
+                raise OSError("the peer reported an error")
+
+    def _control(self, kind: int) -> None:
+        if kind == codec.CTRL_RESYNC_REQ:
+            self.teach = True
+        elif kind in (codec.CTRL_RESYNC_FINISHED, codec.CTRL_RESYNC_PARTIAL):
+            self.send(codec.control(codec.CTRL_RESYNC_CONFIRM))
+
+    def _table_message(self, kind: int, payload: bytes) -> None:
+        if kind == codec.DEFINE:
+            table_id, remote = codec.parse_define(payload, self.agent.specs)
+            self.remote[table_id] = remote
+            self.current, self.current_id = remote, table_id
+        elif kind == codec.SWITCH:
+            self.current_id = codec.parse_switch(payload)
+            self.current = self.remote.get(self.current_id)
+        elif kind in (codec.UPDATE, codec.INC_UPDATE, codec.UPDATE_TIMED, codec.INC_UPDATE_TIMED):
+            self._learn(kind, payload)
+        elif kind == codec.ACK:
+            table_id, update_id = codec.parse_ack(payload)
+            name = next((n for n, i in self.agent.ids.items() if i == table_id), None)
+            if name is not None:
+                acked = self._widen(update_id, self.agent.tables[name].last_update())
+                self.peer.acked[name] = max(self.peer.acked.get(name, 0), acked)
+
+    def _learn(self, kind: int, payload: bytes) -> None:
+        remote = self.current
+        if remote is None:
+            return
+        found = codec.parse_update(kind, payload, remote, now_ms())
+        self.to_ack.add(self.current_id)
+        if found is None or remote.spec is None:
+            return
+        table = self.agent.tables[wire_name(remote.spec.name)]
+        expire = table.spec.expire_ms if found.expire_ms is None else found.expire_ms
+        table.merge(found.key, found.values, expire)
+
+    @staticmethod
+    def _widen(update_id: int, latest: int) -> int:
+        """A 32-bit acknowledged id as our 64-bit update counter (the highest one not above *latest*)."""
+        base = latest & ~codec.U32
+        value = base | update_id
+        return value - (1 << 32) if value > latest and value >= 1 << 32 else value
+

@@ -1,0 +1,100 @@
+"""The master's side of the peers agents: one forked agent per enabled ``peers`` section.
+
+The master starts them after its workers, starts a dead one again (after a
+second if it died young), and on a reload replaces them so that they carry the
+new generation's tables.  Each agent holds one end of a socketpair: when the
+master closes its end (or dies), the agent exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..config.peers import PeersConf
+
+QUICK_EXIT = 1.0
+
+
+@dataclass(slots=True)
+class Running:
+    pid: int
+    link: socket.socket
+    started: float
+
+
+class PeersAgents:
+    def __init__(self, logger: Any) -> None:
+        self.logger = logger
+        self.sections: list[PeersConf] = []
+        self.tables: dict[str, Any] = {}
+        self.running: dict[str, Running] = {}
+        self.next_spawn: dict[str, float] = {}
+
+    def configure(self, generation: Any) -> None:
+        """The sections and tables of a (new) generation; running agents are replaced."""
+        self.stop()
+        self.sections = [s for s in generation.config.peers.values() if not s.disabled]
+        self.tables = generation.tables.tables
+        self.next_spawn = {s.name: 0.0 for s in self.sections}
+
+    def spawn_due(self, in_child: Callable[[], None]) -> None:
+        """Start every agent that is not running and whose restart delay is over."""
+        now = time.monotonic()
+        for section in self.sections:
+            if section.name not in self.running and self.next_spawn.get(section.name, 0.0) <= now:
+                self._spawn(section, in_child)
+
+    def _spawn(self, section: PeersConf, in_child: Callable[[], None]) -> None:
+        from . import agent
+
+        tables = [t for t in self.tables.values() if t.spec.peers == section.name]
+        master_end, agent_end = socket.socketpair()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid:
+            agent_end.close()
+            self.running[section.name] = Running(pid, master_end, time.monotonic())
+            return
+        master_end.close()
+        in_child()
+        agent.run(agent_end, section, tables)
+
+    def close_links(self) -> None:
+        """In a newly forked process: the agents' links are not its business."""
+        for running in self.running.values():
+            running.link.close()
+
+    def reaped(self, pid: int, status: int) -> bool:
+        """True when *pid* was an agent (it is started again later)."""
+        for name, running in list(self.running.items()):
+            if running.pid == pid:
+                del self.running[name]
+                running.link.close()
+                if any(s.name == name for s in self.sections):
+                    how = f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else \
+                        f"status {os.WEXITSTATUS(status)}"
+                    self.logger.alert(f"peers agent '{name}' (pid {pid}) exited ({how}); starting it again")
+                    quick = time.monotonic() - running.started < QUICK_EXIT
+                    self.next_spawn[name] = time.monotonic() + (1.0 if quick else 0.0)
+                return True
+        return False
+
+    def stop(self) -> None:
+        """End every agent (the caller's reaping loop collects them)."""
+        for running in self.running.values():
+            running.link.close()
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(running.pid, signal.SIGTERM)
+        self.running.clear()
+
+    def pids(self) -> list[int]:
+        return [r.pid for r in self.running.values()]

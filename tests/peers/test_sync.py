@@ -1,0 +1,199 @@
+"""Stick tables shared over HAProxy's peers protocol, with real processes on 127.0.0.1.
+
+Two luaproxy nodes in one peers section see each other's tracked entries; a
+luaproxy node and Debian's haproxy 2.6 exchange entries both ways.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import Process, free_ports, make_certificate, port_listening, wait_until
+from tests.supervisor.conftest import cli
+
+HAPROXY = "/usr/sbin/haproxy"
+
+NODE = """
+    global
+        stats socket {d}/{name}.sock level admin
+    defaults
+        timeout client 5s
+        timeout server 5s
+        timeout connect 5s
+    peers mesh
+{peer_lines}
+    backend st
+        stick-table type string len 32 size 100 expire 60s store gpc0,http_req_cnt,http_req_rate(10s) peers mesh
+    frontend web
+        mode http
+        bind 127.0.0.1:{http}
+        http-request track-sc0 path table st
+        http-request sc-inc-gpc0(0)
+        http-request return status 200 content-type text/plain string ok
+"""
+
+
+class Node:
+    def __init__(self, tmp: Path, name: str, peers: dict[str, int], http: int, haproxy: bool = False,
+                 tls: str = "") -> None:
+        self.name, self.http = name, http
+        self.sock = str(tmp / f"{name}.sock")
+        if tls:
+            lines = "\n".join([f"        default-server ssl crt {tls} verify none",
+                               f"        bind 127.0.0.1:{peers[name]} ssl crt {tls}",
+                               *(f"        server {n}" + ("" if n == name else f" 127.0.0.1:{p}")
+                                 for n, p in peers.items())])
+        else:
+            lines = "\n".join(f"        peer {n} 127.0.0.1:{p}" for n, p in peers.items())
+        (tmp / f"{name}.cfg").write_text(textwrap.dedent(NODE).format(d=tmp, name=name, peer_lines=lines,
+                                                                      http=http))
+        program = [HAPROXY, "-db"] if haproxy else None
+        args = ["-f", f"{name}.cfg", "-L", name]
+        self.proc = Process(args, tmp, program=program) if program else Process(args, tmp)
+
+    def ready(self) -> None:
+        assert wait_until(lambda: port_listening(self.http) and os.path.exists(self.sock), 15), self.proc.stderr()
+
+    def get(self, path: str) -> None:
+        with socket.create_connection(("127.0.0.1", self.http), timeout=5) as sock:
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
+            while sock.recv(65536):
+                pass
+
+    def table(self) -> str:
+        return cli(self.sock, "show table st\n")
+
+
+@pytest.fixture
+def nodes(tmp_path: Path) -> Iterator[list[Node]]:
+    made: list[Node] = []
+    yield made
+    for node in made:
+        node.proc.stop()
+
+
+def _mesh(tmp: Path, names: list[str], haproxy: set[str] = frozenset(),  # type: ignore[assignment]
+          tls: str = "") -> list[Node]:
+    ports = free_ports(2 * len(names))
+    peers = dict(zip(names, ports[: len(names)], strict=True))
+    return [Node(tmp, n, peers, ports[len(names) + i], n in haproxy, tls) for i, n in enumerate(names)]
+
+
+def _shows(node: Node, key: str, text: str, timeout: float) -> bool:
+    def seen() -> bool:
+        lines = [line for line in node.table().splitlines() if f"key={key} " in line]
+        return bool(lines) and text in lines[0]
+    return wait_until(seen, timeout)
+
+
+def test_two_luaproxy_nodes_share_a_tracked_entry_within_a_second(tmp_path: Path, nodes: list[Node]) -> None:
+    nodes += _mesh(tmp_path, ["a", "b"])
+    for node in nodes:
+        node.ready()
+    a, b = nodes
+    time.sleep(0.5)  # both listening: their sessions are up
+    a.get("/from-a")
+    a.get("/from-a")
+    assert _shows(b, "/from-a", "gpc0=2 http_req_cnt=2", 1.0), (b.table(), a.table(), b.proc.stderr())
+    b.get("/from-b")
+    assert _shows(a, "/from-b", "gpc0=1 http_req_cnt=1", 1.0), (a.table(), a.proc.stderr())
+    a.get("/from-b")
+    assert _shows(b, "/from-b", "gpc0=2 http_req_cnt=2", 1.0), b.table()
+
+
+@pytest.mark.skipif(not shutil.which(HAPROXY), reason="haproxy 2.6 not installed")
+def test_luaproxy_and_haproxy_exchange_entries_both_ways(tmp_path: Path, nodes: list[Node]) -> None:
+    nodes += _mesh(tmp_path, ["lua", "hap"], haproxy={"hap"})
+    for node in nodes:
+        node.ready()
+    lua, hap = nodes
+    time.sleep(0.5)
+    lua.get("/from-lua")
+    assert _shows(hap, "/from-lua", "gpc0=1 http_req_cnt=1", 2.0), (hap.table(), lua.proc.stderr())
+    hap.get("/from-hap")
+    hap.get("/from-hap")
+    assert _shows(lua, "/from-hap", "gpc0=2 http_req_cnt=2", 2.0), (lua.table(), lua.proc.stderr())
+    assert "http_req_rate(10000)=2" in next(x for x in lua.table().splitlines() if "/from-hap" in x)
+
+
+@pytest.mark.skipif(not shutil.which(HAPROXY), reason="haproxy 2.6 not installed")
+def test_two_luaproxy_and_one_haproxy_node_see_every_track_within_a_second(tmp_path: Path,
+                                                                           nodes: list[Node]) -> None:
+    nodes += _mesh(tmp_path, ["a", "b", "hap"], haproxy={"hap"})
+    for node in nodes:
+        node.ready()
+    time.sleep(0.5)
+    for source in nodes:
+        source.get(f"/from-{source.name}")
+        for other in nodes:
+            if other is not source:
+                assert _shows(other, f"/from-{source.name}", "gpc0=1", 1.0), (other.name, other.table())
+
+
+def test_a_reload_keeps_the_table_and_the_sync(tmp_path: Path, nodes: list[Node]) -> None:
+    nodes += _mesh(tmp_path, ["a", "b"])
+    for node in nodes:
+        node.ready()
+    a, b = nodes
+    time.sleep(0.5)
+    a.get("/before")
+    assert _shows(b, "/before", "gpc0=1", 1.0), b.table()
+    a.proc.signal(signal.SIGUSR2)
+    assert wait_until(lambda: "Reload kept the stick tables: st" in a.proc.stderr(), 10), a.proc.stderr()
+    assert "key=/before " in a.table()
+    b.get("/after")
+    assert _shows(a, "/after", "gpc0=1", 3.0), (a.table(), a.proc.stderr())
+    a.get("/after")
+    assert _shows(b, "/after", "gpc0=2", 3.0), b.table()
+
+
+@pytest.mark.skipif(not shutil.which(HAPROXY), reason="haproxy 2.6 not installed")
+def test_peers_over_tls_with_haproxy(tmp_path: Path, nodes: list[Node]) -> None:
+    cert, key = make_certificate(tmp_path)
+    pem = tmp_path / "peer.pem"
+    pem.write_bytes(cert.read_bytes() + key.read_bytes())
+    nodes += _mesh(tmp_path, ["lua", "hap"], haproxy={"hap"}, tls=str(pem))
+    for node in nodes:
+        node.ready()
+    lua, hap = nodes
+    time.sleep(0.5)
+    lua.get("/tls-lua")
+    assert _shows(hap, "/tls-lua", "gpc0=1", 2.0), (hap.table(), lua.proc.stderr())
+    hap.get("/tls-hap")
+    assert _shows(lua, "/tls-hap", "gpc0=1", 2.0), (lua.table(), lua.proc.stderr())
+
+
+CONFIG_ERRORS = """
+    peers p
+        bind 127.0.0.1:1 ssl
+        server A
+        peer B 127.0.0.1:bad
+        peer B 127.0.0.1:2
+        frob x
+    backend st
+        stick-table type string size 10 store gpc0 peers nope
+"""
+
+
+def test_config_errors_name_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "bad.cfg").write_text(textwrap.dedent(CONFIG_ERRORS))
+    proc = Process(["-c", "-f", "bad.cfg", "-L", "A"], tmp_path)
+    try:
+        assert proc.wait(30) == 1
+    finally:
+        proc.stop()
+    err = proc.stderr()
+    assert "[bad.cfg:3] : 'bind ... ssl' needs a certificate." in err, err
+    assert "[bad.cfg:5] : 'peer': invalid port 'bad'" in err
+    assert "[bad.cfg:6] : peer 'B' is already declared" not in err  # the bad line 5 declared nothing
+    assert "[bad.cfg:7] : unknown keyword 'frob' in 'peers' section 'p'." in err
+    assert "[bad.cfg:9] : stick-table: unknown peers section 'nope'." in err
