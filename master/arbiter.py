@@ -527,18 +527,25 @@ class Arbiter:
 
     # The control sockets.
 
-    def _on_link(self, handle: WorkerHandle, mask: int) -> None:
+    def _exchange(self, link: Link, mask: int) -> list[dict[str, Any]] | None:
+        """Flush a writable link, read a readable one; None once the peer closed it (then it is unwatched)."""
         if mask & selectors.EVENT_WRITE:
-            handle.link.flush()
-        if mask & selectors.EVENT_READ:
-            messages = handle.link.receive()
-            if messages is None:
-                with contextlib.suppress(KeyError, ValueError):
-                    self.selector.unregister(handle.link.sock)
-                self.fanout.forget(handle.pid)
-                return
-            for message in messages:
-                self.on_message(handle, message)
+            link.flush()
+        if not mask & selectors.EVENT_READ:
+            return []
+        messages = link.receive()
+        if messages is None:
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(link.sock)
+        return messages
+
+    def _on_link(self, handle: WorkerHandle, mask: int) -> None:
+        messages = self._exchange(handle.link, mask)
+        if messages is None:
+            self.fanout.forget(handle.pid)
+            return
+        for message in messages:
+            self.on_message(handle, message)
         self._watch(handle)
 
     def _watch(self, handle: WorkerHandle) -> None:
@@ -751,17 +758,12 @@ class Arbiter:
         agent = self.agent
         if agent is None:
             return
-        if mask & selectors.EVENT_WRITE:
-            agent.link.flush()
-        if mask & selectors.EVENT_READ:
-            messages = agent.link.receive()
-            if messages is None:
-                with contextlib.suppress(KeyError, ValueError):
-                    self.selector.unregister(agent.link.sock)
-                return
-            for message in messages:
-                if self.fleet is not None:
-                    self.fleet.on_agent(message)
+        messages = self._exchange(agent.link, mask)
+        if messages is None:
+            return
+        for message in messages:
+            if self.fleet is not None:
+                self.fleet.on_agent(message)
         self._watch_agent()
 
     def _send_agent(self, message: dict[str, Any]) -> None:
