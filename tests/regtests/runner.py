@@ -94,6 +94,18 @@ def corpus_tests(corpus: Path = CORPUS) -> list[str]:
     return sorted(str(p.relative_to(corpus)) for p in corpus.glob("*/*.vtc"))
 
 
+def kill_left_behind(workdir_prefix: str) -> None:
+    """SIGKILL what a varnishtest run left running: varnishtest starts each program in a session of its
+    own, out of our process group, and does not always stop them (a failed teardown); they are known
+    by their working directory, which varnishtest names after its own PID."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if os.readlink(entry / "cwd").startswith(workdir_prefix):
+                os.kill(int(entry.name), signal.SIGKILL)
+
+
 def run_one(test: str, timeout: int, program: str, corpus: Path = CORPUS) -> Outcome:
     """One varnishtest run in its own process group, which is killed afterwards (leftover workers)."""
     path = corpus / test
@@ -112,6 +124,7 @@ def run_one(test: str, timeout: int, program: str, corpus: Path = CORPUS) -> Out
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+            kill_left_behind(f"/tmp/vtc.{proc.pid}.")
     verdict = {0: "pass", 77: "skip"}.get(proc.returncode, "fail")
     return Outcome(test, verdict, time.monotonic() - started, out.decode("latin-1"))
 
