@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.attacks.kit import Probe, RecordingBackend, Report, probe_once, rss_kib  # noqa: E402
+from tests.attacks.kit import ConnectEcho, Probe, RecordingBackend, Report, probe_once, rss_kib  # noqa: E402
 from tests.helpers import children, free_port, port_listening, read_all, wait_until  # noqa: E402
 from tests.http.test_http_smuggling import CORPUS  # noqa: E402
 
@@ -286,37 +286,12 @@ def sigkill_worker(target: Target) -> str:
     return probe_during(target, attack)
 
 
-class EchoConnect:
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(512)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
-
-    @staticmethod
-    def _handle(conn: socket.socket) -> None:
-        with conn, _suppress():
-            conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-            while data := conn.recv(65536):
-                conn.sendall(data)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", default="", help="comma-separated attack names")
     args = parser.parse_args()
     backend = RecordingBackend()
-    echo = EchoConnect()
+    echo = ConnectEcho()
     attacks: dict[str, Callable[[Target], str]] = {
         "slowloris (300 conns)": slowloris,
         "connection flood": connection_flood,

@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from tests.helpers import read_all
+from tests.helpers import TcpServer, read_all
 
 PROBE_REQUEST = b"GET /probe HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n"
 
@@ -108,37 +108,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / 100
 
 
-class RecordingBackend:
+class RecordingBackend(TcpServer):
     """An HTTP/1.1 server that logs every byte and frames requests on its own (TE first, then CL).
 
     Each request it frames is answered ``200`` with the request line as body, so a
-    test sees how many requests the backend found in the bytes the proxy sent:
-    more than the proxy forwarded means a desync (a smuggled request).
+    test sees how many requests the backend found in the bytes the proxy sent
+    (``connections`` holds every byte of each connection): more than the proxy
+    forwarded means a desync (a smuggled request).
     """
 
     def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(128)
-        self.port = self.sock.getsockname()[1]
-        self.raw: list[bytearray] = []
         self.requests: list[bytes] = []
         self.errors = 0  # bytes it could not frame (a desync would show here)
         self.unframed: list[bytes] = []
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__()
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            raw = bytearray()
-            self.raw.append(raw)
-            threading.Thread(target=self._handle, args=(conn, raw), daemon=True).start()
-
-    def _handle(self, conn: socket.socket, raw: bytearray) -> None:
+    def handle(self, conn: socket.socket, raw: bytearray) -> None:
         conn.settimeout(5)
         buffer = bytearray()
         try:
@@ -204,3 +189,23 @@ class RecordingBackend:
 
     def close(self) -> None:
         self.sock.close()
+
+
+class ConnectEcho(TcpServer):
+    """Answers CONNECT with 200 once the head is in, then echoes what the tunnel carries."""
+
+    def handle(self, conn: socket.socket, received: bytearray) -> None:
+        conn.settimeout(10)
+        with conn:
+            try:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    data += chunk
+                conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                while chunk := conn.recv(65536):
+                    conn.sendall(chunk)
+            except OSError:
+                return

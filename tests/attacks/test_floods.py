@@ -16,7 +16,7 @@ import time
 
 from tests.helpers import read_all
 
-from .kit import Probe, rss_kib
+from .kit import ConnectEcho, Probe, rss_kib
 
 SLOW_CLIENTS = 300
 IDLE_CLIENTS = 1500
@@ -148,46 +148,9 @@ def test_oversized_inputs(write, luaproxy, port):
     assert rss_kib(worker) - before < 30 * 1024
 
 
-class Echo:
-    """Answers CONNECT with 200, then echoes."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(512)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
-
-    @staticmethod
-    def _handle(conn: socket.socket) -> None:
-        conn.settimeout(10)
-        with conn:
-            try:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    data += chunk
-                conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                while chunk := conn.recv(65536):
-                    conn.sendall(chunk)
-            except OSError:
-                return
-
-
 def test_tunnel_flood(write, luaproxy, port):
     """Many CONNECT tunnels, some streaming megabytes: before the tunnel fix one froze the worker."""
-    echo = Echo()
+    echo = ConnectEcho()
     try:
         start(write, luaproxy, port, echo.port)
         with Probe(port) as probe:

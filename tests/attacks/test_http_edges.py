@@ -54,7 +54,7 @@ def test_http10_without_host_stays_http10(write, luaproxy, port, backend):
     reply = exchange(port, b"GET /old HTTP/1.0\r\nUser-Agent: t\r\n\r\n")
     assert reply.startswith(b"HTTP/1.0 200") or reply.startswith(b"HTTP/1.1 200"), reply
     assert backend.requests == [b"GET /old HTTP/1.0"]
-    assert b"\r\nconnection: keep-alive" in bytes(backend.raw[0]).lower()
+    assert b"\r\nconnection: keep-alive" in bytes(backend.connections[0]).lower()
 
 
 def test_malformed_chunk_after_the_head_is_the_clients_fault(write, luaproxy, port, backend):
@@ -74,7 +74,7 @@ def test_framing_fields_in_trailers_are_refused(write, luaproxy, port, backend, 
     reply = exchange(port, b"POST /t HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n",
                      b"3\r\nabc\r\n0\r\n" + trailer + b"\r\n\r\n")
     assert reply.startswith(b"HTTP/1.1 400 "), reply
-    assert b"0\r\n" + trailer.lower() not in b"".join(bytes(r) for r in backend.raw).lower()
+    assert b"0\r\n" + trailer.lower() not in b"".join(bytes(r) for r in backend.connections).lower()
 
 
 class EarlyAnswer(TcpServer):
