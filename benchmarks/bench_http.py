@@ -134,7 +134,7 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def start(command: list[str], cwd: str) -> subprocess.Popen[bytes]:
+def start(command: list[str], cwd: str | Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
 
@@ -145,6 +145,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(10)
     except (ProcessLookupError, subprocess.TimeoutExpired):
         os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
 
 
 def main() -> int:

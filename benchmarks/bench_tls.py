@@ -18,32 +18,14 @@ loaded machine every figure is indicative only.
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
+from bench_http import free_port, start, stop, wait_port  # run from benchmarks/ or as a script beside it
 
 
 def make_certificate(work: Path, rsa: bool) -> Path:
@@ -88,20 +70,6 @@ def keep_alive(port: int, seconds: int, connections: int) -> float:
     if match is None:
         raise RuntimeError(f"wrk printed no figure:\n{out}")
     return float(match.group(1))
-
-
-def start(command: list[str], cwd: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(10)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
 
 
 def main() -> int:
