@@ -156,6 +156,7 @@ def _server(p: ProxyConf, line: Line) -> None:
     if not host:
         raise line.error(f"server '{name}' needs an address, got '{addr}'.")
     server = ServerConf(name, host, port or 0, line)
+    args = [word for words in p.settings.get("default-server", []) for word in words] + args
     while args:
         opt = args.pop(0)
         if _take_tls(line, server.tls, opt, args, SERVER):
@@ -171,7 +172,7 @@ def _server(p: ProxyConf, line: Line) -> None:
             else:
                 server.options[opt] = value
         elif opt in SERVER_FLAGS:
-            server.check = server.check or opt == "check"
+            server.check = opt == "check" or (server.check and opt != "no-check")
             server.backup = server.backup or opt == "backup"
             server.disabled = server.disabled or opt == "disabled"
         else:

@@ -267,6 +267,9 @@ SERVERS_STATE_HEADER = (
 )
 _OP_STATE = {"DOWN": 0, "STARTING": 1, "UP": 2, "STOPPING": 3}
 _ADMIN_STATE = {"READY": 0, "MAINT": 5, "DRAIN": 8}
+_CHECK_STATUS = {"L4OK": 6, "L4TOUT": 7, "L4CON": 8, "L6OK": 9, "L6TOUT": 10, "L6RSP": 11, "L7TOUT": 12,
+                 "L7RSP": 13, "L7OK": 15, "L7OKC": 16, "L7STS": 17}
+"""HAProxy's HCHK_STATUS_* numbers; 1 (initializing) before the first check."""
 
 
 def servers_state(proxies: list[dict[str, Any]], now: float) -> str:
@@ -280,15 +283,19 @@ def servers_state(proxies: list[dict[str, Any]], now: float) -> str:
             admin = _ADMIN_STATE.get(str(s.get("admin_state")), 0)
             if admin == _ADMIN_STATE["MAINT"] and not s.get("disabled"):
                 admin = 1  # forced at run time (haproxy's FMAINT); 5 is the configuration's "disabled"
-            health = 0 if admin or s.get("op_state") != "UP" else 2
+            health = 0 if admin or s.get("op_state") != "UP" else s.get("check_rise", 2)
+            status = _CHECK_STATUS.get(str(s.get("check_status")), 1)
+            result = 0 if status == 1 else (3 if status in (6, 9, 15, 16) else 2)
+            if checked:
+                health = s.get("check_health") or 0
             check_state = 14 if checked and admin else (6 if checked else 0)
             weight = s.get("weight") or 0
             lines.append(
                 f"{proxy['id']} {proxy['name']} {server['id']} {server['name']} {s.get('host')} "
                 f"{0 if admin == 1 else _OP_STATE.get(str(s.get('op_state')), 2)} {admin} {weight} "
                 f"{s.get('iweight', weight)} "
-                f"{int(now - (s.get('last_change') or now))} 1 0 {health} {check_state} 0 0 0 - {s.get('port')} "
-                f"- 0 {s.get('check_port') or 0} - - 0\n")
+                f"{int(now - (s.get('last_change') or now))} {status} {result} {health} {check_state} 0 0 0 - "
+                f"{s.get('port')} - 0 {s.get('check_port') or 0} - - 0\n")
     return "".join(lines)
 
 

@@ -45,6 +45,8 @@ CHECK_DESCRIPTIONS = {
     "L7STS": "Layer7 wrong status",
 }
 PASSED = ("L4OK", "L6OK", "L7OK")
+EMERG, ALERT, NOTICE = 0, 1, 5
+"""The syslog levels HAProxy sends server events at."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +100,9 @@ def apply_check_result(proxy: Any, server: Server, result: CheckResult, logger: 
     each = bool(proxy.options.get("log-health-checks"))
     if each and (moved or result.status != previous):
         verdict = "succeeded" if result.passed else "failed"
-        logger.warning(f"Health check for {'backup ' if server.backup else ''}server {proxy.name}/{server.name} "
-                       f"{verdict}, {result.reason()}, status: {_health_text(server)}.")
+        report(proxy, logger, NOTICE,
+               f"Health check for {'backup ' if server.backup else ''}server {proxy.name}/{server.name} "
+               f"{verdict}, {result.reason()}, status: {_health_text(server)}.")
     reason = None if each else result.reason()
     if server.op_state == OpState.UP and server.check_health == 0:
         set_down(proxy, server, logger, reason, now)
@@ -113,7 +116,7 @@ def set_down(proxy: Any, server: Server, logger: Any, reason: str | None = None,
     _change(server, op=OpState.DOWN, now=now)
     server.check_downs += 1
     detail = f", {reason}" if reason else ""
-    logger.warning(f"{_title(proxy, server)} is DOWN{detail}. {_left(proxy, server)}")
+    report(proxy, logger, ALERT, f"{_title(proxy, server)} is DOWN{detail}. {_left(proxy, server)}")
     _alert_if_empty(proxy, logger, before)
 
 
@@ -121,7 +124,7 @@ def set_up(proxy: Any, server: Server, logger: Any, reason: str | None = None, n
     """Checks brought *server* back; HAProxy words it with the farm's new head count."""
     _change(server, op=OpState.UP, now=now)
     detail = f", {reason}" if reason else ""
-    logger.warning(f"{_title(proxy, server)} is UP{detail}. {_online(proxy)}")
+    report(proxy, logger, NOTICE, f"{_title(proxy, server)} is UP{detail}. {_online(proxy)}")
 
 
 def set_admin(proxy: Any, server: Server, state: AdminState, logger: Any, now: float | None = None) -> None:
@@ -136,24 +139,36 @@ def set_admin(proxy: Any, server: Server, state: AdminState, logger: Any, now: f
         _change(server, admin=state, now=now)
         server.check_health = 0
         if was_down:
-            logger.warning(f"{title} was DOWN and now enters maintenance.")
+            report(proxy, logger, NOTICE, f"{title} was DOWN and now enters maintenance.")
             return
         server.check_downs += 1
-        logger.warning(f"{title} is going DOWN for maintenance. {_left(proxy, server)}")
+        report(proxy, logger, ALERT, f"{title} is going DOWN for maintenance. {_left(proxy, server)}")
         _alert_if_empty(proxy, logger, before)
     elif old == AdminState.MAINT:
         if server.check:
             server.check_health = server.check_rise
         _change(server, op=OpState.UP, admin=state, now=now)
-        logger.warning(f"{title} is UP/{state} (leaving forced maintenance).")
+        report(proxy, logger, NOTICE, f"{title} is UP/{state} (leaving forced maintenance).")
         if state == AdminState.DRAIN:
-            logger.warning(f"{title} remains in forced drain mode.")
+            report(proxy, logger, NOTICE, f"{title} remains in forced drain mode.")
     elif state == AdminState.DRAIN:
         _change(server, admin=state, now=now)
-        logger.warning(f"{title} enters drain state. {_online(proxy)}")
+        report(proxy, logger, NOTICE, f"{title} enters drain state. {_online(proxy)}")
     else:
         _change(server, admin=state, now=now)
-        logger.warning(f"{title} is {server.op_state} (leaving forced drain).")
+        report(proxy, logger, NOTICE, f"{title} is {server.op_state} (leaving forced drain).")
+
+
+def report(proxy: Any, logger: Any, level: int, text: str) -> None:
+    """A server event as HAProxy reports it: a warning on stderr, and a line at *level* to the proxy's loggers."""
+    logger.warning(text)
+    _to_loggers(proxy, logger, level, text)
+
+
+def _to_loggers(proxy: Any, logger: Any, level: int, text: str) -> None:
+    loggers = getattr(proxy.access_log, "loggers", ())
+    if loggers:
+        logger.send(loggers, level, text)
 
 
 def counts(servers: list[Server]) -> tuple[int, int]:
@@ -226,6 +241,7 @@ def _on_backup(active: int, backup: int) -> str:
 def _alert_if_empty(proxy: Any, logger: Any, before: int) -> None:
     if before and not sum(counts(proxy.servers)):
         logger.alert(f"backend '{proxy.name}' has no server available!")
+        _to_loggers(proxy, logger, EMERG, f"backend {proxy.name} has no server available!")
 
 
 # --- runtime changes from Lua (Server:set_*) and the management socket (set server ...) ----------
@@ -270,10 +286,10 @@ MAX_WEIGHT = 256
 class QuietLogger:
     """For a change another process already logged: the state moves, nothing is written twice."""
 
-    def warning(self, message: str) -> None:
+    def warning(self, *args: Any) -> None:
         return
 
-    alert = notice = info = warning
+    alert = notice = info = send = warning
 
 
 @dataclass(frozen=True, slots=True)
