@@ -91,14 +91,14 @@ def lifetime(cache: Cache, response: ResponseHead, now: float) -> float | None:
             explicit = when - now if when is not None else 0
     if explicit is None and not (response.headers.contains("etag") or response.headers.contains("last-modified")):
         return None
-    fresh = min(explicit, cache.settings.max_age) if explicit is not None else cache.settings.max_age
+    fresh = explicit if explicit is not None else cache.settings.max_age
     ages = response.headers.get_all("age")
     if ages:
         age = _seconds(ages[0].strip())
         if age is None:
             return None
         fresh -= age
-    return fresh if fresh > 0 else None
+    return min(fresh, cache.settings.max_age) if fresh > 0 else None
 
 
 class CacheWriter:

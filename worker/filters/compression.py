@@ -7,7 +7,8 @@ compressed when it is a 200 to an HTTP/1.1 request, in HTTP/1.1, with a body,
 not already encoded, without ``Cache-Control: no-transform``, not multipart,
 of a configured type (when types are listed) and with at most one valid ETag:
 then Content-Length goes (the body is chunked), a strong ETag turns weak,
-``Vary: Accept-Encoding`` and ``Content-Encoding`` are added.
+``Vary: Accept-Encoding`` and ``Content-Encoding`` are added.  The ``identity``
+algorithm, chosen when nothing better matches, only does the header part.
 """
 
 from __future__ import annotations
@@ -124,8 +125,6 @@ class ChosenAlgorithm:
         if not self._compressible(txn, head):
             return
         token, wbits = ALGORITHMS[self.name]
-        if not wbits:
-            return
         headers = head.headers
         etags = headers.get_all("etag")
         if etags and not etags[0].startswith("W/"):
@@ -133,14 +132,16 @@ class ChosenAlgorithm:
         headers.remove("content-length")
         if not any(v.lower() == "chunked" for v in headers.get_values("transfer-encoding")):
             headers.add("Transfer-Encoding", "chunked")
-        headers.add("Content-Encoding", token)
+        if wbits:
+            headers.add("Content-Encoding", token)
         if not any(v.lower() == "accept-encoding" for v in headers.get_values("vary")):
             headers.add("Vary", "Accept-Encoding")
-        state.body.append(Compressor(wbits))
+        if wbits:
+            state.body.append(Compressor(wbits))
 
     def _compressible(self, txn: Any, head: ResponseHead) -> bool:
         headers = head.headers
-        if head.status != 200 or not at_least_http11(head.version) or headers.contains("content-encoding"):
+        if not 200 <= head.status <= 203 or not at_least_http11(head.version) or headers.contains("content-encoding"):
             return False
         framing, _ = response_framing(head, txn.request.method)
         if framing.kind is NONE:
@@ -175,7 +176,9 @@ class CompressionFilter:
                 if (token == "*" or ALGORITHMS[name][0] == token) and (best is None or weight > best[0]):
                     best = (weight, name)
         if best is None:
-            return None
+            # identity needs no Accept-Encoding: the body is only re-chunked
+            return ChosenAlgorithm("identity", self.settings.types) if "identity" in self.settings.algorithms \
+                else None
         if self.settings.offload:
             request.headers.remove("accept-encoding")
         return ChosenAlgorithm(best[1], self.settings.types)
