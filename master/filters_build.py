@@ -3,7 +3,9 @@
 ``filter cache NAME`` and ``filter compression`` are accepted as in HAProxy
 2.6 (the cache works through its rules, compression through its
 ``compression`` lines, declared or implicit); ``filter compression`` without
-``compression algo`` compresses nothing.
+``compression algo`` compresses nothing.  ``filter trace`` (HAProxy's debugging
+filter) is accepted with its options and traces nothing: luaproxy's bodies
+already flow in the chunks the network gives.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from luaproxy.worker.filters.compression import CompressionFilter, parse
 from .config.errors import ConfigError, did_you_mean
 from .config.model import Config, ProxyConf
 
-BUILT_IN = ("cache", "compression")
+BUILT_IN = ("cache", "compression", "trace")
+TRACE_OPTIONS = ("random-parsing", "random-forwarding", "hexdump", "quiet")
 
 
 def caches(config: Config) -> dict[str, Cache]:
@@ -33,6 +36,14 @@ def attach(conf: ProxyConf, proxy: Any, stores: dict[str, Cache]) -> list[Config
             if len(words) > 2 or (name and name not in stores):
                 errors.append(conf.line.error(f"proxy '{conf.name}': 'filter cache' names no known cache "
                                               f"'{name}'.", did_you_mean(name, stores)))
+        elif words[:1] == ("trace",):
+            options = list(words[1:])
+            if options[:1] == ["name"]:
+                del options[:2]
+            unknown = [o for o in options if o not in TRACE_OPTIONS]
+            if unknown:
+                errors.append(conf.line.error(f"proxy '{conf.name}': 'filter trace': unknown option '{unknown[0]}'.",
+                                              f"Expected: name <name>, {', '.join(TRACE_OPTIONS)}."))
         elif words[:1] == ("compression",) and len(words) > 1:
             errors.append(conf.line.error(f"proxy '{conf.name}': 'filter compression' takes no argument."))
     lines = conf.settings.get("compression", [])

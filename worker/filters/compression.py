@@ -4,7 +4,7 @@ The request picks the algorithm (the client's best-weighted encoding among the
 configured ones; none for HTTP/1.0 or an old ``Mozilla/4`` browser), and
 ``offload`` hides its Accept-Encoding from the server.  The response is
 compressed when it is a 200 to an HTTP/1.1 request, in HTTP/1.1, with a body,
-not already encoded, without ``Cache-Control: no-transform``, not multipart,
+with a known length or chunked, not already encoded, without ``Cache-Control: no-transform``, not multipart,
 of a configured type (when types are listed) and with at most one valid ETag:
 then Content-Length goes (the body is chunked), a strong ETag turns weak,
 ``Vary: Accept-Encoding`` and ``Content-Encoding`` are added.  The ``identity``
@@ -18,7 +18,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from ..http.framing import NONE, response_framing
+from ..http.framing import NONE, UNTIL_CLOSE, response_framing
 from ..http.grammar import at_least_http11
 from ..http.message import Headers, ResponseHead
 
@@ -144,7 +144,7 @@ class ChosenAlgorithm:
         if not 200 <= head.status <= 203 or not at_least_http11(head.version) or headers.contains("content-encoding"):
             return False
         framing, _ = response_framing(head, txn.request.method)
-        if framing.kind is NONE:
+        if framing.kind is NONE or framing.kind is UNTIL_CLOSE:
             return False
         if "no-transform" in [v.lower() for v in headers.get_values("cache-control")]:
             return False
