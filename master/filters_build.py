@@ -49,13 +49,7 @@ def attach(conf: ProxyConf, proxy: Any, stores: dict[str, Cache]) -> list[Config
     lines = conf.settings.get("compression", [])
     if not lines:
         return errors
-    try:
-        settings = parse(lines)
-    except ValueError as exc:
-        errors.append(conf.line.error(f"proxy '{conf.name}': {exc}.",
-                                      "Write 'compression algo gzip', 'compression type text/html' "
-                                      "or 'compression offload'."))
-        return errors
+    settings = parse(lines)  # each line was checked as it was read
     if conf.mode == "http" and settings.algorithms:
         proxy.filters = (*(proxy.filters or ()), CompressionFilter(settings))
     return errors
