@@ -23,7 +23,7 @@ from luaproxy.worker.samples import AclSet, PatternLibrary, SampleError, SampleR
 from luaproxy.worker.sticktable import SpecError, TableSpec, parse_table_args
 from luaproxy.worker.sticktable.persistence import StickRule
 
-from . import tls_build
+from . import filters_build, tls_build
 from .compile_env import CompileEnv
 from .config.errors import ConfigError, ConfigErrors, did_you_mean
 from .config.keywords_global import log_servers
@@ -63,9 +63,10 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
         proxy.table = by_table.get(proxy.name)
         proxy.tables = by_table
     backends = {p.name: p for p in proxies if p.has_backend}
+    caches = filters_build.caches(config)
     for conf, proxy in zip(config.proxies, proxies, strict=True):
         env = CompileEnv(engine, registry, library, AclSet(registry, library), tables=by_table,
-                         own_table=conf.name, error_sections=config.http_errors)
+                         own_table=conf.name, error_sections=config.http_errors, caches=caches)
         for line in conf.acls:
             try:
                 env.acls.add(line.words[1:], (line.file, line.number))
@@ -93,6 +94,7 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
                 except RuleError as exc:
                     errors.append(rule_conf.line.error(f"'{ruleset}': {exc.message}", exc.hint))
         errors += _lua_filters(conf, proxy, env, config.warnings)
+        errors += filters_build.attach(conf, proxy, caches)
         if conf.default_backend:
             proxy.default_backend = backends.get(conf.default_backend)
         for rule_conf in conf.use_backends:
@@ -362,6 +364,8 @@ def _lua_filters(conf: ProxyConf, proxy: Proxy, env: CompileEnv, warnings: list[
         where = f"proxy '{conf.name}'"
         if not words or not words[0].startswith("lua."):
             name = words[0] if words else ""
+            if name in filters_build.BUILT_IN:
+                continue
             if name == "spoe":  # an agent the user counts on (often for security): never silently dropped
                 errors.append(conf.line.error(f"'filter spoe' in {where}: SPOE is not supported by luaproxy.",
                                               "Run the logic as a Lua action or service instead."))

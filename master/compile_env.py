@@ -37,7 +37,8 @@ class CompileEnv:
     def __init__(self, engine: LuaEngine, registry: SampleRegistry, library: PatternLibrary,
                  acls: AclSet, origin: tuple[str, int] = ("", 0), tables: dict[str, Any] | None = None,
                  own_table: str = "", ruleset: str = "",
-                 error_sections: dict[str, dict[int, str]] | None = None) -> None:
+                 error_sections: dict[str, dict[int, str]] | None = None,
+                 caches: dict[str, Any] | None = None) -> None:
         self.engine = engine
         self.registry = registry
         self.library = library
@@ -47,18 +48,26 @@ class CompileEnv:
         self.own_table = own_table
         self.ruleset = ruleset
         self.error_sections = error_sections or {}
+        self.caches = caches or {}
         self.capture_slots: dict[int, int] = {}  # line number of an http-request capture ... len -> slot
 
     def at(self, origin: tuple[str, int], ruleset: str = "") -> CompileEnv:
         """The same environment, reporting errors at another config line (of *ruleset*)."""
         env = CompileEnv(self.engine, self.registry, self.library, self.acls, origin, self.tables,
-                         self.own_table, ruleset, self.error_sections)
+                         self.own_table, ruleset, self.error_sections, self.caches)
         env.capture_slots = self.capture_slots
         return env
 
     def capture_slot(self) -> int | None:
         """The slot allocated to the ``http-request capture ... len`` rule being compiled."""
         return self.capture_slots.get(self.origin[1])
+
+    def cache(self, name: str) -> Any:
+        """The store of one ``cache`` section; RuleError when there is none."""
+        cache = self.caches.get(name)
+        if cache is None:
+            raise RuleError(f"unable to find cache '{name}'.", did_you_mean(name, self.caches))
+        return cache
 
     def http_errors(self, name: str) -> dict[int, str] | None:
         """The pages of one ``http-errors`` section, or None."""

@@ -137,6 +137,8 @@ class Proxy:
     unique_id_format: Any = None
     """The compiled ``unique-id-format`` (a LogFormat) and the ``unique-id-header`` name, if any."""
     unique_id_header: str | None = None
+    filters: tuple[Any, ...] | None = None
+    """Filters on this proxy's HTTP data (compression); None when there are none (worker.filters)."""
     error_pages: Any = None
     access_log: Callable[[Any], None] | None = None
     current_conns: int = 0

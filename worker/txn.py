@@ -30,6 +30,7 @@ class Transaction:
         "done",
         "dst",
         "dst_port",
+        "filters",
         "first_request",
         "frontend",
         "http_mode",
@@ -124,6 +125,7 @@ class Transaction:
         self.termination = "--"
         self.stkctr: Any = None
         self.stick_pending: Any = None
+        self.filters: Any = None  # worker.filters.chain.TxnFilters once a filter or cache rule acts
         (self.src, self.src_port), (self.dst, self.dst_port) = addresses or addresses_of(client)
 
     def unique_id(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from luaproxy.worker.filters.compression import parse as compression_settings
 from luaproxy.worker.log import parse_log_server
 from luaproxy.worker.tls.options import BIND, SERVER, TlsError, TlsOptions
 
@@ -277,6 +278,16 @@ def _stored(name: str, sections: tuple[str, ...], doc: str) -> None:
 _stored("filter", NO_DEFAULTS, "filter lua.<name> [args...]: a Lua filter (core.register_filter).")
 
 
+@PROXY.register("compression", ANY_PROXY, "compression algo <name>... | type <mime>... | offload: HTTP compression.")
+def _compression(p: ProxyConf, line: Line) -> None:
+    try:
+        compression_settings([line.words[1:]])
+    except ValueError as exc:
+        raise line.error(f"{exc}.", "Write 'compression algo gzip', 'compression type text/html' "
+                                    "or 'compression offload'.") from None
+    p.settings.setdefault("compression", []).append(line.words[1:])
+
+
 @PROXY.register("errorfiles", ANY_PROXY, "errorfiles <http-errors name> [<code>...]: its pages (all or these).")
 def _errorfiles(p: ProxyConf, line: Line) -> None:
     args = expect_args(line, 1, None, "the name of an http-errors section and optional status codes")
@@ -322,6 +333,5 @@ for _name, _sections, _doc in (
     ("monitor-uri", FRONT, "URI answered with 200 for monitoring."),
     ("http-error", ANY_PROXY, "http-error status <code> [reply options]: this proxy's reply for a status."),
     ("http-reuse", BACK, "http-reuse never|safe|aggressive|always: sharing idle server connections."),
-    ("compression", ANY_PROXY, "HTTP compression settings."),
 ):
     _stored(_name, _sections, _doc)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
+from . import cache as cache_section
 from . import keywords_global, keywords_process, keywords_proxy, keywords_stick  # noqa: F401  (they fill the keyword tables)
 from . import peers as peers_section
 from .errors import ConfigError, ConfigErrors, did_you_mean
@@ -17,10 +18,10 @@ from .keywords import GLOBAL, PROXY, PROXY_SECTIONS
 from .lexer import Line, config_files, read_file
 from .model import Config, GlobalSettings, ProxyConf
 
-SECTIONS = ("global", "http-errors", "peers", *PROXY_SECTIONS)
+SECTIONS = ("global", "http-errors", "peers", "cache", *PROXY_SECTIONS)
 RULE_FAMILIES = ("tcp-request", "tcp-response", "http-request", "http-response", "http-after-response")
 UNSUPPORTED_SECTIONS = ("userlist", "resolvers", "mailers", "program", "ring",
-                        "cache", "fcgi-app", "dynamic-update", "crt-store", "traces")
+                        "fcgi-app", "dynamic-update", "crt-store", "traces")
 
 
 @dataclass(slots=True)
@@ -107,6 +108,9 @@ def parse_proxies(files: list[str], sections: list[Section], settings: GlobalSet
         if section.kind == "peers":
             _add_peers(config, section, errors)
             continue
+        if section.kind == "cache":
+            _add_cache(config, section, errors)
+            continue
         try:
             proxy = _new_proxy(section.header, defaults, named_defaults)
         except ConfigError as exc:
@@ -165,6 +169,16 @@ def _add_peers(config: Config, section: Section, errors: list[ConfigError]) -> N
         errors.append(section.header.error(f"peers section '{conf.name}': the local peer '{conf.local_name}' "
                                            "has no address.", "Give it one, or add a 'bind' line."))
     config.peers[conf.name] = conf
+
+
+def _add_cache(config: Config, section: Section, errors: list[ConfigError]) -> None:
+    settings = cache_section.parse_section(section.header, section.body, errors)
+    if settings is None:
+        return
+    if settings.name in config.caches:
+        errors.append(section.header.error(f"cache section '{settings.name}' is already declared."))
+        return
+    config.caches[settings.name] = settings
 
 
 def _new_proxy(header: Line, defaults: ProxyConf, named: dict[str, ProxyConf]) -> ProxyConf:

@@ -191,6 +191,7 @@ class Config:
     http_errors: dict[str, dict[int, str]] = field(default_factory=dict)
     """``http-errors NAME`` sections: status -> errorfile path."""
     peers: dict[str, Any] = field(default_factory=dict)  # name -> config.peers.PeersConf
+    caches: dict[str, Any] = field(default_factory=dict)  # name -> worker.filters.cache.CacheSettings
 
     def frontends(self) -> list[ProxyConf]:
         return [p for p in self.proxies if p.has_frontend]

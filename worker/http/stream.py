@@ -18,6 +18,7 @@ import gevent
 from ..backend.connect import acquire_server, connect_server, follows_destination
 from ..channel import Channel
 from ..context import WorkerContext
+from ..filters import chain as filters
 from ..netutil import shutdown_both
 from ..proxy import Proxy
 from ..rules.evaluate import run_rules, run_session_rules
@@ -230,6 +231,8 @@ class HttpStream:
                 if run_rules(backend.ruleset("tcp-request content"), txn) is not Verdict.ACCEPT:
                     return self._tcp_refused(txn)
                 verdict = run_rules(backend.ruleset("http-request"), txn)
+        if fe.filters is not None or (backend is not None and backend.filters is not None):
+            filters.start(txn, fe, backend)
         if txn.service is not None:
             txn.termination = "LR"
             return self._run_service(txn)
@@ -640,10 +643,14 @@ class HttpStream:
                 if self.worker.trace is not None:
                     self.worker.trace.response(self.client, conn.sock, backend.name, event.head)
                 head = self._response_head(txn, backend, event.head, sent_at)
+                if txn.filters is not None:
+                    txn.filters.response_head(txn, head)
                 pending += self.front.send(Response(head))
             elif isinstance(event, InformationalResponse) and conn.http.switched:
                 head = self._response_head(txn, backend, event.head, sent_at)
                 pending += self.front.send(InformationalResponse(head))
+            elif txn.filters is not None and isinstance(event, Data | EndOfMessage):
+                pending += txn.filters.forward(event, self.front.send)
             elif isinstance(event, InformationalResponse | Data | EndOfMessage):
                 pending += self.front.send(event)
             elif event is PAUSED:
@@ -824,11 +831,15 @@ class ServiceIO:
             self.client_gone = True
             return
         self.txn.status, self.txn.bytes_logged = head.status, logged_size(head)
+        if self.txn.filters is not None:
+            self.txn.filters.response_head(self.txn, head)
         self._output += self.stream.front.send(Response(head))
 
     def send(self, data: bytes) -> None:
         if data:
-            self._output += self.stream.front.send(Data(data))
+            chain = self.txn.filters
+            send = self.stream.front.send
+            self._output += send(Data(data)) if chain is None else chain.forward(Data(data), send)
             self.txn.bytes_logged = (self.txn.bytes_logged or 0) + len(data)
 
     @property
@@ -855,7 +866,9 @@ class ServiceIO:
         if not self.response_done:
             self.response_done = True
             try:
-                self._output += self.stream.front.send(EndOfMessage())
+                chain = self.txn.filters
+                send = self.stream.front.send
+                self._output += send(EndOfMessage()) if chain is None else chain.forward(EndOfMessage(), send)
             except LocalProtocolError:
                 return False
             finally:

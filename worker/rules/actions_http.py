@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..filters.cache_rules import action as cache_action
 from ..http.message import Headers
 from ..http.pages import Reply, error_page
 from ..http.pages import reason as default_reason
@@ -52,6 +53,8 @@ class HttpActionEnv(Protocol):
     def sample(self, expression: str) -> Any: ...
 
     def capture_slot(self) -> int | None: ...
+
+    def cache(self, name: str) -> Any: ...
 
 
 def _args(keyword: str, args: tuple[str, ...], count: int, usage: str) -> tuple[str, ...]:
@@ -504,8 +507,10 @@ REQUEST: dict[str, Parser] = {
     "set-uri": _request_setter("set-uri"),
     "use-service": _use_service,
     "tarpit": actions_stick.tarpit,
+    "cache-use": cache_action("cache-use"),
 }
-RESPONSE: dict[str, Parser] = {**COMMON, "set-status": _set_status, "return": _return, "capture": _capture}
+RESPONSE: dict[str, Parser] = {**COMMON, "set-status": _set_status, "return": _return, "capture": _capture,
+                               "cache-store": cache_action("cache-store")}
 
 _FUNCTION_STYLE = re.compile(r"^(set-var|set-var-fmt|unset-var|set-map|del-map|add-acl|del-acl)\((.+)\)$")
 

@@ -223,6 +223,7 @@ def _by_lua_name(definitions: Iterable[Any]) -> dict[str, Any]:
 
 def default_registry() -> SampleRegistry:
     """A registry holding HAProxy's whole built-in catalogue."""
+    from ..filters import fetches as filter_fetches
     from . import (
         conv_codec,
         conv_json,
@@ -240,7 +241,7 @@ def default_registry() -> SampleRegistry:
     )
 
     registry = SampleRegistry()
-    for module in (fetch_internal, fetch_l4, fetch_ssl, fetch_http, fetch_sticktable):
+    for module in (fetch_internal, fetch_l4, fetch_ssl, fetch_http, fetch_sticktable, filter_fetches):
         for fetch_definition in module.FETCHES:
             registry.add_fetch(fetch_definition)
     for module in (conv_string, conv_numeric, conv_codec, conv_json, conv_proto, conv_time, conv_misc, conv_map,
