@@ -110,8 +110,11 @@ class _Builder:
         options = self.ca_paths(conf.tls.merged(defaults.merged(self.server_defaults)))
         ssl_on = "ssl" in options.flags and "no-ssl" not in options.flags
         default_verify = self.ssl.get("ssl-server-verify", "required")
+        server.use_ssl = -1 if "no-ssl" in options.flags else int(ssl_on)
+        if "ssl" in options.flags:
+            server.ssl_tls = self._server_tls(options, default_verify, options.get("sni"), conf)
         if ssl_on:
-            server.tls = self._server_tls(options, default_verify, options.get("sni"), conf)
+            server.tls = server.ssl_tls
         check_ssl = "check-ssl" in options.flags or (ssl_on and "port" not in conf.options)
         if check_ssl and conf.check and "no-check-ssl" not in options.flags:
             check_options = TlsOptions(dict(options.values), set(options.flags))
@@ -184,6 +187,8 @@ def attach(config: Config, proxies: list[Proxy], registry: SampleRegistry,
         except TlsError as exc:
             errors.append(conf.line.error(f"'default-server' : {exc}"))
             continue
+        if proxy.server_factory is not None:
+            proxy.server_factory.tls = builder  # 'add server ... ssl' builds with the same certificates
         if len(proxy.servers) != len(conf.servers):
             continue  # the proxy could not be built: its error is already reported
         for server, server_conf in zip(proxy.servers, conf.servers, strict=True):

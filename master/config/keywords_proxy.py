@@ -129,9 +129,9 @@ SERVER_VALUE_OPTIONS = ("weight", "maxconn", "inter", "fastinter", "downinter", 
                         "addr", "id", "cookie", "slowstart", "maxqueue", "minconn", "on-error",
                         "observe", "error-limit", "agent-port", "agent-inter",
                         "resolvers", "init-addr", "pool-max-conn", "pool-purge-delay", "proto",
-                        "pool-low-conn")
+                        "pool-low-conn", "track", "agent-addr", "agent-send")
 SERVER_FLAGS = ("check", "backup", "disabled", "enabled", "no-check", "send-proxy", "non-stick", "tfo",
-                "agent-check", "redir")
+                "agent-check", "redir", "check-send-proxy")
 
 
 @PROXY.register("dispatch", BACK[1:], "dispatch <addr:port>: the one destination of a backend without servers.")
@@ -146,7 +146,8 @@ def _dispatch(p: ProxyConf, line: Line) -> None:
 
 
 @PROXY.register("server", BACK[1:], "server <name> <addr:port> [weight N] [maxconn N] [check] [backup] ...")
-def _server(p: ProxyConf, line: Line) -> None:
+def parse_server_line(p: ProxyConf, line: Line) -> None:
+    """A ``server`` line; also reads ``add server``'s words (master.dynamic_servers)."""
     args = list(expect_args(line, 2, None, "a name and an address ADDR:PORT"))
     name, addr = args.pop(0), args.pop(0)
     try:
@@ -321,6 +322,7 @@ for _name, _sections, _doc in (
     ("monitor-uri", FRONT, "URI answered with 200 for monitoring."),
     ("http-error", ANY_PROXY, "http-error status <code> [reply options]: this proxy's reply for a status."),
     ("http-reuse", BACK, "http-reuse never|safe|aggressive|always: sharing idle server connections."),
+    ("use-server", BACK[1:], "use-server <server> [if|unless <cond>]: a server chosen before balancing."),
     ("compression", ANY_PROXY, "HTTP compression settings."),
 ):
     _stored(_name, _sections, _doc)

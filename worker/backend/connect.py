@@ -44,7 +44,9 @@ def redispatches(backend: Proxy, server: Server, retry: int) -> bool:
 def acquire_server(backend: Proxy, txn: Any) -> Server | None:
     """The balancer's server for *txn*, its slot taken (waiting in the queue while all are full), noted
     in ``txn.server``; None when the queue timeout expires or no server is usable."""
-    server = sticky_server(backend, txn) if backend.stick_rules else None
+    server = _rule_server(backend, txn) if backend.server_rules else None
+    if server is None and backend.stick_rules:
+        server = sticky_server(backend, txn)
     if server is not None:
         backend.balancer.take(server)
     elif backend.balancer is not None:
@@ -54,6 +56,15 @@ def acquire_server(backend: Proxy, txn: Any) -> Server | None:
         if backend.stick_rules:
             store_request(txn, server)
     return server
+
+
+def _rule_server(backend: Proxy, txn: Any) -> Server | None:
+    """The first ``use-server`` rule that applies names the server, if it can take traffic (else balancing
+    decides, as haproxy does without ``option persist``)."""
+    for rule in backend.server_rules:
+        if rule.applies(txn):
+            return rule.server if rule.server.usable else None
+    return None
 
 
 def connect_server(backend: Proxy, txn: Any, server: Server) -> socket.socket | None:

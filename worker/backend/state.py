@@ -252,18 +252,21 @@ class ServerChange:
     value: str = ""
     port: str = ""
     origin: str = "stats socket command"
+    words: tuple[str, ...] = ()
+    """``add server``: the address and options after the name, as typed."""
 
-    def to_wire(self) -> dict[str, str]:
+    def to_wire(self) -> dict[str, Any]:
         return {"backend": self.backend, "server": self.server, "op": self.op, "value": self.value,
-                "port": self.port, "origin": self.origin}
+                "port": self.port, "origin": self.origin, "words": list(self.words)}
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> ServerChange:
         return cls(data["backend"], data["server"], data["op"], data.get("value", ""), data.get("port", ""),
-                   data.get("origin", "stats socket command"))
+                   data.get("origin", "stats socket command"), tuple(data.get("words", ())))
 
 
-SERVER_OPS = ("state", "weight", "maxconn", "addr", "health", "check", "agent")
+SERVER_OPS = ("state", "weight", "maxconn", "addr", "health", "check", "agent", "ssl", "add", "del")
+"""``add``/``del`` are applied by master.control.servers (they change the farm, not one server)."""
 MAX_WEIGHT = 256
 
 
@@ -319,6 +322,13 @@ def change_server(proxy: Any, server: Server, change: ServerChange, logger: Any,
             set_up(proxy, server, logger, None, now)
     elif op == "check":
         server.check = value == "enable"
+    elif op == "ssl":
+        if server.ssl_tls is None:
+            return ChangeResult(False, "'set server <srv> ssl' cannot be set.  default-server should define ssl "
+                                       "settings")
+        server.use_ssl = int(value == "on")
+        server.tls = server.ssl_tls if value == "on" else None
+        return ChangeResult(True, "server ssl setting updated")
     elif op != "agent":
         return ChangeResult(False, f"unknown server operation '{op}'.")
     return ChangeResult(True)
