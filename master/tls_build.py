@@ -183,7 +183,7 @@ def attach(config: Config, proxies: list[Proxy], registry: SampleRegistry,
             except (CertError, TlsError, ssl.SSLError, ValueError) as exc:
                 errors.append(_error(bind.line, f"'bind {bind.label}' : {exc}"))
         try:
-            defaults = _default_server(conf)
+            _default_server(conf, None)
         except TlsError as exc:
             errors.append(conf.line.error(f"'default-server' : {exc}"))
             continue
@@ -193,7 +193,7 @@ def attach(config: Config, proxies: list[Proxy], registry: SampleRegistry,
             continue  # the proxy could not be built: its error is already reported
         for server, server_conf in zip(proxy.servers, conf.servers, strict=True):
             try:
-                builder.server(server, server_conf, defaults)
+                builder.server(server, server_conf, _default_server(conf, server_conf.defaults_seen))
             except (CertError, TlsError, ssl.SSLError, ValueError) as exc:
                 errors.append(_error(server_conf.line, f"'server {server.name}' : {exc}"))
     return errors
@@ -210,10 +210,11 @@ def _session_cache(tune: dict[str, str]) -> tuple[int | None, int | None]:
         raise TlsError(f"tune.ssl.cachesize/lifetime : {exc}.") from None
 
 
-def _default_server(conf: ProxyConf) -> TlsOptions:
-    """The TLS words of the proxy's ``default-server`` lines (the others are read elsewhere)."""
+def _default_server(conf: ProxyConf, upto: int | None) -> TlsOptions:
+    """The TLS words of the proxy's first *upto* ``default-server`` lines (all with None; the others are read
+    elsewhere)."""
     options = TlsOptions()
-    for words in conf.settings.get("default-server", ()):
+    for words in conf.settings.get("default-server", ())[:upto]:
         rest = list(words)
         while rest:
             word = rest.pop(0)

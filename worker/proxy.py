@@ -105,6 +105,9 @@ class Server:
     refuses it."""
     tracks: Server | None = None
     """``track [<backend>/]<server>``: the server whose state this one follows."""
+    sess_rate: list[int] = field(default_factory=lambda: [0, 0, 0])
+    """Sessions sent to it per second in this process: (period start ms, this period, last period), read by
+    sticktable.table.freq_read (``srv_sess_rate``)."""
     use_ssl: int = 0
     """show servers state's srv_use_ssl: 1 with ``ssl``, -1 with ``no-ssl``, 0 otherwise; ``set server ... ssl
     on|off`` switches it between 1 and 0 when ``ssl_tls`` is ready."""

@@ -156,7 +156,7 @@ def parse_server_line(p: ProxyConf, line: Line) -> None:
         raise line.error(f"{exc}.") from None
     if not host:
         raise line.error(f"server '{name}' needs an address, got '{addr}'.")
-    server = ServerConf(name, host, port or 0, line)
+    server = ServerConf(name, host, port or 0, line, defaults_seen=len(p.settings.get("default-server", ())))
     while args:
         opt = args.pop(0)
         if _take_tls(line, server.tls, opt, args, SERVER):

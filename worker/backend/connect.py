@@ -20,6 +20,7 @@ from typing import Any
 from ..netutil import connect
 from ..proxy import Proxy, Server
 from ..sticktable.persistence import sticky_server, store_request
+from ..sticktable.table import freq_add, now_ms
 from ..tls import handshake
 
 
@@ -89,6 +90,7 @@ def connect_server(backend: Proxy, txn: Any, server: Server) -> socket.socket | 
         txn.server_conn = sock
         backend.be_counters.lb_total += 1
         backend.counters_of(server).lb_total += 1
+        freq_add(server.sess_rate, 0, 1000, now_ms(), 1)  # type: ignore[arg-type]
         return sock
     backend.balancer.release(server)
     return None
