@@ -48,8 +48,9 @@ class RuntimeStore:
     def apply(self, change: Change) -> str:
         """Apply here first (raises ServerChangeError, changing nothing, when it cannot apply)."""
         text = runtime.apply(self.proxies, change, _QUIET)
-        if isinstance(change, ServerChange) and change.op in ("add", "del"):
-            self._record_farm(change)
+        if isinstance(change, ServerChange) and change.op in ("add", "del", "pin"):
+            if change.op != "pin":  # a reload starts Lua afresh: nothing holds the server any more
+                self._record_farm(change)
             return text
         key = _change_key(change)
         previous = self.recorded.get(key)

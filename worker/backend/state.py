@@ -265,7 +265,7 @@ class ServerChange:
                    data.get("origin", "stats socket command"), tuple(data.get("words", ())))
 
 
-SERVER_OPS = ("state", "weight", "maxconn", "addr", "health", "check", "agent", "ssl", "add", "del")
+SERVER_OPS = ("state", "weight", "maxconn", "addr", "health", "check", "agent", "ssl", "pin", "add", "del")
 """``add``/``del`` are applied by master.control.servers (they change the farm, not one server)."""
 MAX_WEIGHT = 256
 
@@ -320,6 +320,8 @@ def change_server(proxy: Any, server: Server, change: ServerChange, logger: Any,
             set_down(proxy, server, logger, None, now)
         elif value != "down" and server.op_state != OpState.UP:
             set_up(proxy, server, logger, None, now)
+    elif op == "pin":
+        server.pinned = True
     elif op == "check":
         server.check = value == "enable"
     elif op == "ssl":
