@@ -154,9 +154,8 @@ def parse_server_line(p: ProxyConf, line: Line) -> None:
         host, port = (unix_path(addr), 0) if unix_path(addr) else split_host_port(addr, need_port=False)
     except ValueError as exc:
         raise line.error(f"{exc}.") from None
-    if not host:
-        raise line.error(f"server '{name}' needs an address, got '{addr}'.")
-    server = ServerConf(name, host, port or 0, line, defaults_seen=len(p.settings.get("default-server", ())))
+    seen = len(p.settings.get("default-server", ()))
+    server = ServerConf(name, host or "0.0.0.0", port or 0, line, defaults_seen=seen)  # ':80': any address
     while args:
         opt = args.pop(0)
         if _take_tls(line, server.tls, opt, args, SERVER):
