@@ -135,7 +135,7 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
         except SampleError as exc:
             errors.append(conf.line.error(f"failed to parse log-format : {exc}"))
     errors += tls_build.attach(config, proxies, registry, library)
-    dynamic_servers.pin_referenced(config, proxies)
+    errors += dynamic_servers.link_references(config, proxies)
     if errors:
         raise ConfigErrors(errors)
     return proxies

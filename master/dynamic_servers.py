@@ -80,7 +80,9 @@ def add_server(proxies: list[Proxy], change: ServerChange, health: Any = None) -
     tracked = _tracked(proxies, backend, change.words)
     if any(s.name == change.server for s in backend.servers):
         raise ServerChangeError("Already exists a server with the same name in backend.")
-    server.tracks = tracked
+    if tracked is not None:
+        server.tracks, server.op_state = tracked, tracked.op_state
+        tracked.trackers.append((backend, server))
     backend.servers.append(server)
     if checked and health is not None:
         health.watch(backend, server)
@@ -118,6 +120,8 @@ def del_server(proxies: list[Proxy], change: ServerChange) -> str:
     if server.current_conns:
         raise ServerChangeError("Server still has connections attached to it, cannot remove it.")
     backend.servers.remove(server)
+    if server.tracks is not None:
+        server.tracks.trackers = [t for t in server.tracks.trackers if t[1] is not server]
     backend.server_counters.pop(server.id, None)
     if backend.balancer is not None:
         backend.balancer.forget(server)
@@ -131,23 +135,34 @@ def _backend(proxies: Iterable[Proxy], name: str) -> Proxy:
     return found
 
 
-def pin_referenced(config: Config, proxies: list[Proxy]) -> None:
-    """Mark the servers the configuration names (``track``, ``use-server``, ``srv_*(...)`` fetches): haproxy
-    will not delete them at run time."""
-    by_name = {(p.name, s.name): s for p in proxies if p.has_backend for s in p.servers}
+def link_references(config: Config, proxies: list[Proxy]) -> list[ConfigError]:
+    """Link each ``track`` line to its server, and mark the servers the configuration names (``track``,
+    ``use-server``, ``srv_*(...)`` fetches): haproxy will not delete them at run time."""
+    by_name = {(p.name, s.name): (p, s) for p in proxies if p.has_backend for s in p.servers}
+    errors = []
     for conf in config.proxies:
         names: list[str] = [words[0] for words in conf.settings.get("use-server", ()) if words]
         for server_conf in conf.servers:
             track = server_conf.options.get("track")
-            if track:
-                names += [track, server_conf.name]
+            if not track:
+                continue
+            be_name, _, srv_name = track.rpartition("/")
+            found, tracker = by_name.get((be_name or conf.name, srv_name)), by_name.get((conf.name, server_conf.name))
+            if found is None or tracker is None:
+                errors.append(server_conf.line.error(f"'server {conf.name}/{server_conf.name}' : unable to find "
+                                                     f"required server '{track}' for tracking."))
+                continue
+            tracker[1].tracks = found[1]
+            found[1].trackers.append(tracker)
+            names += [track, server_conf.name]
         for words in _rule_words(conf):
             names += [m.group(1).strip() for word in words for m in _SERVER_FETCH.finditer(word)]
         for name in names:
             be_name, _, srv_name = name.rpartition("/")
-            server = by_name.get((be_name or conf.name, srv_name))
-            if server is not None:
-                server.pinned = True
+            pair = by_name.get((be_name or conf.name, srv_name))
+            if pair is not None:
+                pair[1].pinned = True
+    return errors
 
 
 def _rule_words(conf: ProxyConf) -> Iterable[tuple[str, ...]]:

@@ -105,6 +105,10 @@ class Server:
     refuses it."""
     tracks: Server | None = None
     """``track [<backend>/]<server>``: the server whose state this one follows."""
+    trackers: list[tuple[Any, Server]] = field(default_factory=list)
+    """(backend, server) of the servers tracking this one, in the order they started to."""
+    inherited_maint: bool = False
+    """In maintenance because the tracked server is (haproxy's IMAINT): leaves it with that server."""
     sess_rate: list[int] = field(default_factory=lambda: [0, 0, 0])
     """Sessions sent to it per second in this process: (period start ms, this period, last period), read by
     sticktable.table.freq_read (``srv_sess_rate``)."""

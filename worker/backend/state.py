@@ -115,6 +115,9 @@ def set_down(proxy: Any, server: Server, logger: Any, reason: str | None = None,
     detail = f", {reason}" if reason else ""
     logger.warning(f"{_title(proxy, server)} is DOWN{detail}. {_left(proxy, server)}")
     _alert_if_empty(proxy, logger, before)
+    for backend, tracker in reversed(server.trackers):
+        if tracker.op_state == OpState.UP:
+            set_down(backend, tracker, logger, f"via {proxy.name}/{server.name}", now)
 
 
 def set_up(proxy: Any, server: Server, logger: Any, reason: str | None = None, now: float | None = None) -> None:
@@ -122,6 +125,20 @@ def set_up(proxy: Any, server: Server, logger: Any, reason: str | None = None, n
     _change(server, op=OpState.UP, now=now)
     detail = f", {reason}" if reason else ""
     logger.warning(f"{_title(proxy, server)} is UP{detail}. {_online(proxy)}")
+    for backend, tracker in reversed(server.trackers):
+        if tracker.op_state == OpState.DOWN:
+            set_up(backend, tracker, logger, f"via {proxy.name}/{server.name}", now)
+
+
+def _follow_admin(server: Server, state: AdminState, logger: Any, now: float | None) -> None:
+    """Servers tracking *server* enter maintenance with it and leave it with it (newest tracker first)."""
+    for backend, tracker in reversed(server.trackers):
+        if state == AdminState.MAINT and tracker.admin_state != AdminState.MAINT:
+            tracker.inherited_maint = True
+            set_admin(backend, tracker, AdminState.MAINT, logger, now)
+        elif state != AdminState.MAINT and tracker.inherited_maint:
+            tracker.inherited_maint = False
+            set_admin(backend, tracker, AdminState.READY, logger, now)
 
 
 def set_admin(proxy: Any, server: Server, state: AdminState, logger: Any, now: float | None = None) -> None:
@@ -129,6 +146,13 @@ def set_admin(proxy: Any, server: Server, state: AdminState, logger: Any, now: f
     old = server.admin_state
     if state == old:
         return
+    _set_admin(proxy, server, state, logger, now)
+    if (state == AdminState.MAINT) != (old == AdminState.MAINT):
+        _follow_admin(server, state, logger, now)
+
+
+def _set_admin(proxy: Any, server: Server, state: AdminState, logger: Any, now: float | None) -> None:
+    old = server.admin_state
     title = _title(proxy, server)
     if state == AdminState.MAINT:
         before = sum(counts(proxy.servers))
