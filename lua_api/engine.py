@@ -151,7 +151,7 @@ class LuaEngine:
         """Once the configuration is compiled: core.proxies, core.backends and core.frontends."""
         core_table = self.runtime.globals.core
         core_table.proxies, core_table.backends, core_table.frontends = proxy.build_tables(
-            self.runtime, self.classes, proxies, listener_counts)
+            self.runtime, self.classes, proxies, listener_counts, self.server_updates)
 
     def filter_actions(self, name: str, args: tuple[str, ...]) -> tuple[Any, Any] | None:
         """``filter lua.NAME args``: the (request, response) callables, or None when the Lua function declined.

@@ -51,6 +51,15 @@ class ServerUpdates:
             self.publish(change)
         return result.text
 
+    def pin(self, ref: ServerRef) -> None:
+        """Lua holds this server now: as in haproxy, ``del server`` refuses it from then on (every process
+        learns it through the master)."""
+        if ref.server.pinned:
+            return
+        ref.server.pinned = True
+        if self.publish is not None:
+            self.publish(ServerChange(ref.proxy.name, ref.server.name, "pin", origin="Lua script"))
+
 
 def _counter_stats(counters: Any) -> dict[str, Any]:
     return {"scur": counters.current, "smax": counters.max, "stot": counters.total, "bin": counters.bytes_in,
@@ -119,7 +128,7 @@ def server_functions(updates: ServerUpdates) -> dict[str, Any]:
         port_text = checks.string(port, "set_addr", 3) if port is not None else ""
         return updates.apply(ref, "addr", checks.string(addr, "set_addr", 2), port_text)
 
-    return {
+    functions = {
         "get_name": lambda ref: ref.server.name,
         "get_puid": lambda ref: str(ref.server.id),
         "is_draining": lambda ref: int(ref.server.admin_state == AdminState.DRAIN),
@@ -143,6 +152,19 @@ def server_functions(updates: ServerUpdates) -> dict[str, Any]:
         "agent_force_up": set_state("agent", "up"),
         "agent_force_down": set_state("agent", "down"),
     }
+    return {name: pinning(updates, function) for name, function in functions.items()}
+
+
+def pinning(updates: ServerUpdates | None, function: Any) -> Any:
+    """*function* (a Server method), which first marks its server as held by Lua."""
+    if updates is None:
+        return function
+
+    def run(ref: ServerRef, *args: Any) -> Any:
+        updates.pin(ref)
+        return function(ref, *args)
+
+    return run
 
 
 PROXY_FUNCTIONS = {"get_cap": get_cap, "get_mode": get_mode, "pause": _nothing, "resume": _nothing,
@@ -150,7 +172,7 @@ PROXY_FUNCTIONS = {"get_cap": get_cap, "get_mode": get_mode, "pause": _nothing, 
 
 
 def build_tables(runtime: Any, classes: dict[str, Any], proxies: list[Any],
-                 listener_counts: dict[str, int]) -> tuple[Any, Any, Any]:
+                 listener_counts: dict[str, int], updates: ServerUpdates | None = None) -> tuple[Any, Any, Any]:
     """(core.proxies, core.backends, core.frontends): Proxy objects by name, built once per process."""
     def stats_method(function: Any) -> Any:
         return lambda state: runtime.table_from(function(state))
@@ -158,7 +180,7 @@ def build_tables(runtime: Any, classes: dict[str, Any], proxies: list[Any],
     classes["Proxy"].methods.get_stats = runtime.prelude.method(classes["Proxy"].metatable, "get_stats",
                                                                 stats_method(proxy_stats))
     classes["Server"].methods.get_stats = runtime.prelude.method(classes["Server"].metatable, "get_stats",
-                                                                 stats_method(server_stats))
+                                                                 stats_method(pinning(updates, server_stats)))
     classes["Listener"].methods.get_stats = runtime.prelude.method(classes["Listener"].metatable, "get_stats",
                                                                    stats_method(listener_stats))
     every, backends, frontends = runtime.table(), runtime.table(), runtime.table()

@@ -16,14 +16,14 @@ from luaproxy.worker import access_log
 from luaproxy.worker.backend import configure_checks, make_balancer, parse_check_spec
 from luaproxy.worker.http.forwarded import ForwardedHeader
 from luaproxy.worker.http.pages import ErrorPages
-from luaproxy.worker.proxy import Proxy, Rule, Server, SwitchingRule
+from luaproxy.worker.proxy import Proxy, Rule, Server, ServerRule, SwitchingRule
 from luaproxy.worker.rules import actions_http, actions_tcp
 from luaproxy.worker.rules.errors import RuleError
 from luaproxy.worker.samples import AclSet, PatternLibrary, SampleError, SampleRegistry
 from luaproxy.worker.sticktable import SpecError, TableSpec, parse_table_args
 from luaproxy.worker.sticktable.persistence import StickRule
 
-from . import filters_build, tls_build
+from . import dynamic_servers, filters_build, tls_build
 from .compile_env import CompileEnv
 from .config.errors import ConfigError, ConfigErrors, did_you_mean
 from .config.keywords_global import log_servers
@@ -97,6 +97,7 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
         errors += filters_build.attach(conf, proxy, caches)
         if conf.default_backend:
             proxy.default_backend = backends.get(conf.default_backend)
+        errors += _server_rules(conf, proxy, env)
         for rule_conf in conf.use_backends:
             try:
                 proxy.switching_rules.append(_switching_rule(rule_conf, backends, env))
@@ -136,6 +137,7 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
         except SampleError as exc:
             errors.append(conf.line.error(f"failed to parse log-format : {exc}"))
     errors += tls_build.attach(config, proxies, registry, library)
+    errors += dynamic_servers.link_references(config, proxies)
     if errors:
         raise ConfigErrors(errors)
     return proxies
@@ -169,10 +171,13 @@ def _new_proxy(conf: ProxyConf) -> Proxy:
             balancer = make_balancer(conf.balance, servers, conf.options, conf.setting("hash-type") or ())
         except ValueError as exc:
             raise conf.line.error(f"{conf.kind} '{conf.name}': 'balance': {exc}") from None
-    return Proxy(conf.name, conf.id, conf.mode, conf.has_frontend, conf.has_backend,
-                 timeouts=dict(conf.timeouts), inspect_delay=dict(conf.inspect_delay), servers=servers,
-                 balancer=balancer, retries=conf.retries, redispatch=_redispatch_interval(conf),
-                 maxconn=conf.maxconn, options=dict(conf.options), bind_names=[b.name for b in conf.binds])
+    proxy = Proxy(conf.name, conf.id, conf.mode, conf.has_frontend, conf.has_backend,
+                  timeouts=dict(conf.timeouts), inspect_delay=dict(conf.inspect_delay), servers=servers,
+                  balancer=balancer, retries=conf.retries, redispatch=_redispatch_interval(conf),
+                  maxconn=conf.maxconn, options=dict(conf.options), bind_names=[b.name for b in conf.binds])
+    if conf.has_backend:
+        proxy.server_factory = dynamic_servers.ServerFactory(spec)
+    return proxy
 
 
 def _server_id(server: ServerConf, position: int) -> int:
@@ -275,6 +280,23 @@ def _stick_rule(rule_conf: RuleConf, env: CompileEnv) -> StickRule:
     table = env.stick_table(table_name)
     return StickRule(rule_conf.ruleset.split()[1], env.expression(words[0]), table,
                      _condition(condition_words, keyword, env))
+
+
+def _server_rules(conf: ProxyConf, proxy: Proxy, env: CompileEnv) -> list[ConfigError]:
+    """``use-server NAME [if|unless cond]`` lines, in order; the errors, each naming the section's line."""
+    errors = []
+    for words in conf.settings.get("use-server", ()):
+        rule = RuleConf("use-server", words, conf.line).split_condition()
+        server = next((s for s in proxy.servers if rule[0] and s.name == rule[0][0]), None)
+        if len(rule[0]) != 1 or server is None:
+            errors.append(conf.line.error(f"'use-server' : unknown server '{' '.join(rule[0])}' in backend "
+                                          f"'{conf.name}'."))
+            continue
+        try:
+            proxy.server_rules.append(ServerRule(server, _condition(rule[2], rule[1], env)))
+        except RuleError as exc:
+            errors.append(conf.line.error(f"'use-server': {exc.message}", exc.hint))
+    return errors
 
 
 def _switching_rule(rule_conf: RuleConf, backends: dict[str, Proxy], env: CompileEnv) -> SwitchingRule:

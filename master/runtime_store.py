@@ -42,14 +42,34 @@ class RuntimeStore:
         self.baseline.update({("", p.name): _configured(p) for p in proxies if p.has_frontend})
         self.recorded: dict[tuple[str, str, str], Change] = {}
         """The last change of each kind (a server's op, a frontend's settings), in the order first made."""
+        self.added: set[tuple[str, str]] = set()
+        """Servers ``add server`` brought (their changes are replayed after them, whatever the configuration)."""
 
     def apply(self, change: Change) -> str:
         """Apply here first (raises ServerChangeError, changing nothing, when it cannot apply)."""
         text = runtime.apply(self.proxies, change, _QUIET)
+        if isinstance(change, ServerChange) and change.op in ("add", "del", "pin"):
+            if change.op != "pin":  # a reload starts Lua afresh: nothing holds the server any more
+                self._record_farm(change)
+            return text
         key = _change_key(change)
         previous = self.recorded.get(key)
         self.recorded[key] = previous.merged(change) if isinstance(previous, FrontendChange) else change
         return text
+
+    def _record_farm(self, change: ServerChange) -> None:
+        """``add server`` is replayed with the changes made to that server since; ``del server`` of a server
+        added at run time forgets it all, of a configured one is replayed like any change."""
+        target = (change.backend, change.server)
+        for key in [k for k in self.recorded if k[:2] == target and k[2] != "del"]:
+            del self.recorded[key]
+        if change.op == "add":
+            self.added.add(target)
+            self.recorded[(*target, "add")] = change
+        elif target in self.added:
+            self.added.discard(target)
+        else:
+            self.recorded[(*target, "del")] = change
 
     def carry_over(self, previous: RuntimeStore) -> tuple[list[str], list[str]]:
         """Replay *previous*'s changes where the configuration did not change; returns (kept, config won)."""
@@ -58,19 +78,23 @@ class RuntimeStore:
         for key, change in previous.recorded.items():
             target = key[:2]
             name = "/".join(target) if key[0] else key[1]
-            if target not in self.baseline:
-                continue
-            if self.baseline[target] != previous.baseline[target]:
-                if name not in config_won:
-                    config_won.append(name)
-                continue
-            try:
-                self.apply(change)
-            except ServerChangeError:
-                continue
-            if name not in kept:
+            if key[2] != "add" and target not in self.added:
+                if target not in self.baseline:
+                    continue
+                if self.baseline[target] != previous.baseline.get(target):
+                    if name not in config_won:
+                        config_won.append(name)
+                    continue
+            if self._replay(change) and name not in kept:
                 kept.append(name)
         return kept, config_won
+
+    def _replay(self, change: Change) -> bool:
+        try:
+            self.apply(change)
+        except ServerChangeError:
+            return False
+        return True
 
 
 def _key(proxy: Any, server: Any) -> tuple[str, str]:

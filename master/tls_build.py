@@ -110,8 +110,11 @@ class _Builder:
         options = self.ca_paths(conf.tls.merged(defaults.merged(self.server_defaults)))
         ssl_on = "ssl" in options.flags and "no-ssl" not in options.flags
         default_verify = self.ssl.get("ssl-server-verify", "required")
+        server.use_ssl = -1 if "no-ssl" in options.flags else int(ssl_on)
+        if "ssl" in options.flags:
+            server.ssl_tls = self._server_tls(options, default_verify, options.get("sni"), conf)
         if ssl_on:
-            server.tls = self._server_tls(options, default_verify, options.get("sni"), conf)
+            server.tls = server.ssl_tls
         check_ssl = "check-ssl" in options.flags or (ssl_on and "port" not in conf.options)
         if check_ssl and conf.check and "no-check-ssl" not in options.flags:
             check_options = TlsOptions(dict(options.values), set(options.flags))
@@ -180,15 +183,17 @@ def attach(config: Config, proxies: list[Proxy], registry: SampleRegistry,
             except (CertError, TlsError, ssl.SSLError, ValueError) as exc:
                 errors.append(_error(bind.line, f"'bind {bind.label}' : {exc}"))
         try:
-            defaults = _default_server(conf)
+            _default_server(conf, None)
         except TlsError as exc:
             errors.append(conf.line.error(f"'default-server' : {exc}"))
             continue
+        if proxy.server_factory is not None:
+            proxy.server_factory.tls = builder  # 'add server ... ssl' builds with the same certificates
         if len(proxy.servers) != len(conf.servers):
             continue  # the proxy could not be built: its error is already reported
         for server, server_conf in zip(proxy.servers, conf.servers, strict=True):
             try:
-                builder.server(server, server_conf, defaults)
+                builder.server(server, server_conf, _default_server(conf, server_conf.defaults_seen))
             except (CertError, TlsError, ssl.SSLError, ValueError) as exc:
                 errors.append(_error(server_conf.line, f"'server {server.name}' : {exc}"))
     return errors
@@ -205,10 +210,11 @@ def _session_cache(tune: dict[str, str]) -> tuple[int | None, int | None]:
         raise TlsError(f"tune.ssl.cachesize/lifetime : {exc}.") from None
 
 
-def _default_server(conf: ProxyConf) -> TlsOptions:
-    """The TLS words of the proxy's ``default-server`` lines (the others are read elsewhere)."""
+def _default_server(conf: ProxyConf, upto: int | None) -> TlsOptions:
+    """The TLS words of the proxy's first *upto* ``default-server`` lines (all with None; the others are read
+    elsewhere)."""
     options = TlsOptions()
-    for words in conf.settings.get("default-server", ()):
+    for words in conf.settings.get("default-server", ())[:upto]:
         rest = list(words)
         while rest:
             word = rest.pop(0)

@@ -45,6 +45,8 @@ class WorkerContext:
     """``-d``: the DebugTrace that prints each connection's events, as haproxy's debug mode does."""
     captures: ErrorCaptures = field(default_factory=ErrorCaptures)
     """The last invalid request of each frontend (``show errors``)."""
+    health: Any = None
+    """The HealthChecker, which also watches the servers ``add server`` brings."""
 
     def soft_stop(self) -> None:
         """HAProxy's soft stop: finish what is in flight, close idle keep-alive connections now."""

@@ -160,7 +160,7 @@ class ControlAgent:
         logger = self.context.logger if self.context.index == 1 and not message.get("logged") else _QUIET
         try:
             text = runtime.apply(self.context.all_proxies, runtime.from_wire(message["change"]), logger,
-                                 self.context.listeners)
+                                 self.context.listeners, self.context.health)
         except ServerChangeError as exc:
             return {"t": "ack", "seq": message["seq"], "error": str(exc)}
         return {"t": "ack", "seq": message["seq"], "result": text}

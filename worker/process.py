@@ -126,7 +126,8 @@ class Worker:
         if self.spec.start_tasks is not None:
             self.spec.start_tasks()
         reporter = self.spec.context.logger if self.spec.index == 1 else _Silent()
-        HealthChecker(self.spec.context.all_proxies, reporter).start()
+        self.spec.context.health = HealthChecker(self.spec.context.all_proxies, reporter)
+        self.spec.context.health.start()
         if self.spec.control is not None:
             self.spec.control.start()
         # Configuration, Lua state and registries live as long as the worker: keep them out of GC passes.

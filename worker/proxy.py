@@ -40,6 +40,17 @@ class SwitchingRule:
         return self.condition is None or self.condition.matches(ctx)
 
 
+@dataclass(slots=True)
+class ServerRule:
+    """``use-server NAME [if|unless cond]``: NAME takes the request, when usable, before any balancing."""
+
+    server: Any
+    condition: Any = None
+
+    def applies(self, ctx: Any) -> bool:
+        return self.condition is None or self.condition.matches(ctx)
+
+
 @dataclass(slots=True, eq=False)
 class Server:
     """A server of a backend: its settings, its health and admin states, its counters.
@@ -87,6 +98,25 @@ class Server:
     """``ssl``: the ServerTls that wraps connections to this server (worker.tls.contexts)."""
     check_tls: Any = None
     """``check-ssl`` (or ``ssl`` with checks): the ServerTls of its health checks."""
+    dynamic: bool = False
+    """Added by ``add server`` on the management socket (master.dynamic_servers)."""
+    pinned: bool = False
+    """Named elsewhere in the configuration (``track``, ``use-server``, a ``srv_*`` fetch): ``del server``
+    refuses it."""
+    tracks: Server | None = None
+    """``track [<backend>/]<server>``: the server whose state this one follows."""
+    trackers: list[tuple[Any, Server]] = field(default_factory=list)
+    """(backend, server) of the servers tracking this one, in the order they started to."""
+    inherited_maint: bool = False
+    """In maintenance because the tracked server is (haproxy's IMAINT): leaves it with that server."""
+    sess_rate: list[int] = field(default_factory=lambda: [0, 0, 0])
+    """Sessions sent to it per second in this process: (period start ms, this period, last period), read by
+    sticktable.table.freq_read (``srv_sess_rate``)."""
+    use_ssl: int = 0
+    """show servers state's srv_use_ssl: 1 with ``ssl``, -1 with ``no-ssl``, 0 otherwise; ``set server ... ssl
+    on|off`` switches it between 1 and 0 when ``ssl_tls`` is ready."""
+    ssl_tls: Any = None
+    """The ServerTls ``ssl on`` uses: built when the line or its default-server says ``ssl``."""
 
     def __post_init__(self) -> None:
         if self.disabled:
@@ -157,6 +187,10 @@ class Proxy:
     """Every stick table of the configuration by name (shared by all proxies): ``table <name>`` arguments."""
     stick_rules: list[Any] = field(default_factory=list)
     """``stick on|match|store-request|store-response`` rules, in order."""
+    server_rules: list[ServerRule] = field(default_factory=list)
+    """``use-server <server> [if|unless <cond>]``, in order."""
+    server_factory: Any = None
+    """Builds the servers ``add server`` brings (master.dynamic_servers.ServerFactory)."""
 
     def counters_of(self, server: Server) -> Counters:
         """The counters of one of this backend's servers."""

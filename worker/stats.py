@@ -17,7 +17,7 @@ from .proxy import Proxy
 
 SERVER_STATE = ("op_state", "admin_state", "weight", "backup", "check", "check_status", "check_code",
                 "check_duration", "check_failures", "check_downs", "last_change", "host", "port", "maxconn",
-                "iweight", "disabled", "check_health", "check_rise")
+                "iweight", "disabled", "check_health", "check_rise", "use_ssl")
 
 
 def _server(proxy: Proxy, server: Any) -> dict[str, Any]:
@@ -47,8 +47,11 @@ def merge(snapshots: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for total, proxy in zip(merged, other["proxies"], strict=True):
             counters.add(total["fe"], proxy["fe"])
             counters.add(total["be"], proxy["be"])
-            for total_server, server in zip(total["servers"], proxy["servers"], strict=True):
-                counters.add(total_server["counters"], server["counters"])
+            by_name = {s["name"]: s for s in proxy["servers"]}  # 'add/del server' may be on its way
+            for total_server in total["servers"]:
+                server = by_name.get(total_server["name"])
+                if server is not None:
+                    counters.add(total_server["counters"], server["counters"])
     return merged
 
 

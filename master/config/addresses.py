@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+import os
+import re
 
 
 def unix_path(text: str) -> str | None:
@@ -12,8 +14,17 @@ def unix_path(text: str) -> str | None:
     return text if text.startswith("/") else None
 
 
+_ENV = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+
+
+def expand_env(text: str) -> str:
+    """``$VAR`` and ``${VAR}`` in an address, quoted or not (unset: empty), as haproxy's address parser does."""
+    return _ENV.sub(lambda m: os.environ.get(m.group(1) or m.group(2), ""), text)
+
+
 def split_host_port(text: str, need_port: bool = True) -> tuple[str, int | None]:
     """(host, port); host is '' for any address.  Raises ValueError with a readable reason."""
+    text = expand_env(text)
     host, port = text, ""
     for prefix in ("ipv4@", "ipv6@"):
         if host.startswith(prefix):

@@ -130,9 +130,9 @@ SERVER_VALUE_OPTIONS = ("weight", "maxconn", "inter", "fastinter", "downinter", 
                         "addr", "id", "cookie", "slowstart", "maxqueue", "minconn", "on-error",
                         "observe", "error-limit", "agent-port", "agent-inter",
                         "resolvers", "init-addr", "pool-max-conn", "pool-purge-delay", "proto",
-                        "pool-low-conn")
+                        "pool-low-conn", "track", "agent-addr", "agent-send")
 SERVER_FLAGS = ("check", "backup", "disabled", "enabled", "no-check", "send-proxy", "non-stick", "tfo",
-                "agent-check", "redir")
+                "agent-check", "redir", "check-send-proxy")
 
 
 @PROXY.register("dispatch", BACK[1:], "dispatch <addr:port>: the one destination of a backend without servers.")
@@ -147,16 +147,16 @@ def _dispatch(p: ProxyConf, line: Line) -> None:
 
 
 @PROXY.register("server", BACK[1:], "server <name> <addr:port> [weight N] [maxconn N] [check] [backup] ...")
-def _server(p: ProxyConf, line: Line) -> None:
+def parse_server_line(p: ProxyConf, line: Line) -> None:
+    """A ``server`` line; also reads ``add server``'s words (master.dynamic_servers)."""
     args = list(expect_args(line, 2, None, "a name and an address ADDR:PORT"))
     name, addr = args.pop(0), args.pop(0)
     try:
         host, port = (unix_path(addr), 0) if unix_path(addr) else split_host_port(addr, need_port=False)
     except ValueError as exc:
         raise line.error(f"{exc}.") from None
-    if not host:
-        raise line.error(f"server '{name}' needs an address, got '{addr}'.")
-    server = ServerConf(name, host, port or 0, line)
+    seen = len(p.settings.get("default-server", ()))
+    server = ServerConf(name, host or "0.0.0.0", port or 0, line, defaults_seen=seen)  # ':80': any address
     args = [word for words in p.settings.get("default-server", []) for word in words] + args
     while args:
         opt = args.pop(0)
@@ -333,5 +333,6 @@ for _name, _sections, _doc in (
     ("monitor-uri", FRONT, "URI answered with 200 for monitoring."),
     ("http-error", ANY_PROXY, "http-error status <code> [reply options]: this proxy's reply for a status."),
     ("http-reuse", BACK, "http-reuse never|safe|aggressive|always: sharing idle server connections."),
+    ("use-server", BACK[1:], "use-server <server> [if|unless <cond>]: a server chosen before balancing."),
 ):
     _stored(_name, _sections, _doc)

@@ -118,6 +118,8 @@ class ServerConf:
     check: bool = False
     options: dict[str, str] = field(default_factory=dict)
     tls: TlsOptions = field(default_factory=TlsOptions)
+    defaults_seen: int | None = None
+    """How many ``default-server`` lines came before this line (they apply to the servers after them)."""
 
 
 @dataclass(slots=True)

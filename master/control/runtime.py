@@ -15,6 +15,8 @@ from typing import Any
 
 from luaproxy.worker.backend.state import ServerChange, apply_server_change
 
+from ..dynamic_servers import add_server, del_server
+
 
 @dataclass(frozen=True, slots=True)
 class FrontendChange:
@@ -49,9 +51,14 @@ def find_frontend(proxies: list[Any], name: str) -> Any:
     return next((p for p in proxies if p.name == name and p.has_frontend), None)
 
 
-def apply(proxies: list[Any], change: Change, logger: Any, listeners: list[Any] = ()) -> str:
-    """Apply *change* to these proxies (and, in a worker, to its listeners); returns the reply text."""
+def apply(proxies: list[Any], change: Change, logger: Any, listeners: list[Any] = (), health: Any = None) -> str:
+    """Apply *change* to these proxies (and, in a worker, to its listeners and health checks); returns the
+    reply text."""
     if isinstance(change, ServerChange):
+        if change.op == "add":
+            return add_server(proxies, change, health)
+        if change.op == "del":
+            return del_server(proxies, change)
         return apply_server_change(proxies, change, logger)
     proxy = find_frontend(proxies, change.frontend)
     if proxy is None:

@@ -295,7 +295,7 @@ def servers_state(proxies: list[dict[str, Any]], now: float) -> str:
                 f"{0 if admin == 1 else _OP_STATE.get(str(s.get('op_state')), 2)} {admin} {weight} "
                 f"{s.get('iweight', weight)} "
                 f"{int(now - (s.get('last_change') or now))} {status} {result} {health} {check_state} 0 0 0 - "
-                f"{s.get('port')} - 0 {s.get('check_port') or 0} - - 0\n")
+                f"{s.get('port')} - {s.get('use_ssl') or 0} {s.get('check_port') or 0} - - 0\n")
     return "".join(lines)
 
 

@@ -66,7 +66,43 @@ def set_server(sup: Supervisor, session: Session, args: list[str], payload: str 
         return _weight(sup, proxy, server, values[0] if values else "")
     if what == "addr":
         return _addr(sup, proxy, server, values)
+    if what == "fqdn":
+        return "set server <b>/<s> fqdn failed because no resolution is configured.\n"
+    if what == "ssl":
+        if server.dynamic:
+            return "'set server <srv> ssl' not supported on dynamic servers\n"
+        if not values or values[0] not in ("on", "off"):
+            return "'set server <srv> ssl' expects 'on' or 'off'.\n"
+        return sup.spread_runtime(ServerChange(proxy.name, server.name, "ssl", values[0]))
     return SET_SERVER_USAGE
+
+
+def add_server(sup: Supervisor, session: Session, args: list[str], payload: str | None) -> Reply:
+    """``add server <backend>/<server> <addr> [options]``: built and checked by the master first."""
+    backend, slash, name = (args[0] if args else "").partition("/")
+    if not slash or not name:
+        return "'server' expects <name> and <addr>[:<port>] as arguments.\n"
+    return sup.spread_runtime(ServerChange(backend, name, "add", words=tuple(args[1:])))
+
+
+def del_server(sup: Supervisor, session: Session, args: list[str], payload: str | None) -> Reply:
+    backend, slash, name = (args[0] if args else "").partition("/")
+    if not slash:
+        return "Require 'backend/server'.\n"
+    return sup.spread_runtime(ServerChange(backend, name, "del"))
+
+
+def server_check(op: str, value: str) -> Any:
+    """``enable|disable health|agent <backend>/<server>``."""
+    def handler(sup: Supervisor, session: Session, args: list[str], payload: str | None) -> Reply:
+        return _change(sup, args[0] if args else "", op, value)
+
+    return handler
+
+
+def experimental_mode(sup: Supervisor, session: Session, args: list[str], payload: str | None) -> Reply:
+    """Every command luaproxy has is available without it; accepted so that scripts run unchanged."""
+    return ""
 
 
 def _weight(sup: Supervisor, proxy: Any, server: Any, text: str) -> Reply:
@@ -285,6 +321,16 @@ RUNTIME_COMMANDS = [
             "enable a disabled server (use 'set server' instead)", ADMIN, admin_server(AdminState.READY)),
     Command(("set", "server"), "set server <bk>/<srv> [opts]", "change a server's state, weight, address or ssl",
             ADMIN, set_server),
+    Command(("add", "server"), "add server <bk>/<srv>", "create a new server", ADMIN, add_server),
+    Command(("del", "server"), "del server <bk>/<srv>", "remove a dynamically added server", ADMIN, del_server),
+    Command(("enable", "health"), "enable health", "enable health checks", ADMIN, server_check("check", "enable")),
+    Command(("disable", "health"), "disable health", "disable health checks", ADMIN,
+            server_check("check", "disable")),
+    Command(("enable", "agent"), "enable agent", "enable agent checks", ADMIN, server_check("agent", "enable")),
+    Command(("disable", "agent"), "disable agent", "disable agent checks", ADMIN,
+            server_check("agent", "disable")),
+    Command(("experimental-mode",), "experimental-mode [on|off]", "toggle experimental mode", ADMIN,
+            experimental_mode),
     Command(("set", "weight"), "set weight <bk>/<srv>  (DEPRECATED)",
             "change a server's weight (use 'set server' instead)", ADMIN, set_weight),
     Command(("get", "weight"), "get weight <bk>/<srv>", "report a server's current weight", USER, get_weight),

@@ -137,10 +137,11 @@ def test_missing_default_backend(tmp_path):
 
 
 def test_bad_addresses(tmp_path):
-    errors = errors_of(tmp_path, "frontend fe\n bind 127.0.0.1\n bind 1.2.3.4:99999\nbackend b\n server s :80\n")
+    errors = errors_of(tmp_path, "frontend fe\n bind 127.0.0.1\n bind 1.2.3.4:99999\nbackend b\n server s :80\n"
+                                 " server t ${NO_SUCH_VAR}:x\n")
     assert "missing port" in errors[0]
     assert "invalid port '99999'" in errors[1]
-    assert "server 's' needs an address" in errors[2]
+    assert "invalid port 'x'" in errors[2] and len(errors) == 3  # ':80' is any address, as in haproxy
 
 
 def test_lines_out_of_section_and_unsupported_sections(tmp_path):

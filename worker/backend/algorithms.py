@@ -32,6 +32,9 @@ class RoundRobin(Balancer):
         self.scores[best] -= sum(s.weight for s in candidates)
         return best
 
+    def forget(self, server: Server) -> None:
+        self.scores.pop(server, None)
+
 
 class StaticRoundRobin(Balancer):
     """Turns over a map of the configured weights, rebuilt only when the group changes.

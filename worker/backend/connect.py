@@ -20,6 +20,7 @@ from typing import Any
 from ..netutil import connect
 from ..proxy import Proxy, Server
 from ..sticktable.persistence import sticky_server, store_request
+from ..sticktable.table import freq_add, now_ms
 from ..tls import handshake
 
 
@@ -44,7 +45,9 @@ def redispatches(backend: Proxy, server: Server, retry: int) -> bool:
 def acquire_server(backend: Proxy, txn: Any) -> Server | None:
     """The balancer's server for *txn*, its slot taken (waiting in the queue while all are full), noted
     in ``txn.server``; None when the queue timeout expires or no server is usable."""
-    server = sticky_server(backend, txn) if backend.stick_rules else None
+    server = _rule_server(backend, txn) if backend.server_rules else None
+    if server is None and backend.stick_rules:
+        server = sticky_server(backend, txn)
     if server is not None:
         backend.balancer.take(server)
     elif backend.balancer is not None:
@@ -54,6 +57,15 @@ def acquire_server(backend: Proxy, txn: Any) -> Server | None:
         if backend.stick_rules:
             store_request(txn, server)
     return server
+
+
+def _rule_server(backend: Proxy, txn: Any) -> Server | None:
+    """The first ``use-server`` rule that applies names the server, if it can take traffic (else balancing
+    decides, as haproxy does without ``option persist``)."""
+    for rule in backend.server_rules:
+        if rule.applies(txn):
+            return rule.server if rule.server.usable else None
+    return None
 
 
 def connect_server(backend: Proxy, txn: Any, server: Server) -> socket.socket | None:
@@ -78,6 +90,7 @@ def connect_server(backend: Proxy, txn: Any, server: Server) -> socket.socket | 
         txn.server_conn = sock
         backend.be_counters.lb_total += 1
         backend.counters_of(server).lb_total += 1
+        freq_add(server.sess_rate, 0, 1000, now_ms(), 1)  # type: ignore[arg-type]
         return sock
     backend.balancer.release(server)
     return None

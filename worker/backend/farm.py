@@ -118,6 +118,9 @@ class Balancer:
         """Count a connection on a server chosen without balancing (a stick match)."""
         server.current_conns += 1
 
+    def forget(self, server: Server) -> None:
+        """*server* left the farm (``del server``): drop what this algorithm kept about it."""
+
 
 def weighted_map(servers: Iterable[Server], weights: dict[Server, int]) -> list[Server]:
     """Each server *weight* times, interleaved, first declared first (HAProxy's server map).

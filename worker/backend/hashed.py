@@ -44,6 +44,10 @@ class HashBalancer(Balancer):
         """Consistent hashing follows weight changes; a map-based one is static."""
         return self.consistent
 
+    def forget(self, server: Server) -> None:
+        self.fallback.forget(server)
+        self.weights.pop(server, None)
+
     def hash(self, txn: Any) -> int | None:
         raise NotImplementedError
 

@@ -27,7 +27,8 @@ class HealthChecker:
 
     def __init__(self, proxies: list[Any], logger: Any) -> None:
         self.logger = logger
-        self.targets = [(p, s) for p in proxies if p.has_backend for s in p.servers if s.check]
+        self.targets = [(p, s) for p in proxies if p.has_backend for s in p.servers
+                        if s.check or (s.dynamic and s.check_spec is not None)]
         self.greenlets: list[gevent.Greenlet] = []
 
     def start(self) -> None:
@@ -38,12 +39,16 @@ class HealthChecker:
             delay = shortest * position / len(self.targets)
             self.greenlets.append(gevent.spawn_later(delay, self._watch, proxy, server))
 
+    def watch(self, proxy: Any, server: Server) -> None:
+        """A server added at run time (``add server ... check``): checked while it stays in the farm."""
+        self.greenlets.append(gevent.spawn_later(server.check_inter, self._watch, proxy, server))
+
     def stop(self) -> None:
         gevent.killall(self.greenlets)
         self.greenlets = []
 
     def _watch(self, proxy: Any, server: Server) -> None:
-        while True:
+        while server in proxy.servers:
             if server.check and server.admin_state != AdminState.MAINT:
                 apply_check_result(proxy, server, run_check(proxy, server), self.logger)
             gevent.sleep(next_interval(server))

@@ -118,6 +118,9 @@ def set_down(proxy: Any, server: Server, logger: Any, reason: str | None = None,
     detail = f", {reason}" if reason else ""
     report(proxy, logger, ALERT, f"{_title(proxy, server)} is DOWN{detail}. {_left(proxy, server)}")
     _alert_if_empty(proxy, logger, before)
+    for backend, tracker in reversed(server.trackers):
+        if tracker.op_state == OpState.UP:
+            set_down(backend, tracker, logger, f"via {proxy.name}/{server.name}", now)
 
 
 def set_up(proxy: Any, server: Server, logger: Any, reason: str | None = None, now: float | None = None) -> None:
@@ -125,6 +128,20 @@ def set_up(proxy: Any, server: Server, logger: Any, reason: str | None = None, n
     _change(server, op=OpState.UP, now=now)
     detail = f", {reason}" if reason else ""
     report(proxy, logger, NOTICE, f"{_title(proxy, server)} is UP{detail}. {_online(proxy)}")
+    for backend, tracker in reversed(server.trackers):
+        if tracker.op_state == OpState.DOWN:
+            set_up(backend, tracker, logger, f"via {proxy.name}/{server.name}", now)
+
+
+def _follow_admin(server: Server, state: AdminState, logger: Any, now: float | None) -> None:
+    """Servers tracking *server* enter maintenance with it and leave it with it (newest tracker first)."""
+    for backend, tracker in reversed(server.trackers):
+        if state == AdminState.MAINT and tracker.admin_state != AdminState.MAINT:
+            tracker.inherited_maint = True
+            set_admin(backend, tracker, AdminState.MAINT, logger, now)
+        elif state != AdminState.MAINT and tracker.inherited_maint:
+            tracker.inherited_maint = False
+            set_admin(backend, tracker, AdminState.READY, logger, now)
 
 
 def set_admin(proxy: Any, server: Server, state: AdminState, logger: Any, now: float | None = None) -> None:
@@ -132,6 +149,13 @@ def set_admin(proxy: Any, server: Server, state: AdminState, logger: Any, now: f
     old = server.admin_state
     if state == old:
         return
+    _set_admin(proxy, server, state, logger, now)
+    if (state == AdminState.MAINT) != (old == AdminState.MAINT):
+        _follow_admin(server, state, logger, now)
+
+
+def _set_admin(proxy: Any, server: Server, state: AdminState, logger: Any, now: float | None) -> None:
+    old = server.admin_state
     title = _title(proxy, server)
     if state == AdminState.MAINT:
         before = sum(counts(proxy.servers))
@@ -268,18 +292,21 @@ class ServerChange:
     value: str = ""
     port: str = ""
     origin: str = "stats socket command"
+    words: tuple[str, ...] = ()
+    """``add server``: the address and options after the name, as typed."""
 
-    def to_wire(self) -> dict[str, str]:
+    def to_wire(self) -> dict[str, Any]:
         return {"backend": self.backend, "server": self.server, "op": self.op, "value": self.value,
-                "port": self.port, "origin": self.origin}
+                "port": self.port, "origin": self.origin, "words": list(self.words)}
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> ServerChange:
         return cls(data["backend"], data["server"], data["op"], data.get("value", ""), data.get("port", ""),
-                   data.get("origin", "stats socket command"))
+                   data.get("origin", "stats socket command"), tuple(data.get("words", ())))
 
 
-SERVER_OPS = ("state", "weight", "maxconn", "addr", "health", "check", "agent")
+SERVER_OPS = ("state", "weight", "maxconn", "addr", "health", "check", "agent", "ssl", "pin", "add", "del")
+"""``add``/``del`` are applied by master.control.servers (they change the farm, not one server)."""
 MAX_WEIGHT = 256
 
 
@@ -333,8 +360,17 @@ def change_server(proxy: Any, server: Server, change: ServerChange, logger: Any,
             set_down(proxy, server, logger, None, now)
         elif value != "down" and server.op_state != OpState.UP:
             set_up(proxy, server, logger, None, now)
+    elif op == "pin":
+        server.pinned = True
     elif op == "check":
         server.check = value == "enable"
+    elif op == "ssl":
+        if server.ssl_tls is None:
+            return ChangeResult(False, "'set server <srv> ssl' cannot be set.  default-server should define ssl "
+                                       "settings")
+        server.use_ssl = int(value == "on")
+        server.tls = server.ssl_tls if value == "on" else None
+        return ChangeResult(True, "server ssl setting updated")
     elif op != "agent":
         return ChangeResult(False, f"unknown server operation '{op}'.")
     return ChangeResult(True)

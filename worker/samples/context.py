@@ -24,6 +24,7 @@ class ServerView(Protocol):
     op_state: str  # UP or DOWN
     admin_state: str  # READY, MAINT or DRAIN
     backup: bool
+    sess_rate: list[int]  # (period start ms, this period, last period): sticktable.table's freq counter
 
 
 class ProxyView(Protocol):

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from ..sticktable.table import freq_read, now_ms
 from .args import ArgType, ParseEnv, arg_spec
 from .context import ProxyView, SampleContext, ServerView
 from .errors import SampleError
@@ -190,6 +191,10 @@ def _conn_free(server: ServerView) -> int:
     return server.maxconn - server.current_conns if server.maxconn else -1
 
 
+def _sess_rate(server: ServerView) -> int:
+    return freq_read(server.sess_rate, 0, 1000, now_ms())  # type: ignore[arg-type]
+
+
 def _be_conn_free(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
     """Free slots on the usable active servers (backups only when no active one is usable); -1: unlimited."""
     px = _proxy(ctx, args, ctx.backend)
@@ -262,6 +267,8 @@ FETCHES = (
         "True when the server is UP and not in maintenance.",
         _SERVER_ARG,
     ),
+    fetch("srv_sess_rate", _server_fetch(_sess_rate), T.SINT, "Sessions per second sent to a server (this "
+          "process).", _SERVER_ARG),
     fetch("srv_iweight", _server_fetch(lambda s: s.iweight), T.SINT, "A server's configured weight.", _SERVER_ARG),
     fetch("srv_uweight", _server_fetch(lambda s: s.weight), T.SINT, "A server's user-set weight.", _SERVER_ARG),
     fetch("srv_weight", _server_fetch(lambda s: s.weight), T.SINT, "A server's current weight.", _SERVER_ARG),

@@ -1,0 +1,116 @@
+"""``add server`` / ``del server`` end to end: two workers, a worker killed and respawned, a reload, and
+haproxy 2.6's answers; plus the store's replay of dynamic servers as values."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+
+import pytest
+
+from luaproxy.master.dynamic_servers import ServerFactory
+from luaproxy.master.runtime_store import RuntimeStore
+from luaproxy.worker.backend import make_balancer
+from luaproxy.worker.backend.checks import TCP_CHECK
+from luaproxy.worker.backend.state import ServerChange, ServerChangeError
+from luaproxy.worker.proxy import Proxy
+from tests.backend.kit import farm, proxy
+from tests.helpers import HttpBackend, http_exchange, parse_responses, wait_until
+from tests.supervisor.conftest import cli
+
+
+@pytest.fixture
+def servers() -> Iterator[tuple[HttpBackend, HttpBackend]]:
+    made = (HttpBackend("a"), HttpBackend("b"))
+    yield made
+    for backend in made:
+        backend.close()
+
+
+def config(tmp_path, port: int, a: int) -> str:
+    return f"""
+        global
+           nbproc 2
+           stats socket {tmp_path}/admin.sock level admin
+        defaults
+           mode http
+           timeout connect 1s
+           timeout client 5s
+           timeout server 5s
+        frontend fe
+           bind 127.0.0.1:{port}
+           default_backend be
+        backend be
+           http-response set-header x-srv %[srv_name]
+           server a 127.0.0.1:{a}
+        backend fixed
+           balance static-rr
+           server f 127.0.0.1:{a}
+        """
+
+
+def served_by(port: int, count: int = 8) -> set[str]:
+    """Which servers answered *count* requests, each on a new connection (so both workers take some)."""
+    names = set()
+    for _ in range(count):
+        raw = http_exchange(port, b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        ((_, headers, _),) = parse_responses(raw)
+        names.add(headers.get("x-srv", "-"))
+    return names
+
+
+def test_add_enable_respawn_reload_delete(write, luaproxy, port, tmp_path, servers):
+    a, b = servers
+    write("d.cfg", config(tmp_path, port, a.port))
+    proc = luaproxy("-f", "d.cfg", wait_port=port, workers=2)
+    sock = str(tmp_path / "admin.sock")
+    assert cli(sock, f"add server nope/b 127.0.0.1:{b.port}\n") == "No such backend.\n\n"
+    assert cli(sock, f"add server fixed/b 127.0.0.1:{b.port}\n") == (
+        "Backend must use a dynamic load balancing to support dynamic servers.\n\n")
+    assert cli(sock, "add server be/b\n") == "'server' expects <name> and <addr>[:<port>] as arguments.\n\n"
+    assert cli(sock, f"add server be/b 127.0.0.1:{b.port}\n") == "New server registered.\n\n"
+    assert cli(sock, f"add server be/b 127.0.0.1:{b.port}\n") == (
+        "Already exists a server with the same name in backend.\n\n")
+    assert served_by(port) == {"a"}  # a new server starts in maintenance
+    cli(sock, "enable server be/b\n")
+    assert served_by(port) == {"a", "b"}
+    assert " b 127.0.0.1 " in cli(sock, "show servers state be\n")
+
+    victim = proc.workers()[0]
+    os.kill(victim, signal.SIGKILL)
+    assert wait_until(lambda: len(proc.workers()) == 2 and victim not in proc.workers(), 15)
+    assert served_by(port) == {"a", "b"}  # the respawned worker has it too
+
+    proc.signal(signal.SIGUSR2)  # reload: the dynamic server and its state are replayed
+    assert wait_until(lambda: "kept the runtime state of: be/b" in proc.stderr(), 15), proc.stderr()
+    assert wait_until(lambda: len(proc.workers()) == 2, 15)
+    assert served_by(port) == {"a", "b"}
+
+    assert cli(sock, "del server be/b\n") == "Only servers in maintenance mode can be deleted.\n\n"
+    cli(sock, "disable server be/b\n")
+    assert cli(sock, "del server be/b\n") == "Server deleted.\n\n"
+    assert cli(sock, "del server be/b\n") == "No such server.\n\n"
+    assert served_by(port) == {"a"}
+    assert " b 127.0.0.1 " not in cli(sock, "show servers state be\n")
+
+
+def test_store_replays_an_added_server_and_forgets_a_deleted_one():
+    def backends() -> list[Proxy]:
+        be = proxy(farm(1, 1))
+        be.balancer = make_balancer(("roundrobin",), be.servers, {})
+        be.server_factory = ServerFactory(TCP_CHECK)
+        return [be]
+
+    store = RuntimeStore(backends())
+    store.apply(ServerChange("be", "new", "add", words=("127.0.0.1:9", "weight", "5")))
+    store.apply(ServerChange("be", "new", "state", "ready"))
+    store.apply(ServerChange("be", "gone", "add", words=("127.0.0.1:9",)))
+    store.apply(ServerChange("be", "gone", "del"))
+    with pytest.raises(ServerChangeError, match="No such server"):
+        store.apply(ServerChange("be", "gone", "del"))
+    after = RuntimeStore(backends())
+    kept, _ = after.carry_over(store)
+    assert kept == ["be/new"]
+    (new,) = [s for s in after.proxies[0].servers if s.name == "new"]
+    assert (new.weight, new.admin_state, new.dynamic) == (5, "READY", True)
