@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from ..http.message import Headers
 from ..http.pages import Reply, error_page
 from ..http.pages import reason as default_reason
-from . import actions_stick
+from . import actions_http_flow, actions_stick
 from .errors import RuleError, unknown_action
 from .verdict import Verdict
 
@@ -504,8 +504,10 @@ REQUEST: dict[str, Parser] = {
     "set-uri": _request_setter("set-uri"),
     "use-service": _use_service,
     "tarpit": actions_stick.tarpit,
+    **actions_http_flow.REQUEST,
 }
-RESPONSE: dict[str, Parser] = {**COMMON, "set-status": _set_status, "return": _return, "capture": _capture}
+RESPONSE: dict[str, Parser] = {**COMMON, "set-status": _set_status, "return": _return, "capture": _capture,
+                               "redirect": _redirect}
 
 _FUNCTION_STYLE = re.compile(r"^(set-var|set-var-fmt|unset-var|set-map|del-map|add-acl|del-acl)\((.+)\)$")
 
