@@ -30,7 +30,7 @@ from luaproxy.worker.samples import SampleError
 from luaproxy.worker.tls import Certificate
 from luaproxy.worker.tls import runtime as tls_runtime
 
-from . import reload, systemd
+from . import proc_vars, reload, systemd
 from .config.errors import ConfigErrors
 from .control import changes
 from .control import runtime as runtime_changes
@@ -368,7 +368,8 @@ class Arbiter:
         spec = self.make_spec(index)
         master_end, worker_end = socket.socketpair()
         spec.control = ControlAgent(worker_end, self.generation.library, self.generation.engine.pattern_updates,
-                                    spec.context, self.generation.engine.server_updates)
+                                    spec.context, self.generation.engine.server_updates,
+                                    proc_vars.cli_setter(self.generation.registry, self.generation.library))
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from luaproxy.worker.samples import (
@@ -92,3 +92,30 @@ def initial_proc_vars(settings: GlobalSettings, lines: Iterable[Line], registry:
     if errors:
         raise ConfigErrors(errors)
     return store
+
+
+ProcVarSetter = Callable[[dict[str, Sample | None], str, str, str], str]
+
+
+def cli_setter(registry: SampleRegistry | None, library: PatternLibrary) -> ProcVarSetter:
+    """What a worker runs for the CLI's ``set var <name> [expr|fmt] <text>``: '' or the error to show."""
+    def set_var(store: dict[str, Sample | None], name: str, mode: str, text: str) -> str:
+        try:
+            var = parse_var_name(name)
+            if var.scope != "proc":
+                return "'set var' only supports process-wide variables ('proc.' scope).\n"
+            ctx = StartupContext(Vars(store, {}))
+            if registry is None:
+                return "No sample registry.\n"
+            if mode == "fmt":
+                value: Sample | None = Sample(SampleType.STR, parse_log_format(text, registry, library).render(ctx))
+            else:
+                value = parse_expr(text, registry, library).evaluate(ctx)
+        except (SampleError, AttributeError) as exc:
+            return f"failed to parse '{text}': {exc}\n"
+        if value is None:
+            return "failed to evaluate the expression.\n"
+        ctx.vars.set(var, value)
+        return ""
+
+    return set_var

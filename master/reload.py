@@ -15,7 +15,7 @@ from typing import Any
 
 from luaproxy.lua_api.engine import LuaEngine
 from luaproxy.worker.proxy import Proxy
-from luaproxy.worker.samples import PatternLibrary, Sample, default_registry
+from luaproxy.worker.samples import PatternLibrary, Sample, SampleRegistry, default_registry
 
 from . import lua_boot
 from .compile import compile_config
@@ -45,6 +45,8 @@ class Generation:
     proc_vars: dict[str, Sample | None]
     """The ``proc.`` variables of global ``set-var`` lines, each worker's starting values."""
     tables: TableStore
+    registry: SampleRegistry | None = None
+    """The sample registry the configuration was compiled with (``set var`` on the CLI uses it)."""
 
     @property
     def frontends(self) -> list[tuple[Proxy, list[Bind]]]:
@@ -80,7 +82,7 @@ def load(paths: list[str], logger: object, previous: Generation | None = None) -
     sockets = _collect(errors, lambda: stats_sockets(settings))
     if errors:
         raise ConfigErrors(errors)
-    generation = Generation(files, settings, config, engine, library, proxies, sockets, proc_vars, tables)
+    generation = Generation(files, settings, config, engine, library, proxies, sockets, proc_vars, tables, registry)
     engine.attach_proxies(proxies, {p.name: len(binds) for p, binds in generation.frontends})
     return generation
 

@@ -31,12 +31,13 @@ STATS_TIMEOUT = 2.0
 
 class ControlAgent:
     def __init__(self, sock: socket.socket, library: PatternLibrary, updates: Any, context: Any,
-                 server_updates: Any = None) -> None:
+                 server_updates: Any = None, set_proc_var: Any = None) -> None:
         self.sock: Any = sock
         self.library = library
         self.updates = updates  # the Lua engine's PatternUpdates: its publish hook is ours
         self.server_updates = server_updates  # the Lua engine's ServerUpdates: likewise
         self.context = context
+        self.set_proc_var = set_proc_var  # (store, name, 'expr'|'fmt', text) -> error text: the CLI's set var
         self.outbox: Queue[bytes] = Queue()
         self.waiting: dict[int, AsyncResult] = {}
         self.seq = 0
@@ -118,6 +119,9 @@ class ControlAgent:
         elif kind == "shutdown-session":
             found = self.context.sessions.shutdown(message["id"])
             self.send({"t": "ack", "seq": message["seq"], "result": found})
+        elif kind == "set-var" and self.set_proc_var is not None:
+            error = self.set_proc_var(self.context.proc_vars, message["name"], message["mode"], message["text"])
+            self.send({"t": "ack", "seq": message["seq"], "result": error})
         elif kind == "changes":
             self.send(self.apply_all(message))
         elif kind == "digest":

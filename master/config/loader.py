@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from . import cache as cache_section
 from . import keywords_global, keywords_process, keywords_proxy, keywords_stick  # noqa: F401  (they fill the keyword tables)
 from . import peers as peers_section
+from .defaults_rules import check_defaults_rules
 from .errors import ConfigError, ConfigErrors, did_you_mean
 from .keywords import GLOBAL, PROXY, PROXY_SECTIONS
 from .lexer import Line, config_files, read_file
@@ -116,6 +117,9 @@ def parse_proxies(files: list[str], sections: list[Section], settings: GlobalSet
         except ConfigError as exc:
             errors.append(exc)
             continue
+        except ConfigErrors as exc:
+            errors.extend(exc.errors)
+            continue
         for line in section.body:
             try:
                 _parse_proxy_line(proxy, line)
@@ -217,6 +221,11 @@ def _check_rules_inheritance(header: Line, kind: str, base: ProxyConf) -> None:
         if base.rules.get(ruleset):
             raise header.error(f"defaults section '{base.name}' defines '{ruleset}' rules, which a {side} "
                                "cannot have.")
+    if not base.settings.setdefault(" rules checked", []):
+        base.settings[" rules checked"].append(("yes",))
+        implicit = check_defaults_rules(base)
+        if implicit:
+            raise ConfigErrors(implicit)
 
 
 def _parse_proxy_line(proxy: ProxyConf, line: Line) -> None:

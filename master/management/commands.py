@@ -21,6 +21,7 @@ from ..control.changes import PatternChange
 from ..map_store import MapStore
 from . import formats, tables
 from .commands_ssl import SSL_COMMANDS
+from .commands_vars import VAR_COMMANDS
 from .pending import Pending
 
 USER, OPERATOR, ADMIN = 0, 1, 2
@@ -74,6 +75,7 @@ class Session:
     level: int = OPERATOR
     interactive: bool = False
     closing: bool = False  # end the session now, without the last command's answer
+    experimental: bool = False  # experimental-mode on: 'set var' is allowed
 
 
 Handler = Callable[[Supervisor, Session, list[str], "str | None"], Reply]
@@ -448,6 +450,8 @@ STATS_COMMANDS = CommandTable([
     Command(("show", "fleet"), "show fleet", "report the fleet-sync link and each process's map digests", USER,
             show_fleet),
     Command(("get", "var"), "get var <name>", "retrieve contents of a process-wide variable", OPERATOR, get_var),
+    *(Command(words, usage, text, ADMIN if level == "admin" else OPERATOR, handler)
+      for words, usage, text, level, handler in VAR_COMMANDS),
 ])
 
 MASTER_COMMANDS = CommandTable([

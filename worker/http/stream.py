@@ -21,6 +21,7 @@ from ..context import WorkerContext
 from ..filters import chain as filters
 from ..netutil import shutdown_both
 from ..proxy import Proxy
+from ..rules.actions_http_flow import SILENT_CLOSE
 from ..rules.evaluate import run_rules, run_session_rules
 from ..rules.verdict import Verdict
 from ..sticktable.persistence import store_response
@@ -51,9 +52,10 @@ class ClientGone(Exception):
 class ServerFailed(Exception):
     """The exchange with the server failed; *status* is what the client gets if nothing was sent yet."""
 
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, reply: Reply | None = None) -> None:
         super().__init__(status)
         self.status = status
+        self.reply = reply  # a response rule's own answer (deny, redirect, return, reject): sent as is
 
 
 class HttpStream:
@@ -434,6 +436,8 @@ class HttpStream:
             self._drop_server()
             if self.body_pump is not None:
                 self.body_pump.kill()
+            if failure.reply is not None:
+                return self._send_reply(failure.reply) and self._finish_request_body()
             status = self._count_failure(txn, backend, failure.status)
             self._send_reply(self.pages.reply(status, txn))
             return False
@@ -690,11 +694,16 @@ class HttpStream:
         self.frontend.capture_headers(txn, "response", head.headers)
         for proxy in (backend, self.frontend) if backend is not self.frontend else (backend,):
             verdict = run_rules(proxy.ruleset("tcp-response content"), txn)
+            if verdict is Verdict.REJECT:
+                raise ServerFailed(502, SILENT_CLOSE)
             if verdict is Verdict.ACCEPT:
                 verdict = run_rules(proxy.ruleset("http-response"), txn)
             if verdict is Verdict.ACCEPT:
                 continue
-            raise ServerFailed(500 if verdict is Verdict.ERROR else 502)
+            reply = txn.reply
+            if reply is not None and reply.errorfile:
+                reply = self.pages.reply(reply.status, txn)
+            raise ServerFailed(500 if verdict is Verdict.ERROR else 502, reply)
         return txn.response
 
     def _tunnel(self, txn: Transaction, backend: Proxy) -> None:

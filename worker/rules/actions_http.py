@@ -19,7 +19,7 @@ from ..filters.cache_rules import action as cache_action
 from ..http.message import Headers
 from ..http.pages import Reply, error_page
 from ..http.pages import reason as default_reason
-from . import actions_stick
+from . import actions_http_flow, actions_stick
 from .errors import RuleError, unknown_action
 from .verdict import Verdict
 
@@ -508,9 +508,10 @@ REQUEST: dict[str, Parser] = {
     "use-service": _use_service,
     "tarpit": actions_stick.tarpit,
     "cache-use": cache_action("cache-use"),
+    **actions_http_flow.REQUEST,
 }
 RESPONSE: dict[str, Parser] = {**COMMON, "set-status": _set_status, "return": _return, "capture": _capture,
-                               "cache-store": cache_action("cache-store")}
+                               "redirect": _redirect, "cache-store": cache_action("cache-store")}
 
 _FUNCTION_STYLE = re.compile(r"^(set-var|set-var-fmt|unset-var|set-map|del-map|add-acl|del-acl)\((.+)\)$")
 

@@ -57,9 +57,11 @@ def _use_service(kind: str, args: tuple[str, ...], env: ActionEnv) -> Action:
     if len(args) != 1:
         raise RuleError("'use-service' expects a service name.", "Write 'use-service lua.<name>'.")
     service = env.tcp_service(args[0])
+    applet = f"<{args[0]}>"
 
     def use_service(txn: Any) -> Verdict:
         txn.service = service
+        txn.applet = applet  # served locally: logs count no queue, connect or response time
         return Verdict.DONE
 
     return use_service

@@ -38,7 +38,7 @@ def _msg(ctx: SampleContext, side: str) -> Message | None:
 def _values(headers: Headers, name: str | None, full: bool) -> list[str]:
     fields = headers.get_all(name) if name else [v for _, v in headers.fields]
     if full:
-        return fields
+        return [value.strip(" \t") for value in fields]  # HAProxy trims the blanks around a value
     out: list[str] = []
     for value in fields:
         out.extend(split_quoted(value))

@@ -98,6 +98,15 @@ def _t_response(ctx: Any) -> int:
     return 0 if _served_locally(ctx) else _ms(ctx.t_response)
 
 
+def _t_data(ctx: Any) -> int:
+    """%Td: the time spent moving data, the total less the steps before it (-1 if one never happened)."""
+    steps = [_t_wait(ctx), _t_connect(ctx)]
+    if getattr(ctx, "http_mode", False):
+        steps += [_ms(ctx.t_request), _t_response(ctx)]
+    total = _ms(ctx.t_active)
+    return -1 if total < 0 or min(steps) < 0 else max(total - sum(steps), 0)
+
+
 def _active_conns(ctx: SampleContext) -> int:
     """Connections on the frontends this stream can see (the access log passes the worker's exact count)."""
     proxies = {id(p): p for p in (ctx.frontend, *ctx.proxies.values())}
@@ -165,6 +174,7 @@ LOG_VARIABLES: dict[str, LogVar] = {
     "Tr": _http(_t_response),
     "Ta": _http(lambda ctx: _ms(ctx.t_active)),
     "Tt": LogVar(lambda ctx: _ms(ctx.t_active), "num"),
+    "Td": LogVar(_t_data, "num"),
     "ST": LogVar(lambda ctx: ctx.status, "num"),
     "B": LogVar(lambda ctx: ctx.bytes_out if getattr(ctx, "bytes_logged", None) is None else ctx.bytes_logged,
                 "num"),
