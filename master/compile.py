@@ -159,6 +159,8 @@ def _new_proxy(conf: ProxyConf) -> Proxy:
                 if not pool_max.lstrip("-").isdigit():
                     raise server_conf.line.error(f"server '{server.name}': 'pool-max-conn' expects a number.")
                 server.pool_max_conn = int(pool_max)
+            if server_conf.send_proxy.version:
+                server.send_proxy = server_conf.send_proxy
             try:
                 configure_checks(server, server_conf.options, parse_time, spec)
             except ValueError as exc:
@@ -170,7 +172,8 @@ def _new_proxy(conf: ProxyConf) -> Proxy:
     return Proxy(conf.name, conf.id, conf.mode, conf.has_frontend, conf.has_backend,
                  timeouts=dict(conf.timeouts), inspect_delay=dict(conf.inspect_delay), servers=servers,
                  balancer=balancer, retries=conf.retries, redispatch=_redispatch_interval(conf),
-                 maxconn=conf.maxconn, options=dict(conf.options), bind_names=[b.name for b in conf.binds])
+                 maxconn=conf.maxconn, options=dict(conf.options), bind_names=[b.name for b in conf.binds],
+                 accept_proxy=frozenset(i for i, b in enumerate(conf.binds, start=1) if b.accept_proxy))
 
 
 def _server_id(server: ServerConf, position: int) -> int:

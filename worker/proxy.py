@@ -87,6 +87,8 @@ class Server:
     """``ssl``: the ServerTls that wraps connections to this server (worker.tls.contexts)."""
     check_tls: Any = None
     """``check-ssl`` (or ``ssl`` with checks): the ServerTls of its health checks."""
+    send_proxy: Any = None
+    """``send-proxy[-v2]``: the SendProxy settings of the PROXY header its connections start with."""
 
     def __post_init__(self) -> None:
         if self.disabled:
@@ -149,6 +151,8 @@ class Proxy:
     """``bind ... name`` of each listener, by listener id - 1 (so_name)."""
     tls_binds: dict[int, Any] = field(default_factory=dict)
     """ListenerTls by listener id (so_id) for ``bind … ssl`` lines."""
+    accept_proxy: frozenset[int] = frozenset()
+    """Listener ids (so_id) of ``bind … accept-proxy`` lines."""
     table: Any = None
     """This proxy's stick table (a SharedTable), or None."""
     tables: dict[str, Any] = field(default_factory=dict)

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from .channel import Channel
+from .conn.inbound import received
 
 
 class Transaction:
@@ -168,7 +169,11 @@ Addresses = tuple[Address, Address]
 
 
 def addresses_of(client: socket.socket) -> Addresses:
-    """(client address, the address it connected to): read once per connection."""
+    """(client address, the address it connected to): read once per connection; those a PROXY
+    header advertised when the connection started with one."""
+    header = received(client)
+    if header is not None and header.src is not None:
+        return header.src, header.dst  # type: ignore[return-value]
     return _address(client.getpeername), _address(client.getsockname)
 
 

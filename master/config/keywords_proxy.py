@@ -55,7 +55,7 @@ def parse_bind_address(line: Line, word: str) -> list[Bind]:
 
 BIND_OPTIONS_WITH_VALUE = ("name", "process", "thread", "maxconn", "backlog", "id", "nice", "mode",
                            "user", "group", "level", "tfo", "interface", "namespace")
-BIND_FLAGS = ("transparent", "v4v6", "v6only", "defer-accept", "accept-proxy")
+BIND_FLAGS = ("transparent", "v4v6", "v6only", "defer-accept")
 
 
 @PROXY.register("bind", FRONT_ONLY, "Listen on an address.")
@@ -65,6 +65,7 @@ def _bind(p: ProxyConf, line: Line) -> None:
     rest = list(args[1:])
     name = ""
     tls = TlsOptions()
+    accept_proxy = False
     while rest:
         opt = rest.pop(0)
         if _take_tls(line, tls, opt, rest, BIND):
@@ -80,6 +81,8 @@ def _bind(p: ProxyConf, line: Line) -> None:
                 raise line.error(f"bind option 'proto' : unsupported protocol '{rest[0] if rest else ''}'.",
                                  "luaproxy speaks HTTP/1 ('proto h1') only.")
             rest.pop(0)
+        elif opt == "accept-proxy":
+            accept_proxy = True
         elif opt not in BIND_FLAGS:
             raise line.error(f"unsupported bind option '{opt}'.",
                              "luaproxy accepts name, process, thread, maxconn, backlog, id, v4v6 and the "
@@ -87,6 +90,7 @@ def _bind(p: ProxyConf, line: Line) -> None:
     for bind in binds:
         bind.name = name
         bind.tls = tls
+        bind.accept_proxy = accept_proxy
     p.binds.extend(binds)
 
 
@@ -130,7 +134,7 @@ SERVER_VALUE_OPTIONS = ("weight", "maxconn", "inter", "fastinter", "downinter", 
                         "observe", "error-limit", "agent-port", "agent-inter",
                         "resolvers", "init-addr", "pool-max-conn", "pool-purge-delay", "proto",
                         "pool-low-conn")
-SERVER_FLAGS = ("check", "backup", "disabled", "enabled", "no-check", "send-proxy", "non-stick", "tfo",
+SERVER_FLAGS = ("check", "backup", "disabled", "enabled", "no-check", "non-stick", "tfo", "check-send-proxy",
                 "agent-check", "redir")
 
 
@@ -158,7 +162,7 @@ def _server(p: ProxyConf, line: Line) -> None:
     server = ServerConf(name, host, port or 0, line)
     while args:
         opt = args.pop(0)
-        if _take_tls(line, server.tls, opt, args, SERVER):
+        if _take_send_proxy(line, server, opt, args) or _take_tls(line, server.tls, opt, args, SERVER):
             continue
         if opt in SERVER_VALUE_OPTIONS:
             if not args:
@@ -179,6 +183,14 @@ def _server(p: ProxyConf, line: Line) -> None:
     if any(s.name == name for s in p.servers):
         raise line.error(f"server '{name}' is already defined in this backend.", "Give it another name.")
     p.servers.append(server)
+
+
+def _take_send_proxy(line: Line, server: ServerConf, word: str, rest: list[str]) -> bool:
+    """send-proxy, send-proxy-v2[-ssl[-cn]], proxy-v2-options and their no- forms (worker.conn.outbound)."""
+    try:
+        return server.send_proxy.take(word, rest)
+    except ValueError as exc:
+        raise line.error(f"server '{server.name}': {exc}.") from None
 
 
 @PROXY.register("balance", BACK, "Load-balancing algorithm.")

@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from luaproxy.worker.conn.outbound import SendProxy
 from luaproxy.worker.tls.options import TlsOptions
 
 from .lexer import Line
@@ -94,6 +95,8 @@ class Bind:
     tls: TlsOptions = field(default_factory=TlsOptions)
     path: str | None = None
     """A UNIX socket's path (``/path`` or ``unix@path``)."""
+    accept_proxy: bool = False
+    """``accept-proxy``: connections start with a PROXY protocol header (worker.conn.inbound)."""
 
     @property
     def label(self) -> str:
@@ -118,6 +121,7 @@ class ServerConf:
     check: bool = False
     options: dict[str, str] = field(default_factory=dict)
     tls: TlsOptions = field(default_factory=TlsOptions)
+    send_proxy: SendProxy = field(default_factory=SendProxy)
 
 
 @dataclass(slots=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+from ..conn.outbound import header_for
 from ..netutil import connect
 from ..proxy import Proxy, Server
 from ..sticktable.persistence import sticky_server, store_request
@@ -71,6 +72,7 @@ def connect_server(backend: Proxy, txn: Any, server: Server) -> socket.socket | 
                 backend.counters_of(server).retries += 1
         try:
             sock = connect(*destination(server, txn), backend.timeout("connect"))
+            send_header(sock, server, txn)
             if server.tls is not None:
                 sock = handshake.connect(server.tls, sock, txn, backend.timeout("connect"))
         except OSError:
@@ -89,6 +91,24 @@ def destination(server: Server, txn: Any) -> tuple[str, int]:
     host = txn.dst if server.host in ("0.0.0.0", "::") and txn.dst else server.host
     port = txn.dst_port if server.port == 0 and txn.dst_port else server.port
     return host, port
+
+
+def connection_key(server: Server, txn: Any) -> tuple[Any, ...]:
+    """What makes a server connection fit a stream: where it goes, the SNI it sent and the PROXY
+    header it started with (haproxy 2.6's connection hash)."""
+    sni = server.tls.sni(txn) if server.tls is not None and server.tls.sni is not None else None
+    return destination(server, txn), sni, header_for(server.send_proxy, txn)
+
+
+def send_header(sock: socket.socket, server: Server, txn: Any) -> None:
+    """``send-proxy[-v2]``: the PROXY header goes first, before TLS and before any request."""
+    header = header_for(server.send_proxy, txn)
+    if header is not None:
+        try:
+            sock.sendall(header)
+        except OSError:
+            sock.close()
+            raise
 
 
 def follows_destination(server: Server) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 
 import gevent
 
-from ..backend.connect import acquire_server, connect_server, follows_destination
+from ..backend.connect import acquire_server, connect_server, connection_key, follows_destination
 from ..channel import Channel
 from ..context import WorkerContext
 from ..netutil import shutdown_both
@@ -514,7 +514,8 @@ class HttpStream:
         server = acquire_server(backend, txn)
         if server is None:
             return None
-        pooled = self._reusable("never" if follows_destination(server) else backend.http_reuse, server)
+        key = connection_key(server, txn)
+        pooled = self._reusable("never" if follows_destination(server) else backend.http_reuse, server, key)
         if pooled is not None:
             pooled.balancer = backend.balancer
             txn.server_conn = pooled.sock
@@ -522,17 +523,19 @@ class HttpStream:
         sock = connect_server(backend, txn, server)
         if sock is None:
             return None
-        return ServerConnection(txn.server, sock, Connection(CLIENT), balancer=backend.balancer)
+        if txn.server is not server:  # redispatched
+            key = connection_key(txn.server, txn)
+        return ServerConnection(txn.server, sock, Connection(CLIENT), balancer=backend.balancer, address=key)
 
-    def _reusable(self, mode: str, server: Any) -> ServerConnection | None:
+    def _reusable(self, mode: str, server: Any, key: Any) -> ServerConnection | None:
         """An idle server connection http-reuse allows: never, the session's own; safe, any idle one
         after the session's first request; aggressive, also proven ones (2+ requests) for a first
         request; always, any."""
         if mode == "never":
-            return self.own_pool.take(server)
+            return self.own_pool.take(server, key)
         if self.requests > 1 or mode == "always":
-            return self.pool.take(server)
-        return self.pool.take(server, min_requests=2) if mode == "aggressive" else None
+            return self.pool.take(server, key)
+        return self.pool.take(server, key, min_requests=2) if mode == "aggressive" else None
 
     def _pump_request_body(self, first: Any) -> None:
         """Client body → server, event by event; runs beside the response relay (100-continue).
