@@ -89,6 +89,8 @@ class Server:
     """``check-ssl`` (or ``ssl`` with checks): the ServerTls of its health checks."""
     send_proxy: Any = None
     """``send-proxy[-v2]``: the SendProxy settings of the PROXY header its connections start with."""
+    cookie: str | None = None
+    """``cookie VALUE``: the persistence cookie value naming this server (backend.cookie)."""
 
     def __post_init__(self) -> None:
         if self.disabled:
@@ -153,6 +155,8 @@ class Proxy:
     """ListenerTls by listener id (so_id) for ``bind … ssl`` lines."""
     accept_proxy: frozenset[int] = frozenset()
     """Listener ids (so_id) of ``bind … accept-proxy`` lines."""
+    cookie: Any = None
+    """``cookie NAME …``: the CookieConf of cookie persistence (worker.backend.cookie), or None."""
     table: Any = None
     """This proxy's stick table (a SharedTable), or None."""
     tables: dict[str, Any] = field(default_factory=dict)

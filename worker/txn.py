@@ -27,6 +27,7 @@ class Transaction:
         "bytes_out",
         "captures",
         "client",
+        "cookie",
         "default_loglevel",
         "done",
         "dst",
@@ -125,6 +126,8 @@ class Transaction:
         self.termination = "--"
         self.stkctr: Any = None
         self.stick_pending: Any = None
+        self.cookie: Any = None
+        """Cookie persistence of this transaction (worker.backend.cookie.CookieState)."""
         (self.src, self.src_port), (self.dst, self.dst_port) = addresses or addresses_of(client)
 
     def unique_id(self) -> str:

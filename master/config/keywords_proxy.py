@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from luaproxy.worker.backend.cookie import parse_cookie_line
 from luaproxy.worker.log import parse_log_server
 from luaproxy.worker.tls.options import BIND, SERVER, TlsError, TlsOptions
 
@@ -283,6 +284,15 @@ def _stored(name: str, sections: tuple[str, ...], doc: str) -> None:
         p.settings.setdefault(name, []).append(line.words[1:])
 
     PROXY.register(name, sections, doc)(parse)
+
+
+@PROXY.register("cookie", BACK, "cookie <name> [insert|rewrite|prefix] [indirect] [nocache] ...: cookie persistence.")
+def _cookie(p: ProxyConf, line: Line) -> None:
+    try:
+        parse_cookie_line(list(line.words[1:]), parse_time)
+    except ValueError as exc:
+        raise line.error(f"'cookie' : {exc}.") from None
+    p.settings["cookie"] = [line.words[1:]]
 
 
 _stored("filter", NO_DEFAULTS, "filter lua.<name> [args...]: a Lua filter (core.register_filter).")

@@ -22,6 +22,7 @@ from ..netutil import connect
 from ..proxy import Proxy, Server
 from ..sticktable.persistence import sticky_server, store_request
 from ..tls import handshake
+from .cookie import cookie_server
 
 
 def at_interval(interval: int, retry: int, retries: int) -> bool:
@@ -45,7 +46,9 @@ def redispatches(backend: Proxy, server: Server, retry: int) -> bool:
 def acquire_server(backend: Proxy, txn: Any) -> Server | None:
     """The balancer's server for *txn*, its slot taken (waiting in the queue while all are full), noted
     in ``txn.server``; None when the queue timeout expires or no server is usable."""
-    server = sticky_server(backend, txn) if backend.stick_rules else None
+    server = cookie_server(backend, txn) if backend.cookie is not None else None
+    if server is None and backend.stick_rules:
+        server = sticky_server(backend, txn)
     if server is not None:
         backend.balancer.take(server)
     elif backend.balancer is not None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import gevent
 
+from ..backend import cookie
 from ..backend.connect import acquire_server, connect_server, connection_key, follows_destination
 from ..channel import Channel
 from ..context import WorkerContext
@@ -669,7 +670,10 @@ class HttpStream:
         txn.t_response = time.monotonic() - sent_at
         server_counters.response_time(txn.t_response)
         backend.be_counters.response_time(txn.t_response)
-        head = self._after_response(txn, self._response_rules(txn, backend, head))
+        head = self._response_rules(txn, backend, head)
+        if backend.cookie is not None:
+            cookie.on_response(backend, txn, head)
+        head = self._after_response(txn, head)
         if backend.stick_rules:
             store_response(backend, txn)
         if upgrade is not None:
