@@ -14,6 +14,7 @@ from typing import Any
 from luaproxy.lua_api.engine import LuaEngine
 from luaproxy.worker import access_log
 from luaproxy.worker.backend import configure_checks, make_balancer, parse_check_spec
+from luaproxy.worker.backend.cookie import parse_cookie_line
 from luaproxy.worker.http.forwarded import ForwardedHeader
 from luaproxy.worker.http.pages import ErrorPages
 from luaproxy.worker.proxy import Proxy, Rule, Server, ServerRule, SwitchingRule
@@ -163,6 +164,9 @@ def _new_proxy(conf: ProxyConf) -> Proxy:
                 if not pool_max.lstrip("-").isdigit():
                     raise server_conf.line.error(f"server '{server.name}': 'pool-max-conn' expects a number.")
                 server.pool_max_conn = int(pool_max)
+            if server_conf.send_proxy.version:
+                server.send_proxy = server_conf.send_proxy
+            server.cookie = server_conf.options.get("cookie")
             try:
                 configure_checks(server, server_conf.options, parse_time, spec)
             except ValueError as exc:
@@ -171,10 +175,13 @@ def _new_proxy(conf: ProxyConf) -> Proxy:
             balancer = make_balancer(conf.balance, servers, conf.options, conf.setting("hash-type") or ())
         except ValueError as exc:
             raise conf.line.error(f"{conf.kind} '{conf.name}': 'balance': {exc}") from None
+    cookie = conf.setting("cookie") if conf.has_backend else None
     proxy = Proxy(conf.name, conf.id, conf.mode, conf.has_frontend, conf.has_backend,
                   timeouts=dict(conf.timeouts), inspect_delay=dict(conf.inspect_delay), servers=servers,
                   balancer=balancer, retries=conf.retries, redispatch=_redispatch_interval(conf),
-                  maxconn=conf.maxconn, options=dict(conf.options), bind_names=[b.name for b in conf.binds])
+                  maxconn=conf.maxconn, options=dict(conf.options), bind_names=[b.name for b in conf.binds],
+                  accept_proxy=frozenset(i for i, b in enumerate(conf.binds, start=1) if b.accept_proxy),
+                  cookie=parse_cookie_line(list(cookie), parse_time) if cookie else None)
     if conf.has_backend:
         proxy.server_factory = dynamic_servers.ServerFactory(spec)
     return proxy

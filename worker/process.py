@@ -27,6 +27,7 @@ import gevent
 from setproctitle import setproctitle
 
 from .backend import HealthChecker
+from .conn import inbound
 from .context import WorkerContext
 from .debug_trace import DebugTrace
 from .http.server_pool import ServerPool
@@ -134,11 +135,18 @@ class Worker:
         gc.freeze()
 
     def handle_connection(self, frontend: Proxy, client: socket.socket, so_id: int) -> None:
+        header = None
+        if so_id in frontend.accept_proxy:
+            header = inbound.accept(client, frontend)
+            if header is None:
+                return
         tls = frontend.tls_binds.get(so_id)
         if tls is not None:
             client = handshake.accept(tls, client, frontend, so_id, self.spec.context.logger)
             if client is None:
                 return
+            if header is not None:
+                inbound.attach(client, header)
         sessions, trace = self.spec.context.sessions, self.spec.context.trace
         sessions.wait_room(frontend)
         sid = sessions.open(frontend, client)

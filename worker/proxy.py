@@ -117,6 +117,10 @@ class Server:
     on|off`` switches it between 1 and 0 when ``ssl_tls`` is ready."""
     ssl_tls: Any = None
     """The ServerTls ``ssl on`` uses: built when the line or its default-server says ``ssl``."""
+    send_proxy: Any = None
+    """``send-proxy[-v2]``: the SendProxy settings of the PROXY header its connections start with."""
+    cookie: str | None = None
+    """``cookie VALUE``: the persistence cookie value naming this server (backend.cookie)."""
 
     def __post_init__(self) -> None:
         if self.disabled:
@@ -181,6 +185,10 @@ class Proxy:
     """``bind ... name`` of each listener, by listener id - 1 (so_name)."""
     tls_binds: dict[int, Any] = field(default_factory=dict)
     """ListenerTls by listener id (so_id) for ``bind … ssl`` lines."""
+    accept_proxy: frozenset[int] = frozenset()
+    """Listener ids (so_id) of ``bind … accept-proxy`` lines."""
+    cookie: Any = None
+    """``cookie NAME …``: the CookieConf of cookie persistence (worker.backend.cookie), or None."""
     table: Any = None
     """This proxy's stick table (a SharedTable), or None."""
     tables: dict[str, Any] = field(default_factory=dict)

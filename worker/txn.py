@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from .channel import Channel
+from .conn.inbound import received
 
 
 class Transaction:
@@ -26,6 +27,7 @@ class Transaction:
         "bytes_out",
         "captures",
         "client",
+        "cookie",
         "default_loglevel",
         "done",
         "dst",
@@ -126,6 +128,8 @@ class Transaction:
         self.stkctr: Any = None
         self.stick_pending: Any = None
         self.filters: Any = None  # worker.filters.chain.TxnFilters once a filter or cache rule acts
+        self.cookie: Any = None
+        """Cookie persistence of this transaction (worker.backend.cookie.CookieState)."""
         (self.src, self.src_port), (self.dst, self.dst_port) = addresses or addresses_of(client)
 
     def unique_id(self) -> str:
@@ -170,7 +174,11 @@ Addresses = tuple[Address, Address]
 
 
 def addresses_of(client: socket.socket) -> Addresses:
-    """(client address, the address it connected to): read once per connection."""
+    """(client address, the address it connected to): read once per connection; those a PROXY
+    header advertised when the connection started with one."""
+    header = received(client)
+    if header is not None and header.src is not None:
+        return header.src, header.dst  # type: ignore[return-value]
     return _address(client.getpeername), _address(client.getsockname)
 
 

@@ -214,9 +214,11 @@ def fleet_url_problem(url: str) -> str:
 @GLOBAL.register("stats", G, "stats socket/timeout: the management socket.")
 def _stats(g: GlobalSettings, line: Line) -> None:
     args = expect_args(line, 2, None, "'socket <address> [options]' or 'timeout <time>'")
-    if args[0] not in ("socket", "timeout", "maxconn"):
+    if args[0] not in ("socket", "timeout", "maxconn", "bind-process"):
         raise line.error(f"unknown 'stats' keyword '{args[0]}'.",
-                         "Expected 'socket', 'timeout' or 'maxconn'.")
+                         "Expected 'socket', 'timeout', 'maxconn' or 'bind-process'.")
+    if args[0] == "bind-process":
+        return  # processes are gone since haproxy 2.5, which still accepts the line and ignores it
     if args[0] == "socket":
         g.stats_sockets.append(line)
     elif args[0] == "timeout":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from luaproxy.worker.backend.cookie import parse_cookie_line
 from luaproxy.worker.filters.compression import parse as compression_settings
 from luaproxy.worker.log import parse_log_server
 from luaproxy.worker.tls.options import BIND, SERVER, TlsError, TlsOptions
@@ -56,7 +57,7 @@ def parse_bind_address(line: Line, word: str) -> list[Bind]:
 
 BIND_OPTIONS_WITH_VALUE = ("name", "process", "thread", "maxconn", "backlog", "id", "nice", "mode",
                            "user", "group", "level", "tfo", "interface", "namespace")
-BIND_FLAGS = ("transparent", "v4v6", "v6only", "defer-accept", "accept-proxy")
+BIND_FLAGS = ("transparent", "v4v6", "v6only", "defer-accept")
 
 
 @PROXY.register("bind", FRONT_ONLY, "Listen on an address.")
@@ -66,6 +67,7 @@ def _bind(p: ProxyConf, line: Line) -> None:
     rest = list(args[1:])
     name = ""
     tls = TlsOptions()
+    accept_proxy = False
     while rest:
         opt = rest.pop(0)
         if _take_tls(line, tls, opt, rest, BIND):
@@ -81,6 +83,8 @@ def _bind(p: ProxyConf, line: Line) -> None:
                 raise line.error(f"bind option 'proto' : unsupported protocol '{rest[0] if rest else ''}'.",
                                  "luaproxy speaks HTTP/1 ('proto h1') only.")
             rest.pop(0)
+        elif opt == "accept-proxy":
+            accept_proxy = True
         elif opt not in BIND_FLAGS:
             raise line.error(f"unsupported bind option '{opt}'.",
                              "luaproxy accepts name, process, thread, maxconn, backlog, id, v4v6 and the "
@@ -88,6 +92,7 @@ def _bind(p: ProxyConf, line: Line) -> None:
     for bind in binds:
         bind.name = name
         bind.tls = tls
+        bind.accept_proxy = accept_proxy
     p.binds.extend(binds)
 
 
@@ -131,8 +136,8 @@ SERVER_VALUE_OPTIONS = ("weight", "maxconn", "inter", "fastinter", "downinter", 
                         "observe", "error-limit", "agent-port", "agent-inter",
                         "resolvers", "init-addr", "pool-max-conn", "pool-purge-delay", "proto",
                         "pool-low-conn", "track", "agent-addr", "agent-send")
-SERVER_FLAGS = ("check", "backup", "disabled", "enabled", "no-check", "send-proxy", "non-stick", "tfo",
-                "agent-check", "redir", "check-send-proxy")
+SERVER_FLAGS = ("check", "backup", "disabled", "enabled", "no-check", "non-stick", "tfo", "check-send-proxy",
+                "agent-check", "redir")
 
 
 @PROXY.register("dispatch", BACK[1:], "dispatch <addr:port>: the one destination of a backend without servers.")
@@ -160,7 +165,7 @@ def parse_server_line(p: ProxyConf, line: Line) -> None:
     args = [word for words in p.settings.get("default-server", []) for word in words] + args
     while args:
         opt = args.pop(0)
-        if _take_tls(line, server.tls, opt, args, SERVER):
+        if _take_send_proxy(line, server, opt, args) or _take_tls(line, server.tls, opt, args, SERVER):
             continue
         if opt in SERVER_VALUE_OPTIONS:
             if not args:
@@ -181,6 +186,14 @@ def parse_server_line(p: ProxyConf, line: Line) -> None:
     if any(s.name == name for s in p.servers):
         raise line.error(f"server '{name}' is already defined in this backend.", "Give it another name.")
     p.servers.append(server)
+
+
+def _take_send_proxy(line: Line, server: ServerConf, word: str, rest: list[str]) -> bool:
+    """send-proxy, send-proxy-v2[-ssl[-cn]], proxy-v2-options and their no- forms (worker.conn.outbound)."""
+    try:
+        return server.send_proxy.take(word, rest)
+    except ValueError as exc:
+        raise line.error(f"server '{server.name}': {exc}.") from None
 
 
 @PROXY.register("balance", BACK, "Load-balancing algorithm.")
@@ -273,6 +286,15 @@ def _stored(name: str, sections: tuple[str, ...], doc: str) -> None:
         p.settings.setdefault(name, []).append(line.words[1:])
 
     PROXY.register(name, sections, doc)(parse)
+
+
+@PROXY.register("cookie", BACK, "cookie <name> [insert|rewrite|prefix] [indirect] [nocache] ...: cookie persistence.")
+def _cookie(p: ProxyConf, line: Line) -> None:
+    try:
+        parse_cookie_line(list(line.words[1:]), parse_time)
+    except ValueError as exc:
+        raise line.error(f"'cookie' : {exc}.") from None
+    p.settings["cookie"] = [line.words[1:]]
 
 
 _stored("filter", NO_DEFAULTS, "filter lua.<name> [args...]: a Lua filter (core.register_filter).")

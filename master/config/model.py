@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from luaproxy.worker.conn.outbound import SendProxy
 from luaproxy.worker.tls.options import TlsOptions
 
 from .lexer import Line
@@ -94,6 +95,8 @@ class Bind:
     tls: TlsOptions = field(default_factory=TlsOptions)
     path: str | None = None
     """A UNIX socket's path (``/path`` or ``unix@path``)."""
+    accept_proxy: bool = False
+    """``accept-proxy``: connections start with a PROXY protocol header (worker.conn.inbound)."""
 
     @property
     def label(self) -> str:
@@ -120,6 +123,7 @@ class ServerConf:
     tls: TlsOptions = field(default_factory=TlsOptions)
     defaults_seen: int | None = None
     """How many ``default-server`` lines came before this line (they apply to the servers after them)."""
+    send_proxy: SendProxy = field(default_factory=SendProxy)
 
 
 @dataclass(slots=True)

@@ -147,6 +147,9 @@ CASES = [
     ("str(10),strcmp(txn.n)", "-6"),
     ("str(7),strcmp(txn.n)", "0"),
     ("str(7a),strcmp(txn.n)", "1"),
+    ("fc_rcvd_proxy", "0"),  # a connection without a PROXY header (tests/conn covers one with)
+    ("fc_pp_authority", None),
+    ("fc_pp_unique_id", None),
 ]
 
 

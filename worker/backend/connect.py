@@ -17,11 +17,13 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+from ..conn.outbound import header_for
 from ..netutil import connect
 from ..proxy import Proxy, Server
 from ..sticktable.persistence import sticky_server, store_request
 from ..sticktable.table import freq_add, now_ms
 from ..tls import handshake
+from .cookie import cookie_server
 
 
 def at_interval(interval: int, retry: int, retries: int) -> bool:
@@ -46,6 +48,8 @@ def acquire_server(backend: Proxy, txn: Any) -> Server | None:
     """The balancer's server for *txn*, its slot taken (waiting in the queue while all are full), noted
     in ``txn.server``; None when the queue timeout expires or no server is usable."""
     server = _rule_server(backend, txn) if backend.server_rules else None
+    if server is None and backend.cookie is not None:
+        server = cookie_server(backend, txn)
     if server is None and backend.stick_rules:
         server = sticky_server(backend, txn)
     if server is not None:
@@ -83,6 +87,7 @@ def connect_server(backend: Proxy, txn: Any, server: Server) -> socket.socket | 
                 backend.counters_of(server).retries += 1
         try:
             sock = connect(*destination(server, txn), backend.timeout("connect"))
+            send_header(sock, server, txn)
             if server.tls is not None:
                 sock = handshake.connect(server.tls, sock, txn, backend.timeout("connect"))
         except OSError:
@@ -102,6 +107,24 @@ def destination(server: Server, txn: Any) -> tuple[str, int]:
     host = txn.dst if server.host in ("0.0.0.0", "::") and txn.dst else server.host
     port = txn.dst_port if server.port == 0 and txn.dst_port else server.port
     return host, port
+
+
+def connection_key(server: Server, txn: Any) -> tuple[Any, ...]:
+    """What makes a server connection fit a stream: where it goes, the SNI it sent and the PROXY
+    header it started with (haproxy 2.6's connection hash)."""
+    sni = server.tls.sni(txn) if server.tls is not None and server.tls.sni is not None else None
+    return destination(server, txn), sni, header_for(server.send_proxy, txn)
+
+
+def send_header(sock: socket.socket, server: Server, txn: Any) -> None:
+    """``send-proxy[-v2]``: the PROXY header goes first, before TLS and before any request."""
+    header = header_for(server.send_proxy, txn)
+    if header is not None:
+        try:
+            sock.sendall(header)
+        except OSError:
+            sock.close()
+            raise
 
 
 def follows_destination(server: Server) -> bool:

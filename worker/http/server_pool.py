@@ -24,8 +24,9 @@ class ServerConnection:
     idle_since: float = field(default_factory=time.monotonic)
     balancer: Any = None
     """Set while this connection holds the server slot its balancer counted (acquire)."""
-    address: tuple[str, int] | None = None
-    """The server's address when first pooled: ``set server addr`` retires connections to the old one."""
+    address: Any = None
+    """What the connection was made for (destination, SNI, PROXY header): it serves only streams that
+    would have made the same one, and ``set server addr`` retires connections to the old address."""
     requests: int = 0
     """Requests sent over it (http-reuse aggressive reuses for a first request only those with 2+)."""
 
@@ -44,19 +45,20 @@ class ServerPool:
     def __init__(self) -> None:
         self._idle: dict[int, list[ServerConnection]] = {}
 
-    def take(self, server: Any, min_requests: int = 0) -> ServerConnection | None:
-        """An idle connection that the server has not closed meanwhile (and that served at least
-        *min_requests* requests), or None."""
+    def take(self, server: Any, key: Any, min_requests: int = 0) -> ServerConnection | None:
+        """An idle connection made under *key* (see backend.connect.connection_key) that the server has
+        not closed meanwhile (and that served at least *min_requests* requests), or None."""
         idle = self._idle.get(id(server), [])
         now = time.monotonic()
         for conn in list(reversed(idle)):
-            fresh = now - conn.idle_since < IDLE_SECONDS and conn.address == (server.host, server.port)
-            if not fresh or getattr(conn.sock, "stale", False) or _readable(conn.sock):
+            if now - conn.idle_since >= IDLE_SECONDS or getattr(conn.sock, "stale", False):
                 idle.remove(conn)
                 conn.close()
-            elif conn.requests >= min_requests:
+            elif conn.address == key and conn.requests >= min_requests:
                 idle.remove(conn)
-                return conn
+                if not _readable(conn.sock):
+                    return conn
+                conn.close()
         return None
 
     def give_back(self, conn: ServerConnection) -> None:
@@ -68,8 +70,6 @@ class ServerPool:
             return
         conn.http.start_next_cycle()
         conn.idle_since = time.monotonic()
-        if conn.address is None:
-            conn.address = (conn.server.host, conn.server.port)
         idle.append(conn)
 
 

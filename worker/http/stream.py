@@ -15,7 +15,8 @@ from typing import Any
 
 import gevent
 
-from ..backend.connect import acquire_server, connect_server, follows_destination
+from ..backend import cookie
+from ..backend.connect import acquire_server, connect_server, connection_key, follows_destination
 from ..channel import Channel
 from ..context import WorkerContext
 from ..filters import chain as filters
@@ -521,7 +522,8 @@ class HttpStream:
         server = acquire_server(backend, txn)
         if server is None:
             return None
-        pooled = self._reusable("never" if follows_destination(server) else backend.http_reuse, server)
+        key = connection_key(server, txn)
+        pooled = self._reusable("never" if follows_destination(server) else backend.http_reuse, server, key)
         if pooled is not None:
             pooled.balancer = backend.balancer
             txn.server_conn = pooled.sock
@@ -529,17 +531,19 @@ class HttpStream:
         sock = connect_server(backend, txn, server)
         if sock is None:
             return None
-        return ServerConnection(txn.server, sock, Connection(CLIENT), balancer=backend.balancer)
+        if txn.server is not server:  # redispatched
+            key = connection_key(txn.server, txn)
+        return ServerConnection(txn.server, sock, Connection(CLIENT), balancer=backend.balancer, address=key)
 
-    def _reusable(self, mode: str, server: Any) -> ServerConnection | None:
+    def _reusable(self, mode: str, server: Any, key: Any) -> ServerConnection | None:
         """An idle server connection http-reuse allows: never, the session's own; safe, any idle one
         after the session's first request; aggressive, also proven ones (2+ requests) for a first
         request; always, any."""
         if mode == "never":
-            return self.own_pool.take(server)
+            return self.own_pool.take(server, key)
         if self.requests > 1 or mode == "always":
-            return self.pool.take(server)
-        return self.pool.take(server, min_requests=2) if mode == "aggressive" else None
+            return self.pool.take(server, key)
+        return self.pool.take(server, key, min_requests=2) if mode == "aggressive" else None
 
     def _pump_request_body(self, first: Any) -> None:
         """Client body → server, event by event; runs beside the response relay (100-continue).
@@ -677,7 +681,10 @@ class HttpStream:
         txn.t_response = time.monotonic() - sent_at
         server_counters.response_time(txn.t_response)
         backend.be_counters.response_time(txn.t_response)
-        head = self._after_response(txn, self._response_rules(txn, backend, head))
+        head = self._response_rules(txn, backend, head)
+        if backend.cookie is not None:
+            cookie.on_response(backend, txn, head)
+        head = self._after_response(txn, head)
         if backend.stick_rules:
             store_response(backend, txn)
         if upgrade is not None:

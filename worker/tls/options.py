@@ -50,8 +50,6 @@ KEYWORDS: dict[str, tuple[bool, tuple[str, ...]]] = {
     "no-ssl": (False, (SERVER,)),
     "no-ssl-reuse": (False, (SERVER,)),
     "ssl-reuse": (False, (SERVER,)),
-    "send-proxy-v2-ssl": (False, (SERVER,)),
-    "send-proxy-v2-ssl-cn": (False, (SERVER,)),
 }
 VERSIONS = {"SSLv3": ssl.TLSVersion.SSLv3, "TLSv1.0": ssl.TLSVersion.TLSv1, "TLSv1.1": ssl.TLSVersion.TLSv1_1,
             "TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
@@ -63,7 +61,7 @@ _FLAG_VERSION = {"sslv3": "SSLv3", "tlsv10": "TLSv1.0", "tlsv11": "TLSv1.1", "tl
                  "tlsv13": "TLSv1.3"}
 VERIFY = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
 IGNORED = ("npn", "sigalgs", "client-sigalgs", "ca-verify-file",
-           "tls-ticket-keys", "no-ca-names", "allow-0rtt", "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn", "ecdhe")
+           "tls-ticket-keys", "no-ca-names", "allow-0rtt", "ecdhe")
 """Accepted for compatibility; Python's ssl module has no way to apply them (see the README)."""
 
 

@@ -1,0 +1,1 @@
+"""Connection-level features: the PROXY protocol on both sides of a stream."""
