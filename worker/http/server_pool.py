@@ -14,7 +14,7 @@ MAX_IDLE_PER_SERVER = 1024
 IDLE_SECONDS = 30.0
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class ServerConnection:
     """A socket to one server and the client-role protocol state over it."""
 
@@ -47,15 +47,19 @@ class ServerPool:
     def take(self, server: Any, min_requests: int = 0) -> ServerConnection | None:
         """An idle connection that the server has not closed meanwhile (and that served at least
         *min_requests* requests), or None."""
-        idle = self._idle.get(id(server), [])
+        idle = self._idle.get(id(server))
+        if not idle:
+            return None
         now = time.monotonic()
-        for conn in list(reversed(idle)):
-            fresh = now - conn.idle_since < IDLE_SECONDS and conn.address == (server.host, server.port)
+        address = (server.host, server.port)
+        for index in range(len(idle) - 1, -1, -1):  # the most recently used first
+            conn = idle[index]
+            fresh = now - conn.idle_since < IDLE_SECONDS and conn.address == address
             if not fresh or getattr(conn.sock, "stale", False) or _readable(conn.sock):
-                idle.remove(conn)
+                del idle[index]
                 conn.close()
             elif conn.requests >= min_requests:
-                idle.remove(conn)
+                del idle[index]
                 return conn
         return None
 
