@@ -89,6 +89,19 @@ frontend fe
 """
 
 
+def backend_config(port: int) -> str:
+    """The backend every scenario forwards to: a haproxy answering by itself, never the bottleneck."""
+    return f"""global
+   nbthread 1
+defaults
+   mode http
+   timeout client 10s
+frontend be
+   bind 127.0.0.1:{port}
+   http-request return status 200 content-type text/plain string "hello world"
+"""
+
+
 def floor_mode(mode: str, rules: str) -> str:
     if mode == "tcp":
         return "close"
@@ -153,26 +166,24 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--floor", action="store_true", help="also run the bare gevent floor (gevent_floor.py)")
+    parser.add_argument("--only", action="append", choices=list(SCENARIOS), metavar="SCENARIO",
+                        help="run only this scenario (repeatable); one of: " + ", ".join(SCENARIOS))
+    parser.add_argument("--luaproxy-only", action="store_true",
+                        help="skip haproxy (ratios then read 0): to iterate on luaproxy's CPU us/req")
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="luaproxy-bench-")
     Path(work, "bench.lua").write_text(LUA)
     backend_port = free_port()
-    Path(work, "backend.cfg").write_text(f"""global
-   nbthread 1
-defaults
-   mode http
-   timeout client 10s
-frontend be
-   bind 127.0.0.1:{backend_port}
-   http-request return status 200 content-type text/plain string "hello world"
-""")
+    Path(work, "backend.cfg").write_text(backend_config(backend_port))
     backend = start(["haproxy", "-db", "-f", "backend.cfg"], work)
     rows = []
     try:
         wait_port(backend_port)
         for name, (mode, rules, extra) in SCENARIOS.items():
+            if args.only and name not in args.only:
+                continue
             results = {}
-            programs = ["haproxy", "luaproxy"]
+            programs = ["luaproxy"] if args.luaproxy_only else ["haproxy", "luaproxy"]
             if args.floor:
                 programs.append("floor")
                 if lua_floor_mode(rules):
@@ -203,7 +214,8 @@ frontend be
           + (f" {'floor req/s':>12} {'floor ratio':>12} {'lua floor':>10} {'lua floor ratio':>16}"
              if args.floor else ""))
     for name, results in rows:
-        hap, lp = results["haproxy"], results["luaproxy"]
+        lp = results["luaproxy"]
+        hap = results.get("haproxy", {"rps": float("inf"), "p50": 0.0, "p99": float("inf")})
         line = (f"{name:24} {hap['rps']:14.0f} {lp['rps']:15.0f} {lp['rps'] / hap['rps']:6.2f} "
                 f"{hap['p50']:7.2f}/{hap['p99']:<8.2f} {lp['p50']:7.2f}/{lp['p99']:<8.2f} "
                 f"{lp['p99'] / max(hap['p99'], 0.001):6.1f} {lp['cpu_us']:14.1f}")

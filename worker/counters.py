@@ -11,8 +11,11 @@ from dataclasses import asdict, dataclass, field
 STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx", "other")
 
 
+_CLASS_BY_HUNDRED = (None, "1xx", "2xx", "3xx", "4xx", "5xx")
+
+
 def status_class(status: int) -> str:
-    return f"{status // 100}xx" if 100 <= status < 600 else "other"
+    return _CLASS_BY_HUNDRED[status // 100] if 100 <= status < 600 else "other"  # type: ignore[return-value]
 
 
 @dataclass(slots=True)

@@ -13,6 +13,17 @@ LINGER_SECONDS = 1.0
 LINGER_BYTES = 1 << 20
 
 
+def send_all(sock: socket.socket, data: bytes) -> None:
+    """``sendall`` in one ``send`` when the socket takes it all, as it does for most responses.
+
+    gevent's ``sendall`` chunks by the socket's send buffer (a ``getsockopt`` and
+    four Python frames per call); a partial send falls back to it for the rest.
+    """
+    sent = sock.send(data)
+    if sent < len(data):
+        sock.sendall(memoryview(data)[sent:])
+
+
 def shutdown_write(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_WR)

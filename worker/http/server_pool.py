@@ -14,7 +14,7 @@ MAX_IDLE_PER_SERVER = 1024
 IDLE_SECONDS = 30.0
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class ServerConnection:
     """A socket to one server and the client-role protocol state over it."""
 
@@ -48,14 +48,17 @@ class ServerPool:
     def take(self, server: Any, key: Any, min_requests: int = 0) -> ServerConnection | None:
         """An idle connection made under *key* (see backend.connect.connection_key) that the server has
         not closed meanwhile (and that served at least *min_requests* requests), or None."""
-        idle = self._idle.get(id(server), [])
+        idle = self._idle.get(id(server))
+        if not idle:
+            return None
         now = time.monotonic()
-        for conn in list(reversed(idle)):
+        for index in range(len(idle) - 1, -1, -1):  # the most recently used first
+            conn = idle[index]
             if now - conn.idle_since >= IDLE_SECONDS or getattr(conn.sock, "stale", False):
-                idle.remove(conn)
+                del idle[index]
                 conn.close()
             elif conn.address == key and conn.requests >= min_requests:
-                idle.remove(conn)
+                del idle[index]
                 if not _readable(conn.sock):
                     return conn
                 conn.close()

@@ -20,7 +20,7 @@ from ..backend.connect import acquire_server, connect_server, connection_key, fo
 from ..channel import Channel
 from ..context import WorkerContext
 from ..filters import chain as filters
-from ..netutil import shutdown_both
+from ..netutil import send_all, shutdown_both
 from ..proxy import Proxy
 from ..rules.actions_http_flow import SILENT_CLOSE
 from ..rules.evaluate import run_rules, run_session_rules
@@ -196,7 +196,7 @@ class HttpStream:
 
     def _send_client(self, data: bytes) -> None:
         try:
-            self.client.sendall(data)
+            send_all(self.client, data)
         except OSError:
             raise ClientGone from None
         self.frontend.fe_counters.bytes_out += len(data)
@@ -256,9 +256,10 @@ class HttpStream:
         if ahead and not isinstance(ahead[-1], Data):
             return
         limit = self.worker.bufsize
-        fe = self.frontend
-        timeout = fe.timeout("http-request") or fe.timeout("client")
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = None
+        if wait:
+            timeout = self.frontend.timeout("http-request") or self.frontend.timeout("client")
+            deadline = None if timeout is None else time.monotonic() + timeout
         while len(body) < limit:
             try:
                 event = self.front.next_event()
@@ -491,7 +492,7 @@ class HttpStream:
                 data = conn.http.send(Request(head))
                 if isinstance(first_body_event, EndOfMessage):
                     data += conn.http.send(first_body_event)
-                conn.sock.sendall(data)
+                send_all(conn.sock, data)
             except LocalProtocolError:
                 conn.close()
                 raise ServerFailed(500) from None
@@ -588,7 +589,7 @@ class HttpStream:
     def _forward_body(conn: ServerConnection, event: Data | EndOfMessage) -> bool:
         """Send one body event to the server; False once it stopped taking them."""
         try:
-            conn.sock.sendall(conn.http.send(event))
+            send_all(conn.sock, conn.http.send(event))
         except OSError:
             return False
         return True
@@ -747,9 +748,11 @@ class HttpStream:
 
     def _after_response(self, txn: Transaction, head: ResponseHead) -> ResponseHead:
         """http-after-response rules (backend's, then frontend's) on every response, ours included."""
-        proxies = [p for p in dict.fromkeys((txn.backend, self.frontend)) if p is not None]
-        if not any(p.ruleset("http-after-response") for p in proxies):
+        backend, frontend = txn.backend, self.frontend
+        if not (frontend.rules.get("http-after-response") or (
+                backend is not None and backend.rules.get("http-after-response"))):
             return head
+        proxies = [p for p in dict.fromkeys((backend, frontend)) if p is not None]
         txn.response = head
         for proxy in proxies:
             if run_rules(proxy.ruleset("http-after-response"), txn) is not Verdict.ACCEPT:
