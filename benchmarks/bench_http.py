@@ -27,7 +27,9 @@ from pathlib import Path
 
 LUA = """
 core.register_action("tag", {"http-req"}, function(txn)
-   txn.http:req_set_header("x-tag", txn.sf:src())
+   local src = txn.sf:src()
+   txn:set_var("txn.tag", src)
+   txn.http:req_set_header("x-tag", src)
 end)
 core.register_service("hello", "http", function(applet)
    local body = "hello world\\n"

@@ -45,21 +45,25 @@ class LuaAction:
     def __call__(self, txn: Any) -> Verdict:
         """Run the action; one that returns act.YIELD runs again after its wake_time (haproxy 2.6's
         act.YIELD), until it returns something else or the client timeout has passed."""
-        deadline = time.monotonic() + _client_timeout(txn)
+        deadline = 0.0
         while True:
             budget = Budget(self.engine.limits.session_timeout)
             verdict = self._run_once(txn, budget)
-            if verdict is not None or time.monotonic() >= deadline:
-                return verdict or Verdict.CONTINUE
+            if verdict is not None:
+                return verdict
+            if not deadline:  # the client timeout counts from the first run (known only once one yielded)
+                deadline = budget.started + _client_timeout(txn)
+            if time.monotonic() >= deadline:
+                return Verdict.CONTINUE
             gevent.sleep(budget.wake if budget.wake is not None else YIELD_PAUSE)
 
     def _run_once(self, txn: Any, budget: Budget) -> Verdict | None:
         """The action's verdict, or None when it asked to run again (act.YIELD)."""
-        lua_txn = self.engine.txn_object(txn)
-        limits = self.engine.limits
+        engine = self.engine
+        lua_txn = txn.lua if txn.lua is not None else engine.txn_object(txn)
         run = Run(Context.ACTION, self.label, txn, budget)
-        result = runner.run(self.engine.runtime, self.function, run, lua_txn, *self.args,
-                            forced_yield=limits.forced_yield)
+        result = runner.run(engine.runtime, self.function, run, lua_txn, *self.args,
+                            forced_yield=engine.limits.forced_yield)
         if result.outcome is runner.Outcome.TIMEOUT:
             self.engine.logger.alert(f"Lua function '{self.label}': execution timeout: {result.error}")
             return Verdict.ERROR

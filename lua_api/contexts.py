@@ -10,7 +10,6 @@ import enum
 import time
 from collections.abc import Callable
 from contextvars import ContextVar, Token
-from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import LuaApiError
@@ -33,17 +32,21 @@ RUNTIME = frozenset({Context.TASK, Context.ACTION, Context.SERVICE})
 INITIALISATION = frozenset({Context.BODY, Context.INIT})
 
 
-@dataclass(slots=True)
 class Budget:
-    """Lua running time of one run: wall time minus the time it spent blocked or yielded."""
+    """Lua running time of one run: wall time minus the time it spent blocked or yielded.
 
-    limit: float = 0.0
-    started: float = field(default_factory=time.monotonic)
-    blocked: float = 0.0
-    wake: float | None = None
-    """act.wake_time(): how long an action that returned act.YIELD sleeps before it runs again."""
-    on_wait: Callable[[], None] | None = None
-    """Called as each wait starts: a service sends what it buffered, as an HAProxy applet does when it yields."""
+    A plain slotted class: one is built for every Lua run."""
+
+    __slots__ = ("blocked", "limit", "on_wait", "started", "wake")
+
+    def __init__(self, limit: float = 0.0, on_wait: Callable[[], None] | None = None) -> None:
+        self.limit = limit
+        self.started = time.monotonic()
+        self.blocked = 0.0
+        self.wake: float | None = None
+        """act.wake_time(): how long an action that returned act.YIELD sleeps before it runs again."""
+        self.on_wait = on_wait
+        """Called as each wait starts: a service sends what it buffered, as an HAProxy applet does when it yields."""
 
     def used(self) -> float:
         return time.monotonic() - self.started - self.blocked
@@ -74,14 +77,18 @@ class Waiting:
         self.budget.blocked += time.monotonic() - self.start
 
 
-@dataclass(frozen=True, slots=True)
 class Run:
-    """One running Lua entry point: its context, the transaction it serves, its time budget."""
+    """One running Lua entry point: its context, the transaction it serves, its time budget.
 
-    context: Context
-    function: str = ""
-    txn: Any = None
-    budget: Budget = field(default_factory=Budget)
+    A plain slotted class (one per Lua run; a frozen dataclass costs a setattr call per field)."""
+
+    __slots__ = ("budget", "context", "function", "txn")
+
+    def __init__(self, context: Context, function: str = "", txn: Any = None, budget: Budget | None = None) -> None:
+        self.context = context
+        self.function = function
+        self.txn = txn
+        self.budget = budget if budget is not None else Budget()
 
 
 BODY_RUN = Run(Context.BODY)

@@ -19,6 +19,7 @@ from typing import Any
 import gevent
 
 from . import contexts
+from .contexts import CURRENT
 from .errors import LuaApiError
 from .runtime import LuaError, LuaRuntime
 
@@ -79,16 +80,18 @@ def run(runtime: LuaRuntime, function: Any, run_info: contexts.Run, *args: Any,
         forced_yield: int = DEFAULT_FORCED_YIELD) -> Result:
     """Run *function(*args)* in a coroutine; a top-level coroutine.yield lets others run."""
     started = time.monotonic()
-    with contexts.running(run_info):
-        try:
-            coroutine = runtime.run_in_coroutine.coroutine(function, forced_yield, *args)
+    token = CURRENT.set(run_info)  # contexts.running() inlined: this is every action's and service's path
+    try:
+        coroutine = runtime.run_in_coroutine.coroutine(function, forced_yield, *args)
+        result = coroutine.send(None)
+        while coroutine:
+            with run_info.budget.blocking():
+                gevent.sleep(0)
             result = coroutine.send(None)
-            while coroutine:
-                with run_info.budget.blocking():
-                    gevent.sleep(0)
-                result = coroutine.send(None)
-        except LuaError as exc:
-            return _finished(runtime, run_info, Result(Outcome.ERROR, error=str(exc)), started)
+    except LuaError as exc:
+        return _finished(runtime, run_info, Result(Outcome.ERROR, error=str(exc)), started)
+    finally:
+        CURRENT.reset(token)
     return _finished(runtime, run_info, _result(result), started)
 
 
