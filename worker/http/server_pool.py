@@ -75,7 +75,6 @@ class ServerPool:
         conn.idle_since = time.monotonic()
         idle.append(conn)
 
-
     def close_all(self) -> None:
         for conns in self._idle.values():
             for conn in conns:
