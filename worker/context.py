@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import gevent
+
 from . import custom_metrics, stats
 from .captures import ErrorCaptures
 from .prometheus import StatsView
@@ -69,7 +71,8 @@ class WorkerContext:
     def snapshot(self) -> dict[str, Any]:
         """This worker's counters and metrics, as the master collects them."""
         return stats.snapshot(self.all_proxies, self.index, self.started,
-                              {"metrics": self.metrics.snapshot(), "proc_vars": describe_vars(self.proc_vars)})
+                              {"metrics": self.metrics.snapshot(), "proc_vars": describe_vars(self.proc_vars),
+                               "loops": gevent.get_hub().loop.iteration})
 
     def stats_view(self) -> StatsView:
         """Counters and metrics summed over every worker (and the master's own metrics), for the exporter."""

@@ -280,12 +280,14 @@ def show_version(sup: Supervisor, session: Session, args: list[str], payload: st
 
 
 def show_activity(sup: Supervisor, session: Session, args: list[str], payload: str | None) -> Reply:
-    """The counters a worker keeps that mean the same as haproxy's, one column per worker."""
+    """The counters a worker keeps that mean the same as haproxy's (a worker is a thread there), one column
+    per worker: event-loop iterations and accepted connections."""
     def text(snapshots: list[dict[str, Any]]) -> str:
         live = [s for s in snapshots if "proxies" in s and s.get("pid")]
-        accepted = [sum(p["fe"]["total"] for p in s["proxies"] if p["frontend"]) for s in live]
-        lines = [f"thread_id: 1 (1..{max(len(live), 1)})\n", f"date_now: {time.time():.6f}\n",
-                 f"accepted: {sum(accepted)} [ {' '.join(str(a) for a in accepted)} ]\n"]
+        columns = {"loops": [s.get("loops", 0) for s in live],
+                   "accepted": [sum(p["fe"]["total"] for p in s["proxies"] if p["frontend"]) for s in live]}
+        lines = [f"thread_id: 1 (1..{max(len(live), 1)})\n", f"date_now: {time.time():.6f}\n"]
+        lines += [f"{name}: {sum(values)} [ {' '.join(str(v) for v in values)} ]\n" for name, values in columns.items()]
         return "".join(lines)
 
     return sup.collect_stats().then(text)

@@ -217,7 +217,11 @@ def test_process_facts(rt: Running) -> None:
         f"  backend <NONE> (#-1), server <NONE> (#-1), event #0, src {src}\n"
         "  buffer starts at 0 (including 0 out), 16342 free,\n  len 42 :\n  \n"
         "  00000  GET / HTTP/1.1\\r\\n\n  00016  Host: x\\r\\n\n  00025  Bad Header: y\\r\\n\n  00040  \\r\\n\n\n")
-    assert rt.cmd("show activity").startswith("thread_id: 1 (1..2)\ndate_now: ")
+    activity = rt.cmd("show activity")
+    assert activity.startswith("thread_id: 1 (1..2)\ndate_now: ")
+    loops = re.search(r"^loops: (\d+) \[ (\d+) (\d+) \]$", activity, re.M)
+    assert loops and int(loops[1]) == int(loops[2]) + int(loops[3]) > 0, activity
+    assert re.search(r"^accepted: \d+ \[ \d+ \d+ \]$", activity, re.M), activity
 
 
 def test_typed_and_json_output(rt: Running) -> None:
