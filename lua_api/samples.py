@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from luaproxy.worker.samples import (
+    ParseEnv,
     Sample,
     SampleError,
     SampleRegistry,
@@ -19,6 +20,7 @@ from luaproxy.worker.samples import (
     to_native,
     to_text,
 )
+from luaproxy.worker.samples.args import parse_args
 
 from . import runner
 from .contexts import Budget, Context, Run
@@ -35,16 +37,32 @@ def fetch_functions(registry: SampleRegistry, as_string: bool) -> dict[str, Any]
     table: dict[str, Any] = {}
     for lname, definition in registry.lua_fetches().items():
         name = definition.name
+        plain = _without_arguments(definition)
+        response = registry.get_fetch(definition.response) if definition.response else None
+        on_response = _without_arguments(response) if response is not None else plain
 
-        def fetch(txn: Any, *args: Any, _name: str = name) -> Any:
+        def fetch(txn: Any, *args: Any, _name: str = name, _plain: Any = plain, _on_response: Any = on_response) -> Any:
+            ready = (_plain if txn.response is None else _on_response) if not args else None
             try:
-                smp = registry.call_fetch(_name, txn, args, res=txn.response is not None)
+                if ready is not None:
+                    smp = ready[0](txn, list(ready[1]))
+                else:
+                    smp = registry.call_fetch(_name, txn, args, res=txn.response is not None)
             except SampleError as exc:
                 raise LuaApiError(f"{_name}: {exc}") from None
             return _output(smp, as_string)
 
         table[lname] = fetch
     return table
+
+
+def _without_arguments(definition: Any) -> tuple[Any, list[Any]] | None:
+    """(function, argument values) of a fetch called with no arguments (txn.f:src(), the common
+    case), parsed once here rather than on every call; None when it needs arguments."""
+    try:
+        return definition.fn, parse_args(definition.args, [], "fetch method", definition.name, ParseEnv())
+    except SampleError:
+        return None
 
 
 def converter_functions(registry: SampleRegistry, as_string: bool) -> dict[str, Any]:
