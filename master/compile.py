@@ -14,6 +14,7 @@ from typing import Any
 from luaproxy.lua_api.engine import LuaEngine
 from luaproxy.worker import access_log
 from luaproxy.worker.backend import configure_checks, make_balancer, parse_check_spec
+from luaproxy.worker.backend.tcpcheck import check_rules
 from luaproxy.worker.http.forwarded import ForwardedHeader
 from luaproxy.worker.http.pages import ErrorPages
 from luaproxy.worker.proxy import Proxy, Rule, Server, SwitchingRule
@@ -150,7 +151,8 @@ def _new_proxy(conf: ProxyConf) -> Proxy:
     if conf.has_backend:
         httpchk = conf.setting("option httpchk") if conf.options.get("httpchk") else None
         try:
-            spec = parse_check_spec(httpchk, conf.settings.get("http-check", []))
+            spec = check_rules(conf.setting("health-check"), conf.settings.get("tcp-check", [])) or \
+                parse_check_spec(httpchk, conf.settings.get("http-check", []))
         except ValueError as exc:
             raise conf.line.error(f"{conf.kind} '{conf.name}': {exc}") from None
         for server, server_conf in zip(servers, conf.servers, strict=True):

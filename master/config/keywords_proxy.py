@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from luaproxy.worker.backend.tcpcheck import CHECK_OPTIONS
 from luaproxy.worker.log import parse_log_server
 from luaproxy.worker.tls.options import BIND, SERVER, TlsError, TlsOptions
 
@@ -21,7 +22,8 @@ OPTIONS = ("forwardfor", "http-server-close", "httpclose", "http-keep-alive", "r
            "tcp-check", "http-buffer-request", "dontlog-normal", "logasap", "nolinger", "tcpka",
            "clitcpka", "srvtcpka", "http-no-delay", "http-pretend-keepalive", "allbackups",
            "persist", "prefer-last-server", "socket-stats", "log-separate-errors", "http-use-htx",
-           "http-ignore-probes", "httpslog", "checkcache", "independent-streams", "originalto", "transparent")
+           "http-ignore-probes", "httpslog", "checkcache", "independent-streams", "originalto", "transparent",
+           *(name for name in CHECK_OPTIONS if name not in ("httpchk", "tcp-check")))
 
 
 @PROXY.register("mode", ANY_PROXY, "Proxy mode: tcp or http.")
@@ -215,6 +217,8 @@ def _option(p: ProxyConf, line: Line) -> None:
         to_int(line, args[1], "redispatch interval", -(2**31))
     p.options[args[0]] = True
     p.settings.setdefault(f"option {args[0]}", []).append(args[1:])
+    if args[0] in CHECK_OPTIONS:
+        p.settings["health-check"] = [args]  # what the checks do: the last such option wins, as in HAProxy
 
 
 @PROXY.register("no", ANY_PROXY, "no option <name> | no log: turn an inherited option or the loggers off.")
@@ -312,6 +316,7 @@ for _name, _sections, _doc in (
     ("id", NO_DEFAULTS, "Numeric proxy id."),
     ("errorfile", ANY_PROXY, "errorfile <code> <file>: replace an error page."),
     ("http-check", BACK, "http-check expect ...: health-check expectations."),
+    ("tcp-check", BACK, "tcp-check connect|send|send-binary|expect|comment ...: health-check rules."),
     ("stats", ANY_PROXY, "Statistics page settings."),
     ("fullconn", BACK, "Backend load at which servers reach maxconn."),
     ("hash-type", BACK, "Hashing method for hash-based balancing."),

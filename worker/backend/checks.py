@@ -77,11 +77,12 @@ TCP_CHECK = HealthCheckSpec()
 
 
 def configure_checks(server: Server, options: Mapping[str, str], parse_time: Callable[[str], float],
-                     spec: HealthCheckSpec = TCP_CHECK) -> None:
+                     spec: object = TCP_CHECK) -> None:
     """Copy a server line's check settings onto *server*; a bad value raises ValueError.
 
-    *parse_time* is the configuration's time parser ("2s" → 2.0), passed in so
-    the worker does not depend on the master.  A checked server starts UP with
+    *spec* is a HealthCheckSpec or a tcp-check RuleSet.  *parse_time* is the
+    configuration's time parser ("2s" → 2.0), passed in so the worker does not
+    depend on the master.  A checked server starts UP with
     ``rise`` points of health, as in HAProxy.
     """
     for name in ("inter", "fastinter", "downinter"):

@@ -18,6 +18,7 @@ from ..proxy import Server
 from ..tls import handshake
 from .checks import BODY_LIMIT, TCP_CHECK, HealthCheckSpec, check_timeouts, next_interval, request_bytes
 from .state import AdminState, CheckResult, apply_check_result
+from .tcpcheck import RuleSet, run_rules
 
 READ_SIZE = 16384
 
@@ -53,6 +54,8 @@ def run_check(proxy: Any, server: Server) -> CheckResult:
     """Connect to the check address, then run the HTTP exchange if the backend asks for one."""
     spec = server.check_spec or TCP_CHECK
     connect_timeout, read_timeout = check_timeouts(proxy, server)
+    if isinstance(spec, RuleSet):
+        return run_rules(proxy, server, spec, connect_timeout, read_timeout)
     started = time.monotonic()
     address = (server.check_addr or server.host, server.check_port or server.port)
     try:
