@@ -100,7 +100,12 @@ def configure_checks(server: Server, options: Mapping[str, str], parse_time: Cal
             raise ValueError(f"server {server.name}: 'port' expects a port number, got '{port}'.")
         server.check_port = port
     if "addr" in options:
-        server.check_addr = options["addr"]
+        addr = options["addr"]
+        if addr.startswith("["):
+            addr = addr[1:].partition("]")[0]
+        elif addr.count(":") == 1:
+            addr = addr.partition(":")[0]  # a port given with the address is not used: 'port' sets it
+        server.check_addr = addr
     server.check_spec = spec
     server.check_health = server.check_rise if server.check else 0
 

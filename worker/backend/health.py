@@ -15,10 +15,10 @@ from gevent import socket as gsocket
 
 from ..http import CLIENT, NEED_DATA, Connection, Data, InformationalResponse, RemoteProtocolError, Response
 from ..proxy import Server
-from ..tls import handshake
+from ..tls.handshake import failure_reason
 from .checks import BODY_LIMIT, TCP_CHECK, HealthCheckSpec, check_timeouts, next_interval, request_bytes
 from .state import AdminState, CheckResult, apply_check_result
-from .tcpcheck import RuleSet, run_rules
+from .tcpcheck import IMPLICIT_CONNECT, RuleSet, run_rules, tls_connect
 
 READ_SIZE = 16384
 
@@ -66,12 +66,11 @@ def run_check(proxy: Any, server: Server) -> CheckResult:
         return CheckResult("L4CON", info=exc.strerror or str(exc), duration_ms=_since(started))
     if server.check_tls is not None:
         try:
-            sock = handshake.connect(server.check_tls, sock, None, connect_timeout)
+            sock = tls_connect(server, IMPLICIT_CONNECT, sock, connect_timeout)
         except TimeoutError:
             return CheckResult("L6TOUT", duration_ms=_since(started))
         except OSError as exc:
-            return CheckResult("L6RSP", info=getattr(exc, "reason", None) or "SSL handshake failure",
-                               duration_ms=_since(started))
+            return CheckResult("L6RSP", info=failure_reason(exc), duration_ms=_since(started))
     with sock:
         if not spec.http:
             return CheckResult("L6OK" if server.check_tls is not None else "L4OK", duration_ms=_since(started))

@@ -14,8 +14,9 @@ from typing import Any
 
 from gevent import socket as gsocket
 
-from ...tls import handshake
+from ...tls.handshake import failure_reason
 from ..state import CheckResult
+from .pki import tls_connect
 from .rules import Comment, Connect, Expect, Message, Rule, RuleSet, Send, Verdict
 
 BUFFER_LIMIT = 16384
@@ -90,16 +91,13 @@ class _Run:
             return self.result("L4CON", rule, exc.strerror or str(exc))
         if self.read_timeout is not None:
             self.deadline = time.monotonic() + self.read_timeout
-        tls = server.check_tls if (rule.ssl or (rule.implicit and server.check_tls is not None)) else None
-        if rule.ssl and tls is None:
-            tls = server.tls
-        if tls is not None:
+        if rule.ssl or (rule.uses_server_settings and server.check_tls is not None):
             try:
-                self.sock = handshake.connect(tls, self.sock, None, self.connect_timeout)
+                self.sock = tls_connect(server, rule, self.sock, self.connect_timeout)
             except TimeoutError:
                 return self.result("L6TOUT", rule)
-            except OSError as exc:
-                return self.result("L6RSP", rule, getattr(exc, "reason", None) or "SSL handshake failure")
+            except (OSError, ValueError) as exc:
+                return self.result("L6RSP", rule, failure_reason(exc))
             self.tls = True
         return None
 
@@ -138,10 +136,8 @@ class _Run:
             data = self.sock.recv(BUFFER_LIMIT - len(self.buffer))
         except TimeoutError:
             return self.result(rule.tout_status, rule)
-        except OSError as exc:
-            if not self.buffer:
-                return self.result("SOCKERR", rule, exc.strerror or str(exc))
-            data = b""
+        except OSError:
+            data = b""  # a reset ends the reply, as a close does: the rule judges what came
         if not data:
             self.eof = True
         self.buffer += data

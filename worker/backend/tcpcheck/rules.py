@@ -39,7 +39,13 @@ class Connect:
     alpn: str | None = None
     comment: str = ""
     implicit: bool = False
+    default: bool = False
+    """``connect default`` (and the implicit connect): the server's check settings (``check-ssl``...)."""
     step: int = 0
+
+    @property
+    def uses_server_settings(self) -> bool:
+        return self.implicit or self.default
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,9 +165,9 @@ def _connect(args: list[str], step: int) -> Connect:
     values: dict[str, object] = {}
     while args:
         word = args.pop(0)
-        if word in ("ssl", "send-proxy"):
+        if word in ("ssl", "send-proxy", "default"):
             values[word.replace("-", "_")] = True
-        elif word in ("default", "linger", "via-socks4"):
+        elif word in ("linger", "via-socks4"):
             continue
         elif word in ("port", "addr", "sni", "alpn", "comment", "proto"):
             if not args:
