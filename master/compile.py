@@ -149,9 +149,11 @@ def _new_proxy(conf: ProxyConf) -> Proxy:
                       _server_id(s, i + 1)) for i, s in enumerate(conf.servers)]
     balancer = None
     if conf.has_backend:
-        httpchk = conf.setting("option httpchk") if conf.options.get("httpchk") else None
+        check = conf.setting("health-check")
+        check = check if check and conf.options.get(check[0]) else None
+        httpchk = check[1:] if check and check[0] == "httpchk" else None
         try:
-            spec = check_rules(conf.setting("health-check"), conf.settings.get("tcp-check", [])) or \
+            spec = check_rules(check, conf.settings.get("tcp-check", [])) or \
                 parse_check_spec(httpchk, conf.settings.get("http-check", []))
         except ValueError as exc:
             raise conf.line.error(f"{conf.kind} '{conf.name}': {exc}") from None

@@ -218,6 +218,7 @@ def _option(p: ProxyConf, line: Line) -> None:
     p.options[args[0]] = True
     p.settings.setdefault(f"option {args[0]}", []).append(args[1:])
     if args[0] in CHECK_OPTIONS:
+        _own_check_rules(p)
         p.settings["health-check"] = [args]  # what the checks do: the last such option wins, as in HAProxy
 
 
@@ -230,6 +231,33 @@ def _no(p: ProxyConf, line: Line) -> None:
     if len(args) != 2 or args[0] != "option" or args[1] not in OPTIONS:
         raise line.error(f"'no' expects 'option <name>', got '{' '.join(args)}'.")
     p.options[args[1]] = False
+
+
+def _own_check_rules(p: ProxyConf) -> bool:
+    """A section's own check option or http-check/tcp-check lines replace the rules its defaults gave it, as
+    HAProxy starts a new rule set then; returns True when that just happened."""
+    owner = (p.line.file, str(p.line.number))
+    if p.settings.get(" check-owner") == [owner]:
+        return False
+    p.settings[" check-owner"] = [owner]
+    p.settings.pop("http-check", None)
+    p.settings.pop("tcp-check", None)
+    return True
+
+
+def _check_rules(name: str, doc: str) -> None:
+    def parse(p: ProxyConf, line: Line) -> None:
+        expect_args(line, 1, None, doc)
+        if _own_check_rules(p) and name == "http-check" and p.setting("health-check") is not None:
+            p.settings["health-check"] = [("httpchk",)]  # the defaults' request is not inherited either
+            p.settings["option httpchk"] = [()]
+        p.settings.setdefault(name, []).append(line.words[1:])
+
+    PROXY.register(name, BACK, doc)(parse)
+
+
+_check_rules("http-check", "http-check send|expect|connect ...: the HTTP health-check rules.")
+_check_rules("tcp-check", "tcp-check connect|send|send-binary|expect|comment ...: the health-check rules.")
 
 
 @PROXY.register("acl", NO_DEFAULTS, "acl <name> <criterion> [flags] [operator] <value> ...")
@@ -315,8 +343,6 @@ for _name, _sections, _doc in (
     ("description", NO_DEFAULTS, "Free text shown in stats."),
     ("id", NO_DEFAULTS, "Numeric proxy id."),
     ("errorfile", ANY_PROXY, "errorfile <code> <file>: replace an error page."),
-    ("http-check", BACK, "http-check expect ...: health-check expectations."),
-    ("tcp-check", BACK, "tcp-check connect|send|send-binary|expect|comment ...: health-check rules."),
     ("stats", ANY_PROXY, "Statistics page settings."),
     ("fullconn", BACK, "Backend load at which servers reach maxconn."),
     ("hash-type", BACK, "Hashing method for hash-based balancing."),

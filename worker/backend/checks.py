@@ -160,11 +160,11 @@ def _header_line(line: str) -> tuple[str, str]:
 
 
 def _send(spec: HealthCheckSpec, words: tuple[str, ...]) -> HealthCheckSpec:
-    """``http-check send [meth M] [uri U] [ver V] [hdr N V]... [body B]`` over *spec*."""
+    """``http-check send [meth M] [uri U] [ver V] [hdr N V]... [body B]`` over *spec* (what it names wins)."""
     rest = list(words)
     keys = {"meth": "method", "uri": "uri", "ver": "version", "body": "body"}
     changes: dict[str, str] = {}
-    headers = list(spec.headers)
+    headers: list[tuple[str, str]] = [] if "hdr" in rest else list(spec.headers)  # its hdr list replaces the option's
     while rest:
         word = rest.pop(0)
         needed = 2 if word == "hdr" else 1

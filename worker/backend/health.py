@@ -94,9 +94,10 @@ def _http_check(sock: Any, spec: HealthCheckSpec, deadline: float, started: floa
                     raise TimeoutError
                 sock.settimeout(remaining)
                 conn.receive_data(sock.recv(READ_SIZE))
-            elif isinstance(event, Response):
+            elif isinstance(event, Response) or (isinstance(event, InformationalResponse) and
+                                                 event.head.status == 101):
                 head = event.head
-                if not spec.reads_body:
+                if not spec.reads_body or head.status == 101:
                     break
             elif isinstance(event, Data):
                 body += event.data
