@@ -87,6 +87,8 @@ class Server:
     """``ssl``: the ServerTls that wraps connections to this server (worker.tls.contexts)."""
     check_tls: Any = None
     """``check-ssl`` (or ``ssl`` with checks): the ServerTls of its health checks."""
+    agent: Any = None
+    """``agent-check``: the AgentSpec of its agent (worker.backend.agent)."""
 
     def __post_init__(self) -> None:
         if self.disabled:

@@ -129,7 +129,7 @@ def _use_backend(p: ProxyConf, line: Line) -> None:
 
 SERVER_VALUE_OPTIONS = ("weight", "maxconn", "inter", "fastinter", "downinter", "rise", "fall", "port",
                         "addr", "id", "cookie", "slowstart", "maxqueue", "minconn", "on-error",
-                        "observe", "error-limit", "agent-port", "agent-inter",
+                        "observe", "error-limit", "agent-port", "agent-inter", "agent-addr", "agent-send",
                         "resolvers", "init-addr", "pool-max-conn", "pool-purge-delay", "proto",
                         "pool-low-conn")
 SERVER_FLAGS = ("check", "backup", "disabled", "enabled", "no-check", "send-proxy", "non-stick", "tfo",
@@ -177,6 +177,8 @@ def _server(p: ProxyConf, line: Line) -> None:
             server.check = opt == "check" or (server.check and opt != "no-check")
             server.backup = server.backup or opt == "backup"
             server.disabled = server.disabled or opt == "disabled"
+            if opt == "agent-check":
+                server.options["agent-check"] = ""
         else:
             raise line.error(f"unknown server option '{opt}'.")
     if any(s.name == name for s in p.servers):

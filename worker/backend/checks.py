@@ -15,6 +15,7 @@ from typing import Any
 
 from ..http import CLIENT, Connection, Data, EndOfMessage, Headers, LocalProtocolError, Request, RequestHead
 from ..proxy import Server
+from .agent import parse_agent
 from .state import CheckResult, OpState
 
 BODY_LIMIT = 16384
@@ -108,6 +109,7 @@ def configure_checks(server: Server, options: Mapping[str, str], parse_time: Cal
         server.check_addr = addr
     server.check_spec = spec
     server.check_health = server.check_rise if server.check else 0
+    server.agent = parse_agent(options, "agent-check" in options, parse_time, server.check_inter)
 
 
 def parse_check_spec(httpchk: tuple[str, ...] | None,

@@ -16,6 +16,7 @@ from gevent import socket as gsocket
 from ..http import CLIENT, NEED_DATA, Connection, Data, InformationalResponse, RemoteProtocolError, Response
 from ..proxy import Server
 from ..tls.handshake import failure_reason
+from .agent import run_agent
 from .checks import BODY_LIMIT, TCP_CHECK, HealthCheckSpec, check_timeouts, next_interval, request_bytes
 from .state import AdminState, CheckResult, apply_check_result
 from .tcpcheck import IMPLICIT_CONNECT, RuleSet, run_rules, tls_connect
@@ -29,15 +30,18 @@ class HealthChecker:
     def __init__(self, proxies: list[Any], logger: Any) -> None:
         self.logger = logger
         self.targets = [(p, s) for p in proxies if p.has_backend for s in p.servers if s.check]
+        self.agents = [(p, s) for p in proxies if p.has_backend for s in p.servers if s.agent is not None]
         self.greenlets: list[gevent.Greenlet] = []
 
     def start(self) -> None:
-        if not self.targets:
-            return
-        shortest = min(s.check_inter for _, s in self.targets)
-        for position, (proxy, server) in enumerate(self.targets):
-            delay = shortest * position / len(self.targets)
-            self.greenlets.append(gevent.spawn_later(delay, self._watch, proxy, server))
+        for targets, inter, watch in ((self.targets, lambda s: s.check_inter, self._watch),
+                                      (self.agents, lambda s: s.agent.inter, self._watch_agent)):
+            if not targets:
+                continue
+            shortest = min(inter(s) for _, s in targets)
+            for position, (proxy, server) in enumerate(targets):
+                delay = shortest * position / len(targets)
+                self.greenlets.append(gevent.spawn_later(delay, watch, proxy, server))
 
     def stop(self) -> None:
         gevent.killall(self.greenlets)
@@ -48,6 +52,15 @@ class HealthChecker:
             if server.check and server.admin_state != AdminState.MAINT:
                 apply_check_result(proxy, server, run_check(proxy, server), self.logger)
             gevent.sleep(next_interval(server))
+
+
+    def _watch_agent(self, proxy: Any, server: Server) -> None:
+        """The agent's reply applies while the server is not in maintenance, or when it ends it."""
+        while True:
+            connect, check = check_timeouts(proxy, server)
+            run_agent(proxy, server, server.agent, check if check is not None else max(server.agent.inter, connect),
+                      self.logger)
+            gevent.sleep(server.agent.inter)
 
 
 def run_check(proxy: Any, server: Server) -> CheckResult:
