@@ -89,6 +89,9 @@ class Server:
     """``check-ssl`` (or ``ssl`` with checks): the ServerTls of its health checks."""
     agent: Any = None
     """``agent-check``: the AgentSpec of its agent (worker.backend.agent)."""
+    socks4: tuple[str, int] | None = None
+    """``socks4 <addr:port>``: the SOCKS4 proxy its connections go through."""
+    check_via_socks4: bool = False
 
     def __post_init__(self) -> None:
         if self.disabled:

@@ -129,11 +129,11 @@ def _use_backend(p: ProxyConf, line: Line) -> None:
 
 SERVER_VALUE_OPTIONS = ("weight", "maxconn", "inter", "fastinter", "downinter", "rise", "fall", "port",
                         "addr", "id", "cookie", "slowstart", "maxqueue", "minconn", "on-error",
-                        "observe", "error-limit", "agent-port", "agent-inter", "agent-addr", "agent-send",
+                        "observe", "error-limit", "agent-port", "agent-inter", "agent-addr", "agent-send", "socks4",
                         "resolvers", "init-addr", "pool-max-conn", "pool-purge-delay", "proto",
                         "pool-low-conn")
 SERVER_FLAGS = ("check", "backup", "disabled", "enabled", "no-check", "send-proxy", "non-stick", "tfo",
-                "agent-check", "redir")
+                "agent-check", "redir", "check-via-socks4")
 
 
 @PROXY.register("dispatch", BACK[1:], "dispatch <addr:port>: the one destination of a backend without servers.")
@@ -177,8 +177,8 @@ def _server(p: ProxyConf, line: Line) -> None:
             server.check = opt == "check" or (server.check and opt != "no-check")
             server.backup = server.backup or opt == "backup"
             server.disabled = server.disabled or opt == "disabled"
-            if opt == "agent-check":
-                server.options["agent-check"] = ""
+            if opt in ("agent-check", "check-via-socks4"):
+                server.options[opt] = ""
         else:
             raise line.error(f"unknown server option '{opt}'.")
     if any(s.name == name for s in p.servers):

@@ -16,6 +16,7 @@ from typing import Any
 from ..http import CLIENT, Connection, Data, EndOfMessage, Headers, LocalProtocolError, Request, RequestHead
 from ..proxy import Server
 from .agent import parse_agent
+from .socks4 import parse_proxy
 from .state import CheckResult, OpState
 
 BODY_LIMIT = 16384
@@ -110,6 +111,9 @@ def configure_checks(server: Server, options: Mapping[str, str], parse_time: Cal
     server.check_spec = spec
     server.check_health = server.check_rise if server.check else 0
     server.agent = parse_agent(options, "agent-check" in options, parse_time, server.check_inter)
+    if "socks4" in options:
+        server.socks4 = parse_proxy(options["socks4"])
+    server.check_via_socks4 = server.socks4 is not None and "check-via-socks4" in options
 
 
 def parse_check_spec(httpchk: tuple[str, ...] | None,

@@ -11,13 +11,13 @@ import time
 from typing import Any
 
 import gevent
-from gevent import socket as gsocket
 
 from ..http import CLIENT, NEED_DATA, Connection, Data, InformationalResponse, RemoteProtocolError, Response
 from ..proxy import Server
 from ..tls.handshake import failure_reason
 from .agent import run_agent
 from .checks import BODY_LIMIT, TCP_CHECK, HealthCheckSpec, check_timeouts, next_interval, request_bytes
+from .socks4 import open_connection
 from .state import AdminState, CheckResult, apply_check_result
 from .tcpcheck import IMPLICIT_CONNECT, RuleSet, run_rules, tls_connect
 
@@ -72,7 +72,7 @@ def run_check(proxy: Any, server: Server) -> CheckResult:
     started = time.monotonic()
     address = (server.check_addr or server.host, server.check_port or server.port)
     try:
-        sock = gsocket.create_connection(address, timeout=connect_timeout)
+        sock = open_connection(server.socks4 if server.check_via_socks4 else None, address, connect_timeout)
     except TimeoutError:
         return CheckResult("L4TOUT", duration_ms=_since(started))
     except OSError as exc:

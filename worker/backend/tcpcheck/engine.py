@@ -12,9 +12,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from gevent import socket as gsocket
-
 from ...tls.handshake import failure_reason
+from ..socks4 import open_connection
 from ..state import CheckResult
 from .pki import tls_connect
 from .rules import Comment, Connect, Expect, Message, Rule, RuleSet, Send, Verdict
@@ -84,7 +83,8 @@ class _Run:
         port = rule.port or server.check_port or server.port
         address = (rule.addr or server.check_addr or server.host, port)
         try:
-            self.sock = gsocket.create_connection(address, timeout=self.connect_timeout)
+            self.sock = open_connection(server.socks4 if server.check_via_socks4 else None, address,
+                                        self.connect_timeout)
         except TimeoutError:
             return self.result("L4TOUT", rule)
         except OSError as exc:
