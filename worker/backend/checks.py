@@ -8,6 +8,7 @@ connect every 2s, 2 successes to rise, 3 failures to fall; an HTTP check sends
 
 from __future__ import annotations
 
+import errno
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -209,6 +210,16 @@ def _in_status_list(status: int, codes: str) -> bool:
         if int(low) <= status <= int(high or low):
             return True
     return False
+
+
+_SOCKET_ERRORS = frozenset((errno.ENETUNREACH, errno.EACCES, errno.EPERM, errno.EAFNOSUPPORT, errno.EINVAL))
+"""Errors connect() itself returns (not learnt later from the peer): HAProxy calls them socket errors."""
+
+
+def connect_error_text(exc: OSError) -> str:
+    """A failed check connection in HAProxy's words: "Connection refused", "General socket error (...)"."""
+    text = exc.strerror or str(exc)
+    return f"General socket error ({text})" if exc.errno in _SOCKET_ERRORS else text
 
 
 def next_interval(server: Server) -> float:

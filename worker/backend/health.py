@@ -16,7 +16,15 @@ from ..http import CLIENT, NEED_DATA, Connection, Data, InformationalResponse, R
 from ..proxy import Server
 from ..tls.handshake import failure_reason
 from .agent import run_agent
-from .checks import BODY_LIMIT, TCP_CHECK, HealthCheckSpec, check_timeouts, next_interval, request_bytes
+from .checks import (
+    BODY_LIMIT,
+    TCP_CHECK,
+    HealthCheckSpec,
+    check_timeouts,
+    connect_error_text,
+    next_interval,
+    request_bytes,
+)
 from .socks4 import open_connection
 from .state import AdminState, CheckResult, apply_check_result
 from .tcpcheck import IMPLICIT_CONNECT, RuleSet, run_rules, tls_connect
@@ -76,7 +84,7 @@ def run_check(proxy: Any, server: Server) -> CheckResult:
     except TimeoutError:
         return CheckResult("L4TOUT", duration_ms=_since(started))
     except OSError as exc:
-        return CheckResult("L4CON", info=exc.strerror or str(exc), duration_ms=_since(started))
+        return CheckResult("L4CON", info=connect_error_text(exc), duration_ms=_since(started))
     if server.check_tls is not None:
         try:
             sock = tls_connect(server, IMPLICIT_CONNECT, sock, connect_timeout)

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from ...tls.handshake import failure_reason
+from ..checks import connect_error_text
 from ..socks4 import open_connection
 from ..state import CheckResult
 from .pki import tls_connect
@@ -88,7 +89,7 @@ class _Run:
         except TimeoutError:
             return self.result("L4TOUT", rule)
         except OSError as exc:
-            return self.result("L4CON", rule, exc.strerror or str(exc))
+            return self.result("L4CON", rule, connect_error_text(exc))
         if self.read_timeout is not None:
             self.deadline = time.monotonic() + self.read_timeout
         if rule.ssl or (rule.uses_server_settings and server.check_tls is not None):
