@@ -15,6 +15,7 @@ from luaproxy.lua_api.engine import LuaEngine
 from luaproxy.worker import access_log
 from luaproxy.worker.backend import configure_checks, make_balancer, parse_check_spec
 from luaproxy.worker.backend.cookie import parse_cookie_line
+from luaproxy.worker.backend.tcpcheck import check_rules
 from luaproxy.worker.http.forwarded import ForwardedHeader
 from luaproxy.worker.http.pages import ErrorPages
 from luaproxy.worker.proxy import Proxy, Rule, Server, ServerRule, SwitchingRule
@@ -153,9 +154,12 @@ def _new_proxy(conf: ProxyConf) -> Proxy:
                       _server_id(s, i + 1)) for i, s in enumerate(conf.servers)]
     balancer = None
     if conf.has_backend:
-        httpchk = conf.setting("option httpchk") if conf.options.get("httpchk") else None
+        check = conf.setting("health-check")
+        check = check if check and conf.options.get(check[0]) else None
+        httpchk = check[1:] if check and check[0] == "httpchk" else None
         try:
-            spec = parse_check_spec(httpchk, conf.settings.get("http-check", []))
+            spec = check_rules(check, conf.settings.get("tcp-check", [])) or \
+                parse_check_spec(httpchk, conf.settings.get("http-check", []))
         except ValueError as exc:
             raise conf.line.error(f"{conf.kind} '{conf.name}': {exc}") from None
         for server, server_conf in zip(servers, conf.servers, strict=True):

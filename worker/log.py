@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +27,7 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 _SYSTEM_TAGS = {1: "ALERT", 4: "WARNING", 5: "NOTICE", 7: "DEBUG"}
 _STREAMS = {"stdout": 1, "stderr": 2, "fd@1": 1, "fd@2": 2}
 _INET_PREFIXES = ("udp@", "udp4@", "udp6@", "ipv4@", "ipv6@")
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _PRINTABLE = bytes(b if 0x20 <= b < 0x7F else 0x2E for b in range(256))
 
 
@@ -124,6 +126,7 @@ def _address(target: str) -> tuple[int, int | str | tuple[object, ...]]:
     if target.startswith("/"):
         return socket.AF_UNIX, target
     bare = next((target[len(p):] for p in _INET_PREFIXES if target.startswith(p)), target)
+    bare = _ENV_REFERENCE.sub(lambda m: os.environ.get(m.group(1), ""), bare)  # as haproxy expands addresses
     host, port = bare, "514"
     if bare.startswith("["):
         host, _, rest = bare[1:].partition("]")
@@ -131,7 +134,8 @@ def _address(target: str) -> tuple[int, int | str | tuple[object, ...]]:
     elif bare.count(":") == 1:
         host, port = bare.split(":")
     try:
-        family, _, _, _, sockaddr = socket.getaddrinfo(host, int(port), type=socket.SOCK_DGRAM)[0]
+        family, _, _, _, sockaddr = socket.getaddrinfo(host or "0.0.0.0", int(port or 0),
+                                                       type=socket.SOCK_DGRAM)[0]
     except (OSError, ValueError, UnicodeError):
         raise ValueError(f"log : invalid address: '{host}' in '{target}'") from None
     return family, sockaddr

@@ -121,6 +121,11 @@ class Server:
     """``send-proxy[-v2]``: the SendProxy settings of the PROXY header its connections start with."""
     cookie: str | None = None
     """``cookie VALUE``: the persistence cookie value naming this server (backend.cookie)."""
+    agent: Any = None
+    """``agent-check``: the AgentSpec of its agent (worker.backend.agent)."""
+    socks4: tuple[str, int] | None = None
+    """``socks4 <addr:port>``: the SOCKS4 proxy its connections go through."""
+    check_via_socks4: bool = False
 
     def __post_init__(self) -> None:
         if self.disabled:

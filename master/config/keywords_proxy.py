@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from luaproxy.worker.backend.cookie import parse_cookie_line
+from luaproxy.worker.backend.tcpcheck import CHECK_OPTIONS
 from luaproxy.worker.filters.compression import parse as compression_settings
 from luaproxy.worker.log import parse_log_server
 from luaproxy.worker.tls.options import BIND, SERVER, TlsError, TlsOptions
@@ -23,7 +24,8 @@ OPTIONS = ("forwardfor", "http-server-close", "httpclose", "http-keep-alive", "r
            "tcp-check", "http-buffer-request", "dontlog-normal", "logasap", "nolinger", "tcpka",
            "clitcpka", "srvtcpka", "http-no-delay", "http-pretend-keepalive", "allbackups",
            "persist", "prefer-last-server", "socket-stats", "log-separate-errors", "http-use-htx",
-           "http-ignore-probes", "httpslog", "checkcache", "independent-streams", "originalto", "transparent")
+           "http-ignore-probes", "httpslog", "checkcache", "independent-streams", "originalto", "transparent",
+           *(name for name in CHECK_OPTIONS if name not in ("httpchk", "tcp-check")))
 
 
 @PROXY.register("mode", ANY_PROXY, "Proxy mode: tcp or http.")
@@ -133,11 +135,11 @@ def _use_backend(p: ProxyConf, line: Line) -> None:
 
 SERVER_VALUE_OPTIONS = ("weight", "maxconn", "inter", "fastinter", "downinter", "rise", "fall", "port",
                         "addr", "id", "cookie", "slowstart", "maxqueue", "minconn", "on-error",
-                        "observe", "error-limit", "agent-port", "agent-inter",
+                        "observe", "error-limit", "agent-port", "agent-inter", "agent-addr", "agent-send", "socks4",
                         "resolvers", "init-addr", "pool-max-conn", "pool-purge-delay", "proto",
                         "pool-low-conn", "track", "agent-addr", "agent-send")
 SERVER_FLAGS = ("check", "backup", "disabled", "enabled", "no-check", "non-stick", "tfo", "check-send-proxy",
-                "agent-check", "redir")
+                "agent-check", "redir", "check-via-socks4")
 
 
 @PROXY.register("dispatch", BACK[1:], "dispatch <addr:port>: the one destination of a backend without servers.")
@@ -181,6 +183,8 @@ def parse_server_line(p: ProxyConf, line: Line) -> None:
             server.check = opt == "check" or (server.check and opt != "no-check")
             server.backup = server.backup or opt == "backup"
             server.disabled = server.disabled or opt == "disabled"
+            if opt in ("agent-check", "check-via-socks4"):
+                server.options[opt] = ""
         else:
             raise line.error(f"unknown server option '{opt}'.")
     if any(s.name == name for s in p.servers):
@@ -229,6 +233,9 @@ def _option(p: ProxyConf, line: Line) -> None:
         to_int(line, args[1], "redispatch interval", -(2**31))
     p.options[args[0]] = True
     p.settings.setdefault(f"option {args[0]}", []).append(args[1:])
+    if args[0] in CHECK_OPTIONS:
+        _own_check_rules(p)
+        p.settings["health-check"] = [args]  # what the checks do: the last such option wins, as in HAProxy
 
 
 @PROXY.register("no", ANY_PROXY, "no option <name> | no log: turn an inherited option or the loggers off.")
@@ -240,6 +247,33 @@ def _no(p: ProxyConf, line: Line) -> None:
     if len(args) != 2 or args[0] != "option" or args[1] not in OPTIONS:
         raise line.error(f"'no' expects 'option <name>', got '{' '.join(args)}'.")
     p.options[args[1]] = False
+
+
+def _own_check_rules(p: ProxyConf) -> bool:
+    """A section's own check option or http-check/tcp-check lines replace the rules its defaults gave it, as
+    HAProxy starts a new rule set then; returns True when that just happened."""
+    owner = (p.line.file, str(p.line.number))
+    if p.settings.get(" check-owner") == [owner]:
+        return False
+    p.settings[" check-owner"] = [owner]
+    p.settings.pop("http-check", None)
+    p.settings.pop("tcp-check", None)
+    return True
+
+
+def _check_rules(name: str, doc: str) -> None:
+    def parse(p: ProxyConf, line: Line) -> None:
+        expect_args(line, 1, None, doc)
+        if _own_check_rules(p) and name == "http-check" and p.setting("health-check") is not None:
+            p.settings["health-check"] = [("httpchk",)]  # the defaults' request is not inherited either
+            p.settings["option httpchk"] = [()]
+        p.settings.setdefault(name, []).append(line.words[1:])
+
+    PROXY.register(name, BACK, doc)(parse)
+
+
+_check_rules("http-check", "http-check send|expect|connect ...: the HTTP health-check rules.")
+_check_rules("tcp-check", "tcp-check connect|send|send-binary|expect|comment ...: the health-check rules.")
 
 
 @PROXY.register("acl", NO_DEFAULTS, "acl <name> <criterion> [flags] [operator] <value> ...")
@@ -344,7 +378,6 @@ for _name, _sections, _doc in (
     ("description", NO_DEFAULTS, "Free text shown in stats."),
     ("id", NO_DEFAULTS, "Numeric proxy id."),
     ("errorfile", ANY_PROXY, "errorfile <code> <file>: replace an error page."),
-    ("http-check", BACK, "http-check expect ...: health-check expectations."),
     ("stats", ANY_PROXY, "Statistics page settings."),
     ("fullconn", BACK, "Backend load at which servers reach maxconn."),
     ("hash-type", BACK, "Hashing method for hash-based balancing."),

@@ -173,6 +173,12 @@ def _server_status(state: dict[str, Any]) -> str:
     return "UP" if state.get("check") else "no check"
 
 
+def since_change(state: dict[str, Any]) -> int:
+    """Seconds since a server's last state change, which workers stamp on the (system-wide) monotonic clock."""
+    changed = state.get("last_change")
+    return int(time.monotonic() - changed) if changed else 0
+
+
 def _server(proxy: dict[str, Any], server: dict[str, Any], now: float) -> dict[str, Any]:
     state = server["state"]
     cells = _counter_cells(server["counters"])
@@ -181,7 +187,7 @@ def _server(proxy: dict[str, Any], server: dict[str, Any], now: float) -> dict[s
     backup = bool(state.get("backup"))
     cells.update({"pxname": proxy["name"], "svname": server["name"], "status": _server_status(state),
                   "weight": weight, "act": 0 if backup else 1, "bck": 1 if backup else 0,
-                  "lastchg": int(now - (state.get("last_change") or now)), "pid": 1, "iid": proxy["id"],
+                  "lastchg": since_change(state), "pid": 1, "iid": proxy["id"],
                   "sid": server["id"], "type": 2, "lastsess": -1, "addr": f"{state.get('host')}:{state.get('port')}",
                   "mode": proxy["mode"], "uweight": weight, "-": "-"})
     if state.get("maxconn"):
@@ -294,7 +300,7 @@ def servers_state(proxies: list[dict[str, Any]], now: float) -> str:
                 f"{proxy['id']} {proxy['name']} {server['id']} {server['name']} {s.get('host')} "
                 f"{0 if admin == 1 else _OP_STATE.get(str(s.get('op_state')), 2)} {admin} {weight} "
                 f"{s.get('iweight', weight)} "
-                f"{int(now - (s.get('last_change') or now))} {status} {result} {health} {check_state} 0 0 0 - "
+                f"{since_change(s)} {status} {result} {health} {check_state} 0 0 0 - "
                 f"{s.get('port')} - {s.get('use_ssl') or 0} {s.get('check_port') or 0} - - 0\n")
     return "".join(lines)
 

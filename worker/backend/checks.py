@@ -8,6 +8,7 @@ connect every 2s, 2 successes to rise, 3 failures to fall; an HTTP check sends
 
 from __future__ import annotations
 
+import errno
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -15,6 +16,8 @@ from typing import Any
 
 from ..http import CLIENT, Connection, Data, EndOfMessage, Headers, LocalProtocolError, Request, RequestHead
 from ..proxy import Server
+from .agent import parse_agent
+from .socks4 import parse_proxy
 from .state import CheckResult, OpState
 
 BODY_LIMIT = 16384
@@ -77,11 +80,12 @@ TCP_CHECK = HealthCheckSpec()
 
 
 def configure_checks(server: Server, options: Mapping[str, str], parse_time: Callable[[str], float],
-                     spec: HealthCheckSpec = TCP_CHECK) -> None:
+                     spec: object = TCP_CHECK) -> None:
     """Copy a server line's check settings onto *server*; a bad value raises ValueError.
 
-    *parse_time* is the configuration's time parser ("2s" → 2.0), passed in so
-    the worker does not depend on the master.  A checked server starts UP with
+    *spec* is a HealthCheckSpec or a tcp-check RuleSet.  *parse_time* is the
+    configuration's time parser ("2s" → 2.0), passed in so the worker does not
+    depend on the master.  A checked server starts UP with
     ``rise`` points of health, as in HAProxy.
     """
     for name in ("inter", "fastinter", "downinter"):
@@ -99,9 +103,18 @@ def configure_checks(server: Server, options: Mapping[str, str], parse_time: Cal
             raise ValueError(f"server {server.name}: 'port' expects a port number, got '{port}'.")
         server.check_port = port
     if "addr" in options:
-        server.check_addr = options["addr"]
+        addr = options["addr"]
+        if addr.startswith("["):
+            addr = addr[1:].partition("]")[0]
+        elif addr.count(":") == 1:
+            addr = addr.partition(":")[0]  # a port given with the address is not used: 'port' sets it
+        server.check_addr = addr
     server.check_spec = spec
     server.check_health = server.check_rise if server.check else 0
+    server.agent = parse_agent(options, "agent-check" in options, parse_time, server.check_inter)
+    if "socks4" in options:
+        server.socks4 = parse_proxy(options["socks4"])
+    server.check_via_socks4 = server.socks4 is not None and "check-via-socks4" in options
 
 
 def parse_check_spec(httpchk: tuple[str, ...] | None,
@@ -154,11 +167,11 @@ def _header_line(line: str) -> tuple[str, str]:
 
 
 def _send(spec: HealthCheckSpec, words: tuple[str, ...]) -> HealthCheckSpec:
-    """``http-check send [meth M] [uri U] [ver V] [hdr N V]... [body B]`` over *spec*."""
+    """``http-check send [meth M] [uri U] [ver V] [hdr N V]... [body B]`` over *spec* (what it names wins)."""
     rest = list(words)
     keys = {"meth": "method", "uri": "uri", "ver": "version", "body": "body"}
     changes: dict[str, str] = {}
-    headers = list(spec.headers)
+    headers: list[tuple[str, str]] = [] if "hdr" in rest else list(spec.headers)  # its hdr list replaces the option's
     while rest:
         word = rest.pop(0)
         needed = 2 if word == "hdr" else 1
@@ -197,6 +210,16 @@ def _in_status_list(status: int, codes: str) -> bool:
         if int(low) <= status <= int(high or low):
             return True
     return False
+
+
+_SOCKET_ERRORS = frozenset((errno.ENETUNREACH, errno.EACCES, errno.EPERM, errno.EAFNOSUPPORT, errno.EINVAL))
+"""Errors connect() itself returns (not learnt later from the peer): HAProxy calls them socket errors."""
+
+
+def connect_error_text(exc: OSError) -> str:
+    """A failed check connection in HAProxy's words: "Connection refused", "General socket error (...)"."""
+    text = exc.strerror or str(exc)
+    return f"General socket error ({text})" if exc.errno in _SOCKET_ERRORS else text
 
 
 def next_interval(server: Server) -> float:

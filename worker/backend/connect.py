@@ -24,6 +24,7 @@ from ..sticktable.persistence import sticky_server, store_request
 from ..sticktable.table import freq_add, now_ms
 from ..tls import handshake
 from .cookie import cookie_server
+from .socks4 import open_connection
 
 
 def at_interval(interval: int, retry: int, retries: int) -> bool:
@@ -86,7 +87,10 @@ def connect_server(backend: Proxy, txn: Any, server: Server) -> socket.socket | 
                 backend.be_counters.retries += 1
                 backend.counters_of(server).retries += 1
         try:
-            sock = connect(*destination(server, txn), backend.timeout("connect"))
+            if server.socks4 is None:
+                sock = connect(*destination(server, txn), backend.timeout("connect"))
+            else:
+                sock = open_connection(server.socks4, destination(server, txn), backend.timeout("connect"))
             send_header(sock, server, txn)
             if server.tls is not None:
                 sock = handshake.connect(server.tls, sock, txn, backend.timeout("connect"))

@@ -11,13 +11,23 @@ import time
 from typing import Any
 
 import gevent
-from gevent import socket as gsocket
 
 from ..http import CLIENT, NEED_DATA, Connection, Data, InformationalResponse, RemoteProtocolError, Response
 from ..proxy import Server
-from ..tls import handshake
-from .checks import BODY_LIMIT, TCP_CHECK, HealthCheckSpec, check_timeouts, next_interval, request_bytes
+from ..tls.handshake import failure_reason
+from .agent import run_agent
+from .checks import (
+    BODY_LIMIT,
+    TCP_CHECK,
+    HealthCheckSpec,
+    check_timeouts,
+    connect_error_text,
+    next_interval,
+    request_bytes,
+)
+from .socks4 import open_connection
 from .state import AdminState, CheckResult, apply_check_result
+from .tcpcheck import IMPLICIT_CONNECT, RuleSet, run_rules, tls_connect
 
 READ_SIZE = 16384
 
@@ -29,15 +39,18 @@ class HealthChecker:
         self.logger = logger
         self.targets = [(p, s) for p in proxies if p.has_backend for s in p.servers
                         if s.check or (s.dynamic and s.check_spec is not None)]
+        self.agents = [(p, s) for p in proxies if p.has_backend for s in p.servers if s.agent is not None]
         self.greenlets: list[gevent.Greenlet] = []
 
     def start(self) -> None:
-        if not self.targets:
-            return
-        shortest = min(s.check_inter for _, s in self.targets)
-        for position, (proxy, server) in enumerate(self.targets):
-            delay = shortest * position / len(self.targets)
-            self.greenlets.append(gevent.spawn_later(delay, self._watch, proxy, server))
+        for targets, inter, watch in ((self.targets, lambda s: s.check_inter, self._watch),
+                                      (self.agents, lambda s: s.agent.inter, self._watch_agent)):
+            if not targets:
+                continue
+            shortest = min(inter(s) for _, s in targets)
+            for position, (proxy, server) in enumerate(targets):
+                delay = shortest * position / len(targets)
+                self.greenlets.append(gevent.spawn_later(delay, watch, proxy, server))
 
     def watch(self, proxy: Any, server: Server) -> None:
         """A server added at run time (``add server ... check``): checked while it stays in the farm."""
@@ -54,26 +67,36 @@ class HealthChecker:
             gevent.sleep(next_interval(server))
 
 
+    def _watch_agent(self, proxy: Any, server: Server) -> None:
+        """The agent's reply applies while the server is not in maintenance, or when it ends it."""
+        while True:
+            connect, check = check_timeouts(proxy, server)
+            run_agent(proxy, server, server.agent, check if check is not None else max(server.agent.inter, connect),
+                      self.logger)
+            gevent.sleep(server.agent.inter)
+
+
 def run_check(proxy: Any, server: Server) -> CheckResult:
     """Connect to the check address, then run the HTTP exchange if the backend asks for one."""
     spec = server.check_spec or TCP_CHECK
     connect_timeout, read_timeout = check_timeouts(proxy, server)
+    if isinstance(spec, RuleSet):
+        return run_rules(proxy, server, spec, connect_timeout, read_timeout)
     started = time.monotonic()
     address = (server.check_addr or server.host, server.check_port or server.port)
     try:
-        sock = gsocket.create_connection(address, timeout=connect_timeout)
+        sock = open_connection(server.socks4 if server.check_via_socks4 else None, address, connect_timeout)
     except TimeoutError:
         return CheckResult("L4TOUT", duration_ms=_since(started))
     except OSError as exc:
-        return CheckResult("L4CON", info=exc.strerror or str(exc), duration_ms=_since(started))
+        return CheckResult("L4CON", info=connect_error_text(exc), duration_ms=_since(started))
     if server.check_tls is not None:
         try:
-            sock = handshake.connect(server.check_tls, sock, None, connect_timeout)
+            sock = tls_connect(server, IMPLICIT_CONNECT, sock, connect_timeout)
         except TimeoutError:
             return CheckResult("L6TOUT", duration_ms=_since(started))
         except OSError as exc:
-            return CheckResult("L6RSP", info=getattr(exc, "reason", None) or "SSL handshake failure",
-                               duration_ms=_since(started))
+            return CheckResult("L6RSP", info=failure_reason(exc), duration_ms=_since(started))
     with sock:
         if not spec.http:
             return CheckResult("L6OK" if server.check_tls is not None else "L4OK", duration_ms=_since(started))
@@ -97,9 +120,10 @@ def _http_check(sock: Any, spec: HealthCheckSpec, deadline: float, started: floa
                     raise TimeoutError
                 sock.settimeout(remaining)
                 conn.receive_data(sock.recv(READ_SIZE))
-            elif isinstance(event, Response):
+            elif isinstance(event, Response) or (isinstance(event, InformationalResponse) and
+                                                 event.head.status == 101):
                 head = event.head
-                if not spec.reads_body:
+                if not spec.reads_body or head.status == 101:
                     break
             elif isinstance(event, Data):
                 body += event.data

@@ -43,8 +43,10 @@ CHECK_DESCRIPTIONS = {
     "L7TOUT": "Layer7 timeout",
     "L7RSP": "Layer7 invalid response",
     "L7STS": "Layer7 wrong status",
+    "L7OKC": "Layer7 check conditionally passed",
+    "SOCKERR": "Socket error",
 }
-PASSED = ("L4OK", "L6OK", "L7OK")
+PASSED = ("L4OK", "L6OK", "L7OK", "L7OKC")
 EMERG, ALERT, NOTICE = 0, 1, 5
 """The syslog levels HAProxy sends server events at."""
 

@@ -53,7 +53,7 @@ def accept(listener: ListenerTls, sock: Any, frontend: Any, so_id: int, logger: 
             tls.verify = openssl.take_verify_result(tls)
     except (OSError, ValueError) as exc:
         openssl.forget_verify_state(tls)
-        _log_failure(frontend, so_id, listener.name, logger, addresses[0], accept_date, _reason(exc))
+        _log_failure(frontend, so_id, listener.name, logger, addresses[0], accept_date, failure_reason(exc))
         with contextlib.suppress(OSError):
             tls.close()
         return None
@@ -87,7 +87,8 @@ def connect(server_tls: ServerTls, sock: Any, txn: Any, timeout: float | None) -
     return tls
 
 
-def _reason(exc: BaseException) -> str:
+def failure_reason(exc: BaseException) -> str:
+    """HAProxy's words for a failed handshake (its connection error texts)."""
     if isinstance(exc, TimeoutError | socket.timeout):
         return "Timeout during SSL handshake"
     if isinstance(exc, ssl.SSLEOFError | ConnectionResetError | BrokenPipeError) or (

@@ -1,0 +1,50 @@
+"""``server ... socks4 <addr:port>``: reach a server through a SOCKS4 proxy, as HAProxy does.
+
+The CONNECT request carries the server's IPv4 address and port and the user
+id "HAProxy"; the proxy's 8-byte reply must grant it (0x5A).  Traffic goes
+this way whenever ``socks4`` is set, health checks with ``check-via-socks4``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+from typing import Any
+
+from gevent import socket as gsocket
+
+GRANTED = 0x5A
+REPLY_SIZE = 8
+
+
+def parse_proxy(text: str) -> tuple[str, int]:
+    """``socks4 <addr:port>``; raises ValueError."""
+    host, colon, port = text.rpartition(":")
+    if not colon or not port.isdigit() or not 0 < int(port) < 65536 or not host:
+        raise ValueError(f"'socks4' expects <addr:port>, got '{text}'.")
+    return host, int(port)
+
+
+def open_connection(proxy: tuple[str, int] | None, address: tuple[str, int], timeout: float | None) -> Any:
+    """A connected socket to *address*, through the SOCKS4 *proxy* when there is one; raises OSError."""
+    if proxy is None:
+        return gsocket.create_connection(address, timeout=timeout)
+    sock = gsocket.create_connection(proxy, timeout=timeout)
+    try:
+        ip = ipaddress.IPv4Address(gsocket.gethostbyname(address[0]))
+        sock.sendall(struct.pack(">BBH", 4, 1, address[1]) + ip.packed + b"HAProxy\0")
+        reply = b""
+        while len(reply) < REPLY_SIZE:
+            chunk = sock.recv(REPLY_SIZE - len(reply))
+            if not chunk:
+                raise ConnectionResetError("SOCKS4 proxy closed the connection")
+            reply += chunk
+        if reply[1] != GRANTED:
+            raise ConnectionRefusedError(f"SOCKS4 proxy refused the connection (code {reply[1]:#x})")
+    except OSError:
+        sock.close()
+        raise
+    except ValueError as exc:  # SOCKS4 carries IPv4 addresses only
+        sock.close()
+        raise OSError(f"SOCKS4 cannot reach {address[0]}: {exc}") from None
+    return sock
