@@ -142,10 +142,11 @@ class LuaEngine:
         lua_globals.core.httpclient = self.runtime.func(lambda: self.classes["HTTPClient"].new(httpclient.new()))
         lua_globals.act.wake_time = self.runtime.func(core.wake_time)
         filter_table = self.runtime.table_from(filters.CONSTANTS)
-        for name in ("register_data_filter", "unregister_data_filter", "wake_time"):
-            filter_table[name] = self.runtime.func(lambda *args: None)
-        lua_globals.filter = filter_table
         self._filter_driver = self.runtime.lua.execute(filters.DRIVER)
+        filter_table.register_data_filter = self._filter_driver.register
+        filter_table.unregister_data_filter = self._filter_driver.unregister
+        filter_table.wake_time = self.runtime.func(lambda *args: None)
+        lua_globals.filter = filter_table
         self._rawget = self.runtime.lua.eval("rawget")
         self._setmetatable = self.runtime.lua.eval("setmetatable")
         self.classes["Regex"] = LuaClass(self.runtime, "Regex", {
@@ -175,9 +176,15 @@ class LuaEngine:
         conf = result.values[0] if result.values else None
         if conf is None:
             return None
-        make = self._filter_driver
+        make = self._filter_driver.make
         new_message = self.runtime.func(self._new_message)
-        return make(conf, "req", new_message), make(conf, "res", new_message)
+        label = f"filter lua.{name}"
+
+        def attach(txn_object: Any, message: Any, payload: Any, finish: Any) -> None:
+            filters.attach_payload(self, label, self._rawget(message, 0), payload, finish)
+
+        attach_function = self.runtime.func(attach)
+        return make(conf, "req", new_message, attach_function), make(conf, "res", new_message, attach_function)
 
     def _new_message(self, txn_object: Any, side: str, channel: Any) -> Any:
         state = self._rawget(txn_object, 0)

@@ -1,4 +1,4 @@
-"""core.register_filter and ``filter lua.NAME args``: HAProxy 2.6's Lua filters, headers stage.
+"""core.register_filter and ``filter lua.NAME args``: HAProxy 2.6's Lua filters.
 
 A filter's callbacks run as the last rule of its proxy's ``http-request``
 (request side) and ``http-response`` (response side) rules, which is where
@@ -7,26 +7,57 @@ each side and transaction the filter instance (``Flt:new()``, once per
 transaction) sees ``start_analyze``, ``http_headers`` and ``http_end``; the
 request's ``end_analyze`` comes after the response's headers, as in haproxy
 2.6, then the response's, with an HTTPMessage whose header and start-line
-methods edit the one message model.  luaproxy streams bodies without handing
-them to Lua filters: ``http_payload`` and ``tcp_payload`` are not called, and
-the HTTPMessage payload methods see an empty, finished message.
+methods edit the one message model.
+
+Response payload: a filter with ``http_payload`` that called
+``filter.register_data_filter(self, txn.res)`` joins the transaction's body
+filter chain (``worker.filters``).  Each body chunk is appended to the
+message's incoming data and ``http_payload`` runs; what it forwarded or sent,
+then the rest of the incoming data, goes to the client, unless it returned
+``filter.WAIT``, which holds the rest back (up to a buffer) for the next call.
+At the end of the body ``http_payload`` runs once more with ``eom()`` true,
+then ``http_end`` and ``end_analyze``.  The body it rewrites leaves chunked
+(its Content-Length is dropped).  A Lua error there ends the connection.  Request bodies stream to the server without
+``http_payload``; ``tcp_payload`` is not called (Lua filters need HTTP mode).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from . import checks
+from luaproxy.worker.channel import Channel
+from luaproxy.worker.filters.chain import FilterAborted, reframe
+from luaproxy.worker.filters.chain import of as filters_of
+
+from . import checks, runner
+from .channel import _length, _offset
+from .contexts import Budget, Context, Run
 from .errors import LuaApiError
 from .http import headers_table
 
 CONSTANTS = {"CONTINUE": 1, "WAIT": 0, "ERROR": -1, "FLT_CFG_FL_HTX": 1}
+WAIT = 0
 
 DRIVER = """
 local per_txn = setmetatable({}, {__mode = "k"})
+local data_filters = setmetatable({}, {__mode = "k"})
 local ERROR = -1
-return function(conf, side, new_message)
+
+local function side_of(chn) return chn:is_resp() and "res" or "req" end
+
+local function register(flt, chn)
+   local sides = data_filters[flt] or {}
+   sides[side_of(chn)] = true
+   data_filters[flt] = sides
+end
+
+local function unregister(flt, chn)
+   local sides = data_filters[flt]
+   if sides then sides[side_of(chn)] = nil end
+end
+
+local function make(conf, side, new_message, attach)
    return function(txn)
       local instances = per_txn[txn]
       if instances == nil then
@@ -46,11 +77,22 @@ return function(conf, side, new_message)
       if flt.start_analyze then flt:start_analyze(txn, chn) end
       if flt.http_headers and flt:http_headers(txn, msg) == ERROR then failed = true end
       if side == "res" and flt.end_analyze then flt:end_analyze(txn, txn.req) end
+      local sides = data_filters[flt]
+      if side == "res" and not failed and flt.http_payload and sides and sides.res then
+         attach(txn, msg, function() return flt:http_payload(txn, msg) end, function()
+            local code = flt.http_end and flt:http_end(txn, msg)
+            if flt.end_analyze then flt:end_analyze(txn, chn) end
+            return code
+         end)
+         return
+      end
       if flt.http_end and flt:http_end(txn, msg) == ERROR then failed = true end
       if side == "res" and flt.end_analyze then flt:end_analyze(txn, chn) end
       if failed then return act.ERROR end
    end
 end
+
+return {make = make, register = register, unregister = unregister}
 """
 
 
@@ -65,6 +107,8 @@ class RegisteredFilter:
 class MessageState:
     txn: Any
     side: str
+    payload: Channel = field(default_factory=lambda: Channel("msg", 0))
+    """The body bytes a payload callback sees (input) and has let through (output); input_closed is eom()."""
 
     @property
     def message(self) -> Any:
@@ -100,29 +144,142 @@ def message_functions(runtime: Any, http_functions: dict[str, Any]) -> dict[str,
             raise LuaApiError("set_status: only on the response")
         http_functions["res_set_status"](state.txn, status, reason)
 
-    def refused(state: MessageState, *args: Any) -> int:
-        return -1
-
-    def nothing(state: MessageState, *args: Any) -> int:
-        return 0
-
-    def body(state: MessageState, offset: Any = None, length: Any = None) -> str:
-        if offset is not None:
-            checks.integer(offset, "body", 2)
-        return ""
-
     functions: dict[str, Any] = {
         "get_headers": lambda state: headers_table(runtime, state.message.headers),
         "get_stline": lambda state: get_stline(runtime, state),
         "is_resp": lambda state: state.side == "res",
         "set_status": set_status,
-        "input": nothing, "output": nothing, "forward": nothing, "remove": nothing,
-        "is_full": lambda state: False, "may_recv": lambda state: False, "eom": lambda state: True,
-        "set_eom": lambda state: None, "unset_eom": lambda state: None, "body": body,
-        "append": refused, "prepend": refused, "insert": refused, "set": refused, "send": refused,
+        **PAYLOAD_FUNCTIONS,
     }
     for name in ("add_header", "del_header", "set_header", "rep_header", "rep_value"):
         functions[name] = on_side(name)
     for name in ("set_method", "set_path", "set_query", "set_uri"):
         functions[name] = request_only(name)
     return functions
+
+
+# The payload methods: they work on the message's payload channel and never wait (a filter never yields).
+
+def _body(state: MessageState, offset: Any = None, length: Any = None) -> bytes | None:
+    chn = state.payload
+    start = _offset(chn, offset, "body")
+    size = _length(chn, length, start, "body")
+    if not chn.input and chn.input_closed:
+        return None
+    return bytes(chn.input[start : start + size])
+
+
+def _remove(state: MessageState, offset: Any = None, length: Any = None) -> int:
+    chn = state.payload
+    start = _offset(chn, offset, "remove")
+    size = min(_length(chn, length, start, "remove"), len(chn.input) - start)
+    del chn.input[start : start + size]
+    return size
+
+
+def _insert(state: MessageState, text: Any, offset: Any = None) -> int:
+    chn = state.payload
+    data = checks.as_bytes(text, "insert", 2)
+    start = _offset(chn, offset, "insert")
+    chn.input[start:start] = data
+    return len(data)
+
+
+def _set(state: MessageState, text: Any, offset: Any = None, length: Any = None) -> int:
+    chn = state.payload
+    data = checks.as_bytes(text, "set", 2)
+    start = _offset(chn, offset, "set")
+    size = min(_length(chn, length, start, "set", 4), len(chn.input) - start)
+    chn.input[start : start + size] = data
+    return len(data)
+
+
+def _append(state: MessageState, text: Any) -> int:
+    data = checks.as_bytes(text, "append", 2)
+    state.payload.input += data
+    return len(data)
+
+
+def _forward(state: MessageState, size: Any) -> int:
+    return state.payload.forward(checks.integer(size, "forward", 2))
+
+
+def _set_eom(state: MessageState, value: bool) -> None:
+    state.payload.input_closed = value
+
+
+PAYLOAD_FUNCTIONS: dict[str, Any] = {
+    "body": _body,
+    "remove": _remove,
+    "insert": _insert,
+    "prepend": lambda state, text: _insert(state, text, 0),
+    "append": _append,
+    "set": _set,
+    "send": lambda state, text: state.payload.send(checks.as_bytes(text, "send", 2)),
+    "forward": _forward,
+    "input": lambda state: len(state.payload.input),
+    "output": lambda state: len(state.payload.output),
+    "eom": lambda state: state.payload.input_closed,
+    "set_eom": lambda state: _set_eom(state, True),
+    "unset_eom": lambda state: _set_eom(state, False),
+    "is_full": lambda state: len(state.payload.input) >= state.payload.bufsize > 0,
+    "may_recv": lambda state: not state.payload.input_closed,
+}
+
+
+class LuaPayload:
+    """A Lua filter's response payload stage, as a body filter of the transaction's chain.
+
+    A Lua error or timeout aborts the response (FilterAborted): the client never
+    gets a body the filter did not see.
+    """
+
+    __slots__ = ("engine", "finish", "label", "payload", "state", "txn")
+
+    def __init__(self, engine: Any, label: str, txn: Any, state: MessageState, payload: Any, finish: Any) -> None:
+        self.engine = engine
+        self.label = label
+        self.txn = txn
+        self.state = state
+        self.payload = payload
+        self.finish = finish
+
+    def data(self, data: bytes) -> bytes:
+        chn = self.state.payload
+        chn.input += data
+        hold = self._run(self.payload) == WAIT and len(chn.input) < chn.bufsize
+        return self._output(hold)
+
+    def end(self) -> bytes:
+        self.state.payload.input_closed = True
+        self._run(self.payload)
+        out = self._output(False)
+        self._run(self.finish)
+        return out
+
+    def _output(self, hold: bool) -> bytes:
+        chn = self.state.payload
+        if not hold:
+            chn.forward(len(chn.input))
+        out = bytes(chn.output)
+        chn.output.clear()
+        return out
+
+    def _run(self, function: Any) -> Any:
+        engine = self.engine
+        run = Run(Context.ACTION, self.label, self.txn, Budget(engine.limits.session_timeout))
+        result = runner.run(engine.runtime, function, run, forced_yield=engine.limits.forced_yield)
+        if result.outcome is runner.Outcome.TIMEOUT or result.outcome is runner.Outcome.ERROR:
+            what = "execution timeout" if result.outcome is runner.Outcome.TIMEOUT else "runtime error"
+            engine.logger.alert(f"Lua filter '{self.label}': {what}: {result.error}")
+            raise FilterAborted(self.label)
+        return result.values[0] if result.values else None
+
+
+def attach_payload(engine: Any, label: str, state: MessageState, payload: Any, finish: Any) -> None:
+    """The driver's ``attach``: the filter's payload stage joins the response's body filters, which
+    leave chunked (the filter may change the body's length; an HTTP/1.0 response ends by closing)."""
+    txn = state.txn
+    state.payload.bufsize = txn.res.bufsize
+    reframe(txn.response)
+    filters_of(txn).body.append(LuaPayload(engine, label, txn, state, payload, finish))

@@ -30,6 +30,7 @@ def caches(config: Config) -> dict[str, Cache]:
 def attach(conf: ProxyConf, proxy: Any, stores: dict[str, Cache]) -> list[ConfigError]:
     """Check the proxy's ``filter cache``/``filter compression`` lines and set its compression filter."""
     errors: list[ConfigError] = []
+    proxy.caches = stores
     for words in conf.settings.get("filter", []):
         if words[:1] == ("cache",):
             name = words[1] if len(words) > 1 else ""

@@ -22,6 +22,7 @@ from luaproxy.master.control import changes, runtime, wire
 from luaproxy.master.control.changes import PatternChange
 
 from .backend.state import ServerChangeError
+from .filters.cache import show as show_caches
 from .samples import PatternLibrary, SampleError
 from .tls import CertError, TlsError
 from .tls import runtime as tls_runtime
@@ -114,6 +115,8 @@ class ControlAgent:
             self.send(self.apply_runtime(message))
         elif kind == "errors":
             self.send({"t": "ack", "seq": message["seq"], "result": self.context.captures.snapshot()})
+        elif kind == "caches":
+            self.send({"t": "ack", "seq": message["seq"], "result": show_caches(self.context.all_proxies)})
         elif kind == "sessions":
             self.send({"t": "ack", "seq": message["seq"], "result": self.context.sessions.lines()})
         elif kind == "shutdown-session":

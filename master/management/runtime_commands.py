@@ -209,6 +209,12 @@ def show_sess(sup: Supervisor, session: Session, args: list[str], payload: str |
     return sup.ask_workers({"t": "sessions"}).then(text)
 
 
+def show_cache(sup: Supervisor, session: Session, args: list[str], payload: str | None) -> Reply:
+    """Each worker's caches (a worker holds its own)."""
+    return sup.ask_workers({"t": "caches"}).then(
+        lambda outcome: "".join(line for lines in outcome.replies.values() for line in (lines or [])))
+
+
 def shutdown_session(sup: Supervisor, session: Session, args: list[str], payload: str | None) -> Reply:
     if not args:
         return "Session pointer expected (use 'show sess').\n"
@@ -346,6 +352,7 @@ RUNTIME_COMMANDS = [
             pause_frontend(False)),
     Command(("show", "sess"), "show sess [id]", "report the list of current sessions or dump this exact session",
             OPERATOR, show_sess),
+    Command(("show", "cache"), "show cache", "show cache status", OPERATOR, show_cache),
     Command(("shutdown", "session"), "shutdown session [id]", "kill a specific session", ADMIN, shutdown_session),
     Command(("show", "errors"), "show errors [<px>] [request|response]",
             "report last request and/or response errors for each proxy", OPERATOR, show_errors),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from luaproxy.worker.filters.cache import Cache, CacheSettings, Entry
 from luaproxy.worker.http.message import ResponseHead
 from tests.e2e.test_http import get, start
+from tests.supervisor.conftest import cli
 
 from .scripted import Answer, ScriptedBackend
 
@@ -36,10 +39,11 @@ CONFIG = """
 """
 
 
-def test_hits_serve_the_stored_response_without_the_server(write, luaproxy, port, backend):
+def test_hits_serve_the_stored_response_without_the_server(write, luaproxy, port, backend, tmp_path):
     body = bytes(range(256)) * 12  # 3072 bytes, every byte value, sent in chunks
     backend.answers["/chunked"] = Answer([("Cache-Control", "max-age=10"), ("ETag", '"v1"')], body, chunked=True)
-    start(write, luaproxy, port, CONFIG.format(backend=backend.port))
+    start(write, luaproxy, port, CONFIG.format(backend=backend.port),
+          extra_global=f"stats socket {tmp_path}/admin.sock level admin")
     first = get(port, "/chunked")
     second = get(port, "/chunked")
     assert first[2] == second[2] == body
@@ -47,6 +51,10 @@ def test_hits_serve_the_stored_response_without_the_server(write, luaproxy, port
     assert (second[1]["x-hit"], second[1]["x-name"]) == ("1", "small")
     assert second[1]["etag"] == '"v1"'
     assert backend.count("/chunked") == 1
+    shown = cli(str(tmp_path / "admin.sock"), "show cache\n").splitlines()
+    assert re.fullmatch(r"0x[0-9a-f]+: small \(shctx:0x[0-9a-f]+, available blocks:\d+\)", shown[0]), shown
+    assert re.fullmatch(r"0x[0-9a-f]+ hash:\d+ vary:0x0{16} size:\d+ \(4 blocks\), refcount:0, expire:(9|10)",
+                        shown[1]), shown
     # The client's copy is current: 304 from the cache, no body.
     status, headers, rest = get(port, "/chunked", headers='If-None-Match: "v1"\r\n')
     assert (status, rest, headers["x-hit"]) == (304, b"", "1")
@@ -55,7 +63,7 @@ def test_hits_serve_the_stored_response_without_the_server(write, luaproxy, port
     assert backend.count("/chunked") == 2
 
 
-@pytest.mark.parametrize("headers", [
+UNCACHEABLE = [
     [],  # neither a lifetime nor a validator
     [("Cache-Control", "max-age=10, private")],
     [("Cache-Control", "no-store")],
@@ -64,12 +72,16 @@ def test_hits_serve_the_stored_response_without_the_server(write, luaproxy, port
     [("Cache-Control", "max-age=5"), ("Age", "abc")],
     [("Expires", "Thu, 01 Jan 2015 00:00:00 GMT")],
     [("Cache-Control", "max-age=10"), ("Vary", "user-agent")],
-])
-def test_uncacheable_responses_go_to_the_server_each_time(write, luaproxy, port, backend, headers):
-    backend.answers["/x"] = Answer(headers, b"hello")
+]
+
+
+def test_uncacheable_responses_go_to_the_server_each_time(write, luaproxy, port, backend):
+    for i, headers in enumerate(UNCACHEABLE):
+        backend.answers[f"/{i}"] = Answer(headers, b"hello")
     start(write, luaproxy, port, CONFIG.format(backend=backend.port))
-    assert [get(port, "/x")[1]["x-hit"] for _ in range(2)] == ["0", "0"]
-    assert backend.count("/x") == 2
+    for i, headers in enumerate(UNCACHEABLE):
+        assert [get(port, f"/{i}")[1]["x-hit"] for _ in range(2)] == ["0", "0"], headers
+        assert backend.count(f"/{i}") == 2, headers
 
 
 def test_big_objects_vary_and_unsafe_methods(write, luaproxy, port, backend):

@@ -117,6 +117,8 @@ CASES = [
     ("res.hdrs,length", "126"),
     ("res.ver", "1.1"),
     ("resp_ver", "1.1"),
+    ("res.cache_hit", "0"),  # not from a cache; tests/filters checks hits
+    ("res.cache_name", None),
     ("status", "302"),
     ("hostname,length,bool", "1"),
     ("unique-id", None),  # no unique-id-format here; tests/e2e covers the rendered ID

@@ -9,13 +9,18 @@ entries, and no entry may exceed ``max-object-size``.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..http.message import Headers, ResponseHead
 from .vary import VaryKey, accepted_encodings, matches
 
+BLOCK = 1024
+"""HAProxy's cache block size: ``show cache`` counts in blocks."""
 ENTRY_OVERHEAD = 256
 """Bytes an entry is counted for on top of its head and body (its bookkeeping)."""
 
@@ -113,11 +118,24 @@ class Cache:
             del self.entries[key]
 
     def describe(self) -> list[str]:
-        """Lines for ``show cache``: the cache, then one per entry."""
-        count = sum(len(v) for v in self.entries.values())
-        lines = [f"{self.name}: total-max-size:{self.settings.total_size} used:{self.used} entries:{count}"]
+        """``show cache`` lines, in HAProxy's layout: the cache (free 1 kB blocks), then each entry
+        (first 32 bits of its key's SHA-1, its Vary key's hash, size, blocks, users, seconds to expiry)."""
+        free = max(self.settings.total_size - self.used, 0) // BLOCK
+        lines = [f"{id(self):#x}: {self.name} (shctx:{id(self.entries):#x}, available blocks:{free})\n"]
         now = time.time()
         for key, stored in self.entries.items():
+            digest = int.from_bytes(hashlib.sha1(key.encode("latin-1")).digest()[:4], "big")
             for entry in stored:
-                lines.append(f"  key:{key} size:{entry.size} age:{entry.age} expire:{int(entry.expires - now)}")
+                vary = hash(entry.vary) & 0xFFFFFFFFFFFFFFFF if entry.vary is not None else 0
+                lines.append(f"{id(entry):#x} hash:{digest} vary:{vary:#018x} size:{entry.size} "
+                             f"({-(-entry.size // BLOCK)} blocks), refcount:0, expire:{int(entry.expires - now)}\n")
         return lines
+
+
+def show(proxies: Iterable[Any]) -> list[str]:
+    """``show cache`` for one worker: every cache its proxies use."""
+    seen: dict[int, Cache] = {}
+    for proxy in proxies:
+        for cache in (proxy.caches or {}).values():
+            seen.setdefault(id(cache), cache)
+    return [line for cache in seen.values() for line in cache.describe()]

@@ -14,7 +14,12 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..http.events import Data, EndOfMessage
+from ..http.grammar import at_least_http11
 from ..http.message import ResponseHead
+
+
+class FilterAborted(Exception):
+    """A body filter failed part way (a Lua error): the response cannot be finished, the connection ends."""
 
 
 class BodyFilter(Protocol):
@@ -67,6 +72,15 @@ class TxnFilters:
                 tail = body_filter.data(tail)
             tail += body_filter.end()
         return (send(Data(tail)) if tail else b"") + send(event)
+
+
+def reframe(head: ResponseHead) -> None:
+    """A filter will change the body's length: no Content-Length; chunked in HTTP/1.1, else it ends by closing."""
+    headers = head.headers
+    headers.remove("content-length")
+    if at_least_http11(head.version) and not any(v.lower() == "chunked"
+                                                 for v in headers.get_values("transfer-encoding")):
+        headers.add("Transfer-Encoding", "chunked")
 
 
 def of(txn: Any) -> TxnFilters:

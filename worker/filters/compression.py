@@ -21,6 +21,7 @@ from typing import Any
 from ..http.framing import NONE, UNTIL_CLOSE, response_framing
 from ..http.grammar import at_least_http11
 from ..http.message import Headers, ResponseHead
+from .chain import reframe
 
 ALGORITHMS = {"identity": ("identity", 0), "gzip": ("gzip", 31), "deflate": ("deflate", 15),
               "raw-deflate": ("deflate", -15)}
@@ -129,9 +130,7 @@ class ChosenAlgorithm:
         etags = headers.get_all("etag")
         if etags and not etags[0].startswith("W/"):
             headers.fields[:] = [(n, f"W/{v}" if n.lower() == "etag" else v) for n, v in headers.fields]
-        headers.remove("content-length")
-        if not any(v.lower() == "chunked" for v in headers.get_values("transfer-encoding")):
-            headers.add("Transfer-Encoding", "chunked")
+        reframe(head)
         if wbits:
             headers.add("Content-Encoding", token)
         if not any(v.lower() == "accept-encoding" for v in headers.get_values("vary")):

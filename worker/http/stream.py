@@ -94,7 +94,7 @@ class HttpStream:
                 fe.fe_counters.denied_conn += 1
                 return
             self._serve()
-        except ClientGone:
+        except (ClientGone, filters.FilterAborted):
             if self.txn is not None:
                 self._end(self.txn, "CD")
         finally:
