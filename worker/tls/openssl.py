@@ -71,6 +71,17 @@ def set_groups(ctx: ssl.SSLContext, groups: str) -> bool:
                                                     ctypes.c_char_p(groups.encode())) == 1
 
 
+SSL_CTRL_MODE = 33
+SSL_MODE_NO_AUTO_CHAIN = 0x8
+
+
+def no_auto_chain(ctx: ssl.SSLContext) -> bool:
+    """Send the certificate with the chain its PEM holds, never one OpenSSL completes from the CA store (as
+    haproxy does: a ``server … crt`` with ``ca-file`` must not hand the peer the intermediates it lacks)."""
+    pointer = _pointer(ctx)
+    return pointer is not None and bool(_LIB.SSL_CTX_ctrl(pointer, SSL_CTRL_MODE, SSL_MODE_NO_AUTO_CHAIN, None))
+
+
 def set_session_cache(ctx: ssl.SSLContext, size: int | None, lifetime: int | None) -> bool:
     """``tune.ssl.cachesize`` (sessions kept) and ``tune.ssl.lifetime`` (seconds) of the session cache."""
     pointer = _pointer(ctx)
