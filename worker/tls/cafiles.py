@@ -154,7 +154,8 @@ def _crl_lines(crl: x509.CertificateRevocationList, number: int) -> list[str]:
         return [*lines, "No Revoked Certificates."]
     lines.append("Revoked Certificates:")
     for entry in revoked:
-        lines += [f"    Serial Number: {entry.serial_number:X}",
+        serial = f"{entry.serial_number:X}"
+        lines += [f"    Serial Number: {serial.zfill(len(serial) + len(serial) % 2)}",
                   f"        Revocation Date: {asn1_text(entry.revocation_date_utc)}"]
     return lines
 

@@ -217,6 +217,7 @@ class ListenerTls:
         if chosen is not ctx:
             sock.context = chosen
             sock.local_cert = self.served.get(chosen)
+            openssl.follow_context(sock)
         return None
 
     def wrap(self, sock: Any, hello: ClientHello | None = None) -> Any:
