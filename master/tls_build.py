@@ -132,7 +132,9 @@ class _Builder:
                            "can be trusted without it, add 'verify none' to the server line, or "
                            "'ssl-server-verify none' to the global section.")
         crt = options.get("crt")
-        cert = load_certificate(self.path("crt-base", crt)) if crt else None
+        path = self.path("crt-base", crt) if crt else None
+        # the stored one first: 'set ssl cert' may have replaced it since ('add server ... crt')
+        cert = (self.certs.get(path) or load_certificate(path)) if path else None
         if cert is not None:
             self.certs.setdefault(cert.name, cert)
         warnings: list[str] = []

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from luaproxy.worker.tls import CertError, Certificate, TlsError, cafiles
 from luaproxy.worker.tls.options import parse_crt_list_line
-from luaproxy.worker.tls.runtime import ca_names, parse_update, validate
+from luaproxy.worker.tls.runtime import ca_names, loaded_certificates, parse_update, validate
 
 from .pending import Pending
 
@@ -40,7 +40,9 @@ class CertSupervisor(Protocol):
 
 def _all_certificates(sup: Any) -> dict[str, Certificate | None]:
     """Certificates in use, then the ``new ssl cert`` stores (None until one is committed)."""
-    return {**sup.certificates(), **{n: c for n, c in sup.spare_certs.items() if n not in sup.certificates()}}
+    used = sup.certificates()
+    return {**used, **{n: c for n, c in sup.spare_certs.items() if n not in used},
+            **{n: c for n, c in loaded_certificates(sup.proxies()).items() if n not in used}}
 
 
 def show_ssl_cert(sup: Any, session: Session, args: list[str], payload: str | None) -> Reply:

@@ -39,6 +39,21 @@ def certificates(proxies: Iterable[Any]) -> dict[str, Certificate]:
     return found
 
 
+def loaded_certificates(proxies: Iterable[Any]) -> dict[str, Certificate]:
+    """Every certificate the configuration loaded, used or not any more (a deleted server's ``crt`` stays
+    known, as in haproxy's certificate store): the builders ``add server`` uses hold them."""
+    found: dict[str, Certificate] = {}
+    for builder in _builders(proxies):
+        for name, cert in builder.certs.items():
+            found.setdefault(name, cert)
+    return found
+
+
+def _builders(proxies: Iterable[Any]) -> list[Any]:
+    builders = (getattr(p.server_factory, "tls", None) for p in proxies if p.server_factory is not None)
+    return list({id(b): b for b in builders if b is not None}.values())
+
+
 def parse_update(name: str, pem: str, current: Certificate | None = None) -> Certificate:
     """*current* with what the payload brings: a certificate (and chain), a key, or both.
 
@@ -69,6 +84,9 @@ def replace(proxies: Iterable[Any], name: str, cert: Certificate) -> int:
         if user.uses(name):
             user.replace(name, cert)
             changed += 1
+    for builder in _builders(proxies):
+        if name in builder.certs:
+            builder.certs[name] = cert
     return changed
 
 
