@@ -28,6 +28,7 @@ from .config.model import Config, ProxyConf
 from .config.units import parse_time
 
 NOT_PURGEABLE = "This server cannot be removed at runtime due to other configuration elements pointing to it."
+STILL_USED = "Server still has connections attached to it, cannot remove it."
 _SERVER_FETCH = re.compile(r"\bsrv_[a-z_]+\(([^),]+)")
 
 
@@ -107,8 +108,9 @@ def _tracked(proxies: list[Proxy], backend: Proxy, words: tuple[str, ...]) -> Se
     return target
 
 
-def del_server(proxies: list[Proxy], change: ServerChange) -> str:
-    """Remove a server in maintenance, with no connection, that nothing in the configuration names."""
+def deletable(proxies: list[Proxy], change: ServerChange) -> tuple[Proxy, Server]:
+    """The backend and server ``del server`` may remove (ServerChangeError with haproxy's text if not): in
+    maintenance, with no connection here, and named by nothing in the configuration nor held by Lua."""
     backend = _backend(proxies, change.backend)
     server = next((s for s in backend.servers if s.name == change.server), None)
     if server is None:
@@ -118,7 +120,12 @@ def del_server(proxies: list[Proxy], change: ServerChange) -> str:
     if server.admin_state != AdminState.MAINT:
         raise ServerChangeError("Only servers in maintenance mode can be deleted.")
     if server.current_conns:
-        raise ServerChangeError("Server still has connections attached to it, cannot remove it.")
+        raise ServerChangeError(STILL_USED)
+    return backend, server
+
+
+def del_server(proxies: list[Proxy], change: ServerChange) -> str:
+    backend, server = deletable(proxies, change)
     backend.servers.remove(server)
     if server.tracks is not None:
         server.tracks.trackers = [t for t in server.tracks.trackers if t[1] is not server]

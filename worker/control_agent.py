@@ -21,7 +21,7 @@ from gevent.queue import Queue
 from luaproxy.master.control import changes, runtime, wire
 from luaproxy.master.control.changes import PatternChange
 
-from .backend.state import ServerChangeError
+from .backend.state import ServerChangeError, find_server
 from .samples import PatternLibrary, SampleError
 from .tls import CertError, TlsError
 from .tls import runtime as tls_runtime
@@ -115,6 +115,9 @@ class ControlAgent:
             self.send({"t": "ack", "seq": message["seq"], "result": self.context.captures.snapshot()})
         elif kind == "sessions":
             self.send({"t": "ack", "seq": message["seq"], "result": self.context.sessions.lines()})
+        elif kind == "server-busy":
+            found = find_server(self.context.all_proxies, message["backend"], message["server"])
+            self.send({"t": "ack", "seq": message["seq"], "result": bool(found and found[1].current_conns)})
         elif kind == "shutdown-session":
             found = self.context.sessions.shutdown(message["id"])
             self.send({"t": "ack", "seq": message["seq"], "result": found})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -88,8 +89,17 @@ def test_add_enable_respawn_reload_delete(write, luaproxy, port, tmp_path, serve
     assert served_by(port) == {"a", "b"}
 
     assert cli(sock, "del server be/b\n") == "Only servers in maintenance mode can be deleted.\n\n"
+    cli(sock, "set server be/a weight 0\n")
+    before = b.requests
+    slow = threading.Thread(target=http_exchange, args=(port, b"GET /slow/1.5 HTTP/1.1\r\nhost: x\r\n"
+                                                             b"connection: close\r\n\r\n"))
+    slow.start()
+    assert wait_until(lambda: b.requests > before, 5)  # in flight on b
     cli(sock, "disable server be/b\n")
-    assert cli(sock, "del server be/b\n") == "Server deleted.\n\n"
+    assert cli(sock, "del server be/b\n") == "Server still has connections attached to it, cannot remove it.\n\n"
+    slow.join(10)
+    cli(sock, "set server be/a weight 1\n")
+    assert wait_until(lambda: cli(sock, "del server be/b\n") == "Server deleted.\n\n", 5)
     assert cli(sock, "del server be/b\n") == "No such server.\n\n"
     assert served_by(port) == {"a"}
     assert " b 127.0.0.1 " not in cli(sock, "show servers state be\n")
