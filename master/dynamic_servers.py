@@ -48,7 +48,7 @@ class ServerFactory:
         if proxy.mode == "tcp" and conf.options.get("proto") == "h2":
             raise ServerChangeError("MUX protocol is not usable for server.")
         server = Server(name, conf.host, conf.port, conf.weight, conf.maxconn, conf.backup, False, True,
-                        max((s.id for s in proxy.servers), default=0) + 1, dynamic=True)
+                        _server_id(proxy, conf.options.get("id")), dynamic=True)
         try:
             configure_checks(server, conf.options, parse_time, self.check_spec)
         except ValueError as exc:
@@ -63,6 +63,18 @@ class ServerFactory:
             except (CertError, TlsError, ValueError) as exc:
                 raise ServerChangeError(f"{exc}") from None
         return server, conf.check
+
+
+def _server_id(proxy: Proxy, text: str | None) -> int:
+    """``id N`` when free, else the next id after the backend's highest (haproxy's choice)."""
+    taken = {s.id for s in proxy.servers}
+    if text is None:
+        return max(taken, default=0) + 1
+    if not text.isdigit() or int(text) < 1:
+        raise ServerChangeError(f"'id' expects a positive integer, got '{text}'.")
+    if int(text) in taken:
+        raise ServerChangeError(f"this server ID is already used by another server in backend '{proxy.name}'.")
+    return int(text)
 
 
 def add_server(proxies: list[Proxy], change: ServerChange, health: Any = None) -> str:
