@@ -28,6 +28,7 @@ from .config.model import Config, ProxyConf
 from .config.units import parse_time
 
 NOT_PURGEABLE = "This server cannot be removed at runtime due to other configuration elements pointing to it."
+STILL_USED = "Server still has connections attached to it, cannot remove it."
 _SERVER_FETCH = re.compile(r"\bsrv_[a-z_]+\(([^),]+)")
 
 
@@ -47,7 +48,7 @@ class ServerFactory:
         if proxy.mode == "tcp" and conf.options.get("proto") == "h2":
             raise ServerChangeError("MUX protocol is not usable for server.")
         server = Server(name, conf.host, conf.port, conf.weight, conf.maxconn, conf.backup, False, True,
-                        max((s.id for s in proxy.servers), default=0) + 1, dynamic=True)
+                        _server_id(proxy, conf.options.get("id")), dynamic=True)
         try:
             configure_checks(server, conf.options, parse_time, self.check_spec)
         except ValueError as exc:
@@ -62,6 +63,18 @@ class ServerFactory:
             except (CertError, TlsError, ValueError) as exc:
                 raise ServerChangeError(f"{exc}") from None
         return server, conf.check
+
+
+def _server_id(proxy: Proxy, text: str | None) -> int:
+    """``id N`` when free, else the next id after the backend's highest (haproxy's choice)."""
+    taken = {s.id for s in proxy.servers}
+    if text is None:
+        return max(taken, default=0) + 1
+    if not text.isdigit() or int(text) < 1:
+        raise ServerChangeError(f"'id' expects a positive integer, got '{text}'.")
+    if int(text) in taken:
+        raise ServerChangeError(f"this server ID is already used by another server in backend '{proxy.name}'.")
+    return int(text)
 
 
 def add_server(proxies: list[Proxy], change: ServerChange, health: Any = None) -> str:
@@ -107,8 +120,9 @@ def _tracked(proxies: list[Proxy], backend: Proxy, words: tuple[str, ...]) -> Se
     return target
 
 
-def del_server(proxies: list[Proxy], change: ServerChange) -> str:
-    """Remove a server in maintenance, with no connection, that nothing in the configuration names."""
+def deletable(proxies: list[Proxy], change: ServerChange) -> tuple[Proxy, Server]:
+    """The backend and server ``del server`` may remove (ServerChangeError with haproxy's text if not): in
+    maintenance, with no connection here, and named by nothing in the configuration nor held by Lua."""
     backend = _backend(proxies, change.backend)
     server = next((s for s in backend.servers if s.name == change.server), None)
     if server is None:
@@ -118,7 +132,12 @@ def del_server(proxies: list[Proxy], change: ServerChange) -> str:
     if server.admin_state != AdminState.MAINT:
         raise ServerChangeError("Only servers in maintenance mode can be deleted.")
     if server.current_conns:
-        raise ServerChangeError("Server still has connections attached to it, cannot remove it.")
+        raise ServerChangeError(STILL_USED)
+    return backend, server
+
+
+def del_server(proxies: list[Proxy], change: ServerChange) -> str:
+    backend, server = deletable(proxies, change)
     backend.servers.remove(server)
     if server.tracks is not None:
         server.tracks.trackers = [t for t in server.tracks.trackers if t[1] is not server]

@@ -18,6 +18,7 @@ from luaproxy.worker.samples import PatternLibrary, SampleError, SampleRegistry,
 from luaproxy.worker.tls.certs import CertError, Certificate, load_certificate
 from luaproxy.worker.tls.contexts import CrtEntry, ListenerTls, ServerTls, client_context, load_crt
 from luaproxy.worker.tls.options import DEFAULT, SERVER, TlsError, TlsOptions, parse_crt_list_line
+from luaproxy.worker.tls.runtime import ca_names
 
 from .config.errors import ConfigError
 from .config.keywords_proxy import SERVER_VALUE_OPTIONS
@@ -131,7 +132,9 @@ class _Builder:
                            "can be trusted without it, add 'verify none' to the server line, or "
                            "'ssl-server-verify none' to the global section.")
         crt = options.get("crt")
-        cert = load_certificate(self.path("crt-base", crt)) if crt else None
+        path = self.path("crt-base", crt) if crt else None
+        # the stored one first: 'set ssl cert' may have replaced it since ('add server ... crt')
+        cert = (self.certs.get(path) or load_certificate(path)) if path else None
         if cert is not None:
             self.certs.setdefault(cert.name, cert)
         warnings: list[str] = []
@@ -141,7 +144,7 @@ class _Builder:
 
         tls = ServerTls(rebuild(cert), self._sni(sni), options.get("verifyhost"),
                         reuse="no-ssl-reuse" not in options.flags, cert_name=cert.name if cert else None,
-                        rebuild=rebuild, client_cert=cert)
+                        rebuild=rebuild, client_cert=cert, ca_files=ca_names(options))
         self._warn(f"server {conf.name}", options, warnings)
         return tls
 

@@ -21,7 +21,7 @@ from gevent.queue import Queue
 from luaproxy.master.control import changes, runtime, wire
 from luaproxy.master.control.changes import PatternChange
 
-from .backend.state import ServerChangeError
+from .backend.state import ServerChangeError, find_server
 from .filters.cache import show as show_caches
 from .samples import PatternLibrary, SampleError
 from .tls import CertError, TlsError
@@ -107,7 +107,7 @@ class ControlAgent:
         kind = message.get("t")
         if kind == "change":
             self.send(self.apply(message))
-        elif kind in ("ssl-cert", "ssl-crt-list"):
+        elif kind in ("ssl-cert", "ssl-crt-list", "ssl-cafile"):
             self.send(self.apply_tls(message))
         elif kind == "stats":
             self.send({"t": "stats", "seq": message["seq"], "data": self.context.snapshot()})
@@ -119,6 +119,9 @@ class ControlAgent:
             self.send({"t": "ack", "seq": message["seq"], "result": show_caches(self.context.all_proxies)})
         elif kind == "sessions":
             self.send({"t": "ack", "seq": message["seq"], "result": self.context.sessions.lines()})
+        elif kind == "server-busy":
+            found = find_server(self.context.all_proxies, message["backend"], message["server"])
+            self.send({"t": "ack", "seq": message["seq"], "result": bool(found and found[1].current_conns)})
         elif kind == "shutdown-session":
             found = self.context.sessions.shutdown(message["id"])
             self.send({"t": "ack", "seq": message["seq"], "result": found})

@@ -20,6 +20,7 @@ from ..control import changes
 from ..control.changes import PatternChange
 from ..map_store import MapStore
 from . import formats, tables
+from .commands_cafile import CAFILE_COMMANDS
 from .commands_ssl import SSL_COMMANDS
 from .commands_vars import VAR_COMMANDS
 from .pending import Pending
@@ -434,7 +435,8 @@ def _level_commands() -> list[Command]:
 
 STATS_COMMANDS = CommandTable([
     *_pattern_commands(),
-    *(Command(words, usage, text, ADMIN, handler) for words, usage, text, handler in SSL_COMMANDS),
+    *(Command(words, usage, text, ADMIN, handler) for words, usage, text, handler in (*SSL_COMMANDS,
+                                                                                     *CAFILE_COMMANDS)),
     *_level_commands(),
     Command(("show", "info"), "show info", "report information about the running process", USER, show_info),
     Command(("show", "stat"), "show stat", "report counters for each proxy and server", USER, show_stat),

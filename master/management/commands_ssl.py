@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from luaproxy.worker.tls import CertError, Certificate, TlsError
+from luaproxy.worker.tls import CertError, Certificate, TlsError, cafiles
 from luaproxy.worker.tls.options import parse_crt_list_line
-from luaproxy.worker.tls.runtime import parse_update, validate
+from luaproxy.worker.tls.runtime import ca_names, loaded_certificates, parse_update, validate
 
 from .pending import Pending
 
@@ -40,7 +40,9 @@ class CertSupervisor(Protocol):
 
 def _all_certificates(sup: Any) -> dict[str, Certificate | None]:
     """Certificates in use, then the ``new ssl cert`` stores (None until one is committed)."""
-    return {**sup.certificates(), **{n: c for n, c in sup.spare_certs.items() if n not in sup.certificates()}}
+    used = sup.certificates()
+    return {**used, **{n: c for n, c in sup.spare_certs.items() if n not in used},
+            **{n: c for n, c in loaded_certificates(sup.proxies()).items() if n not in used}}
 
 
 def show_ssl_cert(sup: Any, session: Session, args: list[str], payload: str | None) -> Reply:
@@ -180,9 +182,9 @@ def add_ssl_crt_list(sup: Any, session: Session, args: list[str], payload: str |
         return f"{exc}\n"
     if crt_list not in sup.crt_lists():
         return f"crtlist '{crt_list}' does not exist!\n"
-    files = [path for name in ("ca-file", "crl-file", "ca-verify-file") for path in options.values.get(name, [])]
+    files = [path for path in ca_names(options) if path not in cafiles.STORE.files]
     if files:
-        return f"unable to load {files[0]}: files are only read with the configuration.\n"
+        return f"unable to load {files[0]}: create it first with 'new ssl ca-file' or 'new ssl crl-file'.\n"
     cert = _all_certificates(sup).get(line.crt)
     if cert is None:
         return f"certificate '{line.crt}' does not exist!\n"

@@ -17,10 +17,12 @@ from typing import Any
 from luaproxy.worker import stats
 from luaproxy.worker.backend.state import AdminState, ServerChange, ServerChangeError, parse_weight, resolve_server
 
+from .. import dynamic_servers
 from ..control.runtime import FrontendChange, find_frontend
 from ..version import VERSION
 from . import formats, typed
 from .commands import ADMIN, OPERATOR, STATS_COMMANDS, USER, Command, CommandTable, Reply, Session, Supervisor
+from .pending import Pending
 
 SET_SERVER_USAGE = ("usage: set server <backend>/<server> addr | agent | agent-addr | agent-port | agent-send | "
                     "check-addr | check-port | fqdn | health | ssl | state | weight\n")
@@ -86,10 +88,26 @@ def add_server(sup: Supervisor, session: Session, args: list[str], payload: str 
 
 
 def del_server(sup: Supervisor, session: Session, args: list[str], payload: str | None) -> Reply:
+    """Checked in the master, then every worker says whether it still has connections to the server (the
+    master serves none), then the deletion goes everywhere."""
     backend, slash, name = (args[0] if args else "").partition("/")
     if not slash:
         return "Require 'backend/server'.\n"
-    return sup.spread_runtime(ServerChange(backend, name, "del"))
+    change = ServerChange(backend, name, "del")
+    try:
+        dynamic_servers.deletable(sup.proxies(), change)
+    except ServerChangeError as exc:
+        return f"{exc}\n"
+    reply = Pending()
+
+    def decide(outcome: Any) -> None:
+        if any(outcome.replies.values()):
+            reply.resolve(f"{dynamic_servers.STILL_USED}\n")
+        else:
+            sup.spread_runtime(change).on_done(reply.resolve)
+
+    sup.ask_workers({"t": "server-busy", "backend": backend, "server": name}).on_done(decide)
+    return reply
 
 
 def server_check(op: str, value: str) -> Any:

@@ -4,16 +4,18 @@ haproxy 2.6's answers; plus the store's replay of dynamic servers as values."""
 from __future__ import annotations
 
 import os
+import re
 import signal
+import threading
 from collections.abc import Iterator
 
 import pytest
 
-from luaproxy.master.dynamic_servers import ServerFactory
+from luaproxy.master.dynamic_servers import ServerFactory, add_server, del_server
 from luaproxy.master.runtime_store import RuntimeStore
 from luaproxy.worker.backend import make_balancer
 from luaproxy.worker.backend.checks import TCP_CHECK
-from luaproxy.worker.backend.state import ServerChange, ServerChangeError
+from luaproxy.worker.backend.state import QuietLogger, ServerChange, ServerChangeError, change_server
 from luaproxy.worker.proxy import Proxy
 from tests.backend.kit import farm, proxy
 from tests.helpers import HttpBackend, http_exchange, parse_responses, wait_until
@@ -88,29 +90,71 @@ def test_add_enable_respawn_reload_delete(write, luaproxy, port, tmp_path, serve
     assert served_by(port) == {"a", "b"}
 
     assert cli(sock, "del server be/b\n") == "Only servers in maintenance mode can be deleted.\n\n"
+    cli(sock, "set server be/a weight 0\n")
+    before = b.requests
+    slow = threading.Thread(target=http_exchange, args=(port, b"GET /slow/1.5 HTTP/1.1\r\nhost: x\r\n"
+                                                             b"connection: close\r\n\r\n"))
+    slow.start()
+    assert wait_until(lambda: b.requests > before, 5)  # in flight on b
     cli(sock, "disable server be/b\n")
-    assert cli(sock, "del server be/b\n") == "Server deleted.\n\n"
+    assert cli(sock, "del server be/b\n") == "Server still has connections attached to it, cannot remove it.\n\n"
+    slow.join(10)
+    cli(sock, "set server be/a weight 1\n")
+    assert wait_until(lambda: cli(sock, "del server be/b\n") == "Server deleted.\n\n", 5)
     assert cli(sock, "del server be/b\n") == "No such server.\n\n"
     assert served_by(port) == {"a"}
     assert " b 127.0.0.1 " not in cli(sock, "show servers state be\n")
 
 
 def test_store_replays_an_added_server_and_forgets_a_deleted_one():
-    def backends() -> list[Proxy]:
-        be = proxy(farm(1, 1))
-        be.balancer = make_balancer(("roundrobin",), be.servers, {})
-        be.server_factory = ServerFactory(TCP_CHECK)
-        return [be]
-
-    store = RuntimeStore(backends())
+    store = RuntimeStore([dynamic_backend()])
     store.apply(ServerChange("be", "new", "add", words=("127.0.0.1:9", "weight", "5")))
     store.apply(ServerChange("be", "new", "state", "ready"))
     store.apply(ServerChange("be", "gone", "add", words=("127.0.0.1:9",)))
     store.apply(ServerChange("be", "gone", "del"))
     with pytest.raises(ServerChangeError, match="No such server"):
         store.apply(ServerChange("be", "gone", "del"))
-    after = RuntimeStore(backends())
+    after = RuntimeStore([dynamic_backend()])
     kept, _ = after.carry_over(store)
     assert kept == ["be/new"]
     (new,) = [s for s in after.proxies[0].servers if s.name == "new"]
     assert (new.weight, new.admin_state, new.dynamic) == (5, "READY", True)
+
+
+def dynamic_backend() -> Proxy:
+    be = proxy(farm(1, 1))
+    be.balancer = make_balancer(("roundrobin",), be.servers, {})
+    be.server_factory = ServerFactory(TCP_CHECK)
+    return be
+
+
+@pytest.mark.parametrize(("words", "answer"), [
+    (("1.2.3.4:80", "foo"), "unknown server option 'foo'."),
+    (("1.2.3.4:80", "id", "1"), "this server ID is already used by another server in backend 'be'."),
+    (("1.2.3.4:80", "track", "s1"), "unable to use be/s1 for tracking as it does not have any check nor agent"),
+    (("1.2.3.4:80", "track", "zz"), "unable to find required server 'zz' for tracking."),
+])
+def test_add_server_refusals_change_nothing(words, answer):
+    be = dynamic_backend()
+    with pytest.raises(ServerChangeError, match=re.escape(answer)):
+        add_server([be], ServerChange("be", "new", "add", words=words))
+    assert [s.name for s in be.servers] == ["s1", "s2"]
+
+
+def test_a_tracker_follows_maintenance_and_health():
+    be = dynamic_backend()
+    be.servers[0].check = True
+    add_server([be], ServerChange("be", "t", "add", words=("1.2.3.4:80", "track", "s1")))
+    tracker = be.servers[-1]
+    change_server(be, tracker, ServerChange("be", "t", "state", "ready"), QuietLogger())
+    change_server(be, be.servers[0], ServerChange("be", "s1", "state", "maint"), QuietLogger())
+    assert (tracker.admin_state, tracker.inherited_maint) == ("MAINT", True)
+    with pytest.raises(ServerChangeError, match="other configuration elements"):
+        del_server([be], ServerChange("be", "s1", "del"))
+    change_server(be, be.servers[0], ServerChange("be", "s1", "state", "ready"), QuietLogger())
+    assert tracker.admin_state == "READY"
+    change_server(be, be.servers[0], ServerChange("be", "s1", "health", "down"), QuietLogger())
+    assert tracker.op_state == "DOWN"
+    change_server(be, tracker, ServerChange("be", "t", "state", "maint"), QuietLogger())
+    assert del_server([be], ServerChange("be", "t", "del")) == "Server deleted."
+    assert be.servers[0].trackers == []

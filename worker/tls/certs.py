@@ -167,14 +167,15 @@ def _public(key: Any) -> bytes:
 
 
 def key_algorithm(key: Any) -> tuple[str, int]:
-    """("rsa", 2048), ("ecdsa", 256)…, as HAProxy names key types."""
-    if isinstance(key, rsa.RSAPrivateKey):
+    """("rsa", 2048), ("ecdsa", 256)…, as HAProxy names key types (of a private or a public key)."""
+    if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
         return "rsa", key.key_size
-    if isinstance(key, ec.EllipticCurvePrivateKey):
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
         return "ecdsa", key.curve.key_size
-    if isinstance(key, dsa.DSAPrivateKey):
+    if isinstance(key, dsa.DSAPrivateKey | dsa.DSAPublicKey):
         return "dsa", key.key_size
-    if isinstance(key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey):
+    if isinstance(key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey | ed25519.Ed25519PublicKey
+                  | ed448.Ed448PublicKey):
         return "eddsa", 0
     return "unknown", 0
 

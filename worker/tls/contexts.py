@@ -22,8 +22,8 @@ from typing import Any
 
 from cryptography import x509
 
-from . import openssl
-from .certs import CertError, Certificate, certificate_names, load_ca_file, load_certificate, name_matches
+from . import cafiles, openssl
+from .certs import Certificate, certificate_names, load_certificate, name_matches
 from .clienthello import ClientHello
 from .options import CrtListLine, TlsError, TlsOptions
 from .tlssocket import TlsContext
@@ -64,22 +64,13 @@ def configure(ctx: ssl.SSLContext, options: TlsOptions, default_verify: str, war
     if "prefer-client-ciphers" in options.flags:
         ctx.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
     ca_file = options.get("ca-file")
-    if ca_file:
-        load_ca_file(ca_file)
-        try:
-            ctx.load_verify_locations(cafile=ca_file)
-        except (OSError, ssl.SSLError) as exc:
-            raise CertError(f"unable to load CA file '{ca_file}' ({getattr(exc, 'reason', None) or exc})") \
-                from None
-    crl_file = options.get("crl-file")
-    if crl_file:
+    for name, kind in (("ca-file", "ca"), ("ca-verify-file", "ca"), ("crl-file", "crl")):
+        path = options.get(name)
+        if path:
+            cafiles.STORE.load(path, kind).load_into(ctx)
+    if options.get("crl-file"):
         if not ca_file:
             raise TlsError("'crl-file' needs a 'ca-file'.")
-        try:
-            ctx.load_verify_locations(cafile=crl_file)
-        except (OSError, ssl.SSLError) as exc:
-            raise CertError(f"unable to load CRL file '{crl_file}' ({getattr(exc, 'strerror', None) or exc})") \
-                from None
         ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_CHAIN
     if ctx.check_hostname:
         ctx.check_hostname = False
@@ -226,6 +217,7 @@ class ListenerTls:
         if chosen is not ctx:
             sock.context = chosen
             sock.local_cert = self.served.get(chosen)
+            openssl.follow_context(sock)
         return None
 
     def wrap(self, sock: Any, hello: ClientHello | None = None) -> Any:
@@ -250,6 +242,8 @@ class ServerTls:
     epoch: int = 0
     """Bumped when the certificate changes: pooled connections made before are not reused."""
     rebuild: Callable[[Certificate], Any] | None = None
+    ca_files: tuple[str, ...] = ()
+    """The ca-file and crl-file names its context loads (``commit ssl ca-file`` rebuilds it)."""
 
     def uses(self, name: str) -> bool:
         return self.cert_name == name
@@ -298,6 +292,7 @@ def client_context(options: TlsOptions, default_verify: str, warnings: list[str]
     ctx = TlsContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     configure(ctx, options, default_verify, warnings)
+    openssl.no_auto_chain(ctx)
     if client_cert is not None:
         client_cert.load_into(ctx)
     return ctx

@@ -71,6 +71,17 @@ def set_groups(ctx: ssl.SSLContext, groups: str) -> bool:
                                                     ctypes.c_char_p(groups.encode())) == 1
 
 
+SSL_CTRL_MODE = 33
+SSL_MODE_NO_AUTO_CHAIN = 0x8
+
+
+def no_auto_chain(ctx: ssl.SSLContext) -> bool:
+    """Send the certificate with the chain its PEM holds, never one OpenSSL completes from the CA store (as
+    haproxy does: a ``server … crt`` with ``ca-file`` must not hand the peer the intermediates it lacks)."""
+    pointer = _pointer(ctx)
+    return pointer is not None and bool(_LIB.SSL_CTX_ctrl(pointer, SSL_CTRL_MODE, SSL_MODE_NO_AUTO_CHAIN, None))
+
+
 def set_session_cache(ctx: ssl.SSLContext, size: int | None, lifetime: int | None) -> bool:
     """``tune.ssl.cachesize`` (sessions kept) and ``tune.ssl.lifetime`` (seconds) of the session cache."""
     pointer = _pointer(ctx)
@@ -110,6 +121,14 @@ def _declare_verify(lib: Any) -> bool:
         lib.SSL_get_verify_result.argtypes = [ctypes.c_void_p]
         lib.ERR_clear_error.restype = None
         lib.ERR_clear_error.argtypes = []
+        lib.SSL_CTX_get_verify_callback.restype = ctypes.c_void_p
+        lib.SSL_CTX_get_verify_callback.argtypes = [ctypes.c_void_p]
+        lib.SSL_set_verify.restype = None
+        lib.SSL_set_verify.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+        lib.SSL_CTX_get0_param.restype = ctypes.c_void_p
+        lib.SSL_CTX_get0_param.argtypes = [ctypes.c_void_p]
+        lib.SSL_set1_param.restype = ctypes.c_int
+        lib.SSL_set1_param.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
     except AttributeError:
         return False
     return True
@@ -174,6 +193,19 @@ def _ssl_pointer(tls: Any) -> int | None:
     if not pointer or _LIB.SSL_get_SSL_CTX(pointer) != _pointer(tls.context):
         return None
     return pointer
+
+
+def follow_context(tls: Any) -> bool:
+    """After the SNI callback moved *tls* to another context: verify as that context says (mode, callback,
+    CRL flags), as haproxy does for a crt-list line's ``verify``, ``ca-file`` and ``crl-file``; OpenSSL only
+    switches the certificate and the CA store."""
+    pointer = _ssl_pointer(tls)
+    if pointer is None:
+        return False
+    ctx = _LIB.SSL_get_SSL_CTX(pointer)
+    _LIB.SSL_set1_param(pointer, _LIB.SSL_CTX_get0_param(ctx))
+    _LIB.SSL_set_verify(pointer, _LIB.SSL_CTX_get_verify_mode(ctx), _LIB.SSL_CTX_get_verify_callback(ctx))
+    return True
 
 
 def take_verify_result(tls: Any) -> tuple[int, int, int, int] | None:

@@ -60,7 +60,7 @@ for _v in ("sslv3", "tlsv10", "tlsv11", "tlsv12", "tlsv13"):
 _FLAG_VERSION = {"sslv3": "SSLv3", "tlsv10": "TLSv1.0", "tlsv11": "TLSv1.1", "tlsv12": "TLSv1.2",
                  "tlsv13": "TLSv1.3"}
 VERIFY = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
-IGNORED = ("npn", "sigalgs", "client-sigalgs", "ca-verify-file",
+IGNORED = ("npn", "sigalgs", "client-sigalgs",
            "tls-ticket-keys", "no-ca-names", "allow-0rtt", "ecdhe")
 """Accepted for compatibility; Python's ssl module has no way to apply them (see the README)."""
 

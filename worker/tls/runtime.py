@@ -13,9 +13,10 @@ import ssl
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from . import cafiles
 from .certs import CertError, Certificate, check_pair, parse_pem
 from .contexts import CrtEntry
-from .options import CrtListLine, parse_crt_list_line
+from .options import CrtListLine, TlsOptions, parse_crt_list_line
 
 
 def tls_users(proxies: Iterable[Any]) -> Iterator[Any]:
@@ -36,6 +37,21 @@ def certificates(proxies: Iterable[Any]) -> dict[str, Certificate]:
         elif user.cert_name is not None and user.client_cert is not None:
             found.setdefault(user.cert_name, user.client_cert)
     return found
+
+
+def loaded_certificates(proxies: Iterable[Any]) -> dict[str, Certificate]:
+    """Every certificate the configuration loaded, used or not any more (a deleted server's ``crt`` stays
+    known, as in haproxy's certificate store): the builders ``add server`` uses hold them."""
+    found: dict[str, Certificate] = {}
+    for builder in _builders(proxies):
+        for name, cert in builder.certs.items():
+            found.setdefault(name, cert)
+    return found
+
+
+def _builders(proxies: Iterable[Any]) -> list[Any]:
+    builders = (getattr(p.server_factory, "tls", None) for p in proxies if p.server_factory is not None)
+    return list({id(b): b for b in builders if b is not None}.values())
 
 
 def parse_update(name: str, pem: str, current: Certificate | None = None) -> Certificate:
@@ -68,6 +84,9 @@ def replace(proxies: Iterable[Any], name: str, cert: Certificate) -> int:
         if user.uses(name):
             user.replace(name, cert)
             changed += 1
+    for builder in _builders(proxies):
+        if name in builder.certs:
+            builder.certs[name] = cert
     return changed
 
 
@@ -124,9 +143,60 @@ def del_crt_list_entry(proxies: Iterable[Any], crt_list: str, name: str, nth: in
     return changed
 
 
+def ca_names(options: TlsOptions) -> tuple[str, ...]:
+    """The CA and CRL files a set of options loads."""
+    return tuple(v for key in ("ca-file", "ca-verify-file", "crl-file") for v in options.values.get(key, ()))
+
+
+def ca_file_used(proxies: Iterable[Any], name: str) -> bool:
+    """Whether a listener (its bind line or a crt-list line) loads *name* (haproxy's "Used")."""
+    return any(name in ca_names(options) for user in tls_users(proxies) if hasattr(user, "entries")
+               for options in (user.options, *(e.options for e in user.entries)))
+
+
+def install_ca_file(proxies: Iterable[Any], name: str, kind: str, pem: str) -> int:
+    """``commit ssl ca-file|crl-file``: store the new content, rebuild every context loading it; the number
+    rebuilt.  Nothing changes when one cannot be rebuilt (CertError/TlsError)."""
+    old = cafiles.STORE.files.get(name)
+    was_changed = name in cafiles.STORE.changed
+    cafiles.STORE.install(name, kind, pem)
+    rebuilt = []
+    try:
+        for user in tls_users(proxies):
+            if hasattr(user, "entries"):
+                if any(name in ca_names(o) for o in (user.options, *(e.options for e in user.entries))):
+                    user.build()
+                    rebuilt.append(user)
+            elif name in user.ca_files and user.rebuild is not None:
+                user.context = user.rebuild(user.client_cert)
+                user.sessions.clear()
+                user.epoch += 1
+                rebuilt.append(user)
+    except Exception:
+        if old is not None:
+            cafiles.STORE.files[name] = old
+        else:
+            cafiles.STORE.remove(name)
+        if not was_changed:
+            cafiles.STORE.changed.discard(name)
+        for user in rebuilt:
+            if hasattr(user, "entries"):
+                user.build()
+            else:
+                user.context = user.rebuild(user.client_cert)
+        raise
+    return len(rebuilt)
+
+
 def apply(proxies: Iterable[Any], message: dict[str, Any]) -> None:
-    """One change from the master: ``ssl-cert`` (replace) or ``ssl-crt-list`` (``add`` / ``del``)."""
-    if message["t"] == "ssl-cert":
+    """One change from the master: ``ssl-cert`` (replace), ``ssl-crt-list`` (``add`` / ``del``) or
+    ``ssl-cafile`` (``commit`` / ``del`` of a CA or CRL file)."""
+    if message["t"] == "ssl-cafile":
+        if message["op"] == "del":
+            cafiles.STORE.remove(message["name"])
+        else:
+            install_ca_file(proxies, message["name"], message["kind"], message["pem"])
+    elif message["t"] == "ssl-cert":
         replace(proxies, message["name"], parse_update(message["name"], message["pem"]))
     elif message["op"] == "add":
         cert = parse_update(message["name"], message["pem"])
