@@ -22,6 +22,7 @@ from ..netutil import shutdown_both
 from ..proxy import Proxy
 from ..rules.actions_http_flow import SILENT_CLOSE
 from ..rules.evaluate import run_rules, run_session_rules
+from ..rules.restrict_headers import restrict_header_names
 from ..rules.verdict import Verdict
 from ..sticktable.persistence import store_response
 from ..sticktable.tracking import Trackers
@@ -232,6 +233,8 @@ class HttpStream:
                 if run_rules(backend.ruleset("tcp-request content"), txn) is not Verdict.ACCEPT:
                     return self._tcp_refused(txn)
                 verdict = run_rules(backend.ruleset("http-request"), txn)
+        if verdict is Verdict.ACCEPT and backend is not None and txn.service is None:
+            verdict = restrict_header_names(txn, backend)
         if txn.service is not None:
             txn.termination = "LR"
             return self._run_service(txn)
