@@ -22,6 +22,7 @@ class Transaction:
         "accept_date",
         "applet",
         "backend",
+        "body_waiter",
         "bytes_in",
         "bytes_logged",
         "bytes_out",
@@ -101,6 +102,7 @@ class Transaction:
         self.first_request = True
         self.timeouts: dict[str, float] = {}  # http-request set-timeout server|tunnel
         self.reply: Any = None
+        self.body_waiter: Any = None  # HTTP: (txn, side, timeout, at_least) -> bool, for wait-for-body
         self.service: Any = None
         self.applet: str | None = None  # "<lua.NAME>" / "<PROMEX>": the service that answered, as logs name it
         self.lua = None

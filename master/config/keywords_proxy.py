@@ -25,7 +25,9 @@ OPTIONS = ("forwardfor", "http-server-close", "httpclose", "http-keep-alive", "r
            "clitcpka", "srvtcpka", "http-no-delay", "http-pretend-keepalive", "allbackups",
            "persist", "prefer-last-server", "socket-stats", "log-separate-errors", "http-use-htx",
            "http-ignore-probes", "httpslog", "checkcache", "independent-streams", "originalto", "transparent",
+           "http-restrict-req-hdr-names",
            *(name for name in CHECK_OPTIONS if name not in ("httpchk", "tcp-check")))
+RESTRICT_HDR_NAMES = ("preserve", "delete", "reject")
 
 
 @PROXY.register("mode", ANY_PROXY, "Proxy mode: tcp or http.")
@@ -231,6 +233,11 @@ def _option(p: ProxyConf, line: Line) -> None:
         if len(args) > 2:
             raise line.error("'option redispatch' takes at most one argument, the retry interval.")
         to_int(line, args[1], "redispatch interval", -(2**31))
+    if args[0] == "http-restrict-req-hdr-names":
+        if len(args) != 2 or args[1] not in RESTRICT_HDR_NAMES:
+            raise line.error("'option http-restrict-req-hdr-names' expects 'preserve', 'delete' or 'reject'.")
+        p.options[args[0]] = args[1]  # the policy, read by the stream
+        return
     p.options[args[0]] = True
     p.settings.setdefault(f"option {args[0]}", []).append(args[1:])
     if args[0] in CHECK_OPTIONS:

@@ -23,6 +23,9 @@ SECTIONS = ("global", "http-errors", "peers", "cache", *PROXY_SECTIONS)
 RULE_FAMILIES = ("tcp-request", "tcp-response", "http-request", "http-response", "http-after-response")
 UNSUPPORTED_SECTIONS = ("userlist", "resolvers", "mailers", "program", "ring",
                         "fcgi-app", "dynamic-update", "crt-store", "traces")
+UNUSED_SECTIONS = ("fcgi-app",)
+"""Sections that only matter once a proxy refers to them (``use-fcgi-app``, which luaproxy refuses):
+read and skipped with a warning rather than refused."""
 
 
 @dataclass(slots=True)
@@ -52,6 +55,10 @@ def read_sections(paths: list[str], errors: list[ConfigError],
             if word in SECTIONS:
                 current = Section(line)
                 sections.append(current)
+            elif word in UNUSED_SECTIONS:
+                messages.append(("warning", f"parsing [{line.file}:{line.number}] : section '{word}' ignored: "
+                                            "luaproxy does not speak FastCGI."))
+                current = Section(line)
             elif word in UNSUPPORTED_SECTIONS:
                 errors.append(line.error(f"section '{word}' is not supported by luaproxy.",
                                          "Remove it or move what it configures elsewhere."))

@@ -24,11 +24,13 @@ from ..netutil import send_all, shutdown_both
 from ..proxy import Proxy
 from ..rules.actions_http_flow import SILENT_CLOSE
 from ..rules.evaluate import run_rules, run_session_rules
+from ..rules.restrict_headers import restrict_header_names
 from ..rules.verdict import Verdict
 from ..sticktable.persistence import store_response
 from ..sticktable.tracking import Trackers
 from ..tunnel import Tunnel
 from ..txn import Transaction, addresses_of
+from . import body_wait
 from .connection import Connection
 from .errors import LocalProtocolError, RemoteProtocolError
 from .events import NEED_DATA, PAUSED, ConnectionClosed, Data, EndOfMessage, InformationalResponse, Request, Response
@@ -74,6 +76,8 @@ class HttpStream:
         self.body_pump: gevent.Greenlet | None = None
         self.body_ahead: deque[Any] = deque()
         """Request body events taken before the rules (req.body), replayed before reading more."""
+        self.response_ahead: deque[Any] = deque()
+        """Response body events read by http-response wait-for-body, relayed before reading more."""
         self.request_error: int | None = None  # the client's body was malformed: the status it gets
         self.session_vars = worker.new_vars()
         self.txn: Transaction | None = None
@@ -234,6 +238,8 @@ class HttpStream:
                 if run_rules(backend.ruleset("tcp-request content"), txn) is not Verdict.ACCEPT:
                     return self._tcp_refused(txn)
                 verdict = run_rules(backend.ruleset("http-request"), txn)
+        if verdict is Verdict.ACCEPT and backend is not None and txn.service is None:
+            verdict = restrict_header_names(txn, backend)
         if fe.filters is not None or (backend is not None and backend.filters is not None):
             filters.start(txn, fe, backend)
         if txn.service is not None:
@@ -247,19 +253,22 @@ class HttpStream:
         txn.backend = backend
         return self._forward(txn, backend)
 
-    def _take_body(self, txn: Transaction, wait: bool) -> None:
+    def _take_body(self, txn: Transaction, wait: bool, timeout: float | None = None,
+                   at_least: int | None = None) -> bool:
         """Take the request body events already received, so that req.body sees them (HAProxy's
-        buffer); with *wait* (option http-buffer-request), read on until the end of the body or
-        a full buffer, bounded by the request timeout.  The events are replayed in order later."""
+        buffer); with *wait* (option http-buffer-request, wait-for-body), read on until the end of
+        the body, *at_least* bytes or a full buffer, bounded by *timeout* (else the request
+        timeout).  The events are replayed in order later.  False when the wait timed out."""
         ahead = self.body_ahead
         body = bytearray(txn.req_body or b"")
         if ahead and not isinstance(ahead[-1], Data):
-            return
-        limit = self.worker.bufsize
-        deadline = None
-        if wait:
-            timeout = self.frontend.timeout("http-request") or self.frontend.timeout("client")
-            deadline = None if timeout is None else time.monotonic() + timeout
+            return True
+        limit = self.worker.bufsize if at_least is None else min(at_least, self.worker.bufsize)
+        fe = self.frontend
+        if timeout is None:
+            timeout = fe.timeout("http-request") or fe.timeout("client")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        waited_out = False
         while len(body) < limit:
             try:
                 event = self.front.next_event()
@@ -267,7 +276,10 @@ class HttpStream:
                 ahead.append(exc)
                 break
             if event is NEED_DATA:
-                if not wait or not self._await_body(txn, deadline):
+                if not wait:
+                    break
+                if not self._await_body(txn, deadline):
+                    waited_out = True
                     break
                 continue
             ahead.append(event)
@@ -275,6 +287,16 @@ class HttpStream:
                 break
             body += event.data
         txn.req_body = bytes(body)
+        return not waited_out
+
+    def _wait_body(self, txn: Transaction, side: str, timeout: float, at_least: int | None) -> bool:
+        """wait-for-body: True once the message's body is complete or *at_least* bytes came."""
+        if side == "req":
+            return self._take_body(txn, True, timeout, at_least)
+        if self.server is None or txn.backend is None:
+            return True
+        return body_wait.wait_response(self.server, txn.backend, self.response_ahead, timeout,
+                                       min(at_least or self.worker.bufsize, self.worker.bufsize))
 
     def _await_body(self, txn: Transaction, deadline: float | None) -> bool:
         """Read more of the body for http-buffer-request; answer Expect: 100-continue ourselves."""
@@ -320,6 +342,8 @@ class HttpStream:
         txn.http_mode = True
         txn.started = self.request_started
         txn.stkctr = self.trackers
+        txn.body_waiter = self._wait_body
+        self.response_ahead.clear()
         if self.trackers.ended:
             self.trackers.begin_stream()
         slots = self.trackers.slots
@@ -356,7 +380,8 @@ class HttpStream:
         else:
             txn.termination = "LR"
         if txn.reply is not None:
-            self._discard_request_body()
+            if not txn.reply.close:  # a reply that closes (reject, a 408) leaves the body unread
+                self._discard_request_body()
             return self._send_reply(self.pages.reply(txn.reply.status, txn) if txn.reply.errorfile else txn.reply)
         if verdict is Verdict.REJECT:
             return self._error(403)
@@ -626,7 +651,7 @@ class HttpStream:
         pending = bytearray()
         while True:
             try:
-                event = conn.http.next_event()
+                event = body_wait.next_event(conn, self.response_ahead)
             except RemoteProtocolError:
                 if head is None:
                     raise ServerFailed(502) from None

@@ -390,6 +390,26 @@ def _set_timeout(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action
     return set_from_sample
 
 
+def _wait_for_body(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
+    """wait-for-body time <time> [at-least <bytes>]: hold the message until its body is complete,
+    <bytes> came or the buffer is full; past <time> the request gets a 408, the response a 504."""
+    words = list(args)
+    if len(words) not in (2, 4) or words[0] != "time" or not (constant := _TIME.match(words[1])) \
+            or (len(words) == 4 and (words[2] != "at-least" or not words[3].isdigit())):
+        raise RuleError("'wait-for-body' expects 'time <time>' and optionally 'at-least <bytes>'.")
+    seconds = int(words[1].rstrip("usmhd")) * _TIME_UNITS[constant.group(1)]
+    at_least = int(words[3]) if len(words) == 4 else None
+    side, status = ("req", 408) if kind == "http-req" else ("res", 504)
+
+    def act(txn: Any) -> Verdict:
+        if txn.body_waiter is None or txn.body_waiter(txn, side, seconds, at_least):
+            return Verdict.CONTINUE
+        txn.reply = Reply(status, errorfile=True, close=True)
+        return Verdict.DONE
+
+    return act
+
+
 def _set_address(kind: str, args: tuple[str, ...], env: HttpActionEnv, field: str = "") -> Action:
     """set-src|set-dst <expr> (an address) and set-src-port|set-dst-port <expr>: what fetches and
     logs see as the client's source or destination from now on."""
@@ -508,10 +528,12 @@ REQUEST: dict[str, Parser] = {
     "use-service": _use_service,
     "tarpit": actions_stick.tarpit,
     "cache-use": cache_action("cache-use"),
+    "wait-for-body": _wait_for_body,
     **actions_http_flow.REQUEST,
 }
 RESPONSE: dict[str, Parser] = {**COMMON, "set-status": _set_status, "return": _return, "capture": _capture,
-                               "redirect": _redirect, "cache-store": cache_action("cache-store")}
+                               "redirect": _redirect, "wait-for-body": _wait_for_body,
+                               "cache-store": cache_action("cache-store")}
 
 _FUNCTION_STYLE = re.compile(r"^(set-var|set-var-fmt|unset-var|set-map|del-map|add-acl|del-acl)\((.+)\)$")
 
