@@ -32,6 +32,8 @@ class WorkerContext:
     started: float = field(default_factory=time.time)
     stats_source: Callable[[], list[dict[str, Any]]] | None = None
     """Every worker's snapshot (through the master); None: this worker alone."""
+    publish_runtime: Callable[[Any], None] | None = None
+    """Tells the master about a server change made here (the stats page's admin form); None: no master."""
     proc_vars: dict[str, Any] = field(default_factory=dict)
     """The ``proc.`` variables of this worker, shared by all its streams."""
     stopping: bool = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 from luaproxy.worker.backend.cookie import parse_cookie_line
 from luaproxy.worker.log import parse_log_server
 from luaproxy.worker.tls.options import BIND, SERVER, TlsError, TlsOptions
+from luaproxy.worker.webstats import check_stats_line
 
 from .addresses import split_host_port, unix_path
 from .keywords import ANY_PROXY, BACK, FRONT, PROXY, expect_args, to_int
@@ -295,6 +296,15 @@ def _cookie(p: ProxyConf, line: Line) -> None:
     p.settings["cookie"] = [line.words[1:]]
 
 
+@PROXY.register("stats", ANY_PROXY, "stats enable|uri|realm|auth|scope|refresh|admin|hide-version|...: the stats page.")
+def _stats(p: ProxyConf, line: Line) -> None:
+    try:
+        check_stats_line(line.words[1:], parse_time)
+    except ValueError as exc:
+        raise line.error(f"{exc}.") from None
+    p.settings.setdefault("stats", []).append(line.words[1:])
+
+
 _stored("filter", NO_DEFAULTS, "filter lua.<name> [args...]: a Lua filter (core.register_filter).")
 
 
@@ -333,7 +343,6 @@ for _name, _sections, _doc in (
     ("id", NO_DEFAULTS, "Numeric proxy id."),
     ("errorfile", ANY_PROXY, "errorfile <code> <file>: replace an error page."),
     ("http-check", BACK, "http-check expect ...: health-check expectations."),
-    ("stats", ANY_PROXY, "Statistics page settings."),
     ("fullconn", BACK, "Backend load at which servers reach maxconn."),
     ("hash-type", BACK, "Hashing method for hash-based balancing."),
     ("default-server", BACK, "Default settings for server lines."),

@@ -15,6 +15,7 @@ from typing import Any
 
 import gevent
 
+from .. import webstats
 from ..backend import cookie
 from ..backend.connect import acquire_server, connect_server, connection_key, follows_destination
 from ..channel import Channel
@@ -231,6 +232,9 @@ class HttpStream:
                 if run_rules(backend.ruleset("tcp-request content"), txn) is not Verdict.ACCEPT:
                     return self._tcp_refused(txn)
                 verdict = run_rules(backend.ruleset("http-request"), txn)
+        if verdict is Verdict.ACCEPT and txn.service is None and (fe.stats is not None or (
+                backend is not None and backend.stats is not None)):
+            webstats.claim(txn, fe, backend)
         if txn.service is not None:
             txn.termination = "LR"
             return self._run_service(txn)
