@@ -14,6 +14,7 @@ from .proxy import Proxy
 from .samples import Vars
 from .samples.vars import describe as describe_vars
 from .sessions import SessionTable
+from .tls import counters as tls_counters
 
 VERSION_LABEL = "luaproxy"
 
@@ -69,7 +70,8 @@ class WorkerContext:
     def snapshot(self) -> dict[str, Any]:
         """This worker's counters and metrics, as the master collects them."""
         return stats.snapshot(self.all_proxies, self.index, self.started,
-                              {"metrics": self.metrics.snapshot(), "proc_vars": describe_vars(self.proc_vars)})
+                              {"metrics": self.metrics.snapshot(), "proc_vars": describe_vars(self.proc_vars),
+                               "ssl": tls_counters.COUNTERS.as_dict()})
 
     def stats_view(self) -> StatsView:
         """Counters and metrics summed over every worker (and the master's own metrics), for the exporter."""
