@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from luaproxy.worker import stats
+from luaproxy.worker.backend.balance import algorithm_name
 from luaproxy.worker.backend.state import ServerChangeError
 from luaproxy.worker.control_agent import ControlAgent
 from luaproxy.worker.custom_metrics import MetricSet
@@ -885,7 +886,7 @@ class Arbiter:
                 "stopping": 0}
 
     def algorithms(self) -> dict[str, str]:
-        return {p.name: _ALGORITHMS.get(type(p.balancer).__name__, "roundrobin") for p in self.generation.proxies}
+        return {p.name: algorithm_name(p.balancer) for p in self.generation.proxies}
 
     def maxconn(self) -> int:
         return self.generation.settings.maxconn
@@ -915,7 +916,3 @@ def _worker_order(label: str) -> int:
     """'worker 2 (pid 123)' sorts by slot."""
     return int(label.split()[1])
 
-
-_ALGORITHMS = {"RoundRobin": "roundrobin", "StaticRoundRobin": "static-rr", "LeastConn": "leastconn",
-               "First": "first", "Random": "random", "Source": "source", "Uri": "uri", "UrlParam": "url_param",
-               "Header": "hdr"}

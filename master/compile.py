@@ -24,6 +24,7 @@ from luaproxy.worker.rules.errors import RuleError
 from luaproxy.worker.samples import AclSet, PatternLibrary, SampleError, SampleRegistry
 from luaproxy.worker.sticktable import SpecError, TableSpec, parse_table_args
 from luaproxy.worker.sticktable.persistence import StickRule
+from luaproxy.worker.webstats import conf as webstats
 
 from . import dynamic_servers, filters_build, tls_build
 from .compile_env import CompileEnv
@@ -118,6 +119,10 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
                 for option in ("forwardfor", "originalto") if conf.options.get(option))
         except ValueError as exc:
             errors.append(conf.line.error(f"{conf.kind} '{conf.name}': {exc}."))
+        try:
+            proxy.stats = webstats.build(conf.settings.get("stats"), env.condition, parse_time)
+        except RuleError as exc:
+            errors.append(conf.line.error(f"{conf.kind} '{conf.name}': 'stats admin': {exc.message}", exc.hint))
         monitor = conf.setting("monitor-uri")
         if conf.has_frontend and monitor:
             proxy.monitor_uri = monitor[0]

@@ -50,13 +50,13 @@ def bind_unix(address: Bind) -> socket.socket:
     path = address.path or ""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        if os.path.exists(path) and stat.S_ISSOCK(os.stat(path).st_mode):
+        if not path.startswith("\0") and os.path.exists(path) and stat.S_ISSOCK(os.stat(path).st_mode):
             os.unlink(path)
         sock.bind(path)
         sock.listen(BACKLOG)
     except OSError as exc:
         sock.close()
-        raise BindError(f"cannot bind UNIX socket ({exc.strerror}) [{path}]") from None
+        raise BindError(f"cannot bind UNIX socket ({exc.strerror}) [{address.label}]") from None
     sock.setblocking(False)
     return sock
 

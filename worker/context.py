@@ -16,6 +16,7 @@ from .proxy import Proxy
 from .samples import Vars
 from .samples.vars import describe as describe_vars
 from .sessions import SessionTable
+from .tls import counters as tls_counters
 
 VERSION_LABEL = "luaproxy"
 
@@ -34,6 +35,8 @@ class WorkerContext:
     started: float = field(default_factory=time.time)
     stats_source: Callable[[], list[dict[str, Any]]] | None = None
     """Every worker's snapshot (through the master); None: this worker alone."""
+    publish_runtime: Callable[[Any], None] | None = None
+    """Tells the master about a server change made here (the stats page's admin form); None: no master."""
     proc_vars: dict[str, Any] = field(default_factory=dict)
     """The ``proc.`` variables of this worker, shared by all its streams."""
     stopping: bool = False
@@ -72,7 +75,8 @@ class WorkerContext:
         """This worker's counters and metrics, as the master collects them."""
         return stats.snapshot(self.all_proxies, self.index, self.started,
                               {"metrics": self.metrics.snapshot(), "proc_vars": describe_vars(self.proc_vars),
-                               "loops": gevent.get_hub().loop.iteration})
+                               "loops": gevent.get_hub().loop.iteration,
+                               "ssl": tls_counters.COUNTERS.as_dict()})
 
     def stats_view(self) -> StatsView:
         """Counters and metrics summed over every worker (and the master's own metrics), for the exporter."""

@@ -50,6 +50,7 @@ class ControlAgent:
         if self.server_updates is not None:
             self.server_updates.publish = self.publish_runtime
         self.context.stats_source = self.all_stats
+        self.context.publish_runtime = self.publish_runtime
         gevent.spawn(self._write)
         gevent.spawn(self._read)
         self.send({"t": "ready"})

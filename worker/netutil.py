@@ -57,8 +57,8 @@ def close_gracefully(sock: socket.socket) -> None:
 
 def connect(host: str, port: int, timeout: float | None) -> socket.socket:
     """A TCP connection with TCP_NODELAY; IP literals skip the resolver (gevent resolves in a thread).
-    A host that is a path is a UNIX socket."""
-    if host.startswith("/"):
+    A host that is a path is a UNIX socket (one starting with a NUL byte: a Linux abstract socket)."""
+    if host.startswith(("/", "\0")):
         sock = gsocket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(timeout)
         try:

@@ -194,6 +194,8 @@ class Proxy:
     """ListenerTls by listener id (so_id) for ``bind … ssl`` lines."""
     accept_proxy: frozenset[int] = frozenset()
     """Listener ids (so_id) of ``bind … accept-proxy`` lines."""
+    stats: Any = None
+    """``stats enable|uri|…``: the StatsConf of the stats page this proxy serves (worker.webstats), or None."""
     cookie: Any = None
     """``cookie NAME …``: the CookieConf of cookie persistence (worker.backend.cookie), or None."""
     table: Any = None

@@ -8,9 +8,12 @@ import re
 
 
 def unix_path(text: str) -> str | None:
-    """The path of a UNIX socket address (``/path`` or ``unix@path``), else None."""
+    """The path of a UNIX socket address (``/path`` or ``unix@path``; ``abns@name``, a Linux abstract
+    socket, is its name after a NUL byte), else None."""
     if text.startswith("unix@"):
         return text[5:]
+    if text.startswith("abns@"):
+        return "\0" + text[5:]
     return text if text.startswith("/") else None
 
 

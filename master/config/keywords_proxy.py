@@ -7,6 +7,7 @@ from luaproxy.worker.backend.tcpcheck import CHECK_OPTIONS
 from luaproxy.worker.filters.compression import parse as compression_settings
 from luaproxy.worker.log import parse_log_server
 from luaproxy.worker.tls.options import BIND, SERVER, TlsError, TlsOptions
+from luaproxy.worker.webstats import check_stats_line
 
 from .addresses import split_host_port, unix_path
 from .keywords import ANY_PROXY, BACK, FRONT, PROXY, expect_args, to_int
@@ -338,6 +339,15 @@ def _cookie(p: ProxyConf, line: Line) -> None:
     p.settings["cookie"] = [line.words[1:]]
 
 
+@PROXY.register("stats", ANY_PROXY, "stats enable|uri|realm|auth|scope|refresh|admin|hide-version|...: the stats page.")
+def _stats(p: ProxyConf, line: Line) -> None:
+    try:
+        check_stats_line(line.words[1:], parse_time)
+    except ValueError as exc:
+        raise line.error(f"{exc}.") from None
+    p.settings.setdefault("stats", []).append(line.words[1:])
+
+
 _stored("filter", NO_DEFAULTS, "filter lua.<name> [args...]: a Lua filter (core.register_filter).")
 
 
@@ -385,7 +395,6 @@ for _name, _sections, _doc in (
     ("description", NO_DEFAULTS, "Free text shown in stats."),
     ("id", NO_DEFAULTS, "Numeric proxy id."),
     ("errorfile", ANY_PROXY, "errorfile <code> <file>: replace an error page."),
-    ("stats", ANY_PROXY, "Statistics page settings."),
     ("fullconn", BACK, "Backend load at which servers reach maxconn."),
     ("hash-type", BACK, "Hashing method for hash-based balancing."),
     ("default-server", BACK, "Default settings for server lines."),

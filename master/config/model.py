@@ -103,7 +103,7 @@ class Bind:
         if self.fd is not None:
             return f"fd@{self.fd}"
         if self.path is not None:
-            return self.path
+            return f"abns@{self.path[1:]}" if self.path.startswith("\0") else self.path
         host = f"[{self.host}]" if ":" in self.host else (self.host or "*")
         return f"{host}:{self.port}"
 

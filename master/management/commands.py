@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from luaproxy.lua_api import cli as lua_cli
 from luaproxy.worker import stats
 from luaproxy.worker.samples import PatternRef, SampleError
+from luaproxy.worker.tls.counters import info_fields as ssl_info
 
 from ..control import changes
 from ..control.changes import PatternChange
@@ -324,7 +325,8 @@ def commit_pattern(kind: str) -> Handler:
 
 def show_info(sup: Supervisor, session: Session, args: list[str], payload: str | None) -> Reply:
     return sup.collect_stats().then(
-        lambda snapshots: formats.info(sup.process_facts(), stats.merge(snapshots), time.time()))
+        lambda snapshots: formats.info({**sup.process_facts(), "ssl": ssl_info(snapshots)}, stats.merge(snapshots),
+                                       time.time()))
 
 
 def show_stat(sup: Supervisor, session: Session, args: list[str], payload: str | None) -> Reply:

@@ -245,6 +245,7 @@ def info_values(facts: dict[str, Any], proxies: list[dict[str, Any]], now: float
         "Idle_pct": 100, "node": facts["node"], "Stopping": facts["stopping"], "Jobs": current + facts["listeners"],
         "Listeners": facts["listeners"], "TotalBytesOut": sum(f["bytes_out"] for f in frontends),
         "Build info": facts["version"], "Start_time_sec": int(facts["started"]),
+        **facts.get("ssl", {}),
     }
     return [(name, known.get(name, 0)) for name in INFO_FIELDS]
 

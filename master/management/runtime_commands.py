@@ -16,6 +16,7 @@ from typing import Any
 
 from luaproxy.worker import stats
 from luaproxy.worker.backend.state import AdminState, ServerChange, ServerChangeError, parse_weight, resolve_server
+from luaproxy.worker.tls.counters import info_fields as ssl_info
 
 from .. import dynamic_servers
 from ..control.runtime import FrontendChange, find_frontend
@@ -319,7 +320,8 @@ def show_activity(sup: Supervisor, session: Session, args: list[str], payload: s
 
 def show_info_as(sup: Supervisor, session: Session, args: list[str], payload: str | None) -> Reply:
     def text(snapshots: list[dict[str, Any]]) -> str:
-        values = formats.info_values(sup.process_facts(), stats.merge(snapshots), time.time())
+        values = formats.info_values({**sup.process_facts(), "ssl": ssl_info(snapshots)}, stats.merge(snapshots),
+                                     time.time())
         if "json" in args:
             return typed.info_json(values)
         if "typed" in args:

@@ -86,3 +86,23 @@ def test_accept_proxy_and_send_proxy_v2_end_to_end(write, luaproxy, port) -> Non
     ((status, _, body),) = parse_responses(exchange(receiver, authority + REQUEST))
     assert (status, body) == (200, b"192.0.2.7 abc 1")
     assert exchange(receiver, REQUEST) == b""  # no header: closed without a word, as haproxy does
+
+
+def test_abstract_unix_sockets_carry_the_proxy_header(write, luaproxy, port) -> None:
+    name = f"luaproxy-test-{port}"
+    write("abns.cfg", f"""
+        defaults
+           mode http
+           timeout connect 2s
+           timeout client 3s
+           timeout server 3s
+        listen front
+           bind 127.0.0.1:{port}
+           server s abns@{name} send-proxy-v2
+        frontend inner
+           bind abns@{name} accept-proxy
+           http-request return status 200 content-type text/plain lf-string "%[src] %[fc_rcvd_proxy]"
+        """)
+    luaproxy("-f", "abns.cfg", wait_port=port)
+    ((status, _, body),) = parse_responses(exchange(port, REQUEST))
+    assert (status, body) == (200, b"127.0.0.1 1")

@@ -24,6 +24,13 @@ ALGORITHMS = ("roundrobin", "static-rr", "leastconn", "first", "source", "uri", 
               "random")
 HASH_FUNCTIONS: dict[str, Callable[[bytes], int]] = {"sdbm": sdbm, "djb2": djb2, "wt6": wt6, "crc32": crc32}
 _CALL = re.compile(r"^([a-z_-]+)(?:\((.*)\))?$")
+_NAMES = {RoundRobin: "roundrobin", StaticRoundRobin: "static-rr", LeastConn: "leastconn", First: "first",
+          Random: "random", Source: "source", Uri: "uri", UrlParam: "url_param", Header: "hdr"}
+
+
+def algorithm_name(balancer: Any) -> str:
+    """The ``algo`` column of the stats: the balancer's algorithm as ``balance`` names it."""
+    return _NAMES.get(type(balancer), "roundrobin")
 
 
 def make_balancer(words: tuple[str, ...], servers: list[Server], options: Mapping[str, bool],

@@ -7,10 +7,14 @@ are not probed at the same instant.  A server in maintenance is not checked.
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import struct
 import time
 from typing import Any
 
 import gevent
+from gevent import socket as gsocket
 
 from ..http import CLIENT, NEED_DATA, Connection, Data, InformationalResponse, RemoteProtocolError, Response
 from ..proxy import Server
@@ -85,7 +89,9 @@ def run_check(proxy: Any, server: Server) -> CheckResult:
     started = time.monotonic()
     address = (server.check_addr or server.host, server.check_port or server.port)
     try:
-        sock = open_connection(server.socks4 if server.check_via_socks4 else None, address, connect_timeout)
+        via = server.socks4 if server.check_via_socks4 else None
+        sock = (open_connection(via, address, connect_timeout) if via is not None
+                else _connect(address, connect_timeout, quiet=not spec.http and server.check_tls is None))
     except TimeoutError:
         return CheckResult("L4TOUT", duration_ms=_since(started))
     except OSError as exc:
@@ -99,9 +105,33 @@ def run_check(proxy: Any, server: Server) -> CheckResult:
             return CheckResult("L6RSP", info=failure_reason(exc), duration_ms=_since(started))
     with sock:
         if not spec.http:
+            _reset(sock)
             return CheckResult("L6OK" if server.check_tls is not None else "L4OK", duration_ms=_since(started))
         deadline = started + server.check_inter if read_timeout is None else time.monotonic() + read_timeout
         return _http_check(sock, spec, deadline, started)
+
+
+def _connect(address: tuple[str, int], timeout: float | None, quiet: bool) -> Any:
+    """A connection to the check address.  A *quiet* one (a pure layer-4 check) holds back the ACK of
+    the handshake, as haproxy does, so that with ``_reset`` the server's application never sees it."""
+    if not quiet:
+        return gsocket.create_connection(address, timeout=timeout)
+    sock = gsocket.socket(socket.AF_INET6 if ":" in address[0] else socket.AF_INET, socket.SOCK_STREAM)
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 0)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _reset(sock: Any) -> None:
+    """End a layer-4 check with a reset rather than a FIN, as haproxy does."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
 def _http_check(sock: Any, spec: HealthCheckSpec, deadline: float, started: float) -> CheckResult:

@@ -15,6 +15,7 @@ from typing import Any
 
 import gevent
 
+from .. import webstats
 from ..backend import cookie
 from ..backend.connect import acquire_server, connect_server, connection_key, follows_destination
 from ..channel import Channel
@@ -238,6 +239,9 @@ class HttpStream:
                 if run_rules(backend.ruleset("tcp-request content"), txn) is not Verdict.ACCEPT:
                     return self._tcp_refused(txn)
                 verdict = run_rules(backend.ruleset("http-request"), txn)
+        if verdict is Verdict.ACCEPT and txn.service is None and (fe.stats is not None or (
+                backend is not None and backend.stats is not None)):
+            webstats.claim(txn, fe, backend)
         if verdict is Verdict.ACCEPT and backend is not None and txn.service is None:
             verdict = restrict_header_names(txn, backend)
         if fe.filters is not None or (backend is not None and backend.filters is not None):

@@ -22,6 +22,7 @@ from ..txn import addresses_of
 from . import clienthello, openssl
 from .clienthello import MAX_HELLO, ClientHello
 from .contexts import ListenerTls, ServerTls
+from .counters import COUNTERS
 
 DEFAULT_TIMEOUT = 10.0
 """When the frontend has no ``timeout client`` (HAProxy would wait forever)."""
@@ -51,6 +52,7 @@ def accept(listener: ListenerTls, sock: Any, frontend: Any, so_id: int, logger: 
         tls.do_handshake()
         if tls.context.verify_mode != ssl.CERT_NONE:
             tls.verify = openssl.take_verify_result(tls)
+        COUNTERS.handshake(True, tls.session_reused)
     except (OSError, ValueError) as exc:
         openssl.forget_verify_state(tls)
         _log_failure(frontend, so_id, listener.name, logger, addresses[0], accept_date, failure_reason(exc))
@@ -84,6 +86,7 @@ def connect(server_tls: ServerTls, sock: Any, txn: Any, timeout: float | None) -
             tls.close()
         raise
     server_tls.remember(tls)
+    COUNTERS.handshake(False, bool(tls.session_reused))
     return tls
 
 
