@@ -18,34 +18,37 @@ from .errors import LuaApiError
 
 
 class AppletState:
-    __slots__ = ("headers", "io", "priv", "reason", "status", "txn")
+    __slots__ = ("io", "priv", "txn")
 
     def __init__(self, io: Any, txn: Any) -> None:
         self.io = io
         self.txn = txn
-        self.status = 200
-        self.reason: str | None = None
-        self.headers: list[tuple[str, str]] = []
         self.priv: Any = None
 
 
-def set_status(applet: AppletState, status: Any, text: Any = None) -> None:
-    applet.status = checks.integer(status, "set_status", 2)
-    applet.reason = checks.string(text, "set_status", 3) if text is not None else None
+# The response head (status, reason, headers) stays in the applet's Lua table until start_response
+# hands it over in one call (prelude.applet_http_head): set_status and add_header reach Python only
+# to check an argument Lua cannot take as it is, and return it checked.
 
 
-def add_header(applet: AppletState, name: Any, value: Any) -> None:
-    applet.headers.append((checks.string(name, "add_header", 2), checks.string(value, "add_header", 3)))
+def set_status(applet: AppletState, status: Any, text: Any = None) -> tuple[int, str | None]:
+    return checks.integer(status, "set_status", 2), (checks.string(text, "set_status", 3) if text is not None
+                                                     else None)
 
 
-def start_response(applet: AppletState) -> None:
+def add_header(applet: AppletState, name: Any, value: Any) -> tuple[str, str]:
+    return checks.string(name, "add_header", 2), checks.string(value, "add_header", 3)
+
+
+def start_response(applet: AppletState, status: int = 200, text: str | None = None, *fields: str) -> None:
+    """The head Lua kept: *fields* are the headers as name, value, name, value..."""
     if applet.io.head_sent:
         raise LuaApiError("start_response: the response was already started")
-    headers = Headers(list(applet.headers))
+    headers = Headers(list(zip(fields[::2], fields[1::2], strict=True)))
     unframed = not headers.contains("content-length") and not headers.contains("transfer-encoding")
     if unframed and applet.io.request.version == "HTTP/1.1":
         headers.add("transfer-encoding", "chunked")
-    applet.io.send_head(ResponseHead(applet.status, applet.reason or reason(applet.status), "HTTP/1.1", headers))
+    applet.io.send_head(ResponseHead(status, text or reason(status), "HTTP/1.1", headers))
 
 
 def getline(applet: AppletState) -> bytes:
@@ -60,9 +63,8 @@ def receive(applet: AppletState, size: Any = None) -> bytes:
 
 
 def send(applet: AppletState, data: Any) -> None:
-    """Output is buffered until the service waits, ends or fills a buffer, as HAProxy's applets do."""
-    if not applet.io.head_sent:
-        start_response(applet)
+    """Output is buffered until the service waits, ends or fills a buffer, as HAProxy's applets do.
+    The Lua side starts the response first if it was not."""
     applet.io.send(checks.as_bytes(data, "send", 2))
     if applet.io.output_full:
         with contexts.blocking("AppletHTTP.send"):

@@ -116,6 +116,10 @@ class LuaEngine:
         txn_class.add_lua("done", done)
         txn_class.add_lua("close", done)
         txn_class.add_lua("reply", self.runtime.prelude.new_reply)
+        applet_class = self.classes["AppletHTTP"]
+        self.runtime.prelude.applet_http_head(applet_class.metatable, applet_class.methods, applet_http.set_status,
+                                              applet_http.add_header, applet_http.start_response,
+                                              applet_http.send)
         http_class = self.classes["HTTP"]
         http_class.add_lua("req", self.runtime.table_from({"set_uri": http_class.methods.req_set_uri}))
         map_table = self.runtime.table_from(map.constants())
@@ -124,7 +128,8 @@ class LuaEngine:
         self._install_core_helpers()
         self.runtime.prelude.lazy_parts(self.runtime.table_from({n: c.metatable for n, c in self.classes.items()}),
                                         self.runtime.func(_txn_part), self.runtime.func(self._applet_field))
-        self._new_txn = self.classes["TXN"].new
+        self._new_txn = self.runtime.prelude.new_txn
+        self._txn_metatable = self.classes["TXN"].metatable
         self._new_applet = self.runtime.prelude.new_applet
 
     def _install_core_helpers(self) -> None:
@@ -205,7 +210,7 @@ class LuaEngine:
     def txn_object(self, state: Any) -> Any:
         """The TXN Lua object of a transaction, built once and cached on it (its parts on first use)."""
         if state.lua is None:
-            state.lua = self._new_txn(state)
+            state.lua = self._new_txn(self._txn_metatable, state, state.http_mode)
         return state.lua
 
     def applet_object(self, state: Any, txn_state: Any) -> Any:
@@ -278,7 +283,5 @@ class LuaEngine:
 
 
 def _txn_part(state: Any, name: str) -> Any:
-    """The Python state behind txn.req, txn.res and txn.http (HTTP mode only)."""
-    if name == "http":
-        return state if state.http_mode else None
+    """The Python state behind txn.req and txn.res."""
     return state.req if name == "req" else state.res

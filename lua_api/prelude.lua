@@ -228,6 +228,71 @@ function prelude.call(f, count, ...)
   return unhook(outcome(xpcall(f, handler, ...)))
 end
 
+-- AppletHTTP's response head (status, reason, headers) stays in the applet until start_response
+-- hands it to Python in one call: set_status and add_header call Python only to check (and
+-- convert) an argument Lua cannot take as it is.  Keys no user code can spell.
+local HEAD, STARTED = {}, {}
+
+function prelude.applet_http_head(mt, methods, check_status, check_header, start, send)
+  local mathtype, unpack = math.type, table.unpack
+  local function checkself(self, name)
+    if getmetatable(self) ~= mt then
+      error(("bad argument #1 to '%s' (%s expected, got %s); call it with ':'"):format(
+        name, mt.__name, type(self)), 3)
+    end
+  end
+  local function head_of(self)
+    local head = rawget(self, HEAD)
+    if head == nil then
+      head = {status = 200, n = 0}
+      rawset(self, HEAD, head)
+    end
+    return head
+  end
+  local function plain(value)
+    local t = type(value)
+    if t == "string" then return value end
+    if mathtype(value) == "integer" then return tostring(value) end
+  end
+  local function start_now(self)
+    local head = rawget(self, HEAD) or {status = 200, n = 0}
+    local ok, err = pcall(start, rawget(self, 0), head.status, head.reason, unpack(head, 1, head.n))
+    if not ok then error(tostring(err), 3) end
+    rawset(self, STARTED, true)
+  end
+  function methods.set_status(self, status, reason)
+    checkself(self, "set_status")
+    if mathtype(status) ~= "integer" or (reason ~= nil and type(reason) ~= "string") then
+      local ok, code, text = pcall(check_status, rawget(self, 0), status, reason)
+      if not ok then error(tostring(code), 2) end
+      status, reason = code, text
+    end
+    local head = head_of(self)
+    head.status, head.reason = status, reason
+  end
+  function methods.add_header(self, name, value)
+    checkself(self, "add_header")
+    local n, v = plain(name), plain(value)
+    if n == nil or v == nil then
+      local ok, checked_name, checked_value = pcall(check_header, rawget(self, 0), name, value)
+      if not ok then error(tostring(checked_name), 2) end
+      n, v = checked_name, checked_value
+    end
+    local head = head_of(self)
+    local count = head.n
+    head[count + 1], head[count + 2], head.n = n, v, count + 2
+  end
+  function methods.start_response(self)
+    checkself(self, "start_response")
+    start_now(self)
+  end
+  function methods.send(self, data)
+    checkself(self, "send")
+    if not rawget(self, STARTED) then start_now(self) end
+    return check(pcall(send, rawget(self, 0), data))
+  end
+end
+
 -- Objects whose parts are built on first use: an action touches one or two of
 -- a TXN's seven parts, a service few of its applet's request fields.
 local function lazy_index(mt, makers)
@@ -243,10 +308,15 @@ local function lazy_index(mt, makers)
   end
 end
 
--- Where an applet keeps its transaction's state: a key no user code can spell.
-local TXN_STATE = {}
+-- Where an applet keeps its transaction's state, and a TXN whether it is in HTTP mode: keys no user
+-- code can spell.
+local TXN_STATE, HTTP_MODE = {}, {}
 
--- part_of(state, "req"|"res"|"http") and applet_field(state, name) are Python functions.
+function prelude.new_txn(mt, state, http_mode)
+  return setmetatable({[0] = state, [HTTP_MODE] = http_mode or nil}, mt)
+end
+
+-- part_of(state, "req"|"res") and applet_field(state, name) are Python functions.
 function prelude.lazy_parts(classes, part_of, applet_field)
   local function part(name, class)
     return function(self)
@@ -258,7 +328,11 @@ function prelude.lazy_parts(classes, part_of, applet_field)
     return function(self) return setmetatable({[0] = rawget(self, slot)}, classes[class]) end
   end
   local samples = {f = "Fetches", sf = "StringFetches", c = "Converters", sc = "StringConverters"}
-  local txn_makers = {req = part("req", "Channel"), res = part("res", "Channel"), http = part("http", "HTTP")}
+  -- txn.http needs no call to Python: new_txn noted whether the transaction is in HTTP mode.
+  local function http_part(self)
+    if rawget(self, HTTP_MODE) then return setmetatable({[0] = rawget(self, 0)}, classes.HTTP) end
+  end
+  local txn_makers = {req = part("req", "Channel"), res = part("res", "Channel"), http = http_part}
   local applet_makers = {}
   for key, class in pairs(samples) do
     txn_makers[key] = sample_class(class, 0)
