@@ -6,10 +6,16 @@ return ``{status, reason, headers, body}``, headers as 2.6 lays them out
 (lower-case name → list of values).  The request and response go through the
 worker's own HTTP/1.1 protocol core, so framing (length, chunked, until close)
 is handled once.  A failure returns ``nil`` and a message, as Socket does.
+
+TLS verifies the server as haproxy 2.6's httpclient does: against the system
+CAs by default, or the ``httpclient.ssl.ca-file`` global, unless
+``httpclient.ssl.verify none``; the certificate must also name the URL's host
+(haproxy checks it against the SNI it sends, the host).
 """
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,6 +35,35 @@ CLIENT_CONTEXTS = frozenset({Context.INIT, Context.TASK, Context.ACTION, Context
 DEFAULT_TIMEOUT = 5.0
 READ_SIZE = 65536
 MAX_RESPONSE = 64 * 1024 * 1024
+
+
+class TlsSettings:
+    """The ``httpclient.ssl.*`` globals of the running configuration (set when Lua boots, before the fork)."""
+
+    verify = True
+    ca_file = ""  # "": the system CAs (haproxy's "@system-ca")
+    _context: ssl.SSLContext | None = None
+
+    @classmethod
+    def configure(cls, verify: bool, ca_file: str) -> None:
+        """Raises OSError/ssl.SSLError when *ca_file* cannot be loaded (a configuration error)."""
+        cls.verify, cls.ca_file = verify, ca_file
+        cls._context = None
+        cls.context()
+
+    @classmethod
+    def context(cls) -> ssl.SSLContext:
+        if cls._context is None:
+            context = gssl.SSLContext(gssl.PROTOCOL_TLS_CLIENT)
+            if not cls.verify:
+                context.check_hostname = False
+                context.verify_mode = gssl.CERT_NONE
+            elif cls.ca_file and cls.ca_file != "@system-ca":
+                context.load_verify_locations(cls.ca_file)
+            else:
+                context.load_default_certs()
+            cls._context = context
+        return cls._context
 
 
 class Failure(Exception):
@@ -83,15 +118,24 @@ def _connect(scheme: str, address: tuple[str, int] | str, host: str, timeout: fl
         else:
             sock = gsocket.create_connection(address, timeout=timeout)
         if scheme == "https":
-            context = gssl.SSLContext(gssl.PROTOCOL_TLS_CLIENT)
-            context.check_hostname = False
-            context.verify_mode = gssl.CERT_NONE
-            sock = context.wrap_socket(sock, server_hostname=host.rsplit(":", 1)[0].strip("[]") or None)
+            sock = TlsSettings.context().wrap_socket(sock, server_hostname=_server_name(host) or None)
     except TimeoutError:
         raise Failure("timeout") from None
+    except ssl.SSLCertVerificationError as exc:
+        raise Failure(f"SSL handshake failure: {exc.verify_message or exc.reason}") from None
+    except ssl.SSLError as exc:
+        raise Failure(f"SSL handshake failure: {exc.reason or exc}") from None
     except OSError as exc:
         raise Failure(f"Can't connect: {exc.strerror or exc}") from None
     return sock
+
+
+def _server_name(netloc: str) -> str:
+    """The host of a URL's authority (``user@host:port``, ``[v6]:port``), for SNI and the name check."""
+    host = netloc.rpartition("@")[2]
+    if host.startswith("["):
+        return host[1:host.find("]")]
+    return host.rsplit(":", 1)[0]
 
 
 def _exchange(sock: Any, method: str, head: RequestHead, body: bytes) -> tuple[Response, bytes]:

@@ -581,6 +581,7 @@ class Arbiter:
             self.on_publish_runtime(handle, runtime_changes.from_wire(message["change"]))
         elif kind == "stats-all":
             seq = message.get("seq")
+            self.peers.update_metrics(self.metrics)
             self.collect_stats().on_done(lambda snapshots: self._send(handle, {
                 "t": "stats-all", "seq": seq, "data": [*snapshots, {"metrics": self.metrics.snapshot()}]}))
 
@@ -783,6 +784,9 @@ class Arbiter:
         if events != agent.events:
             self.selector.modify(agent.link.sock, events, self._on_agent_link)
             agent.events = events
+
+    def peers_status(self) -> list[dict[str, Any]]:
+        return self.peers.status()
 
     def fleet_status(self) -> Pending:
         """``show fleet``: the link's state and every process's digest of its lists."""

@@ -6,6 +6,7 @@ import os
 
 from luaproxy.lua_api.engine import LuaEngine, LuaLimits
 from luaproxy.lua_api.errors import LuaApiError
+from luaproxy.lua_api.httpclient import TlsSettings
 from luaproxy.lua_api.runtime import LuaError
 from luaproxy.lua_api.samples import register_lua_samples
 from luaproxy.worker.samples import PatternLibrary, SampleRegistry
@@ -56,6 +57,8 @@ def boot(settings: GlobalSettings, logger: object, registry: SampleRegistry,
                        limits=limits(settings.tune))
     for pattern, kind in settings.lua_paths:
         engine.runtime.prepend_path(pattern, kind)
+    TlsSettings.configure(settings.ssl.get("httpclient.ssl.verify", "required") == "required",
+                          settings.ssl.get("httpclient.ssl.ca-file", ""))
     errors = []
     for load in settings.lua_loads:
         path = resolve_path(load.path, settings, load.line)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import urllib.parse
 from dataclasses import dataclass
@@ -272,6 +273,33 @@ def _ssl_global(g: GlobalSettings, line: Line) -> None:
 
 for _name, _doc in SSL_GLOBALS:
     GLOBAL.register(_name, G, _doc)(_ssl_global)
+
+
+@GLOBAL.register("httpclient.ssl.verify", G, "httpclient.ssl.verify none|required: verify the servers of "
+                 "core.httpclient (default required).")
+def _httpclient_verify(g: GlobalSettings, line: Line) -> None:
+    (value,) = expect_args(line, 1, 1, "'none' or 'required'")
+    if value not in ("none", "required"):
+        raise line.error(f"'httpclient.ssl.verify' expects 'none' or 'required', got '{value}'.")
+    g.ssl[line.words[0]] = value
+
+
+@GLOBAL.register("httpclient.ssl.ca-file", G, "httpclient.ssl.ca-file <file>: the CAs core.httpclient "
+                 "verifies servers against (default @system-ca).")
+def _httpclient_ca_file(g: GlobalSettings, line: Line) -> None:
+    import ssl
+
+    (value,) = expect_args(line, 1, 1, "a CA file")
+    path = value
+    if value != "@system-ca" and not os.path.isabs(value) and g.ssl.get("ca-base"):
+        path = os.path.join(g.ssl["ca-base"], value)
+    if value != "@system-ca":
+        try:
+            ssl.create_default_context(cafile=path)
+        except (OSError, ssl.SSLError) as exc:
+            raise line.error(f"'httpclient.ssl.ca-file': cannot load CA file '{path}' "
+                             f"({getattr(exc, 'strerror', None) or exc}).") from None
+    g.ssl[line.words[0]] = path
 
 for _name, _doc in (
     ("tune.ssl.cachesize", "Sessions kept in each worker's TLS session cache."),

@@ -20,7 +20,7 @@ from luaproxy.worker.tls.counters import info_fields as ssl_info
 from ..control import changes
 from ..control.changes import PatternChange
 from ..map_store import MapStore
-from . import formats, tables
+from . import formats, peers, tables
 from .commands_cafile import CAFILE_COMMANDS
 from .commands_ssl import SSL_COMMANDS
 from .commands_vars import VAR_COMMANDS
@@ -70,6 +70,9 @@ class Supervisor(Protocol):
         """Resolves to the Outcome of *message* sent to every live worker."""
     def fleet_status(self) -> Pending:
         """``show fleet``: the Redis link's state and each process's digest of its maps and ACLs."""
+
+    def peers_status(self) -> list[dict[str, Any]]:
+        """The latest snapshot of every peers agent (``show peers``)."""
 
 
 @dataclass(slots=True)
@@ -357,6 +360,10 @@ def show_fleet(sup: Supervisor, session: Session, args: list[str], payload: str 
     return sup.fleet_status()
 
 
+def show_peers(sup: Supervisor, session: Session, args: list[str], payload: str | None) -> Reply:
+    return peers.show_peers(sup.peers_status(), args)
+
+
 def get_var(sup: Supervisor, session: Session, args: list[str], payload: str | None) -> Reply:
     """A ``proc.`` variable as the first worker holds it (each worker has its own ``proc.`` store)."""
     if not args:
@@ -453,6 +460,8 @@ STATS_COMMANDS = CommandTable([
             ADMIN, _table_command(tables.set_table)),
     Command(("show", "fleet"), "show fleet", "report the fleet-sync link and each process's map digests", USER,
             show_fleet),
+    Command(("show", "peers"), "show peers [dict|-] [section]",
+            "dump some information about all the peers or this peers section", USER, show_peers),
     Command(("get", "var"), "get var <name>", "retrieve contents of a process-wide variable", OPERATOR, get_var),
     *(Command(words, usage, text, ADMIN if level == "admin" else OPERATOR, handler)
       for words, usage, text, level, handler in VAR_COMMANDS),

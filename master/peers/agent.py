@@ -21,7 +21,8 @@ import random
 import socket
 import ssl
 import sys
-from typing import NoReturn
+import time
+from typing import Any, NoReturn
 
 from setproctitle import setproctitle
 
@@ -30,6 +31,7 @@ from luaproxy.worker.tls.certs import load_certificate
 
 from ..config.peers import Peer, PeersConf, Tls, wire_name
 from . import codec
+from .status import StatusBoard
 
 PUSH_INTERVAL = 0.01
 HEARTBEAT = 3.0
@@ -38,9 +40,10 @@ RECONNECT = 5.0
 CONNECT_TIMEOUT = 2.0
 BATCH = 200
 BIND_TRIES = 30
+PUBLISH_INTERVAL = 0.2
 
 
-def run(link: socket.socket, section: PeersConf, tables: list[SharedTable]) -> NoReturn:
+def run(link: socket.socket, section: PeersConf, tables: list[SharedTable], board: StatusBoard) -> NoReturn:
     """Entry point in the forked child; never returns."""
     setproctitle(f"luaproxy: peers {section.name}")
     code = 0
@@ -51,7 +54,7 @@ def run(link: socket.socket, section: PeersConf, tables: list[SharedTable]) -> N
         monkey.patch_ssl()
         monkey.patch_time()
         monkey.patch_select()
-        Agent(link, section, tables).run()
+        Agent(link, section, tables, board).run()
     except BaseException as exc:  # the master starts it again; say why it died
         print(f"peers agent failed: {exc!r}", file=sys.stderr)
         code = 1
@@ -108,10 +111,29 @@ class PeerState:
         self.acked: dict[str, int] = {}
         self.session: Session | None = None
         self.retry_at = 0.0
+        # What ``show peers`` and the peers metrics report (HAProxy's names where it has one).
+        self.last_status = "NONE"
+        self.last_handshake = 0.0  # when the last handshake ended (0: never)
+        self.new_conn = self.proto_err = self.coll = 0
+        self.tx_hbt = self.rx_hbt = self.no_hbt = 0
+        self.updates_sent = self.updates_received = 0
+
+    def snapshot(self, now: float) -> dict[str, Any]:
+        session = self.session
+        return {
+            "name": self.name, "addr": self.address, "status": self.last_status,
+            "handshake_ago": now - self.last_handshake if self.last_handshake else None,
+            "reconnect_in": max(0.0, self.retry_at - now) if self.address else None,
+            "new_conn": self.new_conn, "proto_err": self.proto_err, "coll": self.coll,
+            "tx_hbt": self.tx_hbt, "rx_hbt": self.rx_hbt, "no_hbt": self.no_hbt,
+            "updates_sent": self.updates_sent, "updates_received": self.updates_received,
+            "session": None if session is None or session.closed else session.snapshot(now),
+        }
 
 
 class Agent:
-    def __init__(self, link: socket.socket, section: PeersConf, tables: list[SharedTable]) -> None:
+    def __init__(self, link: socket.socket, section: PeersConf, tables: list[SharedTable],
+                 board: StatusBoard) -> None:
         from gevent import socket as gsocket
 
         self.link = gsocket.socket(fileno=link.detach())
@@ -122,6 +144,8 @@ class Agent:
         self.peers = {p.name: PeerState(p) for p in section.remotes}
         self.context = _server_context(section.bind_tls) if section.bind_tls is not None else None
         self.resynced = False  # asked one peer for everything it knows, once per start
+        self.board = board
+        self.started = time.time()
 
     def run(self) -> None:
         import gevent
@@ -138,9 +162,33 @@ class Agent:
         for peer in self.peers.values():
             if peer.address:
                 gevent.spawn(self._connect_loop, peer)
+        gevent.spawn(self._publish_loop)
         while self.link.recv(4096):
             pass
         os._exit(0)  # the master is gone (or replaced us)
+
+    def _publish_loop(self) -> None:
+        import gevent
+
+        while True:
+            self.board.publish(self.snapshot())
+            gevent.sleep(PUBLISH_INTERVAL)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The state ``show peers`` prints: every peer (the local one too), in the section's order."""
+        now = now_ms() / 1000
+        local = {"name": self.section.local_name, "addr": self.section.listen_address, "local": True}
+        peers = [self.peers[p.name].snapshot(now) if p.name in self.peers else {**local, "addr": p.address or
+                                                                              self.section.listen_address}
+                 for p in self.section.peers]
+        if self.section.local is None:
+            peers.append(local)
+        return {"pid": os.getpid(), "section": self.section.name, "local": self.section.local_name,
+                "started": self.started,
+                "tables": {name: {"update": t.last_update(), "id": self.ids[name], "label": t.name,
+                                  "mask": sum(1 << codec.DATA_BITS[d] for d, _ in t.spec.data if d in codec.DATA_BITS)}
+                           for name, t in self.tables.items()},
+                "peers": peers}
 
     def _accept(self, server: socket.socket) -> None:
         import gevent
@@ -168,11 +216,21 @@ class Agent:
             sock.sendall(codec.status(code))
             if peer is None:
                 return
-            self._run_session(peer, sock, reader)
+            if peer.session is not None and not peer.session.closed:
+                peer.coll += 1  # both sides connected at once: the incoming session replaces ours
+            self._handshake(peer, "ESTA")
+            self._run_session(peer, sock, reader, incoming=True)
         except (OSError, ssl.SSLError, codec.ProtocolError):
             pass
         finally:
             sock.close()
+
+    @staticmethod
+    def _handshake(peer: PeerState, status: str) -> None:
+        peer.last_status = status
+        peer.last_handshake = now_ms() / 1000
+        if status == "ESTA":
+            peer.new_conn += 1
 
     def _check_hello(self, lines: list[str]) -> tuple[int, PeerState | None]:
         words = lines[0].split()
@@ -198,6 +256,7 @@ class Agent:
             try:
                 sock = socket.create_connection((host.strip("[]"), int(port)), CONNECT_TIMEOUT)
             except OSError:
+                self._handshake(peer, "CONN")
                 peer.retry_at = now_ms() / 1000 + RECONNECT
                 continue
             try:
@@ -214,20 +273,26 @@ class Agent:
                     reader.feed(data)
                     line = reader.line()
                 if line == str(codec.STATUS_OK):
+                    self._handshake(peer, "ESTA")
                     self._run_session(peer, sock, reader)
                     peer.retry_at = now_ms() / 1000 + random.uniform(0.05, 2.05)
                 else:
+                    self._handshake(peer, _STATUS_NAMES.get(line or "", "CONN"))
                     peer.retry_at = now_ms() / 1000 + RECONNECT
-            except (OSError, codec.ProtocolError):
+            except codec.ProtocolError:
+                peer.proto_err += 1
+                peer.retry_at = now_ms() / 1000 + RECONNECT
+            except OSError:
                 peer.retry_at = now_ms() / 1000 + RECONNECT
             finally:
                 sock.close()
 
-    def _run_session(self, peer: PeerState, sock: socket.socket, reader: codec.Reader) -> None:
+    def _run_session(self, peer: PeerState, sock: socket.socket, reader: codec.Reader,
+                     incoming: bool = False) -> None:
         old = peer.session
         if old is not None:
             old.close()
-        session = Session(self, peer, sock, reader)
+        session = Session(self, peer, sock, reader, incoming)
         peer.session = session
         try:
             session.run()
@@ -239,8 +304,11 @@ class Agent:
 class Session:
     """One established session with a peer: its reader greenlet and the push loop."""
 
-    def __init__(self, agent: Agent, peer: PeerState, sock: socket.socket, reader: codec.Reader) -> None:
+    def __init__(self, agent: Agent, peer: PeerState, sock: socket.socket, reader: codec.Reader,
+                 incoming: bool = False) -> None:
         self.agent = agent
+        self.incoming = incoming
+        self.addresses = _addresses(sock) if incoming else None
         self.peer = peer
         self.sock = sock
         self.reader = reader
@@ -253,6 +321,19 @@ class Session:
         self.closed = False
         self.last_sent = self.last_heard = now_ms() / 1000
         self.to_ack: set[int] = set()
+
+    def snapshot(self, now: float) -> dict[str, Any]:
+        return {"incoming": self.incoming, "addresses": self.addresses,
+                "heartbeat_in": max(0.0, self.last_sent + HEARTBEAT - now),
+                "remote": {name: self._remote_id(name) for name in self.agent.tables},
+                "last_local_table": self.last_local_table,
+                "pushed": dict(self.pushed), "acked": dict(self.peer.acked),
+                "got": {name: self.remote[rid].last_get for name in self.agent.tables
+                        if (rid := self._remote_id(name)) and rid in self.remote}}
+
+    def _remote_id(self, name: str) -> int:
+        return next((rid for rid, r in self.remote.items()
+                     if r.spec is not None and wire_name(r.spec.name) == name), 0)
 
     def close(self) -> None:
         self.closed = True
@@ -276,9 +357,11 @@ class Session:
                 self._push()
                 now = now_ms() / 1000
                 if now - self.last_heard > DEAD_AFTER:
+                    self.peer.no_hbt += 1
                     break
                 if now - self.last_sent > HEARTBEAT:
                     self.send(codec.control(codec.CTRL_HEARTBEAT))
+                    self.peer.tx_hbt += 1
                 gevent.sleep(PUSH_INTERVAL)
         except OSError:
             pass
@@ -319,6 +402,7 @@ class Session:
             key = table.key(idx)
             out += codec.update(table.spec, update_id, table.expires_in(idx, now), key, table.raw(idx), now)
         self.send(bytes(out))
+        self.peer.updates_sent += len(entries)
 
     # Receiving.
 
@@ -333,6 +417,7 @@ class Session:
                 self.reader.feed(data)
                 self._handle(self.reader.messages())
         except codec.ProtocolError:
+            self.peer.proto_err += 1
             with contextlib.suppress(OSError):
                 self.send(codec.message(codec.CLASS_ERROR, codec.ERR_PROTOCOL))
         except OSError:
@@ -349,7 +434,9 @@ class Session:
                 raise OSError("the peer reported an error")
 
     def _control(self, kind: int) -> None:
-        if kind == codec.CTRL_RESYNC_REQ:
+        if kind == codec.CTRL_HEARTBEAT:
+            self.peer.rx_hbt += 1
+        elif kind == codec.CTRL_RESYNC_REQ:
             self.teach = True
         elif kind in (codec.CTRL_RESYNC_FINISHED, codec.CTRL_RESYNC_PARTIAL):
             self.send(codec.control(codec.CTRL_RESYNC_CONFIRM))
@@ -377,6 +464,7 @@ class Session:
             return
         found = codec.parse_update(kind, payload, remote, now_ms())
         self.to_ack.add(self.current_id)
+        self.peer.updates_received += 1
         if found is None or remote.spec is None:
             return
         table = self.agent.tables[wire_name(remote.spec.name)]
@@ -390,3 +478,20 @@ class Session:
         value = base | update_id
         return value - (1 << 32) if value > latest and value >= 1 << 32 else value
 
+
+
+_STATUS_NAMES = {str(codec.STATUS_RETRY): "RETR", str(codec.STATUS_PROTOCOL): "PROT",
+                 str(codec.STATUS_VERSION): "VERS", str(codec.STATUS_HOST): "NAME", str(codec.STATUS_PEER): "UNKN"}
+"""A refused handshake as HAProxy's ``last_status`` names it."""
+
+
+def _addresses(sock: Any) -> tuple[str, str] | None:
+    """(the peer's address, our address) of an incoming session, as ``host:port``."""
+    try:
+        return _host_port(sock.getpeername()), _host_port(sock.getsockname())
+    except OSError:
+        return None
+
+
+def _host_port(addr: Any) -> str:
+    return f"{addr[0]}:{addr[1]}" if isinstance(addr, tuple) else str(addr)

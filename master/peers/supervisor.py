@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config.peers import PeersConf
+from .status import StatusBoard
 
 QUICK_EXIT = 1.0
 
@@ -37,6 +38,7 @@ class PeersAgents:
         self.tables: dict[str, Any] = {}
         self.running: dict[str, Running] = {}
         self.next_spawn: dict[str, float] = {}
+        self.boards: dict[str, StatusBoard] = {}  # what each section's agent last published
 
     def configure(self, generation: Any) -> None:
         """The sections and tables of a (new) generation; running agents are replaced."""
@@ -44,6 +46,7 @@ class PeersAgents:
         self.sections = [s for s in generation.config.peers.values() if not s.disabled]
         self.tables = generation.tables.tables
         self.next_spawn = {s.name: 0.0 for s in self.sections}
+        self.boards = {s.name: StatusBoard() for s in self.sections}
 
     def spawn_due(self, in_child: Callable[[], None]) -> None:
         """Start every agent that is not running and whose restart delay is over."""
@@ -66,7 +69,7 @@ class PeersAgents:
             return
         master_end.close()
         in_child()
-        agent.run(agent_end, section, tables)
+        agent.run(agent_end, section, tables, self.boards[section.name])
 
     def close_links(self) -> None:
         """In a newly forked process: the agents' links are not its business."""
@@ -95,6 +98,37 @@ class PeersAgents:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(running.pid, signal.SIGTERM)
         self.running.clear()
+
+    def status(self) -> list[dict[str, Any]]:
+        """The latest snapshot of every running section's agent, in configuration order."""
+        out = []
+        for section in self.sections:
+            board = self.boards.get(section.name)
+            snapshot = board.read() if board is not None and section.name in self.running else None
+            if snapshot is not None:
+                out.append(snapshot)
+        return out
+
+    def update_metrics(self, metrics: Any) -> None:
+        """Copy the agents' figures into the master's metrics (read at each scrape)."""
+        labels = ("section", "peer")
+        connected = metrics.define("luaproxy_peers_connected", "gauge",
+                                   "1 while the session with this peer is established, else 0.", labels)
+        sent = metrics.define("luaproxy_peers_updates_sent_total", "counter",
+                              "Stick-table entries sent to this peer (since its agent started).", labels)
+        received = metrics.define("luaproxy_peers_updates_received_total", "counter",
+                                  "Stick-table entries learnt from this peer (since its agent started).", labels)
+        sessions = metrics.define("luaproxy_peers_sessions_total", "counter",
+                                  "Sessions established with this peer (since its agent started).", labels)
+        for snapshot in self.status():
+            for peer in snapshot["peers"]:
+                if peer.get("local"):
+                    continue
+                key = {"section": snapshot["section"], "peer": peer["name"]}
+                connected.set(1 if peer["session"] is not None else 0, key)
+                sent.set(peer["updates_sent"], key)
+                received.set(peer["updates_received"], key)
+                sessions.set(peer["new_conn"], key)
 
     def pids(self) -> list[int]:
         return [r.pid for r in self.running.values()]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import ssl
+from pathlib import Path
+
+import pytest
 
 from tests.helpers import HttpBackend, http_exchange, make_certificate, parse_responses
 
@@ -121,11 +124,21 @@ def _calls(port: int, base: str) -> list[str]:
     return body.decode().split("\n")
 
 
+def _https_backend(cert: Path, key: Path) -> HttpBackend:
+    secure = HttpBackend()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    secure.server.socket = context.wrap_socket(secure.server.socket, server_side=True)
+    return secure
+
+
 def test_httpclient_methods_over_http_and_https(write, luaproxy, port, tmp_path):
+    cert, key = make_certificate(tmp_path)
     write("c.lua", HTTPCLIENT_LUA)
     write("c.cfg", f"""
         global
            lua-load c.lua
+           httpclient.ssl.ca-file {cert}
         defaults
            mode http
            timeout client 10s
@@ -142,16 +155,55 @@ def test_httpclient_methods_over_http_and_https(write, luaproxy, port, tmp_path)
     assert lines[:6] == ["200 GET /get?q=1 ", "200 POST /post posted", "200 PUT /put put", "200 DELETE /del ",
                          "200 ", "503 GET /status/503 "]
     assert lines[6].startswith("nil:Can't connect")
-    cert, key = make_certificate(tmp_path)
-    secure = HttpBackend()
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    secure.server.socket = context.wrap_socket(secure.server.socket, server_side=True)
+    secure = _https_backend(cert, key)
     try:
         lines = _calls(port, f"https://localhost:{secure.port}")
     finally:
         secure.close()
     assert lines[1] == "200 POST /post posted"
+
+
+@pytest.mark.parametrize(("globals_", "expected"), [
+    ("", "nil:SSL handshake failure: self-signed certificate"),
+    ("httpclient.ssl.verify none", "200 GET /get?q=1 "),
+    ("httpclient.ssl.ca-file {cert}", "200 GET /get?q=1 "),
+])
+def test_httpclient_verifies_servers_as_haproxy(write, luaproxy, port, tmp_path, globals_, expected):
+    """Against the system CAs by default (a self-signed server fails), the ca-file global, or not at all."""
+    cert, key = make_certificate(tmp_path)
+    write("c.lua", HTTPCLIENT_LUA)
+    write("c.cfg", f"""
+        global
+           lua-load c.lua
+           {globals_.format(cert=cert)}
+        defaults
+           mode http
+           timeout client 10s
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request use-service lua.calls
+        """)
+    luaproxy("-f", "c.cfg", wait_port=port)
+    secure = _https_backend(cert, key)
+    try:
+        lines = _calls(port, f"https://localhost:{secure.port}")
+    finally:
+        secure.close()
+    assert lines[0] == expected
+
+
+def test_httpclient_ca_file_that_cannot_load_is_a_config_error(write, luaproxy, tmp_path):
+    write("bad.pem", "not a certificate\n")
+    write("c.cfg", """
+        global
+           httpclient.ssl.ca-file bad.pem
+           httpclient.ssl.verify sometimes
+        """)
+    proc = luaproxy("-c", "-f", "c.cfg")
+    assert proc.proc.wait(10) != 0
+    err = proc.stderr()
+    assert "c.cfg:2" in err and "cannot load CA file" in err
+    assert "c.cfg:3" in err and "expects 'none' or 'required', got 'sometimes'" in err
 
 
 def test_get_info_in_each_worker(write, luaproxy, port):

@@ -197,3 +197,25 @@ def test_config_errors_name_file_and_line(tmp_path: Path) -> None:
     assert "[bad.cfg:6] : peer 'B' is already declared" not in err  # the bad line 5 declared nothing
     assert "[bad.cfg:7] : unknown keyword 'frob' in 'peers' section 'p'." in err
     assert "[bad.cfg:9] : stick-table: unknown peers section 'nope'." in err
+
+
+def test_show_peers_and_metrics_report_each_session(tmp_path: Path, nodes: list[Node]) -> None:
+    """``show peers`` in haproxy 2.6's layout: the remote peer established, the local one inactive."""
+    nodes += _mesh(tmp_path, ["a", "b"])
+    for node in nodes:
+        node.ready()
+    a, b = nodes
+    a.get("/seen")
+    assert _shows(b, "/seen", "gpc0=1", 2.0), b.table()
+
+    def established() -> bool:
+        text = cli(a.sock, "show peers\n")
+        return "id=b(remote,active)" in text and "last_status=ESTA" in text and "state=EST" in text
+    assert wait_until(established, 3), cli(a.sock, "show peers\n")
+    text = cli(a.sock, "show peers mesh\n")
+    assert text.startswith("\n0x") and " id=mesh " in text
+    assert "id=a(local,inactive)" in text and "last_hdshk=<NEVER>" in text
+    assert "table:" in text and "id=st update=" in text and "last_pushed=" in text
+    assert 'Dictionary cache not dumped (use "show peers dict")' in text
+    assert "TX dictionary cache:" in cli(a.sock, "show peers dict mesh\n")
+    assert cli(a.sock, "show peers nope\n").startswith("No such peers")

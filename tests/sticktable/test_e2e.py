@@ -176,3 +176,22 @@ def test_tables_survive_a_worker_death_and_a_reload(setup: Setup) -> None:
     assert wait_until(lambda: not (set(setup.proc.workers()) & old), 15)
     assert setup.get("/show") == (200, "cnt=6 gpc0=0 err=0")
     assert "Reload kept the stick tables: web, app, tcpfe" in setup.proc.stderr()
+
+
+def test_a_killed_worker_gives_back_its_conn_cur(setup: Setup) -> None:
+    """Connections held by a worker killed with SIGKILL: the master gives its column back, so conn_cur and the
+    entry's reference count return to 0 (before, they stayed up for good and the entry never expired)."""
+    held = [socket.create_connection(("127.0.0.1", setup.tcp), timeout=5) for _ in range(3)]
+    try:
+        for sock in held:
+            sock.sendall(b"ping")
+            assert sock.recv(10) == b"ping"
+        assert "use=3 exp=E conn_cnt=3 conn_rate(10000)=3 conn_cur=3" in show(setup, "show table tcpfe")
+        for pid in setup.proc.workers():
+            os.kill(pid, signal.SIGKILL)
+        assert wait_until(lambda: "use=0 exp=E conn_cnt=3 conn_rate(10000)=3 conn_cur=0" in
+                          show(setup, "show table tcpfe"), 5), show(setup, "show table tcpfe")
+        assert "released 1 entries tracked by worker" in setup.proc.stderr()
+    finally:
+        for sock in held:
+            sock.close()

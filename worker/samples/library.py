@@ -53,6 +53,8 @@ class PatternRef:
         self.next_ver = 0
         self.users: list[str] = []
         self._entries: dict[int, Entry] = {}
+        # key -> {ref id: entry} in list order (ref ids grow), so `set`/`del` by key skip the scan
+        self._by_key: dict[str, dict[int, Entry]] = {}
         self._indexes: dict[tuple[Method, bool, SampleType | None], PatternIndex] = {}
         self._ids = ids
 
@@ -109,8 +111,7 @@ class PatternRef:
     def load_lines(self, lines: Iterable[tuple[int, str, str | None]]) -> None:
         """Append (line number, key, value) entries read from a file, at the current version."""
         for line, key, value in lines:
-            entry = Entry(next(self._ids), key, value, self.curr_ver, line)
-            self._entries[entry.ref_id] = entry
+            self._store(Entry(next(self._ids), key, value, self.curr_ver, line))
         for index in self._indexes.values():
             index.rebuild(self._entries.values())
 
@@ -137,10 +138,29 @@ class PatternRef:
             raise SampleError(f"Version number in the future, please use 'prepare {kind}' before.")
         self._check(key, value)
         entry = Entry(next(self._ids), key, value, gen)
-        self._entries[entry.ref_id] = entry
+        self._store(entry)
         for index in self._indexes.values():
             index.add(entry)
         return entry
+
+    def _store(self, entry: Entry) -> None:
+        self._entries[entry.ref_id] = entry
+        self._by_key.setdefault(entry.key, {})[entry.ref_id] = entry
+
+    def _forget(self, entry: Entry) -> None:
+        del self._entries[entry.ref_id]
+        same = self._by_key[entry.key]
+        del same[entry.ref_id]
+        if not same:
+            del self._by_key[entry.key]
+
+    def _keep_only(self, keep: dict[int, Entry]) -> None:
+        """Replace the entries by *keep* (a filtered copy, still in list order) and rebuild the key index."""
+        self._entries = keep
+        self._by_key = {}
+        for entry in keep.values():
+            self._by_key.setdefault(entry.key, {})[entry.ref_id] = entry
+        self._rebuild()
 
     def _select(self, key_or_ref: str) -> list[Entry]:
         if key_or_ref.startswith("#"):
@@ -149,7 +169,10 @@ class PatternRef:
             except ValueError:
                 return []
             return [entry] if entry is not None and entry.gen == self.curr_ver else []
-        return [e for e in self._entries.values() if e.key == key_or_ref and e.gen == self.curr_ver]
+        same = self._by_key.get(key_or_ref)
+        if not same:
+            return []
+        return [e for e in same.values() if e.gen == self.curr_ver]
 
     def set(self, key_or_ref: str, value: str) -> int:
         """``set map``: change the value of every current entry with that key (or that #ref)."""
@@ -172,7 +195,7 @@ class PatternRef:
         if not targets:
             raise SampleError("Key not found.")
         for entry in targets:
-            del self._entries[entry.ref_id]
+            self._forget(entry)
             for index in self._indexes.values():
                 index.remove(entry)
         return len(targets)
@@ -180,8 +203,7 @@ class PatternRef:
     def clear(self, version: int | None = None) -> None:
         """``clear map``: drop the entries of one version (the current one by default)."""
         gen = self.curr_ver if version is None else version
-        self._entries = {k: e for k, e in self._entries.items() if e.gen != gen}
-        self._rebuild()
+        self._keep_only({k: e for k, e in self._entries.items() if e.gen != gen})
 
     def prepare(self) -> int:
         """``prepare map``: allocate the next version number."""
@@ -193,8 +215,7 @@ class PatternRef:
         if not 0 < ((version - self.curr_ver) & _U32) <= ((self.next_ver - self.curr_ver) & _U32):
             raise SampleError("Version number out of range.")
         self.curr_ver = version
-        self._entries = {k: e for k, e in self._entries.items() if _newer_or_same(e.gen, version)}
-        self._rebuild()
+        self._keep_only({k: e for k, e in self._entries.items() if _newer_or_same(e.gen, version)})
 
     def _rebuild(self) -> None:
         for index in self._indexes.values():
