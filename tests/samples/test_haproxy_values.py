@@ -408,6 +408,7 @@ HAPROXY_SERVER_VALUES = [
     ("srv_conn_free(be/s4)", "-1"),
     ("be_conn_free(be)", "5"),
     ("srv_queue(be/s1)", "0"),
+    ("srv_sess_rate(be/s1)", "0"),
     ("queue(be)", "0"),
     ("avg_queue(be)", "0"),
     ("fc_src", "127.0.0.1"),
