@@ -1,7 +1,7 @@
 """A worker's memory: idle, then holding N idle keep-alive client connections (the issue's RSS targets).
 
 Run by hand: ``python benchmarks/bench_memory.py [--connections 10000]``.
-Starts luaproxy (1 worker, the "lua service" configuration of bench_http.py,
+Starts luaproxy (1 worker, the "lua service" configuration of bench_http.py or ``--scenario``,
 ``maxconn`` raised to fit), reads the worker's RSS, opens the connections
 (each sends one request and reads its answer, so every stream waits in its
 keep-alive state), and reads the RSS again.  The client side must be allowed
@@ -52,13 +52,14 @@ def open_idle(port: int, count: int, batch: int = 200) -> list[socket.socket]:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--connections", type=int, default=10000)
+    parser.add_argument("--scenario", default="lua service", choices=["lua service", "lua action + return"])
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, args.connections + 200)), hard))
     work = tempfile.mkdtemp(prefix="luaproxy-memory-")
     Path(work, "bench.lua").write_text(bench_http.LUA)
     port = bench_http.free_port()
-    _, rules, _ = bench_http.SCENARIOS["lua service"]
+    _, rules, _ = bench_http.SCENARIOS[args.scenario]
     cfg = bench_http.config("http", rules, port, bench_http.free_port(), False)
     cfg = cfg.replace("global\n", f"global\n   maxconn {args.connections + 100}\n", 1)
     cfg = cfg.replace("timeout client 10s", "timeout client 300s")

@@ -4,9 +4,10 @@ Run by hand: ``python benchmarks/profile_http.py "lua service" [--seconds 4] [--
 Starts the same haproxy backend and luaproxy configuration as bench_http.py,
 runs luaproxy's only worker under cProfile while wrk loads it, and prints the
 cost per request grouped by source file, then the costliest functions.  The
-Python calls per request are exact (a steady figure on a loaded machine); the
-microseconds are wall-clock under the profiler, so compare them with each other,
-not with bench_http's CPU figure.
+Python calls per request are the steadier figure on a loaded machine (within a
+few percent: how often a read must wait, and so arm a timeout, varies with the
+load); the microseconds are wall-clock under the profiler, so compare them with
+each other, not with bench_http's CPU figure.
 """
 
 from __future__ import annotations

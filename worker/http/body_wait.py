@@ -8,7 +8,6 @@ end of the body, *at_least* bytes, or a full buffer.
 from __future__ import annotations
 
 import time
-from collections import deque
 from typing import Any
 
 from .errors import RemoteProtocolError
@@ -17,17 +16,17 @@ from .events import NEED_DATA, Data
 READ_SIZE = 65536
 
 
-def next_event(conn: Any, ahead: deque[Any]) -> Any:
+def next_event(conn: Any, ahead: list[Any]) -> Any:
     """The next server event: those read ahead first (an error read ahead is raised now)."""
     if ahead:
-        event = ahead.popleft()
+        event = ahead.pop(0)
         if isinstance(event, RemoteProtocolError):
             raise event
         return event
     return conn.http.next_event()
 
 
-def wait_response(conn: Any, backend: Any, ahead: deque[Any], timeout: float, limit: int) -> bool:
+def wait_response(conn: Any, backend: Any, ahead: list[Any], timeout: float, limit: int) -> bool:
     """Read body events into *ahead* until the body ended or *limit* bytes came; False after *timeout*."""
     deadline = time.monotonic() + timeout
     size = sum(len(event.data) for event in ahead if isinstance(event, Data))

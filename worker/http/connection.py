@@ -118,6 +118,11 @@ class Connection:
         """Bytes received and not parsed, and whether EOF came: a tunnel's first bytes after a switch."""
         return bytes(self._buffer), self._eof
 
+    @property
+    def buffered(self) -> bool:
+        """Whether received bytes wait to be parsed (without copying them, as ``trailing_data`` does)."""
+        return bool(self._buffer)
+
     def receive_data(self, data: bytes) -> None:
         """Buffer bytes from the peer; ``b""`` means the peer closed its side."""
         if not data:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import socket
 import time
-from collections import deque
 from typing import Any
 
 import gevent
@@ -63,6 +62,11 @@ class ServerFailed(Exception):
 
 
 class HttpStream:
+    __slots__ = ("addresses", "body_ahead", "body_pump", "client", "front", "frontend", "own_pool", "pool",
+                 "request_error", "request_started", "requests", "response_ahead", "server", "session_vars", "so_id",
+                 "trackers", "txn", "upgrade_connection", "worker")
+    """Slots: one stream per client connection, 10,000 idle ones included."""
+
     def __init__(self, worker: WorkerContext, frontend: Proxy, client: socket.socket, so_id: int,
                  pool: ServerPool) -> None:
         self.worker = worker
@@ -70,14 +74,15 @@ class HttpStream:
         self.client = client
         self.so_id = so_id
         self.pool = pool
-        self.own_pool = ServerPool()  # this session's idle server connections (http-reuse never)
+        self.own_pool: ServerPool | None = None  # this session's idle server connections (http-reuse never)
         self.requests = 0
         self.front = Connection(SERVER, max_head_size=max(worker.bufsize - MAXREWRITE, 1024))
         self.server: ServerConnection | None = None
         self.body_pump: gevent.Greenlet | None = None
-        self.body_ahead: deque[Any] = deque()
-        """Request body events taken before the rules (req.body), replayed before reading more."""
-        self.response_ahead: deque[Any] = deque()
+        self.body_ahead: list[Any] = []
+        """Request body events taken before the rules (req.body), replayed before reading more (a few: a
+        list, lighter than a deque for every idle connection)."""
+        self.response_ahead: list[Any] = []
         """Response body events read by http-response wait-for-body, relayed before reading more."""
         self.request_error: int | None = None  # the client's body was malformed: the status it gets
         self.session_vars = worker.new_vars()
@@ -106,7 +111,8 @@ class HttpStream:
             fe.current_conns -= 1
             fe.fe_counters.close()
             self._drop_server()
-            self.own_pool.close_all()  # http-reuse never: the session's server connections die with it
+            if self.own_pool is not None:
+                self.own_pool.close_all()  # http-reuse never: the session's server connections die with it
             self.client.close()
             self.trackers.end_session()
 
@@ -152,7 +158,8 @@ class HttpStream:
         started = self.request_started = time.monotonic()
         self.txn = None
         self.body_ahead.clear()
-        received = bytearray(self.front.trailing_data[0])  # for show errors: bounded by the head size limit
+        front = self.front
+        received = bytearray(front.trailing_data[0]) if front.buffered else bytearray()  # for show errors
         while True:
             try:
                 event = self.front.next_event()
@@ -165,7 +172,7 @@ class HttpStream:
                 return event.head
             if event is not NEED_DATA:
                 return None
-            waiting = not self.front.trailing_data[0]
+            waiting = not front.buffered
             if waiting and not first and self.worker.stopping:
                 return None
             limit = idle_timeout if waiting else request_timeout
@@ -226,9 +233,9 @@ class HttpStream:
             txn.termination = "LR"
             return self._send_reply(error_page(200))
         self._take_body(txn, bool(fe.options.get("http-buffer-request")))
-        if run_rules(fe.ruleset("tcp-request content"), txn) is not Verdict.ACCEPT:
+        if _run(fe, "tcp-request content", txn) is not Verdict.ACCEPT:
             return self._tcp_refused(txn)
-        verdict = run_rules(fe.ruleset("http-request"), txn)
+        verdict = _run(fe, "http-request", txn)
         backend = None
         if verdict is Verdict.ACCEPT and txn.service is None:
             backend = fe.choose_backend(txn)
@@ -236,9 +243,9 @@ class HttpStream:
                 txn.backend = backend
                 if backend.options.get("http-buffer-request"):
                     self._take_body(txn, True)
-                if run_rules(backend.ruleset("tcp-request content"), txn) is not Verdict.ACCEPT:
+                if _run(backend, "tcp-request content", txn) is not Verdict.ACCEPT:
                     return self._tcp_refused(txn)
-                verdict = run_rules(backend.ruleset("http-request"), txn)
+                verdict = _run(backend, "http-request", txn)
         if verdict is Verdict.ACCEPT and txn.service is None and (fe.stats is not None or (
                 backend is not None and backend.stats is not None)):
             webstats.claim(txn, fe, backend)
@@ -319,7 +326,7 @@ class HttpStream:
     def _next_body_event(self) -> Any:
         """The next request body event: those taken ahead first, then the connection's."""
         if self.body_ahead:
-            event = self.body_ahead.popleft()
+            event = self.body_ahead.pop(0)
             if isinstance(event, RemoteProtocolError):
                 raise event
             return event
@@ -451,7 +458,8 @@ class HttpStream:
             specs = {spec.side: spec for spec in (*self.frontend.forwarded_headers, *backend.forwarded_headers)}
             for spec in specs.values():
                 spec.apply(head.headers, txn.src if spec.side == "src" else txn.dst)
-        if self._option(backend, "httpclose") or self._option(backend, "http-server-close"):
+        httpclose, server_close = self._closes(backend)
+        if httpclose or server_close:
             head.headers.set("Connection", "close")
         elif not at_least_http11(head.version):
             head.headers.set("Connection", "keep-alive")  # it stays HTTP/1.0, as HAProxy sends it
@@ -478,8 +486,8 @@ class HttpStream:
             self._tunnel(txn, backend)
             return False
         finished = self._finish_request_body()
-        self._release_server(backend)
-        if self._option(backend, "httpclose") or not finished:
+        self._release_server(backend, httpclose or server_close)
+        if httpclose or not finished:
             return False
         return response is not None
 
@@ -506,6 +514,10 @@ class HttpStream:
 
     def _option(self, backend: Proxy, name: str) -> bool:
         return bool(self.frontend.options.get(name) or backend.options.get(name))
+
+    def _closes(self, backend: Proxy) -> tuple[bool, bool]:
+        """(option httpclose, option http-server-close) of the frontend or *backend*."""
+        return self._option(backend, "httpclose"), self._option(backend, "http-server-close")
 
     def _send_request(self, txn: Transaction, backend: Proxy, head: RequestHead) -> None:
         """Connect (or reuse), send the head, and start streaming the body if there is one."""
@@ -570,7 +582,7 @@ class HttpStream:
         after the session's first request; aggressive, also proven ones (2+ requests) for a first
         request; always, any."""
         if mode == "never":
-            return self.own_pool.take(server, key)
+            return self.own_pool.take(server, key) if self.own_pool is not None else None
         if self.requests > 1 or mode == "always":
             return self.pool.take(server, key)
         return self.pool.take(server, key, min_requests=2) if mode == "aggressive" else None
@@ -730,11 +742,11 @@ class HttpStream:
         txn.response = head
         self.frontend.capture_headers(txn, "response", head.headers)
         for proxy in (backend, self.frontend) if backend is not self.frontend else (backend,):
-            verdict = run_rules(proxy.ruleset("tcp-response content"), txn)
+            verdict = _run(proxy, "tcp-response content", txn)
             if verdict is Verdict.REJECT:
                 raise ServerFailed(502, SILENT_CLOSE)
             if verdict is Verdict.ACCEPT:
-                verdict = run_rules(proxy.ruleset("http-response"), txn)
+                verdict = _run(proxy, "http-response", txn)
             if verdict is Verdict.ACCEPT:
                 continue
             reply = txn.reply
@@ -784,18 +796,20 @@ class HttpStream:
         proxies = [p for p in dict.fromkeys((backend, frontend)) if p is not None]
         txn.response = head
         for proxy in proxies:
-            if run_rules(proxy.ruleset("http-after-response"), txn) is not Verdict.ACCEPT:
+            if _run(proxy, "http-after-response", txn) is not Verdict.ACCEPT:
                 break
         return txn.response
 
-    def _release_server(self, backend: Proxy) -> None:
+    def _release_server(self, backend: Proxy, closing: bool) -> None:
+        """Pool the server connection after a complete exchange, unless *closing* (httpclose/http-server-close)."""
         conn, self.server = self.server, None
         if conn is None:
             return
-        reusable = conn.http.our_state is DONE and conn.http.their_state is DONE and not (
-            self._option(backend, "http-server-close") or self._option(backend, "httpclose"))
+        reusable = not closing and conn.http.our_state is DONE and conn.http.their_state is DONE
         if reusable:
             private = backend.http_reuse == "never" or follows_destination(conn.server)
+            if private and self.own_pool is None:
+                self.own_pool = ServerPool()
             (self.own_pool if private else self.pool).give_back(conn)
         else:
             conn.close()
@@ -927,6 +941,12 @@ class ServiceIO:
             if not self._pull():
                 break
         return self.stream.front.their_state is DONE
+
+
+def _run(proxy: Proxy, ruleset: str, txn: Transaction) -> Verdict:
+    """One of *proxy*'s rule sets; most are empty on most proxies, and those cost one lookup."""
+    rules = proxy.rules.get(ruleset)
+    return run_rules(rules, txn) if rules else Verdict.ACCEPT
 
 
 def _monitored(monitor_uri: str, head: RequestHead) -> bool:
