@@ -20,12 +20,11 @@ from .errors import LuaApiError
 
 
 def headers_table(runtime: Any, headers: Headers) -> Any:
-    """HAProxy's layout: t[lower-case name][0..n-1] = value, 0-based."""
-    grouped: dict[str, list[str]] = {}
+    """HAProxy's layout: t[lower-case name][0..n-1] = value, 0-based; built by Lua in one call."""
+    flat: list[str] = []
     for name, value in headers:
-        grouped.setdefault(name.lower(), []).append(value)
-    return runtime.table_from({name: runtime.table_from(dict(enumerate(values)))
-                               for name, values in grouped.items()})
+        flat += (name.lower(), value)
+    return runtime.prelude.headers_table(*flat)
 
 
 def _regex(pattern: Any, function: str) -> re.Pattern[str]:

@@ -149,6 +149,23 @@ local function flatten_reply(reply)
   return math.tointeger(reply.status) or 200, reply.reason, flat, tostring(reply.body or "")
 end
 
+-- A header table in HAProxy's layout, t[name][0..n-1] = value, from name, value, name, value...
+-- (one call from Python instead of one table conversion per header name).
+function prelude.headers_table(...)
+  local t, n = {}, select("#", ...)
+  local args = {...}
+  for i = 1, n, 2 do
+    local name, value = args[i], args[i + 1]
+    local values = t[name]
+    if values == nil then
+      t[name] = {[0] = value}
+    else
+      values[#values + 1] = value
+    end
+  end
+  return t
+end
+
 -- Concat objects (core.concat()): the parts kept in a Lua array, joined once by dump().
 local concat_methods = {}
 local concat_mt = {__name = "Concat", __index = concat_methods}
