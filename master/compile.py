@@ -14,6 +14,7 @@ from typing import Any
 from luaproxy.lua_api.engine import LuaEngine
 from luaproxy.worker import access_log
 from luaproxy.worker.backend import configure_checks, make_balancer, parse_check_spec
+from luaproxy.worker.backend.checks import compile_spec
 from luaproxy.worker.backend.tcpcheck import check_rules
 from luaproxy.worker.http.forwarded import ForwardedHeader
 from luaproxy.worker.http.pages import ErrorPages
@@ -72,6 +73,8 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
                 env.acls.add(line.words[1:], (line.file, line.number))
             except SampleError as exc:
                 errors.append(line.error(f"'acl': {exc}"))
+        if conf.has_backend:
+            errors += _compile_checks(conf, proxy, env)
         try:
             proxy.header_captures, env.capture_slots = _capture_slots(conf)
         except ConfigError as exc:
@@ -175,6 +178,20 @@ def _new_proxy(conf: ProxyConf) -> Proxy:
                  timeouts=dict(conf.timeouts), inspect_delay=dict(conf.inspect_delay), servers=servers,
                  balancer=balancer, retries=conf.retries, redispatch=_redispatch_interval(conf),
                  maxconn=conf.maxconn, options=dict(conf.options), bind_names=[b.name for b in conf.binds])
+
+
+def _compile_checks(conf: ProxyConf, proxy: Proxy, env: CompileEnv) -> list[ConfigError]:
+    """The samples of a backend's http-check steps (header patterns, set-var), compiled once for its servers."""
+    compiled: dict[int, object] = {}
+    try:
+        for server in proxy.servers:
+            key = id(server.check_spec)
+            if key not in compiled:
+                compiled[key] = compile_spec(server.check_spec, env.log_format, env.set_var, env.unset_var)
+            server.check_spec = compiled[key]
+    except RuleError as exc:
+        return [conf.line.error(f"{conf.kind} '{conf.name}': 'http-check': {exc.message}", exc.hint)]
+    return []
 
 
 def _server_id(server: ServerConf, position: int) -> int:

@@ -25,6 +25,7 @@ from .checks import (
     next_interval,
     request_bytes,
 )
+from .http_expect import CheckContext
 from .socks4 import open_connection
 from .state import AdminState, CheckResult, apply_check_result
 from .tcpcheck import IMPLICIT_CONNECT, RuleSet, run_rules, tls_connect
@@ -96,10 +97,11 @@ def run_check(proxy: Any, server: Server) -> CheckResult:
         if not spec.http:
             return CheckResult("L6OK" if server.check_tls is not None else "L4OK", duration_ms=_since(started))
         deadline = started + server.check_inter if read_timeout is None else time.monotonic() + read_timeout
-        return _http_check(sock, spec, deadline, started)
+        return _http_check(sock, spec, deadline, started, CheckContext(proxy, server))
 
 
-def _http_check(sock: Any, spec: HealthCheckSpec, deadline: float, started: float) -> CheckResult:
+def _http_check(sock: Any, spec: HealthCheckSpec, deadline: float, started: float,
+                ctx: CheckContext) -> CheckResult:
     """Send the request, read the response head (and the body if an expectation needs it), judge."""
     conn = Connection(CLIENT)
     head = None
@@ -134,7 +136,8 @@ def _http_check(sock: Any, spec: HealthCheckSpec, deadline: float, started: floa
             return CheckResult("L7RSP", info=info, duration_ms=_since(started))
     if head is None:
         return CheckResult("L7RSP", duration_ms=_since(started))
-    return spec.judge(head.status, head.reason, bytes(body), _since(started))
+    ctx.response, ctx.body = head, bytes(body)
+    return spec.judge(head.status, head.reason, ctx.body, _since(started), ctx)
 
 
 def _since(started: float) -> int:
