@@ -15,7 +15,7 @@ from luaproxy.lua_api.engine import LuaEngine
 from luaproxy.worker import access_log
 from luaproxy.worker.backend import configure_checks, make_balancer, parse_check_spec
 from luaproxy.worker.backend.checks import compile_spec
-from luaproxy.worker.backend.tcpcheck import check_rules
+from luaproxy.worker.backend.tcpcheck import RuleSet, check_rules, compile_rules
 from luaproxy.worker.http.forwarded import ForwardedHeader
 from luaproxy.worker.http.pages import ErrorPages
 from luaproxy.worker.proxy import Proxy, Rule, Server, SwitchingRule
@@ -181,16 +181,18 @@ def _new_proxy(conf: ProxyConf) -> Proxy:
 
 
 def _compile_checks(conf: ProxyConf, proxy: Proxy, env: CompileEnv) -> list[ConfigError]:
-    """The samples of a backend's http-check steps (header patterns, set-var), compiled once for its servers."""
+    """The samples of a backend's check rules (send-lf, header patterns, set-var), compiled once for its
+    servers."""
     compiled: dict[int, object] = {}
     try:
         for server in proxy.servers:
             key = id(server.check_spec)
             if key not in compiled:
-                compiled[key] = compile_spec(server.check_spec, env.log_format, env.set_var, env.unset_var)
+                compile_with = compile_rules if isinstance(server.check_spec, RuleSet) else compile_spec
+                compiled[key] = compile_with(server.check_spec, env.log_format, env.set_var, env.unset_var)
             server.check_spec = compiled[key]
     except RuleError as exc:
-        return [conf.line.error(f"{conf.kind} '{conf.name}': 'http-check': {exc.message}", exc.hint)]
+        return [conf.line.error(f"{conf.kind} '{conf.name}': health-check rules: {exc.message}", exc.hint)]
     return []
 
 

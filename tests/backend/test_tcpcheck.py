@@ -22,7 +22,9 @@ from luaproxy.worker.backend import configure_checks
 from luaproxy.worker.backend.agent import apply_reply, parse_agent, run_agent
 from luaproxy.worker.backend.health import run_check
 from luaproxy.worker.backend.state import AdminState, OpState
-from luaproxy.worker.backend.tcpcheck import check_rules, parse_rules
+from luaproxy.worker.backend.tcpcheck import check_rules, compile_rules, parse_rules
+from luaproxy.worker.samples import PatternLibrary, default_registry, parse_expr, parse_log_format
+from luaproxy.worker.samples.vars import parse_var_name
 from tests.helpers import RedisServer
 
 from .kit import RecordingLogger, farm, proxy
@@ -234,3 +236,26 @@ def test_config_names_the_bad_line_and_keeps_a_sections_own_check_rules(tmp_path
     assert "http-check" not in settings["own_option"]
     assert settings["own_send"]["http-check"] == [("send", "hdr", "Host", "b")]
     assert settings["own_send"]["health-check"] == [("httpchk",)]
+
+
+def test_send_lf_and_set_var_use_the_check_context(scripted):
+    registry, library = default_registry(), PatternLibrary()
+
+    def set_var(name, text):
+        expr, var = parse_expr(text, registry, library), parse_var_name(name)
+        return lambda ctx: ctx.vars.set(var, expr.evaluate(ctx))
+
+    target = scripted(b"OK 1234\r\n", expect=9, then=((5, b"BYE\r\n"),))
+    rules = parse_rules([("set-var(check.who)", "str(me)"), ("connect",),
+                         ("send-lf", "HI %[var(check.who)] %[srv_name]\n"), ("expect", "rstring", "^OK"),
+                         ("set-var(check.got)", "res.payload(3,4)"), ("send-binary-lf", "%[var(check.got),hex]0a"),
+                         ("expect", "string", "BYE")])
+    rules = compile_rules(rules, lambda text: parse_log_format(text, registry, library), set_var, lambda n: None)
+    server = farm(1)[0]
+    server.port, server.check = target.port, True
+    configure_checks(server, {"inter": "2s"}, seconds, rules)
+    backend = proxy([server])
+    backend.timeouts.update({"connect": 1.0, "check": 1.0})
+    result = run_check(backend, server)
+    assert (result.status, result.info) == ("L7OK", "(tcp-check)")
+    assert target.received == [b"HI me s1\n", b"1234\n"]
