@@ -59,12 +59,19 @@ class HealthChecker:
     def _watch(self, proxy: Any, server: Server) -> None:
         while True:
             if server.check and server.admin_state != AdminState.MAINT:
-                apply_check_result(proxy, server, run_check(proxy, server), self.logger)
+                apply_check_result(proxy, server, self._check(proxy, server), self.logger)
             gevent.sleep(next_interval(server))
 
+    def _check(self, proxy: Any, server: Server) -> CheckResult:
+        """One check; a fault inside it (a sample expression, say) fails that check, never the watch."""
+        try:
+            return run_check(proxy, server)
+        except Exception as exc:  # the server must go on being checked
+            self.logger.alert(f"health check of {proxy.name}/{server.name} failed: {exc!r}")
+            return CheckResult("SOCKERR", info="internal error")
 
     def _watch_agent(self, proxy: Any, server: Server) -> None:
-        """The agent's reply applies while the server is not in maintenance, or when it ends it."""
+        """Asks the agent every ``agent-inter``; an agent that cannot be reached changes nothing."""
         while True:
             connect, check = check_timeouts(proxy, server)
             run_agent(proxy, server, server.agent, check if check is not None else max(server.agent.inter, connect),

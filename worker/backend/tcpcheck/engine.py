@@ -111,11 +111,12 @@ class _Run:
         return None
 
     def send(self, rule: Send) -> CheckResult | None:
+        self.ctx.body = bytes(self.buffer)  # a send-lf may quote the last reply
+        data = rule.payload(self.ctx)
         self.buffer.clear()
         try:
             self.sock.settimeout(max(self.deadline - time.monotonic(), 0.001))
-            self.ctx.body = bytes(self.buffer)
-            self.sock.sendall(rule.payload(self.ctx))
+            self.sock.sendall(data)
         except TimeoutError:
             return self.result("L7TOUT", rule)
         except OSError as exc:
