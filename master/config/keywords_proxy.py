@@ -225,6 +225,7 @@ def _option(p: ProxyConf, line: Line) -> None:
         except ValueError as exc:
             raise line.error(str(exc)) from None
         _own_check_rules(p)
+        p.settings.pop(" inherited request", None)
         p.settings["health-check"] = [args]  # what the checks do: the last such option wins, as in HAProxy
 
 
@@ -259,8 +260,12 @@ def _check_rules(name: str, doc: str) -> None:
                 parse_rules([line.words[1:]])
             except ValueError as exc:
                 raise line.error(str(exc)) from None
-        if _own_check_rules(p) and name == "http-check" and p.setting("health-check") is not None:
-            p.settings["health-check"] = [("httpchk",)]  # the defaults' request is not inherited either
+        if _own_check_rules(p) and name == "http-check":
+            inherited = p.setting("health-check")
+            if inherited is not None and inherited[0] == "httpchk" and len(inherited) > 1:
+                p.settings[" inherited request"] = [()]
+        if line.words[1:2] == ("send",) and p.settings.pop(" inherited request", None) is not None:
+            p.settings["health-check"] = [("httpchk",)]  # an own send starts from the default request, as in 2.6
             p.settings["option httpchk"] = [()]
         p.settings.setdefault(name, []).append(line.words[1:])
 

@@ -230,12 +230,14 @@ def test_config_names_the_bad_line_and_keeps_a_sections_own_check_rules(tmp_path
                                                                      f"parsing [{tmp_path}/t.cfg:4]"]
     config = load("defaults\n option httpchk GET /status HTTP/1.1\n http-check send hdr Host a\n"
                   "backend inherits\nbackend own_option\n option httpchk\n"
-                  "backend own_send\n http-check send hdr Host b\n")
+                  "backend own_send\n http-check send hdr Host b\n"
+                  "backend own_expect\n http-check expect status 200\n")
     settings = {p.name: p.settings for p in config.proxies}
     assert settings["inherits"]["http-check"] == [("send", "hdr", "Host", "a")]
     assert "http-check" not in settings["own_option"]
     assert settings["own_send"]["http-check"] == [("send", "hdr", "Host", "b")]
     assert settings["own_send"]["health-check"] == [("httpchk",)]
+    assert settings["own_expect"]["health-check"] == [("httpchk", "GET", "/status", "HTTP/1.1")]
 
 
 def test_send_lf_and_set_var_use_the_check_context(scripted):
