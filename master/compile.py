@@ -14,8 +14,9 @@ from typing import Any
 from luaproxy.lua_api.engine import LuaEngine
 from luaproxy.worker import access_log
 from luaproxy.worker.backend import configure_checks, make_balancer, parse_check_spec
+from luaproxy.worker.backend.checks import compile_spec
 from luaproxy.worker.backend.cookie import parse_cookie_line
-from luaproxy.worker.backend.tcpcheck import check_rules
+from luaproxy.worker.backend.tcpcheck import RuleSet, check_rules, compile_rules
 from luaproxy.worker.http.forwarded import ForwardedHeader
 from luaproxy.worker.http.pages import ErrorPages
 from luaproxy.worker.proxy import Proxy, Rule, Server, ServerRule, SwitchingRule
@@ -75,6 +76,8 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
                 env.acls.add(line.words[1:], (line.file, line.number))
             except SampleError as exc:
                 errors.append(line.error(f"'acl': {exc}"))
+        if conf.has_backend:
+            errors += _compile_checks(conf, proxy, env)
         try:
             proxy.header_captures, env.capture_slots = _capture_slots(conf)
         except ConfigError as exc:
@@ -194,6 +197,22 @@ def _new_proxy(conf: ProxyConf) -> Proxy:
     if conf.has_backend:
         proxy.server_factory = dynamic_servers.ServerFactory(spec)
     return proxy
+
+
+def _compile_checks(conf: ProxyConf, proxy: Proxy, env: CompileEnv) -> list[ConfigError]:
+    """The samples of a backend's check rules (send-lf, header patterns, set-var), compiled once for its
+    servers."""
+    compiled: dict[int, object] = {}
+    try:
+        for server in proxy.servers:
+            key = id(server.check_spec)
+            if key not in compiled:
+                compile_with = compile_rules if isinstance(server.check_spec, RuleSet) else compile_spec
+                compiled[key] = compile_with(server.check_spec, env.log_format, env.set_var, env.unset_var)
+            server.check_spec = compiled[key]
+    except RuleError as exc:
+        return [conf.line.error(f"{conf.kind} '{conf.name}': health-check rules: {exc.message}", exc.hint)]
+    return []
 
 
 def _server_id(server: ServerConf, position: int) -> int:

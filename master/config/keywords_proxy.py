@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from luaproxy.worker.backend.cookie import parse_cookie_line
-from luaproxy.worker.backend.tcpcheck import CHECK_OPTIONS
+from luaproxy.worker.backend.tcpcheck import CHECK_OPTIONS, check_rules, parse_rules
 from luaproxy.worker.filters.compression import parse as compression_settings
 from luaproxy.worker.log import parse_log_server
 from luaproxy.worker.tls.options import BIND, SERVER, TlsError, TlsOptions
@@ -242,7 +242,12 @@ def _option(p: ProxyConf, line: Line) -> None:
     p.options[args[0]] = True
     p.settings.setdefault(f"option {args[0]}", []).append(args[1:])
     if args[0] in CHECK_OPTIONS:
+        try:
+            check_rules(args, ())
+        except ValueError as exc:
+            raise line.error(str(exc)) from None
         _own_check_rules(p)
+        p.settings.pop(" inherited request", None)
         p.settings["health-check"] = [args]  # what the checks do: the last such option wins, as in HAProxy
 
 
@@ -272,8 +277,17 @@ def _own_check_rules(p: ProxyConf) -> bool:
 def _check_rules(name: str, doc: str) -> None:
     def parse(p: ProxyConf, line: Line) -> None:
         expect_args(line, 1, None, doc)
-        if _own_check_rules(p) and name == "http-check" and p.setting("health-check") is not None:
-            p.settings["health-check"] = [("httpchk",)]  # the defaults' request is not inherited either
+        if name == "tcp-check":
+            try:
+                parse_rules([line.words[1:]])
+            except ValueError as exc:
+                raise line.error(str(exc)) from None
+        if _own_check_rules(p) and name == "http-check":
+            inherited = p.setting("health-check")
+            if inherited is not None and inherited[0] == "httpchk" and len(inherited) > 1:
+                p.settings[" inherited request"] = [()]
+        if line.words[1:2] == ("send",) and p.settings.pop(" inherited request", None) is not None:
+            p.settings["health-check"] = [("httpchk",)]  # an own send starts from the default request, as in 2.6
             p.settings["option httpchk"] = [()]
         p.settings.setdefault(name, []).append(line.words[1:])
 

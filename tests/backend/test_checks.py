@@ -8,13 +8,17 @@ from luaproxy.worker.backend.checks import (
     TCP_CHECK,
     HttpExpect,
     check_timeouts,
+    compile_spec,
     configure_checks,
     next_interval,
     parse_check_spec,
     request_bytes,
 )
+from luaproxy.worker.backend.http_expect import CheckContext
 from luaproxy.worker.backend.state import CheckResult, OpState
-from luaproxy.worker.http import CLIENT, Connection
+from luaproxy.worker.http import CLIENT, Connection, Headers, ResponseHead
+from luaproxy.worker.samples import PatternLibrary, default_registry, parse_expr, parse_log_format
+from luaproxy.worker.samples.vars import parse_var_name
 
 from .kit import farm, proxy
 
@@ -96,7 +100,7 @@ def test_http_check_send_and_expect_lines():
 @pytest.mark.parametrize(("lines", "message"), [
     ([("expect", "status", "abc")], "expects codes or ranges"),
     ([("expect", "status", "200", "302")], "expects one pattern"),
-    ([("expect", "header", "x")], "supports [!] status, rstatus, string or rstring"),
+    ([("expect", "header", "x")], "supports [!] status, rstatus, string, rstring, hdr or fhdr"),
     ([("expect", "rstatus", "(")], "invalid regex"),
     ([("disable-on-404",)], "'http-check disable-on-404' is not supported"),
     ([("send", "meth")], "'http-check send' expects meth, uri, ver, hdr or body"),
@@ -128,3 +132,27 @@ def test_judging_responses():
     body = parse_check_spec((), [("expect", "string", "ok")])
     assert body.judge(500, "X", b"all ok", 0).passed
     assert body.judge(200, "X", b"nope", 0) == CheckResult("L7RSP", None, "HTTP content check did not match", 0)
+
+
+def test_header_expectations_and_check_variables():
+
+    registry, library = default_registry(), PatternLibrary()
+    spec = parse_check_spec(("GET", "/"), [
+        ("expect", "hdr", "name", "-m", "beg", "X-Test", "value", "-m", "reg", "^v[0-9]$"),
+        ("set-var(check.wanted)", "res.fhdr(x-name)"),
+        ("expect", "fhdr", "name-lf", "%[var(check.wanted)]", "value", "a, b"),
+        ("expect", "!", "hdr", "name", "x-absent"),
+    ])
+    def set_var(name, text):
+        expr, var = parse_expr(text, registry, library), parse_var_name(name)
+        return lambda ctx: ctx.vars.set(var, expr.evaluate(ctx))
+
+    spec = compile_spec(spec, lambda text: parse_log_format(text, registry, library), set_var,
+                        lambda name: None)
+    head = ResponseHead(200, "OK", "HTTP/1.1", Headers([("x-test-1", "w, v7"), ("X-Name", "x-list"),
+                                                        ("x-list", "a, b")]))
+    ctx = CheckContext(None, None, response=head)
+    assert spec.judge(200, "OK", b"", 1, ctx).status == "L7OK"
+    head.headers.set("x-list", "a")
+    result = spec.judge(200, "OK", b"", 1, CheckContext(None, None, response=head))
+    assert (result.status, result.info) == ("L7RSP", "HTTP header did not match")

@@ -17,6 +17,7 @@ from typing import Any
 from ..http import CLIENT, Connection, Data, EndOfMessage, Headers, LocalProtocolError, Request, RequestHead
 from ..proxy import Server
 from .agent import parse_agent
+from .http_expect import HeaderExpect, VarStep, compile_steps, parse_header_expect, parse_var_step
 from .socks4 import parse_proxy
 from .state import CheckResult, OpState
 
@@ -36,7 +37,7 @@ class HttpExpect:
     def on_body(self) -> bool:
         return self.kind in ("string", "rstring")
 
-    def matches(self, status: int, body: bytes) -> bool:
+    def matches(self, status: int, body: bytes, ctx: Any = None) -> bool:
         if self.kind == "status":
             found = _in_status_list(status, self.pattern)
         elif self.kind == "rstatus":
@@ -58,18 +59,26 @@ class HealthCheckSpec:
     version: str = "HTTP/1.0"
     headers: tuple[tuple[str, str], ...] = ()
     body: str = ""
-    expects: tuple[HttpExpect, ...] = ()
+    expects: tuple[HttpExpect | HeaderExpect | VarStep, ...] = ()
+    """The ``http-check expect`` and ``set-var``/``unset-var`` steps, run in order on the response."""
 
     @property
     def reads_body(self) -> bool:
-        return any(e.on_body for e in self.expects)
+        return any(getattr(e, "on_body", False) for e in self.expects)
 
-    def judge(self, status: int, reason: str, body: bytes, duration_ms: int) -> CheckResult:
-        """L7OK, or L7STS (status expectation) / L7RSP (body expectation) as HAProxy reports them."""
-        if not self.expects and not 200 <= status < 400:
+    def judge(self, status: int, reason: str, body: bytes, duration_ms: int, ctx: Any = None) -> CheckResult:
+        """L7OK, or L7STS (status expectation) / L7RSP (body or header expectation) as HAProxy reports them.
+
+        *ctx* (a CheckContext) is what header expectations and variables read."""
+        expects = [e for e in self.expects if not isinstance(e, VarStep)]
+        if not expects and not 200 <= status < 400:
             return CheckResult("L7STS", status, reason, duration_ms)
         for expect in self.expects:
-            if not expect.matches(status, body):
+            if isinstance(expect, VarStep):
+                expect.run(ctx)
+            elif not expect.matches(status, body, ctx):
+                if isinstance(expect, HeaderExpect):
+                    return CheckResult("L7RSP", None, "HTTP header did not match", duration_ms)
                 if expect.on_body:
                     return CheckResult("L7RSP", None, "HTTP content check did not match", duration_ms)
                 return CheckResult("L7STS", status, reason, duration_ms)
@@ -136,15 +145,17 @@ def parse_check_spec(httpchk: tuple[str, ...] | None,
     if len(httpchk) == 3:
         version, *lines = httpchk[2].split("\r\n")
         spec = replace(spec, version=version, headers=tuple(_header_line(line) for line in lines if line))
-    expects: list[HttpExpect] = []
+    expects: list[HttpExpect | HeaderExpect | VarStep] = []
     for words in http_check:
         if words and words[0] == "send":
             spec = _send(spec, words[1:])
         elif words and words[0] == "expect":
             expects.append(_expect(words[1:]))
+        elif words and words[0].startswith(("set-var(", "unset-var(")):
+            expects.append(parse_var_step(words[0], list(words[1:])))
         else:
-            raise ValueError(f"'http-check {' '.join(words[:1])}' is not supported; "
-                             "luaproxy supports 'http-check send' and 'http-check expect'.")
+            raise ValueError(f"'http-check {' '.join(words[:1])}' is not supported; luaproxy supports "
+                             "'http-check send', 'expect', 'set-var' and 'unset-var'.")
     spec = replace(spec, expects=tuple(expects))
     try:
         request_bytes(Connection(CLIENT), spec)
@@ -184,11 +195,13 @@ def _send(spec: HealthCheckSpec, words: tuple[str, ...]) -> HealthCheckSpec:
     return replace(spec, **changes, headers=tuple(headers))
 
 
-def _expect(words: tuple[str, ...]) -> HttpExpect:
+def _expect(words: tuple[str, ...]) -> HttpExpect | HeaderExpect:
     negate = bool(words) and words[0] == "!"
     words = words[1:] if negate else words
+    if words and words[0] in ("hdr", "fhdr"):
+        return parse_header_expect(words[0], list(words[1:]), negate)
     if not words or words[0] not in ("status", "rstatus", "string", "rstring"):
-        raise ValueError("'http-check expect' supports [!] status, rstatus, string or rstring, "
+        raise ValueError("'http-check expect' supports [!] status, rstatus, string, rstring, hdr or fhdr, "
                          f"got '{' '.join(words)}'.")
     if len(words) != 2:
         raise ValueError(f"'http-check expect {words[0]}' expects one pattern.")
@@ -220,6 +233,14 @@ def connect_error_text(exc: OSError) -> str:
     """A failed check connection in HAProxy's words: "Connection refused", "General socket error (...)"."""
     text = exc.strerror or str(exc)
     return f"General socket error ({text})" if exc.errno in _SOCKET_ERRORS else text
+
+
+def compile_spec(spec: Any, log_format: Callable[[str], Any], set_var: Callable[[str, str], Any],
+                 unset_var: Callable[[str], Any]) -> Any:
+    """*spec* with its header patterns and variable steps compiled (other specs unchanged)."""
+    if not isinstance(spec, HealthCheckSpec) or not spec.expects:
+        return spec
+    return replace(spec, expects=compile_steps(spec.expects, log_format, set_var, unset_var))
 
 
 def next_interval(server: Server) -> float:

@@ -29,6 +29,7 @@ from .checks import (
     next_interval,
     request_bytes,
 )
+from .http_expect import CheckContext
 from .socks4 import open_connection
 from .state import AdminState, CheckResult, apply_check_result
 from .tcpcheck import IMPLICIT_CONNECT, RuleSet, run_rules, tls_connect
@@ -67,12 +68,19 @@ class HealthChecker:
     def _watch(self, proxy: Any, server: Server) -> None:
         while server in proxy.servers:
             if server.check and server.admin_state != AdminState.MAINT:
-                apply_check_result(proxy, server, run_check(proxy, server), self.logger)
+                apply_check_result(proxy, server, self._check(proxy, server), self.logger)
             gevent.sleep(next_interval(server))
 
+    def _check(self, proxy: Any, server: Server) -> CheckResult:
+        """One check; a fault inside it (a sample expression, say) fails that check, never the watch."""
+        try:
+            return run_check(proxy, server)
+        except Exception as exc:  # the server must go on being checked
+            self.logger.alert(f"health check of {proxy.name}/{server.name} failed: {exc!r}")
+            return CheckResult("SOCKERR", info="internal error")
 
     def _watch_agent(self, proxy: Any, server: Server) -> None:
-        """The agent's reply applies while the server is not in maintenance, or when it ends it."""
+        """Asks the agent every ``agent-inter``; an agent that cannot be reached changes nothing."""
         while True:
             connect, check = check_timeouts(proxy, server)
             run_agent(proxy, server, server.agent, check if check is not None else max(server.agent.inter, connect),
@@ -108,7 +116,7 @@ def run_check(proxy: Any, server: Server) -> CheckResult:
             _reset(sock)
             return CheckResult("L6OK" if server.check_tls is not None else "L4OK", duration_ms=_since(started))
         deadline = started + server.check_inter if read_timeout is None else time.monotonic() + read_timeout
-        return _http_check(sock, spec, deadline, started)
+        return _http_check(sock, spec, deadline, started, CheckContext(proxy, server))
 
 
 def _connect(address: tuple[str, int], timeout: float | None, quiet: bool) -> Any:
@@ -134,7 +142,8 @@ def _reset(sock: Any) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
-def _http_check(sock: Any, spec: HealthCheckSpec, deadline: float, started: float) -> CheckResult:
+def _http_check(sock: Any, spec: HealthCheckSpec, deadline: float, started: float,
+                ctx: CheckContext) -> CheckResult:
     """Send the request, read the response head (and the body if an expectation needs it), judge."""
     conn = Connection(CLIENT)
     head = None
@@ -169,7 +178,8 @@ def _http_check(sock: Any, spec: HealthCheckSpec, deadline: float, started: floa
             return CheckResult("L7RSP", info=info, duration_ms=_since(started))
     if head is None:
         return CheckResult("L7RSP", duration_ms=_since(started))
-    return spec.judge(head.status, head.reason, bytes(body), _since(started))
+    ctx.response, ctx.body = head, bytes(body)
+    return spec.judge(head.status, head.reason, ctx.body, _since(started), ctx)
 
 
 def _since(started: float) -> int:

@@ -5,12 +5,12 @@ from collections.abc import Iterable
 from .engine import run_rules
 from .pki import tls_connect
 from .protocols import PROTOCOLS, protocol_rules
-from .rules import Connect, RuleSet, parse_rules
+from .rules import Connect, RuleSet, compile_rules, parse_rules
 
 CHECK_OPTIONS = ("httpchk", "tcp-check", *PROTOCOLS)
+"""The options that choose what a backend's health checks do; the last one in a section wins."""
 IMPLICIT_CONNECT = Connect(implicit=True)
 """The connect of a plain check: the server's check address and ``check-ssl`` settings."""
-"""The options that choose what a backend's health checks do; the last one in a section wins."""
 
 
 def check_rules(option: tuple[str, ...] | None, tcp_check: Iterable[tuple[str, ...]]) -> RuleSet | None:
@@ -23,4 +23,5 @@ def check_rules(option: tuple[str, ...] | None, tcp_check: Iterable[tuple[str, .
     return protocol_rules(option[0], option[1:])
 
 
-__all__ = ["CHECK_OPTIONS", "IMPLICIT_CONNECT", "RuleSet", "check_rules", "run_rules", "tls_connect"]
+__all__ = ["CHECK_OPTIONS", "IMPLICIT_CONNECT", "RuleSet", "check_rules", "compile_rules", "parse_rules", "run_rules",
+           "tls_connect"]

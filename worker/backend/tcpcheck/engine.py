@@ -14,10 +14,11 @@ from typing import Any
 
 from ...tls.handshake import failure_reason
 from ..checks import connect_error_text
+from ..http_expect import CheckContext
 from ..socks4 import open_connection
 from ..state import CheckResult
 from .pki import tls_connect
-from .rules import Comment, Connect, Expect, Message, Rule, RuleSet, Send, Verdict
+from .rules import Comment, Connect, Expect, Message, Rule, RuleSet, Send, SetVar, Verdict
 
 BUFFER_LIMIT = 16384
 """HAProxy's check buffer: a full buffer counts as the last read."""
@@ -27,7 +28,7 @@ _CODED = ("L7OK", "L7OKC", "L7STS")
 
 def run_rules(proxy: Any, server: Any, ruleset: RuleSet, connect_timeout: float,
               read_timeout: float | None) -> CheckResult:
-    run = _Run(server, ruleset, connect_timeout, read_timeout)
+    run = _Run(proxy, server, ruleset, connect_timeout, read_timeout)
     try:
         return run.go()
     finally:
@@ -37,7 +38,8 @@ def run_rules(proxy: Any, server: Any, ruleset: RuleSet, connect_timeout: float,
 class _Run:
     """One check's state: the socket, what it read, where it is in the rules."""
 
-    def __init__(self, server: Any, ruleset: RuleSet, connect_timeout: float, read_timeout: float | None) -> None:
+    def __init__(self, proxy: Any, server: Any, ruleset: RuleSet, connect_timeout: float,
+                 read_timeout: float | None) -> None:
         self.server = server
         self.ruleset = ruleset
         self.connect_timeout = connect_timeout
@@ -48,6 +50,7 @@ class _Run:
         self.buffer = bytearray()
         self.eof = False
         self.tls = False
+        self.ctx = CheckContext(proxy, server)
 
     def close(self) -> None:
         if self.sock is not None:
@@ -59,6 +62,11 @@ class _Run:
         must_read = True
         for rule in self.ruleset.rules:
             if isinstance(rule, Comment):
+                continue
+            if isinstance(rule, SetVar):  # an action: it runs, but the step before it stays the last one
+                self.ctx.body = bytes(self.buffer)
+                if rule.action is not None:
+                    rule.action(self.ctx)
                 continue
             last = rule
             if isinstance(rule, Connect):
@@ -103,10 +111,12 @@ class _Run:
         return None
 
     def send(self, rule: Send) -> CheckResult | None:
+        self.ctx.body = bytes(self.buffer)  # a send-lf may quote the last reply
+        data = rule.payload(self.ctx)
         self.buffer.clear()
         try:
             self.sock.settimeout(max(self.deadline - time.monotonic(), 0.001))
-            self.sock.sendall(rule.payload())
+            self.sock.sendall(data)
         except TimeoutError:
             return self.result("L7TOUT", rule)
         except OSError as exc:
@@ -194,7 +204,7 @@ class _Run:
         return text + (f" comment: {rule.comment}" if rule.comment else "")
 
     def _is_last(self, rule: Expect) -> bool:
-        rules = [r for r in self.ruleset.rules if not isinstance(r, Comment)]
+        rules = [r for r in self.ruleset.rules if not isinstance(r, Comment | SetVar)]
         return rules[-1] is rule
 
     # --- outcomes ------------------------------------------------------------------------------

@@ -249,7 +249,7 @@ def ssl_hello() -> tuple[Rule, ...]:
                    tout_status="L6TOUT", step=2))
 
 
-def _client_hello() -> bytes:
+def _client_hello(ctx: object = None) -> bytes:
     """An SSLv3 ClientHello (the 39 common ciphers): enough for a TLS server to answer or alert."""
     ciphers = b"".join(struct.pack(">H", c) for c in (*range(0x01, 0x1C), *range(0x2F, 0x3B)))
     hello = (b"\x03\x00" + struct.pack(">I", int(time.time())) + b"HAPROXYSSLCHK\nHAPROXYSSLCHK\n" + b"\x00"

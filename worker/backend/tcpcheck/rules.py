@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 STATUSES = ("L4OK", "L4TOUT", "L4CON", "L6OK", "L6TOUT", "L6RSP", "L7OK", "L7OKC", "L7TOUT", "L7RSP", "L7STS",
             "SOCKERR")
@@ -51,13 +52,16 @@ class Connect:
 @dataclass(frozen=True, slots=True)
 class Send:
     data: bytes = b""
-    build: Callable[[], bytes] | None = None
-    """Data made at each check (the SSL hello carries the time)."""
+    build: Callable[[Any], bytes] | None = None
+    """Data made at each check from its context (``send-lf``; the SSL hello carries the time)."""
     comment: str = ""
     step: int = 0
+    fmt_text: str = ""
+    """A ``send-lf`` / ``send-binary-lf`` log-format still to compile."""
+    binary: bool = False
 
-    def payload(self) -> bytes:
-        return self.build() if self.build is not None else self.data
+    def payload(self, ctx: Any) -> bytes:
+        return self.build(ctx) if self.build is not None else self.data
 
 
 Custom = Callable[[bytes, bool], Verdict | None]
@@ -103,9 +107,21 @@ class Expect:
 class Comment:
     text: str
     step: int = 0
+    comment: str = ""
 
 
-Rule = Connect | Send | Expect | Comment
+@dataclass(frozen=True, slots=True)
+class SetVar:
+    """``tcp-check set-var(<name>) <expr>`` or ``unset-var(<name>)``: run in order, on the reply read so far."""
+
+    name: str
+    text: str = ""
+    action: Callable[[Any], Any] | None = None
+    step: int = 0
+    comment: str = ""
+
+
+Rule = Connect | Send | Expect | Comment | SetVar
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,18 +146,20 @@ def parse_rules(lines: Iterable[tuple[str, ...]], kind: str = "tcp") -> RuleSet:
             rules.append(Comment(args[0], step))
         elif action == "connect":
             rules.append(_connect(args, step))
-        elif action in ("send", "send-binary"):
+        elif action in ("send", "send-binary", "send-lf", "send-binary-lf"):
             rules.append(_send(action, args, step))
+        elif re.fullmatch(r"(set|unset)-var\([^)]+\)", action):
+            rules.append(_set_var(action, args, step))
         elif action == "expect":
             rules.append(_expect(args, step))
         else:
             raise ValueError(f"'tcp-check {action}' is not supported; luaproxy supports connect, send, "
-                             "send-binary, expect and comment.")
+                             "send-binary, send-lf, send-binary-lf, expect, set-var, unset-var and comment.")
     return RuleSet(with_implicit_connect(_apply_comments(rules)), kind)
 
 
 def with_implicit_connect(rules: list[Rule]) -> tuple[Rule, ...]:
-    first = next((r for r in rules if not isinstance(r, Comment)), None)
+    first = next((r for r in rules if not isinstance(r, Comment | SetVar)), None)
     if not isinstance(first, Connect):
         rules = [Connect(implicit=True), *rules]
     return tuple(rules)
@@ -194,7 +212,42 @@ def _send(action: str, args: list[str], step: int) -> Send:
         comment = rest[1]
     elif rest:
         raise ValueError(f"'tcp-check {action}': unexpected '{rest[0]}' after the data.")
+    if action.endswith("-lf"):
+        return Send(fmt_text=text, binary=action == "send-binary-lf", comment=comment, step=step)
     return Send(hex_bytes(text) if action == "send-binary" else text.encode("latin-1"), comment=comment, step=step)
+
+
+def _set_var(action: str, args: list[str], step: int) -> SetVar:
+    name = action[action.index("(") + 1:-1]
+    if action.startswith("set-var") and len(args) != 1:
+        raise ValueError(f"'tcp-check {action}' expects one sample expression.")
+    if action.startswith("unset-var") and args:
+        raise ValueError(f"'tcp-check {action}' takes no argument.")
+    return SetVar(name, args[0] if args else "", step=step)
+
+
+def compile_rules(ruleset: RuleSet, log_format: Callable[[str], Any], set_var: Callable[[str, str], Any],
+                  unset_var: Callable[[str], Any]) -> RuleSet:
+    """*ruleset* with its log-formats and variable actions compiled by the configuration's compilers."""
+    rules: list[Rule] = []
+    for rule in ruleset.rules:
+        if isinstance(rule, Send) and rule.fmt_text:
+            rule = replace(rule, build=_formatted(log_format(rule.fmt_text), rule.binary), fmt_text="")
+        elif isinstance(rule, SetVar) and rule.action is None:
+            rule = replace(rule, action=set_var(rule.name, rule.text) if rule.text else unset_var(rule.name))
+        rules.append(rule)
+    return replace(ruleset, rules=tuple(rules))
+
+
+def _formatted(fmt: Any, binary: bool) -> Callable[[Any], bytes]:
+    def build(ctx: Any) -> bytes:
+        text = fmt.render(ctx)
+        try:
+            return bytes.fromhex(text) if binary else text.encode("latin-1", "replace")
+        except ValueError:
+            return b""  # a log-format that is not hexadecimal sends nothing, as HAProxy's parse_binary fails
+
+    return build
 
 
 def hex_bytes(text: str) -> bytes:
