@@ -29,6 +29,7 @@ from typing import Any
 from luaproxy.worker.channel import Channel
 from luaproxy.worker.filters.chain import FilterAborted, reframe
 from luaproxy.worker.filters.chain import of as filters_of
+from luaproxy.worker.http.framing import NONE, response_framing
 
 from . import checks, runner
 from .channel import _length, _offset
@@ -234,9 +235,11 @@ class LuaPayload:
     gets a body the filter did not see.
     """
 
-    __slots__ = ("engine", "finish", "label", "payload", "state", "txn")
+    __slots__ = ("bodiless", "engine", "finish", "label", "payload", "state", "txn")
 
     def __init__(self, engine: Any, label: str, txn: Any, state: MessageState, payload: Any, finish: Any) -> None:
+        self.bodiless = response_framing(txn.response, txn.request.method)[0].kind is NONE
+        """A HEAD answer, 204 or 304: whatever the filter writes has nowhere to go."""
         self.engine = engine
         self.label = label
         self.txn = txn
@@ -263,7 +266,7 @@ class LuaPayload:
             chn.forward(len(chn.input))
         out = bytes(chn.output)
         chn.output.clear()
-        return out
+        return b"" if self.bodiless else out
 
     def _run(self, function: Any) -> Any:
         engine = self.engine

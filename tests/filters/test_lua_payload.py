@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from tests.e2e.test_http import get, start
-from tests.helpers import read_all
+from tests.helpers import http_exchange, read_all
 
 from .scripted import Answer, ScriptedBackend
 
@@ -96,6 +96,8 @@ def test_http_payload_rewrites_holds_and_fails(write, luaproxy, port, backend):
         status, headers, body = get(port, path)
         assert (status, body) == (200, BODY.upper()), path
         assert "content-length" not in headers and "x-never-sent" not in headers
+    raw = http_exchange(port, b"HEAD /whole HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 200") and raw.endswith(b"\r\n\r\n")  # what the filter writes goes nowhere
     status, headers, body = get(port, "/whole")
     assert body == b"[5000 bytes]"  # held back (filter.WAIT) until the end: it fits in a buffer
     assert get(port, "/headers")[2] == BODY  # no register_data_filter: the body is not filtered

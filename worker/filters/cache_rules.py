@@ -192,7 +192,8 @@ def _serve(entry: Entry) -> Any:
         if age > 0:
             head.headers.set("Age", str(age))
         io.send_head(head)
-        io.send(body)
+        if txn.request.method != "HEAD":
+            io.send(body)
 
     return serve
 
