@@ -133,10 +133,10 @@ class ChosenAlgorithm:
         if etags and not etags[0].startswith("W/"):
             headers.fields[:] = [(n, f"W/{v}" if n.lower() == "etag" else v) for n, v in headers.fields]
         reframe(head)
-        if wbits:
-            headers.add("Content-Encoding", token)
         if not any(v.lower() == "accept-encoding" for v in headers.get_values("vary")):
-            headers.add("Vary", "Accept-Encoding")
+            headers.add("vary", "Accept-Encoding")
+        if wbits:
+            headers.add("content-encoding", token)
         if wbits:
             state.body.append(Compressor(wbits))
 
