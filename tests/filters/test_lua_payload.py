@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -106,3 +107,34 @@ def test_http_payload_rewrites_holds_and_fails(write, luaproxy, port, backend):
         answer = read_all(s, 5)
     assert not answer.endswith(b"0\r\n\r\n") and b"chunk" not in answer  # cut short, nothing unfiltered
     assert get(port, "/plain")[2] == BODY.upper()  # the worker lives on
+
+
+def test_many_filtered_responses_keep_the_worker_alive(write, luaproxy, port, backend):
+    """Freeing what a payload filter left behind once crashed a worker after some hundred responses."""
+    start(write, luaproxy, port, f"""
+        frontend fe
+           bind 127.0.0.1:{{port}}
+           filter lua.upper
+           default_backend be
+        backend be
+           server s1 127.0.0.1:{backend.port}
+        """, lua=LUA)
+    backend.answers["/"] = Answer([("Content-Type", "text/plain")], b"small body\n" * 10)
+    request = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+
+    def client() -> int:
+        done = 0
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            for _ in range(100):
+                s.sendall(request)
+                got = b""
+                while not got.endswith(b"0\r\n\r\n"):
+                    data = s.recv(65536)
+                    if not data:
+                        return done
+                    got += data
+                done += b"SMALL BODY" in got
+        return done
+
+    with ThreadPoolExecutor(8) as pool:
+        assert sum(pool.map(lambda _: client(), range(8))) == 800  # a worker crash cuts connections short
