@@ -175,8 +175,7 @@ class LuaEngine:
         make = self._filter_driver.make
         new_message = self.runtime.func(self._new_message)
         label = f"filter lua.{name}"
-
-        slot = self._filter_slots = self._filter_slots + 1
+        slot = self._filter_slots = self._filter_slots + 1  # where the driver keeps its payload stage per TXN
 
         def attach(message: Any, slot: int) -> None:
             filters.attach_payload(self, label, self._rawget(message, 0), slot, self._filter_driver)
