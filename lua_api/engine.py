@@ -143,6 +143,7 @@ class LuaEngine:
         lua_globals.act.wake_time = self.runtime.func(core.wake_time)
         filter_table = self.runtime.table_from(filters.CONSTANTS)
         self._filter_driver = self.runtime.lua.execute(filters.DRIVER)
+        self._filter_slots = 0
         filter_table.register_data_filter = self._filter_driver.register
         filter_table.unregister_data_filter = self._filter_driver.unregister
         filter_table.wake_time = self.runtime.func(lambda *args: None)
@@ -179,12 +180,14 @@ class LuaEngine:
         make = self._filter_driver.make
         new_message = self.runtime.func(self._new_message)
         label = f"filter lua.{name}"
+        slot = self._filter_slots = self._filter_slots + 1  # where the driver keeps its payload stage per TXN
 
-        def attach(txn_object: Any, message: Any, payload: Any, finish: Any) -> None:
-            filters.attach_payload(self, label, self._rawget(message, 0), payload, finish)
+        def attach(message: Any, slot: int) -> None:
+            filters.attach_payload(self, label, self._rawget(message, 0), slot, self._filter_driver)
 
         attach_function = self.runtime.func(attach)
-        return make(conf, "req", new_message, attach_function), make(conf, "res", new_message, attach_function)
+        return (make(conf, "req", new_message, attach_function, slot),
+                make(conf, "res", new_message, attach_function, slot))
 
     def _new_message(self, txn_object: Any, side: str, channel: Any) -> Any:
         state = self._rawget(txn_object, 0)

@@ -29,6 +29,7 @@ from typing import Any
 from luaproxy.worker.channel import Channel
 from luaproxy.worker.filters.chain import FilterAborted, reframe
 from luaproxy.worker.filters.chain import of as filters_of
+from luaproxy.worker.http.framing import NONE, response_framing
 
 from . import checks, runner
 from .channel import _length, _offset
@@ -42,6 +43,7 @@ WAIT = 0
 DRIVER = """
 local per_txn = setmetatable({}, {__mode = "k"})
 local data_filters = setmetatable({}, {__mode = "k"})
+local payloads = setmetatable({}, {__mode = "k"})  -- txn -> slot -> {flt, msg, chn}
 local ERROR = -1
 
 local function side_of(chn) return chn:is_resp() and "res" or "req" end
@@ -57,7 +59,20 @@ local function unregister(flt, chn)
    if sides then sides[side_of(chn)] = nil end
 end
 
-local function make(conf, side, new_message, attach)
+local function payload(txn, slot)
+   local p = payloads[txn][slot]
+   return p.flt:http_payload(txn, p.msg)
+end
+
+local function finish(txn, slot)
+   local p = payloads[txn][slot]
+   payloads[txn][slot] = nil
+   local code = p.flt.http_end and p.flt:http_end(txn, p.msg)
+   if p.flt.end_analyze then p.flt:end_analyze(txn, p.chn) end
+   return code
+end
+
+local function make(conf, side, new_message, attach, slot)
    return function(txn)
       local instances = per_txn[txn]
       if instances == nil then
@@ -79,11 +94,9 @@ local function make(conf, side, new_message, attach)
       if side == "res" and flt.end_analyze then flt:end_analyze(txn, txn.req) end
       local sides = data_filters[flt]
       if side == "res" and not failed and flt.http_payload and sides and sides.res then
-         attach(txn, msg, function() return flt:http_payload(txn, msg) end, function()
-            local code = flt.http_end and flt:http_end(txn, msg)
-            if flt.end_analyze then flt:end_analyze(txn, chn) end
-            return code
-         end)
+         payloads[txn] = payloads[txn] or {}
+         payloads[txn][slot] = {flt = flt, msg = msg, chn = chn}
+         attach(msg, slot)
          return
       end
       if flt.http_end and flt:http_end(txn, msg) == ERROR then failed = true end
@@ -92,7 +105,7 @@ local function make(conf, side, new_message, attach)
    end
 end
 
-return {make = make, register = register, unregister = unregister}
+return {make = make, register = register, unregister = unregister, payload = payload, finish = finish}
 """
 
 
@@ -230,19 +243,25 @@ PAYLOAD_FUNCTIONS: dict[str, Any] = {
 class LuaPayload:
     """A Lua filter's response payload stage, as a body filter of the transaction's chain.
 
-    A Lua error or timeout aborts the response (FilterAborted): the client never
-    gets a body the filter did not see.
+    The filter instance and its message stay on the Lua side (the driver's
+    table, keyed by the TXN object and the filter's *slot*): Lua objects made
+    inside a Lua coroutine must not outlive it in Python.  A Lua error or
+    timeout aborts the response (FilterAborted): the client never gets a body
+    the filter did not see.
     """
 
-    __slots__ = ("engine", "finish", "label", "payload", "state", "txn")
+    __slots__ = ("bodiless", "engine", "finish", "label", "payload", "slot", "state", "txn")
 
-    def __init__(self, engine: Any, label: str, txn: Any, state: MessageState, payload: Any, finish: Any) -> None:
+    def __init__(self, engine: Any, label: str, txn: Any, state: MessageState, slot: int, driver: Any) -> None:
+        self.bodiless = response_framing(txn.response, txn.request.method)[0].kind is NONE
+        """A HEAD answer, 204 or 304: whatever the filter writes has nowhere to go."""
         self.engine = engine
         self.label = label
         self.txn = txn
         self.state = state
-        self.payload = payload
-        self.finish = finish
+        self.slot = slot
+        self.payload = driver.payload
+        self.finish = driver.finish
 
     def data(self, data: bytes) -> bytes:
         chn = self.state.payload
@@ -263,12 +282,13 @@ class LuaPayload:
             chn.forward(len(chn.input))
         out = bytes(chn.output)
         chn.output.clear()
-        return out
+        return b"" if self.bodiless else out
 
     def _run(self, function: Any) -> Any:
         engine = self.engine
         run = Run(Context.ACTION, self.label, self.txn, Budget(engine.limits.session_timeout))
-        result = runner.run(engine.runtime, function, run, forced_yield=engine.limits.forced_yield)
+        result = runner.run(engine.runtime, function, run, engine.txn_object(self.txn), self.slot,
+                            forced_yield=engine.limits.forced_yield)
         if result.outcome is runner.Outcome.TIMEOUT or result.outcome is runner.Outcome.ERROR:
             what = "execution timeout" if result.outcome is runner.Outcome.TIMEOUT else "runtime error"
             engine.logger.alert(f"Lua filter '{self.label}': {what}: {result.error}")
@@ -276,10 +296,10 @@ class LuaPayload:
         return result.values[0] if result.values else None
 
 
-def attach_payload(engine: Any, label: str, state: MessageState, payload: Any, finish: Any) -> None:
+def attach_payload(engine: Any, label: str, state: MessageState, slot: int, driver: Any) -> None:
     """The driver's ``attach``: the filter's payload stage joins the response's body filters, which
     leave chunked (the filter may change the body's length; an HTTP/1.0 response ends by closing)."""
     txn = state.txn
     state.payload.bufsize = txn.res.bufsize
     reframe(txn.response)
-    filters_of(txn).body.append(LuaPayload(engine, label, txn, state, payload, finish))
+    filters_of(txn).body.append(LuaPayload(engine, label, txn, state, slot, driver))

@@ -41,6 +41,8 @@ class ScriptedBackend(ThreadedHttpServer):
                 if answer.chunked:
                     self.send_header("Transfer-Encoding", "chunked")
                     self.end_headers()
+                    if self.command == "HEAD":
+                        return
                     for i in range(0, len(answer.body), 1000):
                         piece = answer.body[i:i + 1000]
                         self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import socket
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from tests.e2e.test_http import get, start
-from tests.helpers import read_all
+from tests.helpers import http_exchange, read_all
 
 from .scripted import Answer, ScriptedBackend
 
@@ -96,6 +97,8 @@ def test_http_payload_rewrites_holds_and_fails(write, luaproxy, port, backend):
         status, headers, body = get(port, path)
         assert (status, body) == (200, BODY.upper()), path
         assert "content-length" not in headers and "x-never-sent" not in headers
+    raw = http_exchange(port, b"HEAD /whole HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 200") and raw.endswith(b"\r\n\r\n")  # what the filter writes goes nowhere
     status, headers, body = get(port, "/whole")
     assert body == b"[5000 bytes]"  # held back (filter.WAIT) until the end: it fits in a buffer
     assert get(port, "/headers")[2] == BODY  # no register_data_filter: the body is not filtered
@@ -104,3 +107,34 @@ def test_http_payload_rewrites_holds_and_fails(write, luaproxy, port, backend):
         answer = read_all(s, 5)
     assert not answer.endswith(b"0\r\n\r\n") and b"chunk" not in answer  # cut short, nothing unfiltered
     assert get(port, "/plain")[2] == BODY.upper()  # the worker lives on
+
+
+def test_many_filtered_responses_keep_the_worker_alive(write, luaproxy, port, backend):
+    """Freeing what a payload filter left behind once crashed a worker after some hundred responses."""
+    start(write, luaproxy, port, f"""
+        frontend fe
+           bind 127.0.0.1:{{port}}
+           filter lua.upper
+           default_backend be
+        backend be
+           server s1 127.0.0.1:{backend.port}
+        """, lua=LUA)
+    backend.answers["/"] = Answer([("Content-Type", "text/plain")], b"small body\n" * 10)
+    request = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+
+    def client() -> int:
+        done = 0
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            for _ in range(100):
+                s.sendall(request)
+                got = b""
+                while not got.endswith(b"0\r\n\r\n"):
+                    data = s.recv(65536)
+                    if not data:
+                        return done
+                    got += data
+                done += b"SMALL BODY" in got
+        return done
+
+    with ThreadPoolExecutor(8) as pool:
+        assert sum(pool.map(lambda _: client(), range(8))) == 800  # a worker crash cuts connections short

@@ -190,9 +190,10 @@ def _serve(entry: Entry) -> Any:
             head.headers.remove("transfer-encoding")
         age = entry.age
         if age > 0:
-            head.headers.set("Age", str(age))
+            head.headers.set("age", str(age))
         io.send_head(head)
-        io.send(body)
+        if txn.request.method != "HEAD":
+            io.send(body)
 
     return serve
 

@@ -80,7 +80,7 @@ def reframe(head: ResponseHead) -> None:
     headers.remove("content-length")
     if at_least_http11(head.version) and not any(v.lower() == "chunked"
                                                  for v in headers.get_values("transfer-encoding")):
-        headers.add("Transfer-Encoding", "chunked")
+        headers.add("transfer-encoding", "chunked")
 
 
 def of(txn: Any) -> TxnFilters:

@@ -27,6 +27,8 @@ ALGORITHMS = {"identity": ("identity", 0), "gzip": ("gzip", 31), "deflate": ("de
               "raw-deflate": ("deflate", -15)}
 """Algorithm name -> (the token clients ask for and Content-Encoding carries, zlib's wbits)."""
 
+LEVEL = 1
+"""zlib's level: HAProxy's default (``tune.comp.maxlevel 1``), fast rather than small."""
 _ETAG = re.compile(r'(W/)?"[^"]*"')
 
 
@@ -106,7 +108,7 @@ class Compressor:
     __slots__ = ("zlib",)
 
     def __init__(self, wbits: int) -> None:
-        self.zlib = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, wbits)
+        self.zlib = zlib.compressobj(LEVEL, zlib.DEFLATED, wbits)
 
     def data(self, data: bytes) -> bytes:
         return self.zlib.compress(data) + self.zlib.flush(zlib.Z_SYNC_FLUSH)
@@ -131,10 +133,10 @@ class ChosenAlgorithm:
         if etags and not etags[0].startswith("W/"):
             headers.fields[:] = [(n, f"W/{v}" if n.lower() == "etag" else v) for n, v in headers.fields]
         reframe(head)
-        if wbits:
-            headers.add("Content-Encoding", token)
         if not any(v.lower() == "accept-encoding" for v in headers.get_values("vary")):
-            headers.add("Vary", "Accept-Encoding")
+            headers.add("vary", "Accept-Encoding")
+        if wbits:
+            headers.add("content-encoding", token)
         if wbits:
             state.body.append(Compressor(wbits))
 
