@@ -20,6 +20,7 @@ class Server:
     op_state: str = "UP"
     admin_state: str = "READY"
     backup: bool = False
+    sess_rate: list[int] = field(default_factory=lambda: [0, 0, 0])
 
 
 @dataclass
