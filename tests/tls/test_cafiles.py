@@ -9,6 +9,7 @@ import socket
 import ssl
 from pathlib import Path
 
+from luaproxy.worker.tls import cafiles
 from tests.helpers import free_port, wait_until
 from tests.helpers.pki import issue, make_ca
 from tests.supervisor.conftest import cli
@@ -138,3 +139,17 @@ def test_add_server_verifies_with_a_ca_file_made_at_runtime(write, luaproxy, por
             while chunk := conn.recv(4096):
                 answer += chunk
         assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"via-tls"), answer
+
+
+def test_store_reads_a_changed_file_again_unless_set_at_runtime(tmp_path: Path) -> None:
+    first, second, third = make_ca("First"), make_ca("Second"), make_ca("Third")
+    path = str(first.write(tmp_path / "ca.pem", with_key=False))
+    store = cafiles.CaStore()
+    assert "CN=First" in store.load(path, "ca").describe("Used", path)
+    second.write(Path(path), with_key=False)
+    os.utime(path, ns=(1, 1))  # a new modification time, whatever the clock's resolution
+    assert "CN=Second" in store.load(path, "ca").describe("Used", path)
+    store.install(path, "ca", third.cert_pem().decode())
+    first.write(Path(path), with_key=False)
+    os.utime(path, ns=(2, 2))
+    assert "CN=Third" in store.load(path, "ca").describe("Used", path)
