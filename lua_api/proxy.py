@@ -10,6 +10,7 @@ which applies it to its copy, records it for reloads and sends it to every worke
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -160,6 +161,7 @@ def pinning(updates: ServerUpdates | None, function: Any) -> Any:
     if updates is None:
         return function
 
+    @functools.wraps(function)
     def run(ref: ServerRef, *args: Any) -> Any:
         updates.pin(ref)
         return function(ref, *args)

@@ -28,7 +28,7 @@ from luaproxy.worker.control_agent import ControlAgent
 from luaproxy.worker.custom_metrics import MetricSet
 from luaproxy.worker.process import Worker, WorkerSpec
 from luaproxy.worker.samples import SampleError
-from luaproxy.worker.tls import Certificate, cafiles
+from luaproxy.worker.tls import Certificate
 from luaproxy.worker.tls import runtime as tls_runtime
 
 from . import proc_vars, reload, systemd
@@ -223,7 +223,6 @@ class Arbiter:
         """Load the configuration again; new workers take over the same sockets, then the old ones soft-stop."""
         self.notify("RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}", "STATUS=Reloading.")
         self.logger.notice("Reloading luaproxy")
-        cafiles.STORE.reread()  # the files again from disk, but what 'commit ssl ca-file' set stays
         try:
             generation = reload.load_and_init(self.generation.files, self.logger, self.generation)
             listening, unused = reload.rebind(generation.frontends, generation.settings.nbproc, self.listening)

@@ -404,6 +404,7 @@ HAPROXY_SERVER_VALUES = [
     ("srv_is_up(be/s2)", "0"),
     ("srv_is_up(be/s3)", "1"),
     ("srv_conn(be/s1)", "0"),
+    ("srv_sess_rate(be/s1)", "0"),
     ("srv_conn_free(be/s1)", "5"),
     ("srv_conn_free(be/s4)", "-1"),
     ("be_conn_free(be)", "5"),

@@ -9,7 +9,8 @@ import socket
 import ssl
 from pathlib import Path
 
-from tests.helpers import wait_until
+from luaproxy.worker.tls import cafiles
+from tests.helpers import free_port, wait_until
 from tests.helpers.pki import issue, make_ca
 from tests.supervisor.conftest import cli
 
@@ -100,3 +101,55 @@ def test_new_and_del_ca_and_crl_files(write, luaproxy, port, tmp_path: Path) -> 
     assert cli(sock, "new ssl crl-file none.crl\n") == "New CRL file created 'none.crl'!\n\n"
     assert cli(sock, "set ssl crl-file none.crl <<\n" + ca.cert_pem().decode() + "\n").startswith(
         "unable to load CRL file 'none.crl': no certificate revocation list in it")
+
+
+def test_add_server_verifies_with_a_ca_file_made_at_runtime(write, luaproxy, port, tmp_path: Path) -> None:
+    ca = make_ca("Runtime CA")
+    site = issue(ca, "www.test", ("www.test",)).write(tmp_path / "site.pem")
+    sock, tls_port = str(tmp_path / "stats.sock"), free_port()
+    write("a.cfg", f"""
+        global
+           nbproc 2
+           stats socket {sock} level admin
+        defaults
+           mode http
+           timeout connect 2s
+           timeout client 3s
+           timeout server 3s
+        frontend fe
+           bind 127.0.0.1:{port}
+           default_backend be
+        backend be
+           balance roundrobin
+        frontend tls
+           bind 127.0.0.1:{tls_port} ssl crt {site}
+           http-request return status 200 content-type text/plain string via-tls
+        """)
+    luaproxy("-f", "a.cfg", wait_port=port, workers=2)
+    assert cli(sock, "new ssl ca-file runtime-ca.pem\n") == "New CA file created 'runtime-ca.pem'!\n\n"
+    cli(sock, f"set ssl ca-file runtime-ca.pem <<\n{ca.cert_pem().decode()}\n")
+    assert cli(sock, "commit ssl ca-file runtime-ca.pem\n") == "Committing runtime-ca.pem.\nSuccess!\n\n"
+    add = f"add server be/tls 127.0.0.1:{tls_port} ssl ca-file runtime-ca.pem verify required sni str(www.test)\n"
+    assert cli(sock, add) == "New server registered.\n\n"
+    cli(sock, "enable server be/tls\n")
+    for _ in range(4):  # both workers
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            conn.sendall(b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            answer = b""
+            while chunk := conn.recv(4096):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"via-tls"), answer
+
+
+def test_store_reads_a_changed_file_again_unless_set_at_runtime(tmp_path: Path) -> None:
+    first, second, third = make_ca("First"), make_ca("Second"), make_ca("Third")
+    path = str(first.write(tmp_path / "ca.pem", with_key=False))
+    store = cafiles.CaStore()
+    assert "CN=First" in store.load(path, "ca").describe("Used", path)
+    second.write(Path(path), with_key=False)
+    os.utime(path, ns=(1, 1))  # a new modification time, whatever the clock's resolution
+    assert "CN=Second" in store.load(path, "ca").describe("Used", path)
+    store.install(path, "ca", third.cert_pem().decode())
+    first.write(Path(path), with_key=False)
+    os.utime(path, ns=(2, 2))
+    assert "CN=Third" in store.load(path, "ca").describe("Used", path)

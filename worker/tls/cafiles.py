@@ -5,13 +5,15 @@ is read through the process's ``STORE`` and keeps its path as its name;
 ``new ssl ca-file`` adds an empty one, ``set``/``commit ssl ca-file``
 replaces its content, and the contexts that name it are rebuilt
 (worker.tls.runtime).  Contexts load the stored text, never the file again,
-so a committed change is what OpenSSL sees from then on.  A reload re-reads
-the files from disk, except the ones changed at run time, which it keeps.
+so a committed change is what OpenSSL sees from then on.  A reload reads a
+file again when it changed on disk, except the ones changed at run time,
+which it keeps.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import ssl
 import tempfile
 from dataclasses import dataclass, field
@@ -33,6 +35,8 @@ class CaFile:
     name: str
     kind: str  # "ca" or "crl"
     items: list[Any] = field(default_factory=list)
+    mtime: int | None = None
+    """The file's modification time when read (None: made at run time)."""
 
     def pem(self) -> bytes:
         return b"".join(item.public_bytes(serialization.Encoding.PEM) for item in self.items)
@@ -90,16 +94,20 @@ class CaStore:
         """The management socket's pending ``set ssl ca-file|crl-file`` (one per kind, in the master)."""
 
     def load(self, path: str, kind: str) -> CaFile:
-        """The stored file, read from disk the first time (CA files: refused when every CA has expired)."""
+        """The stored file, read from disk the first time and again when the file changed, unless it was
+        changed at run time (CA files: refused when every CA has expired)."""
         found = self.files.get(path)
         if found is not None:
             if found.kind != kind:
                 raise CertError(f"'{path}' is already loaded as a {KINDS[found.kind]}")
-            return found
+            if path in self.changed or found.mtime == _mtime(path):
+                return found
+        mtime = _mtime(path)
         if kind == "ca":
-            loaded = CaFile(path, kind, list(load_ca_file(path)))
+            loaded = CaFile(path, kind, list(load_ca_file(path)), mtime)
         else:
             loaded = parse(path, kind, certs._read(path, KINDS[kind]))
+            loaded.mtime = mtime
         self.files[path] = loaded
         return loaded
 
@@ -114,19 +122,15 @@ class CaStore:
         self.files.pop(name, None)
         self.changed.discard(name)
 
-    def reread(self) -> None:
-        """Before a reload reads the configuration: files come from disk again (one that cannot be read
-        is dropped, and the configuration names the problem), the ones changed at run time stay."""
-        for name, old in list(self.files.items()):
-            if name not in self.changed:
-                del self.files[name]
-                try:
-                    self.load(name, old.kind)
-                except CertError:
-                    continue
-
     def of_kind(self, kind: str) -> dict[str, CaFile]:
         return {name: f for name, f in self.files.items() if f.kind == kind}
+
+
+def _mtime(path: str) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
 
 
 STORE = CaStore()
