@@ -45,6 +45,8 @@ class WorkerContext:
     """``-d``: the DebugTrace that prints each connection's events, as haproxy's debug mode does."""
     captures: ErrorCaptures = field(default_factory=ErrorCaptures)
     """The last invalid request of each frontend (``show errors``)."""
+    maxrewrite: int = 1024
+    """``tune.maxrewrite``: the part of a buffer its input leaves free for header rewrites."""
 
     def soft_stop(self) -> None:
         """HAProxy's soft stop: finish what is in flight, close idle keep-alive connections now."""

@@ -285,7 +285,14 @@ class HttpStream:
         txn.req_body = bytes(body)
         return not waited_out
 
-    def _wait_body(self, txn: Transaction, side: str, timeout: float, at_least: int | None) -> bool:
+    def buffered_body(self, txn: Transaction, side: str) -> int:
+        """Body bytes of the message held in the buffer now (what a header rewrite must fit beside)."""
+        if side == "req":
+            return len(txn.req_body or b"")
+        ahead = sum(len(event.data) for event in self.response_ahead if isinstance(event, Data))
+        return ahead + (len(self.server.http.trailing_data[0]) if self.server is not None else 0)
+
+    def wait_body(self, txn: Transaction, side: str, timeout: float, at_least: int | None) -> bool:
         """wait-for-body: True once the message's body is complete or *at_least* bytes came."""
         if side == "req":
             return self._take_body(txn, True, timeout, at_least)
@@ -338,7 +345,7 @@ class HttpStream:
         txn.http_mode = True
         txn.started = self.request_started
         txn.stkctr = self.trackers
-        txn.body_waiter = self._wait_body
+        txn.http_stream = self
         self.response_ahead.clear()
         if self.trackers.ended:
             self.trackers.begin_stream()
