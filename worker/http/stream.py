@@ -222,7 +222,8 @@ class HttpStream:
         if fe.monitor_uri is not None and _monitored(fe.monitor_uri, head):
             txn.termination = "LR"
             return self._send_reply(error_page(200))
-        self._take_body(txn, bool(fe.options.get("http-buffer-request")))
+        if not self._take_body(txn, bool(fe.options.get("http-buffer-request"))):
+            return self._body_timeout(txn)
         if run_rules(fe.ruleset("tcp-request content"), txn) is not Verdict.ACCEPT:
             return self._tcp_refused(txn)
         verdict = run_rules(fe.ruleset("http-request"), txn)
@@ -231,8 +232,8 @@ class HttpStream:
             backend = fe.choose_backend(txn)
             if backend is not None and backend is not fe:
                 txn.backend = backend
-                if backend.options.get("http-buffer-request"):
-                    self._take_body(txn, True)
+                if backend.options.get("http-buffer-request") and not self._take_body(txn, True):
+                    return self._body_timeout(txn)
                 if run_rules(backend.ruleset("tcp-request content"), txn) is not Verdict.ACCEPT:
                     return self._tcp_refused(txn)
                 verdict = run_rules(backend.ruleset("http-request"), txn)
@@ -247,6 +248,10 @@ class HttpStream:
             txn.termination = "SC"
             return self._error(503)
         txn.backend = backend
+        ahead = self.body_ahead
+        if ahead and isinstance(ahead[-1], RemoteProtocolError) and self.front.trailing_data[1]:
+            txn.termination = "CR"  # the client left while its body was awaited: no server, no answer
+            return False
         return self._forward(txn, backend)
 
     def _take_body(self, txn: Transaction, wait: bool, timeout: float | None = None,
@@ -368,6 +373,12 @@ class HttpStream:
             self.trackers.end_stream(txn.status, txn.bytes_in, txn.bytes_out, txn.server is not None)
         txn.release()
         self.txn = None
+
+    def _body_timeout(self, txn: Transaction) -> bool:
+        """option http-buffer-request: the body did not come within the request timeout (408, "cD")."""
+        self.frontend.fe_counters.failed_req += 1
+        txn.termination = "cD"
+        return self._send_reply(self.pages.reply(408, txn))
 
     def _tcp_refused(self, txn: Transaction) -> bool:
         """A tcp-request content rule stopped the request: HAProxy closes without a response."""
