@@ -52,6 +52,8 @@ class WorkerContext:
     """The last invalid request of each frontend (``show errors``)."""
     health: Any = None
     """The HealthChecker, which also watches the servers ``add server`` brings."""
+    maxrewrite: int = 1024
+    """``tune.maxrewrite``: the part of a buffer its input leaves free for header rewrites."""
 
     def soft_stop(self) -> None:
         """HAProxy's soft stop: finish what is in flight, close idle keep-alive connections now."""

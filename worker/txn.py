@@ -22,7 +22,6 @@ class Transaction:
         "accept_date",
         "applet",
         "backend",
-        "body_waiter",
         "bytes_in",
         "bytes_logged",
         "bytes_out",
@@ -37,6 +36,7 @@ class Transaction:
         "first_request",
         "frontend",
         "http_mode",
+        "http_stream",
         "incomplete",
         "last_rule",
         "logger",
@@ -56,6 +56,7 @@ class Transaction:
         "res",
         "response",
         "retries",
+        "rewrites",
         "server",
         "server_conn",
         "service",
@@ -102,7 +103,8 @@ class Transaction:
         self.first_request = True
         self.timeouts: dict[str, float] = {}  # http-request set-timeout server|tunnel
         self.reply: Any = None
-        self.body_waiter: Any = None  # HTTP: (txn, side, timeout, at_least) -> bool, for wait-for-body
+        self.http_stream: Any = None  # HTTP: the stream, for wait-for-body and the rewrite room
+        self.rewrites: Any = None  # RewriteRoom once a header rewrite needed it (strict-mode, tune.maxrewrite)
         self.service: Any = None
         self.applet: str | None = None  # "<lua.NAME>" / "<PROMEX>": the service that answered, as logs name it
         self.lua = None

@@ -82,6 +82,11 @@ class GlobalSettings:
     def bufsize(self) -> int:
         return int(self.tune.get("tune.bufsize", DEFAULT_BUFSIZE))
 
+    @property
+    def maxrewrite(self) -> int:
+        """``tune.maxrewrite`` (1024), at most half a buffer as HAProxy clamps it."""
+        return min(int(self.tune.get("tune.maxrewrite", 1024)), self.bufsize // 2)
+
 
 @dataclass(slots=True)
 class Bind:

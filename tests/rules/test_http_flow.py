@@ -98,7 +98,10 @@ def test_wait_for_body_times_out_with_408_or_goes_on_at_least(write, luaproxy, p
         assert answer.startswith(b"HTTP/1.1 408") and time.monotonic() - started < 2
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(head.format("/ten").encode())
-        assert s.recv(4096).startswith(b"HTTP/1.1 200")
+        time.sleep(0.4)  # past the 200ms: only at-least lets the request go on without a 408
+        s.sendall(b"abcdefghij")  # the rest, which the reply's drain reads
+        answer = s.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"\r\n\r\n0123456789")
 
 
 def test_response_wait_for_body_gives_504_when_the_server_is_slow(write, luaproxy, port):
@@ -164,3 +167,21 @@ def test_defaults_rules_need_explicit_tables_and_backends(write, luaproxy):
     output = proc.stdout() + proc.stderr()
     assert "bad.cfg:3" in output and "names no backend" in output
     assert "bad.cfg:4" in output and "explicit table" in output
+
+
+def test_strict_mode_fails_or_skips_a_rewrite_that_does_not_fit(write, luaproxy, port, backend):
+    value = "1234567890" * 6
+    start(write, luaproxy, port, f"""
+        listen li
+           bind 127.0.0.1:{{port}}
+           option http-buffer-request
+           http-request set-header x-hdr1 {value}
+           http-request strict-mode off if {{ path /lenient }}
+           http-request set-header x-hdr2 {value}
+           server s1 127.0.0.1:{backend.port}
+        """, extra_global="tune.bufsize 2048\n           tune.maxrewrite 128")
+    body = b"x" * 2000
+    assert get(port, "/strict", method="POST", body=body)[0] == 500
+    sent = dict(echoed(get(port, "/lenient", method="POST", body=body))["headers"])
+    assert sent["x-hdr1"] == value and "x-hdr2" not in sent
+    assert get(port, "/small")[0] == 200  # a small request has room for both

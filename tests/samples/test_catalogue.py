@@ -17,6 +17,7 @@ from tests.samples.test_haproxy_values import (
     HAPROXY_VAR_VALUES,
 )
 from tests.samples.test_json_query import HAPROXY_JSON, json_expr
+from tests.samples.test_jwt import CATALOGUE_TEXTS as JWT_TEXTS
 from tests.samples.test_maps import MAP_CASES
 from tests.samples.test_proto_converters import ROWS, proto_expr
 from tests.samples.test_tls_hello import TLS_FETCHES
@@ -185,7 +186,7 @@ def test_every_fetch_and_converter_has_a_case(registry: SampleRegistry) -> None:
     haproxy = HAPROXY_VALUES + HAPROXY_VAR_VALUES + HAPROXY_BODY_VALUES + HAPROXY_SERVER_VALUES
     texts = [t for t, _ in haproxy] + [t for t, _ in CASES] + [t for t, *_ in MAP_CASES] + SSL_TEXTS
     texts += [json_expr(*case[:3]) for case in HAPROXY_JSON] + [proto_expr(c, h) for c, h, _ in ROWS]
-    texts += [t for t, _ in STICK_CASES] + list(TLS_FETCHES)
+    texts += [t for t, _ in STICK_CASES] + list(TLS_FETCHES) + JWT_TEXTS
     used = {name for t in texts for name in re.findall(r"(?:^|,)([A-Za-z0-9_.+-]+)", t)}
     time_only = {"date", "date_us", "rand"}
     missing_fetches = set(registry.fetch_names()) - used - time_only

@@ -232,7 +232,8 @@ class HttpStream:
         if fe.monitor_uri is not None and _monitored(fe.monitor_uri, head):
             txn.termination = "LR"
             return self._send_reply(error_page(200))
-        self._take_body(txn, bool(fe.options.get("http-buffer-request")))
+        if not self._take_body(txn, bool(fe.options.get("http-buffer-request"))):
+            return self._body_timeout(txn)
         if _run(fe, "tcp-request content", txn) is not Verdict.ACCEPT:
             return self._tcp_refused(txn)
         verdict = _run(fe, "http-request", txn)
@@ -241,8 +242,8 @@ class HttpStream:
             backend = fe.choose_backend(txn)
             if backend is not None and backend is not fe:
                 txn.backend = backend
-                if backend.options.get("http-buffer-request"):
-                    self._take_body(txn, True)
+                if backend.options.get("http-buffer-request") and not self._take_body(txn, True):
+                    return self._body_timeout(txn)
                 if _run(backend, "tcp-request content", txn) is not Verdict.ACCEPT:
                     return self._tcp_refused(txn)
                 verdict = _run(backend, "http-request", txn)
@@ -262,6 +263,10 @@ class HttpStream:
             txn.termination = "SC"
             return self._error(503)
         txn.backend = backend
+        ahead = self.body_ahead
+        if ahead and isinstance(ahead[-1], RemoteProtocolError) and self.front.trailing_data[1]:
+            txn.termination = "CR"  # the client left while its body was awaited: no server, no answer
+            return False
         return self._forward(txn, backend)
 
     def _take_body(self, txn: Transaction, wait: bool, timeout: float | None = None,
@@ -300,7 +305,14 @@ class HttpStream:
         txn.req_body = bytes(body)
         return not waited_out
 
-    def _wait_body(self, txn: Transaction, side: str, timeout: float, at_least: int | None) -> bool:
+    def buffered_body(self, txn: Transaction, side: str) -> int:
+        """Body bytes of the message held in the buffer now (what a header rewrite must fit beside)."""
+        if side == "req":
+            return len(txn.req_body or b"")
+        ahead = sum(len(event.data) for event in self.response_ahead if isinstance(event, Data))
+        return ahead + (len(self.server.http.trailing_data[0]) if self.server is not None else 0)
+
+    def wait_body(self, txn: Transaction, side: str, timeout: float, at_least: int | None) -> bool:
         """wait-for-body: True once the message's body is complete or *at_least* bytes came."""
         if side == "req":
             return self._take_body(txn, True, timeout, at_least)
@@ -353,7 +365,7 @@ class HttpStream:
         txn.http_mode = True
         txn.started = self.request_started
         txn.stkctr = self.trackers
-        txn.body_waiter = self._wait_body
+        txn.http_stream = self
         self.response_ahead.clear()
         if self.trackers.ended:
             self.trackers.begin_stream()
@@ -376,6 +388,12 @@ class HttpStream:
             self.trackers.end_stream(txn.status, txn.bytes_in, txn.bytes_out, txn.server is not None)
         txn.release()
         self.txn = None
+
+    def _body_timeout(self, txn: Transaction) -> bool:
+        """option http-buffer-request: the body did not come within the request timeout (408, "cD")."""
+        self.frontend.fe_counters.failed_req += 1
+        txn.termination = "cD"
+        return self._send_reply(self.pages.reply(408, txn))
 
     def _tcp_refused(self, txn: Transaction) -> bool:
         """A tcp-request content rule stopped the request: HAProxy closes without a response."""

@@ -19,7 +19,7 @@ from ..filters.cache_rules import action as cache_action
 from ..http.message import Headers
 from ..http.pages import Reply, error_page
 from ..http.pages import reason as default_reason
-from . import actions_http_flow, actions_stick
+from . import actions_http_flow, actions_stick, rewrites
 from .errors import RuleError, unknown_action
 from .verdict import Verdict
 
@@ -235,7 +235,13 @@ def _header_action(operation: str) -> Parser:
 
         def act(txn: Any) -> Verdict:
             headers = _message(txn, kind).headers
-            getattr(headers, "set" if operation == "set-header" else "add")(name, fmt.render(txn))
+            text = fmt.render(txn)
+            side = "req" if kind == "http-req" else "res"
+            freed = sum(rewrites.header_cost(name, v) for v in headers.get_all(name)) \
+                if operation == "set-header" else 0
+            if not rewrites.fits(txn, side, rewrites.header_cost(name, text) - freed):
+                return Verdict.ERROR if rewrites.strict(txn, side) else Verdict.CONTINUE
+            getattr(headers, "set" if operation == "set-header" else "add")(name, text)
             return Verdict.CONTINUE
 
         return act
@@ -402,7 +408,7 @@ def _wait_for_body(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Acti
     side, status = ("req", 408) if kind == "http-req" else ("res", 504)
 
     def act(txn: Any) -> Verdict:
-        if txn.body_waiter is None or txn.body_waiter(txn, side, seconds, at_least):
+        if txn.http_stream is None or txn.http_stream.wait_body(txn, side, seconds, at_least):
             return Verdict.CONTINUE
         txn.reply = Reply(status, errorfile=True, close=True)
         return Verdict.DONE
@@ -497,8 +503,22 @@ def _message(txn: Any, kind: str) -> Any:
     return txn.request if kind == "http-req" else txn.response
 
 
+def _strict_mode(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
+    """strict-mode on|off: whether a rewrite that does not fit fails the transaction (500) or is skipped."""
+    if len(args) != 1 or args[0] not in ("on", "off"):
+        raise RuleError("'strict-mode' expects 'on' or 'off'.")
+    side, on = ("req" if kind == "http-req" else "res"), args[0] == "on"
+
+    def act(txn: Any) -> Verdict:
+        rewrites.set_strict(txn, side, on)
+        return Verdict.CONTINUE
+
+    return act
+
+
 COMMON: dict[str, Parser] = {
     "allow": _allow,
+    "strict-mode": _strict_mode,
     "deny": _deny,
     "set-header": _header_action("set-header"),
     "add-header": _header_action("add-header"),

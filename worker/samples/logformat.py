@@ -175,7 +175,8 @@ LOG_VARIABLES: dict[str, LogVar] = {
     "Ta": _http(lambda ctx: _ms(ctx.t_active)),
     "Tt": LogVar(lambda ctx: _ms(ctx.t_active), "num"),
     "Td": LogVar(_t_data, "num"),
-    "ST": LogVar(lambda ctx: ctx.status, "num"),
+    "ST": LogVar(lambda ctx: ctx.status or (-1 if getattr(ctx, "http_mode", False) else 0), "num"),
+    # -1: an HTTP transaction that got no response, as HAProxy logs it (TCP streams log 0)
     "B": LogVar(lambda ctx: ctx.bytes_out if getattr(ctx, "bytes_logged", None) is None else ctx.bytes_logged,
                 "num"),
     "U": LogVar(lambda ctx: ctx.bytes_in, "num"),

@@ -227,6 +227,7 @@ def default_registry() -> SampleRegistry:
     from . import (
         conv_codec,
         conv_json,
+        conv_jwt,
         conv_map,
         conv_misc,
         conv_numeric,
@@ -246,7 +247,7 @@ def default_registry() -> SampleRegistry:
         for fetch_definition in module.FETCHES:
             registry.add_fetch(fetch_definition)
     for module in (conv_string, conv_numeric, conv_codec, conv_json, conv_proto, conv_time, conv_misc, conv_map,
-                   fetch_sticktable):
+                   fetch_sticktable, conv_jwt):
         for converter_definition in module.CONVERTERS:
             registry.add_converter(converter_definition)
     return registry
