@@ -115,6 +115,11 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
                 for option in ("forwardfor", "originalto") if conf.options.get(option))
         except ValueError as exc:
             errors.append(conf.line.error(f"{conf.kind} '{conf.name}': {exc}."))
+        if conf.has_frontend and conf.setting("error-log-format"):
+            try:
+                proxy.error_log_format = env.log_format(" ".join(conf.setting("error-log-format")), mandatory=True)
+            except RuleError as exc:
+                errors.append(conf.line.error(f"'error-log-format': {exc.message}", exc.hint))
         try:
             proxy.stats = webstats.build(conf.settings.get("stats"), env.condition, parse_time)
         except RuleError as exc:

@@ -141,6 +141,8 @@ class Proxy:
     unique_id_format: Any = None
     """The compiled ``unique-id-format`` (a LogFormat) and the ``unique-id-header`` name, if any."""
     unique_id_header: str | None = None
+    error_log_format: Any = None
+    """``error-log-format``: the compiled LogFormat of the line a failed TLS handshake logs, or None."""
     error_pages: Any = None
     access_log: Callable[[Any], None] | None = None
     current_conns: int = 0
