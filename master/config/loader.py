@@ -12,14 +12,15 @@ from dataclasses import dataclass, field
 
 from . import keywords_global, keywords_process, keywords_proxy, keywords_stick  # noqa: F401  (they fill the keyword tables)
 from . import peers as peers_section
+from . import programs as programs_section
 from .errors import ConfigError, ConfigErrors, did_you_mean
 from .keywords import GLOBAL, PROXY, PROXY_SECTIONS
 from .lexer import Line, config_files, read_file
 from .model import Config, GlobalSettings, ProxyConf
 
-SECTIONS = ("global", "http-errors", "peers", *PROXY_SECTIONS)
+SECTIONS = ("global", "http-errors", "peers", "program", *PROXY_SECTIONS)
 RULE_FAMILIES = ("tcp-request", "tcp-response", "http-request", "http-response", "http-after-response")
-UNSUPPORTED_SECTIONS = ("userlist", "resolvers", "mailers", "program", "ring",
+UNSUPPORTED_SECTIONS = ("userlist", "resolvers", "mailers", "ring",
                         "cache", "fcgi-app", "dynamic-update", "crt-store", "traces")
 
 
@@ -106,6 +107,11 @@ def parse_proxies(files: list[str], sections: list[Section], settings: GlobalSet
             continue
         if section.kind == "peers":
             _add_peers(config, section, errors)
+            continue
+        if section.kind == "program":
+            program = programs_section.parse_section(section.header, section.body, errors)
+            if program is not None:
+                config.programs.append(program)
             continue
         try:
             proxy = _new_proxy(section.header, defaults, named_defaults)

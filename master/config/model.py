@@ -195,6 +195,7 @@ class Config:
     http_errors: dict[str, dict[int, str]] = field(default_factory=dict)
     """``http-errors NAME`` sections: status -> errorfile path."""
     peers: dict[str, Any] = field(default_factory=dict)  # name -> config.peers.PeersConf
+    programs: list[Any] = field(default_factory=list)  # config.programs.ProgramConf, in order
 
     def frontends(self) -> list[ProxyConf]:
         return [p for p in self.proxies if p.has_frontend]
