@@ -170,7 +170,7 @@ def _new_proxy(conf: ProxyConf) -> Proxy:
                 if not pool_max.lstrip("-").isdigit():
                     raise server_conf.line.error(f"server '{server.name}': 'pool-max-conn' expects a number.")
                 server.pool_max_conn = int(pool_max)
-            if server_conf.send_proxy.version:
+            if server_conf.send_proxy.version or server_conf.send_proxy.check:
                 server.send_proxy = server_conf.send_proxy
             server.cookie = server_conf.options.get("cookie")
             try:

@@ -136,7 +136,7 @@ SERVER_VALUE_OPTIONS = ("weight", "maxconn", "inter", "fastinter", "downinter", 
                         "observe", "error-limit", "agent-port", "agent-inter",
                         "resolvers", "init-addr", "pool-max-conn", "pool-purge-delay", "proto",
                         "pool-low-conn")
-SERVER_FLAGS = ("check", "backup", "disabled", "enabled", "no-check", "non-stick", "tfo", "check-send-proxy",
+SERVER_FLAGS = ("check", "backup", "disabled", "enabled", "no-check", "non-stick", "tfo",
                 "agent-check", "redir")
 
 

@@ -185,6 +185,11 @@ def build_v2(src: Address | None, dst: Address | None, tlvs: list[tuple[int, byt
     return header
 
 
+def build_v2_local() -> bytes:
+    """A v2 header with the LOCAL command: the connection is the sender's own (a health check)."""
+    return SIGNATURE + b"\x20\x00\x00\x00"
+
+
 def tlv(kind: int, value: bytes) -> bytes:
     return bytes([kind]) + struct.pack("!H", len(value)) + value
 
