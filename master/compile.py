@@ -14,7 +14,7 @@ from typing import Any
 from luaproxy.lua_api.engine import LuaEngine
 from luaproxy.worker import access_log
 from luaproxy.worker.backend import configure_checks, make_balancer, parse_check_spec
-from luaproxy.worker.backend.cookie import parse_cookie_line
+from luaproxy.worker.backend.cookie import dynamic_cookie, parse_cookie_line
 from luaproxy.worker.http.forwarded import ForwardedHeader
 from luaproxy.worker.http.pages import ErrorPages
 from luaproxy.worker.proxy import Proxy, Rule, Server, SwitchingRule
@@ -182,6 +182,10 @@ def _new_proxy(conf: ProxyConf) -> Proxy:
         except ValueError as exc:
             raise conf.line.error(f"{conf.kind} '{conf.name}': 'balance': {exc}") from None
     cookie = conf.setting("cookie") if conf.has_backend else None
+    key = conf.setting("dynamic-cookie-key")
+    if cookie and "dynamic" in cookie and key:
+        for server in servers:
+            server.cookie = server.cookie or dynamic_cookie(key[0], server.host, server.port)
     return Proxy(conf.name, conf.id, conf.mode, conf.has_frontend, conf.has_backend,
                  timeouts=dict(conf.timeouts), inspect_delay=dict(conf.inspect_delay), servers=servers,
                  balancer=balancer, retries=conf.retries, redispatch=_redispatch_interval(conf),

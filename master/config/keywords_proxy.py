@@ -338,6 +338,7 @@ def _log(p: ProxyConf, line: Line) -> None:
 
 for _name, _sections, _doc in (
     ("log-format", ANY_PROXY, "Format of this proxy's traffic logs."),
+    ("dynamic-cookie-key", BACK, "dynamic-cookie-key <string>: the secret of 'cookie … dynamic' server cookies."),
     ("error-log-format", ANY_PROXY, "Format of the log line of a connection that failed its TLS handshake."),
     ("log-tag", ANY_PROXY, "The tag of this proxy's syslog lines."),
     ("description", NO_DEFAULTS, "Free text shown in stats."),
