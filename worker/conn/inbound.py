@@ -43,7 +43,9 @@ def attach(sock: Any, header: ProxyHeader) -> None:
 
 
 def received(sock: Any) -> ProxyHeader | None:
-    """The PROXY header this connection started with, or None."""
+    """The PROXY header this connection started with, or None (at once when no listener accepts one)."""
+    if not _received:
+        return None
     try:
         return _received.get(sock)
     except TypeError:  # not weak-referenceable: not a connection of ours
@@ -66,6 +68,8 @@ def note_connection_addresses(txn: Any) -> None:
 def connection_addresses(sock: Any) -> Any:
     """The connection's (client, destination) addresses as ``tcp-request connection`` rules left them,
     or None when no such rule ran."""
+    if not _connection_addresses:
+        return None
     try:
         return _connection_addresses.get(sock)
     except TypeError:
