@@ -47,6 +47,7 @@ from .management.pending import Pending
 from .management.runtime_commands import RUNTIME_STATS_COMMANDS
 from .management.server import ManagementServer
 from .peers.supervisor import PeersAgents
+from .programs import Programs
 from .reload import Generation
 from .runtime_store import RuntimeStore
 from .sockets import BindError, Listening
@@ -119,6 +120,7 @@ class Arbiter:
         """``new ssl cert`` stores, not in any crt-list yet (None until committed)."""
         self.peers = PeersAgents(logger)  # one agent per peers section, sharing the stick tables
         self.peers.configure(generation)
+        self.programs = Programs(logger)  # the 'program' sections' processes
         self.selector = selectors.DefaultSelector()
         self.pipe_r, self.pipe_w = os.pipe()
         os.set_blocking(self.pipe_r, False)
@@ -171,6 +173,7 @@ class Arbiter:
             self.close_servers()
             return 1
         self.awaiting_ready = time.monotonic() + READY_TIMEOUT
+        self.programs.start(self.generation.config.programs)
         self.manage_workers()
         try:
             while True:
@@ -253,6 +256,7 @@ class Arbiter:
             self.logger.alert(f"Reload: cannot bind a management socket ({exc.strerror}); keeping the others")
         previous = self.generation.settings.fleet_sync
         self.generation, self.listening, self.store, self.runtime = generation, listening, store, runtime
+        self.programs.reload(generation.config.programs)
         self.stats_server.table = self.master_server.routed = with_lua_commands(RUNTIME_STATS_COMMANDS,
                                                                                 generation.engine)
         if generation.settings.fleet_sync != previous:
@@ -413,7 +417,7 @@ class Arbiter:
                 return
             handle = self.workers.pop(pid, None)
             if handle is None:
-                if self.peers.reaped(pid, status):
+                if self.peers.reaped(pid, status) or self.programs.reaped(pid, status):
                     continue
                 if self.agent is not None and pid == self.agent.pid:
                     self.agent_exited(status)
@@ -475,6 +479,7 @@ class Arbiter:
         agent, self.fleet = self.agent, None
         if agent is not None:
             self._kill(agent.pid, signal.SIGTERM)
+        self.programs.stop()
         peers_pids = self.peers.pids()
         self.peers.sections = []
         self.peers.stop()
@@ -899,7 +904,7 @@ class Arbiter:
         old = [(h.pid, self.number - h.generation, h.born) for h in sorted(self.workers.values(), key=lambda h: h.pid)
                if h.generation != self.number]
         return formats.proc_table((os.getpid(), self.reloads, self.failed_reloads, self.started), current, old,
-                                  VERSION)
+                                  VERSION, programs=self.programs.rows())
 
     def knows_process(self, selector: str) -> bool:
         if selector.startswith("!"):

@@ -15,7 +15,7 @@ from luaproxy.lua_api.engine import LuaEngine
 from luaproxy.worker import access_log
 from luaproxy.worker.backend import configure_checks, make_balancer, parse_check_spec
 from luaproxy.worker.backend.checks import compile_spec
-from luaproxy.worker.backend.cookie import parse_cookie_line
+from luaproxy.worker.backend.cookie import dynamic_cookie, parse_cookie_line
 from luaproxy.worker.backend.tcpcheck import RuleSet, check_rules, compile_rules
 from luaproxy.worker.http.forwarded import ForwardedHeader
 from luaproxy.worker.http.pages import ErrorPages
@@ -122,6 +122,11 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
                 for option in ("forwardfor", "originalto") if conf.options.get(option))
         except ValueError as exc:
             errors.append(conf.line.error(f"{conf.kind} '{conf.name}': {exc}."))
+        if conf.has_frontend and conf.setting("error-log-format"):
+            try:
+                proxy.error_log_format = env.log_format(" ".join(conf.setting("error-log-format")), mandatory=True)
+            except RuleError as exc:
+                errors.append(conf.line.error(f"'error-log-format': {exc.message}", exc.hint))
         try:
             proxy.stats = webstats.build(conf.settings.get("stats"), env.condition, parse_time)
         except RuleError as exc:
@@ -176,7 +181,7 @@ def _new_proxy(conf: ProxyConf) -> Proxy:
                 if not pool_max.lstrip("-").isdigit():
                     raise server_conf.line.error(f"server '{server.name}': 'pool-max-conn' expects a number.")
                 server.pool_max_conn = int(pool_max)
-            if server_conf.send_proxy.version:
+            if server_conf.send_proxy.version or server_conf.send_proxy.check:
                 server.send_proxy = server_conf.send_proxy
             server.cookie = server_conf.options.get("cookie")
             try:
@@ -188,6 +193,10 @@ def _new_proxy(conf: ProxyConf) -> Proxy:
         except ValueError as exc:
             raise conf.line.error(f"{conf.kind} '{conf.name}': 'balance': {exc}") from None
     cookie = conf.setting("cookie") if conf.has_backend else None
+    key = conf.setting("dynamic-cookie-key")
+    if cookie and "dynamic" in cookie and key:
+        for server in servers:
+            server.cookie = server.cookie or dynamic_cookie(key[0], server.host, server.port)
     proxy = Proxy(conf.name, conf.id, conf.mode, conf.has_frontend, conf.has_backend,
                   timeouts=dict(conf.timeouts), inspect_delay=dict(conf.inspect_delay), servers=servers,
                   balancer=balancer, retries=conf.retries, redispatch=_redispatch_interval(conf),

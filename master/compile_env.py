@@ -97,9 +97,10 @@ class CompileEnv:
             raise RuleError("no table was declared in this proxy and none was given with 'table <name>'.")
         return table
 
-    def log_format(self, text: str) -> Any:
+    def log_format(self, text: str, mandatory: bool = False) -> Any:
+        """A log-format string; *mandatory* for a log line ('-' for missing values, +Q honoured)."""
         try:
-            return parse_log_format(text, self.registry, self.library, origin=self.origin)
+            return parse_log_format(text, self.registry, self.library, mandatory=mandatory, origin=self.origin)
         except SampleError as exc:
             raise RuleError(str(exc)) from None
 

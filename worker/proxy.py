@@ -177,9 +177,11 @@ class Proxy:
     """The compiled ``unique-id-format`` (a LogFormat) and the ``unique-id-header`` name, if any."""
     unique_id_header: str | None = None
     filters: tuple[Any, ...] | None = None
+    """Filters on this proxy's HTTP data (compression); None when there are none (worker.filters)."""
     caches: dict[str, Any] | None = None
     """Every ``cache`` section's store, by name (shared by all proxies, for ``show cache``)."""
-    """Filters on this proxy's HTTP data (compression); None when there are none (worker.filters)."""
+    error_log_format: Any = None
+    """``error-log-format``: the compiled LogFormat of the line a failed TLS handshake logs, or None."""
     error_pages: Any = None
     access_log: Callable[[Any], None] | None = None
     current_conns: int = 0

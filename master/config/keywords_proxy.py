@@ -141,7 +141,7 @@ SERVER_VALUE_OPTIONS = ("weight", "maxconn", "inter", "fastinter", "downinter", 
                         "observe", "error-limit", "agent-port", "agent-inter", "agent-addr", "agent-send", "socks4",
                         "resolvers", "init-addr", "pool-max-conn", "pool-purge-delay", "proto",
                         "pool-low-conn", "track", "agent-addr", "agent-send")
-SERVER_FLAGS = ("check", "backup", "disabled", "enabled", "no-check", "non-stick", "tfo", "check-send-proxy",
+SERVER_FLAGS = ("check", "backup", "disabled", "enabled", "no-check", "non-stick", "tfo",
                 "agent-check", "redir", "check-via-socks4")
 
 
@@ -405,6 +405,8 @@ def _log(p: ProxyConf, line: Line) -> None:
 
 for _name, _sections, _doc in (
     ("log-format", ANY_PROXY, "Format of this proxy's traffic logs."),
+    ("dynamic-cookie-key", BACK, "dynamic-cookie-key <string>: the secret of 'cookie … dynamic' server cookies."),
+    ("error-log-format", ANY_PROXY, "Format of the log line of a connection that failed its TLS handshake."),
     ("log-tag", ANY_PROXY, "The tag of this proxy's syslog lines."),
     ("description", NO_DEFAULTS, "Free text shown in stats."),
     ("id", NO_DEFAULTS, "Numeric proxy id."),

@@ -13,15 +13,16 @@ from dataclasses import dataclass, field
 from . import cache as cache_section
 from . import keywords_global, keywords_process, keywords_proxy, keywords_stick  # noqa: F401  (they fill the keyword tables)
 from . import peers as peers_section
+from . import programs as programs_section
 from .defaults_rules import check_defaults_rules
 from .errors import ConfigError, ConfigErrors, did_you_mean
 from .keywords import GLOBAL, PROXY, PROXY_SECTIONS
 from .lexer import Line, config_files, read_file
 from .model import Config, GlobalSettings, ProxyConf
 
-SECTIONS = ("global", "http-errors", "peers", "cache", *PROXY_SECTIONS)
+SECTIONS = ("global", "http-errors", "peers", "cache", "program", *PROXY_SECTIONS)
 RULE_FAMILIES = ("tcp-request", "tcp-response", "http-request", "http-response", "http-after-response")
-UNSUPPORTED_SECTIONS = ("userlist", "resolvers", "mailers", "program", "ring",
+UNSUPPORTED_SECTIONS = ("userlist", "resolvers", "mailers", "ring",
                         "fcgi-app", "dynamic-update", "crt-store", "traces")
 UNUSED_SECTIONS = ("fcgi-app",)
 """Sections that only matter once a proxy refers to them (``use-fcgi-app``, which luaproxy refuses):
@@ -118,6 +119,11 @@ def parse_proxies(files: list[str], sections: list[Section], settings: GlobalSet
             continue
         if section.kind == "cache":
             _add_cache(config, section, errors)
+            continue
+        if section.kind == "program":
+            program = programs_section.parse_section(section.header, section.body, errors)
+            if program is not None:
+                config.programs.append(program)
             continue
         try:
             proxy = _new_proxy(section.header, defaults, named_defaults)

@@ -310,7 +310,8 @@ def servers_state(proxies: list[dict[str, Any]], now: float) -> str:
 
 
 def proc_table(master: tuple[int, int, int, float], workers: list[tuple[int, int, float]],
-               old: list[tuple[int, int, float]], version: str, now: float | None = None) -> str:
+               old: list[tuple[int, int, float]], version: str, now: float | None = None,
+               programs: list[tuple[int, str, int, float]] = ()) -> str:
     """``show proc``: master (pid, reloads, failed reloads, start), workers and old workers (pid, reloads, start)."""
     now = time.time() if now is None else now
     pid, reloads, failed, started = master
@@ -324,4 +325,6 @@ def proc_table(master: tuple[int, int, int, float], workers: list[tuple[int, int
         lines += [f"{w_pid:<15} {'worker':<15} {w_reloads:<15} {uptime_proc(now - w_start):<15} {version}\n"
                   for w_pid, w_reloads, w_start in old]
     lines.append("# programs\n")
+    lines += [f"{p_pid:<15} {name:<15} {p_reloads:<15} {uptime_proc(now - p_start):<15} -\n"
+              for p_pid, name, p_reloads, p_start in programs]
     return "".join(lines)

@@ -89,3 +89,11 @@ def test_rewrite_and_prefix_modify_the_servers_cookie(write, luaproxy, port) -> 
     _, headers, body = get(prefix, "JS=first~s7")
     assert headers["set-cookie"] == "JS=first~s7"
     assert body == b"s7"  # the prefix is taken off before the server sees its cookie
+
+
+def test_dynamic_cookie_matches_haproxy() -> None:
+    from luaproxy.worker.backend.cookie import dynamic_cookie
+
+    # haproxy 2.6.12 sent "SRV=bdae634fb2641da0" for this key and server (cookie SRV insert dynamic)
+    assert dynamic_cookie("secretkey", "127.0.0.1", 28462) == "bdae634fb2641da0"
+    assert dynamic_cookie("secretkey", "backend.example", 80) is None

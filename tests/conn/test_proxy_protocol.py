@@ -8,7 +8,7 @@ import struct
 import pytest
 
 from luaproxy.worker.conn import proxy_protocol as pp
-from tests.helpers import free_port, parse_responses, read_all
+from tests.helpers import free_port, parse_responses, read_all, wait_until
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 
@@ -106,3 +106,34 @@ def test_abstract_unix_sockets_carry_the_proxy_header(write, luaproxy, port) -> 
     luaproxy("-f", "abns.cfg", wait_port=port)
     ((status, _, body),) = parse_responses(exchange(port, REQUEST))
     assert (status, body) == (200, b"127.0.0.1 1")
+
+
+def test_health_checks_send_the_header_too(write, luaproxy, port) -> None:
+    receiver = free_port()
+    write("chk.cfg", f"""
+        defaults
+           mode http
+           timeout connect 2s
+           timeout client 3s
+           timeout server 3s
+        listen stats
+           bind 127.0.0.1:{port}
+           stats uri /
+        backend checked
+           option httpchk GET /health
+           server v1 127.0.0.1:{receiver} send-proxy check inter 200ms
+           server v2 127.0.0.1:{receiver} send-proxy-v2 check inter 200ms
+           server plain 127.0.0.1:{receiver} check inter 200ms
+        frontend receiver
+           bind 127.0.0.1:{receiver} accept-proxy
+           http-request return status 200
+        """)
+    luaproxy("-f", "chk.cfg", wait_port=receiver)
+
+    def failed_checks() -> dict[str, int]:
+        text = exchange(port, b"GET /;csv HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").decode()
+        rows = [line.split(",") for line in text.splitlines() if line.startswith("checked,")]
+        return {row[1]: int(row[21] or 0) for row in rows if row[1] != "BACKEND"}
+
+    assert wait_until(lambda: failed_checks()["plain"] >= 1)  # checks ran: without the header they fail
+    assert {name: n for name, n in failed_checks().items() if name != "plain"} == {"v1": 0, "v2": 0}

@@ -153,6 +153,10 @@ CASES = [
     ("fc_rcvd_proxy", "0"),  # a connection without a PROXY header (tests/conn covers one with)
     ("fc_pp_authority", None),
     ("fc_pp_unique_id", None),
+    ("fc_err", "0"),  # a connection without an error (tests/conn has a failed handshake)
+    ("fc_err_str", "Success"),
+    ("ssl_fc_err", None),  # not a TLS connection
+    ("ssl_fc_err_str", None),
 ]
 
 

@@ -12,8 +12,12 @@ D deleted).
 
 from __future__ import annotations
 
+import ipaddress
+import struct
 from dataclasses import dataclass, field
 from typing import Any
+
+import xxhash
 
 PREFIX_DELIMITER = "~"
 DATE_DELIMITER = "|"
@@ -82,6 +86,16 @@ def parse_cookie_line(words: list[str], parse_seconds: Any) -> CookieConf:
     if conf.postonly and conf.mode != "insert":
         raise ValueError("'postonly' only makes sense with 'insert'")
     return conf
+
+
+def dynamic_cookie(key: str, host: str, port: int) -> str | None:
+    """``cookie … dynamic`` with ``dynamic-cookie-key``: a server's cookie made from the key, its address and
+    port as haproxy makes it (XXH64 of key, packed address, 32-bit big-endian port); None when not an IP."""
+    try:
+        packed = ipaddress.ip_address(host).packed
+    except ValueError:
+        return None
+    return f"{xxhash.xxh64(key.encode() + packed + struct.pack('!I', port), seed=0).intdigest():016x}"
 
 
 @dataclass(slots=True)

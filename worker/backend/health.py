@@ -16,6 +16,7 @@ from typing import Any
 import gevent
 from gevent import socket as gsocket
 
+from ..conn.outbound import check_header
 from ..http import CLIENT, NEED_DATA, Connection, Data, InformationalResponse, RemoteProtocolError, Response
 from ..proxy import Server
 from ..tls.handshake import failure_reason
@@ -104,6 +105,13 @@ def run_check(proxy: Any, server: Server) -> CheckResult:
         return CheckResult("L4TOUT", duration_ms=_since(started))
     except OSError as exc:
         return CheckResult("L4CON", info=connect_error_text(exc), duration_ms=_since(started))
+    header = check_header(server.send_proxy, server.check_port is not None or server.check_addr is not None, sock)
+    if header is not None:
+        try:
+            sock.sendall(header)
+        except OSError as exc:
+            sock.close()
+            return CheckResult("L4CON", info=connect_error_text(exc), duration_ms=_since(started))
     if server.check_tls is not None:
         try:
             sock = tls_connect(server, IMPLICIT_CONNECT, sock, connect_timeout)

@@ -17,6 +17,7 @@ from typing import Any
 from .proxy_protocol import SIGNATURE, V1_MAX, ProxyHeader, ProxyHeaderError, parse
 
 _received: weakref.WeakKeyDictionary[Any, ProxyHeader] = weakref.WeakKeyDictionary()
+_connection_addresses: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
 DEFAULT_TIMEOUT = 10.0
@@ -42,10 +43,36 @@ def attach(sock: Any, header: ProxyHeader) -> None:
 
 
 def received(sock: Any) -> ProxyHeader | None:
-    """The PROXY header this connection started with, or None."""
+    """The PROXY header this connection started with, or None (at once when no listener accepts one)."""
+    if not _received:
+        return None
     try:
         return _received.get(sock)
     except TypeError:  # not weak-referenceable: not a connection of ours
+        return None
+
+
+def note_connection_addresses(txn: Any) -> None:
+    """After ``tcp-request connection`` rules: their addresses are the connection's (``fc_src``…).  The
+    session starts from what a PROXY header advertised, if any, else from these (as haproxy 2.6)."""
+    addresses = ((txn.src, txn.src_port), (txn.dst, txn.dst_port))
+    try:
+        _connection_addresses[txn.client] = addresses
+    except TypeError:
+        return
+    header = received(txn.client)
+    if header is not None and header.src is not None:
+        (txn.src, txn.src_port), (txn.dst, txn.dst_port) = header.src, header.dst
+
+
+def connection_addresses(sock: Any) -> Any:
+    """The connection's (client, destination) addresses as ``tcp-request connection`` rules left them,
+    or None when no such rule ran."""
+    if not _connection_addresses:
+        return None
+    try:
+        return _connection_addresses.get(sock)
+    except TypeError:
         return None
 
 

@@ -28,6 +28,8 @@ class SendProxy:
 
     version: int = 0
     options: set[str] = field(default_factory=set)
+    check: bool = False
+    """``check-send-proxy``: health checks send it even to an explicit check port or address."""
 
     def take(self, word: str, rest: list[str]) -> bool:
         """Consume one server keyword of the PROXY protocol (and its value); False when not one."""
@@ -42,6 +44,8 @@ class SendProxy:
                 self.options.add("cert-cn")
         elif word in ("no-send-proxy", "no-send-proxy-v2", "no-send-proxy-v2-ssl", "no-send-proxy-v2-ssl-cn"):
             self.version = 0
+        elif word == "check-send-proxy":
+            self.check = True
         elif word == "proxy-v2-options":
             if not rest:
                 raise ValueError("'proxy-v2-options' expects a comma-separated list of options")
@@ -63,6 +67,19 @@ def header_for(settings: SendProxy | None, txn: Any) -> bytes | None:
     if settings.version == 1:
         return pp.build_v1(src, dst)
     return pp.build_v2(src, dst, _tlvs(settings.options, txn), "crc32c" in settings.options)
+
+
+def check_header(settings: SendProxy | None, own_address: bool, sock: Any) -> bytes | None:
+    """The header a health check starts with: with send-proxy (unless the check has its own port or
+    address) or check-send-proxy.  It describes the check's own connection (v2: a LOCAL header)."""
+    if settings is None or not (settings.check or (settings.version and not own_address)):
+        return None
+    if settings.version == 2:
+        return pp.build_v2_local()
+    try:
+        return pp.build_v1(sock.getsockname()[:2], sock.getpeername()[:2])
+    except (OSError, TypeError):
+        return pp.build_v1(None, None)
 
 
 def _tlvs(options: set[str], txn: Any) -> list[tuple[int, bytes]]:

@@ -9,7 +9,6 @@ authority and unique-id values have a maximum length, a CRC32C must match.
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import struct
 from dataclasses import dataclass
@@ -86,16 +85,18 @@ def _parse_v1(data: bytes) -> tuple[ProxyHeader, int] | None:
         return ProxyHeader(1), end + 2
     if len(words) != 6 or words[1] not in ("TCP4", "TCP6"):
         raise ProxyHeaderError("Malformed PROXY v1 header")
-    version = 4 if words[1] == "TCP4" else 6
-    try:
-        src, dst = ipaddress.ip_address(words[2]), ipaddress.ip_address(words[3])
-        ports = int(words[4]), int(words[5])
-    except ValueError:
-        raise ProxyHeaderError("Malformed PROXY v1 header") from None
-    if src.version != version or dst.version != version or not all(0 <= p <= 65535 for p in ports) or not all(
-            w.isdigit() for w in words[4:]):
+    family = socket.AF_INET if words[1] == "TCP4" else socket.AF_INET6
+    if not (words[4].isdigit() and words[5].isdigit()):
         raise ProxyHeaderError("Malformed PROXY v1 header")
-    return ProxyHeader(1, (str(src), ports[0]), (str(dst), ports[1])), end + 2
+    ports = int(words[4]), int(words[5])
+    try:
+        src = socket.inet_ntop(family, socket.inet_pton(family, words[2]))
+        dst = socket.inet_ntop(family, socket.inet_pton(family, words[3]))
+    except OSError:
+        raise ProxyHeaderError("Malformed PROXY v1 header") from None
+    if ports[0] > 65535 or ports[1] > 65535:
+        raise ProxyHeaderError("Malformed PROXY v1 header")
+    return ProxyHeader(1, (src, ports[0]), (dst, ports[1])), end + 2
 
 
 def _parse_v2(data: bytes) -> tuple[ProxyHeader, int] | None:
@@ -185,6 +186,11 @@ def build_v2(src: Address | None, dst: Address | None, tlvs: list[tuple[int, byt
     return header
 
 
+def build_v2_local() -> bytes:
+    """A v2 header with the LOCAL command: the connection is the sender's own (a health check)."""
+    return SIGNATURE + b"\x20\x00\x00\x00"
+
+
 def tlv(kind: int, value: bytes) -> bytes:
     return bytes([kind]) + struct.pack("!H", len(value)) + value
 
@@ -193,13 +199,23 @@ def _ip_pair(src: Address | None, dst: Address | None) -> tuple[Address, Address
     """Both addresses in one family (IPv4 shown as IPv4-mapped IPv6 when the other is IPv6)."""
     if not src or not dst or src[0] is None or dst[0] is None:
         return None
-    try:
-        a, b = ipaddress.ip_address(src[0]), ipaddress.ip_address(dst[0])
-    except ValueError:
+    a, b = _version(src[0]), _version(dst[0])
+    if a is None or b is None:
         return None
-    if a.version != b.version:
-        a, b = (ipaddress.IPv6Address(f"::ffff:{x}") if x.version == 4 else x for x in (a, b))
-    return (str(a), src[1] or 0), (str(b), dst[1] or 0), a.version
+    s, d = src[0], dst[0]
+    if a != b:
+        s, d = (f"::ffff:{x}" if v == 4 else x for x, v in ((s, a), (d, b)))
+    return (s, src[1] or 0), (d, dst[1] or 0), max(a, b)
+
+
+def _version(host: str) -> int | None:
+    for version, family in ((4, socket.AF_INET), (6, socket.AF_INET6)):
+        try:
+            socket.inet_pton(family, host)
+        except OSError:
+            continue
+        return version
+    return None
 
 
 def _crc32c_table() -> tuple[int, ...]:

@@ -100,9 +100,12 @@ class HttpStream:
         fe.fe_counters.open()
         try:
             session_rules = fe.rules.get("tcp-request connection") or fe.rules.get("tcp-request session")
-            if session_rules and run_session_rules(fe, self._session_txn()) is not Verdict.ACCEPT:
-                fe.fe_counters.denied_conn += 1
-                return
+            if session_rules:
+                txn = self._session_txn()
+                if run_session_rules(fe, txn) is not Verdict.ACCEPT:
+                    fe.fe_counters.denied_conn += 1
+                    return
+                self.addresses = (txn.src, txn.src_port), (txn.dst, txn.dst_port)  # the session's, from now on
             self._serve()
         except (ClientGone, filters.FilterAborted):
             if self.txn is not None:

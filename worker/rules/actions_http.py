@@ -416,7 +416,7 @@ def _wait_for_body(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Acti
     return act
 
 
-def _set_address(kind: str, args: tuple[str, ...], env: HttpActionEnv, field: str = "") -> Action:
+def set_address(kind: str, args: tuple[str, ...], env: HttpActionEnv, field: str = "") -> Action:
     """set-src|set-dst <expr> (an address) and set-src-port|set-dst-port <expr>: what fetches and
     logs see as the client's source or destination from now on."""
     if len(args) != 1:
@@ -433,8 +433,9 @@ def _set_address(kind: str, args: tuple[str, ...], env: HttpActionEnv, field: st
             if text.isdigit() and 0 <= int(text) <= 65535:
                 setattr(txn, field, int(text))
             return Verdict.CONTINUE
+        value = smp.value if isinstance(smp.value, bytes) and len(smp.value) in (4, 16) else str(smp.value).strip()
         with contextlib.suppress(ValueError):
-            setattr(txn, field, str(ipaddress.ip_address(str(smp.value).strip())))
+            setattr(txn, field, str(ipaddress.ip_address(value)))  # an address sample is packed bytes
         return Verdict.CONTINUE
 
     return act
@@ -536,10 +537,10 @@ REQUEST: dict[str, Parser] = {
     "set-pathq": _request_setter("set-pathq"),
     "set-timeout": _set_timeout,
     "capture": _capture,
-    "set-src": lambda kind, args, env: _set_address(kind, args, env, "src"),
-    "set-dst": lambda kind, args, env: _set_address(kind, args, env, "dst"),
-    "set-src-port": lambda kind, args, env: _set_address(kind, args, env, "src_port"),
-    "set-dst-port": lambda kind, args, env: _set_address(kind, args, env, "dst_port"),
+    "set-src": lambda kind, args, env: set_address(kind, args, env, "src"),
+    "set-dst": lambda kind, args, env: set_address(kind, args, env, "dst"),
+    "set-src-port": lambda kind, args, env: set_address(kind, args, env, "src_port"),
+    "set-dst-port": lambda kind, args, env: set_address(kind, args, env, "dst_port"),
     "replace-path": _replace_uri_part("replace-path"),
     "replace-pathq": _replace_uri_part("replace-pathq"),
     "replace-uri": _replace_uri_part("replace-uri"),

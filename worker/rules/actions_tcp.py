@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from . import actions_stick
+from .actions_http import set_address
 from .errors import RuleError, unknown_action
 from .verdict import Verdict
 
@@ -72,6 +73,10 @@ PARSERS: dict[str, Callable[[str, tuple[str, ...], ActionEnv], Action]] = {
     "reject": _no_args(_reject),
     "lua": _lua_function,
     "use-service": _use_service,
+    "set-src": lambda kind, args, env: set_address(kind, args, env, "src"),  # type: ignore[arg-type]
+    "set-dst": lambda kind, args, env: set_address(kind, args, env, "dst"),  # type: ignore[arg-type]
+    "set-src-port": lambda kind, args, env: set_address(kind, args, env, "src_port"),  # type: ignore[arg-type]
+    "set-dst-port": lambda kind, args, env: set_address(kind, args, env, "dst_port"),  # type: ignore[arg-type]
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..conn import inbound
 from .verdict import Verdict
 
 
@@ -43,7 +44,10 @@ def run_rules(rules: list[Any], txn: Any, before: Callable[[Any], None] | None =
 def run_session_rules(frontend: Any, txn: Any) -> Verdict:
     """``tcp-request connection`` then ``tcp-request session`` rules: once per connection, on what
     is known when it is accepted (an ``accept`` ends only its own rule set, as in HAProxy)."""
-    verdict = run_rules(frontend.ruleset("tcp-request connection"), txn)
+    connection_rules = frontend.ruleset("tcp-request connection")
+    verdict = run_rules(connection_rules, txn)
+    if connection_rules:
+        inbound.note_connection_addresses(txn)
     if verdict is Verdict.ACCEPT:
         verdict = run_rules(frontend.ruleset("tcp-request session"), txn)
     return verdict

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..conn.inbound import connection_addresses
+from ..txn import addresses_of
 from . import proto_tls
 from .args import ArgType, arg_spec, parse_sint
 from .context import SampleContext
@@ -22,6 +24,15 @@ def _src(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
 
 def _dst(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
     return ip_sample(ctx.dst)
+
+
+def _connection(ctx: SampleContext) -> Any:
+    """The client connection's own addresses: as ``tcp-request connection`` rules set them, else as it
+    was accepted (a PROXY header's), whatever later rules did to ``src``/``dst``."""
+    client = getattr(ctx, "client", None)
+    if client is None:
+        return (ctx.src, ctx.src_port), (ctx.dst, ctx.dst_port)
+    return connection_addresses(client) or addresses_of(client)
 
 
 def _port(value: int | None) -> Sample | None:
@@ -238,18 +249,20 @@ FETCHES = (
     fetch("be_id", lambda ctx, args: _id_of(ctx.backend), T.SINT, "Current backend's id.", section=S),
     fetch("be_name", lambda ctx, args: _name_of(ctx.backend), T.STR, "Current backend's name.", section=S),
     fetch("dst", _dst, T.ADDR, "Address the client connected to.", section=S),
-    fetch("fc_dst", _dst, T.ADDR, "Address the client connected to, on the client connection.", section=S),
+    fetch("fc_dst", lambda ctx, args: ip_sample(_connection(ctx)[1][0]), T.ADDR,
+          "Address the client connected to, on the client connection.", section=S),
     fetch(
         "fc_dst_port",
-        lambda ctx, args: _port(ctx.dst_port),
+        lambda ctx, args: _port(_connection(ctx)[1][1]),
         T.SINT,
         "Port the client connected to, on the client connection.",
         section=S,
     ),
-    fetch("fc_src", _src, T.ADDR, "Client's address on the client connection.", section=S),
+    fetch("fc_src", lambda ctx, args: ip_sample(_connection(ctx)[0][0]), T.ADDR,
+          "Client's address on the client connection.", section=S),
     fetch(
         "fc_src_port",
-        lambda ctx, args: _port(ctx.src_port),
+        lambda ctx, args: _port(_connection(ctx)[0][1]),
         T.SINT,
         "Client's port on the client connection.",
         section=S,

@@ -234,16 +234,16 @@ def default_registry() -> SampleRegistry:
         conv_proto,
         conv_string,
         conv_time,
+        fetch_conn,
         fetch_http,
         fetch_internal,
         fetch_l4,
-        fetch_pp,
         fetch_ssl,
         fetch_sticktable,
     )
 
     registry = SampleRegistry()
-    for module in (fetch_internal, fetch_l4, fetch_pp, fetch_ssl, fetch_http, fetch_sticktable, filter_fetches):
+    for module in (fetch_internal, fetch_l4, fetch_conn, fetch_ssl, fetch_http, fetch_sticktable, filter_fetches):
         for fetch_definition in module.FETCHES:
             registry.add_fetch(fetch_definition)
     for module in (conv_string, conv_numeric, conv_codec, conv_json, conv_proto, conv_time, conv_misc, conv_map,

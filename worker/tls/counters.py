@@ -46,5 +46,4 @@ def info_fields(snapshots: list[dict[str, Any]]) -> dict[str, int]:
     reuse = 0
     if total.fe_keys < total.fe_sessions:
         reuse = 100 - math.ceil(100 * total.fe_keys / total.fe_sessions)
-    return {"CumSslConns": total.fe_sessions + total.be_sessions, "SslFrontendSessionReuse_pct": reuse,
-            "SslCacheLookups": total.fe_sessions - total.fe_keys, "SslCacheMisses": 0}
+    return {"CumSslConns": total.fe_sessions + total.be_sessions, "SslFrontendSessionReuse_pct": reuse}

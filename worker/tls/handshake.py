@@ -17,12 +17,14 @@ from typing import Any
 import gevent
 
 from ..access_log import proxy_loggers
+from ..channel import Channel
 from ..samples.logformat import _accept_ms
-from ..txn import addresses_of
-from . import clienthello, openssl
+from ..txn import Transaction, addresses_of
+from . import clienthello, errors, openssl
 from .clienthello import MAX_HELLO, ClientHello
 from .contexts import ListenerTls, ServerTls
 from .counters import COUNTERS
+from .tlssocket import TlsSocket
 
 DEFAULT_TIMEOUT = 10.0
 """When the frontend has no ``timeout client`` (HAProxy would wait forever)."""
@@ -54,8 +56,14 @@ def accept(listener: ListenerTls, sock: Any, frontend: Any, so_id: int, logger: 
             tls.verify = openssl.take_verify_result(tls)
         COUNTERS.handshake(True, tls.session_reused)
     except (OSError, ValueError) as exc:
+        verify = openssl.take_verify_result(tls) if isinstance(tls, TlsSocket) else None
         openssl.forget_verify_state(tls)
-        _log_failure(frontend, so_id, listener.name, logger, addresses[0], accept_date, failure_reason(exc))
+        error = errors.classify(exc, verify)
+        if frontend.error_log_format is not None and isinstance(tls, TlsSocket):
+            tls.handshake_error = error
+            _log_custom(frontend, so_id, logger, tls, addresses, accept_date)
+        else:
+            _log_failure(frontend, so_id, listener.name, logger, addresses[0], accept_date, error.text)
         with contextlib.suppress(OSError):
             tls.close()
         return None
@@ -91,13 +99,19 @@ def connect(server_tls: ServerTls, sock: Any, txn: Any, timeout: float | None) -
 
 
 def failure_reason(exc: BaseException) -> str:
-    """HAProxy's words for a failed handshake (its connection error texts)."""
-    if isinstance(exc, TimeoutError | socket.timeout):
-        return "Timeout during SSL handshake"
-    if isinstance(exc, ssl.SSLEOFError | ConnectionResetError | BrokenPipeError) or (
-            isinstance(exc, ssl.SSLError) and "EOF" in str(exc)) or isinstance(exc, ssl.SSLZeroReturnError):
-        return "Connection closed during SSL handshake"
-    return "SSL handshake failure"
+    """HAProxy's words for a failed handshake (its connection error texts), for health checks."""
+    return errors.classify(exc).text
+
+
+def _log_custom(frontend: Any, so_id: int, logger: Any, tls: Any, addresses: Any, accept_date: float) -> None:
+    """``error-log-format``: the line rendered over the failed connection, as haproxy logs it."""
+    loggers = proxy_loggers(frontend)
+    if not loggers:
+        return
+    txn = Transaction(tls, frontend, Channel("req", 0), Channel("res", 0), logger, so_id, addresses=addresses)
+    txn.accept_date = accept_date
+    txn.termination = "CR"
+    logger.send(loggers, INFO, frontend.error_log_format.render(txn))
 
 
 def _log_failure(frontend: Any, so_id: int, bind_name: str, logger: Any, client: tuple[Any, Any],

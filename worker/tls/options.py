@@ -61,7 +61,7 @@ _FLAG_VERSION = {"sslv3": "SSLv3", "tlsv10": "TLSv1.0", "tlsv11": "TLSv1.1", "tl
                  "tlsv13": "TLSv1.3"}
 VERIFY = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
 IGNORED = ("npn", "sigalgs", "client-sigalgs",
-           "tls-ticket-keys", "no-ca-names", "allow-0rtt", "ecdhe")
+           "tls-ticket-keys", "no-ca-names", "allow-0rtt")
 """Accepted for compatibility; Python's ssl module has no way to apply them (see the README)."""
 
 

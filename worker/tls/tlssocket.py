@@ -31,6 +31,8 @@ class TlsSocket(gssl.SSLSocket):
     """The ServerTls that made this server connection, and its epoch then."""
     epoch: int = 0
     on_close: Any = None
+    handshake_error: Any = None
+    """Why the handshake failed (worker.tls.errors.HandshakeError), for ``fc_err`` & co. and error-log-format."""
     """Called with this socket before it closes (a server connection keeps its TLS 1.3 session then)."""
 
     @property

@@ -59,9 +59,12 @@ def check_stats_line(words: tuple[str, ...], parse_seconds: Callable[[str], floa
 def build(lines: list[tuple[str, ...]] | None, condition: Callable[[tuple[str, ...]], Any],
           parse_seconds: Callable[[str], float]) -> StatsConf | None:
     """The proxy's StatsConf, or None when no line enables the page (``stats admin`` alone does not)."""
-    if not lines or all(words[0] == "admin" for words in lines):
+    if not lines:
         return None
-    conf = StatsConf()
+    admin = [condition(tuple(words[1:])) for words in lines if words[0] == "admin"]  # errors even if unused
+    if len(admin) == len(lines):
+        return None
+    conf = StatsConf(admin=admin)
     for keyword, *args in lines:
         if keyword == "uri":
             conf.uri = args[0]
@@ -74,8 +77,6 @@ def build(lines: list[tuple[str, ...]] | None, condition: Callable[[tuple[str, .
             conf.refresh = int(parse_seconds(args[0]))
         elif keyword == "scope":
             conf.scopes.append(args[0])
-        elif keyword == "admin":
-            conf.admin.append(condition(tuple(args)))
         elif keyword == "hide-version":
             conf.hide_version = True
         elif keyword == "show-legends":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import re
 import time
 from typing import Any
@@ -138,7 +139,8 @@ def _authorized(conf: StatsConf, values: list[str]) -> bool:
             user, _, password = base64.b64decode(token.strip()).decode("latin-1").partition(":")
         except (binascii.Error, ValueError):
             return False
-        return conf.users.get(user) == password
+        expected = conf.users.get(user)
+        return expected is not None and hmac.compare_digest(expected.encode("latin-1"), password.encode("latin-1"))
     return False
 
 
