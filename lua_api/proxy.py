@@ -51,6 +51,14 @@ class ServerUpdates:
             self.publish(change)
         return result.text
 
+    def pause(self, proxy: Any, paused: bool) -> None:
+        """Proxy:pause()/resume()/stop(): the frontend's listeners stop (or start again) accepting in every
+        worker, like ``disable/enable frontend`` (the master applies it, then every worker, this one too)."""
+        from luaproxy.master.control.runtime import FrontendChange
+
+        if proxy.has_frontend and self.publish is not None:
+            self.publish(FrontendChange(proxy.name, paused=paused))
+
 
 def _counter_stats(counters: Any) -> dict[str, Any]:
     return {"scur": counters.current, "smax": counters.max, "stot": counters.total, "bin": counters.bytes_in,
@@ -99,7 +107,7 @@ def get_mode(proxy: Any) -> str:
 
 
 def _nothing(state: Any) -> None:
-    """pause, resume, stop, shut_bcksess, shut_sess: accepted, with no effect in luaproxy."""
+    """shut_bcksess, shut_sess: accepted, with no effect in luaproxy."""
     return
 
 
@@ -145,8 +153,11 @@ def server_functions(updates: ServerUpdates) -> dict[str, Any]:
     }
 
 
-PROXY_FUNCTIONS = {"get_cap": get_cap, "get_mode": get_mode, "pause": _nothing, "resume": _nothing,
-                   "stop": _nothing, "shut_bcksess": _nothing}
+def proxy_functions(updates: ServerUpdates) -> dict[str, Any]:
+    """``stop`` pauses too: luaproxy keeps the sockets bound (haproxy unbinds them for good)."""
+    return {"get_cap": get_cap, "get_mode": get_mode, "shut_bcksess": _nothing,
+            "pause": lambda proxy: updates.pause(proxy, True), "resume": lambda proxy: updates.pause(proxy, False),
+            "stop": lambda proxy: updates.pause(proxy, True)}
 
 
 def build_tables(runtime: Any, classes: dict[str, Any], proxies: list[Any],

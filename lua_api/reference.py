@@ -131,8 +131,10 @@ DIFFERENCES = {
     "Channel.send": "Written to the peer at once; -1 once the peer is gone.",
     "HTTPMessage.body": "Bodies are streamed, not handed to filters: returns \"\" (the payload methods "
                         "return -1 or 0).",
-    "HTTPClient.get": "TLS without certificate verification (as Socket.connect_ssl); one connection per request.",
-    "Proxy.pause": "Accepted, no effect.", "Proxy.resume": "Accepted, no effect.", "Proxy.stop": "Accepted, no effect.",
+    "HTTPClient.get": "One connection per request; TLS verified as 2.6 (httpclient.ssl.ca-file/verify).",
+    "Proxy.pause": "Every worker's listeners of the frontend stop accepting (like disable frontend).",
+    "Proxy.resume": "Every worker's listeners of the frontend accept again (like enable frontend).",
+    "Proxy.stop": "As pause: the sockets stay bound (haproxy unbinds them for good).",
     "Proxy.shut_bcksess": "Accepted, no effect.", "Server.shut_sess": "Accepted, no effect.",
     "Proxy.stktable": "nil when the proxy has no stick-table.",
     "Proxy.get_stats": "This worker's counters (the management socket's show stat sums every worker).",
