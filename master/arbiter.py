@@ -30,7 +30,7 @@ from luaproxy.worker.samples import SampleError
 from luaproxy.worker.tls import Certificate
 from luaproxy.worker.tls import runtime as tls_runtime
 
-from . import reload, systemd
+from . import handoff, reload, systemd
 from .config.errors import ConfigErrors
 from .control import changes
 from .control import runtime as runtime_changes
@@ -119,6 +119,7 @@ class Arbiter:
         self.peers = PeersAgents(logger)  # one agent per peers section, sharing the stick tables
         self.peers.configure(generation)
         self.selector = selectors.DefaultSelector()
+        self.drainer = handoff.Drainer(self.selector, logger)  # a silent worker's queue, served by the others
         self.pipe_r, self.pipe_w = os.pipe()
         os.set_blocking(self.pipe_r, False)
         os.set_blocking(self.pipe_w, False)
@@ -184,13 +185,14 @@ class Arbiter:
                 self.check_ready()
                 self.murder_workers()
                 self.watch_heartbeats()
+                self.drainer.update(self.current_workers(), self.listening, time.monotonic())
                 now = time.monotonic()
                 self.fanout.expire(now)
                 self.start_stats_collection()
                 self.stats_server.expire(now)
                 self.master_server.expire(now)
-                deadlines = [d for d in (self.fanout.next_deadline(), self.stats_deadline(), self.watchdog_deadline())
-                             if d is not None]
+                deadlines = [d for d in (self.fanout.next_deadline(), self.stats_deadline(), self.watchdog_deadline(),
+                                         self.drainer.next_deadline(self.current_workers())) if d is not None]
                 self.sleep(min([1.0, *(d - now for d in deadlines)]))
         finally:
             self.close_servers()
@@ -329,6 +331,10 @@ class Arbiter:
             return None
         return min((self._heartbeat_due(h) for h in self.workers.values() if not h.killed), default=None)
 
+    def current_workers(self) -> list[WorkerHandle]:
+        """This generation's workers (a reload's former ones drain on their own)."""
+        return [h for h in self.workers.values() if h.generation == self.number]
+
     def watch_heartbeats(self) -> None:
         """The watchdog: a worker silent on its control socket for ``watchdog`` seconds is stuck or stopped.
 
@@ -366,6 +372,7 @@ class Arbiter:
 
     def spawn_worker(self, index: int) -> None:
         spec = self.make_spec(index)
+        handoff_master, spec.handoff = handoff.channel_pair()
         master_end, worker_end = socket.socketpair()
         spec.control = ControlAgent(worker_end, self.generation.library, self.generation.engine.pattern_updates,
                                     spec.context, self.generation.engine.server_updates)
@@ -374,7 +381,9 @@ class Arbiter:
         pid = os.fork()
         if pid:
             worker_end.close()
-            handle = WorkerHandle(pid, index, self.number, time.monotonic(), Link(master_end), time.time())
+            spec.handoff.close()
+            handle = WorkerHandle(pid, index, self.number, time.monotonic(), Link(master_end), time.time(),
+                                  handoff=handoff_master)
             self.workers[pid] = handle
             self.logger.notice(f"New worker ({pid}) forked")
             self.selector.register(handle.link.sock, selectors.EVENT_READ, functools.partial(self._on_link, handle))
@@ -382,6 +391,7 @@ class Arbiter:
         for sig in self.SIGNALS:
             signal.signal(sig, signal.SIG_DFL)
         master_end.close()
+        handoff_master.close()
         self._close_master_files()
         Worker(spec).run()
 
@@ -391,6 +401,8 @@ class Arbiter:
         os.close(self.pipe_w)
         for handle in self.workers.values():
             handle.link.sock.close()
+            if handle.handoff is not None:
+                handle.handoff.close()
         for server in (self.stats_server, self.master_server):
             for sock in server.sockets():
                 sock.close()
@@ -441,6 +453,9 @@ class Arbiter:
             handle.link.close()
         self.retire_deadlines.pop(handle.pid, None)
         self.fanout.forget(handle.pid)
+        if handle.handoff is not None:
+            handle.handoff.close()
+            handle.handoff = None
 
     def _log_exit(self, pid: int, status: int) -> None:
         """haproxy's words: an alert unless the worker ended cleanly (exit 0)."""
