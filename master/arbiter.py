@@ -127,6 +127,7 @@ class Arbiter:
         timeout = generation.settings.stats_timeout
         commands = with_lua_commands(RUNTIME_STATS_COMMANDS, generation.engine)
         self.stats_server = ManagementServer(self.selector, self, commands, timeout)
+        self.stats_server.maxconn = generation.settings.stats_maxconn
         self.master_server = ManagementServer(self.selector, self, MASTER_COMMANDS, timeout, routed=commands)
 
     @property
@@ -249,6 +250,7 @@ class Arbiter:
         if generation.tables.kept:
             self.logger.notice(f"Reload kept the stick tables: {', '.join(generation.tables.kept)}")
         try:
+            self.stats_server.maxconn = generation.settings.stats_maxconn
             self.stats_server.listen(generation.stats_sockets)
         except OSError as exc:
             self.logger.alert(f"Reload: cannot bind a management socket ({exc.strerror}); keeping the others")
