@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from luaproxy.worker.backend.attached import shut_sessions
 from luaproxy.worker.backend.state import AdminState, ServerChange, change_server, stat_status
 
 from . import checks
@@ -43,6 +44,7 @@ class ServerUpdates:
     def __init__(self, logger: Any) -> None:
         self.logger = logger
         self.publish: Any = None
+        self.broadcast: Any = None  # a message for every other worker (set by the control agent)
 
     def apply(self, ref: ServerRef, op: str, value: str = "", port: str = "") -> str | None:
         change = ServerChange(ref.proxy.name, ref.server.name, op, value, port, origin="Lua script")
@@ -50,6 +52,12 @@ class ServerUpdates:
         if result.applied and self.publish is not None:
             self.publish(change)
         return result.text
+
+    def shut_sessions(self, ref: ServerRef) -> None:
+        """Server:shut_sess(): cut the server's sessions here at once, then in every other worker."""
+        shut_sessions(ref.server)
+        if self.broadcast is not None:
+            self.broadcast({"t": "shutdown-server-sessions", "server": f"{ref.proxy.name}/{ref.server.name}"})
 
     def pause(self, proxy: Any, paused: bool) -> None:
         """Proxy:pause()/resume()/stop(): the frontend's listeners stop (or start again) accepting in every
@@ -107,7 +115,7 @@ def get_mode(proxy: Any) -> str:
 
 
 def _nothing(state: Any) -> None:
-    """shut_bcksess, shut_sess: accepted, with no effect in luaproxy."""
+    """shut_bcksess: accepted, with no effect in luaproxy."""
     return
 
 
@@ -137,7 +145,7 @@ def server_functions(updates: ServerUpdates) -> dict[str, Any]:
         "set_weight": set_weight,
         "get_addr": lambda ref: f"{ref.server.host}:{ref.server.port}",
         "set_addr": set_addr,
-        "shut_sess": _nothing,
+        "shut_sess": updates.shut_sessions,
         "set_drain": set_state("state", "drain"),
         "set_maint": set_state("state", "maint"),
         "set_ready": set_state("state", "ready"),

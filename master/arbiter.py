@@ -593,6 +593,10 @@ class Arbiter:
             self.on_publish(handle, PatternChange.from_wire(message["change"]))
         elif kind == "publish-runtime":
             self.on_publish_runtime(handle, runtime_changes.from_wire(message["change"]))
+        elif kind == "broadcast":
+            for other in self.live_workers():
+                if other is not handle:
+                    self._send(other, message["message"])
         elif kind == "stats-all":
             seq = message.get("seq")
             self.peers.update_metrics(self.metrics)

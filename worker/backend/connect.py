@@ -21,6 +21,7 @@ from ..netutil import connect
 from ..proxy import Proxy, Server
 from ..sticktable.persistence import sticky_server, store_request
 from ..tls import handshake
+from .attached import attach
 
 
 def at_interval(interval: int, retry: int, retries: int) -> bool:
@@ -51,6 +52,7 @@ def acquire_server(backend: Proxy, txn: Any) -> Server | None:
         server = backend.balancer.acquire(txn, _queue_timeout(backend))
     if server is not None:
         txn.server = server
+        attach(server, txn.client, txn)
         if backend.stick_rules:
             store_request(txn, server)
     return server
