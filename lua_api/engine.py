@@ -99,7 +99,7 @@ class LuaEngine:
             "Socket": LuaClass(self.runtime, "Socket", socket.FUNCTIONS),
             "Map": LuaClass(self.runtime, "Map", map.FUNCTIONS),
             "Metric": LuaClass(self.runtime, "Metric", metrics.FUNCTIONS),
-            "Proxy": LuaClass(self.runtime, "Proxy", proxy.PROXY_FUNCTIONS),
+            "Proxy": LuaClass(self.runtime, "Proxy", proxy.proxy_functions(self.server_updates)),
             "Server": LuaClass(self.runtime, "Server", proxy.server_functions(self.server_updates)),
             "Listener": LuaClass(self.runtime, "Listener", {}),
             "HTTPMessage": LuaClass(self.runtime, "HTTPMessage", filters.message_functions(

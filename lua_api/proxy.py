@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from luaproxy.worker.backend.attached import shut_sessions
 from luaproxy.worker.backend.state import AdminState, ServerChange, change_server, stat_status
 
 from . import checks
@@ -44,6 +45,7 @@ class ServerUpdates:
     def __init__(self, logger: Any) -> None:
         self.logger = logger
         self.publish: Any = None
+        self.broadcast: Any = None  # a message for every other worker (set by the control agent)
 
     def apply(self, ref: ServerRef, op: str, value: str = "", port: str = "") -> str | None:
         change = ServerChange(ref.proxy.name, ref.server.name, op, value, port, origin="Lua script")
@@ -60,6 +62,20 @@ class ServerUpdates:
         ref.server.pinned = True
         if self.publish is not None:
             self.publish(ServerChange(ref.proxy.name, ref.server.name, "pin", origin="Lua script"))
+
+    def shut_sessions(self, ref: ServerRef) -> None:
+        """Server:shut_sess(): cut the server's sessions here at once, then in every other worker."""
+        shut_sessions(ref.server)
+        if self.broadcast is not None:
+            self.broadcast({"t": "shutdown-server-sessions", "server": f"{ref.proxy.name}/{ref.server.name}"})
+
+    def pause(self, proxy: Any, paused: bool) -> None:
+        """Proxy:pause()/resume()/stop(): the frontend's listeners stop (or start again) accepting in every
+        worker, like ``disable/enable frontend`` (the master applies it, then every worker, this one too)."""
+        from luaproxy.master.control.runtime import FrontendChange
+
+        if proxy.has_frontend and self.publish is not None:
+            self.publish(FrontendChange(proxy.name, paused=paused))
 
 
 def _counter_stats(counters: Any) -> dict[str, Any]:
@@ -109,7 +125,7 @@ def get_mode(proxy: Any) -> str:
 
 
 def _nothing(state: Any) -> None:
-    """pause, resume, stop, shut_bcksess, shut_sess: accepted, with no effect in luaproxy."""
+    """shut_bcksess: accepted, with no effect in luaproxy."""
     return
 
 
@@ -139,7 +155,7 @@ def server_functions(updates: ServerUpdates) -> dict[str, Any]:
         "set_weight": set_weight,
         "get_addr": lambda ref: f"{ref.server.host}:{ref.server.port}",
         "set_addr": set_addr,
-        "shut_sess": _nothing,
+        "shut_sess": updates.shut_sessions,
         "set_drain": set_state("state", "drain"),
         "set_maint": set_state("state", "maint"),
         "set_ready": set_state("state", "ready"),
@@ -169,8 +185,11 @@ def pinning(updates: ServerUpdates | None, function: Any) -> Any:
     return run
 
 
-PROXY_FUNCTIONS = {"get_cap": get_cap, "get_mode": get_mode, "pause": _nothing, "resume": _nothing,
-                   "stop": _nothing, "shut_bcksess": _nothing}
+def proxy_functions(updates: ServerUpdates) -> dict[str, Any]:
+    """``stop`` pauses too: luaproxy keeps the sockets bound (haproxy unbinds them for good)."""
+    return {"get_cap": get_cap, "get_mode": get_mode, "shut_bcksess": _nothing,
+            "pause": lambda proxy: updates.pause(proxy, True), "resume": lambda proxy: updates.pause(proxy, False),
+            "stop": lambda proxy: updates.pause(proxy, True)}
 
 
 def build_tables(runtime: Any, classes: dict[str, Any], proxies: list[Any],

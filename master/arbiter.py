@@ -31,7 +31,7 @@ from luaproxy.worker.samples import SampleError
 from luaproxy.worker.tls import Certificate
 from luaproxy.worker.tls import runtime as tls_runtime
 
-from . import proc_vars, reload, systemd
+from . import handoff, proc_vars, reload, systemd
 from .config.errors import ConfigErrors
 from .control import changes
 from .control import runtime as runtime_changes
@@ -122,6 +122,7 @@ class Arbiter:
         self.peers.configure(generation)
         self.programs = Programs(logger)  # the 'program' sections' processes
         self.selector = selectors.DefaultSelector()
+        self.drainer = handoff.Drainer(self.selector, logger)  # a silent worker's queue, served by the others
         self.pipe_r, self.pipe_w = os.pipe()
         os.set_blocking(self.pipe_r, False)
         os.set_blocking(self.pipe_w, False)
@@ -129,6 +130,7 @@ class Arbiter:
         timeout = generation.settings.stats_timeout
         commands = with_lua_commands(RUNTIME_STATS_COMMANDS, generation.engine)
         self.stats_server = ManagementServer(self.selector, self, commands, timeout)
+        self.stats_server.maxconn = generation.settings.stats_maxconn
         self.master_server = ManagementServer(self.selector, self, MASTER_COMMANDS, timeout, routed=commands)
 
     @property
@@ -188,13 +190,14 @@ class Arbiter:
                 self.check_ready()
                 self.murder_workers()
                 self.watch_heartbeats()
+                self.drainer.update(self.current_workers(), self.listening, time.monotonic())
                 now = time.monotonic()
                 self.fanout.expire(now)
                 self.start_stats_collection()
                 self.stats_server.expire(now)
                 self.master_server.expire(now)
-                deadlines = [d for d in (self.fanout.next_deadline(), self.stats_deadline(), self.watchdog_deadline())
-                             if d is not None]
+                deadlines = [d for d in (self.fanout.next_deadline(), self.stats_deadline(), self.watchdog_deadline(),
+                                         self.drainer.next_deadline(self.current_workers())) if d is not None]
                 self.sleep(min([1.0, *(d - now for d in deadlines)]))
         finally:
             self.close_servers()
@@ -251,6 +254,7 @@ class Arbiter:
         if generation.tables.kept:
             self.logger.notice(f"Reload kept the stick tables: {', '.join(generation.tables.kept)}")
         try:
+            self.stats_server.maxconn = generation.settings.stats_maxconn
             self.stats_server.listen(generation.stats_sockets)
         except OSError as exc:
             self.logger.alert(f"Reload: cannot bind a management socket ({exc.strerror}); keeping the others")
@@ -334,6 +338,10 @@ class Arbiter:
             return None
         return min((self._heartbeat_due(h) for h in self.workers.values() if not h.killed), default=None)
 
+    def current_workers(self) -> list[WorkerHandle]:
+        """This generation's workers (a reload's former ones drain on their own)."""
+        return [h for h in self.workers.values() if h.generation == self.number]
+
     def watch_heartbeats(self) -> None:
         """The watchdog: a worker silent on its control socket for ``watchdog`` seconds is stuck or stopped.
 
@@ -371,6 +379,7 @@ class Arbiter:
 
     def spawn_worker(self, index: int) -> None:
         spec = self.make_spec(index)
+        handoff_master, spec.handoff = handoff.channel_pair()
         master_end, worker_end = socket.socketpair()
         spec.control = ControlAgent(worker_end, self.generation.library, self.generation.engine.pattern_updates,
                                     spec.context, self.generation.engine.server_updates,
@@ -380,7 +389,9 @@ class Arbiter:
         pid = os.fork()
         if pid:
             worker_end.close()
-            handle = WorkerHandle(pid, index, self.number, time.monotonic(), Link(master_end), time.time())
+            spec.handoff.close()
+            handle = WorkerHandle(pid, index, self.number, time.monotonic(), Link(master_end), time.time(),
+                                  handoff=handoff_master)
             self.workers[pid] = handle
             self.logger.notice(f"New worker ({pid}) forked")
             self.selector.register(handle.link.sock, selectors.EVENT_READ, functools.partial(self._on_link, handle))
@@ -388,6 +399,7 @@ class Arbiter:
         for sig in self.SIGNALS:
             signal.signal(sig, signal.SIG_DFL)
         master_end.close()
+        handoff_master.close()
         self._close_master_files()
         Worker(spec).run()
 
@@ -397,6 +409,8 @@ class Arbiter:
         os.close(self.pipe_w)
         for handle in self.workers.values():
             handle.link.sock.close()
+            if handle.handoff is not None:
+                handle.handoff.close()
         for server in (self.stats_server, self.master_server):
             for sock in server.sockets():
                 sock.close()
@@ -447,6 +461,9 @@ class Arbiter:
             handle.link.close()
         self.retire_deadlines.pop(handle.pid, None)
         self.fanout.forget(handle.pid)
+        if handle.handoff is not None:
+            handle.handoff.close()
+            handle.handoff = None
 
     def _log_exit(self, pid: int, status: int) -> None:
         """haproxy's words: an alert unless the worker ended cleanly (exit 0)."""
@@ -583,6 +600,10 @@ class Arbiter:
             self.on_publish(handle, PatternChange.from_wire(message["change"]))
         elif kind == "publish-runtime":
             self.on_publish_runtime(handle, runtime_changes.from_wire(message["change"]))
+        elif kind == "broadcast":
+            for other in self.live_workers():
+                if other is not handle:
+                    self._send(other, message["message"])
         elif kind == "stats-all":
             seq = message.get("seq")
             self.peers.update_metrics(self.metrics)

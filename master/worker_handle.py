@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .control.link import Link
 
@@ -20,6 +21,7 @@ class WorkerHandle:
     events: int = 1  # what the selector waits for on its link (selectors.EVENT_READ)
     last_beat: float = 0.0  # time.monotonic() of its last heartbeat (0: none yet)
     killed: bool = False  # the watchdog sent it SIGKILL
+    handoff: Any = None  # our end of its handoff channel (master.handoff), a non-blocking socket
 
     @property
     def label(self) -> str:

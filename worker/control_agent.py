@@ -21,7 +21,8 @@ from gevent.queue import Queue
 from luaproxy.master.control import changes, runtime, wire
 from luaproxy.master.control.changes import PatternChange
 
-from .backend.state import ServerChangeError, find_server
+from .backend.attached import shut_sessions
+from .backend.state import ServerChangeError, find_server, resolve_server
 from .filters.cache import show as show_caches
 from .samples import PatternLibrary, SampleError
 from .tls import CertError, TlsError
@@ -49,6 +50,7 @@ class ControlAgent:
         self.updates.publish = self.publish
         if self.server_updates is not None:
             self.server_updates.publish = self.publish_runtime
+            self.server_updates.broadcast = self.broadcast
         self.context.stats_source = self.all_stats
         self.context.publish_runtime = self.publish_runtime
         gevent.spawn(self._write)
@@ -65,6 +67,18 @@ class ControlAgent:
     def publish(self, operation: str, file: str, key: str, value: str | None) -> None:
         """A Lua (or http-request) map/ACL change made here: the master spreads it."""
         self.send({"t": "publish", "change": changes.lua_change(operation, file, key, value).to_wire()})
+
+    def shut_server_sessions(self, message: wire.Message) -> int:
+        """``shutdown sessions server`` / another worker's Server:shut_sess(): cut this worker's ones."""
+        try:
+            _, server = resolve_server(self.context.all_proxies, message["server"])
+        except ServerChangeError:
+            return 0
+        return shut_sessions(server)
+
+    def broadcast(self, message: wire.Message) -> None:
+        """A request for every other worker (Lua's Server:shut_sess()), sent through the master."""
+        self.send({"t": "broadcast", "message": message})
 
     def publish_runtime(self, change: Any) -> None:
         """A server change made here (Lua): the master applies it, then every worker, this one included."""
@@ -129,6 +143,8 @@ class ControlAgent:
         elif kind == "set-var" and self.set_proc_var is not None:
             error = self.set_proc_var(self.context.proc_vars, message["name"], message["mode"], message["text"])
             self.send({"t": "ack", "seq": message["seq"], "result": error})
+        elif kind == "shutdown-server-sessions":
+            self.send({"t": "ack", "seq": message.get("seq", 0), "result": self.shut_server_sessions(message)})
         elif kind == "changes":
             self.send(self.apply_all(message))
         elif kind == "digest":

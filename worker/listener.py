@@ -29,6 +29,10 @@ class Listener:
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._handler(self.frontend, client, self.so_id)
 
+    def adopt(self, client: socket.socket) -> None:
+        """Serve a connection accepted elsewhere (the master, on a silent worker's socket)."""
+        self.server.pool.spawn(self._accept, client, None)
+
     def start(self) -> None:
         self.server.start()
 

@@ -30,6 +30,7 @@ from .backend import HealthChecker
 from .conn import inbound
 from .context import WorkerContext
 from .debug_trace import DebugTrace
+from .handoff import adopt_loop
 from .http.server_pool import ServerPool
 from .http.stream import HttpStream
 from .listener import Listener
@@ -71,6 +72,7 @@ class WorkerSpec:
     ppid: int = field(default_factory=os.getpid)
     control: Any = None  # the ControlAgent: map/ACL changes and stats over the master's socketpair
     drop_privileges: Any = None  # chroot/setgid/setuid, applied once after the fork
+    handoff: Any = None  # connections the master passes from a silent worker's sockets (master.handoff)
 
 
 class _Silent:
@@ -120,6 +122,8 @@ class Worker:
             listener.pause(bound.frontend.paused)
             self.listeners.append(listener)
         self.spec.context.listeners = self.listeners
+        if self.spec.handoff is not None:
+            gevent.spawn(adopt_loop, self.spec.handoff, self.listeners)
         self._listener_fds = {(listener.frontend.name, listener.so_id): listener.server.socket.fileno()
                               for listener in self.listeners}
         if self.spec.context.logger.debug:

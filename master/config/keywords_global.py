@@ -227,6 +227,8 @@ def _stats(g: GlobalSettings, line: Line) -> None:
             g.stats_timeout = parse_time(args[1])
         except ValueError as exc:
             raise line.error(str(exc)) from None
+    else:
+        g.stats_maxconn = to_int(line, args[1], "stats maxconn", minimum=1)
 
 
 @GLOBAL.register("set-var", G, "set-var proc.<name> <expr>: a process-wide variable set at start-up.")

@@ -57,6 +57,7 @@ class GlobalSettings:
     hard_stop_after: float | None = None
     stats_sockets: list[Line] = field(default_factory=list)
     stats_timeout: float = 10.0
+    stats_maxconn: int = 10  # management clients served at once (more wait in the backlog)
     watchdog: float = 5.0  # seconds without a heartbeat before the master kills a worker (0: never)
     map_persist: bool = False
     fleet_sync: FleetSync | None = None

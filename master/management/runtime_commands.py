@@ -245,6 +245,15 @@ def shutdown_session(sup: Supervisor, session: Session, args: list[str], payload
         lambda outcome: "" if any(outcome.replies.values()) else "No such session (use 'show sess').\n")
 
 
+def shutdown_server_sessions(sup: Supervisor, session: Session, args: list[str], payload: str | None) -> Reply:
+    """Every worker cuts the client connections that server is serving (haproxy answers nothing)."""
+    try:
+        resolve_server(sup.proxies(), args[0] if args else "")
+    except ServerChangeError as exc:
+        return f"{exc}\n"
+    return sup.ask_workers({"t": "shutdown-server-sessions", "server": args[0]}).then(lambda _outcome: "")
+
+
 # --- process facts --------------------------------------------------------------------------------
 
 
@@ -374,6 +383,8 @@ RUNTIME_COMMANDS = [
             OPERATOR, show_sess),
     Command(("show", "cache"), "show cache", "show cache status", OPERATOR, show_cache),
     Command(("shutdown", "session"), "shutdown session [id]", "kill a specific session", ADMIN, shutdown_session),
+    Command(("shutdown", "sessions", "server"), "shutdown sessions server <bk>/<srv>", "kill sessions on a server",
+            ADMIN, shutdown_server_sessions),
     Command(("show", "errors"), "show errors [<px>] [request|response]",
             "report last request and/or response errors for each proxy", OPERATOR, show_errors),
     Command(("show", "env"), "show env [var]", "dump environment variables known to the process", OPERATOR,

@@ -8,7 +8,10 @@ A client cannot make the master hold more than a bounded amount for it: as in
 HAProxy, while its output is full (``MAX_OUTPUT`` bytes unsent, or
 ``MAX_INFLIGHT`` answers not yet written) the lines it already sent wait and
 its socket is not read, so a client that pipelines commands and never reads
-stops being read; at most ``MAX_CLIENTS`` clients are served at once.
+stops being read.  At most ``maxconn`` clients are served at once (``stats
+maxconn``, 10 by default as in HAProxy): while that many are connected the
+listening sockets are not watched, so newcomers wait in the kernel's backlog
+until a session ends, as they do on haproxy.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ BACKLOG = 64
 READ_SIZE = 65536
 MAX_OUTPUT = 256 * 1024
 MAX_INFLIGHT = 16
-MAX_CLIENTS = 100
+MAX_CLIENTS = 100  # the master CLI's limit
 
 
 @dataclass(eq=False)
@@ -61,6 +64,8 @@ class ManagementServer:
         self.routed = routed  # the master CLI: where ``@<pid> <command>`` goes
         self.listeners: dict[SocketSpec, socket.socket] = {}
         self.clients: set[Client] = set()
+        self.maxconn = MAX_CLIENTS
+        self.full = False  # at maxconn: the listening sockets are not watched
 
     # --- listening sockets ----------------------------------------------------------------------
 
@@ -72,11 +77,28 @@ class ManagementServer:
             if spec not in self.listeners:
                 sock = open_socket(spec)
                 self.listeners[spec] = sock
-                self.selector.register(sock, selectors.EVENT_READ, functools.partial(self.accept, sock, spec))
+                if not self.full:
+                    self._watch(spec, sock)
+
+    def _watch(self, spec: SocketSpec, sock: socket.socket) -> None:
+        self.selector.register(sock, selectors.EVENT_READ, functools.partial(self.accept, sock, spec))
+
+    def _set_full(self, full: bool) -> None:
+        """Stop or start watching the listening sockets (clients beyond maxconn wait in the backlog)."""
+        if full == self.full:
+            return
+        self.full = full
+        for spec, sock in self.listeners.items():
+            if full:
+                with contextlib.suppress(KeyError, ValueError):
+                    self.selector.unregister(sock)
+            else:
+                self._watch(spec, sock)
 
     def _close_listener(self, spec: SocketSpec) -> None:
         sock = self.listeners.pop(spec)
-        self.selector.unregister(sock)
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(sock)
         sock.close()
         if spec.family == "unix":
             with contextlib.suppress(OSError):
@@ -101,13 +123,12 @@ class ManagementServer:
             return
         except OSError:
             return
-        if len(self.clients) >= MAX_CLIENTS:
-            sock.close()
-            return
         sock.setblocking(False)
         client = Client(sock, Session(level=spec.level))
         self.clients.add(client)
         self.selector.register(sock, selectors.EVENT_READ, functools.partial(self._ready, client))
+        if len(self.clients) >= self.maxconn:
+            self._set_full(True)
 
     def _ready(self, client: Client, mask: int) -> None:
         if mask & selectors.EVENT_WRITE:
@@ -235,6 +256,8 @@ class ManagementServer:
         with contextlib.suppress(KeyError, ValueError):
             self.selector.unregister(client.sock)
         client.sock.close()
+        if len(self.clients) < self.maxconn:
+            self._set_full(False)
 
     def expire(self, now: float) -> None:
         """``stats timeout``: close clients idle that long (a client waiting for workers is not idle;

@@ -177,18 +177,19 @@ class Agent:
     def snapshot(self) -> dict[str, Any]:
         """The state ``show peers`` prints: every peer (the local one too), in the section's order."""
         now = now_ms() / 1000
-        local = {"name": self.section.local_name, "addr": self.section.listen_address, "local": True}
-        peers = [self.peers[p.name].snapshot(now) if p.name in self.peers else {**local, "addr": p.address or
-                                                                              self.section.listen_address}
+        peers = [self.peers[p.name].snapshot(now) if p.name in self.peers else self._local(p.address)
                  for p in self.section.peers]
         if self.section.local is None:
-            peers.append(local)
+            peers.append(self._local(""))
         return {"pid": os.getpid(), "section": self.section.name, "local": self.section.local_name,
                 "started": self.started,
                 "tables": {name: {"update": t.last_update(), "id": self.ids[name], "label": t.name,
                                   "mask": sum(1 << codec.DATA_BITS[d] for d, _ in t.spec.data if d in codec.DATA_BITS)}
                            for name, t in self.tables.items()},
                 "peers": peers}
+
+    def _local(self, address: str) -> dict[str, Any]:
+        return {"name": self.section.local_name, "addr": address or self.section.listen_address, "local": True}
 
     def _accept(self, server: socket.socket) -> None:
         import gevent

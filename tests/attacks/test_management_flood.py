@@ -107,3 +107,51 @@ def test_a_pipelined_flood_leaves_traffic_and_memory_alone(write, luaproxy, port
     # The probe alone costs some CPU; before the fix the flood cost each worker about 13 s.
     assert worker_cpu < 3.0, worker_cpu
     assert wait_until(lambda: proc.proc.poll() is None, 0.1)
+
+
+def test_stats_maxconn_bounds_the_clients_served_at_once(write, luaproxy, port, tmp_path):
+    """``stats maxconn 2``: a third client waits in the backlog (unanswered) until one of the two leaves."""
+    write("m.cfg", f"""
+        global
+           stats socket {tmp_path}/admin.sock level admin
+           stats maxconn 2
+        defaults
+           mode http
+           timeout client 5s
+        frontend fe
+           bind 127.0.0.1:{port}
+           http-request return status 200
+        """)
+    luaproxy("-f", "m.cfg", wait_port=port)
+    path = str(tmp_path / "admin.sock")
+
+    def prompt_client() -> socket.socket:
+        sock = socket.socket(socket.AF_UNIX)
+        sock.settimeout(2)
+        sock.connect(path)
+        sock.sendall(b"prompt\n")
+        return sock
+
+    def answered(sock: socket.socket) -> bool:
+        seen = b""
+        while b"admin" not in seen:
+            chunk = sock.recv(4096)
+            if not chunk:
+                return False
+            seen += chunk
+        return True
+
+    first, second = prompt_client(), prompt_client()
+    for sock in (first, second):
+        sock.sendall(b"show cli level\n")
+        assert answered(sock)
+    third = prompt_client()
+    third.sendall(b"show cli level\n")
+    third.settimeout(0.5)
+    with pytest.raises(TimeoutError):
+        third.recv(4096)
+    first.close()
+    third.settimeout(5)
+    assert answered(third)
+    second.close()
+    third.close()

@@ -234,3 +234,58 @@ def test_get_info_in_each_worker(write, luaproxy, port):
         if len(seen) == 2:
             break
     assert set(seen) == {"1", "2"} and set(seen.values()) == set(proc.workers())
+
+
+def test_proxy_pause_and_resume_from_lua_reach_every_worker(write, luaproxy, port, tmp_path):
+    """Proxy:pause() stops the frontend's listeners in every worker (connections wait in the backlog) and
+    Proxy:resume() starts them again, as ``disable/enable frontend`` do."""
+    import socket
+
+    from tests.helpers import free_port, wait_until
+
+    ctl = free_port()
+    write("p.lua", """
+        core.register_service("ctl", "http", function(applet)
+           local web = core.frontends["web"]
+           if applet.path == "/pause" then web:pause() else web:resume() end
+           applet:set_status(200)
+           applet:start_response()
+           applet:send("done")
+        end)
+        """)
+    write("p.cfg", f"""
+        global
+           nbproc 2
+           lua-load p.lua
+           stats socket {tmp_path}/s.sock level admin
+        defaults
+           mode http
+           timeout client 5s
+        frontend web
+           bind 127.0.0.1:{port}
+           http-request return status 200 content-type text/plain string ok
+        frontend ctl
+           bind 127.0.0.1:{ctl}
+           http-request use-service lua.ctl
+        """)
+    luaproxy("-f", "p.cfg", wait_port=port, workers=2)
+
+    def answers(timeout: float = 1.0) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                return sock.recv(100).startswith(b"HTTP/1.1 200")
+        except OSError:
+            return False
+
+    def call(path: str) -> None:
+        request = f"GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".encode()
+        assert parse_responses(http_exchange(ctl, request))[0][0] == 200
+
+    assert answers()
+    call("/pause")
+    assert wait_until(lambda: not answers(0.3), 5)
+    assert not any(answers(0.3) for _ in range(4)), "a worker still accepts"
+    call("/resume")
+    assert wait_until(answers, 5)
+    assert all(answers() for _ in range(6))

@@ -23,6 +23,7 @@ from ..proxy import Proxy, Server
 from ..sticktable.persistence import sticky_server, store_request
 from ..sticktable.table import freq_add, now_ms
 from ..tls import handshake
+from .attached import attach
 from .cookie import cookie_server
 from .socks4 import open_connection
 
@@ -59,6 +60,7 @@ def acquire_server(backend: Proxy, txn: Any) -> Server | None:
         server = backend.balancer.acquire(txn, _queue_timeout(backend))
     if server is not None:
         txn.server = server
+        attach(server, txn.client, txn)
         if backend.stick_rules:
             store_request(txn, server)
     return server
