@@ -13,7 +13,7 @@ from typing import Any
 
 from luaproxy.lua_api.engine import LuaEngine
 from luaproxy.worker import access_log
-from luaproxy.worker.backend import configure_checks, make_balancer, parse_check_spec
+from luaproxy.worker.backend import make_balancer, parse_check_spec
 from luaproxy.worker.backend.checks import compile_spec
 from luaproxy.worker.backend.cookie import dynamic_cookie, parse_cookie_line
 from luaproxy.worker.backend.tcpcheck import RuleSet, check_rules, compile_rules
@@ -33,7 +33,6 @@ from .config.errors import ConfigError, ConfigErrors, did_you_mean
 from .config.keywords_global import log_servers
 from .config.lexer import Line
 from .config.model import Config, ProxyConf, RuleConf, ServerConf
-from .config.units import parse_time
 from .stick_tables import TableStore
 
 RULESETS = {
@@ -176,16 +175,8 @@ def _new_proxy(conf: ProxyConf) -> Proxy:
         except ValueError as exc:
             raise conf.line.error(f"{conf.kind} '{conf.name}': {exc}") from None
         for server, server_conf in zip(servers, conf.servers, strict=True):
-            pool_max = server_conf.options.get("pool-max-conn")
-            if pool_max is not None:
-                if not pool_max.lstrip("-").isdigit():
-                    raise server_conf.line.error(f"server '{server.name}': 'pool-max-conn' expects a number.")
-                server.pool_max_conn = int(pool_max)
-            if server_conf.send_proxy.version or server_conf.send_proxy.check:
-                server.send_proxy = server_conf.send_proxy
-            server.cookie = server_conf.options.get("cookie")
             try:
-                configure_checks(server, server_conf.options, parse_time, spec)
+                dynamic_servers.configure_server(server, server_conf, spec)
             except ValueError as exc:
                 raise server_conf.line.error(f"server '{server.name}': {exc}") from None
         try:

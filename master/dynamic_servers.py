@@ -24,7 +24,7 @@ from luaproxy.worker.tls.options import TlsError, TlsOptions
 from .config.errors import ConfigError
 from .config.keywords_proxy import parse_server_line
 from .config.lexer import Line
-from .config.model import Config, ProxyConf
+from .config.model import Config, ProxyConf, ServerConf
 from .config.units import parse_time
 
 NOT_PURGEABLE = "This server cannot be removed at runtime due to other configuration elements pointing to it."
@@ -50,7 +50,7 @@ class ServerFactory:
         server = Server(name, conf.host, conf.port, conf.weight, conf.maxconn, conf.backup, False, True,
                         _server_id(proxy, conf.options.get("id")), dynamic=True)
         try:
-            configure_checks(server, conf.options, parse_time, self.check_spec)
+            configure_server(server, conf, self.check_spec)
         except ValueError as exc:
             raise ServerChangeError(str(exc)) from None
         server.check = False  # haproxy 2.6: a dynamic server's checks wait for 'enable health'
@@ -63,6 +63,21 @@ class ServerFactory:
             except (CertError, TlsError, ValueError) as exc:
                 raise ServerChangeError(f"{exc}") from None
         return server, conf.check
+
+
+def configure_server(server: Server, conf: ServerConf, check_spec: Any) -> None:
+    """A server line's settings beyond the address (``pool-max-conn``, PROXY header, cookie, the checks), for
+    configured and added servers alike; ValueError names the bad one."""
+    options = conf.options
+    pool_max = options.get("pool-max-conn")
+    if pool_max is not None:
+        if not pool_max.lstrip("-").isdigit():
+            raise ValueError("'pool-max-conn' expects a number.")
+        server.pool_max_conn = int(pool_max)
+    if conf.send_proxy.version or conf.send_proxy.check:
+        server.send_proxy = conf.send_proxy
+    server.cookie = options.get("cookie")
+    configure_checks(server, options, parse_time, check_spec)
 
 
 def _server_id(proxy: Proxy, text: str | None) -> int:

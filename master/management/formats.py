@@ -290,16 +290,18 @@ def servers_state(proxies: list[dict[str, Any]], now: float) -> str:
             admin = _ADMIN_STATE.get(str(s.get("admin_state")), 0)
             if admin == _ADMIN_STATE["MAINT"] and not s.get("disabled"):
                 admin = 1  # forced at run time (haproxy's FMAINT); 5 is the configuration's "disabled"
+            maint = admin in (1, _ADMIN_STATE["MAINT"])  # a server in maintenance is STOPPED for haproxy
             health = 0 if admin or s.get("op_state") != "UP" else s.get("check_rise", 2)
             status = _CHECK_STATUS.get(str(s.get("check_status")), 1)
             result = 0 if status == 1 else (3 if status in (6, 9, 15, 16) else 2)
             if checked:
                 health = s.get("check_health") or 0
-            check_state = 14 if checked and admin else (6 if checked else 0)
+            paused = 8 if admin == _ADMIN_STATE["MAINT"] else 0  # haproxy 2.6 pauses a disabled line's checks
+            check_state = 14 if checked and admin else (6 if checked else paused)
             weight = s.get("weight") or 0
             lines.append(
                 f"{proxy['id']} {proxy['name']} {server['id']} {server['name']} {s.get('host')} "
-                f"{0 if admin == 1 else _OP_STATE.get(str(s.get('op_state')), 2)} {admin} {weight} "
+                f"{0 if maint else _OP_STATE.get(str(s.get('op_state')), 2)} {admin} {weight} "
                 f"{s.get('iweight', weight)} "
                 f"{since_change(s)} {status} {result} {health} {check_state} 0 0 0 - "
                 f"{s.get('port')} - {s.get('use_ssl') or 0} {s.get('check_port') or 0} - - 0\n")
