@@ -33,6 +33,7 @@ from .config.errors import ConfigError, ConfigErrors, did_you_mean
 from .config.keywords_global import log_servers
 from .config.lexer import Line
 from .config.model import Config, ProxyConf, RuleConf, ServerConf
+from .config.units import parse_time
 from .stick_tables import TableStore
 
 RULESETS = {
