@@ -6,6 +6,7 @@ in HAProxy; its frontend's default backend is itself.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,7 +76,8 @@ class Server:
     current_conns: int = 0
     op_state: str = "UP"
     admin_state: str = "READY"
-    last_change: float = 0.0
+    last_change: float = field(default_factory=time.monotonic)
+    """When its state last changed (system-wide monotonic clock): its creation until then, as haproxy."""
     downtime: float = 0.0
     check_inter: float = 2.0
     check_fastinter: float | None = None

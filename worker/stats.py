@@ -21,9 +21,7 @@ SERVER_STATE = ("op_state", "admin_state", "weight", "backup", "check", "check_s
 
 
 def _server(proxy: Proxy, server: Any) -> dict[str, Any]:
-    state = {name: getattr(server, name, None) for name in SERVER_STATE}
-    if server.last_change:  # a monotonic instant here; the master compares it with time.time()
-        state["last_change"] = time.time() - (time.monotonic() - server.last_change)
+    state = {name: getattr(server, name, None) for name in SERVER_STATE}  # last_change: system-wide monotonic
     return {"name": server.name, "id": server.id, "state": state,
             "counters": proxy.counters_of(server).as_dict()}
 

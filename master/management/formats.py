@@ -294,7 +294,7 @@ def servers_state(proxies: list[dict[str, Any]], now: float) -> str:
             health = 0 if admin or s.get("op_state") != "UP" else s.get("check_rise", 2)
             status = _CHECK_STATUS.get(str(s.get("check_status")), 1)
             result = 0 if status == 1 else (3 if status in (6, 9, 15, 16) else 2)
-            if checked:
+            if checked and not maint:
                 health = s.get("check_health") or 0
             paused = 8 if admin == _ADMIN_STATE["MAINT"] else 0  # haproxy 2.6 pauses a disabled line's checks
             check_state = 14 if checked and admin else (6 if checked else paused)
