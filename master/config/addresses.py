@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 import ipaddress
+import os
+import re
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_env(text: str) -> str:
+    """``${NAME}`` in an address, from the environment, quoted or not: haproxy expands addresses itself
+    (an unset variable is empty)."""
+    return _ENV.sub(lambda m: os.environ.get(m.group(1), ""), text) if "${" in text else text
 
 
 def unix_path(text: str) -> str | None:

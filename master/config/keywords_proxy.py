@@ -5,7 +5,7 @@ from __future__ import annotations
 from luaproxy.worker.log import parse_log_server
 from luaproxy.worker.tls.options import BIND, SERVER, TlsError, TlsOptions
 
-from .addresses import split_host_port, unix_path
+from .addresses import expand_env, split_host_port, unix_path
 from .keywords import ANY_PROXY, BACK, FRONT, PROXY, expect_args, to_int
 from .lexer import Line
 from .model import Bind, ProxyConf, RuleConf, ServerConf
@@ -35,7 +35,7 @@ def _mode(p: ProxyConf, line: Line) -> None:
 def parse_bind_address(line: Line, word: str) -> list[Bind]:
     """One ``bind`` address word, which may list several addresses separated by commas."""
     binds = []
-    for part in word.split(","):
+    for part in expand_env(word).split(","):
         if part.startswith("fd@"):
             if not part[3:].isdigit():
                 raise line.error(f"invalid inherited socket '{part}'.", "Expected fd@<number>.")
@@ -137,6 +137,7 @@ SERVER_FLAGS = ("check", "backup", "disabled", "enabled", "no-check", "send-prox
 @PROXY.register("dispatch", BACK[1:], "dispatch <addr:port>: the one destination of a backend without servers.")
 def _dispatch(p: ProxyConf, line: Line) -> None:
     (addr,) = expect_args(line, 1, 1, "an address ADDR:PORT")
+    addr = expand_env(addr)
     try:
         host, port = split_host_port(addr, need_port=True)
     except ValueError as exc:
@@ -148,7 +149,7 @@ def _dispatch(p: ProxyConf, line: Line) -> None:
 @PROXY.register("server", BACK[1:], "server <name> <addr:port> [weight N] [maxconn N] [check] [backup] ...")
 def _server(p: ProxyConf, line: Line) -> None:
     args = list(expect_args(line, 2, None, "a name and an address ADDR:PORT"))
-    name, addr = args.pop(0), args.pop(0)
+    name, addr = args.pop(0), expand_env(args.pop(0))
     try:
         host, port = (unix_path(addr), 0) if unix_path(addr) else split_host_port(addr, need_port=False)
     except ValueError as exc:
