@@ -20,10 +20,12 @@ from __future__ import annotations
 import contextlib
 import selectors
 import socket
+import time
 from typing import Any
 
 DRAIN_AFTER = 1.0
 ACCEPT_BATCH = 64
+RETRY = 0.01  # a connection no live worker could take yet is offered again this soon
 
 
 def channel_pair() -> tuple[socket.socket, socket.socket]:
@@ -46,6 +48,7 @@ class Drainer:
         self.targets: list[Any] = []  # live workers' handles, in turn
         self.turn = 0
         self.moved = 0
+        self.held: list[tuple[socket.socket, bytes]] = []  # accepted, not yet taken: offered again, never dropped
 
     def update(self, handles: list[Any], listening: list[Any], now: float) -> None:
         """Watch the sockets of the workers silent for DRAIN_AFTER; stop for those that beat again or left."""
@@ -59,11 +62,14 @@ class Drainer:
         for pid, handle in silent.items():
             if pid not in self.draining and self.targets:
                 self._start(handle, listening)
+        self._offer_held()
 
     def next_deadline(self, handles: list[Any]) -> float | None:
         """When the next ready worker would count as silent (the loop wakes then)."""
         due = [(h.last_beat or h.started) + DRAIN_AFTER for h in handles
                if h.ready and not h.retiring and h.pid not in self.draining]
+        if self.held:
+            due.append(time.monotonic() + RETRY)
         return min(due) if due else None
 
     def _start(self, handle: Any, listening: list[Any]) -> None:
@@ -86,17 +92,25 @@ class Drainer:
 
     def _accept(self, sock: socket.socket, item: Any) -> None:
         for _ in range(ACCEPT_BATCH):
+            if self.held:
+                return  # the live workers' channels are full: the rest waits in the kernel's queue
             try:
                 client, _ = sock.accept()
-            except (BlockingIOError, InterruptedError):
+            except OSError:  # nothing queued (BlockingIOError), or the socket is gone
                 return
-            except OSError:
-                return
-            with client:
-                self._pass(client, header(item.frontend.name, item.so_id))
+            self.held.append((client, header(item.frontend.name, item.so_id)))
+            self._offer_held()
 
-    def _pass(self, client: socket.socket, head: bytes) -> None:
-        """Give *client* to the next live worker whose channel takes it (closed if none does)."""
+    def _offer_held(self) -> None:
+        """Give each held connection to the next live worker whose channel takes it; keep the rest."""
+        while self.held and self.targets:
+            client, head = self.held[0]
+            if not self._pass(client, head):
+                return
+            self.held.pop(0)
+            client.close()
+
+    def _pass(self, client: socket.socket, head: bytes) -> bool:
         for _ in range(len(self.targets)):
             target = self.targets[self.turn % len(self.targets)]
             self.turn += 1
@@ -105,4 +119,5 @@ class Drainer:
             except OSError:
                 continue
             self.moved += 1
-            return
+            return True
+        return False

@@ -9,7 +9,7 @@ from luaproxy.worker.log import parse_log_server
 from luaproxy.worker.tls.options import BIND, SERVER, TlsError, TlsOptions
 from luaproxy.worker.webstats import check_stats_line
 
-from .addresses import split_host_port, unix_path
+from .addresses import expand_env, split_host_port, unix_path
 from .keywords import ANY_PROXY, BACK, FRONT, PROXY, expect_args, to_int
 from .lexer import Line
 from .model import Bind, ProxyConf, RuleConf, ServerConf
@@ -42,7 +42,7 @@ def _mode(p: ProxyConf, line: Line) -> None:
 def parse_bind_address(line: Line, word: str) -> list[Bind]:
     """One ``bind`` address word, which may list several addresses separated by commas."""
     binds = []
-    for part in word.split(","):
+    for part in expand_env(word).split(","):
         if part.startswith("fd@"):
             if not part[3:].isdigit():
                 raise line.error(f"invalid inherited socket '{part}'.", "Expected fd@<number>.")
@@ -148,6 +148,7 @@ SERVER_FLAGS = ("check", "backup", "disabled", "enabled", "no-check", "non-stick
 @PROXY.register("dispatch", BACK[1:], "dispatch <addr:port>: the one destination of a backend without servers.")
 def _dispatch(p: ProxyConf, line: Line) -> None:
     (addr,) = expect_args(line, 1, 1, "an address ADDR:PORT")
+    addr = expand_env(addr)
     try:
         host, port = split_host_port(addr, need_port=True)
     except ValueError as exc:
@@ -160,7 +161,7 @@ def _dispatch(p: ProxyConf, line: Line) -> None:
 def parse_server_line(p: ProxyConf, line: Line) -> None:
     """A ``server`` line; also reads ``add server``'s words (master.dynamic_servers)."""
     args = list(expect_args(line, 2, None, "a name and an address ADDR:PORT"))
-    name, addr = args.pop(0), args.pop(0)
+    name, addr = args.pop(0), expand_env(args.pop(0))
     try:
         host, port = (unix_path(addr), 0) if unix_path(addr) else split_host_port(addr, need_port=False)
     except ValueError as exc:

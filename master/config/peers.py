@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from luaproxy.worker.sticktable import SpecError, TableSpec, parse_table_args
 from luaproxy.worker.tls.certs import CertError, load_certificate
 
-from .addresses import split_host_port
+from .addresses import expand_env, split_host_port
 from .errors import ConfigError
 from .lexer import Line
 
@@ -87,6 +87,7 @@ def parse_section(header: Line, body: list[Line], errors: list[ConfigError]) -> 
 
 
 def _address(line: Line, text: str) -> str:
+    text = expand_env(text)
     if text.startswith("fd@"):
         if not text[3:].isdigit():
             raise line.error(f"invalid inherited socket '{text}'.", "Expected fd@<number>.")

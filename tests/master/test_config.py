@@ -102,6 +102,16 @@ def test_bind_forms(tmp_path, address, host, port):
     assert (bind.host, bind.port) == (host, port)
 
 
+def test_addresses_expand_environment_variables_unquoted(tmp_path, monkeypatch):
+    """haproxy expands ${VAR} in addresses itself (str2sa_range), quoted or not, as varnishtest configs rely on."""
+    monkeypatch.setenv("LP_HOST", "127.0.0.2")
+    monkeypatch.setenv("LP_PORT", "8081")
+    config = load(tmp_path, "backend be\n server s ${LP_HOST}:${LP_PORT}\nfrontend fe\n bind ${LP_HOST}:${LP_PORT}\n")
+    server = config.proxies[0].servers[0]
+    assert (server.host, server.port) == ("127.0.0.2", 8081)
+    assert (config.proxies[1].binds[0].host, config.proxies[1].binds[0].port) == ("127.0.0.2", 8081)
+
+
 def test_bind_list_and_fd(tmp_path):
     config = load(tmp_path, "frontend fe\n bind 127.0.0.1:1,127.0.0.1:2\n bind fd@3\n")
     assert [(b.port, b.fd) for b in config.proxies[0].binds] == [(1, None), (2, None), (0, 3)]
