@@ -24,6 +24,7 @@ from .checks import (
     connect_error_text,
     next_interval,
     request_bytes,
+    server_state_header,
 )
 from .http_expect import CheckContext
 from .socks4 import open_connection
@@ -115,7 +116,8 @@ def _http_check(sock: Any, spec: HealthCheckSpec, deadline: float, started: floa
     body = bytearray()
     try:
         sock.settimeout(max(deadline - time.monotonic(), 0.001))
-        sock.sendall(request_bytes(conn, spec))
+        state = server_state_header(ctx.backend, ctx.server) if spec.send_state else None
+        sock.sendall(request_bytes(conn, spec, state))
         while True:
             event = conn.next_event()
             if event is NEED_DATA:
