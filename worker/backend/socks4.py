@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
+import time
 from typing import Any
 
 from gevent import socket as gsocket
@@ -29,12 +30,15 @@ def open_connection(proxy: tuple[str, int] | None, address: tuple[str, int], tim
     """A connected socket to *address*, through the SOCKS4 *proxy* when there is one; raises OSError."""
     if proxy is None:
         return gsocket.create_connection(address, timeout=timeout)
+    deadline = None if timeout is None else time.monotonic() + timeout
     sock = gsocket.create_connection(proxy, timeout=timeout)
     try:
         ip = ipaddress.IPv4Address(gsocket.gethostbyname(address[0]))
         sock.sendall(struct.pack(">BBH", 4, 1, address[1]) + ip.packed + b"HAProxy\0")
         reply = b""
         while len(reply) < REPLY_SIZE:
+            if deadline is not None:
+                sock.settimeout(max(deadline - time.monotonic(), 0.001))
             chunk = sock.recv(REPLY_SIZE - len(reply))
             if not chunk:
                 raise ConnectionResetError("SOCKS4 proxy closed the connection")
@@ -47,4 +51,5 @@ def open_connection(proxy: tuple[str, int] | None, address: tuple[str, int], tim
     except ValueError as exc:  # SOCKS4 carries IPv4 addresses only
         sock.close()
         raise OSError(f"SOCKS4 cannot reach {address[0]}: {exc}") from None
+    sock.settimeout(timeout)
     return sock
