@@ -8,7 +8,6 @@ connect every 2s, 2 successes to rise, 3 failures to fall; an HTTP check sends
 
 from __future__ import annotations
 
-import errno
 import re
 import socket
 from collections.abc import Callable, Iterable, Mapping
@@ -18,9 +17,10 @@ from typing import Any
 from ..http import CLIENT, Connection, Data, EndOfMessage, Headers, LocalProtocolError, Request, RequestHead
 from ..proxy import Server
 from .agent import parse_agent
+from .dial import parse_proxy
 from .http_expect import HeaderExpect, VarStep, compile_steps, parse_header_expect, parse_var_step
-from .socks4 import parse_proxy
 from .state import CheckResult, OpState
+from .tcpcheck.rules import Connect, parse_connect
 
 BODY_LIMIT = 16384
 _STATUS_LIST = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
@@ -60,6 +60,8 @@ class HealthCheckSpec:
     version: str = "HTTP/1.0"
     headers: tuple[tuple[str, str], ...] = ()
     body: str = ""
+    connect: Connect | None = None
+    """``http-check connect ...`` (first and only): where and how the check connects."""
     send_state: bool = False
     """``http-check send-state``: tell the server how it is seen (X-Haproxy-Server-State)."""
     expects: tuple[HttpExpect | HeaderExpect | VarStep, ...] = ()
@@ -149,8 +151,13 @@ def parse_check_spec(httpchk: tuple[str, ...] | None,
         version, *lines = httpchk[2].split("\r\n")
         spec = replace(spec, version=version, headers=tuple(_header_line(line) for line in lines if line))
     expects: list[HttpExpect | HeaderExpect | VarStep] = []
-    for words in http_check:
-        if words and words[0] == "send":
+    for position, words in enumerate(http_check):
+        if words and words[0] == "connect":
+            if position or spec.connect is not None:
+                raise ValueError("luaproxy runs one HTTP exchange per check: 'http-check connect' may come "
+                                 "once, as the first http-check rule.")
+            spec = replace(spec, connect=parse_connect(list(words[1:])))
+        elif words and words[0] == "send":
             spec = _send(spec, words[1:])
         elif words and words[0] == "expect":
             expects.append(_expect(words[1:]))
@@ -162,7 +169,8 @@ def parse_check_spec(httpchk: tuple[str, ...] | None,
             continue
         else:
             raise ValueError(f"'http-check {' '.join(words[:1])}' is not supported; luaproxy supports "
-                             "'http-check send', 'expect', 'set-var', 'unset-var', 'send-state' and 'comment'.")
+                             "'http-check connect', 'send', 'expect', 'set-var', 'unset-var', 'send-state' and "
+                             "'comment'.")
     spec = replace(spec, expects=tuple(expects))
     try:
         request_bytes(Connection(CLIENT), spec)
@@ -230,16 +238,6 @@ def _in_status_list(status: int, codes: str) -> bool:
         if int(low) <= status <= int(high or low):
             return True
     return False
-
-
-_SOCKET_ERRORS = frozenset((errno.ENETUNREACH, errno.EACCES, errno.EPERM, errno.EAFNOSUPPORT, errno.EINVAL))
-"""Errors connect() itself returns (not learnt later from the peer): HAProxy calls them socket errors."""
-
-
-def connect_error_text(exc: OSError) -> str:
-    """A failed check connection in HAProxy's words: "Connection refused", "General socket error (...)"."""
-    text = exc.strerror or str(exc)
-    return f"General socket error ({text})" if exc.errno in _SOCKET_ERRORS else text
 
 
 def compile_spec(spec: Any, log_format: Callable[[str], Any], set_var: Callable[[str, str], Any],

@@ -21,7 +21,7 @@ from ..netutil import connect
 from ..proxy import Proxy, Server
 from ..sticktable.persistence import sticky_server, store_request
 from ..tls import handshake
-from .socks4 import open_connection
+from .dial import open_connection
 
 
 def at_interval(interval: int, retry: int, retries: int) -> bool:

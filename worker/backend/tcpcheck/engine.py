@@ -13,9 +13,8 @@ import time
 from typing import Any
 
 from ...tls.handshake import failure_reason
-from ..checks import connect_error_text
+from ..dial import connect_error_text, open_connection
 from ..http_expect import CheckContext
-from ..socks4 import open_connection
 from ..state import CheckResult
 from .pki import tls_connect
 from .rules import Comment, Connect, Expect, Message, Rule, RuleSet, Send, SetVar, Verdict

@@ -145,7 +145,7 @@ def parse_rules(lines: Iterable[tuple[str, ...]], kind: str = "tcp") -> RuleSet:
                 raise ValueError("'tcp-check comment' expects one string.")
             rules.append(Comment(args[0], step))
         elif action == "connect":
-            rules.append(_connect(args, step))
+            rules.append(parse_connect(args, step))
         elif action in ("send", "send-binary", "send-lf", "send-binary-lf"):
             rules.append(_send(action, args, step))
         elif re.fullmatch(r"(set|unset)-var\([^)]+\)", action):
@@ -179,7 +179,8 @@ def _apply_comments(rules: list[Rule]) -> list[Rule]:
     return out
 
 
-def _connect(args: list[str], step: int) -> Connect:
+def parse_connect(args: list[str], step: int = 0) -> Connect:
+    """``connect [port P] [addr A[:P]] [ssl] [sni S] [alpn A] [send-proxy] [default] [linger] [comment C]``."""
     values: dict[str, object] = {}
     while args:
         word = args.pop(0)
@@ -200,6 +201,13 @@ def _connect(args: list[str], step: int) -> Connect:
         else:
             raise ValueError(f"'tcp-check connect' does not know '{word}'; expected port, addr, ssl, "
                              "send-proxy, sni, alpn, linger or comment.")
+    addr = values.get("addr")
+    if isinstance(addr, str) and addr.count(":") == 1:
+        host, _, port = addr.partition(":")
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"'connect addr' expects an address with an optional port, got '{addr}'.")
+        values["addr"] = host
+        values.setdefault("port", int(port))
     return Connect(step=step, **values)  # type: ignore[arg-type]
 
 

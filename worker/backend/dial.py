@@ -1,12 +1,15 @@
-"""``server ... socks4 <addr:port>``: reach a server through a SOCKS4 proxy, as HAProxy does.
+"""Dialing a server: directly or, with ``server ... socks4 <addr:port>``, through a SOCKS4 proxy as
+HAProxy does; and HAProxy's words for a connection that failed.
 
-The CONNECT request carries the server's IPv4 address and port and the user
-id "HAProxy"; the proxy's 8-byte reply must grant it (0x5A).  Traffic goes
-this way whenever ``socks4`` is set, health checks with ``check-via-socks4``.
+The SOCKS4 CONNECT request carries the server's IPv4 address and port and the
+user id "HAProxy"; the proxy's 8-byte reply must grant it (0x5A).  Traffic
+goes this way whenever ``socks4`` is set, health checks with
+``check-via-socks4``.
 """
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import struct
 import time
@@ -16,6 +19,14 @@ from gevent import socket as gsocket
 
 GRANTED = 0x5A
 REPLY_SIZE = 8
+_SOCKET_ERRORS = frozenset((errno.ENETUNREACH, errno.EACCES, errno.EPERM, errno.EAFNOSUPPORT, errno.EINVAL))
+"""Errors connect() itself returns (not learnt later from the peer): HAProxy calls them socket errors."""
+
+
+def connect_error_text(exc: OSError) -> str:
+    """A failed connection in HAProxy's words: "Connection refused", "General socket error (...)"."""
+    text = exc.strerror or str(exc)
+    return f"General socket error ({text})" if exc.errno in _SOCKET_ERRORS else text
 
 
 def parse_proxy(text: str) -> tuple[str, int]:
