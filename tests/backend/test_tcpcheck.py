@@ -275,3 +275,10 @@ def test_http_check_connect_sets_where_the_http_check_goes(scripted):
     assert (run_check(backend, server).status, target.received[0][:10]) == ("L7OK", b"GET /h HTT")
     with pytest.raises(ValueError, match="may come once, as the first"):
         parse_check_spec(("GET", "/h"), [("send", "uri", "/"), ("connect", "port", "80")])
+
+
+def test_connect_send_proxy_sends_a_proxy_line_first(scripted):
+    target = scripted(b"+OK\r\n", expect=1)
+    result = check(target.port, lines=(("connect", "send-proxy"), ("expect", "string", "+OK")))
+    assert result.status == "L7OK"
+    assert target.received[0].startswith(b"PROXY TCP4 127.0.0.1 127.0.0.1 ")
