@@ -91,7 +91,7 @@ class _Run:
         port = rule.port or server.check_port or server.port
         address = (rule.addr or server.check_addr or server.host, port)
         try:
-            via = server.check_via_socks4 or (rule.via_socks4 and not rule.uses_server_settings)
+            via = server.check_via_socks4 or rule.via_socks4
             self.sock = open_connection(server.socks4 if via else None, address, self.connect_timeout)
         except TimeoutError:
             return self.result("L4TOUT", rule)
