@@ -33,7 +33,12 @@ class Socks4Relay(TcpServer):
                 head += chunk
             self.requests.append(head[:8])
             port = struct.unpack(">H", head[2:4])[0]
-            with socket.create_connection((socket.inet_ntoa(head[4:8]), port), timeout=10) as upstream:
+            try:
+                upstream = socket.create_connection((socket.inet_ntoa(head[4:8]), port), timeout=10)
+            except OSError:  # the server went away (teardown): refuse, as a real relay does
+                conn.sendall(b"\x00\x5b" + bytes(6))
+                return
+            with upstream:
                 conn.sendall(b"\x00\x5a" + bytes(6))
                 pump = threading.Thread(target=_pump, args=(upstream, conn), daemon=True)
                 pump.start()
