@@ -170,6 +170,8 @@ class _Run:
         if rule.custom is not None:
             if data:
                 return self.custom(rule, data, last_read)
+            if not last_read:
+                return _WAIT
             match = False
         else:
             match = rule.matches(data)
