@@ -13,6 +13,7 @@ from luaproxy.worker.backend.checks import (
     next_interval,
     parse_check_spec,
     request_bytes,
+    server_state_header,
 )
 from luaproxy.worker.backend.http_expect import CheckContext
 from luaproxy.worker.backend.state import CheckResult, OpState
@@ -156,3 +157,14 @@ def test_header_expectations_and_check_variables():
     head.headers.set("x-list", "a")
     result = spec.judge(200, "OK", b"", 1, CheckContext(None, None, response=head))
     assert (result.status, result.info) == ("L7RSP", "HTTP header did not match")
+
+
+def test_send_state_header_and_comment():
+    spec = parse_check_spec(("GET", "/h", "HTTP/1.1"), [("send-state",), ("comment", "why")])
+    servers = farm(3, 5)
+    servers[0].check = True
+    configure_checks(servers[0], {}, lambda text: float(text), spec)
+    state = server_state_header(proxy(servers), servers[0])
+    assert state.startswith("UP 1/3; address=127.0.0.1; port=8000; name=be/s1; node=")
+    assert state.endswith("; weight=3/8; scur=0/0; qcur=0")
+    assert b"X-Haproxy-Server-State: UP 1/3;" in request_bytes(Connection(CLIENT), spec, state)

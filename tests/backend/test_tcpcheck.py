@@ -18,7 +18,7 @@ from gevent.server import StreamServer
 
 from luaproxy.master.config import loader
 from luaproxy.master.config.errors import ConfigErrors
-from luaproxy.worker.backend import configure_checks
+from luaproxy.worker.backend import configure_checks, parse_check_spec
 from luaproxy.worker.backend.agent import apply_reply, parse_agent, run_agent
 from luaproxy.worker.backend.health import run_check
 from luaproxy.worker.backend.state import AdminState, OpState
@@ -261,3 +261,24 @@ def test_send_lf_and_set_var_use_the_check_context(scripted):
     result = run_check(backend, server)
     assert (result.status, result.info) == ("L7OK", "(tcp-check)")
     assert target.received == [b"HI me s1\n", b"1234\n"]
+
+
+def test_http_check_connect_sets_where_the_http_check_goes(scripted):
+    target = scripted(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", expect=10)
+    spec = parse_check_spec(("GET", "/h"), [("connect", "addr", f"127.0.0.1:{target.port}"),
+                                             ("expect", "status", "200")])
+    server = farm(1)[0]
+    server.port, server.check = 1, True
+    configure_checks(server, {"inter": "2s"}, seconds, spec)
+    backend = proxy([server])
+    backend.timeouts.update({"connect": 1.0, "check": 1.0})
+    assert (run_check(backend, server).status, target.received[0][:10]) == ("L7OK", b"GET /h HTT")
+    with pytest.raises(ValueError, match="may come once, as the first"):
+        parse_check_spec(("GET", "/h"), [("send", "uri", "/"), ("connect", "port", "80")])
+
+
+def test_connect_send_proxy_sends_a_proxy_line_first(scripted):
+    target = scripted(b"+OK\r\n", expect=1)
+    result = check(target.port, lines=(("connect", "send-proxy"), ("expect", "string", "+OK")))
+    assert result.status == "L7OK"
+    assert target.received[0].startswith(b"PROXY TCP4 127.0.0.1 127.0.0.1 ")

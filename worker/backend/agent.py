@@ -12,6 +12,7 @@ nothing: the regular health check tests connectivity, as in HAProxy.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -53,12 +54,15 @@ def run_agent(proxy: Any, server: Any, spec: AgentSpec, timeout: float, logger: 
 
 
 def _ask(server: Any, spec: AgentSpec, timeout: float) -> str:
+    """The agent's first line, read within *timeout* in all (a slow agent cannot hold the check longer)."""
+    deadline = time.monotonic() + timeout
     try:
         with gsocket.create_connection((spec.addr or server.host, spec.port), timeout=timeout) as sock:
             if spec.send:
                 sock.sendall(spec.send)
             data = b""
             while b"\n" not in data and len(data) < REPLY_LIMIT:
+                sock.settimeout(max(deadline - time.monotonic(), 0.001))
                 chunk = sock.recv(REPLY_LIMIT - len(data))
                 if not chunk:
                     break

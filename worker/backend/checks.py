@@ -8,8 +8,8 @@ connect every 2s, 2 successes to rise, 3 failures to fall; an HTTP check sends
 
 from __future__ import annotations
 
-import errno
 import re
+import socket
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -17,9 +17,10 @@ from typing import Any
 from ..http import CLIENT, Connection, Data, EndOfMessage, Headers, LocalProtocolError, Request, RequestHead
 from ..proxy import Server
 from .agent import parse_agent
+from .dial import parse_proxy
 from .http_expect import HeaderExpect, VarStep, compile_steps, parse_header_expect, parse_var_step
-from .socks4 import parse_proxy
 from .state import CheckResult, OpState
+from .tcpcheck.rules import Connect, parse_connect
 
 BODY_LIMIT = 16384
 _STATUS_LIST = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
@@ -59,6 +60,10 @@ class HealthCheckSpec:
     version: str = "HTTP/1.0"
     headers: tuple[tuple[str, str], ...] = ()
     body: str = ""
+    connect: Connect | None = None
+    """``http-check connect ...`` (first and only): where and how the check connects."""
+    send_state: bool = False
+    """``http-check send-state``: tell the server how it is seen (X-Haproxy-Server-State)."""
     expects: tuple[HttpExpect | HeaderExpect | VarStep, ...] = ()
     """The ``http-check expect`` and ``set-var``/``unset-var`` steps, run in order on the response."""
 
@@ -146,16 +151,26 @@ def parse_check_spec(httpchk: tuple[str, ...] | None,
         version, *lines = httpchk[2].split("\r\n")
         spec = replace(spec, version=version, headers=tuple(_header_line(line) for line in lines if line))
     expects: list[HttpExpect | HeaderExpect | VarStep] = []
-    for words in http_check:
-        if words and words[0] == "send":
+    for position, words in enumerate(http_check):
+        if words and words[0] == "connect":
+            if position or spec.connect is not None:
+                raise ValueError("luaproxy runs one HTTP exchange per check: 'http-check connect' may come "
+                                 "once, as the first http-check rule.")
+            spec = replace(spec, connect=parse_connect(list(words[1:])))
+        elif words and words[0] == "send":
             spec = _send(spec, words[1:])
         elif words and words[0] == "expect":
             expects.append(_expect(words[1:]))
         elif words and words[0].startswith(("set-var(", "unset-var(")):
             expects.append(parse_var_step(words[0], list(words[1:])))
+        elif words[:1] == ("send-state",) and len(words) == 1:
+            spec = replace(spec, send_state=True)
+        elif words[:1] == ("comment",) and len(words) == 2:
+            continue
         else:
             raise ValueError(f"'http-check {' '.join(words[:1])}' is not supported; luaproxy supports "
-                             "'http-check send', 'expect', 'set-var' and 'unset-var'.")
+                             "'http-check connect', 'send', 'expect', 'set-var', 'unset-var', 'send-state' and "
+                             "'comment'.")
     spec = replace(spec, expects=tuple(expects))
     try:
         request_bytes(Connection(CLIENT), spec)
@@ -225,16 +240,6 @@ def _in_status_list(status: int, codes: str) -> bool:
     return False
 
 
-_SOCKET_ERRORS = frozenset((errno.ENETUNREACH, errno.EACCES, errno.EPERM, errno.EAFNOSUPPORT, errno.EINVAL))
-"""Errors connect() itself returns (not learnt later from the peer): HAProxy calls them socket errors."""
-
-
-def connect_error_text(exc: OSError) -> str:
-    """A failed check connection in HAProxy's words: "Connection refused", "General socket error (...)"."""
-    text = exc.strerror or str(exc)
-    return f"General socket error ({text})" if exc.errno in _SOCKET_ERRORS else text
-
-
 def compile_spec(spec: Any, log_format: Callable[[str], Any], set_var: Callable[[str, str], Any],
                  unset_var: Callable[[str], Any]) -> Any:
     """*spec* with its header patterns and variable steps compiled (other specs unchanged)."""
@@ -266,12 +271,34 @@ def check_timeouts(proxy: Any, server: Server) -> tuple[float, float | None]:
     return (server.check_inter if connect is None else min(connect, server.check_inter)), check
 
 
-def request_bytes(conn: Connection, spec: HealthCheckSpec) -> bytes:
+def server_state_header(proxy: Any, server: Server) -> str:
+    """X-Haproxy-Server-State: "UP 2/3; address=...; port=...; name=be/srv; node=...; weight=w/total;
+    scur=cur/total; qcur=0", the fields of haproxy 2.6."""
+    up = server.op_state == OpState.UP
+    top = server.check_rise + server.check_fall - 1
+    if not server.check:
+        state = "no check"
+    elif up:
+        state = "UP" if server.check_health >= top else \
+            f"UP {server.check_health - server.check_rise + 1}/{server.check_fall}"
+    else:
+        state = f"DOWN {server.check_health}/{server.check_rise}" if server.check_health else "DOWN"
+    servers = getattr(proxy, "servers", [server])
+    total_weight = sum(s.weight for s in servers if s.usable and not s.backup)
+    total_conns = sum(s.current_conns for s in servers)
+    return (f"{state}; address={server.host}; port={server.port}; name={proxy.name}/{server.name}; "
+            f"node={socket.gethostname()}; weight={server.weight}/{total_weight}; "
+            f"scur={server.current_conns}/{total_conns}; qcur=0")
+
+
+def request_bytes(conn: Connection, spec: HealthCheckSpec, state: str | None = None) -> bytes:
     """The check request, with the configured version on the request line as HAProxy sends it.
 
     An HTTP/1.1 check gets ``Connection: close`` (HAProxy adds it too).
     """
     headers = Headers(list(spec.headers))
+    if state is not None:
+        headers.add("X-Haproxy-Server-State", state)
     if spec.version == "HTTP/1.1" and not headers.contains("connection"):
         headers.add("Connection", "close")
     if spec.body:

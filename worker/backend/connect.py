@@ -25,7 +25,7 @@ from ..sticktable.table import freq_add, now_ms
 from ..tls import handshake
 from .attached import attach
 from .cookie import cookie_server
-from .socks4 import open_connection
+from .dial import open_connection
 
 
 def at_interval(interval: int, retry: int, retries: int) -> bool:

@@ -26,12 +26,12 @@ from .checks import (
     TCP_CHECK,
     HealthCheckSpec,
     check_timeouts,
-    connect_error_text,
     next_interval,
     request_bytes,
+    server_state_header,
 )
+from .dial import connect_error_text, open_connection
 from .http_expect import CheckContext
-from .socks4 import open_connection
 from .state import AdminState, CheckResult, apply_check_result
 from .tcpcheck import IMPLICIT_CONNECT, RuleSet, run_rules, tls_connect
 
@@ -96,11 +96,13 @@ def run_check(proxy: Any, server: Server) -> CheckResult:
     if isinstance(spec, RuleSet):
         return run_rules(proxy, server, spec, connect_timeout, read_timeout)
     started = time.monotonic()
-    address = (server.check_addr or server.host, server.check_port or server.port)
+    connect = spec.connect or IMPLICIT_CONNECT
+    address = (connect.addr or server.check_addr or server.host, connect.port or server.check_port or server.port)
     try:
         via = server.socks4 if server.check_via_socks4 else None
+        quiet = not spec.http and not connect.ssl and server.check_tls is None
         sock = (open_connection(via, address, connect_timeout) if via is not None
-                else _connect(address, connect_timeout, quiet=not spec.http and server.check_tls is None))
+                else _connect(address, connect_timeout, quiet))
     except TimeoutError:
         return CheckResult("L4TOUT", duration_ms=_since(started))
     except OSError as exc:
@@ -112,17 +114,18 @@ def run_check(proxy: Any, server: Server) -> CheckResult:
         except OSError as exc:
             sock.close()
             return CheckResult("L4CON", info=connect_error_text(exc), duration_ms=_since(started))
-    if server.check_tls is not None:
+    tls = connect.ssl or (connect.uses_server_settings and server.check_tls is not None)
+    if tls:
         try:
-            sock = tls_connect(server, IMPLICIT_CONNECT, sock, connect_timeout)
+            sock = tls_connect(server, connect, sock, connect_timeout)
         except TimeoutError:
             return CheckResult("L6TOUT", duration_ms=_since(started))
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             return CheckResult("L6RSP", info=failure_reason(exc), duration_ms=_since(started))
     with sock:
         if not spec.http:
             _reset(sock)
-            return CheckResult("L6OK" if server.check_tls is not None else "L4OK", duration_ms=_since(started))
+            return CheckResult("L6OK" if tls else "L4OK", duration_ms=_since(started))
         deadline = started + server.check_inter if read_timeout is None else time.monotonic() + read_timeout
         return _http_check(sock, spec, deadline, started, CheckContext(proxy, server))
 
@@ -158,7 +161,8 @@ def _http_check(sock: Any, spec: HealthCheckSpec, deadline: float, started: floa
     body = bytearray()
     try:
         sock.settimeout(max(deadline - time.monotonic(), 0.001))
-        sock.sendall(request_bytes(conn, spec))
+        state = server_state_header(ctx.backend, ctx.server) if spec.send_state else None
+        sock.sendall(request_bytes(conn, spec, state))
         while True:
             event = conn.next_event()
             if event is NEED_DATA:

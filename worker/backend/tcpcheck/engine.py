@@ -13,9 +13,8 @@ import time
 from typing import Any
 
 from ...tls.handshake import failure_reason
-from ..checks import connect_error_text
+from ..dial import connect_error_text, open_connection
 from ..http_expect import CheckContext
-from ..socks4 import open_connection
 from ..state import CheckResult
 from .pki import tls_connect
 from .rules import Comment, Connect, Expect, Message, Rule, RuleSet, Send, SetVar, Verdict
@@ -92,14 +91,19 @@ class _Run:
         port = rule.port or server.check_port or server.port
         address = (rule.addr or server.check_addr or server.host, port)
         try:
-            self.sock = open_connection(server.socks4 if server.check_via_socks4 else None, address,
-                                        self.connect_timeout)
+            via = server.check_via_socks4 or rule.via_socks4
+            self.sock = open_connection(server.socks4 if via else None, address, self.connect_timeout)
         except TimeoutError:
             return self.result("L4TOUT", rule)
         except OSError as exc:
             return self.result("L4CON", rule, connect_error_text(exc))
         if self.read_timeout is not None:
             self.deadline = time.monotonic() + self.read_timeout
+        if rule.send_proxy:
+            try:
+                self.sock.sendall(proxy_line(self.sock))
+            except OSError as exc:
+                return self.result("SOCKERR", rule, exc.strerror or str(exc))
         if rule.ssl or (rule.uses_server_settings and server.check_tls is not None):
             try:
                 self.sock = tls_connect(server, rule, self.sock, self.connect_timeout)
@@ -166,6 +170,8 @@ class _Run:
         if rule.custom is not None:
             if data:
                 return self.custom(rule, data, last_read)
+            if not last_read:
+                return _WAIT
             match = False
         else:
             match = rule.matches(data)
@@ -242,6 +248,13 @@ class _Run:
 
     def elapsed(self) -> int:
         return int((time.monotonic() - self.started) * 1000)
+
+
+def proxy_line(sock: Any) -> bytes:
+    """The PROXY protocol v1 line of a check connection (``connect send-proxy``): its own two ends."""
+    local, remote = sock.getsockname(), sock.getpeername()
+    family = "TCP6" if ":" in local[0] else "TCP4"
+    return f"PROXY {family} {local[0]} {remote[0]} {local[1]} {remote[1]}\r\n".encode("ascii")
 
 
 def _code(status: str, code: int | None) -> int | None:

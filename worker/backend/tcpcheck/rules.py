@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 STATUSES = ("L4OK", "L4TOUT", "L4CON", "L6OK", "L6TOUT", "L6RSP", "L7OK", "L7OKC", "L7TOUT", "L7RSP", "L7STS",
@@ -40,6 +40,7 @@ class Connect:
     alpn: str | None = None
     comment: str = ""
     implicit: bool = False
+    via_socks4: bool = False
     default: bool = False
     """``connect default`` (and the implicit connect): the server's check settings (``check-ssl``...)."""
     step: int = 0
@@ -130,7 +131,6 @@ class RuleSet:
 
     rules: tuple[Rule, ...]
     kind: str = "tcp"
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def parse_rules(lines: Iterable[tuple[str, ...]], kind: str = "tcp") -> RuleSet:
@@ -145,7 +145,7 @@ def parse_rules(lines: Iterable[tuple[str, ...]], kind: str = "tcp") -> RuleSet:
                 raise ValueError("'tcp-check comment' expects one string.")
             rules.append(Comment(args[0], step))
         elif action == "connect":
-            rules.append(_connect(args, step))
+            rules.append(parse_connect(args, step))
         elif action in ("send", "send-binary", "send-lf", "send-binary-lf"):
             rules.append(_send(action, args, step))
         elif re.fullmatch(r"(set|unset)-var\([^)]+\)", action):
@@ -179,13 +179,14 @@ def _apply_comments(rules: list[Rule]) -> list[Rule]:
     return out
 
 
-def _connect(args: list[str], step: int) -> Connect:
+def parse_connect(args: list[str], step: int = 0) -> Connect:
+    """``connect [port P] [addr A[:P]] [ssl] [sni S] [alpn A] [send-proxy] [default] [linger] [comment C]``."""
     values: dict[str, object] = {}
     while args:
         word = args.pop(0)
-        if word in ("ssl", "send-proxy", "default"):
+        if word in ("ssl", "send-proxy", "default", "via-socks4"):
             values[word.replace("-", "_")] = True
-        elif word in ("linger", "via-socks4"):
+        elif word == "linger":
             continue
         elif word in ("port", "addr", "sni", "alpn", "comment", "proto"):
             if not args:
@@ -195,11 +196,21 @@ def _connect(args: list[str], step: int) -> Connect:
                 if not value.isdigit() or not 0 < int(value) < 65536:
                     raise ValueError(f"'tcp-check connect port' expects a port number, got '{value}'.")
                 values["port"] = int(value)
-            elif word != "proto":
+            elif word == "proto":
+                if value not in ("none", "h1"):
+                    raise ValueError(f"'connect proto {value}': luaproxy checks speak HTTP/1 only.")
+            else:
                 values[word] = value
         else:
             raise ValueError(f"'tcp-check connect' does not know '{word}'; expected port, addr, ssl, "
                              "send-proxy, sni, alpn, linger or comment.")
+    addr = values.get("addr")
+    if isinstance(addr, str) and addr.count(":") == 1:
+        host, _, port = addr.partition(":")
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"'connect addr' expects an address with an optional port, got '{addr}'.")
+        values["addr"] = host
+        values.setdefault("port", int(port))
     return Connect(step=step, **values)  # type: ignore[arg-type]
 
 
