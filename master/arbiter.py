@@ -464,6 +464,14 @@ class Arbiter:
         if handle.handoff is not None:
             handle.handoff.close()
             handle.handoff = None
+        self.reclaim_tables(handle.pid)
+
+    def reclaim_tables(self, pid: int) -> None:
+        """A worker is gone: what it still tracked (conn_cur, references) is given back in every table."""
+        for name, table in self.generation.tables.tables.items():
+            released = table.reclaim(pid)
+            if released:
+                self.logger.notice(f"stick-table {name}: released {released} entries tracked by worker {pid}")
 
     def _log_exit(self, pid: int, status: int) -> None:
         """haproxy's words: an alert unless the worker ended cleanly (exit 0)."""

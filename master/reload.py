@@ -76,7 +76,7 @@ def load(paths: list[str], logger: object, previous: Generation | None = None) -
     proc_vars = _collect(errors, lambda: initial_proc_vars(
         settings, (line for section in sections for line in section.body), registry, library))
     config = loader.parse_proxies(files, sections, settings, errors)
-    tables = TableStore(previous.tables if previous is not None else None)
+    tables = TableStore(previous.tables if previous is not None else None, columns=2 * settings.nbproc)
     proxies = _collect(errors, lambda: compile_config(config, engine, registry, library, tables))
     tables.forget_previous()
     sockets = _collect(errors, lambda: stats_sockets(settings))

@@ -12,7 +12,8 @@ from luaproxy.worker.sticktable import SharedTable, TableSpec
 
 
 class TableStore:
-    def __init__(self, previous: TableStore | None = None) -> None:
+    def __init__(self, previous: TableStore | None = None, columns: int = 2) -> None:
+        self.columns = columns  # one per process that may track at once (see SharedTable)
         self.tables: dict[str, SharedTable] = {}
         self._previous = previous.tables if previous is not None else {}
         self.kept: list[str] = []
@@ -20,11 +21,11 @@ class TableStore:
     def table(self, spec: TableSpec) -> SharedTable:
         """The table for *spec*: the previous generation's one when its declaration is the same."""
         old = self._previous.get(spec.name)
-        if old is not None and old.spec == spec:
+        if old is not None and old.spec == spec and old.columns >= self.columns:
             self.kept.append(spec.name)
             table = old
         else:
-            table = SharedTable(spec)
+            table = SharedTable(spec, self.columns)
         self.tables[spec.name] = table
         return table
 

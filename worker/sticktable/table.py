@@ -37,6 +37,16 @@ loaded 2-core build machine, Python 3.11, µs per operation):
 * A worker killed while it holds the lock would block the others: the holder's
   pid sits in the header, and a waiter that times out frees the lock when that
   pid is gone.
+* A worker killed while it tracks entries would keep their ``conn_cur`` up and
+  their references held (an entry referenced never expires) for good.  So each
+  tracking process claims a *column* (an owner pid and a count of what it
+  holds) and each entry has one word per column: what that process holds on
+  it (references in the low half, counted connections in the high half).
+  When a process dies, ``reclaim(pid)`` gives its column back: it subtracts
+  the column's words from the entries, a batch of entries per lock hold, so the
+  other workers wait at most one batch.  There are ``columns`` columns (the
+  master asks for twice ``nbproc``, room for a reload's overlap); a process
+  that finds none free tracks without one, as before.
 """
 
 from __future__ import annotations
@@ -58,6 +68,8 @@ _H_HOLDER, _H_USED, _H_HEAD, _H_TAIL, _H_FREE, _H_HIGH, _H_UPD = range(7)
 _NEXT, _PREV, _LNEXT, _EXP, _REF, _HASH, _KLEN, _UPD = range(8)
 _FIXED = 8
 _LOCK_WAIT = 1.0
+_COL_CONN = 1 << 32  # one counted connection in a column word (references are the low half)
+_RECLAIM_BATCH = 4096
 _PURGE_BATCH = 32
 U32 = 0xFFFFFFFF
 RING_MAX = 65536
@@ -103,7 +115,7 @@ class SharedTable:
     referenced (tracked), which is how streams hold on to their entries.
     """
 
-    def __init__(self, spec: TableSpec) -> None:
+    def __init__(self, spec: TableSpec, columns: int = 2) -> None:
         self.spec = spec
         self.name = spec.name
         self.size = spec.size
@@ -114,13 +126,16 @@ class SharedTable:
             offsets[name] = at
             at += 3 if DATA_KINDS[name] is Kind.RATE else 1
         self.offsets = offsets
-        self.entry_words = at
+        self.columns = columns
+        self.col_off = at  # one word per column, after the data
+        self.entry_words = at + columns
         self.nbuckets = 1 << max(self.size - 1, 1).bit_length()
         self.mask = self.nbuckets - 1
         self.entries_at = _HEADER + self.nbuckets
         self.ring_at = self.entries_at + self.size * self.entry_words
         self.ring_size = min(max(self.size, 1024), RING_MAX)
-        total = (self.ring_at + self.ring_size) * 8
+        self.cols_at = self.ring_at + self.ring_size  # per column: owner pid, what it holds in all
+        total = (self.cols_at + 2 * columns) * 8
         self.memory_bytes = total
         self._map = mmap.mmap(-1, total, flags=mmap.MAP_SHARED)
         self.q = memoryview(self._map).cast("q")
@@ -134,6 +149,8 @@ class SharedTable:
         self.periods = {name: period for name, period in spec.data}
         self.cur_off = offsets.get("conn_cur")
         self.counts_bytes = bool(self.events["bytes_in"] or self.events["bytes_out"])
+        self._col = -1  # this process's column (-1: none), valid while _col_pid is our pid
+        self._col_pid = 0
         self._updates: dict[tuple[str, ...], tuple[tuple[int, int], ...]] = {}
         """The fields a tuple of events updates, flattened once (per process: it is only a cache)."""
 
@@ -323,6 +340,11 @@ class SharedTable:
                     return -1
             base = self.entries_at + idx * self.entry_words
             q[base + _REF] += 1
+            col = self._col if self._col_pid == _PID[0] else self._claim()
+            if col >= 0:
+                held = 1 + (_COL_CONN if connection and self.cur_off is not None else 0)
+                q[base + self.col_off + col] += held
+                q[self.cols_at + 2 * col + 1] += 1
             if self.expire:
                 q[base + _EXP] = now + self.expire
             if q[_H_HEAD] != idx + 1:
@@ -384,6 +406,10 @@ class SharedTable:
                 q[base + off] -= 1
             if q[base + _REF] > 0:
                 q[base + _REF] -= 1
+            col = self._col if self._col_pid == _PID[0] else -1
+            if col >= 0 and q[base + self.col_off + col]:
+                q[base + self.col_off + col] -= 1 + (_COL_CONN if connection and off is not None else 0)
+                q[self.cols_at + 2 * col + 1] -= 1
             self._mark(base)
             if self.expire:
                 q[base + _EXP] = now + self.expire
@@ -393,6 +419,70 @@ class SharedTable:
         finally:
             q[_H_HOLDER] = 0
             self.lock.release()
+
+    # Columns: what each tracking process holds, given back when it dies.
+
+    def _claim(self) -> int:
+        """This process's column, claimed now (caller holds the lock): a free one, else one whose owner
+        died holding nothing; -1 when none is free (the process then tracks without a column)."""
+        q, pid = self.q, _PID[0]
+        self._col_pid, self._col = pid, -1
+        for col in range(self.columns):
+            owner = q[self.cols_at + 2 * col]
+            if owner == pid or not owner or (not q[self.cols_at + 2 * col + 1] and not _alive(owner)):
+                q[self.cols_at + 2 * col] = pid
+                q[self.cols_at + 2 * col + 1] = 0
+                self._col = col
+                break
+        return self._col
+
+    def reclaim(self, pid: int) -> int:
+        """Give back what the dead process *pid* held: its references and counted connections come off
+        the entries (a batch per lock hold); returns how many entries it held."""
+        q = self.q
+        self.acquire()
+        try:
+            col = next((c for c in range(self.columns) if q[self.cols_at + 2 * c] == pid), -1)
+            if col < 0:
+                return 0
+            if not q[self.cols_at + 2 * col + 1]:
+                q[self.cols_at + 2 * col] = 0
+                return 0
+            high = q[_H_HIGH]
+        finally:
+            self.release()
+        released = 0
+        for start in range(0, high, _RECLAIM_BATCH):
+            self.acquire()
+            try:
+                released += self._reclaim_range(col, start, min(start + _RECLAIM_BATCH, high))
+            finally:
+                self.release()
+        self.acquire()
+        try:
+            q[self.cols_at + 2 * col] = 0
+            q[self.cols_at + 2 * col + 1] = 0
+        finally:
+            self.release()
+        return released
+
+    def _reclaim_range(self, col: int, start: int, end: int) -> int:
+        q, released = self.q, 0
+        for idx in range(start, end):
+            base = self._base(idx)
+            word = q[base + self.col_off + col]
+            if not word:
+                continue
+            q[base + self.col_off + col] = 0
+            if not q[base + _HASH]:
+                continue
+            refs, conns = word & U32, word >> 32
+            q[base + _REF] = max(q[base + _REF] - refs, 0)
+            if conns and self.cur_off is not None:
+                q[base + self.cur_off] = max(q[base + self.cur_off] - conns, 0)
+                self._mark(base)
+            released += 1
+        return released
 
     def lookup(self, key: bytes) -> int:
         """The live entry for *key* or -1; neither creates nor touches (HAProxy's lookup)."""
