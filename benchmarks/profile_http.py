@@ -108,6 +108,9 @@ def main() -> int:
         bench_http.stop(luaproxy)
         bench_http.stop(backend)
     print(f"{args.scenario}: {result['rps']:.0f} req/s under the profiler {result['errors']}")
+    if not os.path.exists(out):
+        print(f"the worker wrote no profile within 30 s ({out}): rerun, on a less loaded machine", file=sys.stderr)
+        return 1
     report(out, args.top)
     return 0
 
