@@ -71,8 +71,9 @@ class _Builder:
                 options.values[name] = [self.path("ca-base", v) for v in options.values[name]]
         return options
 
-    def listener(self, bind: Bind) -> ListenerTls:
+    def listener(self, bind: Bind, http: bool = False) -> ListenerTls:
         options = self.ca_paths(bind.tls.merged(self.bind_defaults))
+        options = options.speaking_http1() if http else options
         entries: list[CrtEntry] = []
         for path in options.values.get("crt", []):
             entries += [CrtEntry(name, options) for name in self.crt(path)]
@@ -107,8 +108,9 @@ class _Builder:
         options = self.ca_paths(line.options()).merged(bind_options) if line.words else bind_options
         return [CrtEntry(name, options, line.filters, crt_list, line) for name in self.crt(line.crt)]
 
-    def server(self, server: Server, conf: ServerConf, defaults: TlsOptions) -> None:
+    def server(self, server: Server, conf: ServerConf, defaults: TlsOptions, http: bool = False) -> None:
         options = self.ca_paths(conf.tls.merged(defaults.merged(self.server_defaults)))
+        options = options.speaking_http1() if http else options
         ssl_on = "ssl" in options.flags and "no-ssl" not in options.flags
         default_verify = self.ssl.get("ssl-server-verify", "required")
         server.use_ssl = -1 if "no-ssl" in options.flags else int(ssl_on)
@@ -182,7 +184,7 @@ def attach(config: Config, proxies: list[Proxy], registry: SampleRegistry,
             if not bind.tls.enabled:
                 continue
             try:
-                proxy.tls_binds[so_id] = builder.listener(bind)
+                proxy.tls_binds[so_id] = builder.listener(bind, http=conf.mode == "http")
             except (CertError, TlsError, ssl.SSLError, ValueError) as exc:
                 errors.append(_error(bind.line, f"'bind {bind.label}' : {exc}"))
         try:
@@ -196,7 +198,8 @@ def attach(config: Config, proxies: list[Proxy], registry: SampleRegistry,
             continue  # the proxy could not be built: its error is already reported
         for server, server_conf in zip(proxy.servers, conf.servers, strict=True):
             try:
-                builder.server(server, server_conf, _default_server(conf, server_conf.defaults_seen))
+                builder.server(server, server_conf, _default_server(conf, server_conf.defaults_seen),
+                               http=conf.mode == "http")
             except (CertError, TlsError, ssl.SSLError, ValueError) as exc:
                 errors.append(_error(server_conf.line, f"'server {server.name}' : {exc}"))
     return errors
