@@ -74,13 +74,14 @@ def _parse(table: SharedTable, args: list[str], action: str) -> tuple[bytes | No
 
 
 def _selected(table: SharedTable, key: bytes | None, filters: list[Filter]) -> tuple[int, list[int]]:
-    """(used, the entries to show): one snapshot, so that the header and the lines agree."""
+    """(used, the entries to show, in key order as haproxy walks its tree): one snapshot, so that the
+    header and the lines agree."""
     used, live = table.snapshot()
     if key is not None:
         idx = table.lookup(key)
         return used, [idx] if idx >= 0 and idx in live else []
     chosen = []
-    for idx in live:
+    for idx in sorted(live, key=table.key):
         values = table.data(idx)
         if all(op(values[name], value) for name, op, value in filters):
             chosen.append(idx)

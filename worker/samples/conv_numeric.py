@@ -67,14 +67,15 @@ def _unary(op: Callable[[int], object], out: SampleType) -> Any:
 
 
 def _ipmask(ctx: SampleContext, smp: Sample, args: Sequence[Any]) -> Sample | None:
-    """Mask an address; an IPv6 one needs mask6, unless it carries an IPv4 address."""
+    """Mask an address; an IPv6 one that carries an IPv4 address is masked as IPv4 first (haproxy converts
+    it before looking at the masks), any other IPv6 one needs mask6."""
     if smp.type is T.IPV6:
-        if len(args) > 1:
-            masked = int.from_bytes(smp.value, "big") & args[1]
-            return Sample(T.IPV6, masked.to_bytes(16, "big"))
         v4 = v6_to_v4(smp.value)
         if v4 is None:
-            return None
+            if len(args) < 2:
+                return None
+            masked = int.from_bytes(smp.value, "big") & args[1]
+            return Sample(T.IPV6, masked.to_bytes(16, "big"))
         smp = Sample(T.IPV4, v4)
     masked = int.from_bytes(smp.value, "big") & args[0]
     return Sample(T.IPV4, masked.to_bytes(4, "big"))

@@ -1,0 +1,113 @@
+"""The cost of one Lua run, in process: no sockets, no HTTP parsing, just luaproxy's Lua layers.
+
+Run by hand: ``python3 benchmarks/bench_lua_run.py [action|service|tcp ...] [--runs N]``.
+Loads bench_http.py's configuration and Lua file the way the master does, then
+runs each scenario's Lua entry point N times on a fresh transaction, as a worker
+would for each request: ``action`` is the ``tag`` http-req action (fetch,
+``txn:set_var``, ``txn.http:req_set_header``), ``service`` the ``hello``
+AppletHTTP service (writing into a buffer), ``tcp`` the ``tcp_hello``
+tcp-request action (``txn.res:send`` + ``txn:done()``).  Prints the CPU time
+per run, the least of many short rounds, so that a loaded machine still gives
+comparable figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench_http import LUA, SCENARIOS, config
+
+from luaproxy.master import lua_boot, reload
+from luaproxy.worker.channel import Channel
+from luaproxy.worker.http.message import Headers, RequestHead
+from luaproxy.worker.log import Logger
+from luaproxy.worker.samples import Vars
+from luaproxy.worker.txn import Transaction
+
+KINDS = {"action": "lua action + return", "service": "lua service", "tcp": "tcp hello, new conn"}
+ADDRESSES = (("127.0.0.1", 40000), ("127.0.0.1", 80))
+
+
+class BufferIO:
+    """What an HTTP Lua service writes to: the stream's ServiceIO, minus the socket."""
+
+    head_sent = False
+    output_full = False
+    request = RequestHead("GET", "/", "HTTP/1.1", Headers([("host", "bench")]))
+
+    def send_head(self, head: object) -> None:
+        self.head_sent = True
+
+    def send(self, data: bytes) -> None:
+        return None
+
+    def flush(self) -> None:
+        return None
+
+
+def one_run(kind: str) -> Callable[[], None]:
+    """Load the scenario's configuration; return a function doing one transaction's Lua run."""
+    mode, rules, _ = SCENARIOS[KINDS[kind]]
+    work = Path(tempfile.mkdtemp(prefix="luaproxy-bench-lua-"))
+    (work / "bench.lua").write_text(LUA)
+    (work / "lp.cfg").write_text(config(mode, rules, 1, 2, False))
+    os.chdir(work)  # lua-load paths are relative to the configuration
+    logger = Logger(quiet=True)
+    generation = reload.load([str(work / "lp.cfg")], logger)
+    lua_boot.run_inits(generation.engine)
+    frontend = next(p for p in generation.proxies if p.name == "fe")
+    rule = frontend.ruleset("tcp-request content" if kind == "tcp" else "http-request")[0]
+    client, _peer = socket.socketpair()
+
+    def run() -> None:
+        req, res = Channel("req", 16384), Channel("res", 16384)
+        res.connect(lambda data: None)
+        txn = Transaction(client, frontend, req, res, logger, 1, {}, (1, 1), Vars({}, {}), ADDRESSES)
+        if kind != "tcp":
+            txn.request = RequestHead("GET", "/", "HTTP/1.1", Headers([("host", "bench")]))
+            txn.http_mode = True
+        rule.action(txn)
+        if txn.service is not None:
+            service, txn.service = txn.service, None
+            service(txn, BufferIO())
+        txn.release()
+
+    return run
+
+
+def per_run(run: Callable[[], None], runs: int, rounds: int = 40) -> float:
+    """CPU seconds per run: the least over *rounds* rounds (the ones no other process disturbed)."""
+    for _ in range(200):
+        run()
+    size = max(runs // rounds, 1)
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.process_time()
+        for _ in range(size):
+            run()
+        best = min(best, (time.process_time() - started) / size)
+    return best
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("kinds", nargs="*", metavar="|".join(KINDS), help="default: all three")
+    parser.add_argument("--runs", type=int, default=20000)
+    args = parser.parse_args()
+    unknown = set(args.kinds) - set(KINDS)
+    if unknown:
+        parser.error(f"unknown scenario {', '.join(sorted(unknown))} (choose from {', '.join(KINDS)})")
+    for kind in args.kinds or list(KINDS):
+        print(f"{kind:8} {per_run(one_run(kind), args.runs) * 1e6:7.1f} us per Lua run", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
