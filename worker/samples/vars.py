@@ -21,7 +21,9 @@ _BAD_CHAR = re.compile(r"[^A-Za-z0-9._]")
 
 Store = dict[str, Sample | None]  # None: a declared ``proc.`` variable without value
 DECLARED: set[str] = set()
-"""Every variable name parsed so far: the configuration's (before the fork) and those Lua has set."""
+"""Every variable name parsed so far: the configuration's (before the fork) and those Lua has set, up to
+DECLARED_MAX: a script that makes names from request data must not grow a worker without bound."""
+DECLARED_MAX = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +46,8 @@ def parse_var_name(text: str) -> VarName:
     bad = _BAD_CHAR.search(rest)
     if bad:
         raise SampleError(f"invalid syntax at char '{rest[bad.start() :]}'")
-    DECLARED.add(text)
+    if len(DECLARED) < DECLARED_MAX:
+        DECLARED.add(text)
     return VarName(scope, text)
 
 
