@@ -12,7 +12,7 @@ request with the header to one kept-alive backend connection and relays one
 read of its answer.  Each request costs one Python-to-Lua call; the Lua side
 hands back plain strings.  bench_http.py runs it with ``--floor`` beside the
 bare gevent floor, so each run shows how far luaproxy is from its stack.
-Needs httptools (`pip install httptools`).
+Needs httptools (`.venv/bin/pip install -e ".[bench]"`).
 """
 
 from __future__ import annotations
