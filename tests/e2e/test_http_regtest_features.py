@@ -33,6 +33,26 @@ def test_after_response_rules_apply_to_relayed_and_own_responses(write, luaproxy
     assert (status, headers["x-after"]) == (403, "fe")
 
 
+def test_after_response_rules_apply_to_a_lua_service(write, luaproxy, port):
+    """haproxy runs http-after-response on an applet's answer too (a Lua service, the stats page)."""
+    start(write, luaproxy, port, """
+        frontend fe
+           bind 127.0.0.1:{port}
+           http-request use-service lua.hello
+           http-after-response set-header x-after fe
+           http-after-response set-status 203
+        """, lua="""
+core.register_service("hello", "http", function(applet)
+   applet:set_status(200)
+   applet:add_header("content-length", "2")
+   applet:start_response()
+   applet:send("hi")
+end)
+""")
+    status, headers, body = get(port, "/")
+    assert (status, headers["x-after"], body) == (203, "fe", b"hi")
+
+
 def test_unique_id_is_rendered_once_and_sent_to_the_server(write, luaproxy, port, backend):
     start(write, luaproxy, port, f"""
         frontend fe

@@ -905,7 +905,8 @@ class ServiceIO:
         return False
 
     def send_head(self, head: ResponseHead) -> None:
-        """The service's response head, after the http-response rules, as HAProxy runs them on an applet's."""
+        """The service's response head, after the http-response and http-after-response rules, as HAProxy
+        runs them on an applet's (a Lua service, the stats page)."""
         self.head_sent = True
         try:
             head = self.stream._response_rules(self.txn, self.txn.backend or self.stream.frontend, head)
@@ -913,6 +914,7 @@ class ServiceIO:
             self.stream._send_reply(self.stream.pages.reply(failure.status))
             self.client_gone = True
             return
+        head = self.stream._after_response(self.txn, head)
         self.txn.status, self.txn.bytes_logged = head.status, logged_size(head)
         if self.txn.filters is not None:
             self.txn.filters.response_head(self.txn, head)
