@@ -114,6 +114,10 @@ def add_server(proxies: list[Proxy], change: ServerChange, health: Any = None) -
     backend.servers.append(server)
     if checked and health is not None:
         health.watch(backend, server)
+    if server.agent is not None:
+        server.agent_enabled = False  # haproxy 2.6: waits for 'enable agent', as checks for 'enable health'
+        if health is not None:
+            health.watch_agent(backend, server)
     return "New server registered."
 
 

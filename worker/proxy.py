@@ -125,6 +125,8 @@ class Server:
     """``cookie VALUE``: the persistence cookie value naming this server (backend.cookie)."""
     agent: Any = None
     """``agent-check``: the AgentSpec of its agent (worker.backend.agent)."""
+    agent_enabled: bool = True
+    """``enable|disable agent``: whether its agent is asked (a server added at run time starts without)."""
     socks4: tuple[str, int] | None = None
     """``socks4 <addr:port>``: the SOCKS4 proxy its connections go through."""
     check_via_socks4: bool = False

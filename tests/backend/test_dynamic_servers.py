@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -158,3 +160,36 @@ def test_a_tracker_follows_maintenance_and_health():
     change_server(be, tracker, ServerChange("be", "t", "state", "maint"), QuietLogger())
     assert del_server([be], ServerChange("be", "t", "del")) == "Server deleted."
     assert be.servers[0].trackers == []
+
+
+def test_an_added_servers_agent_waits_for_enable_agent(write, luaproxy, port, tmp_path, servers):
+    """haproxy 2.6: the agent of a server added at run time is asked only once 'enable agent' says so."""
+    a, b = servers
+    agent = socket.create_server(("127.0.0.1", 0))
+    asked: list[bytes] = []
+
+    def answer() -> None:
+        while True:
+            try:
+                conn, _ = agent.accept()
+            except OSError:
+                return
+            with conn:
+                asked.append(b"x")
+                conn.sendall(b"down\n")
+
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        write("d.cfg", config(tmp_path, port, a.port))
+        luaproxy("-f", "d.cfg", wait_port=port, workers=2)
+        sock = str(tmp_path / "admin.sock")
+        words = f"127.0.0.1:{b.port} agent-check agent-port {agent.getsockname()[1]} agent-inter 100ms"
+        assert cli(sock, f"add server be/b {words}\n") == "New server registered.\n\n"
+        cli(sock, "enable server be/b\n")
+        assert served_by(port) == {"a", "b"}
+        time.sleep(0.5)
+        assert not asked  # not before 'enable agent'
+        cli(sock, "enable agent be/b\n")
+        assert wait_until(lambda: served_by(port, 4) == {"a"}, 5)  # the agent said down
+    finally:
+        agent.close()

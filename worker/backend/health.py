@@ -62,6 +62,10 @@ class HealthChecker:
         """A server added at run time (``add server ... check``): checked while it stays in the farm."""
         self.greenlets.append(gevent.spawn_later(server.check_inter, self._watch, proxy, server))
 
+    def watch_agent(self, proxy: Any, server: Server) -> None:
+        """A server added at run time with ``agent-check``: its agent is asked once ``enable agent`` says so."""
+        self.greenlets.append(gevent.spawn_later(server.agent.inter, self._watch_agent, proxy, server))
+
     def stop(self) -> None:
         gevent.killall(self.greenlets)
         self.greenlets = []
@@ -81,11 +85,13 @@ class HealthChecker:
             return CheckResult("SOCKERR", info="internal error")
 
     def _watch_agent(self, proxy: Any, server: Server) -> None:
-        """Asks the agent every ``agent-inter``; an agent that cannot be reached changes nothing."""
-        while True:
-            connect, check = check_timeouts(proxy, server)
-            run_agent(proxy, server, server.agent, check if check is not None else max(server.agent.inter, connect),
-                      self.logger)
+        """Asks the agent every ``agent-inter`` while it is enabled and the server in its farm; an agent that
+        cannot be reached changes nothing."""
+        while server in proxy.servers:
+            if server.agent_enabled:
+                connect, check = check_timeouts(proxy, server)
+                timeout = check if check is not None else max(server.agent.inter, connect)
+                run_agent(proxy, server, server.agent, timeout, self.logger)
             gevent.sleep(server.agent.inter)
 
 

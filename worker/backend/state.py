@@ -366,6 +366,8 @@ def change_server(proxy: Any, server: Server, change: ServerChange, logger: Any,
         server.pinned = True
     elif op == "check":
         server.check = value == "enable"
+    elif op == "agent":
+        server.agent_enabled = value == "enable"
     elif op == "ssl":
         if server.ssl_tls is None:
             return ChangeResult(False, "'set server <srv> ssl' cannot be set.  default-server should define ssl "
@@ -373,7 +375,7 @@ def change_server(proxy: Any, server: Server, change: ServerChange, logger: Any,
         server.use_ssl = int(value == "on")
         server.tls = server.ssl_tls if value == "on" else None
         return ChangeResult(True, "server ssl setting updated")
-    elif op != "agent":
+    else:
         return ChangeResult(False, f"unknown server operation '{op}'.")
     return ChangeResult(True)
 
