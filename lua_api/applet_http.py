@@ -15,6 +15,7 @@ from luaproxy.worker.http.pages import reason
 
 from . import checks, contexts
 from .errors import LuaApiError
+from .txn import get_priv, set_priv
 
 
 class AppletState:
@@ -69,14 +70,6 @@ def send(applet: AppletState, data: Any) -> None:
     if applet.io.output_full:
         with contexts.blocking("AppletHTTP.send"):
             applet.io.flush()
-
-
-def get_priv(applet: AppletState) -> Any:
-    return applet.priv
-
-
-def set_priv(applet: AppletState, data: Any) -> None:
-    applet.priv = data
 
 
 FUNCTIONS = {

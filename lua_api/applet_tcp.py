@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import checks, contexts
+from .txn import get_priv, set_priv
 
 
 class TcpAppletState:
@@ -45,14 +46,6 @@ def send(applet: TcpAppletState, data: Any) -> None:
         applet.txn.res.send(checks.as_bytes(data, "send", 2))
     except OSError:
         return
-
-
-def get_priv(applet: TcpAppletState) -> Any:
-    return applet.priv
-
-
-def set_priv(applet: TcpAppletState, data: Any) -> None:
-    applet.priv = data
 
 
 FUNCTIONS = {

@@ -58,12 +58,13 @@ def _at(level: int, name: str):
     return send
 
 
-def get_priv(txn: Any) -> Any:
-    return txn.priv
+def get_priv(holder: Any) -> Any:
+    """The private Lua value of a TXN, an AppletHTTP or an AppletTCP (each keeps its own)."""
+    return holder.priv
 
 
-def set_priv(txn: Any, data: Any) -> None:
-    txn.priv = data
+def set_priv(holder: Any, data: Any) -> None:
+    holder.priv = data
 
 
 def set_loglevel(txn: Any, level: Any) -> None:
