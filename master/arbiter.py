@@ -19,7 +19,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from luaproxy.worker import stats
 from luaproxy.worker.backend.balance import algorithm_name
@@ -32,6 +32,7 @@ from luaproxy.worker.tls import Certificate
 from luaproxy.worker.tls import runtime as tls_runtime
 
 from . import handoff, proc_vars, reload, systemd
+from .agent_process import fork_with_link
 from .config.errors import ConfigErrors
 from .control import changes
 from .control import runtime as runtime_changes
@@ -486,7 +487,7 @@ class Arbiter:
         now = time.monotonic()
         if self.fleet is not None and self.agent is None and self.next_agent_spawn <= now:
             self.spawn_agent()
-        self.peers.spawn_due(self._in_peers_agent)
+        self.peers.spawn_due(self._in_agent)
         for index in range(1, self.nbproc + 1):
             if index not in running and self.next_spawn.get(index, 0.0) <= now:
                 self.spawn_worker(index)
@@ -737,26 +738,19 @@ class Arbiter:
         self.next_agent_spawn = 0.0
 
     def spawn_agent(self) -> None:
-        assert self.fleet is not None
-        master_end, agent_end = socket.socketpair()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid:
-            agent_end.close()
-            self.agent = WorkerHandle(pid, 0, self.number, time.monotonic(), Link(master_end), time.time())
-            self.selector.register(master_end, selectors.EVENT_READ, self._on_agent_link)
-            return
-        for sig in self.SIGNALS:
-            signal.signal(sig, signal.SIG_DFL)
-        master_end.close()
-        self._close_master_files()
-        for item in self.listening:
-            item.close()
-        fleet_agent.run(agent_end, self.fleet.url, self.fleet.fleet, self.fleet.node)
+        fleet = self.fleet
+        assert fleet is not None
 
-    def _in_peers_agent(self) -> None:
-        """In a new peers agent: default signals, nothing of the master's kept open."""
+        def child(link: socket.socket) -> NoReturn:
+            self._in_agent()
+            fleet_agent.run(link, fleet.url, fleet.fleet, fleet.node)
+
+        pid, master_end = fork_with_link(child)
+        self.agent = WorkerHandle(pid, 0, self.number, time.monotonic(), Link(master_end), time.time())
+        self.selector.register(master_end, selectors.EVENT_READ, self._on_agent_link)
+
+    def _in_agent(self) -> None:
+        """In a new agent (fleet or peers): default signals, nothing of the master's kept open."""
         for sig in self.SIGNALS:
             signal.signal(sig, signal.SIG_DFL)
         self._close_master_files()

@@ -17,12 +17,9 @@ import json
 import os
 import secrets
 import socket
-import sys
-import warnings
 from typing import Any, NoReturn
 
-from setproctitle import setproctitle
-
+from ..agent_process import run_patched
 from ..control import wire
 from . import scripts
 
@@ -48,22 +45,7 @@ def preload() -> None:
 
 def run(sock: socket.socket, url: str, fleet: str, node: str) -> NoReturn:
     """Entry point in the forked child; never returns."""
-    setproctitle("luaproxy: fleet")
-    code = 0
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # ssl was imported before the fork; redis-py looks it up late
-            from gevent import monkey
-
-            for patch in (monkey.patch_socket, monkey.patch_ssl, monkey.patch_select, monkey.patch_time):
-                patch()
-        Agent(sock, url, fleet, node).run()
-    except BaseException as exc:  # the master respawns the agent; say why it died
-        print(f"fleet agent failed: {exc!r}", file=sys.stderr)
-        code = 1
-    finally:
-        sys.stderr.flush()
-    os._exit(code)
+    run_patched("luaproxy: fleet", "fleet agent", lambda: Agent(sock, url, fleet, node).run())
 
 
 class Agent:

@@ -20,15 +20,13 @@ import os
 import random
 import socket
 import ssl
-import sys
 import time
 from typing import Any, NoReturn
-
-from setproctitle import setproctitle
 
 from luaproxy.worker.sticktable import SharedTable, now_ms
 from luaproxy.worker.tls.certs import load_certificate
 
+from ..agent_process import run_patched
 from ..config.peers import Peer, PeersConf, Tls, wire_name
 from . import codec
 from .status import StatusBoard
@@ -45,22 +43,7 @@ PUBLISH_INTERVAL = 0.2
 
 def run(link: socket.socket, section: PeersConf, tables: list[SharedTable], board: StatusBoard) -> NoReturn:
     """Entry point in the forked child; never returns."""
-    setproctitle(f"luaproxy: peers {section.name}")
-    code = 0
-    try:
-        from gevent import monkey
-
-        monkey.patch_socket()
-        monkey.patch_ssl()
-        monkey.patch_time()
-        monkey.patch_select()
-        Agent(link, section, tables, board).run()
-    except BaseException as exc:  # the master starts it again; say why it died
-        print(f"peers agent failed: {exc!r}", file=sys.stderr)
-        code = 1
-    finally:
-        sys.stderr.flush()
-    os._exit(code)
+    run_patched(f"luaproxy: peers {section.name}", "peers agent", lambda: Agent(link, section, tables, board).run())
 
 
 def _server_context(tls: Tls) -> ssl.SSLContext:

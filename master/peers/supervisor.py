@@ -12,12 +12,12 @@ import contextlib
 import os
 import signal
 import socket
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
+from ..agent_process import fork_with_link
 from ..config.peers import PeersConf
 from .status import StatusBoard
 
@@ -59,17 +59,14 @@ class PeersAgents:
         from . import agent
 
         tables = [t for t in self.tables.values() if t.spec.peers == section.name]
-        master_end, agent_end = socket.socketpair()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid:
-            agent_end.close()
-            self.running[section.name] = Running(pid, master_end, time.monotonic())
-            return
-        master_end.close()
-        in_child()
-        agent.run(agent_end, section, tables, self.boards[section.name])
+        board = self.boards[section.name]
+
+        def child(link: socket.socket) -> NoReturn:
+            in_child()
+            agent.run(link, section, tables, board)
+
+        pid, master_end = fork_with_link(child)
+        self.running[section.name] = Running(pid, master_end, time.monotonic())
 
     def close_links(self) -> None:
         """In a newly forked process: the agents' links are not its business."""
