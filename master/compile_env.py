@@ -198,11 +198,7 @@ class CompileEnv:
         if not name.startswith("lua."):
             raise RuleError(f"unknown service '{name}'.",
                             "Use prometheus-exporter or lua.<name> (core.register_service).")
-        registered = self.engine.registry.services.get(name[4:])
-        if registered is None:
-            raise RuleError(f"'{name}' is not a registered Lua service.",
-                            did_you_mean(name[4:], self.engine.registry.services) or
-                            "Register it with core.register_service() in a lua-load file.")
+        registered = self._lua_service(name)
         if registered.mode != "http":
             raise RuleError(f"Lua service '{name}' is a {registered.mode} service; http-request needs an "
                             "http one.")
@@ -211,15 +207,20 @@ class CompileEnv:
     def tcp_service(self, name: str) -> Any:
         if not name.startswith("lua."):
             raise RuleError(f"unknown service '{name}'.", "Use lua.<name> (core.register_service(name, 'tcp', fn)).")
+        registered = self._lua_service(name)
+        if registered.mode != "tcp":
+            raise RuleError(f"Lua service '{name}' is an {registered.mode} service; tcp-request content needs a "
+                            "tcp one.", "Use 'http-request use-service' for an http service.")
+        return LuaTcpService(self.engine, registered.name, registered.function)
+
+    def _lua_service(self, name: str) -> Any:
+        """The service ``lua.<name>`` names, of either mode; RuleError when no script registered it."""
         registered = self.engine.registry.services.get(name[4:])
         if registered is None:
             raise RuleError(f"'{name}' is not a registered Lua service.",
                             did_you_mean(name[4:], self.engine.registry.services) or
                             "Register it with core.register_service() in a lua-load file.")
-        if registered.mode != "tcp":
-            raise RuleError(f"Lua service '{name}' is an {registered.mode} service; tcp-request content needs a "
-                            "tcp one.", "Use 'http-request use-service' for an http service.")
-        return LuaTcpService(self.engine, registered.name, registered.function)
+        return registered
 
     def lua_filter(self, name: str, args: tuple[str, ...]) -> tuple[LuaAction, LuaAction] | None:
         """The request and response actions of ``filter lua.NAME``; None when its function returned nil."""
