@@ -105,7 +105,8 @@ def test_http_payload_rewrites_holds_and_fails(write, luaproxy, port, backend):
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(b"GET /broken HTTP/1.1\r\nHost: t\r\n\r\n")
         answer = read_all(s, 5)
-    assert not answer.endswith(b"0\r\n\r\n") and b"chunk" not in answer  # cut short, nothing unfiltered
+    unfiltered = answer.partition(b"\r\n\r\n")[2]  # the head may have left first ("transfer-encoding: chunked")
+    assert not answer.endswith(b"0\r\n\r\n") and b"chunk" not in unfiltered  # cut short, no body byte unfiltered
     assert get(port, "/plain")[2] == BODY.upper()  # the worker lives on
 
 
