@@ -2,8 +2,8 @@
 
 (``nbproc 2`` as well: on this branch ``nbthread`` does not start workers yet; the
 regtests branch makes it do so.)  Twenty keep-alive connections, spread by the kernel over both workers, send
-requests in parallel; ``sc_http_req_rate(0) gt 100`` must let exactly 100
-through because every worker counts in the same shared table.
+requests in parallel (in further rounds if one worker took them all); ``sc_http_req_rate(0) gt 100``
+must let exactly 100 through because every worker counts in the same shared table.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ CONFIG = """
         bind 127.0.0.1:{port}
         stick-table type ip size 1m expire 30s store http_req_rate(30s),http_req_cnt,conn_cur,gpc0
         http-request track-sc0 src
-        http-request deny if {{ sc_http_req_rate(0) gt 100 }}
+        http-request return status 403 content-type text/plain lf-string "%pid" if {{ sc_http_req_rate(0) gt 100 }}
         http-request return status 200 content-type text/plain lf-string "%pid"
 """
 
@@ -47,8 +47,7 @@ def _client(port: int, count: int, statuses: list[int], pids: set[str]) -> None:
                     length = int(line.split(b":")[1])
             body = reader.read(length)
             statuses.append(status)
-            if status == 200:
-                pids.add(body.decode())
+            pids.add(body.decode())
 
 
 def test_exactly_the_first_100_pass_across_two_workers(tmp_path: Path) -> None:
@@ -60,14 +59,17 @@ def test_exactly_the_first_100_pass_across_two_workers(tmp_path: Path) -> None:
         assert wait_until(lambda: port_listening(port)), proc.stderr()
         statuses: list[int] = []
         pids: set[str] = set()
-        threads = [threading.Thread(target=_client, args=(port, 15, statuses, pids)) for _ in range(20)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
-        assert len(statuses) == 300
+        for _ in range(5):  # a busy machine may let one worker accept a whole round's connections
+            threads = [threading.Thread(target=_client, args=(port, 15, statuses, pids)) for _ in range(20)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(30)
+            if len(pids) == 2:
+                break
+        assert len(statuses) % 300 == 0
         assert statuses.count(200) == 100, statuses.count(200)
-        assert statuses.count(403) == 200
+        assert statuses.count(403) == len(statuses) - 100
         assert len(pids) == 2, "both workers should have served some of the requests"
     finally:
         proc.stop()
