@@ -127,6 +127,10 @@ class Server:
     """``agent-check``: the AgentSpec of its agent (worker.backend.agent)."""
     agent_enabled: bool = True
     """``enable|disable agent``: whether its agent is asked (a server added at run time starts without)."""
+    agent_health: int = 1
+    """The agent's own health counter (haproxy's agent: rise 1, fall 1): 0 after "down", 1 after "up"."""
+    agent_status: str = ""
+    """The agent's last check status (L7OK, L7STS, L4CON...): its check lines are logged when it changes."""
     socks4: tuple[str, int] | None = None
     """``socks4 <addr:port>``: the SOCKS4 proxy its connections go through."""
     check_via_socks4: bool = False

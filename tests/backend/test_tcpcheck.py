@@ -7,6 +7,7 @@ redis-server.  Every wait is bounded by the check's own timeouts.
 
 from __future__ import annotations
 
+import re
 import socket
 import struct
 from collections.abc import Callable, Iterator
@@ -192,6 +193,34 @@ def test_agent_reply_sets_weight_maxconn_and_maintenance(scripted):
     assert agent.received == [b"ping"]
     apply_reply(backend, server, "ready,down", log)
     assert (server.admin_state, server.op_state) == (AdminState.READY, OpState.DOWN)
+
+
+def test_agent_results_are_logged_as_haproxy_logs_them(scripted):
+    """option log-health-checks: the agent's own status (rise 1, fall 1) gets 'Agent check' lines when it
+    changes; an unreachable agent is logged but leaves the server UP, "down" takes it DOWN."""
+    agent = scripted(b"up\n")
+    server = farm(1)[0]
+    server.agent = parse_agent({"agent-port": str(agent.port)}, True, seconds, 2.0)
+    backend = proxy([server], **{"log-health-checks": True})
+    log = RecordingLogger()
+    run_agent(backend, server, server.agent, 1.0, log)
+    run_agent(backend, server, server.agent, 1.0, log)  # same status: no second line
+    closed = socket.create_server(("127.0.0.1", 0))
+    server.agent = parse_agent({"agent-port": str(closed.getsockname()[1])}, True, seconds, 2.0)
+    closed.close()
+    run_agent(backend, server, server.agent, 1.0, log)
+    apply_reply(backend, server, "down # disk full", log)
+    lines = [re.sub(r"duration: \d+ms", "duration: Nms", m) for m in log.messages()]
+    assert lines == [
+        'Agent check for server be/s1 succeeded, reason: Layer7 check passed, code: 0, info: "via agent : up", '
+        "check duration: Nms, status: 1/1 UP.",
+        'Agent check for server be/s1 failed, reason: Layer4 connection problem, info: "Connection refused", '
+        "check duration: Nms, status: 1/1 UP.",
+        'Agent check for server be/s1 failed, reason: Layer7 wrong status, code: 0, '
+        'info: "via agent : down (disk full)", check duration: Nms, status: 0/1 DOWN.',
+        "Server be/s1 is DOWN. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, "
+        "0 remaining in queue.", "backend 'be' has no server available!"]
+    assert server.op_state == OpState.DOWN
 
 
 def test_checks_go_through_a_socks4_proxy(scripted):

@@ -113,7 +113,10 @@ def run_check(proxy: Any, server: Server) -> CheckResult:
         return CheckResult("L4TOUT", duration_ms=_since(started))
     except OSError as exc:
         return CheckResult("L4CON", info=connect_error_text(exc), duration_ms=_since(started))
-    header = check_header(server.send_proxy, server.check_port is not None or server.check_addr is not None, sock)
+    # haproxy 2.6 gives a check the server's PROXY header only for a configured server checked on its own
+    # address; an added one ('add server') needs check-send-proxy
+    explicit_only = server.dynamic or server.check_port is not None or server.check_addr is not None
+    header = check_header(server.send_proxy, explicit_only, sock)
     if header is not None:
         try:
             sock.sendall(header)

@@ -99,17 +99,28 @@ def apply_check_result(proxy: Any, server: Server, result: CheckResult, logger: 
         if server.check_health < server.check_rise:
             server.check_health = 0
         moved = True
-    each = bool(proxy.options.get("log-health-checks"))
-    if each and (moved or result.status != previous):
-        verdict = "succeeded" if result.passed else "failed"
-        report(proxy, logger, NOTICE,
-               f"Health check for {'backup ' if server.backup else ''}server {proxy.name}/{server.name} "
-               f"{verdict}, {result.reason()}, status: {_health_text(server)}.")
+    each = log_check(proxy, server, "Health", result, moved or result.status != previous,
+                     (server.check_health, server.check_rise, server.check_fall), logger)
     reason = None if each else result.reason()
     if server.op_state == OpState.UP and server.check_health == 0:
         set_down(proxy, server, logger, reason, now)
-    elif server.op_state == OpState.DOWN and server.check_health >= server.check_rise:
+    elif (server.op_state == OpState.DOWN and server.check_health >= server.check_rise
+          and (server.agent is None or not server.agent_enabled or server.agent_health > 0)):
         set_up(proxy, server, logger, reason, now)
+
+
+def log_check(proxy: Any, server: Server, kind: str, result: CheckResult, changed: bool,
+              counter: tuple[int, int, int], logger: Any) -> bool:
+    """With ``option log-health-checks``, the line HAProxy logs when a check's status or its counter
+    (health, rise, fall) moved: "Health check for server ..." or "Agent check for server ...".
+    Returns whether the option is on (then state changes are logged without the check's reason)."""
+    each = bool(proxy.options.get("log-health-checks"))
+    if each and changed:
+        verdict = "succeeded" if result.passed else "failed"
+        report(proxy, logger, NOTICE,
+               f"{kind} check for {'backup ' if server.backup else ''}server {proxy.name}/{server.name} "
+               f"{verdict}, {result.reason()}, status: {_counter_text(server, *counter)}.")
+    return each
 
 
 def set_down(proxy: Any, server: Server, logger: Any, reason: str | None = None, now: float | None = None) -> None:
@@ -223,8 +234,11 @@ def _health_fraction(server: Server) -> str:
     return f"{server.check_health}/{server.check_rise}"
 
 
-def _health_text(server: Server) -> str:
-    return f"{_health_fraction(server)} {'UP' if server.check_health >= server.check_rise else 'DOWN'}"
+def _counter_text(server: Server, health: int, rise: int, fall: int) -> str:
+    """``1/2 UP``, ``0/1 DOWN``: a check counter as the check lines show it (DRAIN for a zero weight)."""
+    if health >= rise:
+        return f"{health - rise + 1}/{fall} {'UP' if server.weight else 'DRAIN'}"
+    return f"{health}/{rise} DOWN"
 
 
 def _change(server: Server, op: OpState | None = None, admin: AdminState | None = None,
