@@ -118,7 +118,10 @@ class _Builder:
             server.ssl_tls = self._server_tls(options, default_verify, options.get("sni"), conf)
         if ssl_on:
             server.tls = server.ssl_tls
-        check_ssl = "check-ssl" in options.flags or (ssl_on and "port" not in conf.options)
+        # haproxy 2.6: checks inherit 'ssl' on their server's own port, except for a server added at run
+        # time, which needs an explicit check-ssl
+        inherits = ssl_on and "port" not in conf.options and "addr" not in conf.options and not server.dynamic
+        check_ssl = "check-ssl" in options.flags or inherits
         if check_ssl and conf.check and "no-check-ssl" not in options.flags:
             check_options = TlsOptions(dict(options.values), set(options.flags))
             if options.get("check-alpn"):

@@ -4,6 +4,8 @@ The corpus lives beside the repository (``../shared/haproxy-reg-tests``); each
 test runs in its own varnishtest process, a few at a time, and its verdict
 (pass, fail or skip) is compared with ``expectations.txt``.  Tests expected to
 fail get a short timeout, so the ones that would hang cost seconds, not minutes.
+Symlinks the corpus copy holds as text files (``*/common.pem``) are run as the
+links they stand for, from a scratch tree of links.
 
 Run it directly to see every verdict or to rewrite the expectations:
 ``python -m tests.regtests.runner [--write] [DIR_OR_TEST ...]``.
@@ -12,7 +14,9 @@ Run it directly to see every verdict or to rewrite the expectations:
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -106,9 +110,41 @@ def kill_left_behind(workdir_prefix: str) -> None:
                 os.kill(int(entry.name), signal.SIGKILL)
 
 
+def link_stub_target(path: Path) -> Path | None:
+    """What a git symlink checked out as a plain file (a few bytes naming its target, as in this copy's
+    ``*/common.pem``) points to, or None for any other file."""
+    if path.is_symlink() or not path.is_file() or path.stat().st_size > 255:
+        return None
+    try:
+        text = path.read_text().strip()
+    except (UnicodeDecodeError, OSError):
+        return None
+    target = path.parent / text
+    return target.resolve() if text and "\n" not in text and target.is_file() else None
+
+
+@functools.cache
+def runnable_corpus(corpus: Path = CORPUS) -> Path:
+    """The corpus as HAProxy's checkout has it: when some symlinks were stored as text, a scratch tree of
+    real symlinks to the corpus (removed at exit) where each such file is the link it stands for."""
+    stubs = {p: t for p in corpus.glob("*/*") if (t := link_stub_target(p)) is not None}
+    if not stubs:
+        return corpus
+    root = Path(tempfile.mkdtemp(prefix="regtests-corpus."))
+    atexit.register(shutil.rmtree, root, True)
+    for entry in corpus.iterdir():
+        if entry.is_dir() and any(p.parent == entry for p in stubs):
+            (root / entry.name).mkdir()
+            for item in entry.iterdir():
+                (root / entry.name / item.name).symlink_to(stubs.get(item, item))
+        else:
+            (root / entry.name).symlink_to(entry)
+    return root
+
+
 def run_one(test: str, timeout: int, program: str, corpus: Path = CORPUS) -> Outcome:
     """One varnishtest run in its own process group, which is killed afterwards (leftover workers)."""
-    path = corpus / test
+    path = runnable_corpus(corpus) / test
     env = dict(os.environ, HAPROXY_PROGRAM=program)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="regtest.") as tmp:

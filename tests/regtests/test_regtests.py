@@ -33,3 +33,17 @@ def test_reg_tests_match_expectations(capsys: pytest.CaptureFixture[str]) -> Non
             print(f"reg-test missing from {runner.EXPECTATIONS.name}: {test}")
     details = "\n\n".join(f"{o.test}: {o.verdict} ({o.seconds:.1f} s)\n{o.log[-2000:]}" for o in regressions)
     assert not regressions, f"{len(regressions)} reg-tests expected to pass did not:\n{details}"
+
+
+def test_symlinks_stored_as_text_run_as_links(tmp_path) -> None:
+    """A copy that stored a git symlink as a file naming its target runs from a tree where it is the link."""
+    (tmp_path / "ssl").mkdir()
+    (tmp_path / "ssl" / "common.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    (tmp_path / "server").mkdir()
+    (tmp_path / "server" / "common.pem").write_text("../ssl/common.pem")
+    (tmp_path / "server" / "a.vtc").write_text("varnishtest \"a\"\n")
+    tree = runner.runnable_corpus(tmp_path)
+    assert tree != tmp_path
+    assert (tree / "server" / "common.pem").read_text() == "-----BEGIN CERTIFICATE-----\n"
+    assert (tree / "server" / "a.vtc").resolve() == tmp_path / "server" / "a.vtc"
+    assert (tree / "ssl").resolve() == tmp_path / "ssl"
