@@ -318,6 +318,16 @@ def test_head_size_limit_is_exact() -> None:
         incomplete.next_event()
 
 
+def test_a_start_no_request_line_can_have_is_refused_at_once() -> None:
+    """A TLS hello sent to an HTTP listener gets its 400 at once (haproxy does; a health check's
+    ssl-hello-chk judges that answer), not when the head limit or a timeout is reached."""
+    tls_hello = b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03"
+    with pytest.raises(RemoteProtocolError):
+        server_with(tls_hello).next_event()
+    for partial in (b"GE", b"\r\nGET", b"GET /pa", b"PROPFIND"):
+        assert server_with(partial).next_event() is NEED_DATA
+
+
 def test_limits_are_constructor_arguments() -> None:
     conn = Connection(SERVER, max_head_size=100, max_headers=2)
     conn.receive_data(b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n")

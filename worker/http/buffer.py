@@ -43,6 +43,10 @@ class ReceiveBuffer:
     def take_all(self) -> bytes:
         return self.take(len(self._data))
 
+    def peek(self, count: int) -> bytes:
+        """The first *count* bytes, left in place."""
+        return bytes(self._data[:count])
+
     def startswith(self, prefix: bytes) -> bool:
         return self._data.startswith(prefix)
 

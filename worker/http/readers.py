@@ -7,6 +7,7 @@ body reader also says what the peer closing the connection means for it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .buffer import ReceiveBuffer
@@ -58,6 +59,11 @@ def _take_head(buf: ReceiveBuffer, limits: Limits) -> bytes | None:
     return block
 
 
+_BAD_METHOD_START = re.compile(rb"(?:\r?\n)*[-!#$%&'*+.^_`|~0-9A-Za-z]*[^-!#$%&'*+.^_`|~0-9A-Za-z \t\r\n]")
+"""A start no request line can have (a TLS hello, say): refused at once, as HAProxy does, not when the
+head limit or a timeout is reached."""
+
+
 class RequestHeadReader:
     """Reads a request line and headers into a :class:`Request`.
 
@@ -71,6 +77,8 @@ class RequestHeadReader:
     def __call__(self, buf: ReceiveBuffer) -> Request | None:
         block = _take_head(buf, self.limits)
         if block is None:
+            if _BAD_METHOD_START.match(buf.peek(32)):
+                raise LocalProtocolError("invalid character in the request method")
             return None
         text = block.decode("latin-1")
         match = CLEAN_REQUEST_LINE.match(text)
