@@ -194,3 +194,23 @@ def test_a_dead_lock_holder_is_recovered() -> None:
     t.untrack(t.track(socket.inet_aton("10.0.0.1")))
     assert time.monotonic() - started < 5
     assert t.used() == 1
+
+
+def test_a_dead_process_column_is_given_back() -> None:
+    """What a process held when it died (references, conn_cur) comes off its entries, and only that."""
+    t = SharedTable(parse_table_args("t", ("type", "integer", "size", "5000", "store", "conn_cur")), columns=4)
+    mine = t.track((7).to_bytes(4, "big"))
+    pid = os.fork()
+    if pid == 0:
+        for n in range(0, 4000, 2):
+            t.track(n.to_bytes(4, "big"))
+        t.track((7).to_bytes(4, "big"))
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert t.value(t.lookup((2).to_bytes(4, "big")), "conn_cur") == 1
+    assert t.refs(mine) == 2 and t.value(mine, "conn_cur") == 2
+    assert t.reclaim(pid) == 2001
+    two = t.lookup((2).to_bytes(4, "big"))
+    assert t.value(two, "conn_cur") == 0 and t.refs(two) == 0
+    assert t.refs(mine) == 1 and t.value(mine, "conn_cur") == 1, "what this process holds stays"
+    assert t.reclaim(pid) == 0

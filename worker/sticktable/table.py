@@ -44,8 +44,9 @@ loaded 2-core build machine, Python 3.11, µs per operation):
   tracking process claims a *column* (an owner pid and a count of what it
   holds) and each entry has one word per column: what that process holds on
   it (references in the low half, counted connections in the high half).
-  When a process dies, ``reclaim(pid)`` gives its column back: it subtracts
-  the column's words from the entries, a batch of entries per lock hold, so the
+  When a process dies, ``reclaim(pid)`` gives its column back: it reads the
+  column without the lock (only its dead owner wrote it), then subtracts the
+  words it finds from their entries, a batch of entries per lock hold, so the
   other workers wait at most one batch.  There are ``columns`` columns (the
   master asks for twice ``nbproc``, room for a reload's overlap); a process
   that finds none free tracks without one, as before.
@@ -72,7 +73,7 @@ _NEXT, _PREV, _LNEXT, _EXP, _REF, _HASH, _KLEN, _UPD = range(8)
 _FIXED = 8
 _LOCK_WAIT = 1.0
 _COL_CONN = 1 << 32  # one counted connection in a column word (references are the low half)
-_RECLAIM_BATCH = 4096
+_RECLAIM_BATCH = 256  # entries given back per lock hold
 _PURGE_BATCH = 32
 U32 = 0xFFFFFFFF
 RING_MAX = 65536
@@ -461,7 +462,10 @@ class SharedTable:
 
     def reclaim(self, pid: int) -> int:
         """Give back what the dead process *pid* held: its references and counted connections come off
-        the entries (a batch per lock hold); returns how many entries it held."""
+        the entries; returns how many entries it held.
+
+        Only the dead process wrote its column, so the column is read without the lock, in one
+        strided copy; the lock is then taken once per batch of entries that hold something."""
         q = self.q
         self.acquire()
         try:
@@ -474,11 +478,14 @@ class SharedTable:
             high = q[_H_HIGH]
         finally:
             self.release()
+        first = self.entries_at + self.col_off + col
+        words = q[first : first + high * self.entry_words : self.entry_words].tolist()
+        held = [idx for idx, word in enumerate(words) if word]
         released = 0
-        for start in range(0, high, _RECLAIM_BATCH):
+        for start in range(0, len(held), _RECLAIM_BATCH):
             self.acquire()
             try:
-                released += self._reclaim_range(col, start, min(start + _RECLAIM_BATCH, high))
+                released += self._reclaim_entries(col, held[start : start + _RECLAIM_BATCH])
             finally:
                 self.release()
         self.acquire()
@@ -489,9 +496,9 @@ class SharedTable:
             self.release()
         return released
 
-    def _reclaim_range(self, col: int, start: int, end: int) -> int:
+    def _reclaim_entries(self, col: int, indexes: list[int]) -> int:
         q, released = self.q, 0
-        for idx in range(start, end):
+        for idx in indexes:
             base = self._base(idx)
             word = q[base + self.col_off + col]
             if not word:
