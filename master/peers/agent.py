@@ -354,7 +354,9 @@ class Session:
                 "last_local_table": self.last_local_table,
                 "pushed": dict(self.pushed), "acked": dict(self.peer.acked),
                 "got": {name: self.remote[rid].last_get for name in self.agent.tables
-                        if (rid := self._remote_id(name)) and rid in self.remote}}
+                        if (rid := self._remote_id(name)) and rid in self.remote},
+                "dict_tx": [t.decode("latin-1") for t in self.dicts.tx_slots if t is not None],
+                "dict_rx": {i: t.decode("latin-1") for i, t in enumerate(self.dicts.rx) if t is not None}}
 
     def _remote_id(self, name: str) -> int:
         return next((rid for rid, r in self.remote.items()

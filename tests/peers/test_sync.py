@@ -171,6 +171,9 @@ def test_arrays_and_server_keys_go_both_ways_with_haproxy(tmp_path: Path, nodes:
     for _ in range(3):
         hap.get("/later")  # the same server key again: haproxy sends only its dictionary number
     assert _shows(lua, "/later", values.format(n=3), 2.0), (lua.table(), lua.proc.stderr())
+    wanted = ("TX dictionary cache:\n            0 -> s1\n", "RX dictionary cache:\n            0 -> s1    1 -> -")
+    assert wait_until(lambda: all(w in cli(lua.sock, "show peers dict mesh\n") for w in wanted), 2), \
+        cli(lua.sock, "show peers dict mesh\n")  # the agent publishes a few times a second
 
 
 @pytest.mark.skipif(not shutil.which(HAPROXY), reason="haproxy 2.6 not installed")
