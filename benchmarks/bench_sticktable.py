@@ -10,12 +10,18 @@
 3. A table of ``--entries`` entries (``type ip``, ``http_req_rate``,
    ``conn_cur``, ``gpc0``) filled completely: the memory its size implies
    (the mapping) and what the process's RSS grew by.
+4. The column give-back on that table: a forked process tracks some entries
+   and dies holding them; ``reclaim(pid)`` (what the master runs when a worker
+   dies) reads the dead process's column, then gives back what it held, a
+   batch per lock hold.  Its total time and the longest lock hold (how long a
+   worker may wait meanwhile).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import socket
 import statistics
 import tempfile
@@ -164,13 +170,60 @@ def memory(entries: int) -> dict[str, float]:
             "bytes_per_entry": table.memory_bytes / entries, "fill_us_per_entry": filled / entries * 1e6}
 
 
+def reclaim_cost(entries: int, held: int) -> dict[str, float]:
+    """Time ``reclaim`` after a process that tracked *held* of *entries* entries died holding them."""
+    from luaproxy.worker.sticktable import table as table_module
+
+    table = SharedTable(parse_table_args("t", ("type", "ip", "size", str(entries), "store",
+                                               "http_req_rate(10s),conn_cur,gpc0"), ), columns=4)
+    for n in range(entries):
+        table.untrack(table.track(n.to_bytes(4, "big"), ("http_req",)))
+    pid = os.fork()
+    if pid == 0:
+        for n in range(0, entries, max(entries // held, 1)):
+            table.track(n.to_bytes(4, "big"), ("http_req",))
+        os._exit(0)
+    os.waitpid(pid, 0)
+    batches: list[float] = []
+    original = table._reclaim_entries
+
+    def timed(col: int, indexes: list[int]) -> int:
+        began = time.perf_counter()
+        try:
+            return original(col, indexes)
+        finally:
+            batches.append(time.perf_counter() - began)
+
+    table._reclaim_entries = timed  # type: ignore[method-assign]
+    started = time.perf_counter()
+    released = table.reclaim(pid)
+    total = time.perf_counter() - started
+    assert released == len(range(0, entries, max(entries // held, 1))), released
+    assert all(table.refs(i) == 0 for i in range(0, entries, max(entries // 1000, 1)))
+    return {"total_ms": total * 1e3, "batches": len(batches), "max_batch_ms": max(batches, default=0) * 1e3,
+            "mean_batch_ms": sum(batches) / max(len(batches), 1) * 1e3,
+            "batch_size": table_module._RECLAIM_BATCH, "released": released}
+
+
+def print_reclaim(entries: int) -> None:
+    for held in (1000, entries):
+        cost = reclaim_cost(entries, held)
+        print(f"give-back of a dead worker's column, {entries} entries, {cost['released']} held: "
+              f"{cost['total_ms']:.0f} ms in {cost['batches']} lock holds of at most {cost['batch_size']} "
+              f"entries, {cost['mean_batch_ms']:.1f} ms on average, the longest {cost['max_batch_ms']:.1f} ms")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=2)
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--connections", type=int, default=10)
+    parser.add_argument("--only-reclaim", action="store_true", help="run part 4 alone")
     parser.add_argument("--luaproxy", default=str(Path(__file__).resolve().parents[1] / ".venv/bin/luaproxy"))
     args = parser.parse_args()
+    if args.only_reclaim:
+        print_reclaim(args.entries)
+        return 0
     cpu = worker_cpu_per_request(args.seconds, args.luaproxy, args.connections)
     print(f"worker CPU per request: plain {cpu['plain']:.1f} us, tracked {cpu['tracked']:.1f} us, "
           f"added {cpu['tracked'] - cpu['plain']:.1f} us")
@@ -180,6 +233,7 @@ def main() -> int:
     mem = memory(args.entries)
     print(f"{args.entries} entries: mapping {mem['mapping_mb']:.1f} MB ({mem['bytes_per_entry']:.0f} B/entry), "
           f"RSS grew {mem['rss_growth_mb']:.1f} MB, filled at {mem['fill_us_per_entry']:.1f} us/entry")
+    print_reclaim(args.entries)
     return 0
 
 

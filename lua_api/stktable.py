@@ -49,7 +49,7 @@ def functions(runtime: LuaRuntime) -> dict[str, Callable[..., Any]]:
         out = runtime.table()
         for idx in table.indexes():
             values = table.data(idx)
-            if all(op(values[name], value) for name, op, value in tests):
+            if all(op(values[name] if isinstance(values[name], int) else 0, value) for name, op, value in tests):
                 out[table.spec.key_text(table.key(idx))] = runtime.table_from(values)
         return out
 

@@ -487,7 +487,8 @@ class Arbiter:
         now = time.monotonic()
         if self.fleet is not None and self.agent is None and self.next_agent_spawn <= now:
             self.spawn_agent()
-        self.peers.spawn_due(self._in_agent)
+        if self.peers.spawn_due(self._in_agent) and not self.workers and not self.peers.await_learnt():
+            self.logger.notice("peers: no peer taught the stick tables within 1 s; serving with what we have")
         for index in range(1, self.nbproc + 1):
             if index not in running and self.next_spawn.get(index, 0.0) <= now:
                 self.spawn_worker(index)

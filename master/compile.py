@@ -256,8 +256,8 @@ def _compile_rule(rule_conf: RuleConf, env: CompileEnv) -> Rule:
 
 
 def _stick_tables(config: Config, store: TableStore) -> dict[str, object]:
-    """Every proxy's table, made (or kept from the last generation) by *store*; ``server_id`` is added
-    to the tables that stick rules write to."""
+    """Every proxy's table, made (or kept from the last generation) by *store*; ``server_id`` and
+    ``server_key`` are added to the tables that stick rules write to."""
     specs: dict[str, TableSpec] = {}
     errors = []
     for conf in config.proxies:
@@ -279,7 +279,7 @@ def _stick_tables(config: Config, store: TableStore) -> dict[str, object]:
                 words, _, _ = rule_conf.split_condition()
                 name = words[2] if len(words) >= 3 and words[1] == "table" else conf.name
                 if name in specs:
-                    specs[name] = specs[name].with_data("server_id")
+                    specs[name] = specs[name].with_data("server_id").with_data("server_key")
     errors += _unknown_table_references(config, specs)
     if errors:
         raise ConfigErrors(errors)

@@ -40,6 +40,12 @@ class Peer:
     line: Line
     tls: Tls | None = None
 
+    @property
+    def reachable(self) -> bool:
+        """False for an address with neither host nor port (``${UNSET}:${UNSET}``): haproxy keeps such a
+        peer, and never reaches it."""
+        return bool(self.address) and self.address.rpartition(":")[2] not in ("", "0")
+
 
 @dataclass(slots=True)
 class PeersConf:
@@ -92,6 +98,8 @@ def _address(line: Line, text: str) -> str:
         if not text[3:].isdigit():
             raise line.error(f"invalid inherited socket '{text}'.", "Expected fd@<number>.")
         return text
+    if text == ":" and line.words[0] == "server":
+        return text  # both halves from unset variables: haproxy accepts the peer, which is never reached
     try:
         split_host_port(text)
     except ValueError as exc:

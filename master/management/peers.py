@@ -12,6 +12,8 @@ import time
 import zlib
 from typing import Any
 
+from ..peers.codec import DICT_ENTRIES
+
 DICT_HINT = 'Dictionary cache not dumped (use "show peers dict")'
 
 
@@ -82,8 +84,23 @@ def _peer(section: str, peer: dict[str, Any], tables: dict[str, Any], with_dict:
             f"              table:{_ptr('table', name)} id={table['label']} update={table['update']} "
             f"localupdate={table['update']} commitupdate={table['update']} refcnt=1",
         ]
-    lines += ["        TX dictionary cache:", "        RX dictionary cache:"] if with_dict else [f"        {DICT_HINT}"]
+    lines += _dictionaries(session) if with_dict else [f"        {DICT_HINT}"]
     return lines
+
+
+def _dictionaries(session: dict[str, Any] | None) -> list[str]:
+    """``show peers dict``: the session's server_key caches, four ``  N -> text`` per line as haproxy."""
+    tx = session.get("dict_tx", []) if session else []
+    rx = {int(i): text for i, text in (session.get("dict_rx", {}) if session else {}).items()}
+    lines = ["        TX dictionary cache:"]
+    lines += _four([f"  {i:3} -> {text}" for i, text in enumerate(tx)])
+    lines.append("        RX dictionary cache:")
+    lines += _four([f"  {i:3} -> {rx.get(i, '-')}" for i in range(DICT_ENTRIES)])
+    return lines
+
+
+def _four(cells: list[str]) -> list[str]:
+    return ["        " + "".join(cells[i : i + 4]) for i in range(0, len(cells), 4)]
 
 
 def _table_line(section: str, peer: dict[str, Any], name: str, tables: dict[str, Any],

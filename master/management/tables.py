@@ -35,9 +35,7 @@ def entry_line(table: SharedTable, idx: int) -> str:
     spec = table.spec
     words = [f"0x{0x55d000000000 + table.entries_at * 8 + idx * table.entry_words * 8:x}:",
              f"key={spec.key_text(table.key(idx))}", f"use={table.refs(idx)}", f"exp={table.expires_in(idx)}"]
-    for name, value in table.data(idx).items():
-        period = spec.period(name)
-        words.append(f"{name}({period})={value}" if period else f"{name}={value}")
+    words.extend(f"{label}={value}" for label, value in table.display(idx))
     return " ".join(words) + "\n"
 
 
@@ -83,9 +81,14 @@ def _selected(table: SharedTable, key: bytes | None, filters: list[Filter]) -> t
     chosen = []
     for idx in sorted(live, key=table.key):
         values = table.data(idx)
-        if all(op(values[name], value) for name, op, value in filters):
+        if all(op(_number(values[name]), value) for name, op, value in filters):
             chosen.append(idx)
     return used, chosen
+
+
+def _number(value: int | str) -> int:
+    """A value as a filter compares it: server_key, a string, compares as 0 (haproxy has no case for it)."""
+    return value if isinstance(value, int) else 0
 
 
 def show_table(tables: dict[str, SharedTable], args: list[str]) -> str:
@@ -151,7 +154,8 @@ def set_table(tables: dict[str, SharedTable], args: list[str]) -> str:
     if idx < 0:
         return "Unable to allocate a new entry\n"
     for name, value in updates:
-        table.set_value(idx, name, value)
+        if name != "server_key":  # haproxy sets no string from the CLI
+            table.set_value(idx, name, value)
     return ""
 
 

@@ -84,12 +84,17 @@ def _listen(address: str) -> socket.socket:
     return sock
 
 
+COUNTERS = ("new_conn", "proto_err", "coll", "tx_hbt", "rx_hbt", "no_hbt", "updates_sent", "updates_received")
+"""What a peer's snapshot counts since the node started (carried from one agent to the next)."""
+
+
 class PeerState:
     """What one remote peer has acknowledged, per table: kept across its sessions."""
 
     def __init__(self, peer: Peer) -> None:
         self.name = peer.name
         self.address = peer.address
+        self.reachable = peer.reachable
         self.context = _client_context(peer.tls) if peer.tls is not None else None
         self.acked: dict[str, int] = {}
         self.session: Session | None = None
@@ -101,12 +106,20 @@ class PeerState:
         self.tx_hbt = self.rx_hbt = self.no_hbt = 0
         self.updates_sent = self.updates_received = 0
 
+    def carry_counters(self, previous: dict[str, Any]) -> None:
+        """Go on from the counters a former agent published for this peer (a restart, a reload), so that
+        ``show peers`` and the metrics' counters never go back."""
+        for name in COUNTERS:
+            value = previous.get(name)
+            if isinstance(value, int):
+                setattr(self, name, value)
+
     def snapshot(self, now: float) -> dict[str, Any]:
         session = self.session
         return {
             "name": self.name, "addr": self.address, "status": self.last_status,
             "handshake_ago": now - self.last_handshake if self.last_handshake else None,
-            "reconnect_in": max(0.0, self.retry_at - now) if self.address else None,
+            "reconnect_in": max(0.0, self.retry_at - now) if self.reachable else None,
             "new_conn": self.new_conn, "proto_err": self.proto_err, "coll": self.coll,
             "tx_hbt": self.tx_hbt, "rx_hbt": self.rx_hbt, "no_hbt": self.no_hbt,
             "updates_sent": self.updates_sent, "updates_received": self.updates_received,
@@ -127,8 +140,17 @@ class Agent:
         self.peers = {p.name: PeerState(p) for p in section.remotes}
         self.context = _server_context(section.bind_tls) if section.bind_tls is not None else None
         self.resynced = False  # asked one peer for everything it knows, once per start
+        self.learnt = not any(p.reachable for p in self.peers.values())
+        """The start-up resync is over: a peer taught us its tables, or none could (the master waits for
+        this, a bounded time, before its first workers serve)."""
         self.board = board
+        previous = board.read()  # what the former agent of this section last published, if any
+        for published in previous["peers"] if previous is not None else ():
+            peer = self.peers.get(published.get("name", ""))
+            if peer is not None and not published.get("local"):
+                peer.carry_counters(published)
         self.started = time.time()
+        self.failed: set[str] = set()  # reachable peers whose first connection failed
 
     def run(self) -> None:
         import gevent
@@ -143,8 +165,9 @@ class Agent:
             server = _listen(self.section.listen_address)
         gevent.spawn(self._accept, server)
         for peer in self.peers.values():
-            if peer.address:
+            if peer.reachable:
                 gevent.spawn(self._connect_loop, peer)
+        self.board.publish(self.snapshot())
         gevent.spawn(self._publish_loop)
         while self.link.recv(4096):
             pass
@@ -165,7 +188,7 @@ class Agent:
         if self.section.local is None:
             peers.append(self._local(""))
         return {"pid": os.getpid(), "section": self.section.name, "local": self.section.local_name,
-                "started": self.started,
+                "started": self.started, "learnt": self.learnt,
                 "tables": {name: {"update": t.last_update(), "id": self.ids[name], "label": t.name,
                                   "mask": sum(1 << codec.DATA_BITS[d] for d, _ in t.spec.data if d in codec.DATA_BITS)}
                            for name, t in self.tables.items()},
@@ -242,6 +265,7 @@ class Agent:
             except OSError:
                 self._handshake(peer, "CONN")
                 peer.retry_at = now_ms() / 1000 + RECONNECT
+                self._could_not_learn(peer)
                 continue
             try:
                 sock.settimeout(DEAD_AFTER)
@@ -270,6 +294,22 @@ class Agent:
                 peer.retry_at = now_ms() / 1000 + RECONNECT
             finally:
                 sock.close()
+                self._could_not_learn(peer)
+
+    def _could_not_learn(self, peer: PeerState) -> None:
+        """A connection to *peer* ended without teaching us: once every reachable peer failed so, the
+        start-up resync is over."""
+        if self.learnt:
+            return
+        self.failed.add(peer.name)
+        if all(p.name in self.failed for p in self.peers.values() if p.reachable):
+            self.has_learnt()
+
+    def has_learnt(self) -> None:
+        """The start-up resync is over: say so at once (the master may be waiting for it)."""
+        if not self.learnt:
+            self.learnt = True
+            self.board.publish(self.snapshot())
 
     def _run_session(self, peer: PeerState, sock: socket.socket, reader: codec.Reader,
                      incoming: bool = False) -> None:
@@ -305,6 +345,7 @@ class Session:
         self.closed = False
         self.last_sent = self.last_heard = now_ms() / 1000
         self.to_ack: set[int] = set()
+        self.dicts = codec.Dictionaries()
 
     def snapshot(self, now: float) -> dict[str, Any]:
         return {"incoming": self.incoming, "addresses": self.addresses,
@@ -313,7 +354,9 @@ class Session:
                 "last_local_table": self.last_local_table,
                 "pushed": dict(self.pushed), "acked": dict(self.peer.acked),
                 "got": {name: self.remote[rid].last_get for name in self.agent.tables
-                        if (rid := self._remote_id(name)) and rid in self.remote}}
+                        if (rid := self._remote_id(name)) and rid in self.remote},
+                "dict_tx": [t.decode("latin-1") for t in self.dicts.tx_slots if t is not None],
+                "dict_rx": {i: t.decode("latin-1") for i, t in enumerate(self.dicts.rx) if t is not None}}
 
     def _remote_id(self, name: str) -> int:
         return next((rid for rid, r in self.remote.items()
@@ -384,7 +427,8 @@ class Session:
         now = now_ms()
         for update_id, idx in entries:
             key = table.key(idx)
-            out += codec.update(table.spec, update_id, table.expires_in(idx, now), key, table.raw(idx), now)
+            out += codec.update(table.spec, update_id, table.expires_in(idx, now), key, table.raw(idx), now,
+                                self.dicts)
         self.send(bytes(out))
         self.peer.updates_sent += len(entries)
 
@@ -424,6 +468,7 @@ class Session:
             self.teach = True
         elif kind in (codec.CTRL_RESYNC_FINISHED, codec.CTRL_RESYNC_PARTIAL):
             self.send(codec.control(codec.CTRL_RESYNC_CONFIRM))
+            self.agent.has_learnt()
 
     def _table_message(self, kind: int, payload: bytes) -> None:
         if kind == codec.DEFINE:
@@ -446,7 +491,7 @@ class Session:
         remote = self.current
         if remote is None:
             return
-        found = codec.parse_update(kind, payload, remote, now_ms())
+        found = codec.parse_update(kind, payload, remote, now_ms(), self.dicts)
         self.to_ack.add(self.current_id)
         self.peer.updates_received += 1
         if found is None or remote.spec is None:

@@ -36,12 +36,15 @@ DATA_BITS: dict[str, int] = {
     "server_id": 0, "gpt0": 1, "gpc0": 2, "gpc0_rate": 3, "conn_cnt": 4, "conn_rate": 5, "conn_cur": 6,
     "sess_cnt": 7, "sess_rate": 8, "http_req_cnt": 9, "http_req_rate": 10, "http_err_cnt": 11,
     "http_err_rate": 12, "bytes_in_cnt": 13, "bytes_in_rate": 14, "bytes_out_cnt": 15, "bytes_out_rate": 16,
-    "gpc1": 17, "gpc1_rate": 18, "http_fail_cnt": 20, "http_fail_rate": 21,
+    "gpc1": 17, "gpc1_rate": 18, "server_key": 19, "http_fail_cnt": 20, "http_fail_rate": 21,
+    "gpt": 22, "gpc": 23, "gpc_rate": 24,
 }
 BIT_NAMES = {bit: name for name, bit in DATA_BITS.items()}
 _RATE_BITS = {3, 5, 8, 10, 12, 14, 16, 18, 21, 24, 26}
 _DICT_BITS = {19}
 _ARRAY_BITS = {22, 23, 24}
+DICT_ENTRIES = 128
+"""The entries of each session's dictionary cache, one way (HAProxy's ``PEER_STKT_CACHE_MAX_ENTRIES``)."""
 _WIRE_KEY_TYPES = {KeyType.INTEGER: 2, KeyType.IP: 4, KeyType.IPV6: 5, KeyType.STRING: 6, KeyType.BINARY: 7}
 
 
@@ -173,7 +176,11 @@ def define(table_id: int, wire_name: str, spec: TableSpec) -> bytes:
     for dname, period in spec.data:
         bit = DATA_BITS[dname]
         bits |= 1 << bit
-        if bit in _RATE_BITS:
+        if bit in _ARRAY_BITS:
+            periods += encode_int(bit) + encode_int(spec.elements(dname))
+            if bit in _RATE_BITS:
+                periods += encode_int(period)
+        elif bit in _RATE_BITS:
             periods += encode_int(bit) + encode_int(period)
     payload = (encode_int(table_id) + encode_int(len(name)) + name + encode_int(_WIRE_KEY_TYPES[spec.key_type])
                + encode_int(wire_key_len(spec)) + encode_int(bits) + encode_int(spec.expire_ms) + periods)
@@ -211,10 +218,58 @@ def parse_define(payload: bytes, tables: dict[str, TableSpec]) -> tuple[int, Rem
     return table_id, remote
 
 
+class Dictionaries:
+    """One session's dictionary caches (``server_key`` strings), both ways, as HAProxy keeps per peer:
+    a string sent once is then sent as its cache number alone; what the peer sent is kept by number.
+    A new session starts with empty caches on both sides."""
+
+    def __init__(self) -> None:
+        self.tx: dict[bytes, int] = {}
+        self.tx_slots: list[bytes | None] = [None] * DICT_ENTRIES
+        self.tx_next = 0
+        self.rx: list[bytes | None] = [None] * DICT_ENTRIES
+
+    def encode(self, text: bytes | None) -> bytes:
+        """A server_key value: 0 for none, else its length-prefixed (number[, length, string])."""
+        if text is None:
+            return encode_int(0)
+        number = self.tx.get(text)
+        if number is not None:
+            return encode_int(1) + encode_int(number + 1)
+        number = self.tx_next
+        old = self.tx_slots[number]
+        if old is not None:
+            del self.tx[old]
+        self.tx_slots[number], self.tx[text] = text, number
+        self.tx_next = (number + 1) % DICT_ENTRIES
+        body = encode_int(number + 1) + encode_int(len(text)) + text
+        return encode_int(len(body)) + body
+
+    def decode(self, payload: bytes, pos: int) -> tuple[bytes | None, int]:
+        """(the string a server_key value names, or None; next position)."""
+        length, pos = decode_int(payload, pos)
+        if not length:
+            return None, pos
+        end = pos + length
+        if end > len(payload):
+            raise ProtocolError("truncated dictionary entry")
+        number, at = decode_int(payload[:end], pos)
+        if not 1 <= number <= DICT_ENTRIES:
+            raise ProtocolError("invalid dictionary entry number")
+        if at == end:
+            return self.rx[number - 1], end
+        size, at = decode_int(payload[:end], at)
+        if at + size > end:
+            raise ProtocolError("truncated dictionary entry")
+        self.rx[number - 1] = payload[at : at + size]
+        return self.rx[number - 1], end
+
+
 def update(spec: TableSpec, update_id: int | None, expire_ms: int, key: bytes, raw: dict[str, object],
-           now: int) -> bytes:
+           now: int, dicts: Dictionaries | None = None) -> bytes:
     """An entry update: with its update id (else the receiver counts one more than the last), with the
-    time left before it expires, the key, then each stored value in data-type order."""
+    time left before it expires, the key, then each stored value in data-type order (an array's
+    elements one after the other, server_key through the session's dictionary cache)."""
     out = bytearray()
     if update_id is not None:
         out += struct.pack("!I", update_id & U32)
@@ -228,11 +283,15 @@ def update(spec: TableSpec, update_id: int | None, expire_ms: int, key: bytes, r
         out += key[: wire_key_len(spec)].ljust(wire_key_len(spec), b"\0")
     for dname, _period in spec.data:
         value = raw[dname]
-        if isinstance(value, tuple):
-            tick, curr, prev = value
-            out += encode_int((now - tick) & U32) + encode_int(curr & U32) + encode_int(prev & U32)
-        else:
-            out += encode_int(int(value))  # type: ignore[call-overload]
+        if dname == "server_key":
+            out += (dicts or Dictionaries()).encode(None if value is None else str(value).encode("latin-1"))
+            continue
+        for item in value if isinstance(value, list) else (value,):
+            if isinstance(item, tuple):
+                tick, curr, prev = item
+                out += encode_int((now - tick) & U32) + encode_int(curr & U32) + encode_int(prev & U32)
+            else:
+                out += encode_int(int(item))  # type: ignore[call-overload]
     return message(CLASS_TABLE, UPDATE_TIMED if update_id is not None else INC_UPDATE_TIMED, bytes(out))
 
 
@@ -243,8 +302,10 @@ class Update:
     values: dict[str, object]
 
 
-def parse_update(kind: int, payload: bytes, remote: RemoteTable, now: int) -> Update | None:
-    """One entry update from the peer (None when its table is not ours); sets ``remote.last_get``."""
+def parse_update(kind: int, payload: bytes, remote: RemoteTable, now: int,
+                 dicts: Dictionaries | None = None) -> Update | None:
+    """One entry update from the peer (None when its table is not ours); sets ``remote.last_get``.
+    An array comes as a list of its elements, server_key as bytes (absent when the peer sent none)."""
     pos = 0
     if kind in (UPDATE, UPDATE_TIMED):
         if len(payload) < 4:
@@ -276,22 +337,24 @@ def parse_update(kind: int, payload: bytes, remote: RemoteTable, now: int) -> Up
         pos += size
     values: dict[str, object] = {}
     for bit in remote.bits:
+        name = BIT_NAMES.get(bit)
+        wanted = name is not None and spec.stores(name)
         if bit in _DICT_BITS:
-            length, pos = decode_int(payload, pos)
-            pos += length
+            text, pos = (dicts or Dictionaries()).decode(payload, pos)
+            if wanted and text is not None:
+                values["server_key"] = text
             continue
-        count = remote.nbelem.get(bit, 1) if bit in _ARRAY_BITS else 1
-        for _ in range(count):
+        items: list[object] = []
+        for _ in range(remote.nbelem.get(bit, 1) if bit in _ARRAY_BITS else 1):
             first, pos = decode_int(payload, pos)
             if bit in _RATE_BITS:
                 curr, pos = decode_int(payload, pos)
                 prev, pos = decode_int(payload, pos)
-                value: object = (now - first, curr, prev)
+                items.append((now - first, curr, prev))
             else:
-                value = first
-            name = BIT_NAMES.get(bit)
-            if name is not None and bit not in _ARRAY_BITS and spec.stores(name):
-                values[name] = value
+                items.append(first)
+        if wanted:
+            values[name] = items if bit in _ARRAY_BITS else items[0]  # type: ignore[index]
     return Update(key, expire, values)
 
 

@@ -22,6 +22,7 @@ from ..config.peers import PeersConf
 from .status import StatusBoard
 
 QUICK_EXIT = 1.0
+LEARN_WAIT = 1.0
 
 
 @dataclass(slots=True)
@@ -38,7 +39,8 @@ class PeersAgents:
         self.tables: dict[str, Any] = {}
         self.running: dict[str, Running] = {}
         self.next_spawn: dict[str, float] = {}
-        self.boards: dict[str, StatusBoard] = {}  # what each section's agent last published
+        self.boards: dict[str, StatusBoard] = {}  # what each section's agent last published (kept across
+        # its restarts and reloads: the next agent reads its counters from it)
 
     def configure(self, generation: Any) -> None:
         """The sections and tables of a (new) generation; running agents are replaced."""
@@ -46,14 +48,30 @@ class PeersAgents:
         self.sections = [s for s in generation.config.peers.values() if not s.disabled]
         self.tables = generation.tables.tables
         self.next_spawn = {s.name: 0.0 for s in self.sections}
-        self.boards = {s.name: StatusBoard() for s in self.sections}
+        # A section that stays keeps its board: the next agent goes on from its counters.
+        self.boards = {s.name: self.boards.get(s.name) or StatusBoard() for s in self.sections}
 
-    def spawn_due(self, in_child: Callable[[], None]) -> None:
-        """Start every agent that is not running and whose restart delay is over."""
+    def spawn_due(self, in_child: Callable[[], None]) -> bool:
+        """Start every agent that is not running and whose restart delay is over; True if any started."""
         now = time.monotonic()
+        started = False
         for section in self.sections:
             if section.name not in self.running and self.next_spawn.get(section.name, 0.0) <= now:
                 self._spawn(section, in_child)
+                started = True
+        return started
+
+    def await_learnt(self, timeout: float = LEARN_WAIT) -> bool:
+        """At start-up, before the first workers serve: wait (at most *timeout*) until every agent has
+        learnt its tables from a peer or found that none can teach it, so that a node joining a running
+        fleet sticks its first requests as the others do.  False when the wait ran out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            boards = [self.boards[name].read() for name in self.running if name in self.boards]
+            if all(b is not None and b.get("learnt") for b in boards):
+                return True
+            time.sleep(0.01)
+        return False
 
     def _spawn(self, section: PeersConf, in_child: Callable[[], None]) -> None:
         from . import agent
@@ -112,11 +130,11 @@ class PeersAgents:
         connected = metrics.define("luaproxy_peers_connected", "gauge",
                                    "1 while the session with this peer is established, else 0.", labels)
         sent = metrics.define("luaproxy_peers_updates_sent_total", "counter",
-                              "Stick-table entries sent to this peer (since its agent started).", labels)
+                              "Stick-table entries sent to this peer (since luaproxy started).", labels)
         received = metrics.define("luaproxy_peers_updates_received_total", "counter",
-                                  "Stick-table entries learnt from this peer (since its agent started).", labels)
+                                  "Stick-table entries learnt from this peer (since luaproxy started).", labels)
         sessions = metrics.define("luaproxy_peers_sessions_total", "counter",
-                                  "Sessions established with this peer (since its agent started).", labels)
+                                  "Sessions established with this peer (since luaproxy started).", labels)
         for snapshot in self.status():
             for peer in snapshot["peers"]:
                 if peer.get("local"):

@@ -45,6 +45,35 @@ def test_messages_are_cut_whole_whatever_the_reads() -> None:
     assert codec.parse_ack(found[3][2]) == (9, 7)
 
 
+def _payload(message: bytes) -> bytes:
+    reader = codec.Reader()
+    reader.feed(message)
+    return reader.messages()[0][2]
+
+
+def test_arrays_and_server_keys_on_the_wire() -> None:
+    """A definition announces each array's size (and a rate array's period) after its bit; an update sends
+    the elements in a row and server_key as a dictionary entry: the whole string the first time, then its
+    number alone."""
+    spec = parse_table_args("st", ("type", "string", "size", "10", "store", "server_key,gpt(2),gpc_rate(2,1s)"))
+    wire = codec.define(1, "st", spec)
+    _, remote = codec.parse_define(wire[3:], {"st": spec})
+    assert remote.bits == (19, 22, 24) and remote.nbelem == {22: 2, 24: 2}
+    raw = {"server_key": "srv1", "gpt": [3, 4], "gpc_rate": [(900, 1, 2), (800, 3, 4)]}
+    sender, receiver = codec.Dictionaries(), codec.Dictionaries()
+    first = codec.update(spec, 1, 0, b"k", raw, 1000, sender)
+    second = codec.update(spec, 2, 0, b"j", raw, 1000, sender)
+    assert b"srv1" in first and b"srv1" not in second
+    for message, key in ((first, b"k"), (second, b"j")):
+        found = codec.parse_update(codec.UPDATE_TIMED, _payload(message), remote, 1000,
+                                   receiver)
+        assert found is not None and found.key == key
+        assert found.values == {"server_key": b"srv1", "gpt": [3, 4], "gpc_rate": [(900, 1, 2), (800, 3, 4)]}
+    none = codec.update(spec, 3, 0, b"k", {**raw, "server_key": None}, 1000, sender)
+    found = codec.parse_update(codec.UPDATE_TIMED, _payload(none), remote, 1000, receiver)
+    assert found is not None and "server_key" not in found.values
+
+
 def test_a_table_with_another_key_is_read_but_not_learnt() -> None:
     ours = parse_table_args("st", ("type", "ip", "size", "10", "store", "gpc0"))
     theirs = parse_table_args("st", ("type", "string", "size", "10", "store", "gpc0"))

@@ -7,6 +7,7 @@ luaproxy node and Debian's haproxy 2.6 exchange entries both ways.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -42,9 +43,37 @@ NODE = """
 """
 
 
+ARRAY_NODE = """
+    global
+        stats socket {d}/{name}.sock level admin
+    defaults
+        mode http
+        timeout client 5s
+        timeout server 5s
+        timeout connect 5s
+    peers mesh
+{peer_lines}
+    backend st
+        stick-table type string len 32 size 100 expire 60s store gpc(3),gpc_rate(2,10s),gpt(2) peers mesh
+    backend app
+        stick on path table st
+        server s1 127.0.0.1:{answer}
+    frontend answer
+        bind 127.0.0.1:{answer}
+        http-request return status 200 content-type text/plain string ok
+    frontend web
+        bind 127.0.0.1:{http}
+        http-request track-sc0 path table st
+        http-request sc-inc-gpc(1,0)
+        http-request sc-set-gpt(1,0) 42
+        default_backend app
+"""
+"""Arrays (gpc, gpc_rate, gpt) and server_key, which ``stick on`` stores, sent as a dictionary entry."""
+
+
 class Node:
     def __init__(self, tmp: Path, name: str, peers: dict[str, int], http: int, haproxy: bool = False,
-                 tls: str = "") -> None:
+                 tls: str = "", template: str = NODE) -> None:
         self.name, self.http = name, http
         self.sock = str(tmp / f"{name}.sock")
         if tls:
@@ -54,8 +83,8 @@ class Node:
                                  for n, p in peers.items())])
         else:
             lines = "\n".join(f"        peer {n} 127.0.0.1:{p}" for n, p in peers.items())
-        (tmp / f"{name}.cfg").write_text(textwrap.dedent(NODE).format(d=tmp, name=name, peer_lines=lines,
-                                                                      http=http))
+        (tmp / f"{name}.cfg").write_text(textwrap.dedent(template).format(
+            d=tmp, name=name, peer_lines=lines, http=http, answer=free_ports(1)[0]))
         program = [HAPROXY, "-db"] if haproxy else None
         args = ["-f", f"{name}.cfg", "-L", name]
         self.proc = Process(args, tmp, program=program) if program else Process(args, tmp)
@@ -82,10 +111,10 @@ def nodes(tmp_path: Path) -> Iterator[list[Node]]:
 
 
 def _mesh(tmp: Path, names: list[str], haproxy: set[str] = frozenset(),  # type: ignore[assignment]
-          tls: str = "") -> list[Node]:
+          tls: str = "", template: str = NODE) -> list[Node]:
     ports = free_ports(2 * len(names))
     peers = dict(zip(names, ports[: len(names)], strict=True))
-    return [Node(tmp, n, peers, ports[len(names) + i], n in haproxy, tls) for i, n in enumerate(names)]
+    return [Node(tmp, n, peers, ports[len(names) + i], n in haproxy, tls, template) for i, n in enumerate(names)]
 
 
 def _shows(node: Node, key: str, text: str, timeout: float) -> bool:
@@ -123,6 +152,28 @@ def test_luaproxy_and_haproxy_exchange_entries_both_ways(tmp_path: Path, nodes: 
     hap.get("/from-hap")
     assert _shows(lua, "/from-hap", "gpc0=2 http_req_cnt=2", 2.0), (lua.table(), lua.proc.stderr())
     assert "http_req_rate(10000)=2" in next(x for x in lua.table().splitlines() if "/from-hap" in x)
+
+
+@pytest.mark.skipif(not shutil.which(HAPROXY), reason="haproxy 2.6 not installed")
+def test_arrays_and_server_keys_go_both_ways_with_haproxy(tmp_path: Path, nodes: list[Node]) -> None:
+    """gpc(3), gpc_rate(2,10s), gpt(2) and the server_key of ``stick on`` reach haproxy 2.6 and come back."""
+    nodes += _mesh(tmp_path, ["lua", "hap"], haproxy={"hap"}, template=ARRAY_NODE)
+    for node in nodes:
+        node.ready()
+    lua, hap = nodes
+    time.sleep(0.5)
+    values = "server_id=1 server_key=s1 gpt0=0 gpt1=42 gpc0=0 gpc1={n} gpc2=0 gpc0_rate(10000)=0 gpc1_rate(10000)={n}"
+    lua.get("/from-lua")
+    assert _shows(hap, "/from-lua", values.format(n=1), 2.0), (hap.table(), lua.proc.stderr())
+    for _ in range(2):
+        hap.get("/from-hap")
+    assert _shows(lua, "/from-hap", values.format(n=2), 2.0), (lua.table(), lua.proc.stderr())
+    for _ in range(3):
+        hap.get("/later")  # the same server key again: haproxy sends only its dictionary number
+    assert _shows(lua, "/later", values.format(n=3), 2.0), (lua.table(), lua.proc.stderr())
+    wanted = ("TX dictionary cache:\n            0 -> s1\n", "RX dictionary cache:\n            0 -> s1    1 -> -")
+    assert wait_until(lambda: all(w in cli(lua.sock, "show peers dict mesh\n") for w in wanted), 2), \
+        cli(lua.sock, "show peers dict mesh\n")  # the agent publishes a few times a second
 
 
 @pytest.mark.skipif(not shutil.which(HAPROXY), reason="haproxy 2.6 not installed")
@@ -219,3 +270,25 @@ def test_show_peers_and_metrics_report_each_session(tmp_path: Path, nodes: list[
     assert 'Dictionary cache not dumped (use "show peers dict")' in text
     assert "TX dictionary cache:" in cli(a.sock, "show peers dict mesh\n")
     assert cli(a.sock, "show peers nope\n").startswith("No such peers")
+
+
+def _new_conn(node: Node, peer: str) -> int:
+    match = re.search(rf"id={peer}\(remote,\w+\).*?new_conn=(\d+)", cli(node.sock, "show peers\n"), re.DOTALL)
+    return int(match.group(1)) if match else -1
+
+
+def test_peer_counters_go_on_after_the_agent_restarts(tmp_path: Path, nodes: list[Node]) -> None:
+    """A peers agent killed and started again goes on from its counters instead of starting from 0."""
+    nodes += _mesh(tmp_path, ["a", "b"])
+    for node in nodes:
+        node.ready()
+    a, b = nodes
+    a.get("/first")
+    assert _shows(b, "/first", "gpc0=1", 2.0), b.table()
+    assert wait_until(lambda: _new_conn(a, "b") == 1, 3), cli(a.sock, "show peers\n")
+    agent = next(pid for pid in a.proc.workers() if b"peers mesh" in Path(f"/proc/{pid}/cmdline").read_bytes())
+    os.kill(agent, signal.SIGKILL)
+    assert wait_until(lambda: f"peers agent 'mesh' (pid {agent}) exited" in a.proc.stderr(), 5), a.proc.stderr()
+    assert wait_until(lambda: _new_conn(a, "b") == 2, 10), cli(a.sock, "show peers\n")
+    a.get("/second")
+    assert _shows(b, "/second", "gpc0=1", 3.0), b.table()

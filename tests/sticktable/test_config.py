@@ -28,6 +28,11 @@ def check(tmp_path: Path, body: str) -> subprocess.CompletedProcess[str]:
      "stick counter 3 is out of range"),
     ("stick-table type ip size 1 store gpc0\n    http-request track-sc0 src table nope",
      "c.cfg:5] : 'http-request': unable to find table 'nope'."),
+    ("stick-table type ip size 1 store gpc(2)\n    http-request sc-inc-gpc(100,0)",
+     "c.cfg:5] : 'http-request': 'sc-inc-gpc(100,0)': invalid index 100, the arrays hold at most 100 elements."),
+    ("stick-table type ip size 1 store gpt(2)\n    http-request sc-set-gpt(1) 5",
+     "c.cfg:5] : 'http-request': 'sc-set-gpt(1)': expected 'sc-set-gpt(<idx>,<sc>)'"),
+    ("stick-table type ip size 1 store gpt(2),gpt0", "c.cfg:4] : stick-table: simultaneous usage of 'gpt'"),
 ])
 def test_errors(tmp_path: Path, lines: str, message: str) -> None:
     result = check(tmp_path, f"""
@@ -50,11 +55,13 @@ def test_a_valid_configuration(tmp_path: Path) -> None:
             http-request track-sc0 req.hdr(x-user)
             http-request sc-inc-gpc0(0)
             http-request sc-set-gpt0(1) 7
+            http-request sc-inc-gpc(1,0)
+            http-request sc-set-gpt(0,2) 5
             http-request tarpit if { sc_http_req_rate(0) gt 100 }
             default_backend be
         backend be
             mode http
-            stick-table type ip size 100 store conn_cur,gpt0
+            stick-table type ip size 100 srvkey addr store conn_cur,gpt(2),gpc(2),gpc_rate(2,10s)
             stick on src
             server s 127.0.0.1:1 id 7
     """)

@@ -145,7 +145,8 @@ def test_stick_on_keeps_a_user_on_one_server(setup: Setup) -> None:
         for _ in range(5):
             assert json.loads(setup.get("/", f"X-User: {user}\r\n")[1])["server"] == first
         expected_id = {"a": 11, "b": 22}[first]
-        assert f"key={user} use=0 exp=0 server_id={expected_id}\n" in cli(setup.sock, f"show table app key {user}\n")
+        line = f"key={user} use=0 exp=0 server_id={expected_id} server_key={first}\n"
+        assert line in cli(setup.sock, f"show table app key {user}\n")
 
 
 def _tcp_echoes(port: int) -> bool:

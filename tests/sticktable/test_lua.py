@@ -58,3 +58,18 @@ def test_bad_filters_raise(engine: LuaEngine) -> None:
         run(engine, 'return st:dump({{"gpc0", "zz", 1}})')
     with pytest.raises(LuaError, match="Unknown filter data name"):
         run(engine, 'return st:dump({{"nope", "eq", 1}})')
+
+
+def test_arrays_and_server_key_as_haproxy_gives_them() -> None:
+    """An array by its first element, server_key as text ('-' when none), as hlua's entry dump does."""
+    table = SharedTable(parse_table_args("be", ("type", "string", "size", "10", "store",
+                                                "server_key,gpc(2),gpc_rate(2,10s)")))
+    idx = table.get_or_create(b"alice")
+    table.count(idx, "gpc[0]")
+    table.set_server_key(idx, "s1")
+    table.get_or_create(b"bob")
+    lua = LuaEngine(logging.getLogger("test"), default_registry(), PatternLibrary("."))
+    lua.runtime.globals.st = lua.stick_table_object(table)
+    assert run(lua, """local a, b, i = st:lookup("alice"), st:lookup("bob"), st:info()
+        return a.server_key, a.gpc, a.gpc_rate, b.server_key, i.data.gpc, i.data.gpc_rate,
+               st:dump({{"gpc", "eq", 1}})["alice"].server_key""") == ("s1", 1, 1, "-", -1, 10000, "s1")

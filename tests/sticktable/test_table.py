@@ -67,6 +67,13 @@ def test_keys_cast_to_the_table_type(words: str, sample: Sample, text: str) -> N
     ("type ip size 1 store nope", "unknown data type 'nope'"),
     ("type ip size 1 store conn_rate", "expects a period"),
     ("type ip size 1 store gpc0(3)", "takes no argument"),
+    ("type ip size 1 store gpt(2),gpt0", "simultaneous usage of 'gpt' and 'gpt0'"),
+    ("type ip size 1 store gpc(2),gpc1", "simultaneous usage of 'gpc' and 'gpc0/gpc1'"),
+    ("type ip size 1 store gpc_rate(2,1s),gpc0_rate(1s)", "simultaneous usage of 'gpc_rate'"),
+    ("type ip size 1 store gpc(101)", "array size is out of allowed range (1-100) for store option 'gpc'"),
+    ("type ip size 1 store gpt", "array size is out of allowed range"),
+    ("type ip size 1 store gpc_rate(2)", "data type 'gpc_rate' expects a period"),
+    ("type ip size 1 srvkey port", "unknown server key type 'port'"),
 ])
 def test_bad_declarations_say_why(words: str, message: str) -> None:
     with pytest.raises(SpecError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -78,6 +85,30 @@ def test_size_units_and_data_order() -> None:
     assert spec.size == 1024
     assert spec.expire_ms == 120000
     assert [n for n, _ in spec.data] == ["server_id", "gpc0", "http_req_rate"]
+
+
+def test_arrays_and_server_keys() -> None:
+    """Arrays take a word (three for a rate) per element; ``show table`` labels each element; the older
+    names stand for the first elements; server_key is a string kept in the table's dictionary."""
+    t = table("type ip size 4 srvkey addr store gpc_rate(2,10s),gpt(2),server_key,gpc(3)")
+    assert [n for n, _ in t.spec.data] == ["server_key", "gpt", "gpc", "gpc_rate"]
+    assert t.spec.srvkey == "addr" and t.spec.elements("gpc") == 3 and t.spec.elements("server_key") == 1
+    idx = t.track(b"\x01\x02\x03\x04")
+    for _ in range(2):
+        t.count(idx, "gpc[1]")
+    t.count(idx, "gpc0")
+    t.set_value(idx, "gpt[1]", 42)
+    t.set_server_key(idx, "10.0.0.1:80")
+    assert t.inc_value(idx, "gpc[2]") == 1 and t.inc_value(idx, "gpc[3]") is None
+    assert t.display(idx) == [("server_key", "10.0.0.1:80"), ("gpt0", 0), ("gpt1", 42), ("gpc0", 1), ("gpc1", 2),
+                              ("gpc2", 1), ("gpc0_rate(10000)", 1), ("gpc1_rate(10000)", 2)]
+    assert t.data(idx) == {"server_key": "10.0.0.1:80", "gpt": 0, "gpc": 1, "gpc_rate": 1}
+    raw = t.raw(idx)
+    assert raw["gpc"] == [1, 2, 1] and raw["gpt"] == [0, 42] and len(raw["gpc_rate"]) == 2
+    other = table("type ip size 4 store gpc_rate(2,10s),gpt(2),server_key,gpc(3)")
+    assert other.merge(b"\x01\x02\x03\x04", {**raw, "server_key": b"10.0.0.1:80"}, 1000)
+    assert other.display(other.lookup(b"\x01\x02\x03\x04")) == t.display(idx)
+    assert table("type ip size 4 store gpc0").server_key(0) is None
 
 
 def test_least_recently_used_entry_goes_first_at_size() -> None:
@@ -163,3 +194,23 @@ def test_a_dead_lock_holder_is_recovered() -> None:
     t.untrack(t.track(socket.inet_aton("10.0.0.1")))
     assert time.monotonic() - started < 5
     assert t.used() == 1
+
+
+def test_a_dead_process_column_is_given_back() -> None:
+    """What a process held when it died (references, conn_cur) comes off its entries, and only that."""
+    t = SharedTable(parse_table_args("t", ("type", "integer", "size", "5000", "store", "conn_cur")), columns=4)
+    mine = t.track((7).to_bytes(4, "big"))
+    pid = os.fork()
+    if pid == 0:
+        for n in range(0, 4000, 2):
+            t.track(n.to_bytes(4, "big"))
+        t.track((7).to_bytes(4, "big"))
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert t.value(t.lookup((2).to_bytes(4, "big")), "conn_cur") == 1
+    assert t.refs(mine) == 2 and t.value(mine, "conn_cur") == 2
+    assert t.reclaim(pid) == 2001
+    two = t.lookup((2).to_bytes(4, "big"))
+    assert t.value(two, "conn_cur") == 0 and t.refs(two) == 0
+    assert t.refs(mine) == 1 and t.value(mine, "conn_cur") == 1, "what this process holds stays"
+    assert t.reclaim(pid) == 0

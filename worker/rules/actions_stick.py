@@ -1,4 +1,5 @@
-"""Stick-counter actions: track-sc0/1/2, sc-inc-gpc0/1, sc-set-gpt0, and http-request tarpit.
+"""Stick-counter actions: track-sc0/1/2, sc-inc-gpc0/1, sc-set-gpt0, sc-inc-gpc(N,sc), sc-set-gpt(N,sc), and
+http-request tarpit.
 
 Shared by the ``tcp-request connection|session|content`` and ``http-request``
 (and ``http-response`` for the sc-* ones) parsers.  The environment resolves
@@ -15,6 +16,7 @@ from typing import Any, Protocol
 import gevent
 
 from ..http.pages import error_page
+from ..sticktable.schema import MAX_ARRAY
 from ..sticktable.table import SharedTable
 from .errors import RuleError
 from .verdict import Verdict
@@ -23,6 +25,7 @@ Action = Callable[[Any], Verdict]
 
 _TRACK = re.compile(r"^track-sc([0-9]+)$")
 _SC = re.compile(r"^(sc-inc-gpc[01]|sc-set-gpt0)\(([0-9]+)\)$")
+_SC_ARRAY = re.compile(r"^(sc-inc-gpc|sc-set-gpt)\(([0-9]+),([0-9]+)\)$")
 SESSION_RULESETS = ("tcp-request connection", "tcp-request session")
 
 
@@ -40,6 +43,15 @@ def parse(name: str, args: tuple[str, ...], env: StickEnv) -> Action | None:
         return _track(int(m.group(1)), args, env)
     if m := _SC.match(name):
         return _sc_action(m.group(1), int(m.group(2)), args, env)
+    if m := _SC_ARRAY.match(name):
+        element = int(m.group(2))
+        if element >= MAX_ARRAY:
+            raise RuleError(f"'{name}': invalid index {element}, the arrays hold at most {MAX_ARRAY} elements.")
+        array = "gpc" if m.group(1) == "sc-inc-gpc" else "gpt"
+        return _sc_action(m.group(1), int(m.group(3)), args, env, f"{array}[{element}]")
+    if name.startswith(("sc-inc-gpc(", "sc-set-gpt(")):
+        raise RuleError(f"'{name}': expected '{name.partition('(')[0]}(<idx>,<sc>)', e.g. "
+                        f"'{name.partition('(')[0]}(0,0)'.")
     return None
 
 
@@ -96,12 +108,13 @@ def _src_key(spec: Any) -> Callable[[Any], bytes | None] | None:
     return key_of
 
 
-def _sc_action(keyword: str, n: int, args: tuple[str, ...], env: StickEnv) -> Action:
+def _sc_action(keyword: str, n: int, args: tuple[str, ...], env: StickEnv, element: str = "") -> Action:
+    """sc-inc-gpc0/1 and sc-set-gpt0 (*element* empty), or their array forms on *element* (``gpc[2]``)."""
     _counter(n, keyword)
     if keyword.startswith("sc-inc-gpc"):
         if args:
-            raise RuleError(f"'{keyword}({n})' takes no argument.")
-        event = keyword[-4:]
+            raise RuleError(f"'{keyword}' takes no argument.")
+        event = element or keyword[-4:]
 
         def inc(txn: Any) -> Verdict:
             tracked = txn.stkctr.get(n) if txn.stkctr is not None else None
@@ -111,7 +124,8 @@ def _sc_action(keyword: str, n: int, args: tuple[str, ...], env: StickEnv) -> Ac
 
         return inc
     if len(args) != 1:
-        raise RuleError(f"'{keyword}({n})' expects an integer or a sample expression.")
+        raise RuleError(f"'{keyword}' expects an integer or a sample expression.")
+    target = element or "gpt0"
     if re.fullmatch(r"-?[0-9]+", args[0]):
         constant = int(args[0])
 
@@ -129,7 +143,7 @@ def _sc_action(keyword: str, n: int, args: tuple[str, ...], env: StickEnv) -> Ac
         if tracked is not None:
             number = value(txn)
             if number is not None:
-                tracked.table.set_value(tracked.idx, "gpt0", number & 0xFFFFFFFF)
+                tracked.table.set_value(tracked.idx, target, number & 0xFFFFFFFF)
         return Verdict.CONTINUE
 
     return set_gpt0

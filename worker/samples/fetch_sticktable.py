@@ -11,9 +11,11 @@ the data type.  Tables are found by proxy name at run time.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..sticktable.schema import MAX_ARRAY
 from ..sticktable.table import SharedTable
 from ..sticktable.tracking import trackers_of
 from .args import ArgType, arg_spec
@@ -99,14 +101,24 @@ COUNTERS: dict[str, tuple[Reader, bool, bool]] = {
     "sess_rate": (_value("sess_rate"), False, True),
     "trackers": (_trackers, False, True),
 }
-# Array forms (gpc(<idx>), gpt(<idx>)) over the legacy gpc0/gpc1/gpt0 columns.
-INDEXED: dict[str, tuple[str, ...]] = {
-    "get_gpc": ("get_gpc0", "get_gpc1"),
-    "inc_gpc": ("inc_gpc0", "inc_gpc1"),
-    "clr_gpc": ("clr_gpc0", "clr_gpc1"),
-    "gpc_rate": ("gpc0_rate", "gpc1_rate"),
-    "get_gpt": ("get_gpt0",),
-}
+
+
+@functools.cache
+def _element(family: str, i: int) -> Reader:
+    """The reader of one array element (HAProxy 2.5+'s ``gpc(<idx>)``...): made once per element."""
+    kind, _, array = family.partition("_")
+    if family == "gpc_rate":
+        return _value(f"gpc_rate[{i}]")
+    if kind == "inc":
+        return _inc(f"gpc[{i}]")
+    if kind == "clr":
+        return _clear(f"gpc[{i}]")
+    return _value(f"{array}[{i}]")
+
+
+INDEXED = ("get_gpc", "inc_gpc", "clr_gpc", "gpc_rate", "get_gpt")
+"""The array fetches: ``sc_get_gpc(<idx>,<ctr>[,<table>])``, ``src_get_gpc(<idx>[,<table>])``..., reading
+element <idx> only (an array type the table does not store gives no sample, as in HAProxy)."""
 TABLE_ONLY: dict[str, Reader] = {
     "gpc0": _value("gpc0"),
     "gpc1": _value("gpc1"),
@@ -169,12 +181,12 @@ def _sc(reader: Reader, fixed: int | None, name: str = "") -> Callable[[SampleCo
     return value_of if name and fixed is None else run
 
 
-def _sc_indexed(readers: tuple[Reader, ...]) -> Callable[[SampleContext, Sequence[Any]], Sample | None]:
+def _sc_indexed(family: str) -> Callable[[SampleContext, Sequence[Any]], Sample | None]:
     def run(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
-        if not 0 <= args[0] < len(readers):
+        if not 0 <= args[0] < MAX_ARRAY:
             return None
         found = _tracked(ctx, args[1], _arg(args, 2))
-        return None if found is None else _int(readers[args[0]](*found))
+        return None if found is None else _int(_element(family, args[0])(*found))
 
     return run
 
@@ -184,12 +196,12 @@ def _src_key(ctx: Any, table: SharedTable) -> bytes | None:
     return None if smp is None else table.spec.key_of(smp)
 
 
-def _src(reader: Reader, creates: bool, indexed: tuple[Reader, ...] = ()) -> Callable[..., Sample | None]:
+def _src(reader: Reader | None, creates: bool, family: str = "") -> Callable[..., Sample | None]:
     def run(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
-        if indexed:
-            if not 0 <= args[0] < len(indexed):
+        if family:
+            if not 0 <= args[0] < MAX_ARRAY:
                 return None
-            read, table_name = indexed[args[0]], _arg(args, 1)
+            read, table_name = _element(family, args[0]), _arg(args, 1)
         else:
             read, table_name = reader, _arg(args, 0)
         table = table_named(ctx, table_name)
@@ -201,7 +213,7 @@ def _src(reader: Reader, creates: bool, indexed: tuple[Reader, ...] = ()) -> Cal
         idx = table.get_or_create(key) if creates else table.lookup(key)
         if idx < 0:
             needs = NEEDS.get(read)
-            return Sample(T.SINT, 0) if needs is None or needs in table.offsets else None
+            return Sample(T.SINT, 0) if needs is None or needs in table.slots else None
         return _int(read(table, idx))
 
     return run
@@ -242,11 +254,11 @@ def _conv(reader: Reader) -> Callable[[SampleContext, Sample, Sequence[Any]], Sa
     return run
 
 
-def _conv_indexed(readers: tuple[Reader, ...]) -> Callable[[SampleContext, Sample, Sequence[Any]], Sample | None]:
+def _conv_indexed(family: str) -> Callable[[SampleContext, Sample, Sequence[Any]], Sample | None]:
     def run(ctx: SampleContext, smp: Sample, args: Sequence[Any]) -> Sample | None:
-        if not 0 <= args[0] < len(readers):
+        if not 0 <= args[0] < MAX_ARRAY:
             return None
-        return _conv(readers[args[0]])(ctx, smp, args[1:])
+        return _conv(_element(family, args[0]))(ctx, smp, args[1:])
 
     return run
 
@@ -276,12 +288,11 @@ def _build() -> tuple[list[FetchDef], list[ConverterDef]]:
                                  f"{what} of the entry stick counter {n} tracks.", opt_table, section=S))
         fetches.append(fetch(f"src_{name}", _src(reader, creates), T.SINT,
                              f"{what} of the client address's entry.", opt_table, section=S))
-    for name, names in INDEXED.items():
-        readers = tuple(COUNTERS[n][0] for n in names)
-        fetches.append(fetch(f"sc_{name}", _sc_indexed(readers), T.SINT,
+    for name in INDEXED:
+        fetches.append(fetch(f"sc_{name}", _sc_indexed(name), T.SINT,
                              f"{_doc(name)} <idx> of the entry stick counter <ctr> tracks.",
                              arg_spec(A.SINT, A.SINT, A.STR, required=2), section=S))
-        fetches.append(fetch(f"src_{name}", _src(readers[0], COUNTERS[names[0]][1], readers), T.SINT,
+        fetches.append(fetch(f"src_{name}", _src(None, name in ("inc_gpc", "clr_gpc"), name), T.SINT,
                              f"{_doc(name)} <idx> of the client address's entry.",
                              arg_spec(A.SINT, A.STR, required=1), section=S))
     fetches.append(fetch("sc_tracked", _tracked_flag(None), T.BOOL, "Whether stick counter <ctr> tracks an entry.",
@@ -305,10 +316,8 @@ def _build() -> tuple[list[FetchDef], list[ConverterDef]]:
     for name, reader in sorted(table_readers.items()):
         converters.append(converter(f"table_{name}", _conv(reader), T.ANY, T.SINT,
                                     f"{_doc(name)} of the input's entry in <table> (0 when absent).", table_arg))
-    for name, names in (("gpc", ("get_gpc0", "get_gpc1")), ("gpc_rate", ("gpc0_rate", "gpc1_rate")),
-                        ("gpt", ("get_gpt0",))):
-        readers = tuple(COUNTERS[n][0] for n in names)
-        converters.append(converter(f"table_{name}", _conv_indexed(readers), T.ANY, T.SINT,
+    for name, family in (("gpc", "get_gpc"), ("gpc_rate", "gpc_rate"), ("gpt", "get_gpt")):
+        converters.append(converter(f"table_{name}", _conv_indexed(family), T.ANY, T.SINT,
                                     f"{_doc(name)} <idx> of the input's entry in <table>.",
                                     arg_spec(A.SINT, A.STR)))
     converters.append(converter("in_table", _in_table, T.ANY, T.BOOL, "Whether the input is a key of <table>.",

@@ -1,14 +1,18 @@
 """Stickiness: ``stick on``, ``stick match``, ``stick store-request`` and ``stick store-response``.
 
 Before balancing, match rules look their key up and, when the entry names a
-usable server (by its ``server_id``), send the request there.  Once a server
-is known, store-request keys (fetched when the request was seen) are written
-with its id; store-response keys are fetched from the response and written
-when it arrives.  ``stick on`` is a match and a store-request together.
+usable server, send the request there: by its ``server_key`` first (the
+server's name, or its ``ip:port`` with ``srvkey addr``: what peers with other
+server ids share), else by its ``server_id``, as HAProxy 2.6 does.  Once a
+server is known, store-request keys (fetched when the request was seen) are
+written with its id and key; store-response keys are fetched from the
+response and written when it arrives.  ``stick on`` is a match and a
+store-request together.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,8 +55,7 @@ def sticky_server(backend: Any, txn: Any) -> Any:
         if rule.matches and chosen is None:
             idx = rule.table.lookup(key)
             if idx >= 0:
-                sid = rule.table.value(idx, "server_id")
-                server = next((s for s in backend.servers if s.id == sid), None) if sid else None
+                server = _server_of(backend, rule.table, idx)
                 if server is not None and server.usable and not server.full:
                     chosen = server
                     continue
@@ -62,10 +65,31 @@ def sticky_server(backend: Any, txn: Any) -> Any:
     return chosen
 
 
+def _server_of(backend: Any, table: SharedTable, idx: int) -> Any:
+    """The backend's server an entry names: by server_key when it has one that matches, else by id."""
+    key = table.server_key(idx)
+    if key is not None:
+        addr = table.spec.srvkey == "addr"
+        found = next((s for s in backend.servers if (server_addr(s) if addr else s.name) == key), None)
+        if found is not None:
+            return found
+    sid = table.value(idx, "server_id")
+    return next((s for s in backend.servers if s.id == sid), None) if sid else None
+
+
+def server_addr(server: Any) -> str:
+    """A server's ``srvkey addr`` key, ``ip:port`` as haproxy writes it ('' while it has no address)."""
+    try:
+        ipaddress.ip_address(server.host)
+    except ValueError:
+        return ""
+    return f"{server.host}:{server.port}"
+
+
 def store_request(txn: Any, server: Any) -> None:
     """The server is known: write the pending store-request keys with its id."""
     for table, key in getattr(txn, "stick_pending", None) or ():
-        _store(table, key, server.id)
+        _store(table, key, server)
     txn.stick_pending = None
 
 
@@ -78,10 +102,13 @@ def store_response(backend: Any, txn: Any) -> None:
         if rule.kind == "store-response" and rule.applies(txn, True):
             key = rule.key(txn)
             if key is not None:
-                _store(rule.table, key, server.id)
+                _store(rule.table, key, server)
 
 
-def _store(table: SharedTable, key: bytes, server_id: int) -> None:
+def _store(table: SharedTable, key: bytes, server: Any) -> None:
     idx = table.get_or_create(key)
     if idx >= 0:
-        table.set_value(idx, "server_id", server_id)
+        table.set_value(idx, "server_id", server.id)
+        text = server_addr(server) if table.spec.srvkey == "addr" else server.name
+        if text:
+            table.set_server_key(idx, text)

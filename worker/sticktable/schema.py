@@ -29,6 +29,7 @@ class Kind(enum.Enum):
     TAG = "tag"  # gpt0: a value set by sc-set-gpt0
     SERVER = "server"  # server_id
     CURRENT = "current"  # conn_cur: up when a connection is tracked, down when it ends
+    DICT = "dict"  # server_key: a server's name or address, one word naming a dictionary entry
 
 
 DATA_KINDS: dict[str, Kind] = {
@@ -51,10 +52,21 @@ DATA_KINDS: dict[str, Kind] = {
     "bytes_out_rate": Kind.RATE,
     "gpc1": Kind.COUNTER,
     "gpc1_rate": Kind.RATE,
+    "server_key": Kind.DICT,
     "http_fail_cnt": Kind.COUNTER,
     "http_fail_rate": Kind.RATE,
+    "gpt": Kind.TAG,
+    "gpc": Kind.COUNTER,
+    "gpc_rate": Kind.RATE,
 }
 """HAProxy 2.6's data types in its own order (``show table`` prints them in this order)."""
+
+ARRAYS = ("gpt", "gpc", "gpc_rate")
+"""The array types (HAProxy 2.5+): ``gpt(N)``, ``gpc(N)``, ``gpc_rate(N,period)``, N from 1 to 100."""
+MAX_ARRAY = 100
+LEGACY = {"gpt": ("gpt0",), "gpc": ("gpc0", "gpc1"), "gpc_rate": ("gpc0_rate", "gpc1_rate")}
+"""The older single types an array overrides: HAProxy refuses both in one table, and the older
+fetches and actions fall back on the array's first elements."""
 
 EVENTS: dict[str, tuple[str, ...]] = {
     "conn": ("conn_cnt", "conn_rate"),
@@ -97,6 +109,8 @@ class TableSpec:
     data: tuple[tuple[str, int], ...] = field(default=())  # (type, period ms for rates else 0), HAProxy order
     peers: str = ""  # the ``peers`` section that shares this table
     wire_key_len: int = 0  # the key size HAProxy announces to peers (a string ``len N`` counts its NUL)
+    arrays: tuple[tuple[str, int], ...] = field(default=())  # (array type, element count)
+    srvkey: str = "name"  # what server_key holds: the server's "name" or its "addr" (ip:port)
 
     @property
     def type_label(self) -> str:
@@ -108,6 +122,10 @@ class TableSpec:
 
     def period(self, name: str) -> int:
         return next((p for n, p in self.data if n == name), 0)
+
+    def elements(self, name: str) -> int:
+        """How many values a stored type holds: an array's count, else 1."""
+        return next((c for n, c in self.arrays if n == name), 1)
 
     def with_data(self, name: str) -> TableSpec:
         """The same spec also storing *name* (``server_id`` is added by stick rules)."""
@@ -214,7 +232,9 @@ def parse_table_args(name: str, words: tuple[str, ...]) -> TableSpec:
     expire = 0
     nopurge = False
     data: dict[str, int] = {}
+    arrays: dict[str, int] = {}
     peers = ""
+    srvkey = "name"
     wire_key_len = 0
     while rest:
         word = rest.pop(0)
@@ -244,14 +264,26 @@ def parse_table_args(name: str, words: tuple[str, ...]) -> TableSpec:
             nopurge = True
         elif word == "peers":
             peers = rest.pop(0)
-        elif word in ("srvkey", "write-to"):
+        elif word == "srvkey":
+            srvkey = rest.pop(0)
+            if srvkey not in ("name", "addr"):
+                raise SpecError(f"unknown server key type '{srvkey}' (expected 'name' or 'addr')")
+        elif word == "write-to":
             rest.pop(0)
         elif word == "store":
-            for item in rest.pop(0).split(","):
+            for item in _store_items(rest.pop(0)):
                 match = _DATA_WORD.match(item)
-                if match is None or match.group(1) not in DATA_KINDS:
+                dname = "server_key" if match is not None and match.group(1) == "server_name" else \
+                    match.group(1) if match is not None else ""
+                if dname not in DATA_KINDS:
                     raise SpecError(f"unknown data type '{item}'")
-                dname, arg = match.groups()
+                arg = match.group(2) if match is not None else None
+                if dname in ARRAYS:
+                    count, _, arg = (arg or "").partition(",")
+                    if not count.isdigit() or not 1 <= int(count) <= MAX_ARRAY:
+                        raise SpecError(f"array size is out of allowed range (1-{MAX_ARRAY}) for store option "
+                                        f"'{dname}', e.g. {dname}(3{',10s' if dname == 'gpc_rate' else ''})")
+                    arrays[dname] = int(count)
                 if DATA_KINDS[dname] is Kind.RATE:
                     if not arg:
                         raise SpecError(f"data type '{dname}' expects a period, e.g. {dname}(10s)")
@@ -266,5 +298,22 @@ def parse_table_args(name: str, words: tuple[str, ...]) -> TableSpec:
         raise SpecError("missing 'type'")
     if size <= 0:
         raise SpecError("missing or null 'size'")
+    for array, legacy in LEGACY.items():
+        if array in data and any(n in data for n in legacy):
+            raise SpecError(f"simultaneous usage of '{array}' and '{'/'.join(legacy)}' in a same table is not "
+                            f"permitted as '{array}' overrides '{'/'.join(legacy)}'")
     ordered = tuple((n, data[n]) for n in DATA_KINDS if n in data)
-    return TableSpec(name, key_type, key_len, size, expire, nopurge, ordered, peers, wire_key_len)
+    counts = tuple((n, arrays[n]) for n in ARRAYS if n in arrays)
+    return TableSpec(name, key_type, key_len, size, expire, nopurge, ordered, peers, wire_key_len, counts, srvkey)
+
+
+def _store_items(text: str) -> list[str]:
+    """``store``'s comma-separated list, where a comma inside parentheses (``gpc_rate(3,10s)``) stays."""
+    items, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        depth += (char == "(") - (char == ")")
+        if char == "," and depth == 0:
+            items.append(text[start:i])
+            start = i + 1
+    items.append(text[start:])
+    return [item for item in items if item]

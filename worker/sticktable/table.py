@@ -27,7 +27,9 @@ loaded 2-core build machine, Python 3.11, µs per operation):
   LRU links, expiry date, reference count, hash, key length, local update id
   (what the peers agent pushes: ``changed_since``), the key bytes,
   then one word per counter/tag/server id and three per frequency counter
-  (HAProxy's ``curr_tick``, ``curr_ctr``, ``prev_ctr``).  Keeping HAProxy's
+  (HAProxy's ``curr_tick``, ``curr_ctr``, ``prev_ctr``), an array (``gpc(3)``)
+  as that many of them, and ``server_key`` as the number of its string in the
+  table's shared dictionary of server keys (``dictionary.py``).  Keeping HAProxy's
   own three words makes entries exportable and mergeable for a peers protocol.
 * Expiry dates are ``CLOCK_MONOTONIC`` milliseconds, the same clock in every
   process.  Every touch moves an entry to the LRU head; since the expiry delay
@@ -42,8 +44,9 @@ loaded 2-core build machine, Python 3.11, µs per operation):
   tracking process claims a *column* (an owner pid and a count of what it
   holds) and each entry has one word per column: what that process holds on
   it (references in the low half, counted connections in the high half).
-  When a process dies, ``reclaim(pid)`` gives its column back: it subtracts
-  the column's words from the entries, a batch of entries per lock hold, so the
+  When a process dies, ``reclaim(pid)`` gives its column back: it reads the
+  column without the lock (only its dead owner wrote it), then subtracts the
+  words it finds from their entries, a batch of entries per lock hold, so the
   other workers wait at most one batch.  There are ``columns`` columns (the
   master asks for twice ``nbproc``, room for a reload's overlap); a process
   that finds none free tracks without one, as before.
@@ -59,7 +62,8 @@ import zlib
 from collections.abc import Iterator
 from typing import Any
 
-from .schema import DATA_KINDS, EVENTS, Kind, TableSpec
+from .dictionary import ServerKeys
+from .schema import ARRAYS, DATA_KINDS, EVENTS, LEGACY, Kind, TableSpec
 
 _HEADER = 8
 _H_HOLDER, _H_USED, _H_HEAD, _H_TAIL, _H_FREE, _H_HIGH, _H_UPD = range(7)
@@ -69,7 +73,7 @@ _NEXT, _PREV, _LNEXT, _EXP, _REF, _HASH, _KLEN, _UPD = range(8)
 _FIXED = 8
 _LOCK_WAIT = 1.0
 _COL_CONN = 1 << 32  # one counted connection in a column word (references are the low half)
-_RECLAIM_BATCH = 4096
+_RECLAIM_BATCH = 256  # entries given back per lock hold
 _PURGE_BATCH = 32
 U32 = 0xFFFFFFFF
 RING_MAX = 65536
@@ -121,11 +125,29 @@ class SharedTable:
         self.size = spec.size
         self.key_words = (spec.key_len + 7) // 8
         offsets: dict[str, int] = {}
+        slots: dict[str, tuple[int, int]] = {}
         at = _FIXED + self.key_words
-        for name, _period in spec.data:
+        for name, period in spec.data:
             offsets[name] = at
-            at += 3 if DATA_KINDS[name] is Kind.RATE else 1
+            width = 3 if DATA_KINDS[name] is Kind.RATE else 1
+            if name in ARRAYS:
+                for i in range(spec.elements(name)):
+                    slots[f"{name}[{i}]"] = (at + i * width, period)
+                slots[name] = (at, period)  # the name alone is the first element, as haproxy's CLI reads it
+                at += width * spec.elements(name)
+            else:
+                slots[name] = (at, period)
+                at += width
+        for array, legacy in LEGACY.items():  # gpc0, gpc1, gpt0... read and count the array's elements
+            for i, old in enumerate(legacy):
+                if old not in slots and f"{array}[{i}]" in slots:
+                    slots[old] = slots[f"{array}[{i}]"]
         self.offsets = offsets
+        """Where each stored data type starts (an array: its first element)."""
+        self.slots = slots
+        """(offset, period) of each single value: plain types, array elements as ``gpc[1]`` (``gpc``
+        alone is the first), and the older names an array stands for (``gpc0`` is ``gpc[0]`` in a
+        table storing ``gpc``)."""
         self.columns = columns
         self.col_off = at  # one word per column, after the data
         self.entry_words = at + columns
@@ -142,11 +164,13 @@ class SharedTable:
         self.b = memoryview(self._map)
         self.lock = multiprocessing.Lock()
         self.events: dict[str, tuple[tuple[int, int], ...]] = {
-            event: tuple((offsets[n], spec.period(n)) for n in names if n in offsets)
-            for event, names in EVENTS.items()
+            event: tuple(slots[n] for n in names if n in slots) for event, names in EVENTS.items()
         }
+        for i in range(max(spec.elements("gpc") if "gpc" in offsets else 0,
+                           spec.elements("gpc_rate") if "gpc_rate" in offsets else 0)):
+            self.events[f"gpc[{i}]"] = tuple(slots[n] for n in (f"gpc[{i}]", f"gpc_rate[{i}]") if n in slots)
+        self.server_keys = ServerKeys() if "server_key" in offsets else None
         self.expire = spec.expire_ms
-        self.periods = {name: period for name, period in spec.data}
         self.cur_off = offsets.get("conn_cur")
         self.counts_bytes = bool(self.events["bytes_in"] or self.events["bytes_out"])
         self._col = -1  # this process's column (-1: none), valid while _col_pid is our pid
@@ -368,7 +392,7 @@ class SharedTable:
 
     def count(self, idx: int, event: str, inc: int = 1) -> None:
         """Add *inc* to one event's counter and rate (a no-op for what the table does not store)."""
-        fields = self.events[event]
+        fields = self.events.get(event)
         if not fields:
             return
         now = now_ms()
@@ -438,7 +462,10 @@ class SharedTable:
 
     def reclaim(self, pid: int) -> int:
         """Give back what the dead process *pid* held: its references and counted connections come off
-        the entries (a batch per lock hold); returns how many entries it held."""
+        the entries; returns how many entries it held.
+
+        Only the dead process wrote its column, so the column is read without the lock, in one
+        strided copy; the lock is then taken once per batch of entries that hold something."""
         q = self.q
         self.acquire()
         try:
@@ -451,11 +478,14 @@ class SharedTable:
             high = q[_H_HIGH]
         finally:
             self.release()
+        first = self.entries_at + self.col_off + col
+        words = q[first : first + high * self.entry_words : self.entry_words].tolist()
+        held = [idx for idx, word in enumerate(words) if word]
         released = 0
-        for start in range(0, high, _RECLAIM_BATCH):
+        for start in range(0, len(held), _RECLAIM_BATCH):
             self.acquire()
             try:
-                released += self._reclaim_range(col, start, min(start + _RECLAIM_BATCH, high))
+                released += self._reclaim_entries(col, held[start : start + _RECLAIM_BATCH])
             finally:
                 self.release()
         self.acquire()
@@ -466,9 +496,9 @@ class SharedTable:
             self.release()
         return released
 
-    def _reclaim_range(self, col: int, start: int, end: int) -> int:
+    def _reclaim_entries(self, col: int, indexes: list[int]) -> int:
         q, released = self.q, 0
-        for idx in range(start, end):
+        for idx in indexes:
             base = self._base(idx)
             word = q[base + self.col_off + col]
             if not word:
@@ -494,26 +524,28 @@ class SharedTable:
             self.release()
 
     def value(self, idx: int, name: str) -> int | None:
-        """One stored value of an entry (a rate is read now); None when the table does not store it."""
-        off = self.offsets.get(name)
-        if off is None:
+        """One stored value of an entry (a rate is read now; an array element is named ``gpc[1]``);
+        None when the table does not store it."""
+        slot = self.slots.get(name)
+        if slot is None:
             return None
+        off, period = slot
         base = self.entries_at + idx * self.entry_words + off
-        period = self.periods[name]
         if period:
             return freq_read(self.q, base, period, time.monotonic_ns() // 1_000_000)
         return self.q[base]
 
     def set_value(self, idx: int, name: str, value: int) -> bool:
         """Set a counter, tag or server id (a rate: its current period's count); False if not stored."""
-        off = self.offsets.get(name)
-        if off is None:
+        slot = self.slots.get(name)
+        if slot is None:
             return False
+        off, period = slot
         self.acquire()
         try:
             at = self._base(idx) + off
-            if self.spec.period(name):
-                freq_add(self.q, at, self.spec.period(name), now_ms(), 0)
+            if period:
+                freq_add(self.q, at, period, now_ms(), 0)
                 self.q[at + 1] = value
                 self.q[at + 2] = 0
             else:
@@ -524,11 +556,27 @@ class SharedTable:
             self.release()
 
     def inc_value(self, idx: int, event: str) -> int | None:
-        """sc-inc-gpc0/1: count one event and return the new counter (None if not stored)."""
-        if not self.events[event]:
+        """sc_inc_gpc0/1 and sc_inc_gpc(N): count one event and return the new counter (None if not
+        stored)."""
+        if not self.events.get(event):
             return None
         self.count(idx, event)
-        return self.value(idx, EVENTS[event][0])
+        return self.value(idx, EVENTS[event][0] if event in EVENTS else event)
+
+    def server_key(self, idx: int) -> str | None:
+        """The server name or address an entry sticks to (``server_key``), None when it has none."""
+        if self.server_keys is None:
+            return None
+        text = self.server_keys.text_of(self.q[self._base(idx) + self.offsets["server_key"]])
+        return None if text is None else text.decode("latin-1")
+
+    def set_server_key(self, idx: int, text: str) -> None:
+        """Store a server's name or address as the entry's ``server_key`` (kept out when it cannot be)."""
+        if self.server_keys is None:
+            return
+        number = self.server_keys.id_of(text.encode("latin-1"))
+        if number:
+            self.set_value(idx, "server_key", number)
 
     def get_or_create(self, key: bytes) -> int:
         """``set table``/``stick store``: the entry for *key*, created if needed, touched, not referenced."""
@@ -597,22 +645,51 @@ class SharedTable:
             return 0
         return max(exp - (now if now is not None else now_ms()), 0)
 
-    def data(self, idx: int) -> dict[str, int]:
-        """Every stored value of an entry, rates read now, in HAProxy's order."""
+    def data(self, idx: int) -> dict[str, int | str]:
+        """Every stored data type of an entry, rates read now, in HAProxy's order, as its Lua API and
+        ``show table`` filters see them: an array by its first element, server_key as text ('-': none)."""
         now = now_ms()
-        out = {}
+        out: dict[str, int | str] = {}
         for name, period in self.spec.data:
+            if name == "server_key":
+                out[name] = self.server_key(idx) or "-"
+                continue
             at = self._base(idx) + self.offsets[name]
             out[name] = freq_read(self.q, at, period, now) if period else self.q[at]
         return out
 
+    def display(self, idx: int) -> list[tuple[str, int | str]]:
+        """Every stored value as ``show table`` labels it: arrays one label per element (``gpt1``,
+        ``gpc0_rate(10000)``), rates with their period."""
+        now = now_ms()
+        out: list[tuple[str, int | str]] = []
+        for name, period in self.spec.data:
+            if name == "server_key":
+                out.append((name, self.server_key(idx) or "-"))
+                continue
+            width = 3 if period else 1
+            at = self._base(idx) + self.offsets[name]
+            for i in range(self.spec.elements(name)):
+                label = (f"gpc{i}_rate" if name == "gpc_rate" else f"{name}{i}") if name in ARRAYS else name
+                word = at + i * width
+                out.append((f"{label}({period})" if period else label,
+                            freq_read(self.q, word, period, now) if period else self.q[word]))
+        return out
+
     def raw(self, idx: int) -> dict[str, Any]:
-        """An entry's raw words (rates as their (tick, curr, prev) triple): what a peers sync exports."""
+        """An entry's raw words: what a peers sync exports.  A rate is its (tick, curr, prev) triple,
+        an array a list of its elements, server_key its text (None: none)."""
         base = self._base(idx)
+        q = self.q
         out: dict[str, Any] = {}
         for name, period in self.spec.data:
             at = base + self.offsets[name]
-            out[name] = (self.q[at], self.q[at + 1], self.q[at + 2]) if period else self.q[at]
+            if name == "server_key":
+                out[name] = self.server_key(idx)
+                continue
+            values = [(q[w], q[w + 1], q[w + 2]) if period else q[w]
+                      for w in range(at, at + (3 if period else 1) * self.spec.elements(name), 3 if period else 1)]
+            out[name] = values if name in ARRAYS else values[0]
         return out
 
     def indexes(self) -> list[int]:
@@ -695,8 +772,16 @@ class SharedTable:
                 off = self.offsets.get(name)
                 if off is None or name == "conn_cur":
                     continue
-                for i, word in enumerate(value if isinstance(value, tuple) else (value,)):
-                    self.q[base + off + i] = word
+                if name == "server_key":
+                    number = self.server_keys.id_of(value) if self.server_keys is not None else 0
+                    if number:
+                        self.q[base + off] = number
+                    continue
+                items = value[: self.spec.elements(name)] if isinstance(value, list) else (value,)
+                width = 3 if self.spec.period(name) else 1
+                for n, item in enumerate(items):
+                    for i, word in enumerate(item if isinstance(item, tuple) else (item,)):
+                        self.q[base + off + n * width + i] = word
             return True
         finally:
             self.release()
