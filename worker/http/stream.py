@@ -753,8 +753,17 @@ class HttpStream:
             if isinstance(event, EndOfMessage | ConnectionClosed):
                 if head is None:
                     raise ServerFailed(502)
+                self._release_trackers_before(txn, len(pending))
                 self._send_client(bytes(pending))
                 return head
+
+    def _release_trackers_before(self, txn: Transaction, size: int) -> None:
+        """The request's stick counters are counted and released before the response's last *size* bytes
+        go out, as for a reply of our own: a client that read the whole answer, then asks ``show table``,
+        finds them released, as on haproxy."""
+        slots = self.trackers.slots
+        if slots[0] or slots[1] or slots[2]:
+            self.trackers.end_stream(txn.status, txn.bytes_in, txn.bytes_out + size, True, True)
 
     def _response_head(self, txn: Transaction, backend: Proxy, head: ResponseHead, sent_at: float) -> ResponseHead:
         """The server's response head after timers, counters and http-response rules."""
