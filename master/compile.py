@@ -339,10 +339,12 @@ def _switching_rule(rule_conf: RuleConf, backends: dict[str, Proxy], env: Compil
     words, keyword, condition_words = rule_conf.split_condition()
     if len(words) != 1:
         raise RuleError("expects one backend name before 'if'/'unless'.")
+    condition = _condition(condition_words, keyword, env.at((rule_conf.line.file, rule_conf.line.number)))
+    if "%" in words[0]:  # a name made per request, as haproxy reads one with a log-format in it
+        return SwitchingRule(None, condition, env.log_format(words[0]), backends)
     backend = backends.get(words[0])
     if backend is None:
         raise RuleError(f"unknown backend '{words[0]}'.", did_you_mean(words[0], backends))
-    condition = _condition(condition_words, keyword, env.at((rule_conf.line.file, rule_conf.line.number)))
     return SwitchingRule(backend, condition)
 
 

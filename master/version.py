@@ -11,4 +11,6 @@ except metadata.PackageNotFoundError:
 # version_atleast()/version_before() compare with in -cc and .if conditions.
 HAPROXY_VERSION = "2.6.12"
 
-FEATURES = ("LUA", "PROMEX", "THREAD", "SYSTEMD", "GETADDRINFO", "OPENSSL")
+# PCRE2: the regexes (-m reg, regsub, map_reg...) are Python's re, which reads the PCRE syntax
+# configurations use (\d, (?i), lookarounds), so what -cc 'feature(PCRE2)' guards runs here.
+FEATURES = ("LUA", "PROMEX", "THREAD", "SYSTEMD", "GETADDRINFO", "OPENSSL", "PCRE2")

@@ -7,7 +7,7 @@ in HAProxy; its frontend's default backend is itself.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,13 +32,21 @@ class Rule:
 
 @dataclass(slots=True)
 class SwitchingRule:
-    """``use_backend NAME [if|unless cond]``."""
+    """``use_backend NAME [if|unless cond]``, or ``use_backend %[...]`` whose name is made per request
+    (``name`` a log-format, looked up in ``backends``)."""
 
-    backend: Proxy
+    backend: Proxy | None
     condition: Any = None
+    name: Any = None
+    backends: Mapping[str, Proxy] = field(default_factory=dict)
 
     def applies(self, ctx: Any) -> bool:
         return self.condition is None or self.condition.matches(ctx)
+
+    def target(self, ctx: Any) -> Proxy | None:
+        """The backend it names for *ctx*; None when a made name is no backend's (HAProxy then stops
+        looking at use_backend rules: default_backend applies)."""
+        return self.backend if self.name is None else self.backends.get(self.name.render(ctx))
 
 
 @dataclass(slots=True)
@@ -237,7 +245,10 @@ class Proxy:
         """The frontend's backend for *txn*: use_backend rules, then default_backend, then itself."""
         for rule in self.switching_rules:
             if rule.applies(txn):
-                return rule.backend
+                backend = rule.target(txn)
+                if backend is not None:
+                    return backend
+                break
         if self.default_backend is not None:
             return self.default_backend
         return self if self.has_backend else None

@@ -69,6 +69,7 @@ class Transaction:
         "stkctr",
         "t_active",
         "t_connect",
+        "t_queue",
         "t_request",
         "t_response",
         "termination",
@@ -120,6 +121,7 @@ class Transaction:
         self.started = time.monotonic()
         self.t_request = -1.0
         self.t_connect = -1.0
+        self.t_queue = -1.0  # set when the request left the queue without a server (option abortonclose)
         self.t_response = -1.0
         self.t_active = -1.0
         self.status = 0

@@ -22,6 +22,7 @@ from tests.helpers import (
     read_all,
     wait_until,
 )
+from tests.logs.syslog import SyslogListener
 from tests.supervisor.conftest import cli
 
 
@@ -263,6 +264,33 @@ def test_maxconn_queue_timeout_gives_503(write, luaproxy, port, backends):
     assert isinstance(first[1][0], tuple) and first[1][0][0] == 200, first[1]
     assert s1.requests == 1
     assert served_by(port, "/third") == "s1"
+
+
+def test_abortonclose_gives_up_requests_whose_client_left(write, luaproxy, port, backends):
+    """option abortonclose: a client closing while its request is queued (CQ) or awaits its response
+    head (CH, logged 400) ends it at once; the queued request never reaches the server."""
+    listener = SyslogListener()
+    s1 = backends("s1")
+    try:
+        start(write, luaproxy, port,
+              "   option abortonclose\n   timeout queue 5s\n" + servers(("s1", s1.port, "maxconn 1")),
+              frontend=f"log {listener.address} local0\n   option httplog")
+        waiting = socket.create_connection(("127.0.0.1", port), timeout=5)
+        waiting.sendall(b"GET /slow/1.5 HTTP/1.1\r\nHost: test\r\n\r\n")
+        assert wait_until(lambda: s1.requests == 1, 3)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as queued:
+            queued.sendall(b"GET /queued HTTP/1.1\r\nHost: test\r\n\r\n")
+            time.sleep(0.3)
+        (line,) = [d.decode() for d in listener.wait(1, timeout=5)]
+        assert " be/<NOSRV> " in line and " -1 " in line and " CQ-- " in line and "GET /queued" in line, line
+        waiting.close()
+        (line,) = [d.decode() for d in listener.wait(2, timeout=5)][1:]
+        assert " be/s1 " in line and " 400 " in line and " CH-- " in line and "GET /slow/1.5" in line, line
+        time.sleep(1.5)  # the slot is free once the slow answer is dropped: /queued never came
+        assert s1.requests == 1
+        assert served_by(port, "/after") == "s1"
+    finally:
+        listener.close()
 
 
 # 5. health checks.

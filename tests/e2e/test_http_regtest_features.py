@@ -180,3 +180,25 @@ def test_http_request_capture_slots(write, luaproxy, port):
         """)
     _, headers, _ = get(port, "/", headers="x-a: 0123456789\r\n")
     assert (headers["x-0"], headers["x-1"]) == ("test", "01234567")
+
+
+def test_dynamic_use_backend_and_redirect_ignore_empty(write, luaproxy, port, backend, tmp_path):
+    """use_backend %[...] names its backend per request (an unknown name: default_backend, as haproxy);
+    redirect takes its words in any order, and ignore-empty skips a rule whose location renders empty."""
+    (tmp_path / "moved.map").write_text("/old /new\n")
+    start(write, luaproxy, port, f"""
+        frontend fe
+           bind 127.0.0.1:{{port}}
+           http-request redirect code 301 location %[path,map_str({tmp_path}/moved.map)] ignore-empty
+           use_backend be_%[req.hdr(x-pick)] if {{ req.hdr(x-pick) -m found }}
+           default_backend be_default
+        backend be_a
+           http-request return status 200 content-type text/plain string a
+        backend be_default
+           server s1 127.0.0.1:{backend.port}
+        """)
+    status, headers, _ = get(port, "/old")
+    assert (status, headers["location"]) == (301, "/new")
+    assert get(port, "/", "x-pick: a\r\n")[2] == b"a"
+    assert echoed(get(port, "/x", "x-pick: nosuch\r\n"))["path"] == "/x"
+    assert echoed(get(port, "/y"))["path"] == "/y"

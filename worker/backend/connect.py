@@ -17,6 +17,8 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+import gevent
+
 from ..conn.outbound import header_for
 from ..netutil import connect
 from ..proxy import Proxy, Server
@@ -77,34 +79,65 @@ def _rule_server(backend: Proxy, txn: Any) -> Server | None:
 
 def connect_server(backend: Proxy, txn: Any, server: Server) -> socket.socket | None:
     """A socket to *server* (from ``acquire_server``) or, after a redispatch, to the server now in
-    ``txn.server``; None once every attempt failed (the slot given back)."""
-    for attempt in range(1 + backend.retries):
-        if attempt:
-            txn.retries += 1
-            if redispatches(backend, server, attempt):
-                server = _redispatch(backend, txn, server)
-                if server is None:
-                    return None
-            else:
-                backend.be_counters.retries += 1
-                backend.counters_of(server).retries += 1
-        try:
-            if server.socks4 is None:
-                sock = connect(*destination(server, txn), backend.timeout("connect"))
-            else:
-                sock = open_connection(server.socks4, destination(server, txn), backend.timeout("connect"))
-            send_header(sock, server, txn)
-            if server.tls is not None:
-                sock = handshake.connect(server.tls, sock, txn, backend.timeout("connect"))
-        except OSError:
-            continue
-        txn.server_conn = sock
-        backend.be_counters.lb_total += 1
-        backend.counters_of(server).lb_total += 1
-        freq_add(server.sess_rate, 0, 1000, now_ms(), 1)  # type: ignore[arg-type]
-        return sock
-    backend.balancer.release(server)
-    return None
+    ``txn.server``; None once every attempt failed (the slot given back, as when the stream is aborted
+    meanwhile: option abortonclose).
+
+    A refused connection is retried on the same server after HAProxy's turn-around delay, the
+    connect timeout up to one second; a timed-out one at once.
+    """
+    held: Server | None = server
+    try:
+        refused = False
+        for attempt in range(1 + backend.retries):
+            if attempt:
+                txn.retries += 1
+                if redispatches(backend, server, attempt):
+                    held = None
+                    server = _redispatch(backend, txn, server)
+                    if server is None:
+                        return None
+                    held = server
+                else:
+                    backend.be_counters.retries += 1
+                    backend.counters_of(server).retries += 1
+                    if refused:
+                        gevent.sleep(turn_around(backend))
+            try:
+                sock = _dial(backend, txn, server)
+            except TimeoutError:
+                refused = False
+                continue
+            except OSError:
+                refused = True
+                continue
+            txn.server_conn = sock
+            backend.be_counters.lb_total += 1
+            backend.counters_of(server).lb_total += 1
+            freq_add(server.sess_rate, 0, 1000, now_ms(), 1)  # type: ignore[arg-type]
+            held = None
+            return sock
+        return None
+    finally:
+        if held is not None:
+            backend.balancer.release(held)
+
+
+def _dial(backend: Proxy, txn: Any, server: Server) -> socket.socket:
+    """One connection attempt: TCP (or through SOCKS4), the PROXY header, TLS; raises OSError."""
+    if server.socks4 is None:
+        sock = connect(*destination(server, txn), backend.timeout("connect"))
+    else:
+        sock = open_connection(server.socks4, destination(server, txn), backend.timeout("connect"))
+    send_header(sock, server, txn)
+    if server.tls is not None:
+        sock = handshake.connect(server.tls, sock, txn, backend.timeout("connect"))
+    return sock
+
+
+def turn_around(backend: Proxy) -> float:
+    """The pause before retrying a server that refused: ``timeout connect``, at most one second."""
+    connect_timeout = backend.timeout("connect")
+    return min(1.0, connect_timeout) if connect_timeout else 1.0
 
 
 def destination(server: Server, txn: Any) -> tuple[str, int]:

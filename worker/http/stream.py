@@ -31,6 +31,7 @@ from ..sticktable.tracking import Trackers
 from ..tunnel import Tunnel
 from ..txn import Transaction, addresses_of
 from . import body_wait
+from .abort_watch import ClientAborted, abort_phase, watch_client
 from .connection import Connection
 from .errors import LocalProtocolError, RemoteProtocolError
 from .events import NEED_DATA, PAUSED, ConnectionClosed, Data, EndOfMessage, InformationalResponse, Request, Response
@@ -490,8 +491,12 @@ class HttpStream:
         counters.open()
         counters.requests += 1
         try:
-            self._send_request(txn, backend, head)
-            response = self._relay_response(txn, backend)
+            with watch_client(self.client, lambda: txn.response is None and self._body_read(),
+                              self._option(backend, "abortonclose")):
+                self._send_request(txn, backend, head)
+                response = self._relay_response(txn, backend)
+        except ClientAborted as abort:
+            return self._client_aborted(txn, abort)
         except ServerFailed as failure:
             self._drop_server()
             if self.body_pump is not None:
@@ -511,6 +516,21 @@ class HttpStream:
         if httpclose or not finished:
             return False
         return response is not None
+
+    def _body_read(self) -> bool:
+        """No request body is still arriving (its pump reads the client, and sees its close)."""
+        return self.body_pump is None or self.body_pump.dead
+
+    def _client_aborted(self, txn: Transaction, abort: ClientAborted) -> bool:
+        """option abortonclose: the client left while its request waited (CQ, CC, or CH logged as 400)."""
+        step = abort_phase(txn.server, self.server)
+        if step == "Q":
+            txn.t_queue = abort.waited
+        elif step == "H":
+            txn.status = 400
+        self._drop_server()
+        txn.termination = "C" + step
+        return False
 
     def _count_failure(self, txn: Transaction, backend: Proxy, status: int) -> int:
         """Which side failed, in HAProxy's counters and termination codes; returns the status to answer."""
@@ -733,8 +753,17 @@ class HttpStream:
             if isinstance(event, EndOfMessage | ConnectionClosed):
                 if head is None:
                     raise ServerFailed(502)
+                self._release_trackers_before(txn, len(pending))
                 self._send_client(bytes(pending))
                 return head
+
+    def _release_trackers_before(self, txn: Transaction, size: int) -> None:
+        """The request's stick counters are counted and released before the response's last *size* bytes
+        go out, as for a reply of our own: a client that read the whole answer, then asks ``show table``,
+        finds them released, as on haproxy."""
+        slots = self.trackers.slots
+        if slots[0] or slots[1] or slots[2]:
+            self.trackers.end_stream(txn.status, txn.bytes_in, txn.bytes_out + size, True, True)
 
     def _response_head(self, txn: Transaction, backend: Proxy, head: ResponseHead, sent_at: float) -> ResponseHead:
         """The server's response head after timers, counters and http-response rules."""

@@ -187,14 +187,16 @@ REDIRECT_CODES = (301, 302, 303, 307, 308)
 
 
 def _redirect(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
-    if len(args) < 2 or args[0] not in ("location", "prefix", "scheme"):
-        raise RuleError("'redirect' expects 'location', 'prefix' or 'scheme' and a value.")
-    mode, target = args[0], env.log_format(args[1])
-    code, drop_query, append_slash = 302, False, False
-    rest = list(args[2:])
+    """``redirect location|prefix|scheme <fmt> [code N] [drop-query] [append-slash] [ignore-empty] ...``,
+    the words in any order, as haproxy reads them."""
+    mode, fmt = "", ""
+    code, drop_query, append_slash, ignore_empty = 302, False, False, False
+    rest = list(args)
     while rest:
         word = rest.pop(0)
-        if word == "code":
+        if word in ("location", "prefix", "scheme") and rest:
+            mode, fmt = word, rest.pop(0)
+        elif word == "code":
             if not rest or not rest[0].isdigit() or int(rest[0]) not in REDIRECT_CODES:
                 raise RuleError(f"'redirect code' expects one of {', '.join(map(str, REDIRECT_CODES))}.")
             code = int(rest.pop(0))
@@ -202,13 +204,21 @@ def _redirect(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
             drop_query = True
         elif word == "append-slash":
             append_slash = True
+        elif word == "ignore-empty":
+            ignore_empty = True
         elif word in ("set-cookie", "clear-cookie") and rest:
             rest.pop(0)
         else:
-            raise RuleError(f"'redirect': unexpected '{word}'.", "Expected code, drop-query or append-slash.")
+            raise RuleError(f"'redirect': unexpected '{word}'.",
+                            "Expected location, prefix or scheme, code, drop-query, append-slash or ignore-empty.")
+    if not mode:
+        raise RuleError("'redirect' expects 'location', 'prefix' or 'scheme' and a value.")
+    target = env.log_format(fmt)
 
     def redirect(txn: Any) -> Verdict:
         value = target.render(txn)
+        if ignore_empty and not value:
+            return Verdict.CONTINUE
         request = txn.request
         if mode == "location":
             location = value

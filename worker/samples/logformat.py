@@ -87,7 +87,9 @@ def _served_locally(ctx: Any) -> bool:
 
 
 def _t_wait(ctx: Any) -> int:
-    return 0 if ctx.server is not None or _served_locally(ctx) else -1
+    if ctx.server is not None or _served_locally(ctx):
+        return 0
+    return _ms(getattr(ctx, "t_queue", -1.0))
 
 
 def _t_connect(ctx: Any) -> int:
