@@ -16,7 +16,7 @@ from typing import Any
 
 from cryptography import x509
 
-from ..tls import certs
+from ..tls import certs, openssl
 from ..tls.tlssocket import TlsSocket
 from .args import ArgType, arg_spec
 from .context import SampleContext
@@ -40,6 +40,29 @@ def front(ctx: SampleContext) -> TlsSocket | None:
 def back(ctx: SampleContext) -> TlsSocket | None:
     conn = getattr(ctx, "server_conn", None)
     return conn if isinstance(conn, TlsSocket) else None
+
+
+def front_version(ctx: SampleContext) -> str | None:
+    """``%sslv``: the client connection's protocol version, also after a handshake that failed."""
+    tls = front(ctx)
+    if tls is None:
+        return None
+    try:
+        return tls.version() or openssl.protocol_version(tls)
+    except (OSError, ValueError):
+        return None
+
+
+def front_cipher(ctx: SampleContext) -> str | None:
+    """``%sslc``: the client connection's cipher, ``(NONE)`` when none was agreed yet (as OpenSSL names it)."""
+    tls = front(ctx)
+    if tls is None:
+        return None
+    try:
+        info = tls.cipher()
+    except (OSError, ValueError):
+        info = None
+    return info[0] if info else "(NONE)"
 
 
 def peer_cert(tls: TlsSocket | None) -> x509.Certificate | None:

@@ -25,12 +25,16 @@ from cryptography import x509
 from . import cafiles, openssl
 from .certs import Certificate, certificate_names, load_certificate, name_matches
 from .clienthello import ClientHello
+from .errors import HostMismatch
 from .options import CrtListLine, TlsError, TlsOptions
 from .tlssocket import TlsContext
 
 NIST_CURVES = {"P-256": "prime256v1", "P-384": "secp384r1", "P-521": "secp521r1"}
 SKIPPED_SUFFIXES = (".key", ".ocsp", ".issuer", ".sctl", ".crt-list")
 BUNDLE_SUFFIXES = (".rsa", ".ecdsa", ".dsa")
+OPENSSL_DEFAULT_CIPHERS = "DEFAULT"
+"""OpenSSL's own list, which haproxy keeps when no ``ciphers`` is set (Python's is narrower: no RSA key
+exchange, so a server limited to ``kRSA`` would share no cipher with luaproxy)."""
 
 
 def configure(ctx: ssl.SSLContext, options: TlsOptions, default_verify: str, warnings: list[str]) -> None:
@@ -41,11 +45,10 @@ def configure(ctx: ssl.SSLContext, options: TlsOptions, default_verify: str, war
     if high is not None:
         ctx.maximum_version = high
     ciphers = options.get("ciphers")
-    if ciphers:
-        try:
-            ctx.set_ciphers(ciphers)
-        except ssl.SSLError:
-            raise TlsError(f"'ciphers' : unable to set the cipher list '{ciphers}'.") from None
+    try:
+        ctx.set_ciphers(ciphers or OPENSSL_DEFAULT_CIPHERS)
+    except ssl.SSLError:
+        raise TlsError(f"'ciphers' : unable to set the cipher list '{ciphers}'.") from None
     suites = options.get("ciphersuites")
     if suites and not openssl.set_ciphersuites(ctx, suites):
         if openssl.available(ctx):
@@ -79,7 +82,8 @@ def configure(ctx: ssl.SSLContext, options: TlsOptions, default_verify: str, war
         ctx.check_hostname = False
     ctx.verify_mode = options.verify(default_verify)
     ignores = options.get("ca-ignore-err"), options.get("crt-ignore-err")
-    if any(ignores) and not openssl.install_verify_callback(ctx, *ignores):
+    checks_clients = ctx.verify_mode != ssl.CERT_NONE and ctx.protocol == ssl.PROTOCOL_TLS_SERVER
+    if (any(ignores) or checks_clients) and not openssl.install_verify_callback(ctx, *ignores) and any(ignores):
         warnings.append("'ca-ignore-err'/'crt-ignore-err' not applied (no access to OpenSSL's context)")
 
 
@@ -265,18 +269,20 @@ class ServerTls:
                                        session=session)
         tls.sni = name
         tls.local_cert = self.client_cert
+        if self.verifyhost is not None and self.context.verify_mode != ssl.CERT_NONE:
+            tls.host_checked = openssl.check_host_in_handshake(tls, self.verifyhost)
         tls.on_close = self.remember
         tls.owner, tls.epoch = self, self.epoch
         return tls
 
     def verify_host(self, tls: Any) -> None:
         """``verifyhost NAME``: the certificate must be for NAME (checked once the chain is verified)."""
-        if self.verifyhost is None or self.context.verify_mode == ssl.CERT_NONE:
+        if self.verifyhost is None or self.context.verify_mode == ssl.CERT_NONE or tls.host_checked:
             return
         der = tls.getpeercert(binary_form=True)
         names = certificate_names(x509.load_der_x509_certificate(der)) if der else ()
         if not any(name_matches(n, self.verifyhost) for n in names):
-            raise ssl.SSLCertVerificationError(f"certificate is not for '{self.verifyhost}'")
+            raise HostMismatch(f"certificate is not for '{self.verifyhost}'")
 
     def remember(self, tls: Any) -> None:
         """Keep the session of a connection for the next one to this server (TLS 1.3 tickets come late)."""
