@@ -71,6 +71,16 @@ def set_groups(ctx: ssl.SSLContext, groups: str) -> bool:
                                                     ctypes.c_char_p(groups.encode())) == 1
 
 
+SSL_CTRL_SET_DH_AUTO = 118
+
+
+def dh_auto(ctx: ssl.SSLContext) -> bool:
+    """DHE with OpenSSL's built-in RFC 7919 groups, sized after the certificate's key (``tune.ssl.default-dh-param``:
+    haproxy's predefined parameters, a 2048-bit group for a 2048-bit RSA key)."""
+    pointer = _pointer(ctx)
+    return pointer is not None and _LIB.SSL_CTX_ctrl(pointer, SSL_CTRL_SET_DH_AUTO, 1, None) == 1
+
+
 SSL_CTRL_MODE = 33
 SSL_MODE_NO_AUTO_CHAIN = 0x8
 
