@@ -83,3 +83,16 @@ def test_error_log_format_shows_the_rejected_certificate(write, luaproxy, port, 
     assert "ERR 31 134 stranger Stranger CA TLSv1.2/(NONE)" in out, out
     # option httpslog: the HTTP format, then fc_err/ssl_fc_err,hex/ssl_c_err/ssl_c_ca_err/resumed sni/sslv/sslc
     assert " 0/0000000000000000/0/0/0 www.test/TLSv1.2/ECDHE-RSA-AES256-GCM-SHA384" in out, out
+
+
+def test_a_tls_hello_to_an_http_listener_gets_400_at_once(write, luaproxy, port) -> None:
+    """As haproxy: the first byte of a ClientHello can start no method, so the answer does not wait for a line."""
+    start(write, luaproxy, port, f"""
+        frontend fe
+           bind 127.0.0.1:{port}
+           {SHOW}"ok"
+        """)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        raw.sendall(b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03")
+        ((status, _, _),) = parse_responses(read_all(raw, 1.5))  # well before 'timeout client' (3 s)
+    assert status == 400

@@ -38,6 +38,11 @@ DEFAULT_MAX_HEADERS = 100
 """HAProxy's ``tune.http.maxhdr`` is 101 slots; 2.6 accepts 100 header fields and refuses 101."""
 
 
+_REQUEST_STARTS = tuple(bytes([c]) for c in b"\r\n!#$%&'*+-.^_`|~0123456789"
+                        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+"""What a request may begin with: a blank line or a method (an RFC 9110 token)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     """Bounds on what one head (or trailer block) may hold."""
@@ -71,6 +76,10 @@ class RequestHeadReader:
     def __call__(self, buf: ReceiveBuffer) -> Request | None:
         block = _take_head(buf, self.limits)
         if block is None:
+            if buf and not buf.startswith(_REQUEST_STARTS):
+                # as haproxy: a byte no method may start with is refused at once (a TLS ClientHello gets
+                # its 400 now, instead of the request timeout)
+                raise LocalProtocolError("invalid request method")
             return None
         text = block.decode("latin-1")
         match = CLEAN_REQUEST_LINE.match(text)
