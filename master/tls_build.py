@@ -17,6 +17,7 @@ from luaproxy.worker.proxy import Proxy, Server
 from luaproxy.worker.samples import PatternLibrary, SampleError, SampleRegistry, parse_expr, to_text
 from luaproxy.worker.tls.certs import CertError, Certificate, load_certificate
 from luaproxy.worker.tls.contexts import CrtEntry, ListenerTls, ServerTls, client_context, load_crt
+from luaproxy.worker.tls.generate import Signer, load_signer
 from luaproxy.worker.tls.options import DEFAULT, SERVER, TlsError, TlsOptions, parse_crt_list_line
 from luaproxy.worker.tls.runtime import ca_names
 
@@ -36,6 +37,12 @@ class _Builder:
         self.certs: dict[str, Certificate] = {}
         self.bind_defaults = self._defaults("bind")
         self.session_cache = _session_cache(config.global_.tune)
+        self.dh_file = self.ssl.get("ssl-dh-param-file")
+        self.dh_auto = _default_dh_param(config.global_.tune)
+        cache_size = config.global_.tune.get("tune.ssl.ssl-ctx-cache-size")
+        if cache_size is not None and not cache_size.isdigit():
+            raise TlsError(f"'tune.ssl.ssl-ctx-cache-size' : expects a number, got '{cache_size}'.")
+        self.ctx_cache_size = int(cache_size) if cache_size is not None else None
         self.server_defaults = self._defaults("server")
 
     def _defaults(self, side: str) -> TlsOptions:
@@ -80,10 +87,21 @@ class _Builder:
         for path in options.values.get("crt-list", []):
             entries += self.crt_list(self.path("crt-base", path), options)
         listener = ListenerTls(entries, options, self.certs, strict_sni="strict-sni" in options.flags,
-                               name=bind.name, session_cache=self.session_cache)
+                               name=bind.name, session_cache=self.session_cache, dh_file=self.dh_file,
+                               dh_auto=self.dh_auto)
+        listener.signer = self.signer(options)
         listener.build()
         self._warn(f"bind {bind.label}", options, listener.warnings)
         return listener
+
+    def signer(self, options: TlsOptions) -> Signer | None:
+        """``generate-certificates`` with ``ca-sign-file`` (and ``ca-sign-pass``)."""
+        path = options.get("ca-sign-file")
+        if "generate-certificates" not in options.flags:
+            return None
+        if not path:
+            raise TlsError("'generate-certificates' needs 'ca-sign-file', the CA that signs the certificates")
+        return load_signer(self.path("ca-base", path), options.get("ca-sign-pass"), self.ctx_cache_size)
 
     def crt_list(self, path: str, bind_options: TlsOptions) -> list[CrtEntry]:
         """``crt-list FILE``: one certificate a line, ``[options]`` and SNI filters after it."""
@@ -217,6 +235,16 @@ def _session_cache(tune: dict[str, str]) -> tuple[int | None, int | None]:
                 max(int(parse_time(lifetime, "s")), 1) if lifetime is not None else None)
     except ValueError as exc:
         raise TlsError(f"tune.ssl.cachesize/lifetime : {exc}.") from None
+
+
+def _default_dh_param(tune: dict[str, str]) -> bool:
+    """``tune.ssl.default-dh-param``: set (1024 or more) turns on DHE with predefined groups."""
+    value = tune.get("tune.ssl.default-dh-param")
+    if value is None:
+        return False
+    if not value.isdigit() or int(value) < 1024:
+        raise TlsError(f"'tune.ssl.default-dh-param' : expects a number of bits of 1024 or more, got '{value}'.")
+    return True
 
 
 def _default_server(conf: ProxyConf, upto: int | None) -> TlsOptions:

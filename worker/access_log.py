@@ -20,6 +20,8 @@ from .samples import LOG_VARIABLES, LogFormat, PatternLibrary, SampleError, Samp
 
 HTTPLOG = ("%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq "
            "%hr %hs %{+Q}r")
+HTTPSLOG = HTTPLOG + (" %[fc_err]/%[ssl_fc_err,hex]/%[ssl_c_err]/%[ssl_c_ca_err]/%[ssl_fc_is_resumed] "
+                      "%[ssl_fc_sni]/%sslv/%sslc")
 HTTPLOG_CLF = ('%{+Q}o %{-Q}ci - - [%trg] %r %ST %B "" "" %cp %ms %ft %b %s %TR %Tw %Tc %Tr %Ta %tsc %ac %fc '
                "%bc %sc %rc %sq %bq %CC %CS %hrl %hsl")
 TCPLOG = "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq"
@@ -156,5 +158,5 @@ def _format_text(proxy: Proxy, settings: Mapping[str, Sequence[Sequence[str]]], 
         return TCPLOG
     if httplog:
         clf = any("clf" in args for args in settings.get(f"option {httplog}", ()))
-        return HTTPLOG_CLF if clf else HTTPLOG
+        return HTTPLOG_CLF if clf else HTTPSLOG if httplog == "httpslog" else HTTPLOG
     return TCPLOG if proxy.options.get("tcplog") else None

@@ -146,7 +146,8 @@ class Worker:
                 return
         tls = frontend.tls_binds.get(so_id)
         if tls is not None:
-            client = handshake.accept(tls, client, frontend, so_id, self.spec.context.logger)
+            client = handshake.accept(tls, client, frontend, so_id, self.spec.context.logger,
+                                      self.spec.context.new_vars)
             if client is None:
                 return
             if header is not None:

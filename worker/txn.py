@@ -59,6 +59,7 @@ class Transaction:
         "rewrites",
         "server",
         "server_conn",
+        "server_error",
         "service",
         "so_id",
         "src",
@@ -86,6 +87,8 @@ class Transaction:
         self.server = None
         self.server_conn: Any = None
         """The socket to the server once connected (the ssl_bc* fetches read it)."""
+        self.server_error: Any = None
+        """Why the last TLS handshake with a server failed (worker.tls.errors.HandshakeError; bc_err reads it)."""
         self.req = req
         self.res = res
         self.logger = logger

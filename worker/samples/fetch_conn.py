@@ -1,5 +1,6 @@
 """Fetches about the client connection itself: the PROXY protocol header it started with (``bind …
-accept-proxy``) and why its TLS handshake failed (``fc_err``, ``ssl_fc_err``; error-log-format)."""
+accept-proxy``) and why a TLS handshake failed, with the client (``fc_err``, ``ssl_fc_err``; error-log-format)
+or with the server (``bc_err``, ``ssl_bc_err``)."""
 
 from __future__ import annotations
 
@@ -56,7 +57,47 @@ def _ssl_fc_err_str(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
     return Sample(T.STR, error.ssl_text) if error is not None and error.ssl_text else None
 
 
+def _server_error(ctx: SampleContext) -> Any:
+    return getattr(ctx, "server_error", None)
+
+
+def _server_tls(ctx: SampleContext) -> bool:
+    server = getattr(ctx, "server", None)
+    return getattr(server, "tls", None) is not None
+
+
+def _bc_err(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+    error = _server_error(ctx)
+    if error is None and getattr(ctx, "server", None) is None:
+        return None  # no server connection was tried
+    return Sample(T.SINT, error.code if error is not None else 0)
+
+
+def _bc_err_str(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+    code = _bc_err(ctx, args)
+    return None if code is None else Sample(T.STR, CONN_ERRORS.get(code.value, "SSL handshake failure"))
+
+
+def _ssl_bc_err(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+    if not _server_tls(ctx):
+        return None
+    error = _server_error(ctx)
+    return Sample(T.SINT, error.ssl_code or 0 if error is not None else 0)
+
+
+def _ssl_bc_err_str(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+    error = _server_error(ctx)
+    return Sample(T.STR, error.ssl_text) if error is not None and error.ssl_text else None
+
+
 FETCHES = (
+    fetch("bc_err", _bc_err, T.SINT, "Error code of the server connection (haproxy's CO_ER_* numbers).",
+          section="l4"),
+    fetch("bc_err_str", _bc_err_str, T.STR, "Error message of the server connection.", section="l4"),
+    fetch("ssl_bc_err", _ssl_bc_err, T.SINT, "OpenSSL reason code of the backend handshake's error.",
+          section="l5"),
+    fetch("ssl_bc_err_str", _ssl_bc_err_str, T.STR, "OpenSSL's string of the backend handshake's error.",
+          section="l5"),
     fetch("fc_err", _fc_err, T.SINT, "Error code of the client connection (haproxy's CO_ER_* numbers).",
           section="l4"),
     fetch("fc_err_str", _fc_err_str, T.STR, "Error message of the client connection.", section="l4"),

@@ -15,8 +15,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from ..tls import certs
+from ..tls import certs, openssl
 from ..tls.tlssocket import TlsSocket
 from .args import ArgType, arg_spec
 from .context import SampleContext
@@ -28,8 +29,7 @@ A = ArgType
 S = "l5"
 _SIG_NAMES = {"sha256WithRSAEncryption": "RSA-SHA256", "sha384WithRSAEncryption": "RSA-SHA384",
               "sha512WithRSAEncryption": "RSA-SHA512", "sha1WithRSAEncryption": "RSA-SHA1"}
-_KEY_NAMES = {"RSAPublicKey": "rsaEncryption", "EllipticCurvePublicKey": "id-ecPublicKey",
-              "DSAPublicKey": "dsaEncryption", "Ed25519PublicKey": "ED25519", "Ed448PublicKey": "ED448"}
+_KEY_NAMES = {"rsa": "rsaEncryption", "ecdsa": "id-ecPublicKey", "dsa": "dsaEncryption"}
 
 
 def front(ctx: SampleContext) -> TlsSocket | None:
@@ -40,6 +40,29 @@ def front(ctx: SampleContext) -> TlsSocket | None:
 def back(ctx: SampleContext) -> TlsSocket | None:
     conn = getattr(ctx, "server_conn", None)
     return conn if isinstance(conn, TlsSocket) else None
+
+
+def front_version(ctx: SampleContext) -> str | None:
+    """``%sslv``: the client connection's protocol version, also after a handshake that failed."""
+    tls = front(ctx)
+    if tls is None:
+        return None
+    try:
+        return tls.version() or openssl.protocol_version(tls)
+    except (OSError, ValueError):
+        return None
+
+
+def front_cipher(ctx: SampleContext) -> str | None:
+    """``%sslc``: the client connection's cipher, ``(NONE)`` when none was agreed yet (as OpenSSL names it)."""
+    tls = front(ctx)
+    if tls is None:
+        return None
+    try:
+        info = tls.cipher()
+    except (OSError, ValueError):
+        info = None
+    return info[0] if info else "(NONE)"
 
 
 def peer_cert(tls: TlsSocket | None) -> x509.Certificate | None:
@@ -154,8 +177,7 @@ def _cert_fetches(prefix: str, cert_of: CertOf, what: str) -> list[FetchDef]:
     return [
         fetch(f"{prefix}_der", on(lambda c, a: Sample(T.BIN, certs.der(c))), T.BIN, f"{what} in DER.", section=S),
         fetch(f"{prefix}_i_dn", on(_dn("i")), T.STR, f"Issuer DN of {what} (or one entry).", dn_args, section=S),
-        fetch(f"{prefix}_key_alg", on(lambda c, a: _str(_KEY_NAMES.get(type(c.public_key()).__name__.lstrip("_"))
-                                                       or type(c.public_key()).__name__)), T.STR,
+        fetch(f"{prefix}_key_alg", on(lambda c, a: _str(_key_name(c))), T.STR,
               f"Public key algorithm of {what}.", section=S),
         fetch(f"{prefix}_notafter", on(lambda c, a: Sample(T.STR, certs.utctime(certs.not_after(c)))), T.STR,
               f"End date of {what}, YYMMDDhhmmssZ.", section=S),
@@ -171,6 +193,15 @@ def _cert_fetches(prefix: str, cert_of: CertOf, what: str) -> list[FetchDef]:
         fetch(f"{prefix}_version", on(lambda c, a: Sample(T.SINT, c.version.value + 1)), T.SINT,
               f"X.509 version of {what}.", section=S),
     ]
+
+
+def _key_name(cert: x509.Certificate) -> str:
+    """OpenSSL's short name of the key's algorithm (``rsaEncryption``, ``id-ecPublicKey``, ``ED25519``…)."""
+    key = cert.public_key()
+    kind = certs.key_algorithm(key)[0]
+    if kind == "eddsa":
+        return "ED25519" if isinstance(key, ed25519.Ed25519PublicKey) else "ED448"
+    return _KEY_NAMES.get(kind, kind)
 
 
 def _sig_name(cert: x509.Certificate) -> str:

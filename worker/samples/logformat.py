@@ -24,7 +24,7 @@ from .args import Origin
 from .context import SampleContext
 from .errors import SampleError
 from .expr import SampleExpr, parse_expr_prefix
-from .fetch_ssl import front
+from .fetch_ssl import front, front_cipher, front_version
 from .library import PatternLibrary
 from .registry import SampleRegistry
 from .types import ip_sample, to_text
@@ -212,6 +212,8 @@ LOG_VARIABLES: dict[str, LogVar] = {
     "bp": LogVar(lambda ctx: None, "num", 4),
     "si": LogVar(lambda ctx: ctx.server.host if ctx.server else None, "ip"),
     "sp": LogVar(lambda ctx: ctx.server.port if ctx.server else None, "num", 4),
+    "sslc": LogVar(front_cipher, "str"),
+    "sslv": LogVar(front_version, "str"),
 }
 
 

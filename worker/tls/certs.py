@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from cryptography.x509.oid import NameOID
 
 _BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----.*?-----END \1-----", re.S)
+_DH_BLOCK = re.compile(rb"-----BEGIN DH PARAMETERS-----.*?-----END DH PARAMETERS-----", re.S)
 _SHM = "/dev/shm" if os.path.isdir("/dev/shm") else None
 _DN_NAMES = {NameOID.EMAIL_ADDRESS: "emailAddress"}
 
@@ -70,6 +71,26 @@ class Certificate:
                 context.load_cert_chain(tmp.name)
             except ssl.SSLError as exc:
                 raise CertError(f"unable to load certificate '{self.name}' into OpenSSL ({exc.reason})") from None
+
+    @property
+    def dh_params(self) -> bytes | None:
+        """The DH parameters the file holds after its certificate, if any (haproxy uses them for DHE)."""
+        match = _DH_BLOCK.search(self.extra)
+        return match.group(0) if match else None
+
+    def load_dh_into(self, context: ssl.SSLContext) -> bool:
+        """``context.load_dh_params`` from the file's own DH parameters; False when it has none."""
+        params = self.dh_params
+        if params is None:
+            return False
+        with tempfile.NamedTemporaryFile(dir=_SHM, prefix="luaproxy-dh-", suffix=".pem") as tmp:
+            tmp.write(params)
+            tmp.flush()
+            try:
+                context.load_dh_params(tmp.name)
+            except ssl.SSLError as exc:
+                raise CertError(f"unable to load the DH parameters of '{self.name}' ({exc.reason})") from None
+        return True
 
     def info(self, status: str) -> list[tuple[str, str]]:
         """``show ssl cert NAME``: field, value pairs in HAProxy's order."""

@@ -25,12 +25,17 @@ from cryptography import x509
 from . import cafiles, openssl
 from .certs import Certificate, certificate_names, load_certificate, name_matches
 from .clienthello import ClientHello
+from .errors import HostMismatch
+from .generate import Signer
 from .options import CrtListLine, TlsError, TlsOptions
 from .tlssocket import TlsContext
 
 NIST_CURVES = {"P-256": "prime256v1", "P-384": "secp384r1", "P-521": "secp521r1"}
 SKIPPED_SUFFIXES = (".key", ".ocsp", ".issuer", ".sctl", ".crt-list")
 BUNDLE_SUFFIXES = (".rsa", ".ecdsa", ".dsa")
+OPENSSL_DEFAULT_CIPHERS = "DEFAULT"
+"""OpenSSL's own list, which haproxy keeps when no ``ciphers`` is set (Python's is narrower: no RSA key
+exchange, so a server limited to ``kRSA`` would share no cipher with luaproxy)."""
 
 
 def configure(ctx: ssl.SSLContext, options: TlsOptions, default_verify: str, warnings: list[str]) -> None:
@@ -41,11 +46,10 @@ def configure(ctx: ssl.SSLContext, options: TlsOptions, default_verify: str, war
     if high is not None:
         ctx.maximum_version = high
     ciphers = options.get("ciphers")
-    if ciphers:
-        try:
-            ctx.set_ciphers(ciphers)
-        except ssl.SSLError:
-            raise TlsError(f"'ciphers' : unable to set the cipher list '{ciphers}'.") from None
+    try:
+        ctx.set_ciphers(ciphers or OPENSSL_DEFAULT_CIPHERS)
+    except ssl.SSLError:
+        raise TlsError(f"'ciphers' : unable to set the cipher list '{ciphers}'.") from None
     suites = options.get("ciphersuites")
     if suites and not openssl.set_ciphersuites(ctx, suites):
         if openssl.available(ctx):
@@ -79,7 +83,8 @@ def configure(ctx: ssl.SSLContext, options: TlsOptions, default_verify: str, war
         ctx.check_hostname = False
     ctx.verify_mode = options.verify(default_verify)
     ignores = options.get("ca-ignore-err"), options.get("crt-ignore-err")
-    if any(ignores) and not openssl.install_verify_callback(ctx, *ignores):
+    checks_clients = ctx.verify_mode != ssl.CERT_NONE and ctx.protocol == ssl.PROTOCOL_TLS_SERVER
+    if (any(ignores) or checks_clients) and not openssl.install_verify_callback(ctx, *ignores) and any(ignores):
         warnings.append("'ca-ignore-err'/'crt-ignore-err' not applied (no access to OpenSSL's context)")
 
 
@@ -133,6 +138,12 @@ class ListenerTls:
     session_cache: tuple[int | None, int | None] = (None, None)
     """``tune.ssl.cachesize`` and ``tune.ssl.lifetime`` (seconds); None keeps OpenSSL's default."""
     warnings: list[str] = field(default_factory=list)
+    dh_file: str | None = None
+    """``ssl-dh-param-file``: the DH parameters of every certificate that has none of its own."""
+    dh_auto: bool = False
+    """``tune.ssl.default-dh-param``: OpenSSL's predefined groups when there are no DH parameters at all."""
+    signer: Signer | None = None
+    """``generate-certificates``: the CA that signs a certificate for a name no certificate covers."""
     default: Any = None
     exact: dict[str, list[Any]] = field(default_factory=dict)
     wildcards: dict[str, list[tuple[Any, frozenset[str]]]] = field(default_factory=dict)
@@ -160,6 +171,8 @@ class ListenerTls:
                     self.warnings.append("tune.ssl.cachesize/lifetime not applied (no access to OpenSSL's context)")
                 contexts.append((key, ctx, set()))
             cert.load_into(ctx)
+            if ctx not in served:
+                self._load_dh(ctx, cert)
             served.setdefault(ctx, cert)
             next(types for _, c, types in contexts if c is ctx).add(cert.key_type)
             for name in names:
@@ -172,7 +185,22 @@ class ListenerTls:
         default = contexts[0][1]
         default.sni_callback = self._select
         self.default, self.exact, self.wildcards, self.served = default, exact, wildcards, served
+        if self.signer is not None:
+            self.signer.forget()
         self.key_types = {c: types for _, c, types in contexts}
+
+    def _load_dh(self, ctx: Any, cert: Certificate) -> None:
+        """DH parameters for DHE, as haproxy picks them: the certificate file's, else ``ssl-dh-param-file``'s,
+        else the predefined groups when ``tune.ssl.default-dh-param`` is set; else DHE is off."""
+        if cert.load_dh_into(ctx):
+            return
+        if self.dh_file is not None:
+            try:
+                ctx.load_dh_params(self.dh_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise TlsError(f"unable to load the DH parameters file '{self.dh_file}' ({exc})") from None
+        elif self.dh_auto and not openssl.dh_auto(ctx):
+            self.warnings.append("'tune.ssl.default-dh-param' not applied (no access to OpenSSL's context)")
 
     def uses(self, name: str) -> bool:
         return any(e.name == name for e in self.entries)
@@ -215,13 +243,24 @@ class ListenerTls:
     def _select(self, sock: Any, server_name: str | None, ctx: Any) -> int | None:
         sock.sni = server_name
         chosen = self._usable(sock, self.lookup(server_name)) if server_name else None
+        served = self.served.get(chosen)
+        if chosen is None and server_name and self.signer is not None:
+            chosen, served = self.signer.context_for(server_name, self.served[self.default], self._generated_context)
         if chosen is None:
             return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME if self.strict_sni else None
         if chosen is not ctx:
             sock.context = chosen
-            sock.local_cert = self.served.get(chosen)
+            sock.local_cert = served
             openssl.follow_context(sock)
         return None
+
+    def _generated_context(self, cert: Certificate) -> Any:
+        """A context like the listener's for a certificate made on the fly (``generate-certificates``)."""
+        ctx = TlsContext(ssl.PROTOCOL_TLS_SERVER)
+        configure(ctx, self.options, "none", self.warnings)
+        cert.load_into(ctx)
+        self._load_dh(ctx, cert)
+        return ctx
 
     def wrap(self, sock: Any, hello: ClientHello | None = None) -> Any:
         tls = self.default.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
@@ -265,18 +304,20 @@ class ServerTls:
                                        session=session)
         tls.sni = name
         tls.local_cert = self.client_cert
+        if self.verifyhost is not None and self.context.verify_mode != ssl.CERT_NONE:
+            tls.host_checked = openssl.check_host_in_handshake(tls, self.verifyhost)
         tls.on_close = self.remember
         tls.owner, tls.epoch = self, self.epoch
         return tls
 
     def verify_host(self, tls: Any) -> None:
         """``verifyhost NAME``: the certificate must be for NAME (checked once the chain is verified)."""
-        if self.verifyhost is None or self.context.verify_mode == ssl.CERT_NONE:
+        if self.verifyhost is None or self.context.verify_mode == ssl.CERT_NONE or tls.host_checked:
             return
         der = tls.getpeercert(binary_form=True)
         names = certificate_names(x509.load_der_x509_certificate(der)) if der else ()
         if not any(name_matches(n, self.verifyhost) for n in names):
-            raise ssl.SSLCertVerificationError(f"certificate is not for '{self.verifyhost}'")
+            raise HostMismatch(f"certificate is not for '{self.verifyhost}'")
 
     def remember(self, tls: Any) -> None:
         """Keep the session of a connection for the next one to this server (TLS 1.3 tickets come late)."""

@@ -12,9 +12,11 @@ import contextlib
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from typing import Any
 
 import gevent
+from cryptography import x509
 
 from ..access_log import proxy_loggers
 from ..channel import Channel
@@ -28,7 +30,7 @@ from .tlssocket import TlsSocket
 
 DEFAULT_TIMEOUT = 10.0
 """When the frontend has no ``timeout client`` (HAProxy would wait forever)."""
-INFO = 6
+ERR, INFO = 3, 6
 PEEK_PAUSE = 0.005
 
 
@@ -41,8 +43,10 @@ class _Accepted:
         self.accept_date = accept_date
 
 
-def accept(listener: ListenerTls, sock: Any, frontend: Any, so_id: int, logger: Any) -> Any | None:
-    """The handshaken TLS socket, or None (logged, socket closed) when the handshake failed."""
+def accept(listener: ListenerTls, sock: Any, frontend: Any, so_id: int, logger: Any,
+           new_vars: Callable[[], Any] | None = None) -> Any | None:
+    """The handshaken TLS socket, or None (logged, socket closed) when the handshake failed (*new_vars*:
+    the variables of a new session, which error-log-format may read)."""
     accept_date = time.time()
     addresses = addresses_of(sock)
     timeout = frontend.timeout("client", DEFAULT_TIMEOUT)
@@ -56,14 +60,18 @@ def accept(listener: ListenerTls, sock: Any, frontend: Any, so_id: int, logger: 
             tls.verify = openssl.take_verify_result(tls)
         COUNTERS.handshake(True, tls.session_reused)
     except (OSError, ValueError) as exc:
+        level = ERR if frontend.options.get("log-separate-errors") else INFO
         verify = openssl.take_verify_result(tls) if isinstance(tls, TlsSocket) else None
-        openssl.forget_verify_state(tls)
+        rejected = openssl.forget_verify_state(tls)
         error = errors.classify(exc, verify)
         if frontend.error_log_format is not None and isinstance(tls, TlsSocket):
             tls.handshake_error = error
-            _log_custom(frontend, so_id, logger, tls, addresses, accept_date)
+            tls.verify = verify
+            tls.peer_x509 = x509.load_der_x509_certificate(rejected) if rejected else False
+            _log_custom(frontend, so_id, logger, tls, addresses, accept_date, level,
+                        new_vars() if new_vars is not None else None)
         else:
-            _log_failure(frontend, so_id, listener.name, logger, addresses[0], accept_date, error.text)
+            _log_failure(frontend, so_id, listener.name, logger, addresses[0], accept_date, error.text, level)
         with contextlib.suppress(OSError):
             tls.close()
         return None
@@ -89,10 +97,14 @@ def connect(server_tls: ServerTls, sock: Any, txn: Any, timeout: float | None) -
     try:
         tls.do_handshake()
         server_tls.verify_host(tls)
-    except (OSError, ValueError):
+    except (OSError, ValueError) as exc:
+        with contextlib.suppress(AttributeError):  # bc_err, ssl_bc_err
+            txn.server_error = errors.classify(exc)
         with contextlib.suppress(OSError):
             tls.close()
         raise
+    if getattr(txn, "server_error", None) is not None:
+        txn.server_error = None  # a retry that succeeded
     server_tls.remember(tls)
     COUNTERS.handshake(False, bool(tls.session_reused))
     return tls
@@ -103,22 +115,24 @@ def failure_reason(exc: BaseException) -> str:
     return errors.classify(exc).text
 
 
-def _log_custom(frontend: Any, so_id: int, logger: Any, tls: Any, addresses: Any, accept_date: float) -> None:
+def _log_custom(frontend: Any, so_id: int, logger: Any, tls: Any, addresses: Any, accept_date: float,
+                level: int, variables: Any) -> None:
     """``error-log-format``: the line rendered over the failed connection, as haproxy logs it."""
     loggers = proxy_loggers(frontend)
     if not loggers:
         return
-    txn = Transaction(tls, frontend, Channel("req", 0), Channel("res", 0), logger, so_id, addresses=addresses)
+    txn = Transaction(tls, frontend, Channel("req", 0), Channel("res", 0), logger, so_id, variables=variables,
+                      addresses=addresses)
     txn.accept_date = accept_date
     txn.termination = "CR"
-    logger.send(loggers, INFO, frontend.error_log_format.render(txn))
+    logger.send(loggers, level, frontend.error_log_format.render(txn))
 
 
 def _log_failure(frontend: Any, so_id: int, bind_name: str, logger: Any, client: tuple[Any, Any],
-                 accept_date: float, reason: str) -> None:
+                 accept_date: float, reason: str, level: int) -> None:
     loggers = proxy_loggers(frontend)
     if not loggers:
         return
     host, port = client
     line = f"{host}:{port} [{_accept_ms(_Accepted(accept_date))}] {frontend.name}/{bind_name or so_id}: {reason}"
-    logger.send(loggers, INFO, line)
+    logger.send(loggers, level, line)

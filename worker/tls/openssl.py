@@ -71,6 +71,16 @@ def set_groups(ctx: ssl.SSLContext, groups: str) -> bool:
                                                     ctypes.c_char_p(groups.encode())) == 1
 
 
+SSL_CTRL_SET_DH_AUTO = 118
+
+
+def dh_auto(ctx: ssl.SSLContext) -> bool:
+    """DHE with OpenSSL's built-in RFC 7919 groups, sized after the certificate's key (``tune.ssl.default-dh-param``:
+    haproxy's predefined parameters, a 2048-bit group for a 2048-bit RSA key)."""
+    pointer = _pointer(ctx)
+    return pointer is not None and _LIB.SSL_CTX_ctrl(pointer, SSL_CTRL_SET_DH_AUTO, 1, None) == 1
+
+
 SSL_CTRL_MODE = 33
 SSL_MODE_NO_AUTO_CHAIN = 0x8
 
@@ -99,6 +109,9 @@ def set_session_cache(ctx: ssl.SSLContext, size: int | None, lifetime: int | Non
 VerifyCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_void_p)
 _VERIFY_STATE: dict[int, list[int]] = {}
 """SSL* → [first CA error, its depth, certificate error], filled during a handshake, taken just after."""
+_REJECTED_CERT: dict[int, bytes] = {}
+"""SSL* → the DER of a client certificate that failed verification: OpenSSL keeps no peer certificate
+after a failed handshake, and error-log-format may print it (ssl_c_s_dn…), as haproxy keeps it."""
 
 
 def _declare_verify(lib: Any) -> bool:
@@ -129,6 +142,14 @@ def _declare_verify(lib: Any) -> bool:
         lib.SSL_CTX_get0_param.argtypes = [ctypes.c_void_p]
         lib.SSL_set1_param.restype = ctypes.c_int
         lib.SSL_set1_param.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        lib.SSL_set1_host.restype = ctypes.c_int
+        lib.SSL_set1_host.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+        lib.SSL_get_version.restype = ctypes.c_char_p
+        lib.SSL_get_version.argtypes = [ctypes.c_void_p]
+        lib.X509_STORE_CTX_get0_cert.restype = ctypes.c_void_p
+        lib.X509_STORE_CTX_get0_cert.argtypes = [ctypes.c_void_p]
+        lib.i2d_X509.restype = ctypes.c_int
+        lib.i2d_X509.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_char_p)]
     except AttributeError:
         return False
     return True
@@ -147,8 +168,22 @@ def _ignores(spec: str | None) -> Any:
     return codes.__contains__
 
 
+def _der_of(store: int) -> bytes | None:
+    """The DER of the certificate a verification is about (the leaf)."""
+    cert = _LIB.X509_STORE_CTX_get0_cert(store)
+    if not cert:
+        return None
+    size = _LIB.i2d_X509(cert, None)
+    if size <= 0:
+        return None
+    buffer = ctypes.create_string_buffer(size)
+    cursor = ctypes.c_char_p(ctypes.addressof(buffer))
+    return buffer.raw if _LIB.i2d_X509(cert, ctypes.byref(cursor)) == size else None
+
+
 def install_verify_callback(ctx: ssl.SSLContext, ca_ignore: str | None, crt_ignore: str | None) -> bool:
-    """Record each handshake's verification errors and let through those the listener ignores.
+    """Record each handshake's verification errors (and the rejected certificate) and let through those
+    the listener ignores.
 
     Python's ``verify_mode`` setter keeps the callback OpenSSL already has, so
     this may run before or after it.  False when OpenSSL cannot be reached.
@@ -176,6 +211,9 @@ def install_verify_callback(ctx: ssl.SSLContext, ca_ignore: str | None, crt_igno
         if ignored:
             _LIB.ERR_clear_error()
             return 1
+        der = _der_of(store)
+        if der is not None and ssl_pointer:
+            _REJECTED_CERT[ssl_pointer] = der
         return 0
 
     callback = VerifyCallback(verify)
@@ -217,8 +255,27 @@ def take_verify_result(tls: Any) -> tuple[int, int, int, int] | None:
     return int(_LIB.SSL_get_verify_result(pointer)), ca_err, ca_depth, crt_err
 
 
-def forget_verify_state(tls: Any) -> None:
-    """A handshake that failed: drop what its callback recorded."""
+def forget_verify_state(tls: Any) -> bytes | None:
+    """A handshake that failed: drop what its callback recorded; the DER of the certificate it rejected."""
     pointer = _ssl_pointer(tls)
-    if pointer is not None:
-        _VERIFY_STATE.pop(pointer, None)
+    if pointer is None:
+        return None
+    _VERIFY_STATE.pop(pointer, None)
+    return _REJECTED_CERT.pop(pointer, None)
+
+
+def check_host_in_handshake(tls: Any, name: str) -> bool:
+    """``verifyhost NAME``: OpenSSL checks the server's certificate against NAME while it verifies the chain,
+    so a mismatch fails the handshake itself and the server sees the alert, as with haproxy."""
+    pointer = _ssl_pointer(tls)
+    return pointer is not None and _LIB.SSL_set1_host(pointer, name.encode()) == 1
+
+
+def protocol_version(tls: Any) -> str | None:
+    """The protocol version negotiated so far (``TLSv1.2``), even when the handshake failed after the
+    ServerHello (Python's ``version()`` answers only once it succeeded)."""
+    pointer = _ssl_pointer(tls)
+    if pointer is None:
+        return None
+    version = _LIB.SSL_get_version(pointer)
+    return version.decode() if version else None

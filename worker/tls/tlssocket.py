@@ -15,6 +15,8 @@ from typing import Any
 
 from gevent import ssl as gssl
 
+from . import openssl
+
 
 class TlsSocket(gssl.SSLSocket):
     sni: str | None = None
@@ -31,9 +33,13 @@ class TlsSocket(gssl.SSLSocket):
     """The ServerTls that made this server connection, and its epoch then."""
     epoch: int = 0
     on_close: Any = None
+    """Called with this socket before it closes (a server connection keeps its TLS 1.3 session then)."""
     handshake_error: Any = None
     """Why the handshake failed (worker.tls.errors.HandshakeError), for ``fc_err`` & co. and error-log-format."""
-    """Called with this socket before it closes (a server connection keeps its TLS 1.3 session then)."""
+    host_checked: bool = False
+    """OpenSSL checks ``verifyhost`` during the handshake (worker.tls.openssl.check_host_in_handshake)."""
+    closed_info: tuple[Any, Any] = (None, None)
+    """The version and cipher when it closed: a log line written after the close still prints them."""
 
     @property
     def stale(self) -> bool:
@@ -52,12 +58,19 @@ class TlsSocket(gssl.SSLSocket):
         except ValueError:
             raise OSError(errno.EBADF, "TLS socket closed") from None
 
+    def version(self) -> str | None:
+        return self.closed_info[0] if self._sslobj is None else self._sslobj.version()
+
+    def cipher(self) -> Any:
+        return self.closed_info[1] if self._sslobj is None else self._sslobj.cipher()
+
     def close(self) -> None:
         """Send close_notify first: OpenSSL drops from its session cache a session not shut down."""
         sslobj = self._sslobj
         if sslobj is not None:
             if self.on_close is not None:
                 self.on_close(self)
+            self._keep_info(sslobj)
             with contextlib.suppress(OSError, ValueError):
                 sslobj.shutdown()
         super().close()
@@ -66,7 +79,14 @@ class TlsSocket(gssl.SSLSocket):
         if how == socket.SHUT_WR and self._sslobj is not None:
             gssl.socket.shutdown(self, how)
             return
+        if self._sslobj is not None:
+            self._keep_info(self._sslobj)
         super().shutdown(how)
+
+    def _keep_info(self, sslobj: Any) -> None:
+        """Python's ``version()`` answers only while OpenSSL says the handshake is finished, which a
+        TLS 1.3 connection the peer is closing no longer is; OpenSSL's own answer still holds."""
+        self.closed_info = (sslobj.version() or openssl.protocol_version(self), sslobj.cipher())
 
 
 class TlsContext(gssl.SSLContext):

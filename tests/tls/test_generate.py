@@ -1,0 +1,120 @@
+"""DH parameters for DHE (in the crt file, ssl-dh-param-file, tune.ssl.default-dh-param) and certificates made
+during the handshake (generate-certificates + ca-sign-file)."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+from tests.helpers import LUAPROXY, free_port
+from tests.tls.test_e2e import SHOW, https, pki, start
+
+__all__ = ["pki"]
+DHE = "DHE-RSA-AES256-GCM-SHA384"
+
+
+def dhe_client(tmp_path: Path) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+    ctx.check_hostname = False
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers(DHE)
+    return ctx
+
+
+def dh_params(path: Path) -> Path:
+    """RFC 7919's 2048-bit group, as OpenSSL writes DH parameters (made in an instant, unlike a new group)."""
+    pem = subprocess.run(["openssl", "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "group:ffdhe2048"],
+                         check=True, capture_output=True).stdout
+    path.write_bytes(pem)
+    return path
+
+
+def test_dhe_needs_dh_parameters(write, luaproxy, port, pki, tmp_path: Path) -> None:
+    d = pki["dir"]
+    dh_params(tmp_path / "dh.pem")
+    (tmp_path / "site-dh.pem").write_bytes((d / "site.pem").read_bytes() + (tmp_path / "dh.pem").read_bytes())
+    own, from_global = port, free_port()
+    start(write, luaproxy, port, f"""
+        global
+           ssl-dh-param-file {tmp_path}/dh.pem
+        frontend own
+           bind 127.0.0.1:{own} ssl crt {tmp_path}/site-dh.pem ciphers {DHE}
+           {SHOW}"%[ssl_fc_cipher]"
+        frontend from_global
+           bind 127.0.0.1:{from_global} ssl crt {d}/site.pem ciphers {DHE}
+           {SHOW}"%[ssl_fc_cipher]"
+        """)
+    for listener in (own, from_global):
+        data, _ = https(listener, dhe_client(d))
+        assert data.endswith(DHE.encode()), data
+
+
+def test_no_dhe_without_dh_parameters_unless_default_dh_param(write, luaproxy, port, pki) -> None:
+    d = pki["dir"]
+    start(write, luaproxy, port, f"""
+        frontend fe
+           bind 127.0.0.1:{port} ssl crt {d}/site.pem ciphers {DHE}:ECDHE-RSA-AES256-GCM-SHA384
+           {SHOW}"%[ssl_fc_cipher]"
+        """)
+    with pytest.raises((ssl.SSLError, ConnectionResetError)):
+        https(port, dhe_client(d))
+
+
+def test_default_dh_param_turns_dhe_on(write, luaproxy, port, pki) -> None:
+    d = pki["dir"]
+    start(write, luaproxy, port, f"""
+        global
+           tune.ssl.default-dh-param 2048
+        frontend fe
+           bind 127.0.0.1:{port} ssl crt {d}/site.pem ciphers {DHE}
+           {SHOW}"%[ssl_fc_cipher]"
+        """)
+    data, _ = https(port, dhe_client(d))
+    assert data.endswith(DHE.encode()), data
+
+
+def served_cert(port: int, ctx: ssl.SSLContext, sni: str | None) -> x509.Certificate:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
+            ctx.wrap_socket(raw, server_hostname=sni) as tls:
+        return x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
+
+
+def test_generate_certificates_signs_one_per_name(write, luaproxy, port, pki) -> None:
+    d = pki["dir"]
+    ca = pki["ca"]
+    ca.write(d / "signer.pem")
+    start(write, luaproxy, port, f"""
+        global
+           tune.ssl.ssl-ctx-cache-size 10
+        frontend fe
+           bind 127.0.0.1:{port} ssl crt {d}/site.pem generate-certificates ca-sign-file {d}/signer.pem
+           {SHOW}"%[ssl_f_s_dn(CN,2)] %[ssl_f_i_dn(CN)]"
+        """)
+    strict = ssl.create_default_context(cafile=str(d / "ca.pem"))  # verifies the chain and the name
+    made = served_cert(port, strict, "new.example")
+    assert made.extensions.get_extension_for_class(x509.SubjectAlternativeName).value \
+        .get_values_for_type(x509.DNSName) == ["new.example"]
+    assert served_cert(port, strict, "new.example") == made  # from the cache
+    assert served_cert(port, strict, "www.test").subject != made.subject  # a loaded certificate wins
+    loose = ssl.create_default_context(cafile=str(d / "ca.pem"))
+    loose.check_hostname = False
+    data, _ = https(port, loose, sni="other.example")
+    assert data.endswith(b"other.example Test CA"), data
+
+
+def test_generate_certificates_needs_a_ca(write, pki, tmp_path: Path) -> None:
+    d = pki["dir"]
+    write("bad.cfg", f"""
+        frontend fe
+           bind 127.0.0.1:1 ssl crt {d}/site.pem generate-certificates
+        """)
+    result = subprocess.run([*LUAPROXY, "-c", "-f", str(tmp_path / "bad.cfg")], capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode != 0
+    assert "bad.cfg:2" in result.stderr and "'generate-certificates' needs 'ca-sign-file'" in result.stderr, \
+        result.stderr
