@@ -45,6 +45,9 @@ _DICT_BITS = {19}
 _ARRAY_BITS = {22, 23, 24}
 DICT_ENTRIES = 128
 """The entries of each session's dictionary cache, one way (HAProxy's ``PEER_STKT_CACHE_MAX_ENTRIES``)."""
+MAX_DICT_VALUE = 16384
+"""A dictionary string must be shorter (haproxy's limit: its buffer size), so a session's cache stays
+under 2 MB."""
 _WIRE_KEY_TYPES = {KeyType.INTEGER: 2, KeyType.IP: 4, KeyType.IPV6: 5, KeyType.STRING: 6, KeyType.BINARY: 7}
 
 
@@ -259,8 +262,8 @@ class Dictionaries:
         if at == end:
             return self.rx[number - 1], end
         size, at = decode_int(payload[:end], at)
-        if at + size > end:
-            raise ProtocolError("truncated dictionary entry")
+        if at + size > end or size >= MAX_DICT_VALUE:
+            raise ProtocolError("truncated or oversized dictionary entry")
         self.rx[number - 1] = payload[at : at + size]
         return self.rx[number - 1], end
 

@@ -114,3 +114,10 @@ def test_recent_changes_come_from_the_ring_and_old_ones_from_a_scan() -> None:
         table.get_or_create(n.to_bytes(4, "big"))
     assert [int.from_bytes(table.key(i), "big") for _, i in table.changed_since(mark, 10)] == [6, 5]
     assert len(table.changed_since(0, 5000)) == 3000  # beyond the ring: every entry, by update id
+
+
+@pytest.mark.parametrize("body", [codec.encode_int(0), codec.encode_int(129),
+                                  codec.encode_int(1) + codec.encode_int(codec.MAX_DICT_VALUE) + b"x" * 10])
+def test_a_bad_dictionary_entry_is_a_protocol_error(body: bytes) -> None:
+    with pytest.raises(codec.ProtocolError):
+        codec.Dictionaries().decode(codec.encode_int(len(body)) + body, 0)

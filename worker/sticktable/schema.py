@@ -128,7 +128,7 @@ class TableSpec:
         return next((c for n, c in self.arrays if n == name), 1)
 
     def with_data(self, name: str) -> TableSpec:
-        """The same spec also storing *name* (``server_id`` is added by stick rules)."""
+        """The same spec also storing *name* (stick rules add ``server_id`` and ``server_key``)."""
         if self.stores(name):
             return self
         wanted = {**dict(self.data), name: 0}
@@ -273,11 +273,10 @@ def parse_table_args(name: str, words: tuple[str, ...]) -> TableSpec:
         elif word == "store":
             for item in _store_items(rest.pop(0)):
                 match = _DATA_WORD.match(item)
-                dname = "server_key" if match is not None and match.group(1) == "server_name" else \
-                    match.group(1) if match is not None else ""
+                dname, arg = match.groups() if match is not None else ("", None)
+                dname = "server_key" if dname == "server_name" else dname  # its name before 2.2
                 if dname not in DATA_KINDS:
                     raise SpecError(f"unknown data type '{item}'")
-                arg = match.group(2) if match is not None else None
                 if dname in ARRAYS:
                     count, _, arg = (arg or "").partition(",")
                     if not count.isdigit() or not 1 <= int(count) <= MAX_ARRAY:
