@@ -200,6 +200,8 @@ class Proxy:
     """``error-log-format``: the compiled LogFormat of the line a failed TLS handshake logs, or None."""
     error_pages: Any = None
     access_log: Callable[[Any], None] | None = None
+    email_alert: Any = None
+    """``email-alert``: the EmailAlert its server events are mailed through (worker.backend.mailers)."""
     current_conns: int = 0
     paused: bool = False
     """``disable frontend``: its listeners stop accepting until ``enable frontend``."""
