@@ -81,7 +81,7 @@ class Server:
     id: int = 0
     pool_max_conn: int = -1
     maxqueue: int = 0
-    """``maxqueue``: reported (show stat's qlimit, the exporter's queue_limit); the queue is the backend's."""
+    """``maxqueue``: reported (the exporter's queue_limit), not enforced: the queue is the backend's."""
     """``pool-max-conn``: idle connections kept for reuse (-1: no limit)."""
     current_conns: int = 0
     op_state: str = "UP"
