@@ -32,6 +32,7 @@ from .compile_env import CompileEnv
 from .config.errors import ConfigError, ConfigErrors, did_you_mean
 from .config.keywords_global import log_servers
 from .config.lexer import Line
+from .config.mailers import email_alert
 from .config.model import Config, ProxyConf, RuleConf, ServerConf
 from .config.units import parse_time
 from .stick_tables import TableStore
@@ -78,6 +79,10 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
                 errors.append(line.error(f"'acl': {exc}"))
         if conf.has_backend:
             errors += _compile_checks(conf, proxy, env)
+            try:
+                proxy.email_alert = email_alert(conf, config.mailers, config.warnings)
+            except ConfigError as exc:
+                errors.append(exc)
         try:
             proxy.header_captures, env.capture_slots = _capture_slots(conf)
         except ConfigError as exc:

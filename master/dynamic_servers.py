@@ -74,6 +74,11 @@ def configure_server(server: Server, conf: ServerConf, check_spec: Any) -> None:
         if not pool_max.lstrip("-").isdigit():
             raise ValueError("'pool-max-conn' expects a number.")
         server.pool_max_conn = int(pool_max)
+    maxqueue = options.get("maxqueue")
+    if maxqueue is not None:
+        if not maxqueue.isdigit():
+            raise ValueError("'maxqueue' expects a positive integer.")
+        server.maxqueue = int(maxqueue)
     if conf.send_proxy.version or conf.send_proxy.check:
         server.send_proxy = conf.send_proxy
     server.cookie = options.get("cookie")

@@ -20,7 +20,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_late
 
 from .counters import STATUS_CLASSES
 
-SCOPES = ("global", "frontend", "backend", "server", "sticktable")
+SCOPES = ("global", "frontend", "listener", "backend", "server", "sticktable")
 PROXY_STATES = ("DOWN", "UP")
 SERVER_STATES = ("DOWN", "UP", "MAINT", "DRAIN", "NOLB")
 CHECK_STATES = ("HANA", "SOCKERR", "L4OK", "L4TOUT", "L4CON", "L6OK", "L6TOUT", "L6RSP", "L7TOUT", "L7RSP",
@@ -46,7 +46,26 @@ def _load_families() -> list[Family]:
     return [Family(*line.split("\t")) for line in text.splitlines() if line]
 
 
-FAMILIES = _load_families()
+LISTENER_FIELDS = ("current_sessions", "max_sessions", "limit_sessions", "sessions_total", "bytes_in_total",
+                   "bytes_out_total", "requests_denied_total", "responses_denied_total", "request_errors_total",
+                   "status", "denied_connections_total", "denied_sessions_total", "failed_header_rewriting_total",
+                   "internal_errors_total")
+"""promex's listener metrics (``option socket-stats``), described as their frontend counterparts."""
+LISTENER_STATES = ("WAITING", "OPEN", "FULL")
+NAN = float("nan")
+"""What promex shows for a field that does not apply (no check, no limit set)."""
+
+
+def _with_listeners(families: list[Family]) -> list[Family]:
+    """The listener families, placed after the frontend ones as promex dumps them."""
+    frontend = {f.name.removeprefix("haproxy_frontend_"): f for f in families if f.scope == "frontend"}
+    listener = [Family(f"haproxy_listener_{name}", frontend[name].type, frontend[name].help)
+                for name in LISTENER_FIELDS if name in frontend]
+    last = max(i for i, f in enumerate(families) if f.scope == "frontend")
+    return [*families[: last + 1], *listener, *families[last + 1:]]
+
+
+FAMILIES = _with_listeners(_load_families())
 
 
 @dataclass(slots=True)
@@ -115,6 +134,8 @@ def _proxy_value(suffix: str, counters: dict[str, Any], proxy: dict[str, Any]) -
 
 def _backend_value(suffix: str, proxy: dict[str, Any]) -> float | None:
     servers = proxy["servers"]
+    if suffix == "downtime_seconds_total" and not servers:
+        return NAN
     if suffix == "active_servers":
         return sum(1 for s in servers if _usable(s) and not s["state"].get("backup"))
     if suffix == "backup_servers":
@@ -129,11 +150,20 @@ def _server_value(suffix: str, proxy: dict[str, Any], server: dict[str, Any]) ->
     if suffix in ("weight", "uweight"):
         return state.get("weight") or 0
     if suffix == "limit_sessions":
-        return state.get("maxconn") or 0
+        return state.get("maxconn") or NAN
+    if suffix in ("check_failures_total", "check_up_down_total", "downtime_seconds_total") and not state.get("check"):
+        return NAN
     if suffix == "check_failures_total":
         return state.get("check_failures") or 0
     if suffix == "check_up_down_total":
         return state.get("check_downs") or 0
+    if suffix == "queue_limit":
+        return state.get("maxqueue") or NAN
+    if suffix == "current_throttle":
+        return NAN  # no slowstart: never throttled
+    if suffix == "idle_connections_limit":
+        limit = state.get("pool_max_conn")
+        return NAN if limit is None or limit < 0 else limit
     if suffix == "check_code":
         return state.get("check_code") or 0
     if suffix == "check_duration_seconds":
@@ -171,6 +201,8 @@ class _Collector:
             if family.scope == "frontend" and proxy["frontend"]:
                 yield from self._one(family, suffix, {"proxy": proxy["name"]}, proxy["fe"],
                                      lambda s, p=proxy: _proxy_value(s, p["fe"], p), PROXY_STATES, "UP")
+            elif family.scope == "listener" and proxy["frontend"]:
+                yield from self._listeners(family, suffix, proxy)
             elif family.scope == "backend" and proxy["backend"]:
                 up = "UP" if any(_usable(s) for s in proxy["servers"]) or not proxy["servers"] else "DOWN"
                 yield from self._one(family, suffix, {"proxy": proxy["name"]}, proxy["be"],
@@ -184,6 +216,22 @@ class _Collector:
                     yield from self._one(family, suffix, labels, counters,
                                          lambda s, p=proxy, v=server: _server_value(s, p, v), SERVER_STATES,
                                          _server_state(server))
+
+    def _listeners(self, family: Family, suffix: str, proxy: dict[str, Any]) -> Iterable[tuple[dict[str, str], float]]:
+        """One sample set per listener; counters are kept per frontend, so a frontend's only listener shows
+        them and several listeners show 0."""
+        names = proxy.get("listeners") or []
+        counters = proxy["fe"] if len(names) == 1 else {}
+        full = bool(proxy.get("maxconn")) and proxy["fe"].get("current", 0) >= proxy["maxconn"]
+        state = "WAITING" if proxy.get("paused") else "FULL" if full else "OPEN"
+        for name in names:
+            labels = {"proxy": proxy["name"], "listener": name}
+            if suffix == "status":
+                for candidate in LISTENER_STATES:
+                    yield {**labels, "state": candidate}, 1 if candidate == state else 0
+            else:
+                value = _proxy_value(suffix, counters, proxy)
+                yield labels, value if value is not None else 0
 
     def _one(self, family: Family, suffix: str, labels: dict[str, str], counters: dict[str, Any],
              value_of: Callable[[str], float | None], states: tuple[str, ...],

@@ -80,6 +80,8 @@ class Server:
     check: bool = False
     id: int = 0
     pool_max_conn: int = -1
+    maxqueue: int = 0
+    """``maxqueue``: reported (the exporter's queue_limit), not enforced: the queue is the backend's."""
     """``pool-max-conn``: idle connections kept for reuse (-1: no limit)."""
     current_conns: int = 0
     op_state: str = "UP"
@@ -200,6 +202,8 @@ class Proxy:
     """``error-log-format``: the compiled LogFormat of the line a failed TLS handshake logs, or None."""
     error_pages: Any = None
     access_log: Callable[[Any], None] | None = None
+    email_alert: Any = None
+    """``email-alert``: the EmailAlert its server events are mailed through (worker.backend.mailers)."""
     current_conns: int = 0
     paused: bool = False
     """``disable frontend``: its listeners stop accepting until ``enable frontend``."""

@@ -17,7 +17,7 @@ from .proxy import Proxy
 
 SERVER_STATE = ("op_state", "admin_state", "weight", "backup", "check", "check_status", "check_code",
                 "check_duration", "check_failures", "check_downs", "last_change", "host", "port", "maxconn",
-                "iweight", "disabled", "check_health", "check_rise", "use_ssl")
+                "iweight", "disabled", "check_health", "check_rise", "use_ssl", "maxqueue", "pool_max_conn")
 
 
 def _server(proxy: Proxy, server: Any) -> dict[str, Any]:
@@ -29,7 +29,15 @@ def _server(proxy: Proxy, server: Any) -> dict[str, Any]:
 def proxy_snapshot(proxy: Proxy) -> dict[str, Any]:
     return {"name": proxy.name, "id": proxy.id, "mode": proxy.mode, "frontend": proxy.has_frontend,
             "backend": proxy.has_backend, "maxconn": proxy.maxconn, "fe": proxy.fe_counters.as_dict(),
-            "be": proxy.be_counters.as_dict(), "servers": [_server(proxy, s) for s in proxy.servers]}
+            "be": proxy.be_counters.as_dict(), "servers": [_server(proxy, s) for s in proxy.servers],
+            "listeners": listener_names(proxy), "paused": proxy.paused}
+
+
+def listener_names(proxy: Proxy) -> list[str]:
+    """The listeners ``option socket-stats`` counts apart: a bind's ``name``, else ``sock-<id>``."""
+    if not proxy.has_frontend or not proxy.options.get("socket-stats"):
+        return []
+    return [name or f"sock-{n}" for n, name in enumerate(proxy.bind_names, start=1)]
 
 
 def snapshot(proxies: list[Proxy], index: int, started: float, extra: dict[str, Any] | None = None) -> dict[str, Any]:

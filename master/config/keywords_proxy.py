@@ -12,6 +12,7 @@ from luaproxy.worker.webstats import check_stats_line
 from .addresses import expand_env, split_host_port, unix_path
 from .keywords import ANY_PROXY, BACK, FRONT, PROXY, expect_args, to_int
 from .lexer import Line
+from .mailers import check_email_alert
 from .model import Bind, ProxyConf, RuleConf, ServerConf
 from .units import parse_time
 
@@ -350,6 +351,12 @@ def _stored(name: str, sections: tuple[str, ...], doc: str) -> None:
         p.settings.setdefault(name, []).append(line.words[1:])
 
     PROXY.register(name, sections, doc)(parse)
+
+
+@PROXY.register("email-alert", BACK, "email-alert mailers|from|to|level|myhostname <value>: mail server events.")
+def _email_alert(p: ProxyConf, line: Line) -> None:
+    check_email_alert(line)
+    p.settings.setdefault("email-alert", []).append(line.words[1:])
 
 
 @PROXY.register("cookie", BACK, "cookie <name> [insert|rewrite|prefix] [indirect] [nocache] ...: cookie persistence.")

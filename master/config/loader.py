@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from . import cache as cache_section
 from . import keywords_global, keywords_process, keywords_proxy, keywords_stick  # noqa: F401  (they fill the keyword tables)
+from . import mailers as mailers_section
 from . import peers as peers_section
 from . import programs as programs_section
 from .defaults_rules import check_defaults_rules
@@ -20,9 +21,9 @@ from .keywords import GLOBAL, PROXY, PROXY_SECTIONS
 from .lexer import Line, config_files, read_file
 from .model import Config, GlobalSettings, ProxyConf
 
-SECTIONS = ("global", "http-errors", "peers", "cache", "program", *PROXY_SECTIONS)
+SECTIONS = ("global", "http-errors", "peers", "cache", "program", "mailers", *PROXY_SECTIONS)
 RULE_FAMILIES = ("tcp-request", "tcp-response", "http-request", "http-response", "http-after-response")
-UNSUPPORTED_SECTIONS = ("userlist", "resolvers", "mailers", "ring",
+UNSUPPORTED_SECTIONS = ("userlist", "resolvers", "ring",
                         "fcgi-app", "dynamic-update", "crt-store", "traces")
 UNUSED_SECTIONS = ("fcgi-app",)
 """Sections that only matter once a proxy refers to them (``use-fcgi-app``, which luaproxy refuses):
@@ -120,6 +121,9 @@ def parse_proxies(files: list[str], sections: list[Section], settings: GlobalSet
         if section.kind == "cache":
             _add_cache(config, section, errors)
             continue
+        if section.kind == "mailers":
+            _add_mailers(config, section, errors)
+            continue
         if section.kind == "program":
             program = programs_section.parse_section(section.header, section.body, errors)
             if program is not None:
@@ -196,6 +200,16 @@ def _add_cache(config: Config, section: Section, errors: list[ConfigError]) -> N
         errors.append(section.header.error(f"cache section '{settings.name}' is already declared."))
         return
     config.caches[settings.name] = settings
+
+
+def _add_mailers(config: Config, section: Section, errors: list[ConfigError]) -> None:
+    mailers = mailers_section.parse_section(section.header, section.body, errors)
+    if mailers is None:
+        return
+    if mailers.name in config.mailers:
+        errors.append(section.header.error(f"mailers section '{mailers.name}' is already declared."))
+        return
+    config.mailers[mailers.name] = mailers
 
 
 def _new_proxy(header: Line, defaults: ProxyConf, named: dict[str, ProxyConf]) -> ProxyConf:

@@ -205,6 +205,7 @@ class Config:
     peers: dict[str, Any] = field(default_factory=dict)  # name -> config.peers.PeersConf
     caches: dict[str, Any] = field(default_factory=dict)  # name -> worker.filters.cache.CacheSettings
     programs: list[Any] = field(default_factory=list)  # config.programs.ProgramConf, in order
+    mailers: dict[str, Any] = field(default_factory=dict)  # name -> worker.backend.mailers.MailersSection
 
     def frontends(self) -> list[ProxyConf]:
         return [p for p in self.proxies if p.has_frontend]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+import time
+
 import pytest
 
 from luaproxy.worker.backend import make_balancer
-from luaproxy.worker.backend.connect import at_interval, redispatches
+from luaproxy.worker.backend.connect import acquire_server, at_interval, connect_server, redispatches, turn_around
 from luaproxy.worker.proxy import Proxy
 
 from .kit import farm
@@ -47,3 +50,28 @@ def test_hash_algorithm_waits_for_the_interval():
 def test_a_lone_server_waits_for_the_interval():
     be = backend(("roundrobin",), 1, -1)
     assert [retry for retry in (1, 2, 3) if redispatches(be, be.servers[0], retry)] == [3]
+
+
+def test_a_refused_server_is_retried_after_the_turn_around_pause():
+    """haproxy waits min(1 s, timeout connect) before retrying a server that refused; the slot is given
+    back once every attempt failed."""
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    be = backend(("roundrobin",), 1, None)
+    be.retries, be.timeouts = 2, {"connect": 0.1}
+    be.servers[0].port = port
+    assert turn_around(be) == 0.1 and turn_around(Proxy("x", 3, "http", False, True)) == 1.0
+
+    class Txn:
+        server = None
+        client = None
+        retries = 0
+        redispatched = False
+
+    txn = Txn()
+    server = acquire_server(be, txn)
+    started = time.monotonic()
+    assert connect_server(be, txn, server) is None
+    assert 0.2 <= time.monotonic() - started < 1.0  # two pauses of 100 ms
+    assert (txn.retries, server.current_conns) == (2, 0)

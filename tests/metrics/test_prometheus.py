@@ -181,3 +181,39 @@ def test_map_updates_and_worker_restarts_are_counted(write, luaproxy, port, back
     values = samples(get(port, "/metrics?scope=global")[2].decode())
     assert values['luaproxy_map_updates_total{kind="map",source="cli"}'] == 2
     assert values["luaproxy_worker_restarts_total"] == 1
+
+
+def test_listener_metrics_and_nan_for_what_does_not_apply(write, luaproxy, port, backend):
+    """option socket-stats: haproxy_listener_* per bind (sock-N unless named); NaN where promex shows it:
+    no check (check counters, downtime), no maxconn/maxqueue/pool-max-conn, no slowstart, no servers."""
+    write("p.cfg", f"""
+defaults
+   mode http
+   timeout connect 1s
+   timeout client 2s
+   timeout server 2s
+   option socket-stats
+frontend fe
+   bind 127.0.0.1:{port}
+   http-request use-service prometheus-exporter if {{ path /metrics }}
+   default_backend be
+backend be
+   server s1 127.0.0.1:{backend.port}
+   server s2 127.0.0.1:{backend.port} check maxqueue 10 maxconn 12 pool-max-conn 42
+backend empty
+""")
+    luaproxy("-f", "p.cfg", wait_port=port, workers=1)
+    values = samples(get(port, "/metrics")[2].decode())
+    listener = 'listener="sock-1",proxy="fe"'
+    assert values[f'haproxy_listener_status{{{listener},state="OPEN"}}'] == 1
+    assert values[f'haproxy_listener_status{{{listener},state="WAITING"}}'] == 0
+    assert values[f"haproxy_listener_sessions_total{{{listener}}}"] >= 1
+    for name, s1, s2 in (("check_failures_total", "nan", 0), ("downtime_seconds_total", "nan", 0),
+                         ("queue_limit", "nan", 10), ("limit_sessions", "nan", 12),
+                         ("idle_connections_limit", "nan", 42), ("current_throttle", "nan", "nan")):
+        got = [values[f'haproxy_server_{name}{{proxy="be",server="{s}"}}'] for s in ("s1", "s2")]
+        assert [str(v) if v != v else v for v in got] == [s1, s2], name
+    assert str(values['haproxy_backend_downtime_seconds_total{proxy="empty"}']) == "nan"
+    assert values['haproxy_backend_downtime_seconds_total{proxy="be"}'] == 0
+    assert "haproxy_listener_" not in get(port, "/metrics?scope=frontend")[2].decode()
+    assert "haproxy_listener_status" in get(port, "/metrics?scope=listener")[2].decode()

@@ -47,7 +47,7 @@ CHECK_DESCRIPTIONS = {
     "SOCKERR": "Socket error",
 }
 PASSED = ("L4OK", "L6OK", "L7OK", "L7OKC")
-EMERG, ALERT, NOTICE = 0, 1, 5
+EMERG, ALERT, NOTICE, INFO = 0, 1, 5, 6
 """The syslog levels HAProxy sends server events at."""
 
 
@@ -119,7 +119,7 @@ def log_check(proxy: Any, server: Server, kind: str, result: CheckResult, change
         verdict = "succeeded" if result.passed else "failed"
         report(proxy, logger, NOTICE,
                f"{kind} check for {'backup ' if server.backup else ''}server {proxy.name}/{server.name} "
-               f"{verdict}, {result.reason()}, status: {_counter_text(server, *counter)}.")
+               f"{verdict}, {result.reason()}, status: {_counter_text(server, *counter)}.", mail=INFO)
     return each
 
 
@@ -129,7 +129,7 @@ def set_down(proxy: Any, server: Server, logger: Any, reason: str | None = None,
     _change(server, op=OpState.DOWN, now=now)
     server.check_downs += 1
     detail = f", {reason}" if reason else ""
-    report(proxy, logger, ALERT, f"{_title(proxy, server)} is DOWN{detail}. {_left(proxy, server)}")
+    report(proxy, logger, ALERT, f"{_title(proxy, server)} is DOWN{detail}. {_left(proxy, server)}", mail=ALERT)
     _alert_if_empty(proxy, logger, before)
     for backend, tracker in reversed(server.trackers):
         if tracker.op_state == OpState.UP:
@@ -140,7 +140,7 @@ def set_up(proxy: Any, server: Server, logger: Any, reason: str | None = None, n
     """Checks brought *server* back; HAProxy words it with the farm's new head count."""
     _change(server, op=OpState.UP, now=now)
     detail = f", {reason}" if reason else ""
-    report(proxy, logger, NOTICE, f"{_title(proxy, server)} is UP{detail}. {_online(proxy)}")
+    report(proxy, logger, NOTICE, f"{_title(proxy, server)} is UP{detail}. {_online(proxy)}", mail=NOTICE)
     for backend, tracker in reversed(server.trackers):
         if tracker.op_state == OpState.DOWN:
             set_up(backend, tracker, logger, f"via {proxy.name}/{server.name}", now)
@@ -190,16 +190,21 @@ def _set_admin(proxy: Any, server: Server, state: AdminState, logger: Any, now: 
             report(proxy, logger, NOTICE, f"{title} remains in forced drain mode.")
     elif state == AdminState.DRAIN:
         _change(server, admin=state, now=now)
-        report(proxy, logger, NOTICE, f"{title} enters drain state. {_online(proxy)}")
+        report(proxy, logger, NOTICE, f"{title} enters drain state. {_online(proxy)}", mail=NOTICE)
     else:
         _change(server, admin=state, now=now)
         report(proxy, logger, NOTICE, f"{title} is {server.op_state} (leaving forced drain).")
 
 
-def report(proxy: Any, logger: Any, level: int, text: str) -> None:
-    """A server event as HAProxy reports it: a warning on stderr, and a line at *level* to the proxy's loggers."""
+def report(proxy: Any, logger: Any, level: int, text: str, mail: int | None = None) -> None:
+    """A server event as HAProxy reports it: a warning on stderr, a line at *level* to the proxy's loggers
+    and, for the events HAProxy mails, an email alert at level *mail* (not for a change another process
+    already reported)."""
     logger.warning(text)
     _to_loggers(proxy, logger, level, text)
+    alert = getattr(proxy, "email_alert", None)
+    if mail is not None and alert is not None and not isinstance(logger, QuietLogger):
+        alert.send(mail, text.removesuffix("."))
 
 
 def _to_loggers(proxy: Any, logger: Any, level: int, text: str) -> None:

@@ -36,13 +36,21 @@ class ClientAborted(BaseException):
         self.waited = time.monotonic() - started
 
 
-@contextlib.contextmanager
-def watch_client(client: Any, waiting: Callable[[], bool], enabled: bool = True) -> Iterator[None]:
+_UNWATCHED = contextlib.nullcontext()
+
+
+def watch_client(client: Any, waiting: Callable[[], bool],
+                 enabled: bool = True) -> contextlib.AbstractContextManager[None]:
     """Watch *client* for a close during the block, while *waiting()* holds (the response head has not
-    come); a no-op when not *enabled* or for a client that cannot be peeked at."""
+    come); a shared no-op (nothing built per request) when not *enabled* or for a client that cannot be
+    peeked at."""
     if not enabled or type(client) is not gsocket.socket:
-        yield
-        return
+        return _UNWATCHED
+    return _watching(client, waiting)
+
+
+@contextlib.contextmanager
+def _watching(client: gsocket.socket, waiting: Callable[[], bool]) -> Iterator[None]:
     state = {"active": True}
     stream = gevent.getcurrent()
     started = time.monotonic()
