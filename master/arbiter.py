@@ -846,7 +846,7 @@ class Arbiter:
 
     def spread_certificate(self, name: str, cert: Certificate) -> Pending:
         """``commit ssl cert``: install in the master (new workers inherit it), then in every live worker."""
-        return self.spread_tls({"t": "ssl-cert", "name": name, "pem": cert.pem().decode("utf-8", "replace")})
+        return self.spread_tls(tls_runtime.cert_message(name, cert))
 
     def spread_tls(self, message: dict[str, Any]) -> Pending:
         """A TLS change (worker.tls.runtime.apply): in the master, then in every live worker; resolves to the

@@ -122,7 +122,7 @@ class ControlAgent:
         kind = message.get("t")
         if kind == "change":
             self.send(self.apply(message))
-        elif kind in ("ssl-cert", "ssl-crt-list", "ssl-cafile"):
+        elif kind in ("ssl-cert", "ssl-crt-list", "ssl-cafile", "ssl-ocsp"):
             self.send(self.apply_tls(message))
         elif kind == "stats":
             self.send({"t": "stats", "seq": message["seq"], "data": self.context.snapshot()})

@@ -8,9 +8,11 @@ each has acknowledged, as map updates do.
 
 from __future__ import annotations
 
+import base64
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
-from luaproxy.worker.tls import CertError, Certificate, TlsError, cafiles
+from luaproxy.worker.tls import CertError, Certificate, TlsError, cafiles, ocsp
 from luaproxy.worker.tls.options import parse_crt_list_line
 from luaproxy.worker.tls.runtime import ca_names, loaded_certificates, parse_update, validate
 
@@ -52,14 +54,17 @@ def show_ssl_cert(sup: Any, session: Session, args: list[str], payload: str | No
         pending = f"*{transaction[0]}\n" if transaction else ""
         return "# transaction\n" + pending + "# filename\n" + "".join(f"{name}\n" for name in certs)
     name = args[0]
+    wanted = name.lstrip("*").removesuffix(".ocsp")
     if name.startswith("*"):
-        if transaction is None or transaction[0] != name[1:]:
+        if transaction is None or transaction[0] != wanted:
             return "No ongoing transaction for this certificate!\n"
         cert, status = transaction[1], "Uncommitted"
     else:
-        cert, status = certs.get(name), "Used" if name in sup.certificates() else "Unused"
+        cert, status = certs.get(wanted), "Used" if wanted in sup.certificates() else "Unused"
     if cert is None:
         return "Can't display the certificate: Not found or the certificate is a bundle!\n"
+    if name.endswith(".ocsp"):
+        return cert.ocsp.describe() if cert.ocsp is not None else "No OCSP response for this certificate!\n"
     return "".join(f"{key}: {value}\n" for key, value in cert.info(status))
 
 
@@ -77,7 +82,11 @@ def set_ssl_cert(sup: Any, session: Session, args: list[str], payload: str | Non
     if current is None and not payload.strip():
         return f"no certificate or private key found in the payload for '{name}'.\nCan't update {args[0]}!\n"
     try:
-        cert = parse_update(name, payload, current)
+        if args[0] == name + ".ocsp" and current is not None:
+            cert = replace(current, ocsp=ocsp.parse(ocsp.decode_base64(payload), current.cert, args[0])
+                           if payload.strip() else None)
+        else:
+            cert = parse_update(name, payload, current)
     except CertError as exc:
         return f"{exc}.\nCan't update {args[0]}!\n"
     sup.cert_transaction = (name, cert)
@@ -85,7 +94,10 @@ def set_ssl_cert(sup: Any, session: Session, args: list[str], payload: str | Non
 
 
 def _certificate_of(name: str, certs: dict[str, Any]) -> str:
-    """``x.pem.key`` (or ``x.key`` for ``x.crt``) names the key of certificate ``x.pem``: the same entry."""
+    """``x.pem.key`` (or ``x.key`` for ``x.crt``) names the key of certificate ``x.pem``, ``x.pem.ocsp`` its OCSP
+    response: the same entry."""
+    if name.endswith(".ocsp") and name[:-5] in certs:
+        return name[:-5]
     if name in certs or not name.endswith(".key"):
         return name
     stem = name[:-4]
@@ -149,6 +161,39 @@ def del_ssl_cert(sup: Any, session: Session, args: list[str], payload: str | Non
         return "Can't delete a certificate which is being modified!\n"
     del sup.spare_certs[name]
     return f"Certificate '{name}' deleted!\n"
+
+
+def _ocsp_responses(sup: Any) -> dict[str, Any]:
+    """The OCSP responses of the certificates, by certificate ID key (``show ssl ocsp-response``)."""
+    return {c.ocsp.key: c.ocsp for c in _all_certificates(sup).values() if c is not None and c.ocsp is not None}
+
+
+def show_ssl_ocsp_response(sup: Any, session: Session, args: list[str], payload: str | None) -> Reply:
+    responses = _ocsp_responses(sup)
+    if not args:
+        return "# Certificate IDs\n" + "".join(f"  Certificate ID key : {key}\n    Certificate ID:\n"
+                                              + response.cert_id("      ") for key, response in responses.items())
+    response = responses.get(args[0].lower())
+    return response.describe() if response is not None else "Certificate ID does not match any certificate.\n"
+
+
+def set_ssl_ocsp_response(sup: Any, session: Session, args: list[str], payload: str | None) -> Reply:
+    """A new response for the certificate(s) whose current response has the same certificate ID; used at once
+    (no transaction), as in haproxy."""
+    text = payload if payload is not None else " ".join(args)
+    if not text.strip():
+        return "'set ssl ocsp-response' expects response in base64 encoding.\n"
+    try:
+        response = ocsp.parse(ocsp.decode_base64(text))
+    except CertError as exc:
+        return f"{exc}.\n"
+    if response.key not in _ocsp_responses(sup):
+        return "OCSP single response: Certificate ID does not match any certificate or issuer.\n"
+    for cert in sup.spare_certs.values():
+        if cert is not None and cert.ocsp is not None and cert.ocsp.key == response.key:
+            cert.ocsp = response
+    pending = sup.spread_tls({"t": "ssl-ocsp", "der": base64.b64encode(response.der).decode()})
+    return pending.then(lambda problems: problems or "OCSP Response updated!\n")
 
 
 def show_ssl_crt_list(sup: Any, session: Session, args: list[str], payload: str | None) -> Reply:
@@ -239,6 +284,10 @@ SSL_COMMANDS = (
     (("new", "ssl", "cert"), "new ssl cert <certfile>", "create a new certificate file to be used in a crt-list",
      new_ssl_cert),
     (("del", "ssl", "cert"), "del ssl cert <certfile>", "delete an unused certificate file", del_ssl_cert),
+    (("show", "ssl", "ocsp-response"), "show ssl ocsp-response [<id>]", "display the IDs of the OCSP responses "
+     "used in memory, or the details of a single OCSP response", show_ssl_ocsp_response),
+    (("set", "ssl", "ocsp-response"), "set ssl ocsp-response <resp|payload>", "update a certificate's OCSP Response "
+     "from a base64-encode DER", set_ssl_ocsp_response),
     (("show", "ssl", "crt-list"), "show ssl crt-list [-n] [<list>]", "show the list of crt-lists or a crt-list's "
      "content", show_ssl_crt_list),
     (("add", "ssl", "crt-list"), "add ssl crt-list <list> <cert> [opts]*", "add a line <cert> to a crt-list <list>",

@@ -46,6 +46,8 @@ class Certificate:
     extra: bytes = b""
     """Other PEM blocks of the file (DH parameters) kept as they were."""
     names: tuple[str, ...] = field(default=())
+    ocsp: Any = None
+    """Its OCSP response (worker.tls.ocsp.OcspResponse): ``crt.pem.ocsp``, ``set ssl ocsp-response``."""
 
     def __post_init__(self) -> None:
         if not self.names:
@@ -106,6 +108,8 @@ class Certificate:
                  ("Subject", dn_text(cert.subject)), ("Issuer", dn_text(cert.issuer))]
         for chained in self.chain:
             rows += [("Chain Subject", dn_text(chained.subject)), ("Chain Issuer", dn_text(chained.issuer))]
+        if self.ocsp is not None:
+            rows.append(("OCSP Response Key", self.ocsp.key))
         return rows
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from cryptography import x509
 
-from . import cafiles, openssl
+from . import cafiles, ocsp, openssl
 from .certs import Certificate, certificate_names, load_certificate, name_matches
 from .clienthello import ClientHello
 from .errors import HostMismatch
@@ -101,16 +101,20 @@ def _first_curve(ctx: ssl.SSLContext, curves: str, warnings: list[str]) -> None:
 
 
 def load_crt(path: str, del_ext: bool = False) -> list[Certificate]:
-    """``crt PATH``: a file, a directory (every certificate in it, by name) or a bundle (``.rsa``, ``.ecdsa``…)."""
+    """``crt PATH``: a file, a directory (every certificate in it, by name) or a bundle (``.rsa``, ``.ecdsa``…),
+    each with the OCSP response beside it (``PATH.ocsp``) if there is one."""
     if os.path.isdir(path):
         files = sorted(f for f in os.listdir(path) if not f.startswith(".") and not f.endswith(SKIPPED_SUFFIXES))
-        return [load_certificate(os.path.join(path, f), del_ext=del_ext) for f in files
-                if os.path.isfile(os.path.join(path, f))]
-    if not os.path.exists(path):
-        bundle = [path + s for s in BUNDLE_SUFFIXES if os.path.exists(path + s)]
-        if bundle:
-            return [load_certificate(p) for p in bundle]
-    return [load_certificate(path, del_ext=del_ext)]
+        paths = [os.path.join(path, f) for f in files if os.path.isfile(os.path.join(path, f))]
+    else:
+        bundle = [] if os.path.exists(path) else [path + s for s in BUNDLE_SUFFIXES if os.path.exists(path + s)]
+        paths, del_ext = (bundle, False) if bundle else ([path], del_ext)
+    loaded = []
+    for file in paths:
+        cert = load_certificate(file, del_ext=del_ext)
+        ocsp.load_beside(cert, file)
+        loaded.append(cert)
+    return loaded
 
 
 @dataclass(slots=True)
@@ -173,6 +177,9 @@ class ListenerTls:
             cert.load_into(ctx)
             if ctx not in served:
                 self._load_dh(ctx, cert)
+            if cert.ocsp is not None and not openssl.staple_ocsp(ctx, cert):
+                self.warnings.append(f"the OCSP response of '{cert.name}' is not stapled (no access to OpenSSL's "
+                                     "context)")
             served.setdefault(ctx, cert)
             next(types for _, c, types in contexts if c is ctx).add(cert.key_type)
             for name in names:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import ssl
 import sys
+import weakref
 from typing import Any
 
 SSL_CTRL_SET_GROUPS_LIST = 92
@@ -279,3 +280,66 @@ def protocol_version(tls: Any) -> str | None:
         return None
     version = _LIB.SSL_get_version(pointer)
     return version.decode() if version else None
+
+
+# OCSP stapling: Python's ssl module has no API for it (neither side; python/cpython#88946 asks for the client one).
+
+SSL_CTRL_SET_TLSEXT_STATUS_REQ_CB = 63
+SSL_CTRL_SET_TLSEXT_STATUS_REQ_OCSP_RESP = 71
+SSL_TLSEXT_ERR_OK, SSL_TLSEXT_ERR_NOACK = 0, 3
+StatusCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+_STAPLED: dict[int, Any] = {}
+"""SSL_CTX* → the Certificate whose OCSP response its handshakes staple (read at each handshake, so
+``set ssl ocsp-response`` takes effect at once); an entry leaves with its context."""
+
+
+def _declare_stapling(lib: Any) -> bool:
+    try:
+        lib.SSL_CTX_callback_ctrl.restype = ctypes.c_long
+        lib.SSL_CTX_callback_ctrl.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+        lib.SSL_ctrl.restype = ctypes.c_long
+        lib.SSL_ctrl.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_long, ctypes.c_void_p]
+        lib.CRYPTO_malloc.restype = ctypes.c_void_p
+        lib.CRYPTO_malloc.argtypes = [ctypes.c_size_t, ctypes.c_char_p, ctypes.c_int]
+        lib.CRYPTO_free.restype = None
+        lib.CRYPTO_free.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+    except AttributeError:
+        return False
+    return True
+
+
+_STAPLING_OK = _VERIFY_OK and _declare_stapling(_LIB)
+
+
+def _status(ssl_pointer: int, arg: int) -> int:
+    """OpenSSL asks for the response to staple (the client sent status_request): a copy in memory OpenSSL
+    allocated, since it frees it after the handshake."""
+    cert = _STAPLED.get(_LIB.SSL_get_SSL_CTX(ssl_pointer) or 0)
+    response = getattr(cert, "ocsp", None)
+    if response is None:
+        return SSL_TLSEXT_ERR_NOACK
+    der = response.der
+    buffer = _LIB.CRYPTO_malloc(len(der), b"ocsp", 0)
+    if not buffer:
+        return SSL_TLSEXT_ERR_NOACK
+    ctypes.memmove(buffer, der, len(der))
+    if _LIB.SSL_ctrl(ssl_pointer, SSL_CTRL_SET_TLSEXT_STATUS_REQ_OCSP_RESP, len(der), buffer) != 1:
+        _LIB.CRYPTO_free(buffer, b"ocsp", 0)
+        return SSL_TLSEXT_ERR_NOACK
+    return SSL_TLSEXT_ERR_OK
+
+
+_STATUS_CALLBACK = StatusCallback(_status)
+
+
+def staple_ocsp(ctx: ssl.SSLContext, cert: Any) -> bool:
+    """Staple *cert*'s OCSP response (its ``ocsp`` attribute, when set) in the handshakes *ctx* serves;
+    False when OpenSSL cannot be reached."""
+    pointer = _pointer(ctx)
+    if pointer is None or not _STAPLING_OK:
+        return False
+    _LIB.SSL_CTX_callback_ctrl(pointer, SSL_CTRL_SET_TLSEXT_STATUS_REQ_CB,
+                               ctypes.cast(_STATUS_CALLBACK, ctypes.c_void_p))
+    _STAPLED[pointer] = cert
+    weakref.finalize(ctx, _STAPLED.pop, pointer, None)
+    return True

@@ -9,11 +9,12 @@ not match, is refused before anything changes.
 
 from __future__ import annotations
 
+import base64
 import ssl
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from . import cafiles
+from . import cafiles, ocsp
 from .certs import CertError, Certificate, check_pair, parse_pem
 from .contexts import CrtEntry
 from .options import CrtListLine, TlsOptions, parse_crt_list_line
@@ -68,7 +69,8 @@ def parse_update(name: str, pem: str, current: Certificate | None = None) -> Cer
         raise CertError(f"no {'certificate' if not certs else 'private key'} found in the payload for '{name}'")
     base = current
     return Certificate(name, certs[0] if certs else base.cert, key if key is not None else base.key,
-                       tuple(certs[1:]) if certs else base.chain, extra if certs else base.extra)
+                       tuple(certs[1:]) if certs else base.chain, extra if certs else base.extra,
+                       ocsp=base.ocsp if base is not None else None)
 
 
 def validate(cert: Certificate) -> None:
@@ -188,16 +190,41 @@ def install_ca_file(proxies: Iterable[Any], name: str, kind: str, pem: str) -> i
     return len(rebuilt)
 
 
+def cert_message(name: str, cert: Certificate) -> dict[str, Any]:
+    """``commit ssl cert``'s message: the PEM and the OCSP response (base64 DER), if any."""
+    return {"t": "ssl-cert", "name": name, "pem": cert.pem().decode("utf-8", "replace"),
+            "ocsp": base64.b64encode(cert.ocsp.der).decode() if cert.ocsp is not None else None}
+
+
+def _from_message(message: dict[str, Any]) -> Certificate:
+    cert = parse_update(message["name"], message["pem"])
+    if message.get("ocsp"):
+        cert.ocsp = ocsp.parse(base64.b64decode(message["ocsp"]), cert.cert)
+    return cert
+
+
+def set_ocsp_response(proxies: Iterable[Any], response: ocsp.OcspResponse) -> int:
+    """``set ssl ocsp-response``: the certificates whose response has the same certificate ID take this one
+    at once; how many did."""
+    owners = [c for c in {**certificates(proxies), **loaded_certificates(proxies)}.values()
+              if c.ocsp is not None and c.ocsp.key == response.key]
+    for cert in owners:
+        cert.ocsp = response
+    return len(owners)
+
+
 def apply(proxies: Iterable[Any], message: dict[str, Any]) -> None:
-    """One change from the master: ``ssl-cert`` (replace), ``ssl-crt-list`` (``add`` / ``del``) or
-    ``ssl-cafile`` (``commit`` / ``del`` of a CA or CRL file)."""
-    if message["t"] == "ssl-cafile":
+    """One change from the master: ``ssl-cert`` (replace), ``ssl-ocsp`` (a new OCSP response), ``ssl-crt-list``
+    (``add`` / ``del``) or ``ssl-cafile`` (``commit`` / ``del`` of a CA or CRL file)."""
+    if message["t"] == "ssl-ocsp":
+        set_ocsp_response(proxies, ocsp.parse(base64.b64decode(message["der"])))
+    elif message["t"] == "ssl-cafile":
         if message["op"] == "del":
             cafiles.STORE.remove(message["name"])
         else:
             install_ca_file(proxies, message["name"], message["kind"], message["pem"])
     elif message["t"] == "ssl-cert":
-        replace(proxies, message["name"], parse_update(message["name"], message["pem"]))
+        replace(proxies, message["name"], _from_message(message))
     elif message["op"] == "add":
         cert = parse_update(message["name"], message["pem"])
         add_crt_list_entry(proxies, message["list"], parse_crt_list_line(message["line"]), cert)
