@@ -86,9 +86,6 @@ class Connection:
             self._head_reader = ResponseHeadReader(self._limits)
         self._buffer = ReceiveBuffer()
         self._eof = False
-        self._reset_exchange()
-
-    def _reset_exchange(self) -> None:
         self._body_reader: BodyReader | None = None
         self._body_writer: BodyWriter | None = None
         self._request_method: str | None = None
@@ -202,6 +199,8 @@ class Connection:
                 raise LocalProtocolError("can't send after an error")
             if kind is Response:
                 return self._send_response(event.head)  # type: ignore[union-attr]
+            if kind is Request:
+                return self._send_request(event.head)  # type: ignore[union-attr]
             if kind is Data or kind is EndOfMessage:
                 machine.process_event(role, kind)
                 assert self._body_writer is not None
@@ -220,7 +219,12 @@ class Connection:
             machine.switch_proposed = False
         else:
             machine.start_next_cycle()  # refuses
-        self._reset_exchange()
+        # What an answer sent before the next request is read depends on (a 408, say); the reader, the
+        # writer and the WebSocket flag are set by each head before anything reads them.
+        self._request_method = None
+        self._peer_http11 = True
+        self._waiting_for_100 = False
+
 
     def _status_for(self, hint: int) -> int:
         """Any defect in a server's response is a 502; a request's defect keeps its hint."""
@@ -328,22 +332,21 @@ class Connection:
         return head.status == 101
 
     def _send_other(self, event: Event) -> bytes:
-        """Serialise a request or a 1xx head; our ConnectionClosed writes nothing."""
-        kind = type(event)
-        if kind is Request:
-            head = event.head  # type: ignore[union-attr]
-            framing, tokens = self._start_request(head)
-            if "close" in tokens:
-                self._state.process_keep_alive_disabled()
-            self._body_writer = body_writer(framing)
-            return write_request(head)
-        if kind is InformationalResponse:
+        """Serialise a 1xx head; our ConnectionClosed writes nothing."""
+        if type(event) is InformationalResponse:
             self._waiting_for_100 = False
-            switching = self._accepts_switch(event.head)  # type: ignore[union-attr]
+            switching = self._accepts_switch(event.head)
             self._state.process_event(SERVER, InformationalResponse, switch_accepted=switching)
-            return write_response(event.head)  # type: ignore[union-attr]
-        self._state.process_event(self.our_role, kind)
+            return write_response(event.head)
+        self._state.process_event(self.our_role, type(event))
         return b""
+
+    def _send_request(self, head: RequestHead) -> bytes:
+        framing, tokens = self._start_request(head)
+        if "close" in tokens:
+            self._state.process_keep_alive_disabled()
+        self._body_writer = body_writer(framing)
+        return write_request(head)
 
     def _send_response(self, head: ResponseHead) -> bytes:
         """Serialise a final response, fitted to our client unless it accepts a protocol switch."""
