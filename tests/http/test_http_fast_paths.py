@@ -73,7 +73,7 @@ RESPONSES = [
 def _reference_request(raw: bytes) -> tuple | str:
     """What the line-by-line grammar makes of a request head."""
     try:
-        lines = split_head(raw)
+        lines = split_head(raw.decode("latin-1"))
         match = REQUEST_LINE.fullmatch(lines[0])
         if match is None:
             return f"invalid request line {lines[0][:64]!r}"
@@ -86,7 +86,7 @@ def _reference_request(raw: bytes) -> tuple | str:
 def _reference_response(raw: bytes) -> tuple | str:
     """What the line-by-line grammar makes of a status line and headers."""
     try:
-        lines = split_head(raw)
+        lines = split_head(raw.decode("latin-1"))
         match = STATUS_LINE.fullmatch(lines[0])
         if match is None:
             return f"invalid status line {lines[0][:64]!r}"

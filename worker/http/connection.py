@@ -4,6 +4,11 @@
 event, ``NEED_DATA`` or ``PAUSED``, and ``send`` turns an event into bytes.  A
 proxy holds a SERVER connection for its client and a CLIENT connection for
 each backend; events from one are edited and sent on the other.
+
+The usual exchange (keep-alive on, no protocol switch pending) takes a fast
+path: each head is read, checked and framed in a few calls, and each move of
+the state machine is one store of what its tables say.  Everything else goes
+through :class:`~.state.ConnectionState`, which owns the rules.
 """
 
 from __future__ import annotations
@@ -32,7 +37,6 @@ from .framing import (
     request_framing,
     response_framing,
 )
-from .grammar import at_least_http11
 from .message import RequestHead, ResponseHead
 from .readers import (
     DEFAULT_MAX_HEAD_SIZE,
@@ -45,6 +49,7 @@ from .readers import (
 )
 from .state import (
     CLIENT,
+    DONE,
     ERROR,
     IDLE,
     MIGHT_SWITCH_PROTOCOL,
@@ -73,12 +78,14 @@ class Connection:
         self.their_role = SERVER if our_role is CLIENT else CLIENT
         self._state = ConnectionState()
         self._limits = Limits(max_head_size, max_headers)
-        self._head_reader = RequestHeadReader(self._limits) if our_role is SERVER else ResponseHeadReader(self._limits)
+        if our_role is SERVER:
+            self._read_head = self._read_request
+            self._head_reader: RequestHeadReader | ResponseHeadReader = RequestHeadReader(self._limits)
+        else:
+            self._read_head = self._read_response
+            self._head_reader = ResponseHeadReader(self._limits)
         self._buffer = ReceiveBuffer()
         self._eof = False
-        self._reset_exchange()
-
-    def _reset_exchange(self) -> None:
         self._body_reader: BodyReader | None = None
         self._body_writer: BodyWriter | None = None
         self._request_method: str | None = None
@@ -134,64 +141,94 @@ class Connection:
 
     def next_event(self) -> Event | Signal:
         """Parse the next event from the buffered bytes; a defect raises RemoteProtocolError."""
-        state = self._state.states[self.their_role]
-        if state is ERROR:
-            raise RemoteProtocolError("the peer already sent an invalid message", self._status_for(400))
+        role = self.their_role
+        machine = self._state
+        state = machine.states[role]
         try:
             if state is SEND_BODY:
-                return self._next_body_event()
+                # Data leaves SEND_BODY where it is, so only the body's end moves the state.
+                reader = self._body_reader
+                assert reader is not None
+                event = reader(self._buffer)
+                if event is None:
+                    if not self._eof:
+                        return NEED_DATA
+                    event = reader.read_eof()
+                self._waiting_for_100 = False
+                if type(event) is not Data:
+                    if machine.keep_alive and not machine.switch_proposed:
+                        machine.states[role] = DONE
+                    else:
+                        machine.process_event(role, EndOfMessage)
+                return event
             if state is IDLE or state is SEND_RESPONSE:
-                head_event = self._head_reader(self._buffer)
-                if head_event is not None:
-                    self._receive_head(head_event)
-                    return head_event
+                if self._buffer:
+                    event = self._read_head()
+                    if event is not None:
+                        return event
+                if not self._eof:
+                    return NEED_DATA
+            elif state is ERROR:
+                raise RemoteProtocolError("the peer already sent an invalid message", self._status_for(400))
             return self._no_event(state)
         except LocalProtocolError as exc:
-            self._state.process_error(self.their_role)
+            machine.process_error(role)
             raise RemoteProtocolError(str(exc), self._status_for(exc.status_hint)) from exc
 
     def send(self, event: Event) -> bytes:
         """Serialise an event we send; an invalid one raises LocalProtocolError and ends our side.
 
-        Data in SEND_BODY moves no state, so it goes straight to the body writer.
+        Body events in SEND_BODY take the shortcut: Data moves no state, and the
+        end of a kept-alive body only makes our side DONE.
         """
-        state = self._state.states[self.our_role]
-        if state is ERROR:
-            raise LocalProtocolError("can't send after an error")
+        machine = self._state
+        role = self.our_role
+        state = machine.states[role]
         try:
             kind = type(event)
+            if state is SEND_BODY and (kind is Data or kind is EndOfMessage):
+                assert self._body_writer is not None
+                data = self._body_writer(event)
+                if kind is EndOfMessage:
+                    if machine.keep_alive and not machine.switch_proposed:
+                        machine.states[role] = DONE
+                    else:
+                        machine.process_event(role, EndOfMessage)
+                return data
+            if state is ERROR:
+                raise LocalProtocolError("can't send after an error")
+            if kind is Response:
+                return self._send_response(event.head)  # type: ignore[union-attr]
+            if kind is Request:
+                return self._send_request(event.head)  # type: ignore[union-attr]
             if kind is Data or kind is EndOfMessage:
-                if kind is not Data or state is not SEND_BODY:
-                    self._state.process_event(self.our_role, kind)
+                machine.process_event(role, kind)
                 assert self._body_writer is not None
                 return self._body_writer(event)
             return self._send_other(event)
         except LocalProtocolError:
-            self._state.process_error(self.our_role)
+            machine.process_error(role)
             raise
 
     def start_next_cycle(self) -> None:
         """After a complete keep-alive exchange, get ready for the next (pipelined ones are buffered)."""
-        self._state.start_next_cycle()
-        self._reset_exchange()
+        machine = self._state
+        states = machine.states
+        if states[CLIENT] is DONE and states[SERVER] is DONE and machine.keep_alive:
+            states[CLIENT] = states[SERVER] = IDLE  # the state machine's own move, done here in the usual case
+            machine.switch_proposed = False
+        else:
+            machine.start_next_cycle()  # refuses
+        # What an answer sent before the next request is read depends on (a 408, say); the reader, the
+        # writer and the WebSocket flag are set by each head before anything reads them.
+        self._request_method = None
+        self._peer_http11 = True
+        self._waiting_for_100 = False
+
 
     def _status_for(self, hint: int) -> int:
         """Any defect in a server's response is a 502; a request's defect keeps its hint."""
         return 502 if self.our_role is CLIENT else hint
-
-    def _next_body_event(self) -> Data | EndOfMessage | Signal:
-        """The next piece of the peer's body; Data leaves SEND_BODY where it is, so only its end moves the state."""
-        reader = self._body_reader
-        assert reader is not None
-        event = reader(self._buffer)
-        if event is None:
-            if not self._eof:
-                return NEED_DATA
-            event = reader.read_eof()
-        self._waiting_for_100 = False
-        if type(event) is not Data:
-            self._state.process_event(self.their_role, type(event))
-        return event
 
     def _no_event(self, state: State) -> ConnectionClosed | Signal:
         """Nothing to parse: a signal, or the peer's close, which must come between messages."""
@@ -212,39 +249,75 @@ class Connection:
         self._state.process_event(self.their_role, ConnectionClosed)
         return ConnectionClosed()
 
-    def _receive_head(self, event: Request | Response | InformationalResponse) -> None:
-        if isinstance(event, Request):
-            head = event.head
-            framing, tokens, expect = self._start_request(head)
-            http11 = at_least_http11(head.version)
-            self._peer_http11 = http11
-            self._waiting_for_100 = http11 and expect
-            if not keep_alive(http11, tokens):
-                self._state.process_keep_alive_disabled()
-            self._body_reader = body_reader(framing, self._limits)
-        elif isinstance(event, Response):
-            head = event.head
-            framing, tokens = response_framing(head, self._request_method)
-            self._state.process_event(SERVER, Response, switch_accepted=self._accepts_switch(head))
-            if framing.kind is UNTIL_CLOSE or not keep_alive(at_least_http11(head.version), tokens):
-                self._state.process_keep_alive_disabled()
-            self._body_reader = body_reader(framing, self._limits)
-        else:
-            switching = self._accepts_switch(event.head)
-            self._state.process_event(SERVER, InformationalResponse, switch_accepted=switching)
-
-    def _start_request(self, head: RequestHead) -> tuple[Framing, Tokens, bool]:
-        """Check the request, record what the response's framing depends on, move the client side.
-
-        Returns the request's framing, its Connection options and whether it says ``Expect: 100-continue``.
-        """
-        framing, tokens, switch, expect = request_framing(head)
+    def _read_request(self) -> Request | None:
+        """Server side: the next request head, with its framing and the client's move, or None."""
+        parsed = self._head_reader.read(self._buffer)
+        if parsed is None:
+            return None
+        head, found = parsed
+        framing, tokens, switch, expect = request_framing(head, found)
         self._request_method = head.method
-        self._state.process_event(CLIENT, Request)
-        if switch:
-            self._state.process_client_switch_proposal()
-            self._websocket = "websocket" in {v.lower() for v in head.headers.get_values("upgrade")}
-        return framing, tokens, expect
+        http11 = self._peer_http11 = head.version[5:] >= "1.1"
+        self._waiting_for_100 = http11 and expect
+        machine = self._state
+        if switch or not machine.keep_alive:
+            machine.process_event(CLIENT, Request)
+            if switch:
+                self._propose_switch(head)
+        else:  # the tables' moves for a Request, with nothing else to apply
+            states = machine.states
+            states[CLIENT] = SEND_BODY
+            if states[SERVER] is IDLE:
+                states[SERVER] = SEND_RESPONSE
+        if not (http11 if not tokens else keep_alive(http11, tokens)):
+            machine.process_keep_alive_disabled()
+        self._body_reader = body_reader(framing, self._limits)
+        return Request(head)
+
+    def _read_response(self) -> Response | InformationalResponse | None:
+        """Client side: the next response head, with its framing and the server's move, or None."""
+        parsed = self._head_reader.read(self._buffer)
+        if parsed is None:
+            return None
+        head, found = parsed
+        machine = self._state
+        if head.status < 200:
+            switching = self._accepts_switch(head)
+            machine.process_event(SERVER, InformationalResponse, switch_accepted=switching)
+            return InformationalResponse(head)
+        framing, tokens = response_framing(head, self._request_method, found)
+        states = machine.states
+        if machine.switch_proposed or not machine.keep_alive or states[SERVER] is not SEND_RESPONSE:
+            machine.process_event(SERVER, Response, switch_accepted=self._accepts_switch(head))
+        else:  # the tables' move for a Response when no switch was asked for
+            if head.status == 101:
+                self._accepts_switch(head)
+            states[SERVER] = SEND_BODY
+        http11 = head.version[5:] >= "1.1"
+        if framing.kind is UNTIL_CLOSE or not (http11 if not tokens else keep_alive(http11, tokens)):
+            machine.process_keep_alive_disabled()
+        self._body_reader = body_reader(framing, self._limits)
+        return Response(head)
+
+    def _start_request(self, head: RequestHead) -> tuple[Framing, Tokens]:
+        """Check a request we send, record what the response's framing depends on, move the client side."""
+        framing, tokens, switch, _ = request_framing(head)
+        self._request_method = head.method
+        machine = self._state
+        if switch or not machine.keep_alive or machine.states[CLIENT] is not IDLE:
+            machine.process_event(CLIENT, Request)
+            if switch:
+                self._propose_switch(head)
+        else:
+            states = machine.states
+            states[CLIENT] = SEND_BODY
+            if states[SERVER] is IDLE:
+                states[SERVER] = SEND_RESPONSE
+        return framing, tokens
+
+    def _propose_switch(self, head: RequestHead) -> None:
+        self._state.process_client_switch_proposal()
+        self._websocket = "websocket" in {v.lower() for v in head.headers.get_values("upgrade")}
 
     def _accepts_switch(self, head: ResponseHead) -> bool:
         """101 to an Upgrade, or 2xx to a CONNECT; a 101 nobody asked for is refused (HAProxy: 502)."""
@@ -259,31 +332,38 @@ class Connection:
         return head.status == 101
 
     def _send_other(self, event: Event) -> bytes:
-        """Serialise a head; our ConnectionClosed writes nothing (Data and EndOfMessage take ``send``'s shortcut)."""
-        if isinstance(event, Request):
-            head = event.head
-            framing, tokens, _ = self._start_request(head)
-            if not keep_alive(True, tokens):
-                self._state.process_keep_alive_disabled()
-            self._body_writer = body_writer(framing)
-            return write_request(head)
-        if isinstance(event, InformationalResponse):
+        """Serialise a 1xx head; our ConnectionClosed writes nothing."""
+        if type(event) is InformationalResponse:
             self._waiting_for_100 = False
             switching = self._accepts_switch(event.head)
             self._state.process_event(SERVER, InformationalResponse, switch_accepted=switching)
             return write_response(event.head)
-        if isinstance(event, Response):
-            head = event.head
-            self._waiting_for_100 = False
-            switching = self._accepts_switch(head)
-            framing, tokens = response_framing(head, self._request_method)
-            if not switching:
-                framing = self._frame_for_peer(head, framing, tokens)
-            self._state.process_event(SERVER, Response, switch_accepted=switching)
-            self._body_writer = body_writer(framing)
-            return write_response(head)
         self._state.process_event(self.our_role, type(event))
         return b""
+
+    def _send_request(self, head: RequestHead) -> bytes:
+        framing, tokens = self._start_request(head)
+        if "close" in tokens:
+            self._state.process_keep_alive_disabled()
+        self._body_writer = body_writer(framing)
+        return write_request(head)
+
+    def _send_response(self, head: ResponseHead) -> bytes:
+        """Serialise a final response, fitted to our client unless it accepts a protocol switch."""
+        self._waiting_for_100 = False
+        machine = self._state
+        switching = self._accepts_switch(head) if machine.switch_proposed or head.status == 101 else False
+        framing, tokens = response_framing(head, self._request_method)
+        if switching or not machine.keep_alive or tokens or framing.kind is UNTIL_CLOSE or not self._peer_http11 \
+                or head.version[5:] < "1.1":
+            framing = self._frame_for_peer(head, framing, tokens) if not switching else framing
+        states = machine.states
+        if switching or machine.switch_proposed or not machine.keep_alive or states[SERVER] is not SEND_RESPONSE:
+            machine.process_event(SERVER, Response, switch_accepted=switching)
+        else:  # the tables' move for a Response when no switch was asked for
+            states[SERVER] = SEND_BODY
+        self._body_writer = body_writer(framing)
+        return write_response(head)
 
     def _frame_for_peer(self, head: ResponseHead, framing: Framing, tokens: Tokens) -> Framing:
         """Fit a response to our client and make its Connection field say what we will do.
@@ -294,13 +374,14 @@ class Connection:
         Unlike HAProxy, an HTTP/1.0 client never gets chunks (RFC 9112 6.1):
         the body is sent bare and ends when we close.
         """
-        if framing.kind is CHUNKED and not self._peer_http11:
+        kind = framing.kind
+        if kind is CHUNKED and not self._peer_http11:
             head.headers.remove("transfer-encoding")
             framing = UNTIL_CLOSE_BODY
         if not self._state.keep_alive or framing.kind is UNTIL_CLOSE or "close" in tokens:
             if "close" not in tokens:
                 head.headers.set("Connection", "close")
             self._state.process_keep_alive_disabled()
-        elif not (self._peer_http11 and at_least_http11(head.version)) and "keep-alive" not in tokens:
+        elif not (self._peer_http11 and head.version[5:] >= "1.1") and "keep-alive" not in tokens:
             head.headers.set("Connection", "keep-alive")
         return framing

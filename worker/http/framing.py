@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Set
 from enum import Enum
+from functools import partial
 from typing import NamedTuple
 
 from .errors import LocalProtocolError
@@ -19,6 +20,8 @@ from .grammar import DECIMAL, MAX_CONTENT_LENGTH
 from .message import Headers, RequestHead, ResponseHead, split_values
 
 MAX_CONTENT_LENGTH_DIGITS = len(str(MAX_CONTENT_LENGTH))
+_SAFE_DIGITS = MAX_CONTENT_LENGTH_DIGITS - 1
+"""A length with fewer digits than the limit is below it whatever they are."""
 
 _DEFAULT_PORTS = {"http": {"80"}, "https": {"443"}}
 _CONNECT_PORTS = {"80", "443"}
@@ -30,6 +33,9 @@ _NO_TOKENS: frozenset[str] = frozenset()
 
 Tokens = Set[str]
 """A Connection field's options, lowercased."""
+
+Found = dict[str, list[str]]
+"""The full values of the fields framing reads, by lowercase name (:func:`read_fields`)."""
 
 
 class BodyKind(Enum):
@@ -53,19 +59,27 @@ class Framing(NamedTuple):
     length: int = 0
 
 
+_length_framing = partial(tuple.__new__, Framing)
+"""``Framing(LENGTH, n)`` built in C: a named tuple's own constructor is a Python function."""
 NO_BODY = Framing(NONE)
 CHUNKED_BODY = Framing(CHUNKED)
 UNTIL_CLOSE_BODY = Framing(UNTIL_CLOSE)
 
 
-def request_framing(head: RequestHead) -> tuple[Framing, Tokens, bool, bool]:
+def request_framing(head: RequestHead, found: Found | None = None) -> tuple[Framing, Tokens, bool, bool]:
     """Check a request's Host, Content-Length and Transfer-Encoding in one pass over its fields.
 
     Returns how its body ends, its Connection options, whether it proposes a
     protocol switch (a CONNECT, or an Upgrade listed in Connection) and whether
     it says ``Expect: 100-continue`` (which the caller honours on HTTP/1.1 only).
+    *found* is :func:`read_fields` of its fields when the caller has it already.
     """
-    found = _read_fields(head.headers)
+    if found is None:
+        found = read_fields(head.headers.fields)
+    if not found:
+        return _PLAIN_CONNECT if head.method == "CONNECT" else _PLAIN_REQUEST
+    if len(found) == 1 and len(found.get("host", ())) == 1 and head.target.startswith("/") and head.method != "CONNECT":
+        return _PLAIN_REQUEST  # one Host and no authority in the target for it to contradict
     if "host" in found:
         _check_host(head, found["host"])
     chunked = "transfer-encoding" in found and _is_chunked(found["transfer-encoding"])
@@ -75,7 +89,7 @@ def request_framing(head: RequestHead) -> tuple[Framing, Tokens, bool, bool]:
             raise LocalProtocolError("both Content-Length and Transfer-Encoding")
         framing = CHUNKED_BODY
     else:
-        framing = Framing(LENGTH, length) if length else NO_BODY
+        framing = _length_framing((LENGTH, length)) if length else NO_BODY
     tokens = _tokens(found["connection"]) if "connection" in found else _NO_TOKENS
     switch = head.method == "CONNECT" or ("upgrade" in tokens and "upgrade" in found)
     if switch and "upgrade" in found and "websocket" in _tokens(found["upgrade"]):
@@ -86,12 +100,20 @@ def request_framing(head: RequestHead) -> tuple[Framing, Tokens, bool, bool]:
     return framing, tokens, switch, expect
 
 
-def response_framing(head: ResponseHead, request_method: str | None) -> tuple[Framing, Tokens]:
+_PLAIN_REQUEST = (NO_BODY, _NO_TOKENS, False, False)
+_PLAIN_CONNECT = (NO_BODY, _NO_TOKENS, True, False)
+
+
+def response_framing(
+    head: ResponseHead, request_method: str | None, found: Found | None = None
+) -> tuple[Framing, Tokens]:
     """Say how a response body ends, from one pass over its fields, and return its Connection options.
 
-    HEAD, 1xx, 204, 304 and a CONNECT's 2xx have no body.
+    HEAD, 1xx, 204, 304 and a CONNECT's 2xx have no body.  *found* is
+    :func:`read_fields` of its fields when the caller has it already.
     """
-    found = _read_fields(head.headers)
+    if found is None:
+        found = read_fields(head.headers.fields)
     chunked = "transfer-encoding" in found and _is_chunked(found["transfer-encoding"])
     length = _content_length(head.headers, found["content-length"]) if "content-length" in found else None
     if chunked and length is not None:
@@ -108,7 +130,7 @@ def response_framing(head: ResponseHead, request_method: str | None) -> tuple[Fr
     if chunked:
         return CHUNKED_BODY, tokens
     if length is not None:
-        return (Framing(LENGTH, length) if length else NO_BODY), tokens
+        return (_length_framing((LENGTH, length)) if length else NO_BODY), tokens
     return UNTIL_CLOSE_BODY, tokens
 
 
@@ -119,10 +141,10 @@ def keep_alive(http11: bool, tokens: Tokens) -> bool:
     return http11 or "keep-alive" in tokens
 
 
-def _read_fields(headers: Headers) -> dict[str, list[str]]:
+def read_fields(fields: list[tuple[str, str]]) -> Found:
     """The full values of the fields framing reads, by lowercase name, from one pass; others are skipped."""
-    found: dict[str, list[str]] = {}
-    for name, value in headers.fields:
+    found: Found = {}
+    for name, value in fields:
         lname = name.lower()
         if lname in _READ_FIELDS:
             if lname in found:
@@ -138,8 +160,8 @@ def _tokens(fulls: list[str]) -> set[str]:
 
 def _content_length(headers: Headers, fulls: list[str]) -> int:
     """The one Content-Length value; identical repeats are merged into one field, as HAProxy does."""
-    if len(fulls) == 1 and fulls[0].isascii() and fulls[0].isdigit():
-        return _decimal_length(fulls[0])
+    if len(fulls) == 1 and (digits := fulls[0]).isascii() and digits.isdigit():
+        return int(digits) if len(digits) <= _SAFE_DIGITS else _decimal_length(digits)
     elements = split_values(fulls)
     if any(not DECIMAL.fullmatch(element) for element in elements):
         raise LocalProtocolError("Content-Length is not a decimal number")

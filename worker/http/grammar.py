@@ -32,13 +32,15 @@ _VALUE_RE = re.compile(FIELD_VALUE)
 _LINE_END = r"\r?(?=\n)"
 CLEAN_REQUEST_LINE = re.compile(rf"({TOKEN})[ \t]+({_TARGET})[ \t]+({_VERSION}){_LINE_END}")
 CLEAN_STATUS_LINE = re.compile(rf"({_VERSION})[ \t]+([0-9]{{3}})(?:[ \t]+({FIELD_VALUE}))?{_LINE_END}")
-_CLEAN_FIELD_LINE = re.compile(rf"\n({TOKEN}):[ \t]*((?:{FIELD_VALUE}[\x21-\x7e\x80-\xff])?)[ \t]*{_LINE_END}")
+CLEAN_FIELD_LINE = re.compile(rf"\n({TOKEN}):[ \t]*((?:{FIELD_VALUE}[\x21-\x7e\x80-\xff])?)[ \t]*{_LINE_END}")
 """The lines of a whole head, as decoded text: each ends before its LF, and a field line starts after one.
 
 A field's value runs greedily to its last visible character, so trailing blanks fall outside it without a lazy match.
+Every line of a head must match for the count of fields to come out right (the readers compare it with the
+count of line ends): a head with any defect, or too many fields, takes the line-by-line path and its exact error.
 """
 
-_STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
+STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
 """Tokens already: the usual methods skip the regex."""
 
 MAX_CHUNK_SIZE = 1 << 52
@@ -48,9 +50,9 @@ MAX_CONTENT_LENGTH = 1 << 63
 """HAProxy 2.6 refuses a Content-Length of 2^63 or more."""
 
 
-def split_head(block: bytes) -> list[str]:
-    """Split a head ending in an empty line into its lines, refusing a bare CR."""
-    lines = block.decode("latin-1").split("\n")[:-2]
+def split_head(text: str) -> list[str]:
+    """Split a head (latin-1 text ending in an empty line) into its lines, refusing a bare CR."""
+    lines = text.split("\n")[:-2]
     out = []
     for line in lines:
         text = line[:-1] if line.endswith("\r") else line
@@ -58,18 +60,6 @@ def split_head(block: bytes) -> list[str]:
             raise LocalProtocolError("bare CR in message head")
         out.append(text)
     return out
-
-
-def clean_fields(text: str, pos: int, max_headers: int) -> list[tuple[str, str]] | None:
-    """The fields after the start line ending at *pos* in a whole head, in one regex pass.
-
-    Every line must match for the count to come out right; None sends a head
-    with any defect (or too many fields) to the line-by-line path and its exact error.
-    """
-    fields = _CLEAN_FIELD_LINE.findall(text, pos)
-    if len(fields) != text.count("\n", pos) - 2 or len(fields) > max_headers:
-        return None
-    return fields
 
 
 def parse_fields(lines: list[str], max_headers: int) -> Headers:
@@ -100,11 +90,13 @@ def check_fields(headers: Headers) -> None:
         return
     try:
         names, values = zip(*fields, strict=True)
-        clean = "" not in names and _TOKEN_RE.fullmatch("".join(names)) and _is_field_value(" ".join(values))
+        joined = " ".join(values)
+        if "" not in names and _TOKEN_RE.fullmatch("".join(names)) and (
+            (joined.isascii() and joined.isprintable()) or _VALUE_RE.fullmatch(joined)
+        ):
+            return
     except (TypeError, ValueError):
-        clean = False
-    if clean:
-        return
+        pass
     for name, value in fields:
         if not _TOKEN_RE.fullmatch(name):
             raise LocalProtocolError(f"invalid header name {name!r}")
@@ -120,7 +112,7 @@ def _is_field_value(text: str) -> bool:
 
 
 def check_request_line(method: str, target: str) -> None:
-    if method not in _STANDARD_METHODS and not _TOKEN_RE.fullmatch(method):
+    if method not in STANDARD_METHODS and not _TOKEN_RE.fullmatch(method):
         raise LocalProtocolError(f"invalid method {method!r}")
     if not _TARGET_RE.fullmatch(target):
         raise LocalProtocolError(f"invalid request target {target[:64]!r}")

@@ -12,17 +12,17 @@ from dataclasses import dataclass
 
 from .buffer import ReceiveBuffer
 from .errors import LocalProtocolError
-from .events import Data, EndOfMessage, InformationalResponse, Request, Response
-from .framing import CHUNKED, UNTIL_CLOSE, Framing
+from .events import END_OF_MESSAGE, Data, EndOfMessage, InformationalResponse, Request, Response
+from .framing import CHUNKED, UNTIL_CLOSE, Found, Framing, read_fields
 from .grammar import (
     CHUNK_SIZE_LINE,
+    CLEAN_FIELD_LINE,
     CLEAN_REQUEST_LINE,
     CLEAN_STATUS_LINE,
     MAX_CHUNK_SIZE,
     REQUEST_LINE,
     STATUS_LINE,
     check_status_line,
-    clean_fields,
     parse_fields,
     split_head,
 )
@@ -47,18 +47,6 @@ class Limits:
     max_headers: int = DEFAULT_MAX_HEADERS
 
 
-def _take_head(buf: ReceiveBuffer, limits: Limits) -> bytes | None:
-    """A complete head (leading empty lines skipped), or None."""
-    block = buf.take_head()
-    if block is None:
-        if len(buf) > limits.max_head_size:
-            raise LocalProtocolError("message head too large")
-        return None
-    if len(block) > limits.max_head_size:
-        raise LocalProtocolError("message head too large")
-    return block
-
-
 _BAD_METHOD_START = re.compile(rb"(?:\r?\n)*[-!#$%&'*+.^_`|~0-9A-Za-z]*[^-!#$%&'*+.^_`|~0-9A-Za-z \t\r\n]")
 """A start no request line can have (a TLS hello, say): refused at once, as HAProxy does, not when the
 head limit or a timeout is reached."""
@@ -75,25 +63,29 @@ class RequestHeadReader:
         self.limits = limits
 
     def __call__(self, buf: ReceiveBuffer) -> Request | None:
-        block = _take_head(buf, self.limits)
-        if block is None:
-            if _BAD_METHOD_START.match(buf.peek(32)):
+        parsed = self.read(buf)
+        return None if parsed is None else Request(parsed[0])
+
+    def read(self, buf: ReceiveBuffer) -> tuple[RequestHead, Found] | None:
+        """The head and the fields its framing depends on (:func:`~.framing.read_fields`), or None."""
+        limits = self.limits
+        text = buf.take_head(limits.max_head_size)
+        if text is None:
+            if _BAD_METHOD_START.match(buf, 0, 32):
                 raise LocalProtocolError("invalid character in the request method")
             return None
-        text = block.decode("latin-1")
         match = CLEAN_REQUEST_LINE.match(text)
         if match is not None:
-            fields = clean_fields(text, match.end(), self.limits.max_headers)
-            if fields is not None:
-                return Request(RequestHead(match[1], match[2], match[3], Headers(fields)))
-        return self._parse_lines(split_head(block))
-
-    def _parse_lines(self, lines: list[str]) -> Request:
-        match = REQUEST_LINE.fullmatch(lines[0])
-        if match is None:
+            pos = match.end()
+            fields = CLEAN_FIELD_LINE.findall(text, pos)
+            if len(fields) == text.count("\n", pos) - 2 and len(fields) <= limits.max_headers:
+                return RequestHead(match[1], match[2], match[3], Headers(fields)), read_fields(fields)
+        lines = split_head(text)
+        line = REQUEST_LINE.fullmatch(lines[0])
+        if line is None:
             raise LocalProtocolError(f"invalid request line {lines[0][:64]!r}")
-        headers = parse_fields(lines[1:], self.limits.max_headers)
-        return Request(RequestHead(match["method"], match["target"], match["version"], headers))
+        headers = parse_fields(lines[1:], limits.max_headers)
+        return RequestHead(line["method"], line["target"], line["version"], headers), read_fields(headers.fields)
 
 
 class ResponseHeadReader:
@@ -103,27 +95,32 @@ class ResponseHeadReader:
         self.limits = limits
 
     def __call__(self, buf: ReceiveBuffer) -> Response | InformationalResponse | None:
-        block = _take_head(buf, self.limits)
-        if block is None:
+        parsed = self.read(buf)
+        if parsed is None:
             return None
-        text = block.decode("latin-1")
+        head = parsed[0]
+        return InformationalResponse(head) if head.status < 200 else Response(head)
+
+    def read(self, buf: ReceiveBuffer) -> tuple[ResponseHead, Found] | None:
+        """The head (any status from 100 to 599) and the fields its framing depends on, or None."""
+        limits = self.limits
+        text = buf.take_head(limits.max_head_size)
+        if text is None:
+            return None
         match = CLEAN_STATUS_LINE.match(text)
         if match is not None and 100 <= (status := int(match[2])) <= 599:
-            fields = clean_fields(text, match.end(), self.limits.max_headers)
-            if fields is not None:
-                head = ResponseHead(status, match[3] or "", match[1], Headers(fields))
-                return InformationalResponse(head) if status < 200 else Response(head)
-        return self._parse_lines(split_head(block))
-
-    def _parse_lines(self, lines: list[str]) -> Response | InformationalResponse:
-        match = STATUS_LINE.fullmatch(lines[0])
-        if match is None:
+            pos = match.end()
+            fields = CLEAN_FIELD_LINE.findall(text, pos)
+            if len(fields) == text.count("\n", pos) - 2 and len(fields) <= limits.max_headers:
+                return ResponseHead(status, match[3] or "", match[1], Headers(fields)), read_fields(fields)
+        lines = split_head(text)
+        line = STATUS_LINE.fullmatch(lines[0])
+        if line is None:
             raise LocalProtocolError(f"invalid status line {lines[0][:64]!r}")
-        status, reason = int(match["status"]), match["reason"] or ""
+        status, reason = int(line["status"]), line["reason"] or ""
         check_status_line(status, reason)
-        headers = parse_fields(lines[1:], self.limits.max_headers)
-        head = ResponseHead(status, reason, match["version"], headers)
-        return InformationalResponse(head) if status < 200 else Response(head)
+        headers = parse_fields(lines[1:], limits.max_headers)
+        return ResponseHead(status, reason, line["version"], headers), read_fields(headers.fields)
 
 
 class ContentLengthReader:
@@ -134,10 +131,10 @@ class ContentLengthReader:
 
     def __call__(self, buf: ReceiveBuffer) -> Data | EndOfMessage | None:
         if self.remaining == 0:
-            return EndOfMessage()
-        if not buf:
-            return None
+            return END_OF_MESSAGE
         data = buf.take(self.remaining)
+        if not data:
+            return None
         self.remaining -= len(data)
         return Data(data)
 
@@ -209,7 +206,7 @@ class ChunkedReader:
             return None
         if len(block) > self.limits.max_head_size:
             raise LocalProtocolError("trailers too large")
-        trailers = parse_fields(split_head(block), self.limits.max_headers)
+        trailers = parse_fields(split_head(block.decode("latin-1")), self.limits.max_headers)
         for name in FRAMING_FIELDS:
             if trailers.get_all(name):
                 # Framing fields are forbidden in trailers (RFC 9110 6.5.1): a next hop that
@@ -231,7 +228,7 @@ class UntilCloseReader:
         return Data(buf.take_all()) if buf else None
 
     def read_eof(self) -> EndOfMessage:
-        return EndOfMessage()
+        return END_OF_MESSAGE
 
 
 BodyReader = ContentLengthReader | ChunkedReader | UntilCloseReader

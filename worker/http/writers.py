@@ -11,31 +11,33 @@ from __future__ import annotations
 from .errors import LocalProtocolError
 from .events import Data, EndOfMessage
 from .framing import CHUNKED, LENGTH, UNTIL_CLOSE, Framing
-from .grammar import at_least_http11, check_fields, check_request_line, check_status_line
+from .grammar import STANDARD_METHODS, check_fields, check_request_line, check_status_line
 from .message import Headers, RequestHead, ResponseHead
 
 
 def write_request(head: RequestHead) -> bytes:
-    check_request_line(head.method, head.target)
-    version = "HTTP/1.1" if at_least_http11(head.version) else "HTTP/1.0"
-    return _encode(f"{head.method} {head.target} {version}", head.headers)
+    method, target = head.method, head.target
+    if method not in STANDARD_METHODS or type(target) is not str or not target or not target.isascii() \
+            or not target.isprintable() or " " in target or "#" in target:
+        check_request_line(method, target)  # the exact error, or a method outside the usual ones
+    version = "HTTP/1.1" if head.version[5:] >= "1.1" else "HTTP/1.0"
+    return _encode(f"{method} {target} {version}", head.headers)
 
 
 def write_response(head: ResponseHead) -> bytes:
-    check_status_line(head.status, head.reason)
-    version = "HTTP/1.1" if at_least_http11(head.version) else "HTTP/1.0"
-    return _encode(f"{version} {head.status:03d} {head.reason}", head.headers)
+    status, reason = head.status, head.reason
+    if type(status) is not int or not 100 <= status <= 599 or type(reason) is not str or not reason.isascii() \
+            or not reason.isprintable():
+        check_status_line(status, reason)  # the exact error, or a latin-1 reason phrase
+    version = "HTTP/1.1" if head.version[5:] >= "1.1" else "HTTP/1.0"
+    return _encode(f"{version} {status:03d} {reason}", head.headers)
 
 
-def _encode(start_line: str, headers: Headers) -> bytes:
-    """The head's lines joined by CRLF, each field joined in C by ``": ".join``, then the empty line."""
+def _encode(first_line: str, headers: Headers) -> bytes:
+    """The first line and each field joined by CRLF, then the empty line; the fields are checked first."""
     check_fields(headers)
-    return _latin1("\r\n".join([start_line, *map(": ".join, headers.fields), "", ""]))
-
-
-def _latin1(text: str) -> bytes:
     try:
-        return text.encode("latin-1")
+        return "\r\n".join([first_line, *map(": ".join, headers.fields), "", ""]).encode("latin-1")
     except UnicodeEncodeError as exc:
         raise LocalProtocolError("a head holds characters beyond latin-1") from exc
 
@@ -78,9 +80,7 @@ class ChunkedWriter:
             return b"%x\r\n%s\r\n" % (len(event.data), event.data)
         if not event.trailers.fields:
             return b"0\r\n\r\n"
-        check_fields(event.trailers)
-        trailers = "".join(f"{name}: {value}\r\n" for name, value in event.trailers)
-        return b"0\r\n" + _latin1(trailers) + b"\r\n"
+        return _encode("0", event.trailers)  # the last chunk, the trailer fields and the empty line
 
 
 class UntilCloseWriter:
