@@ -29,6 +29,8 @@ class ServerConnection:
     would have made the same one, and ``set server addr`` retires connections to the old address."""
     requests: int = 0
     """Requests sent over it (http-reuse aggressive reuses for a first request only those with 2+)."""
+    counters: Any = None
+    """The server's Counters in its backend, looked up once per connection rather than per request."""
 
     def release_slot(self) -> None:
         """Give the server's connection slot back once (the backend's queue may move on)."""
