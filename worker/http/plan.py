@@ -19,6 +19,8 @@ class HttpPlan:
     tcp_response: list[Any] | None
     http_response: list[Any] | None
     after_response: list[Any] | None
+    response_rules: bool
+    """``tcp-response content`` or ``http-response`` rules exist."""
     session_rules: bool
     """``tcp-request connection`` or ``tcp-request session`` rules exist."""
     client: float | None
@@ -53,6 +55,7 @@ def _build(proxy: Any) -> HttpPlan:
         tcp_response=rules.get("tcp-response content") or None,
         http_response=rules.get("http-response") or None,
         after_response=rules.get("http-after-response") or None,
+        response_rules=bool(rules.get("tcp-response content") or rules.get("http-response")),
         session_rules=bool(rules.get("tcp-request connection") or rules.get("tcp-request session")),
         client=timeouts.get("client"),
         server=timeouts.get("server"),

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 import gevent
+from gevent import socket as gsocket
 
 from .. import webstats
 from ..backend import cookie
@@ -21,7 +23,7 @@ from ..channel import Channel
 from ..context import WorkerContext
 from ..counters import Counters
 from ..filters import chain as filters
-from ..netutil import send_all, shutdown_both
+from ..netutil import recv_within, send_all, shutdown_both
 from ..proxy import Proxy
 from ..rules.actions_http_flow import SILENT_CLOSE
 from ..rules.evaluate import run_rules, run_session_rules
@@ -38,11 +40,14 @@ from .events import NEED_DATA, PAUSED, ConnectionClosed, Data, EndOfMessage, Inf
 from .grammar import at_least_http11
 from .message import RequestHead, ResponseHead
 from .pages import Reply, error_page, logged_size
+from .park import PARK_AFTER, Parking, hold_slot, release_slot
 from .plan import plan_of
 from .server_pool import ServerConnection, ServerPool
 from .state import CLIENT, DONE, SERVER
 
 READ_SIZE = 65536
+PARKED = object()
+"""_read_request's answer when the connection was parked idle (its greenlet ends, the stream lives on)."""
 MAXREWRITE = 1024
 DRAIN_LIMIT = 32 * 1024 * 1024
 """Request body bytes we read and drop once the server stopped taking them, so the client gets its answer."""
@@ -64,14 +69,20 @@ class ServerFailed(Exception):
 
 
 class HttpStream:
-    __slots__ = ("addresses", "body_ahead", "body_pump", "client", "front", "frontend", "own_pool", "plan", "pool",
-                 "request_error", "request_started", "requests", "response_ahead", "server", "session_vars", "so_id",
-                 "trackers", "txn", "upgrade_connection", "worker")
+    __slots__ = ("addresses", "body_ahead", "body_pump", "client", "conn_pool", "front", "frontend", "on_close",
+                 "own_pool", "parked", "plan", "pool", "request_error", "request_started", "requests", "response_ahead",
+                 "server", "session_vars", "slot", "so_id", "trackers", "txn", "upgrade_connection", "worker")
     """Slots: one stream per client connection, 10,000 idle ones included."""
 
     def __init__(self, worker: WorkerContext, frontend: Proxy, client: socket.socket, so_id: int,
-                 pool: ServerPool) -> None:
+                 pool: ServerPool, conn_pool: Any = None, on_close: Callable[[], None] | None = None) -> None:
         self.worker = worker
+        self.conn_pool = conn_pool
+        """The listener's gevent Pool (maxconn): a parked stream keeps its slot there (park.hold_slot)."""
+        self.on_close = on_close
+        """Called once the connection is closed (the worker's session table, the debug trace)."""
+        self.parked: Parking | None = None
+        self.slot: Any = None
         self.frontend = frontend
         self.plan = frontend.plan or plan_of(frontend)
         self.client = client
@@ -94,32 +105,74 @@ class HttpStream:
         self.addresses = addresses_of(client)
         self.upgrade_connection: str | None = None
         self.trackers = Trackers()
+        if client.timeout != self.plan.client:
+            client.settimeout(self.plan.client)  # what bounds a send; each read has its own deadline
 
     # The connection's life.
 
-    def serve(self) -> None:
+    def serve(self) -> bool:
+        """Serve the connection from its first request; True when it lives on, parked idle (the caller
+        must not close the socket: the stream does once it ends)."""
         fe = self.frontend
         fe.current_conns += 1
         fe.fe_counters.open()
+        return self._run(True)
+
+    def _run(self, first: bool) -> bool:
+        parked = False
         try:
-            if self.plan.session_rules:
+            if first and self.plan.session_rules:
                 txn = self._session_txn()
-                if run_session_rules(fe, txn) is not Verdict.ACCEPT:
-                    fe.fe_counters.denied_conn += 1
-                    return
+                if run_session_rules(self.frontend, txn) is not Verdict.ACCEPT:
+                    self.frontend.fe_counters.denied_conn += 1
+                    return False
                 self.addresses = (txn.src, txn.src_port), (txn.dst, txn.dst_port)  # the session's, from now on
-            self._serve()
+            parked = self._serve(first)
         except (ClientGone, filters.FilterAborted):
             if self.txn is not None:
                 self._end(self.txn, "CD")
         finally:
-            fe.current_conns -= 1
-            fe.fe_counters.close()
-            self._drop_server()
-            if self.own_pool is not None:
-                self.own_pool.close_all()  # http-reuse never: the session's server connections die with it
-            self.client.close()
-            self.trackers.end_session()
+            if not parked:
+                self._close()
+        return parked
+
+    def _close(self) -> None:
+        fe = self.frontend
+        fe.current_conns -= 1
+        fe.fe_counters.close()
+        self._drop_server()
+        if self.own_pool is not None:
+            self.own_pool.close_all()  # http-reuse never: the session's server connections die with it
+        self.client.close()
+        self.trackers.end_session()
+        if self.slot is not None:
+            release_slot(self.conn_pool, self.slot)
+            self.slot = None
+        if self.on_close is not None:
+            self.on_close()
+
+    # Idle keep-alive connections give their greenlet up (worker.http.park).
+
+    def _park(self, remaining: float | None) -> bool:
+        """Leave the greenlet, watching the client for its next request; False when it cannot."""
+        if self.slot is None and self.conn_pool is not None:
+            self.slot = hold_slot(self.conn_pool)
+            if self.slot is None:
+                return False  # the listener is full: this connection keeps its greenlet's slot
+        self.parked = Parking(self.client.fileno(), remaining, self._unpark)
+        self.worker.idle_clients.add(self)
+        return True
+
+    def _unpark(self, expired: bool) -> None:
+        """From the hub: the next request came, the keep-alive time ran out, or a stop: go on in a greenlet."""
+        self.parked = None
+        self.worker.idle_clients.discard(self)
+        gevent.spawn(self._run, False)
+
+    def close(self) -> None:
+        """A soft stop closes idle connections: a parked one wakes up to close itself."""
+        if self.parked is not None:
+            self.parked.fire(True)
 
     def _session_txn(self) -> Transaction:
         """What connection-level rules see: the connection, no request yet."""
@@ -129,19 +182,22 @@ class HttpStream:
         txn.stkctr = self.trackers
         return txn
 
-    def _serve(self) -> None:
-        first = True
+    def _serve(self, first: bool) -> bool:
+        """Requests one after another; True when the connection was parked idle."""
         served = 0
+        resumed = not first
         while True:
-            head = self._read_request(first)
+            head = self._read_request(first, resumed)
+            if head is PARKED:
+                return True
             if head is None:
-                return
-            first = False
+                return False
+            first = resumed = False
             keep = self._transaction(head)
             if self.txn is not None:
                 self._end(self.txn)
             if not keep or not self._next_cycle():
-                return
+                return False
             served += 1
             if served % REQUESTS_PER_TURN == 0:
                 # A fast client's next request is often here before we read it, so reading
@@ -156,14 +212,19 @@ class HttpStream:
 
     # Reading requests.
 
-    def _read_request(self, first: bool) -> RequestHead | None:
+    def _read_request(self, first: bool, resumed: bool = False) -> Any:
+        """The next request's head; None when the connection ends, PARKED when it was parked idle.
+        A *resumed* stream (woken from parking) goes on with the idle time it started before."""
         fe, plan = self.frontend, self.plan
         request_timeout = plan.request
         idle_timeout = request_timeout if first else plan.keep_alive
-        started = self.request_started = time.monotonic()
-        self.txn = None
-        if self.body_ahead:
-            self.body_ahead.clear()
+        if resumed:
+            started = self.request_started
+        else:
+            started = self.request_started = time.monotonic()
+            self.txn = None
+            if self.body_ahead:
+                self.body_ahead.clear()
         front = self.front
         received = [front.trailing_data[0]] if front.buffered else []  # for show errors
         while True:
@@ -184,11 +245,17 @@ class HttpStream:
             limit = idle_timeout if waiting else request_timeout
             remaining = None if limit is None else max(limit - (time.monotonic() - started), 0.0)
             idle = waiting and not first
+            parkable = idle and type(self.client) is gsocket.socket and (
+                remaining is None or remaining > PARK_AFTER)
             if idle:
                 self.worker.idle_clients.add(self.client)
             try:
-                data = self._recv_client(remaining)
+                data = self._recv_client(PARK_AFTER if parkable else remaining)
             except TimeoutError:
+                if parkable:  # idle for PARK_AFTER: park, or (no room) wait on
+                    if self._park(None if remaining is None else remaining - PARK_AFTER):
+                        return PARKED
+                    continue
                 if not waiting or (first and not plan.ignore_probes):
                     fe.fe_counters.failed_req += 1
                     self._send_reply(self.pages.reply(408))
@@ -200,11 +267,8 @@ class HttpStream:
             received.append(data)
 
     def _recv_client(self, timeout: float | None) -> bytes:
-        client = self.client
-        if client.timeout != timeout:
-            client.settimeout(timeout)
         try:
-            data = client.recv(READ_SIZE)
+            data = recv_within(self.client, READ_SIZE, timeout)
         except TimeoutError:
             raise
         except OSError:
@@ -394,7 +458,7 @@ class HttpStream:
         """Close the books of one transaction: timers, status counters, the access log."""
         if termination is not None:
             txn.termination = termination
-        txn.t_active = txn.elapsed()
+        txn.t_active = time.monotonic() - txn.started
         if txn.status:
             self.frontend.fe_counters.response(txn.status)
         if self.frontend.access_log is not None:
@@ -402,7 +466,8 @@ class HttpStream:
         slots = self.trackers.slots
         if slots[0] or slots[1] or slots[2]:
             self.trackers.end_stream(txn.status, txn.bytes_in, txn.bytes_out, txn.server is not None)
-        txn.release()
+        if txn.lua is not None or txn.priv is not None:
+            txn.release()
         self.txn = None
 
     def _body_timeout(self, txn: Transaction) -> bool:
@@ -602,6 +667,7 @@ class HttpStream:
         sock = connect_server(backend, txn, server)
         if sock is None:
             return None
+        sock.settimeout(txn.timeouts.get("server", (backend.plan or plan_of(backend)).server))  # bounds sends
         if txn.server is not server:  # redispatched
             key = connection_key(txn.server, txn)
         return ServerConnection(txn.server, sock, Connection(CLIENT), balancer=backend.balancer, address=key,
@@ -706,11 +772,8 @@ class HttpStream:
                 if pending:
                     self._send_client(bytes(pending))
                     pending.clear()
-                sock = conn.sock
-                if sock.timeout != timeout:
-                    sock.settimeout(timeout)
                 try:
-                    data = sock.recv(READ_SIZE)
+                    data = recv_within(conn.sock, READ_SIZE, timeout)
                 except TimeoutError:
                     if head is None:
                         raise ServerFailed(504) from None
@@ -755,15 +818,19 @@ class HttpStream:
         txn.t_response = time.monotonic() - sent_at
         server_counters.response_time(txn.t_response)
         backend.be_counters.response_time(txn.t_response)
-        head = self._response_rules(txn, backend, head)
+        bplan, fplan = backend.plan or plan_of(backend), self.plan
+        txn.response = head
+        if bplan.response_rules or fplan.response_rules or self.frontend.header_captures:
+            head = self._response_rules(txn, backend, head)
         if backend.cookie is not None:
             cookie.on_response(backend, txn, head)
-        head = self._after_response(txn, head)
+        if bplan.after_response or fplan.after_response:
+            head = self._after_response(txn, head)
         if backend.stick_rules:
             store_response(backend, txn)
         if upgrade is not None:
             head.headers.set("Connection", upgrade)
-        elif self.plan.httpclose or (backend.plan or plan_of(backend)).httpclose:
+        elif fplan.httpclose or bplan.httpclose:
             head.headers.set("connection", "close")
         txn.status = head.status
         server_counters.response(head.status)
