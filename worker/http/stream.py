@@ -522,7 +522,7 @@ class HttpStream:
             data = self.front.send(Response(head))
             head_only = self.txn is not None and self.txn.request is not None and self.txn.request.method == "HEAD"
             data += self.front.send(Data(reply.body)) if reply.body and not head_only else b""
-            if self.txn is not None:
+            if self.txn is not None and self.frontend.access_log is not None:  # %B only
                 self.txn.bytes_logged = logged_size(head) + len(reply.body)
             data += self.front.send(EndOfMessage())
         except LocalProtocolError:
@@ -819,9 +819,7 @@ class HttpStream:
         server_counters.response_time(txn.t_response)
         backend.be_counters.response_time(txn.t_response)
         bplan, fplan = backend.plan or plan_of(backend), self.plan
-        txn.response = head
-        if bplan.response_rules or fplan.response_rules or self.frontend.header_captures:
-            head = self._response_rules(txn, backend, head)
+        head = self._response_rules(txn, backend, head)
         if backend.cookie is not None:
             cookie.on_response(backend, txn, head)
         if bplan.after_response or fplan.after_response:
@@ -841,6 +839,8 @@ class HttpStream:
         txn.response = head
         if self.frontend.header_captures:
             self.frontend.capture_headers(txn, "response", head.headers)
+        if not (self.plan.response_rules or (backend.plan or plan_of(backend)).response_rules):
+            return head
         for proxy in (backend, self.frontend) if backend is not self.frontend else (backend,):
             plan = proxy.plan or plan_of(proxy)
             if not (plan.tcp_response or plan.http_response):
@@ -999,7 +999,9 @@ class ServiceIO:
             self.client_gone = True
             return
         head = self.stream._after_response(self.txn, head)
-        self.txn.status, self.txn.bytes_logged = head.status, logged_size(head)
+        self.txn.status = head.status
+        if self.stream.frontend.access_log is not None:  # %B only: no log, no count
+            self.txn.bytes_logged = logged_size(head)
         if self.txn.filters is not None:
             self.txn.filters.response_head(self.txn, head)
         self._output += self.stream.front.send(Response(head))
@@ -1009,7 +1011,8 @@ class ServiceIO:
             chain = self.txn.filters
             send = self.stream.front.send
             self._output += send(Data(data)) if chain is None else chain.forward(Data(data), send)
-            self.txn.bytes_logged = (self.txn.bytes_logged or 0) + len(data)
+            if self.stream.frontend.access_log is not None:
+                self.txn.bytes_logged = (self.txn.bytes_logged or 0) + len(data)
 
     @property
     def output_full(self) -> bool:
