@@ -40,9 +40,9 @@ def profiled_master(argv: list[str], out: str) -> int:
         init_process(self)
         profile.enable()
 
-    def connection(self: process.Worker, *args: object) -> None:
+    def connection(self: process.Worker, *args: object) -> bool:
         profile.enable()  # each greenlet has its own tracing flag: turn it on in this one too
-        handle_connection(self, *args)
+        return handle_connection(self, *args)  # type: ignore[arg-type]
 
     def stop(self: process.Worker) -> None:
         profile.disable()

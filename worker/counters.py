@@ -40,15 +40,16 @@ class Counters:
     responses: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUS_CLASSES, 0))
 
     def open(self) -> None:
-        self.current += 1
+        current = self.current = self.current + 1
         self.total += 1
-        self.max = max(self.max, self.current)
+        if current > self.max:
+            self.max = current
 
     def close(self) -> None:
         self.current -= 1
 
     def response(self, status: int) -> None:
-        self.responses[status_class(status)] += 1
+        self.responses[_CLASS_BY_HUNDRED[status // 100] if 100 <= status < 600 else "other"] += 1  # type: ignore[index]
 
     def response_time(self, seconds: float) -> None:
         self.response_time_total += seconds

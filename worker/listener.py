@@ -10,7 +10,14 @@ from gevent import socket as gsocket
 from gevent.pool import Pool
 from gevent.server import StreamServer
 
-Handler = Callable[[Any, socket.socket, int], None]
+Handler = Callable[[Any, socket.socket, int], bool]
+
+
+class _Server(StreamServer):
+    """gevent closes each socket when its handler returns; here the handler decides (Listener._accept)."""
+
+    def do_close(self, *args: Any) -> None:
+        pass
 
 
 class Listener:
@@ -22,12 +29,17 @@ class Listener:
         self.so_id = so_id
         self._handler = handler
         gevent_sock = gsocket.socket(sock.family, sock.type, fileno=sock.detach())
-        self.server = StreamServer(gevent_sock, self._accept, spawn=Pool(maxconn))
+        self.server = _Server(gevent_sock, self._accept, spawn=Pool(maxconn))
 
     def _accept(self, client: socket.socket, address: Any) -> None:
-        if client.family != socket.AF_UNIX:
-            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._handler(self.frontend, client, self.so_id)
+        lives_on = False
+        try:
+            if client.family != socket.AF_UNIX:
+                client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            lives_on = self._handler(self.frontend, client, self.so_id)
+        finally:
+            if not lives_on:  # an idle HTTP stream parked (worker.http.park) closes its socket itself
+                client.close()
 
     def adopt(self, client: socket.socket) -> None:
         """Serve a connection accepted elsewhere (the master, on a silent worker's socket)."""

@@ -7,6 +7,7 @@ import ipaddress
 import socket
 
 import gevent
+from gevent import getcurrent
 from gevent import socket as gsocket
 
 LINGER_SECONDS = 1.0
@@ -18,10 +19,51 @@ def send_all(sock: socket.socket, data: bytes) -> None:
 
     gevent's ``sendall`` chunks by the socket's send buffer (a ``getsockopt`` and
     four Python frames per call); a partial send falls back to it for the rest.
+    A plain gevent socket is written directly (it is non-blocking underneath).
     """
-    sent = sock.send(data)
+    if type(sock) is gsocket.socket:
+        try:
+            sent = sock._sock.send(data)  # type: ignore[attr-defined]  # gevent's send: a Python frame more
+        except BlockingIOError:
+            sent = 0
+    else:
+        sent = sock.send(data)
     if sent < len(data):
         sock.sendall(memoryview(data)[sent:])
+
+
+def recv_within(sock: socket.socket, size: int, timeout: float | None) -> bytes:
+    """``recv`` bounded by *timeout* (TimeoutError), paying for the timer only when the read must wait.
+
+    A plain gevent socket is read directly first; only when nothing is there
+    does an event-loop timer start, with no ``gevent.Timeout`` object (a few
+    Python calls a read).  The socket's own timeout is left as it is: it
+    bounds the sends.  Other sockets (TLS) read with their timeout set to
+    *timeout*.
+    """
+    if type(sock) is not gsocket.socket:
+        if sock.timeout != timeout:
+            sock.settimeout(timeout)
+        return sock.recv(size)
+    raw = sock._sock  # type: ignore[attr-defined]
+    try:
+        return raw.recv(size)
+    except BlockingIOError:
+        pass
+    hub = sock.hub  # type: ignore[attr-defined]
+    timer = None if timeout is None else hub.loop.timer(timeout)
+    if timer is not None:
+        timer.start(getcurrent().throw, TimeoutError("timed out"))
+    try:
+        while True:
+            hub.wait(sock._read_event)  # type: ignore[attr-defined]
+            try:
+                return raw.recv(size)
+            except BlockingIOError:
+                continue
+    finally:
+        if timer is not None:
+            timer.close()
 
 
 def shutdown_write(sock: socket.socket) -> None:

@@ -88,6 +88,7 @@ class Worker:
         self.alive = True
         self.listeners: list[Listener] = []
         self._listener_fds: dict[tuple[str, int], int] = {}
+        self._listener_pools: dict[tuple[str, int], Any] = {}
         self.server_pool = ServerPool()
 
     def run(self) -> NoReturn:
@@ -126,6 +127,8 @@ class Worker:
             gevent.spawn(adopt_loop, self.spec.handoff, self.listeners)
         self._listener_fds = {(listener.frontend.name, listener.so_id): listener.server.socket.fileno()
                               for listener in self.listeners}
+        self._listener_pools = {(listener.frontend.name, listener.so_id): listener.server.pool
+                                for listener in self.listeners}
         if self.spec.context.logger.debug:
             self.spec.context.trace = DebugTrace()
         if self.spec.start_tasks is not None:
@@ -138,18 +141,19 @@ class Worker:
         # Configuration, Lua state and registries live as long as the worker: keep them out of GC passes.
         gc.freeze()
 
-    def handle_connection(self, frontend: Proxy, client: socket.socket, so_id: int) -> None:
+    def handle_connection(self, frontend: Proxy, client: socket.socket, so_id: int) -> bool:
+        """Serve one accepted connection; True when it lives on after this greenlet (a parked HTTP stream)."""
         header = None
         if so_id in frontend.accept_proxy:
             header = inbound.accept(client, frontend)
             if header is None:
-                return
+                return False
         tls = frontend.tls_binds.get(so_id)
         if tls is not None:
             client = handshake.accept(tls, client, frontend, so_id, self.spec.context.logger,
                                       self.spec.context.new_vars)
             if client is None:
-                return
+                return False
             if header is not None:
                 inbound.attach(client, header)
         sessions, trace = self.spec.context.sessions, self.spec.context.trace
@@ -158,15 +162,25 @@ class Worker:
         client_fd = client.fileno()
         if trace is not None:
             trace.accept(frontend, client, self._listener_fds.get((frontend.name, so_id), 0))
-        try:
-            if frontend.mode == "http":
-                HttpStream(self.spec.context, frontend, client, so_id, self.server_pool).serve()
-            else:
-                TcpStream(self.spec.context, frontend, client, so_id).serve()
-        finally:
+
+        def closed() -> None:
             sessions.close(sid)
             if trace is not None:
                 trace.close(client_fd, frontend.name)
+
+        if frontend.mode == "http":
+            try:
+                stream = HttpStream(self.spec.context, frontend, client, so_id, self.server_pool,
+                                    self._listener_pools.get((frontend.name, so_id)), closed)
+            except BaseException:
+                closed()
+                raise
+            return stream.serve()  # calls closed() once the connection ends, here or in a later greenlet
+        try:
+            TcpStream(self.spec.context, frontend, client, so_id).serve()
+        finally:
+            closed()
+        return False
 
     def loop(self) -> None:
         while self.alive:

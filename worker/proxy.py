@@ -230,6 +230,8 @@ class Proxy:
     """``use-server <server> [if|unless <cond>]``, in order."""
     server_factory: Any = None
     """Builds the servers ``add server`` brings (master.dynamic_servers.ServerFactory)."""
+    plan: Any = None
+    """What the HTTP stream reads of this proxy on each request, built on first use (worker.http.plan)."""
 
     def counters_of(self, server: Server) -> Counters:
         """The counters of one of this backend's servers."""
@@ -242,8 +244,9 @@ class Proxy:
         """Keep the last value of each captured header, cut to its length (None when absent)."""
         slots = self.header_captures.get(side)
         if slots:
-            txn.captures[side] = [(values[-1][:length] if name and (values := headers.get_all(name)) else None)
-                                  for name, length in slots]
+            values = [(found[-1][:length] if name and (found := headers.get_all(name)) else None)
+                      for name, length in slots]
+            txn.captures = {**txn.captures, side: values}
 
     def choose_backend(self, txn: Any) -> Proxy | None:
         """The frontend's backend for *txn*: use_backend rules, then default_backend, then itself."""

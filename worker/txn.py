@@ -10,136 +10,103 @@ from __future__ import annotations
 import contextlib
 import socket
 import time
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from .channel import Channel
 from .conn.inbound import received
 
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
 
 class Transaction:
-    __slots__ = (
-        "_unique_id",
-        "accept_date",
-        "applet",
-        "backend",
-        "bytes_in",
-        "bytes_logged",
-        "bytes_out",
-        "captures",
-        "client",
-        "cookie",
-        "default_loglevel",
-        "done",
-        "dst",
-        "dst_port",
-        "filters",
-        "first_request",
-        "frontend",
-        "http_mode",
-        "http_stream",
-        "incomplete",
-        "last_rule",
-        "logger",
-        "loglevel",
-        "lua",
-        "nice",
-        "priority_class",
-        "priority_offset",
-        "priv",
-        "process",
-        "proxies",
-        "redispatched",
-        "reply",
-        "req",
-        "req_body",
-        "request",
-        "res",
-        "response",
-        "retries",
-        "rewrites",
-        "server",
-        "server_conn",
-        "server_error",
-        "service",
-        "so_id",
-        "src",
-        "src_port",
-        "started",
-        "status",
-        "stick_pending",
-        "stkctr",
-        "t_active",
-        "t_connect",
-        "t_queue",
-        "t_request",
-        "t_response",
-        "termination",
-        "timeouts",
-        "vars",
-    )
+    """Most fields keep their class default for the whole transaction: ``__init__`` sets only what
+    differs per transaction, so a plain forward does not pay for sixty assignments."""
 
-    def __init__(self, client: socket.socket, frontend: Any, req: Channel, res: Channel, logger: Any,
+    backend: Any = None
+    server: Any = None
+    server_conn: Any = None
+    """The socket to the server once connected (the ssl_bc* fetches read it)."""
+    server_error: Any = None
+    """Why the last TLS handshake with a server failed (worker.tls.errors.HandshakeError; bc_err reads it)."""
+    http_mode = False
+    request: Any = None
+    req_body: bytes | None = None
+    last_rule: str | None = None
+    incomplete = False
+    first_request = True
+    response: Any = None
+    captures: Mapping[str, list[str | None]] = _EMPTY
+    """'request'/'response': capture ... header values (a dict of its own once a proxy captures)."""
+    _unique_id: str | None = None
+    timeouts: Mapping[str, float] = _EMPTY
+    """http-request set-timeout server|tunnel (a dict of its own once set)."""
+    reply: Any = None
+    http_stream: Any = None  # HTTP: the stream, for wait-for-body and the rewrite room
+    rewrites: Any = None  # RewriteRoom once a header rewrite needed it (strict-mode, tune.maxrewrite)
+    service: Any = None
+    applet: str | None = None  # "<lua.NAME>" / "<PROMEX>": the service that answered, as logs name it
+    lua: Any = None
+    priv: Any = None
+    done = False
+    nice = 0
+    priority_class = 0
+    priority_offset = 0
+    loglevel: int | None = None
+    default_loglevel = 6
+    t_request = -1.0
+    t_connect = -1.0
+    t_queue = -1.0  # set when the request left the queue without a server (option abortonclose)
+    t_response = -1.0
+    t_active = -1.0
+    status = 0
+    bytes_in = 0
+    bytes_out = 0
+    bytes_logged: int | None = None  # a reply made here: logged at haproxy's size, not the wire's
+    retries = 0
+    redispatched = False
+    termination = "--"
+    stkctr: Any = None
+    stick_pending: Any = None
+    filters: Any = None  # worker.filters.chain.TxnFilters once a filter or cache rule acts
+    cookie: Any = None
+    """Cookie persistence of this transaction (worker.backend.cookie.CookieState)."""
+
+    def __init__(self, client: socket.socket, frontend: Any, req: Channel | None, res: Channel | None, logger: Any,
                  so_id: int = 0, proxies: Any = None, process: tuple[int, int] = (1, 1),
                  variables: Any = None, addresses: Addresses | None = None) -> None:
         self.client = client
         self.frontend = frontend
-        self.backend = frontend if frontend.has_backend else None
-        self.server = None
-        self.server_conn: Any = None
-        """The socket to the server once connected (the ssl_bc* fetches read it)."""
-        self.server_error: Any = None
-        """Why the last TLS handshake with a server failed (worker.tls.errors.HandshakeError; bc_err reads it)."""
-        self.req = req
-        self.res = res
+        if frontend.has_backend:
+            self.backend = frontend
+        self._req = req
+        self._res = res
         self.logger = logger
         self.so_id = so_id
         self.proxies = proxies or {}
         self.process = process
-        self.http_mode = False
-        self.request: Any = None
-        self.req_body: bytes | None = None
-        self.last_rule: str | None = None
-        self.incomplete = False
-        self.first_request = True
-        self.response: Any = None
-        self.captures: dict[str, list[str | None]] = {}  # 'request'/'response': capture ... header values
-        self._unique_id: str | None = None
-        self.first_request = True
-        self.timeouts: dict[str, float] = {}  # http-request set-timeout server|tunnel
-        self.reply: Any = None
-        self.http_stream: Any = None  # HTTP: the stream, for wait-for-body and the rewrite room
-        self.rewrites: Any = None  # RewriteRoom once a header rewrite needed it (strict-mode, tune.maxrewrite)
-        self.service: Any = None
-        self.applet: str | None = None  # "<lua.NAME>" / "<PROMEX>": the service that answered, as logs name it
-        self.lua = None
-        self.priv = None
-        self.done = False
-        self.nice = 0
-        self.priority_class = 0
-        self.priority_offset = 0
-        self.loglevel: int | None = None
-        self.default_loglevel = 6
         self.vars = variables
         self.accept_date = time.time()
         self.started = time.monotonic()
-        self.t_request = -1.0
-        self.t_connect = -1.0
-        self.t_queue = -1.0  # set when the request left the queue without a server (option abortonclose)
-        self.t_response = -1.0
-        self.t_active = -1.0
-        self.status = 0
-        self.bytes_in = 0
-        self.bytes_out = 0
-        self.bytes_logged: int | None = None  # a reply made here: logged at haproxy's size, not the wire's
-        self.retries = 0
-        self.redispatched = False
-        self.termination = "--"
-        self.stkctr: Any = None
-        self.stick_pending: Any = None
-        self.filters: Any = None  # worker.filters.chain.TxnFilters once a filter or cache rule acts
-        self.cookie: Any = None
-        """Cookie persistence of this transaction (worker.backend.cookie.CookieState)."""
         (self.src, self.src_port), (self.dst, self.dst_port) = addresses or addresses_of(client)
+
+    @property
+    def req(self) -> Channel:
+        """The request channel; an HTTP stream's are made on first use (most requests never touch them)."""
+        if self._req is None:
+            self._req, self._res = self.http_stream.channels()
+        return self._req
+
+    @property
+    def res(self) -> Channel:
+        if self._res is None:
+            self._req, self._res = self.http_stream.channels()
+        return self._res
+
+    def set_timeout(self, name: str, seconds: float) -> None:
+        """http-request set-timeout: this transaction's own timeouts, apart from the shared empty default."""
+        self.timeouts = {**self.timeouts, name: seconds}
 
     def unique_id(self) -> str:
         """The frontend's unique-id-format, rendered on first use and kept (empty without a format)."""

@@ -21,6 +21,8 @@ class RoundRobin(Balancer):
         self.scores: dict[Server, int] = {}
 
     def choose(self, txn: Any, group: list[Server]) -> Server | None:
+        if len(group) == 1:  # alone, its score would gain and lose its weight: unchanged
+            return None if group[0].full else group[0]
         candidates = [s for s in group if not s.full]
         if not candidates:
             return None
@@ -71,6 +73,8 @@ class LeastConn(Balancer):
         self.turn = 0
 
     def choose(self, txn: Any, group: list[Server]) -> Server | None:
+        if len(group) == 1:  # alone, its score would gain and lose its weight: unchanged
+            return None if group[0].full else group[0]
         candidates = [s for s in group if not s.full]
         if not candidates:
             return None
@@ -98,6 +102,8 @@ class Random(Balancer):
         self.rng = random.Random()
 
     def choose(self, txn: Any, group: list[Server]) -> Server | None:
+        if len(group) == 1:  # alone, its score would gain and lose its weight: unchanged
+            return None if group[0].full else group[0]
         candidates = [s for s in group if not s.full]
         if not candidates:
             return None

@@ -24,7 +24,12 @@ def attach(server: Any, client: Any, txn: Any) -> None:
     found = _ATTACHED.get(server)
     if found is None:
         found = _ATTACHED[server] = weakref.WeakKeyDictionary()
-    found[client] = txn
+    data = found.data
+    key = weakref.ref(client)  # the client's shared plain ref: equal to the dict's key, no new ref made
+    if key in data:
+        data[key] = txn  # a keep-alive connection's next request: the value only, no new keyed ref
+    else:
+        found[client] = txn
 
 
 def shut_sessions(server: Any) -> int:

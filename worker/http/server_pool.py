@@ -8,6 +8,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from gevent import socket as gsocket
+
+from ..tls.tlssocket import TlsSocket
 from .connection import Connection
 
 MAX_IDLE_PER_SERVER = 1024
@@ -29,6 +32,8 @@ class ServerConnection:
     would have made the same one, and ``set server addr`` retires connections to the old address."""
     requests: int = 0
     """Requests sent over it (http-reuse aggressive reuses for a first request only those with 2+)."""
+    counters: Any = None
+    """The server's Counters in its backend, looked up once per connection rather than per request."""
 
     def release_slot(self) -> None:
         """Give the server's connection slot back once (the backend's queue may move on)."""
@@ -54,7 +59,7 @@ class ServerPool:
         now = time.monotonic()
         for index in range(len(idle) - 1, -1, -1):  # the most recently used first
             conn = idle[index]
-            if now - conn.idle_since >= IDLE_SECONDS or getattr(conn.sock, "stale", False):
+            if now - conn.idle_since >= IDLE_SECONDS or (isinstance(conn.sock, TlsSocket) and conn.sock.stale):
                 del idle[index]
                 conn.close()
             elif conn.address == key and conn.requests >= min_requests:
@@ -84,6 +89,14 @@ class ServerPool:
 
 def _readable(sock: socket.socket) -> bool:
     """An idle connection with something to read was closed (or spoke out of turn): unusable."""
+    if type(sock) is gsocket.socket:
+        try:
+            sock._sock.recv(1, socket.MSG_PEEK)  # type: ignore[attr-defined]  # non-blocking underneath
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+        return True
     try:
         ready, _, _ = select.select([sock], [], [], 0)
     except (OSError, ValueError):

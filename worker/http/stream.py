@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 import gevent
+from gevent import socket as gsocket
 
 from .. import webstats
 from ..backend import cookie
 from ..backend.connect import acquire_server, connect_server, connection_key, follows_destination
 from ..channel import Channel
 from ..context import WorkerContext
+from ..counters import Counters
 from ..filters import chain as filters
-from ..netutil import send_all, shutdown_both
+from ..netutil import recv_within, send_all, shutdown_both
 from ..proxy import Proxy
 from ..rules.actions_http_flow import SILENT_CLOSE
 from ..rules.evaluate import run_rules, run_session_rules
@@ -38,10 +41,14 @@ from .events import NEED_DATA, PAUSED, ConnectionClosed, Data, EndOfMessage, Inf
 from .grammar import at_least_http11
 from .message import RequestHead, ResponseHead
 from .pages import Reply, error_page, logged_size
+from .park import PARK_AFTER, Parking, hold_slot, release_slot
+from .plan import plan_of
 from .server_pool import ServerConnection, ServerPool
 from .state import CLIENT, DONE, SERVER
 
 READ_SIZE = 65536
+PARKED = object()
+"""_read_request's answer when the connection was parked idle (its greenlet ends, the stream lives on)."""
 MAXREWRITE = 1024
 DRAIN_LIMIT = 32 * 1024 * 1024
 """Request body bytes we read and drop once the server stopped taking them, so the client gets its answer."""
@@ -63,15 +70,22 @@ class ServerFailed(Exception):
 
 
 class HttpStream:
-    __slots__ = ("addresses", "body_ahead", "body_pump", "client", "front", "frontend", "own_pool", "pool",
-                 "request_error", "request_started", "requests", "response_ahead", "server", "session_vars", "so_id",
-                 "trackers", "txn", "upgrade_connection", "worker")
+    __slots__ = ("addresses", "body_ahead", "body_pump", "client", "conn_pool", "front", "frontend", "on_close",
+                 "own_pool", "parked", "plan", "pool", "request_error", "request_started", "requests", "response_ahead",
+                 "server", "session_vars", "slot", "so_id", "trackers", "txn", "upgrade_connection", "worker")
     """Slots: one stream per client connection, 10,000 idle ones included."""
 
     def __init__(self, worker: WorkerContext, frontend: Proxy, client: socket.socket, so_id: int,
-                 pool: ServerPool) -> None:
+                 pool: ServerPool, conn_pool: Any = None, on_close: Callable[[], None] | None = None) -> None:
         self.worker = worker
+        self.conn_pool = conn_pool
+        """The listener's gevent Pool (maxconn): a parked stream keeps its slot there (park.hold_slot)."""
+        self.on_close = on_close
+        """Called once the connection is closed (the worker's session table, the debug trace)."""
+        self.parked: Parking | None = None
+        self.slot: Any = None
         self.frontend = frontend
+        self.plan = frontend.plan or plan_of(frontend)
         self.client = client
         self.so_id = so_id
         self.pool = pool
@@ -92,33 +106,74 @@ class HttpStream:
         self.addresses = addresses_of(client)
         self.upgrade_connection: str | None = None
         self.trackers = Trackers()
+        if client.timeout != self.plan.client:
+            client.settimeout(self.plan.client)  # what bounds a send; each read has its own deadline
 
     # The connection's life.
 
-    def serve(self) -> None:
+    def serve(self) -> bool:
+        """Serve the connection from its first request; True when it lives on, parked idle (the caller
+        must not close the socket: the stream does once it ends)."""
         fe = self.frontend
         fe.current_conns += 1
         fe.fe_counters.open()
+        return self._run(True)
+
+    def _run(self, first: bool) -> bool:
+        parked = False
         try:
-            session_rules = fe.rules.get("tcp-request connection") or fe.rules.get("tcp-request session")
-            if session_rules:
+            if first and self.plan.session_rules:
                 txn = self._session_txn()
-                if run_session_rules(fe, txn) is not Verdict.ACCEPT:
-                    fe.fe_counters.denied_conn += 1
-                    return
+                if run_session_rules(self.frontend, txn) is not Verdict.ACCEPT:
+                    self.frontend.fe_counters.denied_conn += 1
+                    return False
                 self.addresses = (txn.src, txn.src_port), (txn.dst, txn.dst_port)  # the session's, from now on
-            self._serve()
+            parked = self._serve(first)
         except (ClientGone, filters.FilterAborted):
             if self.txn is not None:
                 self._end(self.txn, "CD")
         finally:
-            fe.current_conns -= 1
-            fe.fe_counters.close()
-            self._drop_server()
-            if self.own_pool is not None:
-                self.own_pool.close_all()  # http-reuse never: the session's server connections die with it
-            self.client.close()
-            self.trackers.end_session()
+            if not parked:
+                self._close()
+        return parked
+
+    def _close(self) -> None:
+        fe = self.frontend
+        fe.current_conns -= 1
+        fe.fe_counters.close()
+        self._drop_server()
+        if self.own_pool is not None:
+            self.own_pool.close_all()  # http-reuse never: the session's server connections die with it
+        self.client.close()
+        self.trackers.end_session()
+        if self.slot is not None:
+            release_slot(self.conn_pool, self.slot)
+            self.slot = None
+        if self.on_close is not None:
+            self.on_close()
+
+    # Idle keep-alive connections give their greenlet up (worker.http.park).
+
+    def _park(self, remaining: float | None) -> bool:
+        """Leave the greenlet, watching the client for its next request; False when it cannot."""
+        if self.slot is None and self.conn_pool is not None:
+            self.slot = hold_slot(self.conn_pool)
+            if self.slot is None:
+                return False  # the listener is full: this connection keeps its greenlet's slot
+        self.parked = Parking(self.client.fileno(), remaining, self._unpark)
+        self.worker.idle_clients.add(self)
+        return True
+
+    def _unpark(self, expired: bool) -> None:
+        """From the hub: the next request came, the keep-alive time ran out, or a stop: go on in a greenlet."""
+        self.parked = None
+        self.worker.idle_clients.discard(self)
+        gevent.spawn(self._run, False)
+
+    def close(self) -> None:
+        """A soft stop closes idle connections: a parked one wakes up to close itself."""
+        if self.parked is not None:
+            self.parked.fire(True)
 
     def _session_txn(self) -> Transaction:
         """What connection-level rules see: the connection, no request yet."""
@@ -128,19 +183,22 @@ class HttpStream:
         txn.stkctr = self.trackers
         return txn
 
-    def _serve(self) -> None:
-        first = True
+    def _serve(self, first: bool) -> bool:
+        """Requests one after another; True when the connection was parked idle."""
         served = 0
+        resumed = not first
         while True:
-            head = self._read_request(first)
+            head = self._read_request(first, resumed)
+            if head is PARKED:
+                return True
             if head is None:
-                return
-            first = False
+                return False
+            first = resumed = False
             keep = self._transaction(head)
             if self.txn is not None:
                 self._end(self.txn)
             if not keep or not self._next_cycle():
-                return
+                return False
             served += 1
             if served % REQUESTS_PER_TURN == 0:
                 # A fast client's next request is often here before we read it, so reading
@@ -155,21 +213,27 @@ class HttpStream:
 
     # Reading requests.
 
-    def _read_request(self, first: bool) -> RequestHead | None:
-        fe = self.frontend
-        request_timeout = fe.timeout("http-request") or fe.timeout("client")
-        idle_timeout = request_timeout if first else (fe.timeout("http-keep-alive") or request_timeout)
-        started = self.request_started = time.monotonic()
-        self.txn = None
-        self.body_ahead.clear()
+    def _read_request(self, first: bool, resumed: bool = False) -> Any:
+        """The next request's head; None when the connection ends, PARKED when it was parked idle.
+        A *resumed* stream (woken from parking) goes on with the idle time it started before."""
+        fe, plan = self.frontend, self.plan
+        request_timeout = plan.request
+        idle_timeout = request_timeout if first else plan.keep_alive
+        if resumed:
+            started = self.request_started
+        else:
+            started = self.request_started = time.monotonic()
+            self.txn = None
+            if self.body_ahead:
+                self.body_ahead.clear()
         front = self.front
-        received = bytearray(front.trailing_data[0]) if front.buffered else bytearray()  # for show errors
+        received = [front.trailing_data[0]] if front.buffered else []  # for show errors
         while True:
             try:
-                event = self.front.next_event()
+                event = front.next_event()
             except RemoteProtocolError as exc:
                 fe.fe_counters.failed_req += 1
-                self.worker.captures.record(fe, "{}:{}".format(*self.addresses[0]), bytes(received))
+                self.worker.captures.record(fe, "{}:{}".format(*self.addresses[0]), b"".join(received))
                 self._send_reply(self.pages.reply(exc.status_hint))
                 return None
             if isinstance(event, Request):
@@ -182,25 +246,30 @@ class HttpStream:
             limit = idle_timeout if waiting else request_timeout
             remaining = None if limit is None else max(limit - (time.monotonic() - started), 0.0)
             idle = waiting and not first
+            parkable = idle and type(self.client) is gsocket.socket and (
+                remaining is None or remaining > PARK_AFTER)
             if idle:
                 self.worker.idle_clients.add(self.client)
             try:
-                data = self._recv_client(remaining)
+                data = self._recv_client(PARK_AFTER if parkable else remaining)
             except TimeoutError:
-                if not waiting or (first and not fe.options.get("http-ignore-probes")):
+                if parkable:  # idle for PARK_AFTER: park, or (no room) wait on
+                    if self._park(None if remaining is None else remaining - PARK_AFTER):
+                        return PARKED
+                    continue
+                if not waiting or (first and not plan.ignore_probes):
                     fe.fe_counters.failed_req += 1
                     self._send_reply(self.pages.reply(408))
                 return None
             finally:
                 if idle:
                     self.worker.idle_clients.discard(self.client)
-            self.front.receive_data(data)
-            received += data
+            front.receive_data(data)
+            received.append(data)
 
     def _recv_client(self, timeout: float | None) -> bytes:
-        self.client.settimeout(timeout)
         try:
-            data = self.client.recv(READ_SIZE)
+            data = recv_within(self.client, READ_SIZE, timeout)
         except TimeoutError:
             raise
         except OSError:
@@ -231,30 +300,33 @@ class HttpStream:
             self.worker.trace.request(self.client, self.frontend.name, head)
         txn = self.txn = self._new_txn(head)
         txn.t_request = time.monotonic() - self.request_started
-        fe = self.frontend
+        fe, plan = self.frontend, self.plan
         fe.fe_counters.requests += 1
         if fe.monitor_uri is not None and _monitored(fe.monitor_uri, head):
             txn.termination = "LR"
             return self._send_reply(error_page(200))
-        if not self._take_body(txn, bool(fe.options.get("http-buffer-request"))):
+        if not self._take_body(txn, plan.buffer_request):
             return self._body_timeout(txn)
-        if _run(fe, "tcp-request content", txn) is not Verdict.ACCEPT:
+        if plan.tcp_content and run_rules(plan.tcp_content, txn) is not Verdict.ACCEPT:
             return self._tcp_refused(txn)
-        verdict = _run(fe, "http-request", txn)
+        verdict = run_rules(plan.http_request, txn) if plan.http_request else Verdict.ACCEPT
         backend = None
         if verdict is Verdict.ACCEPT and txn.service is None:
             backend = fe.choose_backend(txn)
             if backend is not None and backend is not fe:
                 txn.backend = backend
-                if backend.options.get("http-buffer-request") and not self._take_body(txn, True):
+                bplan = backend.plan or plan_of(backend)
+                if bplan.buffer_request and not self._take_body(txn, True):
                     return self._body_timeout(txn)
-                if _run(backend, "tcp-request content", txn) is not Verdict.ACCEPT:
+                if bplan.tcp_content and run_rules(bplan.tcp_content, txn) is not Verdict.ACCEPT:
                     return self._tcp_refused(txn)
-                verdict = _run(backend, "http-request", txn)
+                if bplan.http_request:
+                    verdict = run_rules(bplan.http_request, txn)
         if verdict is Verdict.ACCEPT and txn.service is None and (fe.stats is not None or (
                 backend is not None and backend.stats is not None)):
             webstats.claim(txn, fe, backend)
-        if verdict is Verdict.ACCEPT and backend is not None and txn.service is None:
+        if verdict is Verdict.ACCEPT and backend is not None and txn.service is None and (
+                backend.plan or plan_of(backend)).restrict_names:
             verdict = restrict_header_names(txn, backend)
         if fe.filters is not None or (backend is not None and backend.filters is not None):
             filters.start(txn, fe, backend)
@@ -284,10 +356,9 @@ class HttpStream:
         if ahead and not isinstance(ahead[-1], Data):
             return True
         limit = self.worker.bufsize if at_least is None else min(at_least, self.worker.bufsize)
-        fe = self.frontend
         if timeout is None:
-            timeout = fe.timeout("http-request") or fe.timeout("client")
-        deadline = None if timeout is None else time.monotonic() + timeout
+            timeout = self.plan.request
+        deadline = None if timeout is None or not wait else time.monotonic() + timeout
         waited_out = False
         while len(body) < limit:
             try:
@@ -355,17 +426,14 @@ class HttpStream:
         self.upgrade_connection = (", ".join(head.headers.get_all("connection")) or "upgrade") if (
             self.front.switch_proposed and head.method != "CONNECT") else None
         head.headers.remove("connection")
-        req = Channel("req", self.worker.bufsize)
-        res = Channel("res", self.worker.bufsize)
-        req.http = res.http = True
-        res.connect(self._send_client)
-        txn = Transaction(self.client, self.frontend, req, res, self.worker.logger, self.so_id,
+        txn = Transaction(self.client, self.frontend, None, None, self.worker.logger, self.so_id,
                           self.worker.proxies, self.worker.process, self.session_vars.new_transaction(),
                           self.addresses)
         txn.request = head
         self.requests += 1
         txn.first_request = self.requests == 1
-        self.frontend.capture_headers(txn, "request", head.headers)
+        if self.frontend.header_captures:
+            self.frontend.capture_headers(txn, "request", head.headers)
         txn.http_mode = True
         txn.started = self.request_started
         txn.stkctr = self.trackers
@@ -378,11 +446,20 @@ class HttpStream:
             self.trackers.count("http_req")
         return txn
 
+    def channels(self) -> tuple[Channel, Channel]:
+        """A transaction's request and response channels (Lua's txn.req, txn.res): in HTTP mode they
+        only tell sizes and state; what is sent on the response goes to the client."""
+        req = Channel("req", self.worker.bufsize)
+        res = Channel("res", self.worker.bufsize)
+        req.http = res.http = True
+        res.connect(self._send_client)
+        return req, res
+
     def _end(self, txn: Transaction, termination: str | None = None) -> None:
         """Close the books of one transaction: timers, status counters, the access log."""
         if termination is not None:
             txn.termination = termination
-        txn.t_active = txn.elapsed()
+        txn.t_active = time.monotonic() - txn.started
         if txn.status:
             self.frontend.fe_counters.response(txn.status)
         if self.frontend.access_log is not None:
@@ -390,7 +467,8 @@ class HttpStream:
         slots = self.trackers.slots
         if slots[0] or slots[1] or slots[2]:
             self.trackers.end_stream(txn.status, txn.bytes_in, txn.bytes_out, txn.server is not None)
-        txn.release()
+        if txn.lua is not None or txn.priv is not None:
+            txn.release()
         self.txn = None
 
     def _body_timeout(self, txn: Transaction) -> bool:
@@ -445,7 +523,7 @@ class HttpStream:
             data = self.front.send(Response(head))
             head_only = self.txn is not None and self.txn.request is not None and self.txn.request.method == "HEAD"
             data += self.front.send(Data(reply.body)) if reply.body and not head_only else b""
-            if self.txn is not None:
+            if self.txn is not None and self.frontend.access_log is not None:  # %B only
                 self.txn.bytes_logged = logged_size(head) + len(reply.body)
             data += self.front.send(EndOfMessage())
         except LocalProtocolError:
@@ -455,7 +533,7 @@ class HttpStream:
 
     def _discard_request_body(self) -> None:
         """Read and drop the rest of a request we answer ourselves (bounded by the client timeout)."""
-        timeout = self.frontend.timeout("client")
+        timeout = self.plan.client
         try:
             while True:
                 event = self._next_body_event()
@@ -480,7 +558,9 @@ class HttpStream:
             specs = {spec.side: spec for spec in (*self.frontend.forwarded_headers, *backend.forwarded_headers)}
             for spec in specs.values():
                 spec.apply(head.headers, txn.src if spec.side == "src" else txn.dst)
-        httpclose, server_close = self._closes(backend)
+        bplan = backend.plan or plan_of(backend)
+        httpclose = self.plan.httpclose or bplan.httpclose
+        server_close = self.plan.server_close or bplan.server_close
         if httpclose or server_close:
             head.headers.set("Connection", "close")
         elif not at_least_http11(head.version):
@@ -553,13 +633,6 @@ class HttpStream:
         backend.be_counters.response(status)
         return status
 
-    def _option(self, backend: Proxy, name: str) -> bool:
-        return bool(self.frontend.options.get(name) or backend.options.get(name))
-
-    def _closes(self, backend: Proxy) -> tuple[bool, bool]:
-        """(option httpclose, option http-server-close) of the frontend or *backend*."""
-        return self._option(backend, "httpclose"), self._option(backend, "http-server-close")
-
     def _send_request(self, txn: Transaction, backend: Proxy, head: RequestHead) -> None:
         """Connect (or reuse), send the head, and start streaming the body if there is one."""
         first_body_event = self._peek_request_body()
@@ -586,7 +659,7 @@ class HttpStream:
                     continue
                 raise ServerFailed(503) from None
             self.server = conn
-            backend.counters_of(conn.server).bytes_in += len(data)
+            conn.counters.bytes_in += len(data)
             backend.be_counters.bytes_in += len(data)
             break
         if not isinstance(first_body_event, EndOfMessage):
@@ -614,9 +687,11 @@ class HttpStream:
         sock = connect_server(backend, txn, server)
         if sock is None:
             return None
+        sock.settimeout(txn.timeouts.get("server", (backend.plan or plan_of(backend)).server))  # bounds sends
         if txn.server is not server:  # redispatched
             key = connection_key(txn.server, txn)
-        return ServerConnection(txn.server, sock, Connection(CLIENT), balancer=backend.balancer, address=key)
+        return ServerConnection(txn.server, sock, Connection(CLIENT), balancer=backend.balancer, address=key,
+                                counters=backend.counters_of(txn.server))
 
     def _reusable(self, mode: str, server: Any, key: Any) -> ServerConnection | None:
         """An idle server connection http-reuse allows: never, the session's own; safe, any idle one
@@ -639,7 +714,7 @@ class HttpStream:
         conn = self.server
         assert conn is not None
         event = first
-        timeout = self.frontend.timeout("client")
+        timeout = self.plan.client
         forwarding, dropped = True, 0
         try:
             while True:
@@ -682,7 +757,7 @@ class HttpStream:
         if pump is None:
             return True
         if not pump.dead:
-            pump.join(self.frontend.timeout("client"))
+            pump.join(self.plan.client)
             if not pump.dead:
                 pump.kill()
                 return False
@@ -691,24 +766,24 @@ class HttpStream:
     def _relay_response(self, txn: Transaction, backend: Proxy) -> ResponseHead | None:
         conn = self.server
         assert conn is not None
-        timeout = txn.timeouts.get("server", backend.timeout("server"))
-        server_counters = backend.counters_of(conn.server)
+        timeout = txn.timeouts.get("server", (backend.plan or plan_of(backend)).server)
+        server_counters = conn.counters
         server_counters.open()
         sent_at = time.monotonic()
         try:
-            return self._relay_events(txn, backend, conn, timeout, sent_at)
+            return self._relay_events(txn, backend, conn, timeout, sent_at, server_counters)
         finally:
             server_counters.close()
 
     def _relay_events(self, txn: Transaction, backend: Proxy, conn: ServerConnection, timeout: float | None,
-                      sent_at: float) -> ResponseHead | None:
+                      sent_at: float, server_counters: Counters) -> ResponseHead | None:
         """Server events to the client; what one read of the server yields goes out in one send."""
         head: ResponseHead | None = None
-        server_counters = backend.counters_of(conn.server)
         pending = bytearray()
+        http, ahead = conn.http, self.response_ahead
         while True:
             try:
-                event = body_wait.next_event(conn, self.response_ahead)
+                event = body_wait.next_event(conn, ahead) if ahead else http.next_event()
             except RemoteProtocolError:
                 if head is None:
                     raise ServerFailed(502) from None
@@ -717,9 +792,8 @@ class HttpStream:
                 if pending:
                     self._send_client(bytes(pending))
                     pending.clear()
-                conn.sock.settimeout(timeout)
                 try:
-                    data = conn.sock.recv(READ_SIZE)
+                    data = recv_within(conn.sock, READ_SIZE, timeout)
                 except TimeoutError:
                     if head is None:
                         raise ServerFailed(504) from None
@@ -733,12 +807,12 @@ class HttpStream:
             if isinstance(event, Response):
                 if self.worker.trace is not None:
                     self.worker.trace.response(self.client, conn.sock, backend.name, event.head)
-                head = self._response_head(txn, backend, event.head, sent_at)
+                head = self._response_head(txn, backend, event.head, sent_at, server_counters)
                 if txn.filters is not None:
                     txn.filters.response_head(txn, head)
                 pending += self.front.send(Response(head))
             elif isinstance(event, InformationalResponse) and conn.http.switched:
-                head = self._response_head(txn, backend, event.head, sent_at)
+                head = self._response_head(txn, backend, event.head, sent_at, server_counters)
                 pending += self.front.send(InformationalResponse(head))
             elif txn.filters is not None and isinstance(event, Data | EndOfMessage):
                 pending += txn.filters.forward(event, self.front.send)
@@ -765,23 +839,25 @@ class HttpStream:
         if slots[0] or slots[1] or slots[2]:
             self.trackers.end_stream(txn.status, txn.bytes_in, txn.bytes_out + size, True, True)
 
-    def _response_head(self, txn: Transaction, backend: Proxy, head: ResponseHead, sent_at: float) -> ResponseHead:
+    def _response_head(self, txn: Transaction, backend: Proxy, head: ResponseHead, sent_at: float,
+                       server_counters: Counters) -> ResponseHead:
         """The server's response head after timers, counters and http-response rules."""
         upgrade = ", ".join(head.headers.get_all("connection")) or "upgrade" if head.status == 101 else None
         head.headers.remove("connection")
-        server_counters = backend.counters_of(txn.server)
         txn.t_response = time.monotonic() - sent_at
         server_counters.response_time(txn.t_response)
         backend.be_counters.response_time(txn.t_response)
+        bplan, fplan = backend.plan or plan_of(backend), self.plan
         head = self._response_rules(txn, backend, head)
         if backend.cookie is not None:
             cookie.on_response(backend, txn, head)
-        head = self._after_response(txn, head)
+        if bplan.after_response or fplan.after_response:
+            head = self._after_response(txn, head)
         if backend.stick_rules:
             store_response(backend, txn)
         if upgrade is not None:
             head.headers.set("Connection", upgrade)
-        elif self._option(backend, "httpclose"):
+        elif fplan.httpclose or bplan.httpclose:
             head.headers.set("connection", "close")
         txn.status = head.status
         server_counters.response(head.status)
@@ -790,13 +866,19 @@ class HttpStream:
 
     def _response_rules(self, txn: Transaction, backend: Proxy, head: ResponseHead) -> ResponseHead:
         txn.response = head
-        self.frontend.capture_headers(txn, "response", head.headers)
+        if self.frontend.header_captures:
+            self.frontend.capture_headers(txn, "response", head.headers)
+        if not (self.plan.response_rules or (backend.plan or plan_of(backend)).response_rules):
+            return head
         for proxy in (backend, self.frontend) if backend is not self.frontend else (backend,):
-            verdict = _run(proxy, "tcp-response content", txn)
+            plan = proxy.plan or plan_of(proxy)
+            if not (plan.tcp_response or plan.http_response):
+                continue
+            verdict = run_rules(plan.tcp_response, txn) if plan.tcp_response else Verdict.ACCEPT
             if verdict is Verdict.REJECT:
                 raise ServerFailed(502, SILENT_CLOSE)
-            if verdict is Verdict.ACCEPT:
-                verdict = _run(proxy, "http-response", txn)
+            if verdict is Verdict.ACCEPT and plan.http_response:
+                verdict = run_rules(plan.http_response, txn)
             if verdict is Verdict.ACCEPT:
                 continue
             reply = txn.reply
@@ -814,8 +896,9 @@ class HttpStream:
         conn = self.server
         assert conn is not None
         self._finish_request_body()
-        limits = [t for t in (self.frontend.timeout("client"), backend.timeout("server")) if t]
-        timeout = backend.timeout("tunnel") or self.frontend.timeout("tunnel") or (max(limits) if limits else None)
+        bplan = backend.plan or plan_of(backend)
+        limits = [t for t in (self.plan.client, bplan.server) if t]
+        timeout = bplan.tunnel or self.plan.tunnel or (max(limits) if limits else None)
         server_counters = backend.counters_of(conn.server)
         fe_counters, be_counters = self.frontend.fe_counters, backend.be_counters
 
@@ -840,13 +923,14 @@ class HttpStream:
     def _after_response(self, txn: Transaction, head: ResponseHead) -> ResponseHead:
         """http-after-response rules (backend's, then frontend's) on every response, ours included."""
         backend, frontend = txn.backend, self.frontend
-        if not (frontend.rules.get("http-after-response") or (
-                backend is not None and backend.rules.get("http-after-response"))):
+        backend_rules = (backend.plan or plan_of(backend)).after_response if backend is not None else None
+        if not (self.plan.after_response or backend_rules):
             return head
         proxies = [p for p in dict.fromkeys((backend, frontend)) if p is not None]
         txn.response = head
         for proxy in proxies:
-            if _run(proxy, "http-after-response", txn) is not Verdict.ACCEPT:
+            rules = (proxy.plan or plan_of(proxy)).after_response
+            if rules and run_rules(rules, txn) is not Verdict.ACCEPT:
                 break
         return txn.response
 
@@ -922,7 +1006,7 @@ class ServiceIO:
                 self.flush()
                 if front.they_are_waiting_for_100_continue and not self.head_sent:
                     self.stream._send_client(b"HTTP/1.1 100 Continue\r\n\r\n")
-                front.receive_data(self.stream._recv_client(self.stream.frontend.timeout("client")))
+                front.receive_data(self.stream._recv_client(self.stream.plan.client))
                 return True
         except (RemoteProtocolError, TimeoutError):
             self.body_done = True
@@ -944,7 +1028,9 @@ class ServiceIO:
             self.client_gone = True
             return
         head = self.stream._after_response(self.txn, head)
-        self.txn.status, self.txn.bytes_logged = head.status, logged_size(head)
+        self.txn.status = head.status
+        if self.stream.frontend.access_log is not None:  # %B only: no log, no count
+            self.txn.bytes_logged = logged_size(head)
         if self.txn.filters is not None:
             self.txn.filters.response_head(self.txn, head)
         self._output += self.stream.front.send(Response(head))
@@ -954,7 +1040,8 @@ class ServiceIO:
             chain = self.txn.filters
             send = self.stream.front.send
             self._output += send(Data(data)) if chain is None else chain.forward(Data(data), send)
-            self.txn.bytes_logged = (self.txn.bytes_logged or 0) + len(data)
+            if self.stream.frontend.access_log is not None:
+                self.txn.bytes_logged = (self.txn.bytes_logged or 0) + len(data)
 
     @property
     def output_full(self) -> bool:
@@ -993,12 +1080,6 @@ class ServiceIO:
             if not self._pull():
                 break
         return self.stream.front.their_state is DONE
-
-
-def _run(proxy: Proxy, ruleset: str, txn: Transaction) -> Verdict:
-    """One of *proxy*'s rule sets; most are empty on most proxies, and those cost one lookup."""
-    rules = proxy.rules.get(ruleset)
-    return run_rules(rules, txn) if rules else Verdict.ACCEPT
 
 
 def _monitored(monitor_uri: str, head: RequestHead) -> bool:

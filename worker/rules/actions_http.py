@@ -391,7 +391,7 @@ def _set_timeout(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action
         seconds = int(value.rstrip("usmhd")) * _TIME_UNITS[constant.group(1)]
 
         def set_constant(txn: Any) -> Verdict:
-            txn.timeouts[name] = seconds
+            txn.set_timeout(name, seconds)
             return Verdict.CONTINUE
 
         return set_constant
@@ -400,7 +400,7 @@ def _set_timeout(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action
     def set_from_sample(txn: Any) -> Verdict:
         smp = expr.evaluate(txn)
         if smp is not None and isinstance(smp.value, int) and smp.value > 0:
-            txn.timeouts[name] = smp.value / 1000
+            txn.set_timeout(name, smp.value / 1000)
         return Verdict.CONTINUE
 
     return set_from_sample

@@ -69,20 +69,25 @@ def _is_empty(smp: Sample) -> bool:
     return smp.type in (SampleType.STR, SampleType.BIN, SampleType.METH) and not smp.value
 
 
+class _Stores(dict):  # type: ignore[type-arg]
+    """Scope -> store; a transaction's own scopes get their store when first used (most use none)."""
+
+    __slots__ = ()
+
+    def __missing__(self, scope: str) -> Store:
+        store: Store = {}
+        self[scope] = store
+        return store
+
+
 class Vars:
     """The variables one transaction sees."""
 
     __slots__ = ("_stores",)
 
     def __init__(self, proc: Store | None = None, sess: Store | None = None) -> None:
-        self._stores: dict[str, Store] = {
-            "proc": proc if proc is not None else {},
-            "sess": sess if sess is not None else {},
-            "txn": {},
-            "req": {},
-            "res": {},
-            "check": {},
-        }
+        self._stores: dict[str, Store] = _Stores(proc=proc if proc is not None else {},
+                                                 sess=sess if sess is not None else {})
 
     def new_transaction(self) -> Vars:
         """The variables of the next transaction on the same session."""
@@ -90,7 +95,9 @@ class Vars:
 
     def start_response(self) -> None:
         """Drop request-scoped variables once response processing starts."""
-        self._stores["req"].clear()
+        req = self._stores.get("req")
+        if req:
+            req.clear()
 
     def get(self, name: str | VarName) -> Sample | None:
         var = parse_var_name(name) if isinstance(name, str) else name

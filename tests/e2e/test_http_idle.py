@@ -1,0 +1,85 @@
+"""Idle keep-alive connections give their greenlet up (worker.http.park) and keep every behaviour:
+the next request is served, the keep-alive timeout closes them, they keep their maxconn slot."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+
+from tests.helpers import read_all
+
+REQUEST = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+
+
+def start(write, luaproxy, port, timeouts: str, extra_global: str = "") -> None:
+    write("idle.lua", """
+        core.register_service("hello", "http", function(applet)
+           applet:set_status(200)
+           applet:add_header("content-length", "5")
+           applet:start_response()
+           applet:send("hello")
+        end)
+        """)
+    write("idle.cfg", f"""
+        global
+           lua-load idle.lua
+           {extra_global}
+        defaults
+           mode http
+           timeout connect 2s
+           timeout client 5s
+           {timeouts}
+        frontend fe
+           bind 127.0.0.1:{port}
+           http-request use-service lua.hello
+        """)
+    luaproxy("-f", "idle.cfg", wait_port=port)
+
+
+def response(sock: socket.socket) -> bytes:
+    data = b""
+    while not data.endswith(b"hello"):
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_a_connection_idle_past_the_parking_delay_serves_its_next_requests(write, luaproxy, port):
+    start(write, luaproxy, port, "timeout http-keep-alive 4s")
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        for pause in (0, 1.0, 0.7):
+            time.sleep(pause)
+            s.sendall(REQUEST)
+            assert response(s).startswith(b"HTTP/1.1 200")
+
+
+def test_the_keep_alive_timeout_closes_a_parked_connection(write, luaproxy, port):
+    start(write, luaproxy, port, "timeout http-keep-alive 1500ms")
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(REQUEST)
+        assert response(s).startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        assert read_all(s, timeout=5) == b""  # closed, without a 408
+        assert 1.2 <= time.monotonic() - started < 4
+
+
+def test_a_parked_connection_keeps_its_maxconn_slot(write, luaproxy, port):
+    start(write, luaproxy, port, "timeout http-keep-alive 10s", "maxconn 1")
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as first:
+        first.sendall(REQUEST)
+        assert response(first).startswith(b"HTTP/1.1 200")
+        time.sleep(1.0)  # parked by now
+        second = socket.create_connection(("127.0.0.1", port), timeout=5)
+        second.sendall(REQUEST)
+        second.settimeout(1.0)
+        with contextlib.suppress(TimeoutError):
+            early = second.recv(4096)
+            raise AssertionError(f"a second connection was answered beyond maxconn 1: {early!r}")
+        first.sendall(REQUEST)  # the parked one is still served
+        assert response(first).startswith(b"HTTP/1.1 200")
+    second.settimeout(5)
+    assert response(second).startswith(b"HTTP/1.1 200")  # its turn once the first closed
+    second.close()
