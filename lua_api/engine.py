@@ -62,14 +62,14 @@ class LuaLimits:
 class LuaEngine:
     def __init__(self, logger: Any, sample_registry: SampleRegistry, library: PatternLibrary,
                  max_memory: int | None = None, limits: LuaLimits | None = None,
-                 metric_set: MetricSet | None = None) -> None:
+                 metric_set: MetricSet | None = None, call_durations: bool = False) -> None:
         self.logger = logger
         self.info_facts: Any = None
         """Set by the worker: a callable giving this process's show-info figures for core.get_info()."""
         self.limits = limits or LuaLimits()
         self.library = library
         self.metrics = metric_set if metric_set is not None else MetricSet()
-        runner.observer = metrics.LuaCallMetrics(self.metrics).observe
+        runner.observer = metrics.LuaCallMetrics(self.metrics, call_durations).observe
         self.runtime = LuaRuntime(max_memory=max_memory)
         runner.install_hooks(self.runtime)
         self.registry = Registry()
