@@ -60,10 +60,17 @@ class LuaAction:
     def _run_once(self, txn: Any, budget: Budget) -> Verdict | None:
         """The action's verdict, or None when it asked to run again (act.YIELD)."""
         engine = self.engine
-        lua_txn = txn.lua if txn.lua is not None else engine.txn_object(txn)
+        runtime = engine.runtime
         run = Run(Context.ACTION, self.label, txn, budget)
-        result = runner.run(engine.runtime, self.function, run, lua_txn, *self.args,
-                            forced_yield=engine.limits.forced_yield)
+        if txn.lua is not None:
+            result = runner.run_job(runtime, run, (runtime.launch, engine.limits.forced_yield, self.function,
+                                                   txn.lua, *self.args))[0]
+        else:  # the TXN object is made in the coroutine, and kept for the transaction's later runs
+            result, made = runner.run_job(runtime, run, (
+                runtime.launch_txn, engine.limits.forced_yield, self.function, engine.txn_metatable, txn,
+                txn.http_mode, *self.args))
+            if made is not None:
+                txn.lua = made
         if result.outcome is runner.Outcome.TIMEOUT:
             self.engine.logger.alert(f"Lua function '{self.label}': execution timeout: {result.error}")
             return Verdict.ERROR

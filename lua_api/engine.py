@@ -62,14 +62,14 @@ class LuaLimits:
 class LuaEngine:
     def __init__(self, logger: Any, sample_registry: SampleRegistry, library: PatternLibrary,
                  max_memory: int | None = None, limits: LuaLimits | None = None,
-                 metric_set: MetricSet | None = None) -> None:
+                 metric_set: MetricSet | None = None, call_durations: bool = False) -> None:
         self.logger = logger
         self.info_facts: Any = None
         """Set by the worker: a callable giving this process's show-info figures for core.get_info()."""
         self.limits = limits or LuaLimits()
         self.library = library
         self.metrics = metric_set if metric_set is not None else MetricSet()
-        runner.observer = metrics.LuaCallMetrics(self.metrics).observe
+        runner.observer = metrics.LuaCallMetrics(self.metrics, call_durations).observe
         self.runtime = LuaRuntime(max_memory=max_memory)
         runner.install_hooks(self.runtime)
         self.registry = Registry()
@@ -129,7 +129,9 @@ class LuaEngine:
         self.runtime.prelude.lazy_parts(self.runtime.table_from({n: c.metatable for n, c in self.classes.items()}),
                                         self.runtime.func(_txn_part), self.runtime.func(self._applet_field))
         self._new_txn = self.runtime.prelude.new_txn
-        self._txn_metatable = self.classes["TXN"].metatable
+        self.txn_metatable = self.classes["TXN"].metatable
+        self.applet_metatable = self.classes["AppletHTTP"].metatable
+        self.tcp_applet_metatable = self.classes["AppletTCP"].metatable
         self._new_applet = self.runtime.prelude.new_applet
 
     def _install_core_helpers(self) -> None:
@@ -220,16 +222,13 @@ class LuaEngine:
     def txn_object(self, state: Any) -> Any:
         """The TXN Lua object of a transaction, built once and cached on it (its parts on first use)."""
         if state.lua is None:
-            state.lua = self._new_txn(self._txn_metatable, state, state.http_mode)
+            state.lua = self._new_txn(self.txn_metatable, state, state.http_mode)
         return state.lua
 
-    def applet_object(self, state: Any, txn_state: Any) -> Any:
-        """An AppletHTTP object; its request fields and fetches are built on first use."""
-        return self._new_applet(self.classes["AppletHTTP"].metatable, state, txn_state)
-
     def tcp_applet_object(self, state: Any, txn_state: Any) -> Any:
-        """An AppletTCP object; its fetches and converters are built on first use."""
-        return self._new_applet(self.classes["AppletTCP"].metatable, state, txn_state)
+        """An AppletTCP object; its fetches and converters are built on first use.  (A service's
+        applet is made by the coroutine that runs it: prelude.launch_applet.)"""
+        return self._new_applet(self.tcp_applet_metatable, state, txn_state)
 
     def _applet_vars(self) -> dict[str, Any]:
         """set_var/get_var/unset_var of both applet classes: the variables of the applet's transaction."""

@@ -28,24 +28,36 @@ DURATION_BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0
 
 
 class LuaCallMetrics:
-    """luaproxy_lua_calls_total / _errors_total / _duration_seconds, by context and function."""
+    """luaproxy_lua_calls_total / _errors_total / _duration_seconds, by context and function.
 
-    def __init__(self, metrics: MetricSet) -> None:
+    The duration histogram is observed only when asked (``tune.lua.duration-histogram on``): a
+    clock read and a bucket search on every Lua run cost more than a short action; the counters are
+    always kept."""
+
+    def __init__(self, metrics: MetricSet, durations: bool = False) -> None:
         labels = ("context", "function")
         self.calls = metrics.define("luaproxy_lua_calls_total", "counter", "Lua entry points run.", labels)
         self.errors = metrics.define("luaproxy_lua_errors_total", "counter",
                                      "Lua entry points that ended in an error or a timeout.", labels)
         self.duration = metrics.define("luaproxy_lua_duration_seconds", "histogram",
-                                       "Wall time of Lua entry points.", labels, DURATION_BUCKETS)
+                                       "Wall time of Lua entry points (with tune.lua.duration-histogram on).",
+                                       labels, DURATION_BUCKETS)
+        self.observe = self._observe_timed if durations else self._count
+        """The runner's observer."""
 
-    def observe(self, run: contexts.Run, result: runner.Result, started: float) -> None:
+    def _count(self, run: contexts.Run, result: runner.Result) -> None:
         if run.context not in RECORDED:
             return
         key = (run.context.value, run.function)
-        self.calls.add_key(key, 1)
-        self.duration.observe_key(key, time.monotonic() - started)
-        if result.outcome in (runner.Outcome.ERROR, runner.Outcome.TIMEOUT):
+        values = self.calls.values
+        values[key] = values.get(key, 0) + 1
+        if result.outcome is runner.Outcome.ERROR or result.outcome is runner.Outcome.TIMEOUT:
             self.errors.add_key(key, 1)
+
+    def _observe_timed(self, run: contexts.Run, result: runner.Result) -> None:
+        self._count(run, result)
+        if run.context in RECORDED:
+            self.duration.observe_key((run.context.value, run.function), time.monotonic() - run.budget.started)
 
 
 def _labels(value: Any, function: str, position: int) -> dict[str, str] | None:

@@ -217,9 +217,9 @@ local function outcome(ok, ...)
   return "error", ...
 end
 
--- Body of every coroutine: "ok", results... | "done" | "error", traceback.
--- The count hook (set on this coroutine only) enforces the time budget and
--- makes long Lua loops give way to other transactions.
+-- Outcome of a run: "ok", results... | "done" | "error", traceback.
+-- The count hook (set on the running coroutine only) enforces the time budget
+-- and makes long Lua loops give way to other transactions.
 local yield_hook, check_hook
 
 -- The two count hooks, given once: Python functions that check the budget (and yield).
@@ -228,9 +228,34 @@ function prelude.set_hooks(yielding, checking)
   check_hook = function() checking() end
 end
 
-function prelude.run(f, count, ...)
+-- Pooled coroutines run one entry point after another: a coroutine is made once and
+-- reused, not made per run.  Between runs it waits in wait(), having yielded FINISHED
+-- (a Python object no script can reach: a script's own top-level coroutine.yield never
+-- looks like the end of a run), the object the launcher made (or nil) and the outcome.
+-- Every step is a tail call, so the stack never grows and a finished run's function
+-- and arguments are not kept by the waiting coroutine.
+local yield = coroutine.yield
+local FINISHED, wait
+
+local function dispatch(launch, ...)
+  return launch(...)
+end
+
+wait = function(made, ...)
+  sethook()
+  return dispatch(yield(FINISHED, made, ...))
+end
+
+-- Body of each pooled coroutine; its first resume only gets it ready.
+function prelude.pooled(finished)
+  FINISHED = finished
+  return wait(nil)
+end
+
+-- The launchers, given with each run: f(...), f(applet), f(txn, ...).
+function prelude.launch(count, f, ...)
   sethook(yield_hook, "", count)
-  return outcome(xpcall(f, handler, ...))
+  return wait(nil, outcome(xpcall(f, handler, ...)))
 end
 
 -- A run that must not block (fetch, converter, body, init) on the main thread:
@@ -367,6 +392,20 @@ end
 
 function prelude.new_applet(mt, state, txn_state)
   return setmetatable({[0] = state, [TXN_STATE] = txn_state}, mt)
+end
+
+-- A service's applet is made in the coroutine that runs it: no call from Python to make it.
+function prelude.launch_applet(count, f, mt, state, txn_state)
+  sethook(yield_hook, "", count)
+  return wait(nil, outcome(xpcall(f, handler, setmetatable({[0] = state, [TXN_STATE] = txn_state}, mt))))
+end
+
+-- An action whose transaction has no TXN object yet: made here, and handed back to Python
+-- (which keeps it for the transaction's later runs) with the outcome.
+function prelude.launch_txn(count, f, mt, state, http_mode, ...)
+  sethook(yield_hook, "", count)
+  local txn = setmetatable({[0] = state, [HTTP_MODE] = http_mode or nil}, mt)
+  return wait(txn, outcome(xpcall(f, handler, txn, ...)))
 end
 
 return prelude

@@ -11,7 +11,6 @@ tune.lua.forced-yield instructions so a long loop lets others run.
 from __future__ import annotations
 
 import enum
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +19,7 @@ import gevent
 
 from . import contexts
 from .contexts import CURRENT
+from .coroutines import FINISHED
 from .errors import LuaApiError
 from .runtime import LuaError, LuaRuntime
 
@@ -43,16 +43,18 @@ class Result:
 
 TIMEOUT_MESSAGE = "execution timeout"
 MEMORY_MESSAGE = "not enough memory"
+_PRELUDE_FRAMES = ("luaproxy:", "(...tail calls...)")
 
-observer: Callable[[contexts.Run, Result, float], None] | None = None
-"""Told of every finished run (the engine's Lua call metrics); one per process, like the runtime."""
+observer: Callable[[contexts.Run, Result], None] | None = None
+"""Told of every finished run (the engine's Lua call metrics); one per process, like the runtime.
+A run's start is its budget's."""
 
 
-def _finished(runtime: LuaRuntime, run_info: contexts.Run, result: Result, started: float) -> Result:
+def _finished(runtime: LuaRuntime, run_info: contexts.Run, result: Result) -> Result:
     if result.outcome is Outcome.ERROR and MEMORY_MESSAGE in result.error:
         runtime.reclaim()
     if observer is not None:
-        observer(run_info, result, started)
+        observer(run_info, result)
     return result
 
 
@@ -79,32 +81,39 @@ def install_hooks(runtime: LuaRuntime) -> None:
 def run(runtime: LuaRuntime, function: Any, run_info: contexts.Run, *args: Any,
         forced_yield: int = DEFAULT_FORCED_YIELD) -> Result:
     """Run *function(*args)* in a coroutine; a top-level coroutine.yield lets others run."""
-    started = time.monotonic()
+    return run_job(runtime, run_info, (runtime.launch, forced_yield, function, *args))[0]
+
+
+def run_job(runtime: LuaRuntime, run_info: contexts.Run, job: tuple[Any, ...]) -> tuple[Result, Any]:
+    """Run a launcher's job, (launcher, forced yield, function, arguments...), in a pooled coroutine.
+
+    Returns the result and what the launcher made for Python to keep (launch_txn's TXN object)."""
+    pool = runtime.coroutines
+    coroutine = pool.take()
     token = CURRENT.set(run_info)  # contexts.running() inlined: this is every action's and service's path
     try:
-        coroutine = runtime.run_in_coroutine.coroutine(function, forced_yield, *args)
-        result = coroutine.send(None)
-        while coroutine:
+        result = coroutine.send(job)
+        while type(result) is not tuple or result[0] is not FINISHED:
             with run_info.budget.blocking():
                 gevent.sleep(0)
             result = coroutine.send(None)
-    except LuaError as exc:
-        return _finished(runtime, run_info, Result(Outcome.ERROR, error=str(exc)), started)
+    except LuaError as exc:  # outside the run's xpcall (no memory left): the coroutine is dead
+        return _finished(runtime, run_info, Result(Outcome.ERROR, error=str(exc))), None
     finally:
         CURRENT.reset(token)
-    return _finished(runtime, run_info, _result(result), started)
+    pool.give(coroutine)
+    return _finished(runtime, run_info, _result(result[2:])), result[1]
 
 
 def call(runtime: LuaRuntime, function: Any, run_info: contexts.Run, *args: Any,
          check_every: int = DEFAULT_FORCED_YIELD) -> Result:
     """Run a function that may not block (fetch, converter, body, init) on the main thread."""
-    started = time.monotonic()
     with contexts.running(run_info):
         try:
             result = runtime.call_on_main(function, check_every, *args)
         except LuaError as exc:
-            return _finished(runtime, run_info, Result(Outcome.ERROR, error=str(exc)), started)
-    return _finished(runtime, run_info, _result(result), started)
+            return _finished(runtime, run_info, Result(Outcome.ERROR, error=str(exc)))
+    return _finished(runtime, run_info, _result(result))
 
 
 def _result(result: Any) -> Result:
@@ -122,8 +131,9 @@ def _result(result: Any) -> Result:
 
 
 def _user_frames(traceback: str) -> str:
-    """Drop the prelude's own frames (xpcall, luaproxy:N) from the end of a traceback."""
+    """Drop the prelude's own frames (xpcall, luaproxy:N, a pooled coroutine's tail calls) from the end
+    of a traceback."""
     lines = traceback.split("\n")
-    while lines and ("in function 'xpcall'" in lines[-1] or lines[-1].lstrip().startswith("luaproxy:")):
+    while lines and ("in function 'xpcall'" in lines[-1] or lines[-1].lstrip().startswith(_PRELUDE_FRAMES)):
         lines.pop()
     return "\n".join(lines)

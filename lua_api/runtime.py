@@ -13,6 +13,7 @@ import ctypes.util
 from importlib import resources
 from typing import Any
 
+from .coroutines import CoroutinePool
 from .errors import LuaApiError
 from .lua54 import default_paths, lupa
 
@@ -54,8 +55,12 @@ class LuaRuntime:
             self.globals.package[kind] = value
         source = resources.files(__package__).joinpath("prelude.lua").read_text()
         self.prelude = self.globals.load(source, "=luaproxy")()
-        self.run_in_coroutine = self.prelude.run
-        """The prelude's coroutine body, looked up once: every action, task and service starts with it."""
+        self.coroutines = CoroutinePool(self.prelude.pooled)
+        """Where actions, tasks and services run: coroutines reused from run to run."""
+        self.launch = self.prelude.launch
+        self.launch_applet = self.prelude.launch_applet
+        self.launch_txn = self.prelude.launch_txn
+        """The prelude's launchers, looked up once: a run hands one to a pooled coroutine."""
         self.call_on_main = self.prelude.call
         self._collected_at = self.memory_used()
 

@@ -17,11 +17,12 @@ class LuaHttpService:
 
     def __call__(self, txn: Any, io: Any) -> None:
         """Run the service to its end; the stream finishes the response (500 if none was started)."""
-        state = AppletState(io, txn)
-        applet = self.engine.applet_object(state, txn)
-        budget = Budget(self.engine.limits.service_timeout, on_wait=io.flush)
-        result = runner.run(self.engine.runtime, self.function, Run(Context.SERVICE, self.name, txn, budget),
-                            applet, forced_yield=self.engine.limits.forced_yield)
+        engine = self.engine
+        budget = Budget(engine.limits.service_timeout, on_wait=io.flush)
+        runtime = engine.runtime
+        result = runner.run_job(runtime, Run(Context.SERVICE, self.name, txn, budget), (
+            runtime.launch_applet, engine.limits.forced_yield, self.function, engine.applet_metatable,
+            AppletState(io, txn), txn))[0]
         if result.outcome in (runner.Outcome.ERROR, runner.Outcome.TIMEOUT):
             what = "execution timeout" if result.outcome is runner.Outcome.TIMEOUT else "runtime error"
             self.engine.logger.alert(f"Lua applet http '{self.name}': {what}: {result.error}")
@@ -34,10 +35,12 @@ class LuaTcpService:
         self.engine, self.name, self.function = engine, name, function
 
     def __call__(self, txn: Any) -> None:
-        applet = self.engine.tcp_applet_object(TcpAppletState(txn), txn)
-        budget = Budget(self.engine.limits.service_timeout)
-        result = runner.run(self.engine.runtime, self.function, Run(Context.SERVICE, self.name, txn, budget),
-                            applet, forced_yield=self.engine.limits.forced_yield)
+        engine = self.engine
+        budget = Budget(engine.limits.service_timeout)
+        runtime = engine.runtime
+        result = runner.run_job(runtime, Run(Context.SERVICE, self.name, txn, budget), (
+            runtime.launch_applet, engine.limits.forced_yield, self.function, engine.tcp_applet_metatable,
+            TcpAppletState(txn), txn))[0]
         if result.outcome in (runner.Outcome.ERROR, runner.Outcome.TIMEOUT):
             what = "execution timeout" if result.outcome is runner.Outcome.TIMEOUT else "runtime error"
             self.engine.logger.alert(f"Lua applet tcp '{self.name}': {what}: {result.error}")

@@ -54,7 +54,8 @@ def boot(settings: GlobalSettings, logger: object, registry: SampleRegistry,
     join the sample registry.  Errors name the config line."""
     maxmem = int(settings.tune.get("tune.lua.maxmem", DEFAULT_LUA_MAXMEM_MB))
     engine = LuaEngine(logger, registry, library, max_memory=maxmem * 1024 * 1024 if maxmem else None,
-                       limits=limits(settings.tune))
+                       limits=limits(settings.tune),
+                       call_durations=settings.tune.get("tune.lua.duration-histogram") == "on")
     for pattern, kind in settings.lua_paths:
         engine.runtime.prepend_path(pattern, kind)
     TlsSettings.configure(settings.ssl.get("httpclient.ssl.verify", "required") == "required",

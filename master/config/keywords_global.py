@@ -163,6 +163,15 @@ def _lua_maxmem(g: GlobalSettings, line: Line) -> None:
     g.tune[line.words[0]] = str(to_int(line, value, "size in megabytes", 0, MAX_LUA_MEMORY_MB))
 
 
+@GLOBAL.register("tune.lua.duration-histogram", G, "Observe luaproxy_lua_duration_seconds on every Lua run "
+                 "(on|off; off by default: the call and error counters are always kept).")
+def _lua_duration_histogram(g: GlobalSettings, line: Line) -> None:
+    (value,) = expect_args(line, 1, 1, "on or off")
+    if value not in ("on", "off"):
+        raise line.error(f"'{line.words[0]}' expects 'on' or 'off', got '{value}'.")
+    g.tune[line.words[0]] = value
+
+
 @GLOBAL.register("watchdog", G, "Kill and respawn a worker silent that long on its control socket (0: never).")
 def _watchdog(g: GlobalSettings, line: Line) -> None:
     (value,) = expect_args(line, 1, 1, "a time (e.g. 5s), or 0 to turn the watchdog off")

@@ -75,6 +75,13 @@ def test_tune_lua_keywords_are_stored(tmp_path):
     assert config.global_.bufsize == 32768
 
 
+def test_lua_duration_histogram_keyword(tmp_path):
+    config = load(tmp_path, "global\n tune.lua.duration-histogram on\n")
+    assert config.global_.tune["tune.lua.duration-histogram"] == "on"
+    (message,) = errors_of(tmp_path, "global\n tune.lua.duration-histogram yes\n")
+    assert "t.cfg:2]" in message and "expects 'on' or 'off', got 'yes'" in message
+
+
 def test_defaults_are_inherited_and_overridden(tmp_path):
     config = load(tmp_path, """
 defaults

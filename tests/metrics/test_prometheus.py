@@ -115,7 +115,7 @@ def test_lua_and_custom_metrics(write, luaproxy, port, backend):
            took:observe(0.5)
         end)
         """)
-    write("p.cfg", exporter_config(port, backend.port, lua=True, workers=1))
+    write("p.cfg", exporter_config(port, backend.port, "tune.lua.duration-histogram on", lua=True, workers=1))
     luaproxy("-f", "p.cfg", wait_port=port)
     for path in ("/a", "/a", "/b"):
         get(port, path)
@@ -124,7 +124,19 @@ def test_lua_and_custom_metrics(write, luaproxy, port, backend):
     assert values['app_hits_total{path="/a"}'] == 2 and values['app_hits_total{path="/b"}'] == 1
     assert values['app_seconds_bucket{le="1.0"}'] == 3 and values['app_seconds_bucket{le="0.1"}'] == 0
     assert values['luaproxy_lua_calls_total{context="action",function="count"}'] >= 3
-    assert 'luaproxy_lua_duration_seconds_count{context="action",function="count"}' in values
+    assert values['luaproxy_lua_duration_seconds_count{context="action",function="count"}'] >= 3
+
+
+def test_lua_duration_histogram_is_off_by_default(write, luaproxy, port, backend):
+    write("m.lua", 'core.register_action("count", {"http-req"}, function(txn) end)')
+    write("p.cfg", exporter_config(port, backend.port, lua=True, workers=1))
+    luaproxy("-f", "p.cfg", wait_port=port)
+    get(port, "/a")
+    text = get(port, "/metrics?scope=global")[2].decode()
+    values = samples(text)
+    assert values['luaproxy_lua_calls_total{context="action",function="count"}'] == 1
+    assert "luaproxy_lua_duration_seconds" in families(text)
+    assert not any(name.startswith("luaproxy_lua_duration_seconds_count") for name in values)
 
 
 def test_metric_updates_in_body_are_refused(write, luaproxy, port, backend, tmp_path):
