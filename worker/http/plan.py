@@ -36,6 +36,7 @@ class HttpPlan:
     ignore_probes: bool
     restrict_names: bool
     """``option http-restrict-req-hdr-names delete|reject`` (a backend's)."""
+    abortonclose: bool
 
 
 def plan_of(proxy: Any) -> HttpPlan:
@@ -67,4 +68,5 @@ def _build(proxy: Any) -> HttpPlan:
         buffer_request=bool(options.get("http-buffer-request")),
         ignore_probes=bool(options.get("http-ignore-probes")),
         restrict_names=options.get("http-restrict-req-hdr-names") in ("delete", "reject"),
+        abortonclose=bool(options.get("abortonclose")),
     )

@@ -572,7 +572,7 @@ class HttpStream:
         counters.requests += 1
         try:
             with watch_client(self.client, lambda: txn.response is None and self._body_read(),
-                              self._option(backend, "abortonclose")):
+                              self.plan.abortonclose or bplan.abortonclose):
                 self._send_request(txn, backend, head)
                 response = self._relay_response(txn, backend)
         except ClientAborted as abort:
