@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import Process, port_listening, reserve_port, wait_until
+from tests.helpers import Process, port_listening, release_port, reserve_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,3 +46,4 @@ def test_readme_example_answers_as_written(tmp_path):
         assert answer.stdout == b"hello world\n", answer.stderr
     finally:
         proc.stop()
+        release_port(port)

@@ -62,6 +62,13 @@ def reserve_port(port: int, wait: float = 30.0) -> bool:
         time.sleep(0.1)
 
 
+def release_port(port: int) -> None:
+    """Give a fixed port back to the other test processes (random ones are held until exit: they are many)."""
+    fd = _held.pop(port, None)
+    if fd is not None:
+        os.close(fd)
+
+
 def _bindable(port: int) -> bool:
     """As luaproxy and haproxy bind (SO_REUSEADDR: a connection in TIME_WAIT does not matter)."""
     with socket.socket() as s:
