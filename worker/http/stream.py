@@ -227,7 +227,6 @@ class HttpStream:
                 self.body_ahead.clear()
         front = self.front
         received = [front.trailing_data[0]] if front.buffered else []  # for show errors
-        answered = not first and not resumed  # a response just went out: the next request is not here yet
         while True:
             try:
                 event = front.next_event()
@@ -251,8 +250,7 @@ class HttpStream:
             if idle:
                 self.worker.idle_clients.add(self.client)
             try:
-                data = self._recv_client(PARK_AFTER if parkable else remaining, answered and not received)
-                answered = False
+                data = self._recv_client(PARK_AFTER if parkable else remaining)
             except TimeoutError:
                 if parkable:  # idle for PARK_AFTER: park, or (no room) wait on
                     if self._park(None if remaining is None else remaining - PARK_AFTER):
@@ -268,9 +266,9 @@ class HttpStream:
             front.receive_data(data)
             received.append(data)
 
-    def _recv_client(self, timeout: float | None, expect_wait: bool = False) -> bytes:
+    def _recv_client(self, timeout: float | None) -> bytes:
         try:
-            data = recv_within(self.client, READ_SIZE, timeout, expect_wait)
+            data = recv_within(self.client, READ_SIZE, timeout)
         except TimeoutError:
             raise
         except OSError:
