@@ -32,26 +32,24 @@ def send_all(sock: socket.socket, data: bytes) -> None:
         sock.sendall(memoryview(data)[sent:])
 
 
-def recv_within(sock: socket.socket, size: int, timeout: float | None, expect_wait: bool = False) -> bytes:
+def recv_within(sock: socket.socket, size: int, timeout: float | None) -> bytes:
     """``recv`` bounded by *timeout* (TimeoutError), paying for the timer only when the read must wait.
 
     A plain gevent socket is read directly first; only when nothing is there
     does an event-loop timer start, with no ``gevent.Timeout`` object (a few
     Python calls a read).  The socket's own timeout is left as it is: it
     bounds the sends.  Other sockets (TLS) read with their timeout set to
-    *timeout*.  *expect_wait* skips the first read when nothing can be there
-    yet (a server's answer to a request just sent): one failed syscall less.
+    *timeout*.
     """
     if type(sock) is not gsocket.socket:
         if sock.timeout != timeout:
             sock.settimeout(timeout)
         return sock.recv(size)
     raw = sock._sock  # type: ignore[attr-defined]
-    if not expect_wait:
-        try:
-            return raw.recv(size)
-        except BlockingIOError:
-            pass
+    try:
+        return raw.recv(size)
+    except BlockingIOError:
+        pass
     hub = sock.hub  # type: ignore[attr-defined]
     timer = None if timeout is None else hub.loop.timer(timeout)
     if timer is not None:

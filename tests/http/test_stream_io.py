@@ -77,10 +77,3 @@ def test_the_plan_reads_rules_timeouts_and_options_once():
     assert plan.http_request and plan.tcp_content is None and not plan.response_rules
     assert (plan.client, plan.request, plan.keep_alive) == (5.0, 5.0, 1.0)
     assert plan.httpclose and not plan.server_close and plan.restrict_names
-
-
-def test_expect_wait_still_reads_what_is_already_there(pair):
-    a, b = pair
-    b.sendall(b"early")
-    gevent.sleep(0)
-    assert recv_within(a, 100, 1.0, expect_wait=True) == b"early"

@@ -761,7 +761,6 @@ class HttpStream:
         head: ResponseHead | None = None
         pending = bytearray()
         http, ahead = conn.http, self.response_ahead
-        answered = bool(ahead)  # else the request was just sent: its answer cannot be there yet
         while True:
             try:
                 event = body_wait.next_event(conn, ahead) if ahead else http.next_event()
@@ -774,8 +773,7 @@ class HttpStream:
                     self._send_client(bytes(pending))
                     pending.clear()
                 try:
-                    data = recv_within(conn.sock, READ_SIZE, timeout, not answered)
-                    answered = True
+                    data = recv_within(conn.sock, READ_SIZE, timeout)
                 except TimeoutError:
                     if head is None:
                         raise ServerFailed(504) from None
