@@ -4,6 +4,7 @@ the next request is served, the keep-alive timeout closes them, they keep their 
 from __future__ import annotations
 
 import contextlib
+import signal
 import socket
 import time
 
@@ -83,3 +84,26 @@ def test_a_parked_connection_keeps_its_maxconn_slot(write, luaproxy, port):
     second.settimeout(5)
     assert response(second).startswith(b"HTTP/1.1 200")  # its turn once the first closed
     second.close()
+
+
+def test_a_soft_stop_closes_a_parked_connection_and_the_worker_ends(write, luaproxy, port):
+    write("idle.lua", "")
+    write("idle.cfg", f"""
+        defaults
+           mode http
+           timeout client 10s
+           timeout http-keep-alive 10s
+        frontend fe
+           bind 127.0.0.1:{port}
+           http-request return status 200 content-type text/plain string hello
+        """)
+    proc = luaproxy("-f", "idle.cfg", wait_port=port)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as idle:
+        idle.sendall(REQUEST)
+        assert response(idle).startswith(b"HTTP/1.1 200")
+        time.sleep(1.0)  # parked by now
+        proc.signal(signal.SIGUSR1)
+        started = time.monotonic()
+        assert read_all(idle, 5) == b""
+        assert time.monotonic() - started < 2
+    assert proc.wait(10) == 0
