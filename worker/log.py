@@ -17,6 +17,7 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
 FACILITIES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2",
@@ -293,6 +294,11 @@ class Logger:
 
     def notice(self, message: str) -> None:
         self.system(5, message)
+
+    def email(self, alert: Any, level: int, message: str) -> None:
+        """A server event mailed through *alert* (worker.backend.mailers.EmailAlert): only a logger that
+        reports has this; the quiet ones, used where another process reports, drop it with the rest."""
+        alert.send(level, message)
 
 
 def _write(fd: int, text: str) -> None:

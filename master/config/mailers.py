@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from luaproxy.worker.backend.mailers import DEFAULT_TIMEOUT, EmailAlert, Mailer, MailersSection
+from luaproxy.worker.log import LEVELS
 
 from .addresses import expand_env, split_host_port
 from .errors import ConfigError, did_you_mean
@@ -20,7 +21,6 @@ from .lexer import Line
 from .model import ProxyConf
 from .units import parse_time
 
-LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
 EMAIL_ALERT_WORDS = ("mailers", "from", "to", "level", "myhostname")
 
 

@@ -49,5 +49,8 @@ class RecordingLogger:
     def alert(self, message: str) -> None:
         self.lines.append(("alert", message))
 
+    def email(self, alert: Any, level: int, message: str) -> None:
+        alert.send(level, message)
+
     def messages(self) -> list[str]:
         return [message for _, message in self.lines]

@@ -203,8 +203,8 @@ def report(proxy: Any, logger: Any, level: int, text: str, mail: int | None = No
     logger.warning(text)
     _to_loggers(proxy, logger, level, text)
     alert = getattr(proxy, "email_alert", None)
-    if mail is not None and alert is not None and not isinstance(logger, QuietLogger):
-        alert.send(mail, text.removesuffix("."))
+    if mail is not None and alert is not None:
+        logger.email(alert, mail, text.removesuffix("."))
 
 
 def _to_loggers(proxy: Any, logger: Any, level: int, text: str) -> None:
@@ -337,7 +337,7 @@ class QuietLogger:
     def warning(self, *args: Any) -> None:
         return
 
-    alert = notice = info = send = warning
+    alert = notice = info = send = email = warning
 
 
 @dataclass(frozen=True, slots=True)
