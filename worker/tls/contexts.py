@@ -176,7 +176,7 @@ class ListenerTls:
                 contexts.append((key, ctx, set()))
             cert.load_into(ctx)
             if ctx not in served:
-                self._load_dh(ctx, cert)
+                self._load_dh(ctx, cert, self.warnings)
             if cert.ocsp is not None and not openssl.staple_ocsp(ctx, cert):
                 self.warnings.append(f"the OCSP response of '{cert.name}' is not stapled (no access to OpenSSL's "
                                      "context)")
@@ -196,7 +196,7 @@ class ListenerTls:
             self.signer.forget()
         self.key_types = {c: types for _, c, types in contexts}
 
-    def _load_dh(self, ctx: Any, cert: Certificate) -> None:
+    def _load_dh(self, ctx: Any, cert: Certificate, warnings: list[str]) -> None:
         """DH parameters for DHE, as haproxy picks them: the certificate file's, else ``ssl-dh-param-file``'s,
         else the predefined groups when ``tune.ssl.default-dh-param`` is set; else DHE is off."""
         if cert.load_dh_into(ctx):
@@ -207,7 +207,7 @@ class ListenerTls:
             except (OSError, ssl.SSLError) as exc:
                 raise TlsError(f"unable to load the DH parameters file '{self.dh_file}' ({exc})") from None
         elif self.dh_auto and not openssl.dh_auto(ctx):
-            self.warnings.append("'tune.ssl.default-dh-param' not applied (no access to OpenSSL's context)")
+            warnings.append("'tune.ssl.default-dh-param' not applied (no access to OpenSSL's context)")
 
     def uses(self, name: str) -> bool:
         return any(e.name == name for e in self.entries)
@@ -264,9 +264,10 @@ class ListenerTls:
     def _generated_context(self, cert: Certificate) -> Any:
         """A context like the listener's for a certificate made on the fly (``generate-certificates``)."""
         ctx = TlsContext(ssl.PROTOCOL_TLS_SERVER)
-        configure(ctx, self.options, "none", self.warnings)
+        ignored: list[str] = []  # the listener's build gave these warnings already
+        configure(ctx, self.options, "none", ignored)
         cert.load_into(ctx)
-        self._load_dh(ctx, cert)
+        self._load_dh(ctx, cert, ignored)
         return ctx
 
     def wrap(self, sock: Any, hello: ClientHello | None = None) -> Any:
