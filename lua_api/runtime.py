@@ -54,6 +54,9 @@ class LuaRuntime:
             self.globals.package[kind] = value
         source = resources.files(__package__).joinpath("prelude.lua").read_text()
         self.prelude = self.globals.load(source, "=luaproxy")()
+        bounded = resources.files(__package__).joinpath("bounded.lua").read_text()
+        self.bounded = self.globals.load(bounded, "=luaproxy")()
+        """Wrappers of the standard C functions whose running time a script controls (bounded.lua)."""
         self.run_in_coroutine = self.prelude.run
         """The prelude's coroutine body, looked up once: every action, task and service starts with it."""
         self.call_on_main = self.prelude.call
