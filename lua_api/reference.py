@@ -134,7 +134,8 @@ DIFFERENCES = {
     "Proxy.pause": "Every worker's listeners of the frontend stop accepting (like disable frontend).",
     "Proxy.resume": "Every worker's listeners of the frontend accept again (like enable frontend).",
     "Proxy.stop": "As pause: the sockets stay bound (haproxy unbinds them for good).",
-    "Proxy.shut_bcksess": "Accepted, no effect.",
+    "Proxy.servers": "A live view: servers added or deleted at run time (add/del server) show at once "
+                     "(haproxy 2.6 builds the table once).",
     "Server.shut_sess": "Cuts the server's sessions in every worker (as shutdown sessions server).",
     "Proxy.stktable": "nil when the proxy has no stick-table.",
     "Proxy.get_stats": "This worker's counters (the management socket's show stat sums every worker).",
