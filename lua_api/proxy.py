@@ -76,12 +76,21 @@ class ServerUpdates:
                 self.shut_sessions(ServerRef(proxy, server))
 
     def pause(self, proxy: Any, paused: bool) -> None:
-        """Proxy:pause()/resume()/stop(): the frontend's listeners stop (or start again) accepting in every
+        """Proxy:pause()/resume(): the frontend's listeners stop (or start again) accepting in every
         worker, like ``disable/enable frontend`` (the master applies it, then every worker, this one too)."""
         from luaproxy.master.control.runtime import FrontendChange
 
-        if proxy.has_frontend and self.publish is not None:
+        if proxy.has_frontend and not proxy.stopped and self.publish is not None:
             self.publish(FrontendChange(proxy.name, paused=paused))
+
+    def stop(self, proxy: Any) -> None:
+        """Proxy:stop(): the frontend's listening sockets close for good in every process, the master's too,
+        so the port is free (a reload binds it again, as haproxy's new process does)."""
+        from luaproxy.master.control.runtime import FrontendChange
+
+        if proxy.has_frontend and not proxy.stopped and self.publish is not None:
+            self.logger.warning(f"Proxy {proxy.name} stopped.")
+            self.publish(FrontendChange(proxy.name, stopped=True))
 
 
 def _counter_stats(counters: Any) -> dict[str, Any]:
@@ -187,10 +196,9 @@ def pinning(updates: ServerUpdates | None, function: Any) -> Any:
 
 
 def proxy_functions(updates: ServerUpdates) -> dict[str, Any]:
-    """``stop`` pauses too: luaproxy keeps the sockets bound (haproxy unbinds them for good)."""
     return {"get_cap": get_cap, "get_mode": get_mode, "shut_bcksess": updates.shut_backup_sessions,
             "pause": lambda proxy: updates.pause(proxy, True), "resume": lambda proxy: updates.pause(proxy, False),
-            "stop": lambda proxy: updates.pause(proxy, True)}
+            "stop": updates.stop}
 
 
 LIVE_SERVERS = """

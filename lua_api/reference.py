@@ -133,7 +133,7 @@ DIFFERENCES = {
     "HTTPClient.get": "One connection per request; TLS verified as 2.6 (httpclient.ssl.ca-file/verify).",
     "Proxy.pause": "Every worker's listeners of the frontend stop accepting (like disable frontend).",
     "Proxy.resume": "Every worker's listeners of the frontend accept again (like enable frontend).",
-    "Proxy.stop": "As pause: the sockets stay bound (haproxy unbinds them for good).",
+    "Proxy.stop": "Closes the frontend's sockets in every process; a reload binds them again.",
     "Proxy.servers": "A live view: servers added or deleted at run time (add/del server) show at once "
                      "(haproxy 2.6 builds the table once).",
     "Server.shut_sess": "Cuts the server's sessions in every worker (as shutdown sessions server).",
