@@ -15,8 +15,8 @@
 -- native pieces of bounded size, so that the hook keeps firing: the script
 -- meets its time limit with an error at its own line and the worker serves on.
 local string, table = string, table
-local byte, sub, find, match, gmatch, gsub, rep, char =
-  string.byte, string.sub, string.find, string.match, string.gmatch, string.gsub, string.rep, string.char
+local byte, sub, find, match, gmatch, gsub, rep, char, format = string.byte, string.sub, string.find,
+  string.match, string.gmatch, string.gsub, string.rep, string.char, string.format
 local concat, move, insert, remove, sort = table.concat, table.move, table.insert, table.remove, table.sort
 local tointeger, maxinteger = math.tointeger, math.maxinteger
 local type, select, error, pcall, tostring, tonumber = type, select, error, pcall, tostring, tonumber
@@ -545,12 +545,14 @@ end
 -- The string wrappers.
 
 -- A native call's results, or its error raised at the caller's line (pcall gave it none) and with
--- the function's name (a function called by pcall is '?' to Lua).
+-- the function's name (a function called by pcall is '?' to Lua).  An error that already names a
+-- line (raised by user code the native function called: a metamethod, a replacement function)
+-- and an error object that is not a string pass as they are.
 local function checked(name, ok, ...)
   if ok then return ... end
   local err = ...
-  if type(err) == "string" then err = (gsub(err, "to '%?'", "to '" .. name .. "'", 1)) end
-  error(err, 2)
+  if type(err) ~= "string" or find(err, "^[^\n]-:%d+: ") then error(err, 0) end
+  error((gsub(err, "to '%?'", "to '" .. name .. "'", 1)), 2)
 end
 
 local function slow_find(s, p, init, plain)
@@ -618,10 +620,7 @@ function bounded.gsub(s, p, repl, n)
     or (tr ~= "string" and tr ~= "function" and tr ~= "table") then
     return checked("gsub", pcall(gsub, s, p, repl, n))
   end
-  if #src <= (analysed[pat] or analyse(pat)).find then
-    if tr == "string" then return checked("gsub", pcall(gsub, src, pat, repl, max_n)) end
-    return gsub(src, pat, repl, max_n)  -- user code runs inside: its errors pass as they are
-  end
+  if #src <= (analysed[pat] or analyse(pat)).find then return checked("gsub", pcall(gsub, src, pat, repl, max_n)) end
   return finish(pcall(lua_gsub, src, pat, repl, tr, max_n))
 end
 
@@ -644,17 +643,14 @@ end
 
 ---------------------------------------------------------------------------
 -- The table wrappers: huge ranges go by native pieces of CHUNK elements.
--- A table without a metatable runs no user code inside the native call, so
--- its errors can be raised at the caller's line; with one, they pass as raised.
 
 -- Whether last - first spans at least CHUNK elements (without integer overflow).
 local function long_range(first, last)
   return (last + 0.0) - first >= CHUNK
 end
 
-local function call_native(name, native, t, ...)
-  if type(t) ~= "table" or getmetatable(t) == nil then return checked(name, pcall(native, t, ...)) end
-  return native(t, ...)
+local function call_native(name, native, ...)
+  return checked(name, pcall(native, ...))
 end
 
 bounded_concat = function(t, sep, i, j)
@@ -705,8 +701,7 @@ function bounded.move(a1, f, e, t, a2)
   local dest = a2 == nil and a1 or a2
   if fi == nil or ei == nil or ti == nil or type(dest) ~= "table" or not long_range(fi, ei)
     or not (fi > 0 or ei < maxinteger + fi) or ti > maxinteger - (ei - fi) then
-    if getmetatable(a1) == nil and getmetatable(dest) == nil then return checked("move", pcall(move, a1, f, e, t, a2)) end
-    return move(a1, f, e, t, a2)
+    return checked("move", pcall(move, a1, f, e, t, a2))
   end
   return chunked_move(a1, fi, ei, ti, dest)
 end
@@ -771,8 +766,71 @@ function bounded.sort(t, comp)
     return checked("sort", pcall(sort, t, comp))
   end
   local n = tointeger(#t)
-  if n == nil or n <= SORT_NATIVE then return sort(t, comp) end
+  if n == nil or n <= SORT_NATIVE then return checked("sort", pcall(sort, t, comp)) end
   merge_sort(t, n, comp or less)
+end
+
+---------------------------------------------------------------------------
+-- string.format: "%q" of a long string escapes byte by byte in one C call
+-- (seconds for tens of megabytes): such a string is quoted in native pieces.
+
+local QUOTE_PIECE = 1 << 20
+
+local function iscntrl(c) return c < 32 or c == 127 end
+
+local function quote_long(s)
+  local parts, i, n = {}, 1, #s
+  while i <= n do
+    local j = i + QUOTE_PIECE - 1
+    if j >= n then
+      j = n
+    elseif iscntrl(byte(s, j)) and find(s, "^%d", j + 1) then
+      j = j + 1  -- a control character's escape depends on whether a digit follows: keep them together
+    end
+    parts[#parts + 1] = sub(format("%q", sub(s, i, j)), 2, -2)
+    checkpoint()
+    i = j + 1
+  end
+  return '"' .. concat(parts) .. '"'
+end
+
+-- format(fmt, ...) one conversion at a time, each long string's "%q" in pieces.
+local function format_pieces(fmt, ...)
+  local args, out, used, i = {...}, {}, 0, 1
+  while true do
+    local at = find(fmt, "%", i, true)
+    if at == nil then
+      out[#out + 1] = sub(fmt, i)
+      break
+    end
+    out[#out + 1] = sub(fmt, i, at - 1)
+    if byte(fmt, at + 1) == ESC then
+      out[#out + 1] = "%"
+      i = at + 2
+    else
+      local _, e = find(fmt, "^[-+ #0]*%d*%.?%d*%a", at + 1)
+      if e == nil then return checked("format", pcall(format, fmt, ...)) end
+      used = used + 1
+      local value = args[used]
+      if e == at + 1 and byte(fmt, e) == 113 and type(value) == "string" and #value > QUOTE_PIECE then
+        out[#out + 1] = quote_long(value)
+      else
+        out[#out + 1] = checked("format", pcall(format, sub(fmt, at, e), value))
+      end
+      i = e + 1
+    end
+  end
+  return concat(out)
+end
+
+function bounded.format(fmt, ...)
+  if type(fmt) == "string" and find(fmt, "%q", 1, true) then
+    for i = 1, select("#", ...) do
+      local value = select(i, ...)
+      if type(value) == "string" and #value > QUOTE_PIECE then return format_pieces(fmt, ...) end
+    end
+  end
+  return checked("format", pcall(format, fmt, ...))
 end
 
 -- The Lua matcher itself, for tests that compare it with the native one.
@@ -794,7 +852,7 @@ bounded.lua = {
   end,
 }
 
-for _, name in ipairs({"find", "match", "gmatch", "gsub", "rep"}) do string[name] = bounded[name] end
+for _, name in ipairs({"find", "match", "gmatch", "gsub", "rep", "format"}) do string[name] = bounded[name] end
 for _, name in ipairs({"concat", "move", "insert", "remove", "sort"}) do table[name] = bounded[name] end
 
 return bounded

@@ -95,6 +95,10 @@ def test_the_lua_matcher_agrees_with_the_native_one(runtime):
     'for i = 2, #t do ok = ok and t[i - 1] <= t[i] end return ok, #t',
     'local t = {} for i = 1, 300000 do t[i] = i end table.sort(t, function(a, b) return a > b end) '
     'return t[1], t[300000]',
+    'local s = ("a\\0" .. "1\\n\\"\\\\\\r\\1\\127x"):rep(300000) '
+    'return #string.format("<%q|%5.1f|%s>", s, 1.25, "x"), string.format("%q", s):sub(1048570, 1048600)',
+    'local s = ("a"):rep(1048575) .. "\\0" .. "123" .. ("b"):rep(2000000) '
+    'return string.format("%q", s):sub(1048570, 1048600), #string.format("%q", s)',
 ])
 def test_slow_paths_give_the_native_results(runtime, code):
     native = lupa.LuaRuntime(encoding="latin-1", max_memory=256 << 20)
@@ -110,6 +114,13 @@ def test_errors_name_the_scripts_line(runtime):
         chunk()
     chunk = runtime.globals.load("\n\n\ntable.insert(nil, 1)", "@user.lua")
     with pytest.raises(lupa.LuaError, match=r"user\.lua:4: bad argument #1 to 'insert'"):
+        chunk()
+    chunk = runtime.globals.load("\nlocal s = string.format('%d', 'x') return s", "@user.lua")
+    with pytest.raises(lupa.LuaError, match=r"user\.lua:2: bad argument #2 to 'format'"):
+        chunk()
+    chunk = runtime.globals.load("local t = setmetatable({}, {__index = function() error('mine') end})\n"
+                                 "local s = table.concat(t, ',', 1, 2) return s", "@user.lua")
+    with pytest.raises(lupa.LuaError, match=r"user\.lua:1: mine"):  # raised by user code: as it was
         chunk()
 
 
