@@ -88,6 +88,8 @@ end
 -- ways to split the subject between the items that may backtrack.
 
 local analysed, analysed_count = {}, 0
+local MAX_CACHED = 256
+-- Longest pattern kept in the cache (4096 patterns at most, so it holds at most 1 MB).
 
 -- Index after the set that starts at i ('['), or past the end when malformed.
 local function skip_set(p, i, m)
@@ -178,8 +180,10 @@ local function analyse(p)
     scan = max_subject(k, q, m, true),
     plain = m == 0 and math.huge or STEPS // (m + 1),
   }
-  if analysed_count >= 4096 then analysed, analysed_count = {}, 0 end
-  analysed[p], analysed_count = a, analysed_count + 1
+  if m <= MAX_CACHED then  -- a long pattern is analysed at each call, in the time its matching takes anyway
+    if analysed_count >= 4096 then analysed, analysed_count = {}, 0 end
+    analysed[p], analysed_count = a, analysed_count + 1
+  end
   return a
 end
 
@@ -612,6 +616,10 @@ function bounded.gmatch(s, p, init)
 end
 
 function bounded.gsub(s, p, repl, n)
+  if n == nil and type(s) == "string" then
+    local a = analysed[p]
+    if a and #s <= a.find then return checked("gsub", pcall(gsub, s, p, repl)) end
+  end
   local src, pat = tostr(s), tostr(p)
   local tr = type(repl)
   if tr == "number" then repl, tr = tostring(repl), "string" end
