@@ -184,8 +184,8 @@ class LuaEngine:
         label = f"filter lua.{name}"
         slot = self._filter_slots = self._filter_slots + 1  # where the driver keeps its payload stage per TXN
 
-        def attach(message: Any, slot: int) -> None:
-            filters.attach_payload(self, label, self._rawget(message, 0), slot, self._filter_driver)
+        def attach(message: Any, slot: int) -> bool:
+            return filters.attach_payload(self, label, self._rawget(message, 0), slot, self._filter_driver)
 
         attach_function = self.runtime.func(attach)
         return (make(conf, "req", new_message, attach_function, slot),

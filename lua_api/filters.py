@@ -9,16 +9,19 @@ request's ``end_analyze`` comes after the response's headers, as in haproxy
 2.6, then the response's, with an HTTPMessage whose header and start-line
 methods edit the one message model.
 
-Response payload: a filter with ``http_payload`` that called
-``filter.register_data_filter(self, txn.res)`` joins the transaction's body
-filter chain (``worker.filters``).  Each body chunk is appended to the
+Payload: a filter with ``http_payload`` that called
+``filter.register_data_filter(self, chn)`` joins the transaction's body
+filter chain (``worker.filters``) of that side: the response body on its way
+to the client, or the request body on its way to the server.  Each body chunk is appended to the
 message's incoming data and ``http_payload`` runs; what it forwarded or sent,
 then the rest of the incoming data, goes to the client, unless it returned
 ``filter.WAIT``, which holds the rest back (up to a buffer) for the next call.
 At the end of the body ``http_payload`` runs once more with ``eom()`` true,
 then ``http_end`` and ``end_analyze``.  The body it rewrites leaves chunked
-(its Content-Length is dropped).  A Lua error there ends the connection.  Request bodies stream to the server without
-``http_payload``; ``tcp_payload`` is not called (Lua filters need HTTP mode).
+(its Content-Length is dropped).  A Lua error there ends the connection (on
+the request side, the client gets 500 and the server never the rest).  An
+HTTP/1.0 request body is not filtered (it cannot leave chunked);
+``tcp_payload`` is not called (Lua filters need HTTP mode).
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from typing import Any
 from luaproxy.worker.channel import Channel
 from luaproxy.worker.filters.chain import FilterAborted, reframe
 from luaproxy.worker.filters.chain import of as filters_of
-from luaproxy.worker.http.framing import NONE, response_framing
+from luaproxy.worker.http.framing import NONE, request_framing, response_framing
+from luaproxy.worker.http.grammar import at_least_http11
 
 from . import checks, runner
 from .channel import _length, _offset
@@ -68,7 +72,7 @@ local function finish(txn, slot)
    local p = payloads[txn][slot]
    payloads[txn][slot] = nil
    local code = p.flt.http_end and p.flt:http_end(txn, p.msg)
-   if p.flt.end_analyze then p.flt:end_analyze(txn, p.chn) end
+   if p.flt.end_analyze and p.chn:is_resp() then p.flt:end_analyze(txn, p.chn) end
    return code
 end
 
@@ -93,11 +97,12 @@ local function make(conf, side, new_message, attach, slot)
       if flt.http_headers and flt:http_headers(txn, msg) == ERROR then failed = true end
       if side == "res" and flt.end_analyze then flt:end_analyze(txn, txn.req) end
       local sides = data_filters[flt]
-      if side == "res" and not failed and flt.http_payload and sides and sides.res then
+      if not failed and flt.http_payload and sides and sides[side] then
+         local key = side == "res" and slot or -slot
          payloads[txn] = payloads[txn] or {}
-         payloads[txn][slot] = {flt = flt, msg = msg, chn = chn}
-         attach(msg, slot)
-         return
+         payloads[txn][key] = {flt = flt, msg = msg, chn = chn}
+         if attach(msg, key) then return end
+         payloads[txn][key] = nil
       end
       if flt.http_end and flt:http_end(txn, msg) == ERROR then failed = true end
       if side == "res" and flt.end_analyze then flt:end_analyze(txn, chn) end
@@ -253,7 +258,7 @@ class LuaPayload:
     __slots__ = ("bodiless", "engine", "finish", "label", "payload", "slot", "state", "txn")
 
     def __init__(self, engine: Any, label: str, txn: Any, state: MessageState, slot: int, driver: Any) -> None:
-        self.bodiless = response_framing(txn.response, txn.request.method)[0].kind is NONE
+        self.bodiless = state.side == "res" and response_framing(txn.response, txn.request.method)[0].kind is NONE
         """A HEAD answer, 204 or 304: whatever the filter writes has nowhere to go."""
         self.engine = engine
         self.label = label
@@ -296,10 +301,21 @@ class LuaPayload:
         return result.values[0] if result.values else None
 
 
-def attach_payload(engine: Any, label: str, state: MessageState, slot: int, driver: Any) -> None:
-    """The driver's ``attach``: the filter's payload stage joins the response's body filters, which
-    leave chunked (the filter may change the body's length; an HTTP/1.0 response ends by closing)."""
+def attach_payload(engine: Any, label: str, state: MessageState, slot: int, driver: Any) -> bool:
+    """The driver's ``attach``: the filter's payload stage joins the message's body filters, which leave
+    chunked (the filter may change the body's length; an HTTP/1.0 response ends by closing).  A request
+    without a body, or in HTTP/1.0 (which cannot be chunked), is not filtered: False, and the driver ends
+    the filter's request side at once."""
     txn = state.txn
+    if state.side == "req":
+        request = txn.request
+        if request_framing(request)[0].kind is NONE or not at_least_http11(request.version):
+            return False
+        state.payload.bufsize = txn.req.bufsize
+        reframe(request)
+        filters_of(txn).request_body.append(LuaPayload(engine, label, txn, state, slot, driver))
+        return True
     state.payload.bufsize = txn.res.bufsize
     reframe(txn.response)
     filters_of(txn).body.append(LuaPayload(engine, label, txn, state, slot, driver))
+    return True

@@ -69,13 +69,28 @@ class ServerUpdates:
         if self.broadcast is not None:
             self.broadcast({"t": "shutdown-server-sessions", "server": f"{ref.proxy.name}/{ref.server.name}"})
 
+    def shut_backup_sessions(self, proxy: Any) -> None:
+        """Proxy:shut_bcksess(): cut the sessions of the proxy's backup servers, as haproxy 2.6 does."""
+        for server in proxy.servers:
+            if server.backup:
+                self.shut_sessions(ServerRef(proxy, server))
+
     def pause(self, proxy: Any, paused: bool) -> None:
-        """Proxy:pause()/resume()/stop(): the frontend's listeners stop (or start again) accepting in every
+        """Proxy:pause()/resume(): the frontend's listeners stop (or start again) accepting in every
         worker, like ``disable/enable frontend`` (the master applies it, then every worker, this one too)."""
         from luaproxy.master.control.runtime import FrontendChange
 
-        if proxy.has_frontend and self.publish is not None:
+        if proxy.has_frontend and not proxy.stopped and self.publish is not None:
             self.publish(FrontendChange(proxy.name, paused=paused))
+
+    def stop(self, proxy: Any) -> None:
+        """Proxy:stop(): the frontend's listening sockets close for good in every process, the master's too,
+        so the port is free (a reload binds it again, as haproxy's new process does)."""
+        from luaproxy.master.control.runtime import FrontendChange
+
+        if proxy.has_frontend and not proxy.stopped and self.publish is not None:
+            self.logger.warning(f"Proxy {proxy.name} stopped.")
+            self.publish(FrontendChange(proxy.name, stopped=True))
 
 
 def _counter_stats(counters: Any) -> dict[str, Any]:
@@ -122,11 +137,6 @@ def get_cap(proxy: Any) -> str:
 
 def get_mode(proxy: Any) -> str:
     return proxy.mode if proxy.mode in ("tcp", "http", "health") else "unknown"
-
-
-def _nothing(state: Any) -> None:
-    """shut_bcksess: accepted, with no effect in luaproxy."""
-    return
 
 
 def server_functions(updates: ServerUpdates) -> dict[str, Any]:
@@ -186,10 +196,57 @@ def pinning(updates: ServerUpdates | None, function: Any) -> Any:
 
 
 def proxy_functions(updates: ServerUpdates) -> dict[str, Any]:
-    """``stop`` pauses too: luaproxy keeps the sockets bound (haproxy unbinds them for good)."""
-    return {"get_cap": get_cap, "get_mode": get_mode, "shut_bcksess": _nothing,
+    return {"get_cap": get_cap, "get_mode": get_mode, "shut_bcksess": updates.shut_backup_sessions,
             "pause": lambda proxy: updates.pause(proxy, True), "resume": lambda proxy: updates.pause(proxy, False),
-            "stop": lambda proxy: updates.pause(proxy, True)}
+            "stop": updates.stop}
+
+
+LIVE_SERVERS = """
+local setmetatable = setmetatable
+return function(lookup, names)
+   return setmetatable({}, {
+      __index = function(_, name) return lookup(name) end,
+      __pairs = function(self)
+         local list, i = names(), 0
+         return function()
+            i = i + 1
+            local name = list[i]
+            if name ~= nil then return name, lookup(name) end
+         end, self, nil
+      end,
+   })
+end
+"""
+
+
+class LiveServers:
+    """``Proxy.servers``: the backend's servers as they are now, those ``add server`` brought included and
+    those ``del server`` removed left out; a server keeps one Lua object while it lives."""
+
+    def __init__(self, runtime: Any, server_class: Any, proxy: Any) -> None:
+        self.runtime = runtime
+        self.server_class = server_class
+        self.proxy = proxy
+        self.objects: dict[str, tuple[Any, Any]] = {}
+
+    def lookup(self, name: Any) -> Any:
+        server = next((s for s in self.proxy.servers if s.name == name), None)
+        if server is None:
+            self.objects.pop(name, None)
+            return None
+        known = self.objects.get(name)
+        if known is not None and known[0] is server:
+            return known[1]
+        obj = self.server_class.new(ServerRef(self.proxy, server))
+        obj.name, obj.puid = server.name, str(server.id)
+        self.objects[name] = (server, obj)
+        return obj
+
+    def names(self) -> Any:
+        return self.runtime.table(*(s.name for s in self.proxy.servers))
+
+    def table(self, make: Any) -> Any:
+        return make(self.lookup, self.names)
 
 
 def build_tables(runtime: Any, classes: dict[str, Any], proxies: list[Any],
@@ -205,14 +262,11 @@ def build_tables(runtime: Any, classes: dict[str, Any], proxies: list[Any],
     classes["Listener"].methods.get_stats = runtime.prelude.method(classes["Listener"].metatable, "get_stats",
                                                                    stats_method(listener_stats))
     every, backends, frontends = runtime.table(), runtime.table(), runtime.table()
+    live_servers = runtime.lua.execute(LIVE_SERVERS)
     for proxy in proxies:
         obj = classes["Proxy"].new(proxy)
         obj.name, obj.uuid = proxy.name, str(proxy.id)
-        servers = runtime.table()
-        for server in proxy.servers:
-            server_obj = classes["Server"].new(ServerRef(proxy, server))
-            server_obj.name, server_obj.puid = server.name, str(server.id)
-            servers[server.name] = server_obj
+        servers = LiveServers(runtime, classes["Server"], proxy).table(live_servers)
         listeners = runtime.table()
         for number in range(1, listener_counts.get(proxy.name, 0) + 1):
             listeners[f"sock-{number}"] = classes["Listener"].new(ListenerRef(proxy, f"sock-{number}"))

@@ -129,12 +129,13 @@ DIFFERENCES = {
     "Channel.append": "Appends at the end of the input, as documented (haproxy 2.6.12 inserts in front).",
     "Channel.forward": "Waits for the missing bytes in an action, as 2.6 does; returns what was forwarded.",
     "Channel.send": "Written to the peer at once; -1 once the peer is gone.",
-    "HTTPMessage.body": "The response body's data in http_payload (what was held back first); empty before.",
+    "HTTPMessage.body": "The body data in http_payload (what was held back first); empty before.",
     "HTTPClient.get": "One connection per request; TLS verified as 2.6 (httpclient.ssl.ca-file/verify).",
     "Proxy.pause": "Every worker's listeners of the frontend stop accepting (like disable frontend).",
     "Proxy.resume": "Every worker's listeners of the frontend accept again (like enable frontend).",
-    "Proxy.stop": "As pause: the sockets stay bound (haproxy unbinds them for good).",
-    "Proxy.shut_bcksess": "Accepted, no effect.",
+    "Proxy.stop": "Closes the frontend's sockets in every process; a reload binds them again.",
+    "Proxy.servers": "A live view: servers added or deleted at run time (add/del server) show at once "
+                     "(haproxy 2.6 builds the table once).",
     "Server.shut_sess": "Cuts the server's sessions in every worker (as shutdown sessions server).",
     "Proxy.stktable": "nil when the proxy has no stick-table.",
     "Proxy.get_stats": "This worker's counters (the management socket's show stat sums every worker).",
@@ -143,8 +144,9 @@ DIFFERENCES = {
     "Server.agent_enable": "Accepted, no effect: luaproxy has no agent checks.",
     "Server.check_force_nolb": "Treated as up (luaproxy has no NOLB state).",
     "core.register_cli": "Runs in the master (which owns the management socket) on its Lua state.",
-    "core.register_filter": "http_payload for the response body only (after register_data_filter); the body "
-                            "leaves chunked; filter.WAIT holds up to a buffer; tcp_payload is not called.",
+    "core.register_filter": "http_payload for request and response bodies (after register_data_filter; not an "
+                            "HTTP/1.0 request's); a filtered body leaves chunked; filter.WAIT holds up to a "
+                            "buffer; tcp_payload is not called.",
     "core.get_info": "This process's figures under show info's names.",
     "core.thread": "Always 0 (one shared Lua state per process).",
     "AppletTCP.get_priv": "Returns what set_priv stored (haproxy 2.6.12 returns nil for a number).",

@@ -61,6 +61,9 @@ class LuaRuntime:
         self.launch_applet = self.prelude.launch_applet
         self.launch_txn = self.prelude.launch_txn
         """The prelude's launchers, looked up once: a run hands one to a pooled coroutine."""
+        bounded = resources.files(__package__).joinpath("bounded.lua").read_text()
+        self.bounded = self.globals.load(bounded, "=luaproxy")()
+        """Wrappers of the standard C functions whose running time a script controls (bounded.lua)."""
         self.call_on_main = self.prelude.call
         self._collected_at = self.memory_used()
 

@@ -402,7 +402,17 @@ class Arbiter:
         master_end.close()
         handoff_master.close()
         self._close_master_files()
+        self._close_other_slots(spec.sockets)
         Worker(spec).run()
+
+    def _close_other_slots(self, own: list[Any]) -> None:
+        """In a new worker: close the listening sockets of the other worker slots (inherited, never used), so
+        that a socket the master closes (Proxy:stop()) is closed everywhere once its own worker closes it."""
+        keep = {id(bound.sock) for bound in own}
+        for item in self.listening:
+            for sock in item.sockets:
+                if id(sock) not in keep:
+                    sock.close()
 
     def _close_master_files(self) -> None:
         """In a new worker: close what only the master uses (pipe, selector, other workers' links, clients)."""
@@ -647,6 +657,7 @@ class Arbiter:
         except ServerChangeError as exc:
             self.logger.warning(f"{origin.label}: {exc}")
             return
+        self._release_stopped()
         for handle in self.live_workers():
             self._send(handle, {"t": "runtime", "seq": 0, "change": runtime_changes.to_wire(change), "logged": True})
 
@@ -662,9 +673,19 @@ class Arbiter:
             text = self.runtime.apply(change)
         except ServerChangeError as exc:
             return Pending.resolved(f"{exc}\n")
+        self._release_stopped()
         reply = f"{text}\n" if text else ""
         message = {"t": "runtime", "change": runtime_changes.to_wire(change)}
         return self.ask_workers(message).then(lambda outcome: reply + outcome.problems())
+
+    def _release_stopped(self) -> None:
+        """Close the listening sockets of frontends Lua stopped (Proxy:stop()): the port is free again and
+        workers forked from now on do not get them (the list is the one the worker specs read)."""
+        stopped = [item for item in self.listening if item.frontend.stopped]
+        for item in stopped:
+            item.close()
+        if stopped:
+            self.listening[:] = [item for item in self.listening if not item.frontend.stopped]
 
     def ask_workers(self, message: dict[str, Any], timeout: float = ACK_TIMEOUT) -> Pending:
         """Send *message* to every live worker; resolves to the Outcome once all answered (or *timeout*)."""

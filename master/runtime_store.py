@@ -52,6 +52,8 @@ class RuntimeStore:
             if change.op != "pin":  # a reload starts Lua afresh: nothing holds the server any more
                 self._record_farm(change)
             return text
+        if isinstance(change, FrontendChange) and change.stopped:
+            return text  # a reload binds the frontend's sockets again, as haproxy's new process does
         key = _change_key(change)
         previous = self.recorded.get(key)
         self.recorded[key] = previous.merged(change) if isinstance(previous, FrontendChange) else change

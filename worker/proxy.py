@@ -207,6 +207,8 @@ class Proxy:
     current_conns: int = 0
     paused: bool = False
     """``disable frontend``: its listeners stop accepting until ``enable frontend``."""
+    stopped: bool = False
+    """Lua's ``Proxy:stop()``: its listening sockets are closed for good (until a reload binds them again)."""
     fe_counters: Counters = field(default_factory=Counters)
     be_counters: Counters = field(default_factory=Counters)
     server_counters: dict[int, Counters] = field(default_factory=dict)

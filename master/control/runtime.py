@@ -23,13 +23,15 @@ class FrontendChange:
     frontend: str
     maxconn: int | None = None
     paused: bool | None = None
+    stopped: bool | None = None
+    """Proxy:stop(): the frontend's listening sockets close in every process (a reload binds them again)."""
 
     def to_wire(self) -> dict[str, Any]:
-        return {"frontend": self.frontend, "maxconn": self.maxconn, "paused": self.paused}
+        return {"frontend": self.frontend, "maxconn": self.maxconn, "paused": self.paused, "stopped": self.stopped}
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> FrontendChange:
-        return cls(data["frontend"], data.get("maxconn"), data.get("paused"))
+        return cls(data["frontend"], data.get("maxconn"), data.get("paused"), data.get("stopped"))
 
     def merged(self, later: FrontendChange) -> FrontendChange:
         return FrontendChange(self.frontend, self.maxconn if later.maxconn is None else later.maxconn,
@@ -63,12 +65,26 @@ def apply(proxies: list[Any], change: Change, logger: Any, listeners: list[Any] 
     proxy = find_frontend(proxies, change.frontend)
     if proxy is None:
         return ""
+    if change.stopped:
+        return _stop(proxy, logger, listeners)
     if change.maxconn is not None:
         proxy.maxconn = change.maxconn
     if change.paused is not None and change.paused != proxy.paused:
         proxy.paused = change.paused
         logger.warning(f"{'Paused' if change.paused else 'Resumed'} frontend {proxy.name}.")
     for listener in listeners:
-        if listener.frontend is proxy:
+        if listener.frontend is proxy and not proxy.stopped:
             listener.pause(proxy.paused)
+    return ""
+
+
+def _stop(proxy: Any, logger: Any, listeners: list[Any]) -> str:
+    """Close the frontend's listeners here for good (the master closes its sockets: see Arbiter)."""
+    if proxy.stopped:
+        return ""
+    proxy.stopped = proxy.paused = True
+    logger.warning(f"Proxy {proxy.name} stopped.")
+    for listener in listeners:
+        if listener.frontend is proxy:
+            listener.close()
     return ""

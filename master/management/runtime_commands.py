@@ -211,6 +211,8 @@ def pause_frontend(paused: bool) -> Any:
         proxy = find_frontend(sup.proxies(), args[0])
         if proxy is None:
             return "No such frontend.\n"
+        if proxy.stopped:
+            return f"Frontend was previously shut down, cannot {'disable' if paused else 'enable'}.\n"
         if proxy.paused == paused:
             return f"All sockets are already {'disabled' if paused else 'enabled'}.\n"
         return sup.spread_runtime(FrontendChange(proxy.name, paused=paused))

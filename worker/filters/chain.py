@@ -45,10 +45,12 @@ class ProxyFilter(Protocol):
 class TxnFilters:
     """One transaction's filters and what the cache made of it (for res.cache_hit/res.cache_name)."""
 
-    __slots__ = ("body", "cache_hit", "cache_name", "hooks")
+    __slots__ = ("body", "cache_hit", "cache_name", "hooks", "request_body")
 
     def __init__(self) -> None:
         self.body: list[BodyFilter] = []
+        self.request_body: list[BodyFilter] = []
+        """Filters of the request body on its way to the server (Lua filters' request-side http_payload)."""
         self.hooks: list[ResponseHook] = []
         self.cache_hit = False
         self.cache_name = ""
@@ -58,20 +60,28 @@ class TxnFilters:
             hook.on_response(txn, self, head)
 
     def forward(self, event: Data | EndOfMessage, send: Callable[[Any], bytes]) -> bytes:
-        """One body event through every body filter, then serialised by *send*."""
-        if not self.body:
-            return send(event)
-        if isinstance(event, Data):
-            data = event.data
-            for body_filter in self.body:
-                data = body_filter.data(data)
-            return send(Data(data)) if data else b""
-        tail = b""
-        for body_filter in self.body:
-            if tail:
-                tail = body_filter.data(tail)
-            tail += body_filter.end()
-        return (send(Data(tail)) if tail else b"") + send(event)
+        """One response body event through every body filter, then serialised by *send*."""
+        return _through(self.body, event, send)
+
+    def forward_request(self, event: Data | EndOfMessage, send: Callable[[Any], bytes]) -> bytes:
+        """One request body event through the request's body filters, then serialised by *send*."""
+        return _through(self.request_body, event, send)
+
+
+def _through(body_filters: list[BodyFilter], event: Data | EndOfMessage, send: Callable[[Any], bytes]) -> bytes:
+    if not body_filters:
+        return send(event)
+    if isinstance(event, Data):
+        data = event.data
+        for body_filter in body_filters:
+            data = body_filter.data(data)
+        return send(Data(data)) if data else b""
+    tail = b""
+    for body_filter in body_filters:
+        if tail:
+            tail = body_filter.data(tail)
+        tail += body_filter.end()
+    return (send(Data(tail)) if tail else b"") + send(event)
 
 
 def reframe(head: ResponseHead) -> None:

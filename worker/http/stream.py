@@ -726,7 +726,7 @@ class HttpStream:
                     self.front.receive_data(data)
                 elif isinstance(event, Data | EndOfMessage):
                     if forwarding:
-                        forwarding = self._forward_body(conn, event)
+                        forwarding = self._forward_body(conn, event, self.txn)
                     elif isinstance(event, Data):
                         dropped += len(event.data)
                         if dropped > DRAIN_LIMIT:
@@ -739,14 +739,20 @@ class HttpStream:
         except RemoteProtocolError as exc:
             self.request_error = exc.status_hint
             shutdown_both(conn.sock)
+        except filters.FilterAborted:
+            self.request_error = 500  # a Lua filter failed on the body: the server never gets the rest
+            shutdown_both(conn.sock)
         except (LocalProtocolError, OSError):
             shutdown_both(conn.sock)
 
     @staticmethod
-    def _forward_body(conn: ServerConnection, event: Data | EndOfMessage) -> bool:
-        """Send one body event to the server; False once it stopped taking them."""
+    def _forward_body(conn: ServerConnection, event: Data | EndOfMessage, txn: Transaction | None) -> bool:
+        """Send one body event to the server (through the request's body filters, if any); False once it
+        stopped taking them."""
+        chain = txn.filters if txn is not None else None
+        send = conn.http.send
         try:
-            send_all(conn.sock, conn.http.send(event))
+            send_all(conn.sock, send(event) if chain is None else chain.forward_request(event, send))
         except OSError:
             return False
         return True
