@@ -17,6 +17,9 @@ from . import checks, contexts
 from .errors import LuaApiError
 from .txn import get_priv, set_priv
 
+FRAMING = frozenset(("content-length", "transfer-encoding"))
+"""Header names that frame a response: without either, an HTTP/1.1 answer is sent chunked."""
+
 
 class AppletState:
     __slots__ = ("io", "priv", "txn")
@@ -43,13 +46,14 @@ def add_header(applet: AppletState, name: Any, value: Any) -> tuple[str, str]:
 
 def start_response(applet: AppletState, status: int = 200, text: str | None = None, *fields: str) -> None:
     """The head Lua kept: *fields* are the headers as name, value, name, value..."""
-    if applet.io.head_sent:
+    io = applet.io
+    if io.head_sent:
         raise LuaApiError("start_response: the response was already started")
-    headers = Headers(list(zip(fields[::2], fields[1::2], strict=True)))
-    unframed = not headers.contains("content-length") and not headers.contains("transfer-encoding")
-    if unframed and applet.io.request.version == "HTTP/1.1":
+    names = fields[::2]
+    headers = Headers(list(zip(names, fields[1::2], strict=True)))
+    if io.request.version == "HTTP/1.1" and FRAMING.isdisjoint(map(str.lower, names)):
         headers.add("transfer-encoding", "chunked")
-    applet.io.send_head(ResponseHead(status, text or reason(status), "HTTP/1.1", headers))
+    io.send_head(ResponseHead(status, text or reason(status), "HTTP/1.1", headers))
 
 
 def getline(applet: AppletState) -> bytes:

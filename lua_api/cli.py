@@ -50,7 +50,7 @@ def run_command(engine: Any, command: RegisteredCli, words: list[str], payload: 
     """Run one Lua CLI command to its end; its output, or the error HAProxy's CLI would print."""
     output: list[bytes] = []
     txn = CliTransaction((payload or "").encode("latin-1"), output)
-    applet = engine.tcp_applet_object(TcpAppletState(txn), txn)
+    applet = engine.tcp_applet_object(TcpAppletState(txn))
     run = Run(Context.SERVICE, " ".join(command.path), txn, Budget(engine.limits.service_timeout))
     result = runner.call(engine.runtime, command.function, run, applet, *words)
     text = b"".join(output).decode("latin-1")

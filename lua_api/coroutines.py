@@ -15,7 +15,9 @@ FINISHED = object()
 """What a pooled coroutine yields first when a run ended (a script's own yield never gives it)."""
 
 KEPT = 64
-"""Idle coroutines kept: beyond the runs that wait at once, a coroutine is dropped when it finishes."""
+"""Idle coroutines kept: beyond the runs that wait at once, a coroutine is dropped when it finishes.
+An idle one still holds its last run's outcome (for an action, the TXN object it made) until it
+is reused: at most this many transactions outlive their run that way."""
 
 
 class CoroutinePool:

@@ -225,10 +225,10 @@ class LuaEngine:
             state.lua = self._new_txn(self.txn_metatable, state, state.http_mode)
         return state.lua
 
-    def tcp_applet_object(self, state: Any, txn_state: Any) -> Any:
+    def tcp_applet_object(self, state: Any) -> Any:
         """An AppletTCP object; its fetches and converters are built on first use.  (A service's
         applet is made by the coroutine that runs it: prelude.launch_applet.)"""
-        return self._new_applet(self.tcp_applet_metatable, state, txn_state)
+        return self._new_applet(self.tcp_applet_metatable, state)
 
     def _applet_vars(self) -> dict[str, Any]:
         """set_var/get_var/unset_var of both applet classes: the variables of the applet's transaction."""
@@ -237,6 +237,9 @@ class LuaEngine:
                 "unset_var": lambda applet, name: txn.unset_var(applet.txn, name)}
 
     def _applet_field(self, state: Any, name: str) -> Any:
+        """A request field of an AppletHTTP, or ("txn") the transaction an applet's fetches work on."""
+        if name == "txn":
+            return state.txn
         return applet_field(self.runtime, state.txn.request, name)
 
     # TXN functions that need the runtime or the sample engine.

@@ -48,7 +48,7 @@ class LuaCallMetrics:
     def _count(self, run: contexts.Run, result: runner.Result) -> None:
         if run.context not in RECORDED:
             return
-        key = (run.context.value, run.function)
+        key = (run.context._value_, run.function)  # _value_: .value is a Python-level property
         values = self.calls.values
         values[key] = values.get(key, 0) + 1
         if result.outcome is runner.Outcome.ERROR or result.outcome is runner.Outcome.TIMEOUT:

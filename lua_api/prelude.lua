@@ -350,9 +350,8 @@ local function lazy_index(mt, makers)
   end
 end
 
--- Where an applet keeps its transaction's state, and a TXN whether it is in HTTP mode: keys no user
--- code can spell.
-local TXN_STATE, HTTP_MODE = {}, {}
+-- Where a TXN keeps whether it is in HTTP mode: a key no user code can spell.
+local HTTP_MODE = {}
 
 function prelude.new_txn(mt, state, http_mode)
   return setmetatable({[0] = state, [HTTP_MODE] = http_mode or nil}, mt)
@@ -366,8 +365,13 @@ function prelude.lazy_parts(classes, part_of, applet_field)
       if state ~= nil then return setmetatable({[0] = state}, classes[class]) end
     end
   end
-  local function sample_class(class, slot)
-    return function(self) return setmetatable({[0] = rawget(self, slot)}, classes[class]) end
+  local function sample_class(class)
+    return function(self) return setmetatable({[0] = rawget(self, 0)}, classes[class]) end
+  end
+  -- An applet's fetches and converters work on its transaction, asked of Python on first use
+  -- (most services use none: a run hands Lua only the applet's own state).
+  local function applet_sample_class(class)
+    return function(self) return setmetatable({[0] = applet_field(rawget(self, 0), "txn")}, classes[class]) end
   end
   local samples = {f = "Fetches", sf = "StringFetches", c = "Converters", sc = "StringConverters"}
   -- txn.http needs no call to Python: new_txn noted whether the transaction is in HTTP mode.
@@ -377,8 +381,8 @@ function prelude.lazy_parts(classes, part_of, applet_field)
   local txn_makers = {req = part("req", "Channel"), res = part("res", "Channel"), http = http_part}
   local applet_makers = {}
   for key, class in pairs(samples) do
-    txn_makers[key] = sample_class(class, 0)
-    applet_makers[key] = sample_class(class, TXN_STATE)
+    txn_makers[key] = sample_class(class)
+    applet_makers[key] = applet_sample_class(class)
   end
   for _, name in ipairs({"method", "path", "qs", "version", "length", "headers"}) do
     applet_makers[name] = function(self) return applet_field(rawget(self, 0), name) end
@@ -390,14 +394,14 @@ function prelude.lazy_parts(classes, part_of, applet_field)
   lazy_index(classes.AppletTCP, tcp_applet_makers)
 end
 
-function prelude.new_applet(mt, state, txn_state)
-  return setmetatable({[0] = state, [TXN_STATE] = txn_state}, mt)
+function prelude.new_applet(mt, state)
+  return setmetatable({[0] = state}, mt)
 end
 
 -- A service's applet is made in the coroutine that runs it: no call from Python to make it.
-function prelude.launch_applet(count, f, mt, state, txn_state)
+function prelude.launch_applet(count, f, mt, state)
   sethook(yield_hook, "", count)
-  return wait(nil, outcome(xpcall(f, handler, setmetatable({[0] = state, [TXN_STATE] = txn_state}, mt))))
+  return wait(nil, outcome(xpcall(f, handler, setmetatable({[0] = state}, mt))))
 end
 
 -- An action whose transaction has no TXN object yet: made here, and handed back to Python

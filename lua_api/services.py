@@ -22,7 +22,7 @@ class LuaHttpService:
         runtime = engine.runtime
         result = runner.run_job(runtime, Run(Context.SERVICE, self.name, txn, budget), (
             runtime.launch_applet, engine.limits.forced_yield, self.function, engine.applet_metatable,
-            AppletState(io, txn), txn))[0]
+            AppletState(io, txn)))[0]
         if result.outcome in (runner.Outcome.ERROR, runner.Outcome.TIMEOUT):
             what = "execution timeout" if result.outcome is runner.Outcome.TIMEOUT else "runtime error"
             self.engine.logger.alert(f"Lua applet http '{self.name}': {what}: {result.error}")
@@ -40,7 +40,7 @@ class LuaTcpService:
         runtime = engine.runtime
         result = runner.run_job(runtime, Run(Context.SERVICE, self.name, txn, budget), (
             runtime.launch_applet, engine.limits.forced_yield, self.function, engine.tcp_applet_metatable,
-            TcpAppletState(txn), txn))[0]
+            TcpAppletState(txn)))[0]
         if result.outcome in (runner.Outcome.ERROR, runner.Outcome.TIMEOUT):
             what = "execution timeout" if result.outcome is runner.Outcome.TIMEOUT else "runtime error"
             self.engine.logger.alert(f"Lua applet tcp '{self.name}': {what}: {result.error}")

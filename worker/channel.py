@@ -135,7 +135,11 @@ class Channel:
         return len(moved)
 
     def send(self, data: bytes) -> int:
-        """Queue bytes for the peer and write them now if it is connected."""
+        """Queue bytes for the peer and write them now if it is connected (with nothing queued
+        before them, as they are: no copy through the output part)."""
+        if self.sink is not None and not self.output:
+            self.sink(data)
+            return len(data)
         self.output += data
         self.flush()
         return len(data)
