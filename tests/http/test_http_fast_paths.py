@@ -7,7 +7,9 @@ once; these tests hold both to the per-line grammar they shortcut.
 from __future__ import annotations
 
 import copy
+import gc
 import pickle
+import weakref
 
 import pytest
 
@@ -33,7 +35,16 @@ from luaproxy.worker.http.grammar import (
     parse_fields,
     split_head,
 )
-from luaproxy.worker.http.state import CLIENT, DONE, IDLE, SEND_BODY, SERVER
+from luaproxy.worker.http.state import (
+    CLIENT,
+    DONE,
+    EVENT_TRIGGERED_TRANSITIONS,
+    IDLE,
+    SEND_BODY,
+    SEND_RESPONSE,
+    SERVER,
+    ConnectionState,
+)
 
 MAX_HEADERS = 4
 
@@ -186,3 +197,79 @@ def test_data_outside_a_body_is_still_refused() -> None:
     assert conn.states == {CLIENT: DONE, SERVER: DONE}
     with pytest.raises(LocalProtocolError, match="can't handle Data when SERVER is DONE"):
         conn.send(Data(b"x"))
+
+
+def test_inline_moves_are_the_tables_moves() -> None:
+    """Connection moves a kept-alive exchange by hand; these are the moves the tables give for it."""
+    table = EVENT_TRIGGERED_TRANSITIONS
+    assert table[CLIENT][IDLE][Request] is SEND_BODY
+    assert table[SERVER][SEND_RESPONSE][Response] is SEND_BODY
+    assert table[CLIENT][SEND_BODY][EndOfMessage] is DONE
+    assert table[SERVER][SEND_BODY][EndOfMessage] is DONE
+    machine = ConnectionState()
+    machine.process_event(CLIENT, Request)
+    assert machine.states == {CLIENT: SEND_BODY, SERVER: SEND_RESPONSE}
+    machine.process_event(CLIENT, EndOfMessage)
+    machine.process_event(SERVER, Response)
+    machine.process_event(SERVER, EndOfMessage)
+    machine.start_next_cycle()
+    assert machine.states == {CLIENT: IDLE, SERVER: IDLE}
+
+
+def test_an_answer_after_a_cycle_forgets_the_last_request() -> None:
+    """A 408 sent before the next request: not framed for the last request's HEAD or HTTP/1.0."""
+    conn = Connection(SERVER)
+    conn.receive_data(b"HEAD / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+    conn.next_event()
+    conn.next_event()
+    conn.send(Response(ResponseHead(200, "OK", headers=Headers([("Content-Length", "5")]))))
+    conn.send(EndOfMessage())
+    conn.start_next_cycle()
+    out = conn.send(Response(ResponseHead(408, "Request Timeout", headers=Headers([("Content-Length", "2")]))))
+    assert out == b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 2\r\n\r\n"
+    assert conn.send(Data(b"ok")) == b"ok"
+
+
+def test_shared_empty_trailers_cannot_be_changed() -> None:
+    conn = Connection(SERVER)
+    conn.receive_data(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    conn.next_event()
+    end = conn.next_event()
+    assert end == EndOfMessage() and not end.trailers.fields
+    with pytest.raises(AttributeError):
+        end.trailers.add("X", "y")
+
+
+def test_header_lookups_that_miss_and_hit() -> None:
+    headers = Headers([("Host", "a"), ("X-A", "1"), ("x-a", "2")])
+    assert headers.get_all("x-b") == [] and not headers.contains("X-B") and headers.remove("x-b") == 0
+    assert headers.get_all("X-A") == ["1", "2"] and headers.contains("HOST")
+    assert headers.remove("X-a") == 2 and headers.fields == [("Host", "a")]
+
+
+def test_next_cycle_only_after_a_complete_kept_alive_exchange() -> None:
+    conn = Connection(SERVER)
+    assert not conn.next_cycle()
+    conn.receive_data(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.0\r\n\r\n")
+    conn.next_event()
+    conn.next_event()
+    assert not conn.next_cycle()
+    conn.send(Response(ResponseHead(200, "OK", headers=Headers([("Content-Length", "0")]))))
+    conn.send(EndOfMessage())
+    assert conn.next_cycle() and conn.states == {CLIENT: IDLE, SERVER: IDLE}
+    assert conn.next_event().head.version == "HTTP/1.0"
+    conn.next_event()
+    conn.send(Response(ResponseHead(200, "OK", headers=Headers([("Content-Length", "0")]))))
+    conn.send(EndOfMessage())
+    assert not conn.next_cycle()
+
+
+def test_a_connection_is_freed_without_the_garbage_collector() -> None:
+    gc.disable()
+    try:
+        conn = Connection(SERVER)
+        gone = weakref.ref(conn)
+        del conn
+        assert gone() is None
+    finally:
+        gc.enable()

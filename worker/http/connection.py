@@ -78,11 +78,13 @@ class Connection:
         self.their_role = SERVER if our_role is CLIENT else CLIENT
         self._state = ConnectionState()
         self._limits = Limits(max_head_size, max_headers)
+        # The head reader as a plain function of the class, not a bound method: one would make each
+        # Connection a reference cycle, freed only by the garbage collector.
         if our_role is SERVER:
-            self._read_head = self._read_request
+            self._read_head = Connection._read_request
             self._head_reader: RequestHeadReader | ResponseHeadReader = RequestHeadReader(self._limits)
         else:
-            self._read_head = self._read_response
+            self._read_head = Connection._read_response
             self._head_reader = ResponseHeadReader(self._limits)
         self._buffer = ReceiveBuffer()
         self._eof = False
@@ -163,7 +165,7 @@ class Connection:
                 return event
             if state is IDLE or state is SEND_RESPONSE:
                 if self._buffer:
-                    event = self._read_head()
+                    event = self._read_head(self)
                     if event is not None:
                         return event
                 if not self._eof:
@@ -209,6 +211,18 @@ class Connection:
         except LocalProtocolError:
             machine.process_error(role)
             raise
+
+    def next_cycle(self) -> bool:
+        """Start the next exchange if this one is complete on both sides and the connection stays open.
+
+        One call for ``our_state is DONE and their_state is DONE`` then ``start_next_cycle()``.
+        """
+        machine = self._state
+        states = machine.states
+        if states[CLIENT] is not DONE or states[SERVER] is not DONE or not machine.keep_alive:
+            return False
+        self.start_next_cycle()
+        return True
 
     def start_next_cycle(self) -> None:
         """After a complete keep-alive exchange, get ready for the next (pipelined ones are buffered)."""
