@@ -285,10 +285,12 @@ def test_peer_counters_go_on_after_the_agent_restarts(tmp_path: Path, nodes: lis
     a, b = nodes
     a.get("/first")
     assert _shows(b, "/first", "gpc0=1", 2.0), b.table()
-    assert wait_until(lambda: _new_conn(a, "b") == 1, 3), cli(a.sock, "show peers\n")
+    assert wait_until(lambda: _new_conn(a, "b") >= 1, 3), cli(a.sock, "show peers\n")
+    time.sleep(0.5)  # a connection collision (both peers dialling at once) may count a second one
+    before = _new_conn(a, "b")
     agent = next(pid for pid in a.proc.workers() if b"peers mesh" in Path(f"/proc/{pid}/cmdline").read_bytes())
     os.kill(agent, signal.SIGKILL)
     assert wait_until(lambda: f"peers agent 'mesh' (pid {agent}) exited" in a.proc.stderr(), 5), a.proc.stderr()
-    assert wait_until(lambda: _new_conn(a, "b") == 2, 10), cli(a.sock, "show peers\n")
+    assert wait_until(lambda: _new_conn(a, "b") == before + 1, 10), cli(a.sock, "show peers\n")
     a.get("/second")
     assert _shows(b, "/second", "gpc0=1", 3.0), b.table()
