@@ -270,21 +270,11 @@ class Connection:
             return None
         head, found = parsed
         framing, tokens, switch, expect = request_framing(head, found)
-        self._request_method = head.method
+        self._start_exchange(head, switch)
         http11 = self._peer_http11 = head.version[5:] >= "1.1"
         self._waiting_for_100 = http11 and expect
-        machine = self._state
-        if switch or not machine.keep_alive:
-            machine.process_event(CLIENT, Request)
-            if switch:
-                self._propose_switch(head)
-        else:  # the tables' moves for a Request, with nothing else to apply
-            states = machine.states
-            states[CLIENT] = SEND_BODY
-            if states[SERVER] is IDLE:
-                states[SERVER] = SEND_RESPONSE
         if not (http11 if not tokens else keep_alive(http11, tokens)):
-            machine.process_keep_alive_disabled()
+            self._state.process_keep_alive_disabled()
         self._body_reader = body_reader(framing, self._limits)
         return Request(head)
 
@@ -313,21 +303,22 @@ class Connection:
         self._body_reader = body_reader(framing, self._limits)
         return Response(head)
 
-    def _start_request(self, head: RequestHead) -> tuple[Framing, Tokens]:
-        """Check a request we send, record what the response's framing depends on, move the client side."""
-        framing, tokens, switch, _ = request_framing(head)
+    def _start_exchange(self, head: RequestHead, switch: bool) -> None:
+        """A request was read or sent: record its method and move the client side (the server to SEND_RESPONSE).
+
+        With keep-alive on and no switch asked for, these are the tables' two stores; otherwise the machine moves.
+        """
         self._request_method = head.method
         machine = self._state
-        if switch or not machine.keep_alive or machine.states[CLIENT] is not IDLE:
+        states = machine.states
+        if switch or not machine.keep_alive or states[CLIENT] is not IDLE:
             machine.process_event(CLIENT, Request)
             if switch:
                 self._propose_switch(head)
         else:
-            states = machine.states
             states[CLIENT] = SEND_BODY
             if states[SERVER] is IDLE:
                 states[SERVER] = SEND_RESPONSE
-        return framing, tokens
 
     def _propose_switch(self, head: RequestHead) -> None:
         self._state.process_client_switch_proposal()
@@ -356,7 +347,8 @@ class Connection:
         return b""
 
     def _send_request(self, head: RequestHead) -> bytes:
-        framing, tokens = self._start_request(head)
+        framing, tokens, switch, _ = request_framing(head)
+        self._start_exchange(head, switch)
         if "close" in tokens:
             self._state.process_keep_alive_disabled()
         self._body_writer = body_writer(framing)
