@@ -157,6 +157,10 @@ CASES = [
     ("fc_err_str", "Success"),
     ("ssl_fc_err", None),  # not a TLS connection
     ("ssl_fc_err_str", None),
+    ("bc_err", "0"),  # a server connection without an error (tests/tls/test_errors.py has failed ones)
+    ("bc_err_str", "Success"),
+    ("ssl_bc_err", None),  # not a TLS server
+    ("ssl_bc_err_str", None),
 ]
 
 
