@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import cache as cache_section
 from . import keywords_global, keywords_process, keywords_proxy, keywords_stick  # noqa: F401  (they fill the keyword tables)
@@ -119,10 +120,12 @@ def parse_proxies(files: list[str], sections: list[Section], settings: GlobalSet
             _add_peers(config, section, errors)
             continue
         if section.kind == "cache":
-            _add_cache(config, section, errors)
+            _add_named(config.caches, cache_section.parse_section(section.header, section.body, errors),
+                       section, errors)
             continue
         if section.kind == "mailers":
-            _add_mailers(config, section, errors)
+            _add_named(config.mailers, mailers_section.parse_section(section.header, section.body, errors),
+                       section, errors)
             continue
         if section.kind == "program":
             program = programs_section.parse_section(section.header, section.body, errors)
@@ -192,24 +195,14 @@ def _add_peers(config: Config, section: Section, errors: list[ConfigError]) -> N
     config.peers[conf.name] = conf
 
 
-def _add_cache(config: Config, section: Section, errors: list[ConfigError]) -> None:
-    settings = cache_section.parse_section(section.header, section.body, errors)
+def _add_named(table: dict[str, Any], settings: Any, section: Section, errors: list[ConfigError]) -> None:
+    """A cache or mailers section, kept under its name; a second section of the same name is an error."""
     if settings is None:
         return
-    if settings.name in config.caches:
-        errors.append(section.header.error(f"cache section '{settings.name}' is already declared."))
+    if settings.name in table:
+        errors.append(section.header.error(f"{section.kind} section '{settings.name}' is already declared."))
         return
-    config.caches[settings.name] = settings
-
-
-def _add_mailers(config: Config, section: Section, errors: list[ConfigError]) -> None:
-    mailers = mailers_section.parse_section(section.header, section.body, errors)
-    if mailers is None:
-        return
-    if mailers.name in config.mailers:
-        errors.append(section.header.error(f"mailers section '{mailers.name}' is already declared."))
-        return
-    config.mailers[mailers.name] = mailers
+    table[settings.name] = settings
 
 
 def _new_proxy(header: Line, defaults: ProxyConf, named: dict[str, ProxyConf]) -> ProxyConf:
