@@ -21,21 +21,18 @@ is reused: at most this many transactions outlive their run that way."""
 
 
 class CoroutinePool:
-    """The idle pooled coroutines of one Lua runtime (a LIFO: the warmest is reused first)."""
+    """The idle pooled coroutines of one Lua runtime (a LIFO: the warmest is reused first).
 
-    __slots__ = ("_body", "_idle")
+    The runner pops ``idle`` and appends to it itself (two method calls fewer on every run);
+    ``new`` makes one when none is idle."""
+
+    __slots__ = ("_body", "idle")
 
     def __init__(self, body: Any) -> None:
         self._body = body
-        self._idle: list[Any] = []
+        self.idle: list[Any] = []
 
-    def take(self) -> Any:
-        if self._idle:
-            return self._idle.pop()
+    def new(self) -> Any:
         coroutine = self._body.coroutine(FINISHED)
         coroutine.send(None)
         return coroutine
-
-    def give(self, coroutine: Any) -> None:
-        if len(self._idle) < KEPT:
-            self._idle.append(coroutine)

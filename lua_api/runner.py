@@ -19,7 +19,7 @@ import gevent
 
 from . import contexts
 from .contexts import CURRENT
-from .coroutines import FINISHED
+from .coroutines import FINISHED, KEPT
 from .errors import LuaApiError
 from .runtime import LuaError, LuaRuntime
 
@@ -89,7 +89,8 @@ def run_job(runtime: LuaRuntime, run_info: contexts.Run, job: tuple[Any, ...]) -
 
     Returns the result and what the launcher made for Python to keep (launch_txn's TXN object)."""
     pool = runtime.coroutines
-    coroutine = pool.take()
+    idle = pool.idle
+    coroutine = idle.pop() if idle else pool.new()
     token = CURRENT.set(run_info)  # contexts.running() inlined: this is every action's and service's path
     try:
         result = coroutine.send(job)
@@ -101,7 +102,8 @@ def run_job(runtime: LuaRuntime, run_info: contexts.Run, job: tuple[Any, ...]) -
         return _finished(runtime, run_info, Result(Outcome.ERROR, error=str(exc))), None
     finally:
         CURRENT.reset(token)
-    pool.give(coroutine)
+    if len(idle) < KEPT:
+        idle.append(coroutine)
     return _finished(runtime, run_info, _result(result[2:])), result[1]
 
 

@@ -55,4 +55,4 @@ def test_a_killed_run_does_not_give_its_coroutine_back(engine):
     greenlet.kill(timeout=5)
     running = engine.runtime.lua.eval("function() return coroutine.status(coroutine.running()) end")
     assert runner.run(engine.runtime, running, Run(Context.ACTION, "a")).values == ("running",)
-    assert all(coroutine for coroutine in engine.runtime.coroutines._idle)
+    assert all(coroutine for coroutine in engine.runtime.coroutines.idle)
