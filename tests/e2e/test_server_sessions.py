@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
-from tests.helpers import EchoServer, free_port, http_exchange, parse_responses, wait_until
+from tests.helpers import (
+    EchoServer,
+    connection_cut,
+    echo_sessions,
+    free_port,
+    http_exchange,
+    parse_responses,
+    wait_until,
+)
 from tests.supervisor.conftest import cli
 
 LUA = """
@@ -46,36 +53,17 @@ def _setup(write, luaproxy, port: int, tmp_path: Path) -> tuple[EchoServer, int]
     return echo, ctl
 
 
-def _open(port: int, count: int) -> list[socket.socket]:
-    clients = []
-    for _ in range(count):
-        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        sock.sendall(b"hi")
-        assert sock.recv(10) == b"hi"
-        clients.append(sock)
-    return clients
-
-
-def _cut(sock: socket.socket) -> bool:
-    """The connection was closed on us (not merely quiet for two seconds)."""
-    sock.settimeout(2)
-    try:
-        return sock.recv(10) == b""
-    except TimeoutError:
-        return False
-    except ConnectionError:
-        return True
 
 
 def test_shutdown_sessions_server_cuts_them_in_every_worker(write, luaproxy, port, tmp_path):
     echo, _ = _setup(write, luaproxy, port, tmp_path)
     try:
-        clients = _open(port, 6)
+        clients = echo_sessions(port, 6)
         admin = str(tmp_path / "admin.sock")
         assert cli(admin, "shutdown sessions server be/nope\n") == "No such server.\n\n"
         assert cli(admin, "shutdown sessions server be/e\n") == "\n"
-        assert all(_cut(sock) for sock in clients)
-        assert _open(port, 1)  # new sessions are served
+        assert all(connection_cut(sock) for sock in clients)
+        assert echo_sessions(port, 1)  # new sessions are served
     finally:
         echo.close()
 
@@ -83,9 +71,9 @@ def test_shutdown_sessions_server_cuts_them_in_every_worker(write, luaproxy, por
 def test_lua_shut_sess_cuts_them_in_every_worker(write, luaproxy, port, tmp_path):
     echo, ctl = _setup(write, luaproxy, port, tmp_path)
     try:
-        clients = _open(port, 6)
+        clients = echo_sessions(port, 6)
         request = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
         assert parse_responses(http_exchange(ctl, request))[0][0] == 200
-        assert wait_until(lambda: all(_cut(sock) for sock in clients), 5)
+        assert wait_until(lambda: all(connection_cut(sock) for sock in clients), 5)
     finally:
         echo.close()

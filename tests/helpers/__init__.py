@@ -164,6 +164,28 @@ def read_all(sock: socket.socket, timeout: float = 5.0) -> bytes:
     return b"".join(chunks)
 
 
+def echo_sessions(port: int, count: int, prefix: bytes = b"") -> list[socket.socket]:
+    """*count* open connections through a proxy to an echo server, each checked with one round trip."""
+    clients = []
+    for _ in range(count):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        sock.sendall(b"hi")
+        assert sock.recv(10) == prefix + b"hi"
+        clients.append(sock)
+    return clients
+
+
+def connection_cut(sock: socket.socket) -> bool:
+    """The connection was closed on us (not merely quiet for two seconds)."""
+    sock.settimeout(2)
+    try:
+        return sock.recv(10) == b""
+    except TimeoutError:
+        return False
+    except ConnectionError:
+        return True
+
+
 class Process:
     """A luaproxy started for real; stop() ends it and every child, by PID."""
 

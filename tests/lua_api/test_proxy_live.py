@@ -5,10 +5,9 @@ Two workers: every answer is asked of both (new connections until each pid has a
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
-from tests.helpers import EchoServer, free_port, http_exchange, wait_until
+from tests.helpers import EchoServer, connection_cut, echo_sessions, free_port, http_exchange, wait_until
 from tests.supervisor.conftest import cli
 
 LUA = """
@@ -96,37 +95,19 @@ def test_servers_follow_add_and_del_server_in_every_worker(write, luaproxy, port
         backup.close()
 
 
-def _open(port: int, count: int, prefix: bytes) -> list[socket.socket]:
-    clients = []
-    for _ in range(count):
-        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        sock.sendall(b"hi")
-        assert sock.recv(10) == prefix + b"hi"
-        clients.append(sock)
-    return clients
-
-
-def _cut(sock: socket.socket) -> bool:
-    sock.settimeout(2)
-    try:
-        return sock.recv(10) == b""
-    except TimeoutError:
-        return False
-    except ConnectionError:
-        return True
 
 
 def test_shut_bcksess_cuts_only_the_backup_servers_sessions(write, luaproxy, port, tmp_path):
     active, backup = EchoServer(b"A:"), EchoServer(b"B:")
     try:
         admin, ctl = _start(write, luaproxy, port, tmp_path, active, backup)
-        on_active = _open(port, 4, b"A:")
+        on_active = echo_sessions(port, 4, b"A:")
         assert cli(admin, "disable server be/e\n") == "\n"
-        assert wait_until(lambda: _open(port, 1, b"B:") is not None, 5)
-        on_backup = _open(port, 4, b"B:")
+        assert wait_until(lambda: echo_sessions(port, 1, b"B:") is not None, 5)
+        on_backup = echo_sessions(port, 4, b"B:")
         reply = http_exchange(ctl, b"GET /cut HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         assert b"\r\ncut\r\n" in reply
-        assert all(_cut(sock) for sock in on_backup)
+        assert all(connection_cut(sock) for sock in on_backup)
         for sock in on_active:  # the active server's sessions go on
             sock.sendall(b"again")
             assert sock.recv(20) == b"A:again"
