@@ -80,9 +80,9 @@ class Server:
     check: bool = False
     id: int = 0
     pool_max_conn: int = -1
+    """``pool-max-conn``: idle connections kept for reuse (-1: no limit)."""
     maxqueue: int = 0
     """``maxqueue``: reported (the exporter's queue_limit), not enforced: the queue is the backend's."""
-    """``pool-max-conn``: idle connections kept for reuse (-1: no limit)."""
     current_conns: int = 0
     op_state: str = "UP"
     admin_state: str = "READY"

@@ -226,13 +226,7 @@ class Connection:
 
     def start_next_cycle(self) -> None:
         """After a complete keep-alive exchange, get ready for the next (pipelined ones are buffered)."""
-        machine = self._state
-        states = machine.states
-        if states[CLIENT] is DONE and states[SERVER] is DONE and machine.keep_alive:
-            states[CLIENT] = states[SERVER] = IDLE  # the state machine's own move, done here in the usual case
-            machine.switch_proposed = False
-        else:
-            machine.start_next_cycle()  # refuses
+        self._state.start_next_cycle()
         # What an answer sent before the next request is read depends on (a 408, say); the reader, the
         # writer and the WebSocket flag are set by each head before anything reads them.
         self._request_method = None

@@ -91,9 +91,7 @@ def check_fields(headers: Headers) -> None:
     try:
         names, values = zip(*fields, strict=True)
         joined = " ".join(values)
-        if "" not in names and _TOKEN_RE.fullmatch("".join(names)) and (
-            (joined.isascii() and joined.isprintable()) or _VALUE_RE.fullmatch(joined)
-        ):
+        if "" not in names and _TOKEN_RE.fullmatch("".join(names)) and _is_field_value(joined):
             return
     except (TypeError, ValueError):
         pass

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from .buffer import ReceiveBuffer
 from .errors import LocalProtocolError
-from .events import END_OF_MESSAGE, Data, EndOfMessage, InformationalResponse, Request, Response
+from .events import END_OF_MESSAGE, Data, EndOfMessage, Request
 from .framing import CHUNKED, UNTIL_CLOSE, Found, Framing, read_fields
 from .grammar import (
     CHUNK_SIZE_LINE,
@@ -93,13 +93,6 @@ class ResponseHeadReader:
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-
-    def __call__(self, buf: ReceiveBuffer) -> Response | InformationalResponse | None:
-        parsed = self.read(buf)
-        if parsed is None:
-            return None
-        head = parsed[0]
-        return InformationalResponse(head) if head.status < 200 else Response(head)
 
     def read(self, buf: ReceiveBuffer) -> tuple[ResponseHead, Found] | None:
         """The head (any status from 100 to 599) and the fields its framing depends on, or None."""

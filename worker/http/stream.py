@@ -206,10 +206,7 @@ class HttpStream:
                 gevent.sleep(0)
 
     def _next_cycle(self) -> bool:
-        if self.front.our_state is not DONE or self.front.their_state is not DONE:
-            return False
-        self.front.start_next_cycle()
-        return True
+        return self.front.next_cycle()
 
     # Reading requests.
 
@@ -459,7 +456,7 @@ class HttpStream:
         """Close the books of one transaction: timers, status counters, the access log."""
         if termination is not None:
             txn.termination = termination
-        txn.t_active = time.monotonic() - txn.started
+        txn.t_active = txn.elapsed()
         if txn.status:
             self.frontend.fe_counters.response(txn.status)
         if self.frontend.access_log is not None:
