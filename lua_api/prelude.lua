@@ -400,15 +400,14 @@ end
 
 -- A service's applet is made in the coroutine that runs it: no call from Python to make it.
 function prelude.launch_applet(count, f, mt, state)
-  sethook(yield_hook, "", count)
-  return wait(nil, outcome(xpcall(f, handler, setmetatable({[0] = state}, mt))))
+  return prelude.launch(count, f, prelude.new_applet(mt, state))
 end
 
 -- An action whose transaction has no TXN object yet: made here, and handed back to Python
 -- (which keeps it for the transaction's later runs) with the outcome.
 function prelude.launch_txn(count, f, mt, state, http_mode, ...)
   sethook(yield_hook, "", count)
-  local txn = setmetatable({[0] = state, [HTTP_MODE] = http_mode or nil}, mt)
+  local txn = prelude.new_txn(mt, state, http_mode)
   return wait(txn, outcome(xpcall(f, handler, txn, ...)))
 end
 
