@@ -45,19 +45,21 @@ class LuaCallMetrics:
         self.observe = self._observe_timed if durations else self._count
         """The runner's observer."""
 
-    def _count(self, run: contexts.Run, result: runner.Result) -> None:
+    def _count(self, run: contexts.Run, result: runner.Result) -> tuple[str, str] | None:
+        """Count the run; its label key, or None for a context that is not recorded."""
         if run.context not in RECORDED:
-            return
+            return None
         key = (run.context._value_, run.function)  # _value_: .value is a Python-level property
         values = self.calls.values
         values[key] = values.get(key, 0) + 1
         if result.outcome is runner.Outcome.ERROR or result.outcome is runner.Outcome.TIMEOUT:
             self.errors.add_key(key, 1)
+        return key
 
     def _observe_timed(self, run: contexts.Run, result: runner.Result) -> None:
-        self._count(run, result)
-        if run.context in RECORDED:
-            self.duration.observe_key((run.context.value, run.function), time.monotonic() - run.budget.started)
+        key = self._count(run, result)
+        if key is not None:
+            self.duration.observe_key(key, time.monotonic() - run.budget.started)
 
 
 def _labels(value: Any, function: str, position: int) -> dict[str, str] | None:
