@@ -9,7 +9,21 @@ from ..proxy import Server
 from .farm import Balancer, weighted_map
 
 
-class RoundRobin(Balancer):
+class _AmongFree(Balancer):
+    """A balancer that picks among the servers with a free connection slot; a lone server needs no pick
+    (round robin's score would gain and lose its weight, unchanged)."""
+
+    def choose(self, txn: Any, group: list[Server]) -> Server | None:
+        if len(group) == 1:
+            return None if group[0].full else group[0]
+        candidates = [s for s in group if not s.full]
+        return self.choose_among(candidates) if candidates else None
+
+    def choose_among(self, candidates: list[Server]) -> Server:
+        raise NotImplementedError
+
+
+class RoundRobin(_AmongFree):
     """Smooth weighted round robin on the live weights, so a weight change applies at once.
 
     Each pick adds every candidate's weight to its score, takes the highest
@@ -20,12 +34,7 @@ class RoundRobin(Balancer):
         super().__init__(servers, all_backups)
         self.scores: dict[Server, int] = {}
 
-    def choose(self, txn: Any, group: list[Server]) -> Server | None:
-        if len(group) == 1:  # alone, its score would gain and lose its weight: unchanged
-            return None if group[0].full else group[0]
-        candidates = [s for s in group if not s.full]
-        if not candidates:
-            return None
+    def choose_among(self, candidates: list[Server]) -> Server:
         best = candidates[0]
         for server in candidates:
             self.scores[server] = self.scores.get(server, 0) + server.weight
@@ -65,19 +74,14 @@ class StaticRoundRobin(Balancer):
         return None
 
 
-class LeastConn(Balancer):
+class LeastConn(_AmongFree):
     """The server with the fewest connections for its weight; round robin among equals."""
 
     def __init__(self, servers: list[Server], all_backups: bool = False) -> None:
         super().__init__(servers, all_backups)
         self.turn = 0
 
-    def choose(self, txn: Any, group: list[Server]) -> Server | None:
-        if len(group) == 1:  # alone, its score would gain and lose its weight: unchanged
-            return None if group[0].full else group[0]
-        candidates = [s for s in group if not s.full]
-        if not candidates:
-            return None
+    def choose_among(self, candidates: list[Server]) -> Server:
         lowest = min(_load(s) for s in candidates)
         tied = [s for s in candidates if _load(s) == lowest]
         self.turn += 1
@@ -91,7 +95,7 @@ class First(Balancer):
         return next((s for s in sorted(group, key=lambda s: s.id) if not s.full), None)
 
 
-class Random(Balancer):
+class Random(_AmongFree):
     """``random(draws)``: *draws* weighted random servers, the least loaded of them wins."""
 
     hash_based = True
@@ -101,12 +105,7 @@ class Random(Balancer):
         self.draws = draws
         self.rng = random.Random()
 
-    def choose(self, txn: Any, group: list[Server]) -> Server | None:
-        if len(group) == 1:  # alone, its score would gain and lose its weight: unchanged
-            return None if group[0].full else group[0]
-        candidates = [s for s in group if not s.full]
-        if not candidates:
-            return None
+    def choose_among(self, candidates: list[Server]) -> Server:
         drawn = self.rng.choices(candidates, weights=[s.weight for s in candidates], k=self.draws)
         return min(drawn, key=_load)
 
