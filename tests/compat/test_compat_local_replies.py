@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import re
 import socket
-import time
 from collections.abc import Iterator
 
 import pytest
 
 from tests.compat.harness import HAPROXY, Case, run_case
-from tests.helpers import EchoServer, read_all
+from tests.helpers import EchoServer, read_all, wait_until
 from tests.logs.syslog import SyslogListener
 
 SERVICE = """
@@ -68,6 +67,17 @@ def syslog() -> Iterator[SyslogListener]:
     listener.close()
 
 
+def _open_connections(port: int) -> bool:
+    """Whether the kernel still holds a connection to *port* that its server side has not closed
+    (ESTABLISHED or CLOSE_WAIT in /proc/net/tcp)."""
+    with open("/proc/net/tcp") as table:
+        for row in table.readlines()[1:]:
+            local, state = row.split()[1], row.split()[3]
+            if int(local.split(":")[1], 16) == port and state in ("01", "08"):
+                return True
+    return False
+
+
 def test_local_replies_log_as_haproxy(syslog: SyslogListener, tmp_path, echo_server: EchoServer) -> None:
     def client(port: int) -> bytes:
         before = len(syslog.datagrams)
@@ -76,7 +86,8 @@ def test_local_replies_log_as_haproxy(syslog: SyslogListener, tmp_path, echo_ser
                 s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
                 read_all(s)
             syslog.wait(before + n)
-            time.sleep(0.1)  # the connection counts in the next line: this one is closed on both sides
+            # the connection counts in the next line: this one is closed on both sides
+            assert wait_until(lambda: not _open_connections(port), 5)
         return b"".join(masked(d) for d in syslog.datagrams[before:])
 
     case = Case("local-replies", config(syslog.address), client, SERVICE)
