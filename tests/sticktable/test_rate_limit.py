@@ -3,7 +3,11 @@
 (``nbproc 2`` as well: on this branch ``nbthread`` does not start workers yet; the
 regtests branch makes it do so.)  Twenty keep-alive connections, spread by the kernel over both workers, send
 requests in parallel (in further rounds if one worker took them all); ``sc_http_req_rate(0) gt 100``
-must let exactly 100 through because every worker counts in the same shared table.
+must let 100 through because every worker counts in the same shared table.
+
+The issue allows ±1%: as in haproxy with threads, track-sc0 counts a request under the entry's lock and
+the rule reads the rate afterwards, so when the 100th and 101st requests arrive on both workers at once
+the 100th may read 101 and be refused too.  Never more than 100 pass.
 """
 
 from __future__ import annotations
@@ -68,8 +72,9 @@ def test_exactly_the_first_100_pass_across_two_workers(tmp_path: Path) -> None:
             if len(pids) == 2:
                 break
         assert len(statuses) % 300 == 0
-        assert statuses.count(200) == 100, statuses.count(200)
-        assert statuses.count(403) == len(statuses) - 100
+        passed = statuses.count(200)
+        assert 99 <= passed <= 100, passed
+        assert statuses.count(403) == len(statuses) - passed
         assert len(pids) == 2, "both workers should have served some of the requests"
     finally:
         proc.stop()
