@@ -35,6 +35,7 @@ from . import (
     samples,
     socket,
     stktable,
+    tcp_filters,
     txn,
 )
 from .checks import lua_type, string
@@ -166,17 +167,7 @@ class LuaEngine:
         """``filter lua.NAME args``: the (request, response) callables, or None when the Lua function declined.
 
         Raises LuaApiError for an unknown filter or a failing configuration function."""
-        registered = self.registry.filters.get(name)
-        if registered is None:
-            raise LuaApiError(f"'lua.{name}' is not a registered Lua filter")
-        if lua_type(registered.cls.new) != "function":
-            return None
-        instance = self._setmetatable(self.runtime.table(), registered.cls)
-        result = runner.call(self.runtime, registered.function, Run(Context.BODY, name), instance,
-                             self.runtime.table(*args))
-        if result.outcome is not runner.Outcome.OK:
-            raise LuaApiError(result.error)
-        conf = result.values[0] if result.values else None
+        conf = self.filter_conf(name, args)
         if conf is None:
             return None
         make = self._filter_driver.make
@@ -190,6 +181,26 @@ class LuaEngine:
         attach_function = self.runtime.func(attach)
         return (make(conf, "req", new_message, attach_function, slot),
                 make(conf, "res", new_message, attach_function, slot))
+
+    def filter_conf(self, name: str, args: tuple[str, ...]) -> Any:
+        """The filter object ``filter lua.NAME args`` declares (its registered function's answer), or None
+        when the class has no ``new`` or the function returned nil.  Raises LuaApiError as filter_actions."""
+        registered = self.registry.filters.get(name)
+        if registered is None:
+            raise LuaApiError(f"'lua.{name}' is not a registered Lua filter")
+        if lua_type(registered.cls.new) != "function":
+            return None
+        instance = self._setmetatable(self.runtime.table(), registered.cls)
+        result = runner.call(self.runtime, registered.function, Run(Context.BODY, name), instance,
+                             self.runtime.table(*args))
+        if result.outcome is not runner.Outcome.OK:
+            raise LuaApiError(result.error)
+        return result.values[0] if result.values else None
+
+    def tcp_filter(self, name: str, args: tuple[str, ...]) -> Any:
+        """``filter lua.NAME args`` in a TCP proxy: its lua_api.tcp_filters.LuaTcpFilterConf, or None."""
+        conf = self.filter_conf(name, args)
+        return None if conf is None else tcp_filters.LuaTcpFilterConf(self, name, conf, self._filter_driver)
 
     def _new_message(self, txn_object: Any, side: str, channel: Any) -> Any:
         state = self._rawget(txn_object, 0)

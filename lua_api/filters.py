@@ -20,8 +20,8 @@ At the end of the body ``http_payload`` runs once more with ``eom()`` true,
 then ``http_end`` and ``end_analyze``.  The body it rewrites leaves chunked
 (its Content-Length is dropped).  A Lua error there ends the connection (on
 the request side, the client gets 500 and the server never the rest).  An
-HTTP/1.0 request body is not filtered (it cannot leave chunked);
-``tcp_payload`` is not called (Lua filters need HTTP mode).
+HTTP/1.0 request body is not filtered (it cannot leave chunked).
+In a TCP proxy the driver's ``tcp_*`` functions serve lua_api.tcp_filters.
 """
 
 from __future__ import annotations
@@ -76,19 +76,24 @@ local function finish(txn, slot)
    return code
 end
 
+local function instance(txn, conf)
+   local instances = per_txn[txn]
+   if instances == nil then
+      instances = {}
+      per_txn[txn] = instances
+   end
+   local flt = instances[conf]
+   if flt == nil then
+      flt = conf.new(conf)
+      instances[conf] = flt
+   end
+   return flt
+end
+
 local function make(conf, side, new_message, attach, slot)
    return function(txn)
-      local instances = per_txn[txn]
-      if instances == nil then
-         instances = {}
-         per_txn[txn] = instances
-      end
-      local flt = instances[conf]
-      if flt == nil then
-         flt = conf.new(conf)
-         if flt == nil then return end
-         instances[conf] = flt
-      end
+      local flt = instance(txn, conf)
+      if flt == nil then return end
       local chn = side == "res" and txn.res or txn.req
       local msg = new_message(txn, side, chn)
       rawset(txn, side == "res" and "http_res" or "http_req", msg)
@@ -110,7 +115,43 @@ local function make(conf, side, new_message, attach, slot)
    end
 end
 
-return {make = make, register = register, unregister = unregister, payload = payload, finish = finish}
+-- TCP filters: the callback's channel (txn.req or txn.res) shows the filter's own view while it runs.
+local function with_view(chn, view, f, ...)
+   local real = rawget(chn, 0)
+   rawset(chn, 0, view)
+   local restore <close> = setmetatable({}, {__close = function() rawset(chn, 0, real) end})
+   return f(...)
+end
+
+-- What a callback returned, as haproxy reads it (lua_tointeger): nil when nothing, else an integer (0 if none).
+local function counted(...)
+   if select("#", ...) == 0 then return nil end
+   local number = tonumber((...))
+   return number and math.tointeger(number) or 0
+end
+
+local function tcp_attach(txn, conf)
+   return instance(txn, conf) ~= nil
+end
+
+local function tcp_analyze(txn, conf, name, side, view)
+   local flt = per_txn[txn][conf]
+   local f = flt[name]
+   if type(f) ~= "function" then return nil end
+   local chn = side == "res" and txn.res or txn.req
+   return counted(with_view(chn, view, f, flt, txn, chn))
+end
+
+local function tcp_payload(txn, conf, side, view)
+   local flt = per_txn[txn][conf]
+   local sides = data_filters[flt]
+   if not (sides and sides[side]) or type(flt.tcp_payload) ~= "function" then return false end
+   local chn = side == "res" and txn.res or txn.req
+   return true, counted(with_view(chn, view, flt.tcp_payload, flt, txn, chn))
+end
+
+return {make = make, register = register, unregister = unregister, payload = payload, finish = finish,
+        tcp_attach = tcp_attach, tcp_analyze = tcp_analyze, tcp_payload = tcp_payload}
 """
 
 

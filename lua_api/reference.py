@@ -146,7 +146,9 @@ DIFFERENCES = {
     "core.register_cli": "Runs in the master (which owns the management socket) on its Lua state.",
     "core.register_filter": "http_payload for request and response bodies (after register_data_filter; not an "
                             "HTTP/1.0 request's); a filtered body leaves chunked; filter.WAIT holds up to a "
-                            "buffer; tcp_payload is not called.",
+                            "buffer. In mode tcp, tcp_payload sees the forwarded bytes; Channel.send and "
+                            "forward work there (haproxy 2.6.12's send returns -1 and forward garbles the "
+                            "rest); what it holds goes on when the peer closes.",
     "core.get_info": "This process's figures under show info's names.",
     "core.thread": "Always 0 (one shared Lua state per process).",
     "AppletTCP.get_priv": "Returns what set_priv stored (haproxy 2.6.12 returns nil for a number).",

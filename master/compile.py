@@ -423,7 +423,8 @@ def _error_pages(conf: ProxyConf, sections: dict[str, dict[int, str]]) -> ErrorP
 
 
 def _lua_filters(conf: ProxyConf, proxy: Proxy, env: CompileEnv, warnings: list[str]) -> list[ConfigError]:
-    """``filter lua.NAME args``: the filter's callbacks become the last http-request/http-response rules."""
+    """``filter lua.NAME args``: in HTTP mode the filter's callbacks become the last http-request/http-response
+    rules; in TCP mode the proxy's streams run it on their data (worker.tcp.filters)."""
     errors = []
     for words in conf.settings.get("filter", []):
         where = f"proxy '{conf.name}'"
@@ -437,10 +438,12 @@ def _lua_filters(conf: ProxyConf, proxy: Proxy, env: CompileEnv, warnings: list[
             else:
                 warnings.append(f"filter '{name}' ignored for {where}: luaproxy runs Lua filters only.")
             continue
-        if conf.mode != "http":
-            warnings.append(f"filter '{words[0]}' ignored for {where}: Lua filters need HTTP mode.")
-            continue
         try:
+            if conf.mode != "http":
+                tcp_filter = env.lua_tcp_filter(words[0][4:], tuple(words[1:]))
+                if tcp_filter is not None:
+                    proxy.tcp_filters = (*proxy.tcp_filters, tcp_filter)
+                continue
             actions = env.lua_filter(words[0][4:], tuple(words[1:]))
         except RuleError as exc:
             errors.append(conf.line.error(f"'filter {words[0]}': {exc.message}", exc.hint))

@@ -222,6 +222,15 @@ class CompileEnv:
                             "Register it with core.register_service() in a lua-load file.")
         return registered
 
+    def lua_tcp_filter(self, name: str, args: tuple[str, ...]) -> Any:
+        """``filter lua.NAME`` in a TCP proxy: what makes each stream's instance; None when its function
+        returned nil."""
+        try:
+            return self.engine.tcp_filter(name, args)
+        except LuaApiError as exc:
+            raise RuleError(str(exc), did_you_mean(name, self.engine.registry.filters) or
+                            "Register it with core.register_filter() in a lua-load file.") from None
+
     def lua_filter(self, name: str, args: tuple[str, ...]) -> tuple[LuaAction, LuaAction] | None:
         """The request and response actions of ``filter lua.NAME``; None when its function returned nil."""
         try:

@@ -196,6 +196,8 @@ class Proxy:
     unique_id_header: str | None = None
     filters: tuple[Any, ...] | None = None
     """Filters on this proxy's HTTP data (compression); None when there are none (worker.filters)."""
+    tcp_filters: tuple[Any, ...] = ()
+    """``filter lua.NAME`` in a TCP proxy: each makes a stream's filter instance (worker.tcp.filters)."""
     caches: dict[str, Any] | None = None
     """Every ``cache`` section's store, by name (shared by all proxies, for ``show cache``)."""
     error_log_format: Any = None

@@ -31,7 +31,68 @@ def lines_then_close(port: int) -> bytes:
         return read_all(s, 1.5)
 
 
+def line_by_line(port: int) -> bytes:
+    """Three writes that cut lines apart, then the client closes its side and reads everything
+    ("<closed>" when the proxy cut the connection first)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        try:
+            for part in (b"hel", b"lo\nwor", b"ld\n"):
+                s.sendall(part)
+                time.sleep(0.3)
+            s.shutdown(socket.SHUT_WR)
+            return read_all(s, 2)
+        except OSError:
+            return b"<closed>"
+
+
+TCP_FILTER_LUA = """
+-- A line-framing filter: requests go on a whole line at a time, each wrapped; responses in upper case.
+Lines = {}
+Lines.__index = Lines
+function Lines:new() return setmetatable({}, Lines) end
+function Lines:start_analyze(txn, chn) filter.register_data_filter(self, chn) end
+function Lines:tcp_payload(txn, chn)
+   if chn:input() == 0 then return end
+   if chn:is_resp() then
+      chn:set(string.upper(chn:data()))
+      return
+   end
+   local line = chn:line()
+   if not line:find("\\n") then return filter.WAIT end
+   chn:set("LINE(" .. line:sub(1, -2) .. ")", 0, #line)
+   return chn:input()
+end
+core.register_filter("lines", Lines, function(f, args) return f end)
+
+Broken = {}
+Broken.__index = Broken
+function Broken:new() return setmetatable({}, Broken) end
+function Broken:start_analyze(txn, chn) filter.register_data_filter(self, chn) end
+function Broken:tcp_payload(txn, chn)
+   if chn:input() > 0 then error("broken filter") end
+end
+core.register_filter("broken", Broken, function(f, args) return f end)
+"""
+
 CASES = [
+    Case("lua_filter", """
+        global
+           lua-load case.lua
+        """ + DEFAULTS + """
+        listen p
+           bind 127.0.0.1:{port}
+           filter lua.lines
+           server echo 127.0.0.1:{echo}
+        """, line_by_line, TCP_FILTER_LUA),
+    Case("lua_filter_error_closes", """
+        global
+           lua-load case.lua
+        """ + DEFAULTS + """
+        listen p
+           bind 127.0.0.1:{port}
+           filter lua.broken
+           server echo 127.0.0.1:{echo}
+        """, line_by_line, TCP_FILTER_LUA),
     Case("hello", """
         global
            lua-load case.lua

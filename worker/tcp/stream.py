@@ -23,6 +23,7 @@ from ..rules.verdict import Verdict
 from ..sticktable.tracking import Trackers
 from ..tls import clienthello
 from ..txn import Transaction
+from . import filters as tcp_filters
 
 READ_SIZE = 65536
 
@@ -41,6 +42,8 @@ class TcpStream:
         self.aborted = False
         self.readers: list[gevent.Greenlet] = []
         self.txn.stkctr = Trackers()
+        self.filters: tcp_filters.TcpFilters | None = None
+        """The stream's Lua filters (``filter lua.NAME``), None when its proxies declare none."""
 
     def serve(self) -> None:
         """Run the stream to its end; every path closes both sockets."""
@@ -54,7 +57,11 @@ class TcpStream:
                 self._serve()
             else:
                 fe.fe_counters.denied_conn += 1
+        except tcp_filters.TcpFilterError:
+            self._abort()
         finally:
+            if self.filters is not None:
+                self.filters.stop()
             self._close()
             self.txn.t_active = self.txn.elapsed()
             if fe.access_log is not None and accepted:  # haproxy logs no connection its l4 rules refused
@@ -68,6 +75,8 @@ class TcpStream:
 
     def _serve(self) -> None:
         self.res.connect(self.client.sendall)
+        if self.frontend.tcp_filters:
+            self.filters = tcp_filters.join(None, self.txn, self.frontend)
         client_timeout = self.frontend.timeout("client")
         self.readers.append(gevent.spawn(self._pump, self.client, self.req, "res", client_timeout))
         verdict = self._analyse(self.frontend.ruleset("tcp-request content"), self.req, self.res)
@@ -76,6 +85,8 @@ class TcpStream:
             return
         backend = self.frontend.choose_backend(self.txn) if verdict is Verdict.ACCEPT else None
         if backend is not None and backend is not self.frontend:
+            if backend.tcp_filters:
+                self.filters = tcp_filters.join(self.filters, self.txn, backend)
             verdict = self._analyse(backend.ruleset("tcp-request content"), self.req, self.res)
         if verdict is not Verdict.ACCEPT or backend is None:
             if verdict is Verdict.REJECT:
@@ -98,8 +109,13 @@ class TcpStream:
             return
         self.txn.t_connect = time.monotonic() - started
         self.req.connect(self.server.sendall)
+        if self.filters is not None:
+            self.filters.start_response()
+            self.filters.tap(self.req)
         self.req.start_forwarding()
         if self.req.input_closed:
+            if self.filters is not None:
+                self.filters.closed(self.req)
             shutdown_write(self.server)
         server_timeout = backend.timeout("server")
         self.readers.append(gevent.spawn(self._pump, self.server, self.res, "req", server_timeout))
@@ -110,8 +126,12 @@ class TcpStream:
             if verdict is not Verdict.ACCEPT:
                 self._finish(verdict)
                 return
+        if self.filters is not None:
+            self.filters.tap(self.res)
         self.res.start_forwarding()
         if self.res.input_closed:
+            if self.filters is not None:
+                self.filters.closed(self.res)
             shutdown_write(self.client)
         gevent.joinall(self.readers)
 
@@ -203,6 +223,12 @@ class TcpStream:
         if channel.forwarding:
             peer = self.server if channel is self.req else self.client
             if peer is not None:
+                if self.filters is not None:
+                    try:
+                        self.filters.closed(channel)
+                    except OSError:
+                        self._abort()
+                        return
                 shutdown_write(peer)
 
     def _count(self, channel: Channel, size: int) -> None:
