@@ -203,15 +203,16 @@ def proxy_functions(updates: ServerUpdates) -> dict[str, Any]:
 
 LIVE_SERVERS = """
 local setmetatable = setmetatable
-return function(lookup, names)
+return function(lookup, entries)
    return setmetatable({}, {
       __index = function(_, name) return lookup(name) end,
       __pairs = function(self)
-         local list, i = names(), 0
+         local names, objects = entries()
+         local i = 0
          return function()
             i = i + 1
-            local name = list[i]
-            if name ~= nil then return name, lookup(name) end
+            local name = names[i]
+            if name ~= nil then return name, objects[i] end
          end, self, nil
       end,
    })
@@ -234,19 +235,29 @@ class LiveServers:
         if server is None:
             self.objects.pop(name, None)
             return None
-        known = self.objects.get(name)
+        return self._object(server)
+
+    def entries(self) -> tuple[Any, Any]:
+        """Every server's name and object, in order, for ``pairs``: one pass over the servers (a name
+        looked up again at each step made a walk quadratic)."""
+        servers = self.proxy.servers
+        for gone in self.objects.keys() - {s.name for s in servers}:
+            del self.objects[gone]
+        return (self.runtime.table(*(s.name for s in servers)),
+                self.runtime.table(*(self._object(s) for s in servers)))
+
+    def _object(self, server: Any) -> Any:
+        """The server's Lua object, the same one while the server lives."""
+        known = self.objects.get(server.name)
         if known is not None and known[0] is server:
             return known[1]
         obj = self.server_class.new(ServerRef(self.proxy, server))
         obj.name, obj.puid = server.name, str(server.id)
-        self.objects[name] = (server, obj)
+        self.objects[server.name] = (server, obj)
         return obj
 
-    def names(self) -> Any:
-        return self.runtime.table(*(s.name for s in self.proxy.servers))
-
     def table(self, make: Any) -> Any:
-        return make(self.lookup, self.names)
+        return make(self.lookup, self.entries)
 
 
 def build_tables(runtime: Any, classes: dict[str, Any], proxies: list[Any],
