@@ -118,3 +118,30 @@ def test_generate_certificates_needs_a_ca(write, pki, tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "bad.cfg:2" in result.stderr and "'generate-certificates' needs 'ca-sign-file'" in result.stderr, \
         result.stderr
+
+
+def test_generated_certificates_as_haproxy_makes_them(write, luaproxy, port, pki) -> None:
+    """haproxy 2.6's extensions, the CA sent after the certificate, no certificate made without SNI (the default
+    one is served), and an LRU of tune.ssl.ssl-ctx-cache-size contexts."""
+    d = pki["dir"]
+    pki["ca"].write(d / "signer.pem")
+    start(write, luaproxy, port, f"""
+        global
+           tune.ssl.ssl-ctx-cache-size 1
+        frontend fe
+           bind 127.0.0.1:{port} ssl crt {d}/site.pem generate-certificates ca-sign-file {d}/signer.pem
+           {SHOW}"%[ssl_fc_sni]"
+        """)
+    loose = ssl.create_default_context(cafile=str(d / "ca.pem"))
+    loose.check_hostname = False
+    assert served_cert(port, loose, None).subject.rfc4514_string().startswith("CN=www.test,")
+    made = served_cert(port, loose, "a.example")
+    assert [e.oid.dotted_string for e in made.extensions] == [
+        "2.5.29.19", "2.16.840.1.113730.1.13", "2.5.29.14", "2.5.29.35", "2.5.29.15", "2.5.29.17"]
+    shown = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", "a.example",
+                            "-showcerts"], input=b"Q\n", capture_output=True, timeout=10).stdout.decode()
+    assert shown.count("-----BEGIN CERTIFICATE-----") == 2 and "1 s:C = FR, O = luaproxy tests, CN = Test CA" in shown
+    assert served_cert(port, loose, "a.example") == made  # cached
+    served_cert(port, loose, "b.example")  # the one context the cache keeps is now b's
+    again = served_cert(port, loose, "a.example")
+    assert again.subject == made.subject and again.serial_number > made.serial_number
