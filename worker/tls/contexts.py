@@ -23,7 +23,7 @@ from typing import Any
 from cryptography import x509
 
 from . import cafiles, ocsp, openssl
-from .certs import Certificate, certificate_names, load_certificate, name_matches
+from .certs import Certificate, certificate_names, key_algorithm, load_certificate, name_matches
 from .clienthello import ClientHello
 from .errors import HostMismatch
 from .generate import Signer
@@ -145,8 +145,8 @@ class ListenerTls:
     warnings: list[str] = field(default_factory=list)
     dh_file: str | None = None
     """``ssl-dh-param-file``: the DH parameters of every certificate that has none of its own."""
-    dh_auto: bool = False
-    """``tune.ssl.default-dh-param``: OpenSSL's predefined groups when there are no DH parameters at all."""
+    default_dh_param: int | None = None
+    """``tune.ssl.default-dh-param`` (bits): predefined groups when there are no DH parameters at all."""
     signer: Signer | None = None
     """``generate-certificates``: the CA that signs a certificate for a name no certificate covers."""
     default: Any = None
@@ -192,7 +192,7 @@ class ListenerTls:
 
     def _load_dh(self, ctx: Any, cert: Certificate, warnings: list[str]) -> None:
         """DH parameters for DHE, as haproxy picks them: the certificate file's, else ``ssl-dh-param-file``'s,
-        else the predefined groups when ``tune.ssl.default-dh-param`` is set; else DHE is off."""
+        else with ``tune.ssl.default-dh-param`` a predefined group; else DHE is off."""
         if cert.load_dh_into(ctx):
             return
         if self.dh_file is not None:
@@ -200,7 +200,21 @@ class ListenerTls:
                 ctx.load_dh_params(self.dh_file)
             except (OSError, ssl.SSLError) as exc:
                 raise TlsError(f"unable to load the DH parameters file '{self.dh_file}' ({exc})") from None
-        elif self.dh_auto and not openssl.dh_auto(ctx):
+        elif self.default_dh_param is not None:
+            self._default_dh(ctx, cert, warnings)
+
+    def _default_dh(self, ctx: Any, cert: Certificate, warnings: list[str]) -> None:
+        """haproxy 2.6 on OpenSSL 3: the group follows the size of an RSA or DSA key, capped by the tunable (4096
+        bits and more: ffdhe4096, 2048 and more: ffdhe2048); a smaller one (1024 bits) fails OpenSSL's security
+        level, so DHE stays off, with a warning when the tunable itself asks for 1024 bits."""
+        if self.default_dh_param <= 1024:
+            warnings.append(f"unable to load default 1024 bits DH parameter for certificate '{cert.name}', DH "
+                            "ciphers won't be available")
+            return
+        kind, key_bits = key_algorithm(cert.key)
+        bits = min(key_bits if kind in ("rsa", "dsa") else 0, self.default_dh_param)
+        group = 4096 if bits >= 4096 else 2048 if bits >= 2048 else None
+        if group is not None and not openssl.set_dh_group(ctx, group):
             warnings.append("'tune.ssl.default-dh-param' not applied (no access to OpenSSL's context)")
 
     def uses(self, name: str) -> bool:
