@@ -38,7 +38,7 @@ class _Builder:
         self.bind_defaults = self._defaults("bind")
         self.session_cache = _session_cache(config.global_.tune)
         self.dh_file = self.ssl.get("ssl-dh-param-file")
-        self.dh_auto = _default_dh_param(config.global_.tune)
+        self.default_dh_param = _default_dh_param(config.global_.tune)
         cache_size = config.global_.tune.get("tune.ssl.ssl-ctx-cache-size")
         if cache_size is not None and not cache_size.isdigit():
             raise TlsError(f"'tune.ssl.ssl-ctx-cache-size' : expects a number, got '{cache_size}'.")
@@ -88,7 +88,7 @@ class _Builder:
             entries += self.crt_list(self.path("crt-base", path), options)
         listener = ListenerTls(entries, options, self.certs, strict_sni="strict-sni" in options.flags,
                                name=bind.name, session_cache=self.session_cache, dh_file=self.dh_file,
-                               dh_auto=self.dh_auto)
+                               default_dh_param=self.default_dh_param)
         listener.signer = self.signer(options)
         listener.build()
         self._warn(f"bind {bind.label}", options, listener.warnings)
@@ -237,14 +237,14 @@ def _session_cache(tune: dict[str, str]) -> tuple[int | None, int | None]:
         raise TlsError(f"tune.ssl.cachesize/lifetime : {exc}.") from None
 
 
-def _default_dh_param(tune: dict[str, str]) -> bool:
-    """``tune.ssl.default-dh-param``: set (1024 or more) turns on DHE with predefined groups."""
+def _default_dh_param(tune: dict[str, str]) -> int | None:
+    """``tune.ssl.default-dh-param``: the largest predefined DH group DHE may use (bits, 1024 or more)."""
     value = tune.get("tune.ssl.default-dh-param")
     if value is None:
-        return False
+        return None
     if not value.isdigit() or int(value) < 1024:
         raise TlsError(f"'tune.ssl.default-dh-param' : expects a number of bits of 1024 or more, got '{value}'.")
-    return True
+    return int(value)
 
 
 def _default_server(conf: ProxyConf, upto: int | None) -> TlsOptions:

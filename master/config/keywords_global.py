@@ -317,7 +317,7 @@ for _name, _doc in (
     ("tune.ssl.lifetime", "How long a TLS session may be resumed."),
     ("tune.ssl.maxrecord", "Accepted; OpenSSL sizes its records."),
     ("tune.ssl.hard-maxrecord", "Accepted; OpenSSL sizes its records."),
-    ("tune.ssl.default-dh-param", "DHE with OpenSSL's predefined groups (sized after the key) without DH "
+    ("tune.ssl.default-dh-param", "DHE with RFC 7919 groups sized after the RSA key, capped by this size, without DH "
      "parameters."),
     ("tune.ssl.force-private-cache", "Accepted; each worker has its own session cache."),
     ("tune.ssl.ssl-ctx-cache-size", "Certificates 'generate-certificates' made, kept per worker (LRU, 1000)."),

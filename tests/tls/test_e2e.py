@@ -347,7 +347,8 @@ def test_rsa_and_ecdsa_for_one_name_by_what_the_client_supports(write, luaproxy,
            bind 127.0.0.1:{port} ssl crt {tmp_path}/both.pem
            {SHOW}"%[ssl_fc_cipher]"
         """)
-    for ciphers, cn in (("ECDHE-RSA-AES128-GCM-SHA256", "rsa.test"), ("ECDHE-ECDSA-AES128-GCM-SHA256", "ecdsa.test")):
+    for ciphers, cn in (("ECDHE-RSA-AES128-GCM-SHA256", "rsa.test"), ("ECDHE-ECDSA-AES128-GCM-SHA256", "ecdsa.test"),
+                        ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256", "ecdsa.test")):
         ctx = client_context(tmp_path)
         ctx.maximum_version = ssl.TLSVersion.TLSv1_2
         ctx.set_ciphers(ciphers)

@@ -65,17 +65,41 @@ def test_no_dhe_without_dh_parameters_unless_default_dh_param(write, luaproxy, p
         https(port, dhe_client(d))
 
 
-def test_default_dh_param_turns_dhe_on(write, luaproxy, port, pki) -> None:
+def server_dh_bits(port: int) -> str:
+    out = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-tls1_2", "-cipher", DHE],
+                         input=b"Q\n", capture_output=True, timeout=10).stdout.decode()
+    return next((line.split(":", 1)[1].strip() for line in out.splitlines() if "Server Temp Key" in line), out)
+
+
+def test_default_dh_param_turns_dhe_on_capped_by_its_size(write, luaproxy, port, pki, tmp_path: Path) -> None:
+    """As haproxy 2.6 on OpenSSL 3: the group follows the RSA key's size, up to tune.ssl.default-dh-param;
+    1024 bits is refused by OpenSSL's security level (a warning, no DHE)."""
     d = pki["dir"]
+    big = free_port()
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:4096", "-nodes", "-keyout", str(tmp_path / "big.pem"),
+                    "-out", str(tmp_path / "big.pem.crt"), "-subj", "/CN=big.test", "-days", "2"], check=True,
+                   capture_output=True, timeout=60)
+    (tmp_path / "big.pem").write_bytes((tmp_path / "big.pem.crt").read_bytes() + (tmp_path / "big.pem").read_bytes())
     start(write, luaproxy, port, f"""
         global
            tune.ssl.default-dh-param 2048
         frontend fe
            bind 127.0.0.1:{port} ssl crt {d}/site.pem ciphers {DHE}
+           bind 127.0.0.1:{big} ssl crt {tmp_path}/big.pem ciphers {DHE}
            {SHOW}"%[ssl_fc_cipher]"
         """)
     data, _ = https(port, dhe_client(d))
     assert data.endswith(DHE.encode()), data
+    assert server_dh_bits(big) == "DH, 2048 bits"
+    write("small.cfg", f"""
+        global
+           tune.ssl.default-dh-param 1024
+        frontend fe
+           bind 127.0.0.1:1 ssl crt {d}/site.pem
+        """)
+    result = subprocess.run([*LUAPROXY, "-c", "-f", str(tmp_path / "small.cfg")], capture_output=True, text=True,
+                            timeout=30)
+    assert "unable to load default 1024 bits DH parameter for certificate" in result.stderr, result.stderr
 
 
 def served_cert(port: int, ctx: ssl.SSLContext, sni: str | None) -> x509.Certificate:
@@ -118,3 +142,30 @@ def test_generate_certificates_needs_a_ca(write, pki, tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "bad.cfg:2" in result.stderr and "'generate-certificates' needs 'ca-sign-file'" in result.stderr, \
         result.stderr
+
+
+def test_generated_certificates_as_haproxy_makes_them(write, luaproxy, port, pki) -> None:
+    """haproxy 2.6's extensions, the CA sent after the certificate, no certificate made without SNI (the default
+    one is served), and an LRU of tune.ssl.ssl-ctx-cache-size contexts."""
+    d = pki["dir"]
+    pki["ca"].write(d / "signer.pem")
+    start(write, luaproxy, port, f"""
+        global
+           tune.ssl.ssl-ctx-cache-size 1
+        frontend fe
+           bind 127.0.0.1:{port} ssl crt {d}/site.pem generate-certificates ca-sign-file {d}/signer.pem
+           {SHOW}"%[ssl_fc_sni]"
+        """)
+    loose = ssl.create_default_context(cafile=str(d / "ca.pem"))
+    loose.check_hostname = False
+    assert served_cert(port, loose, None).subject.rfc4514_string().startswith("CN=www.test,")
+    made = served_cert(port, loose, "a.example")
+    assert [e.oid.dotted_string for e in made.extensions] == [
+        "2.5.29.19", "2.16.840.1.113730.1.13", "2.5.29.14", "2.5.29.35", "2.5.29.15", "2.5.29.17"]
+    shown = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", "a.example",
+                            "-showcerts"], input=b"Q\n", capture_output=True, timeout=10).stdout.decode()
+    assert shown.count("-----BEGIN CERTIFICATE-----") == 2 and "1 s:C = FR, O = luaproxy tests, CN = Test CA" in shown
+    assert served_cert(port, loose, "a.example") == made  # cached
+    served_cert(port, loose, "b.example")  # the one context the cache keeps is now b's
+    again = served_cert(port, loose, "a.example")
+    assert again.subject == made.subject and again.serial_number > made.serial_number

@@ -28,9 +28,13 @@ def response(ca: Issued, cert: x509.Certificate, revoked: bool = False) -> bytes
     return builder.sign(ca.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
 
-def stapled_status(port: int) -> str:
-    out = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-status"], input=b"Q\n",
-                         capture_output=True, timeout=10).stdout.decode()
+def s_client(port: int, *args: str) -> str:
+    return subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-status", *args], input=b"Q\n",
+                          capture_output=True, timeout=10).stdout.decode()
+
+
+def stapled_status(port: int, *args: str) -> str:
+    out = s_client(port, *args)
     return next((line.split(":", 1)[1].strip() for line in out.splitlines() if "Cert Status:" in line),
                 "no response" if "no response sent" in out else out)
 
@@ -90,3 +94,29 @@ def test_an_ocsp_response_for_another_certificate_is_a_config_error(write, tmp_p
                             timeout=30)
     assert result.returncode != 0
     assert "bad.cfg:2" in result.stderr and "does not match the certificate" in result.stderr, result.stderr
+
+
+def test_rsa_and_ecdsa_bundle_each_staples_its_own_response(write, luaproxy, port, tmp_path: Path) -> None:
+    """As haproxy 2.6: ECDSA when the client has an ECDSA signature algorithm and a TLS 1.2 ECDSA suite, else RSA;
+    no SNI gets the default, the bundle's first (.ecdsa); each certificate staples its own response."""
+    ca = make_ca()
+    for kind, revoked in (("rsa", False), ("ecdsa", True)):
+        cert = issue(ca, f"{kind}.test", ("both.test",), kind=kind)
+        cert.write(tmp_path / f"both.pem.{kind}")
+        (tmp_path / f"both.pem.{kind}.ocsp").write_bytes(response(ca, cert.cert, revoked=revoked))
+    write("b.cfg", f"""
+        defaults
+           mode http
+           timeout client 3s
+        frontend fe
+           bind 127.0.0.1:{port} ssl crt {tmp_path}/both.pem
+           http-request return status 200
+        """)
+    luaproxy("-f", "b.cfg", wait_port=port)
+    sni = ("-servername", "both.test")
+    for args, cn, status in ((("-tls1_2", "-sigalgs", "RSA+SHA256:ECDSA+SHA256", *sni), "ecdsa", "revoked"),
+                             (("-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256", *sni), "rsa", "good"),
+                             (("-tls1_3", *sni), "rsa", "good"),
+                             (("-tls1_3", "-noservername"), "ecdsa", "revoked")):
+        out = s_client(port, *args)
+        assert f"CN = {cn}.test" in out and f"Cert Status: {status}" in out, (args, out)

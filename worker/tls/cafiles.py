@@ -106,7 +106,7 @@ class CaStore:
         if kind == "ca":
             loaded = CaFile(path, kind, list(load_ca_file(path)), mtime)
         else:
-            loaded = parse(path, kind, certs._read(path, KINDS[kind]))
+            loaded = parse(path, kind, certs.read_file(path, KINDS[kind]))
             loaded.mtime = mtime
         self.files[path] = loaded
         return loaded

@@ -131,8 +131,8 @@ def check_pair(cert: Certificate) -> None:
         raise CertError(f"inconsistencies between private key and certificate loaded '{cert.name}'")
 
 
-def parse_pem(name: str, data: bytes) -> tuple[list[x509.Certificate], Any, bytes]:
-    """The certificates, the (first) private key and the other blocks of a PEM text."""
+def parse_pem(name: str, data: bytes, password: bytes | None = None) -> tuple[list[x509.Certificate], Any, bytes]:
+    """The certificates, the (first) private key (decrypted with *password*) and the other blocks of a PEM text."""
     certs: list[x509.Certificate] = []
     key = None
     extra = b""
@@ -143,9 +143,7 @@ def parse_pem(name: str, data: bytes) -> tuple[list[x509.Certificate], Any, byte
                 certs.append(x509.load_pem_x509_certificate(block))
             elif label.endswith(b"PRIVATE KEY"):
                 if key is None:
-                    # OpenSSL checks the key when it loads it: skip the slow RSA validation here
-                    key = serialization.load_pem_private_key(block, password=None,
-                                                             unsafe_skip_rsa_key_validation=True)
+                    key = _private_key(block, password)
             else:
                 extra += block + b"\n"
         except (ValueError, TypeError) as exc:
@@ -153,19 +151,30 @@ def parse_pem(name: str, data: bytes) -> tuple[list[x509.Certificate], Any, byte
     return certs, key, extra
 
 
+def _private_key(block: bytes, password: bytes | None) -> Any:
+    """A PEM private key; a password given for a key that is not encrypted is not used (as OpenSSL does)."""
+    try:
+        # OpenSSL checks the key when it loads it: skip the slow RSA validation here
+        return serialization.load_pem_private_key(block, password=password, unsafe_skip_rsa_key_validation=True)
+    except TypeError:
+        if password is None or b"ENCRYPTED" in block:
+            raise
+        return serialization.load_pem_private_key(block, password=None, unsafe_skip_rsa_key_validation=True)
+
+
 def load_certificate(path: str, name: str | None = None, del_ext: bool = False) -> Certificate:
     """Read *path* (and ``path.key`` when the PEM has no key; ``ssl-load-extra-del-ext``: ``x.crt`` → ``x.key``)."""
-    data = _read(path, "SSL certificate")
+    data = read_file(path, "SSL certificate")
     key_data = None
     key_path = path[:-4] + ".key" if del_ext and path.endswith(".crt") else path + ".key"
     if b"PRIVATE KEY-----" not in data and os.path.exists(key_path):
-        key_data = _read(key_path, "SSL key")
+        key_data = read_file(key_path, "SSL key")
     return parse_certificate(name or path, data, key_data)
 
 
 def load_ca_file(path: str, what: str = "CA file") -> list[x509.Certificate]:
     """The certificates of a CA file; refused when it holds none or every one of them has expired."""
-    data = _read(path, what)
+    data = read_file(path, what)
     try:
         cas = x509.load_pem_x509_certificates(data)
     except ValueError:
@@ -179,7 +188,8 @@ def load_ca_file(path: str, what: str = "CA file") -> list[x509.Certificate]:
     return cas
 
 
-def _read(path: str, what: str) -> bytes:
+def read_file(path: str, what: str) -> bytes:
+    """A file's bytes; CertError in haproxy's words when it cannot be read."""
     try:
         with open(path, "rb") as file:
             return file.read()

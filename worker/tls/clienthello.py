@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 HANDSHAKE = 0x16
 EXT_SNI, EXT_SIGALGS, EXT_ALPN, EXT_SUPPORTED_VERSIONS = 0, 13, 16, 43
-TLS13 = 0x0304
 ECDSA_SUITES = frozenset({0xC006, 0xC007, 0xC008, 0xC009, 0xC00A, 0xC023, 0xC024, 0xC02B, 0xC02C, 0xC048, 0xC049,
                           0xC05C, 0xC05D, 0xC072, 0xC073, 0xC086, 0xC087, 0xC0AC, 0xC0AD, 0xC0AE, 0xC0AF, 0xCCA9})
 """TLS 1.2 cipher suites that authenticate with an ECDSA certificate (IANA numbers)."""
@@ -31,12 +30,13 @@ class ClientHello:
     ciphers: tuple[int, ...] = ()
     sigalgs: tuple[int, ...] = ()
 
-    def key_types(self) -> set[str]:
-        """The certificate key types this client can use: "rsa", "ecdsa" (TLS 1.3: by its signature algorithms)."""
-        if TLS13 in self.supported_versions:
-            return {"ecdsa" if (alg & 0xFF) == 3 or alg in (0x0807, 0x0808) else "rsa" for alg in self.sigalgs} \
-                or {"rsa", "ecdsa"}
-        return {"ecdsa" if c in ECDSA_SUITES else "rsa" for c in self.ciphers if c not in SIGNALING}
+    def signatures(self) -> tuple[bool, bool]:
+        """(ECDSA, RSA): the certificate types this client can be served, as haproxy 2.6 reads them: ECDSA
+        needs an ECDSA signature algorithm and a TLS 1.2 ECDSA cipher suite, RSA an RSA PKCS#1 signature
+        algorithm (RSA-PSS alone does not count) or no signature_algorithms extension at all."""
+        kinds = {alg & 0xFF for alg in self.sigalgs}
+        has_ecdsa = 3 in kinds and any(c in ECDSA_SUITES for c in self.ciphers)
+        return has_ecdsa, 1 in kinds or not self.sigalgs
 
 
 def handshake_bytes(data: bytes) -> bytes | None:

@@ -1,12 +1,12 @@
 """OpenSSL contexts for listeners (with SNI selection) and for servers, built from TlsOptions.
 
-A listener gets one context per certificate (an RSA and an ECDSA
-certificate for exactly the same names share one, and OpenSSL picks by what
-the client supports).  The first certificate's context is the one every
-handshake starts on; its SNI callback moves the connection to the context of
-the certificate the client asked for.  When several contexts hold the name
-with different key types, the ClientHello peeked before the handshake says
-which one the client can use.  Session tickets and the session cache
+A listener gets one context per certificate, as haproxy 2.6 does.  The
+first certificate's context is the one every handshake starts on (and the
+one a client without SNI gets); its SNI callback moves the connection to the
+context of the certificate the client asked for.  When the listener holds
+several key types, the ClientHello peeked before the handshake says which
+one the client can use (ECDSA first, then RSA, as haproxy picks them), and
+each certificate staples its own OCSP response.  Session tickets and the session cache
 stay on that first context (OpenSSL keeps the initial context for sessions),
 so resumption works whatever certificate was chosen, and contexts built in
 the master before the fork share their ticket keys across workers.
@@ -23,7 +23,7 @@ from typing import Any
 from cryptography import x509
 
 from . import cafiles, ocsp, openssl
-from .certs import Certificate, certificate_names, load_certificate, name_matches
+from .certs import Certificate, certificate_names, key_algorithm, load_certificate, name_matches
 from .clienthello import ClientHello
 from .errors import HostMismatch
 from .generate import Signer
@@ -32,7 +32,8 @@ from .tlssocket import TlsContext
 
 NIST_CURVES = {"P-256": "prime256v1", "P-384": "secp384r1", "P-521": "secp521r1"}
 SKIPPED_SUFFIXES = (".key", ".ocsp", ".issuer", ".sctl", ".crt-list")
-BUNDLE_SUFFIXES = (".rsa", ".ecdsa", ".dsa")
+BUNDLE_SUFFIXES = (".dsa", ".ecdsa", ".rsa")
+"""haproxy's order: the first one found is the listener's default when the bundle comes first."""
 OPENSSL_DEFAULT_CIPHERS = "DEFAULT"
 """OpenSSL's own list, which haproxy keeps when no ``ciphers`` is set (Python's is narrower: no RSA key
 exchange, so a server limited to ``kRSA`` would share no cipher with luaproxy)."""
@@ -144,8 +145,8 @@ class ListenerTls:
     warnings: list[str] = field(default_factory=list)
     dh_file: str | None = None
     """``ssl-dh-param-file``: the DH parameters of every certificate that has none of its own."""
-    dh_auto: bool = False
-    """``tune.ssl.default-dh-param``: OpenSSL's predefined groups when there are no DH parameters at all."""
+    default_dh_param: int | None = None
+    """``tune.ssl.default-dh-param`` (bits): predefined groups when there are no DH parameters at all."""
     signer: Signer | None = None
     """``generate-certificates``: the CA that signs a certificate for a name no certificate covers."""
     default: Any = None
@@ -153,11 +154,11 @@ class ListenerTls:
     wildcards: dict[str, list[tuple[Any, frozenset[str]]]] = field(default_factory=dict)
     served: dict[Any, Certificate] = field(default_factory=dict)
     """The (first) certificate of each context: what the ssl_f_* fetches describe."""
-    key_types: dict[Any, set[str]] = field(default_factory=dict)
+    mixed_keys: bool = False
+    """Certificates of several key types: the handshake first peeks at the ClientHello to choose."""
 
     def build(self) -> None:
         """Make every context from the current certificates (CertError/TlsError on a bad one)."""
-        contexts: list[tuple[tuple[Any, ...], Any, set[str]]] = []
         exact: dict[str, list[Any]] = {}
         served: dict[Any, Certificate] = {}
         wildcards: dict[str, list[tuple[Any, frozenset[str]]]] = {}
@@ -165,40 +166,33 @@ class ListenerTls:
             cert = self.certs[entry.name]
             positive = tuple(f.lower() for f in entry.filters if not f.startswith("!"))
             negative = frozenset(f[1:].lower() for f in entry.filters if f.startswith("!"))
-            names = positive or cert.names
-            key = (names, id(entry.options) if entry.options is not self.options else 0)
-            ctx = next((c for k, c, types in contexts if k == key and cert.key_type not in types), None)
-            if ctx is None:
-                ctx = TlsContext(ssl.PROTOCOL_TLS_SERVER)
-                configure(ctx, entry.options, "none", self.warnings)
-                if self.session_cache != (None, None) and not openssl.set_session_cache(ctx, *self.session_cache):
-                    self.warnings.append("tune.ssl.cachesize/lifetime not applied (no access to OpenSSL's context)")
-                contexts.append((key, ctx, set()))
+            ctx = TlsContext(ssl.PROTOCOL_TLS_SERVER)
+            configure(ctx, entry.options, "none", self.warnings)
+            if self.session_cache != (None, None) and not openssl.set_session_cache(ctx, *self.session_cache):
+                self.warnings.append("tune.ssl.cachesize/lifetime not applied (no access to OpenSSL's context)")
             cert.load_into(ctx)
-            if ctx not in served:
-                self._load_dh(ctx, cert, self.warnings)
+            self._load_dh(ctx, cert, self.warnings)
             if cert.ocsp is not None and not openssl.staple_ocsp(ctx, cert):
                 self.warnings.append(f"the OCSP response of '{cert.name}' is not stapled (no access to OpenSSL's "
                                      "context)")
-            served.setdefault(ctx, cert)
-            next(types for _, c, types in contexts if c is ctx).add(cert.key_type)
-            for name in names:
+            served[ctx] = cert
+            for name in positive or cert.names:
                 if name.startswith("*."):
                     wildcards.setdefault(name[2:], []).append((ctx, negative))
-                elif ctx not in exact.setdefault(name, []):
-                    exact[name].append(ctx)
-        if not contexts:
+                else:
+                    exact.setdefault(name, []).append(ctx)
+        if not served:
             raise TlsError("no certificate: 'ssl' needs 'crt' or 'crt-list'.")
-        default = contexts[0][1]
+        default = next(iter(served))
         default.sni_callback = self._select
         self.default, self.exact, self.wildcards, self.served = default, exact, wildcards, served
         if self.signer is not None:
             self.signer.forget()
-        self.key_types = {c: types for _, c, types in contexts}
+        self.mixed_keys = len({cert.key_type for cert in served.values()}) > 1
 
     def _load_dh(self, ctx: Any, cert: Certificate, warnings: list[str]) -> None:
         """DH parameters for DHE, as haproxy picks them: the certificate file's, else ``ssl-dh-param-file``'s,
-        else the predefined groups when ``tune.ssl.default-dh-param`` is set; else DHE is off."""
+        else with ``tune.ssl.default-dh-param`` a predefined group; else DHE is off."""
         if cert.load_dh_into(ctx):
             return
         if self.dh_file is not None:
@@ -206,7 +200,21 @@ class ListenerTls:
                 ctx.load_dh_params(self.dh_file)
             except (OSError, ssl.SSLError) as exc:
                 raise TlsError(f"unable to load the DH parameters file '{self.dh_file}' ({exc})") from None
-        elif self.dh_auto and not openssl.dh_auto(ctx):
+        elif self.default_dh_param is not None:
+            self._default_dh(ctx, cert, warnings)
+
+    def _default_dh(self, ctx: Any, cert: Certificate, warnings: list[str]) -> None:
+        """haproxy 2.6 on OpenSSL 3: the group follows the size of an RSA or DSA key, capped by the tunable (4096
+        bits and more: ffdhe4096, 2048 and more: ffdhe2048); a smaller one (1024 bits) fails OpenSSL's security
+        level, so DHE stays off, with a warning when the tunable itself asks for 1024 bits."""
+        if self.default_dh_param <= 1024:
+            warnings.append(f"unable to load default 1024 bits DH parameter for certificate '{cert.name}', DH "
+                            "ciphers won't be available")
+            return
+        kind, key_bits = key_algorithm(cert.key)
+        bits = min(key_bits if kind in ("rsa", "dsa") else 0, self.default_dh_param)
+        group = 4096 if bits >= 4096 else 2048 if bits >= 2048 else None
+        if group is not None and not openssl.set_dh_group(ctx, group):
             warnings.append("'tune.ssl.default-dh-param' not applied (no access to OpenSSL's context)")
 
     def uses(self, name: str) -> bool:
@@ -234,18 +242,18 @@ class ListenerTls:
         return found
 
     def _usable(self, sock: Any, candidates: list[Any]) -> Any:
-        """Among several certificates for the name, the first whose key type the client's ciphers allow
-        (a TLS 1.2 client offering only RSA key exchange cannot use an ECDSA certificate)."""
+        """Among the certificates for the name, the one haproxy 2.6 serves: the first ECDSA one if the client
+        can use it, else the first RSA one if it can, else the first of another type, else ECDSA, else RSA."""
         hello = getattr(sock, "hello", None)
         if len(candidates) < 2 or hello is None:
             return candidates[0] if candidates else None
-        types = hello.key_types()
-        return next((c for c in candidates if self.key_types.get(c, set()) & types), candidates[0])
-
-    @property
-    def mixed_keys(self) -> bool:
-        """Certificates of several key types: the handshake first peeks at the ClientHello to choose."""
-        return len(set().union(*self.key_types.values())) > 1 if self.key_types else False
+        first: dict[str, Any] = {}
+        for ctx in candidates:
+            kind = self.served[ctx].key_type
+            first.setdefault(kind if kind in ("ecdsa", "rsa") else "other", ctx)
+        has_ecdsa, has_rsa = hello.signatures()
+        order = ("ecdsa",) * has_ecdsa + ("rsa",) * has_rsa + ("other", "ecdsa", "rsa")
+        return next(first[kind] for kind in order if kind in first)
 
     def _select(self, sock: Any, server_name: str | None, ctx: Any) -> int | None:
         sock.sni = server_name

@@ -1,49 +1,55 @@
 """``bind … ssl generate-certificates ca-sign-file CA.pem``: a certificate made during the handshake for a
-server name no loaded certificate covers, signed by the CA, as haproxy makes them.
+server name no loaded certificate covers, signed by the CA, as haproxy 2.6 makes them.
 
 The new certificate carries the public key of the listener's default
 certificate (so no key is generated, only a signature), the CA's subject
-with one more CN, the server name, appended, and the name as its DNS SAN.
+with one more CN, the server name, appended, haproxy's extensions and the
+name as its DNS SAN; its serial counts up from the start time in
+milliseconds, and the CA (with its own chain) is sent after it.  A client
+without SNI gets the default certificate: haproxy 2.6 makes none then.
 Contexts made from them are kept in an LRU of ``tune.ssl.ssl-ctx-cache-size``
 entries, per worker: a name asked again costs nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
-import re
+import itertools
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ed448, ed25519
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
+from cryptography.x509.oid import NameOID, ObjectIdentifier
 
-from .certs import CertError, Certificate, _read, check_pair
+from .certs import CertError, Certificate, check_pair, parse_pem, read_file
 
 DEFAULT_CACHE_SIZE = 1000
-_KEY_BLOCK = re.compile(rb"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.*?-----END \1PRIVATE KEY-----", re.S)
 DAY = datetime.timedelta(days=1)
+NETSCAPE_COMMENT = x509.UnrecognizedExtension(ObjectIdentifier("2.16.840.1.113730.1.13"),
+                                              b'\x16\x1f"OpenSSL Generated Certificate"')
+"""The nsComment haproxy's configuration string gives (an IA5String, its quotes included)."""
+_SERIALS = itertools.count(int(time.time() * 1000) & 0xFFFFFFFF)
 
 
 def load_signer(path: str, password: str | None, cache_size: int | None) -> Signer:
-    """The CA of ``ca-sign-file`` (its certificate and key in one PEM; ``ca-sign-pass`` for an encrypted key)."""
-    data = _read(path, "CA signing file")
-    key_block = _KEY_BLOCK.search(data)
+    """The CA of ``ca-sign-file`` (its certificate, its chain and its key in one PEM; ``ca-sign-pass`` for an
+    encrypted key)."""
+    data = read_file(path, "CA signing file")
     try:
-        certs = x509.load_pem_x509_certificates(data) if b"-----BEGIN CERTIFICATE-----" in data else []
-        key = serialization.load_pem_private_key(key_block.group(0), password.encode() if password else None) \
-            if key_block else None
-    except (ValueError, TypeError) as exc:
+        certs, key, _ = parse_pem(path, data, password.encode() if password else None)
+    except CertError as exc:
         raise CertError(f"'ca-sign-file' : cannot load '{path}' (a key with a password needs 'ca-sign-pass'): "
                         f"{exc}") from None
     if not certs or key is None:
         raise CertError(f"'ca-sign-file' : '{path}' must hold the CA's certificate and its private key")
     check_pair(Certificate(path, certs[0], key))
-    return Signer(certs[0], key, cache_size if cache_size is not None else DEFAULT_CACHE_SIZE)
+    return Signer(certs[0], key, cache_size if cache_size is not None else DEFAULT_CACHE_SIZE, tuple(certs[1:]))
 
 
 @dataclass(eq=False)
@@ -53,6 +59,8 @@ class Signer:
     ca_cert: x509.Certificate
     ca_key: Any
     cache_size: int = DEFAULT_CACHE_SIZE
+    chain: tuple[x509.Certificate, ...] = ()
+    """The CA's own chain (after the CA in ``ca-sign-file``), sent after the CA."""
     contexts: OrderedDict[str, tuple[Any, Certificate]] = field(default_factory=OrderedDict)
 
     def context_for(self, name: str, template: Certificate,
@@ -77,14 +85,32 @@ class Signer:
 
     def issue(self, name: str, template: Certificate) -> Certificate:
         now = datetime.datetime.now(datetime.UTC)
-        subject = x509.Name([*self.ca_cert.subject.rdns, x509.RelativeDistinguishedName(
+        ca = self.ca_cert
+        subject = x509.Name([*ca.subject.rdns, x509.RelativeDistinguishedName(
             [x509.NameAttribute(NameOID.COMMON_NAME, name)])])
-        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(self.ca_cert.subject)
-                   .public_key(template.key.public_key()).serial_number(x509.random_serial_number())
+        public_key = template.key.public_key()
+        ca_key_id = None
+        with contextlib.suppress(x509.ExtensionNotFound):
+            ca_key_id = ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca.subject)
+                   .public_key(public_key).serial_number((next(_SERIALS) + 1) & 0xFFFFFFFF or 1)
                    .not_valid_before(now - DAY).not_valid_after(now + 365 * DAY)
                    .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=False)
+                   .add_extension(NETSCAPE_COMMENT, critical=False)
+                   .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+                   .add_extension(x509.AuthorityKeyIdentifier(ca_key_id, [x509.DirectoryName(ca.issuer)],
+                                                              ca.serial_number), critical=False)
+                   .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True,
+                                                key_encipherment=True, data_encipherment=False, key_agreement=False,
+                                                key_cert_sign=False, crl_sign=False, encipher_only=False,
+                                                decipher_only=False), critical=False)
                    .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False))
-        digest = None if isinstance(self.ca_key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey) \
-            else hashes.SHA256()
-        cert = builder.sign(self.ca_key, digest)
-        return Certificate(name, cert, template.key, (), template.extra, names=(name,))
+        cert = builder.sign(self.ca_key, _digest(self.ca_key))
+        return Certificate(name, cert, template.key, (ca, *self.chain), template.extra, names=(name,))
+
+
+def _digest(key: Any) -> hashes.HashAlgorithm | None:
+    """haproxy's choice: SHA-1 for a DSA CA, SHA-256 for RSA and EC, the key's own for the others (EdDSA: none)."""
+    if isinstance(key, dsa.DSAPrivateKey):
+        return hashes.SHA1()
+    return hashes.SHA256() if isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) else None

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.x509 import ocsp
 
-from .certs import CertError, Certificate, _read, asn1_text
+from .certs import CertError, Certificate, asn1_text, read_file
 
 _HASH_OIDS = {"sha1": "1.3.14.3.2.26", "sha224": "2.16.840.1.101.3.4.2.4", "sha256": "2.16.840.1.101.3.4.2.1",
               "sha384": "2.16.840.1.101.3.4.2.2", "sha512": "2.16.840.1.101.3.4.2.3"}
@@ -90,7 +90,7 @@ def load_beside(cert: Certificate, path: str) -> None:
     """``PATH.ocsp`` next to a certificate file: its OCSP response (DER), checked, kept on *cert*."""
     ocsp_path = path + ".ocsp"
     if os.path.exists(ocsp_path):
-        cert.ocsp = parse(_read(ocsp_path, "OCSP response"), cert.cert, f"'{ocsp_path}'")
+        cert.ocsp = parse(read_file(ocsp_path, "OCSP response"), cert.cert, f"'{ocsp_path}'")
 
 
 def decode_base64(text: str) -> bytes:

@@ -72,14 +72,55 @@ def set_groups(ctx: ssl.SSLContext, groups: str) -> bool:
                                                     ctypes.c_char_p(groups.encode())) == 1
 
 
-SSL_CTRL_SET_DH_AUTO = 118
+FFDHE_NIDS = {2048: 1126, 4096: 1128}
+"""OpenSSL's NID_ffdhe2048 and NID_ffdhe4096: the RFC 7919 groups haproxy 2.6 uses with OpenSSL 3."""
 
 
-def dh_auto(ctx: ssl.SSLContext) -> bool:
-    """DHE with OpenSSL's built-in RFC 7919 groups, sized after the certificate's key (``tune.ssl.default-dh-param``:
-    haproxy's predefined parameters, a 2048-bit group for a 2048-bit RSA key)."""
+def _declare_dh(lib: Any) -> bool:
+    try:
+        lib.EVP_PKEY_CTX_new_from_name.restype = ctypes.c_void_p
+        lib.EVP_PKEY_CTX_new_from_name.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
+        lib.EVP_PKEY_paramgen_init.restype = ctypes.c_int
+        lib.EVP_PKEY_paramgen_init.argtypes = [ctypes.c_void_p]
+        lib.EVP_PKEY_CTX_set_dh_nid.restype = ctypes.c_int
+        lib.EVP_PKEY_CTX_set_dh_nid.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        lib.EVP_PKEY_paramgen.restype = ctypes.c_int
+        lib.EVP_PKEY_paramgen.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p)]
+        lib.EVP_PKEY_CTX_free.restype = None
+        lib.EVP_PKEY_CTX_free.argtypes = [ctypes.c_void_p]
+        lib.EVP_PKEY_free.restype = None
+        lib.EVP_PKEY_free.argtypes = [ctypes.c_void_p]
+        lib.SSL_CTX_set0_tmp_dh_pkey.restype = ctypes.c_int
+        lib.SSL_CTX_set0_tmp_dh_pkey.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    except AttributeError:
+        return False
+    return True
+
+
+_DH_OK = _LIB is not None and _declare_dh(_LIB)
+
+
+def set_dh_group(ctx: ssl.SSLContext, bits: int) -> bool:
+    """DHE with the RFC 7919 group of *bits* (2048 or 4096), as haproxy's ``tune.ssl.default-dh-param`` sets it;
+    False when OpenSSL cannot be reached or refuses it."""
     pointer = _pointer(ctx)
-    return pointer is not None and _LIB.SSL_CTX_ctrl(pointer, SSL_CTRL_SET_DH_AUTO, 1, None) == 1
+    if pointer is None or not _DH_OK:
+        return False
+    pctx = _LIB.EVP_PKEY_CTX_new_from_name(None, b"DH", None)
+    if not pctx:
+        return False
+    pkey = ctypes.c_void_p()
+    try:
+        made = (_LIB.EVP_PKEY_paramgen_init(pctx) == 1 and _LIB.EVP_PKEY_CTX_set_dh_nid(pctx, FFDHE_NIDS[bits]) == 1
+                and _LIB.EVP_PKEY_paramgen(pctx, ctypes.byref(pkey)) == 1)
+    finally:
+        _LIB.EVP_PKEY_CTX_free(pctx)
+    if not made or not pkey.value:
+        return False
+    if _LIB.SSL_CTX_set0_tmp_dh_pkey(pointer, pkey) != 1:
+        _LIB.EVP_PKEY_free(pkey)
+        return False
+    return True
 
 
 SSL_CTRL_MODE = 33
