@@ -24,7 +24,7 @@ def show_resolvers(sup: Any, session: Any, args: list[str], payload: str | None)
             stats = section.stats[ns.name]
             lines.append(f" nameserver {ns.name}:\n")
             lines += [f"  {counter + ':':<13}{stats[counter]}\n" for counter in COUNTERS]
-    return "".join(lines) + "\n"
+    return "".join(lines)
 
 
 RESOLVER_COMMANDS = (
