@@ -50,6 +50,7 @@ from .management.server import ManagementServer
 from .peers.supervisor import PeersAgents
 from .programs import Programs
 from .reload import Generation
+from .resolvers import ServerResolvers
 from .runtime_store import RuntimeStore
 from .sockets import BindError, Listening
 from .version import VERSION
@@ -128,6 +129,8 @@ class Arbiter:
         os.set_blocking(self.pipe_r, False)
         os.set_blocking(self.pipe_w, False)
         self.selector.register(self.pipe_r, selectors.EVENT_READ, self._drain_pipe)
+        self.resolvers = ServerResolvers(self.selector, self.spread_runtime, logger)  # servers with 'resolvers'
+        self.resolvers.configure(generation.config.resolvers, generation.proxies, time.monotonic())
         timeout = generation.settings.stats_timeout
         commands = with_lua_commands(RUNTIME_STATS_COMMANDS, generation.engine)
         self.stats_server = ManagementServer(self.selector, self, commands, timeout)
@@ -195,10 +198,12 @@ class Arbiter:
                 now = time.monotonic()
                 self.fanout.expire(now)
                 self.start_stats_collection()
+                self.resolvers.tick(now)
                 self.stats_server.expire(now)
                 self.master_server.expire(now)
                 deadlines = [d for d in (self.fanout.next_deadline(), self.stats_deadline(), self.watchdog_deadline(),
-                                         self.drainer.next_deadline(self.current_workers())) if d is not None]
+                                         self.drainer.next_deadline(self.current_workers()),
+                                         self.resolvers.next_deadline()) if d is not None]
                 self.sleep(min([1.0, *(d - now for d in deadlines)]))
         finally:
             self.close_servers()
@@ -272,6 +277,7 @@ class Arbiter:
             if self.fleet.state in ("syncing", "up"):
                 self.fleet.handshake()
         self.peers.configure(generation)
+        self.resolvers.configure(generation.config.resolvers, generation.proxies, time.monotonic())
         self.make_spec = self.spec_factory(generation, listening)
         self.retired_sockets += unused
         self.number += 1
@@ -430,6 +436,7 @@ class Arbiter:
         if self.agent is not None:
             self.agent.link.sock.close()
         self.peers.close_links()
+        self.resolvers.close()
         self.selector.close()
 
     def reap_workers(self) -> None:
@@ -833,6 +840,10 @@ class Arbiter:
         if events != agent.events:
             self.selector.modify(agent.link.sock, events, self._on_agent_link)
             agent.events = events
+
+    def resolver_sections(self) -> dict[str, Any]:
+        """The ``resolvers`` sections with the master's counters (``show resolvers``)."""
+        return self.resolvers.sections
 
     def peers_status(self) -> list[dict[str, Any]]:
         return self.peers.status()

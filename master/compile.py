@@ -20,6 +20,7 @@ from luaproxy.worker.backend.tcpcheck import RuleSet, check_rules, compile_rules
 from luaproxy.worker.http.forwarded import ForwardedHeader
 from luaproxy.worker.http.pages import ErrorPages
 from luaproxy.worker.proxy import Proxy, Rule, Server, ServerRule, SwitchingRule
+from luaproxy.worker.resolvers.client import Resolver
 from luaproxy.worker.rules import actions_http, actions_tcp
 from luaproxy.worker.rules.errors import RuleError
 from luaproxy.worker.samples import AclSet, PatternLibrary, SampleError, SampleRegistry
@@ -27,7 +28,7 @@ from luaproxy.worker.sticktable import SpecError, TableSpec, parse_table_args
 from luaproxy.worker.sticktable.persistence import StickRule
 from luaproxy.worker.webstats import conf as webstats
 
-from . import dynamic_servers, filters_build, tls_build
+from . import dynamic_servers, filters_build, resolvers_build, tls_build
 from .compile_env import CompileEnv
 from .config.errors import ConfigError, ConfigErrors, did_you_mean
 from .config.keywords_global import log_servers
@@ -69,9 +70,11 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
         proxy.tables = by_table
     backends = {p.name: p for p in proxies if p.has_backend}
     caches = filters_build.caches(config)
+    resolvers = {name: Resolver(section) for name, section in config.resolvers.items()}
     for conf, proxy in zip(config.proxies, proxies, strict=True):
         env = CompileEnv(engine, registry, library, AclSet(registry, library), tables=by_table,
-                         own_table=conf.name, error_sections=config.http_errors, caches=caches)
+                         own_table=conf.name, error_sections=config.http_errors, caches=caches,
+                         resolvers=resolvers)
         for line in conf.acls:
             try:
                 env.acls.add(line.words[1:], (line.file, line.number))
@@ -158,6 +161,7 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
             errors.append(conf.line.error(f"failed to parse log-format : {exc}"))
     errors += tls_build.attach(config, proxies, registry, library)
     errors += dynamic_servers.link_references(config, proxies)
+    errors += resolvers_build.attach(config, proxies)
     if errors:
         raise ConfigErrors(errors)
     return proxies

@@ -38,7 +38,7 @@ class CompileEnv:
                  acls: AclSet, origin: tuple[str, int] = ("", 0), tables: dict[str, Any] | None = None,
                  own_table: str = "", ruleset: str = "",
                  error_sections: dict[str, dict[int, str]] | None = None,
-                 caches: dict[str, Any] | None = None) -> None:
+                 caches: dict[str, Any] | None = None, resolvers: dict[str, Any] | None = None) -> None:
         self.engine = engine
         self.registry = registry
         self.library = library
@@ -49,12 +49,13 @@ class CompileEnv:
         self.ruleset = ruleset
         self.error_sections = error_sections or {}
         self.caches = caches or {}
+        self.resolvers = resolvers or {}
         self.capture_slots: dict[int, int] = {}  # line number of an http-request capture ... len -> slot
 
     def at(self, origin: tuple[str, int], ruleset: str = "") -> CompileEnv:
         """The same environment, reporting errors at another config line (of *ruleset*)."""
         env = CompileEnv(self.engine, self.registry, self.library, self.acls, origin, self.tables,
-                         self.own_table, ruleset, self.error_sections, self.caches)
+                         self.own_table, ruleset, self.error_sections, self.caches, self.resolvers)
         env.capture_slots = self.capture_slots
         return env
 
@@ -68,6 +69,13 @@ class CompileEnv:
         if cache is None:
             raise RuleError(f"unable to find cache '{name}'.", did_you_mean(name, self.caches))
         return cache
+
+    def resolver(self, name: str) -> Any:
+        """do-resolve's resolver of one ``resolvers`` section (one per section, shared by the rules)."""
+        resolver = self.resolvers.get(name)
+        if resolver is None:
+            raise RuleError(f"can't find resolvers section '{name}'.", did_you_mean(name, self.resolvers))
+        return resolver
 
     def http_errors(self, name: str) -> dict[int, str] | None:
         """The pages of one ``http-errors`` section, or None."""

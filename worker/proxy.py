@@ -144,6 +144,15 @@ class Server:
     socks4: tuple[str, int] | None = None
     """``socks4 <addr:port>``: the SOCKS4 proxy its connections go through."""
     check_via_socks4: bool = False
+    fqdn: str | None = None
+    """The name a server with ``resolvers`` is resolved from (show servers state's srv_fqdn)."""
+    resolvers: str | None = None
+    """``resolvers NAME``: the section the master re-resolves ``fqdn`` through (worker.backend.resolved)."""
+    resolve_prefer: str = "ipv6"
+    dns_maint: str = ""
+    """Why it has no address (haproxy's RMAINT: 'nx', 'timeout', 'none'...); '' while it has one."""
+    dns_maint_forced: bool = False
+    """It was already in forced maintenance when its name stopped resolving: a valid answer leaves it there."""
 
     def __post_init__(self) -> None:
         if self.disabled:

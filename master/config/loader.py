@@ -16,15 +16,16 @@ from . import keywords_global, keywords_process, keywords_proxy, keywords_stick 
 from . import mailers as mailers_section
 from . import peers as peers_section
 from . import programs as programs_section
+from . import resolvers as resolvers_section
 from .defaults_rules import check_defaults_rules
 from .errors import ConfigError, ConfigErrors, did_you_mean
 from .keywords import GLOBAL, PROXY, PROXY_SECTIONS
 from .lexer import Line, config_files, read_file
 from .model import Config, GlobalSettings, ProxyConf
 
-SECTIONS = ("global", "http-errors", "peers", "cache", "program", "mailers", *PROXY_SECTIONS)
+SECTIONS = ("global", "http-errors", "peers", "cache", "program", "mailers", "resolvers", *PROXY_SECTIONS)
 RULE_FAMILIES = ("tcp-request", "tcp-response", "http-request", "http-response", "http-after-response")
-UNSUPPORTED_SECTIONS = ("userlist", "resolvers", "ring",
+UNSUPPORTED_SECTIONS = ("userlist", "ring",
                         "fcgi-app", "dynamic-update", "crt-store", "traces")
 UNUSED_SECTIONS = ("fcgi-app",)
 """Sections that only matter once a proxy refers to them (``use-fcgi-app``, which luaproxy refuses):
@@ -127,6 +128,10 @@ def parse_proxies(files: list[str], sections: list[Section], settings: GlobalSet
             _add_named(config.mailers, mailers_section.parse_section(section.header, section.body, errors),
                        section, errors)
             continue
+        if section.kind == "resolvers":
+            _add_named(config.resolvers, resolvers_section.parse_section(section.header, section.body, errors,
+                                                                         config.warnings), section, errors)
+            continue
         if section.kind == "program":
             program = programs_section.parse_section(section.header, section.body, errors)
             if program is not None:
@@ -157,6 +162,8 @@ def parse_proxies(files: list[str], sections: list[Section], settings: GlobalSet
             proxy.id = next_id
         next_id = max(next_id, proxy.id) + 1
         config.proxies.append(proxy)
+    if "default" not in config.resolvers and (default := resolvers_section.default_section()) is not None:
+        config.resolvers["default"] = default
     errors.extend(_check(config))
     if errors and not collect:
         raise ConfigErrors(errors)

@@ -206,6 +206,7 @@ class Config:
     caches: dict[str, Any] = field(default_factory=dict)  # name -> worker.filters.cache.CacheSettings
     programs: list[Any] = field(default_factory=list)  # config.programs.ProgramConf, in order
     mailers: dict[str, Any] = field(default_factory=dict)  # name -> worker.backend.mailers.MailersSection
+    resolvers: dict[str, Any] = field(default_factory=dict)  # name -> worker.resolvers.ResolversSection
 
     def frontends(self) -> list[ProxyConf]:
         return [p for p in self.proxies if p.has_frontend]

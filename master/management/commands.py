@@ -22,6 +22,7 @@ from ..control.changes import PatternChange
 from ..map_store import MapStore
 from . import formats, peers, tables
 from .commands_cafile import CAFILE_COMMANDS
+from .commands_resolvers import RESOLVER_COMMANDS
 from .commands_ssl import SSL_COMMANDS
 from .commands_vars import VAR_COMMANDS
 from .pending import Pending
@@ -465,6 +466,7 @@ STATS_COMMANDS = CommandTable([
     Command(("get", "var"), "get var <name>", "retrieve contents of a process-wide variable", OPERATOR, get_var),
     *(Command(words, usage, text, ADMIN if level == "admin" else OPERATOR, handler)
       for words, usage, text, level, handler in VAR_COMMANDS),
+    *(Command(words, usage, text, USER, handler) for words, usage, text, handler in RESOLVER_COMMANDS),
 ])
 
 MASTER_COMMANDS = CommandTable([

@@ -165,7 +165,17 @@ def _frontend(proxy: dict[str, Any], maxconn: int) -> dict[str, Any]:
             "mode": proxy["mode"], "conn_tot": fe["total"], "-": "-"}
 
 
+def _addr_cell(state: dict[str, Any]) -> str:
+    """host:port ([v6]:port); empty while a server with resolvers has no address."""
+    host = state.get("host")
+    if not host:
+        return ""
+    return f"[{host}]:{state.get('port')}" if ":" in str(host) else f"{host}:{state.get('port')}"
+
+
 def _server_status(state: dict[str, Any]) -> str:
+    if state.get("dns_maint") and state.get("admin_state") == "MAINT":
+        return "MAINT (resolution)"
     if state.get("admin_state") in ("MAINT", "DRAIN"):
         return str(state["admin_state"])
     if state.get("op_state") != "UP":
@@ -188,7 +198,7 @@ def _server(proxy: dict[str, Any], server: dict[str, Any], now: float) -> dict[s
     cells.update({"pxname": proxy["name"], "svname": server["name"], "status": _server_status(state),
                   "weight": weight, "act": 0 if backup else 1, "bck": 1 if backup else 0,
                   "lastchg": since_change(state), "pid": 1, "iid": proxy["id"],
-                  "sid": server["id"], "type": 2, "lastsess": -1, "addr": f"{state.get('host')}:{state.get('port')}",
+                  "sid": server["id"], "type": 2, "lastsess": -1, "addr": _addr_cell(state),
                   "mode": proxy["mode"], "uweight": weight, "-": "-"})
     if state.get("maxconn"):
         cells["slim"] = state["maxconn"]
@@ -290,7 +300,9 @@ def servers_state(proxies: list[dict[str, Any]], now: float) -> str:
             admin = _ADMIN_STATE.get(str(s.get("admin_state")), 0)
             if admin == _ADMIN_STATE["MAINT"] and not s.get("disabled"):
                 admin = 1  # forced at run time (haproxy's FMAINT); 5 is the configuration's "disabled"
-            maint = admin in (1, _ADMIN_STATE["MAINT"])  # a server in maintenance is STOPPED for haproxy
+            if s.get("dns_maint"):
+                admin = 32 if admin == 1 else admin | 32  # no address from DNS: haproxy's RMAINT
+            maint = admin in (1, _ADMIN_STATE["MAINT"]) or bool(admin & 32)  # in maintenance: STOPPED for haproxy
             health = 0 if admin or s.get("op_state") != "UP" else s.get("check_rise", 2)
             status = _CHECK_STATUS.get(str(s.get("check_status")), 1)
             result = 0 if status == 1 else (3 if status in (6, 9, 15, 16) else 2)
@@ -300,10 +312,10 @@ def servers_state(proxies: list[dict[str, Any]], now: float) -> str:
             check_state = 14 if checked and admin else (6 if checked else paused)
             weight = s.get("weight") or 0
             lines.append(
-                f"{proxy['id']} {proxy['name']} {server['id']} {server['name']} {s.get('host')} "
+                f"{proxy['id']} {proxy['name']} {server['id']} {server['name']} {s.get('host') or '-'} "
                 f"{0 if maint else _OP_STATE.get(str(s.get('op_state')), 2)} {admin} {weight} "
                 f"{s.get('iweight', weight)} "
-                f"{since_change(s)} {status} {result} {health} {check_state} 0 0 0 - "
+                f"{since_change(s)} {status} {result} {health} {check_state} 0 0 0 {s.get('fqdn') or '-'} "
                 f"{s.get('port')} - {s.get('use_ssl') or 0} {s.get('check_port') or 0} - - 0\n")
     return "".join(lines)
 

@@ -162,9 +162,9 @@ def test_bad_addresses(tmp_path):
 
 
 def test_lines_out_of_section_and_unsupported_sections(tmp_path):
-    errors = errors_of(tmp_path, "nbproc 2\nresolvers dns\n nameserver a 1.2.3.4:53\n")
+    errors = errors_of(tmp_path, "nbproc 2\nuserlist users\n user a insecure-password b\n")
     assert "unknown keyword 'nbproc' out of section" in errors[0]
-    assert "section 'resolvers' is not supported" in errors[1]
+    assert "section 'userlist' is not supported" in errors[1]
 
 
 def test_directory_loads_cfg_files_in_name_order(tmp_path):

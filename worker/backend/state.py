@@ -222,6 +222,8 @@ def counts(servers: list[Server]) -> tuple[int, int]:
 
 def stat_status(server: Server) -> str:
     """The ``status`` column of ``show stat``: UP, "UP 2/3" (going down), "DOWN 1/2", MAINT, no check..."""
+    if server.dns_maint and server.admin_state == AdminState.MAINT:
+        return "MAINT (resolution)"
     if server.admin_state != AdminState.READY:
         return str(server.admin_state)
     if not server.check:
@@ -326,7 +328,7 @@ class ServerChange:
                    data.get("origin", "stats socket command"), tuple(data.get("words", ())))
 
 
-SERVER_OPS = ("state", "weight", "maxconn", "addr", "health", "check", "agent", "ssl", "pin", "add", "del")
+SERVER_OPS = ("state", "weight", "maxconn", "addr", "dns", "health", "check", "agent", "ssl", "pin", "add", "del")
 """``add``/``del`` are applied by master.control.servers (they change the farm, not one server)."""
 MAX_WEIGHT = 256
 
@@ -374,6 +376,11 @@ def change_server(proxy: Any, server: Server, change: ServerChange, logger: Any,
         server.maxconn = int(value)
     elif op == "addr":
         return _set_addr(server, value, change.port, change.origin)
+    elif op == "dns":
+        from . import resolved  # it builds on this module's state changes
+
+        return resolved.apply(proxy, server, value, change.words[0] if change.words else "", change.origin,
+                              logger, now)
     elif op == "health":
         if value not in ("up", "down", "nolb", "stopping"):
             return ChangeResult(False, "'set server <srv> health' expects 'up', 'stopping', or 'down'.")

@@ -19,7 +19,7 @@ from ..filters.cache_rules import action as cache_action
 from ..http.message import Headers
 from ..http.pages import Reply, error_page
 from ..http.pages import reason as default_reason
-from . import actions_http_flow, actions_stick, rewrites
+from . import actions_http_flow, actions_resolve, actions_stick, rewrites
 from .errors import RuleError, unknown_action
 from .verdict import Verdict
 
@@ -579,6 +579,8 @@ def parse(kind: str, words: tuple[str, ...], env: HttpActionEnv) -> Action:
     stick = actions_stick.parse(name, args, env)  # type: ignore[arg-type]
     if stick is not None:
         return stick
+    if kind == "http-req" and (resolve := actions_resolve.parse(name, args, env)) is not None:  # type: ignore[arg-type]
+        return resolve
     table = REQUEST if kind == "http-req" else RESPONSE
     parser = table.get(name)
     if parser is None:

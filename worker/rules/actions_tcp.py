@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from . import actions_stick
+from . import actions_resolve, actions_stick
 from .actions_http import set_address
 from .errors import RuleError, unknown_action
 from .verdict import Verdict
@@ -98,6 +98,8 @@ def parse(kind: str, words: tuple[str, ...], env: ActionEnv) -> Action:
     stick = actions_stick.parse(name, args, env)  # type: ignore[arg-type]
     if stick is not None:
         return stick
+    if kind == "tcp-req" and (resolve := actions_resolve.parse(name, args, env)) is not None:  # type: ignore[arg-type]
+        return resolve
     parser = PARSERS.get(name)
     if parser is None:
         raise unknown_action(name, PARSERS, "lua.<name>")

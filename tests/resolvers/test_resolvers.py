@@ -1,0 +1,148 @@
+"""Resolvers sections against a real DNS server on 127.0.0.1 (tests.helpers.dns_server).
+
+One luaproxy with two workers: a server named by DNS follows its name's
+address in every worker and in ``show servers state``, goes into maintenance
+when the name stops resolving past ``hold nx``, and comes back; ``do-resolve``
+puts an address in a variable; ``show resolvers`` counts what the master sent.
+Texts were compared with haproxy 2.6.12 running the same configuration.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from luaproxy.worker.resolvers import Nameserver, Resolution, ResolversSection
+from tests.helpers import LUAPROXY, HttpBackend, Process, free_port, port_listening, read_all, wait_until
+from tests.helpers.dns_server import DnsServer
+from tests.supervisor.conftest import cli
+
+CONFIG = """
+    global
+        nbproc 2
+        stats socket {d}/admin.sock level admin
+    resolvers dns
+        nameserver ns1 127.0.0.1:{dns}
+        accepted_payload_size 1232
+        resolve_retries 2
+        timeout resolve 200ms
+        timeout retry 300ms
+        hold valid 1s
+        hold nx 500ms
+    defaults
+        mode http
+        timeout client 5s
+        timeout server 5s
+        timeout connect 1s
+    frontend web
+        bind 127.0.0.1:{port}
+        http-request do-resolve(txn.ip,dns,ipv4) hdr(x-name),lower if {{ path /resolve }}
+        http-request return status 200 content-type text/plain lf-string "ip=%[var(txn.ip)]" if {{ path /resolve }}
+        default_backend be
+    backend be
+        server s1 web.test:{backend} resolvers dns init-addr none resolve-prefer ipv4
+    """
+
+
+class Running:
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.dns = DnsServer({"web.test": ["127.0.0.1"], "api.test": ["127.0.0.9", "::9"]})
+        self.backend = HttpBackend("A")
+        self.port = free_port()
+        (directory / "r.cfg").write_text(textwrap.dedent(CONFIG).lstrip("\n").format(
+            d=directory, dns=self.dns.port, port=self.port, backend=self.backend.port))
+        self.proc = Process(["-f", "r.cfg"], directory)
+        assert wait_until(lambda: port_listening(self.port), 15), self.proc.stderr()
+        self.proc.wait_workers(2)
+
+    def cmd(self, text: str) -> str:
+        return cli(str(self.dir / "admin.sock"), text + "\n")
+
+    def state_of_s1(self) -> list[str]:
+        line = next(x for x in self.cmd("show servers state").splitlines() if x.startswith("3 be 1 s1 "))
+        return line.split()
+
+    def get(self, path: str, name: str = "") -> bytes:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\nX-Name: {name}\r\nConnection: close\r\n\r\n".encode())
+            return read_all(sock)
+
+    def stop(self) -> None:
+        self.proc.stop()
+        self.backend.close()
+        self.dns.close()
+
+
+@pytest.fixture(scope="module")
+def rt(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    running = Running(tmp_path_factory.mktemp("resolvers"))
+    yield running
+    running.stop()
+
+
+def test_server_follows_its_name_in_every_worker(rt: Running) -> None:
+    assert wait_until(lambda: rt.state_of_s1()[4] == "127.0.0.1", 10), rt.cmd("show servers state")
+    assert rt.state_of_s1()[17] == "web.test"
+    assert all(rt.get("/").startswith(b"HTTP/1.1 200") for _ in range(8))  # both workers connect there
+    rt.dns.set("web.test", ["127.0.0.3"])
+    assert wait_until(lambda: rt.state_of_s1()[4] == "127.0.0.3", 10), rt.cmd("show servers state")
+    assert all(rt.get("/").startswith(b"HTTP/1.1 503") for _ in range(8))  # nobody listens on 127.0.0.3
+    assert "be/s1 changed its IP from 127.0.0.1 to 127.0.0.3 by dns/ns1." in rt.proc.stderr()
+
+    rt.dns.remove("web.test")
+    assert wait_until(lambda: rt.state_of_s1()[4:7] == ["-", "0", "32"], 10), rt.cmd("show servers state")
+    assert "be,s1,MAINT (resolution)" in ["be,s1," + line.split(",")[17] for line in rt.cmd("show stat").splitlines()
+                                          if line.startswith("be,s1,")]
+    assert "Server be/s1 is going DOWN for maintenance (DNS NX status)." in rt.proc.stderr()
+
+    rt.dns.set("web.test", ["127.0.0.1"])
+    assert wait_until(lambda: rt.state_of_s1()[4:7] == ["127.0.0.1", "2", "0"], 10), rt.cmd("show servers state")
+    assert wait_until(lambda: rt.get("/").startswith(b"HTTP/1.1 200"), 5)
+    assert "Server be/s1 ('web.test') is UP/READY (resolves again)." in rt.proc.stderr()
+
+
+def test_do_resolve_sets_the_variable(rt: Running) -> None:
+    assert rt.get("/resolve", "API.test").endswith(b"ip=127.0.0.9")
+    assert rt.get("/resolve", "nowhere.test").endswith(b"ip=")
+    assert rt.get("/resolve", "10.1.2.3").endswith(b"ip=10.1.2.3")
+
+
+def test_show_resolvers(rt: Running) -> None:
+    text = rt.cmd("show resolvers dns")
+    assert text.startswith("Resolvers section dns\n nameserver ns1:\n  sent:        ")
+    counters = dict(line.split() for line in text.splitlines()[2:] if line.strip())
+    assert list(counters)[-1] == "outdated:" and int(counters["valid:"]) > 0
+    assert rt.cmd("show resolvers nope") == "Can't find that resolvers section\n\n"
+
+
+def test_a_silent_nameserver_times_out_after_the_retries() -> None:
+    section = ResolversSection("dns", [Nameserver("ns1", "127.0.0.1", 53)], retries=2, timeout_retry=1.0)
+    resolution = Resolution(section, "web.test", ("ipv4",))
+    assert len(resolution.start(0.0)) == 1
+    assert resolution.expire(0.5) == [] and not resolution.done
+    assert len(resolution.expire(1.0)) == 1
+    resolution.expire(2.0)
+    assert resolution.answer is not None and resolution.answer.status == "timeout"
+    assert section.stats["ns1"]["sent"] == 2 and section.stats["ns1"]["timeout"] == 1
+
+
+@pytest.mark.parametrize(("lines", "message"), [
+    ("resolvers dns\n  nameserver\n", "'nameserver' expects a name and an address."),
+    ("resolvers dns\n  hold often 1s\n", "'hold' in 'resolvers' section 'dns' expects a status and a time."),
+    ("resolvers dns\n  nameserv a 127.0.0.1\n", "unknown keyword 'nameserv' in 'resolvers' section 'dns'."),
+    ("backend be\n  server s web.test:80 resolvers dsn\n", "server 's': no resolvers section named 'dsn'."),
+    ("frontend fe\n  mode http\n  http-request do-resolve(txn.ip,nope) src\n",
+     "can't find resolvers section 'nope'."),
+])
+def test_check_names_each_mistake(tmp_path: Path, lines: str, message: str) -> None:
+    (tmp_path / "bad.cfg").write_text("resolvers ok\n  nameserver a 127.0.0.1:53\n" + lines)
+    done = subprocess.run([*LUAPROXY, "-c", "-f", str(tmp_path / "bad.cfg")], capture_output=True, text=True,
+                          timeout=30)
+    assert done.returncode != 0
+    assert message in done.stdout + done.stderr
