@@ -16,6 +16,7 @@ from __future__ import annotations
 from .buffer import ReceiveBuffer
 from .errors import LocalProtocolError, RemoteProtocolError
 from .events import (
+    END_OF_MESSAGE,
     NEED_DATA,
     PAUSED,
     ConnectionClosed,
@@ -42,6 +43,7 @@ from .readers import (
     DEFAULT_MAX_HEAD_SIZE,
     DEFAULT_MAX_HEADERS,
     BodyReader,
+    ContentLengthReader,
     Limits,
     RequestHeadReader,
     ResponseHeadReader,
@@ -211,6 +213,52 @@ class Connection:
         except LocalProtocolError:
             machine.process_error(role)
             raise
+
+    def send_message(self, head: RequestHead | ResponseHead, body: bytes = b"",
+                     end: EndOfMessage = END_OF_MESSAGE) -> bytes:
+        """A whole message in one call: the bytes and moves of ``send`` of its head, ``Data(body)`` (when not
+        empty) and *end* (a reply of our own, a request without a body, a response whose body came whole)."""
+        if self.our_role is SERVER and not 200 <= head.status < 600:  # type: ignore[union-attr]
+            raise LocalProtocolError(f"final response with status {head.status}")  # type: ignore[union-attr]
+        machine = self._state
+        role = self.our_role
+        try:
+            if machine.states[role] is ERROR:
+                raise LocalProtocolError("can't send after an error")
+            data = self._send_response(head) if role is SERVER else self._send_request(head)  # type: ignore[arg-type]
+            states = machine.states
+            if states[role] is not SEND_BODY:  # a protocol switch: the general moves say what may follow
+                return data + (self.send(Data(body)) if body else b"") + self.send(end)
+            assert self._body_writer is not None
+            data += self._body_writer.whole(body, end)
+            if machine.keep_alive and not machine.switch_proposed:
+                states[role] = DONE
+            else:
+                machine.process_event(role, EndOfMessage)
+            return data
+        except LocalProtocolError:
+            machine.process_error(role)
+            raise
+
+    def take_body(self) -> bytes | None:
+        """The rest of a body of known length when all of it is buffered, its end read with it: what
+        ``next_event`` gives as Data then EndOfMessage, in one call.  None (nothing taken) otherwise."""
+        machine = self._state
+        role = self.their_role
+        reader = self._body_reader
+        if machine.states[role] is not SEND_BODY or type(reader) is not ContentLengthReader:
+            return None
+        remaining = reader.remaining  # type: ignore[union-attr]
+        if remaining > len(self._buffer):
+            return None
+        body = self._buffer.take(remaining) if remaining else b""
+        reader.remaining = 0  # type: ignore[union-attr]
+        self._waiting_for_100 = False
+        if machine.keep_alive and not machine.switch_proposed:
+            machine.states[role] = DONE
+        else:
+            machine.process_event(role, EndOfMessage)
+        return body
 
     def next_cycle(self) -> bool:
         """Start the next exchange if this one is complete on both sides and the connection stays open.

@@ -516,15 +516,13 @@ class HttpStream:
         head = reply.head() if self.txn is None else self._after_response(self.txn, reply.head())
         if self.txn is not None:
             self.txn.status = head.status
+        head_only = self.txn is not None and self.txn.request is not None and self.txn.request.method == "HEAD"
         try:
-            data = self.front.send(Response(head))
-            head_only = self.txn is not None and self.txn.request is not None and self.txn.request.method == "HEAD"
-            data += self.front.send(Data(reply.body)) if reply.body and not head_only else b""
-            if self.txn is not None and self.frontend.access_log is not None:  # %B only
-                self.txn.bytes_logged = logged_size(head) + len(reply.body)
-            data += self.front.send(EndOfMessage())
+            data = self.front.send_message(head, b"" if head_only else reply.body)
         except LocalProtocolError:
             return False
+        if self.txn is not None and self.frontend.access_log is not None:  # %B only
+            self.txn.bytes_logged = logged_size(head) + len(reply.body)
         self._send_client(data)
         return not reply.close
 
@@ -641,9 +639,10 @@ class HttpStream:
             conn.requests += 1
             txn.t_connect = time.monotonic() - started
             try:
-                data = conn.http.send(Request(head))
                 if isinstance(first_body_event, EndOfMessage):
-                    data += conn.http.send(first_body_event)
+                    data = conn.http.send_message(head, b"", first_body_event)
+                else:
+                    data = conn.http.send(Request(head))
                 send_all(conn.sock, data)
             except LocalProtocolError:
                 conn.close()
@@ -813,6 +812,12 @@ class HttpStream:
                 head = self._response_head(txn, backend, event.head, sent_at, server_counters)
                 if txn.filters is not None:
                     txn.filters.response_head(txn, head)
+                elif not ahead and (body := http.take_body()) is not None:
+                    # The whole body came with the head: both ends in one call each.
+                    pending += self.front.send_message(head, body)
+                    self._release_trackers_before(txn, len(pending))
+                    self._send_client(bytes(pending))
+                    return head
                 pending += self.front.send(Response(head))
             elif isinstance(event, InformationalResponse) and conn.http.switched:
                 head = self._response_head(txn, backend, event.head, sent_at, server_counters)
