@@ -21,7 +21,7 @@ from ..backend import cookie
 from ..backend.connect import acquire_server, connect_server, connection_key, follows_destination
 from ..channel import Channel
 from ..context import WorkerContext
-from ..counters import Counters
+from ..counters import Counters, response_times, responses
 from ..filters import chain as filters
 from ..netutil import recv_within, send_all, shutdown_both
 from ..proxy import Proxy
@@ -224,7 +224,7 @@ class HttpStream:
             if self.body_ahead:
                 self.body_ahead.clear()
         front = self.front
-        received = [front.trailing_data[0]] if front.buffered else []  # for show errors
+        received = [front.trailing_data[0]] if front.buffer else []  # for show errors
         while True:
             try:
                 event = front.next_event()
@@ -237,7 +237,7 @@ class HttpStream:
                 return event.head
             if event is not NEED_DATA:
                 return None
-            waiting = not front.buffered
+            waiting = not front.buffer
             if waiting and not first and self.worker.stopping:
                 return None
             limit = idle_timeout if waiting else request_timeout
@@ -420,9 +420,12 @@ class HttpStream:
         # Connection is hop-by-hop: the protocol layer has acted on it, and HAProxy
         # hides it from rules and Lua too (it writes its own towards each side),
         # except that an Upgrade request keeps its value on the way to the server.
-        self.upgrade_connection = (", ".join(head.headers.get_all("connection")) or "upgrade") if (
-            self.front.switch_proposed and head.method != "CONNECT") else None
-        head.headers.remove("connection")
+        if "connection" in self.front.head_fields:
+            self.upgrade_connection = (", ".join(head.headers.get_all("connection")) or "upgrade") if (
+                self.front.switch_proposed and head.method != "CONNECT") else None
+            head.headers.remove("connection")
+        else:  # without a Connection field only a CONNECT proposes a switch
+            self.upgrade_connection = None
         txn = Transaction(self.client, self.frontend, None, None, self.worker.logger, self.so_id,
                           self.worker.proxies, self.worker.process, self.session_vars.new_transaction(),
                           self.addresses)
@@ -850,11 +853,13 @@ class HttpStream:
     def _response_head(self, txn: Transaction, backend: Proxy, head: ResponseHead, sent_at: float,
                        server_counters: Counters) -> ResponseHead:
         """The server's response head after timers, counters and http-response rules."""
-        upgrade = ", ".join(head.headers.get_all("connection")) or "upgrade" if head.status == 101 else None
-        head.headers.remove("connection")
+        if "connection" in self.server.http.head_fields:  # type: ignore[union-attr]
+            upgrade = ", ".join(head.headers.get_all("connection")) or "upgrade" if head.status == 101 else None
+            head.headers.remove("connection")
+        else:
+            upgrade = "upgrade" if head.status == 101 else None
         txn.t_response = time.monotonic() - sent_at
-        server_counters.response_time(txn.t_response)
-        backend.be_counters.response_time(txn.t_response)
+        response_times(server_counters, backend.be_counters, txn.t_response)
         bplan, fplan = backend.plan or plan_of(backend), self.plan
         head = self._response_rules(txn, backend, head)
         if backend.cookie is not None:
@@ -868,8 +873,7 @@ class HttpStream:
         elif fplan.httpclose or bplan.httpclose:
             head.headers.set("connection", "close")
         txn.status = head.status
-        server_counters.response(head.status)
-        backend.be_counters.response(head.status)
+        responses(server_counters, backend.be_counters, head.status)
         return head
 
     def _response_rules(self, txn: Transaction, backend: Proxy, head: ResponseHead) -> ResponseHead:
