@@ -59,6 +59,21 @@ class Counters:
         return asdict(self)
 
 
+def responses(server: Counters, backend: Counters, status: int) -> None:
+    """A server's response counted on the server and its backend at once (one call per response)."""
+    key = _CLASS_BY_HUNDRED[status // 100] if 100 <= status < 600 else "other"
+    server.responses[key] += 1  # type: ignore[index]
+    backend.responses[key] += 1  # type: ignore[index]
+
+
+def response_times(server: Counters, backend: Counters, seconds: float) -> None:
+    """A server's response time counted on the server and its backend at once."""
+    server.response_time_total += seconds
+    server.response_count += 1
+    backend.response_time_total += seconds
+    backend.response_count += 1
+
+
 SUMMED = tuple(name for name in Counters.__dataclass_fields__ if name not in ("max", "responses"))
 
 

@@ -173,7 +173,8 @@ def follows_destination(server: Server) -> bool:
 
 def _queue_timeout(backend: Proxy) -> float | None:
     """``timeout queue``, which defaults to ``timeout connect`` as in HAProxy."""
-    return backend.timeout("queue", backend.timeout("connect"))
+    timeouts = backend.timeouts
+    return timeouts.get("queue", timeouts.get("connect"))
 
 
 def _redispatch(backend: Proxy, txn: Any, failed: Server) -> Server | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from .buffer import ReceiveBuffer
 from .errors import LocalProtocolError, RemoteProtocolError
 from .events import (
+    END_OF_MESSAGE,
     NEED_DATA,
     PAUSED,
     ConnectionClosed,
@@ -31,6 +32,7 @@ from .framing import (
     CHUNKED,
     UNTIL_CLOSE,
     UNTIL_CLOSE_BODY,
+    Found,
     Framing,
     Tokens,
     keep_alive,
@@ -42,6 +44,7 @@ from .readers import (
     DEFAULT_MAX_HEAD_SIZE,
     DEFAULT_MAX_HEADERS,
     BodyReader,
+    ContentLengthReader,
     Limits,
     RequestHeadReader,
     ResponseHeadReader,
@@ -86,8 +89,13 @@ class Connection:
         else:
             self._read_head = Connection._read_response
             self._head_reader = ResponseHeadReader(self._limits)
-        self._buffer = ReceiveBuffer()
-        self._eof = False
+        self.buffer = ReceiveBuffer()
+        """Bytes received and not parsed yet (callers only test it: empty means ``next_event`` has nothing to read)."""
+        self.eof = False
+        """The peer closed its side (``receive_data(b"")``)."""
+        self.head_fields: Found = {}
+        """The framing fields of the last head read (:func:`~.framing.read_fields`): whether it had a Connection
+        field to drop, say, without a scan of the head."""
         self._body_reader: BodyReader | None = None
         self._body_writer: BodyWriter | None = None
         self._request_method: str | None = None
@@ -125,21 +133,16 @@ class Connection:
     @property
     def trailing_data(self) -> tuple[bytes, bool]:
         """Bytes received and not parsed, and whether EOF came: a tunnel's first bytes after a switch."""
-        return bytes(self._buffer), self._eof
-
-    @property
-    def buffered(self) -> bool:
-        """Whether received bytes wait to be parsed (without copying them, as ``trailing_data`` does)."""
-        return bool(self._buffer)
+        return bytes(self.buffer), self.eof
 
     def receive_data(self, data: bytes) -> None:
         """Buffer bytes from the peer; ``b""`` means the peer closed its side."""
         if not data:
-            self._eof = True
-        elif self._eof:
+            self.eof = True
+        elif self.eof:
             raise RuntimeError("received data after end of file")
         else:
-            self._buffer += data
+            self.buffer += data
 
     def next_event(self) -> Event | Signal:
         """Parse the next event from the buffered bytes; a defect raises RemoteProtocolError."""
@@ -151,9 +154,9 @@ class Connection:
                 # Data leaves SEND_BODY where it is, so only the body's end moves the state.
                 reader = self._body_reader
                 assert reader is not None
-                event = reader(self._buffer)
+                event = reader(self.buffer)
                 if event is None:
-                    if not self._eof:
+                    if not self.eof:
                         return NEED_DATA
                     event = reader.read_eof()
                 self._waiting_for_100 = False
@@ -164,11 +167,11 @@ class Connection:
                         machine.process_event(role, EndOfMessage)
                 return event
             if state is IDLE or state is SEND_RESPONSE:
-                if self._buffer:
+                if self.buffer:
                     event = self._read_head(self)
                     if event is not None:
                         return event
-                if not self._eof:
+                if not self.eof:
                     return NEED_DATA
             elif state is ERROR:
                 raise RemoteProtocolError("the peer already sent an invalid message", self._status_for(400))
@@ -212,6 +215,52 @@ class Connection:
             machine.process_error(role)
             raise
 
+    def send_message(self, head: RequestHead | ResponseHead, body: bytes = b"",
+                     end: EndOfMessage = END_OF_MESSAGE) -> bytes:
+        """A whole message in one call: the bytes and moves of ``send`` of its head, ``Data(body)`` (when not
+        empty) and *end* (a reply of our own, a request without a body, a response whose body came whole)."""
+        if self.our_role is SERVER and not 200 <= head.status < 600:  # type: ignore[union-attr]
+            raise LocalProtocolError(f"final response with status {head.status}")  # type: ignore[union-attr]
+        machine = self._state
+        role = self.our_role
+        try:
+            if machine.states[role] is ERROR:
+                raise LocalProtocolError("can't send after an error")
+            data = self._send_response(head) if role is SERVER else self._send_request(head)  # type: ignore[arg-type]
+            states = machine.states
+            if states[role] is not SEND_BODY:  # a protocol switch: the general moves say what may follow
+                return data + (self.send(Data(body)) if body else b"") + self.send(end)
+            assert self._body_writer is not None
+            data += self._body_writer.whole(body, end)
+            if machine.keep_alive and not machine.switch_proposed:
+                states[role] = DONE
+            else:
+                machine.process_event(role, EndOfMessage)
+            return data
+        except LocalProtocolError:
+            machine.process_error(role)
+            raise
+
+    def take_body(self) -> bytes | None:
+        """The rest of a body of known length when all of it is buffered, its end read with it: what
+        ``next_event`` gives as Data then EndOfMessage, in one call.  None (nothing taken) otherwise."""
+        machine = self._state
+        role = self.their_role
+        reader = self._body_reader
+        if machine.states[role] is not SEND_BODY or type(reader) is not ContentLengthReader:
+            return None
+        remaining = reader.remaining  # type: ignore[union-attr]
+        if remaining > len(self.buffer):
+            return None
+        body = self.buffer.take(remaining) if remaining else b""
+        reader.remaining = 0  # type: ignore[union-attr]
+        self._waiting_for_100 = False
+        if machine.keep_alive and not machine.switch_proposed:
+            machine.states[role] = DONE
+        else:
+            machine.process_event(role, EndOfMessage)
+        return body
+
     def next_cycle(self) -> bool:
         """Start the next exchange if this one is complete on both sides and the connection stays open.
 
@@ -243,15 +292,15 @@ class Connection:
         if state is MIGHT_SWITCH_PROTOCOL or state is SWITCHED_PROTOCOL:
             return PAUSED
         if state is IDLE or state is SEND_RESPONSE:
-            if not self._eof:
+            if not self.eof:
                 return NEED_DATA
-            if self._buffer:
+            if self.buffer:
                 raise LocalProtocolError("connection closed in the middle of a message head")
             if state is SEND_RESPONSE:
                 raise LocalProtocolError("server closed the connection without a response")
-        elif self._buffer:
+        elif self.buffer:
             return PAUSED
-        elif not self._eof:
+        elif not self.eof:
             return NEED_DATA
         self._waiting_for_100 = False
         self._state.process_event(self.their_role, ConnectionClosed)
@@ -259,10 +308,11 @@ class Connection:
 
     def _read_request(self) -> Request | None:
         """Server side: the next request head, with its framing and the client's move, or None."""
-        parsed = self._head_reader.read(self._buffer)
+        parsed = self._head_reader.read(self.buffer)
         if parsed is None:
             return None
         head, found = parsed
+        self.head_fields = found
         framing, tokens, switch, expect = request_framing(head, found)
         self._start_exchange(head, switch)
         http11 = self._peer_http11 = head.version[5:] >= "1.1"
@@ -274,10 +324,11 @@ class Connection:
 
     def _read_response(self) -> Response | InformationalResponse | None:
         """Client side: the next response head, with its framing and the server's move, or None."""
-        parsed = self._head_reader.read(self._buffer)
+        parsed = self._head_reader.read(self.buffer)
         if parsed is None:
             return None
         head, found = parsed
+        self.head_fields = found
         machine = self._state
         if head.status < 200:
             switching = self._accepts_switch(head)

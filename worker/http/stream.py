@@ -21,7 +21,7 @@ from ..backend import cookie
 from ..backend.connect import acquire_server, connect_server, connection_key, follows_destination
 from ..channel import Channel
 from ..context import WorkerContext
-from ..counters import Counters
+from ..counters import Counters, response_times, responses
 from ..filters import chain as filters
 from ..netutil import recv_within, send_all, shutdown_both
 from ..proxy import Proxy
@@ -224,7 +224,7 @@ class HttpStream:
             if self.body_ahead:
                 self.body_ahead.clear()
         front = self.front
-        received = [front.trailing_data[0]] if front.buffered else []  # for show errors
+        received = [front.trailing_data[0]] if front.buffer else []  # for show errors
         while True:
             try:
                 event = front.next_event()
@@ -237,7 +237,7 @@ class HttpStream:
                 return event.head
             if event is not NEED_DATA:
                 return None
-            waiting = not front.buffered
+            waiting = not front.buffer
             if waiting and not first and self.worker.stopping:
                 return None
             limit = idle_timeout if waiting else request_timeout
@@ -420,9 +420,12 @@ class HttpStream:
         # Connection is hop-by-hop: the protocol layer has acted on it, and HAProxy
         # hides it from rules and Lua too (it writes its own towards each side),
         # except that an Upgrade request keeps its value on the way to the server.
-        self.upgrade_connection = (", ".join(head.headers.get_all("connection")) or "upgrade") if (
-            self.front.switch_proposed and head.method != "CONNECT") else None
-        head.headers.remove("connection")
+        if "connection" in self.front.head_fields:
+            self.upgrade_connection = (", ".join(head.headers.get_all("connection")) or "upgrade") if (
+                self.front.switch_proposed and head.method != "CONNECT") else None
+            head.headers.remove("connection")
+        else:  # without a Connection field only a CONNECT proposes a switch
+            self.upgrade_connection = None
         txn = Transaction(self.client, self.frontend, None, None, self.worker.logger, self.so_id,
                           self.worker.proxies, self.worker.process, self.session_vars.new_transaction(),
                           self.addresses)
@@ -516,15 +519,13 @@ class HttpStream:
         head = reply.head() if self.txn is None else self._after_response(self.txn, reply.head())
         if self.txn is not None:
             self.txn.status = head.status
+        head_only = self.txn is not None and self.txn.request is not None and self.txn.request.method == "HEAD"
         try:
-            data = self.front.send(Response(head))
-            head_only = self.txn is not None and self.txn.request is not None and self.txn.request.method == "HEAD"
-            data += self.front.send(Data(reply.body)) if reply.body and not head_only else b""
-            if self.txn is not None and self.frontend.access_log is not None:  # %B only
-                self.txn.bytes_logged = logged_size(head) + len(reply.body)
-            data += self.front.send(EndOfMessage())
+            data = self.front.send_message(head, b"" if head_only else reply.body)
         except LocalProtocolError:
             return False
+        if self.txn is not None and self.frontend.access_log is not None:  # %B only
+            self.txn.bytes_logged = logged_size(head) + len(reply.body)
         self._send_client(data)
         return not reply.close
 
@@ -641,9 +642,10 @@ class HttpStream:
             conn.requests += 1
             txn.t_connect = time.monotonic() - started
             try:
-                data = conn.http.send(Request(head))
                 if isinstance(first_body_event, EndOfMessage):
-                    data += conn.http.send(first_body_event)
+                    data = conn.http.send_message(head, b"", first_body_event)
+                else:
+                    data = conn.http.send(Request(head))
                 send_all(conn.sock, data)
             except LocalProtocolError:
                 conn.close()
@@ -813,6 +815,12 @@ class HttpStream:
                 head = self._response_head(txn, backend, event.head, sent_at, server_counters)
                 if txn.filters is not None:
                     txn.filters.response_head(txn, head)
+                elif not ahead and (body := http.take_body()) is not None:
+                    # The whole body came with the head: both ends in one call each.
+                    pending += self.front.send_message(head, body)
+                    self._release_trackers_before(txn, len(pending))
+                    self._send_client(bytes(pending))
+                    return head
                 pending += self.front.send(Response(head))
             elif isinstance(event, InformationalResponse) and conn.http.switched:
                 head = self._response_head(txn, backend, event.head, sent_at, server_counters)
@@ -845,11 +853,13 @@ class HttpStream:
     def _response_head(self, txn: Transaction, backend: Proxy, head: ResponseHead, sent_at: float,
                        server_counters: Counters) -> ResponseHead:
         """The server's response head after timers, counters and http-response rules."""
-        upgrade = ", ".join(head.headers.get_all("connection")) or "upgrade" if head.status == 101 else None
-        head.headers.remove("connection")
+        if "connection" in self.server.http.head_fields:  # type: ignore[union-attr]
+            upgrade = ", ".join(head.headers.get_all("connection")) or "upgrade" if head.status == 101 else None
+            head.headers.remove("connection")
+        else:
+            upgrade = "upgrade" if head.status == 101 else None
         txn.t_response = time.monotonic() - sent_at
-        server_counters.response_time(txn.t_response)
-        backend.be_counters.response_time(txn.t_response)
+        response_times(server_counters, backend.be_counters, txn.t_response)
         bplan, fplan = backend.plan or plan_of(backend), self.plan
         head = self._response_rules(txn, backend, head)
         if backend.cookie is not None:
@@ -863,8 +873,7 @@ class HttpStream:
         elif fplan.httpclose or bplan.httpclose:
             head.headers.set("connection", "close")
         txn.status = head.status
-        server_counters.response(head.status)
-        backend.be_counters.response(head.status)
+        responses(server_counters, backend.be_counters, head.status)
         return head
 
     def _response_rules(self, txn: Transaction, backend: Proxy, head: ResponseHead) -> ResponseHead:

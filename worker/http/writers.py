@@ -50,6 +50,12 @@ class NoBodyWriter:
             raise LocalProtocolError("this message cannot have a body")
         return b""
 
+    def whole(self, body: bytes, end: EndOfMessage) -> bytes:
+        """The whole body and its end at once: what ``Data(body)`` then *end* write, in one call."""
+        if body:
+            raise LocalProtocolError("this message cannot have a body")
+        return b""
+
 
 class ContentLengthWriter:
     """Exactly the announced number of bytes; trailers are dropped, as HAProxy drops them."""
@@ -69,6 +75,13 @@ class ContentLengthWriter:
             raise LocalProtocolError(f"body ended {self.remaining} bytes short of its Content-Length")
         return b""
 
+    def whole(self, body: bytes, end: EndOfMessage) -> bytes:
+        if len(body) != self.remaining:
+            self(Data(body))  # the exact error: too long
+            return self(end)  # or too short
+        self.remaining = 0
+        return body
+
 
 class ChunkedWriter:
     """Each non-empty Data becomes one chunk; the last chunk carries the trailers."""
@@ -82,12 +95,20 @@ class ChunkedWriter:
             return b"0\r\n\r\n"
         return _encode("0", event.trailers)  # the last chunk, the trailer fields and the empty line
 
+    def whole(self, body: bytes, end: EndOfMessage) -> bytes:
+        if end.trailers.fields:
+            return self(Data(body)) + self(end)
+        return b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body) if body else b"0\r\n\r\n"
+
 
 class UntilCloseWriter:
     """The body runs until we close; trailers are dropped."""
 
     def __call__(self, event: Data | EndOfMessage) -> bytes:
         return event.data if isinstance(event, Data) else b""
+
+    def whole(self, body: bytes, end: EndOfMessage) -> bytes:
+        return body
 
 
 BodyWriter = NoBodyWriter | ContentLengthWriter | ChunkedWriter | UntilCloseWriter
