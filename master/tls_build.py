@@ -80,7 +80,6 @@ class _Builder:
 
     def listener(self, bind: Bind, http: bool = False) -> ListenerTls:
         options = self.ca_paths(bind.tls.merged(self.bind_defaults))
-        options = options.speaking_http1() if http else options
         entries: list[CrtEntry] = []
         for path in options.values.get("crt", []):
             entries += [CrtEntry(name, options) for name in self.crt(path)]

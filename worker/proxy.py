@@ -218,6 +218,8 @@ class Proxy:
     """ListenerTls by listener id (so_id) for ``bind … ssl`` lines."""
     accept_proxy: frozenset[int] = frozenset()
     """Listener ids (so_id) of ``bind … accept-proxy`` lines."""
+    h2_binds: frozenset[int] = frozenset()
+    """Listener ids (so_id) of ``bind … proto h2`` lines: HTTP/2 from the first byte (worker.http2)."""
     stats: Any = None
     """``stats enable|uri|…``: the StatsConf of the stats page this proxy serves (worker.webstats), or None."""
     cookie: Any = None
