@@ -116,7 +116,7 @@ class StreamFront:
             return NEED_DATA
         event = self.events.popleft()
         if type(event) is Data:
-            self.session.consumed(self.stream_id, len(event.data), self.ended)
+            self.session.consumed(self.stream_id, len(event.data))
         elif isinstance(event, RemoteProtocolError):
             self.events.appendleft(event)
             raise event

@@ -56,6 +56,21 @@ def h2_config(client_side: bool) -> H2Configuration:
                            normalize_outbound_headers=False)
 
 
+def _unchecked(*_args: object) -> None:
+    """In place of h2's content-length checks (see Connection)."""
+
+
+class Connection(H2Connection):
+    """h2's connection with the body-length checks left to us: a mismatch is a stream error, as in
+    HAProxy (StreamFront, convert), where h2 would end the whole connection."""
+
+    def _begin_new_stream(self, stream_id: int, allowed_ids: Any) -> Any:
+        stream = super()._begin_new_stream(stream_id, allowed_ids)
+        stream._initialize_content_length = _unchecked
+        stream._track_content_length = _unchecked
+        return stream
+
+
 class H2Session:
     """An HTTP/2 client connection and its streams."""
 
@@ -69,7 +84,7 @@ class H2Session:
         self.pool = pool
         self.on_close = on_close
         self.received = received
-        self.conn = H2Connection(h2_config(False))
+        self.conn = Connection(h2_config(False))
         self.conn.local_settings = Settings(client=False, initial_values={
             SettingCodes.MAX_CONCURRENT_STREAMS: MAX_CONCURRENT_STREAMS,
             SettingCodes.INITIAL_WINDOW_SIZE: INITIAL_WINDOW_SIZE,
@@ -82,6 +97,7 @@ class H2Session:
         self.window = Flag()
         self.closed = False
         self.session_vars = worker.new_vars()
+        self.streams = 0
 
     # The connection's life.
 
@@ -182,8 +198,6 @@ class H2Session:
             head, length, refused = RequestHead("GET", "/", H2_VERSION), None, 400
         else:
             refused = None
-        # The body's length is checked here, as a stream error (h2 would make it a connection error).
-        self.conn._get_stream_by_id(sid)._expected_content_length = None
         front = StreamFront(self, sid, head, length, refused)
         if ended and refused is None and not front.on_end():
             self.reset(sid)
@@ -213,9 +227,10 @@ class H2Session:
 
     # What streams call.
 
-    def consumed(self, stream_id: int, size: int, ended: bool) -> None:
-        """A stream took *size* body bytes: reopen its window (what haproxy's WINDOW_UPDATE says)."""
-        if size and not ended:
+    def consumed(self, stream_id: int, size: int) -> None:
+        """A stream took *size* body bytes: reopen its window, even after the client's END_STREAM, as
+        haproxy does."""
+        if size:
             try:
                 self.conn.increment_flow_control_window(size, stream_id=stream_id)
             except H2Error:

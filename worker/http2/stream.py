@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from h2.errors import ErrorCodes
 
-from ..http.events import InformationalResponse
+from ..http.events import Data, InformationalResponse
 from ..http.message import RequestHead, ResponseHead
 from ..http.pages import Reply
 from ..http.stream import HttpStream
@@ -35,6 +35,8 @@ class H2Stream(HttpStream):
         self.session = session
         self.front = front  # type: ignore[assignment]
         self.session_vars = session.session_vars
+        self.requests = session.streams  # the session's earlier requests (http-reuse safe counts them)
+        session.streams += 1
 
     def serve(self) -> bool:
         """The connection is the session's: no session rules, no connection counters here."""
@@ -98,15 +100,25 @@ class H2Stream(HttpStream):
         if head.version != H2_VERSION:
             super()._send_request(txn, backend, head)
             return
-        front: StreamFront = self.front  # type: ignore[assignment]
-        chunked = front.length is None and not front.ended_at_head and head.method != "CONNECT"
+        framing = self._h1_framing(head)
         head.version = "HTTP/1.1"
-        if chunked:
-            head.headers.add("transfer-encoding", "chunked")
+        if framing is not None:
+            head.headers.add(*framing)
         try:
             super()._send_request(txn, backend, head)
         finally:
             head.version = H2_VERSION
-            if chunked:
-                head.headers.remove("transfer-encoding")
+            if framing is not None:
+                head.headers.remove(framing[0])
+
+    def _h1_framing(self, head: RequestHead) -> tuple[str, str] | None:
+        """The field that frames the body for HTTP/1 when the client sent no content-length: the body's
+        size once it is all here, else chunked; nothing for a request without a body."""
+        front: StreamFront = self.front  # type: ignore[assignment]
+        if front.length is not None or front.ended_at_head or head.method == "CONNECT":
+            return None
+        if not front.ended:
+            return ("transfer-encoding", "chunked")
+        size = sum(len(event.data) for event in (*self.body_ahead, *front.events) if type(event) is Data)
+        return ("content-length", str(size)) if size or head.method not in ("GET", "HEAD") else None
 
