@@ -33,7 +33,8 @@ from .debug_trace import DebugTrace
 from .handoff import adopt_loop
 from .http.server_pool import ServerPool
 from .http.stream import HttpStream
-from .http2.session import H2Session, negotiated
+from .http2.session import H2Session
+from .http2.settings import negotiated
 from .listener import Listener
 from .proxy import Proxy
 from .tcp.stream import TcpStream

@@ -80,6 +80,8 @@ class Server:
     check: bool = False
     id: int = 0
     pool_max_conn: int = -1
+    proto: str = ""
+    """``proto h2``: HTTP/2 to this server (worker.http2.backend)."""
     """``pool-max-conn``: idle connections kept for reuse (-1: no limit)."""
     maxqueue: int = 0
     """``maxqueue``: reported (the exporter's queue_limit), not enforced: the queue is the backend's."""

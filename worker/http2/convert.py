@@ -21,6 +21,7 @@ H2_VERSION = "HTTP/2.0"
 CONNECTION_SPECIFIC = frozenset({"connection", "proxy-connection", "keep-alive", "upgrade", "transfer-encoding"})
 """Fields HTTP/2 forbids (RFC 9113 8.2.2): a request with one is malformed; a response loses them."""
 REQUEST_PSEUDO = frozenset({":method", ":scheme", ":path", ":authority", ":protocol"})
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*\Z")
 _BAD_VALUE = re.compile(r"[\0\r\n]")
 
@@ -79,7 +80,10 @@ def request_head(fields: list[tuple[bytes, bytes]], end_stream: bool) -> tuple[R
         if not _SCHEME.match(scheme):
             raise BadRequest(f"invalid :scheme '{scheme}'")
         target = path
-    if authority is not None and not headers.contains("host"):
+    if not _TOKEN.match(method):
+        raise BadRequest(f"invalid :method '{method}'")
+    if authority is not None:  # :authority wins over any host field, as in haproxy
+        headers.remove("host")
         headers.fields.insert(0, ("host", authority))
     if cookies:
         headers.add("cookie", "; ".join(cookies))

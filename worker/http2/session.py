@@ -17,7 +17,6 @@ from typing import Any
 import gevent
 from gevent.event import Event as Flag
 from gevent.lock import Semaphore
-from h2.config import H2Configuration
 from h2.connection import H2Connection
 from h2.errors import ErrorCodes
 from h2.events import (
@@ -40,6 +39,7 @@ from ..netutil import recv_within, send_all
 from ..proxy import Proxy
 from .convert import H2_VERSION, BadRequest, MalformedMessage, request_head
 from .front import StreamFront
+from .settings import h2_config
 from .stream import H2Stream
 
 READ_SIZE = 65536
@@ -47,13 +47,6 @@ MAX_CONCURRENT_STREAMS = 100
 """haproxy's tune.h2.max-concurrent-streams default."""
 INITIAL_WINDOW_SIZE = 65535
 HEADER_TABLE_SIZE = 4096
-
-
-def h2_config(client_side: bool) -> H2Configuration:
-    """Bytes in and out; the checks HTTP/2 asks of messages are ours (convert), made as HAProxy makes them."""
-    return H2Configuration(client_side=client_side, header_encoding=None, validate_inbound_headers=False,
-                           normalize_inbound_headers=False, validate_outbound_headers=False,
-                           normalize_outbound_headers=False)
 
 
 def _unchecked(*_args: object) -> None:
@@ -301,8 +294,3 @@ class H2Session:
         except OSError:
             self.closed = True
 
-
-def negotiated(client: socket.socket) -> bool:
-    """The TLS handshake chose HTTP/2 by ALPN."""
-    selected = getattr(client, "selected_alpn_protocol", None)
-    return selected is not None and selected() == "h2"
