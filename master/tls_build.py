@@ -80,7 +80,6 @@ class _Builder:
 
     def listener(self, bind: Bind, http: bool = False) -> ListenerTls:
         options = self.ca_paths(bind.tls.merged(self.bind_defaults))
-        options = options.speaking_http1() if http else options
         entries: list[CrtEntry] = []
         for path in options.values.get("crt", []):
             entries += [CrtEntry(name, options) for name in self.crt(path)]
@@ -128,7 +127,6 @@ class _Builder:
 
     def server(self, server: Server, conf: ServerConf, defaults: TlsOptions, http: bool = False) -> None:
         options = self.ca_paths(conf.tls.merged(defaults.merged(self.server_defaults)))
-        options = options.speaking_http1() if http else options
         ssl_on = "ssl" in options.flags and "no-ssl" not in options.flags
         default_verify = self.ssl.get("ssl-server-verify", "required")
         server.use_ssl = -1 if "no-ssl" in options.flags else int(ssl_on)

@@ -33,6 +33,8 @@ from .debug_trace import DebugTrace
 from .handoff import adopt_loop
 from .http.server_pool import ServerPool
 from .http.stream import HttpStream
+from .http2.session import H2Session
+from .http2.settings import negotiated
 from .listener import Listener
 from .proxy import Proxy
 from .tcp.stream import TcpStream
@@ -168,6 +170,8 @@ class Worker:
             if trace is not None:
                 trace.close(client_fd, frontend.name)
 
+        if frontend.mode == "http" and (so_id in frontend.h2_binds or negotiated(client)):
+            return H2Session(self.spec.context, frontend, client, so_id, self.server_pool, closed).serve()
         if frontend.mode == "http":
             try:
                 stream = HttpStream(self.spec.context, frontend, client, so_id, self.server_pool,

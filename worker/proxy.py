@@ -80,6 +80,8 @@ class Server:
     check: bool = False
     id: int = 0
     pool_max_conn: int = -1
+    proto: str = ""
+    """``proto h2``: HTTP/2 to this server (worker.http2.backend)."""
     """``pool-max-conn``: idle connections kept for reuse (-1: no limit)."""
     maxqueue: int = 0
     """``maxqueue``: reported (the exporter's queue_limit), not enforced: the queue is the backend's."""
@@ -229,6 +231,8 @@ class Proxy:
     """ListenerTls by listener id (so_id) for ``bind … ssl`` lines."""
     accept_proxy: frozenset[int] = frozenset()
     """Listener ids (so_id) of ``bind … accept-proxy`` lines."""
+    h2_binds: frozenset[int] = frozenset()
+    """Listener ids (so_id) of ``bind … proto h2`` lines: HTTP/2 from the first byte (worker.http2)."""
     stats: Any = None
     """``stats enable|uri|…``: the StatsConf of the stats page this proxy serves (worker.webstats), or None."""
     cookie: Any = None

@@ -74,6 +74,7 @@ def _bind(p: ProxyConf, line: Line) -> None:
     name = ""
     tls = TlsOptions()
     accept_proxy = False
+    proto = ""
     while rest:
         opt = rest.pop(0)
         if _take_tls(line, tls, opt, rest, BIND):
@@ -85,10 +86,10 @@ def _bind(p: ProxyConf, line: Line) -> None:
             if opt == "name":
                 name = value
         elif opt == "proto":
-            if not rest or rest[0] != "h1":
+            if not rest or rest[0] not in ("h1", "h2"):
                 raise line.error(f"bind option 'proto' : unsupported protocol '{rest[0] if rest else ''}'.",
-                                 "luaproxy speaks HTTP/1 ('proto h1') only.")
-            rest.pop(0)
+                                 "luaproxy speaks 'proto h1' and 'proto h2'.")
+            proto = rest.pop(0)
         elif opt == "accept-proxy":
             accept_proxy = True
         elif opt not in BIND_FLAGS:
@@ -99,6 +100,7 @@ def _bind(p: ProxyConf, line: Line) -> None:
         bind.name = name
         bind.tls = tls
         bind.accept_proxy = accept_proxy
+        bind.proto = proto
     p.binds.extend(binds)
 
 

@@ -103,6 +103,8 @@ class Bind:
     """A UNIX socket's path (``/path`` or ``unix@path``)."""
     accept_proxy: bool = False
     """``accept-proxy``: connections start with a PROXY protocol header (worker.conn.inbound)."""
+    proto: str = ""
+    """``proto h2``: connections speak HTTP/2 from their first byte (worker.http2)."""
 
     @property
     def label(self) -> str:

@@ -23,6 +23,7 @@ from ..channel import Channel
 from ..context import WorkerContext
 from ..counters import Counters, response_times, responses
 from ..filters import chain as filters
+from ..http2.backend import server_http
 from ..netutil import recv_within, send_all, shutdown_both
 from ..proxy import Proxy
 from ..rules.actions_http_flow import SILENT_CLOSE
@@ -44,7 +45,7 @@ from .pages import Reply, error_page, logged_size
 from .park import PARK_AFTER, Parking, hold_slot, release_slot
 from .plan import plan_of
 from .server_pool import ServerConnection, ServerPool
-from .state import CLIENT, DONE, SERVER
+from .state import DONE, SERVER
 
 READ_SIZE = 65536
 PARKED = object()
@@ -689,7 +690,7 @@ class HttpStream:
         sock.settimeout(txn.timeouts.get("server", (backend.plan or plan_of(backend)).server))  # bounds sends
         if txn.server is not server:  # redispatched
             key = connection_key(txn.server, txn)
-        return ServerConnection(txn.server, sock, Connection(CLIENT), balancer=backend.balancer, address=key,
+        return ServerConnection(txn.server, sock, server_http(txn.server, sock), balancer=backend.balancer, address=key,
                                 counters=backend.counters_of(txn.server))
 
     def _reusable(self, mode: str, server: Any, key: Any) -> ServerConnection | None:

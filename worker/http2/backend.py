@@ -1,0 +1,248 @@
+"""HTTP/2 towards a server (``server … proto h2``, or ``alpn h2`` chosen in the TLS handshake).
+
+:class:`H2ServerHttp` takes the place of the HTTP/1 client ``Connection`` in a
+``ServerConnection``: the same ``send``/``receive_data``/``next_event`` calls,
+one exchange at a time on a new stream each, and the connection pooled between
+them as an HTTP/1 one is.  Unlike the HTTP/1 core it writes to the socket
+itself (``send`` returns no bytes): the body pump and the response relay both
+produce frames, and the frames must leave whole and in order.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections import deque
+from typing import Any
+
+from gevent.event import Event as Flag
+from gevent.lock import Semaphore
+from h2.connection import H2Connection
+from h2.events import (
+    ConnectionTerminated,
+    DataReceived,
+    InformationalResponseReceived,
+    RemoteSettingsChanged,
+    ResponseReceived,
+    StreamEnded,
+    StreamReset,
+    TrailersReceived,
+    WindowUpdated,
+)
+from h2.exceptions import H2Error
+
+from ..http.connection import Connection
+from ..http.errors import LocalProtocolError, RemoteProtocolError
+from ..http.events import (
+    NEED_DATA,
+    ConnectionClosed,
+    Data,
+    EndOfMessage,
+    InformationalResponse,
+    Request,
+    Response,
+)
+from ..http.state import CLIENT, DONE, IDLE, SEND_BODY, SEND_RESPONSE, State
+from ..netutil import send_all
+from .convert import MalformedMessage, request_fields, response_head, trailer_headers
+from .settings import h2_config, negotiated
+
+
+def server_http(server: Any, sock: socket.socket) -> Any:
+    """The protocol core for a new connection to *server*: HTTP/2 when it says ``proto h2`` or ALPN chose
+    h2, else HTTP/1."""
+    if getattr(server, "proto", "") == "h2" or negotiated(sock):
+        return H2ServerHttp(sock)
+    return Connection(CLIENT)
+
+
+class H2ServerHttp:
+    """The client side of an HTTP/2 connection to a server, one exchange at a time."""
+
+    switched = False
+    switch_proposed = False
+    they_are_waiting_for_100_continue = False
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.conn = H2Connection(h2_config(True))
+        self.conn.initiate_connection()
+        self.lock = Semaphore()
+        self.window = Flag()
+        self.events: deque[Any] = deque()
+        self.stream_id: int | None = None
+        self.pending: list[tuple[str, str]] | None = None  # a request head waiting to know if a body follows
+        self.our_state: State = IDLE
+        self.their_state: State = IDLE
+        self.eof = False
+        self.failed: str | None = None
+        self.bodyless = False
+
+    # Sending (the stream's calls; each writes its frames at once).
+
+    def send(self, event: Any) -> bytes:
+        kind = type(event)
+        try:
+            if kind is Request:
+                self._request(event)
+            elif kind is Data:
+                self._send_headers(False)
+                self._data(event.data)
+            elif kind is EndOfMessage:
+                self._end(event)
+            elif kind is ConnectionClosed:
+                return b""
+        except H2Error as exc:
+            raise LocalProtocolError(f"HTTP/2: {exc}") from None
+        self._write()
+        return b""
+
+    def _request(self, event: Request) -> None:
+        head = event.head
+        if self.our_state is not IDLE:
+            raise LocalProtocolError("a request is already under way on this HTTP/2 connection")
+        self.stream_id = self.conn.get_next_available_stream_id()
+        self.bodyless = head.method == "HEAD"
+        scheme = "https" if hasattr(self.sock, "selected_alpn_protocol") else "http"
+        self.pending = request_fields(head, scheme)
+        self.our_state = SEND_BODY
+        self.their_state = SEND_RESPONSE
+        length = head.headers.get_all("content-length")
+        if head.headers.contains("transfer-encoding") or (length and length != ["0"]):
+            self._send_headers(False)  # a body follows, perhaps late (100-continue): the server sees the head now
+
+    def _send_headers(self, end: bool) -> None:
+        fields, self.pending = self.pending, None
+        if fields is not None and self.stream_id is not None:
+            self.conn.send_headers(self.stream_id, fields, end_stream=end)
+
+    def _data(self, data: bytes) -> None:
+        """Body bytes as the server's windows allow, waiting for a WINDOW_UPDATE (which the response relay
+        reads) within the socket's timeout."""
+        view = memoryview(data)
+        sid = self.stream_id
+        assert sid is not None
+        while view:
+            size = min(self.conn.local_flow_control_window(sid), self.conn.max_outbound_frame_size, len(view))
+            if size <= 0:
+                self._write()
+                if self.failed is not None or not self.window.wait(self.sock.timeout):
+                    raise OSError("the server's window stayed closed")
+                continue
+            self.conn.send_data(sid, view[:size].tobytes())
+            view = view[size:]
+
+    def _end(self, event: EndOfMessage) -> None:
+        if self.our_state is DONE:
+            return
+        self.our_state = DONE
+        if self.pending is not None:
+            self._send_headers(True)
+        elif event.trailers:
+            self.conn.send_headers(self.stream_id, [(n.lower(), v) for n, v in event.trailers], end_stream=True)
+        else:
+            self.conn.end_stream(self.stream_id)
+
+    def _write(self) -> None:
+        with self.lock:
+            data = self.conn.data_to_send()
+            if data:
+                send_all(self.sock, data)
+
+    # Receiving (the relay's calls).
+
+    def receive_data(self, data: bytes) -> None:
+        if not data:
+            self.eof = True
+            return
+        try:
+            events = self.conn.receive_data(data)
+        except H2Error as exc:
+            self.failed = f"HTTP/2 error from the server: {exc}"
+            events = []
+        for event in events:
+            self._on(event)
+        try:
+            self._write()
+        except OSError:
+            self.eof = True
+
+    def _on(self, event: Any) -> None:
+        kind = type(event)
+        if kind is WindowUpdated or kind is RemoteSettingsChanged:
+            flag, self.window = self.window, Flag()
+            flag.set()
+            return
+        if kind is ConnectionTerminated:
+            self.eof = True
+            if self.their_state is not DONE and (event.last_stream_id or 0) < (self.stream_id or 0):
+                self.failed = "the server refused the stream (GOAWAY)"
+            return
+        if getattr(event, "stream_id", None) != self.stream_id:
+            return
+        if kind is ResponseReceived:
+            self._response(event)
+        elif kind is InformationalResponseReceived:
+            try:
+                self.events.append(InformationalResponse(response_head(event.headers)))
+            except (MalformedMessage, LocalProtocolError) as exc:
+                self.failed = str(exc)
+        elif kind is DataReceived:
+            if event.flow_controlled_length:
+                self.conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+            if event.data:
+                self.events.append(Data(event.data))
+            if event.stream_ended is not None:
+                self._ended()
+        elif kind is TrailersReceived:
+            self.events.append(EndOfMessage(trailer_headers(event.headers)))
+            self.their_state = DONE
+        elif kind is StreamEnded:
+            self._ended()
+        elif kind is StreamReset:
+            self.failed = f"the server reset the stream ({event.error_code!r})"
+
+    def _response(self, event: ResponseReceived) -> None:
+        try:
+            head = response_head(event.headers)
+            response = Response(head)
+        except (MalformedMessage, LocalProtocolError) as exc:
+            self.failed = str(exc)
+            return
+        ended = event.stream_ended is not None
+        if not ended and not self.bodyless and not head.headers.contains("content-length") \
+                and head.status not in (204, 304):
+            head.headers.add("transfer-encoding", "chunked")  # how an HTTP/1 client learns where it ends
+        self.events.append(response)
+        self.their_state = SEND_BODY
+        if ended:
+            self._ended()
+
+    def _ended(self) -> None:
+        if self.their_state is not DONE:
+            self.their_state = DONE
+            self.events.append(EndOfMessage())
+
+    def next_event(self) -> Any:
+        if self.events:
+            return self.events.popleft()
+        if self.failed is not None:
+            raise RemoteProtocolError(self.failed, 502)
+        if self.eof:
+            if self.their_state is IDLE or self.their_state is DONE:
+                return ConnectionClosed()
+            raise RemoteProtocolError("the server closed the HTTP/2 connection", 502)
+        return NEED_DATA
+
+    @property
+    def trailing_data(self) -> tuple[bytes, bool]:
+        return b"", self.eof
+
+    @property
+    def buffered(self) -> bool:
+        return bool(self.events)
+
+    def start_next_cycle(self) -> None:
+        """Pooled after a complete exchange: the next request opens the next stream."""
+        self.stream_id = None
+        self.our_state = self.their_state = IDLE
+        self.events.clear()

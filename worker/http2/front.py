@@ -1,0 +1,168 @@
+"""One HTTP/2 request stream seen through the HTTP/1 connection's event interface.
+
+:class:`~..http.stream.HttpStream` reads ``Request``/``Data``/``EndOfMessage``
+events from its client connection and sends ``Response``/``Data``/``EndOfMessage``
+back.  A StreamFront gives it the same calls for one h2 stream: the session's
+greenlet queues what the client sent, and what the stream sends is framed on
+the shared h2 connection and written at once (``send`` returns no bytes).
+Flow control bounds both ways: the client's window on this stream reopens
+only as the stream consumes the body, and a response waits for the client's
+window, within the client timeout.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from gevent.event import Event as Flag
+from h2.exceptions import H2Error
+
+from ..http.errors import RemoteProtocolError
+from ..http.events import (
+    NEED_DATA,
+    Data,
+    EndOfMessage,
+    InformationalResponse,
+    Request,
+    Response,
+)
+from ..http.message import RequestHead
+from ..http.state import DONE, SEND_BODY, State
+from ..http.stream import ClientGone
+from .convert import response_fields, trailer_headers
+
+if TYPE_CHECKING:
+    from .session import H2Session
+
+BODILESS = frozenset({204, 304})
+
+
+class StreamFront:
+    """The client side of one h2 stream, with the calls HttpStream makes on its ``front``."""
+
+    switched = False
+    switch_proposed = False
+
+    def __init__(self, session: H2Session, stream_id: int, head: RequestHead, length: int | None,
+                 refused: int | None = None) -> None:
+        self.session = session
+        self.stream_id = stream_id
+        self.head = head
+        self.length = length
+        self.received = 0
+        self.events: deque[Any] = deque([Request(head) if refused is None else
+                                         RemoteProtocolError("invalid HTTP/2 request", refused)])
+        self.arrived = Flag()
+        self.ended = False  # the client ended its side (END_STREAM)
+        self.ended_at_head = False  # with its HEADERS: the request has no body
+        self.gone = False  # reset, or the connection is gone
+        self.response_done = False
+        self.bodyless = head.method == "HEAD"
+        self.expect_100 = "100-continue" in head.headers.get_values("expect")
+        self.sent_bytes = 0
+
+    # What the session feeds in.
+
+    def on_data(self, data: bytes) -> bool:
+        """Body bytes from the client; False when they overrun the announced content-length."""
+        self.received += len(data)
+        if self.length is not None and self.received > self.length:
+            return False
+        self.expect_100 = False
+        self.events.append(Data(data))
+        self.arrived.set()
+        return True
+
+    def on_end(self, trailers: list[tuple[bytes, bytes]] | None = None) -> bool:
+        """END_STREAM; False when the body fell short of the announced content-length."""
+        self.ended_at_head = self.received == 0 and len(self.events) == 1 and type(self.events[0]) is Request
+        self.ended = True
+        if self.length is not None and self.received != self.length:
+            return False
+        self.events.append(EndOfMessage(trailer_headers(trailers)) if trailers else EndOfMessage())
+        self.arrived.set()
+        return True
+
+    def on_error(self, status: int) -> None:
+        """The request cannot go on (reset, malformed body, connection lost): the stream stops reading."""
+        self.gone = True
+        self.events.append(RemoteProtocolError("HTTP/2 stream error", status))
+        self.arrived.set()
+
+    # What HttpStream calls.
+
+    @property
+    def their_state(self) -> State:
+        return DONE if self.ended and not self.events else SEND_BODY
+
+    @property
+    def buffered(self) -> bool:
+        return bool(self.events)
+
+    @property
+    def trailing_data(self) -> tuple[bytes, bool]:
+        return b"", self.gone
+
+    @property
+    def they_are_waiting_for_100_continue(self) -> bool:
+        return self.expect_100 and not self.ended
+
+    def receive_data(self, data: bytes) -> None:
+        """Nothing to buffer: the session queues the client's events (see H2Stream._recv_client)."""
+
+    def next_event(self) -> Any:
+        if not self.events:
+            return NEED_DATA
+        event = self.events.popleft()
+        if type(event) is Data:
+            self.session.consumed(self.stream_id, len(event.data))
+        elif isinstance(event, RemoteProtocolError):
+            self.events.appendleft(event)
+            raise event
+        return event
+
+    def wait(self, timeout: float | None) -> bool:
+        """Until the client sends more; False on timeout."""
+        if self.events:
+            return True
+        self.arrived.clear()
+        return self.arrived.wait(timeout)
+
+    def send(self, event: Any) -> bytes:
+        kind = type(event)
+        try:
+            if kind is Data:
+                if not self.response_done and event.data:
+                    self._send_data(event.data)
+            elif kind is EndOfMessage:
+                if not self.response_done:
+                    self.response_done = True
+                    self.session.end_stream(self.stream_id, event.trailers)
+            elif kind is Response:
+                head = event.head
+                self.bodyless = self.bodyless or head.status in BODILESS
+                empty = self.bodyless or head.headers.get_all("content-length") == ["0"]
+                self.session.send_headers(self.stream_id, response_fields(head), empty)
+                self.response_done = empty
+            elif kind is InformationalResponse:
+                self.session.send_headers(self.stream_id, response_fields(event.head), False)
+                self.expect_100 = False
+        except (H2Error, OSError) as exc:
+            self.gone = True
+            raise ClientGone(str(exc)) from None
+        return b""
+
+    def _send_data(self, data: bytes) -> None:
+        self.sent_bytes += len(data)
+        self.session.send_data(self.stream_id, data)
+
+    def next_cycle(self) -> bool:
+        """One request a stream."""
+        return False
+
+    def start_next_cycle(self) -> None:
+        """Never called: a stream is never reused."""
+
+    def __repr__(self) -> str:
+        return f"StreamFront({self.stream_id})"

@@ -1,0 +1,20 @@
+"""The h2 library's configuration for both sides, and ALPN's choice."""
+
+from __future__ import annotations
+
+import socket
+
+from h2.config import H2Configuration
+
+
+def h2_config(client_side: bool) -> H2Configuration:
+    """Bytes in and out; the checks HTTP/2 asks of messages are ours (convert), made as HAProxy makes them."""
+    return H2Configuration(client_side=client_side, header_encoding=None, validate_inbound_headers=False,
+                           normalize_inbound_headers=False, validate_outbound_headers=False,
+                           normalize_outbound_headers=False)
+
+
+def negotiated(client: socket.socket) -> bool:
+    """The TLS handshake chose HTTP/2 by ALPN."""
+    selected = getattr(client, "selected_alpn_protocol", None)
+    return selected is not None and selected() == "h2"
