@@ -178,7 +178,7 @@ def test_maxmem_fails_the_transaction_not_the_worker(write, luaproxy, port):
     # the session timeout is lifted so that a loaded machine runs out of memory before out of time
     proc = start(write, luaproxy, port, script, "hog", "tune.lua.maxmem 64\n   tune.lua.session-timeout 60s")
     assert talk(port, b"hog\n", timeout=30) == b""
-    assert wait_until(lambda: "not enough memory" in proc.stderr(), 10)
+    assert wait_until(lambda: "not enough memory" in proc.stderr(), 10), proc.stderr()
     assert talk(port, b"small\n") == b"fine\n"
 
 
