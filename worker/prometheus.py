@@ -200,7 +200,8 @@ class _Collector:
         for proxy in self.view.proxies:
             if family.scope == "frontend" and proxy["frontend"]:
                 yield from self._one(family, suffix, {"proxy": proxy["name"]}, proxy["fe"],
-                                     lambda s, p=proxy: _proxy_value(s, p["fe"], p), PROXY_STATES, "UP")
+                                     lambda s, p=proxy: _proxy_value(s, p["fe"], p), PROXY_STATES,
+                                     "DOWN" if proxy.get("stopped") else "UP")
             elif family.scope == "listener" and proxy["frontend"]:
                 yield from self._listeners(family, suffix, proxy)
             elif family.scope == "backend" and proxy["backend"]:
@@ -223,7 +224,7 @@ class _Collector:
         names = proxy.get("listeners") or []
         counters = proxy["fe"] if len(names) == 1 else {}
         full = bool(proxy.get("maxconn")) and proxy["fe"].get("current", 0) >= proxy["maxconn"]
-        state = "WAITING" if proxy.get("paused") else "FULL" if full else "OPEN"
+        state = "FULL" if full else "OPEN"  # haproxy 2.6 says OPEN for a paused or stopped frontend's listeners
         for name in names:
             labels = {"proxy": proxy["name"], "listener": name}
             if suffix == "status":

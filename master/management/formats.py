@@ -161,8 +161,16 @@ def _frontend(proxy: dict[str, Any], maxconn: int) -> dict[str, Any]:
     for name in ("econ", "eresp", "wretr", "wredis", "lbtot", "ttime"):
         cells.pop(name, None)
     return {**cells, "pxname": proxy["name"], "svname": "FRONTEND", "slim": proxy.get("maxconn") or maxconn,
-            "ereq": fe["failed_req"], "status": "OPEN", "pid": 1, "iid": proxy["id"], "sid": 0, "type": 0,
-            "mode": proxy["mode"], "conn_tot": fe["total"], "-": "-"}
+            "ereq": fe["failed_req"], "status": frontend_status(proxy), "pid": 1, "iid": proxy["id"], "sid": 0,
+            "type": 0, "mode": proxy["mode"], "conn_tot": fe["total"], "-": "-"}
+
+
+def frontend_status(proxy: dict[str, Any]) -> str:
+    """A frontend's status cell: STOP once Lua's Proxy:stop() closed it, PAUSED while ``disable frontend`` or
+    Proxy:pause() holds it, else OPEN (haproxy 2.6.12)."""
+    if proxy.get("stopped"):
+        return "STOP"
+    return "PAUSED" if proxy.get("paused") else "OPEN"
 
 
 def _server_status(state: dict[str, Any]) -> str:
@@ -242,7 +250,8 @@ def info_values(facts: dict[str, Any], proxies: list[dict[str, Any]], now: float
         "Uptime_sec": int(uptime), "Ulimit-n": facts["ulimit"], "Maxsock": facts["ulimit"],
         "Maxconn": facts["maxconn"], "Hard_maxconn": facts["maxconn"], "CurrConns": current,
         "CumConns": sum(f["total"] for f in frontends), "CumReq": sum(f["requests"] for f in frontends),
-        "Idle_pct": 100, "node": facts["node"], "Stopping": facts["stopping"], "Jobs": current + facts["listeners"],
+        "Idle_pct": 100, "node": facts["node"], "Stopping": facts["stopping"],
+        "Jobs": current + facts["listeners"] + facts.get("cli_connections", 0),
         "Listeners": facts["listeners"], "TotalBytesOut": sum(f["bytes_out"] for f in frontends),
         "Build info": facts["version"], "Start_time_sec": int(facts["started"]),
         **facts.get("ssl", {}),

@@ -78,6 +78,13 @@ def test_stop_releases_the_port_in_every_process(write, luaproxy, tmp_path: Path
     assert wait_until(lambda: _refused(web) and _bindable(web), 5)
     admin = str(tmp_path / "admin.sock")
     assert cli(admin, "enable frontend web\n") == "Frontend was previously shut down, cannot enable.\n\n"
+    # As haproxy 2.6.12: the frontend's status cell says STOP, Prometheus says DOWN; show info no longer
+    # counts its listener (the stats socket counts as one, and this CLI connection as a job).
+    stat = cli(admin, "show stat\n").splitlines()
+    column = stat[0][2:].split(",").index("status")
+    assert [row.split(",")[column] for row in stat if ",FRONTEND," in row] == ["STOP", "OPEN"]
+    info = dict(line.split(": ", 1) for line in cli(admin, "show info\n").splitlines() if ": " in line)
+    assert (info["Listeners"], info["Jobs"]) == ("2", "3")
     for pid in proc.workers():  # a respawned worker does not bind it again
         os.kill(pid, signal.SIGKILL)
     assert wait_until(lambda: len(proc.workers()) == 2 and http_exchange(ctl, request).endswith(b"stopped"), 10)
