@@ -30,7 +30,8 @@ def proxy_snapshot(proxy: Proxy) -> dict[str, Any]:
     return {"name": proxy.name, "id": proxy.id, "mode": proxy.mode, "frontend": proxy.has_frontend,
             "backend": proxy.has_backend, "maxconn": proxy.maxconn, "fe": proxy.fe_counters.as_dict(),
             "be": proxy.be_counters.as_dict(), "servers": [_server(proxy, s) for s in proxy.servers],
-            "listeners": listener_names(proxy), "paused": proxy.paused, "stopped": proxy.stopped}
+            "listeners": listener_names(proxy), "listener_addrs": proxy.bind_addresses,
+            "paused": proxy.paused, "stopped": proxy.stopped}
 
 
 def listener_names(proxy: Proxy) -> list[str]:

@@ -103,6 +103,11 @@ _BACKEND = ("qcur qmax scur smax slim stot bin bout dreq dresp econ eresp wretr 
             "agg_server_check_status agg_check_status -").split()
 
 
+_LISTENER = ["scur", "smax", "slim", "stot", "bin", "bout", "dreq", "dresp", "ereq", "status", "pid", "iid", "sid",
+             "type", "addr", "mode", "dcon", "dses", "wrew", "eint", "ssl_sess", "ssl_reused_sess",
+             "ssl_failed_handshake", "-"]
+
+
 StatRow = tuple[str, int, int, list[tuple[str, Any]]]
 """One ``show stat`` row: object type (F, B or S), proxy id, server id, the (field, value) pairs filled."""
 
@@ -115,6 +120,8 @@ def stat_rows(proxies: list[dict[str, Any]], maxconn: int, algorithms: dict[str,
         if proxy["frontend"]:
             rows.append(("F", proxy["id"], 0, _cells(_frontend(proxy, maxconn), _FRONTEND + list(_PROTOCOL_STATS),
                                                       http)))
+            for number, name in enumerate(proxy.get("listeners") or (), start=1):
+                rows.append(("L", proxy["id"], number, _cells(_listener(proxy, number, name), _LISTENER, http)))
         if proxy["backend"]:
             for server in proxy["servers"]:
                 values = _server(proxy, server, now)
@@ -163,6 +170,22 @@ def _frontend(proxy: dict[str, Any], maxconn: int) -> dict[str, Any]:
     return {**cells, "pxname": proxy["name"], "svname": "FRONTEND", "slim": proxy.get("maxconn") or maxconn,
             "ereq": fe["failed_req"], "status": frontend_status(proxy), "pid": 1, "iid": proxy["id"], "sid": 0,
             "type": 0, "mode": proxy["mode"], "conn_tot": fe["total"], "-": "-"}
+
+
+def _listener(proxy: dict[str, Any], number: int, name: str) -> dict[str, Any]:
+    """A listener's row (``option socket-stats``).  Counters are kept per frontend, so a frontend's only
+    listener shows them and several listeners show 0; its status is OPEN, or FULL at the frontend's maxconn
+    (haproxy 2.6.12 says OPEN for a paused or stopped frontend's listeners too)."""
+    listeners = proxy.get("listeners") or []
+    fe = proxy["fe"] if len(listeners) == 1 else {}
+    addrs = proxy.get("listener_addrs") or []
+    full = bool(proxy.get("maxconn")) and proxy["fe"].get("current", 0) >= proxy["maxconn"]
+    return {"pxname": proxy["name"], "svname": name, "scur": fe.get("current", 0), "smax": fe.get("max", 0),
+            "slim": 0, "stot": fe.get("total", 0), "bin": fe.get("bytes_in", 0), "bout": fe.get("bytes_out", 0),
+            "dreq": fe.get("denied_req", 0), "dresp": fe.get("denied_resp", 0), "ereq": fe.get("failed_req", 0),
+            "status": "FULL" if full else "OPEN", "pid": 1, "iid": proxy["id"], "sid": number, "type": 3,
+            "addr": addrs[number - 1] if number <= len(addrs) else "", "mode": proxy["mode"],
+            "dcon": fe.get("denied_conn", 0), "dses": 0, "wrew": 0, "eint": 0, "-": "-"}
 
 
 def frontend_status(proxy: dict[str, Any]) -> str:
