@@ -19,6 +19,7 @@ from prometheus_client.core import CollectorRegistry, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
 from .counters import STATUS_CLASSES
+from .stats import listener_status
 
 SCOPES = ("global", "frontend", "listener", "backend", "server", "sticktable")
 PROXY_STATES = ("DOWN", "UP")
@@ -223,8 +224,7 @@ class _Collector:
         them and several listeners show 0."""
         names = proxy.get("listeners") or []
         counters = proxy["fe"] if len(names) == 1 else {}
-        full = bool(proxy.get("maxconn")) and proxy["fe"].get("current", 0) >= proxy["maxconn"]
-        state = "FULL" if full else "OPEN"  # haproxy 2.6 says OPEN for a paused or stopped frontend's listeners
+        state = listener_status(proxy)
         for name in names:
             labels = {"proxy": proxy["name"], "listener": name}
             if suffix == "status":

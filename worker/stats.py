@@ -41,6 +41,13 @@ def listener_names(proxy: Proxy) -> list[str]:
     return [name or f"sock-{n}" for n, name in enumerate(proxy.bind_names, start=1)]
 
 
+def listener_status(proxy: dict[str, Any]) -> str:
+    """The status of a frontend's listeners in a snapshot: FULL at its maxconn, else OPEN (haproxy 2.6.12
+    says OPEN for a paused or stopped frontend's listeners too; luaproxy has no WAITING, i.e. limited, state)."""
+    full = bool(proxy.get("maxconn")) and proxy["fe"].get("current", 0) >= proxy["maxconn"]
+    return "FULL" if full else "OPEN"
+
+
 def snapshot(proxies: list[Proxy], index: int, started: float, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """This worker's counters: process info, one entry per proxy in configuration order, extras (Lua)."""
     return {"pid": os.getpid(), "index": index, "uptime": time.time() - started,

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from luaproxy.worker.samples import MatchReport, PatternRef
+from luaproxy.worker.stats import listener_status
 
 # --- help -----------------------------------------------------------------------------------------
 
@@ -174,16 +175,14 @@ def _frontend(proxy: dict[str, Any], maxconn: int) -> dict[str, Any]:
 
 def _listener(proxy: dict[str, Any], number: int, name: str) -> dict[str, Any]:
     """A listener's row (``option socket-stats``).  Counters are kept per frontend, so a frontend's only
-    listener shows them and several listeners show 0; its status is OPEN, or FULL at the frontend's maxconn
-    (haproxy 2.6.12 says OPEN for a paused or stopped frontend's listeners too)."""
+    listener shows them and several listeners show 0."""
     listeners = proxy.get("listeners") or []
     fe = proxy["fe"] if len(listeners) == 1 else {}
     addrs = proxy.get("listener_addrs") or []
-    full = bool(proxy.get("maxconn")) and proxy["fe"].get("current", 0) >= proxy["maxconn"]
     return {"pxname": proxy["name"], "svname": name, "scur": fe.get("current", 0), "smax": fe.get("max", 0),
             "slim": 0, "stot": fe.get("total", 0), "bin": fe.get("bytes_in", 0), "bout": fe.get("bytes_out", 0),
             "dreq": fe.get("denied_req", 0), "dresp": fe.get("denied_resp", 0), "ereq": fe.get("failed_req", 0),
-            "status": "FULL" if full else "OPEN", "pid": 1, "iid": proxy["id"], "sid": number, "type": 3,
+            "status": listener_status(proxy), "pid": 1, "iid": proxy["id"], "sid": number, "type": 3,
             "addr": addrs[number - 1] if number <= len(addrs) else "", "mode": proxy["mode"],
             "dcon": fe.get("denied_conn", 0), "dses": 0, "wrew": 0, "eint": 0, "-": "-"}
 
