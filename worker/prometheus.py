@@ -224,7 +224,7 @@ class _Collector:
         them and several listeners show 0."""
         names = proxy.get("listeners") or []
         counters = proxy["fe"] if len(names) == 1 else {}
-        state = listener_status(proxy)
+        state = listener_status(proxy.get("maxconn"), proxy["fe"].get("current", 0))
         for name in names:
             labels = {"proxy": proxy["name"], "listener": name}
             if suffix == "status":

@@ -41,11 +41,18 @@ def listener_names(proxy: Proxy) -> list[str]:
     return [name or f"sock-{n}" for n, name in enumerate(proxy.bind_names, start=1)]
 
 
-def listener_status(proxy: dict[str, Any]) -> str:
-    """The status of a frontend's listeners in a snapshot: FULL at its maxconn, else OPEN (haproxy 2.6.12
-    says OPEN for a paused or stopped frontend's listeners too; luaproxy has no WAITING, i.e. limited, state)."""
-    full = bool(proxy.get("maxconn")) and proxy["fe"].get("current", 0) >= proxy["maxconn"]
-    return "FULL" if full else "OPEN"
+def frontend_status(stopped: bool | None, paused: bool | None) -> str:
+    """A frontend's status: STOP once Lua's Proxy:stop() closed it, PAUSED while ``disable frontend`` or
+    Proxy:pause() holds it, else OPEN (haproxy 2.6.12's show stat and Proxy:get_stats())."""
+    if stopped:
+        return "STOP"
+    return "PAUSED" if paused else "OPEN"
+
+
+def listener_status(maxconn: int | None, current: int) -> str:
+    """The status of a frontend's listeners: FULL at its maxconn, else OPEN (haproxy 2.6.12 says OPEN for a
+    paused or stopped frontend's listeners too; luaproxy has no WAITING, i.e. limited, state)."""
+    return "FULL" if maxconn and current >= maxconn else "OPEN"
 
 
 def snapshot(proxies: list[Proxy], index: int, started: float, extra: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from luaproxy.worker.samples import MatchReport, PatternRef
-from luaproxy.worker.stats import listener_status
+from luaproxy.worker.stats import frontend_status, listener_status
 
 # --- help -----------------------------------------------------------------------------------------
 
@@ -169,7 +169,8 @@ def _frontend(proxy: dict[str, Any], maxconn: int) -> dict[str, Any]:
     for name in ("econ", "eresp", "wretr", "wredis", "lbtot", "ttime"):
         cells.pop(name, None)
     return {**cells, "pxname": proxy["name"], "svname": "FRONTEND", "slim": proxy.get("maxconn") or maxconn,
-            "ereq": fe["failed_req"], "status": frontend_status(proxy), "pid": 1, "iid": proxy["id"], "sid": 0,
+            "ereq": fe["failed_req"], "pid": 1,
+            "status": frontend_status(proxy.get("stopped"), proxy.get("paused")), "iid": proxy["id"], "sid": 0,
             "type": 0, "mode": proxy["mode"], "conn_tot": fe["total"], "-": "-"}
 
 
@@ -182,17 +183,10 @@ def _listener(proxy: dict[str, Any], number: int, name: str) -> dict[str, Any]:
     return {"pxname": proxy["name"], "svname": name, "scur": fe.get("current", 0), "smax": fe.get("max", 0),
             "slim": 0, "stot": fe.get("total", 0), "bin": fe.get("bytes_in", 0), "bout": fe.get("bytes_out", 0),
             "dreq": fe.get("denied_req", 0), "dresp": fe.get("denied_resp", 0), "ereq": fe.get("failed_req", 0),
-            "status": listener_status(proxy), "pid": 1, "iid": proxy["id"], "sid": number, "type": 3,
+            "status": listener_status(proxy.get("maxconn"), proxy["fe"].get("current", 0)),
+            "pid": 1, "iid": proxy["id"], "sid": number, "type": 3,
             "addr": addrs[number - 1] if number <= len(addrs) else "", "mode": proxy["mode"],
             "dcon": fe.get("denied_conn", 0), "dses": 0, "wrew": 0, "eint": 0, "-": "-"}
-
-
-def frontend_status(proxy: dict[str, Any]) -> str:
-    """A frontend's status cell: STOP once Lua's Proxy:stop() closed it, PAUSED while ``disable frontend`` or
-    Proxy:pause() holds it, else OPEN (haproxy 2.6.12)."""
-    if proxy.get("stopped"):
-        return "STOP"
-    return "PAUSED" if proxy.get("paused") else "OPEN"
 
 
 def _server_status(state: dict[str, Any]) -> str:
