@@ -15,7 +15,8 @@ of them when it returns nothing; ``filter.WAIT`` is 0: hold everything), goes
 on; the rest is shown again with the next bytes.  A filter holds at most a
 buffer (tune.bufsize); when the peer closes, it sees what it held once more,
 then it all goes on.  A Lua error, a timeout or a negative return
-(``filter.ERROR``) ends the stream, as in haproxy 2.6.
+(``filter.ERROR``) ends the stream, as in haproxy 2.6.  What a TCP service
+(``tcp-request content use-service``) exchanges with the client is not filtered.
 """
 
 from __future__ import annotations
