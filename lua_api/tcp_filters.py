@@ -97,12 +97,11 @@ class LuaTcpFilter:
             return b""
         view.readable = True
         try:
-            called, count = (*self.call(self.conf.driver.tcp_payload, side, view), None)[:2]
+            values = self.call(self.conf.driver.tcp_payload, side, view)  # (false) or (true, count or nil)
         finally:
             view.readable = False
-        if not called:
-            count = None
-        elif count is not None and count < 0:
+        count = values[1] if values[0] and len(values) > 1 else None
+        if count is not None and count < 0:
             raise TcpFilterError(f"Lua filter '{self.conf.name}': tcp_payload returned an error")
         size = len(view.input)
         if count is None or closed or size >= view.bufsize:
