@@ -10,9 +10,13 @@ from __future__ import annotations
 import calendar
 import ipaddress
 import os
+import resource
 import time
 from importlib import metadata
 from typing import Any
+
+from luaproxy.master.management.formats import uptime_info
+from luaproxy.master.management.typed import INFO_TAGS
 
 from . import checks
 from .errors import LuaApiError
@@ -117,13 +121,18 @@ def worker_facts(context: Any) -> dict[str, Any]:
 
 
 def get_info(facts: dict[str, Any] | None = None) -> dict[str, Any]:
-    """``show info``'s fields for this process (haproxy's names; those luaproxy lacks read 0)."""
+    """``show info``'s fields for this process, every one of haproxy 2.6's names (those luaproxy has no
+    figure for read 0, or "" for a string)."""
     uptime = int(time.time() - STARTED)
-    info = {"Name": "luaproxy", "Version": _version(), "Release_date": "", "Nbthread": 1, "Nbproc": 1,
-            "Process_num": 1, "Pid": os.getpid(), "Uptime_sec": uptime,
-            "Uptime": f"{uptime // 86400}d {uptime % 86400 // 3600}h{uptime % 3600 // 60:02d}m{uptime % 60:02d}s",
-            "Start_time_sec": int(STARTED), "Tasks": 0, "Run_queue": 0, "Idle_pct": 100, "Stopping": 0}
+    ulimit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    info: dict[str, Any] = {name: "" if kind == "str" else 0 for name, (_, _, kind) in INFO_TAGS.items()}
+    info.update({"Name": "luaproxy", "Version": _version(), "Build info": _version(), "Nbthread": 1, "Nbproc": 1,
+                 "Process_num": 1, "Pid": os.getpid(), "Uptime_sec": uptime,
+                 "Uptime": uptime_info(uptime),
+                 "Start_time_sec": int(STARTED), "Idle_pct": 100, "Ulimit-n": ulimit, "Maxsock": ulimit,
+                 "node": os.uname().nodename, "Tainted": "0"})
     info.update(facts or {})
+    info["Hard_maxconn"] = info["Hard_maxconn"] or info["Maxconn"]
     return info
 
 

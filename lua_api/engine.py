@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from luaproxy.worker.custom_metrics import MetricSet
+from luaproxy.worker.http import pages
 from luaproxy.worker.samples import (
     PatternLibrary,
     SampleError,
@@ -117,6 +118,7 @@ class LuaEngine:
         txn_class.add_lua("done", done)
         txn_class.add_lua("close", done)
         txn_class.add_lua("reply", self.runtime.prelude.new_reply)
+        self.runtime.prelude.set_reason(self.runtime.func(pages.reason))
         applet_class = self.classes["AppletHTTP"]
         self.runtime.prelude.applet_http_head(applet_class.metatable, applet_class.methods, applet_http.set_status,
                                               applet_http.add_header, applet_http.start_response,

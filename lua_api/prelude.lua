@@ -67,6 +67,14 @@ end
 
 -- Reply objects (txn:reply()): plain tables with status, reason, headers and
 -- body fields, as HAProxy's are, so scripts may also set the fields directly.
+-- As in haproxy 2.6 the reason field always starts as the status's standard
+-- phrase, the body as nil, and every method returns true (set_status false for
+-- a status out of 100-599, which it leaves alone).
+local reason_of = function() return nil end
+
+-- Python's worker.http.pages.reason, given once the runtime is up.
+function prelude.set_reason(f) reason_of = f end
+
 local reply_methods = {}
 local reply_mt = {__name = "Reply", __index = reply_methods}
 
@@ -90,8 +98,10 @@ function reply_methods.set_status(self, status, reason)
   if code == nil then
     error(("bad argument #2 to 'set_status' (number expected, got %s)"):format(type(status)), 2)
   end
+  if code < 100 or code > 599 then return false end
   self.status = code
-  self.reason = reason ~= nil and checkstring(reason, "set_status", 3) or nil
+  if reason ~= nil then self.reason = checkstring(reason, "set_status", 3) else self.reason = reason_of(code) end
+  return true
 end
 
 function reply_methods.add_header(self, name, value)
@@ -103,33 +113,39 @@ function reply_methods.add_header(self, name, value)
     self.headers[name] = values
   end
   values[#values + 1] = value
+  return true
 end
 
 function reply_methods.del_header(self, name)
   checkreply(self, "del_header")
   self.headers[checkstring(name, "del_header", 2)] = nil
+  return true
 end
 
 function reply_methods.set_body(self, body)
   checkreply(self, "set_body")
   self.body = checkstring(body, "set_body", 2)
+  return true
 end
 
+-- The table's status (a number) and body (a string) are taken as they are; its reason is not (haproxy 2.6).
 function prelude.new_reply(_, init)
-  local reply = setmetatable({status = 200, headers = {}, body = ""}, reply_mt)
-  if init == nil then return reply end
-  if type(init) ~= "table" then
-    error(("bad argument #2 to 'reply' (table expected, got %s)"):format(type(init)), 2)
-  end
-  if init.status ~= nil then reply:set_status(init.status, init.reason) end
-  for name, values in pairs(init.headers or {}) do
-    if type(values) == "table" then
-      for _, value in ipairs(values) do reply:add_header(name, value) end
-    else
-      reply:add_header(name, values)
+  local reply = setmetatable({status = 200, headers = {}}, reply_mt)
+  if init ~= nil then
+    if type(init) ~= "table" then
+      error(("bad argument #2 to 'reply' (table expected, got %s)"):format(type(init)), 2)
     end
+    if type(init.status) == "number" then reply.status = math.tointeger(init.status) or 200 end
+    for name, values in pairs(init.headers or {}) do
+      if type(values) == "table" then
+        for _, value in ipairs(values) do reply:add_header(name, value) end
+      else
+        reply:add_header(name, values)
+      end
+    end
+    if type(init.body) == "string" then reply.body = init.body end
   end
-  if init.body ~= nil then reply:set_body(init.body) end
+  reply.reason = reason_of(reply.status)
   return reply
 end
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from luaproxy.worker.backend.attached import shut_sessions
 from luaproxy.worker.backend.state import AdminState, ServerChange, change_server, stat_status
+from luaproxy.worker.stats import frontend_status, listener_status
 
 from . import checks
 
@@ -116,7 +117,8 @@ def proxy_stats(proxy: Any) -> dict[str, Any]:
     counters = proxy.fe_counters if frontend else proxy.be_counters
     servers = [s for s in proxy.servers if s.usable]
     stats = {"pxname": proxy.name, "svname": "FRONTEND" if frontend else "BACKEND", "iid": proxy.id, "sid": 0,
-             "type": 0 if frontend else 1, "status": "OPEN" if frontend else "UP" if servers else "DOWN",
+             "type": 0 if frontend else 1,
+             "status": frontend_status(proxy.stopped, proxy.paused) if frontend else "UP" if servers else "DOWN",
              **_counter_stats(counters)}
     if not frontend:
         stats.update(act=sum(not s.backup for s in servers), bck=sum(s.backup for s in servers),
@@ -125,7 +127,8 @@ def proxy_stats(proxy: Any) -> dict[str, Any]:
 
 
 def listener_stats(ref: ListenerRef) -> dict[str, Any]:
-    return {"pxname": ref.proxy.name, "svname": ref.name, "iid": ref.proxy.id, "type": 3, "status": "OPEN",
+    return {"pxname": ref.proxy.name, "svname": ref.name, "iid": ref.proxy.id, "type": 3,
+            "status": listener_status(ref.proxy.maxconn, ref.proxy.fe_counters.current),
             **_counter_stats(ref.proxy.fe_counters)}
 
 

@@ -15,7 +15,8 @@ of them when it returns nothing; ``filter.WAIT`` is 0: hold everything), goes
 on; the rest is shown again with the next bytes.  A filter holds at most a
 buffer (tune.bufsize); when the peer closes, it sees what it held once more,
 then it all goes on.  A Lua error, a timeout or a negative return
-(``filter.ERROR``) ends the stream, as in haproxy 2.6.
+(``filter.ERROR``) ends the stream, as in haproxy 2.6.  What a TCP service
+(``tcp-request content use-service``) exchanges with the client is not filtered.
 """
 
 from __future__ import annotations
@@ -96,12 +97,11 @@ class LuaTcpFilter:
             return b""
         view.readable = True
         try:
-            called, count = (*self.call(self.conf.driver.tcp_payload, side, view), None)[:2]
+            values = self.call(self.conf.driver.tcp_payload, side, view)  # (false) or (true, count or nil)
         finally:
             view.readable = False
-        if not called:
-            count = None
-        elif count is not None and count < 0:
+        count = values[1] if values[0] and len(values) > 1 else None
+        if count is not None and count < 0:
             raise TcpFilterError(f"Lua filter '{self.conf.name}': tcp_payload returned an error")
         size = len(view.input)
         if count is None or closed or size >= view.bufsize:

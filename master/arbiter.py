@@ -945,7 +945,11 @@ class Arbiter:
 
     def process_facts(self) -> dict[str, Any]:
         return {"version": VERSION, "nbproc": self.nbproc, "pid": os.getpid(), "started": self.started,
-                "maxconn": self.generation.settings.maxconn, "listeners": sum(len(i.sockets) for i in self.listening),
+                "maxconn": self.generation.settings.maxconn,
+                # haproxy counts one listener per bind address (not per process), its stats sockets among
+                # them, and their connections among the jobs
+                "listeners": sum(1 for i in self.listening if i.sockets) + len(self.stats_server.listeners),
+                "cli_connections": len(self.stats_server.clients),
                 "ulimit": resource.getrlimit(resource.RLIMIT_NOFILE)[0], "node": os.uname().nodename,
                 "stopping": 0}
 

@@ -202,6 +202,7 @@ def _new_proxy(conf: ProxyConf) -> Proxy:
                   timeouts=dict(conf.timeouts), inspect_delay=dict(conf.inspect_delay), servers=servers,
                   balancer=balancer, retries=conf.retries, redispatch=_redispatch_interval(conf),
                   maxconn=conf.maxconn, options=dict(conf.options), bind_names=[b.name for b in conf.binds],
+                  bind_addresses=[b.stat_address for b in conf.binds],
                   accept_proxy=frozenset(i for i, b in enumerate(conf.binds, start=1) if b.accept_proxy),
                   h2_binds=frozenset(i for i, b in enumerate(conf.binds, start=1) if b.proto == "h2"),
                   cookie=parse_cookie_line(list(cookie), parse_time) if cookie else None)

@@ -19,6 +19,7 @@ from prometheus_client.core import CollectorRegistry, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
 from .counters import STATUS_CLASSES
+from .stats import listener_status
 
 SCOPES = ("global", "frontend", "listener", "backend", "server", "sticktable")
 PROXY_STATES = ("DOWN", "UP")
@@ -200,7 +201,8 @@ class _Collector:
         for proxy in self.view.proxies:
             if family.scope == "frontend" and proxy["frontend"]:
                 yield from self._one(family, suffix, {"proxy": proxy["name"]}, proxy["fe"],
-                                     lambda s, p=proxy: _proxy_value(s, p["fe"], p), PROXY_STATES, "UP")
+                                     lambda s, p=proxy: _proxy_value(s, p["fe"], p), PROXY_STATES,
+                                     "DOWN" if proxy.get("stopped") else "UP")
             elif family.scope == "listener" and proxy["frontend"]:
                 yield from self._listeners(family, suffix, proxy)
             elif family.scope == "backend" and proxy["backend"]:
@@ -222,8 +224,7 @@ class _Collector:
         them and several listeners show 0."""
         names = proxy.get("listeners") or []
         counters = proxy["fe"] if len(names) == 1 else {}
-        full = bool(proxy.get("maxconn")) and proxy["fe"].get("current", 0) >= proxy["maxconn"]
-        state = "WAITING" if proxy.get("paused") else "FULL" if full else "OPEN"
+        state = listener_status(proxy.get("maxconn"), proxy["fe"].get("current", 0))
         for name in names:
             labels = {"proxy": proxy["name"], "listener": name}
             if suffix == "status":

@@ -227,6 +227,8 @@ class Proxy:
     server_counters: dict[int, Counters] = field(default_factory=dict)
     bind_names: list[str] = field(default_factory=list)
     """``bind ... name`` of each listener, by listener id - 1 (so_name)."""
+    bind_addresses: list[str] = field(default_factory=list)
+    """Each listener's address as show stat's ``addr`` cell gives it (``127.0.0.1:80``, ``unix``)."""
     tls_binds: dict[int, Any] = field(default_factory=dict)
     """ListenerTls by listener id (so_id) for ``bind … ssl`` lines."""
     accept_proxy: frozenset[int] = frozenset()

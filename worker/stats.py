@@ -31,7 +31,8 @@ def proxy_snapshot(proxy: Proxy) -> dict[str, Any]:
     return {"name": proxy.name, "id": proxy.id, "mode": proxy.mode, "frontend": proxy.has_frontend,
             "backend": proxy.has_backend, "maxconn": proxy.maxconn, "fe": proxy.fe_counters.as_dict(),
             "be": proxy.be_counters.as_dict(), "servers": [_server(proxy, s) for s in proxy.servers],
-            "listeners": listener_names(proxy), "paused": proxy.paused}
+            "listeners": listener_names(proxy), "listener_addrs": proxy.bind_addresses,
+            "paused": proxy.paused, "stopped": proxy.stopped}
 
 
 def listener_names(proxy: Proxy) -> list[str]:
@@ -39,6 +40,20 @@ def listener_names(proxy: Proxy) -> list[str]:
     if not proxy.has_frontend or not proxy.options.get("socket-stats"):
         return []
     return [name or f"sock-{n}" for n, name in enumerate(proxy.bind_names, start=1)]
+
+
+def frontend_status(stopped: bool | None, paused: bool | None) -> str:
+    """A frontend's status: STOP once Lua's Proxy:stop() closed it, PAUSED while ``disable frontend`` or
+    Proxy:pause() holds it, else OPEN (haproxy 2.6.12's show stat and Proxy:get_stats())."""
+    if stopped:
+        return "STOP"
+    return "PAUSED" if paused else "OPEN"
+
+
+def listener_status(maxconn: int | None, current: int) -> str:
+    """The status of a frontend's listeners: FULL at its maxconn, else OPEN (haproxy 2.6.12 says OPEN for a
+    paused or stopped frontend's listeners too; luaproxy has no WAITING, i.e. limited, state)."""
+    return "FULL" if maxconn and current >= maxconn else "OPEN"
 
 
 def snapshot(proxies: list[Proxy], index: int, started: float, extra: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -115,6 +115,16 @@ class Bind:
         host = f"[{self.host}]" if ":" in self.host else (self.host or "*")
         return f"{host}:{self.port}"
 
+    @property
+    def stat_address(self) -> str:
+        """The ``addr`` cell of its show stat row (``option socket-stats``), as haproxy writes it."""
+        if self.path is not None:
+            return "unix"
+        if self.fd is not None:
+            return "unknown"
+        host = f"[{self.host}]" if ":" in self.host else (self.host or "0.0.0.0")
+        return f"{host}:{self.port}"
+
 
 @dataclass(slots=True)
 class ServerConf:

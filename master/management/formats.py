@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from luaproxy.worker.samples import MatchReport, PatternRef
+from luaproxy.worker.stats import frontend_status, listener_status
 
 # --- help -----------------------------------------------------------------------------------------
 
@@ -103,6 +104,11 @@ _BACKEND = ("qcur qmax scur smax slim stot bin bout dreq dresp econ eresp wretr 
             "agg_server_check_status agg_check_status -").split()
 
 
+_LISTENER = ["scur", "smax", "slim", "stot", "bin", "bout", "dreq", "dresp", "ereq", "status", "pid", "iid", "sid",
+             "type", "addr", "mode", "dcon", "dses", "wrew", "eint", "ssl_sess", "ssl_reused_sess",
+             "ssl_failed_handshake", "-"]
+
+
 StatRow = tuple[str, int, int, list[tuple[str, Any]]]
 """One ``show stat`` row: object type (F, B or S), proxy id, server id, the (field, value) pairs filled."""
 
@@ -115,6 +121,8 @@ def stat_rows(proxies: list[dict[str, Any]], maxconn: int, algorithms: dict[str,
         if proxy["frontend"]:
             rows.append(("F", proxy["id"], 0, _cells(_frontend(proxy, maxconn), _FRONTEND + list(_PROTOCOL_STATS),
                                                       http)))
+            for number, name in enumerate(proxy.get("listeners") or (), start=1):
+                rows.append(("L", proxy["id"], number, _cells(_listener(proxy, number, name), _LISTENER, http)))
         if proxy["backend"]:
             for server in proxy["servers"]:
                 values = _server(proxy, server, now)
@@ -161,8 +169,24 @@ def _frontend(proxy: dict[str, Any], maxconn: int) -> dict[str, Any]:
     for name in ("econ", "eresp", "wretr", "wredis", "lbtot", "ttime"):
         cells.pop(name, None)
     return {**cells, "pxname": proxy["name"], "svname": "FRONTEND", "slim": proxy.get("maxconn") or maxconn,
-            "ereq": fe["failed_req"], "status": "OPEN", "pid": 1, "iid": proxy["id"], "sid": 0, "type": 0,
-            "mode": proxy["mode"], "conn_tot": fe["total"], "-": "-"}
+            "ereq": fe["failed_req"], "pid": 1,
+            "status": frontend_status(proxy.get("stopped"), proxy.get("paused")), "iid": proxy["id"], "sid": 0,
+            "type": 0, "mode": proxy["mode"], "conn_tot": fe["total"], "-": "-"}
+
+
+def _listener(proxy: dict[str, Any], number: int, name: str) -> dict[str, Any]:
+    """A listener's row (``option socket-stats``).  Counters are kept per frontend, so a frontend's only
+    listener shows them and several listeners show 0."""
+    listeners = proxy.get("listeners") or []
+    fe = proxy["fe"] if len(listeners) == 1 else {}
+    addrs = proxy.get("listener_addrs") or []
+    return {"pxname": proxy["name"], "svname": name, "scur": fe.get("current", 0), "smax": fe.get("max", 0),
+            "slim": 0, "stot": fe.get("total", 0), "bin": fe.get("bytes_in", 0), "bout": fe.get("bytes_out", 0),
+            "dreq": fe.get("denied_req", 0), "dresp": fe.get("denied_resp", 0), "ereq": fe.get("failed_req", 0),
+            "status": listener_status(proxy.get("maxconn"), proxy["fe"].get("current", 0)),
+            "pid": 1, "iid": proxy["id"], "sid": number, "type": 3,
+            "addr": addrs[number - 1] if number <= len(addrs) else "", "mode": proxy["mode"],
+            "dcon": fe.get("denied_conn", 0), "dses": 0, "wrew": 0, "eint": 0, "-": "-"}
 
 
 def _addr_cell(state: dict[str, Any]) -> str:
@@ -252,7 +276,8 @@ def info_values(facts: dict[str, Any], proxies: list[dict[str, Any]], now: float
         "Uptime_sec": int(uptime), "Ulimit-n": facts["ulimit"], "Maxsock": facts["ulimit"],
         "Maxconn": facts["maxconn"], "Hard_maxconn": facts["maxconn"], "CurrConns": current,
         "CumConns": sum(f["total"] for f in frontends), "CumReq": sum(f["requests"] for f in frontends),
-        "Idle_pct": 100, "node": facts["node"], "Stopping": facts["stopping"], "Jobs": current + facts["listeners"],
+        "Idle_pct": 100, "node": facts["node"], "Stopping": facts["stopping"],
+        "Jobs": current + facts["listeners"] + facts.get("cli_connections", 0),
         "Listeners": facts["listeners"], "TotalBytesOut": sum(f["bytes_out"] for f in frontends),
         "Build info": facts["version"], "Start_time_sec": int(facts["started"]),
         **facts.get("ssl", {}),

@@ -16,7 +16,7 @@ ORIGINS = {"K": "Key", "M": "Metric", "C": "Config", "S": "Status", "P": "Produc
 NATURES = {"N": "Name", "G": "Gauge", "M": "Max", "L": "Limit", "C": "Counter", "R": "Rate", "a": "Avg", "A": "Age",
            "O": "Output", "D": "Duration"}
 SCOPES = {"S": "Service", "P": "Process"}
-OBJECTS = {"F": "Frontend", "B": "Backend", "S": "Server"}
+OBJECTS = {"F": "Frontend", "B": "Backend", "S": "Server", "L": "Listener"}
 
 INFO_TAGS = {
     "Name": (0, "POS", "str"), "Version": (1, "POS", "str"), "Release_date": (2, "POS", "str"),

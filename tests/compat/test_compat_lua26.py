@@ -57,6 +57,21 @@ core.register_action("results", {"http-req"}, function(txn)
    txn:set_var("txn.r", table.concat(parts, ","))
 end)
 core.register_action("both", {"http-req"}, function(txn) txn:set_var("txn.side", "req") end)
+core.register_action("fields", {"http-req"}, function(txn)
+   local r = txn:reply()
+   local a = {tostring(r.status), tostring(r.reason), tostring(r.body), type(r.headers)}
+   local s = txn:reply{status = 404, reason = "Nope", body = "b"}
+   a[#a + 1] = tostring(s.status) .. "/" .. tostring(s.reason) .. "/" .. tostring(s.body)
+   a[#a + 1] = tostring(r:set_status(700)) .. ":" .. r.status .. ":" .. tostring(r.reason)
+   a[#a + 1] = tostring(r:set_status(201)) .. ":" .. r.status .. ":" .. tostring(r.reason)
+   a[#a + 1] = tostring(r:set_status(202, "Fine")) .. ":" .. tostring(r.reason)
+   a[#a + 1] = tostring(r:add_header("x-a", "1")) .. ":" .. tostring(r:del_header("x-a"))
+   a[#a + 1] = tostring(r:set_body("zz"))
+   txn:done{status = 200, body = table.concat(a, "|")}
+end)
+core.register_action("given_reason", {"http-req"}, function(txn)
+   txn:done(txn:reply{status = 404, reason = "Nope", body = "b"})
+end)
 core.register_action("both", {"http-res"}, function(txn) txn.http:res_set_header("x-side", "res") end)
 """
 
@@ -93,10 +108,14 @@ local t = core.now()
 say(math.abs(t.sec - os.time()) < 5, t.usec >= 0 and t.usec < 1000000)
 local text = out:dump()
 core.register_service("core", "http", function(applet)
+   local info = {}  -- at run time (in the body context haproxy has no node name yet)
+   for name, value in pairs(core.get_info()) do info[#info + 1] = name .. ":" .. type(value) end
+   table.sort(info)
+   local body = text .. table.concat(info, ",") .. "\\n"
    applet:set_status(200)
-   applet:add_header("content-length", #text)
+   applet:add_header("content-length", #body)
    applet:start_response()
-   applet:send(text)
+   applet:send(body)
 end)
 core.register_fetches("early", function(txn)
    core.done("from done")
@@ -380,6 +399,16 @@ CASES = [
         frontend f
            bind 127.0.0.1:{port}
            http-request lua.empty
+        """, get("/"), TXN_LUA),
+    Case("reply_fields_and_method_results", LUA_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request lua.fields
+        """, get("/"), TXN_LUA),
+    Case("reply_reason_comes_from_the_status", LUA_DEFAULTS + """
+        frontend f
+           bind 127.0.0.1:{port}
+           http-request lua.given_reason
         """, get("/"), TXN_LUA),
     Case("txn_done_plain_table", LUA_DEFAULTS + """
         frontend f

@@ -72,6 +72,16 @@ function Broken:tcp_payload(txn, chn)
    if chn:input() > 0 then error("broken filter") end
 end
 core.register_filter("broken", Broken, function(f, args) return f end)
+
+-- Where each side's analysis starts: the request's before the content rules, the response's before its own.
+Order = {}
+Order.__index = Order
+function Order:new() return setmetatable({}, Order) end
+function Order:start_analyze(txn, chn) txn:set_var("txn.started", chn:is_resp() and "res" or "req") end
+core.register_filter("order", Order, function(f, args) return f end)
+core.register_action("started", {"tcp-req", "tcp-res"}, function(txn)
+   txn.res:send("started=" .. tostring(txn:get_var("txn.started")) .. "\\n")
+end)
 """
 
 CASES = [
@@ -84,6 +94,18 @@ CASES = [
            filter lua.lines
            server echo 127.0.0.1:{echo}
         """, line_by_line, TCP_FILTER_LUA),
+    Case("lua_filter_analysis_order", """
+        global
+           lua-load case.lua
+        """ + DEFAULTS + """
+        listen p
+           bind 127.0.0.1:{port}
+           filter lua.order
+           tcp-request content lua.started
+           tcp-response inspect-delay 1s
+           tcp-response content lua.started
+           server echo 127.0.0.1:{echo}
+        """, lambda port: talk(port, b"hi\n", shutdown=True), TCP_FILTER_LUA),
     Case("lua_filter_error_closes", """
         global
            lua-load case.lua

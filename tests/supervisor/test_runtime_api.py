@@ -169,9 +169,17 @@ def test_set_server_addr(rt: Running) -> None:
         other.close()
 
 
+def _frontend_status(rt: Running) -> str:
+    header, *rows = rt.cmd("show stat").splitlines()
+    column = header[2:].split(",").index("status")
+    return next(row for row in rows if row.startswith("web,FRONTEND,")).split(",")[column]
+
+
 def test_disable_and_enable_frontend(rt: Running) -> None:
+    assert _frontend_status(rt) == "OPEN"
     assert rt.cmd("disable frontend web") == "\n"
     assert rt.cmd("disable frontend web") == "All sockets are already disabled.\n\n"
+    assert _frontend_status(rt) == "PAUSED"  # as haproxy 2.6.12 shows it
     with socket.create_connection(("127.0.0.1", rt.port), timeout=5) as waiting:
         waiting.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         waiting.settimeout(0.5)
@@ -179,6 +187,7 @@ def test_disable_and_enable_frontend(rt: Running) -> None:
             waiting.recv(1)
         assert rt.cmd("enable frontend web") == "\n"
         assert read_all(waiting).startswith(b"HTTP/1.1 200")
+    assert _frontend_status(rt) == "OPEN"
     assert "Paused frontend web." in rt.proc.stderr() and "Resumed frontend web." in rt.proc.stderr()
     assert rt.cmd("set maxconn frontend web 100") == "\n"
     frontend = next(line for line in rt.cmd("show stat").splitlines() if line.startswith("web,FRONTEND,"))

@@ -41,13 +41,14 @@ class TcpFilterConf(Protocol):
 
 
 class TcpFilters:
-    __slots__ = ("ended", "filters", "sinks", "started", "txn")
+    __slots__ = ("closing", "ended", "filters", "sinks", "started", "txn")
 
     def __init__(self, txn: Any) -> None:
         self.txn = txn
         self.filters: list[TcpFilter] = []
         self.started: dict[str, list[TcpFilter]] = {"req": [], "res": []}
         self.ended: set[str] = set()
+        self.closing: set[str] = set()
         self.sinks: dict[str, Callable[[bytes], None]] = {}
 
     def attach(self, proxy: Any) -> bool:
@@ -89,8 +90,9 @@ class TcpFilters:
     def closed(self, channel: Channel) -> None:
         """The peer closed this side: the filters let go of what they held, then end their analysis."""
         side = channel.name
-        if side in self.ended:
+        if side in self.closing:
             return
+        self.closing.add(side)  # the reader and the stream may both see the close: the first one acts
         sink = self.sinks.get(side)
         if sink is not None:
             tail = self._through(side, b"", True)

@@ -69,8 +69,9 @@ def _table(proxy: dict[str, Any], rows: list[Any], admin: bool) -> str:
     servers = {s["id"]: s for s in proxy["servers"]}
     for kind, _, sid, cells in rows:
         values = dict(cells)
-        label = {"F": "Frontend", "B": "Backend"}.get(kind) or html.escape(servers[sid]["name"])
-        css = {"F": "frontend", "B": "backend"}.get(kind) or str(values.get("status", "")).split()[0]
+        label = ({"F": "Frontend", "B": "Backend"}.get(kind)
+                 or html.escape(str(values["svname"]) if kind == "L" else servers[sid]["name"]))
+        css = {"F": "frontend", "B": "backend", "L": "socket"}.get(kind) or str(values.get("status", "")).split()[0]
         box = ""
         if admin:
             box = (f'<td><input type="checkbox" name="s" value="{html.escape(servers[sid]["name"])}"></td>'
