@@ -189,9 +189,7 @@ def set_ssl_ocsp_response(sup: Any, session: Session, args: list[str], payload: 
         return f"{exc}.\n"
     if response.key not in _ocsp_responses(sup):
         return "OCSP single response: Certificate ID does not match any certificate or issuer.\n"
-    for cert in sup.spare_certs.values():
-        if cert is not None and cert.ocsp is not None and cert.ocsp.key == response.key:
-            cert.ocsp = response
+    ocsp.replace_matching(sup.spare_certs.values(), response)
     pending = sup.spread_tls({"t": "ssl-ocsp", "der": base64.b64encode(response.der).decode()})
     return pending.then(lambda problems: problems or "OCSP Response updated!\n")
 

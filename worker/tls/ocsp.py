@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -91,6 +92,15 @@ def load_beside(cert: Certificate, path: str) -> None:
     ocsp_path = path + ".ocsp"
     if os.path.exists(ocsp_path):
         cert.ocsp = parse(read_file(ocsp_path, "OCSP response"), cert.cert, f"'{ocsp_path}'")
+
+
+def replace_matching(certs: Iterable[Certificate | None], response: OcspResponse) -> int:
+    """``set ssl ocsp-response``: the certificates whose response has the same certificate ID take this one;
+    how many did."""
+    owners = [c for c in certs if c is not None and c.ocsp is not None and c.ocsp.key == response.key]
+    for cert in owners:
+        cert.ocsp = response
+    return len(owners)
 
 
 def decode_base64(text: str) -> bytes:

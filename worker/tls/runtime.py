@@ -206,11 +206,7 @@ def _from_message(message: dict[str, Any]) -> Certificate:
 def set_ocsp_response(proxies: Iterable[Any], response: ocsp.OcspResponse) -> int:
     """``set ssl ocsp-response``: the certificates whose response has the same certificate ID take this one
     at once; how many did."""
-    owners = [c for c in {**certificates(proxies), **loaded_certificates(proxies)}.values()
-              if c.ocsp is not None and c.ocsp.key == response.key]
-    for cert in owners:
-        cert.ocsp = response
-    return len(owners)
+    return ocsp.replace_matching({**certificates(proxies), **loaded_certificates(proxies)}.values(), response)
 
 
 def apply(proxies: Iterable[Any], message: dict[str, Any]) -> None:
