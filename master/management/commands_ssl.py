@@ -83,7 +83,7 @@ def set_ssl_cert(sup: Any, session: Session, args: list[str], payload: str | Non
         return f"no certificate or private key found in the payload for '{name}'.\nCan't update {args[0]}!\n"
     try:
         if args[0] == name + ".ocsp" and current is not None:
-            cert = replace(current, ocsp=ocsp.parse(ocsp.decode_base64(payload), current.cert, args[0])
+            cert = replace(current, ocsp=ocsp.parse(ocsp.decode_base64(payload), current, args[0])
                            if payload.strip() else None)
         else:
             cert = parse_update(name, payload, current)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import NameOID
@@ -49,10 +50,22 @@ class Certificate:
     names: tuple[str, ...] = field(default=())
     ocsp: Any = None
     """Its OCSP response (worker.tls.ocsp.OcspResponse): ``crt.pem.ocsp``, ``set ssl ocsp-response``."""
+    ocsp_issuer: x509.Certificate | None = None
+    """``crt.pem.issuer``: the issuer an OCSP response is checked with when the chain does not hold it."""
 
     def __post_init__(self) -> None:
         if not self.names:
             self.names = certificate_names(self.cert)
+
+    def issuer_certificate(self) -> x509.Certificate | None:
+        """The certificate's issuer: from its chain first (as haproxy looks), else ``ocsp_issuer``."""
+        for candidate in self.chain:
+            try:
+                self.cert.verify_directly_issued_by(candidate)
+            except (ValueError, TypeError, InvalidSignature):
+                continue
+            return candidate
+        return self.ocsp_issuer
 
     @property
     def key_type(self) -> str:
