@@ -266,7 +266,8 @@ class ListenerTls:
         if chosen is not ctx:
             sock.context = chosen
             sock.local_cert = served
-            openssl.follow_context(sock)
+            if not openssl.follow_context(sock):
+                return ssl.ALERT_DESCRIPTION_PROTOCOL_VERSION
         return None
 
     def _generated_context(self, cert: Certificate) -> Any:

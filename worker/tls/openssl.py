@@ -188,6 +188,8 @@ def _declare_verify(lib: Any) -> bool:
         lib.SSL_set1_host.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
         lib.SSL_get_version.restype = ctypes.c_char_p
         lib.SSL_get_version.argtypes = [ctypes.c_void_p]
+        lib.SSL_version.restype = ctypes.c_int
+        lib.SSL_version.argtypes = [ctypes.c_void_p]
         lib.X509_STORE_CTX_get0_cert.restype = ctypes.c_void_p
         lib.X509_STORE_CTX_get0_cert.argtypes = [ctypes.c_void_p]
         lib.i2d_X509.restype = ctypes.c_int
@@ -275,17 +277,25 @@ def _ssl_pointer(tls: Any) -> int | None:
     return pointer
 
 
+SSL_CTRL_GET_MIN_PROTO_VERSION, SSL_CTRL_GET_MAX_PROTO_VERSION = 130, 131
+
+
 def follow_context(tls: Any) -> bool:
     """After the SNI callback moved *tls* to another context: verify as that context says (mode, callback,
     CRL flags), as haproxy does for a crt-list line's ``verify``, ``ca-file`` and ``crl-file``; OpenSSL only
-    switches the certificate and the CA store."""
+    switches the certificate and the CA store.  False when the version already negotiated is outside the
+    context's ``ssl-min-ver``/``ssl-max-ver`` (haproxy applies a crt-list line's before OpenSSL picks it, so
+    the handshake fails there too)."""
     pointer = _ssl_pointer(tls)
     if pointer is None:
-        return False
+        return True
     ctx = _LIB.SSL_get_SSL_CTX(pointer)
     _LIB.SSL_set1_param(pointer, _LIB.SSL_CTX_get0_param(ctx))
     _LIB.SSL_set_verify(pointer, _LIB.SSL_CTX_get_verify_mode(ctx), _LIB.SSL_CTX_get_verify_callback(ctx))
-    return True
+    version = _LIB.SSL_version(pointer)
+    low = _LIB.SSL_CTX_ctrl(ctx, SSL_CTRL_GET_MIN_PROTO_VERSION, 0, None)
+    high = _LIB.SSL_CTX_ctrl(ctx, SSL_CTRL_GET_MAX_PROTO_VERSION, 0, None)
+    return not ((low and version < low) or (high and version > high))
 
 
 def take_verify_result(tls: Any) -> tuple[int, int, int, int] | None:
