@@ -43,6 +43,7 @@ class _Builder:
         if cache_size is not None and not cache_size.isdigit():
             raise TlsError(f"'tune.ssl.ssl-ctx-cache-size' : expects a number, got '{cache_size}'.")
         self.ctx_cache_size = int(cache_size) if cache_size is not None else None
+        self.capture_size = _capture_size(config.global_.tune)
         self.server_defaults = self._defaults("server")
 
     def _defaults(self, side: str) -> TlsOptions:
@@ -88,7 +89,7 @@ class _Builder:
             entries += self.crt_list(self.path("crt-base", path), options)
         listener = ListenerTls(entries, options, self.certs, strict_sni="strict-sni" in options.flags,
                                name=bind.name, session_cache=self.session_cache, dh_file=self.dh_file,
-                               default_dh_param=self.default_dh_param)
+                               default_dh_param=self.default_dh_param, capture_size=self.capture_size)
         listener.signer = self.signer(options)
         listener.build()
         self._warn(f"bind {bind.label}", options, listener.warnings)
@@ -245,6 +246,18 @@ def _default_dh_param(tune: dict[str, str]) -> int | None:
     if not value.isdigit() or int(value) < 1024:
         raise TlsError(f"'tune.ssl.default-dh-param' : expects a number of bits of 1024 or more, got '{value}'.")
     return int(value)
+
+
+def _capture_size(tune: dict[str, str]) -> int:
+    """``tune.ssl.capture-buffer-size`` (or its old name ``tune.ssl.capture-cipherlist-size``): 0, the default,
+    captures nothing."""
+    for name in ("tune.ssl.capture-buffer-size", "tune.ssl.capture-cipherlist-size"):
+        value = tune.get(name)
+        if value is not None:
+            if not value.isdigit():
+                raise TlsError(f"'{name}' : expects a positive numeric value, got '{value}'.")
+            return int(value)
+    return 0
 
 
 def _default_server(conf: ProxyConf, upto: int | None) -> TlsOptions:

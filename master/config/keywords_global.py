@@ -321,8 +321,8 @@ for _name, _doc in (
      "parameters."),
     ("tune.ssl.force-private-cache", "Accepted; each worker has its own session cache."),
     ("tune.ssl.ssl-ctx-cache-size", "Certificates 'generate-certificates' made, kept per worker (LRU, 1000)."),
-    ("tune.ssl.capture-buffer-size", "Accepted; cipher lists are not captured."),
-    ("tune.ssl.capture-cipherlist-size", "Accepted; cipher lists are not captured."),
+    ("tune.ssl.capture-buffer-size", "Bytes of ClientHello lists kept for ssl_fc_cipherlist_* & co. (JA3)."),
+    ("tune.ssl.capture-cipherlist-size", "Old name of tune.ssl.capture-buffer-size."),
     ("tune.ssl.keylog", "Accepted; key logging is not available."),
 ):
     GLOBAL.register(_name, G, _doc)(_tune)

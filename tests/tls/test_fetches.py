@@ -17,6 +17,7 @@ from luaproxy.worker.samples import SampleRegistry, default_registry, parse_expr
 from luaproxy.worker.tls import certs
 from tests.samples.streamkit import Stream
 from tests.tls.kit import connect_pair, listener, make_pki, server_side
+from tests.tls.test_capture import CAPTURE_FETCHES
 
 SSL_CASES = [
     ("ssl_fc", "1"),
@@ -78,7 +79,7 @@ HELLO_CASES = [
     ("req.ssl_st_ext", "1"),  # an empty session ticket extension
     ("req.ssl_ec_ext", "1"),
 ]
-CATALOGUE_TEXTS = [t for t, _ in SSL_CASES + HELLO_CASES] + list(COMPUTED)
+CATALOGUE_TEXTS = [t for t, _ in SSL_CASES + HELLO_CASES] + list(COMPUTED) + list(CAPTURE_FETCHES)
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from ..tls import certs, openssl
 from ..tls.tlssocket import TlsSocket
+from . import fetch_tls_capture
 from .args import ArgType, arg_spec
 from .context import SampleContext
 from .registry import FetchDef, fetch
@@ -252,4 +253,5 @@ FETCHES = (
           "The chain the server sent, its certificate first, in DER.", section=S),
     *_cert_fetches("ssl_f", lambda ctx: local_cert(front(ctx)), "the certificate this frontend presented"),
     *_cert_fetches("ssl_s", lambda ctx: peer_cert(back(ctx)), "the server's certificate"),
+    *fetch_tls_capture.FETCHES,
 )

@@ -154,6 +154,8 @@ class ListenerTls:
     wildcards: dict[str, list[tuple[Any, frozenset[str]]]] = field(default_factory=dict)
     served: dict[Any, Certificate] = field(default_factory=dict)
     """The (first) certificate of each context: what the ssl_f_* fetches describe."""
+    capture_size: int = 0
+    """``tune.ssl.capture-buffer-size``: the bytes of ClientHello lists kept for ``ssl_fc_cipherlist_*`` & co."""
     mixed_keys: bool = False
     """Certificates of several key types: the handshake first peeks at the ClientHello to choose."""
 
