@@ -316,6 +316,37 @@ def forget_verify_state(tls: Any) -> bytes | None:
     return _REJECTED_CERT.pop(pointer, None)
 
 
+def _declare_secrets(lib: Any) -> bool:
+    try:
+        for name in ("SSL_get_client_random", "SSL_get_server_random", "SSL_SESSION_get_master_key"):
+            getattr(lib, name).restype = ctypes.c_size_t
+            getattr(lib, name).argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+        lib.SSL_get_session.restype = ctypes.c_void_p
+        lib.SSL_get_session.argtypes = [ctypes.c_void_p]
+    except AttributeError:
+        return False
+    return True
+
+
+_SECRETS_OK = _VERIFY_OK and _declare_secrets(_LIB)
+
+
+def handshake_secret(tls: Any, which: str) -> bytes | None:
+    """``client_random``, ``server_random`` or ``session_key`` (the session's master key) of a TLS socket, as
+    ``ssl_fc_client_random`` & co. give them; None when there is none (or OpenSSL cannot be reached)."""
+    pointer = _ssl_pointer(tls)
+    if pointer is None or not _SECRETS_OK:
+        return None
+    buffer = ctypes.create_string_buffer(64)
+    if which == "session_key":
+        session = _LIB.SSL_get_session(pointer)
+        size = _LIB.SSL_SESSION_get_master_key(session, buffer, len(buffer)) if session else 0
+    else:
+        getter = _LIB.SSL_get_client_random if which == "client_random" else _LIB.SSL_get_server_random
+        size = getter(pointer, buffer, len(buffer))
+    return buffer.raw[:size] or None
+
+
 def check_host_in_handshake(tls: Any, name: str) -> bool:
     """``verifyhost NAME``: OpenSSL checks the server's certificate against NAME while it verifies the chain,
     so a mismatch fails the handshake itself and the server sees the alert, as with haproxy."""
