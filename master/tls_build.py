@@ -44,6 +44,10 @@ class _Builder:
             raise TlsError(f"'tune.ssl.ssl-ctx-cache-size' : expects a number, got '{cache_size}'.")
         self.ctx_cache_size = int(cache_size) if cache_size is not None else None
         self.capture_size = _capture_size(config.global_.tune)
+        keylog = config.global_.tune.get("tune.ssl.keylog", "off")
+        if keylog not in ("on", "off"):
+            raise TlsError(f"'tune.ssl.keylog' : expects 'on' or 'off', got '{keylog}'.")
+        self.keylog = keylog == "on"
         self.server_defaults = self._defaults("server")
 
     def _defaults(self, side: str) -> TlsOptions:
@@ -89,7 +93,8 @@ class _Builder:
             entries += self.crt_list(self.path("crt-base", path), options)
         listener = ListenerTls(entries, options, self.certs, strict_sni="strict-sni" in options.flags,
                                name=bind.name, session_cache=self.session_cache, dh_file=self.dh_file,
-                               default_dh_param=self.default_dh_param, capture_size=self.capture_size)
+                               default_dh_param=self.default_dh_param, capture_size=self.capture_size,
+                               keylog=self.keylog)
         listener.signer = self.signer(options)
         listener.build()
         self._warn(f"bind {bind.label}", options, listener.warnings)

@@ -323,6 +323,6 @@ for _name, _doc in (
     ("tune.ssl.ssl-ctx-cache-size", "Certificates 'generate-certificates' made, kept per worker (LRU, 1000)."),
     ("tune.ssl.capture-buffer-size", "Bytes of ClientHello lists kept for ssl_fc_cipherlist_* & co. (JA3)."),
     ("tune.ssl.capture-cipherlist-size", "Old name of tune.ssl.capture-buffer-size."),
-    ("tune.ssl.keylog", "Accepted; key logging is not available."),
+    ("tune.ssl.keylog", "on: TLS 1.3 secrets kept for the ssl_fc_*_secret fetches (SSLKEYLOGFILE)."),
 ):
     GLOBAL.register(_name, G, _doc)(_tune)

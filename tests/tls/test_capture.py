@@ -1,6 +1,6 @@
-"""``tune.ssl.capture-buffer-size``: the ClientHello lists behind JA3 (``ssl_fc_cipherlist_*``, ``ssl_fc_extlist_bin``,
-``ssl_fc_eclist_bin``, ``ssl_fc_ecformats_bin``, ``ssl_fc_protocol_hello_id``), cut to the buffer's size as
-haproxy 2.6 cuts them."""
+"""``tune.ssl.keylog`` (the TLS 1.3 secrets) and ``tune.ssl.capture-buffer-size``: the ClientHello lists behind
+JA3 (``ssl_fc_cipherlist_*``, ``ssl_fc_extlist_bin``, ``ssl_fc_eclist_bin``, ``ssl_fc_ecformats_bin``,
+``ssl_fc_protocol_hello_id``), cut to the buffer's size as haproxy 2.6 cuts them."""
 
 from __future__ import annotations
 
@@ -9,13 +9,15 @@ import ssl
 
 import xxhash
 
+from luaproxy.worker.samples.fetch_tls_capture import KEYLOG_LABELS
 from luaproxy.worker.samples.types import wrap64
 from luaproxy.worker.tls.clienthello import capture, without_grease
 from tests.tls.test_e2e import SHOW, body, client_context, https, pki, start
 
 __all__ = ["pki"]
 CAPTURE_FETCHES = ("ssl_fc_cipherlist_bin", "ssl_fc_cipherlist_hex", "ssl_fc_cipherlist_str", "ssl_fc_cipherlist_xxh",
-                   "ssl_fc_extlist_bin", "ssl_fc_eclist_bin", "ssl_fc_ecformats_bin", "ssl_fc_protocol_hello_id")
+                   "ssl_fc_extlist_bin", "ssl_fc_eclist_bin", "ssl_fc_ecformats_bin", "ssl_fc_protocol_hello_id",
+                   *(f"ssl_fc_{name}" for name in KEYLOG_LABELS))
 
 
 def client_hello(ctx: ssl.SSLContext) -> bytes:
@@ -54,7 +56,7 @@ def test_the_lists_are_cut_to_the_buffer_in_order() -> None:
 
 JA3 = ("%[ssl_fc_protocol_hello_id],%[ssl_fc_cipherlist_bin(1),be2dec(-,2)],%[ssl_fc_ecformats_bin,be2dec(-,1)] "
        "%[ssl_fc_cipherlist_hex] %[ssl_fc_cipherlist_str] %[ssl_fc_cipherlist_xxh] %[ssl_fc_eclist_bin,hex] "
-       "%[ssl_fc_extlist_bin,length]")
+       "%[ssl_fc_extlist_bin,hex]")
 
 
 def test_ja3_fetches(write, luaproxy, port, pki) -> None:
@@ -71,7 +73,7 @@ def test_ja3_fetches(write, luaproxy, port, pki) -> None:
     expected_hash = wrap64(xxhash.xxh64_intdigest(bytes.fromhex("C02F00FF")))
     assert body(https(port, ctx)[0]) == (
         f"771,49199-255,0-1-2 C02F00FF ECDHE-RSA-AES128-GCM-SHA256,TLS_EMPTY_RENEGOTIATION_INFO_SCSV {expected_hash} "
-        + f"{captured.curves.hex().upper()} {len(captured.extensions)}")
+        + f"{captured.curves.hex().upper()} {captured.extensions.hex().upper()}")
 
 
 def test_nothing_is_captured_by_default(write, luaproxy, port, pki) -> None:
@@ -81,3 +83,28 @@ def test_nothing_is_captured_by_default(write, luaproxy, port, pki) -> None:
            {SHOW}"[%[ssl_fc_cipherlist_hex]][%[ssl_fc_protocol_hello_id]]"
         """)
     assert body(https(port, client_context(pki["dir"]))[0]) == "[][]"
+
+
+SECRETS = ("%[ssl_fc_client_random,hex] %[ssl_fc_client_traffic_secret_0] %[ssl_fc_server_handshake_traffic_secret] "
+           "%[ssl_fc_exporter_secret] [%[ssl_fc_early_exporter_secret]]")
+
+
+def test_keylog_secrets_match_the_clients(write, luaproxy, port, pki, tmp_path) -> None:
+    """tune.ssl.keylog on: the fetches give the secrets the client itself logs (SSLKEYLOGFILE)."""
+    start(write, luaproxy, port, f"""
+        global
+           tune.ssl.keylog on
+        frontend fe
+           bind 127.0.0.1:{port} ssl crt {pki['dir']}/site.pem
+           {SHOW}"{SECRETS}"
+        """)
+    ctx = client_context(pki["dir"])
+    ctx.keylog_filename = str(tmp_path / "keys.log")
+    shown = body(https(port, ctx)[0])
+    logged = {}
+    for line in (tmp_path / "keys.log").read_text().splitlines():
+        if line and not line.startswith("#"):
+            label, random, secret = line.split()
+            logged[label] = (random.upper(), secret)
+    labels = ("CLIENT_TRAFFIC_SECRET_0", "SERVER_HANDSHAKE_TRAFFIC_SECRET", "EXPORTER_SECRET")
+    assert shown == " ".join([logged[labels[0]][0], *(logged[label][1] for label in labels), "[]"])

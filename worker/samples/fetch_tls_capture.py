@@ -1,9 +1,10 @@
-"""The ClientHello lists ``tune.ssl.capture-buffer-size`` keeps (HAProxy 7.3.4): ``ssl_fc_cipherlist_*``,
-``ssl_fc_extlist_bin``, ``ssl_fc_eclist_bin``, ``ssl_fc_ecformats_bin``, ``ssl_fc_protocol_hello_id``, the
-parts of a JA3 fingerprint.
+"""What a handshake kept when the global section asks for it (HAProxy 7.3.4): the ClientHello lists of
+``tune.ssl.capture-buffer-size`` (``ssl_fc_cipherlist_*``, ``ssl_fc_extlist_bin``, ``ssl_fc_eclist_bin``,
+``ssl_fc_ecformats_bin``, ``ssl_fc_protocol_hello_id``: the parts of a JA3 fingerprint) and the TLS 1.3
+secrets of ``tune.ssl.keylog on`` (``ssl_fc_client_traffic_secret_0`` & co.).
 
-Each reads the Capture the handshake made (worker.tls.clienthello.capture);
-without one (no capture size, not TLS) they give no sample, as in HAProxy.
+Each reads what the handshake made (worker.tls.clienthello.capture, the key
+log); without it (not asked for, not TLS) they give no sample, as in HAProxy.
 """
 
 from __future__ import annotations
@@ -76,6 +77,18 @@ def _number(field: Callable[[Capture], int]) -> Callable[[SampleContext, Sequenc
     return get
 
 
+def _secret(label: str) -> Callable[[SampleContext, Sequence[Any]], Sample | None]:
+    def get(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+        secrets = getattr(getattr(ctx, "client", None), "keylog", None)
+        value = secrets.get(label) if secrets else None
+        return None if not value else Sample(T.STR, value)
+
+    return get
+
+
+KEYLOG_LABELS = ("client_early_traffic_secret", "client_handshake_traffic_secret", "server_handshake_traffic_secret",
+                 "client_traffic_secret_0", "server_traffic_secret_0", "exporter_secret", "early_exporter_secret")
+
 FETCHES = (
     fetch("ssl_fc_cipherlist_bin", _ciphers, T.BIN, "The ClientHello's cipher list (1: without GREASE).",
           _FILTER, section=S),
@@ -93,4 +106,6 @@ FETCHES = (
           "The ClientHello's EC point formats.", section=S),
     fetch("ssl_fc_protocol_hello_id", _number(lambda c: c.protocol_version), T.SINT,
           "The version the ClientHello asks for (771 for TLS 1.2's 0x0303).", section=S),
+    *(fetch(f"ssl_fc_{name}", _secret(name.upper()), T.STR, f"The handshake's {name.upper()} in hex "
+            "('tune.ssl.keylog on').", section=S) for name in KEYLOG_LABELS),
 )

@@ -60,7 +60,11 @@ def accept(listener: ListenerTls, sock: Any, frontend: Any, so_id: int, logger: 
         tls = listener.wrap(sock, hello)
         tls.capture = capture
         tls.settimeout(timeout)
-        tls.do_handshake()
+        try:
+            tls.do_handshake()
+        finally:
+            if listener.keylog:
+                tls.keylog = openssl.take_keylog(tls)
         if tls.context.verify_mode != ssl.CERT_NONE:
             tls.verify = openssl.take_verify_result(tls)
         COUNTERS.handshake(True, tls.session_reused)

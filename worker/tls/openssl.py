@@ -425,3 +425,45 @@ def staple_ocsp(ctx: ssl.SSLContext, cert: Any) -> bool:
     _STAPLED[pointer] = cert
     weakref.finalize(ctx, _STAPLED.pop, pointer, None)
     return True
+
+
+# Key logging (``tune.ssl.keylog on``): Python's ssl module only writes a key-log file, for every context alike.
+
+KeylogCallback = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p)
+_KEYLOG: dict[int, dict[str, str]] = {}
+"""SSL* → label → secret (hex) of a handshake in progress, taken when it ends."""
+
+
+def _keylog(ssl_pointer: int, line: bytes) -> None:
+    label, _, rest = line.decode("ascii", "replace").partition(" ")
+    _KEYLOG.setdefault(ssl_pointer, {})[label] = rest.rpartition(" ")[2]
+
+
+_KEYLOG_CALLBACK = KeylogCallback(_keylog)
+
+
+def _declare_keylog(lib: Any) -> bool:
+    try:
+        lib.SSL_CTX_set_keylog_callback.restype = None
+        lib.SSL_CTX_set_keylog_callback.argtypes = [ctypes.c_void_p, KeylogCallback]
+    except AttributeError:
+        return False
+    return True
+
+
+_KEYLOG_OK = _VERIFY_OK and _declare_keylog(_LIB)
+
+
+def install_keylog(ctx: ssl.SSLContext) -> bool:
+    """Keep the TLS secrets of *ctx*'s handshakes for ``ssl_fc_*_secret``; False when OpenSSL cannot be reached."""
+    pointer = _pointer(ctx)
+    if pointer is None or not _KEYLOG_OK:
+        return False
+    _LIB.SSL_CTX_set_keylog_callback(pointer, _KEYLOG_CALLBACK)
+    return True
+
+
+def take_keylog(tls: Any) -> dict[str, str]:
+    """The secrets logged during *tls*'s handshake, by SSLKEYLOGFILE label, forgotten here."""
+    pointer = _ssl_pointer(tls)
+    return _KEYLOG.pop(pointer, {}) if pointer is not None else {}

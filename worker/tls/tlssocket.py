@@ -31,6 +31,8 @@ class TlsSocket(gssl.SSLSocket):
     """The peeked ClientHello, when the listener chooses among certificates of several key types."""
     capture: Any = None
     """What ``tune.ssl.capture-buffer-size`` kept of the ClientHello (worker.tls.clienthello.Capture)."""
+    keylog: dict[str, str] | None = None
+    """The handshake's secrets by SSLKEYLOGFILE label (``tune.ssl.keylog on``)."""
     owner: Any = None
     """The ServerTls that made this server connection, and its epoch then."""
     epoch: int = 0
