@@ -20,12 +20,16 @@ from luaproxy.worker.tls.contexts import CrtEntry, ListenerTls, ServerTls, clien
 from luaproxy.worker.tls.generate import Signer, load_signer
 from luaproxy.worker.tls.options import DEFAULT, SERVER, TlsError, TlsOptions, parse_crt_list_line
 from luaproxy.worker.tls.runtime import ca_names
+from luaproxy.worker.tls.sessioncache import SharedSessionCache
 
 from .config.errors import ConfigError
 from .config.keywords_proxy import SERVER_VALUE_OPTIONS
 from .config.lexer import Line
 from .config.model import Bind, Config, ProxyConf, ServerConf
 from .config.units import parse_time
+
+DEFAULT_SHARED_SESSIONS = 20000
+"""haproxy's default tune.ssl.cachesize: the sessions the workers' shared cache holds."""
 
 
 class _Builder:
@@ -37,6 +41,8 @@ class _Builder:
         self.certs: dict[str, Certificate] = {}
         self.bind_defaults = self._defaults("bind")
         self.session_cache = _session_cache(config.global_.tune)
+        slots = self.session_cache[0] or DEFAULT_SHARED_SESSIONS
+        self.shared_sessions = SharedSessionCache(slots) if config.global_.nbproc > 1 else None
         self.dh_file = self.ssl.get("ssl-dh-param-file")
         self.default_dh_param = _default_dh_param(config.global_.tune)
         cache_size = config.global_.tune.get("tune.ssl.ssl-ctx-cache-size")
@@ -94,7 +100,7 @@ class _Builder:
         listener = ListenerTls(entries, options, self.certs, strict_sni="strict-sni" in options.flags,
                                name=bind.name, session_cache=self.session_cache, dh_file=self.dh_file,
                                default_dh_param=self.default_dh_param, capture_size=self.capture_size,
-                               keylog=self.keylog)
+                               keylog=self.keylog, shared_sessions=self.shared_sessions)
         listener.signer = self.signer(options)
         listener.build()
         self._warn(f"bind {bind.label}", options, listener.warnings)

@@ -154,6 +154,10 @@ class ListenerTls:
     wildcards: dict[str, list[tuple[Any, frozenset[str]]]] = field(default_factory=dict)
     served: dict[Any, Certificate] = field(default_factory=dict)
     """The (first) certificate of each context: what the ssl_f_* fetches describe."""
+    shared_sessions: Any = None
+    """The workers' shared session cache (worker.tls.sessioncache), when there are several workers."""
+    session_namespace: bytes = field(default_factory=lambda: os.urandom(8))
+    """This listener's part of the shared cache's keys, drawn in the master (every worker has the same)."""
     keylog: bool = False
     """``tune.ssl.keylog on``: each handshake's TLS 1.3 secrets are kept for the ``ssl_fc_*_secret`` fetches."""
     capture_size: int = 0
@@ -279,6 +283,9 @@ class ListenerTls:
             warnings.append("tune.ssl.cachesize/lifetime not applied (no access to OpenSSL's context)")
         if self.keylog and not openssl.install_keylog(ctx):
             warnings.append("'tune.ssl.keylog' not applied (no access to OpenSSL's context)")
+        if self.shared_sessions is not None and not openssl.share_sessions(ctx, self.shared_sessions,
+                                                                           self.session_namespace):
+            warnings.append("the session cache is not shared by the workers (no access to OpenSSL's context)")
         return ctx
 
     def _generated_context(self, cert: Certificate) -> Any:

@@ -467,3 +467,82 @@ def take_keylog(tls: Any) -> dict[str, str]:
     """The secrets logged during *tls*'s handshake, by SSLKEYLOGFILE label, forgotten here."""
     pointer = _ssl_pointer(tls)
     return _KEYLOG.pop(pointer, {}) if pointer is not None else {}
+
+
+# A session cache shared by the workers (worker.tls.sessioncache), through OpenSSL's external cache callbacks.
+
+NewSessionCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+RemoveSessionCallback = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+GetSessionCallback = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_char), ctypes.c_int,
+                                      ctypes.POINTER(ctypes.c_int))
+
+
+def _declare_sessions(lib: Any) -> bool:
+    try:
+        lib.SSL_CTX_sess_set_new_cb.restype = None
+        lib.SSL_CTX_sess_set_new_cb.argtypes = [ctypes.c_void_p, NewSessionCallback]
+        lib.SSL_CTX_sess_set_remove_cb.restype = None
+        lib.SSL_CTX_sess_set_remove_cb.argtypes = [ctypes.c_void_p, RemoveSessionCallback]
+        lib.SSL_CTX_sess_set_get_cb.restype = None
+        lib.SSL_CTX_sess_set_get_cb.argtypes = [ctypes.c_void_p, GetSessionCallback]
+        lib.i2d_SSL_SESSION.restype = ctypes.c_int
+        lib.i2d_SSL_SESSION.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_char_p)]
+        lib.d2i_SSL_SESSION.restype = ctypes.c_void_p
+        lib.d2i_SSL_SESSION.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_char_p), ctypes.c_long]
+        lib.SSL_SESSION_get_id.restype = ctypes.POINTER(ctypes.c_char)
+        lib.SSL_SESSION_get_id.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint)]
+    except AttributeError:
+        return False
+    return True
+
+
+_SESSIONS_OK = _LIB is not None and _declare_sessions(_LIB)
+
+
+def _session_id(session: int) -> bytes:
+    size = ctypes.c_uint()
+    data = _LIB.SSL_SESSION_get_id(session, ctypes.byref(size))
+    return ctypes.string_at(data, size.value) if data else b""
+
+
+def _session_der(session: int) -> bytes | None:
+    size = _LIB.i2d_SSL_SESSION(session, None)
+    if size <= 0:
+        return None
+    buffer = ctypes.create_string_buffer(size)
+    cursor = ctypes.c_char_p(ctypes.addressof(buffer))
+    return buffer.raw if _LIB.i2d_SSL_SESSION(session, ctypes.byref(cursor)) == size else None
+
+
+def share_sessions(ctx: ssl.SSLContext, cache: Any, namespace: bytes) -> bool:
+    """Write *ctx*'s new sessions to *cache* (a SharedSessionCache) under *namespace* (the listener's, so that
+    a session never resumes on another listener) and look there when OpenSSL's own cache misses; False when
+    OpenSSL cannot be reached."""
+    pointer = _pointer(ctx)
+    if pointer is None or not _SESSIONS_OK:
+        return False
+
+    def new(ssl_pointer: int, session: int) -> int:
+        der = _session_der(session)
+        if der is not None:
+            cache.store(namespace + _session_id(session), der)
+        return 0  # OpenSSL keeps its reference
+
+    def get(ssl_pointer: int, data: Any, size: int, copy: Any) -> int | None:
+        der = cache.find(namespace + ctypes.string_at(data, size))
+        if der is None:
+            return None
+        buffer = ctypes.create_string_buffer(der, len(der))
+        cursor = ctypes.c_char_p(ctypes.addressof(buffer))
+        copy[0] = 0  # the new session's only reference goes to OpenSSL
+        return _LIB.d2i_SSL_SESSION(None, ctypes.byref(cursor), len(der)) or None
+
+    def remove(ctx_pointer: int, session: int) -> None:
+        cache.remove(namespace + _session_id(session))
+
+    callbacks = (NewSessionCallback(new), GetSessionCallback(get), RemoveSessionCallback(remove))
+    ctx._luaproxy_sessions = callbacks  # type: ignore[attr-defined]  # OpenSSL keeps pointers: keep them alive
+    _LIB.SSL_CTX_sess_set_new_cb(pointer, callbacks[0])
+    _LIB.SSL_CTX_sess_set_get_cb(pointer, callbacks[1])
+    _LIB.SSL_CTX_sess_set_remove_cb(pointer, callbacks[2])
+    return True
