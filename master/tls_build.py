@@ -42,7 +42,8 @@ class _Builder:
         self.bind_defaults = self._defaults("bind")
         self.session_cache = _session_cache(config.global_.tune)
         slots = self.session_cache[0] or DEFAULT_SHARED_SESSIONS
-        self.shared_sessions = SharedSessionCache(slots) if config.global_.nbproc > 1 else None
+        shared = config.global_.nbproc > 1 and "tune.ssl.force-private-cache" not in config.global_.tune
+        self.shared_sessions = SharedSessionCache(slots) if shared else None
         self.dh_file = self.ssl.get("ssl-dh-param-file")
         self.default_dh_param = _default_dh_param(config.global_.tune)
         cache_size = config.global_.tune.get("tune.ssl.ssl-ctx-cache-size")

@@ -319,10 +319,15 @@ for _name, _doc in (
     ("tune.ssl.hard-maxrecord", "Accepted; OpenSSL sizes its records."),
     ("tune.ssl.default-dh-param", "DHE with RFC 7919 groups sized after the RSA key, capped by this size, without DH "
      "parameters."),
-    ("tune.ssl.force-private-cache", "Accepted; each worker has its own session cache."),
     ("tune.ssl.ssl-ctx-cache-size", "Certificates 'generate-certificates' made, kept per worker (LRU, 1000)."),
     ("tune.ssl.capture-buffer-size", "Bytes of ClientHello lists kept for ssl_fc_cipherlist_* & co. (JA3)."),
     ("tune.ssl.capture-cipherlist-size", "Old name of tune.ssl.capture-buffer-size."),
     ("tune.ssl.keylog", "on: TLS 1.3 secrets kept for the ssl_fc_*_secret fetches (SSLKEYLOGFILE)."),
 ):
     GLOBAL.register(_name, G, _doc)(_tune)
+
+
+@GLOBAL.register("tune.ssl.force-private-cache", G, "Each worker keeps its own TLS session cache (not shared).")
+def _tune_private_cache(g: GlobalSettings, line: Line) -> None:
+    expect_args(line, 0, 0, "no value")
+    g.tune[line.words[0]] = "on"

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import collections
 import ssl
+import subprocess
 
 from luaproxy.worker.tls.sessioncache import SLOT_SIZE, SharedSessionCache
-from tests.helpers import free_port
+from tests.helpers import LUAPROXY, free_port
 from tests.tls.test_e2e import SHOW, body, client_context, https, pki, start
 
 __all__ = ["pki"]
@@ -44,3 +45,14 @@ def test_sessions_resume_on_every_worker(write, luaproxy, port, pki) -> None:
         assert {text.split()[0] for text in seen} == {"1"}, (version, seen)
         assert len(seen) == 2, seen  # both workers resumed it
         assert body(https(other, ctx, session=session)[0]).startswith("0 ")  # another listener: a full handshake
+
+
+def test_force_private_cache_takes_no_value(write, tmp_path) -> None:
+    write("p.cfg", """
+        global
+           nbproc 2
+           tune.ssl.force-private-cache
+        """)
+    result = subprocess.run([*LUAPROXY, "-c", "-f", str(tmp_path / "p.cfg")], capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 0, result.stderr
