@@ -265,6 +265,9 @@ SSL_GLOBALS = (
     ("crt-base", "Directory of relative crt and crt-list paths."),
     ("ssl-dh-param-file", "DH parameters (PEM) for DHE on every 'bind … ssl' certificate without its own."),
     ("ssl-skip-self-issued-ca", "Accepted; chains are sent as the PEM holds them."),
+    ("ssl-provider", "Accepted: OpenSSL's default provider is what Python's ssl module loads."),
+    ("ssl-provider-path", "Accepted: OpenSSL's default provider is what Python's ssl module loads."),
+    ("ssl-propquery", "Accepted: OpenSSL's default property query applies."),
     ("ssl-load-extra-files", "Accepted; a '.key' beside a certificate is always read, bundles always tried."),
     ("ssl-load-extra-del-ext", "Look for 'x.key' beside 'x.crt' (instead of 'x.crt.key')."),
 )
@@ -272,14 +275,26 @@ SSL_GLOBALS = (
 
 def _ssl_global(g: GlobalSettings, line: Line) -> None:
     name = line.words[0]
-    if name == "ssl-load-extra-del-ext":
+    if name in ("ssl-load-extra-del-ext", "ssl-skip-self-issued-ca"):
         expect_args(line, 0, 0, "no argument")
         g.ssl[name] = "on"
         return
     args = expect_args(line, 1, None if name.endswith(("-options", "-files")) else 1, "a value")
     if name == "ssl-server-verify" and args[0] not in ("none", "required"):
         raise line.error(f"'ssl-server-verify' expects 'none' or 'required', got '{args[0]}'.")
+    if name == "ssl-dh-param-file":
+        _check_dh_file(line, args[0])
     g.ssl[name] = " ".join(args)
+
+
+def _check_dh_file(line: Line, path: str) -> None:
+    """haproxy reads the file when it parses the line: one without DH parameters is refused there."""
+    import ssl
+
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_dh_params(path)
+    except (OSError, ssl.SSLError):
+        raise line.error(f"'ssl-dh-param-file': unable to load DH parameters from file <{path}>.") from None
 
 
 for _name, _doc in SSL_GLOBALS:

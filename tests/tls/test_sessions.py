@@ -47,12 +47,25 @@ def test_sessions_resume_on_every_worker(write, luaproxy, port, pki) -> None:
         assert body(https(other, ctx, session=session)[0]).startswith("0 ")  # another listener: a full handshake
 
 
-def test_force_private_cache_takes_no_value(write, tmp_path) -> None:
-    write("p.cfg", """
+GLOBAL_LINES = ["tune.ssl.force-private-cache", "ssl-mode-async", "ssl-skip-self-issued-ca", "ssl-provider default",
+                "ssl-provider-path /usr/lib", "ssl-propquery provider=default"]
+
+
+def test_global_tls_keywords_as_haproxy_reads_them(write, tmp_path, pki) -> None:
+    """Flags without a value and the provider lines are accepted; a DH file without DH parameters is refused."""
+    lines = "\n".join(f"           {line}" for line in GLOBAL_LINES)
+    write("p.cfg", f"""
         global
            nbproc 2
-           tune.ssl.force-private-cache
+{lines}
         """)
     result = subprocess.run([*LUAPROXY, "-c", "-f", str(tmp_path / "p.cfg")], capture_output=True, text=True,
                             timeout=30)
     assert result.returncode == 0, result.stderr
+    write("dh.cfg", f"""
+        global
+           ssl-dh-param-file {pki['dir']}/site.pem
+        """)
+    result = subprocess.run([*LUAPROXY, "-c", "-f", str(tmp_path / "dh.cfg")], capture_output=True, text=True,
+                            timeout=30)
+    assert "dh.cfg:2" in result.stderr and "unable to load DH parameters from file" in result.stderr, result.stderr
