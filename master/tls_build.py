@@ -20,12 +20,16 @@ from luaproxy.worker.tls.contexts import CrtEntry, ListenerTls, ServerTls, clien
 from luaproxy.worker.tls.generate import Signer, load_signer
 from luaproxy.worker.tls.options import DEFAULT, SERVER, TlsError, TlsOptions, parse_crt_list_line
 from luaproxy.worker.tls.runtime import ca_names
+from luaproxy.worker.tls.sessioncache import SharedSessionCache
 
 from .config.errors import ConfigError
 from .config.keywords_proxy import SERVER_VALUE_OPTIONS
 from .config.lexer import Line
 from .config.model import Bind, Config, ProxyConf, ServerConf
 from .config.units import parse_time
+
+DEFAULT_SHARED_SESSIONS = 20000
+"""haproxy's default tune.ssl.cachesize: the sessions the workers' shared cache holds."""
 
 
 class _Builder:
@@ -37,12 +41,20 @@ class _Builder:
         self.certs: dict[str, Certificate] = {}
         self.bind_defaults = self._defaults("bind")
         self.session_cache = _session_cache(config.global_.tune)
+        slots = self.session_cache[0] or DEFAULT_SHARED_SESSIONS
+        shared = config.global_.nbproc > 1 and "tune.ssl.force-private-cache" not in config.global_.tune
+        self.shared_sessions = SharedSessionCache(slots) if shared else None
         self.dh_file = self.ssl.get("ssl-dh-param-file")
         self.default_dh_param = _default_dh_param(config.global_.tune)
         cache_size = config.global_.tune.get("tune.ssl.ssl-ctx-cache-size")
         if cache_size is not None and not cache_size.isdigit():
             raise TlsError(f"'tune.ssl.ssl-ctx-cache-size' : expects a number, got '{cache_size}'.")
         self.ctx_cache_size = int(cache_size) if cache_size is not None else None
+        self.capture_size = _capture_size(config.global_.tune)
+        keylog = config.global_.tune.get("tune.ssl.keylog", "off")
+        if keylog not in ("on", "off"):
+            raise TlsError(f"'tune.ssl.keylog' : expects 'on' or 'off', got '{keylog}'.")
+        self.keylog = keylog == "on"
         self.server_defaults = self._defaults("server")
 
     def _defaults(self, side: str) -> TlsOptions:
@@ -87,7 +99,8 @@ class _Builder:
             entries += self.crt_list(self.path("crt-base", path), options)
         listener = ListenerTls(entries, options, self.certs, strict_sni="strict-sni" in options.flags,
                                name=bind.name, session_cache=self.session_cache, dh_file=self.dh_file,
-                               default_dh_param=self.default_dh_param)
+                               default_dh_param=self.default_dh_param, capture_size=self.capture_size,
+                               keylog=self.keylog, shared_sessions=self.shared_sessions)
         listener.signer = self.signer(options)
         listener.build()
         self._warn(f"bind {bind.label}", options, listener.warnings)
@@ -243,6 +256,18 @@ def _default_dh_param(tune: dict[str, str]) -> int | None:
     if not value.isdigit() or int(value) < 1024:
         raise TlsError(f"'tune.ssl.default-dh-param' : expects a number of bits of 1024 or more, got '{value}'.")
     return int(value)
+
+
+def _capture_size(tune: dict[str, str]) -> int:
+    """``tune.ssl.capture-buffer-size`` (or its old name ``tune.ssl.capture-cipherlist-size``): 0, the default,
+    captures nothing."""
+    for name in ("tune.ssl.capture-buffer-size", "tune.ssl.capture-cipherlist-size"):
+        value = tune.get(name)
+        if value is not None:
+            if not value.isdigit():
+                raise TlsError(f"'{name}' : expects a positive numeric value, got '{value}'.")
+            return int(value)
+    return 0
 
 
 def _default_server(conf: ProxyConf, upto: int | None) -> TlsOptions:

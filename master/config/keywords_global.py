@@ -265,6 +265,9 @@ SSL_GLOBALS = (
     ("crt-base", "Directory of relative crt and crt-list paths."),
     ("ssl-dh-param-file", "DH parameters (PEM) for DHE on every 'bind … ssl' certificate without its own."),
     ("ssl-skip-self-issued-ca", "Accepted; chains are sent as the PEM holds them."),
+    ("ssl-provider", "Accepted: OpenSSL's default provider is what Python's ssl module loads."),
+    ("ssl-provider-path", "Accepted: OpenSSL's default provider is what Python's ssl module loads."),
+    ("ssl-propquery", "Accepted: OpenSSL's default property query applies."),
     ("ssl-load-extra-files", "Accepted; a '.key' beside a certificate is always read, bundles always tried."),
     ("ssl-load-extra-del-ext", "Look for 'x.key' beside 'x.crt' (instead of 'x.crt.key')."),
 )
@@ -272,14 +275,26 @@ SSL_GLOBALS = (
 
 def _ssl_global(g: GlobalSettings, line: Line) -> None:
     name = line.words[0]
-    if name == "ssl-load-extra-del-ext":
+    if name in ("ssl-load-extra-del-ext", "ssl-skip-self-issued-ca"):
         expect_args(line, 0, 0, "no argument")
         g.ssl[name] = "on"
         return
     args = expect_args(line, 1, None if name.endswith(("-options", "-files")) else 1, "a value")
     if name == "ssl-server-verify" and args[0] not in ("none", "required"):
         raise line.error(f"'ssl-server-verify' expects 'none' or 'required', got '{args[0]}'.")
+    if name == "ssl-dh-param-file":
+        _check_dh_file(line, args[0])
     g.ssl[name] = " ".join(args)
+
+
+def _check_dh_file(line: Line, path: str) -> None:
+    """haproxy reads the file when it parses the line: one without DH parameters is refused there."""
+    import ssl
+
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_dh_params(path)
+    except (OSError, ssl.SSLError):
+        raise line.error(f"'ssl-dh-param-file': unable to load DH parameters from file <{path}>.") from None
 
 
 for _name, _doc in SSL_GLOBALS:
@@ -319,10 +334,15 @@ for _name, _doc in (
     ("tune.ssl.hard-maxrecord", "Accepted; OpenSSL sizes its records."),
     ("tune.ssl.default-dh-param", "DHE with RFC 7919 groups sized after the RSA key, capped by this size, without DH "
      "parameters."),
-    ("tune.ssl.force-private-cache", "Accepted; each worker has its own session cache."),
     ("tune.ssl.ssl-ctx-cache-size", "Certificates 'generate-certificates' made, kept per worker (LRU, 1000)."),
-    ("tune.ssl.capture-buffer-size", "Accepted; cipher lists are not captured."),
-    ("tune.ssl.capture-cipherlist-size", "Accepted; cipher lists are not captured."),
-    ("tune.ssl.keylog", "Accepted; key logging is not available."),
+    ("tune.ssl.capture-buffer-size", "Bytes of ClientHello lists kept for ssl_fc_cipherlist_* & co. (JA3)."),
+    ("tune.ssl.capture-cipherlist-size", "Old name of tune.ssl.capture-buffer-size."),
+    ("tune.ssl.keylog", "on: TLS 1.3 secrets kept for the ssl_fc_*_secret fetches (SSLKEYLOGFILE)."),
 ):
     GLOBAL.register(_name, G, _doc)(_tune)
+
+
+@GLOBAL.register("tune.ssl.force-private-cache", G, "Each worker keeps its own TLS session cache (not shared).")
+def _tune_private_cache(g: GlobalSettings, line: Line) -> None:
+    expect_args(line, 0, 0, "no value")
+    g.tune[line.words[0]] = "on"

@@ -97,7 +97,7 @@ def _flag(g: GlobalSettings, line: Line) -> None:
 
 for _name in ("key-base", "ssl-default-bind-sigalgs", "ssl-default-bind-client-sigalgs",
               "ssl-default-server-curves", "ssl-default-server-sigalgs", "ssl-default-server-client-sigalgs",
-              "ssl-engine", "ssl-mode-async",
+              "ssl-engine",
               "thread-groups", "cpu-map", "node", "description", "ulimit-n", "spread-checks", "max-spread-checks",
               "maxsslconn", "maxconnrate", "maxsessrate", "maxpipes", "maxzlibmem", "maxcomprate", "maxcompcpuusage",
               "localpeer", "unix-bind", "server-state-base", "server-state-file", "numa-cpu-mapping",
@@ -107,7 +107,7 @@ for _name in ("key-base", "ssl-default-bind-sigalgs", "ssl-default-bind-client-s
 
 for _name in ("expose-experimental-directives", "insecure-fork-wanted", "insecure-setuid-wanted", "quiet",
               "noepoll", "nokqueue", "noevports", "nopoll", "nosplice", "nogetaddrinfo", "noreuseport",
-              "zero-warning", "no-memory-trimming", "external-check"):
+              "zero-warning", "no-memory-trimming", "external-check", "ssl-mode-async"):
     GLOBAL.register(_name, G, "Accepted: no effect in luaproxy.")(_flag)
 
 

@@ -83,7 +83,7 @@ def set_ssl_cert(sup: Any, session: Session, args: list[str], payload: str | Non
         return f"no certificate or private key found in the payload for '{name}'.\nCan't update {args[0]}!\n"
     try:
         if args[0] == name + ".ocsp" and current is not None:
-            cert = replace(current, ocsp=ocsp.parse(ocsp.decode_base64(payload), current.cert, args[0])
+            cert = replace(current, ocsp=ocsp.parse(ocsp.decode_base64(payload), current, args[0])
                            if payload.strip() else None)
         else:
             cert = parse_update(name, payload, current)
@@ -189,9 +189,7 @@ def set_ssl_ocsp_response(sup: Any, session: Session, args: list[str], payload: 
         return f"{exc}.\n"
     if response.key not in _ocsp_responses(sup):
         return "OCSP single response: Certificate ID does not match any certificate or issuer.\n"
-    for cert in sup.spare_certs.values():
-        if cert is not None and cert.ocsp is not None and cert.ocsp.key == response.key:
-            cert.ocsp = response
+    ocsp.replace_matching(sup.spare_certs.values(), response)
     pending = sup.spread_tls({"t": "ssl-ocsp", "der": base64.b64encode(response.der).decode()})
     return pending.then(lambda problems: problems or "OCSP Response updated!\n")
 

@@ -485,3 +485,22 @@ def test_crt_ignore_err_reports_the_verify_error(write, luaproxy, port, pki, tmp
     assert body(https(port, client_context(d, cert=True))[0]) == "0 0 0 client one"
     with pytest.raises((ssl.SSLError, ConnectionResetError)):
         https(strict, ctx)
+
+
+def test_crt_list_line_options_apply_to_the_name(write, luaproxy, port, pki, tmp_path) -> None:
+    """A crt-list line's ssl-min-ver refuses an older client for that name only (alert protocol_version, as
+    haproxy); its verify and ca-file ask that name's clients for a certificate."""
+    d = pki["dir"]
+    (tmp_path / "list.txt").write_text(f"{d}/site.pem\n{d}/other.pem [ssl-min-ver TLSv1.3 verify optional "
+                                       f"ca-file {d}/ca.pem] other.test\n")
+    start(write, luaproxy, port, f"""
+        frontend fe
+           bind 127.0.0.1:{port} ssl crt-list {tmp_path}/list.txt
+           {SHOW}"%[ssl_fc_protocol] %[ssl_c_used] %[ssl_c_s_dn(CN)]"
+        """)
+    old = client_context(tmp_path, cert=True)
+    old.maximum_version = ssl.TLSVersion.TLSv1_2
+    assert body(https(port, old, sni="www.test")[0]) == "TLSv1.2 0 "
+    with pytest.raises(ssl.SSLError, match="PROTOCOL_VERSION"):
+        https(port, old, sni="other.test")
+    assert body(https(port, client_context(tmp_path, cert=True), sni="other.test")[0]) == "TLSv1.3 1 client one"

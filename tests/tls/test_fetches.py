@@ -17,6 +17,7 @@ from luaproxy.worker.samples import SampleRegistry, default_registry, parse_expr
 from luaproxy.worker.tls import certs
 from tests.samples.streamkit import Stream
 from tests.tls.kit import connect_pair, listener, make_pki, server_side
+from tests.tls.test_capture import CAPTURE_FETCHES
 
 SSL_CASES = [
     ("ssl_fc", "1"),
@@ -66,7 +67,8 @@ SSL_CASES = [
 COMPUTED = ("ssl_c_der", "ssl_c_sha1", "ssl_c_notbefore", "ssl_c_notafter", "ssl_f_der", "ssl_f_sha1",
             "ssl_f_notbefore", "ssl_f_notafter", "ssl_s_der", "ssl_s_sha1", "ssl_s_notbefore", "ssl_s_notafter",
             "ssl_fc_session_id", "ssl_bc_session_id", "ssl_c_chain_der", "ssl_s_chain_der", "ssl_fc_unique_id",
-            "ssl_bc_unique_id")
+            "ssl_bc_unique_id", "ssl_fc_client_random", "ssl_bc_client_random", "ssl_fc_server_random",
+            "ssl_bc_server_random", "ssl_fc_session_key", "ssl_bc_session_key")
 HELLO_CASES = [
     ("req.ssl_sni", "hello.test"),
     ("req_ssl_sni", "hello.test"),
@@ -78,7 +80,7 @@ HELLO_CASES = [
     ("req.ssl_st_ext", "1"),  # an empty session ticket extension
     ("req.ssl_ec_ext", "1"),
 ]
-CATALOGUE_TEXTS = [t for t, _ in SSL_CASES + HELLO_CASES] + list(COMPUTED)
+CATALOGUE_TEXTS = [t for t, _ in SSL_CASES + HELLO_CASES] + list(COMPUTED) + list(CAPTURE_FETCHES)
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +125,11 @@ def test_certificate_bytes_and_dates(stream, registry: SampleRegistry) -> None:
     assert front == back and len(front) == 48  # the first Finished message, the same on both ends
     for name in ("ssl_fc_session_id", "ssl_bc_session_id"):
         assert parse_expr(name, registry).evaluate(ctx) is not None
+    for name in ("client_random", "server_random"):
+        front, back = (parse_expr(f"ssl_{side}_{name}", registry).evaluate(ctx).value for side in ("fc", "bc"))
+        assert front == back and len(front) == 32, name  # both ends of one connection agree
+    # TLS 1.3: the client's session gets its key with the server's ticket, which nothing has read yet
+    assert len(parse_expr("ssl_fc_session_key", registry).evaluate(ctx).value) == 48
 
 
 def test_plain_connection_gives_no_sample(registry: SampleRegistry) -> None:

@@ -17,12 +17,12 @@ from tests.helpers.pki import Issued, issue, make_ca
 from tests.supervisor.conftest import cli
 
 
-def response(ca: Issued, cert: x509.Certificate, revoked: bool = False) -> bytes:
+def response(ca: Issued, cert: x509.Certificate, revoked: bool = False, next_update: bool = True) -> bytes:
     now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
     status = ocsp.OCSPCertStatus.REVOKED if revoked else ocsp.OCSPCertStatus.GOOD
     builder = (ocsp.OCSPResponseBuilder()
                .add_response(cert=cert, issuer=ca.cert, algorithm=hashes.SHA1(), cert_status=status,
-                             this_update=now, next_update=now + datetime.timedelta(days=7),
+                             this_update=now, next_update=now + datetime.timedelta(days=7) if next_update else None,
                              revocation_time=now if revoked else None, revocation_reason=None)
                .responder_id(ocsp.OCSPResponderEncoding.NAME, ca.cert))
     return builder.sign(ca.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
@@ -43,6 +43,7 @@ def test_ocsp_responses_stapled_shown_and_updated(write, luaproxy, port, tmp_pat
     ca = make_ca()
     site = issue(ca, "www.test", ("www.test",))
     pem = site.write(tmp_path / "site.pem")
+    ca.write(tmp_path / "site.pem.issuer", with_key=False)
     (tmp_path / "site.pem.ocsp").write_bytes(response(ca, site.cert))
     plain = issue(ca, "plain.test", ("plain.test",)).write(tmp_path / "plain.pem")
     sock = str(tmp_path / "stats.sock")
@@ -81,19 +82,30 @@ def test_ocsp_responses_stapled_shown_and_updated(write, luaproxy, port, tmp_pat
     assert wait_until(lambda: all(stapled_status(port) == "good" for _ in range(4)))
 
 
-def test_an_ocsp_response_for_another_certificate_is_a_config_error(write, tmp_path: Path) -> None:
+def test_an_ocsp_response_needs_its_issuer_and_must_be_for_the_certificate(write, tmp_path: Path) -> None:
+    """As haproxy 2.6: the certificate ID is computed with the issuer (from the chain, else crt.issuer), and a
+    response for another certificate, or one without a next update, is a config error."""
     ca = make_ca()
     site = issue(ca, "www.test", ("www.test",))
     pem = site.write(tmp_path / "site.pem")
-    (tmp_path / "site.pem.ocsp").write_bytes(response(ca, issue(ca, "other.test").cert))
+    (tmp_path / "site.pem.ocsp").write_bytes(response(ca, site.cert))
     write("bad.cfg", f"""
         frontend fe
            bind 127.0.0.1:1 ssl crt {pem}
         """)
-    result = subprocess.run([*LUAPROXY, "-c", "-f", str(tmp_path / "bad.cfg")], capture_output=True, text=True,
-                            timeout=30)
-    assert result.returncode != 0
-    assert "bad.cfg:2" in result.stderr and "does not match the certificate" in result.stderr, result.stderr
+
+    def check() -> str:
+        result = subprocess.run([*LUAPROXY, "-c", "-f", str(tmp_path / "bad.cfg")], capture_output=True, text=True,
+                                timeout=30)
+        assert result.returncode != 0 and "bad.cfg:2" in result.stderr, result.stderr
+        return result.stderr
+
+    assert "impossible to compute the OCSP certificate ID (maybe the issuer could not be found)" in check()
+    ca.write(tmp_path / "site.pem.issuer", with_key=False)
+    (tmp_path / "site.pem.ocsp").write_bytes(response(ca, issue(ca, "other.test").cert))
+    assert "Certificate ID does not match certificate and issuer" in check()
+    (tmp_path / "site.pem.ocsp").write_bytes(response(ca, site.cert, next_update=False))
+    assert "OCSP single response: missing nextupdate" in check()
 
 
 def test_rsa_and_ecdsa_bundle_each_staples_its_own_response(write, luaproxy, port, tmp_path: Path) -> None:
@@ -102,7 +114,7 @@ def test_rsa_and_ecdsa_bundle_each_staples_its_own_response(write, luaproxy, por
     ca = make_ca()
     for kind, revoked in (("rsa", False), ("ecdsa", True)):
         cert = issue(ca, f"{kind}.test", ("both.test",), kind=kind)
-        cert.write(tmp_path / f"both.pem.{kind}")
+        cert.write(tmp_path / f"both.pem.{kind}", chain=(ca,))
         (tmp_path / f"both.pem.{kind}.ocsp").write_bytes(response(ca, cert.cert, revoked=revoked))
     write("b.cfg", f"""
         defaults

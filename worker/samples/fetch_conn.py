@@ -30,64 +30,68 @@ def _rcvd_proxy(ctx: SampleContext, args: Sequence[Any]) -> Sample:
     return Sample(T.BOOL, received(getattr(ctx, "client", None)) is not None)
 
 
+def _code(error: Any) -> Sample:
+    return Sample(T.SINT, error.code if error is not None else 0)
+
+
+def _text(error: Any) -> Sample:
+    return Sample(T.STR, error.text if error is not None else CONN_ERRORS[0])
+
+
+def _ssl_code(error: Any) -> Sample:
+    return Sample(T.SINT, error.ssl_code or 0 if error is not None else 0)
+
+
+def _ssl_text(error: Any) -> Sample | None:
+    return Sample(T.STR, error.ssl_text) if error is not None and error.ssl_text else None
+
+
 def _error(ctx: SampleContext) -> Any:
     return getattr(getattr(ctx, "client", None), "handshake_error", None)
 
 
 def _fc_err(ctx: SampleContext, args: Sequence[Any]) -> Sample:
-    error = _error(ctx)
-    return Sample(T.SINT, error.code if error is not None else 0)
+    return _code(_error(ctx))
 
 
 def _fc_err_str(ctx: SampleContext, args: Sequence[Any]) -> Sample:
-    error = _error(ctx)
-    return Sample(T.STR, error.text if error is not None else CONN_ERRORS[0])
+    return _text(_error(ctx))
 
 
 def _ssl_fc_err(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
-    client = getattr(ctx, "client", None)
-    if not hasattr(client, "handshake_error"):
+    if not hasattr(getattr(ctx, "client", None), "handshake_error"):
         return None  # not a TLS connection
-    error = client.handshake_error
-    return Sample(T.SINT, error.ssl_code or 0 if error is not None else 0)
+    return _ssl_code(_error(ctx))
 
 
 def _ssl_fc_err_str(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
-    error = _error(ctx)
-    return Sample(T.STR, error.ssl_text) if error is not None and error.ssl_text else None
+    return _ssl_text(_error(ctx))
 
 
 def _server_error(ctx: SampleContext) -> Any:
     return getattr(ctx, "server_error", None)
 
 
-def _server_tls(ctx: SampleContext) -> bool:
-    server = getattr(ctx, "server", None)
-    return getattr(server, "tls", None) is not None
+def _server_tried(ctx: SampleContext) -> bool:
+    """A server connection was tried (it may have failed before any server was kept)."""
+    return getattr(ctx, "server", None) is not None or _server_error(ctx) is not None
 
 
 def _bc_err(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
-    error = _server_error(ctx)
-    if error is None and getattr(ctx, "server", None) is None:
-        return None  # no server connection was tried
-    return Sample(T.SINT, error.code if error is not None else 0)
+    return _code(_server_error(ctx)) if _server_tried(ctx) else None
 
 
 def _bc_err_str(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
-    code = _bc_err(ctx, args)
-    return None if code is None else Sample(T.STR, CONN_ERRORS.get(code.value, "SSL handshake failure"))
+    return _text(_server_error(ctx)) if _server_tried(ctx) else None
 
 
 def _ssl_bc_err(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
-    if not _server_tls(ctx):
-        return None
-    error = _server_error(ctx)
-    return Sample(T.SINT, error.ssl_code or 0 if error is not None else 0)
+    server = getattr(ctx, "server", None)
+    return _ssl_code(_server_error(ctx)) if getattr(server, "tls", None) is not None else None
 
 
 def _ssl_bc_err_str(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
-    error = _server_error(ctx)
-    return Sample(T.STR, error.ssl_text) if error is not None and error.ssl_text else None
+    return _ssl_text(_server_error(ctx))
 
 
 FETCHES = (

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from ..tls import certs, openssl
 from ..tls.tlssocket import TlsSocket
+from . import fetch_tls_capture
 from .args import ArgType, arg_spec
 from .context import SampleContext
 from .registry import FetchDef, fetch
@@ -130,6 +131,13 @@ def _conn_fetches(prefix: str, side: Side, where: str) -> list[FetchDef]:
         session = tls.session
         return None if session is None else Sample(T.BIN, session.id)
 
+    def secret(which: str) -> Callable[[TlsSocket], Sample | None]:
+        def get(tls: TlsSocket) -> Sample | None:
+            value = openssl.handshake_secret(tls, which)
+            return None if value is None else Sample(T.BIN, value)
+
+        return get
+
     return [
         fetch(prefix, lambda ctx, args: Sample(T.BOOL, side(ctx) is not None), T.BOOL,
               f"True when the {where} connection uses SSL/TLS.", section=S),
@@ -142,6 +150,12 @@ def _conn_fetches(prefix: str, side: Side, where: str) -> list[FetchDef]:
         fetch(f"{prefix}_protocol", on(lambda t: _str(t.version())), T.STR, "Protocol version (TLSv1.3…).",
               section=S),
         fetch(f"{prefix}_session_id", on(session_id), T.BIN, "TLS session id.", section=S),
+        fetch(f"{prefix}_client_random", on(secret("client_random")), T.BIN, "The handshake's client random.",
+              section=S),
+        fetch(f"{prefix}_server_random", on(secret("server_random")), T.BIN, "The handshake's server random.",
+              section=S),
+        fetch(f"{prefix}_session_key", on(secret("session_key")), T.BIN, "The TLS session's master key.",
+              section=S),
         fetch(f"{prefix}_unique_id", on(unique_id), T.BIN, "TLS unique id: the first Finished message (tls-unique).",
               section=S),
         fetch(f"{prefix}_use_keysize", on(keysize), T.SINT, "Symmetric cipher key size used, in bits.",
@@ -252,4 +266,5 @@ FETCHES = (
           "The chain the server sent, its certificate first, in DER.", section=S),
     *_cert_fetches("ssl_f", lambda ctx: local_cert(front(ctx)), "the certificate this frontend presented"),
     *_cert_fetches("ssl_s", lambda ctx: peer_cert(back(ctx)), "the server's certificate"),
+    *fetch_tls_capture.FETCHES,
 )

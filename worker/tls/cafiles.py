@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import os
 import ssl
-import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,13 +44,8 @@ class CaFile:
         """``load_verify_locations`` from memory (CRLs too, which only the file form reads)."""
         if not self.items:
             return
-        with tempfile.NamedTemporaryFile(dir=certs._SHM, prefix="luaproxy-ca-", suffix=".pem") as tmp:
-            tmp.write(self.pem())
-            tmp.flush()
-            try:
-                context.load_verify_locations(cafile=tmp.name)
-            except ssl.SSLError as exc:
-                raise CertError(f"unable to load {KINDS[self.kind]} '{self.name}' ({exc.reason})") from None
+        certs.load_pem(self.pem(), lambda path: context.load_verify_locations(cafile=path),
+                       f"unable to load {KINDS[self.kind]} '{self.name}'")
 
     def summary(self) -> str:
         """A line of ``show ssl ca-file`` / ``show ssl crl-file``."""

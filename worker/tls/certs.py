@@ -4,7 +4,7 @@ Parsing is the ``cryptography`` package's; this module only checks what
 HAProxy checks (a key that matches the certificate, CA files that are
 usable), extracts the names SNI selects on, and renders the fields the
 ``ssl_*`` fetches and ``show ssl cert`` print.  Python's ssl module loads a
-certificate chain only from a file, so ``load_into`` writes the PEM to a
+certificate chain or DH parameters only from a file, so they go through a
 private temporary file for the time of the call.
 """
 
@@ -17,10 +17,12 @@ import os
 import re
 import ssl
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import NameOID
@@ -48,10 +50,22 @@ class Certificate:
     names: tuple[str, ...] = field(default=())
     ocsp: Any = None
     """Its OCSP response (worker.tls.ocsp.OcspResponse): ``crt.pem.ocsp``, ``set ssl ocsp-response``."""
+    ocsp_issuer: x509.Certificate | None = None
+    """``crt.pem.issuer``: the issuer an OCSP response is checked with when the chain does not hold it."""
 
     def __post_init__(self) -> None:
         if not self.names:
             self.names = certificate_names(self.cert)
+
+    def issuer_certificate(self) -> x509.Certificate | None:
+        """The certificate's issuer: from its chain first (as haproxy looks), else ``ocsp_issuer``."""
+        for candidate in self.chain:
+            try:
+                self.cert.verify_directly_issued_by(candidate)
+            except (ValueError, TypeError, InvalidSignature):
+                continue
+            return candidate
+        return self.ocsp_issuer
 
     @property
     def key_type(self) -> str:
@@ -65,14 +79,8 @@ class Certificate:
         return b"".join(parts) + self.extra
 
     def load_into(self, context: ssl.SSLContext) -> None:
-        """``context.load_cert_chain`` from memory, through a 0600 file removed at once."""
-        with tempfile.NamedTemporaryFile(dir=_SHM, prefix="luaproxy-crt-", suffix=".pem") as tmp:
-            tmp.write(self.pem())
-            tmp.flush()
-            try:
-                context.load_cert_chain(tmp.name)
-            except ssl.SSLError as exc:
-                raise CertError(f"unable to load certificate '{self.name}' into OpenSSL ({exc.reason})") from None
+        """``context.load_cert_chain`` from memory."""
+        load_pem(self.pem(), context.load_cert_chain, f"unable to load certificate '{self.name}' into OpenSSL")
 
     @property
     def dh_params(self) -> bytes | None:
@@ -85,13 +93,7 @@ class Certificate:
         params = self.dh_params
         if params is None:
             return False
-        with tempfile.NamedTemporaryFile(dir=_SHM, prefix="luaproxy-dh-", suffix=".pem") as tmp:
-            tmp.write(params)
-            tmp.flush()
-            try:
-                context.load_dh_params(tmp.name)
-            except ssl.SSLError as exc:
-                raise CertError(f"unable to load the DH parameters of '{self.name}' ({exc.reason})") from None
+        load_pem(params, context.load_dh_params, f"unable to load the DH parameters of '{self.name}'")
         return True
 
     def info(self, status: str) -> list[tuple[str, str]]:
@@ -111,6 +113,18 @@ class Certificate:
         if self.ocsp is not None:
             rows.append(("OCSP Response Key", self.ocsp.key))
         return rows
+
+
+def load_pem(pem: bytes, load: Callable[[str], Any], failure: str) -> None:
+    """Hand *pem* to one of Python's ssl loaders, which read only files: through a 0600 file (in memory when
+    /dev/shm exists) removed at once; CertError naming *failure* when OpenSSL refuses it."""
+    with tempfile.NamedTemporaryFile(dir=_SHM, prefix="luaproxy-", suffix=".pem") as tmp:
+        tmp.write(pem)
+        tmp.flush()
+        try:
+            load(tmp.name)
+        except ssl.SSLError as exc:
+            raise CertError(f"{failure} ({exc.reason})") from None
 
 
 def parse_certificate(name: str, data: bytes, key_data: bytes | None = None) -> Certificate:

@@ -7,10 +7,12 @@ gives no sample, as HAProxy's does before the hello is whole.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+import xxhash
 
 HANDSHAKE = 0x16
-EXT_SNI, EXT_SIGALGS, EXT_ALPN, EXT_SUPPORTED_VERSIONS = 0, 13, 16, 43
+EXT_SNI, EXT_GROUPS, EXT_POINT_FORMATS, EXT_SIGALGS, EXT_ALPN, EXT_SUPPORTED_VERSIONS = 0, 10, 11, 13, 16, 43
 ECDSA_SUITES = frozenset({0xC006, 0xC007, 0xC008, 0xC009, 0xC00A, 0xC023, 0xC024, 0xC02B, 0xC02C, 0xC048, 0xC049,
                           0xC05C, 0xC05D, 0xC072, 0xC073, 0xC086, 0xC087, 0xC0AC, 0xC0AD, 0xC0AE, 0xC0AF, 0xCCA9})
 """TLS 1.2 cipher suites that authenticate with an ECDSA certificate (IANA numbers)."""
@@ -110,6 +112,89 @@ def _parse_hello(kind: int, hello: bytes) -> ClientHello:
             end_algs = 2 + int.from_bytes(data[:2], "big")
             sigalgs = tuple(int.from_bytes(data[i : i + 2], "big") for i in range(2, min(end_algs, len(data)) - 1, 2))
     return ClientHello(kind, version, sni, alpn, versions, ciphers, sigalgs)
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """What ``tune.ssl.capture-buffer-size`` keeps of a ClientHello, as haproxy 2.6 captures it (JA3's parts):
+    the lists are cut to the buffer's size, in this order, and ``cipher_hash`` covers the whole cipher list."""
+
+    protocol_version: int
+    cipher_hash: int
+    """XXH64 (seed 0) of the whole cipher list, unsigned."""
+    ciphers: bytes
+    extensions: bytes = b""
+    curves: bytes = b""
+    point_formats: bytes = b""
+
+
+def capture(data: bytes, size: int) -> Capture | None:
+    """The capture of the ClientHello starting *data* (buffered records), at most *size* bytes of lists;
+    None when it is not a whole ClientHello.  A malformed tail keeps what was captured before it."""
+    body = handshake_bytes(data)
+    if body is None or len(body) < 4 or body[0] != 1:
+        return None
+    end = 4 + int.from_bytes(body[1:4], "big")
+    if len(body) < end:
+        return None
+    hello = body[4:end]
+    if len(hello) < 35:
+        return None
+    version = int.from_bytes(hello[:2], "big")
+    pos = 35 + hello[34]
+    if pos + 2 > len(hello):
+        return None
+    size_ciphers = int.from_bytes(hello[pos : pos + 2], "big")
+    suites = hello[pos + 2 : pos + 2 + size_ciphers]
+    if len(suites) < size_ciphers:
+        return None
+    ciphers = suites[:size]
+    pos += 2 + size_ciphers
+    found = Capture(version, xxhash.xxh64_intdigest(suites), ciphers)
+    pos += 1 + (hello[pos] if pos < len(hello) else 0)
+    if pos + 2 > len(hello):
+        return found
+    ext_end = pos + 2 + int.from_bytes(hello[pos : pos + 2], "big")
+    if ext_end > len(hello):
+        return found
+    pos += 2
+    room = size - len(ciphers)
+    extensions = bytearray()
+    curves = formats = None
+    while pos + 4 < ext_end and room >= 2:
+        extensions += hello[pos : pos + 2]
+        room -= 2
+        kind, length = int.from_bytes(hello[pos : pos + 2], "big"), int.from_bytes(hello[pos + 2 : pos + 4], "big")
+        pos += 4
+        if pos + length > ext_end:
+            return replace(found, extensions=bytes(extensions))
+        item = hello[pos : pos + length]
+        if kind == EXT_GROUPS:
+            inner = int.from_bytes(item[:2], "big") if len(item) >= 2 else -1
+            if inner < 0 or 2 + inner > length:
+                return replace(found, extensions=bytes(extensions))
+            curves = item[2 : 2 + inner]
+        elif kind == EXT_POINT_FORMATS:
+            inner = item[0] if item else -1
+            if inner < 0 or 1 + inner > length:
+                return replace(found, extensions=bytes(extensions))
+            formats = item[1 : 1 + inner]
+        pos += length
+    curves = curves[:max(room, 0)] if curves is not None else b""
+    room -= len(curves)
+    formats = formats[:max(room, 0)] if formats is not None else b""
+    return replace(found, extensions=bytes(extensions), curves=curves, point_formats=formats)
+
+
+def without_grease(data: bytes) -> bytes:
+    """A list of 2-byte values without RFC 8701's GREASE ones (0x?A?A); an odd last byte is kept."""
+    kept = bytearray()
+    for i in range(0, len(data) - 1, 2):
+        if data[i] != data[i + 1] or (data[i] & 0x0F) != 0x0A:
+            kept += data[i : i + 2]
+    if len(data) % 2:
+        kept.append(data[-1])
+    return bytes(kept)
 
 
 def _server_name(data: bytes) -> str | None:

@@ -154,6 +154,14 @@ class ListenerTls:
     wildcards: dict[str, list[tuple[Any, frozenset[str]]]] = field(default_factory=dict)
     served: dict[Any, Certificate] = field(default_factory=dict)
     """The (first) certificate of each context: what the ssl_f_* fetches describe."""
+    shared_sessions: Any = None
+    """The workers' shared session cache (worker.tls.sessioncache), when there are several workers."""
+    session_namespace: bytes = field(default_factory=lambda: os.urandom(8))
+    """This listener's part of the shared cache's keys, drawn in the master (every worker has the same)."""
+    keylog: bool = False
+    """``tune.ssl.keylog on``: each handshake's TLS 1.3 secrets are kept for the ``ssl_fc_*_secret`` fetches."""
+    capture_size: int = 0
+    """``tune.ssl.capture-buffer-size``: the bytes of ClientHello lists kept for ``ssl_fc_cipherlist_*`` & co."""
     mixed_keys: bool = False
     """Certificates of several key types: the handshake first peeks at the ClientHello to choose."""
 
@@ -166,10 +174,7 @@ class ListenerTls:
             cert = self.certs[entry.name]
             positive = tuple(f.lower() for f in entry.filters if not f.startswith("!"))
             negative = frozenset(f[1:].lower() for f in entry.filters if f.startswith("!"))
-            ctx = TlsContext(ssl.PROTOCOL_TLS_SERVER)
-            configure(ctx, entry.options, "none", self.warnings)
-            if self.session_cache != (None, None) and not openssl.set_session_cache(ctx, *self.session_cache):
-                self.warnings.append("tune.ssl.cachesize/lifetime not applied (no access to OpenSSL's context)")
+            ctx = self._server_context(entry.options, self.warnings)
             cert.load_into(ctx)
             self._load_dh(ctx, cert, self.warnings)
             if cert.ocsp is not None and not openssl.staple_ocsp(ctx, cert):
@@ -266,14 +271,27 @@ class ListenerTls:
         if chosen is not ctx:
             sock.context = chosen
             sock.local_cert = served
-            openssl.follow_context(sock)
+            if not openssl.follow_context(sock):
+                return ssl.ALERT_DESCRIPTION_PROTOCOL_VERSION
         return None
+
+    def _server_context(self, options: TlsOptions, warnings: list[str]) -> Any:
+        """A context of this listener: its options, session cache and key log."""
+        ctx = TlsContext(ssl.PROTOCOL_TLS_SERVER)
+        configure(ctx, options, "none", warnings)
+        if self.session_cache != (None, None) and not openssl.set_session_cache(ctx, *self.session_cache):
+            warnings.append("tune.ssl.cachesize/lifetime not applied (no access to OpenSSL's context)")
+        if self.keylog and not openssl.install_keylog(ctx):
+            warnings.append("'tune.ssl.keylog' not applied (no access to OpenSSL's context)")
+        if self.shared_sessions is not None and not openssl.share_sessions(ctx, self.shared_sessions,
+                                                                           self.session_namespace):
+            warnings.append("the session cache is not shared by the workers (no access to OpenSSL's context)")
+        return ctx
 
     def _generated_context(self, cert: Certificate) -> Any:
         """A context like the listener's for a certificate made on the fly (``generate-certificates``)."""
-        ctx = TlsContext(ssl.PROTOCOL_TLS_SERVER)
         ignored: list[str] = []  # the listener's build gave these warnings already
-        configure(ctx, self.options, "none", ignored)
+        ctx = self._server_context(self.options, ignored)
         cert.load_into(ctx)
         self._load_dh(ctx, cert, ignored)
         return ctx

@@ -23,7 +23,7 @@ from ..channel import Channel
 from ..samples.logformat import _accept_ms
 from ..txn import Transaction, addresses_of
 from . import clienthello, errors, openssl
-from .clienthello import MAX_HELLO, ClientHello
+from .clienthello import MAX_HELLO
 from .contexts import ListenerTls, ServerTls
 from .counters import COUNTERS
 from .tlssocket import TlsSocket
@@ -52,10 +52,19 @@ def accept(listener: ListenerTls, sock: Any, frontend: Any, so_id: int, logger: 
     timeout = frontend.timeout("client", DEFAULT_TIMEOUT)
     tls = sock
     try:
-        hello = peek_hello(sock, timeout) if listener.mixed_keys else None
+        hello = capture = None
+        if listener.mixed_keys or listener.capture_size:
+            data = peek_hello(sock, timeout)
+            hello = clienthello.parse_client_hello(data) if listener.mixed_keys else None
+            capture = clienthello.capture(data, listener.capture_size) if listener.capture_size else None
         tls = listener.wrap(sock, hello)
+        tls.capture = capture
         tls.settimeout(timeout)
-        tls.do_handshake()
+        try:
+            tls.do_handshake()
+        finally:
+            if listener.keylog:
+                tls.keylog = openssl.take_keylog(tls)
         if tls.context.verify_mode != ssl.CERT_NONE:
             tls.verify = openssl.take_verify_result(tls)
         COUNTERS.handshake(True, tls.session_reused)
@@ -78,16 +87,16 @@ def accept(listener: ListenerTls, sock: Any, frontend: Any, so_id: int, logger: 
     return tls
 
 
-def peek_hello(sock: Any, timeout: float) -> ClientHello | None:
-    """The ClientHello, read without consuming it (MSG_PEEK), within *timeout* (TimeoutError when nothing
-    came); None if it is not a whole ClientHello by then."""
+def peek_hello(sock: Any, timeout: float) -> bytes:
+    """The bytes of the ClientHello, read without consuming them (MSG_PEEK), within *timeout* (TimeoutError
+    when nothing came); what came by then if the hello is still not whole."""
     deadline = time.monotonic() + timeout
     sock.settimeout(timeout)
     data = sock.recv(MAX_HELLO, socket.MSG_PEEK)
     while clienthello.incomplete(data) and time.monotonic() < deadline:
         gevent.sleep(PEEK_PAUSE)
         data = sock.recv(MAX_HELLO, socket.MSG_PEEK)
-    return clienthello.parse_client_hello(data)
+    return data
 
 
 def connect(server_tls: ServerTls, sock: Any, txn: Any, timeout: float | None) -> Any:

@@ -12,17 +12,23 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.x509 import ocsp
 
-from .certs import CertError, Certificate, asn1_text, read_file
+from .certs import CertError, Certificate, asn1_text, load_ca_file, read_file
 
 _HASH_OIDS = {"sha1": "1.3.14.3.2.26", "sha224": "2.16.840.1.101.3.4.2.4", "sha256": "2.16.840.1.101.3.4.2.1",
               "sha384": "2.16.840.1.101.3.4.2.2", "sha512": "2.16.840.1.101.3.4.2.3"}
 _DN_SHORT = {"emailAddress": "emailAddress"}
+SKEW = datetime.timedelta(minutes=5)
+"""OpenSSL's OCSP_check_validity slack haproxy gives (OCSP_MAX_RESPONSE_TIME_SKEW)."""
 _STATUS = {ocsp.OCSPCertStatus.GOOD: "good", ocsp.OCSPCertStatus.REVOKED: "revoked",
            ocsp.OCSPCertStatus.UNKNOWN: "unknown"}
 
@@ -71,26 +77,62 @@ class OcspResponse:
         return "\n".join(lines) + "\n"
 
 
-def parse(der: bytes, cert: x509.Certificate | None = None, where: str = "OCSP response") -> OcspResponse:
-    """A usable response (successful, one certificate, for *cert* when given); CertError otherwise."""
+def parse(der: bytes, cert: Certificate | None = None, where: str = "OCSP response") -> OcspResponse:
+    """A usable response, as haproxy 2.6 checks one: successful, one single response whose status is known,
+    with a next update, valid now (5 minutes of skew), and when *cert* is given, whose certificate ID is
+    *cert*'s and its issuer's; CertError otherwise."""
     try:
         parsed = ocsp.load_der_ocsp_response(der)
     except ValueError as exc:
         raise CertError(f"{where}: unable to parse the OCSP response ({exc})") from None
     if parsed.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
         raise CertError(f"{where}: OCSP response status not successful ({parsed.response_status.name.lower()})")
-    if sum(1 for _ in parsed.responses) != 1:
-        raise CertError(f"{where}: the OCSP response must hold exactly one single response")
-    if cert is not None and parsed.serial_number != cert.serial_number:
-        raise CertError(f"{where}: OCSP single response: Certificate ID does not match the certificate")
+    count = sum(1 for _ in parsed.responses)
+    if count != 1:
+        raise CertError(f"{where}: OCSP response ignored because contains multiple single responses ({count})"
+                        if count else f"{where}: Failed to get OCSP single response")
+    if parsed.certificate_status == ocsp.OCSPCertStatus.UNKNOWN:
+        raise CertError(f"{where}: OCSP single response: certificate status is unknown")
+    if parsed.next_update_utc is None:
+        raise CertError(f"{where}: OCSP single response: missing nextupdate")
+    now = datetime.datetime.now(datetime.UTC)
+    if parsed.this_update_utc > now + SKEW or parsed.next_update_utc < now - SKEW:
+        raise CertError(f"{where}: OCSP single response: no longer valid.")
+    if cert is not None:
+        issuer = cert.issuer_certificate()
+        if issuer is None:
+            raise CertError(f"{where} is present and activates OCSP but it is impossible to compute the OCSP "
+                            "certificate ID (maybe the issuer could not be found)")
+        if _cert_id(parsed) != _cert_id(ocsp.OCSPRequestBuilder().add_certificate(
+                cert.cert, issuer, hashes.SHA1()).build()):
+            raise CertError(f"{where}: OCSP single response: Certificate ID does not match certificate and issuer")
     return OcspResponse(der, parsed)
 
 
+def _cert_id(r: Any) -> tuple[Any, ...]:
+    """What OpenSSL's OCSP_id_cmp compares (haproxy computes the ID with SHA-1)."""
+    return r.hash_algorithm.name, r.issuer_name_hash, r.issuer_key_hash, r.serial_number
+
+
 def load_beside(cert: Certificate, path: str) -> None:
-    """``PATH.ocsp`` next to a certificate file: its OCSP response (DER), checked, kept on *cert*."""
+    """``PATH.ocsp`` next to a certificate file: its OCSP response (DER), checked against the certificate and its
+    issuer (in the chain, else ``PATH.issuer``), kept on *cert*."""
     ocsp_path = path + ".ocsp"
-    if os.path.exists(ocsp_path):
-        cert.ocsp = parse(read_file(ocsp_path, "OCSP response"), cert.cert, f"'{ocsp_path}'")
+    if not os.path.exists(ocsp_path):
+        return
+    issuer_path = path + ".issuer"
+    if os.path.exists(issuer_path):
+        cert.ocsp_issuer = load_ca_file(issuer_path, "OCSP issuer")[0]
+    cert.ocsp = parse(read_file(ocsp_path, "OCSP response"), cert, f"'{ocsp_path}'")
+
+
+def replace_matching(certs: Iterable[Certificate | None], response: OcspResponse) -> int:
+    """``set ssl ocsp-response``: the certificates whose response has the same certificate ID take this one;
+    how many did."""
+    owners = [c for c in certs if c is not None and c.ocsp is not None and c.ocsp.key == response.key]
+    for cert in owners:
+        cert.ocsp = response
+    return len(owners)
 
 
 def decode_base64(text: str) -> bytes:

@@ -188,6 +188,8 @@ def _declare_verify(lib: Any) -> bool:
         lib.SSL_set1_host.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
         lib.SSL_get_version.restype = ctypes.c_char_p
         lib.SSL_get_version.argtypes = [ctypes.c_void_p]
+        lib.SSL_version.restype = ctypes.c_int
+        lib.SSL_version.argtypes = [ctypes.c_void_p]
         lib.X509_STORE_CTX_get0_cert.restype = ctypes.c_void_p
         lib.X509_STORE_CTX_get0_cert.argtypes = [ctypes.c_void_p]
         lib.i2d_X509.restype = ctypes.c_int
@@ -275,17 +277,25 @@ def _ssl_pointer(tls: Any) -> int | None:
     return pointer
 
 
+SSL_CTRL_GET_MIN_PROTO_VERSION, SSL_CTRL_GET_MAX_PROTO_VERSION = 130, 131
+
+
 def follow_context(tls: Any) -> bool:
     """After the SNI callback moved *tls* to another context: verify as that context says (mode, callback,
     CRL flags), as haproxy does for a crt-list line's ``verify``, ``ca-file`` and ``crl-file``; OpenSSL only
-    switches the certificate and the CA store."""
+    switches the certificate and the CA store.  False when the version already negotiated is outside the
+    context's ``ssl-min-ver``/``ssl-max-ver`` (haproxy applies a crt-list line's before OpenSSL picks it, so
+    the handshake fails there too)."""
     pointer = _ssl_pointer(tls)
     if pointer is None:
-        return False
+        return True
     ctx = _LIB.SSL_get_SSL_CTX(pointer)
     _LIB.SSL_set1_param(pointer, _LIB.SSL_CTX_get0_param(ctx))
     _LIB.SSL_set_verify(pointer, _LIB.SSL_CTX_get_verify_mode(ctx), _LIB.SSL_CTX_get_verify_callback(ctx))
-    return True
+    version = _LIB.SSL_version(pointer)
+    low = _LIB.SSL_CTX_ctrl(ctx, SSL_CTRL_GET_MIN_PROTO_VERSION, 0, None)
+    high = _LIB.SSL_CTX_ctrl(ctx, SSL_CTRL_GET_MAX_PROTO_VERSION, 0, None)
+    return not ((low and version < low) or (high and version > high))
 
 
 def take_verify_result(tls: Any) -> tuple[int, int, int, int] | None:
@@ -304,6 +314,37 @@ def forget_verify_state(tls: Any) -> bytes | None:
         return None
     _VERIFY_STATE.pop(pointer, None)
     return _REJECTED_CERT.pop(pointer, None)
+
+
+def _declare_secrets(lib: Any) -> bool:
+    try:
+        for name in ("SSL_get_client_random", "SSL_get_server_random", "SSL_SESSION_get_master_key"):
+            getattr(lib, name).restype = ctypes.c_size_t
+            getattr(lib, name).argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+        lib.SSL_get_session.restype = ctypes.c_void_p
+        lib.SSL_get_session.argtypes = [ctypes.c_void_p]
+    except AttributeError:
+        return False
+    return True
+
+
+_SECRETS_OK = _VERIFY_OK and _declare_secrets(_LIB)
+
+
+def handshake_secret(tls: Any, which: str) -> bytes | None:
+    """``client_random``, ``server_random`` or ``session_key`` (the session's master key) of a TLS socket, as
+    ``ssl_fc_client_random`` & co. give them; None when there is none (or OpenSSL cannot be reached)."""
+    pointer = _ssl_pointer(tls)
+    if pointer is None or not _SECRETS_OK:
+        return None
+    buffer = ctypes.create_string_buffer(64)
+    if which == "session_key":
+        session = _LIB.SSL_get_session(pointer)
+        size = _LIB.SSL_SESSION_get_master_key(session, buffer, len(buffer)) if session else 0
+    else:
+        getter = _LIB.SSL_get_client_random if which == "client_random" else _LIB.SSL_get_server_random
+        size = getter(pointer, buffer, len(buffer))
+    return buffer.raw[:size] or None
 
 
 def check_host_in_handshake(tls: Any, name: str) -> bool:
@@ -383,4 +424,125 @@ def staple_ocsp(ctx: ssl.SSLContext, cert: Any) -> bool:
                                ctypes.cast(_STATUS_CALLBACK, ctypes.c_void_p))
     _STAPLED[pointer] = cert
     weakref.finalize(ctx, _STAPLED.pop, pointer, None)
+    return True
+
+
+# Key logging (``tune.ssl.keylog on``): Python's ssl module only writes a key-log file, for every context alike.
+
+KeylogCallback = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p)
+_KEYLOG: dict[int, dict[str, str]] = {}
+"""SSL* → label → secret (hex) of a handshake in progress, taken when it ends."""
+
+
+def _keylog(ssl_pointer: int, line: bytes) -> None:
+    label, _, rest = line.decode("ascii", "replace").partition(" ")
+    _KEYLOG.setdefault(ssl_pointer, {})[label] = rest.rpartition(" ")[2]
+
+
+_KEYLOG_CALLBACK = KeylogCallback(_keylog)
+
+
+def _declare_keylog(lib: Any) -> bool:
+    try:
+        lib.SSL_CTX_set_keylog_callback.restype = None
+        lib.SSL_CTX_set_keylog_callback.argtypes = [ctypes.c_void_p, KeylogCallback]
+    except AttributeError:
+        return False
+    return True
+
+
+_KEYLOG_OK = _VERIFY_OK and _declare_keylog(_LIB)
+
+
+def install_keylog(ctx: ssl.SSLContext) -> bool:
+    """Keep the TLS secrets of *ctx*'s handshakes for ``ssl_fc_*_secret``; False when OpenSSL cannot be reached."""
+    pointer = _pointer(ctx)
+    if pointer is None or not _KEYLOG_OK:
+        return False
+    _LIB.SSL_CTX_set_keylog_callback(pointer, _KEYLOG_CALLBACK)
+    return True
+
+
+def take_keylog(tls: Any) -> dict[str, str]:
+    """The secrets logged during *tls*'s handshake, by SSLKEYLOGFILE label, forgotten here."""
+    pointer = _ssl_pointer(tls)
+    return _KEYLOG.pop(pointer, {}) if pointer is not None else {}
+
+
+# A session cache shared by the workers (worker.tls.sessioncache), through OpenSSL's external cache callbacks.
+
+NewSessionCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+RemoveSessionCallback = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+GetSessionCallback = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_char), ctypes.c_int,
+                                      ctypes.POINTER(ctypes.c_int))
+
+
+def _declare_sessions(lib: Any) -> bool:
+    try:
+        lib.SSL_CTX_sess_set_new_cb.restype = None
+        lib.SSL_CTX_sess_set_new_cb.argtypes = [ctypes.c_void_p, NewSessionCallback]
+        lib.SSL_CTX_sess_set_remove_cb.restype = None
+        lib.SSL_CTX_sess_set_remove_cb.argtypes = [ctypes.c_void_p, RemoveSessionCallback]
+        lib.SSL_CTX_sess_set_get_cb.restype = None
+        lib.SSL_CTX_sess_set_get_cb.argtypes = [ctypes.c_void_p, GetSessionCallback]
+        lib.i2d_SSL_SESSION.restype = ctypes.c_int
+        lib.i2d_SSL_SESSION.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_char_p)]
+        lib.d2i_SSL_SESSION.restype = ctypes.c_void_p
+        lib.d2i_SSL_SESSION.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_char_p), ctypes.c_long]
+        lib.SSL_SESSION_get_id.restype = ctypes.POINTER(ctypes.c_char)
+        lib.SSL_SESSION_get_id.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint)]
+    except AttributeError:
+        return False
+    return True
+
+
+_SESSIONS_OK = _LIB is not None and _declare_sessions(_LIB)
+
+
+def _session_id(session: int) -> bytes:
+    size = ctypes.c_uint()
+    data = _LIB.SSL_SESSION_get_id(session, ctypes.byref(size))
+    return ctypes.string_at(data, size.value) if data else b""
+
+
+def _session_der(session: int) -> bytes | None:
+    size = _LIB.i2d_SSL_SESSION(session, None)
+    if size <= 0:
+        return None
+    buffer = ctypes.create_string_buffer(size)
+    cursor = ctypes.c_char_p(ctypes.addressof(buffer))
+    return buffer.raw if _LIB.i2d_SSL_SESSION(session, ctypes.byref(cursor)) == size else None
+
+
+def share_sessions(ctx: ssl.SSLContext, cache: Any, namespace: bytes) -> bool:
+    """Write *ctx*'s new sessions to *cache* (a SharedSessionCache) under *namespace* (the listener's, so that
+    a session never resumes on another listener) and look there when OpenSSL's own cache misses; False when
+    OpenSSL cannot be reached."""
+    pointer = _pointer(ctx)
+    if pointer is None or not _SESSIONS_OK:
+        return False
+
+    def new(ssl_pointer: int, session: int) -> int:
+        der = _session_der(session)
+        if der is not None:
+            cache.store(namespace + _session_id(session), der)
+        return 0  # OpenSSL keeps its reference
+
+    def get(ssl_pointer: int, data: Any, size: int, copy: Any) -> int | None:
+        der = cache.find(namespace + ctypes.string_at(data, size))
+        if der is None:
+            return None
+        buffer = ctypes.create_string_buffer(der, len(der))
+        cursor = ctypes.c_char_p(ctypes.addressof(buffer))
+        copy[0] = 0  # the new session's only reference goes to OpenSSL
+        return _LIB.d2i_SSL_SESSION(None, ctypes.byref(cursor), len(der)) or None
+
+    def remove(ctx_pointer: int, session: int) -> None:
+        cache.remove(namespace + _session_id(session))
+
+    callbacks = (NewSessionCallback(new), GetSessionCallback(get), RemoveSessionCallback(remove))
+    ctx._luaproxy_sessions = callbacks  # type: ignore[attr-defined]  # OpenSSL keeps pointers: keep them alive
+    _LIB.SSL_CTX_sess_set_new_cb(pointer, callbacks[0])
+    _LIB.SSL_CTX_sess_set_get_cb(pointer, callbacks[1])
+    _LIB.SSL_CTX_sess_set_remove_cb(pointer, callbacks[2])
     return True

@@ -70,7 +70,8 @@ def parse_update(name: str, pem: str, current: Certificate | None = None) -> Cer
     base = current
     return Certificate(name, certs[0] if certs else base.cert, key if key is not None else base.key,
                        tuple(certs[1:]) if certs else base.chain, extra if certs else base.extra,
-                       ocsp=base.ocsp if base is not None else None)
+                       ocsp=base.ocsp if base is not None else None,
+                       ocsp_issuer=base.ocsp_issuer if base is not None else None)
 
 
 def validate(cert: Certificate) -> None:
@@ -199,18 +200,14 @@ def cert_message(name: str, cert: Certificate) -> dict[str, Any]:
 def _from_message(message: dict[str, Any]) -> Certificate:
     cert = parse_update(message["name"], message["pem"])
     if message.get("ocsp"):
-        cert.ocsp = ocsp.parse(base64.b64decode(message["ocsp"]), cert.cert)
+        cert.ocsp = ocsp.parse(base64.b64decode(message["ocsp"]))  # the master checked it against the certificate
     return cert
 
 
 def set_ocsp_response(proxies: Iterable[Any], response: ocsp.OcspResponse) -> int:
     """``set ssl ocsp-response``: the certificates whose response has the same certificate ID take this one
     at once; how many did."""
-    owners = [c for c in {**certificates(proxies), **loaded_certificates(proxies)}.values()
-              if c.ocsp is not None and c.ocsp.key == response.key]
-    for cert in owners:
-        cert.ocsp = response
-    return len(owners)
+    return ocsp.replace_matching({**certificates(proxies), **loaded_certificates(proxies)}.values(), response)
 
 
 def apply(proxies: Iterable[Any], message: dict[str, Any]) -> None:

@@ -29,6 +29,10 @@ class TlsSocket(gssl.SSLSocket):
     """(verify result, first CA error, its depth, certificate error) of the client's certificate."""
     hello: Any = None
     """The peeked ClientHello, when the listener chooses among certificates of several key types."""
+    capture: Any = None
+    """What ``tune.ssl.capture-buffer-size`` kept of the ClientHello (worker.tls.clienthello.Capture)."""
+    keylog: dict[str, str] | None = None
+    """The handshake's secrets by SSLKEYLOGFILE label (``tune.ssl.keylog on``)."""
     owner: Any = None
     """The ServerTls that made this server connection, and its epoch then."""
     epoch: int = 0
