@@ -79,7 +79,17 @@ def test_lua_duration_histogram_keyword(tmp_path):
     config = load(tmp_path, "global\n tune.lua.duration-histogram on\n")
     assert config.global_.tune["tune.lua.duration-histogram"] == "on"
     (message,) = errors_of(tmp_path, "global\n tune.lua.duration-histogram yes\n")
-    assert "t.cfg:2]" in message and "expects 'on' or 'off', got 'yes'" in message
+    assert "t.cfg:2]" in message and "expects either 'on' or 'off' but got 'yes'" in message
+
+
+def test_on_off_keywords_share_one_check(tmp_path):
+    errors = errors_of(tmp_path, "global\n tune.idle-pool.shared foo\n map-persist\n tune.lua.log.stderr x\n")
+    errors += errors_of(tmp_path, "cache c\n total-max-size 4\n process-vary maybe\n")
+    assert [e.split("] : ", 1)[1] if "] : " in e else e for e in errors] == [
+        "'tune.idle-pool.shared' expects either 'on' or 'off' but got 'foo'.",
+        "'map-persist' expects either 'on' or 'off' but got ''.",
+        "'tune.lua.log.stderr' expects either 'on' or 'auto' or 'off' but got 'x'.",
+        "'process-vary' expects either 'on' or 'off' but got 'maybe'."]
 
 
 def test_defaults_are_inherited_and_overridden(tmp_path):
