@@ -30,6 +30,9 @@ OPTIONS = ("forwardfor", "http-server-close", "httpclose", "http-keep-alive", "r
            "http-restrict-req-hdr-names",
            *(name for name in CHECK_OPTIONS if name not in ("httpchk", "tcp-check")))
 RESTRICT_HDR_NAMES = ("preserve", "delete", "reject")
+NOT_NEGATABLE = ("forwardfor", "originalto", "httplog", "httpslog", "tcplog", "tcpka", "http-use-htx",
+                 "http-restrict-req-hdr-names", *CHECK_OPTIONS)
+"""Options haproxy 2.6 refuses after 'no' (they are not on/off flags)."""
 
 
 @PROXY.register("mode", ANY_PROXY, "Proxy mode: tcp or http.")
@@ -269,6 +272,9 @@ def _no(p: ProxyConf, line: Line) -> None:
         return
     if len(args) != 2 or args[0] != "option" or args[1] not in OPTIONS:
         raise line.error(f"'no' expects 'option <name>', got '{' '.join(args)}'.")
+    if args[1] in NOT_NEGATABLE:
+        raise line.error(f"negation/default is not supported for option '{args[1]}'.",
+                         "Only on/off options take 'no'; override the others in the section instead.")
     p.options[args[1]] = False
 
 

@@ -185,3 +185,19 @@ def test_directory_loads_cfg_files_in_name_order(tmp_path):
     config = loader.parse_proxies(files, sections, settings)
     assert [p.name for p in config.proxies] == ["fe", "be"]
     assert config.proxies[0].id == 2 and config.proxies[1].id == 3
+
+
+def test_user_and_uid_name_the_same_thing(tmp_path):
+    errors = errors_of(tmp_path, "global\n user nobody\n uid 65534\n gid 65534\n group nogroup\n")
+    assert [e.split("] : ", 1)[1] for e in errors] == [
+        "user/uid already specified. Keep one of the two lines.",
+        "group/gid already specified. Keep one of the two lines."]
+
+
+def test_no_option_refuses_what_is_not_an_on_off_option(tmp_path):
+    errors = errors_of(tmp_path, "defaults\n no option httplog\n no option forwardfor\n no option httpchk\n"
+                                 " no option http-server-close\n")
+    assert [e.split("] : ", 1)[1].split(" Only")[0] for e in errors] == [
+        "negation/default is not supported for option 'httplog'.",
+        "negation/default is not supported for option 'forwardfor'.",
+        "negation/default is not supported for option 'httpchk'."]
