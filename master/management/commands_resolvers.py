@@ -1,4 +1,5 @@
-"""``show resolvers [<section>]``: each nameserver's counters, in haproxy 2.6's layout.
+"""``show resolvers [<section>]`` (each nameserver's counters, in haproxy 2.6's layout) and ``set server
+<b>/<s> fqdn <name>``.
 
 The counters are the master's, which resolves the servers that name a
 section; ``do-resolve`` lookups are counted by the worker that made them.
@@ -8,6 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import dns.exception
+import dns.name
+
+from luaproxy.worker.backend.state import ServerChange
 from luaproxy.worker.resolvers import COUNTERS
 
 
@@ -25,6 +30,19 @@ def show_resolvers(sup: Any, session: Any, args: list[str], payload: str | None)
             lines.append(f" nameserver {ns.name}:\n")
             lines += [f"  {counter + ':':<13}{stats[counter]}\n" for counter in COUNTERS]
     return "".join(lines)
+
+
+def set_fqdn(sup: Any, proxy: Any, server: Any, values: list[str]) -> Any:
+    """A new name for a server with ``resolvers``: every process takes it, the master resolves it at once."""
+    if not values:
+        return "set server <b>/<s> fqdn requires a FQDN.\n"
+    if server.resolvers is None:
+        return "set server <b>/<s> fqdn failed because no resolution is configured.\n"
+    try:
+        dns.name.from_text(values[0])
+    except dns.exception.DNSException:
+        return f"could not update {proxy.name}/{server.name} FQDN by 'stats socket command'\n"
+    return sup.spread_runtime(ServerChange(proxy.name, server.name, "fqdn", values[0].rstrip(".").lower()))
 
 
 RESOLVER_COMMANDS = (
