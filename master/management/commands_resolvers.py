@@ -1,8 +1,8 @@
 """``show resolvers [<section>]`` (each nameserver's counters, in haproxy 2.6's layout) and ``set server
 <b>/<s> fqdn <name>``.
 
-The counters are the master's, which resolves the servers that name a
-section; ``do-resolve`` lookups are counted by the worker that made them.
+The counters add the master's (it resolves the servers that name a section)
+and every worker's (their ``do-resolve`` lookups).
 """
 
 from __future__ import annotations
@@ -13,20 +13,28 @@ import dns.exception
 import dns.name
 
 from luaproxy.worker.backend.state import ServerChange
-from luaproxy.worker.resolvers import COUNTERS
+from luaproxy.worker.resolvers import COUNTERS, NameserverStats
 
 
-def show_resolvers(sup: Any, session: Any, args: list[str], payload: str | None) -> str:
+def show_resolvers(sup: Any, session: Any, args: list[str], payload: str | None) -> Any:
     sections = sup.resolver_sections()
     if args:
         if args[0] not in sections:
             return "Can't find that resolvers section\n"
         sections = {args[0]: sections[args[0]]}
+    return sup.collect_stats().then(lambda snapshots: _resolvers_text(sections, snapshots))
+
+
+def _resolvers_text(sections: dict[str, Any], snapshots: list[dict[str, Any]]) -> str:
+    """The master's counters (server resolutions) plus every worker's (do-resolve)."""
     lines = []
     for name, section in sections.items():
         lines.append(f"Resolvers section {name}\n")
         for ns in section.nameservers:
-            stats = section.stats[ns.name]
+            stats = NameserverStats()
+            stats.add(section.stats[ns.name])
+            for snapshot in snapshots:
+                stats.add(snapshot.get("resolvers", {}).get(name, {}).get(ns.name, {}))
             lines.append(f" nameserver {ns.name}:\n")
             lines += [f"  {counter + ':':<13}{stats[counter]}\n" for counter in COUNTERS]
     return "".join(lines)

@@ -134,6 +134,12 @@ def test_do_resolve_sets_the_variable(rt: Running) -> None:
 
 
 def test_show_resolvers(rt: Running) -> None:
+    def nx() -> int:  # the servers' names resolve by now: only do-resolve meets unknown names
+        return int(next(x for x in rt.cmd("show resolvers dns").splitlines() if "nx:" in x).split()[1])
+
+    before = nx()
+    assert rt.get("/resolve", "counted.test").endswith(b"ip=")  # a worker's do-resolve counts too
+    assert nx() == before + 1
     text = rt.cmd("show resolvers dns")
     assert text.startswith("Resolvers section dns\n nameserver ns1:\n  sent:        ")
     counters = dict(line.split() for line in text.splitlines()[2:] if line.strip())
