@@ -94,15 +94,18 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
                     except RuleError as exc:
                         errors.append(rule_conf.line.error(f"'{ruleset}': {exc.message}", exc.hint))
                 continue
-            if ruleset.startswith("http-") and conf.mode != "http":
+            ignored = ruleset.startswith("http-") and conf.mode != "http"
+            if ignored:
                 config.warnings.append(f"'{ruleset}' rules ignored for proxy '{conf.name}' as they require "
                                        f"HTTP mode ({rules[0].line.file}:{rules[0].line.number}).")
-                continue
             for rule_conf in rules:
                 try:
-                    proxy.rules.setdefault(ruleset, []).append(_compile_rule(rule_conf, env))
+                    rule = _compile_rule(rule_conf, env)  # ignored rules are still checked, as haproxy -c does
                 except RuleError as exc:
                     errors.append(rule_conf.line.error(f"'{ruleset}': {exc.message}", exc.hint))
+                    continue
+                if not ignored:
+                    proxy.rules.setdefault(ruleset, []).append(rule)
         errors += _lua_filters(conf, proxy, env, config.warnings)
         errors += filters_build.attach(conf, proxy, caches)
         if conf.default_backend:

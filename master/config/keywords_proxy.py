@@ -353,8 +353,11 @@ _rules("http-after-response", ANY_PROXY, "http-after-response <action> [cond]: o
        "luaproxy's own included", ())
 
 
-def _stored(name: str, sections: tuple[str, ...], doc: str) -> None:
+def _stored(name: str, sections: tuple[str, ...], doc: str, minimum: int = 1) -> None:
     def parse(p: ProxyConf, line: Line) -> None:
+        if len(line.words) - 1 < minimum:
+            raise line.error(f"'{name}' expects {'an argument' if minimum == 1 else f'{minimum} arguments'}.",
+                             f"Usage: {doc}")
         p.settings.setdefault(name, []).append(line.words[1:])
 
     PROXY.register(name, sections, doc)(parse)
@@ -444,4 +447,4 @@ for _name, _sections, _doc in (
     ("http-reuse", BACK, "http-reuse never|safe|aggressive|always: sharing idle server connections."),
     ("use-server", BACK[1:], "use-server <server> [if|unless <cond>]: a server chosen before balancing."),
 ):
-    _stored(_name, _sections, _doc)
+    _stored(_name, _sections, _doc, {"default-server": 0, "errorfile": 2, "http-error": 2}.get(_name, 1))

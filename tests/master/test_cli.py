@@ -154,10 +154,12 @@ backend be
 backend tcp
     mode tcp
     http-request deny
+    http-request return status 999
+    monitor-uri
 """)
     result = run("-c", "-f", "many.cfg", cwd=tmp_path)
     lines = [line.split("many.cfg:")[1] for line in result.stderr.splitlines() if "parsing [many.cfg:" in line]
-    assert sorted(int(line.split("]")[0]) for line in lines) == [5, 9, 10, 11, 12, 13]
+    assert sorted(int(line.split("]")[0]) for line in lines) == [5, 9, 10, 11, 12, 13, 17, 18]
     assert "11] : server 's2': 'rise' expects a positive integer, got 'y'." in result.stderr
     assert "'http-request' rules ignored for proxy 'tcp' as they require HTTP mode" in result.stderr  # warnings too
 
