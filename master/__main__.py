@@ -120,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         generation = reload.load(args.files, logger)
         master_cli = addresses.parse_flag(args.master_cli) if args.master_cli else None
     except ConfigErrors as exc:
+        for warning in exc.warnings:
+            logger.warning(f"config : {warning}")
         for error in exc.errors:
             logger.alert(f"config : {error}")
         logger.alert("config : Fatal errors found in configuration.")

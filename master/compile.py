@@ -54,11 +54,7 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
     errors: list[ConfigError] = []
     proxies = []
     for conf in config.proxies:
-        try:
-            proxies.append(_new_proxy(conf))
-        except ConfigError as exc:
-            errors.append(exc)
-            proxies.append(Proxy(conf.name, conf.id, conf.mode, conf.has_frontend, conf.has_backend))
+        proxies.append(_new_proxy(conf, errors))
     store = tables if tables is not None else TableStore()
     try:
         by_table = _stick_tables(config, store)
@@ -98,15 +94,18 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
                     except RuleError as exc:
                         errors.append(rule_conf.line.error(f"'{ruleset}': {exc.message}", exc.hint))
                 continue
-            if ruleset.startswith("http-") and conf.mode != "http":
+            ignored = ruleset.startswith("http-") and conf.mode != "http"
+            if ignored:
                 config.warnings.append(f"'{ruleset}' rules ignored for proxy '{conf.name}' as they require "
                                        f"HTTP mode ({rules[0].line.file}:{rules[0].line.number}).")
-                continue
             for rule_conf in rules:
                 try:
-                    proxy.rules.setdefault(ruleset, []).append(_compile_rule(rule_conf, env))
+                    rule = _compile_rule(rule_conf, env)  # ignored rules are still checked, as haproxy -c does
                 except RuleError as exc:
                     errors.append(rule_conf.line.error(f"'{ruleset}': {exc.message}", exc.hint))
+                    continue
+                if not ignored:
+                    proxy.rules.setdefault(ruleset, []).append(rule)
         errors += _lua_filters(conf, proxy, env, config.warnings)
         errors += filters_build.attach(conf, proxy, caches)
         if conf.default_backend:
@@ -121,7 +120,7 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
             try:
                 proxy.unique_id_format = env.log_format(" ".join(conf.setting("unique-id-format")))
             except RuleError as exc:
-                errors.append(conf.line.error(f"'unique-id-format': {exc.message}", exc.hint))
+                errors.append(conf.line_of("unique-id-format").error(f"'unique-id-format': {exc.message}", exc.hint))
             header = conf.setting("unique-id-header")
             proxy.unique_id_header = header[0] if header else None
         try:
@@ -129,24 +128,27 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
                 ForwardedHeader.parse(option, conf.setting(f"option {option}") or ())
                 for option in ("forwardfor", "originalto") if conf.options.get(option))
         except ValueError as exc:
-            errors.append(conf.line.error(f"{conf.kind} '{conf.name}': {exc}."))
+            at = conf.line_of("option forwardfor", "option originalto")
+            errors.append(at.error(f"{conf.kind} '{conf.name}': {exc}."))
         if conf.has_frontend and conf.setting("error-log-format"):
             try:
                 proxy.error_log_format = env.log_format(" ".join(conf.setting("error-log-format")), mandatory=True)
             except RuleError as exc:
-                errors.append(conf.line.error(f"'error-log-format': {exc.message}", exc.hint))
+                errors.append(conf.line_of("error-log-format").error(f"'error-log-format': {exc.message}", exc.hint))
         try:
             proxy.stats = webstats.build(conf.settings.get("stats"), env.condition, parse_time)
         except RuleError as exc:
-            errors.append(conf.line.error(f"{conf.kind} '{conf.name}': 'stats admin': {exc.message}", exc.hint))
+            at = conf.line_of("stats")
+            errors.append(at.error(f"{conf.kind} '{conf.name}': 'stats admin': {exc.message}", exc.hint))
         monitor = conf.setting("monitor-uri")
         if conf.has_frontend and monitor:
             proxy.monitor_uri = monitor[0]
         reuse = conf.setting("http-reuse")
         if reuse:
             if len(reuse) != 1 or reuse[0] not in ("never", "safe", "aggressive", "always"):
-                errors.append(conf.line.error(f"{conf.kind} '{conf.name}': 'http-reuse' expects never, safe, "
-                                              "aggressive or always."))
+                at = conf.line_of("http-reuse")
+                errors.append(at.error(f"{conf.kind} '{conf.name}': 'http-reuse' expects never, safe, "
+                                       "aggressive or always."))
             else:
                 proxy.http_reuse = reuse[0]
         try:
@@ -158,7 +160,8 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
             proxy.access_log = access_log.build(proxy, conf.settings, log_servers(config.global_), engine.logger,
                                                 registry, library, proxies, config.warnings)
         except SampleError as exc:
-            errors.append(conf.line.error(f"failed to parse log-format : {exc}"))
+            at = conf.line_of("log-format", "log-format-sd", "option httplog", "option tcplog", "option httpslog")
+            errors.append(at.error(f"failed to parse log-format : {exc}"))
     errors += tls_build.attach(config, proxies, registry, library)
     errors += dynamic_servers.link_references(config, proxies)
     errors += resolvers_build.attach(config, proxies)
@@ -167,14 +170,22 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
     return proxies
 
 
-def _new_proxy(conf: ProxyConf) -> Proxy:
-    """The runtime proxy with its servers, balancer and health-check settings."""
+def _new_proxy(conf: ProxyConf, errors: list[ConfigError]) -> Proxy:
+    """The runtime proxy with its servers, balancer and health-check settings; each problem joins *errors*
+    and the rest is still built, so that -c reports them all."""
     if conf.has_backend and conf.options.get("transparent") and not conf.servers:
         # option transparent: connect where the client connected (set-dst/set-dst-port may change it)
         conf.servers.append(ServerConf("<transparent>", "0.0.0.0", 0, conf.line))
-    servers = [Server(s.name, s.host, s.port, s.weight, s.maxconn, s.backup, s.disabled, s.check,
-                      _server_id(s, i + 1)) for i, s in enumerate(conf.servers)]
-    balancer = None
+    servers = []
+    for i, s in enumerate(conf.servers):
+        try:
+            server_id = _server_id(s, i + 1)
+        except ConfigError as exc:
+            errors.append(exc)
+            server_id = i + 1
+        servers.append(Server(s.name, s.host, s.port, s.weight, s.maxconn, s.backup, s.disabled, s.check,
+                              server_id))
+    balancer = spec = None
     if conf.has_backend:
         check = conf.setting("health-check")
         check = check if check and conf.options.get(check[0]) else None
@@ -183,16 +194,17 @@ def _new_proxy(conf: ProxyConf) -> Proxy:
             spec = check_rules(check, conf.settings.get("tcp-check", [])) or \
                 parse_check_spec(httpchk, conf.settings.get("http-check", []))
         except ValueError as exc:
-            raise conf.line.error(f"{conf.kind} '{conf.name}': {exc}") from None
+            errors.append(conf.line_of("http-check", "tcp-check").error(f"{conf.kind} '{conf.name}': {exc}"))
+            spec = parse_check_spec(None, [])
         for server, server_conf in zip(servers, conf.servers, strict=True):
             try:
                 dynamic_servers.configure_server(server, server_conf, spec)
             except ValueError as exc:
-                raise server_conf.line.error(f"server '{server.name}': {exc}") from None
+                errors.append(server_conf.line.error(f"server '{server.name}': {exc}"))
         try:
             balancer = make_balancer(conf.balance, servers, conf.options, conf.setting("hash-type") or ())
         except ValueError as exc:
-            raise conf.line.error(f"{conf.kind} '{conf.name}': 'balance': {exc}") from None
+            errors.append(conf.line_of("balance", "hash-type").error(f"{conf.kind} '{conf.name}': 'balance': {exc}"))
     cookie = conf.setting("cookie") if conf.has_backend else None
     key = conf.setting("dynamic-cookie-key")
     if cookie and "dynamic" in cookie and key:
@@ -223,7 +235,8 @@ def _compile_checks(conf: ProxyConf, proxy: Proxy, env: CompileEnv) -> list[Conf
                 compiled[key] = compile_with(server.check_spec, env.log_format, env.set_var, env.unset_var)
             server.check_spec = compiled[key]
     except RuleError as exc:
-        return [conf.line.error(f"{conf.kind} '{conf.name}': health-check rules: {exc.message}", exc.hint)]
+        at = conf.line_of("http-check", "tcp-check")
+        return [at.error(f"{conf.kind} '{conf.name}': health-check rules: {exc.message}", exc.hint)]
     return []
 
 
@@ -336,13 +349,14 @@ def _server_rules(conf: ProxyConf, proxy: Proxy, env: CompileEnv) -> list[Config
         rule = RuleConf("use-server", words, conf.line).split_condition()
         server = next((s for s in proxy.servers if rule[0] and s.name == rule[0][0]), None)
         if len(rule[0]) != 1 or server is None:
-            errors.append(conf.line.error(f"'use-server' : unknown server '{' '.join(rule[0])}' in backend "
-                                          f"'{conf.name}'."))
+            at = conf.line_of("use-server")
+            errors.append(at.error(f"'use-server' : unknown server '{' '.join(rule[0])}' in backend "
+                                   f"'{conf.name}'."))
             continue
         try:
             proxy.server_rules.append(ServerRule(server, _condition(rule[2], rule[1], env)))
         except RuleError as exc:
-            errors.append(conf.line.error(f"'use-server': {exc.message}", exc.hint))
+            errors.append(conf.line_of("use-server").error(f"'use-server': {exc.message}", exc.hint))
     return errors
 
 
@@ -384,7 +398,7 @@ def _header_captures(conf: ProxyConf) -> dict[str, tuple[tuple[str, int], ...]]:
             continue
         if len(args) != 5 or args[0] not in ("request", "response") or args[1] != "header" \
                 or args[3] != "len" or not args[4].isdigit():
-            raise conf.line.error(f"{conf.kind} '{conf.name}': 'capture' expects "
+            raise conf.line_of("capture").error(f"{conf.kind} '{conf.name}': 'capture' expects "
                                   "'request|response header <name> len <length>'.")
         slots.setdefault(args[0], []).append((args[2], int(args[4])))
     return {side: tuple(found) for side, found in slots.items()}
@@ -395,12 +409,14 @@ def _http_error_replies(conf: ProxyConf, env: CompileEnv) -> dict[int, Any]:
     replies = {}
     for args in conf.settings.get("http-error", []):
         if len(args) < 2 or args[0] != "status" or not args[1].isdigit():
-            raise conf.line.error(f"{conf.kind} '{conf.name}': 'http-error' expects 'status <code>' and "
-                                  "optional reply options.")
+            at = conf.line_of("http-error")
+            raise at.error(f"{conf.kind} '{conf.name}': 'http-error' expects 'status <code>' and "
+                           "optional reply options.")
         try:
             replies[int(args[1])] = actions_http.http_error_reply(int(args[1]), args[2:], env)
         except RuleError as exc:
-            raise conf.line.error(f"{conf.kind} '{conf.name}': 'http-error': {exc.message}", exc.hint) from None
+            at = conf.line_of("http-error")
+            raise at.error(f"{conf.kind} '{conf.name}': 'http-error': {exc.message}", exc.hint) from None
     return replies
 
 
@@ -411,8 +427,9 @@ def _error_pages(conf: ProxyConf, sections: dict[str, dict[int, str]]) -> ErrorP
         if args[0] == "errorfiles":
             pages = sections.get(args[1])
             if pages is None:
-                raise conf.line.error(f"{conf.kind} '{conf.name}': 'errorfiles' : unknown http-errors section "
-                                      f"'{args[1]}'.", did_you_mean(args[1], sections))
+                at = conf.line_of("errorfiles")
+                raise at.error(f"{conf.kind} '{conf.name}': 'errorfiles' : unknown http-errors section "
+                               f"'{args[1]}'.", did_you_mean(args[1], sections))
             wanted = {int(code) for code in args[2:]} or set(pages)
             files.update({code: path for code, path in pages.items() if code in wanted})
             continue
@@ -423,9 +440,11 @@ def _error_pages(conf: ProxyConf, sections: dict[str, dict[int, str]]) -> ErrorP
     try:
         return ErrorPages.load(files)
     except OSError as exc:
-        raise conf.line.error(f"'errorfile': cannot read '{exc.filename}' ({exc.strerror}).") from None
+        at = conf.line_of("errorfile", "errorfiles")
+        raise at.error(f"'errorfile': cannot read '{exc.filename}' ({exc.strerror}).") from None
     except ValueError:
-        raise conf.line.error("'errorfile': the file name holds a NUL character.") from None
+        at = conf.line_of("errorfile", "errorfiles")
+        raise at.error("'errorfile': the file name holds a NUL character.") from None
 
 
 def _lua_filters(conf: ProxyConf, proxy: Proxy, env: CompileEnv, warnings: list[str]) -> list[ConfigError]:
@@ -439,8 +458,9 @@ def _lua_filters(conf: ProxyConf, proxy: Proxy, env: CompileEnv, warnings: list[
             if name in filters_build.BUILT_IN:
                 continue
             if name == "spoe":  # an agent the user counts on (often for security): never silently dropped
-                errors.append(conf.line.error(f"'filter spoe' in {where}: SPOE is not supported by luaproxy.",
-                                              "Run the logic as a Lua action or service instead."))
+                at = conf.line_of("filter")
+                errors.append(at.error(f"'filter spoe' in {where}: SPOE is not supported by luaproxy.",
+                                       "Run the logic as a Lua action or service instead."))
             else:
                 warnings.append(f"filter '{name}' ignored for {where}: luaproxy runs Lua filters only.")
             continue
@@ -452,7 +472,7 @@ def _lua_filters(conf: ProxyConf, proxy: Proxy, env: CompileEnv, warnings: list[
                 continue
             actions = env.lua_filter(words[0][4:], tuple(words[1:]))
         except RuleError as exc:
-            errors.append(conf.line.error(f"'filter {words[0]}': {exc.message}", exc.hint))
+            errors.append(conf.line_of("filter").error(f"'filter {words[0]}': {exc.message}", exc.hint))
             continue
         if actions is not None:
             proxy.rules.setdefault("http-request", []).append(Rule(actions[0], where=f"filter {words[0]}"))

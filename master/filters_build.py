@@ -35,7 +35,7 @@ def attach(conf: ProxyConf, proxy: Any, stores: dict[str, Cache]) -> list[Config
         if words[:1] == ("cache",):
             name = words[1] if len(words) > 1 else ""
             if len(words) > 2 or (name and name not in stores):
-                errors.append(conf.line.error(f"proxy '{conf.name}': 'filter cache' names no known cache "
+                errors.append(conf.line_of("filter").error(f"proxy '{conf.name}': 'filter cache' names no known cache "
                                               f"'{name}'.", did_you_mean(name, stores)))
         elif words[:1] == ("trace",):
             options = list(words[1:])
@@ -43,10 +43,11 @@ def attach(conf: ProxyConf, proxy: Any, stores: dict[str, Cache]) -> list[Config
                 del options[:2]
             unknown = [o for o in options if o not in TRACE_OPTIONS]
             if unknown:
-                errors.append(conf.line.error(f"proxy '{conf.name}': 'filter trace': unknown option '{unknown[0]}'.",
-                                              f"Expected: name <name>, {', '.join(TRACE_OPTIONS)}."))
+                at = conf.line_of("filter")
+                errors.append(at.error(f"proxy '{conf.name}': 'filter trace': unknown option '{unknown[0]}'.",
+                                       f"Expected: name <name>, {', '.join(TRACE_OPTIONS)}."))
         elif words[:1] == ("compression",) and len(words) > 1:
-            errors.append(conf.line.error(f"proxy '{conf.name}': 'filter compression' takes no argument."))
+            errors.append(conf.line_of("filter").error(f"proxy '{conf.name}': 'filter compression' takes no argument."))
     lines = conf.settings.get("compression", [])
     if not lines:
         return errors

@@ -81,7 +81,8 @@ def load(paths: list[str], logger: object, previous: Generation | None = None) -
     tables.forget_previous()
     sockets = _collect(errors, lambda: stats_sockets(settings))
     if errors:
-        raise ConfigErrors(errors)
+        raise ConfigErrors(errors, [text for level, text in settings.messages if level == "warning"]
+                           + config.warnings)
     generation = Generation(files, settings, config, engine, library, proxies, sockets, proc_vars, tables, registry)
     engine.attach_proxies(proxies, {p.name: len(binds) for p, binds in generation.frontends})
     return generation

@@ -28,12 +28,14 @@ RECEIVE_BATCH = 64
 
 @dataclass(slots=True, eq=False)
 class Watched:
-    backend: str
+    backend: Any
     server: Any
     section: ResolversSection
     due: float
     last_valid: float
     resolution: Resolution | None = None
+    name: str = ""
+    """The name in flight: ``set server fqdn`` changing it starts a new resolution at once."""
     key: tuple[str, int] | None = None
     """(section, query id) of its query in flight."""
 
@@ -58,7 +60,7 @@ class ServerResolvers:
                     if ns_name in section.stats:
                         section.stats[ns_name].add(stats)
         self.sections = dict(sections)
-        self.watched = [Watched(proxy.name, server, sections[server.resolvers], now, now)
+        self.watched = [Watched(proxy, server, sections[server.resolvers], now, now)
                         for proxy in proxies if proxy.has_backend
                         for server in proxy.servers if server.resolvers in sections and server.fqdn]
 
@@ -80,6 +82,10 @@ class ServerResolvers:
         """Start the resolutions that are due; resend or end those whose reply is late."""
         for watched in self.watched:
             resolution = watched.resolution
+            if watched.name != watched.server.fqdn:
+                self._forget(watched)
+                watched.resolution = resolution = None
+                watched.due = now
             if resolution is None:
                 if watched.due <= now:
                     self._start(watched, now)
@@ -92,7 +98,7 @@ class ServerResolvers:
         server = watched.server
         families = ("ipv4", "ipv6") if server.resolve_prefer == "ipv4" else ("ipv6", "ipv4")
         resolution = Resolution(watched.section, server.fqdn, families)
-        watched.resolution = resolution
+        watched.resolution, watched.name = resolution, server.fqdn
         self._send(watched, resolution.start(now))
 
     def _send(self, watched: Watched, outgoing: list[tuple[Nameserver, bytes]]) -> None:
@@ -149,18 +155,26 @@ class ServerResolvers:
         watched.resolution = None
         self._forget(watched)
         watched.due = now + watched.section.timeout_resolve
-        server, section = watched.server, watched.section
+        server, section, backend = watched.server, watched.section, watched.backend
         if answer.status == "valid":
             watched.last_valid = now
-            if server.host in answer.addresses and not server.dns_maint:
+            taken = set() if "allow-dup-ip" in server.resolve_opts else \
+                {s.host for s in backend.servers if s is not server and s.fqdn == server.fqdn}
+            usable = [address for address in answer.addresses if address not in taken]
+            if server.host in usable and not server.dns_maint:
+                return
+            if not usable:  # every address is another server's: haproxy leaves this one without
+                if not server.dns_maint:
+                    self.spread(ServerChange(backend.name, server.name, "dns", "", origin=section.name,
+                                             words=("noip",)))
                 return
             ns = next((n for n in section.nameservers if n.name == answer.nameserver), None)
             if ns is not None:
                 section.count(ns, "update")
-            self.spread(ServerChange(watched.backend, server.name, "dns", answer.addresses[0],
+            self.spread(ServerChange(backend.name, server.name, "dns", usable[0],
                                      origin=f"{section.name}/{answer.nameserver}"))
             return
         hold = section.hold.get(answer.status, section.hold["other"])
         if not server.dns_maint and now - watched.last_valid >= hold:
-            self.spread(ServerChange(watched.backend, server.name, "dns", "", origin=section.name,
+            self.spread(ServerChange(backend.name, server.name, "dns", "", origin=section.name,
                                      words=(answer.status,)))

@@ -10,6 +10,7 @@ from .config.errors import ConfigError, did_you_mean
 from .config.model import Config, ServerConf
 
 INIT_METHODS = ("last", "libc", "none")
+RESOLVE_OPTS = ("allow-dup-ip", "ignore-weight", "prevent-dup-ip")
 
 
 def attach(config: Config, proxies: list[Any]) -> list[ConfigError]:
@@ -31,6 +32,10 @@ def _attach_server(config: Config, proxy: Any, conf: ServerConf, server: Any) ->
     prefer = conf.options.get("resolve-prefer", "ipv6")
     if prefer not in ("ipv4", "ipv6"):
         raise conf.line.error(f"server '{conf.name}': 'resolve-prefer' expects 'ipv4' or 'ipv6', got '{prefer}'.")
+    unknown = [o for o in conf.options.get("resolve-opts", "").split(",") if o and o not in RESOLVE_OPTS]
+    if unknown:
+        raise conf.line.error(f"server '{conf.name}': 'resolve-opts' got unknown option '{unknown[0]}'.",
+                              f"Expected: {', '.join(RESOLVE_OPTS)}.")
     methods = conf.options.get("init-addr", "last,libc").split(",")
     bad = [m for m in methods if m not in INIT_METHODS and not _is_ip(m)]
     if bad:
@@ -44,6 +49,7 @@ def _attach_server(config: Config, proxy: Any, conf: ServerConf, server: Any) ->
     if _is_ip(conf.host) or conf.host in ("", "0.0.0.0"):
         return  # an address needs no resolution (haproxy resolves names only)
     server.fqdn, server.resolvers, server.resolve_prefer = conf.host, name, prefer
+    server.resolve_opts = tuple(o for o in conf.options.get("resolve-opts", "").split(",") if o)
     address = first_address(conf.host, methods, prefer)
     if address is None:
         if "none" not in methods:

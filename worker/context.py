@@ -13,6 +13,7 @@ from . import custom_metrics, stats
 from .captures import ErrorCaptures
 from .prometheus import StatsView
 from .proxy import Proxy
+from .resolvers import client as resolver_client
 from .samples import Vars
 from .samples.vars import describe as describe_vars
 from .sessions import SessionTable
@@ -78,7 +79,7 @@ class WorkerContext:
         return stats.snapshot(self.all_proxies, self.index, self.started,
                               {"metrics": self.metrics.snapshot(), "proc_vars": describe_vars(self.proc_vars),
                                "loops": gevent.get_hub().loop.iteration,
-                               "ssl": tls_counters.COUNTERS.as_dict()})
+                               "ssl": tls_counters.COUNTERS.as_dict(), "resolvers": resolver_client.snapshot()})
 
     def stats_view(self) -> StatsView:
         """Counters and metrics summed over every worker (and the master's own metrics), for the exporter."""

@@ -172,6 +172,15 @@ def _server_value(suffix: str, proxy: dict[str, Any], server: dict[str, Any]) ->
     return _proxy_value(suffix, server["counters"], proxy)
 
 
+def _listener_view(proxy: dict[str, Any]) -> tuple[list[str], dict[str, Any], str]:
+    """A frontend's listener names, the counters they show and their state, worked out once per scrape.
+
+    Counters are kept per frontend, so a frontend's only listener shows them and several listeners show 0."""
+    names = proxy.get("listeners") or []
+    counters = proxy["fe"] if len(names) == 1 else {}
+    return names, counters, listener_status(proxy.get("maxconn"), proxy["fe"].get("current", 0))
+
+
 class _Collector:
     def __init__(self, view: StatsView, families: list[Family], extra: list[Metric]) -> None:
         self.view = view
@@ -179,6 +188,7 @@ class _Collector:
         self.extra = extra
 
     def collect(self) -> Iterator[Metric]:
+        self.listener_views = {id(p): _listener_view(p) for p in self.view.proxies if p["frontend"]}
         for family in self.families:
             name = family.name
             if family.type == "counter":
@@ -201,8 +211,7 @@ class _Collector:
         for proxy in self.view.proxies:
             if family.scope == "frontend" and proxy["frontend"]:
                 yield from self._one(family, suffix, {"proxy": proxy["name"]}, proxy["fe"],
-                                     lambda s, p=proxy: _proxy_value(s, p["fe"], p), PROXY_STATES,
-                                     "DOWN" if proxy.get("stopped") else "UP")
+                                     lambda s, p=proxy: _proxy_value(s, p["fe"], p), PROXY_STATES, "UP")
             elif family.scope == "listener" and proxy["frontend"]:
                 yield from self._listeners(family, suffix, proxy)
             elif family.scope == "backend" and proxy["backend"]:
@@ -220,19 +229,16 @@ class _Collector:
                                          _server_state(server))
 
     def _listeners(self, family: Family, suffix: str, proxy: dict[str, Any]) -> Iterable[tuple[dict[str, str], float]]:
-        """One sample set per listener; counters are kept per frontend, so a frontend's only listener shows
-        them and several listeners show 0."""
-        names = proxy.get("listeners") or []
-        counters = proxy["fe"] if len(names) == 1 else {}
-        state = listener_status(proxy.get("maxconn"), proxy["fe"].get("current", 0))
-        for name in names:
-            labels = {"proxy": proxy["name"], "listener": name}
-            if suffix == "status":
+        names, counters, state = self.listener_views[id(proxy)]
+        if suffix == "status":
+            for name in names:
+                labels = {"proxy": proxy["name"], "listener": name}
                 for candidate in LISTENER_STATES:
                     yield {**labels, "state": candidate}, 1 if candidate == state else 0
-            else:
-                value = _proxy_value(suffix, counters, proxy)
-                yield labels, value if value is not None else 0
+            return
+        value = _proxy_value(suffix, counters, proxy) if names else None
+        for name in names:
+            yield {"proxy": proxy["name"], "listener": name}, value if value is not None else 0
 
     def _one(self, family: Family, suffix: str, labels: dict[str, str], counters: dict[str, Any],
              value_of: Callable[[str], float | None], states: tuple[str, ...],

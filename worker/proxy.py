@@ -151,6 +151,8 @@ class Server:
     resolvers: str | None = None
     """``resolvers NAME``: the section the master re-resolves ``fqdn`` through (worker.backend.resolved)."""
     resolve_prefer: str = "ipv6"
+    resolve_opts: tuple[str, ...] = ()
+    """``resolve-opts``: 'allow-dup-ip' lets it take an address another server of its backend has."""
     dns_maint: str = ""
     """Why it has no address (haproxy's RMAINT: 'nx', 'timeout', 'none'...); '' while it has one."""
     dns_maint_forced: bool = False

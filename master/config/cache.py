@@ -11,6 +11,7 @@ from __future__ import annotations
 from luaproxy.worker.filters.cache import CacheSettings
 
 from .errors import ConfigError
+from .keywords import on_off
 from .lexer import Line
 
 KEYWORDS = ("total-max-size", "max-object-size", "max-age", "process-vary", "max-secondary-entries")
@@ -30,10 +31,10 @@ def parse_section(header: Line, body: list[Line], errors: list[ConfigError]) -> 
                                      f"Expected one of: {', '.join(KEYWORDS)}."))
             continue
         if word == "process-vary":
-            if args not in (("on",), ("off",)):
-                errors.append(line.error("'process-vary' expects 'on' or 'off'."))
-                continue
-            vary = args[0] == "on"
+            try:
+                vary = on_off(line) == "on"
+            except ConfigError as exc:
+                errors.append(exc)
             continue
         if len(args) != 1 or not args[0].isdigit():
             errors.append(line.error(f"'{word}' expects a positive integer."))

@@ -25,8 +25,10 @@ class ConfigError(Exception):
 class ConfigErrors(Exception):
     """Every error found in one pass, so the operator fixes them all at once."""
 
-    def __init__(self, errors: list[ConfigError]) -> None:
+    def __init__(self, errors: list[ConfigError], warnings: Iterable[str] = ()) -> None:
         self.errors = errors
+        self.warnings = list(warnings)
+        """What the same pass warned about (haproxy -c prints its warnings along with its errors)."""
         super().__init__("\n".join(str(e) for e in errors))
 
 

@@ -76,6 +76,15 @@ def expect_args(line: Line, minimum: int, maximum: int | None, usage: str) -> tu
     return args
 
 
+def on_off(line: Line, choices: tuple[str, ...] = ("on", "off")) -> str:
+    """The one argument of an on/off keyword (``tune.idle-pool.shared on``), worded as haproxy 2.6 refuses it."""
+    args = line.words[1:]
+    if len(args) != 1 or args[0] not in choices:
+        allowed = " or ".join(f"'{c}'" for c in choices)
+        raise line.error(f"'{line.words[0]}' expects either {allowed} but got '{' '.join(args)}'.")
+    return args[0]
+
+
 def to_int(line: Line, word: str, what: str, minimum: int = 0, maximum: int | None = None) -> int:
     try:
         value = int(word)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from luaproxy.worker.log import FACILITIES, Logger, LogServer, parse_log_server
 
-from .keywords import GLOBAL, expect_args, to_int
+from .keywords import GLOBAL, expect_args, on_off, to_int
 from .lexer import Line
 from .model import FleetSync, GlobalSettings, LogTarget, LuaLoad
 from .units import parse_size, parse_time
@@ -120,9 +120,18 @@ def _log_send_hostname(g: GlobalSettings, line: Line) -> None:
     g.log_send_hostname = args[0] if args else socket.gethostname()
 
 
+ON_OFF_TUNES = {"tune.lua.log.loggers": ("on", "off"), "tune.lua.log.stderr": ("on", "auto", "off"),
+                "tune.ssl.keylog": ("on", "off"), "tune.idle-pool.shared": ("on", "off"),
+                "tune.sched.low-latency": ("on", "off"), "tune.listener.multi-queue": ("on", "off"),
+                "tune.fd.edge-triggered": ("on", "off")}
+
+
 def _tune(g: GlobalSettings, line: Line) -> None:
-    (value,) = expect_args(line, 1, 1, "one value")
     name = line.words[0]
+    if name in ON_OFF_TUNES:
+        g.tune[name] = on_off(line, ON_OFF_TUNES[name])
+        return
+    (value,) = expect_args(line, 1, 1, "one value")
     try:
         if name in ("tune.bufsize", "tune.maxrewrite"):
             value = str(parse_size(value))
@@ -166,10 +175,7 @@ def _lua_maxmem(g: GlobalSettings, line: Line) -> None:
 @GLOBAL.register("tune.lua.duration-histogram", G, "Observe luaproxy_lua_duration_seconds on every Lua run "
                  "(on|off; off by default: the call and error counters are always kept).")
 def _lua_duration_histogram(g: GlobalSettings, line: Line) -> None:
-    (value,) = expect_args(line, 1, 1, "on or off")
-    if value not in ("on", "off"):
-        raise line.error(f"'{line.words[0]}' expects 'on' or 'off', got '{value}'.")
-    g.tune[line.words[0]] = value
+    g.tune[line.words[0]] = on_off(line)
 
 
 @GLOBAL.register("watchdog", G, "Kill and respawn a worker silent that long on its control socket (0: never).")
@@ -186,10 +192,7 @@ def _watchdog(g: GlobalSettings, line: Line) -> None:
 
 @GLOBAL.register("map-persist", G, "Write committed runtime map/ACL changes back to their files (on|off).")
 def _map_persist(g: GlobalSettings, line: Line) -> None:
-    (value,) = expect_args(line, 1, 1, "'on' or 'off'")
-    if value not in ("on", "off"):
-        raise line.error(f"'map-persist' expects 'on' or 'off', got '{value}'.")
-    g.map_persist = value == "on"
+    g.map_persist = on_off(line) == "on"
 
 
 @GLOBAL.register("fleet-sync", G, "fleet-sync <redis://|rediss://URL> [name <fleet>]: share maps and ACLs.")
@@ -338,6 +341,10 @@ for _name, _doc in (
     ("tune.ssl.capture-buffer-size", "Bytes of ClientHello lists kept for ssl_fc_cipherlist_* & co. (JA3)."),
     ("tune.ssl.capture-cipherlist-size", "Old name of tune.ssl.capture-buffer-size."),
     ("tune.ssl.keylog", "on: TLS 1.3 secrets kept for the ssl_fc_*_secret fetches (SSLKEYLOGFILE)."),
+    ("tune.idle-pool.shared", "Accepted (on|off); each worker keeps its own idle server connections."),
+    ("tune.sched.low-latency", "Accepted (on|off); gevent schedules the greenlets."),
+    ("tune.listener.multi-queue", "Accepted (on|off); each worker accepts on its own."),
+    ("tune.fd.edge-triggered", "Accepted (on|off); gevent's loop polls the sockets."),
 ):
     GLOBAL.register(_name, G, _doc)(_tune)
 

@@ -24,9 +24,16 @@ def _chroot(g: GlobalSettings, line: Line) -> None:
     (g.chroot,) = expect_args(line, 1, 1, "a directory")
 
 
+def _once(current: int | None, line: Line, what: str) -> None:
+    """user and uid (group and gid) name the same thing: a second one is an error, as in haproxy 2.6."""
+    if current is not None:
+        raise line.error(f"{what} already specified.", "Keep one of the two lines.")
+
+
 @GLOBAL.register("user", G, "User the workers run as (after binding).")
 def _user(g: GlobalSettings, line: Line) -> None:
     (name,) = expect_args(line, 1, 1, "a user name")
+    _once(g.uid, line, "user/uid")
     try:
         g.uid = pwd.getpwnam(name).pw_uid
     except KeyError:
@@ -36,12 +43,14 @@ def _user(g: GlobalSettings, line: Line) -> None:
 @GLOBAL.register("uid", G, "Numeric user id the workers run as (after binding).")
 def _uid(g: GlobalSettings, line: Line) -> None:
     (n,) = expect_args(line, 1, 1, "a user id")
+    _once(g.uid, line, "user/uid")
     g.uid = to_int(line, n, "user id", 0)
 
 
 @GLOBAL.register("group", G, "Group the workers run as (after binding).")
 def _group(g: GlobalSettings, line: Line) -> None:
     (name,) = expect_args(line, 1, 1, "a group name")
+    _once(g.gid, line, "group/gid")
     try:
         g.gid = grp.getgrnam(name).gr_gid
     except KeyError:
@@ -51,6 +60,7 @@ def _group(g: GlobalSettings, line: Line) -> None:
 @GLOBAL.register("gid", G, "Numeric group id the workers run as (after binding).")
 def _gid(g: GlobalSettings, line: Line) -> None:
     (n,) = expect_args(line, 1, 1, "a group id")
+    _once(g.gid, line, "group/gid")
     g.gid = to_int(line, n, "group id", 0)
 
 

@@ -30,6 +30,9 @@ OPTIONS = ("forwardfor", "http-server-close", "httpclose", "http-keep-alive", "r
            "http-restrict-req-hdr-names",
            *(name for name in CHECK_OPTIONS if name not in ("httpchk", "tcp-check")))
 RESTRICT_HDR_NAMES = ("preserve", "delete", "reject")
+NOT_NEGATABLE = ("forwardfor", "originalto", "httplog", "httpslog", "tcplog", "tcpka", "http-use-htx",
+                 "http-restrict-req-hdr-names", *CHECK_OPTIONS)
+"""Options haproxy 2.6 refuses after 'no' (they are not on/off flags)."""
 
 
 @PROXY.register("mode", ANY_PROXY, "Proxy mode: tcp or http.")
@@ -271,6 +274,9 @@ def _no(p: ProxyConf, line: Line) -> None:
         return
     if len(args) != 2 or args[0] != "option" or args[1] not in OPTIONS:
         raise line.error(f"'no' expects 'option <name>', got '{' '.join(args)}'.")
+    if args[1] in NOT_NEGATABLE:
+        raise line.error(f"negation/default is not supported for option '{args[1]}'.",
+                         "Only on/off options take 'no'; override the others in the section instead.")
     p.options[args[1]] = False
 
 
@@ -349,8 +355,11 @@ _rules("http-after-response", ANY_PROXY, "http-after-response <action> [cond]: o
        "luaproxy's own included", ())
 
 
-def _stored(name: str, sections: tuple[str, ...], doc: str) -> None:
+def _stored(name: str, sections: tuple[str, ...], doc: str, minimum: int = 1) -> None:
     def parse(p: ProxyConf, line: Line) -> None:
+        if len(line.words) - 1 < minimum:
+            raise line.error(f"'{name}' expects {'an argument' if minimum == 1 else f'{minimum} arguments'}.",
+                             f"Usage: {doc}")
         p.settings.setdefault(name, []).append(line.words[1:])
 
     PROXY.register(name, sections, doc)(parse)
@@ -440,4 +449,4 @@ for _name, _sections, _doc in (
     ("http-reuse", BACK, "http-reuse never|safe|aggressive|always: sharing idle server connections."),
     ("use-server", BACK[1:], "use-server <server> [if|unless <cond>]: a server chosen before balancing."),
 ):
-    _stored(_name, _sections, _doc)
+    _stored(_name, _sections, _doc, {"default-server": 0, "errorfile": 2, "http-error": 2}.get(_name, 1))

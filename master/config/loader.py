@@ -227,7 +227,8 @@ def _new_proxy(header: Line, defaults: ProxyConf, named: dict[str, ProxyConf]) -
     if base.rules:
         _check_rules_inheritance(header, kind, base)
     proxy = ProxyConf(kind, name, header)
-    for attr in ("mode", "timeouts", "options", "balance", "retries", "maxconn", "settings", "inspect_delay", "rules"):
+    for attr in ("mode", "timeouts", "options", "balance", "retries", "maxconn", "settings", "inspect_delay", "rules",
+                 "where"):
         setattr(proxy, attr, copy.deepcopy(getattr(base, attr)))
     return proxy
 
@@ -266,6 +267,9 @@ def _parse_proxy_line(proxy: ProxyConf, line: Line) -> None:
         where = ", ".join(keyword.sections)
         raise line.error(f"'{word}' is not allowed in a '{proxy.kind}' section.", f"It goes in: {where}.")
     keyword.parse(proxy, line)
+    proxy.where[word] = line
+    if word in ("option", "no") and len(line.words) > 1:
+        proxy.where[" ".join(line.words[-2:]) if word == "no" else f"option {line.words[1]}"] = line
     if proxy.kind == "defaults" and not proxy.name and word in RULE_FAMILIES and proxy.rules:
         raise line.error(f"'{word}' rules are not allowed in an anonymous 'defaults' section.",
                          "Name the section (defaults NAME) and use 'from NAME' in the proxies.")
@@ -289,12 +293,12 @@ def _check(config: Config) -> list[ConfigError]:
         if proxy.default_backend:
             backend = config.backend(proxy.default_backend)
             if backend is None:
-                errors.append(proxy.line.error(
+                errors.append(proxy.line_of("default_backend").error(
                     f"{proxy.kind} '{proxy.name}' uses default_backend '{proxy.default_backend}', "
                     "which does not exist.", did_you_mean(proxy.default_backend,
                                                            [b.name for b in config.backends()])))
             elif backend.mode != proxy.mode and proxy.mode == "http":
-                errors.append(proxy.line.error(
+                errors.append(proxy.line_of("default_backend").error(
                     f"{proxy.kind} '{proxy.name}' is in mode http but backend '{backend.name}' is in "
                     "mode tcp.", "Use the same mode on both."))
         if not proxy.binds:

@@ -188,6 +188,14 @@ class ProxyConf:
     settings: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
     """Keywords stored for later use: every line's arguments, in order."""
     stick_table: Line | None = None
+    where: dict[str, Line] = field(default_factory=dict)
+    """The last line of each keyword (and of each 'option NAME'): errors found once the section is read
+    still name the line at fault."""
+
+    def line_of(self, *keywords: str) -> Line:
+        """The latest line of these keywords, else the section's header."""
+        found = [self.where[k] for k in keywords if k in self.where]
+        return max(found, key=lambda line: (line.file, line.number)) if found else self.line
 
     @property
     def has_frontend(self) -> bool:

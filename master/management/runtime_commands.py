@@ -23,6 +23,7 @@ from ..control.runtime import FrontendChange, find_frontend
 from ..version import VERSION
 from . import formats, typed
 from .commands import ADMIN, OPERATOR, STATS_COMMANDS, USER, Command, CommandTable, Reply, Session, Supervisor
+from .commands_resolvers import set_fqdn
 from .pending import Pending
 
 SET_SERVER_USAGE = ("usage: set server <backend>/<server> addr | agent | agent-addr | agent-port | agent-send | "
@@ -70,7 +71,7 @@ def set_server(sup: Supervisor, session: Session, args: list[str], payload: str 
     if what == "addr":
         return _addr(sup, proxy, server, values)
     if what == "fqdn":
-        return "set server <b>/<s> fqdn failed because no resolution is configured.\n"
+        return set_fqdn(sup, proxy, server, values)
     if what == "ssl":
         if server.dynamic:
             return "'set server <srv> ssl' not supported on dynamic servers\n"

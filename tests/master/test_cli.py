@@ -131,8 +131,37 @@ backend bk
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if "parsing [many.cfg:" in line]
     assert sorted(int(line.split("many.cfg:")[1].split("]")[0]) for line in lines) == [
-        2, 3, 4, 7, 8, 10, 11, 12, 13, 15, 17, 18, 19]  # default_backend's error names its frontend (8)
+        2, 3, 4, 7, 10, 11, 12, 13, 14, 15, 17, 18, 19]
     assert "Did you mean 'nbproc'" in result.stderr and "Did you mean 'set-header'" in result.stderr
+
+
+def test_check_goes_on_inside_a_backend_and_names_each_line(write, tmp_path):
+    """Errors found once a section is read (checks, servers, balance, errorfile, capture) name their own line,
+    and one of them does not hide the others of the same backend."""
+    write("many.cfg", """defaults
+    mode http
+frontend fe
+    bind 127.0.0.1:1
+    capture request header
+    default_backend be
+backend be
+    option httpchk
+    http-check expect bogus
+    server s1 127.0.0.1:80 check inter x
+    server s2 127.0.0.1:80 check rise y
+    hash-type bogus
+    errorfile 503 /nonexistent.http
+backend tcp
+    mode tcp
+    http-request deny
+    http-request return status 999
+    monitor-uri
+""")
+    result = run("-c", "-f", "many.cfg", cwd=tmp_path)
+    lines = [line.split("many.cfg:")[1] for line in result.stderr.splitlines() if "parsing [many.cfg:" in line]
+    assert sorted(int(line.split("]")[0]) for line in lines) == [5, 9, 10, 11, 12, 13, 17, 18]
+    assert "11] : server 's2': 'rise' expects a positive integer, got 'y'." in result.stderr
+    assert "'http-request' rules ignored for proxy 'tcp' as they require HTTP mode" in result.stderr  # warnings too
 
 
 def test_cc_expressions():

@@ -79,7 +79,17 @@ def test_lua_duration_histogram_keyword(tmp_path):
     config = load(tmp_path, "global\n tune.lua.duration-histogram on\n")
     assert config.global_.tune["tune.lua.duration-histogram"] == "on"
     (message,) = errors_of(tmp_path, "global\n tune.lua.duration-histogram yes\n")
-    assert "t.cfg:2]" in message and "expects 'on' or 'off', got 'yes'" in message
+    assert "t.cfg:2]" in message and "expects either 'on' or 'off' but got 'yes'" in message
+
+
+def test_on_off_keywords_share_one_check(tmp_path):
+    errors = errors_of(tmp_path, "global\n tune.idle-pool.shared foo\n map-persist\n tune.lua.log.stderr x\n")
+    errors += errors_of(tmp_path, "cache c\n total-max-size 4\n process-vary maybe\n")
+    assert [e.split("] : ", 1)[1] if "] : " in e else e for e in errors] == [
+        "'tune.idle-pool.shared' expects either 'on' or 'off' but got 'foo'.",
+        "'map-persist' expects either 'on' or 'off' but got ''.",
+        "'tune.lua.log.stderr' expects either 'on' or 'auto' or 'off' but got 'x'.",
+        "'process-vary' expects either 'on' or 'off' but got 'maybe'."]
 
 
 def test_defaults_are_inherited_and_overridden(tmp_path):
@@ -175,3 +185,19 @@ def test_directory_loads_cfg_files_in_name_order(tmp_path):
     config = loader.parse_proxies(files, sections, settings)
     assert [p.name for p in config.proxies] == ["fe", "be"]
     assert config.proxies[0].id == 2 and config.proxies[1].id == 3
+
+
+def test_user_and_uid_name_the_same_thing(tmp_path):
+    errors = errors_of(tmp_path, "global\n user nobody\n uid 65534\n gid 65534\n group nogroup\n")
+    assert [e.split("] : ", 1)[1] for e in errors] == [
+        "user/uid already specified. Keep one of the two lines.",
+        "group/gid already specified. Keep one of the two lines."]
+
+
+def test_no_option_refuses_what_is_not_an_on_off_option(tmp_path):
+    errors = errors_of(tmp_path, "defaults\n no option httplog\n no option forwardfor\n no option httpchk\n"
+                                 " no option http-server-close\n")
+    assert [e.split("] : ", 1)[1].split(" Only")[0] for e in errors] == [
+        "negation/default is not supported for option 'httplog'.",
+        "negation/default is not supported for option 'forwardfor'.",
+        "negation/default is not supported for option 'httpchk'."]

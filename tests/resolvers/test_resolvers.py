@@ -46,6 +46,9 @@ CONFIG = """
         default_backend be
     backend be
         server s1 web.test:{backend} resolvers dns init-addr none resolve-prefer ipv4
+        server s2 api.test:{backend} resolvers dns init-addr none resolve-prefer ipv4 backup
+    backend other
+        server x 127.0.0.1:{backend}
     """
 
 
@@ -64,8 +67,8 @@ class Running:
     def cmd(self, text: str) -> str:
         return cli(str(self.dir / "admin.sock"), text + "\n")
 
-    def state_of_s1(self) -> list[str]:
-        line = next(x for x in self.cmd("show servers state").splitlines() if x.startswith("3 be 1 s1 "))
+    def state_of_s1(self, server: str = "1 s1") -> list[str]:
+        line = next(x for x in self.cmd("show servers state").splitlines() if x.startswith(f"3 be {server} "))
         return line.split()
 
     def get(self, path: str, name: str = "") -> bytes:
@@ -107,6 +110,23 @@ def test_server_follows_its_name_in_every_worker(rt: Running) -> None:
     assert "Server be/s1 ('web.test') is UP/READY (resolves again)." in rt.proc.stderr()
 
 
+def test_set_server_fqdn(rt: Running) -> None:
+    s2 = "2 s2"
+    assert wait_until(lambda: rt.state_of_s1(s2)[4] == "127.0.0.9", 10), rt.cmd("show servers state")
+    assert rt.cmd("set server be/s2 fqdn web.test") == \
+        "be/s2 changed its FQDN from api.test to web.test by 'stats socket command'\n\n"
+    # web.test's one address is s1's: haproxy leaves s2 without one (no resolve-opts allow-dup-ip)
+    assert wait_until(lambda: rt.state_of_s1(s2)[4:7] == ["-", "0", "32"], 10), rt.cmd("show servers state")
+    assert rt.state_of_s1(s2)[17] == "web.test"
+    assert "Server be/s2 is going DOWN for maintenance (No IP for server )." in rt.proc.stderr()
+    assert rt.cmd("set server be/s2 fqdn api.test").startswith("be/s2 changed its FQDN from web.test to api.test")
+    assert wait_until(lambda: rt.state_of_s1(s2)[4:7] == ["127.0.0.9", "2", "0"], 10), rt.cmd("show servers state")
+    assert rt.cmd("set server be/s2 fqdn") == "set server <b>/<s> fqdn requires a FQDN.\n\n"
+    assert rt.cmd("set server other/x fqdn a.test") == \
+        "set server <b>/<s> fqdn failed because no resolution is configured.\n\n"
+    assert rt.cmd("set server be/s2 fqdn bad..name") == "could not update be/s2 FQDN by 'stats socket command'\n\n"
+
+
 def test_do_resolve_sets_the_variable(rt: Running) -> None:
     assert rt.get("/resolve", "API.test").endswith(b"ip=127.0.0.9")
     assert rt.get("/resolve", "nowhere.test").endswith(b"ip=")
@@ -114,6 +134,12 @@ def test_do_resolve_sets_the_variable(rt: Running) -> None:
 
 
 def test_show_resolvers(rt: Running) -> None:
+    def nx() -> int:  # the servers' names resolve by now: only do-resolve meets unknown names
+        return int(next(x for x in rt.cmd("show resolvers dns").splitlines() if "nx:" in x).split()[1])
+
+    before = nx()
+    assert rt.get("/resolve", "counted.test").endswith(b"ip=")  # a worker's do-resolve counts too
+    assert nx() == before + 1
     text = rt.cmd("show resolvers dns")
     assert text.startswith("Resolvers section dns\n nameserver ns1:\n  sent:        ")
     counters = dict(line.split() for line in text.splitlines()[2:] if line.strip())

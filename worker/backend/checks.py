@@ -181,7 +181,7 @@ def parse_check_spec(httpchk: tuple[str, ...] | None,
 
 def _positive(server: Server, name: str, text: str) -> int:
     if not text.isdigit() or int(text) < 1:
-        raise ValueError(f"server {server.name}: '{name}' expects a positive integer, got '{text}'.")
+        raise ValueError(f"'{name}' expects a positive integer, got '{text}'.")
     return int(text)
 
 

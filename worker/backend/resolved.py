@@ -15,7 +15,7 @@ from ..proxy import Server
 from . import state
 
 STATUS_TEXT = {"nx": "DNS NX status", "timeout": "DNS timeout status", "refused": "DNS refused status",
-               "none": "DNS resolution"}
+               "none": "DNS resolution", "noip": "No IP for server "}
 """Why a server went into maintenance; other failures read "unspecified DNS error"."""
 
 
@@ -59,3 +59,10 @@ def _resolved(proxy: Any, server: Server, address: str, origin: str, logger: Any
         state.report(proxy, logger, state.NOTICE, f"{title} ('{server.fqdn}') is UP/READY (resolves again).")
         state.report(proxy, logger, state.NOTICE, f"{title} administratively READY thanks to valid DNS answer.")
     return state.ChangeResult(True)
+
+
+def set_fqdn(proxy: Any, server: Server, name: str, origin: str) -> state.ChangeResult:
+    """``set server <b>/<s> fqdn``: the name the master resolves from now on."""
+    old, server.fqdn = server.fqdn, name
+    return state.ChangeResult(True, f"{proxy.name}/{server.name} changed its FQDN from {old} to {name} by "
+                                    f"'{origin}'")

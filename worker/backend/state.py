@@ -328,7 +328,8 @@ class ServerChange:
                    data.get("origin", "stats socket command"), tuple(data.get("words", ())))
 
 
-SERVER_OPS = ("state", "weight", "maxconn", "addr", "dns", "health", "check", "agent", "ssl", "pin", "add", "del")
+SERVER_OPS = ("state", "weight", "maxconn", "addr", "dns", "fqdn", "health", "check", "agent", "ssl", "pin", "add",
+              "del")
 """``add``/``del`` are applied by master.control.servers (they change the farm, not one server)."""
 MAX_WEIGHT = 256
 
@@ -376,9 +377,11 @@ def change_server(proxy: Any, server: Server, change: ServerChange, logger: Any,
         server.maxconn = int(value)
     elif op == "addr":
         return _set_addr(server, value, change.port, change.origin)
-    elif op == "dns":
+    elif op in ("dns", "fqdn"):
         from . import resolved  # it builds on this module's state changes
 
+        if op == "fqdn":
+            return resolved.set_fqdn(proxy, server, value, change.origin)
         return resolved.apply(proxy, server, value, change.words[0] if change.words else "", change.origin,
                               logger, now)
     elif op == "health":

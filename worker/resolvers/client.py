@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import socket
 import time
 from collections import OrderedDict
+from typing import Any
 
 import dns.exception
 from gevent import select as gselect
@@ -17,11 +19,19 @@ from .settings import Nameserver, ResolversSection
 
 CACHE_MAX = 10_000
 """Names kept at most: clients choose the names do-resolve asks for, so the cache must not grow unbounded."""
+COUNTED: dict[str, ResolversSection] = {}
+"""This process's do-resolve counters by section (the stats snapshot reports them, as tls.counters does)."""
+
+
+def snapshot() -> dict[str, dict[str, Any]]:
+    """do-resolve's counters: section -> nameserver -> counter -> value."""
+    return {name: {ns: dict(stats) for ns, stats in section.stats.items()} for name, section in COUNTED.items()}
 
 
 class Resolver:
     def __init__(self, section: ResolversSection) -> None:
-        self.section = section
+        self.section = dataclasses.replace(section, stats={})  # counters of its own: the master's are apart
+        COUNTED[section.name] = self.section
         self.cache: OrderedDict[tuple[str, str], tuple[float, tuple[str, ...]]] = OrderedDict()
 
     def resolve(self, name: str, family: str) -> tuple[str, ...]:
