@@ -37,7 +37,17 @@ from . import body_wait
 from .abort_watch import ClientAborted, abort_phase, watch_client
 from .connection import Connection
 from .errors import LocalProtocolError, RemoteProtocolError
-from .events import NEED_DATA, PAUSED, ConnectionClosed, Data, EndOfMessage, InformationalResponse, Request, Response
+from .events import (
+    END_OF_MESSAGE,
+    NEED_DATA,
+    PAUSED,
+    ConnectionClosed,
+    Data,
+    EndOfMessage,
+    InformationalResponse,
+    Request,
+    Response,
+)
 from .grammar import at_least_http11
 from .message import RequestHead, ResponseHead
 from .pages import Reply, error_page, logged_size
@@ -349,10 +359,17 @@ class HttpStream:
         the body, *at_least* bytes or a full buffer, bounded by *timeout* (else the request
         timeout).  The events are replayed in order later.  False when the wait timed out."""
         ahead = self.body_ahead
-        body = bytearray(txn.req_body or b"")
         if ahead and not isinstance(ahead[-1], Data):
             return True
         limit = self.worker.bufsize if at_least is None else min(at_least, self.worker.bufsize)
+        if not ahead and (whole := self.front.take_body(limit)) is not None:
+            # The usual request: no body, or all of it here (what the loop below takes, in one call).
+            if whole:
+                ahead.append(Data(whole))
+            ahead.append(END_OF_MESSAGE)
+            txn.req_body = whole
+            return True
+        body = bytearray(txn.req_body or b"")
         if timeout is None:
             timeout = self.plan.request
         deadline = None if timeout is None or not wait else time.monotonic() + timeout
