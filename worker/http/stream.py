@@ -586,10 +586,11 @@ class HttpStream:
         counters.open()
         counters.requests += 1
         try:
-            with watch_client(self.client, lambda: txn.response is None and self._body_read(),
-                              self.plan.abortonclose or bplan.abortonclose):
-                self._send_request(txn, backend, head)
-                response = self._relay_response(txn, backend)
+            if self.plan.abortonclose or bplan.abortonclose:
+                with watch_client(self.client, lambda: txn.response is None and self._body_read()):
+                    response = self._exchange(txn, backend, head)
+            else:
+                response = self._exchange(txn, backend, head)
         except ClientAborted as abort:
             return self._client_aborted(txn, abort)
         except ServerFailed as failure:
@@ -611,6 +612,11 @@ class HttpStream:
         if httpclose or not finished:
             return False
         return response is not None
+
+    def _exchange(self, txn: Transaction, backend: Proxy, head: RequestHead) -> ResponseHead | None:
+        """The request to the server, its response to the client."""
+        self._send_request(txn, backend, head)
+        return self._relay_response(txn, backend)
 
     def _body_read(self) -> bool:
         """No request body is still arriving (its pump reads the client, and sees its close)."""
@@ -651,6 +657,11 @@ class HttpStream:
     def _send_request(self, txn: Transaction, backend: Proxy, head: RequestHead) -> None:
         """Connect (or reuse), send the head, and start streaming the body if there is one."""
         first_body_event = self._peek_request_body()
+        ahead = self.body_ahead
+        whole = type(first_body_event) is Data and txn.filters is None and len(ahead) == 1 and (
+            ahead[0] is END_OF_MESSAGE)
+        if whole:  # the whole body is here (HttpStream._take_body): it goes with the head, no pump
+            ahead.clear()
         started = time.monotonic()
         for attempt in range(1 + backend.retries):
             conn = self._connect(txn, backend)
@@ -659,7 +670,9 @@ class HttpStream:
             conn.requests += 1
             txn.t_connect = time.monotonic() - started
             try:
-                if isinstance(first_body_event, EndOfMessage):
+                if whole:
+                    data = conn.http.send_message(head, first_body_event.data)
+                elif isinstance(first_body_event, EndOfMessage):
                     data = conn.http.send_message(head, b"", first_body_event)
                 else:
                     data = conn.http.send(Request(head))
@@ -675,10 +688,11 @@ class HttpStream:
                     continue
                 raise ServerFailed(503) from None
             self.server = conn
-            conn.counters.bytes_in += len(data)
-            backend.be_counters.bytes_in += len(data)
+            head_size = len(data) - len(first_body_event.data) if whole else len(data)  # a body is not counted
+            conn.counters.bytes_in += head_size
+            backend.be_counters.bytes_in += head_size
             break
-        if not isinstance(first_body_event, EndOfMessage):
+        if not whole and not isinstance(first_body_event, EndOfMessage):
             self.body_pump = gevent.spawn(self._pump_request_body, first_body_event)
 
     def _peek_request_body(self) -> Any:
