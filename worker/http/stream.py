@@ -197,6 +197,8 @@ class HttpStream:
         """Requests one after another; True when the connection was parked idle."""
         served = 0
         resumed = not first
+        loop = gevent.get_hub().loop
+        polled = loop.iteration
         while True:
             head = self._read_request(first, resumed)
             if head is PARKED:
@@ -207,16 +209,16 @@ class HttpStream:
             keep = self._transaction(head)
             if self.txn is not None:
                 self._end(self.txn)
-            if not keep or not self._next_cycle():
+            if not keep or not self.front.next_cycle():
                 return False
             served += 1
             if served % REQUESTS_PER_TURN == 0:
                 # A fast client's next request is often here before we read it, so reading
-                # never waits: give the other connections their turn now and then.
-                gevent.sleep(0)
-
-    def _next_cycle(self) -> bool:
-        return self.front.next_cycle()
+                # never waits: give the other connections their turn now and then, unless the
+                # event loop polled since the last turn (a read waited: the others had theirs).
+                if loop.iteration == polled:
+                    gevent.sleep(0)
+                polled = loop.iteration
 
     # Reading requests.
 
