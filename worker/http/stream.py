@@ -1114,7 +1114,7 @@ class ServiceIO:
             try:
                 chain = self.txn.filters
                 send = self.stream.front.send
-                self._output += send(EndOfMessage()) if chain is None else chain.forward(EndOfMessage(), send)
+                self._output += send(END_OF_MESSAGE) if chain is None else chain.forward(EndOfMessage(), send)
             except LocalProtocolError:
                 return False
             finally:
