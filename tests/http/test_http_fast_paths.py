@@ -273,3 +273,76 @@ def test_a_connection_is_freed_without_the_garbage_collector() -> None:
         assert gone() is None
     finally:
         gc.enable()
+
+
+def _exchange_by_events(raw: bytes, head: ResponseHead, body: bytes) -> tuple[bytes, dict, bool]:
+    """What the event-by-event path writes for *head* and *body* after reading *raw*, its states after."""
+    conn = Connection(SERVER)
+    conn.receive_data(raw)
+    conn.next_event()
+    while not isinstance(conn.next_event(), EndOfMessage):
+        pass
+    out = conn.send(Response(copy.deepcopy(head)))
+    if body:
+        out += conn.send(Data(body))
+    out += conn.send(EndOfMessage())
+    return out, conn.states, conn.next_cycle()
+
+
+WHOLE_CASES = [
+    (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", [("Content-Length", "2")], b"ok"),
+    (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", [], b"chunks"),
+    (b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n", [("Content-Length", "2")], b""),
+    (b"GET / HTTP/1.0\r\n\r\n", [("Content-Length", "2")], b"ok"),
+    (b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n", [("Content-Length", "2")], b"ok"),
+    (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc", [("Content-Length", "0")], b""),
+]
+
+
+@pytest.mark.parametrize(("raw", "fields", "body"), WHOLE_CASES)
+def test_a_whole_message_is_what_its_events_give(raw: bytes, fields: list, body: bytes) -> None:
+    """send_message and take_body: the bytes, states and next cycle of the event-by-event path."""
+    if not any(name == "Content-Length" for name, _ in fields) and body:
+        fields = [("Transfer-Encoding", "chunked")]
+    head = ResponseHead(200, "OK", headers=Headers(list(fields)))
+    expected = _exchange_by_events(raw, head, body)
+    conn = Connection(SERVER)
+    conn.receive_data(raw)
+    conn.next_event()
+    request_body = conn.take_body()
+    assert request_body == raw.partition(b"\r\n\r\n")[2]
+    out = conn.send_message(copy.deepcopy(head), body)
+    assert (out, conn.states, conn.next_cycle()) == expected
+
+
+def test_take_body_leaves_what_it_cannot_take_whole() -> None:
+    conn = Connection(SERVER)
+    conn.receive_data(b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab")
+    conn.next_event()
+    assert conn.take_body() is None  # not all here
+    conn.receive_data(b"cde")
+    assert conn.take_body(below=5) is None  # not shorter than asked
+    assert conn.take_body(below=6) == b"abcde" and conn.states[CLIENT] is DONE
+    chunked = Connection(SERVER)
+    chunked.receive_data(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+    chunked.next_event()
+    assert chunked.take_body() is None  # only a known length is taken whole
+    assert isinstance(chunked.next_event(), EndOfMessage)
+
+
+def test_a_whole_message_refuses_what_its_events_refuse() -> None:
+    conn = Connection(SERVER)
+    conn.receive_data(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    conn.next_event()
+    conn.take_body()
+    with pytest.raises(LocalProtocolError, match="longer than its Content-Length"):
+        conn.send_message(ResponseHead(200, "OK", headers=Headers([("Content-Length", "1")])), b"ok")
+    with pytest.raises(LocalProtocolError, match="can't send after an error"):
+        conn.send_message(ResponseHead(200, "OK", headers=Headers([("Content-Length", "0")])))
+    short = Connection(SERVER)
+    short.receive_data(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    short.next_event()
+    with pytest.raises(LocalProtocolError, match="2 bytes short"):
+        short.send_message(ResponseHead(200, "OK", headers=Headers([("Content-Length", "3")])), b"o")
+    with pytest.raises(LocalProtocolError, match="final response with status 101"):
+        Connection(SERVER).send_message(ResponseHead(101, "Switching Protocols"))

@@ -39,12 +39,10 @@ class ClientAborted(BaseException):
 _UNWATCHED = contextlib.nullcontext()
 
 
-def watch_client(client: Any, waiting: Callable[[], bool],
-                 enabled: bool = True) -> contextlib.AbstractContextManager[None]:
+def watch_client(client: Any, waiting: Callable[[], bool]) -> contextlib.AbstractContextManager[None]:
     """Watch *client* for a close during the block, while *waiting()* holds (the response head has not
-    come); a shared no-op (nothing built per request) when not *enabled* or for a client that cannot be
-    peeked at."""
-    if not enabled or type(client) is not gsocket.socket:
+    come); a shared no-op (nothing built) for a client that cannot be peeked at."""
+    if type(client) is not gsocket.socket:
         return _UNWATCHED
     return _watching(client, waiting)
 

@@ -241,16 +241,17 @@ class Connection:
             machine.process_error(role)
             raise
 
-    def take_body(self) -> bytes | None:
-        """The rest of a body of known length when all of it is buffered, its end read with it: what
-        ``next_event`` gives as Data then EndOfMessage, in one call.  None (nothing taken) otherwise."""
+    def take_body(self, below: int | None = None) -> bytes | None:
+        """The rest of a body of known length when all of it is buffered (and shorter than *below*), its end
+        read with it: what ``next_event`` gives as Data then EndOfMessage, in one call.  None (nothing taken)
+        otherwise."""
         machine = self._state
         role = self.their_role
         reader = self._body_reader
         if machine.states[role] is not SEND_BODY or type(reader) is not ContentLengthReader:
             return None
         remaining = reader.remaining  # type: ignore[union-attr]
-        if remaining > len(self.buffer):
+        if remaining > len(self.buffer) or (below is not None and remaining >= below):
             return None
         body = self.buffer.take(remaining) if remaining else b""
         reader.remaining = 0  # type: ignore[union-attr]

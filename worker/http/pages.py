@@ -8,6 +8,7 @@ the 408 use the legacy capitalised form with ``Connection: close``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ MESSAGES: dict[int, tuple[str, str]] = {
     503: ("Service Unavailable", "No server is available to handle this request."),
     504: ("Gateway Time-out", "The server didn't respond in time."),
 }
+_NAME = itemgetter(0)
 LEGACY = frozenset({400, 408})
 BODILESS = frozenset({204, 304})
 """Statuses whose replies carry no body and, as haproxy sends them, no content-length."""
@@ -67,7 +69,7 @@ class Reply:
     errorfile: bool = False  # the proxy's page for this status (its errorfile, else the default page)
 
     def head(self) -> ResponseHead:
-        framed = self.status in BODILESS or any(name == "content-length" for name, _ in self.headers)
+        framed = self.status in BODILESS or "content-length" in map(_NAME, self.headers)
         fields = self.headers if framed else [("content-length", str(len(self.body))), *self.headers]
         return ResponseHead(self.status, self.reason or reason(self.status), "HTTP/1.1", Headers(fields))
 

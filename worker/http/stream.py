@@ -38,7 +38,17 @@ from . import body_wait
 from .abort_watch import ClientAborted, abort_phase, watch_client
 from .connection import Connection
 from .errors import LocalProtocolError, RemoteProtocolError
-from .events import NEED_DATA, PAUSED, ConnectionClosed, Data, EndOfMessage, InformationalResponse, Request, Response
+from .events import (
+    END_OF_MESSAGE,
+    NEED_DATA,
+    PAUSED,
+    ConnectionClosed,
+    Data,
+    EndOfMessage,
+    InformationalResponse,
+    Request,
+    Response,
+)
 from .grammar import at_least_http11
 from .message import RequestHead, ResponseHead
 from .pages import Reply, error_page, logged_size
@@ -188,6 +198,8 @@ class HttpStream:
         """Requests one after another; True when the connection was parked idle."""
         served = 0
         resumed = not first
+        loop = gevent.get_hub().loop
+        polled = loop.iteration
         while True:
             head = self._read_request(first, resumed)
             if head is PARKED:
@@ -198,16 +210,16 @@ class HttpStream:
             keep = self._transaction(head)
             if self.txn is not None:
                 self._end(self.txn)
-            if not keep or not self._next_cycle():
+            if not keep or not self.front.next_cycle():
                 return False
             served += 1
             if served % REQUESTS_PER_TURN == 0:
                 # A fast client's next request is often here before we read it, so reading
-                # never waits: give the other connections their turn now and then.
-                gevent.sleep(0)
-
-    def _next_cycle(self) -> bool:
-        return self.front.next_cycle()
+                # never waits: give the other connections their turn now and then, unless the
+                # event loop polled since the last turn (a read waited: the others had theirs).
+                if loop.iteration == polled:
+                    gevent.sleep(0)
+                polled = loop.iteration
 
     # Reading requests.
 
@@ -350,10 +362,17 @@ class HttpStream:
         the body, *at_least* bytes or a full buffer, bounded by *timeout* (else the request
         timeout).  The events are replayed in order later.  False when the wait timed out."""
         ahead = self.body_ahead
-        body = bytearray(txn.req_body or b"")
         if ahead and not isinstance(ahead[-1], Data):
             return True
         limit = self.worker.bufsize if at_least is None else min(at_least, self.worker.bufsize)
+        if not ahead and (whole := self.front.take_body(limit)) is not None:
+            # The usual request: no body, or all of it here (what the loop below takes, in one call).
+            if whole:
+                ahead.append(Data(whole))
+            ahead.append(END_OF_MESSAGE)
+            txn.req_body = whole
+            return True
+        body = bytearray(txn.req_body or b"")
         if timeout is None:
             timeout = self.plan.request
         deadline = None if timeout is None or not wait else time.monotonic() + timeout
@@ -570,10 +589,11 @@ class HttpStream:
         counters.open()
         counters.requests += 1
         try:
-            with watch_client(self.client, lambda: txn.response is None and self._body_read(),
-                              self.plan.abortonclose or bplan.abortonclose):
-                self._send_request(txn, backend, head)
-                response = self._relay_response(txn, backend)
+            if self.plan.abortonclose or bplan.abortonclose:
+                with watch_client(self.client, lambda: txn.response is None and self._body_read()):
+                    response = self._exchange(txn, backend, head)
+            else:
+                response = self._exchange(txn, backend, head)
         except ClientAborted as abort:
             return self._client_aborted(txn, abort)
         except ServerFailed as failure:
@@ -595,6 +615,11 @@ class HttpStream:
         if httpclose or not finished:
             return False
         return response is not None
+
+    def _exchange(self, txn: Transaction, backend: Proxy, head: RequestHead) -> ResponseHead | None:
+        """The request to the server, its response to the client."""
+        self._send_request(txn, backend, head)
+        return self._relay_response(txn, backend)
 
     def _body_read(self) -> bool:
         """No request body is still arriving (its pump reads the client, and sees its close)."""
@@ -635,6 +660,11 @@ class HttpStream:
     def _send_request(self, txn: Transaction, backend: Proxy, head: RequestHead) -> None:
         """Connect (or reuse), send the head, and start streaming the body if there is one."""
         first_body_event = self._peek_request_body()
+        ahead = self.body_ahead
+        whole = type(first_body_event) is Data and txn.filters is None and len(ahead) == 1 and (
+            ahead[0] is END_OF_MESSAGE)
+        if whole:  # the whole body is here (HttpStream._take_body): it goes with the head, no pump
+            ahead.clear()
         started = time.monotonic()
         for attempt in range(1 + backend.retries):
             conn = self._connect(txn, backend)
@@ -643,7 +673,9 @@ class HttpStream:
             conn.requests += 1
             txn.t_connect = time.monotonic() - started
             try:
-                if isinstance(first_body_event, EndOfMessage):
+                if whole:
+                    data = conn.http.send_message(head, first_body_event.data)
+                elif isinstance(first_body_event, EndOfMessage):
                     data = conn.http.send_message(head, b"", first_body_event)
                 else:
                     data = conn.http.send(Request(head))
@@ -659,10 +691,11 @@ class HttpStream:
                     continue
                 raise ServerFailed(503) from None
             self.server = conn
-            conn.counters.bytes_in += len(data)
-            backend.be_counters.bytes_in += len(data)
+            head_size = len(data) - len(first_body_event.data) if whole else len(data)  # a body is not counted
+            conn.counters.bytes_in += head_size
+            backend.be_counters.bytes_in += head_size
             break
-        if not isinstance(first_body_event, EndOfMessage):
+        if not whole and not isinstance(first_body_event, EndOfMessage):
             self.body_pump = gevent.spawn(self._pump_request_body, first_body_event)
 
     def _peek_request_body(self) -> Any:
@@ -1082,7 +1115,7 @@ class ServiceIO:
             try:
                 chain = self.txn.filters
                 send = self.stream.front.send
-                self._output += send(EndOfMessage()) if chain is None else chain.forward(EndOfMessage(), send)
+                self._output += send(END_OF_MESSAGE) if chain is None else chain.forward(EndOfMessage(), send)
             except LocalProtocolError:
                 return False
             finally:
