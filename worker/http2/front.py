@@ -58,6 +58,7 @@ class StreamFront:
         self.ended_at_head = False  # with its HEADERS: the request has no body
         self.gone = False  # reset, or the connection is gone
         self.response_done = False
+        self.held: list[tuple[str, str]] | None = None  # a bodyless response's head, sent with the end
         self.bodyless = head.method == "HEAD"
         self.expect_100 = "100-continue" in head.headers.get_values("expect")
         self.sent_bytes = 0
@@ -133,18 +134,24 @@ class StreamFront:
         kind = type(event)
         try:
             if kind is Data:
-                if not self.response_done and event.data:
+                if not self.response_done and self.held is None and event.data:
                     self._send_data(event.data)
             elif kind is EndOfMessage:
                 if not self.response_done:
                     self.response_done = True
-                    self.session.end_stream(self.stream_id, event.trailers)
+                    if self.held is not None:
+                        self.session.send_headers(self.stream_id, self.held, True)
+                    else:
+                        self.session.end_stream(self.stream_id, event.trailers)
             elif kind is Response:
                 head = event.head
                 self.bodyless = self.bodyless or head.status in BODILESS
-                empty = self.bodyless or head.headers.get_all("content-length") == ["0"]
-                self.session.send_headers(self.stream_id, response_fields(head), empty)
-                self.response_done = empty
+                if self.bodyless or head.headers.get_all("content-length") == ["0"]:
+                    # Held until the message ends (a body the server sends anyway is dropped first), then
+                    # sent with END_STREAM.
+                    self.held = response_fields(head)
+                else:
+                    self.session.send_headers(self.stream_id, response_fields(head), False)
             elif kind is InformationalResponse:
                 self.session.send_headers(self.stream_id, response_fields(event.head), False)
                 self.expect_100 = False
