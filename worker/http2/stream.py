@@ -18,7 +18,7 @@ from ..http.pages import Reply
 from ..http.stream import HttpStream
 from ..proxy import Proxy
 from ..txn import Transaction
-from .convert import H2_VERSION, parse_raw_response
+from .convert import H2_VERSION, origin_form, parse_raw_response
 from .front import StreamFront
 
 if TYPE_CHECKING:
@@ -101,13 +101,14 @@ class H2Stream(HttpStream):
             super()._send_request(txn, backend, head)
             return
         framing = self._h1_framing(head)
-        head.version = "HTTP/1.1"
+        target = head.target
+        head.version, head.target = "HTTP/1.1", origin_form(target)
         if framing is not None:
             head.headers.add(*framing)
         try:
             super()._send_request(txn, backend, head)
         finally:
-            head.version = H2_VERSION
+            head.version, head.target = H2_VERSION, target
             if framing is not None:
                 head.headers.remove(framing[0])
 
