@@ -44,7 +44,7 @@ from ..http.events import (
 from ..http.state import CLIENT, DONE, IDLE, SEND_BODY, SEND_RESPONSE, State
 from ..netutil import send_all
 from .convert import MalformedMessage, request_fields, response_head, trailer_headers
-from .settings import h2_config, negotiated
+from .settings import Encoder, h2_config, negotiated
 
 
 def server_http(server: Any, sock: socket.socket) -> Any:
@@ -65,6 +65,7 @@ class H2ServerHttp:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.conn = H2Connection(h2_config(True))
+        self.conn.encoder = Encoder()
         self.conn.initiate_connection()
         self.lock = Semaphore()
         self.window = Flag()

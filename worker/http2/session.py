@@ -39,7 +39,7 @@ from ..netutil import recv_within, send_all
 from ..proxy import Proxy
 from .convert import H2_VERSION, BadRequest, MalformedMessage, request_head
 from .front import StreamFront
-from .settings import h2_config
+from .settings import Encoder, h2_config
 from .stream import H2Stream
 
 READ_SIZE = 65536
@@ -78,6 +78,7 @@ class H2Session:
         self.on_close = on_close
         self.received = received
         self.conn = Connection(h2_config(False))
+        self.conn.encoder = Encoder()
         self.conn.local_settings = Settings(client=False, initial_values={
             SettingCodes.MAX_CONCURRENT_STREAMS: MAX_CONCURRENT_STREAMS,
             SettingCodes.INITIAL_WINDOW_SIZE: INITIAL_WINDOW_SIZE,
