@@ -518,6 +518,9 @@ class HttpStream:
         if self.txn is not None:
             self.txn.status = head.status
         try:
+            if head.status < 200:  # a 101 of our own (http-after-response set-status 101): the head, then the end
+                self._send_client(self.front.send(InformationalResponse(head)))
+                return False
             data = self.front.send(Response(head))
             head_only = self.txn is not None and self.txn.request is not None and self.txn.request.method == "HEAD"
             data += self.front.send(Data(reply.body)) if reply.body and not head_only else b""
@@ -918,11 +921,15 @@ class HttpStream:
             be_counters.bytes_out += size
             server_counters.bytes_out += size
 
-        tunnel = Tunnel(self.client, conn.sock, timeout, up, down)
+        tunnel = Tunnel(self._tunnel_client(), conn.sock, timeout, up, down)
         tunnel.run(self.front.trailing_data[0], conn.http.trailing_data[0])
         if tunnel.timed_out:
             txn.termination = "cD"
         self._drop_server()
+
+    def _tunnel_client(self) -> Any:
+        """The client end of a tunnel (an HTTP/2 stream gives its own: worker.http2.tunnel)."""
+        return self.client
 
     def _after_response(self, txn: Transaction, head: ResponseHead) -> ResponseHead:
         """http-after-response rules (backend's, then frontend's) on every response, ours included."""

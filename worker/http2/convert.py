@@ -38,8 +38,9 @@ def _text(value: bytes | str) -> str:
     return value if isinstance(value, str) else value.decode("latin-1")
 
 
-def request_head(fields: list[tuple[bytes, bytes]], end_stream: bool) -> tuple[RequestHead, int | None]:
-    """The request head of a HEADERS block and its content-length (None when absent)."""
+def request_head(fields: list[tuple[bytes, bytes]], end_stream: bool) -> tuple[RequestHead, int | None, str | None]:
+    """The request head of a HEADERS block, its content-length (None when absent) and the :protocol of an
+    extended CONNECT (RFC 8441)."""
     pseudo: dict[str, str] = {}
     headers = Headers()
     cookies: list[str] = []
@@ -95,7 +96,10 @@ def request_head(fields: list[tuple[bytes, bytes]], end_stream: bool) -> tuple[R
         headers.add("cookie", "; ".join(cookies))
     if end_stream and length not in (None, 0):
         raise MalformedMessage("content-length with an empty body")
-    return RequestHead(method, target, H2_VERSION, headers), length
+    protocol = pseudo.get(":protocol")
+    if protocol is not None and method != "CONNECT":
+        raise MalformedMessage(":protocol without CONNECT")
+    return RequestHead(method, target, H2_VERSION, headers), length, protocol
 
 
 def _normalized(scheme: str, authority: str) -> str:

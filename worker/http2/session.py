@@ -84,6 +84,7 @@ class H2Session:
             SettingCodes.INITIAL_WINDOW_SIZE: INITIAL_WINDOW_SIZE,
             SettingCodes.HEADER_TABLE_SIZE: HEADER_TABLE_SIZE,
             SettingCodes.MAX_HEADER_LIST_SIZE: worker.bufsize,
+            SettingCodes.ENABLE_CONNECT_PROTOCOL: 1,
         })
         self.fronts: dict[int, StreamFront] = {}
         self.greenlets: set[gevent.Greenlet] = set()
@@ -184,15 +185,17 @@ class H2Session:
         sid = event.stream_id
         ended = event.stream_ended is not None
         try:
-            head, length = request_head(event.headers, ended)
+            head, length, protocol = request_head(event.headers, ended)
         except MalformedMessage:
             self.reset(sid)
             return
         except BadRequest:
-            head, length, refused = RequestHead("GET", "/", H2_VERSION), None, 400
+            head, length, protocol, refused = RequestHead("GET", "/", H2_VERSION), None, None, 400
         else:
             refused = None
         front = StreamFront(self, sid, head, length, refused)
+        if head.method == "CONNECT" and refused is None:
+            front.open_tunnel(protocol)
         if ended and refused is None and not front.on_end():
             self.reset(sid)
             return

@@ -8,18 +8,19 @@ one request.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from h2.errors import ErrorCodes
 
 from ..http.events import Data, InformationalResponse
 from ..http.message import RequestHead, ResponseHead
 from ..http.pages import Reply
-from ..http.stream import HttpStream
+from ..http.stream import HttpStream, ServerFailed
 from ..proxy import Proxy
 from ..txn import Transaction
 from .convert import H2_VERSION, origin_form, parse_raw_response
 from .front import StreamFront
+from .tunnel import StreamSocket, websocket_accept, websocket_key
 
 if TYPE_CHECKING:
     from .session import H2Session
@@ -28,11 +29,12 @@ CONTINUE = b"HTTP/1.1 100 "
 
 
 class H2Stream(HttpStream):
-    __slots__ = ("session",)
+    __slots__ = ("session", "websocket_key")
 
     def __init__(self, session: H2Session, front: StreamFront) -> None:
         super().__init__(session.worker, session.frontend, session.client, session.so_id, session.pool)
         self.session = session
+        self.websocket_key: str | None = None
         self.front = front  # type: ignore[assignment]
         self.session_vars = session.session_vars
         self.requests = session.streams  # the session's earlier requests (http-reuse safe counts them)
@@ -100,17 +102,38 @@ class H2Stream(HttpStream):
         if head.version != H2_VERSION:
             super()._send_request(txn, backend, head)
             return
+        front: StreamFront = self.front  # type: ignore[assignment]
         framing = self._h1_framing(head)
-        target = head.target
+        target, method = head.target, head.method
         head.version, head.target = "HTTP/1.1", origin_form(target)
-        if framing is not None:
-            head.headers.add(*framing)
+        added = [framing] if framing is not None else []
+        if front.protocol is not None:
+            # RFC 8441's CONNECT to an HTTP/1 server: the Upgrade GET it stands for, with a key of ours
+            head.method = "GET"
+            added += [("connection", "upgrade"), ("upgrade", front.protocol)]
+            if front.protocol == "websocket" and not head.headers.contains("sec-websocket-key"):
+                self.websocket_key = websocket_key()
+                added.append(("sec-websocket-key", self.websocket_key))
+            self.upgrade_connection = "upgrade"
+        for field in added:
+            head.headers.add(*field)
         try:
             super()._send_request(txn, backend, head)
         finally:
-            head.version, head.target = H2_VERSION, target
-            if framing is not None:
-                head.headers.remove(framing[0])
+            head.version, head.target, head.method = H2_VERSION, target, method
+            for name, _ in added:
+                head.headers.remove(name)
+
+    def _response_head(self, txn: Transaction, backend: Proxy, head: ResponseHead, sent_at: float,
+                       server_counters: Any) -> ResponseHead:
+        """The switch an HTTP/1 server accepts must answer our WebSocket key, else 502 as in haproxy."""
+        if head.status == 101 and self.websocket_key is not None and head.headers.get_all(
+                "sec-websocket-accept") != [websocket_accept(self.websocket_key)]:
+            raise ServerFailed(502)
+        return super()._response_head(txn, backend, head, sent_at, server_counters)
+
+    def _tunnel_client(self) -> Any:
+        return StreamSocket(self.front)  # type: ignore[arg-type]
 
     def _h1_framing(self, head: RequestHead) -> tuple[str, str] | None:
         """The field that frames the body for HTTP/1 when the client sent no content-length: the body's
