@@ -194,6 +194,8 @@ class HttpStream:
                 return True
             if head is None:
                 return False
+            if head.method == "PRI" and not self.requests and head.version == "HTTP/2.0":
+                return self._switch_to_h2()
             first = resumed = False
             keep = self._transaction(head)
             if self.txn is not None:
@@ -208,6 +210,15 @@ class HttpStream:
 
     def _next_cycle(self) -> bool:
         return self.front.next_cycle()
+
+    def _switch_to_h2(self) -> bool:
+        """The client opened with HTTP/2's preface (prior knowledge): the connection speaks HTTP/2 from
+        here, as haproxy 2.6 switches an HTTP/1 listener's connection; this stream still owns the socket."""
+        from ..http2.session import PREFACE_HEAD, H2Session  # http2 builds on this module
+
+        H2Session(self.worker, self.frontend, self.client, self.so_id, self.pool,
+                  received=PREFACE_HEAD + self.front.trailing_data[0]).run()
+        return False
 
     # Reading requests.
 

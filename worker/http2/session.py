@@ -43,6 +43,8 @@ from .settings import Encoder, h2_config
 from .stream import H2Stream
 
 READ_SIZE = 65536
+PREFACE_HEAD = b"PRI * HTTP/2.0\r\n\r\n"
+"""What an HTTP/1 parser takes for a request head in HTTP/2's connection preface (the rest is ``SM\r\n\r\n``)."""
 MAX_CONCURRENT_STREAMS = 100
 """haproxy's tune.h2.max-concurrent-streams default."""
 INITIAL_WINDOW_SIZE = 65535
@@ -97,14 +99,26 @@ class H2Session:
     # The connection's life.
 
     def serve(self) -> bool:
+        """Serve the connection, then close it."""
         fe = self.frontend
         fe.current_conns += 1
         fe.fe_counters.open()
         try:
+            self.run()
+        finally:
+            fe.current_conns -= 1
+            fe.fe_counters.close()
+            self.client.close()
+            if self.on_close is not None:
+                self.on_close()
+        return False
+
+    def run(self) -> None:
+        """Serve the connection's streams until it ends (the caller closes it)."""
+        try:
             self._run()
         finally:
-            self._close()
-        return False
+            self._stop_streams()
 
     def _run(self) -> None:
         self.conn.initiate_connection()
@@ -141,19 +155,15 @@ class H2Session:
         except OSError:
             pass
 
-    def _close(self) -> None:
+    def _stop_streams(self) -> None:
+        """The connection ended: wake every stream (its client is gone) and give them the client timeout to
+        finish their books."""
         self.closed = True
         for front in list(self.fronts.values()):
             front.on_error(400)
         self.window.set()
         gevent.joinall(list(self.greenlets), timeout=self.plan.client or 5)
         gevent.killall(list(self.greenlets), block=False)
-        fe = self.frontend
-        fe.current_conns -= 1
-        fe.fe_counters.close()
-        self.client.close()
-        if self.on_close is not None:
-            self.on_close()
 
     # Frames from the client.
 
