@@ -23,7 +23,7 @@ from ..channel import Channel
 from ..context import WorkerContext
 from ..counters import Counters
 from ..filters import chain as filters
-from ..http2.backend import server_http
+from ..http2.backend import server_http, tunnel_end
 from ..netutil import recv_within, send_all, shutdown_both
 from ..proxy import Proxy
 from ..rules.actions_http_flow import SILENT_CLOSE
@@ -932,7 +932,7 @@ class HttpStream:
             be_counters.bytes_out += size
             server_counters.bytes_out += size
 
-        tunnel = Tunnel(self._tunnel_client(), conn.sock, timeout, up, down)
+        tunnel = Tunnel(self._tunnel_client(), tunnel_end(conn), timeout, up, down)
         tunnel.run(self.front.trailing_data[0], conn.http.trailing_data[0])
         if tunnel.timed_out:
             txn.termination = "cD"

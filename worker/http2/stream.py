@@ -20,7 +20,8 @@ from ..proxy import Proxy
 from ..txn import Transaction
 from .convert import H2_VERSION, origin_form, parse_raw_response
 from .front import StreamFront
-from .tunnel import StreamSocket, websocket_accept, websocket_key
+from .tunnel import StreamSocket
+from .websocket import websocket_accept, websocket_key
 
 if TYPE_CHECKING:
     from .session import H2Session
