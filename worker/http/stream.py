@@ -213,8 +213,14 @@ class HttpStream:
 
     def _switch_to_h2(self) -> bool:
         """The client opened with HTTP/2's preface (prior knowledge): the connection speaks HTTP/2 from
-        here, as haproxy 2.6 switches an HTTP/1 listener's connection; this stream still owns the socket."""
+        here, as haproxy 2.6 switches an HTTP/1 listener's connection; this stream still owns the socket.
+        A ``proto h1`` listener answers 400 instead."""
         from ..http2.session import PREFACE_HEAD, H2Session  # http2 builds on this module
+
+        if self.so_id in self.frontend.h1_binds:
+            self.frontend.fe_counters.failed_req += 1
+            self._send_reply(self.pages.reply(400))
+            return False
 
         H2Session(self.worker, self.frontend, self.client, self.so_id, self.pool,
                   received=PREFACE_HEAD + self.front.trailing_data[0]).run()

@@ -194,6 +194,11 @@ class H2Session:
     def _request(self, event: RequestReceived) -> None:
         sid = event.stream_id
         ended = event.stream_ended is not None
+        if len(self.greenlets) >= MAX_CONCURRENT_STREAMS:
+            # Streams the client reset at once still run until they notice: they count too, so that
+            # opening and resetting streams without end cannot pile transactions up.
+            self.reset(sid, ErrorCodes.REFUSED_STREAM)
+            return
         try:
             head, length, protocol = request_head(event.headers, ended)
         except MalformedMessage:
