@@ -49,6 +49,7 @@ MAX_CONCURRENT_STREAMS = 100
 """haproxy's tune.h2.max-concurrent-streams default."""
 INITIAL_WINDOW_SIZE = 65535
 HEADER_TABLE_SIZE = 4096
+MAX_FRAME_SIZE = 16384
 
 
 def _unchecked(*_args: object) -> None:
@@ -56,8 +57,14 @@ def _unchecked(*_args: object) -> None:
 
 
 class Connection(H2Connection):
-    """h2's connection with the body-length checks left to us: a mismatch is a stream error, as in
-    HAProxy (StreamFront, convert), where h2 would end the whole connection."""
+    """h2's connection with two checks left to us, as stream errors where h2 would end the whole
+    connection: a body's length against its content-length (StreamFront, convert), and a stream beyond
+    the advertised limit (H2Session._request refuses it with REFUSED_STREAM)."""
+
+    @property
+    def open_inbound_streams(self) -> int:
+        """Read by h2 only to refuse a stream over the limit; the session counts its own."""
+        return 0
 
     def _begin_new_stream(self, stream_id: int, allowed_ids: Any) -> Any:
         stream = super()._begin_new_stream(stream_id, allowed_ids)
@@ -81,10 +88,13 @@ class H2Session:
         self.received = received
         self.conn = Connection(h2_config(False))
         self.conn.encoder = Encoder()
+        tune = worker.tune
+        self.max_streams = int(tune.get("tune.h2.max-concurrent-streams", MAX_CONCURRENT_STREAMS))
         self.conn.local_settings = Settings(client=False, initial_values={
-            SettingCodes.MAX_CONCURRENT_STREAMS: MAX_CONCURRENT_STREAMS,
-            SettingCodes.INITIAL_WINDOW_SIZE: INITIAL_WINDOW_SIZE,
-            SettingCodes.HEADER_TABLE_SIZE: HEADER_TABLE_SIZE,
+            SettingCodes.MAX_CONCURRENT_STREAMS: self.max_streams,
+            SettingCodes.INITIAL_WINDOW_SIZE: int(tune.get("tune.h2.initial-window-size", INITIAL_WINDOW_SIZE)),
+            SettingCodes.HEADER_TABLE_SIZE: int(tune.get("tune.h2.header-table-size", HEADER_TABLE_SIZE)),
+            SettingCodes.MAX_FRAME_SIZE: int(tune.get("tune.h2.max-frame-size", MAX_FRAME_SIZE)),
             SettingCodes.MAX_HEADER_LIST_SIZE: worker.bufsize,
             SettingCodes.ENABLE_CONNECT_PROTOCOL: 1,
         })
@@ -194,7 +204,7 @@ class H2Session:
     def _request(self, event: RequestReceived) -> None:
         sid = event.stream_id
         ended = event.stream_ended is not None
-        if len(self.greenlets) >= MAX_CONCURRENT_STREAMS:
+        if len(self.greenlets) >= self.max_streams:
             # Streams the client reset at once still run until they notice: they count too, so that
             # opening and resetting streams without end cannot pile transactions up.
             self.reset(sid, ErrorCodes.REFUSED_STREAM)
