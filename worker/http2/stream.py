@@ -63,17 +63,20 @@ class H2Stream(HttpStream):
             raise TimeoutError
         return b"" if front.gone and not front.events else b"\0"
 
+    def _end(self, txn: Transaction, termination: str | None = None) -> None:
+        """The transaction's byte counts are its stream's body bytes, each way (one transaction a stream)."""
+        front: StreamFront = self.front  # type: ignore[assignment]
+        txn.bytes_out += front.sent_bytes
+        txn.bytes_in += front.received
+        super()._end(txn, termination)
+
     def _send_client(self, data: bytes) -> None:
         """The front wrote everything already; what comes here are HTTP/1 bytes made without the front
         (a 100 Continue, an errorfile, Lua's txn.res:send): said again in HTTP/2."""
-        front: StreamFront = self.front  # type: ignore[assignment]
-        if self.txn is not None:
-            self.txn.bytes_out += front.sent_bytes
-            front.sent_bytes = 0
         if not data:
             return
         if data.startswith(CONTINUE):
-            front.send(InformationalResponse(ResponseHead(100, "Continue")))
+            self.front.send(InformationalResponse(ResponseHead(100, "Continue")))
             return
         self._send_raw(data)
 
