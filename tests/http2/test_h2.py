@@ -6,11 +6,14 @@ Each h2 stream runs the same transaction path as an HTTP/1 request (rules, Lua, 
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 from h2.errors import ErrorCodes
+from h2.events import ConnectionTerminated
 
 from tests.helpers import free_port, wait_until
 from tests.helpers.pki import issue, make_ca
@@ -192,3 +195,23 @@ def test_streams_are_bounded_and_idle_connections_end(write, luaproxy, port) -> 
         assert idle.wait(1) == ("closed", None)  # no stream: the idle timeout ends it (GOAWAY, then close)
     finally:
         idle.close()
+
+
+def test_soft_stop_sends_goaway_to_idle_connections(write, luaproxy, port) -> None:
+    proc = start(write, luaproxy, port, f"""
+        frontend fe
+           bind 127.0.0.1:{port} proto h2
+           {SHOW} "ok"
+        """)
+    client = RawH2(port)
+    try:
+        _, (headers, body) = client.wait(client.get())
+        assert (headers[b":status"], body) == (b"200", b"ok")
+        proc.signal(signal.SIGUSR1)
+        started = time.monotonic()
+        assert client.wait(99) == ("closed", None)
+        assert time.monotonic() - started < 1.5
+        assert any(isinstance(event, ConnectionTerminated) for event in client.events)
+        assert proc.wait(10) == 0
+    finally:
+        client.close()

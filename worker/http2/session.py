@@ -12,6 +12,7 @@ keep-alive (else client) timeout with a GOAWAY.
 from __future__ import annotations
 
 import socket
+import time
 from typing import Any
 
 import gevent
@@ -35,7 +36,7 @@ from h2.settings import SettingCodes, Settings
 from ..context import WorkerContext
 from ..http.message import Headers, RequestHead
 from ..http.plan import plan_of
-from ..netutil import recv_within, send_all
+from ..netutil import recv_within, send_all, shutdown_both
 from ..proxy import Proxy
 from .convert import H2_VERSION, BadRequest, MalformedMessage, request_head
 from .front import StreamFront
@@ -105,6 +106,8 @@ class H2Session:
         self.closed = False
         self.session_vars = worker.new_vars()
         self.streams = 0
+        self.idle_since = time.monotonic()
+        self.draining = False  # GOAWAY sent: the connection ends with its last stream
 
     # The connection's life.
 
@@ -125,10 +128,23 @@ class H2Session:
 
     def run(self) -> None:
         """Serve the connection's streams until it ends (the caller closes it)."""
+        self.worker.idle_clients.add(self)  # a soft stop sends GOAWAY (close)
         try:
             self._run()
         finally:
+            self.worker.idle_clients.discard(self)
             self._stop_streams()
+
+    def _read_timeout(self) -> float | None:
+        """The idle limit (keep-alive, else client timeout) still left, checked again once streams end."""
+        limit = self.plan.keep_alive or self.plan.client
+        if limit is None or self.fronts:
+            return limit
+        return max(limit - (time.monotonic() - self.idle_since), 0.0)
+
+    def _idle_for_too_long(self) -> bool:
+        limit = self.plan.keep_alive or self.plan.client
+        return limit is not None and time.monotonic() - self.idle_since >= limit
 
     def _run(self) -> None:
         self.conn.initiate_connection()
@@ -150,11 +166,12 @@ class H2Session:
                 if self.worker.stopping and not self.fronts:
                     self.conn.close_connection()
                     break
-                idle = not self.fronts
                 try:
-                    data = recv_within(self.client, READ_SIZE, (self.plan.keep_alive or self.plan.client)
-                                       if idle else None)
+                    data = recv_within(self.client, READ_SIZE, self._read_timeout())
                 except TimeoutError:
+                    if self.fronts or not self._idle_for_too_long():
+                        data = b""
+                        continue  # the streams bound their own waits
                     self.conn.close_connection()
                     break
                 except OSError:
@@ -164,6 +181,17 @@ class H2Session:
             self.flush()
         except OSError:
             pass
+
+    def close(self) -> None:
+        """A soft stop: GOAWAY now; the connection ends once its running streams have (at once when idle)."""
+        self.draining = True
+        try:
+            self.conn.close_connection()
+            self.flush()
+        except (H2Error, OSError):
+            pass
+        if not self.fronts:
+            shutdown_both(self.client)
 
     def _stop_streams(self) -> None:
         """The connection ended: wake every stream (its client is gone) and give them the client timeout to
@@ -204,7 +232,7 @@ class H2Session:
     def _request(self, event: RequestReceived) -> None:
         sid = event.stream_id
         ended = event.stream_ended is not None
-        if len(self.greenlets) >= self.max_streams:
+        if self.draining or len(self.greenlets) >= self.max_streams:
             # Streams the client reset at once still run until they notice: they count too, so that
             # opening and resetting streams without end cannot pile transactions up.
             self.reset(sid, ErrorCodes.REFUSED_STREAM)
@@ -302,6 +330,10 @@ class H2Session:
         sid = front.stream_id
         if self.fronts.get(sid) is front:
             del self.fronts[sid]
+        if not self.fronts:
+            self.idle_since = time.monotonic()
+            if self.draining:
+                shutdown_both(self.client)
         if self.closed or front.gone:
             return
         if not front.response_done:
