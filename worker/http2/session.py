@@ -105,8 +105,6 @@ class H2Session:
         self.greenlets: set[gevent.Greenlet] = set()
         self.write_lock = Semaphore()
         self.window = Flag()
-        self.wake = Flag()
-        self.writer: gevent.Greenlet | None = None
         self.closed = False
         self.session_vars = worker.new_vars()
         self.streams = 0
@@ -203,8 +201,6 @@ class H2Session:
         self._lost()
         gevent.joinall(list(self.greenlets), timeout=self.plan.client or 5)
         gevent.killall(list(self.greenlets), block=False)
-        if self.writer is not None:
-            self.writer.kill(block=False)
         self._flush_quietly()
 
     # Frames from the client.
@@ -293,7 +289,7 @@ class H2Session:
 
     def send_headers(self, stream_id: int, fields: list[tuple[str, str]], end: bool) -> None:
         self.conn.send_headers(stream_id, fields, end_stream=end)
-        self._flush_soon()
+        self.flush()
 
     def send_data(self, stream_id: int, data: bytes) -> None:
         """Send body bytes as the client's windows allow, waiting for them within the client timeout."""
@@ -310,33 +306,14 @@ class H2Session:
                 continue
             conn.send_data(stream_id, view[:size].tobytes())
             view = view[size:]
-        self._flush_soon()
+        self.flush()
 
     def end_stream(self, stream_id: int, trailers: Headers) -> None:
         if trailers:
             self.conn.send_headers(stream_id, [(n.lower(), v) for n, v in trailers], end_stream=True)
         else:
             self.conn.end_stream(stream_id)
-        self._flush_soon()
-
-    def _flush_soon(self) -> None:
-        """Write once the running greenlet yields: a response's HEADERS, DATA and END_STREAM, and the
-        frames of every stream that answered meanwhile, leave in one write."""
-        if self.closed:
-            raise OSError("connection closed")
-        if self.writer is None:
-            self.writer = gevent.spawn(self._write_loop)
-        self.wake.set()
-
-    def _write_loop(self) -> None:
-        while not self.closed:
-            self.wake.wait()
-            self.wake.clear()
-            try:
-                self.flush()
-            except OSError:
-                self._lost()
-                return
+        self.flush()
 
     def _lost(self) -> None:
         """The client cannot be written to: every stream learns it (its next send fails)."""
