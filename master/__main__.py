@@ -191,7 +191,8 @@ def worker_specs(logger: Logger, generation: reload.Generation,
     def make_spec(index: int) -> WorkerSpec:
         worker_context = WorkerContext(logger, backends, settings.nbproc, index, settings.bufsize, proxies,
                                        engine.metrics, settings.maxconn, f"luaproxy {VERSION}",
-                                       proc_vars=dict(generation.proc_vars), maxrewrite=settings.maxrewrite)
+                                       proc_vars=dict(generation.proc_vars), maxrewrite=settings.maxrewrite,
+                                       tune=dict(settings.tune))
         sockets = [BoundSocket(item.for_worker(index), item.frontend, item.so_id) for item in listening]
         privileges = Privileges.of(settings)
         engine.info_facts = functools.partial(worker_facts, worker_context)  # the worker forked next keeps its own

@@ -217,6 +217,7 @@ def _new_proxy(conf: ProxyConf, errors: list[ConfigError]) -> Proxy:
                   bind_addresses=[b.stat_address for b in conf.binds],
                   accept_proxy=frozenset(i for i, b in enumerate(conf.binds, start=1) if b.accept_proxy),
                   h2_binds=frozenset(i for i, b in enumerate(conf.binds, start=1) if b.proto == "h2"),
+                  h1_binds=frozenset(i for i, b in enumerate(conf.binds, start=1) if b.proto == "h1"),
                   cookie=parse_cookie_line(list(cookie), parse_time) if cookie else None)
     if conf.has_backend:
         proxy.server_factory = dynamic_servers.ServerFactory(spec)

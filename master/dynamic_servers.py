@@ -59,7 +59,7 @@ class ServerFactory:
         server.admin_state = AdminState.MAINT
         if self.tls is not None:
             try:
-                self.tls.server(server, conf, TlsOptions(), http=proxy.mode == "http")
+                self.tls.server(server, conf, TlsOptions())
             except (CertError, TlsError, ValueError) as exc:
                 raise ServerChangeError(f"{exc}") from None
         return server, conf.check

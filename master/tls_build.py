@@ -90,7 +90,7 @@ class _Builder:
                 options.values[name] = [self.path("ca-base", v) for v in options.values[name]]
         return options
 
-    def listener(self, bind: Bind, http: bool = False) -> ListenerTls:
+    def listener(self, bind: Bind) -> ListenerTls:
         options = self.ca_paths(bind.tls.merged(self.bind_defaults))
         entries: list[CrtEntry] = []
         for path in options.values.get("crt", []):
@@ -138,7 +138,7 @@ class _Builder:
         options = self.ca_paths(line.options()).merged(bind_options) if line.words else bind_options
         return [CrtEntry(name, options, line.filters, crt_list, line) for name in self.crt(line.crt)]
 
-    def server(self, server: Server, conf: ServerConf, defaults: TlsOptions, http: bool = False) -> None:
+    def server(self, server: Server, conf: ServerConf, defaults: TlsOptions) -> None:
         options = self.ca_paths(conf.tls.merged(defaults.merged(self.server_defaults)))
         ssl_on = "ssl" in options.flags and "no-ssl" not in options.flags
         default_verify = self.ssl.get("ssl-server-verify", "required")
@@ -216,7 +216,7 @@ def attach(config: Config, proxies: list[Proxy], registry: SampleRegistry,
             if not bind.tls.enabled:
                 continue
             try:
-                proxy.tls_binds[so_id] = builder.listener(bind, http=conf.mode == "http")
+                proxy.tls_binds[so_id] = builder.listener(bind)
             except (CertError, TlsError, ssl.SSLError, ValueError) as exc:
                 errors.append(_error(bind.line, f"'bind {bind.label}' : {exc}"))
         try:
@@ -230,8 +230,7 @@ def attach(config: Config, proxies: list[Proxy], registry: SampleRegistry,
             continue  # the proxy could not be built: its error is already reported
         for server, server_conf in zip(proxy.servers, conf.servers, strict=True):
             try:
-                builder.server(server, server_conf, _default_server(conf, server_conf.defaults_seen),
-                               http=conf.mode == "http")
+                builder.server(server, server_conf, _default_server(conf, server_conf.defaults_seen))
             except (CertError, TlsError, ssl.SSLError, ValueError) as exc:
                 errors.append(_error(server_conf.line, f"'server {server.name}' : {exc}"))
     return errors

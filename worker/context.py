@@ -54,6 +54,8 @@ class WorkerContext:
     health: Any = None
     """The HealthChecker, which also watches the servers ``add server`` brings."""
     maxrewrite: int = 1024
+    tune: dict[str, str] = field(default_factory=dict)
+    """The global ``tune.*`` settings, as written (worker.http2 reads its ``tune.h2.*``)."""
     """``tune.maxrewrite``: the part of a buffer its input leaves free for header rewrites."""
 
     def soft_stop(self) -> None:

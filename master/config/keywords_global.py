@@ -155,6 +155,24 @@ for _name, _doc in (
     GLOBAL.register(_name, G, _doc)(_tune)
 
 
+H2_TUNES = {
+    "tune.h2.header-table-size": (0, 65536, "HPACK table size a client may make us keep (4096)."),
+    "tune.h2.initial-window-size": (0, 2**31 - 1, "Body bytes an HTTP/2 client may send ahead on a stream (65535)."),
+    "tune.h2.max-concurrent-streams": (1, 65535, "Streams an HTTP/2 client may have open at once (100)."),
+    "tune.h2.max-frame-size": (16384, 16777215, "Largest HTTP/2 frame we accept (16384)."),
+}
+
+
+def _tune_h2(g: GlobalSettings, line: Line) -> None:
+    (value,) = expect_args(line, 1, 1, "one number")
+    low, high, _ = H2_TUNES[line.words[0]]
+    g.tune[line.words[0]] = str(to_int(line, value, "value", low, high))
+
+
+for _name, (_low, _high, _doc) in H2_TUNES.items():
+    GLOBAL.register(_name, G, _doc)(_tune_h2)
+
+
 MAX_FORCED_YIELD = 1_000_000
 """More instructions than this between two checks would let one Lua run hold a worker for too long."""
 MAX_LUA_MEMORY_MB = 1 << 20

@@ -64,7 +64,7 @@ from .state import (
     Role,
     State,
 )
-from .writers import BodyWriter, body_writer, write_request, write_response
+from .writers import SKIPPED_BODY, BodyWriter, body_writer, write_request, write_response
 
 
 class Connection:
@@ -414,7 +414,7 @@ class Connection:
             machine.process_event(SERVER, Response, switch_accepted=switching)
         else:  # the tables' move for a Response when no switch was asked for
             states[SERVER] = SEND_BODY
-        self._body_writer = body_writer(framing)
+        self._body_writer = body_writer(framing) if self._request_method != "HEAD" else SKIPPED_BODY
         return write_response(head)
 
     def _frame_for_peer(self, head: ResponseHead, framing: Framing, tokens: Tokens) -> Framing:

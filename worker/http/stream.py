@@ -23,7 +23,7 @@ from ..channel import Channel
 from ..context import WorkerContext
 from ..counters import Counters, response_times, responses
 from ..filters import chain as filters
-from ..http2.backend import server_http
+from ..http2.backend import server_http, tunnel_end
 from ..netutil import recv_within, send_all, shutdown_both
 from ..proxy import Proxy
 from ..rules.actions_http_flow import SILENT_CLOSE
@@ -206,6 +206,8 @@ class HttpStream:
                 return True
             if head is None:
                 return False
+            if head.method == "PRI" and not self.requests and head.version == "HTTP/2.0":
+                return self._switch_to_h2()
             first = resumed = False
             keep = self._transaction(head)
             if self.txn is not None:
@@ -220,6 +222,21 @@ class HttpStream:
                 if loop.iteration == polled:
                     gevent.sleep(0)
                 polled = loop.iteration
+
+    def _switch_to_h2(self) -> bool:
+        """The client opened with HTTP/2's preface (prior knowledge): the connection speaks HTTP/2 from
+        here, as haproxy 2.6 switches an HTTP/1 listener's connection; this stream still owns the socket.
+        A ``proto h1`` listener answers 400 instead."""
+        from ..http2.session import PREFACE_HEAD, H2Session  # http2 builds on this module
+
+        if self.so_id in self.frontend.h1_binds:
+            self.frontend.fe_counters.failed_req += 1
+            self._send_reply(self.pages.reply(400))
+            return False
+
+        H2Session(self.worker, self.frontend, self.client, self.so_id, self.pool,
+                  received=PREFACE_HEAD + self.front.trailing_data[0]).run()
+        return False
 
     # Reading requests.
 
@@ -541,6 +558,9 @@ class HttpStream:
             self.txn.status = head.status
         head_only = self.txn is not None and self.txn.request is not None and self.txn.request.method == "HEAD"
         try:
+            if head.status < 200:  # a 101 of our own (http-after-response set-status 101): the head, then the end
+                self._send_client(self.front.send(InformationalResponse(head)))
+                return False
             data = self.front.send_message(head, b"" if head_only else reply.body)
         except LocalProtocolError:
             return False
@@ -960,11 +980,15 @@ class HttpStream:
             be_counters.bytes_out += size
             server_counters.bytes_out += size
 
-        tunnel = Tunnel(self.client, conn.sock, timeout, up, down)
+        tunnel = Tunnel(self._tunnel_client(), tunnel_end(conn), timeout, up, down)
         tunnel.run(self.front.trailing_data[0], conn.http.trailing_data[0])
         if tunnel.timed_out:
             txn.termination = "cD"
         self._drop_server()
+
+    def _tunnel_client(self) -> Any:
+        """The client end of a tunnel (an HTTP/2 stream gives its own: worker.http2.tunnel)."""
+        return self.client
 
     def _after_response(self, txn: Transaction, head: ResponseHead) -> ResponseHead:
         """http-after-response rules (backend's, then frontend's) on every response, ours included."""

@@ -57,6 +57,17 @@ class NoBodyWriter:
         return b""
 
 
+class SkippedBodyWriter:
+    """The answer to a HEAD: the body a server sent anyway (it got another method, say after
+    ``http-request set-method``) is dropped, as HAProxy drops it."""
+
+    def __call__(self, event: Data | EndOfMessage) -> bytes:
+        return b""
+
+
+SKIPPED_BODY = SkippedBodyWriter()
+
+
 class ContentLengthWriter:
     """Exactly the announced number of bytes; trailers are dropped, as HAProxy drops them."""
 
@@ -111,7 +122,7 @@ class UntilCloseWriter:
         return body
 
 
-BodyWriter = NoBodyWriter | ContentLengthWriter | ChunkedWriter | UntilCloseWriter
+BodyWriter = NoBodyWriter | SkippedBodyWriter | ContentLengthWriter | ChunkedWriter | UntilCloseWriter
 
 _NO_BODY_WRITER, _CHUNKED_WRITER, _UNTIL_CLOSE_WRITER = NoBodyWriter(), ChunkedWriter(), UntilCloseWriter()
 """These writers keep no state, so every message shares one of each."""

@@ -17,6 +17,7 @@ from typing import Any
 from gevent.event import Event as Flag
 from gevent.lock import Semaphore
 from h2.connection import H2Connection
+from h2.errors import ErrorCodes
 from h2.events import (
     ConnectionTerminated,
     DataReceived,
@@ -29,11 +30,14 @@ from h2.events import (
     WindowUpdated,
 )
 from h2.exceptions import H2Error
+from h2.settings import SettingCodes, Settings
+from hyperframe.frame import RstStreamFrame
 
 from ..http.connection import Connection
 from ..http.errors import LocalProtocolError, RemoteProtocolError
 from ..http.events import (
     NEED_DATA,
+    PAUSED,
     ConnectionClosed,
     Data,
     EndOfMessage,
@@ -41,10 +45,15 @@ from ..http.events import (
     Request,
     Response,
 )
+from ..http.message import Headers, RequestHead, ResponseHead
 from ..http.state import CLIENT, DONE, IDLE, SEND_BODY, SEND_RESPONSE, State
 from ..netutil import send_all
 from .convert import MalformedMessage, request_fields, response_head, trailer_headers
-from .settings import h2_config, negotiated
+from .settings import Encoder, h2_config, negotiated
+from .websocket import websocket_accept
+from .whole import WholeMessages
+
+READ_SIZE = 65536
 
 
 def server_http(server: Any, sock: socket.socket) -> Any:
@@ -55,16 +64,17 @@ def server_http(server: Any, sock: socket.socket) -> Any:
     return Connection(CLIENT)
 
 
-class H2ServerHttp:
+class H2ServerHttp(WholeMessages):
     """The client side of an HTTP/2 connection to a server, one exchange at a time."""
 
-    switched = False
     switch_proposed = False
     they_are_waiting_for_100_continue = False
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.conn = H2Connection(h2_config(True))
+        self.conn.encoder = Encoder()
+        self.conn.local_settings = Settings(client=True, initial_values={SettingCodes.ENABLE_PUSH: 0})
         self.conn.initiate_connection()
         self.lock = Semaphore()
         self.window = Flag()
@@ -76,6 +86,10 @@ class H2ServerHttp:
         self.eof = False
         self.failed: str | None = None
         self.bodyless = False
+        self.settings_seen = False
+        self.switched = False
+        self.protocol: str | None = None  # an Upgrade sent as extended CONNECT
+        self.client_key: str | None = None
 
     # Sending (the stream's calls; each writes its frames at once).
 
@@ -106,9 +120,47 @@ class H2ServerHttp:
         self.pending = request_fields(head, scheme)
         self.our_state = SEND_BODY
         self.their_state = SEND_RESPONSE
+        upgrade = head.headers.get_values("upgrade")
+        if upgrade and "upgrade" in {v.lower() for v in head.headers.get_values("connection")}:
+            self._extended_connect(head, upgrade[0])
+            return
         length = head.headers.get_all("content-length")
         if head.headers.contains("transfer-encoding") or (length and length != ["0"]):
             self._send_headers(False)  # a body follows, perhaps late (100-continue): the server sees the head now
+
+    def _extended_connect(self, head: RequestHead, protocol: str) -> None:
+        """An HTTP/1 Upgrade becomes RFC 8441's CONNECT with :protocol, when the server's SETTINGS allow it;
+        otherwise the stream is reset unopened and the client gets a 502, as from haproxy."""
+        self.protocol = protocol
+        self.client_key = (head.headers.get_all("sec-websocket-key") or [None])[0]
+        self._await_settings()
+        if not self.conn.remote_settings.enable_connect_protocol:
+            self.pending = None
+            self.our_state = DONE
+            self.failed = "the server does not accept extended CONNECT"
+            frame = RstStreamFrame(self.stream_id)
+            frame.error_code = ErrorCodes.REFUSED_STREAM
+            with self.lock:
+                send_all(self.sock, self.conn.data_to_send() + frame.serialize())
+            return
+        skipped = ("sec-websocket-key", "sec-websocket-version") if protocol == "websocket" else ()
+        fields = [(":method", "CONNECT"), (":scheme", "https"), (":path", head.target or "/")]
+        fields += [f for f in self.pending or () if f[0] == ":authority"]
+        fields.append((":protocol", protocol))
+        fields += [f for f in self.pending or () if not f[0].startswith(":") and f[0] not in skipped]
+        self.pending = fields
+        self._send_headers(False)
+        self.our_state = DONE  # the request's body is the tunnel's, after the switch
+
+    def _await_settings(self) -> None:
+        """Read until the server's first SETTINGS came (a new connection), within the socket's timeout."""
+        while not self.settings_seen and self.failed is None and not self.eof:
+            self._write()
+            try:
+                data = self.sock.recv(READ_SIZE)
+            except OSError:
+                data = b""
+            self.receive_data(data)
 
     def _send_headers(self, end: bool) -> None:
         fields, self.pending = self.pending, None
@@ -169,6 +221,7 @@ class H2ServerHttp:
     def _on(self, event: Any) -> None:
         kind = type(event)
         if kind is WindowUpdated or kind is RemoteSettingsChanged:
+            self.settings_seen = self.settings_seen or kind is RemoteSettingsChanged
             flag, self.window = self.window, Flag()
             flag.set()
             return
@@ -209,6 +262,13 @@ class H2ServerHttp:
             self.failed = str(exc)
             return
         ended = event.stream_ended is not None
+        if self.protocol is not None and 200 <= head.status < 300:
+            self.events.append(InformationalResponse(self._switching(head)))
+            self.switched = True
+            self.their_state = SEND_BODY
+            if ended:  # the tunnel's server half is closed already
+                self.events.append(EndOfMessage())
+            return
         if not ended and not self.bodyless and not head.headers.contains("content-length") \
                 and head.status not in (204, 304):
             head.headers.add("transfer-encoding", "chunked")  # how an HTTP/1 client learns where it ends
@@ -217,12 +277,25 @@ class H2ServerHttp:
         if ended:
             self._ended()
 
+    def _switching(self, head: ResponseHead) -> ResponseHead:
+        """The server's 2xx to an extended CONNECT, as the 101 an HTTP/1 client waits for."""
+        fields = [(n, v) for n, v in head.headers if n.lower() not in ("content-length",)]
+        fields += [("connection", "upgrade"), ("upgrade", self.protocol or "")]
+        if self.protocol == "websocket" and self.client_key:
+            fields.append(("sec-websocket-accept", websocket_accept(self.client_key)))
+        return ResponseHead(101, "Switching Protocols", "HTTP/1.1", Headers(fields))
+
+    def tunnel_socket(self) -> H2TunnelSocket:
+        return H2TunnelSocket(self)
+
     def _ended(self) -> None:
         if self.their_state is not DONE:
             self.their_state = DONE
             self.events.append(EndOfMessage())
 
     def next_event(self) -> Any:
+        if self.switched and not (self.events and type(self.events[0]) is InformationalResponse):
+            return PAUSED  # what follows is the tunnel's (H2TunnelSocket)
         if self.events:
             return self.events.popleft()
         if self.failed is not None:
@@ -246,3 +319,56 @@ class H2ServerHttp:
         self.stream_id = None
         self.our_state = self.their_state = IDLE
         self.events.clear()
+
+
+def tunnel_end(conn: Any) -> Any:
+    """What a tunnel relays with on the server side: the socket, or the HTTP/2 stream the switch opened."""
+    http = conn.http
+    return http.tunnel_socket() if type(http) is H2ServerHttp else conn.sock
+
+
+class H2TunnelSocket:
+    """recv/sendall/shutdown over the stream of an accepted extended CONNECT (worker.tunnel relays it)."""
+
+    def __init__(self, http: H2ServerHttp) -> None:
+        self.http = http
+        self.pending = b""
+
+    def settimeout(self, timeout: float | None) -> None:
+        self.http.sock.settimeout(timeout)
+
+    def recv(self, size: int) -> bytes:
+        http = self.http
+        while not self.pending:
+            if http.events:
+                event = http.events.popleft()
+                if type(event) is Data:
+                    self.pending = event.data
+                elif type(event) is EndOfMessage:
+                    return b""
+                continue
+            if http.failed is not None or http.eof:
+                return b""
+            http.receive_data(http.sock.recv(READ_SIZE))
+        data, self.pending = self.pending[:size], self.pending[size:]
+        return data
+
+    def sendall(self, data: bytes) -> None:
+        try:
+            self.http._data(data)
+            self.http._write()
+        except H2Error as exc:
+            raise OSError(str(exc)) from None
+
+    def shutdown(self, how: int) -> None:
+        http = self.http
+        try:
+            if how == socket.SHUT_WR:
+                http.conn.end_stream(http.stream_id)
+            else:
+                http.conn.reset_stream(http.stream_id, ErrorCodes.CANCEL)
+            http._write()
+        except H2Error:
+            pass
+        if how != socket.SHUT_WR:
+            http.sock.shutdown(how)

@@ -38,8 +38,9 @@ def _text(value: bytes | str) -> str:
     return value if isinstance(value, str) else value.decode("latin-1")
 
 
-def request_head(fields: list[tuple[bytes, bytes]], end_stream: bool) -> tuple[RequestHead, int | None]:
-    """The request head of a HEADERS block and its content-length (None when absent)."""
+def request_head(fields: list[tuple[bytes, bytes]], end_stream: bool) -> tuple[RequestHead, int | None, str | None]:
+    """The request head of a HEADERS block, its content-length (None when absent) and the :protocol of an
+    extended CONNECT (RFC 8441)."""
     pseudo: dict[str, str] = {}
     headers = Headers()
     cookies: list[str] = []
@@ -80,6 +81,12 @@ def request_head(fields: list[tuple[bytes, bytes]], end_stream: bool) -> tuple[R
         if not _SCHEME.match(scheme):
             raise BadRequest(f"invalid :scheme '{scheme}'")
         target = path
+        if authority is not None:
+            # haproxy's absolute form, its default port dropped (RFC 3986 6.2.3); an HTTP/1 server gets
+            # the path alone (origin_form)
+            authority = _normalized(scheme.lower(), authority)
+            if path != "*":
+                target = f"{scheme}://{authority}{path}"
     if not _TOKEN.match(method):
         raise BadRequest(f"invalid :method '{method}'")
     if authority is not None:  # :authority wins over any host field, as in haproxy
@@ -89,7 +96,28 @@ def request_head(fields: list[tuple[bytes, bytes]], end_stream: bool) -> tuple[R
         headers.add("cookie", "; ".join(cookies))
     if end_stream and length not in (None, 0):
         raise MalformedMessage("content-length with an empty body")
-    return RequestHead(method, target, H2_VERSION, headers), length
+    protocol = pseudo.get(":protocol")
+    if protocol is not None and method != "CONNECT":
+        raise MalformedMessage(":protocol without CONNECT")
+    return RequestHead(method, target, H2_VERSION, headers), length, protocol
+
+
+def _normalized(scheme: str, authority: str) -> str:
+    host, colon, port = authority.rpartition(":")
+    if not colon or "]" in port:
+        return authority
+    if not port or (scheme, port) in (("http", "80"), ("https", "443")):
+        return host
+    return authority
+
+
+def origin_form(target: str) -> str:
+    """The path and query of an absolute target: what an HTTP/1 server gets."""
+    if "://" not in target:
+        return target
+    rest = target.split("://", 1)[1]
+    slash = rest.find("/")
+    return rest[slash:] if slash >= 0 else "/"
 
 
 def _content_length(value: str, seen: int | None) -> int:

@@ -31,6 +31,7 @@ from ..http.message import RequestHead
 from ..http.state import DONE, SEND_BODY, State
 from ..http.stream import ClientGone
 from .convert import response_fields, trailer_headers
+from .whole import WholeMessages
 
 if TYPE_CHECKING:
     from .session import H2Session
@@ -38,10 +39,9 @@ if TYPE_CHECKING:
 BODILESS = frozenset({204, 304})
 
 
-class StreamFront:
+class StreamFront(WholeMessages):
     """The client side of one h2 stream, with the calls HttpStream makes on its ``front``."""
 
-    switched = False
     switch_proposed = False
 
     def __init__(self, session: H2Session, stream_id: int, head: RequestHead, length: int | None,
@@ -58,9 +58,20 @@ class StreamFront:
         self.ended_at_head = False  # with its HEADERS: the request has no body
         self.gone = False  # reset, or the connection is gone
         self.response_done = False
+        self.held: list[tuple[str, str]] | None = None  # a bodyless response's head, sent with the end
+        self.tunnel = False  # a CONNECT: its DATA frames are a tunnel's bytes once the server accepts
+        self.protocol: str | None = None  # the :protocol of an extended CONNECT (websocket)
+        self.switched = False
         self.bodyless = head.method == "HEAD"
         self.expect_100 = "100-continue" in head.headers.get_values("expect")
         self.sent_bytes = 0
+
+    def open_tunnel(self, protocol: str | None) -> None:
+        """A CONNECT's request has no body: its end is queued now, and its DATA frames wait for the switch."""
+        self.tunnel = True
+        self.protocol = protocol
+        self.events.append(EndOfMessage())
+        self.ended_at_head = True
 
     # What the session feeds in.
 
@@ -76,6 +87,11 @@ class StreamFront:
 
     def on_end(self, trailers: list[tuple[bytes, bytes]] | None = None) -> bool:
         """END_STREAM; False when the body fell short of the announced content-length."""
+        if self.tunnel:  # the tunnel's half-close
+            self.ended = True
+            self.events.append(EndOfMessage())
+            self.arrived.set()
+            return True
         self.ended_at_head = self.received == 0 and len(self.events) == 1 and type(self.events[0]) is Request
         self.ended = True
         if self.length is not None and self.received != self.length:
@@ -94,7 +110,7 @@ class StreamFront:
 
     @property
     def their_state(self) -> State:
-        return DONE if self.ended and not self.events else SEND_BODY
+        return DONE if (self.ended or self.tunnel) and not self.events else SEND_BODY
 
     @property
     def buffered(self) -> bool:
@@ -133,20 +149,34 @@ class StreamFront:
         kind = type(event)
         try:
             if kind is Data:
-                if not self.response_done and event.data:
+                if not self.response_done and self.held is None and event.data:
                     self._send_data(event.data)
             elif kind is EndOfMessage:
                 if not self.response_done:
                     self.response_done = True
-                    self.session.end_stream(self.stream_id, event.trailers)
+                    if self.held is not None:
+                        self.session.send_headers(self.stream_id, self.held, True)
+                    else:
+                        self.session.end_stream(self.stream_id, event.trailers)
             elif kind is Response:
                 head = event.head
+                if self.tunnel and 200 <= head.status < 300:
+                    self.switched = True
+                    self.session.send_headers(self.stream_id, response_fields(head), False)
+                    return b""
                 self.bodyless = self.bodyless or head.status in BODILESS
-                empty = self.bodyless or head.headers.get_all("content-length") == ["0"]
-                self.session.send_headers(self.stream_id, response_fields(head), empty)
-                self.response_done = empty
+                if self.bodyless or head.headers.get_all("content-length") == ["0"]:
+                    # Held until the message ends (a body the server sends anyway is dropped first), then
+                    # sent with END_STREAM.
+                    self.held = response_fields(head)
+                else:
+                    self.session.send_headers(self.stream_id, response_fields(head), False)
             elif kind is InformationalResponse:
-                self.session.send_headers(self.stream_id, response_fields(event.head), False)
+                fields = response_fields(event.head)
+                if event.head.status == 101 and self.tunnel:  # an HTTP/1 server's switch is h2's 200
+                    self.switched = True
+                    fields = [(":status", "200")] + [f for f in fields[1:] if f[0] != "sec-websocket-accept"]
+                self.session.send_headers(self.stream_id, fields, False)
                 self.expect_100 = False
         except (H2Error, OSError) as exc:
             self.gone = True

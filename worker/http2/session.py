@@ -12,6 +12,7 @@ keep-alive (else client) timeout with a GOAWAY.
 from __future__ import annotations
 
 import socket
+import time
 from typing import Any
 
 import gevent
@@ -35,18 +36,21 @@ from h2.settings import SettingCodes, Settings
 from ..context import WorkerContext
 from ..http.message import Headers, RequestHead
 from ..http.plan import plan_of
-from ..netutil import recv_within, send_all
+from ..netutil import recv_within, send_all, shutdown_both
 from ..proxy import Proxy
 from .convert import H2_VERSION, BadRequest, MalformedMessage, request_head
 from .front import StreamFront
-from .settings import h2_config
+from .settings import Encoder, h2_config
 from .stream import H2Stream
 
 READ_SIZE = 65536
+PREFACE_HEAD = b"PRI * HTTP/2.0\r\n\r\n"
+"""What an HTTP/1 parser takes for a request head in HTTP/2's connection preface (the rest is ``SM\r\n\r\n``)."""
 MAX_CONCURRENT_STREAMS = 100
 """haproxy's tune.h2.max-concurrent-streams default."""
 INITIAL_WINDOW_SIZE = 65535
 HEADER_TABLE_SIZE = 4096
+MAX_FRAME_SIZE = 16384
 
 
 def _unchecked(*_args: object) -> None:
@@ -54,8 +58,16 @@ def _unchecked(*_args: object) -> None:
 
 
 class Connection(H2Connection):
-    """h2's connection with the body-length checks left to us: a mismatch is a stream error, as in
-    HAProxy (StreamFront, convert), where h2 would end the whole connection."""
+    """h2's connection with two checks left to us, as stream errors where h2 would end the whole
+    connection: a body's length against its content-length (StreamFront, convert), and a stream beyond
+    the advertised limit (H2Session._request refuses it with REFUSED_STREAM)."""
+
+    @property
+    def open_inbound_streams(self) -> int:
+        """Read by h2 only to refuse a stream over the limit; the session counts its own.  Counting is
+        also when h2 forgets closed streams: it still counts, so that they do not pile up."""
+        super().open_inbound_streams  # noqa: B018
+        return 0
 
     def _begin_new_stream(self, stream_id: int, allowed_ids: Any) -> Any:
         stream = super()._begin_new_stream(stream_id, allowed_ids)
@@ -78,11 +90,16 @@ class H2Session:
         self.on_close = on_close
         self.received = received
         self.conn = Connection(h2_config(False))
+        self.conn.encoder = Encoder()
+        tune = worker.tune
+        self.max_streams = int(tune.get("tune.h2.max-concurrent-streams", MAX_CONCURRENT_STREAMS))
         self.conn.local_settings = Settings(client=False, initial_values={
-            SettingCodes.MAX_CONCURRENT_STREAMS: MAX_CONCURRENT_STREAMS,
-            SettingCodes.INITIAL_WINDOW_SIZE: INITIAL_WINDOW_SIZE,
-            SettingCodes.HEADER_TABLE_SIZE: HEADER_TABLE_SIZE,
+            SettingCodes.MAX_CONCURRENT_STREAMS: self.max_streams,
+            SettingCodes.INITIAL_WINDOW_SIZE: int(tune.get("tune.h2.initial-window-size", INITIAL_WINDOW_SIZE)),
+            SettingCodes.HEADER_TABLE_SIZE: int(tune.get("tune.h2.header-table-size", HEADER_TABLE_SIZE)),
+            SettingCodes.MAX_FRAME_SIZE: int(tune.get("tune.h2.max-frame-size", MAX_FRAME_SIZE)),
             SettingCodes.MAX_HEADER_LIST_SIZE: worker.bufsize,
+            SettingCodes.ENABLE_CONNECT_PROTOCOL: 1,
         })
         self.fronts: dict[int, StreamFront] = {}
         self.greenlets: set[gevent.Greenlet] = set()
@@ -91,18 +108,45 @@ class H2Session:
         self.closed = False
         self.session_vars = worker.new_vars()
         self.streams = 0
+        self.idle_since = time.monotonic()
+        self.draining = False  # GOAWAY sent: the connection ends with its last stream
 
     # The connection's life.
 
     def serve(self) -> bool:
+        """Serve the connection, then close it."""
         fe = self.frontend
         fe.current_conns += 1
         fe.fe_counters.open()
         try:
+            self.run()
+        finally:
+            fe.current_conns -= 1
+            fe.fe_counters.close()
+            self.client.close()
+            if self.on_close is not None:
+                self.on_close()
+        return False
+
+    def run(self) -> None:
+        """Serve the connection's streams until it ends (the caller closes it)."""
+        self.worker.idle_clients.add(self)  # a soft stop sends GOAWAY (close)
+        try:
             self._run()
         finally:
-            self._close()
-        return False
+            self.worker.idle_clients.discard(self)
+            self._stop_streams()
+
+    def _read_timeout(self) -> float | None:
+        """The idle limit (keep-alive, else client timeout) still left, checked again once streams end."""
+        limit = self.plan.keep_alive or self.plan.client
+        if limit is None or self.fronts:
+            return limit
+        return max(limit - (time.monotonic() - self.idle_since), 0.0)
+
+    def _idle_for_too_long(self) -> bool:
+        limit = self.plan.keep_alive or self.plan.client
+        return limit is not None and time.monotonic() - self.idle_since >= limit
 
     def _run(self) -> None:
         self.conn.initiate_connection()
@@ -124,11 +168,12 @@ class H2Session:
                 if self.worker.stopping and not self.fronts:
                     self.conn.close_connection()
                     break
-                idle = not self.fronts
                 try:
-                    data = recv_within(self.client, READ_SIZE, (self.plan.keep_alive or self.plan.client)
-                                       if idle else None)
+                    data = recv_within(self.client, READ_SIZE, self._read_timeout())
                 except TimeoutError:
+                    if self.fronts or not self._idle_for_too_long():
+                        data = b""
+                        continue  # the streams bound their own waits
                     self.conn.close_connection()
                     break
                 except OSError:
@@ -139,19 +184,24 @@ class H2Session:
         except OSError:
             pass
 
-    def _close(self) -> None:
-        self.closed = True
-        for front in list(self.fronts.values()):
-            front.on_error(400)
-        self.window.set()
+    def close(self) -> None:
+        """A soft stop: GOAWAY now; the connection ends once its running streams have (at once when idle)."""
+        self.draining = True
+        try:
+            self.conn.close_connection()
+            self.flush()
+        except (H2Error, OSError):
+            pass
+        if not self.fronts:
+            shutdown_both(self.client)
+
+    def _stop_streams(self) -> None:
+        """The connection ended: wake every stream (its client is gone) and give them the client timeout to
+        finish their books."""
+        self._lost()
         gevent.joinall(list(self.greenlets), timeout=self.plan.client or 5)
         gevent.killall(list(self.greenlets), block=False)
-        fe = self.frontend
-        fe.current_conns -= 1
-        fe.fe_counters.close()
-        self.client.close()
-        if self.on_close is not None:
-            self.on_close()
+        self._flush_quietly()
 
     # Frames from the client.
 
@@ -182,16 +232,23 @@ class H2Session:
     def _request(self, event: RequestReceived) -> None:
         sid = event.stream_id
         ended = event.stream_ended is not None
+        if self.draining or len(self.greenlets) >= self.max_streams:
+            # Streams the client reset at once still run until they notice: they count too, so that
+            # opening and resetting streams without end cannot pile transactions up.
+            self.reset(sid, ErrorCodes.REFUSED_STREAM)
+            return
         try:
-            head, length = request_head(event.headers, ended)
+            head, length, protocol = request_head(event.headers, ended)
         except MalformedMessage:
             self.reset(sid)
             return
         except BadRequest:
-            head, length, refused = RequestHead("GET", "/", H2_VERSION), None, 400
+            head, length, protocol, refused = RequestHead("GET", "/", H2_VERSION), None, None, 400
         else:
             refused = None
         front = StreamFront(self, sid, head, length, refused)
+        if head.method == "CONNECT" and refused is None:
+            front.open_tunnel(protocol)
         if ended and refused is None and not front.on_end():
             self.reset(sid)
             return
@@ -258,6 +315,13 @@ class H2Session:
             self.conn.end_stream(stream_id)
         self.flush()
 
+    def _lost(self) -> None:
+        """The client cannot be written to: every stream learns it (its next send fails)."""
+        self.closed = True
+        for front in list(self.fronts.values()):
+            front.on_error(400)
+        self.window.set()
+
     def reset(self, stream_id: int, code: ErrorCodes = ErrorCodes.PROTOCOL_ERROR) -> None:
         front = self.fronts.pop(stream_id, None)
         if front is not None:
@@ -273,6 +337,10 @@ class H2Session:
         sid = front.stream_id
         if self.fronts.get(sid) is front:
             del self.fronts[sid]
+        if not self.fronts:
+            self.idle_since = time.monotonic()
+            if self.draining:
+                shutdown_both(self.client)
         if self.closed or front.gone:
             return
         if not front.response_done:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 
+import hpack
 from h2.config import H2Configuration
 
 
@@ -18,3 +19,14 @@ def negotiated(client: socket.socket) -> bool:
     """The TLS handshake chose HTTP/2 by ALPN."""
     selected = getattr(client, "selected_alpn_protocol", None)
     return selected is not None and selected() == "h2"
+
+
+class Encoder(hpack.Encoder):
+    """hpack's encoder, but an empty value is written as a plain string: some decoders (varnishtest's)
+    refuse an empty Huffman string, and haproxy never sends one."""
+
+    def _encode_literal(self, name: bytes, value: bytes, indexbit: bytes, huffman: bool = False) -> bytes:
+        return super()._encode_literal(name, value, indexbit, huffman and bool(value))
+
+    def _encode_indexed_literal(self, index: int, value: bytes, indexbit: bytes, huffman: bool = False) -> bytes:
+        return super()._encode_indexed_literal(index, value, indexbit, huffman and bool(value))

@@ -8,18 +8,20 @@ one request.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from h2.errors import ErrorCodes
 
 from ..http.events import Data, InformationalResponse
 from ..http.message import RequestHead, ResponseHead
 from ..http.pages import Reply
-from ..http.stream import HttpStream
+from ..http.stream import HttpStream, ServerFailed
 from ..proxy import Proxy
 from ..txn import Transaction
-from .convert import H2_VERSION, parse_raw_response
+from .convert import H2_VERSION, origin_form, parse_raw_response
 from .front import StreamFront
+from .tunnel import StreamSocket
+from .websocket import websocket_accept, websocket_key
 
 if TYPE_CHECKING:
     from .session import H2Session
@@ -28,11 +30,12 @@ CONTINUE = b"HTTP/1.1 100 "
 
 
 class H2Stream(HttpStream):
-    __slots__ = ("session",)
+    __slots__ = ("session", "websocket_key")
 
     def __init__(self, session: H2Session, front: StreamFront) -> None:
         super().__init__(session.worker, session.frontend, session.client, session.so_id, session.pool)
         self.session = session
+        self.websocket_key: str | None = None
         self.front = front  # type: ignore[assignment]
         self.session_vars = session.session_vars
         self.requests = session.streams  # the session's earlier requests (http-reuse safe counts them)
@@ -60,17 +63,20 @@ class H2Stream(HttpStream):
             raise TimeoutError
         return b"" if front.gone and not front.events else b"\0"
 
+    def _end(self, txn: Transaction, termination: str | None = None) -> None:
+        """The transaction's byte counts are its stream's body bytes, each way (one transaction a stream)."""
+        front: StreamFront = self.front  # type: ignore[assignment]
+        txn.bytes_out += front.sent_bytes
+        txn.bytes_in += front.received
+        super()._end(txn, termination)
+
     def _send_client(self, data: bytes) -> None:
         """The front wrote everything already; what comes here are HTTP/1 bytes made without the front
         (a 100 Continue, an errorfile, Lua's txn.res:send): said again in HTTP/2."""
-        front: StreamFront = self.front  # type: ignore[assignment]
-        if self.txn is not None:
-            self.txn.bytes_out += front.sent_bytes
-            front.sent_bytes = 0
         if not data:
             return
         if data.startswith(CONTINUE):
-            front.send(InformationalResponse(ResponseHead(100, "Continue")))
+            self.front.send(InformationalResponse(ResponseHead(100, "Continue")))
             return
         self._send_raw(data)
 
@@ -100,16 +106,38 @@ class H2Stream(HttpStream):
         if head.version != H2_VERSION:
             super()._send_request(txn, backend, head)
             return
+        front: StreamFront = self.front  # type: ignore[assignment]
         framing = self._h1_framing(head)
-        head.version = "HTTP/1.1"
-        if framing is not None:
-            head.headers.add(*framing)
+        target, method = head.target, head.method
+        head.version, head.target = "HTTP/1.1", origin_form(target)
+        added = [framing] if framing is not None else []
+        if front.protocol is not None:
+            # RFC 8441's CONNECT to an HTTP/1 server: the Upgrade GET it stands for, with a key of ours
+            head.method = "GET"
+            added += [("connection", "upgrade"), ("upgrade", front.protocol)]
+            if front.protocol == "websocket" and not head.headers.contains("sec-websocket-key"):
+                self.websocket_key = websocket_key()
+                added.append(("sec-websocket-key", self.websocket_key))
+            self.upgrade_connection = "upgrade"
+        for field in added:
+            head.headers.add(*field)
         try:
             super()._send_request(txn, backend, head)
         finally:
-            head.version = H2_VERSION
-            if framing is not None:
-                head.headers.remove(framing[0])
+            head.version, head.target, head.method = H2_VERSION, target, method
+            for name, _ in added:
+                head.headers.remove(name)
+
+    def _response_head(self, txn: Transaction, backend: Proxy, head: ResponseHead, sent_at: float,
+                       server_counters: Any) -> ResponseHead:
+        """The switch an HTTP/1 server accepts must answer our WebSocket key, else 502 as in haproxy."""
+        if head.status == 101 and self.websocket_key is not None and head.headers.get_all(
+                "sec-websocket-accept") != [websocket_accept(self.websocket_key)]:
+            raise ServerFailed(502)
+        return super()._response_head(txn, backend, head, sent_at, server_counters)
+
+    def _tunnel_client(self) -> Any:
+        return StreamSocket(self.front)  # type: ignore[arg-type]
 
     def _h1_framing(self, head: RequestHead) -> tuple[str, str] | None:
         """The field that frames the body for HTTP/1 when the client sent no content-length: the body's

@@ -64,9 +64,6 @@ def configure(ctx: ssl.SSLContext, options: TlsOptions, default_verify: str, war
     protocols = options.alpn()
     if protocols:
         ctx.set_alpn_protocols(protocols)
-    if options.alpn_dropped():
-        warnings.append(f"'alpn' : {', '.join(options.alpn_dropped())} not offered: luaproxy speaks HTTP/1.1 "
-                        "in HTTP mode (haproxy would speak HTTP/2)")
     if "no-tls-tickets" in options.flags and "tls-tickets" not in options.flags:
         ctx.options |= ssl.OP_NO_TICKET
     if "prefer-client-ciphers" in options.flags:

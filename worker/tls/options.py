@@ -77,11 +77,6 @@ def is_keyword(word: str, where: str) -> bool:
     return spec is not None and where in spec[1]
 
 
-HTTP1_ONLY = "<http/1.1 only>"
-"""An internal flag (no keyword has this form): ALPN leaves out what luaproxy's HTTP mode cannot speak."""
-NOT_HTTP1 = ("h2", "h3")
-
-
 @dataclass(slots=True)
 class TlsOptions:
     """Values (``crt`` may repeat) and flags, in the order written."""
@@ -116,11 +111,6 @@ class TlsOptions:
     def enabled(self) -> bool:
         return "ssl" in self.flags
 
-    def speaking_http1(self) -> TlsOptions:
-        """These options for an HTTP proxy, which speaks HTTP/1.1 only: ALPN must not offer h2 or h3 (a
-        peer that picked one would then get HTTP/1.1 bytes); a TCP proxy relays bytes and keeps them."""
-        return TlsOptions(self.values, self.flags | {HTTP1_ONLY})
-
     def verify(self, default: str) -> ssl.VerifyMode:
         mode = self.get("verify", default) or default
         if mode not in VERIFY:
@@ -151,12 +141,7 @@ class TlsOptions:
     def alpn(self) -> list[str]:
         text = self.get("alpn")
         protocols = [p for p in text.split(",") if p] if text else []
-        return [p for p in protocols if p not in NOT_HTTP1] if HTTP1_ONLY in self.flags else protocols
-
-    def alpn_dropped(self) -> list[str]:
-        """The ALPN names an HTTP proxy leaves out (see speaking_http1)."""
-        text = self.get("alpn") if HTTP1_ONLY in self.flags else None
-        return [p for p in text.split(",") if p in NOT_HTTP1] if text else []
+        return protocols
 
     def ignored(self) -> list[str]:
         return [k for k in IGNORED if k in self.values or k in self.flags]
