@@ -310,10 +310,6 @@ class H2ServerHttp(WholeMessages):
     def trailing_data(self) -> tuple[bytes, bool]:
         return b"", self.eof
 
-    @property
-    def buffered(self) -> bool:
-        return bool(self.events)
-
     def start_next_cycle(self) -> None:
         """Pooled after a complete exchange: the next request opens the next stream."""
         self.stream_id = None

@@ -113,8 +113,10 @@ class StreamFront(WholeMessages):
         return DONE if (self.ended or self.tunnel) and not self.events else SEND_BODY
 
     @property
-    def buffered(self) -> bool:
-        return bool(self.events)
+    def buffer(self) -> deque[Any]:
+        """What the client sent that the stream has not read yet: the HTTP/1 core's receive buffer's place
+        (HttpStream asks whether it is empty)."""
+        return self.events
 
     @property
     def trailing_data(self) -> tuple[bytes, bool]:
