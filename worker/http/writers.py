@@ -64,6 +64,9 @@ class SkippedBodyWriter:
     def __call__(self, event: Data | EndOfMessage) -> bytes:
         return b""
 
+    def whole(self, body: bytes, end: EndOfMessage) -> bytes:
+        return b""
+
 
 SKIPPED_BODY = SkippedBodyWriter()
 
