@@ -653,6 +653,32 @@ class SharedTable:
         finally:
             self.release()
 
+    def stick(self, key: bytes, server_id: int, server_key: str = "") -> int:
+        """``stick store-*``: *key*'s entry, created if needed and touched, now naming a server by its id
+        and (when the table stores it) its name or address as ``server_key``; -1 when the table is
+        full.  One lock hold, so that the entry is not evicted or reused between finding and writing."""
+        number = 0
+        if server_key and self.server_keys is not None:
+            number = self.server_keys.id_of(server_key.encode("latin-1"))  # its own lock, taken first
+        now = now_ms()
+        self.acquire()
+        try:
+            idx = self._live(key, now)
+            if idx < 0:
+                idx = self._insert(key, _crc32(key), now)
+                if idx < 0:
+                    return -1
+            base = self._base(idx)
+            self._touch(idx, base, now)
+            if (slot := self.slots.get("server_id")) is not None:
+                self.q[base + slot[0]] = server_id
+            if number:
+                self.q[base + self.offsets["server_key"]] = number
+            self._mark(base)
+            return idx
+        finally:
+            self.release()
+
     def delete(self, key: bytes) -> bool | None:
         """Remove an entry: True done, False in use (referenced), None absent."""
         self.acquire()
