@@ -25,9 +25,12 @@ import logging
 import os
 import socket
 import statistics
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bench_http import free_port, run_wrk, start, stop, wait_port, worker_pid
 
@@ -82,30 +85,33 @@ def sequential_cpu(port: int, pid: int, requests: int) -> float:
 
 
 def worker_cpu_per_request(seconds: int, luaproxy: str, connections: int, rounds: int = 6) -> dict[str, list[float]]:
-    """Both variants run side by side; short runs alternate between them and the median CPU per
-    request of each is kept, so that a busy machine weighs on both alike.  With one connection the
-    requests go one after the other (no wrk), else wrk drives *connections* keep-alive connections."""
-    samples: dict[str, list[float]] = {"plain": [], "tracked": []}
+    """Both variants run side by side; short runs alternate between them (which goes first alternates
+    too), so that a busy machine weighs on both alike: ``added`` holds each round's difference, whose
+    median is the steadier figure.  With one connection the requests go one after the other (no
+    wrk), else wrk drives *connections* keep-alive connections."""
+    samples: dict[str, list[float]] = {"plain": [], "tracked": [], "added": []}
     procs, targets = [], {}
+    labels = ("plain", "tracked")
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            for label in samples:
+            for label in labels:
                 port = free_port()
                 Path(tmp, f"{label}.cfg").write_text(_config(port, label == "tracked"))
                 procs.append(start([luaproxy, "-f", f"{label}.cfg"], tmp))
                 wait_port(port)
                 targets[label] = port
             time.sleep(0.5)
-            pids = {label: worker_pid(proc.pid) for label, proc in zip(samples, procs, strict=True)}
-            for label in samples:
+            pids = {label: worker_pid(proc.pid) for label, proc in zip(labels, procs, strict=True)}
+            for label in labels:
                 run_wrk(targets[label], 1, 10, [], pids[label])
-            for _ in range(rounds):
-                for label in samples:
+            for n in range(rounds):
+                for label in labels if n % 2 else labels[::-1]:
                     if connections == 1:
                         samples[label].append(sequential_cpu(targets[label], pids[label], 2000 * seconds))
                     else:
                         samples[label].append(
                             run_wrk(targets[label], seconds, connections, [], pids[label])["cpu_us"])
+                samples["added"].append(samples["tracked"][-1] - samples["plain"][-1])
         finally:
             for proc in procs:
                 stop(proc)
@@ -150,34 +156,71 @@ def cold_track(rounds: int = 2000, evict_mb: int = 16) -> tuple[float, float]:
     return medians[0], medians[1]
 
 
-def rules_cost(rounds: int = 20_000, repeat: int = 7) -> float:
-    """CPU added per request by the compiled ``track-sc0 src`` + ``deny if { sc_http_req_rate(0) gt N }``
-    rules, the end of the stream included, without sockets: the least of several runs (process time)."""
+def _requests() -> dict[str, Callable[[], None]]:
+    """One request's stick work without sockets, as the HTTP stream runs it for ``http-request return``
+    (plain: the same without the rules): the next stream begins, the rules run, the reply counts the
+    stream's end and keeps the counters for the log, the log's end finds it counted."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp, "r.cfg")
         path.write_text(_config(free_port(), True))
         frontend = reload.load([str(path)], logging.getLogger("bench")).proxies[0]
-    rules = frontend.ruleset("http-request")[:2]
     trackers = Trackers()
 
-    def one(rule_list: list) -> None:
-        txn = Transaction(None, frontend, None, None, None, 0, {}, (1, 1), Vars({}, {}),  # type: ignore[arg-type]
-                          (("127.0.0.1", 5000), ("127.0.0.1", 80)))
-        txn.stkctr = trackers
-        run_rules(rule_list, txn)
-        if rule_list:
-            trackers.end_stream(200, 100, 100)
+    def request(rule_list: list) -> Callable[[], None]:
+        def one() -> None:
+            txn = Transaction(None, frontend, None, None, None, 0, {}, (1, 1), Vars({}, {}),  # type: ignore[arg-type]
+                              (("127.0.0.1", 5000), ("127.0.0.1", 80)))
+            txn.http_mode = True
+            txn.stkctr = trackers
+            if trackers.ended:
+                trackers.begin_stream()
+            run_rules(rule_list, txn)
+            if rule_list:
+                trackers.end_stream(200, 100, 100, False, True)
+                trackers.end_stream(200, 100, 100, False)
 
+        return one
+
+    return {"plain": request([]), "tracked": request(frontend.ruleset("http-request")[:2])}
+
+
+def rules_cost(rounds: int = 20_000, repeat: int = 7) -> float:
+    """CPU added per request by the compiled ``track-sc0 src`` + ``deny if { sc_http_req_rate(0) gt N }``
+    rules, the end of the stream included, without sockets: the least of several runs (process time)."""
     costs = {}
-    for label, rule_list in (("plain", []), ("tracked", rules)):
+    for label, one in _requests().items():
         best = float("inf")
         for _ in range(repeat):
             start_time = time.process_time()
             for _ in range(rounds):
-                one(rule_list)
+                one()
             best = min(best, (time.process_time() - start_time) / rounds * 1e6)
         costs[label] = best
     return costs["tracked"] - costs["plain"]
+
+
+def rules_bytecodes(rounds: int = 20) -> float:
+    """Python bytecodes added per request by the same rules: a count that does not depend on the load."""
+    counts = {}
+    for label, one in _requests().items():
+        one()
+        executed = 0
+
+        def tracer(frame: Any, event: str, arg: Any) -> Any:
+            nonlocal executed
+            frame.f_trace_opcodes = True
+            if event == "opcode":
+                executed += 1
+            return tracer
+
+        sys.settrace(tracer)
+        try:
+            for _ in range(rounds):
+                one()
+        finally:
+            sys.settrace(None)
+        counts[label] = executed / rounds
+    return counts["tracked"] - counts["plain"]
 
 
 def _rss_kb() -> int:
@@ -251,6 +294,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=10, help="1: one request at a time, no wrk")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--only-reclaim", action="store_true", help="run part 4 alone")
+    parser.add_argument("--only-cpu", action="store_true", help="run part 1 (and the no-sockets cost) alone")
     parser.add_argument("--luaproxy", default=str(Path(__file__).resolve().parents[1] / ".venv/bin/luaproxy"))
     args = parser.parse_args()
     if args.only_reclaim:
@@ -258,15 +302,17 @@ def main() -> int:
         return 0
     cpu = worker_cpu_per_request(args.seconds, args.luaproxy, args.connections, args.rounds)
     how = "one connection, one request at a time" if args.connections == 1 else f"wrk, {args.connections} connections"
-    for name, pick in (("median", statistics.median), ("least", min)):
-        plain, tracked = pick(cpu["plain"]), pick(cpu["tracked"])
-        print(f"worker CPU per request ({how}, {name} of {args.rounds} rounds): plain {plain:.1f} us, "
-              f"tracked {tracked:.1f} us, added {tracked - plain:.1f} us")
+    print(f"worker CPU per request ({how}, medians of {args.rounds} alternating rounds): plain "
+          f"{statistics.median(cpu['plain']):.1f} us, tracked {statistics.median(cpu['tracked']):.1f} us, "
+          f"added {statistics.median(cpu['added']):.1f} us (each round's difference: "
+          f"{', '.join(f'{x:.0f}' for x in cpu['added'])})")
+    print("track-sc0 src + deny if { sc_http_req_rate(0) gt N } + stream end, no sockets: "
+          f"added {rules_cost():.2f} us, {rules_bytecodes():.0f} Python bytecodes")
+    if args.only_cpu:
+        return 0
     print(f"track + read rate + untrack, table alone: {table_operations():.2f} us")
     warm, cold = cold_track()
     print(f"one track, table alone: {warm:.2f} us with warm caches, {cold:.2f} us after 16 MB were written")
-    print("track-sc0 src + deny if { sc_http_req_rate(0) gt N } + stream end, no sockets: "
-          f"added {rules_cost():.2f} us")
     mem = memory(args.entries)
     print(f"{args.entries} entries: mapping {mem['mapping_mb']:.1f} MB ({mem['bytes_per_entry']:.0f} B/entry), "
           f"RSS grew {mem['rss_growth_mb']:.1f} MB, filled at {mem['fill_us_per_entry']:.1f} us/entry")

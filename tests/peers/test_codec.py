@@ -87,8 +87,8 @@ def test_a_table_with_another_key_is_read_but_not_learnt() -> None:
 def test_tables_list_local_changes_and_merge_what_peers_send() -> None:
     from luaproxy.worker.sticktable import SharedTable
 
-    table = SharedTable(parse_table_args("st", ("type", "string", "size", "10", "expire", "10s", "store",
-                                                "gpc0,conn_cur,http_req_rate(10s)")))
+    table = SharedTable(parse_table_args("st", ("type", "string", "size", "10", "expire", "10s", "peers", "p",
+                                                "store", "gpc0,conn_cur,http_req_rate(10s)")))
     start = table.last_update()
     idx = table.track(b"a", ("http_req",))
     table.untrack(idx)
@@ -106,7 +106,7 @@ def test_tables_list_local_changes_and_merge_what_peers_send() -> None:
 def test_recent_changes_come_from_the_ring_and_old_ones_from_a_scan() -> None:
     from luaproxy.worker.sticktable import SharedTable
 
-    table = SharedTable(parse_table_args("st", ("type", "integer", "size", "3000", "store", "gpc0")))
+    table = SharedTable(parse_table_args("st", ("type", "integer", "size", "3000", "peers", "p", "store", "gpc0")))
     for n in range(3000):
         table.get_or_create(n.to_bytes(4, "big"))
     mark = table.last_update()
@@ -114,6 +114,15 @@ def test_recent_changes_come_from_the_ring_and_old_ones_from_a_scan() -> None:
         table.get_or_create(n.to_bytes(4, "big"))
     assert [int.from_bytes(table.key(i), "big") for _, i in table.changed_since(mark, 10)] == [6, 5]
     assert len(table.changed_since(0, 5000)) == 3000  # beyond the ring: every entry, by update id
+
+
+def test_a_table_no_peers_section_shares_keeps_no_update_ids() -> None:
+    from luaproxy.worker.sticktable import SharedTable
+
+    table = SharedTable(parse_table_args("st", ("type", "integer", "size", "10", "store", "gpc0,conn_cur")))
+    table.untrack(table.track(b"\0\0\0\1", ("gpc0",)))
+    table.get_or_create(b"\0\0\0\2")
+    assert table.last_update() == 0 and table.changed_since(0, 10) == []
 
 
 @pytest.mark.parametrize("body", [codec.encode_int(0), codec.encode_int(129),

@@ -214,3 +214,16 @@ def test_a_dead_process_column_is_given_back() -> None:
     assert t.value(two, "conn_cur") == 0 and t.refs(two) == 0
     assert t.refs(mine) == 1 and t.value(mine, "conn_cur") == 1, "what this process holds stays"
     assert t.reclaim(pid) == 0
+
+
+def test_stick_writes_the_server_in_one_go() -> None:
+    """``stick store-*`` creates or touches the entry and names the server by id and key; a full table
+    whose entries are all in use refuses it."""
+    t = table("type string len 8 size 1 expire 10s store server_id,server_key")
+    idx = t.stick(b"a", 3, "s3")
+    assert t.value(idx, "server_id") == 3 and t.server_key(idx) == "s3"
+    assert t.stick(b"a", 4, "s4") == idx and t.value(idx, "server_id") == 4 and t.server_key(idx) == "s4"
+    held = t.track(b"a")
+    assert t.stick(b"b", 1, "s1") == -1
+    t.untrack(held)
+    assert t.stick(b"b", 1) >= 0 and t.lookup(b"a") < 0 and t.server_key(t.lookup(b"b")) is None

@@ -27,6 +27,7 @@ _TRACK = re.compile(r"^track-sc([0-9]+)$")
 _SC = re.compile(r"^(sc-inc-gpc[01]|sc-set-gpt0)\(([0-9]+)\)$")
 _SC_ARRAY = re.compile(r"^(sc-inc-gpc|sc-set-gpt)\(([0-9]+),([0-9]+)\)$")
 SESSION_RULESETS = ("tcp-request connection", "tcp-request session")
+_KNOWN_KEYS = 4096
 
 
 class StickEnv(Protocol):
@@ -95,15 +96,24 @@ def _track(n: int, args: tuple[str, ...], env: StickEnv) -> Action:
 
 def _src_key(spec: Any) -> Callable[[Any], bytes | None] | None:
     """``track-scN src`` on an ip table, the common case: the address text straight to its 4 bytes
-    (None for anything else, which then takes the general path)."""
+    (None for anything else, which then takes the general path), remembered for the next requests
+    (a few thousand addresses at most: the memory stays bounded)."""
     if spec.key_type.value != "ip":
         return None
+    known: dict[str, bytes] = {}
 
     def key_of(txn: Any) -> bytes | None:
-        try:
-            return socket.inet_pton(socket.AF_INET, txn.src)
-        except (OSError, TypeError):
-            return None
+        src = txn.src
+        key = known.get(src)
+        if key is None:
+            try:
+                key = socket.inet_pton(socket.AF_INET, src)
+            except (OSError, TypeError):
+                return None
+            if len(known) >= _KNOWN_KEYS:
+                known.clear()
+            known[src] = key
+        return key
 
     return key_of
 

@@ -109,6 +109,11 @@ class AclTerm:
     expr: SampleExpr
     method: Method
     lists: list[tuple[PatternRef, PatternIndex]] = field(default_factory=list)
+    input_type: SampleType = field(init=False)
+    """The method's input type, looked up once (an Enum's hash is Python code, on every match)."""
+
+    def __post_init__(self) -> None:
+        self.input_type = self.method.input_type
 
     def matches(self, ctx: SampleContext, res: bool = False) -> bool:
         method = self.method
@@ -121,7 +126,7 @@ class AclTerm:
     def _matches_one(self, smp: Sample, method: Method) -> bool:
         if method is Method.FOUND:
             return True
-        typed = cast(smp, method.input_type)
+        typed = cast(smp, self.input_type)
         if typed is None:
             return False
         if method is Method.BOOL:

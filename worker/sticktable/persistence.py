@@ -106,9 +106,4 @@ def store_response(backend: Any, txn: Any) -> None:
 
 
 def _store(table: SharedTable, key: bytes, server: Any) -> None:
-    idx = table.get_or_create(key)
-    if idx >= 0:
-        table.set_value(idx, "server_id", server.id)
-        text = server_addr(server) if table.spec.srvkey == "addr" else server.name
-        if text:
-            table.set_server_key(idx, text)
+    table.stick(key, server.id, server_addr(server) if table.spec.srvkey == "addr" else server.name)

@@ -73,10 +73,15 @@ _NEXT, _PREV, _LNEXT, _EXP, _REF, _HASH, _KLEN, _UPD = range(8)
 _FIXED = 8
 _LOCK_WAIT = 1.0
 _COL_CONN = 1 << 32  # one counted connection in a column word (references are the low half)
+_HELD_CONN = 1 + _COL_CONN  # a reference with its counted connection
 _RECLAIM_BATCH = 256  # entries given back per lock hold
 _PURGE_BATCH = 32
 U32 = 0xFFFFFFFF
 RING_MAX = 65536
+
+
+_monotonic_ns = time.monotonic_ns
+_crc32 = zlib.crc32
 
 
 def now_ms() -> int:
@@ -171,10 +176,16 @@ class SharedTable:
             self.events[f"gpc[{i}]"] = tuple(slots[n] for n in (f"gpc[{i}]", f"gpc_rate[{i}]") if n in slots)
         self.server_keys = ServerKeys() if "server_key" in offsets else None
         self.expire = spec.expire_ms
+        self.synced = bool(spec.peers)
+        """A peers section shares the table: local changes get update ids for the peers agent to push
+        (a table's declaration, peers included, never changes while its mapping lives)."""
+        self._purged_at = 0  # when this process last looked for expired entries while tracking (ms)
         self.cur_off = offsets.get("conn_cur")
         self.counts_bytes = bool(self.events["bytes_in"] or self.events["bytes_out"])
         self._col = -1  # this process's column (-1: none), valid while _col_pid is our pid
         self._col_pid = 0
+        self._colw = -1  # where the column's word sits in an entry (-1: no column)
+        self._colc = -1  # the column's count of what it holds (-1: no column)
         self._updates: dict[tuple[str, ...], tuple[tuple[int, int], ...]] = {}
         """The fields a tuple of events updates, flattened once (per process: it is only a cache)."""
 
@@ -292,7 +303,9 @@ class SharedTable:
 
     def _mark(self, base: int) -> None:
         """A local change: give the entry the next update id and log it in the ring of recent
-        changes (the peers agent pushes it)."""
+        changes (the peers agent pushes it); nothing to do for a table no peers section shares."""
+        if not self.synced:
+            return
         q = self.q
         upd = q[_H_UPD] + 1
         q[_H_UPD] = upd
@@ -346,49 +359,81 @@ class SharedTable:
 
     def track(self, key: bytes, events: tuple[str, ...] = (), connection: bool = True) -> int:
         """Find or create *key*'s entry, reference and touch it, count *events*, and with *connection*
-        count one more current connection (conn_cur); -1 when the table is full."""
-        now = time.monotonic_ns() // 1_000_000
-        h = zlib.crc32(key)
+        count one more current connection (conn_cur); -1 when the table is full.
+
+        The per-request path: one lock hold, the lookup, the change mark and the frequency
+        counters written inline (each call or memoryview access here is paid on every request)."""
+        now = _monotonic_ns() // 1_000_000
+        h = _crc32(key)
         q = self.q
-        if not self.lock.acquire(True, _LOCK_WAIT):
+        lock = self.lock
+        if not lock.acquire(False) and not lock.acquire(True, _LOCK_WAIT):
             self._recover()
         q[_H_HOLDER] = _PID[0]
         try:
-            tail = q[_H_TAIL]
-            if tail and self.expire and q[self.entries_at + (tail - 1) * self.entry_words + _EXP] <= now:
-                self._purge(now, 2)
-            idx = self._find(key, h)
-            if idx < 0:
+            ew, expire = self.entry_words, self.expire
+            if expire and now != self._purged_at:  # the expired tail, looked at once a millisecond
+                self._purged_at = now
+                tail = q[_H_TAIL]
+                if tail and q[self.entries_at + (tail - 1) * ew + _EXP] <= now:
+                    self._purge(now, 2)
+            cur = q[_HEADER + (h & self.mask)]
+            klen, b, h1 = len(key), self.b, h + 1
+            while cur:
+                base = self.entries_at + (cur - 1) * ew
+                if q[base + _HASH] == h1 and q[base + _KLEN] == klen:
+                    start = (base + _FIXED) * 8
+                    if b[start : start + klen] == key:
+                        idx = cur - 1
+                        if q[_H_HEAD] != cur:
+                            self._unlink_lru(base)
+                            self._push_lru(idx, base)
+                        break
+                cur = q[base + _NEXT]
+            else:
                 idx = self._insert(key, h, now)
                 if idx < 0:
                     return -1
-            base = self.entries_at + idx * self.entry_words
+                base = self.entries_at + idx * ew
             q[base + _REF] += 1
-            col = self._col if self._col_pid == _PID[0] else self._claim()
-            if col >= 0:
-                held = 1 + (_COL_CONN if connection and self.cur_off is not None else 0)
-                q[base + self.col_off + col] += held
-                q[self.cols_at + 2 * col + 1] += 1
-            if self.expire:
-                q[base + _EXP] = now + self.expire
-            if q[_H_HEAD] != idx + 1:
-                self._unlink_lru(base)
-                self._push_lru(idx, base)
-            if connection and self.cur_off is not None:
-                q[base + self.cur_off] += 1
-            self._mark(base)
+            if self._col_pid != _PID[0]:
+                self._claim()
+            counted = connection and self.cur_off is not None
+            if self._colw >= 0:
+                q[base + self._colw] += _HELD_CONN if counted else 1
+                q[self._colc] += 1
+            if counted:
+                q[base + self.cur_off] += 1  # type: ignore[operator]
+            if expire:
+                q[base + _EXP] = now + expire
+            if self.synced:  # the change mark (_mark), inline
+                upd = q[_H_UPD] + 1
+                q[_H_UPD] = upd
+                q[base + _UPD] = upd
+                q[self.ring_at + upd % self.ring_size] = idx + 1
             updates = self._updates.get(events)
             if updates is None:
                 updates = self._updates[events] = tuple(f for e in events for f in self.events[e])
             for off, period in updates:
-                if period:
-                    freq_add(q, base + off, period, now, 1)
+                at = base + off
+                if period:  # freq_add(q, at, period, now, 1), inline
+                    elapsed = now - q[at]
+                    if elapsed >= period:
+                        if elapsed >= 2 * period:
+                            q[at + 2] = 0
+                            q[at] = now
+                        else:
+                            q[at + 2] = q[at + 1]
+                            q[at] += period
+                        q[at + 1] = 1
+                    else:
+                        q[at + 1] += 1
                 else:
-                    q[base + off] += 1
+                    q[at] += 1
             return idx
         finally:
             q[_H_HOLDER] = 0
-            self.lock.release()
+            lock.release()
 
     def count(self, idx: int, event: str, inc: int = 1) -> None:
         """Add *inc* to one event's counter and rate (a no-op for what the table does not store)."""
@@ -412,29 +457,33 @@ class SharedTable:
                 q[base + off] += inc
 
     def untrack(self, idx: int, bytes_in: int = 0, bytes_out: int = 0, connection: bool = True) -> None:
-        """A stream stops tracking the entry: bytes counted, conn_cur down, reference dropped, touched."""
-        now = time.monotonic_ns() // 1_000_000
+        """A stream stops tracking the entry: bytes counted, conn_cur down, reference dropped, touched
+        (one lock hold, written inline as ``track`` is)."""
+        now = _monotonic_ns() // 1_000_000
         q = self.q
-        counts_bytes = self.counts_bytes
-        if not self.lock.acquire(True, _LOCK_WAIT):
+        lock = self.lock
+        if not lock.acquire(False) and not lock.acquire(True, _LOCK_WAIT):
             self._recover()
         q[_H_HOLDER] = _PID[0]
         try:
             base = self.entries_at + idx * self.entry_words
-            if bytes_in and counts_bytes:
+            if self.counts_bytes and (bytes_in or bytes_out):
                 self._count(base, "bytes_in", bytes_in, now)
-            if bytes_out and counts_bytes:
                 self._count(base, "bytes_out", bytes_out, now)
             off = self.cur_off
-            if connection and off is not None and q[base + off] > 0:
-                q[base + off] -= 1
-            if q[base + _REF] > 0:
-                q[base + _REF] -= 1
-            col = self._col if self._col_pid == _PID[0] else -1
-            if col >= 0 and q[base + self.col_off + col]:
-                q[base + self.col_off + col] -= 1 + (_COL_CONN if connection and off is not None else 0)
-                q[self.cols_at + 2 * col + 1] -= 1
-            self._mark(base)
+            counted = connection and off is not None
+            if counted and (cur := q[base + off]) > 0:  # type: ignore[operator]
+                q[base + off] = cur - 1  # type: ignore[operator]
+            if (refs := q[base + _REF]) > 0:
+                q[base + _REF] = refs - 1
+            if self._col_pid == _PID[0] and self._colw >= 0 and (held := q[base + self._colw]):
+                q[base + self._colw] = held - (_HELD_CONN if counted else 1)
+                q[self._colc] -= 1
+            if self.synced:
+                upd = q[_H_UPD] + 1
+                q[_H_UPD] = upd
+                q[base + _UPD] = upd
+                q[self.ring_at + upd % self.ring_size] = idx + 1
             if self.expire:
                 q[base + _EXP] = now + self.expire
             if q[_H_HEAD] != idx + 1:
@@ -442,7 +491,7 @@ class SharedTable:
                 self._push_lru(idx, base)
         finally:
             q[_H_HOLDER] = 0
-            self.lock.release()
+            lock.release()
 
     # Columns: what each tracking process holds, given back when it dies.
 
@@ -450,13 +499,13 @@ class SharedTable:
         """This process's column, claimed now (caller holds the lock): a free one, else one whose owner
         died holding nothing; -1 when none is free (the process then tracks without a column)."""
         q, pid = self.q, _PID[0]
-        self._col_pid, self._col = pid, -1
+        self._col_pid, self._col, self._colw, self._colc = pid, -1, -1, -1
         for col in range(self.columns):
             owner = q[self.cols_at + 2 * col]
             if owner == pid or not owner or (not q[self.cols_at + 2 * col + 1] and not _alive(owner)):
                 q[self.cols_at + 2 * col] = pid
                 q[self.cols_at + 2 * col + 1] = 0
-                self._col = col
+                self._col, self._colw, self._colc = col, self.col_off + col, self.cols_at + 2 * col + 1
                 break
         return self._col
 
@@ -530,10 +579,20 @@ class SharedTable:
         if slot is None:
             return None
         off, period = slot
-        base = self.entries_at + idx * self.entry_words + off
-        if period:
-            return freq_read(self.q, base, period, time.monotonic_ns() // 1_000_000)
-        return self.q[base]
+        at = self.entries_at + idx * self.entry_words + off
+        q = self.q
+        if not period:
+            return q[at]
+        curr, past = q[at + 1], q[at + 2]  # freq_read, inline: a rate check reads one on every request
+        remain = q[at] + period - _monotonic_ns() // 1_000_000
+        if remain < 0:
+            remain += period
+            if remain < 0:
+                return 0
+            past, curr = curr, 0
+        if past <= 1 and not curr:
+            return past
+        return curr + past * remain // period
 
     def set_value(self, idx: int, name: str, value: int) -> bool:
         """Set a counter, tag or server id (a rate: its current period's count); False if not stored."""
@@ -590,6 +649,32 @@ class SharedTable:
             if idx >= 0:
                 self._touch(idx, self._base(idx), now)
                 self._mark(self._base(idx))
+            return idx
+        finally:
+            self.release()
+
+    def stick(self, key: bytes, server_id: int, server_key: str = "") -> int:
+        """``stick store-*``: *key*'s entry, created if needed and touched, now naming a server by its id
+        and (when the table stores it) its name or address as ``server_key``; -1 when the table is
+        full.  One lock hold, so that the entry is not evicted or reused between finding and writing."""
+        number = 0
+        if server_key and self.server_keys is not None:
+            number = self.server_keys.id_of(server_key.encode("latin-1"))  # its own lock, taken first
+        now = now_ms()
+        self.acquire()
+        try:
+            idx = self._live(key, now)
+            if idx < 0:
+                idx = self._insert(key, _crc32(key), now)
+                if idx < 0:
+                    return -1
+            base = self._base(idx)
+            self._touch(idx, base, now)
+            if (slot := self.slots.get("server_id")) is not None:
+                self.q[base + slot[0]] = server_id
+            if number:
+                self.q[base + self.offsets["server_key"]] = number
+            self._mark(base)
             return idx
         finally:
             self.release()

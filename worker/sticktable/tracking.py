@@ -16,6 +16,7 @@ from typing import Any
 from .table import SharedTable
 
 MAX_COUNTERS = 3
+_COUNTERS = tuple(range(MAX_COUNTERS))
 _EVENTS = ("conn", "sess")
 _HTTP_EVENTS = ("conn", "sess", "http_req")
 
@@ -46,9 +47,11 @@ class Trackers:
     def begin_stream(self) -> None:
         """A new stream (HTTP request) on the connection: drop what the previous one left for its log."""
         self.ended = False
-        for n, tracked in enumerate(self.slots):
+        slots = self.slots
+        for n in _COUNTERS:
+            tracked = slots[n]
             if tracked is not None and tracked.released:
-                self.slots[n] = None
+                slots[n] = None
 
     def get(self, n: int) -> Tracked | None:
         return self.slots[n] if 0 <= n < MAX_COUNTERS else None
@@ -79,11 +82,14 @@ class Trackers:
         if self.ended:
             return
         self.ended = keep_for_log
-        if 400 <= status < 500:
-            self.count("http_err")
-        elif status >= 500 and status not in (501, 505) and from_server:
-            self.count("http_fail")
-        for n, tracked in enumerate(self.slots):
+        if status >= 400:
+            if status < 500:
+                self.count("http_err")
+            elif from_server and status not in (501, 505):
+                self.count("http_fail")
+        slots = self.slots
+        for n in _COUNTERS:
+            tracked = slots[n]
             if tracked is None:
                 continue
             if tracked.session:
@@ -95,7 +101,7 @@ class Trackers:
                 if keep_for_log:
                     tracked.released = True
                 else:
-                    self.slots[n] = None
+                    slots[n] = None
 
     def end_session(self) -> None:
         """The connection is over: release what the session-level rules tracked."""
