@@ -15,6 +15,7 @@ from typing import Any
 
 from luaproxy.worker.proxy import Proxy, Server
 from luaproxy.worker.samples import PatternLibrary, SampleError, SampleRegistry, parse_expr, to_text
+from luaproxy.worker.tls.cafiles import SYSTEM_CA
 from luaproxy.worker.tls.certs import CertError, Certificate, load_certificate
 from luaproxy.worker.tls.contexts import CrtEntry, ListenerTls, ServerTls, client_context, load_crt
 from luaproxy.worker.tls.generate import Signer, load_signer
@@ -87,7 +88,7 @@ class _Builder:
     def ca_paths(self, options: TlsOptions) -> TlsOptions:
         for name in ("ca-file", "crl-file"):
             if name in options.values:
-                options.values[name] = [self.path("ca-base", v) for v in options.values[name]]
+                options.values[name] = [v if v == SYSTEM_CA else self.path("ca-base", v) for v in options.values[name]]
         return options
 
     def listener(self, bind: Bind, http: bool = False) -> ListenerTls:

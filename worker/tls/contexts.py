@@ -83,6 +83,8 @@ def configure(ctx: ssl.SSLContext, options: TlsOptions, default_verify: str, war
     if ctx.check_hostname:
         ctx.check_hostname = False
     ctx.verify_mode = options.verify(default_verify)
+    if ctx.verify_mode != ssl.CERT_NONE and ctx.protocol == ssl.PROTOCOL_TLS_SERVER and not ca_file:
+        raise TlsError("verify is enabled but no CA file specified.")
     ignores = options.get("ca-ignore-err"), options.get("crt-ignore-err")
     checks_clients = ctx.verify_mode != ssl.CERT_NONE and ctx.protocol == ssl.PROTOCOL_TLS_SERVER
     if (any(ignores) or checks_clients) and not openssl.install_verify_callback(ctx, *ignores) and any(ignores):
