@@ -328,7 +328,7 @@ def _httpclient_ca_file(g: GlobalSettings, line: Line) -> None:
     g.ssl[line.words[0]] = path
 
 for _name, _doc in (
-    ("tune.ssl.cachesize", "Sessions kept in each worker's TLS session cache."),
+    ("tune.ssl.cachesize", "Sessions kept in each worker's TLS session cache and in the one they share."),
     ("tune.ssl.lifetime", "How long a TLS session may be resumed."),
     ("tune.ssl.maxrecord", "Accepted; OpenSSL sizes its records."),
     ("tune.ssl.hard-maxrecord", "Accepted; OpenSSL sizes its records."),

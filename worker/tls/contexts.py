@@ -155,7 +155,7 @@ class ListenerTls:
     exact: dict[str, list[Any]] = field(default_factory=dict)
     wildcards: dict[str, list[tuple[Any, frozenset[str]]]] = field(default_factory=dict)
     served: dict[Any, Certificate] = field(default_factory=dict)
-    """The (first) certificate of each context: what the ssl_f_* fetches describe."""
+    """The certificate of each context: what the ssl_f_* fetches describe."""
     shared_sessions: Any = None
     """The workers' shared session cache (worker.tls.sessioncache), when there are several workers."""
     session_namespace: bytes = field(default_factory=lambda: os.urandom(8))
