@@ -15,9 +15,10 @@ from typing import Any
 
 from luaproxy.worker.proxy import Proxy, Server
 from luaproxy.worker.samples import PatternLibrary, SampleError, SampleRegistry, parse_expr, to_text
+from luaproxy.worker.tls.cafiles import SYSTEM_CA
 from luaproxy.worker.tls.certs import CertError, Certificate, load_certificate
 from luaproxy.worker.tls.contexts import CrtEntry, ListenerTls, ServerTls, client_context, load_crt
-from luaproxy.worker.tls.generate import Signer, load_signer
+from luaproxy.worker.tls.generate import DEFAULT_CACHE_SIZE, GeneratedContexts, Signer, load_signer
 from luaproxy.worker.tls.options import DEFAULT, SERVER, TlsError, TlsOptions, parse_crt_list_line
 from luaproxy.worker.tls.runtime import ca_names
 from luaproxy.worker.tls.sessioncache import SharedSessionCache
@@ -49,7 +50,7 @@ class _Builder:
         cache_size = config.global_.tune.get("tune.ssl.ssl-ctx-cache-size")
         if cache_size is not None and not cache_size.isdigit():
             raise TlsError(f"'tune.ssl.ssl-ctx-cache-size' : expects a number, got '{cache_size}'.")
-        self.ctx_cache_size = int(cache_size) if cache_size is not None else None
+        self.generated = GeneratedContexts(int(cache_size) if cache_size is not None else DEFAULT_CACHE_SIZE)
         self.capture_size = _capture_size(config.global_.tune)
         keylog = config.global_.tune.get("tune.ssl.keylog", "off")
         if keylog not in ("on", "off"):
@@ -87,7 +88,7 @@ class _Builder:
     def ca_paths(self, options: TlsOptions) -> TlsOptions:
         for name in ("ca-file", "crl-file"):
             if name in options.values:
-                options.values[name] = [self.path("ca-base", v) for v in options.values[name]]
+                options.values[name] = [v if v == SYSTEM_CA else self.path("ca-base", v) for v in options.values[name]]
         return options
 
     def listener(self, bind: Bind) -> ListenerTls:
@@ -113,7 +114,7 @@ class _Builder:
             return None
         if not path:
             raise TlsError("'generate-certificates' needs 'ca-sign-file', the CA that signs the certificates")
-        return load_signer(self.path("ca-base", path), options.get("ca-sign-pass"), self.ctx_cache_size)
+        return load_signer(self.path("ca-base", path), options.get("ca-sign-pass"), self.generated)
 
     def crt_list(self, path: str, bind_options: TlsOptions) -> list[CrtEntry]:
         """``crt-list FILE``: one certificate a line, ``[options]`` and SNI filters after it."""

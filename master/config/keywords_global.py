@@ -349,13 +349,13 @@ def _httpclient_ca_file(g: GlobalSettings, line: Line) -> None:
     g.ssl[line.words[0]] = path
 
 for _name, _doc in (
-    ("tune.ssl.cachesize", "Sessions kept in each worker's TLS session cache."),
+    ("tune.ssl.cachesize", "Sessions kept in each worker's TLS session cache and in the one they share."),
     ("tune.ssl.lifetime", "How long a TLS session may be resumed."),
     ("tune.ssl.maxrecord", "Accepted; OpenSSL sizes its records."),
     ("tune.ssl.hard-maxrecord", "Accepted; OpenSSL sizes its records."),
     ("tune.ssl.default-dh-param", "DHE with RFC 7919 groups sized after the RSA key, capped by this size, without DH "
      "parameters."),
-    ("tune.ssl.ssl-ctx-cache-size", "Certificates 'generate-certificates' made, kept per worker (LRU, 1000)."),
+    ("tune.ssl.ssl-ctx-cache-size", "Certificates 'generate-certificates' made: one LRU per worker (1000)."),
     ("tune.ssl.capture-buffer-size", "Bytes of ClientHello lists kept for ssl_fc_cipherlist_* & co. (JA3)."),
     ("tune.ssl.capture-cipherlist-size", "Old name of tune.ssl.capture-buffer-size."),
     ("tune.ssl.keylog", "on: TLS 1.3 secrets kept for the ssl_fc_*_secret fetches (SSLKEYLOGFILE)."),

@@ -7,10 +7,11 @@ import os
 import signal
 import socket
 import ssl
+import subprocess
 from pathlib import Path
 
 from luaproxy.worker.tls import cafiles
-from tests.helpers import free_port, wait_until
+from tests.helpers import LUAPROXY, free_port, wait_until
 from tests.helpers.pki import issue, make_ca
 from tests.supervisor.conftest import cli
 
@@ -153,3 +154,18 @@ def test_store_reads_a_changed_file_again_unless_set_at_runtime(tmp_path: Path) 
     first.write(Path(path), with_key=False)
     os.utime(path, ns=(2, 2))
     assert "CN=Third" in store.load(path, "ca").describe("Used", path)
+
+
+def test_system_ca_names_the_systems_trusted_cas(write, tmp_path: Path) -> None:
+    """``ca-file @system-ca`` (bind and server, never under ca-base): OpenSSL's default CA bundle."""
+    loaded = cafiles.CaStore().load(cafiles.SYSTEM_CA, "ca")
+    assert loaded.name == "@system-ca" and len(loaded.items) > 10
+    write("s.cfg", f"""
+        global
+           ca-base {tmp_path}
+        backend be
+           server s 127.0.0.1:2 ssl verify required ca-file @system-ca
+        """)
+    result = subprocess.run([*LUAPROXY, "-c", "-f", str(tmp_path / "s.cfg")], capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 0 and "Warning" not in result.stderr, result.stderr

@@ -5,7 +5,9 @@ JA3 (``ssl_fc_cipherlist_*``, ``ssl_fc_extlist_bin``, ``ssl_fc_eclist_bin``, ``s
 from __future__ import annotations
 
 import contextlib
+import socket
 import ssl
+import time
 
 import xxhash
 
@@ -108,3 +110,38 @@ def test_keylog_secrets_match_the_clients(write, luaproxy, port, pki, tmp_path) 
             logged[label] = (random.upper(), secret)
     labels = ("CLIENT_TRAFFIC_SECRET_0", "SERVER_HANDSHAKE_TRAFFIC_SECRET", "EXPORTER_SECRET")
     assert shown == " ".join([logged[labels[0]][0], *(logged[label][1] for label in labels), "[]"])
+
+
+def test_a_hello_sent_in_two_pieces_is_waited_for(write, luaproxy, port, pki) -> None:
+    """The capture peeks the whole ClientHello, however slowly it comes (within timeout client)."""
+    start(write, luaproxy, port, f"""
+        global
+           tune.ssl.capture-buffer-size 64
+        frontend fe
+           bind 127.0.0.1:{port} ssl crt {pki['dir']}/site.pem
+           {SHOW}"%[ssl_fc_cipherlist_hex]"
+        """)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = tls12_client().wrap_bio(incoming, outgoing, server_hostname="www.test")
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with contextlib.suppress(ssl.SSLWantReadError):
+            tls.do_handshake()
+        hello = outgoing.read()
+        raw.sendall(hello[:20])
+        time.sleep(0.6)
+        raw.sendall(hello[20:])
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                raw.sendall(outgoing.read())
+                incoming.write(raw.recv(65536))
+        tls.write(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        raw.sendall(outgoing.read())
+        answer = b""
+        while not answer.endswith(b"C02F00FF"):
+            incoming.write(raw.recv(65536))
+            with contextlib.suppress(ssl.SSLWantReadError):
+                answer += tls.read(65536)
+    assert answer.startswith(b"HTTP/1.1 200")

@@ -289,6 +289,7 @@ def test_tcp_passthrough_routed_by_sni(write, luaproxy, port, pki) -> None:
     ("mismatch", "inconsistencies between private key and certificate"),
     ("expired-ca", "every certificate in it has expired"),
     ("no-ca", "verify is enabled by default but no CA file specified"),
+    ("bind-no-ca", "verify is enabled but no CA file specified"),
 ])
 def test_certificate_errors_name_the_line(write, luaproxy, pki, tmp_path, setup, expected) -> None:
     d = pki["dir"]
@@ -298,7 +299,8 @@ def test_certificate_errors_name_the_line(write, luaproxy, pki, tmp_path, setup,
     (tmp_path / "mismatch.pem").write_bytes(one.cert_pem() + two.key_pem())
     make_ca("Old CA", expired=True).write(tmp_path / "expired.pem", with_key=False)
     bind = {"missing": f"ssl crt {d}/nope.pem", "mismatch": f"ssl crt {d}/mismatch.pem",
-            "expired-ca": f"ssl crt {d}/site.pem ca-file {d}/expired.pem verify required"}.get(setup, "")
+            "expired-ca": f"ssl crt {d}/site.pem ca-file {d}/expired.pem verify required",
+            "bind-no-ca": f"ssl crt {d}/site.pem verify optional"}.get(setup, "")
     server = "server s 127.0.0.1:1 ssl" if setup == "no-ca" else "server s 127.0.0.1:1"
     cfg = write("bad.cfg", f"""
         frontend fe

@@ -146,14 +146,16 @@ def test_generate_certificates_needs_a_ca(write, pki, tmp_path: Path) -> None:
 
 def test_generated_certificates_as_haproxy_makes_them(write, luaproxy, port, pki) -> None:
     """haproxy 2.6's extensions, the CA sent after the certificate, no certificate made without SNI (the default
-    one is served), and an LRU of tune.ssl.ssl-ctx-cache-size contexts."""
+    one is served), and one LRU of tune.ssl.ssl-ctx-cache-size contexts for all the listeners."""
     d = pki["dir"]
     pki["ca"].write(d / "signer.pem")
+    other = free_port()
     start(write, luaproxy, port, f"""
         global
            tune.ssl.ssl-ctx-cache-size 1
         frontend fe
            bind 127.0.0.1:{port} ssl crt {d}/site.pem generate-certificates ca-sign-file {d}/signer.pem
+           bind 127.0.0.1:{other} ssl crt {d}/site.pem generate-certificates ca-sign-file {d}/signer.pem
            {SHOW}"%[ssl_fc_sni]"
         """)
     loose = ssl.create_default_context(cafile=str(d / "ca.pem"))
@@ -166,6 +168,6 @@ def test_generated_certificates_as_haproxy_makes_them(write, luaproxy, port, pki
                             "-showcerts"], input=b"Q\n", capture_output=True, timeout=10).stdout.decode()
     assert shown.count("-----BEGIN CERTIFICATE-----") == 2 and "1 s:C = FR, O = luaproxy tests, CN = Test CA" in shown
     assert served_cert(port, loose, "a.example") == made  # cached
-    served_cert(port, loose, "b.example")  # the one context the cache keeps is now b's
+    served_cert(other, loose, "b.example")  # the one context the cache keeps is now b's, of the other listener
     again = served_cert(port, loose, "a.example")
     assert again.subject == made.subject and again.serial_number > made.serial_number

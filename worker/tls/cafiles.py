@@ -78,6 +78,10 @@ def _crl_blocks(data: bytes) -> list[bytes]:
     return [part + marker for part in data.split(marker) if b"-----BEGIN X509 CRL-----" in part]
 
 
+SYSTEM_CA = "@system-ca"
+"""The ``ca-file`` name of the system's trusted CAs, as in haproxy."""
+
+
 class CaStore:
     """The process's CA and CRL files by name; ``changed`` are the ones set at run time."""
 
@@ -90,17 +94,18 @@ class CaStore:
     def load(self, path: str, kind: str) -> CaFile:
         """The stored file, read from disk the first time and again when the file changed, unless it was
         changed at run time (CA files: refused when every CA has expired)."""
+        source = system_ca_path() if path == SYSTEM_CA and kind == "ca" else path
         found = self.files.get(path)
         if found is not None:
             if found.kind != kind:
                 raise CertError(f"'{path}' is already loaded as a {KINDS[found.kind]}")
-            if path in self.changed or found.mtime == _mtime(path):
+            if path in self.changed or found.mtime == _mtime(source):
                 return found
-        mtime = _mtime(path)
+        mtime = _mtime(source)
         if kind == "ca":
-            loaded = CaFile(path, kind, list(load_ca_file(path)), mtime)
+            loaded = CaFile(path, kind, list(load_ca_file(source)), mtime)
         else:
-            loaded = parse(path, kind, certs.read_file(path, KINDS[kind]))
+            loaded = parse(path, kind, certs.read_file(source, KINDS[kind]))
             loaded.mtime = mtime
         self.files[path] = loaded
         return loaded
@@ -118,6 +123,12 @@ class CaStore:
 
     def of_kind(self, kind: str) -> dict[str, CaFile]:
         return {name: f for name, f in self.files.items() if f.kind == kind}
+
+
+def system_ca_path() -> str:
+    """The system's trusted CAs (``ca-file @system-ca``): OpenSSL's default CA bundle."""
+    paths = ssl.get_default_verify_paths()
+    return paths.cafile or paths.openssl_cafile
 
 
 def _mtime(path: str) -> int | None:

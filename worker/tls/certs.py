@@ -17,6 +17,7 @@ import os
 import re
 import ssl
 import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 
 _BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----.*?-----END \1-----", re.S)
@@ -190,7 +192,9 @@ def load_ca_file(path: str, what: str = "CA file") -> list[x509.Certificate]:
     """The certificates of a CA file; refused when it holds none or every one of them has expired."""
     data = read_file(path, what)
     try:
-        cas = x509.load_pem_x509_certificates(data)
+        with warnings.catch_warnings():  # a system bundle may hold an old CA with a zero serial
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            cas = x509.load_pem_x509_certificates(data)
     except ValueError:
         cas = []
     if not cas:

@@ -80,6 +80,8 @@ def configure(ctx: ssl.SSLContext, options: TlsOptions, default_verify: str, war
     if ctx.check_hostname:
         ctx.check_hostname = False
     ctx.verify_mode = options.verify(default_verify)
+    if ctx.verify_mode != ssl.CERT_NONE and ctx.protocol == ssl.PROTOCOL_TLS_SERVER and not ca_file:
+        raise TlsError("verify is enabled but no CA file specified.")
     ignores = options.get("ca-ignore-err"), options.get("crt-ignore-err")
     checks_clients = ctx.verify_mode != ssl.CERT_NONE and ctx.protocol == ssl.PROTOCOL_TLS_SERVER
     if (any(ignores) or checks_clients) and not openssl.install_verify_callback(ctx, *ignores) and any(ignores):
@@ -150,7 +152,7 @@ class ListenerTls:
     exact: dict[str, list[Any]] = field(default_factory=dict)
     wildcards: dict[str, list[tuple[Any, frozenset[str]]]] = field(default_factory=dict)
     served: dict[Any, Certificate] = field(default_factory=dict)
-    """The (first) certificate of each context: what the ssl_f_* fetches describe."""
+    """The certificate of each context: what the ssl_f_* fetches describe."""
     shared_sessions: Any = None
     """The workers' shared session cache (worker.tls.sessioncache), when there are several workers."""
     session_namespace: bytes = field(default_factory=lambda: os.urandom(8))

@@ -7,8 +7,8 @@ with one more CN, the server name, appended, haproxy's extensions and the
 name as its DNS SAN; its serial counts up from the start time in
 milliseconds, and the CA (with its own chain) is sent after it.  A client
 without SNI gets the default certificate: haproxy 2.6 makes none then.
-Contexts made from them are kept in an LRU of ``tune.ssl.ssl-ctx-cache-size``
-entries, per worker: a name asked again costs nothing.
+Contexts made from them are kept in one LRU of ``tune.ssl.ssl-ctx-cache-size``
+entries per worker, for all its listeners: a name asked again costs nothing.
 """
 
 from __future__ import annotations
@@ -37,7 +37,34 @@ NETSCAPE_COMMENT = x509.UnrecognizedExtension(ObjectIdentifier("2.16.840.1.11373
 _SERIALS = itertools.count(int(time.time() * 1000) & 0xFFFFFFFF)
 
 
-def load_signer(path: str, password: str | None, cache_size: int | None) -> Signer:
+@dataclass(eq=False)
+class GeneratedContexts:
+    """The contexts of generated certificates, least recently used first: one LRU of
+    ``tune.ssl.ssl-ctx-cache-size`` entries for all the listeners of a worker, as haproxy keeps one per process
+    (0: none is kept, each handshake makes its own)."""
+
+    size: int = DEFAULT_CACHE_SIZE
+    entries: OrderedDict[tuple[int, str], tuple[Any, Certificate]] = field(default_factory=OrderedDict)
+
+    def get(self, key: tuple[int, str]) -> tuple[Any, Certificate] | None:
+        found = self.entries.get(key)
+        if found is not None:
+            self.entries.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[int, str], value: tuple[Any, Certificate]) -> None:
+        if self.size <= 0:
+            return
+        self.entries[key] = value
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
+    def forget(self, owner: int) -> None:
+        for key in [k for k in self.entries if k[0] == owner]:
+            del self.entries[key]
+
+
+def load_signer(path: str, password: str | None, cache: GeneratedContexts) -> Signer:
     """The CA of ``ca-sign-file`` (its certificate, its chain and its key in one PEM; ``ca-sign-pass`` for an
     encrypted key)."""
     data = read_file(path, "CA signing file")
@@ -49,39 +76,33 @@ def load_signer(path: str, password: str | None, cache_size: int | None) -> Sign
     if not certs or key is None:
         raise CertError(f"'ca-sign-file' : '{path}' must hold the CA's certificate and its private key")
     check_pair(Certificate(path, certs[0], key))
-    return Signer(certs[0], key, cache_size if cache_size is not None else DEFAULT_CACHE_SIZE, tuple(certs[1:]))
+    return Signer(certs[0], key, cache, tuple(certs[1:]))
 
 
 @dataclass(eq=False)
 class Signer:
-    """The signing CA and the contexts already made, by server name (least recently used first)."""
+    """The signing CA of a listener, and the cache its generated contexts go to."""
 
     ca_cert: x509.Certificate
     ca_key: Any
-    cache_size: int = DEFAULT_CACHE_SIZE
+    cache: GeneratedContexts = field(default_factory=GeneratedContexts)
     chain: tuple[x509.Certificate, ...] = ()
     """The CA's own chain (after the CA in ``ca-sign-file``), sent after the CA."""
-    contexts: OrderedDict[str, tuple[Any, Certificate]] = field(default_factory=OrderedDict)
 
     def context_for(self, name: str, template: Certificate,
                     make_context: Callable[[Certificate], Any]) -> tuple[Any, Certificate]:
         """The context serving *name* and its certificate: cached, or made with a new certificate for it."""
-        name = name.lower()
-        found = self.contexts.get(name)
-        if found is not None:
-            self.contexts.move_to_end(name)
-            return found
-        cert = self.issue(name, template)
-        found = (make_context(cert), cert)
-        if self.cache_size > 0:
-            self.contexts[name] = found
-            while len(self.contexts) > self.cache_size:
-                self.contexts.popitem(last=False)
+        key = (id(self), name.lower())
+        found = self.cache.get(key)
+        if found is None:
+            cert = self.issue(key[1], template)
+            found = (make_context(cert), cert)
+            self.cache.put(key, found)
         return found
 
     def forget(self) -> None:
         """The default certificate changed: the certificates made with its key are dropped."""
-        self.contexts.clear()
+        self.cache.forget(id(self))
 
     def issue(self, name: str, template: Certificate) -> Certificate:
         now = datetime.datetime.now(datetime.UTC)

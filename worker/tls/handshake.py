@@ -31,7 +31,7 @@ from .tlssocket import TlsSocket
 DEFAULT_TIMEOUT = 10.0
 """When the frontend has no ``timeout client`` (HAProxy would wait forever)."""
 ERR, INFO = 3, 6
-PEEK_PAUSE = 0.005
+PEEK_PAUSE, PEEK_PAUSE_MAX = 0.002, 0.25
 
 
 class _Accepted:
@@ -89,12 +89,18 @@ def accept(listener: ListenerTls, sock: Any, frontend: Any, so_id: int, logger: 
 
 def peek_hello(sock: Any, timeout: float) -> bytes:
     """The bytes of the ClientHello, read without consuming them (MSG_PEEK), within *timeout* (TimeoutError
-    when nothing came); what came by then if the hello is still not whole."""
+    when nothing came); what came by then if the hello is still not whole.
+
+    Peeked bytes keep the socket readable, so the rest is polled for, the
+    pause doubling up to PEEK_PAUSE_MAX: a client that stalls in its hello
+    costs a few wake-ups a second, not hundreds."""
     deadline = time.monotonic() + timeout
     sock.settimeout(timeout)
     data = sock.recv(MAX_HELLO, socket.MSG_PEEK)
+    pause = PEEK_PAUSE
     while clienthello.incomplete(data) and time.monotonic() < deadline:
-        gevent.sleep(PEEK_PAUSE)
+        gevent.sleep(pause)
+        pause = min(pause * 2, PEEK_PAUSE_MAX)
         data = sock.recv(MAX_HELLO, socket.MSG_PEEK)
     return data
 
