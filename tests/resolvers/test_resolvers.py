@@ -19,7 +19,7 @@ import pytest
 
 from luaproxy.worker.resolvers import Nameserver, Resolution, ResolversSection
 from tests.helpers import LUAPROXY, HttpBackend, Process, free_port, port_listening, read_all, wait_until
-from tests.helpers.dns_server import DnsServer
+from tests.helpers.dns_server import DnsServer, Zone
 from tests.supervisor.conftest import cli
 
 CONFIG = """
@@ -172,3 +172,29 @@ def test_check_names_each_mistake(tmp_path: Path, lines: str, message: str) -> N
                           timeout=30)
     assert done.returncode != 0
     assert message in done.stdout + done.stderr
+
+
+def _reply(resolution: Resolution, zone: Zone) -> bytes:
+    assert resolution.query is not None
+    answer = zone.answer(resolution.query)
+    assert answer is not None
+    return answer.to_wire()
+
+
+def test_the_other_family_is_asked_when_the_preferred_one_has_no_address() -> None:
+    """Bytes only: the replies come from the test server's answer builder, no socket."""
+    ns = Nameserver("ns1", "127.0.0.1", 53)
+    section = ResolversSection("dns", [ns])
+    server = Zone({"v4.test": ["192.0.2.7"]})
+    resolution = Resolution(section, "v4.test", ("ipv6", "ipv4"))
+    resolution.start(0.0)
+    again = resolution.receive(ns, _reply(resolution, server), 0.1)  # AAAA: none, so A next
+    assert len(again) == 1 and not resolution.done
+    resolution.receive(ns, _reply(resolution, server), 0.2)
+    assert resolution.answer is not None and resolution.answer.addresses == ("192.0.2.7",)
+    missing = Resolution(section, "nowhere.test", ("ipv4",))
+    missing.start(0.0)
+    missing.receive(ns, _reply(missing, server), 0.1)
+    assert missing.answer is not None and missing.answer.status == "nx"
+    assert missing.receive(ns, b"late", 0.2) == [] and section.stats["ns1"]["outdated"] == 1
+    assert (section.stats["ns1"]["valid"], section.stats["ns1"]["nx"]) == (1, 1)
