@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from luaproxy.master.config.resolvers import resolv_conf_nameservers
 from luaproxy.worker.resolvers import Nameserver, Resolution, ResolversSection
 from tests.helpers import LUAPROXY, HttpBackend, Process, free_port, port_listening, read_all, wait_until
 from tests.helpers.dns_server import DnsServer, Zone
@@ -198,3 +199,12 @@ def test_the_other_family_is_asked_when_the_preferred_one_has_no_address() -> No
     assert missing.answer is not None and missing.answer.status == "nx"
     assert missing.receive(ns, b"late", 0.2) == [] and section.stats["ns1"]["outdated"] == 1
     assert (section.stats["ns1"]["valid"], section.stats["ns1"]["nx"]) == (1, 1)
+
+
+def test_resolv_conf_nameservers_are_named_by_their_address(tmp_path: Path) -> None:
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("search example\nnameserver 192.0.2.53\n  nameserver fe80::1%eth0\nnameserver 192.0.2.53\n"
+                    "nameserver not-an-address\n")
+    assert resolv_conf_nameservers(str(conf)) == [Nameserver("192.0.2.53", "192.0.2.53"),
+                                                  Nameserver("fe80::1", "fe80::1")]
+    assert resolv_conf_nameservers(str(tmp_path / "missing")) == []
