@@ -50,17 +50,24 @@ CONFIG = """
         server s2 api.test:{backend} resolvers dns init-addr none resolve-prefer ipv4 backup
     backend other
         server x 127.0.0.1:{backend}
+    listen tcp
+        mode tcp
+        bind 127.0.0.1:{tcp}
+        tcp-request content do-resolve(txn.ip,dns,ipv4) str(tcp.test)
+        tcp-request content set-dst var(txn.ip)
+        server any 0.0.0.0:{backend}
     """
 
 
 class Running:
     def __init__(self, directory: Path) -> None:
         self.dir = directory
-        self.dns = DnsServer({"web.test": ["127.0.0.1"], "api.test": ["127.0.0.9", "::9"]})
+        self.dns = DnsServer({"web.test": ["127.0.0.1"], "api.test": ["127.0.0.9", "::9"],
+                              "tcp.test": ["127.0.0.1"]})
         self.backend = HttpBackend("A")
-        self.port = free_port()
+        self.port, self.tcp = free_port(), free_port()
         (directory / "r.cfg").write_text(textwrap.dedent(CONFIG).lstrip("\n").format(
-            d=directory, dns=self.dns.port, port=self.port, backend=self.backend.port))
+            d=directory, dns=self.dns.port, port=self.port, backend=self.backend.port, tcp=self.tcp))
         self.proc = Process(["-f", "r.cfg"], directory)
         assert wait_until(lambda: port_listening(self.port), 15), self.proc.stderr()
         self.proc.wait_workers(2)
@@ -72,8 +79,8 @@ class Running:
         line = next(x for x in self.cmd("show servers state").splitlines() if x.startswith(f"3 be {server} "))
         return line.split()
 
-    def get(self, path: str, name: str = "") -> bytes:
-        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+    def get(self, path: str, name: str = "", port: int = 0) -> bytes:
+        with socket.create_connection(("127.0.0.1", port or self.port), timeout=5) as sock:
             sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\nX-Name: {name}\r\nConnection: close\r\n\r\n".encode())
             return read_all(sock)
 
@@ -132,6 +139,7 @@ def test_do_resolve_sets_the_variable(rt: Running) -> None:
     assert rt.get("/resolve", "API.test").endswith(b"ip=127.0.0.9")
     assert rt.get("/resolve", "nowhere.test").endswith(b"ip=")
     assert rt.get("/resolve", "10.1.2.3").endswith(b"ip=10.1.2.3")
+    assert rt.get("/", port=rt.tcp).startswith(b"HTTP/1.1 200")  # tcp-request content: resolved, then set-dst
 
 
 def test_show_resolvers(rt: Running) -> None:
