@@ -129,7 +129,7 @@ class Arbiter:
         os.set_blocking(self.pipe_r, False)
         os.set_blocking(self.pipe_w, False)
         self.selector.register(self.pipe_r, selectors.EVENT_READ, self._drain_pipe)
-        self.resolvers = ServerResolvers(self.selector, self.spread_runtime, logger)  # servers with 'resolvers'
+        self.resolvers = ServerResolvers(self.selector, self.spread_runtime)  # servers with 'resolvers'
         self.resolvers.configure(generation.config.resolvers, generation.proxies, time.monotonic())
         timeout = generation.settings.stats_timeout
         commands = with_lua_commands(RUNTIME_STATS_COMMANDS, generation.engine)

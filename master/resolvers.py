@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import dns.exception
+
 from luaproxy.worker.backend.state import ServerChange
 from luaproxy.worker.resolvers import Answer, Nameserver, Resolution, ResolversSection
 
@@ -41,10 +43,9 @@ class Watched:
 
 
 class ServerResolvers:
-    def __init__(self, selector: selectors.BaseSelector, spread: Callable[[ServerChange], Any], logger: Any) -> None:
+    def __init__(self, selector: selectors.BaseSelector, spread: Callable[[ServerChange], Any]) -> None:
         self.selector = selector
         self.spread = spread
-        self.logger = logger
         self.sections: dict[str, ResolversSection] = {}
         self.watched: list[Watched] = []
         self.sockets: dict[tuple[str, int], socket.socket] = {}
@@ -80,6 +81,9 @@ class ServerResolvers:
 
     def tick(self, now: float) -> None:
         """Start the resolutions that are due; resend or end those whose reply is late."""
+        for gone in [w for w in self.watched if w.server not in w.backend.servers]:  # 'del server'
+            self._forget(gone)
+            self.watched.remove(gone)
         for watched in self.watched:
             resolution = watched.resolution
             if watched.name != watched.server.fqdn:
@@ -97,8 +101,13 @@ class ServerResolvers:
     def _start(self, watched: Watched, now: float) -> None:
         server = watched.server
         families = ("ipv4", "ipv6") if server.resolve_prefer == "ipv4" else ("ipv6", "ipv4")
-        resolution = Resolution(watched.section, server.fqdn, families)
-        watched.resolution, watched.name = resolution, server.fqdn
+        watched.name = server.fqdn
+        try:
+            resolution = Resolution(watched.section, server.fqdn, families)
+        except dns.exception.DNSException:  # a name DNS cannot carry (a label over 63 bytes...)
+            self._finish(watched, Answer("other"), now)
+            return
+        watched.resolution = resolution
         self._send(watched, resolution.start(now))
 
     def _send(self, watched: Watched, outgoing: list[tuple[Nameserver, bytes]]) -> None:

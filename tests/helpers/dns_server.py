@@ -20,22 +20,16 @@ import dns.rrset
 from . import free_port
 
 
-class DnsServer:
-    """UDP DNS on 127.0.0.1:<port>, answering A and AAAA from ``records`` (name -> addresses)."""
+class Zone:
+    """The answers: A and AAAA from ``records`` (name -> addresses), NXDOMAIN for other names, none for the
+    ``silent`` ones.  Usable without a socket (bytes in, bytes out)."""
 
     def __init__(self, records: dict[str, list[str]] | None = None, ttl: int = 1) -> None:
         self.records: dict[str, list[str]] = {k.rstrip(".").lower(): v for k, v in (records or {}).items()}
         self.silent: set[str] = set()
         self.ttl = ttl
         self.queries: list[tuple[str, str]] = []
-        self.port = free_port()
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", self.port))
-        self.sock.settimeout(0.2)
         self.lock = threading.Lock()
-        self.running = True
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
 
     def set(self, name: str, addresses: list[str]) -> None:
         with self.lock:
@@ -44,22 +38,6 @@ class DnsServer:
     def remove(self, name: str) -> None:
         with self.lock:
             self.records.pop(name.rstrip(".").lower(), None)
-
-    def _serve(self) -> None:
-        while self.running:
-            try:
-                data, peer = self.sock.recvfrom(4096)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            try:
-                query = dns.message.from_wire(data)
-            except Exception:  # a test server ignores garbage, as a real one would
-                continue
-            reply = self.answer(query)
-            if reply is not None:
-                self.sock.sendto(reply.to_wire(), peer)
 
     def answer(self, query: dns.message.Message) -> dns.message.Message | None:
         question = query.question[0]
@@ -81,6 +59,36 @@ class DnsServer:
             reply.answer.append(dns.rrset.from_text_list(question.name, self.ttl, dns.rdataclass.IN,
                                                          question.rdtype, wanted))
         return reply
+
+
+class DnsServer(Zone):
+    """The Zone served over UDP on 127.0.0.1:<port>, by a thread, until close()."""
+
+    def __init__(self, records: dict[str, list[str]] | None = None, ttl: int = 1) -> None:
+        super().__init__(records, ttl)
+        self.port = free_port()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", self.port))
+        self.sock.settimeout(0.2)
+        self.running = True
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while self.running:
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            try:
+                query = dns.message.from_wire(data)
+            except Exception:  # a test server ignores garbage, as a real one would
+                continue
+            reply = self.answer(query)
+            if reply is not None:
+                self.sock.sendto(reply.to_wire(), peer)
 
     def close(self) -> None:
         self.running = False

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from luaproxy.master.config.resolvers import resolv_conf_nameservers
 from luaproxy.worker.resolvers import Nameserver, Resolution, ResolversSection
 from tests.helpers import LUAPROXY, HttpBackend, Process, free_port, port_listening, read_all, wait_until
-from tests.helpers.dns_server import DnsServer
+from tests.helpers.dns_server import DnsServer, Zone
 from tests.supervisor.conftest import cli
 
 CONFIG = """
@@ -49,17 +50,24 @@ CONFIG = """
         server s2 api.test:{backend} resolvers dns init-addr none resolve-prefer ipv4 backup
     backend other
         server x 127.0.0.1:{backend}
+    listen tcp
+        mode tcp
+        bind 127.0.0.1:{tcp}
+        tcp-request content do-resolve(txn.ip,dns,ipv4) str(tcp.test)
+        tcp-request content set-dst var(txn.ip)
+        server any 0.0.0.0:{backend}
     """
 
 
 class Running:
     def __init__(self, directory: Path) -> None:
         self.dir = directory
-        self.dns = DnsServer({"web.test": ["127.0.0.1"], "api.test": ["127.0.0.9", "::9"]})
+        self.dns = DnsServer({"web.test": ["127.0.0.1"], "api.test": ["127.0.0.9", "::9"],
+                              "tcp.test": ["127.0.0.1"], "v6only.test": ["::6"]})
         self.backend = HttpBackend("A")
-        self.port = free_port()
+        self.port, self.tcp = free_port(), free_port()
         (directory / "r.cfg").write_text(textwrap.dedent(CONFIG).lstrip("\n").format(
-            d=directory, dns=self.dns.port, port=self.port, backend=self.backend.port))
+            d=directory, dns=self.dns.port, port=self.port, backend=self.backend.port, tcp=self.tcp))
         self.proc = Process(["-f", "r.cfg"], directory)
         assert wait_until(lambda: port_listening(self.port), 15), self.proc.stderr()
         self.proc.wait_workers(2)
@@ -71,8 +79,8 @@ class Running:
         line = next(x for x in self.cmd("show servers state").splitlines() if x.startswith(f"3 be {server} "))
         return line.split()
 
-    def get(self, path: str, name: str = "") -> bytes:
-        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+    def get(self, path: str, name: str = "", port: int = 0) -> bytes:
+        with socket.create_connection(("127.0.0.1", port or self.port), timeout=5) as sock:
             sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\nX-Name: {name}\r\nConnection: close\r\n\r\n".encode())
             return read_all(sock)
 
@@ -131,6 +139,8 @@ def test_do_resolve_sets_the_variable(rt: Running) -> None:
     assert rt.get("/resolve", "API.test").endswith(b"ip=127.0.0.9")
     assert rt.get("/resolve", "nowhere.test").endswith(b"ip=")
     assert rt.get("/resolve", "10.1.2.3").endswith(b"ip=10.1.2.3")
+    assert rt.get("/resolve", "v6only.test").endswith(b"ip=::6")  # ipv4 is preferred, ipv6 taken when alone
+    assert rt.get("/", port=rt.tcp).startswith(b"HTTP/1.1 200")  # tcp-request content: resolved, then set-dst
 
 
 def test_show_resolvers(rt: Running) -> None:
@@ -139,7 +149,7 @@ def test_show_resolvers(rt: Running) -> None:
 
     before = nx()
     assert rt.get("/resolve", "counted.test").endswith(b"ip=")  # a worker's do-resolve counts too
-    assert nx() == before + 1
+    assert nx() > before
     text = rt.cmd("show resolvers dns")
     assert text.startswith("Resolvers section dns\n nameserver ns1:\n  sent:        ")
     counters = dict(line.split() for line in text.splitlines()[2:] if line.strip())
@@ -172,3 +182,38 @@ def test_check_names_each_mistake(tmp_path: Path, lines: str, message: str) -> N
                           timeout=30)
     assert done.returncode != 0
     assert message in done.stdout + done.stderr
+
+
+def _reply(resolution: Resolution, zone: Zone) -> bytes:
+    assert resolution.query is not None
+    answer = zone.answer(resolution.query)
+    assert answer is not None
+    return answer.to_wire()
+
+
+def test_the_other_family_is_asked_when_the_preferred_one_has_no_address() -> None:
+    """Bytes only: the replies come from the test server's answer builder, no socket."""
+    ns = Nameserver("ns1", "127.0.0.1", 53)
+    section = ResolversSection("dns", [ns])
+    server = Zone({"v4.test": ["192.0.2.7"]})
+    resolution = Resolution(section, "v4.test", ("ipv6", "ipv4"))
+    resolution.start(0.0)
+    again = resolution.receive(ns, _reply(resolution, server), 0.1)  # AAAA: none, so A next
+    assert len(again) == 1 and not resolution.done
+    resolution.receive(ns, _reply(resolution, server), 0.2)
+    assert resolution.answer is not None and resolution.answer.addresses == ("192.0.2.7",)
+    missing = Resolution(section, "nowhere.test", ("ipv4",))
+    missing.start(0.0)
+    missing.receive(ns, _reply(missing, server), 0.1)
+    assert missing.answer is not None and missing.answer.status == "nx"
+    assert missing.receive(ns, b"late", 0.2) == [] and section.stats["ns1"]["outdated"] == 1
+    assert (section.stats["ns1"]["valid"], section.stats["ns1"]["nx"]) == (1, 1)
+
+
+def test_resolv_conf_nameservers_are_named_by_their_address(tmp_path: Path) -> None:
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("search example\nnameserver 192.0.2.53\n  nameserver fe80::1%eth0\nnameserver 192.0.2.53\n"
+                    "nameserver not-an-address\n")
+    assert resolv_conf_nameservers(str(conf)) == [Nameserver("192.0.2.53", "192.0.2.53"),
+                                                  Nameserver("fe80::1", "fe80::1")]
+    assert resolv_conf_nameservers(str(tmp_path / "missing")) == []

@@ -35,9 +35,10 @@ class Resolver:
         self.cache: OrderedDict[tuple[str, str], tuple[float, tuple[str, ...]]] = OrderedDict()
 
     def resolve(self, name: str, family: str) -> tuple[str, ...]:
-        """The addresses of *name* in *family* ('ipv4' or 'ipv6'); () when it has none or no reply came."""
+        """The addresses of *name*, of *family* ('ipv4' or 'ipv6') if it has some, else of the other; () when
+        it has none or no reply came."""
         name = name.strip().rstrip(".").lower()
-        literal = _literal(name, family)
+        literal = _literal(name)
         if literal is not None or not name:
             return literal or ()
         key, now = (name, family), time.monotonic()
@@ -45,7 +46,7 @@ class Resolver:
         if cached is not None and cached[0] > now:
             return cached[1]
         try:
-            resolution = Resolution(self.section, name, (family,))
+            resolution = Resolution(self.section, name, (family, "ipv6" if family == "ipv4" else "ipv4"))
         except dns.exception.DNSException:
             return ()
         answer = self._run(resolution)
@@ -93,10 +94,9 @@ class Resolver:
         return resolution.receive(ns, data, time.monotonic()) if ns is not None else []
 
 
-def _literal(name: str, family: str) -> tuple[str, ...] | None:
-    """An address written as such needs no query: itself when of *family*, () when of the other."""
+def _literal(name: str) -> tuple[str, ...] | None:
+    """An address written as such needs no query."""
     try:
-        address = ipaddress.ip_address(name)
+        return (str(ipaddress.ip_address(name)),)
     except ValueError:
         return None
-    return (str(address),) if address.version == (4 if family == "ipv4" else 6) else ()

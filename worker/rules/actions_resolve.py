@@ -1,5 +1,6 @@
 """``do-resolve(<var>,<resolvers>[,ipv4|ipv6]) <expr>``: resolve a name taken from the request and keep its
-first address in a variable (left unset when the name does not resolve), as haproxy 2.6 does.
+first address in a variable (left unset when the name does not resolve), as haproxy 2.6 does: the family
+given (ipv6 by default) is preferred, the other is asked when it has no address.
 
 The lookup waits only for this stream's greenlet; answers are kept for the
 section's ``hold valid`` (worker.resolvers.client).  Written for
@@ -42,7 +43,6 @@ def parse(name: str, args: tuple[str, ...], env: ResolveEnv) -> Any:
         raise RuleError(f"'do-resolve': {exc}") from None
     resolver = env.resolver(section)
     expr = env.sample(" ".join(args))
-    kind = SampleType.IPV4 if family == "ipv4" else SampleType.IPV6
 
     def do_resolve(txn: Any) -> Verdict:
         smp = expr.evaluate(txn)
@@ -51,7 +51,8 @@ def parse(name: str, args: tuple[str, ...], env: ResolveEnv) -> Any:
         value = smp.value.decode("latin-1") if isinstance(smp.value, bytes) else str(smp.value)
         addresses = resolver.resolve(value, family)
         if addresses:
-            txn.vars.set(var, Sample(kind, ipaddress.ip_address(addresses[0]).packed))
+            address = ipaddress.ip_address(addresses[0])
+            txn.vars.set(var, Sample(SampleType.IPV4 if address.version == 4 else SampleType.IPV6, address.packed))
         return Verdict.CONTINUE
 
     return do_resolve
