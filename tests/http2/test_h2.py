@@ -215,3 +215,31 @@ def test_soft_stop_sends_goaway_to_idle_connections(write, luaproxy, port) -> No
         assert proc.wait(10) == 0
     finally:
         client.close()
+
+
+def test_checks_follow_proto_h2_or_check_proto(write, luaproxy, port) -> None:
+    h2, h1 = free_port(), free_port()
+    proc = start(write, luaproxy, port, f"""
+        frontend fe
+           bind 127.0.0.1:{port}
+           default_backend be
+        backend be
+           option httpchk GET /health
+           option log-health-checks
+           http-check expect string 2.0
+           server by-proto 127.0.0.1:{h2} proto h2 check inter 200ms rise 2 fall 1
+           server by-check 127.0.0.1:{h2} check check-proto h2 inter 200ms rise 2 fall 1
+           server plain 127.0.0.1:{h1} check inter 200ms rise 2 fall 1
+        frontend h2only
+           bind 127.0.0.1:{h2} proto h2
+           {SHOW} "%[req.ver]"
+        frontend h1only
+           bind 127.0.0.1:{h1} proto h1
+           {SHOW} "%[req.ver]"
+        """)
+    for name in ("by-proto", "by-check"):  # the h2 listener answers them 2.0
+        assert wait_until(lambda n=name: f"Health check for server be/{n} succeeded" in proc.stdout(), 10), \
+            proc.stdout()
+    assert wait_until(lambda: "Server be/plain is DOWN" in proc.stdout(), 10), proc.stdout()  # it answers 1.1
+    assert "be/by-proto is DOWN" not in proc.stdout() and "be/by-check is DOWN" not in proc.stdout()
+    assert curl(f"http://127.0.0.1:{port}/") == "2.0"
