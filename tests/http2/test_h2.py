@@ -25,11 +25,14 @@ SHOW = "http-request return status 200 content-type text/plain lf-string"
 LUA = """
 core.register_service("size", "http", function(applet)
     local body = applet:receive()
-    local text = "got " .. #body .. " bytes"
+    local text = "got " .. #body .. " bytes over " .. applet.version
     applet:set_status(200)
     applet:add_header("content-length", #text)
     applet:start_response()
     applet:send(text)
+end)
+core.register_action("ua", {"http-req"}, function(txn)
+    txn:set_var("txn.ua", txn.http:req_get_headers()["user-agent"][0])
 end)
 """
 
@@ -135,7 +138,22 @@ def test_h2_servers_and_bodies_beyond_the_windows(write, luaproxy, port, tmp_pat
     assert curl("--http2-prior-knowledge", f"{url}/big", "-o", str(tmp_path / "got.bin")) == ""
     assert (tmp_path / "got.bin").read_bytes() == (tmp_path / "big.bin").read_bytes()
     assert curl("--http2-prior-knowledge", "--data-binary", f"@{tmp_path}/up.bin", f"{url}/up") == \
-        "got 1000000 bytes"
+        "got 1000000 bytes over 1.1"
+
+
+def test_lua_and_100_continue_on_a_stream(write, luaproxy, port, tmp_path: Path) -> None:
+    (tmp_path / "body.txt").write_bytes(b"b" * 5000)
+    start(write, luaproxy, port, f"""
+        frontend fe
+           bind 127.0.0.1:{port} proto h2
+           http-request lua.ua
+           http-response set-header x-ua %[var(txn.ua)]
+           http-request use-service lua.size
+        """)
+    out = curl("-i", "--http2-prior-knowledge", "-A", "agent/1", "-H", "Expect: 100-continue",
+               "--data-binary", f"@{tmp_path}/body.txt", f"http://127.0.0.1:{port}/")
+    assert out.startswith("HTTP/2 100")
+    assert "x-ua: agent/1" in out and out.endswith("got 5000 bytes over 2.0")
 
 
 def test_malformed_requests_reset_only_their_stream(write, luaproxy, port) -> None:
