@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -261,3 +262,14 @@ def test_checks_follow_proto_h2_or_check_proto(write, luaproxy, port) -> None:
     assert wait_until(lambda: "Server be/plain is DOWN" in proc.stdout(), 10), proc.stdout()  # it answers 1.1
     assert "be/by-proto is DOWN" not in proc.stdout() and "be/by-check is DOWN" not in proc.stdout()
     assert curl(f"http://127.0.0.1:{port}/") == "2.0"
+
+
+def test_connection_rules_apply_to_h2_listeners(write, luaproxy, port) -> None:
+    start(write, luaproxy, port, f"""
+        frontend fe
+           bind 127.0.0.1:{port} proto h2
+           tcp-request connection reject if {{ src 127.0.0.1 }}
+           {SHOW} "ok"
+        """)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        assert sock.recv(100) == b""  # closed before any SETTINGS: the rule ran at accept time
