@@ -82,10 +82,11 @@ def configure_server(server: Server, conf: ServerConf, check_spec: Any) -> None:
     if conf.send_proxy.version or conf.send_proxy.check:
         server.send_proxy = conf.send_proxy
     server.cookie = options.get("cookie")
-    proto = options.get("proto", "")
-    if proto not in ("", "h1", "h2"):
-        raise ValueError(f"'proto' : unknown protocol '{proto}', expected h1 or h2.")
-    server.proto = proto
+    for name in ("proto", "check-proto"):
+        if options.get(name, "") not in ("", "h1", "h2"):
+            raise ValueError(f"'{name}' : unknown protocol '{options[name]}', expected h1 or h2.")
+    server.proto = options.get("proto", "")
+    server.check_proto = options.get("check-proto", "")
     configure_checks(server, options, parse_time, check_spec)
 
 

@@ -82,6 +82,8 @@ class Server:
     pool_max_conn: int = -1
     proto: str = ""
     """``proto h2``: HTTP/2 to this server (worker.http2.backend)."""
+    check_proto: str = ""
+    """``check-proto h2``: HTTP/2 for its checks (else they follow ``proto``)."""
     """``pool-max-conn``: idle connections kept for reuse (-1: no limit)."""
     maxqueue: int = 0
     """``maxqueue``: reported (the exporter's queue_limit), not enforced: the queue is the backend's."""

@@ -147,7 +147,7 @@ SERVER_VALUE_OPTIONS = ("weight", "maxconn", "inter", "fastinter", "downinter", 
                         "observe", "error-limit", "agent-port", "agent-inter", "agent-addr", "agent-send", "socks4",
                         "resolvers", "init-addr", "pool-max-conn", "pool-purge-delay", "proto",
                         "pool-low-conn", "track", "agent-addr", "agent-send", "resolve-prefer", "resolve-opts",
-                        "resolve-net")
+                        "resolve-net", "check-proto")
 SERVER_FLAGS = ("check", "backup", "disabled", "enabled", "no-check", "non-stick", "tfo",
                 "agent-check", "redir", "check-via-socks4")
 

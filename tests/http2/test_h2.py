@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -25,11 +26,14 @@ SHOW = "http-request return status 200 content-type text/plain lf-string"
 LUA = """
 core.register_service("size", "http", function(applet)
     local body = applet:receive()
-    local text = "got " .. #body .. " bytes"
+    local text = "got " .. #body .. " bytes over " .. applet.version
     applet:set_status(200)
     applet:add_header("content-length", #text)
     applet:start_response()
     applet:send(text)
+end)
+core.register_action("ua", {"http-req"}, function(txn)
+    txn:set_var("txn.ua", txn.http:req_get_headers()["user-agent"][0])
 end)
 """
 
@@ -135,7 +139,22 @@ def test_h2_servers_and_bodies_beyond_the_windows(write, luaproxy, port, tmp_pat
     assert curl("--http2-prior-knowledge", f"{url}/big", "-o", str(tmp_path / "got.bin")) == ""
     assert (tmp_path / "got.bin").read_bytes() == (tmp_path / "big.bin").read_bytes()
     assert curl("--http2-prior-knowledge", "--data-binary", f"@{tmp_path}/up.bin", f"{url}/up") == \
-        "got 1000000 bytes"
+        "got 1000000 bytes over 1.1"
+
+
+def test_lua_and_100_continue_on_a_stream(write, luaproxy, port, tmp_path: Path) -> None:
+    (tmp_path / "body.txt").write_bytes(b"b" * 5000)
+    start(write, luaproxy, port, f"""
+        frontend fe
+           bind 127.0.0.1:{port} proto h2
+           http-request lua.ua
+           http-response set-header x-ua %[var(txn.ua)]
+           http-request use-service lua.size
+        """)
+    out = curl("-i", "--http2-prior-knowledge", "-A", "agent/1", "-H", "Expect: 100-continue",
+               "--data-binary", f"@{tmp_path}/body.txt", f"http://127.0.0.1:{port}/")
+    assert out.startswith("HTTP/2 100")
+    assert "x-ua: agent/1" in out and out.endswith("got 5000 bytes over 2.0")
 
 
 def test_malformed_requests_reset_only_their_stream(write, luaproxy, port) -> None:
@@ -215,3 +234,42 @@ def test_soft_stop_sends_goaway_to_idle_connections(write, luaproxy, port) -> No
         assert proc.wait(10) == 0
     finally:
         client.close()
+
+
+def test_checks_follow_proto_h2_or_check_proto(write, luaproxy, port) -> None:
+    h2, h1 = free_port(), free_port()
+    proc = start(write, luaproxy, port, f"""
+        frontend fe
+           bind 127.0.0.1:{port}
+           default_backend be
+        backend be
+           option httpchk GET /health
+           option log-health-checks
+           http-check expect string 2.0
+           server by-proto 127.0.0.1:{h2} proto h2 check inter 200ms rise 2 fall 1
+           server by-check 127.0.0.1:{h2} check check-proto h2 inter 200ms rise 2 fall 1
+           server plain 127.0.0.1:{h1} check inter 200ms rise 2 fall 1
+        frontend h2only
+           bind 127.0.0.1:{h2} proto h2
+           {SHOW} "%[req.ver]"
+        frontend h1only
+           bind 127.0.0.1:{h1} proto h1
+           {SHOW} "%[req.ver]"
+        """)
+    for name in ("by-proto", "by-check"):  # the h2 listener answers them 2.0
+        assert wait_until(lambda n=name: f"Health check for server be/{n} succeeded" in proc.stdout(), 10), \
+            proc.stdout()
+    assert wait_until(lambda: "Server be/plain is DOWN" in proc.stdout(), 10), proc.stdout()  # it answers 1.1
+    assert "be/by-proto is DOWN" not in proc.stdout() and "be/by-check is DOWN" not in proc.stdout()
+    assert curl(f"http://127.0.0.1:{port}/") == "2.0"
+
+
+def test_connection_rules_apply_to_h2_listeners(write, luaproxy, port) -> None:
+    start(write, luaproxy, port, f"""
+        frontend fe
+           bind 127.0.0.1:{port} proto h2
+           tcp-request connection reject if {{ src 127.0.0.1 }}
+           {SHOW} "ok"
+        """)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        assert sock.recv(100) == b""  # closed before any SETTINGS: the rule ran at accept time

@@ -17,7 +17,8 @@ import gevent
 from gevent import socket as gsocket
 
 from ..conn.outbound import check_header
-from ..http import CLIENT, NEED_DATA, Connection, Data, InformationalResponse, RemoteProtocolError, Response
+from ..http import NEED_DATA, Data, InformationalResponse, RemoteProtocolError, Response
+from ..http2.backend import check_http
 from ..proxy import Server
 from ..tls.handshake import failure_reason
 from .agent import run_agent
@@ -165,7 +166,7 @@ def _reset(sock: Any) -> None:
 def _http_check(sock: Any, spec: HealthCheckSpec, deadline: float, started: float,
                 ctx: CheckContext) -> CheckResult:
     """Send the request, read the response head (and the body if an expectation needs it), judge."""
-    conn = Connection(CLIENT)
+    conn = check_http(ctx.server, sock)
     head = None
     body = bytearray()
     try:

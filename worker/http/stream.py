@@ -235,7 +235,7 @@ class HttpStream:
             return False
 
         H2Session(self.worker, self.frontend, self.client, self.so_id, self.pool,
-                  received=PREFACE_HEAD + self.front.trailing_data[0]).run()
+                  received=PREFACE_HEAD + self.front.trailing_data[0], session_vars=self.session_vars).run()
         return False
 
     # Reading requests.

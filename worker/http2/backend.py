@@ -64,6 +64,14 @@ def server_http(server: Any, sock: socket.socket) -> Any:
     return Connection(CLIENT)
 
 
+def check_http(server: Any, sock: socket.socket) -> Any:
+    """The protocol core of an HTTP check: ``check-proto``, else the server's ``proto``, else ALPN's choice."""
+    proto = getattr(server, "check_proto", "") or getattr(server, "proto", "")
+    if proto == "h2" or (proto != "h1" and negotiated(sock)):
+        return H2ServerHttp(sock)
+    return Connection(CLIENT)
+
+
 class H2ServerHttp(WholeMessages):
     """The client side of an HTTP/2 connection to a server, one exchange at a time."""
 

@@ -33,11 +33,16 @@ from h2.events import (
 from h2.exceptions import H2Error
 from h2.settings import SettingCodes, Settings
 
+from ..channel import Channel
 from ..context import WorkerContext
 from ..http.message import Headers, RequestHead
 from ..http.plan import plan_of
 from ..netutil import recv_within, send_all, shutdown_both
 from ..proxy import Proxy
+from ..rules.evaluate import run_session_rules
+from ..rules.verdict import Verdict
+from ..sticktable.tracking import Trackers
+from ..txn import Transaction, addresses_of
 from .convert import H2_VERSION, BadRequest, MalformedMessage, request_head
 from .front import StreamFront
 from .settings import Encoder, h2_config
@@ -80,7 +85,7 @@ class H2Session:
     """An HTTP/2 client connection and its streams."""
 
     def __init__(self, worker: WorkerContext, frontend: Proxy, client: socket.socket, so_id: int,
-                 pool: Any, on_close: Any = None, received: bytes = b"") -> None:
+                 pool: Any, on_close: Any = None, received: bytes = b"", session_vars: Any = None) -> None:
         self.worker = worker
         self.frontend = frontend
         self.plan = frontend.plan or plan_of(frontend)
@@ -106,7 +111,8 @@ class H2Session:
         self.write_lock = Semaphore()
         self.window = Flag()
         self.closed = False
-        self.session_vars = worker.new_vars()
+        self.session_vars = session_vars if session_vars is not None else worker.new_vars()
+        self.trackers = Trackers()
         self.streams = 0
         self.idle_since = time.monotonic()
         self.draining = False  # GOAWAY sent: the connection ends with its last stream
@@ -119,13 +125,28 @@ class H2Session:
         fe.current_conns += 1
         fe.fe_counters.open()
         try:
-            self.run()
+            if self._admitted():
+                self.run()
         finally:
             fe.current_conns -= 1
             fe.fe_counters.close()
             self.client.close()
             if self.on_close is not None:
                 self.on_close()
+        return False
+
+    def _admitted(self) -> bool:
+        """``tcp-request connection`` and ``session`` rules, once per connection as for HTTP/1 (their stick
+        counters stay the connection's: each stream tracks its own)."""
+        if not self.plan.session_rules:
+            return True
+        txn = Transaction(self.client, self.frontend, Channel("req", 0), Channel("res", 0), self.worker.logger,
+                          self.so_id, self.worker.proxies, self.worker.process, self.session_vars,
+                          addresses_of(self.client))
+        txn.stkctr = self.trackers
+        if run_session_rules(self.frontend, txn) is Verdict.ACCEPT:
+            return True
+        self.frontend.fe_counters.denied_conn += 1
         return False
 
     def run(self) -> None:
@@ -136,6 +157,7 @@ class H2Session:
         finally:
             self.worker.idle_clients.discard(self)
             self._stop_streams()
+            self.trackers.end_session()
 
     def _read_timeout(self) -> float | None:
         """The idle limit (keep-alive, else client timeout) still left, checked again once streams end."""
