@@ -3,6 +3,10 @@
 One greenlet runs the stream (rules and Lua actions), one reader greenlet per
 direction feeds its channel.  Rules see data in the channels' input parts;
 once they are done the channels forward, and bytes pass straight through.
+The client's reader starts when someone first waits (a rule for content, a Lua
+action for anything) or when the rules let the stream go on: a spawned reader
+could not run before then anyway, and a stream that rules end at once (a Lua
+action answering by itself) never makes one.
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ class TcpStream:
         self.res = Channel("res", worker.bufsize)
         self.txn = Transaction(client, frontend, self.req, self.res, worker.logger, so_id,
                                worker.proxies, worker.process, worker.new_vars())
-        self.activity = {"req": time.monotonic(), "res": time.monotonic()}
+        now = time.monotonic()
+        self.activity = {"req": now, "res": now}
         self.aborted = False
         self.readers: list[gevent.Greenlet] = []
         self.txn.stkctr = Trackers()
@@ -68,10 +73,10 @@ class TcpStream:
 
     def _serve(self) -> None:
         self.res.connect(self.client.sendall)
-        client_timeout = self.frontend.timeout("client")
-        self.readers.append(gevent.spawn(self._pump, self.client, self.req, "res", client_timeout))
+        self.req.on_wait = self.txn.before_wait = self._read_client
         verdict = self._analyse(self.frontend.ruleset("tcp-request content"), self.req, self.res)
         if self.txn.service is not None:
+            self._read_client()
             self._run_service()
             return
         backend = self.frontend.choose_backend(self.txn) if verdict is Verdict.ACCEPT else None
@@ -84,6 +89,7 @@ class TcpStream:
                 verdict, "SC")
             self._finish(verdict)
             return
+        self._read_client()
         self.txn.backend = backend
         backend.be_counters.open()
         started = time.monotonic()
@@ -114,6 +120,12 @@ class TcpStream:
         if self.res.input_closed:
             shutdown_write(self.client)
         gevent.joinall(self.readers)
+
+    def _read_client(self) -> None:
+        """Start the client's reader, once."""
+        if self.req.on_wait is not None:
+            self.req.on_wait = self.txn.before_wait = None
+            self.readers.append(gevent.spawn(self._pump, self.client, self.req, "res", self.frontend.timeout("client")))
 
     def _analyse(self, rules: list[Rule], channel: Channel, other: Channel) -> Verdict:
         """Evaluate a rule set in order; Lua may read *channel* but not *other*."""
