@@ -29,6 +29,8 @@ from ..tls import clienthello
 from ..txn import Transaction
 
 READ_SIZE = 65536
+_TERMINATION = {Verdict.REJECT: "PR", Verdict.DONE: "LR", Verdict.ERROR: "IR"}
+"""The termination state of a stream the request rules ended."""
 
 
 class TcpStream:
@@ -66,8 +68,10 @@ class TcpStream:
                 fe.access_log(self.txn)
             fe.current_conns -= 1
             fe.fe_counters.close()
-            self.txn.stkctr.end_stream(0, self.txn.bytes_in, self.txn.bytes_out)
-            self.txn.stkctr.end_session()
+            stkctr = self.txn.stkctr
+            if any(stkctr.slots):  # nothing tracked: nothing to count or release
+                stkctr.end_stream(0, self.txn.bytes_in, self.txn.bytes_out)
+                stkctr.end_session()
             self.txn.release()
             self.readers.clear()
 
@@ -85,8 +89,7 @@ class TcpStream:
         if verdict is not Verdict.ACCEPT or backend is None:
             if verdict is Verdict.REJECT:
                 self.frontend.fe_counters.denied_req += 1
-            self.txn.termination = {Verdict.REJECT: "PR", Verdict.DONE: "LR", Verdict.ERROR: "IR"}.get(
-                verdict, "SC")
+            self.txn.termination = _TERMINATION.get(verdict, "SC")
             self._finish(verdict)
             return
         self._read_client()
