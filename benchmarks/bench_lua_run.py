@@ -14,6 +14,7 @@ comparable figures.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import socket
 import sys
@@ -65,6 +66,7 @@ def one_run(kind: str) -> Callable[[], None]:
     frontend = next(p for p in generation.proxies if p.name == "fe")
     rule = frontend.ruleset("tcp-request content" if kind == "tcp" else "http-request")[0]
     client, _peer = socket.socketpair()
+    gc.freeze()  # as a worker does once started: the configuration and Lua state stay out of GC passes
 
     def run() -> None:
         req, res = Channel("req", 16384), Channel("res", 16384)

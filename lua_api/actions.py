@@ -47,7 +47,7 @@ class LuaAction:
         act.YIELD), until it returns something else or the client timeout has passed."""
         deadline = 0.0
         while True:
-            budget = Budget(self.engine.limits.session_timeout)
+            budget = Budget(self.engine.limits.session_timeout, txn.before_wait)
             verdict = self._run_once(txn, budget)
             if verdict is not None:
                 return verdict
@@ -55,7 +55,8 @@ class LuaAction:
                 deadline = budget.started + _client_timeout(txn)
             if time.monotonic() >= deadline:
                 return Verdict.CONTINUE
-            gevent.sleep(budget.wake if budget.wake is not None else YIELD_PAUSE)
+            with budget.blocking():
+                gevent.sleep(budget.wake if budget.wake is not None else YIELD_PAUSE)
 
     def _run_once(self, txn: Any, budget: Budget) -> Verdict | None:
         """The action's verdict, or None when it asked to run again (act.YIELD)."""

@@ -20,7 +20,7 @@ MAXREWRITE = 1024
 
 
 class Channel:
-    __slots__ = ("_changed", "bufsize", "forwarding", "http", "input", "input_closed", "name", "output",
+    __slots__ = ("_changed", "bufsize", "forwarding", "http", "input", "input_closed", "name", "on_wait", "output",
                  "readable", "sink")
 
     def __init__(self, name: str, bufsize: int) -> None:
@@ -35,6 +35,8 @@ class Channel:
         """In HTTP mode the bytes live in the HTTP message: Lua may only ask about sizes and state."""
         self.sink: Sink | None = None
         self._changed: Event | None = None
+        self.on_wait: Callable[[], None] | None = None
+        """Called before anyone waits on this channel: a TCP stream starts reading its client only then."""
 
     # Producer side: the stream's reader for this direction.
 
@@ -163,6 +165,8 @@ class Channel:
 
     def _wait_change(self, timeout: float | None) -> bool:
         """Block until the other side changes the channel; the event exists only once someone waits."""
+        if self.on_wait is not None:
+            self.on_wait()
         if self._changed is None:
             self._changed = Event()
         self._changed.clear()

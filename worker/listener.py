@@ -28,13 +28,15 @@ class Listener:
         self.frontend = frontend
         self.so_id = so_id
         self._handler = handler
+        self._tcp = sock.family != socket.AF_UNIX
+        """Accepted sockets get TCP_NODELAY (their family is the listener's: asked once, not per connection)."""
         gevent_sock = gsocket.socket(sock.family, sock.type, fileno=sock.detach())
         self.server = _Server(gevent_sock, self._accept, spawn=Pool(maxconn))
 
     def _accept(self, client: socket.socket, address: Any) -> None:
         lives_on = False
         try:
-            if client.family != socket.AF_UNIX:
+            if self._tcp:
                 client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             lives_on = self._handler(self.frontend, client, self.so_id)
         finally:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import socket
+import time
 
-import gevent
 from gevent import getcurrent
 from gevent import socket as gsocket
 
@@ -85,14 +85,14 @@ def close_gracefully(sock: socket.socket) -> None:
     """
     shutdown_write(sock)
     drained = 0
+    deadline = time.monotonic() + LINGER_SECONDS
     try:
-        with gevent.Timeout(LINGER_SECONDS, False):
-            while drained < LINGER_BYTES:
-                data = sock.recv(65536)
-                if not data:
-                    break
-                drained += len(data)
-    except OSError:
+        while drained < LINGER_BYTES:
+            data = recv_within(sock, 65536, max(deadline - time.monotonic(), 0.0))
+            if not data:
+                break
+            drained += len(data)
+    except OSError:  # TimeoutError included: the peer kept the connection open past the linger time
         pass
     sock.close()
 

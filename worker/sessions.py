@@ -17,9 +17,16 @@ from gevent.event import Event
 class LiveSession:
     frontend: Any
     client: socket.socket
-    peer: str
-    proto: str
     started: float
+
+
+def _peer(client: socket.socket) -> tuple[str, str]:
+    """(proto, peer) as ``show sess`` prints them: asked of the socket only when shown."""
+    try:
+        host, port = client.getpeername()[:2]
+        return "tcpv6" if client.family == socket.AF_INET6 else "tcpv4", f"{host}:{port}"
+    except (OSError, ValueError, TypeError):
+        return "unix_stream", "unix:1"
 
 
 class SessionTable:
@@ -29,23 +36,20 @@ class SessionTable:
         self._ids = itertools.count((index << 32) + 1)
         self.live: dict[int, LiveSession] = {}
         self.counts: dict[str, int] = {}
-        self._freed = Event()
+        self._freed: Event | None = None
+        """Made only when a connection waits for room (a frontend at its maxconn)."""
 
     def wait_room(self, frontend: Any) -> None:
         """A frontend at its ``maxconn``: this accepted connection waits, unserved, until a session of that
         frontend ends (haproxy leaves it in the backlog meanwhile; the client sees the same)."""
         while 0 < frontend.maxconn <= self.counts.get(frontend.name, 0):
+            if self._freed is None:
+                self._freed = Event()
             self._freed.wait()
 
     def open(self, frontend: Any, client: socket.socket) -> int:
         sid = next(self._ids)
-        try:
-            host, port = client.getpeername()[:2]
-            proto = "tcpv6" if client.family == socket.AF_INET6 else "tcpv4"
-            peer = f"{host}:{port}"
-        except (OSError, ValueError):
-            proto, peer = "unix_stream", "unix:1"
-        self.live[sid] = LiveSession(frontend, client, peer, proto, time.monotonic())
+        self.live[sid] = LiveSession(frontend, client, time.monotonic())
         self.counts[frontend.name] = self.counts.get(frontend.name, 0) + 1
         return sid
 
@@ -54,15 +58,17 @@ class SessionTable:
         if session is None:
             return
         self.counts[session.frontend.name] -= 1
-        freed, self._freed = self._freed, Event()
-        freed.set()
+        if self._freed is not None:
+            freed, self._freed = self._freed, None
+            freed.set()
 
     def lines(self) -> list[str]:
         """One ``show sess`` line per session, with the fields a worker knows about its clients."""
         now = time.monotonic()
-        return [f"0x{sid:x}: proto={s.proto} src={s.peer} fe={s.frontend.name} "
+        return [f"0x{sid:x}: proto={proto} src={peer} fe={s.frontend.name} "
                 f"be={s.frontend.name if s.frontend.has_backend else '<NONE>'} srv=<none> ts=00 epoch=0 "
-                f"age={int(now - s.started)}s calls=0 rate=0 cpu=0 lat=0\n" for sid, s in self.live.items()]
+                f"age={int(now - s.started)}s calls=0 rate=0 cpu=0 lat=0\n"
+                for sid, s in self.live.items() for proto, peer in (_peer(s.client),)]
 
     def shutdown(self, sid: int) -> bool:
         """Cut one session's client connection (its stream then ends as on a client abort)."""

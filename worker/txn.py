@@ -49,6 +49,8 @@ class Transaction:
     applet: str | None = None  # "<lua.NAME>" / "<PROMEX>": the service that answered, as logs name it
     lua: Any = None
     priv: Any = None
+    before_wait: Any = None
+    """Called before a Lua action of this transaction waits (a TCP stream starts reading its client then)."""
     done = False
     nice = 0
     priority_class = 0

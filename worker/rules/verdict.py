@@ -4,6 +4,9 @@ import enum
 
 
 class Verdict(enum.Enum):
+    __hash__ = object.__hash__
+    """Members are singletons: identity hashing spares Enum's Python-level __hash__ in every dict lookup."""
+
     CONTINUE = "continue"
     """Go on with the next rule."""
     ACCEPT = "accept"

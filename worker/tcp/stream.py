@@ -3,6 +3,10 @@
 One greenlet runs the stream (rules and Lua actions), one reader greenlet per
 direction feeds its channel.  Rules see data in the channels' input parts;
 once they are done the channels forward, and bytes pass straight through.
+The client's reader starts when someone first waits (a rule for content, a Lua
+action for anything) or when the rules let the stream go on: a spawned reader
+could not run before then anyway, and a stream that rules end at once (a Lua
+action answering by itself) never makes one.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from ..txn import Transaction
 from . import filters as tcp_filters
 
 READ_SIZE = 65536
+_TERMINATION = {Verdict.REJECT: "PR", Verdict.DONE: "LR", Verdict.ERROR: "IR"}
+"""The termination state of a stream the request rules ended."""
 
 
 class TcpStream:
@@ -38,7 +44,8 @@ class TcpStream:
         self.res = Channel("res", worker.bufsize)
         self.txn = Transaction(client, frontend, self.req, self.res, worker.logger, so_id,
                                worker.proxies, worker.process, worker.new_vars())
-        self.activity = {"req": time.monotonic(), "res": time.monotonic()}
+        now = time.monotonic()
+        self.activity = {"req": now, "res": now}
         self.aborted = False
         self.readers: list[gevent.Greenlet] = []
         self.txn.stkctr = Trackers()
@@ -68,8 +75,10 @@ class TcpStream:
                 fe.access_log(self.txn)
             fe.current_conns -= 1
             fe.fe_counters.close()
-            self.txn.stkctr.end_stream(0, self.txn.bytes_in, self.txn.bytes_out)
-            self.txn.stkctr.end_session()
+            stkctr = self.txn.stkctr
+            if any(stkctr.slots):  # nothing tracked: nothing to count or release
+                stkctr.end_stream(0, self.txn.bytes_in, self.txn.bytes_out)
+                stkctr.end_session()
             self.txn.release()
             self.readers.clear()
 
@@ -77,10 +86,10 @@ class TcpStream:
         self.res.connect(self.client.sendall)
         if self.frontend.tcp_filters:
             self.filters = tcp_filters.join(None, self.txn, self.frontend)
-        client_timeout = self.frontend.timeout("client")
-        self.readers.append(gevent.spawn(self._pump, self.client, self.req, "res", client_timeout))
+        self.req.on_wait = self.txn.before_wait = self._read_client
         verdict = self._analyse(self.frontend.ruleset("tcp-request content"), self.req, self.res)
         if self.txn.service is not None:
+            self._read_client()
             self._run_service()
             return
         backend = self.frontend.choose_backend(self.txn) if verdict is Verdict.ACCEPT else None
@@ -91,10 +100,10 @@ class TcpStream:
         if verdict is not Verdict.ACCEPT or backend is None:
             if verdict is Verdict.REJECT:
                 self.frontend.fe_counters.denied_req += 1
-            self.txn.termination = {Verdict.REJECT: "PR", Verdict.DONE: "LR", Verdict.ERROR: "IR"}.get(
-                verdict, "SC")
+            self.txn.termination = _TERMINATION.get(verdict, "SC")
             self._finish(verdict)
             return
+        self._read_client()
         self.txn.backend = backend
         backend.be_counters.open()
         started = time.monotonic()
@@ -134,6 +143,12 @@ class TcpStream:
                 self.filters.closed(self.res)
             shutdown_write(self.client)
         gevent.joinall(self.readers)
+
+    def _read_client(self) -> None:
+        """Start the client's reader, once."""
+        if self.req.on_wait is not None:
+            self.req.on_wait = self.txn.before_wait = None
+            self.readers.append(gevent.spawn(self._pump, self.client, self.req, "res", self.frontend.timeout("client")))
 
     def _analyse(self, rules: list[Rule], channel: Channel, other: Channel) -> Verdict:
         """Evaluate a rule set in order; Lua may read *channel* but not *other*."""
