@@ -80,7 +80,7 @@ class _Builder:
         full = self.path("crt-base", path)
         if full in self.certs:
             return [full]
-        loaded = load_crt(full, "ssl-load-extra-del-ext" in self.ssl)
+        loaded = load_crt(full, "ssl-load-extra-del-ext" in self.ssl, self.warnings)
         for cert in loaded:
             self.certs[cert.name] = cert
         return [cert.name for cert in loaded]

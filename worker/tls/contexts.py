@@ -100,9 +100,9 @@ def _first_curve(ctx: ssl.SSLContext, curves: str, warnings: list[str]) -> None:
         raise TlsError(f"'curves' : unknown curve '{names[0]}'.") from None
 
 
-def load_crt(path: str, del_ext: bool = False) -> list[Certificate]:
+def load_crt(path: str, del_ext: bool = False, warnings: list[str] | None = None) -> list[Certificate]:
     """``crt PATH``: a file, a directory (every certificate in it, by name) or a bundle (``.rsa``, ``.ecdsa``…),
-    each with the OCSP response beside it (``PATH.ocsp``) if there is one."""
+    each with the OCSP response beside it (``PATH.ocsp``) if there is one (one left out goes to *warnings*)."""
     if os.path.isdir(path):
         files = sorted(f for f in os.listdir(path) if not f.startswith(".") and not f.endswith(SKIPPED_SUFFIXES))
         paths = [os.path.join(path, f) for f in files if os.path.isfile(os.path.join(path, f))]
@@ -112,7 +112,9 @@ def load_crt(path: str, del_ext: bool = False) -> list[Certificate]:
     loaded = []
     for file in paths:
         cert = load_certificate(file, del_ext=del_ext)
-        ocsp.load_beside(cert, file)
+        warning = ocsp.load_beside(cert, file)
+        if warning is not None and warnings is not None:
+            warnings.append(warning)
         loaded.append(cert)
     return loaded
 

@@ -101,8 +101,8 @@ def parse(der: bytes, cert: Certificate | None = None, where: str = "OCSP respon
     if cert is not None:
         issuer = cert.issuer_certificate()
         if issuer is None:
-            raise CertError(f"{where} is present and activates OCSP but it is impossible to compute the OCSP "
-                            "certificate ID (maybe the issuer could not be found)")
+            raise CertError(f"{where}: impossible to compute the OCSP certificate ID (maybe the issuer could not "
+                            "be found)")
         if _cert_id(parsed) != _cert_id(ocsp.OCSPRequestBuilder().add_certificate(
                 cert.cert, issuer, hashes.SHA1()).build()):
             raise CertError(f"{where}: OCSP single response: Certificate ID does not match certificate and issuer")
@@ -114,16 +114,24 @@ def _cert_id(r: Any) -> tuple[Any, ...]:
     return r.hash_algorithm.name, r.issuer_name_hash, r.issuer_key_hash, r.serial_number
 
 
-def load_beside(cert: Certificate, path: str) -> None:
+def load_beside(cert: Certificate, path: str) -> str | None:
     """``PATH.ocsp`` next to a certificate file: its OCSP response (DER), checked against the certificate and its
-    issuer (in the chain, else ``PATH.issuer``), kept on *cert*."""
+    issuer (in the chain, else ``PATH.issuer``), kept on *cert*.  As in haproxy, a response that is not
+    usable is left out with a warning (returned), but one whose issuer cannot be found is an error."""
     ocsp_path = path + ".ocsp"
     if not os.path.exists(ocsp_path):
-        return
+        return None
     issuer_path = path + ".issuer"
     if os.path.exists(issuer_path):
         cert.ocsp_issuer = load_ca_file(issuer_path, "OCSP issuer")[0]
-    cert.ocsp = parse(read_file(ocsp_path, "OCSP response"), cert, f"'{ocsp_path}'")
+    if cert.issuer_certificate() is None:
+        raise CertError(f"'{ocsp_path}' is present and activates OCSP but it is impossible to compute the OCSP "
+                        "certificate ID (maybe the issuer could not be found)")
+    try:
+        cert.ocsp = parse(read_file(ocsp_path, "OCSP response"), cert)
+    except CertError as exc:
+        return f"Loading '{ocsp_path}': {str(exc).removeprefix('OCSP response: ')}. Content will be ignored."
+    return None
 
 
 def replace_matching(certs: Iterable[Certificate | None], response: OcspResponse) -> int:
