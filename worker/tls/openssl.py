@@ -234,6 +234,19 @@ def _ssl_pointer(tls: Any) -> int | None:
     return pointer
 
 
+def set_alpn(tls: Any, protocols: list[str]) -> bool:
+    """Offer *protocols* by ALPN on this connection only, whatever its context offers."""
+    pointer = _ssl_pointer(tls)
+    if pointer is None:
+        return False
+    if not hasattr(_LIB.SSL_set_alpn_protos, "configured"):
+        _LIB.SSL_set_alpn_protos.restype = ctypes.c_int
+        _LIB.SSL_set_alpn_protos.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint]
+        _LIB.SSL_set_alpn_protos.configured = True
+    wire = b"".join(bytes([len(name)]) + name.encode("ascii") for name in protocols)
+    return _LIB.SSL_set_alpn_protos(pointer, wire, len(wire)) == 0
+
+
 def follow_context(tls: Any) -> bool:
     """After the SNI callback moved *tls* to another context: verify as that context says (mode, callback,
     CRL flags), as haproxy does for a crt-list line's ``verify``, ``ca-file`` and ``crl-file``; OpenSSL only
