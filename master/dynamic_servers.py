@@ -87,6 +87,7 @@ def configure_server(server: Server, conf: ServerConf, check_spec: Any) -> None:
             raise ValueError(f"'{name}' : unknown protocol '{options[name]}', expected h1 or h2.")
     server.proto = options.get("proto", "")
     server.check_proto = options.get("check-proto", "")
+    server.ws = options.get("ws", "auto")
     configure_checks(server, options, parse_time, check_spec)
 
 

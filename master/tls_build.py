@@ -146,6 +146,7 @@ class _Builder:
         server.use_ssl = -1 if "no-ssl" in options.flags else int(ssl_on)
         if "ssl" in options.flags:
             server.ssl_tls = self._server_tls(options, default_verify, options.get("sni"), conf)
+            server.alpn = tuple(options.alpn())
         if ssl_on:
             server.tls = server.ssl_tls
         # haproxy 2.6: checks inherit 'ssl' on their server's own port, except for a server added at run

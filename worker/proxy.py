@@ -84,6 +84,10 @@ class Server:
     """``proto h2``: HTTP/2 to this server (worker.http2.backend)."""
     check_proto: str = ""
     """``check-proto h2``: HTTP/2 for its checks (else they follow ``proto``)."""
+    ws: str = "auto"
+    """``ws h1|h2|auto``: what a WebSocket to this server speaks (worker.http2.backend.websocket_mode)."""
+    alpn: tuple[str, ...] = ()
+    """The ALPN names its ``ssl`` line offers."""
     """``pool-max-conn``: idle connections kept for reuse (-1: no limit)."""
     maxqueue: int = 0
     """``maxqueue``: reported (the exporter's queue_limit), not enforced: the queue is the backend's."""

@@ -194,9 +194,7 @@ def parse_server_line(p: ProxyConf, line: Line) -> None:
             mode = args.pop(0) if args else ""
             if mode not in ("auto", "h1", "h2"):
                 raise line.error(f"server '{name}': 'ws' expects 'auto', 'h1' or 'h2', got '{mode}'.")
-            if mode == "h2":
-                raise line.error(f"server '{name}': 'ws h2' is not supported.",
-                                 "luaproxy speaks HTTP/1 to servers: use 'ws h1' or 'ws auto'.")
+            server.options["ws"] = mode
         elif opt in SERVER_FLAGS:
             server.check = opt == "check" or (server.check and opt != "no-check")
             server.backup = server.backup or opt == "backup"

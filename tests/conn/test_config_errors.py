@@ -15,7 +15,7 @@ def test_check_reports_every_mistake(write, tmp_path: Path) -> None:
         backend b
            cookie SRV insert rewrite
            server s 127.0.0.1:80 send-proxy-v2 proxy-v2-options bogus
-           server t 127.0.0.1:80 ws h2
+           server t 127.0.0.1:80 ws h3
            stats foo
         program p
            user nobody
@@ -28,7 +28,7 @@ def test_check_reports_every_mistake(write, tmp_path: Path) -> None:
     assert done.returncode == 1
     for expected in ("bad.cfg:4] : 'cookie' : 'insert' and 'rewrite' are incompatible",
                      "bad.cfg:5] : server 's': 'proxy-v2-options' : unknown option 'bogus'",
-                     "bad.cfg:6] : server 't': 'ws h2' is not supported",
+                     "bad.cfg:6] : server 't': 'ws' expects 'auto', 'h1' or 'h2', got 'h3'",
                      "bad.cfg:7] : unknown stats parameter 'foo'",
                      "bad.cfg:8] : program 'p' has no 'command'",
                      "'stats admin': unknown fetch method 'nosuchfetch'"):

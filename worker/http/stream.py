@@ -23,7 +23,7 @@ from ..channel import Channel
 from ..context import WorkerContext
 from ..counters import Counters, response_times, responses
 from ..filters import chain as filters
-from ..http2.backend import server_http, tunnel_end
+from ..http2.backend import server_http, tunnel_end, websocket_mode
 from ..netutil import recv_within, send_all, shutdown_both
 from ..proxy import Proxy
 from ..rules.actions_http_flow import SILENT_CLOSE
@@ -732,7 +732,9 @@ class HttpStream:
         if server is None:
             return None
         key = connection_key(server, txn)
-        pooled = self._reusable("never" if follows_destination(server) else backend.http_reuse, server, key)
+        websocket = websocket_mode(server, txn) if self.upgrade_connection is not None else None
+        pooled = None if websocket else self._reusable(
+            "never" if follows_destination(server) else backend.http_reuse, server, key)
         if pooled is not None:
             pooled.balancer = backend.balancer
             txn.server_conn = pooled.sock
@@ -743,8 +745,8 @@ class HttpStream:
         sock.settimeout(txn.timeouts.get("server", (backend.plan or plan_of(backend)).server))  # bounds sends
         if txn.server is not server:  # redispatched
             key = connection_key(txn.server, txn)
-        return ServerConnection(txn.server, sock, server_http(txn.server, sock), balancer=backend.balancer, address=key,
-                                counters=backend.counters_of(txn.server))
+        return ServerConnection(txn.server, sock, server_http(txn.server, sock, websocket), balancer=backend.balancer,
+                                address=key, counters=backend.counters_of(txn.server))
 
     def _reusable(self, mode: str, server: Any, key: Any) -> ServerConnection | None:
         """An idle server connection http-reuse allows: never, the session's own; safe, any idle one

@@ -56,12 +56,28 @@ from .whole import WholeMessages
 READ_SIZE = 65536
 
 
-def server_http(server: Any, sock: socket.socket) -> Any:
+def server_http(server: Any, sock: socket.socket, websocket: str | None = None) -> Any:
     """The protocol core for a new connection to *server*: HTTP/2 when it says ``proto h2`` or ALPN chose
-    h2, else HTTP/1."""
-    if getattr(server, "proto", "") == "h2" or negotiated(sock):
+    h2, else HTTP/1; a WebSocket's connection speaks what websocket_mode chose."""
+    if websocket == "h2" or (websocket is None and (getattr(server, "proto", "") == "h2" or negotiated(sock))):
         return H2ServerHttp(sock)
     return Connection(CLIENT)
+
+
+def websocket_mode(server: Any, txn: Any) -> str | None:
+    """For a WebSocket upgrade, the protocol its server connection speaks (``ws h1|h2|auto``), on a
+    connection of its own; None for any other request.  ``auto`` follows ``proto h2``, else prefers
+    HTTP/1.1: ALPN then offers http/1.1 alone when the server line lists it, as haproxy does."""
+    request = getattr(txn, "request", None)
+    if request is None or "websocket" not in {v.lower() for v in request.headers.get_values("upgrade")}:
+        return None
+    mode = getattr(server, "ws", "auto")
+    alpn = list(getattr(server, "alpn", ()) or ())
+    if mode == "auto":
+        mode = "h2" if getattr(server, "proto", "") == "h2" or (alpn and "http/1.1" not in alpn) else "h1"
+    if mode == "h1" and alpn:
+        txn.server_alpn = ["http/1.1"]  # worker.tls.contexts.ServerTls.wrap offers it alone
+    return mode
 
 
 def check_http(server: Any, sock: socket.socket) -> Any:

@@ -337,6 +337,8 @@ class ServerTls:
         session = self.sessions.get(name) if self.reuse else None
         tls = self.context.wrap_socket(sock, server_hostname=name or None, do_handshake_on_connect=False,
                                        session=session)
+        if getattr(txn, "server_alpn", None):  # a WebSocket's connection offers http/1.1 alone (ws auto|h1)
+            openssl.set_alpn(tls, txn.server_alpn)
         tls.sni = name
         tls.local_cert = self.client_cert
         if self.verifyhost is not None and self.context.verify_mode != ssl.CERT_NONE:

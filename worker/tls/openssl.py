@@ -277,6 +277,19 @@ def _ssl_pointer(tls: Any) -> int | None:
     return pointer
 
 
+def set_alpn(tls: Any, protocols: list[str]) -> bool:
+    """Offer *protocols* by ALPN on this connection only, whatever its context offers."""
+    pointer = _ssl_pointer(tls)
+    if pointer is None:
+        return False
+    if not hasattr(_LIB.SSL_set_alpn_protos, "configured"):
+        _LIB.SSL_set_alpn_protos.restype = ctypes.c_int
+        _LIB.SSL_set_alpn_protos.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint]
+        _LIB.SSL_set_alpn_protos.configured = True
+    wire = b"".join(bytes([len(name)]) + name.encode("ascii") for name in protocols)
+    return _LIB.SSL_set_alpn_protos(pointer, wire, len(wire)) == 0
+
+
 SSL_CTRL_GET_MIN_PROTO_VERSION, SSL_CTRL_GET_MAX_PROTO_VERSION = 130, 131
 
 
