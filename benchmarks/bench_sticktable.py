@@ -1,11 +1,16 @@
 """Stick-table costs: worker CPU added per request, the table operations alone, and memory (run by hand).
 
-    python benchmarks/bench_sticktable.py [--seconds 5] [--entries 1000000]
+    python benchmarks/bench_sticktable.py [--seconds 5] [--entries 1000000] [--only-cpu] [--instructions]
 
 1. One luaproxy worker under wrk (keep-alive), answering ``http-request
    return`` with and without ``http-request track-sc0 src`` plus ``deny if {
    sc_http_req_rate(0) gt N }``: the difference in worker CPU per request
-   (from /proc) is what tracking one key and checking its rate costs.
+   (from /proc) is what tracking one key and checking its rate costs.  The
+   same request's stick work without sockets, in CPU time and in Python
+   bytecodes; with ``--instructions``, in machine instructions counted by
+   valgrind (callgrind): the figures a loaded machine does not move.  A
+   worker runs its requests at roughly a third of a hot loop's instructions
+   per microsecond, so the live figure is about the instructions over that rate.
 2. The same work without the network: track, read the rate, untrack; and one
    track with warm caches and after evicting them (a loaded machine's case).
 3. A table of ``--entries`` entries (``type ip``, ``http_req_rate``,
@@ -23,8 +28,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -223,6 +230,21 @@ def rules_bytecodes(rounds: int = 20) -> float:
     return counts["tracked"] - counts["plain"]
 
 
+def instructions(python: str = sys.executable) -> float:
+    """Machine instructions added per request by the rules without sockets, counted by callgrind:
+    the difference between two runs of different lengths, for each variant, cancels the start."""
+    counts: dict[str, float] = {}
+    for label in ("plain", "tracked"):
+        totals = []
+        for rounds in (1000, 6000):
+            out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", python,
+                                  __file__, "--loop", label, str(rounds)], capture_output=True, text=True,
+                                 timeout=600).stderr
+            totals.append(int(re.search(r"refs:\s+([\d,]+)", out).group(1).replace(",", "")))
+        counts[label] = (totals[1] - totals[0]) / 5000
+    return counts["tracked"] - counts["plain"]
+
+
 def _rss_kb() -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -295,8 +317,16 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--only-reclaim", action="store_true", help="run part 4 alone")
     parser.add_argument("--only-cpu", action="store_true", help="run part 1 (and the no-sockets cost) alone")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count the machine instructions per request (valgrind, about 2 minutes)")
+    parser.add_argument("--loop", nargs=2, metavar=("VARIANT", "N"), help=argparse.SUPPRESS)
     parser.add_argument("--luaproxy", default=str(Path(__file__).resolve().parents[1] / ".venv/bin/luaproxy"))
     args = parser.parse_args()
+    if args.loop:  # what --instructions runs under valgrind
+        one = _requests()[args.loop[0]]
+        for _ in range(int(args.loop[1])):
+            one()
+        return 0
     if args.only_reclaim:
         print_reclaim(args.entries)
         return 0
@@ -308,6 +338,8 @@ def main() -> int:
           f"{', '.join(f'{x:.0f}' for x in cpu['added'])})")
     print("track-sc0 src + deny if { sc_http_req_rate(0) gt N } + stream end, no sockets: "
           f"added {rules_cost():.2f} us, {rules_bytecodes():.0f} Python bytecodes")
+    if args.instructions:
+        print(f"the same, counted by valgrind: {instructions():.0f} machine instructions added per request")
     if args.only_cpu:
         return 0
     print(f"track + read rate + untrack, table alone: {table_operations():.2f} us")
