@@ -29,6 +29,11 @@ class AppletState:
         self.txn = txn
         self.priv: Any = None
 
+    def release(self) -> None:
+        """The service ended: Lua holds this state until its collector frees the applet, so let go of the
+        stream and the transaction now (a stale applet's methods then fail with a Lua error)."""
+        self.io = self.txn = self.priv = None
+
 
 # The response head (status, reason, headers) stays in the applet's Lua table until start_response
 # hands it over in one call (prelude.applet_http_head): set_status and add_header reach Python only

@@ -20,6 +20,10 @@ class TcpAppletState:
         self.txn = txn
         self.priv: Any = None
 
+    def release(self) -> None:
+        """The service ended: let go of the transaction Lua would keep until its collector frees the applet."""
+        self.txn = self.priv = None
+
 
 def getline(applet: TcpAppletState) -> bytes:
     """One line with its '\\n'; at the end of the stream what is left ("" once nothing is)."""

@@ -20,9 +20,10 @@ class LuaHttpService:
         engine = self.engine
         budget = Budget(engine.limits.service_timeout, on_wait=io.flush)
         runtime = engine.runtime
+        state = AppletState(io, txn)
         result = runner.run_job(runtime, Run(Context.SERVICE, self.name, txn, budget), (
-            runtime.launch_applet, engine.limits.forced_yield, self.function, engine.applet_metatable,
-            AppletState(io, txn)))[0]
+            runtime.launch_applet, engine.limits.forced_yield, self.function, engine.applet_metatable, state))[0]
+        state.release()
         if result.outcome in (runner.Outcome.ERROR, runner.Outcome.TIMEOUT):
             what = "execution timeout" if result.outcome is runner.Outcome.TIMEOUT else "runtime error"
             self.engine.logger.alert(f"Lua applet http '{self.name}': {what}: {result.error}")
@@ -38,9 +39,10 @@ class LuaTcpService:
         engine = self.engine
         budget = Budget(engine.limits.service_timeout)
         runtime = engine.runtime
+        state = TcpAppletState(txn)
         result = runner.run_job(runtime, Run(Context.SERVICE, self.name, txn, budget), (
-            runtime.launch_applet, engine.limits.forced_yield, self.function, engine.tcp_applet_metatable,
-            TcpAppletState(txn)))[0]
+            runtime.launch_applet, engine.limits.forced_yield, self.function, engine.tcp_applet_metatable, state))[0]
+        state.release()
         if result.outcome in (runner.Outcome.ERROR, runner.Outcome.TIMEOUT):
             what = "execution timeout" if result.outcome is runner.Outcome.TIMEOUT else "runtime error"
             self.engine.logger.alert(f"Lua applet tcp '{self.name}': {what}: {result.error}")
