@@ -9,12 +9,13 @@ resolver, so host names work in runtime mode, which HAProxy cannot do.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import socket as stdlib_socket
 from typing import Any
 
 from gevent import socket as gsocket
 from gevent import ssl as gssl
+
+from luaproxy.worker.netutil import is_ip_literal
 
 from . import checks, contexts
 from .contexts import Context
@@ -80,19 +81,11 @@ def connect_ssl(state: SocketState, host: Any, port: Any = None) -> tuple[Any, .
     context.verify_mode = gssl.CERT_NONE
     with contexts.blocking("Socket.connect_ssl"):
         try:
-            state.sock = context.wrap_socket(state.sock, server_hostname=None if _is_ip(server) else server)
+            state.sock = context.wrap_socket(state.sock, server_hostname=None if is_ip_literal(server) else server)
         except (OSError, gssl.SSLError) as exc:
             close(state)
             return None, f"Can't connect: TLS handshake failed ({exc})"
     return 1
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _lua_range(length: int, start: Any, end: Any) -> tuple[int, int]:

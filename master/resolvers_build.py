@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 from typing import Any
+
+from luaproxy.worker.netutil import is_ip_literal
 
 from .config.errors import ConfigError, did_you_mean
 from .config.model import Config, ServerConf
@@ -37,7 +38,7 @@ def _attach_server(config: Config, proxy: Any, conf: ServerConf, server: Any) ->
         raise conf.line.error(f"server '{conf.name}': 'resolve-opts' got unknown option '{unknown[0]}'.",
                               f"Expected: {', '.join(RESOLVE_OPTS)}.")
     methods = conf.options.get("init-addr", "last,libc").split(",")
-    bad = [m for m in methods if m not in INIT_METHODS and not _is_ip(m)]
+    bad = [m for m in methods if m not in INIT_METHODS and not is_ip_literal(m)]
     if bad:
         raise conf.line.error(f"server '{conf.name}': 'init-addr' got unknown method '{bad[0]}'.",
                               "Use a comma-separated list of last, libc, none or an IP address.")
@@ -46,7 +47,7 @@ def _attach_server(config: Config, proxy: Any, conf: ServerConf, server: Any) ->
     if name not in config.resolvers:
         raise conf.line.error(f"server '{conf.name}': no resolvers section named '{name}'.",
                               did_you_mean(name, config.resolvers))
-    if _is_ip(conf.host) or conf.host in ("", "0.0.0.0"):
+    if is_ip_literal(conf.host) or conf.host in ("", "0.0.0.0"):
         return  # an address needs no resolution (haproxy resolves names only)
     server.fqdn, server.resolvers, server.resolve_prefer = conf.host, name, prefer
     server.resolve_opts = tuple(o for o in conf.options.get("resolve-opts", "").split(",") if o)
@@ -67,7 +68,7 @@ def first_address(host: str, methods: list[str], prefer: str) -> str | None:
             address = _libc(host, prefer)
             if address is not None:
                 return address
-        elif _is_ip(method):
+        elif is_ip_literal(method):
             return method
     return None
 
@@ -80,11 +81,3 @@ def _libc(host: str, prefer: str) -> str | None:
     wanted = socket.AF_INET6 if prefer == "ipv6" else socket.AF_INET
     addresses = [info[4][0] for info in infos if info[0] == wanted] + [info[4][0] for info in infos]
     return addresses[0] if addresses else None
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True

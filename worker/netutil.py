@@ -123,3 +123,12 @@ def connect(host: str, port: int, timeout: float | None) -> socket.socket:
             raise
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
+
+
+def is_ip_literal(text: str) -> bool:
+    """Whether *text* is an IPv4 or IPv6 address (not a name to resolve)."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True

@@ -12,6 +12,7 @@ import re
 import socket
 from pathlib import Path
 
+from luaproxy.worker.netutil import is_ip_literal
 from luaproxy.worker.resolvers import HOLD_STATUSES, Nameserver, ResolversSection
 
 from .addresses import split_host_port
@@ -84,19 +85,11 @@ def _nameserver(section: ResolversSection, line: Line, args: tuple[str, ...]) ->
         text = text.removeprefix(prefix)
     try:
         host, port = split_host_port(text, need_port=False)
-        host = str(ipaddress.ip_address(host)) if _is_ip(host) else socket.gethostbyname(host)
+        host = str(ipaddress.ip_address(host)) if is_ip_literal(host) else socket.gethostbyname(host)
     except (ValueError, OSError) as exc:
         raise line.error(f"nameserver '{name}': invalid address '{args[1]}' ({exc}).",
                          "Write 'nameserver <name> <addr>[:<port>]'.") from None
     return Nameserver(name, host, port or 53)
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _integer(line: Line, args: tuple[str, ...], low: int, high: int) -> int:
@@ -121,7 +114,7 @@ def resolv_conf_nameservers(path: str = RESOLV_CONF) -> list[Nameserver]:
     found = []
     for match in re.finditer(r"^\s*nameserver\s+(\S+)", text, re.MULTILINE):
         address = match.group(1).split("%")[0]
-        if _is_ip(address) and all(ns.name != address for ns in found):
+        if is_ip_literal(address) and all(ns.name != address for ns in found):
             found.append(Nameserver(address, str(ipaddress.ip_address(address))))
     return found
 
