@@ -225,15 +225,18 @@ local function handler(err)
   return traceback(tostring(err), 2)
 end
 
+-- Integers, not strings: Python gets them without making a str per run (runner.OK, DONE, ERROR).
+local OK, DONE_CODE, ERROR = 0, 1, 2
+
 local function outcome(ok, ...)
-  if ok then return "ok", ... end
+  if ok then return OK, ... end
   local err = ...
-  if err == DONE then return "done" end
-  if getmetatable(err) == EXIT then return "ok", err[1] end
-  return "error", ...
+  if err == DONE then return DONE_CODE end
+  if getmetatable(err) == EXIT then return OK, err[1] end
+  return ERROR, ...
 end
 
--- Outcome of a run: "ok", results... | "done" | "error", traceback.
+-- Outcome of a run: OK, results... | DONE_CODE | ERROR, traceback.
 -- The count hook (set on the running coroutine only) enforces the time budget
 -- and makes long Lua loops give way to other transactions.
 local yield_hook, check_hook

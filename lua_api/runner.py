@@ -41,6 +41,12 @@ class Result:
     error: str = ""
 
 
+_OK, _DONE = 0, 1
+"""The prelude's outcome codes (prelude.lua's OK and DONE_CODE; anything else is an error)."""
+RESULT_DONE = Result(Outcome.DONE)
+RESULT_OK = Result(Outcome.OK)
+"""The results of every run that ended in txn:done() or returned nothing: shared, never changed."""
+
 TIMEOUT_MESSAGE = "execution timeout"
 MEMORY_MESSAGE = "not enough memory"
 _PRELUDE_FRAMES = ("luaproxy:", "(...tail calls...)")
@@ -104,7 +110,16 @@ def run_job(runtime: LuaRuntime, run_info: contexts.Run, job: tuple[Any, ...]) -
         CURRENT.reset(token)
     if len(idle) < KEPT:
         idle.append(coroutine)
-    return _finished(runtime, run_info, _result(result[2:])), result[1]
+    code = result[2]  # _result's two common cases inlined: this is every action's and service's path
+    if code == _DONE:
+        done = RESULT_DONE
+    elif code == _OK:
+        done = Result(Outcome.OK, result[3:]) if len(result) > 3 else RESULT_OK
+    else:
+        return _finished(runtime, run_info, _result(result[2:])), result[1]
+    if observer is not None:
+        observer(run_info, done)
+    return done, result[1]
 
 
 def call(runtime: LuaRuntime, function: Any, run_info: contexts.Run, *args: Any,
@@ -119,13 +134,13 @@ def call(runtime: LuaRuntime, function: Any, run_info: contexts.Run, *args: Any,
 
 
 def _result(result: Any) -> Result:
-    """Map the prelude's ("ok", values...) | ("done",) | ("error", traceback) to a Result."""
+    """Map the prelude's (OK, values...) | (DONE,) | (ERROR, traceback) to a Result."""
     if not isinstance(result, tuple):
         result = (result,)
-    if result[0] == "ok":
+    if result[0] == _OK:
         return Result(Outcome.OK, result[1:])
-    if result[0] == "done":
-        return Result(Outcome.DONE)
+    if result[0] == _DONE:
+        return RESULT_DONE
     error = _user_frames(str(result[1]) if len(result) > 1 else "unknown error")
     if error.split("\n", 1)[0].endswith(TIMEOUT_MESSAGE):
         return Result(Outcome.TIMEOUT, error=error)
