@@ -104,7 +104,7 @@ def test_http_check_send_and_expect_lines():
     ([("expect", "header", "x")], "supports [!] status, rstatus, string, rstring, hdr or fhdr"),
     ([("expect", "rstatus", "(")], "invalid regex"),
     ([("disable-on-404",)], "'http-check disable-on-404' is not supported"),
-    ([("send", "meth")], "'http-check send' expects meth, uri, ver, hdr or body"),
+    ([("send", "meth")], "'http-check send' expects meth, uri, uri-lf, ver, hdr"),
     ([("send", "uri", "/a b")], "the health-check request 'OPTIONS /a b' is invalid"),
 ])
 def test_bad_http_check_lines(lines, message):

@@ -103,6 +103,20 @@ def run_check(proxy: Any, server: Server) -> CheckResult:
     if isinstance(spec, RuleSet):
         return run_rules(proxy, server, spec, connect_timeout, read_timeout)
     started = time.monotonic()
+    ctx = CheckContext(proxy, server)
+    result = CheckResult("L4OK")
+    for exchange in spec.exchanges:
+        result = _exchange(server, exchange, ctx, connect_timeout, read_timeout, started)
+        if not result.passed:
+            break
+    return result
+
+
+def _exchange(server: Server, spec: HealthCheckSpec, ctx: CheckContext, connect_timeout: float,
+              read_timeout: float | None, started: float) -> CheckResult:
+    """One connection of a check: its variable steps, the connect, the HTTP exchange if any, the verdict."""
+    for step in spec.before:
+        step.run(ctx)
     connect = spec.connect or IMPLICIT_CONNECT
     address = (connect.addr or server.check_addr or server.host, connect.port or server.check_port or server.port)
     try:
@@ -137,7 +151,7 @@ def run_check(proxy: Any, server: Server) -> CheckResult:
             _reset(sock)
             return CheckResult("L6OK" if tls else "L4OK", duration_ms=_since(started))
         deadline = started + server.check_inter if read_timeout is None else time.monotonic() + read_timeout
-        return _http_check(sock, spec, deadline, started, CheckContext(proxy, server))
+        return _http_check(sock, spec, deadline, started, ctx)
 
 
 def _connect(address: tuple[str, int], timeout: float | None, quiet: bool) -> Any:
@@ -172,7 +186,7 @@ def _http_check(sock: Any, spec: HealthCheckSpec, deadline: float, started: floa
     try:
         sock.settimeout(max(deadline - time.monotonic(), 0.001))
         state = server_state_header(ctx.backend, ctx.server) if spec.send_state else None
-        sock.sendall(request_bytes(conn, spec, state))
+        sock.sendall(request_bytes(conn, spec, state, ctx))
         while True:
             event = conn.next_event()
             if event is NEED_DATA:
