@@ -12,6 +12,7 @@ import re
 import socket
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from typing import Any
 
 from ..http import CLIENT, Connection, Data, EndOfMessage, Headers, LocalProtocolError, Request, RequestHead
@@ -163,6 +164,8 @@ def parse_check_spec(httpchk: tuple[str, ...] | None,
     if len(httpchk) == 3:
         version, *lines = httpchk[2].split("\r\n")
         spec = replace(spec, version=version, headers=tuple(_header_line(line) for line in lines if line))
+    http_check = list(http_check)
+    _check_order([words[0] for words in http_check if words])
     done: list[HealthCheckSpec] = []
     before: list[VarStep] = []
     expects: list[HttpExpect | HeaderExpect | VarStep] = []
@@ -202,6 +205,25 @@ def parse_check_spec(httpchk: tuple[str, ...] | None,
     except LocalProtocolError as exc:
         raise ValueError(f"the health-check request '{spec.method} {spec.uri}' is invalid: {exc}.") from None
     return spec
+
+
+_NEEDS_BEFORE = {"send": ("connect", "a 'connect'"), "expect": ("send", "expect", "a 'send'"),
+                 "connect": ("expect", "an 'expect'")}
+
+
+def _check_order(actions: list[str]) -> None:
+    """The order haproxy 2.6 accepts: with a ``connect``, the first step is one; a ``send`` comes right after a
+    ``connect``, an ``expect`` after a ``send`` or an ``expect``, a later ``connect`` after an ``expect``
+    (set-var, unset-var, comment and send-state are not steps)."""
+    steps = [a for a in actions if a in _NEEDS_BEFORE]
+    if "connect" in steps and steps[0] != "connect":
+        raise ValueError("with an 'http-check connect', the first step must be a 'connect' too (only set-var, "
+                         "unset-var and comment may come before it).")
+    for previous, action in pairwise(steps):
+        *allowed, wanted = _NEEDS_BEFORE[action]
+        if previous not in allowed:
+            raise ValueError(f"'http-check {action}' after 'http-check {previous}': it needs {wanted} "
+                             "step before it.")
 
 
 def _positive(server: Server, name: str, text: str) -> int:

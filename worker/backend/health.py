@@ -19,6 +19,7 @@ from gevent import socket as gsocket
 from ..conn.outbound import check_header
 from ..http import NEED_DATA, Data, InformationalResponse, RemoteProtocolError, Response
 from ..http2.backend import check_http
+from ..netutil import connect
 from ..proxy import Server
 from ..tls.handshake import failure_reason
 from .agent import run_agent
@@ -114,7 +115,11 @@ def run_check(proxy: Any, server: Server) -> CheckResult:
 
 def _exchange(server: Server, spec: HealthCheckSpec, ctx: CheckContext, connect_timeout: float,
               read_timeout: float | None, started: float) -> CheckResult:
-    """One connection of a check: its variable steps, the connect, the HTTP exchange if any, the verdict."""
+    """One connection of a check: its variable steps, the connect, the HTTP exchange if any, the verdict.
+
+    Without ``timeout check`` each exchange must end within ``inter`` of its own start (haproxy counts the
+    whole check; a check of several connections costs luaproxy a lot more, and must not time out for it)."""
+    own_start = time.monotonic()
     for step in spec.before:
         step.run(ctx)
     connect = spec.connect or IMPLICIT_CONNECT
@@ -150,7 +155,7 @@ def _exchange(server: Server, spec: HealthCheckSpec, ctx: CheckContext, connect_
         if not spec.http:
             _reset(sock)
             return CheckResult("L6OK" if tls else "L4OK", duration_ms=_since(started))
-        deadline = started + server.check_inter if read_timeout is None else time.monotonic() + read_timeout
+        deadline = own_start + server.check_inter if read_timeout is None else time.monotonic() + read_timeout
         return _http_check(sock, spec, deadline, started, ctx)
 
 
@@ -158,7 +163,7 @@ def _connect(address: tuple[str, int], timeout: float | None, quiet: bool) -> An
     """A connection to the check address.  A *quiet* one (a pure layer-4 check) holds back the ACK of
     the handshake, as haproxy does, so that with ``_reset`` the server's application never sees it."""
     if not quiet:
-        return gsocket.create_connection(address, timeout=timeout)
+        return connect(*address, timeout)
     sock = gsocket.socket(socket.AF_INET6 if ":" in address[0] else socket.AF_INET, socket.SOCK_STREAM)
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 0)
