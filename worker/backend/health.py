@@ -16,10 +16,10 @@ from typing import Any
 import gevent
 from gevent import socket as gsocket
 
+from .. import netutil
 from ..conn.outbound import check_header
 from ..http import NEED_DATA, Data, InformationalResponse, RemoteProtocolError, Response
 from ..http2.backend import check_http
-from ..netutil import connect
 from ..proxy import Server
 from ..tls.handshake import failure_reason
 from .agent import run_agent
@@ -163,7 +163,7 @@ def _connect(address: tuple[str, int], timeout: float | None, quiet: bool) -> An
     """A connection to the check address.  A *quiet* one (a pure layer-4 check) holds back the ACK of
     the handshake, as haproxy does, so that with ``_reset`` the server's application never sees it."""
     if not quiet:
-        return connect(*address, timeout)
+        return netutil.connect(*address, timeout)
     sock = gsocket.socket(socket.AF_INET6 if ":" in address[0] else socket.AF_INET, socket.SOCK_STREAM)
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 0)
