@@ -228,13 +228,18 @@ def _compile_checks(conf: ProxyConf, proxy: Proxy, env: CompileEnv) -> list[Conf
     """The samples of a backend's check rules (send-lf, header patterns, set-var), compiled once for its
     servers."""
     compiled: dict[int, object] = {}
+
+    def compiled_spec(spec: object) -> object:
+        if id(spec) not in compiled:
+            compile_with = compile_rules if isinstance(spec, RuleSet) else compile_spec
+            compiled[id(spec)] = compile_with(spec, env.log_format, env.set_var, env.unset_var)
+        return compiled[id(spec)]
+
     try:
         for server in proxy.servers:
-            key = id(server.check_spec)
-            if key not in compiled:
-                compile_with = compile_rules if isinstance(server.check_spec, RuleSet) else compile_spec
-                compiled[key] = compile_with(server.check_spec, env.log_format, env.set_var, env.unset_var)
-            server.check_spec = compiled[key]
+            server.check_spec = compiled_spec(server.check_spec)
+        if proxy.server_factory is not None:  # 'add server ... check' gets the same compiled rules
+            proxy.server_factory.check_spec = compiled_spec(proxy.server_factory.check_spec)
     except RuleError as exc:
         at = conf.line_of("http-check", "tcp-check")
         return [at.error(f"{conf.kind} '{conf.name}': health-check rules: {exc.message}", exc.hint)]

@@ -104,8 +104,13 @@ def test_http_check_send_and_expect_lines():
     ([("expect", "header", "x")], "supports [!] status, rstatus, string, rstring, hdr or fhdr"),
     ([("expect", "rstatus", "(")], "invalid regex"),
     ([("disable-on-404",)], "'http-check disable-on-404' is not supported"),
-    ([("send", "meth")], "'http-check send' expects meth, uri, ver, hdr or body"),
+    ([("send", "meth")], "'http-check send' expects meth, uri, uri-lf, ver, hdr"),
     ([("send", "uri", "/a b")], "the health-check request 'OPTIONS /a b' is invalid"),
+    ([("send", "uri", "/a"), ("connect",)], "the first step must be a 'connect' too"),
+    ([("connect",), ("expect", "status", "200")], "it needs a 'send' step before it"),
+    ([("connect",), ("send",), ("connect",)], "it needs an 'expect' step before it"),
+    ([("expect", "status", "200"), ("send",)], "it needs a 'connect' step before it"),
+    ([("send", "uri", "/a", "uri-lf", "/b")], "takes 'uri' or 'uri-lf', not both"),
 ])
 def test_bad_http_check_lines(lines, message):
     with pytest.raises(ValueError) as info:

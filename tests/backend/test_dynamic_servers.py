@@ -193,3 +193,26 @@ def test_an_added_servers_agent_waits_for_enable_agent(write, luaproxy, port, tm
         assert wait_until(lambda: served_by(port, 4) == {"a"}, 5)  # the agent said down
     finally:
         agent.close()
+
+
+def test_an_added_server_is_checked_with_the_backends_compiled_http_check(write, luaproxy, port, tmp_path,
+                                                                          servers):
+    """The log-formats and variables of 'http-check' rules work for a server added at run time too."""
+    a, b = servers
+    text = config(tmp_path, port, a.port).replace(
+        "           server a 127.0.0.1:",
+        "           option httpchk\n"
+        "           http-check set-var(check.code) str(200)\n"
+        "           http-check send meth GET uri-lf /status/%[var(check.code)]\n"
+        "           server a 127.0.0.1:", 1)
+    write("d.cfg", text)
+    proc = luaproxy("-f", "d.cfg", wait_port=port, workers=2)
+    sock = str(tmp_path / "admin.sock")
+    assert cli(sock, f"add server be/b 127.0.0.1:{b.port} check inter 100ms fall 1\n") == "New server registered.\n\n"
+    cli(sock, "enable server be/b\n")
+    cli(sock, "enable health be/b\n")
+    before = b.requests
+    assert wait_until(lambda: b.requests >= before + 4, 5)  # checked by both workers
+    time.sleep(0.3)
+    assert served_by(port) == {"a", "b"}
+    assert "health check of be/b failed" not in proc.stderr()

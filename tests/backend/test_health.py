@@ -142,8 +142,8 @@ def test_http_check_expect_status_and_request_line(run, http_server):
     servers = farm(1)
     servers[0].port = http_server.port
     server = servers[0]
-    spec = parse_check_spec(("HEAD", "/ready", "HTTP/1.1"), [("expect", "status", "503"),
-                                                             ("send", "hdr", "Host", "app.example")])
+    spec = parse_check_spec(("HEAD", "/ready", "HTTP/1.1"), [("send", "hdr", "Host", "app.example"),
+                                                             ("expect", "status", "503")])
     http_server.status, http_server.reason = 503, "Unavailable"
     run(servers, spec=spec)
     assert wait_for(lambda: server.check_status == "L7OK" and server.check_code == 503)

@@ -21,6 +21,7 @@ from luaproxy.master.config import loader
 from luaproxy.master.config.errors import ConfigErrors
 from luaproxy.worker.backend import configure_checks, parse_check_spec
 from luaproxy.worker.backend.agent import apply_reply, parse_agent, run_agent
+from luaproxy.worker.backend.checks import compile_spec
 from luaproxy.worker.backend.health import run_check
 from luaproxy.worker.backend.state import AdminState, OpState
 from luaproxy.worker.backend.tcpcheck import check_rules, compile_rules, parse_rules
@@ -294,16 +295,49 @@ def test_send_lf_and_set_var_use_the_check_context(scripted):
 
 def test_http_check_connect_sets_where_the_http_check_goes(scripted):
     target = scripted(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", expect=10)
-    spec = parse_check_spec(("GET", "/h"), [("connect", "addr", f"127.0.0.1:{target.port}"),
-                                             ("expect", "status", "200")])
+    spec = parse_check_spec(("GET", "/h"), [("connect", "addr", f"127.0.0.1:{target.port}")])
     server = farm(1)[0]
     server.port, server.check = 1, True
     configure_checks(server, {"inter": "2s"}, seconds, spec)
     backend = proxy([server])
     backend.timeouts.update({"connect": 1.0, "check": 1.0})
     assert (run_check(backend, server).status, target.received[0][:10]) == ("L7OK", b"GET /h HTT")
-    with pytest.raises(ValueError, match="may come once, as the first"):
-        parse_check_spec(("GET", "/h"), [("send", "uri", "/"), ("connect", "port", "80")])
+
+
+def test_each_http_check_connect_runs_its_own_exchange_with_log_formats(scripted):
+    registry, library = default_registry(), PatternLibrary()
+
+    def set_var(name, text):
+        expr, var = parse_expr(text, registry, library), parse_var_name(name)
+        return lambda ctx: ctx.vars.set(var, expr.evaluate(ctx))
+
+    def unset_var(name):
+        var = parse_var_name(name)
+        return lambda ctx: ctx.vars.unset(var)
+
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    first, second = scripted(ok, expect=30), scripted(ok, expect=40)
+    spec = parse_check_spec((), [
+        ("connect", "addr", f"127.0.0.1:{first.port}"), ("set-var(check.path)", "str(/one)"),
+        ("send", "meth", "GET", "uri-lf", "%[var(check.path)]", "hdr", "x-who", "srv=%[srv_name]"),
+        ("expect", "status", "200"),
+        ("connect", "addr", "127.0.0.1", "port", str(second.port)), ("unset-var(check.path)",),
+        ("send", "meth", "PUT", "uri-lf", "%[var(check.path)]", "body-lf", "on %[be_name]-%[srv_name]"),
+    ])
+    spec = compile_spec(spec, lambda text: parse_log_format(text, registry, library), set_var, unset_var)
+    server = farm(1)[0]
+    server.port, server.check = 1, True
+    configure_checks(server, {"inter": "2s"}, seconds, spec)
+    backend = proxy([server])
+    backend.timeouts.update({"connect": 1.0, "check": 1.0})
+    result = run_check(backend, server)
+    assert (result.status, result.code) == ("L7OK", 200)
+    assert first.received[0].startswith(b"GET /one HTTP/1.0\r\nx-who: srv=s1\r\n")
+    assert second.received[0].startswith(b"PUT / HTTP/1.0\r\nContent-Length: 8\r\n")
+    assert second.received[0].endswith(b"\r\n\r\non be-s1")
+    second.stop()  # the second exchange cannot connect: the check fails there, after the first passed
+    result = run_check(backend, server)
+    assert (result.status, len(first.received)) == ("L4CON", 2)
 
 
 def test_connect_send_proxy_sends_a_proxy_line_first(scripted):

@@ -19,8 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gevent import socket as gsocket
-
+from ..netutil import connect
 from .dial import connect_error_text
 from .state import MAX_WEIGHT, AdminState, CheckResult, OpState, log_check, set_admin, set_down, set_up
 
@@ -70,7 +69,7 @@ def _ask(server: Any, spec: AgentSpec, timeout: float) -> str | None:
     """The agent's first line, read within *timeout* in all (a slow agent cannot hold the check longer);
     None when it closed before ending a line.  Raises TimeoutError("read") for a silent agent."""
     deadline = time.monotonic() + timeout
-    with gsocket.create_connection((spec.addr or server.host, spec.port), timeout=timeout) as sock:
+    with connect(spec.addr or server.host, spec.port, timeout) as sock:
         if spec.send:
             sock.sendall(spec.send)
         data = b""

@@ -12,6 +12,7 @@ import re
 import socket
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from typing import Any
 
 from ..http import CLIENT, Connection, Data, EndOfMessage, Headers, LocalProtocolError, Request, RequestHead
@@ -58,14 +59,27 @@ class HealthCheckSpec:
     method: str = "OPTIONS"
     uri: str = "/"
     version: str = "HTTP/1.0"
-    headers: tuple[tuple[str, str], ...] = ()
+    headers: tuple[tuple[str, Any], ...] = ()
+    """Names and values; an ``http-check send hdr`` value is a log-format (compiled by ``compile_spec``)."""
     body: str = ""
+    uri_lf: Any = None
+    """``uri-lf``: the log-format of the URI (its text until compiled); an empty result sends "/"."""
+    body_lf: Any = None
+    """``body-lf``: the log-format of the body (its text until compiled)."""
     connect: Connect | None = None
-    """``http-check connect ...`` (first and only): where and how the check connects."""
+    """``http-check connect ...``: where and how this exchange connects."""
     send_state: bool = False
     """``http-check send-state``: tell the server how it is seen (X-Haproxy-Server-State)."""
+    before: tuple[VarStep, ...] = ()
+    """The ``set-var``/``unset-var`` steps before this exchange's ``send``: they run before the request is made."""
     expects: tuple[HttpExpect | HeaderExpect | VarStep, ...] = ()
     """The ``http-check expect`` and ``set-var``/``unset-var`` steps, run in order on the response."""
+    following: tuple[HealthCheckSpec, ...] = ()
+    """The exchanges each later ``http-check connect`` starts, run in turn while each one passes."""
+
+    @property
+    def exchanges(self) -> tuple[HealthCheckSpec, ...]:
+        return (self, *self.following)
 
     @property
     def reads_body(self) -> bool:
@@ -150,33 +164,61 @@ def parse_check_spec(httpchk: tuple[str, ...] | None,
     if len(httpchk) == 3:
         version, *lines = httpchk[2].split("\r\n")
         spec = replace(spec, version=version, headers=tuple(_header_line(line) for line in lines if line))
+    http_check = list(http_check)
+    _check_order([words[0] for words in http_check if words])
+    done: list[HealthCheckSpec] = []
+    before: list[VarStep] = []
     expects: list[HttpExpect | HeaderExpect | VarStep] = []
-    for position, words in enumerate(http_check):
+    started = send_state = False  # started: this exchange has sent or expected something
+    for words in http_check:
         if words and words[0] == "connect":
-            if position or spec.connect is not None:
-                raise ValueError("luaproxy runs one HTTP exchange per check: 'http-check connect' may come "
-                                 "once, as the first http-check rule.")
+            if started or spec.connect is not None:
+                done.append(replace(spec, before=tuple(before), expects=tuple(expects)))
+                spec, before, expects, started = HealthCheckSpec(http=True), [], [], False
             spec = replace(spec, connect=parse_connect(list(words[1:])))
         elif words and words[0] == "send":
-            spec = _send(spec, words[1:])
+            spec, started = _send(spec, words[1:]), True
         elif words and words[0] == "expect":
             expects.append(_expect(words[1:]))
+            started = True
         elif words and words[0].startswith(("set-var(", "unset-var(")):
-            expects.append(parse_var_step(words[0], list(words[1:])))
+            (expects if started else before).append(parse_var_step(words[0], list(words[1:])))
         elif words[:1] == ("send-state",) and len(words) == 1:
-            spec = replace(spec, send_state=True)
+            send_state = True
         elif words[:1] == ("comment",) and len(words) == 2:
             continue
         else:
             raise ValueError(f"'http-check {' '.join(words[:1])}' is not supported; luaproxy supports "
                              "'http-check connect', 'send', 'expect', 'set-var', 'unset-var', 'send-state' and "
                              "'comment'.")
-    spec = replace(spec, expects=tuple(expects))
-    try:
-        request_bytes(Connection(CLIENT), spec)
-    except LocalProtocolError as exc:
-        raise ValueError(f"the health-check request '{spec.method} {spec.uri}' is invalid: {exc}.") from None
-    return spec
+    done.append(replace(spec, before=tuple(before), expects=tuple(expects)))
+    done = [replace(exchange, send_state=send_state) for exchange in done]
+    for exchange in done:
+        try:
+            request_bytes(Connection(CLIENT), replace(exchange, uri_lf=None, body_lf=None))  # formats vary
+        except LocalProtocolError as exc:
+            raise ValueError(f"the health-check request '{exchange.method} {exchange.uri}' is invalid: "
+                             f"{exc}.") from None
+    return replace(done[0], following=tuple(done[1:]))
+
+
+_NEEDS_BEFORE = {"send": ("connect", "a 'connect'"), "expect": ("send", "expect", "a 'send'"),
+                 "connect": ("expect", "an 'expect'")}
+
+
+def _check_order(actions: list[str]) -> None:
+    """The order haproxy 2.6 accepts: with a ``connect``, the first step is one; a ``send`` comes right after a
+    ``connect``, an ``expect`` after a ``send`` or an ``expect``, a later ``connect`` after an ``expect``
+    (set-var, unset-var, comment and send-state are not steps)."""
+    steps = [a for a in actions if a in _NEEDS_BEFORE]
+    if "connect" in steps and steps[0] != "connect":
+        raise ValueError("with an 'http-check connect', the first step must be a 'connect' too (only set-var, "
+                         "unset-var and comment may come before it).")
+    for previous, action in pairwise(steps):
+        *allowed, wanted = _NEEDS_BEFORE[action]
+        if previous not in allowed:
+            raise ValueError(f"'http-check {action}' after 'http-check {previous}': it needs {wanted} "
+                             "step before it.")
 
 
 def _positive(server: Server, name: str, text: str) -> int:
@@ -193,20 +235,30 @@ def _header_line(line: str) -> tuple[str, str]:
 
 
 def _send(spec: HealthCheckSpec, words: tuple[str, ...]) -> HealthCheckSpec:
-    """``http-check send [meth M] [uri U] [ver V] [hdr N V]... [body B]`` over *spec* (what it names wins)."""
+    """``http-check send [meth M] [uri U|uri-lf F] [ver V] [hdr N F]... [body B|body-lf F] [comment C]`` over
+    *spec* (what it names wins)."""
     rest = list(words)
-    keys = {"meth": "method", "uri": "uri", "ver": "version", "body": "body"}
+    keys = {"meth": "method", "uri": "uri", "uri-lf": "uri_lf", "ver": "version", "body": "body",
+            "body-lf": "body_lf", "comment": ""}
     changes: dict[str, str] = {}
     headers: list[tuple[str, str]] = [] if "hdr" in rest else list(spec.headers)  # its hdr list replaces the option's
     while rest:
         word = rest.pop(0)
         needed = 2 if word == "hdr" else 1
         if word not in (*keys, "hdr") or len(rest) < needed:
-            raise ValueError(f"'http-check send' expects meth, uri, ver, hdr or body with a value, got '{word}'.")
+            raise ValueError(f"'http-check send' expects meth, uri, uri-lf, ver, hdr, body, body-lf or comment with "
+                             f"a value, got '{word}'.")
         if word == "hdr":
             headers.append((rest.pop(0), rest.pop(0)))
-        else:
+        elif keys[word]:
             changes[keys[word]] = rest.pop(0)
+        else:
+            rest.pop(0)
+    for plain, formatted in (("uri", "uri_lf"), ("body", "body_lf")):
+        if plain in changes and formatted in changes:
+            raise ValueError(f"'http-check send' takes '{plain}' or '{plain}-lf', not both.")
+        if plain in changes or formatted in changes:
+            changes.setdefault(formatted, None)  # the one named replaces the other from the option
     return replace(spec, **changes, headers=tuple(headers))
 
 
@@ -242,10 +294,23 @@ def _in_status_list(status: int, codes: str) -> bool:
 
 def compile_spec(spec: Any, log_format: Callable[[str], Any], set_var: Callable[[str, str], Any],
                  unset_var: Callable[[str], Any]) -> Any:
-    """*spec* with its header patterns and variable steps compiled (other specs unchanged)."""
-    if not isinstance(spec, HealthCheckSpec) or not spec.expects:
+    """*spec* with its log-formats, header patterns and variable steps compiled (other specs unchanged)."""
+    if not isinstance(spec, HealthCheckSpec):
         return spec
-    return replace(spec, expects=compile_steps(spec.expects, log_format, set_var, unset_var))
+    compiled = [_compile_exchange(e, log_format, set_var, unset_var) for e in spec.exchanges]
+    return replace(compiled[0], following=tuple(compiled[1:]))
+
+
+def _compile_exchange(spec: HealthCheckSpec, log_format: Callable[[str], Any], set_var: Callable[[str, str], Any],
+                      unset_var: Callable[[str], Any]) -> HealthCheckSpec:
+    def fmt(text: Any) -> Any:
+        return log_format(text) if isinstance(text, str) else text
+
+    headers = tuple((name, fmt(value) if isinstance(value, str) and "%" in value else value)
+                    for name, value in spec.headers)
+    return replace(spec, uri_lf=fmt(spec.uri_lf), body_lf=fmt(spec.body_lf), headers=headers,
+                   before=compile_steps(spec.before, log_format, set_var, unset_var),
+                   expects=compile_steps(spec.expects, log_format, set_var, unset_var))
 
 
 def next_interval(server: Server) -> float:
@@ -291,20 +356,28 @@ def server_state_header(proxy: Any, server: Server) -> str:
             f"scur={server.current_conns}/{total_conns}; qcur=0")
 
 
-def request_bytes(conn: Connection, spec: HealthCheckSpec, state: str | None = None) -> bytes:
+def request_bytes(conn: Connection, spec: HealthCheckSpec, state: str | None = None, ctx: Any = None) -> bytes:
     """The check request, with the configured version on the request line as HAProxy sends it.
 
-    An HTTP/1.1 check gets ``Connection: close`` (HAProxy adds it too).
+    Log-formats render against *ctx* (a CheckContext).  An HTTP/1.1 check gets ``Connection: close``
+    (HAProxy adds it too).
     """
-    headers = Headers(list(spec.headers))
+    headers = Headers([(name, _render(value, ctx)) for name, value in spec.headers])
     if state is not None:
         headers.add("X-Haproxy-Server-State", state)
     if spec.version == "HTTP/1.1" and not headers.contains("connection"):
         headers.add("Connection", "close")
-    if spec.body:
-        headers.set("Content-Length", str(len(spec.body.encode("latin-1"))))
-    data = conn.send(Request(RequestHead(spec.method, spec.uri, spec.version, headers)))
-    if spec.body:
-        data += conn.send(Data(spec.body.encode("latin-1")))
+    uri = _render(spec.uri_lf, ctx) or "/" if spec.uri_lf is not None else spec.uri
+    body = (_render(spec.body_lf, ctx) if spec.body_lf is not None else spec.body).encode("latin-1", "replace")
+    if body:
+        headers.set("Content-Length", str(len(body)))
+    data = conn.send(Request(RequestHead(spec.method, uri, spec.version, headers)))
+    if body:
+        data += conn.send(Data(body))
     data += conn.send(EndOfMessage())
     return data
+
+
+def _render(value: Any, ctx: Any) -> str:
+    """A plain value, or a compiled log-format rendered for this check (text still uncompiled is sent as is)."""
+    return value if isinstance(value, str) else value.render(ctx)

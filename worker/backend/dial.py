@@ -17,6 +17,8 @@ from typing import Any
 
 from gevent import socket as gsocket
 
+from ..netutil import connect
+
 GRANTED = 0x5A
 REPLY_SIZE = 8
 _SOCKET_ERRORS = frozenset((errno.ENETUNREACH, errno.EACCES, errno.EPERM, errno.EAFNOSUPPORT, errno.EINVAL))
@@ -40,9 +42,9 @@ def parse_proxy(text: str) -> tuple[str, int]:
 def open_connection(proxy: tuple[str, int] | None, address: tuple[str, int], timeout: float | None) -> Any:
     """A connected socket to *address*, through the SOCKS4 *proxy* when there is one; raises OSError."""
     if proxy is None:
-        return gsocket.create_connection(address, timeout=timeout)
+        return connect(*address, timeout)
     deadline = None if timeout is None else time.monotonic() + timeout
-    sock = gsocket.create_connection(proxy, timeout=timeout)
+    sock = connect(*proxy, timeout)
     try:
         ip = ipaddress.IPv4Address(gsocket.gethostbyname(address[0]))
         sock.sendall(struct.pack(">BBH", 4, 1, address[1]) + ip.packed + b"HAProxy\0")

@@ -16,6 +16,7 @@ from typing import Any
 import gevent
 from gevent import socket as gsocket
 
+from .. import netutil
 from ..conn.outbound import check_header
 from ..http import NEED_DATA, Data, InformationalResponse, RemoteProtocolError, Response
 from ..http2.backend import check_http
@@ -103,6 +104,24 @@ def run_check(proxy: Any, server: Server) -> CheckResult:
     if isinstance(spec, RuleSet):
         return run_rules(proxy, server, spec, connect_timeout, read_timeout)
     started = time.monotonic()
+    ctx = CheckContext(proxy, server)
+    result = CheckResult("L4OK")
+    for exchange in spec.exchanges:
+        result = _exchange(server, exchange, ctx, connect_timeout, read_timeout, started)
+        if not result.passed:
+            break
+    return result
+
+
+def _exchange(server: Server, spec: HealthCheckSpec, ctx: CheckContext, connect_timeout: float,
+              read_timeout: float | None, started: float) -> CheckResult:
+    """One connection of a check: its variable steps, the connect, the HTTP exchange if any, the verdict.
+
+    Without ``timeout check`` each exchange must end within ``inter`` of its own start (haproxy counts the
+    whole check; a check of several connections costs luaproxy a lot more, and must not time out for it)."""
+    own_start = time.monotonic()
+    for step in spec.before:
+        step.run(ctx)
     connect = spec.connect or IMPLICIT_CONNECT
     address = (connect.addr or server.check_addr or server.host, connect.port or server.check_port or server.port)
     try:
@@ -136,15 +155,15 @@ def run_check(proxy: Any, server: Server) -> CheckResult:
         if not spec.http:
             _reset(sock)
             return CheckResult("L6OK" if tls else "L4OK", duration_ms=_since(started))
-        deadline = started + server.check_inter if read_timeout is None else time.monotonic() + read_timeout
-        return _http_check(sock, spec, deadline, started, CheckContext(proxy, server))
+        deadline = own_start + server.check_inter if read_timeout is None else time.monotonic() + read_timeout
+        return _http_check(sock, spec, deadline, started, ctx)
 
 
 def _connect(address: tuple[str, int], timeout: float | None, quiet: bool) -> Any:
     """A connection to the check address.  A *quiet* one (a pure layer-4 check) holds back the ACK of
     the handshake, as haproxy does, so that with ``_reset`` the server's application never sees it."""
     if not quiet:
-        return gsocket.create_connection(address, timeout=timeout)
+        return netutil.connect(*address, timeout)
     sock = gsocket.socket(socket.AF_INET6 if ":" in address[0] else socket.AF_INET, socket.SOCK_STREAM)
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 0)
@@ -172,7 +191,7 @@ def _http_check(sock: Any, spec: HealthCheckSpec, deadline: float, started: floa
     try:
         sock.settimeout(max(deadline - time.monotonic(), 0.001))
         state = server_state_header(ctx.backend, ctx.server) if spec.send_state else None
-        sock.sendall(request_bytes(conn, spec, state))
+        sock.sendall(request_bytes(conn, spec, state, ctx))
         while True:
             event = conn.next_event()
             if event is NEED_DATA:
