@@ -86,6 +86,8 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
             proxy.header_captures, env.capture_slots = _capture_slots(conf)
         except ConfigError as exc:
             errors.append(exc)
+        upgrades = any(r.action == "switch-mode" for r in conf.rules.get("tcp-request content", ()))
+        # A TCP proxy switching to HTTP keeps its HTTP rules for its upgraded streams, as haproxy does.
         for ruleset, rules in conf.rules.items():
             if ruleset.startswith("stick "):
                 for rule_conf in rules:
@@ -94,7 +96,7 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
                     except RuleError as exc:
                         errors.append(rule_conf.line.error(f"'{ruleset}': {exc.message}", exc.hint))
                 continue
-            ignored = ruleset.startswith("http-") and conf.mode != "http"
+            ignored = ruleset.startswith("http-") and conf.mode != "http" and not upgrades
             if ignored:
                 config.warnings.append(f"'{ruleset}' rules ignored for proxy '{conf.name}' as they require "
                                        f"HTTP mode ({rules[0].line.file}:{rules[0].line.number}).")
@@ -218,6 +220,7 @@ def _new_proxy(conf: ProxyConf, errors: list[ConfigError]) -> Proxy:
                   accept_proxy=frozenset(i for i, b in enumerate(conf.binds, start=1) if b.accept_proxy),
                   h2_binds=frozenset(i for i, b in enumerate(conf.binds, start=1) if b.proto == "h2"),
                   h1_binds=frozenset(i for i, b in enumerate(conf.binds, start=1) if b.proto == "h1"),
+                  raw_binds=frozenset(i for i, b in enumerate(conf.binds, start=1) if b.proto == "none"),
                   cookie=parse_cookie_line(list(cookie), parse_time) if cookie else None)
     if conf.has_backend:
         proxy.server_factory = dynamic_servers.ServerFactory(spec)
