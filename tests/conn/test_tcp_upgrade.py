@@ -6,10 +6,11 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from tests.helpers import free_port, read_all
+from tests.helpers import LUAPROXY, free_port, read_all
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 SHOW = 'http-request return status 200 content-type text/plain lf-string "%[var(req.mode)] %[fe_name]'
@@ -100,3 +101,28 @@ def test_switch_mode_http_and_http_backend(write, luaproxy) -> None:
                               capture_output=True, text=True, timeout=20)
         assert done.returncode == 0, done.stderr
         assert done.stdout == "http switch"
+
+
+def test_check_refuses_what_haproxy_refuses(write, tmp_path: Path) -> None:
+    write("bad.cfg", """
+        frontend f
+           mode http
+           bind 127.0.0.1:1 proto none
+           default_backend b
+        frontend g
+           mode tcp
+           bind 127.0.0.1:2 proto h2
+           default_backend b
+        backend b
+           mode http
+           tcp-request content switch-mode http proto h3
+           tcp-request content switch-mode http
+        """)
+    done = subprocess.run([*LUAPROXY, "-c", "-f", "bad.cfg"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 1
+    for expected in ("bad.cfg:3] : MUX protocol 'none' is not usable in mode http",
+                     "bad.cfg:7] : MUX protocol 'h2' is not usable in mode tcp",
+                     "bad.cfg:11] : 'tcp-request content': 'switch-mode http' takes only 'proto h1|h2', got 'proto h3'",
+                     "bad.cfg:11] : 'tcp-request switch-mode' not allowed because backend 'b' has no frontend"):
+        assert expected in done.stderr, done.stderr
