@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import gevent
 
+from ..filters import chain as filters
 from ..http.server_pool import ServerPool
 from ..http.stream import ClientGone, HttpStream
 from ..sticktable.tracking import Trackers
@@ -59,6 +60,7 @@ class UpgradedStream(HttpStream):
         self.plan = dataclasses.replace(self.plan, tcp_content=None)
         self.session_vars = tcp_txn.vars
         self.trackers = tcp_txn.stkctr
+        self.addresses = (tcp_txn.src, tcp_txn.src_port), (tcp_txn.dst, tcp_txn.dst_port)  # set-src… kept
         fe = self.frontend
         fe.current_conns += 1  # _close() counts this connection out, and so does the TCP stream after
         fe.fe_counters.current += 1
@@ -66,7 +68,7 @@ class UpgradedStream(HttpStream):
             self.front.receive_data(received)
         try:
             self._serve(True)
-        except ClientGone:
+        except (ClientGone, filters.FilterAborted):
             if self.txn is not None:
                 self._end(self.txn, "CD")
         finally:
