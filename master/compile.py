@@ -86,6 +86,9 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
             proxy.header_captures, env.capture_slots = _capture_slots(conf)
         except ConfigError as exc:
             errors.append(exc)
+        upgrades = any(r.action == "switch-mode" for r in conf.rules.get("tcp-request content", ()))
+        # A TCP proxy switching to HTTP keeps its HTTP rules for its upgraded streams, as haproxy does.
+        errors += _upgrade_errors(conf, upgrades)
         for ruleset, rules in conf.rules.items():
             if ruleset.startswith("stick "):
                 for rule_conf in rules:
@@ -94,7 +97,7 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
                     except RuleError as exc:
                         errors.append(rule_conf.line.error(f"'{ruleset}': {exc.message}", exc.hint))
                 continue
-            ignored = ruleset.startswith("http-") and conf.mode != "http"
+            ignored = ruleset.startswith("http-") and conf.mode != "http" and not upgrades
             if ignored:
                 config.warnings.append(f"'{ruleset}' rules ignored for proxy '{conf.name}' as they require "
                                        f"HTTP mode ({rules[0].line.file}:{rules[0].line.number}).")
@@ -218,6 +221,7 @@ def _new_proxy(conf: ProxyConf, errors: list[ConfigError]) -> Proxy:
                   accept_proxy=frozenset(i for i, b in enumerate(conf.binds, start=1) if b.accept_proxy),
                   h2_binds=frozenset(i for i, b in enumerate(conf.binds, start=1) if b.proto == "h2"),
                   h1_binds=frozenset(i for i, b in enumerate(conf.binds, start=1) if b.proto == "h1"),
+                  raw_binds=frozenset(i for i, b in enumerate(conf.binds, start=1) if b.proto == "none"),
                   cookie=parse_cookie_line(list(cookie), parse_time) if cookie else None)
     if conf.has_backend:
         proxy.server_factory = dynamic_servers.ServerFactory(spec)
@@ -254,6 +258,21 @@ def _server_id(server: ServerConf, position: int) -> int:
     if not text.isdigit() or int(text) < 1:
         raise server.line.error(f"server '{server.name}': 'id' expects a positive integer, got '{text}'.")
     return int(text)
+
+
+def _upgrade_errors(conf: ProxyConf, upgrades: bool) -> list[ConfigError]:
+    """What haproxy refuses around TCP to HTTP upgrades: switch-mode outside a frontend, a bind's
+    mux (``proto``) that its proxy's mode cannot use."""
+    errors = []
+    if upgrades and not conf.has_frontend:
+        line = next(r.line for r in conf.rules["tcp-request content"] if r.action == "switch-mode")
+        errors.append(line.error(f"'tcp-request switch-mode' not allowed because backend '{conf.name}' has no "
+                                 "frontend capability.", "Use it in a frontend or listen section."))
+    for bind in conf.binds:
+        if bind.proto and (bind.proto == "none") != (conf.mode == "tcp"):
+            errors.append(bind.line.error(f"MUX protocol '{bind.proto}' is not usable in mode {conf.mode}.",
+                                          "'proto none' is for TCP listeners, 'proto h1|h2' for HTTP ones."))
+    return errors
 
 
 def _redispatch_interval(conf: ProxyConf) -> int | None:

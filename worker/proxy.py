@@ -245,6 +245,8 @@ class Proxy:
     """Listener ids (so_id) of ``bind … proto h2`` lines: HTTP/2 from the first byte (worker.http2)."""
     h1_binds: frozenset[int] = frozenset()
     """Listener ids (so_id) of ``bind … proto h1`` lines: HTTP/1 only, HTTP/2's preface is a bad request."""
+    raw_binds: frozenset[int] = frozenset()
+    """Listener ids (so_id) of ``bind … proto none`` lines: TCP only, switch-mode http closes the connection."""
     stats: Any = None
     """``stats enable|uri|…``: the StatsConf of the stats page this proxy serves (worker.webstats), or None."""
     cookie: Any = None

@@ -47,6 +47,8 @@ class Transaction:
     rewrites: Any = None  # RewriteRoom once a header rewrite needed it (strict-mode, tune.maxrewrite)
     service: Any = None
     applet: str | None = None  # "<lua.NAME>" / "<PROMEX>": the service that answered, as logs name it
+    switch_mode: str | None = None
+    """tcp-request content switch-mode http: the HTTP mux asked for ("" any, "h1", "h2"); worker.tcp.upgrade."""
     lua: Any = None
     priv: Any = None
     before_wait: Any = None

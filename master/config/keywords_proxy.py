@@ -89,9 +89,9 @@ def _bind(p: ProxyConf, line: Line) -> None:
             if opt == "name":
                 name = value
         elif opt == "proto":
-            if not rest or rest[0] not in ("h1", "h2"):
+            if not rest or rest[0] not in ("h1", "h2", "none"):
                 raise line.error(f"bind option 'proto' : unsupported protocol '{rest[0] if rest else ''}'.",
-                                 "luaproxy speaks 'proto h1' and 'proto h2'.")
+                                 "luaproxy speaks 'proto h1', 'proto h2' and 'proto none' (TCP, no HTTP upgrade).")
             proto = rest.pop(0)
         elif opt == "accept-proxy":
             accept_proxy = True

@@ -54,6 +54,7 @@ CASES = [
     ("fe_id", "2"),
     ("fe_name", "fe"),
     ("so_id", "1"),
+    ("internal.strm.is_htx", "1"),
     ("src", "192.168.1.10"),
     ("src_port", "51234"),
     ("dst", "10.0.0.1"),
@@ -185,7 +186,13 @@ def test_layer7_fetches_give_nothing_in_tcp_mode(registry: SampleRegistry) -> No
     ctx = Stream()
     for name in ("path", "req.hdr(host)", "method", "status", "res.hdr(x)", "req.cook(a)", "url_param(a)", "base32"):
         assert parse_expr(name, registry).evaluate(ctx) is None, name
-    assert to_text(parse_expr("req.proto_http", registry).evaluate(ctx)) == "0"
+    assert to_text(parse_expr("internal.strm.is_htx", registry).evaluate(ctx)) == "0"
+    proto_http = parse_expr("req.proto_http", registry)
+    assert proto_http.evaluate(ctx) is None  # nothing yet: HTTP or not may change (haproxy's MAY_CHANGE)
+    ctx.data = b"hello world\r\n\r\n"
+    assert to_text(proto_http.evaluate(ctx)) == "0"
+    ctx.data = b"GET / HTTP/1.1\r\nhost: x\r\n\r\n"
+    assert to_text(proto_http.evaluate(ctx)) == "1"
     ctx.data, ctx.res_buffer = b"hello", b"hi"
     assert [to_text(parse_expr(f, registry).evaluate(ctx)) for f in ("req.len", "res.len")] == ["5", "2"]
 

@@ -68,11 +68,31 @@ def _use_service(kind: str, args: tuple[str, ...], env: ActionEnv) -> Action:
     return use_service
 
 
+def _switch_mode(kind: str, args: tuple[str, ...], env: ActionEnv) -> Action:
+    """switch-mode http [proto h1|h2]: the TCP stream becomes an HTTP one (worker.tcp.upgrade) once the
+    frontend's content rules end; it stops the rules as accept does (an HTTP stream just accepts)."""
+    if kind != "tcp-req" or not args or args[0] != "http":
+        raise RuleError("'switch-mode' expects 'http' in 'tcp-request content' rules.",
+                        "Write 'switch-mode http [proto h1|h2]'.")
+    proto = ""
+    if len(args) == 3 and args[1] == "proto" and args[2] in ("h1", "h2"):
+        proto = args[2]
+    elif len(args) != 1:
+        raise RuleError(f"'switch-mode http' takes only 'proto h1|h2', got '{' '.join(args[1:])}'.")
+
+    def switch_mode(txn: Any) -> Verdict:
+        txn.switch_mode = proto
+        return Verdict.ACCEPT
+
+    return switch_mode
+
+
 PARSERS: dict[str, Callable[[str, tuple[str, ...], ActionEnv], Action]] = {
     "accept": _no_args(_accept),
     "reject": _no_args(_reject),
     "lua": _lua_function,
     "use-service": _use_service,
+    "switch-mode": _switch_mode,
     "set-src": lambda kind, args, env: set_address(kind, args, env, "src"),  # type: ignore[arg-type]
     "set-dst": lambda kind, args, env: set_address(kind, args, env, "dst"),  # type: ignore[arg-type]
     "set-src-port": lambda kind, args, env: set_address(kind, args, env, "src_port"),  # type: ignore[arg-type]

@@ -214,6 +214,17 @@ def _tcp_request(ctx: SampleContext) -> RequestHead | None:
     return found.head
 
 
+def _proto_http(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+    if ctx.request is not None:
+        return Sample(T.BOOL, True)
+    was_incomplete, ctx.incomplete = ctx.incomplete, False
+    head = _tcp_request(ctx)
+    if ctx.incomplete:
+        return None
+    ctx.incomplete = was_incomplete
+    return Sample(T.BOOL, head is not None)
+
+
 def _request_str(compute: Any) -> Any:
     def run(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
         req = ctx.request or _tcp_request(ctx)
@@ -666,9 +677,9 @@ def _catalogue() -> tuple[FetchDef, ...]:
         ),
         fetch(
             "req.proto_http",
-            lambda ctx, args: Sample(T.BOOL, ctx.request is not None),
+            _proto_http,
             T.BOOL,
-            "True when the request parsed as HTTP.",
+            "True when the request parsed as HTTP (in TCP mode: the buffered bytes, once a whole head).",
             section=S,
         ),
         fetch(

@@ -240,6 +240,8 @@ def _last_rule_line(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
 FETCHES = (
     fetch("always_false", _const(T.BOOL, False), T.BOOL, "Always false."),
     fetch("always_true", _const(T.BOOL, True), T.BOOL, "Always true."),
+    fetch("internal.strm.is_htx", lambda ctx, args: Sample(T.BOOL, ctx.request is not None), T.BOOL,
+          "True when the stream is an HTTP one (HAProxy's internal HTX flag), false in TCP mode."),
     fetch("be_conn", _be_conn, T.SINT, "Established connections on the (current or named) backend.", _OPT_BE),
     fetch(
         "be_conn_free", _be_conn_free, T.SINT, "Free connection slots on the backend's usable servers.", _OPT_BE

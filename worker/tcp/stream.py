@@ -28,6 +28,7 @@ from ..sticktable.tracking import Trackers
 from ..tls import clienthello
 from ..txn import Transaction
 from . import filters as tcp_filters
+from . import upgrade
 
 READ_SIZE = 65536
 _TERMINATION = {Verdict.REJECT: "PR", Verdict.DONE: "LR", Verdict.ERROR: "IR"}
@@ -51,6 +52,8 @@ class TcpStream:
         self.txn.stkctr = Trackers()
         self.filters: tcp_filters.TcpFilters | None = None
         """The stream's Lua filters (``filter lua.NAME``), None when its proxies declare none."""
+        self.upgraded = False
+        """The connection went on as HTTP (worker.tcp.upgrade): its requests are logged, not this stream."""
 
     def serve(self) -> None:
         """Run the stream to its end; every path closes both sockets."""
@@ -71,7 +74,7 @@ class TcpStream:
                 self.filters.stop()
             self._close()
             self.txn.t_active = self.txn.elapsed()
-            if fe.access_log is not None and accepted:  # haproxy logs no connection its l4 rules refused
+            if fe.access_log is not None and accepted and not self.upgraded:  # nor l4 rules' refusals
                 fe.access_log(self.txn)
             fe.current_conns -= 1
             fe.fe_counters.close()
@@ -93,6 +96,9 @@ class TcpStream:
             self._run_service()
             return
         backend = self.frontend.choose_backend(self.txn) if verdict is Verdict.ACCEPT else None
+        if verdict is Verdict.ACCEPT and upgrade.wanted(self, backend):
+            upgrade.hand_over(self)
+            return
         if backend is not None and backend is not self.frontend:
             if backend.tcp_filters:
                 self.filters = tcp_filters.join(self.filters, self.txn, backend)
