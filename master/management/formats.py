@@ -117,20 +117,38 @@ def stat_rows(proxies: list[dict[str, Any]], maxconn: int, algorithms: dict[str,
     """Per proxy FRONTEND, each server, BACKEND, with the fields haproxy 2.6 fills on each."""
     rows: list[StatRow] = []
     for proxy in proxies:
-        http = proxy["mode"] == "http"
         if proxy["frontend"]:
-            rows.append(("F", proxy["id"], 0, _cells(_frontend(proxy, maxconn), _FRONTEND + list(_PROTOCOL_STATS),
-                                                      http)))
+            rows.append(("F", proxy["id"], 0, frontend_cells(proxy, maxconn)))
             for number, name in enumerate(proxy.get("listeners") or (), start=1):
-                rows.append(("L", proxy["id"], number, _cells(_listener(proxy, number, name), _LISTENER, http)))
+                rows.append(("L", proxy["id"], number, listener_cells(proxy, number, name)))
         if proxy["backend"]:
             for server in proxy["servers"]:
-                values = _server(proxy, server, now)
-                extra = [name for name in ("slim", "chkfail", "chkdown", "downtime") if name in values]
-                rows.append(("S", proxy["id"], server["id"], _cells(values, _SERVER, http, extra)))
-            rows.append(("B", proxy["id"], 0, _cells(_backend(proxy, algorithms.get(proxy["name"], "roundrobin"),
-                                                              now, maxconn), _BACKEND + list(_PROTOCOL_STATS), http)))
+                rows.append(("S", proxy["id"], server["id"], server_cells(proxy, server, now)))
+            rows.append(("B", proxy["id"], 0, backend_cells(proxy, algorithms.get(proxy["name"], "roundrobin"),
+                                                            now, maxconn)))
     return rows
+
+
+def frontend_cells(proxy: dict[str, Any], maxconn: int) -> list[tuple[str, Any]]:
+    """A proxy's FRONTEND row (also Lua's Proxy:get_stats() for a frontend-only proxy)."""
+    return _cells(_frontend(proxy, maxconn), _FRONTEND + list(_PROTOCOL_STATS), proxy["mode"] == "http")
+
+
+def listener_cells(proxy: dict[str, Any], number: int, name: str) -> list[tuple[str, Any]]:
+    """Listener *number*'s row (``option socket-stats``; also Lua's Listener:get_stats())."""
+    return _cells(_listener(proxy, number, name), _LISTENER, proxy["mode"] == "http")
+
+
+def server_cells(proxy: dict[str, Any], server: dict[str, Any], now: float) -> list[tuple[str, Any]]:
+    """A server's row (also Lua's Server:get_stats())."""
+    values = _server(proxy, server, now)
+    extra = [name for name in ("slim", "chkfail", "chkdown", "downtime") if name in values]
+    return _cells(values, _SERVER, proxy["mode"] == "http", extra)
+
+
+def backend_cells(proxy: dict[str, Any], algo: str, now: float, maxconn: int) -> list[tuple[str, Any]]:
+    """A proxy's BACKEND row (also Lua's Proxy:get_stats() for a proxy with a backend)."""
+    return _cells(_backend(proxy, algo, now, maxconn), _BACKEND + list(_PROTOCOL_STATS), proxy["mode"] == "http")
 
 
 def stat_csv(proxies: list[dict[str, Any]], maxconn: int, algorithms: dict[str, str], now: float) -> str:

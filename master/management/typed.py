@@ -117,6 +117,12 @@ def _stat_fields(obj: str, cells: list[tuple[str, Any]]) -> list[tuple[int, str,
     return fields
 
 
+def stat_values(obj: str, cells: list[tuple[str, Any]]) -> dict[str, Any]:
+    """One row as Lua's get_stats() gives it: haproxy's stat fields (not the modules' ones after ``-``), each
+    an integer or a string as its type says; a field the row leaves empty is absent."""
+    return {name: value for pos, name, _, _, value in _stat_fields(obj, cells) if pos < _SEPARATOR}
+
+
 def stat_typed(rows: list[StatRow]) -> str:
     """``F.2.0.4.scur.1:MGP:u32:0``: object, proxy id, server id, position, name, process, tags, type, value."""
     lines = []
