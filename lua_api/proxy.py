@@ -224,6 +224,12 @@ class LiveServers:
         return make(self.lookup, self.entries)
 
 
+def listener_key(bind_names: list[str], number: int) -> str:
+    """A listener's key in Proxy.listeners: its bind line's ``name``, else ``sock-<id>`` (as haproxy 2.6)."""
+    named = bind_names[number - 1] if number <= len(bind_names) else ""
+    return named or f"sock-{number}"
+
+
 def build_tables(runtime: Any, classes: dict[str, Any], proxies: list[Any],
                  listener_counts: dict[str, int], updates: ServerUpdates | None = None,
                  maxconn: int = 0) -> tuple[Any, Any, Any]:
@@ -245,7 +251,8 @@ def build_tables(runtime: Any, classes: dict[str, Any], proxies: list[Any],
         servers = LiveServers(runtime, classes["Server"], proxy).table(live_servers)
         listeners = runtime.table()
         for number in range(1, listener_counts.get(proxy.name, 0) + 1):
-            listeners[f"sock-{number}"] = classes["Listener"].new(ListenerRef(proxy, f"sock-{number}", number))
+            name = listener_key(proxy.bind_names, number)
+            listeners[name] = classes["Listener"].new(ListenerRef(proxy, name, number))
         obj.servers, obj.listeners = servers, listeners
         if proxy.table is not None:
             obj.stktable = classes["StickTable"].new(proxy.table)

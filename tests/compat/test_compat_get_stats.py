@@ -51,6 +51,7 @@ CONFIG = """
        mode tcp
        option socket-stats
        bind unix@l.sock
+       bind unix@l2.sock name side
        server s1 127.0.0.1:{echo}
        server s2 127.0.0.1:{echo} backup weight 5 maxconn 7
 """
@@ -74,6 +75,7 @@ def fetch(port: int) -> bytes:
 
 OBJECTS = {"frontend": "core.frontends.f", "listen": "core.proxies.l", "server": "core.backends.l.servers.s2",
            "listener": 'core.proxies.l.listeners["sock-1"]',
+           "named_listener": 'core.proxies.l.listeners.side',
            "uncounted_listener": 'core.frontends.f.listeners["sock-1"]'}
 
 
