@@ -18,7 +18,7 @@ from .proxy import Proxy
 SERVER_STATE = ("op_state", "admin_state", "weight", "backup", "check", "check_status", "check_code",
                 "check_duration", "check_failures", "check_downs", "last_change", "host", "port", "maxconn",
                 "iweight", "disabled", "check_health", "check_rise", "use_ssl", "maxqueue", "pool_max_conn", "fqdn",
-                "dns_maint")
+                "dns_maint", "check_fall", "check_info")
 
 
 def server_snapshot(proxy: Proxy, server: Any) -> dict[str, Any]:

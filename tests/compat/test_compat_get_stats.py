@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import socket
+import time
 
 import pytest
 
@@ -54,13 +55,18 @@ CONFIG = """
        bind unix@l2.sock name side
        server s1 127.0.0.1:{echo}
        server s2 127.0.0.1:{echo} backup weight 5 maxconn 7
+    backend c
+       server s3 127.0.0.1:9 check inter 100 fall 1
 """
 
 DETERMINISTIC = {"pxname", "svname", "status", "weight", "uweight", "act", "bck", "iid", "sid", "type", "pid",
-                 "mode", "algo", "addr", "slim", "lastsess", "dses", "wrew", "eint", "cache_lookups", "cache_hits"}
+                 "mode", "algo", "addr", "slim", "lastsess", "dses", "wrew", "eint", "cache_lookups", "cache_hits",
+                 "check_status", "check_desc", "last_chk", "check_rise", "check_fall", "check_health", "chkfail",
+                 "chkdown"}
 
 
 def fetch(port: int) -> bytes:
+    time.sleep(0.5)  # the checked server's first checks (every 100 ms) are done
     with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
         conn.sendall(b"GET / HTTP/1.1\r\nHost: compat\r\nConnection: close\r\n\r\n")
         response = read_all(conn)
@@ -74,7 +80,7 @@ def fetch(port: int) -> bytes:
 
 
 OBJECTS = {"frontend": "core.frontends.f", "listen": "core.proxies.l", "server": "core.backends.l.servers.s2",
-           "listener": 'core.proxies.l.listeners["sock-1"]',
+           "checked_server": "core.backends.c.servers.s3", "listener": 'core.proxies.l.listeners["sock-1"]',
            "named_listener": 'core.proxies.l.listeners.side',
            "uncounted_listener": 'core.frontends.f.listeners["sock-1"]'}
 
