@@ -159,11 +159,12 @@ class LuaEngine:
             "exec": regex.exec_, "match": self._regex_match})
         lua_globals.Regex = self.runtime.table_from({"new": self.runtime.func(self._new_regex)})
 
-    def attach_proxies(self, proxies: list[Any], listener_counts: dict[str, int]) -> None:
-        """Once the configuration is compiled: core.proxies, core.backends and core.frontends."""
+    def attach_proxies(self, proxies: list[Any], listener_counts: dict[str, int], maxconn: int = 0) -> None:
+        """Once the configuration is compiled: core.proxies, core.backends and core.frontends (*maxconn*: the
+        global one, which get_stats() reports as a frontend's limit)."""
         core_table = self.runtime.globals.core
         core_table.proxies, core_table.backends, core_table.frontends = proxy.build_tables(
-            self.runtime, self.classes, proxies, listener_counts, self.server_updates)
+            self.runtime, self.classes, proxies, listener_counts, self.server_updates, maxconn)
 
     def filter_actions(self, name: str, args: tuple[str, ...]) -> tuple[Any, Any] | None:
         """``filter lua.NAME args``: the (request, response) callables, or None when the Lua function declined.

@@ -11,15 +11,13 @@ which applies it to its copy, records it for reloads and sends it to every worke
 from __future__ import annotations
 
 import functools
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from luaproxy.worker.backend.attached import shut_sessions
-from luaproxy.worker.backend.state import AdminState, ServerChange, change_server, stat_status
-from luaproxy.worker.stats import frontend_status, listener_status
+from luaproxy.worker.backend.state import AdminState, ServerChange, change_server
 
-from . import checks
+from . import checks, stats
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +33,7 @@ class ServerRef:
 class ListenerRef:
     proxy: Any
     name: str
+    number: int
 
     def __repr__(self) -> str:
         return f"{self.proxy.name}/{self.name}"
@@ -92,44 +91,6 @@ class ServerUpdates:
         if proxy.has_frontend and not proxy.stopped and self.publish is not None:
             self.logger.warning(f"Proxy {proxy.name} stopped.")
             self.publish(FrontendChange(proxy.name, stopped=True))
-
-
-def _counter_stats(counters: Any) -> dict[str, Any]:
-    return {"scur": counters.current, "smax": counters.max, "stot": counters.total, "bin": counters.bytes_in,
-            "bout": counters.bytes_out, "dreq": counters.denied_req, "dresp": counters.denied_resp,
-            "ereq": counters.failed_req, "econ": counters.conn_errors, "eresp": counters.resp_errors,
-            "wretr": counters.retries, "wredis": counters.redispatches, "lbtot": counters.lb_total,
-            "req_tot": counters.requests, **{f"hrsp_{k}": v for k, v in counters.responses.items()}}
-
-
-def server_stats(ref: ServerRef) -> dict[str, Any]:
-    proxy, server = ref.proxy, ref.server
-    return {"pxname": proxy.name, "svname": server.name, "iid": proxy.id, "sid": server.id, "type": 2,
-            "status": stat_status(server), "weight": server.weight, "act": int(not server.backup),
-            "bck": int(server.backup), "chkfail": server.check_failures, "chkdown": server.check_downs,
-            "lastchg": int(time.monotonic() - server.last_change) if server.last_change else 0,
-            "downtime": int(server.downtime), "qcur": 0, "slim": server.maxconn or None,
-            **_counter_stats(proxy.counters_of(server))}
-
-
-def proxy_stats(proxy: Any) -> dict[str, Any]:
-    frontend = proxy.has_frontend and not proxy.has_backend
-    counters = proxy.fe_counters if frontend else proxy.be_counters
-    servers = [s for s in proxy.servers if s.usable]
-    stats = {"pxname": proxy.name, "svname": "FRONTEND" if frontend else "BACKEND", "iid": proxy.id, "sid": 0,
-             "type": 0 if frontend else 1,
-             "status": frontend_status(proxy.stopped, proxy.paused) if frontend else "UP" if servers else "DOWN",
-             **_counter_stats(counters)}
-    if not frontend:
-        stats.update(act=sum(not s.backup for s in servers), bck=sum(s.backup for s in servers),
-                     weight=sum(s.weight for s in servers if not s.backup))
-    return stats
-
-
-def listener_stats(ref: ListenerRef) -> dict[str, Any]:
-    return {"pxname": ref.proxy.name, "svname": ref.name, "iid": ref.proxy.id, "type": 3,
-            "status": listener_status(ref.proxy.maxconn, ref.proxy.fe_counters.current),
-            **_counter_stats(ref.proxy.fe_counters)}
 
 
 def get_cap(proxy: Any) -> str:
@@ -263,18 +224,25 @@ class LiveServers:
         return make(self.lookup, self.entries)
 
 
+def listener_key(bind_names: list[str], number: int) -> str:
+    """A listener's key in Proxy.listeners: its bind line's ``name``, else ``sock-<id>`` (as haproxy 2.6)."""
+    named = bind_names[number - 1] if number <= len(bind_names) else ""
+    return named or f"sock-{number}"
+
+
 def build_tables(runtime: Any, classes: dict[str, Any], proxies: list[Any],
-                 listener_counts: dict[str, int], updates: ServerUpdates | None = None) -> tuple[Any, Any, Any]:
+                 listener_counts: dict[str, int], updates: ServerUpdates | None = None,
+                 maxconn: int = 0) -> tuple[Any, Any, Any]:
     """(core.proxies, core.backends, core.frontends): Proxy objects by name, built once per process."""
     def stats_method(function: Any) -> Any:
         return lambda state: runtime.table_from(function(state))
 
-    classes["Proxy"].methods.get_stats = runtime.prelude.method(classes["Proxy"].metatable, "get_stats",
-                                                                stats_method(proxy_stats))
-    classes["Server"].methods.get_stats = runtime.prelude.method(classes["Server"].metatable, "get_stats",
-                                                                 stats_method(pinning(updates, server_stats)))
-    classes["Listener"].methods.get_stats = runtime.prelude.method(classes["Listener"].metatable, "get_stats",
-                                                                   stats_method(listener_stats))
+    getters = {"Proxy": lambda proxy: stats.proxy_stats(proxy, maxconn),
+               "Server": pinning(updates, lambda ref: stats.server_stats(ref.proxy, ref.server)),
+               "Listener": lambda ref: stats.listener_stats(ref.proxy, ref.number)}
+    for name, getter in getters.items():
+        classes[name].methods.get_stats = runtime.prelude.method(classes[name].metatable, "get_stats",
+                                                                 stats_method(getter))
     every, backends, frontends = runtime.table(), runtime.table(), runtime.table()
     live_servers = runtime.lua.execute(LIVE_SERVERS)
     for proxy in proxies:
@@ -283,7 +251,8 @@ def build_tables(runtime: Any, classes: dict[str, Any], proxies: list[Any],
         servers = LiveServers(runtime, classes["Server"], proxy).table(live_servers)
         listeners = runtime.table()
         for number in range(1, listener_counts.get(proxy.name, 0) + 1):
-            listeners[f"sock-{number}"] = classes["Listener"].new(ListenerRef(proxy, f"sock-{number}"))
+            name = listener_key(proxy.bind_names, number)
+            listeners[name] = classes["Listener"].new(ListenerRef(proxy, name, number))
         obj.servers, obj.listeners = servers, listeners
         if proxy.table is not None:
             obj.stktable = classes["StickTable"].new(proxy.table)

@@ -138,8 +138,11 @@ DIFFERENCES = {
                      "(haproxy 2.6 builds the table once).",
     "Server.shut_sess": "Cuts the server's sessions in every worker (as shutdown sessions server).",
     "Proxy.stktable": "nil when the proxy has no stick-table.",
-    "Proxy.get_stats": "This worker's counters (the management socket's show stat sums every worker).",
-    "Server.get_stats": "This worker's counters; states are the same in every worker.",
+    "Proxy.get_stats": "show stat's BACKEND row (FRONTEND for a frontend-only proxy) with this worker's "
+                       "counters (the management socket sums every worker); rates stay 0. haproxy 2.6 also "
+                       "returns fields left over from the previous get_stats() call, luaproxy does not.",
+    "Server.get_stats": "show stat's server row with this worker's counters; states are the same in every worker.",
+    "Listener.get_stats": "show stat's listener row with option socket-stats, else empty as in haproxy 2.6.",
     "Server.set_maint": "Reaches every worker and the management socket's view through the master.",
     "Server.agent_enable": "Accepted, no effect: luaproxy has no agent checks.",
     "Server.check_force_nolb": "Treated as up (luaproxy has no NOLB state).",

@@ -84,7 +84,7 @@ def load(paths: list[str], logger: object, previous: Generation | None = None) -
         raise ConfigErrors(errors, [text for level, text in settings.messages if level == "warning"]
                            + config.warnings)
     generation = Generation(files, settings, config, engine, library, proxies, sockets, proc_vars, tables, registry)
-    engine.attach_proxies(proxies, {p.name: len(binds) for p, binds in generation.frontends})
+    engine.attach_proxies(proxies, {p.name: len(binds) for p, binds in generation.frontends}, settings.maxconn)
     return generation
 
 

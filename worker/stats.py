@@ -18,10 +18,10 @@ from .proxy import Proxy
 SERVER_STATE = ("op_state", "admin_state", "weight", "backup", "check", "check_status", "check_code",
                 "check_duration", "check_failures", "check_downs", "last_change", "host", "port", "maxconn",
                 "iweight", "disabled", "check_health", "check_rise", "use_ssl", "maxqueue", "pool_max_conn", "fqdn",
-                "dns_maint")
+                "dns_maint", "check_fall", "check_info")
 
 
-def _server(proxy: Proxy, server: Any) -> dict[str, Any]:
+def server_snapshot(proxy: Proxy, server: Any) -> dict[str, Any]:
     state = {name: getattr(server, name, None) for name in SERVER_STATE}  # last_change: system-wide monotonic
     return {"name": server.name, "id": server.id, "state": state,
             "counters": proxy.counters_of(server).as_dict()}
@@ -30,7 +30,7 @@ def _server(proxy: Proxy, server: Any) -> dict[str, Any]:
 def proxy_snapshot(proxy: Proxy) -> dict[str, Any]:
     return {"name": proxy.name, "id": proxy.id, "mode": proxy.mode, "frontend": proxy.has_frontend,
             "backend": proxy.has_backend, "maxconn": proxy.maxconn, "fe": proxy.fe_counters.as_dict(),
-            "be": proxy.be_counters.as_dict(), "servers": [_server(proxy, s) for s in proxy.servers],
+            "be": proxy.be_counters.as_dict(), "servers": [server_snapshot(proxy, s) for s in proxy.servers],
             "listeners": listener_names(proxy), "listener_addrs": proxy.bind_addresses,
             "paused": proxy.paused, "stopped": proxy.stopped}
 

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from luaproxy.worker.backend.state import CHECK_DESCRIPTIONS
 from luaproxy.worker.samples import MatchReport, PatternRef
 from luaproxy.worker.stats import frontend_status, listener_status
 
@@ -117,20 +118,38 @@ def stat_rows(proxies: list[dict[str, Any]], maxconn: int, algorithms: dict[str,
     """Per proxy FRONTEND, each server, BACKEND, with the fields haproxy 2.6 fills on each."""
     rows: list[StatRow] = []
     for proxy in proxies:
-        http = proxy["mode"] == "http"
         if proxy["frontend"]:
-            rows.append(("F", proxy["id"], 0, _cells(_frontend(proxy, maxconn), _FRONTEND + list(_PROTOCOL_STATS),
-                                                      http)))
+            rows.append(("F", proxy["id"], 0, frontend_cells(proxy, maxconn)))
             for number, name in enumerate(proxy.get("listeners") or (), start=1):
-                rows.append(("L", proxy["id"], number, _cells(_listener(proxy, number, name), _LISTENER, http)))
+                rows.append(("L", proxy["id"], number, listener_cells(proxy, number, name)))
         if proxy["backend"]:
             for server in proxy["servers"]:
-                values = _server(proxy, server, now)
-                extra = [name for name in ("slim", "chkfail", "chkdown", "downtime") if name in values]
-                rows.append(("S", proxy["id"], server["id"], _cells(values, _SERVER, http, extra)))
-            rows.append(("B", proxy["id"], 0, _cells(_backend(proxy, algorithms.get(proxy["name"], "roundrobin"),
-                                                              now, maxconn), _BACKEND + list(_PROTOCOL_STATS), http)))
+                rows.append(("S", proxy["id"], server["id"], server_cells(proxy, server, now)))
+            rows.append(("B", proxy["id"], 0, backend_cells(proxy, algorithms.get(proxy["name"], "roundrobin"),
+                                                            now, maxconn)))
     return rows
+
+
+def frontend_cells(proxy: dict[str, Any], maxconn: int) -> list[tuple[str, Any]]:
+    """A proxy's FRONTEND row (also Lua's Proxy:get_stats() for a frontend-only proxy)."""
+    return _cells(_frontend(proxy, maxconn), _FRONTEND + list(_PROTOCOL_STATS), proxy["mode"] == "http")
+
+
+def listener_cells(proxy: dict[str, Any], number: int, name: str) -> list[tuple[str, Any]]:
+    """Listener *number*'s row (``option socket-stats``; also Lua's Listener:get_stats())."""
+    return _cells(_listener(proxy, number, name), _LISTENER, proxy["mode"] == "http")
+
+
+def server_cells(proxy: dict[str, Any], server: dict[str, Any], now: float) -> list[tuple[str, Any]]:
+    """A server's row (also Lua's Server:get_stats())."""
+    values = _server(proxy, server, now)
+    extra = [name for name in ("slim", *_CHECK_CELLS) if name in values]
+    return _cells(values, _SERVER, proxy["mode"] == "http", extra)
+
+
+def backend_cells(proxy: dict[str, Any], algo: str, now: float, maxconn: int) -> list[tuple[str, Any]]:
+    """A proxy's BACKEND row (also Lua's Proxy:get_stats() for a proxy with a backend)."""
+    return _cells(_backend(proxy, algo, now, maxconn), _BACKEND + list(_PROTOCOL_STATS), proxy["mode"] == "http")
 
 
 def stat_csv(proxies: list[dict[str, Any]], maxconn: int, algorithms: dict[str, str], now: float) -> str:
@@ -228,7 +247,25 @@ def _server(proxy: dict[str, Any], server: dict[str, Any], now: float) -> dict[s
         cells["slim"] = state["maxconn"]
     if state.get("check"):
         cells.update({"chkfail": state.get("check_failures") or 0, "chkdown": state.get("check_downs") or 0,
-                      "downtime": 0})
+                      "downtime": 0, **_check_cells(state)})
+    return cells
+
+
+_CHECK_CELLS = ("chkfail", "chkdown", "downtime", "check_status", "check_code", "check_duration", "check_desc",
+                "last_chk", "check_rise", "check_fall", "check_health")
+_CODED = ("L7OK", "L7OKC", "L7STS")  # haproxy 2.6 reports an HTTP status code for these results only
+
+
+def _check_cells(state: dict[str, Any]) -> dict[str, Any]:
+    """A checked server's health-check columns; before its first result the status is INI, as in haproxy."""
+    status = state.get("check_status") or "INI"
+    cells = {"check_status": status, "check_desc": CHECK_DESCRIPTIONS.get(status, "Initializing"),
+             "last_chk": state.get("check_info") or "", "check_rise": state.get("check_rise") or 0,
+             "check_fall": state.get("check_fall") or 0, "check_health": state.get("check_health") or 0}
+    if status in _CODED and state.get("check_code") is not None:
+        cells["check_code"] = state["check_code"]
+    if status != "INI" and state.get("check_duration") is not None:
+        cells["check_duration"] = state["check_duration"]
     return cells
 
 

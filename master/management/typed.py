@@ -70,7 +70,8 @@ STAT_TAGS = {
     "connect": "MCP:u64", "reuse": "MCP:u64", "srv_icur": "MGP:u32", "qtime_max": "MMP:u32", "ctime_max": "MMP:u32",
     "rtime_max": "MMP:u32", "ttime_max": "MMP:u32", "idle_conn_cur": "MGP:u32", "safe_conn_cur": "MGP:u32",
     "used_conn_cur": "MGP:u32", "need_conn_est": "MGP:u32", "uweight": "MaP:u32", "chkfail": "MCP:u64",
-    "chkdown": "MCP:u64", "downtime": "MCP:u32", "check_status": "MOP:str", "check_duration": "MDP:u64",
+    "chkdown": "MCP:u64", "downtime": "MCP:u32", "check_status": "MOP:str", "check_code": "MOP:u32",
+    "check_duration": "MDP:u64",
     "last_chk": "MOP:str", "check_desc": "MOP:str", "check_rise": "CGS:u32", "check_fall": "CGS:u32",
     "check_health": "CGS:u32", "algo": "CGS:str", "agg_server_status": "MGP:u32",
     "agg_server_check_status": "MGP:u32", "agg_check_status": "MGP:u32",
@@ -115,6 +116,12 @@ def _stat_fields(obj: str, cells: list[tuple[str, Any]]) -> list[tuple[int, str,
         tags, kind = _stat_tags(obj, name, value)
         fields.append((_stat_position(name), name, tags, kind, _value(kind, value)))
     return fields
+
+
+def stat_values(obj: str, cells: list[tuple[str, Any]]) -> dict[str, Any]:
+    """One row as Lua's get_stats() gives it: haproxy's stat fields (not the modules' ones after ``-``), each
+    an integer or a string as its type says; a field the row leaves empty is absent."""
+    return {name: value for pos, name, _, _, value in _stat_fields(obj, cells) if pos < _SEPARATOR}
 
 
 def stat_typed(rows: list[StatRow]) -> str:
