@@ -24,7 +24,15 @@ PIPE_SIZE = 65536
 _FLAGS = getattr(os, "SPLICE_F_MOVE", 0) | getattr(os, "SPLICE_F_NONBLOCK", 0)
 AVAILABLE = hasattr(os, "splice")
 disabled = False
-"""Set by the worker for ``nosplice`` or ``-dS``."""
+"""``nosplice`` or ``-dS``: the master sets it before it forks each worker."""
+off_by_command_line = False
+
+
+def configure(nosplice: bool) -> None:
+    """Splicing off for the workers forked next when the configuration says ``nosplice`` or the command
+    line ``-dS``."""
+    global disabled
+    disabled = nosplice or off_by_command_line
 
 
 def wanted(option: str, *proxies: Any) -> bool:

@@ -856,11 +856,12 @@ class HttpStream:
                 if pending:
                     self._send_client(bytes(pending))
                     pending.clear()
-                try:
-                    if head is not None and splicing.response_body(self, backend, conn, server_counters, timeout):
-                        continue
-                except OSError:
-                    raise ClientGone from None
+                if head is not None and not ahead:
+                    try:
+                        if splicing.response_body(self, backend, conn, server_counters, timeout):
+                            continue
+                    except OSError:
+                        raise ClientGone from None
                 try:
                     data = recv_within(conn.sock, READ_SIZE, timeout)
                 except TimeoutError:
