@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 import socket
+import time
 
 import pytest
 
@@ -103,5 +104,39 @@ def test_one_megabyte_both_ways(write, luaproxy, nosplice):
             assert SIZE < values["F.h1_spliced_bytes_out"] <= 2 * SIZE
             assert SIZE < values["B.h1_spliced_bytes_in"] <= 2 * SIZE
             assert SIZE // 2 < values["B.h1_spliced_bytes_out"] <= SIZE
+    finally:
+        server.close()
+
+
+class StallingServer(TcpServer):
+    """Announces SIZE bytes, sends a quarter of them, then goes silent."""
+
+    def handle(self, conn: socket.socket, received: bytearray) -> None:
+        with conn:
+            conn.recv(65536)
+            conn.sendall(f"HTTP/1.1 200 OK\r\ncontent-length: {SIZE}\r\n\r\n".encode() + BODY[:SIZE // 4])
+            time.sleep(5)
+
+
+def test_a_stalled_spliced_body_ends_at_timeout_server(write, luaproxy):
+    server = StallingServer()
+    port = free_port()
+    try:
+        write("stall.cfg", f"""
+            defaults
+               mode http
+               timeout connect 5s
+               timeout client 10s
+               timeout server 1s
+               option splice-response
+            listen li
+               bind 127.0.0.1:{port}
+               server s 127.0.0.1:{server.port}
+            """)
+        luaproxy("-f", "stall.cfg", wait_port=port)
+        started = time.monotonic()
+        head, body = exchange(port, "/", b"")
+        assert head.startswith(b"HTTP/1.1 200") and len(body) < SIZE
+        assert 0.8 < time.monotonic() - started < 4
     finally:
         server.close()
