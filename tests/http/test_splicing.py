@@ -35,7 +35,10 @@ class BodyServer(TcpServer):
                 if name.strip().lower() == b"content-length":
                     length = int(value)
             while len(body) < length:
-                body += conn.recv(65536)
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return  # the proxy gave up on this request
+                body += chunk
             digest = hashlib.sha256(body).hexdigest().encode()
             if head.split(b" ")[1] == b"/close":
                 conn.sendall(b"HTTP/1.1 200 OK\r\nx-digest: " + digest + b"\r\nconnection: close\r\n\r\n" + BODY)
@@ -138,5 +141,31 @@ def test_a_stalled_spliced_body_ends_at_timeout_server(write, luaproxy):
         head, body = exchange(port, "/", b"")
         assert head.startswith(b"HTTP/1.1 200") and len(body) < SIZE
         assert 0.8 < time.monotonic() - started < 4
+    finally:
+        server.close()
+
+
+def test_a_client_leaving_mid_body_cuts_the_spliced_request_only(write, luaproxy):
+    server = BodyServer()
+    port = free_port()
+    try:
+        write("cut.cfg", f"""
+            defaults
+               mode http
+               timeout connect 5s
+               timeout client 5s
+               timeout server 5s
+               option splice-auto
+            listen li
+               bind 127.0.0.1:{port}
+               server s 127.0.0.1:{server.port}
+            """)
+        luaproxy("-f", "cut.cfg", wait_port=port)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(f"POST / HTTP/1.1\r\nhost: t\r\ncontent-length: {SIZE}\r\n\r\n".encode()
+                         + BODY[:SIZE // 3])
+            time.sleep(0.3)
+        head, body = exchange(port, "/", BODY)  # the worker serves the next one
+        assert head.startswith(b"HTTP/1.1 200") and body == BODY
     finally:
         server.close()

@@ -128,12 +128,14 @@ def response_body(stream: Any, backend: Any, conn: Any, server_counters: Any, ti
 
 
 def request_body(stream: Any, conn: Any, timeout: float | None) -> bool:
-    """Splice the rest of a request body client → server; False when it must take the normal copy."""
+    """Splice the rest of a request body client → server; False when it must take the normal copy.
+    OSError when either side failed, as the copy's send or receive would."""
     txn = stream.txn
     backend = txn.backend if txn is not None else None
     if txn is None or txn.filters is not None or not wanted("splice-request", stream.frontend, backend):
         return False
-    moved = splice_rest(stream.front, stream.client, conn.http, conn.sock, timeout)
+    front = stream.front
+    moved = splice_rest(front, stream.client, conn.http, conn.sock, timeout)
     if moved is None:
         return False
     fe = stream.frontend.fe_counters
@@ -142,4 +144,6 @@ def request_body(stream: Any, conn: Any, timeout: float | None) -> bool:
     txn.bytes_in += moved
     if backend is not None:
         backend.be_counters.spliced_out += moved
+    if front.eof:  # the client left in the middle of its body (the splice stops at its end otherwise)
+        raise ConnectionAbortedError("the client closed in the middle of its request body")
     return True
