@@ -23,6 +23,7 @@ from luaproxy.lua_api.core_extras import worker_facts
 from luaproxy.lua_api.runtime import LUA_VERSION
 from luaproxy.lua_api.tasks import TaskLauncher
 from luaproxy.worker.context import WorkerContext
+from luaproxy.worker.http import splicing
 from luaproxy.worker.log import Logger, report_pid
 from luaproxy.worker.process import BoundSocket, WorkerSpec
 
@@ -68,6 +69,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     mode.add_argument("-Ws", dest="systemd", action="store_true", help="master-worker mode with sd_notify")
     mode.add_argument("-p", dest="pidfile", metavar="PIDFILE", help="write the master's PID here")
     mode.add_argument("-q", dest="quiet", action="store_true", help="quiet: no notices or warnings")
+    mode.add_argument("-dS", dest="no_splice", action="store_true", help="never splice (as global nosplice)")
     mode.add_argument("-dD", dest="diag", action="store_true", help="diagnostic mode: print .diag messages")
     mode.add_argument("-L", dest="local_peer", metavar="NAME", help="local peer name (HAPROXY_LOCALPEER)")
     handover = parser.add_argument_group("taking over from running processes")
@@ -115,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         print("luaproxy: no configuration file given; use -f FILE (see -h)", file=sys.stderr)
         return 1
     export_environment(args)
+    splicing.off_by_command_line = args.no_splice
     logger = Logger(quiet=args.quiet, debug=args.debug)
     try:
         generation = reload.load(args.files, logger)
@@ -195,6 +198,7 @@ def worker_specs(logger: Logger, generation: reload.Generation,
                                        tune=dict(settings.tune))
         sockets = [BoundSocket(item.for_worker(index), item.frontend, item.so_id) for item in listening]
         privileges = Privileges.of(settings)
+        splicing.configure("nosplice" in settings.stored)
         engine.info_facts = functools.partial(worker_facts, worker_context)  # the worker forked next keeps its own
         return WorkerSpec(index, worker_context, sockets, settings.maxconn, TaskLauncher(engine).start_all,
                           drop_privileges=privileges.apply if privileges != Privileges() else None)

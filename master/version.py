@@ -13,4 +13,4 @@ HAPROXY_VERSION = "2.6.12"
 
 # PCRE2: the regexes (-m reg, regsub, map_reg...) are Python's re, which reads the PCRE syntax
 # configurations use (\d, (?i), lookarounds), so what -cc 'feature(PCRE2)' guards runs here.
-FEATURES = ("LUA", "PROMEX", "THREAD", "SYSTEMD", "GETADDRINFO", "OPENSSL", "PCRE2")
+FEATURES = ("LUA", "PROMEX", "THREAD", "SYSTEMD", "GETADDRINFO", "OPENSSL", "PCRE2", "LINUX_SPLICE")

@@ -25,6 +25,8 @@ class Counters:
     total: int = 0
     bytes_in: int = 0
     bytes_out: int = 0
+    spliced_in: int = 0
+    spliced_out: int = 0
     denied_conn: int = 0
     denied_req: int = 0
     denied_resp: int = 0

@@ -23,6 +23,7 @@ TIMEOUTS = ("connect", "client", "server", "http-request", "http-keep-alive", "q
 BALANCE = ("roundrobin", "static-rr", "leastconn", "first", "source", "uri", "url_param", "random")
 OPTIONS = ("forwardfor", "http-server-close", "httpclose", "http-keep-alive", "redispatch", "httplog",
            "tcplog", "dontlognull", "httpchk", "log-health-checks", "abortonclose", "splice-auto",
+           "splice-request", "splice-response",
            "tcp-check", "http-buffer-request", "dontlog-normal", "logasap", "nolinger", "tcpka",
            "clitcpka", "srvtcpka", "http-no-delay", "http-pretend-keepalive", "allbackups",
            "persist", "prefer-last-server", "socket-stats", "log-separate-errors", "http-use-htx",

@@ -174,7 +174,8 @@ def _counter_cells(c: dict[str, Any]) -> dict[str, Any]:
     cells = {"scur": c["current"], "smax": c["max"], "stot": c["total"], "bin": c["bytes_in"],
              "bout": c["bytes_out"], "dreq": c["denied_req"], "dresp": c["denied_resp"], "econ": c["conn_errors"],
              "eresp": c["resp_errors"], "wretr": c["retries"], "wredis": c["redispatches"], "lbtot": c["lb_total"],
-             "req_tot": c["requests"], "dcon": c.get("denied_conn", 0)}
+             "req_tot": c["requests"], "dcon": c.get("denied_conn", 0),
+             "h1_spliced_bytes_in": c.get("spliced_in", 0), "h1_spliced_bytes_out": c.get("spliced_out", 0)}
     for name in _HRSP:
         cells[name] = c["responses"].get(name[5:], 0)
     if c.get("response_count"):

@@ -34,7 +34,7 @@ from ..sticktable.persistence import store_response
 from ..sticktable.tracking import Trackers
 from ..tunnel import Tunnel
 from ..txn import Transaction, addresses_of
-from . import body_wait
+from . import body_wait, splicing
 from .abort_watch import ClientAborted, abort_phase, watch_client
 from .connection import Connection
 from .errors import LocalProtocolError, RemoteProtocolError
@@ -773,6 +773,9 @@ class HttpStream:
         forwarding, dropped = True, 0
         try:
             while True:
+                if event is NEED_DATA and forwarding and splicing.request_body(self, conn, timeout):
+                    event = self._next_body_event()
+                    continue
                 if event is NEED_DATA:
                     data = self._recv_client(timeout)
                     if not data:  # the client left in the middle of its body
@@ -853,6 +856,12 @@ class HttpStream:
                 if pending:
                     self._send_client(bytes(pending))
                     pending.clear()
+                if head is not None and not ahead:
+                    try:
+                        if splicing.response_body(self, backend, conn, server_counters, timeout):
+                            continue
+                    except OSError:
+                        raise ClientGone from None
                 try:
                     data = recv_within(conn.sock, READ_SIZE, timeout)
                 except TimeoutError:
