@@ -102,3 +102,11 @@ def _readable(sock: socket.socket) -> bool:
     except (OSError, ValueError):
         return True
     return bool(ready)
+
+
+def count_request_bytes(conn: ServerConnection, txn: Any, size: int) -> None:
+    """Request bytes (head or body) sent to *conn*'s server: its "in" and its backend's, as haproxy counts."""
+    if conn.counters is not None:
+        conn.counters.bytes_in += size
+    if txn is not None and txn.backend is not None:
+        txn.backend.be_counters.bytes_in += size

@@ -16,6 +16,7 @@ from gevent import socket as gsocket
 
 from .connection import Connection
 from .readers import ContentLengthReader, UntilCloseReader
+from .server_pool import count_request_bytes
 from .state import SEND_BODY
 from .writers import ContentLengthWriter, UntilCloseWriter
 
@@ -144,6 +145,7 @@ def request_body(stream: Any, conn: Any, timeout: float | None) -> bool:
     txn.bytes_in += moved
     if backend is not None:
         backend.be_counters.spliced_out += moved
+    count_request_bytes(conn, txn, moved)
     if front.eof:  # the client left in the middle of its body (the splice stops at its end otherwise)
         raise ConnectionAbortedError("the client closed in the middle of its request body")
     return True

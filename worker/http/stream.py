@@ -54,7 +54,7 @@ from .message import RequestHead, ResponseHead
 from .pages import Reply, error_page, logged_size
 from .park import PARK_AFTER, Parking, hold_slot, release_slot
 from .plan import plan_of
-from .server_pool import ServerConnection, ServerPool
+from .server_pool import ServerConnection, ServerPool, count_request_bytes
 from .state import DONE, SERVER
 
 READ_SIZE = 65536
@@ -711,9 +711,8 @@ class HttpStream:
                     continue
                 raise ServerFailed(503) from None
             self.server = conn
-            head_size = len(data) - len(first_body_event.data) if whole else len(data)  # a body is not counted
-            conn.counters.bytes_in += head_size
-            backend.be_counters.bytes_in += head_size
+            conn.counters.bytes_in += len(data)  # the request's bytes, its body counted as it goes
+            backend.be_counters.bytes_in += len(data)
             break
         if not whole and not isinstance(first_body_event, EndOfMessage):
             self.body_pump = gevent.spawn(self._pump_request_body, first_body_event)
@@ -810,9 +809,11 @@ class HttpStream:
         chain = txn.filters if txn is not None else None
         send = conn.http.send
         try:
-            send_all(conn.sock, send(event) if chain is None else chain.forward_request(event, send))
+            data = send(event) if chain is None else chain.forward_request(event, send)
+            send_all(conn.sock, data)
         except OSError:
             return False
+        count_request_bytes(conn, txn, len(data))
         return True
 
     def _finish_request_body(self) -> bool:
