@@ -98,7 +98,8 @@ def test_one_megabyte_both_ways(write, luaproxy, nosplice):
         head, body = exchange(port, "/close", b"")
         assert head.startswith(b"HTTP/1.1 200") and b"content-length" not in head.lower() and body == BODY
         values = typed(stats)
-        assert values["F.bin"] > SIZE and values["B.bin"] > SIZE and values["F.bout"] > 2 * SIZE and values["B.bout"] > 2 * SIZE
+        assert values["F.bin"] > SIZE and values["B.bin"] > SIZE
+        assert values["F.bout"] > 2 * SIZE and values["B.bout"] > 2 * SIZE
         if nosplice:
             assert {v for k, v in values.items() if "spliced" in k} == {0}
         else:
