@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 unset PYTHONDONTWRITEBYTECODE
 
 debian_packages=(haproxy redis-server lua-redis wrk lua5.4 varnish python3-venv openssl curl socat
-                 lua-cjson lua-luaossl lua-socket nghttp2-client)
+                 lua-cjson lua-luaossl lua-socket)
 missing=()
 for pkg in "${debian_packages[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
