@@ -191,7 +191,7 @@ def _fullconn(config: Config, proxies: list[Proxy]) -> list[ConfigError]:
         value = conf.setting("fullconn") if conf.has_backend else None
         if value:
             try:
-                proxy.fullconn = to_int(conf.line_of("fullconn"), value[0], "fullconn", 1)
+                proxy.fullconn = to_int(conf.line_of("fullconn"), value[0], "number of connections", 1)
             except ConfigError as exc:
                 errors.append(exc)
     return errors

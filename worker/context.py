@@ -9,11 +9,10 @@ from typing import Any
 
 import gevent
 
-from . import custom_metrics, stats
+from . import custom_metrics, rates, stats
 from .captures import ErrorCaptures
 from .prometheus import StatsView
 from .proxy import Proxy
-from .rates import RateMeter
 from .resolvers import client as resolver_client
 from .samples import Vars
 from .samples.vars import describe as describe_vars
@@ -58,8 +57,6 @@ class WorkerContext:
     tune: dict[str, str] = field(default_factory=dict)
     """The global ``tune.*`` settings, as written (worker.http2 reads its ``tune.h2.*``)."""
     """``tune.maxrewrite``: the part of a buffer its input leaves free for header rewrites."""
-    rates: RateMeter = field(default_factory=RateMeter)
-    """Per-second session and request rates (``show stat``'s rate cells), rotated by ``run_rates``."""
 
     def soft_stop(self) -> None:
         """HAProxy's soft stop: finish what is in flight, close idle keep-alive connections now."""
@@ -85,11 +82,11 @@ class WorkerContext:
                               {"metrics": self.metrics.snapshot(), "proc_vars": describe_vars(self.proc_vars),
                                "loops": gevent.get_hub().loop.iteration,
                                "ssl": tls_counters.COUNTERS.as_dict(), "resolvers": resolver_client.snapshot()},
-                              self.rates)
+                              rates.WORKER)
 
     def run_rates(self) -> None:
         """The worker's once-a-second rate rotation (its own greenlet)."""
-        self.rates.run(lambda: self.all_proxies)
+        rates.WORKER.run(lambda: self.all_proxies)
 
     def stats_view(self) -> StatsView:
         """Counters and metrics summed over every worker (and the master's own metrics), for the exporter."""

@@ -95,3 +95,7 @@ def counter_sets(proxies: list[Any]) -> Iterator[Counters]:
         yield proxy.fe_counters
         yield proxy.be_counters
         yield from (proxy.counters_of(server) for server in proxy.servers)
+
+
+WORKER = RateMeter()
+"""This process's meter: the worker's streams count, ``show stat`` and Lua's get_stats() read it."""
