@@ -8,6 +8,8 @@ import socket
 import time
 import urllib.request
 
+from luaproxy.worker.counters import Counters
+from luaproxy.worker.rates import RateMeter
 from tests.helpers import HttpBackend, free_port, wait_until
 from tests.supervisor.conftest import cli
 
@@ -78,3 +80,22 @@ def test_rates_count_the_last_second(luaproxy, write, tmp_path):
         assert int(quiet["fe/FRONTEND"]["rate_max"]) > 0
     finally:
         backend.close()
+
+
+def test_meter_weights_the_previous_second_as_haproxy():
+    """The freq_ctr reading: this period's count plus the previous period's, weighted by what is left of
+    a second; a gap of two periods forgets the previous one; the max is the largest per-period count."""
+    now = [100.0]
+    meter = RateMeter(lambda: now[0])
+    counters = Counters()
+    meter.rotate([counters])
+    counters.total, counters.requests = 40, 80
+    now[0] += 1.0
+    meter.rotate([counters])
+    counters.total += 10
+    now[0] += 0.25
+    assert meter.cells(counters) == {"rate": 10 + 30, "rate_max": 40, "req_rate": 60, "req_rate_max": 80}
+    now[0] += 2.75
+    meter.rotate([counters])
+    assert meter.cells(counters) == {"rate": 0, "rate_max": 40, "req_rate": 0, "req_rate_max": 80}
+    assert meter.cells(Counters()) == {"rate": 0, "rate_max": 0, "req_rate": 0, "req_rate_max": 0}
