@@ -14,11 +14,12 @@ from typing import Any
 
 from luaproxy.master.management import formats, typed
 from luaproxy.worker.backend.balance import algorithm_name
+from luaproxy.worker.rates import WORKER as RATES
 from luaproxy.worker.stats import listener_names, proxy_snapshot, server_snapshot
 
 
 def proxy_stats(proxy: Any, maxconn: int) -> dict[str, Any]:
-    snapshot = proxy_snapshot(proxy)
+    snapshot = proxy_snapshot(proxy, RATES)
     if proxy.has_backend:
         cells = formats.backend_cells(snapshot, algorithm_name(proxy.balancer), time.time(), maxconn)
         return typed.stat_values("B", cells)
@@ -27,7 +28,7 @@ def proxy_stats(proxy: Any, maxconn: int) -> dict[str, Any]:
 
 def server_stats(proxy: Any, server: Any) -> dict[str, Any]:
     snapshot = {"name": proxy.name, "id": proxy.id, "mode": proxy.mode}
-    return typed.stat_values("S", formats.server_cells(snapshot, server_snapshot(proxy, server), time.time()))
+    return typed.stat_values("S", formats.server_cells(snapshot, server_snapshot(proxy, server, RATES), time.time()))
 
 
 def listener_stats(proxy: Any, number: int) -> dict[str, Any]:
@@ -36,4 +37,4 @@ def listener_stats(proxy: Any, number: int) -> dict[str, Any]:
     names = listener_names(proxy)
     if number > len(names):
         return {}
-    return typed.stat_values("L", formats.listener_cells(proxy_snapshot(proxy), number, names[number - 1]))
+    return typed.stat_values("L", formats.listener_cells(proxy_snapshot(proxy, RATES), number, names[number - 1]))

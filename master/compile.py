@@ -31,6 +31,7 @@ from luaproxy.worker.webstats import conf as webstats
 from . import dynamic_servers, filters_build, resolvers_build, tls_build
 from .compile_env import CompileEnv
 from .config.errors import ConfigError, ConfigErrors, did_you_mean
+from .config.keywords import to_int
 from .config.keywords_global import log_servers
 from .config.lexer import Line
 from .config.mailers import email_alert
@@ -168,9 +169,32 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
     errors += tls_build.attach(config, proxies, registry, library)
     errors += dynamic_servers.link_references(config, proxies)
     errors += resolvers_build.attach(config, proxies)
+    errors += _fullconn(config, proxies)
     if errors:
         raise ConfigErrors(errors)
     return proxies
+
+
+def _fullconn(config: Config, proxies: list[Proxy]) -> list[ConfigError]:
+    """Each backend's ``fullconn``; without one, as haproxy 2.6: a tenth of the maxconn sum of the frontends
+    routing to it (default_backend, a named use_backend, a listen's own servers), at least 1."""
+    errors: list[ConfigError] = []
+    routed: dict[int, int] = {}
+    for proxy in proxies:
+        if proxy.has_frontend:
+            targets = {id(rule.backend) for rule in proxy.switching_rules if rule.backend is not None}
+            targets |= {id(proxy.default_backend or proxy)}
+            for target in targets:
+                routed[target] = routed.get(target, 0) + (proxy.maxconn or config.global_.maxconn)
+    for conf, proxy in zip(config.proxies, proxies, strict=True):
+        proxy.fullconn = max(1, routed.get(id(proxy), 0) // 10)
+        value = conf.setting("fullconn") if conf.has_backend else None
+        if value:
+            try:
+                proxy.fullconn = to_int(conf.line_of("fullconn"), value[0], "number of connections", 1)
+            except ConfigError as exc:
+                errors.append(exc)
+    return errors
 
 
 def _new_proxy(conf: ProxyConf, errors: list[ConfigError]) -> Proxy:

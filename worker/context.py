@@ -9,7 +9,7 @@ from typing import Any
 
 import gevent
 
-from . import custom_metrics, stats
+from . import custom_metrics, rates, stats
 from .captures import ErrorCaptures
 from .prometheus import StatsView
 from .proxy import Proxy
@@ -81,7 +81,12 @@ class WorkerContext:
         return stats.snapshot(self.all_proxies, self.index, self.started,
                               {"metrics": self.metrics.snapshot(), "proc_vars": describe_vars(self.proc_vars),
                                "loops": gevent.get_hub().loop.iteration,
-                               "ssl": tls_counters.COUNTERS.as_dict(), "resolvers": resolver_client.snapshot()})
+                               "ssl": tls_counters.COUNTERS.as_dict(), "resolvers": resolver_client.snapshot()},
+                              rates.WORKER)
+
+    def run_rates(self) -> None:
+        """The worker's once-a-second rate rotation (its own greenlet)."""
+        rates.WORKER.run(lambda: self.all_proxies)
 
     def stats_view(self) -> StatsView:
         """Counters and metrics summed over every worker (and the master's own metrics), for the exporter."""

@@ -76,6 +76,7 @@ def response_times(server: Counters, backend: Counters, seconds: float) -> None:
     backend.response_count += 1
 
 
+RATES = ("rate", "rate_max", "req_rate", "req_rate_max")
 SUMMED = tuple(name for name in Counters.__dataclass_fields__ if name not in ("max", "responses"))
 
 
@@ -84,6 +85,9 @@ def add(total: dict[str, object], part: dict[str, object]) -> None:
     for name in SUMMED:
         total[name] = total.get(name, 0) + part.get(name, 0)  # type: ignore[operator]
     total["max"] = max(int(total.get("max", 0)), int(part.get("max", 0)))  # type: ignore[arg-type]
+    for name in RATES:  # workers' rates add up; their maxima too (the workers share the load evenly)
+        if name in part:
+            total[name] = total.get(name, 0) + part[name]  # type: ignore[operator]
     responses = total.setdefault("responses", {})
     for code, count in part.get("responses", {}).items():  # type: ignore[union-attr]
         responses[code] = responses.get(code, 0) + count  # type: ignore[union-attr]

@@ -138,6 +138,7 @@ class Worker:
         reporter = self.spec.context.logger if self.spec.index == 1 else _Silent()
         self.spec.context.health = HealthChecker(self.spec.context.all_proxies, reporter)
         self.spec.context.health.start()
+        gevent.spawn(self.spec.context.run_rates)
         if self.spec.control is not None:
             self.spec.control.start()
         # Configuration, Lua state and registries live as long as the worker: keep them out of GC passes.

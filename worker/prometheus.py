@@ -116,7 +116,8 @@ COUNTER_FIELDS = {
     "http_requests_total": "requests", "connections_total": "total", "connection_errors_total": "conn_errors",
     "response_errors_total": "resp_errors", "retry_warnings_total": "retries",
     "redispatch_warnings_total": "redispatches", "loadbalanced_total": "lb_total",
-    "denied_connections_total": "denied_conn",
+    "denied_connections_total": "denied_conn", "max_session_rate": "rate_max",
+    "http_requests_rate_max": "req_rate_max", "connections_rate_max": "rate_max",
 }
 PROCESS_FIELDS = ("nbproc", "nbthread", "relative_process_id", "uptime_seconds", "max_connections",
                   "hard_max_connections", "current_connections", "connections_total", "requests_total",
@@ -141,6 +142,8 @@ def _backend_value(suffix: str, proxy: dict[str, Any]) -> float | None:
         return sum(1 for s in servers if _usable(s) and not s["state"].get("backup"))
     if suffix == "backup_servers":
         return sum(1 for s in servers if _usable(s) and s["state"].get("backup"))
+    if suffix == "limit_sessions":
+        return proxy.get("fullconn") or 1
     if suffix in ("weight", "uweight"):
         return sum(s["state"].get("weight") or 0 for s in servers if _usable(s) and not s["state"].get("backup"))
     return _proxy_value(suffix, proxy["be"], proxy)

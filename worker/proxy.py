@@ -199,6 +199,8 @@ class Proxy:
     redispatch: int | None = None
     """``option redispatch [interval]``'s interval (default -1: the last retry); None without the option."""
     maxconn: int = 0
+    fullconn: int = 1
+    """``fullconn``, or haproxy's default from the frontends routing here (master.compile), the backend's slim."""
     options: dict[str, bool] = field(default_factory=dict)
     header_captures: dict[str, tuple[tuple[str | None, int], ...]] = field(default_factory=dict)
     """Capture slots, 'request'/'response' -> (header name or None, length): ``capture request|response

@@ -14,6 +14,7 @@ from typing import Any
 
 from . import counters
 from .proxy import Proxy
+from .rates import RateMeter
 
 SERVER_STATE = ("op_state", "admin_state", "weight", "backup", "check", "check_status", "check_code",
                 "check_duration", "check_failures", "check_downs", "last_change", "host", "port", "maxconn",
@@ -21,16 +22,25 @@ SERVER_STATE = ("op_state", "admin_state", "weight", "backup", "check", "check_s
                 "dns_maint", "check_fall", "check_info")
 
 
-def server_snapshot(proxy: Proxy, server: Any) -> dict[str, Any]:
+def _counted(counters: Any, rates: RateMeter | None) -> dict[str, Any]:
+    values = counters.as_dict()
+    if rates is not None:
+        values.update(rates.cells(counters))
+    return values
+
+
+def server_snapshot(proxy: Proxy, server: Any, rates: RateMeter | None = None) -> dict[str, Any]:
     state = {name: getattr(server, name, None) for name in SERVER_STATE}  # last_change: system-wide monotonic
     return {"name": server.name, "id": server.id, "state": state,
-            "counters": proxy.counters_of(server).as_dict()}
+            "counters": _counted(proxy.counters_of(server), rates)}
 
 
-def proxy_snapshot(proxy: Proxy) -> dict[str, Any]:
+def proxy_snapshot(proxy: Proxy, rates: RateMeter | None = None) -> dict[str, Any]:
     return {"name": proxy.name, "id": proxy.id, "mode": proxy.mode, "frontend": proxy.has_frontend,
-            "backend": proxy.has_backend, "maxconn": proxy.maxconn, "fe": proxy.fe_counters.as_dict(),
-            "be": proxy.be_counters.as_dict(), "servers": [server_snapshot(proxy, s) for s in proxy.servers],
+            "backend": proxy.has_backend, "maxconn": proxy.maxconn, "fullconn": proxy.fullconn,
+            "fe": _counted(proxy.fe_counters, rates),
+            "be": _counted(proxy.be_counters, rates),
+            "servers": [server_snapshot(proxy, s, rates) for s in proxy.servers],
             "listeners": listener_names(proxy), "listener_addrs": proxy.bind_addresses,
             "paused": proxy.paused, "stopped": proxy.stopped}
 
@@ -56,10 +66,11 @@ def listener_status(maxconn: int | None, current: int) -> str:
     return "FULL" if maxconn and current >= maxconn else "OPEN"
 
 
-def snapshot(proxies: list[Proxy], index: int, started: float, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def snapshot(proxies: list[Proxy], index: int, started: float, extra: dict[str, Any] | None = None,
+             rates: RateMeter | None = None) -> dict[str, Any]:
     """This worker's counters: process info, one entry per proxy in configuration order, extras (Lua)."""
     return {"pid": os.getpid(), "index": index, "uptime": time.time() - started,
-            "proxies": [proxy_snapshot(p) for p in proxies], **(extra or {})}
+            "proxies": [proxy_snapshot(p, rates) for p in proxies], **(extra or {})}
 
 
 def merge(snapshots: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -90,7 +101,7 @@ def _copy(proxy: dict[str, Any]) -> dict[str, Any]:
 def retired(snapshot: dict[str, Any]) -> dict[str, Any]:
     """A dead worker's last snapshot as it keeps counting: its totals, none of its live sessions."""
     def closed(counters: dict[str, Any]) -> dict[str, Any]:
-        return {**counters, "current": 0}
+        return {**counters, "current": 0, "rate": 0, "req_rate": 0}
 
     proxies = [{**p, "fe": closed(p["fe"]), "be": closed(p["be"]),
                 "servers": [{**s, "counters": closed(s["counters"])} for s in p["servers"]]}

@@ -174,7 +174,9 @@ def _counter_cells(c: dict[str, Any]) -> dict[str, Any]:
     cells = {"scur": c["current"], "smax": c["max"], "stot": c["total"], "bin": c["bytes_in"],
              "bout": c["bytes_out"], "dreq": c["denied_req"], "dresp": c["denied_resp"], "econ": c["conn_errors"],
              "eresp": c["resp_errors"], "wretr": c["retries"], "wredis": c["redispatches"], "lbtot": c["lb_total"],
-             "req_tot": c["requests"], "dcon": c.get("denied_conn", 0),
+             "req_tot": c["requests"], "dcon": c.get("denied_conn", 0), "rate": c.get("rate", 0),
+             "rate_max": c.get("rate_max", 0), "req_rate": c.get("req_rate", 0),
+             "req_rate_max": c.get("req_rate_max", 0),
              "h1_spliced_bytes_in": c.get("spliced_in", 0), "h1_spliced_bytes_out": c.get("spliced_out", 0)}
     for name in _HRSP:
         cells[name] = c["responses"].get(name[5:], 0)
@@ -191,7 +193,8 @@ def _frontend(proxy: dict[str, Any], maxconn: int) -> dict[str, Any]:
     return {**cells, "pxname": proxy["name"], "svname": "FRONTEND", "slim": proxy.get("maxconn") or maxconn,
             "ereq": fe["failed_req"], "pid": 1,
             "status": frontend_status(proxy.get("stopped"), proxy.get("paused")), "iid": proxy["id"], "sid": 0,
-            "type": 0, "mode": proxy["mode"], "conn_tot": fe["total"], "-": "-"}
+            "type": 0, "mode": proxy["mode"], "conn_tot": fe["total"], "conn_rate": cells["rate"],
+            "conn_rate_max": cells["rate_max"], "-": "-"}
 
 
 def _listener(proxy: dict[str, Any], number: int, name: str) -> dict[str, Any]:
@@ -275,7 +278,7 @@ def _backend(proxy: dict[str, Any], algo: str, now: float, maxconn: int) -> dict
     up = [s["state"] for s in proxy["servers"] if _server_status(s["state"]) in ("UP", "no check")]
     active = [s for s in up if not s.get("backup")]
     cells = _counter_cells(be)
-    cells.update({"pxname": proxy["name"], "svname": "BACKEND", "slim": max(1, (proxy.get("maxconn") or maxconn) // 10),
+    cells.update({"pxname": proxy["name"], "svname": "BACKEND", "slim": proxy.get("fullconn") or 1,
                   "status": "UP" if up else "DOWN", "weight": sum(s.get("weight") or 0 for s in active),
                   "act": len(active), "bck": len(up) - len(active), "pid": 1, "iid": proxy["id"], "sid": 0,
                   "type": 1, "lastsess": -1, "mode": proxy["mode"], "algo": algo,
