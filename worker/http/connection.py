@@ -241,6 +241,12 @@ class Connection:
             machine.process_error(role)
             raise
 
+    @property
+    def body_framing(self) -> tuple[BodyReader | None, BodyWriter | None]:
+        """The reader of the body being received and the writer of the one being sent: what splicing
+        checks and advances when it moves body bytes this core never sees."""
+        return self._body_reader, self._body_writer
+
     def take_body(self, below: int | None = None) -> bytes | None:
         """The rest of a body of known length when all of it is buffered (and shorter than *below*), its end
         read with it: what ``next_event`` gives as Data then EndOfMessage, in one call.  None (nothing taken)

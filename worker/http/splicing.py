@@ -51,7 +51,7 @@ def splice_rest(src: Connection, src_sock: Any, dst: Connection, dst_sock: Any, 
         return None
     if src.their_state is not SEND_BODY or dst.our_state is not SEND_BODY:
         return None
-    reader, writer = src._body_reader, dst._body_writer  # the framing both ends agreed on
+    reader, writer = src.body_framing[0], dst.body_framing[1]  # the framing both ends agreed on
     if type(reader) is ContentLengthReader and type(writer) is ContentLengthWriter:
         length: int | None = reader.remaining
         if not length or length != writer.remaining:
