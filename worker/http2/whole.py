@@ -16,13 +16,11 @@ from ..http.message import RequestHead, ResponseHead
 
 
 class WholeMessages:
-    """Mixed into the HTTP/2 cores that give HttpStream the HTTP/1 connection's interface."""
+    """Mixed into the HTTP/2 cores that give HttpStream the HTTP/1 connection's interface (each has its
+    own ``send`` of one event)."""
 
     head_fields: dict[str, Any] = {}
     """An HTTP/2 head has no Connection field (it is malformed there): nothing to drop."""
-
-    def send(self, event: Any) -> bytes:
-        raise NotImplementedError
 
     def send_message(self, head: RequestHead | ResponseHead, body: bytes = b"",
                      end: EndOfMessage = END_OF_MESSAGE) -> bytes:
