@@ -36,6 +36,7 @@ from .framing import (
     Framing,
     Tokens,
     keep_alive,
+    keep_trailers_only,
     request_framing,
     response_framing,
 )
@@ -321,10 +322,15 @@ class Connection:
         head, found = parsed
         self.head_fields = found
         framing, tokens, switch, expect = request_framing(head, found)
+        if "te" in found:
+            keep_trailers_only(head.headers, found["te"])
         self._start_exchange(head, switch)
         http11 = self._peer_http11 = head.version[5:] >= "1.1"
         self._waiting_for_100 = http11 and expect
-        if not (http11 if not tokens else keep_alive(http11, tokens)):
+        if not (http11 if not tokens else keep_alive(http11, tokens)) or (
+                framing.kind is CHUNKED and (not http11 or "content-length" in found)):
+            # Chunks from an HTTP/1.0 client, or a Content-Length that lost to them: HAProxy 2.6 forwards the
+            # chunked request and closes after it, so nothing this client sent next can be read differently.
             self._state.process_keep_alive_disabled()
         self._body_reader = body_reader(framing, self._limits)
         return Request(head)
@@ -350,7 +356,8 @@ class Connection:
                 self._accepts_switch(head)
             states[SERVER] = SEND_BODY
         http11 = head.version[5:] >= "1.1"
-        if framing.kind is UNTIL_CLOSE or not (http11 if not tokens else keep_alive(http11, tokens)):
+        if framing.kind is UNTIL_CLOSE or not (http11 if not tokens else keep_alive(http11, tokens)) or (
+                framing.kind is CHUNKED and not http11):
             machine.process_keep_alive_disabled()
         self._body_reader = body_reader(framing, self._limits)
         return Response(head)
@@ -426,9 +433,10 @@ class Connection:
     def _frame_for_peer(self, head: ResponseHead, framing: Framing, tokens: Tokens) -> Framing:
         """Fit a response to our client and make its Connection field say what we will do.
 
-        We close when the request asked to, when the response says ``close`` or
-        must end by closing; otherwise an HTTP/1.0 client, or any client reading
-        an HTTP/1.0 status line, is told ``keep-alive``, as HAProxy 2.6 does.
+        We close when the request asked to, when the response says ``close``,
+        must end by closing or is an HTTP/1.0 one in chunks (as HAProxy 2.6
+        does); otherwise an HTTP/1.0 client, or any client reading an HTTP/1.0
+        status line, is told ``keep-alive``, as HAProxy 2.6 does.
         Unlike HAProxy, an HTTP/1.0 client never gets chunks (RFC 9112 6.1):
         the body is sent bare and ends when we close.
         """
@@ -436,7 +444,8 @@ class Connection:
         if kind is CHUNKED and not self._peer_http11:
             head.headers.remove("transfer-encoding")
             framing = UNTIL_CLOSE_BODY
-        if not self._state.keep_alive or framing.kind is UNTIL_CLOSE or "close" in tokens:
+        if not self._state.keep_alive or framing.kind is UNTIL_CLOSE or "close" in tokens or (
+                kind is CHUNKED and head.version[5:] < "1.1"):
             if "close" not in tokens:
                 head.headers.set("Connection", "close")
             self._state.process_keep_alive_disabled()

@@ -4,8 +4,9 @@ One function per message kind reads the fields it needs in one pass and turns
 them into a :class:`Framing` and the Connection options.  Both the receiving
 and the sending side call it, so a message a rule has made ambiguous
 (Content-Length next to Transfer-Encoding, say) is refused before it leaves.
-Statuses follow HAProxy 2.6, except that we refuse Content-Length together with
-Transfer-Encoding where HAProxy drops the Content-Length.
+Statuses and repairs follow HAProxy 2.6: a chunked Transfer-Encoding wins over
+a Content-Length, which is checked then dropped (RFC 9112 6.1), and the
+connection that carried such a message closes after it (see the Connection).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ _SAFE_DIGITS = MAX_CONTENT_LENGTH_DIGITS - 1
 _DEFAULT_PORTS = {"http": {"80"}, "https": {"443"}}
 _CONNECT_PORTS = {"80", "443"}
 _READ_FIELDS = frozenset({"host", "content-length", "transfer-encoding", "connection", "expect", "upgrade",
-                          "sec-websocket-key"})
+                          "sec-websocket-key", "te"})
 WEBSOCKET_KEY_SIZE = 24
 """A WebSocket key is 16 bytes in base64: HAProxy refuses (400) any other length, or none."""
 _NO_TOKENS: frozenset[str] = frozenset()
@@ -86,7 +87,7 @@ def request_framing(head: RequestHead, found: Found | None = None) -> tuple[Fram
     length = _content_length(head.headers, found["content-length"]) if "content-length" in found else None
     if chunked:
         if length is not None:
-            raise LocalProtocolError("both Content-Length and Transfer-Encoding")
+            head.headers.remove("content-length")
         framing = CHUNKED_BODY
     else:
         framing = _length_framing((LENGTH, length)) if length else NO_BODY
@@ -117,7 +118,7 @@ def response_framing(
     chunked = "transfer-encoding" in found and _is_chunked(found["transfer-encoding"])
     length = _content_length(head.headers, found["content-length"]) if "content-length" in found else None
     if chunked and length is not None:
-        raise LocalProtocolError("both Content-Length and Transfer-Encoding")
+        head.headers.remove("content-length")
     tokens = _tokens(found["connection"]) if "connection" in found else _NO_TOKENS
     status = head.status
     if (
@@ -152,6 +153,21 @@ def read_fields(fields: list[tuple[str, str]]) -> Found:
             else:
                 found[lname] = [value]
     return found
+
+
+def keep_trailers_only(headers: Headers, fulls: list[str]) -> None:
+    """Reduce a request's TE fields to one ``TE: trailers``, or none, as HAProxy 2.6 does.
+
+    Only the bare, exact ``trailers`` element says something to the next hop
+    (the chunked coding is implied, and HTTP/1 forwards no other coding), so
+    every other element, or one with parameters, goes.
+    """
+    if len(fulls) == 1 and fulls[0] == "trailers":
+        return
+    if "trailers" in split_values(fulls):
+        _keep_one(headers, "te", "trailers")
+    else:
+        headers.remove("te")
 
 
 def _tokens(fulls: list[str]) -> set[str]:

@@ -2,9 +2,10 @@
 
 Readers use it on what arrives and writers on what leaves, so a rule or a Lua
 script cannot slip a CR, LF or NUL into a head.  Where HAProxy 2.6 is laxer
-(obsolete line folding, control characters in values) we refuse, as RFC 9112
-allows; elsewhere we accept what it accepts (runs of SP/HTAB between the parts
-of a start line, any ``HTTP/d.d`` version, printable bytes in the target).
+(control characters in values) we refuse, as RFC 9112 allows; elsewhere we
+accept what it accepts (runs of SP/HTAB between the parts of a start line, any
+``HTTP/d.d`` version, printable bytes in the target, obsolete line folding,
+unfolded as HAProxy does: a CRLF fold becomes two spaces).
 """
 
 from __future__ import annotations
@@ -66,12 +67,16 @@ def parse_fields(lines: list[str], max_headers: int) -> Headers:
     """Parse header (or trailer) lines into Headers, keeping names' case and order."""
     if len(lines) > max_headers:
         raise LocalProtocolError(f"more than {max_headers} header fields")
-    fields = []
+    fields: list[tuple[str, str]] = []
     for line in lines:
+        if line[:1] in (" ", "\t"):
+            if not fields or not _VALUE_RE.fullmatch(line):
+                raise LocalProtocolError(f"invalid header line {line[:64]!r}")
+            name, value = fields[-1]
+            fields[-1] = (name, f"{value}  {line}".strip(" \t"))
+            continue
         match = HEADER_LINE.fullmatch(line)
         if match is None:
-            if line[:1] in (" ", "\t"):
-                raise LocalProtocolError("obsolete line folding is refused")
             raise LocalProtocolError(f"invalid header line {line[:64]!r}")
         fields.append((match["name"], match["value"]))
     return Headers(fields)
