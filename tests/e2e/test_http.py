@@ -236,7 +236,7 @@ def test_error_statuses(write, luaproxy, port, backend):
                               b"Connection: close\r\nContent-Type: text/html\r\n\r\n<html><body><h1>400 Bad request")
         slow = http_exchange(port, b"GET / HTTP/1.1\r\nHost: t\r\n")
         assert slow.startswith(b"HTTP/1.1 408 Request Time-out\r\n")
-        smuggle = http_exchange(port, b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n"
+        smuggle = http_exchange(port, b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4, 5\r\n"
                                       b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
         assert smuggle.startswith(b"HTTP/1.1 400")
     finally:
