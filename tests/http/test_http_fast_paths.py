@@ -346,3 +346,22 @@ def test_a_whole_message_refuses_what_its_events_refuse() -> None:
         short.send_message(ResponseHead(200, "OK", headers=Headers([("Content-Length", "3")])), b"o")
     with pytest.raises(LocalProtocolError, match="final response with status 101"):
         Connection(SERVER).send_message(ResponseHead(101, "Switching Protocols"))
+
+
+def test_a_read_head_is_checked_again_once_changed() -> None:
+    """The sending side trusts the reader's checks only while the fields are exactly as it read them."""
+    server = Connection(SERVER)
+    server.receive_data(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc")
+    head = server.next_event().head  # type: ignore[union-attr]
+    client = Connection(CLIENT)
+    assert client.send(Request(head)).endswith(b"Content-Length: 3\r\n\r\n")
+    head.headers.fields[0] = ("Host", "a\r\nX-Injected: 1")
+    with pytest.raises(LocalProtocolError):
+        Connection(CLIENT).send(Request(head))
+    head.headers.fields[0] = ("Host", "a")
+    head.headers.set("Content-Length", "5")
+    other = Connection(CLIENT)
+    other.send(Request(head))
+    other.send(Data(b"abc"))
+    with pytest.raises(LocalProtocolError):  # framed by the new length, not the one read
+        other.send(EndOfMessage())

@@ -76,7 +76,7 @@ def request_framing(head: RequestHead, found: Found | None = None) -> tuple[Fram
     *found* is :func:`read_fields` of its fields when the caller has it already.
     """
     if found is None:
-        found = read_fields(head.headers.fields)
+        found = _framing_fields(head.headers)
     if not found:
         return _PLAIN_CONNECT if head.method == "CONNECT" else _PLAIN_REQUEST
     if len(found) == 1 and len(found.get("host", ())) == 1 and head.target.startswith("/") and head.method != "CONNECT":
@@ -114,7 +114,7 @@ def response_framing(
     :func:`read_fields` of its fields when the caller has it already.
     """
     if found is None:
-        found = read_fields(head.headers.fields)
+        found = _framing_fields(head.headers)
     chunked = "transfer-encoding" in found and _is_chunked(found["transfer-encoding"])
     length = _content_length(head.headers, found["content-length"]) if "content-length" in found else None
     if chunked and length is not None:
@@ -168,6 +168,12 @@ def keep_trailers_only(headers: Headers, fulls: list[str]) -> None:
         _keep_one(headers, "te", "trailers")
     else:
         headers.remove("te")
+
+
+def _framing_fields(headers: Headers) -> Found:
+    """The framing fields of a head about to be sent: the reader's, when its fields are unchanged since."""
+    read_as = headers.read_as
+    return read_as[1] if read_as is not None and read_as[0] == headers.fields else read_fields(headers.fields)
 
 
 def _tokens(fulls: list[str]) -> set[str]:

@@ -88,11 +88,12 @@ def check_fields(headers: Headers) -> None:
     All names are checked at once, and all values: concatenated names are one
     token exactly when each is a non-empty token, and values joined by a space
     (itself a value character) are valid exactly when each is.  Only a failure
-    walks the fields one by one, for the exact error.
+    walks the fields one by one, for the exact error.  Fields still as a head
+    reader checked them pass at once.
     """
     fields = headers.fields
-    if not fields:
-        return
+    if not fields or ((read_as := headers.read_as) is not None and read_as[0] == fields):
+        return  # none, or those a head reader checked
     try:
         names, values = zip(*fields, strict=True)
         joined = " ".join(values)

@@ -38,11 +38,14 @@ def split_values(fulls: list[str]) -> list[str]:
 class Headers:
     """Ordered header fields: names keep their case, lookups ignore it."""
 
-    __slots__ = ("fields",)
+    __slots__ = ("fields", "read_as")
 
     def __init__(self, fields: list[tuple[str, str]] | None = None) -> None:
         self.fields: list[tuple[str, str]] = fields if fields is not None else []
-
+        self.read_as: tuple[list[tuple[str, str]], dict[str, list[str]]] | None = None
+        """A copy of the fields as a head reader checked them, and their framing fields: while ``fields`` still
+        equals it (a C comparison, element by element by identity first) the writer and the framing of the
+        sending side reuse that work instead of checking and scanning the fields again."""
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self.fields)
 

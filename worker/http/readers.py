@@ -79,7 +79,9 @@ class RequestHeadReader:
             pos = match.end()
             fields = CLEAN_FIELD_LINE.findall(text, pos)
             if len(fields) == text.count("\n", pos) - 2 and len(fields) <= limits.max_headers:
-                return RequestHead(match[1], match[2], match[3], Headers(fields)), read_fields(fields)
+                headers = Headers(fields)
+                headers.read_as = read_as = (fields.copy(), read_fields(fields))
+                return RequestHead(match[1], match[2], match[3], headers), read_as[1]
         lines = split_head(text)
         line = REQUEST_LINE.fullmatch(lines[0])
         if line is None:
@@ -105,7 +107,9 @@ class ResponseHeadReader:
             pos = match.end()
             fields = CLEAN_FIELD_LINE.findall(text, pos)
             if len(fields) == text.count("\n", pos) - 2 and len(fields) <= limits.max_headers:
-                return ResponseHead(status, match[3] or "", match[1], Headers(fields)), read_fields(fields)
+                headers = Headers(fields)
+                headers.read_as = read_as = (fields.copy(), read_fields(fields))
+                return ResponseHead(status, match[3] or "", match[1], headers), read_as[1]
         lines = split_head(text)
         line = STATUS_LINE.fullmatch(lines[0])
         if line is None:
