@@ -1,12 +1,15 @@
 """The sans-I/O HTTP core alone: the calls one proxied exchange makes on its two Connections.
 
-Run by hand: ``python benchmarks/bench_httpcore.py [--rounds 20000] [--profile]``.
+Run by hand: ``python benchmarks/bench_httpcore.py [--rounds 20000] [--profile] [--heads]``.
 Replays, without sockets, what worker/http/stream.py does for one keep-alive
 request forwarded to a kept-alive server (the ``forward`` scenario of
 bench_http.py, wrk's request and haproxy's answer byte for byte), and a Lua
 service's reply (``lua service``).  Prints the CPU microseconds per exchange (best of
 five runs: steady on a loaded machine) and, with ``--profile``, the Python calls
 per exchange by function, the figure that does not depend on the load at all.
+``--heads`` compares the core's request head reader with httptools (llhttp, the
+``bench`` extra) building the same RequestHead and framing fields, on wrk's
+request and on a browser's: the measure behind keeping our reader (issue #15).
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ import time
 from collections.abc import Callable
 
 from luaproxy.worker.http import CLIENT, NEED_DATA, SERVER, Connection, Data, EndOfMessage, Request, Response
-from luaproxy.worker.http.message import Headers, ResponseHead
+from luaproxy.worker.http.buffer import ReceiveBuffer
+from luaproxy.worker.http.framing import read_fields
+from luaproxy.worker.http.message import Headers, RequestHead, ResponseHead
+from luaproxy.worker.http.readers import Limits, RequestHeadReader
 from luaproxy.worker.http.state import DONE
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"
@@ -96,12 +102,66 @@ def profile(exchange: Callable[[Connection, Connection], None], rounds: int, top
         print(f"  {calls:6.1f}  {where}")
 
 
+BROWSER_REQUEST = (b"GET /index.html?x=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: Mozilla/5.0 (X11)"
+                   b"\r\nAccept: text/html,application/xhtml+xml\r\nAccept-Language: en-US,en;q=0.5\r\n"
+                   b"Accept-Encoding: gzip, deflate\r\nConnection: keep-alive\r\nCookie: a=b; c=d\r\n\r\n")
+
+
+class _Fields:
+    """httptools' callbacks, collecting what a RequestHead holds."""
+
+    def __init__(self) -> None:
+        self.fields: list[tuple[str, str]] = []
+        self.url = b""
+
+    def on_url(self, url: bytes) -> None:
+        self.url = url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.fields.append((name.decode("latin-1"), value.decode("latin-1")))
+
+
+def compare_heads(rounds: int) -> None:
+    """CPU us per request head: the core's reader against a fresh httptools parser fed the same head (found
+    by the same search) and giving the same RequestHead and framing fields, without our strictness checks."""
+    import httptools
+
+    reader, buffer = RequestHeadReader(Limits()), ReceiveBuffer()
+
+    def ours(raw: bytes) -> object:
+        buffer.extend(raw)
+        return reader.read(buffer)
+
+    def llhttp(raw: bytes) -> object:
+        buffer.extend(raw)
+        end = buffer.find(b"\r\n\r\n") + 4
+        head = bytes(buffer[:end])
+        del buffer[:end]
+        sink = _Fields()
+        parser = httptools.HttpRequestParser(sink)
+        parser.feed_data(head)
+        fields = sink.fields
+        return RequestHead(parser.get_method().decode(), sink.url.decode("latin-1"),
+                           "HTTP/" + parser.get_http_version(), Headers(fields)), read_fields(fields)
+
+    for name, raw in (("wrk request", REQUEST), ("browser request", BROWSER_REQUEST)):
+        for parse in (ours, llhttp):
+            started = time.process_time()
+            for _ in range(rounds):
+                parse(raw)
+            print(f"{name}, {parse.__name__}: {(time.process_time() - started) / rounds * 1e6:.2f} us/head")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=20000)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--heads", action="store_true")
     args = parser.parse_args()
+    if args.heads:
+        compare_heads(args.rounds)
+        return
     for name, exchange in SCENARIOS.items():
         best = min(run(exchange, args.rounds) for _ in range(5))
         print(f"{name}: {best:.2f} us/exchange")
