@@ -21,7 +21,7 @@ from .errors import SampleError, closest
 from .expr import SampleExpr, parse_expr
 from .library import PatternLibrary, PatternRef
 from .patterns import METHODS_BY_NAME, Method, PatternError, PatternIndex
-from .registry import SampleRegistry
+from .registry import FetchFn, SampleRegistry
 from .types import Sample, SampleType, cast
 
 T = SampleType
@@ -111,13 +111,22 @@ class AclTerm:
     lists: list[tuple[PatternRef, PatternIndex]] = field(default_factory=list)
     input_type: SampleType = field(init=False)
     """The method's input type, looked up once (an Enum's hash is Python code, on every match)."""
+    direct: FetchFn | None = field(init=False)
+    """The fetch function when the expression is one fetch alone, single-valued and the same in both
+    directions (``sc_http_req_rate(0) gt 10``): called without the expression's layers."""
 
     def __post_init__(self) -> None:
         self.input_type = self.method.input_type
+        fetch = self.expr.fetch
+        plain = fetch.multi is None and not self.expr.converters and self.expr.response_fetch is None
+        self.direct = fetch.fn if plain else None
 
     def matches(self, ctx: SampleContext, res: bool = False) -> bool:
         method = self.method
         expr = self.expr
+        if self.direct is not None:
+            smp = self.direct(ctx, expr.args)
+            return smp is not None and self._matches_one(smp, method)
         if expr.fetch.multi is None:  # one value: no generator
             smp = expr.evaluate(ctx, res)
             return smp is not None and self._matches_one(smp, method)
@@ -126,7 +135,7 @@ class AclTerm:
     def _matches_one(self, smp: Sample, method: Method) -> bool:
         if method is Method.FOUND:
             return True
-        typed = cast(smp, self.input_type)
+        typed = smp if smp.type is self.input_type else cast(smp, self.input_type)
         if typed is None:
             return False
         if method is Method.BOOL:
