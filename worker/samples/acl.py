@@ -115,18 +115,30 @@ class AclTerm:
     """The fetch function when the expression is one fetch alone, single-valued and the same in both
     directions (``sc_http_req_rate(0) gt 10``): called without the expression's layers."""
 
+    by_value: bool = field(init=False)
+    """The method compares the value with the patterns (not FOUND nor BOOL)."""
+
     def __post_init__(self) -> None:
         self.input_type = self.method.input_type
         fetch = self.expr.fetch
         plain = fetch.multi is None and not self.expr.converters and self.expr.response_fetch is None
         self.direct = fetch.fn if plain else None
+        self.by_value = self.method not in (Method.FOUND, Method.BOOL)
 
     def matches(self, ctx: SampleContext, res: bool = False) -> bool:
         method = self.method
         expr = self.expr
         if self.direct is not None:
             smp = self.direct(ctx, expr.args)
-            return smp is not None and self._matches_one(smp, method)
+            if smp is None:
+                return False
+            if smp.type is not self.input_type or not self.by_value:
+                return self._matches_one(smp, method)
+            value = smp.value  # the common case (sc_http_req_rate(0) gt 10), without the general steps
+            for ref, index in self.lists:  # noqa: SIM110 (no generator on the per-request path)
+                if index.lookup(value, ref.curr_ver) is not None:
+                    return True
+            return False
         if expr.fetch.multi is None:  # one value: no generator
             smp = expr.evaluate(ctx, res)
             return smp is not None and self._matches_one(smp, method)
