@@ -44,12 +44,19 @@ loaded 2-core build machine, Python 3.11, µs per operation):
   tracking process claims a *column* (an owner pid and a count of what it
   holds) and each entry has one word per column: what that process holds on
   it (references in the low half, counted connections in the high half).
-  When a process dies, ``reclaim(pid)`` gives its column back: it reads the
-  column without the lock (only its dead owner wrote it), then subtracts the
-  words it finds from their entries, a batch of entries per lock hold, so the
+  An entry's references and ``conn_cur`` are its own word (what processes
+  without a column hold, and ``set table``'s offset) plus the sum of its
+  column words, so what a process holds is written in its column only.  Only
+  that process writes its column while it lives, so it drops what it held at
+  a stream's end without the lock (the expiry pushed back first, then the
+  reference; the entry keeps the LRU place its tracking gave it), unless bytes
+  are counted or a peers section shares the table: one lock hold per request
+  instead of two.  When a process dies, ``reclaim(pid)`` gives its column
+  back: it reads the column without the lock (only its dead owner wrote it),
+  then zeroes the words it finds, a batch of entries per lock hold, so the
   other workers wait at most one batch.  There are ``columns`` columns (the
   master asks for twice ``nbproc``, room for a reload's overlap); a process
-  that finds none free tracks without one, as before.
+  that finds none free tracks without one, in the entries' own words.
 """
 
 from __future__ import annotations
@@ -546,8 +553,8 @@ class SharedTable:
         return self._col
 
     def reclaim(self, pid: int) -> int:
-        """Give back what the dead process *pid* held: its references and counted connections come off
-        the entries; returns how many entries it held.
+        """Give back what the dead process *pid* held: its column words are zeroed, so its references
+        and counted connections no longer add up in the entries; returns how many entries it held.
 
         Only the dead process wrote its column, so the column is read without the lock, in one
         strided copy; the lock is then taken once per batch of entries that hold something."""
