@@ -179,8 +179,17 @@ class Condition:
 
     suites: list[list[tuple[bool, Acl]]]
     unless: bool = False
+    single: Acl | None = field(init=False)
+    """The only ACL when the condition is one ACL, not negated (``if { sc_http_req_rate(0) gt 10 }``):
+    matched without the suites' loops (an ACL, whose later lines of the same name add terms)."""
+
+    def __post_init__(self) -> None:
+        only = self.suites[0][0] if len(self.suites) == 1 and len(self.suites[0]) == 1 else None
+        self.single = only[1] if only is not None and not only[0] else None
 
     def matches(self, ctx: SampleContext, res: bool = False) -> bool:
+        if self.single is not None:
+            return self.single.matches(ctx, res) != self.unless
         for suite in self.suites:
             for negated, acl in suite:
                 if acl.matches(ctx, res) == negated:
