@@ -184,6 +184,19 @@ def test_a_stream_end_drops_its_hold_without_the_lock() -> None:
         os.close(go)
 
 
+def test_an_entry_released_late_does_not_hold_back_the_expired_ones() -> None:
+    """A stream released its entry without the lock after others were touched: at the LRU tail with a
+    later expiry, it does not keep the expired entries in front of it in the table."""
+    t = table("type integer size 10 expire 600ms store conn_cur")
+    long_stream = t.track((1).to_bytes(4, "big"))
+    t.untrack(t.track((2).to_bytes(4, "big")))
+    time.sleep(0.3)
+    t.untrack(long_stream)  # expires 600 ms from now, the other one in 300 ms
+    assert wait_until(lambda: t.used() == 1, 2.0)
+    assert t.lookup((1).to_bytes(4, "big")) >= 0 and t.lookup((2).to_bytes(4, "big")) < 0
+    assert wait_until(lambda: t.used() == 0, 2.0)
+
+
 def test_set_conn_cur_counts_with_the_held_connections() -> None:
     """``set table data.conn_cur`` gives the value read now; the connections held then end and count down."""
     t = table("type ip size 10 store conn_cur")

@@ -359,17 +359,26 @@ class SharedTable:
         return False
 
     def _purge(self, now: int, limit: int = _PURGE_BATCH) -> int:
-        """Remove expired entries from the LRU tail (the oldest expiry dates), at most *limit*."""
+        """Remove expired entries from the LRU tail (the oldest expiry dates), at most *limit*.
+
+        An entry released without the lock kept the LRU place its tracking gave it, behind entries
+        touched since, with a later expiry: met here before an expired one, it moves to the head."""
         if not self.expire:
             return 0
-        q, removed = self.q, 0
+        q, removed, moved = self.q, 0, 0
         cur = q[_H_TAIL]
         while cur and removed < limit:
             base = self._base(cur - 1)
             prev = q[base + _PREV]
             exp = q[base + _EXP]
             if exp > now:
-                break
+                if not prev or q[self._base(prev - 1) + _EXP] > now or moved >= limit:
+                    break
+                self._unlink_lru(base)
+                self._push_lru(cur - 1, base)
+                moved += 1
+                cur = prev
+                continue
             if not self._refs(base):
                 self._remove(cur - 1)
                 removed += 1
@@ -402,9 +411,7 @@ class SharedTable:
             ew, expire = self.entry_words, self.expire
             if expire and now != self._purged_at:  # the expired tail, looked at once a millisecond
                 self._purged_at = now
-                tail = q[_H_TAIL]
-                if tail and q[self.entries_at + (tail - 1) * ew + _EXP] <= now:
-                    self._purge(now, 2)
+                self._purge(now, 2)
             cur = q[_HEADER + (h & self.mask)]
             klen, b, h1 = len(key), self.b, h + 1
             while cur:
