@@ -411,7 +411,9 @@ class SharedTable:
             ew, expire = self.entry_words, self.expire
             if expire and now != self._purged_at:  # the expired tail, looked at once a millisecond
                 self._purged_at = now
-                self._purge(now, 2)
+                tail = q[_H_TAIL]
+                if tail and q[self.entries_at + (tail - 1) * ew + _EXP] <= now:
+                    self._purge(now, 2)
             cur = q[_HEADER + (h & self.mask)]
             klen, b, h1 = len(key), self.b, h + 1
             while cur:
