@@ -80,7 +80,6 @@ def _track(n: int, args: tuple[str, ...], env: StickEnv) -> Action:
     key_of = _src_key(spec) if expr.fetch.name == "src" and not expr.converters else None
 
     def track(txn: Any) -> Verdict:
-        """Only the first tracking of each counter applies (HAProxy's rule)."""
         trackers = txn.stkctr
         if trackers is None or trackers.slots[n] is not None:
             return Verdict.CONTINUE
