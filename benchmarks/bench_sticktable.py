@@ -264,7 +264,9 @@ def live_instructions(luaproxy: str, requests: int = 1000, keep: str = "") -> di
     """Machine instructions per request of the live worker, each variant under callgrind: its counters
     are zeroed after some warm-up requests and dumped after *requests* more, one at a time on a
     keep-alive connection, so start-up and warm-up do not count (the figure a loaded machine does not
-    move; *keep*: a directory to keep the dumps in, for ``callgrind_annotate``)."""
+    move; *keep*: a directory to keep the dumps in, for ``callgrind_annotate``).  The hash seed is
+    fixed: with random ones the same code's count varied by a few thousand instructions per request."""
+    os.environ["PYTHONHASHSEED"] = "0"
     counts: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         out = keep or tmp
