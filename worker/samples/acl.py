@@ -114,7 +114,6 @@ class AclTerm:
     direct: FetchFn | None = field(init=False)
     """The fetch function when the expression is one fetch alone, single-valued and the same in both
     directions (``sc_http_req_rate(0) gt 10``): called without the expression's layers."""
-
     by_value: bool = field(init=False)
     """The method compares the value with the patterns (not FOUND nor BOOL)."""
 

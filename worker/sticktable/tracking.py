@@ -17,10 +17,8 @@ from .table import SharedTable
 
 MAX_COUNTERS = 3
 _COUNTERS = tuple(range(MAX_COUNTERS))
-EVENTS = ("conn", "sess")
-"""What tracking counts at once: a connection and a session."""
-HTTP_EVENTS = ("conn", "sess", "http_req")
-"""The same for a stream tracking in HTTP mode: the request too."""
+_EVENTS = ("conn", "sess")
+_HTTP_EVENTS = ("conn", "sess", "http_req")
 
 
 class Tracked:
@@ -65,7 +63,7 @@ class Trackers:
 
     def track(self, n: int, table: SharedTable, key: bytes, session: bool, http: bool) -> None:
         """track-scN on a free counter *n* (the rule's caller checks: only the first tracking applies)."""
-        idx = table.track(key, HTTP_EVENTS if http else EVENTS)
+        idx = table.track(key, _HTTP_EVENTS if http else _EVENTS)
         if idx >= 0:
             self.slots[n] = Tracked(table, idx, session)
 
