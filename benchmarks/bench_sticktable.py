@@ -1,6 +1,7 @@
 """Stick-table costs: worker CPU added per request, the table operations alone, and memory (run by hand).
 
     python benchmarks/bench_sticktable.py [--seconds 5] [--entries 1000000] [--only-cpu] [--instructions]
+    python benchmarks/bench_sticktable.py --live-instructions [--keep-dumps DIR]
 
 1. One luaproxy worker under wrk (keep-alive), answering ``http-request
    return`` with and without ``http-request track-sc0 src`` plus ``deny if {
@@ -11,6 +12,8 @@
    valgrind (callgrind): the figures a loaded machine does not move.  A
    worker runs its requests at roughly a third of a hot loop's instructions
    per microsecond, so the live figure is about the instructions over that rate.
+   With ``--live-instructions``, the live worker's own instructions per
+   request under callgrind, both variants: what the rules add on the real path.
 2. The same work without the network: track, read the rate, untrack; and one
    track with warm caches and after evicting them (a loaded machine's case).
 3. A table of ``--entries`` entries (``type ip``, ``http_req_rate``,
@@ -245,6 +248,51 @@ def instructions(python: str = sys.executable) -> float:
     return counts["tracked"] - counts["plain"]
 
 
+def _keep_alive_requests(port: int, requests: int) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        reader = sock.makefile("rb")
+        for _ in range(requests):
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: b\r\n\r\n")
+            length = 0
+            while (line := reader.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            reader.read(length)
+
+
+def live_instructions(luaproxy: str, requests: int = 1000, keep: str = "") -> dict[str, float]:
+    """Machine instructions per request of the live worker, each variant under callgrind: its counters
+    are zeroed after some warm-up requests and dumped after *requests* more, one at a time on a
+    keep-alive connection, so start-up and warm-up do not count (the figure a loaded machine does not
+    move; *keep*: a directory to keep the dumps in, for ``callgrind_annotate``).  The hash seed is
+    fixed: with random ones the same code's count varied by a few thousand instructions per request."""
+    os.environ["PYTHONHASHSEED"] = "0"
+    counts: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = keep or tmp
+        for label in ("plain", "tracked"):
+            port = free_port()
+            Path(tmp, f"{label}.cfg").write_text(_config(port, label == "tracked"))
+            proc = start(["valgrind", "--tool=callgrind", "--trace-children=yes",
+                          f"--callgrind-out-file={out}/{label}.%p", luaproxy, "-f", f"{label}.cfg"], tmp)
+            try:
+                wait_port(port, 300)
+                deadline = time.monotonic() + 300
+                while worker_pid(proc.pid) == proc.pid and time.monotonic() < deadline:
+                    time.sleep(0.5)
+                worker = str(worker_pid(proc.pid))
+                _keep_alive_requests(port, 200)
+                subprocess.run(["callgrind_control", "--zero", worker], capture_output=True, timeout=120, check=True)
+                _keep_alive_requests(port, requests)
+                subprocess.run(["callgrind_control", "--dump", worker], capture_output=True, timeout=120, check=True)
+            finally:
+                stop(proc)
+            dump = Path(out, f"{label}.{worker}.1").read_text()
+            counts[label] = int(re.search(r"^(?:summary|totals):\s+(\d+)", dump, re.M).group(1)) / requests
+    counts["added"] = counts["tracked"] - counts["plain"]
+    return counts
+
+
 def _rss_kb() -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -319,6 +367,9 @@ def main() -> int:
     parser.add_argument("--only-cpu", action="store_true", help="run part 1 (and the no-sockets cost) alone")
     parser.add_argument("--instructions", action="store_true",
                         help="also count the machine instructions per request (valgrind, about 2 minutes)")
+    parser.add_argument("--live-instructions", action="store_true",
+                        help="count the live worker's machine instructions per request instead (valgrind, ~3 min)")
+    parser.add_argument("--keep-dumps", default="", help="with --live-instructions: keep the callgrind dumps here")
     parser.add_argument("--loop", nargs=2, metavar=("VARIANT", "N"), help=argparse.SUPPRESS)
     parser.add_argument("--luaproxy", default=str(Path(__file__).resolve().parents[1] / ".venv/bin/luaproxy"))
     args = parser.parse_args()
@@ -326,6 +377,11 @@ def main() -> int:
         one = _requests()[args.loop[0]]
         for _ in range(int(args.loop[1])):
             one()
+        return 0
+    if args.live_instructions:
+        live = live_instructions(args.luaproxy, keep=args.keep_dumps)
+        print(f"live worker, one keep-alive connection, instructions per request (callgrind): plain "
+              f"{live['plain']:.0f}, tracked {live['tracked']:.0f}, added {live['added']:.0f}")
         return 0
     if args.only_reclaim:
         print_reclaim(args.entries)

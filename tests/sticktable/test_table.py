@@ -155,6 +155,68 @@ def test_conn_cur_counts_tracking_connections() -> None:
     assert t.data(first) == {"conn_cnt": 2, "conn_cur": 0}
 
 
+def test_a_stream_end_drops_its_hold_without_the_lock() -> None:
+    """What a process holds is in its own column: the stream's end drops it while another process holds
+    the lock, and pushes the expiry back."""
+    t = table("type ip size 10 expire 10s store conn_cur,http_req_rate(10s)")
+    key = socket.inet_aton("10.0.0.1")
+    idx = t.track(key, ("conn", "sess", "http_req"))
+    assert t.refs(idx) == 1 and t.value(idx, "conn_cur") == 1
+    ready, go = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        t.acquire()
+        os.write(go, b"1")
+        time.sleep(3)
+        os._exit(0)
+    try:
+        assert os.read(ready, 1) == b"1"
+        time.sleep(0.02)
+        started = time.monotonic()
+        t.untrack(idx)
+        assert time.monotonic() - started < 0.5
+        assert t.refs(idx) == 0 and t.value(idx, "conn_cur") == 0 and t.value(idx, "http_req_rate") == 1
+        assert 9000 < t.expires_in(idx) <= 10000
+    finally:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        os.close(ready)
+        os.close(go)
+
+
+def test_an_entry_released_late_does_not_hold_back_the_expired_ones() -> None:
+    """A stream released its entry without the lock after others were touched: at the LRU tail with a
+    later expiry, it does not keep the expired entries in front of it in the table."""
+    t = table("type integer size 10 expire 600ms store conn_cur")
+    long_stream = t.track((1).to_bytes(4, "big"))
+    t.untrack(t.track((2).to_bytes(4, "big")))
+    time.sleep(0.3)
+    t.untrack(long_stream)  # expires 600 ms from now, the other one in 300 ms
+    assert wait_until(lambda: t.used() == 1, 2.0)
+    assert t.lookup((1).to_bytes(4, "big")) >= 0 and t.lookup((2).to_bytes(4, "big")) < 0
+    assert wait_until(lambda: t.used() == 0, 2.0)
+
+
+def test_set_conn_cur_counts_with_the_held_connections() -> None:
+    """``set table data.conn_cur`` gives the value read now; the connections held then end and count down."""
+    t = table("type ip size 10 store conn_cur")
+    key = socket.inet_aton("10.0.0.1")
+    held = [t.track(key), t.track(key)]
+    assert t.set_value(held[0], "conn_cur", 5)
+    assert t.value(held[0], "conn_cur") == 5 and t.data(held[0]) == {"conn_cur": 5}
+    for idx in held:
+        t.untrack(idx)
+    assert t.display(held[0]) == [("conn_cur", 3)] and t.raw(held[0]) == {"conn_cur": 3}
+
+
+def test_a_process_without_a_column_counts_in_the_entry() -> None:
+    t = SharedTable(parse_table_args("t", ("type", "ip", "size", "10", "store", "conn_cur")), columns=0)
+    idx = t.track(socket.inet_aton("10.0.0.1"))
+    assert t.refs(idx) == 1 and t.value(idx, "conn_cur") == 1
+    t.untrack(idx)
+    assert t.refs(idx) == 0 and t.value(idx, "conn_cur") == 0
+
+
 def test_a_reload_keeps_a_table_whose_declaration_did_not_change() -> None:
     spec = table("type ip size 10 store gpc0", "fe").spec
     first = TableStore()

@@ -21,7 +21,7 @@ from .errors import SampleError, closest
 from .expr import SampleExpr, parse_expr
 from .library import PatternLibrary, PatternRef
 from .patterns import METHODS_BY_NAME, Method, PatternError, PatternIndex
-from .registry import SampleRegistry
+from .registry import FetchFn, SampleRegistry
 from .types import Sample, SampleType, cast
 
 T = SampleType
@@ -111,13 +111,33 @@ class AclTerm:
     lists: list[tuple[PatternRef, PatternIndex]] = field(default_factory=list)
     input_type: SampleType = field(init=False)
     """The method's input type, looked up once (an Enum's hash is Python code, on every match)."""
+    direct: FetchFn | None = field(init=False)
+    """The fetch function when the expression is one fetch alone, single-valued and the same in both
+    directions (``sc_http_req_rate(0) gt 10``): called without the expression's layers."""
+    by_value: bool = field(init=False)
+    """The method compares the value with the patterns (not FOUND nor BOOL)."""
 
     def __post_init__(self) -> None:
         self.input_type = self.method.input_type
+        fetch = self.expr.fetch
+        plain = fetch.multi is None and not self.expr.converters and self.expr.response_fetch is None
+        self.direct = fetch.fn if plain else None
+        self.by_value = self.method not in (Method.FOUND, Method.BOOL)
 
     def matches(self, ctx: SampleContext, res: bool = False) -> bool:
         method = self.method
         expr = self.expr
+        if self.direct is not None:
+            smp = self.direct(ctx, expr.args)
+            if smp is None:
+                return False
+            if smp.type is not self.input_type or not self.by_value:
+                return self._matches_one(smp, method)
+            value = smp.value  # the common case (sc_http_req_rate(0) gt 10), without the general steps
+            for ref, index in self.lists:  # noqa: SIM110 (no generator on the per-request path)
+                if index.lookup(value, ref.curr_ver) is not None:
+                    return True
+            return False
         if expr.fetch.multi is None:  # one value: no generator
             smp = expr.evaluate(ctx, res)
             return smp is not None and self._matches_one(smp, method)
@@ -126,7 +146,7 @@ class AclTerm:
     def _matches_one(self, smp: Sample, method: Method) -> bool:
         if method is Method.FOUND:
             return True
-        typed = cast(smp, self.input_type)
+        typed = smp if smp.type is self.input_type else cast(smp, self.input_type)
         if typed is None:
             return False
         if method is Method.BOOL:
@@ -158,8 +178,17 @@ class Condition:
 
     suites: list[list[tuple[bool, Acl]]]
     unless: bool = False
+    single: Acl | None = field(init=False)
+    """The only ACL when the condition is one ACL, not negated (``if { sc_http_req_rate(0) gt 10 }``):
+    matched without the suites' loops (an ACL, whose later lines of the same name add terms)."""
+
+    def __post_init__(self) -> None:
+        only = self.suites[0][0] if len(self.suites) == 1 and len(self.suites[0]) == 1 else None
+        self.single = only[1] if only is not None and not only[0] else None
 
     def matches(self, ctx: SampleContext, res: bool = False) -> bool:
+        if self.single is not None:
+            return self.single.matches(ctx, res) != self.unless
         for suite in self.suites:
             for negated, acl in suite:
                 if acl.matches(ctx, res) == negated:

@@ -45,6 +45,11 @@ class SampleExpr:
         return self._fetch
 
     @property
+    def response_fetch(self) -> FetchDef | None:
+        """The fetch used instead in the response direction (``hdr`` there is ``res.hdr``), if any."""
+        return self._res_fetch
+
+    @property
     def converters(self) -> tuple[str, ...]:
         return tuple(conv.name for conv, _ in self._convs)
 

@@ -170,7 +170,7 @@ def _sc(reader: Reader, fixed: int | None, name: str = "") -> Callable[[SampleCo
             tracked = trackers.slots[args[0]] if trackers is not None and 0 <= args[0] < 3 else None
             if tracked is None:
                 return None
-            value = tracked.table.value(tracked.idx, name)
+            value = tracked.table.value_at(tracked.base, name)
             return None if value is None else Sample(T.SINT, value)
 
     def run(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:

@@ -44,12 +44,19 @@ loaded 2-core build machine, Python 3.11, µs per operation):
   tracking process claims a *column* (an owner pid and a count of what it
   holds) and each entry has one word per column: what that process holds on
   it (references in the low half, counted connections in the high half).
-  When a process dies, ``reclaim(pid)`` gives its column back: it reads the
-  column without the lock (only its dead owner wrote it), then subtracts the
-  words it finds from their entries, a batch of entries per lock hold, so the
+  An entry's references and ``conn_cur`` are its own word (what processes
+  without a column hold, and ``set table``'s offset) plus the sum of its
+  column words, so what a process holds is written in its column only.  Only
+  that process writes its column while it lives, so it drops what it held at
+  a stream's end without the lock (the expiry pushed back first, then the
+  reference; the entry keeps the LRU place its tracking gave it), unless bytes
+  are counted or a peers section shares the table: one lock hold per request
+  instead of two.  When a process dies, ``reclaim(pid)`` gives its column
+  back: it reads the column without the lock (only its dead owner wrote it),
+  then zeroes the words it finds, a batch of entries per lock hold, so the
   other workers wait at most one batch.  There are ``columns`` columns (the
   master asks for twice ``nbproc``, room for a reload's overlap); a process
-  that finds none free tracks without one, as before.
+  that finds none free tracks without one, in the entries' own words.
 """
 
 from __future__ import annotations
@@ -312,9 +319,30 @@ class SharedTable:
         q[base + _UPD] = upd
         q[self.ring_at + upd % self.ring_size] = (base - self.entries_at) // self.entry_words + 1
 
+    def _refs(self, base: int) -> int:
+        """The references on an entry: those of processes without a column, plus each column's."""
+        first = base + self.col_off
+        refs = self.q[base + _REF]
+        for word in self.q[first : first + self.columns]:
+            refs += word & U32
+        return refs
+
+    def _col_conns(self, base: int) -> int:
+        """The connections the columns count on an entry."""
+        first = base + self.col_off
+        conns = 0
+        for word in self.q[first : first + self.columns]:
+            conns += word >> 32
+        return conns
+
+    def _conn_cur(self, base: int) -> int:
+        """conn_cur: its word (what processes without a column count, and ``set table``'s offset) plus
+        the connections the columns count."""
+        return max(self.q[base + self.cur_off] + self._col_conns(base), 0)  # type: ignore[operator]
+
     def _expired(self, base: int, now: int) -> bool:
         exp = self.q[base + _EXP]
-        return bool(exp) and exp <= now and not self.q[base + _REF]
+        return bool(exp) and exp <= now and not self._refs(base)
 
     def _make_room(self, now: int) -> bool:
         """At ``size``: drop the least recently used unreferenced entry (not with ``nopurge``)."""
@@ -324,25 +352,34 @@ class SharedTable:
         cur = q[_H_TAIL]
         while cur:
             base = self._base(cur - 1)
-            if not q[base + _REF]:
+            if not self._refs(base):
                 self._remove(cur - 1)
                 return True
             cur = q[base + _PREV]
         return False
 
     def _purge(self, now: int, limit: int = _PURGE_BATCH) -> int:
-        """Remove expired entries from the LRU tail (the oldest expiry dates), at most *limit*."""
+        """Remove expired entries from the LRU tail (the oldest expiry dates), at most *limit*.
+
+        An entry released without the lock kept the LRU place its tracking gave it, behind entries
+        touched since, with a later expiry: met here before an expired one, it moves to the head."""
         if not self.expire:
             return 0
-        q, removed = self.q, 0
+        q, removed, moved = self.q, 0, 0
         cur = q[_H_TAIL]
         while cur and removed < limit:
             base = self._base(cur - 1)
             prev = q[base + _PREV]
             exp = q[base + _EXP]
             if exp > now:
-                break
-            if not q[base + _REF]:
+                if not prev or q[self._base(prev - 1) + _EXP] > now or moved >= limit:
+                    break
+                self._unlink_lru(base)
+                self._push_lru(cur - 1, base)
+                moved += 1
+                cur = prev
+                continue
+            if not self._refs(base):
                 self._remove(cur - 1)
                 removed += 1
             cur = prev
@@ -395,15 +432,16 @@ class SharedTable:
                 if idx < 0:
                     return -1
                 base = self.entries_at + idx * ew
-            q[base + _REF] += 1
             if self._col_pid != _PID[0]:
                 self._claim()
             counted = connection and self.cur_off is not None
-            if self._colw >= 0:
+            if self._colw >= 0:  # the reference and the counted connection, in this process's column
                 q[base + self._colw] += _HELD_CONN if counted else 1
                 q[self._colc] += 1
-            if counted:
-                q[base + self.cur_off] += 1  # type: ignore[operator]
+            else:
+                q[base + _REF] += 1
+                if counted:
+                    q[base + self.cur_off] += 1  # type: ignore[operator]
             if expire:
                 q[base + _EXP] = now + expire
             if self.synced:  # the change mark (_mark), inline
@@ -457,28 +495,42 @@ class SharedTable:
                 q[base + off] += inc
 
     def untrack(self, idx: int, bytes_in: int = 0, bytes_out: int = 0, connection: bool = True) -> None:
-        """A stream stops tracking the entry: bytes counted, conn_cur down, reference dropped, touched
-        (one lock hold, written inline as ``track`` is)."""
+        """A stream stops tracking the entry: bytes counted, conn_cur down, reference dropped, touched.
+
+        What this process holds sits in its own column, which no other live process writes, so
+        dropping it takes no lock unless bytes are counted or a peers section must learn of the
+        change (then one lock hold, written inline as ``track`` is).  Without the lock the entry
+        keeps its place in the LRU list (it moved to the head when tracked): its expiry is pushed
+        back first, then the reference goes, so it is never evicted or reused before."""
         now = _monotonic_ns() // 1_000_000
         q = self.q
+        base = self.entries_at + idx * self.entry_words
+        colw = self._colw
+        held = q[base + colw] if colw >= 0 and self._col_pid == _PID[0] else 0
+        drop = _HELD_CONN if connection and self.cur_off is not None else 1
+        if held and not self.synced and not (self.counts_bytes and (bytes_in or bytes_out)):
+            if self.expire:
+                q[base + _EXP] = now + self.expire
+            q[base + colw] = held - drop
+            q[self._colc] -= 1
+            return
         lock = self.lock
         if not lock.acquire(False) and not lock.acquire(True, _LOCK_WAIT):
             self._recover()
         q[_H_HOLDER] = _PID[0]
         try:
-            base = self.entries_at + idx * self.entry_words
             if self.counts_bytes and (bytes_in or bytes_out):
                 self._count(base, "bytes_in", bytes_in, now)
                 self._count(base, "bytes_out", bytes_out, now)
-            off = self.cur_off
-            counted = connection and off is not None
-            if counted and (cur := q[base + off]) > 0:  # type: ignore[operator]
-                q[base + off] = cur - 1  # type: ignore[operator]
-            if (refs := q[base + _REF]) > 0:
-                q[base + _REF] = refs - 1
-            if self._col_pid == _PID[0] and self._colw >= 0 and (held := q[base + self._colw]):
-                q[base + self._colw] = held - (_HELD_CONN if counted else 1)
+            if held:
+                q[base + colw] = held - drop
                 q[self._colc] -= 1
+            else:  # tracked without a column: the shared words
+                off = self.cur_off
+                if drop == _HELD_CONN and (cur := q[base + off]) > 0:  # type: ignore[operator]
+                    q[base + off] = cur - 1  # type: ignore[operator]
+                if (refs := q[base + _REF]) > 0:
+                    q[base + _REF] = refs - 1
             if self.synced:
                 upd = q[_H_UPD] + 1
                 q[_H_UPD] = upd
@@ -510,8 +562,8 @@ class SharedTable:
         return self._col
 
     def reclaim(self, pid: int) -> int:
-        """Give back what the dead process *pid* held: its references and counted connections come off
-        the entries; returns how many entries it held.
+        """Give back what the dead process *pid* held: its column words are zeroed, so its references
+        and counted connections no longer add up in the entries; returns how many entries it held.
 
         Only the dead process wrote its column, so the column is read without the lock, in one
         strided copy; the lock is then taken once per batch of entries that hold something."""
@@ -552,13 +604,10 @@ class SharedTable:
             word = q[base + self.col_off + col]
             if not word:
                 continue
-            q[base + self.col_off + col] = 0
+            q[base + self.col_off + col] = 0  # its references and connections no longer add up
             if not q[base + _HASH]:
                 continue
-            refs, conns = word & U32, word >> 32
-            q[base + _REF] = max(q[base + _REF] - refs, 0)
-            if conns and self.cur_off is not None:
-                q[base + self.cur_off] = max(q[base + self.cur_off] - conns, 0)
+            if word >> 32 and self.cur_off is not None:
                 self._mark(base)
             released += 1
         return released
@@ -575,14 +624,19 @@ class SharedTable:
     def value(self, idx: int, name: str) -> int | None:
         """One stored value of an entry (a rate is read now; an array element is named ``gpc[1]``);
         None when the table does not store it."""
+        return self.value_at(self.entries_at + idx * self.entry_words, name)
+
+    def value_at(self, base: int, name: str) -> int | None:
+        """``value`` of the entry whose words start at *base*: what a tracked counter remembers, so that
+        a fetch reading the entry a stream tracks skips the index arithmetic."""
         slot = self.slots.get(name)
         if slot is None:
             return None
         off, period = slot
-        at = self.entries_at + idx * self.entry_words + off
+        at = base + off
         q = self.q
         if not period:
-            return q[at]
+            return q[at] if off != self.cur_off else self._conn_cur(base)
         curr, past = q[at + 1], q[at + 2]  # freq_read, inline: a rate check reads one on every request
         remain = q[at] + period - _monotonic_ns() // 1_000_000
         if remain < 0:
@@ -607,6 +661,8 @@ class SharedTable:
                 freq_add(self.q, at, period, now_ms(), 0)
                 self.q[at + 1] = value
                 self.q[at + 2] = 0
+            elif off == self.cur_off:  # the columns' connections add to the word
+                self.q[at] = value - self._col_conns(self._base(idx))
             else:
                 self.q[at] = value
             self._mark(self._base(idx))
@@ -686,7 +742,7 @@ class SharedTable:
             idx = self._live(key, now_ms())
             if idx < 0:
                 return None
-            if self.q[self._base(idx) + _REF]:
+            if self._refs(self._base(idx)):
                 return False
             self._remove(idx)
             return True
@@ -721,7 +777,7 @@ class SharedTable:
         return bytes(self.b[start : start + self.q[base + _KLEN]])
 
     def refs(self, idx: int) -> int:
-        return self.q[self._base(idx) + _REF]
+        return self._refs(self._base(idx))
 
     def expires_in(self, idx: int, now: int | None = None) -> int:
         """Milliseconds until expiry (0 when the table has no ``expire``)."""
@@ -740,8 +796,13 @@ class SharedTable:
                 out[name] = self.server_key(idx) or "-"
                 continue
             at = self._base(idx) + self.offsets[name]
-            out[name] = freq_read(self.q, at, period, now) if period else self.q[at]
+            out[name] = freq_read(self.q, at, period, now) if period else self._word(idx, at)
         return out
+
+    def _word(self, idx: int, at: int) -> int:
+        """A counter, tag or id at word *at* of entry *idx*, conn_cur with the columns' connections."""
+        base = self._base(idx)
+        return self._conn_cur(base) if at - base == self.cur_off else self.q[at]
 
     def display(self, idx: int) -> list[tuple[str, int | str]]:
         """Every stored value as ``show table`` labels it: arrays one label per element (``gpt1``,
@@ -758,7 +819,7 @@ class SharedTable:
                 label = (f"gpc{i}_rate" if name == "gpc_rate" else f"{name}{i}") if name in ARRAYS else name
                 word = at + i * width
                 out.append((f"{label}({period})" if period else label,
-                            freq_read(self.q, word, period, now) if period else self.q[word]))
+                            freq_read(self.q, word, period, now) if period else self._word(idx, word)))
         return out
 
     def raw(self, idx: int) -> dict[str, Any]:
@@ -772,7 +833,7 @@ class SharedTable:
             if name == "server_key":
                 out[name] = self.server_key(idx)
                 continue
-            values = [(q[w], q[w + 1], q[w + 2]) if period else q[w]
+            values = [(q[w], q[w + 1], q[w + 2]) if period else self._word(idx, w)
                       for w in range(at, at + (3 if period else 1) * self.spec.elements(name), 3 if period else 1)]
             out[name] = values if name in ARRAYS else values[0]
         return out

@@ -22,44 +22,47 @@ _HTTP_EVENTS = ("conn", "sess", "http_req")
 
 
 class Tracked:
-    """One tracked counter: the table, the entry index, and whether it lasts the whole session.
+    """One tracked counter: the table, the entry (its index and where its words start), and whether it
+    lasts the whole session.
 
     ``released``: the stream ended and gave the entry back, but its log line may still read it.
     """
 
-    __slots__ = ("idx", "released", "session", "table")
+    __slots__ = ("base", "idx", "released", "session", "table")
 
     def __init__(self, table: SharedTable, idx: int, session: bool) -> None:
         self.table = table
         self.idx = idx
+        self.base = table.entries_at + idx * table.entry_words
         self.session = session
         self.released = False
 
 
 class Trackers:
-    __slots__ = ("ended", "slots")
+    __slots__ = ("ended", "kept", "slots")
 
     def __init__(self) -> None:
         self.slots: list[Tracked | None] = [None] * MAX_COUNTERS
         self.ended = False
         """The current stream's end was counted (early, before its reply went out); ``begin_stream`` resets it."""
+        self.kept: list[int] = []
+        """The counters released at the stream's end but kept readable for its log."""
 
     def begin_stream(self) -> None:
         """A new stream (HTTP request) on the connection: drop what the previous one left for its log."""
         self.ended = False
-        slots = self.slots
-        for n in _COUNTERS:
-            tracked = slots[n]
-            if tracked is not None and tracked.released:
+        kept = self.kept
+        if kept:
+            slots = self.slots
+            for n in kept:
                 slots[n] = None
+            kept.clear()
 
     def get(self, n: int) -> Tracked | None:
         return self.slots[n] if 0 <= n < MAX_COUNTERS else None
 
     def track(self, n: int, table: SharedTable, key: bytes, session: bool, http: bool) -> None:
-        """track-scN: only the first tracking of each counter applies (HAProxy's rule)."""
-        if self.slots[n] is not None and not self.slots[n].released:
-            return
+        """track-scN on a free counter *n* (the rule's caller checks: only the first tracking applies)."""
         idx = table.track(key, _HTTP_EVENTS if http else _EVENTS)
         if idx >= 0:
             self.slots[n] = Tracked(table, idx, session)
@@ -100,6 +103,7 @@ class Trackers:
                 tracked.table.untrack(tracked.idx, bytes_in, bytes_out)
                 if keep_for_log:
                     tracked.released = True
+                    self.kept.append(n)
                 else:
                     slots[n] = None
 
