@@ -25,6 +25,8 @@ class Transaction:
     differs per transaction, so a plain forward does not pay for sixty assignments."""
 
     backend: Any = None
+    routed: Any = None
+    """HTTP: the backend the switching rules gave (its counters count the final status, as haproxy's do)."""
     server: Any = None
     server_conn: Any = None
     """The socket to the server once connected (the ssl_bc* fetches read it)."""
