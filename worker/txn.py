@@ -81,7 +81,7 @@ class Transaction:
 
     def __init__(self, client: socket.socket, frontend: Any, req: Channel | None, res: Channel | None, logger: Any,
                  so_id: int = 0, proxies: Any = None, process: tuple[int, int] = (1, 1),
-                 variables: Any = None, addresses: Addresses | None = None) -> None:
+                 variables: Any = None, addresses: Addresses | None = None, started: float | None = None) -> None:
         self.client = client
         self.frontend = frontend
         if frontend.has_backend:
@@ -94,7 +94,7 @@ class Transaction:
         self.process = process
         self.vars = variables
         self.accept_date = time.time()
-        self.started = time.monotonic()
+        self.started = time.monotonic() if started is None else started
         (self.src, self.src_port), (self.dst, self.dst_port) = addresses or addresses_of(client)
 
     @property

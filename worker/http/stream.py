@@ -465,14 +465,13 @@ class HttpStream:
             self.upgrade_connection = None
         txn = Transaction(self.client, self.frontend, None, None, self.worker.logger, self.so_id,
                           self.worker.proxies, self.worker.process, self.session_vars.new_transaction(),
-                          self.addresses)
+                          self.addresses, self.request_started)
         txn.request = head
         self.requests += 1
         txn.first_request = self.requests == 1
         if self.frontend.header_captures:
             self.frontend.capture_headers(txn, "request", head.headers)
         txn.http_mode = True
-        txn.started = self.request_started
         txn.stkctr = self.trackers
         txn.http_stream = self
         self.response_ahead.clear()
@@ -602,7 +601,7 @@ class HttpStream:
         server_close = self.plan.server_close or bplan.server_close
         if httpclose or server_close:
             head.headers.set("Connection", "close")
-        elif not at_least_http11(head.version):
+        elif head.version != "HTTP/1.1" and not at_least_http11(head.version):
             head.headers.set("Connection", "keep-alive")  # it stays HTTP/1.0, as HAProxy sends it
         if self.upgrade_connection is not None:
             head.headers.set("Connection", self.upgrade_connection)
@@ -732,8 +731,13 @@ class HttpStream:
             return None
         key = connection_key(server, txn)
         websocket = websocket_mode(server, txn) if self.upgrade_connection is not None else None
-        pooled = None if websocket else self._reusable(
-            "never" if follows_destination(server) else backend.http_reuse, server, key)
+        mode = "never" if follows_destination(server) else backend.http_reuse
+        if websocket:
+            pooled = None
+        elif mode == "safe" and self.requests > 1:  # the default, after the session's first request
+            pooled = self.pool.take(server, key)
+        else:
+            pooled = self._reusable(mode, server, key)
         if pooled is not None:
             pooled.balancer = backend.balancer
             txn.server_conn = pooled.sock
