@@ -50,13 +50,6 @@ class Counters:
     def close(self) -> None:
         self.current -= 1
 
-    def response(self, status: int) -> None:
-        self.responses[_CLASS_BY_HUNDRED[status // 100] if 100 <= status < 600 else "other"] += 1  # type: ignore[index]
-
-    def response_time(self, seconds: float) -> None:
-        self.response_time_total += seconds
-        self.response_count += 1
-
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
