@@ -877,13 +877,13 @@ class HttpStream:
                     if self.worker.trace is not None:
                         self.worker.trace.response(self.client, conn.sock, backend.name, event.head)
                     head = self._response_head(txn, backend, event.head, sent_at, server_counters)
-                    if txn.filters is not None:
-                        txn.filters.response_head(txn, head)
-                    elif not ahead and (body := http.take_body()) is not None:
+                    if txn.filters is None and not ahead and (body := http.take_body()) is not None:
                         # The whole body came with the head: both ends in one call each.
                         pending += self.front.send_message(head, body)
                         event = END_OF_MESSAGE
                     else:
+                        if txn.filters is not None:
+                            txn.filters.response_head(txn, head)
                         pending += self.front.send(Response(head))
                 elif isinstance(event, InformationalResponse) and conn.http.switched:
                     head = self._response_head(txn, backend, event.head, sent_at, server_counters)
