@@ -50,30 +50,27 @@ class Counters:
     def close(self) -> None:
         self.current -= 1
 
-    def response(self, status: int) -> None:
-        self.responses[_CLASS_BY_HUNDRED[status // 100] if 100 <= status < 600 else "other"] += 1  # type: ignore[index]
-
-    def response_time(self, seconds: float) -> None:
-        self.response_time_total += seconds
-        self.response_count += 1
-
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
-def responses(server: Counters, backend: Counters, status: int) -> None:
-    """A server's response counted on the server and its backend at once (one call per response)."""
-    key = _CLASS_BY_HUNDRED[status // 100] if 100 <= status < 600 else "other"
-    server.responses[key] += 1  # type: ignore[index]
-    backend.responses[key] += 1  # type: ignore[index]
-
-
-def response_times(server: Counters, backend: Counters, seconds: float) -> None:
-    """A server's response time counted on the server and its backend at once."""
+def server_response(server: Counters, backend: Counters, status: int, seconds: float) -> None:
+    """A server's response head, counted as haproxy does when it arrives: its own status on the server
+    (before any http-response rule changes it) and its response time on the server and its backend."""
+    server.responses[_CLASS_BY_HUNDRED[status // 100] if 100 <= status < 600 else "other"] += 1  # type: ignore[index]
     server.response_time_total += seconds
     server.response_count += 1
     backend.response_time_total += seconds
     backend.response_count += 1
+
+
+def transaction_end(frontend: Counters, backend: Counters | None, status: int) -> None:
+    """A transaction's final status (after every rule, ours or the server's), counted once it ends on its
+    frontend and on the backend the switching rules gave it, if it got that far, as haproxy counts."""
+    key = _CLASS_BY_HUNDRED[status // 100] if 100 <= status < 600 else "other"
+    frontend.responses[key] += 1  # type: ignore[index]
+    if backend is not None:
+        backend.responses[key] += 1  # type: ignore[index]
 
 
 RATES = ("rate", "rate_max", "req_rate", "req_rate_max")

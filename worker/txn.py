@@ -25,6 +25,8 @@ class Transaction:
     differs per transaction, so a plain forward does not pay for sixty assignments."""
 
     backend: Any = None
+    routed: Any = None
+    """HTTP: the backend the switching rules gave (its counters count the final status, as haproxy's do)."""
     server: Any = None
     server_conn: Any = None
     """The socket to the server once connected (the ssl_bc* fetches read it)."""
@@ -79,7 +81,7 @@ class Transaction:
 
     def __init__(self, client: socket.socket, frontend: Any, req: Channel | None, res: Channel | None, logger: Any,
                  so_id: int = 0, proxies: Any = None, process: tuple[int, int] = (1, 1),
-                 variables: Any = None, addresses: Addresses | None = None) -> None:
+                 variables: Any = None, addresses: Addresses | None = None, started: float | None = None) -> None:
         self.client = client
         self.frontend = frontend
         if frontend.has_backend:
@@ -92,7 +94,7 @@ class Transaction:
         self.process = process
         self.vars = variables
         self.accept_date = time.time()
-        self.started = time.monotonic()
+        self.started = time.monotonic() if started is None else started
         (self.src, self.src_port), (self.dst, self.dst_port) = addresses or addresses_of(client)
 
     @property

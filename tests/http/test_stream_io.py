@@ -9,6 +9,7 @@ import pytest
 from gevent import socket as gsocket
 
 from luaproxy.worker.http.plan import plan_of
+from luaproxy.worker.http.server_pool import _readable
 from luaproxy.worker.netutil import recv_within, send_all
 from luaproxy.worker.proxy import Proxy, Rule
 
@@ -77,3 +78,19 @@ def test_the_plan_reads_rules_timeouts_and_options_once():
     assert plan.http_request and plan.tcp_content is None and not plan.response_rules
     assert (plan.client, plan.request, plan.keep_alive) == (5.0, 5.0, 1.0)
     assert plan.httpclose and not plan.server_close and plan.restrict_names
+
+
+def test_an_idle_pooled_connection_is_reused_unless_its_server_spoke_or_closed():
+    for after in (None, b"stray", "close"):
+        a, b = gsocket.socketpair()
+        try:
+            if after == "close":
+                b.close()
+            elif after is not None:
+                b.sendall(after)
+            gevent.sleep(0)
+            assert _readable(a) is (after is not None)
+        finally:
+            a.close()
+            b.close()
+    assert _readable(a)  # a closed socket (fileno -1) is unusable too

@@ -152,7 +152,7 @@ def connection_key(server: Server, txn: Any) -> tuple[Any, ...]:
     """What makes a server connection fit a stream: where it goes, the SNI it sent and the PROXY
     header it started with (haproxy 2.6's connection hash)."""
     sni = server.tls.sni(txn) if server.tls is not None and server.tls.sni is not None else None
-    return destination(server, txn), sni, header_for(server.send_proxy, txn)
+    return destination(server, txn), sni, header_for(server.send_proxy, txn) if server.send_proxy is not None else None
 
 
 def send_header(sock: socket.socket, server: Server, txn: Any) -> None:

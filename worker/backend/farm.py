@@ -46,7 +46,7 @@ class Balancer:
 
     def group(self) -> list[Server]:
         """The usable active servers, else the backups in use."""
-        active = self.active()
+        active = [s for s in self.servers if s.usable and not s.backup]
         if active:
             return active
         backups = [s for s in self.servers if s.usable and s.backup]
@@ -59,7 +59,9 @@ class Balancer:
         redispatch after a failed connection), as HAProxy avoids the previous
         server; alone in its group, it is chosen again.
         """
-        group = self.group()
+        return self._pick_in(txn, self.group(), exclude)
+
+    def _pick_in(self, txn: Any, group: list[Server], exclude: Server | None) -> Server | None:
         if exclude is not None and len(group) > 1:
             group = [s for s in group if s is not exclude]
         return self.choose(txn, group) if group else None
@@ -80,10 +82,14 @@ class Balancer:
         someone waits, newcomers line up behind them, as HAProxy's queue does;
         each release or departure lets the whole line retry, first come first.
         """
-        if not self.waiters:
-            server = self._take(txn, exclude)
-            if server is not None or not self.group():
+        if not self.waiters:  # the usual case, in one pass over the farm: pick, count, done
+            group = self.group()
+            server = self._pick_in(txn, group, exclude) if group else None
+            if server is not None:
+                server.current_conns += 1
                 return server
+            if not group:
+                return None
         waiter = Event()
         self.waiters.append(waiter)
         try:
@@ -102,7 +108,8 @@ class Balancer:
     def release(self, server: Server) -> None:
         """The connection *acquire* counted has ended: the line retries, in order."""
         server.current_conns -= 1
-        self._wake()
+        if self.waiters:
+            self._wake()
 
     def _wake(self) -> None:
         for waiter in self.waiters:

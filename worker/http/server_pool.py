@@ -8,8 +8,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from gevent import socket as gsocket
-
 from ..tls.tlssocket import TlsSocket
 from .connection import Connection
 
@@ -87,21 +85,27 @@ class ServerPool:
         self._idle.clear()
 
 
+_POLL = select.poll()
+"""One poll set for every readability check: a check registers its socket, polls without waiting and
+unregisters it (no greenlet runs in between)."""
+
+
 def _readable(sock: socket.socket) -> bool:
-    """An idle connection with something to read was closed (or spoke out of turn): unusable."""
-    if type(sock) is gsocket.socket:
-        try:
-            sock._sock.recv(1, socket.MSG_PEEK)  # type: ignore[attr-defined]  # non-blocking underneath
-        except BlockingIOError:
-            return False
-        except OSError:
-            return True
-        return True
+    """An idle connection with something to read was closed (or spoke out of turn): unusable.
+
+    Asked of the kernel with a zero-timeout poll, not a peeking ``recv``: an idle connection has nothing
+    to read, and a ``recv`` says so with an EAGAIN error, which Python turns into an exception (an
+    OSError made with its message decoded from the locale, then unwound) on every reuse.
+    """
     try:
-        ready, _, _ = select.select([sock], [], [], 0)
+        fd = sock.fileno()
+        _POLL.register(fd, select.POLLIN)
     except (OSError, ValueError):
         return True
-    return bool(ready)
+    try:
+        return bool(_POLL.poll(0))
+    finally:
+        _POLL.unregister(fd)
 
 
 def count_request_bytes(conn: ServerConnection, txn: Any, size: int) -> None:

@@ -21,7 +21,7 @@ from ..backend import cookie
 from ..backend.connect import acquire_server, connect_server, connection_key, follows_destination
 from ..channel import Channel
 from ..context import WorkerContext
-from ..counters import Counters, response_times, responses
+from ..counters import Counters, server_response, transaction_end
 from ..filters import chain as filters
 from ..http2.backend import server_http, tunnel_end, websocket_mode
 from ..netutil import recv_within, send_all, shutdown_both
@@ -53,7 +53,7 @@ from .grammar import at_least_http11
 from .message import RequestHead, ResponseHead
 from .pages import Reply, error_page, logged_size
 from .park import PARK_AFTER, Parking, hold_slot, release_slot
-from .plan import plan_of
+from .plan import HttpPlan, plan_of
 from .server_pool import ServerConnection, ServerPool, count_request_bytes
 from .state import DONE, SERVER
 
@@ -339,7 +339,7 @@ class HttpStream:
         verdict = run_rules(plan.http_request, txn) if plan.http_request else Verdict.ACCEPT
         backend = None
         if verdict is Verdict.ACCEPT and txn.service is None:
-            backend = fe.choose_backend(txn)
+            backend = txn.routed = fe.choose_backend(txn)
             if backend is not None and backend is not fe:
                 txn.backend = backend
                 bplan = backend.plan or plan_of(backend)
@@ -465,14 +465,13 @@ class HttpStream:
             self.upgrade_connection = None
         txn = Transaction(self.client, self.frontend, None, None, self.worker.logger, self.so_id,
                           self.worker.proxies, self.worker.process, self.session_vars.new_transaction(),
-                          self.addresses)
+                          self.addresses, self.request_started)
         txn.request = head
         self.requests += 1
         txn.first_request = self.requests == 1
         if self.frontend.header_captures:
             self.frontend.capture_headers(txn, "request", head.headers)
         txn.http_mode = True
-        txn.started = self.request_started
         txn.stkctr = self.trackers
         txn.http_stream = self
         self.response_ahead.clear()
@@ -496,9 +495,10 @@ class HttpStream:
         """Close the books of one transaction: timers, status counters, the access log."""
         if termination is not None:
             txn.termination = termination
-        txn.t_active = txn.elapsed()
+        txn.t_active = time.monotonic() - txn.started
         if txn.status:
-            self.frontend.fe_counters.response(txn.status)
+            transaction_end(self.frontend.fe_counters, txn.routed.be_counters if txn.routed is not None else None,
+                            txn.status)
         if self.frontend.access_log is not None:
             self.frontend.access_log(txn)
         slots = self.trackers.slots
@@ -601,7 +601,7 @@ class HttpStream:
         server_close = self.plan.server_close or bplan.server_close
         if httpclose or server_close:
             head.headers.set("Connection", "close")
-        elif not at_least_http11(head.version):
+        elif head.version != "HTTP/1.1" and not at_least_http11(head.version):
             head.headers.set("Connection", "keep-alive")  # it stays HTTP/1.0, as HAProxy sends it
         if self.upgrade_connection is not None:
             head.headers.set("Connection", self.upgrade_connection)
@@ -611,9 +611,11 @@ class HttpStream:
         try:
             if self.plan.abortonclose or bplan.abortonclose:
                 with watch_client(self.client, lambda: txn.response is None and self._body_read()):
-                    response = self._exchange(txn, backend, head)
+                    self._send_request(txn, backend, head)
+                    response = self._relay_response(txn, backend, bplan)
             else:
-                response = self._exchange(txn, backend, head)
+                self._send_request(txn, backend, head)
+                response = self._relay_response(txn, backend, bplan)
         except ClientAborted as abort:
             return self._client_aborted(txn, abort)
         except ServerFailed as failure:
@@ -635,11 +637,6 @@ class HttpStream:
         if httpclose or not finished:
             return False
         return response is not None
-
-    def _exchange(self, txn: Transaction, backend: Proxy, head: RequestHead) -> ResponseHead | None:
-        """The request to the server, its response to the client."""
-        self._send_request(txn, backend, head)
-        return self._relay_response(txn, backend)
 
     def _body_read(self) -> bool:
         """No request body is still arriving (its pump reads the client, and sees its close)."""
@@ -674,17 +671,19 @@ class HttpStream:
             backend.be_counters.resp_errors += 1
             if server_counters is not None:
                 server_counters.resp_errors += 1
-        backend.be_counters.response(status)
         return status
 
     def _send_request(self, txn: Transaction, backend: Proxy, head: RequestHead) -> None:
         """Connect (or reuse), send the head, and start streaming the body if there is one."""
-        first_body_event = self._peek_request_body()
         ahead = self.body_ahead
-        whole = type(first_body_event) is Data and txn.filters is None and len(ahead) == 1 and (
-            ahead[0] is END_OF_MESSAGE)
-        if whole:  # the whole body is here (HttpStream._take_body): it goes with the head, no pump
-            ahead.clear()
+        if len(ahead) == 1 and ahead[0] is END_OF_MESSAGE:  # no body (the usual request): taken at once
+            first_body_event, whole = ahead.pop(), False
+        else:
+            first_body_event = self._peek_request_body()
+            whole = type(first_body_event) is Data and txn.filters is None and len(ahead) == 1 and (
+                ahead[0] is END_OF_MESSAGE)
+            if whole:  # the whole body is here (HttpStream._take_body): it goes with the head, no pump
+                ahead.clear()
         started = time.monotonic()
         for attempt in range(1 + backend.retries):
             conn = self._connect(txn, backend)
@@ -732,8 +731,13 @@ class HttpStream:
             return None
         key = connection_key(server, txn)
         websocket = websocket_mode(server, txn) if self.upgrade_connection is not None else None
-        pooled = None if websocket else self._reusable(
-            "never" if follows_destination(server) else backend.http_reuse, server, key)
+        mode = "never" if follows_destination(server) else backend.http_reuse
+        if websocket:
+            pooled = None
+        elif mode == "safe" and self.requests > 1:  # the default, after the session's first request
+            pooled = self.pool.take(server, key)
+        else:
+            pooled = self._reusable(mode, server, key)
         if pooled is not None:
             pooled.balancer = backend.balancer
             txn.server_conn = pooled.sock
@@ -828,93 +832,85 @@ class HttpStream:
                 return False
         return self.front.their_state is DONE
 
-    def _relay_response(self, txn: Transaction, backend: Proxy) -> ResponseHead | None:
+    def _relay_response(self, txn: Transaction, backend: Proxy, bplan: HttpPlan) -> ResponseHead | None:
+        """Server events to the client; what one read of the server yields goes out in one send."""
         conn = self.server
         assert conn is not None
-        timeout = txn.timeouts.get("server", (backend.plan or plan_of(backend)).server)
+        timeout = txn.timeouts.get("server", bplan.server) if txn.timeouts else bplan.server
         server_counters = conn.counters
         server_counters.open()
         sent_at = time.monotonic()
-        try:
-            return self._relay_events(txn, backend, conn, timeout, sent_at, server_counters)
-        finally:
-            server_counters.close()
-
-    def _relay_events(self, txn: Transaction, backend: Proxy, conn: ServerConnection, timeout: float | None,
-                      sent_at: float, server_counters: Counters) -> ResponseHead | None:
-        """Server events to the client; what one read of the server yields goes out in one send."""
         head: ResponseHead | None = None
         pending = bytearray()
         http, ahead = conn.http, self.response_ahead
-        while True:
-            try:
-                event = body_wait.next_event(conn, ahead) if ahead else http.next_event()
-            except RemoteProtocolError:
-                if head is None:
-                    raise ServerFailed(502) from None
-                raise ClientGone from None
-            if event is NEED_DATA:
-                if pending:
-                    self._send_client(bytes(pending))
-                    pending.clear()
-                if head is not None and not ahead:
-                    try:
-                        if splicing.response_body(self, backend, conn, server_counters, timeout):
-                            continue
-                    except OSError:
-                        raise ClientGone from None
+        try:
+            while True:
                 try:
-                    data = recv_within(conn.sock, READ_SIZE, timeout)
-                except TimeoutError:
+                    event = body_wait.next_event(conn, ahead) if ahead else http.next_event()
+                except RemoteProtocolError:
                     if head is None:
-                        raise ServerFailed(504) from None
+                        raise ServerFailed(502) from None
                     raise ClientGone from None
-                except OSError:
-                    data = b""
-                server_counters.bytes_out += len(data)
-                backend.be_counters.bytes_out += len(data)
-                conn.http.receive_data(data)
-                continue
-            if isinstance(event, Response):
-                if self.worker.trace is not None:
-                    self.worker.trace.response(self.client, conn.sock, backend.name, event.head)
-                head = self._response_head(txn, backend, event.head, sent_at, server_counters)
-                if txn.filters is not None:
-                    txn.filters.response_head(txn, head)
-                elif not ahead and (body := http.take_body()) is not None:
-                    # The whole body came with the head: both ends in one call each.
-                    pending += self.front.send_message(head, body)
-                    self._release_trackers_before(txn, len(pending))
+                if event is NEED_DATA:
+                    if pending:
+                        self._send_client(bytes(pending))
+                        pending.clear()
+                    if head is not None and not ahead:
+                        try:
+                            if splicing.response_body(self, backend, conn, server_counters, timeout):
+                                continue
+                        except OSError:
+                            raise ClientGone from None
+                    try:
+                        data = recv_within(conn.sock, READ_SIZE, timeout)
+                    except TimeoutError:
+                        if head is None:
+                            raise ServerFailed(504) from None
+                        raise ClientGone from None
+                    except OSError:
+                        data = b""
+                    server_counters.bytes_out += len(data)
+                    backend.be_counters.bytes_out += len(data)
+                    conn.http.receive_data(data)
+                    continue
+                if isinstance(event, Response):
+                    if self.worker.trace is not None:
+                        self.worker.trace.response(self.client, conn.sock, backend.name, event.head)
+                    head = self._response_head(txn, backend, event.head, sent_at, server_counters)
+                    if txn.filters is None and not ahead and (body := http.take_body()) is not None:
+                        # The whole body came with the head: both ends in one call each.
+                        pending += self.front.send_message(head, body)
+                        event = END_OF_MESSAGE
+                    else:
+                        if txn.filters is not None:
+                            txn.filters.response_head(txn, head)
+                        pending += self.front.send(Response(head))
+                elif isinstance(event, InformationalResponse) and conn.http.switched:
+                    head = self._response_head(txn, backend, event.head, sent_at, server_counters)
+                    pending += self.front.send(InformationalResponse(head))
+                elif txn.filters is not None and isinstance(event, Data | EndOfMessage):
+                    pending += txn.filters.forward(event, self.front.send)
+                elif isinstance(event, InformationalResponse | Data | EndOfMessage):
+                    pending += self.front.send(event)
+                elif event is PAUSED:
+                    # Only a protocol switch pauses a server's side: what follows is a tunnel's.
+                    if head is None or not conn.http.switched:
+                        raise ServerFailed(502) if head is None else ClientGone
                     self._send_client(bytes(pending))
                     return head
-                pending += self.front.send(Response(head))
-            elif isinstance(event, InformationalResponse) and conn.http.switched:
-                head = self._response_head(txn, backend, event.head, sent_at, server_counters)
-                pending += self.front.send(InformationalResponse(head))
-            elif txn.filters is not None and isinstance(event, Data | EndOfMessage):
-                pending += txn.filters.forward(event, self.front.send)
-            elif isinstance(event, InformationalResponse | Data | EndOfMessage):
-                pending += self.front.send(event)
-            elif event is PAUSED:
-                # Only a protocol switch pauses a server's side: what follows is a tunnel's.
-                if head is None or not conn.http.switched:
-                    raise ServerFailed(502) if head is None else ClientGone
-                self._send_client(bytes(pending))
-                return head
-            if isinstance(event, EndOfMessage | ConnectionClosed):
-                if head is None:
-                    raise ServerFailed(502)
-                self._release_trackers_before(txn, len(pending))
-                self._send_client(bytes(pending))
-                return head
-
-    def _release_trackers_before(self, txn: Transaction, size: int) -> None:
-        """The request's stick counters are counted and released before the response's last *size* bytes
-        go out, as for a reply of our own: a client that read the whole answer, then asks ``show table``,
-        finds them released, as on haproxy."""
-        slots = self.trackers.slots
-        if slots[0] or slots[1] or slots[2]:
-            self.trackers.end_stream(txn.status, txn.bytes_in, txn.bytes_out + size, True, True)
+                if isinstance(event, EndOfMessage | ConnectionClosed):
+                    if head is None:
+                        raise ServerFailed(502)
+                    slots = self.trackers.slots
+                    if slots[0] or slots[1] or slots[2]:
+                        # The stick counters are counted and released before the response's last bytes
+                        # go out, as for a reply of our own: a client that read the whole answer, then
+                        # asks ``show table``, finds them released, as on haproxy.
+                        self.trackers.end_stream(txn.status, txn.bytes_in, txn.bytes_out + len(pending), True, True)
+                    self._send_client(bytes(pending))
+                    return head
+        finally:
+            server_counters.close()
 
     def _response_head(self, txn: Transaction, backend: Proxy, head: ResponseHead, sent_at: float,
                        server_counters: Counters) -> ResponseHead:
@@ -925,9 +921,12 @@ class HttpStream:
         else:
             upgrade = "upgrade" if head.status == 101 else None
         txn.t_response = time.monotonic() - sent_at
-        response_times(server_counters, backend.be_counters, txn.t_response)
+        server_response(server_counters, backend.be_counters, head.status, txn.t_response)
         bplan, fplan = backend.plan or plan_of(backend), self.plan
-        head = self._response_rules(txn, backend, head)
+        if fplan.response_rules or bplan.response_rules or self.frontend.header_captures:
+            head = self._response_rules(txn, backend, head)
+        else:
+            txn.response = head
         if backend.cookie is not None:
             cookie.on_response(backend, txn, head)
         if bplan.after_response or fplan.after_response:
@@ -939,7 +938,6 @@ class HttpStream:
         elif fplan.httpclose or bplan.httpclose:
             head.headers.set("connection", "close")
         txn.status = head.status
-        responses(server_counters, backend.be_counters, head.status)
         return head
 
     def _response_rules(self, txn: Transaction, backend: Proxy, head: ResponseHead) -> ResponseHead:
