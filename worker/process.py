@@ -160,9 +160,8 @@ class Worker:
             if header is not None:
                 inbound.attach(client, header)
         sessions, trace = self.spec.context.sessions, self.spec.context.trace
-        sessions.wait_room(frontend)
         sid = sessions.open(frontend, client)
-        client_fd = client.fileno()
+        client_fd = client.fileno() if trace is not None else -1
         if trace is not None:
             trace.accept(frontend, client, self._listener_fds.get((frontend.name, so_id), 0))
 

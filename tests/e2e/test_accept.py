@@ -1,16 +1,20 @@
-"""The worker's accept path: the global maxconn bounds the connections a worker serves at once."""
+"""The worker's accept path: the global and a frontend's maxconn bound the connections a worker serves at once."""
 
 from __future__ import annotations
 
 import socket
 
+import pytest
+
 from tests.helpers import read_all
 
 
-def test_global_maxconn_leaves_extra_connections_in_the_backlog(write, luaproxy, port, echo_server):
+@pytest.mark.parametrize("where", ["global", "frontend"])
+def test_maxconn_leaves_extra_connections_unserved(write, luaproxy, port, echo_server, where):
+    global_limit, frontend_limit = ("maxconn 2", "") if where == "global" else ("", "maxconn 2")
     write("t.cfg", f"""
         global
-           maxconn 2
+           {global_limit}
         defaults
            mode tcp
            timeout connect 2s
@@ -18,6 +22,7 @@ def test_global_maxconn_leaves_extra_connections_in_the_backlog(write, luaproxy,
            timeout server 10s
         frontend fe
            bind 127.0.0.1:{port}
+           {frontend_limit}
            default_backend be
         backend be
            server s1 127.0.0.1:{echo_server.port}
@@ -29,7 +34,7 @@ def test_global_maxconn_leaves_extra_connections_in_the_backlog(write, luaproxy,
             client.sendall(word)
             assert client.recv(16) == word
         third.sendall(b"three")
-        assert read_all(third, 0.5) == b""  # kept in the kernel's backlog: the worker is full
+        assert read_all(third, 0.5) == b""  # the worker or the frontend is full: not served
         first.close()
         third.settimeout(5)
         assert third.recv(16) == b"three"  # a slot freed: accepted and served
