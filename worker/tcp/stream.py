@@ -275,7 +275,7 @@ class TcpStream:
 
     def _finish(self, verdict: Verdict) -> None:
         """End the stream without relaying: flush what the client is owed, then close."""
-        if verdict is Verdict.DONE and not self.aborted:
+        if verdict is Verdict.DONE and not self.aborted and self.res.output:
             with contextlib.suppress(OSError):
                 self.res.flush()
         self._abort(graceful=verdict is Verdict.DONE)
@@ -298,7 +298,8 @@ class TcpStream:
             self.server.close()
 
     def _close(self) -> None:
-        self._abort()
+        if not self.aborted:
+            self._abort()
         server = self.txn.server
         backend = self.txn.backend
         if server is not None and self.server is not None and backend is not None:
