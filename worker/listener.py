@@ -1,23 +1,65 @@
-"""One gevent StreamServer per listening socket inherited from the master."""
+"""Accept on one listening socket inherited from the master and run each connection in its own greenlet.
+
+The accept loop is an event-loop read watcher on the listening socket: when it
+fires, the hub accepts what is waiting and switches into a plain greenlet per
+connection at once, which runs until its first wait.  gevent's StreamServer
+does the same through a Pool, a spawn scheduled for the next loop turn and
+about fifteen Python calls per connection; this is the one job it had here.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import sys
 from collections.abc import Callable
 from typing import Any
 
+from gevent import get_hub
 from gevent import socket as gsocket
-from gevent.pool import Pool
-from gevent.server import StreamServer
+from gevent.event import Event
+from gevent.pool import PoolFull
+from greenlet import GreenletExit, greenlet
 
 Handler = Callable[[Any, socket.socket, int], bool]
 
+MAX_ACCEPT = 100
+"""Connections accepted per wake-up of the listening socket, as gevent's servers do."""
+RETRY_FIRST, RETRY_MAX = 0.05, 1.0
+"""Seconds before accepting again after accept() failed (out of descriptors): doubling, bounded."""
 
-class _Server(StreamServer):
-    """gevent closes each socket when its handler returns; here the handler decides (Listener._accept)."""
 
-    def do_close(self, *args: Any) -> None:
-        pass
+class Slots:
+    """A listener's connection slots (the worker's ``maxconn``): its running connections, and the
+    placeholders of its parked keep-alive streams (worker.http.park takes them as in a gevent Pool)."""
+
+    __slots__ = ("_freed", "_held", "running", "size")
+
+    def __init__(self, size: int, freed: Callable[[], None]) -> None:
+        self.size = size
+        self.running = 0
+        self._held: set[Any] = set()
+        self._freed = freed
+
+    def __len__(self) -> int:
+        return self.running + len(self._held)
+
+    def __contains__(self, placeholder: Any) -> bool:
+        return placeholder in self._held
+
+    def full(self) -> bool:
+        return 0 < self.size <= self.running + len(self._held)
+
+    def add(self, placeholder: Any, blocking: bool = False) -> None:
+        """Hold a slot for *placeholder*; PoolFull when none is free (never waits)."""
+        if self.full():
+            raise PoolFull()
+        self._held.add(placeholder)
+
+    def discard(self, placeholder: Any) -> None:
+        if placeholder in self._held:
+            self._held.remove(placeholder)
+            self._freed()
 
 
 class Listener:
@@ -28,37 +70,119 @@ class Listener:
         self.frontend = frontend
         self.so_id = so_id
         self._handler = handler
-        self._tcp = sock.family != socket.AF_UNIX
-        """Accepted sockets get TCP_NODELAY (their family is the listener's: asked once, not per connection)."""
-        gevent_sock = gsocket.socket(sock.family, sock.type, fileno=sock.detach())
-        self.server = _Server(gevent_sock, self._accept, spawn=Pool(maxconn))
-
-    def _accept(self, client: socket.socket, address: Any) -> None:
-        lives_on = False
-        try:
-            if self._tcp:
-                client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            lives_on = self._handler(self.frontend, client, self.so_id)
-        finally:
-            if not lives_on:  # an idle HTTP stream parked (worker.http.park) closes its socket itself
-                client.close()
-
-    def adopt(self, client: socket.socket) -> None:
-        """Serve a connection accepted elsewhere (the master, on a silent worker's socket)."""
-        self.server.pool.spawn(self._accept, client, None)
+        if sock.family != socket.AF_UNIX:
+            # Accepted sockets inherit TCP_NODELAY from the listening one (Linux): set once, not per connection.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.socket = gsocket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
+        self._raw = self.socket._sock  # type: ignore[attr-defined]
+        self._family, self._type, self._proto = self._raw.family, self._raw.type, self._raw.proto
+        self._hub = get_hub()
+        self._watcher = self._hub.loop.io(self._raw.fileno(), 1)
+        self.pool = Slots(maxconn, self._slot_freed)
+        self.closed = False
+        self._wanted = False
+        """Started and not paused: the watcher runs whenever a slot is free."""
+        self._retry: Any = None
+        self._retry_delay = RETRY_FIRST
+        self._room: Event | None = None
+        """Made only when an adopted connection waits for a slot."""
 
     def start(self) -> None:
-        self.server.start()
+        self.start_accepting()
+
+    def start_accepting(self) -> None:
+        if not self.closed:
+            self._wanted = True
+            self._watch()
 
     def stop_accepting(self) -> None:
-        self.server.stop_accepting()
+        self._wanted = False
+        self._watcher.stop()
 
     def pause(self, paused: bool) -> None:
         """``disable frontend`` / ``enable frontend``: connections wait in the kernel's backlog meanwhile."""
         if paused:
-            self.server.stop_accepting()
-        elif not self.server.closed:
-            self.server.start_accepting()
+            self.stop_accepting()
+        else:
+            self.start_accepting()
 
     def close(self) -> None:
-        self.server.close()
+        self.stop_accepting()
+        self.closed = True
+        if self._retry is not None:
+            self._retry.close()
+        self._watcher.close()
+        self.socket.close()
+
+    def adopt(self, client: socket.socket) -> None:
+        """Serve a connection accepted elsewhere (the master, on a silent worker's socket), once a slot is
+        free; the connection starts from the hub, as an accepted one does."""
+        while self.pool.full():
+            if self._room is None:
+                self._room = Event()
+            self._room.wait()
+        self._hub.loop.run_callback(self._start, client)
+
+    def _watch(self) -> None:
+        if self._wanted and self._retry is None and not self.pool.full():
+            self._watcher.start(self._accept_ready)
+
+    def _accept_ready(self) -> None:
+        """In the hub: accept what waits, each connection running in its greenlet until it first waits."""
+        raw, pool = self._raw, self.pool
+        for _ in range(MAX_ACCEPT):
+            if pool.full():
+                self._watcher.stop()
+                return
+            try:
+                fd, _address = raw._accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except ConnectionAbortedError:
+                continue
+            except OSError:  # out of descriptors or memory: pause instead of spinning on a ready socket
+                self._back_off()
+                return
+            self._retry_delay = RETRY_FIRST
+            self._start(gsocket.socket(self._family, self._type, self._proto, fileno=fd))
+            if not self._wanted:  # the connection stopped the listener (a soft stop, disable frontend)
+                return
+
+    def _back_off(self) -> None:
+        self._watcher.stop()
+        self._retry = self._hub.loop.timer(self._retry_delay)
+        self._retry.start(self._retry_over)
+        self._retry_delay = min(self._retry_delay * 2, RETRY_MAX)
+
+    def _retry_over(self) -> None:
+        self._retry.close()
+        self._retry = None
+        self._watch()
+
+    def _start(self, client: socket.socket) -> None:
+        """Run one connection in a new greenlet whose parent is the hub (called in the hub)."""
+        self.pool.running += 1
+        greenlet(self._serve, self._hub).switch(client)
+
+    def _serve(self, client: socket.socket) -> None:
+        lives_on = False
+        try:
+            lives_on = self._handler(self.frontend, client, self.so_id)
+        except GreenletExit:
+            pass
+        except BaseException:  # reported as gevent reports a failed greenlet; the worker goes on
+            self._hub.handle_error(self, *sys.exc_info())
+        finally:
+            # An idle HTTP stream parked (worker.http.park) closes its socket itself.
+            if not lives_on and not getattr(client, "_closed", False):
+                client.close()
+            self.pool.running -= 1
+            self._slot_freed()
+
+    def _slot_freed(self) -> None:
+        if self._room is not None:
+            room, self._room = self._room, None
+            room.set()
+        if not self._watcher.active:
+            self._watch()

@@ -127,9 +127,9 @@ class Worker:
         self.spec.context.listeners = self.listeners
         if self.spec.handoff is not None:
             gevent.spawn(adopt_loop, self.spec.handoff, self.listeners)
-        self._listener_fds = {(listener.frontend.name, listener.so_id): listener.server.socket.fileno()
+        self._listener_fds = {(listener.frontend.name, listener.so_id): listener.socket.fileno()
                               for listener in self.listeners}
-        self._listener_pools = {(listener.frontend.name, listener.so_id): listener.server.pool
+        self._listener_pools = {(listener.frontend.name, listener.so_id): listener.pool
                                 for listener in self.listeners}
         if self.spec.context.logger.debug:
             self.spec.context.trace = DebugTrace()
@@ -160,9 +160,8 @@ class Worker:
             if header is not None:
                 inbound.attach(client, header)
         sessions, trace = self.spec.context.sessions, self.spec.context.trace
-        sessions.wait_room(frontend)
         sid = sessions.open(frontend, client)
-        client_fd = client.fileno()
+        client_fd = client.fileno() if trace is not None else -1
         if trace is not None:
             trace.accept(frontend, client, self._listener_fds.get((frontend.name, so_id), 0))
 
@@ -203,7 +202,7 @@ class Worker:
     def drain(self) -> None:
         """After a soft stop, wait for the running streams (the master bounds the wait)."""
         last_beat = time.monotonic()
-        while any(len(listener.server.pool) for listener in self.listeners):
+        while any(len(listener.pool) for listener in self.listeners):
             gevent.sleep(0.1)
             if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
                 last_beat = time.monotonic()

@@ -7,17 +7,9 @@ import contextlib
 import itertools
 import socket
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from gevent.event import Event
-
-
-@dataclass(slots=True)
-class LiveSession:
-    frontend: Any
-    client: socket.socket
-    started: float
 
 
 def _peer(client: socket.socket) -> tuple[str, str]:
@@ -27,6 +19,10 @@ def _peer(client: socket.socket) -> tuple[str, str]:
         return "tcpv6" if client.family == socket.AF_INET6 else "tcpv4", f"{host}:{port}"
     except (OSError, ValueError, TypeError):
         return "unix_stream", "unix:1"
+
+
+LiveSession = tuple[Any, socket.socket, float]
+"""(frontend, client socket, monotonic start): a plain tuple, one is made per connection."""
 
 
 class SessionTable:
@@ -39,25 +35,27 @@ class SessionTable:
         self._freed: Event | None = None
         """Made only when a connection waits for room (a frontend at its maxconn)."""
 
-    def wait_room(self, frontend: Any) -> None:
-        """A frontend at its ``maxconn``: this accepted connection waits, unserved, until a session of that
-        frontend ends (haproxy leaves it in the backlog meanwhile; the client sees the same)."""
-        while 0 < frontend.maxconn <= self.counts.get(frontend.name, 0):
+    def open(self, frontend: Any, client: socket.socket) -> int:
+        """Register a new session; with its frontend at its ``maxconn`` the accepted connection first waits,
+        unserved, until a session of that frontend ends (haproxy leaves it in the backlog meanwhile; the
+        client sees the same)."""
+        name = frontend.name
+        count = self.counts.get(name, 0)
+        while 0 < frontend.maxconn <= count:
             if self._freed is None:
                 self._freed = Event()
             self._freed.wait()
-
-    def open(self, frontend: Any, client: socket.socket) -> int:
+            count = self.counts.get(name, 0)
         sid = next(self._ids)
-        self.live[sid] = LiveSession(frontend, client, time.monotonic())
-        self.counts[frontend.name] = self.counts.get(frontend.name, 0) + 1
+        self.live[sid] = (frontend, client, time.monotonic())
+        self.counts[name] = count + 1
         return sid
 
     def close(self, sid: int) -> None:
         session = self.live.pop(sid, None)
         if session is None:
             return
-        self.counts[session.frontend.name] -= 1
+        self.counts[session[0].name] -= 1
         if self._freed is not None:
             freed, self._freed = self._freed, None
             freed.set()
@@ -65,10 +63,10 @@ class SessionTable:
     def lines(self) -> list[str]:
         """One ``show sess`` line per session, with the fields a worker knows about its clients."""
         now = time.monotonic()
-        return [f"0x{sid:x}: proto={proto} src={peer} fe={s.frontend.name} "
-                f"be={s.frontend.name if s.frontend.has_backend else '<NONE>'} srv=<none> ts=00 epoch=0 "
-                f"age={int(now - s.started)}s calls=0 rate=0 cpu=0 lat=0\n"
-                for sid, s in self.live.items() for proto, peer in (_peer(s.client),)]
+        return [f"0x{sid:x}: proto={proto} src={peer} fe={fe.name} "
+                f"be={fe.name if fe.has_backend else '<NONE>'} srv=<none> ts=00 epoch=0 "
+                f"age={int(now - started)}s calls=0 rate=0 cpu=0 lat=0\n"
+                for sid, (fe, client, started) in self.live.items() for proto, peer in (_peer(client),)]
 
     def shutdown(self, sid: int) -> bool:
         """Cut one session's client connection (its stream then ends as on a client abort)."""
@@ -76,5 +74,5 @@ class SessionTable:
         if session is None:
             return False
         with contextlib.suppress(OSError):
-            session.client.shutdown(socket.SHUT_RDWR)
+            session[1].shutdown(socket.SHUT_RDWR)
         return True

@@ -45,9 +45,10 @@ def run_session_rules(frontend: Any, txn: Any) -> Verdict:
     """``tcp-request connection`` then ``tcp-request session`` rules: once per connection, on what
     is known when it is accepted (an ``accept`` ends only its own rule set, as in HAProxy)."""
     connection_rules = frontend.ruleset("tcp-request connection")
-    verdict = run_rules(connection_rules, txn)
-    if connection_rules:
+    if connection_rules:  # most frontends have neither set: no loop run per connection for nothing
+        verdict = run_rules(connection_rules, txn)
         inbound.note_connection_addresses(txn)
-    if verdict is Verdict.ACCEPT:
-        verdict = run_rules(frontend.ruleset("tcp-request session"), txn)
-    return verdict
+        if verdict is not Verdict.ACCEPT:
+            return verdict
+    session_rules = frontend.ruleset("tcp-request session")
+    return run_rules(session_rules, txn) if session_rules else Verdict.ACCEPT

@@ -12,6 +12,7 @@ action answering by itself) never makes one.
 from __future__ import annotations
 
 import contextlib
+import functools
 import socket
 import time
 
@@ -20,7 +21,7 @@ import gevent
 from ..backend.connect import acquire_server, connect_server
 from ..channel import Channel
 from ..context import WorkerContext
-from ..netutil import close_gracefully, shutdown_write
+from ..netutil import close_gracefully, send_all, shutdown_write
 from ..proxy import Proxy, Rule
 from ..rules.evaluate import run_rules, run_session_rules
 from ..rules.verdict import Verdict
@@ -45,8 +46,7 @@ class TcpStream:
         self.res = Channel("res", worker.bufsize)
         self.txn = Transaction(client, frontend, self.req, self.res, worker.logger, so_id,
                                worker.proxies, worker.process, worker.new_vars())
-        now = time.monotonic()
-        self.activity = {"req": now, "res": now}
+        self.activity = {"req": self.txn.started, "res": self.txn.started}
         self.aborted = False
         self.readers: list[gevent.Greenlet] = []
         self.txn.stkctr = Trackers()
@@ -86,7 +86,7 @@ class TcpStream:
             self.readers.clear()
 
     def _serve(self) -> None:
-        self.res.connect(self.client.sendall)
+        self.res.connect(functools.partial(send_all, self.client))
         if self.frontend.tcp_filters:
             self.filters = tcp_filters.join(None, self.txn, self.frontend)
         self.req.on_wait = self.txn.before_wait = self._read_client
@@ -160,10 +160,13 @@ class TcpStream:
         """Evaluate a rule set in order; Lua may read *channel* but not *other*."""
         other.readable = False
         delay = self._inspect_delay(channel)
-        deadline = time.monotonic() + delay if delay else 0.0
         try:
-            verdict = run_rules(rules, self.txn, lambda rule: self._await_content(rule, channel, deadline),
-                                lambda rule: self._await_more(channel, deadline))
+            if delay:  # without an inspect-delay, rules look at what is there and never wait
+                deadline = time.monotonic() + delay
+                verdict = run_rules(rules, self.txn, lambda rule: self._await_content(rule, channel, deadline),
+                                    lambda rule: self._await_more(channel, deadline))
+            else:
+                verdict = run_rules(rules, self.txn)
         finally:
             other.readable = True
         return Verdict.ERROR if self.aborted else verdict
@@ -272,7 +275,7 @@ class TcpStream:
 
     def _finish(self, verdict: Verdict) -> None:
         """End the stream without relaying: flush what the client is owed, then close."""
-        if verdict is Verdict.DONE and not self.aborted:
+        if verdict is Verdict.DONE and not self.aborted and self.res.output:
             with contextlib.suppress(OSError):
                 self.res.flush()
         self._abort(graceful=verdict is Verdict.DONE)
@@ -282,8 +285,9 @@ class TcpStream:
         if self.aborted:
             return
         self.aborted = True
-        current = gevent.getcurrent()
-        gevent.killall([r for r in self.readers if r is not current])
+        if self.readers:
+            current = gevent.getcurrent()
+            gevent.killall([r for r in self.readers if r is not current])
         self.req.close_input()
         self.res.close_input()
         if graceful:
@@ -294,7 +298,8 @@ class TcpStream:
             self.server.close()
 
     def _close(self) -> None:
-        self._abort()
+        if not self.aborted:
+            self._abort()
         server = self.txn.server
         backend = self.txn.backend
         if server is not None and self.server is not None and backend is not None:
