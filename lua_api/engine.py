@@ -121,8 +121,8 @@ class LuaEngine:
         self.runtime.prelude.set_reason(self.runtime.func(pages.reason))
         applet_class = self.classes["AppletHTTP"]
         self.runtime.prelude.applet_http_head(applet_class.metatable, applet_class.methods, applet_http.set_status,
-                                              applet_http.add_header, applet_http.start_response,
-                                              applet_http.send)
+                                              applet_http.add_header, applet_http.check_body,
+                                              applet_http.deliver)
         http_class = self.classes["HTTP"]
         http_class.add_lua("req", self.runtime.table_from({"set_uri": http_class.methods.req_set_uri}))
         map_table = self.runtime.table_from(map.constants())

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from luaproxy.worker.http.errors import LocalProtocolError
+
 from . import runner
-from .applet_http import AppletState
+from .applet_http import AppletState, hand_over
 from .applet_tcp import TcpAppletState
 from .contexts import Budget, Context, Run
+from .errors import LuaApiError
 from .http import headers_table
 
 
@@ -21,8 +24,13 @@ class LuaHttpService:
         budget = Budget(engine.limits.service_timeout, on_wait=io.flush)
         runtime = engine.runtime
         state = AppletState(io, txn)
-        result = runner.run_job(runtime, Run(Context.SERVICE, self.name, txn, budget), (
-            runtime.launch_applet, engine.limits.forced_yield, self.function, engine.applet_metatable, state))[0]
+        result, output = runner.run_applet(runtime, Run(Context.SERVICE, self.name, txn, budget), (
+            runtime.launch_applet, engine.limits.forced_yield, self.function, engine.applet_metatable, state))
+        if output:
+            try:
+                hand_over(state, *output)
+            except (LuaApiError, LocalProtocolError) as exc:  # what start_response or send raised, in Lua, before
+                result = runner.Result(runner.Outcome.ERROR, error=f"{exc} (the response the service left at its end)")
         state.release()
         if result.outcome in (runner.Outcome.ERROR, runner.Outcome.TIMEOUT):
             what = "execution timeout" if result.outcome is runner.Outcome.TIMEOUT else "runtime error"
@@ -40,7 +48,7 @@ class LuaTcpService:
         budget = Budget(engine.limits.service_timeout)
         runtime = engine.runtime
         state = TcpAppletState(txn)
-        result = runner.run_job(runtime, Run(Context.SERVICE, self.name, txn, budget), (
+        result = runner.run_applet(runtime, Run(Context.SERVICE, self.name, txn, budget), (
             runtime.launch_applet, engine.limits.forced_yield, self.function, engine.tcp_applet_metatable, state))[0]
         state.release()
         if result.outcome in (runner.Outcome.ERROR, runner.Outcome.TIMEOUT):
