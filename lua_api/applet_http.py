@@ -14,6 +14,7 @@ from luaproxy.worker.http.message import Headers, ResponseHead
 from luaproxy.worker.http.pages import reason
 
 from . import checks, contexts
+from .errors import LuaApiError
 from .txn import get_priv, set_priv
 
 FRAMING = frozenset(("content-length", "transfer-encoding"))
@@ -34,22 +35,34 @@ class AppletState:
         self.io = self.txn = self.priv = None
 
 
+LIVE: dict[int, AppletState] = {}
+"""The running services' applet states by handle (their id): what an AppletHTTP's slot 0 holds."""
+
+
+def state_of(handle: int) -> AppletState:
+    """The state behind an AppletHTTP's handle, while its service runs."""
+    state = LIVE.get(handle)
+    if state is None:
+        raise LuaApiError("AppletHTTP: its service has ended")
+    return state
+
+
 # The response (status, reason, headers, body) stays in the applet's Lua table and reaches Python in
 # one call (prelude.applet_http_head): deliver, or the run's ending (services.LuaHttpService).
 # set_status, add_header and send reach Python only to check an argument Lua cannot take as it is,
 # and return it checked.
 
 
-def set_status(applet: AppletState, status: Any, text: Any = None) -> tuple[int, str | None]:
+def set_status(applet: None, status: Any, text: Any = None) -> tuple[int, str | None]:
     return checks.integer(status, "set_status", 2), (checks.string(text, "set_status", 3) if text is not None
                                                      else None)
 
 
-def add_header(applet: AppletState, name: Any, value: Any) -> tuple[str, str]:
+def add_header(applet: None, name: Any, value: Any) -> tuple[str, str]:
     return checks.string(name, "add_header", 2), checks.string(value, "add_header", 3)
 
 
-def check_body(applet: AppletState, data: Any) -> str:
+def check_body(applet: None, data: Any) -> str:
     return checks.string(data, "send", 2)
 
 

@@ -13,6 +13,21 @@ local prelude = {}
 -- other call into Python, so nothing that Python does (a wait, a read) can find it missing.
 local pending, flush_pending
 
+-- A service's AppletHTTP holds an integer handle in slot 0 (pushing an integer into Lua costs
+-- far less than wrapping a Python object on every run); the first call that needs the Python
+-- state asks Python for it once (resolve_handle, set by applet_http_head) and keeps it.
+local mathtype = math.type
+local resolve_handle
+
+local function state_of(self)
+  local state = rawget(self, 0)
+  if mathtype(state) == "integer" then
+    state = resolve_handle(state)
+    rawset(self, 0, state)
+  end
+  return state
+end
+
 -- The count hook is how a Lua run is held to its time budget and made to yield:
 -- a script may not replace or remove it.
 debug.sethook = function()
@@ -49,9 +64,20 @@ function prelude.func(f)
   end
 end
 
--- A method of class mt: checks self, then calls f with the Python state in slot 0.
-function prelude.method(mt, name, f)
+-- A method of class mt: checks self, then calls f with the Python state in slot 0 (asked of
+-- Python on first use for a class whose objects hold a handle).
+function prelude.method(mt, name, f, handles)
   local label = mt.__name
+  if handles then
+    return function(self, ...)
+      if getmetatable(self) ~= mt then
+        error(("bad argument #1 to '%s' (%s expected, got %s); call it with ':'"):format(
+          name, label, type(self)), 2)
+      end
+      if pending ~= nil then flush_pending() end
+      return check(pcall(f, state_of(self), ...))
+    end
+  end
   return function(self, ...)
     if getmetatable(self) ~= mt then
       error(("bad argument #1 to '%s' (%s expected, got %s); call it with ':'"):format(
@@ -313,8 +339,8 @@ local PENDING_LIMIT = 16384
 local unpack = table.unpack
 local http_applet_mt
 
-local function new_http_applet(state)
-  return setmetatable({[0] = state, [STATUS] = 200, [REASON] = false, [FIELDS] = false, [NFIELDS] = 0,
+local function new_http_applet(handle)
+  return setmetatable({[0] = handle, [STATUS] = 200, [REASON] = false, [FIELDS] = false, [NFIELDS] = 0,
                        [BODY] = false, [STAGE] = IDLE}, http_applet_mt)
 end
 
@@ -337,13 +363,12 @@ local deliver
 flush_pending = function()
   local applet = pending
   pending = nil
-  local ok, err = pcall(deliver, rawget(applet, 0), output_of(applet))
+  local ok, err = pcall(deliver, state_of(applet), output_of(applet))
   if not ok then error(tostring(err), 3) end
 end
 
-function prelude.applet_http_head(mt, methods, check_status, check_header, check_body, deliver_output)
-  local mathtype = math.type
-  http_applet_mt, deliver = mt, deliver_output
+function prelude.applet_http_head(mt, methods, check_status, check_header, check_body, deliver_output, resolve)
+  http_applet_mt, deliver, resolve_handle = mt, deliver_output, resolve
   local function bad_self(self, name)
     error(("bad argument #1 to '%s' (%s expected, got %s); call it with ':'"):format(
       name, mt.__name, type(self)), 3)
@@ -356,7 +381,7 @@ function prelude.applet_http_head(mt, methods, check_status, check_header, check
   function methods.set_status(self, status, reason)
     if getmetatable(self) ~= mt then bad_self(self, "set_status") end
     if mathtype(status) ~= "integer" or (reason ~= nil and type(reason) ~= "string") then
-      local ok, code, text = pcall(check_status, rawget(self, 0), status, reason)
+      local ok, code, text = pcall(check_status, nil, status, reason)
       if not ok then error(tostring(code), 2) end
       status, reason = code, text
     end
@@ -367,7 +392,7 @@ function prelude.applet_http_head(mt, methods, check_status, check_header, check
     if getmetatable(self) ~= mt then bad_self(self, "add_header") end
     local n, v = plain(name), plain(value)
     if n == nil or v == nil then
-      local ok, checked_name, checked_value = pcall(check_header, rawget(self, 0), name, value)
+      local ok, checked_name, checked_value = pcall(check_header, nil, name, value)
       if not ok then error(tostring(checked_name), 2) end
       n, v = checked_name, checked_value
     end
@@ -393,7 +418,7 @@ function prelude.applet_http_head(mt, methods, check_status, check_header, check
     if getmetatable(self) ~= mt then bad_self(self, "send") end
     local text = plain(data)
     if text == nil then
-      local ok, checked = pcall(check_body, rawget(self, 0), data)
+      local ok, checked = pcall(check_body, nil, data)
       if not ok then error(tostring(checked), 2) end
       text = checked
     end
@@ -453,7 +478,7 @@ function prelude.lazy_parts(classes, part_of, applet_field)
   -- An applet's fetches and converters work on its transaction, asked of Python on first use
   -- (most services use none: a run hands Lua only the applet's own state).
   local function applet_sample_class(class)
-    return function(self) return setmetatable({[0] = applet_field(rawget(self, 0), "txn")}, classes[class]) end
+    return function(self) return setmetatable({[0] = applet_field(state_of(self), "txn")}, classes[class]) end
   end
   local samples = {f = "Fetches", sf = "StringFetches", c = "Converters", sc = "StringConverters"}
   -- txn.http needs no call to Python: new_txn noted whether the transaction is in HTTP mode.
@@ -467,7 +492,7 @@ function prelude.lazy_parts(classes, part_of, applet_field)
     applet_makers[key] = applet_sample_class(class)
   end
   for _, name in ipairs({"method", "path", "qs", "version", "length", "headers"}) do
-    applet_makers[name] = function(self) return applet_field(rawget(self, 0), name) end
+    applet_makers[name] = function(self) return applet_field(state_of(self), name) end
   end
   local tcp_applet_makers = {}
   for key, class in pairs(samples) do tcp_applet_makers[key] = applet_makers[key] end
@@ -488,6 +513,11 @@ local function applet_outcome(applet, code, err)
     return code, err, output_of(applet)
   end
   return code, err
+end
+
+-- A service's launcher, made once: its job is (launcher, handle | state).
+function prelude.service_launcher(count, f, mt)
+  return function(state) return prelude.launch_applet(count, f, mt, state) end
 end
 
 -- A service's applet is made in the coroutine that runs it: no call from Python to make it.
