@@ -530,12 +530,22 @@ function prelude.launch_applet(count, f, mt, state)
   return wait(nil, applet_outcome(applet, outcome(xpcall(f, handler, applet))))
 end
 
--- An action whose transaction has no TXN object yet: made here, and handed back to Python
--- (which keeps it for the transaction's later runs) with the outcome.
-function prelude.launch_txn(count, f, mt, state, http_mode, ...)
-  sethook(yield_hook, "", count)
-  local txn = prelude.new_txn(mt, state, http_mode)
-  return wait(txn, outcome(xpcall(f, handler, txn, ...)))
+-- An action's launcher, made once with its function and configured arguments: a run's job is
+-- (launcher, TXN object) or, for a transaction that has none yet, (launcher, nil, state, http mode):
+-- the TXN is then made here and handed back to Python (which keeps it for the transaction's later
+-- runs) with the outcome.
+function prelude.action_launcher(count, f, mt, ...)
+  local args = table.pack(...)
+  local n = args.n
+  return function(txn, state, http_mode)
+    sethook(yield_hook, "", count)
+    local made = nil
+    if txn == nil then
+      txn = prelude.new_txn(mt, state, http_mode)
+      made = txn
+    end
+    return wait(made, outcome(xpcall(f, handler, txn, unpack(args, 1, n))))
+  end
 end
 
 return prelude

@@ -115,7 +115,7 @@ def _resume(runtime: LuaRuntime, run_info: contexts.Run, job: tuple[Any, ...]) -
 def run_job(runtime: LuaRuntime, run_info: contexts.Run, job: tuple[Any, ...]) -> tuple[Result, Any]:
     """Run a launcher's job, (launcher, forced yield, function, arguments...), in a pooled coroutine.
 
-    Returns the result and what the launcher made for Python to keep (launch_txn's TXN object)."""
+    Returns the result and what the launcher made for Python to keep (an action launcher's new TXN object)."""
     result = _resume(runtime, run_info, job)
     if type(result) is Result:
         return result, None
