@@ -10,8 +10,8 @@ tcp-request action (``txn.res:send`` + ``txn:done()``).  Prints the CPU time
 per run, the least of many short rounds, so that a loaded machine still gives
 comparable figures.  ``--instructions`` counts the machine instructions of a run instead, with
 valgrind's callgrind collecting only inside the measured loop (``--toggle-collect=map_next``: the
-loop runs under ``map``), the figure a loaded machine does not move (about 2k of spread from one
-process to the next: hash seeds and collector timing).
+loop runs under ``map``), the figure a loaded machine does not move (with a fixed hash seed; about
+2k of spread from one process to the next otherwise).
 """
 
 from __future__ import annotations
@@ -108,7 +108,8 @@ def instructions(kind: str, runs: int) -> float:
     """Machine instructions per run of *kind*, counted by callgrind inside the loop only."""
     out = subprocess.run(["valgrind", "--tool=callgrind", "--toggle-collect=map_next", "--callgrind-out-file=/dev/null",
                           sys.executable, __file__, kind, "--loop", str(runs)],
-                         capture_output=True, text=True, check=True, cwd=Path(__file__).parent).stderr
+                         capture_output=True, text=True, check=True, cwd=Path(__file__).parent,
+                         env={**os.environ, "PYTHONHASHSEED": "0"}).stderr
     return int(re.findall(r"Collected : (\d+)", out)[-1]) / runs
 
 
