@@ -8,15 +8,21 @@ would for each request: ``action`` is the ``tag`` http-req action (fetch,
 AppletHTTP service (writing into a buffer), ``tcp`` the ``tcp_hello``
 tcp-request action (``txn.res:send`` + ``txn:done()``).  Prints the CPU time
 per run, the least of many short rounds, so that a loaded machine still gives
-comparable figures.
+comparable figures.  ``--instructions`` counts the machine instructions of a run instead, with
+valgrind's callgrind collecting only inside the measured loop (``--toggle-collect=map_next``: the
+loop runs under ``map``), the figure a loaded machine does not move (with a fixed hash seed; about
+2k of spread from one process to the next otherwise).
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import gc
 import os
+import re
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -98,15 +104,36 @@ def per_run(run: Callable[[], None], runs: int, rounds: int = 40) -> float:
     return best
 
 
+def instructions(kind: str, runs: int) -> float:
+    """Machine instructions per run of *kind*, counted by callgrind inside the loop only."""
+    out = subprocess.run(["valgrind", "--tool=callgrind", "--toggle-collect=map_next", "--callgrind-out-file=/dev/null",
+                          sys.executable, __file__, kind, "--loop", str(runs)],
+                         capture_output=True, text=True, check=True, cwd=Path(__file__).parent,
+                         env={**os.environ, "PYTHONHASHSEED": "0"}).stderr
+    return int(re.findall(r"Collected : (\d+)", out)[-1]) / runs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("kinds", nargs="*", metavar="|".join(KINDS), help="default: all three")
     parser.add_argument("--runs", type=int, default=20000)
+    parser.add_argument("--instructions", action="store_true",
+                        help="count machine instructions per run with valgrind instead (give --runs 3000)")
+    parser.add_argument("--loop", type=int, help=argparse.SUPPRESS)  # what --instructions runs under valgrind
     args = parser.parse_args()
     unknown = set(args.kinds) - set(KINDS)
     if unknown:
         parser.error(f"unknown scenario {', '.join(sorted(unknown))} (choose from {', '.join(KINDS)})")
+    if args.loop:
+        run = one_run(args.kinds[0])
+        for _ in range(300):
+            run()
+        collections.deque(map(lambda _: run(), range(args.loop)), maxlen=0)
+        return 0
     for kind in args.kinds or list(KINDS):
+        if args.instructions:
+            print(f"{kind:8} {instructions(kind, args.runs) / 1000:7.1f}k instructions per Lua run", flush=True)
+            continue
         print(f"{kind:8} {per_run(one_run(kind), args.runs) * 1e6:7.1f} us per Lua run", flush=True)
     return 0
 

@@ -34,13 +34,14 @@ def _client_timeout(txn: Any) -> float:
 
 
 class LuaAction:
-    __slots__ = ("args", "engine", "function", "label")
+    __slots__ = ("_launch", "args", "engine", "function", "label")
 
     def __init__(self, engine: LuaEngine, label: str, function: Any, args: tuple[str, ...]) -> None:
         self.engine = engine
         self.label = label
         self.function = function
         self.args = args
+        self._launch: Any = None
 
     def __call__(self, txn: Any) -> Verdict:
         """Run the action; one that returns act.YIELD runs again after its wake_time (haproxy 2.6's
@@ -61,15 +62,15 @@ class LuaAction:
     def _run_once(self, txn: Any, budget: Budget) -> Verdict | None:
         """The action's verdict, or None when it asked to run again (act.YIELD)."""
         engine = self.engine
-        runtime = engine.runtime
         run = Run(Context.ACTION, self.label, txn, budget)
+        launch = self._launch
+        if launch is None:  # made on first use, once the configuration has set the limits
+            launch = self._launch = engine.runtime.prelude.action_launcher(
+                engine.limits.forced_yield, self.function, engine.txn_metatable, *self.args)
         if txn.lua is not None:
-            result = runner.run_job(runtime, run, (runtime.launch, engine.limits.forced_yield, self.function,
-                                                   txn.lua, *self.args))[0]
+            result = runner.run_job(engine.runtime, run, (launch, txn.lua))[0]
         else:  # the TXN object is made in the coroutine, and kept for the transaction's later runs
-            result, made = runner.run_job(runtime, run, (
-                runtime.launch_txn, engine.limits.forced_yield, self.function, engine.txn_metatable, txn,
-                txn.http_mode, *self.args))
+            result, made = runner.run_job(engine.runtime, run, (launch, None, txn, txn.http_mode))
             if made is not None:
                 txn.lua = made
         if result.outcome is runner.Outcome.TIMEOUT:

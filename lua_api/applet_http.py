@@ -35,30 +35,62 @@ class AppletState:
         self.io = self.txn = self.priv = None
 
 
-# The response head (status, reason, headers) stays in the applet's Lua table until start_response
-# hands it over in one call (prelude.applet_http_head): set_status and add_header reach Python only
-# to check an argument Lua cannot take as it is, and return it checked.
+LIVE: dict[int, AppletState] = {}
+"""The running services' applet states by handle (their id): what an AppletHTTP's slot 0 holds."""
 
 
-def set_status(applet: AppletState, status: Any, text: Any = None) -> tuple[int, str | None]:
+def state_of(handle: int) -> AppletState:
+    """The state behind an AppletHTTP's handle, while its service runs."""
+    state = LIVE.get(handle)
+    if state is None:
+        raise LuaApiError("AppletHTTP: its service has ended")
+    return state
+
+
+# The response (status, reason, headers, body) stays in the applet's Lua table and reaches Python in
+# one call (prelude.applet_http_head): deliver, or the run's ending (services.LuaHttpService).
+# set_status, add_header and send reach Python only to check an argument Lua cannot take as it is,
+# and return it checked.
+
+
+def set_status(applet: None, status: Any, text: Any = None) -> tuple[int, str | None]:
     return checks.integer(status, "set_status", 2), (checks.string(text, "set_status", 3) if text is not None
                                                      else None)
 
 
-def add_header(applet: AppletState, name: Any, value: Any) -> tuple[str, str]:
+def add_header(applet: None, name: Any, value: Any) -> tuple[str, str]:
     return checks.string(name, "add_header", 2), checks.string(value, "add_header", 3)
 
 
-def start_response(applet: AppletState, status: int = 200, text: str | None = None, *fields: str) -> None:
+def check_body(applet: None, data: Any) -> str:
+    return checks.string(data, "send", 2)
+
+
+def start_response(applet: AppletState, status: int, text: str | None, fields: tuple[str, ...]) -> None:
     """The head Lua kept: *fields* are the headers as name, value, name, value..."""
     io = applet.io
-    if io.head_sent:
-        raise LuaApiError("start_response: the response was already started")
     names = fields[::2]
     headers = Headers(list(zip(names, fields[1::2], strict=True)))
     if io.request.version == "HTTP/1.1" and FRAMING.isdisjoint(map(str.lower, names)):
         headers.add("transfer-encoding", "chunked")
     io.send_head(ResponseHead(status, text or reason(status), "HTTP/1.1", headers))
+
+
+def hand_over(applet: AppletState, status: int | None, text: str | None, body: str | None, *fields: str) -> None:
+    """The output the applet held in Lua: its head (*status* None once it went) and its body so far.
+    At a run's end the stream sends it; during the run, deliver sends it once a buffer is full."""
+    if status is not None:
+        start_response(applet, status, text, fields)
+    if body:
+        applet.io.send(body.encode("latin-1"))
+
+
+def deliver(applet: AppletState, status: int | None, text: str | None, body: str | None, *fields: str) -> None:
+    """The applet's output, handed over while it runs (before a call into Python, or a buffer's worth)."""
+    hand_over(applet, status, text, body, *fields)
+    if applet.io.output_full:
+        with contexts.blocking("AppletHTTP.send"):
+            applet.io.flush()
 
 
 def getline(applet: AppletState) -> bytes:
@@ -72,22 +104,11 @@ def receive(applet: AppletState, size: Any = None) -> bytes:
         return applet.io.receive(count)
 
 
-def send(applet: AppletState, data: Any) -> None:
-    """Output is buffered until the service waits, ends or fills a buffer, as HAProxy's applets do.
-    The Lua side starts the response first if it was not."""
-    applet.io.send(checks.as_bytes(data, "send", 2))
-    if applet.io.output_full:
-        with contexts.blocking("AppletHTTP.send"):
-            applet.io.flush()
-
-
 FUNCTIONS = {
     "set_status": set_status,
     "add_header": add_header,
-    "start_response": start_response,
     "getline": getline,
     "receive": receive,
-    "send": send,
     "get_priv": get_priv,
     "set_priv": set_priv,
 }

@@ -17,7 +17,8 @@ class LuaClass:
     """One Lua class: its metatable, methods and aliases."""
 
     def __init__(self, runtime: LuaRuntime, name: str, functions: Mapping[str, Callable[..., Any]],
-                 aliases: Mapping[str, str] | None = None) -> None:
+                 aliases: Mapping[str, str] | None = None, handles: bool = False) -> None:
+        """*handles*: the objects hold an integer handle in slot 0, resolved to the Python state on first use."""
         self.name = name
         self._new = runtime.prelude.new
         self.metatable, self.methods = runtime.prelude["class"](name)
@@ -25,7 +26,7 @@ class LuaClass:
                                           if target in functions}}
         """The Python function behind each method (the reference page reads their signatures)."""
         for fname, fn in functions.items():
-            self.methods[fname] = runtime.prelude.method(self.metatable, fname, fn)
+            self.methods[fname] = runtime.prelude.method(self.metatable, fname, fn, handles)
         for alias, target in (aliases or {}).items():
             self.methods[alias] = self.methods[target]
 

@@ -96,7 +96,8 @@ class LuaEngine:
             "StringConverters": LuaClass(self.runtime, "Converters",
                                          samples.converter_functions(sample_registry, True)),
             "HTTP": LuaClass(self.runtime, "HTTP", http.functions(self.runtime), http.ALIASES),
-            "AppletHTTP": LuaClass(self.runtime, "AppletHTTP", {**applet_http.FUNCTIONS, **self._applet_vars()}),
+            "AppletHTTP": LuaClass(self.runtime, "AppletHTTP", {**applet_http.FUNCTIONS, **self._applet_vars()},
+                                   handles=True),
             "AppletTCP": LuaClass(self.runtime, "AppletTCP", {**applet_tcp.FUNCTIONS, **self._applet_vars()}),
             "Socket": LuaClass(self.runtime, "Socket", socket.FUNCTIONS),
             "Map": LuaClass(self.runtime, "Map", map.FUNCTIONS),
@@ -121,8 +122,8 @@ class LuaEngine:
         self.runtime.prelude.set_reason(self.runtime.func(pages.reason))
         applet_class = self.classes["AppletHTTP"]
         self.runtime.prelude.applet_http_head(applet_class.metatable, applet_class.methods, applet_http.set_status,
-                                              applet_http.add_header, applet_http.start_response,
-                                              applet_http.send)
+                                              applet_http.add_header, applet_http.check_body,
+                                              applet_http.deliver, self.runtime.func(applet_http.state_of))
         http_class = self.classes["HTTP"]
         http_class.add_lua("req", self.runtime.table_from({"set_uri": http_class.methods.req_set_uri}))
         map_table = self.runtime.table_from(map.constants())

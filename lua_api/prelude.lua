@@ -9,6 +9,25 @@ local concat = table.concat
 
 local prelude = {}
 
+-- An AppletHTTP's output waits in Lua (see applet_http_head): it is handed to Python before any
+-- other call into Python, so nothing that Python does (a wait, a read) can find it missing.
+local pending, flush_pending
+
+-- A service's AppletHTTP holds an integer handle in slot 0 (pushing an integer into Lua costs
+-- far less than wrapping a Python object on every run); the first call that needs the Python
+-- state asks Python for it once (resolve_handle, set by applet_http_head) and keeps it.
+local mathtype = math.type
+local resolve_handle
+
+local function state_of(self)
+  local state = rawget(self, 0)
+  if mathtype(state) == "integer" then
+    state = resolve_handle(state)
+    rawset(self, 0, state)
+  end
+  return state
+end
+
 -- The count hook is how a Lua run is held to its time budget and made to yield:
 -- a script may not replace or remove it.
 debug.sethook = function()
@@ -39,17 +58,32 @@ end
 
 -- A plain function (core.msleep...): Python errors become Lua strings pointing at the caller.
 function prelude.func(f)
-  return function(...) return check(pcall(f, ...)) end
+  return function(...)
+    if pending ~= nil then flush_pending() end
+    return check(pcall(f, ...))
+  end
 end
 
--- A method of class mt: checks self, then calls f with the Python state in slot 0.
-function prelude.method(mt, name, f)
+-- A method of class mt: checks self, then calls f with the Python state in slot 0 (asked of
+-- Python on first use for a class whose objects hold a handle).
+function prelude.method(mt, name, f, handles)
   local label = mt.__name
+  if handles then
+    return function(self, ...)
+      if getmetatable(self) ~= mt then
+        error(("bad argument #1 to '%s' (%s expected, got %s); call it with ':'"):format(
+          name, label, type(self)), 2)
+      end
+      if pending ~= nil then flush_pending() end
+      return check(pcall(f, state_of(self), ...))
+    end
+  end
   return function(self, ...)
     if getmetatable(self) ~= mt then
       error(("bad argument #1 to '%s' (%s expected, got %s); call it with ':'"):format(
         name, label, type(self)), 2)
     end
+    if pending ~= nil then flush_pending() end
     return check(pcall(f, rawget(self, 0), ...))
   end
 end
@@ -243,7 +277,10 @@ local yield_hook, check_hook
 
 -- The two count hooks, given once: Python functions that check the budget (and yield).
 function prelude.set_hooks(yielding, checking)
-  yield_hook = function() yielding() end
+  yield_hook = function()
+    if pending ~= nil then flush_pending() end
+    yielding()
+  end
   check_hook = function() checking() end
 end
 
@@ -289,68 +326,119 @@ function prelude.call(f, count, ...)
   return unhook(outcome(xpcall(f, handler, ...)))
 end
 
--- AppletHTTP's response head (status, reason, headers) stays in the applet until start_response
--- hands it to Python in one call: set_status and add_header call Python only to check (and
--- convert) an argument Lua cannot take as it is.  Keys no user code can spell.
-local HEAD, STARTED = {}, {}
+-- AppletHTTP's response (status, reason, headers, body parts) stays in the applet until the run
+-- ends, when the launcher hands it to Python with the outcome: a service that answers at once
+-- crosses into Python only to be resumed.  It goes earlier, in one call, before any other call
+-- into Python (the applet is then `pending`), at a forced yield, or once PENDING_LIMIT bytes wait.
+-- set_status, add_header and send call Python only to check (and convert) an argument Lua cannot
+-- take as it is.  The applet's table is made with every slot it uses (false until set), so filling
+-- them never grows it: keys no user code can spell.
+local STATUS, REASON, FIELDS, NFIELDS, BODY, STAGE = {}, {}, {}, {}, {}, {}
+local IDLE, STARTED, HEAD_OUT = 0, 1, 2
+local PENDING_LIMIT = 16384
+local unpack = table.unpack
+local http_applet_mt
 
-function prelude.applet_http_head(mt, methods, check_status, check_header, start, send)
-  local mathtype, unpack = math.type, table.unpack
-  local function checkself(self, name)
-    if getmetatable(self) ~= mt then
-      error(("bad argument #1 to '%s' (%s expected, got %s); call it with ':'"):format(
-        name, mt.__name, type(self)), 3)
-    end
+local function new_http_applet(handle)
+  return setmetatable({[0] = handle, [STATUS] = 200, [REASON] = false, [FIELDS] = false, [NFIELDS] = 0,
+                       [BODY] = false, [STAGE] = IDLE}, http_applet_mt)
+end
+
+-- The applet's output as Python's deliver takes it: status (nil once the head went), reason, body, fields...
+local function output_of(applet)
+  local body = rawget(applet, BODY)
+  if body and type(body) == "table" then body = concat(body) end
+  rawset(applet, BODY, false)
+  if rawget(applet, STAGE) == HEAD_OUT then return nil, nil, body or nil end
+  rawset(applet, STAGE, HEAD_OUT)
+  local fields = rawget(applet, FIELDS)
+  if fields then
+    return rawget(applet, STATUS), rawget(applet, REASON) or nil, body or nil, unpack(fields, 1, rawget(applet, NFIELDS))
   end
-  local function head_of(self)
-    local head = rawget(self, HEAD)
-    if head == nil then
-      head = {status = 200, n = 0}
-      rawset(self, HEAD, head)
-    end
-    return head
+  return rawget(applet, STATUS), rawget(applet, REASON) or nil, body or nil
+end
+
+local deliver
+
+flush_pending = function()
+  local applet = pending
+  pending = nil
+  local ok, err = pcall(deliver, state_of(applet), output_of(applet))
+  if not ok then error(tostring(err), 3) end
+end
+
+function prelude.applet_http_head(mt, methods, check_status, check_header, check_body, deliver_output, resolve)
+  http_applet_mt, deliver, resolve_handle = mt, deliver_output, resolve
+  local function bad_self(self, name)
+    error(("bad argument #1 to '%s' (%s expected, got %s); call it with ':'"):format(
+      name, mt.__name, type(self)), 3)
   end
   local function plain(value)
     local t = type(value)
     if t == "string" then return value end
     if mathtype(value) == "integer" then return tostring(value) end
   end
-  local function start_now(self)
-    local head = rawget(self, HEAD) or {status = 200, n = 0}
-    local ok, err = pcall(start, rawget(self, 0), head.status, head.reason, unpack(head, 1, head.n))
-    if not ok then error(tostring(err), 3) end
-    rawset(self, STARTED, true)
-  end
   function methods.set_status(self, status, reason)
-    checkself(self, "set_status")
+    if getmetatable(self) ~= mt then bad_self(self, "set_status") end
     if mathtype(status) ~= "integer" or (reason ~= nil and type(reason) ~= "string") then
-      local ok, code, text = pcall(check_status, rawget(self, 0), status, reason)
+      local ok, code, text = pcall(check_status, nil, status, reason)
       if not ok then error(tostring(code), 2) end
       status, reason = code, text
     end
-    local head = head_of(self)
-    head.status, head.reason = status, reason
+    rawset(self, STATUS, status)
+    rawset(self, REASON, reason or false)
   end
   function methods.add_header(self, name, value)
-    checkself(self, "add_header")
+    if getmetatable(self) ~= mt then bad_self(self, "add_header") end
     local n, v = plain(name), plain(value)
     if n == nil or v == nil then
-      local ok, checked_name, checked_value = pcall(check_header, rawget(self, 0), name, value)
+      local ok, checked_name, checked_value = pcall(check_header, nil, name, value)
       if not ok then error(tostring(checked_name), 2) end
       n, v = checked_name, checked_value
     end
-    local head = head_of(self)
-    local count = head.n
-    head[count + 1], head[count + 2], head.n = n, v, count + 2
+    local fields = rawget(self, FIELDS)
+    if not fields then
+      fields = {nil, nil, nil, nil, nil, nil, nil, nil}  -- room for four headers, made at once
+      rawset(self, FIELDS, fields)
+    end
+    local count = rawget(self, NFIELDS)
+    fields[count + 1], fields[count + 2] = n, v
+    rawset(self, NFIELDS, count + 2)
   end
   function methods.start_response(self)
-    checkself(self, "start_response")
-    start_now(self)
+    if getmetatable(self) ~= mt then bad_self(self, "start_response") end
+    if rawget(self, STAGE) ~= IDLE then error("start_response: the response was already started", 2) end
+    rawset(self, STAGE, STARTED)
+    if pending ~= self then
+      if pending ~= nil then flush_pending() end
+      pending = self
+    end
   end
   function methods.send(self, data)
-    checkself(self, "send")
-    if not rawget(self, STARTED) then start_now(self) end
-    return check(pcall(send, rawget(self, 0), data))
+    if getmetatable(self) ~= mt then bad_self(self, "send") end
+    local text = plain(data)
+    if text == nil then
+      local ok, checked = pcall(check_body, nil, data)
+      if not ok then error(tostring(checked), 2) end
+      text = checked
+    end
+    if rawget(self, STAGE) == IDLE then rawset(self, STAGE, STARTED) end
+    local body, size = rawget(self, BODY), nil
+    if not body then
+      rawset(self, BODY, text)
+      size = #text
+    elseif type(body) == "string" then
+      size = #body + #text
+      rawset(self, BODY, {body, text, size = size})
+    else
+      size = body.size + #text
+      body[#body + 1], body.size = text, size
+    end
+    if pending ~= self then
+      if pending ~= nil then flush_pending() end
+      pending = self
+    end
+    if size >= PENDING_LIMIT then flush_pending() end
   end
 end
 
@@ -390,7 +478,7 @@ function prelude.lazy_parts(classes, part_of, applet_field)
   -- An applet's fetches and converters work on its transaction, asked of Python on first use
   -- (most services use none: a run hands Lua only the applet's own state).
   local function applet_sample_class(class)
-    return function(self) return setmetatable({[0] = applet_field(rawget(self, 0), "txn")}, classes[class]) end
+    return function(self) return setmetatable({[0] = applet_field(state_of(self), "txn")}, classes[class]) end
   end
   local samples = {f = "Fetches", sf = "StringFetches", c = "Converters", sc = "StringConverters"}
   -- txn.http needs no call to Python: new_txn noted whether the transaction is in HTTP mode.
@@ -404,7 +492,7 @@ function prelude.lazy_parts(classes, part_of, applet_field)
     applet_makers[key] = applet_sample_class(class)
   end
   for _, name in ipairs({"method", "path", "qs", "version", "length", "headers"}) do
-    applet_makers[name] = function(self) return applet_field(rawget(self, 0), name) end
+    applet_makers[name] = function(self) return applet_field(state_of(self), name) end
   end
   local tcp_applet_makers = {}
   for key, class in pairs(samples) do tcp_applet_makers[key] = applet_makers[key] end
@@ -417,17 +505,47 @@ function prelude.new_applet(mt, state)
   return setmetatable({[0] = state}, mt)
 end
 
--- A service's applet is made in the coroutine that runs it: no call from Python to make it.
-function prelude.launch_applet(count, f, mt, state)
-  return prelude.launch(count, f, prelude.new_applet(mt, state))
+-- A service's ending: its outcome code, the error's traceback, then what output the applet still holds.
+local function applet_outcome(applet, code, err)
+  if code == OK then err = nil end
+  if pending == applet then
+    pending = nil
+    return code, err, output_of(applet)
+  end
+  return code, err
 end
 
--- An action whose transaction has no TXN object yet: made here, and handed back to Python
--- (which keeps it for the transaction's later runs) with the outcome.
-function prelude.launch_txn(count, f, mt, state, http_mode, ...)
+-- A service's launcher, made once: its job is (launcher, handle | state).
+function prelude.service_launcher(count, f, mt)
+  return function(state) return prelude.launch_applet(count, f, mt, state) end
+end
+
+-- A service's applet is made in the coroutine that runs it: no call from Python to make it.
+-- What it holds of its output comes back with the outcome (a pending applet left by a run that was
+-- killed mid-way is dropped).
+function prelude.launch_applet(count, f, mt, state)
   sethook(yield_hook, "", count)
-  local txn = prelude.new_txn(mt, state, http_mode)
-  return wait(txn, outcome(xpcall(f, handler, txn, ...)))
+  pending = nil
+  local applet = mt == http_applet_mt and new_http_applet(state) or setmetatable({[0] = state}, mt)
+  return wait(nil, applet_outcome(applet, outcome(xpcall(f, handler, applet))))
+end
+
+-- An action's launcher, made once with its function and configured arguments: a run's job is
+-- (launcher, TXN object) or, for a transaction that has none yet, (launcher, nil, state, http mode):
+-- the TXN is then made here and handed back to Python (which keeps it for the transaction's later
+-- runs) with the outcome.
+function prelude.action_launcher(count, f, mt, ...)
+  local args = table.pack(...)
+  local n = args.n
+  return function(txn, state, http_mode)
+    sethook(yield_hook, "", count)
+    local made = nil
+    if txn == nil then
+      txn = prelude.new_txn(mt, state, http_mode)
+      made = txn
+    end
+    return wait(made, outcome(xpcall(f, handler, txn, unpack(args, 1, n))))
+  end
 end
 
 return prelude

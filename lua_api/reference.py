@@ -105,7 +105,7 @@ LUA_SIGNATURES = {
     "filter.unregister_data_filter": "filter.unregister_data_filter(flt, chn)",
     "filter.wake_time": "filter.wake_time(milliseconds)",
     "AppletHTTP.set_var": "applethttp:set_var(name, value [, ifexist])",
-    "AppletHTTP.start_response": "applethttp:start_response()",
+    "AppletHTTP.start_response": "applethttp:start_response()", "AppletHTTP.send": "applethttp:send(data)",
     "AppletTCP.set_var": "applettcp:set_var(name, value [, ifexist])",
     "HTTP.req": "http.req.set_uri(http, uri) (the 1.6 spec's spelling)",
     "HTTPMessage.add_header": "httpmessage:add_header(name, value)",

@@ -90,10 +90,9 @@ def run(runtime: LuaRuntime, function: Any, run_info: contexts.Run, *args: Any,
     return run_job(runtime, run_info, (runtime.launch, forced_yield, function, *args))[0]
 
 
-def run_job(runtime: LuaRuntime, run_info: contexts.Run, job: tuple[Any, ...]) -> tuple[Result, Any]:
-    """Run a launcher's job, (launcher, forced yield, function, arguments...), in a pooled coroutine.
-
-    Returns the result and what the launcher made for Python to keep (launch_txn's TXN object)."""
+def _resume(runtime: LuaRuntime, run_info: contexts.Run, job: tuple[Any, ...]) -> tuple[Any, ...] | Result:
+    """Run a launcher's job in a pooled coroutine to its end: (FINISHED, made, code, ...), or the Result
+    of a Lua error outside the run's xpcall."""
     pool = runtime.coroutines
     idle = pool.idle
     coroutine = idle.pop() if idle else pool.new()
@@ -105,11 +104,21 @@ def run_job(runtime: LuaRuntime, run_info: contexts.Run, job: tuple[Any, ...]) -
                 gevent.sleep(0)
             result = coroutine.send(None)
     except LuaError as exc:  # outside the run's xpcall (no memory left): the coroutine is dead
-        return _finished(runtime, run_info, Result(Outcome.ERROR, error=str(exc))), None
+        return _finished(runtime, run_info, Result(Outcome.ERROR, error=str(exc)))
     finally:
         CURRENT.reset(token)
     if len(idle) < KEPT:
         idle.append(coroutine)
+    return result
+
+
+def run_job(runtime: LuaRuntime, run_info: contexts.Run, job: tuple[Any, ...]) -> tuple[Result, Any]:
+    """Run a launcher's job, (launcher, forced yield, function, arguments...), in a pooled coroutine.
+
+    Returns the result and what the launcher made for Python to keep (an action launcher's new TXN object)."""
+    result = _resume(runtime, run_info, job)
+    if type(result) is Result:
+        return result, None
     code = result[2]  # _result's two common cases inlined: this is every action's and service's path
     if code == _DONE:
         done = RESULT_DONE
@@ -120,6 +129,25 @@ def run_job(runtime: LuaRuntime, run_info: contexts.Run, job: tuple[Any, ...]) -
     if observer is not None:
         observer(run_info, done)
     return done, result[1]
+
+
+def run_applet(runtime: LuaRuntime, run_info: contexts.Run, job: tuple[Any, ...]) -> tuple[Result, tuple[Any, ...]]:
+    """Run a service (prelude.launch_applet's job): its result (no values) and the output its applet still
+    held in Lua, (status, reason, body, header fields...), empty when it held none."""
+    result = _resume(runtime, run_info, job)
+    if type(result) is Result:
+        return result, ()
+    code = result[2]
+    if code == _OK:
+        done = RESULT_OK
+    elif code == _DONE:
+        done = RESULT_DONE
+    else:
+        done = _result(result[2:4])
+        return _finished(runtime, run_info, done), result[4:]
+    if observer is not None:
+        observer(run_info, done)
+    return done, result[4:]
 
 
 def call(runtime: LuaRuntime, function: Any, run_info: contexts.Run, *args: Any,

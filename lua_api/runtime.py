@@ -59,7 +59,6 @@ class LuaRuntime:
         """Where actions, tasks and services run: coroutines reused from run to run."""
         self.launch = self.prelude.launch
         self.launch_applet = self.prelude.launch_applet
-        self.launch_txn = self.prelude.launch_txn
         """The prelude's launchers, looked up once: a run hands one to a pooled coroutine."""
         bounded = resources.files(__package__).joinpath("bounded.lua").read_text()
         self.bounded = self.globals.load(bounded, "=luaproxy")()

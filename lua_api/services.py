@@ -4,25 +4,42 @@ from __future__ import annotations
 
 from typing import Any
 
+from luaproxy.worker.http.errors import LocalProtocolError
+
 from . import runner
-from .applet_http import AppletState
+from .applet_http import LIVE, AppletState, hand_over
 from .applet_tcp import TcpAppletState
 from .contexts import Budget, Context, Run
+from .errors import LuaApiError
 from .http import headers_table
 
 
 class LuaHttpService:
     def __init__(self, engine: Any, name: str, function: Any) -> None:
         self.engine, self.name, self.function = engine, name, function
+        self._launch: Any = None
 
     def __call__(self, txn: Any, io: Any) -> None:
         """Run the service to its end; the stream finishes the response (500 if none was started)."""
         engine = self.engine
+        if self._launch is None:  # made on first use, once the configuration has set the limits
+            self._launch = engine.runtime.prelude.service_launcher(engine.limits.forced_yield, self.function,
+                                                                   engine.applet_metatable)
         budget = Budget(engine.limits.service_timeout, on_wait=io.flush)
-        runtime = engine.runtime
         state = AppletState(io, txn)
-        result = runner.run_job(runtime, Run(Context.SERVICE, self.name, txn, budget), (
-            runtime.launch_applet, engine.limits.forced_yield, self.function, engine.applet_metatable, state))[0]
+        handle = id(state)
+        LIVE[handle] = state
+        try:
+            result, output = runner.run_applet(engine.runtime, Run(Context.SERVICE, self.name, txn, budget),
+                                               (self._launch, handle))
+            if output:
+                try:
+                    hand_over(state, *output)
+                except (LuaApiError, LocalProtocolError) as exc:  # what start_response or send raised, in Lua, before
+                    result = runner.Result(runner.Outcome.ERROR,
+                                           error=f"{exc} (the response the service left at its end)")
+        finally:
+            del LIVE[handle]
         state.release()
         if result.outcome in (runner.Outcome.ERROR, runner.Outcome.TIMEOUT):
             what = "execution timeout" if result.outcome is runner.Outcome.TIMEOUT else "runtime error"
@@ -40,7 +57,7 @@ class LuaTcpService:
         budget = Budget(engine.limits.service_timeout)
         runtime = engine.runtime
         state = TcpAppletState(txn)
-        result = runner.run_job(runtime, Run(Context.SERVICE, self.name, txn, budget), (
+        result = runner.run_applet(runtime, Run(Context.SERVICE, self.name, txn, budget), (
             runtime.launch_applet, engine.limits.forced_yield, self.function, engine.tcp_applet_metatable, state))[0]
         state.release()
         if result.outcome in (runner.Outcome.ERROR, runner.Outcome.TIMEOUT):
