@@ -64,25 +64,26 @@ function prelude.func(f)
   end
 end
 
+-- A method called with '.' instead of ':' (self is not an object of its class): the error names
+-- the method's caller, level 3 from here (4 through a checking helper).
+local function wrong_self(name, label, self, level)
+  error(("bad argument #1 to '%s' (%s expected, got %s); call it with ':'"):format(
+    name, label, type(self)), level or 3)
+end
+
 -- A method of class mt: checks self, then calls f with the Python state in slot 0 (asked of
 -- Python on first use for a class whose objects hold a handle).
 function prelude.method(mt, name, f, handles)
   local label = mt.__name
   if handles then
     return function(self, ...)
-      if getmetatable(self) ~= mt then
-        error(("bad argument #1 to '%s' (%s expected, got %s); call it with ':'"):format(
-          name, label, type(self)), 2)
-      end
+      if getmetatable(self) ~= mt then wrong_self(name, label, self) end
       if pending ~= nil then flush_pending() end
       return check(pcall(f, state_of(self), ...))
     end
   end
   return function(self, ...)
-    if getmetatable(self) ~= mt then
-      error(("bad argument #1 to '%s' (%s expected, got %s); call it with ':'"):format(
-        name, label, type(self)), 2)
-    end
+    if getmetatable(self) ~= mt then wrong_self(name, label, self) end
     if pending ~= nil then flush_pending() end
     return check(pcall(f, rawget(self, 0), ...))
   end
@@ -113,9 +114,7 @@ local reply_methods = {}
 local reply_mt = {__name = "Reply", __index = reply_methods}
 
 local function checkreply(self, name)
-  if getmetatable(self) ~= reply_mt then
-    error(("bad argument #1 to '%s' (Reply expected, got %s); call it with ':'"):format(name, type(self)), 3)
-  end
+  if getmetatable(self) ~= reply_mt then wrong_self(name, "Reply", self, 4) end
 end
 
 local function checkstring(value, name, position)
@@ -222,17 +221,13 @@ local concat_mt = {__name = "Concat", __index = concat_methods}
 concat_mt.__tostring = function(self) return "Concat object: " .. tostring(rawget(self, 0)):gsub("^table: ", "") end
 
 function concat_methods.add(self, text)
-  if getmetatable(self) ~= concat_mt then
-    error(("bad argument #1 to 'add' (Concat expected, got %s); call it with ':'"):format(type(self)), 2)
-  end
+  if getmetatable(self) ~= concat_mt then wrong_self("add", "Concat", self) end
   local parts = rawget(self, 0)
   parts[#parts + 1] = checkstring(text, "add", 2)
 end
 
 function concat_methods.dump(self)
-  if getmetatable(self) ~= concat_mt then
-    error(("bad argument #1 to 'dump' (Concat expected, got %s); call it with ':'"):format(type(self)), 2)
-  end
+  if getmetatable(self) ~= concat_mt then wrong_self("dump", "Concat", self) end
   return concat(rawget(self, 0))
 end
 
@@ -369,17 +364,13 @@ end
 
 function prelude.applet_http_head(mt, methods, check_status, check_header, check_body, deliver_output, resolve)
   http_applet_mt, deliver, resolve_handle = mt, deliver_output, resolve
-  local function bad_self(self, name)
-    error(("bad argument #1 to '%s' (%s expected, got %s); call it with ':'"):format(
-      name, mt.__name, type(self)), 3)
-  end
   local function plain(value)
     local t = type(value)
     if t == "string" then return value end
     if mathtype(value) == "integer" then return tostring(value) end
   end
   function methods.set_status(self, status, reason)
-    if getmetatable(self) ~= mt then bad_self(self, "set_status") end
+    if getmetatable(self) ~= mt then wrong_self("set_status", mt.__name, self) end
     if mathtype(status) ~= "integer" or (reason ~= nil and type(reason) ~= "string") then
       local ok, code, text = pcall(check_status, nil, status, reason)
       if not ok then error(tostring(code), 2) end
@@ -389,7 +380,7 @@ function prelude.applet_http_head(mt, methods, check_status, check_header, check
     rawset(self, REASON, reason or false)
   end
   function methods.add_header(self, name, value)
-    if getmetatable(self) ~= mt then bad_self(self, "add_header") end
+    if getmetatable(self) ~= mt then wrong_self("add_header", mt.__name, self) end
     local n, v = plain(name), plain(value)
     if n == nil or v == nil then
       local ok, checked_name, checked_value = pcall(check_header, nil, name, value)
@@ -406,7 +397,7 @@ function prelude.applet_http_head(mt, methods, check_status, check_header, check
     rawset(self, NFIELDS, count + 2)
   end
   function methods.start_response(self)
-    if getmetatable(self) ~= mt then bad_self(self, "start_response") end
+    if getmetatable(self) ~= mt then wrong_self("start_response", mt.__name, self) end
     if rawget(self, STAGE) ~= IDLE then error("start_response: the response was already started", 2) end
     rawset(self, STAGE, STARTED)
     if pending ~= self then
@@ -415,7 +406,7 @@ function prelude.applet_http_head(mt, methods, check_status, check_header, check
     end
   end
   function methods.send(self, data)
-    if getmetatable(self) ~= mt then bad_self(self, "send") end
+    if getmetatable(self) ~= mt then wrong_self("send", mt.__name, self) end
     local text = plain(data)
     if text == nil then
       local ok, checked = pcall(check_body, nil, data)

@@ -62,6 +62,9 @@ def test_bad_arguments_are_lua_errors_at_the_callers_line(engine, tmp_path):
         run_body(engine, tmp_path, "local x = 1\ncore.log(9, 'x')\n")
     with pytest.raises(LuaApiError, match=r"body.lua:1: bad argument #2 to 'log' \(string expected, got table\)"):
         run_body(engine, tmp_path, "core.log(1, {})\n")
+    with pytest.raises(LuaApiError, match=r"body.lua:2: bad argument #1 to 'add' \(Concat expected, got string\); "
+                                          r"call it with ':'"):
+        run_body(engine, tmp_path, "local c = core.concat()\nc.add('x')\n")
 
 
 def test_errors_are_catchable_strings(engine, tmp_path):
