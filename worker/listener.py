@@ -18,7 +18,6 @@ from typing import Any
 from gevent import get_hub
 from gevent import socket as gsocket
 from gevent.event import Event
-from gevent.pool import PoolFull
 from greenlet import GreenletExit, greenlet
 
 Handler = Callable[[Any, socket.socket, int], bool]
@@ -31,7 +30,7 @@ RETRY_FIRST, RETRY_MAX = 0.05, 1.0
 
 class Slots:
     """A listener's connection slots (the worker's ``maxconn``): its running connections, and the
-    placeholders of its parked keep-alive streams (worker.http.park takes them as in a gevent Pool)."""
+    tokens of its parked keep-alive streams (worker.http.park)."""
 
     __slots__ = ("_freed", "_held", "running", "size")
 
@@ -44,21 +43,20 @@ class Slots:
     def __len__(self) -> int:
         return self.running + len(self._held)
 
-    def __contains__(self, placeholder: Any) -> bool:
-        return placeholder in self._held
-
     def full(self) -> bool:
         return 0 < self.size <= self.running + len(self._held)
 
-    def add(self, placeholder: Any, blocking: bool = False) -> None:
-        """Hold a slot for *placeholder*; PoolFull when none is free (never waits)."""
+    def hold(self) -> object | None:
+        """A token holding one slot, or None when none is free (never waits)."""
         if self.full():
-            raise PoolFull()
-        self._held.add(placeholder)
+            return None
+        token = object()
+        self._held.add(token)
+        return token
 
-    def discard(self, placeholder: Any) -> None:
-        if placeholder in self._held:
-            self._held.remove(placeholder)
+    def release(self, token: object) -> None:
+        if token in self._held:
+            self._held.remove(token)
             self._freed()
 
 

@@ -7,17 +7,15 @@ event-loop read watcher on the client socket and, when the keep-alive
 timeout applies, a timer.  Whichever fires first (or ``wake``, for a soft
 stop) calls back once, from the hub, and the stream goes on in a new
 greenlet.  A parked stream keeps its listener's connection slot through a
-placeholder greenlet in the listener's pool, so ``maxconn`` and the drain
-of a soft stop count it as before.
+token from the listener's slots (worker.listener.Slots), so ``maxconn`` and
+the drain of a soft stop count it as before.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from gevent import Greenlet, get_hub
-from gevent.pool import PoolFull
+from gevent import get_hub
 
 PARK_AFTER = 0.5
 """Seconds of idleness before a keep-alive connection gives its greenlet up (a busy one never does)."""
@@ -45,17 +43,3 @@ class Parking:
         if wake is not None:
             wake(expired)
 
-
-def hold_slot(pool: Any) -> Greenlet | None:
-    """A placeholder taking one connection slot of *pool* (a gevent Pool), or None when it is full."""
-    placeholder = Greenlet()
-    try:
-        pool.add(placeholder, blocking=False)
-    except PoolFull:
-        return None
-    return placeholder
-
-
-def release_slot(pool: Any, placeholder: Greenlet) -> None:
-    if placeholder in pool:
-        pool.discard(placeholder)

@@ -52,7 +52,7 @@ from .events import (
 from .grammar import at_least_http11
 from .message import RequestHead, ResponseHead
 from .pages import Reply, error_page, logged_size
-from .park import PARK_AFTER, Parking, hold_slot, release_slot
+from .park import PARK_AFTER, Parking
 from .plan import HttpPlan, plan_of
 from .server_pool import ServerConnection, ServerPool, count_request_bytes
 from .state import DONE, SERVER
@@ -90,7 +90,7 @@ class HttpStream:
                  pool: ServerPool, conn_pool: Any = None, on_close: Callable[[], None] | None = None) -> None:
         self.worker = worker
         self.conn_pool = conn_pool
-        """The listener's gevent Pool (maxconn): a parked stream keeps its slot there (park.hold_slot)."""
+        """The listener's Slots (maxconn): a parked stream keeps its slot there (worker.http.park)."""
         self.on_close = on_close
         """Called once the connection is closed (the worker's session table, the debug trace)."""
         self.parked: Parking | None = None
@@ -158,7 +158,7 @@ class HttpStream:
         self.client.close()
         self.trackers.end_session()
         if self.slot is not None:
-            release_slot(self.conn_pool, self.slot)
+            self.conn_pool.release(self.slot)
             self.slot = None
         if self.on_close is not None:
             self.on_close()
@@ -168,7 +168,7 @@ class HttpStream:
     def _park(self, remaining: float | None) -> bool:
         """Leave the greenlet, watching the client for its next request; False when it cannot."""
         if self.slot is None and self.conn_pool is not None:
-            self.slot = hold_slot(self.conn_pool)
+            self.slot = self.conn_pool.hold()
             if self.slot is None:
                 return False  # the listener is full: this connection keeps its greenlet's slot
         self.parked = Parking(self.client.fileno(), remaining, self._unpark)
