@@ -13,6 +13,7 @@ import re
 from ..http.connection import Connection
 from ..http.errors import RemoteProtocolError
 from ..http.events import Data, EndOfMessage, Request, Response
+from ..http.grammar import TOKEN
 from ..http.message import Headers, RequestHead, ResponseHead
 from ..http.pages import reason
 from ..http.state import CLIENT
@@ -21,7 +22,7 @@ H2_VERSION = "HTTP/2.0"
 CONNECTION_SPECIFIC = frozenset({"connection", "proxy-connection", "keep-alive", "upgrade", "transfer-encoding"})
 """Fields HTTP/2 forbids (RFC 9113 8.2.2): a request with one is malformed; a response loses them."""
 REQUEST_PSEUDO = frozenset({":method", ":scheme", ":path", ":authority", ":protocol"})
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
+_TOKEN = re.compile(rf"{TOKEN}\Z")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*\Z")
 _BAD_VALUE = re.compile(r"[\0\r\n]")
 
