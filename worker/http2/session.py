@@ -42,7 +42,7 @@ from ..proxy import Proxy
 from ..rules.evaluate import run_session_rules
 from ..rules.verdict import Verdict
 from ..sticktable.tracking import Trackers
-from ..txn import Transaction, addresses_of
+from ..txn import Transaction
 from .convert import H2_VERSION, BadRequest, MalformedMessage, request_head
 from .front import StreamFront
 from .settings import Encoder, h2_config
@@ -141,8 +141,7 @@ class H2Session:
         if not self.plan.session_rules:
             return True
         txn = Transaction(self.client, self.frontend, Channel("req", 0), Channel("res", 0), self.worker.logger,
-                          self.so_id, self.worker.proxies, self.worker.process, self.session_vars,
-                          addresses_of(self.client))
+                          self.so_id, self.worker.proxies, self.worker.process, self.session_vars)
         txn.stkctr = self.trackers
         if run_session_rules(self.frontend, txn) is Verdict.ACCEPT:
             return True
