@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
+
+from luaproxy.worker.netutil import is_ip_literal
 
 
 def unix_path(text: str) -> str | None:
@@ -58,10 +59,7 @@ def split_host_port(text: str, need_port: bool = True) -> tuple[str, int | None]
 
 
 def _check_host(host: str, text: str) -> None:
-    try:
-        ipaddress.ip_address(host)
+    if is_ip_literal(host):
         return
-    except ValueError:
-        pass
     if not all(part and (part.replace("-", "").replace("_", "").isalnum()) for part in host.split(".")):
         raise ValueError(f"invalid address '{text}'")

@@ -10,7 +10,6 @@ checked against haproxy 2.6 output.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import time
 from collections.abc import Iterable
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from ..netutil import is_ip_literal
 from ..proxy import Server
 
 
@@ -434,9 +434,7 @@ def parse_weight(proxy: Any, server: Server, text: str) -> int:
 
 
 def _set_addr(server: Server, addr: str, port: str, origin: str) -> ChangeResult:
-    try:
-        ipaddress.ip_address(addr)
-    except ValueError:
+    if not is_ip_literal(addr):
         return ChangeResult(False, "Could not understand IP address format.")
     if port and not (port.isdigit() and 0 < int(port) < 65536):
         return ChangeResult(False, "Could not understand port format.")

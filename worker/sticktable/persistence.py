@@ -12,10 +12,10 @@ store-request together.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
+from ..netutil import is_ip_literal
 from .table import SharedTable
 
 
@@ -79,11 +79,7 @@ def _server_of(backend: Any, table: SharedTable, idx: int) -> Any:
 
 def server_addr(server: Any) -> str:
     """A server's ``srvkey addr`` key, ``ip:port`` as haproxy writes it ('' while it has no address)."""
-    try:
-        ipaddress.ip_address(server.host)
-    except ValueError:
-        return ""
-    return f"{server.host}:{server.port}"
+    return f"{server.host}:{server.port}" if is_ip_literal(server.host) else ""
 
 
 def store_request(txn: Any, server: Any) -> None:
