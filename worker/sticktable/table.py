@@ -392,6 +392,16 @@ class SharedTable:
             return -1
         return idx
 
+    def _entry(self, key: bytes, now: int) -> int:
+        """*key*'s live entry, created if needed, touched (caller holds the lock); -1 when the table is full."""
+        idx = self._live(key, now)
+        if idx < 0:
+            idx = self._insert(key, zlib.crc32(key), now)
+            if idx < 0:
+                return -1
+        self._touch(idx, self._base(idx), now)
+        return idx
+
     # Operations (each takes the lock once).
 
     def track(self, key: bytes, events: tuple[str, ...] = (), connection: bool = True) -> int:
@@ -696,14 +706,10 @@ class SharedTable:
     def get_or_create(self, key: bytes) -> int:
         """``set table``/``stick store``: the entry for *key*, created if needed, touched, not referenced."""
         now = now_ms()
-        h = zlib.crc32(key)
         self.acquire()
         try:
-            idx = self._live(key, now)
-            if idx < 0:
-                idx = self._insert(key, h, now)
+            idx = self._entry(key, now)
             if idx >= 0:
-                self._touch(idx, self._base(idx), now)
                 self._mark(self._base(idx))
             return idx
         finally:
@@ -719,13 +725,10 @@ class SharedTable:
         now = now_ms()
         self.acquire()
         try:
-            idx = self._live(key, now)
+            idx = self._entry(key, now)
             if idx < 0:
-                idx = self._insert(key, _crc32(key), now)
-                if idx < 0:
-                    return -1
+                return -1
             base = self._base(idx)
-            self._touch(idx, base, now)
             if (slot := self.slots.get("server_id")) is not None:
                 self.q[base + slot[0]] = server_id
             if number:
@@ -905,13 +908,10 @@ class SharedTable:
         now = now_ms()
         self.acquire()
         try:
-            idx = self._live(key, now)
+            idx = self._entry(key, now)
             if idx < 0:
-                idx = self._insert(key, zlib.crc32(key), now)
-                if idx < 0:
-                    return False
+                return False
             base = self._base(idx)
-            self._touch(idx, base, now)
             if self.expire:
                 self.q[base + _EXP] = now + min(expire_ms, self.expire)
             for name, value in values.items():
