@@ -189,9 +189,8 @@ class SharedTable:
         self._purged_at = 0  # when this process last looked for expired entries while tracking (ms)
         self.cur_off = offsets.get("conn_cur")
         self.counts_bytes = bool(self.events["bytes_in"] or self.events["bytes_out"])
-        self._col = -1  # this process's column (-1: none), valid while _col_pid is our pid
-        self._col_pid = 0
-        self._colw = -1  # where the column's word sits in an entry (-1: no column)
+        self._col_pid = 0  # the process _colw and _colc belong to (a forked child claims its own)
+        self._colw = -1  # where this process's column's word sits in an entry (-1: no column)
         self._colc = -1  # the column's count of what it holds (-1: no column)
         self._updates: dict[tuple[str, ...], tuple[tuple[int, int], ...]] = {}
         """The fields a tuple of events updates, flattened once (per process: it is only a cache)."""
@@ -557,19 +556,18 @@ class SharedTable:
 
     # Columns: what each tracking process holds, given back when it dies.
 
-    def _claim(self) -> int:
-        """This process's column, claimed now (caller holds the lock): a free one, else one whose owner
-        died holding nothing; -1 when none is free (the process then tracks without a column)."""
+    def _claim(self) -> None:
+        """Claim this process's column now (caller holds the lock): a free one, else one whose owner
+        died holding nothing; none when none is free (the process then tracks without a column)."""
         q, pid = self.q, _PID[0]
-        self._col_pid, self._col, self._colw, self._colc = pid, -1, -1, -1
+        self._col_pid, self._colw, self._colc = pid, -1, -1
         for col in range(self.columns):
             owner = q[self.cols_at + 2 * col]
             if owner == pid or not owner or (not q[self.cols_at + 2 * col + 1] and not _alive(owner)):
                 q[self.cols_at + 2 * col] = pid
                 q[self.cols_at + 2 * col + 1] = 0
-                self._col, self._colw, self._colc = col, self.col_off + col, self.cols_at + 2 * col + 1
+                self._colw, self._colc = self.col_off + col, self.cols_at + 2 * col + 1
                 break
-        return self._col
 
     def reclaim(self, pid: int) -> int:
         """Give back what the dead process *pid* held: its column words are zeroed, so its references
