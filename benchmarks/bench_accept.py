@@ -15,22 +15,18 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
-import os
 import pstats
 import socket
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench_http import LUA, SCENARIOS, config
+from bench_lua_run import load_scenario
 from gevent import socket as gsocket
 
-from luaproxy.master import lua_boot, reload
 from luaproxy.worker import process
 from luaproxy.worker.context import WorkerContext
-from luaproxy.worker.log import Logger
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
 ROOT = str(Path(__file__).resolve().parent.parent) + "/"
@@ -38,14 +34,7 @@ ROOT = str(Path(__file__).resolve().parent.parent) + "/"
 
 def connection_runner() -> Callable[[], None]:
     """Load the scenario's configuration; return a function serving one new connection."""
-    mode, rules, _ = SCENARIOS["tcp hello, new conn"]
-    work = Path(tempfile.mkdtemp(prefix="luaproxy-bench-accept-"))
-    (work / "bench.lua").write_text(LUA)
-    (work / "lp.cfg").write_text(config(mode, rules, 1, 2, False))
-    os.chdir(work)  # lua-load paths are relative to the configuration
-    logger = Logger(quiet=True)
-    generation = reload.load([str(work / "lp.cfg")], logger)
-    lua_boot.run_inits(generation.engine)
+    generation, logger = load_scenario("tcp hello, new conn", "luaproxy-bench-accept-")
     settings, proxies = generation.settings, generation.proxies
     context = WorkerContext(logger, {p.name: p for p in proxies if p.has_backend}, 1, 1, settings.bufsize,
                             proxies, generation.engine.metrics, settings.maxconn)

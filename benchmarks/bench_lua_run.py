@@ -28,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bench_http import LUA, SCENARIOS, config
 
@@ -59,16 +60,23 @@ class BufferIO:
         return None
 
 
-def one_run(kind: str) -> Callable[[], None]:
-    """Load the scenario's configuration; return a function doing one transaction's Lua run."""
-    mode, rules, _ = SCENARIOS[KINDS[kind]]
-    work = Path(tempfile.mkdtemp(prefix="luaproxy-bench-lua-"))
+def load_scenario(scenario: str, prefix: str) -> tuple[Any, Logger]:
+    """bench_http.py's *scenario* loaded as the master loads a configuration, its Lua inits run, in a new
+    directory (named with *prefix*) made the current one: the generation and its quiet logger."""
+    mode, rules, _ = SCENARIOS[scenario]
+    work = Path(tempfile.mkdtemp(prefix=prefix))
     (work / "bench.lua").write_text(LUA)
     (work / "lp.cfg").write_text(config(mode, rules, 1, 2, False))
     os.chdir(work)  # lua-load paths are relative to the configuration
     logger = Logger(quiet=True)
     generation = reload.load([str(work / "lp.cfg")], logger)
     lua_boot.run_inits(generation.engine)
+    return generation, logger
+
+
+def one_run(kind: str) -> Callable[[], None]:
+    """Load the scenario's configuration; return a function doing one transaction's Lua run."""
+    generation, logger = load_scenario(KINDS[kind], "luaproxy-bench-lua-")
     frontend = next(p for p in generation.proxies if p.name == "fe")
     rule = frontend.ruleset("tcp-request content" if kind == "tcp" else "http-request")[0]
     client, _peer = socket.socketpair()

@@ -82,16 +82,21 @@ def sequential_cpu(port: int, pid: int, requests: int) -> float:
     """Worker CPU per request for *requests* sent one after the other on one keep-alive connection
     (every request pays the same wake-ups, so the difference between variants is their own work)."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        reader = sock.makefile("rb")
         cpu = cpu_ns(pid)
-        for _ in range(requests):
-            sock.sendall(b"GET / HTTP/1.1\r\nHost: b\r\n\r\n")
-            length = 0
-            while (line := reader.readline()) not in (b"\r\n", b""):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            reader.read(length)
+        _requests_on(sock, requests)
         return (cpu_ns(pid) - cpu) / requests / 1e3
+
+
+def _requests_on(sock: socket.socket, requests: int) -> None:
+    """*requests* requests one after the other on the keep-alive connection *sock*, each answer read whole."""
+    reader = sock.makefile("rb")
+    for _ in range(requests):
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: b\r\n\r\n")
+        length = 0
+        while (line := reader.readline()) not in (b"\r\n", b""):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        reader.read(length)
 
 
 def worker_cpu_per_request(seconds: int, luaproxy: str, connections: int, rounds: int = 6) -> dict[str, list[float]]:
@@ -250,14 +255,7 @@ def instructions(python: str = sys.executable) -> float:
 
 def _keep_alive_requests(port: int, requests: int) -> None:
     with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
-        reader = sock.makefile("rb")
-        for _ in range(requests):
-            sock.sendall(b"GET / HTTP/1.1\r\nHost: b\r\n\r\n")
-            length = 0
-            while (line := reader.readline()) not in (b"\r\n", b""):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            reader.read(length)
+        _requests_on(sock, requests)
 
 
 def live_instructions(luaproxy: str, requests: int = 1000, keep: str = "") -> dict[str, float]:

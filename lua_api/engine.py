@@ -304,8 +304,7 @@ class LuaEngine:
         """A fetch's or converter's value; a failure is logged and gives no sample."""
         if result.outcome is runner.Outcome.OK:
             return result.values[0] if result.values else None
-        what = "execution timeout" if result.outcome is runner.Outcome.TIMEOUT else "runtime error"
-        self.logger.alert(f"{label}: {what}: {result.error}")
+        runner.log_failure(self.logger, label, result)
         return None
 
 

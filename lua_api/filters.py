@@ -336,8 +336,7 @@ class LuaPayload:
         result = runner.run(engine.runtime, function, run, engine.txn_object(self.txn), self.slot,
                             forced_yield=engine.limits.forced_yield)
         if result.outcome is runner.Outcome.TIMEOUT or result.outcome is runner.Outcome.ERROR:
-            what = "execution timeout" if result.outcome is runner.Outcome.TIMEOUT else "runtime error"
-            engine.logger.alert(f"Lua filter '{self.label}': {what}: {result.error}")
+            runner.log_failure(engine.logger, f"Lua filter '{self.label}'", result)
             raise FilterAborted(self.label)
         return result.values[0] if result.values else None
 

@@ -56,6 +56,13 @@ observer: Callable[[contexts.Run, Result], None] | None = None
 A run's start is its budget's."""
 
 
+def log_failure(logger: Any, label: str, result: Result) -> None:
+    """A failed run (ERROR or TIMEOUT) in the log, one wording for every kind of run:
+    ``<label>: execution timeout|runtime error: <error>``."""
+    what = "execution timeout" if result.outcome is Outcome.TIMEOUT else "runtime error"
+    logger.alert(f"{label}: {what}: {result.error}")
+
+
 def _finished(runtime: LuaRuntime, run_info: contexts.Run, result: Result) -> Result:
     if result.outcome is Outcome.ERROR and MEMORY_MESSAGE in result.error:
         runtime.reclaim()

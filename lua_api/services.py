@@ -42,8 +42,7 @@ class LuaHttpService:
             del LIVE[handle]
         state.release()
         if result.outcome in (runner.Outcome.ERROR, runner.Outcome.TIMEOUT):
-            what = "execution timeout" if result.outcome is runner.Outcome.TIMEOUT else "runtime error"
-            self.engine.logger.alert(f"Lua applet http '{self.name}': {what}: {result.error}")
+            runner.log_failure(self.engine.logger, f"Lua applet http '{self.name}'", result)
 
 
 class LuaTcpService:
@@ -61,8 +60,7 @@ class LuaTcpService:
             runtime.launch_applet, engine.limits.forced_yield, self.function, engine.tcp_applet_metatable, state))[0]
         state.release()
         if result.outcome in (runner.Outcome.ERROR, runner.Outcome.TIMEOUT):
-            what = "execution timeout" if result.outcome is runner.Outcome.TIMEOUT else "runtime error"
-            self.engine.logger.alert(f"Lua applet tcp '{self.name}': {what}: {result.error}")
+            runner.log_failure(self.engine.logger, f"Lua applet tcp '{self.name}'", result)
 
 
 def applet_field(runtime: Any, request: Any, name: str) -> Any:

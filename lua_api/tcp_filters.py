@@ -129,7 +129,6 @@ class LuaTcpFilter:
         result = runner.run(engine.runtime, function, run, engine.txn_object(self.txn), self.conf.conf, *args,
                             forced_yield=engine.limits.forced_yield)
         if result.outcome is runner.Outcome.TIMEOUT or result.outcome is runner.Outcome.ERROR:
-            what = "execution timeout" if result.outcome is runner.Outcome.TIMEOUT else "runtime error"
-            engine.logger.alert(f"Lua filter '{self.conf.name}': {what}: {result.error}")
+            runner.log_failure(engine.logger, f"Lua filter '{self.conf.name}'", result)
             raise TcpFilterError(label)
         return result.values or (None,)

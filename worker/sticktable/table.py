@@ -189,9 +189,8 @@ class SharedTable:
         self._purged_at = 0  # when this process last looked for expired entries while tracking (ms)
         self.cur_off = offsets.get("conn_cur")
         self.counts_bytes = bool(self.events["bytes_in"] or self.events["bytes_out"])
-        self._col = -1  # this process's column (-1: none), valid while _col_pid is our pid
-        self._col_pid = 0
-        self._colw = -1  # where the column's word sits in an entry (-1: no column)
+        self._col_pid = 0  # the process _colw and _colc belong to (a forked child claims its own)
+        self._colw = -1  # where this process's column's word sits in an entry (-1: no column)
         self._colc = -1  # the column's count of what it holds (-1: no column)
         self._updates: dict[tuple[str, ...], tuple[tuple[int, int], ...]] = {}
         """The fields a tuple of events updates, flattened once (per process: it is only a cache)."""
@@ -392,6 +391,16 @@ class SharedTable:
             return -1
         return idx
 
+    def _entry(self, key: bytes, now: int) -> int:
+        """*key*'s live entry, created if needed, touched (caller holds the lock); -1 when the table is full."""
+        idx = self._live(key, now)
+        if idx < 0:
+            idx = self._insert(key, zlib.crc32(key), now)
+            if idx < 0:
+                return -1
+        self._touch(idx, self._base(idx), now)
+        return idx
+
     # Operations (each takes the lock once).
 
     def track(self, key: bytes, events: tuple[str, ...] = (), connection: bool = True) -> int:
@@ -547,19 +556,18 @@ class SharedTable:
 
     # Columns: what each tracking process holds, given back when it dies.
 
-    def _claim(self) -> int:
-        """This process's column, claimed now (caller holds the lock): a free one, else one whose owner
-        died holding nothing; -1 when none is free (the process then tracks without a column)."""
+    def _claim(self) -> None:
+        """Claim this process's column now (caller holds the lock): a free one, else one whose owner
+        died holding nothing; none when none is free (the process then tracks without a column)."""
         q, pid = self.q, _PID[0]
-        self._col_pid, self._col, self._colw, self._colc = pid, -1, -1, -1
+        self._col_pid, self._colw, self._colc = pid, -1, -1
         for col in range(self.columns):
             owner = q[self.cols_at + 2 * col]
             if owner == pid or not owner or (not q[self.cols_at + 2 * col + 1] and not _alive(owner)):
                 q[self.cols_at + 2 * col] = pid
                 q[self.cols_at + 2 * col + 1] = 0
-                self._col, self._colw, self._colc = col, self.col_off + col, self.cols_at + 2 * col + 1
+                self._colw, self._colc = self.col_off + col, self.cols_at + 2 * col + 1
                 break
-        return self._col
 
     def reclaim(self, pid: int) -> int:
         """Give back what the dead process *pid* held: its column words are zeroed, so its references
@@ -696,14 +704,10 @@ class SharedTable:
     def get_or_create(self, key: bytes) -> int:
         """``set table``/``stick store``: the entry for *key*, created if needed, touched, not referenced."""
         now = now_ms()
-        h = zlib.crc32(key)
         self.acquire()
         try:
-            idx = self._live(key, now)
-            if idx < 0:
-                idx = self._insert(key, h, now)
+            idx = self._entry(key, now)
             if idx >= 0:
-                self._touch(idx, self._base(idx), now)
                 self._mark(self._base(idx))
             return idx
         finally:
@@ -719,13 +723,10 @@ class SharedTable:
         now = now_ms()
         self.acquire()
         try:
-            idx = self._live(key, now)
+            idx = self._entry(key, now)
             if idx < 0:
-                idx = self._insert(key, _crc32(key), now)
-                if idx < 0:
-                    return -1
+                return -1
             base = self._base(idx)
-            self._touch(idx, base, now)
             if (slot := self.slots.get("server_id")) is not None:
                 self.q[base + slot[0]] = server_id
             if number:
@@ -905,13 +906,10 @@ class SharedTable:
         now = now_ms()
         self.acquire()
         try:
-            idx = self._live(key, now)
+            idx = self._entry(key, now)
             if idx < 0:
-                idx = self._insert(key, zlib.crc32(key), now)
-                if idx < 0:
-                    return False
+                return False
             base = self._base(idx)
-            self._touch(idx, base, now)
             if self.expire:
                 self.q[base + _EXP] = now + min(expire_ms, self.expire)
             for name, value in values.items():
