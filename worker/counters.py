@@ -14,10 +14,6 @@ STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx", "other")
 _CLASS_BY_HUNDRED = (None, "1xx", "2xx", "3xx", "4xx", "5xx")
 
 
-def status_class(status: int) -> str:
-    return _CLASS_BY_HUNDRED[status // 100] if 100 <= status < 600 else "other"  # type: ignore[return-value]
-
-
 @dataclass(slots=True)
 class Counters:
     current: int = 0

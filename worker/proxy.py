@@ -80,6 +80,7 @@ class Server:
     check: bool = False
     id: int = 0
     pool_max_conn: int = -1
+    """``pool-max-conn``: idle connections kept for reuse (-1: no limit)."""
     proto: str = ""
     """``proto h2``: HTTP/2 to this server (worker.http2.backend)."""
     check_proto: str = ""
@@ -88,7 +89,6 @@ class Server:
     """``ws h1|h2|auto``: what a WebSocket to this server speaks (worker.http2.backend.websocket_mode)."""
     alpn: tuple[str, ...] = ()
     """The ALPN names its ``ssl`` line offers."""
-    """``pool-max-conn``: idle connections kept for reuse (-1: no limit)."""
     maxqueue: int = 0
     """``maxqueue``: reported (the exporter's queue_limit), not enforced: the queue is the backend's."""
     current_conns: int = 0

@@ -31,9 +31,9 @@ class Balancer:
     """Base class: ``pick`` narrows the farm to the group in use, ``choose`` is the algorithm."""
 
     hash_based = False
+    """HAProxy's hash kind (hashes, random): a failed server is only left at ``option redispatch``'s interval."""
     dynamic = True
     """Whether a runtime weight change applies (HAProxy's dynamic algorithms); static ones take only 0 and back."""
-    """HAProxy's hash kind (hashes, random): a failed server is only left at ``option redispatch``'s interval."""
 
     def __init__(self, servers: list[Server], all_backups: bool = False) -> None:
         self.servers = servers

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 import xxhash
 
 HANDSHAKE = 0x16
+CLIENT_HELLO = 1
 EXT_SNI, EXT_GROUPS, EXT_POINT_FORMATS, EXT_SIGALGS, EXT_ALPN, EXT_SUPPORTED_VERSIONS = 0, 10, 11, 13, 16, 43
 ECDSA_SUITES = frozenset({0xC006, 0xC007, 0xC008, 0xC009, 0xC00A, 0xC023, 0xC024, 0xC02B, 0xC02C, 0xC048, 0xC049,
                           0xC05C, 0xC05D, 0xC072, 0xC073, 0xC086, 0xC087, 0xC0AC, 0xC0AD, 0xC0AE, 0xC0AF, 0xCCA9})
@@ -70,16 +71,22 @@ def hello_type(data: bytes) -> int | None:
     return body[0] if body else None
 
 
-def parse_client_hello(data: bytes) -> ClientHello | None:
+def _client_hello(data: bytes) -> bytes | None:
+    """The body of the ClientHello starting *data* (buffered records); None when it is not a whole one."""
     body = handshake_bytes(data)
-    if body is None or len(body) < 4 or body[0] != 1:
+    if body is None or len(body) < 4 or body[0] != CLIENT_HELLO:
         return None
     length = int.from_bytes(body[1:4], "big")
     hello = body[4 : 4 + length]
-    if len(hello) < length:
+    return hello if len(hello) == length else None
+
+
+def parse_client_hello(data: bytes) -> ClientHello | None:
+    hello = _client_hello(data)
+    if hello is None:
         return None
     try:
-        return _parse_hello(body[0], hello)
+        return _parse_hello(CLIENT_HELLO, hello)
     except IndexError:
         return None
 
@@ -131,14 +138,8 @@ class Capture:
 def capture(data: bytes, size: int) -> Capture | None:
     """The capture of the ClientHello starting *data* (buffered records), at most *size* bytes of lists;
     None when it is not a whole ClientHello.  A malformed tail keeps what was captured before it."""
-    body = handshake_bytes(data)
-    if body is None or len(body) < 4 or body[0] != 1:
-        return None
-    end = 4 + int.from_bytes(body[1:4], "big")
-    if len(body) < end:
-        return None
-    hello = body[4:end]
-    if len(hello) < 35:
+    hello = _client_hello(data)
+    if hello is None or len(hello) < 35:
         return None
     version = int.from_bytes(hello[:2], "big")
     pos = 35 + hello[34]

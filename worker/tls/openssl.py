@@ -190,6 +190,8 @@ def _declare_verify(lib: Any) -> bool:
         lib.SSL_get_version.argtypes = [ctypes.c_void_p]
         lib.SSL_version.restype = ctypes.c_int
         lib.SSL_version.argtypes = [ctypes.c_void_p]
+        lib.SSL_set_alpn_protos.restype = ctypes.c_int
+        lib.SSL_set_alpn_protos.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint]
         lib.X509_STORE_CTX_get0_cert.restype = ctypes.c_void_p
         lib.X509_STORE_CTX_get0_cert.argtypes = [ctypes.c_void_p]
         lib.i2d_X509.restype = ctypes.c_int
@@ -282,10 +284,6 @@ def set_alpn(tls: Any, protocols: list[str]) -> bool:
     pointer = _ssl_pointer(tls)
     if pointer is None:
         return False
-    if not hasattr(_LIB.SSL_set_alpn_protos, "configured"):
-        _LIB.SSL_set_alpn_protos.restype = ctypes.c_int
-        _LIB.SSL_set_alpn_protos.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint]
-        _LIB.SSL_set_alpn_protos.configured = True
     wire = b"".join(bytes([len(name)]) + name.encode("ascii") for name in protocols)
     return _LIB.SSL_set_alpn_protos(pointer, wire, len(wire)) == 0
 

@@ -140,8 +140,7 @@ class TlsOptions:
 
     def alpn(self) -> list[str]:
         text = self.get("alpn")
-        protocols = [p for p in text.split(",") if p] if text else []
-        return protocols
+        return [p for p in text.split(",") if p] if text else []
 
     def ignored(self) -> list[str]:
         return [k for k in IGNORED if k in self.values or k in self.flags]
