@@ -45,7 +45,8 @@ class Balancer:
         return [s for s in self.servers if s.usable and not s.backup]
 
     def group(self) -> list[Server]:
-        """The usable active servers, else the backups in use."""
+        """The usable active servers, else the backups in use (``active()`` written out: every request's pick
+        runs this)."""
         active = [s for s in self.servers if s.usable and not s.backup]
         if active:
             return active
