@@ -214,6 +214,7 @@ def main() -> int:
     print(f"{'scenario':24} {'haproxy req/s':>14} {'luaproxy req/s':>15} {'ratio':>6} "
           f"{'hap p50/p99 ms':>16} {'lp p50/p99 ms':>16} {'p99 x':>6} {'lp CPU us/req':>14}"
           + (f" {'floor req/s':>12} {'floor ratio':>12} {'lua floor':>10} {'lua floor ratio':>16}"
+             f" {'lua floor CPU us/req':>21}"
              if args.floor else ""))
     for name, results in rows:
         lp = results["luaproxy"]
@@ -224,8 +225,8 @@ def main() -> int:
         if "floor" in results:
             line += f" {results['floor']['rps']:12.0f} {results['floor']['rps'] / hap['rps']:12.2f}"
             lua_floor = results.get("lua floor")
-            line += (f" {lua_floor['rps']:10.0f} {lua_floor['rps'] / hap['rps']:16.2f}" if lua_floor
-                     else f" {'-':>10} {'-':>16}")
+            line += (f" {lua_floor['rps']:10.0f} {lua_floor['rps'] / hap['rps']:16.2f} {lua_floor['cpu_us']:21.1f}"
+                     if lua_floor else f" {'-':>10} {'-':>16} {'-':>21}")
         print(f"{line}  {lp['errors']}")
     return 0
 
