@@ -92,20 +92,24 @@ def check_fields(headers: Headers) -> None:
     reader checked them pass at once.
     """
     fields = headers.fields
-    if not fields or ((read_as := headers.read_as) is not None and read_as[0] == fields):
-        return  # none, or those a head reader checked
-    try:
-        names, values = zip(*fields, strict=True)
-        joined = " ".join(values)
-        if "" not in names and _TOKEN_RE.fullmatch("".join(names)) and _is_field_value(joined):
-            return
-    except (TypeError, ValueError):
-        pass
+    if not fields or ((read_as := headers.read_as) is not None and read_as[0] == fields) or fields_valid(fields):
+        return  # none, those a head reader checked, or valid ones
     for name, value in fields:
         if not _TOKEN_RE.fullmatch(name):
             raise LocalProtocolError(f"invalid header name {name!r}")
         if not _VALUE_RE.fullmatch(value):
             raise LocalProtocolError(f"invalid value for header {name!r}")
+
+
+def fields_valid(fields: list[tuple[str, str]]) -> bool:
+    """True when every name is a token and every value a field value, checked all at once (False says
+    nothing of which field is wrong: check_fields finds it)."""
+    try:
+        names, values = zip(*fields, strict=True)
+        return "" not in names and _TOKEN_RE.fullmatch("".join(names)) is not None and _is_field_value(
+            " ".join(values))
+    except (TypeError, ValueError):
+        return False
 
 
 def _is_field_value(text: str) -> bool:

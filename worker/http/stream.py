@@ -50,12 +50,13 @@ from .events import (
     Response,
 )
 from .grammar import at_least_http11
-from .message import RequestHead, ResponseHead
-from .pages import Reply, error_page, logged_size
+from .message import Headers, RequestHead, ResponseHead
+from .pages import BODILESS, Reply, error_page, logged_size, reason
 from .park import PARK_AFTER, Parking
 from .plan import HttpPlan, plan_of
 from .server_pool import ServerConnection, ServerPool, count_request_bytes
 from .state import DONE, SERVER
+from .writers import chunked_whole, whole_response
 
 READ_SIZE = 65536
 PARKED = object()
@@ -553,6 +554,14 @@ class HttpStream:
         if reply.raw is not None:
             self._send_client(reply.raw)
             return False
+        if txn is not None and not reply.close and self.front.plain_answer and self.plan.plain_answer and (
+                txn.backend is None or (txn.backend.plan or plan_of(txn.backend)).plain_answer) and (
+                data := reply.whole()):
+            self.front.answered()  # nothing may change it: the bytes made once, the moves of send_message
+            if self.frontend.access_log is not None:  # %B only
+                txn.bytes_logged = logged_size(reply.head()) + len(reply.body)
+            self._send_client(data)
+            return True
         head = reply.head() if self.txn is None else self._after_response(self.txn, reply.head())
         if self.txn is not None:
             self.txn.status = head.status
@@ -571,6 +580,10 @@ class HttpStream:
 
     def _discard_request_body(self) -> None:
         """Read and drop the rest of a request we answer ourselves (bounded by the client timeout)."""
+        ahead = self.body_ahead
+        if len(ahead) == 1 and ahead[0] is END_OF_MESSAGE:
+            ahead.clear()  # the usual request: no body, its end taken with the head (_take_body)
+            return
         timeout = self.plan.client
         try:
             while True:
@@ -1046,6 +1059,9 @@ class HttpStream:
 class ServiceIO:
     """What an HTTP service (a Lua AppletHTTP) reads and writes: the request body, the response."""
 
+    __slots__ = ("_output", "_pending", "body_done", "client_gone", "head_sent", "request", "response_done",
+                 "stream", "txn")
+
     def __init__(self, stream: HttpStream, txn: Transaction) -> None:
         self.stream = stream
         self.txn = txn
@@ -1056,6 +1072,43 @@ class ServiceIO:
         self.client_gone = False
         self._pending = bytearray()
         self._output = bytearray()
+
+    def whole(self, status: int | None, text: str | None, body: str | None, *fields: str) -> bool:
+        """The service's whole response at its end (*fields*: name, value, name, value...), sent in one
+        piece when nothing may change it: no response rule, capture or filter, a kept-alive HTTP/1.1
+        GET-like exchange, a body framed by its one exact Content-Length, or by none (then chunked, as
+        AppletHTTP frames it).  False: nothing was done, the general path (send_head, send) takes it."""
+        stream, txn = self.stream, self.txn
+        front = stream.front
+        if status is None or self.head_sent or not (front.plain_answer and stream.plan.plain_answer) or (
+                txn.filters is not None or status in BODILESS or self.request.version != "HTTP/1.1") or (
+                txn.backend is not None and not (txn.backend.plan or plan_of(txn.backend)).plain_answer):
+            return False
+        pairs = list(zip(fields[::2], fields[1::2], strict=True))
+        payload = body.encode("latin-1") if body else b""
+        names = [name.lower() for name in fields[::2]]
+        if "content-length" in names:
+            at = names.index("content-length")
+            if pairs[at][1] != str(len(payload)) or "content-length" in names[at + 1:] or \
+                    "transfer-encoding" in names or "connection" in names:
+                return False
+            data = whole_response(status, text or reason(status), pairs, payload)
+        elif "transfer-encoding" in names or "connection" in names:
+            return False
+        else:
+            pairs.append(("transfer-encoding", "chunked"))
+            data = whole_response(status, text or reason(status), pairs, chunked_whole(payload))
+        if data is None:
+            return False
+        front.answered()
+        self.head_sent = self.response_done = True
+        txn.status = status
+        if stream.frontend.access_log is not None:  # what a log line may read: %B, %ST, res.hdr
+            txn.response = head = ResponseHead(status, text or reason(status), "HTTP/1.1", Headers(pairs))
+            txn.bytes_logged = logged_size(head) + len(payload)
+        self._output += data
+        self.flush()
+        return True
 
     def receive(self, size: int | None = None) -> bytes:
         """Up to *size* body bytes (all of it when None); b"" at the end of the body."""
@@ -1156,6 +1209,10 @@ class ServiceIO:
                 self.flush()
             if self.client_gone:
                 return False
+        ahead = self.stream.body_ahead
+        if not self.body_done and len(ahead) == 1 and ahead[0] is END_OF_MESSAGE:
+            ahead.clear()  # the usual request: no body, its end taken with the head (_take_body)
+            self.body_done = True
         while not self.body_done:
             if not self._pull():
                 break

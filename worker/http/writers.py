@@ -11,7 +11,7 @@ from __future__ import annotations
 from .errors import LocalProtocolError
 from .events import Data, EndOfMessage
 from .framing import CHUNKED, LENGTH, UNTIL_CLOSE, Framing
-from .grammar import STANDARD_METHODS, check_fields, check_request_line, check_status_line
+from .grammar import STANDARD_METHODS, check_fields, check_request_line, check_status_line, fields_valid
 from .message import Headers, RequestHead, ResponseHead
 
 
@@ -31,6 +31,24 @@ def write_response(head: ResponseHead) -> bytes:
         check_status_line(status, reason)  # the exact error, or a latin-1 reason phrase
     version = "HTTP/1.1" if head.version[5:] >= "1.1" else "HTTP/1.0"
     return _encode(f"{version} {status:03d} {reason}", head.headers)
+
+
+def whole_response(status: int, reason: str, fields: list[tuple[str, str]], body: bytes) -> bytes | None:
+    """An HTTP/1.1 final response of our own in one piece: the head, then *body* as framed by its fields.
+    None when a part is not valid (the general path, ``write_response``, then says which)."""
+    if not (200 <= status <= 599 and reason.isascii() and reason.isprintable() and (
+            not fields or fields_valid(fields))):
+        return None
+    try:
+        head = "\r\n".join([f"HTTP/1.1 {status:03d} {reason}", *map(": ".join, fields), "", ""]).encode("latin-1")
+    except UnicodeEncodeError:
+        return None
+    return head + body
+
+
+def chunked_whole(body: bytes) -> bytes:
+    """A whole body in chunks: what ChunkedWriter writes for ``Data(body)`` and the end without trailers."""
+    return b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body) if body else b"0\r\n\r\n"
 
 
 def _encode(first_line: str, headers: Headers) -> bytes:
@@ -112,7 +130,7 @@ class ChunkedWriter:
     def whole(self, body: bytes, end: EndOfMessage) -> bytes:
         if end.trailers.fields:
             return self(Data(body)) + self(end)
-        return b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body) if body else b"0\r\n\r\n"
+        return chunked_whole(body)
 
 
 class UntilCloseWriter:
