@@ -65,6 +65,9 @@ MAXREWRITE = 1024
 DRAIN_LIMIT = 32 * 1024 * 1024
 """Request body bytes we read and drop once the server stopped taking them, so the client gets its answer."""
 REQUESTS_PER_TURN = 4
+_FRAMING_NAMES = frozenset({"content-length", "transfer-encoding", "connection"})
+"""Fields of a service's response that make it take the general path, but for one exact Content-Length."""
+_LENGTH_ONLY = frozenset({"content-length"})
 """Requests a keep-alive connection may serve in a row before letting the others run."""
 
 
@@ -1084,30 +1087,32 @@ class ServiceIO:
                 txn.filters is not None or status in BODILESS or self.request.version != "HTTP/1.1") or (
                 txn.backend is not None and not (txn.backend.plan or plan_of(txn.backend)).plain_answer):
             return False
-        pairs = list(zip(fields[::2], fields[1::2], strict=True))
+        names = fields[::2]
+        pairs = list(zip(names, fields[1::2], strict=True))
+        lowered = ",".join(names).lower().split(",") if names else []  # a name with a comma fails whole_response
+        framing = _FRAMING_NAMES.intersection(lowered)
         payload = body.encode("latin-1") if body else b""
-        names = [name.lower() for name in fields[::2]]
-        if "content-length" in names:
-            at = names.index("content-length")
-            if pairs[at][1] != str(len(payload)) or "content-length" in names[at + 1:] or \
-                    "transfer-encoding" in names or "connection" in names:
-                return False
-            data = whole_response(status, text or reason(status), pairs, payload)
-        elif "transfer-encoding" in names or "connection" in names:
-            return False
-        else:
+        text = text or reason(status)
+        if not framing:
             pairs.append(("transfer-encoding", "chunked"))
-            data = whole_response(status, text or reason(status), pairs, chunked_whole(payload))
+            data = whole_response(status, text, pairs, chunked_whole(payload))
+        elif framing == _LENGTH_ONLY and len(lowered) == len(pairs) and lowered.count("content-length") == 1 and (
+                pairs[lowered.index("content-length")][1] == str(len(payload))):
+            data = whole_response(status, text, pairs, payload)
+        else:
+            return False
         if data is None:
             return False
         front.answered()
         self.head_sent = self.response_done = True
         txn.status = status
         if stream.frontend.access_log is not None:  # what a log line may read: %B, %ST, res.hdr
-            txn.response = head = ResponseHead(status, text or reason(status), "HTTP/1.1", Headers(pairs))
+            txn.response = head = ResponseHead(status, text, "HTTP/1.1", Headers(pairs))
             txn.bytes_logged = logged_size(head) + len(payload)
-        self._output += data
-        self.flush()
+        try:
+            stream._send_client(data)
+        except ClientGone:
+            self.client_gone = True
         return True
 
     def receive(self, size: int | None = None) -> bytes:
