@@ -8,6 +8,7 @@ the 408 use the legacy capitalised form with ``Connection: close``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -93,7 +94,10 @@ class Reply:
         return wire
 
 
+@cache
 def error_page(status: int) -> Reply:
+    """HAProxy's default page for *status*: one Reply a status, shared (nothing changes a Reply once made:
+    ``head()`` gives a copy), so its bytes are written once (``Reply.whole``)."""
     title, text = MESSAGES.get(status, (reason(status), ""))
     body = f"<html><body><h1>{status} {title}</h1>\n{text}\n</body></html>\n".encode("latin-1")
     if status in LEGACY:
