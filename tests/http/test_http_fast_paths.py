@@ -24,6 +24,7 @@ from luaproxy.worker.http import (
     RequestHead,
     Response,
     ResponseHead,
+    grammar,
 )
 from luaproxy.worker.http.grammar import (
     _TOKEN_RE,
@@ -422,3 +423,13 @@ def test_whole_response_refuses_what_the_writer_refuses() -> None:
     assert whole_response(200, "OK", [("a b", "c")], b"") is None
     assert whole_response(200, "OK", [("a", "\u20ac")], b"") is None
     assert chunked_whole(b"") == b"0\r\n\r\n" and chunked_whole(b"ab") == b"2\r\nab\r\n0\r\n\r\n"
+
+
+def test_names_remembered_are_bounded_and_answered_as_checked() -> None:
+    """names_valid answers a set of names seen before from memory, and remembers at most _KEPT_NAMES sets."""
+    for i in range(grammar._KEPT_NAMES + 50):
+        assert grammar.names_valid((f"x-{i}", "content-length"))
+        assert not grammar.names_valid((f"x {i}",))
+    assert len(grammar._VALID_NAMES) <= grammar._KEPT_NAMES
+    assert grammar.names_valid(("x-0", "content-length")) and not grammar.names_valid(("x 0",))
+    assert not grammar.names_valid(("", "a")) and not grammar.values_valid(("a\r\nb",))

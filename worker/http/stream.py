@@ -49,14 +49,14 @@ from .events import (
     Request,
     Response,
 )
-from .grammar import at_least_http11
+from .grammar import at_least_http11, names_valid, values_valid
 from .message import Headers, RequestHead, ResponseHead
 from .pages import BODILESS, Reply, error_page, logged_size, reason
 from .park import PARK_AFTER, Parking
 from .plan import HttpPlan, plan_of
 from .server_pool import ServerConnection, ServerPool, count_request_bytes
 from .state import DONE, SERVER
-from .writers import chunked_whole, whole_response
+from .writers import checked_response, chunked_whole
 
 READ_SIZE = 65536
 PARKED = object()
@@ -1087,18 +1087,18 @@ class ServiceIO:
                 txn.filters is not None or status in BODILESS or self.request.version != "HTTP/1.1") or (
                 txn.backend is not None and not (txn.backend.plan or plan_of(txn.backend)).plain_answer):
             return False
-        names = fields[::2]
-        pairs = list(zip(names, fields[1::2], strict=True))
-        lowered = ",".join(names).lower().split(",") if names else []  # a name with a comma fails whole_response
-        framing = _FRAMING_NAMES.intersection(lowered)
+        names, values = fields[::2], fields[1::2]
+        if len(names) != len(values) or not (names_valid(names) and values_valid(values)):
+            return False
+        framing = _FRAMING_NAMES.intersection(",".join(names).lower().split(",")) if names else None
         payload = body.encode("latin-1") if body else b""
         text = text or reason(status)
         if not framing:
-            pairs.append(("transfer-encoding", "chunked"))
-            data = whole_response(status, text, pairs, chunked_whole(payload))
-        elif framing == _LENGTH_ONLY and len(lowered) == len(pairs) and lowered.count("content-length") == 1 and (
-                pairs[lowered.index("content-length")][1] == str(len(payload))):
-            data = whole_response(status, text, pairs, payload)
+            names, values = (*names, "transfer-encoding"), (*values, "chunked")
+            data = checked_response(status, text, zip(names, values, strict=True), chunked_whole(payload))
+        elif framing == _LENGTH_ONLY and (lowered := [name.lower() for name in names]).count("content-length") == 1 \
+                and values[lowered.index("content-length")] == str(len(payload)):
+            data = checked_response(status, text, zip(names, values, strict=True), payload)
         else:
             return False
         if data is None:
@@ -1107,7 +1107,7 @@ class ServiceIO:
         self.head_sent = self.response_done = True
         txn.status = status
         if stream.frontend.access_log is not None:  # what a log line may read: %B, %ST, res.hdr
-            txn.response = head = ResponseHead(status, text, "HTTP/1.1", Headers(pairs))
+            txn.response = head = ResponseHead(status, text, "HTTP/1.1", Headers(list(zip(names, values, strict=True))))
             txn.bytes_logged = logged_size(head) + len(payload)
         try:
             stream._send_client(data)

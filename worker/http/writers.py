@@ -8,6 +8,8 @@ first, so an edited head cannot inject a line break.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from .errors import LocalProtocolError
 from .events import Data, EndOfMessage
 from .framing import CHUNKED, LENGTH, UNTIL_CLOSE, Framing
@@ -36,11 +38,17 @@ def write_response(head: ResponseHead) -> bytes:
 def whole_response(status: int, reason: str, fields: list[tuple[str, str]], body: bytes) -> bytes | None:
     """An HTTP/1.1 final response of our own in one piece: the head, then *body* as framed by its fields.
     None when a part is not valid (the general path, ``write_response``, then says which)."""
-    if not (200 <= status <= 599 and reason.isascii() and reason.isprintable() and (
-            not fields or fields_valid(fields))):
+    if fields and not fields_valid(fields):
+        return None
+    return checked_response(status, reason, fields, body)
+
+
+def checked_response(status: int, reason: str, fields: Iterable[tuple[str, str]], body: bytes) -> bytes | None:
+    """``whole_response`` of fields already checked (``fields_valid``)."""
+    if not (200 <= status <= 599 and reason.isascii() and reason.isprintable()):
         return None
     try:
-        head = "\r\n".join([f"HTTP/1.1 {status:03d} {reason}", *map(": ".join, fields), "", ""]).encode("latin-1")
+        head = "\r\n".join([f"HTTP/1.1 {status} {reason}", *map(": ".join, fields), "", ""]).encode("latin-1")
     except UnicodeEncodeError:
         return None
     return head + body
