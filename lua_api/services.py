@@ -32,7 +32,7 @@ class LuaHttpService:
         try:
             result, output = runner.run_applet(engine.runtime, Run(Context.SERVICE, self.name, txn, budget),
                                                (self._launch, handle))
-            if output:
+            if output and not io.whole(*output):  # the whole response in one piece, else the general path
                 try:
                     hand_over(state, *output)
                 except (LuaApiError, LocalProtocolError) as exc:  # what start_response or send raised, in Lua, before

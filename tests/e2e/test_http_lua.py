@@ -9,7 +9,8 @@ import time
 import pytest
 
 from tests.e2e.test_http import get
-from tests.helpers import HttpBackend, http_exchange, parse_responses
+from tests.helpers import HttpBackend, free_port, http_exchange, parse_responses, wait_until
+from tests.logs.syslog import SyslogListener
 
 
 @pytest.fixture
@@ -279,3 +280,59 @@ end)
         assert b"after" not in first
     status, headers, body = get(port, "/big")
     assert (status, headers["content-length"], body) == (200, "200000", b"x" * 200000)
+
+
+def test_a_service_answered_whole_is_what_the_general_path_sends(write, luaproxy, port):
+    """The whole response at a service's end goes out in one piece where nothing may change it; a frontend
+    whose response rule never fires takes the general path: same bytes, same log line (%ST, %B, res.hdr)."""
+    write("script.lua", """
+core.register_service("sized", "http", function(applet)
+  applet:set_status(201, "Made")
+  applet:add_header("Content-Length", "5")
+  applet:add_header("x-a", "1")
+  applet:start_response()
+  applet:send("he")
+  applet:send("llo")
+end)
+core.register_service("chunks", "http", function(applet)
+  applet:add_header("content-type", "text/plain")
+  applet:start_response()
+  applet:send("part1,")
+end)
+""")
+    ruled = free_port()
+    listener = SyslogListener()
+    frontend = """
+frontend {name}
+   bind 127.0.0.1:{port}
+   log {address} local0
+   log-format "%ST %B %[res.hdr(content-type)] %[res.hdr(x-a)]"
+   http-request use-service lua.sized if {{ path /sized }}
+   http-request use-service lua.chunks
+{rules}"""
+    write("h.cfg", """
+global
+   lua-load script.lua
+defaults
+   mode http
+   timeout client 5s
+""" + frontend.format(name="plain", port=port, address=listener.address, rules="")
+        + frontend.format(name="ruled", port=ruled, address=listener.address,
+                          rules="   http-response set-header x-never y if { always_false }\n"))
+    luaproxy("-f", "h.cfg", wait_port=port)
+    try:
+        exchanges = []
+        for target in (port, ruled):
+            exchanges.append(http_exchange(target, b"GET /sized HTTP/1.1\r\nHost: a\r\n\r\n"
+                                                   b"GET /c HTTP/1.1\r\nHost: a\r\n\r\n"
+                                                   b"GET /c HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"))
+        assert exchanges[0] == exchanges[1]
+        chunks = (b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n%s"
+                  b"\r\n6\r\npart1,\r\n0\r\n\r\n")
+        assert exchanges[0] == (b"HTTP/1.1 201 Made\r\nContent-Length: 5\r\nx-a: 1\r\n\r\nhello"
+                                + chunks % b"" + chunks % b"Connection: close\r\n")
+        assert wait_until(lambda: len(listener.datagrams) == 6)
+        lines = sorted(datagram.decode().rpartition(": ")[2] for datagram in listener.datagrams)
+        assert lines[0::2] == lines[1::2], lines
+    finally:
+        listener.close()

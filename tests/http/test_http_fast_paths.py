@@ -24,6 +24,7 @@ from luaproxy.worker.http import (
     RequestHead,
     Response,
     ResponseHead,
+    grammar,
 )
 from luaproxy.worker.http.grammar import (
     _TOKEN_RE,
@@ -35,6 +36,7 @@ from luaproxy.worker.http.grammar import (
     parse_fields,
     split_head,
 )
+from luaproxy.worker.http.pages import Reply
 from luaproxy.worker.http.state import (
     CLIENT,
     DONE,
@@ -45,6 +47,7 @@ from luaproxy.worker.http.state import (
     SERVER,
     ConnectionState,
 )
+from luaproxy.worker.http.writers import chunked_whole, whole_response
 
 MAX_HEADERS = 4
 
@@ -365,3 +368,68 @@ def test_a_read_head_is_checked_again_once_changed() -> None:
     other.send(Data(b"abc"))
     with pytest.raises(LocalProtocolError):  # framed by the new length, not the one read
         other.send(EndOfMessage())
+
+
+REPLIES = [
+    Reply(200, [("content-type", "text/plain")], b"hello world"),
+    Reply(403, [], b""),
+    Reply(302, [("location", "/x"), ("cache-control", "no-cache")]),
+    Reply(200, [("x-caf\xe9", "v")], b"bad name"),
+    Reply(200, [("content-length", "2")], b"ok"),
+    Reply(204, [("x", "y")]),
+    Reply(200, [("x", "a\r\nb")], b"injected"),
+    Reply(299, [], b"z", reason="Fine"),
+]
+
+
+@pytest.mark.parametrize("raw", [case[0] for case in WHOLE_CASES])
+@pytest.mark.parametrize("reply", REPLIES)
+def test_a_plain_answer_is_what_send_message_gives(raw: bytes, reply: Reply) -> None:
+    """Where the connection allows bytes made whole (plain_answer) and a reply makes them (Reply.whole),
+    they and the moves of answered() are send_message's; elsewhere the reply says it cannot (b"")."""
+    general = Connection(SERVER)
+    general.receive_data(raw)
+    general.next_event()
+    general.take_body()
+    try:
+        expected: tuple | None = (general.send_message(reply.head(), reply.body), general.states)
+    except LocalProtocolError:
+        expected = None
+    plain = Connection(SERVER)
+    plain.receive_data(raw)
+    plain.next_event()
+    plain.take_body()
+    if not plain.plain_answer or not reply.whole():
+        return
+    plain.answered()
+    assert (reply.whole(), plain.states) == expected
+    assert plain.next_cycle() == general.next_cycle()
+
+
+def test_plain_answers_need_a_kept_alive_http11_exchange() -> None:
+    allowed = []
+    for raw, _, _ in WHOLE_CASES:
+        conn = Connection(SERVER)
+        conn.receive_data(raw)
+        conn.next_event()
+        allowed.append(conn.plain_answer)
+    assert allowed == [True, True, False, False, False, True]
+
+
+def test_whole_response_refuses_what_the_writer_refuses() -> None:
+    assert whole_response(200, "OK", [], b"") == b"HTTP/1.1 200 OK\r\n\r\n"
+    assert whole_response(200, "O\r\nK", [], b"") is None
+    assert whole_response(600, "OK", [], b"") is None
+    assert whole_response(200, "OK", [("a b", "c")], b"") is None
+    assert whole_response(200, "OK", [("a", "\u20ac")], b"") is None
+    assert chunked_whole(b"") == b"0\r\n\r\n" and chunked_whole(b"ab") == b"2\r\nab\r\n0\r\n\r\n"
+
+
+def test_names_remembered_are_bounded_and_answered_as_checked() -> None:
+    """names_valid answers a set of names seen before from memory, and remembers at most _KEPT_NAMES sets."""
+    for i in range(grammar._KEPT_NAMES + 50):
+        assert grammar.names_valid((f"x-{i}", "content-length"))
+        assert not grammar.names_valid((f"x {i}",))
+    assert len(grammar._VALID_NAMES) <= grammar._KEPT_NAMES
+    assert grammar.names_valid(("x-0", "content-length")) and not grammar.names_valid(("x 0",))
+    assert not grammar.names_valid(("", "a")) and not grammar.values_valid(("a\r\nb",))

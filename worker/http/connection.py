@@ -243,6 +243,20 @@ class Connection:
             raise
 
     @property
+    def plain_answer(self) -> bool:
+        """Server side: a final response of ours may go out as bytes made whole elsewhere (``answered``):
+        nothing in the exchange asks for more than Content-Length or chunks on a kept-alive HTTP/1.1
+        connection (no switch proposed, no HEAD, nothing sent yet for this request)."""
+        machine = self._state
+        return machine.keep_alive and not machine.switch_proposed and self._peer_http11 and (
+            machine.states[SERVER] is SEND_RESPONSE) and self._request_method != "HEAD"
+
+    def answered(self) -> None:
+        """Server side: a whole response went out as *plain_answer* allowed; the moves of ``send_message``."""
+        self._waiting_for_100 = False
+        self._state.states[SERVER] = DONE
+
+    @property
     def body_framing(self) -> tuple[BodyReader | None, BodyWriter | None]:
         """The reader of the body being received and the writer of the one being sent: what splicing
         checks and advances when it moves body bytes this core never sees."""

@@ -92,20 +92,43 @@ def check_fields(headers: Headers) -> None:
     reader checked them pass at once.
     """
     fields = headers.fields
-    if not fields or ((read_as := headers.read_as) is not None and read_as[0] == fields):
-        return  # none, or those a head reader checked
-    try:
-        names, values = zip(*fields, strict=True)
-        joined = " ".join(values)
-        if "" not in names and _TOKEN_RE.fullmatch("".join(names)) and _is_field_value(joined):
-            return
-    except (TypeError, ValueError):
-        pass
+    if not fields or ((read_as := headers.read_as) is not None and read_as[0] == fields) or fields_valid(fields):
+        return  # none, those a head reader checked, or valid ones
     for name, value in fields:
         if not _TOKEN_RE.fullmatch(name):
             raise LocalProtocolError(f"invalid header name {name!r}")
         if not _VALUE_RE.fullmatch(value):
             raise LocalProtocolError(f"invalid value for header {name!r}")
+
+
+def fields_valid(fields: list[tuple[str, str]]) -> bool:
+    """True when every name is a token and every value a field value, checked all at once (False says
+    nothing of which field is wrong: check_fields finds it)."""
+    try:
+        names, values = zip(*fields, strict=True)
+        return names_valid(names) and values_valid(values)
+    except (TypeError, ValueError):
+        return False
+
+
+_VALID_NAMES: dict[tuple[str, ...], bool] = {}
+_KEPT_NAMES = 256
+"""Sets of names remembered: a worker's services and replies send a few, the same on every request."""
+
+
+def names_valid(names: tuple[str, ...]) -> bool:
+    """Every name is a token (a set of names seen before is answered from memory)."""
+    valid = _VALID_NAMES.get(names)
+    if valid is None:
+        valid = "" not in names and _TOKEN_RE.fullmatch("".join(names)) is not None
+        if len(_VALID_NAMES) < _KEPT_NAMES:
+            _VALID_NAMES[names] = valid
+    return valid
+
+
+def values_valid(values: tuple[str, ...]) -> bool:
+    """Every value is a field value (checked at once: values joined by a space are valid exactly when each is)."""
+    return _is_field_value(" ".join(values))
 
 
 def _is_field_value(text: str) -> bool:

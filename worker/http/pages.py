@@ -8,11 +8,13 @@ the 408 use the legacy capitalised form with ``Connection: close``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from .message import Headers, ResponseHead
+from .writers import whole_response
 
 MESSAGES: dict[int, tuple[str, str]] = {
     200: ("OK", "Service ready."),
@@ -38,6 +40,8 @@ _NAME = itemgetter(0)
 LEGACY = frozenset({400, 408})
 BODILESS = frozenset({204, 304})
 """Statuses whose replies carry no body and, as haproxy sends them, no content-length."""
+_FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})
+"""Fields that make a reply's framing or connection handling its own: such a reply takes the general path."""
 REASONS = {
     100: "Continue", 101: "Switching Protocols", 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content",
     206: "Partial Content", 301: "Moved Permanently", 302: "Found", 303: "See Other", 304: "Not Modified",
@@ -67,14 +71,33 @@ class Reply:
     raw: bytes | None = None
     reason: str | None = None
     errorfile: bool = False  # the proxy's page for this status (its errorfile, else the default page)
+    wire: bytes | None = field(default=None, compare=False, repr=False)
+    """The whole response as ``whole()`` made it the first time (b"": it cannot be made so)."""
 
     def head(self) -> ResponseHead:
         framed = self.status in BODILESS or "content-length" in map(_NAME, self.headers)
-        fields = self.headers if framed else [("content-length", str(len(self.body))), *self.headers]
+        fields = list(self.headers) if framed else [("content-length", str(len(self.body))), *self.headers]
         return ResponseHead(self.status, self.reason or reason(self.status), "HTTP/1.1", Headers(fields))
 
+    def whole(self) -> bytes:
+        """The reply as one piece of bytes for a kept-alive HTTP/1.1 exchange (``Connection.plain_answer``),
+        made once: a reply a rule keeps (``http-request return`` with nothing dynamic) is written once.
+        b"" when its fields frame it themselves or are not valid: ``head()`` and the general path then."""
+        wire = self.wire
+        if wire is None:
+            names = {name.lower() for name, _ in self.headers}
+            wire = b""
+            if self.raw is None and self.status not in BODILESS and names.isdisjoint(_FRAMING):
+                fields = [("content-length", str(len(self.body))), *self.headers]
+                wire = whole_response(self.status, self.reason or reason(self.status), fields, self.body) or b""
+            self.wire = wire
+        return wire
 
+
+@cache
 def error_page(status: int) -> Reply:
+    """HAProxy's default page for *status*: one Reply a status, shared (nothing changes a Reply once made:
+    ``head()`` gives a copy), so its bytes are written once (``Reply.whole``)."""
     title, text = MESSAGES.get(status, (reason(status), ""))
     body = f"<html><body><h1>{status} {title}</h1>\n{text}\n</body></html>\n".encode("latin-1")
     if status in LEGACY:

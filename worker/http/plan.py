@@ -37,6 +37,9 @@ class HttpPlan:
     restrict_names: bool
     """``option http-restrict-req-hdr-names delete|reject`` (a backend's)."""
     abortonclose: bool
+    plain_answer: bool
+    """No ``tcp-response content``, ``http-response`` or ``http-after-response`` rule and no response header
+    capture: an answer of our own goes out as it was made."""
 
 
 def plan_of(proxy: Any) -> HttpPlan:
@@ -69,4 +72,6 @@ def _build(proxy: Any) -> HttpPlan:
         ignore_probes=bool(options.get("http-ignore-probes")),
         restrict_names=options.get("http-restrict-req-hdr-names") in ("delete", "reject"),
         abortonclose=bool(options.get("abortonclose")),
+        plain_answer=not (rules.get("tcp-response content") or rules.get("http-response")
+                          or rules.get("http-after-response") or proxy.header_captures.get("response")),
     )

@@ -49,13 +49,14 @@ from .events import (
     Request,
     Response,
 )
-from .grammar import at_least_http11
-from .message import RequestHead, ResponseHead
-from .pages import Reply, error_page, logged_size
+from .grammar import at_least_http11, names_valid, values_valid
+from .message import Headers, RequestHead, ResponseHead
+from .pages import BODILESS, Reply, error_page, logged_size, reason
 from .park import PARK_AFTER, Parking
 from .plan import HttpPlan, plan_of
 from .server_pool import ServerConnection, ServerPool, count_request_bytes
 from .state import DONE, SERVER
+from .writers import checked_response, chunked_whole
 
 READ_SIZE = 65536
 PARKED = object()
@@ -64,6 +65,9 @@ MAXREWRITE = 1024
 DRAIN_LIMIT = 32 * 1024 * 1024
 """Request body bytes we read and drop once the server stopped taking them, so the client gets its answer."""
 REQUESTS_PER_TURN = 4
+_FRAMING_NAMES = frozenset({"content-length", "transfer-encoding", "connection"})
+"""Fields of a service's response that make it take the general path, but for one exact Content-Length."""
+_LENGTH_ONLY = frozenset({"content-length"})
 """Requests a keep-alive connection may serve in a row before letting the others run."""
 
 
@@ -553,6 +557,14 @@ class HttpStream:
         if reply.raw is not None:
             self._send_client(reply.raw)
             return False
+        if txn is not None and not reply.close and self.front.plain_answer and self.plan.plain_answer and (
+                txn.backend is None or (txn.backend.plan or plan_of(txn.backend)).plain_answer) and (
+                data := reply.whole()):
+            self.front.answered()  # nothing may change it: the bytes made once, the moves of send_message
+            if self.frontend.access_log is not None:  # %B only
+                txn.bytes_logged = logged_size(reply.head()) + len(reply.body)
+            self._send_client(data)
+            return True
         head = reply.head() if self.txn is None else self._after_response(self.txn, reply.head())
         if self.txn is not None:
             self.txn.status = head.status
@@ -571,6 +583,10 @@ class HttpStream:
 
     def _discard_request_body(self) -> None:
         """Read and drop the rest of a request we answer ourselves (bounded by the client timeout)."""
+        ahead = self.body_ahead
+        if len(ahead) == 1 and ahead[0] is END_OF_MESSAGE:
+            ahead.clear()  # the usual request: no body, its end taken with the head (_take_body)
+            return
         timeout = self.plan.client
         try:
             while True:
@@ -1046,6 +1062,9 @@ class HttpStream:
 class ServiceIO:
     """What an HTTP service (a Lua AppletHTTP) reads and writes: the request body, the response."""
 
+    __slots__ = ("_output", "_pending", "body_done", "client_gone", "head_sent", "request", "response_done",
+                 "stream", "txn")
+
     def __init__(self, stream: HttpStream, txn: Transaction) -> None:
         self.stream = stream
         self.txn = txn
@@ -1056,6 +1075,45 @@ class ServiceIO:
         self.client_gone = False
         self._pending = bytearray()
         self._output = bytearray()
+
+    def whole(self, status: int | None, text: str | None, body: str | None, *fields: str) -> bool:
+        """The service's whole response at its end (*fields*: name, value, name, value...), sent in one
+        piece when nothing may change it: no response rule, capture or filter, a kept-alive HTTP/1.1
+        GET-like exchange, a body framed by its one exact Content-Length, or by none (then chunked, as
+        AppletHTTP frames it).  False: nothing was done, the general path (send_head, send) takes it."""
+        stream, txn = self.stream, self.txn
+        front = stream.front
+        if status is None or self.head_sent or not (front.plain_answer and stream.plan.plain_answer) or (
+                txn.filters is not None or status in BODILESS or self.request.version != "HTTP/1.1") or (
+                txn.backend is not None and not (txn.backend.plan or plan_of(txn.backend)).plain_answer):
+            return False
+        names, values = fields[::2], fields[1::2]
+        if len(names) != len(values) or not (names_valid(names) and values_valid(values)):
+            return False
+        framing = _FRAMING_NAMES.intersection(",".join(names).lower().split(",")) if names else None
+        payload = body.encode("latin-1") if body else b""
+        text = text or reason(status)
+        if not framing:
+            names, values = (*names, "transfer-encoding"), (*values, "chunked")
+            data = checked_response(status, text, zip(names, values, strict=True), chunked_whole(payload))
+        elif framing == _LENGTH_ONLY and (lowered := [name.lower() for name in names]).count("content-length") == 1 \
+                and values[lowered.index("content-length")] == str(len(payload)):
+            data = checked_response(status, text, zip(names, values, strict=True), payload)
+        else:
+            return False
+        if data is None:
+            return False
+        front.answered()
+        self.head_sent = self.response_done = True
+        txn.status = status
+        if stream.frontend.access_log is not None:  # what a log line may read: %B, %ST, res.hdr
+            txn.response = head = ResponseHead(status, text, "HTTP/1.1", Headers(list(zip(names, values, strict=True))))
+            txn.bytes_logged = logged_size(head) + len(payload)
+        try:
+            stream._send_client(data)
+        except ClientGone:
+            self.client_gone = True
+        return True
 
     def receive(self, size: int | None = None) -> bytes:
         """Up to *size* body bytes (all of it when None); b"" at the end of the body."""
@@ -1156,6 +1214,10 @@ class ServiceIO:
                 self.flush()
             if self.client_gone:
                 return False
+        ahead = self.stream.body_ahead
+        if not self.body_done and len(ahead) == 1 and ahead[0] is END_OF_MESSAGE:
+            ahead.clear()  # the usual request: no body, its end taken with the head (_take_body)
+            self.body_done = True
         while not self.body_done:
             if not self._pull():
                 break

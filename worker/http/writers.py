@@ -8,10 +8,12 @@ first, so an edited head cannot inject a line break.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from .errors import LocalProtocolError
 from .events import Data, EndOfMessage
 from .framing import CHUNKED, LENGTH, UNTIL_CLOSE, Framing
-from .grammar import STANDARD_METHODS, check_fields, check_request_line, check_status_line
+from .grammar import STANDARD_METHODS, check_fields, check_request_line, check_status_line, fields_valid
 from .message import Headers, RequestHead, ResponseHead
 
 
@@ -31,6 +33,30 @@ def write_response(head: ResponseHead) -> bytes:
         check_status_line(status, reason)  # the exact error, or a latin-1 reason phrase
     version = "HTTP/1.1" if head.version[5:] >= "1.1" else "HTTP/1.0"
     return _encode(f"{version} {status:03d} {reason}", head.headers)
+
+
+def whole_response(status: int, reason: str, fields: list[tuple[str, str]], body: bytes) -> bytes | None:
+    """An HTTP/1.1 final response of our own in one piece: the head, then *body* as framed by its fields.
+    None when a part is not valid (the general path, ``write_response``, then says which)."""
+    if fields and not fields_valid(fields):
+        return None
+    return checked_response(status, reason, fields, body)
+
+
+def checked_response(status: int, reason: str, fields: Iterable[tuple[str, str]], body: bytes) -> bytes | None:
+    """``whole_response`` of fields already checked (``fields_valid``)."""
+    if not (200 <= status <= 599 and reason.isascii() and reason.isprintable()):
+        return None
+    try:
+        head = "\r\n".join([f"HTTP/1.1 {status} {reason}", *map(": ".join, fields), "", ""]).encode("latin-1")
+    except UnicodeEncodeError:
+        return None
+    return head + body
+
+
+def chunked_whole(body: bytes) -> bytes:
+    """A whole body in chunks: what ChunkedWriter writes for ``Data(body)`` and the end without trailers."""
+    return b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body) if body else b"0\r\n\r\n"
 
 
 def _encode(first_line: str, headers: Headers) -> bytes:
@@ -112,7 +138,7 @@ class ChunkedWriter:
     def whole(self, body: bytes, end: EndOfMessage) -> bytes:
         if end.trailers.fields:
             return self(Data(body)) + self(end)
-        return b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body) if body else b"0\r\n\r\n"
+        return chunked_whole(body)
 
 
 class UntilCloseWriter:

@@ -167,6 +167,10 @@ def _reply_builder(status: int, words: list[str], env: HttpActionEnv, keyword: s
                             "Expected content-type, string, lf-string, file, lf-file or hdr.")
     if body is not None and content_type is None:
         raise RuleError(f"'{keyword}': a body needs a 'content-type'.")
+    if type(body) is bytes and not headers:
+        # Nothing in it depends on the request: one Reply for every request, its bytes written once (Reply.whole).
+        fixed = Reply(status, [("content-type", content_type or "")] if body else [], body)
+        return lambda txn: fixed
 
     def build(txn: Any) -> Reply:
         if body is None:
