@@ -18,6 +18,7 @@ import gevent
 from ..http.pages import error_page
 from ..sticktable.schema import MAX_ARRAY
 from ..sticktable.table import SharedTable
+from ..sticktable.tracking import EVENTS, HTTP_EVENTS
 from .errors import RuleError
 from .verdict import Verdict
 
@@ -78,6 +79,8 @@ def _track(n: int, args: tuple[str, ...], env: StickEnv) -> Action:
     spec = table.spec
 
     key_of = _src_key(spec) if expr.fetch.name == "src" and not expr.converters else None
+    in_http = table.tracker(HTTP_EVENTS)  # made once: the table's layout is in the function
+    outside = table.tracker(EVENTS)
 
     def track(txn: Any) -> Verdict:
         trackers = txn.stkctr
@@ -88,7 +91,7 @@ def _track(n: int, args: tuple[str, ...], env: StickEnv) -> Action:
             smp = expr.evaluate(txn)
             key = spec.key_of(smp) if smp is not None else None
         if key is not None:
-            trackers.track(n, table, key, session, per_request and txn.http_mode)
+            trackers.hold(n, table, (in_http if per_request and txn.http_mode else outside)(key), session)
         return Verdict.CONTINUE
 
     return track

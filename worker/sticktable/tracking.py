@@ -17,8 +17,10 @@ from .table import SharedTable
 
 MAX_COUNTERS = 3
 _COUNTERS = tuple(range(MAX_COUNTERS))
-_EVENTS = ("conn", "sess")
-_HTTP_EVENTS = ("conn", "sess", "http_req")
+EVENTS = ("conn", "sess")
+"""What tracking counts: a connection and a session (a track-sc rule outside an HTTP stream)."""
+HTTP_EVENTS = ("conn", "sess", "http_req")
+"""What tracking counts in an HTTP stream: the request too."""
 
 
 class Tracked:
@@ -39,14 +41,19 @@ class Tracked:
 
 
 class Trackers:
-    __slots__ = ("ended", "kept", "slots")
+    __slots__ = ("ended", "kept", "sessions", "slots", "streamed")
 
     def __init__(self) -> None:
         self.slots: list[Tracked | None] = [None] * MAX_COUNTERS
         self.ended = False
         """The current stream's end was counted (early, before its reply went out); ``begin_stream`` resets it."""
+        self.streamed: list[int] = []
+        """The counters the current stream tracks (not the session): what its end releases, without
+        looking at the others."""
         self.kept: list[int] = []
         """The counters released at the stream's end but kept readable for its log."""
+        self.sessions = 0
+        """How many counters the session tracks (their bytes count at each stream's end)."""
 
     def begin_stream(self) -> None:
         """A new stream (HTTP request) on the connection: drop what the previous one left for its log."""
@@ -63,9 +70,16 @@ class Trackers:
 
     def track(self, n: int, table: SharedTable, key: bytes, session: bool, http: bool) -> None:
         """track-scN on a free counter *n* (the rule's caller checks: only the first tracking applies)."""
-        idx = table.track(key, _HTTP_EVENTS if http else _EVENTS)
+        self.hold(n, table, table.tracker(HTTP_EVENTS if http else EVENTS)(key), session)
+
+    def hold(self, n: int, table: SharedTable, idx: int, session: bool) -> None:
+        """Counter *n* now tracks entry *idx* (tracked already; -1: the table was full, nothing tracked)."""
         if idx >= 0:
             self.slots[n] = Tracked(table, idx, session)
+            if session:
+                self.sessions += 1
+            else:
+                self.streamed.append(n)
 
     def count(self, event: str) -> None:
         """An event for every tracked counter (a new HTTP request, an HTTP error...)."""
@@ -91,21 +105,28 @@ class Trackers:
             elif from_server and status not in (501, 505):
                 self.count("http_fail")
         slots = self.slots
-        for n in _COUNTERS:
-            tracked = slots[n]
-            if tracked is None:
-                continue
-            if tracked.session:
-                if bytes_in or bytes_out:
+        streamed = self.streamed
+        if self.sessions and (bytes_in or bytes_out):
+            for tracked in slots:
+                if tracked is not None and tracked.session:
                     tracked.table.count(tracked.idx, "bytes_in", bytes_in)
                     tracked.table.count(tracked.idx, "bytes_out", bytes_out)
-            elif not tracked.released:
-                tracked.table.untrack(tracked.idx, bytes_in, bytes_out)
-                if keep_for_log:
-                    tracked.released = True
-                    self.kept.append(n)
-                else:
-                    slots[n] = None
+        if not streamed:
+            return
+        for n in streamed:
+            tracked = slots[n]
+            tracked.table.drop(tracked.idx, bytes_in, bytes_out)  # type: ignore[union-attr]
+            if keep_for_log:
+                tracked.released = True  # type: ignore[union-attr]
+            else:
+                slots[n] = None
+        kept = self.kept
+        if keep_for_log and not kept:  # the stream's counters become the kept ones, the lists swapped
+            self.kept, self.streamed = streamed, kept
+        else:
+            if keep_for_log:
+                kept.extend(streamed)
+            streamed.clear()
 
     def end_session(self) -> None:
         """The connection is over: release what the session-level rules tracked."""
@@ -114,6 +135,9 @@ class Trackers:
                 if not tracked.released:
                     tracked.table.untrack(tracked.idx)
                 self.slots[n] = None
+        self.streamed.clear()
+        self.kept.clear()
+        self.sessions = 0
 
 
 def trackers_of(ctx: Any) -> Trackers | None:
