@@ -78,47 +78,49 @@ def _track(n: int, args: tuple[str, ...], env: StickEnv) -> Action:
     per_request = env.ruleset in ("http-request", "tcp-request content")
     spec = table.spec
 
-    key_of = _src_key(spec) if expr.fetch.name == "src" and not expr.converters else None
-    in_http = table.tracker(HTTP_EVENTS)  # made once: the table's layout is in the function
-    outside = table.tracker(EVENTS)
+    def evaluated(txn: Any) -> bytes | None:
+        smp = expr.evaluate(txn)
+        return spec.key_of(smp) if smp is not None else None
+
+    known: dict[str, bytes] | None = None  # track-scN src on an ip table: the keys made, by address text
+    key_of = evaluated
+    if expr.fetch.name == "src" and not expr.converters and spec.key_type.value == "ip":
+        known, key_of = _src_keys(evaluated)
+    outside = table.tracker(EVENTS)  # made once: the table's layout is in the function
+    in_http = table.tracker(HTTP_EVENTS) if per_request else outside
 
     def track(txn: Any) -> Verdict:
         trackers = txn.stkctr
         if trackers is None or trackers.slots[n] is not None:
             return Verdict.CONTINUE
-        key = key_of(txn) if key_of is not None else None
+        key = known.get(txn.src) if known is not None else None
         if key is None:
-            smp = expr.evaluate(txn)
-            key = spec.key_of(smp) if smp is not None else None
+            key = key_of(txn)
         if key is not None:
-            trackers.hold(n, table, (in_http if per_request and txn.http_mode else outside)(key), session)
+            trackers.hold(n, table, (in_http if txn.http_mode else outside)(key), session)
         return Verdict.CONTINUE
 
     return track
 
 
-def _src_key(spec: Any) -> Callable[[Any], bytes | None] | None:
-    """``track-scN src`` on an ip table, the common case: the address text straight to its 4 bytes
-    (None for anything else, which then takes the general path), remembered for the next requests
-    (a few thousand addresses at most: the memory stays bounded)."""
-    if spec.key_type.value != "ip":
-        return None
+def _src_keys(evaluated: Callable[[Any], bytes | None]) -> tuple[dict[str, bytes], Callable[[Any], bytes | None]]:
+    """``track-scN src`` on an ip table, the common case: the address text straight to its 4 bytes,
+    remembered for the next requests in the dict returned (a few thousand addresses at most: the
+    memory stays bounded); an address that is no IPv4 one takes the general path, *evaluated*."""
     known: dict[str, bytes] = {}
 
     def key_of(txn: Any) -> bytes | None:
         src = txn.src
-        key = known.get(src)
-        if key is None:
-            try:
-                key = socket.inet_pton(socket.AF_INET, src)
-            except (OSError, TypeError):
-                return None
-            if len(known) >= _KNOWN_KEYS:
-                known.clear()
-            known[src] = key
+        try:
+            key = socket.inet_pton(socket.AF_INET, src)
+        except (OSError, TypeError):
+            return evaluated(txn)
+        if len(known) >= _KNOWN_KEYS:
+            known.clear()
+        known[src] = key
         return key
 
-    return key_of
+    return known, key_of
 
 
 def _sc_action(keyword: str, n: int, args: tuple[str, ...], env: StickEnv, element: str = "") -> Action:

@@ -100,6 +100,8 @@ PREDEFINED = {
 }
 
 _OPERATORS = ("eq", "ge", "gt", "le", "lt")
+ANONYMOUS = "{anonymous}"
+"""The name of a ``{ ... }`` ACL: one term, never more."""
 
 
 @dataclass(slots=True)
@@ -190,11 +192,19 @@ class Condition:
     """The only ACL when the condition is one ACL, not negated (``if { sc_http_req_rate(0) gt 10 }``):
     matched without the suites' loops (an ACL, whose later lines of the same name add terms)."""
 
+    term: AclTerm | None = field(init=False)
+    """The single ACL's one term when that ACL is anonymous (``{ ... }``, whose terms never grow):
+    matched without the ACL's loop."""
+
     def __post_init__(self) -> None:
         only = self.suites[0][0] if len(self.suites) == 1 and len(self.suites[0]) == 1 else None
         self.single = only[1] if only is not None and not only[0] else None
+        single = self.single
+        self.term = single.terms[0] if single is not None and single.name == ANONYMOUS else None
 
     def matches(self, ctx: SampleContext, res: bool = False) -> bool:
+        if self.term is not None:
+            return self.term.matches(ctx, res) != self.unless
         if self.single is not None:
             return self.single.matches(ctx, res) != self.unless
         for suite in self.suites:
@@ -385,7 +395,7 @@ def parse_condition(words: Sequence[str], acls: AclSet, origin: Origin | None = 
                 depth_end += 1
             if depth_end >= len(words):
                 raise SampleError("missing closing '}' in condition.")
-            acl = Acl("{anonymous}", [acls.parse_term(words[i:depth_end], origin)])
+            acl = Acl(ANONYMOUS, [acls.parse_term(words[i:depth_end], origin)])
             i = depth_end + 1
         else:
             found = acls.get(word, origin)
