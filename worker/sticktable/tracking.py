@@ -33,6 +33,11 @@ class Tracked:
     __slots__ = ("base", "idx", "released", "session", "table")
 
     def __init__(self, table: SharedTable, idx: int, session: bool) -> None:
+        self.reuse(table, idx, session)
+
+    def reuse(self, table: SharedTable, idx: int, session: bool) -> None:
+        """Name another entry: a connection's counter keeps its Tracked for the next request's tracking
+        (making an object of a Python class costs several times this call)."""
         self.table = table
         self.idx = idx
         self.base = table.entries_at + idx * table.entry_words
@@ -41,10 +46,12 @@ class Tracked:
 
 
 class Trackers:
-    __slots__ = ("ended", "kept", "sessions", "slots", "streamed")
+    __slots__ = ("ended", "kept", "made", "sessions", "slots", "streamed")
 
     def __init__(self) -> None:
         self.slots: list[Tracked | None] = [None] * MAX_COUNTERS
+        self.made: list[Tracked | None] = [None] * MAX_COUNTERS
+        """Each counter's Tracked, made on its first tracking and reused by the next ones."""
         self.ended = False
         """The current stream's end was counted (early, before its reply went out); ``begin_stream`` resets it."""
         self.streamed: list[int] = []
@@ -75,7 +82,12 @@ class Trackers:
     def hold(self, n: int, table: SharedTable, idx: int, session: bool) -> None:
         """Counter *n* now tracks entry *idx* (tracked already; -1: the table was full, nothing tracked)."""
         if idx >= 0:
-            self.slots[n] = Tracked(table, idx, session)
+            tracked = self.made[n]
+            if tracked is None:
+                tracked = self.made[n] = Tracked(table, idx, session)
+            else:  # no longer in slots (the caller checks): nothing else keeps a Tracked
+                tracked.reuse(table, idx, session)
+            self.slots[n] = tracked
             if session:
                 self.sessions += 1
             else:
