@@ -97,7 +97,7 @@ def _track(n: int, args: tuple[str, ...], env: StickEnv) -> Action:
         if key is None:
             key = key_of(txn)
         if key is not None:
-            trackers.hold(n, table, (in_http if txn.http_mode else outside)(key), session)
+            trackers.track_with(n, table, in_http if txn.http_mode else outside, key, session)
         return Verdict.CONTINUE
 
     return track

@@ -73,11 +73,12 @@ from .dictionary import ServerKeys
 from .schema import ARRAYS, DATA_KINDS, EVENTS, LEGACY, Kind, TableSpec
 
 _HEADER = 8
-_H_HOLDER, _H_USED, _H_HEAD, _H_TAIL, _H_FREE, _H_HIGH, _H_UPD = range(7)
+_H_HOLDER, _H_USED, _H_HEAD, _H_TAIL, _H_FREE, _H_HIGH, _H_UPD, _H_GEN = range(8)
 # Entry words: hash chain, LRU previous (towards the head), LRU next, expiry, refs, hash + 1, key length,
-# local update id (the table's update counter when a worker last changed it; 0: learnt from a peer).
-_NEXT, _PREV, _LNEXT, _EXP, _REF, _HASH, _KLEN, _UPD = range(8)
-_FIXED = 8
+# local update id (the table's update counter when a worker last changed it; 0: learnt from a peer),
+# generation (a number no other entry had, given when the key was inserted; 0 once removed).
+_NEXT, _PREV, _LNEXT, _EXP, _REF, _HASH, _KLEN, _UPD, GEN = range(9)
+_FIXED = 9
 _LOCK_WAIT = 1.0
 _COL_CONN = 1 << 32  # one counted connection in a column word (references are the low half)
 _HELD_CONN = 1 + _COL_CONN  # a reference with its counted connection
@@ -191,7 +192,7 @@ class SharedTable:
         self._col_pid = 0  # the process _colw and _colc belong to (a forked child claims its own)
         self._colw = -1  # where this process's column's word sits in an entry (-1: no column)
         self._colc = -1  # the column's count of what it holds (-1: no column)
-        self._trackers: dict[tuple[tuple[str, ...], bool], Callable[[bytes], int]] = {}
+        self._trackers: dict[tuple[tuple[str, ...], bool], Callable[[bytes, int, int], int]] = {}
         self._untrackers: dict[bool, Callable[[int, int, int], None]] = {}
         self.readers: dict[str, Callable[[int], int] | None] = {}
         """``reader``'s functions by name, for a fetch to look up without a call."""
@@ -286,6 +287,9 @@ class SharedTable:
         start = (base + _FIXED) * 8
         self.b[start : start + len(key)] = key
         q[base + _EXP] = now + self.expire if self.expire else 0
+        gen = q[_H_GEN] + 1
+        q[_H_GEN] = gen
+        q[base + GEN] = gen
         self._push_lru(idx, base)
         q[_H_USED] += 1
         return idx
@@ -306,6 +310,7 @@ class SharedTable:
             prev_base, cur = cb, q[cb + _NEXT]
         self._unlink_lru(base)
         q[base + _HASH] = 0
+        q[base + GEN] = 0
         q[base + _NEXT] = q[_H_FREE]
         q[_H_FREE] = idx + 1
         q[_H_USED] -= 1
@@ -411,13 +416,16 @@ class SharedTable:
         count one more current connection (conn_cur); -1 when the table is full."""
         return self.tracker(events, connection)(key)
 
-    def tracker(self, events: tuple[str, ...] = (), connection: bool = True) -> Callable[[bytes], int]:
+    def tracker(self, events: tuple[str, ...] = (), connection: bool = True) -> Callable[[bytes, int, int], int]:
         """``track`` made into one function for these *events* (what a track-sc rule runs per request).
 
         The table's layout never changes while its mapping lives, so everything but the key is
         looked up once here and read from the closure (an attribute read costs several times a
         closure's); the lookup, the LRU move, the change mark and the frequency counters are written
-        inline (each call here is paid on every request).  Made once per events tuple and kept."""
+        inline (each call here is paid on every request).  Made once per events tuple and kept.
+
+        Its *hint* and *gen* name the entry the caller tracked last for the same key (a connection's
+        next request; *gen* 0: none): when that entry still has that generation, the lookup is skipped."""
         made = self._trackers.get((events, connection))
         if made is not None:
             return made
@@ -433,10 +441,9 @@ class SharedTable:
         purged_at = 0  # when this process last looked for expired entries while tracking (ms)
         table = self
 
-        def track(key: bytes) -> int:
+        def track(key: bytes, hint: int = -1, gen: int = 0) -> int:
             nonlocal purged_at
             now = _monotonic_ns() // 1_000_000
-            h = _crc32(key)
             if not lock.acquire(False) and not lock.acquire(True, _LOCK_WAIT):
                 table._recover()
             q[_H_HOLDER] = _PID[0]
@@ -446,24 +453,32 @@ class SharedTable:
                     tail = q[_H_TAIL]
                     if tail and q[ea + (tail - 1) * ew + _EXP] <= now:
                         table._purge(now, 2)
-                cur = q[_HEADER + (h & mask)]
-                h1 = h + 1
-                while cur:
-                    base = ea + (cur - 1) * ew
-                    if q[base + _HASH] == h1:
-                        start = (base + _FIXED) * 8
-                        if b[start : start + q[base + _KLEN]] == key:
-                            idx = cur - 1
-                            if q[_H_HEAD] != cur:
-                                table._unlink_lru(base)
-                                table._push_lru(idx, base)
-                            break
-                    cur = q[base + _NEXT]
-                else:
-                    idx = table._insert(key, h, now)
-                    if idx < 0:
-                        return -1
+                if gen and q[ea + hint * ew + GEN] == gen:  # the same entry as last time (0: no hint)
+                    idx = hint
                     base = ea + idx * ew
+                    if q[_H_HEAD] != idx + 1:
+                        table._unlink_lru(base)
+                        table._push_lru(idx, base)
+                else:
+                    h = _crc32(key)
+                    cur = q[_HEADER + (h & mask)]
+                    h1 = h + 1
+                    while cur:
+                        base = ea + (cur - 1) * ew
+                        if q[base + _HASH] == h1:
+                            start = (base + _FIXED) * 8
+                            if b[start : start + q[base + _KLEN]] == key:
+                                idx = cur - 1
+                                if q[_H_HEAD] != cur:
+                                    table._unlink_lru(base)
+                                    table._push_lru(idx, base)
+                                break
+                        cur = q[base + _NEXT]
+                    else:
+                        idx = table._insert(key, h, now)
+                        if idx < 0:
+                            return -1
+                        base = ea + idx * ew
                 if table._col_pid != _PID[0]:
                     table._claim()
                 colw = table._colw

@@ -11,9 +11,10 @@ failure and releases what the stream tracked.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from .table import SharedTable
+from .table import GEN, SharedTable
 
 MAX_COUNTERS = 3
 _COUNTERS = tuple(range(MAX_COUNTERS))
@@ -30,17 +31,20 @@ class Tracked:
     ``released``: the stream ended and gave the entry back, but its log line may still read it.
     """
 
-    __slots__ = ("base", "idx", "released", "session", "table")
+    __slots__ = ("base", "gen", "idx", "key", "released", "session", "table")
 
-    def __init__(self, table: SharedTable, idx: int, session: bool) -> None:
-        self.reuse(table, idx, session)
+    def __init__(self, table: SharedTable, idx: int, session: bool, key: bytes) -> None:
+        self.reuse(table, idx, session, key)
 
-    def reuse(self, table: SharedTable, idx: int, session: bool) -> None:
+    def reuse(self, table: SharedTable, idx: int, session: bool, key: bytes) -> None:
         """Name another entry: a connection's counter keeps its Tracked for the next request's tracking
-        (making an object of a Python class costs several times this call)."""
+        (making an object of a Python class costs several times this call), with the entry's key and
+        generation, so that tracking the same key again skips the lookup."""
         self.table = table
         self.idx = idx
-        self.base = table.entries_at + idx * table.entry_words
+        self.base = base = table.entries_at + idx * table.entry_words
+        self.gen = table.q[base + GEN]  # referenced: the entry stays until released
+        self.key = key
         self.session = session
         self.released = False
 
@@ -77,21 +81,31 @@ class Trackers:
 
     def track(self, n: int, table: SharedTable, key: bytes, session: bool, http: bool) -> None:
         """track-scN on a free counter *n* (the rule's caller checks: only the first tracking applies)."""
-        self.hold(n, table, table.tracker(HTTP_EVENTS if http else EVENTS)(key), session)
+        self.track_with(n, table, table.tracker(HTTP_EVENTS if http else EVENTS), key, session)
 
-    def hold(self, n: int, table: SharedTable, idx: int, session: bool) -> None:
-        """Counter *n* now tracks entry *idx* (tracked already; -1: the table was full, nothing tracked)."""
-        if idx >= 0:
-            tracked = self.made[n]
-            if tracked is None:
-                tracked = self.made[n] = Tracked(table, idx, session)
-            else:  # no longer in slots (the caller checks): nothing else keeps a Tracked
-                tracked.reuse(table, idx, session)
-            self.slots[n] = tracked
-            if session:
-                self.sessions += 1
+    def track_with(self, n: int, table: SharedTable, tracker: Callable[[bytes, int, int], int], key: bytes,
+                   session: bool) -> None:
+        """``track`` with the table's *tracker* for the events to count (a rule made it once): the
+        entry counter *n* tracked last is the hint when it was for the same key in the same table."""
+        tracked = self.made[n]
+        if tracked is None:
+            idx = tracker(key, -1, 0)
+            if idx >= 0:
+                tracked = self.made[n] = Tracked(table, idx, session, key)
+        else:  # no longer in slots (the caller checks): nothing else keeps a Tracked
+            if tracked.table is table and tracked.key == key:
+                idx = tracker(key, tracked.idx, tracked.gen)
             else:
-                self.streamed.append(n)
+                idx = tracker(key, -1, 0)
+            if idx >= 0:
+                tracked.reuse(table, idx, session, key)
+        if idx < 0:  # the table is full: nothing tracked
+            return
+        self.slots[n] = tracked
+        if session:
+            self.sessions += 1
+        else:
+            self.streamed.append(n)
 
     def count(self, event: str) -> None:
         """An event for every tracked counter (a new HTTP request, an HTTP error...)."""
