@@ -50,7 +50,7 @@ class Tracked:
 
 
 class Trackers:
-    __slots__ = ("ended", "kept", "made", "sessions", "slots", "streamed")
+    __slots__ = ("ended", "made", "sessions", "slots", "streamed")
 
     def __init__(self) -> None:
         self.slots: list[Tracked | None] = [None] * MAX_COUNTERS
@@ -60,21 +60,19 @@ class Trackers:
         """The current stream's end was counted (early, before its reply went out); ``begin_stream`` resets it."""
         self.streamed: list[int] = []
         """The counters the current stream tracks (not the session): what its end releases, without
-        looking at the others."""
-        self.kept: list[int] = []
-        """The counters released at the stream's end but kept readable for its log."""
+        looking at the others; once released early (``ended``), what stays readable for its log."""
         self.sessions = 0
         """How many counters the session tracks (their bytes count at each stream's end)."""
 
     def begin_stream(self) -> None:
         """A new stream (HTTP request) on the connection: drop what the previous one left for its log."""
         self.ended = False
-        kept = self.kept
-        if kept:
+        streamed = self.streamed
+        if streamed:  # released at the previous stream's end, kept for its log until now
             slots = self.slots
-            for n in kept:
+            for n in streamed:
                 slots[n] = None
-            kept.clear()
+            streamed.clear()
 
     def get(self, n: int) -> Tracked | None:
         return self.slots[n] if 0 <= n < MAX_COUNTERS else None
@@ -92,11 +90,16 @@ class Trackers:
             idx = tracker(key, -1, 0)
             if idx >= 0:
                 tracked = self.made[n] = Tracked(table, idx, session, key)
+        elif tracked.table is table and tracked.key == key:  # a connection's next request, most often
+            idx = tracker(key, tracked.idx, tracked.gen)
+            if idx >= 0:
+                if idx == tracked.idx and table.q[tracked.base + GEN] == tracked.gen:  # the same entry
+                    tracked.session = session
+                    tracked.released = False
+                else:
+                    tracked.reuse(table, idx, session, key)
         else:  # no longer in slots (the caller checks): nothing else keeps a Tracked
-            if tracked.table is table and tracked.key == key:
-                idx = tracker(key, tracked.idx, tracked.gen)
-            else:
-                idx = tracker(key, -1, 0)
+            idx = tracker(key, -1, 0)
             if idx >= 0:
                 tracked.reuse(table, idx, session, key)
         if idx < 0:  # the table is full: nothing tracked
@@ -131,28 +134,22 @@ class Trackers:
             elif from_server and status not in (501, 505):
                 self.count("http_fail")
         slots = self.slots
-        streamed = self.streamed
         if self.sessions and (bytes_in or bytes_out):
             for tracked in slots:
                 if tracked is not None and tracked.session:
                     tracked.table.count(tracked.idx, "bytes_in", bytes_in)
                     tracked.table.count(tracked.idx, "bytes_out", bytes_out)
-        if not streamed:
-            return
-        for n in streamed:
-            tracked = slots[n]
-            tracked.table.drop(tracked.idx, bytes_in, bytes_out)  # type: ignore[union-attr]
-            if keep_for_log:
-                tracked.released = True  # type: ignore[union-attr]
-            else:
-                slots[n] = None
-        kept = self.kept
-        if keep_for_log and not kept:  # the stream's counters become the kept ones, the lists swapped
-            self.kept, self.streamed = streamed, kept
-        else:
-            if keep_for_log:
-                kept.extend(streamed)
-            streamed.clear()
+        streamed = self.streamed
+        if streamed:
+            for n in streamed:
+                tracked = slots[n]
+                tracked.table.drop(tracked.idx, bytes_in, bytes_out)  # type: ignore[union-attr]
+                if keep_for_log:
+                    tracked.released = True  # type: ignore[union-attr]
+                else:
+                    slots[n] = None
+            if not keep_for_log:
+                streamed.clear()
 
     def end_session(self) -> None:
         """The connection is over: release what the session-level rules tracked."""
@@ -162,7 +159,6 @@ class Trackers:
                     tracked.table.untrack(tracked.idx)
                 self.slots[n] = None
         self.streamed.clear()
-        self.kept.clear()
         self.sessions = 0
 
 
