@@ -17,7 +17,7 @@ from typing import Any
 
 from ..sticktable.schema import MAX_ARRAY
 from ..sticktable.table import SharedTable
-from ..sticktable.tracking import trackers_of
+from ..sticktable.tracking import MAX_COUNTERS, trackers_of
 from .args import ArgType, arg_spec
 from .context import SampleContext
 from .registry import BareFn, ConverterDef, FetchDef, FetchFn, converter, fetch
@@ -174,19 +174,20 @@ def _sc_value(name: str, run: Callable[[SampleContext, Sequence[Any]], Sample | 
     its table's reader of *name*, without detours (*run*: the general form, with a table named); and
     its bare form, the integer itself (what an ACL compares, without a Sample)."""
     def bare(ctx: SampleContext, args: Sequence[Any]) -> int | None:
-        if len(args) > 1:
+        n = args[0]
+        if len(args) > 1 or not 0 <= n < MAX_COUNTERS:
             smp = run(ctx, args)
             return None if smp is None else smp.value
-        trackers = getattr(ctx, "stkctr", None)
-        n = args[0]
-        tracked = trackers.slots[n] if trackers is not None and 0 <= n < 3 else None
+        try:
+            tracked = ctx.stkctr.slots[n]  # type: ignore[attr-defined]
+        except AttributeError:  # no stick counters in this context
+            return None
         if tracked is None:
             return None
-        table = tracked.table
         try:
-            read = table.readers[name]
+            read = tracked.table.readers[name]
         except KeyError:
-            read = table.reader(name)
+            read = tracked.table.reader(name)
         return None if read is None else read(tracked.base)
 
     def value_of(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
