@@ -274,8 +274,8 @@ def live_instructions(luaproxy: str, requests: int = 1000, keep: str = "") -> di
             proc = start(["valgrind", "--tool=callgrind", "--trace-children=yes",
                           f"--callgrind-out-file={out}/{label}.%p", luaproxy, "-f", f"{label}.cfg"], tmp)
             try:
-                wait_port(port, 300)
-                deadline = time.monotonic() + 300
+                wait_port(port, 900)
+                deadline = time.monotonic() + 900
                 while worker_pid(proc.pid) == proc.pid and time.monotonic() < deadline:
                     time.sleep(0.5)
                 worker = str(worker_pid(proc.pid))

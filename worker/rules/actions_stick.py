@@ -18,6 +18,7 @@ import gevent
 from ..http.pages import error_page
 from ..sticktable.schema import MAX_ARRAY
 from ..sticktable.table import SharedTable
+from ..sticktable.tracking import EVENTS, HTTP_EVENTS
 from .errors import RuleError
 from .verdict import Verdict
 
@@ -28,6 +29,7 @@ _SC = re.compile(r"^(sc-inc-gpc[01]|sc-set-gpt0)\(([0-9]+)\)$")
 _SC_ARRAY = re.compile(r"^(sc-inc-gpc|sc-set-gpt)\(([0-9]+),([0-9]+)\)$")
 SESSION_RULESETS = ("tcp-request connection", "tcp-request session")
 _KNOWN_KEYS = 4096
+_CONTINUE = Verdict.CONTINUE  # a global: Verdict.CONTINUE is a slow read on Python 3.11 (see rules.evaluate)
 
 
 class StickEnv(Protocol):
@@ -77,45 +79,49 @@ def _track(n: int, args: tuple[str, ...], env: StickEnv) -> Action:
     per_request = env.ruleset in ("http-request", "tcp-request content")
     spec = table.spec
 
-    key_of = _src_key(spec) if expr.fetch.name == "src" and not expr.converters else None
+    def evaluated(txn: Any) -> bytes | None:
+        smp = expr.evaluate(txn)
+        return spec.key_of(smp) if smp is not None else None
+
+    known: dict[str, bytes] | None = None  # track-scN src on an ip table: the keys made, by address text
+    key_of = evaluated
+    if expr.fetch.name == "src" and not expr.converters and spec.key_type.value == "ip":
+        known, key_of = _src_keys(evaluated)
+    outside = table.tracker(EVENTS)  # made once: the table's layout is in the function
+    in_http = table.tracker(HTTP_EVENTS) if per_request else outside
 
     def track(txn: Any) -> Verdict:
         trackers = txn.stkctr
         if trackers is None or trackers.slots[n] is not None:
-            return Verdict.CONTINUE
-        key = key_of(txn) if key_of is not None else None
+            return _CONTINUE
+        key = known.get(txn.src) if known is not None else None
         if key is None:
-            smp = expr.evaluate(txn)
-            key = spec.key_of(smp) if smp is not None else None
+            key = key_of(txn)
         if key is not None:
-            trackers.track(n, table, key, session, per_request and txn.http_mode)
-        return Verdict.CONTINUE
+            trackers.track_with(n, table, in_http if txn.http_mode else outside, key, session)
+        return _CONTINUE
 
     return track
 
 
-def _src_key(spec: Any) -> Callable[[Any], bytes | None] | None:
-    """``track-scN src`` on an ip table, the common case: the address text straight to its 4 bytes
-    (None for anything else, which then takes the general path), remembered for the next requests
-    (a few thousand addresses at most: the memory stays bounded)."""
-    if spec.key_type.value != "ip":
-        return None
+def _src_keys(evaluated: Callable[[Any], bytes | None]) -> tuple[dict[str, bytes], Callable[[Any], bytes | None]]:
+    """``track-scN src`` on an ip table, the common case: the address text straight to its 4 bytes,
+    remembered for the next requests in the dict returned (a few thousand addresses at most: the
+    memory stays bounded); an address that is no IPv4 one takes the general path, *evaluated*."""
     known: dict[str, bytes] = {}
 
     def key_of(txn: Any) -> bytes | None:
         src = txn.src
-        key = known.get(src)
-        if key is None:
-            try:
-                key = socket.inet_pton(socket.AF_INET, src)
-            except (OSError, TypeError):
-                return None
-            if len(known) >= _KNOWN_KEYS:
-                known.clear()
-            known[src] = key
+        try:
+            key = socket.inet_pton(socket.AF_INET, src)
+        except (OSError, TypeError):
+            return evaluated(txn)
+        if len(known) >= _KNOWN_KEYS:
+            known.clear()
+        known[src] = key
         return key
 
-    return key_of
+    return known, key_of
 
 
 def _sc_action(keyword: str, n: int, args: tuple[str, ...], env: StickEnv, element: str = "") -> Action:
@@ -130,7 +136,7 @@ def _sc_action(keyword: str, n: int, args: tuple[str, ...], env: StickEnv, eleme
             tracked = txn.stkctr.get(n) if txn.stkctr is not None else None
             if tracked is not None:
                 tracked.table.count(tracked.idx, event)
-            return Verdict.CONTINUE
+            return _CONTINUE
 
         return inc
     if len(args) != 1:
@@ -154,7 +160,7 @@ def _sc_action(keyword: str, n: int, args: tuple[str, ...], env: StickEnv, eleme
             number = value(txn)
             if number is not None:
                 tracked.table.set_value(tracked.idx, target, number & 0xFFFFFFFF)
-        return Verdict.CONTINUE
+        return _CONTINUE
 
     return set_gpt0
 

@@ -8,6 +8,10 @@ from typing import Any
 from ..conn import inbound
 from .verdict import Verdict
 
+# Module constants: an Enum member read off its class (Verdict.CONTINUE) costs about 170 ns on Python
+# 3.11 (EnumType has a __getattr__, so every class attribute read takes the slow path), a global 10 ns.
+_CONTINUE, _ACCEPT, _DONE = Verdict.CONTINUE, Verdict.ACCEPT, Verdict.DONE
+
 
 def run_rules(rules: list[Any], txn: Any, before: Callable[[Any], None] | None = None,
               more: Callable[[Any], bool] | None = None) -> Verdict:
@@ -23,22 +27,23 @@ def run_rules(rules: list[Any], txn: Any, before: Callable[[Any], None] | None =
             before(rule)
         if more is not None:
             txn.incomplete = False
-        applies = rule.applies(txn)
+        condition = rule.condition  # Rule.applies, inline (a call less per rule)
+        applies = condition is None or condition.matches(txn, rule.response)
         while more is not None and txn.incomplete and more(rule):
             txn.incomplete = False
             applies = rule.applies(txn)
         if not applies:
             continue
         verdict = rule.action(txn)
-        while more is not None and verdict is Verdict.CONTINUE and txn.incomplete and more(rule):
+        while more is not None and verdict is _CONTINUE and txn.incomplete and more(rule):
             txn.incomplete = False  # the action's sample lacked data (track-sc0 url): run it again
             verdict = rule.action(txn)
         if txn.done:
-            return Verdict.DONE
-        if verdict is not Verdict.CONTINUE:
+            return _DONE
+        if verdict is not _CONTINUE:
             txn.last_rule = rule.where or None  # last_rule_file/last_rule_line
             return verdict
-    return Verdict.ACCEPT
+    return _ACCEPT
 
 
 def run_session_rules(frontend: Any, txn: Any) -> Verdict:
@@ -48,7 +53,7 @@ def run_session_rules(frontend: Any, txn: Any) -> Verdict:
     if connection_rules:  # most frontends have neither set: no loop run per connection for nothing
         verdict = run_rules(connection_rules, txn)
         inbound.note_connection_addresses(txn)
-        if verdict is not Verdict.ACCEPT:
+        if verdict is not _ACCEPT:
             return verdict
     session_rules = frontend.ruleset("tcp-request session")
-    return run_rules(session_rules, txn) if session_rules else Verdict.ACCEPT
+    return run_rules(session_rules, txn) if session_rules else _ACCEPT

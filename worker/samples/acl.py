@@ -21,7 +21,7 @@ from .errors import SampleError, closest
 from .expr import SampleExpr, parse_expr
 from .library import PatternLibrary, PatternRef
 from .patterns import METHODS_BY_NAME, Method, PatternError, PatternIndex
-from .registry import FetchFn, SampleRegistry
+from .registry import BareFn, FetchFn, SampleRegistry
 from .types import Sample, SampleType, cast
 
 T = SampleType
@@ -100,6 +100,8 @@ PREDEFINED = {
 }
 
 _OPERATORS = ("eq", "ge", "gt", "le", "lt")
+ANONYMOUS = "{anonymous}"
+"""The name of a ``{ ... }`` ACL: one term, never more."""
 
 
 @dataclass(slots=True)
@@ -116,6 +118,9 @@ class AclTerm:
     directions (``sc_http_req_rate(0) gt 10``): called without the expression's layers."""
     by_value: bool = field(init=False)
     """The method compares the value with the patterns (not FOUND nor BOOL)."""
+    bare: BareFn | None = field(init=False)
+    """The direct fetch's bare form when it gives the method's input type and the method compares
+    values: the value is compared with the patterns without a Sample."""
 
     def __post_init__(self) -> None:
         self.input_type = self.method.input_type
@@ -123,25 +128,30 @@ class AclTerm:
         plain = fetch.multi is None and not self.expr.converters and self.expr.response_fetch is None
         self.direct = fetch.fn if plain else None
         self.by_value = self.method not in (Method.FOUND, Method.BOOL)
+        self.bare = fetch.bare if plain and self.by_value and fetch.out is self.input_type else None
 
     def matches(self, ctx: SampleContext, res: bool = False) -> bool:
-        method = self.method
-        expr = self.expr
-        if self.direct is not None:
-            smp = self.direct(ctx, expr.args)
+        bare = self.bare
+        if bare is not None:  # the value itself (sc_http_req_rate(0) gt 10): no Sample, no casting
+            value = bare(ctx, self.expr.args)
+            if value is None:
+                return False
+        elif self.direct is not None:
+            smp = self.direct(ctx, self.expr.args)
             if smp is None:
                 return False
             if smp.type is not self.input_type or not self.by_value:
-                return self._matches_one(smp, method)
-            value = smp.value  # the common case (sc_http_req_rate(0) gt 10), without the general steps
-            for ref, index in self.lists:  # noqa: SIM110 (no generator on the per-request path)
-                if index.lookup(value, ref.curr_ver) is not None:
-                    return True
-            return False
-        if expr.fetch.multi is None:  # one value: no generator
-            smp = expr.evaluate(ctx, res)
-            return smp is not None and self._matches_one(smp, method)
-        return any(self._matches_one(smp, method) for smp in expr.evaluate_all(ctx, res))
+                return self._matches_one(smp, self.method)
+            value = smp.value
+        elif self.expr.fetch.multi is None:  # one value: no generator
+            smp = self.expr.evaluate(ctx, res)
+            return smp is not None and self._matches_one(smp, self.method)
+        else:
+            return any(self._matches_one(smp, self.method) for smp in self.expr.evaluate_all(ctx, res))
+        for ref, index in self.lists:  # noqa: SIM110 (no generator on the per-request path)
+            if index.lookup(value, ref.curr_ver) is not None:
+                return True
+        return False
 
     def _matches_one(self, smp: Sample, method: Method) -> bool:
         if method is Method.FOUND:
@@ -182,11 +192,19 @@ class Condition:
     """The only ACL when the condition is one ACL, not negated (``if { sc_http_req_rate(0) gt 10 }``):
     matched without the suites' loops (an ACL, whose later lines of the same name add terms)."""
 
+    term: AclTerm | None = field(init=False)
+    """The single ACL's one term when that ACL is anonymous (``{ ... }``, whose terms never grow):
+    matched without the ACL's loop."""
+
     def __post_init__(self) -> None:
         only = self.suites[0][0] if len(self.suites) == 1 and len(self.suites[0]) == 1 else None
         self.single = only[1] if only is not None and not only[0] else None
+        single = self.single
+        self.term = single.terms[0] if single is not None and single.name == ANONYMOUS else None
 
     def matches(self, ctx: SampleContext, res: bool = False) -> bool:
+        if self.term is not None:
+            return self.term.matches(ctx, res) != self.unless
         if self.single is not None:
             return self.single.matches(ctx, res) != self.unless
         for suite in self.suites:
@@ -377,7 +395,7 @@ def parse_condition(words: Sequence[str], acls: AclSet, origin: Origin | None = 
                 depth_end += 1
             if depth_end >= len(words):
                 raise SampleError("missing closing '}' in condition.")
-            acl = Acl("{anonymous}", [acls.parse_term(words[i:depth_end], origin)])
+            acl = Acl(ANONYMOUS, [acls.parse_term(words[i:depth_end], origin)])
             i = depth_end + 1
         else:
             found = acls.get(word, origin)

@@ -17,10 +17,10 @@ from typing import Any
 
 from ..sticktable.schema import MAX_ARRAY
 from ..sticktable.table import SharedTable
-from ..sticktable.tracking import trackers_of
+from ..sticktable.tracking import MAX_COUNTERS, trackers_of
 from .args import ArgType, arg_spec
 from .context import SampleContext
-from .registry import ConverterDef, FetchDef, converter, fetch
+from .registry import BareFn, ConverterDef, FetchDef, FetchFn, converter, fetch
 from .types import Sample, SampleType, ip_sample
 
 T = SampleType
@@ -160,25 +160,41 @@ def _tracked(ctx: Any, n: int, table_name: str | None) -> tuple[SharedTable, int
     return (other, idx) if idx >= 0 else None
 
 
-def _sc(reader: Reader, fixed: int | None, name: str = "") -> Callable[[SampleContext, Sequence[Any]], Sample | None]:
-    if name and fixed is None:
-        def value_of(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
-            """The common case (``sc_<value>(<ctr>)`` on the tracked table), read without detours."""
-            if len(args) > 1:
-                return run(ctx, args)
-            trackers = getattr(ctx, "stkctr", None)
-            tracked = trackers.slots[args[0]] if trackers is not None and 0 <= args[0] < 3 else None
-            if tracked is None:
-                return None
-            value = tracked.table.value_at(tracked.base, name)
-            return None if value is None else Sample(T.SINT, value)
-
+def _sc(reader: Reader, fixed: int | None) -> Callable[[SampleContext, Sequence[Any]], Sample | None]:
     def run(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
         n, table_name = (fixed, _arg(args, 0)) if fixed is not None else (args[0], _arg(args, 1))
         found = _tracked(ctx, n, table_name)
         return None if found is None else _int(reader(*found))
 
-    return value_of if name and fixed is None else run
+    return run
+
+
+def _sc_value(name: str, run: Callable[[SampleContext, Sequence[Any]], Sample | None]) -> tuple[FetchFn, BareFn]:
+    """``sc_<value>(<ctr>)``, the common case: the value read from the entry the stream tracks through
+    its table's reader of *name*, without detours (*run*: the general form, with a table named); and
+    its bare form, the integer itself (what an ACL compares, without a Sample)."""
+    def bare(ctx: SampleContext, args: Sequence[Any]) -> int | None:
+        n = args[0]
+        if len(args) > 1 or not 0 <= n < MAX_COUNTERS:
+            smp = run(ctx, args)
+            return None if smp is None else smp.value
+        try:
+            tracked = ctx.stkctr.slots[n]  # type: ignore[attr-defined]
+        except AttributeError:  # no stick counters in this context
+            return None
+        if tracked is None:
+            return None
+        try:
+            read = tracked.table.readers[name]
+        except KeyError:
+            read = tracked.table.reader(name)
+        return None if read is None else read(tracked.base)
+
+    def value_of(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
+        value = bare(ctx, args)
+        return None if value is None else Sample(T.SINT, value)
+
+    return value_of, bare
 
 
 def _sc_indexed(family: str) -> Callable[[SampleContext, Sequence[Any]], Sample | None]:
@@ -281,8 +297,9 @@ def _build() -> tuple[list[FetchDef], list[ConverterDef]]:
     for name, (reader, creates, _conv_too) in COUNTERS.items():
         what = _doc(name)
         plain = NEEDS.get(reader) if reader is COUNTERS[name][0] and name == NEEDS.get(reader) else ""
-        fetches.append(fetch(f"sc_{name}", _sc(reader, None, plain or ""), T.SINT,
-                             f"{what} of the entry stick counter <ctr> tracks.", sc_args, section=S))
+        fn, bare = _sc_value(plain, _sc(reader, None)) if plain else (_sc(reader, None), None)
+        fetches.append(fetch(f"sc_{name}", fn, T.SINT, f"{what} of the entry stick counter <ctr> tracks.", sc_args,
+                             section=S, bare=bare))
         for n in range(3):
             fetches.append(fetch(f"sc{n}_{name}", _sc(reader, n), T.SINT,
                                  f"{what} of the entry stick counter {n} tracks.", opt_table, section=S))

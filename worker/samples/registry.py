@@ -22,6 +22,7 @@ from .types import Sample, SampleType, cast, from_native
 FetchFn = Callable[[SampleContext, Sequence[Any]], Sample | None]
 MultiFn = Callable[[SampleContext, Sequence[Any]], Iterable[Sample]]
 ConvFn = Callable[[SampleContext, Sample, Sequence[Any]], Sample | None]
+BareFn = Callable[[SampleContext, Sequence[Any]], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,9 @@ class FetchDef:
     section: str = "internal"
     multi: MultiFn | None = field(default=None, compare=False)
     response: str | None = None
+    bare: BareFn | None = field(default=None, compare=False)
+    """The value alone, no Sample, for a fetch whose value is always of type ``out`` (an ACL compares
+    it directly: ``sc_http_req_rate(0) gt 10``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +75,9 @@ def fetch(
     section: str = "internal",
     multi: MultiFn | None = None,
     response: str | None = None,
+    bare: BareFn | None = None,
 ) -> FetchDef:
-    return FetchDef(name, fn, args, out, doc, section, multi, response)
+    return FetchDef(name, fn, args, out, doc, section, multi, response, bare)
 
 
 def converter(
@@ -92,6 +97,7 @@ def alias(definition: FetchDef, name: str, doc: str | None = None) -> FetchDef:
         definition.section,
         definition.multi,
         definition.response,
+        definition.bare,
     )
 
 

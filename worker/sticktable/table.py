@@ -25,12 +25,19 @@ loaded 2-core build machine, Python 3.11, µs per operation):
   tail, free list, high-water mark), a bucket array (a power of two ≥ size,
   chained through the entries), then ``size`` fixed-width entries: hash chain,
   LRU links, expiry date, reference count, hash, key length, local update id
-  (what the peers agent pushes: ``changed_since``), the key bytes,
+  (what the peers agent pushes: ``changed_since``), generation (a number given
+  at insert, 0 once removed: a connection tracking the same key again hands
+  back the entry it tracked last, and the lookup is skipped while the
+  generation matches), the key bytes,
   then one word per counter/tag/server id and three per frequency counter
   (HAProxy's ``curr_tick``, ``curr_ctr``, ``prev_ctr``), an array (``gpc(3)``)
   as that many of them, and ``server_key`` as the number of its string in the
   table's shared dictionary of server keys (``dictionary.py``).  Keeping HAProxy's
   own three words makes entries exportable and mergeable for a peers protocol.
+* The per-request operations (``tracker``, ``untracker``, ``reader``) are
+  closures made once per table with its layout in their cells: on Python 3.11
+  a closure's variable costs a fraction of an attribute read, and the
+  request path reads dozens of them.
 * Expiry dates are ``CLOCK_MONOTONIC`` milliseconds, the same clock in every
   process.  Every touch moves an entry to the LRU head; since the expiry delay
   is the same for the whole table, the LRU tail is also the next to expire, so
@@ -66,18 +73,19 @@ import multiprocessing
 import os
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .dictionary import ServerKeys
 from .schema import ARRAYS, DATA_KINDS, EVENTS, LEGACY, Kind, TableSpec
 
 _HEADER = 8
-_H_HOLDER, _H_USED, _H_HEAD, _H_TAIL, _H_FREE, _H_HIGH, _H_UPD = range(7)
+_H_HOLDER, _H_USED, _H_HEAD, _H_TAIL, _H_FREE, _H_HIGH, _H_UPD, _H_GEN = range(8)
 # Entry words: hash chain, LRU previous (towards the head), LRU next, expiry, refs, hash + 1, key length,
-# local update id (the table's update counter when a worker last changed it; 0: learnt from a peer).
-_NEXT, _PREV, _LNEXT, _EXP, _REF, _HASH, _KLEN, _UPD = range(8)
-_FIXED = 8
+# local update id (the table's update counter when a worker last changed it; 0: learnt from a peer),
+# generation (a number no other entry had, given when the key was inserted; 0 once removed).
+_NEXT, _PREV, _LNEXT, _EXP, _REF, _HASH, _KLEN, _UPD, GEN = range(9)
+_FIXED = 9
 _LOCK_WAIT = 1.0
 _COL_CONN = 1 << 32  # one counted connection in a column word (references are the low half)
 _HELD_CONN = 1 + _COL_CONN  # a reference with its counted connection
@@ -186,14 +194,17 @@ class SharedTable:
         self.synced = bool(spec.peers)
         """A peers section shares the table: local changes get update ids for the peers agent to push
         (a table's declaration, peers included, never changes while its mapping lives)."""
-        self._purged_at = 0  # when this process last looked for expired entries while tracking (ms)
         self.cur_off = offsets.get("conn_cur")
         self.counts_bytes = bool(self.events["bytes_in"] or self.events["bytes_out"])
         self._col_pid = 0  # the process _colw and _colc belong to (a forked child claims its own)
         self._colw = -1  # where this process's column's word sits in an entry (-1: no column)
         self._colc = -1  # the column's count of what it holds (-1: no column)
-        self._updates: dict[tuple[str, ...], tuple[tuple[int, int], ...]] = {}
-        """The fields a tuple of events updates, flattened once (per process: it is only a cache)."""
+        self._trackers: dict[tuple[tuple[str, ...], bool], Callable[[bytes, int, int], int]] = {}
+        self._untrackers: dict[bool, Callable[[int, int, int], None]] = {}
+        self.readers: dict[str, Callable[[int], int] | None] = {}
+        """``reader``'s functions by name, for a fetch to look up without a call."""
+        self.drop = self.untracker()
+        """``untrack`` of a tracked connection: what a stream's end runs for each counter it tracked."""
 
     # Locking.
 
@@ -283,6 +294,9 @@ class SharedTable:
         start = (base + _FIXED) * 8
         self.b[start : start + len(key)] = key
         q[base + _EXP] = now + self.expire if self.expire else 0
+        gen = q[_H_GEN] + 1
+        q[_H_GEN] = gen
+        q[base + GEN] = gen
         self._push_lru(idx, base)
         q[_H_USED] += 1
         return idx
@@ -303,6 +317,7 @@ class SharedTable:
             prev_base, cur = cb, q[cb + _NEXT]
         self._unlink_lru(base)
         q[base + _HASH] = 0
+        q[base + GEN] = 0
         q[base + _NEXT] = q[_H_FREE]
         q[_H_FREE] = idx + 1
         q[_H_USED] -= 1
@@ -405,65 +420,91 @@ class SharedTable:
 
     def track(self, key: bytes, events: tuple[str, ...] = (), connection: bool = True) -> int:
         """Find or create *key*'s entry, reference and touch it, count *events*, and with *connection*
-        count one more current connection (conn_cur); -1 when the table is full.
+        count one more current connection (conn_cur); -1 when the table is full."""
+        return self.tracker(events, connection)(key)
 
-        The per-request path: one lock hold, the lookup, the change mark and the frequency
-        counters written inline (each call or memoryview access here is paid on every request)."""
-        now = _monotonic_ns() // 1_000_000
-        h = _crc32(key)
-        q = self.q
-        lock = self.lock
-        if not lock.acquire(False) and not lock.acquire(True, _LOCK_WAIT):
-            self._recover()
-        q[_H_HOLDER] = _PID[0]
-        try:
-            ew, expire = self.entry_words, self.expire
-            if expire and now != self._purged_at:  # the expired tail, looked at once a millisecond
-                self._purged_at = now
-                tail = q[_H_TAIL]
-                if tail and q[self.entries_at + (tail - 1) * ew + _EXP] <= now:
-                    self._purge(now, 2)
-            cur = q[_HEADER + (h & self.mask)]
-            klen, b, h1 = len(key), self.b, h + 1
-            while cur:
-                base = self.entries_at + (cur - 1) * ew
-                if q[base + _HASH] == h1 and q[base + _KLEN] == klen:
-                    start = (base + _FIXED) * 8
-                    if b[start : start + klen] == key:
-                        idx = cur - 1
-                        if q[_H_HEAD] != cur:
-                            self._unlink_lru(base)
-                            self._push_lru(idx, base)
-                        break
-                cur = q[base + _NEXT]
-            else:
-                idx = self._insert(key, h, now)
-                if idx < 0:
-                    return -1
-                base = self.entries_at + idx * ew
-            if self._col_pid != _PID[0]:
-                self._claim()
-            counted = connection and self.cur_off is not None
-            if self._colw >= 0:  # the reference and the counted connection, in this process's column
-                q[base + self._colw] += _HELD_CONN if counted else 1
-                q[self._colc] += 1
-            else:
-                q[base + _REF] += 1
-                if counted:
-                    q[base + self.cur_off] += 1  # type: ignore[operator]
-            if expire:
-                q[base + _EXP] = now + expire
-            if self.synced:  # the change mark (_mark), inline
-                upd = q[_H_UPD] + 1
-                q[_H_UPD] = upd
-                q[base + _UPD] = upd
-                q[self.ring_at + upd % self.ring_size] = idx + 1
-            updates = self._updates.get(events)
-            if updates is None:
-                updates = self._updates[events] = tuple(f for e in events for f in self.events[e])
-            for off, period in updates:
-                at = base + off
-                if period:  # freq_add(q, at, period, now, 1), inline
+    def tracker(self, events: tuple[str, ...] = (), connection: bool = True) -> Callable[[bytes, int, int], int]:
+        """``track`` made into one function for these *events* (what a track-sc rule runs per request).
+
+        The table's layout never changes while its mapping lives, so everything but the key is
+        looked up once here and read from the closure (an attribute read costs several times a
+        closure's); the lookup, the LRU move, the change mark and the frequency counters are written
+        inline (each call here is paid on every request).  Made once per events tuple and kept.
+
+        Its *hint* and *gen* name the entry the caller tracked last for the same key (a connection's
+        next request; *gen* 0: none): when that entry still has that generation, the lookup is skipped."""
+        made = self._trackers.get((events, connection))
+        if made is not None:
+            return made
+        q, b, lock = self.q, self.b, self.lock
+        ew, ea, mask, expire = self.entry_words, self.entries_at, self.mask, self.expire
+        synced, ring_at, ring_size = self.synced, self.ring_at, self.ring_size
+        cur_off = self.cur_off
+        counted = connection and cur_off is not None
+        held = _HELD_CONN if counted else 1
+        updates = tuple(f for e in events for f in self.events[e])
+        rates = tuple((off, period) for off, period in updates if period)
+        plain = tuple(off for off, period in updates if not period)
+        purged_at = 0  # when this process last looked for expired entries while tracking (ms)
+        table = self
+
+        def track(key: bytes, hint: int = -1, gen: int = 0) -> int:
+            nonlocal purged_at
+            now = _monotonic_ns() // 1_000_000
+            if not lock.acquire(False) and not lock.acquire(True, _LOCK_WAIT):
+                table._recover()
+            q[_H_HOLDER] = _PID[0]
+            try:
+                if expire and now != purged_at:  # the expired tail, looked at once a millisecond
+                    purged_at = now
+                    tail = q[_H_TAIL]
+                    if tail and q[ea + (tail - 1) * ew + _EXP] <= now:
+                        table._purge(now, 2)
+                if gen and q[ea + hint * ew + GEN] == gen:  # the same entry as last time (0: no hint)
+                    idx = hint
+                    base = ea + idx * ew
+                    if q[_H_HEAD] != idx + 1:
+                        table._unlink_lru(base)
+                        table._push_lru(idx, base)
+                else:
+                    h = _crc32(key)
+                    cur = q[_HEADER + (h & mask)]
+                    h1 = h + 1
+                    while cur:
+                        base = ea + (cur - 1) * ew
+                        if q[base + _HASH] == h1:
+                            start = (base + _FIXED) * 8
+                            if b[start : start + q[base + _KLEN]] == key:
+                                idx = cur - 1
+                                if q[_H_HEAD] != cur:
+                                    table._unlink_lru(base)
+                                    table._push_lru(idx, base)
+                                break
+                        cur = q[base + _NEXT]
+                    else:
+                        idx = table._insert(key, h, now)
+                        if idx < 0:
+                            return -1
+                        base = ea + idx * ew
+                if table._col_pid != _PID[0]:
+                    table._claim()
+                colw = table._colw
+                if colw >= 0:  # the reference and the counted connection, in this process's column
+                    q[base + colw] += held
+                    q[table._colc] += 1
+                else:
+                    q[base + _REF] += 1
+                    if counted:
+                        q[base + cur_off] += 1  # type: ignore[operator]
+                if expire:
+                    q[base + _EXP] = now + expire
+                if synced:  # the change mark (_mark), inline
+                    upd = q[_H_UPD] + 1
+                    q[_H_UPD] = upd
+                    q[base + _UPD] = upd
+                    q[ring_at + upd % ring_size] = idx + 1
+                for off, period in rates:  # freq_add(q, at, period, now, 1), inline
+                    at = base + off
                     elapsed = now - q[at]
                     if elapsed >= period:
                         if elapsed >= 2 * period:
@@ -475,12 +516,15 @@ class SharedTable:
                         q[at + 1] = 1
                     else:
                         q[at + 1] += 1
-                else:
-                    q[at] += 1
-            return idx
-        finally:
-            q[_H_HOLDER] = 0
-            lock.release()
+                for off in plain:
+                    q[base + off] += 1
+                return idx
+            finally:
+                q[_H_HOLDER] = 0
+                lock.release()
+
+        self._trackers[(events, connection)] = track
+        return track
 
     def count(self, idx: int, event: str, inc: int = 1) -> None:
         """Add *inc* to one event's counter and rate (a no-op for what the table does not store)."""
@@ -504,55 +548,68 @@ class SharedTable:
                 q[base + off] += inc
 
     def untrack(self, idx: int, bytes_in: int = 0, bytes_out: int = 0, connection: bool = True) -> None:
-        """A stream stops tracking the entry: bytes counted, conn_cur down, reference dropped, touched.
+        """A stream stops tracking the entry: bytes counted, conn_cur down, reference dropped, touched."""
+        self.untracker(connection)(idx, bytes_in, bytes_out)
+
+    def untracker(self, connection: bool = True) -> Callable[[int, int, int], None]:
+        """``untrack`` made into one function (what a stream's end runs per tracked counter), as ``tracker``.
 
         What this process holds sits in its own column, which no other live process writes, so
         dropping it takes no lock unless bytes are counted or a peers section must learn of the
-        change (then one lock hold, written inline as ``track`` is).  Without the lock the entry
-        keeps its place in the LRU list (it moved to the head when tracked): its expiry is pushed
-        back first, then the reference goes, so it is never evicted or reused before."""
-        now = _monotonic_ns() // 1_000_000
-        q = self.q
-        base = self.entries_at + idx * self.entry_words
-        colw = self._colw
-        held = q[base + colw] if colw >= 0 and self._col_pid == _PID[0] else 0
-        drop = _HELD_CONN if connection and self.cur_off is not None else 1
-        if held and not self.synced and not (self.counts_bytes and (bytes_in or bytes_out)):
-            if self.expire:
-                q[base + _EXP] = now + self.expire
-            q[base + colw] = held - drop
-            q[self._colc] -= 1
-            return
-        lock = self.lock
-        if not lock.acquire(False) and not lock.acquire(True, _LOCK_WAIT):
-            self._recover()
-        q[_H_HOLDER] = _PID[0]
-        try:
-            if self.counts_bytes and (bytes_in or bytes_out):
-                self._count(base, "bytes_in", bytes_in, now)
-                self._count(base, "bytes_out", bytes_out, now)
-            if held:
+        change (then one lock hold).  Without the lock the entry keeps its place in the LRU list
+        (it moved to the head when tracked): its expiry is pushed back first, then the reference
+        goes, so it is never evicted or reused before."""
+        made = self._untrackers.get(connection)
+        if made is not None:
+            return made
+        q, lock = self.q, self.lock
+        ew, ea, expire, synced = self.entry_words, self.entries_at, self.expire, self.synced
+        ring_at, ring_size, counts_bytes, off = self.ring_at, self.ring_size, self.counts_bytes, self.cur_off
+        drop = _HELD_CONN if connection and off is not None else 1
+        table = self
+
+        def untrack(idx: int, bytes_in: int = 0, bytes_out: int = 0) -> None:
+            now = _monotonic_ns() // 1_000_000
+            base = ea + idx * ew
+            colw = table._colw
+            held = q[base + colw] if colw >= 0 and table._col_pid == _PID[0] else 0
+            if held and not synced and not (counts_bytes and (bytes_in or bytes_out)):
+                if expire:
+                    q[base + _EXP] = now + expire
                 q[base + colw] = held - drop
-                q[self._colc] -= 1
-            else:  # tracked without a column: the shared words
-                off = self.cur_off
-                if drop == _HELD_CONN and (cur := q[base + off]) > 0:  # type: ignore[operator]
-                    q[base + off] = cur - 1  # type: ignore[operator]
-                if (refs := q[base + _REF]) > 0:
-                    q[base + _REF] = refs - 1
-            if self.synced:
-                upd = q[_H_UPD] + 1
-                q[_H_UPD] = upd
-                q[base + _UPD] = upd
-                q[self.ring_at + upd % self.ring_size] = idx + 1
-            if self.expire:
-                q[base + _EXP] = now + self.expire
-            if q[_H_HEAD] != idx + 1:
-                self._unlink_lru(base)
-                self._push_lru(idx, base)
-        finally:
-            q[_H_HOLDER] = 0
-            lock.release()
+                q[table._colc] -= 1
+                return
+            if not lock.acquire(False) and not lock.acquire(True, _LOCK_WAIT):
+                table._recover()
+            q[_H_HOLDER] = _PID[0]
+            try:
+                if counts_bytes and (bytes_in or bytes_out):
+                    table._count(base, "bytes_in", bytes_in, now)
+                    table._count(base, "bytes_out", bytes_out, now)
+                if held:
+                    q[base + colw] = held - drop
+                    q[table._colc] -= 1
+                else:  # tracked without a column: the shared words
+                    if drop == _HELD_CONN and (cur := q[base + off]) > 0:  # type: ignore[operator]
+                        q[base + off] = cur - 1  # type: ignore[operator]
+                    if (refs := q[base + _REF]) > 0:
+                        q[base + _REF] = refs - 1
+                if synced:
+                    upd = q[_H_UPD] + 1
+                    q[_H_UPD] = upd
+                    q[base + _UPD] = upd
+                    q[ring_at + upd % ring_size] = idx + 1
+                if expire:
+                    q[base + _EXP] = now + expire
+                if q[_H_HEAD] != idx + 1:
+                    table._unlink_lru(base)
+                    table._push_lru(idx, base)
+            finally:
+                q[_H_HOLDER] = 0
+                lock.release()
+
+        self._untrackers[connection] = untrack
+        return untrack
 
     # Columns: what each tracking process holds, given back when it dies.
 
@@ -637,24 +694,42 @@ class SharedTable:
     def value_at(self, base: int, name: str) -> int | None:
         """``value`` of the entry whose words start at *base*: what a tracked counter remembers, so that
         a fetch reading the entry a stream tracks skips the index arithmetic."""
+        read = self.reader(name)
+        return None if read is None else read(base)
+
+    def reader(self, name: str) -> Callable[[int], int] | None:
+        """The function reading one stored value (``value_at``) of the entry at a base, made once per
+        name with the slot's offset and period in its closure (a rate check reads one on every
+        request); None when the table does not store *name*."""
+        try:
+            return self.readers[name]
+        except KeyError:
+            pass
         slot = self.slots.get(name)
-        if slot is None:
-            return None
-        off, period = slot
-        at = base + off
-        q = self.q
-        if not period:
-            return q[at] if off != self.cur_off else self._conn_cur(base)
-        curr, past = q[at + 1], q[at + 2]  # freq_read, inline: a rate check reads one on every request
-        remain = q[at] + period - _monotonic_ns() // 1_000_000
-        if remain < 0:
-            remain += period
-            if remain < 0:
-                return 0
-            past, curr = curr, 0
-        if past <= 1 and not curr:
-            return past
-        return curr + past * remain // period
+        read: Callable[[int], int] | None = None
+        if slot is not None:
+            off, period = slot
+            q = self.q
+            if period:
+                def read(base: int) -> int:
+                    at = base + off  # freq_read, inline
+                    curr, past = q[at + 1], q[at + 2]
+                    remain = q[at] + period - _monotonic_ns() // 1_000_000
+                    if remain < 0:
+                        remain += period
+                        if remain < 0:
+                            return 0
+                        past, curr = curr, 0
+                    if past <= 1 and not curr:
+                        return past
+                    return curr + past * remain // period
+            elif off == self.cur_off:
+                read = self._conn_cur
+            else:
+                def read(base: int) -> int:
+                    return q[base + off]
+        self.readers[name] = read
+        return read
 
     def set_value(self, idx: int, name: str, value: int) -> bool:
         """Set a counter, tag or server id (a rate: its current period's count); False if not stored."""

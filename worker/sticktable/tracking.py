@@ -11,14 +11,17 @@ failure and releases what the stream tracked.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from .table import SharedTable
+from .table import GEN, SharedTable
 
 MAX_COUNTERS = 3
 _COUNTERS = tuple(range(MAX_COUNTERS))
-_EVENTS = ("conn", "sess")
-_HTTP_EVENTS = ("conn", "sess", "http_req")
+EVENTS = ("conn", "sess")
+"""What tracking counts: a connection and a session (a track-sc rule outside an HTTP stream)."""
+HTTP_EVENTS = ("conn", "sess", "http_req")
+"""What tracking counts in an HTTP stream: the request too."""
 
 
 class Tracked:
@@ -28,44 +31,84 @@ class Tracked:
     ``released``: the stream ended and gave the entry back, but its log line may still read it.
     """
 
-    __slots__ = ("base", "idx", "released", "session", "table")
+    __slots__ = ("base", "gen", "idx", "key", "released", "session", "table")
 
-    def __init__(self, table: SharedTable, idx: int, session: bool) -> None:
+    def __init__(self, table: SharedTable, idx: int, session: bool, key: bytes) -> None:
+        self.reuse(table, idx, session, key)
+
+    def reuse(self, table: SharedTable, idx: int, session: bool, key: bytes) -> None:
+        """Name another entry: a connection's counter keeps its Tracked for the next request's tracking
+        (making an object of a Python class costs several times this call), with the entry's key and
+        generation, so that tracking the same key again skips the lookup."""
         self.table = table
         self.idx = idx
-        self.base = table.entries_at + idx * table.entry_words
+        self.base = base = table.entries_at + idx * table.entry_words
+        self.gen = table.q[base + GEN]  # referenced: the entry stays until released
+        self.key = key
         self.session = session
         self.released = False
 
 
 class Trackers:
-    __slots__ = ("ended", "kept", "slots")
+    __slots__ = ("ended", "made", "sessions", "slots", "streamed")
 
     def __init__(self) -> None:
         self.slots: list[Tracked | None] = [None] * MAX_COUNTERS
+        self.made: list[Tracked | None] = [None] * MAX_COUNTERS
+        """Each counter's Tracked, made on its first tracking and reused by the next ones."""
         self.ended = False
         """The current stream's end was counted (early, before its reply went out); ``begin_stream`` resets it."""
-        self.kept: list[int] = []
-        """The counters released at the stream's end but kept readable for its log."""
+        self.streamed: list[int] = []
+        """The counters the current stream tracks (not the session): what its end releases, without
+        looking at the others; once released early (``ended``), what stays readable for its log."""
+        self.sessions = 0
+        """How many counters the session tracks (their bytes count at each stream's end)."""
 
     def begin_stream(self) -> None:
         """A new stream (HTTP request) on the connection: drop what the previous one left for its log."""
         self.ended = False
-        kept = self.kept
-        if kept:
+        streamed = self.streamed
+        if streamed:  # released at the previous stream's end, kept for its log until now
             slots = self.slots
-            for n in kept:
+            for n in streamed:
                 slots[n] = None
-            kept.clear()
+            streamed.clear()
 
     def get(self, n: int) -> Tracked | None:
         return self.slots[n] if 0 <= n < MAX_COUNTERS else None
 
     def track(self, n: int, table: SharedTable, key: bytes, session: bool, http: bool) -> None:
         """track-scN on a free counter *n* (the rule's caller checks: only the first tracking applies)."""
-        idx = table.track(key, _HTTP_EVENTS if http else _EVENTS)
-        if idx >= 0:
-            self.slots[n] = Tracked(table, idx, session)
+        self.track_with(n, table, table.tracker(HTTP_EVENTS if http else EVENTS), key, session)
+
+    def track_with(self, n: int, table: SharedTable, tracker: Callable[[bytes, int, int], int], key: bytes,
+                   session: bool) -> None:
+        """``track`` with the table's *tracker* for the events to count (a rule made it once): the
+        entry counter *n* tracked last is the hint when it was for the same key in the same table."""
+        tracked = self.made[n]
+        if tracked is None:
+            idx = tracker(key, -1, 0)
+            if idx >= 0:
+                tracked = self.made[n] = Tracked(table, idx, session, key)
+        elif tracked.table is table and tracked.key == key:  # a connection's next request, most often
+            idx = tracker(key, tracked.idx, tracked.gen)
+            if idx >= 0:
+                if idx == tracked.idx and table.q[tracked.base + GEN] == tracked.gen:  # the same entry
+                    tracked.session = session
+                    tracked.released = False
+                else:
+                    tracked.reuse(table, idx, session, key)
+        else:  # no longer in slots (the caller checks): nothing else keeps a Tracked
+            idx = tracker(key, -1, 0)
+            if idx >= 0:
+                tracked.reuse(table, idx, session, key)
+        if idx < 0:  # the table is full: nothing tracked
+            return
+        self.slots[n] = tracked
+        if session:
+            self.sessions += 1
+        else:
+            self.streamed.append(n)
 
     def count(self, event: str) -> None:
         """An event for every tracked counter (a new HTTP request, an HTTP error...)."""
@@ -91,21 +134,22 @@ class Trackers:
             elif from_server and status not in (501, 505):
                 self.count("http_fail")
         slots = self.slots
-        for n in _COUNTERS:
-            tracked = slots[n]
-            if tracked is None:
-                continue
-            if tracked.session:
-                if bytes_in or bytes_out:
+        if self.sessions and (bytes_in or bytes_out):
+            for tracked in slots:
+                if tracked is not None and tracked.session:
                     tracked.table.count(tracked.idx, "bytes_in", bytes_in)
                     tracked.table.count(tracked.idx, "bytes_out", bytes_out)
-            elif not tracked.released:
-                tracked.table.untrack(tracked.idx, bytes_in, bytes_out)
+        streamed = self.streamed
+        if streamed:
+            for n in streamed:
+                tracked = slots[n]
+                tracked.table.drop(tracked.idx, bytes_in, bytes_out)  # type: ignore[union-attr]
                 if keep_for_log:
-                    tracked.released = True
-                    self.kept.append(n)
+                    tracked.released = True  # type: ignore[union-attr]
                 else:
                     slots[n] = None
+            if not keep_for_log:
+                streamed.clear()
 
     def end_session(self) -> None:
         """The connection is over: release what the session-level rules tracked."""
@@ -114,6 +158,8 @@ class Trackers:
                 if not tracked.released:
                     tracked.table.untrack(tracked.idx)
                 self.slots[n] = None
+        self.streamed.clear()
+        self.sessions = 0
 
 
 def trackers_of(ctx: Any) -> Trackers | None:
