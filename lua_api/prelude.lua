@@ -20,10 +20,10 @@ local mathtype = math.type
 local resolve_handle
 
 local function state_of(self)
-  local state = rawget(self, 0)
+  local state = self[0]
   if mathtype(state) == "integer" then
     state = resolve_handle(state)
-    rawset(self, 0, state)
+    self[0] = state
   end
   return state
 end
@@ -85,7 +85,7 @@ function prelude.method(mt, name, f, handles)
   return function(self, ...)
     if getmetatable(self) ~= mt then wrong_self(name, label, self) end
     if pending ~= nil then flush_pending() end
-    return check(pcall(f, rawget(self, 0), ...))
+    return check(pcall(f, self[0], ...))
   end
 end
 
@@ -240,9 +240,9 @@ function prelude.done_method(mt, mark)
   return function(self, reply)
     if getmetatable(self) == mt then
       if reply ~= nil then
-        pcall(mark, rawget(self, 0), flatten_reply(reply))
+        pcall(mark, self[0], flatten_reply(reply))
       else
-        pcall(mark, rawget(self, 0))
+        pcall(mark, self[0])
       end
     end
     error(DONE, 0)
@@ -292,8 +292,9 @@ local function dispatch(launch, ...)
   return launch(...)
 end
 
+-- The count hook stays set while a coroutine waits (nothing runs then): each launcher sets its own,
+-- which also restarts the count, so removing it here would only cost a call per run.
 wait = function(made, ...)
-  sethook()
   return dispatch(yield(FINISHED, made, ...))
 end
 
@@ -327,7 +328,8 @@ end
 -- into Python (the applet is then `pending`), at a forced yield, or once PENDING_LIMIT bytes wait.
 -- set_status, add_header and send call Python only to check (and convert) an argument Lua cannot
 -- take as it is.  The applet's table is made with every slot it uses (false until set), so filling
--- them never grows it: keys no user code can spell.
+-- them never grows it and plain indexing reads them (never nil: __index is not consulted, and no
+-- rawget call is paid): keys no user code can spell.
 local STATUS, REASON, FIELDS, NFIELDS, BODY, STAGE = {}, {}, {}, {}, {}, {}
 local IDLE, STARTED, HEAD_OUT = 0, 1, 2
 local PENDING_LIMIT = 16384
@@ -341,16 +343,16 @@ end
 
 -- The applet's output as Python's deliver takes it: status (nil once the head went), reason, body, fields...
 local function output_of(applet)
-  local body = rawget(applet, BODY)
+  local body = applet[BODY]
   if body and type(body) == "table" then body = concat(body) end
-  rawset(applet, BODY, false)
-  if rawget(applet, STAGE) == HEAD_OUT then return nil, nil, body or nil end
-  rawset(applet, STAGE, HEAD_OUT)
-  local fields = rawget(applet, FIELDS)
+  applet[BODY] = false
+  if applet[STAGE] == HEAD_OUT then return nil, nil, body or nil end
+  applet[STAGE] = HEAD_OUT
+  local fields = applet[FIELDS]
   if fields then
-    return rawget(applet, STATUS), rawget(applet, REASON) or nil, body or nil, unpack(fields, 1, rawget(applet, NFIELDS))
+    return applet[STATUS], applet[REASON] or nil, body or nil, unpack(fields, 1, applet[NFIELDS])
   end
-  return rawget(applet, STATUS), rawget(applet, REASON) or nil, body or nil
+  return applet[STATUS], applet[REASON] or nil, body or nil
 end
 
 local deliver
@@ -376,8 +378,8 @@ function prelude.applet_http_head(mt, methods, check_status, check_header, check
       if not ok then error(tostring(code), 2) end
       status, reason = code, text
     end
-    rawset(self, STATUS, status)
-    rawset(self, REASON, reason or false)
+    self[STATUS] = status
+    self[REASON] = reason or false
   end
   function methods.add_header(self, name, value)
     if getmetatable(self) ~= mt then wrong_self("add_header", mt.__name, self) end
@@ -387,19 +389,19 @@ function prelude.applet_http_head(mt, methods, check_status, check_header, check
       if not ok then error(tostring(checked_name), 2) end
       n, v = checked_name, checked_value
     end
-    local fields = rawget(self, FIELDS)
+    local fields = self[FIELDS]
     if not fields then
       fields = {nil, nil, nil, nil, nil, nil, nil, nil}  -- room for four headers, made at once
-      rawset(self, FIELDS, fields)
+      self[FIELDS] = fields
     end
-    local count = rawget(self, NFIELDS)
+    local count = self[NFIELDS]
     fields[count + 1], fields[count + 2] = n, v
-    rawset(self, NFIELDS, count + 2)
+    self[NFIELDS] = count + 2
   end
   function methods.start_response(self)
     if getmetatable(self) ~= mt then wrong_self("start_response", mt.__name, self) end
-    if rawget(self, STAGE) ~= IDLE then error("start_response: the response was already started", 2) end
-    rawset(self, STAGE, STARTED)
+    if self[STAGE] ~= IDLE then error("start_response: the response was already started", 2) end
+    self[STAGE] = STARTED
     if pending ~= self then
       if pending ~= nil then flush_pending() end
       pending = self
@@ -413,14 +415,14 @@ function prelude.applet_http_head(mt, methods, check_status, check_header, check
       if not ok then error(tostring(checked), 2) end
       text = checked
     end
-    if rawget(self, STAGE) == IDLE then rawset(self, STAGE, STARTED) end
-    local body, size = rawget(self, BODY), nil
+    if self[STAGE] == IDLE then self[STAGE] = STARTED end
+    local body, size = self[BODY], nil
     if not body then
-      rawset(self, BODY, text)
+      self[BODY] = text
       size = #text
     elseif type(body) == "string" then
       size = #body + #text
-      rawset(self, BODY, {body, text, size = size})
+      self[BODY] = {body, text, size = size}
     else
       size = body.size + #text
       body[#body + 1], body.size = text, size
@@ -443,7 +445,7 @@ local function lazy_index(mt, makers)
     local make = makers[key]
     if make == nil then return nil end
     local value = make(self)
-    rawset(self, key, value)
+    self[key] = value
     return value
   end
 end
@@ -459,12 +461,12 @@ end
 function prelude.lazy_parts(classes, part_of, applet_field)
   local function part(name, class)
     return function(self)
-      local state = part_of(rawget(self, 0), name)
+      local state = part_of(self[0], name)
       if state ~= nil then return setmetatable({[0] = state}, classes[class]) end
     end
   end
   local function sample_class(class)
-    return function(self) return setmetatable({[0] = rawget(self, 0)}, classes[class]) end
+    return function(self) return setmetatable({[0] = self[0]}, classes[class]) end
   end
   -- An applet's fetches and converters work on its transaction, asked of Python on first use
   -- (most services use none: a run hands Lua only the applet's own state).
