@@ -72,7 +72,7 @@ def _wait(channel: Any, satisfied: Callable[[], bool], function: str) -> None:
     run = contexts.current()
     if run.context not in contexts.RUNTIME or satisfied() or not may_receive(channel):
         return
-    with run.budget.blocking():
+    with run.blocking():
         channel.wait_for(lambda: satisfied() or not may_receive(channel))
 
 
