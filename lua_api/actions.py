@@ -78,7 +78,10 @@ class LuaAction:
         if result.outcome is runner.Outcome.ERROR:
             self.engine.logger.alert(f"Lua function '{self.label}': runtime error: {result.error}")
             return Verdict.ERROR
-        if result.outcome is runner.Outcome.DONE or txn.done:
+        if result.outcome is runner.Outcome.DONE:  # the action's own txn:done() is told by its outcome alone
+            txn.done = True
+            return Verdict.DONE
+        if txn.done:
             return Verdict.DONE
         code = result.values[0] if result.values else None
         if code == YIELD_CODE:

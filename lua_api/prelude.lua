@@ -235,12 +235,24 @@ function prelude.new_concat()
   return setmetatable({[0] = {}}, concat_mt)
 end
 
--- done([reply]): keep the reply, mark the transaction and unwind to the runner.
+-- The TXN whose action runs now (set by the action launcher, cleared when it ends or another kind
+-- of run starts), and where a TXN notes that its txn:done() was called: a key no user code can spell,
+-- false in every TXN from the start so that plain indexing reads it.
+local acting
+local DONE_CALLED = {}
+local mark_done
+
+-- done([reply]): keep the reply, mark the transaction and unwind to the runner.  The running
+-- action's own TXN, without a reply, is marked by its run's outcome instead of a call into Python
+-- (action_end; the action sets the transaction's done flag when its run ends in DONE).
 function prelude.done_method(mt, mark)
+  mark_done = mark
   return function(self, reply)
     if getmetatable(self) == mt then
       if reply ~= nil then
         pcall(mark, self[0], flatten_reply(reply))
+      elseif self == acting then
+        self[DONE_CALLED] = true
       else
         pcall(mark, self[0])
       end
@@ -307,6 +319,7 @@ end
 -- The launchers, given with each run: f(...), f(applet), f(txn, ...).
 function prelude.launch(count, f, ...)
   sethook(yield_hook, "", count)
+  acting = nil
   return wait(nil, outcome(xpcall(f, handler, ...)))
 end
 
@@ -453,9 +466,10 @@ end
 -- Where a TXN keeps whether it is in HTTP mode: a key no user code can spell.
 local HTTP_MODE = {}
 
-function prelude.new_txn(mt, state, http_mode)
-  return setmetatable({[0] = state, [HTTP_MODE] = http_mode or nil}, mt)
+local function new_txn(mt, state, http_mode)
+  return setmetatable({[0] = state, [HTTP_MODE] = http_mode or nil, [DONE_CALLED] = false}, mt)
 end
+prelude.new_txn = new_txn
 
 -- part_of(state, "req"|"res") and applet_field(state, name) are Python functions.
 function prelude.lazy_parts(classes, part_of, applet_field)
@@ -518,6 +532,7 @@ end
 -- killed mid-way is dropped).
 function prelude.launch_applet(count, f, mt, state)
   sethook(yield_hook, "", count)
+  acting = nil
   pending = nil
   local applet = mt == http_applet_mt and new_http_applet(state) or setmetatable({[0] = state}, mt)
   return wait(nil, applet_outcome(applet, outcome(xpcall(f, handler, applet))))
@@ -527,6 +542,20 @@ end
 -- (launcher, TXN object) or, for a transaction that has none yet, (launcher, nil, state, http mode):
 -- the TXN is then made here and handed back to Python (which keeps it for the transaction's later
 -- runs) with the outcome.
+-- An action's ending: a txn:done() noted on its own TXN (done_method) makes the outcome DONE, or,
+-- when the run ended in an error all the same (a script's pcall caught the unwinding), is marked now.
+-- It takes xpcall's results itself (outcome's common case written out: one call fewer per action).
+local function action_end(txn, made, ok, ...)
+  if acting == txn then acting = nil end
+  if txn[DONE_CALLED] then
+    txn[DONE_CALLED] = false
+    if ok or unwinding(...) then return wait(made, DONE_CODE) end
+    pcall(mark_done, txn[0])
+  end
+  if ok then return wait(made, OK, ...) end
+  return wait(made, outcome(false, ...))
+end
+
 function prelude.action_launcher(count, f, mt, ...)
   local args = table.pack(...)
   local n = args.n
@@ -534,10 +563,12 @@ function prelude.action_launcher(count, f, mt, ...)
     sethook(yield_hook, "", count)
     local made = nil
     if txn == nil then
-      txn = prelude.new_txn(mt, state, http_mode)
+      txn = new_txn(mt, state, http_mode)
       made = txn
     end
-    return wait(made, outcome(xpcall(f, handler, txn, unpack(args, 1, n))))
+    acting = txn
+    if n == 0 then return action_end(txn, made, xpcall(f, handler, txn)) end
+    return action_end(txn, made, xpcall(f, handler, txn, unpack(args, 1, n)))
   end
 end
 
