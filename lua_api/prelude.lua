@@ -471,15 +471,10 @@ local function new_txn(mt, state, http_mode)
 end
 prelude.new_txn = new_txn
 
--- part_of(state, "req"|"res") and applet_field(state, name) are Python functions.
-function prelude.lazy_parts(classes, part_of, applet_field)
-  local function part(name, class)
-    return function(self)
-      local state = part_of(self[0], name)
-      if state ~= nil then return setmetatable({[0] = state}, classes[class]) end
-    end
-  end
-  local function sample_class(class)
+-- applet_field(state, name) is a Python function.  A TXN's parts hold its transaction (the Channel
+-- classes' methods take their channel from it: classes.Channel and classes.ResponseChannel).
+function prelude.lazy_parts(classes, applet_field)
+  local function txn_part(class)
     return function(self) return setmetatable({[0] = self[0]}, classes[class]) end
   end
   -- An applet's fetches and converters work on its transaction, asked of Python on first use
@@ -492,10 +487,10 @@ function prelude.lazy_parts(classes, part_of, applet_field)
   local function http_part(self)
     if rawget(self, HTTP_MODE) then return setmetatable({[0] = rawget(self, 0)}, classes.HTTP) end
   end
-  local txn_makers = {req = part("req", "Channel"), res = part("res", "Channel"), http = http_part}
+  local txn_makers = {req = txn_part("Channel"), res = txn_part("ResponseChannel"), http = http_part}
   local applet_makers = {}
   for key, class in pairs(samples) do
-    txn_makers[key] = sample_class(class)
+    txn_makers[key] = txn_part(class)
     applet_makers[key] = applet_sample_class(class)
   end
   for _, name in ipairs({"method", "path", "qs", "version", "length", "headers"}) do

@@ -46,6 +46,14 @@ class FilterView(Channel):
     def wait_for(self, condition: Any, timeout: float | None = None) -> bool:
         return False
 
+    @property
+    def req(self) -> FilterView:
+        """The driver puts the view in a Channel object's slot 0, where its transaction is otherwise: the
+        Channel methods take the channel from that slot's ``req``/``res`` (lua_api.channel.functions_of)."""
+        return self
+
+    res = req
+
 
 class LuaTcpFilterConf:
     """One ``filter lua.NAME`` line of a TCP proxy (the Lua filter object its function returned)."""
