@@ -379,9 +379,10 @@ end
 
 function prelude.applet_http_head(mt, methods, check_status, check_header, check_body, deliver_output, resolve)
   http_applet_mt, deliver, resolve_handle = mt, deliver_output, resolve
+  -- A string or an integer as Lua writes it, else nil (Python checks the argument then).  Callers test
+  -- for a string first: the usual argument costs no call.
   local function plain(value)
-    local t = type(value)
-    if t == "string" then return value end
+    if type(value) == "string" then return value end
     if mathtype(value) == "integer" then return tostring(value) end
   end
   function methods.set_status(self, status, reason)
@@ -396,7 +397,9 @@ function prelude.applet_http_head(mt, methods, check_status, check_header, check
   end
   function methods.add_header(self, name, value)
     if getmetatable(self) ~= mt then wrong_self("add_header", mt.__name, self) end
-    local n, v = plain(name), plain(value)
+    local n, v = name, value
+    if type(n) ~= "string" then n = plain(n) end
+    if type(v) ~= "string" then v = plain(v) end
     if n == nil or v == nil then
       local ok, checked_name, checked_value = pcall(check_header, nil, name, value)
       if not ok then error(tostring(checked_name), 2) end
@@ -422,7 +425,8 @@ function prelude.applet_http_head(mt, methods, check_status, check_header, check
   end
   function methods.send(self, data)
     if getmetatable(self) ~= mt then wrong_self("send", mt.__name, self) end
-    local text = plain(data)
+    local text = data
+    if type(text) ~= "string" then text = plain(text) end
     if text == nil then
       local ok, checked = pcall(check_body, nil, data)
       if not ok then error(tostring(checked), 2) end
@@ -507,14 +511,17 @@ function prelude.new_applet(mt, state)
   return setmetatable({[0] = state}, mt)
 end
 
--- A service's ending: its outcome code, the error's traceback, then what output the applet still holds.
-local function applet_outcome(applet, code, err)
+-- A service's ending, from xpcall's results: its outcome code, the error's traceback, then what output
+-- the applet still holds (outcome's common case written out: one call fewer per service).
+local function applet_end(applet, ok, ...)
+  local code, err = OK, nil
+  if not ok then code, err = outcome(false, ...) end
   if code == OK then err = nil end
   if pending == applet then
     pending = nil
-    return code, err, output_of(applet)
+    return wait(nil, code, err, output_of(applet))
   end
-  return code, err
+  return wait(nil, code, err)
 end
 
 -- A service's launcher, made once: its job is (launcher, handle | state).
@@ -530,7 +537,7 @@ function prelude.launch_applet(count, f, mt, state)
   acting = nil
   pending = nil
   local applet = mt == http_applet_mt and new_http_applet(state) or setmetatable({[0] = state}, mt)
-  return wait(nil, applet_outcome(applet, outcome(xpcall(f, handler, applet))))
+  return applet_end(applet, xpcall(f, handler, applet))
 end
 
 -- An action's launcher, made once with its function and configured arguments: a run's job is
