@@ -2,8 +2,9 @@
 
 Run by hand: ``python3 benchmarks/bench_lua_run.py [action|service|tcp ...] [--runs N]``.
 Loads bench_http.py's configuration and Lua file the way the master does, then
-runs each scenario's Lua entry point N times on a fresh transaction, as a worker
-would for each request: ``action`` is the ``tag`` http-req action (fetch,
+runs each scenario's Lua entry point N times on a fresh transaction made as a
+worker makes one for each request (an HTTP request's without channels: the stream
+makes them on first use): ``action`` is the ``tag`` http-req action (fetch,
 ``txn:set_var``, ``txn.http:req_set_header``), ``service`` the ``hello``
 AppletHTTP service (writing into a buffer), ``tcp`` the ``tcp_hello``
 tcp-request action (``txn.res:send`` + ``txn:done()``).  Prints the CPU time
@@ -86,11 +87,18 @@ def one_run(kind: str) -> Callable[[], None]:
     client, _peer = socket.socketpair()
     gc.freeze()  # as a worker does once started: the configuration and Lua state stay out of GC passes
 
+    proxies = {p.name: p for p in generation.proxies}
+    proc_vars: dict[str, Any] = {}
+    session = Vars(proc_vars, {})
+
     def run() -> None:
-        req, res = Channel("req", 16384), Channel("res", 16384)
-        res.connect(lambda data: None)
-        txn = Transaction(client, frontend, req, res, logger, 1, {}, (1, 1), Vars({}, {}), ADDRESSES)
-        if kind != "tcp":
+        if kind == "tcp":  # as a TCP stream makes them: both channels, the variables of a new session
+            req, res = Channel("req", 16384), Channel("res", 16384)
+            res.connect(lambda data: None)
+            txn = Transaction(client, frontend, req, res, logger, 1, proxies, (1, 1), Vars(proc_vars, {}), ADDRESSES)
+        else:  # as an HTTP stream makes a request's: channels on first use only, the session's variables
+            txn = Transaction(client, frontend, None, None, logger, 1, proxies, (1, 1), session.new_transaction(),
+                              ADDRESSES)
             txn.request = RequestHead("GET", "/", "HTTP/1.1", Headers([("host", "bench")]))
             txn.http_mode = True
         rule.action(txn)

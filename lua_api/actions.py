@@ -16,7 +16,7 @@ import gevent
 from luaproxy.worker.rules.verdict import Verdict
 
 from . import runner
-from .contexts import Budget, Context, Run
+from .contexts import Context, Run
 from .engine import LuaEngine
 
 _CODE_VERDICTS = {1: Verdict.ACCEPT, 3: Verdict.ERROR, 4: Verdict.DONE, 5: Verdict.REJECT,
@@ -48,21 +48,20 @@ class LuaAction:
         act.YIELD), until it returns something else or the client timeout has passed."""
         deadline = 0.0
         while True:
-            budget = Budget(self.engine.limits.session_timeout, txn.before_wait)
-            verdict = self._run_once(txn, budget)
+            run = Run(Context.ACTION, self.label, txn, self.engine.limits.session_timeout, txn.before_wait)
+            verdict = self._run_once(txn, run)
             if verdict is not None:
                 return verdict
             if not deadline:  # the client timeout counts from the first run (known only once one yielded)
-                deadline = budget.started + _client_timeout(txn)
+                deadline = run.started + _client_timeout(txn)
             if time.monotonic() >= deadline:
                 return Verdict.CONTINUE
-            with budget.blocking():
-                gevent.sleep(budget.wake if budget.wake is not None else YIELD_PAUSE)
+            with run.blocking():
+                gevent.sleep(run.wake if run.wake is not None else YIELD_PAUSE)
 
-    def _run_once(self, txn: Any, budget: Budget) -> Verdict | None:
+    def _run_once(self, txn: Any, run: Run) -> Verdict | None:
         """The action's verdict, or None when it asked to run again (act.YIELD)."""
         engine = self.engine
-        run = Run(Context.ACTION, self.label, txn, budget)
         launch = self._launch
         if launch is None:  # made on first use, once the configuration has set the limits
             launch = self._launch = engine.runtime.prelude.action_launcher(
@@ -79,7 +78,10 @@ class LuaAction:
         if result.outcome is runner.Outcome.ERROR:
             self.engine.logger.alert(f"Lua function '{self.label}': runtime error: {result.error}")
             return Verdict.ERROR
-        if result.outcome is runner.Outcome.DONE or txn.done:
+        if result.outcome is runner.Outcome.DONE:  # the action's own txn:done() is told by its outcome alone
+            txn.done = True
+            return Verdict.DONE
+        if txn.done:
             return Verdict.DONE
         code = result.values[0] if result.values else None
         if code == YIELD_CODE:

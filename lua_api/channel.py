@@ -15,6 +15,8 @@ left.  In HTTP mode only ``input``, ``output``, ``may_recv``, ``is_full`` and
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -72,7 +74,7 @@ def _wait(channel: Any, satisfied: Callable[[], bool], function: str) -> None:
     run = contexts.current()
     if run.context not in contexts.RUNTIME or satisfied() or not may_receive(channel):
         return
-    with run.budget.blocking():
+    with run.blocking():
         channel.wait_for(lambda: satisfied() or not may_receive(channel))
 
 
@@ -219,3 +221,18 @@ FUNCTIONS = {
 }
 ALIASES = {"getline": "get_line", "get_in_len": "get_in_length", "get_out_len": "get_out_length",
            "input": "get_in_length", "output": "get_out_length"}
+
+
+def functions_of(side: str) -> dict[str, Callable[..., Any]]:
+    """The methods of a transaction's *side* channel ("req" or "res"): a Channel object holds its transaction
+    and each method takes the channel from it, so ``txn.req``/``txn.res`` cost no call into Python (most
+    uses of a channel call one or two methods)."""
+    channel_of = operator.attrgetter(side)
+
+    def on_side(function: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(function)
+        def method(txn: Any, *args: Any) -> Any:
+            return function(channel_of(txn), *args)
+        return method
+
+    return {name: on_side(function) for name, function in FUNCTIONS.items()}

@@ -16,7 +16,7 @@ from luaproxy.worker.samples import Vars
 
 from . import runner
 from .applet_tcp import TcpAppletState
-from .contexts import Budget, Context, Run
+from .contexts import Context, Run
 
 CLI_BUFSIZE = 1024 * 1024
 
@@ -51,7 +51,7 @@ def run_command(engine: Any, command: RegisteredCli, words: list[str], payload: 
     output: list[bytes] = []
     txn = CliTransaction((payload or "").encode("latin-1"), output)
     applet = engine.tcp_applet_object(TcpAppletState(txn))
-    run = Run(Context.SERVICE, " ".join(command.path), txn, Budget(engine.limits.service_timeout))
+    run = Run(Context.SERVICE, " ".join(command.path), txn, engine.limits.service_timeout)
     result = runner.call(engine.runtime, command.function, run, applet, *words)
     text = b"".join(output).decode("latin-1")
     if result.outcome in (runner.Outcome.ERROR, runner.Outcome.TIMEOUT):

@@ -32,14 +32,20 @@ RUNTIME = frozenset({Context.TASK, Context.ACTION, Context.SERVICE})
 INITIALISATION = frozenset({Context.BODY, Context.INIT})
 
 
-class Budget:
-    """Lua running time of one run: wall time minus the time it spent blocked or yielded.
+class Run:
+    """One running Lua entry point: its context, the transaction it serves and its time budget, Lua
+    running time: wall time minus the time it spent blocked or yielded.
 
-    A plain slotted class: one is built for every Lua run."""
+    One object (a plain slotted class) is built for every Lua run: the budget is part of it rather
+    than a second object (a frozen dataclass would cost a setattr call per field)."""
 
-    __slots__ = ("blocked", "limit", "on_wait", "started", "wake")
+    __slots__ = ("blocked", "context", "function", "limit", "on_wait", "started", "txn", "wake")
 
-    def __init__(self, limit: float = 0.0, on_wait: Callable[[], None] | None = None) -> None:
+    def __init__(self, context: Context, function: str = "", txn: Any = None, limit: float = 0.0,
+                 on_wait: Callable[[], None] | None = None) -> None:
+        self.context = context
+        self.function = function
+        self.txn = txn
         self.limit = limit
         self.started = time.monotonic()
         self.blocked = 0.0
@@ -60,35 +66,21 @@ class Budget:
 
 
 class Waiting:
-    """The context manager of Budget.blocking (a class: it runs around every blocking Lua call)."""
+    """The context manager of Run.blocking (a class: it runs around every blocking Lua call)."""
 
-    __slots__ = ("budget", "start")
+    __slots__ = ("run", "start")
 
-    def __init__(self, budget: Budget) -> None:
-        self.budget = budget
+    def __init__(self, run: Run) -> None:
+        self.run = run
         self.start = 0.0
 
     def __enter__(self) -> None:
         self.start = time.monotonic()
-        if self.budget.on_wait is not None:
-            self.budget.on_wait()
+        if self.run.on_wait is not None:
+            self.run.on_wait()
 
     def __exit__(self, *exc_info: object) -> None:
-        self.budget.blocked += time.monotonic() - self.start
-
-
-class Run:
-    """One running Lua entry point: its context, the transaction it serves, its time budget.
-
-    A plain slotted class (one per Lua run; a frozen dataclass costs a setattr call per field)."""
-
-    __slots__ = ("budget", "context", "function", "txn")
-
-    def __init__(self, context: Context, function: str = "", txn: Any = None, budget: Budget | None = None) -> None:
-        self.context = context
-        self.function = function
-        self.txn = txn
-        self.budget = budget if budget is not None else Budget()
+        self.run.blocked += time.monotonic() - self.start
 
 
 BODY_RUN = Run(Context.BODY)
@@ -124,7 +116,7 @@ class Running:
 
 def blocking(function: str) -> Waiting:
     """Check that the current context may block, and keep the wait out of its Lua time."""
-    return require(function, RUNTIME).budget.blocking()
+    return require(function, RUNTIME).blocking()
 
 
 def require(function: str, allowed: frozenset[Context] | set[Context]) -> Run:

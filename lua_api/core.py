@@ -130,13 +130,13 @@ class Core:
         if run.context in contexts.INITIALISATION:
             time.sleep(max(seconds, 0.0))
         else:
-            with run.budget.blocking():
+            with run.blocking():
                 gevent.sleep(max(seconds, 0.0))
 
     def yield_(self) -> None:
         run = contexts.current()
         if run.context in contexts.RUNTIME:
-            with run.budget.blocking():
+            with run.blocking():
                 gevent.sleep(0)
 
     def set_nice(self, nice: Any) -> None:
@@ -161,4 +161,4 @@ def build(runtime: Any, core: Core) -> Any:
 def wake_time(milliseconds: Any) -> None:
     """act.wake_time(ms): an action that returns act.YIELD runs again after at most this long."""
     run = contexts.require("act.wake_time", frozenset({Context.ACTION}))
-    run.budget.wake = max(checks.integer(milliseconds, "wake_time", 1), 0) / 1000.0
+    run.wake = max(checks.integer(milliseconds, "wake_time", 1), 0) / 1000.0

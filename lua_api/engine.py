@@ -88,7 +88,7 @@ class LuaEngine:
                          "get_var": self._get_var}
         self.classes = {
             "TXN": LuaClass(self.runtime, "TXN", txn_functions),
-            "Channel": LuaClass(self.runtime, "Channel", channel.FUNCTIONS, channel.ALIASES),
+            "Channel": LuaClass(self.runtime, "Channel", channel.functions_of("req"), channel.ALIASES),
             "Fetches": LuaClass(self.runtime, "Fetches", samples.fetch_functions(sample_registry, False)),
             "StringFetches": LuaClass(self.runtime, "Fetches", samples.fetch_functions(sample_registry, True)),
             "Converters": LuaClass(self.runtime, "Converters",
@@ -130,8 +130,11 @@ class LuaEngine:
         map_table.new = self.runtime.func(self._new_map)
         lua_globals.Map = map_table
         self._install_core_helpers()
-        self.runtime.prelude.lazy_parts(self.runtime.table_from({n: c.metatable for n, c in self.classes.items()}),
-                                        self.runtime.func(_txn_part), self.runtime.func(self._applet_field))
+        response_channel = LuaClass(self.runtime, "Channel", channel.functions_of("res"), channel.ALIASES)
+        """txn.res: the Channel class again, its methods on the response side (not listed on its own)."""
+        self.runtime.prelude.lazy_parts(self.runtime.table_from({**{n: c.metatable for n, c in self.classes.items()},
+                                                                 "ResponseChannel": response_channel.metatable}),
+                                        self.runtime.func(self._applet_field))
         self._new_txn = self.runtime.prelude.new_txn
         self.txn_metatable = self.classes["TXN"].metatable
         self.applet_metatable = self.classes["AppletHTTP"].metatable
@@ -306,8 +309,3 @@ class LuaEngine:
             return result.values[0] if result.values else None
         runner.log_failure(self.logger, label, result)
         return None
-
-
-def _txn_part(state: Any, name: str) -> Any:
-    """The Python state behind txn.req and txn.res."""
-    return state.req if name == "req" else state.res

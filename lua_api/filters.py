@@ -37,7 +37,7 @@ from luaproxy.worker.http.grammar import at_least_http11
 
 from . import checks, runner
 from .channel import _length, _offset
-from .contexts import Budget, Context, Run
+from .contexts import Context, Run
 from .errors import LuaApiError
 from .http import headers_table
 
@@ -332,7 +332,7 @@ class LuaPayload:
 
     def _run(self, function: Any) -> Any:
         engine = self.engine
-        run = Run(Context.ACTION, self.label, self.txn, Budget(engine.limits.session_timeout))
+        run = Run(Context.ACTION, self.label, self.txn, engine.limits.session_timeout)
         result = runner.run(engine.runtime, function, run, engine.txn_object(self.txn), self.slot,
                             forced_yield=engine.limits.forced_yield)
         if result.outcome is runner.Outcome.TIMEOUT or result.outcome is runner.Outcome.ERROR:

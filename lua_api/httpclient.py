@@ -182,7 +182,7 @@ def request(runtime: Any, method: str, spec: Any) -> Any:
     if body or method in ("POST", "PUT"):
         headers.set("content-length", str(len(body)))
     run = contexts.current()
-    waiting = run.budget.blocking() if run.context in contexts.RUNTIME else None
+    waiting = run.blocking() if run.context in contexts.RUNTIME else None
     try:
         if waiting is not None:
             waiting.__enter__()

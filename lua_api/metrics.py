@@ -59,7 +59,7 @@ class LuaCallMetrics:
     def _observe_timed(self, run: contexts.Run, result: runner.Result) -> None:
         key = self._count(run, result)
         if key is not None:
-            self.duration.observe_key(key, time.monotonic() - run.budget.started)
+            self.duration.observe_key(key, time.monotonic() - run.started)
 
 
 def _labels(value: Any, function: str, position: int) -> dict[str, str] | None:

@@ -20,10 +20,10 @@ local mathtype = math.type
 local resolve_handle
 
 local function state_of(self)
-  local state = rawget(self, 0)
+  local state = self[0]
   if mathtype(state) == "integer" then
     state = resolve_handle(state)
-    rawset(self, 0, state)
+    self[0] = state
   end
   return state
 end
@@ -85,7 +85,7 @@ function prelude.method(mt, name, f, handles)
   return function(self, ...)
     if getmetatable(self) ~= mt then wrong_self(name, label, self) end
     if pending ~= nil then flush_pending() end
-    return check(pcall(f, rawget(self, 0), ...))
+    return check(pcall(f, self[0], ...))
   end
 end
 
@@ -235,14 +235,26 @@ function prelude.new_concat()
   return setmetatable({[0] = {}}, concat_mt)
 end
 
--- done([reply]): keep the reply, mark the transaction and unwind to the runner.
+-- The TXN whose action runs now (set by the action launcher, cleared when it ends or another kind
+-- of run starts), and where a TXN notes that its txn:done() was called: a key no user code can spell,
+-- false in every TXN from the start so that plain indexing reads it.
+local acting
+local DONE_CALLED = {}
+local mark_done
+
+-- done([reply]): keep the reply, mark the transaction and unwind to the runner.  The running
+-- action's own TXN, without a reply, is marked by its run's outcome instead of a call into Python
+-- (action_end; the action sets the transaction's done flag when its run ends in DONE).
 function prelude.done_method(mt, mark)
+  mark_done = mark
   return function(self, reply)
     if getmetatable(self) == mt then
       if reply ~= nil then
-        pcall(mark, rawget(self, 0), flatten_reply(reply))
+        pcall(mark, self[0], flatten_reply(reply))
+      elseif self == acting then
+        self[DONE_CALLED] = true
       else
-        pcall(mark, rawget(self, 0))
+        pcall(mark, self[0])
       end
     end
     error(DONE, 0)
@@ -292,8 +304,9 @@ local function dispatch(launch, ...)
   return launch(...)
 end
 
+-- The count hook stays set while a coroutine waits (nothing runs then): each launcher sets its own,
+-- which also restarts the count, so removing it here would only cost a call per run.
 wait = function(made, ...)
-  sethook()
   return dispatch(yield(FINISHED, made, ...))
 end
 
@@ -306,6 +319,7 @@ end
 -- The launchers, given with each run: f(...), f(applet), f(txn, ...).
 function prelude.launch(count, f, ...)
   sethook(yield_hook, "", count)
+  acting = nil
   return wait(nil, outcome(xpcall(f, handler, ...)))
 end
 
@@ -327,7 +341,8 @@ end
 -- into Python (the applet is then `pending`), at a forced yield, or once PENDING_LIMIT bytes wait.
 -- set_status, add_header and send call Python only to check (and convert) an argument Lua cannot
 -- take as it is.  The applet's table is made with every slot it uses (false until set), so filling
--- them never grows it: keys no user code can spell.
+-- them never grows it and plain indexing reads them (never nil: __index is not consulted, and no
+-- rawget call is paid): keys no user code can spell.
 local STATUS, REASON, FIELDS, NFIELDS, BODY, STAGE = {}, {}, {}, {}, {}, {}
 local IDLE, STARTED, HEAD_OUT = 0, 1, 2
 local PENDING_LIMIT = 16384
@@ -341,16 +356,16 @@ end
 
 -- The applet's output as Python's deliver takes it: status (nil once the head went), reason, body, fields...
 local function output_of(applet)
-  local body = rawget(applet, BODY)
+  local body = applet[BODY]
   if body and type(body) == "table" then body = concat(body) end
-  rawset(applet, BODY, false)
-  if rawget(applet, STAGE) == HEAD_OUT then return nil, nil, body or nil end
-  rawset(applet, STAGE, HEAD_OUT)
-  local fields = rawget(applet, FIELDS)
+  applet[BODY] = false
+  if applet[STAGE] == HEAD_OUT then return nil, nil, body or nil end
+  applet[STAGE] = HEAD_OUT
+  local fields = applet[FIELDS]
   if fields then
-    return rawget(applet, STATUS), rawget(applet, REASON) or nil, body or nil, unpack(fields, 1, rawget(applet, NFIELDS))
+    return applet[STATUS], applet[REASON] or nil, body or nil, unpack(fields, 1, applet[NFIELDS])
   end
-  return rawget(applet, STATUS), rawget(applet, REASON) or nil, body or nil
+  return applet[STATUS], applet[REASON] or nil, body or nil
 end
 
 local deliver
@@ -364,9 +379,10 @@ end
 
 function prelude.applet_http_head(mt, methods, check_status, check_header, check_body, deliver_output, resolve)
   http_applet_mt, deliver, resolve_handle = mt, deliver_output, resolve
+  -- A string or an integer as Lua writes it, else nil (Python checks the argument then).  Callers test
+  -- for a string first: the usual argument costs no call.
   local function plain(value)
-    local t = type(value)
-    if t == "string" then return value end
+    if type(value) == "string" then return value end
     if mathtype(value) == "integer" then return tostring(value) end
   end
   function methods.set_status(self, status, reason)
@@ -376,30 +392,32 @@ function prelude.applet_http_head(mt, methods, check_status, check_header, check
       if not ok then error(tostring(code), 2) end
       status, reason = code, text
     end
-    rawset(self, STATUS, status)
-    rawset(self, REASON, reason or false)
+    self[STATUS] = status
+    self[REASON] = reason or false
   end
   function methods.add_header(self, name, value)
     if getmetatable(self) ~= mt then wrong_self("add_header", mt.__name, self) end
-    local n, v = plain(name), plain(value)
+    local n, v = name, value
+    if type(n) ~= "string" then n = plain(n) end
+    if type(v) ~= "string" then v = plain(v) end
     if n == nil or v == nil then
       local ok, checked_name, checked_value = pcall(check_header, nil, name, value)
       if not ok then error(tostring(checked_name), 2) end
       n, v = checked_name, checked_value
     end
-    local fields = rawget(self, FIELDS)
+    local fields = self[FIELDS]
     if not fields then
       fields = {nil, nil, nil, nil, nil, nil, nil, nil}  -- room for four headers, made at once
-      rawset(self, FIELDS, fields)
+      self[FIELDS] = fields
     end
-    local count = rawget(self, NFIELDS)
+    local count = self[NFIELDS]
     fields[count + 1], fields[count + 2] = n, v
-    rawset(self, NFIELDS, count + 2)
+    self[NFIELDS] = count + 2
   end
   function methods.start_response(self)
     if getmetatable(self) ~= mt then wrong_self("start_response", mt.__name, self) end
-    if rawget(self, STAGE) ~= IDLE then error("start_response: the response was already started", 2) end
-    rawset(self, STAGE, STARTED)
+    if self[STAGE] ~= IDLE then error("start_response: the response was already started", 2) end
+    self[STAGE] = STARTED
     if pending ~= self then
       if pending ~= nil then flush_pending() end
       pending = self
@@ -407,20 +425,21 @@ function prelude.applet_http_head(mt, methods, check_status, check_header, check
   end
   function methods.send(self, data)
     if getmetatable(self) ~= mt then wrong_self("send", mt.__name, self) end
-    local text = plain(data)
+    local text = data
+    if type(text) ~= "string" then text = plain(text) end
     if text == nil then
       local ok, checked = pcall(check_body, nil, data)
       if not ok then error(tostring(checked), 2) end
       text = checked
     end
-    if rawget(self, STAGE) == IDLE then rawset(self, STAGE, STARTED) end
-    local body, size = rawget(self, BODY), nil
+    if self[STAGE] == IDLE then self[STAGE] = STARTED end
+    local body, size = self[BODY], nil
     if not body then
-      rawset(self, BODY, text)
+      self[BODY] = text
       size = #text
     elseif type(body) == "string" then
       size = #body + #text
-      rawset(self, BODY, {body, text, size = size})
+      self[BODY] = {body, text, size = size}
     else
       size = body.size + #text
       body[#body + 1], body.size = text, size
@@ -443,7 +462,7 @@ local function lazy_index(mt, makers)
     local make = makers[key]
     if make == nil then return nil end
     local value = make(self)
-    rawset(self, key, value)
+    self[key] = value
     return value
   end
 end
@@ -451,20 +470,16 @@ end
 -- Where a TXN keeps whether it is in HTTP mode: a key no user code can spell.
 local HTTP_MODE = {}
 
-function prelude.new_txn(mt, state, http_mode)
-  return setmetatable({[0] = state, [HTTP_MODE] = http_mode or nil}, mt)
+local function new_txn(mt, state, http_mode)
+  return setmetatable({[0] = state, [HTTP_MODE] = http_mode or nil, [DONE_CALLED] = false}, mt)
 end
+prelude.new_txn = new_txn
 
--- part_of(state, "req"|"res") and applet_field(state, name) are Python functions.
-function prelude.lazy_parts(classes, part_of, applet_field)
-  local function part(name, class)
-    return function(self)
-      local state = part_of(rawget(self, 0), name)
-      if state ~= nil then return setmetatable({[0] = state}, classes[class]) end
-    end
-  end
-  local function sample_class(class)
-    return function(self) return setmetatable({[0] = rawget(self, 0)}, classes[class]) end
+-- applet_field(state, name) is a Python function.  A TXN's parts hold its transaction (the Channel
+-- classes' methods take their channel from it: classes.Channel and classes.ResponseChannel).
+function prelude.lazy_parts(classes, applet_field)
+  local function txn_part(class)
+    return function(self) return setmetatable({[0] = self[0]}, classes[class]) end
   end
   -- An applet's fetches and converters work on its transaction, asked of Python on first use
   -- (most services use none: a run hands Lua only the applet's own state).
@@ -476,10 +491,10 @@ function prelude.lazy_parts(classes, part_of, applet_field)
   local function http_part(self)
     if rawget(self, HTTP_MODE) then return setmetatable({[0] = rawget(self, 0)}, classes.HTTP) end
   end
-  local txn_makers = {req = part("req", "Channel"), res = part("res", "Channel"), http = http_part}
+  local txn_makers = {req = txn_part("Channel"), res = txn_part("ResponseChannel"), http = http_part}
   local applet_makers = {}
   for key, class in pairs(samples) do
-    txn_makers[key] = sample_class(class)
+    txn_makers[key] = txn_part(class)
     applet_makers[key] = applet_sample_class(class)
   end
   for _, name in ipairs({"method", "path", "qs", "version", "length", "headers"}) do
@@ -496,14 +511,17 @@ function prelude.new_applet(mt, state)
   return setmetatable({[0] = state}, mt)
 end
 
--- A service's ending: its outcome code, the error's traceback, then what output the applet still holds.
-local function applet_outcome(applet, code, err)
+-- A service's ending, from xpcall's results: its outcome code, the error's traceback, then what output
+-- the applet still holds (outcome's common case written out: one call fewer per service).
+local function applet_end(applet, ok, ...)
+  local code, err = OK, nil
+  if not ok then code, err = outcome(false, ...) end
   if code == OK then err = nil end
   if pending == applet then
     pending = nil
-    return code, err, output_of(applet)
+    return wait(nil, code, err, output_of(applet))
   end
-  return code, err
+  return wait(nil, code, err)
 end
 
 -- A service's launcher, made once: its job is (launcher, handle | state).
@@ -516,15 +534,30 @@ end
 -- killed mid-way is dropped).
 function prelude.launch_applet(count, f, mt, state)
   sethook(yield_hook, "", count)
+  acting = nil
   pending = nil
   local applet = mt == http_applet_mt and new_http_applet(state) or setmetatable({[0] = state}, mt)
-  return wait(nil, applet_outcome(applet, outcome(xpcall(f, handler, applet))))
+  return applet_end(applet, xpcall(f, handler, applet))
 end
 
 -- An action's launcher, made once with its function and configured arguments: a run's job is
 -- (launcher, TXN object) or, for a transaction that has none yet, (launcher, nil, state, http mode):
 -- the TXN is then made here and handed back to Python (which keeps it for the transaction's later
 -- runs) with the outcome.
+-- An action's ending: a txn:done() noted on its own TXN (done_method) makes the outcome DONE, or,
+-- when the run ended in an error all the same (a script's pcall caught the unwinding), is marked now.
+-- It takes xpcall's results itself (outcome's common case written out: one call fewer per action).
+local function action_end(txn, made, ok, ...)
+  if acting == txn then acting = nil end
+  if txn[DONE_CALLED] then
+    txn[DONE_CALLED] = false
+    if ok or unwinding(...) then return wait(made, DONE_CODE) end
+    pcall(mark_done, txn[0])
+  end
+  if ok then return wait(made, OK, ...) end
+  return wait(made, outcome(false, ...))
+end
+
 function prelude.action_launcher(count, f, mt, ...)
   local args = table.pack(...)
   local n = args.n
@@ -532,10 +565,12 @@ function prelude.action_launcher(count, f, mt, ...)
     sethook(yield_hook, "", count)
     local made = nil
     if txn == nil then
-      txn = prelude.new_txn(mt, state, http_mode)
+      txn = new_txn(mt, state, http_mode)
       made = txn
     end
-    return wait(made, outcome(xpcall(f, handler, txn, unpack(args, 1, n))))
+    acting = txn
+    if n == 0 then return action_end(txn, made, xpcall(f, handler, txn)) end
+    return action_end(txn, made, xpcall(f, handler, txn, unpack(args, 1, n)))
   end
 end
 

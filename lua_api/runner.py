@@ -53,7 +53,7 @@ _PRELUDE_FRAMES = ("luaproxy:", "(...tail calls...)")
 
 observer: Callable[[contexts.Run, Result], None] | None = None
 """Told of every finished run (the engine's Lua call metrics); one per process, like the runtime.
-A run's start is its budget's."""
+A run's start is its ``started``."""
 
 
 def log_failure(logger: Any, label: str, result: Result) -> None:
@@ -72,17 +72,17 @@ def _finished(runtime: LuaRuntime, run_info: contexts.Run, result: Result) -> Re
 
 
 def _check_budget(event: str = "") -> None:
-    if contexts.current().budget.exceeded():
+    if contexts.current().exceeded():
         raise LuaApiError(TIMEOUT_MESSAGE)
 
 
 def _check_and_yield(event: str = "") -> None:
     """Every forced-yield instructions: stop an over-budget run, else let others run first."""
     run = contexts.current()
-    if run.budget.exceeded():
+    if run.exceeded():
         raise LuaApiError(TIMEOUT_MESSAGE)
     nice = run.txn.nice if run.txn is not None else 0
-    with run.budget.blocking():
+    with run.blocking():
         gevent.sleep(max(nice, 0) * NICE_DELAY_PER_STEP)
 
 
@@ -107,7 +107,7 @@ def _resume(runtime: LuaRuntime, run_info: contexts.Run, job: tuple[Any, ...]) -
     try:
         result = coroutine.send(job)
         while type(result) is not tuple or result[0] is not FINISHED:
-            with run_info.budget.blocking():
+            with run_info.blocking():
                 gevent.sleep(0)
             result = coroutine.send(None)
     except LuaError as exc:  # outside the run's xpcall (no memory left): the coroutine is dead

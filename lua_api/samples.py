@@ -23,7 +23,7 @@ from luaproxy.worker.samples import (
 from luaproxy.worker.samples.args import parse_args
 
 from . import runner
-from .contexts import Budget, Context, Run
+from .contexts import Context, Run
 from .errors import LuaApiError
 
 
@@ -93,7 +93,7 @@ class LuaFetch:
         self.engine, self.name, self.function = engine, name, function
 
     def __call__(self, ctx: Any, args: list[str]) -> Any:
-        run = Run(Context.FETCH, self.name, ctx, Budget(self.engine.limits.session_timeout))
+        run = Run(Context.FETCH, self.name, ctx, self.engine.limits.session_timeout)
         result = runner.call(self.engine.runtime, self.function, run, self.engine.txn_object(ctx), *args)
         return self.engine.sample_result(result, f"Lua sample-fetch '{self.name}'")
 
@@ -105,7 +105,7 @@ class LuaConverter:
         self.engine, self.name, self.function = engine, name, function
 
     def __call__(self, ctx: Any, smp: Sample, args: list[str]) -> Any:
-        run = Run(Context.CONVERTER, self.name, None, Budget(self.engine.limits.session_timeout))
+        run = Run(Context.CONVERTER, self.name, None, self.engine.limits.session_timeout)
         result = runner.call(self.engine.runtime, self.function, run, to_text(smp) or "", *args)
         return self.engine.sample_result(result, f"Lua converter '{self.name}'")
 

@@ -9,7 +9,7 @@ from luaproxy.worker.http.errors import LocalProtocolError
 from . import runner
 from .applet_http import LIVE, AppletState, hand_over
 from .applet_tcp import TcpAppletState
-from .contexts import Budget, Context, Run
+from .contexts import Context, Run
 from .errors import LuaApiError
 from .http import headers_table
 
@@ -25,13 +25,12 @@ class LuaHttpService:
         if self._launch is None:  # made on first use, once the configuration has set the limits
             self._launch = engine.runtime.prelude.service_launcher(engine.limits.forced_yield, self.function,
                                                                    engine.applet_metatable)
-        budget = Budget(engine.limits.service_timeout, on_wait=io.flush)
+        run = Run(Context.SERVICE, self.name, txn, engine.limits.service_timeout, io.flush)
         state = AppletState(io, txn)
         handle = id(state)
         LIVE[handle] = state
         try:
-            result, output = runner.run_applet(engine.runtime, Run(Context.SERVICE, self.name, txn, budget),
-                                               (self._launch, handle))
+            result, output = runner.run_applet(engine.runtime, run, (self._launch, handle))
             if output and not io.whole(*output):  # the whole response in one piece, else the general path
                 try:
                     hand_over(state, *output)
@@ -53,10 +52,9 @@ class LuaTcpService:
 
     def __call__(self, txn: Any) -> None:
         engine = self.engine
-        budget = Budget(engine.limits.service_timeout)
         runtime = engine.runtime
         state = TcpAppletState(txn)
-        result = runner.run_applet(runtime, Run(Context.SERVICE, self.name, txn, budget), (
+        result = runner.run_applet(runtime, Run(Context.SERVICE, self.name, txn, engine.limits.service_timeout), (
             runtime.launch_applet, engine.limits.forced_yield, self.function, engine.tcp_applet_metatable, state))[0]
         state.release()
         if result.outcome in (runner.Outcome.ERROR, runner.Outcome.TIMEOUT):

@@ -11,7 +11,7 @@ from typing import Any
 import gevent
 
 from . import runner
-from .contexts import Budget, Context, Run
+from .contexts import Context, Run
 from .engine import LuaEngine
 
 RECLAIM_PERIOD = 1.0
@@ -41,7 +41,7 @@ class TaskLauncher:
 
     def _run(self, function: Any, args: tuple[Any, ...]) -> None:
         limits = self.engine.limits
-        run = Run(Context.TASK, "task", budget=Budget(limits.task_timeout))
+        run = Run(Context.TASK, "task", limit=limits.task_timeout)
         result = runner.run(self.engine.runtime, function, run, *args, forced_yield=limits.forced_yield)
         if result.outcome in (runner.Outcome.ERROR, runner.Outcome.TIMEOUT):
             self.engine.logger.alert(f"Lua task: runtime error: {result.error}")

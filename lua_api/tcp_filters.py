@@ -27,7 +27,7 @@ from luaproxy.worker.channel import Channel
 from luaproxy.worker.tcp.filters import TcpFilterError
 
 from . import runner
-from .contexts import Budget, Context, Run
+from .contexts import Context, Run
 
 
 class FilterView(Channel):
@@ -45,6 +45,14 @@ class FilterView(Channel):
 
     def wait_for(self, condition: Any, timeout: float | None = None) -> bool:
         return False
+
+    @property
+    def req(self) -> FilterView:
+        """The driver puts the view in a Channel object's slot 0, where its transaction is otherwise: the
+        Channel methods take the channel from that slot's ``req``/``res`` (lua_api.channel.functions_of)."""
+        return self
+
+    res = req
 
 
 class LuaTcpFilterConf:
@@ -125,7 +133,7 @@ class LuaTcpFilter:
         at least one value.  Raises TcpFilterError (logged) on a Lua error or timeout."""
         engine = self.conf.engine
         label = f"filter lua.{self.conf.name}"
-        run = Run(Context.ACTION, label, self.txn, Budget(engine.limits.session_timeout))
+        run = Run(Context.ACTION, label, self.txn, engine.limits.session_timeout)
         result = runner.run(engine.runtime, function, run, engine.txn_object(self.txn), self.conf.conf, *args,
                             forced_yield=engine.limits.forced_yield)
         if result.outcome is runner.Outcome.TIMEOUT or result.outcome is runner.Outcome.ERROR:

@@ -69,44 +69,54 @@ def _is_empty(smp: Sample) -> bool:
     return smp.type in (SampleType.STR, SampleType.BIN, SampleType.METH) and not smp.value
 
 
-class _Stores(dict):  # type: ignore[type-arg]
-    """Scope -> store; a transaction's own scopes get their store when first used (most use none)."""
-
-    __slots__ = ()
-
-    def __missing__(self, scope: str) -> Store:
-        store: Store = {}
-        self[scope] = store
-        return store
-
-
 class Vars:
-    """The variables one transaction sees."""
+    """The variables one transaction sees.
 
-    __slots__ = ("_stores",)
+    The process-wide and session stores are shared; the transaction's own scopes (txn, req, res,
+    check) get their store when first set: most transactions set none, and one is made per request."""
+
+    __slots__ = ("_own", "_proc", "_sess")
 
     def __init__(self, proc: Store | None = None, sess: Store | None = None) -> None:
-        self._stores: dict[str, Store] = _Stores(proc=proc if proc is not None else {},
-                                                 sess=sess if sess is not None else {})
+        self._proc: Store = proc if proc is not None else {}
+        self._sess: Store = sess if sess is not None else {}
+        self._own: dict[str, Store] | None = None
 
     def new_transaction(self) -> Vars:
         """The variables of the next transaction on the same session."""
-        return Vars(self._stores["proc"], self._stores["sess"])
+        return Vars(self._proc, self._sess)
 
     def start_response(self) -> None:
         """Drop request-scoped variables once response processing starts."""
-        req = self._stores.get("req")
+        req = self._store("req", False)
         if req:
             req.clear()
 
+    def _store(self, scope: str, create: bool) -> Store | None:
+        """The store of *scope*; a transaction's own one is made when *create* asks (None until then)."""
+        if scope == "proc":
+            return self._proc
+        if scope == "sess":
+            return self._sess
+        own = self._own
+        if own is None:
+            if not create:
+                return None
+            own = self._own = {}
+        store = own.get(scope)
+        if store is None and create:
+            store = own[scope] = {}
+        return store
+
     def get(self, name: str | VarName) -> Sample | None:
         var = parse_var_name(name) if isinstance(name, str) else name
-        return self._stores[var.scope].get(var.name)
+        store = self._store(var.scope, False)
+        return None if store is None else store.get(var.name)
 
     def set(self, name: str | VarName, smp: Sample, conditions: tuple[str, ...] = ()) -> bool:
         """Store *smp*; with set-var conditions, only when they all hold. Returns whether it was set."""
         var = parse_var_name(name) if isinstance(name, str) else name
-        store = self._stores[var.scope]
+        store: Store = self._store(var.scope, True)  # type: ignore[assignment]
         if conditions and not self._conditions_hold(var.name in store, store.get(var.name), smp, conditions):
             return False
         store[var.name] = smp
@@ -122,7 +132,9 @@ class Vars:
     def unset(self, name: str | VarName) -> None:
         """Forget a variable; a ``proc.`` one declared by the configuration stays, without value."""
         var = parse_var_name(name) if isinstance(name, str) else name
-        store = self._stores[var.scope]
+        store = self._store(var.scope, False)
+        if store is None:
+            return
         if var.scope == "proc" and var.name in store:
             store[var.name] = None
         else:
