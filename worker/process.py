@@ -39,6 +39,7 @@ from .listener import Listener
 from .proxy import Proxy
 from .tcp.stream import TcpStream
 from .tls import handshake
+from .txn import Addresses
 
 HEARTBEAT_SECONDS = 0.5
 PR_SET_PDEATHSIG = 1
@@ -144,8 +145,10 @@ class Worker:
         # Configuration, Lua state and registries live as long as the worker: keep them out of GC passes.
         gc.freeze()
 
-    def handle_connection(self, frontend: Proxy, client: socket.socket, so_id: int) -> bool:
-        """Serve one accepted connection; True when it lives on after this greenlet (a parked HTTP stream)."""
+    def handle_connection(self, frontend: Proxy, client: socket.socket, so_id: int,
+                          addresses: Addresses | None = None) -> bool:
+        """Serve one accepted connection; True when it lives on after this greenlet (a parked HTTP stream).
+        *addresses* are the client's and local ones as accepted (None: asked of the socket when needed)."""
         header = None
         if so_id in frontend.accept_proxy:
             header = inbound.accept(client, frontend)
@@ -181,7 +184,8 @@ class Worker:
                 raise
             return stream.serve()  # calls closed() once the connection ends, here or in a later greenlet
         try:
-            TcpStream(self.spec.context, frontend, client, so_id).serve()
+            TcpStream(self.spec.context, frontend, client, so_id,
+                      addresses if header is None and tls is None else None).serve()
         finally:
             closed()
         return False

@@ -27,7 +27,7 @@ from ..rules.evaluate import run_rules, run_session_rules
 from ..rules.verdict import Verdict
 from ..sticktable.tracking import Trackers
 from ..tls import clienthello
-from ..txn import Transaction
+from ..txn import Addresses, Transaction
 from . import filters as tcp_filters
 from . import upgrade
 
@@ -37,7 +37,8 @@ _TERMINATION = {Verdict.REJECT: "PR", Verdict.DONE: "LR", Verdict.ERROR: "IR"}
 
 
 class TcpStream:
-    def __init__(self, worker: WorkerContext, frontend: Proxy, client: socket.socket, so_id: int) -> None:
+    def __init__(self, worker: WorkerContext, frontend: Proxy, client: socket.socket, so_id: int,
+                 addresses: Addresses | None = None) -> None:
         self.worker = worker
         self.frontend = frontend
         self.client = client
@@ -45,7 +46,7 @@ class TcpStream:
         self.req = Channel("req", worker.bufsize)
         self.res = Channel("res", worker.bufsize)
         self.txn = Transaction(client, frontend, self.req, self.res, worker.logger, so_id,
-                               worker.proxies, worker.process, worker.new_vars())
+                               worker.proxies, worker.process, worker.new_vars(), addresses)
         self.activity = {"req": self.txn.started, "res": self.txn.started}
         self.aborted = False
         self.readers: list[gevent.Greenlet] = []
@@ -291,7 +292,7 @@ class TcpStream:
         self.req.close_input()
         self.res.close_input()
         if graceful:
-            close_gracefully(self.client)
+            close_gracefully(self.client, self.txn.bytes_in > 0)
         else:
             self.client.close()
         if self.server is not None:
