@@ -134,9 +134,9 @@ class Listener:
 
     def _accept_ready(self) -> None:
         """In the hub: accept what waits, each connection running in its greenlet until it first waits."""
-        raw, pool = self._raw, self.pool
+        raw, pool, hub = self._raw, self.pool, self._hub
         for _ in range(MAX_ACCEPT):
-            if pool.full():
+            if pool.size and pool.full():
                 self._watcher.stop()
                 return
             try:
@@ -150,8 +150,9 @@ class Listener:
                 return
             self._retry_delay = RETRY_FIRST
             local = self._local
-            self._start(gsocket.socket(self._family, self._type, self._proto, fileno=fd),
-                        None if local is None else ((peer[0], peer[1]), local))
+            pool.running += 1  # _start() inlined
+            greenlet(self._serve, hub).switch(gsocket.socket(self._family, self._type, self._proto, fileno=fd),
+                                              None if local is None else ((peer[0], peer[1]), local))
             if not self._wanted:  # the connection stopped the listener (a soft stop, disable frontend)
                 return
 
@@ -184,7 +185,8 @@ class Listener:
             if not lives_on and not getattr(client, "_closed", False):
                 client.close()
             self.pool.running -= 1
-            self._slot_freed()
+            if self._room is not None or not self._watcher.active:
+                self._slot_freed()
 
     def _slot_freed(self) -> None:
         if self._room is not None:
