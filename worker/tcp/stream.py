@@ -93,6 +93,7 @@ class TcpStream:
                 stkctr.end_stream(0, txn.bytes_in, txn.bytes_out)
                 stkctr.end_session()
             txn.release()
+            self.req.on_wait = None  # its bound _read_client held this stream in a cycle
             if self.readers:
                 self.readers.clear()
 
