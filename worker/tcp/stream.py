@@ -68,7 +68,9 @@ class TcpStream:
         fe.fe_counters.open()
         accepted = False
         try:
-            accepted = run_session_rules(fe, self.txn) is Verdict.ACCEPT
+            rules = fe.rules
+            accepted = (not (rules.get("tcp-request connection") or rules.get("tcp-request session"))
+                        or run_session_rules(fe, self.txn) is Verdict.ACCEPT)  # most frontends have neither
             if accepted:
                 self._serve()
             else:
