@@ -10,6 +10,7 @@ about fifteen Python calls per connection; this is the one job it had here.
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
 import sys
 from collections.abc import Callable
@@ -83,6 +84,10 @@ class Listener:
         self._local = _fixed_local_address(self._raw)
         self._hub = get_hub()
         self._watcher = self._hub.loop.io(self._raw.fileno(), 1)
+        self._waiting = select.poll()
+        """Asked whether another connection waits before accepting again: an accept() that finds none raises
+        BlockingIOError, about 7k instructions against 1.5k for this poll (callgrind)."""
+        self._waiting.register(self._raw.fileno(), select.POLLIN)
         self.pool = Slots(maxconn, self._slot_freed)
         self.closed = False
         self._wanted = False
@@ -135,9 +140,11 @@ class Listener:
     def _accept_ready(self) -> None:
         """In the hub: accept what waits, each connection running in its greenlet until it first waits."""
         raw, pool, hub = self._raw, self.pool, self._hub
-        for _ in range(MAX_ACCEPT):
+        for count in range(MAX_ACCEPT):
             if pool.size and pool.full():
                 self._watcher.stop()
+                return
+            if count and not self._waiting.poll(0):
                 return
             try:
                 fd, peer = raw._accept()
