@@ -12,6 +12,7 @@ from gevent import socket as gsocket
 
 LINGER_SECONDS = 1.0
 LINGER_BYTES = 1 << 20
+DRAIN_SIZE = 65536
 
 
 def send_all(sock: socket.socket, data: bytes) -> None:
@@ -95,7 +96,7 @@ def close_gracefully(sock: socket.socket, heard: bool = False) -> None:
         drained = 0
         while drained < LINGER_BYTES:
             try:
-                data = raw.recv(65536)
+                data = raw.recv(DRAIN_SIZE)
             except BlockingIOError:
                 break
             except OSError:
@@ -104,6 +105,8 @@ def close_gracefully(sock: socket.socket, heard: bool = False) -> None:
                 sock.close()
                 return
             drained += len(data)
+            if len(data) < DRAIN_SIZE:  # the read emptied the receive queue: no second read failing with EAGAIN
+                break
         if heard or drained:
             sock.close()
             return
