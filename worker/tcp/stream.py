@@ -12,6 +12,7 @@ action answering by itself) never makes one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import socket
 import time
@@ -34,6 +35,11 @@ from . import upgrade
 READ_SIZE = 65536
 _TERMINATION = {Verdict.REJECT: "PR", Verdict.DONE: "LR", Verdict.ERROR: "IR"}
 """The termination state of a stream the request rules ended."""
+
+
+def _client_gone(data: bytes) -> None:
+    """The response channel's sink once its stream ended: a late send fails as on the closed socket."""
+    raise OSError(errno.EBADF, "the stream is over")
 
 
 class TcpStream:
@@ -96,6 +102,7 @@ class TcpStream:
                 stkctr.end_session()
             txn.release()
             self.req.on_wait = None  # its bound _read_client held this stream in a cycle
+            self.res.sink = _client_gone  # Lua may hold the channel long after: not the closed socket with it
             if self.readers:
                 self.readers.clear()
 
