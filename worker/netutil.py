@@ -12,6 +12,7 @@ from gevent import socket as gsocket
 
 LINGER_SECONDS = 1.0
 LINGER_BYTES = 1 << 20
+DRAIN_SIZE = 65536
 
 
 def send_all(sock: socket.socket, data: bytes) -> None:
@@ -79,13 +80,41 @@ def shutdown_both(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)
 
 
-def close_gracefully(sock: socket.socket) -> None:
-    """Half-close, read what the peer still sends for a moment, then close.
+def close_gracefully(sock: socket.socket, heard: bool = False) -> None:
+    """Half-close after the last response, read what the peer sent meanwhile, then close.
 
     Closing a socket with unread input makes the kernel send a reset, which
-    can destroy the last response before the client reads it.
+    can destroy the last response before the client reads it.  As HAProxy
+    does, what is already there is read without waiting and the socket closes
+    at once, once the peer has been *heard* (its request read) or something
+    was there; a peer that has sent nothing yet may still be sending its
+    request, so the socket lingers until it ends or for a moment.
     """
     shutdown_write(sock)
+    if type(sock) is gsocket.socket:
+        raw = sock._sock  # type: ignore[attr-defined]
+        drained = 0
+        while drained < LINGER_BYTES:
+            try:
+                data = raw.recv(DRAIN_SIZE)
+            except BlockingIOError:
+                break
+            except OSError:
+                data = b""
+            if not data:
+                sock.close()
+                return
+            drained += len(data)
+            if len(data) < DRAIN_SIZE:  # the read emptied the receive queue: no second read failing with EAGAIN
+                break
+        if heard or drained:
+            sock.close()
+            return
+    _linger(sock)
+
+
+def _linger(sock: socket.socket) -> None:
+    """Read and drop what the peer sends until it ends or for LINGER_SECONDS, then close."""
     drained = 0
     deadline = time.monotonic() + LINGER_SECONDS
     try:

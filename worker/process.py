@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
 import os
 import signal
@@ -39,6 +40,7 @@ from .listener import Listener
 from .proxy import Proxy
 from .tcp.stream import TcpStream
 from .tls import handshake
+from .txn import Addresses
 
 HEARTBEAT_SECONDS = 0.5
 PR_SET_PDEATHSIG = 1
@@ -144,8 +146,10 @@ class Worker:
         # Configuration, Lua state and registries live as long as the worker: keep them out of GC passes.
         gc.freeze()
 
-    def handle_connection(self, frontend: Proxy, client: socket.socket, so_id: int) -> bool:
-        """Serve one accepted connection; True when it lives on after this greenlet (a parked HTTP stream)."""
+    def handle_connection(self, frontend: Proxy, client: socket.socket, so_id: int,
+                          addresses: Addresses | None = None) -> bool:
+        """Serve one accepted connection; True when it lives on after this greenlet (a parked HTTP stream).
+        *addresses* are the client's and local ones as accepted (None: asked of the socket when needed)."""
         header = None
         if so_id in frontend.accept_proxy:
             header = inbound.accept(client, frontend)
@@ -159,32 +163,36 @@ class Worker:
                 return False
             if header is not None:
                 inbound.attach(client, header)
-        sessions, trace = self.spec.context.sessions, self.spec.context.trace
-        sid = sessions.open(frontend, client)
+        trace = self.spec.context.trace
+        sid = self.spec.context.sessions.open(frontend, client)
         client_fd = client.fileno() if trace is not None else -1
         if trace is not None:
             trace.accept(frontend, client, self._listener_fds.get((frontend.name, so_id), 0))
 
-        def closed() -> None:
-            sessions.close(sid)
-            if trace is not None:
-                trace.close(client_fd, frontend.name)
-
-        if frontend.mode == "http" and (so_id in frontend.h2_binds or negotiated(client)):
-            return H2Session(self.spec.context, frontend, client, so_id, self.server_pool, closed).serve()
-        if frontend.mode == "http":
+        if frontend.mode != "http":
             try:
-                stream = HttpStream(self.spec.context, frontend, client, so_id, self.server_pool,
-                                    self._listener_pools.get((frontend.name, so_id)), closed)
-            except BaseException:
-                closed()
-                raise
-            return stream.serve()  # calls closed() once the connection ends, here or in a later greenlet
+                TcpStream(self.spec.context, frontend, client, so_id,
+                          addresses if header is None and tls is None else None).serve()
+            finally:
+                self._session_closed(sid, client_fd, frontend.name)
+            return False
+        closed = functools.partial(self._session_closed, sid, client_fd, frontend.name)
+        if so_id in frontend.h2_binds or negotiated(client):
+            return H2Session(self.spec.context, frontend, client, so_id, self.server_pool, closed).serve()
         try:
-            TcpStream(self.spec.context, frontend, client, so_id).serve()
-        finally:
+            stream = HttpStream(self.spec.context, frontend, client, so_id, self.server_pool,
+                                self._listener_pools.get((frontend.name, so_id)), closed)
+        except BaseException:
             closed()
-        return False
+            raise
+        return stream.serve()  # calls closed() once the connection ends, here or in a later greenlet
+
+    def _session_closed(self, sid: int, client_fd: int, frontend_name: str) -> None:
+        """A connection ended: out of the session table (and the debug trace)."""
+        self.spec.context.sessions.close(sid)
+        trace = self.spec.context.trace
+        if trace is not None:
+            trace.close(client_fd, frontend_name)
 
     def loop(self) -> None:
         while self.alive:

@@ -12,6 +12,7 @@ action answering by itself) never makes one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import socket
 import time
@@ -27,7 +28,7 @@ from ..rules.evaluate import run_rules, run_session_rules
 from ..rules.verdict import Verdict
 from ..sticktable.tracking import Trackers
 from ..tls import clienthello
-from ..txn import Transaction
+from ..txn import Addresses, Transaction
 from . import filters as tcp_filters
 from . import upgrade
 
@@ -36,20 +37,31 @@ _TERMINATION = {Verdict.REJECT: "PR", Verdict.DONE: "LR", Verdict.ERROR: "IR"}
 """The termination state of a stream the request rules ended."""
 
 
+def _client_gone(data: bytes) -> None:
+    """The response channel's sink once its stream ended: a late send fails as on the closed socket."""
+    raise OSError(errno.EBADF, "the stream is over")
+
+
 class TcpStream:
-    def __init__(self, worker: WorkerContext, frontend: Proxy, client: socket.socket, so_id: int) -> None:
+    __slots__ = ("aborted", "activity", "client", "filters", "frontend", "readers", "req", "res", "server", "txn",
+                 "upgraded", "worker")
+
+    def __init__(self, worker: WorkerContext, frontend: Proxy, client: socket.socket, so_id: int,
+                 addresses: Addresses | None = None) -> None:
         self.worker = worker
         self.frontend = frontend
         self.client = client
         self.server: socket.socket | None = None
-        self.req = Channel("req", worker.bufsize)
-        self.res = Channel("res", worker.bufsize)
-        self.txn = Transaction(client, frontend, self.req, self.res, worker.logger, so_id,
-                               worker.proxies, worker.process, worker.new_vars())
-        self.activity = {"req": self.txn.started, "res": self.txn.started}
+        bufsize = worker.bufsize
+        self.req = Channel("req", bufsize)
+        self.res = Channel("res", bufsize)
+        self.txn = txn = Transaction(client, frontend, self.req, self.res, worker.logger, so_id,
+                                     worker.proxies, worker.process, worker.new_vars(), addresses)
+        self.activity: dict[str, float] = {}
+        """The last read on each side ("req", "res"), filled when the readers start."""
         self.aborted = False
         self.readers: list[gevent.Greenlet] = []
-        self.txn.stkctr = Trackers()
+        txn.stkctr = Trackers()
         self.filters: tcp_filters.TcpFilters | None = None
         """The stream's Lua filters (``filter lua.NAME``), None when its proxies declare none."""
         self.upgraded = False
@@ -62,7 +74,9 @@ class TcpStream:
         fe.fe_counters.open()
         accepted = False
         try:
-            accepted = run_session_rules(fe, self.txn) is Verdict.ACCEPT
+            rules = fe.rules
+            accepted = (not (rules.get("tcp-request connection") or rules.get("tcp-request session"))
+                        or run_session_rules(fe, self.txn) is Verdict.ACCEPT)  # most frontends have neither
             if accepted:
                 self._serve()
             else:
@@ -70,27 +84,35 @@ class TcpStream:
         except tcp_filters.TcpFilterError:
             self._abort()
         finally:
+            txn = self.txn
             if self.filters is not None:
                 self.filters.stop()
-            self._close()
-            self.txn.t_active = self.txn.elapsed()
+            if not self.aborted:
+                self._abort()
+            if self.server is not None:
+                self._release_server()
+            txn.t_active = time.monotonic() - txn.started
             if fe.access_log is not None and accepted and not self.upgraded:  # nor l4 rules' refusals
-                fe.access_log(self.txn)
+                fe.access_log(txn)
             fe.current_conns -= 1
             fe.fe_counters.close()
-            stkctr = self.txn.stkctr
+            stkctr = txn.stkctr
             if any(stkctr.slots):  # nothing tracked: nothing to count or release
-                stkctr.end_stream(0, self.txn.bytes_in, self.txn.bytes_out)
+                stkctr.end_stream(0, txn.bytes_in, txn.bytes_out)
                 stkctr.end_session()
-            self.txn.release()
-            self.readers.clear()
+            txn.release()
+            self.req.on_wait = None  # its bound _read_client held this stream in a cycle
+            self.res.sink = _client_gone  # Lua may hold the channel long after: not the closed socket with it
+            if self.readers:
+                self.readers.clear()
 
     def _serve(self) -> None:
-        self.res.connect(functools.partial(send_all, self.client))
+        self.res.sink = functools.partial(send_all, self.client)  # res.connect() with nothing to flush yet
         if self.frontend.tcp_filters:
             self.filters = tcp_filters.join(None, self.txn, self.frontend)
         self.req.on_wait = self.txn.before_wait = self._read_client
-        verdict = self._analyse(self.frontend.ruleset("tcp-request content"), self.req, self.res)
+        rules = self.frontend.rules.get("tcp-request content")
+        verdict = self._analyse(rules, self.req, self.res) if rules else Verdict.ACCEPT
         if self.txn.service is not None:
             self._read_client()
             self._run_service()
@@ -154,12 +176,17 @@ class TcpStream:
         """Start the client's reader, once."""
         if self.req.on_wait is not None:
             self.req.on_wait = self.txn.before_wait = None
+            self.activity["req"] = self.activity["res"] = self.txn.started
             self.readers.append(gevent.spawn(self._pump, self.client, self.req, "res", self.frontend.timeout("client")))
 
     def _analyse(self, rules: list[Rule], channel: Channel, other: Channel) -> Verdict:
         """Evaluate a rule set in order; Lua may read *channel* but not *other*."""
         other.readable = False
-        delay = self._inspect_delay(channel)
+        if channel is self.req:  # the inspect-delay: the frontend's for requests, the backend's for responses
+            proxy, key = self.frontend, "tcp-request"
+        else:
+            proxy, key = self.txn.backend, "tcp-response"
+        delay = proxy.inspect_delay.get(key, 0.0) if proxy is not None else 0.0
         try:
             if delay:  # without an inspect-delay, rules look at what is there and never wait
                 deadline = time.monotonic() + delay
@@ -177,11 +204,6 @@ class TcpStream:
         service, self.txn.service = self.txn.service, None
         service(self.txn)
         self._finish(Verdict.DONE)
-
-    def _inspect_delay(self, channel: Channel) -> float:
-        proxy = self.frontend if channel is self.req else self.txn.backend
-        key = "tcp-request" if channel is self.req else "tcp-response"
-        return proxy.inspect_delay.get(key, 0.0) if proxy is not None else 0.0
 
     def _await_content(self, rule: Rule, channel: Channel, deadline: float) -> None:
         """inspect-delay: a condition may look at content, so wait for the first bytes (bounded).
@@ -291,18 +313,17 @@ class TcpStream:
         self.req.close_input()
         self.res.close_input()
         if graceful:
-            close_gracefully(self.client)
+            close_gracefully(self.client, self.txn.bytes_in > 0)
         else:
             self.client.close()
         if self.server is not None:
             self.server.close()
 
-    def _close(self) -> None:
-        if not self.aborted:
-            self._abort()
+    def _release_server(self) -> None:
+        """The connection to the server is over: its slot and counters."""
         server = self.txn.server
         backend = self.txn.backend
-        if server is not None and self.server is not None and backend is not None:
+        if server is not None and backend is not None:
             backend.balancer.release(server)
             backend.counters_of(server).close()
             backend.be_counters.close()
