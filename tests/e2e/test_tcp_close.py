@@ -18,7 +18,7 @@ end)
 """
 
 
-def serve_hello(write, luaproxy, port) -> None:
+def serve_hello(write, luaproxy, port, rule: str = "tcp-request content lua.hello") -> None:
     write("hello.lua", HELLO)
     write("hello.cfg", f"""
         global
@@ -28,15 +28,17 @@ def serve_hello(write, luaproxy, port) -> None:
            timeout client 5s
         frontend fe
            bind 127.0.0.1:{port}
-           tcp-request content lua.hello
+           {rule}
         """)
     luaproxy("-f", "hello.cfg", wait_port=port)
 
 
 def test_closed_at_once_after_the_request(write, luaproxy, port) -> None:
     """The request was read with the close: the connection is gone before the linger time would have
-    ended, and later bytes meet a reset."""
-    serve_hello(write, luaproxy, port)
+    ended, and later bytes meet a reset.  The action waits for the request (inspect-delay), so that it is
+    read before the answer whatever the machine's load."""
+    serve_hello(write, luaproxy, port, "tcp-request inspect-delay 5s\n           "
+                "tcp-request content lua.hello if { req.len gt 0 }")
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\n\r\n")
         assert read_all(sock) == b"hello world\n"
