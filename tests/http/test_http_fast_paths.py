@@ -45,6 +45,7 @@ from luaproxy.worker.http.state import (
     SERVER,
     ConnectionState,
 )
+from luaproxy.worker.http.writers import write_response
 
 MAX_HEADERS = 4
 
@@ -365,3 +366,46 @@ def test_a_read_head_is_checked_again_once_changed() -> None:
     other.send(Data(b"abc"))
     with pytest.raises(LocalProtocolError):  # framed by the new length, not the one read
         other.send(EndOfMessage())
+
+
+
+def _kept_as_read(head: RequestHead | ResponseHead) -> bool:
+    """The reader kept the head's own text to write (it is written as the writer writes)."""
+    return head.headers.read_as is not None and head.headers.read_as[2] is not None
+
+
+UNCHANGED_REQUESTS = [*REQUESTS, b"GET /a?b HTTP/1.0\r\nX: a  b\r\nY: \r\n\r\n", b"GET / HTTP/1.1\r\nX:  a\r\n\r\n",
+                      b"GET / HTTP/1.1\r\nX: a \r\n\r\n", b"GET  / HTTP/1.1\r\n\r\n"]
+UNCHANGED_RESPONSES = [*RESPONSES, b"HTTP/1.1 200  OK\r\n\r\n", b"HTTP/1.1 200 OK \r\nX: a\t\r\n\r\n",
+                       b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"]
+
+
+@pytest.mark.parametrize("raw", UNCHANGED_REQUESTS)
+def test_an_unchanged_request_head_is_written_as_its_fields_say(raw: bytes) -> None:
+    """A head sent as the text it came as gives the writer's own bytes; one that is not written so is
+    rewritten, and one changed since it was read too."""
+    if isinstance(_reference_request(raw), str):
+        return
+    server = Connection(SERVER, max_headers=MAX_HEADERS)
+    server.receive_data(raw)
+    head = server.next_event().head  # type: ignore[union-attr]
+    written = Connection(CLIENT).send(Request(head))
+    assert (written == raw) is _kept_as_read(head)
+    head.headers.read_as = None
+    assert written == Connection(CLIENT).send(Request(head))
+
+
+@pytest.mark.parametrize("raw", UNCHANGED_RESPONSES)
+def test_an_unchanged_response_head_is_written_as_its_fields_say(raw: bytes) -> None:
+    if isinstance(_reference_response(raw), str):
+        return
+    conn = Connection(CLIENT, max_headers=MAX_HEADERS)
+    conn.send(Request(RequestHead("GET", "/", headers=Headers([("Host", "a")]))))
+    conn.send(EndOfMessage())
+    conn.receive_data(raw)
+    head = conn.next_event().head  # type: ignore[union-attr]
+    written = write_response(head)
+    assert (written == raw) is _kept_as_read(head)
+    assert written == write_response(ResponseHead(head.status, head.reason, head.version, head.headers.copy()))
+    head.reason = "Changed"
+    assert b"Changed" in write_response(head)

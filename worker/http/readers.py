@@ -15,6 +15,8 @@ from .errors import LocalProtocolError
 from .events import END_OF_MESSAGE, Data, EndOfMessage, Request
 from .framing import CHUNKED, UNTIL_CLOSE, Found, Framing, read_fields
 from .grammar import (
+    CANONICAL_REQUEST_HEAD,
+    CANONICAL_RESPONSE_HEAD,
     CHUNK_SIZE_LINE,
     CLEAN_FIELD_LINE,
     CLEAN_REQUEST_LINE,
@@ -80,8 +82,11 @@ class RequestHeadReader:
             fields = CLEAN_FIELD_LINE.findall(text, pos)
             if len(fields) == text.count("\n", pos) - 2 and len(fields) <= limits.max_headers:
                 headers = Headers(fields)
-                headers.read_as = read_as = (fields.copy(), read_fields(fields))
-                return RequestHead(match[1], match[2], match[3], headers), read_as[1]
+                found = read_fields(fields)
+                method, target, version = match.groups()
+                headers.read_as = (fields.copy(), found, text if CANONICAL_REQUEST_HEAD.fullmatch(text) else None,
+                                   (method, target, version))
+                return RequestHead(method, target, version, headers), found
         lines = split_head(text)
         line = REQUEST_LINE.fullmatch(lines[0])
         if line is None:
@@ -108,8 +113,11 @@ class ResponseHeadReader:
             fields = CLEAN_FIELD_LINE.findall(text, pos)
             if len(fields) == text.count("\n", pos) - 2 and len(fields) <= limits.max_headers:
                 headers = Headers(fields)
-                headers.read_as = read_as = (fields.copy(), read_fields(fields))
-                return ResponseHead(status, match[3] or "", match[1], headers), read_as[1]
+                found = read_fields(fields)
+                reason, version = match[3] or "", match[1]
+                headers.read_as = (fields.copy(), found, text if CANONICAL_RESPONSE_HEAD.fullmatch(text) else None,
+                                   (status, reason, version))
+                return ResponseHead(status, reason, version, headers), found
         lines = split_head(text)
         line = STATUS_LINE.fullmatch(lines[0])
         if line is None:
