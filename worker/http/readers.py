@@ -15,8 +15,9 @@ from .errors import LocalProtocolError
 from .events import END_OF_MESSAGE, Data, EndOfMessage, Request
 from .framing import CHUNKED, UNTIL_CLOSE, Found, Framing, read_fields
 from .grammar import (
-    CANONICAL_REQUEST_HEAD,
-    CANONICAL_RESPONSE_HEAD,
+    CANONICAL_FIELD_LINE,
+    CANONICAL_REQUEST_LINE,
+    CANONICAL_STATUS_LINE,
     CHUNK_SIZE_LINE,
     CLEAN_FIELD_LINE,
     CLEAN_REQUEST_LINE,
@@ -76,16 +77,14 @@ class RequestHeadReader:
             if _BAD_METHOD_START.match(buf, 0, 32):
                 raise LocalProtocolError("invalid character in the request method")
             return None
-        match = CLEAN_REQUEST_LINE.match(text)
+        match = CANONICAL_REQUEST_LINE.match(text) or CLEAN_REQUEST_LINE.match(text)
         if match is not None:
-            pos = match.end()
-            fields = CLEAN_FIELD_LINE.findall(text, pos)
-            if len(fields) == text.count("\n", pos) - 2 and len(fields) <= limits.max_headers:
+            fields, canonical = clean_fields(text, match)
+            if fields is not None and len(fields) <= limits.max_headers:
                 headers = Headers(fields)
                 found = read_fields(fields)
                 method, target, version = match.groups()
-                headers.read_as = (fields.copy(), found, text if CANONICAL_REQUEST_HEAD.fullmatch(text) else None,
-                                   (method, target, version))
+                headers.read_as = (fields.copy(), found, text if canonical else None, (method, target, version))
                 return RequestHead(method, target, version, headers), found
         lines = split_head(text)
         line = REQUEST_LINE.fullmatch(lines[0])
@@ -93,6 +92,20 @@ class RequestHeadReader:
             raise LocalProtocolError(f"invalid request line {lines[0][:64]!r}")
         headers = parse_fields(lines[1:], limits.max_headers)
         return RequestHead(line["method"], line["target"], line["version"], headers), read_fields(headers.fields)
+
+
+def clean_fields(text: str, first_line: re.Match[str]) -> tuple[list[tuple[str, str]] | None, bool]:
+    """The fields of a whole head after its first line, when every line is clean (else None), and whether
+    the head is written as the writers write it (a CANONICAL_* first line and field lines, CRLF throughout):
+    such a head is parsed by one findall, as any clean head is, and only other heads take a second one."""
+    pos = first_line.end()
+    lines = text.count("\n", pos) - 2
+    if first_line.re is CANONICAL_REQUEST_LINE or first_line.re is CANONICAL_STATUS_LINE:
+        fields = CANONICAL_FIELD_LINE.findall(text, pos)
+        if len(fields) == lines and text.endswith("\r\n\r\n"):
+            return fields, True
+    fields = CLEAN_FIELD_LINE.findall(text, pos)
+    return (fields if len(fields) == lines else None), False
 
 
 class ResponseHeadReader:
@@ -107,16 +120,14 @@ class ResponseHeadReader:
         text = buf.take_head(limits.max_head_size)
         if text is None:
             return None
-        match = CLEAN_STATUS_LINE.match(text)
+        match = CANONICAL_STATUS_LINE.match(text) or CLEAN_STATUS_LINE.match(text)
         if match is not None and 100 <= (status := int(match[2])) <= 599:
-            pos = match.end()
-            fields = CLEAN_FIELD_LINE.findall(text, pos)
-            if len(fields) == text.count("\n", pos) - 2 and len(fields) <= limits.max_headers:
+            fields, canonical = clean_fields(text, match)
+            if fields is not None and len(fields) <= limits.max_headers:
                 headers = Headers(fields)
                 found = read_fields(fields)
                 reason, version = match[3] or "", match[1]
-                headers.read_as = (fields.copy(), found, text if CANONICAL_RESPONSE_HEAD.fullmatch(text) else None,
-                                   (status, reason, version))
+                headers.read_as = (fields.copy(), found, text if canonical else None, (status, reason, version))
                 return ResponseHead(status, reason, version, headers), found
         lines = split_head(text)
         line = STATUS_LINE.fullmatch(lines[0])
