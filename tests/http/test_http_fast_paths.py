@@ -25,6 +25,7 @@ from luaproxy.worker.http import (
     Response,
     ResponseHead,
 )
+from luaproxy.worker.http.framing import response_framing
 from luaproxy.worker.http.grammar import (
     _TOKEN_RE,
     _VALUE_RE,
@@ -412,3 +413,21 @@ def test_an_unchanged_response_head_is_written_as_its_fields_say(raw: bytes) -> 
     assert written == write_response(ResponseHead(head.status, head.reason, head.version, head.headers.copy()))
     head.reason = "Changed"
     assert b"Changed" in write_response(head)
+
+
+def test_a_relayed_response_is_framed_again_only_once_changed() -> None:
+    """The sending side reuses the reader's framing while fields, status and request method are the same."""
+    conn = Connection(CLIENT)
+    conn.send(Request(RequestHead("GET", "/", headers=Headers([("Host", "a")]))))
+    conn.send(EndOfMessage())
+    conn.receive_data(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc")
+    head = conn.next_event().head  # type: ignore[union-attr]
+    framed = head.headers.framed
+    assert framed is not None and framed[2][0].length == 3
+    assert response_framing(head, "GET") is framed[2]
+    assert response_framing(head, "HEAD")[0].kind != framed[2][0].kind
+    head.status = 204
+    assert response_framing(head, "GET")[0].kind != framed[2][0].kind
+    head.status = 200
+    head.headers.set("Content-Length", "5")
+    assert response_framing(head, "GET")[0].length == 5
