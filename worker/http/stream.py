@@ -844,8 +844,8 @@ class HttpStream:
         head: ResponseHead | None = None
         pending = bytearray()
         http, ahead = conn.http, self.response_ahead
-        # Nothing of the answer read yet (the usual case, the request just sent): read before parsing.
-        event: Any = None if ahead or http.buffer or http.eof else NEED_DATA
+        # Nothing of an HTTP/1 answer read yet (the usual case, the request just sent): read before parsing.
+        event: Any = NEED_DATA if type(http) is Connection and not (ahead or http.buffer or http.eof) else None
         try:
             while True:
                 if event is None:
