@@ -77,9 +77,12 @@ class RequestHeadReader:
             if _BAD_METHOD_START.match(buf, 0, 32):
                 raise LocalProtocolError("invalid character in the request method")
             return None
-        match = CANONICAL_REQUEST_LINE.match(text) or CLEAN_REQUEST_LINE.match(text)
+        match = CANONICAL_REQUEST_LINE.match(text)
+        canonical = match is not None
+        if not canonical:
+            match = CLEAN_REQUEST_LINE.match(text)
         if match is not None:
-            fields, canonical = clean_fields(text, match)
+            fields, canonical = clean_fields(text, match.end(), canonical)
             if fields is not None and len(fields) <= limits.max_headers:
                 headers = Headers(fields)
                 found = read_fields(fields)
@@ -94,13 +97,13 @@ class RequestHeadReader:
         return RequestHead(line["method"], line["target"], line["version"], headers), read_fields(headers.fields)
 
 
-def clean_fields(text: str, first_line: re.Match[str]) -> tuple[list[tuple[str, str]] | None, bool]:
-    """The fields of a whole head after its first line, when every line is clean (else None), and whether
-    the head is written as the writers write it (a CANONICAL_* first line and field lines, CRLF throughout):
-    such a head is parsed by one findall, as any clean head is, and only other heads take a second one."""
-    pos = first_line.end()
+def clean_fields(text: str, pos: int, canonical: bool) -> tuple[list[tuple[str, str]] | None, bool]:
+    """The fields of a whole head from *pos* (its first line's end), when every line is clean (else None),
+    and whether the head is written as the writers write it (a *canonical* first line, CANONICAL_FIELD_LINE
+    lines, CRLF throughout): such a head is parsed by one findall, as any clean head is, and only other
+    heads take a second one."""
     lines = text.count("\n", pos) - 2
-    if first_line.re is CANONICAL_REQUEST_LINE or first_line.re is CANONICAL_STATUS_LINE:
+    if canonical:
         fields = CANONICAL_FIELD_LINE.findall(text, pos)
         if len(fields) == lines and text.endswith("\r\n\r\n"):
             return fields, True
@@ -120,9 +123,12 @@ class ResponseHeadReader:
         text = buf.take_head(limits.max_head_size)
         if text is None:
             return None
-        match = CANONICAL_STATUS_LINE.match(text) or CLEAN_STATUS_LINE.match(text)
+        match = CANONICAL_STATUS_LINE.match(text)
+        canonical = match is not None
+        if not canonical:
+            match = CLEAN_STATUS_LINE.match(text)
         if match is not None and 100 <= (status := int(match[2])) <= 599:
-            fields, canonical = clean_fields(text, match)
+            fields, canonical = clean_fields(text, match.end(), canonical)
             if fields is not None and len(fields) <= limits.max_headers:
                 headers = Headers(fields)
                 found = read_fields(fields)
