@@ -6,6 +6,7 @@ import contextlib
 import ipaddress
 import socket
 import time
+from typing import Any
 
 from gevent import getcurrent
 from gevent import socket as gsocket
@@ -54,7 +55,7 @@ def recv_within(sock: socket.socket, size: int, timeout: float | None) -> bytes:
     hub = sock.hub  # type: ignore[attr-defined]
     timer = None if timeout is None else hub.loop.timer(timeout)
     if timer is not None:
-        timer.start(getcurrent().throw, TimeoutError("timed out"))
+        timer.start(_time_out, getcurrent())
     try:
         while True:
             hub.wait(sock._read_event)  # type: ignore[attr-defined]
@@ -65,6 +66,11 @@ def recv_within(sock: socket.socket, size: int, timeout: float | None) -> bytes:
     finally:
         if timer is not None:
             timer.close()
+
+
+def _time_out(greenlet: Any) -> None:
+    """A read's deadline passed: its TimeoutError is made only now (most reads end before it)."""
+    greenlet.throw(TimeoutError("timed out"))
 
 
 def shutdown_write(sock: socket.socket) -> None:

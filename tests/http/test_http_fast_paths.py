@@ -26,6 +26,7 @@ from luaproxy.worker.http import (
     ResponseHead,
     grammar,
 )
+from luaproxy.worker.http.framing import response_framing
 from luaproxy.worker.http.grammar import (
     _TOKEN_RE,
     _VALUE_RE,
@@ -47,7 +48,7 @@ from luaproxy.worker.http.state import (
     SERVER,
     ConnectionState,
 )
-from luaproxy.worker.http.writers import chunked_whole, whole_response
+from luaproxy.worker.http.writers import chunked_whole, whole_response, write_response
 
 MAX_HEADERS = 4
 
@@ -82,6 +83,15 @@ RESPONSES = [
     b"HTTP/1.1 200 OK\r\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n",
 ]
+
+
+UNCHANGED_REQUESTS = [*REQUESTS, b"GET /a?b HTTP/1.0\r\nX: a  b\r\nY: \r\n\r\n", b"GET / HTTP/1.1\r\nX:  a\r\n\r\n",
+                      b"GET / HTTP/1.1\r\nX: a \r\n\r\n", b"GET  / HTTP/1.1\r\n\r\n",
+                      b"GET / HTTP/1.1\r\nX: \r\n\r\n", b"GET / HTTP/1.1\r\nHost: a\r\n\n", b"GET / HTTP/1.1\r\n\n"]
+UNCHANGED_RESPONSES = [*RESPONSES, b"HTTP/1.1 200  OK\r\n\r\n", b"HTTP/1.1 200 OK \r\nX: a\t\r\n\r\n",
+                       b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", b"HTTP/1.1 200 \r\nX: a b\r\n\r\n",
+                       b"HTTP/1.1 200 OK \r\n\r\n", b"HTTP/1.1 200 OK\r\nX:a\r\n\r\n"]
+"""More heads, written as the writers write them or nearly: the text kept for writing as read."""
 
 
 def _reference_request(raw: bytes) -> tuple | str:
@@ -124,12 +134,12 @@ def _first_head(conn: Connection, raw: bytes) -> tuple | str:
     return (head.status, head.reason, head.version, head.headers.fields)
 
 
-@pytest.mark.parametrize("raw", REQUESTS)
+@pytest.mark.parametrize("raw", UNCHANGED_REQUESTS)
 def test_request_heads_parse_as_the_line_grammar_says(raw: bytes) -> None:
     assert _first_head(Connection(SERVER, max_headers=MAX_HEADERS), raw) == _reference_request(raw)
 
 
-@pytest.mark.parametrize("raw", RESPONSES)
+@pytest.mark.parametrize("raw", UNCHANGED_RESPONSES)
 def test_response_heads_parse_as_the_line_grammar_says(raw: bytes) -> None:
     conn = Connection(CLIENT, max_headers=MAX_HEADERS)
     conn.send(Request(RequestHead("GET", "/", headers=Headers([("Host", "a")]))))
@@ -433,3 +443,57 @@ def test_names_remembered_are_bounded_and_answered_as_checked() -> None:
     assert len(grammar._VALID_NAMES) <= grammar._KEPT_NAMES
     assert grammar.names_valid(("x-0", "content-length")) and not grammar.names_valid(("x 0",))
     assert not grammar.names_valid(("", "a")) and not grammar.values_valid(("a\r\nb",))
+
+
+def _kept_as_read(head: RequestHead | ResponseHead) -> bool:
+    """The reader kept the head's own text to write (it is written as the writer writes)."""
+    return head.headers.read_as is not None and head.headers.read_as[2] is not None
+
+
+@pytest.mark.parametrize("raw", UNCHANGED_REQUESTS)
+def test_an_unchanged_request_head_is_written_as_its_fields_say(raw: bytes) -> None:
+    """A head sent as the text it came as gives the writer's own bytes; one that is not written so is
+    rewritten, and one changed since it was read too."""
+    if isinstance(_reference_request(raw), str):
+        return
+    server = Connection(SERVER, max_headers=MAX_HEADERS)
+    server.receive_data(raw)
+    head = server.next_event().head  # type: ignore[union-attr]
+    written = Connection(CLIENT).send(Request(head))
+    assert (written == raw) is _kept_as_read(head)
+    head.headers.read_as = None
+    assert written == Connection(CLIENT).send(Request(head))
+
+
+@pytest.mark.parametrize("raw", UNCHANGED_RESPONSES)
+def test_an_unchanged_response_head_is_written_as_its_fields_say(raw: bytes) -> None:
+    if isinstance(_reference_response(raw), str):
+        return
+    conn = Connection(CLIENT, max_headers=MAX_HEADERS)
+    conn.send(Request(RequestHead("GET", "/", headers=Headers([("Host", "a")]))))
+    conn.send(EndOfMessage())
+    conn.receive_data(raw)
+    head = conn.next_event().head  # type: ignore[union-attr]
+    written = write_response(head)
+    assert (written == raw) is _kept_as_read(head)
+    assert written == write_response(ResponseHead(head.status, head.reason, head.version, head.headers.copy()))
+    head.reason = "Changed"
+    assert b"Changed" in write_response(head)
+
+
+def test_a_relayed_response_is_framed_again_only_once_changed() -> None:
+    """The sending side reuses the reader's framing while fields, status and request method are the same."""
+    conn = Connection(CLIENT)
+    conn.send(Request(RequestHead("GET", "/", headers=Headers([("Host", "a")]))))
+    conn.send(EndOfMessage())
+    conn.receive_data(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc")
+    head = conn.next_event().head  # type: ignore[union-attr]
+    framed = head.headers.framed
+    assert framed is not None and framed[2][0].length == 3
+    assert response_framing(head, "GET") is framed[2]
+    assert response_framing(head, "HEAD")[0].kind != framed[2][0].kind
+    head.status = 204
+    assert response_framing(head, "GET")[0].kind != framed[2][0].kind
+    head.status = 200
+    head.headers.set("Content-Length", "5")
+    assert response_framing(head, "GET")[0].length == 5

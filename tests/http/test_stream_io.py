@@ -9,7 +9,7 @@ import pytest
 from gevent import socket as gsocket
 
 from luaproxy.worker.http.plan import plan_of
-from luaproxy.worker.http.server_pool import _readable
+from luaproxy.worker.http.server_pool import _watch
 from luaproxy.worker.netutil import recv_within, send_all
 from luaproxy.worker.proxy import Proxy, Rule
 
@@ -89,8 +89,8 @@ def test_an_idle_pooled_connection_is_reused_unless_its_server_spoke_or_closed()
             elif after is not None:
                 b.sendall(after)
             gevent.sleep(0)
-            assert _readable(a) is (after is not None)
+            assert bool(_watch(a).poll(0)) is (after is not None)
         finally:
             a.close()
             b.close()
-    assert _readable(a)  # a closed socket (fileno -1) is unusable too
+    assert _watch(a).poll(0)  # a closed socket (fileno -1) is unusable too

@@ -111,10 +111,27 @@ def response_framing(
     """Say how a response body ends, from one pass over its fields, and return its Connection options.
 
     HEAD, 1xx, 204, 304 and a CONNECT's 2xx have no body.  *found* is
-    :func:`read_fields` of its fields when the caller has it already.
+    :func:`read_fields` of its fields when the caller has it already.  A response relayed unchanged is
+    framed once: the reader's answer is kept on its headers for the side that sends it on.
     """
+    headers = head.headers
+    read_as, framed = headers.read_as, headers.framed
+    if read_as is None:
+        return _response_framing(head, request_method, read_fields(headers.fields) if found is None else found)
+    if framed is not None and framed[0] == request_method and framed[1] == head.status and (
+            read_as[0] == headers.fields):
+        return framed[2]
     if found is None:
-        found = _framing_fields(head.headers)
+        if read_as[0] != headers.fields:
+            return _response_framing(head, request_method, read_fields(headers.fields))
+        found = read_as[1]
+    framing = _response_framing(head, request_method, found)
+    if found is read_as[1]:
+        headers.framed = (request_method, head.status, framing)
+    return framing
+
+
+def _response_framing(head: ResponseHead, request_method: str | None, found: Found) -> tuple[Framing, Tokens]:
     chunked = "transfer-encoding" in found and _is_chunked(found["transfer-encoding"])
     length = _content_length(head.headers, found["content-length"]) if "content-length" in found else None
     if chunked and length is not None:

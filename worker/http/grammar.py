@@ -41,6 +41,14 @@ Every line of a head must match for the count of fields to come out right (the r
 count of line ends): a head with any defect, or too many fields, takes the line-by-line path and its exact error.
 """
 
+CANONICAL_REQUEST_LINE = re.compile(rf"({TOKEN}) ({_TARGET}) (HTTP/1\.[01])\r(?=\n)")
+CANONICAL_STATUS_LINE = re.compile(r"(HTTP/1\.[01]) ([0-9]{3}) ((?:[\x21-\x7e][\x20-\x7e]*)?)\r(?=\n)")
+_VISIBLE = r"[\x21-\x7e\x80-\xff]"
+CANONICAL_FIELD_LINE = re.compile(rf"\n({TOKEN}): ((?:{_VISIBLE}(?:{FIELD_VALUE}{_VISIBLE})?)?)\r(?=\n)")
+"""The lines of a head written exactly as the writers write it (single spaces, ``name: value``, CRLF, HTTP/1.0
+or 1.1, a printable ASCII reason), matched first: such a head's groups are the CLEAN_* patterns' groups, and
+while it is unchanged its own text is what the writer would make of it."""
+
 STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
 """Tokens already: the usual methods skip the regex."""
 

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
+from typing import Any
 
 _NAME = itemgetter(0)
 """``lname in map(str.lower, map(_NAME, fields))`` runs in C: a lookup that misses, the usual case, costs no
@@ -38,14 +39,19 @@ def split_values(fulls: list[str]) -> list[str]:
 class Headers:
     """Ordered header fields: names keep their case, lookups ignore it."""
 
-    __slots__ = ("fields", "read_as")
+    __slots__ = ("fields", "framed", "read_as")
 
     def __init__(self, fields: list[tuple[str, str]] | None = None) -> None:
         self.fields: list[tuple[str, str]] = fields if fields is not None else []
-        self.read_as: tuple[list[tuple[str, str]], dict[str, list[str]]] | None = None
-        """A copy of the fields as a head reader checked them, and their framing fields: while ``fields`` still
-        equals it (a C comparison, element by element by identity first) the writer and the framing of the
-        sending side reuse that work instead of checking and scanning the fields again."""
+        self.read_as: tuple[list[tuple[str, str]], dict[str, list[str]], str | None, tuple[Any, ...]] | None = None
+        """A copy of the fields as a head reader checked them, their framing fields, the head's own text when
+        it is written as the writers write (grammar.CANONICAL_*_HEAD) and its first line's three parts: while
+        ``fields`` still equals the copy (a C comparison, element by element by identity first) the writer and
+        the framing of the sending side reuse that work instead of checking and scanning the fields again, and
+        a head whose first line is unchanged too goes out as the text it came as."""
+        self.framed: tuple[Any, ...] | None = None
+        """A response's framing as read (request method, status, framing.response_framing's answer): the side
+        that sends the response on reuses it while the fields, status and method are the same."""
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self.fields)
 

@@ -15,6 +15,9 @@ from .errors import LocalProtocolError
 from .events import END_OF_MESSAGE, Data, EndOfMessage, Request
 from .framing import CHUNKED, UNTIL_CLOSE, Found, Framing, read_fields
 from .grammar import (
+    CANONICAL_FIELD_LINE,
+    CANONICAL_REQUEST_LINE,
+    CANONICAL_STATUS_LINE,
     CHUNK_SIZE_LINE,
     CLEAN_FIELD_LINE,
     CLEAN_REQUEST_LINE,
@@ -74,20 +77,38 @@ class RequestHeadReader:
             if _BAD_METHOD_START.match(buf, 0, 32):
                 raise LocalProtocolError("invalid character in the request method")
             return None
-        match = CLEAN_REQUEST_LINE.match(text)
+        match = CANONICAL_REQUEST_LINE.match(text)
+        canonical = match is not None
+        if not canonical:
+            match = CLEAN_REQUEST_LINE.match(text)
         if match is not None:
-            pos = match.end()
-            fields = CLEAN_FIELD_LINE.findall(text, pos)
-            if len(fields) == text.count("\n", pos) - 2 and len(fields) <= limits.max_headers:
+            fields, canonical = clean_fields(text, match.end(), canonical)
+            if fields is not None and len(fields) <= limits.max_headers:
                 headers = Headers(fields)
-                headers.read_as = read_as = (fields.copy(), read_fields(fields))
-                return RequestHead(match[1], match[2], match[3], headers), read_as[1]
+                found = read_fields(fields)
+                method, target, version = match.groups()
+                headers.read_as = (fields.copy(), found, text if canonical else None, (method, target, version))
+                return RequestHead(method, target, version, headers), found
         lines = split_head(text)
         line = REQUEST_LINE.fullmatch(lines[0])
         if line is None:
             raise LocalProtocolError(f"invalid request line {lines[0][:64]!r}")
         headers = parse_fields(lines[1:], limits.max_headers)
         return RequestHead(line["method"], line["target"], line["version"], headers), read_fields(headers.fields)
+
+
+def clean_fields(text: str, pos: int, canonical: bool) -> tuple[list[tuple[str, str]] | None, bool]:
+    """The fields of a whole head from *pos* (its first line's end), when every line is clean (else None),
+    and whether the head is written as the writers write it (a *canonical* first line, CANONICAL_FIELD_LINE
+    lines, CRLF throughout): such a head is parsed by one findall, as any clean head is, and only other
+    heads take a second one."""
+    lines = text.count("\n", pos) - 2
+    if canonical:
+        fields = CANONICAL_FIELD_LINE.findall(text, pos)
+        if len(fields) == lines and text.endswith("\r\n\r\n"):
+            return fields, True
+    fields = CLEAN_FIELD_LINE.findall(text, pos)
+    return (fields if len(fields) == lines else None), False
 
 
 class ResponseHeadReader:
@@ -102,14 +123,18 @@ class ResponseHeadReader:
         text = buf.take_head(limits.max_head_size)
         if text is None:
             return None
-        match = CLEAN_STATUS_LINE.match(text)
+        match = CANONICAL_STATUS_LINE.match(text)
+        canonical = match is not None
+        if not canonical:
+            match = CLEAN_STATUS_LINE.match(text)
         if match is not None and 100 <= (status := int(match[2])) <= 599:
-            pos = match.end()
-            fields = CLEAN_FIELD_LINE.findall(text, pos)
-            if len(fields) == text.count("\n", pos) - 2 and len(fields) <= limits.max_headers:
+            fields, canonical = clean_fields(text, match.end(), canonical)
+            if fields is not None and len(fields) <= limits.max_headers:
                 headers = Headers(fields)
-                headers.read_as = read_as = (fields.copy(), read_fields(fields))
-                return ResponseHead(status, match[3] or "", match[1], headers), read_as[1]
+                found = read_fields(fields)
+                reason, version = match[3] or "", match[1]
+                headers.read_as = (fields.copy(), found, text if canonical else None, (status, reason, version))
+                return ResponseHead(status, reason, version, headers), found
         lines = split_head(text)
         line = STATUS_LINE.fullmatch(lines[0])
         if line is None:

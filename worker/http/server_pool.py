@@ -32,6 +32,17 @@ class ServerConnection:
     """Requests sent over it (http-reuse aggressive reuses for a first request only those with 2+)."""
     counters: Any = None
     """The server's Counters in its backend, looked up once per connection rather than per request."""
+    watch: Any = None
+    """A poll set holding only this socket (``_watch``), made when it first goes idle: the reuse check is
+    one ``poll`` call, with no register and unregister around it each time."""
+    private: bool = False
+    """It goes back to its session's own pool, never shared (http-reuse never, or a server that follows
+    each client's destination)."""
+    tls: bool = False
+    """The socket is a TlsSocket, whose ``stale`` says the TLS session can no longer be reused."""
+
+    def __post_init__(self) -> None:
+        self.tls = isinstance(self.sock, TlsSocket)
 
     def release_slot(self) -> None:
         """Give the server's connection slot back once (the backend's queue may move on)."""
@@ -57,23 +68,27 @@ class ServerPool:
         now = time.monotonic()
         for index in range(len(idle) - 1, -1, -1):  # the most recently used first
             conn = idle[index]
-            if now - conn.idle_since >= IDLE_SECONDS or (isinstance(conn.sock, TlsSocket) and conn.sock.stale):
+            if now - conn.idle_since >= IDLE_SECONDS or (conn.tls and conn.sock.stale):
                 del idle[index]
                 conn.close()
             elif conn.address == key and conn.requests >= min_requests:
                 del idle[index]
-                if not _readable(conn.sock):
+                if not conn.watch.poll(0):
                     return conn
                 conn.close()
         return None
 
     def give_back(self, conn: ServerConnection) -> None:
         conn.release_slot()
-        idle = self._idle.setdefault(id(conn.server), [])
-        limit = getattr(conn.server, "pool_max_conn", -1)
+        idle = self._idle.get(id(conn.server))
+        if idle is None:
+            idle = self._idle[id(conn.server)] = []
+        limit = conn.server.pool_max_conn
         if len(idle) >= (MAX_IDLE_PER_SERVER if limit < 0 else min(limit, MAX_IDLE_PER_SERVER)):
             conn.close()
             return
+        if conn.watch is None:
+            conn.watch = _watch(conn.sock)
         conn.http.start_next_cycle()
         conn.idle_since = time.monotonic()
         idle.append(conn)
@@ -85,27 +100,28 @@ class ServerPool:
         self._idle.clear()
 
 
-_POLL = select.poll()
-"""One poll set for every readability check: a check registers its socket, polls without waiting and
-unregisters it (no greenlet runs in between)."""
+class _Closed:
+    """The poll set of a socket already closed: always "readable", so the connection is dropped."""
+
+    @staticmethod
+    def poll(timeout: int) -> bool:
+        return True
 
 
-def _readable(sock: socket.socket) -> bool:
-    """An idle connection with something to read was closed (or spoke out of turn): unusable.
+def _watch(sock: socket.socket) -> Any:
+    """A poll set watching *sock* for input: an idle connection with something to read was closed (or
+    spoke out of turn), so it is unusable.
 
     Asked of the kernel with a zero-timeout poll, not a peeking ``recv``: an idle connection has nothing
     to read, and a ``recv`` says so with an EAGAIN error, which Python turns into an exception (an
     OSError made with its message decoded from the locale, then unwound) on every reuse.
     """
+    watch = select.poll()
     try:
-        fd = sock.fileno()
-        _POLL.register(fd, select.POLLIN)
+        watch.register(sock.fileno(), select.POLLIN)
     except (OSError, ValueError):
-        return True
-    try:
-        return bool(_POLL.poll(0))
-    finally:
-        _POLL.unregister(fd)
+        return _Closed
+    return watch
 
 
 def count_request_bytes(conn: ServerConnection, txn: Any, size: int) -> None:

@@ -765,7 +765,8 @@ class HttpStream:
         if txn.server is not server:  # redispatched
             key = connection_key(txn.server, txn)
         return ServerConnection(txn.server, sock, server_http(txn.server, sock, websocket), balancer=backend.balancer,
-                                address=key, counters=backend.counters_of(txn.server))
+                                address=key, counters=backend.counters_of(txn.server),
+                                private=backend.http_reuse == "never" or follows_destination(txn.server))
 
     def _reusable(self, mode: str, server: Any, key: Any) -> ServerConnection | None:
         """An idle server connection http-reuse allows: never, the session's own; safe, any idle one
@@ -859,15 +860,19 @@ class HttpStream:
         head: ResponseHead | None = None
         pending = bytearray()
         http, ahead = conn.http, self.response_ahead
+        # Nothing of an HTTP/1 answer read yet (the usual case, the request just sent): read before parsing.
+        event: Any = NEED_DATA if type(http) is Connection and not (ahead or http.buffer or http.eof) else None
         try:
             while True:
-                try:
-                    event = body_wait.next_event(conn, ahead) if ahead else http.next_event()
-                except RemoteProtocolError:
-                    if head is None:
-                        raise ServerFailed(502) from None
-                    raise ClientGone from None
+                if event is None:
+                    try:
+                        event = body_wait.next_event(conn, ahead) if ahead else http.next_event()
+                    except RemoteProtocolError:
+                        if head is None:
+                            raise ServerFailed(502) from None
+                        raise ClientGone from None
                 if event is NEED_DATA:
+                    event = None
                     if pending:
                         self._send_client(bytes(pending))
                         pending.clear()
@@ -887,21 +892,20 @@ class HttpStream:
                         data = b""
                     server_counters.bytes_out += len(data)
                     backend.be_counters.bytes_out += len(data)
-                    conn.http.receive_data(data)
+                    http.receive_data(data)
                     continue
                 if isinstance(event, Response):
                     if self.worker.trace is not None:
                         self.worker.trace.response(self.client, conn.sock, backend.name, event.head)
                     head = self._response_head(txn, backend, event.head, sent_at, server_counters)
                     if txn.filters is None and not ahead and (body := http.take_body()) is not None:
-                        # The whole body came with the head: both ends in one call each.
-                        pending += self.front.send_message(head, body)
-                        event = END_OF_MESSAGE
-                    else:
-                        if txn.filters is not None:
-                            txn.filters.response_head(txn, head)
-                        pending += self.front.send(Response(head))
-                elif isinstance(event, InformationalResponse) and conn.http.switched:
+                        # The whole body came with the head: both ends in one call each, one send.
+                        data = self.front.send_message(head, body)
+                        return self._response_end(txn, head, bytes(pending) + data if pending else data)
+                    if txn.filters is not None:
+                        txn.filters.response_head(txn, head)
+                    pending += self.front.send(Response(head))
+                elif isinstance(event, InformationalResponse) and http.switched:
                     head = self._response_head(txn, backend, event.head, sent_at, server_counters)
                     pending += self.front.send(InformationalResponse(head))
                 elif txn.filters is not None and isinstance(event, Data | EndOfMessage):
@@ -910,23 +914,28 @@ class HttpStream:
                     pending += self.front.send(event)
                 elif event is PAUSED:
                     # Only a protocol switch pauses a server's side: what follows is a tunnel's.
-                    if head is None or not conn.http.switched:
+                    if head is None or not http.switched:
                         raise ServerFailed(502) if head is None else ClientGone
                     self._send_client(bytes(pending))
                     return head
                 if isinstance(event, EndOfMessage | ConnectionClosed):
                     if head is None:
                         raise ServerFailed(502)
-                    slots = self.trackers.slots
-                    if slots[0] or slots[1] or slots[2]:
-                        # The stick counters are counted and released before the response's last bytes
-                        # go out, as for a reply of our own: a client that read the whole answer, then
-                        # asks ``show table``, finds them released, as on haproxy.
-                        self.trackers.end_stream(txn.status, txn.bytes_in, txn.bytes_out + len(pending), True, True)
-                    self._send_client(bytes(pending))
-                    return head
+                    return self._response_end(txn, head, bytes(pending))
+                event = None
         finally:
             server_counters.close()
+
+    def _response_end(self, txn: Transaction, head: ResponseHead, data: bytes) -> ResponseHead:
+        """The response's last bytes to the client, the stick counters closed first."""
+        slots = self.trackers.slots
+        if slots[0] or slots[1] or slots[2]:
+            # The stick counters are counted and released before the response's last bytes
+            # go out, as for a reply of our own: a client that read the whole answer, then
+            # asks ``show table``, finds them released, as on haproxy.
+            self.trackers.end_stream(txn.status, txn.bytes_in, txn.bytes_out + len(data), True, True)
+        self._send_client(data)
+        return head
 
     def _response_head(self, txn: Transaction, backend: Proxy, head: ResponseHead, sent_at: float,
                        server_counters: Counters) -> ResponseHead:
@@ -1035,14 +1044,15 @@ class HttpStream:
         conn, self.server = self.server, None
         if conn is None:
             return
-        reusable = not closing and conn.http.our_state is DONE and conn.http.their_state is DONE
-        if reusable:
-            private = backend.http_reuse == "never" or follows_destination(conn.server)
-            if private and self.own_pool is None:
-                self.own_pool = ServerPool()
-            (self.own_pool if private else self.pool).give_back(conn)
-        else:
+        http = conn.http
+        if closing or http.our_state is not DONE or http.their_state is not DONE:
             conn.close()
+        elif conn.private:
+            if self.own_pool is None:
+                self.own_pool = ServerPool()
+            self.own_pool.give_back(conn)
+        else:
+            self.pool.give_back(conn)
 
     def _drop_server(self) -> None:
         conn, self.server = self.server, None
