@@ -13,14 +13,14 @@ from typing import Any
 
 import gevent
 
-from luaproxy.worker.rules.verdict import Verdict
+from luaproxy.worker.rules.verdict import ACCEPT, CONTINUE, DONE, ERROR, REJECT, Verdict
 
 from . import runner
 from .contexts import Context, Run
 from .engine import LuaEngine
 
-_CODE_VERDICTS = {1: Verdict.ACCEPT, 3: Verdict.ERROR, 4: Verdict.DONE, 5: Verdict.REJECT,
-                  6: Verdict.REJECT, 7: Verdict.ERROR}
+_CODE_VERDICTS = {1: ACCEPT, 3: ERROR, 4: DONE, 5: REJECT,
+                  6: REJECT, 7: ERROR}
 
 
 YIELD_CODE = 2
@@ -55,7 +55,7 @@ class LuaAction:
             if not deadline:  # the client timeout counts from the first run (known only once one yielded)
                 deadline = run.started + _client_timeout(txn)
             if time.monotonic() >= deadline:
-                return Verdict.CONTINUE
+                return CONTINUE
             with run.blocking():
                 gevent.sleep(run.wake if run.wake is not None else YIELD_PAUSE)
 
@@ -74,19 +74,19 @@ class LuaAction:
                 txn.lua = made
         if result.outcome is runner.Outcome.TIMEOUT:
             self.engine.logger.alert(f"Lua function '{self.label}': execution timeout: {result.error}")
-            return Verdict.ERROR
+            return ERROR
         if result.outcome is runner.Outcome.ERROR:
             self.engine.logger.alert(f"Lua function '{self.label}': runtime error: {result.error}")
-            return Verdict.ERROR
+            return ERROR
         if result.outcome is runner.Outcome.DONE:  # the action's own txn:done() is told by its outcome alone
             txn.done = True
-            return Verdict.DONE
+            return DONE
         if txn.done:
-            return Verdict.DONE
+            return DONE
         code = result.values[0] if result.values else None
         if code == YIELD_CODE:
             return None
-        return _CODE_VERDICTS.get(code, Verdict.CONTINUE) if isinstance(code, int) else Verdict.CONTINUE
+        return _CODE_VERDICTS.get(code, CONTINUE) if isinstance(code, int) else CONTINUE
 
     def __repr__(self) -> str:
         return f"<Lua action {self.label}>"

@@ -29,7 +29,7 @@ from ..proxy import Proxy
 from ..rules.actions_http_flow import SILENT_CLOSE
 from ..rules.evaluate import run_rules, run_session_rules
 from ..rules.restrict_headers import restrict_header_names
-from ..rules.verdict import Verdict
+from ..rules.verdict import ACCEPT, ERROR, REJECT, Verdict
 from ..sticktable.persistence import store_response
 from ..sticktable.tracking import Trackers
 from ..tunnel import Tunnel
@@ -139,7 +139,7 @@ class HttpStream:
         try:
             if first and self.plan.session_rules:
                 txn = self._session_txn()
-                if run_session_rules(self.frontend, txn) is not Verdict.ACCEPT:
+                if run_session_rules(self.frontend, txn) is not ACCEPT:
                     self.frontend.fe_counters.denied_conn += 1
                     return False
                 self.addresses = (txn.src, txn.src_port), (txn.dst, txn.dst_port)  # the session's, from now on
@@ -338,25 +338,25 @@ class HttpStream:
             return self._send_reply(error_page(200))
         if not self._take_body(txn, plan.buffer_request):
             return self._body_timeout(txn)
-        if plan.tcp_content and run_rules(plan.tcp_content, txn) is not Verdict.ACCEPT:
+        if plan.tcp_content and run_rules(plan.tcp_content, txn) is not ACCEPT:
             return self._tcp_refused(txn)
-        verdict = run_rules(plan.http_request, txn) if plan.http_request else Verdict.ACCEPT
+        verdict = run_rules(plan.http_request, txn) if plan.http_request else ACCEPT
         backend = None
-        if verdict is Verdict.ACCEPT and txn.service is None:
+        if verdict is ACCEPT and txn.service is None:
             backend = txn.routed = fe.choose_backend(txn)
             if backend is not None and backend is not fe:
                 txn.backend = backend
                 bplan = backend.plan or plan_of(backend)
                 if bplan.buffer_request and not self._take_body(txn, True):
                     return self._body_timeout(txn)
-                if bplan.tcp_content and run_rules(bplan.tcp_content, txn) is not Verdict.ACCEPT:
+                if bplan.tcp_content and run_rules(bplan.tcp_content, txn) is not ACCEPT:
                     return self._tcp_refused(txn)
                 if bplan.http_request:
                     verdict = run_rules(bplan.http_request, txn)
-        if verdict is Verdict.ACCEPT and txn.service is None and (fe.stats is not None or (
+        if verdict is ACCEPT and txn.service is None and (fe.stats is not None or (
                 backend is not None and backend.stats is not None)):
             webstats.claim(txn, fe, backend)
-        if verdict is Verdict.ACCEPT and backend is not None and txn.service is None and (
+        if verdict is ACCEPT and backend is not None and txn.service is None and (
                 backend.plan or plan_of(backend)).restrict_names:
             verdict = restrict_header_names(txn, backend)
         if fe.filters is not None or (backend is not None and backend.filters is not None):
@@ -364,7 +364,7 @@ class HttpStream:
         if txn.service is not None:
             txn.termination = "LR"
             return self._run_service(txn)
-        if verdict is not Verdict.ACCEPT:
+        if verdict is not ACCEPT:
             return self._refuse(txn, verdict)
         if backend is None:
             txn.termination = "SC"
@@ -526,7 +526,7 @@ class HttpStream:
 
     def _refuse(self, txn: Transaction, verdict: Verdict) -> bool:
         """A rule stopped the request: its reply, HAProxy's page, or a plain close."""
-        if verdict is Verdict.REJECT:
+        if verdict is REJECT:
             self.frontend.fe_counters.denied_req += 1
             txn.termination = "PR"
         else:
@@ -535,9 +535,9 @@ class HttpStream:
             if not txn.reply.close:  # a reply that closes (reject, a 408) leaves the body unread
                 self._discard_request_body()
             return self._send_reply(self.pages.reply(txn.reply.status, txn) if txn.reply.errorfile else txn.reply)
-        if verdict is Verdict.REJECT:
+        if verdict is REJECT:
             return self._error(403)
-        if verdict is Verdict.ERROR:
+        if verdict is ERROR:
             txn.termination = "IR"
             return self._error(500)
         return False
@@ -975,17 +975,17 @@ class HttpStream:
             plan = proxy.plan or plan_of(proxy)
             if not (plan.tcp_response or plan.http_response):
                 continue
-            verdict = run_rules(plan.tcp_response, txn) if plan.tcp_response else Verdict.ACCEPT
-            if verdict is Verdict.REJECT:
+            verdict = run_rules(plan.tcp_response, txn) if plan.tcp_response else ACCEPT
+            if verdict is REJECT:
                 raise ServerFailed(502, SILENT_CLOSE)
-            if verdict is Verdict.ACCEPT and plan.http_response:
+            if verdict is ACCEPT and plan.http_response:
                 verdict = run_rules(plan.http_response, txn)
-            if verdict is Verdict.ACCEPT:
+            if verdict is ACCEPT:
                 continue
             reply = txn.reply
             if reply is not None and reply.errorfile:
                 reply = self.pages.reply(reply.status, txn)
-            raise ServerFailed(500 if verdict is Verdict.ERROR else 502, reply)
+            raise ServerFailed(500 if verdict is ERROR else 502, reply)
         return txn.response
 
     def _tunnel(self, txn: Transaction, backend: Proxy) -> None:
@@ -1035,7 +1035,7 @@ class HttpStream:
         txn.response = head
         for proxy in proxies:
             rules = (proxy.plan or plan_of(proxy)).after_response
-            if rules and run_rules(rules, txn) is not Verdict.ACCEPT:
+            if rules and run_rules(rules, txn) is not ACCEPT:
                 break
         return txn.response
 

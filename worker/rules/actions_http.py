@@ -21,7 +21,7 @@ from ..http.pages import Reply, error_page
 from ..http.pages import reason as default_reason
 from . import actions_http_flow, actions_resolve, actions_stick, rewrites
 from .errors import RuleError, unknown_action
-from .verdict import Verdict
+from .verdict import ACCEPT, CONTINUE, DONE, ERROR, REJECT, Verdict
 
 Action = Callable[[Any], Verdict]
 Parser = Callable[[str, tuple[str, ...], "HttpActionEnv"], Action]
@@ -65,7 +65,7 @@ def _args(keyword: str, args: tuple[str, ...], count: int, usage: str) -> tuple[
 
 def _allow(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
     _args("allow", args, 0, "no argument")
-    return lambda txn: Verdict.ACCEPT
+    return lambda txn: ACCEPT
 
 
 def _deny(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
@@ -80,7 +80,7 @@ def _deny(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
 
     def deny(txn: Any) -> Verdict:
         txn.reply = reply(txn) if reply else Reply(status, errorfile=True)
-        return Verdict.REJECT
+        return REJECT
 
     return deny
 
@@ -97,7 +97,7 @@ def _return(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
 
     def return_(txn: Any) -> Verdict:
         txn.reply = reply(txn)
-        return Verdict.DONE
+        return DONE
 
     return return_
 
@@ -222,7 +222,7 @@ def _redirect(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
     def redirect(txn: Any) -> Verdict:
         value = target.render(txn)
         if ignore_empty and not value:
-            return Verdict.CONTINUE
+            return CONTINUE
         request = txn.request
         if mode == "location":
             location = value
@@ -237,7 +237,7 @@ def _redirect(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
                 location = f"{value}://{host[-1] if host else ''}{path}"
         permanent = code in (301, 308)
         txn.reply = Reply(code, [("location", location)] + ([] if permanent else [("cache-control", "no-cache")]))
-        return Verdict.DONE
+        return DONE
 
     return redirect
 
@@ -254,9 +254,9 @@ def _header_action(operation: str) -> Parser:
             freed = sum(rewrites.header_cost(name, v) for v in headers.get_all(name)) \
                 if operation == "set-header" else 0
             if not rewrites.fits(txn, side, rewrites.header_cost(name, text) - freed):
-                return Verdict.ERROR if rewrites.strict(txn, side) else Verdict.CONTINUE
+                return ERROR if rewrites.strict(txn, side) else CONTINUE
             getattr(headers, "set" if operation == "set-header" else "add")(name, text)
-            return Verdict.CONTINUE
+            return CONTINUE
 
         return act
 
@@ -281,7 +281,7 @@ def _del_header(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
 
         def act(txn: Any) -> Verdict:
             _message(txn, kind).headers.remove(name)
-            return Verdict.CONTINUE
+            return CONTINUE
 
         return act
     matches = _NAME_MATCH[args[2]](name)
@@ -289,7 +289,7 @@ def _del_header(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
     def act_matching(txn: Any) -> Verdict:
         headers: Headers = _message(txn, kind).headers
         headers.fields[:] = [(n, v) for n, v in headers.fields if not matches(n)]
-        return Verdict.CONTINUE
+        return CONTINUE
 
     return act_matching
 
@@ -304,7 +304,7 @@ def _replace(operation: str) -> Parser:
             headers: Headers = _message(txn, kind).headers
             method = headers.replace_full if operation == "replace-header" else headers.replace_value
             method(name, regex, fmt.render(txn))
-            return Verdict.CONTINUE
+            return CONTINUE
 
         return act
 
@@ -339,7 +339,7 @@ def _replace_uri_part(operation: str) -> Parser:
             match = regex.search(get(request))
             if match:
                 put(request, re.sub(r"\\([0-9])", lambda g: _group(match, int(g.group(1))), fmt.render(txn)))
-            return Verdict.CONTINUE
+            return CONTINUE
 
         return act
 
@@ -374,7 +374,7 @@ def _request_setter(operation: str) -> Parser:
                 request.method = text
             else:
                 request.set_uri(text)
-            return Verdict.CONTINUE
+            return CONTINUE
 
         return act
 
@@ -396,7 +396,7 @@ def _set_timeout(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action
 
         def set_constant(txn: Any) -> Verdict:
             txn.set_timeout(name, seconds)
-            return Verdict.CONTINUE
+            return CONTINUE
 
         return set_constant
     expr = env.sample(value)
@@ -405,7 +405,7 @@ def _set_timeout(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action
         smp = expr.evaluate(txn)
         if smp is not None and isinstance(smp.value, int) and smp.value > 0:
             txn.set_timeout(name, smp.value / 1000)
-        return Verdict.CONTINUE
+        return CONTINUE
 
     return set_from_sample
 
@@ -423,9 +423,9 @@ def _wait_for_body(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Acti
 
     def act(txn: Any) -> Verdict:
         if txn.http_stream is None or txn.http_stream.wait_body(txn, side, seconds, at_least):
-            return Verdict.CONTINUE
+            return CONTINUE
         txn.reply = Reply(status, errorfile=True, close=True)
-        return Verdict.DONE
+        return DONE
 
     return act
 
@@ -441,16 +441,16 @@ def set_address(kind: str, args: tuple[str, ...], env: HttpActionEnv, field: str
     def act(txn: Any) -> Verdict:
         smp = expr.evaluate(txn)
         if smp is None:
-            return Verdict.CONTINUE
+            return CONTINUE
         if is_port:
             text = str(smp.value).strip()
             if text.isdigit() and 0 <= int(text) <= 65535:
                 setattr(txn, field, int(text))
-            return Verdict.CONTINUE
+            return CONTINUE
         value = smp.value if isinstance(smp.value, bytes) and len(smp.value) in (4, 16) else str(smp.value).strip()
         with contextlib.suppress(ValueError):
             setattr(txn, field, str(ipaddress.ip_address(value)))  # an address sample is packed bytes
-        return Verdict.CONTINUE
+        return CONTINUE
 
     return act
 
@@ -472,7 +472,7 @@ def _capture(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
         smp = expr.evaluate(txn)
         if slots is not None and slot < len(slots) and smp is not None:
             slots[slot] = str(smp.value)[: txn.frontend.header_captures[side][slot][1]]
-        return Verdict.CONTINUE
+        return CONTINUE
 
     return act
 
@@ -490,7 +490,7 @@ def _set_status(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
     def act(txn: Any) -> Verdict:
         txn.response.status = status
         txn.response.reason = reason if reason is not None else default_reason(status)
-        return Verdict.CONTINUE
+        return CONTINUE
 
     return act
 
@@ -503,7 +503,7 @@ def _use_service(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action
     def act(txn: Any) -> Verdict:
         txn.service = service
         txn.applet = applet
-        return Verdict.DONE
+        return DONE
 
     return act
 
@@ -526,7 +526,7 @@ def _strict_mode(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action
 
     def act(txn: Any) -> Verdict:
         rewrites.set_strict(txn, side, on)
-        return Verdict.CONTINUE
+        return CONTINUE
 
     return act
 

@@ -14,7 +14,7 @@ from typing import Any
 from ..http.pages import Reply
 from .errors import RuleError
 from .normalize_uri import NORMALIZERS, InvalidUri, parse_normalizer
-from .verdict import Verdict
+from .verdict import CONTINUE, DONE, REJECT, Verdict
 
 Action = Callable[[Any], Verdict]
 
@@ -29,7 +29,7 @@ def reject(kind: str, args: tuple[str, ...], env: Any) -> Action:
 
     def act(txn: Any) -> Verdict:
         txn.reply = SILENT_CLOSE
-        return Verdict.REJECT
+        return REJECT
 
     return act
 
@@ -47,7 +47,7 @@ def auth(kind: str, args: tuple[str, ...], env: Any) -> Action:
             page = Reply(401, [*page.headers, ("www-authenticate", f'Basic realm="{realm}"')], page.body,
                          page.close, reason=page.reason)
         txn.reply = page
-        return Verdict.DONE
+        return DONE
 
     return act
 
@@ -62,15 +62,15 @@ def normalize_uri(kind: str, args: tuple[str, ...], env: Any) -> Action:
         request = txn.request
         target = request.target
         if not target.startswith("/"):
-            return Verdict.CONTINUE
+            return CONTINUE
         try:
             changed = normalize(target)
         except InvalidUri:
             txn.reply = Reply(400, errorfile=True)
-            return Verdict.DONE
+            return DONE
         if changed != target:
             request.set_uri(changed)
-        return Verdict.CONTINUE
+        return CONTINUE
 
     return act
 

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from ..samples import Sample, SampleError, SampleType, parse_var_name
 from .errors import RuleError
-from .verdict import Verdict
+from .verdict import CONTINUE, Verdict
 
 USAGE = "do-resolve(<var>,<resolvers>[,ipv4|ipv6]) <expr>"
 _SYNTAX = re.compile(r"^do-resolve\(([^,()]+),([^,()]+)(?:,([^,()]+))?\)$")
@@ -47,12 +47,12 @@ def parse(name: str, args: tuple[str, ...], env: ResolveEnv) -> Any:
     def do_resolve(txn: Any) -> Verdict:
         smp = expr.evaluate(txn)
         if smp is None:
-            return Verdict.CONTINUE
+            return CONTINUE
         value = smp.value.decode("latin-1") if isinstance(smp.value, bytes) else str(smp.value)
         addresses = resolver.resolve(value, family)
         if addresses:
             address = ipaddress.ip_address(addresses[0])
             txn.vars.set(var, Sample(SampleType.IPV4 if address.version == 4 else SampleType.IPV6, address.packed))
-        return Verdict.CONTINUE
+        return CONTINUE
 
     return do_resolve

@@ -20,7 +20,7 @@ from ..sticktable.schema import MAX_ARRAY
 from ..sticktable.table import SharedTable
 from ..sticktable.tracking import EVENTS, HTTP_EVENTS
 from .errors import RuleError
-from .verdict import Verdict
+from .verdict import CONTINUE, REJECT, Verdict
 
 Action = Callable[[Any], Verdict]
 
@@ -29,7 +29,6 @@ _SC = re.compile(r"^(sc-inc-gpc[01]|sc-set-gpt0)\(([0-9]+)\)$")
 _SC_ARRAY = re.compile(r"^(sc-inc-gpc|sc-set-gpt)\(([0-9]+),([0-9]+)\)$")
 SESSION_RULESETS = ("tcp-request connection", "tcp-request session")
 _KNOWN_KEYS = 4096
-_CONTINUE = Verdict.CONTINUE  # a global: Verdict.CONTINUE is a slow read on Python 3.11 (see rules.evaluate)
 
 
 class StickEnv(Protocol):
@@ -93,13 +92,13 @@ def _track(n: int, args: tuple[str, ...], env: StickEnv) -> Action:
     def track(txn: Any) -> Verdict:
         trackers = txn.stkctr
         if trackers is None or trackers.slots[n] is not None:
-            return _CONTINUE
+            return CONTINUE
         key = known.get(txn.src) if known is not None else None
         if key is None:
             key = key_of(txn)
         if key is not None:
             trackers.track_with(n, table, in_http if txn.http_mode else outside, key, session)
-        return _CONTINUE
+        return CONTINUE
 
     return track
 
@@ -136,7 +135,7 @@ def _sc_action(keyword: str, n: int, args: tuple[str, ...], env: StickEnv, eleme
             tracked = txn.stkctr.get(n) if txn.stkctr is not None else None
             if tracked is not None:
                 tracked.table.count(tracked.idx, event)
-            return _CONTINUE
+            return CONTINUE
 
         return inc
     if len(args) != 1:
@@ -160,7 +159,7 @@ def _sc_action(keyword: str, n: int, args: tuple[str, ...], env: StickEnv, eleme
             number = value(txn)
             if number is not None:
                 tracked.table.set_value(tracked.idx, target, number & 0xFFFFFFFF)
-        return _CONTINUE
+        return CONTINUE
 
     return set_gpt0
 
@@ -179,6 +178,6 @@ def tarpit(kind: str, args: tuple[str, ...], env: Any) -> Action:
         if delay:
             gevent.sleep(delay)
         txn.reply = error_page(status)
-        return Verdict.REJECT
+        return REJECT
 
     return tarpit_

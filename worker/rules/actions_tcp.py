@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from . import actions_resolve, actions_stick
 from .actions_http import set_address
 from .errors import RuleError, unknown_action
-from .verdict import Verdict
+from .verdict import ACCEPT, DONE, REJECT, Verdict
 
 Action = Callable[[Any], Verdict]
 
@@ -32,11 +32,11 @@ class ActionEnv(Protocol):
 
 
 def _accept(txn: Any) -> Verdict:
-    return Verdict.ACCEPT
+    return ACCEPT
 
 
 def _reject(txn: Any) -> Verdict:
-    return Verdict.REJECT
+    return REJECT
 
 
 def _no_args(action: Action) -> Callable[[str, tuple[str, ...], ActionEnv], Action]:
@@ -63,7 +63,7 @@ def _use_service(kind: str, args: tuple[str, ...], env: ActionEnv) -> Action:
     def use_service(txn: Any) -> Verdict:
         txn.service = service
         txn.applet = applet  # served locally: logs count no queue, connect or response time
-        return Verdict.DONE
+        return DONE
 
     return use_service
 
@@ -82,7 +82,7 @@ def _switch_mode(kind: str, args: tuple[str, ...], env: ActionEnv) -> Action:
 
     def switch_mode(txn: Any) -> Verdict:
         txn.switch_mode = proto
-        return Verdict.ACCEPT
+        return ACCEPT
 
     return switch_mode
 

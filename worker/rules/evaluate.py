@@ -6,11 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..conn import inbound
-from .verdict import Verdict
-
-# Module constants: an Enum member read off its class (Verdict.CONTINUE) costs about 170 ns on Python
-# 3.11 (EnumType has a __getattr__, so every class attribute read takes the slow path), a global 10 ns.
-_CONTINUE, _ACCEPT, _DONE = Verdict.CONTINUE, Verdict.ACCEPT, Verdict.DONE
+from .verdict import ACCEPT, CONTINUE, DONE, Verdict
 
 
 def run_rules(rules: list[Any], txn: Any, before: Callable[[Any], None] | None = None,
@@ -35,15 +31,15 @@ def run_rules(rules: list[Any], txn: Any, before: Callable[[Any], None] | None =
         if not applies:
             continue
         verdict = rule.action(txn)
-        while more is not None and verdict is _CONTINUE and txn.incomplete and more(rule):
+        while more is not None and verdict is CONTINUE and txn.incomplete and more(rule):
             txn.incomplete = False  # the action's sample lacked data (track-sc0 url): run it again
             verdict = rule.action(txn)
         if txn.done:
-            return _DONE
-        if verdict is not _CONTINUE:
+            return DONE
+        if verdict is not CONTINUE:
             txn.last_rule = rule.where or None  # last_rule_file/last_rule_line
             return verdict
-    return _ACCEPT
+    return ACCEPT
 
 
 def run_session_rules(frontend: Any, txn: Any) -> Verdict:
@@ -53,7 +49,7 @@ def run_session_rules(frontend: Any, txn: Any) -> Verdict:
     if connection_rules:  # most frontends have neither set: no loop run per connection for nothing
         verdict = run_rules(connection_rules, txn)
         inbound.note_connection_addresses(txn)
-        if verdict is not _ACCEPT:
+        if verdict is not ACCEPT:
             return verdict
     session_rules = frontend.ruleset("tcp-request session")
-    return run_rules(session_rules, txn) if session_rules else _ACCEPT
+    return run_rules(session_rules, txn) if session_rules else ACCEPT

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from ..http.pages import Reply
-from .verdict import Verdict
+from .verdict import ACCEPT, REJECT, Verdict
 
 _CLEAN_NAME = re.compile(r"[A-Za-z0-9-]+")
 
@@ -16,13 +16,13 @@ _CLEAN_NAME = re.compile(r"[A-Za-z0-9-]+")
 def restrict_header_names(txn: Any, backend: Any) -> Verdict:
     policy = backend.options.get("http-restrict-req-hdr-names")
     if policy not in ("delete", "reject"):
-        return Verdict.ACCEPT
+        return ACCEPT
     fields = txn.request.headers.fields
     clean = [(name, value) for name, value in fields if _CLEAN_NAME.fullmatch(name)]
     if len(clean) == len(fields):
-        return Verdict.ACCEPT
+        return ACCEPT
     if policy == "reject":
         txn.reply = Reply(403, errorfile=True)
-        return Verdict.REJECT
+        return REJECT
     fields[:] = clean
-    return Verdict.ACCEPT
+    return ACCEPT

@@ -25,7 +25,7 @@ from ..context import WorkerContext
 from ..netutil import close_gracefully, send_all, shutdown_write
 from ..proxy import Proxy, Rule
 from ..rules.evaluate import run_rules, run_session_rules
-from ..rules.verdict import Verdict
+from ..rules.verdict import ACCEPT, DONE, ERROR, REJECT, Verdict
 from ..sticktable.tracking import Trackers
 from ..tls import clienthello
 from ..txn import Addresses, Transaction
@@ -33,7 +33,7 @@ from . import filters as tcp_filters
 from . import upgrade
 
 READ_SIZE = 65536
-_TERMINATION = {Verdict.REJECT: "PR", Verdict.DONE: "LR", Verdict.ERROR: "IR"}
+_TERMINATION = {REJECT: "PR", DONE: "LR", ERROR: "IR"}
 """The termination state of a stream the request rules ended."""
 
 
@@ -76,7 +76,7 @@ class TcpStream:
         try:
             rules = fe.rules
             accepted = (not (rules.get("tcp-request connection") or rules.get("tcp-request session"))
-                        or run_session_rules(fe, self.txn) is Verdict.ACCEPT)  # most frontends have neither
+                        or run_session_rules(fe, self.txn) is ACCEPT)  # most frontends have neither
             if accepted:
                 self._serve()
             else:
@@ -112,21 +112,21 @@ class TcpStream:
             self.filters = tcp_filters.join(None, self.txn, self.frontend)
         self.req.on_wait = self.txn.before_wait = self._read_client
         rules = self.frontend.rules.get("tcp-request content")
-        verdict = self._analyse(rules, self.req, self.res) if rules else Verdict.ACCEPT
+        verdict = self._analyse(rules, self.req, self.res) if rules else ACCEPT
         if self.txn.service is not None:
             self._read_client()
             self._run_service()
             return
-        backend = self.frontend.choose_backend(self.txn) if verdict is Verdict.ACCEPT else None
-        if verdict is Verdict.ACCEPT and upgrade.wanted(self, backend):
+        backend = self.frontend.choose_backend(self.txn) if verdict is ACCEPT else None
+        if verdict is ACCEPT and upgrade.wanted(self, backend):
             upgrade.hand_over(self)
             return
         if backend is not None and backend is not self.frontend:
             if backend.tcp_filters:
                 self.filters = tcp_filters.join(self.filters, self.txn, backend)
             verdict = self._analyse(backend.ruleset("tcp-request content"), self.req, self.res)
-        if verdict is not Verdict.ACCEPT or backend is None:
-            if verdict is Verdict.REJECT:
+        if verdict is not ACCEPT or backend is None:
+            if verdict is REJECT:
                 self.frontend.fe_counters.denied_req += 1
             self.txn.termination = _TERMINATION.get(verdict, "SC")
             self._finish(verdict)
@@ -142,7 +142,7 @@ class TcpStream:
             if self.txn.server is not None:
                 backend.counters_of(self.txn.server).conn_errors += 1
             backend.be_counters.close()
-            self._finish(Verdict.ERROR)
+            self._finish(ERROR)
             return
         self.txn.t_connect = time.monotonic() - started
         self.req.connect(self.server.sendall)
@@ -160,7 +160,7 @@ class TcpStream:
         if response_rules:
             self.res.wait_input(server_timeout)
             verdict = self._analyse(response_rules, self.res, self.req)
-            if verdict is not Verdict.ACCEPT:
+            if verdict is not ACCEPT:
                 self._finish(verdict)
                 return
         if self.filters is not None:
@@ -196,14 +196,14 @@ class TcpStream:
                 verdict = run_rules(rules, self.txn)
         finally:
             other.readable = True
-        return Verdict.ERROR if self.aborted else verdict
+        return ERROR if self.aborted else verdict
 
     def _run_service(self) -> None:
         """tcp-request content use-service: the service talks to the client through both channels."""
         self.txn.termination = "LR"
         service, self.txn.service = self.txn.service, None
         service(self.txn)
-        self._finish(Verdict.DONE)
+        self._finish(DONE)
 
     def _await_content(self, rule: Rule, channel: Channel, deadline: float) -> None:
         """inspect-delay: a condition may look at content, so wait for the first bytes (bounded).
@@ -297,10 +297,10 @@ class TcpStream:
 
     def _finish(self, verdict: Verdict) -> None:
         """End the stream without relaying: flush what the client is owed, then close."""
-        if verdict is Verdict.DONE and not self.aborted and self.res.output:
+        if verdict is DONE and not self.aborted and self.res.output:
             with contextlib.suppress(OSError):
                 self.res.flush()
-        self._abort(graceful=verdict is Verdict.DONE)
+        self._abort(graceful=verdict is DONE)
 
     def _abort(self, graceful: bool = False) -> None:
         """Stop both readers, wake any Lua action waiting on a channel, close the sockets."""
