@@ -65,10 +65,10 @@ MAXREWRITE = 1024
 DRAIN_LIMIT = 32 * 1024 * 1024
 """Request body bytes we read and drop once the server stopped taking them, so the client gets its answer."""
 REQUESTS_PER_TURN = 4
+"""Requests a keep-alive connection may serve in a row before letting the others run."""
 _FRAMING_NAMES = frozenset({"content-length", "transfer-encoding", "connection"})
 """Fields of a service's response that make it take the general path, but for one exact Content-Length."""
 _LENGTH_ONLY = frozenset({"content-length"})
-"""Requests a keep-alive connection may serve in a row before letting the others run."""
 
 
 class ClientGone(Exception):
@@ -557,9 +557,7 @@ class HttpStream:
         if reply.raw is not None:
             self._send_client(reply.raw)
             return False
-        if txn is not None and not reply.close and self.front.plain_answer and self.plan.plain_answer and (
-                txn.backend is None or (txn.backend.plan or plan_of(txn.backend)).plain_answer) and (
-                data := reply.whole()):
+        if txn is not None and not reply.close and self.answers_plainly(txn) and (data := reply.whole()):
             self.front.answered()  # nothing may change it: the bytes made once, the moves of send_message
             if self.frontend.access_log is not None:  # %B only
                 txn.bytes_logged = logged_size(reply.head()) + len(reply.body)
@@ -580,6 +578,12 @@ class HttpStream:
             self.txn.bytes_logged = logged_size(head) + len(reply.body)
         self._send_client(data)
         return not reply.close
+
+    def answers_plainly(self, txn: Transaction) -> bool:
+        """An answer of our own may go out as bytes made whole: the exchange allows it (Connection.plain_answer)
+        and nothing configured on the frontend or the routed backend may change it (HttpPlan.plain_answer)."""
+        return self.front.plain_answer and self.plan.plain_answer and (
+            txn.backend is None or (txn.backend.plan or plan_of(txn.backend)).plain_answer)
 
     def _discard_request_body(self) -> None:
         """Read and drop the rest of a request we answer ourselves (bounded by the client timeout)."""
@@ -1093,9 +1097,8 @@ class ServiceIO:
         AppletHTTP frames it).  False: nothing was done, the general path (send_head, send) takes it."""
         stream, txn = self.stream, self.txn
         front = stream.front
-        if status is None or self.head_sent or not (front.plain_answer and stream.plan.plain_answer) or (
-                txn.filters is not None or status in BODILESS or self.request.version != "HTTP/1.1") or (
-                txn.backend is not None and not (txn.backend.plan or plan_of(txn.backend)).plain_answer):
+        if status is None or self.head_sent or not stream.answers_plainly(txn) or (
+                txn.filters is not None or status in BODILESS or self.request.version != "HTTP/1.1"):
             return False
         names, values = fields[::2], fields[1::2]
         if len(names) != len(values) or not (names_valid(names) and values_valid(values)):
