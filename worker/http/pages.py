@@ -40,8 +40,10 @@ _NAME = itemgetter(0)
 LEGACY = frozenset({400, 408})
 BODILESS = frozenset({204, 304})
 """Statuses whose replies carry no body and, as haproxy sends them, no content-length."""
-_FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})
-"""Fields that make a reply's framing or connection handling its own: such a reply takes the general path."""
+FRAMING_FIELDS = frozenset({"content-length", "transfer-encoding", "connection"})
+"""Fields that make an answer's framing or connection handling its own: a reply (Reply.whole) or a Lua
+service's response (ServiceIO.whole) with one takes the general path (a service's, but for one exact
+Content-Length)."""
 REASONS = {
     100: "Continue", 101: "Switching Protocols", 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content",
     206: "Partial Content", 301: "Moved Permanently", 302: "Found", 303: "See Other", 304: "Not Modified",
@@ -87,7 +89,7 @@ class Reply:
         if wire is None:
             names = {name.lower() for name, _ in self.headers}
             wire = b""
-            if self.raw is None and self.status not in BODILESS and names.isdisjoint(_FRAMING):
+            if self.raw is None and self.status not in BODILESS and names.isdisjoint(FRAMING_FIELDS):
                 fields = [("content-length", str(len(self.body))), *self.headers]
                 wire = whole_response(self.status, self.reason or reason(self.status), fields, self.body) or b""
             self.wire = wire

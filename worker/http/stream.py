@@ -51,7 +51,7 @@ from .events import (
 )
 from .grammar import at_least_http11, names_valid, values_valid
 from .message import Headers, RequestHead, ResponseHead
-from .pages import BODILESS, Reply, error_page, logged_size, reason
+from .pages import BODILESS, FRAMING_FIELDS, Reply, error_page, logged_size, reason
 from .park import PARK_AFTER, Parking
 from .plan import HttpPlan, plan_of
 from .server_pool import ServerConnection, ServerPool, count_request_bytes
@@ -66,8 +66,6 @@ DRAIN_LIMIT = 32 * 1024 * 1024
 """Request body bytes we read and drop once the server stopped taking them, so the client gets its answer."""
 REQUESTS_PER_TURN = 4
 """Requests a keep-alive connection may serve in a row before letting the others run."""
-_FRAMING_NAMES = frozenset({"content-length", "transfer-encoding", "connection"})
-"""Fields of a service's response that make it take the general path, but for one exact Content-Length."""
 _LENGTH_ONLY = frozenset({"content-length"})
 
 
@@ -1103,7 +1101,7 @@ class ServiceIO:
         names, values = fields[::2], fields[1::2]
         if len(names) != len(values) or not (names_valid(names) and values_valid(values)):
             return False
-        framing = _FRAMING_NAMES.intersection(",".join(names).lower().split(",")) if names else None
+        framing = FRAMING_FIELDS.intersection(",".join(names).lower().split(",")) if names else None
         payload = body.encode("latin-1") if body else b""
         text = text or reason(status)
         if not framing:
