@@ -689,16 +689,11 @@ class SharedTable:
     def value(self, idx: int, name: str) -> int | None:
         """One stored value of an entry (a rate is read now; an array element is named ``gpc[1]``);
         None when the table does not store it."""
-        return self.value_at(self.entries_at + idx * self.entry_words, name)
-
-    def value_at(self, base: int, name: str) -> int | None:
-        """``value`` of the entry whose words start at *base*: what a tracked counter remembers, so that
-        a fetch reading the entry a stream tracks skips the index arithmetic."""
         read = self.reader(name)
-        return None if read is None else read(base)
+        return None if read is None else read(self.entries_at + idx * self.entry_words)
 
     def reader(self, name: str) -> Callable[[int], int] | None:
-        """The function reading one stored value (``value_at``) of the entry at a base, made once per
+        """The function reading one stored value of the entry whose words start at a base, made once per
         name with the slot's offset and period in its closure (a rate check reads one on every
         request); None when the table does not store *name*."""
         try:

@@ -156,7 +156,7 @@ class Trackers:
         for n, tracked in enumerate(self.slots):
             if tracked is not None:
                 if not tracked.released:
-                    tracked.table.untrack(tracked.idx)
+                    tracked.table.drop(tracked.idx)
                 self.slots[n] = None
         self.streamed.clear()
         self.sessions = 0
