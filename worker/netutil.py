@@ -125,7 +125,7 @@ def _linger(sock: socket.socket) -> None:
     deadline = time.monotonic() + LINGER_SECONDS
     try:
         while drained < LINGER_BYTES:
-            data = recv_within(sock, 65536, max(deadline - time.monotonic(), 0.0))
+            data = recv_within(sock, DRAIN_SIZE, max(deadline - time.monotonic(), 0.0))
             if not data:
                 break
             drained += len(data)

@@ -52,6 +52,7 @@ class Headers:
         self.framed: tuple[Any, ...] | None = None
         """A response's framing as read (request method, status, framing.response_framing's answer): the side
         that sends the response on reuses it while the fields, status and method are the same."""
+
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self.fields)
 

@@ -497,7 +497,7 @@ class HttpStream:
         """Close the books of one transaction: timers, status counters, the access log."""
         if termination is not None:
             txn.termination = termination
-        txn.t_active = time.monotonic() - txn.started
+        txn.t_active = txn.elapsed()
         if txn.status:
             transaction_end(self.frontend.fe_counters, txn.routed.be_counters if txn.routed is not None else None,
                             txn.status)
@@ -583,11 +583,17 @@ class HttpStream:
         return self.front.plain_answer and self.plan.plain_answer and (
             txn.backend is None or (txn.backend.plan or plan_of(txn.backend)).plain_answer)
 
-    def _discard_request_body(self) -> None:
-        """Read and drop the rest of a request we answer ourselves (bounded by the client timeout)."""
+    def _took_bodiless_end(self) -> bool:
+        """The usual request, with no body: its end, taken with the head (_take_body), is used up here."""
         ahead = self.body_ahead
         if len(ahead) == 1 and ahead[0] is END_OF_MESSAGE:
-            ahead.clear()  # the usual request: no body, its end taken with the head (_take_body)
+            ahead.clear()
+            return True
+        return False
+
+    def _discard_request_body(self) -> None:
+        """Read and drop the rest of a request we answer ourselves (bounded by the client timeout)."""
+        if self._took_bodiless_end():
             return
         timeout = self.plan.client
         try:
@@ -693,10 +699,10 @@ class HttpStream:
 
     def _send_request(self, txn: Transaction, backend: Proxy, head: RequestHead) -> None:
         """Connect (or reuse), send the head, and start streaming the body if there is one."""
-        ahead = self.body_ahead
-        if len(ahead) == 1 and ahead[0] is END_OF_MESSAGE:  # no body (the usual request): taken at once
-            first_body_event, whole = ahead.pop(), False
+        if self._took_bodiless_end():
+            first_body_event, whole = END_OF_MESSAGE, False
         else:
+            ahead = self.body_ahead
             first_body_event = self._peek_request_body()
             whole = type(first_body_event) is Data and txn.filters is None and len(ahead) == 1 and (
                 ahead[0] is END_OF_MESSAGE)
@@ -749,13 +755,8 @@ class HttpStream:
             return None
         key = connection_key(server, txn)
         websocket = websocket_mode(server, txn) if self.upgrade_connection is not None else None
-        mode = "never" if follows_destination(server) else backend.http_reuse
-        if websocket:
-            pooled = None
-        elif mode == "safe" and self.requests > 1:  # the default, after the session's first request
-            pooled = self.pool.take(server, key)
-        else:
-            pooled = self._reusable(mode, server, key)
+        pooled = None if websocket else self._reusable(
+            "never" if follows_destination(server) else backend.http_reuse, server, key)
         if pooled is not None:
             pooled.balancer = backend.balancer
             txn.server_conn = pooled.sock
@@ -1101,13 +1102,14 @@ class ServiceIO:
         names, values = fields[::2], fields[1::2]
         if len(names) != len(values) or not (names_valid(names) and values_valid(values)):
             return False
-        framing = FRAMING_FIELDS.intersection(",".join(names).lower().split(",")) if names else None
+        lowered = ",".join(names).lower().split(",") if names else []  # names are tokens: no comma in one
+        framing = FRAMING_FIELDS.intersection(lowered)
         payload = body.encode("latin-1") if body else b""
         text = text or reason(status)
         if not framing:
             names, values = (*names, "transfer-encoding"), (*values, "chunked")
             data = checked_response(status, text, zip(names, values, strict=True), chunked_whole(payload))
-        elif framing == _LENGTH_ONLY and (lowered := [name.lower() for name in names]).count("content-length") == 1 \
+        elif framing == _LENGTH_ONLY and lowered.count("content-length") == 1 \
                 and values[lowered.index("content-length")] == str(len(payload)):
             data = checked_response(status, text, zip(names, values, strict=True), payload)
         else:
@@ -1225,9 +1227,7 @@ class ServiceIO:
                 self.flush()
             if self.client_gone:
                 return False
-        ahead = self.stream.body_ahead
-        if not self.body_done and len(ahead) == 1 and ahead[0] is END_OF_MESSAGE:
-            ahead.clear()  # the usual request: no body, its end taken with the head (_take_body)
+        if not self.body_done and self.stream._took_bodiless_end():
             self.body_done = True
         while not self.body_done:
             if not self._pull():
