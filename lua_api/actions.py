@@ -72,11 +72,8 @@ class LuaAction:
             result, made = runner.run_job(engine.runtime, run, (launch, None, txn, txn.http_mode))
             if made is not None:
                 txn.lua = made
-        if result.outcome is runner.Outcome.TIMEOUT:
-            self.engine.logger.alert(f"Lua function '{self.label}': execution timeout: {result.error}")
-            return ERROR
-        if result.outcome is runner.Outcome.ERROR:
-            self.engine.logger.alert(f"Lua function '{self.label}': runtime error: {result.error}")
+        if result.outcome is runner.Outcome.TIMEOUT or result.outcome is runner.Outcome.ERROR:
+            runner.log_failure(self.engine.logger, f"Lua function '{self.label}'", result)
             return ERROR
         if result.outcome is runner.Outcome.DONE:  # the action's own txn:done() is told by its outcome alone
             txn.done = True

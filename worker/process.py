@@ -165,14 +165,15 @@ class Worker:
                 inbound.attach(client, header)
         trace = self.spec.context.trace
         sid = self.spec.context.sessions.open(frontend, client)
-        client_fd = client.fileno() if trace is not None else -1
+        client_fd = -1
         if trace is not None:
+            client_fd = client.fileno()
             trace.accept(frontend, client, self._listener_fds.get((frontend.name, so_id), 0))
 
+        known = addresses if header is None and tls is None else None  # else the header's, or the TLS socket's
         if frontend.mode != "http":
             try:
-                TcpStream(self.spec.context, frontend, client, so_id,
-                          addresses if header is None and tls is None else None).serve()
+                TcpStream(self.spec.context, frontend, client, so_id, known).serve()
             finally:
                 self._session_closed(sid, client_fd, frontend.name)
             return False
@@ -181,7 +182,7 @@ class Worker:
             return H2Session(self.spec.context, frontend, client, so_id, self.server_pool, closed).serve()
         try:
             stream = HttpStream(self.spec.context, frontend, client, so_id, self.server_pool,
-                                self._listener_pools.get((frontend.name, so_id)), closed)
+                                self._listener_pools.get((frontend.name, so_id)), closed, known)
         except BaseException:
             closed()
             raise

@@ -33,7 +33,7 @@ from ..rules.verdict import ACCEPT, ERROR, REJECT, Verdict
 from ..sticktable.persistence import store_response
 from ..sticktable.tracking import Trackers
 from ..tunnel import Tunnel
-from ..txn import Transaction, addresses_of
+from ..txn import Addresses, Transaction, addresses_of
 from . import body_wait, splicing
 from .abort_watch import ClientAborted, abort_phase, watch_client
 from .connection import Connection
@@ -89,7 +89,8 @@ class HttpStream:
     """Slots: one stream per client connection, 10,000 idle ones included."""
 
     def __init__(self, worker: WorkerContext, frontend: Proxy, client: socket.socket, so_id: int,
-                 pool: ServerPool, conn_pool: Any = None, on_close: Callable[[], None] | None = None) -> None:
+                 pool: ServerPool, conn_pool: Any = None, on_close: Callable[[], None] | None = None,
+                 addresses: Addresses | None = None) -> None:
         self.worker = worker
         self.conn_pool = conn_pool
         """The listener's Slots (maxconn): a parked stream keeps its slot there (worker.http.park)."""
@@ -116,7 +117,7 @@ class HttpStream:
         self.session_vars = worker.new_vars()
         self.txn: Transaction | None = None
         self.request_started = time.monotonic()
-        self.addresses = addresses_of(client)
+        self.addresses = addresses or addresses_of(client)  # the listener's, from accept(), when it knew them
         self.upgrade_connection: str | None = None
         self.trackers = Trackers()
         if client.timeout != self.plan.client:
