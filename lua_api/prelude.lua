@@ -507,9 +507,10 @@ function prelude.lazy_parts(classes, applet_field)
   lazy_index(classes.AppletTCP, tcp_applet_makers)
 end
 
-function prelude.new_applet(mt, state)
+local function new_applet(mt, state)
   return setmetatable({[0] = state}, mt)
 end
+prelude.new_applet = new_applet
 
 -- A service's ending, from xpcall's results: its outcome code, the error's traceback, then what output
 -- the applet still holds (outcome's common case written out: one call fewer per service).
@@ -536,7 +537,7 @@ function prelude.launch_applet(count, f, mt, state)
   sethook(yield_hook, "", count)
   acting = nil
   pending = nil
-  local applet = mt == http_applet_mt and new_http_applet(state) or setmetatable({[0] = state}, mt)
+  local applet = mt == http_applet_mt and new_http_applet(state) or new_applet(mt, state)
   return applet_end(applet, xpcall(f, handler, applet))
 end
 
