@@ -2,7 +2,8 @@
 
 Run by hand: ``python3 benchmarks/bench_http.py [--seconds 10] [--connections 50] [--floor]``.
 Needs Debian's ``wrk`` and ``haproxy``.  A second haproxy answers as the backend
-(``http-request return``), so the backend is never the bottleneck.  Prints
+(``http-request return``), so the backend is never the bottleneck.  Each
+program is warmed up under the same load for a second, then measured.  Prints
 req/s, p50 and p99 for each scenario and the ratios luaproxy/haproxy, and the
 worker's CPU time per request.  ``--floor`` adds what a bare gevent server that
 only reads and writes (gevent_floor.py) reaches on the same load: the ceiling
@@ -54,6 +55,9 @@ SCENARIOS = {
     "tcp hello, new conn": ("tcp", "   tcp-request content lua.tcp_hello\n", ["-H", "Connection: close"]),
 }
 FLOOR = Path(__file__).with_name("gevent_floor.py")
+WARM_UP_SECONDS = 1
+"""Each program serves this long before it is measured: the first requests of a fresh process pay for
+lazy imports, first compilations and allocator growth, a one-off cost that is not a request's."""
 LUA_FLOOR = Path(__file__).with_name("lua_floor.py")
 
 
@@ -204,6 +208,7 @@ def main() -> int:
                 try:
                     wait_port(port)
                     time.sleep(0.5)
+                    run_wrk(port, WARM_UP_SECONDS, args.connections, extra, proc.pid)
                     pid = worker_pid(proc.pid) if program == "luaproxy" else proc.pid
                     results[program] = run_wrk(port, args.seconds, args.connections, extra, pid)
                 finally:
