@@ -15,7 +15,6 @@ drops the entry of its URI.
 from __future__ import annotations
 
 import time
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from ..http.message import Headers, RequestHead, ResponseHead
@@ -55,6 +54,8 @@ def _seconds(text: str) -> int | None:
 
 
 def _http_date(text: str) -> float | None:
+    from email.utils import parsedate_to_datetime  # here: the email package costs ~1 MB, most workers never cache
+
     try:
         return parsedate_to_datetime(text).timestamp()
     except (TypeError, ValueError, IndexError, OverflowError):
