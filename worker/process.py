@@ -34,8 +34,7 @@ from .debug_trace import DebugTrace
 from .handoff import adopt_loop
 from .http.server_pool import ServerPool
 from .http.stream import HttpStream
-from .http2.session import H2Session
-from .http2.settings import negotiated
+from .http2.choice import negotiated
 from .listener import Listener
 from .proxy import Proxy
 from .tcp.stream import TcpStream
@@ -179,6 +178,8 @@ class Worker:
             return False
         closed = functools.partial(self._session_closed, sid, client_fd, frontend.name)
         if so_id in frontend.h2_binds or negotiated(client):
+            from .http2.session import H2Session  # imported on first use: worker.http2.choice says why
+
             return H2Session(self.spec.context, frontend, client, so_id, self.server_pool, closed).serve()
         try:
             stream = HttpStream(self.spec.context, frontend, client, so_id, self.server_pool,
