@@ -14,6 +14,7 @@ drops the entry of its URI.
 
 from __future__ import annotations
 
+import importlib
 import time
 from typing import Any
 
@@ -54,7 +55,7 @@ def _seconds(text: str) -> int | None:
 
 
 def _http_date(text: str) -> float | None:
-    from email.utils import parsedate_to_datetime  # here: the email package costs ~1 MB, most workers never cache
+    from email.utils import parsedate_to_datetime  # here: the email package costs ~1 MB (see action())
 
     try:
         return parsedate_to_datetime(text).timestamp()
@@ -223,6 +224,8 @@ def action(keyword: str) -> Any:
         if len(args) != 1:
             raise RuleError(f"'{keyword}' expects the name of a cache section.")
         cache = env.cache(args[0])
+        if run is store:  # compiled in the master: the workers share what reading Expires needs
+            importlib.import_module("email.utils")
 
         def act(txn: Any) -> Verdict:
             verdict = run(cache, txn)

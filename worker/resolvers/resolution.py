@@ -12,6 +12,7 @@ dnspython is imported by the methods that use it: it costs a process about
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,13 @@ RDTYPES = {"ipv4": 1, "ipv6": 28}
 """The query types of the families: A, AAAA (dnspython takes the numbers as they are on the wire)."""
 CNAME = 5
 Outgoing = list[tuple[Nameserver, bytes]]
+
+
+def load() -> None:
+    """Import dnspython now: called where a do-resolve rule is compiled (in the master, so that the workers
+    share it; a ``resolvers`` section alone, as the implicit ``default`` one, never needs it there)."""
+    for name in ("dns.exception", "dns.flags", "dns.message", "dns.name", "dns.rcode"):
+        importlib.import_module(name)
 
 
 class BadName(ValueError):
