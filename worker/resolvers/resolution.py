@@ -7,7 +7,7 @@ resolution ends in a timeout.  The families are asked in order (a server's ``res
 the next one only when the previous had no address.
 
 dnspython is imported by the methods that use it: it costs a process about
-6 MB, which a configuration without ``resolvers`` never needs.
+6 MB, which a configuration that resolves no name never needs.
 """
 
 from __future__ import annotations
