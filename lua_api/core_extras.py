@@ -12,11 +12,11 @@ import ipaddress
 import os
 import resource
 import time
-from importlib import metadata
 from typing import Any
 
 from luaproxy.master.management.formats import uptime_info
 from luaproxy.master.management.typed import INFO_TAGS
+from luaproxy.master.version import VERSION
 
 from . import checks
 from .errors import LuaApiError
@@ -25,13 +25,6 @@ IMF = "%a, %d %b %Y %H:%M:%S GMT"
 RFC850 = "%A, %d-%b-%y %H:%M:%S GMT"
 ASCTIME = "%a %b %d %H:%M:%S %Y"
 STARTED = time.time()
-
-
-def _version() -> str:
-    try:
-        return metadata.version("luaproxy")
-    except metadata.PackageNotFoundError:
-        return "0.0.0"
 
 
 def tokenize(text: Any, separators: Any, noblank: Any = False) -> list[str]:
@@ -126,7 +119,7 @@ def get_info(facts: dict[str, Any] | None = None) -> dict[str, Any]:
     uptime = int(time.time() - STARTED)
     ulimit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     info: dict[str, Any] = {name: "" if kind == "str" else 0 for name, (_, _, kind) in INFO_TAGS.items()}
-    info.update({"Name": "luaproxy", "Version": _version(), "Build info": _version(), "Nbthread": 1, "Nbproc": 1,
+    info.update({"Name": "luaproxy", "Version": VERSION, "Build info": VERSION, "Nbthread": 1, "Nbproc": 1,
                  "Process_num": 1, "Pid": os.getpid(), "Uptime_sec": uptime,
                  "Uptime": uptime_info(uptime),
                  "Start_time_sec": int(STARTED), "Idle_pct": 100, "Ulimit-n": ulimit, "Maxsock": ulimit,

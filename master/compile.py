@@ -19,6 +19,7 @@ from luaproxy.worker.backend.cookie import dynamic_cookie, parse_cookie_line
 from luaproxy.worker.backend.tcpcheck import RuleSet, check_rules, compile_rules
 from luaproxy.worker.http.forwarded import ForwardedHeader
 from luaproxy.worker.http.pages import ErrorPages
+from luaproxy.worker.http2 import choice as http2_choice
 from luaproxy.worker.proxy import Proxy, Rule, Server, ServerRule, SwitchingRule
 from luaproxy.worker.resolvers.client import Resolver
 from luaproxy.worker.rules import actions_http, actions_tcp
@@ -172,6 +173,7 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
     errors += _fullconn(config, proxies)
     if errors:
         raise ConfigErrors(errors)
+    http2_choice.load_if_spoken(proxies)
     return proxies
 
 

@@ -14,6 +14,7 @@ from luaproxy.lua_api.engine import LuaEngine
 from luaproxy.lua_api.errors import LuaApiError
 from luaproxy.lua_api.services import LuaHttpService, LuaTcpService
 from luaproxy.worker.exporter import PrometheusExporter
+from luaproxy.worker.resolvers import resolution
 from luaproxy.worker.rules.errors import RuleError
 from luaproxy.worker.rules.verdict import Verdict
 from luaproxy.worker.samples import (
@@ -75,6 +76,7 @@ class CompileEnv:
         resolver = self.resolvers.get(name)
         if resolver is None:
             raise RuleError(f"can't find resolvers section '{name}'.", did_you_mean(name, self.resolvers))
+        resolution.load()
         return resolver
 
     def http_errors(self, name: str) -> dict[int, str] | None:

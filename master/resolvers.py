@@ -19,10 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import dns.exception
-
 from luaproxy.worker.backend.state import ServerChange
-from luaproxy.worker.resolvers import Answer, Nameserver, Resolution, ResolversSection
+from luaproxy.worker.resolvers import Answer, BadName, Nameserver, Resolution, ResolversSection
 
 RECEIVE_BATCH = 64
 """Datagrams read per wake-up: a flood on a resolver socket cannot hold the master's loop."""
@@ -104,7 +102,7 @@ class ServerResolvers:
         watched.name = server.fqdn
         try:
             resolution = Resolution(watched.section, server.fqdn, families)
-        except dns.exception.DNSException:  # a name DNS cannot carry (a label over 63 bytes...)
+        except BadName:
             self._finish(watched, Answer("other"), now)
             return
         watched.resolution = resolution

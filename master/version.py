@@ -1,11 +1,8 @@
 """Version and feature strings shared by -v, -vv and -cc."""
 
-from importlib import metadata
-
-try:
-    VERSION = metadata.version("luaproxy")
-except metadata.PackageNotFoundError:
-    VERSION = "0.0.0"
+VERSION = "0.1.0"
+"""luaproxy's own version (pyproject.toml reads it from here): a constant, because asking importlib.metadata
+would load it with email and zipfile, about 3 MB in every process."""
 
 # The HAProxy release whose configuration language and behaviour luaproxy follows: what
 # version_atleast()/version_before() compare with in -cc and .if conditions.

@@ -4,16 +4,18 @@ Each process keeps plain numbers per label set; a snapshot is JSON-ready data
 that the stats path sums over workers (counters, gauges and histogram buckets
 add up), then prometheus-client renders the families (histograms included).
 Definitions are made before the fork (the Lua body context), so every worker
-has the same ones.
+has the same ones.  prometheus-client is imported only to render, as
+worker.prometheus says why.
 """
 
 from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+if TYPE_CHECKING:
+    from prometheus_client.core import Metric
 
 KINDS = ("counter", "gauge", "histogram")
 DEFAULT_BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0)
@@ -108,6 +110,8 @@ def _add(total: Any, value: Any) -> Any:
 
 def families(merged: list[dict[str, Any]]) -> list[Metric]:
     """prometheus-client families for merged metrics."""
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+
     out: list[Metric] = []
     for metric in merged:
         labels = metric["labels"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -11,6 +12,11 @@ from .prometheus import CONTENT_TYPE, render
 
 class PrometheusExporter:
     """Serves the metrics summed over every worker (through the worker context's stats view)."""
+
+    def __init__(self) -> None:
+        # Made while the master compiles the configuration: prometheus-client loads here, before the fork, so
+        # that every worker shares it (worker.prometheus imports it only when it renders).
+        importlib.import_module("prometheus_client.exposition")
 
     def __call__(self, txn: Any, io: Any) -> None:
         scopes: list[str] = []

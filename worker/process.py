@@ -13,7 +13,6 @@ the master's watchdog.  The kernel kills a worker whose master died
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 import gc
 import os
@@ -34,8 +33,7 @@ from .debug_trace import DebugTrace
 from .handoff import adopt_loop
 from .http.server_pool import ServerPool
 from .http.stream import HttpStream
-from .http2.session import H2Session
-from .http2.settings import negotiated
+from .http2.choice import negotiated
 from .listener import Listener
 from .proxy import Proxy
 from .tcp.stream import TcpStream
@@ -49,7 +47,9 @@ PR_SET_PDEATHSIG = 1
 def die_with_parent(ppid: int) -> None:
     """Ask the kernel for SIGKILL when the master dies; exit now if it already did."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        # The process's own symbols, libc's among them: find_library("c") would run ldconfig in a subprocess,
+        # whose fork made this worker copy ~0.6 MB of the pages it shares with the master.
+        libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):
         pass  # not Linux: the heartbeat loop's getppid() check remains
@@ -179,6 +179,8 @@ class Worker:
             return False
         closed = functools.partial(self._session_closed, sid, client_fd, frontend.name)
         if so_id in frontend.h2_binds or negotiated(client):
+            from .http2.session import H2Session  # imported on first use: worker.http2.choice says why
+
             return H2Session(self.spec.context, frontend, client, so_id, self.server_pool, closed).serve()
         try:
             stream = HttpStream(self.spec.context, frontend, client, so_id, self.server_pool,

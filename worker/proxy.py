@@ -86,7 +86,7 @@ class Server:
     check_proto: str = ""
     """``check-proto h2``: HTTP/2 for its checks (else they follow ``proto``)."""
     ws: str = "auto"
-    """``ws h1|h2|auto``: what a WebSocket to this server speaks (worker.http2.backend.websocket_mode)."""
+    """``ws h1|h2|auto``: what a WebSocket to this server speaks (worker.http2.choice.websocket_mode)."""
     alpn: tuple[str, ...] = ()
     """The ALPN names its ``ssl`` line offers."""
     maxqueue: int = 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 
@@ -34,5 +33,7 @@ class ConfigErrors(Exception):
 
 def did_you_mean(word: str, known: Iterable[str]) -> str:
     """A hint naming the closest known word, or an empty string."""
+    import difflib  # only a configuration with a mistake needs it
+
     close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
     return f"Did you mean '{close[0]}' maybe ?" if close else ""

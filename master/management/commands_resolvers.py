@@ -9,11 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import dns.exception
-import dns.name
-
 from luaproxy.worker.backend.state import ServerChange
-from luaproxy.worker.resolvers import COUNTERS, NameserverStats
+from luaproxy.worker.resolvers import COUNTERS, BadName, NameserverStats, dns_name
 
 
 def show_resolvers(sup: Any, session: Any, args: list[str], payload: str | None) -> Any:
@@ -47,8 +44,8 @@ def set_fqdn(sup: Any, proxy: Any, server: Any, values: list[str]) -> Any:
     if server.resolvers is None:
         return "set server <b>/<s> fqdn failed because no resolution is configured.\n"
     try:
-        dns.name.from_text(values[0])
-    except dns.exception.DNSException:
+        dns_name(values[0])
+    except BadName:
         return f"could not update {proxy.name}/{server.name} FQDN by 'stats socket command'\n"
     return sup.spread_runtime(ServerChange(proxy.name, server.name, "fqdn", values[0].rstrip(".").lower()))
 

@@ -19,7 +19,7 @@ from gevent import socket as gsocket
 from .. import netutil
 from ..conn.outbound import check_header
 from ..http import NEED_DATA, Data, InformationalResponse, RemoteProtocolError, Response
-from ..http2.backend import check_http
+from ..http2.choice import check_http
 from ..proxy import Server
 from ..tls.handshake import failure_reason
 from .agent import run_agent

@@ -13,9 +13,6 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography import x509
-from cryptography.x509.oid import NameOID
-
 from . import proxy_protocol as pp
 from .inbound import received
 
@@ -127,6 +124,9 @@ def _ssl_tlv(options: set[str], tls: Any) -> bytes:
 
 
 def _common_name(der: bytes) -> bytes:
+    from cryptography import x509  # imported here: cryptography is big, most workers never use it
+    from cryptography.x509.oid import NameOID
+
     names = x509.load_der_x509_certificate(der).subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     value = names[0].value if names else ""
     return value.encode() if isinstance(value, str) else bytes(value)

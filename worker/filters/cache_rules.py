@@ -14,8 +14,8 @@ drops the entry of its URI.
 
 from __future__ import annotations
 
+import importlib
 import time
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from ..http.message import Headers, RequestHead, ResponseHead
@@ -55,6 +55,8 @@ def _seconds(text: str) -> int | None:
 
 
 def _http_date(text: str) -> float | None:
+    from email.utils import parsedate_to_datetime  # here: the email package costs ~1 MB (see action())
+
     try:
         return parsedate_to_datetime(text).timestamp()
     except (TypeError, ValueError, IndexError, OverflowError):
@@ -222,6 +224,8 @@ def action(keyword: str) -> Any:
         if len(args) != 1:
             raise RuleError(f"'{keyword}' expects the name of a cache section.")
         cache = env.cache(args[0])
+        if run is store:  # compiled in the master: the workers share what reading Expires needs
+            importlib.import_module("email.utils")
 
         def act(txn: Any) -> Verdict:
             verdict = run(cache, txn)

@@ -23,7 +23,7 @@ from ..channel import Channel
 from ..context import WorkerContext
 from ..counters import Counters, server_response, transaction_end
 from ..filters import chain as filters
-from ..http2.backend import server_http, tunnel_end, websocket_mode
+from ..http2.choice import server_http, tunnel_end, websocket_mode
 from ..netutil import recv_within, send_all, shutdown_both
 from ..proxy import Proxy
 from ..rules.actions_http_flow import SILENT_CLOSE

@@ -33,7 +33,6 @@ from h2.exceptions import H2Error
 from h2.settings import SettingCodes, Settings
 from hyperframe.frame import RstStreamFrame
 
-from ..http.connection import Connection
 from ..http.errors import LocalProtocolError, RemoteProtocolError
 from ..http.events import (
     NEED_DATA,
@@ -46,46 +45,14 @@ from ..http.events import (
     Response,
 )
 from ..http.message import Headers, RequestHead, ResponseHead
-from ..http.state import CLIENT, DONE, IDLE, SEND_BODY, SEND_RESPONSE, State
+from ..http.state import DONE, IDLE, SEND_BODY, SEND_RESPONSE, State
 from ..netutil import send_all
 from .convert import MalformedMessage, request_fields, response_head, trailer_headers
-from .settings import Encoder, h2_config, negotiated
+from .settings import Encoder, h2_config
 from .websocket import websocket_accept
 from .whole import WholeMessages
 
 READ_SIZE = 65536
-
-
-def server_http(server: Any, sock: socket.socket, websocket: str | None = None) -> Any:
-    """The protocol core for a new connection to *server*: HTTP/2 when it says ``proto h2`` or ALPN chose
-    h2, else HTTP/1; a WebSocket's connection speaks what websocket_mode chose."""
-    if websocket == "h2" or (websocket is None and (getattr(server, "proto", "") == "h2" or negotiated(sock))):
-        return H2ServerHttp(sock)
-    return Connection(CLIENT)
-
-
-def websocket_mode(server: Any, txn: Any) -> str | None:
-    """For a WebSocket upgrade, the protocol its server connection speaks (``ws h1|h2|auto``), on a
-    connection of its own; None for any other request.  ``auto`` follows ``proto h2``, else prefers
-    HTTP/1.1: ALPN then offers http/1.1 alone when the server line lists it, as haproxy does."""
-    request = getattr(txn, "request", None)
-    if request is None or "websocket" not in {v.lower() for v in request.headers.get_values("upgrade")}:
-        return None
-    mode = getattr(server, "ws", "auto")
-    alpn = list(getattr(server, "alpn", ()) or ())
-    if mode == "auto":
-        mode = "h2" if getattr(server, "proto", "") == "h2" or (alpn and "http/1.1" not in alpn) else "h1"
-    if mode == "h1" and alpn:
-        txn.server_alpn = ["http/1.1"]  # worker.tls.contexts.ServerTls.wrap offers it alone
-    return mode
-
-
-def check_http(server: Any, sock: socket.socket) -> Any:
-    """The protocol core of an HTTP check: ``check-proto``, else the server's ``proto``, else ALPN's choice."""
-    proto = getattr(server, "check_proto", "") or getattr(server, "proto", "")
-    if proto == "h2" or (proto != "h1" and negotiated(sock)):
-        return H2ServerHttp(sock)
-    return Connection(CLIENT)
 
 
 class H2ServerHttp(WholeMessages):
@@ -339,12 +306,6 @@ class H2ServerHttp(WholeMessages):
         self.stream_id = None
         self.our_state = self.their_state = IDLE
         self.events.clear()
-
-
-def tunnel_end(conn: Any) -> Any:
-    """What a tunnel relays with on the server side: the socket, or the HTTP/2 stream the switch opened."""
-    http = conn.http
-    return http.tunnel_socket() if type(http) is H2ServerHttp else conn.sock
 
 
 class H2TunnelSocket:

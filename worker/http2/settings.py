@@ -1,8 +1,6 @@
-"""The h2 library's configuration for both sides, and ALPN's choice."""
+"""The h2 library's configuration for both sides."""
 
 from __future__ import annotations
-
-import socket
 
 import hpack
 from h2.config import H2Configuration
@@ -13,12 +11,6 @@ def h2_config(client_side: bool) -> H2Configuration:
     return H2Configuration(client_side=client_side, header_encoding=None, validate_inbound_headers=False,
                            normalize_inbound_headers=False, validate_outbound_headers=False,
                            normalize_outbound_headers=False)
-
-
-def negotiated(client: socket.socket) -> bool:
-    """The TLS handshake chose HTTP/2 by ALPN."""
-    selected = getattr(client, "selected_alpn_protocol", None)
-    return selected is not None and selected() == "h2"
 
 
 class Encoder(hpack.Encoder):

@@ -10,11 +10,10 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-import dns.exception
 from gevent import select as gselect
 from gevent import socket as gsocket
 
-from .resolution import Resolution
+from .resolution import BadName, Resolution
 from .settings import Nameserver, ResolversSection
 
 CACHE_MAX = 10_000
@@ -47,7 +46,7 @@ class Resolver:
             return cached[1]
         try:
             resolution = Resolution(self.section, name, (family, "ipv6" if family == "ipv4" else "ipv4"))
-        except dns.exception.DNSException:
+        except BadName:
             return ()
         answer = self._run(resolution)
         if answer:

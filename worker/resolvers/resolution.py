@@ -5,23 +5,49 @@ As in haproxy 2.6, a query goes to every nameserver of the section and the first
 query without reply is sent again every ``timeout retry``, ``resolve_retries`` times in all, then the
 resolution ends in a timeout.  The families are asked in order (a server's ``resolve-prefer`` first):
 the next one only when the previous had no address.
+
+dnspython is imported by the methods that use it: it costs a process about
+6 MB, which a configuration that resolves no name never needs.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
-
-import dns.exception
-import dns.flags
-import dns.message
-import dns.name
-import dns.rcode
-import dns.rdatatype
+from typing import TYPE_CHECKING
 
 from .settings import Nameserver, ResolversSection
 
-RDTYPES = {"ipv4": dns.rdatatype.A, "ipv6": dns.rdatatype.AAAA}
+if TYPE_CHECKING:
+    import dns.message
+    import dns.name
+
+RDTYPES = {"ipv4": 1, "ipv6": 28}
+"""The query types of the families: A, AAAA (dnspython takes the numbers as they are on the wire)."""
+CNAME = 5
 Outgoing = list[tuple[Nameserver, bytes]]
+
+
+def load() -> None:
+    """Import dnspython now: called where a do-resolve rule is compiled (in the master, so that the workers
+    share it; a ``resolvers`` section alone, as the implicit ``default`` one, never needs it there)."""
+    for name in ("dns.exception", "dns.flags", "dns.message", "dns.name", "dns.rcode"):
+        importlib.import_module(name)
+
+
+class BadName(ValueError):
+    """A name DNS cannot carry (a label over 63 bytes...)."""
+
+
+def dns_name(name: str) -> dns.name.Name:
+    """*name* as dnspython's Name; BadName when DNS cannot carry it."""
+    import dns.exception
+    import dns.name
+
+    try:
+        return dns.name.from_text(name)
+    except dns.exception.DNSException as exc:
+        raise BadName(str(exc)) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +62,7 @@ class Answer:
 class Resolution:
     def __init__(self, section: ResolversSection, name: str, families: tuple[str, ...] = ("ipv6", "ipv4")) -> None:
         self.section = section
-        self.name = dns.name.from_text(name)
+        self.name = dns_name(name)
         self.families = families
         self.family = 0
         self.tries = 0
@@ -55,6 +81,8 @@ class Resolution:
         return self._ask(now)
 
     def _ask(self, now: float) -> Outgoing:
+        import dns.message
+
         payload = self.section.payload_size
         self.query = dns.message.make_query(self.name, RDTYPES[self.families[self.family]],
                                             use_edns=0 if payload > 512 else False, payload=payload)
@@ -83,6 +111,9 @@ class Resolution:
 
     def receive(self, ns: Nameserver, data: bytes, now: float) -> Outgoing:
         """A datagram from *ns*: it may settle the resolution or move on to the next family."""
+        import dns.exception
+        import dns.message
+
         count = self.section.count
         if self.done or self.query is None:
             count(ns, "outdated")
@@ -117,6 +148,9 @@ class Resolution:
         return []
 
     def _read(self, ns: Nameserver, reply: dns.message.Message) -> tuple[str, tuple[str, ...]]:
+        import dns.flags
+        import dns.rcode
+
         rcode = reply.rcode()
         if rcode == dns.rcode.NXDOMAIN:
             return "nx", ()
@@ -127,7 +161,7 @@ class Resolution:
         if reply.flags & dns.flags.TC:
             return "truncated", ()
         rdtype = RDTYPES[self.families[self.family]]
-        if any(rrset.rdtype == dns.rdatatype.CNAME for rrset in reply.answer):
+        if any(rrset.rdtype == CNAME for rrset in reply.answer):
             self.section.count(ns, "cname")
         addresses = tuple(rdata.address for rrset in reply.answer if rrset.rdtype == rdtype for rdata in rrset)
         return ("valid" if addresses else "empty"), addresses

@@ -1,7 +1,6 @@
 """A rule that cannot be compiled; the config layer adds file and line."""
 
 
-import difflib
 from collections.abc import Iterable
 
 
@@ -14,6 +13,8 @@ class RuleError(ValueError):
 
 def unknown_action(name: str, known: Iterable[str], extra: str) -> RuleError:
     """The error for an action keyword nobody declared, with the closest one as a hint."""
+    import difflib  # only a configuration with a mistake needs it
+
     names = sorted(known)
     close = difflib.get_close_matches(name, names, n=1)
     hint = f"Did you mean '{close[0]}' maybe ?" if close else f"Known actions: {', '.join(names)}, {extra}."

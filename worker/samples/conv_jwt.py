@@ -7,6 +7,8 @@ Both arguments may name a variable (``txn.alg``).  For HS* the key is the
 secret; for RS* and ES* it is a PEM file (public key or certificate), read
 while the configuration loads, never per request.  An ES* signature is JWS's
 raw ``R||S`` (haproxy 2.6.12), or DER as haproxy 2.6.0 read it.
+``cryptography`` is imported only where a PEM key is read or used: it costs a
+process about 15 MB, which HS* tokens and configurations without JWT never need.
 """
 
 from __future__ import annotations
@@ -17,12 +19,6 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 from typing import Any
-
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from .args import ArgType, ParseEnv, arg_spec
 from .context import SampleContext
@@ -36,8 +32,7 @@ from .vars import SCOPES, VarName, parse_var_name
 T = SampleType
 A = ArgType
 
-_HASHES = {"256": (hashlib.sha256, hashes.SHA256), "384": (hashlib.sha384, hashes.SHA384),
-           "512": (hashlib.sha512, hashes.SHA512)}
+_HASHES = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha512}
 _KNOWN = {"none", *(f"{family}{bits}" for family in ("HS", "RS", "ES", "PS") for bits in _HASHES)}
 
 
@@ -77,6 +72,9 @@ def _load_key(path: str) -> Any:
             data = file.read()
     except OSError:
         return None
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
     try:
         return serialization.load_pem_public_key(data)
     except ValueError:
@@ -112,9 +110,14 @@ def _arg(ctx: SampleContext, value: VarName | str) -> str | None:
 
 
 def _signature_ok(alg: str, key: Any, secret: str, signed: bytes, signature: bytes) -> bool:
-    digest, chosen = _HASHES[alg[2:]]
     if alg.startswith("HS"):
-        return hmac.compare_digest(hmac.new(secret.encode("latin-1"), signed, digest).digest(), signature)
+        return hmac.compare_digest(hmac.new(secret.encode("latin-1"), signed, _HASHES[alg[2:]]).digest(), signature)
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    chosen = getattr(hashes, f"SHA{alg[2:]}")
     try:
         if alg.startswith("RS") and isinstance(key, rsa.RSAPublicKey):
             key.verify(signature, signed, padding.PKCS1v15(), chosen())

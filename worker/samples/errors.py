@@ -8,7 +8,6 @@ text as is (adding file:line or a trailing newline themselves).
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 
@@ -28,5 +27,7 @@ class SampleError(Exception):
 
 def closest(name: str, candidates: Iterable[str]) -> str | None:
     """The candidate closest to *name*, if one is close enough to suggest."""
+    import difflib  # only a configuration with a mistake needs it
+
     found = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.75)
     return found[0] if found else None

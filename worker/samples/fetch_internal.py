@@ -6,7 +6,6 @@ import os
 import random
 import socket
 import time
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -117,6 +116,8 @@ def _unique_id(ctx: SampleContext, args: Sequence[Any]) -> Sample | None:
 
 
 def _uuid(ctx: SampleContext, args: Sequence[Any]) -> Sample:
+    import uuid  # here: uuid imports platform and more, which a worker without the fetch never needs
+
     return Sample(T.STR, str(uuid.uuid4()))
 
 

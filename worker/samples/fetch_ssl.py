@@ -12,10 +12,7 @@ from __future__ import annotations
 import _ssl
 import hashlib
 from collections.abc import Callable, Sequence
-from typing import Any
-
-from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ed25519
+from typing import TYPE_CHECKING, Any
 
 from ..tls import certs, openssl
 from ..tls.tlssocket import TlsSocket
@@ -24,6 +21,9 @@ from .args import ArgType, arg_spec
 from .context import SampleContext
 from .registry import FetchDef, fetch
 from .types import Sample, SampleType
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 T = SampleType
 A = ArgType
@@ -74,7 +74,12 @@ def peer_cert(tls: TlsSocket | None) -> x509.Certificate | None:
             der = tls.getpeercert(binary_form=True)
         except (OSError, ValueError):
             der = None
-        tls.peer_x509 = x509.load_der_x509_certificate(der) if der else False
+        if der:
+            from cryptography import x509  # imported here: cryptography is big, most workers never use it
+
+            tls.peer_x509 = x509.load_der_x509_certificate(der)
+        else:
+            tls.peer_x509 = False
     return tls.peer_x509 or None
 
 
@@ -95,7 +100,7 @@ def local_cert(tls: TlsSocket | None) -> x509.Certificate | None:
 
 
 Side = Callable[[SampleContext], TlsSocket | None]
-CertOf = Callable[[SampleContext], x509.Certificate | None]
+CertOf = Callable[[SampleContext], "x509.Certificate | None"]
 
 
 def _str(value: str | None) -> Sample | None:
@@ -214,6 +219,8 @@ def _key_name(cert: x509.Certificate) -> str:
     key = cert.public_key()
     kind = certs.key_algorithm(key)[0]
     if kind == "eddsa":
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+
         return "ED25519" if isinstance(key, ed25519.Ed25519PublicKey) else "ED448"
     return _KEY_NAMES.get(kind, kind)
 

@@ -16,13 +16,13 @@ import hashlib
 import os
 import ssl
 from dataclasses import dataclass, field
-from typing import Any
-
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from typing import TYPE_CHECKING, Any
 
 from . import certs
 from .certs import CertError, asn1_text, der, dn_text, key_algorithm, load_ca_file, serial_hex, subject_alt_names
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 KINDS = {"ca": "CA file", "crl": "CRL file"}
 
@@ -38,6 +38,8 @@ class CaFile:
     """The file's modification time when read (None: made at run time)."""
 
     def pem(self) -> bytes:
+        from cryptography.hazmat.primitives import serialization  # imported here: cryptography is big
+
         return b"".join(item.public_bytes(serialization.Encoding.PEM) for item in self.items)
 
     def load_into(self, context: ssl.SSLContext) -> None:
@@ -62,6 +64,8 @@ class CaFile:
 
 def parse(name: str, kind: str, data: bytes) -> CaFile:
     """The certificates (``ca``) or revocation lists (``crl``) of a PEM text; CertError when it holds none."""
+    from cryptography import x509
+
     try:
         items: list[Any] = (x509.load_pem_x509_certificates(data) if kind == "ca"
                             else [x509.load_pem_x509_crl(block) for block in _crl_blocks(data)])

@@ -5,7 +5,9 @@ HAProxy checks (a key that matches the certificate, CA files that are
 usable), extracts the names SNI selects on, and renders the fields the
 ``ssl_*`` fetches and ``show ssl cert`` print.  Python's ssl module loads a
 certificate chain or DH parameters only from a file, so they go through a
-private temporary file for the time of the call.
+private temporary file for the time of the call.  ``cryptography`` is imported
+in the functions that use it: it costs a process about 15 MB, which a worker
+without TLS never needs.
 """
 
 from __future__ import annotations
@@ -20,19 +22,15 @@ import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-from cryptography.utils import CryptographyDeprecationWarning
-from cryptography.x509.oid import NameOID
+if TYPE_CHECKING:
+    from cryptography import x509
 
 _BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----.*?-----END \1-----", re.S)
 _DH_BLOCK = re.compile(rb"-----BEGIN DH PARAMETERS-----.*?-----END DH PARAMETERS-----", re.S)
 _SHM = "/dev/shm" if os.path.isdir("/dev/shm") else None
-_DN_NAMES = {NameOID.EMAIL_ADDRESS: "emailAddress"}
+_DN_NAMES = {"1.2.840.113549.1.9.1": "emailAddress"}  # by dotted OID: names OpenSSL spells its own way
 
 
 class CertError(Exception):
@@ -61,6 +59,8 @@ class Certificate:
 
     def issuer_certificate(self) -> x509.Certificate | None:
         """The certificate's issuer: from its chain first (as haproxy looks), else ``ocsp_issuer``."""
+        from cryptography.exceptions import InvalidSignature
+
         for candidate in self.chain:
             try:
                 self.cert.verify_directly_issued_by(candidate)
@@ -75,6 +75,8 @@ class Certificate:
 
     def pem(self) -> bytes:
         """Certificate, chain and key, as one PEM (the key unencrypted)."""
+        from cryptography.hazmat.primitives import serialization
+
         parts = [c.public_bytes(serialization.Encoding.PEM) for c in (self.cert, *self.chain)]
         parts.append(self.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                             serialization.NoEncryption()))
@@ -149,6 +151,8 @@ def check_pair(cert: Certificate) -> None:
 
 def parse_pem(name: str, data: bytes, password: bytes | None = None) -> tuple[list[x509.Certificate], Any, bytes]:
     """The certificates, the (first) private key (decrypted with *password*) and the other blocks of a PEM text."""
+    from cryptography import x509
+
     certs: list[x509.Certificate] = []
     key = None
     extra = b""
@@ -169,6 +173,8 @@ def parse_pem(name: str, data: bytes, password: bytes | None = None) -> tuple[li
 
 def _private_key(block: bytes, password: bytes | None) -> Any:
     """A PEM private key; a password given for a key that is not encrypted is not used (as OpenSSL does)."""
+    from cryptography.hazmat.primitives import serialization
+
     try:
         # OpenSSL checks the key when it loads it: skip the slow RSA validation here
         return serialization.load_pem_private_key(block, password=password, unsafe_skip_rsa_key_validation=True)
@@ -190,6 +196,9 @@ def load_certificate(path: str, name: str | None = None, del_ext: bool = False) 
 
 def load_ca_file(path: str, what: str = "CA file") -> list[x509.Certificate]:
     """The certificates of a CA file; refused when it holds none or every one of them has expired."""
+    from cryptography import x509
+    from cryptography.utils import CryptographyDeprecationWarning
+
     data = read_file(path, what)
     try:
         with warnings.catch_warnings():  # a system bundle may hold an old CA with a zero serial
@@ -216,11 +225,15 @@ def read_file(path: str, what: str) -> bytes:
 
 
 def _public(key: Any) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def key_algorithm(key: Any) -> tuple[str, int]:
     """("rsa", 2048), ("ecdsa", 256)…, as HAProxy names key types (of a private or a public key)."""
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+
     if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
         return "rsa", key.key_size
     if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
@@ -234,6 +247,8 @@ def key_algorithm(key: Any) -> tuple[str, int]:
 
 
 def subject_alt_names(cert: x509.Certificate) -> list[str]:
+    from cryptography import x509
+
     with contextlib.suppress(x509.ExtensionNotFound):
         return list(cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
                     .get_values_for_type(x509.DNSName))
@@ -241,6 +256,8 @@ def subject_alt_names(cert: x509.Certificate) -> list[str]:
 
 
 def common_names(cert: x509.Certificate) -> list[str]:
+    from cryptography.x509.oid import NameOID
+
     return [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
 
 
@@ -263,6 +280,8 @@ def name_matches(pattern: str, host: str) -> bool:
 
 
 def der(cert: x509.Certificate) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return cert.public_bytes(serialization.Encoding.DER)
 
 
@@ -298,7 +317,7 @@ def dn_text(name: x509.Name) -> str:
     parts = []
     for rdn in name.rdns:
         for attr in rdn:
-            key = _DN_NAMES.get(attr.oid) or attr.rfc4514_attribute_name
+            key = _DN_NAMES.get(attr.oid.dotted_string) or attr.rfc4514_attribute_name
             parts.append(f"/{key}={attr.value}")
     return "".join(parts)
 
@@ -306,7 +325,7 @@ def dn_text(name: x509.Name) -> str:
 def dn_entry(name: x509.Name, field_name: str, occurrence: int) -> str | None:
     """One entry of a DN by short name (``CN``), occurrence 1 = first, -1 = last, 0 = last too."""
     values = [str(a.value) for rdn in name.rdns for a in rdn
-              if (_DN_NAMES.get(a.oid) or a.rfc4514_attribute_name) == field_name]
+              if (_DN_NAMES.get(a.oid.dotted_string) or a.rfc4514_attribute_name) == field_name]
     if not values:
         return None
     index = occurrence - 1 if occurrence > 0 else occurrence if occurrence < 0 else -1

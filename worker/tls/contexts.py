@@ -20,8 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography import x509
-
 from . import cafiles, ocsp, openssl
 from .certs import Certificate, certificate_names, key_algorithm, load_certificate, name_matches
 from .clienthello import ClientHello
@@ -351,6 +349,8 @@ class ServerTls:
         """``verifyhost NAME``: the certificate must be for NAME (checked once the chain is verified)."""
         if self.verifyhost is None or self.context.verify_mode == ssl.CERT_NONE or tls.host_checked:
             return
+        from cryptography import x509  # imported here: cryptography is big, most workers never use it
+
         der = tls.getpeercert(binary_form=True)
         names = certificate_names(x509.load_der_x509_certificate(der)) if der else ()
         if not any(name_matches(n, self.verifyhost) for n in names):

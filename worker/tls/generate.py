@@ -20,19 +20,18 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
-from cryptography.x509.oid import NameOID, ObjectIdentifier
+from typing import TYPE_CHECKING, Any
 
 from .certs import CertError, Certificate, check_pair, parse_pem, read_file
 
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
 DEFAULT_CACHE_SIZE = 1000
 DAY = datetime.timedelta(days=1)
-NETSCAPE_COMMENT = x509.UnrecognizedExtension(ObjectIdentifier("2.16.840.1.113730.1.13"),
-                                              b'\x16\x1f"OpenSSL Generated Certificate"')
+NETSCAPE_COMMENT_OID = "2.16.840.1.113730.1.13"
+NETSCAPE_COMMENT = b'\x16\x1f"OpenSSL Generated Certificate"'
 """The nsComment haproxy's configuration string gives (an IA5String, its quotes included)."""
 _SERIALS = itertools.count(int(time.time() * 1000) & 0xFFFFFFFF)
 
@@ -105,6 +104,9 @@ class Signer:
         self.cache.forget(id(self))
 
     def issue(self, name: str, template: Certificate) -> Certificate:
+        from cryptography import x509  # imported here: cryptography is big, most workers never use it
+        from cryptography.x509.oid import NameOID, ObjectIdentifier
+
         now = datetime.datetime.now(datetime.UTC)
         ca = self.ca_cert
         subject = x509.Name([*ca.subject.rdns, x509.RelativeDistinguishedName(
@@ -117,7 +119,8 @@ class Signer:
                    .public_key(public_key).serial_number((next(_SERIALS) + 1) & 0xFFFFFFFF or 1)
                    .not_valid_before(now - DAY).not_valid_after(now + 365 * DAY)
                    .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=False)
-                   .add_extension(NETSCAPE_COMMENT, critical=False)
+                   .add_extension(x509.UnrecognizedExtension(ObjectIdentifier(NETSCAPE_COMMENT_OID),
+                                                             NETSCAPE_COMMENT), critical=False)
                    .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
                    .add_extension(x509.AuthorityKeyIdentifier(ca_key_id, [x509.DirectoryName(ca.issuer)],
                                                               ca.serial_number), critical=False)
@@ -132,6 +135,9 @@ class Signer:
 
 def _digest(key: Any) -> hashes.HashAlgorithm | None:
     """haproxy's choice: SHA-1 for a DSA CA, SHA-256 for RSA and EC, the key's own for the others (EdDSA: none)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
+
     if isinstance(key, dsa.DSAPrivateKey):
         return hashes.SHA1()
     return hashes.SHA256() if isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) else None

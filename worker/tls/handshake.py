@@ -16,7 +16,6 @@ from collections.abc import Callable
 from typing import Any
 
 import gevent
-from cryptography import x509
 
 from ..access_log import proxy_loggers
 from ..channel import Channel
@@ -74,6 +73,8 @@ def accept(listener: ListenerTls, sock: Any, frontend: Any, so_id: int, logger: 
         rejected = openssl.forget_verify_state(tls)
         error = errors.classify(exc, verify)
         if frontend.error_log_format is not None and isinstance(tls, TlsSocket):
+            from cryptography import x509  # imported here: most workers never need cryptography
+
             tls.handshake_error = error
             tls.verify = verify
             tls.peer_x509 = x509.load_der_x509_certificate(rejected) if rejected else False

@@ -6,6 +6,8 @@ of its certificate ID (hash algorithm, issuer name and key hashes, serial),
 in hex, as ``show ssl ocsp-response`` lists it; the description follows
 OpenSSL's ``ocsp -resp_text`` layout.  Stapling it in handshakes is
 ``worker.tls.openssl``'s job (Python's ssl module has no API for it).
+``cryptography`` is imported where a response is parsed or described, so that
+a worker without OCSP responses never loads it.
 """
 
 from __future__ import annotations
@@ -16,21 +18,19 @@ import datetime
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.x509 import ocsp
+from typing import TYPE_CHECKING, Any
 
 from .certs import CertError, Certificate, asn1_text, load_ca_file, read_file
+
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.x509 import ocsp
 
 _HASH_OIDS = {"sha1": "1.3.14.3.2.26", "sha224": "2.16.840.1.101.3.4.2.4", "sha256": "2.16.840.1.101.3.4.2.1",
               "sha384": "2.16.840.1.101.3.4.2.2", "sha512": "2.16.840.1.101.3.4.2.3"}
 _DN_SHORT = {"emailAddress": "emailAddress"}
 SKEW = datetime.timedelta(minutes=5)
 """OpenSSL's OCSP_check_validity slack haproxy gives (OCSP_MAX_RESPONSE_TIME_SKEW)."""
-_STATUS = {ocsp.OCSPCertStatus.GOOD: "good", ocsp.OCSPCertStatus.REVOKED: "revoked",
-           ocsp.OCSPCertStatus.UNKNOWN: "unknown"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +50,7 @@ class OcspResponse:
 
     @property
     def status(self) -> str:
-        return _STATUS[self.parsed.certificate_status]
+        return self.parsed.certificate_status.name.lower()  # good, revoked, unknown
 
     def cert_id(self, indent: str = "      ") -> str:
         r = self.parsed
@@ -67,7 +67,7 @@ class OcspResponse:
                  f"  Produced At: {asn1_text(r.produced_at_utc)}", "  Responses:", "  Certificate ID:",
                  f"    Hash Algorithm: {r.hash_algorithm.name}", self.cert_id("    ").rstrip("\n"),
                  f"  Cert Status: {self.status}"]
-        if r.certificate_status == ocsp.OCSPCertStatus.REVOKED:
+        if self.status == "revoked":
             lines.append(f"  Revocation Time: {asn1_text(r.revocation_time_utc)}")
             if r.revocation_reason is not None:
                 lines.append(f"  Revocation Reason: {r.revocation_reason.value}")
@@ -81,6 +81,9 @@ def parse(der: bytes, cert: Certificate | None = None, where: str = "OCSP respon
     """A usable response, as haproxy 2.6 checks one: successful, one single response whose status is known,
     with a next update, valid now (5 minutes of skew), and when *cert* is given, whose certificate ID is
     *cert*'s and its issuer's; CertError otherwise."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509 import ocsp
+
     try:
         parsed = ocsp.load_der_ocsp_response(der)
     except ValueError as exc:
