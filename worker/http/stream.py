@@ -83,10 +83,10 @@ class ServerFailed(Exception):
 
 
 class HttpStream:
-    __slots__ = ("addresses", "attached", "body_ahead", "body_pump", "client", "conn_pool", "front", "frontend",
-                 "on_close", "own_pool", "parked", "plan", "pool", "request_error", "request_started", "requests",
-                 "response_ahead", "server", "session_vars", "slot", "so_id", "trackers", "txn", "upgrade_connection",
-                 "worker")
+    __slots__ = ("addresses", "attached", "body_ahead", "body_pump", "checked_backend", "client", "conn_pool",
+                 "front", "frontend", "on_close", "own_pool", "parked", "plain_backend", "plan", "pool",
+                 "request_error", "request_started", "requests", "response_ahead", "server", "session_vars", "slot",
+                 "so_id", "trackers", "txn", "upgrade_connection", "worker")
     """Slots: one stream per client connection, 10,000 idle ones included."""
 
     def __init__(self, worker: WorkerContext, frontend: Proxy, client: socket.socket, so_id: int,
@@ -109,6 +109,9 @@ class HttpStream:
         self.front = Connection(SERVER, max_head_size=max(worker.bufsize - MAXREWRITE, 1024))
         self.server: ServerConnection | None = None
         self.attached: Any = None
+        self.checked_backend: Proxy | None = None
+        self.plain_backend: Proxy | None = None
+        """The last backend checked by ``_plain`` and, if it was plain, the same (else None)."""
         """The server this connection was last noted against (worker.backend.attached): noted again only
         when a request goes to another one."""
         self.body_pump: gevent.Greenlet | None = None
@@ -368,6 +371,10 @@ class HttpStream:
         backend = None
         if verdict is ACCEPT and txn.service is None:
             backend = txn.routed = fe.choose_backend(txn)
+            if backend is not None and (backend is self.plain_backend or (
+                    backend is not self.checked_backend and self._plain(backend))):
+                txn.backend = backend
+                return self._forward(txn, backend, True)
             if backend is not None and backend is not fe:
                 txn.backend = backend
                 bplan = backend.plan or plan_of(backend)
@@ -394,11 +401,26 @@ class HttpStream:
             txn.termination = "SC"
             return self._error(503)
         txn.backend = backend
-        ahead = self.body_ahead
-        if ahead and isinstance(ahead[-1], RemoteProtocolError) and self.front.trailing_data[1]:
-            txn.termination = "CR"  # the client left while its body was awaited: no server, no answer
-            return False
         return self._forward(txn, backend)
+
+    def _plain(self, backend: Proxy) -> bool:
+        """Whether nothing configured on the frontend or *backend* acts on a forward once the backend is
+        chosen: its request rules and body buffering, stats, header checks, filters, added headers, close
+        options, response rules, captures, persistence.  Such a forward skips all those tests; asked once
+        each time a connection's requests go to another backend."""
+        fe, fplan = self.frontend, self.plan
+        bplan = backend.plan or plan_of(backend)
+        plain = not (
+            (backend is not fe and (bplan.buffer_request or bplan.tcp_content or bplan.http_request))
+            or fe.stats is not None or backend.stats is not None or bplan.restrict_names
+            or fe.filters is not None or backend.filters is not None
+            or fe.unique_id_header or fe.forwarded_headers or backend.forwarded_headers
+            or fplan.httpclose or bplan.httpclose or fplan.server_close or bplan.server_close
+            or fplan.abortonclose or bplan.abortonclose or fplan.response_rules or bplan.response_rules
+            or fe.header_captures or backend.cookie is not None or fplan.after_response or bplan.after_response
+            or backend.stick_rules)
+        self.checked_backend, self.plain_backend = backend, backend if plain else None
+        return plain
 
     def _take_body(self, txn: Transaction, wait: bool, timeout: float | None = None,
                    at_least: int | None = None) -> bool:
@@ -643,17 +665,26 @@ class HttpStream:
 
     # Forwarding to a server.
 
-    def _forward(self, txn: Transaction, backend: Proxy) -> bool:
+    def _forward(self, txn: Transaction, backend: Proxy, plain: bool = False) -> bool:
+        """Send the request to a server of *backend* and relay its answer; *plain*: nothing configured acts
+        on this forward (``_plain``)."""
+        ahead = self.body_ahead
+        if ahead and isinstance(ahead[-1], RemoteProtocolError) and self.front.trailing_data[1]:
+            txn.termination = "CR"  # the client left while its body was awaited: no server, no answer
+            return False
         head = txn.request
-        if self.frontend.unique_id_header:
-            head.headers.set(self.frontend.unique_id_header, txn.unique_id())
-        if backend.forwarded_headers or self.frontend.forwarded_headers:
-            specs = {spec.side: spec for spec in (*self.frontend.forwarded_headers, *backend.forwarded_headers)}
-            for spec in specs.values():
-                spec.apply(head.headers, txn.src if spec.side == "src" else txn.dst)
         bplan = backend.plan or plan_of(backend)
-        httpclose = self.plan.httpclose or bplan.httpclose
-        server_close = self.plan.server_close or bplan.server_close
+        if plain:
+            httpclose = server_close = False
+        else:
+            if self.frontend.unique_id_header:
+                head.headers.set(self.frontend.unique_id_header, txn.unique_id())
+            if backend.forwarded_headers or self.frontend.forwarded_headers:
+                specs = {spec.side: spec for spec in (*self.frontend.forwarded_headers, *backend.forwarded_headers)}
+                for spec in specs.values():
+                    spec.apply(head.headers, txn.src if spec.side == "src" else txn.dst)
+            httpclose = self.plan.httpclose or bplan.httpclose
+            server_close = self.plan.server_close or bplan.server_close
         if httpclose or server_close:
             head.headers.set("Connection", "close")
         elif head.version != "HTTP/1.1" and not at_least_http11(head.version):
@@ -667,7 +698,7 @@ class HttpStream:
             counters.max = current
         counters.requests += 1
         try:
-            if self.plan.abortonclose or bplan.abortonclose:
+            if not plain and (self.plan.abortonclose or bplan.abortonclose):
                 with watch_client(self.client, lambda: txn.response is None and self._body_read()):
                     self._send_request(txn, backend, head)
                     response = self._relay_response(txn, backend, bplan)
@@ -999,6 +1030,12 @@ class HttpStream:
             upgrade = "upgrade" if head.status == 101 else None
         txn.t_response = time.monotonic() - sent_at
         server_response(server_counters, backend.be_counters, head.status, txn.t_response)
+        if backend is self.plain_backend:  # no rule, capture, persistence or close option (_plain)
+            if upgrade is not None:
+                head.headers.set("Connection", upgrade)
+            txn.response = head
+            txn.status = head.status
+            return head
         bplan, fplan = backend.plan or plan_of(backend), self.plan
         if fplan.response_rules or bplan.response_rules or self.frontend.header_captures:
             head = self._response_rules(txn, backend, head)
