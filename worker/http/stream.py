@@ -84,7 +84,7 @@ class ServerFailed(Exception):
 
 class HttpStream:
     __slots__ = ("addresses", "attached", "body_ahead", "body_pump", "checked_backend", "client", "conn_pool",
-                 "front", "frontend", "on_close", "own_pool", "parked", "plain_backend", "plan", "pool",
+                 "direct", "front", "frontend", "on_close", "own_pool", "parked", "plain_backend", "plan", "pool",
                  "request_error", "request_started", "requests", "response_ahead", "server", "session_vars", "slot",
                  "so_id", "trackers", "txn", "upgrade_connection", "worker")
     """Slots: one stream per client connection, 10,000 idle ones included."""
@@ -102,6 +102,8 @@ class HttpStream:
         self.frontend = frontend
         self.plan = frontend.plan or plan_of(frontend)
         self.client = client
+        self.direct = client._sock if type(client) is gsocket.socket else None  # type: ignore[attr-defined]
+        """The plain socket under a plain gevent one: read directly while a read need not wait."""
         self.so_id = so_id
         self.pool = pool
         self.own_pool: ServerPool | None = None  # this session's idle server connections (http-reuse never)
@@ -253,9 +255,7 @@ class HttpStream:
     def _read_request(self, first: bool, resumed: bool = False) -> Any:
         """The next request's head; None when the connection ends, PARKED when it was parked idle.
         A *resumed* stream (woken from parking) goes on with the idle time it started before."""
-        fe, plan = self.frontend, self.plan
-        request_timeout = plan.request
-        idle_timeout = request_timeout if first else plan.keep_alive
+        fe = self.frontend
         if resumed:
             started = self.request_started
         else:
@@ -267,7 +267,7 @@ class HttpStream:
         received = [front.trailing_data[0]] if front.buffer else []  # for show errors
         # An HTTP/1 client on a plain socket is read directly first: most reads find the request there, and
         # the deadline, parking and idle-client bookkeeping below are only for a read that must wait.
-        raw = self.client._sock if type(front) is Connection and type(self.client) is gsocket.socket else None  # type: ignore[attr-defined]
+        raw = self.direct if type(front) is Connection else None
         tried = False
         while True:
             try:
@@ -296,7 +296,8 @@ class HttpStream:
                     front.receive_data(data)
                     received.append(data)
                     continue
-            limit = idle_timeout if waiting else request_timeout
+            plan = self.plan
+            limit = (plan.request if first else plan.keep_alive) if waiting else plan.request
             remaining = None if limit is None else max(limit - (time.monotonic() - started), 0.0)
             idle = waiting and not first
             parkable = idle and type(self.client) is gsocket.socket and (
