@@ -10,8 +10,8 @@ from dataclasses import asdict, dataclass, field
 
 STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx", "other")
 
-
-_CLASS_BY_HUNDRED = (None, "1xx", "2xx", "3xx", "4xx", "5xx")
+CLASS_OF_STATUS = ("other",) * 100 + tuple(f"{hundred}xx" for hundred in range(1, 6) for _ in range(100))
+"""The ``responses`` key of statuses 0-599 (one index where the stream counts inline); 600 and up: "other"."""
 
 
 @dataclass(slots=True)
@@ -53,20 +53,11 @@ class Counters:
 def server_response(server: Counters, backend: Counters, status: int, seconds: float) -> None:
     """A server's response head, counted as haproxy does when it arrives: its own status on the server
     (before any http-response rule changes it) and its response time on the server and its backend."""
-    server.responses[_CLASS_BY_HUNDRED[status // 100] if 100 <= status < 600 else "other"] += 1  # type: ignore[index]
+    server.responses[CLASS_OF_STATUS[status] if status < 600 else "other"] += 1  # type: ignore[index]
     server.response_time_total += seconds
     server.response_count += 1
     backend.response_time_total += seconds
     backend.response_count += 1
-
-
-def transaction_end(frontend: Counters, backend: Counters | None, status: int) -> None:
-    """A transaction's final status (after every rule, ours or the server's), counted once it ends on its
-    frontend and on the backend the switching rules gave it, if it got that far, as haproxy counts."""
-    key = _CLASS_BY_HUNDRED[status // 100] if 100 <= status < 600 else "other"
-    frontend.responses[key] += 1  # type: ignore[index]
-    if backend is not None:
-        backend.responses[key] += 1  # type: ignore[index]
 
 
 RATES = ("rate", "rate_max", "req_rate", "req_rate_max")

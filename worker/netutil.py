@@ -34,24 +34,25 @@ def send_all(sock: socket.socket, data: bytes) -> None:
         sock.sendall(memoryview(data)[sent:])
 
 
-def recv_within(sock: socket.socket, size: int, timeout: float | None) -> bytes:
+def recv_within(sock: socket.socket, size: int, timeout: float | None, tried: bool = False) -> bytes:
     """``recv`` bounded by *timeout* (TimeoutError), paying for the timer only when the read must wait.
 
-    A plain gevent socket is read directly first; only when nothing is there
-    does an event-loop timer start, with no ``gevent.Timeout`` object (a few
-    Python calls a read).  The socket's own timeout is left as it is: it
-    bounds the sends.  Other sockets (TLS) read with their timeout set to
-    *timeout*.
+    A plain gevent socket is read directly first (unless the caller *tried*
+    already and found nothing); only when nothing is there does an event-loop
+    timer start, with no ``gevent.Timeout`` object (a few Python calls a read).
+    The socket's own timeout is left as it is: it bounds the sends.  Other
+    sockets (TLS) read with their timeout set to *timeout*.
     """
     if type(sock) is not gsocket.socket:
         if sock.timeout != timeout:
             sock.settimeout(timeout)
         return sock.recv(size)
     raw = sock._sock  # type: ignore[attr-defined]
-    try:
-        return raw.recv(size)
-    except BlockingIOError:
-        pass
+    if not tried:
+        try:
+            return raw.recv(size)
+        except BlockingIOError:
+            pass
     hub = sock.hub  # type: ignore[attr-defined]
     timer = None if timeout is None else hub.loop.timer(timeout)
     if timer is not None:

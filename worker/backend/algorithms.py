@@ -13,6 +13,8 @@ class _AmongFree(Balancer):
     """A balancer that picks among the servers with a free connection slot; a lone server needs no pick
     (round robin's score would gain and lose its weight, unchanged)."""
 
+    takes_lone = True
+
     def choose(self, txn: Any, group: list[Server]) -> Server | None:
         if len(group) == 1:
             return None if group[0].full else group[0]
@@ -90,6 +92,8 @@ class LeastConn(_AmongFree):
 
 class First(Balancer):
     """The first server, by id, with a free connection slot: fills servers one after the other."""
+
+    takes_lone = True
 
     def choose(self, txn: Any, group: list[Server]) -> Server | None:
         return next((s for s in sorted(group, key=lambda s: s.id) if not s.full), None)

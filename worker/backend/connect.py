@@ -29,6 +29,9 @@ from .attached import attach
 from .cookie import cookie_server
 from .dial import open_connection
 
+_ANY = ("0.0.0.0", "::")
+"""A server at these addresses connects to each client's destination address."""
+
 
 def at_interval(interval: int, retry: int, retries: int) -> bool:
     """Whether retry number *retry* (from 1) is one ``option redispatch <interval>`` moves, by HAProxy's arithmetic."""
@@ -48,9 +51,10 @@ def redispatches(backend: Proxy, server: Server, retry: int) -> bool:
     return at_interval(backend.redispatch, retry, backend.retries)
 
 
-def acquire_server(backend: Proxy, txn: Any) -> Server | None:
+def acquire_server(backend: Proxy, txn: Any, stream: Any = None) -> Server | None:
     """The balancer's server for *txn*, its slot taken (waiting in the queue while all are full), noted
-    in ``txn.server``; None when the queue timeout expires or no server is usable."""
+    in ``txn.server``; None when the queue timeout expires or no server is usable.  An HTTP *stream*
+    is noted as the client's (worker.backend.attached) only when its server changes (``stream.attached``)."""
     server = _rule_server(backend, txn) if backend.server_rules else None
     if server is None and backend.cookie is not None:
         server = cookie_server(backend, txn)
@@ -59,10 +63,14 @@ def acquire_server(backend: Proxy, txn: Any) -> Server | None:
     if server is not None:
         backend.balancer.take(server)
     elif backend.balancer is not None:
-        server = backend.balancer.acquire(txn, _queue_timeout(backend))
+        server = backend.balancer.take_lone() or backend.balancer.acquire(txn, _queue_timeout(backend))
     if server is not None:
         txn.server = server
-        attach(server, txn.client, txn)
+        if stream is None:
+            attach(server, txn.client, txn)
+        elif stream.attached is not server:
+            stream.attached = server
+            attach(server, txn.client, stream)
         if backend.stick_rules:
             store_request(txn, server)
     return server
@@ -143,7 +151,7 @@ def turn_around(backend: Proxy) -> float:
 def destination(server: Server, txn: Any) -> tuple[str, int]:
     """Where to connect: a server at 0.0.0.0 (or ::) takes the client's destination address, a server
     at port 0 its destination port (both as set-dst/set-dst-port left them)."""
-    host = txn.dst if server.host in ("0.0.0.0", "::") and txn.dst else server.host
+    host = txn.dst if server.host in _ANY and txn.dst else server.host
     port = txn.dst_port if server.port == 0 and txn.dst_port else server.port
     return host, port
 
@@ -151,8 +159,12 @@ def destination(server: Server, txn: Any) -> tuple[str, int]:
 def connection_key(server: Server, txn: Any) -> tuple[Any, ...]:
     """What makes a server connection fit a stream: where it goes, the SNI it sent and the PROXY
     header it started with (haproxy 2.6's connection hash)."""
-    sni = server.tls.sni(txn) if server.tls is not None and server.tls.sni is not None else None
-    return destination(server, txn), sni, header_for(server.send_proxy, txn) if server.send_proxy is not None else None
+    host, port = server.host, server.port
+    if port == 0 or host in _ANY:
+        host, port = destination(server, txn)
+    tls, send_proxy = server.tls, server.send_proxy
+    return ((host, port), tls.sni(txn) if tls is not None and tls.sni is not None else None,
+            header_for(send_proxy, txn) if send_proxy is not None else None)
 
 
 def send_header(sock: socket.socket, server: Server, txn: Any) -> None:
@@ -168,7 +180,7 @@ def send_header(sock: socket.socket, server: Server, txn: Any) -> None:
 
 def follows_destination(server: Server) -> bool:
     """Its connections depend on each client's destination, so they are never shared."""
-    return server.port == 0 or server.host in ("0.0.0.0", "::")
+    return server.port == 0 or server.host in _ANY
 
 
 def _queue_timeout(backend: Proxy) -> float | None:

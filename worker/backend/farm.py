@@ -34,6 +34,9 @@ class Balancer:
     """HAProxy's hash kind (hashes, random): a failed server is only left at ``option redispatch``'s interval."""
     dynamic = True
     """Whether a runtime weight change applies (HAProxy's dynamic algorithms); static ones take only 0 and back."""
+    takes_lone = False
+    """Its pick of a farm of one usable server with a free slot is always that server (no map of configured
+    weights that could leave it out): ``take_lone`` may skip the pick."""
 
     def __init__(self, servers: list[Server], all_backups: bool = False) -> None:
         self.servers = servers
@@ -105,6 +108,17 @@ class Balancer:
         finally:
             self.waiters.remove(waiter)
             self._wake()
+
+    def take_lone(self) -> Server | None:
+        """What ``acquire`` gives when the farm is one usable server with a free slot and nobody waits (that
+        server, its slot taken), without the pick; None otherwise (then ``acquire`` decides)."""
+        servers = self.servers
+        if len(servers) == 1 and self.takes_lone and not self.waiters:
+            server = servers[0]
+            if server.usable and not 0 < server.maxconn <= server.current_conns:
+                server.current_conns += 1
+                return server
+        return None
 
     def release(self, server: Server) -> None:
         """The connection *acquire* counted has ended: the line retries, in order."""

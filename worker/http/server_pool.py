@@ -57,16 +57,26 @@ class ServerConnection:
 
 class ServerPool:
     def __init__(self) -> None:
-        self._idle: dict[int, list[ServerConnection]] = {}
+        self._idle: dict[Any, list[ServerConnection]] = {}
+        """Idle connections by server (a Server hashes by identity), the most recently used last."""
 
-    def take(self, server: Any, key: Any, min_requests: int = 0) -> ServerConnection | None:
+    def take(self, server: Any, key: Any, min_requests: int = 0, now: float | None = None) -> ServerConnection | None:
         """An idle connection made under *key* (see backend.connect.connection_key) that the server has
-        not closed meanwhile (and that served at least *min_requests* requests), or None."""
-        idle = self._idle.get(id(server))
+        not closed meanwhile (and that served at least *min_requests* requests), or None; *now* is the
+        caller's clock reading, if it has one."""
+        idle = self._idle.get(server)
         if not idle:
             return None
-        now = time.monotonic()
-        for index in range(len(idle) - 1, -1, -1):  # the most recently used first
+        if now is None:
+            now = time.monotonic()
+        conn = idle[-1]  # the most recently used first: the usual find, without the search below
+        if conn.address == key and conn.requests >= min_requests and now - conn.idle_since < IDLE_SECONDS and not (
+                conn.tls and conn.sock.stale):
+            idle.pop()
+            if not conn.watch.poll(0):
+                return conn
+            conn.close()
+        for index in range(len(idle) - 1, -1, -1):
             conn = idle[index]
             if now - conn.idle_since >= IDLE_SECONDS or (conn.tls and conn.sock.stale):
                 del idle[index]
@@ -78,19 +88,26 @@ class ServerPool:
                 conn.close()
         return None
 
-    def give_back(self, conn: ServerConnection) -> None:
-        conn.release_slot()
-        idle = self._idle.get(id(conn.server))
+    def give_back(self, conn: ServerConnection, now: float | None = None) -> None:
+        """Keep *conn* idle for a later request (its server slot given back); *now*: as for ``take``.  An
+        HTTP/1 connection has started its next exchange already (``Connection.next_cycle``)."""
+        balancer = conn.balancer
+        if balancer is not None:  # release_slot(), inlined: every forwarded request gives one back
+            conn.balancer = None
+            balancer.release(conn.server)
+        server = conn.server
+        idle = self._idle.get(server)
         if idle is None:
-            idle = self._idle[id(conn.server)] = []
-        limit = conn.server.pool_max_conn
+            idle = self._idle[server] = []
+        limit = server.pool_max_conn
         if len(idle) >= (MAX_IDLE_PER_SERVER if limit < 0 else min(limit, MAX_IDLE_PER_SERVER)):
             conn.close()
             return
         if conn.watch is None:
             conn.watch = _watch(conn.sock)
-        conn.http.start_next_cycle()
-        conn.idle_since = time.monotonic()
+        if type(conn.http) is not Connection:
+            conn.http.start_next_cycle()
+        conn.idle_since = time.monotonic() if now is None else now
         idle.append(conn)
 
     def close_all(self) -> None:

@@ -21,7 +21,7 @@ from ..backend import cookie
 from ..backend.connect import acquire_server, connect_server, connection_key, follows_destination
 from ..channel import Channel
 from ..context import WorkerContext
-from ..counters import Counters, server_response, transaction_end
+from ..counters import CLASS_OF_STATUS, Counters, server_response
 from ..filters import chain as filters
 from ..http2.choice import server_http, tunnel_end, websocket_mode
 from ..netutil import recv_within, send_all, shutdown_both
@@ -83,9 +83,10 @@ class ServerFailed(Exception):
 
 
 class HttpStream:
-    __slots__ = ("addresses", "body_ahead", "body_pump", "client", "conn_pool", "front", "frontend", "on_close",
-                 "own_pool", "parked", "plan", "pool", "request_error", "request_started", "requests", "response_ahead",
-                 "server", "session_vars", "slot", "so_id", "trackers", "txn", "upgrade_connection", "worker")
+    __slots__ = ("addresses", "attached", "body_ahead", "body_pump", "checked_backend", "client", "conn_pool",
+                 "direct", "front", "frontend", "on_close", "own_pool", "parked", "plain_backend", "plan", "pool",
+                 "request_error", "request_started", "requests", "response_ahead", "server", "session_vars", "slot",
+                 "so_id", "trackers", "txn", "upgrade_connection", "worker")
     """Slots: one stream per client connection, 10,000 idle ones included."""
 
     def __init__(self, worker: WorkerContext, frontend: Proxy, client: socket.socket, so_id: int,
@@ -101,12 +102,20 @@ class HttpStream:
         self.frontend = frontend
         self.plan = frontend.plan or plan_of(frontend)
         self.client = client
+        self.direct = client._sock if type(client) is gsocket.socket else None  # type: ignore[attr-defined]
+        """The plain socket under a plain gevent one: read directly while a read need not wait."""
         self.so_id = so_id
         self.pool = pool
         self.own_pool: ServerPool | None = None  # this session's idle server connections (http-reuse never)
         self.requests = 0
         self.front = Connection(SERVER, max_head_size=max(worker.bufsize - MAXREWRITE, 1024))
         self.server: ServerConnection | None = None
+        self.attached: Any = None
+        self.checked_backend: Proxy | None = None
+        self.plain_backend: Proxy | None = None
+        """The last backend checked by ``_plain`` and, if it was plain, the same (else None)."""
+        """The server this connection was last noted against (worker.backend.attached): noted again only
+        when a request goes to another one."""
         self.body_pump: gevent.Greenlet | None = None
         self.body_ahead: list[Any] = []
         """Request body events taken before the rules (req.body), replayed before reading more (a few: a
@@ -246,9 +255,7 @@ class HttpStream:
     def _read_request(self, first: bool, resumed: bool = False) -> Any:
         """The next request's head; None when the connection ends, PARKED when it was parked idle.
         A *resumed* stream (woken from parking) goes on with the idle time it started before."""
-        fe, plan = self.frontend, self.plan
-        request_timeout = plan.request
-        idle_timeout = request_timeout if first else plan.keep_alive
+        fe = self.frontend
         if resumed:
             started = self.request_started
         else:
@@ -258,6 +265,10 @@ class HttpStream:
                 self.body_ahead.clear()
         front = self.front
         received = [front.trailing_data[0]] if front.buffer else []  # for show errors
+        # An HTTP/1 client on a plain socket is read directly first: most reads find the request there, and
+        # the deadline, parking and idle-client bookkeeping below are only for a read that must wait.
+        raw = self.direct if type(front) is Connection else None
+        tried = False
         while True:
             try:
                 event = front.next_event()
@@ -266,14 +277,27 @@ class HttpStream:
                 self.worker.captures.record(fe, "{}:{}".format(*self.addresses[0]), b"".join(received))
                 self._send_reply(self.pages.reply(exc.status_hint))
                 return None
-            if isinstance(event, Request):
-                return event.head
+            if type(event) is Request:
+                return event.head  # type: ignore[union-attr]
             if event is not NEED_DATA:
                 return None
             waiting = not front.buffer
             if waiting and not first and self.worker.stopping:
                 return None
-            limit = idle_timeout if waiting else request_timeout
+            if raw is not None:
+                try:
+                    data = raw.recv(READ_SIZE)
+                except BlockingIOError:
+                    raw, tried = None, True  # nothing there: wait below
+                except OSError:
+                    data = b""
+                if raw is not None:
+                    fe.fe_counters.bytes_in += len(data)
+                    front.receive_data(data)
+                    received.append(data)
+                    continue
+            plan = self.plan
+            limit = (plan.request if first else plan.keep_alive) if waiting else plan.request
             remaining = None if limit is None else max(limit - (time.monotonic() - started), 0.0)
             idle = waiting and not first
             parkable = idle and type(self.client) is gsocket.socket and (
@@ -281,7 +305,11 @@ class HttpStream:
             if idle:
                 self.worker.idle_clients.add(self.client)
             try:
-                data = self._recv_client(PARK_AFTER if parkable else remaining)
+                if tried:  # the direct read above found nothing: straight to the wait
+                    tried = False
+                    data = self._recv_client(PARK_AFTER if parkable else remaining, True)
+                else:
+                    data = self._recv_client(PARK_AFTER if parkable else remaining)
             except TimeoutError:
                 if parkable:  # idle for PARK_AFTER: park, or (no room) wait on
                     if self._park(None if remaining is None else remaining - PARK_AFTER):
@@ -297,9 +325,10 @@ class HttpStream:
             front.receive_data(data)
             received.append(data)
 
-    def _recv_client(self, timeout: float | None) -> bytes:
+    def _recv_client(self, timeout: float | None, tried: bool = False) -> bytes:
+        """The client's next bytes (b"" once it closed); *tried*: see recv_within."""
         try:
-            data = recv_within(self.client, READ_SIZE, timeout)
+            data = recv_within(self.client, READ_SIZE, timeout, tried)
         except TimeoutError:
             raise
         except OSError:
@@ -343,6 +372,10 @@ class HttpStream:
         backend = None
         if verdict is ACCEPT and txn.service is None:
             backend = txn.routed = fe.choose_backend(txn)
+            if backend is not None and (backend is self.plain_backend or (
+                    backend is not self.checked_backend and self._plain(backend))):
+                txn.backend = backend
+                return self._forward(txn, backend, True)
             if backend is not None and backend is not fe:
                 txn.backend = backend
                 bplan = backend.plan or plan_of(backend)
@@ -369,11 +402,26 @@ class HttpStream:
             txn.termination = "SC"
             return self._error(503)
         txn.backend = backend
-        ahead = self.body_ahead
-        if ahead and isinstance(ahead[-1], RemoteProtocolError) and self.front.trailing_data[1]:
-            txn.termination = "CR"  # the client left while its body was awaited: no server, no answer
-            return False
         return self._forward(txn, backend)
+
+    def _plain(self, backend: Proxy) -> bool:
+        """Whether nothing configured on the frontend or *backend* acts on a forward once the backend is
+        chosen: its request rules and body buffering, stats, header checks, filters, added headers, close
+        options, response rules, captures, persistence.  Such a forward skips all those tests; asked once
+        each time a connection's requests go to another backend."""
+        fe, fplan = self.frontend, self.plan
+        bplan = backend.plan or plan_of(backend)
+        plain = not (
+            (backend is not fe and (bplan.buffer_request or bplan.tcp_content or bplan.http_request))
+            or fe.stats is not None or backend.stats is not None or bplan.restrict_names
+            or fe.filters is not None or backend.filters is not None
+            or fe.unique_id_header or fe.forwarded_headers or backend.forwarded_headers
+            or fplan.httpclose or bplan.httpclose or fplan.server_close or bplan.server_close
+            or fplan.abortonclose or bplan.abortonclose or fplan.response_rules or bplan.response_rules
+            or fe.header_captures or backend.cookie is not None or fplan.after_response or bplan.after_response
+            or backend.stick_rules)
+        self.checked_backend, self.plain_backend = backend, backend if plain else None
+        return plain
 
     def _take_body(self, txn: Transaction, wait: bool, timeout: float | None = None,
                    at_least: int | None = None) -> bool:
@@ -498,10 +546,15 @@ class HttpStream:
         """Close the books of one transaction: timers, status counters, the access log."""
         if termination is not None:
             txn.termination = termination
-        txn.t_active = txn.elapsed()
-        if txn.status:
-            transaction_end(self.frontend.fe_counters, txn.routed.be_counters if txn.routed is not None else None,
-                            txn.status)
+        txn.t_active = time.monotonic() - txn.started  # txn.elapsed(), inlined
+        status = txn.status
+        if status:
+            # The final status (after every rule, ours or the server's), counted on the frontend and on the
+            # backend the switching rules gave, if the transaction got that far, as haproxy counts it.
+            key = CLASS_OF_STATUS[status] if status < 600 else "other"
+            self.frontend.fe_counters.responses[key] += 1
+            if txn.routed is not None:
+                txn.routed.be_counters.responses[key] += 1
         if self.frontend.access_log is not None:
             self.frontend.access_log(txn)
         slots = self.trackers.slots
@@ -613,17 +666,26 @@ class HttpStream:
 
     # Forwarding to a server.
 
-    def _forward(self, txn: Transaction, backend: Proxy) -> bool:
+    def _forward(self, txn: Transaction, backend: Proxy, plain: bool = False) -> bool:
+        """Send the request to a server of *backend* and relay its answer; *plain*: nothing configured acts
+        on this forward (``_plain``)."""
+        ahead = self.body_ahead
+        if ahead and isinstance(ahead[-1], RemoteProtocolError) and self.front.trailing_data[1]:
+            txn.termination = "CR"  # the client left while its body was awaited: no server, no answer
+            return False
         head = txn.request
-        if self.frontend.unique_id_header:
-            head.headers.set(self.frontend.unique_id_header, txn.unique_id())
-        if backend.forwarded_headers or self.frontend.forwarded_headers:
-            specs = {spec.side: spec for spec in (*self.frontend.forwarded_headers, *backend.forwarded_headers)}
-            for spec in specs.values():
-                spec.apply(head.headers, txn.src if spec.side == "src" else txn.dst)
         bplan = backend.plan or plan_of(backend)
-        httpclose = self.plan.httpclose or bplan.httpclose
-        server_close = self.plan.server_close or bplan.server_close
+        if plain:
+            httpclose = server_close = False
+        else:
+            if self.frontend.unique_id_header:
+                head.headers.set(self.frontend.unique_id_header, txn.unique_id())
+            if backend.forwarded_headers or self.frontend.forwarded_headers:
+                specs = {spec.side: spec for spec in (*self.frontend.forwarded_headers, *backend.forwarded_headers)}
+                for spec in specs.values():
+                    spec.apply(head.headers, txn.src if spec.side == "src" else txn.dst)
+            httpclose = self.plan.httpclose or bplan.httpclose
+            server_close = self.plan.server_close or bplan.server_close
         if httpclose or server_close:
             head.headers.set("Connection", "close")
         elif head.version != "HTTP/1.1" and not at_least_http11(head.version):
@@ -631,10 +693,13 @@ class HttpStream:
         if self.upgrade_connection is not None:
             head.headers.set("Connection", self.upgrade_connection)
         counters = backend.be_counters
-        counters.open()
+        current = counters.current = counters.current + 1  # Counters.open(), inlined
+        counters.total += 1
+        if current > counters.max:
+            counters.max = current
         counters.requests += 1
         try:
-            if self.plan.abortonclose or bplan.abortonclose:
+            if not plain and (self.plan.abortonclose or bplan.abortonclose):
                 with watch_client(self.client, lambda: txn.response is None and self._body_read()):
                     self._send_request(txn, backend, head)
                     response = self._relay_response(txn, backend, bplan)
@@ -653,11 +718,11 @@ class HttpStream:
             self._send_reply(self.pages.reply(status, txn))
             return False
         finally:
-            counters.close()
-        if self.front.switched:
-            self._tunnel(txn, backend)
+            counters.current -= 1
+        if (self.upgrade_connection is not None or head.method == "CONNECT") and self.front.switched:
+            self._tunnel(txn, backend)  # only an Upgrade or a CONNECT may switch
             return False
-        finished = self._finish_request_body()
+        finished = self.body_pump is None or self._finish_request_body()
         self._release_server(backend, httpclose or server_close)
         if httpclose or not finished:
             return False
@@ -700,10 +765,11 @@ class HttpStream:
 
     def _send_request(self, txn: Transaction, backend: Proxy, head: RequestHead) -> None:
         """Connect (or reuse), send the head, and start streaming the body if there is one."""
-        if self._took_bodiless_end():
+        ahead = self.body_ahead
+        if len(ahead) == 1 and ahead[0] is END_OF_MESSAGE:  # _took_bodiless_end(), inlined
+            ahead.clear()
             first_body_event, whole = END_OF_MESSAGE, False
         else:
-            ahead = self.body_ahead
             first_body_event = self._peek_request_body()
             whole = type(first_body_event) is Data and txn.filters is None and len(ahead) == 1 and (
                 ahead[0] is END_OF_MESSAGE)
@@ -711,7 +777,7 @@ class HttpStream:
                 ahead.clear()
         started = time.monotonic()
         for attempt in range(1 + backend.retries):
-            conn = self._connect(txn, backend)
+            conn = self._connect(txn, backend, started)
             if conn is None:
                 raise ServerFailed(503)
             conn.requests += 1
@@ -749,15 +815,16 @@ class HttpStream:
             raise ServerFailed(exc.status_hint) from None
         return event
 
-    def _connect(self, txn: Transaction, backend: Proxy) -> ServerConnection | None:
-        """A connection to the server the balancer gives (waiting in its queue while all are full)."""
-        server = acquire_server(backend, txn)
+    def _connect(self, txn: Transaction, backend: Proxy, now: float) -> ServerConnection | None:
+        """A connection to the server the balancer gives (waiting in its queue while all are full); *now*:
+        the clock read before (an idle connection's age is measured against it)."""
+        server = acquire_server(backend, txn, self)
         if server is None:
             return None
         key = connection_key(server, txn)
         websocket = websocket_mode(server, txn) if self.upgrade_connection is not None else None
         pooled = None if websocket else self._reusable(
-            "never" if follows_destination(server) else backend.http_reuse, server, key)
+            "never" if follows_destination(server) else backend.http_reuse, server, key, now)
         if pooled is not None:
             pooled.balancer = backend.balancer
             txn.server_conn = pooled.sock
@@ -772,15 +839,15 @@ class HttpStream:
                                 address=key, counters=backend.counters_of(txn.server),
                                 private=backend.http_reuse == "never" or follows_destination(txn.server))
 
-    def _reusable(self, mode: str, server: Any, key: Any) -> ServerConnection | None:
+    def _reusable(self, mode: str, server: Any, key: Any, now: float) -> ServerConnection | None:
         """An idle server connection http-reuse allows: never, the session's own; safe, any idle one
         after the session's first request; aggressive, also proven ones (2+ requests) for a first
         request; always, any."""
         if mode == "never":
-            return self.own_pool.take(server, key) if self.own_pool is not None else None
+            return self.own_pool.take(server, key, 0, now) if self.own_pool is not None else None
         if self.requests > 1 or mode == "always":
-            return self.pool.take(server, key)
-        return self.pool.take(server, key, min_requests=2) if mode == "aggressive" else None
+            return self.pool.take(server, key, 0, now)
+        return self.pool.take(server, key, 2, now) if mode == "aggressive" else None
 
     def _pump_request_body(self, first: Any) -> None:
         """Client body → server, event by event; runs beside the response relay (100-continue).
@@ -859,7 +926,10 @@ class HttpStream:
         assert conn is not None
         timeout = txn.timeouts.get("server", bplan.server) if txn.timeouts else bplan.server
         server_counters = conn.counters
-        server_counters.open()
+        current = server_counters.current = server_counters.current + 1  # Counters.open(), inlined
+        server_counters.total += 1
+        if current > server_counters.max:
+            server_counters.max = current
         sent_at = time.monotonic()
         head: ResponseHead | None = None
         pending = bytearray()
@@ -886,19 +956,29 @@ class HttpStream:
                                 continue
                         except OSError:
                             raise ClientGone from None
-                    try:
-                        data = recv_within(conn.sock, READ_SIZE, timeout)
-                    except TimeoutError:
-                        if head is None:
-                            raise ServerFailed(504) from None
-                        raise ClientGone from None
-                    except OSError:
-                        data = b""
+                    data = None
+                    tried = type(conn.sock) is gsocket.socket
+                    if tried:  # recv_within's first try, inlined: the answer is usually there already
+                        try:
+                            data = conn.sock._sock.recv(READ_SIZE)  # type: ignore[attr-defined]
+                        except BlockingIOError:
+                            pass
+                        except OSError:
+                            data = b""
+                    if data is None:
+                        try:
+                            data = recv_within(conn.sock, READ_SIZE, timeout, tried)
+                        except TimeoutError:
+                            if head is None:
+                                raise ServerFailed(504) from None
+                            raise ClientGone from None
+                        except OSError:
+                            data = b""
                     server_counters.bytes_out += len(data)
                     backend.be_counters.bytes_out += len(data)
                     http.receive_data(data)
                     continue
-                if isinstance(event, Response):
+                if type(event) is Response:
                     if self.worker.trace is not None:
                         self.worker.trace.response(self.client, conn.sock, backend.name, event.head)
                     head = self._response_head(txn, backend, event.head, sent_at, server_counters)
@@ -928,7 +1008,7 @@ class HttpStream:
                     return self._response_end(txn, head, bytes(pending))
                 event = None
         finally:
-            server_counters.close()
+            server_counters.current -= 1
 
     def _response_end(self, txn: Transaction, head: ResponseHead, data: bytes) -> ResponseHead:
         """The response's last bytes to the client, the stick counters closed first."""
@@ -951,6 +1031,12 @@ class HttpStream:
             upgrade = "upgrade" if head.status == 101 else None
         txn.t_response = time.monotonic() - sent_at
         server_response(server_counters, backend.be_counters, head.status, txn.t_response)
+        if backend is self.plain_backend:  # no rule, capture, persistence or close option (_plain)
+            if upgrade is not None:
+                head.headers.set("Connection", upgrade)
+            txn.response = head
+            txn.status = head.status
+            return head
         bplan, fplan = backend.plan or plan_of(backend), self.plan
         if fplan.response_rules or bplan.response_rules or self.frontend.header_captures:
             head = self._response_rules(txn, backend, head)
@@ -1049,7 +1135,8 @@ class HttpStream:
         if conn is None:
             return
         http = conn.http
-        if closing or http.our_state is not DONE or http.their_state is not DONE:
+        if closing or not (http.next_cycle() if type(http) is Connection else (
+                http.our_state is DONE and http.their_state is DONE)):
             conn.close()
         elif conn.private:
             if self.own_pool is None:
