@@ -286,7 +286,9 @@ class LuaEngine:
         return var is not None and state.vars.set(var, smp)
 
     def _get_var(self, state: Any, name: Any) -> Any:
-        var = txn.var_name(name, "get_var")
+        var = txn.checked_names.get(name) if type(name) is str else None  # as _set_var: one call fewer
+        if var is None:
+            var = txn.var_name(name, "get_var")
         smp = None if var is None else state.vars.get(var)
         return None if smp is None else to_native(smp)
 
