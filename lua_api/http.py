@@ -54,7 +54,9 @@ def functions(runtime: Any) -> dict[str, Any]:
         name = f"{side}_add_header"
 
         def add(txn: Any, header: Any, value: Any) -> None:
-            message(txn, side, name).headers.add(checks.string(header, name, 2), checks.string(value, name, 3))
+            if type(header) is not str or type(value) is not str:  # two strings, the usual case, need no check
+                header, value = checks.string(header, name, 2), checks.string(value, name, 3)
+            (txn.request if side == "req" else _response(txn, name)).headers.add(header, value)
         return add
 
     def del_header(side: str) -> Any:
@@ -68,7 +70,9 @@ def functions(runtime: Any) -> dict[str, Any]:
         name = f"{side}_set_header"
 
         def set_(txn: Any, header: Any, value: Any) -> None:
-            message(txn, side, name).headers.set(checks.string(header, name, 2), checks.string(value, name, 3))
+            if type(header) is not str or type(value) is not str:
+                header, value = checks.string(header, name, 2), checks.string(value, name, 3)
+            (txn.request if side == "req" else _response(txn, name)).headers.set(header, value)
         return set_
 
     def replace(side: str, whole: bool) -> Any:

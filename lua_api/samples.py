@@ -8,6 +8,7 @@ strings ("" when there is no sample), as HAProxy's "stringsafe" variants.
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 from luaproxy.worker.samples import (
@@ -26,10 +27,15 @@ from . import runner
 from .contexts import Context, Run
 from .errors import LuaApiError
 
+_ADDRESS_FAMILIES = {SampleType.IPV4: socket.AF_INET, SampleType.IPV6: socket.AF_INET6}
+
 
 def _output(smp: Sample | None, as_string: bool) -> Any:
     if smp is None:
         return "" if as_string else None
+    family = _ADDRESS_FAMILIES.get(smp.type)
+    if family is not None:  # an address (txn.sf:src()) is its text in both modes: no cast
+        return socket.inet_ntop(family, smp.value)
     return (to_text(smp) or "") if as_string else to_native(smp)
 
 

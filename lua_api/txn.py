@@ -18,22 +18,22 @@ from .errors import LuaApiError
 CHECKED_NAMES_KEPT = 4096
 """How many checked variable names var_name remembers (scripts use a few; a script making names
 from request data must not grow the cache without bound)."""
-_checked_names: dict[str, Any] = {}
+checked_names: dict[str, Any] = {}
 
 
 def var_name(name: Any, function: str) -> Any:
     """The checked variable name, or None for an invalid one (haproxy 2.6 then returns false/nil).
     A name seen before is not parsed again (set_var/get_var run on every request)."""
     if isinstance(name, str):
-        known = _checked_names.get(name)
+        known = checked_names.get(name)
         if known is not None:
             return known
     try:
         checked = parse_var_name(checks.string(name, function, 2))
     except SampleError:
         return None
-    if isinstance(name, str) and len(_checked_names) < CHECKED_NAMES_KEPT:
-        _checked_names[name] = checked
+    if isinstance(name, str) and len(checked_names) < CHECKED_NAMES_KEPT:
+        checked_names[name] = checked
     return checked
 
 
