@@ -84,7 +84,7 @@ _H_HOLDER, _H_USED, _H_HEAD, _H_TAIL, _H_FREE, _H_HIGH, _H_UPD, _H_GEN = range(8
 # Entry words: hash chain, LRU previous (towards the head), LRU next, expiry, refs, hash + 1, key length,
 # local update id (the table's update counter when a worker last changed it; 0: learnt from a peer),
 # generation (a number no other entry had, given when the key was inserted; 0 once removed).
-_NEXT, _PREV, _LNEXT, _EXP, _REF, _HASH, _KLEN, _UPD, GEN = range(9)
+_NEXT, _PREV, _LNEXT, _EXP, _REF, _HASH, _KLEN, _UPD, _GEN = range(9)
 _FIXED = 9
 _LOCK_WAIT = 1.0
 _COL_CONN = 1 << 32  # one counted connection in a column word (references are the low half)
@@ -130,6 +130,17 @@ def freq_add(q: memoryview, at: int, period: int, now: int, inc: int) -> None:
             q[at] += period
         q[at + 1] = 0
     q[at + 1] += inc
+
+
+class Held:
+    """An entry a process holds (tracks): its index, where its words start, and its generation, which
+    the table's tracker compares to skip the lookup when the same key is tracked again."""
+
+    __slots__ = ("base", "gen", "idx")
+
+    def __init__(self) -> None:
+        self.idx = self.base = -1
+        self.gen = 0  # none yet
 
 
 class SharedTable:
@@ -199,7 +210,7 @@ class SharedTable:
         self._col_pid = 0  # the process _colw and _colc belong to (a forked child claims its own)
         self._colw = -1  # where this process's column's word sits in an entry (-1: no column)
         self._colc = -1  # the column's count of what it holds (-1: no column)
-        self._trackers: dict[tuple[tuple[str, ...], bool], Callable[[bytes, int, int], int]] = {}
+        self._trackers: dict[tuple[tuple[str, ...], bool, str], Callable[[bytes, Held], int]] = {}
         self._untrackers: dict[bool, Callable[[int, int, int], None]] = {}
         self.readers: dict[str, Callable[[int], int] | None] = {}
         """``reader``'s functions by name, for a fetch to look up without a call."""
@@ -296,7 +307,7 @@ class SharedTable:
         q[base + _EXP] = now + self.expire if self.expire else 0
         gen = q[_H_GEN] + 1
         q[_H_GEN] = gen
-        q[base + GEN] = gen
+        q[base + _GEN] = gen
         self._push_lru(idx, base)
         q[_H_USED] += 1
         return idx
@@ -317,7 +328,7 @@ class SharedTable:
             prev_base, cur = cb, q[cb + _NEXT]
         self._unlink_lru(base)
         q[base + _HASH] = 0
-        q[base + GEN] = 0
+        q[base + _GEN] = 0
         q[base + _NEXT] = q[_H_FREE]
         q[_H_FREE] = idx + 1
         q[_H_USED] -= 1
@@ -421,19 +432,24 @@ class SharedTable:
     def track(self, key: bytes, events: tuple[str, ...] = (), connection: bool = True) -> int:
         """Find or create *key*'s entry, reference and touch it, count *events*, and with *connection*
         count one more current connection (conn_cur); -1 when the table is full."""
-        return self.tracker(events, connection)(key)
+        held = Held()
+        return held.idx if self.tracker(events, connection)(key, held) >= 0 else -1
 
-    def tracker(self, events: tuple[str, ...] = (), connection: bool = True) -> Callable[[bytes, int, int], int]:
+    def tracker(self, events: tuple[str, ...] = (), connection: bool = True,
+                rate: str = "") -> Callable[[bytes, Held], int]:
         """``track`` made into one function for these *events* (what a track-sc rule runs per request).
 
         The table's layout never changes while its mapping lives, so everything but the key is
         looked up once here and read from the closure (an attribute read costs several times a
         closure's); the lookup, the LRU move, the change mark and the frequency counters are written
-        inline (each call here is paid on every request).  Made once per events tuple and kept.
+        inline (each call here is paid on every request).  Made once per arguments and kept.
 
-        Its *hint* and *gen* name the entry the caller tracked last for the same key (a connection's
-        next request; *gen* 0: none): when that entry still has that generation, the lookup is skipped."""
-        made = self._trackers.get((events, connection))
+        The function names the entry in the *held* it is given: when *held* still names an entry of
+        that generation (a connection's next request for the same key), the lookup is skipped.  It
+        returns -1 when the table is full, else the value of *rate* (one of the rates these events
+        count, read under the lock right after counting: ``track-sc0 src`` then ``sc_http_req_rate(0)``
+        without a second call or clock read), 0 without one."""
+        made = self._trackers.get((events, connection, rate))
         if made is not None:
             return made
         q, b, lock = self.q, self.b, self.lock
@@ -441,28 +457,34 @@ class SharedTable:
         synced, ring_at, ring_size = self.synced, self.ring_at, self.ring_size
         cur_off = self.cur_off
         counted = connection and cur_off is not None
-        held = _HELD_CONN if counted else 1
+        held_words = _HELD_CONN if counted else 1
         updates = tuple(f for e in events for f in self.events[e])
         rates = tuple((off, period) for off, period in updates if period)
         plain = tuple(off for off, period in updates if not period)
+        read_off, read_period = self.slots.get(rate, (0, 0))
+        if rate and (read_off, read_period) not in rates:
+            raise ValueError(f"'{rate}' is not a rate these events count in table '{self.name}'")
         purged_at = 0  # when this process last looked for expired entries while tracking (ms)
+        pid = 0  # the process colw and colc were read for
+        colw = colc = -1
         table = self
 
-        def track(key: bytes, hint: int = -1, gen: int = 0) -> int:
-            nonlocal purged_at
+        def track(key: bytes, held: Held) -> int:
+            nonlocal purged_at, pid, colw, colc
             now = _monotonic_ns() // 1_000_000
             if not lock.acquire(False) and not lock.acquire(True, _LOCK_WAIT):
                 table._recover()
-            q[_H_HOLDER] = _PID[0]
+            q[_H_HOLDER] = me = _PID[0]
             try:
                 if expire and now != purged_at:  # the expired tail, looked at once a millisecond
                     purged_at = now
                     tail = q[_H_TAIL]
                     if tail and q[ea + (tail - 1) * ew + _EXP] <= now:
                         table._purge(now, 2)
-                if gen and q[ea + hint * ew + GEN] == gen:  # the same entry as last time (0: no hint)
-                    idx = hint
-                    base = ea + idx * ew
+                gen = held.gen
+                if gen and q[held.base + _GEN] == gen:  # the same entry as last time (0: none)
+                    idx = held.idx
+                    base = held.base
                     if q[_H_HEAD] != idx + 1:
                         table._unlink_lru(base)
                         table._push_lru(idx, base)
@@ -486,12 +508,16 @@ class SharedTable:
                         if idx < 0:
                             return -1
                         base = ea + idx * ew
-                if table._col_pid != _PID[0]:
-                    table._claim()
-                colw = table._colw
+                    held.idx = idx
+                    held.base = base
+                    held.gen = q[base + _GEN]
+                if pid != me:  # this process's column, claimed by its first tracking
+                    if table._col_pid != me:
+                        table._claim()
+                    pid, colw, colc = me, table._colw, table._colc
                 if colw >= 0:  # the reference and the counted connection, in this process's column
-                    q[base + colw] += held
-                    q[table._colc] += 1
+                    q[base + colw] += held_words
+                    q[colc] += 1
                 else:
                     q[base + _REF] += 1
                     if counted:
@@ -518,12 +544,15 @@ class SharedTable:
                         q[at + 1] += 1
                 for off in plain:
                     q[base + off] += 1
-                return idx
+                if read_period:  # freq_read, inline: the period is current and counts this event
+                    at = base + read_off
+                    return q[at + 1] + q[at + 2] * (q[at] + read_period - now) // read_period
+                return 0
             finally:
                 q[_H_HOLDER] = 0
                 lock.release()
 
-        self._trackers[(events, connection)] = track
+        self._trackers[(events, connection, rate)] = track
         return track
 
     def count(self, idx: int, event: str, inc: int = 1) -> None:
