@@ -129,7 +129,15 @@ def _track(n: int, args: tuple[str, ...], env: StickEnv) -> Action:
             key = known.get(txn.src)
             if key is None and (key := key_of(txn)) is None:
                 return action(txn) if condition.matches(txn, False) else CONTINUE
-            value = trackers.track_with(n, table, counting, key, False)
+            tracked = trackers.made[n]
+            if tracked is not None and tracked.key == key and tracked.table is table:  # the next request
+                value = counting(key, tracked)  # Trackers.track_with, inline
+                if value >= 0:
+                    tracked.session = tracked.released = False
+                    trackers.slots[n] = tracked
+                    trackers.streamed.append(n)
+            else:
+                value = trackers.track_with(n, table, counting, key, False)
             matched = False
             if value >= 0:  # else the table is full: nothing tracked, nothing to read
                 for ref, index in lists:

@@ -464,6 +464,7 @@ class SharedTable:
         read_off, read_period = self.slots.get(rate, (0, 0))
         if rate and (read_off, read_period) not in rates:
             raise ValueError(f"'{rate}' is not a rate these events count in table '{self.name}'")
+        rates = tuple(slot for slot in rates if slot != (read_off, read_period))  # the rate read: counted apart
         purged_at = 0  # when this process last looked for expired entries while tracking (ms)
         pid = 0  # the process colw and colc were read for
         colw = colc = -1
@@ -544,10 +545,24 @@ class SharedTable:
                         q[at + 1] += 1
                 for off in plain:
                     q[base + off] += 1
-                if read_period:  # freq_read, inline: the period is current and counts this event
-                    at = base + read_off
-                    return q[at + 1] + q[at + 2] * (q[at] + read_period - now) // read_period
-                return 0
+                if not read_period:
+                    return 0
+                at = base + read_off  # the rate read: counted as above, then freq_read on what is known
+                tick = q[at]
+                elapsed = now - tick
+                if elapsed >= read_period:
+                    if elapsed >= 2 * read_period:
+                        past, tick = 0, now
+                    else:
+                        past, tick = q[at + 1], tick + read_period
+                    q[at] = tick
+                    q[at + 2] = past
+                    curr = 1
+                else:
+                    curr = q[at + 1] + 1
+                    past = q[at + 2]
+                q[at + 1] = curr
+                return curr + past * (tick + read_period - now) // read_period  # the period is current
             finally:
                 q[_H_HOLDER] = 0
                 lock.release()
