@@ -132,19 +132,17 @@ def _track(n: int, args: tuple[str, ...], env: StickEnv) -> Action:
             tracked = trackers.made[n]
             if tracked is not None and tracked.key == key and tracked.table is table:  # the next request
                 value = counting(key, tracked)  # Trackers.track_with, inline
-                if value >= 0:
-                    tracked.session = tracked.released = False
-                    trackers.slots[n] = tracked
-                    trackers.streamed.append(n)
-            else:
-                value = trackers.track_with(n, table, counting, key, False)
-            matched = False
-            if value >= 0:  # else the table is full: nothing tracked, nothing to read
-                for ref, index in lists:
-                    if index.lookup(value, ref.curr_ver) is not None:
-                        matched = True
-                        break
-            return action(txn) if matched != unless else CONTINUE
+                if value < 0:  # the table is full: nothing tracked, nothing to read
+                    return action(txn) if unless else CONTINUE
+                tracked.session = tracked.released = False
+                trackers.slots[n] = tracked
+                trackers.streamed.append(n)
+            elif (value := trackers.track_with(n, table, counting, key, False)) < 0:
+                return action(txn) if unless else CONTINUE
+            for ref, index in lists:
+                if index.lookup(value, ref.curr_ver) is not None:
+                    return CONTINUE if unless else action(txn)
+            return action(txn) if unless else CONTINUE
 
         return track_then
 

@@ -48,8 +48,9 @@ loaded 2-core build machine, Python 3.11, µs per operation):
   pid is gone.
 * A worker killed while it tracks entries would keep their ``conn_cur`` up and
   their references held (an entry referenced never expires) for good.  So each
-  tracking process claims a *column* (an owner pid and a count of what it
-  holds) and each entry has one word per column: what that process holds on
+  tracking process claims a *column* (an owner pid and whether it holds
+  anything, written when that changes: the process counts its holds in its
+  own memory) and each entry has one word per column: what that process holds on
   it (references in the low half, counted connections in the high half).
   An entry's references and ``conn_cur`` are its own word (what processes
   without a column hold, and ``set table``'s offset) plus the sum of its
@@ -187,7 +188,7 @@ class SharedTable:
         self.entries_at = _HEADER + self.nbuckets
         self.ring_at = self.entries_at + self.size * self.entry_words
         self.ring_size = min(max(self.size, 1024), RING_MAX)
-        self.cols_at = self.ring_at + self.ring_size  # per column: owner pid, what it holds in all
+        self.cols_at = self.ring_at + self.ring_size  # per column: owner pid, whether it holds anything
         total = (self.cols_at + 2 * columns) * 8
         self.memory_bytes = total
         self._map = mmap.mmap(-1, total, flags=mmap.MAP_SHARED)
@@ -209,7 +210,10 @@ class SharedTable:
         self.counts_bytes = bool(self.events["bytes_in"] or self.events["bytes_out"])
         self._col_pid = 0  # the process _colw and _colc belong to (a forked child claims its own)
         self._colw = -1  # where this process's column's word sits in an entry (-1: no column)
-        self._colc = -1  # the column's count of what it holds (-1: no column)
+        self._colc = -1  # the column's word saying whether it holds anything (-1: no column)
+        self._holding = [0]
+        """How many holds this process has in its column: the shared word changes only when this does
+        from or to 0 (a word read and written costs about four times a list item's)."""
         self._trackers: dict[tuple[tuple[str, ...], bool, str], Callable[[bytes, Held], int]] = {}
         self._untrackers: dict[bool, Callable[[int, int, int], None]] = {}
         self.readers: dict[str, Callable[[int], int] | None] = {}
@@ -468,6 +472,7 @@ class SharedTable:
         purged_at = 0  # when this process last looked for expired entries while tracking (ms)
         pid = 0  # the process colw and colc were read for
         colw = colc = -1
+        holding = self._holding
         table = self
 
         def track(key: bytes, held: Held) -> int:
@@ -483,9 +488,9 @@ class SharedTable:
                     if tail and q[ea + (tail - 1) * ew + _EXP] <= now:
                         table._purge(now, 2)
                 gen = held.gen
-                if gen and q[held.base + _GEN] == gen:  # the same entry as last time (0: none)
+                base = held.base
+                if gen and q[base + _GEN] == gen:  # the same entry as last time (0: none)
                     idx = held.idx
-                    base = held.base
                     if q[_H_HEAD] != idx + 1:
                         table._unlink_lru(base)
                         table._push_lru(idx, base)
@@ -518,7 +523,9 @@ class SharedTable:
                     pid, colw, colc = me, table._colw, table._colc
                 if colw >= 0:  # the reference and the counted connection, in this process's column
                     q[base + colw] += held_words
-                    q[colc] += 1
+                    if not holding[0]:
+                        q[colc] = 1
+                    holding[0] += 1
                 else:
                     q[base + _REF] += 1
                     if counted:
@@ -610,6 +617,7 @@ class SharedTable:
         ew, ea, expire, synced = self.entry_words, self.entries_at, self.expire, self.synced
         ring_at, ring_size, counts_bytes, off = self.ring_at, self.ring_size, self.counts_bytes, self.cur_off
         drop = _HELD_CONN if connection and off is not None else 1
+        holding = self._holding
         table = self
 
         def untrack(idx: int, bytes_in: int = 0, bytes_out: int = 0) -> None:
@@ -621,7 +629,9 @@ class SharedTable:
                 if expire:
                     q[base + _EXP] = now + expire
                 q[base + colw] = held - drop
-                q[table._colc] -= 1
+                holding[0] -= 1
+                if not holding[0]:
+                    q[table._colc] = 0
                 return
             if not lock.acquire(False) and not lock.acquire(True, _LOCK_WAIT):
                 table._recover()
@@ -632,7 +642,9 @@ class SharedTable:
                     table._count(base, "bytes_out", bytes_out, now)
                 if held:
                     q[base + colw] = held - drop
-                    q[table._colc] -= 1
+                    holding[0] -= 1
+                    if not holding[0]:
+                        q[table._colc] = 0
                 else:  # tracked without a column: the shared words
                     if drop == _HELD_CONN and (cur := q[base + off]) > 0:  # type: ignore[operator]
                         q[base + off] = cur - 1  # type: ignore[operator]
@@ -662,6 +674,7 @@ class SharedTable:
         died holding nothing; none when none is free (the process then tracks without a column)."""
         q, pid = self.q, _PID[0]
         self._col_pid, self._colw, self._colc = pid, -1, -1
+        self._holding[0] = 0  # a forked child holds nothing of its parent's
         for col in range(self.columns):
             owner = q[self.cols_at + 2 * col]
             if owner == pid or not owner or (not q[self.cols_at + 2 * col + 1] and not _alive(owner)):
