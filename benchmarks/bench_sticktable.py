@@ -196,7 +196,7 @@ def _requests() -> dict[str, Callable[[], None]]:
 
         return one
 
-    return {"plain": request([]), "tracked": request(frontend.ruleset("http-request")[:2])}
+    return {"plain": request([]), "tracked": request(frontend.ruleset("http-request")[:-1])}
 
 
 def rules_cost(rounds: int = 20_000, repeat: int = 7) -> float:

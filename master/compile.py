@@ -22,7 +22,7 @@ from luaproxy.worker.http.pages import ErrorPages
 from luaproxy.worker.http2 import choice as http2_choice
 from luaproxy.worker.proxy import Proxy, Rule, Server, ServerRule, SwitchingRule
 from luaproxy.worker.resolvers.client import Resolver
-from luaproxy.worker.rules import actions_http, actions_tcp
+from luaproxy.worker.rules import actions_http, actions_stick, actions_tcp
 from luaproxy.worker.rules.errors import RuleError
 from luaproxy.worker.samples import AclSet, PatternLibrary, SampleError, SampleRegistry
 from luaproxy.worker.sticktable import SpecError, TableSpec, parse_table_args
@@ -111,6 +111,8 @@ def compile_config(config: Config, engine: LuaEngine, registry: SampleRegistry,
                     continue
                 if not ignored:
                     proxy.rules.setdefault(ruleset, []).append(rule)
+        if "http-request" in proxy.rules:
+            proxy.rules["http-request"] = actions_stick.fuse(proxy.rules["http-request"])
         errors += _lua_filters(conf, proxy, env, config.warnings)
         errors += filters_build.attach(conf, proxy, caches)
         if conf.default_backend:

@@ -11,7 +11,7 @@ import pytest
 from luaproxy.master.stick_tables import TableStore
 from luaproxy.worker.samples import Sample, SampleType
 from luaproxy.worker.sticktable import SharedTable, SpecError, parse_table_args
-from luaproxy.worker.sticktable.table import freq_add, freq_read
+from luaproxy.worker.sticktable.table import Held, freq_add, freq_read
 from tests.helpers import wait_until
 
 
@@ -289,3 +289,24 @@ def test_stick_writes_the_server_in_one_go() -> None:
     assert t.stick(b"b", 1, "s1") == -1
     t.untrack(held)
     assert t.stick(b"b", 1) >= 0 and t.lookup(b"a") < 0 and t.server_key(t.lookup(b"b")) is None
+
+
+def test_a_tracker_reading_a_rate_reads_it_as_the_fetch_does() -> None:
+    """The rate a tracker returns (read under its lock right after counting) is the one ``value`` reads,
+    in the same period, the next one (the previous count weighs pro rata) and after a silence."""
+    t = table("type ip size 10 store http_req_rate(1s),conn_cur")
+    key = socket.inet_aton("10.0.0.1")
+    track = t.tracker(("conn", "sess", "http_req"), rate="http_req_rate")
+    held = Held()
+    off, period = t.slots["http_req_rate"]
+    now = time.monotonic_ns() // 1_000_000
+    for tick, curr, past in ((None, 0, 0), (now - period - 300, 40, 7), (now - 5 * period, 9, 9), (now - 10, 3, 2)):
+        counted = track(key, held)
+        if tick is not None:  # the words as a period long ago left them, then one more event
+            at = held.base + off
+            t.q[at], t.q[at + 1], t.q[at + 2] = tick, curr, past
+            counted = track(key, held)
+        assert counted == t.value(held.idx, "http_req_rate"), (tick, curr, past)
+    assert counted >= 4  # this period: 3 + the event, the previous one weighs for the rest
+    with pytest.raises(ValueError):
+        t.tracker(("conn",), rate="http_req_rate")

@@ -558,7 +558,7 @@ class HttpStream:
         if self.frontend.access_log is not None:
             self.frontend.access_log(txn)
         slots = self.trackers.slots
-        if slots[0] or slots[1] or slots[2]:
+        if (slots[0] or slots[1] or slots[2]) and not self.trackers.ended:  # ended: a reply of ours counted it
             self.trackers.end_stream(txn.status, txn.bytes_in, txn.bytes_out, txn.server is not None)
         if txn.lua is not None or txn.priv is not None:
             txn.release()

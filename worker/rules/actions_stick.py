@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import re
 import socket
+import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
 
 import gevent
 
 from ..http.pages import error_page
+from ..proxy import Rule
+from ..samples.fetch_sticktable import SC_VALUES
 from ..sticktable.schema import MAX_ARRAY
 from ..sticktable.table import SharedTable
 from ..sticktable.tracking import EVENTS, HTTP_EVENTS
@@ -29,6 +32,8 @@ _SC = re.compile(r"^(sc-inc-gpc[01]|sc-set-gpt0)\(([0-9]+)\)$")
 _SC_ARRAY = re.compile(r"^(sc-inc-gpc|sc-set-gpt)\(([0-9]+),([0-9]+)\)$")
 SESSION_RULESETS = ("tcp-request connection", "tcp-request session")
 _KNOWN_KEYS = 4096
+_FUSERS: weakref.WeakKeyDictionary[Action, Callable[[Rule], Action | None]] = weakref.WeakKeyDictionary()
+"""An http-request track-sc action's maker of its fused form with the next rule (``fuse``)."""
 
 
 class StickEnv(Protocol):
@@ -82,7 +87,7 @@ def _track(n: int, args: tuple[str, ...], env: StickEnv) -> Action:
         smp = expr.evaluate(txn)
         return spec.key_of(smp) if smp is not None else None
 
-    known: dict[str, bytes] | None = None  # track-scN src on an ip table: the keys made, by address text
+    known: dict[str, bytes] = {}  # track-scN src on an ip table: the keys made, by address text
     key_of = evaluated
     if expr.fetch.name == "src" and not expr.converters and spec.key_type.value == "ip":
         known, key_of = _src_keys(evaluated)
@@ -93,14 +98,74 @@ def _track(n: int, args: tuple[str, ...], env: StickEnv) -> Action:
         trackers = txn.stkctr
         if trackers is None or trackers.slots[n] is not None:
             return CONTINUE
-        key = known.get(txn.src) if known is not None else None
+        key = known.get(txn.src)
         if key is None:
             key = key_of(txn)
         if key is not None:
             trackers.track_with(n, table, in_http if txn.http_mode else outside, key, session)
         return CONTINUE
 
+    def fused_with(rule: Rule) -> Action | None:
+        """This tracking and the next *rule* as one action, when that rule's condition is one anonymous
+        ACL on ``sc_<rate>(n)``, a rate the tracking counts: the tracker reads it under its lock
+        (no clock read, lookup or call more) and the ACL's patterns are tried on it here, without
+        the layers of a second rule, a condition, a term and a fetch.  Otherwise None."""
+        condition = rule.condition
+        term = getattr(condition, "term", None)
+        name = SC_VALUES.get(term.bare) if term is not None and term.bare is not None else None
+        if name is None or rule.response or len(term.expr.args) != 1 or term.expr.args[0] != n:
+            return None
+        try:
+            counting = table.tracker(HTTP_EVENTS, rate=name)
+        except ValueError:  # not a rate the tracking counts (or not stored): read by the fetch
+            return None
+        lists, unless, action = term.lists, condition.unless, rule.action
+
+        def track_then(txn: Any) -> Verdict:
+            trackers = txn.stkctr
+            if trackers is None or trackers.slots[n] is not None or not txn.http_mode:
+                track(txn)
+                return action(txn) if condition.matches(txn, False) else CONTINUE
+            key = known.get(txn.src)
+            if key is None and (key := key_of(txn)) is None:
+                return action(txn) if condition.matches(txn, False) else CONTINUE
+            tracked = trackers.made[n]
+            if tracked is not None and tracked.key == key and tracked.table is table:  # the next request
+                value = counting(key, tracked)  # Trackers.track_with, inline
+                if value < 0:  # the table is full: nothing tracked, nothing to read
+                    return action(txn) if unless else CONTINUE
+                tracked.session = tracked.released = False
+                trackers.slots[n] = tracked
+                trackers.streamed.append(n)
+            elif (value := trackers.track_with(n, table, counting, key, False)) < 0:
+                return action(txn) if unless else CONTINUE
+            for ref, index in lists:
+                if index.lookup(value, ref.curr_ver) is not None:
+                    return CONTINUE if unless else action(txn)
+            return action(txn) if unless else CONTINUE
+
+        return track_then
+
+    if env.ruleset == "http-request":
+        _FUSERS[track] = fused_with
     return track
+
+
+def fuse(rules: list[Rule]) -> list[Rule]:
+    """An ``http-request`` rule list where each ``track-scN KEY`` without a condition is one rule with
+    the next rule when that one checks the rate just counted (the usual rate limit: ``track-sc0 src``
+    then ``deny if { sc_http_req_rate(0) gt 100 }``).  The fused rule keeps the second rule's place
+    for ``last_rule`` (tracking never stops the rules)."""
+    fused: list[Rule] = []
+    for rule in rules:
+        last = fused[-1] if fused else None
+        maker = _FUSERS.get(last.action) if last is not None and last.condition is None else None
+        action = maker(rule) if maker is not None else None
+        if action is not None:
+            fused[-1] = Rule(action, None, rule.response, rule.where)
+        else:
+            fused.append(rule)
+    return fused
 
 
 def _src_keys(evaluated: Callable[[Any], bytes | None]) -> tuple[dict[str, bytes], Callable[[Any], bytes | None]]:

@@ -28,6 +28,9 @@ A = ArgType
 Reader = Callable[[SharedTable, int], int | None]
 NEEDS: dict[Reader, str] = {}
 """The data type each reader reads (a missing key reads 0 only when the table stores it)."""
+SC_VALUES: dict[BareFn, str] = {}
+"""The data type each ``sc_<value>(<ctr>)`` bare fetch reads from the entry counter <ctr> tracks: a
+``track-scN`` rule followed by a check of it may read the value itself (``actions_stick.fuse``)."""
 
 
 def _needs(name: str, reader: Reader) -> Reader:
@@ -194,6 +197,7 @@ def _sc_value(name: str, run: Callable[[SampleContext, Sequence[Any]], Sample | 
         value = bare(ctx, args)
         return None if value is None else Sample(T.SINT, value)
 
+    SC_VALUES[bare] = name
     return value_of, bare
 
 

@@ -48,8 +48,9 @@ loaded 2-core build machine, Python 3.11, µs per operation):
   pid is gone.
 * A worker killed while it tracks entries would keep their ``conn_cur`` up and
   their references held (an entry referenced never expires) for good.  So each
-  tracking process claims a *column* (an owner pid and a count of what it
-  holds) and each entry has one word per column: what that process holds on
+  tracking process claims a *column* (an owner pid and whether it holds
+  anything, written when that changes: the process counts its holds in its
+  own memory) and each entry has one word per column: what that process holds on
   it (references in the low half, counted connections in the high half).
   An entry's references and ``conn_cur`` are its own word (what processes
   without a column hold, and ``set table``'s offset) plus the sum of its
@@ -84,7 +85,7 @@ _H_HOLDER, _H_USED, _H_HEAD, _H_TAIL, _H_FREE, _H_HIGH, _H_UPD, _H_GEN = range(8
 # Entry words: hash chain, LRU previous (towards the head), LRU next, expiry, refs, hash + 1, key length,
 # local update id (the table's update counter when a worker last changed it; 0: learnt from a peer),
 # generation (a number no other entry had, given when the key was inserted; 0 once removed).
-_NEXT, _PREV, _LNEXT, _EXP, _REF, _HASH, _KLEN, _UPD, GEN = range(9)
+_NEXT, _PREV, _LNEXT, _EXP, _REF, _HASH, _KLEN, _UPD, _GEN = range(9)
 _FIXED = 9
 _LOCK_WAIT = 1.0
 _COL_CONN = 1 << 32  # one counted connection in a column word (references are the low half)
@@ -132,6 +133,17 @@ def freq_add(q: memoryview, at: int, period: int, now: int, inc: int) -> None:
     q[at + 1] += inc
 
 
+class Held:
+    """An entry a process holds (tracks): its index, where its words start, and its generation, which
+    the table's tracker compares to skip the lookup when the same key is tracked again."""
+
+    __slots__ = ("base", "gen", "idx")
+
+    def __init__(self) -> None:
+        self.idx = self.base = -1
+        self.gen = 0  # none yet
+
+
 class SharedTable:
     """One stick table: its spec, its shared mapping and lock, and the operations on entries.
 
@@ -176,7 +188,7 @@ class SharedTable:
         self.entries_at = _HEADER + self.nbuckets
         self.ring_at = self.entries_at + self.size * self.entry_words
         self.ring_size = min(max(self.size, 1024), RING_MAX)
-        self.cols_at = self.ring_at + self.ring_size  # per column: owner pid, what it holds in all
+        self.cols_at = self.ring_at + self.ring_size  # per column: owner pid, whether it holds anything
         total = (self.cols_at + 2 * columns) * 8
         self.memory_bytes = total
         self._map = mmap.mmap(-1, total, flags=mmap.MAP_SHARED)
@@ -198,8 +210,11 @@ class SharedTable:
         self.counts_bytes = bool(self.events["bytes_in"] or self.events["bytes_out"])
         self._col_pid = 0  # the process _colw and _colc belong to (a forked child claims its own)
         self._colw = -1  # where this process's column's word sits in an entry (-1: no column)
-        self._colc = -1  # the column's count of what it holds (-1: no column)
-        self._trackers: dict[tuple[tuple[str, ...], bool], Callable[[bytes, int, int], int]] = {}
+        self._colc = -1  # the column's word saying whether it holds anything (-1: no column)
+        self._holding = [0]
+        """How many holds this process has in its column: the shared word changes only when this does
+        from or to 0 (a word read and written costs about four times a list item's)."""
+        self._trackers: dict[tuple[tuple[str, ...], bool, str], Callable[[bytes, Held], int]] = {}
         self._untrackers: dict[bool, Callable[[int, int, int], None]] = {}
         self.readers: dict[str, Callable[[int], int] | None] = {}
         """``reader``'s functions by name, for a fetch to look up without a call."""
@@ -296,7 +311,7 @@ class SharedTable:
         q[base + _EXP] = now + self.expire if self.expire else 0
         gen = q[_H_GEN] + 1
         q[_H_GEN] = gen
-        q[base + GEN] = gen
+        q[base + _GEN] = gen
         self._push_lru(idx, base)
         q[_H_USED] += 1
         return idx
@@ -317,7 +332,7 @@ class SharedTable:
             prev_base, cur = cb, q[cb + _NEXT]
         self._unlink_lru(base)
         q[base + _HASH] = 0
-        q[base + GEN] = 0
+        q[base + _GEN] = 0
         q[base + _NEXT] = q[_H_FREE]
         q[_H_FREE] = idx + 1
         q[_H_USED] -= 1
@@ -421,19 +436,24 @@ class SharedTable:
     def track(self, key: bytes, events: tuple[str, ...] = (), connection: bool = True) -> int:
         """Find or create *key*'s entry, reference and touch it, count *events*, and with *connection*
         count one more current connection (conn_cur); -1 when the table is full."""
-        return self.tracker(events, connection)(key)
+        held = Held()
+        return held.idx if self.tracker(events, connection)(key, held) >= 0 else -1
 
-    def tracker(self, events: tuple[str, ...] = (), connection: bool = True) -> Callable[[bytes, int, int], int]:
+    def tracker(self, events: tuple[str, ...] = (), connection: bool = True,
+                rate: str = "") -> Callable[[bytes, Held], int]:
         """``track`` made into one function for these *events* (what a track-sc rule runs per request).
 
         The table's layout never changes while its mapping lives, so everything but the key is
         looked up once here and read from the closure (an attribute read costs several times a
         closure's); the lookup, the LRU move, the change mark and the frequency counters are written
-        inline (each call here is paid on every request).  Made once per events tuple and kept.
+        inline (each call here is paid on every request).  Made once per arguments and kept.
 
-        Its *hint* and *gen* name the entry the caller tracked last for the same key (a connection's
-        next request; *gen* 0: none): when that entry still has that generation, the lookup is skipped."""
-        made = self._trackers.get((events, connection))
+        The function names the entry in the *held* it is given: when *held* still names an entry of
+        that generation (a connection's next request for the same key), the lookup is skipped.  It
+        returns -1 when the table is full, else the value of *rate* (one of the rates these events
+        count, read under the lock right after counting: ``track-sc0 src`` then ``sc_http_req_rate(0)``
+        without a second call or clock read), 0 without one."""
+        made = self._trackers.get((events, connection, rate))
         if made is not None:
             return made
         q, b, lock = self.q, self.b, self.lock
@@ -441,28 +461,36 @@ class SharedTable:
         synced, ring_at, ring_size = self.synced, self.ring_at, self.ring_size
         cur_off = self.cur_off
         counted = connection and cur_off is not None
-        held = _HELD_CONN if counted else 1
+        held_words = _HELD_CONN if counted else 1
         updates = tuple(f for e in events for f in self.events[e])
         rates = tuple((off, period) for off, period in updates if period)
         plain = tuple(off for off, period in updates if not period)
+        read_off, read_period = self.slots.get(rate, (0, 0))
+        if rate and (read_off, read_period) not in rates:
+            raise ValueError(f"'{rate}' is not a rate these events count in table '{self.name}'")
+        rates = tuple(slot for slot in rates if slot != (read_off, read_period))  # the rate read: counted apart
         purged_at = 0  # when this process last looked for expired entries while tracking (ms)
+        pid = 0  # the process colw and colc were read for
+        colw = colc = -1
+        holding = self._holding
         table = self
 
-        def track(key: bytes, hint: int = -1, gen: int = 0) -> int:
-            nonlocal purged_at
+        def track(key: bytes, held: Held) -> int:
+            nonlocal purged_at, pid, colw, colc
             now = _monotonic_ns() // 1_000_000
             if not lock.acquire(False) and not lock.acquire(True, _LOCK_WAIT):
                 table._recover()
-            q[_H_HOLDER] = _PID[0]
+            q[_H_HOLDER] = me = _PID[0]
             try:
                 if expire and now != purged_at:  # the expired tail, looked at once a millisecond
                     purged_at = now
                     tail = q[_H_TAIL]
                     if tail and q[ea + (tail - 1) * ew + _EXP] <= now:
                         table._purge(now, 2)
-                if gen and q[ea + hint * ew + GEN] == gen:  # the same entry as last time (0: no hint)
-                    idx = hint
-                    base = ea + idx * ew
+                gen = held.gen
+                base = held.base
+                if gen and q[base + _GEN] == gen:  # the same entry as last time (0: none)
+                    idx = held.idx
                     if q[_H_HEAD] != idx + 1:
                         table._unlink_lru(base)
                         table._push_lru(idx, base)
@@ -486,12 +514,18 @@ class SharedTable:
                         if idx < 0:
                             return -1
                         base = ea + idx * ew
-                if table._col_pid != _PID[0]:
-                    table._claim()
-                colw = table._colw
+                    held.idx = idx
+                    held.base = base
+                    held.gen = q[base + _GEN]
+                if pid != me:  # this process's column, claimed by its first tracking
+                    if table._col_pid != me:
+                        table._claim()
+                    pid, colw, colc = me, table._colw, table._colc
                 if colw >= 0:  # the reference and the counted connection, in this process's column
-                    q[base + colw] += held
-                    q[table._colc] += 1
+                    q[base + colw] += held_words
+                    if not holding[0]:
+                        q[colc] = 1
+                    holding[0] += 1
                 else:
                     q[base + _REF] += 1
                     if counted:
@@ -518,12 +552,29 @@ class SharedTable:
                         q[at + 1] += 1
                 for off in plain:
                     q[base + off] += 1
-                return idx
+                if not read_period:
+                    return 0
+                at = base + read_off  # the rate read: counted as above, then freq_read on what is known
+                tick = q[at]
+                elapsed = now - tick
+                if elapsed >= read_period:
+                    if elapsed >= 2 * read_period:
+                        past, tick = 0, now
+                    else:
+                        past, tick = q[at + 1], tick + read_period
+                    q[at] = tick
+                    q[at + 2] = past
+                    curr = 1
+                else:
+                    curr = q[at + 1] + 1
+                    past = q[at + 2]
+                q[at + 1] = curr
+                return curr + past * (tick + read_period - now) // read_period  # the period is current
             finally:
                 q[_H_HOLDER] = 0
                 lock.release()
 
-        self._trackers[(events, connection)] = track
+        self._trackers[(events, connection, rate)] = track
         return track
 
     def count(self, idx: int, event: str, inc: int = 1) -> None:
@@ -566,6 +617,7 @@ class SharedTable:
         ew, ea, expire, synced = self.entry_words, self.entries_at, self.expire, self.synced
         ring_at, ring_size, counts_bytes, off = self.ring_at, self.ring_size, self.counts_bytes, self.cur_off
         drop = _HELD_CONN if connection and off is not None else 1
+        holding = self._holding
         table = self
 
         def untrack(idx: int, bytes_in: int = 0, bytes_out: int = 0) -> None:
@@ -577,7 +629,9 @@ class SharedTable:
                 if expire:
                     q[base + _EXP] = now + expire
                 q[base + colw] = held - drop
-                q[table._colc] -= 1
+                holding[0] -= 1
+                if not holding[0]:
+                    q[table._colc] = 0
                 return
             if not lock.acquire(False) and not lock.acquire(True, _LOCK_WAIT):
                 table._recover()
@@ -588,7 +642,9 @@ class SharedTable:
                     table._count(base, "bytes_out", bytes_out, now)
                 if held:
                     q[base + colw] = held - drop
-                    q[table._colc] -= 1
+                    holding[0] -= 1
+                    if not holding[0]:
+                        q[table._colc] = 0
                 else:  # tracked without a column: the shared words
                     if drop == _HELD_CONN and (cur := q[base + off]) > 0:  # type: ignore[operator]
                         q[base + off] = cur - 1  # type: ignore[operator]
@@ -618,6 +674,7 @@ class SharedTable:
         died holding nothing; none when none is free (the process then tracks without a column)."""
         q, pid = self.q, _PID[0]
         self._col_pid, self._colw, self._colc = pid, -1, -1
+        self._holding[0] = 0  # a forked child holds nothing of its parent's
         for col in range(self.columns):
             owner = q[self.cols_at + 2 * col]
             if owner == pid or not owner or (not q[self.cols_at + 2 * col + 1] and not _alive(owner)):

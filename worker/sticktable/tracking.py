@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .table import GEN, SharedTable
+from .table import Held, SharedTable
 
 MAX_COUNTERS = 3
 _COUNTERS = tuple(range(MAX_COUNTERS))
@@ -24,29 +24,22 @@ HTTP_EVENTS = ("conn", "sess", "http_req")
 """What tracking counts in an HTTP stream: the request too."""
 
 
-class Tracked:
-    """One tracked counter: the table, the entry (its index and where its words start), and whether it
-    lasts the whole session.
+class Tracked(Held):
+    """One tracked counter: the table, the entry (``Held``: the table's tracker names it), its key, and
+    whether it lasts the whole session.  A connection's counter keeps its Tracked for the next
+    request's tracking (making an object of a Python class costs several times a tracking), whose
+    lookup the entry's generation lets the tracker skip.
 
     ``released``: the stream ended and gave the entry back, but its log line may still read it.
     """
 
-    __slots__ = ("base", "gen", "idx", "key", "released", "session", "table")
+    __slots__ = ("key", "released", "session", "table")
 
-    def __init__(self, table: SharedTable, idx: int, session: bool, key: bytes) -> None:
-        self.reuse(table, idx, session, key)
-
-    def reuse(self, table: SharedTable, idx: int, session: bool, key: bytes) -> None:
-        """Name another entry: a connection's counter keeps its Tracked for the next request's tracking
-        (making an object of a Python class costs several times this call), with the entry's key and
-        generation, so that tracking the same key again skips the lookup."""
+    def __init__(self, table: SharedTable, key: bytes) -> None:
+        super().__init__()
         self.table = table
-        self.idx = idx
-        self.base = base = table.entries_at + idx * table.entry_words
-        self.gen = table.q[base + GEN]  # referenced: the entry stays until released
         self.key = key
-        self.session = session
-        self.released = False
+        self.session = self.released = False
 
 
 class Trackers:
@@ -81,34 +74,29 @@ class Trackers:
         """track-scN on a free counter *n* (the rule's caller checks: only the first tracking applies)."""
         self.track_with(n, table, table.tracker(HTTP_EVENTS if http else EVENTS), key, session)
 
-    def track_with(self, n: int, table: SharedTable, tracker: Callable[[bytes, int, int], int], key: bytes,
-                   session: bool) -> None:
+    def track_with(self, n: int, table: SharedTable, tracker: Callable[[bytes, Held], int], key: bytes,
+                   session: bool) -> int:
         """``track`` with the table's *tracker* for the events to count (a rule made it once): the
-        entry counter *n* tracked last is the hint when it was for the same key in the same table."""
+        entry counter *n* tracked last is its hint when it was for the same key in the same table.
+        Returns what the tracker returns (-1: the table is full, nothing tracked)."""
         tracked = self.made[n]
         if tracked is None:
-            idx = tracker(key, -1, 0)
-            if idx >= 0:
-                tracked = self.made[n] = Tracked(table, idx, session, key)
-        elif tracked.table is table and tracked.key == key:  # a connection's next request, most often
-            idx = tracker(key, tracked.idx, tracked.gen)
-            if idx >= 0:
-                if idx == tracked.idx and table.q[tracked.base + GEN] == tracked.gen:  # the same entry
-                    tracked.session = session
-                    tracked.released = False
-                else:
-                    tracked.reuse(table, idx, session, key)
-        else:  # no longer in slots (the caller checks): nothing else keeps a Tracked
-            idx = tracker(key, -1, 0)
-            if idx >= 0:
-                tracked.reuse(table, idx, session, key)
-        if idx < 0:  # the table is full: nothing tracked
-            return
+            tracked = self.made[n] = Tracked(table, key)
+        elif tracked.key != key or tracked.table is not table:  # no longer in slots (the caller checks)
+            tracked.table = table
+            tracked.key = key
+            tracked.gen = 0
+        value = tracker(key, tracked)
+        if value < 0:
+            return value
+        tracked.session = session
+        tracked.released = False
         self.slots[n] = tracked
         if session:
             self.sessions += 1
         else:
             self.streamed.append(n)
+        return value
 
     def count(self, event: str) -> None:
         """An event for every tracked counter (a new HTTP request, an HTTP error...)."""
