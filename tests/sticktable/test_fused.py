@@ -83,6 +83,25 @@ def test_what_is_not_the_usual_pair_stays_two_rules(tmp_path: Path) -> None:
         assert len(_frontend(tmp_path, rules).ruleset("http-request")) == 2, rules
 
 
+def test_rules_of_every_kind_around_a_track_compile(tmp_path: Path) -> None:
+    """Lua actions (slotted objects) and other actions before or after a tracking: nothing to fuse, no error."""
+    (tmp_path / "a.lua").write_text('core.register_action("tag", {"http-req"}, function(txn) end)\n')
+    rules = ("   http-request lua.tag\n   http-request track-sc0 src\n   http-request lua.tag\n"
+             "   http-request set-header x-a b\n   http-request deny if { sc_http_req_rate(0) gt 2 }")
+    (tmp_path / "f.cfg").write_text(f"""global
+   lua-load {tmp_path / "a.lua"}
+defaults
+   mode http
+   timeout client 10s
+frontend fe
+   bind 127.0.0.1:0
+   stick-table type ip size 10 expire 60s store http_req_rate(10s)
+{rules}
+""")
+    proxy = reload.load([str(tmp_path / "f.cfg")], logging.getLogger("test")).proxies[0]
+    assert len(proxy.ruleset("http-request")) == 5
+
+
 def test_a_counter_tracked_already_is_read_not_tracked_again(tmp_path: Path) -> None:
     """A counter the session tracks: the rule does not track, the condition reads the session's entry."""
     fe = _frontend(tmp_path, """   http-request track-sc0 src

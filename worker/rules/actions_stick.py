@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import socket
-import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -32,8 +31,9 @@ _SC = re.compile(r"^(sc-inc-gpc[01]|sc-set-gpt0)\(([0-9]+)\)$")
 _SC_ARRAY = re.compile(r"^(sc-inc-gpc|sc-set-gpt)\(([0-9]+),([0-9]+)\)$")
 SESSION_RULESETS = ("tcp-request connection", "tcp-request session")
 _KNOWN_KEYS = 4096
-_FUSERS: weakref.WeakKeyDictionary[Action, Callable[[Rule], Action | None]] = weakref.WeakKeyDictionary()
-"""An http-request track-sc action's maker of its fused form with the next rule (``fuse``)."""
+FUSER = "fused_with"
+"""The attribute by which an http-request track-sc action (a function) holds the maker of its fused
+form with the next rule (``fuse``); other actions, Lua's among them, have none."""
 
 
 class StickEnv(Protocol):
@@ -147,7 +147,7 @@ def _track(n: int, args: tuple[str, ...], env: StickEnv) -> Action:
         return track_then
 
     if env.ruleset == "http-request":
-        _FUSERS[track] = fused_with
+        setattr(track, FUSER, fused_with)
     return track
 
 
@@ -159,7 +159,7 @@ def fuse(rules: list[Rule]) -> list[Rule]:
     fused: list[Rule] = []
     for rule in rules:
         last = fused[-1] if fused else None
-        maker = _FUSERS.get(last.action) if last is not None and last.condition is None else None
+        maker = getattr(last.action, FUSER, None) if last is not None and last.condition is None else None
         action = maker(rule) if maker is not None else None
         if action is not None:
             fused[-1] = Rule(action, None, rule.response, rule.where)
