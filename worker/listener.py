@@ -145,7 +145,7 @@ class Listener:
         """In the hub: accept what waits, each connection running in its greenlet until it first waits."""
         raw, pool, hub = self._raw, self.pool, self._hub
         for count in range(MAX_ACCEPT):
-            if pool.size and pool.full():  # size 0 (no maxconn): not even the call
+            if 0 < pool.size <= pool.running + len(pool._held):  # pool.full() inlined: a call per connection
                 self._watcher.stop()
                 return
             if count and not self._waiting.poll(0):
