@@ -4,7 +4,7 @@ A gevent socket makes a read and a write watcher as it is made, and its close ha
 them to the hub, which closes them and the descriptor in a later loop callback.  A
 TCP-mode connection that a Lua action answers at once never waits: its request is
 already there when the action runs and the reply fits in the send buffer.  This
-socket skips both for such connections (about a sixth of their instructions,
+socket skips both for such connections (about 23k of their 180k instructions,
 callgrind) and behaves as gevent's once a read or a write had to wait.
 """
 
