@@ -157,8 +157,9 @@ def append(channel: Any, text: Any) -> int:
 
 def send(channel: Any, text: Any) -> int:
     """Returns the length queued, or -1 once the peer is gone (HAProxy's "cannot send")."""
+    data = text.encode("latin-1") if type(text) is str else checks.as_bytes(text, "send", 2)  # Lua's strings: str
     try:
-        return channel.send(checks.as_bytes(text, "send", 2))
+        return channel.send(data)
     except OSError:
         return -1
 

@@ -21,6 +21,7 @@ from gevent import socket as gsocket
 from gevent.event import Event
 from greenlet import GreenletExit, greenlet
 
+from .client_socket import ClientSocket
 from .txn import Address, Addresses
 
 Handler = Callable[[Any, socket.socket, int, "Addresses | None"], bool]
@@ -82,6 +83,9 @@ class Listener:
         self._raw = self.socket._sock  # type: ignore[attr-defined]
         self._family, self._type, self._proto = self._raw.family, self._raw.type, self._raw.proto
         self._local = _fixed_local_address(self._raw)
+        self._lazy = frontend.mode != "http"
+        """Connections get a ClientSocket (watchers made at the first wait): the TCP streams'; HTTP code
+        tells plain gevent sockets by their exact type."""
         self._hub = get_hub()
         self._watcher = self._hub.loop.io(self._raw.fileno(), 1)
         self._waiting = select.poll()
@@ -141,7 +145,7 @@ class Listener:
         """In the hub: accept what waits, each connection running in its greenlet until it first waits."""
         raw, pool, hub = self._raw, self.pool, self._hub
         for count in range(MAX_ACCEPT):
-            if pool.size and pool.full():  # size 0 (no maxconn): not even the call
+            if 0 < pool.size <= pool.running + len(pool._held):  # pool.full() inlined: a call per connection
                 self._watcher.stop()
                 return
             if count and not self._waiting.poll(0):
@@ -158,8 +162,9 @@ class Listener:
             self._retry_delay = RETRY_FIRST
             local = self._local
             pool.running += 1  # _start() inlined
-            greenlet(self._serve, hub).switch(gsocket.socket(self._family, self._type, self._proto, fileno=fd),
-                                              None if local is None else ((peer[0], peer[1]), local))
+            client = (ClientSocket(self._family, self._type, self._proto, fd, hub) if self._lazy
+                      else gsocket.socket(self._family, self._type, self._proto, fileno=fd))
+            greenlet(self._serve, hub).switch(client, None if local is None else ((peer[0], peer[1]), local))
             if not self._wanted:  # the connection stopped the listener (a soft stop, disable frontend)
                 return
 

@@ -11,6 +11,8 @@ from typing import Any
 from gevent import getcurrent
 from gevent import socket as gsocket
 
+from .client_socket import PLAIN, ClientSocket
+
 LINGER_SECONDS = 1.0
 LINGER_BYTES = 1 << 20
 DRAIN_SIZE = 65536
@@ -23,7 +25,7 @@ def send_all(sock: socket.socket, data: bytes) -> None:
     four Python frames per call); a partial send falls back to it for the rest.
     A plain gevent socket is written directly (it is non-blocking underneath).
     """
-    if type(sock) is gsocket.socket:
+    if type(sock) in PLAIN:
         try:
             sent = sock._sock.send(data)  # type: ignore[attr-defined]  # gevent's send: a Python frame more
         except BlockingIOError:
@@ -43,7 +45,7 @@ def recv_within(sock: socket.socket, size: int, timeout: float | None, tried: bo
     The socket's own timeout is left as it is: it bounds the sends.  Other
     sockets (TLS) read with their timeout set to *timeout*.
     """
-    if type(sock) is not gsocket.socket:
+    if type(sock) not in PLAIN:
         if sock.timeout != timeout:
             sock.settimeout(timeout)
         return sock.recv(size)
@@ -54,12 +56,13 @@ def recv_within(sock: socket.socket, size: int, timeout: float | None, tried: bo
         except BlockingIOError:
             pass
     hub = sock.hub  # type: ignore[attr-defined]
+    watcher = sock.read_watcher() if type(sock) is ClientSocket else sock._read_event  # type: ignore[attr-defined]
     timer = None if timeout is None else hub.loop.timer(timeout)
     if timer is not None:
         timer.start(_time_out, getcurrent())
     try:
         while True:
-            hub.wait(sock._read_event)  # type: ignore[attr-defined]
+            hub.wait(watcher)
             try:
                 return raw.recv(size)
             except BlockingIOError:
@@ -98,7 +101,7 @@ def close_gracefully(sock: socket.socket, heard: bool = False) -> None:
     request, so the socket lingers until it ends or for a moment.
     """
     shutdown_write(sock)
-    if type(sock) is gsocket.socket:
+    if type(sock) in PLAIN:
         raw = sock._sock  # type: ignore[attr-defined]
         drained = 0
         while drained < LINGER_BYTES:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import gevent
 
+from ..client_socket import ClientSocket
 from ..filters import chain as filters
 from ..http.server_pool import ServerPool
 from ..http.stream import ClientGone, HttpStream
@@ -40,6 +41,8 @@ def hand_over(stream: TcpStream) -> None:
         stream.txn.termination = "PR"  # haproxy: this listener's mux cannot become HTTP
         return
     stream.upgraded = True
+    if type(stream.client) is ClientSocket:
+        stream.client.become_plain()
     pool = ServerPool()  # this connection's idle server connections, closed with it
     try:
         UpgradedStream(stream.worker, fe, stream.client, stream.txn.so_id, pool).take_over(stream.txn,
