@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from .buffer import ReceiveBuffer
 from .errors import LocalProtocolError
 from .events import END_OF_MESSAGE, Data, EndOfMessage, Request
-from .framing import CHUNKED, UNTIL_CLOSE, Found, Framing, read_fields
+from .framing import CHUNKED, UNTIL_CLOSE, Found, Framing, plain_head_fields, read_fields
 from .grammar import (
     CANONICAL_FIELD_LINE,
     CANONICAL_REQUEST_LINE,
@@ -23,6 +24,8 @@ from .grammar import (
     CLEAN_REQUEST_LINE,
     CLEAN_STATUS_LINE,
     MAX_CHUNK_SIZE,
+    PLAIN_REQUEST_HEAD,
+    PLAIN_STATUS_HEAD,
     REQUEST_LINE,
     STATUS_LINE,
     check_status_line,
@@ -77,6 +80,10 @@ class RequestHeadReader:
             if _BAD_METHOD_START.match(buf, 0, 32):
                 raise LocalProtocolError("invalid character in the request method")
             return None
+        match = PLAIN_REQUEST_HEAD.fullmatch(text)
+        if match is not None and (found := _plain_fields(text, limits.max_headers)) is not None:
+            line = match.groups()
+            return RequestHead(*line, HeadFields(text, found, line)), found
         match = CANONICAL_REQUEST_LINE.match(text)
         canonical = match is not None
         if not canonical:
@@ -95,6 +102,44 @@ class RequestHeadReader:
             raise LocalProtocolError(f"invalid request line {lines[0][:64]!r}")
         headers = parse_fields(lines[1:], limits.max_headers)
         return RequestHead(line["method"], line["target"], line["version"], headers), read_fields(headers.fields)
+
+
+_SHORTEST_FIELD_LINE = len("a: b\r\n")
+
+
+def _plain_fields(text: str, max_headers: int) -> Found | None:
+    """The framing fields of a whole head grammar.PLAIN_*_HEAD matches, when no line ends in a space and it has
+    no more than *max_headers* fields (a head too short for more is not counted); None otherwise."""
+    if " \r\n" in text or (
+            len(text) > _SHORTEST_FIELD_LINE * max_headers and text.count("\n") - 2 > max_headers):
+        return None
+    return plain_head_fields(text)
+
+
+class HeadFields(Headers):
+    """The fields of a head as read, in its own text (a plain head: _plain_fields): split into ``fields`` only
+    when something asks for them, since a head relayed unchanged needs no more than its framing fields and text.
+
+    Until then ``read_as`` holds None for the copy of the fields (a copy of the split ones once split).
+    """
+
+    __slots__ = ("_text",)
+
+    def __init__(self, text: str, found: Found, line: tuple[Any, ...]) -> None:
+        self._text = text
+        self.read_as = (None, found, text, line)
+        self.framed = None
+
+    def __getattr__(self, name: str) -> list[tuple[str, str]]:
+        """Reached only for ``fields`` not split yet (the slots' other values are always set)."""
+        if name != "fields":
+            raise AttributeError(name)
+        text = self._text
+        fields = self.fields = CANONICAL_FIELD_LINE.findall(text, text.index("\n"))
+        read_as = self.read_as
+        if read_as is not None and read_as[0] is None:
+            self.read_as = (fields.copy(), *read_as[1:])
+        return fields
 
 
 def clean_fields(text: str, pos: int, canonical: bool) -> tuple[list[tuple[str, str]] | None, bool]:
@@ -123,6 +168,11 @@ class ResponseHeadReader:
         text = buf.take_head(limits.max_head_size)
         if text is None:
             return None
+        match = PLAIN_STATUS_HEAD.fullmatch(text)
+        if match is not None and 100 <= (status := int(match[2])) <= 599 and (
+                found := _plain_fields(text, limits.max_headers)) is not None:
+            version, _, reason = match.groups()
+            return ResponseHead(status, reason, version, HeadFields(text, found, (status, reason, version))), found
         match = CANONICAL_STATUS_LINE.match(text)
         canonical = match is not None
         if not canonical:
