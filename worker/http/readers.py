@@ -305,7 +305,7 @@ class UntilCloseReader:
 
 BodyReader = ContentLengthReader | ChunkedReader | UntilCloseReader
 
-_EMPTY_BODY_READER = ContentLengthReader(0)
+EMPTY_BODY_READER = ContentLengthReader(0)
 """Shared by every bodiless message: with nothing left to read it only ever returns EndOfMessage."""
 
 
@@ -316,4 +316,4 @@ def body_reader(framing: Framing, limits: Limits) -> BodyReader:
         return ChunkedReader(limits)
     if kind is UNTIL_CLOSE:
         return UntilCloseReader()
-    return ContentLengthReader(framing.length) if framing.length else _EMPTY_BODY_READER
+    return ContentLengthReader(framing.length) if framing.length else EMPTY_BODY_READER

@@ -161,7 +161,7 @@ class UntilCloseWriter:
 
 BodyWriter = NoBodyWriter | SkippedBodyWriter | ContentLengthWriter | ChunkedWriter | UntilCloseWriter
 
-_NO_BODY_WRITER, _CHUNKED_WRITER, _UNTIL_CLOSE_WRITER = NoBodyWriter(), ChunkedWriter(), UntilCloseWriter()
+NO_BODY_WRITER, _CHUNKED_WRITER, _UNTIL_CLOSE_WRITER = NoBodyWriter(), ChunkedWriter(), UntilCloseWriter()
 """These writers keep no state, so every message shares one of each."""
 
 
@@ -174,4 +174,4 @@ def body_writer(framing: Framing) -> BodyWriter:
         return _CHUNKED_WRITER
     if kind is UNTIL_CLOSE:
         return _UNTIL_CLOSE_WRITER
-    return _NO_BODY_WRITER
+    return NO_BODY_WRITER
