@@ -39,7 +39,7 @@ def split_values(fulls: list[str]) -> list[str]:
 class Headers:
     """Ordered header fields: names keep their case, lookups ignore it."""
 
-    __slots__ = ("fields", "framed", "read_as")
+    __slots__ = ("fields", "framed", "read_as", "text")
 
     def __init__(self, fields: list[tuple[str, str]] | None = None) -> None:
         self.fields: list[tuple[str, str]] = fields if fields is not None else []
@@ -51,6 +51,7 @@ class Headers:
         comparison, element by element by identity first) the writer and the framing of the sending side reuse
         that work instead of checking and scanning the fields again, and a head whose first line is unchanged
         too goes out as the text it came as.  ``fields`` is only ever edited in place, never assigned anew."""
+        # ``text``, unset here, is the head's text its fields are split from (readers.HeadFields).
         self.framed: tuple[Any, ...] | None = None
         """A response's framing as read (request method, status, framing.response_framing's answer): the side
         that sends the response on reuses it while the fields, status and method are the same."""

@@ -120,21 +120,22 @@ class HeadFields(Headers):
     """The fields of a head as read, in its own text (a plain head: _plain_fields): split into ``fields`` only
     when something asks for them, since a head relayed unchanged needs no more than its framing fields and text.
 
-    Until then ``read_as`` holds None for the copy of the fields (a copy of the split ones once split).
+    Until then ``read_as`` holds None for the copy of the fields (a copy of the split ones once split).  The
+    first read of ``fields`` splits them and makes the object a plain :class:`Headers`, whose slot then serves every
+    later read at no cost; ``fields`` cannot be assigned before (nothing assigns it: it is edited in place).
     """
 
-    __slots__ = ("_text",)
+    __slots__ = ()
 
     def __init__(self, text: str, found: Found, line: tuple[Any, ...]) -> None:
-        self._text = text
+        self.text = text
         self.read_as = (None, found, text, line)
         self.framed = None
 
-    def __getattr__(self, name: str) -> list[tuple[str, str]]:
-        """Reached only for ``fields`` not split yet (the slots' other values are always set)."""
-        if name != "fields":
-            raise AttributeError(name)
-        text = self._text
+    @property
+    def fields(self) -> list[tuple[str, str]]:  # type: ignore[override]
+        text = self.text
+        self.__class__ = Headers  # type: ignore[assignment]
         fields = self.fields = CANONICAL_FIELD_LINE.findall(text, text.index("\n"))
         read_as = self.read_as
         if read_as is not None and read_as[0] is None:
