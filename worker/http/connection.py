@@ -30,6 +30,7 @@ from .events import (
 )
 from .framing import (
     CHUNKED,
+    NO_BODY,
     UNTIL_CLOSE,
     UNTIL_CLOSE_BODY,
     Found,
@@ -44,6 +45,7 @@ from .message import RequestHead, ResponseHead
 from .readers import (
     DEFAULT_MAX_HEAD_SIZE,
     DEFAULT_MAX_HEADERS,
+    EMPTY_BODY_READER,
     BodyReader,
     ContentLengthReader,
     Limits,
@@ -65,7 +67,7 @@ from .state import (
     Role,
     State,
 )
-from .writers import SKIPPED_BODY, BodyWriter, body_writer, write_request, write_response
+from .writers import NO_BODY_WRITER, SKIPPED_BODY, BodyWriter, body_writer, write_request, write_response
 
 
 class Connection:
@@ -346,7 +348,7 @@ class Connection:
             # Chunks from an HTTP/1.0 client, or a Content-Length that lost to them: HAProxy 2.6 forwards the
             # chunked request and closes after it, so nothing this client sent next can be read differently.
             self._state.process_keep_alive_disabled()
-        self._body_reader = body_reader(framing, self._limits)
+        self._body_reader = EMPTY_BODY_READER if framing is NO_BODY else body_reader(framing, self._limits)
         return Request(head)
 
     def _read_response(self) -> Response | InformationalResponse | None:
@@ -424,7 +426,7 @@ class Connection:
         self._start_exchange(head, switch)
         if "close" in tokens:
             self._state.process_keep_alive_disabled()
-        self._body_writer = body_writer(framing)
+        self._body_writer = NO_BODY_WRITER if framing is NO_BODY else body_writer(framing)
         return write_request(head)
 
     def _send_response(self, head: ResponseHead) -> bytes:

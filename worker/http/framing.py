@@ -11,6 +11,7 @@ connection that carried such a message closes after it (see the Connection).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Set
 from enum import Enum
 from functools import partial
@@ -118,11 +119,11 @@ def response_framing(
     read_as, framed = headers.read_as, headers.framed
     if read_as is None:
         return _response_framing(head, request_method, read_fields(headers.fields) if found is None else found)
-    if framed is not None and framed[0] == request_method and framed[1] == head.status and (
-            read_as[0] == headers.fields):
+    unchanged = (seen := read_as[0]) is None or seen == headers.fields
+    if framed is not None and framed[0] == request_method and framed[1] == head.status and unchanged:
         return framed[2]
     if found is None:
-        if read_as[0] != headers.fields:
+        if not unchanged:
             return _response_framing(head, request_method, read_fields(headers.fields))
         found = read_as[1]
     framing = _response_framing(head, request_method, found)
@@ -172,6 +173,25 @@ def read_fields(fields: list[tuple[str, str]]) -> Found:
     return found
 
 
+_READ_LINE = re.compile(r"\n(c(?:ontent-length|onnection)|host|t(?:ransfer-encoding|e)|expect|upgrade|"
+                        r"sec-websocket-key): ([^\r]*)", re.IGNORECASE | re.ASCII)
+"""The lines of the fields framing reads (_READ_FIELDS) in a head whose lines are all ``Name: value`` and CRLF."""
+
+
+def plain_head_fields(text: str) -> Found:
+    """:func:`read_fields` of a whole head whose field lines are ``Name: value`` and CRLF (grammar.PLAIN_*_HEAD),
+    from its text: only the lines of the fields framing reads are split out of it, not those of the others (most
+    of a head)."""
+    found: Found = {}
+    for name, value in _READ_LINE.findall(text):
+        lname = name.lower()
+        if lname in found:
+            found[lname].append(value)
+        else:
+            found[lname] = [value]
+    return found
+
+
 def keep_trailers_only(headers: Headers, fulls: list[str]) -> None:
     """Reduce a request's TE fields to one ``TE: trailers``, or none, as HAProxy 2.6 does.
 
@@ -190,7 +210,9 @@ def keep_trailers_only(headers: Headers, fulls: list[str]) -> None:
 def _framing_fields(headers: Headers) -> Found:
     """The framing fields of a head about to be sent: the reader's, when its fields are unchanged since."""
     read_as = headers.read_as
-    return read_as[1] if read_as is not None and read_as[0] == headers.fields else read_fields(headers.fields)
+    if read_as is not None and ((seen := read_as[0]) is None or seen == headers.fields):
+        return read_as[1]
+    return read_fields(headers.fields)
 
 
 def _tokens(fulls: list[str]) -> set[str]:

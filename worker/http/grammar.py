@@ -49,6 +49,13 @@ CANONICAL_FIELD_LINE = re.compile(rf"\n({TOKEN}): ((?:{_VISIBLE}(?:{FIELD_VALUE}
 or 1.1, a printable ASCII reason), matched first: such a head's groups are the CLEAN_* patterns' groups, and
 while it is unchanged its own text is what the writer would make of it."""
 
+_PLAIN_FIELD_LINES = rf"(?:{TOKEN}: [\x21-\x7e][\x20-\x7e]*+\r\n)*+\r\n"
+PLAIN_REQUEST_HEAD = re.compile(rf"({TOKEN}) ({_TARGET}) (HTTP/1\.[01])\r\n{_PLAIN_FIELD_LINES}")
+PLAIN_STATUS_HEAD = re.compile(rf"(HTTP/1\.[01]) ([0-9]{{3}}) ((?:[\x21-\x7e][\x20-\x7e]*+)?)\r\n{_PLAIN_FIELD_LINES}")
+"""A whole head written as the writers write it in printable ASCII: with no space before a CRLF in it, its first
+line is a CANONICAL_*_LINE and the others CANONICAL_FIELD_LINEs.  Checked in one match that builds only the first
+line's parts (possessive, it never backtracks), for a head that may be relayed without being split into fields."""
+
 STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
 """Tokens already: the usual methods skip the regex."""
 

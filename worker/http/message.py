@@ -39,16 +39,19 @@ def split_values(fulls: list[str]) -> list[str]:
 class Headers:
     """Ordered header fields: names keep their case, lookups ignore it."""
 
-    __slots__ = ("fields", "framed", "read_as")
+    __slots__ = ("fields", "framed", "read_as", "text")
 
     def __init__(self, fields: list[tuple[str, str]] | None = None) -> None:
         self.fields: list[tuple[str, str]] = fields if fields is not None else []
-        self.read_as: tuple[list[tuple[str, str]], dict[str, list[str]], str | None, tuple[Any, ...]] | None = None
-        """A copy of the fields as a head reader checked them, their framing fields, the head's own text when
-        it is written as the writers write (grammar.CANONICAL_*_HEAD) and its first line's three parts: while
-        ``fields`` still equals the copy (a C comparison, element by element by identity first) the writer and
-        the framing of the sending side reuse that work instead of checking and scanning the fields again, and
-        a head whose first line is unchanged too goes out as the text it came as."""
+        self.read_as: tuple[list[tuple[str, str]] | None, dict[str, list[str]], str | None, tuple[Any, ...]] | None
+        self.read_as = None
+        """A copy of the fields as a head reader checked them (None while they are not split from the head's
+        text: readers.HeadFields), their framing fields, the head's own text when it is written as the writers
+        write (grammar.CANONICAL_*) and its first line's three parts: while ``fields`` still equals the copy (a C
+        comparison, element by element by identity first) the writer and the framing of the sending side reuse
+        that work instead of checking and scanning the fields again, and a head whose first line is unchanged
+        too goes out as the text it came as.  ``fields`` is only ever edited in place, never assigned anew."""
+        # ``text``, unset here, is the head's text its fields are split from (readers.HeadFields).
         self.framed: tuple[Any, ...] | None = None
         """A response's framing as read (request method, status, framing.response_framing's answer): the side
         that sends the response on reuses it while the fields, status and method are the same."""

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from .buffer import ReceiveBuffer
 from .errors import LocalProtocolError
 from .events import END_OF_MESSAGE, Data, EndOfMessage, Request
-from .framing import CHUNKED, UNTIL_CLOSE, Found, Framing, read_fields
+from .framing import CHUNKED, UNTIL_CLOSE, Found, Framing, plain_head_fields, read_fields
 from .grammar import (
     CANONICAL_FIELD_LINE,
     CANONICAL_REQUEST_LINE,
@@ -23,6 +24,8 @@ from .grammar import (
     CLEAN_REQUEST_LINE,
     CLEAN_STATUS_LINE,
     MAX_CHUNK_SIZE,
+    PLAIN_REQUEST_HEAD,
+    PLAIN_STATUS_HEAD,
     REQUEST_LINE,
     STATUS_LINE,
     check_status_line,
@@ -77,6 +80,10 @@ class RequestHeadReader:
             if _BAD_METHOD_START.match(buf, 0, 32):
                 raise LocalProtocolError("invalid character in the request method")
             return None
+        match = PLAIN_REQUEST_HEAD.fullmatch(text)
+        if match is not None and (found := _plain_fields(text, limits.max_headers)) is not None:
+            line = match.groups()
+            return RequestHead(*line, HeadFields(text, found, line)), found
         match = CANONICAL_REQUEST_LINE.match(text)
         canonical = match is not None
         if not canonical:
@@ -95,6 +102,45 @@ class RequestHeadReader:
             raise LocalProtocolError(f"invalid request line {lines[0][:64]!r}")
         headers = parse_fields(lines[1:], limits.max_headers)
         return RequestHead(line["method"], line["target"], line["version"], headers), read_fields(headers.fields)
+
+
+_SHORTEST_FIELD_LINE = len("a: b\r\n")
+
+
+def _plain_fields(text: str, max_headers: int) -> Found | None:
+    """The framing fields of a whole head grammar.PLAIN_*_HEAD matches, when no line ends in a space and it has
+    no more than *max_headers* fields (a head too short for more is not counted); None otherwise."""
+    if " \r\n" in text or (
+            len(text) > _SHORTEST_FIELD_LINE * max_headers and text.count("\n") - 2 > max_headers):
+        return None
+    return plain_head_fields(text)
+
+
+class HeadFields(Headers):
+    """The fields of a head as read, in its own text (a plain head: _plain_fields): split into ``fields`` only
+    when something asks for them, since a head relayed unchanged needs no more than its framing fields and text.
+
+    Until then ``read_as`` holds None for the copy of the fields (a copy of the split ones once split).  The
+    first read of ``fields`` splits them and makes the object a plain :class:`Headers`, whose slot then serves every
+    later read at no cost; ``fields`` cannot be assigned before (nothing assigns it: it is edited in place).
+    """
+
+    __slots__ = ()
+
+    def __init__(self, text: str, found: Found, line: tuple[Any, ...]) -> None:
+        self.text = text
+        self.read_as = (None, found, text, line)
+        self.framed = None
+
+    @property
+    def fields(self) -> list[tuple[str, str]]:  # type: ignore[override]
+        text = self.text
+        self.__class__ = Headers  # type: ignore[assignment]
+        fields = self.fields = CANONICAL_FIELD_LINE.findall(text, text.index("\n"))
+        read_as = self.read_as
+        if read_as is not None and read_as[0] is None:
+            self.read_as = (fields.copy(), *read_as[1:])
+        return fields
 
 
 def clean_fields(text: str, pos: int, canonical: bool) -> tuple[list[tuple[str, str]] | None, bool]:
@@ -123,6 +169,11 @@ class ResponseHeadReader:
         text = buf.take_head(limits.max_head_size)
         if text is None:
             return None
+        match = PLAIN_STATUS_HEAD.fullmatch(text)
+        if match is not None and 100 <= (status := int(match[2])) <= 599 and (
+                found := _plain_fields(text, limits.max_headers)) is not None:
+            version, _, reason = match.groups()
+            return ResponseHead(status, reason, version, HeadFields(text, found, (status, reason, version))), found
         match = CANONICAL_STATUS_LINE.match(text)
         canonical = match is not None
         if not canonical:
@@ -255,7 +306,7 @@ class UntilCloseReader:
 
 BodyReader = ContentLengthReader | ChunkedReader | UntilCloseReader
 
-_EMPTY_BODY_READER = ContentLengthReader(0)
+EMPTY_BODY_READER = ContentLengthReader(0)
 """Shared by every bodiless message: with nothing left to read it only ever returns EndOfMessage."""
 
 
@@ -266,4 +317,4 @@ def body_reader(framing: Framing, limits: Limits) -> BodyReader:
         return ChunkedReader(limits)
     if kind is UNTIL_CLOSE:
         return UntilCloseReader()
-    return ContentLengthReader(framing.length) if framing.length else _EMPTY_BODY_READER
+    return ContentLengthReader(framing.length) if framing.length else EMPTY_BODY_READER

@@ -21,7 +21,7 @@ def write_request(head: RequestHead) -> bytes:
     method, target = head.method, head.target
     read_as = head.headers.read_as
     if read_as is not None and read_as[2] is not None and read_as[3] == (method, target, head.version) and (
-            read_as[0] == head.headers.fields):
+            read_as[0] is None or read_as[0] == head.headers.fields):
         return read_as[2].encode("latin-1")  # unchanged since it was read, as the lines below would write it
     if method not in STANDARD_METHODS or type(target) is not str or not target or not target.isascii() \
             or not target.isprintable() or " " in target or "#" in target:
@@ -34,7 +34,7 @@ def write_response(head: ResponseHead) -> bytes:
     status, reason = head.status, head.reason
     read_as = head.headers.read_as
     if read_as is not None and read_as[2] is not None and read_as[3] == (status, reason, head.version) and (
-            read_as[0] == head.headers.fields):
+            read_as[0] is None or read_as[0] == head.headers.fields):
         return read_as[2].encode("latin-1")  # unchanged since it was read, as the lines below would write it
     if type(status) is not int or not 100 <= status <= 599 or type(reason) is not str or not reason.isascii() \
             or not reason.isprintable():
@@ -161,7 +161,7 @@ class UntilCloseWriter:
 
 BodyWriter = NoBodyWriter | SkippedBodyWriter | ContentLengthWriter | ChunkedWriter | UntilCloseWriter
 
-_NO_BODY_WRITER, _CHUNKED_WRITER, _UNTIL_CLOSE_WRITER = NoBodyWriter(), ChunkedWriter(), UntilCloseWriter()
+NO_BODY_WRITER, _CHUNKED_WRITER, _UNTIL_CLOSE_WRITER = NoBodyWriter(), ChunkedWriter(), UntilCloseWriter()
 """These writers keep no state, so every message shares one of each."""
 
 
@@ -174,4 +174,4 @@ def body_writer(framing: Framing) -> BodyWriter:
         return _CHUNKED_WRITER
     if kind is UNTIL_CLOSE:
         return _UNTIL_CLOSE_WRITER
-    return _NO_BODY_WRITER
+    return NO_BODY_WRITER
