@@ -50,8 +50,7 @@ class Channel:
 
     def close_input(self) -> None:
         self.input_closed = True
-        if self._changed is not None:  # _notify() inlined: every TCP stream closes both channels
-            self._changed.set()
+        self._notify()
 
     def wait_for_room(self, timeout: float | None = None) -> bool:
         """Block the reader while the input part is full (backpressure)."""

@@ -145,7 +145,7 @@ class Listener:
         """In the hub: accept what waits, each connection running in its greenlet until it first waits."""
         raw, pool, hub = self._raw, self.pool, self._hub
         for count in range(MAX_ACCEPT):
-            if 0 < pool.size <= pool.running + len(pool._held):  # pool.full() inlined: a call per connection
+            if pool.full():
                 self._watcher.stop()
                 return
             if count and not self._waiting.poll(0):
@@ -161,10 +161,9 @@ class Listener:
                 return
             self._retry_delay = RETRY_FIRST
             local = self._local
-            pool.running += 1  # _start() inlined
             client = (ClientSocket(self._family, self._type, self._proto, fd, hub) if self._lazy
                       else gsocket.socket(self._family, self._type, self._proto, fileno=fd))
-            greenlet(self._serve, hub).switch(client, None if local is None else ((peer[0], peer[1]), local))
+            self._start(client, None if local is None else ((peer[0], peer[1]), local))
             if not self._wanted:  # the connection stopped the listener (a soft stop, disable frontend)
                 return
 

@@ -91,10 +91,7 @@ class ServerPool:
     def give_back(self, conn: ServerConnection, now: float | None = None) -> None:
         """Keep *conn* idle for a later request (its server slot given back); *now*: as for ``take``.  An
         HTTP/1 connection has started its next exchange already (``Connection.next_cycle``)."""
-        balancer = conn.balancer
-        if balancer is not None:  # release_slot(), inlined: every forwarded request gives one back
-            conn.balancer = None
-            balancer.release(conn.server)
+        conn.release_slot()
         server = conn.server
         idle = self._idle.get(server)
         if idle is None:

@@ -111,11 +111,11 @@ class HttpStream:
         self.front = Connection(SERVER, max_head_size=max(worker.bufsize - MAXREWRITE, 1024))
         self.server: ServerConnection | None = None
         self.attached: Any = None
+        """The server this connection was last noted against (worker.backend.attached): noted again only
+        when a request goes to another one."""
         self.checked_backend: Proxy | None = None
         self.plain_backend: Proxy | None = None
         """The last backend checked by ``_plain`` and, if it was plain, the same (else None)."""
-        """The server this connection was last noted against (worker.backend.attached): noted again only
-        when a request goes to another one."""
         self.body_pump: gevent.Greenlet | None = None
         self.body_ahead: list[Any] = []
         """Request body events taken before the rules (req.body), replayed before reading more (a few: a
@@ -546,7 +546,7 @@ class HttpStream:
         """Close the books of one transaction: timers, status counters, the access log."""
         if termination is not None:
             txn.termination = termination
-        txn.t_active = time.monotonic() - txn.started  # txn.elapsed(), inlined
+        txn.t_active = txn.elapsed()
         status = txn.status
         if status:
             # The final status (after every rule, ours or the server's), counted on the frontend and on the
@@ -693,10 +693,7 @@ class HttpStream:
         if self.upgrade_connection is not None:
             head.headers.set("Connection", self.upgrade_connection)
         counters = backend.be_counters
-        current = counters.current = counters.current + 1  # Counters.open(), inlined
-        counters.total += 1
-        if current > counters.max:
-            counters.max = current
+        counters.open()
         counters.requests += 1
         try:
             if not plain and (self.plan.abortonclose or bplan.abortonclose):
@@ -718,7 +715,7 @@ class HttpStream:
             self._send_reply(self.pages.reply(status, txn))
             return False
         finally:
-            counters.current -= 1
+            counters.close()
         if (self.upgrade_connection is not None or head.method == "CONNECT") and self.front.switched:
             self._tunnel(txn, backend)  # only an Upgrade or a CONNECT may switch
             return False
@@ -766,8 +763,7 @@ class HttpStream:
     def _send_request(self, txn: Transaction, backend: Proxy, head: RequestHead) -> None:
         """Connect (or reuse), send the head, and start streaming the body if there is one."""
         ahead = self.body_ahead
-        if len(ahead) == 1 and ahead[0] is END_OF_MESSAGE:  # _took_bodiless_end(), inlined
-            ahead.clear()
+        if self._took_bodiless_end():
             first_body_event, whole = END_OF_MESSAGE, False
         else:
             first_body_event = self._peek_request_body()
@@ -926,10 +922,7 @@ class HttpStream:
         assert conn is not None
         timeout = txn.timeouts.get("server", bplan.server) if txn.timeouts else bplan.server
         server_counters = conn.counters
-        current = server_counters.current = server_counters.current + 1  # Counters.open(), inlined
-        server_counters.total += 1
-        if current > server_counters.max:
-            server_counters.max = current
+        server_counters.open()
         sent_at = time.monotonic()
         head: ResponseHead | None = None
         pending = bytearray()
@@ -956,24 +949,14 @@ class HttpStream:
                                 continue
                         except OSError:
                             raise ClientGone from None
-                    data = None
-                    tried = type(conn.sock) is gsocket.socket
-                    if tried:  # recv_within's first try, inlined: the answer is usually there already
-                        try:
-                            data = conn.sock._sock.recv(READ_SIZE)  # type: ignore[attr-defined]
-                        except BlockingIOError:
-                            pass
-                        except OSError:
-                            data = b""
-                    if data is None:
-                        try:
-                            data = recv_within(conn.sock, READ_SIZE, timeout, tried)
-                        except TimeoutError:
-                            if head is None:
-                                raise ServerFailed(504) from None
-                            raise ClientGone from None
-                        except OSError:
-                            data = b""
+                    try:
+                        data = recv_within(conn.sock, READ_SIZE, timeout)
+                    except TimeoutError:
+                        if head is None:
+                            raise ServerFailed(504) from None
+                        raise ClientGone from None
+                    except OSError:
+                        data = b""
                     server_counters.bytes_out += len(data)
                     backend.be_counters.bytes_out += len(data)
                     http.receive_data(data)
@@ -1008,7 +991,7 @@ class HttpStream:
                     return self._response_end(txn, head, bytes(pending))
                 event = None
         finally:
-            server_counters.current -= 1
+            server_counters.close()
 
     def _response_end(self, txn: Transaction, head: ResponseHead, data: bytes) -> ResponseHead:
         """The response's last bytes to the client, the stick counters closed first."""
