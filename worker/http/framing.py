@@ -182,14 +182,7 @@ def plain_head_fields(text: str) -> Found:
     """:func:`read_fields` of a whole head whose field lines are ``Name: value`` and CRLF (grammar.PLAIN_*_HEAD),
     from its text: only the lines of the fields framing reads are split out of it, not those of the others (most
     of a head)."""
-    found: Found = {}
-    for name, value in _READ_LINE.findall(text):
-        lname = name.lower()
-        if lname in found:
-            found[lname].append(value)
-        else:
-            found[lname] = [value]
-    return found
+    return read_fields(_READ_LINE.findall(text))
 
 
 def keep_trailers_only(headers: Headers, fulls: list[str]) -> None:
