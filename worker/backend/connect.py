@@ -156,15 +156,17 @@ def destination(server: Server, txn: Any) -> tuple[str, int]:
     return host, port
 
 
-def connection_key(server: Server, txn: Any) -> tuple[Any, ...]:
+def connection_key(server: Server, txn: Any) -> tuple[tuple[Any, ...], bool]:
     """What makes a server connection fit a stream: where it goes, the SNI it sent and the PROXY
-    header it started with (haproxy 2.6's connection hash)."""
+    header it started with (haproxy 2.6's connection hash); and whether the server follows each client's
+    destination, whose connections are then never shared."""
     host, port = server.host, server.port
-    if port == 0 or host in _ANY:
+    follows = port == 0 or host in _ANY
+    if follows:
         host, port = destination(server, txn)
     tls, send_proxy = server.tls, server.send_proxy
     return ((host, port), tls.sni(txn) if tls is not None and tls.sni is not None else None,
-            header_for(send_proxy, txn) if send_proxy is not None else None)
+            header_for(send_proxy, txn) if send_proxy is not None else None), follows
 
 
 def send_header(sock: socket.socket, server: Server, txn: Any) -> None:
@@ -176,11 +178,6 @@ def send_header(sock: socket.socket, server: Server, txn: Any) -> None:
         except OSError:
             sock.close()
             raise
-
-
-def follows_destination(server: Server) -> bool:
-    """Its connections depend on each client's destination, so they are never shared."""
-    return server.port == 0 or server.host in _ANY
 
 
 def _queue_timeout(backend: Proxy) -> float | None:

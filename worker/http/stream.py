@@ -18,7 +18,7 @@ from gevent import socket as gsocket
 
 from .. import webstats
 from ..backend import cookie
-from ..backend.connect import acquire_server, connect_server, connection_key, follows_destination
+from ..backend.connect import acquire_server, connect_server, connection_key
 from ..channel import Channel
 from ..context import WorkerContext
 from ..counters import CLASS_OF_STATUS, Counters, server_response
@@ -375,7 +375,7 @@ class HttpStream:
             if backend is not None and (backend is self.plain_backend or (
                     backend is not self.checked_backend and self._plain(backend))):
                 txn.backend = backend
-                return self._forward(txn, backend, True)
+                return self._forward_plain(txn, backend)
             if backend is not None and backend is not fe:
                 txn.backend = backend
                 bplan = backend.plan or plan_of(backend)
@@ -706,14 +706,7 @@ class HttpStream:
         except ClientAborted as abort:
             return self._client_aborted(txn, abort)
         except ServerFailed as failure:
-            self._drop_server()
-            if self.body_pump is not None:
-                self.body_pump.kill()
-            if failure.reply is not None:
-                return self._send_reply(failure.reply) and self._finish_request_body()
-            status = self._count_failure(txn, backend, failure.status)
-            self._send_reply(self.pages.reply(status, txn))
-            return False
+            return self._server_failed(txn, backend, failure)
         finally:
             counters.close()
         if (self.upgrade_connection is not None or head.method == "CONNECT") and self.front.switched:
@@ -724,6 +717,47 @@ class HttpStream:
         if httpclose or not finished:
             return False
         return response is not None
+
+    def _forward_plain(self, txn: Transaction, backend: Proxy) -> bool:
+        """``_forward`` of a plain forward (``_plain``).  The usual request, here whole (no body, or all of
+        it: ``_take_body``) from an HTTP/1 client and asking for no switch, goes without the tests of options,
+        body pump and tunnel that ``_forward`` makes; any other goes there."""
+        ahead, head = self.body_ahead, txn.request
+        if len(ahead) == 1 and ahead[0] is END_OF_MESSAGE:
+            body = b""
+        elif len(ahead) == 2 and ahead[1] is END_OF_MESSAGE and type(ahead[0]) is Data:
+            body = ahead[0].data
+        else:
+            return self._forward(txn, backend, True)
+        if type(self.front) is not Connection or self.upgrade_connection is not None or head.method == "CONNECT":
+            return self._forward(txn, backend, True)  # an HTTP/2 stream's request, or a switch proposed
+        ahead.clear()
+        if head.version != "HTTP/1.1" and not at_least_http11(head.version):
+            head.headers.set("Connection", "keep-alive")  # it stays HTTP/1.0, as HAProxy sends it
+        counters = backend.be_counters
+        counters.open()
+        counters.requests += 1
+        try:
+            self._deliver(txn, backend, head, body, END_OF_MESSAGE)
+            response = self._relay_response(txn, backend, backend.plan or plan_of(backend))
+        except ServerFailed as failure:
+            return self._server_failed(txn, backend, failure)
+        finally:
+            counters.close()
+        self._release_server(backend, False)
+        return response is not None
+
+    def _server_failed(self, txn: Transaction, backend: Proxy, failure: ServerFailed) -> bool:
+        """The exchange failed before the client got anything: the server dropped, the rule's reply or
+        HAProxy's page for the failure sent."""
+        self._drop_server()
+        if self.body_pump is not None:
+            self.body_pump.kill()
+        if failure.reply is not None:
+            return self._send_reply(failure.reply) and self._finish_request_body()
+        status = self._count_failure(txn, backend, failure.status)
+        self._send_reply(self.pages.reply(status, txn))
+        return False
 
     def _body_read(self) -> bool:
         """No request body is still arriving (its pump reads the client, and sees its close)."""
@@ -762,29 +796,45 @@ class HttpStream:
 
     def _send_request(self, txn: Transaction, backend: Proxy, head: RequestHead) -> None:
         """Connect (or reuse), send the head, and start streaming the body if there is one."""
-        ahead = self.body_ahead
         if self._took_bodiless_end():
-            first_body_event, whole = END_OF_MESSAGE, False
+            self._deliver(txn, backend, head, b"", END_OF_MESSAGE)
+            return
+        ahead = self.body_ahead
+        first_body_event = self._peek_request_body()
+        if type(first_body_event) is Data and txn.filters is None and len(ahead) == 1 and ahead[0] is END_OF_MESSAGE:
+            ahead.clear()  # the whole body is here (HttpStream._take_body): it goes with the head, no pump
+            self._deliver(txn, backend, head, first_body_event.data, END_OF_MESSAGE)
+        elif isinstance(first_body_event, EndOfMessage):
+            self._deliver(txn, backend, head, b"", first_body_event)
         else:
-            first_body_event = self._peek_request_body()
-            whole = type(first_body_event) is Data and txn.filters is None and len(ahead) == 1 and (
-                ahead[0] is END_OF_MESSAGE)
-            if whole:  # the whole body is here (HttpStream._take_body): it goes with the head, no pump
-                ahead.clear()
+            self._deliver(txn, backend, head, None, END_OF_MESSAGE)
+            self.body_pump = gevent.spawn(self._pump_request_body, first_body_event)
+
+    def _deliver(self, txn: Transaction, backend: Proxy, head: RequestHead, body: bytes | None,
+                 end: EndOfMessage) -> None:
+        """Reuse an idle connection to the server the balancer gives (waiting in its queue while all are
+        full), or connect, and send *head*, with *body* and *end* when the request is whole (else the head
+        alone: its body follows); a send that fails is retried on a new connection, up to ``retries``."""
         started = time.monotonic()
         for attempt in range(1 + backend.retries):
-            conn = self._connect(txn, backend, started)
-            if conn is None:
+            server = acquire_server(backend, txn, self)
+            if server is None:
                 raise ServerFailed(503)
+            key, private = connection_key(server, txn)
+            websocket = websocket_mode(server, txn) if self.upgrade_connection is not None else None
+            conn = None if websocket else self._reusable(
+                "never" if private else backend.http_reuse, server, key, started)
+            if conn is not None:
+                conn.balancer = backend.balancer
+                txn.server_conn = conn.sock
+            else:
+                conn = self._connect(txn, backend, server, key, private, websocket)
+                if conn is None:
+                    raise ServerFailed(503)
             conn.requests += 1
             txn.t_connect = time.monotonic() - started
             try:
-                if whole:
-                    data = conn.http.send_message(head, first_body_event.data)
-                elif isinstance(first_body_event, EndOfMessage):
-                    data = conn.http.send_message(head, b"", first_body_event)
-                else:
-                    data = conn.http.send(Request(head))
+                data = conn.http.send(Request(head)) if body is None else conn.http.send_message(head, body, end)
                 send_all(conn.sock, data)
             except LocalProtocolError:
                 conn.close()
@@ -799,9 +849,7 @@ class HttpStream:
             self.server = conn
             conn.counters.bytes_in += len(data)  # the request's bytes, its body counted as it goes
             backend.be_counters.bytes_in += len(data)
-            break
-        if not whole and not isinstance(first_body_event, EndOfMessage):
-            self.body_pump = gevent.spawn(self._pump_request_body, first_body_event)
+            return
 
     def _peek_request_body(self) -> Any:
         """EndOfMessage when the request has no body (or it is all here), else the first body event."""
@@ -811,34 +859,24 @@ class HttpStream:
             raise ServerFailed(exc.status_hint) from None
         return event
 
-    def _connect(self, txn: Transaction, backend: Proxy, now: float) -> ServerConnection | None:
-        """A connection to the server the balancer gives (waiting in its queue while all are full); *now*:
-        the clock read before (an idle connection's age is measured against it)."""
-        server = acquire_server(backend, txn, self)
-        if server is None:
-            return None
-        key = connection_key(server, txn)
-        websocket = websocket_mode(server, txn) if self.upgrade_connection is not None else None
-        pooled = None if websocket else self._reusable(
-            "never" if follows_destination(server) else backend.http_reuse, server, key, now)
-        if pooled is not None:
-            pooled.balancer = backend.balancer
-            txn.server_conn = pooled.sock
-            return pooled
+    def _connect(self, txn: Transaction, backend: Proxy, server: Any, key: Any, private: bool,
+                 websocket: str | None) -> ServerConnection | None:
+        """A new connection to *server* (from ``acquire_server``, made under *key*: ``connection_key``), or
+        to the server a redispatch gave instead; None once every attempt failed."""
         sock = connect_server(backend, txn, server)
         if sock is None:
             return None
         sock.settimeout(txn.timeouts.get("server", (backend.plan or plan_of(backend)).server))  # bounds sends
         if txn.server is not server:  # redispatched
-            key = connection_key(txn.server, txn)
+            key, private = connection_key(txn.server, txn)
         return ServerConnection(txn.server, sock, server_http(txn.server, sock, websocket), balancer=backend.balancer,
                                 address=key, counters=backend.counters_of(txn.server),
-                                private=backend.http_reuse == "never" or follows_destination(txn.server))
+                                private=backend.http_reuse == "never" or private)
 
     def _reusable(self, mode: str, server: Any, key: Any, now: float) -> ServerConnection | None:
         """An idle server connection http-reuse allows: never, the session's own; safe, any idle one
         after the session's first request; aggressive, also proven ones (2+ requests) for a first
-        request; always, any."""
+        request; always, any.  *now*: the clock read before (an idle connection's age is measured against it)."""
         if mode == "never":
             return self.own_pool.take(server, key, 0, now) if self.own_pool is not None else None
         if self.requests > 1 or mode == "always":
