@@ -822,8 +822,17 @@ class HttpStream:
                 raise ServerFailed(503)
             key, private = connection_key(server, txn)
             websocket = websocket_mode(server, txn) if self.upgrade_connection is not None else None
-            conn = None if websocket else self._reusable(
-                "never" if private else backend.http_reuse, server, key, started)
+            # An idle connection http-reuse allows: never, the session's own; safe, any idle one after the
+            # session's first request; aggressive, also proven ones (2+ requests) for a first request; always, any.
+            mode = "never" if private else backend.http_reuse
+            if websocket:
+                conn = None
+            elif mode == "never":
+                conn = self.own_pool.take(server, key, 0, started) if self.own_pool is not None else None
+            elif self.requests > 1 or mode == "always":
+                conn = self.pool.take(server, key, 0, started)
+            else:
+                conn = self.pool.take(server, key, 2, started) if mode == "aggressive" else None
             if conn is not None:
                 conn.balancer = backend.balancer
                 txn.server_conn = conn.sock
@@ -872,16 +881,6 @@ class HttpStream:
         return ServerConnection(txn.server, sock, server_http(txn.server, sock, websocket), balancer=backend.balancer,
                                 address=key, counters=backend.counters_of(txn.server),
                                 private=backend.http_reuse == "never" or private)
-
-    def _reusable(self, mode: str, server: Any, key: Any, now: float) -> ServerConnection | None:
-        """An idle server connection http-reuse allows: never, the session's own; safe, any idle one
-        after the session's first request; aggressive, also proven ones (2+ requests) for a first
-        request; always, any.  *now*: the clock read before (an idle connection's age is measured against it)."""
-        if mode == "never":
-            return self.own_pool.take(server, key, 0, now) if self.own_pool is not None else None
-        if self.requests > 1 or mode == "always":
-            return self.pool.take(server, key, 0, now)
-        return self.pool.take(server, key, 2, now) if mode == "aggressive" else None
 
     def _pump_request_body(self, first: Any) -> None:
         """Client body → server, event by event; runs beside the response relay (100-continue).
