@@ -264,19 +264,37 @@ class HttpStream:
             if self.body_ahead:
                 self.body_ahead.clear()
         front = self.front
-        received = [front.trailing_data[0]] if front.buffer else []  # for show errors
         # An HTTP/1 client on a plain socket is read directly first: most reads find the request there, and
         # the deadline, parking and idle-client bookkeeping below are only for a read that must wait.
         raw = self.direct if type(front) is Connection else None
         tried = False
+        if raw is not None and not front.buffer and not front.eof and (first or not self.worker.stopping):
+            # The usual next request: one read, one parse (the loop below, unrolled once).
+            try:
+                data = raw.recv(READ_SIZE)
+            except BlockingIOError:
+                data, raw, tried = None, None, True  # nothing there: wait below
+            except OSError:
+                data = b""
+            if data is not None:
+                fe.fe_counters.bytes_in += len(data)
+                front.receive_data(data)
+                try:
+                    event = front.next_event()
+                except RemoteProtocolError as exc:
+                    return self._bad_request(exc, data)
+                if type(event) is Request:
+                    return event.head  # type: ignore[union-attr]
+                if event is not NEED_DATA:
+                    return None
+            received = [data] if data else []  # for show errors
+        else:
+            received = [front.trailing_data[0]] if front.buffer else []
         while True:
             try:
                 event = front.next_event()
             except RemoteProtocolError as exc:
-                fe.fe_counters.failed_req += 1
-                self.worker.captures.record(fe, "{}:{}".format(*self.addresses[0]), b"".join(received))
-                self._send_reply(self.pages.reply(exc.status_hint))
-                return None
+                return self._bad_request(exc, b"".join(received))
             if type(event) is Request:
                 return event.head  # type: ignore[union-attr]
             if event is not NEED_DATA:
@@ -325,6 +343,13 @@ class HttpStream:
             front.receive_data(data)
             received.append(data)
 
+    def _bad_request(self, exc: RemoteProtocolError, received: bytes) -> None:
+        """The client's request is invalid: counted, kept for ``show errors``, answered (400, 414...)."""
+        fe = self.frontend
+        fe.fe_counters.failed_req += 1
+        self.worker.captures.record(fe, "{}:{}".format(*self.addresses[0]), received)
+        self._send_reply(self.pages.reply(exc.status_hint))
+
     def _recv_client(self, timeout: float | None, tried: bool = False) -> bytes:
         """The client's next bytes (b"" once it closed); *tried*: see recv_within."""
         try:
@@ -339,13 +364,23 @@ class HttpStream:
         return data
 
     def _send_client(self, data: bytes) -> None:
+        raw = self.direct
         try:
-            send_all(self.client, data)
+            if raw is None:
+                send_all(self.client, data)
+            else:  # send_all's plain-socket case, inline
+                try:
+                    sent = raw.send(data)
+                except BlockingIOError:
+                    sent = 0
+                if sent < len(data):
+                    self.client.sendall(memoryview(data)[sent:])
         except OSError:
             raise ClientGone from None
         self.frontend.fe_counters.bytes_out += len(data)
-        if self.txn is not None:
-            self.txn.bytes_out += len(data)
+        txn = self.txn
+        if txn is not None:
+            txn.bytes_out += len(data)
 
     @property
     def pages(self) -> Any:
@@ -355,8 +390,9 @@ class HttpStream:
 
     def _transaction(self, head: RequestHead) -> bool:
         """Run rules and forward; True when the client connection may serve another request."""
-        if self.worker.trace is not None:
-            self.worker.trace.request(self.client, self.frontend.name, head)
+        worker = self.worker
+        if worker.trace is not None:
+            worker.trace.request(self.client, self.frontend.name, head)
         txn = self.txn = self._new_txn(head)
         txn.t_request = time.monotonic() - self.request_started
         fe, plan = self.frontend, self.plan
@@ -364,11 +400,26 @@ class HttpStream:
         if fe.monitor_uri is not None and _monitored(fe.monitor_uri, head):
             txn.termination = "LR"
             return self._send_reply(error_page(200))
-        if not self._take_body(txn, plan.buffer_request):
+        ahead = self.body_ahead
+        whole = None if ahead else self.front.take_body(worker.bufsize)
+        if whole is not None:  # _take_body's usual request: no body, or all of it here
+            if whole:
+                ahead.append(Data(whole))
+            ahead.append(END_OF_MESSAGE)
+            txn.req_body = whole
+        elif not self._take_body(txn, plan.buffer_request):
             return self._body_timeout(txn)
         if plan.tcp_content and run_rules(plan.tcp_content, txn) is not ACCEPT:
             return self._tcp_refused(txn)
         verdict = run_rules(plan.http_request, txn) if plan.http_request else ACCEPT
+        if txn.service is not None or verdict is not ACCEPT:
+            # The frontend's rules answer (a service, return, deny...): no backend, stats or header check.
+            if fe.filters is not None:
+                filters.start(txn, fe, None)
+            if txn.service is not None:
+                txn.termination = "LR"
+                return self._run_service(txn)
+            return self._refuse(txn, verdict)
         backend = None
         if verdict is ACCEPT and txn.service is None:
             backend = txn.routed = fe.choose_backend(txn)
@@ -514,23 +565,26 @@ class HttpStream:
             head.headers.remove("connection")
         else:  # without a Connection field only a CONNECT proposes a switch
             self.upgrade_connection = None
-        txn = Transaction(self.client, self.frontend, None, None, self.worker.logger, self.so_id,
-                          self.worker.proxies, self.worker.process, self.session_vars.new_transaction(),
-                          self.addresses, self.request_started)
+        worker, frontend, trackers = self.worker, self.frontend, self.trackers
+        txn = Transaction(self.client, frontend, None, None, worker.logger, self.so_id, worker.proxies,
+                          (worker.nbproc, worker.index), self.session_vars.new_transaction(), self.addresses,
+                          self.request_started)
         txn.request = head
-        self.requests += 1
-        txn.first_request = self.requests == 1
-        if self.frontend.header_captures:
-            self.frontend.capture_headers(txn, "request", head.headers)
+        requests = self.requests = self.requests + 1
+        if requests != 1:
+            txn.first_request = False
+        if frontend.header_captures:
+            frontend.capture_headers(txn, "request", head.headers)
         txn.http_mode = True
-        txn.stkctr = self.trackers
+        txn.stkctr = trackers
         txn.http_stream = self
-        self.response_ahead.clear()
-        if self.trackers.ended:
-            self.trackers.begin_stream()
-        slots = self.trackers.slots
+        if self.response_ahead:
+            self.response_ahead.clear()
+        if trackers.ended:
+            trackers.begin_stream()
+        slots = trackers.slots
         if slots[0] or slots[1] or slots[2]:  # what the connection tracks counts each request
-            self.trackers.count("http_req")
+            trackers.count("http_req")
         return txn
 
     def channels(self) -> tuple[Channel, Channel]:
@@ -546,20 +600,22 @@ class HttpStream:
         """Close the books of one transaction: timers, status counters, the access log."""
         if termination is not None:
             txn.termination = termination
-        txn.t_active = txn.elapsed()
+        txn.t_active = time.monotonic() - txn.started  # txn.elapsed(), inline
         status = txn.status
+        frontend = self.frontend
         if status:
             # The final status (after every rule, ours or the server's), counted on the frontend and on the
             # backend the switching rules gave, if the transaction got that far, as haproxy counts it.
             key = CLASS_OF_STATUS[status] if status < 600 else "other"
-            self.frontend.fe_counters.responses[key] += 1
+            frontend.fe_counters.responses[key] += 1
             if txn.routed is not None:
                 txn.routed.be_counters.responses[key] += 1
-        if self.frontend.access_log is not None:
-            self.frontend.access_log(txn)
-        slots = self.trackers.slots
-        if (slots[0] or slots[1] or slots[2]) and not self.trackers.ended:  # ended: a reply of ours counted it
-            self.trackers.end_stream(txn.status, txn.bytes_in, txn.bytes_out, txn.server is not None)
+        if frontend.access_log is not None:
+            frontend.access_log(txn)
+        trackers = self.trackers
+        slots = trackers.slots
+        if (slots[0] or slots[1] or slots[2]) and not trackers.ended:  # ended: a reply of ours counted it
+            trackers.end_stream(txn.status, txn.bytes_in, txn.bytes_out, txn.server is not None)
         if txn.lua is not None or txn.priv is not None:
             txn.release()
         self.txn = None
@@ -583,10 +639,11 @@ class HttpStream:
             txn.termination = "PR"
         else:
             txn.termination = "LR"
-        if txn.reply is not None:
-            if not txn.reply.close:  # a reply that closes (reject, a 408) leaves the body unread
+        reply = txn.reply
+        if reply is not None:
+            if not reply.close:  # a reply that closes (reject, a 408) leaves the body unread
                 self._discard_request_body()
-            return self._send_reply(self.pages.reply(txn.reply.status, txn) if txn.reply.errorfile else txn.reply)
+            return self._send_reply(self.pages.reply(reply.status, txn) if reply.errorfile else reply)
         if verdict is REJECT:
             return self._error(403)
         if verdict is ERROR:
@@ -609,7 +666,9 @@ class HttpStream:
         if reply.raw is not None:
             self._send_client(reply.raw)
             return False
-        if txn is not None and not reply.close and self.answers_plainly(txn) and (data := reply.whole()):
+        if txn is not None and not reply.close and self.plan.plain_answer and self.front.plain_answer and (
+                txn.backend is None or (txn.backend.plan or plan_of(txn.backend)).plain_answer) and (
+                data := reply.wire or reply.whole()):  # answers_plainly, inline
             self.front.answered()  # nothing may change it: the bytes made once, the moves of send_message
             if self.frontend.access_log is not None:  # %B only
                 txn.bytes_logged = logged_size(reply.head()) + len(reply.body)
@@ -634,7 +693,7 @@ class HttpStream:
     def answers_plainly(self, txn: Transaction) -> bool:
         """An answer of our own may go out as bytes made whole: the exchange allows it (Connection.plain_answer)
         and nothing configured on the frontend or the routed backend may change it (HttpPlan.plain_answer)."""
-        return self.front.plain_answer and self.plan.plain_answer and (
+        return self.plan.plain_answer and self.front.plain_answer and (
             txn.backend is None or (txn.backend.plan or plan_of(txn.backend)).plain_answer)
 
     def _took_bodiless_end(self) -> bool:
@@ -647,7 +706,9 @@ class HttpStream:
 
     def _discard_request_body(self) -> None:
         """Read and drop the rest of a request we answer ourselves (bounded by the client timeout)."""
-        if self._took_bodiless_end():
+        ahead = self.body_ahead
+        if len(ahead) == 1 and ahead[0] is END_OF_MESSAGE:  # _took_bodiless_end, inline
+            ahead.clear()
             return
         timeout = self.plan.client
         try:
