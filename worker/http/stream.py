@@ -67,6 +67,8 @@ DRAIN_LIMIT = 32 * 1024 * 1024
 REQUESTS_PER_TURN = 4
 """Requests a keep-alive connection may serve in a row before letting the others run."""
 _LENGTH_ONLY = frozenset({"content-length"})
+_BODILESS_END = [END_OF_MESSAGE]
+"""What the usual request, without a body, left in ``body_ahead`` (compared with, never changed)."""
 
 
 class ClientGone(Exception):
@@ -218,7 +220,7 @@ class HttpStream:
                 return True
             if head is None:
                 return False
-            if head.method == "PRI" and not self.requests and head.version == "HTTP/2.0":
+            if not self.requests and head.method == "PRI" and head.version == "HTTP/2.0":
                 return self._switch_to_h2()
             first = resumed = False
             keep = self._transaction(head)
@@ -698,17 +700,15 @@ class HttpStream:
 
     def _took_bodiless_end(self) -> bool:
         """The usual request, with no body: its end, taken with the head (_take_body), is used up here."""
-        ahead = self.body_ahead
-        if len(ahead) == 1 and ahead[0] is END_OF_MESSAGE:
-            ahead.clear()
+        if self.body_ahead == _BODILESS_END:
+            self.body_ahead.clear()
             return True
         return False
 
     def _discard_request_body(self) -> None:
         """Read and drop the rest of a request we answer ourselves (bounded by the client timeout)."""
-        ahead = self.body_ahead
-        if len(ahead) == 1 and ahead[0] is END_OF_MESSAGE:  # _took_bodiless_end, inline
-            ahead.clear()
+        if self.body_ahead == _BODILESS_END:  # _took_bodiless_end, inline
+            self.body_ahead.clear()
             return
         timeout = self.plan.client
         try:
