@@ -270,37 +270,21 @@ class HttpStream:
         # the deadline, parking and idle-client bookkeeping below are only for a read that must wait.
         raw = self.direct if type(front) is Connection else None
         tried = False
-        if raw is not None and not front.buffer and not front.eof and (first or not self.worker.stopping):
-            # The usual next request: one read, one parse (the loop below, unrolled once).
-            try:
-                data = raw.recv(READ_SIZE)
-            except BlockingIOError:
-                data, raw, tried = None, None, True  # nothing there: wait below
-            except OSError:
-                data = b""
-            if data is not None:
-                fe.fe_counters.bytes_in += len(data)
-                front.receive_data(data)
+        received = [front.trailing_data[0]] if front.buffer else []  # for show errors
+        while True:
+            # Nothing buffered between requests parses to anything but "need data": the direct read comes first.
+            if raw is None or front.buffer or front.eof:
                 try:
                     event = front.next_event()
                 except RemoteProtocolError as exc:
-                    return self._bad_request(exc, data)
+                    fe.fe_counters.failed_req += 1
+                    self.worker.captures.record(fe, "{}:{}".format(*self.addresses[0]), b"".join(received))
+                    self._send_reply(self.pages.reply(exc.status_hint))
+                    return None
                 if type(event) is Request:
                     return event.head  # type: ignore[union-attr]
                 if event is not NEED_DATA:
                     return None
-            received = [data] if data else []  # for show errors
-        else:
-            received = [front.trailing_data[0]] if front.buffer else []
-        while True:
-            try:
-                event = front.next_event()
-            except RemoteProtocolError as exc:
-                return self._bad_request(exc, b"".join(received))
-            if type(event) is Request:
-                return event.head  # type: ignore[union-attr]
-            if event is not NEED_DATA:
-                return None
             waiting = not front.buffer
             if waiting and not first and self.worker.stopping:
                 return None
@@ -344,13 +328,6 @@ class HttpStream:
                     self.worker.idle_clients.discard(self.client)
             front.receive_data(data)
             received.append(data)
-
-    def _bad_request(self, exc: RemoteProtocolError, received: bytes) -> None:
-        """The client's request is invalid: counted, kept for ``show errors``, answered (400, 414...)."""
-        fe = self.frontend
-        fe.fe_counters.failed_req += 1
-        self.worker.captures.record(fe, "{}:{}".format(*self.addresses[0]), received)
-        self._send_reply(self.pages.reply(exc.status_hint))
 
     def _recv_client(self, timeout: float | None, tried: bool = False) -> bytes:
         """The client's next bytes (b"" once it closed); *tried*: see recv_within."""
@@ -414,14 +391,6 @@ class HttpStream:
         if plan.tcp_content and run_rules(plan.tcp_content, txn) is not ACCEPT:
             return self._tcp_refused(txn)
         verdict = run_rules(plan.http_request, txn) if plan.http_request else ACCEPT
-        if txn.service is not None or verdict is not ACCEPT:
-            # The frontend's rules answer (a service, return, deny...): no backend, stats or header check.
-            if fe.filters is not None:
-                filters.start(txn, fe, None)
-            if txn.service is not None:
-                txn.termination = "LR"
-                return self._run_service(txn)
-            return self._refuse(txn, verdict)
         backend = None
         if verdict is ACCEPT and txn.service is None:
             backend = txn.routed = fe.choose_backend(txn)
@@ -569,7 +538,7 @@ class HttpStream:
             self.upgrade_connection = None
         worker, frontend, trackers = self.worker, self.frontend, self.trackers
         txn = Transaction(self.client, frontend, None, None, worker.logger, self.so_id, worker.proxies,
-                          (worker.nbproc, worker.index), self.session_vars.new_transaction(), self.addresses,
+                          worker.process, self.session_vars.new_transaction(), self.addresses,
                           self.request_started)
         txn.request = head
         requests = self.requests = self.requests + 1
@@ -602,7 +571,7 @@ class HttpStream:
         """Close the books of one transaction: timers, status counters, the access log."""
         if termination is not None:
             txn.termination = termination
-        txn.t_active = time.monotonic() - txn.started  # txn.elapsed(), inline
+        txn.t_active = txn.elapsed()
         status = txn.status
         frontend = self.frontend
         if status:
