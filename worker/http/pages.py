@@ -56,10 +56,12 @@ REASONS = {
 }
 
 
+_REASON_OF = {**REASONS, **{status: title for status, (title, _) in MESSAGES.items()}}
+"""The reason phrase of each status we know, the error pages' own first: one lookup per answer."""
+
+
 def reason(status: int) -> str:
-    if status in MESSAGES:
-        return MESSAGES[status][0]
-    return REASONS.get(status, "Other")
+    return _REASON_OF.get(status, "Other")
 
 
 @dataclass(slots=True)

@@ -67,6 +67,8 @@ DRAIN_LIMIT = 32 * 1024 * 1024
 REQUESTS_PER_TURN = 4
 """Requests a keep-alive connection may serve in a row before letting the others run."""
 _LENGTH_ONLY = frozenset({"content-length"})
+_BODILESS_END = [END_OF_MESSAGE]
+"""What the usual request, without a body, left in ``body_ahead`` (compared with, never changed)."""
 
 
 class ClientGone(Exception):
@@ -218,7 +220,7 @@ class HttpStream:
                 return True
             if head is None:
                 return False
-            if head.method == "PRI" and not self.requests and head.version == "HTTP/2.0":
+            if not self.requests and head.method == "PRI" and head.version == "HTTP/2.0":
                 return self._switch_to_h2()
             first = resumed = False
             keep = self._transaction(head)
@@ -264,23 +266,25 @@ class HttpStream:
             if self.body_ahead:
                 self.body_ahead.clear()
         front = self.front
-        received = [front.trailing_data[0]] if front.buffer else []  # for show errors
         # An HTTP/1 client on a plain socket is read directly first: most reads find the request there, and
         # the deadline, parking and idle-client bookkeeping below are only for a read that must wait.
         raw = self.direct if type(front) is Connection else None
         tried = False
+        received = [front.trailing_data[0]] if front.buffer else []  # for show errors
         while True:
-            try:
-                event = front.next_event()
-            except RemoteProtocolError as exc:
-                fe.fe_counters.failed_req += 1
-                self.worker.captures.record(fe, "{}:{}".format(*self.addresses[0]), b"".join(received))
-                self._send_reply(self.pages.reply(exc.status_hint))
-                return None
-            if type(event) is Request:
-                return event.head  # type: ignore[union-attr]
-            if event is not NEED_DATA:
-                return None
+            # Nothing buffered between requests parses to anything but "need data": the direct read comes first.
+            if raw is None or front.buffer or front.eof:
+                try:
+                    event = front.next_event()
+                except RemoteProtocolError as exc:
+                    fe.fe_counters.failed_req += 1
+                    self.worker.captures.record(fe, "{}:{}".format(*self.addresses[0]), b"".join(received))
+                    self._send_reply(self.pages.reply(exc.status_hint))
+                    return None
+                if type(event) is Request:
+                    return event.head  # type: ignore[union-attr]
+                if event is not NEED_DATA:
+                    return None
             waiting = not front.buffer
             if waiting and not first and self.worker.stopping:
                 return None
@@ -339,13 +343,23 @@ class HttpStream:
         return data
 
     def _send_client(self, data: bytes) -> None:
+        raw = self.direct
         try:
-            send_all(self.client, data)
+            if raw is None:
+                send_all(self.client, data)
+            else:  # send_all's plain-socket case, inline
+                try:
+                    sent = raw.send(data)
+                except BlockingIOError:
+                    sent = 0
+                if sent < len(data):
+                    self.client.sendall(memoryview(data)[sent:])
         except OSError:
             raise ClientGone from None
         self.frontend.fe_counters.bytes_out += len(data)
-        if self.txn is not None:
-            self.txn.bytes_out += len(data)
+        txn = self.txn
+        if txn is not None:
+            txn.bytes_out += len(data)
 
     @property
     def pages(self) -> Any:
@@ -355,8 +369,9 @@ class HttpStream:
 
     def _transaction(self, head: RequestHead) -> bool:
         """Run rules and forward; True when the client connection may serve another request."""
-        if self.worker.trace is not None:
-            self.worker.trace.request(self.client, self.frontend.name, head)
+        worker = self.worker
+        if worker.trace is not None:
+            worker.trace.request(self.client, self.frontend.name, head)
         txn = self.txn = self._new_txn(head)
         txn.t_request = time.monotonic() - self.request_started
         fe, plan = self.frontend, self.plan
@@ -364,7 +379,14 @@ class HttpStream:
         if fe.monitor_uri is not None and _monitored(fe.monitor_uri, head):
             txn.termination = "LR"
             return self._send_reply(error_page(200))
-        if not self._take_body(txn, plan.buffer_request):
+        ahead = self.body_ahead
+        whole = None if ahead else self.front.take_body(worker.bufsize)
+        if whole is not None:  # _take_body's usual request: no body, or all of it here
+            if whole:
+                ahead.append(Data(whole))
+            ahead.append(END_OF_MESSAGE)
+            txn.req_body = whole
+        elif not self._take_body(txn, plan.buffer_request):
             return self._body_timeout(txn)
         if plan.tcp_content and run_rules(plan.tcp_content, txn) is not ACCEPT:
             return self._tcp_refused(txn)
@@ -514,23 +536,26 @@ class HttpStream:
             head.headers.remove("connection")
         else:  # without a Connection field only a CONNECT proposes a switch
             self.upgrade_connection = None
-        txn = Transaction(self.client, self.frontend, None, None, self.worker.logger, self.so_id,
-                          self.worker.proxies, self.worker.process, self.session_vars.new_transaction(),
-                          self.addresses, self.request_started)
+        worker, frontend, trackers = self.worker, self.frontend, self.trackers
+        txn = Transaction(self.client, frontend, None, None, worker.logger, self.so_id, worker.proxies,
+                          worker.process, self.session_vars.new_transaction(), self.addresses,
+                          self.request_started)
         txn.request = head
-        self.requests += 1
-        txn.first_request = self.requests == 1
-        if self.frontend.header_captures:
-            self.frontend.capture_headers(txn, "request", head.headers)
+        requests = self.requests = self.requests + 1
+        if requests != 1:
+            txn.first_request = False
+        if frontend.header_captures:
+            frontend.capture_headers(txn, "request", head.headers)
         txn.http_mode = True
-        txn.stkctr = self.trackers
+        txn.stkctr = trackers
         txn.http_stream = self
-        self.response_ahead.clear()
-        if self.trackers.ended:
-            self.trackers.begin_stream()
-        slots = self.trackers.slots
+        if self.response_ahead:
+            self.response_ahead.clear()
+        if trackers.ended:
+            trackers.begin_stream()
+        slots = trackers.slots
         if slots[0] or slots[1] or slots[2]:  # what the connection tracks counts each request
-            self.trackers.count("http_req")
+            trackers.count("http_req")
         return txn
 
     def channels(self) -> tuple[Channel, Channel]:
@@ -548,18 +573,20 @@ class HttpStream:
             txn.termination = termination
         txn.t_active = txn.elapsed()
         status = txn.status
+        frontend = self.frontend
         if status:
             # The final status (after every rule, ours or the server's), counted on the frontend and on the
             # backend the switching rules gave, if the transaction got that far, as haproxy counts it.
             key = CLASS_OF_STATUS[status] if status < 600 else "other"
-            self.frontend.fe_counters.responses[key] += 1
+            frontend.fe_counters.responses[key] += 1
             if txn.routed is not None:
                 txn.routed.be_counters.responses[key] += 1
-        if self.frontend.access_log is not None:
-            self.frontend.access_log(txn)
-        slots = self.trackers.slots
-        if (slots[0] or slots[1] or slots[2]) and not self.trackers.ended:  # ended: a reply of ours counted it
-            self.trackers.end_stream(txn.status, txn.bytes_in, txn.bytes_out, txn.server is not None)
+        if frontend.access_log is not None:
+            frontend.access_log(txn)
+        trackers = self.trackers
+        slots = trackers.slots
+        if (slots[0] or slots[1] or slots[2]) and not trackers.ended:  # ended: a reply of ours counted it
+            trackers.end_stream(txn.status, txn.bytes_in, txn.bytes_out, txn.server is not None)
         if txn.lua is not None or txn.priv is not None:
             txn.release()
         self.txn = None
@@ -583,10 +610,11 @@ class HttpStream:
             txn.termination = "PR"
         else:
             txn.termination = "LR"
-        if txn.reply is not None:
-            if not txn.reply.close:  # a reply that closes (reject, a 408) leaves the body unread
+        reply = txn.reply
+        if reply is not None:
+            if not reply.close:  # a reply that closes (reject, a 408) leaves the body unread
                 self._discard_request_body()
-            return self._send_reply(self.pages.reply(txn.reply.status, txn) if txn.reply.errorfile else txn.reply)
+            return self._send_reply(self.pages.reply(reply.status, txn) if reply.errorfile else reply)
         if verdict is REJECT:
             return self._error(403)
         if verdict is ERROR:
@@ -609,7 +637,9 @@ class HttpStream:
         if reply.raw is not None:
             self._send_client(reply.raw)
             return False
-        if txn is not None and not reply.close and self.answers_plainly(txn) and (data := reply.whole()):
+        if txn is not None and not reply.close and self.plan.plain_answer and self.front.plain_answer and (
+                txn.backend is None or (txn.backend.plan or plan_of(txn.backend)).plain_answer) and (
+                data := reply.wire or reply.whole()):  # answers_plainly, inline
             self.front.answered()  # nothing may change it: the bytes made once, the moves of send_message
             if self.frontend.access_log is not None:  # %B only
                 txn.bytes_logged = logged_size(reply.head()) + len(reply.body)
@@ -634,20 +664,20 @@ class HttpStream:
     def answers_plainly(self, txn: Transaction) -> bool:
         """An answer of our own may go out as bytes made whole: the exchange allows it (Connection.plain_answer)
         and nothing configured on the frontend or the routed backend may change it (HttpPlan.plain_answer)."""
-        return self.front.plain_answer and self.plan.plain_answer and (
+        return self.plan.plain_answer and self.front.plain_answer and (
             txn.backend is None or (txn.backend.plan or plan_of(txn.backend)).plain_answer)
 
     def _took_bodiless_end(self) -> bool:
         """The usual request, with no body: its end, taken with the head (_take_body), is used up here."""
-        ahead = self.body_ahead
-        if len(ahead) == 1 and ahead[0] is END_OF_MESSAGE:
-            ahead.clear()
+        if self.body_ahead == _BODILESS_END:
+            self.body_ahead.clear()
             return True
         return False
 
     def _discard_request_body(self) -> None:
         """Read and drop the rest of a request we answer ourselves (bounded by the client timeout)."""
-        if self._took_bodiless_end():
+        if self.body_ahead == _BODILESS_END:  # _took_bodiless_end, inline
+            self.body_ahead.clear()
             return
         timeout = self.plan.client
         try:

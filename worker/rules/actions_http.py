@@ -93,10 +93,17 @@ def _return(kind: str, args: tuple[str, ...], env: HttpActionEnv) -> Action:
             raise RuleError("'return status' expects a status code between 200 and 599.")
         status = int(rest[1])
         rest = rest[2:]
-    reply = _reply_builder(status, rest, env, "return")
+    made = _reply_maker(status, rest, env, "return")
+    if type(made) is Reply:
+        def return_fixed(txn: Any) -> Verdict:
+            txn.reply = made  # the same Reply for every request: no builder to call
+            return DONE
+
+        return return_fixed
+    build = made
 
     def return_(txn: Any) -> Verdict:
-        txn.reply = reply(txn)
+        txn.reply = build(txn)
         return DONE
 
     return return_
@@ -129,6 +136,15 @@ def _rendered(headers: list[tuple[str, Renderer]], txn: Any) -> list[tuple[str, 
 
 def _reply_builder(status: int, words: list[str], env: HttpActionEnv, keyword: str) -> Callable[[Any], Reply]:
     """``[content-type T] [string S | lf-string F | file F | lf-file F] [hdr N F]*`` → a reply maker."""
+    made = _reply_maker(status, words, env, keyword)
+    if type(made) is Reply:
+        return lambda txn: made
+    return made
+
+
+def _reply_maker(status: int, words: list[str], env: HttpActionEnv,
+                 keyword: str) -> Reply | Callable[[Any], Reply]:
+    """What _reply_builder makes: the Reply itself when nothing in it depends on the request."""
     content_type: str | None = None
     default_page = False
     body: Renderer | bytes | None = None
@@ -169,8 +185,7 @@ def _reply_builder(status: int, words: list[str], env: HttpActionEnv, keyword: s
         raise RuleError(f"'{keyword}': a body needs a 'content-type'.")
     if type(body) is bytes and not headers:
         # Nothing in it depends on the request: one Reply for every request, its bytes written once (Reply.whole).
-        fixed = Reply(status, [("content-type", content_type or "")] if body else [], body)
-        return lambda txn: fixed
+        return Reply(status, [("content-type", content_type or "")] if body else [], body)
 
     def build(txn: Any) -> Reply:
         if body is None:
