@@ -18,6 +18,7 @@ from luaproxy.worker.rules.verdict import ACCEPT, CONTINUE, DONE, ERROR, REJECT,
 from . import runner
 from .contexts import Context, Run
 from .engine import LuaEngine
+from .samples import address_text
 
 _CODE_VERDICTS = {1: ACCEPT, 3: ERROR, 4: DONE, 5: REJECT,
                   6: REJECT, 7: ERROR}
@@ -66,10 +67,11 @@ class LuaAction:
         if launch is None:  # made on first use, once the configuration has set the limits
             launch = self._launch = engine.runtime.prelude.action_launcher(
                 engine.limits.forced_yield, self.function, engine.txn_metatable, *self.args)
+        src = address_text(txn.src)
         if txn.lua is not None:
-            result = runner.run_job(engine.runtime, run, (launch, txn.lua))[0]
+            result = runner.run_job(engine.runtime, run, (launch, txn.lua, src))[0]
         else:  # the TXN object is made in the coroutine, and kept for the transaction's later runs
-            result, made = runner.run_job(engine.runtime, run, (launch, None, txn, txn.http_mode))
+            result, made = runner.run_job(engine.runtime, run, (launch, None, src, txn, txn.http_mode))
             if made is not None:
                 txn.lua = made
         if result.outcome is runner.Outcome.TIMEOUT or result.outcome is runner.Outcome.ERROR:

@@ -467,11 +467,13 @@ local function lazy_index(mt, makers)
   end
 end
 
--- Where a TXN keeps whether it is in HTTP mode: a key no user code can spell.
-local HTTP_MODE = {}
+-- Where a TXN keeps whether it is in HTTP mode, and the client address text its running action was handed
+-- (false outside its action's runs: a set-src rule may change it between runs); where a TXN's fetch
+-- objects keep their TXN.  Keys no user code can spell.
+local HTTP_MODE, SRC, OWNER = {}, {}, {}
 
 local function new_txn(mt, state, http_mode)
-  return setmetatable({[0] = state, [HTTP_MODE] = http_mode or nil, [DONE_CALLED] = false}, mt)
+  return setmetatable({[0] = state, [HTTP_MODE] = http_mode or nil, [DONE_CALLED] = false, [SRC] = false}, mt)
 end
 prelude.new_txn = new_txn
 
@@ -479,7 +481,7 @@ prelude.new_txn = new_txn
 -- classes' methods take their channel from it: classes.Channel and classes.ResponseChannel).
 function prelude.lazy_parts(classes, applet_field)
   local function txn_part(class)
-    return function(self) return setmetatable({[0] = self[0]}, classes[class]) end
+    return function(self) return setmetatable({[0] = self[0], [OWNER] = self}, classes[class]) end
   end
   -- An applet's fetches and converters work on its transaction, asked of Python on first use
   -- (most services use none: a run hands Lua only the applet's own state).
@@ -502,6 +504,22 @@ function prelude.lazy_parts(classes, applet_field)
   end
   local tcp_applet_makers = {}
   for key, class in pairs(samples) do tcp_applet_makers[key] = applet_makers[key] end
+  -- txn.f:src() and txn.sf:src() in an action answer with the address its run was handed: no call to Python.
+  for _, class in ipairs({"Fetches", "StringFetches"}) do
+    local mt = classes[class]
+    local methods = mt.__index
+    local python_src = methods.src
+    methods.src = function(self, ...)
+      if getmetatable(self) == mt and select("#", ...) == 0 then
+        local owner = self[OWNER]
+        if owner then
+          local src = owner[SRC]
+          if src then return src end
+        end
+      end
+      return python_src(self, ...)
+    end
+  end
   lazy_index(classes.TXN, txn_makers)
   lazy_index(classes.AppletHTTP, applet_makers)
   lazy_index(classes.AppletTCP, tcp_applet_makers)
@@ -542,7 +560,8 @@ function prelude.launch_applet(count, f, mt, state)
 end
 
 -- An action's launcher, made once with its function and configured arguments: a run's job is
--- (launcher, TXN object) or, for a transaction that has none yet, (launcher, nil, state, http mode):
+-- (launcher, TXN object, src) or, for a transaction that has none yet, (launcher, nil, src, state, http mode)
+-- (src: the client address as txn.sf:src() gives it, or nil to let that fetch ask Python):
 -- the TXN is then made here and handed back to Python (which keeps it for the transaction's later
 -- runs) with the outcome.
 -- An action's ending: a txn:done() noted on its own TXN (done_method) makes the outcome DONE, or,
@@ -550,6 +569,7 @@ end
 -- It takes xpcall's results itself (outcome's common case written out: one call fewer per action).
 local function action_end(txn, made, ok, ...)
   if acting == txn then acting = nil end
+  txn[SRC] = false
   if txn[DONE_CALLED] then
     txn[DONE_CALLED] = false
     if ok or unwinding(...) then return wait(made, DONE_CODE) end
@@ -562,7 +582,7 @@ end
 function prelude.action_launcher(count, f, mt, ...)
   local args = table.pack(...)
   local n = args.n
-  return function(txn, state, http_mode)
+  return function(txn, src, state, http_mode)
     sethook(yield_hook, "", count)
     local made = nil
     if txn == nil then
@@ -570,6 +590,7 @@ function prelude.action_launcher(count, f, mt, ...)
       made = txn
     end
     acting = txn
+    txn[SRC] = src or false
     if n == 0 then return action_end(txn, made, xpcall(f, handler, txn)) end
     return action_end(txn, made, xpcall(f, handler, txn, unpack(args, 1, n)))
   end

@@ -22,6 +22,7 @@ from luaproxy.worker.samples import (
     to_text,
 )
 from luaproxy.worker.samples.args import parse_args
+from luaproxy.worker.samples.types import ip_sample
 
 from . import runner
 from .contexts import Context, Run
@@ -37,6 +38,24 @@ def _output(smp: Sample | None, as_string: bool) -> Any:
     if family is not None:  # an address (txn.sf:src()) is its text in both modes: no cast
         return socket.inet_ntop(family, smp.value)
     return (to_text(smp) or "") if as_string else to_native(smp)
+
+
+ADDRESS_TEXTS_KEPT = 4096
+"""How many client addresses address_text remembers; when full it starts afresh (clients are many)."""
+_address_texts: dict[str | None, str | None] = {}
+
+
+def address_text(address: str | None) -> str | None:
+    """The text txn.sf:src() gives for a transaction's *address* (None when it is not an IP address), handed
+    to an action with its run so that the fetch needs no call to Python; worked out once per address."""
+    text = _address_texts.get(address, _address_texts)
+    if text is not _address_texts:
+        return text  # type: ignore[return-value]
+    text = _output(ip_sample(address), True) or None
+    if len(_address_texts) >= ADDRESS_TEXTS_KEPT:
+        _address_texts.clear()
+    _address_texts[address] = text
+    return text
 
 
 def fetch_functions(registry: SampleRegistry, as_string: bool) -> dict[str, Any]:

@@ -17,6 +17,8 @@ class State:
 
     def __init__(self) -> None:
         self.lua = None
+        self.src = "192.0.2.1"
+        self.response = None
         self.http_mode = False
         self.before_wait = None
         self.frontend = None
@@ -62,3 +64,23 @@ def test_done_of_another_transactions_txn_marks_that_one(engine):
     action(engine, "function(txn) kept = txn end")(first)
     assert action(engine, "function(txn) pcall(kept.done, kept); return act.CONTINUE end")(second) is Verdict.CONTINUE
     assert first.done and not second.done
+
+
+def test_src_is_the_runs_own_client_address(engine):
+    """txn.sf:src() / txn.f:src() answer in Lua with the address handed with the run: its text as the fetch
+    gives it, the address of this run (a set-src between runs moves it), and a TXN kept past its run asks
+    Python for its own transaction's."""
+    state, other = State(), State()
+    state.src = "2001:DB8::0001"
+    read = action(engine, "function(txn) seen = {txn.sf:src(), txn.f:src()}; kept = kept or txn end")
+    lua_globals = engine.runtime.globals
+    read(state)
+    assert list(lua_globals.seen.values()) == ["2001:db8::1", "2001:db8::1"]
+    state.src = "10.0.0.2"
+    read(state)
+    assert list(lua_globals.seen.values()) == ["10.0.0.2", "10.0.0.2"]
+    action(engine, "function(txn) seen = {kept.sf:src(), txn.sf:src()} end")(other)
+    assert list(lua_globals.seen.values()) == ["10.0.0.2", "192.0.2.1"]
+    other.src = None
+    action(engine, "function(txn) seen = {txn.sf:src(), txn.f:src() == nil} end")(other)
+    assert list(lua_globals.seen.values()) == ["", True]
