@@ -54,7 +54,8 @@ loaded 2-core build machine, Python 3.11, µs per operation):
   tracking process claims a *column* (its owner's pid, written once: a
   column is freed by ``reclaim`` when its owner dies, whether it held
   something or not) and each entry has one word per column: what that process holds on
-  it (references in the low half, counted connections in the high half).
+  it (references in the low 24 bits, counted connections above: a word for a
+  few connections stays a small Python int, cheaper to add to).
   An entry's references and ``conn_cur`` are its own word (what processes
   without a column hold, and ``set table``'s offset) plus the sum of its
   column words, so what a process holds is written in its column only.  Only
@@ -91,11 +92,12 @@ _H_HOLDER, _H_USED, _H_HEAD, _H_TAIL, _H_FREE, _H_HIGH, _H_UPD, _H_GEN = range(8
 _NEXT, _PREV, _LNEXT, _EXP, _REF, _HASH, _KLEN, _UPD, _GEN = range(9)
 _FIXED = 9
 _LOCK_WAIT = 1.0
-_COL_CONN = 1 << 32  # one counted connection in a column word (references are the low half)
-_HELD_CONN = 1 + _COL_CONN  # a reference with its counted connection
+_COL_SHIFT = 24
+_COL_CONN = 1 << _COL_SHIFT  # one counted connection in a column word (references are the low bits)
+_COL_REFS = _COL_CONN - 1
+_HELD_CONN = 1 + _COL_CONN  # a reference with its counted connection (below 2**30: Python's one-digit ints)
 _RECLAIM_BATCH = 256  # entries given back per lock hold
 _PURGE_BATCH = 32
-U32 = 0xFFFFFFFF
 RING_MAX = 65536
 
 
@@ -358,7 +360,7 @@ class SharedTable:
         first = base + self.col_off
         refs = self.q[base + _REF]
         for word in self.q[first : first + self.columns]:
-            refs += word & U32
+            refs += word & _COL_REFS
         return refs
 
     def _col_conns(self, base: int) -> int:
@@ -366,7 +368,7 @@ class SharedTable:
         first = base + self.col_off
         conns = 0
         for word in self.q[first : first + self.columns]:
-            conns += word >> 32
+            conns += word >> _COL_SHIFT
         return conns
 
     def _conn_cur(self, base: int) -> int:
@@ -474,6 +476,7 @@ class SharedTable:
         if rate and (read_off, read_period) not in rates:
             raise ValueError(f"'{rate}' is not a rate these events count in table '{self.name}'")
         rates = tuple(slot for slot in rates if slot != (read_off, read_period))  # the rate read: counted apart
+        more = bool(synced or rates or plain)  # anything to do between the touch and the rate read
         purge_at = 0  # when the LRU tail may have expired, as this process last saw it (ms)
         pid = 0  # the process colw was read for
         colw = -1
@@ -534,26 +537,27 @@ class SharedTable:
                         q[base + cur_off] += 1  # type: ignore[operator]
                 if expire:
                     q[base + _EXP] = now + expire
-                if synced:  # the change mark (_mark), inline
-                    upd = q[_H_UPD] + 1
-                    q[_H_UPD] = upd
-                    q[base + _UPD] = upd
-                    q[ring_at + upd % ring_size] = idx + 1
-                for off, period in rates:  # freq_add(q, at, period, now, 1), inline
-                    at = base + off
-                    elapsed = now - q[at]
-                    if elapsed >= period:
-                        if elapsed >= 2 * period:
-                            q[at + 2] = 0
-                            q[at] = now
+                if more:
+                    if synced:  # the change mark (_mark), inline
+                        upd = q[_H_UPD] + 1
+                        q[_H_UPD] = upd
+                        q[base + _UPD] = upd
+                        q[ring_at + upd % ring_size] = idx + 1
+                    for off, period in rates:  # freq_add(q, at, period, now, 1), inline
+                        at = base + off
+                        elapsed = now - q[at]
+                        if elapsed >= period:
+                            if elapsed >= 2 * period:
+                                q[at + 2] = 0
+                                q[at] = now
+                            else:
+                                q[at + 2] = q[at + 1]
+                                q[at] += period
+                            q[at + 1] = 1
                         else:
-                            q[at + 2] = q[at + 1]
-                            q[at] += period
-                        q[at + 1] = 1
-                    else:
-                        q[at + 1] += 1
-                for off in plain:
-                    q[base + off] += 1
+                            q[at + 1] += 1
+                    for off in plain:
+                        q[base + off] += 1
                 if not read_period:
                     return 0
                 at = base + read_off  # the rate read: counted as above, then freq_read on what is known
@@ -716,7 +720,7 @@ class SharedTable:
             q[base + self.col_off + col] = 0  # its references and connections no longer add up
             if not q[base + _HASH]:
                 continue
-            if word >> 32 and self.cur_off is not None:
+            if word >> _COL_SHIFT and self.cur_off is not None:
                 self._mark(base)
             released += 1
         return released
