@@ -142,7 +142,7 @@ def _track(n: int, args: tuple[str, ...], env: StickEnv) -> Action:
                 value = counting(key, tracked)  # Trackers.track_with, inline
                 if value < 0:  # the table is full: nothing tracked, nothing to read
                     return action(txn) if unless else CONTINUE
-                tracked.session = tracked.released = False
+                tracked.session = False
                 trackers.slots[n] = tracked
                 trackers.streamed.append(n)
             elif (value := trackers.track_with(n, table, counting, key, False)) < 0:
