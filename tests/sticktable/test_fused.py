@@ -122,3 +122,30 @@ def test_a_full_table_tracks_nothing_and_matches_nothing(tmp_path: Path) -> None
     for n in range(10):  # every entry referenced: none can be evicted
         fe.table.track(bytes((10, 1, 0, n)))
     assert _request(fe, Trackers()).verdict is REJECT  # type: ignore[attr-defined]
+
+
+def test_the_limit_follows_the_list_changed_at_run_time(tmp_path: Path) -> None:
+    """The fused rule keeps the least rate its patterns match; ``add acl``, ``del acl`` and a pattern that
+    is no open range (read through the list's index) change what it denies at once."""
+    (tmp_path / "f.cfg").write_text("""defaults
+   mode http
+   timeout client 10s
+frontend fe
+   bind 127.0.0.1:0
+   stick-table type ip size 10 expire 60s store http_req_rate(10s)
+   http-request track-sc0 src
+   http-request deny if { sc_http_req_rate(0) gt 5 }
+""")
+    generation = reload.load([str(tmp_path / "f.cfg")], logging.getLogger("test"))
+    fe = generation.proxies[0]
+    ref = next(r for r in generation.library.refs("acl") if any(e.key == "6:" for e in r.entries()))
+    trackers = Trackers()
+    assert [_request(fe, trackers).verdict for _ in range(2)] == [ACCEPT, ACCEPT]  # type: ignore[attr-defined]
+    entry = generation.library.add_acl_entry(ref, "3:")
+    assert _request(fe, trackers).verdict is REJECT  # type: ignore[attr-defined]
+    ref.delete(f"#{entry.ref_id:x}")
+    assert _request(fe, trackers).verdict is ACCEPT  # type: ignore[attr-defined]
+    ref.clear()
+    assert _request(fe, trackers).verdict is ACCEPT  # type: ignore[attr-defined]
+    generation.library.add_acl_entry(ref, "6")  # an exact value: no longer an open range
+    assert [_request(fe, trackers).verdict for _ in range(2)] == [REJECT, ACCEPT]  # type: ignore[attr-defined]

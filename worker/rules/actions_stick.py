@@ -18,6 +18,8 @@ import gevent
 from ..http.pages import error_page
 from ..proxy import Rule
 from ..samples.fetch_sticktable import SC_VALUES
+from ..samples.library import PatternRef
+from ..samples.patterns import Method, parse_int_range
 from ..sticktable.schema import MAX_ARRAY
 from ..sticktable.table import SharedTable
 from ..sticktable.tracking import EVENTS, HTTP_EVENTS
@@ -31,6 +33,8 @@ _SC = re.compile(r"^(sc-inc-gpc[01]|sc-set-gpt0)\(([0-9]+)\)$")
 _SC_ARRAY = re.compile(r"^(sc-inc-gpc|sc-set-gpt)\(([0-9]+),([0-9]+)\)$")
 SESSION_RULESETS = ("tcp-request connection", "tcp-request session")
 _KNOWN_KEYS = 4096
+_NEVER = 1 << 63
+"""Above any rate: what an empty list's least match is."""
 FUSER = "fused_with"
 """The attribute by which an http-request track-sc action (a function) holds the maker of its fused
 form with the next rule (``fuse``); other actions, Lua's among them, have none."""
@@ -120,8 +124,12 @@ def _track(n: int, args: tuple[str, ...], env: StickEnv) -> Action:
         except ValueError:  # not a rate the tracking counts (or not stored): read by the fetch
             return None
         lists, unless, action = term.lists, condition.unless, rule.action
+        ref = lists[0][0] if len(lists) == 1 and getattr(lists[0][1], "method", None) is Method.INT else None
+        seen = -1  # the ref's changes when ``lowest`` was derived
+        lowest: int | None = None
 
         def track_then(txn: Any) -> Verdict:
+            nonlocal seen, lowest
             trackers = txn.stkctr
             if trackers is None or trackers.slots[n] is not None or not txn.http_mode:
                 track(txn)
@@ -134,13 +142,20 @@ def _track(n: int, args: tuple[str, ...], env: StickEnv) -> Action:
                 value = counting(key, tracked)  # Trackers.track_with, inline
                 if value < 0:  # the table is full: nothing tracked, nothing to read
                     return action(txn) if unless else CONTINUE
-                tracked.session = tracked.released = False
+                tracked.session = False
                 trackers.slots[n] = tracked
                 trackers.streamed.append(n)
             elif (value := trackers.track_with(n, table, counting, key, False)) < 0:
                 return action(txn) if unless else CONTINUE
-            for ref, index in lists:
-                if index.lookup(value, ref.curr_ver) is not None:
+            if ref is not None:  # one list of integer patterns: the least value matching, while it holds
+                if ref.changes != seen:
+                    seen, lowest = ref.changes, _least_match(ref)
+                if lowest is not None:
+                    if value >= lowest:
+                        return CONTINUE if unless else action(txn)
+                    return action(txn) if unless else CONTINUE
+            for pats, index in lists:
+                if index.lookup(value, pats.curr_ver) is not None:
                     return CONTINUE if unless else action(txn)
             return action(txn) if unless else CONTINUE
 
@@ -149,6 +164,17 @@ def _track(n: int, args: tuple[str, ...], env: StickEnv) -> Action:
     if env.ruleset == "http-request":
         setattr(track, FUSER, fused_with)
     return track
+
+
+def _least_match(ref: PatternRef) -> int | None:
+    """The least integer the list's current patterns match when they match every integer from there
+    up (``gt N``, ``ge N``, any ``N:``), else None (the list's index is asked)."""
+    ranges = [parse_int_range(entry.key) for entry in ref.entries()]
+    if not ranges:
+        return _NEVER
+    if any(high is not None for _, high in ranges):
+        return None
+    return min(-_NEVER if low is None else low for low, _ in ranges)
 
 
 def fuse(rules: list[Rule]) -> list[Rule]:

@@ -51,6 +51,9 @@ class PatternRef:
         self.is_acl = False
         self.curr_ver = 0
         self.next_ver = 0
+        self.changes = 0
+        """Counts the changes of the entries and of the current version: what a rule that keeps what it
+        derived from the list (a threshold) compares to know it still holds."""
         self.users: list[str] = []
         self._entries: dict[int, Entry] = {}
         # key -> {ref id: entry} in list order (ref ids grow), so `set`/`del` by key skip the scan
@@ -144,10 +147,12 @@ class PatternRef:
         return entry
 
     def _store(self, entry: Entry) -> None:
+        self.changes += 1
         self._entries[entry.ref_id] = entry
         self._by_key.setdefault(entry.key, {})[entry.ref_id] = entry
 
     def _forget(self, entry: Entry) -> None:
+        self.changes += 1
         del self._entries[entry.ref_id]
         same = self._by_key[entry.key]
         del same[entry.ref_id]
@@ -156,6 +161,7 @@ class PatternRef:
 
     def _keep_only(self, keep: dict[int, Entry]) -> None:
         """Replace the entries by *keep* (a filtered copy, still in list order) and rebuild the key index."""
+        self.changes += 1
         self._entries = keep
         self._by_key = {}
         for entry in keep.values():
@@ -185,6 +191,7 @@ class PatternRef:
                     parse_value(value, out)
                 except PatternError as err:
                     raise SampleError(f"{err}.") from None
+        self.changes += 1
         for entry in targets:
             entry.set_value(value)
         return len(targets)

@@ -21,7 +21,7 @@ loaded 2-core build machine, Python 3.11, µs per operation):
   mapping to the new generation when the table's declaration did not change
   (``TableStore.carry_over``).  Pages are only touched when used, so an empty
   1,000,000-entry table costs nothing until filled.
-* Layout, in 64-bit words: a header (lock holder pid, used count, LRU head and
+* Layout, in 64-bit words: a header (the pid that took the lock last, used count, LRU head and
   tail, free list, high-water mark), a bucket array (a power of two ≥ size,
   chained through the entries), then ``size`` fixed-width entries: hash chain,
   LRU links, expiry date, reference count, hash, key length, local update id
@@ -42,16 +42,20 @@ loaded 2-core build machine, Python 3.11, µs per operation):
   process.  Every touch moves an entry to the LRU head; since the expiry delay
   is the same for the whole table, the LRU tail is also the next to expire, so
   purging expired entries and evicting at ``size`` both work from the tail
-  (entries still tracked by a connection are skipped, as HAProxy does).
+  (entries still tracked by a connection are skipped, as HAProxy does).  A
+  tail's expiry date only grows (a later touch, or a removal leaving a later
+  tail), so tracking reads it again only once that date has come.
 * A worker killed while it holds the lock would block the others: the holder's
-  pid sits in the header, and a waiter that times out frees the lock when that
-  pid is gone.
+  pid sits in the header (written when it takes the lock, left there when it
+  releases it: a write less per hold), and a waiter that times out twice on
+  the same dead holder frees the lock.
 * A worker killed while it tracks entries would keep their ``conn_cur`` up and
   their references held (an entry referenced never expires) for good.  So each
-  tracking process claims a *column* (an owner pid and whether it holds
-  anything, written when that changes: the process counts its holds in its
-  own memory) and each entry has one word per column: what that process holds on
-  it (references in the low half, counted connections in the high half).
+  tracking process claims a *column* (its owner's pid, written once: a
+  column is freed by ``reclaim`` when its owner dies, whether it held
+  something or not) and each entry has one word per column: what that process holds on
+  it (references in the low 24 bits, counted connections above: a word for a
+  few connections stays a small Python int, cheaper to add to).
   An entry's references and ``conn_cur`` are its own word (what processes
   without a column hold, and ``set table``'s offset) plus the sum of its
   column words, so what a process holds is written in its column only.  Only
@@ -88,11 +92,12 @@ _H_HOLDER, _H_USED, _H_HEAD, _H_TAIL, _H_FREE, _H_HIGH, _H_UPD, _H_GEN = range(8
 _NEXT, _PREV, _LNEXT, _EXP, _REF, _HASH, _KLEN, _UPD, _GEN = range(9)
 _FIXED = 9
 _LOCK_WAIT = 1.0
-_COL_CONN = 1 << 32  # one counted connection in a column word (references are the low half)
-_HELD_CONN = 1 + _COL_CONN  # a reference with its counted connection
+_COL_SHIFT = 24
+_COL_CONN = 1 << _COL_SHIFT  # one counted connection in a column word (references are the low bits)
+_COL_REFS = _COL_CONN - 1
+_HELD_CONN = 1 + _COL_CONN  # a reference with its counted connection (below 2**30: Python's one-digit ints)
 _RECLAIM_BATCH = 256  # entries given back per lock hold
 _PURGE_BATCH = 32
-U32 = 0xFFFFFFFF
 RING_MAX = 65536
 
 
@@ -188,8 +193,8 @@ class SharedTable:
         self.entries_at = _HEADER + self.nbuckets
         self.ring_at = self.entries_at + self.size * self.entry_words
         self.ring_size = min(max(self.size, 1024), RING_MAX)
-        self.cols_at = self.ring_at + self.ring_size  # per column: owner pid, whether it holds anything
-        total = (self.cols_at + 2 * columns) * 8
+        self.cols_at = self.ring_at + self.ring_size  # per column: its owner's pid
+        total = (self.cols_at + columns) * 8
         self.memory_bytes = total
         self._map = mmap.mmap(-1, total, flags=mmap.MAP_SHARED)
         self.q = memoryview(self._map).cast("q")
@@ -208,12 +213,8 @@ class SharedTable:
         (a table's declaration, peers included, never changes while its mapping lives)."""
         self.cur_off = offsets.get("conn_cur")
         self.counts_bytes = bool(self.events["bytes_in"] or self.events["bytes_out"])
-        self._col_pid = 0  # the process _colw and _colc belong to (a forked child claims its own)
+        self._col_pid = 0  # the process _colw belongs to (a forked child claims its own)
         self._colw = -1  # where this process's column's word sits in an entry (-1: no column)
-        self._colc = -1  # the column's word saying whether it holds anything (-1: no column)
-        self._holding = [0]
-        """How many holds this process has in its column: the shared word changes only when this does
-        from or to 0 (a word read and written costs about four times a list item's)."""
         self._trackers: dict[tuple[tuple[str, ...], bool, str], Callable[[bytes, Held], int]] = {}
         self._untrackers: dict[bool, Callable[[int, int, int], None]] = {}
         self.readers: dict[str, Callable[[int], int] | None] = {}
@@ -229,16 +230,22 @@ class SharedTable:
         self.q[_H_HOLDER] = _PID[0]
 
     def release(self) -> None:
-        self.q[_H_HOLDER] = 0
         self.lock.release()
 
     def _recover(self) -> None:
-        """The lock stayed taken: if its holder died, take it over; else wait for it."""
+        """The lock stayed taken: if its holder died, take it over; else wait for it.
+
+        The holder word is written when the lock is taken, never cleared (a write less per hold), so
+        it may name a process that released the lock and died since, while the lock's real holder
+        has not written its pid yet: a dead pid counts only when it is still there after a second
+        wait, which no live holder spends between taking the lock and writing its pid (the caller
+        waited once already)."""
+        suspect = self.q[_H_HOLDER]
         while not self.lock.acquire(True, _LOCK_WAIT):
             holder = self.q[_H_HOLDER]
-            if holder and not _alive(holder):
-                self.q[_H_HOLDER] = 0
+            if holder and holder == suspect and not _alive(holder):
                 self.lock.release()
+            suspect = holder
 
     # Entries (callers hold the lock).
 
@@ -353,7 +360,7 @@ class SharedTable:
         first = base + self.col_off
         refs = self.q[base + _REF]
         for word in self.q[first : first + self.columns]:
-            refs += word & U32
+            refs += word & _COL_REFS
         return refs
 
     def _col_conns(self, base: int) -> int:
@@ -361,7 +368,7 @@ class SharedTable:
         first = base + self.col_off
         conns = 0
         for word in self.q[first : first + self.columns]:
-            conns += word >> 32
+            conns += word >> _COL_SHIFT
         return conns
 
     def _conn_cur(self, base: int) -> int:
@@ -469,24 +476,25 @@ class SharedTable:
         if rate and (read_off, read_period) not in rates:
             raise ValueError(f"'{rate}' is not a rate these events count in table '{self.name}'")
         rates = tuple(slot for slot in rates if slot != (read_off, read_period))  # the rate read: counted apart
-        purged_at = 0  # when this process last looked for expired entries while tracking (ms)
-        pid = 0  # the process colw and colc were read for
-        colw = colc = -1
-        holding = self._holding
+        more = bool(synced or rates or plain)  # anything to do between the touch and the rate read
+        purge_at = 0  # when the LRU tail may have expired, as this process last saw it (ms)
+        pid = 0  # the process colw was read for
+        colw = -1
         table = self
 
         def track(key: bytes, held: Held) -> int:
-            nonlocal purged_at, pid, colw, colc
+            nonlocal purge_at, pid, colw
             now = _monotonic_ns() // 1_000_000
             if not lock.acquire(False) and not lock.acquire(True, _LOCK_WAIT):
                 table._recover()
             q[_H_HOLDER] = me = _PID[0]
             try:
-                if expire and now != purged_at:  # the expired tail, looked at once a millisecond
-                    purged_at = now
+                if expire and now >= purge_at:  # the expired tail, looked at once a millisecond at most
                     tail = q[_H_TAIL]
-                    if tail and q[ea + (tail - 1) * ew + _EXP] <= now:
+                    purge_at = q[ea + (tail - 1) * ew + _EXP] if tail else now + 1
+                    if purge_at <= now:
                         table._purge(now, 2)
+                        purge_at = now + 1
                 gen = held.gen
                 base = held.base
                 if gen and q[base + _GEN] == gen:  # the same entry as last time (0: none)
@@ -520,38 +528,36 @@ class SharedTable:
                 if pid != me:  # this process's column, claimed by its first tracking
                     if table._col_pid != me:
                         table._claim()
-                    pid, colw, colc = me, table._colw, table._colc
+                    pid, colw = me, table._colw
                 if colw >= 0:  # the reference and the counted connection, in this process's column
                     q[base + colw] += held_words
-                    if not holding[0]:
-                        q[colc] = 1
-                    holding[0] += 1
                 else:
                     q[base + _REF] += 1
                     if counted:
                         q[base + cur_off] += 1  # type: ignore[operator]
                 if expire:
                     q[base + _EXP] = now + expire
-                if synced:  # the change mark (_mark), inline
-                    upd = q[_H_UPD] + 1
-                    q[_H_UPD] = upd
-                    q[base + _UPD] = upd
-                    q[ring_at + upd % ring_size] = idx + 1
-                for off, period in rates:  # freq_add(q, at, period, now, 1), inline
-                    at = base + off
-                    elapsed = now - q[at]
-                    if elapsed >= period:
-                        if elapsed >= 2 * period:
-                            q[at + 2] = 0
-                            q[at] = now
+                if more:
+                    if synced:  # the change mark (_mark), inline
+                        upd = q[_H_UPD] + 1
+                        q[_H_UPD] = upd
+                        q[base + _UPD] = upd
+                        q[ring_at + upd % ring_size] = idx + 1
+                    for off, period in rates:  # freq_add(q, at, period, now, 1), inline
+                        at = base + off
+                        elapsed = now - q[at]
+                        if elapsed >= period:
+                            if elapsed >= 2 * period:
+                                q[at + 2] = 0
+                                q[at] = now
+                            else:
+                                q[at + 2] = q[at + 1]
+                                q[at] += period
+                            q[at + 1] = 1
                         else:
-                            q[at + 2] = q[at + 1]
-                            q[at] += period
-                        q[at + 1] = 1
-                    else:
-                        q[at + 1] += 1
-                for off in plain:
-                    q[base + off] += 1
+                            q[at + 1] += 1
+                    for off in plain:
+                        q[base + off] += 1
                 if not read_period:
                     return 0
                 at = base + read_off  # the rate read: counted as above, then freq_read on what is known
@@ -571,7 +577,6 @@ class SharedTable:
                 q[at + 1] = curr
                 return curr + past * (tick + read_period - now) // read_period  # the period is current
             finally:
-                q[_H_HOLDER] = 0
                 lock.release()
 
         self._trackers[(events, connection, rate)] = track
@@ -617,7 +622,6 @@ class SharedTable:
         ew, ea, expire, synced = self.entry_words, self.entries_at, self.expire, self.synced
         ring_at, ring_size, counts_bytes, off = self.ring_at, self.ring_size, self.counts_bytes, self.cur_off
         drop = _HELD_CONN if connection and off is not None else 1
-        holding = self._holding
         table = self
 
         def untrack(idx: int, bytes_in: int = 0, bytes_out: int = 0) -> None:
@@ -629,9 +633,6 @@ class SharedTable:
                 if expire:
                     q[base + _EXP] = now + expire
                 q[base + colw] = held - drop
-                holding[0] -= 1
-                if not holding[0]:
-                    q[table._colc] = 0
                 return
             if not lock.acquire(False) and not lock.acquire(True, _LOCK_WAIT):
                 table._recover()
@@ -642,9 +643,6 @@ class SharedTable:
                     table._count(base, "bytes_out", bytes_out, now)
                 if held:
                     q[base + colw] = held - drop
-                    holding[0] -= 1
-                    if not holding[0]:
-                        q[table._colc] = 0
                 else:  # tracked without a column: the shared words
                     if drop == _HELD_CONN and (cur := q[base + off]) > 0:  # type: ignore[operator]
                         q[base + off] = cur - 1  # type: ignore[operator]
@@ -661,7 +659,6 @@ class SharedTable:
                     table._unlink_lru(base)
                     table._push_lru(idx, base)
             finally:
-                q[_H_HOLDER] = 0
                 lock.release()
 
         self._untrackers[connection] = untrack
@@ -670,17 +667,15 @@ class SharedTable:
     # Columns: what each tracking process holds, given back when it dies.
 
     def _claim(self) -> None:
-        """Claim this process's column now (caller holds the lock): a free one, else one whose owner
-        died holding nothing; none when none is free (the process then tracks without a column)."""
+        """Claim this process's column now (caller holds the lock): a free one (a dead owner's is freed
+        by ``reclaim``); none when none is free (the process then tracks without a column)."""
         q, pid = self.q, _PID[0]
-        self._col_pid, self._colw, self._colc = pid, -1, -1
-        self._holding[0] = 0  # a forked child holds nothing of its parent's
+        self._col_pid, self._colw = pid, -1
         for col in range(self.columns):
-            owner = q[self.cols_at + 2 * col]
-            if owner == pid or not owner or (not q[self.cols_at + 2 * col + 1] and not _alive(owner)):
-                q[self.cols_at + 2 * col] = pid
-                q[self.cols_at + 2 * col + 1] = 0
-                self._colw, self._colc = self.col_off + col, self.cols_at + 2 * col + 1
+            owner = q[self.cols_at + col]
+            if owner == pid or not owner:
+                q[self.cols_at + col] = pid
+                self._colw = self.col_off + col
                 break
 
     def reclaim(self, pid: int) -> int:
@@ -692,11 +687,8 @@ class SharedTable:
         q = self.q
         self.acquire()
         try:
-            col = next((c for c in range(self.columns) if q[self.cols_at + 2 * c] == pid), -1)
+            col = next((c for c in range(self.columns) if q[self.cols_at + c] == pid), -1)
             if col < 0:
-                return 0
-            if not q[self.cols_at + 2 * col + 1]:
-                q[self.cols_at + 2 * col] = 0
                 return 0
             high = q[_H_HIGH]
         finally:
@@ -713,8 +705,7 @@ class SharedTable:
                 self.release()
         self.acquire()
         try:
-            q[self.cols_at + 2 * col] = 0
-            q[self.cols_at + 2 * col + 1] = 0
+            q[self.cols_at + col] = 0
         finally:
             self.release()
         return released
@@ -729,7 +720,7 @@ class SharedTable:
             q[base + self.col_off + col] = 0  # its references and connections no longer add up
             if not q[base + _HASH]:
                 continue
-            if word >> 32 and self.cur_off is not None:
+            if word >> _COL_SHIFT and self.cur_off is not None:
                 self._mark(base)
             released += 1
         return released

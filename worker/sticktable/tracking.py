@@ -29,17 +29,15 @@ class Tracked(Held):
     whether it lasts the whole session.  A connection's counter keeps its Tracked for the next
     request's tracking (making an object of a Python class costs several times a tracking), whose
     lookup the entry's generation lets the tracker skip.
-
-    ``released``: the stream ended and gave the entry back, but its log line may still read it.
     """
 
-    __slots__ = ("key", "released", "session", "table")
+    __slots__ = ("key", "session", "table")
 
     def __init__(self, table: SharedTable, key: bytes) -> None:
         super().__init__()
         self.table = table
         self.key = key
-        self.session = self.released = False
+        self.session = False
 
 
 class Trackers:
@@ -90,7 +88,6 @@ class Trackers:
         if value < 0:
             return value
         tracked.session = session
-        tracked.released = False
         self.slots[n] = tracked
         if session:
             self.sessions += 1
@@ -132,18 +129,18 @@ class Trackers:
             for n in streamed:
                 tracked = slots[n]
                 tracked.table.drop(tracked.idx, bytes_in, bytes_out)  # type: ignore[union-attr]
-                if keep_for_log:
-                    tracked.released = True  # type: ignore[union-attr]
-                else:
-                    slots[n] = None
             if not keep_for_log:
+                for n in streamed:
+                    slots[n] = None
                 streamed.clear()
 
     def end_session(self) -> None:
-        """The connection is over: release what the session-level rules tracked."""
+        """The connection is over: release what the session-level rules tracked (and a stream's
+        counters, unless its end released them already: ``ended``)."""
+        released = self.streamed if self.ended else ()
         for n, tracked in enumerate(self.slots):
             if tracked is not None:
-                if not tracked.released:
+                if n not in released:
                     tracked.table.drop(tracked.idx)
                 self.slots[n] = None
         self.streamed.clear()
