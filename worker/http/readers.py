@@ -82,7 +82,7 @@ class RequestHeadReader:
             # Not searched yet: what arrived whole is checked by one match over it, the head's end found with it.
             text = buf.decode("latin-1")
             last = self.last
-            if text.startswith(last[0]):
+            if text == last[0] or text.startswith(last[0]):  # the comparison first: a method call less
                 text, line, found = last
                 del buf[:len(text)]
                 return RequestHead(*line, HeadFields(text, found, line)), found
