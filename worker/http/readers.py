@@ -61,8 +61,10 @@ head limit or a timeout is reached."""
 class RequestHeadReader:
     """Reads a request line and headers into a :class:`Request`.
 
-    A clean head is parsed in two regex calls; anything else takes the
-    line-by-line path, which finds the same fields or raises the exact error.
+    A plain head (grammar.PLAIN_REQUEST_HEAD) that arrives whole is checked by
+    one match over the buffer, and the same head again by a comparison; a clean
+    head is parsed in two regex calls; anything else takes the line-by-line
+    path, which finds the same fields or raises the exact error.
     """
 
     def __init__(self, limits: Limits) -> None:
