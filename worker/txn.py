@@ -22,9 +22,16 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 class Transaction:
     """Most fields keep their class default for the whole transaction: ``__init__`` sets only what
-    differs per transaction, so a plain forward does not pay for sixty assignments."""
+    differs per transaction, so a plain forward does not pay for sixty assignments.
 
-    backend: Any = None
+    What ``__init__`` sets lives in slots, the rest in the instance dict over the class defaults: past
+    thirty names an instance's dict stops sharing its keys with the class and is rebuilt on the next new
+    one, which an HTTP transaction reached on every request, and a slot is cheaper to store in than a dict.
+    """
+
+    __slots__ = ("__dict__", "_req", "_res", "accept_date", "backend", "client", "dst", "dst_port", "frontend",
+                 "logger", "process", "proxies", "so_id", "src", "src_port", "started", "vars")
+
     routed: Any = None
     """HTTP: the backend the switching rules gave (its counters count the final status, as haproxy's do)."""
     server: Any = None
@@ -84,8 +91,7 @@ class Transaction:
                  variables: Any = None, addresses: Addresses | None = None, started: float | None = None) -> None:
         self.client = client
         self.frontend = frontend
-        if frontend.has_backend:
-            self.backend = frontend
+        self.backend: Any = frontend if frontend.has_backend else None
         self._req = req
         self._res = res
         self.logger = logger
@@ -129,9 +135,11 @@ class Transaction:
         object: a cycle across two collectors that neither can free on its own.
         Emptied, what Lua still holds is a bare object, not the transaction's
         channels, messages and variables for Python's collector to traverse
-        again and again (a quarter of a short Lua action's cost).
+        again and again (a quarter of a short Lua action's cost).  The slots that hold per-transaction
+        objects go too; the others hold the connection's and the proxy's, which outlive it anyway.
         """
         self.__dict__.clear()
+        self._req = self._res = self.vars = None
 
     def elapsed(self) -> float:
         """Seconds since this transaction started (for the %T* log timers)."""

@@ -17,17 +17,20 @@ _BLANK_LINE = re.compile(rb"\n\r?\n")
 class ReceiveBuffer(bytearray):
     """A byte queue with the line searches the readers need."""
 
-    __slots__ = ("_searched",)
+    __slots__ = ("searched",)
 
     def __init__(self) -> None:
         super().__init__()
-        self._searched = 0
+        self.searched = 0
+        """How far the last search for a line end went (0: none since the last take).  A head reader may
+        match a buffer not searched yet as a whole, once: a head that arrives in pieces is searched as it
+        grows, never matched again on each piece."""
 
     def take(self, count: int) -> bytes:
         """Remove and return up to *count* bytes (none: ``b""``)."""
         out = bytes(self[:count])
         del self[:count]
-        self._searched = 0
+        self.searched = 0
         return out
 
     def take_all(self) -> bytes:
@@ -48,9 +51,9 @@ class ReceiveBuffer(bytearray):
 
     def take_line(self) -> bytes | None:
         """Remove and return one line with its LF, or None until it is complete."""
-        end = self.find(b"\n", self._searched)
+        end = self.find(b"\n", self.searched)
         if end < 0:
-            self._searched = len(self)
+            self.searched = len(self)
             return None
         return self.take(end + 1)
 
@@ -61,19 +64,19 @@ class ReceiveBuffer(bytearray):
         """
         if self.startswith((b"\n", b"\r\n")):
             self.skip_blank_lines()
-        searched = self._searched
+        searched = self.searched
         match = _BLANK_LINE.search(self, searched - 2 if searched > 2 else 0)
         if match is None:
             if len(self) > limit:
                 raise LocalProtocolError("message head too large")
-            self._searched = len(self)
+            self.searched = len(self)
             return None
         end = match.end()
         if end > limit:
             raise LocalProtocolError("message head too large")
         text = self[:end].decode("latin-1")
         del self[:end]
-        self._searched = 0
+        self.searched = 0
         return text
 
     def take_block(self) -> bytes | None:
@@ -82,8 +85,8 @@ class ReceiveBuffer(bytearray):
             return self.take(1)
         if self.startswith(b"\r\n"):
             return self.take(2)
-        match = _BLANK_LINE.search(self, max(0, self._searched - 2))
+        match = _BLANK_LINE.search(self, max(0, self.searched - 2))
         if match is None:
-            self._searched = len(self)
+            self.searched = len(self)
             return None
         return self.take(match.end())

@@ -31,6 +31,7 @@ from .events import (
 from .framing import (
     CHUNKED,
     NO_BODY,
+    PLAIN_REQUEST,
     UNTIL_CLOSE,
     UNTIL_CLOSE_BODY,
     Found,
@@ -105,6 +106,9 @@ class Connection:
         self._websocket = False  # the request asked for an Upgrade to websocket
         self._peer_http11 = True
         self._waiting_for_100 = False
+        self._plain_found: Found | None = None
+        """The framing fields of the last request read that was plain: HTTP/1.1, bodiless, no Connection
+        options, nothing to check (framing.PLAIN_REQUEST)."""
 
     @property
     def states(self) -> dict[Role, State]:
@@ -288,24 +292,26 @@ class Connection:
     def next_cycle(self) -> bool:
         """Start the next exchange if this one is complete on both sides and the connection stays open.
 
-        One call for ``our_state is DONE and their_state is DONE`` then ``start_next_cycle()``.
+        One call for ``our_state is DONE and their_state is DONE`` then ``start_next_cycle()``; the
+        machine's move (ConnectionState.start_next_cycle) is made here as the two stores it is.
         """
         machine = self._state
         states = machine.states
         if states[CLIENT] is not DONE or states[SERVER] is not DONE or not machine.keep_alive:
             return False
-        self.start_next_cycle()
-        return True
-
-    def start_next_cycle(self) -> None:
-        """After a complete keep-alive exchange, get ready for the next (pipelined ones are buffered)."""
-        self._state.start_next_cycle()
+        states[CLIENT] = states[SERVER] = IDLE
+        machine.switch_proposed = False
         # What an answer sent before the next request is read depends on (a 408, say); the reader, the
         # writer and the WebSocket flag are set by each head before anything reads them.
         self._request_method = None
         self._peer_http11 = True
         self._waiting_for_100 = False
+        return True
 
+    def start_next_cycle(self) -> None:
+        """After a complete keep-alive exchange, get ready for the next (pipelined ones are buffered)."""
+        if not self.next_cycle():
+            raise LocalProtocolError(f"not in a reusable state: {self._state.states}")
 
     def _status_for(self, hint: int) -> int:
         """Any defect in a server's response is a 502; a request's defect keeps its hint."""
@@ -337,12 +343,22 @@ class Connection:
             return None
         head, found = parsed
         self.head_fields = found
-        framing, tokens, switch, expect = request_framing(head, found)
+        if found is self._plain_found:
+            # The head of the last plain request again (readers.RequestHeadReader.last): its framing is known.
+            self._start_exchange(head, False)
+            self._peer_http11 = True
+            self._waiting_for_100 = False
+            self._body_reader = EMPTY_BODY_READER
+            return Request(head)
+        framed = request_framing(head, found)
+        framing, tokens, switch, expect = framed
         if "te" in found:
             keep_trailers_only(head.headers, found["te"])
         self._start_exchange(head, switch)
         http11 = self._peer_http11 = head.version[5:] >= "1.1"
         self._waiting_for_100 = http11 and expect
+        if framed is PLAIN_REQUEST and http11:
+            self._plain_found = found
         if not (http11 if not tokens else keep_alive(http11, tokens)) or (
                 framing.kind is CHUNKED and (not http11 or "content-length" in found)):
             # Chunks from an HTTP/1.0 client, or a Content-Length that lost to them: HAProxy 2.6 forwards the

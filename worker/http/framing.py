@@ -79,9 +79,9 @@ def request_framing(head: RequestHead, found: Found | None = None) -> tuple[Fram
     if found is None:
         found = _framing_fields(head.headers)
     if not found:
-        return _PLAIN_CONNECT if head.method == "CONNECT" else _PLAIN_REQUEST
+        return _PLAIN_CONNECT if head.method == "CONNECT" else PLAIN_REQUEST
     if len(found) == 1 and len(found.get("host", ())) == 1 and head.target.startswith("/") and head.method != "CONNECT":
-        return _PLAIN_REQUEST  # one Host and no authority in the target for it to contradict
+        return PLAIN_REQUEST  # one Host and no authority in the target for it to contradict
     if "host" in found:
         _check_host(head, found["host"])
     chunked = "transfer-encoding" in found and _is_chunked(found["transfer-encoding"])
@@ -102,7 +102,8 @@ def request_framing(head: RequestHead, found: Found | None = None) -> tuple[Fram
     return framing, tokens, switch, expect
 
 
-_PLAIN_REQUEST = (NO_BODY, _NO_TOKENS, False, False)
+PLAIN_REQUEST = (NO_BODY, _NO_TOKENS, False, False)
+"""request_framing's answer for a request with nothing to check: the same object each time."""
 _PLAIN_CONNECT = (NO_BODY, _NO_TOKENS, True, False)
 
 

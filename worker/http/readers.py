@@ -61,12 +61,17 @@ head limit or a timeout is reached."""
 class RequestHeadReader:
     """Reads a request line and headers into a :class:`Request`.
 
-    A clean head is parsed in two regex calls; anything else takes the
-    line-by-line path, which finds the same fields or raises the exact error.
+    A plain head (grammar.PLAIN_REQUEST_HEAD) that arrives whole is checked by
+    one match over the buffer, and the same head again by a comparison; a clean
+    head is parsed in two regex calls; anything else takes the line-by-line
+    path, which finds the same fields or raises the exact error.
     """
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
+        self.last: tuple[str, tuple[Any, ...], Found] = _NO_HEAD
+        """The last plain head read, its first line's parts and framing fields (shared: read-only): a
+        kept-alive client often sends the same head again, and that head needs no check a second time."""
 
     def __call__(self, buf: ReceiveBuffer) -> Request | None:
         parsed = self.read(buf)
@@ -75,15 +80,29 @@ class RequestHeadReader:
     def read(self, buf: ReceiveBuffer) -> tuple[RequestHead, Found] | None:
         """The head and the fields its framing depends on (:func:`~.framing.read_fields`), or None."""
         limits = self.limits
+        if not buf.searched and len(buf) <= limits.max_head_size:
+            # Not searched yet: what arrived whole is checked by one match over it, the head's end found with it.
+            text = buf.decode("latin-1")
+            last = self.last
+            if text == last[0] or text.startswith(last[0]):  # the comparison first: a method call less
+                text, line, found = last
+                del buf[:len(text)]
+                return RequestHead(*line, HeadFields(text, found, line)), found
+            match = PLAIN_REQUEST_HEAD.match(text)
+            if match is not None:
+                end = match.end()
+                if end < len(text):
+                    text = text[:end]
+                if (found := _plain_fields(text, limits.max_headers)) is not None:
+                    del buf[:end]
+                    line = match.groups()
+                    self.last = (text, line, found)
+                    return RequestHead(*line, HeadFields(text, found, line)), found
         text = buf.take_head(limits.max_head_size)
         if text is None:
             if _BAD_METHOD_START.match(buf, 0, 32):
                 raise LocalProtocolError("invalid character in the request method")
             return None
-        match = PLAIN_REQUEST_HEAD.fullmatch(text)
-        if match is not None and (found := _plain_fields(text, limits.max_headers)) is not None:
-            line = match.groups()
-            return RequestHead(*line, HeadFields(text, found, line)), found
         match = CANONICAL_REQUEST_LINE.match(text)
         canonical = match is not None
         if not canonical:
@@ -105,6 +124,8 @@ class RequestHeadReader:
 
 
 _SHORTEST_FIELD_LINE = len("a: b\r\n")
+_NO_HEAD: tuple[str, tuple[Any, ...], Found] = ("\uffff", (), {})
+"""No head read yet: no latin-1 text starts with this character."""
 
 
 def _plain_fields(text: str, max_headers: int) -> Found | None:
@@ -162,18 +183,34 @@ class ResponseHeadReader:
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
+        self.last: tuple[str, tuple[Any, ...], Found] = _NO_HEAD
+        """The last plain head read, as RequestHeadReader.last: a server often answers with the same head."""
 
     def read(self, buf: ReceiveBuffer) -> tuple[ResponseHead, Found] | None:
         """The head (any status from 100 to 599) and the fields its framing depends on, or None."""
         limits = self.limits
+        if not buf.searched and len(buf) <= limits.max_head_size:
+            # As RequestHeadReader.read: what arrived whole is checked by one match over it.
+            text = buf.decode("latin-1")
+            last = self.last
+            if text.startswith(last[0]):
+                text, line, found = last
+                del buf[:len(text)]
+                return ResponseHead(*line, HeadFields(text, found, line)), found
+            match = PLAIN_STATUS_HEAD.match(text)
+            if match is not None and 100 <= (status := int(match[2])) <= 599:
+                end = match.end()
+                if end < len(text):
+                    text = text[:end]
+                if (found := _plain_fields(text, limits.max_headers)) is not None:
+                    del buf[:end]
+                    version, _, reason = match.groups()
+                    line = (status, reason, version)
+                    self.last = (text, line, found)
+                    return ResponseHead(*line, HeadFields(text, found, line)), found
         text = buf.take_head(limits.max_head_size)
         if text is None:
             return None
-        match = PLAIN_STATUS_HEAD.fullmatch(text)
-        if match is not None and 100 <= (status := int(match[2])) <= 599 and (
-                found := _plain_fields(text, limits.max_headers)) is not None:
-            version, _, reason = match.groups()
-            return ResponseHead(status, reason, version, HeadFields(text, found, (status, reason, version))), found
         match = CANONICAL_STATUS_LINE.match(text)
         canonical = match is not None
         if not canonical:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from .errors import SampleError
 from .types import Sample, SampleType, to_text
 
+_new_object = object.__new__
 SCOPES = ("proc", "sess", "txn", "req", "res", "check")
 _BAD_CHAR = re.compile(r"[^A-Za-z0-9._]")
 
@@ -83,8 +84,13 @@ class Vars:
         self._own: dict[str, Store] | None = None
 
     def new_transaction(self) -> Vars:
-        """The variables of the next transaction on the same session."""
-        return Vars(self._proc, self._sess)
+        """The variables of the next transaction on the same session (one per request: built without
+        ``__init__``'s defaults, whose stores are known here)."""
+        new = _new_object(Vars)
+        new._proc = self._proc
+        new._sess = self._sess
+        new._own = None
+        return new
 
     def start_response(self) -> None:
         """Drop request-scoped variables once response processing starts."""
