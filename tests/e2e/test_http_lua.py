@@ -336,3 +336,45 @@ defaults
         assert lines[0::2] == lines[1::2], lines
     finally:
         listener.close()
+
+
+def test_a_service_head_made_again_checks_the_body_it_frames(write, luaproxy, port):
+    """The same head from a service again is not checked again, but the body it frames still is: a body
+    that no longer matches its Content-Length takes the general path, as a frontend with a response rule
+    does every time; two services taking turns each get their own head."""
+    write("script.lua", """
+core.register_service("echo", "http", function(applet)
+  applet:add_header("content-length", "3")
+  applet:start_response()
+  applet:send(applet.path:sub(2))
+end)
+core.register_service("other", "http", function(applet)
+  applet:add_header("x-other", "yes")
+  applet:start_response()
+  applet:send("other")
+end)
+""")
+    ruled = free_port()
+    frontend = """
+frontend {name}
+   bind 127.0.0.1:{port}
+   http-request use-service lua.other if {{ path /other }}
+   http-request use-service lua.echo
+{rules}"""
+    write("h.cfg", """
+global
+   lua-load script.lua
+defaults
+   mode http
+   timeout client 5s
+""" + frontend.format(name="plain", port=port, rules="")
+        + frontend.format(name="ruled", port=ruled,
+                          rules="   http-response set-header x-never y if { always_false }\n"))
+    luaproxy("-f", "h.cfg", wait_port=port)
+    requests = b"".join(b"GET /%s HTTP/1.1\r\nHost: a\r\n\r\n" % path for path in (b"abc", b"other", b"abc", b"xyz"))
+    exchanges = [http_exchange(target, requests + b"GET /toolong HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                 for target in (port, ruled)]
+    assert exchanges[0] == exchanges[1]
+    echo = b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\n"
+    other = b"HTTP/1.1 200 OK\r\nx-other: yes\r\ntransfer-encoding: chunked\r\n\r\n5\r\nother\r\n0\r\n\r\n"
+    assert exchanges[0].startswith(echo + b"abc" + other + echo + b"abc" + echo + b"xyz")

@@ -1210,6 +1210,30 @@ class HttpStream:
         return io.finish()
 
 
+_last_service_head: list[tuple[Any, bytes, str | None]] = [((), b"", None)]
+"""The last head ``ServiceIO.whole`` made, by its (status, reason, fields): a service usually answers with
+the same head again, which needs no check a second time."""
+
+
+def _service_head(status: int, text: str | None, fields: tuple[str, ...]) -> tuple[bytes, str | None] | None:
+    """A service's response head, checked, and the Content-Length its body must match (None: the body goes
+    chunked, the field added); None when the head cannot go out made whole (the general path takes it)."""
+    names, values = fields[::2], fields[1::2]
+    if len(names) != len(values) or not (names_valid(names) and values_valid(values)):
+        return None
+    lowered = ",".join(names).lower().split(",") if names else []  # names are tokens: no comma in one
+    framing = FRAMING_FIELDS.intersection(lowered)
+    if not framing:
+        length = None
+        names, values = (*names, "transfer-encoding"), (*values, "chunked")
+    elif framing == _LENGTH_ONLY and lowered.count("content-length") == 1:
+        length = values[lowered.index("content-length")]
+    else:
+        return None
+    head = checked_response(status, text or reason(status), zip(names, values, strict=True), b"")
+    return None if head is None else (head, length)
+
+
 class ServiceIO:
     """What an HTTP service (a Lua AppletHTTP) reads and writes: the request body, the response."""
 
@@ -1233,33 +1257,36 @@ class ServiceIO:
         GET-like exchange, a body framed by its one exact Content-Length, or by none (then chunked, as
         AppletHTTP frames it).  False: nothing was done, the general path (send_head, send) takes it."""
         stream, txn = self.stream, self.txn
-        front = stream.front
         if status is None or self.head_sent or not stream.answers_plainly(txn) or (
                 txn.filters is not None or status in BODILESS or self.request.version != "HTTP/1.1"):
             return False
-        names, values = fields[::2], fields[1::2]
-        if len(names) != len(values) or not (names_valid(names) and values_valid(values)):
-            return False
-        lowered = ",".join(names).lower().split(",") if names else []  # names are tokens: no comma in one
-        framing = FRAMING_FIELDS.intersection(lowered)
+        key = (status, text, fields)
+        last = _last_service_head[0]
+        if key == last[0]:
+            head, length = last[1], last[2]
+        else:
+            made = _service_head(status, text, fields)
+            if made is None:
+                return False
+            head, length = made
+            _last_service_head[0] = (key, head, length)
         payload = body.encode("latin-1") if body else b""
-        text = text or reason(status)
-        if not framing:
-            names, values = (*names, "transfer-encoding"), (*values, "chunked")
-            data = checked_response(status, text, zip(names, values, strict=True), chunked_whole(payload))
-        elif framing == _LENGTH_ONLY and lowered.count("content-length") == 1 \
-                and values[lowered.index("content-length")] == str(len(payload)):
-            data = checked_response(status, text, zip(names, values, strict=True), payload)
+        if length is None:
+            data = head + chunked_whole(payload)
+        elif length == str(len(payload)):
+            data = head + payload
         else:
             return False
-        if data is None:
-            return False
-        front.answered()
+        stream.front.answered()
         self.head_sent = self.response_done = True
         txn.status = status
         if stream.frontend.access_log is not None:  # what a log line may read: %B, %ST, res.hdr
-            txn.response = head = ResponseHead(status, text, "HTTP/1.1", Headers(list(zip(names, values, strict=True))))
-            txn.bytes_logged = logged_size(head) + len(payload)
+            names, values = fields[::2], fields[1::2]
+            if length is None:
+                names, values = (*names, "transfer-encoding"), (*values, "chunked")
+            txn.response = response = ResponseHead(status, text or reason(status), "HTTP/1.1",
+                                                   Headers(list(zip(names, values, strict=True))))
+            txn.bytes_logged = logged_size(response) + len(payload)
         try:
             stream._send_client(data)
         except ClientGone:
