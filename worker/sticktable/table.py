@@ -543,19 +543,8 @@ class SharedTable:
                         q[_H_UPD] = upd
                         q[base + _UPD] = upd
                         q[ring_at + upd % ring_size] = idx + 1
-                    for off, period in rates:  # freq_add(q, at, period, now, 1), inline
-                        at = base + off
-                        elapsed = now - q[at]
-                        if elapsed >= period:
-                            if elapsed >= 2 * period:
-                                q[at + 2] = 0
-                                q[at] = now
-                            else:
-                                q[at + 2] = q[at + 1]
-                                q[at] += period
-                            q[at + 1] = 1
-                        else:
-                            q[at + 1] += 1
+                    for off, period in rates:
+                        freq_add(q, base + off, period, now, 1)
                     for off in plain:
                         q[base + off] += 1
                 if not read_period:
