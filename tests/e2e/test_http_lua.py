@@ -282,6 +282,23 @@ end)
     assert (status, headers["content-length"], body) == (200, "200000", b"x" * 200000)
 
 
+def plain_and_ruled(port: int, ruled: int, lines: str) -> str:
+    """script.lua's services behind the same frontend twice: "plain" on *port*, and "ruled" on *ruled*, whose
+    response rule never fires but sends every answer down the general path (what both send must match)."""
+    frontends = "".join(f"""
+frontend {name}
+   bind 127.0.0.1:{at}
+{lines}{rules}""" for name, at, rules in (
+        ("plain", port, ""), ("ruled", ruled, "   http-response set-header x-never y if { always_false }\n")))
+    return """
+global
+   lua-load script.lua
+defaults
+   mode http
+   timeout client 5s
+""" + frontends
+
+
 def test_a_service_answered_whole_is_what_the_general_path_sends(write, luaproxy, port):
     """The whole response at a service's end goes out in one piece where nothing may change it; a frontend
     whose response rule never fires takes the general path: same bytes, same log line (%ST, %B, res.hdr)."""
@@ -302,23 +319,11 @@ end)
 """)
     ruled = free_port()
     listener = SyslogListener()
-    frontend = """
-frontend {name}
-   bind 127.0.0.1:{port}
-   log {address} local0
+    write("h.cfg", plain_and_ruled(port, ruled, f"""   log {listener.address} local0
    log-format "%ST %B %[res.hdr(content-type)] %[res.hdr(x-a)]"
    http-request use-service lua.sized if {{ path /sized }}
    http-request use-service lua.chunks
-{rules}"""
-    write("h.cfg", """
-global
-   lua-load script.lua
-defaults
-   mode http
-   timeout client 5s
-""" + frontend.format(name="plain", port=port, address=listener.address, rules="")
-        + frontend.format(name="ruled", port=ruled, address=listener.address,
-                          rules="   http-response set-header x-never y if { always_false }\n"))
+"""))
     luaproxy("-f", "h.cfg", wait_port=port)
     try:
         exchanges = []
@@ -355,21 +360,9 @@ core.register_service("other", "http", function(applet)
 end)
 """)
     ruled = free_port()
-    frontend = """
-frontend {name}
-   bind 127.0.0.1:{port}
-   http-request use-service lua.other if {{ path /other }}
+    write("h.cfg", plain_and_ruled(port, ruled, """   http-request use-service lua.other if { path /other }
    http-request use-service lua.echo
-{rules}"""
-    write("h.cfg", """
-global
-   lua-load script.lua
-defaults
-   mode http
-   timeout client 5s
-""" + frontend.format(name="plain", port=port, rules="")
-        + frontend.format(name="ruled", port=ruled,
-                          rules="   http-response set-header x-never y if { always_false }\n"))
+"""))
     luaproxy("-f", "h.cfg", wait_port=port)
     requests = b"".join(b"GET /%s HTTP/1.1\r\nHost: a\r\n\r\n" % path for path in (b"abc", b"other", b"abc", b"xyz"))
     exchanges = [http_exchange(target, requests + b"GET /toolong HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
