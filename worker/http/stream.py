@@ -343,17 +343,8 @@ class HttpStream:
         return data
 
     def _send_client(self, data: bytes) -> None:
-        raw = self.direct
         try:
-            if raw is None:
-                send_all(self.client, data)
-            else:  # send_all's plain-socket case, inline
-                try:
-                    sent = raw.send(data)
-                except BlockingIOError:
-                    sent = 0
-                if sent < len(data):
-                    self.client.sendall(memoryview(data)[sent:])
+            send_all(self.client, data)
         except OSError:
             raise ClientGone from None
         self.frontend.fe_counters.bytes_out += len(data)
@@ -379,14 +370,7 @@ class HttpStream:
         if fe.monitor_uri is not None and _monitored(fe.monitor_uri, head):
             txn.termination = "LR"
             return self._send_reply(error_page(200))
-        ahead = self.body_ahead
-        whole = None if ahead else self.front.take_body(worker.bufsize)
-        if whole is not None:  # _take_body's usual request: no body, or all of it here
-            if whole:
-                ahead.append(Data(whole))
-            ahead.append(END_OF_MESSAGE)
-            txn.req_body = whole
-        elif not self._take_body(txn, plan.buffer_request):
+        if not self._take_body(txn, plan.buffer_request):
             return self._body_timeout(txn)
         if plan.tcp_content and run_rules(plan.tcp_content, txn) is not ACCEPT:
             return self._tcp_refused(txn)
@@ -637,9 +621,8 @@ class HttpStream:
         if reply.raw is not None:
             self._send_client(reply.raw)
             return False
-        if txn is not None and not reply.close and self.plan.plain_answer and self.front.plain_answer and (
-                txn.backend is None or (txn.backend.plan or plan_of(txn.backend)).plain_answer) and (
-                data := reply.wire or reply.whole()):  # answers_plainly, inline
+        if txn is not None and not reply.close and self.answers_plainly(txn) and (
+                data := reply.wire or reply.whole()):
             self.front.answered()  # nothing may change it: the bytes made once, the moves of send_message
             if self.frontend.access_log is not None:  # %B only
                 txn.bytes_logged = logged_size(reply.head()) + len(reply.body)
@@ -676,8 +659,7 @@ class HttpStream:
 
     def _discard_request_body(self) -> None:
         """Read and drop the rest of a request we answer ourselves (bounded by the client timeout)."""
-        if self.body_ahead == _BODILESS_END:  # _took_bodiless_end, inline
-            self.body_ahead.clear()
+        if self._took_bodiless_end():
             return
         timeout = self.plan.client
         try:
@@ -753,7 +735,7 @@ class HttpStream:
         it: ``_take_body``) from an HTTP/1 client and asking for no switch, goes without the tests of options,
         body pump and tunnel that ``_forward`` makes; any other goes there."""
         ahead, head = self.body_ahead, txn.request
-        if len(ahead) == 1 and ahead[0] is END_OF_MESSAGE:
+        if ahead == _BODILESS_END:
             body = b""
         elif len(ahead) == 2 and ahead[1] is END_OF_MESSAGE and type(ahead[0]) is Data:
             body = ahead[0].data

@@ -18,29 +18,12 @@ def run_rules(rules: list[Any], txn: Any, before: Callable[[Any], None] | None =
     it and return True to have the condition evaluated again (HAProxy's MAY_CHANGE); the same holds
     for an action whose sample lacked data and that did nothing with it.
     """
-    if before is not None or more is not None:
-        return _run_waiting(rules, txn, before, more)
-    for rule in rules:  # what an HTTP rule set runs on every request: nothing to wait for
-        condition = rule.condition  # Rule.applies, inline (a call less per rule)
-        if condition is None or condition.matches(txn, rule.response):
-            verdict = rule.action(txn)
-            if txn.done:
-                return DONE
-            if verdict is not CONTINUE:
-                txn.last_rule = rule.where or None  # last_rule_file/last_rule_line
-                return verdict
-    return ACCEPT
-
-
-def _run_waiting(rules: list[Any], txn: Any, before: Callable[[Any], None] | None,
-                 more: Callable[[Any], bool] | None) -> Verdict:
-    """run_rules with *before* or *more*: the rule set of a stream that may wait for more data."""
     for rule in rules:
         if before is not None:
             before(rule)
         if more is not None:
             txn.incomplete = False
-        condition = rule.condition
+        condition = rule.condition  # Rule.applies, inline (a call less per rule)
         applies = condition is None or condition.matches(txn, rule.response)
         while more is not None and txn.incomplete and more(rule):
             txn.incomplete = False
@@ -54,7 +37,7 @@ def _run_waiting(rules: list[Any], txn: Any, before: Callable[[Any], None] | Non
         if txn.done:
             return DONE
         if verdict is not CONTINUE:
-            txn.last_rule = rule.where or None
+            txn.last_rule = rule.where or None  # last_rule_file/last_rule_line
             return verdict
     return ACCEPT
 
