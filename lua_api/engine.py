@@ -247,7 +247,7 @@ class LuaEngine:
 
     def tcp_applet_object(self, state: Any) -> Any:
         """An AppletTCP object; its fetches and converters are built on first use.  (A service's
-        applet is made by the coroutine that runs it: prelude.launch_applet.)"""
+        applet is made by the coroutine that runs it: prelude.service_launcher.)"""
         return self._new_applet(self.tcp_applet_metatable, state)
 
     def _applet_vars(self) -> dict[str, Any]:

@@ -4,7 +4,7 @@
 local pcall, xpcall, error, tostring, type = pcall, xpcall, error, tostring, type
 local rawget, rawset, getmetatable, setmetatable = rawget, rawset, getmetatable, setmetatable
 local pairs, ipairs = pairs, ipairs
-local traceback, sethook = debug.traceback, debug.sethook
+local traceback, sethook, getinfo = debug.traceback, debug.sethook, debug.getinfo
 local concat = table.concat
 
 local prelude = {}
@@ -279,13 +279,20 @@ end
 
 -- Outcome of a run: OK, results... | DONE_CODE | ERROR, traceback.
 -- The count hook (set on the running coroutine only) enforces the time budget
--- and makes long Lua loops give way to other transactions.
+-- and makes long Lua loops give way to other transactions.  It is set just before the run's
+-- function is called and removed as soon as it returns: under a count hook every Lua instruction
+-- costs twice as much, and the launchers' own instructions are no script's time.
 local yield_hook, check_hook
 
+-- AppletHTTP's methods that read its output slots and write them back (applet_http_head): a forced
+-- yield inside one must not hand that output over, or the method would then write back what already went.
+local updating = {}
+
 -- The two count hooks, given once: Python functions that check the budget (and yield).
+-- Level 2 of a hook is the function it interrupted.
 function prelude.set_hooks(yielding, checking)
   yield_hook = function()
-    if pending ~= nil then flush_pending() end
+    if pending ~= nil and not updating[getinfo(2, "f").func] then flush_pending() end
     yielding()
   end
   check_hook = function() checking() end
@@ -304,8 +311,7 @@ local function dispatch(launch, ...)
   return launch(...)
 end
 
--- The count hook stays set while a coroutine waits (nothing runs then): each launcher sets its own,
--- which also restarts the count, so removing it here would only cost a call per run.
+-- A waiting coroutine has no hook: each launcher sets its own around the run's function.
 wait = function(made, ...)
   return dispatch(yield(FINISHED, made, ...))
 end
@@ -317,22 +323,23 @@ function prelude.pooled(finished)
 end
 
 -- The launchers, given with each run: f(...), f(applet), f(txn, ...).
-function prelude.launch(count, f, ...)
-  sethook(yield_hook, "", count)
-  acting = nil
-  return wait(nil, outcome(xpcall(f, handler, ...)))
-end
-
--- A run that must not block (fetch, converter, body, init) on the main thread:
--- the hook only checks the budget and is removed afterwards.
-local function unhook(...)
+-- xpcall's results with the count hook removed: the first thing a run does once its function returned.
+local function unhooked(...)
   sethook()
   return ...
 end
 
+function prelude.launch(count, f, ...)
+  acting = nil
+  sethook(yield_hook, "", count)
+  return wait(nil, outcome(unhooked(xpcall(f, handler, ...))))
+end
+
+-- A run that must not block (fetch, converter, body, init) on the main thread:
+-- the hook only checks the budget.
 function prelude.call(f, count, ...)
   sethook(check_hook, "", count)
-  return unhook(outcome(xpcall(f, handler, ...)))
+  return outcome(unhooked(xpcall(f, handler, ...)))
 end
 
 -- AppletHTTP's response (status, reason, headers, body parts) stays in the applet until the run
@@ -346,6 +353,11 @@ end
 local STATUS, REASON, FIELDS, NFIELDS, BODY, STAGE = {}, {}, {}, {}, {}, {}
 local IDLE, STARTED, HEAD_OUT = 0, 1, 2
 local PENDING_LIMIT = 16384
+-- set_status's usual argument: an integer status (or a float with one) is looked up, not checked by a call.
+local STATUS_CODES = {}
+for code = 100, 599 do STATUS_CODES[code] = code end
+local TEXTS_KEPT = 1024
+local texts, kept_texts = {}, 0
 local unpack = table.unpack
 local http_applet_mt
 
@@ -379,20 +391,27 @@ end
 
 function prelude.applet_http_head(mt, methods, check_status, check_header, check_body, deliver_output, resolve)
   http_applet_mt, deliver, resolve_handle = mt, deliver_output, resolve
-  -- A string or an integer as Lua writes it, else nil (Python checks the argument then).  Callers test
-  -- for a string first: the usual argument costs no call.
+  -- The text of a number that is a string argument (as Python's checks.string writes it), else nil (Python
+  -- checks the argument then).  Callers test for a string first: the usual argument costs no call.  The
+  -- texts of the integers seen are kept (up to TEXTS_KEPT): a header's value is most often the same number.
   local function plain(value)
-    if type(value) == "string" then return value end
-    if mathtype(value) == "integer" then return tostring(value) end
+    local text = texts[value]
+    if text ~= nil then return text end
+    if mathtype(value) == "integer" then
+      text = value .. ""
+      if kept_texts < TEXTS_KEPT then texts[value], kept_texts = text, kept_texts + 1 end
+      return text
+    end
   end
   function methods.set_status(self, status, reason)
     if getmetatable(self) ~= mt then wrong_self("set_status", mt.__name, self) end
-    if mathtype(status) ~= "integer" or (reason ~= nil and type(reason) ~= "string") then
-      local ok, code, text = pcall(check_status, nil, status, reason)
-      if not ok then error(tostring(code), 2) end
-      status, reason = code, text
+    local code = STATUS_CODES[status]
+    if code == nil or (reason ~= nil and type(reason) ~= "string") then
+      local ok, checked, text = pcall(check_status, nil, status, reason)
+      if not ok then error(tostring(checked), 2) end
+      code, reason = checked, text
     end
-    self[STATUS] = status
+    self[STATUS] = code
     self[REASON] = reason or false
   end
   function methods.add_header(self, name, value)
@@ -450,6 +469,10 @@ function prelude.applet_http_head(mt, methods, check_status, check_header, check
     end
     if size >= PENDING_LIMIT then flush_pending() end
   end
+  for _, method in ipairs({methods.set_status, methods.add_header, methods.start_response, methods.send,
+                           output_of, flush_pending}) do
+    updating[method] = true
+  end
 end
 
 -- Objects whose parts are built on first use: an action touches one or two of
@@ -473,7 +496,7 @@ end
 local HTTP_MODE, SRC, OWNER = {}, {}, {}
 
 local function new_txn(mt, state, http_mode)
-  return setmetatable({[0] = state, [HTTP_MODE] = http_mode or nil, [DONE_CALLED] = false, [SRC] = false}, mt)
+  return setmetatable({[0] = state, [HTTP_MODE] = http_mode == true, [DONE_CALLED] = false, [SRC] = false}, mt)
 end
 prelude.new_txn = new_txn
 
@@ -481,7 +504,8 @@ prelude.new_txn = new_txn
 -- classes' methods take their channel from it: classes.Channel and classes.ResponseChannel).
 function prelude.lazy_parts(classes, applet_field)
   local function txn_part(class)
-    return function(self) return setmetatable({[0] = self[0], [OWNER] = self}, classes[class]) end
+    local mt = classes[class]
+    return function(self) return setmetatable({[0] = self[0], [OWNER] = self}, mt) end
   end
   -- An applet's fetches and converters work on its transaction, asked of Python on first use
   -- (most services use none: a run hands Lua only the applet's own state).
@@ -489,9 +513,11 @@ function prelude.lazy_parts(classes, applet_field)
     return function(self) return setmetatable({[0] = applet_field(state_of(self), "txn")}, classes[class]) end
   end
   local samples = {f = "Fetches", sf = "StringFetches", c = "Converters", sc = "StringConverters"}
-  -- txn.http needs no call to Python: new_txn noted whether the transaction is in HTTP mode.
+  -- txn.http needs no call to Python: new_txn noted whether the transaction is in HTTP mode (a slot every
+  -- TXN has: plain indexing reads it).
+  local http_mt = classes.HTTP
   local function http_part(self)
-    if rawget(self, HTTP_MODE) then return setmetatable({[0] = rawget(self, 0)}, classes.HTTP) end
+    if self[HTTP_MODE] then return setmetatable({[0] = self[0]}, http_mt) end
   end
   local txn_makers = {req = txn_part("Channel"), res = txn_part("ResponseChannel"), http = http_part}
   local applet_makers = {}
@@ -530,9 +556,10 @@ local function new_applet(mt, state)
 end
 prelude.new_applet = new_applet
 
--- A service's ending, from xpcall's results: its outcome code, the error's traceback, then what output
--- the applet still holds (outcome's common case written out: one call fewer per service).
+-- A service's ending, from xpcall's results (the count hook is removed first): its outcome code, the error's
+-- traceback, then what output the applet still holds (outcome's common case written out: one call fewer per service).
 local function applet_end(applet, ok, ...)
+  sethook()
   local code, err = OK, nil
   if not ok then code, err = outcome(false, ...) end
   if code == OK then err = nil end
@@ -543,20 +570,19 @@ local function applet_end(applet, ok, ...)
   return wait(nil, code, err)
 end
 
--- A service's launcher, made once: its job is (launcher, handle | state).
-function prelude.service_launcher(count, f, mt)
-  return function(state) return prelude.launch_applet(count, f, mt, state) end
-end
-
--- A service's applet is made in the coroutine that runs it: no call from Python to make it.
+-- A service's launcher (AppletHTTP or AppletTCP, by its class mt), made once: its job is (launcher, handle | state).
+-- The applet is made in the coroutine that runs it: no call from Python to make it.
 -- What it holds of its output comes back with the outcome (a pending applet left by a run that was
 -- killed mid-way is dropped).
-function prelude.launch_applet(count, f, mt, state)
-  sethook(yield_hook, "", count)
-  acting = nil
-  pending = nil
-  local applet = mt == http_applet_mt and new_http_applet(state) or new_applet(mt, state)
-  return applet_end(applet, xpcall(f, handler, applet))
+function prelude.service_launcher(count, f, mt)
+  local new = mt == http_applet_mt and new_http_applet or function(state) return new_applet(mt, state) end
+  return function(state)
+    acting = nil
+    pending = nil
+    local applet = new(state)
+    sethook(yield_hook, "", count)
+    return applet_end(applet, xpcall(f, handler, applet))
+  end
 end
 
 -- An action's launcher, made once with its function and configured arguments: a run's job is
@@ -566,8 +592,10 @@ end
 -- runs) with the outcome.
 -- An action's ending: a txn:done() noted on its own TXN (done_method) makes the outcome DONE, or,
 -- when the run ended in an error all the same (a script's pcall caught the unwinding), is marked now.
--- It takes xpcall's results itself (outcome's common case written out: one call fewer per action).
+-- It takes xpcall's results itself (outcome's common case written out: one call fewer per action), and
+-- removes the count hook first.
 local function action_end(txn, made, ok, ...)
+  sethook()
   if acting == txn then acting = nil end
   txn[SRC] = false
   if txn[DONE_CALLED] then
@@ -583,7 +611,6 @@ function prelude.action_launcher(count, f, mt, ...)
   local args = table.pack(...)
   local n = args.n
   return function(txn, src, state, http_mode)
-    sethook(yield_hook, "", count)
     local made = nil
     if txn == nil then
       txn = new_txn(mt, state, http_mode)
@@ -591,7 +618,11 @@ function prelude.action_launcher(count, f, mt, ...)
     end
     acting = txn
     txn[SRC] = src or false
-    if n == 0 then return action_end(txn, made, xpcall(f, handler, txn)) end
+    if n == 0 then
+      sethook(yield_hook, "", count)
+      return action_end(txn, made, xpcall(f, handler, txn))
+    end
+    sethook(yield_hook, "", count)
     return action_end(txn, made, xpcall(f, handler, txn, unpack(args, 1, n)))
   end
 end

@@ -139,7 +139,7 @@ def run_job(runtime: LuaRuntime, run_info: contexts.Run, job: tuple[Any, ...]) -
 
 
 def run_applet(runtime: LuaRuntime, run_info: contexts.Run, job: tuple[Any, ...]) -> tuple[Result, tuple[Any, ...]]:
-    """Run a service (prelude.launch_applet's job): its result (no values) and the output its applet still
+    """Run a service (its prelude.service_launcher's job): its result (no values) and the output its applet still
     held in Lua, (status, reason, body, header fields...), empty when it held none."""
     result = _resume(runtime, run_info, job)
     if type(result) is Result:

@@ -58,8 +58,7 @@ class LuaRuntime:
         self.coroutines = CoroutinePool(self.prelude.pooled)
         """Where actions, tasks and services run: coroutines reused from run to run."""
         self.launch = self.prelude.launch
-        self.launch_applet = self.prelude.launch_applet
-        """The prelude's launchers, looked up once: a run hands one to a pooled coroutine."""
+        """The prelude's launcher of plain runs, looked up once: a run hands it to a pooled coroutine."""
         bounded = resources.files(__package__).joinpath("bounded.lua").read_text()
         self.bounded = self.globals.load(bounded, "=luaproxy")()
         """Wrappers of the standard C functions whose running time a script controls (bounded.lua)."""

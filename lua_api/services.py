@@ -14,23 +14,32 @@ from .errors import LuaApiError
 from .http import headers_table
 
 
-class LuaHttpService:
+class LuaService:
+    """What both kinds of service share: their launcher (prelude.service_launcher), made on first use, once the
+    configuration has set the limits."""
+
     def __init__(self, engine: Any, name: str, function: Any) -> None:
         self.engine, self.name, self.function = engine, name, function
         self._launch: Any = None
 
+    def launcher(self, metatable: Any) -> Any:
+        if self._launch is None:
+            self._launch = self.engine.runtime.prelude.service_launcher(self.engine.limits.forced_yield,
+                                                                        self.function, metatable)
+        return self._launch
+
+
+class LuaHttpService(LuaService):
     def __call__(self, txn: Any, io: Any) -> None:
         """Run the service to its end; the stream finishes the response (500 if none was started)."""
         engine = self.engine
-        if self._launch is None:  # made on first use, once the configuration has set the limits
-            self._launch = engine.runtime.prelude.service_launcher(engine.limits.forced_yield, self.function,
-                                                                   engine.applet_metatable)
+        launch = self._launch or self.launcher(engine.applet_metatable)
         run = Run(Context.SERVICE, self.name, txn, engine.limits.service_timeout, io.flush)
         state = AppletState(io, txn)
         handle = id(state)
         LIVE[handle] = state
         try:
-            result, output = runner.run_applet(engine.runtime, run, (self._launch, handle))
+            result, output = runner.run_applet(engine.runtime, run, (launch, handle))
             if output and not io.whole(*output):  # the whole response in one piece, else the general path
                 try:
                     hand_over(state, *output)
@@ -44,18 +53,14 @@ class LuaHttpService:
             runner.log_failure(self.engine.logger, f"Lua applet http '{self.name}'", result)
 
 
-class LuaTcpService:
+class LuaTcpService(LuaService):
     """``tcp-request content use-service lua.NAME``: the function gets an AppletTCP."""
-
-    def __init__(self, engine: Any, name: str, function: Any) -> None:
-        self.engine, self.name, self.function = engine, name, function
 
     def __call__(self, txn: Any) -> None:
         engine = self.engine
-        runtime = engine.runtime
         state = TcpAppletState(txn)
-        result = runner.run_applet(runtime, Run(Context.SERVICE, self.name, txn, engine.limits.service_timeout), (
-            runtime.launch_applet, engine.limits.forced_yield, self.function, engine.tcp_applet_metatable, state))[0]
+        result = runner.run_applet(engine.runtime, Run(Context.SERVICE, self.name, txn, engine.limits.service_timeout),
+                                   (self.launcher(engine.tcp_applet_metatable), state))[0]
         state.release()
         if result.outcome in (runner.Outcome.ERROR, runner.Outcome.TIMEOUT):
             runner.log_failure(self.engine.logger, f"Lua applet tcp '{self.name}'", result)

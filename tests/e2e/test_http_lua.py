@@ -371,3 +371,27 @@ end)
     echo = b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\n"
     other = b"HTTP/1.1 200 OK\r\nx-other: yes\r\ntransfer-encoding: chunked\r\n\r\n5\r\nother\r\n0\r\n\r\n"
     assert exchanges[0].startswith(echo + b"abc" + other + echo + b"abc" + echo + b"xyz")
+
+
+def test_a_forced_yield_inside_send_loses_and_repeats_nothing(write, luaproxy, port):
+    """A forced yield hands the pending output over, and one falls inside AppletHTTP's own methods too (the
+    work between sends varies, so the yields, every 101 instructions, land all over send): the client still
+    gets every byte once, in order."""
+    write("script.lua", """
+core.register_service("chunks", "http", function(applet)
+  local x = 0
+  applet:set_status(200)
+  applet:add_header("x-count", 400)
+  applet:start_response()
+  for i = 1, 400 do
+    for j = 1, i % 7 do x = x + j end
+    applet:send(string.rep(string.char(65 + i % 26), i % 97) .. i .. ",")
+  end
+end)
+""")
+    write("h.cfg", config(port, "   http-request use-service lua.chunks").replace(
+        "   lua-load script.lua\n", "   lua-load script.lua\n   tune.lua.forced-yield 101\n"))
+    luaproxy("-f", "h.cfg", wait_port=port)
+    expected = b"".join(bytes([65 + i % 26]) * (i % 97) + b"%d," % i for i in range(1, 401))
+    status, headers, body = get(port, "/")
+    assert (status, headers["x-count"], body) == (200, "400", expected)
