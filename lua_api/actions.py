@@ -16,7 +16,7 @@ import gevent
 from luaproxy.worker.rules.verdict import ACCEPT, CONTINUE, DONE, ERROR, REJECT, Verdict
 
 from . import runner
-from .contexts import Context, Run
+from .contexts import ACTION, Run
 from .engine import LuaEngine
 from .samples import address_text
 
@@ -49,7 +49,7 @@ class LuaAction:
         act.YIELD), until it returns something else or the client timeout has passed."""
         deadline = 0.0
         while True:
-            run = Run(Context.ACTION, self.label, txn, self.engine.limits.session_timeout, txn.before_wait)
+            run = Run(ACTION, self.label, txn, self.engine.limits.session_timeout, txn.before_wait)
             verdict = self._run_once(txn, run)
             if verdict is not None:
                 return verdict
@@ -74,10 +74,10 @@ class LuaAction:
             result, made = runner.run_job(engine.runtime, run, (launch, None, src, txn, txn.http_mode))
             if made is not None:
                 txn.lua = made
-        if result.outcome is runner.Outcome.TIMEOUT or result.outcome is runner.Outcome.ERROR:
+        if result.outcome is runner.TIMEOUT or result.outcome is runner.ERROR:
             runner.log_failure(self.engine.logger, f"Lua function '{self.label}'", result)
             return ERROR
-        if result.outcome is runner.Outcome.DONE:  # the action's own txn:done() is told by its outcome alone
+        if result.outcome is runner.DONE:  # the action's own txn:done() is told by its outcome alone
             txn.done = True
             return DONE
         if txn.done:

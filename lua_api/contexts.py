@@ -28,6 +28,8 @@ class Context(enum.Enum):
     SERVICE = "service"
 
 
+ACTION, SERVICE = Context.ACTION, Context.SERVICE
+"""The contexts every action and service run is made with, by module name (as runner.OK and its kin)."""
 RUNTIME = frozenset({Context.TASK, Context.ACTION, Context.SERVICE})
 INITIALISATION = frozenset({Context.BODY, Context.INIT})
 

@@ -52,7 +52,7 @@ class LuaCallMetrics:
         key = (run.context._value_, run.function)  # _value_: .value is a Python-level property
         values = self.calls.values
         values[key] = values.get(key, 0) + 1
-        if result.outcome is runner.Outcome.ERROR or result.outcome is runner.Outcome.TIMEOUT:
+        if result.outcome is runner.ERROR or result.outcome is runner.TIMEOUT:
             self.errors.add_key(key, 1)
         return key
 

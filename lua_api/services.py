@@ -9,7 +9,7 @@ from luaproxy.worker.http.errors import LocalProtocolError
 from . import runner
 from .applet_http import LIVE, AppletState, hand_over
 from .applet_tcp import TcpAppletState
-from .contexts import Context, Run
+from .contexts import SERVICE, Run
 from .errors import LuaApiError
 from .http import headers_table
 
@@ -34,7 +34,7 @@ class LuaHttpService(LuaService):
         """Run the service to its end; the stream finishes the response (500 if none was started)."""
         engine = self.engine
         launch = self._launch or self.launcher(engine.applet_metatable)
-        run = Run(Context.SERVICE, self.name, txn, engine.limits.service_timeout, io.flush)
+        run = Run(SERVICE, self.name, txn, engine.limits.service_timeout, io.flush)
         state = AppletState(io, txn)
         handle = id(state)
         LIVE[handle] = state
@@ -44,12 +44,12 @@ class LuaHttpService(LuaService):
                 try:
                     hand_over(state, *output)
                 except (LuaApiError, LocalProtocolError) as exc:  # what start_response or send raised, in Lua, before
-                    result = runner.Result(runner.Outcome.ERROR,
+                    result = runner.Result(runner.ERROR,
                                            error=f"{exc} (the response the service left at its end)")
         finally:
             del LIVE[handle]
         state.release()
-        if result.outcome in (runner.Outcome.ERROR, runner.Outcome.TIMEOUT):
+        if result.outcome is runner.ERROR or result.outcome is runner.TIMEOUT:
             runner.log_failure(self.engine.logger, f"Lua applet http '{self.name}'", result)
 
 
@@ -59,10 +59,10 @@ class LuaTcpService(LuaService):
     def __call__(self, txn: Any) -> None:
         engine = self.engine
         state = TcpAppletState(txn)
-        result = runner.run_applet(engine.runtime, Run(Context.SERVICE, self.name, txn, engine.limits.service_timeout),
+        result = runner.run_applet(engine.runtime, Run(SERVICE, self.name, txn, engine.limits.service_timeout),
                                    (self.launcher(engine.tcp_applet_metatable), state))[0]
         state.release()
-        if result.outcome in (runner.Outcome.ERROR, runner.Outcome.TIMEOUT):
+        if result.outcome is runner.ERROR or result.outcome is runner.TIMEOUT:
             runner.log_failure(self.engine.logger, f"Lua applet tcp '{self.name}'", result)
 
 
