@@ -356,14 +356,20 @@ local PENDING_LIMIT = 16384
 -- set_status's usual argument: an integer status (or a float with one) is looked up, not checked by a call.
 local STATUS_CODES = {}
 for code = 100, 599 do STATUS_CODES[code] = code end
-local TEXTS_KEPT = 1024
+-- The texts of AppletHTTP's string arguments, by argument (AppletHTTP's plain).
+local TEXTS_KEPT, TEXT_KEPT_LENGTH = 1024, 64
 local texts, kept_texts = {}, 0
 local unpack = table.unpack
 local http_applet_mt
 
+-- The methods every service calls are the applet's own fields too (made with the table, before the run's
+-- count hook is set): a method read then finds them at once, without __index's call (lazy_index).
+local set_status, add_header, start_response, send
+
 local function new_http_applet(handle)
   return setmetatable({[0] = handle, [STATUS] = 200, [REASON] = false, [FIELDS] = false, [NFIELDS] = 0,
-                       [BODY] = false, [STAGE] = IDLE}, http_applet_mt)
+                       [BODY] = false, [STAGE] = IDLE, set_status = set_status, add_header = add_header,
+                       start_response = start_response, send = send}, http_applet_mt)
 end
 
 -- The applet's output as Python's deliver takes it: status (nil once the head went), reason, body, fields...
@@ -391,17 +397,20 @@ end
 
 function prelude.applet_http_head(mt, methods, check_status, check_header, check_body, deliver_output, resolve)
   http_applet_mt, deliver, resolve_handle = mt, deliver_output, resolve
-  -- The text of a number that is a string argument (as Python's checks.string writes it), else nil (Python
-  -- checks the argument then).  Callers test for a string first: the usual argument costs no call.  The
-  -- texts of the integers seen are kept (up to TEXTS_KEPT): a header's value is most often the same number.
+  -- A string argument's text when Lua can tell it alone (a string, or an integer as Python's checks.string
+  -- writes it), else nil (Python checks the argument then).  Callers look in texts first: the short strings
+  -- and the integers seen before (up to TEXTS_KEPT) cost one table read, and no call.
   local function plain(value)
-    local text = texts[value]
-    if text ~= nil then return text end
-    if mathtype(value) == "integer" then
+    local text
+    if type(value) == "string" then
+      text = value
+    elseif mathtype(value) == "integer" then
       text = value .. ""
-      if kept_texts < TEXTS_KEPT then texts[value], kept_texts = text, kept_texts + 1 end
-      return text
+    else
+      return nil
     end
+    if kept_texts < TEXTS_KEPT and #text <= TEXT_KEPT_LENGTH then texts[value], kept_texts = text, kept_texts + 1 end
+    return text
   end
   function methods.set_status(self, status, reason)
     if getmetatable(self) ~= mt then wrong_self("set_status", mt.__name, self) end
@@ -416,9 +425,7 @@ function prelude.applet_http_head(mt, methods, check_status, check_header, check
   end
   function methods.add_header(self, name, value)
     if getmetatable(self) ~= mt then wrong_self("add_header", mt.__name, self) end
-    local n, v = name, value
-    if type(n) ~= "string" then n = plain(n) end
-    if type(v) ~= "string" then v = plain(v) end
+    local n, v = texts[name] or plain(name), texts[value] or plain(value)
     if n == nil or v == nil then
       local ok, checked_name, checked_value = pcall(check_header, nil, name, value)
       if not ok then error(tostring(checked_name), 2) end
@@ -444,8 +451,7 @@ function prelude.applet_http_head(mt, methods, check_status, check_header, check
   end
   function methods.send(self, data)
     if getmetatable(self) ~= mt then wrong_self("send", mt.__name, self) end
-    local text = data
-    if type(text) ~= "string" then text = plain(text) end
+    local text = texts[data] or plain(data)
     if text == nil then
       local ok, checked = pcall(check_body, nil, data)
       if not ok then error(tostring(checked), 2) end
@@ -469,8 +475,9 @@ function prelude.applet_http_head(mt, methods, check_status, check_header, check
     end
     if size >= PENDING_LIMIT then flush_pending() end
   end
-  for _, method in ipairs({methods.set_status, methods.add_header, methods.start_response, methods.send,
-                           output_of, flush_pending}) do
+  set_status, add_header, start_response, send = methods.set_status, methods.add_header, methods.start_response,
+                                                 methods.send
+  for _, method in ipairs({set_status, add_header, start_response, send, output_of, flush_pending}) do
     updating[method] = true
   end
 end

@@ -395,3 +395,30 @@ end)
     expected = b"".join(bytes([65 + i % 26]) * (i % 97) + b"%d," % i for i in range(1, 401))
     status, headers, body = get(port, "/")
     assert (status, headers["x-count"], body) == (200, "400", expected)
+
+
+def test_applet_arguments_read_as_python_reads_them_on_every_request(write, luaproxy, port):
+    """AppletHTTP keeps the texts of the arguments it saw (integers, short strings): the second request reads
+    them from there, and gets what the first got from Python's checks (12.0 is "12", 1.5 is "1.5")."""
+    write("script.lua", """
+core.register_service("args", "http", function(applet)
+  applet:set_status(201.0)
+  applet:add_header("x-int", 12)
+  applet:add_header("x-float", 12.0)
+  applet:add_header("x-frac", 1.5)
+  applet:add_header("x-long", string.rep("v", 100))
+  applet:start_response()
+  applet:send(7)
+  applet:send(7.0)
+  applet:send("-")
+  local ok, err = pcall(applet.add_header, applet, "x-nil", nil)
+  applet:send(ok and "accepted" or err:match("bad argument #3 to 'add_header'") and "refused" or err)
+end)
+""")
+    write("h.cfg", config(port, "   http-request use-service lua.args"))
+    luaproxy("-f", "h.cfg", wait_port=port)
+    for _ in range(2):
+        status, headers, body = get(port, "/")
+        assert (status, body) == (201, b"77-refused")
+        assert (headers["x-int"], headers["x-float"], headers["x-frac"], headers["x-long"]) == ("12", "12", "1.5",
+                                                                                                  "v" * 100)
