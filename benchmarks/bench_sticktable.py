@@ -1,7 +1,7 @@
 """Stick-table costs: worker CPU added per request, the table operations alone, and memory (run by hand).
 
     python benchmarks/bench_sticktable.py [--seconds 5] [--entries 1000000] [--only-cpu] [--instructions]
-    python benchmarks/bench_sticktable.py --live-instructions [--keep-dumps DIR]
+    python benchmarks/bench_sticktable.py --live-instructions [--rounds 6] [--keep-dumps DIR]
 
 1. One luaproxy worker under wrk (keep-alive), answering ``http-request
    return`` with and without ``http-request track-sc0 src`` plus ``deny if {
@@ -13,7 +13,8 @@
    worker runs its requests at roughly a third of a hot loop's instructions
    per microsecond, so the live figure is about the instructions over that rate.
    With ``--live-instructions``, the live worker's own instructions per
-   request under callgrind, both variants: what the rules add on the real path.
+   request under callgrind, both variants served by one worker in alternating
+   rounds (the least of each): what the rules add on the real path.
 2. The same work without the network: track, read the rate, untrack; and one
    track with warm caches and after evicting them (a loaded machine's case).
 3. A table of ``--entries`` entries (``type ip``, ``http_req_rate``,
@@ -58,14 +59,21 @@ TRACKED = """   stick-table type ip size 1m expire 60s store http_req_rate(10s),
 
 
 def _config(port: int, tracked: bool) -> str:
-    return f"""global
+    return f"""{_GLOBAL}{_frontend("fe", port, tracked)}"""
+
+
+_GLOBAL = """global
    nbproc 1
 defaults
    mode http
    timeout connect 2s
    timeout client 10s
    timeout server 10s
-frontend fe
+"""
+
+
+def _frontend(name: str, port: int, tracked: bool) -> str:
+    return f"""frontend {name}
    bind 127.0.0.1:{port}
 {TRACKED if tracked else ""}   http-request return status 200 content-type text/plain string ok
 """
@@ -258,36 +266,49 @@ def _keep_alive_requests(port: int, requests: int) -> None:
         _requests_on(sock, requests)
 
 
-def live_instructions(luaproxy: str, requests: int = 1000, keep: str = "") -> dict[str, float]:
-    """Machine instructions per request of the live worker, each variant under callgrind: its counters
-    are zeroed after some warm-up requests and dumped after *requests* more, one at a time on a
-    keep-alive connection, so start-up and warm-up do not count (the figure a loaded machine does not
-    move; *keep*: a directory to keep the dumps in, for ``callgrind_annotate``).  The hash seed is
-    fixed: with random ones the same code's count varied by a few thousand instructions per request."""
+def live_instructions(luaproxy: str, requests: int = 1000, rounds: int = 3, keep: str = "") -> dict[str, list[float]]:
+    """Machine instructions per request of the live worker, counted by callgrind: one worker serves
+    both variants (two frontends), so both run in the same process, its start paid once; its
+    counters are zeroed after some warm-up requests, then each round dumps *requests* requests of
+    each variant, one at a time on a keep-alive connection (which goes first alternates).  A
+    round's figure also holds what the worker does by the clock meanwhile and whether the next
+    request was already there when it read (the machine's load decides): the least of the rounds
+    is the steadier figure.  *keep*: a directory to keep the dumps in, for ``callgrind_annotate``.
+    The hash seed is fixed: with random ones the same code's count varied by a few thousand
+    instructions per request."""
     os.environ["PYTHONHASHSEED"] = "0"
-    counts: dict[str, float] = {}
+    counts: dict[str, list[float]] = {"plain": [], "tracked": [], "added": []}
+    ports = {"plain": free_port(), "tracked": free_port()}
     with tempfile.TemporaryDirectory() as tmp:
         out = keep or tmp
-        for label in ("plain", "tracked"):
-            port = free_port()
-            Path(tmp, f"{label}.cfg").write_text(_config(port, label == "tracked"))
-            proc = start(["valgrind", "--tool=callgrind", "--trace-children=yes",
-                          f"--callgrind-out-file={out}/{label}.%p", luaproxy, "-f", f"{label}.cfg"], tmp)
-            try:
+        Path(tmp, "live.cfg").write_text(_GLOBAL + "".join(_frontend(label, port, label == "tracked")
+                                                           for label, port in ports.items()))
+        proc = start(["valgrind", "--tool=callgrind", "--trace-children=yes",
+                      f"--callgrind-out-file={out}/live.%p", luaproxy, "-f", "live.cfg"], tmp)
+        try:
+            for port in ports.values():
                 wait_port(port, 900)
-                deadline = time.monotonic() + 900
-                while worker_pid(proc.pid) == proc.pid and time.monotonic() < deadline:
-                    time.sleep(0.5)
-                worker = str(worker_pid(proc.pid))
+            deadline = time.monotonic() + 900
+            while worker_pid(proc.pid) == proc.pid and time.monotonic() < deadline:
+                time.sleep(0.5)
+            worker = str(worker_pid(proc.pid))
+            for port in ports.values():
                 _keep_alive_requests(port, 200)
-                subprocess.run(["callgrind_control", "--zero", worker], capture_output=True, timeout=120, check=True)
-                _keep_alive_requests(port, requests)
-                subprocess.run(["callgrind_control", "--dump", worker], capture_output=True, timeout=120, check=True)
-            finally:
-                stop(proc)
-            dump = Path(out, f"{label}.{worker}.1").read_text()
-            counts[label] = int(re.search(r"^(?:summary|totals):\s+(\d+)", dump, re.M).group(1)) / requests
-    counts["added"] = counts["tracked"] - counts["plain"]
+            dumps = 0
+            for n in range(rounds):
+                for label in ("plain", "tracked") if n % 2 == 0 else ("tracked", "plain"):
+                    subprocess.run(["callgrind_control", "--zero", worker], capture_output=True, timeout=120,
+                                   check=True)
+                    _keep_alive_requests(ports[label], requests)
+                    subprocess.run(["callgrind_control", "--dump", worker], capture_output=True, timeout=120,
+                                   check=True)
+                    dumps += 1
+                    dump = Path(out, f"live.{worker}.{dumps}").read_text()
+                    total = int(re.search(r"^(?:summary|totals):\s+(\d+)", dump, re.M).group(1))
+                    counts[label].append(total / requests)
+                counts["added"].append(counts["tracked"][-1] - counts["plain"][-1])
+        finally:
+            stop(proc)
     return counts
 
 
@@ -377,9 +398,11 @@ def main() -> int:
             one()
         return 0
     if args.live_instructions:
-        live = live_instructions(args.luaproxy, keep=args.keep_dumps)
-        print(f"live worker, one keep-alive connection, instructions per request (callgrind): plain "
-              f"{live['plain']:.0f}, tracked {live['tracked']:.0f}, added {live['added']:.0f}")
+        live = live_instructions(args.luaproxy, rounds=args.rounds, keep=args.keep_dumps)
+        print(f"live worker, one keep-alive connection, instructions per request (callgrind, least of "
+              f"{args.rounds} alternating rounds): plain {min(live['plain']):.0f}, tracked {min(live['tracked']):.0f}, "
+              f"added {min(live['tracked']) - min(live['plain']):.0f} (each round's: "
+              f"{', '.join(f'{p:.0f}/{t:.0f}' for p, t in zip(live['plain'], live['tracked'], strict=True))})")
         return 0
     if args.only_reclaim:
         print_reclaim(args.entries)

@@ -144,7 +144,7 @@ def _track(n: int, args: tuple[str, ...], env: StickEnv) -> Action:
                     return action(txn) if unless else CONTINUE
                 tracked.session = False
                 trackers.slots[n] = tracked
-                trackers.streamed.append(n)
+                trackers.streamed.append(tracked)
             elif (value := trackers.track_with(n, table, counting, key, False)) < 0:
                 return action(txn) if unless else CONTINUE
             if ref is not None:  # one list of integer patterns: the least value matching, while it holds

@@ -139,13 +139,15 @@ def freq_add(q: memoryview, at: int, period: int, now: int, inc: int) -> None:
 
 
 class Held:
-    """An entry a process holds (tracks): its index, where its words start, and its generation, which
-    the table's tracker compares to skip the lookup when the same key is tracked again."""
+    """An entry a process holds (tracks): its index, where its words start, its generation, which
+    the table's tracker compares to skip the lookup when the same key is tracked again, and where
+    the tracking process's column word sits in it (-1: tracked without a column), which the
+    untracker reads instead of the table's."""
 
-    __slots__ = ("base", "gen", "idx")
+    __slots__ = ("base", "col", "gen", "idx")
 
     def __init__(self) -> None:
-        self.idx = self.base = -1
+        self.idx = self.base = self.col = -1
         self.gen = 0  # none yet
 
 
@@ -216,7 +218,7 @@ class SharedTable:
         self._col_pid = 0  # the process _colw belongs to (a forked child claims its own)
         self._colw = -1  # where this process's column's word sits in an entry (-1: no column)
         self._trackers: dict[tuple[tuple[str, ...], bool, str], Callable[[bytes, Held], int]] = {}
-        self._untrackers: dict[bool, Callable[[int, int, int], None]] = {}
+        self._untrackers: dict[bool, Callable[[Held, int, int], None]] = {}
         self.readers: dict[str, Callable[[int], int] | None] = {}
         """``reader``'s functions by name, for a fetch to look up without a call."""
         self.drop = self.untracker()
@@ -477,7 +479,7 @@ class SharedTable:
             raise ValueError(f"'{rate}' is not a rate these events count in table '{self.name}'")
         rates = tuple(slot for slot in rates if slot != (read_off, read_period))  # the rate read: counted apart
         more = bool(synced or rates or plain)  # anything to do between the touch and the rate read
-        purge_at = 0  # when the LRU tail may have expired, as this process last saw it (ms)
+        purge_at = 0 if expire else 1 << 62  # when the LRU tail may have expired, as this process last saw it (ms)
         pid = 0  # the process colw was read for
         colw = -1
         table = self
@@ -489,15 +491,19 @@ class SharedTable:
                 table._recover()
             q[_H_HOLDER] = me = _PID[0]
             try:
-                if expire and now >= purge_at:  # the expired tail, looked at once a millisecond at most
+                if now >= purge_at:  # the expired tail, looked at once a millisecond at most
                     tail = q[_H_TAIL]
                     purge_at = q[ea + (tail - 1) * ew + _EXP] if tail else now + 1
                     if purge_at <= now:
                         table._purge(now, 2)
                         purge_at = now + 1
+                if pid != me:  # this process's column, claimed by its first tracking
+                    if table._col_pid != me:
+                        table._claim()
+                    pid, colw = me, table._colw
                 gen = held.gen
                 base = held.base
-                if gen and q[base + _GEN] == gen:  # the same entry as last time (0: none)
+                if gen and q[base + _GEN] == gen:  # the same entry as last time (0: none), in this process
                     idx = held.idx
                     if q[_H_HEAD] != idx + 1:
                         table._unlink_lru(base)
@@ -525,10 +531,7 @@ class SharedTable:
                     held.idx = idx
                     held.base = base
                     held.gen = q[base + _GEN]
-                if pid != me:  # this process's column, claimed by its first tracking
-                    if table._col_pid != me:
-                        table._claim()
-                    pid, colw = me, table._colw
+                    held.col = colw
                 if colw >= 0:  # the reference and the counted connection, in this process's column
                     q[base + colw] += held_words
                 else:
@@ -594,10 +597,15 @@ class SharedTable:
 
     def untrack(self, idx: int, bytes_in: int = 0, bytes_out: int = 0, connection: bool = True) -> None:
         """A stream stops tracking the entry: bytes counted, conn_cur down, reference dropped, touched."""
-        self.untracker(connection)(idx, bytes_in, bytes_out)
+        held = Held()
+        held.idx, held.base = idx, self._base(idx)
+        if self._col_pid == _PID[0]:
+            held.col = self._colw
+        self.untracker(connection)(held, bytes_in, bytes_out)
 
-    def untracker(self, connection: bool = True) -> Callable[[int, int, int], None]:
-        """``untrack`` made into one function (what a stream's end runs per tracked counter), as ``tracker``.
+    def untracker(self, connection: bool = True) -> Callable[[Held, int, int], None]:
+        """``untrack`` made into one function (what a stream's end runs per tracked counter, with the
+        ``Held`` its tracking named the entry in), as ``tracker``.
 
         What this process holds sits in its own column, which no other live process writes, so
         dropping it takes no lock unless bytes are counted or a peers section must learn of the
@@ -608,21 +616,21 @@ class SharedTable:
         if made is not None:
             return made
         q, lock = self.q, self.lock
-        ew, ea, expire, synced = self.entry_words, self.entries_at, self.expire, self.synced
+        expire, synced = self.expire, self.synced
         ring_at, ring_size, counts_bytes, off = self.ring_at, self.ring_size, self.counts_bytes, self.cur_off
         drop = _HELD_CONN if connection and off is not None else 1
         table = self
 
-        def untrack(idx: int, bytes_in: int = 0, bytes_out: int = 0) -> None:
-            now = _monotonic_ns() // 1_000_000
-            base = ea + idx * ew
-            colw = table._colw
-            held = q[base + colw] if colw >= 0 and table._col_pid == _PID[0] else 0
-            if held and not synced and not (counts_bytes and (bytes_in or bytes_out)):
+        def untrack(held: Held, bytes_in: int = 0, bytes_out: int = 0) -> None:
+            base, col = held.base, held.col
+            word = q[base + col] if col >= 0 else 0  # what this process holds there (0: tracked without a column)
+            if word and not synced and not (counts_bytes and (bytes_in or bytes_out)):
                 if expire:
-                    q[base + _EXP] = now + expire
-                q[base + colw] = held - drop
+                    q[base + _EXP] = _monotonic_ns() // 1_000_000 + expire
+                q[base + col] = word - drop
                 return
+            now = _monotonic_ns() // 1_000_000
+            idx = held.idx
             if not lock.acquire(False) and not lock.acquire(True, _LOCK_WAIT):
                 table._recover()
             q[_H_HOLDER] = _PID[0]
@@ -630,8 +638,8 @@ class SharedTable:
                 if counts_bytes and (bytes_in or bytes_out):
                     table._count(base, "bytes_in", bytes_in, now)
                     table._count(base, "bytes_out", bytes_out, now)
-                if held:
-                    q[base + colw] = held - drop
+                if word:
+                    q[base + col] = word - drop
                 else:  # tracked without a column: the shared words
                     if drop == _HELD_CONN and (cur := q[base + off]) > 0:  # type: ignore[operator]
                         q[base + off] = cur - 1  # type: ignore[operator]

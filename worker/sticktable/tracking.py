@@ -25,18 +25,19 @@ HTTP_EVENTS = ("conn", "sess", "http_req")
 
 
 class Tracked(Held):
-    """One tracked counter: the table, the entry (``Held``: the table's tracker names it), its key, and
-    whether it lasts the whole session.  A connection's counter keeps its Tracked for the next
-    request's tracking (making an object of a Python class costs several times a tracking), whose
-    lookup the entry's generation lets the tracker skip.
+    """One tracked counter: the table, the entry (``Held``: the table's tracker names it), its key, its
+    number (sc0, sc1, sc2) and whether it lasts the whole session.  A connection's counter keeps its
+    Tracked for the next request's tracking (making an object of a Python class costs several times a
+    tracking), whose lookup the entry's generation lets the tracker skip.
     """
 
-    __slots__ = ("key", "session", "table")
+    __slots__ = ("key", "n", "session", "table")
 
-    def __init__(self, table: SharedTable, key: bytes) -> None:
+    def __init__(self, table: SharedTable, key: bytes, n: int) -> None:
         super().__init__()
         self.table = table
         self.key = key
+        self.n = n
         self.session = False
 
 
@@ -49,7 +50,7 @@ class Trackers:
         """Each counter's Tracked, made on its first tracking and reused by the next ones."""
         self.ended = False
         """The current stream's end was counted (early, before its reply went out); ``begin_stream`` resets it."""
-        self.streamed: list[int] = []
+        self.streamed: list[Tracked] = []
         """The counters the current stream tracks (not the session): what its end releases, without
         looking at the others; once released early (``ended``), what stays readable for its log."""
         self.sessions = 0
@@ -61,8 +62,8 @@ class Trackers:
         streamed = self.streamed
         if streamed:  # released at the previous stream's end, kept for its log until now
             slots = self.slots
-            for n in streamed:
-                slots[n] = None
+            for tracked in streamed:
+                slots[tracked.n] = None
             streamed.clear()
 
     def get(self, n: int) -> Tracked | None:
@@ -79,7 +80,7 @@ class Trackers:
         Returns what the tracker returns (-1: the table is full, nothing tracked)."""
         tracked = self.made[n]
         if tracked is None:
-            tracked = self.made[n] = Tracked(table, key)
+            tracked = self.made[n] = Tracked(table, key, n)
         elif tracked.key != key or tracked.table is not table:  # no longer in slots (the caller checks)
             tracked.table = table
             tracked.key = key
@@ -92,7 +93,7 @@ class Trackers:
         if session:
             self.sessions += 1
         else:
-            self.streamed.append(n)
+            self.streamed.append(tracked)
         return value
 
     def count(self, event: str) -> None:
@@ -126,12 +127,11 @@ class Trackers:
                     tracked.table.count(tracked.idx, "bytes_out", bytes_out)
         streamed = self.streamed
         if streamed:
-            for n in streamed:
-                tracked = slots[n]
-                tracked.table.drop(tracked.idx, bytes_in, bytes_out)  # type: ignore[union-attr]
+            for tracked in streamed:
+                tracked.table.drop(tracked, bytes_in, bytes_out)
             if not keep_for_log:
-                for n in streamed:
-                    slots[n] = None
+                for tracked in streamed:
+                    slots[tracked.n] = None
                 streamed.clear()
 
     def end_session(self) -> None:
@@ -140,8 +140,8 @@ class Trackers:
         released = self.streamed if self.ended else ()
         for n, tracked in enumerate(self.slots):
             if tracked is not None:
-                if n not in released:
-                    tracked.table.drop(tracked.idx)
+                if tracked not in released:
+                    tracked.table.drop(tracked)
                 self.slots[n] = None
         self.streamed.clear()
         self.sessions = 0
