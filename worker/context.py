@@ -43,6 +43,8 @@ class WorkerContext:
     stopping: bool = False
     idle_clients: set[Any] = field(default_factory=set)
     """Keep-alive client sockets waiting for their next request: a soft stop closes them at once."""
+    process: tuple[int, int] = field(init=False)
+    """(nbproc, index): what each transaction is told (a field, not a tuple made again for each request)."""
     sessions: SessionTable = field(init=False)
     """Live client connections (``show sess``), ids numbered from this worker's slot."""
     listeners: list[Any] = field(default_factory=list)
@@ -67,10 +69,7 @@ class WorkerContext:
 
     def __post_init__(self) -> None:
         self.sessions = SessionTable(self.index)
-
-    @property
-    def process(self) -> tuple[int, int]:
-        return (self.nbproc, self.index)
+        self.process = (self.nbproc, self.index)
 
     def new_vars(self) -> Vars:
         """Variables for a new session (connection): its own ``sess.``, the worker's ``proc.``."""

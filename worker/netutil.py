@@ -36,12 +36,15 @@ def send_all(sock: socket.socket, data: bytes) -> None:
         sock.sendall(memoryview(data)[sent:])
 
 
-def recv_within(sock: socket.socket, size: int, timeout: float | None, tried: bool = False) -> bytes:
+def recv_within(sock: socket.socket, size: int, timeout: float | None, tried: bool = False,
+                timer: Any = None) -> bytes:
     """``recv`` bounded by *timeout* (TimeoutError), paying for the timer only when the read must wait.
 
     A plain gevent socket is read directly first (unless the caller *tried*
     already and found nothing); only when nothing is there does an event-loop
     timer start, with no ``gevent.Timeout`` object (a few Python calls a read).
+    A caller that waits as long again and again passes its own *timer*, made
+    for *timeout*: it is started and stopped, not made and closed, each time.
     The socket's own timeout is left as it is: it bounds the sends.  Other
     sockets (TLS) read with their timeout set to *timeout*.
     """
@@ -57,7 +60,9 @@ def recv_within(sock: socket.socket, size: int, timeout: float | None, tried: bo
             pass
     hub = sock.hub  # type: ignore[attr-defined]
     watcher = sock.read_watcher() if type(sock) is ClientSocket else sock._read_event  # type: ignore[attr-defined]
-    timer = None if timeout is None else hub.loop.timer(timeout)
+    kept = timer is not None
+    if not kept and timeout is not None:
+        timer = hub.loop.timer(timeout)
     if timer is not None:
         timer.start(_time_out, getcurrent())
     try:
@@ -68,7 +73,9 @@ def recv_within(sock: socket.socket, size: int, timeout: float | None, tried: bo
             except BlockingIOError:
                 continue
     finally:
-        if timer is not None:
+        if kept:
+            timer.stop()
+        elif timer is not None:
             timer.close()
 
 

@@ -89,19 +89,26 @@ class Transaction:
     def __init__(self, client: socket.socket, frontend: Any, req: Channel | None, res: Channel | None, logger: Any,
                  so_id: int = 0, proxies: Any = None, process: tuple[int, int] = (1, 1),
                  variables: Any = None, addresses: Addresses | None = None, started: float | None = None) -> None:
+        self._set_up(client, frontend, logger, so_id, proxies or {}, process, variables,
+                     addresses or addresses_of(client), time.monotonic() if started is None else started)
+        self._req = req
+        self._res = res
+
+    def _set_up(self, client: socket.socket, frontend: Any, logger: Any, so_id: int, proxies: Any,
+                process: tuple[int, int], variables: Any, addresses: Addresses, started: float) -> None:
+        """What every transaction sets, no argument left to default (request_transaction calls it alone)."""
         self.client = client
         self.frontend = frontend
         self.backend: Any = frontend if frontend.has_backend else None
-        self._req = req
-        self._res = res
+        self._req = self._res = None
         self.logger = logger
         self.so_id = so_id
-        self.proxies = proxies or {}
+        self.proxies = proxies
         self.process = process
         self.vars = variables
         self.accept_date = time.time()
-        self.started = time.monotonic() if started is None else started
-        (self.src, self.src_port), (self.dst, self.dst_port) = addresses or addresses_of(client)
+        self.started = started
+        (self.src, self.src_port), (self.dst, self.dst_port) = addresses
 
     @property
     def req(self) -> Channel:
@@ -163,6 +170,18 @@ class Transaction:
 
 Address = tuple[str | None, int | None]
 Addresses = tuple[Address, Address]
+
+_new_object = object.__new__
+
+
+def request_transaction(client: socket.socket, frontend: Any, logger: Any, so_id: int, proxies: Any,
+                        process: tuple[int, int], variables: Any, addresses: Addresses,
+                        started: float) -> Transaction:
+    """An HTTP request's transaction, one per request: built without calling the class (whose ``__init__``
+    goes through the interpreter's C layer and fills defaults an HTTP stream always knows)."""
+    txn: Transaction = _new_object(Transaction)
+    txn._set_up(client, frontend, logger, so_id, proxies, process, variables, addresses, started)
+    return txn
 
 
 def addresses_of(client: socket.socket) -> Addresses:

@@ -67,6 +67,40 @@ def test_the_keep_alive_timeout_closes_a_parked_connection(write, luaproxy, port
         assert 1.2 <= time.monotonic() - started < 4
 
 
+def test_requests_closer_than_the_parking_delay_reuse_its_timer_and_the_keep_alive_timeout_still_fires(
+        write, luaproxy, port):
+    """The PARK_AFTER timer is kept across the waits between requests: one stopped by a request that came
+    in time never fires later, and the connection still parks and closes on its keep-alive time."""
+    start(write, luaproxy, port, "timeout http-keep-alive 1500ms")
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        for _ in range(4):  # 1.2 s in all, each wait shorter than PARK_AFTER
+            s.sendall(REQUEST)
+            assert response(s).startswith(b"HTTP/1.1 200")
+            time.sleep(0.3)
+        s.sendall(REQUEST)
+        assert response(s).startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        assert read_all(s, timeout=5) == b""  # closed, without a 408
+        assert 1.2 <= time.monotonic() - started < 4
+
+
+def test_pipelined_requests_and_a_head_in_pieces_are_served_in_order(write, luaproxy, port):
+    start(write, luaproxy, port, "timeout http-keep-alive 4s")
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(REQUEST * 3)
+        data = b""
+        while data.count(b"hello") < 3:
+            chunk = s.recv(4096)
+            assert chunk, data
+            data += chunk
+        assert data.count(b"HTTP/1.1 200") == 3
+        s.sendall(REQUEST[:10])
+        time.sleep(0.2)
+        s.sendall(REQUEST[10:] + b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        rest = read_all(s, timeout=5)
+    assert rest.count(b"HTTP/1.1 200") == 2 and rest.endswith(b"hello")
+
+
 def test_a_parked_connection_keeps_its_maxconn_slot(write, luaproxy, port):
     start(write, luaproxy, port, "timeout http-keep-alive 10s", "maxconn 1")
     with socket.create_connection(("127.0.0.1", port), timeout=5) as first:

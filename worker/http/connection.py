@@ -184,8 +184,27 @@ class Connection:
                 raise RemoteProtocolError("the peer already sent an invalid message", self._status_for(400))
             return self._no_event(state)
         except LocalProtocolError as exc:
-            machine.process_error(role)
-            raise RemoteProtocolError(str(exc), self._status_for(exc.status_hint)) from exc
+            raise self._remote_error(exc) from exc
+
+    def next_request(self) -> RequestHead | Signal | None:
+        """Server side, between requests: the next request's head itself (``next_event``'s Request without
+        the event, which only the stream would unwrap), NEED_DATA, or None once the client closed."""
+        if self._state.states[CLIENT] is IDLE and self.buffer:
+            try:
+                head = self._request_head()
+            except LocalProtocolError as exc:
+                raise self._remote_error(exc) from exc
+            if head is not None:
+                return head
+        event = self.next_event()
+        if event is NEED_DATA:
+            return event
+        return event.head if type(event) is Request else None  # type: ignore[union-attr]
+
+    def _remote_error(self, exc: LocalProtocolError) -> RemoteProtocolError:
+        """The peer's defect *exc*, read in ``next_event``: the connection's state becomes ERROR."""
+        self._state.process_error(self.their_role)
+        return RemoteProtocolError(str(exc), self._status_for(exc.status_hint))
 
     def send(self, event: Event) -> bytes:
         """Serialise an event we send; an invalid one raises LocalProtocolError and ends our side.
@@ -337,6 +356,11 @@ class Connection:
         return ConnectionClosed()
 
     def _read_request(self) -> Request | None:
+        """Server side: the next request, with its framing and the client's move, or None."""
+        head = self._request_head()
+        return None if head is None else Request(head)
+
+    def _request_head(self) -> RequestHead | None:
         """Server side: the next request head, with its framing and the client's move, or None."""
         parsed = self._head_reader.read(self.buffer)
         if parsed is None:
@@ -349,7 +373,7 @@ class Connection:
             self._peer_http11 = True
             self._waiting_for_100 = False
             self._body_reader = EMPTY_BODY_READER
-            return Request(head)
+            return head
         framed = request_framing(head, found)
         framing, tokens, switch, expect = framed
         if "te" in found:
@@ -365,7 +389,7 @@ class Connection:
             # chunked request and closes after it, so nothing this client sent next can be read differently.
             self._state.process_keep_alive_disabled()
         self._body_reader = EMPTY_BODY_READER if framing is NO_BODY else body_reader(framing, self._limits)
-        return Request(head)
+        return head
 
     def _read_response(self) -> Response | InformationalResponse | None:
         """Client side: the next response head, with its framing and the server's move, or None."""

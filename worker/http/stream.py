@@ -8,6 +8,7 @@ statuses and pages, and keep both sides alive when HTTP allows.
 
 from __future__ import annotations
 
+import select
 import socket
 import time
 from collections.abc import Callable
@@ -30,10 +31,11 @@ from ..rules.actions_http_flow import SILENT_CLOSE
 from ..rules.evaluate import run_rules, run_session_rules
 from ..rules.restrict_headers import restrict_header_names
 from ..rules.verdict import ACCEPT, ERROR, REJECT, Verdict
+from ..samples import Vars
 from ..sticktable.persistence import store_response
 from ..sticktable.tracking import Trackers
 from ..tunnel import Tunnel
-from ..txn import Addresses, Transaction, addresses_of
+from ..txn import Addresses, Transaction, addresses_of, request_transaction
 from . import body_wait, splicing
 from .abort_watch import ClientAborted, abort_phase, watch_client
 from .connection import Connection
@@ -87,8 +89,8 @@ class ServerFailed(Exception):
 class HttpStream:
     __slots__ = ("addresses", "attached", "body_ahead", "body_pump", "checked_backend", "client", "conn_pool",
                  "direct", "front", "frontend", "on_close", "own_pool", "parked", "plain_backend", "plan", "pool",
-                 "request_error", "request_started", "requests", "response_ahead", "server", "session_vars", "slot",
-                 "so_id", "trackers", "txn", "upgrade_connection", "worker")
+                 "read_timer", "readable", "request_error", "request_started", "requests", "response_ahead", "server",
+                 "session_vars", "slot", "so_id", "trackers", "txn", "txn_vars", "upgrade_connection", "worker")
     """Slots: one stream per client connection, 10,000 idle ones included."""
 
     def __init__(self, worker: WorkerContext, frontend: Proxy, client: socket.socket, so_id: int,
@@ -119,6 +121,10 @@ class HttpStream:
         self.plain_backend: Proxy | None = None
         """The last backend checked by ``_plain`` and, if it was plain, the same (else None)."""
         self.body_pump: gevent.Greenlet | None = None
+        self.readable: select.poll | None = None
+        """The poll that tells whether the client's next bytes are there (_read_now); dropped when parked."""
+        self.read_timer: Any = None
+        """The PARK_AFTER timer of the waits for the next request (_park_timer); dropped when parked."""
         self.body_ahead: list[Any] = []
         """Request body events taken before the rules (req.body), replayed before reading more (a few: a
         list, lighter than a deque for every idle connection)."""
@@ -126,6 +132,8 @@ class HttpStream:
         """Response body events read by http-response wait-for-body, relayed before reading more."""
         self.request_error: int | None = None  # the client's body was malformed: the status it gets
         self.session_vars = worker.new_vars()
+        self.txn_vars: Vars | None = None
+        """The last request's variables: the next one's too when it set none (Vars.next_transaction)."""
         self.txn: Transaction | None = None
         self.request_started = time.monotonic()
         self.addresses = addresses or addresses_of(client)  # the listener's, from accept(), when it knew them
@@ -167,6 +175,7 @@ class HttpStream:
         fe.current_conns -= 1
         fe.fe_counters.close()
         self._drop_server()
+        self._drop_read_waits()
         if self.own_pool is not None:
             self.own_pool.close_all()  # http-reuse never: the session's server connections die with it
         self.client.close()
@@ -185,9 +194,18 @@ class HttpStream:
             self.slot = self.conn_pool.hold()
             if self.slot is None:
                 return False  # the listener is full: this connection keeps its greenlet's slot
+        self._drop_read_waits()
         self.parked = Parking(self.client.fileno(), remaining, self._unpark)
         self.worker.idle_clients.add(self)
         return True
+
+    def _drop_read_waits(self) -> None:
+        """The poll and the timer of the reads between requests go while the stream parks or once it ends
+        (10,000 idle connections hold neither)."""
+        self.readable = None
+        if self.read_timer is not None:
+            self.read_timer.close()
+            self.read_timer = None
 
     def _unpark(self, expired: bool) -> None:
         """From the hub: the next request came, the keep-alive time ran out, or a stop: go on in a greenlet."""
@@ -266,54 +284,50 @@ class HttpStream:
             if self.body_ahead:
                 self.body_ahead.clear()
         front = self.front
-        # An HTTP/1 client on a plain socket is read directly first: most reads find the request there, and
-        # the deadline, parking and idle-client bookkeeping below are only for a read that must wait.
+        # An HTTP/1 client on a plain socket is read directly while its bytes are there: most reads find the
+        # request, and the deadline, parking and idle-client bookkeeping below are only for a read that waits.
         raw = self.direct if type(front) is Connection else None
         tried = False
+        waited = resumed
         received = [front.trailing_data[0]] if front.buffer else []  # for show errors
         while True:
             # Nothing buffered between requests parses to anything but "need data": the direct read comes first.
             if raw is None or front.buffer or front.eof:
                 try:
-                    event = front.next_event()
+                    head = front.next_request()
                 except RemoteProtocolError as exc:
                     fe.fe_counters.failed_req += 1
                     self.worker.captures.record(fe, "{}:{}".format(*self.addresses[0]), b"".join(received))
                     self._send_reply(self.pages.reply(exc.status_hint))
                     return None
-                if type(event) is Request:
-                    return event.head  # type: ignore[union-attr]
-                if event is not NEED_DATA:
-                    return None
+                if head is not NEED_DATA:
+                    return head
             waiting = not front.buffer
             if waiting and not first and self.worker.stopping:
                 return None
             if raw is not None:
-                try:
-                    data = raw.recv(READ_SIZE)
-                except BlockingIOError:
-                    raw, tried = None, True  # nothing there: wait below
-                except OSError:
-                    data = b""
-                if raw is not None:
+                data = self._read_now(raw)
+                if data is not None:
                     fe.fe_counters.bytes_in += len(data)
                     front.receive_data(data)
                     received.append(data)
                     continue
+                raw, tried = None, True  # nothing there: wait below
             plan = self.plan
             limit = (plan.request if first else plan.keep_alive) if waiting else plan.request
-            remaining = None if limit is None else max(limit - (time.monotonic() - started), 0.0)
+            # Before the first wait no more than this call's own work has passed since *started*.
+            remaining = limit if limit is None or not waited else max(limit - (time.monotonic() - started), 0.0)
+            waited = True
             idle = waiting and not first
             parkable = idle and type(self.client) is gsocket.socket and (
                 remaining is None or remaining > PARK_AFTER)
             if idle:
                 self.worker.idle_clients.add(self.client)
             try:
-                if tried:  # the direct read above found nothing: straight to the wait
-                    tried = False
-                    data = self._recv_client(PARK_AFTER if parkable else remaining, True)
+                if parkable:
+                    data = self._recv_client(PARK_AFTER, tried, self._park_timer())
                 else:
-                    data = self._recv_client(PARK_AFTER if parkable else remaining)
+                    data = self._recv_client(remaining, tried)
             except TimeoutError:
                 if parkable:  # idle for PARK_AFTER: park, or (no room) wait on
                     if self._park(None if remaining is None else remaining - PARK_AFTER):
@@ -324,15 +338,40 @@ class HttpStream:
                     self._send_reply(self.pages.reply(408))
                 return None
             finally:
+                tried = False
                 if idle:
                     self.worker.idle_clients.discard(self.client)
             front.receive_data(data)
             received.append(data)
 
-    def _recv_client(self, timeout: float | None, tried: bool = False) -> bytes:
-        """The client's next bytes (b"" once it closed); *tried*: see recv_within."""
+    def _read_now(self, raw: socket.socket) -> bytes | None:
+        """The client's bytes read without waiting (b"" once it closed), or None when none are there.  A poll
+        asks first: a recv that finds nothing raises BlockingIOError, about 7k instructions to the poll's 1k."""
+        readable = self.readable
+        if readable is None:
+            readable = self.readable = select.poll()
+            readable.register(raw.fileno(), select.POLLIN)
+        if not readable.poll(0):
+            return None
         try:
-            data = recv_within(self.client, READ_SIZE, timeout, tried)
+            return raw.recv(READ_SIZE)
+        except BlockingIOError:
+            return None
+        except OSError:
+            return b""
+
+    def _park_timer(self) -> Any:
+        """The event-loop timer of the PARK_AFTER waits between requests: one for the stream while it reads
+        (started and stopped by each wait), not one made and closed per request."""
+        timer = self.read_timer
+        if timer is None:
+            timer = self.read_timer = gevent.get_hub().loop.timer(PARK_AFTER)
+        return timer
+
+    def _recv_client(self, timeout: float | None, tried: bool = False, timer: Any = None) -> bytes:
+        """The client's next bytes (b"" once it closed); *tried* and *timer*: see recv_within."""
+        try:
+            data = recv_within(self.client, READ_SIZE, timeout, tried, timer)
         except TimeoutError:
             raise
         except OSError:
@@ -521,9 +560,11 @@ class HttpStream:
         else:  # without a Connection field only a CONNECT proposes a switch
             self.upgrade_connection = None
         worker, frontend, trackers = self.worker, self.frontend, self.trackers
-        txn = Transaction(self.client, frontend, None, None, worker.logger, self.so_id, worker.proxies,
-                          worker.process, self.session_vars.new_transaction(), self.addresses,
-                          self.request_started)
+        last = self.txn_vars
+        variables = self.txn_vars = last.next_transaction() if last is not None else (
+            self.session_vars.new_transaction())
+        txn = request_transaction(self.client, frontend, worker.logger, self.so_id, worker.proxies,
+                                  worker.process, variables, self.addresses, self.request_started)
         txn.request = head
         requests = self.requests = self.requests + 1
         if requests != 1:

@@ -142,6 +142,13 @@ class StreamFront(WholeMessages):
             raise event
         return event
 
+    def next_request(self) -> RequestHead | Any:
+        """As Connection.next_request: the request's head, NEED_DATA, or None (the stream is gone)."""
+        event = self.next_event()
+        if event is NEED_DATA:
+            return event
+        return event.head if type(event) is Request else None
+
     def wait(self, timeout: float | None) -> bool:
         """Until the client sends more; False on timeout."""
         if self.events:

@@ -55,9 +55,10 @@ class H2Stream(HttpStream):
     def _next_cycle(self) -> bool:
         return False
 
-    def _recv_client(self, timeout: float | None) -> bytes:
+    def _recv_client(self, timeout: float | None, tried: bool = False, timer: Any = None) -> bytes:
         """Wait for the client's next frames on this stream (the session queued their events); b"" once
-        the stream is gone.  The bytes themselves are the session's: what is returned only says "more"."""
+        the stream is gone.  The bytes themselves are the session's: what is returned only says "more"
+        (nor is a socket read: *tried* and *timer* mean nothing here)."""
         front: StreamFront = self.front  # type: ignore[assignment]
         if not front.wait(timeout):
             raise TimeoutError

@@ -92,6 +92,11 @@ class Vars:
         new._own = None
         return new
 
+    def next_transaction(self) -> Vars:
+        """The variables of the transaction after this one, once this one is over: this object again when
+        its transaction made no store of its own (nothing to drop), else a new one."""
+        return self if self._own is None else self.new_transaction()
+
     def start_response(self) -> None:
         """Drop request-scoped variables once response processing starts."""
         req = self._store("req", False)
