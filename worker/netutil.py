@@ -44,7 +44,10 @@ def recv_within(sock: socket.socket, size: int, timeout: float | None, tried: bo
     already and found nothing); only when nothing is there does an event-loop
     timer start, with no ``gevent.Timeout`` object (a few Python calls a read).
     A caller that waits as long again and again passes its own *timer*, made
-    for *timeout*: it is started and stopped, not made and closed, each time.
+    repeating every *timeout* (``loop.timer(timeout, timeout)``): it is
+    re-armed for the whole *timeout* (``again``) and stopped, not made and
+    closed, each time (libev's ``start`` of a stopped timer would wait only what
+    was left of its last wait).
     The socket's own timeout is left as it is: it bounds the sends.  Other
     sockets (TLS) read with their timeout set to *timeout*.
     """
@@ -61,9 +64,10 @@ def recv_within(sock: socket.socket, size: int, timeout: float | None, tried: bo
     hub = sock.hub  # type: ignore[attr-defined]
     watcher = sock.read_watcher() if type(sock) is ClientSocket else sock._read_event  # type: ignore[attr-defined]
     kept = timer is not None
-    if not kept and timeout is not None:
+    if kept:
+        timer.again(_time_out, getcurrent(), update=False)
+    elif timeout is not None:
         timer = hub.loop.timer(timeout)
-    if timer is not None:
         timer.start(_time_out, getcurrent())
     try:
         while True:

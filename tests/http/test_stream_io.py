@@ -8,8 +8,10 @@ import gevent
 import pytest
 from gevent import socket as gsocket
 
+from luaproxy.worker.http.connection import Connection
 from luaproxy.worker.http.plan import plan_of
-from luaproxy.worker.http.server_pool import _watch
+from luaproxy.worker.http.server_pool import ServerConnection, _watch
+from luaproxy.worker.http.state import CLIENT
 from luaproxy.worker.netutil import recv_within, send_all
 from luaproxy.worker.proxy import Proxy, Rule
 
@@ -94,3 +96,42 @@ def test_an_idle_pooled_connection_is_reused_unless_its_server_spoke_or_closed()
             a.close()
             b.close()
     assert _watch(a).poll(0)  # a closed socket (fileno -1) is unusable too
+
+
+def test_a_server_connection_reads_with_one_timer_rearmed(pair):
+    a, b = pair
+    conn = ServerConnection(None, a, Connection(CLIENT))
+    b.sendall(b"ready")
+    gevent.sleep(0)
+    assert conn.receive(100, 1.0) == b"ready"  # there already: the poll says so, one recv
+    timer = conn.timer
+    gevent.spawn_later(0.05, b.sendall, b"waited")
+    assert conn.receive(100, 1.0) == b"waited"
+    for _ in range(2):  # the same timer times each wait out, then is stopped, not left armed
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            conn.receive(100, 0.1)
+        assert 0.05 <= time.monotonic() - started < 2.0
+    assert conn.timer is not timer and not conn.timer.active  # another timeout: another timer
+    gevent.sleep(0.2)  # no late throw
+    gevent.spawn_later(0.05, b.sendall, b"late")
+    assert conn.receive(100, None) == b"late"
+    b.close()
+    assert conn.receive(100, 1.0) == b""
+    conn.close()
+    assert not conn.timer.active
+
+
+def test_a_kept_timer_waits_its_whole_timeout_each_time(pair):
+    a, b = pair
+    timer = gevent.get_hub().loop.timer(0.3, 0.3)
+    try:
+        gevent.spawn_later(0.2, b.sendall, b"x")
+        assert recv_within(a, 100, 0.3, False, timer) == b"x"  # stopped with 0.1 s left
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            recv_within(a, 100, 0.3, False, timer)
+        assert 0.25 <= time.monotonic() - started < 2.0  # the whole 0.3 s again, not what was left
+        assert not timer.active
+    finally:
+        timer.close()

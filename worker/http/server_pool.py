@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..client_socket import PLAIN
+from ..netutil import recv_within
 from ..tls.tlssocket import TlsSocket
 from .connection import Connection
 
@@ -40,6 +42,11 @@ class ServerConnection:
     each client's destination)."""
     tls: bool = False
     """The socket is a TlsSocket, whose ``stale`` says the TLS session can no longer be reused."""
+    timer: Any = None
+    """The event-loop timer of the response reads (``receive``), re-armed each read that waits (it repeats,
+    so that ``again`` arms it for its whole timeout each time)."""
+    timer_for: float | None = None
+    """The timeout *timer* was made for."""
 
     def __post_init__(self) -> None:
         self.tls = isinstance(self.sock, TlsSocket)
@@ -50,8 +57,29 @@ class ServerConnection:
         if balancer is not None:
             balancer.release(self.server)
 
+    def receive(self, size: int, timeout: float | None) -> bytes:
+        """The server's next bytes within *timeout* (``recv_within``).
+
+        Right after a request the answer is rarely there yet: a zero-timeout ``poll`` asks first, where a
+        ``recv`` failing with EAGAIN costs an exception, and a wait re-arms the connection's own timer
+        rather than making one for each read."""
+        if type(self.sock) not in PLAIN:  # TLS: its own reads
+            return recv_within(self.sock, size, timeout)
+        watch = self.watch
+        if watch is None:
+            watch = self.watch = _watch(self.sock)
+        timer = self.timer
+        if timeout is not None and (timer is None or self.timer_for != timeout):
+            if timer is not None:
+                timer.close()
+            timer = self.timer = self.sock.hub.loop.timer(timeout, timeout)  # type: ignore[attr-defined]
+            self.timer_for = timeout
+        return recv_within(self.sock, size, timeout, not watch.poll(0), timer if timeout is not None else None)
+
     def close(self) -> None:
         self.release_slot()
+        if self.timer is not None:
+            self.timer.close()
         self.sock.close()
 
 

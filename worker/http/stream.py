@@ -362,10 +362,10 @@ class HttpStream:
 
     def _park_timer(self) -> Any:
         """The event-loop timer of the PARK_AFTER waits between requests: one for the stream while it reads
-        (started and stopped by each wait), not one made and closed per request."""
+        (re-armed and stopped by each wait), not one made and closed per request."""
         timer = self.read_timer
         if timer is None:
-            timer = self.read_timer = gevent.get_hub().loop.timer(PARK_AFTER)
+            timer = self.read_timer = gevent.get_hub().loop.timer(PARK_AFTER, PARK_AFTER)  # see recv_within
         return timer
 
     def _recv_client(self, timeout: float | None, tried: bool = False, timer: Any = None) -> bytes:
@@ -1040,7 +1040,7 @@ class HttpStream:
                         except OSError:
                             raise ClientGone from None
                     try:
-                        data = recv_within(conn.sock, READ_SIZE, timeout)
+                        data = conn.receive(READ_SIZE, timeout)
                     except TimeoutError:
                         if head is None:
                             raise ServerFailed(504) from None
