@@ -565,7 +565,7 @@ prelude.new_applet = new_applet
 
 -- A service's ending, from xpcall's results (the count hook is removed first): its outcome code, the error's
 -- traceback, then what output the applet still holds (outcome's common case written out: one call fewer per service).
-local function applet_end(applet, ok, ...)
+local function applet_end(applet, http, ok, ...)
   sethook()
   local code, err = OK, nil
   if not ok then code, err = outcome(false, ...) end
@@ -574,6 +574,8 @@ local function applet_end(applet, ok, ...)
     pending = nil
     return wait(nil, code, err, output_of(applet))
   end
+  -- Not pending, an HTTP applet may still hold output: another service started while this one yielded.
+  if http and (applet[BODY] or applet[STAGE] == STARTED) then return wait(nil, code, err, output_of(applet)) end
   return wait(nil, code, err)
 end
 
@@ -582,13 +584,14 @@ end
 -- What it holds of its output comes back with the outcome (a pending applet left by a run that was
 -- killed mid-way is dropped).
 function prelude.service_launcher(count, f, mt)
-  local new = mt == http_applet_mt and new_http_applet or function(state) return new_applet(mt, state) end
+  local http = mt == http_applet_mt
+  local new = http and new_http_applet or function(state) return new_applet(mt, state) end
   return function(state)
     acting = nil
     pending = nil
     local applet = new(state)
     sethook(yield_hook, "", count)
-    return applet_end(applet, xpcall(f, handler, applet))
+    return applet_end(applet, http, xpcall(f, handler, applet))
   end
 end
 

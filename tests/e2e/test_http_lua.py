@@ -422,3 +422,32 @@ end)
         assert (status, body) == (201, b"77-refused")
         assert (headers["x-int"], headers["x-float"], headers["x-frac"], headers["x-long"]) == ("12", "12", "1.5",
                                                                                                   "v" * 100)
+
+
+def test_a_service_that_yields_keeps_its_output_when_another_starts_meanwhile(write, luaproxy, port):
+    """A top-level coroutine.yield() lets other streams run; a service started then must not make the yielding
+    one lose the output it held (no forced yield flushes it first: tune.lua.forced-yield is at its highest)."""
+    write("script.lua", """
+core.register_service("slow", "http", function(applet)
+  applet:add_header("content-length", 6)
+  applet:start_response()
+  applet:send("before")
+  for i = 1, 100000 do coroutine.yield() end
+end)
+core.register_service("quick", "http", function(applet)
+  applet:add_header("content-length", 5)
+  applet:start_response()
+  applet:send("quick")
+end)
+""")
+    cfg = config(port, "   http-request use-service lua.slow if { path /slow }\n   http-request use-service lua.quick")
+    write("h.cfg", cfg.replace("lua-load script.lua\n", "lua-load script.lua\n   tune.lua.forced-yield 1000000\n"))
+    luaproxy("-f", "h.cfg", wait_port=port)
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        time.sleep(0.1)
+        assert get(port, "/quick")[2] == b"quick"
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"\r\n\r\nbefore"), answer
