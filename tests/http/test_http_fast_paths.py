@@ -497,3 +497,45 @@ def test_a_relayed_response_is_framed_again_only_once_changed() -> None:
     head.status = 200
     head.headers.set("Content-Length", "5")
     assert response_framing(head, "GET")[0].length == 5
+
+
+HEADER_EDITS = [
+    [("set", "X-Tag", "1.2.3.4")],
+    [("set", "x-tag", "a"), ("set", "X-TAG", "b")],  # the second replaces the first, whatever the case
+    [("add", "X-A", "1"), ("add", "x-a", "2"), ("set", "X-B", "c d")],
+    [("set", "Accept", "text/html")],  # the head has it: replaced, moved last
+    [("set", "accept", "x"), ("add", "Accept", "y")],
+    [("set", "Host", "b")],  # framing reads it: the general path
+    [("add", "Content-Length", "0")],
+    [("set", "X-Sp", "trailing ")],  # no plain line: the general path
+    [("set", "X-L", "caf\xe9")],
+    [("set", "X-E", "")],
+    [("add", "Bad Name", "v")],
+]
+
+
+def _written(head: RequestHead) -> bytes | str:
+    try:
+        return Connection(CLIENT).send(Request(head))
+    except LocalProtocolError:
+        return "refused"
+
+
+def _read_request(raw: bytes) -> RequestHead:
+    server = Connection(SERVER)
+    server.receive_data(raw)
+    return server.next_event().head  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("edits", HEADER_EDITS)
+def test_a_field_appended_to_a_read_head_is_what_the_general_path_gives(edits: list) -> None:
+    """set/add on a head still in its text (readers.HeadFields) give the fields and bytes Headers gives."""
+    raw = b"GET /p HTTP/1.1\r\nHost: a\r\nAccept: */*\r\nX-Tag: old\r\n\r\n"
+    head, reference = _read_request(raw), _read_request(raw)
+    assert head.headers.read_as[0] is None  # in its text, not split
+    list(reference.headers)  # split: the general path
+    for operation, name, value in edits:
+        getattr(head.headers, operation)(name, value)
+        getattr(reference.headers, operation)(name, value)
+    assert _written(head) == _written(reference)  # a bad name is refused by both
+    assert list(head.headers) == list(reference.headers)

@@ -27,8 +27,9 @@ _SAFE_DIGITS = MAX_CONTENT_LENGTH_DIGITS - 1
 
 _DEFAULT_PORTS = {"http": {"80"}, "https": {"443"}}
 _CONNECT_PORTS = {"80", "443"}
-_READ_FIELDS = frozenset({"host", "content-length", "transfer-encoding", "connection", "expect", "upgrade",
+READ_FIELDS = frozenset({"host", "content-length", "transfer-encoding", "connection", "expect", "upgrade",
                           "sec-websocket-key", "te"})
+"""The fields framing reads (read_fields): a head's others may change without its framing being read again."""
 WEBSOCKET_KEY_SIZE = 24
 """A WebSocket key is 16 bytes in base64: HAProxy refuses (400) any other length, or none."""
 _NO_TOKENS: frozenset[str] = frozenset()
@@ -166,7 +167,7 @@ def read_fields(fields: list[tuple[str, str]]) -> Found:
     found: Found = {}
     for name, value in fields:
         lname = name.lower()
-        if lname in _READ_FIELDS:
+        if lname in READ_FIELDS:
             if lname in found:
                 found[lname].append(value)
             else:
@@ -176,7 +177,7 @@ def read_fields(fields: list[tuple[str, str]]) -> Found:
 
 _READ_LINE = re.compile(r"\n(c(?:ontent-length|onnection)|host|t(?:ransfer-encoding|e)|expect|upgrade|"
                         r"sec-websocket-key): ([^\r]*)", re.IGNORECASE | re.ASCII)
-"""The lines of the fields framing reads (_READ_FIELDS) in a head whose lines are all ``Name: value`` and CRLF."""
+"""The lines of the fields framing reads (READ_FIELDS) in a head whose lines are all ``Name: value`` and CRLF."""
 
 
 def plain_head_fields(text: str) -> Found:

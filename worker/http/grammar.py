@@ -50,6 +50,8 @@ or 1.1, a printable ASCII reason), matched first: such a head's groups are the C
 while it is unchanged its own text is what the writer would make of it."""
 
 _PLAIN_FIELD_LINES = rf"(?:{TOKEN}: [\x21-\x7e][\x20-\x7e]*+\r\n)*+\r\n"
+PLAIN_FIELD = re.compile(rf"{TOKEN}: [\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")
+"""``name: value`` as a line of a plain head (_PLAIN_FIELD_LINES, no space before its CRLF), for ``fullmatch``."""
 PLAIN_REQUEST_HEAD = re.compile(rf"({TOKEN}) ({_TARGET}) (HTTP/1\.[01])\r\n{_PLAIN_FIELD_LINES}")
 PLAIN_STATUS_HEAD = re.compile(rf"(HTTP/1\.[01]) ([0-9]{{3}}) ((?:[\x21-\x7e][\x20-\x7e]*+)?)\r\n{_PLAIN_FIELD_LINES}")
 """A whole head written as the writers write it in printable ASCII: with no space before a CRLF in it, its first

@@ -14,7 +14,7 @@ from typing import Any
 from .buffer import ReceiveBuffer
 from .errors import LocalProtocolError
 from .events import END_OF_MESSAGE, Data, EndOfMessage, Request
-from .framing import CHUNKED, UNTIL_CLOSE, Found, Framing, plain_head_fields, read_fields
+from .framing import CHUNKED, READ_FIELDS, UNTIL_CLOSE, Found, Framing, plain_head_fields, read_fields
 from .grammar import (
     CANONICAL_FIELD_LINE,
     CANONICAL_REQUEST_LINE,
@@ -24,6 +24,7 @@ from .grammar import (
     CLEAN_REQUEST_LINE,
     CLEAN_STATUS_LINE,
     MAX_CHUNK_SIZE,
+    PLAIN_FIELD,
     PLAIN_REQUEST_HEAD,
     PLAIN_STATUS_HEAD,
     REQUEST_LINE,
@@ -162,6 +163,29 @@ class HeadFields(Headers):
         if read_as is not None and read_as[0] is None:
             self.read_as = (fields.copy(), *read_as[1:])
         return fields
+
+    def add(self, name: str, value: str) -> None:
+        if not self._append(name, value):
+            self.fields.append((name, value))
+
+    def set(self, name: str, value: str) -> None:
+        """Headers.set; a field the head does not have yet is appended to its text (``_append``)."""
+        if f"\n{name.lower()}:" in self.text.lower() or not self._append(name, value):
+            Headers.set(self, name, value)
+
+    def _append(self, name: str, value: str) -> bool:
+        """Add ``name: value`` to the end of the head's text, unsplit, when the line is one a plain head may
+        have (grammar.PLAIN_FIELD) and framing does not read it (its found fields stay right); False otherwise.
+        Lua's ``req_set_header`` or a ``set-header`` of a field the head lacks then splits no field; the
+        text is what the writer would write of the fields split after."""
+        read_as = self.read_as
+        line = f"{name}: {value}"
+        if read_as is None or read_as[0] is not None or name.lower() in READ_FIELDS or not PLAIN_FIELD.fullmatch(
+                line):
+            return False
+        text = self.text = f"{self.text[:-2]}{line}\r\n\r\n"
+        self.read_as = (None, read_as[1], text, read_as[3])
+        return True
 
 
 def clean_fields(text: str, pos: int, canonical: bool) -> tuple[list[tuple[str, str]] | None, bool]:
