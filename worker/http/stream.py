@@ -107,7 +107,8 @@ class HttpStream:
         self.plan = frontend.plan or plan_of(frontend)
         self.client = client
         self.direct = client._sock if type(client) is gsocket.socket else None  # type: ignore[attr-defined]
-        """The plain socket under a plain gevent one: read directly while a read need not wait."""
+        """The plain socket under a plain gevent one, read directly while a read need not wait, of an HTTP/1
+        stream (an HTTP/2 one reads its session's events): None for any other."""
         self.so_id = so_id
         self.pool = pool
         self.own_pool: ServerPool | None = None  # this session's idle server connections (http-reuse never)
@@ -286,7 +287,7 @@ class HttpStream:
         front = self.front
         # An HTTP/1 client on a plain socket is read directly while its bytes are there: most reads find the
         # request, and the deadline, parking and idle-client bookkeeping below are only for a read that waits.
-        raw = self.direct if type(front) is Connection else None
+        raw = self.direct
         tried = False
         waited = resumed
         received = [front.trailing_data[0]] if front.buffer else []  # for show errors
@@ -319,7 +320,7 @@ class HttpStream:
             remaining = limit if limit is None or not waited else max(limit - (time.monotonic() - started), 0.0)
             waited = True
             idle = waiting and not first
-            parkable = idle and type(self.client) is gsocket.socket and (
+            parkable = idle and self.direct is not None and (
                 remaining is None or remaining > PARK_AFTER)
             if idle:
                 self.worker.idle_clients.add(self.client)

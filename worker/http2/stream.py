@@ -37,6 +37,7 @@ class H2Stream(HttpStream):
         self.session = session
         self.websocket_key: str | None = None
         self.front = front  # type: ignore[assignment]
+        self.direct = None  # the session reads the socket
         self.session_vars = session.session_vars
         self.requests = session.streams  # the session's earlier requests (http-reuse safe counts them)
         session.streams += 1
