@@ -10,6 +10,7 @@ import copy
 import gc
 import pickle
 import weakref
+from typing import Any
 
 import pytest
 
@@ -26,6 +27,7 @@ from luaproxy.worker.http import (
     ResponseHead,
     grammar,
 )
+from luaproxy.worker.http.events import NEED_DATA, PAUSED
 from luaproxy.worker.http.framing import response_framing
 from luaproxy.worker.http.grammar import (
     _TOKEN_RE,
@@ -539,3 +541,66 @@ def test_a_field_appended_to_a_read_head_is_what_the_general_path_gives(edits: l
         getattr(reference.headers, operation)(name, value)
     assert _written(head) == _written(reference)  # a bad name is refused by both
     assert list(head.headers) == list(reference.headers)
+
+
+GET = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+PLAIN_RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello"
+RELAY_CASES = [  # (request, response, whether the second exchange is relayed whole)
+    (GET, PLAIN_RESPONSE, True),
+    (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", PLAIN_RESPONSE, True),
+    (b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n", PLAIN_RESPONSE.removesuffix(b"hello"), False),
+    (b"GET / HTTP/1.0\r\nHost: a\r\n\r\n", PLAIN_RESPONSE, False),  # the client is told keep-alive
+    (b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", PLAIN_RESPONSE, False),
+    (GET, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+     False),
+    (GET, b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello",
+     False),
+    (GET, b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello", False),
+    (GET, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", False),
+    (GET, b"HTTP/1.1 204 No Content\r\n\r\n", False),
+    (GET, b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n", False),
+    (GET, b"HTTP/1.1 200 OK\r\nContent-Length:  5\r\n\r\nhello", False),
+]
+
+
+def _relay(request: bytes, response: bytes, whole: bool) -> list[tuple[bytes, bool, Any]]:
+    """Two exchanges through a front (client side) and a back (server side) Connection, each response relayed
+    whole when *whole* and the cores allow it, else event by event: the bytes the client got, whether it went
+    whole, and the states after."""
+    front, back = Connection(SERVER), Connection(CLIENT)
+    results = []
+    for _ in range(2):
+        front.receive_data(request)
+        head = front.next_event().head  # type: ignore[union-attr]
+        back.send(Request(head))
+        back.send(EndOfMessage())
+        while not isinstance(front.next_event(), EndOfMessage):
+            pass
+        back.receive_data(response)
+        taken = back.whole_response() if whole and front.plain_answer else None
+        if taken is not None:
+            front.answered()
+            sent = taken[1]
+        else:
+            sent = b""
+            while True:
+                event = back.next_event()
+                if event is NEED_DATA or event is PAUSED:
+                    break
+                sent += front.send(event)
+                if isinstance(event, EndOfMessage):
+                    break
+        results.append((sent, taken is not None, (front.states, back.states, bytes(back.buffer))))
+        if not (front.next_cycle() and back.next_cycle()):
+            break
+    return results
+
+
+@pytest.mark.parametrize(("request_raw", "response", "relayed_whole"), RELAY_CASES)
+def test_a_response_relayed_whole_is_what_the_general_path_sends(request_raw: bytes, response: bytes,
+                                                                 relayed_whole: bool) -> None:
+    """Connection.whole_response: the same bytes and states as the events, taken only for the last plain head
+    again with exactly its body, to a kept-alive HTTP/1.1 request that lets the body be."""
+    general, fast = _relay(request_raw, response, False), _relay(request_raw, response, True)
+    assert [(sent, states) for sent, _, states in fast] == [(sent, states) for sent, _, states in general]
+    assert [went for _, went, _ in fast] == [False, relayed_whole][:len(fast)]

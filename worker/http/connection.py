@@ -13,6 +13,8 @@ through :class:`~.state.ConnectionState`, which owns the rules.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .buffer import ReceiveBuffer
 from .errors import LocalProtocolError, RemoteProtocolError
 from .events import (
@@ -30,6 +32,7 @@ from .events import (
 )
 from .framing import (
     CHUNKED,
+    LENGTH,
     NO_BODY,
     PLAIN_REQUEST,
     UNTIL_CLOSE,
@@ -53,6 +56,7 @@ from .readers import (
     RequestHeadReader,
     ResponseHeadReader,
     body_reader,
+    head_fields,
 )
 from .state import (
     CLIENT,
@@ -69,6 +73,9 @@ from .state import (
     State,
 )
 from .writers import NO_BODY_WRITER, SKIPPED_BODY, BodyWriter, body_writer, write_request, write_response
+
+_BODILESS_METHODS = frozenset({"HEAD", "CONNECT"})
+"""Requests whose response has no body whatever its Content-Length says (a CONNECT's 2xx)."""
 
 
 class Connection:
@@ -109,6 +116,9 @@ class Connection:
         self._plain_found: Found | None = None
         """The framing fields of the last request read that was plain: HTTP/1.1, bodiless, no Connection
         options, nothing to check (framing.PLAIN_REQUEST)."""
+        self._plain_response: tuple[bytes, str, tuple[Any, ...], Found, int] | None = None
+        """Client side: the last response head read that was plain (``_note_plain_response``): its bytes, text,
+        first line, framing fields and Content-Length, for ``whole_response``."""
 
     @property
     def states(self) -> dict[Role, State]:
@@ -416,7 +426,40 @@ class Connection:
                 framing.kind is CHUNKED and not http11):
             machine.process_keep_alive_disabled()
         self._body_reader = body_reader(framing, self._limits)
+        if found is self._head_reader.last[2] and framing.kind is LENGTH and "connection" not in found and http11 and (
+                head.status >= 200 and machine.keep_alive and not machine.switch_proposed):
+            self._note_plain_response(head, found, framing.length)
         return Response(head)
+
+    def _note_plain_response(self, head: ResponseHead, found: Found, length: int) -> None:
+        """Remember a final HTTP/1.1 response head read as the head reader's last plain one (readers.
+        ResponseHeadReader.last) that frames its body by Content-Length alone and keeps the connection open."""
+        text, line = head.headers.read_as[2], head.headers.read_as[3]  # type: ignore[index]
+        memo = self._plain_response
+        if memo is None or memo[1] is not text or memo[4] != length:
+            self._plain_response = (text.encode("latin-1"), text, line, found, length)
+
+    def whole_response(self) -> tuple[ResponseHead, bytes] | None:
+        """Client side: when the buffer holds exactly the last plain response head again and its whole body
+        (``_note_plain_response``), to a request whose method lets that body be, the head and those bytes, the
+        response read to its end (the moves of ``next_event`` to EndOfMessage); else None, nothing read."""
+        memo = self._plain_response
+        buffer = self.buffer
+        if memo is None or len(buffer) != len(memo[0]) + memo[4] or not buffer.startswith(memo[0]):
+            return None
+        machine = self._state
+        states = machine.states
+        if states[SERVER] is not SEND_RESPONSE or not machine.keep_alive or machine.switch_proposed or (
+                self._request_method in _BODILESS_METHODS):
+            return None
+        _, text, line, found, _ = memo
+        data = bytes(buffer)
+        buffer.clear()
+        buffer.searched = 0
+        self.head_fields = found
+        self._body_reader = EMPTY_BODY_READER
+        states[SERVER] = DONE
+        return ResponseHead(*line, head_fields(text, found, line)), data
 
     def _start_exchange(self, head: RequestHead, switch: bool) -> None:
         """A request was read or sent: record its method and move the client side (the server to SEND_RESPONSE).
