@@ -301,6 +301,11 @@ class H2ServerHttp(WholeMessages):
     def trailing_data(self) -> tuple[bytes, bool]:
         return b"", self.eof
 
+    def whole_response(self) -> None:
+        """Never: an HTTP/2 response comes as its frames' events, not as one HTTP/1 piece to relay as read
+        (Connection.whole_response)."""
+        return None
+
     def start_next_cycle(self) -> None:
         """Pooled after a complete exchange: the next request opens the next stream."""
         self.stream_id = None
