@@ -161,7 +161,7 @@ class HeadFields(Headers):
 
     def add(self, name: str, value: str) -> None:
         if not self._append(name, value):
-            self.fields.append((name, value))
+            Headers.add(self, name, value)
 
     def set(self, name: str, value: str) -> None:
         """Headers.set; a field the head does not have yet is appended to its text (``_append``)."""
