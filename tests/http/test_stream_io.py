@@ -10,9 +10,9 @@ from gevent import socket as gsocket
 
 from luaproxy.worker.http.connection import Connection
 from luaproxy.worker.http.plan import plan_of
-from luaproxy.worker.http.server_pool import ServerConnection, _watch
+from luaproxy.worker.http.server_pool import ServerConnection
 from luaproxy.worker.http.state import CLIENT
-from luaproxy.worker.netutil import recv_within, send_all
+from luaproxy.worker.netutil import input_poll, recv_within, send_all
 from luaproxy.worker.proxy import Proxy, Rule
 
 
@@ -91,11 +91,11 @@ def test_an_idle_pooled_connection_is_reused_unless_its_server_spoke_or_closed()
             elif after is not None:
                 b.sendall(after)
             gevent.sleep(0)
-            assert bool(_watch(a).poll(0)) is (after is not None)
+            assert bool(input_poll(a).poll(0)) is (after is not None)
         finally:
             a.close()
             b.close()
-    assert _watch(a).poll(0)  # a closed socket (fileno -1) is unusable too
+    assert input_poll(a).poll(0)  # a closed socket (fileno -1) is unusable too
 
 
 def test_a_server_connection_reads_with_one_timer_rearmed(pair):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import select
 import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..client_socket import PLAIN
-from ..netutil import recv_within
+from ..netutil import input_poll, recv_within
 from ..tls.tlssocket import TlsSocket
 from .connection import Connection
 
@@ -35,7 +34,7 @@ class ServerConnection:
     counters: Any = None
     """The server's Counters in its backend, looked up once per connection rather than per request."""
     watch: Any = None
-    """A poll set holding only this socket (``_watch``), made when it first goes idle: the reuse check is
+    """A poll set holding only this socket (``netutil.input_poll``), made when it first goes idle: the reuse check is
     one ``poll`` call, with no register and unregister around it each time."""
     private: bool = False
     """It goes back to its session's own pool, never shared (http-reuse never, or a server that follows
@@ -67,7 +66,7 @@ class ServerConnection:
             return recv_within(self.sock, size, timeout)
         watch = self.watch
         if watch is None:
-            watch = self.watch = _watch(self.sock)
+            watch = self.watch = input_poll(self.sock)
         timer = self.timer
         if timeout is not None and (timer is None or self.timer_for != timeout):
             if timer is not None:
@@ -129,7 +128,7 @@ class ServerPool:
             conn.close()
             return
         if conn.watch is None:
-            conn.watch = _watch(conn.sock)
+            conn.watch = input_poll(conn.sock)
         if type(conn.http) is not Connection:
             conn.http.start_next_cycle()
         conn.idle_since = time.monotonic() if now is None else now
@@ -140,30 +139,6 @@ class ServerPool:
             for conn in conns:
                 conn.close()
         self._idle.clear()
-
-
-class _Closed:
-    """The poll set of a socket already closed: always "readable", so the connection is dropped."""
-
-    @staticmethod
-    def poll(timeout: int) -> bool:
-        return True
-
-
-def _watch(sock: socket.socket) -> Any:
-    """A poll set watching *sock* for input: an idle connection with something to read was closed (or
-    spoke out of turn), so it is unusable.
-
-    Asked of the kernel with a zero-timeout poll, not a peeking ``recv``: an idle connection has nothing
-    to read, and a ``recv`` says so with an EAGAIN error, which Python turns into an exception (an
-    OSError made with its message decoded from the locale, then unwound) on every reuse.
-    """
-    watch = select.poll()
-    try:
-        watch.register(sock.fileno(), select.POLLIN)
-    except (OSError, ValueError):
-        return _Closed
-    return watch
 
 
 def count_request_bytes(conn: ServerConnection, txn: Any, size: int) -> None:

@@ -8,7 +8,6 @@ statuses and pages, and keep both sides alive when HTTP allows.
 
 from __future__ import annotations
 
-import select
 import socket
 import time
 from collections.abc import Callable
@@ -25,7 +24,7 @@ from ..context import WorkerContext
 from ..counters import CLASS_OF_STATUS, Counters, server_response
 from ..filters import chain as filters
 from ..http2.choice import server_http, tunnel_end, websocket_mode
-from ..netutil import recv_within, send_all, shutdown_both
+from ..netutil import input_poll, recv_within, send_all, shutdown_both
 from ..proxy import Proxy
 from ..rules.actions_http_flow import SILENT_CLOSE
 from ..rules.evaluate import run_rules, run_session_rules
@@ -123,7 +122,7 @@ class HttpStream:
         self.plain_backend: Proxy | None = None
         """The last backend checked by ``_plain`` and, if it was plain, the same (else None)."""
         self.body_pump: gevent.Greenlet | None = None
-        self.readable: select.poll | None = None
+        self.readable: Any = None
         """The poll that tells whether the client's next bytes are there (_read_now); dropped when parked."""
         self.read_timer: Any = None
         """The PARK_AFTER timer of the waits for the next request (_park_timer); dropped when parked."""
@@ -347,12 +346,11 @@ class HttpStream:
             received.append(data)
 
     def _read_now(self, raw: socket.socket) -> bytes | None:
-        """The client's bytes read without waiting (b"" once it closed), or None when none are there.  A poll
-        asks first: a recv that finds nothing raises BlockingIOError, about 7k instructions to the poll's 1k."""
+        """The client's bytes read without waiting (b"" once it closed), or None when none are there: its
+        poll (netutil.input_poll) asks first."""
         readable = self.readable
         if readable is None:
-            readable = self.readable = select.poll()
-            readable.register(raw.fileno(), select.POLLIN)
+            readable = self.readable = input_poll(raw)
         if not readable.poll(0):
             return None
         try:
