@@ -7,6 +7,7 @@ body reader also says what the peer closing the connection means for it.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -160,27 +161,40 @@ class HeadFields(Headers):
         return fields
 
     def add(self, name: str, value: str) -> None:
-        if not self._append(name, value):
+        if not self._append(name, value, False):
             Headers.add(self, name, value)
 
     def set(self, name: str, value: str) -> None:
         """Headers.set; a field the head does not have yet is appended to its text (``_append``)."""
-        if f"\n{name.lower()}:" in self.text.lower() or not self._append(name, value):
+        if not self._append(name, value, True):
             Headers.set(self, name, value)
 
-    def _append(self, name: str, value: str) -> bool:
-        """Add ``name: value`` to the end of the head's text, unsplit, when the line is one a plain head may
-        have (grammar.PLAIN_FIELD) and framing does not read it (its found fields stay right); False otherwise.
-        Lua's ``req_set_header`` or a ``set-header`` of a field the head lacks then splits no field; the
-        text is what the writer would write of the fields split after."""
+    def _append(self, name: str, value: str, replace: bool) -> bool:
+        """Add ``name: value`` to the end of the head's text, unsplit, when appended_text allows it; False
+        otherwise.  Lua's ``req_set_header`` or a ``set-header`` of a field the head lacks then splits no field."""
         read_as = self.read_as
-        line = f"{name}: {value}"
-        if read_as is None or read_as[0] is not None or name.lower() in READ_FIELDS or not PLAIN_FIELD.fullmatch(
-                line):
+        if read_as is None or read_as[0] is not None:
             return False
-        text = self.text = f"{self.text[:-2]}{line}\r\n\r\n"
+        text = appended_text(self.text, name, value, replace)
+        if not text:
+            return False
+        self.text = text
         self.read_as = (None, read_as[1], text, read_as[3])
         return True
+
+
+@functools.lru_cache(maxsize=64)
+def appended_text(text: str, name: str, value: str, replace: bool) -> str:
+    """A plain head's *text* with ``name: value`` appended, or "" when that line is not one a plain head may have
+    (grammar.PLAIN_FIELD), when framing reads the field (its found fields would be wrong) or, to *replace* it, when
+    the head has it already: the text is what the writer writes of the fields split and edited.  Kept for the
+    same head again: a kept-alive client sends the same head, and the same rule or Lua action adds the same
+    field to it on each request (its checks and the new text cost more than the lookup)."""
+    line = f"{name}: {value}"
+    lname = name.lower()
+    if (replace and f"\n{lname}:" in text.lower()) or lname in READ_FIELDS or not PLAIN_FIELD.fullmatch(line):
+        return ""
+    return f"{text[:-2]}{line}\r\n\r\n"
 
 
 _new_object = object.__new__
