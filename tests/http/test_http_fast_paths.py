@@ -570,9 +570,9 @@ RELAY_CASES = [  # (request, response, whether the second exchange is relayed wh
     (GET, b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello",
      False),
     (GET, b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello", False),
-    (GET, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", False),
-    (GET, b"HTTP/1.1 204 No Content\r\n\r\n", False),
-    (GET, b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n", False),
+    (GET, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", True),
+    (GET, b"HTTP/1.1 204 No Content\r\n\r\n", True),
+    (GET, b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n", True),
     (GET, b"HTTP/1.1 200 OK\r\nContent-Length:  5\r\n\r\nhello", False),
 ]
 
@@ -618,3 +618,20 @@ def test_a_response_relayed_whole_is_what_the_general_path_sends(request_raw: by
     general, fast = _relay(request_raw, response, False), _relay(request_raw, response, True)
     assert [(sent, states) for sent, _, states in fast] == [(sent, states) for sent, _, states in general]
     assert [went for _, went, _ in fast] == [False, relayed_whole][:len(fast)]
+
+
+def test_a_head_answered_to_head_is_never_taken_as_a_whole_response_later() -> None:
+    """A HEAD's response head has no body whatever its Content-Length says: the same head to a later GET frames
+    a body that may still be on its way, so whole_response does not take that head alone as the GET's response."""
+    head_only = PLAIN_RESPONSE.removesuffix(b"hello")
+    back = Connection(CLIENT)
+    for method in ("HEAD", "GET"):
+        back.send(Request(RequestHead(method, "/", "HTTP/1.1", Headers([("Host", "a")]))))
+        back.send(EndOfMessage())
+        back.receive_data(head_only)
+        assert back.whole_response() is None
+        assert isinstance(back.next_event(), Response)
+        if method == "HEAD":
+            assert isinstance(back.next_event(), EndOfMessage)
+            assert back.next_cycle()
+    assert back.next_event() is NEED_DATA  # the GET's body is still to come
