@@ -103,6 +103,7 @@ _PURGE_BATCH = 32
 RING_MAX = 65536
 
 
+_NO_WORDS = memoryview(b"").cast("q")
 _monotonic_ns = time.monotonic_ns
 _crc32 = zlib.crc32
 
@@ -141,16 +142,18 @@ def freq_add(q: memoryview, at: int, period: int, now: int, inc: int) -> None:
 
 
 class Held:
-    """An entry a process holds (tracks): its index, where its words start, its generation, which
-    the table's tracker compares to skip the lookup when the same key is tracked again, and where
-    the tracking process's column word sits in it (-1: tracked without a column), which the
-    untracker reads instead of the table's."""
+    """An entry a process holds (tracks): its index, where its words start, its words themselves (a
+    view of the table's, indexed from the entry's start: the per-request reads and writes then
+    compute no offset), its generation, which the table's tracker compares to skip the lookup when
+    the same key is tracked again, and where the tracking process's column word sits in it (-1:
+    tracked without a column), which the untracker reads instead of the table's."""
 
-    __slots__ = ("base", "col", "gen", "idx")
+    __slots__ = ("base", "col", "gen", "idx", "words")
 
     def __init__(self) -> None:
         self.idx = self.base = self.col = -1
         self.gen = 0  # none yet
+        self.words: memoryview = _NO_WORDS
 
 
 class SharedTable:
@@ -481,6 +484,7 @@ class SharedTable:
             raise ValueError(f"'{rate}' is not a rate these events count in table '{self.name}'")
         rates = tuple(slot for slot in rates if slot != (read_off, read_period))  # the rate read: counted apart
         more = bool(synced or rates or plain)  # anything to do between the touch and the rate read
+        read_curr, read_past = read_off + 1, read_off + 2
         purge_at = 0 if expire else 1 << 62  # when the LRU tail may have expired, as this process last saw it (ms)
         pid = 0  # the process colw was read for
         colw = -1
@@ -504,12 +508,12 @@ class SharedTable:
                         table._claim()
                     pid, colw = me, table._colw
                 gen = held.gen
-                base = held.base
-                if gen and q[base + _GEN] == gen:  # the same entry as last time (0: none), in this process
+                words = held.words
+                if gen and words[_GEN] == gen:  # the same entry as last time (0: none), in this process
                     idx = held.idx
                     if q[_H_HEAD] != idx + 1:
-                        table._unlink_lru(base)
-                        table._push_lru(idx, base)
+                        table._unlink_lru(held.base)
+                        table._push_lru(idx, held.base)
                 else:
                     h = _crc32(key)
                     cur = q[_HEADER + (h & mask)]
@@ -532,43 +536,42 @@ class SharedTable:
                         base = ea + idx * ew
                     held.idx = idx
                     held.base = base
-                    held.gen = q[base + _GEN]
+                    held.words = words = q[base : base + ew]
+                    held.gen = words[_GEN]
                     held.col = colw
                 if colw >= 0:  # the reference and the counted connection, in this process's column
-                    q[base + colw] += held_words
+                    words[colw] += held_words
                 else:
-                    q[base + _REF] += 1
+                    words[_REF] += 1
                     if counted:
-                        q[base + cur_off] += 1  # type: ignore[operator]
+                        words[cur_off] += 1  # type: ignore[index]
                 if expire:
-                    q[base + _EXP] = now + expire
+                    words[_EXP] = now + expire
                 if more:
                     if synced:  # the change mark (_mark), inline
                         upd = q[_H_UPD] + 1
                         q[_H_UPD] = upd
-                        q[base + _UPD] = upd
+                        words[_UPD] = upd
                         q[ring_at + upd % ring_size] = idx + 1
                     for off, period in rates:
-                        freq_add(q, base + off, period, now, 1)
+                        freq_add(words, off, period, now, 1)
                     for off in plain:
-                        q[base + off] += 1
+                        words[off] += 1
                 if not read_period:
                     return 0
-                at = base + read_off  # the rate read: counted as above, then freq_read on what is known
-                tick = q[at]
-                elapsed = now - tick
-                if elapsed >= read_period:
-                    if elapsed >= 2 * read_period:
+                tick = words[read_off]  # the rate read: counted as above, then freq_read on what is known
+                if now - tick >= read_period:
+                    if now - tick >= 2 * read_period:
                         past, tick = 0, now
                     else:
-                        past, tick = q[at + 1], tick + read_period
-                    q[at] = tick
-                    q[at + 2] = past
+                        past, tick = words[read_curr], tick + read_period
+                    words[read_off] = tick
+                    words[read_past] = past
                     curr = 1
                 else:
-                    curr = q[at + 1] + 1
-                    past = q[at + 2]
-                q[at + 1] = curr
+                    curr = words[read_curr] + 1
+                    past = words[read_past]
+                words[read_curr] = curr
                 return curr + past * (tick + read_period - now) // read_period  # the period is current
             finally:
                 release()
@@ -601,6 +604,7 @@ class SharedTable:
         """A stream stops tracking the entry: bytes counted, conn_cur down, reference dropped, touched."""
         held = Held()
         held.idx, held.base = idx, self._base(idx)
+        held.words = self.q[held.base : held.base + self.entry_words]
         if self._col_pid == _PID[0]:
             held.col = self._colw
         self.untracker(connection)(held, bytes_in, bytes_out)
@@ -622,17 +626,18 @@ class SharedTable:
         ring_at, ring_size, counts_bytes, off = self.ring_at, self.ring_size, self.counts_bytes, self.cur_off
         drop = _HELD_CONN if connection and off is not None else 1
         table = self
+        lockless = not synced and not counts_bytes  # what a stream's end does without the lock, whatever it counted
 
         def untrack(held: Held, bytes_in: int = 0, bytes_out: int = 0) -> None:
-            base, col = held.base, held.col
-            word = q[base + col] if col >= 0 else 0  # what this process holds there (0: tracked without a column)
-            if word and not synced and not (counts_bytes and (bytes_in or bytes_out)):
+            words, col = held.words, held.col
+            word = words[col] if col >= 0 else 0  # what this process holds there (0: tracked without a column)
+            if word and (lockless or not (synced or bytes_in or bytes_out)):
                 if expire:
-                    q[base + _EXP] = _monotonic_ns() // 1_000_000 + expire
-                q[base + col] = word - drop
+                    words[_EXP] = _monotonic_ns() // 1_000_000 + expire
+                words[col] = word - drop
                 return
             now = _monotonic_ns() // 1_000_000
-            idx = held.idx
+            idx, base = held.idx, held.base
             if not acquire(False) and not acquire(True, _LOCK_WAIT):
                 table._recover()
             q[_H_HOLDER] = _PID[0]
