@@ -93,7 +93,8 @@ def _track(n: int, args: tuple[str, ...], env: StickEnv) -> Action:
 
     known: dict[str, bytes] = {}  # track-scN src on an ip table: the keys made, by address text
     key_of = evaluated
-    if expr.fetch.name == "src" and not expr.converters and spec.key_type.value == "ip":
+    by_src = expr.fetch.name == "src" and not expr.converters and spec.key_type.value == "ip"
+    if by_src:
         known, key_of = _src_keys(evaluated)
     outside = table.tracker(EVENTS)  # made once: the table's layout is in the function
     in_http = table.tracker(HTTP_EVENTS) if per_request else outside
@@ -134,19 +135,22 @@ def _track(n: int, args: tuple[str, ...], env: StickEnv) -> Action:
             if trackers is None or trackers.slots[n] is not None or not txn.http_mode:
                 track(txn)
                 return action(txn) if condition.matches(txn, False) else CONTINUE
-            key = known.get(txn.src)
-            if key is None and (key := key_of(txn)) is None:
-                return action(txn) if condition.matches(txn, False) else CONTINUE
             tracked = trackers.made[n]
-            if tracked is not None and tracked.key == key and tracked.table is table:  # the next request
-                value = counting(key, tracked)  # Trackers.track_with, inline
-                if value < 0:  # the table is full: nothing tracked, nothing to read
-                    return action(txn) if unless else CONTINUE
-                tracked.session = False
-                trackers.slots[n] = tracked
-                trackers.streamed.append(tracked)
-            elif (value := trackers.track_with(n, table, counting, key, False)) < 0:
+            src = txn.src
+            if tracked is None or tracked.source is not src or tracked.table is not table:
+                key = known.get(src)
+                if key is None and (key := key_of(txn)) is None:
+                    return action(txn) if condition.matches(txn, False) else CONTINUE
+                if tracked is None or tracked.key != key or tracked.table is not table:
+                    tracked = trackers.named(n, table, key)
+                if by_src:
+                    tracked.source = src
+            value = counting(tracked.key, tracked)  # Trackers.track_with, inline
+            if value < 0:  # the table is full: nothing tracked, nothing to read
                 return action(txn) if unless else CONTINUE
+            tracked.session = False
+            trackers.slots[n] = tracked
+            trackers.streamed.append(tracked)
             if ref is not None:  # one list of integer patterns: the least value matching, while it holds
                 if ref.changes != seen:
                     seen, lowest = ref.changes, _least_match(ref)

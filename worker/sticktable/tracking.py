@@ -31,7 +31,7 @@ class Tracked(Held):
     tracking), whose lookup the entry's generation lets the tracker skip.
     """
 
-    __slots__ = ("key", "n", "session", "table")
+    __slots__ = ("key", "n", "session", "source", "table")
 
     def __init__(self, table: SharedTable, key: bytes, n: int) -> None:
         super().__init__()
@@ -39,6 +39,9 @@ class Tracked(Held):
         self.key = key
         self.n = n
         self.session = False
+        self.source: str | None = None
+        """The client address text the key was made from (``track-scN src``): the connection's next
+        request compares its own by identity, so the key is not made or compared again."""
 
 
 class Trackers:
@@ -78,13 +81,7 @@ class Trackers:
         """``track`` with the table's *tracker* for the events to count (a rule made it once): the
         entry counter *n* tracked last is its hint when it was for the same key in the same table.
         Returns what the tracker returns (-1: the table is full, nothing tracked)."""
-        tracked = self.made[n]
-        if tracked is None:
-            tracked = self.made[n] = Tracked(table, key, n)
-        elif tracked.key != key or tracked.table is not table:  # no longer in slots (the caller checks)
-            tracked.table = table
-            tracked.key = key
-            tracked.gen = 0
+        tracked = self.named(n, table, key)
         value = tracker(key, tracked)
         if value < 0:
             return value
@@ -95,6 +92,19 @@ class Trackers:
         else:
             self.streamed.append(tracked)
         return value
+
+    def named(self, n: int, table: SharedTable, key: bytes) -> Tracked:
+        """Counter *n*'s Tracked for *key* in *table*: the one it tracked last, renamed if it was for
+        another key or table (no longer in ``slots``: the caller checks)."""
+        tracked = self.made[n]
+        if tracked is None:
+            tracked = self.made[n] = Tracked(table, key, n)
+        elif tracked.key != key or tracked.table is not table:
+            tracked.table = table
+            tracked.key = key
+            tracked.gen = 0
+            tracked.source = None
+        return tracked
 
     def count(self, event: str) -> None:
         """An event for every tracked counter (a new HTTP request, an HTTP error...)."""
