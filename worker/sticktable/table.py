@@ -500,7 +500,7 @@ class SharedTable:
             now = _floor(_monotonic() * 1000.0)
             if not acquire(False) and not acquire(True, _LOCK_WAIT):
                 table._recover()
-            q[_H_HOLDER] = me = _PID[0]
+            q[_H_HOLDER] = _PID[0]
             try:
                 if now >= purge_at:  # the expired tail, looked at once a millisecond at most
                     tail = q[_H_TAIL]
@@ -508,18 +508,21 @@ class SharedTable:
                     if purge_at <= now:
                         table._purge(now, 2)
                         purge_at = now + 1
-                if pid != me:  # this process's column, claimed by its first tracking
-                    if table._col_pid != me:
-                        table._claim()
-                    pid, colw = me, table._colw
                 gen = held.gen
                 words = held.words
-                if gen and words[_GEN] == gen:  # the same entry as last time (0: none), in this process
+                if gen and words[_GEN] == gen:  # the same entry as last time (0: none), named in this process
                     idx = held.idx
+                    col = held.col  # this process's column, as when it was named
                     if q[_H_HEAD] != idx + 1:
                         table._unlink_lru(held.base)
                         table._push_lru(idx, held.base)
                 else:
+                    if pid != _PID[0]:  # this process's column, claimed by its first tracking
+                        pid = _PID[0]
+                        if table._col_pid != pid:
+                            table._claim()
+                        colw = table._colw
+                    col = colw
                     h = _crc32(key)
                     cur = q[_HEADER + (h & mask)]
                     h1 = h + 1
@@ -543,9 +546,9 @@ class SharedTable:
                     held.base = base
                     held.words = words = q[base : base + ew]
                     held.gen = words[_GEN]
-                    held.col = colw
-                if colw >= 0:  # the reference and the counted connection, in this process's column
-                    words[colw] += held_words
+                    held.col = col
+                if col >= 0:  # the reference and the counted connection, in this process's column
+                    words[col] += held_words
                 else:
                     words[_REF] += 1
                     if counted:
@@ -564,20 +567,20 @@ class SharedTable:
                         words[off] += 1
                 if not read_period:
                     return 0
-                tick = words[read_off]  # the rate read: counted as above, then freq_read on what is known
-                if now - tick >= read_period:
-                    if now - tick >= 2 * read_period:
-                        past, tick = 0, now
+                end = words[read_off] + read_period  # the rate read: counted as above, then freq_read on what is known
+                if now >= end:  # the current period is over
+                    if now >= end + read_period:
+                        past, end = 0, now + read_period
                     else:
-                        past, tick = words[read_curr], tick + read_period
-                    words[read_off] = tick
+                        past, end = words[read_curr], end + read_period
+                    words[read_off] = end - read_period
                     words[read_past] = past
                     curr = 1
                 else:
                     curr = words[read_curr] + 1
                     past = words[read_past]
                 words[read_curr] = curr
-                return curr + past * (tick + read_period - now) // read_period  # the period is current
+                return curr + past * (end - now) // read_period  # the period is current
             finally:
                 release()
 
