@@ -21,10 +21,10 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 class Transaction:
-    """Most fields keep their class default for the whole transaction: ``__init__`` sets only what
-    differs per transaction, so a plain forward does not pay for sixty assignments.
+    """Most fields keep their class default for the whole transaction: ``request_transaction`` sets only
+    what differs per transaction, so a plain forward does not pay for sixty assignments.
 
-    What ``__init__`` sets lives in slots, the rest in the instance dict over the class defaults: past
+    What it sets lives in slots, the rest in the instance dict over the class defaults: past
     thirty names an instance's dict stops sharing its keys with the class and is rebuilt on the next new
     one, which an HTTP transaction reached on every request, and a slot is cheaper to store in than a dict.
     """
@@ -86,29 +86,17 @@ class Transaction:
     cookie: Any = None
     """Cookie persistence of this transaction (worker.backend.cookie.CookieState)."""
 
-    def __init__(self, client: socket.socket, frontend: Any, req: Channel | None, res: Channel | None, logger: Any,
-                 so_id: int = 0, proxies: Any = None, process: tuple[int, int] = (1, 1),
-                 variables: Any = None, addresses: Addresses | None = None, started: float | None = None) -> None:
-        self._set_up(client, frontend, logger, so_id, proxies or {}, process, variables,
-                     addresses or addresses_of(client), time.monotonic() if started is None else started)
-        self._req = req
-        self._res = res
-
-    def _set_up(self, client: socket.socket, frontend: Any, logger: Any, so_id: int, proxies: Any,
-                process: tuple[int, int], variables: Any, addresses: Addresses, started: float) -> None:
-        """What every transaction sets, no argument left to default (request_transaction calls it alone)."""
-        self.client = client
-        self.frontend = frontend
-        self.backend: Any = frontend if frontend.has_backend else None
-        self._req = self._res = None
-        self.logger = logger
-        self.so_id = so_id
-        self.proxies = proxies
-        self.process = process
-        self.vars = variables
-        self.accept_date = time.time()
-        self.started = started
-        (self.src, self.src_port), (self.dst, self.dst_port) = addresses
+    def __new__(cls, client: socket.socket, frontend: Any, req: Channel | None, res: Channel | None, logger: Any,
+                so_id: int = 0, proxies: Any = None, process: tuple[int, int] = (1, 1), variables: Any = None,
+                addresses: Addresses | None = None, started: float | None = None) -> Transaction:
+        """A transaction with both channels (TCP mode, connection-level rules): request_transaction's fields,
+        made there (one function builds them, so an HTTP request's transaction costs one Python call)."""
+        txn = request_transaction(client, frontend, logger, so_id, proxies or {}, process, variables,
+                                  addresses or addresses_of(client), time.monotonic() if started is None else started,
+                                  cls)
+        txn._req = req
+        txn._res = res
+        return txn
 
     @property
     def req(self) -> Channel:
@@ -148,10 +136,6 @@ class Transaction:
         self.__dict__.clear()
         self._req = self._res = self.vars = None
 
-    def elapsed(self) -> float:
-        """Seconds since this transaction started (for the %T* log timers)."""
-        return time.monotonic() - self.started
-
     def log(self, level: int, message: str) -> None:
         self.logger.log(level, message)
 
@@ -175,12 +159,24 @@ _new_object = object.__new__
 
 
 def request_transaction(client: socket.socket, frontend: Any, logger: Any, so_id: int, proxies: Any,
-                        process: tuple[int, int], variables: Any, addresses: Addresses,
-                        started: float) -> Transaction:
-    """An HTTP request's transaction, one per request: built without calling the class (whose ``__init__``
-    goes through the interpreter's C layer and fills defaults an HTTP stream always knows)."""
-    txn: Transaction = _new_object(Transaction)
-    txn._set_up(client, frontend, logger, so_id, proxies, process, variables, addresses, started)
+                        process: tuple[int, int], variables: Any, addresses: Addresses, started: float,
+                        cls: type[Transaction] = Transaction) -> Transaction:
+    """An HTTP request's transaction, one per request: every field that differs per transaction, no argument
+    left to default, set on an object made without calling the class (a class call goes through the
+    interpreter's C layer, and an HTTP stream always knows these values)."""
+    txn: Transaction = _new_object(cls)
+    txn.client = client
+    txn.frontend = frontend
+    txn.backend = frontend if frontend.has_backend else None
+    txn._req = txn._res = None
+    txn.logger = logger
+    txn.so_id = so_id
+    txn.proxies = proxies
+    txn.process = process
+    txn.vars = variables
+    txn.accept_date = time.time()
+    txn.started = started
+    (txn.src, txn.src_port), (txn.dst, txn.dst_port) = addresses
     return txn
 
 
