@@ -475,12 +475,10 @@ class SharedTable:
         made = self._trackers.get((events, connection, rate))
         if made is not None:
             return made
-        q, b, acquire, release = self.q, self.b, self.lock.acquire, self.lock.release
-        ew, ea, mask, expire = self.entry_words, self.entries_at, self.mask, self.expire
+        q, acquire, release, expire = self.q, self.lock.acquire, self.lock.release, self.expire
+        layout = (self.b, self.entry_words, self.entries_at, self.mask)  # the lookup's: one cell, not four
         synced, ring_at, ring_size = self.synced, self.ring_at, self.ring_size
-        cur_off = self.cur_off
-        counted = connection and cur_off is not None
-        held_words = _HELD_CONN if counted else 1
+        held_words = _HELD_CONN if connection and self.cur_off is not None else 1
         updates = tuple(f for e in events for f in self.events[e])
         rates = tuple((off, period) for off, period in updates if period)
         plain = tuple(off for off, period in updates if not period)
@@ -491,12 +489,10 @@ class SharedTable:
         more = bool(synced or rates or plain)  # anything to do between the touch and the rate read
         read_curr, read_past = read_off + 1, read_off + 2
         purge_at = 0 if expire else 1 << 62  # when the LRU tail may have expired, as this process last saw it (ms)
-        pid = 0  # the process colw was read for
-        colw = -1
         table = self
 
         def track(key: bytes, held: Held) -> int:
-            nonlocal purge_at, pid, colw
+            nonlocal purge_at
             now = _floor(_monotonic() * 1000.0)
             if not acquire(False) and not acquire(True, _LOCK_WAIT):
                 table._recover()
@@ -504,7 +500,7 @@ class SharedTable:
             try:
                 if now >= purge_at:  # the expired tail, looked at once a millisecond at most
                     tail = q[_H_TAIL]
-                    purge_at = q[ea + (tail - 1) * ew + _EXP] if tail else now + 1
+                    purge_at = q[table._base(tail - 1) + _EXP] if tail else now + 1
                     if purge_at <= now:
                         table._purge(now, 2)
                         purge_at = now + 1
@@ -517,12 +513,10 @@ class SharedTable:
                         table._unlink_lru(held.base)
                         table._push_lru(idx, held.base)
                 else:
-                    if pid != _PID[0]:  # this process's column, claimed by its first tracking
-                        pid = _PID[0]
-                        if table._col_pid != pid:
-                            table._claim()
-                        colw = table._colw
-                    col = colw
+                    if table._col_pid != _PID[0]:  # this process's column, claimed by its first tracking
+                        table._claim()
+                    col = table._colw
+                    b, ew, ea, mask = layout
                     h = _crc32(key)
                     cur = q[_HEADER + (h & mask)]
                     h1 = h + 1
@@ -551,8 +545,8 @@ class SharedTable:
                     words[col] += held_words
                 else:
                     words[_REF] += 1
-                    if counted:
-                        words[cur_off] += 1  # type: ignore[index]
+                    if held_words != 1:  # a counted connection
+                        words[table.cur_off] += 1  # type: ignore[index]
                 if expire:
                     words[_EXP] = now + expire
                 if more:
