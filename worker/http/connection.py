@@ -78,13 +78,6 @@ _BODILESS_METHODS = frozenset({"HEAD", "CONNECT"})
 """Requests whose response has no body whatever its Content-Length says (a CONNECT's 2xx)."""
 
 
-def _sized(framing: Framing, request_method: str | None) -> bool:
-    """A final response's body is as long as its head alone says, whatever the request: Content-Length, or none
-    at all (Content-Length: 0, a 204 or a 304) unless the request was one whose response has no body whatever
-    it says (a HEAD's head may be a GET's too, whose body then follows)."""
-    return framing.kind is LENGTH or (framing is NO_BODY and request_method not in _BODILESS_METHODS)
-
-
 class Connection:
     """The protocol state of one connection, seen from *our_role*."""
 
@@ -433,14 +426,17 @@ class Connection:
                 framing.kind is CHUNKED and not http11):
             machine.process_keep_alive_disabled()
         self._body_reader = body_reader(framing, self._limits)
-        if found is self._head_reader.last[2] and _sized(framing, self._request_method) and (
+        # Its body sized by its head alone, whatever the request: Content-Length, or none at all (Content-Length: 0,
+        # a 204, a 304) unless the request was a HEAD or CONNECT (the same head to a GET frames a body to come).
+        if found is self._head_reader.last[2] and (framing.kind is LENGTH or (
+                framing is NO_BODY and self._request_method not in _BODILESS_METHODS)) and (
                 "connection" not in found and http11 and machine.keep_alive and not machine.switch_proposed):
             self._note_plain_response(head, found, framing.length)
         return Response(head)
 
     def _note_plain_response(self, head: ResponseHead, found: Found, length: int) -> None:
         """Remember a final HTTP/1.1 response head read as the head reader's last plain one (readers.
-        ResponseHeadReader.last) whose body is sized by its own head (``_sized``) and that keeps the connection open."""
+        ResponseHeadReader.last) whose body is sized by its own head and that keeps the connection open."""
         text, line = head.headers.read_as[2], head.headers.read_as[3]  # type: ignore[index]
         memo = self._plain_response
         if memo is None or memo[1] is not text or memo[4] != length:
