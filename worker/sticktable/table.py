@@ -623,12 +623,12 @@ class SharedTable:
         made = self._untrackers.get(connection)
         if made is not None:
             return made
-        q, acquire, release = self.q, self.lock.acquire, self.lock.release
-        expire, synced = self.expire, self.synced
-        ring_at, ring_size, counts_bytes, off = self.ring_at, self.ring_size, self.counts_bytes, self.cur_off
-        drop = _HELD_CONN if connection and off is not None else 1
+        expire, synced, counts_bytes = self.expire, self.synced, self.counts_bytes
+        drop = _HELD_CONN if connection and self.cur_off is not None else 1
         table = self
         lockless = not synced and not counts_bytes  # what a stream's end does without the lock, whatever it counted
+        locked = (self.q, self.lock.acquire, self.lock.release, counts_bytes, self.cur_off, self.ring_at,
+                  self.ring_size)  # what only the locked path reads: one closure cell, not seven
 
         def untrack(held: Held, bytes_in: int = 0, bytes_out: int = 0) -> None:
             words, col = held.words, held.col
@@ -640,6 +640,7 @@ class SharedTable:
                 return
             now = _floor(_monotonic() * 1000.0)
             idx, base = held.idx, held.base
+            q, acquire, release, counts_bytes, off, ring_at, ring_size = locked
             if not acquire(False) and not acquire(True, _LOCK_WAIT):
                 table._recover()
             q[_H_HOLDER] = _PID[0]

@@ -129,9 +129,8 @@ class Trackers:
                 self.count("http_err")
             elif from_server and status not in (501, 505):
                 self.count("http_fail")
-        slots = self.slots
         if self.sessions and (bytes_in or bytes_out):
-            for tracked in slots:
+            for tracked in self.slots:
                 if tracked is not None and tracked.session:
                     tracked.table.count(tracked.idx, "bytes_in", bytes_in)
                     tracked.table.count(tracked.idx, "bytes_out", bytes_out)
@@ -141,6 +140,7 @@ class Trackers:
                 drop = tracked.table.drop  # an attribute, not a method: called apart, it is read as one (cheaper)
                 drop(tracked, bytes_in, bytes_out)
             if not keep_for_log:
+                slots = self.slots
                 for tracked in streamed:
                     slots[tracked.n] = None
                 streamed.clear()
