@@ -149,3 +149,30 @@ frontend fe
     assert _request(fe, trackers).verdict is ACCEPT  # type: ignore[attr-defined]
     generation.library.add_acl_entry(ref, "6")  # an exact value: no longer an open range
     assert [_request(fe, trackers).verdict for _ in range(2)] == [REJECT, ACCEPT]  # type: ignore[attr-defined]
+
+
+def test_a_fused_rule_on_another_key_counts_its_own_key(tmp_path: Path) -> None:
+    """A connection's requests may meet two fused rules on the same counter and table (a frontend's on
+    ``src``, a backend's on another key): the second counts its own key, not the first one's by the
+    address text the first kept."""
+    (tmp_path / "f.cfg").write_text("""defaults
+   mode http
+   timeout connect 2s
+   timeout client 10s
+   timeout server 10s
+frontend fe
+   bind 127.0.0.1:0
+   stick-table type ip size 10 expire 60s store http_req_rate(10s)
+   http-request track-sc0 src
+   http-request deny if { sc_http_req_rate(0) gt 100 }
+backend by_dst
+   http-request track-sc0 dst table fe
+   http-request deny if { sc_http_req_rate(0) gt 100 }
+""")
+    proxies = reload.load([str(tmp_path / "f.cfg")], logging.getLogger("test")).proxies
+    fe, by_dst = (next(p for p in proxies if p.name == name) for name in ("fe", "by_dst"))
+    assert len(by_dst.ruleset("http-request")) == 1
+    trackers = Trackers()
+    _request(fe, trackers)
+    _request(by_dst, trackers)
+    assert _rate(fe) == 1 and _rate(fe, "127.0.0.1") == 1

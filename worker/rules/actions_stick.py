@@ -137,7 +137,7 @@ def _track(n: int, args: tuple[str, ...], env: StickEnv) -> Action:
                 return action(txn) if condition.matches(txn, False) else CONTINUE
             tracked = trackers.made[n]
             src = txn.src
-            if tracked is None or tracked.source is not src or tracked.table is not table:
+            if not by_src or tracked is None or tracked.source is not src or tracked.table is not table:
                 key = known.get(src)
                 if key is None and (key := key_of(txn)) is None:
                     return action(txn) if condition.matches(txn, False) else CONTINUE
