@@ -16,6 +16,11 @@ from luaproxy.worker.txn import Transaction
 
 
 def _frontend(tmp_path: Path, rules: str) -> Proxy:
+    return _proxies(tmp_path, rules)["fe"]
+
+
+def _proxies(tmp_path: Path, rules: str) -> dict[str, Proxy]:
+    """Frontend ``fe`` with *rules* (which may open more sections) and backend ``other``, by name."""
     (tmp_path / "f.cfg").write_text(f"""defaults
    mode http
    timeout connect 2s
@@ -28,7 +33,7 @@ frontend fe
 backend other
    stick-table type ip size 10 expire 60s store http_req_rate(10s)
 """)
-    return reload.load([str(tmp_path / "f.cfg")], logging.getLogger("test")).proxies[0]
+    return {proxy.name: proxy for proxy in reload.load([str(tmp_path / "f.cfg")], logging.getLogger("test")).proxies}
 
 
 def _request(frontend: Proxy, trackers: Trackers, src: str = "10.0.0.1") -> Transaction:
@@ -155,22 +160,12 @@ def test_a_fused_rule_on_another_key_counts_its_own_key(tmp_path: Path) -> None:
     """A connection's requests may meet two fused rules on the same counter and table (a frontend's on
     ``src``, a backend's on another key): the second counts its own key, not the first one's by the
     address text the first kept."""
-    (tmp_path / "f.cfg").write_text("""defaults
-   mode http
-   timeout connect 2s
-   timeout client 10s
-   timeout server 10s
-frontend fe
-   bind 127.0.0.1:0
-   stick-table type ip size 10 expire 60s store http_req_rate(10s)
-   http-request track-sc0 src
+    proxies = _proxies(tmp_path, """   http-request track-sc0 src
    http-request deny if { sc_http_req_rate(0) gt 100 }
 backend by_dst
    http-request track-sc0 dst table fe
-   http-request deny if { sc_http_req_rate(0) gt 100 }
-""")
-    proxies = reload.load([str(tmp_path / "f.cfg")], logging.getLogger("test")).proxies
-    fe, by_dst = (next(p for p in proxies if p.name == name) for name in ("fe", "by_dst"))
+   http-request deny if { sc_http_req_rate(0) gt 100 }""")
+    fe, by_dst = proxies["fe"], proxies["by_dst"]
     assert len(by_dst.ruleset("http-request")) == 1
     trackers = Trackers()
     _request(fe, trackers)
