@@ -543,7 +543,6 @@ def test_a_field_appended_to_a_read_head_is_what_the_general_path_gives(edits: l
     assert list(head.headers) == list(reference.headers)
 
 
-
 def test_the_same_field_appended_to_the_same_head_again_gives_the_same_bytes() -> None:
     """readers.appended_text keeps the texts it made: each read of the same head is the head as sent, and each edit
     of it writes the bytes the first did; the same field set on a head that has it still replaces it."""
@@ -556,6 +555,7 @@ def test_the_same_field_appended_to_the_same_head_again_gives_the_same_bytes() -
     head = _read_request(b"GET /p HTTP/1.1\r\nHost: a\r\nX-Tag: old\r\n\r\n")
     head.headers.set("X-Tag", "1.2.3.4")
     assert list(head.headers) == [("Host", "a"), ("X-Tag", "1.2.3.4")]
+
 
 GET = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
 PLAIN_RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello"
