@@ -35,7 +35,7 @@ def _client_timeout(txn: Any) -> float:
 
 
 class LuaAction:
-    __slots__ = ("_launch", "args", "engine", "function", "label")
+    __slots__ = ("_launch", "args", "engine", "function", "label", "tally")
 
     def __init__(self, engine: LuaEngine, label: str, function: Any, args: tuple[str, ...]) -> None:
         self.engine = engine
@@ -43,6 +43,7 @@ class LuaAction:
         self.function = function
         self.args = args
         self._launch: Any = None
+        self.tally = engine.call_metrics.tally(ACTION, label)
 
     def __call__(self, txn: Any) -> Verdict:
         """Run the action; one that returns act.YIELD runs again after its wake_time (haproxy 2.6's
@@ -69,9 +70,9 @@ class LuaAction:
                 engine.limits.forced_yield, self.function, engine.txn_metatable, *self.args)
         src = address_text(txn.src)
         if txn.lua is not None:
-            result = runner.run_job(engine.runtime, run, (launch, txn.lua, src))[0]
+            result = runner.run_job(engine.runtime, run, (launch, txn.lua, src), self.tally)[0]
         else:  # the TXN object is made in the coroutine, and kept for the transaction's later runs
-            result, made = runner.run_job(engine.runtime, run, (launch, None, src, txn, txn.http_mode))
+            result, made = runner.run_job(engine.runtime, run, (launch, None, src, txn, txn.http_mode), self.tally)
             if made is not None:
                 txn.lua = made
         if result.outcome is runner.TIMEOUT or result.outcome is runner.ERROR:

@@ -75,7 +75,8 @@ class LuaEngine:
         self.limits = limits or LuaLimits()
         self.library = library
         self.metrics = metric_set if metric_set is not None else MetricSet()
-        runner.observer = metrics.LuaCallMetrics(self.metrics, call_durations).observe
+        self.call_metrics = metrics.LuaCallMetrics(self.metrics, call_durations)
+        runner.observer = self.call_metrics.observe
         self.runtime = LuaRuntime(max_memory=max_memory)
         runner.install_hooks(self.runtime)
         self.registry = Registry()

@@ -27,6 +27,17 @@ RECORDED = frozenset({Context.ACTION, Context.FETCH, Context.CONVERTER, Context.
 DURATION_BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0)
 
 
+class Tally:
+    """The successful runs of one action or service, a plain integer added to luaproxy_lua_calls_total when the
+    metrics are read: counted through the observer, a run paid a call, a label key and two dict lookups."""
+
+    __slots__ = ("count", "key")
+
+    def __init__(self, key: tuple[str, str]) -> None:
+        self.key = key
+        self.count = 0
+
+
 class LuaCallMetrics:
     """luaproxy_lua_calls_total / _errors_total / _duration_seconds, by context and function.
 
@@ -44,6 +55,24 @@ class LuaCallMetrics:
                                        labels, DURATION_BUCKETS)
         self.observe = self._observe_timed if durations else self._count
         """The runner's observer."""
+        self._timed = durations
+        self._tallies: list[Tally] = []
+        metrics.before_snapshot.append(self._fold)
+
+    def tally(self, context: Context, function: str) -> Tally | None:
+        """Where the runner counts the successful runs of one entry point; None when each run is observed
+        (its duration is: tune.lua.duration-histogram on) or its context is not recorded."""
+        if self._timed or context not in RECORDED:
+            return None
+        tally = Tally((context._value_, function))
+        self._tallies.append(tally)
+        return tally
+
+    def _fold(self) -> None:
+        for tally in self._tallies:
+            if tally.count:
+                self.calls.add_key(tally.key, tally.count)
+                tally.count = 0
 
     def _count(self, run: contexts.Run, result: runner.Result) -> tuple[str, str] | None:
         """Count the run; its label key, or None for a context that is not recorded."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gevent
 
@@ -22,6 +22,9 @@ from .contexts import CURRENT
 from .coroutines import FINISHED, KEPT
 from .errors import LuaApiError
 from .runtime import LuaError, LuaRuntime
+
+if TYPE_CHECKING:
+    from .metrics import Tally
 
 DEFAULT_FORCED_YIELD = 10000
 NICE_DELAY_PER_STEP = 0.001 / 1024
@@ -57,8 +60,8 @@ MEMORY_MESSAGE = "not enough memory"
 _PRELUDE_FRAMES = ("luaproxy:", "(...tail calls...)")
 
 observer: Callable[[contexts.Run, Result], None] | None = None
-"""Told of every finished run (the engine's Lua call metrics); one per process, like the runtime.
-A run's start is its ``started``."""
+"""Told of every finished run (the engine's Lua call metrics), but a successful one given a Tally (counted
+there); one per process, like the runtime.  A run's start is its ``started``."""
 
 
 def log_failure(logger: Any, label: str, result: Result) -> None:
@@ -124,10 +127,12 @@ def _resume(runtime: LuaRuntime, run_info: contexts.Run, job: tuple[Any, ...]) -
     return result
 
 
-def run_job(runtime: LuaRuntime, run_info: contexts.Run, job: tuple[Any, ...]) -> tuple[Result, Any]:
+def run_job(runtime: LuaRuntime, run_info: contexts.Run, job: tuple[Any, ...],
+            tally: Tally | None = None) -> tuple[Result, Any]:
     """Run a launcher's job, (launcher, forced yield, function, arguments...), in a pooled coroutine.
 
-    Returns the result and what the launcher made for Python to keep (an action launcher's new TXN object)."""
+    Returns the result and what the launcher made for Python to keep (an action launcher's new TXN object).
+    A successful run is counted in *tally* when given (LuaCallMetrics.tally), else told to the observer."""
     result = _resume(runtime, run_info, job)
     if type(result) is Result:
         return result, None
@@ -138,14 +143,17 @@ def run_job(runtime: LuaRuntime, run_info: contexts.Run, job: tuple[Any, ...]) -
         done = Result(Outcome.OK, result[3:]) if len(result) > 3 else RESULT_OK
     else:
         return _finished(runtime, run_info, _result(result[2:])), result[1]
-    if observer is not None:
+    if tally is not None:
+        tally.count += 1
+    elif observer is not None:
         observer(run_info, done)
     return done, result[1]
 
 
-def run_applet(runtime: LuaRuntime, run_info: contexts.Run, job: tuple[Any, ...]) -> tuple[Result, tuple[Any, ...]]:
+def run_applet(runtime: LuaRuntime, run_info: contexts.Run, job: tuple[Any, ...],
+               tally: Tally | None = None) -> tuple[Result, tuple[Any, ...]]:
     """Run a service (its prelude.service_launcher's job): its result (no values) and the output its applet still
-    held in Lua, (status, reason, body, header fields...), empty when it held none."""
+    held in Lua, (status, reason, body, header fields...), empty when it held none.  *tally* as run_job's."""
     result = _resume(runtime, run_info, job)
     if type(result) is Result:
         return result, ()
@@ -157,7 +165,9 @@ def run_applet(runtime: LuaRuntime, run_info: contexts.Run, job: tuple[Any, ...]
     else:
         done = _result(result[2:4])
         return _finished(runtime, run_info, done), result[4:]
-    if observer is not None:
+    if tally is not None:
+        tally.count += 1
+    elif observer is not None:
         observer(run_info, done)
     return done, result[4:]
 

@@ -21,6 +21,7 @@ class LuaService:
     def __init__(self, engine: Any, name: str, function: Any) -> None:
         self.engine, self.name, self.function = engine, name, function
         self._launch: Any = None
+        self.tally = engine.call_metrics.tally(SERVICE, name)
 
     def launcher(self, metatable: Any) -> Any:
         if self._launch is None:
@@ -39,7 +40,7 @@ class LuaHttpService(LuaService):
         handle = id(state)
         LIVE[handle] = state
         try:
-            result, output = runner.run_applet(engine.runtime, run, (launch, handle))
+            result, output = runner.run_applet(engine.runtime, run, (launch, handle), self.tally)
             if output and not io.whole(*output):  # the whole response in one piece, else the general path
                 try:
                     hand_over(state, *output)
@@ -60,7 +61,7 @@ class LuaTcpService(LuaService):
         engine = self.engine
         state = TcpAppletState(txn)
         result = runner.run_applet(engine.runtime, Run(SERVICE, self.name, txn, engine.limits.service_timeout),
-                                   (self.launcher(engine.tcp_applet_metatable), state))[0]
+                                   (self.launcher(engine.tcp_applet_metatable), state), self.tally)[0]
         state.release()
         if result.outcome is runner.ERROR or result.outcome is runner.TIMEOUT:
             runner.log_failure(self.engine.logger, f"Lua applet tcp '{self.name}'", result)
