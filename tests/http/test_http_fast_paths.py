@@ -557,6 +557,38 @@ def test_the_same_field_appended_to_the_same_head_again_gives_the_same_bytes() -
     assert list(head.headers) == [("Host", "a"), ("X-Tag", "1.2.3.4")]
 
 
+SENT_AGAIN = [  # an edit of the second request read, each after the same head was sent once
+    ("nothing", lambda head: None),
+    ("a field appended", lambda head: head.headers.set("X-Tag", "1.2.3.4")),
+    ("the path", lambda head: setattr(head, "target", "/q")),
+    ("the method", lambda head: setattr(head, "method", "POST")),
+    ("the version", lambda head: setattr(head, "version", "HTTP/1.0")),
+    ("a field removed", lambda head: head.headers.remove("accept")),
+    ("Connection: close", lambda head: head.headers.set("Connection", "close")),
+    ("Content-Length", lambda head: head.headers.set("Content-Length", "3")),
+]
+
+
+@pytest.mark.parametrize(("edit", "change"), SENT_AGAIN, ids=[edit for edit, _ in SENT_AGAIN])
+def test_a_plain_request_sent_again_is_what_a_fresh_connection_sends(edit: str, change: Any) -> None:
+    """Connection._plain_sent: the same plain head text sent again goes out as the bytes it made, only while
+    its fields are unsplit and its first line is as read; every edit gives the bytes and states a connection
+    that never sent it gives."""
+    raw = b"GET /p HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\n"
+    back = Connection(CLIENT)
+    back.send_message(_read_request(raw))
+    back.receive_data(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    assert isinstance(back.next_event(), Response) and isinstance(back.next_event(), EndOfMessage)
+    assert back.next_cycle()
+    head, reference = _read_request(raw), _read_request(raw)
+    change(head)
+    change(reference)
+    fresh = Connection(CLIENT)
+    body = b"abc" if edit == "Content-Length" else b""
+    assert back.send_message(head, body) == fresh.send_message(reference, body)
+    assert back.states == fresh.states
+
+
 GET = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
 PLAIN_RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello"
 RELAY_CASES = [  # (request, response, whether the second exchange is relayed whole)
@@ -590,8 +622,9 @@ def _relay(request: bytes, response: bytes, whole: bool) -> list[tuple[bytes, bo
         back.send(EndOfMessage())
         while not isinstance(front.next_event(), EndOfMessage):
             pass
-        back.receive_data(response)
-        taken = back.whole_response() if whole and front.plain_answer else None
+        taken = back.receive_whole(response) if whole and front.plain_answer else None
+        if not (whole and front.plain_answer):
+            back.receive_data(response)
         if taken is not None:
             front.answered()
             sent = taken[1]
@@ -613,7 +646,7 @@ def _relay(request: bytes, response: bytes, whole: bool) -> list[tuple[bytes, bo
 @pytest.mark.parametrize(("request_raw", "response", "relayed_whole"), RELAY_CASES)
 def test_a_response_relayed_whole_is_what_the_general_path_sends(request_raw: bytes, response: bytes,
                                                                  relayed_whole: bool) -> None:
-    """Connection.whole_response: the same bytes and states as the events, taken only for the last plain head
+    """Connection.receive_whole: the same bytes and states as the events, taken only for the last plain head
     again with exactly its body, to a kept-alive HTTP/1.1 request that lets the body be."""
     general, fast = _relay(request_raw, response, False), _relay(request_raw, response, True)
     assert [(sent, states) for sent, _, states in fast] == [(sent, states) for sent, _, states in general]
@@ -622,14 +655,13 @@ def test_a_response_relayed_whole_is_what_the_general_path_sends(request_raw: by
 
 def test_a_head_answered_to_head_is_never_taken_as_a_whole_response_later() -> None:
     """A HEAD's response head has no body whatever its Content-Length says: the same head to a later GET frames
-    a body that may still be on its way, so whole_response does not take that head alone as the GET's response."""
+    a body that may still be on its way, so receive_whole does not take that head alone as the GET's response."""
     head_only = PLAIN_RESPONSE.removesuffix(b"hello")
     back = Connection(CLIENT)
     for method in ("HEAD", "GET"):
         back.send(Request(RequestHead(method, "/", "HTTP/1.1", Headers([("Host", "a")]))))
         back.send(EndOfMessage())
-        back.receive_data(head_only)
-        assert back.whole_response() is None
+        assert back.receive_whole(head_only) is None  # buffered, as receive_data does
         assert isinstance(back.next_event(), Response)
         if method == "HEAD":
             assert isinstance(back.next_event(), EndOfMessage)

@@ -56,7 +56,7 @@ from .readers import (
     RequestHeadReader,
     ResponseHeadReader,
     body_reader,
-    head_fields,
+    plain_response,
 )
 from .state import (
     CLIENT,
@@ -118,7 +118,10 @@ class Connection:
         options, nothing to check (framing.PLAIN_REQUEST)."""
         self._plain_response: tuple[bytes, str, tuple[Any, ...], Found, int] | None = None
         """Client side: the last response head read that was plain (``_note_plain_response``): its bytes, text,
-        first line, framing fields and Content-Length, for ``whole_response``."""
+        first line, framing fields and Content-Length, for ``receive_whole``."""
+        self._plain_sent: tuple[str, bytes] | None = None
+        """Client side: the text of the last request head sent that was plain (framing.PLAIN_REQUEST, written as
+        read), and its bytes: the same head text again, unsplit, goes out as them (``_send_request``)."""
 
     @property
     def states(self) -> dict[Role, State]:
@@ -266,8 +269,10 @@ class Connection:
             states = machine.states
             if states[role] is not SEND_BODY:  # a protocol switch: the general moves say what may follow
                 return data + (self.send(Data(body)) if body else b"") + self.send(end)
-            assert self._body_writer is not None
-            data += self._body_writer.whole(body, end)
+            writer = self._body_writer
+            assert writer is not None
+            if body or writer is not NO_BODY_WRITER:  # a bodiless message's writer adds nothing: no call
+                data += writer.whole(body, end)
             if machine.keep_alive and not machine.switch_proposed:
                 states[role] = DONE
             else:
@@ -442,27 +447,24 @@ class Connection:
         if memo is None or memo[1] is not text or memo[4] != length:
             self._plain_response = (text.encode("latin-1"), text, line, found, length)
 
-    def whole_response(self) -> tuple[ResponseHead, bytes] | None:
-        """Client side: when the buffer holds exactly the last plain response head again and its whole body
-        (``_note_plain_response``), to a request whose method lets that body be, the head and those bytes, the
-        response read to its end (the moves of ``next_event`` to EndOfMessage); else None, nothing read."""
+    def receive_whole(self, data: bytes) -> tuple[ResponseHead, bytes] | None:
+        """Client side, *data* just read with nothing buffered: when it is exactly the last plain response head
+        again and its whole body (``_note_plain_response``), to a request whose method lets that body be, the
+        head and *data*, the response read to its end (the moves of ``next_event`` to EndOfMessage); else None,
+        *data* buffered as ``receive_data`` does."""
         memo = self._plain_response
-        buffer = self.buffer
-        if memo is None or len(buffer) != len(memo[0]) + memo[4] or not buffer.startswith(memo[0]):
-            return None
         machine = self._state
         states = machine.states
-        if states[SERVER] is not SEND_RESPONSE or not machine.keep_alive or machine.switch_proposed or (
-                self._request_method in _BODILESS_METHODS):
+        if memo is None or len(data) != len(memo[0]) + memo[4] or not data.startswith(memo[0]) or self.buffer or (
+                states[SERVER] is not SEND_RESPONSE or not machine.keep_alive or machine.switch_proposed
+                or self._request_method in _BODILESS_METHODS):
+            self.receive_data(data)
             return None
         _, text, line, found, _ = memo
-        data = bytes(buffer)
-        buffer.clear()
-        buffer.searched = 0
         self.head_fields = found
         self._body_reader = EMPTY_BODY_READER
         states[SERVER] = DONE
-        return ResponseHead(*line, head_fields(text, found, line)), data
+        return plain_response(line, text, found), data
 
     def _start_exchange(self, head: RequestHead, switch: bool) -> None:
         """A request was read or sent: record its method and move the client side (the server to SEND_RESPONSE).
@@ -508,12 +510,26 @@ class Connection:
         return b""
 
     def _send_request(self, head: RequestHead) -> bytes:
-        framing, tokens, switch, _ = request_framing(head)
+        """Serialise a request head and make its moves.  The same plain head text as the last one sent
+        (``_plain_sent``; a pooled connection serves many clients, so equal, not only the same object), its
+        fields unsplit and its first line as read, has the same framing and bytes: neither is worked out again."""
+        read_as, memo = head.headers.read_as, self._plain_sent
+        if memo is not None and read_as is not None and read_as[2] == memo[0] and read_as[0] is None and (
+                read_as[3] == (head.method, head.target, head.version)):
+            self._start_exchange(head, False)
+            self._body_writer = NO_BODY_WRITER
+            return memo[1]
+        framed = request_framing(head)
+        framing, tokens, switch, _ = framed
         self._start_exchange(head, switch)
         if "close" in tokens:
             self._state.process_keep_alive_disabled()
         self._body_writer = NO_BODY_WRITER if framing is NO_BODY else body_writer(framing)
-        return write_request(head)
+        data = write_request(head)
+        if framed is PLAIN_REQUEST and read_as is not None and read_as[0] is None and read_as[2] is not None and (
+                read_as[3] == (head.method, head.target, head.version)):
+            self._plain_sent = (read_as[2], data)
+        return data
 
     def _send_response(self, head: ResponseHead) -> bytes:
         """Serialise a final response, fitted to our client unless it accepts a protocol switch."""

@@ -218,6 +218,14 @@ def _plain_request(line: tuple[Any, ...], text: str, found: Found) -> RequestHea
     return head
 
 
+def plain_response(line: tuple[Any, ...], text: str, found: Found) -> ResponseHead:
+    """The ResponseHead of a plain head (its status line's three parts), built as _plain_request is."""
+    head: ResponseHead = _new_object(ResponseHead)
+    head.status, head.reason, head.version = line
+    head.headers = head_fields(text, found, line)
+    return head
+
+
 def clean_fields(text: str, pos: int, canonical: bool) -> tuple[list[tuple[str, str]] | None, bool]:
     """The fields of a whole head from *pos* (its first line's end), when every line is clean (else None),
     and whether the head is written as the writers write it (a *canonical* first line, CANONICAL_FIELD_LINE
@@ -250,7 +258,7 @@ class ResponseHeadReader:
             if text.startswith(last[0]):
                 text, line, found = last
                 del buf[:len(text)]
-                return ResponseHead(*line, head_fields(text, found, line)), found
+                return plain_response(line, text, found), found
             match = PLAIN_STATUS_HEAD.match(text)
             if match is not None and 100 <= (status := int(match[2])) <= 599:
                 end = match.end()
@@ -261,7 +269,7 @@ class ResponseHeadReader:
                     version, _, reason = match.groups()
                     line = (status, reason, version)
                     self.last = (text, line, found)
-                    return ResponseHead(*line, head_fields(text, found, line)), found
+                    return plain_response(line, text, found), found
         text = buf.take_head(limits.max_head_size)
         if text is None:
             return None

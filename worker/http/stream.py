@@ -1050,10 +1050,12 @@ class HttpStream:
                         data = b""
                     server_counters.bytes_out += len(data)
                     backend.be_counters.bytes_out += len(data)
-                    http.receive_data(data)
                     if head is None and backend is self.plain_backend and txn.filters is None and not ahead and (
-                            self.front.plain_answer) and (whole := http.whole_response()) is not None:
-                        return self._relay_whole(txn, backend, whole, sent_at, server_counters)
+                            self.front.plain_answer):
+                        if (whole := http.receive_whole(data)) is not None:
+                            return self._relay_whole(txn, backend, whole, sent_at, server_counters)
+                    else:
+                        http.receive_data(data)
                     continue
                 if type(event) is Response:
                     if self.worker.trace is not None:
@@ -1089,7 +1091,7 @@ class HttpStream:
 
     def _relay_whole(self, txn: Transaction, backend: Proxy, whole: tuple[ResponseHead, bytes], sent_at: float,
                      server_counters: Counters) -> ResponseHead:
-        """A plain forward's whole response, read in one piece (Connection.whole_response), to a client that
+        """A plain forward's whole response, read in one piece (Connection.receive_whole), to a client that
         takes it as it is (Connection.plain_answer): what the general path writes of it is the bytes read, so
         they go out in one send, with the same counters, timers and moves."""
         head, data = whole

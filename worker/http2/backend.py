@@ -301,10 +301,10 @@ class H2ServerHttp(WholeMessages):
     def trailing_data(self) -> tuple[bytes, bool]:
         return b"", self.eof
 
-    def whole_response(self) -> None:
-        """Never: an HTTP/2 response comes as its frames' events, not as one HTTP/1 piece to relay as read
-        (Connection.whole_response)."""
-        return None
+    def receive_whole(self, data: bytes) -> None:
+        """Never a whole response: an HTTP/2 response comes as its frames' events, not as one HTTP/1 piece to
+        relay as read (Connection.receive_whole); *data* is received as ``receive_data`` does."""
+        self.receive_data(data)
 
     def start_next_cycle(self) -> None:
         """Pooled after a complete exchange: the next request opens the next stream."""
