@@ -121,7 +121,7 @@ class Connection:
         first line, framing fields and Content-Length, for ``receive_whole``."""
         self._plain_sent: tuple[str, bytes] | None = None
         """Client side: the text of the last request head sent that was plain (framing.PLAIN_REQUEST, written as
-        read), and its bytes: the same head text again, unsplit, goes out as them (``_send_request``)."""
+        read), and its bytes: the same head text again, unsplit, goes out as them (``send_message``)."""
 
     @property
     def states(self) -> dict[Role, State]:
@@ -257,7 +257,23 @@ class Connection:
     def send_message(self, head: RequestHead | ResponseHead, body: bytes = b"",
                      end: EndOfMessage = END_OF_MESSAGE) -> bytes:
         """A whole message in one call: the bytes and moves of ``send`` of its head, ``Data(body)`` (when not
-        empty) and *end* (a reply of our own, a request without a body, a response whose body came whole)."""
+        empty) and *end* (a reply of our own, a request without a body, a response whose body came whole).
+
+        Client side, the same plain head text again as the last one sent (``_plain_sent``; a pooled connection
+        serves many clients, so equal, not only the same object), its fields unsplit and its first line as read,
+        on an idle kept-alive connection, has the same framing and bytes: it goes out as those bytes, with the
+        tables' moves of its head and end (the client's side DONE, the server's to answer)."""
+        memo = self._plain_sent
+        if memo is not None and not body:
+            read_as, machine = head.headers.read_as, self._state
+            states = machine.states
+            if read_as is not None and read_as[2] == memo[0] and read_as[0] is None and (
+                    read_as[3] == (head.method, head.target, head.version)) and (
+                    states[CLIENT] is IDLE and states[SERVER] is IDLE and machine.keep_alive):
+                self._request_method = head.method  # type: ignore[union-attr]
+                states[CLIENT], states[SERVER] = DONE, SEND_RESPONSE
+                self._body_writer = NO_BODY_WRITER
+                return memo[1]
         if self.our_role is SERVER and not 200 <= head.status < 600:  # type: ignore[union-attr]
             raise LocalProtocolError(f"final response with status {head.status}")  # type: ignore[union-attr]
         machine = self._state
@@ -510,15 +526,9 @@ class Connection:
         return b""
 
     def _send_request(self, head: RequestHead) -> bytes:
-        """Serialise a request head and make its moves.  The same plain head text as the last one sent
-        (``_plain_sent``; a pooled connection serves many clients, so equal, not only the same object), its
-        fields unsplit and its first line as read, has the same framing and bytes: neither is worked out again."""
-        read_as, memo = head.headers.read_as, self._plain_sent
-        if memo is not None and read_as is not None and read_as[2] == memo[0] and read_as[0] is None and (
-                read_as[3] == (head.method, head.target, head.version)):
-            self._start_exchange(head, False)
-            self._body_writer = NO_BODY_WRITER
-            return memo[1]
+        """Serialise a request head and make its moves; a plain one written as read is remembered (``_plain_sent``:
+        ``send_message`` sends it again as these bytes)."""
+        read_as = head.headers.read_as
         framed = request_framing(head)
         framing, tokens, switch, _ = framed
         self._start_exchange(head, switch)

@@ -34,8 +34,8 @@ class ServerConnection:
     counters: Any = None
     """The server's Counters in its backend, looked up once per connection rather than per request."""
     watch: Any = None
-    """A poll set holding only this socket (``netutil.input_poll``), made when it first goes idle: the reuse check is
-    one ``poll`` call, with no register and unregister around it each time."""
+    """A poll set holding only this socket (``netutil.input_poll``), made with the connection: the reuse check and
+    each response read ask it with one ``poll`` call, with no register and unregister around it each time."""
     private: bool = False
     """It goes back to its session's own pool, never shared (http-reuse never, or a server that follows
     each client's destination)."""
@@ -49,6 +49,7 @@ class ServerConnection:
 
     def __post_init__(self) -> None:
         self.tls = isinstance(self.sock, TlsSocket)
+        self.watch = input_poll(self.sock)
 
     def release_slot(self) -> None:
         """Give the server's connection slot back once (the backend's queue may move on)."""
@@ -64,16 +65,13 @@ class ServerConnection:
         rather than making one for each read."""
         if type(self.sock) not in PLAIN:  # TLS: its own reads
             return recv_within(self.sock, size, timeout)
-        watch = self.watch
-        if watch is None:
-            watch = self.watch = input_poll(self.sock)
         timer = self.timer
         if timeout is not None and (timer is None or self.timer_for != timeout):
             if timer is not None:
                 timer.close()
             timer = self.timer = self.sock.hub.loop.timer(timeout, timeout)  # type: ignore[attr-defined]
             self.timer_for = timeout
-        return recv_within(self.sock, size, timeout, not watch.poll(0), timer if timeout is not None else None)
+        return recv_within(self.sock, size, timeout, not self.watch.poll(0), timer if timeout is not None else None)
 
     def close(self) -> None:
         self.release_slot()
@@ -116,21 +114,18 @@ class ServerPool:
         return None
 
     def give_back(self, conn: ServerConnection, now: float | None = None) -> None:
-        """Keep *conn* idle for a later request (its server slot given back); *now*: as for ``take``.  An
-        HTTP/1 connection has started its next exchange already (``Connection.next_cycle``)."""
+        """Keep *conn* idle for a later request (its server slot given back), up to the server's ``pool-max-conn``
+        (-1: no limit of its own) and MAX_IDLE_PER_SERVER; *now*: as for ``take``.  It has started its next
+        exchange already (``next_cycle`` of its protocol state)."""
         conn.release_slot()
         server = conn.server
         idle = self._idle.get(server)
         if idle is None:
             idle = self._idle[server] = []
-        limit = server.pool_max_conn
-        if len(idle) >= (MAX_IDLE_PER_SERVER if limit < 0 else min(limit, MAX_IDLE_PER_SERVER)):
+        count = len(idle)
+        if count >= MAX_IDLE_PER_SERVER or 0 <= server.pool_max_conn <= count:
             conn.close()
             return
-        if conn.watch is None:
-            conn.watch = input_poll(conn.sock)
-        if type(conn.http) is not Connection:
-            conn.http.start_next_cycle()
         conn.idle_since = time.monotonic() if now is None else now
         idle.append(conn)
 

@@ -1225,9 +1225,7 @@ class HttpStream:
         conn, self.server = self.server, None
         if conn is None:
             return
-        http = conn.http
-        if closing or not (http.next_cycle() if type(http) is Connection else (
-                http.our_state is DONE and http.their_state is DONE)):
+        if closing or not conn.http.next_cycle():
             conn.close()
         elif conn.private:
             if self.own_pool is None:

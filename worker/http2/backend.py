@@ -306,6 +306,13 @@ class H2ServerHttp(WholeMessages):
         relay as read (Connection.receive_whole); *data* is received as ``receive_data`` does."""
         self.receive_data(data)
 
+    def next_cycle(self) -> bool:
+        """Start the next exchange if this one is complete on both sides (Connection.next_cycle's answer)."""
+        if self.our_state is not DONE or self.their_state is not DONE:
+            return False
+        self.start_next_cycle()
+        return True
+
     def start_next_cycle(self) -> None:
         """Pooled after a complete exchange: the next request opens the next stream."""
         self.stream_id = None
