@@ -19,16 +19,19 @@ LINGER_BYTES = 1 << 20
 DRAIN_SIZE = 65536
 
 
-def send_all(sock: socket.socket, data: bytes) -> None:
+def send_all(sock: socket.socket, data: bytes, raw: socket.socket | None = None) -> None:
     """``sendall`` in one ``send`` when the socket takes it all, as it does for most responses.
 
     gevent's ``sendall`` chunks by the socket's send buffer (a ``getsockopt`` and
     four Python frames per call); a partial send falls back to it for the rest.
-    A plain gevent socket is written directly (it is non-blocking underneath).
+    A plain gevent socket is written directly (it is non-blocking underneath):
+    *raw* is the plain socket under it when the caller keeps that (HttpStream.direct).
     """
-    if type(sock) in PLAIN:
+    if raw is None and type(sock) in PLAIN:
+        raw = sock._sock  # type: ignore[attr-defined]  # gevent's send: a Python frame more
+    if raw is not None:
         try:
-            sent = sock._sock.send(data)  # type: ignore[attr-defined]  # gevent's send: a Python frame more
+            sent = raw.send(data)
         except BlockingIOError:
             sent = 0
     else:

@@ -29,11 +29,13 @@ class Transaction:
     one, which an HTTP transaction reached on every request, and a slot is cheaper to store in than a dict.
     """
 
-    __slots__ = ("__dict__", "_req", "_res", "accept_date", "backend", "client", "dst", "dst_port", "frontend",
-                 "logger", "process", "proxies", "so_id", "src", "src_port", "started", "vars")
+    __slots__ = ("__dict__", "_req", "_res", "accept_date", "backend", "bytes_in", "bytes_out", "client", "done", "dst",
+                 "dst_port", "frontend", "logger", "lua", "priv", "process", "proxies", "routed", "service", "so_id",
+                 "src", "src_port", "started", "vars")
+    # Of the slots, bytes_in, bytes_out, done, lua, priv, routed and service hold defaults request_transaction sets:
+    # each request reads them before anything sets them, and a default read through an instance is the
+    # interpreter's generic attribute path (about 300 machine instructions, a slot's a few).
 
-    routed: Any = None
-    """HTTP: the backend the switching rules gave (its counters count the final status, as haproxy's do)."""
     server: Any = None
     server_conn: Any = None
     """The socket to the server once connected (the ssl_bc* fetches read it)."""
@@ -54,15 +56,11 @@ class Transaction:
     reply: Any = None
     http_stream: Any = None  # HTTP: the stream, for wait-for-body and the rewrite room
     rewrites: Any = None  # RewriteRoom once a header rewrite needed it (strict-mode, tune.maxrewrite)
-    service: Any = None
     applet: str | None = None  # "<lua.NAME>" / "<PROMEX>": the service that answered, as logs name it
     switch_mode: str | None = None
     """tcp-request content switch-mode http: the HTTP mux asked for ("" any, "h1", "h2"); worker.tcp.upgrade."""
-    lua: Any = None
-    priv: Any = None
     before_wait: Any = None
     """Called before a Lua action of this transaction waits (a TCP stream starts reading its client then)."""
-    done = False
     nice = 0
     priority_class = 0
     priority_offset = 0
@@ -74,8 +72,6 @@ class Transaction:
     t_response = -1.0
     t_active = -1.0
     status = 0
-    bytes_in = 0
-    bytes_out = 0
     bytes_logged: int | None = None  # a reply made here: logged at haproxy's size, not the wire's
     retries = 0
     redispatched = False
@@ -134,7 +130,7 @@ class Transaction:
         objects go too; the others hold the connection's and the proxy's, which outlive it anyway.
         """
         self.__dict__.clear()
-        self._req = self._res = self.vars = None
+        self._req = self._res = self.vars = self.lua = self.priv = self.service = None
 
     def log(self, level: int, message: str) -> None:
         self.logger.log(level, message)
@@ -168,7 +164,9 @@ def request_transaction(client: socket.socket, frontend: Any, logger: Any, so_id
     txn.client = client
     txn.frontend = frontend
     txn.backend = frontend if frontend.has_backend else None
-    txn._req = txn._res = None
+    txn._req = txn._res = txn.routed = txn.service = txn.lua = txn.priv = None  # routed: the backend the switching
+    txn.done = False  # rules gave, whose counters count the final status as haproxy's do
+    txn.bytes_in = txn.bytes_out = 0
     txn.logger = logger
     txn.so_id = so_id
     txn.proxies = proxies

@@ -411,7 +411,7 @@ def test_a_plain_answer_is_what_send_message_gives(raw: bytes, reply: Reply) -> 
     plain.receive_data(raw)
     plain.next_event()
     plain.take_body()
-    if not plain.plain_answer or not reply.whole():
+    if not plain.plain_answer() or not reply.whole():
         return
     plain.answered()
     assert (reply.whole(), plain.states) == expected
@@ -424,7 +424,7 @@ def test_plain_answers_need_a_kept_alive_http11_exchange() -> None:
         conn = Connection(SERVER)
         conn.receive_data(raw)
         conn.next_event()
-        allowed.append(conn.plain_answer)
+        allowed.append(conn.plain_answer())
     assert allowed == [True, True, False, False, False, True]
 
 
@@ -622,8 +622,8 @@ def _relay(request: bytes, response: bytes, whole: bool) -> list[tuple[bytes, bo
         back.send(EndOfMessage())
         while not isinstance(front.next_event(), EndOfMessage):
             pass
-        taken = back.receive_whole(response) if whole and front.plain_answer else None
-        if not (whole and front.plain_answer):
+        taken = back.receive_whole(response) if whole and front.plain_answer() else None
+        if not (whole and front.plain_answer()):
             back.receive_data(response)
         if taken is not None:
             front.answered()

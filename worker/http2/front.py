@@ -43,8 +43,11 @@ class StreamFront(WholeMessages):
     """The client side of one h2 stream, with the calls HttpStream makes on its ``front``."""
 
     switch_proposed = False
-    plain_answer = False
-    """Responses go out as HTTP/2 frames: never as HTTP/1 bytes made whole (Connection.plain_answer)."""
+
+    @staticmethod
+    def plain_answer() -> bool:
+        """Responses go out as HTTP/2 frames: never as HTTP/1 bytes made whole (Connection.plain_answer)."""
+        return False
 
     def __init__(self, session: H2Session, stream_id: int, head: RequestHead, length: int | None,
                  refused: int | None = None) -> None:

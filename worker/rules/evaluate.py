@@ -30,10 +30,11 @@ def run_rules(rules: list[Any], txn: Any, before: Callable[[Any], None] | None =
             applies = rule.applies(txn)
         if not applies:
             continue
-        verdict = rule.action(txn)
+        action = rule.action  # a field, not a method: the interpreter's method load of it is not specialised
+        verdict = action(txn)
         while more is not None and verdict is CONTINUE and txn.incomplete and more(rule):
             txn.incomplete = False  # the action's sample lacked data (track-sc0 url): run it again
-            verdict = rule.action(txn)
+            verdict = action(txn)
         if txn.done:
             return DONE
         if verdict is not CONTINUE:
