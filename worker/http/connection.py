@@ -116,9 +116,9 @@ class Connection:
         self._plain_found: Found | None = None
         """The framing fields of the last request read that was plain: HTTP/1.1, bodiless, no Connection
         options, nothing to check (framing.PLAIN_REQUEST)."""
-        self._plain_response: tuple[bytes, str, tuple[Any, ...], Found, int] | None = None
-        """Client side: the last response head read that was plain (``_note_plain_response``): its bytes, text,
-        first line, framing fields and Content-Length, for ``receive_whole``."""
+        self._plain_response: tuple[bytes, int, str, tuple[Any, ...], Found] | None = None
+        """Client side: the last response head read that was plain (``_note_plain_response``): its bytes, their
+        size with its Content-Length's, its text, first line and framing fields, for ``receive_whole``."""
         self._plain_sent: tuple[str, bytes] | None = None
         """Client side: the text of the last request head sent that was plain (framing.PLAIN_REQUEST, written as
         read), and its bytes: the same head text again, unsplit, goes out as them (``send_message``)."""
@@ -461,8 +461,9 @@ class Connection:
         ResponseHeadReader.last) whose body is sized by its own head and that keeps the connection open."""
         text, line = head.headers.read_as[2], head.headers.read_as[3]  # type: ignore[index]
         memo = self._plain_response
-        if memo is None or memo[1] is not text or memo[4] != length:
-            self._plain_response = (text.encode("latin-1"), text, line, found, length)
+        if memo is None or memo[2] is not text or memo[1] != len(memo[0]) + length:
+            data = text.encode("latin-1")
+            self._plain_response = (data, len(data) + length, text, line, found)
 
     def receive_whole(self, data: bytes) -> tuple[ResponseHead, bytes] | None:
         """Client side, *data* just read with nothing buffered: when it is exactly the last plain response head
@@ -472,12 +473,12 @@ class Connection:
         memo = self._plain_response
         machine = self._state
         states = machine.states
-        if memo is None or len(data) != len(memo[0]) + memo[4] or not data.startswith(memo[0]) or self.buffer or (
+        if memo is None or len(data) != memo[1] or not data.startswith(memo[0]) or self.buffer or (
                 states[SERVER] is not SEND_RESPONSE or not machine.keep_alive or machine.switch_proposed
                 or self._request_method in _BODILESS_METHODS):
             self.receive_data(data)
             return None
-        _, text, line, found, _ = memo
+        _, _, text, line, found = memo
         self.head_fields = found
         self._body_reader = EMPTY_BODY_READER
         states[SERVER] = DONE

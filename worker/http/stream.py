@@ -1057,7 +1057,15 @@ class HttpStream:
                     if head is None and backend is self.plain_backend and txn.filters is None and not ahead and (
                             self.front.plain_answer()):
                         if (whole := http.receive_whole(data)) is not None:
-                            return self._relay_whole(txn, backend, whole, sent_at, server_counters)
+                            # A plain forward's whole response, to a client that takes it as it is: what the
+                            # general path writes of it is the bytes read, so they go out in one send, with
+                            # the same counters, timers and moves.
+                            head, data = whole
+                            if self.worker.trace is not None:
+                                self.worker.trace.response(self.client, conn.sock, backend.name, head)
+                            head = self._response_head(txn, backend, head, sent_at, server_counters)
+                            self.front.answered()
+                            return self._response_end(txn, head, data)
                     else:
                         http.receive_data(data)
                     continue
@@ -1092,18 +1100,6 @@ class HttpStream:
                 event = None
         finally:
             server_counters.close()
-
-    def _relay_whole(self, txn: Transaction, backend: Proxy, whole: tuple[ResponseHead, bytes], sent_at: float,
-                     server_counters: Counters) -> ResponseHead:
-        """A plain forward's whole response, read in one piece (Connection.receive_whole), to a client that
-        takes it as it is (Connection.plain_answer): what the general path writes of it is the bytes read, so
-        they go out in one send, with the same counters, timers and moves."""
-        head, data = whole
-        if self.worker.trace is not None:
-            self.worker.trace.response(self.client, self.server.sock, backend.name, head)  # type: ignore[union-attr]
-        head = self._response_head(txn, backend, head, sent_at, server_counters)
-        self.front.answered()
-        return self._response_end(txn, head, data)
 
     def _response_end(self, txn: Transaction, head: ResponseHead, data: bytes) -> ResponseHead:
         """The response's last bytes to the client, the stick counters closed first."""
