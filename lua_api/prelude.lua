@@ -502,8 +502,11 @@ end
 -- objects keep their TXN.  Keys no user code can spell.
 local HTTP_MODE, SRC, OWNER = {}, {}, {}
 
+-- Made with room for the parts an action reads most (sf, f, http: set on first use, by lazy_index), so that
+-- storing them does not grow the table (the nil fields only size it).
 local function new_txn(mt, state, http_mode)
-  return setmetatable({[0] = state, [HTTP_MODE] = http_mode == true, [DONE_CALLED] = false, [SRC] = false}, mt)
+  return setmetatable({[0] = state, [HTTP_MODE] = http_mode == true, [DONE_CALLED] = false, [SRC] = false,
+                       sf = nil, f = nil, http = nil}, mt)
 end
 prelude.new_txn = new_txn
 
