@@ -71,9 +71,10 @@ class RequestHeadReader:
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        self.last: tuple[str, tuple[Any, ...], Found] = _NO_HEAD
-        """The last plain head read, its first line's parts and framing fields (shared: read-only): a
-        kept-alive client often sends the same head again, and that head needs no check a second time."""
+        self.last: tuple[str, tuple[Any, ...], Found, bytes | None] = _NO_REQUEST_HEAD
+        """The last plain head read, its first line's parts, framing fields and bytes (shared: read-only): a
+        kept-alive client often sends the same head again, and that head needs no check a second time (its
+        bytes are compared with the buffer's, which is then not decoded)."""
 
     def __call__(self, buf: ReceiveBuffer) -> Request | None:
         parsed = self.read(buf)
@@ -84,12 +85,13 @@ class RequestHeadReader:
         limits = self.limits
         if not buf.searched and len(buf) <= limits.max_head_size:
             # Not searched yet: what arrived whole is checked by one match over it, the head's end found with it.
-            text = buf.decode("latin-1")
             last = self.last
-            if text == last[0] or text.startswith(last[0]):  # the comparison first: a method call less
-                text, line, found = last
-                del buf[:len(text)]
-                return _plain_request(line, text, found), found
+            raw = last[3]
+            if raw is not None and buf.startswith(raw):
+                del buf[:len(raw)]
+                found = last[2]
+                return _plain_request(last[1], last[0], found), found
+            text = buf.decode("latin-1")
             match = PLAIN_REQUEST_HEAD.match(text)
             if match is not None:
                 end = match.end()
@@ -98,7 +100,7 @@ class RequestHeadReader:
                 if (found := _plain_fields(text, limits.max_headers)) is not None:
                     del buf[:end]
                     line = match.groups()
-                    self.last = (text, line, found)
+                    self.last = (text, line, found, text.encode("latin-1"))
                     return _plain_request(line, text, found), found
         text = buf.take_head(limits.max_head_size)
         if text is None:
@@ -128,6 +130,7 @@ class RequestHeadReader:
 _SHORTEST_FIELD_LINE = len("a: b\r\n")
 _NO_HEAD: tuple[str, tuple[Any, ...], Found] = ("\uffff", (), {})
 """No head read yet: no latin-1 text starts with this character."""
+_NO_REQUEST_HEAD: tuple[str, tuple[Any, ...], Found, bytes | None] = (*_NO_HEAD, None)
 
 
 def _plain_fields(text: str, max_headers: int) -> Found | None:
