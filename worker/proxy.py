@@ -170,10 +170,13 @@ class Server:
         if self.iweight < 0:
             self.iweight = self.weight
 
-    @property
-    def usable(self) -> bool:
-        """May take new traffic: UP, READY (not in maintenance or drain) and a non-zero weight."""
+    def takes_traffic(self) -> bool:
+        """May take new traffic: UP, READY (not in maintenance or drain) and a non-zero weight.  A method for the
+        per-request pick (Balancer.take_lone): a property is called through the C layer, a method call is not."""
         return self.op_state == "UP" and self.admin_state == "READY" and self.weight > 0
+
+    usable = property(takes_traffic)
+    """``takes_traffic()`` read as an attribute."""
 
     @property
     def full(self) -> bool:

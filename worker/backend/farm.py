@@ -115,7 +115,7 @@ class Balancer:
         servers = self.servers
         if len(servers) == 1 and self.takes_lone and not self.waiters:
             server = servers[0]
-            if server.usable and not 0 < server.maxconn <= server.current_conns:
+            if server.takes_traffic() and not 0 < server.maxconn <= server.current_conns:
                 server.current_conns += 1
                 return server
         return None
