@@ -37,6 +37,7 @@ def test_scopes_and_sharing() -> None:
     first.start_response()
     assert first.get("req.x") is None
     assert to_text(first.get("res.x")) == "res"
+    assert to_text(first.get("txn.x")) == "txn"  # one store holds the transaction's scopes: only req. goes
     first.unset("txn.x")
     assert first.get("txn.x") is None
     first.unset("txn.never")

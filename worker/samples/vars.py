@@ -74,14 +74,15 @@ class Vars:
     """The variables one transaction sees.
 
     The process-wide and session stores are shared; the transaction's own scopes (txn, req, res,
-    check) get their store when first set: most transactions set none, and one is made per request."""
+    check) share one store, made when a first one is set (most transactions set none, and one is made per
+    request): a variable's full name says its scope, so one store serves them all."""
 
     __slots__ = ("_own", "_proc", "_sess")
 
     def __init__(self, proc: Store | None = None, sess: Store | None = None) -> None:
         self._proc: Store = proc if proc is not None else {}
         self._sess: Store = sess if sess is not None else {}
-        self._own: dict[str, Store] | None = None
+        self._own: Store | None = None
 
     def new_transaction(self) -> Vars:
         """The variables of the next transaction on the same session (one per request: built without
@@ -99,25 +100,21 @@ class Vars:
 
     def start_response(self) -> None:
         """Drop request-scoped variables once response processing starts."""
-        req = self._store("req", False)
-        if req:
-            req.clear()
+        own = self._own
+        if own:
+            for name in [name for name in own if name.startswith("req.")]:
+                del own[name]
 
     def _store(self, scope: str, create: bool) -> Store | None:
-        """The store of *scope*; a transaction's own one is made when *create* asks (None until then)."""
+        """The store of *scope*; the transaction's own one is made when *create* asks (None until then)."""
         if scope == "proc":
             return self._proc
         if scope == "sess":
             return self._sess
         own = self._own
-        if own is None:
-            if not create:
-                return None
+        if own is None and create:
             own = self._own = {}
-        store = own.get(scope)
-        if store is None and create:
-            store = own[scope] = {}
-        return store
+        return own
 
     def get(self, name: str | VarName) -> Sample | None:
         var = parse_var_name(name) if isinstance(name, str) else name
