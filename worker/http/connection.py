@@ -78,6 +78,15 @@ _BODILESS_METHODS = frozenset({"HEAD", "CONNECT"})
 """Requests whose response has no body whatever its Content-Length says (a CONNECT's 2xx)."""
 
 
+def _sent_as_read(head: RequestHead) -> str | None:
+    """The text a request head came as (or grew to by appended fields), while its fields were never split from
+    it and its first line is as read: what ``write_request`` writes for it, and what ``_plain_sent`` remembers."""
+    read_as = head.headers.read_as
+    if read_as is None or read_as[0] is not None or read_as[3] != (head.method, head.target, head.version):
+        return None
+    return read_as[2]
+
+
 class Connection:
     """The protocol state of one connection, seen from *our_role*."""
 
@@ -265,10 +274,9 @@ class Connection:
         tables' moves of its head and end (the client's side DONE, the server's to answer)."""
         memo = self._plain_sent
         if memo is not None and not body:
-            read_as, machine = head.headers.read_as, self._state
+            machine = self._state
             states = machine.states
-            if read_as is not None and read_as[2] == memo[0] and read_as[0] is None and (
-                    read_as[3] == (head.method, head.target, head.version)) and (
+            if _sent_as_read(head) == memo[0] and (  # type: ignore[arg-type]
                     states[CLIENT] is IDLE and states[SERVER] is IDLE and machine.keep_alive):
                 self._request_method = head.method  # type: ignore[union-attr]
                 states[CLIENT], states[SERVER] = DONE, SEND_RESPONSE
@@ -530,7 +538,7 @@ class Connection:
     def _send_request(self, head: RequestHead) -> bytes:
         """Serialise a request head and make its moves; a plain one written as read is remembered (``_plain_sent``:
         ``send_message`` sends it again as these bytes)."""
-        read_as = head.headers.read_as
+        as_read = _sent_as_read(head)
         framed = request_framing(head)
         framing, tokens, switch, _ = framed
         self._start_exchange(head, switch)
@@ -538,9 +546,8 @@ class Connection:
             self._state.process_keep_alive_disabled()
         self._body_writer = NO_BODY_WRITER if framing is NO_BODY else body_writer(framing)
         data = write_request(head)
-        if framed is PLAIN_REQUEST and read_as is not None and read_as[0] is None and read_as[2] is not None and (
-                read_as[3] == (head.method, head.target, head.version)):
-            self._plain_sent = (read_as[2], data)
+        if framed is PLAIN_REQUEST and as_read is not None:
+            self._plain_sent = (as_read, data)
         return data
 
     def _send_response(self, head: ResponseHead) -> bytes:
