@@ -35,6 +35,7 @@ class Transaction:
     # Of the slots, bytes_in, bytes_out, done, lua, priv, routed and service hold defaults request_transaction sets:
     # each request reads them before anything sets them, and a default read through an instance is the
     # interpreter's generic attribute path (about 300 machine instructions, a slot's a few).
+    # routed (HTTP): the backend the switching rules gave, whose counters count the final status, as haproxy's do.
 
     server: Any = None
     server_conn: Any = None
@@ -164,8 +165,8 @@ def request_transaction(client: socket.socket, frontend: Any, logger: Any, so_id
     txn.client = client
     txn.frontend = frontend
     txn.backend = frontend if frontend.has_backend else None
-    txn._req = txn._res = txn.routed = txn.service = txn.lua = txn.priv = None  # routed: the backend the switching
-    txn.done = False  # rules gave, whose counters count the final status as haproxy's do
+    txn._req = txn._res = txn.routed = txn.service = txn.lua = txn.priv = None
+    txn.done = False
     txn.bytes_in = txn.bytes_out = 0
     txn.logger = logger
     txn.so_id = so_id
