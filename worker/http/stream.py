@@ -63,7 +63,7 @@ READ_SIZE = 65536
 _READ_INTO = bytearray(READ_SIZE)
 """What ``_read_now`` reads into, one for the worker (nothing waits between a read and the copy of what
 it read): a ``recv`` makes a READ_SIZE bytes object, then shrinks it to what came (a large malloc and a
-realloc, about 800 machine instructions more a request)."""
+realloc, about 300 machine instructions more a request under callgrind, in process: 53.2k against 52.9k)."""
 _new_object = object.__new__
 PARKED = object()
 """_read_request's answer when the connection was parked idle (its greenlet ends, the stream lives on)."""
