@@ -653,6 +653,33 @@ def test_a_response_relayed_whole_is_what_the_general_path_sends(request_raw: by
     assert [went for _, went, _ in fast] == [False, relayed_whole][:len(fast)]
 
 
+def test_a_response_taken_whole_has_the_head_the_events_give_whatever_their_readers_did_to_theirs() -> None:
+    """receive_whole gives the connection's own head for the plain response (the same object each time): the
+    head the events gave for it, which a stream's rules may edit, is another, so an edit there never shows in it."""
+    back = Connection(CLIENT)
+    taken = []
+    for _ in range(3):
+        back.send(Request(RequestHead("GET", "/", "HTTP/1.1", Headers([("Host", "a")]))))
+        back.send(EndOfMessage())
+        whole = back.receive_whole(PLAIN_RESPONSE)
+        if whole is None:
+            read = back.next_event()
+            assert isinstance(read, Response)
+            assert back.take_body() == b"hello"
+            read.head.headers.set("X-Edited", "1")  # as an http-response rule does
+            read.head.status = 299
+        else:
+            head, data = whole
+            assert data == PLAIN_RESPONSE
+            taken.append(head)
+        assert back.next_cycle()
+    assert len(taken) == 2 and taken[0] is taken[1]
+    head = taken[0]
+    assert (head.status, head.reason, head.version) == (200, "OK", "HTTP/1.1")
+    assert head.headers.fields == [("Content-Length", "5"), ("Content-Type", "text/plain")]
+    assert write_response(head) == PLAIN_RESPONSE.removesuffix(b"hello")
+
+
 def test_a_head_answered_to_head_is_never_taken_as_a_whole_response_later() -> None:
     """A HEAD's response head has no body whatever its Content-Length says: the same head to a later GET frames
     a body that may still be on its way, so receive_whole does not take that head alone as the GET's response."""

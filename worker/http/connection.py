@@ -13,8 +13,6 @@ through :class:`~.state.ConnectionState`, which owns the rules.
 
 from __future__ import annotations
 
-from typing import Any
-
 from .buffer import ReceiveBuffer
 from .errors import LocalProtocolError, RemoteProtocolError
 from .events import (
@@ -125,9 +123,9 @@ class Connection:
         self._plain_found: Found | None = None
         """The framing fields of the last request read that was plain: HTTP/1.1, bodiless, no Connection
         options, nothing to check (framing.PLAIN_REQUEST)."""
-        self._plain_response: tuple[bytes, int, str, tuple[Any, ...], Found] | None = None
+        self._plain_response: tuple[bytes, int, str, ResponseHead, Found] | None = None
         """Client side: the last response head read that was plain (``_note_plain_response``): its bytes, their
-        size with its Content-Length's, its text, first line and framing fields, for ``receive_whole``."""
+        size with its Content-Length's, its text, the head ``receive_whole`` gives for it and its framing fields."""
         self._plain_sent: tuple[str, bytes] | None = None
         """Client side: the text of the last request head sent that was plain (framing.PLAIN_REQUEST, written as
         read), and its bytes: the same head text again, unsplit, goes out as them (``send_message``)."""
@@ -466,18 +464,23 @@ class Connection:
 
     def _note_plain_response(self, head: ResponseHead, found: Found, length: int) -> None:
         """Remember a final HTTP/1.1 response head read as the head reader's last plain one (readers.
-        ResponseHeadReader.last) whose body is sized by its own head and that keeps the connection open."""
+        ResponseHeadReader.last) whose body is sized by its own head and that keeps the connection open; with
+        a head of its own made from it (not *head*, which its reader may edit), the one ``receive_whole`` gives."""
         text, line = head.headers.read_as[2], head.headers.read_as[3]  # type: ignore[index]
         memo = self._plain_response
         if memo is None or memo[2] is not text or memo[1] != len(memo[0]) + length:
             data = text.encode("latin-1")
-            self._plain_response = (data, len(data) + length, text, line, found)
+            self._plain_response = (data, len(data) + length, text, plain_response(line, text, found), found)
 
     def receive_whole(self, data: bytes) -> tuple[ResponseHead, bytes] | None:
         """Client side, *data* just read with nothing buffered: when it is exactly the last plain response head
         again and its whole body (``_note_plain_response``), to a request whose method lets that body be, the
         head and *data*, the response read to its end (the moves of ``next_event`` to EndOfMessage); else None,
-        *data* buffered as ``receive_data`` does."""
+        *data* buffered as ``receive_data`` does.
+
+        The head is the memo's own, the same object each time (no head made per response): it is for a relay
+        that only reads it, a plain forward's (worker.http.stream ``_plain``: no rule, filter or capture edits
+        a response there), and sends *data* as its bytes."""
         memo = self._plain_response
         machine = self._state
         states = machine.states
@@ -486,11 +489,10 @@ class Connection:
                 or self._request_method in _BODILESS_METHODS):
             self.receive_data(data)
             return None
-        _, _, text, line, found = memo
-        self.head_fields = found
+        self.head_fields = memo[4]
         self._body_reader = EMPTY_BODY_READER
         states[SERVER] = DONE
-        return plain_response(line, text, found), data
+        return memo[3], data
 
     def _start_exchange(self, head: RequestHead, switch: bool) -> None:
         """A request was read or sent: record its method and move the client side (the server to SEND_RESPONSE).
