@@ -54,6 +54,7 @@ from .readers import (
     RequestHeadReader,
     ResponseHeadReader,
     body_reader,
+    plain_request,
     plain_response,
 )
 from .state import (
@@ -405,13 +406,6 @@ class Connection:
             return None
         head, found = parsed
         self.head_fields = found
-        if found is self._plain_found:
-            # The head of the last plain request again (readers.RequestHeadReader.last): its framing is known.
-            self._start_exchange(head, False)
-            self._peer_http11 = True
-            self._waiting_for_100 = False
-            self._body_reader = EMPTY_BODY_READER
-            return head
         framed = request_framing(head, found)
         framing, tokens, switch, expect = framed
         if "te" in found:
@@ -427,6 +421,29 @@ class Connection:
             # chunked request and closes after it, so nothing this client sent next can be read differently.
             self._state.process_keep_alive_disabled()
         self._body_reader = EMPTY_BODY_READER if framing is NO_BODY else body_reader(framing, self._limits)
+        return head
+
+    def receive_request(self, data: bytes | bytearray) -> RequestHead | None:
+        """Server side, *data* just read with nothing buffered between requests: when it is exactly the last plain
+        request head again (``_plain_found``: the head reader's last one, framed PLAIN_REQUEST), that head, with
+        the moves ``next_request`` makes of it (those of ``_start_exchange`` with keep-alive on and both sides
+        idle), *data* neither buffered nor matched; else None, *data* buffered as ``receive_data`` does, for
+        ``next_request``.  A kept-alive client usually sends the same head again."""
+        last = self._head_reader.last
+        found = last[2]
+        machine = self._state
+        states = machine.states
+        if found is not self._plain_found or data != last[3] or self.buffer or (  # type: ignore[misc]
+                states[CLIENT] is not IDLE or states[SERVER] is not IDLE or not machine.keep_alive):
+            self.receive_data(data)
+            return None
+        head = plain_request(last[1], last[0], found)
+        self.head_fields = found
+        self._request_method = head.method
+        states[CLIENT], states[SERVER] = SEND_BODY, SEND_RESPONSE
+        self._peer_http11 = True
+        self._waiting_for_100 = False
+        self._body_reader = EMPTY_BODY_READER
         return head
 
     def _read_response(self) -> Response | InformationalResponse | None:

@@ -90,7 +90,7 @@ class RequestHeadReader:
             if raw is not None and buf.startswith(raw):
                 del buf[:len(raw)]
                 found = last[2]
-                return _plain_request(last[1], last[0], found), found
+                return plain_request(last[1], last[0], found), found
             text = buf.decode("latin-1")
             match = PLAIN_REQUEST_HEAD.match(text)
             if match is not None:
@@ -101,7 +101,7 @@ class RequestHeadReader:
                     del buf[:end]
                     line = match.groups()
                     self.last = (text, line, found, text.encode("latin-1"))
-                    return _plain_request(line, text, found), found
+                    return plain_request(line, text, found), found
         text = buf.take_head(limits.max_head_size)
         if text is None:
             if _BAD_METHOD_START.match(buf, 0, 32):
@@ -213,7 +213,7 @@ def head_fields(text: str, found: Found, line: tuple[Any, ...]) -> HeadFields:
     return fields
 
 
-def _plain_request(line: tuple[Any, ...], text: str, found: Found) -> RequestHead:
+def plain_request(line: tuple[Any, ...], text: str, found: Found) -> RequestHead:
     """The RequestHead of a plain head (its first line's three parts), built as head_fields is."""
     head: RequestHead = _new_object(RequestHead)
     head.method, head.target, head.version = line
@@ -222,7 +222,7 @@ def _plain_request(line: tuple[Any, ...], text: str, found: Found) -> RequestHea
 
 
 def plain_response(line: tuple[Any, ...], text: str, found: Found) -> ResponseHead:
-    """The ResponseHead of a plain head (its status line's three parts), built as _plain_request is."""
+    """The ResponseHead of a plain head (its status line's three parts), built as plain_request is."""
     head: ResponseHead = _new_object(ResponseHead)
     head.status, head.reason, head.version = line
     head.headers = head_fields(text, found, line)

@@ -314,7 +314,9 @@ class HttpStream:
                 data = self._read_now(raw)
                 if data is not None:
                     fe.fe_counters.bytes_in += len(data)
-                    front.receive_data(data)
+                    head = front.receive_request(data)
+                    if head is not None:
+                        return head
                     received.append(data)
                     continue
                 raw, tried = None, True  # nothing there: wait below
@@ -346,7 +348,9 @@ class HttpStream:
                 tried = False
                 if idle:
                     self.worker.idle_clients.discard(self.client)
-            front.receive_data(data)
+            head = front.receive_request(data)
+            if head is not None:
+                return head
             received.append(data)
 
     def _read_now(self, raw: socket.socket) -> bytes | bytearray | None:
