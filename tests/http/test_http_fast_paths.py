@@ -694,3 +694,67 @@ def test_a_head_answered_to_head_is_never_taken_as_a_whole_response_later() -> N
             assert isinstance(back.next_event(), EndOfMessage)
             assert back.next_cycle()
     assert back.next_event() is NEED_DATA  # the GET's body is still to come
+
+
+RECEIVED_CASES = [
+    (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", True),
+    (b"GET /x HTTP/1.1\r\n\r\n", True),
+    (b"GET / HTTP/1.0\r\nHost: a\r\n\r\n", False),
+    (b"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n", False),
+    (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi", False),
+    (b"GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n", False),
+    (b"GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", False),
+    (b"GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", False),
+    (b"GET / HTTP/1.1\r\nHost:a\r\n\r\n", False),
+    (b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", False),
+]
+
+
+def _serve_twice(raw: bytes, received: bool) -> list[tuple[Any, ...]]:
+    """Two exchanges of *raw* on a server Connection, read by receive_request when *received* (else by
+    receive_data and next_request): each head's parts, framing fields and body, the states, and whether
+    receive_request took it."""
+    front = Connection(SERVER)
+    results = []
+    for _ in range(2):
+        head = front.receive_request(raw) if received else None
+        taken = head is not None
+        if not received:
+            front.receive_data(raw)
+        if head is None:
+            head = front.next_request()
+        body = front.take_body()
+        results.append(((head.method, head.target, head.version, list(head.headers)),  # type: ignore[union-attr]
+                        dict(front.head_fields), body, front.states, front.they_are_waiting_for_100_continue,
+                        taken))
+        front.send_message(ResponseHead(200, "OK", "HTTP/1.1", Headers([("Content-Length", "0")])))
+        if not front.next_cycle():
+            break
+        front.buffer.clear()
+    return results
+
+
+@pytest.mark.parametrize(("raw", "taken"), RECEIVED_CASES)
+def test_a_request_received_whole_is_what_next_request_reads(raw: bytes, taken: bool) -> None:
+    """Connection.receive_request: the same head, fields, body and states as the general read, taken only for
+    the last plain request head again (bodiless HTTP/1.1, nothing to check), exactly and alone."""
+    general, fast = _serve_twice(raw, False), _serve_twice(raw, True)
+    assert [result[:-1] for result in fast] == [result[:-1] for result in general]
+    assert [result[-1] for result in fast] == [False, taken][:len(fast)]
+
+
+def test_a_request_received_after_another_head_is_read_in_full() -> None:
+    """The head reader's last plain head is the one receive_request compares with: another head between two
+    identical ones is read, and the next plain one again is taken."""
+    front = Connection(SERVER)
+    plain, other = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", b"GET /other HTTP/1.1\r\nHost: a\r\n\r\n"
+    taken = []
+    for raw in (plain, plain, other, plain, plain):
+        head = front.receive_request(raw)
+        taken.append(head is not None)
+        if head is None:
+            head = front.next_request()
+        assert isinstance(head, RequestHead) and front.take_body() == b""
+        front.send_message(ResponseHead(204, "No Content", "HTTP/1.1", Headers()))
+        assert front.next_cycle()
+    assert taken == [False, True, False, False, True]
