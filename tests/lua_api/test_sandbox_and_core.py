@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from luaproxy.lua_api import contexts, runner
+from luaproxy.lua_api import engine as engine_module
 from luaproxy.lua_api.contexts import Context, Run
 from luaproxy.lua_api.engine import LuaEngine
 from luaproxy.lua_api.errors import LuaApiError
-from luaproxy.worker.samples import PatternLibrary, default_registry
+from luaproxy.worker.samples import PatternLibrary, Sample, SampleType, default_registry
 
 
 class Logs:
@@ -151,3 +152,15 @@ def test_top_level_coroutine_yield_lets_others_run(engine):
     fn = engine.runtime.lua.eval("function() coroutine.yield(); coroutine.yield(); return 'end' end")
     result = runner.run(engine.runtime, fn, Run(Context.TASK, "x"))
     assert (result.outcome, result.values) == (runner.Outcome.OK, ("end",))
+
+
+def test_set_var_string_samples_are_shared_and_bounded():
+    """A Lua string is stored as a binary sample; the same string again gets the same (never changed) sample,
+    and the strings remembered stay under STRING_SAMPLES_KEPT."""
+    first = engine_module.string_sample("127.0.0.1")
+    assert first == Sample(SampleType.BIN, b"127.0.0.1")
+    assert engine_module.string_sample("127.0.0.1") is first
+    assert engine_module.string_sample("\xe9").value == b"\xe9"
+    for n in range(engine_module.STRING_SAMPLES_KEPT + 10):
+        engine_module.string_sample(f"value {n}")
+    assert len(engine_module._string_samples) <= engine_module.STRING_SAMPLES_KEPT
