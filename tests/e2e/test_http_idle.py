@@ -101,6 +101,35 @@ def test_pipelined_requests_and_a_head_in_pieces_are_served_in_order(write, luap
     assert rest.count(b"HTTP/1.1 200") == 2 and rest.endswith(b"hello")
 
 
+def _answers(sock: socket.socket, answers: bytes, count: int) -> bytes:
+    """*answers* read on until they hold *count* hello responses."""
+    while answers.count(b"hello") < count:
+        chunk = sock.recv(4096)
+        assert chunk, answers
+        answers += chunk
+    return answers
+
+
+def test_a_client_always_ahead_is_served_and_timed_out_as_any_other(write, luaproxy, port):
+    """Each request sent before the previous answer is read: the stream's reads find the next one there, and after
+    READY_STREAK of them it reads without a poll first.  Every request is answered in order, one after a pause
+    too (the read that finds nothing waits as before), and the keep-alive timeout still closes the connection."""
+    start(write, luaproxy, port, "timeout http-keep-alive 1500ms")
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        answers = b""
+        s.sendall(REQUEST)
+        for sent in range(2, 33):
+            s.sendall(REQUEST)
+            answers = _answers(s, answers, sent - 1)  # up to the answer to the request before this one
+        assert _answers(s, answers, 32).count(b"HTTP/1.1 200") == 32
+        time.sleep(0.3)
+        s.sendall(REQUEST)
+        assert response(s).startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        assert read_all(s, timeout=5) == b""  # closed, without a 408
+        assert 1.2 <= time.monotonic() - started < 4
+
+
 def test_a_parked_connection_keeps_its_maxconn_slot(write, luaproxy, port):
     start(write, luaproxy, port, "timeout http-keep-alive 10s", "maxconn 1")
     with socket.create_connection(("127.0.0.1", port), timeout=5) as first:
