@@ -163,6 +163,10 @@ class Server:
     """Why it has no address (haproxy's RMAINT: 'nx', 'timeout', 'none'...); '' while it has one."""
     dns_maint_forced: bool = False
     """It was already in forced maintenance when its name stopped resolving: a valid answer leaves it there."""
+    pool_key: Any = field(default=None, init=False, repr=False)
+    """Its connection key (worker.backend.connect.connection_key) when no transaction changes it (no SNI or
+    PROXY header made per transaction, not following each client's destination), kept once made: dropped
+    whenever ``host``, ``port``, ``tls`` or ``send_proxy`` is set (_connection_field)."""
 
     def __post_init__(self) -> None:
         if self.disabled:
@@ -182,6 +186,23 @@ class Server:
     def full(self) -> bool:
         """At its ``maxconn``: HAProxy queues instead of sending it more."""
         return 0 < self.maxconn <= self.current_conns
+
+
+def _connection_field(name: str) -> property:
+    """Server field *name*, one its connections are made for, whose setting also drops the kept ``pool_key``:
+    a key is never kept across a change of what it was made from, whoever sets it (``set server addr``, a DNS
+    answer, ``set server ssl``, ``add server``)."""
+    slot = Server.__dict__[name]
+
+    def set_field(server: Server, value: Any) -> None:
+        slot.__set__(server, value)
+        server.pool_key = None
+
+    return property(slot.__get__, set_field)
+
+
+for _name in ("host", "port", "tls", "send_proxy"):
+    setattr(Server, _name, _connection_field(_name))
 
 
 @dataclass(slots=True, eq=False)

@@ -10,8 +10,11 @@ from luaproxy.master.control import runtime
 from luaproxy.master.control.runtime import FrontendChange
 from luaproxy.master.runtime_store import RuntimeStore
 from luaproxy.worker.backend import make_balancer
+from luaproxy.worker.backend.connect import connection_key
 from luaproxy.worker.backend.state import ServerChange, ServerChangeError, apply_server_change, parse_weight
-from luaproxy.worker.proxy import Proxy
+from luaproxy.worker.conn.outbound import SendProxy
+from luaproxy.worker.proxy import Proxy, Server
+from luaproxy.worker.tls.contexts import ServerTls
 from tests.backend.kit import farm, proxy
 
 
@@ -49,6 +52,39 @@ def test_apply_states_weights_and_addresses():
     assert (proxies[0].servers[0].weight, proxies[0].servers[0].iweight) == (0, 3)
     with pytest.raises(ServerChangeError, match=re.escape("No such server.")):
         apply_server_change(proxies, ServerChange("be", "zz", "state", "maint"), log)
+
+
+class Addresses:
+    """What a connection key reads of a transaction: the client's and destination addresses."""
+
+    src, src_port, dst, dst_port = "192.0.2.1", 40000, "198.51.100.7", 8080
+
+
+def test_a_kept_connection_key_goes_with_a_change_of_what_it_was_made_from():
+    """A server's connection key is kept when no transaction changes it, and dropped by any change of its
+    address, port, TLS or PROXY settings, from the management socket or elsewhere: never a stale key."""
+    proxies, log, txn = config(), Log(), Addresses()
+    server = proxies[0].servers[0]
+    key, private = connection_key(server, txn)
+    assert server.pool_key is key and key == (("127.0.0.1", 8000), None, None) and not private
+    apply_server_change(proxies, ServerChange("be", "s1", "addr", "127.0.0.2", "9000"), log)
+    assert server.pool_key is None
+    assert connection_key(server, txn)[0] == server.pool_key == (("127.0.0.2", 9000), None, None)
+    server.tls = ServerTls(None)
+    assert server.pool_key is None
+    assert connection_key(server, txn)[0] == server.pool_key == (("127.0.0.2", 9000), None, None)
+    server.tls = ServerTls(None, sni=lambda txn: "example.com")  # an SNI made per transaction: never kept
+    assert connection_key(server, txn)[0] == (("127.0.0.2", 9000), "example.com", None)
+    assert server.pool_key is None
+    server.tls, server.send_proxy = None, SendProxy(1)  # a PROXY header per client: never kept
+    assert connection_key(server, txn)[0][2].startswith(b"PROXY TCP4 192.0.2.1 198.51.100.7 40000 8080")
+    assert server.pool_key is None
+    server.send_proxy = SendProxy(0)
+    connection_key(server, txn)
+    assert server.pool_key == (("127.0.0.2", 9000), None, None)
+    following = Server("any", "0.0.0.0", 0)  # each client's destination: never kept, never shared
+    assert connection_key(following, txn) == ((("198.51.100.7", 8080), None, None), True)
+    assert following.pool_key is None
 
 
 @pytest.mark.parametrize(("algorithm", "text", "expected"), [

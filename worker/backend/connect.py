@@ -159,14 +159,19 @@ def destination(server: Server, txn: Any) -> tuple[str, int]:
 def connection_key(server: Server, txn: Any) -> tuple[tuple[Any, ...], bool]:
     """What makes a server connection fit a stream: where it goes, the SNI it sent and the PROXY
     header it started with (haproxy 2.6's connection hash); and whether the server follows each client's
-    destination, whose connections are then never shared."""
+    destination, whose connections are then never shared.  A key no transaction changes is kept in the
+    server's ``pool_key``, which callers read first."""
     host, port = server.host, server.port
     follows = port == 0 or host in _ANY
     if follows:
         host, port = destination(server, txn)
     tls, send_proxy = server.tls, server.send_proxy
-    return ((host, port), tls.sni(txn) if tls is not None and tls.sni is not None else None,
-            header_for(send_proxy, txn) if send_proxy is not None else None), follows
+    sni = tls is not None and tls.sni is not None
+    key = ((host, port), tls.sni(txn) if sni else None,  # type: ignore[union-attr]
+           header_for(send_proxy, txn) if send_proxy is not None else None)
+    if not (follows or sni or (send_proxy is not None and send_proxy.version)):
+        server.pool_key = key
+    return key, follows
 
 
 def send_header(sock: socket.socket, server: Server, txn: Any) -> None:

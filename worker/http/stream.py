@@ -898,7 +898,9 @@ class HttpStream:
             server = acquire_server(backend, txn, self)
             if server is None:
                 raise ServerFailed(503)
-            key, private = connection_key(server, txn)
+            key, private = server.pool_key, False
+            if key is None:
+                key, private = connection_key(server, txn)
             websocket = websocket_mode(server, txn) if self.upgrade_connection is not None else None
             # An idle connection http-reuse allows: never, the session's own; safe, any idle one after the
             # session's first request; aggressive, also proven ones (2+ requests) for a first request; always, any.
