@@ -32,7 +32,7 @@ from ..rules.restrict_headers import restrict_header_names
 from ..rules.verdict import ACCEPT, ERROR, REJECT, Verdict
 from ..samples import Vars
 from ..sticktable.persistence import store_response
-from ..sticktable.tracking import Trackers
+from ..sticktable.tracking import UNTRACKED, Trackers
 from ..tunnel import Tunnel
 from ..txn import Addresses, Transaction, addresses_of, request_transaction
 from . import body_wait, splicing
@@ -61,7 +61,7 @@ from .writers import checked_response, chunked_whole
 
 READ_SIZE = 65536
 _READ_INTO = bytearray(READ_SIZE)
-"""What ``_read_now`` reads into, one for the worker (nothing waits between a read and the copy of what
+"""What ``_read_request`` reads into, one for the worker (nothing waits between a read and the copy of what
 it read): a ``recv`` makes a READ_SIZE bytes object, then shrinks it to what came (a large malloc and a
 realloc, about 300 machine instructions more a request under callgrind, in process: 53.2k against 52.9k)."""
 _new_object = object.__new__
@@ -78,7 +78,8 @@ poll costs about 1k machine instructions, a read that finds nothing about 6k mor
 fewer than one read in six finds nothing, and costs next to nothing when reads find nothing more often."""
 _LENGTH_ONLY = frozenset({"content-length"})
 _BODILESS_END = [END_OF_MESSAGE]
-"""What the usual request, without a body, left in ``body_ahead`` (compared with, never changed)."""
+"""What the usual request, without a body, left in ``body_ahead`` (compared with, never changed): an answer of
+our own leaves it there, and the next request's read clears it."""
 
 
 class ClientGone(Exception):
@@ -132,9 +133,9 @@ class HttpStream:
         """The last backend checked by ``_plain`` and, if it was plain, the same (else None)."""
         self.body_pump: gevent.Greenlet | None = None
         self.readable: Any = None
-        """The poll that tells whether the client's next bytes are there (_read_now); dropped when parked."""
+        """The poll that tells whether the client's next bytes are there (_polled_ready); dropped when parked."""
         self.ready_reads = 0
-        """How many reads in a row found the client's bytes there, up to READY_STREAK (_read_now)."""
+        """How many reads in a row found the client's bytes there, up to READY_STREAK (_polled_ready)."""
         self.read_timer: Any = None
         """The PARK_AFTER timer of the waits for the next request (_park_timer); dropped when parked."""
         self.body_ahead: list[Any] = []
@@ -319,7 +320,16 @@ class HttpStream:
             if waiting and not first and self.worker.stopping:
                 return None
             if raw is not None:
-                data = self._read_now(raw)
+                # What is there read at once (b"" once the client closed): after READY_STREAK reads in a row that
+                # found bytes there, without asking the poll first (_polled_ready).
+                data = None
+                if self.ready_reads >= READY_STREAK or self._polled_ready(raw):
+                    try:
+                        data = _READ_INTO[:raw.recv_into(_READ_INTO)]
+                    except BlockingIOError:
+                        self.ready_reads = 0
+                    except OSError:
+                        data = b""
                 if data is not None:
                     fe.fe_counters.bytes_in += len(data)
                     head = front.receive_request(data)
@@ -361,28 +371,18 @@ class HttpStream:
                 return head
             received.append(data)
 
-    def _read_now(self, raw: socket.socket) -> bytes | bytearray | None:
-        """The client's bytes read without waiting (b"" once it closed), or None when none are there.
-
-        Its poll (netutil.input_poll) asks first, unless the last READY_STREAK reads found the bytes there: a
-        client that is always ahead (pipelining, or faster than its worker) is read at once, and polled again
-        after a read that finds nothing, whose exception costs several polls."""
-        ready = self.ready_reads
-        if ready < READY_STREAK:
-            readable = self.readable
-            if readable is None:
-                readable = self.readable = input_poll(raw)
-            if not readable.poll(0):
-                self.ready_reads = 0
-                return None
-            self.ready_reads = ready + 1
-        try:
-            return _READ_INTO[:raw.recv_into(_READ_INTO)]
-        except BlockingIOError:
-            self.ready_reads = 0
-            return None
-        except OSError:
-            return b""
+    def _polled_ready(self, raw: socket.socket) -> bool:
+        """Whether the client's bytes are there, asked of its poll (netutil.input_poll) rather than of a read that
+        finds nothing, whose exception costs several polls; a run of READY_STREAK polls that found them has
+        ``_read_request`` read without asking, until a read finds nothing."""
+        readable = self.readable
+        if readable is None:
+            readable = self.readable = input_poll(raw)
+        if readable.poll(0):
+            self.ready_reads += 1
+            return True
+        self.ready_reads = 0
+        return False
 
     def _park_timer(self) -> Any:
         """The event-loop timer of the PARK_AFTER waits between requests: one for the stream while it reads
@@ -602,8 +602,7 @@ class HttpStream:
             self.response_ahead.clear()
         if trackers.ended:
             trackers.begin_stream()
-        slots = trackers.slots
-        if slots[0] or slots[1] or slots[2]:  # what the connection tracks counts each request
+        if trackers.slots != UNTRACKED:  # what the connection tracks counts each request
             trackers.count("http_req")
         return txn
 
@@ -633,8 +632,7 @@ class HttpStream:
         if frontend.access_log is not None:
             frontend.access_log(txn)
         trackers = self.trackers
-        slots = trackers.slots
-        if (slots[0] or slots[1] or slots[2]) and not trackers.ended:  # ended: a reply of ours counted it
+        if trackers.slots != UNTRACKED and not trackers.ended:  # ended: a reply of ours counted it
             trackers.end_stream(txn.status, txn.bytes_in, txn.bytes_out, txn.server is not None)
         if txn.lua is not None or txn.priv is not None:
             txn.release()
@@ -661,7 +659,7 @@ class HttpStream:
             txn.termination = "LR"
         reply = txn.reply
         if reply is not None:
-            if not reply.close and not self._took_bodiless_end():  # one that closes (reject, 408) leaves it unread
+            if not reply.close and self.body_ahead != _BODILESS_END:  # one that closes (reject, 408) leaves it unread
                 self._discard_request_body()
             return self._send_reply(self.pages.reply(reply.status, txn) if reply.errorfile else reply)
         if verdict is REJECT:
@@ -672,7 +670,7 @@ class HttpStream:
         return False
 
     def _error(self, status: int) -> bool:
-        if not self._took_bodiless_end():
+        if self.body_ahead != _BODILESS_END:
             self._discard_request_body()
         return self._send_reply(self.pages.reply(status, self.txn))
 
@@ -681,8 +679,7 @@ class HttpStream:
         txn = self.txn
         if txn is not None:
             txn.status = reply.status
-            slots = self.trackers.slots
-            if slots[0] or slots[1] or slots[2]:
+            if self.trackers.slots != UNTRACKED:
                 self.trackers.end_stream(reply.status, txn.bytes_in, txn.bytes_out, txn.server is not None, True)
         if reply.raw is not None:
             self._send_client(reply.raw)
@@ -725,8 +722,8 @@ class HttpStream:
 
     def _discard_request_body(self) -> None:
         """Read and drop the rest of a request we answer ourselves (bounded by the client timeout), when it
-        is more than the bodiless end its callers test first (_took_bodiless_end: a call less on the usual
-        request)."""
+        is more than the bodiless end its callers test first (_BODILESS_END, left for the next request's
+        start to clear: a call less on the usual request)."""
         timeout = self.plan.client
         try:
             while True:
@@ -1125,8 +1122,7 @@ class HttpStream:
 
     def _response_end(self, txn: Transaction, head: ResponseHead, data: bytes) -> ResponseHead:
         """The response's last bytes to the client, the stick counters closed first."""
-        slots = self.trackers.slots
-        if slots[0] or slots[1] or slots[2]:
+        if self.trackers.slots != UNTRACKED:
             # The stick counters are counted and released before the response's last bytes
             # go out, as for a reply of our own: a client that read the whole answer, then
             # asks ``show table``, finds them released, as on haproxy.
