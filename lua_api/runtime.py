@@ -22,11 +22,6 @@ LuaSyntaxError = lupa.LuaSyntaxError
 LUA_VERSION = "Lua {}.{}".format(*lupa.LUA_VERSION)
 RECLAIM_GROWTH = 32 * 1024 * 1024
 """Lua memory grown by this much since the last full collection makes ``reclaim_if_grown`` collect."""
-GC_PAUSE = 300
-"""Lua's collector starts a cycle once its heap is this percent of what the last cycle left (Lua's default: 200).
-Each run leaves garbage (a TXN, its parts): at 300 a short action costs about 3.7k machine instructions less
-(bench_lua_run.py action: 89.7k -> 86.0k; 400 gains nothing more), and the heap still follows what lives:
-its peak, 2.9 -> 3.7 MB with no transaction held, 5.4 -> 8.8 MB with 1,000 live ones, 16.3 -> 17.6 MB with 10,000."""
 
 
 def _malloc_trim() -> None:
@@ -56,7 +51,6 @@ class LuaRuntime:
         )
         self.globals = self.lua.globals()
         self.globals.python = None
-        self.globals.collectgarbage("incremental", GC_PAUSE)
         for kind, value in default_paths().items():
             self.globals.package[kind] = value
         source = resources.files(__package__).joinpath("prelude.lua").read_text()
