@@ -12,7 +12,8 @@ per run, the least of many short rounds, so that a loaded machine still gives
 comparable figures.  ``--instructions`` counts the machine instructions of a run instead, with
 valgrind's callgrind collecting only inside the measured loop (``--toggle-collect=map_next``: the
 loop runs under ``map``), the figure a loaded machine does not move (with a fixed hash seed; about
-2k of spread from one process to the next otherwise).
+2k of spread from one process to the next otherwise); a full collection of the Lua garbage opens and closes
+that loop, so the figure counts the collection of every run's garbage (``counted_loop``).
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ def load_scenario(scenario: str, prefix: str) -> tuple[Any, Logger]:
 
 
 def one_run(kind: str) -> Callable[[], None]:
-    """Load the scenario's configuration; return a function doing one transaction's Lua run."""
+    """Load the scenario's configuration; return a function doing one transaction's Lua run (its
+    ``collect_lua`` attribute: a full collection of the Lua state's garbage)."""
     generation, logger = load_scenario(KINDS[kind], "luaproxy-bench-lua-")
     frontend = next(p for p in generation.proxies if p.name == "fe")
     rule = frontend.ruleset("tcp-request content" if kind == "tcp" else "http-request")[0]
@@ -107,7 +109,25 @@ def one_run(kind: str) -> Callable[[], None]:
             service(txn, BufferIO())
         txn.release()
 
+    run.collect_lua = lambda: generation.engine.runtime.globals.collectgarbage("collect")  # type: ignore[attr-defined]
     return run
+
+
+def counted_loop(run: Callable[[], None], runs: int) -> None:
+    """*runs* runs under ``map`` (what callgrind counts), the last one followed by a full collection of the Lua
+    garbage, as the first is preceded by one: every run's garbage is then collected in the window, whatever the
+    phase of Lua's incremental collector (its cycles are thousands of runs apart, and a window that held one
+    cycle more or less read 2-4k instructions per run apart)."""
+    collect = run.collect_lua  # type: ignore[attr-defined]
+    last = runs - 1
+
+    def counted(index: int) -> None:
+        run()
+        if index == last:
+            collect()
+
+    collect()
+    collections.deque(map(counted, range(runs)), maxlen=0)
 
 
 def per_run(run: Callable[[], None], runs: int, rounds: int = 40) -> float:
@@ -148,7 +168,7 @@ def main() -> int:
         run = one_run(args.kinds[0])
         for _ in range(300):
             run()
-        collections.deque(map(lambda _: run(), range(args.loop)), maxlen=0)
+        counted_loop(run, args.loop)
         return 0
     for kind in args.kinds or list(KINDS):
         if args.instructions:
