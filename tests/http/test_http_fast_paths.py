@@ -343,6 +343,12 @@ def test_take_body_leaves_what_it_cannot_take_whole() -> None:
     chunked.next_event()
     assert chunked.take_body() is None  # only a known length is taken whole
     assert isinstance(chunked.next_event(), EndOfMessage)
+    bodiless = Connection(SERVER)
+    bodiless.receive_data(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    bodiless.next_event()
+    assert bodiless.take_body(below=0) is None  # an empty body is not shorter than nothing
+    assert bodiless.take_body(below=1) == b"" and bodiless.states[CLIENT] is DONE
+    assert bodiless.take_body() is None  # taken already
 
 
 def test_a_whole_message_refuses_what_its_events_refuse() -> None:

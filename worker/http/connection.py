@@ -333,13 +333,18 @@ class Connection:
         machine = self._state
         role = self.their_role
         reader = self._body_reader
-        if machine.states[role] is not SEND_BODY or type(reader) is not ContentLengthReader:
+        if machine.states[role] is not SEND_BODY:
             return None
-        remaining = reader.remaining  # type: ignore[union-attr]
-        if remaining > len(self.buffer) or (below is not None and remaining >= below):
-            return None
-        body = self.buffer.take(remaining) if remaining else b""
-        reader.remaining = 0  # type: ignore[union-attr]
+        if reader is EMPTY_BODY_READER and (below is None or below > 0):  # bodiless: nothing to take or count down
+            body = b""
+        else:
+            if type(reader) is not ContentLengthReader:
+                return None
+            remaining = reader.remaining  # type: ignore[union-attr]
+            if remaining > len(self.buffer) or (below is not None and remaining >= below):
+                return None
+            body = self.buffer.take(remaining) if remaining else b""
+            reader.remaining = 0  # type: ignore[union-attr]
         self._waiting_for_100 = False
         if machine.keep_alive and not machine.switch_proposed:
             machine.states[role] = DONE
