@@ -53,6 +53,9 @@ BINARY = SampleType.BIN
 """What set_var stores a Lua string as, by module name (an Enum class's attribute costs ten times a global's)."""
 STRING_SAMPLES_KEPT = 1024
 """How many of set_var's string samples string_sample remembers; when full it starts afresh."""
+STRING_SAMPLE_KEPT_LENGTH = 256
+"""The longest string whose sample string_sample remembers: the store stays within about 256 KB, whatever a
+script sets its variables to."""
 _string_samples: dict[str, Sample] = {}
 
 
@@ -60,6 +63,8 @@ def string_sample(value: str) -> Sample:
     """The sample set_var stores for a Lua string: binary, as HAProxy stores it.  Samples are never changed, so
     the same string again (an action setting a variable from the client's address or a header on every request)
     gets the one made before: its encoding and a new object cost about 1.5k machine instructions."""
+    if len(value) > STRING_SAMPLE_KEPT_LENGTH:
+        return Sample(BINARY, value.encode("latin-1"))
     smp = _string_samples.get(value)
     if smp is None:
         if len(_string_samples) >= STRING_SAMPLES_KEPT:

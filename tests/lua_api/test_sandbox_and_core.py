@@ -156,7 +156,7 @@ def test_top_level_coroutine_yield_lets_others_run(engine):
 
 def test_set_var_string_samples_are_shared_and_bounded():
     """A Lua string is stored as a binary sample; the same string again gets the same (never changed) sample,
-    and the strings remembered stay under STRING_SAMPLES_KEPT."""
+    and the strings remembered stay under STRING_SAMPLES_KEPT, none longer than STRING_SAMPLE_KEPT_LENGTH."""
     first = engine_module.string_sample("127.0.0.1")
     assert first == Sample(SampleType.BIN, b"127.0.0.1")
     assert engine_module.string_sample("127.0.0.1") is first
@@ -164,3 +164,5 @@ def test_set_var_string_samples_are_shared_and_bounded():
     for n in range(engine_module.STRING_SAMPLES_KEPT + 10):
         engine_module.string_sample(f"value {n}")
     assert len(engine_module._string_samples) <= engine_module.STRING_SAMPLES_KEPT
+    long = "x" * (engine_module.STRING_SAMPLE_KEPT_LENGTH + 1)
+    assert engine_module.string_sample(long).value == long.encode() and long not in engine_module._string_samples
