@@ -1,0 +1,113 @@
+"""Machine instructions per keep-alive request served in process, counted by callgrind: a figure that does not move.
+
+Run by hand: ``python3 benchmarks/bench_keepalive.py ["lua service"] [--requests 2000]``.
+bench_instructions.py counts a live worker whose client is another process: when
+that client is late, the worker's read waits, and each wait adds a few thousand
+instructions, so its figure moves by about 1.5k with the machine's load.  Here
+one process loads bench_http.py's configuration of a scenario the worker answers
+itself (no backend) and serves one loopback keep-alive connection whose client
+sends its next request as soon as the previous response went out: every read
+finds its request, nothing waits.  The process runs under ``valgrind
+--tool=callgrind`` twice, with 500 requests and with 500 + *requests*; the
+difference per request is the figure (start-up and warm-up cancel out): the
+same from run to run within about 0.2k (where Lua's collector runs), so a change
+of a few hundred instructions shows.  Needs valgrind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench_http import SCENARIOS
+
+REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+BASE = 500
+ANSWERED = tuple(name for name, (mode, rules, _) in SCENARIOS.items()
+                 if mode == "http" and "default_backend" not in rules)
+"""The scenarios whose requests the worker answers itself: nothing to forward to."""
+
+
+def serve(scenario: str, count: int) -> None:
+    """Serve *count* requests on one keep-alive connection, the client's next request sent from the stream's
+    own send of each response (it is then there when the stream reads)."""
+    import gevent
+    from bench_lua_run import load_scenario
+    from gevent import socket as gsocket
+
+    from luaproxy.worker import process
+    from luaproxy.worker.context import WorkerContext
+    from luaproxy.worker.http import stream
+
+    generation, logger = load_scenario(scenario, "luaproxy-bench-keepalive-")
+    settings, proxies = generation.settings, generation.proxies
+    context = WorkerContext(logger, {p.name: p for p in proxies if p.has_backend}, 1, 1, settings.bufsize,
+                            proxies, generation.engine.metrics, settings.maxconn)
+    worker = process.Worker(process.WorkerSpec(1, context, []))
+    frontend = next(p for p in proxies if p.name == "fe")
+    listening = gsocket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen(1)
+    client = socket.create_connection(listening.getsockname())
+    accepted, _ = listening.accept()
+    send_all = stream.send_all
+    answered = 0
+
+    def send_then_ask_again(sock: socket.socket, data: bytes, raw: Any = None) -> None:
+        nonlocal answered
+        send_all(sock, data, raw)
+        got = 0
+        while got < len(data):
+            got += len(client.recv(65536))
+        answered += 1
+        if answered < count:
+            client.sendall(REQUEST)
+        else:
+            client.shutdown(socket.SHUT_WR)
+
+    stream.send_all = send_then_ask_again  # type: ignore[assignment]
+    gc.freeze()  # as a worker does once started
+    client.sendall(REQUEST)
+    gevent.spawn(worker.handle_connection, frontend, accepted, 0).join()
+    if answered != count:
+        raise RuntimeError(f"{answered} responses to {count} requests")
+
+
+def counted(scenario: str, count: int, work: Path) -> int:
+    """The instructions of a whole process serving *count* requests."""
+    out = work / f"cg.{count}"
+    subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, __file__,
+                    "--serve", str(count), scenario], check=True, capture_output=True, timeout=1800,
+                   env={**os.environ, "PYTHONHASHSEED": "0"})
+    return int(re.findall(r"^(?:summary|totals): (\d+)", out.read_text(errors="replace"), re.M)[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("scenarios", nargs="*", metavar="SCENARIO", help=f"default: {', '.join(ANSWERED)}")
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve is not None:
+        serve(args.scenarios[0], args.serve)
+        return 0
+    unknown = set(args.scenarios) - set(ANSWERED)
+    if unknown:
+        parser.error(f"unknown scenario {', '.join(sorted(unknown))} (choose from {', '.join(ANSWERED)})")
+    work = Path(tempfile.mkdtemp(prefix="luaproxy-bench-keepalive-"))
+    for scenario in args.scenarios or ANSWERED:
+        added = counted(scenario, BASE + args.requests, work) - counted(scenario, BASE, work)
+        print(f"{scenario:24} {added / args.requests / 1000:8.2f}k instructions per request", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
