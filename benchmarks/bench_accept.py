@@ -22,11 +22,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench_lua_run import load_scenario
+from bench_lua_run import scenario_worker
 from gevent import socket as gsocket
-
-from luaproxy.worker import process
-from luaproxy.worker.context import WorkerContext
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
 ROOT = str(Path(__file__).resolve().parent.parent) + "/"
@@ -34,12 +31,7 @@ ROOT = str(Path(__file__).resolve().parent.parent) + "/"
 
 def connection_runner() -> Callable[[], None]:
     """Load the scenario's configuration; return a function serving one new connection."""
-    generation, logger = load_scenario("tcp hello, new conn", "luaproxy-bench-accept-")
-    settings, proxies = generation.settings, generation.proxies
-    context = WorkerContext(logger, {p.name: p for p in proxies if p.has_backend}, 1, 1, settings.bufsize,
-                            proxies, generation.engine.metrics, settings.maxconn)
-    worker = process.Worker(process.WorkerSpec(1, context, []))
-    frontend = next(p for p in proxies if p.name == "fe")
+    worker, frontend = scenario_worker("tcp hello, new conn", "luaproxy-bench-accept-")
     listening = gsocket.socket()
     listening.bind(("127.0.0.1", 0))
     listening.listen(1024)

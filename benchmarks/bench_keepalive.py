@@ -40,19 +40,12 @@ def serve(scenario: str, count: int) -> None:
     """Serve *count* requests on one keep-alive connection, the client's next request sent from the stream's
     own send of each response (it is then there when the stream reads)."""
     import gevent
-    from bench_lua_run import load_scenario
+    from bench_lua_run import scenario_worker
     from gevent import socket as gsocket
 
-    from luaproxy.worker import process
-    from luaproxy.worker.context import WorkerContext
     from luaproxy.worker.http import stream
 
-    generation, logger = load_scenario(scenario, "luaproxy-bench-keepalive-")
-    settings, proxies = generation.settings, generation.proxies
-    context = WorkerContext(logger, {p.name: p for p in proxies if p.has_backend}, 1, 1, settings.bufsize,
-                            proxies, generation.engine.metrics, settings.maxconn)
-    worker = process.Worker(process.WorkerSpec(1, context, []))
-    frontend = next(p for p in proxies if p.name == "fe")
+    worker, frontend = scenario_worker(scenario, "luaproxy-bench-keepalive-")
     listening = gsocket.socket()
     listening.bind(("127.0.0.1", 0))
     listening.listen(1)
