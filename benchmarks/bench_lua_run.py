@@ -35,7 +35,9 @@ from typing import Any
 from bench_http import LUA, SCENARIOS, config
 
 from luaproxy.master import lua_boot, reload
+from luaproxy.worker import process
 from luaproxy.worker.channel import Channel
+from luaproxy.worker.context import WorkerContext
 from luaproxy.worker.http.message import Headers, RequestHead
 from luaproxy.worker.log import Logger
 from luaproxy.worker.samples import Vars
@@ -83,15 +85,13 @@ def load_scenario(scenario: str, prefix: str) -> tuple[Any, Logger]:
 def scenario_worker(scenario: str, prefix: str) -> tuple[Any, Any]:
     """bench_http.py's *scenario* loaded (load_scenario) and a worker made for it as a worker process makes its
     own, for benchmarks that serve connections in process: the worker and its frontend "fe"."""
-    from luaproxy.worker import process
-    from luaproxy.worker.context import WorkerContext
-
     generation, logger = load_scenario(scenario, prefix)
     settings, proxies = generation.settings, generation.proxies
     context = WorkerContext(logger, {p.name: p for p in proxies if p.has_backend}, 1, 1, settings.bufsize,
                             proxies, generation.engine.metrics, settings.maxconn)
     worker = process.Worker(process.WorkerSpec(1, context, []))
     return worker, next(p for p in proxies if p.name == "fe")
+
 
 def one_run(kind: str) -> Callable[[], None]:
     """Load the scenario's configuration; return a function doing one transaction's Lua run (its
