@@ -14,6 +14,7 @@ from typing import Any
 import gevent
 
 from luaproxy.worker.rules.verdict import ACCEPT, CONTINUE, DONE, ERROR, REJECT, Verdict
+from luaproxy.worker.txn import handle_of
 
 from . import runner
 from .contexts import ACTION, Run
@@ -72,7 +73,8 @@ class LuaAction:
         if txn.lua is not None:
             result = runner.run_job(engine.runtime, run, (launch, txn.lua, src), self.tally)[0]
         else:  # the TXN object is made in the coroutine, and kept for the transaction's later runs
-            result, made = runner.run_job(engine.runtime, run, (launch, None, src, txn, txn.http_mode), self.tally)
+            result, made = runner.run_job(engine.runtime, run, (launch, None, src, handle_of(txn),
+                                                                        txn.http_mode), self.tally)
             if made is not None:
                 txn.lua = made
         if result.outcome is runner.TIMEOUT or result.outcome is runner.ERROR:

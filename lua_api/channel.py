@@ -22,6 +22,7 @@ from typing import Any
 
 from . import checks, contexts
 from .errors import LuaApiError
+from .txn import transaction
 
 
 def _readable(channel: Any, function: str) -> Any:
@@ -233,7 +234,7 @@ def functions_of(side: str) -> dict[str, Callable[..., Any]]:
     def on_side(function: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(function)
         def method(txn: Any, *args: Any) -> Any:
-            return function(channel_of(txn), *args)
+            return function(channel_of(transaction(txn)), *args)
         return method
 
     return {name: on_side(function) for name, function in FUNCTIONS.items()}

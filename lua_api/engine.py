@@ -20,6 +20,7 @@ from luaproxy.worker.samples import (
     from_native,
     to_native,
 )
+from luaproxy.worker.txn import handle_of
 
 from . import (
     applet_http,
@@ -235,7 +236,7 @@ class LuaEngine:
         return None if conf is None else tcp_filters.LuaTcpFilterConf(self, name, conf, self._filter_driver)
 
     def _new_message(self, txn_object: Any, side: str, channel: Any) -> Any:
-        state = self._rawget(txn_object, 0)
+        state = txn.transaction(self._rawget(txn_object, 0))
         message = self.classes["HTTPMessage"].new(filters.MessageState(state, side))
         message.channel = channel
         return message
@@ -265,7 +266,7 @@ class LuaEngine:
     def txn_object(self, state: Any) -> Any:
         """The TXN Lua object of a transaction, built once and cached on it (its parts on first use)."""
         if state.lua is None:
-            state.lua = self._new_txn(self.txn_metatable, state, state.http_mode)
+            state.lua = self._new_txn(self.txn_metatable, handle_of(state), state.http_mode)
         return state.lua
 
     def tcp_applet_object(self, state: Any) -> Any:
@@ -288,6 +289,7 @@ class LuaEngine:
     # TXN functions that need the runtime or the sample engine.
 
     def _get_headers(self, state: Any) -> Any:
+        state = txn.transaction(state)
         if state.request is None:
             return self.runtime.table()
         return http.headers_table(self.runtime, state.request.headers)
@@ -295,6 +297,7 @@ class LuaEngine:
     def _set_var(self, state: Any, name: Any, value: Any, if_exists: Any = False) -> Any:
         """A Lua string is stored as binary, as HAProxy stores it; a name checked before is taken from
         var_name's cache here (set_var runs on every request: two calls fewer)."""
+        state = txn.transaction(state)
         smp = string_sample(value) if type(value) is str else from_native(value)
         if smp is None:
             raise LuaApiError(f"bad argument #3 to 'set_var' (unsupported {lua_type(value)} value)")
@@ -309,6 +312,7 @@ class LuaEngine:
         return var is not None and state.vars.set(var, smp)
 
     def _get_var(self, state: Any, name: Any) -> Any:
+        state = txn.transaction(state)
         var = txn.checked_names.get(name) if type(name) is str else None  # as _set_var: one call fewer
         if var is None:
             var = txn.var_name(name, "get_var")

@@ -17,6 +17,7 @@ from luaproxy.worker.http.pages import reason
 
 from . import checks
 from .errors import LuaApiError
+from .txn import transaction
 
 
 def headers_table(runtime: Any, headers: Headers) -> Any:
@@ -43,6 +44,7 @@ def _response(txn: Any, function: str) -> Any:
 
 def functions(runtime: Any) -> dict[str, Any]:
     def message(txn: Any, side: str, function: str) -> Any:
+        txn = transaction(txn)
         return txn.request if side == "req" else _response(txn, function)
 
     def get_headers(side: str) -> Any:
@@ -56,6 +58,7 @@ def functions(runtime: Any) -> dict[str, Any]:
         def add(txn: Any, header: Any, value: Any) -> None:
             if type(header) is not str or type(value) is not str:  # two strings, the usual case, need no check
                 header, value = checks.string(header, name, 2), checks.string(value, name, 3)
+            txn = transaction(txn)
             (txn.request if side == "req" else _response(txn, name)).headers.add(header, value)
         return add
 
@@ -72,6 +75,7 @@ def functions(runtime: Any) -> dict[str, Any]:
         def set_(txn: Any, header: Any, value: Any) -> None:
             if type(header) is not str or type(value) is not str:
                 header, value = checks.string(header, name, 2), checks.string(value, name, 3)
+            txn = transaction(txn)
             (txn.request if side == "req" else _response(txn, name)).headers.set(header, value)
         return set_
 
@@ -89,7 +93,7 @@ def functions(runtime: Any) -> dict[str, Any]:
 
         def set_(txn: Any, value: Any) -> None:
             text = checks.string(value, name, 2)
-            request = txn.request
+            request = transaction(txn).request
             if attribute == "method":
                 request.method = text
             elif attribute == "path":
@@ -104,7 +108,7 @@ def functions(runtime: Any) -> dict[str, Any]:
         code = checks.integer(status, "res_set_status", 2)
         if not 100 <= code <= 999:
             raise LuaApiError(f"bad argument #2 to 'res_set_status' (invalid status {code})")
-        response = _response(txn, "res_set_status")
+        response = _response(transaction(txn), "res_set_status")
         response.status = code
         response.reason = checks.string(text, "res_set_status", 3) if text is not None else reason(code)
 

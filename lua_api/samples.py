@@ -27,6 +27,7 @@ from luaproxy.worker.samples.types import ip_sample
 from . import runner
 from .contexts import Context, Run
 from .errors import LuaApiError
+from .txn import transaction
 
 _ADDRESS_FAMILIES = {SampleType.IPV4: socket.AF_INET, SampleType.IPV6: socket.AF_INET6}
 
@@ -67,6 +68,7 @@ def fetch_functions(registry: SampleRegistry, as_string: bool) -> dict[str, Any]
         on_response = _without_arguments(response) if response is not None else plain
 
         def fetch(txn: Any, *args: Any, _name: str = name, _plain: Any = plain, _on_response: Any = on_response) -> Any:
+            txn = transaction(txn)
             ready = (_plain if txn.response is None else _on_response) if not args else None
             try:
                 if ready is not None:
@@ -96,6 +98,7 @@ def converter_functions(registry: SampleRegistry, as_string: bool) -> dict[str, 
         name = definition.name
 
         def convert(txn: Any, value: Any, *args: Any, _name: str = name) -> Any:
+            txn = transaction(txn)
             smp = from_native(value.encode("latin-1") if isinstance(value, str) else value)
             if smp is None:
                 return _output(None, as_string)

@@ -11,6 +11,7 @@ from typing import Any
 from luaproxy.worker.access_log import lua_log
 from luaproxy.worker.http.pages import BODILESS, Reply
 from luaproxy.worker.samples import SampleError, parse_var_name
+from luaproxy.worker.txn import handles
 
 from . import checks
 from .errors import LuaApiError
@@ -19,6 +20,25 @@ CHECKED_NAMES_KEPT = 4096
 """How many checked variable names var_name remembers (scripts use a few; a script making names
 from request data must not grow the cache without bound)."""
 checked_names: dict[str, Any] = {}
+
+
+ENDED = "this TXN's transaction has ended (a TXN object is only valid during its transaction)"
+
+
+def transaction(state: Any) -> Any:
+    """The transaction of a TXN object or of one of its parts (txn.f, txn.req, txn.http...) from its slot 0,
+    where Lua holds the transaction's handle (worker.txn.handle_of), or an object that stands for it (a
+    health check's context, a TCP filter's view of a channel, an applet's transaction) which is taken as it is.
+    A handle whose transaction ended (a TXN a script kept) is a Lua error."""
+    if type(state) is not int:
+        return state
+    try:
+        txn = handles[state]()
+    except KeyError:
+        raise LuaApiError(ENDED) from None
+    if txn is None:
+        raise LuaApiError(ENDED)
+    return txn
 
 
 def var_name(name: Any, function: str) -> Any:
@@ -38,6 +58,7 @@ def var_name(name: Any, function: str) -> Any:
 
 
 def log(txn: Any, level: Any, message: Any) -> None:
+    txn = transaction(txn)
     level = checks.integer(level, "log", 2)
     if not 0 <= level <= 7:
         raise LuaApiError(f"bad argument #2 to 'log' (log level {level} out of range 0..7)")
@@ -46,13 +67,14 @@ def log(txn: Any, level: Any, message: Any) -> None:
 
 def deflog(txn: Any, message: Any) -> None:
     """At the level set_loglevel gave, as haproxy 2.6 does; info before (2.6 says emerg)."""
+    txn = transaction(txn)
     level = txn.loglevel if txn.loglevel is not None else txn.default_loglevel
     lua_log(txn, level, checks.string(message, "deflog", 2))
 
 
 def _at(level: int, name: str):
     def send(txn: Any, message: Any) -> None:
-        lua_log(txn, level, checks.string(message, name, 2))
+        lua_log(transaction(txn), level, checks.string(message, name, 2))
 
     send.__name__ = name
     return send
@@ -60,31 +82,32 @@ def _at(level: int, name: str):
 
 def get_priv(holder: Any) -> Any:
     """The private Lua value of a TXN, an AppletHTTP or an AppletTCP (each keeps its own)."""
-    return holder.priv
+    return transaction(holder).priv
 
 
 def set_priv(holder: Any, data: Any) -> None:
-    holder.priv = data
+    transaction(holder).priv = data
 
 
 def set_loglevel(txn: Any, level: Any) -> None:
     level = checks.integer(level, "set_loglevel", 2)
     if not 0 <= level <= 7:
         raise LuaApiError(f"bad argument #2 to 'set_loglevel' (log level {level} out of range 0..7)")
-    txn.loglevel = level
+    transaction(txn).loglevel = level
 
 
 def set_tos(txn: Any, tos: Any) -> None:
-    txn.set_tos(checks.integer(tos, "set_tos", 2))
+    transaction(txn).set_tos(checks.integer(tos, "set_tos", 2))
 
 
 def set_mark(txn: Any, mark: Any) -> None:
-    txn.set_mark(checks.integer(mark, "set_mark", 2))
+    transaction(txn).set_mark(checks.integer(mark, "set_mark", 2))
 
 
 def mark_done(txn: Any, status: int | None = None, reason: str | None = None, headers: Any = None,
               body: str = "") -> None:
     """txn:done([reply]): the reply (HTTP only, as in HAProxy) goes out instead of the response."""
+    txn = transaction(txn)
     txn.done = True
     if status is not None and txn.http_mode:
         flat = [str(v) for v in headers.values()] if headers is not None else []
@@ -101,16 +124,16 @@ def unset_var(txn: Any, name: Any) -> bool:
     var = var_name(name, "unset_var")
     if var is None:
         return False
-    txn.vars.unset(var)
+    transaction(txn).vars.unset(var)
     return True
 
 
 def set_priority_class(txn: Any, value: Any) -> None:
-    txn.priority_class = min(max(checks.integer(value, "set_priority_class", 2), -2047), 2047)
+    transaction(txn).priority_class = min(max(checks.integer(value, "set_priority_class", 2), -2047), 2047)
 
 
 def set_priority_offset(txn: Any, value: Any) -> None:
-    txn.priority_offset = min(max(checks.integer(value, "set_priority_offset", 2), -524287), 524287)
+    transaction(txn).priority_offset = min(max(checks.integer(value, "set_priority_offset", 2), -524287), 524287)
 
 
 FUNCTIONS = {

@@ -8,8 +8,10 @@ Lua-private data and the addresses the sample fetches read.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import socket
 import time
+import weakref
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -29,12 +31,12 @@ class Transaction:
     one, which an HTTP transaction reached on every request, and a slot is cheaper to store in than a dict.
     """
 
-    __slots__ = ("__dict__", "_req", "_res", "accept_date", "backend", "bytes_in", "bytes_out", "client", "done", "dst",
-                 "dst_port", "frontend", "logger", "lua", "priv", "process", "proxies", "routed", "service", "so_id",
-                 "src", "src_port", "started", "vars")
-    # Of the slots, bytes_in, bytes_out, done, lua, priv, routed and service hold defaults request_transaction sets:
-    # each request reads them before anything sets them, and a default read through an instance is the
-    # interpreter's generic attribute path (about 300 machine instructions, a slot's a few).
+    __slots__ = ("__dict__", "__weakref__", "_req", "_res", "accept_date", "backend", "bytes_in", "bytes_out",
+                 "client", "done", "dst", "dst_port", "frontend", "handle", "logger", "lua", "priv", "process",
+                 "proxies", "routed", "service", "so_id", "src", "src_port", "started", "vars")
+    # Of the slots, bytes_in, bytes_out, done, handle, lua, priv, routed and service hold defaults
+    # request_transaction sets: each request reads them before anything sets them, and a default read through an
+    # instance is the interpreter's generic attribute path (about 300 machine instructions, a slot's a few).
     # routed (HTTP): the backend the switching rules gave, whose counters count the final status, as haproxy's do.
 
     server: Any = None
@@ -122,16 +124,18 @@ class Transaction:
     def release(self) -> None:
         """Drop everything this transaction refers to once it is over.
 
-        The Lua TXN object holds this transaction until Lua's garbage collector
-        frees it, thousands of runs later, and this transaction caches the TXN
-        object: a cycle across two collectors that neither can free on its own.
-        Emptied, what Lua still holds is a bare object, not the transaction's
-        channels, messages and variables for Python's collector to traverse
-        again and again (a quarter of a short Lua action's cost).  The slots that hold per-transaction
-        objects go too; the others hold the connection's and the proxy's, which outlive it anyway.
+        Its Lua TXN object names it by handle (handle_of): the handle goes, so that a TXN a script kept
+        names no transaction any more.  The Lua TXN object and its parts, which Lua's garbage collector frees
+        thousands of runs later, go with what else this transaction holds: emptied, a transaction a Lua
+        value still reaches (an applet's fetches) is a bare object, not channels, messages and variables
+        for Python's collector to traverse again and again.  The slots that hold per-transaction objects go
+        too; the others hold the connection's and the proxy's, which outlive it anyway.
         """
         self.__dict__.clear()
         self._req = self._res = self.vars = self.lua = self.priv = self.service = None
+        if self.handle:
+            del handles[self.handle]
+            self.handle = 0
 
     def log(self, level: int, message: str) -> None:
         self.logger.log(level, message)
@@ -147,6 +151,46 @@ class Transaction:
 
     def set_mark(self, mark: int) -> None:
         _setsockopt(self.client, socket.SOL_SOCKET, getattr(socket, "SO_MARK", 36), mark)
+
+
+handles: dict[int, weakref.ref[Transaction]] = {}
+"""The transactions Lua's TXN objects name, by handle: Lua holds an integer, not the transaction (wrapping a
+Python object for Lua costs a userdata and a finaliser per transaction, about 5k machine instructions).
+A handle is never given twice, so a TXN a script kept past its transaction names nothing (by_handle).
+Transaction.release() drops its entry; a weak reference, so that a transaction that ends without a release
+(a connection-level rule's, a health check's fetch) is not kept: its dead entry goes at the next sweep."""
+_next_handle = itertools.count(1).__next__
+SWEEP_SIZE = 1024
+"""The registry's size that makes handle_of drop the dead entries (then twice what stays alive)."""
+_sweep_at = SWEEP_SIZE
+
+
+def handle_of(txn: Any) -> Any:
+    """What a TXN object holds in slot 0 for *txn*: a worker transaction's handle, given on first use;
+    any other object (a health check's context) itself."""
+    if type(txn) is not Transaction:
+        return txn
+    handle = txn.handle
+    if not handle:
+        if len(handles) >= _sweep_at:
+            _sweep()
+        handle = txn.handle = _next_handle()
+        handles[handle] = weakref.ref(txn)
+    return handle
+
+
+def by_handle(handle: int) -> Transaction | None:
+    """The transaction a handle names, or None once it has ended."""
+    ref = handles.get(handle)
+    return None if ref is None else ref()
+
+
+def _sweep() -> None:
+    """Drop the entries of the transactions that ended without a release."""
+    global _sweep_at
+    for handle in [handle for handle, ref in handles.items() if ref() is None]:
+        del handles[handle]
+    _sweep_at = max(SWEEP_SIZE, 2 * len(handles))
 
 
 Address = tuple[str | None, int | None]
@@ -167,6 +211,7 @@ def request_transaction(client: socket.socket, frontend: Any, logger: Any, so_id
     txn.backend = frontend if frontend.has_backend else None
     txn._req = txn._res = txn.routed = txn.service = txn.lua = txn.priv = None
     txn.done = False
+    txn.handle = 0
     txn.bytes_in = txn.bytes_out = 0
     txn.logger = logger
     txn.so_id = so_id
