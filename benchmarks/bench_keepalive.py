@@ -4,10 +4,13 @@ Run by hand: ``python3 benchmarks/bench_keepalive.py ["lua service"] [--requests
 bench_instructions.py counts a live worker whose client is another process: when
 that client is late, the worker's read waits, and each wait adds a few thousand
 instructions, so its figure moves by about 1.5k with the machine's load.  Here
-one process loads bench_http.py's configuration of a scenario the worker answers
-itself (no backend) and serves one loopback keep-alive connection whose client
-sends its next request as soon as the previous response went out: every read
-finds its request, nothing waits.  The process runs under ``valgrind
+one process loads bench_http.py's configuration of an HTTP scenario and serves
+one loopback keep-alive connection whose client sends its next request as soon
+as the previous response went out: every read finds its request, nothing waits.
+A scenario that forwards gets its backend's server in the same process, a plain
+socket that answers each request as soon as it went out (RESPONSE, what
+bench_http.py's haproxy backend answers), so the server's reads never wait
+either; that server's own reads and writes are counted with the worker's.  The process runs under ``valgrind
 --tool=callgrind`` twice, with 500 requests and with 500 + *requests*; the
 difference per request is the figure (start-up and warm-up cancel out): the
 same from run to run within about 0.2k (where Lua's collector runs), so a change
@@ -30,10 +33,11 @@ from typing import Any
 from bench_http import SCENARIOS
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+RESPONSE = b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\ncontent-type: text/plain\r\n\r\nhello world"
 BASE = 500
-ANSWERED = tuple(name for name, (mode, rules, _) in SCENARIOS.items()
-                 if mode == "http" and "default_backend" not in rules)
-"""The scenarios whose requests the worker answers itself: nothing to forward to."""
+HTTP = tuple(name for name, (mode, _, _) in SCENARIOS.items() if mode == "http")
+ANSWERED = tuple(name for name in HTTP if "default_backend" not in SCENARIOS[name][1])
+"""The scenarios whose requests the worker answers itself (the default ones): nothing to forward to."""
 
 
 def serve(scenario: str, count: int) -> None:
@@ -45,7 +49,8 @@ def serve(scenario: str, count: int) -> None:
 
     from luaproxy.worker.http import stream
 
-    worker, frontend = scenario_worker(scenario, "luaproxy-bench-keepalive-")
+    backend = socket.create_server(("127.0.0.1", 0))
+    worker, frontend = scenario_worker(scenario, "luaproxy-bench-keepalive-", backend.getsockname()[1])
     listening = gsocket.socket()
     listening.bind(("127.0.0.1", 0))
     listening.listen(1)
@@ -53,10 +58,19 @@ def serve(scenario: str, count: int) -> None:
     accepted, _ = listening.accept()
     send_all = stream.send_all
     answered = 0
+    server: socket.socket | None = None
 
     def send_then_ask_again(sock: socket.socket, data: bytes, raw: Any = None) -> None:
-        nonlocal answered
+        nonlocal answered, server
         send_all(sock, data, raw)
+        if sock is not accepted:  # a request to the server: its whole head read, the response sent
+            if server is None:
+                server, _ = backend.accept()
+            head = b""
+            while not head.endswith(b"\r\n\r\n"):
+                head += server.recv(65536)
+            server.sendall(RESPONSE)
+            return
         got = 0
         while got < len(data):
             got += len(client.recv(65536))
@@ -85,16 +99,17 @@ def counted(scenario: str, count: int, work: Path) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("scenarios", nargs="*", metavar="SCENARIO", help=f"default: {', '.join(ANSWERED)}")
+    parser.add_argument("scenarios", nargs="*", metavar="SCENARIO",
+                        help=f"one of: {', '.join(HTTP)}; default: {', '.join(ANSWERED)}")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve is not None:
         serve(args.scenarios[0], args.serve)
         return 0
-    unknown = set(args.scenarios) - set(ANSWERED)
+    unknown = set(args.scenarios) - set(HTTP)
     if unknown:
-        parser.error(f"unknown scenario {', '.join(sorted(unknown))} (choose from {', '.join(ANSWERED)})")
+        parser.error(f"unknown scenario {', '.join(sorted(unknown))} (choose from {', '.join(HTTP)})")
     work = Path(tempfile.mkdtemp(prefix="luaproxy-bench-keepalive-"))
     for scenario in args.scenarios or ANSWERED:
         added = counted(scenario, BASE + args.requests, work) - counted(scenario, BASE, work)

@@ -68,13 +68,14 @@ class BufferIO:
         return None
 
 
-def load_scenario(scenario: str, prefix: str) -> tuple[Any, Logger]:
+def load_scenario(scenario: str, prefix: str, backend_port: int = 2) -> tuple[Any, Logger]:
     """bench_http.py's *scenario* loaded as the master loads a configuration, its Lua inits run, in a new
-    directory (named with *prefix*) made the current one: the generation and its quiet logger."""
+    directory (named with *prefix*) made the current one: the generation and its quiet logger.  Its backend's
+    server listens on *backend_port* (nothing does on the default's: most runs never forward)."""
     mode, rules, _ = SCENARIOS[scenario]
     work = Path(tempfile.mkdtemp(prefix=prefix))
     (work / "bench.lua").write_text(LUA)
-    (work / "lp.cfg").write_text(config(mode, rules, 1, 2, False))
+    (work / "lp.cfg").write_text(config(mode, rules, 1, backend_port, False))
     os.chdir(work)  # lua-load paths are relative to the configuration
     logger = Logger(quiet=True)
     generation = reload.load([str(work / "lp.cfg")], logger)
@@ -82,10 +83,10 @@ def load_scenario(scenario: str, prefix: str) -> tuple[Any, Logger]:
     return generation, logger
 
 
-def scenario_worker(scenario: str, prefix: str) -> tuple[Any, Any]:
+def scenario_worker(scenario: str, prefix: str, backend_port: int = 2) -> tuple[Any, Any]:
     """bench_http.py's *scenario* loaded (load_scenario) and a worker made for it as a worker process makes its
     own, for benchmarks that serve connections in process: the worker and its frontend "fe"."""
-    generation, logger = load_scenario(scenario, prefix)
+    generation, logger = load_scenario(scenario, prefix, backend_port)
     settings, proxies = generation.settings, generation.proxies
     context = WorkerContext(logger, {p.name: p for p in proxies if p.has_backend}, 1, 1, settings.bufsize,
                             proxies, generation.engine.metrics, settings.maxconn)
