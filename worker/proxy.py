@@ -166,7 +166,11 @@ class Server:
     pool_key: Any = field(default=None, init=False, repr=False)
     """Its connection key (worker.backend.connect.connection_key) when no transaction changes it (no SNI or
     PROXY header made per transaction, not following each client's destination), kept once made: dropped
-    whenever ``host``, ``port``, ``tls`` or ``send_proxy`` is set (_connection_field)."""
+    whenever ``host``, ``port``, ``tls`` or ``send_proxy`` is set (_dropping_field)."""
+    traffic: bool | None = field(default=None, init=False, repr=False)
+    """``takes_traffic()``'s last answer (None: not asked since a change), which a per-request pick reads as
+    ``traffic or takes_traffic()``, without a call while the server takes traffic: dropped whenever ``op_state``,
+    ``admin_state`` or ``weight`` is set (_dropping_field)."""
 
     def __post_init__(self) -> None:
         if self.disabled:
@@ -175,9 +179,10 @@ class Server:
             self.iweight = self.weight
 
     def takes_traffic(self) -> bool:
-        """May take new traffic: UP, READY (not in maintenance or drain) and a non-zero weight.  A method for the
-        per-request pick (Balancer.take_lone): a property is called through the C layer, a method call is not."""
-        return self.op_state == "UP" and self.admin_state == "READY" and self.weight > 0
+        """May take new traffic: UP, READY (not in maintenance or drain) and a non-zero weight; kept in
+        ``traffic``."""
+        usable = self.traffic = self.op_state == "UP" and self.admin_state == "READY" and self.weight > 0
+        return usable
 
     usable = property(takes_traffic)
     """``takes_traffic()`` read as an attribute."""
@@ -188,21 +193,26 @@ class Server:
         return 0 < self.maxconn <= self.current_conns
 
 
-def _connection_field(name: str) -> property:
-    """Server field *name*, one its connections are made for, whose setting also drops the kept ``pool_key``:
-    a key is never kept across a change of what it was made from, whoever sets it (``set server addr``, a DNS
-    answer, ``set server ssl``, ``add server``)."""
+def _dropping_field(name: str, kept: str) -> property:
+    """Server field *name*, one that what the server keeps in *kept* is made from, whose setting also drops
+    it: nothing is kept across a change of what it was made from, whoever sets it.  ``pool_key`` goes with
+    ``host``, ``port``, ``tls`` and ``send_proxy`` (``set server addr``, a DNS answer, ``set server ssl``,
+    ``add server``), ``traffic`` with ``op_state``, ``admin_state`` and ``weight`` (a check, an agent, a tracked
+    server, the management socket, Lua)."""
     slot = Server.__dict__[name]
+    drop = Server.__dict__[kept].__set__
 
     def set_field(server: Server, value: Any) -> None:
         slot.__set__(server, value)
-        server.pool_key = None
+        drop(server, None)
 
     return property(slot.__get__, set_field)
 
 
 for _name in ("host", "port", "tls", "send_proxy"):
-    setattr(Server, _name, _connection_field(_name))
+    setattr(Server, _name, _dropping_field(_name, "pool_key"))
+for _name in ("op_state", "admin_state", "weight"):
+    setattr(Server, _name, _dropping_field(_name, "traffic"))
 
 
 @dataclass(slots=True, eq=False)

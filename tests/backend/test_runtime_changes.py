@@ -87,6 +87,28 @@ def test_a_kept_connection_key_goes_with_a_change_of_what_it_was_made_from():
     assert following.pool_key is None
 
 
+def test_a_kept_traffic_answer_goes_with_a_change_of_state_or_weight():
+    """Whether a server takes traffic is kept once asked (the per-request pick reads it without a call), and
+    dropped by any change of its health, admin state or weight, from the management socket or elsewhere: a pick
+    never follows a stale answer."""
+    backend, log = proxy(farm(3)), Log()
+    balancer = backend.balancer = make_balancer(("roundrobin",), backend.servers, {})
+    proxies, server = [backend], backend.servers[0]
+    assert server.traffic is None and balancer.take_lone() is server and server.traffic is True
+    balancer.release(server)
+    for op, value, back in (("state", "maint", "ready"), ("state", "drain", "ready"), ("weight", "0", "3"),
+                            ("health", "down", "up")):
+        apply_server_change(proxies, ServerChange("be", "s1", op, value), log)
+        assert balancer.take_lone() is None and balancer.group() == [] and server.traffic is False
+        apply_server_change(proxies, ServerChange("be", "s1", op, back), log)
+        assert balancer.take_lone() is server and server.traffic is True
+        balancer.release(server)
+    server.op_state = "DOWN"  # a health check's own move
+    assert server.traffic is None and balancer.take_lone() is None
+    server.op_state = "UP"
+    assert server.traffic is None and balancer.group() == [server] and server.traffic is True
+
+
 @pytest.mark.parametrize(("algorithm", "text", "expected"), [
     (("roundrobin",), "50%", 1), (("roundrobin",), "200", 200), (("roundrobin",), "0%", 0),
     (("static-rr",), "100%", 3), (("static-rr",), "2", "Backend is using a static LB algorithm"),

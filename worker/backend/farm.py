@@ -48,9 +48,9 @@ class Balancer:
         return [s for s in self.servers if s.usable and not s.backup]
 
     def group(self) -> list[Server]:
-        """The usable active servers, else the backups in use (``active()`` written out: every request's pick
-        runs this)."""
-        active = [s for s in self.servers if s.usable and not s.backup]
+        """The usable active servers, else the backups in use (``active()`` written out, with each server's kept
+        ``traffic`` read first: every request's pick runs this)."""
+        active = [s for s in self.servers if (s.traffic or s.takes_traffic()) and not s.backup]
         if active:
             return active
         backups = [s for s in self.servers if s.usable and s.backup]
@@ -115,7 +115,7 @@ class Balancer:
         servers = self.servers
         if len(servers) == 1 and self.takes_lone and not self.waiters:
             server = servers[0]
-            if server.takes_traffic() and not 0 < server.maxconn <= server.current_conns:
+            if (server.traffic or server.takes_traffic()) and not 0 < server.maxconn <= server.current_conns:
                 server.current_conns += 1
                 return server
         return None
