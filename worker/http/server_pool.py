@@ -46,6 +46,10 @@ class ServerConnection:
     so that ``again`` arms it for its whole timeout each time)."""
     timer_for: float | None = None
     """The timeout *timer* was made for."""
+    connected_at: float = 0.0
+    """The clock reading when it was there for the request being sent (taken from the pool or made): the
+    request's Tc ends there, and its Tr counts from there, as haproxy's does (from the connection's
+    establishment, the request's send included)."""
 
     def __post_init__(self) -> None:
         self.tls = isinstance(self.sock, TlsSocket)

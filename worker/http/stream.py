@@ -921,7 +921,8 @@ class HttpStream:
                 if conn is None:
                     raise ServerFailed(503)
             conn.requests += 1
-            txn.t_connect = time.monotonic() - started
+            connected = conn.connected_at = time.monotonic()
+            txn.t_connect = connected - started
             try:
                 data = conn.http.send(Request(head)) if body is None else conn.http.send_message(head, body, end)
                 send_all(conn.sock, data)
@@ -1041,7 +1042,7 @@ class HttpStream:
         timeout = txn.timeouts.get("server", bplan.server) if txn.timeouts else bplan.server
         server_counters = conn.counters
         server_counters.open()
-        sent_at = time.monotonic()
+        sent_at = conn.connected_at  # Tr counts from the connection's establishment, as haproxy's does
         head: ResponseHead | None = None
         pending = bytearray()
         http, ahead = conn.http, self.response_ahead
