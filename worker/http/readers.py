@@ -203,29 +203,26 @@ def appended_text(text: str, name: str, value: str, replace: bool) -> str:
 _new_object = object.__new__
 
 
-def head_fields(text: str, found: Found, line: tuple[Any, ...]) -> HeadFields:
-    """The HeadFields of a plain head, built without calling the class: a class call goes through the
-    interpreter's C layer to its ``__init__`` (about 1k instructions more, on every kept-alive request)."""
+def plain_request(line: tuple[Any, ...], text: str, found: Found) -> RequestHead:
+    """The RequestHead of a plain head (its first line's three parts) and its HeadFields, both built without
+    calling their class (a class call goes through the interpreter's C layer to its ``__init__``, about 1k
+    instructions more) and in this one call: every kept-alive request makes them."""
+    head: RequestHead = _new_object(RequestHead)
+    head.method, head.target, head.version = line
     fields: HeadFields = _new_object(HeadFields)
     fields.text = text
     fields.read_as = (None, found, text, line)
     fields.framed = None
-    return fields
-
-
-def plain_request(line: tuple[Any, ...], text: str, found: Found) -> RequestHead:
-    """The RequestHead of a plain head (its first line's three parts), built as head_fields is."""
-    head: RequestHead = _new_object(RequestHead)
-    head.method, head.target, head.version = line
-    head.headers = head_fields(text, found, line)
+    head.headers = fields
     return head
 
 
 def plain_response(line: tuple[Any, ...], text: str, found: Found) -> ResponseHead:
-    """The ResponseHead of a plain head (its status line's three parts), built as plain_request is."""
+    """The ResponseHead of a plain head (its status line's three parts), its HeadFields made as plain_request
+    makes a request's (a response memo's head: made once per new head, not per response)."""
     head: ResponseHead = _new_object(ResponseHead)
     head.status, head.reason, head.version = line
-    head.headers = head_fields(text, found, line)
+    head.headers = plain_request(line, text, found).headers
     return head
 
 
