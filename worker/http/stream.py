@@ -433,7 +433,14 @@ class HttpStream:
         if fe.monitor_uri is not None and _monitored(fe.monitor_uri, head):
             txn.termination = "LR"
             return self._send_reply(error_page(200))
-        if not self._take_body(txn, plan.buffer_request):
+        whole = self.front.take_body(worker.bufsize)
+        if whole is not None:
+            # The usual request: no body, or all of it here (what _take_body's loop takes, in one call).
+            if whole:
+                self.body_ahead.append(Data(whole))
+            self.body_ahead.append(END_OF_MESSAGE)
+            txn.req_body = whole
+        elif not self._take_body(txn, plan.buffer_request):
             return self._body_timeout(txn)
         if plan.tcp_content and run_rules(plan.tcp_content, txn) is not ACCEPT:
             return self._tcp_refused(txn)
@@ -497,18 +504,13 @@ class HttpStream:
         """Take the request body events already received, so that req.body sees them (HAProxy's
         buffer); with *wait* (option http-buffer-request, wait-for-body), read on until the end of
         the body, *at_least* bytes or a full buffer, bounded by *timeout* (else the request
-        timeout).  The events are replayed in order later.  False when the wait timed out."""
+        timeout).  The events are replayed in order later.  False when the wait timed out.
+        The usual request, whole here, was taken in one call by ``_transaction`` before any rule:
+        this is for the others."""
         ahead = self.body_ahead
         if ahead and not isinstance(ahead[-1], Data):
             return True
         limit = self.worker.bufsize if at_least is None else min(at_least, self.worker.bufsize)
-        if not ahead and (whole := self.front.take_body(limit)) is not None:
-            # The usual request: no body, or all of it here (what the loop below takes, in one call).
-            if whole:
-                ahead.append(Data(whole))
-            ahead.append(END_OF_MESSAGE)
-            txn.req_body = whole
-            return True
         body = bytearray(txn.req_body or b"")
         if timeout is None:
             timeout = self.plan.request
