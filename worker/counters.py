@@ -50,16 +50,6 @@ class Counters:
         return asdict(self)
 
 
-def server_response(server: Counters, backend: Counters, status: int, seconds: float) -> None:
-    """A server's response head, counted as haproxy does when it arrives: its own status on the server
-    (before any http-response rule changes it) and its response time on the server and its backend."""
-    server.responses[CLASS_OF_STATUS[status] if status < 600 else "other"] += 1  # type: ignore[index]
-    server.response_time_total += seconds
-    server.response_count += 1
-    backend.response_time_total += seconds
-    backend.response_count += 1
-
-
 RATES = ("rate", "rate_max", "req_rate", "req_rate_max")
 SUMMED = tuple(name for name in Counters.__dataclass_fields__ if name not in ("max", "responses"))
 

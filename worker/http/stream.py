@@ -21,7 +21,7 @@ from ..backend import cookie
 from ..backend.connect import acquire_server, connect_server, connection_key
 from ..channel import Channel
 from ..context import WorkerContext
-from ..counters import CLASS_OF_STATUS, Counters, server_response
+from ..counters import CLASS_OF_STATUS, Counters
 from ..filters import chain as filters
 from ..http2.choice import server_http, tunnel_end, websocket_mode
 from ..netutil import input_poll, recv_within, send_all, shutdown_both
@@ -1139,19 +1139,27 @@ class HttpStream:
 
     def _response_head(self, txn: Transaction, backend: Proxy, head: ResponseHead, sent_at: float,
                        server_counters: Counters) -> ResponseHead:
-        """The server's response head after timers, counters and http-response rules."""
+        """The server's response head after timers, counters and http-response rules.  Its counters as haproxy
+        counts a response head when it arrives: its own status on the server (before any http-response rule
+        changes it), its response time on the server and its backend."""
+        status = head.status
         if "connection" in self.server.http.head_fields:  # type: ignore[union-attr]
-            upgrade = ", ".join(head.headers.get_all("connection")) or "upgrade" if head.status == 101 else None
+            upgrade = ", ".join(head.headers.get_all("connection")) or "upgrade" if status == 101 else None
             head.headers.remove("connection")
         else:
-            upgrade = "upgrade" if head.status == 101 else None
-        txn.t_response = time.monotonic() - sent_at
-        server_response(server_counters, backend.be_counters, head.status, txn.t_response)
+            upgrade = "upgrade" if status == 101 else None
+        seconds = txn.t_response = time.monotonic() - sent_at
+        server_counters.responses[CLASS_OF_STATUS[status] if status < 600 else "other"] += 1
+        server_counters.response_time_total += seconds
+        server_counters.response_count += 1
+        be_counters = backend.be_counters
+        be_counters.response_time_total += seconds
+        be_counters.response_count += 1
         if backend is self.plain_backend:  # no rule, capture, persistence or close option (_plain)
             if upgrade is not None:
                 head.headers.set("Connection", upgrade)
             txn.response = head
-            txn.status = head.status
+            txn.status = status
             return head
         bplan, fplan = backend.plan or plan_of(backend), self.plan
         if fplan.response_rules or bplan.response_rules or self.frontend.header_captures:
