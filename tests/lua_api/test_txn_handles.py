@@ -43,6 +43,25 @@ end)
 core.register_fetches("src_text", function(txn)
    return txn.sf:src()
 end)
+Tagger = {}
+Tagger.__index = Tagger
+function Tagger:new() return setmetatable({}, Tagger) end
+function Tagger:http_headers(txn, msg)
+   txn:set_var("txn.filtered", 1)
+   msg:add_header("x-filtered", "1")
+end
+core.register_filter("tagger", Tagger, function(f, args) return f end)
+Upper = {}
+Upper.__index = Upper
+function Upper:new() return setmetatable({}, Upper) end
+function Upper:start_analyze(txn, chn)
+   txn:set_var("txn.started", 1)
+   if not chn:is_resp() then filter.register_data_filter(self, chn) end
+end
+function Upper:tcp_payload(txn, chn)
+   chn:set(chn:data():upper())
+end
+core.register_filter("upper", Upper, function(f, args) return f end)
 kept = nil
 core.register_action("keep", {"http-req"}, function(txn)
    if kept == nil then
@@ -92,10 +111,21 @@ def config(lua: Path, ports: dict[str, int], backend: int) -> str:
            bind 127.0.0.1:{ports["kept"]}
            http-request lua.keep
            http-request return status 200 content-type text/plain string ok hdr x-stale "%[req.hdr(x-stale)]"
+        frontend filtered
+           mode http
+           bind 127.0.0.1:{ports["filtered"]}
+           filter lua.tagger
+           http-request lua.tag
+           default_backend be
         listen tcp
            mode tcp
            bind 127.0.0.1:{ports["tcp"]}
            tcp-request content lua.tcp_hello
+        listen tcp_filtered
+           mode tcp
+           bind 127.0.0.1:{ports["tcp_filtered"]}
+           filter lua.upper
+           server s1 127.0.0.1:{backend}
         backend be
            mode http
            server s1 127.0.0.1:{backend}
@@ -116,7 +146,7 @@ class InProcess:
     """The configuration's worker in this process: each frontend's listener accepts in a greenlet."""
 
     def __init__(self, tmp_path: Path) -> None:
-        names = ["returned", "forwarded", "failing", "slow", "kept", "tcp"]
+        names = ["returned", "forwarded", "failing", "slow", "kept", "filtered", "tcp", "tcp_filtered"]
         self.ports = dict(zip(names, free_ports(len(names)), strict=True))
         self.backend = gsocket.socket()
         self.backend.bind(("127.0.0.1", 0))
@@ -152,9 +182,18 @@ class InProcess:
 
     @staticmethod
     def _answer(conn: Any) -> None:
+        """An HTTP request's head gets a short response; a TCP client's line is echoed back."""
         with conn:
             conn.settimeout(WAIT)
             data = b""
+            while b"\n" not in data:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                data += chunk
+            if not data.startswith(b"GET"):
+                conn.sendall(data)
+                return
             while b"\r\n\r\n" not in data:
                 chunk = conn.recv(4096)
                 if not chunk:
@@ -213,6 +252,8 @@ def test_every_ended_transaction_drops_its_handle(served):
         assert request(served.ports["forwarded"]).startswith(b"HTTP/1.1 200")
         assert b" 500 " in request(served.ports["failing"])
         assert exchange(served.ports["tcp"], b"x") == b"hello\n"
+        assert request(served.ports["filtered"]).startswith(b"HTTP/1.1 200")
+        assert exchange(served.ports["tcp_filtered"], b"line\n") == b"LINE\n"
     for _ in range(5):
         abort(served.ports["slow"])
     assert left(before) == set()
