@@ -33,12 +33,9 @@ def transaction(state: Any) -> Any:
     if type(state) is not int:
         return state
     try:
-        txn = handles[state]()
+        return handles[state]
     except KeyError:
         raise LuaApiError(ENDED) from None
-    if txn is None:
-        raise LuaApiError(ENDED)
-    return txn
 
 
 def var_name(name: Any, function: str) -> Any:

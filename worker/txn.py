@@ -11,7 +11,6 @@ import contextlib
 import itertools
 import socket
 import time
-import weakref
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -31,9 +30,9 @@ class Transaction:
     one, which an HTTP transaction reached on every request, and a slot is cheaper to store in than a dict.
     """
 
-    __slots__ = ("__dict__", "__weakref__", "_req", "_res", "accept_date", "backend", "bytes_in", "bytes_out",
-                 "client", "done", "dst", "dst_port", "frontend", "handle", "logger", "lua", "priv", "process",
-                 "proxies", "routed", "service", "so_id", "src", "src_port", "started", "vars")
+    __slots__ = ("__dict__", "_req", "_res", "accept_date", "backend", "bytes_in", "bytes_out", "client", "done",
+                 "dst", "dst_port", "frontend", "handle", "logger", "lua", "priv", "process", "proxies", "routed",
+                 "service", "so_id", "src", "src_port", "started", "vars")
     # Of the slots, bytes_in, bytes_out, done, handle, lua, priv, routed and service hold defaults
     # request_transaction sets: each request reads them before anything sets them, and a default read through an
     # instance is the interpreter's generic attribute path (about 300 machine instructions, a slot's a few).
@@ -134,7 +133,7 @@ class Transaction:
         self.__dict__.clear()
         self._req = self._res = self.vars = self.lua = self.priv = self.service = None
         if self.handle:
-            del handles[self.handle]
+            handles.pop(self.handle, None)  # a sweep took it if its connection ended first
             self.handle = 0
 
     def log(self, level: int, message: str) -> None:
@@ -153,15 +152,17 @@ class Transaction:
         _setsockopt(self.client, socket.SOL_SOCKET, getattr(socket, "SO_MARK", 36), mark)
 
 
-handles: dict[int, weakref.ref[Transaction]] = {}
+handles: dict[int, Transaction] = {}
 """The transactions Lua's TXN objects name, by handle: Lua holds an integer, not the transaction (wrapping a
 Python object for Lua costs a userdata and a finaliser per transaction, about 5k machine instructions).
-A handle is never given twice, so a TXN a script kept past its transaction names nothing (by_handle).
-Transaction.release() drops its entry; a weak reference, so that a transaction that ends without a release
-(a connection-level rule's, a health check's fetch) is not kept: its dead entry goes at the next sweep."""
+A handle is never given twice, so a TXN a script kept past its transaction names nothing
+(lua_api.txn.transaction).  Transaction.release() drops its entry; the entry of a transaction whose connection
+ended without its release (an HTTP/2 stream killed with its connection, a connection-level rule's transaction, a
+run that failed for want of Lua memory) goes at the next sweep: its client socket is closed then.  (A weak
+reference would do it too, but costs about 1.5k machine instructions per action.)"""
 _next_handle = itertools.count(1).__next__
 SWEEP_SIZE = 1024
-"""The registry's size that makes handle_of drop the dead entries (then twice what stays alive)."""
+"""The registry's size that makes handle_of drop the ended transactions' entries (then twice what stays)."""
 _sweep_at = SWEEP_SIZE
 
 
@@ -175,22 +176,23 @@ def handle_of(txn: Any) -> Any:
         if len(handles) >= _sweep_at:
             _sweep()
         handle = txn.handle = _next_handle()
-        handles[handle] = weakref.ref(txn)
+        handles[handle] = txn
     return handle
 
 
-def by_handle(handle: int) -> Transaction | None:
-    """The transaction a handle names, or None once it has ended."""
-    ref = handles.get(handle)
-    return None if ref is None else ref()
-
-
 def _sweep() -> None:
-    """Drop the entries of the transactions that ended without a release."""
+    """Drop the entries of the transactions whose connection ended without their release."""
     global _sweep_at
-    for handle in [handle for handle, ref in handles.items() if ref() is None]:
+    for handle in [handle for handle, txn in handles.items() if _closed(txn.client)]:
         del handles[handle]
     _sweep_at = max(SWEEP_SIZE, 2 * len(handles))
+
+
+def _closed(client: Any) -> bool:
+    try:
+        return client.fileno() < 0
+    except OSError:
+        return True
 
 
 Address = tuple[str | None, int | None]

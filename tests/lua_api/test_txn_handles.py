@@ -268,19 +268,23 @@ def test_a_txn_kept_past_its_transaction_is_a_lua_error(served):
     assert left(before) == set()
 
 
-def test_a_transaction_dropped_without_release_leaves_no_entry(served):
-    """A transaction that ends without Transaction.release() (a connection-level rule's) is not kept by
-    the registry, and its entry goes once the registry has grown."""
+def test_a_transaction_whose_connection_ended_without_release_leaves_no_entry(served):
+    """A transaction whose connection ended without Transaction.release() (an HTTP/2 stream killed with its
+    connection) is not kept by the registry: its entry goes once the registry has grown; a live one stays."""
     frontend = served.frontends["returned"]
-    client = socket.socket()
+    addresses = (("127.0.0.1", 1), ("127.0.0.1", 2))
+    ended_client, live_client = socket.socketpair()
 
-    def dropped() -> int:
-        return handle_of(Transaction(client, frontend, None, None, Logger(quiet=True),
-                                     addresses=(("127.0.0.1", 1), ("127.0.0.1", 2))))
+    def handle(client: socket.socket) -> int:
+        return handle_of(Transaction(client, frontend, None, None, Logger(quiet=True), addresses=addresses))
 
-    first = dropped()
-    assert handles[first]() is None
+    ended, live = handle(ended_client), handle(live_client)
+    ended_client.close()
     for _ in range(SWEEP_SIZE):
-        dropped()
-    assert first not in handles
-    client.close()
+        handle(ended_client)
+    assert ended not in handles
+    assert live in handles
+    live_client.close()
+    for _ in range(SWEEP_SIZE):
+        handle(live_client)
+    assert live not in handles
