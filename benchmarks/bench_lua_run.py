@@ -13,7 +13,8 @@ comparable figures.  ``--instructions`` counts the machine instructions of a run
 valgrind's callgrind collecting only inside the measured loop (``--toggle-collect=map_next``: the
 loop runs under ``map``), the figure a loaded machine does not move (with a fixed hash seed; about
 2k of spread from one process to the next otherwise); a full collection of the Lua garbage opens and closes
-that loop, so the figure counts the collection of every run's garbage (``counted_loop``).
+that loop, so the figure counts the collection of every run's garbage (``counted_loop``).  ``--long-runs`` shows
+how single runs' CPU times spread instead: the few long runs a collector slice makes, which a mean hides.
 """
 
 from __future__ import annotations
@@ -158,6 +159,29 @@ def per_run(run: Callable[[], None], runs: int, rounds: int = 40) -> float:
     return best
 
 
+LONG_RUN = 200e-6
+"""A run whose CPU time passes this holds up every other connection of its worker for as long (--long-runs)."""
+
+
+def long_runs(run: Callable[[], None], runs: int) -> str:
+    """How the CPU time of single runs spreads: a collector slice paid by one run in a few hundred shows here, as
+    the runs over LONG_RUN and the 99.9th percentile, where a mean hides it.  Thread CPU time: another process
+    taking the CPU does not count."""
+    for _ in range(2000):
+        run()
+    clock = time.thread_time
+    times = []
+    for _ in range(runs):
+        started = clock()
+        run()
+        times.append(clock() - started)
+    times.sort()
+    long = [t for t in times if t > LONG_RUN]
+    return (f"mean {sum(times) / runs * 1e6:5.1f} us, 99.9th percentile {times[int(runs * 0.999)] * 1e6:5.0f} us, "
+            f"{len(long)} runs over {LONG_RUN * 1e6:.0f} us taking {sum(long) * 1e3:.1f} ms, "
+            f"longest {times[-1] * 1e6:.0f} us")
+
+
 def instructions(kind: str, runs: int) -> float:
     """Machine instructions per run of *kind*, counted by callgrind inside the loop only."""
     out = subprocess.run(["valgrind", "--tool=callgrind", "--toggle-collect=map_next", "--callgrind-out-file=/dev/null",
@@ -173,6 +197,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=20000)
     parser.add_argument("--instructions", action="store_true",
                         help="count machine instructions per run with valgrind instead (give --runs 3000)")
+    parser.add_argument("--long-runs", action="store_true",
+                        help="the spread of single runs' CPU times instead: the long runs a collector slice makes "
+                             "(give --runs 80000)")
     parser.add_argument("--loop", type=int, help=argparse.SUPPRESS)  # what --instructions runs under valgrind
     args = parser.parse_args()
     unknown = set(args.kinds) - set(KINDS)
@@ -187,6 +214,9 @@ def main() -> int:
     for kind in args.kinds or list(KINDS):
         if args.instructions:
             print(f"{kind:8} {instructions(kind, args.runs) / 1000:7.1f}k instructions per Lua run", flush=True)
+            continue
+        if args.long_runs:
+            print(f"{kind:8} {long_runs(one_run(kind), args.runs)}", flush=True)
             continue
         print(f"{kind:8} {per_run(one_run(kind), args.runs) * 1e6:7.1f} us per Lua run", flush=True)
     return 0
