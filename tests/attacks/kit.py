@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from tests.helpers import TcpServer, read_all
+from tests.helpers import TcpServer, read_all, recv_until
 
 PROBE_REQUEST = b"GET /probe HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n"
 
@@ -198,12 +198,8 @@ class ConnectEcho(TcpServer):
         conn.settimeout(10)
         with conn:
             try:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    data += chunk
+                if recv_until(conn, b"\r\n\r\n") is None:
+                    return
                 conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
                 while chunk := conn.recv(65536):
                     conn.sendall(chunk)

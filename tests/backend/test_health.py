@@ -15,6 +15,7 @@ from gevent.server import StreamServer
 
 from luaproxy.worker.backend import HealthChecker, configure_checks, parse_check_spec
 from luaproxy.worker.backend.state import AdminState, OpState
+from tests.helpers import recv_until
 
 from .kit import RecordingLogger, farm, proxy
 
@@ -46,12 +47,9 @@ class HttpServer:
         self.port = self.server.server_port
 
     def handle(self, sock: socket.socket, _address: object) -> None:
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(4096)
-            if not chunk:
-                return
-            data += chunk
+        data = recv_until(sock, b"\r\n\r\n")
+        if data is None:
+            return
         self.requests.append(data)
         if self.silent:
             gevent.sleep(10)

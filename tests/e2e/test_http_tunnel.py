@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.helpers import TcpServer, http_exchange, read_all, wait_until
+from tests.helpers import TcpServer, http_exchange, read_all, recv_until, wait_until
 
 
 class SwitchingServer(TcpServer):
@@ -27,12 +27,9 @@ class SwitchingServer(TcpServer):
         conn.settimeout(10)
         with conn:
             try:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    data += chunk
+                data = recv_until(conn, b"\r\n\r\n")
+                if data is None:
+                    return
                 head, rest = data.split(b"\r\n\r\n", 1)
                 self.heads.append(head)
                 if head.startswith(b"CONNECT"):

@@ -164,6 +164,17 @@ def read_all(sock: socket.socket, timeout: float = 5.0) -> bytes:
     return b"".join(chunks)
 
 
+def recv_until(sock: socket.socket, marker: bytes, data: bytes = b"") -> bytes | None:
+    """What the peer sent after *data*, read until it holds *marker*; None when the peer closed first.
+    The socket's own timeout bounds each read."""
+    while marker not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
 def echo_sessions(port: int, count: int, prefix: bytes = b"") -> list[socket.socket]:
     """*count* open connections through a proxy to an echo server, each checked with one round trip."""
     clients = []

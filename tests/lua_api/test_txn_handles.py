@@ -20,6 +20,7 @@ from luaproxy.worker import process
 from luaproxy.worker.context import WorkerContext
 from luaproxy.worker.log import Logger
 from luaproxy.worker.txn import SWEEP_SIZE, Transaction, handle_of, handles
+from tests.helpers import recv_until
 
 WAIT = 10.0
 
@@ -185,20 +186,14 @@ class InProcess:
         """An HTTP request's head gets a short response; a TCP client's line is echoed back."""
         with conn:
             conn.settimeout(WAIT)
-            data = b""
-            while b"\n" not in data:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return
-                data += chunk
+            data = recv_until(conn, b"\n")
+            if data is None:
+                return
             if not data.startswith(b"GET"):
                 conn.sendall(data)
                 return
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return
-                data += chunk
+            if recv_until(conn, b"\r\n\r\n", data) is None:
+                return
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
 
     def stop(self) -> None:
