@@ -716,7 +716,7 @@ class HttpStream:
             txn.backend is None or (txn.backend.plan or plan_of(txn.backend)).plain_answer)
 
     def _took_bodiless_end(self) -> bool:
-        """The usual request, with no body: its end, taken with the head (_take_body), is used up here."""
+        """The usual request, with no body: its end, taken with the head (_transaction), is used up here."""
         if self.body_ahead == _BODILESS_END:
             self.body_ahead.clear()
             return True
@@ -797,7 +797,7 @@ class HttpStream:
 
     def _forward_plain(self, txn: Transaction, backend: Proxy) -> bool:
         """``_forward`` of a plain forward (``_plain``).  The usual request, here whole (no body, or all of
-        it: ``_take_body``) from an HTTP/1 client and asking for no switch, goes without the tests of options,
+        it: ``_transaction`` took it) from an HTTP/1 client and asking for no switch, goes without the tests of options,
         body pump and tunnel that ``_forward`` makes; any other goes there."""
         ahead, head = self.body_ahead, txn.request
         if ahead == _BODILESS_END:
@@ -879,7 +879,7 @@ class HttpStream:
         ahead = self.body_ahead
         first_body_event = self._peek_request_body()
         if type(first_body_event) is Data and txn.filters is None and len(ahead) == 1 and ahead[0] is END_OF_MESSAGE:
-            ahead.clear()  # the whole body is here (HttpStream._take_body): it goes with the head, no pump
+            ahead.clear()  # the whole body is here (HttpStream._transaction): it goes with the head, no pump
             self._deliver(txn, backend, head, first_body_event.data, END_OF_MESSAGE)
         elif isinstance(first_body_event, EndOfMessage):
             self._deliver(txn, backend, head, b"", first_body_event)
